@@ -1,0 +1,44 @@
+# Sabaq — two commands do all the set-up on a fresh Debian machine with Python 3.11:
+#   make demo   installs what is needed and serves the demo academy on http://127.0.0.1:8080
+#   make test   installs what is needed and runs every check: lint, format, types, imports, tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check deps system-deps lint pytest clean
+
+demo: deps
+	$(BIN)/sabaq demo
+
+test: deps system-deps check
+
+check: lint pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Tests that start browsers or WebRTC peers run in a loopback-only network namespace.
+pytest:
+	scripts/loopback-ns $(BIN)/pytest $(PYTEST_ARGS)
+
+deps: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Debian's redis-server and chromium (Playwright drives /usr/bin/chromium; no browser download).
+system-deps:
+	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null \
+	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	       $$SUDO apt-get update -qq && \
+	       $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server iproute2 util-linux; }
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Accounts, roles, passwords, sessions and signed tokens (the bottom layer of Sabaq)."""

@@ -1,0 +1,41 @@
+"""Users and roles."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class Role(enum.StrEnum):
+    STUDENT = "student"
+    TEACHER = "teacher"
+    HEAD_OF_DEPARTMENT = "head_of_department"
+    DIRECTOR = "director"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class ClassRole(enum.StrEnum):
+    """The role a person has inside one live class (carried by a join token)."""
+
+    HOST = "host"  # the class's teacher: publishes, ends the class
+    LEARNER = "learner"  # a student of the class's group: watches
+    OBSERVER = "observer"  # staff or director looking in: watches, not counted as a learner
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    login: str
+    full_name: str
+    role: Role
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        if not LOGIN_RE.match(self.login):
+            raise ValueError(f"Login {self.login!r} must be 2-63 of a-z, 0-9, '.', '_', '-'")
+        if not self.full_name.strip():
+            raise ValueError("A user needs a full name")

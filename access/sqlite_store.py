@@ -1,0 +1,146 @@
+"""Accounts and sessions in SQLite."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from .errors import LoginTaken, UserNotFound
+from .models import Role, User
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "access_0001_users_sessions",
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            login TEXT NOT NULL UNIQUE,
+            full_name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            password_hash TEXT,
+            language TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        """,
+    ),
+)
+
+SESSION_TTL = 12 * 3600.0
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    expires_at: float
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        login=row["login"],
+        full_name=row["full_name"],
+        role=Role(row["role"]),
+        language=row["language"],
+    )
+
+
+class SqliteAccounts:
+    """Users and their sign-in sessions. Session tokens are stored only as SHA-256 hashes."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def create_user(
+        self,
+        *,
+        login: str,
+        full_name: str,
+        role: Role,
+        password_hash: str | None = None,
+        language: str | None = None,
+    ) -> User:
+        User(id=0, login=login, full_name=full_name, role=role)  # validates
+        try:
+            with self._db:
+                cur = self._db.execute(
+                    "INSERT INTO users (login, full_name, role, password_hash, language,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (login, full_name.strip(), role.value, password_hash, language, time.time()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise LoginTaken(f"The login {login!r} is taken") from exc
+        assert cur.lastrowid is not None
+        return self.get(cur.lastrowid)
+
+    def get(self, user_id: int) -> User:
+        row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None:
+            raise UserNotFound(f"No user with id {user_id}")
+        return _user(row)
+
+    def by_login(self, login: str) -> tuple[User, str | None]:
+        """The user and their password hash (None when they have no password)."""
+        row = self._db.execute("SELECT * FROM users WHERE login = ?", (login,)).fetchone()
+        if row is None:
+            raise UserNotFound(f"No user with login {login!r}")
+        return _user(row), row["password_hash"]
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+            )
+
+    def set_language(self, user_id: int, language: str) -> None:
+        with self._db:
+            self._db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
+    def count_by_role(self, role: Role) -> int:
+        row = self._db.execute("SELECT count(*) FROM users WHERE role = ?", (role.value,))
+        return int(row.fetchone()[0])
+
+    # -- sessions -----------------------------------------------------------------------------
+    def open_session(self, user_id: int, ttl: float = SESSION_TTL) -> tuple[str, Session]:
+        """Start a session; returns the cookie token (shown once) and the session."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._db:
+            self._db.execute(
+                "DELETE FROM sessions WHERE expires_at < ?", (now,)
+            )  # keep the table small
+            self._db.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (_hash_token(token), user_id, now, now + ttl),
+            )
+        return token, Session(user=self.get(user_id), expires_at=now + ttl)
+
+    def session(self, token: str) -> Session | None:
+        if not token or len(token) > 256:
+            return None
+        row = self._db.execute(
+            "SELECT s.expires_at, u.* FROM sessions s JOIN users u"
+            " ON u.id = s.user_id WHERE s.token_hash = ?",
+            (_hash_token(token),),
+        ).fetchone()
+        if row is None or row["expires_at"] < time.time():
+            return None
+        return Session(user=_user(row), expires_at=row["expires_at"])
+
+    def close_session(self, token: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_hash_token(token),))

@@ -1,0 +1,167 @@
+"""Signed tokens: join tokens for the media plane, reconnect tokens, sign-in links.
+
+Every token is a JWT signed with HS256; the algorithm is pinned on verification and each
+purpose has its own ``typ`` claim, so a token minted for one purpose never passes for another.
+The media plane verifies join tokens with the shared secret alone, without a database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from .errors import TokenExpired, TokenInvalid, TokenWrongClass
+from .models import ClassRole
+
+ALGORITHM = "HS256"
+ISSUER = "sabaq"
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class JoinClaims:
+    """Who may enter which class, as what, and where the media node is."""
+
+    user_id: int
+    class_id: int
+    role: ClassRole
+    display_name: str
+    media_url: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectClaims:
+    user_id: int
+    class_id: int
+    participant_id: str
+    role: ClassRole
+    display_name: str
+    expires_at: int
+
+
+class TokenSigner:
+    """Mints and verifies the tokens of every purpose with one secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"The signing secret needs at least {MIN_SECRET_BYTES} bytes")
+        self._secret = secret
+
+    def _encode(self, typ: str, claims: dict[str, object], ttl: float) -> str:
+        now = int(time.time())
+        payload = {"iss": ISSUER, "typ": typ, "iat": now, "exp": now + int(ttl), **claims}
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def _decode(self, token: str, typ: str) -> dict[str, object]:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise TokenInvalid("The token is missing or malformed")
+        try:
+            payload: dict[str, object] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "iss", "typ"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired("The token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid("The token is not valid") from exc
+        if payload.get("typ") != typ:
+            raise TokenInvalid(f"The token is not a {typ} token")
+        return payload
+
+    # -- join ---------------------------------------------------------------------------------
+    def mint_join(
+        self,
+        *,
+        user_id: int,
+        class_id: int,
+        role: ClassRole,
+        display_name: str,
+        media_url: str,
+        ttl: float = 300,
+    ) -> str:
+        return self._encode(
+            "join",
+            {
+                "sub": str(user_id),
+                "cls": class_id,
+                "role": role.value,
+                "name": display_name,
+                "media": media_url,
+            },
+            ttl,
+        )
+
+    def verify_join(self, token: str, *, class_id: int) -> JoinClaims:
+        """Verify a join token for the class the client asked to enter."""
+        p = self._decode(token, "join")
+        try:
+            claims = JoinClaims(
+                user_id=int(str(p["sub"])),
+                class_id=int(str(p["cls"])),
+                role=ClassRole(str(p["role"])),
+                display_name=str(p["name"]),
+                media_url=str(p["media"]),
+                expires_at=int(str(p["exp"])),
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenInvalid("The token lacks a claim") from exc
+        if claims.class_id != class_id:
+            raise TokenWrongClass(f"The token is for class {claims.class_id}, not {class_id}")
+        return claims
+
+    # -- reconnect ----------------------------------------------------------------------------
+    def mint_reconnect(
+        self,
+        *,
+        user_id: int,
+        class_id: int,
+        participant_id: str,
+        role: ClassRole,
+        display_name: str,
+        ttl: float,
+    ) -> str:
+        return self._encode(
+            "reconnect",
+            {
+                "sub": str(user_id),
+                "cls": class_id,
+                "pid": participant_id,
+                "role": role.value,
+                "name": display_name,
+            },
+            ttl,
+        )
+
+    def verify_reconnect(self, token: str, *, class_id: int) -> ReconnectClaims:
+        p = self._decode(token, "reconnect")
+        try:
+            claims = ReconnectClaims(
+                user_id=int(str(p["sub"])),
+                class_id=int(str(p["cls"])),
+                participant_id=str(p["pid"]),
+                role=ClassRole(str(p["role"])),
+                display_name=str(p["name"]),
+                expires_at=int(str(p["exp"])),
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenInvalid("The token lacks a claim") from exc
+        if claims.class_id != class_id:
+            raise TokenWrongClass(f"The token is for class {claims.class_id}, not {class_id}")
+        return claims
+
+    # -- sign-in links ------------------------------------------------------------------------
+    def mint_signin(self, *, user_id: int, ttl: float) -> str:
+        return self._encode("signin", {"sub": str(user_id)}, ttl)
+
+    def verify_signin(self, token: str) -> int:
+        p = self._decode(token, "signin")
+        try:
+            return int(str(p["sub"]))
+        except (KeyError, ValueError) as exc:
+            raise TokenInvalid("The token lacks a claim") from exc

@@ -1,0 +1,145 @@
+"""The ledger in SQLite: append-only (triggers refuse UPDATE and DELETE), idempotent by id."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "attendance_0001_ledger",
+        """
+        CREATE TABLE ledger_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            class_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            user_id INTEGER,
+            participant_id TEXT,
+            role TEXT,
+            node TEXT NOT NULL,
+            node_seq INTEGER NOT NULL,
+            origin_time REAL NOT NULL,
+            received_time REAL NOT NULL,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX ledger_events_class ON ledger_events(class_id, seq);
+        CREATE TRIGGER ledger_events_no_update BEFORE UPDATE ON ledger_events
+        BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
+        CREATE TRIGGER ledger_events_no_delete BEFORE DELETE ON ledger_events
+        BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
+        """,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    class_id: int
+    seq: int
+    reason: str
+
+
+def _row(row: sqlite3.Row) -> LedgerEvent:
+    ev = IncomingEvent(
+        id=row["id"],
+        kind=EventKind(row["kind"]),
+        class_id=row["class_id"],
+        node=row["node"],
+        node_seq=row["node_seq"],
+        origin_time=row["origin_time"],
+        user_id=row["user_id"],
+        participant_id=row["participant_id"],
+        role=row["role"],
+        data=json.loads(row["data"]),
+    )
+    return LedgerEvent(
+        seq=row["seq"],
+        event=ev,
+        received_time=row["received_time"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+class SqliteLedger:
+    """Appends events to per-class hash chains. An event is acknowledged once this returns."""
+
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    def append(self, event: IncomingEvent) -> tuple[LedgerEvent, bool]:
+        """Commit the event; returns it as stored and whether it was new.
+
+        Ingesting an id a second time changes nothing and returns the stored event.
+        """
+        with self._db:
+            existing = self._db.execute(
+                "SELECT * FROM ledger_events WHERE id = ?", (event.id,)
+            ).fetchone()
+            if existing is not None:
+                return _row(existing), False
+            head = self._db.execute(
+                "SELECT hash FROM ledger_events WHERE class_id = ? ORDER BY seq DESC LIMIT 1",
+                (event.class_id,),
+            ).fetchone()
+            prev = head[0] if head else GENESIS
+            received = round(self._clock(), 6)
+            digest = chain_hash(prev, event, received)
+            cur = self._db.execute(
+                "INSERT INTO ledger_events (id, class_id, kind, user_id, participant_id, role,"
+                " node, node_seq, origin_time, received_time, data, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.id,
+                    event.class_id,
+                    event.kind.value,
+                    event.user_id,
+                    event.participant_id,
+                    event.role,
+                    event.node,
+                    event.node_seq,
+                    round(event.origin_time, 6),
+                    received,
+                    json.dumps(event.data, sort_keys=True, ensure_ascii=False),
+                    prev,
+                    digest,
+                ),
+            )
+            assert cur.lastrowid is not None
+        stored = self._db.execute(
+            "SELECT * FROM ledger_events WHERE seq = ?", (cur.lastrowid,)
+        ).fetchone()
+        return _row(stored), True
+
+    def events(self, class_id: int) -> list[LedgerEvent]:
+        rows = self._db.execute(
+            "SELECT * FROM ledger_events WHERE class_id = ? ORDER BY seq", (class_id,)
+        )
+        return [_row(r) for r in rows.fetchall()]
+
+    def head(self, class_id: int) -> str:
+        row = self._db.execute(
+            "SELECT hash FROM ledger_events WHERE class_id = ? ORDER BY seq DESC LIMIT 1",
+            (class_id,),
+        ).fetchone()
+        return row[0] if row else GENESIS
+
+    def verify(self, class_id: int) -> ChainBreak | None:
+        """Recompute the class's chain; the first link that does not hold, or None."""
+        prev = GENESIS
+        for le in self.events(class_id):
+            if le.prev_hash != prev:
+                return ChainBreak(class_id, le.seq, "prev_hash does not match the previous event")
+            if chain_hash(prev, le.event, le.received_time) != le.hash:
+                return ChainBreak(class_id, le.seq, "hash does not match the event's content")
+            prev = le.hash
+        return None

@@ -1,0 +1,1 @@
+"""Programmes, groups, members, teachers and the timetable of classes."""

@@ -1,0 +1,1 @@
+"""The media plane: rooms, peers, signaling, fan-out. Imports only ``access``."""

@@ -1,0 +1,76 @@
+"""A media node: the rooms it hosts, the events it reports, the commands it answers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from access.tokens import TokenSigner
+
+from .events import EventOutbox, EventSink
+from .room import MediaBackend, Room, RoomState
+
+log = logging.getLogger("sabaq.streaming.node")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    node_id: str = "media-1"
+    # Addresses ICE advertises as host candidates (tests: 127.0.0.1; production: the public
+    # or LAN address). Empty means every interface's address, as aioice does by itself.
+    ice_addresses: tuple[str, ...] = ()
+    # STUN/TURN URLs given to the server's peer connections; empty means none at all.
+    ice_servers: tuple[str, ...] = ()
+    join_timeout: float = 10.0
+    reconnect_grace: float = 60.0
+    heartbeat: float = 15.0
+
+
+class MediaNode:
+    def __init__(
+        self,
+        settings: MediaSettings,
+        signer: TokenSigner,
+        sink: EventSink,
+        media: MediaBackend,
+    ) -> None:
+        self.settings = settings
+        self.signer = signer
+        self.outbox = EventOutbox(sink, settings.node_id)
+        self.media = media
+        self.rooms: dict[int, Room] = {}
+        self._closing = False
+
+    def room(self, class_id: int) -> Room:
+        room = self.rooms.get(class_id)
+        if room is None:
+            room = Room(class_id, self.outbox, self.media, node=self.settings.node_id)
+            self.rooms[class_id] = room
+        return room
+
+    @property
+    def accepting(self) -> bool:
+        return not self._closing
+
+    async def start(self) -> None:
+        self.outbox.start()
+
+    async def close(self) -> None:
+        """Disconnect everyone, deliver the events that records, stop."""
+        self._closing = True
+        for room in list(self.rooms.values()):
+            if room.state is not RoomState.ENDED:
+                await room.shutdown()
+        await self.outbox.stop()
+
+    # -- commands from the control plane ------------------------------------------------------
+    async def end_class(self, class_id: int, reason: str = "ended_by_staff") -> bool:
+        room = self.rooms.get(class_id)
+        if room is None or room.state is RoomState.ENDED:
+            return False
+        await room.end(None, reason)
+        return True
+
+    def present_user_ids(self, class_id: int) -> set[int]:
+        room = self.rooms.get(class_id)
+        return {p.user_id for p in room.participants.values()} if room else set()

@@ -1,0 +1,80 @@
+"""The signaling protocol, version 1: JSON objects over one WebSocket per participant.
+
+Client → server: ``join`` {token}, ``publish`` {sdp} (the host's offer with their tracks),
+``answer`` {sdp} (to the server's offer of the class's media), ``end_class``, ``leave``, ``ping``.
+Server → client: ``welcome``, ``answer``, ``offer``, ``roster``, ``class_state``, ``error``,
+``ended``, ``pong``. Every message carries ``"v": 1``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_SDP_CHARS = 48 * 1024
+
+ClientType = Literal["join", "publish", "answer", "end_class", "leave", "ping"]
+CLIENT_TYPES: frozenset[str] = frozenset(
+    {"join", "publish", "answer", "end_class", "leave", "ping"}
+)
+
+
+class ProtocolError(Exception):
+    """A message that breaks the protocol; ``code`` goes back to the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMessage:
+    type: ClientType
+    token: str | None = None
+    sdp: str | None = None
+
+
+def _sdp(doc: dict[str, Any]) -> str:
+    sdp = doc.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise ProtocolError("bad_message", "The message needs an 'sdp' string")
+    if len(sdp) > MAX_SDP_CHARS:
+        raise ProtocolError("bad_message", f"The SDP is longer than {MAX_SDP_CHARS} characters")
+    if not sdp.startswith("v=0"):
+        raise ProtocolError("bad_sdp", "The SDP must start with 'v=0'")
+    return sdp
+
+
+def parse_client_message(text: str | bytes) -> ClientMessage:
+    """Validate one message from a client; raise ``ProtocolError`` naming what is wrong."""
+    if isinstance(text, bytes):
+        raise ProtocolError("bad_message", "Messages are JSON text, not binary")
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("bad_json", "The message is not valid JSON") from exc
+    if not isinstance(doc, dict):
+        raise ProtocolError("bad_message", "A message must be a JSON object")
+    if doc.get("v") != VERSION:
+        raise ProtocolError("bad_version", f"Protocol version {VERSION} is expected")
+    kind = doc.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}")
+    if kind == "join":
+        token = doc.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("token_missing", "The join message needs a token")
+        return ClientMessage(type="join", token=token)
+    if kind in ("publish", "answer"):
+        return ClientMessage(type=kind, sdp=_sdp(doc))  # type: ignore[arg-type]
+    return ClientMessage(type=kind)  # type: ignore[arg-type]
+
+
+def server_message(kind: str, **fields: Any) -> str:
+    return json.dumps({"v": VERSION, "type": kind, **fields}, ensure_ascii=False)

@@ -1,0 +1,326 @@
+"""Rooms and participants: who is in a live class, who publishes, who watches.
+
+Free of aiohttp and aiortc: the WebSocket is reached through the participant's ``send`` and
+``close`` callables, media through the ``MediaBackend`` port that ``aiortc_media`` implements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from access.models import ClassRole
+
+from .events import EventOutbox, MediaEventKind
+from .protocol import ProtocolError, server_message
+
+log = logging.getLogger("sabaq.streaming.room")
+
+# WebSocket close codes the browser acts on.
+CLOSE_CLASS_ENDED = 4000  # the class is over: do not reconnect
+CLOSE_OPENED_ELSEWHERE = 4001  # a newer tab took over: do not reconnect
+CLOSE_REMOVED = 4003  # removed by the teacher: do not reconnect
+CLOSE_PROTOCOL = 4400  # the client broke the protocol
+CLOSE_UNAUTHORIZED = 4401  # no valid token
+CLOSE_SERVER_STOPPING = 4503  # the node is shutting down: reconnect later
+
+
+class InvalidStateError(Exception):
+    pass
+
+
+class PublisherMedia(Protocol):
+    async def accept_offer(self, sdp: str) -> str: ...
+    async def close(self) -> None: ...
+    @property
+    def track_kinds(self) -> tuple[str, ...]: ...
+
+
+class ViewerMedia(Protocol):
+    async def make_offer(self) -> str: ...
+    async def accept_answer(self, sdp: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MediaBackend(Protocol):
+    def new_publisher(self) -> PublisherMedia: ...
+    def new_viewer(self, source: PublisherMedia) -> ViewerMedia: ...
+
+
+class RoomState(enum.StrEnum):
+    WAITING = "waiting"  # nobody has started it yet
+    LIVE = "live"
+    ENDED = "ended"
+
+
+Send = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[object]]
+
+
+@dataclass(eq=False, slots=True)
+class Participant:
+    id: str
+    user_id: int
+    role: ClassRole
+    name: str
+    send_text: Send
+    close_ws: Close
+    publisher: PublisherMedia | None = None
+    viewer: ViewerMedia | None = None
+    awaiting_answer: bool = False
+    closed: bool = False
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, kind: str, **fields: Any) -> None:
+        if self.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.send_text(server_message(kind, **fields))
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("send to %s failed: %s", self.id, exc)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "name": self.name,
+            "role": self.role.value,
+            "publishing": self.publisher is not None,
+        }
+
+
+class Room:
+    """One live class on this node."""
+
+    def __init__(
+        self, class_id: int, outbox: EventOutbox, media: MediaBackend, *, node: str
+    ) -> None:
+        self.class_id = class_id
+        self.state = RoomState.WAITING
+        self._outbox = outbox
+        self._media = media
+        self._node = node
+        self.participants: dict[str, Participant] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- membership ---------------------------------------------------------------------------
+    @property
+    def host(self) -> Participant | None:
+        for p in self.participants.values():
+            if p.role is ClassRole.HOST:
+                return p
+        return None
+
+    @property
+    def source(self) -> Participant | None:
+        """The participant whose media everyone watches (the host, while publishing)."""
+        host = self.host
+        return host if host is not None and host.publisher is not None else None
+
+    def roster(self) -> list[dict[str, Any]]:
+        return [p.public() for p in self.participants.values()]
+
+    async def join(self, p: Participant) -> None:
+        if self.state is RoomState.ENDED:
+            raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
+        takeover = [q for q in self.participants.values() if q.user_id == p.user_id]
+        for old in takeover:
+            # The person opened the class again: the newer tab wins, the older one is told.
+            await self._drop(old)
+            await old.send(
+                "error", code="opened_elsewhere", message="The class was opened in another tab"
+            )
+            await old.close_ws(CLOSE_OPENED_ELSEWHERE, "opened elsewhere")
+        self.participants[p.id] = p
+        self._outbox.emit(
+            MediaEventKind.JOINED,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data={"takeover": True} if takeover else {},
+        )
+        if p.role is ClassRole.HOST and self.state is RoomState.WAITING:
+            self.state = RoomState.LIVE
+            self._outbox.emit(
+                MediaEventKind.CLASS_STARTED, self.class_id, user_id=p.user_id, role=p.role.value
+            )
+        await p.send(
+            "welcome",
+            participant_id=p.id,
+            class_id=self.class_id,
+            role=p.role.value,
+            state=self.state.value,
+            roster=self.roster(),
+        )
+        await self._broadcast_state()
+        if p.role is not ClassRole.HOST and self.source is not None:
+            self._spawn(self._subscribe(p))
+
+    async def leave(
+        self, pid: str, kind: MediaEventKind = MediaEventKind.LEFT, reason: str = ""
+    ) -> None:
+        """The participant is gone (closed the page, dropped, or was removed)."""
+        p = self.participants.get(pid)
+        if p is None:
+            return
+        await self._drop(p)
+        self._outbox.emit(
+            kind,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data={"reason": reason} if reason else {},
+        )
+        await self._broadcast_state()
+
+    async def _drop(self, p: Participant) -> None:
+        was_source = p.role is ClassRole.HOST and p.publisher is not None
+        self.participants.pop(p.id, None)
+        await self._close_media(p)
+        p.closed = True
+        if was_source:
+            for q in list(self.participants.values()):
+                await self._close_viewer(q)
+
+    async def _close_media(self, p: Participant) -> None:
+        pub, view = p.publisher, p.viewer
+        p.publisher = p.viewer = None
+        p.awaiting_answer = False
+        for m in (pub, view):
+            if m is not None:
+                with contextlib.suppress(Exception):
+                    await m.close()
+
+    async def _close_viewer(self, p: Participant) -> None:
+        view, p.viewer = p.viewer, None
+        p.awaiting_answer = False
+        if view is not None:
+            with contextlib.suppress(Exception):
+                await view.close()
+
+    # -- media --------------------------------------------------------------------------------
+    async def publish(self, pid: str, sdp: str) -> None:
+        p = self._get(pid)
+        if p.role is not ClassRole.HOST:
+            raise ProtocolError("not_allowed", "Only the teacher publishes in this class")
+        if self.state is not RoomState.LIVE:
+            raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
+        old = p.publisher
+        p.publisher = None
+        if old is not None:
+            for q in self.participants.values():
+                await self._close_viewer(q)
+            await old.close()
+        pub = self._media.new_publisher()
+        try:
+            answer = await pub.accept_offer(sdp)
+        except Exception as exc:
+            await pub.close()
+            raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
+        if self.participants.get(pid) is not p:  # left while we negotiated
+            await pub.close()
+            return
+        p.publisher = pub
+        await p.send("answer", sdp=answer)
+        await self._broadcast_state()
+        for q in list(self.participants.values()):
+            if q is not p:
+                self._spawn(self._subscribe(q))
+
+    async def _subscribe(self, viewer: Participant) -> None:
+        source = self.source
+        if source is None or source.publisher is None or viewer.closed:
+            return
+        await self._close_viewer(viewer)
+        media = self._media.new_viewer(source.publisher)
+        try:
+            offer = await media.make_offer()
+        except Exception:
+            log.exception("could not offer media to %s", viewer.id)
+            await media.close()
+            return
+        if viewer.closed or self.participants.get(viewer.id) is not viewer:
+            await media.close()
+            return
+        viewer.viewer = media
+        viewer.awaiting_answer = True
+        await viewer.send("offer", sdp=offer, publisher=source.name)
+
+    async def answer(self, pid: str, sdp: str) -> None:
+        p = self._get(pid)
+        if not p.awaiting_answer or p.viewer is None:
+            raise ProtocolError("unexpected_answer", "No offer is waiting for an answer")
+        p.awaiting_answer = False
+        try:
+            await p.viewer.accept_answer(sdp)
+        except Exception as exc:
+            raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
+
+    # -- the end ------------------------------------------------------------------------------
+    async def end(self, pid: str | None = None, reason: str = "ended_by_teacher") -> None:
+        """End the class: everyone is told, disconnected and recorded as having left."""
+        if pid is not None and self._get(pid).role is not ClassRole.HOST:
+            raise ProtocolError("not_allowed", "Only the teacher ends the class")
+        if self.state is RoomState.ENDED:
+            return
+        self.state = RoomState.ENDED
+        for p in list(self.participants.values()):
+            await p.send("ended", reason=reason)
+            await self.leave(p.id, MediaEventKind.LEFT, "class_ended")
+            await p.close_ws(CLOSE_CLASS_ENDED, "class ended")
+        self._outbox.emit(MediaEventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
+        await self._cancel_tasks()
+
+    async def shutdown(self) -> None:
+        """The node stops: participants are disconnected (they may come back elsewhere)."""
+        for p in list(self.participants.values()):
+            await p.send("error", code="server_stopping", message="The server is restarting")
+            await self.leave(p.id, MediaEventKind.DISCONNECTED, "server_stopping")
+            await p.close_ws(CLOSE_SERVER_STOPPING, "server stopping")
+        await self._cancel_tasks()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _get(self, pid: str) -> Participant:
+        p = self.participants.get(pid)
+        if p is None:
+            raise ProtocolError("not_joined", "Join the class first")
+        return p
+
+    async def _broadcast_state(self) -> None:
+        roster = self.roster()
+        source = self.source
+        for p in list(self.participants.values()):
+            await p.send(
+                "roster",
+                state=self.state.value,
+                publisher=source.name if source else None,
+                participants=roster,
+            )
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("room %s: background media task failed", self.class_id)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_tasks(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        for t in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t

@@ -1,0 +1,152 @@
+"""The signaling sub-application: one WebSocket per participant at ``/classes/{id}/ws``.
+
+``web/`` mounts it (at ``/media``). It verifies the join token with the shared secret only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
+from access.ids import uuid7
+from access.tokens import JoinClaims
+
+from .events import MediaEventKind
+from .node import MediaNode
+from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
+from .room import (
+    CLOSE_PROTOCOL,
+    CLOSE_UNAUTHORIZED,
+    InvalidStateError,
+    Participant,
+    Room,
+)
+
+log = logging.getLogger("sabaq.streaming.signaling")
+
+# The node is found through the parent application (``request.config_dict``), which owns it.
+NODE_KEY = web.AppKey("media_node", MediaNode)
+
+TOKEN_ERRORS: dict[type[TokenInvalid], str] = {
+    TokenExpired: "The join link has expired; open the class again from your page",
+    TokenWrongClass: "This join token is for another class",
+    TokenInvalid: "The join token is not valid",
+}
+
+
+async def _refuse(ws: web.WebSocketResponse, code: str, message: str, close_code: int) -> None:
+    await ws.send_str(server_message("error", code=code, message=message))
+    await ws.close(code=close_code, message=code.encode()[:120])
+
+
+async def _authenticate(
+    node: MediaNode, ws: web.WebSocketResponse, class_id: int
+) -> JoinClaims | None:
+    try:
+        async with asyncio.timeout(node.settings.join_timeout):
+            msg = await ws.receive()
+    except TimeoutError:
+        await _refuse(ws, "join_timeout", "No join message arrived in time", CLOSE_PROTOCOL)
+        return None
+    if msg.type is not WSMsgType.TEXT:
+        if msg.type in (WSMsgType.BINARY,):
+            await _refuse(ws, "bad_message", "Messages are JSON text", CLOSE_PROTOCOL)
+        return None
+    try:
+        first = parse_client_message(msg.data)
+    except ProtocolError as exc:
+        close = CLOSE_UNAUTHORIZED if exc.code == "token_missing" else CLOSE_PROTOCOL
+        await _refuse(ws, exc.code, exc.message, close)
+        return None
+    if first.type != "join" or first.token is None:
+        await _refuse(ws, "token_missing", "Send a join message with a token first", 4401)
+        return None
+    try:
+        return node.signer.verify_join(first.token, class_id=class_id)
+    except TokenInvalid as exc:
+        message = next(m for t, m in TOKEN_ERRORS.items() if isinstance(exc, t))
+        log.info("refused join to class %s: %s", class_id, exc.code)
+        await _refuse(ws, exc.code, message, CLOSE_UNAUTHORIZED)
+        return None
+
+
+async def _serve(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse) -> None:
+    async for msg in ws:
+        if msg.type is not WSMsgType.TEXT:
+            raise ProtocolError("bad_message", "Messages are JSON text")
+        m = parse_client_message(msg.data)
+        if m.type == "ping":
+            await p.send("pong")
+        elif m.type == "publish" and m.sdp is not None:
+            await room.publish(p.id, m.sdp)
+        elif m.type == "answer" and m.sdp is not None:
+            await room.answer(p.id, m.sdp)
+        elif m.type == "end_class":
+            await room.end(p.id)
+            return
+        elif m.type == "leave":
+            return
+        else:
+            raise ProtocolError("bad_order", f"A {m.type!r} message is not expected now")
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    node = request.config_dict[NODE_KEY]
+    try:
+        class_id = int(request.match_info["class_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such class") from None
+    ws = web.WebSocketResponse(
+        max_msg_size=MAX_MESSAGE_BYTES, heartbeat=node.settings.heartbeat, autoping=True
+    )
+    await ws.prepare(request)
+    if not node.accepting:
+        await _refuse(ws, "server_stopping", "The server is restarting; try again", 4503)
+        return ws
+    claims = await _authenticate(node, ws, class_id)
+    if claims is None:
+        return ws
+    room = node.room(class_id)
+    p = Participant(
+        id=str(uuid7()),
+        user_id=claims.user_id,
+        role=claims.role,
+        name=claims.display_name,
+        send_text=ws.send_str,
+        close_ws=lambda code, reason: ws.close(code=code, message=reason.encode()),
+    )
+    try:
+        await room.join(p)
+    except InvalidStateError:
+        await _refuse(ws, "class_ended", "The class has ended", 4000)
+        return ws
+    log.info("joined class=%s user=%s role=%s", class_id, p.user_id, p.role.value)
+    left_kind, reason = MediaEventKind.LEFT, ""
+    try:
+        await _serve(node, room, p, ws)
+        if ws.closed and not p.closed and ws.close_code not in (1000, 1001, None):
+            left_kind, reason = MediaEventKind.DISCONNECTED, f"connection lost ({ws.close_code})"
+    except ProtocolError as exc:
+        log.info("class=%s participant=%s protocol error: %s", class_id, p.id, exc.code)
+        await p.send("error", code=exc.code, message=exc.message)
+        reason = f"protocol error: {exc.code}"
+        with contextlib.suppress(Exception):
+            await ws.close(code=CLOSE_PROTOCOL, message=exc.code.encode()[:120])
+    finally:
+        if not p.closed:
+            await room.leave(p.id, left_kind, reason)
+        if not ws.closed:
+            await ws.close()
+    log.info("left class=%s user=%s (%s)", class_id, p.user_id, reason or left_kind.value)
+    return ws
+
+
+def create_signaling_app() -> web.Application:
+    """The sub-application; the parent sets ``NODE_KEY`` to the running ``MediaNode``."""
+    app = web.Application()
+    app.router.add_get("/classes/{class_id}/ws", websocket)
+    return app

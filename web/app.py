@@ -1,0 +1,78 @@
+"""The application factory: every resource is a cleanup context, wired in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from access.passwords import Passwords
+from access.sqlite_store import SqliteAccounts
+from access.tokens import TokenSigner
+from attendance.sqlite_store import SqliteLedger
+from scheduler.sqlite_store import SqliteTimetable
+from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
+from streaming.node import MediaNode, MediaSettings
+from streaming.signaling import create_signaling_app
+
+from . import keys
+from .database import connect
+from .events import LedgerHeldEvidence, LedgerSink
+from .http import MAX_BODY, middleware, templates
+from .i18n import load_catalogues
+from .settings import Settings
+from .views import routes
+
+log = logging.getLogger("sabaq.web.app")
+STATIC = Path(__file__).parent / "static"
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = connect(settings.database_path)
+    app[keys.DB] = db
+    app[keys.ACCOUNTS] = SqliteAccounts(db)
+    app[keys.TIMETABLE] = SqliteTimetable(db)
+    app[keys.LEDGER] = SqliteLedger(db)
+    yield
+    db.close()
+
+
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    advertise_host_addresses(settings.ice_addresses)
+    evidence = LedgerHeldEvidence(
+        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds
+    )
+    node = MediaNode(
+        MediaSettings(
+            node_id=settings.node_id,
+            ice_addresses=settings.ice_addresses,
+            ice_servers=settings.ice_servers,
+        ),
+        app[keys.SIGNER],
+        LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence),
+        AiortcBackend(settings.ice_servers),
+    )
+    app[keys.MEDIA_NODE] = node
+    await node.start()
+    yield
+    await node.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
+    app[keys.SETTINGS] = settings
+    app[keys.PASSWORDS] = Passwords()
+    app[keys.SIGNER] = TokenSigner(settings.secret_key)
+    app[keys.TEMPLATES] = templates()
+    app[keys.CATALOGUES] = load_catalogues(settings.languages)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_media)
+    app.add_routes(routes)
+    app.add_subapp("/media/", create_signaling_app())
+    app.router.add_static("/static", STATIC, name="static", append_version=True)
+    return app

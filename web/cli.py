@@ -1,0 +1,160 @@
+"""The ``sabaq`` command: serve, demo, admin create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import secrets
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from access.errors import LoginTaken
+from access.models import Role
+from access.passwords import MIN_PASSWORD_LENGTH, Passwords
+from access.sqlite_store import SqliteAccounts
+
+from . import keys, logs
+from .app import create_app
+from .database import connect
+from .demo import seed, signin_links
+from .settings import ConfigError, Settings
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return ctx
+
+
+async def _serve(settings: Settings, on_ready: str | None = None, demo: bool = False) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    scheme = "https" if settings.tls else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings))
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    if demo:
+        seed(app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.PASSWORDS])
+        print("\nSabaq demo academy is running at", base, "\n", flush=True)
+        for role, name, link in signin_links(
+            app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.SIGNER], base
+        ):
+            print(f"  {role:<20} {name:<28} {link}", flush=True)
+        print("\nOpen the teacher's link in one browser and a student's in another.", flush=True)
+        print("Stop with Ctrl+C.\n", flush=True)
+    if on_ready:
+        print(on_ready, base, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    logs.configure()
+    asyncio.run(_serve(settings, on_ready="Sabaq is serving at"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    # The demo generates its own secret on each run; its sign-in links last as long as it runs.
+    env.setdefault("SABAQ_SECRET_KEY", secrets.token_urlsafe(48))
+    env["SABAQ_DATA_DIR"] = str(args.data_dir)
+    env["SABAQ_PORT"] = str(args.port)
+    env.setdefault("SABAQ_ICE_ADDRESSES", "127.0.0.1")
+    settings = Settings.from_env(env)
+    logs.configure()
+    asyncio.run(_serve(settings, demo=True))
+    return 0
+
+
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    data_dir = Path(os.environ.get("SABAQ_DATA_DIR", "data"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    passwords = Passwords()
+    try:
+        pw_hash = passwords.hash(password)
+    except ValueError:
+        print(
+            f"sabaq: the password needs at least {MIN_PASSWORD_LENGTH} characters", file=sys.stderr
+        )
+        return 2
+    db = connect(data_dir / "sabaq.sqlite3")
+    try:
+        user = SqliteAccounts(db).create_user(
+            login=args.login, full_name=args.name, role=Role.ADMIN, password_hash=pw_hash
+        )
+    except LoginTaken:
+        print(f"sabaq: the login {args.login!r} is taken", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"sabaq: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"Created admin {user.login} (id {user.id}).")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sabaq", description="Live classes for an academy.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve both planes in one process (configured by SABAQ_*)")
+    s.set_defaults(func=cmd_serve)
+    d = sub.add_parser("demo", help="seed a demo academy and serve it on 127.0.0.1")
+    d.add_argument("--data-dir", type=Path, default=Path("demo-data"))
+    d.add_argument("--port", type=int, default=8080)
+    d.set_defaults(func=cmd_demo)
+    a = sub.add_parser("admin", help="manage administrators")
+    asub = a.add_subparsers(dest="admin_command", required=True)
+    c = asub.add_parser("create", help="create an administrator account")
+    c.add_argument("--login", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    c.set_defaults(func=cmd_admin_create)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"sabaq: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"sabaq: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

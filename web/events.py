@@ -1,0 +1,73 @@
+"""Wiring between the planes: media events into the ledger, ledger facts into the timetable."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from attendance.models import EventKind, IncomingEvent
+from attendance.report import held
+from attendance.sqlite_store import SqliteLedger
+from scheduler import service
+from scheduler.errors import SchedulerError
+from scheduler.models import LiveClass
+from scheduler.sqlite_store import SqliteTimetable
+from streaming.events import MediaEvent
+
+log = logging.getLogger("sabaq.web.events")
+
+
+class LedgerHeldEvidence:
+    """``scheduler.service.HeldEvidence`` answered from the attendance ledger."""
+
+    def __init__(
+        self, ledger: SqliteLedger, timetable: SqliteTimetable, min_live_seconds: float
+    ) -> None:
+        self._ledger = ledger
+        self._timetable = timetable
+        self._min = min_live_seconds
+
+    def was_held(self, live_class: LiveClass) -> bool:
+        return held(
+            self._ledger.events(live_class.id),
+            self._timetable.learners(live_class),
+            (live_class.teacher_id,),
+            self._min,
+            time.time(),
+        )
+
+
+class LedgerSink:
+    """``streaming.events.EventSink`` for one process: an event is acknowledged on commit."""
+
+    def __init__(
+        self, ledger: SqliteLedger, timetable: SqliteTimetable, evidence: LedgerHeldEvidence
+    ) -> None:
+        self._ledger = ledger
+        self._timetable = timetable
+        self._evidence = evidence
+
+    async def deliver(self, event: MediaEvent) -> None:
+        incoming = IncomingEvent(
+            id=event.id,
+            kind=EventKind(event.kind.value),
+            class_id=event.class_id,
+            node=event.node,
+            node_seq=event.seq,
+            origin_time=event.origin_time,
+            user_id=event.user_id,
+            participant_id=event.participant_id,
+            role=event.role,
+            data=dict(event.data),
+        )
+        _, new = self._ledger.append(incoming)
+        if not new:
+            return
+        try:
+            if incoming.kind is EventKind.CLASS_STARTED:
+                service.class_started(self._timetable, incoming.class_id)
+            elif incoming.kind is EventKind.CLASS_ENDED:
+                service.class_ended(self._timetable, incoming.class_id, self._evidence)
+        except SchedulerError as exc:
+            # The ledger has the fact; the timetable refusing a transition must not lose it.
+            log.warning("class %s: %s", incoming.class_id, exc)

@@ -1,0 +1,222 @@
+"""Request plumbing: sessions, language, CSRF, security headers, errors, rendering."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from access.errors import AccessError
+from access.sqlite_store import Session
+from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
+
+from . import keys
+from .i18n import LANGUAGE_NAMES, format_time, negotiate
+
+log = logging.getLogger("sabaq.web")
+
+SESSION_COOKIE = "sabaq_session"
+CSRF_COOKIE = "sabaq_csrf"
+LANG_COOKIE = "sabaq_lang"
+MAX_BODY = 64 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SESSION_KEY = "sabaq.session"
+LANG_KEY = "sabaq.lang"
+CSRF_KEY = "sabaq.csrf"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none';"
+    " frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class PageError(Exception):
+    """An error for the person: a status and a message already in their language."""
+
+    def __init__(self, status: int, message: str, code: str = "error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def session_of(request: web.Request) -> Session | None:
+    s: Session | None = request.get(SESSION_KEY)
+    return s
+
+
+def require_session(request: web.Request) -> Session:
+    s = session_of(request)
+    if s is None:
+        raise web.HTTPSeeOther(f"/signin?next={request.path_qs}")
+    return s
+
+
+def gettext_of(request: web.Request) -> Callable[[str], str]:
+    cat = request.app[keys.CATALOGUES][request.get(LANG_KEY, "en")]
+    return cat.gettext
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _lang_for(request: web.Request, session: Session | None) -> str:
+    settings = request.app[keys.SETTINGS]
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in settings.languages:
+        return cookie
+    if session is not None:
+        if session.user.language in settings.languages:
+            return session.user.language
+        groups = request.app[keys.TIMETABLE].groups_of_member(session.user.id)
+        if groups:
+            return groups[0].language
+    negotiated = negotiate(request.headers.get("Accept-Language", ""), settings.languages)
+    return negotiated or settings.default_language
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    env = request.app[keys.TEMPLATES]
+    lang = request.get(LANG_KEY, "en")
+    cat = request.app[keys.CATALOGUES][lang]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        cat.gettext, cat.ngettext, newstyle=True
+    )
+    session = session_of(request)
+    body = env.get_template(template).render(
+        request=request,
+        user=session.user if session else None,
+        lang=lang,
+        languages=LANGUAGE_NAMES,
+        csrf_token=request.get(CSRF_KEY, ""),
+        format_time=lambda dt, tz, fmt="medium": format_time(dt, tz, lang, fmt),
+        static=lambda name: str(request.app.router["static"].url_for(filename=name)),
+        **context,
+    )
+    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _error_response(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    if wants_json(request):
+        return json_error(status, code, message)
+    return render(request, "error.html", {"status": status, "message": message}, status)
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Session, language and CSRF in; security headers and error pages out."""
+    accounts = request.app[keys.ACCOUNTS]
+    session = accounts.session(request.cookies.get(SESSION_COOKIE, ""))
+    request[SESSION_KEY] = session
+    request[LANG_KEY] = _lang_for(request, session)
+    csrf = request.cookies.get(CSRF_COOKIE) or ""
+    new_csrf = not csrf or len(csrf) > 128
+    if new_csrf:
+        csrf = secrets.token_urlsafe(32)
+    request[CSRF_KEY] = csrf
+    _ = gettext_of(request)
+    try:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith(
+            "/media/"
+        ):
+            if request.content_length is not None and request.content_length > MAX_BODY:
+                raise PageError(413, _("The request is too large."), "too_large")
+            sent = request.headers.get("X-CSRF-Token", "")
+            if not sent and request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
+                sent = str((await request.post()).get("csrf_token", ""))
+            if new_csrf or not hmac.compare_digest(sent.encode(), csrf.encode()):
+                raise PageError(
+                    403,
+                    _("The form has expired. Go back, reload the page and try again."),
+                    "csrf_failed",
+                )
+        response = await handler(request)
+    except PageError as exc:
+        response = _error_response(request, exc.status, exc.code, exc.message)
+    except (ClassNotFound, GroupNotFound) as exc:
+        log.info("not found: %s", exc)
+        response = _error_response(request, 404, exc.code, _("There is no such class or group."))
+    except (SchedulerError, AccessError) as exc:
+        log.info("refused: %s", exc)
+        response = _error_response(request, 409, exc.code, str(exc))
+    except web.HTTPRedirection:
+        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        messages = {
+            404: _("This page does not exist."),
+            405: _("This action is not allowed here."),
+            413: _("The request is too large."),
+        }
+        response = _error_response(
+            request, exc.status, f"http_{exc.status}", messages.get(exc.status, exc.reason)
+        )
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        response = _error_response(
+            request, 500, "internal", _("Something went wrong on our side. Try again.")
+        )
+    if new_csrf and not response.prepared:
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf,
+            httponly=True,
+            samesite="Strict",
+            secure=request.app[keys.SETTINGS].tls,
+            path="/",
+        )
+    if not response.prepared:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault(
+            "Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)"
+        )
+        if request.app[keys.SETTINGS].tls:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[keys.SETTINGS].tls,
+        path="/",
+        max_age=12 * 3600,
+    )
+
+
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    return env

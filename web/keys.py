@@ -1,0 +1,29 @@
+"""Every typed application key, in one place."""
+
+from __future__ import annotations
+
+import gettext
+import sqlite3
+
+import jinja2
+from aiohttp import web
+
+from access.passwords import Passwords
+from access.sqlite_store import SqliteAccounts
+from access.tokens import TokenSigner
+from attendance.sqlite_store import SqliteLedger
+from scheduler.sqlite_store import SqliteTimetable
+from streaming.signaling import NODE_KEY
+
+from .settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", sqlite3.Connection)
+ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
+PASSWORDS = web.AppKey("passwords", Passwords)
+SIGNER = web.AppKey("signer", TokenSigner)
+TIMETABLE = web.AppKey("timetable", SqliteTimetable)
+LEDGER = web.AppKey("ledger", SqliteLedger)
+MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+CATALOGUES = web.AppKey("catalogues", dict[str, gettext.NullTranslations])

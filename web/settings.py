@@ -1,0 +1,93 @@
+"""Settings, built from the environment in one place; tests build them directly."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from access.tokens import MIN_SECRET_BYTES
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    secret_key: bytes
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Base URL the browser uses for the media node; empty means "the same origin as the page".
+    media_url: str = ""
+    ice_addresses: tuple[str, ...] = ()
+    ice_servers: tuple[str, ...] = ()
+    node_id: str = "media-1"
+    join_token_ttl: float = 120.0
+    held_min_live_seconds: float = 600.0
+    default_language: str = "ru"
+    languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
+
+    def __post_init__(self) -> None:
+        if len(self.secret_key) < MIN_SECRET_BYTES:
+            raise ConfigError(f"SABAQ_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+        if not is_loopback(self.host) and not (self.tls_cert and self.tls_key):
+            raise ConfigError(
+                f"Serving on {self.host} needs HTTPS: browsers give camera and microphone only"
+                " to secure pages. Set SABAQ_TLS_CERT and SABAQ_TLS_KEY, or bind to 127.0.0.1."
+            )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "sabaq.sqlite3"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        secret = env.get("SABAQ_SECRET_KEY", "")
+        if not secret:
+            raise ConfigError(
+                "SABAQ_SECRET_KEY is not set. Generate one with"
+                " `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        try:
+            port = int(env.get("SABAQ_PORT", "8080"))
+        except ValueError:
+            raise ConfigError("SABAQ_PORT must be a whole number") from None
+        cert, key = env.get("SABAQ_TLS_CERT"), env.get("SABAQ_TLS_KEY")
+        return cls(
+            data_dir=Path(env.get("SABAQ_DATA_DIR", "data")),
+            secret_key=secret.encode(),
+            host=env.get("SABAQ_HOST", "127.0.0.1"),
+            port=port,
+            tls_cert=Path(cert) if cert else None,
+            tls_key=Path(key) if key else None,
+            media_url=env.get("SABAQ_MEDIA_URL", ""),
+            ice_addresses=_csv(env.get("SABAQ_ICE_ADDRESSES", "")),
+            ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
+            node_id=env.get("SABAQ_NODE_ID", "media-1"),
+            held_min_live_seconds=float(env.get("SABAQ_HELD_MIN_LIVE_SECONDS", "600")),
+            default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
+        )

@@ -1,0 +1,254 @@
+// The live class page: device check, signaling over one WebSocket, one peer connection.
+"use strict";
+
+(function () {
+  const cfg = JSON.parse(document.getElementById("room-config").textContent);
+  const S = cfg.strings;
+  const $ = (id) => document.getElementById(id);
+  const room = $("room");
+  const statusEl = $("status");
+  const video = $("video");
+  const isHost = cfg.role === "host";
+  const FINAL_CLOSES = new Set([4000, 4001, 4003, 4400, 4401]);
+
+  let ws = null;
+  let pc = null;
+  let localStream = null;
+  let finished = false;
+  let retries = 0;
+  let myId = null;
+
+  function setStatus(text, state) {
+    statusEl.textContent = text;
+    if (state) room.dataset.state = state;
+  }
+
+  function mark(check, ok, why) {
+    const li = document.querySelector(`[data-check="${check}"]`);
+    if (!li) return;
+    li.dataset.ok = ok ? "yes" : "no";
+    let note = li.querySelector(".why");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "why";
+      li.appendChild(note);
+    }
+    note.textContent = ok ? ` — ${S.ok}` : ` — ${S.failed}. ${why || ""}`;
+  }
+
+  // -- device check --------------------------------------------------------------------------
+  async function deviceCheck() {
+    let ok = true;
+    const hasRtc = typeof RTCPeerConnection === "function" && typeof WebSocket === "function";
+    mark("browser", hasRtc, S.noWebrtc);
+    ok = ok && hasRtc;
+    try {
+      const r = await fetch("/healthz", { cache: "no-store" });
+      mark("network", r.ok, S.noNetwork);
+      ok = ok && r.ok;
+    } catch (e) {
+      mark("network", false, S.noNetwork);
+      ok = false;
+    }
+    if (isHost) {
+      try {
+        localStream = await navigator.mediaDevices.getUserMedia({
+          video: { width: 640, height: 480 },
+          audio: true,
+        });
+        video.srcObject = localStream;
+        mark("camera", true);
+      } catch (e) {
+        mark("camera", false, S.noCamera);
+        ok = false;
+      }
+    } else {
+      const canPlay = typeof window.AudioContext === "function" || typeof HTMLMediaElement === "function";
+      mark("sound", canPlay);
+    }
+    $("join").disabled = !ok;
+  }
+
+  // -- signaling ------------------------------------------------------------------------------
+  function send(type, fields) {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(Object.assign({ v: 1, type: type }, fields || {})));
+    }
+  }
+
+  function gathered(conn) {
+    if (conn.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (conn.iceGatheringState === "complete") {
+          conn.removeEventListener("icegatheringstatechange", done);
+          resolve();
+        }
+      };
+      conn.addEventListener("icegatheringstatechange", done);
+      setTimeout(resolve, 3000);
+    });
+  }
+
+  function newPeer() {
+    if (pc) pc.close();
+    pc = new RTCPeerConnection({ iceServers: cfg.iceServers });
+    window.sabaqRoom.pc = pc;
+    return pc;
+  }
+
+  async function publish() {
+    const conn = newPeer();
+    for (const track of localStream.getTracks()) conn.addTransceiver(track, { direction: "sendonly", streams: [localStream] });
+    await conn.setLocalDescription(await conn.createOffer());
+    await gathered(conn);
+    send("publish", { sdp: conn.localDescription.sdp });
+  }
+
+  async function onOffer(msg) {
+    const conn = newPeer();
+    const stream = new MediaStream();
+    conn.ontrack = (ev) => {
+      stream.addTrack(ev.track);
+      video.srcObject = stream;
+      video.play().catch(() => {});
+    };
+    await conn.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+    await conn.setLocalDescription(await conn.createAnswer());
+    await gathered(conn);
+    send("answer", { sdp: conn.localDescription.sdp });
+    $("waiting").hidden = true;
+    setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
+  }
+
+  function renderRoster(msg) {
+    const list = $("roster");
+    list.replaceChildren();
+    for (const p of msg.participants) {
+      const li = document.createElement("li");
+      li.textContent = p.name;
+      const role = document.createElement("span");
+      role.className = "role";
+      role.textContent = ` (${S[p.role] || p.role}${p.id === myId ? ", " + S.you : ""})`;
+      li.appendChild(role);
+      list.appendChild(li);
+    }
+    $("count").textContent = String(msg.participants.length);
+    if (isHost) {
+      setStatus(msg.publisher ? S.youAreLive : S.connecting, "live");
+    } else if (!msg.publisher) {
+      if (pc) { pc.close(); pc = null; }
+      video.srcObject = null;
+      $("waiting").hidden = false;
+      setStatus(msg.state === "waiting" ? S.waitingTeacher : S.teacherAway, "waiting");
+    }
+  }
+
+  async function handle(msg) {
+    switch (msg.type) {
+      case "welcome":
+        myId = msg.participant_id;
+        retries = 0;
+        if (isHost) await publish();
+        break;
+      case "roster":
+        renderRoster(msg);
+        break;
+      case "offer":
+        await onOffer(msg);
+        break;
+      case "answer":
+        await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+        break;
+      case "ended":
+        finish(S.ended, "ended");
+        break;
+      case "error":
+        if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
+        else if (msg.code !== "server_stopping") finish(`${S.refused} ${msg.message}`, "error");
+        break;
+      default:
+        break;
+    }
+  }
+
+  function finish(text, state) {
+    finished = true;
+    setStatus(text, state);
+    if (pc) { pc.close(); pc = null; }
+    if (localStream && state !== "live") localStream.getTracks().forEach((t) => t.stop());
+    $("stage").hidden = state === "error";
+  }
+
+  async function connect() {
+    setStatus(S.connecting, "connecting");
+    let grant;
+    try {
+      const r = await fetch(`/classes/${cfg.classId}/join-token`, {
+        method: "POST",
+        headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
+      });
+      const body = await r.json();
+      if (!r.ok) {
+        finish(`${S.refused} ${body.error.message}`, "error");
+        return;
+      }
+      grant = body;
+    } catch (e) {
+      return retry();
+    }
+    const url = new URL(`${grant.media_url}/classes/${cfg.classId}/ws`, location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(url);
+    ws.onopen = () => send("join", { token: grant.token });
+    ws.onmessage = (ev) => {
+      handle(JSON.parse(ev.data)).catch((e) => console.error("sabaq:", e));
+    };
+    ws.onclose = (ev) => {
+      ws = null;
+      if (finished) return;
+      if (FINAL_CLOSES.has(ev.code)) {
+        if (ev.code === 4003) finish(S.removed, "closed");
+        else if (ev.code === 4000) finish(S.ended, "ended");
+        return;
+      }
+      retry();
+    };
+  }
+
+  function retry() {
+    if (finished) return;
+    if (pc) { pc.close(); pc = null; }
+    setStatus(S.reconnecting, "reconnecting");
+    const delay = Math.min(500 * 2 ** retries, 8000);
+    retries += 1;
+    setTimeout(connect, delay);
+  }
+
+  window.sabaqRoom = { pc: null };
+
+  const joinBtn = $("join");
+  if (joinBtn) {
+    joinBtn.addEventListener("click", () => {
+      $("check").hidden = true;
+      $("stage").hidden = false;
+      if (!isHost) $("waiting").hidden = false;
+      connect();
+    });
+    deviceCheck();
+  }
+  const leaveBtn = $("leave");
+  leaveBtn.addEventListener("click", () => {
+    send("leave");
+    finish(S.left, "closed");
+    if (ws) ws.close(1000);
+  });
+  const endBtn = $("end");
+  if (endBtn) {
+    endBtn.addEventListener("click", () => {
+      endBtn.hidden = true;
+      $("end-confirm").hidden = false;
+    });
+    $("end-confirm").addEventListener("click", () => send("end_class"));
+  }
+})();

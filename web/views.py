@@ -1,0 +1,277 @@
+"""Pages for people: sign-in, class lists, the live class, attendance; health checks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from access.errors import TokenInvalid, UserNotFound
+from access.models import ClassRole, Role, User
+from attendance.report import class_attendance
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
+
+from . import keys
+from .http import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    PageError,
+    gettext_of,
+    render,
+    require_session,
+    session_of,
+    set_session_cookie,
+)
+
+log = logging.getLogger("sabaq.web.views")
+routes = web.RouteTableDef()
+
+OBSERVER_ROLES = frozenset({Role.STAFF, Role.DIRECTOR, Role.ADMIN, Role.HEAD_OF_DEPARTMENT})
+JOINABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths are followed after sign-in."""
+    if not value or not value.startswith("/") or value[1:2] in ("/", "\\"):
+        return "/"
+    parts = urlsplit(value)
+    return "/" if parts.scheme or parts.netloc else value
+
+
+def _class_zone(request: web.Request, live_class: LiveClass) -> str:
+    tt = request.app[keys.TIMETABLE]
+    return tt.group(live_class.group_ids[0]).timezone if live_class.group_ids else DEFAULT_TIMEZONE
+
+
+def _class_role(request: web.Request, user: User, live_class: LiveClass) -> ClassRole:
+    """The user's role in the class, or a refusal that says why."""
+    _ = gettext_of(request)
+    if user.id == live_class.teacher_id:
+        return ClassRole.HOST
+    if request.app[keys.TIMETABLE].is_learner(user.id, live_class):
+        return ClassRole.LEARNER
+    if user.role in OBSERVER_ROLES:
+        return ClassRole.OBSERVER
+    raise PageError(
+        403,
+        _("This class is for another group. You can join only the classes of your own group."),
+        "not_in_class",
+    )
+
+
+def _class_view(request: web.Request, c: LiveClass) -> dict[str, Any]:
+    tt = request.app[keys.TIMETABLE]
+    return {
+        "c": c,
+        "zone": _class_zone(request, c),
+        "groups": [tt.group(g).name for g in c.group_ids],
+        "teacher": request.app[keys.ACCOUNTS].get(c.teacher_id).full_name,
+        "joinable": c.status in JOINABLE and c.format is ClassFormat.LIVE_ONLINE,
+    }
+
+
+# -- health -----------------------------------------------------------------------------------
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        request.app[keys.DB].execute("SELECT 1").fetchone()
+    except Exception as exc:
+        return web.json_response({"status": "unavailable", "database": str(exc)}, status=503)
+    node = request.app[keys.MEDIA_NODE]
+    if not node.accepting:
+        return web.json_response({"status": "unavailable", "media": "stopping"}, status=503)
+    return web.json_response(
+        {"status": "ready", "rooms": len(node.rooms), "pending_events": node.outbox.pending}
+    )
+
+
+# -- sign-in ----------------------------------------------------------------------------------
+@routes.get("/signin")
+async def signin_form(request: web.Request) -> web.Response:
+    return render(
+        request, "signin.html", {"next": _safe_next(request.query.get("next")), "error": None}
+    )
+
+
+@routes.post("/signin")
+async def signin(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    form = await request.post()
+    login = str(form.get("login", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))[:1024]
+    nxt = _safe_next(str(form.get("next", "/")))
+    accounts, passwords = request.app[keys.ACCOUNTS], request.app[keys.PASSWORDS]
+    try:
+        user, stored = accounts.by_login(login)
+    except UserNotFound:
+        user, stored = None, None
+    if user is None or stored is None or not passwords.verify(stored, password):
+        log.info("sign-in failed for %r", login)
+        return render(
+            request,
+            "signin.html",
+            {"next": nxt, "error": _("The login or the password is wrong.")},
+            status=401,
+        )
+    if passwords.needs_rehash(stored):
+        accounts.set_password_hash(user.id, passwords.hash(password))
+    return _signed_in(request, user, nxt)
+
+
+def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse:
+    token, _session = request.app[keys.ACCOUNTS].open_session(user.id)
+    log.info("signed in user=%s role=%s", user.id, user.role.value)
+    response = web.HTTPSeeOther(nxt)
+    set_session_cookie(response, request, token)
+    return response
+
+
+@routes.get("/signin/link")
+async def signin_link(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    try:
+        user_id = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
+        user = request.app[keys.ACCOUNTS].get(user_id)
+    except (TokenInvalid, UserNotFound):
+        raise PageError(
+            401, _("This sign-in link is not valid or has expired."), "token_invalid"
+        ) from None
+    return _signed_in(request, user, _safe_next(request.query.get("next")))
+
+
+@routes.post("/signout")
+async def signout(request: web.Request) -> web.StreamResponse:
+    request.app[keys.ACCOUNTS].close_session(request.cookies.get(SESSION_COOKIE, ""))
+    response = web.HTTPSeeOther("/signin")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.post("/language")
+async def set_language(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    lang = str(form.get("lang", ""))
+    if lang not in request.app[keys.SETTINGS].languages:
+        raise PageError(400, gettext_of(request)("Unknown language."), "bad_language")
+    session = session_of(request)
+    if session is not None:
+        request.app[keys.ACCOUNTS].set_language(session.user.id, lang)
+    response = web.HTTPSeeOther(_safe_next(str(form.get("next", "/"))))
+    response.set_cookie(LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400, path="/")
+    return response
+
+
+# -- classes ----------------------------------------------------------------------------------
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    session = require_session(request)
+    user = session.user
+    tt = request.app[keys.TIMETABLE]
+    if user.role is Role.TEACHER:
+        classes = tt.classes_of_teacher(user.id)
+    elif user.role in OBSERVER_ROLES:
+        classes = tt.all_classes()
+    else:
+        classes = tt.classes_of_learner(user.id)
+    return render(request, "classes.html", {"classes": [_class_view(request, c) for c in classes]})
+
+
+@routes.get("/classes/{class_id:\\d+}")
+async def class_page(request: web.Request) -> web.Response:
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    role = _class_role(request, session.user, c)
+    return render(
+        request,
+        "room.html",
+        {
+            **_class_view(request, c),
+            "role": role.value,
+            "is_host": role is ClassRole.HOST,
+            "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
+            "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
+        },
+    )
+
+
+@routes.post("/classes/{class_id:\\d+}/join-token")
+async def join_token(request: web.Request) -> web.Response:
+    """A fresh, short-lived join token for the signed-in person and this class."""
+    _ = gettext_of(request)
+    session = session_of(request)
+    if session is None:
+        raise PageError(401, _("Sign in to join the class."), "signin_required")
+    settings = request.app[keys.SETTINGS]
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    role = _class_role(request, session.user, c)
+    if c.format is not ClassFormat.LIVE_ONLINE:
+        raise PageError(409, _("This class is held in person, not online."), "not_online")
+    if c.status not in JOINABLE:
+        raise PageError(409, _("This class is over."), "class_over")
+    media_url = settings.media_url or f"{request.scheme}://{request.host}/media"
+    token = request.app[keys.SIGNER].mint_join(
+        user_id=session.user.id,
+        class_id=c.id,
+        role=role,
+        display_name=session.user.full_name,
+        media_url=media_url,
+        ttl=settings.join_token_ttl,
+    )
+    return web.json_response(
+        {"token": token, "media_url": media_url, "class_id": c.id, "role": role.value}
+    )
+
+
+@routes.get("/classes/{class_id:\\d+}/attendance")
+async def attendance_page(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    session = require_session(request)
+    tt = request.app[keys.TIMETABLE]
+    c = tt.get_class(int(request.match_info["class_id"]))
+    user = session.user
+    if user.id != c.teacher_id and user.role not in OBSERVER_ROLES:
+        raise PageError(
+            403, _("Only the class's teacher and staff see its attendance."), "forbidden"
+        )
+    accounts = request.app[keys.ACCOUNTS]
+    learners = tt.learners(c)
+    rows = class_attendance(learners, request.app[keys.LEDGER].events(c.id))
+    names = {u: accounts.get(u).full_name for u in learners}
+    now = time.time()
+
+    def at(ts: float | None) -> datetime | None:
+        return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+    view_rows = sorted(
+        (
+            {
+                "name": names[r.user_id],
+                "present": r.present,
+                "joined": at(r.first_joined),
+                "left": at(r.last_left),
+                "still_here": r.present and r.last_left is None,
+                "minutes": round(r.seconds(now) / 60),
+            }
+            for r in rows
+        ),
+        key=lambda row: (not row["present"], str(row["name"])),
+    )
+    return render(
+        request,
+        "attendance.html",
+        {
+            **_class_view(request, c),
+            "rows": view_rows,
+            "present_count": sum(1 for r in rows if r.present),
+            "absent_count": sum(1 for r in rows if not r.present),
+        },
+    )
