@@ -7,6 +7,7 @@ replaces it behind the same ``MediaBackend`` port.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -43,6 +44,12 @@ def advertise_host_addresses(addresses: Sequence[str]) -> None:
     aioice.ice.get_host_addresses = configured
 
 
+async def _close(pc: RTCPeerConnection) -> None:
+    # Shielded: aiortc's close() awaits a future that a cancelled caller would cancel, and
+    # aiortc's own close task (started when DTLS closes) then fails setting its result.
+    await asyncio.shield(pc.close())
+
+
 def _configuration(ice_servers: Sequence[str]) -> RTCConfiguration:
     # An explicit list, possibly empty: with none, aiortc would fall back to a public STUN server.
     return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in ice_servers])
@@ -74,7 +81,7 @@ class AiortcPublisher:
         return str(self.pc.localDescription.sdp)
 
     async def close(self) -> None:
-        await self.pc.close()
+        await _close(self.pc)
 
 
 class AiortcViewer:
@@ -91,7 +98,7 @@ class AiortcViewer:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def close(self) -> None:
-        await self.pc.close()
+        await _close(self.pc)
 
 
 class AiortcBackend:

@@ -132,10 +132,10 @@ class Room:
         takeover = [q for q in self.participants.values() if q.user_id == p.user_id]
         for old in takeover:
             # The person opened the class again: the newer tab wins, the older one is told.
-            await self._drop(old)
             await old.send(
                 "error", code="opened_elsewhere", message="The class was opened in another tab"
             )
+            await self._drop(old)
             await old.close_ws(CLOSE_OPENED_ELSEWHERE, "opened elsewhere")
         self.participants[p.id] = p
         self._outbox.emit(

@@ -76,6 +76,8 @@ async def _authenticate(
 
 async def _serve(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse) -> None:
     async for msg in ws:
+        if msg.type is WSMsgType.ERROR:
+            return
         if msg.type is not WSMsgType.TEXT:
             raise ProtocolError("bad_message", "Messages are JSON text")
         m = parse_client_message(msg.data)
@@ -100,8 +102,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         class_id = int(request.match_info["class_id"])
     except ValueError:
         raise web.HTTPNotFound(text="No such class") from None
+    # The transport accepts up to 16x the protocol's limit so that an oversized message gets
+    # a protocol error the client can read, instead of a bare close frame.
     ws = web.WebSocketResponse(
-        max_msg_size=MAX_MESSAGE_BYTES, heartbeat=node.settings.heartbeat, autoping=True
+        max_msg_size=16 * MAX_MESSAGE_BYTES, heartbeat=node.settings.heartbeat, autoping=True
     )
     await ws.prepare(request)
     if not node.accepting:

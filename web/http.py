@@ -27,9 +27,9 @@ MAX_BODY = 64 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-SESSION_KEY = "sabaq.session"
-LANG_KEY = "sabaq.lang"
-CSRF_KEY = "sabaq.csrf"
+SESSION_KEY: web.RequestKey[Session | None] = web.RequestKey("session")
+LANG_KEY = web.RequestKey("lang", str)
+CSRF_KEY = web.RequestKey("csrf", str)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
@@ -49,8 +49,7 @@ class PageError(Exception):
 
 
 def session_of(request: web.Request) -> Session | None:
-    s: Session | None = request.get(SESSION_KEY)
-    return s
+    return request.get(SESSION_KEY)
 
 
 def require_session(request: web.Request) -> Session:
@@ -107,6 +106,11 @@ def render(
         **context,
     )
     return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+
+def redirect(location: str) -> web.Response:
+    """A 303 as a plain response, so the middleware still adds headers and cookies to it."""
+    return web.Response(status=303, headers={"Location": location})
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:

@@ -21,6 +21,7 @@ from .http import (
     SESSION_COOKIE,
     PageError,
     gettext_of,
+    redirect,
     render,
     require_session,
     session_of,
@@ -130,7 +131,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
 def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse:
     token, _session = request.app[keys.ACCOUNTS].open_session(user.id)
     log.info("signed in user=%s role=%s", user.id, user.role.value)
-    response = web.HTTPSeeOther(nxt)
+    response = redirect(nxt)
     set_session_cookie(response, request, token)
     return response
 
@@ -151,21 +152,22 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
 @routes.post("/signout")
 async def signout(request: web.Request) -> web.StreamResponse:
     request.app[keys.ACCOUNTS].close_session(request.cookies.get(SESSION_COOKIE, ""))
-    response = web.HTTPSeeOther("/signin")
+    response = redirect("/signin")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 @routes.post("/language")
 async def set_language(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
     form = await request.post()
     lang = str(form.get("lang", ""))
     if lang not in request.app[keys.SETTINGS].languages:
-        raise PageError(400, gettext_of(request)("Unknown language."), "bad_language")
+        raise PageError(400, _("Unknown language."), "bad_language")
     session = session_of(request)
     if session is not None:
         request.app[keys.ACCOUNTS].set_language(session.user.id, lang)
-    response = web.HTTPSeeOther(_safe_next(str(form.get("next", "/"))))
+    response = redirect(_safe_next(str(form.get("next", "/"))))
     response.set_cookie(LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400, path="/")
     return response
 

@@ -165,7 +165,9 @@
         break;
       case "error":
         if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
-        else if (msg.code !== "server_stopping") finish(`${S.refused} ${msg.message}`, "error");
+        else if (msg.code !== "server_stopping") {
+          finish(`${S.refused} ${cfg.errors[msg.code] || msg.message}`, "error");
+        }
         break;
       default:
         break;
@@ -232,7 +234,7 @@
     joinBtn.addEventListener("click", () => {
       $("check").hidden = true;
       $("stage").hidden = false;
-      if (!isHost) $("waiting").hidden = false;
+      $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
       connect();
     });
     deviceCheck();

@@ -1,0 +1,145 @@
+"""Shared fixtures: settings, a seeded academy, an app served on loopback, signed-in clients."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import settings as hypothesis_settings
+
+from access.models import Role
+from access.sqlite_store import SqliteAccounts
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
+from scheduler.sqlite_store import SqliteTimetable
+from web import keys
+from web.app import create_app
+from web.http import CSRF_COOKIE, SESSION_COOKIE
+from web.settings import Settings
+
+# CI runs a bounded number of examples; a developer may ask for more with HYPOTHESIS_PROFILE=dev.
+hypothesis_settings.register_profile("ci", max_examples=40, deadline=None)
+hypothesis_settings.register_profile("dev", max_examples=300, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        secret_key=secrets.token_bytes(32),
+        ice_addresses=("127.0.0.1",),
+        ice_servers=(),
+        held_min_live_seconds=0.05,
+    )
+
+
+@dataclass
+class Academy:
+    teacher_id: int
+    other_teacher_id: int
+    student_ids: list[int]
+    outsider_id: int  # a student of another group
+    staff_id: int
+    group_id: int
+    class_id: int
+    other_class_id: int
+
+
+def seed_academy(app: web.Application, students: int = 20) -> Academy:
+    accounts: SqliteAccounts = app[keys.ACCOUNTS]
+    tt: SqliteTimetable = app[keys.TIMETABLE]
+
+    def user(login: str, name: str, role: Role) -> int:
+        return accounts.create_user(login=login, full_name=name, role=role).id
+
+    director = user("director", "Серик Ахметов", Role.DIRECTOR)
+    head = user("head", "Гаухар Нургалиева", Role.HEAD_OF_DEPARTMENT)
+    teacher = user("teacher", "Марат Искаков", Role.TEACHER)
+    other_teacher = user("teacher2", "Алма Бекова", Role.TEACHER)
+    staff = user("staff", "Жанна Серикбаева", Role.STAFF)
+    inst = tt.add_institute("Институт", director)
+    dept = tt.add_department(inst.id, "Кафедра", head)
+    group = tt.add_group("ПД-24-1", dept.id, "ru", DEFAULT_TIMEZONE)
+    other = tt.add_group("ПД-24-2", dept.id, "kk", DEFAULT_TIMEZONE)
+    tt.add_teacher(group.id, teacher)
+    tt.add_teacher(other.id, other_teacher)
+    ids = [
+        user(f"student{i:02d}", f"Студент {i:02d}", Role.STUDENT) for i in range(1, students + 1)
+    ]
+    tt.add_members(group.id, ids)
+    outsider = user("outsider", "Чужой Студент", Role.STUDENT)
+    tt.add_members(other.id, [outsider])
+    now = datetime.now(UTC)
+    c = tt.add_class(
+        title="Уголовное право",
+        kind=ClassKind.LECTURE,
+        format=ClassFormat.LIVE_ONLINE,
+        teacher_id=teacher,
+        starts_at=now,
+        ends_at=now + timedelta(minutes=90),
+        group_ids=(group.id,),
+    )
+    c2 = tt.add_class(
+        title="Гражданское право",
+        kind=ClassKind.SEMINAR,
+        format=ClassFormat.LIVE_ONLINE,
+        teacher_id=other_teacher,
+        starts_at=now,
+        ends_at=now + timedelta(minutes=90),
+        group_ids=(other.id,),
+    )
+    return Academy(teacher, other_teacher, ids, outsider, staff, group.id, c.id, c2.id)
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[TestServer]:
+    """The whole application on a free loopback port."""
+    server = TestServer(create_app(settings), host="127.0.0.1", port=free_port())
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+def academy(served: TestServer) -> Academy:
+    return seed_academy(served.app)
+
+
+Client = TestClient[web.Request, web.Application]
+SignIn = Callable[[int], Client]
+
+
+@pytest.fixture
+async def sign_in(served: TestServer) -> AsyncIterator[SignIn]:
+    """A factory of HTTP clients, each signed in as one user, with a CSRF cookie."""
+    clients: list[Client] = []
+
+    def make(user_id: int) -> Client:
+        token, _ = served.app[keys.ACCOUNTS].open_session(user_id)
+        client: Client = TestClient(served)
+        csrf = secrets.token_urlsafe(16)
+        client.session.cookie_jar.update_cookies(
+            {SESSION_COOKIE: token, CSRF_COOKIE: csrf}, served.make_url("/")
+        )
+        client.session.headers["X-CSRF-Token"] = csrf
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.close()

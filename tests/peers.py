@@ -1,0 +1,171 @@
+"""The test plays the browser: real aiortc peer connections speaking Sabaq's signaling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.mediastreams import AudioStreamTrack
+
+from tests.conftest import Client
+
+
+class MovingVideo(VideoStreamTrack):
+    """A 320x240 picture that changes every frame, so the encoder has work to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(width=320, height=240, format="yuv420p")
+        edge = (self._n * 7) % 320
+        row = bytes([200]) * edge + bytes([30]) * (320 - edge)
+        y, u, v = frame.planes
+        y.update(row * 240)
+        u.update(bytes([128]) * (u.buffer_size))
+        v.update(bytes([128]) * (v.buffer_size))
+        self._n += 1
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+def pc() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def join_token(client: Client, class_id: int) -> dict[str, Any]:
+    resp = await client.post(
+        f"/classes/{class_id}/join-token", headers={"Accept": "application/json"}
+    )
+    body: dict[str, Any] = await resp.json()
+    assert resp.status == 200, body
+    return body
+
+
+def ws_url(client: Client, class_id: int) -> str:
+    return str(client.make_url(f"/media/classes/{class_id}/ws")).replace("http://", "ws://")
+
+
+@dataclass
+class Peer:
+    """One participant: a WebSocket, maybe a peer connection, and what arrived."""
+
+    ws: ClientWebSocketResponse
+    session: ClientSession
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    pc: RTCPeerConnection | None = None
+    frames: int = 0
+    audio_frames: int = 0
+    closed_code: int | None = None
+    _reader: asyncio.Task[None] | None = None
+    _sinks: list[asyncio.Task[None]] = field(default_factory=list)
+    _new_message: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, kind: str, **fields: Any) -> None:
+        await self.ws.send_str(json.dumps({"v": 1, "type": kind, **fields}))
+
+    async def wait_for(self, kind: str, timeout: float = 10.0, after: int = 0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for m in self.messages[after:]:
+                    if m["type"] == kind:
+                        return m
+                self._new_message.clear()
+                await self._new_message.wait()
+
+    async def wait_frames(self, n: int, timeout: float = 15.0) -> None:
+        async with asyncio.timeout(timeout):
+            while self.frames < n:
+                await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        for t in self._sinks:
+            t.cancel()
+        if self.pc is not None:
+            await self.pc.close()
+        await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self.session.close()
+
+
+async def _read(peer: Peer) -> None:
+    async for msg in peer.ws:
+        if msg.type is WSMsgType.TEXT:
+            doc = json.loads(msg.data)
+            peer.messages.append(doc)
+            peer._new_message.set()
+            if doc["type"] == "offer":
+                await _answer(peer, doc["sdp"])
+    peer.closed_code = peer.ws.close_code
+    peer._new_message.set()
+
+
+async def _count(peer: Peer, track: MediaStreamTrack) -> None:
+    while True:
+        try:
+            await track.recv()
+        except Exception:
+            return
+        if track.kind == "video":
+            peer.frames += 1
+        else:
+            peer.audio_frames += 1
+
+
+async def _answer(peer: Peer, sdp: str) -> None:
+    if peer.pc is not None:
+        await peer.pc.close()
+    conn = peer.pc = pc()
+
+    @conn.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        peer._sinks.append(asyncio.create_task(_count(peer, track)))
+
+    await conn.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    await conn.setLocalDescription(await conn.createAnswer())
+    await peer.send("answer", sdp=conn.localDescription.sdp)
+
+
+async def connect(url: str, token: str | None) -> Peer:
+    """Open the WebSocket and send the join message (when a token is given)."""
+    session = ClientSession()
+    ws = await session.ws_connect(url)
+    peer = Peer(ws=ws, session=session)
+    peer._reader = asyncio.create_task(_read(peer))
+    if token is not None:
+        await peer.send("join", token=token)
+    return peer
+
+
+async def join(client: Client, class_id: int) -> Peer:
+    grant = await join_token(client, class_id)
+    peer = await connect(ws_url(client, class_id), grant["token"])
+    await peer.wait_for("welcome")
+    return peer
+
+
+async def publish(peer: Peer) -> None:
+    """The teacher publishes a moving picture and a tone."""
+    conn = peer.pc = pc()
+    conn.addTrack(MovingVideo())
+    conn.addTrack(AudioStreamTrack())
+    await conn.setLocalDescription(await conn.createOffer())
+    await peer.send("publish", sdp=conn.localDescription.sdp)
+    answer = await peer.wait_for("answer")
+    await conn.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))

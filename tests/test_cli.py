@@ -1,0 +1,81 @@
+"""The ``sabaq`` command as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import free_port
+
+SABAQ = [sys.executable, "-m", "web.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        SABAQ + args, input=stdin, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SABAQ_")}
+    env["SABAQ_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def test_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    r = _run(["serve"], _env(tmp_path))
+    assert r.returncode == 2
+    assert "SABAQ_SECRET_KEY is not set" in r.stderr
+
+
+def test_serve_refuses_a_public_address_without_tls(tmp_path: Path) -> None:
+    r = _run(["serve"], _env(tmp_path, SABAQ_SECRET_KEY="s" * 40, SABAQ_HOST="0.0.0.0"))
+    assert r.returncode == 2
+    assert "HTTPS" in r.stderr
+
+
+def test_admin_create(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    ok = _run(["admin", "create", "--login", "root", "--name", "Админ", "--password-stdin"], env,
+              "a long password\n")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "Created admin root" in ok.stdout
+    again = _run(["admin", "create", "--login", "root", "--name", "X", "--password-stdin"], env,
+                 "a long password\n")  # fmt: skip
+    assert again.returncode == 2 and "taken" in again.stderr
+    short = _run(["admin", "create", "--login", "r2", "--name", "X", "--password-stdin"], env,
+                 "short\n")  # fmt: skip
+    assert short.returncode == 2 and "at least" in short.stderr
+
+
+def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path, SABAQ_SECRET_KEY="s" * 40, SABAQ_PORT=str(port))
+    proc = subprocess.Popen(
+        [*SABAQ, "serve"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "sabaq serve did not become ready"
+                time.sleep(0.2)
+        assert (tmp_path / "data" / "sabaq.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert '"level": "error"' not in err

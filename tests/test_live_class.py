@@ -1,0 +1,88 @@
+"""A live class end to end with real aiortc peers: the teacher publishes, students watch,
+the ledger records every join and leave, and the class ends cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestServer
+
+from attendance.models import EventKind
+from scheduler.models import ClassStatus
+from tests.conftest import Academy, SignIn
+from tests.peers import join, publish
+from web import keys
+
+
+async def test_teacher_publishes_students_receive_frames_and_ledger_records(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    students = [await join(sign_in(u), academy.class_id) for u in academy.student_ids[:2]]
+    for s in students:
+        await s.wait_frames(10)
+        assert s.audio_frames > 0
+    roster = teacher.messages[-1]
+    assert roster["type"] == "roster"
+    assert {p["name"] for p in roster["participants"]} >= {"Марат Искаков", "Студент 01"}
+
+    tt = served.app[keys.TIMETABLE]
+    assert tt.get_class(academy.class_id).status is ClassStatus.LIVE
+
+    for s in students:
+        await s.send("leave")
+        await s.close()
+    await teacher.send("end_class")
+    ended = await teacher.wait_for("ended")
+    assert ended["reason"] == "ended_by_teacher"
+    await teacher.close()
+    node = served.app[keys.MEDIA_NODE]
+    async with asyncio.timeout(5):
+        await node.outbox.flush()
+
+    ledger = served.app[keys.LEDGER]
+    kinds = [(e.event.kind, e.event.user_id) for e in ledger.events(academy.class_id)]
+    assert kinds[0] == (EventKind.JOINED, academy.teacher_id)
+    assert kinds[1] == (EventKind.CLASS_STARTED, academy.teacher_id)
+    for u in academy.student_ids[:2]:
+        assert kinds.count((EventKind.JOINED, u)) == 1
+        assert kinds.count((EventKind.LEFT, u)) == 1
+    assert kinds[-1] == (EventKind.CLASS_ENDED, None)
+    assert ledger.verify(academy.class_id) is None
+    # The teacher was live for more than the (test) minimum and learners joined: held.
+    assert tt.get_class(academy.class_id).status is ClassStatus.HELD
+
+
+async def test_student_who_joins_first_waits_and_then_receives(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    welcome = await student.wait_for("welcome")
+    assert welcome["state"] == "waiting"
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    await student.wait_frames(5)
+    await student.close()
+    await teacher.close()
+
+
+async def test_second_tab_takes_over_and_old_tab_is_told(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    client = sign_in(academy.student_ids[0])
+    first = await join(client, academy.class_id)
+    second = await join(client, academy.class_id)
+    err = await first.wait_for("error")
+    assert err["code"] == "opened_elsewhere"
+    async with asyncio.timeout(5):
+        while first.closed_code is None:
+            await asyncio.sleep(0.02)
+    assert first.closed_code == 4001
+    await second.send("leave")
+    await second.close()
+    await first.close()
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    ledger = served.app[keys.LEDGER]
+    kinds = [e.event.kind for e in ledger.events(academy.class_id)]
+    assert kinds == [EventKind.JOINED, EventKind.JOINED, EventKind.LEFT]

@@ -1,0 +1,120 @@
+"""Pages in three languages, sign-in with CSRF, security headers, health checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession, CookieJar
+from aiohttp.test_utils import TestServer
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from access.passwords import Passwords
+from tests.conftest import Academy, SignIn
+from web import keys
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _extracted() -> set[str]:
+    method_map = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
+    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    return {
+        msg if isinstance(msg, str) else msg[0]
+        for _, _, msg, _, _ in extract_from_dir(
+            str(ROOT), method_map, options, keywords={"_": None}
+        )
+    }
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_catalogue_translates_every_message(lang: str) -> None:
+    with (ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po").open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    translated = {m.id for m in catalog if m.id and m.string}
+    missing = _extracted() - translated
+    assert not missing, f"{lang} lacks translations for: {sorted(missing)}"
+
+
+def test_templates_hold_no_bare_text() -> None:
+    """Text between tags must go through gettext: look for letters outside {{ }} and {% %}."""
+    for path in (ROOT / "web/templates").glob("*.html"):
+        text = re.sub(r"{{.*?}}|{%.*?%}|<script.*?</script>", "", path.read_text(), flags=re.S)
+        for chunk in re.findall(r">([^<]+)<", text):
+            words = re.sub(r"[·:—\s\d]+|Sabaq", "", chunk.strip())  # the product's name stays
+            assert not words, f"{path.name}: untranslated {chunk.strip()!r}"
+
+
+async def test_group_language_then_choice(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    student = sign_in(academy.student_ids[0])  # group ПД-24-1 studies in Russian
+    page = await (await student.get(f"/classes/{academy.class_id}")).text()
+    assert "Войти на занятие" in page and "Проверка устройств" in page
+    outsider = sign_in(academy.outsider_id)  # group ПД-24-2 studies in Kazakh
+    assert "Менің сабақтарым" in await (await outsider.get("/")).text()
+    resp = await student.post("/language", data={"lang": "en", "next": "/"})
+    assert resp.status == 200 and "My classes" in await resp.text()
+    assert "My classes" in await (await student.get("/")).text()  # remembered
+    bad = await student.post("/language", data={"lang": "de"})
+    assert bad.status == 400
+
+
+async def test_sign_in_with_password_and_csrf(served: TestServer, academy: Academy) -> None:
+    accounts = served.app[keys.ACCOUNTS]
+    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough pw"))
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        form = await (await s.get(served.make_url("/signin"))).text()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        no_csrf = await s.post(
+            served.make_url("/signin"), data={"login": "teacher", "password": "long enough pw"}
+        )
+        assert no_csrf.status == 403
+        wrong = await s.post(
+            served.make_url("/signin"),
+            data={"login": "teacher", "password": "nope", "csrf_token": csrf[1]},
+        )
+        assert wrong.status == 401
+        ok = await s.post(
+            served.make_url("/signin"),
+            data={
+                "login": "teacher",
+                "password": "long enough pw",
+                "csrf_token": csrf[1],
+                "next": "//evil.example/",
+            },
+            allow_redirects=False,
+        )
+        assert ok.status == 303 and ok.headers["Location"] == "/"
+        cookie = ok.cookies["sabaq_session"]
+        assert cookie["httponly"] and cookie["samesite"] == "Lax"
+        home = await s.get(served.make_url("/"))
+        assert "Уголовное право" in await home.text()
+
+
+async def test_headers_health_and_errors(served: TestServer, academy: Academy) -> None:
+    async with ClientSession(headers={"Accept-Language": "en-GB,en;q=0.9"}) as s:
+        r = await s.get(served.make_url("/signin"))
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert (await (await s.get(served.make_url("/healthz"))).json())["status"] == "ok"
+        ready = await (await s.get(served.make_url("/readyz"))).json()
+        assert ready["status"] == "ready"
+        missing = await s.get(served.make_url("/nowhere"))
+        assert missing.status == 404 and "does not exist" in await missing.text()
+        home = await s.get(served.make_url("/"), allow_redirects=False)
+        assert home.status == 303 and home.headers["Location"].startswith("/signin")
+        link = await s.get(served.make_url("/signin/link?token=forged"))
+        assert link.status == 401
+
+
+async def test_oversized_body_is_refused_with_a_message(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    client = sign_in(academy.teacher_id)
+    resp = await client.post("/language", data={"lang": "x" * 200_000})
+    assert resp.status == 413
+    assert "too large" in await resp.text() or "слишком" in await resp.text()

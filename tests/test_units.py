@@ -1,0 +1,190 @@
+"""Rules that need no network: tokens, passwords, the ledger's chain, reports, settings."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
+from access.ids import uuid7
+from access.models import ClassRole
+from access.passwords import Passwords
+from access.tokens import TokenSigner
+from attendance.models import EventKind, IncomingEvent
+from attendance.report import class_attendance, held
+from attendance.sqlite_store import SqliteLedger
+from scheduler.errors import InvalidTransition
+from scheduler.models import ClassStatus, check_transition
+from web.database import MIGRATIONS, connect, migrate
+from web.i18n import load_catalogues, negotiate
+from web.settings import ConfigError, Settings
+
+
+@pytest.fixture
+def signer() -> TokenSigner:
+    return TokenSigner(secrets.token_bytes(32))
+
+
+def test_join_token_round_trip_and_refusals(signer: TokenSigner) -> None:
+    token = signer.mint_join(
+        user_id=7, class_id=3, role=ClassRole.LEARNER, display_name="Д", media_url="u"
+    )
+    claims = signer.verify_join(token, class_id=3)
+    assert (claims.user_id, claims.class_id, claims.role) == (7, 3, ClassRole.LEARNER)
+    with pytest.raises(TokenWrongClass):
+        signer.verify_join(token, class_id=4)
+    with pytest.raises(TokenInvalid):
+        TokenSigner(secrets.token_bytes(32)).verify_join(token, class_id=3)
+    # A sign-in token never passes for a join token, nor the reverse.
+    with pytest.raises(TokenInvalid, match="not a join token"):
+        signer.verify_join(signer.mint_signin(user_id=7, ttl=60), class_id=3)
+    with pytest.raises(TokenInvalid):
+        signer.verify_signin(token)
+    expired = signer.mint_join(
+        user_id=7, class_id=3, role=ClassRole.LEARNER, display_name="Д", media_url="u", ttl=-1
+    )
+    with pytest.raises(TokenExpired):
+        signer.verify_join(expired, class_id=3)
+
+
+def test_short_secrets_are_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        TokenSigner(b"short")
+
+
+def test_passwords() -> None:
+    pw = Passwords()
+    h = pw.hash("correct horse battery")
+    assert h.startswith("$argon2id$")
+    assert pw.verify(h, "correct horse battery")
+    assert not pw.verify(h, "wrong horse battery")
+    assert not pw.verify("not a hash", "x")
+    with pytest.raises(ValueError, match="at least"):
+        pw.hash("short")
+
+
+def test_uuid7_is_time_ordered_and_versioned() -> None:
+    a, b = uuid7(1_000), uuid7(2_000)
+    assert a.version == 7 and a.variant == "specified in RFC 4122"
+    assert a < b
+
+
+def _event(kind: EventKind, user: int | None, t: float, class_id: int = 1) -> IncomingEvent:
+    return IncomingEvent(
+        id=str(uuid7()), kind=kind, class_id=class_id, node="n", node_seq=0, origin_time=t,
+        user_id=user, role="learner",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite3.Connection:
+    return connect(tmp_path / "t.sqlite3")
+
+
+def test_ledger_is_idempotent_chained_and_append_only(db: sqlite3.Connection) -> None:
+    ledger = SqliteLedger(db)
+    e1 = _event(EventKind.JOINED, 5, 100.0)
+    first, new = ledger.append(e1)
+    again, new_again = ledger.append(e1)
+    assert new and not new_again and again == first
+    ledger.append(_event(EventKind.LEFT, 5, 160.0))
+    ledger.append(_event(EventKind.JOINED, 9, 100.0, class_id=2))
+    assert len(ledger.events(1)) == 2
+    assert ledger.events(1)[1].prev_hash == first.hash
+    assert ledger.verify(1) is None
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE ledger_events SET origin_time = 0")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM ledger_events")
+
+
+def test_ledger_verify_names_the_first_broken_link(db: sqlite3.Connection) -> None:
+    ledger = SqliteLedger(db)
+    for t in (1.0, 2.0, 3.0):
+        ledger.append(_event(EventKind.JOINED, 5, t))
+    # Whoever holds the file drops the triggers and rewrites history...
+    db.executescript(
+        "DROP TRIGGER ledger_events_no_update;"
+        "UPDATE ledger_events SET origin_time = 99 WHERE seq = 2;"
+    )
+    broken = ledger.verify(1)
+    assert broken is not None and broken.seq == 2 and "content" in broken.reason
+
+
+def test_report_lists_absentees_and_merges_second_tabs(db: sqlite3.Connection) -> None:
+    ledger = SqliteLedger(db)
+    for ev in [
+        _event(EventKind.JOINED, 1, 0.0),
+        _event(EventKind.JOINED, 1, 10.0),  # a second tab: not a second person
+        _event(EventKind.LEFT, 1, 600.0),
+        _event(EventKind.JOINED, 2, 60.0),
+        _event(EventKind.CLASS_ENDED, None, 1200.0),
+    ]:
+        ledger.append(ev)
+    rows = {r.user_id: r for r in class_attendance([1, 2, 3], ledger.events(1))}
+    assert rows[1].first_joined == 0.0 and rows[1].last_left == 600.0
+    assert len(rows[1].intervals) == 1
+    assert rows[2].last_left == 1200.0  # closed by the class's end, not left running
+    assert rows[2].seconds(now=5000.0) == 1140.0
+    assert not rows[3].present
+    events = ledger.events(1)
+    assert held(events, [1, 2, 3], [1], min_live_seconds=600, now=2000.0)
+    assert not held(events, [1, 2, 3], [1], min_live_seconds=601, now=2000.0)
+    assert not held(events, [3], [1], min_live_seconds=1, now=2000.0)
+
+
+def test_status_transitions() -> None:
+    check_transition(ClassStatus.PLANNED, ClassStatus.LIVE)
+    with pytest.raises(InvalidTransition, match='"held" to "live"'):
+        check_transition(ClassStatus.HELD, ClassStatus.LIVE)
+
+
+def test_migrations_apply_once_in_order(db: sqlite3.Connection) -> None:
+    assert migrate(db) == []
+    names = [r[0] for r in db.execute("SELECT name FROM schema_migrations ORDER BY position")]
+    assert names == [n for n, _ in MIGRATIONS]
+    db.execute("INSERT INTO schema_migrations VALUES ('zz_future', 999, 0)")
+    db.commit()
+    with pytest.raises(RuntimeError, match="newer Sabaq"):
+        migrate(db)
+
+
+def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SABAQ_SECRET_KEY is not set"):
+        Settings.from_env({})
+    with pytest.raises(ConfigError, match="at least 32"):
+        Settings.from_env({"SABAQ_SECRET_KEY": "short"})
+    with pytest.raises(ConfigError, match="HTTPS"):
+        Settings.from_env({"SABAQ_SECRET_KEY": "k" * 40, "SABAQ_HOST": "0.0.0.0"})
+    s = Settings.from_env({"SABAQ_SECRET_KEY": "k" * 40, "SABAQ_ICE_ADDRESSES": "127.0.0.1, ::1"})
+    assert s.ice_addresses == ("127.0.0.1", "::1") and s.ice_servers == ()
+
+
+def test_language_negotiation_and_catalogues() -> None:
+    assert negotiate("kk-KZ,ru;q=0.8,en;q=0.5", ("kk", "ru", "en")) == "kk"
+    assert negotiate("de, en;q=0.1, ru;q=0.9", ("kk", "ru", "en")) == "ru"
+    assert negotiate("de", ("kk", "ru", "en")) is None
+    assert negotiate("ru;q=abc, en", ("ru", "en")) == "en"
+    cats = load_catalogues()
+    assert cats["ru"].gettext("Sign in") == "Войти"
+    assert cats["kk"].gettext("Sign in") == "Кіру"
+    assert cats["en"].gettext("Sign in") == "Sign in"
+
+
+def test_sessions_expire(db: sqlite3.Connection) -> None:
+    from access.models import Role
+    from access.sqlite_store import SqliteAccounts
+
+    accounts = SqliteAccounts(db)
+    user = accounts.create_user(login="a.b", full_name="А Б", role=Role.STUDENT)
+    token, _ = accounts.open_session(user.id, ttl=-1)
+    assert accounts.session(token) is None
+    token, _ = accounts.open_session(user.id)
+    session = accounts.session(token)
+    assert session is not None and session.user == user and session.expires_at > time.time()
+    accounts.close_session(token)
+    assert accounts.session(token) is None
