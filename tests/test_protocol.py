@@ -71,6 +71,8 @@ async def _offend(url: str, token: str, payload: str) -> tuple[list[dict[str, An
     async with ClientSession() as session, session.ws_connect(url) as ws:
         await ws.send_str(json.dumps({"v": 1, "type": "join", "token": token}))
         await ws.send_str(payload)
+        # A payload that happens to be valid (a ping, say) leaves the connection open: leave.
+        await ws.send_str(json.dumps({"v": 1, "type": "leave"}))
         got = []
         async with asyncio.timeout(10):
             async for msg in ws:

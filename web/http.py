@@ -101,7 +101,7 @@ def render(
         lang=lang,
         languages=LANGUAGE_NAMES,
         csrf_token=request.get(CSRF_KEY, ""),
-        format_time=lambda dt, tz, fmt="medium": format_time(dt, tz, lang, fmt),
+        format_time=lambda dt, tz, fmt="short": format_time(dt, tz, lang, fmt),
         static=lambda name: str(request.app.router["static"].url_for(filename=name)),
         **context,
     )

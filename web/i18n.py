@@ -56,5 +56,5 @@ def negotiate(accept_language: str, supported: Iterable[str]) -> str | None:
     return None
 
 
-def format_time(moment: datetime, tz: str, lang: str, fmt: str = "medium") -> str:
+def format_time(moment: datetime, tz: str, lang: str, fmt: str = "short") -> str:
     return format_datetime(moment, format=fmt, tzinfo=ZoneInfo(tz), locale=Locale.parse(lang))

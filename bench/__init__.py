@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print tables. Run them with ``.venv/bin/python -m bench.NAME``."""

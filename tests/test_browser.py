@@ -1,0 +1,267 @@
+"""A live class in real headless Chromium: the teacher starts it from the room page with the fake
+camera, two students join from their own browser contexts and decode the teacher's video, they
+leave, the teacher reads the attendance page and ends the class — and the ledger agrees."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
+
+from attendance.models import EventKind
+from tests.conftest import Academy
+from web import keys
+
+CHROMIUM = "/usr/bin/chromium"
+# The flags of WEBRTC-NOTES.md: fake camera and microphone without a prompt, plain 127.0.0.1 ICE
+# candidates, nothing that reaches out to the network by itself.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+TEACHER_NAME = "Марат Искаков"
+
+# The page's own peer connection; the largest framesDecoded over its inbound video streams.
+FRAMES_DECODED_JS = """async () => {
+  const pc = window.sabaqRoom && window.sabaqRoom.pc;
+  if (!pc) return 0;
+  let decoded = 0;
+  try {
+    const stats = await pc.getStats();
+    stats.forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "video") {
+        decoded = Math.max(decoded, r.framesDecoded || 0);
+      }
+    });
+  } catch (e) {
+    return 0;  // closed (being replaced) while its stats were read
+  }
+  return decoded;
+}"""
+
+
+async def frames_decoded(page: Page) -> int:
+    n: Any = await page.evaluate(FRAMES_DECODED_JS)
+    return int(n)
+
+
+async def wait_decoded(page: Page, more_than: int, limit: float = 20.0) -> tuple[float, float]:
+    """Poll the page's stats until more than ``more_than`` video frames are decoded.
+
+    Returns the ``time.monotonic()`` moments at which the first frame and the last needed frame
+    were seen decoded.
+    """
+    first: float | None = None
+    decoded = 0
+    try:
+        async with asyncio.timeout(limit):
+            while True:
+                decoded = await frames_decoded(page)
+                now = time.monotonic()
+                if decoded > 0 and first is None:
+                    first = now
+                if decoded > more_than:
+                    assert first is not None
+                    return first, now
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        status = await page.text_content("#status")
+        pytest.fail(f"only {decoded} video frames decoded in {limit:.0f} s (status: {status!r})")
+
+
+async def sign_in_and_open(served: TestServer, page: Page, user_id: int, class_id: int) -> None:
+    token = served.app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
+    url = served.make_url(f"/signin/link?token={token}&next=/classes/{class_id}")
+    await page.goto(str(url))
+    assert page.url == str(served.make_url(f"/classes/{class_id}")), page.url
+
+
+async def room_strings(page: Page) -> dict[str, str]:
+    """The user-facing strings the room page was rendered with (in the page's language)."""
+    config: Any = json.loads(await page.locator("#room-config").text_content() or "{}")
+    strings: dict[str, str] = config["strings"]
+    return strings
+
+
+def watch_errors(page: Page, errors: list[str]) -> None:
+    """Collect uncaught page errors and room.js's own error reports."""
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"{page.url}: {msg.text}")
+            if msg.type == "error" and msg.text.startswith("sabaq:")
+            else None
+        ),
+    )
+
+
+Kinds = list[tuple[EventKind, int | None]]
+
+
+async def ledger_until(
+    served: TestServer, class_id: int, done: Callable[[Kinds], bool], limit: float = 5.0
+) -> Kinds:
+    """The class's ledger as (kind, user) pairs, once ``done`` holds for it (polled).
+
+    The browser's message reaches the server, and the server's event the ledger, some time after
+    the page shows its effect, so the ledger is read again until it has caught up.
+    """
+    node, ledger = served.app[keys.MEDIA_NODE], served.app[keys.LEDGER]
+    kinds: Kinds = []
+    try:
+        async with asyncio.timeout(limit):
+            while True:
+                await node.outbox.flush()
+                kinds = [(e.event.kind, e.event.user_id) for e in ledger.events(class_id)]
+                if done(kinds):
+                    return kinds
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pytest.fail(f"the ledger did not catch up in {limit:.0f} s: {kinds}")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_live_class_in_chromium(served: TestServer, academy: Academy) -> None:
+    class_id = academy.class_id
+    students = academy.student_ids[:2]
+    shots_dir = os.environ.get("SABAQ_SCREENSHOT_DIR")
+    errors: list[str] = []
+
+    async with async_playwright() as pw:
+        browser: Browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        contexts: list[BrowserContext] = []
+        try:
+            for _ in range(3):
+                contexts.append(await browser.new_context(viewport=VIEWPORT, locale="ru-RU"))
+            teacher_ctx, *student_ctxs = contexts
+
+            # -- the teacher starts the class -----------------------------------------------
+            teacher = await teacher_ctx.new_page()
+            watch_errors(teacher, errors)
+            await sign_in_and_open(served, teacher, academy.teacher_id, class_id)
+            t_strings = await room_strings(teacher)
+            await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
+            await teacher.locator("#join").click()
+            await expect(teacher.locator("#roster li").filter(has_text=TEACHER_NAME)).to_have_count(
+                1
+            )
+            await expect(teacher.locator("#status")).to_have_text(
+                t_strings["youAreLive"], timeout=10_000
+            )
+            await expect(teacher.locator("#room")).to_have_attribute("data-state", "live")
+            # Their own camera, without the students' "waiting for the teacher" overlay.
+            await expect(teacher.locator("#waiting")).to_be_hidden()
+
+            # -- two students join and decode the teacher's video ---------------------------
+            pages: list[Page] = []
+            for n, (user_id, ctx) in enumerate(zip(students, student_ctxs, strict=True), 1):
+                page = await ctx.new_page()
+                watch_errors(page, errors)
+                pages.append(page)
+                t_goto = time.monotonic()
+                await sign_in_and_open(served, page, user_id, class_id)
+                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                t_click = time.monotonic()
+                await page.locator("#join").click()
+                first, _ = await wait_decoded(page, more_than=10)
+                if n == 1:
+                    print(f"page load -> first frame: {(first - t_goto) * 1000:.0f} ms")
+                    print(f"join click -> first frame: {(first - t_click) * 1000:.0f} ms")
+                await expect(page.locator("#teacher-name")).to_have_text(TEACHER_NAME)
+                await expect(
+                    page.locator("#roster li").filter(has_text=TEACHER_NAME)
+                ).to_have_count(1)
+                await expect(page.locator("#room")).to_have_attribute("data-state", "live")
+                await expect(page.locator("#status")).to_contain_text(TEACHER_NAME)
+                await expect(page.locator("#waiting")).to_be_hidden()
+                # The <video> element plays the picture, not only the decoder.
+                await page.wait_for_function(
+                    "() => { const v = document.getElementById('video');"
+                    " return v.videoWidth > 0 && v.currentTime > 0 && !v.paused; }",
+                    timeout=10_000,
+                )
+            await expect(teacher.locator("#count")).to_have_text("3")
+            for name in ("Студент 01", "Студент 02"):
+                await expect(teacher.locator("#roster li").filter(has_text=name)).to_have_count(1)
+
+            if shots_dir:
+                out = Path(shots_dir)  # Playwright creates it when missing
+                await teacher.screenshot(path=out / "live-class-teacher.png")
+                await pages[0].screenshot(path=out / "live-class-student.png")
+
+            # -- the students leave: one joined and one left event each ---------------------
+            for page in pages:
+                s_strings = await room_strings(page)
+                await page.locator("#leave").click()
+                await expect(page.locator("#status")).to_have_text(s_strings["left"])
+            kinds = await ledger_until(
+                served, class_id, lambda k: all((EventKind.LEFT, u) in k for u in students)
+            )
+            for u in students:
+                assert kinds.count((EventKind.JOINED, u)) == 1, kinds
+                assert kinds.count((EventKind.LEFT, u)) == 1, kinds
+            await expect(teacher.locator("#count")).to_have_text("1")
+
+            # -- the teacher reads the attendance (in a second tab: the room stays open) ----
+            report = await teacher_ctx.new_page()
+            watch_errors(report, errors)
+            await report.goto(str(served.make_url(f"/classes/{class_id}/attendance")))
+            rows = report.locator("table#attendance tbody tr")
+            await expect(rows).to_have_count(20)
+            present = report.locator("table#attendance tbody tr.present")
+            await expect(present).to_have_count(2)
+            await expect(report.locator("table#attendance tbody tr.absent")).to_have_count(18)
+            await expect(present.locator("td:first-child")).to_have_text(
+                ["Студент 01", "Студент 02"]
+            )
+            await report.close()
+
+            # -- the teacher ends the class --------------------------------------------------
+            # Ending takes two clicks: the confirmation appears only after the first.
+            await expect(teacher.locator("#end-confirm")).to_be_hidden()
+            await teacher.locator("#end").click()
+            await expect(teacher.locator("#end")).to_be_hidden()
+            await teacher.locator("#end-confirm").click()
+            await expect(teacher.locator("#status")).to_have_text(t_strings["ended"])
+            await expect(teacher.locator("#room")).to_have_attribute("data-state", "ended")
+            kinds = await ledger_until(
+                served, class_id, lambda k: (EventKind.CLASS_ENDED, None) in k
+            )
+            assert kinds[-1] == (EventKind.CLASS_ENDED, None), kinds
+            assert served.app[keys.LEDGER].verify(class_id) is None
+            assert errors == []
+        finally:
+            try:
+                for ctx in contexts:
+                    await ctx.close()
+            finally:
+                await browser.close()
