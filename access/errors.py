@@ -7,10 +7,6 @@ class AccessError(Exception):
     code = "access_error"
 
 
-class AuthenticationFailed(AccessError):
-    code = "authentication_failed"
-
-
 class TokenInvalid(AccessError):
     code = "token_invalid"
 

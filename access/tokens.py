@@ -1,4 +1,4 @@
-"""Signed tokens: join tokens for the media plane, reconnect tokens, sign-in links.
+"""Signed tokens: join tokens for the media plane and sign-in links.
 
 Every token is a JWT signed with HS256; the algorithm is pinned on verification and each
 purpose has its own ``typ`` claim, so a token minted for one purpose never passes for another.
@@ -29,16 +29,6 @@ class JoinClaims:
     role: ClassRole
     display_name: str
     media_url: str
-    expires_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectClaims:
-    user_id: int
-    class_id: int
-    participant_id: str
-    role: ClassRole
-    display_name: str
     expires_at: int
 
 
@@ -107,46 +97,6 @@ class TokenSigner:
                 role=ClassRole(str(p["role"])),
                 display_name=str(p["name"]),
                 media_url=str(p["media"]),
-                expires_at=int(str(p["exp"])),
-            )
-        except (KeyError, ValueError) as exc:
-            raise TokenInvalid("The token lacks a claim") from exc
-        if claims.class_id != class_id:
-            raise TokenWrongClass(f"The token is for class {claims.class_id}, not {class_id}")
-        return claims
-
-    # -- reconnect ----------------------------------------------------------------------------
-    def mint_reconnect(
-        self,
-        *,
-        user_id: int,
-        class_id: int,
-        participant_id: str,
-        role: ClassRole,
-        display_name: str,
-        ttl: float,
-    ) -> str:
-        return self._encode(
-            "reconnect",
-            {
-                "sub": str(user_id),
-                "cls": class_id,
-                "pid": participant_id,
-                "role": role.value,
-                "name": display_name,
-            },
-            ttl,
-        )
-
-    def verify_reconnect(self, token: str, *, class_id: int) -> ReconnectClaims:
-        p = self._decode(token, "reconnect")
-        try:
-            claims = ReconnectClaims(
-                user_id=int(str(p["sub"])),
-                class_id=int(str(p["cls"])),
-                participant_id=str(p["pid"]),
-                role=ClassRole(str(p["role"])),
-                display_name=str(p["name"]),
                 expires_at=int(str(p["exp"])),
             )
         except (KeyError, ValueError) as exc:

@@ -34,7 +34,12 @@ class LearnerAttendance:
         return self.intervals[-1].end
 
     def seconds(self, now: float) -> float:
-        return sum((i.end if i.end is not None else now) - i.start for i in self.intervals)
+        return _seconds(self.intervals, now)
+
+
+def _seconds(intervals: Iterable[Interval], now: float) -> float:
+    """Time present; an interval still open counts until ``now``."""
+    return sum((i.end if i.end is not None else now) - i.start for i in intervals)
 
 
 def intervals_by_user(events: Iterable[LedgerEvent]) -> dict[int, list[Interval]]:
@@ -82,8 +87,5 @@ def held(
 ) -> bool:
     """A class was held if a host was live long enough and at least one learner joined."""
     by_user = intervals_by_user(events)
-    hosts_live = sum(
-        sum((i.end if i.end is not None else now) - i.start for i in by_user.get(h, ()))
-        for h in set(host_ids)
-    )
+    hosts_live = sum(_seconds(by_user.get(h, ()), now) for h in set(host_ids))
     return hosts_live >= min_live_seconds and any(by_user.get(u) for u in learner_ids)

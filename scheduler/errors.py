@@ -13,11 +13,5 @@ class GroupNotFound(SchedulerError):
     code = "group_not_found"
 
 
-class NotInClass(SchedulerError):
-    """The person is neither a teacher nor a learner of the class."""
-
-    code = "not_in_class"
-
-
 class InvalidTransition(SchedulerError):
     code = "invalid_transition"

@@ -22,7 +22,6 @@ class MediaSettings:
     # STUN/TURN URLs given to the server's peer connections; empty means none at all.
     ice_servers: tuple[str, ...] = ()
     join_timeout: float = 10.0
-    reconnect_grace: float = 60.0
     heartbeat: float = 15.0
 
 
@@ -44,7 +43,7 @@ class MediaNode:
     def room(self, class_id: int) -> Room:
         room = self.rooms.get(class_id)
         if room is None:
-            room = Room(class_id, self.outbox, self.media, node=self.settings.node_id)
+            room = Room(class_id, self.outbox, self.media)
             self.rooms[class_id] = room
         return room
 
@@ -55,12 +54,16 @@ class MediaNode:
     async def start(self) -> None:
         self.outbox.start()
 
-    async def close(self) -> None:
-        """Disconnect everyone, deliver the events that records, stop."""
+    async def disconnect_all(self) -> None:
+        """Refuse new joins and disconnect everyone (recorded as disconnected, not as left)."""
         self._closing = True
         for room in list(self.rooms.values()):
             if room.state is not RoomState.ENDED:
                 await room.shutdown()
+
+    async def close(self) -> None:
+        """Disconnect everyone, deliver the events that records, stop."""
+        await self.disconnect_all()
         await self.outbox.stop()
 
     # -- commands from the control plane ------------------------------------------------------

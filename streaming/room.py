@@ -98,14 +98,11 @@ class Participant:
 class Room:
     """One live class on this node."""
 
-    def __init__(
-        self, class_id: int, outbox: EventOutbox, media: MediaBackend, *, node: str
-    ) -> None:
+    def __init__(self, class_id: int, outbox: EventOutbox, media: MediaBackend) -> None:
         self.class_id = class_id
         self.state = RoomState.WAITING
         self._outbox = outbox
         self._media = media
-        self._node = node
         self.participants: dict[str, Participant] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 

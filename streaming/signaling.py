@@ -134,6 +134,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await _serve(node, room, p, ws)
         if ws.closed and not p.closed and ws.close_code not in (1000, 1001, None):
             left_kind, reason = MediaEventKind.DISCONNECTED, f"connection lost ({ws.close_code})"
+    except asyncio.CancelledError:
+        # The server is shutting down under this connection: a disconnect, not a departure.
+        left_kind, reason = MediaEventKind.DISCONNECTED, "server_stopping"
+        raise
     except ProtocolError as exc:
         log.info("class=%s participant=%s protocol error: %s", class_id, p.id, exc.code)
         await p.send("error", code=exc.code, message=exc.message)

@@ -8,10 +8,13 @@ import asyncio
 from aiohttp.test_utils import TestServer
 
 from attendance.models import EventKind
+from attendance.sqlite_store import SqliteLedger
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, SignIn
 from tests.peers import join, publish
 from web import keys
+from web.database import connect
+from web.settings import Settings
 
 
 async def test_teacher_publishes_students_receive_frames_and_ledger_records(
@@ -86,3 +89,21 @@ async def test_second_tab_takes_over_and_old_tab_is_told(
     ledger = served.app[keys.LEDGER]
     kinds = [e.event.kind for e in ledger.events(academy.class_id)]
     assert kinds == [EventKind.JOINED, EventKind.JOINED, EventKind.LEFT]
+
+
+async def test_stopping_the_server_records_everyone_as_disconnected(
+    served: TestServer, academy: Academy, sign_in: SignIn, settings: Settings
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await student.wait_frames(3)
+    await served.close()
+    # Every event reached the file before the server let go of it.
+    ledger = SqliteLedger(connect(settings.database_path))
+    tail = [(e.event.kind, e.event.user_id, e.event.data) for e in ledger.events(academy.class_id)]
+    for uid in (academy.teacher_id, academy.student_ids[0]):
+        assert (EventKind.DISCONNECTED, uid, {"reason": "server_stopping"}) in tail
+    assert student.closed_code is not None and teacher.closed_code is not None
+    await student.close()
+    await teacher.close()

@@ -63,6 +63,13 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     await node.close()
 
 
+async def _disconnect_participants(app: web.Application) -> None:
+    # On shutdown aiohttp waits for running handlers; WebSockets end only when closed, so the
+    # media node closes them first (clients are told, and reconnect to a node that is up).
+    if keys.MEDIA_NODE in app:
+        await app[keys.MEDIA_NODE].disconnect_all()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
@@ -72,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
+    app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
