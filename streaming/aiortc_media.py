@@ -1,8 +1,8 @@
 """The media backend on aiortc: one RTCPeerConnection per publisher and per viewer.
 
-This is the only module that touches aiortc and aioice. Fan-out here uses aiortc's
-``MediaRelay`` (decode once, encode per viewer); the forwarding path that never re-encodes
-replaces it behind the same ``MediaBackend`` port.
+Media is forwarded, never decoded or re-encoded per viewer: the publisher's encoded frames go
+through a ``Hub`` per published track (``aiortc_forward``) to each viewer's sender, which only
+packetizes them.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from collections.abc import Sequence
 
 import aioice.ice
 from aiortc import (
-    MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaRelay
+
+from .aiortc_forward import Hub, route_keyframe_requests, tap_receiver
 
 log = logging.getLogger("sabaq.streaming.media")
 
@@ -56,39 +57,46 @@ def _configuration(ice_servers: Sequence[str]) -> RTCConfiguration:
 
 
 class AiortcPublisher:
-    def __init__(self, config: RTCConfiguration, relay: MediaRelay) -> None:
+    def __init__(self, config: RTCConfiguration) -> None:
         self.pc = RTCPeerConnection(configuration=config)
-        self.relay = relay
-        self.tracks: list[MediaStreamTrack] = []
-
-        @self.pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            self.tracks.append(track)
-
-        @self.pc.on("connectionstatechange")
-        async def on_state() -> None:
-            log.debug("publisher pc %s", self.pc.connectionState)
+        self.hubs: list[Hub] = []
 
     @property
     def track_kinds(self) -> tuple[str, ...]:
-        return tuple(t.kind for t in self.tracks)
+        return tuple(h.kind for h in self.hubs)
 
     async def accept_offer(self, sdp: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        if not self.tracks:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.direction in ("recvonly", "sendrecv"):
+                self.hubs.append(tap_receiver(transceiver))
+        if not self.hubs:
             raise ValueError("the offer carries no audio or video to publish")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
     async def close(self) -> None:
+        for hub in self.hubs:
+            hub.close()
         await _close(self.pc)
 
 
 class AiortcViewer:
     def __init__(self, config: RTCConfiguration, source: AiortcPublisher) -> None:
         self.pc = RTCPeerConnection(configuration=config)
-        for track in source.tracks:
-            self.pc.addTrack(source.relay.subscribe(track, buffered=False))
+        self.tracks = [hub.subscribe() for hub in source.hubs]
+        for track in self.tracks:
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            # The viewer gets the publisher's codec: frames are passed on as they are.
+            caps = RTCRtpSender.getCapabilities(track.kind)
+            transceiver.setCodecPreferences(
+                [
+                    c
+                    for c in caps.codecs
+                    if c.mimeType.lower() in (track.hub.mime.lower(), f"{track.kind}/rtx")
+                ]
+            )
+            route_keyframe_requests(transceiver.sender, track.hub)
 
     async def make_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -98,6 +106,8 @@ class AiortcViewer:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def close(self) -> None:
+        for track in self.tracks:
+            track.stop()
         await _close(self.pc)
 
 
@@ -106,10 +116,9 @@ class AiortcBackend:
 
     def __init__(self, ice_servers: Sequence[str] = ()) -> None:
         self._config = _configuration(ice_servers)
-        self._relay = MediaRelay()
 
     def new_publisher(self) -> AiortcPublisher:
-        return AiortcPublisher(self._config, self._relay)
+        return AiortcPublisher(self._config)
 
     def new_viewer(self, source: object) -> AiortcViewer:
         if not isinstance(source, AiortcPublisher):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -115,7 +116,13 @@ async def signin(request: web.Request) -> web.StreamResponse:
         user, stored = accounts.by_login(login)
     except UserNotFound:
         user, stored = None, None
-    if user is None or stored is None or not passwords.verify(stored, password):
+    # argon2 takes tens of milliseconds of CPU on purpose: off the event loop, which also
+    # carries the media plane in the single-process deployment.
+    loop = asyncio.get_running_loop()
+    valid = stored is not None and await loop.run_in_executor(
+        None, passwords.verify, stored, password
+    )
+    if user is None or not valid:
         log.info("sign-in failed for %r", login)
         return render(
             request,
@@ -123,8 +130,9 @@ async def signin(request: web.Request) -> web.StreamResponse:
             {"next": nxt, "error": _("The login or the password is wrong.")},
             status=401,
         )
-    if passwords.needs_rehash(stored):
-        accounts.set_password_hash(user.id, passwords.hash(password))
+    if stored is not None and passwords.needs_rehash(stored):
+        rehashed = await loop.run_in_executor(None, passwords.hash, password)
+        accounts.set_password_hash(user.id, rehashed)
     return _signed_in(request, user, nxt)
 
 
