@@ -28,60 +28,67 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from access.models import ClassRole, Role
 from scheduler.models import ClassFormat, ClassKind
 from streaming.aiortc_media import advertise_host_addresses
+from streaming.room import MediaBackend
 from web import keys
 from web.app import create_app
 from web.settings import Settings
 
 
+async def seed_bench_class(
+    data_dir: str, students: int, media: MediaBackend | None = None
+) -> dict[str, Any]:
+    """Serve the app on a free loopback port with one class of ``students`` learners.
+
+    Returns the WebSocket URL and join tokens (teacher, then each student)."""
+    settings = Settings(
+        data_dir=Path(data_dir),
+        secret_key=secrets.token_bytes(32),
+        port=0,
+        ice_addresses=("127.0.0.1",),
+    )
+    app = create_app(settings, media)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    acc, tt, signer = app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.SIGNER]
+    teacher = acc.create_user(login="teacher", full_name="Teacher", role=Role.TEACHER).id
+    inst = tt.add_institute("I", None)
+    dept = tt.add_department(inst.id, "D", None)
+    group = tt.add_group("G", dept.id, "ru", "Asia/Almaty")
+    tt.add_teacher(group.id, teacher)
+    ids = [
+        acc.create_user(login=f"s{i:04d}", full_name=f"S{i}", role=Role.STUDENT).id
+        for i in range(students)
+    ]
+    tt.add_members(group.id, ids)
+    now = datetime.now(UTC)
+    c = tt.add_class(
+        title="Bench",
+        kind=ClassKind.LECTURE,
+        format=ClassFormat.LIVE_ONLINE,
+        teacher_id=teacher,
+        starts_at=now,
+        ends_at=now + timedelta(hours=2),
+        group_ids=(group.id,),
+    )
+
+    def token(uid: int, role: ClassRole) -> str:
+        return signer.mint_join(
+            user_id=uid, class_id=c.id, role=role, display_name=str(uid), media_url="", ttl=3600
+        )
+
+    return {
+        "url": f"ws://127.0.0.1:{port}/media/classes/{c.id}/ws",
+        "teacher": token(teacher, ClassRole.HOST),
+        "students": [token(u, ClassRole.LEARNER) for u in ids],
+    }
+
+
 def _serve(data_dir: str, students: int, out: Any) -> None:
     async def main() -> None:
-        settings = Settings(
-            data_dir=Path(data_dir),
-            secret_key=secrets.token_bytes(32),
-            port=0,
-            ice_addresses=("127.0.0.1",),
-        )
-        app = create_app(settings)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        acc, tt, signer = app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.SIGNER]
-        teacher = acc.create_user(login="teacher", full_name="Teacher", role=Role.TEACHER).id
-        inst = tt.add_institute("I", None)
-        dept = tt.add_department(inst.id, "D", None)
-        group = tt.add_group("G", dept.id, "ru", "Asia/Almaty")
-        tt.add_teacher(group.id, teacher)
-        ids = [
-            acc.create_user(login=f"s{i:04d}", full_name=f"S{i}", role=Role.STUDENT).id
-            for i in range(students)
-        ]
-        tt.add_members(group.id, ids)
-        now = datetime.now(UTC)
-        c = tt.add_class(
-            title="Bench",
-            kind=ClassKind.LECTURE,
-            format=ClassFormat.LIVE_ONLINE,
-            teacher_id=teacher,
-            starts_at=now,
-            ends_at=now + timedelta(hours=2),
-            group_ids=(group.id,),
-        )
-
-        def token(uid: int, role: ClassRole) -> str:
-            return signer.mint_join(
-                user_id=uid, class_id=c.id, role=role, display_name=str(uid), media_url="",
-                ttl=3600,
-            )  # fmt: skip
-
-        out.send(
-            {
-                "url": f"ws://127.0.0.1:{port}/media/classes/{c.id}/ws",
-                "teacher": token(teacher, ClassRole.HOST),
-                "students": [token(u, ClassRole.LEARNER) for u in ids],
-            }
-        )
+        out.send(await seed_bench_class(data_dir, students))
         await asyncio.Event().wait()
 
     asyncio.run(main())

@@ -15,6 +15,7 @@ from attendance.sqlite_store import SqliteLedger
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.node import MediaNode, MediaSettings
+from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from . import keys
@@ -55,7 +56,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         ),
         app[keys.SIGNER],
         LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence),
-        AiortcBackend(settings.ice_servers),
+        app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers),
     )
     app[keys.MEDIA_NODE] = node
     await node.start()
@@ -70,9 +71,11 @@ async def _disconnect_participants(app: web.Application) -> None:
         await app[keys.MEDIA_NODE].disconnect_all()
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, media: MediaBackend | None = None) -> web.Application:
+    """The application; ``media`` replaces the forwarding backend (benchmarks compare)."""
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
+    app[keys.MEDIA_BACKEND] = media
     app[keys.PASSWORDS] = Passwords()
     app[keys.SIGNER] = TokenSigner(settings.secret_key)
     app[keys.TEMPLATES] = templates()

@@ -13,6 +13,7 @@ from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
 from attendance.sqlite_store import SqliteLedger
 from scheduler.sqlite_store import SqliteTimetable
+from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
 from .settings import Settings
@@ -27,3 +28,5 @@ LEDGER = web.AppKey("ledger", SqliteLedger)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CATALOGUES = web.AppKey("catalogues", dict[str, gettext.NullTranslations])
+# Replaces the forwarding media backend when set (benchmarks compare stock aiortc with it).
+MEDIA_BACKEND: web.AppKey[MediaBackend | None] = web.AppKey("media_backend")
