@@ -19,6 +19,7 @@ class EventKind(enum.StrEnum):
     DISCONNECTED = "disconnected"
     RECONNECTED = "reconnected"
     REMOVED = "removed"
+    CHAT_MESSAGE = "chat_message"  # kept with the class's record; not part of presence
 
 
 # Kinds that open and close a person's presence in the class.

@@ -30,6 +30,7 @@ class MediaEventKind(enum.StrEnum):
     DISCONNECTED = "disconnected"
     RECONNECTED = "reconnected"
     REMOVED = "removed"
+    CHAT_MESSAGE = "chat_message"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The signaling protocol, version 1: JSON objects over one WebSocket per participant.
 
 Client → server: ``join`` {token}, ``publish`` {sdp} (the host's offer with their tracks),
-``answer`` {sdp} (to the server's offer of the class's media), ``end_class``, ``leave``, ``ping``.
-Server → client: ``welcome``, ``answer``, ``offer``, ``roster``, ``class_state``, ``error``,
-``ended``, ``pong``. Every message carries ``"v": 1``.
+``answer`` {sdp} (to the server's offer of the class's media), ``chat`` {text},
+``remove`` {participant_id} (the host), ``end_class``, ``leave``, ``ping``.
+Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer``, ``roster``,
+``chat``, ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 48 * 1024
 
-ClientType = Literal["join", "publish", "answer", "end_class", "leave", "ping"]
+MAX_CHAT_CHARS = 1000
+
+ClientType = Literal["join", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"]
 CLIENT_TYPES: frozenset[str] = frozenset(
-    {"join", "publish", "answer", "end_class", "leave", "ping"}
+    {"join", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"}
 )
 
 
@@ -36,6 +39,8 @@ class ClientMessage:
     type: ClientType
     token: str | None = None
     sdp: str | None = None
+    text: str | None = None
+    participant_id: str | None = None
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -73,6 +78,20 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         return ClientMessage(type="join", token=token)
     if kind in ("publish", "answer"):
         return ClientMessage(type=kind, sdp=_sdp(doc))  # type: ignore[arg-type]
+    if kind == "chat":
+        said = doc.get("text")
+        if not isinstance(said, str) or not said.strip():
+            raise ProtocolError("bad_message", "A chat message needs a non-empty 'text'")
+        if len(said) > MAX_CHAT_CHARS:
+            raise ProtocolError(
+                "bad_message", f"A chat message is at most {MAX_CHAT_CHARS} characters"
+            )
+        return ClientMessage(type="chat", text=said.strip())
+    if kind == "remove":
+        pid = doc.get("participant_id")
+        if not isinstance(pid, str) or not 0 < len(pid) <= 64:
+            raise ProtocolError("bad_message", "Say which participant to remove")
+        return ClientMessage(type="remove", participant_id=pid)
     return ClientMessage(type=kind)  # type: ignore[arg-type]
 
 

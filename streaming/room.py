@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +30,10 @@ CLOSE_REMOVED = 4003  # removed by the teacher: do not reconnect
 CLOSE_PROTOCOL = 4400  # the client broke the protocol
 CLOSE_UNAUTHORIZED = 4401  # no valid token
 CLOSE_SERVER_STOPPING = 4503  # the node is shutting down: reconnect later
+
+
+CHAT_HISTORY = 200  # messages a late joiner is shown
+CHAT_BURST, CHAT_BURST_SECONDS = 5, 5.0  # at most 5 messages in 5 s per participant
 
 
 class InvalidStateError(Exception):
@@ -74,6 +80,7 @@ class Participant:
     viewer: ViewerMedia | None = None
     awaiting_answer: bool = False
     closed: bool = False
+    chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def send(self, kind: str, **fields: Any) -> None:
@@ -104,6 +111,7 @@ class Room:
         self._outbox = outbox
         self._media = media
         self.participants: dict[str, Participant] = {}
+        self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_HISTORY)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- membership ---------------------------------------------------------------------------
@@ -155,6 +163,7 @@ class Room:
             role=p.role.value,
             state=self.state.value,
             roster=self.roster(),
+            chat=list(self.chat),
         )
         await self._broadcast_state()
         if p.role is not ClassRole.HOST and self.source is not None:
@@ -260,6 +269,43 @@ class Room:
             await p.viewer.accept_answer(sdp)
         except Exception as exc:
             raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
+
+    # -- chat and moderation -----------------------------------------------------------------
+    async def say(self, pid: str, text: str) -> None:
+        """A chat message to everyone in the class, kept for late joiners and in the record."""
+        p = self._get(pid)
+        now = time.time()
+        if len(p.chat_times) == CHAT_BURST and now - p.chat_times[0] < CHAT_BURST_SECONDS:
+            await p.send(
+                "error", code="chat_too_fast", message="Wait a moment before the next message"
+            )
+            return
+        p.chat_times.append(now)
+        event = self._outbox.emit(
+            MediaEventKind.CHAT_MESSAGE,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data={"text": text},
+        )
+        message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
+        self.chat.append(message)
+        for q in list(self.participants.values()):
+            await q.send("chat", **message)
+
+    async def remove(self, by_pid: str, target_pid: str) -> None:
+        """The teacher removes a participant; they are told, and do not come back by themselves."""
+        by = self._get(by_pid)
+        if by.role is not ClassRole.HOST:
+            raise ProtocolError("not_allowed", "Only the teacher removes participants")
+        target = self.participants.get(target_pid)
+        if target is None or target is by:
+            await by.send("error", code="no_such_participant", message="Nobody to remove")
+            return
+        await target.send("error", code="removed", message="The teacher removed you from the class")
+        await self.leave(target.id, MediaEventKind.REMOVED, f"removed by user {by.user_id}")
+        await target.close_ws(CLOSE_REMOVED, "removed")
 
     # -- the end ------------------------------------------------------------------------------
     async def end(self, pid: str | None = None, reason: str = "ended_by_teacher") -> None:

@@ -87,6 +87,10 @@ async def _serve(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketR
             await room.publish(p.id, m.sdp)
         elif m.type == "answer" and m.sdp is not None:
             await room.answer(p.id, m.sdp)
+        elif m.type == "chat" and m.text is not None:
+            await room.say(p.id, m.text)
+        elif m.type == "remove" and m.participant_id is not None:
+            await room.remove(p.id, m.participant_id)
         elif m.type == "end_class":
             await room.end(p.id)
             return

@@ -213,6 +213,14 @@ async def test_live_class_in_chromium(served: TestServer, academy: Academy) -> N
             for name in ("Студент 01", "Студент 02"):
                 await expect(teacher.locator("#roster li").filter(has_text=name)).to_have_count(1)
 
+            # -- chat: a student writes, everyone reads it, markup stays text ----------------
+            await pages[0].locator("#chat-text").fill("Сұрағым бар <b>bold?</b>")
+            await pages[0].locator("#chat-text").press("Enter")
+            for page in (teacher, *pages):
+                line = page.locator("#chat-log li").filter(has_text="Сұрағым бар <b>bold?</b>")
+                await expect(line).to_have_count(1)
+                await expect(page.locator("#chat-log b")).to_have_count(0)
+
             if shots_dir:
                 out = Path(shots_dir)  # Playwright creates it when missing
                 await teacher.screenshot(path=out / "live-class-teacher.png")

@@ -131,6 +131,15 @@
       role.className = "role";
       role.textContent = ` (${S[p.role] || p.role}${p.id === myId ? ", " + S.you : ""})`;
       li.appendChild(role);
+      if (isHost && p.id !== myId) {
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "link remove";
+        remove.textContent = S.remove;
+        remove.setAttribute("aria-label", S.removeWho.replace("{name}", p.name));
+        remove.addEventListener("click", () => send("remove", { participant_id: p.id }));
+        li.appendChild(remove);
+      }
       list.appendChild(li);
     }
     $("count").textContent = String(msg.participants.length);
@@ -144,11 +153,24 @@
     }
   }
 
+  function showChat(m) {
+    const log = $("chat-log");
+    const li = document.createElement("li");
+    const who = document.createElement("strong");
+    who.textContent = `${m.name}: `;
+    li.appendChild(who);
+    li.appendChild(document.createTextNode(m.text));
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
   async function handle(msg) {
     switch (msg.type) {
       case "welcome":
         myId = msg.participant_id;
         retries = 0;
+        $("chat-log").replaceChildren();
+        (msg.chat || []).forEach(showChat);
         if (isHost) await publish();
         break;
       case "roster":
@@ -160,11 +182,16 @@
       case "answer":
         await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
         break;
+      case "chat":
+        showChat(msg);
+        break;
       case "ended":
         finish(S.ended, "ended");
         break;
       case "error":
         if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
+        else if (msg.code === "removed") finish(S.removed, "closed");
+        else if (msg.code === "chat_too_fast") setStatus(cfg.errors.chat_too_fast);
         else if (msg.code !== "server_stopping") {
           finish(`${S.refused} ${cfg.errors[msg.code] || msg.message}`, "error");
         }
@@ -244,6 +271,13 @@
     send("leave");
     finish(S.left, "closed");
     if (ws) ws.close(1000);
+  });
+  $("chat-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const input = $("chat-text");
+    const text = input.value.trim();
+    if (text) send("chat", { text: text });
+    input.value = "";
   });
   const endBtn = $("end");
   if (endBtn) {

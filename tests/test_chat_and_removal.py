@@ -1,0 +1,73 @@
+"""Class chat through the media node (kept for late joiners and in the record), and the
+teacher removing a participant."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestServer
+
+from attendance.models import EventKind
+from tests.conftest import Academy, SignIn
+from tests.peers import join
+from web import keys
+
+
+async def test_chat_reaches_everyone_is_recorded_and_shown_to_late_joiners(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await student.send("chat", text="  Сәлеметсіз бе! <b>?</b>  ")
+    got = await teacher.wait_for("chat")
+    assert got["text"] == "Сәлеметсіз бе! <b>?</b>"  # as typed; the page escapes it
+    assert got["name"] == "Студент 01"
+    assert (await student.wait_for("chat"))["id"] == got["id"]
+    late = await join(sign_in(academy.student_ids[1]), academy.class_id)
+    welcome = await late.wait_for("welcome")
+    assert [m["text"] for m in welcome["chat"]] == ["Сәлеметсіз бе! <b>?</b>"]
+    # Six messages in a row: the sixth is refused with a message, the sender stays.
+    for i in range(6):
+        await late.send("chat", text=f"m{i}")
+    err = await late.wait_for("error")
+    assert err["code"] == "chat_too_fast"
+    await late.send("ping")
+    await late.wait_for("pong")
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    chats = [
+        e.event
+        for e in served.app[keys.LEDGER].events(academy.class_id)
+        if e.event.kind is EventKind.CHAT_MESSAGE
+    ]
+    assert len(chats) == 6
+    assert chats[0].user_id == academy.student_ids[0]
+    for p in (teacher, student, late):
+        await p.close()
+
+
+async def test_teacher_removes_a_participant_and_only_the_teacher_may(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    a = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    b = await join(sign_in(academy.student_ids[1]), academy.class_id)
+    a_id = (await a.wait_for("welcome"))["participant_id"]
+    b_id = (await b.wait_for("welcome"))["participant_id"]
+    await teacher.send("remove", participant_id=a_id)
+    err = await a.wait_for("error")
+    assert err["code"] == "removed"
+    async with asyncio.timeout(5):
+        while a.closed_code is None:
+            await asyncio.sleep(0.02)
+    assert a.closed_code == 4003
+    await b.send("remove", participant_id=b_id)  # a student may not remove anyone
+    assert (await b.wait_for("error"))["code"] == "not_allowed"
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    removed = [
+        e.event
+        for e in served.app[keys.LEDGER].events(academy.class_id)
+        if e.event.kind is EventKind.REMOVED
+    ]
+    assert [e.user_id for e in removed] == [academy.student_ids[0]]
+    for p in (teacher, a, b):
+        await p.close()
