@@ -138,7 +138,14 @@ async def _watch(viewer: Viewer) -> None:
                 viewer.video = hub
         await pc.setLocalDescription(await pc.createAnswer())
         await viewer.ws.send_str(
-            json.dumps({"v": 1, "type": "answer", "sdp": pc.localDescription.sdp})
+            json.dumps(
+                {
+                    "v": 1,
+                    "type": "answer",
+                    "sdp": pc.localDescription.sdp,
+                    "offer_id": doc["offer_id"],
+                }
+            )
         )
 
 

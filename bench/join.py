@@ -120,7 +120,9 @@ class _Participant:
                 await self.pc.setRemoteDescription(RTCSessionDescription(doc["sdp"], "offer"))
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
                 sdp = self.pc.localDescription.sdp
-                await ws.send_str(json.dumps({"v": 1, "type": "answer", "sdp": sdp}))
+                await ws.send_str(
+                    json.dumps({"v": 1, "type": "answer", "sdp": sdp, "offer_id": doc["offer_id"]})
+                )
                 await asyncio.wait_for(self.first_frame, 30)
                 return time.perf_counter() - start
         raise RuntimeError("the server closed before sending media")

@@ -1,7 +1,7 @@
 """The signaling protocol, version 1: JSON objects over one WebSocket per participant.
 
 Client → server: ``join`` {token}, ``publish`` {sdp} (the host's offer with their tracks),
-``answer`` {sdp} (to the server's offer of the class's media), ``chat`` {text},
+``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
 ``remove`` {participant_id} (the host), ``end_class``, ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer``, ``roster``,
 ``chat``, ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
@@ -41,6 +41,7 @@ class ClientMessage:
     sdp: str | None = None
     text: str | None = None
     participant_id: str | None = None
+    offer_id: int | None = None
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -76,8 +77,13 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         if not isinstance(token, str) or not token:
             raise ProtocolError("token_missing", "The join message needs a token")
         return ClientMessage(type="join", token=token)
-    if kind in ("publish", "answer"):
-        return ClientMessage(type=kind, sdp=_sdp(doc))  # type: ignore[arg-type]
+    if kind == "publish":
+        return ClientMessage(type="publish", sdp=_sdp(doc))
+    if kind == "answer":
+        offer_id = doc.get("offer_id")
+        if not isinstance(offer_id, int) or isinstance(offer_id, bool):
+            raise ProtocolError("bad_message", "An answer names the offer_id it answers")
+        return ClientMessage(type="answer", sdp=_sdp(doc), offer_id=offer_id)
     if kind == "chat":
         said = doc.get("text")
         if not isinstance(said, str) or not said.strip():

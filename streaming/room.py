@@ -30,6 +30,9 @@ CLOSE_REMOVED = 4003  # removed by the teacher: do not reconnect
 CLOSE_PROTOCOL = 4400  # the client broke the protocol
 CLOSE_UNAUTHORIZED = 4401  # no valid token
 CLOSE_SERVER_STOPPING = 4503  # the node is shutting down: reconnect later
+CLOSE_TOO_SLOW = 4504  # the client did not read its messages: reconnect
+
+SEND_TIMEOUT = 5.0
 
 
 CHAT_HISTORY = 200  # messages a late joiner is shown
@@ -78,19 +81,29 @@ class Participant:
     close_ws: Close
     publisher: PublisherMedia | None = None
     viewer: ViewerMedia | None = None
+    offer_id: int = 0  # the offer an answer must name; older answers are stale
     awaiting_answer: bool = False
     closed: bool = False
+    subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
     chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _abort: asyncio.Future[object] | None = None
 
     async def send(self, kind: str, **fields: Any) -> None:
+        """Send a message; a client that does not take it within a few seconds is dropped,
+        so one stalled connection never holds up what the room tells everyone else."""
         if self.closed:
             return
         async with self._send_lock:
             try:
-                await self.send_text(server_message(kind, **fields))
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await self.send_text(server_message(kind, **fields))
             except (ConnectionError, RuntimeError) as exc:
                 log.info("send to %s failed: %s", self.id, exc)
+            except TimeoutError:
+                log.warning("participant %s does not read its messages; disconnecting", self.id)
+                self.closed = True
+                self._abort = asyncio.ensure_future(self.close_ws(CLOSE_TOO_SLOW, "too slow"))
 
     def public(self) -> dict[str, Any]:
         return {
@@ -113,6 +126,7 @@ class Room:
         self.participants: dict[str, Participant] = {}
         self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_HISTORY)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ending: asyncio.Future[None] | None = None
 
     # -- membership ---------------------------------------------------------------------------
     @property
@@ -222,7 +236,7 @@ class Room:
         old = p.publisher
         p.publisher = None
         if old is not None:
-            for q in self.participants.values():
+            for q in list(self.participants.values()):
                 await self._close_viewer(q)
             await old.close()
         pub = self._media.new_publisher()
@@ -242,28 +256,35 @@ class Room:
                 self._spawn(self._subscribe(q))
 
     async def _subscribe(self, viewer: Participant) -> None:
-        source = self.source
-        if source is None or source.publisher is None or viewer.closed:
-            return
-        await self._close_viewer(viewer)
-        media = self._media.new_viewer(source.publisher)
-        try:
-            offer = await media.make_offer()
-        except Exception:
-            log.exception("could not offer media to %s", viewer.id)
-            await media.close()
-            return
-        if viewer.closed or self.participants.get(viewer.id) is not viewer:
-            await media.close()
-            return
-        viewer.viewer = media
-        viewer.awaiting_answer = True
-        await viewer.send("offer", sdp=offer, publisher=source.name)
+        """Offer the current source's media to a viewer; one offer at a time per viewer, and
+        an offer overtaken by a newer source is dropped."""
+        async with viewer.subscribing:
+            source = self.source
+            if source is None or source.publisher is None or viewer.closed:
+                return
+            await self._close_viewer(viewer)
+            media = self._media.new_viewer(source.publisher)
+            try:
+                offer = await media.make_offer()
+            except Exception:
+                log.exception("could not offer media to %s", viewer.id)
+                await media.close()
+                return
+            current = self.participants.get(viewer.id) is viewer and self.source is source
+            if viewer.closed or not current:
+                await media.close()
+                return
+            viewer.viewer = media
+            viewer.offer_id += 1
+            viewer.awaiting_answer = True
+            await viewer.send("offer", sdp=offer, offer_id=viewer.offer_id, publisher=source.name)
 
-    async def answer(self, pid: str, sdp: str) -> None:
+    async def answer(self, pid: str, sdp: str, offer_id: int) -> None:
         p = self._get(pid)
-        if not p.awaiting_answer or p.viewer is None:
-            raise ProtocolError("unexpected_answer", "No offer is waiting for an answer")
+        if offer_id != p.offer_id or not p.awaiting_answer or p.viewer is None:
+            # An answer to an offer that a newer one replaced: harmless, ignored.
+            log.info("participant %s: stale answer to offer %s", pid, offer_id)
+            return
         p.awaiting_answer = False
         try:
             await p.viewer.accept_answer(sdp)
@@ -309,18 +330,40 @@ class Room:
 
     # -- the end ------------------------------------------------------------------------------
     async def end(self, pid: str | None = None, reason: str = "ended_by_teacher") -> None:
-        """End the class: everyone is told, disconnected and recorded as having left."""
+        """End the class: everyone is recorded as having left, told, and disconnected.
+
+        The record comes first, without awaiting anything; the telling and closing run shielded
+        in a task of the room, so the caller's connection closing (the teacher's own) cannot
+        cut it short.
+        """
         if pid is not None and self._get(pid).role is not ClassRole.HOST:
             raise ProtocolError("not_allowed", "Only the teacher ends the class")
         if self.state is RoomState.ENDED:
             return
         self.state = RoomState.ENDED
-        for p in list(self.participants.values()):
-            await p.send("ended", reason=reason)
-            await self.leave(p.id, MediaEventKind.LEFT, "class_ended")
-            await p.close_ws(CLOSE_CLASS_ENDED, "class ended")
+        members = sorted(self.participants.values(), key=lambda p: p.id == pid)  # caller last
+        self.participants.clear()
+        for p in members:
+            self._outbox.emit(
+                MediaEventKind.LEFT,
+                self.class_id,
+                user_id=p.user_id,
+                participant_id=p.id,
+                role=p.role.value,
+                data={"reason": "class_ended"},
+            )
         self._outbox.emit(MediaEventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
-        await self._cancel_tasks()
+
+        async def tell_and_close() -> None:
+            for p in members:
+                await p.send("ended", reason=reason)
+                await self._close_media(p)
+                p.closed = True
+                await p.close_ws(CLOSE_CLASS_ENDED, "class ended")
+            await self._cancel_tasks()
+
+        self._ending = asyncio.ensure_future(tell_and_close())
+        await asyncio.shield(self._ending)
 
     async def shutdown(self) -> None:
         """The node stops: participants are disconnected (they may come back elsewhere)."""

@@ -74,10 +74,18 @@ async def _authenticate(
         return None
 
 
-async def _serve(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse) -> None:
-    async for msg in ws:
-        if msg.type is WSMsgType.ERROR:
-            return
+async def _serve(
+    node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse
+) -> tuple[MediaEventKind, str]:
+    """Handle the participant's messages; returns how they went (left, or lost) and why."""
+    while True:
+        msg = await ws.receive()
+        if msg.type is WSMsgType.CLOSE:  # the client said goodbye with a close frame
+            if msg.data in (1000, 1001):
+                return MediaEventKind.LEFT, "closed the page"
+            return MediaEventKind.DISCONNECTED, f"closed by the client ({msg.data})"
+        if msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return MediaEventKind.DISCONNECTED, "connection lost"
         if msg.type is not WSMsgType.TEXT:
             raise ProtocolError("bad_message", "Messages are JSON text")
         m = parse_client_message(msg.data)
@@ -85,17 +93,17 @@ async def _serve(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketR
             await p.send("pong")
         elif m.type == "publish" and m.sdp is not None:
             await room.publish(p.id, m.sdp)
-        elif m.type == "answer" and m.sdp is not None:
-            await room.answer(p.id, m.sdp)
+        elif m.type == "answer" and m.sdp is not None and m.offer_id is not None:
+            await room.answer(p.id, m.sdp, m.offer_id)
         elif m.type == "chat" and m.text is not None:
             await room.say(p.id, m.text)
         elif m.type == "remove" and m.participant_id is not None:
             await room.remove(p.id, m.participant_id)
         elif m.type == "end_class":
             await room.end(p.id)
-            return
+            return MediaEventKind.LEFT, "ended the class"
         elif m.type == "leave":
-            return
+            return MediaEventKind.LEFT, "left"
         else:
             raise ProtocolError("bad_order", f"A {m.type!r} message is not expected now")
 
@@ -133,11 +141,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await _refuse(ws, "class_ended", "The class has ended", 4000)
         return ws
     log.info("joined class=%s user=%s role=%s", class_id, p.user_id, p.role.value)
-    left_kind, reason = MediaEventKind.LEFT, ""
+    left_kind, reason = MediaEventKind.DISCONNECTED, "connection lost"
     try:
-        await _serve(node, room, p, ws)
-        if ws.closed and not p.closed and ws.close_code not in (1000, 1001, None):
-            left_kind, reason = MediaEventKind.DISCONNECTED, f"connection lost ({ws.close_code})"
+        left_kind, reason = await _serve(node, room, p, ws)
     except asyncio.CancelledError:
         # The server is shutting down under this connection: a disconnect, not a departure.
         left_kind, reason = MediaEventKind.DISCONNECTED, "server_stopping"
@@ -145,7 +151,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:
         log.info("class=%s participant=%s protocol error: %s", class_id, p.id, exc.code)
         await p.send("error", code=exc.code, message=exc.message)
-        reason = f"protocol error: {exc.code}"
+        left_kind, reason = MediaEventKind.LEFT, f"protocol error: {exc.code}"
         with contextlib.suppress(Exception):
             await ws.close(code=CLOSE_PROTOCOL, message=exc.code.encode()[:120])
     finally:
@@ -153,7 +159,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await room.leave(p.id, left_kind, reason)
         if not ws.closed:
             await ws.close()
-    log.info("left class=%s user=%s (%s)", class_id, p.user_id, reason or left_kind.value)
+    log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
     return ws
 
 

@@ -111,7 +111,7 @@ async def _read(peer: Peer) -> None:
             peer.messages.append(doc)
             peer._new_message.set()
             if doc["type"] == "offer":
-                await _answer(peer, doc["sdp"])
+                await _answer(peer, doc["sdp"], doc["offer_id"])
     peer.closed_code = peer.ws.close_code
     peer._new_message.set()
 
@@ -128,7 +128,7 @@ async def _count(peer: Peer, track: MediaStreamTrack) -> None:
             peer.audio_frames += 1
 
 
-async def _answer(peer: Peer, sdp: str) -> None:
+async def _answer(peer: Peer, sdp: str, offer_id: int) -> None:
     if peer.pc is not None:
         await peer.pc.close()
     conn = peer.pc = pc()
@@ -139,7 +139,7 @@ async def _answer(peer: Peer, sdp: str) -> None:
 
     await conn.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
     await conn.setLocalDescription(await conn.createAnswer())
-    await peer.send("answer", sdp=conn.localDescription.sdp)
+    await peer.send("answer", sdp=conn.localDescription.sdp, offer_id=offer_id)
 
 
 async def connect(url: str, token: str | None) -> Peer:
@@ -166,6 +166,7 @@ async def publish(peer: Peer) -> None:
     conn.addTrack(MovingVideo())
     conn.addTrack(AudioStreamTrack())
     await conn.setLocalDescription(await conn.createOffer())
+    seen = len(peer.messages)
     await peer.send("publish", sdp=conn.localDescription.sdp)
-    answer = await peer.wait_for("answer")
+    answer = await peer.wait_for("answer", after=seen)
     await conn.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))

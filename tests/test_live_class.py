@@ -107,3 +107,65 @@ async def test_stopping_the_server_records_everyone_as_disconnected(
     assert student.closed_code is not None and teacher.closed_code is not None
     await student.close()
     await teacher.close()
+
+
+async def test_ending_with_students_present_tells_and_records_everyone(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    students = [await join(sign_in(u), academy.class_id) for u in academy.student_ids[:3]]
+    for s in students:
+        await s.wait_frames(3)
+    await teacher.send("end_class")
+    for s in (*students, teacher):
+        assert (await s.wait_for("ended"))["reason"] == "ended_by_teacher"
+        async with asyncio.timeout(5):
+            while s.closed_code is None:
+                await asyncio.sleep(0.02)
+        assert s.closed_code == 4000
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    events = served.app[keys.LEDGER].events(academy.class_id)
+    left = {e.event.user_id for e in events if e.event.kind is EventKind.LEFT}
+    assert left == {academy.teacher_id, *academy.student_ids[:3]}
+    assert events[-1].event.kind is EventKind.CLASS_ENDED
+    assert served.app[keys.TIMETABLE].get_class(academy.class_id).status is ClassStatus.HELD
+    for s in (*students, teacher):
+        await s.close()
+
+
+async def test_a_lost_connection_is_a_disconnect_not_a_departure(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    conn = student.ws._conn
+    assert conn is not None and conn.transport is not None
+    conn.transport.abort()  # the network goes away: no close frame
+    node = served.app[keys.MEDIA_NODE]
+    async with asyncio.timeout(5):
+        while node.present_user_ids(academy.class_id):
+            await asyncio.sleep(0.02)
+    await node.outbox.flush()
+    kinds = [e.event.kind for e in served.app[keys.LEDGER].events(academy.class_id)]
+    assert kinds == [EventKind.JOINED, EventKind.DISCONNECTED]
+    await student.close()
+
+
+async def test_publishing_again_reoffers_and_viewers_keep_watching(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await student.wait_frames(5)
+    first_pc = teacher.pc
+    await publish(teacher)  # e.g. the teacher switched camera: a new offer
+    assert first_pc is not None
+    await first_pc.close()
+    before = student.frames
+    await student.wait_frames(before + 10)
+    offers = [m["offer_id"] for m in student.messages if m["type"] == "offer"]
+    assert offers == sorted(offers) and len(offers) >= 2
+    assert student.closed_code is None
+    await student.close()
+    await teacher.close()

@@ -95,10 +95,21 @@ async def test_sign_in_with_password_and_csrf(served: TestServer, academy: Acade
         assert "Уголовное право" in await home.text()
 
 
+def test_next_after_sign_in_stays_on_the_site() -> None:
+    from web.views import _safe_next
+
+    for bad in ("//evil.example/", "/\\evil.example", "/\t\\evil.example", "https://evil.example",
+                "/\n/evil.example", "", None, "evil"):  # fmt: skip
+        assert _safe_next(bad) == "/", bad
+    assert _safe_next("/classes/3?x=1") == "/classes/3?x=1"
+
+
 async def test_headers_health_and_errors(served: TestServer, academy: Academy) -> None:
     async with ClientSession(headers={"Accept-Language": "en-GB,en;q=0.9"}) as s:
         r = await s.get(served.make_url("/signin"))
         assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        # Lax: arriving from the portal keeps the token that open tabs use.
+        assert r.cookies["sabaq_csrf"]["samesite"] == "Lax"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert (await (await s.get(served.make_url("/healthz"))).json())["status"] == "ok"
         ready = await (await s.get(served.make_url("/readyz"))).json()

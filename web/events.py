@@ -60,9 +60,9 @@ class LedgerSink:
             role=event.role,
             data=dict(event.data),
         )
-        _, new = self._ledger.append(incoming)
-        if not new:
-            return
+        # Applied on a replay too (both steps are idempotent): a delivery that failed after the
+        # commit is retried, and the timetable must still learn that the class started or ended.
+        self._ledger.append(incoming)
         try:
             if incoming.kind is EventKind.CLASS_STARTED:
                 service.class_started(self._timetable, incoming.class_id)

@@ -186,7 +186,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             CSRF_COOKIE,
             csrf,
             httponly=True,
-            samesite="Strict",
+            # Lax, like the session: with Strict, arriving from the portal would mint a new
+            # token and break the forms and reconnects of tabs already open.
+            samesite="Lax",
             secure=request.app[keys.SETTINGS].tls,
             path="/",
         )

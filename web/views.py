@@ -38,7 +38,10 @@ JOINABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
 
 def _safe_next(value: str | None) -> str:
     """Only same-site paths are followed after sign-in."""
-    if not value or not value.startswith("/") or value[1:2] in ("/", "\\"):
+    if not value or not value.startswith("/") or value[1:2] == "/":
+        return "/"
+    # Browsers drop tabs and newlines and read "\\" as "/": "/\t\\evil" would leave the site.
+    if "\\" in value or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
         return "/"
     parts = urlsplit(value)
     return "/" if parts.scheme or parts.netloc else value

@@ -97,8 +97,21 @@
     return pc;
   }
 
+  // A peer connection that fails (ICE or DTLS) is replaced by reconnecting; the status says
+  // "live" only once media can actually flow.
+  function watch(conn, onConnected) {
+    conn.addEventListener("connectionstatechange", () => {
+      if (conn !== pc) return;
+      if (conn.connectionState === "connected") onConnected();
+      else if (conn.connectionState === "failed") {
+        if (ws) ws.close(4100); // ends this session; onclose reconnects
+      }
+    });
+  }
+
   async function publish() {
     const conn = newPeer();
+    watch(conn, () => setStatus(S.youAreLive, "live"));
     for (const track of localStream.getTracks()) conn.addTransceiver(track, { direction: "sendonly", streams: [localStream] });
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
@@ -113,12 +126,16 @@
       video.srcObject = stream;
       video.play().catch(() => {});
     };
+    watch(conn, () => {
+      $("waiting").hidden = true;
+      setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
+    });
     await conn.setRemoteDescription({ type: "offer", sdp: msg.sdp });
     await conn.setLocalDescription(await conn.createAnswer());
     await gathered(conn);
-    send("answer", { sdp: conn.localDescription.sdp });
-    $("waiting").hidden = true;
-    setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
+    if (conn !== pc) return; // a newer offer replaced this one meanwhile
+    send("answer", { sdp: conn.localDescription.sdp, offer_id: msg.offer_id });
+    setStatus(S.connecting, "connecting");
   }
 
   function renderRoster(msg) {
@@ -144,7 +161,7 @@
     }
     $("count").textContent = String(msg.participants.length);
     if (isHost) {
-      setStatus(msg.publisher ? S.youAreLive : S.connecting, "live");
+      if (!msg.publisher) setStatus(S.connecting, "connecting");
     } else if (!msg.publisher) {
       if (pc) { pc.close(); pc = null; }
       video.srcObject = null;
@@ -230,8 +247,11 @@
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     ws = new WebSocket(url);
     ws.onopen = () => send("join", { token: grant.token });
+    // Messages are handled one after another: an offer is answered before the next is read.
+    let queue = Promise.resolve();
     ws.onmessage = (ev) => {
-      handle(JSON.parse(ev.data)).catch((e) => console.error("sabaq:", e));
+      const msg = JSON.parse(ev.data);
+      queue = queue.then(() => handle(msg)).catch((e) => console.error("sabaq:", e));
     };
     ws.onclose = (ev) => {
       ws = null;
