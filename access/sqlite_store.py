@@ -33,6 +33,15 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX sessions_user ON sessions(user_id);
         """,
     ),
+    (
+        "access_0002_used_signin_links",
+        """
+        CREATE TABLE used_signin_links (
+            jti TEXT PRIMARY KEY,
+            expires_at REAL NOT NULL
+        );
+        """,
+    ),
 )
 
 SESSION_TTL = 12 * 3600.0
@@ -112,6 +121,16 @@ class SqliteAccounts:
     def count_by_role(self, role: Role) -> int:
         row = self._db.execute("SELECT count(*) FROM users WHERE role = ?", (role.value,))
         return int(row.fetchone()[0])
+
+    def use_signin_link(self, jti: str, expires_at: float) -> bool:
+        """Mark a sign-in link used; False when it was used before (links work once)."""
+        with self._db:
+            self._db.execute("DELETE FROM used_signin_links WHERE expires_at < ?", (time.time(),))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO used_signin_links (jti, expires_at) VALUES (?, ?)",
+                (jti, expires_at),
+            )
+        return cur.rowcount == 1
 
     # -- sessions -----------------------------------------------------------------------------
     def open_session(self, user_id: int, ttl: float = SESSION_TTL) -> tuple[str, Session]:

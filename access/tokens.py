@@ -7,6 +7,7 @@ The media plane verifies join tokens with the shared secret alone, without a dat
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,13 @@ class JoinClaims:
     role: ClassRole
     display_name: str
     media_url: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SigninClaims:
+    user_id: int
+    jti: str
     expires_at: int
 
 
@@ -107,11 +115,14 @@ class TokenSigner:
 
     # -- sign-in links ------------------------------------------------------------------------
     def mint_signin(self, *, user_id: int, ttl: float) -> str:
-        return self._encode("signin", {"sub": str(user_id)}, ttl)
+        """A sign-in link's token; ``jti`` lets the control plane accept it only once."""
+        return self._encode("signin", {"sub": str(user_id), "jti": secrets.token_urlsafe(16)}, ttl)
 
-    def verify_signin(self, token: str) -> int:
+    def verify_signin(self, token: str) -> SigninClaims:
         p = self._decode(token, "signin")
         try:
-            return int(str(p["sub"]))
+            return SigninClaims(
+                user_id=int(str(p["sub"])), jti=str(p["jti"]), expires_at=int(str(p["exp"]))
+            )
         except (KeyError, ValueError) as exc:
             raise TokenInvalid("The token lacks a claim") from exc

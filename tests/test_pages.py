@@ -95,6 +95,19 @@ async def test_sign_in_with_password_and_csrf(served: TestServer, academy: Acade
         assert "Уголовное право" in await home.text()
 
 
+async def test_a_sign_in_link_works_once(served: TestServer, academy: Academy) -> None:
+    token = served.app[keys.SIGNER].mint_signin(user_id=academy.teacher_id, ttl=60)
+    url = served.make_url(f"/signin/link?token={token}&next=/classes/{academy.class_id}")
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        first = await s.get(url, allow_redirects=False)
+        assert first.status == 303
+        assert first.headers["Location"] == f"/classes/{academy.class_id}"
+    async with ClientSession(headers={"Accept-Language": "en"}) as s:
+        again = await s.get(url)
+        assert again.status == 401
+        assert "already used" in await again.text()
+
+
 def test_next_after_sign_in_stays_on_the_site() -> None:
     from web.views import _safe_next
 

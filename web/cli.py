@@ -56,6 +56,7 @@ async def _serve(settings: Settings, on_ready: str | None = None, demo: bool = F
         ):
             print(f"  {role:<20} {name:<28} {link}", flush=True)
         print("\nOpen the teacher's link in one browser and a student's in another.", flush=True)
+        print("Each link signs in once; run the demo again for fresh links.", flush=True)
         print("Stop with Ctrl+C.\n", flush=True)
     if on_ready:
         print(on_ready, base, flush=True)

@@ -150,13 +150,20 @@ def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse
 @routes.get("/signin/link")
 async def signin_link(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
+    accounts = request.app[keys.ACCOUNTS]
     try:
-        user_id = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
-        user = request.app[keys.ACCOUNTS].get(user_id)
+        claims = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
+        user = accounts.get(claims.user_id)
     except (TokenInvalid, UserNotFound):
         raise PageError(
             401, _("This sign-in link is not valid or has expired."), "token_invalid"
         ) from None
+    if not accounts.use_signin_link(claims.jti, claims.expires_at):
+        raise PageError(
+            401,
+            _("This sign-in link was already used. Each link signs in once; ask for a new one."),
+            "token_used",
+        )
     return _signed_in(request, user, _safe_next(request.query.get("next")))
 
 
