@@ -1,4 +1,4 @@
-"""Signed tokens: join tokens for the media plane and sign-in links.
+"""Signed tokens: join and reconnect tokens for the media plane, and sign-in links.
 
 Every token is a JWT signed with HS256; the algorithm is pinned on verification and each
 purpose has its own ``typ`` claim, so a token minted for one purpose never passes for another.
@@ -31,6 +31,17 @@ class JoinClaims:
     display_name: str
     media_url: str
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectClaims:
+    """The same participant coming back after a drop, within the grace period."""
+
+    user_id: int
+    class_id: int
+    participant_id: str
+    role: ClassRole
+    display_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,35 @@ class TokenSigner:
             },
             ttl,
         )
+
+    def mint_reconnect(self, participant: ReconnectClaims, ttl: float) -> str:
+        return self._encode(
+            "reconnect",
+            {
+                "sub": str(participant.user_id),
+                "cls": participant.class_id,
+                "pid": participant.participant_id,
+                "role": participant.role.value,
+                "name": participant.display_name,
+            },
+            ttl,
+        )
+
+    def verify_reconnect(self, token: str, *, class_id: int) -> ReconnectClaims:
+        p = self._decode(token, "reconnect")
+        try:
+            claims = ReconnectClaims(
+                user_id=int(str(p["sub"])),
+                class_id=int(str(p["cls"])),
+                participant_id=str(p["pid"]),
+                role=ClassRole(str(p["role"])),
+                display_name=str(p["name"]),
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenInvalid("The token lacks a claim") from exc
+        if claims.class_id != class_id:
+            raise TokenWrongClass(f"The token is for class {claims.class_id}, not {class_id}")
+        return claims
 
     def verify_join(self, token: str, *, class_id: int) -> JoinClaims:
         """Verify a join token for the class the client asked to enter."""

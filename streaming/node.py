@@ -22,6 +22,8 @@ class MediaSettings:
     # STUN/TURN URLs given to the server's peer connections; empty means none at all.
     ice_servers: tuple[str, ...] = ()
     join_timeout: float = 10.0
+    # How long a participant whose connection dropped may come back as the same person.
+    reconnect_grace: float = 60.0
     heartbeat: float = 15.0
 
 
@@ -43,7 +45,7 @@ class MediaNode:
     def room(self, class_id: int) -> Room:
         room = self.rooms.get(class_id)
         if room is None:
-            room = Room(class_id, self.outbox, self.media)
+            room = Room(class_id, self.outbox, self.media, self.settings.reconnect_grace)
             self.rooms[class_id] = room
         return room
 

@@ -1,6 +1,7 @@
 """The signaling protocol, version 1: JSON objects over one WebSocket per participant.
 
-Client → server: ``join`` {token}, ``publish`` {sdp} (the host's offer with their tracks),
+Client → server: ``join`` {token} or, after a drop, ``rejoin`` {token} (the reconnect token
+from ``welcome``), ``publish`` {sdp} (the host's offer with their tracks),
 ``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
 ``remove`` {participant_id} (the host), ``end_class``, ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer``, ``roster``,
@@ -19,9 +20,11 @@ MAX_SDP_CHARS = 48 * 1024
 
 MAX_CHAT_CHARS = 1000
 
-ClientType = Literal["join", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"]
+ClientType = Literal[
+    "join", "rejoin", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"
+]
 CLIENT_TYPES: frozenset[str] = frozenset(
-    {"join", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"}
+    {"join", "rejoin", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"}
 )
 
 
@@ -72,11 +75,11 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     kind = doc.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}")
-    if kind == "join":
+    if kind in ("join", "rejoin"):
         token = doc.get("token")
         if not isinstance(token, str) or not token:
-            raise ProtocolError("token_missing", "The join message needs a token")
-        return ClientMessage(type="join", token=token)
+            raise ProtocolError("token_missing", f"The {kind} message needs a token")
+        return ClientMessage(type="join" if kind == "join" else "rejoin", token=token)
     if kind == "publish":
         return ClientMessage(type="publish", sdp=_sdp(doc))
     if kind == "answer":

@@ -43,6 +43,10 @@ class InvalidStateError(Exception):
     pass
 
 
+class ReconnectExpired(Exception):
+    """A reconnect for a participant this room no longer waits for."""
+
+
 class PublisherMedia(Protocol):
     async def accept_offer(self, sdp: str) -> str: ...
     async def close(self) -> None: ...
@@ -118,13 +122,21 @@ class Participant:
 class Room:
     """One live class on this node."""
 
-    def __init__(self, class_id: int, outbox: EventOutbox, media: MediaBackend) -> None:
+    def __init__(
+        self,
+        class_id: int,
+        outbox: EventOutbox,
+        media: MediaBackend,
+        reconnect_grace: float = 60.0,
+    ) -> None:
         self.class_id = class_id
         self.state = RoomState.WAITING
         self._outbox = outbox
         self._media = media
         self.participants: dict[str, Participant] = {}
         self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_HISTORY)
+        self._grace = reconnect_grace
+        self._gone: dict[str, float] = {}  # dropped participant → until when they may rejoin
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: asyncio.Future[None] | None = None
 
@@ -145,10 +157,19 @@ class Room:
     def roster(self) -> list[dict[str, Any]]:
         return [p.public() for p in self.participants.values()]
 
-    async def join(self, p: Participant) -> None:
+    async def join(
+        self, p: Participant, *, rejoin: bool = False, welcome: dict[str, Any] | None = None
+    ) -> None:
+        """Admit a participant. A rejoin (same participant id, after a drop within the grace
+        period) is recorded as a reconnect, not as a new person; a second tab of the same
+        person takes over from the first."""
         if self.state is RoomState.ENDED:
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
+        now = time.monotonic()
+        self._gone = {pid: t for pid, t in self._gone.items() if t >= now}
         takeover = [q for q in self.participants.values() if q.user_id == p.user_id]
+        if rejoin and p.id not in self._gone and all(q.id != p.id for q in takeover):
+            raise ReconnectExpired(f"Participant {p.id} is not expected back")
         for old in takeover:
             # The person opened the class again: the newer tab wins, the older one is told.
             await old.send(
@@ -156,14 +177,15 @@ class Room:
             )
             await self._drop(old)
             await old.close_ws(CLOSE_OPENED_ELSEWHERE, "opened elsewhere")
+        self._gone.pop(p.id, None)
         self.participants[p.id] = p
         self._outbox.emit(
-            MediaEventKind.JOINED,
+            MediaEventKind.RECONNECTED if rejoin else MediaEventKind.JOINED,
             self.class_id,
             user_id=p.user_id,
             participant_id=p.id,
             role=p.role.value,
-            data={"takeover": True} if takeover else {},
+            data={"takeover": True} if takeover and not rejoin else {},
         )
         if p.role is ClassRole.HOST and self.state is RoomState.WAITING:
             self.state = RoomState.LIVE
@@ -178,6 +200,7 @@ class Room:
             state=self.state.value,
             roster=self.roster(),
             chat=list(self.chat),
+            **(welcome or {}),
         )
         await self._broadcast_state()
         if p.role is not ClassRole.HOST and self.source is not None:
@@ -191,6 +214,8 @@ class Room:
         if p is None:
             return
         await self._drop(p)
+        if kind is MediaEventKind.DISCONNECTED:
+            self._gone[p.id] = time.monotonic() + self._grace
         self._outbox.emit(
             kind,
             self.class_id,

@@ -13,7 +13,7 @@ from aiohttp import WSMsgType, web
 
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
 from access.ids import uuid7
-from access.tokens import JoinClaims
+from access.tokens import ReconnectClaims
 
 from .events import MediaEventKind
 from .node import MediaNode
@@ -23,6 +23,7 @@ from .room import (
     CLOSE_UNAUTHORIZED,
     InvalidStateError,
     Participant,
+    ReconnectExpired,
     Room,
 )
 
@@ -45,7 +46,9 @@ async def _refuse(ws: web.WebSocketResponse, code: str, message: str, close_code
 
 async def _authenticate(
     node: MediaNode, ws: web.WebSocketResponse, class_id: int
-) -> JoinClaims | None:
+) -> ReconnectClaims | None:
+    """The first message admits: a join token (a new participant id is given) or a reconnect
+    token (the participant's own id). Returns who it is, or None after refusing."""
     try:
         async with asyncio.timeout(node.settings.join_timeout):
             msg = await ws.receive()
@@ -62,11 +65,20 @@ async def _authenticate(
         close = CLOSE_UNAUTHORIZED if exc.code == "token_missing" else CLOSE_PROTOCOL
         await _refuse(ws, exc.code, exc.message, close)
         return None
-    if first.type != "join" or first.token is None:
+    if first.type not in ("join", "rejoin") or first.token is None:
         await _refuse(ws, "token_missing", "Send a join message with a token first", 4401)
         return None
     try:
-        return node.signer.verify_join(first.token, class_id=class_id)
+        if first.type != "join":
+            return node.signer.verify_reconnect(first.token, class_id=class_id)
+        claims = node.signer.verify_join(first.token, class_id=class_id)
+        return ReconnectClaims(
+            user_id=claims.user_id,
+            class_id=claims.class_id,
+            participant_id="",  # a new participant
+            role=claims.role,
+            display_name=claims.display_name,
+        )
     except TokenInvalid as exc:
         message = next(m for t, m in TOKEN_ERRORS.items() if isinstance(exc, t))
         log.info("refused join to class %s: %s", class_id, exc.code)
@@ -127,20 +139,39 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if claims is None:
         return ws
     room = node.room(class_id)
+    rejoin = bool(claims.participant_id)
     p = Participant(
-        id=str(uuid7()),
+        id=claims.participant_id or str(uuid7()),
         user_id=claims.user_id,
         role=claims.role,
         name=claims.display_name,
         send_text=ws.send_str,
         close_ws=lambda code, reason: ws.close(code=code, message=reason.encode()),
     )
+    grace = node.settings.reconnect_grace
+    reconnect_token = node.signer.mint_reconnect(
+        ReconnectClaims(p.user_id, class_id, p.id, p.role, p.name), ttl=grace
+    )
     try:
-        await room.join(p)
+        await room.join(
+            p,
+            rejoin=rejoin,
+            welcome={"reconnect_token": reconnect_token, "reconnect_grace": grace},
+        )
     except InvalidStateError:
         await _refuse(ws, "class_ended", "The class has ended", 4000)
         return ws
-    log.info("joined class=%s user=%s role=%s", class_id, p.user_id, p.role.value)
+    except ReconnectExpired:
+        # Too late to be the same participant: the client joins afresh (a new join token).
+        await _refuse(ws, "reconnect_expired", "Join the class again", CLOSE_UNAUTHORIZED)
+        return ws
+    log.info(
+        "%s class=%s user=%s role=%s",
+        "rejoined" if rejoin else "joined",
+        class_id,
+        p.user_id,
+        p.role.value,
+    )
     left_kind, reason = MediaEventKind.DISCONNECTED, "connection lost"
     try:
         left_kind, reason = await _serve(node, room, p, ws)

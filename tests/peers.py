@@ -153,6 +153,23 @@ async def connect(url: str, token: str | None) -> Peer:
     return peer
 
 
+async def rejoin(client: Client, class_id: int, reconnect_token: str) -> Peer:
+    """Come back after a drop with the reconnect token of the last welcome."""
+    session = ClientSession()
+    ws = await session.ws_connect(ws_url(client, class_id))
+    peer = Peer(ws=ws, session=session)
+    peer._reader = asyncio.create_task(_read(peer))
+    await peer.send("rejoin", token=reconnect_token)
+    return peer
+
+
+def drop(peer: Peer) -> None:
+    """The network goes away under the peer: no close frame, no goodbye."""
+    conn = peer.ws._conn
+    assert conn is not None and conn.transport is not None
+    conn.transport.abort()
+
+
 async def join(client: Client, class_id: int) -> Peer:
     grant = await join_token(client, class_id)
     peer = await connect(ws_url(client, class_id), grant["token"])

@@ -11,7 +11,7 @@ from attendance.models import EventKind
 from attendance.sqlite_store import SqliteLedger
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, SignIn
-from tests.peers import join, publish
+from tests.peers import drop, join, publish
 from web import keys
 from web.database import connect
 from web.settings import Settings
@@ -138,9 +138,7 @@ async def test_a_lost_connection_is_a_disconnect_not_a_departure(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
     student = await join(sign_in(academy.student_ids[0]), academy.class_id)
-    conn = student.ws._conn
-    assert conn is not None and conn.transport is not None
-    conn.transport.abort()  # the network goes away: no close frame
+    drop(student)
     node = served.app[keys.MEDIA_NODE]
     async with asyncio.timeout(5):
         while node.present_user_ids(academy.class_id):

@@ -53,6 +53,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
             node_id=settings.node_id,
             ice_addresses=settings.ice_addresses,
             ice_servers=settings.ice_servers,
+            reconnect_grace=settings.reconnect_grace_seconds,
         ),
         app[keys.SIGNER],
         LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence),

@@ -42,6 +42,7 @@ class Settings:
     ice_servers: tuple[str, ...] = ()
     node_id: str = "media-1"
     join_token_ttl: float = 120.0
+    reconnect_grace_seconds: float = 60.0
     held_min_live_seconds: float = 600.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
@@ -89,5 +90,6 @@ class Settings:
             ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
             held_min_live_seconds=float(env.get("SABAQ_HELD_MIN_LIVE_SECONDS", "600")),
+            reconnect_grace_seconds=float(env.get("SABAQ_RECONNECT_GRACE_SECONDS", "60")),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
         )

@@ -206,7 +206,10 @@
         finish(S.ended, "ended");
         break;
       case "error":
-        if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
+        if (rejoining && (msg.code === "reconnect_expired" || msg.code.startsWith("token_"))) {
+          resume = null;
+          fresh = true;
+        } else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
         else if (msg.code === "chat_too_fast") setStatus(cfg.errors.chat_too_fast);
         else if (msg.code !== "server_stopping") {
@@ -226,36 +229,60 @@
     $("stage").hidden = state === "error";
   }
 
+  // After a drop the page comes back as the same participant with the reconnect token of its
+  // last welcome (within the grace period); after that, it joins afresh with a new join token.
+  let resume = null;
+  let rejoining = false;
+  let fresh = false;
+
   async function connect() {
-    setStatus(S.connecting, "connecting");
-    let grant;
-    try {
-      const r = await fetch(`/classes/${cfg.classId}/join-token`, {
-        method: "POST",
-        headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
-      });
-      const body = await r.json();
-      if (!r.ok) {
-        finish(`${S.refused} ${body.error.message}`, "error");
-        return;
+    setStatus(retries ? S.reconnecting : S.connecting, retries ? "reconnecting" : "connecting");
+    let first;
+    let mediaUrl;
+    if (resume && Date.now() < resume.until) {
+      first = { type: "rejoin", token: resume.token };
+      mediaUrl = resume.mediaUrl;
+    } else {
+      resume = null;
+      try {
+        const r = await fetch(`/classes/${cfg.classId}/join-token`, {
+          method: "POST",
+          headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
+        });
+        const body = await r.json();
+        if (!r.ok) {
+          finish(`${S.refused} ${body.error.message}`, "error");
+          return;
+        }
+        first = { type: "join", token: body.token };
+        mediaUrl = body.media_url;
+      } catch (e) {
+        return retry();
       }
-      grant = body;
-    } catch (e) {
-      return retry();
     }
-    const url = new URL(`${grant.media_url}/classes/${cfg.classId}/ws`, location.href);
+    rejoining = first.type === "rejoin";
+    fresh = false;
+    const url = new URL(`${mediaUrl}/classes/${cfg.classId}/ws`, location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(url);
-    ws.onopen = () => send("join", { token: grant.token });
+    const socket = (ws = new WebSocket(url));
+    socket.onopen = () => send(first.type, { token: first.token });
     // Messages are handled one after another: an offer is answered before the next is read.
     let queue = Promise.resolve();
-    ws.onmessage = (ev) => {
+    socket.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
+      if (msg.type === "welcome") {
+        resume = {
+          token: msg.reconnect_token,
+          until: Date.now() + (msg.reconnect_grace - 2) * 1000,
+          mediaUrl: mediaUrl,
+        };
+      }
       queue = queue.then(() => handle(msg)).catch((e) => console.error("sabaq:", e));
     };
-    ws.onclose = (ev) => {
-      ws = null;
+    socket.onclose = (ev) => {
+      if (ws === socket) ws = null;
       if (finished) return;
+      if (fresh) return connect(); // the rejoin came too late: join afresh, at once
       if (FINAL_CLOSES.has(ev.code)) {
         if (ev.code === 4003) finish(S.removed, "closed");
         else if (ev.code === 4000) finish(S.ended, "ended");
