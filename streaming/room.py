@@ -65,6 +65,20 @@ class MediaBackend(Protocol):
     def new_viewer(self, source: PublisherMedia) -> ViewerMedia: ...
 
 
+MEDIA_CLOSE_TIMEOUT = 5.0
+
+
+async def _close_quietly(media: PublisherMedia | ViewerMedia) -> None:
+    """Close a peer connection; one that will not close in time is logged and left behind."""
+    try:
+        async with asyncio.timeout(MEDIA_CLOSE_TIMEOUT):
+            await media.close()
+    except TimeoutError:
+        log.warning("a peer connection did not close within %.0f s", MEDIA_CLOSE_TIMEOUT)
+    except Exception:
+        log.exception("closing a peer connection failed")
+
+
 class RoomState(enum.StrEnum):
     WAITING = "waiting"  # nobody has started it yet
     LIVE = "live"
@@ -209,11 +223,14 @@ class Room:
     async def leave(
         self, pid: str, kind: MediaEventKind = MediaEventKind.LEFT, reason: str = ""
     ) -> None:
-        """The participant is gone (closed the page, dropped, or was removed)."""
+        """The participant is gone (closed the page, dropped, or was removed).
+
+        The record comes first, before anything is awaited: closing media may take long or be
+        cut short, and the ledger must not miss the departure."""
         p = self.participants.get(pid)
         if p is None:
             return
-        await self._drop(p)
+        was_source = self._detach(p)
         if kind is MediaEventKind.DISCONNECTED:
             self._gone[p.id] = time.monotonic() + self._grace
         self._outbox.emit(
@@ -225,15 +242,23 @@ class Room:
             data={"reason": reason} if reason else {},
         )
         await self._broadcast_state()
+        await self._release(p, was_source)
 
-    async def _drop(self, p: Participant) -> None:
+    def _detach(self, p: Participant) -> bool:
+        """Take the participant out of the room; True if everyone was watching them."""
         was_source = p.role is ClassRole.HOST and p.publisher is not None
         self.participants.pop(p.id, None)
-        await self._close_media(p)
         p.closed = True
+        return was_source
+
+    async def _release(self, p: Participant, was_source: bool) -> None:
+        await self._close_media(p)
         if was_source:
             for q in list(self.participants.values()):
                 await self._close_viewer(q)
+
+    async def _drop(self, p: Participant) -> None:
+        await self._release(p, self._detach(p))
 
     async def _close_media(self, p: Participant) -> None:
         pub, view = p.publisher, p.viewer
@@ -241,15 +266,13 @@ class Room:
         p.awaiting_answer = False
         for m in (pub, view):
             if m is not None:
-                with contextlib.suppress(Exception):
-                    await m.close()
+                await _close_quietly(m)
 
     async def _close_viewer(self, p: Participant) -> None:
         view, p.viewer = p.viewer, None
         p.awaiting_answer = False
         if view is not None:
-            with contextlib.suppress(Exception):
-                await view.close()
+            await _close_quietly(view)
 
     # -- media --------------------------------------------------------------------------------
     async def publish(self, pid: str, sdp: str) -> None:

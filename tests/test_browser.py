@@ -273,3 +273,53 @@ async def test_live_class_in_chromium(served: TestServer, academy: Academy) -> N
                     await ctx.close()
             finally:
                 await browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_student_reconnects_by_itself_as_the_same_person(
+    served: TestServer, academy: Academy
+) -> None:
+    """The server loses the student's connection: the page says it is reconnecting, comes back
+    with its reconnect token, decodes video again, and the ledger shows a disconnect and a
+    reconnect of the same participant, not a new person."""
+    class_id, student_id = academy.class_id, academy.student_ids[0]
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            teacher = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+            student = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+            for page, uid in ((teacher, academy.teacher_id), (student, student_id)):
+                watch_errors(page, errors)
+                await sign_in_and_open(served, page, uid, class_id)
+                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                await page.locator("#join").click()
+            await wait_decoded(student, 10)
+            strings = await room_strings(student)
+
+            # The server side of the student's connection fails.
+            room = served.app[keys.MEDIA_NODE].rooms[class_id]
+            (participant,) = [p for p in room.participants.values() if p.user_id == student_id]
+            await participant.close_ws(1011, "simulated failure")
+            await expect(student.locator("#status")).to_have_text(strings["reconnecting"])
+            await expect(student.locator("#room")).to_have_attribute("data-state", "live")
+            await wait_decoded(student, 10)
+            (back,) = [p for p in room.participants.values() if p.user_id == student_id]
+            assert back.id == participant.id
+
+            mine = await ledger_until(
+                served,
+                class_id,
+                lambda kinds: (EventKind.RECONNECTED, student_id) in kinds,
+            )
+            assert [k for k, u in mine if u == student_id] == [
+                EventKind.JOINED,
+                EventKind.DISCONNECTED,
+                EventKind.RECONNECTED,
+            ]
+        finally:
+            await browser.close()
+    assert not errors, errors
