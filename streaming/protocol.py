@@ -3,9 +3,13 @@
 Client → server: ``join`` {token} or, after a drop, ``rejoin`` {token} (the reconnect token
 from ``welcome``), ``publish`` {sdp} (the host's offer with their tracks),
 ``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
-``remove`` {participant_id} (the host), ``end_class``, ``leave``, ``ping``.
-Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer``, ``roster``,
-``chat``, ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
+``raise_hand``, ``lower_hand`` (a student), ``grant_floor`` {participant_id, camera},
+``revoke_floor`` {participant_id}, ``remove`` {participant_id} (the teacher), ``end_class``,
+``leave``, ``ping``.
+Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
+source, ...} (one peer connection per source: the teacher, a student with the floor),
+``source_ended``, ``roster``, ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
+``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
 from __future__ import annotations
@@ -21,11 +25,21 @@ MAX_SDP_CHARS = 48 * 1024
 MAX_CHAT_CHARS = 1000
 
 ClientType = Literal[
-    "join", "rejoin", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"
+    "join",
+    "rejoin",
+    "publish",
+    "answer",
+    "chat",
+    "raise_hand",
+    "lower_hand",
+    "grant_floor",
+    "revoke_floor",
+    "remove",
+    "end_class",
+    "leave",
+    "ping",
 ]
-CLIENT_TYPES: frozenset[str] = frozenset(
-    {"join", "rejoin", "publish", "answer", "chat", "remove", "end_class", "leave", "ping"}
-)
+CLIENT_TYPES: frozenset[str] = frozenset(ClientType.__args__)  # type: ignore[attr-defined]
 
 
 class ProtocolError(Exception):
@@ -45,6 +59,7 @@ class ClientMessage:
     text: str | None = None
     participant_id: str | None = None
     offer_id: int | None = None
+    camera: bool = False
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -96,11 +111,14 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
                 "bad_message", f"A chat message is at most {MAX_CHAT_CHARS} characters"
             )
         return ClientMessage(type="chat", text=said.strip())
-    if kind == "remove":
+    if kind in ("remove", "grant_floor", "revoke_floor"):
         pid = doc.get("participant_id")
         if not isinstance(pid, str) or not 0 < len(pid) <= 64:
-            raise ProtocolError("bad_message", "Say which participant to remove")
-        return ClientMessage(type="remove", participant_id=pid)
+            raise ProtocolError("bad_message", "Say which participant with 'participant_id'")
+        camera = doc.get("camera", False)
+        if not isinstance(camera, bool):
+            raise ProtocolError("bad_message", "'camera' is true or false")
+        return ClientMessage(type=kind, participant_id=pid, camera=camera)  # type: ignore[arg-type]
     return ClientMessage(type=kind)  # type: ignore[arg-type]
 
 

@@ -79,6 +79,13 @@ async def _close_quietly(media: PublisherMedia | ViewerMedia) -> None:
         log.exception("closing a peer connection failed")
 
 
+class Floor(enum.StrEnum):
+    """What a learner given the floor may send."""
+
+    AUDIO = "audio"
+    AUDIO_VIDEO = "audio_video"
+
+
 class RoomState(enum.StrEnum):
     WAITING = "waiting"  # nobody has started it yet
     LIVE = "live"
@@ -98,9 +105,12 @@ class Participant:
     send_text: Send
     close_ws: Close
     publisher: PublisherMedia | None = None
-    viewer: ViewerMedia | None = None
-    offer_id: int = 0  # the offer an answer must name; older answers are stale
-    awaiting_answer: bool = False
+    # What this participant watches: one peer connection per source (teacher, floor holder).
+    views: dict[str, ViewerMedia] = field(default_factory=dict)
+    offer_id: int = 0  # offers are numbered; an answer names the offer it answers
+    pending: dict[int, str] = field(default_factory=dict)  # offer id → source awaiting answer
+    hand_raised: bool = False
+    floor: Floor | None = None  # what a learner was given the floor with
     closed: bool = False
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
     chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
@@ -130,6 +140,8 @@ class Participant:
             "name": self.name,
             "role": self.role.value,
             "publishing": self.publisher is not None,
+            "hand_raised": self.hand_raised,
+            "floor": self.floor.value if self.floor else None,
         }
 
 
@@ -164,9 +176,13 @@ class Room:
 
     @property
     def source(self) -> Participant | None:
-        """The participant whose media everyone watches (the host, while publishing)."""
+        """The teacher, while publishing: whose picture everyone watches."""
         host = self.host
         return host if host is not None and host.publisher is not None else None
+
+    def sources(self) -> list[Participant]:
+        """Everyone publishing: the teacher and whoever has the floor."""
+        return [p for p in self.participants.values() if p.publisher is not None]
 
     def roster(self) -> list[dict[str, Any]]:
         return [p.public() for p in self.participants.values()]
@@ -217,8 +233,9 @@ class Room:
             **(welcome or {}),
         )
         await self._broadcast_state()
-        if p.role is not ClassRole.HOST and self.source is not None:
-            self._spawn(self._subscribe(p))
+        for source in self.sources():
+            if source is not p:
+                self._spawn(self._subscribe(p, source))
 
     async def leave(
         self, pid: str, kind: MediaEventKind = MediaEventKind.LEFT, reason: str = ""
@@ -245,8 +262,8 @@ class Room:
         await self._release(p, was_source)
 
     def _detach(self, p: Participant) -> bool:
-        """Take the participant out of the room; True if everyone was watching them."""
-        was_source = p.role is ClassRole.HOST and p.publisher is not None
+        """Take the participant out of the room; True if others were watching them."""
+        was_source = p.publisher is not None
         self.participants.pop(p.id, None)
         p.closed = True
         return was_source
@@ -254,90 +271,162 @@ class Room:
     async def _release(self, p: Participant, was_source: bool) -> None:
         await self._close_media(p)
         if was_source:
-            for q in list(self.participants.values()):
-                await self._close_viewer(q)
+            await self._stop_watching(p.id)
 
     async def _drop(self, p: Participant) -> None:
         await self._release(p, self._detach(p))
 
     async def _close_media(self, p: Participant) -> None:
-        pub, view = p.publisher, p.viewer
-        p.publisher = p.viewer = None
-        p.awaiting_answer = False
-        for m in (pub, view):
+        pub, views = p.publisher, list(p.views.values())
+        p.publisher = None
+        p.views.clear()
+        p.pending.clear()
+        for m in (pub, *views):
             if m is not None:
                 await _close_quietly(m)
 
-    async def _close_viewer(self, p: Participant) -> None:
-        view, p.viewer = p.viewer, None
-        p.awaiting_answer = False
-        if view is not None:
-            await _close_quietly(view)
+    async def _stop_watching(self, source_id: str) -> None:
+        """Nobody watches this source any more (it left, or stopped publishing)."""
+        for q in list(self.participants.values()):
+            view = q.views.pop(source_id, None)
+            q.pending = {o: s for o, s in q.pending.items() if s != source_id}
+            if view is not None:
+                await q.send("source_ended", source=source_id)
+                await _close_quietly(view)
 
     # -- media --------------------------------------------------------------------------------
     async def publish(self, pid: str, sdp: str) -> None:
+        """The teacher publishes camera, microphone (and screen); a learner with the floor
+        publishes what the floor allows. Everyone else is offered the new media."""
         p = self._get(pid)
-        if p.role is not ClassRole.HOST:
-            raise ProtocolError("not_allowed", "Only the teacher publishes in this class")
+        if p.role is not ClassRole.HOST and p.floor is None:
+            raise ProtocolError(
+                "not_allowed", "Only the teacher, or whoever has the floor, publishes"
+            )
         if self.state is not RoomState.LIVE:
             raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
         old = p.publisher
         p.publisher = None
         if old is not None:
-            for q in list(self.participants.values()):
-                await self._close_viewer(q)
-            await old.close()
+            await self._stop_watching(p.id)
+            await _close_quietly(old)
         pub = self._media.new_publisher()
         try:
             answer = await pub.accept_offer(sdp)
         except Exception as exc:
-            await pub.close()
+            await _close_quietly(pub)
             raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
-        if self.participants.get(pid) is not p:  # left while we negotiated
-            await pub.close()
+        if p.role is not ClassRole.HOST and (
+            "video" in pub.track_kinds and p.floor is not Floor.AUDIO_VIDEO
+        ):
+            await _close_quietly(pub)
+            await p.send("error", code="camera_not_allowed", message="The floor is for sound only")
+            return
+        if self.participants.get(pid) is not p or (p.role is not ClassRole.HOST and not p.floor):
+            await _close_quietly(pub)  # left, or lost the floor, while we negotiated
             return
         p.publisher = pub
         await p.send("answer", sdp=answer)
         await self._broadcast_state()
         for q in list(self.participants.values()):
             if q is not p:
-                self._spawn(self._subscribe(q))
+                self._spawn(self._subscribe(q, p))
 
-    async def _subscribe(self, viewer: Participant) -> None:
-        """Offer the current source's media to a viewer; one offer at a time per viewer, and
-        an offer overtaken by a newer source is dropped."""
+    async def _subscribe(self, viewer: Participant, source: Participant) -> None:
+        """Offer one source's media to a viewer; one offer at a time per viewer, and an offer
+        overtaken by a newer publication of that source is dropped."""
         async with viewer.subscribing:
-            source = self.source
-            if source is None or source.publisher is None or viewer.closed:
+            publication = source.publisher
+            if publication is None or viewer.closed or source.closed:
                 return
-            await self._close_viewer(viewer)
-            media = self._media.new_viewer(source.publisher)
+            old = viewer.views.pop(source.id, None)
+            if old is not None:
+                await _close_quietly(old)
+            media = self._media.new_viewer(publication)
             try:
                 offer = await media.make_offer()
             except Exception:
                 log.exception("could not offer media to %s", viewer.id)
-                await media.close()
+                await _close_quietly(media)
                 return
-            current = self.participants.get(viewer.id) is viewer and self.source is source
+            current = (
+                self.participants.get(viewer.id) is viewer
+                and self.participants.get(source.id) is source
+                and source.publisher is publication
+            )
             if viewer.closed or not current:
-                await media.close()
+                await _close_quietly(media)
                 return
-            viewer.viewer = media
+            viewer.views[source.id] = media
             viewer.offer_id += 1
-            viewer.awaiting_answer = True
-            await viewer.send("offer", sdp=offer, offer_id=viewer.offer_id, publisher=source.name)
+            viewer.pending = {o: s for o, s in viewer.pending.items() if s != source.id}
+            viewer.pending[viewer.offer_id] = source.id
+            await viewer.send(
+                "offer",
+                sdp=offer,
+                offer_id=viewer.offer_id,
+                source=source.id,
+                source_role=source.role.value,
+                publisher=source.name,
+            )
 
     async def answer(self, pid: str, sdp: str, offer_id: int) -> None:
         p = self._get(pid)
-        if offer_id != p.offer_id or not p.awaiting_answer or p.viewer is None:
+        source_id = p.pending.pop(offer_id, None)
+        view = p.views.get(source_id) if source_id else None
+        if view is None:
             # An answer to an offer that a newer one replaced: harmless, ignored.
             log.info("participant %s: stale answer to offer %s", pid, offer_id)
             return
-        p.awaiting_answer = False
         try:
-            await p.viewer.accept_answer(sdp)
+            await view.accept_answer(sdp)
         except Exception as exc:
             raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
+
+    # -- the floor ----------------------------------------------------------------------------
+    async def raise_hand(self, pid: str, raised: bool) -> None:
+        p = self._get(pid)
+        if p.role is not ClassRole.LEARNER:
+            raise ProtocolError("not_allowed", "Only students raise their hand")
+        if p.hand_raised != raised:
+            p.hand_raised = raised
+            await self._broadcast_state()
+
+    async def grant_floor(self, by_pid: str, target_pid: str, floor: Floor) -> None:
+        """The teacher gives a student the floor: their microphone (and camera, if allowed)
+        will reach everyone once they publish."""
+        self._require_host(by_pid)
+        target = self.participants.get(target_pid)
+        if target is None or target.role is not ClassRole.LEARNER:
+            await self._get(by_pid).send(
+                "error", code="no_such_participant", message="Only a student present can speak"
+            )
+            return
+        target.floor = floor
+        target.hand_raised = False
+        await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
+        await self._broadcast_state()
+
+    async def revoke_floor(self, by_pid: str | None, target_pid: str) -> None:
+        """The teacher takes the floor back (or mutes the speaker): their media stops."""
+        if by_pid is not None:
+            self._require_host(by_pid)
+        target = self.participants.get(target_pid)
+        if target is None or target.floor is None:
+            return
+        target.floor = None
+        pub, target.publisher = target.publisher, None
+        await self._stop_watching(target.id)
+        if pub is not None:
+            await _close_quietly(pub)
+        await target.send("floor_revoked")
+        await self._broadcast_state()
+
+    def _require_host(self, pid: str) -> Participant:
+        p = self._get(pid)
+        if p.role is not ClassRole.HOST:
+            raise ProtocolError("not_allowed", "Only the teacher does that")
+        return p
 
     # -- chat and moderation -----------------------------------------------------------------
     async def say(self, pid: str, text: str) -> None:
@@ -365,9 +454,7 @@ class Room:
 
     async def remove(self, by_pid: str, target_pid: str) -> None:
         """The teacher removes a participant; they are told, and do not come back by themselves."""
-        by = self._get(by_pid)
-        if by.role is not ClassRole.HOST:
-            raise ProtocolError("not_allowed", "Only the teacher removes participants")
+        by = self._require_host(by_pid)
         target = self.participants.get(target_pid)
         if target is None or target is by:
             await by.send("error", code="no_such_participant", message="Nobody to remove")

@@ -21,6 +21,7 @@ from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, se
 from .room import (
     CLOSE_PROTOCOL,
     CLOSE_UNAUTHORIZED,
+    Floor,
     InvalidStateError,
     Participant,
     ReconnectExpired,
@@ -109,6 +110,13 @@ async def _serve(
             await room.answer(p.id, m.sdp, m.offer_id)
         elif m.type == "chat" and m.text is not None:
             await room.say(p.id, m.text)
+        elif m.type in ("raise_hand", "lower_hand"):
+            await room.raise_hand(p.id, m.type == "raise_hand")
+        elif m.type == "grant_floor" and m.participant_id is not None:
+            floor = Floor.AUDIO_VIDEO if m.camera else Floor.AUDIO
+            await room.grant_floor(p.id, m.participant_id, floor)
+        elif m.type == "revoke_floor" and m.participant_id is not None:
+            await room.revoke_floor(p.id, m.participant_id)
         elif m.type == "remove" and m.participant_id is not None:
             await room.remove(p.id, m.participant_id)
         elif m.type == "end_class":

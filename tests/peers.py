@@ -67,9 +67,11 @@ class Peer:
     ws: ClientWebSocketResponse
     session: ClientSession
     messages: list[dict[str, Any]] = field(default_factory=list)
-    pc: RTCPeerConnection | None = None
+    pc: RTCPeerConnection | None = None  # the one it publishes with, or the last it watches
+    watching: dict[str, RTCPeerConnection] = field(default_factory=dict)  # source → pc
     frames: int = 0
     audio_frames: int = 0
+    audio_by_source: dict[str, int] = field(default_factory=dict)
     closed_code: int | None = None
     _reader: asyncio.Task[None] | None = None
     _sinks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -95,8 +97,8 @@ class Peer:
     async def close(self) -> None:
         for t in self._sinks:
             t.cancel()
-        if self.pc is not None:
-            await self.pc.close()
+        for conn in {*self.watching.values(), *([self.pc] if self.pc else [])}:
+            await conn.close()
         await self.ws.close()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -111,12 +113,12 @@ async def _read(peer: Peer) -> None:
             peer.messages.append(doc)
             peer._new_message.set()
             if doc["type"] == "offer":
-                await _answer(peer, doc["sdp"], doc["offer_id"])
+                await _answer(peer, doc["sdp"], doc["offer_id"], doc["source"])
     peer.closed_code = peer.ws.close_code
     peer._new_message.set()
 
 
-async def _count(peer: Peer, track: MediaStreamTrack) -> None:
+async def _count(peer: Peer, track: MediaStreamTrack, source: str) -> None:
     while True:
         try:
             await track.recv()
@@ -126,16 +128,20 @@ async def _count(peer: Peer, track: MediaStreamTrack) -> None:
             peer.frames += 1
         else:
             peer.audio_frames += 1
+            peer.audio_by_source[source] = peer.audio_by_source.get(source, 0) + 1
 
 
-async def _answer(peer: Peer, sdp: str, offer_id: int) -> None:
-    if peer.pc is not None:
-        await peer.pc.close()
-    conn = peer.pc = pc()
+async def _answer(peer: Peer, sdp: str, offer_id: int, source: str) -> None:
+    old = peer.watching.pop(source, None)
+    if old is not None:
+        await old.close()
+    conn = peer.watching[source] = pc()
+    if peer.pc is None or peer.pc in peer.watching.values() or old is peer.pc:
+        peer.pc = conn
 
     @conn.on("track")
     def on_track(track: MediaStreamTrack) -> None:
-        peer._sinks.append(asyncio.create_task(_count(peer, track)))
+        peer._sinks.append(asyncio.create_task(_count(peer, track, source)))
 
     await conn.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
     await conn.setLocalDescription(await conn.createAnswer())
@@ -177,10 +183,11 @@ async def join(client: Client, class_id: int) -> Peer:
     return peer
 
 
-async def publish(peer: Peer) -> None:
-    """The teacher publishes a moving picture and a tone."""
+async def publish(peer: Peer, video: bool = True) -> None:
+    """Publish a moving picture (unless ``video`` is false) and a sound."""
     conn = peer.pc = pc()
-    conn.addTrack(MovingVideo())
+    if video:
+        conn.addTrack(MovingVideo())
     conn.addTrack(AudioStreamTrack())
     await conn.setLocalDescription(await conn.createOffer())
     seen = len(peer.messages)
