@@ -323,3 +323,60 @@ async def test_student_reconnects_by_itself_as_the_same_person(
         finally:
             await browser.close()
     assert not errors, errors
+
+
+AUDIO_FROM_SPEAKER_JS = """async () => {
+  let packets = 0;
+  for (const view of window.sabaqRoom.views.values()) {
+    if (view.pc === window.sabaqRoom.pc) continue;  // the teacher's
+    const stats = await view.pc.getStats();
+    stats.forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "audio") packets += r.packetsReceived || 0;
+    });
+  }
+  return packets;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_floor_control_in_chromium(served: TestServer, academy: Academy) -> None:
+    """A student raises a hand, the teacher gives the floor, the other student hears the
+    speaker's microphone; the teacher takes the floor back and the speaker's sound goes."""
+    class_id = academy.class_id
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            pages: list[Page] = []
+            for uid in (academy.teacher_id, *academy.student_ids[:2]):
+                page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+                watch_errors(page, errors)
+                await sign_in_and_open(served, page, uid, class_id)
+                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                await page.locator("#join").click()
+                pages.append(page)
+            teacher, speaker, listener = pages
+            await wait_decoded(listener, 5)
+            s, t = await room_strings(speaker), await room_strings(teacher)
+
+            await speaker.locator("#hand").click()
+            await expect(speaker.locator("#hand")).to_have_text(s["lowerHand"])
+            row = teacher.locator("#roster li").filter(has_text="Студент 01")
+            await expect(row).to_contain_text(t["handRaised"])
+            await row.get_by_role("button", name=t["giveFloor"], exact=True).click()
+            await expect(speaker.locator("#status")).to_have_text(s["youHaveTheFloor"])
+            await expect(listener.locator("#speakers figure")).to_contain_text("Студент 01")
+            async with asyncio.timeout(15):
+                while await listener.evaluate(AUDIO_FROM_SPEAKER_JS) < 20:
+                    await asyncio.sleep(0.1)
+
+            await row.get_by_role("button", name=t["takeFloor"]).click()
+            await expect(speaker.locator("#status")).to_have_text(s["floorTaken"])
+            await expect(listener.locator("#speakers figure")).to_have_count(0)
+            await wait_decoded(listener, await frames_decoded(listener) + 5)  # teacher goes on
+        finally:
+            await browser.close()
+    assert not errors, errors

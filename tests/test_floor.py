@@ -84,3 +84,6 @@ async def publish_refused(peer: Peer, code: str = "not_allowed", video: bool = T
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    if peer.pc is not None:  # the refused offer's peer connection
+        await peer.pc.close()
+        peer.pc = None

@@ -12,7 +12,6 @@
   const FINAL_CLOSES = new Set([4000, 4001, 4003, 4400, 4401]);
 
   let ws = null;
-  let pc = null;
   let localStream = null;
   let finished = false;
   let retries = 0;
@@ -90,52 +89,123 @@
     });
   }
 
-  function newPeer() {
-    if (pc) pc.close();
-    pc = new RTCPeerConnection({ iceServers: cfg.iceServers });
-    window.sabaqRoom.pc = pc;
-    return pc;
+  // My own publication (the teacher's camera; a student's microphone while given the floor),
+  // and what I watch: one peer connection per source.
+  let pubPc = null;
+  const views = new Map(); // source id → { pc, elements }
+
+  function closePublication() {
+    if (pubPc) pubPc.close();
+    pubPc = null;
   }
 
-  // A peer connection that fails (ICE or DTLS) is replaced by reconnecting; the status says
-  // "live" only once media can actually flow.
-  function watch(conn, onConnected) {
+  function closeView(source) {
+    const view = views.get(source);
+    if (!view) return;
+    view.pc.close();
+    view.elements.forEach((el) => el.remove());
+    views.delete(source);
+    if (window.sabaqRoom.pc === view.pc) window.sabaqRoom.pc = null;
+  }
+
+  function closeAllMedia() {
+    closePublication();
+    [...views.keys()].forEach(closeView);
+  }
+
+  // A peer connection that fails (ICE or DTLS) ends this session, and the page reconnects;
+  // the status says "live" only once media can actually flow.
+  function watch(conn, isCurrent, onConnected) {
     conn.addEventListener("connectionstatechange", () => {
-      if (conn !== pc) return;
+      if (!isCurrent()) return;
       if (conn.connectionState === "connected") onConnected();
-      else if (conn.connectionState === "failed") {
-        if (ws) ws.close(4100); // ends this session; onclose reconnects
-      }
+      else if (conn.connectionState === "failed" && ws) ws.close(4100);
     });
   }
 
-  async function publish() {
-    const conn = newPeer();
-    watch(conn, () => setStatus(S.youAreLive, "live"));
-    for (const track of localStream.getTracks()) conn.addTransceiver(track, { direction: "sendonly", streams: [localStream] });
+  async function publish(stream, onConnected) {
+    closePublication();
+    const conn = (pubPc = new RTCPeerConnection({ iceServers: cfg.iceServers }));
+    if (isHost) window.sabaqRoom.pc = conn;
+    watch(conn, () => conn === pubPc, onConnected);
+    for (const track of stream.getTracks()) {
+      conn.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    }
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
-    send("publish", { sdp: conn.localDescription.sdp });
+    if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp });
   }
 
   async function onOffer(msg) {
-    const conn = newPeer();
+    closeView(msg.source);
+    const conn = new RTCPeerConnection({ iceServers: cfg.iceServers });
+    const fromTeacher = msg.source_role === "host";
+    const view = { pc: conn, elements: [] };
+    views.set(msg.source, view);
     const stream = new MediaStream();
+    if (fromTeacher) {
+      window.sabaqRoom.pc = conn;
+    } else {
+      // A student with the floor: their sound (and picture, if allowed) beside the teacher's.
+      const box = document.createElement("figure");
+      box.className = "speaker";
+      const caption = document.createElement("figcaption");
+      caption.textContent = `${S.speaking}: ${msg.publisher}`;
+      const media = document.createElement("video");
+      media.autoplay = true;
+      media.playsInline = true;
+      media.srcObject = stream;
+      box.append(media, caption);
+      $("speakers").appendChild(box);
+      view.elements.push(box);
+    }
     conn.ontrack = (ev) => {
       stream.addTrack(ev.track);
-      video.srcObject = stream;
-      video.play().catch(() => {});
+      const el = fromTeacher ? video : view.elements[0].querySelector("video");
+      el.srcObject = stream;
+      el.play().catch(() => {});
     };
-    watch(conn, () => {
+    const current = () => views.get(msg.source) === view;
+    watch(conn, current, () => {
+      if (!fromTeacher) return;
       $("waiting").hidden = true;
       setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
     });
     await conn.setRemoteDescription({ type: "offer", sdp: msg.sdp });
     await conn.setLocalDescription(await conn.createAnswer());
     await gathered(conn);
-    if (conn !== pc) return; // a newer offer replaced this one meanwhile
+    if (!current()) return; // a newer offer replaced this one meanwhile
     send("answer", { sdp: conn.localDescription.sdp, offer_id: msg.offer_id });
-    setStatus(S.connecting, "connecting");
+    if (fromTeacher) setStatus(S.connecting, "connecting");
+  }
+
+  // -- the floor ------------------------------------------------------------------------------
+  let handRaised = false;
+  let micStream = null;
+
+  async function takeFloor(camera) {
+    try {
+      micStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: camera });
+    } catch (e) {
+      setStatus(S.noCamera, "live");
+      return;
+    }
+    await publish(micStream, () => setStatus(S.youHaveTheFloor, "live"));
+  }
+
+  function leaveFloor() {
+    closePublication();
+    if (micStream) micStream.getTracks().forEach((t) => t.stop());
+    micStream = null;
+  }
+
+  function button(label, onClick, className) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = className || "link";
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
   }
 
   function renderRoster(msg) {
@@ -146,16 +216,38 @@
       li.textContent = p.name;
       const role = document.createElement("span");
       role.className = "role";
-      role.textContent = ` (${S[p.role] || p.role}${p.id === myId ? ", " + S.you : ""})`;
+      const notes = [S[p.role] || p.role];
+      if (p.id === myId) notes.push(S.you);
+      if (p.hand_raised) notes.push(S.handRaised);
+      if (p.floor) notes.push(S.hasFloor);
+      role.textContent = ` (${notes.join(", ")})`;
       li.appendChild(role);
+      if (p.hand_raised) li.classList.add("hand");
       if (isHost && p.id !== myId) {
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.className = "link remove";
-        remove.textContent = S.remove;
+        const actions = document.createElement("span");
+        actions.className = "actions-inline";
+        if (p.role === "learner" && !p.floor) {
+          actions.append(
+            button(S.giveFloor, () => send("grant_floor", { participant_id: p.id, camera: false })),
+            button(S.giveFloorCamera, () => send("grant_floor", { participant_id: p.id, camera: true })),
+          );
+        }
+        if (p.floor) {
+          actions.append(button(S.takeFloor, () => send("revoke_floor", { participant_id: p.id })));
+        }
+        const remove = button(S.remove, () => send("remove", { participant_id: p.id }), "link remove");
         remove.setAttribute("aria-label", S.removeWho.replace("{name}", p.name));
-        remove.addEventListener("click", () => send("remove", { participant_id: p.id }));
-        li.appendChild(remove);
+        actions.append(remove);
+        li.appendChild(actions);
+      }
+      if (p.id === myId && !isHost) {
+        handRaised = p.hand_raised;
+        const hand = $("hand");
+        if (hand) {
+          hand.textContent = handRaised ? S.lowerHand : S.raiseHand;
+          hand.setAttribute("aria-pressed", String(handRaised));
+          hand.hidden = Boolean(p.floor);
+        }
       }
       list.appendChild(li);
     }
@@ -163,7 +255,8 @@
     if (isHost) {
       if (!msg.publisher) setStatus(S.connecting, "connecting");
     } else if (!msg.publisher) {
-      if (pc) { pc.close(); pc = null; }
+      const teacherView = [...views.entries()].find(([, v]) => v.pc === window.sabaqRoom.pc);
+      if (teacherView) closeView(teacherView[0]);
       video.srcObject = null;
       $("waiting").hidden = false;
       setStatus(msg.state === "waiting" ? S.waitingTeacher : S.teacherAway, "waiting");
@@ -188,7 +281,7 @@
         retries = 0;
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
-        if (isHost) await publish();
+        if (isHost) await publish(localStream, () => setStatus(S.youAreLive, "live"));
         break;
       case "roster":
         renderRoster(msg);
@@ -197,7 +290,17 @@
         await onOffer(msg);
         break;
       case "answer":
-        await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+        if (pubPc) await pubPc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+        break;
+      case "source_ended":
+        closeView(msg.source);
+        break;
+      case "floor_granted":
+        await takeFloor(Boolean(msg.camera));
+        break;
+      case "floor_revoked":
+        leaveFloor();
+        setStatus(S.floorTaken, "live");
         break;
       case "chat":
         showChat(msg);
@@ -211,7 +314,9 @@
           fresh = true;
         } else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
-        else if (msg.code === "chat_too_fast") setStatus(cfg.errors.chat_too_fast);
+        else if (msg.code === "chat_too_fast" || msg.code === "camera_not_allowed") {
+          setStatus(cfg.errors[msg.code]);
+        }
         else if (msg.code !== "server_stopping") {
           finish(`${S.refused} ${cfg.errors[msg.code] || msg.message}`, "error");
         }
@@ -224,8 +329,9 @@
   function finish(text, state) {
     finished = true;
     setStatus(text, state);
-    if (pc) { pc.close(); pc = null; }
-    if (localStream && state !== "live") localStream.getTracks().forEach((t) => t.stop());
+    closeAllMedia();
+    leaveFloor();
+    if (localStream) localStream.getTracks().forEach((t) => t.stop());
     $("stage").hidden = state === "error";
   }
 
@@ -294,14 +400,15 @@
 
   function retry() {
     if (finished) return;
-    if (pc) { pc.close(); pc = null; }
+    closeAllMedia();
+    leaveFloor();
     setStatus(S.reconnecting, "reconnecting");
     const delay = Math.min(500 * 2 ** retries, 8000);
     retries += 1;
     setTimeout(connect, delay);
   }
 
-  window.sabaqRoom = { pc: null };
+  window.sabaqRoom = { pc: null, views: views };
 
   const joinBtn = $("join");
   if (joinBtn) {
@@ -326,6 +433,10 @@
     if (text) send("chat", { text: text });
     input.value = "";
   });
+  const handBtn = $("hand");
+  if (handBtn) {
+    handBtn.addEventListener("click", () => send(handRaised ? "lower_hand" : "raise_hand"));
+  }
   const endBtn = $("end");
   if (endBtn) {
     endBtn.addEventListener("click", () => {
