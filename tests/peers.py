@@ -89,6 +89,14 @@ class Peer:
                 self._new_message.clear()
                 await self._new_message.wait()
 
+    async def wait_closed(self, timeout: float = 5.0) -> int:
+        """The close code the server ended this connection with."""
+        async with asyncio.timeout(timeout):
+            while self.closed_code is None:
+                self._new_message.clear()
+                await self._new_message.wait()
+        return self.closed_code
+
     async def wait_frames(self, n: int, timeout: float = 15.0) -> None:
         async with asyncio.timeout(timeout):
             while self.frames < n:

@@ -3,8 +3,6 @@ teacher removing a participant."""
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp.test_utils import TestServer
 
 from attendance.models import EventKind
@@ -56,10 +54,7 @@ async def test_teacher_removes_a_participant_and_only_the_teacher_may(
     await teacher.send("remove", participant_id=a_id)
     err = await a.wait_for("error")
     assert err["code"] == "removed"
-    async with asyncio.timeout(5):
-        while a.closed_code is None:
-            await asyncio.sleep(0.02)
-    assert a.closed_code == 4003
+    assert await a.wait_closed() == 4003
     await b.send("remove", participant_id=b_id)  # a student may not remove anyone
     assert (await b.wait_for("error"))["code"] == "not_allowed"
     await served.app[keys.MEDIA_NODE].outbox.flush()

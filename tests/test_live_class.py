@@ -78,10 +78,7 @@ async def test_second_tab_takes_over_and_old_tab_is_told(
     second = await join(client, academy.class_id)
     err = await first.wait_for("error")
     assert err["code"] == "opened_elsewhere"
-    async with asyncio.timeout(5):
-        while first.closed_code is None:
-            await asyncio.sleep(0.02)
-    assert first.closed_code == 4001
+    assert await first.wait_closed() == 4001
     await second.send("leave")
     await second.close()
     await first.close()
@@ -120,10 +117,7 @@ async def test_ending_with_students_present_tells_and_records_everyone(
     await teacher.send("end_class")
     for s in (*students, teacher):
         assert (await s.wait_for("ended"))["reason"] == "ended_by_teacher"
-        async with asyncio.timeout(5):
-            while s.closed_code is None:
-                await asyncio.sleep(0.02)
-        assert s.closed_code == 4000
+        assert await s.wait_closed() == 4000
     await served.app[keys.MEDIA_NODE].outbox.flush()
     events = served.app[keys.LEDGER].events(academy.class_id)
     left = {e.event.user_id for e in events if e.event.kind is EventKind.LEFT}
