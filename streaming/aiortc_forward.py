@@ -106,6 +106,7 @@ class Hub:
         self._receiver = receiver
         self.viewers: set[ForwardedTrack] = set()
         self._last_request = 0.0
+        self._deferred: asyncio.TimerHandle | None = None
         self.frames = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -119,13 +120,23 @@ class Hub:
             viewer.offer(packet, keyframe)
 
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe; requests closer together than the interval merge."""
+        """Ask the publisher for a keyframe. Requests closer together than the interval merge
+        into one sent at the end of the interval, so none is lost and the publisher is not
+        flooded."""
         if self.kind != "video":
             return
-        now = time.monotonic()
-        if now - self._last_request < KEYFRAME_REQUEST_INTERVAL:
+        wait = self._last_request + KEYFRAME_REQUEST_INTERVAL - time.monotonic()
+        if wait > 0:
+            if self._deferred is None:
+                self._deferred = asyncio.get_running_loop().call_later(wait, self._send_pli)
             return
-        self._last_request = now
+        self._send_pli()
+
+    def _send_pli(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()  # this send covers the deferred one too
+            self._deferred = None
+        self._last_request = time.monotonic()
         for source in self._receiver.getSynchronizationSources():
             task = asyncio.ensure_future(self._receiver._send_rtcp_pli(source.source))
             self._tasks.add(task)
@@ -138,6 +149,8 @@ class Hub:
         return track
 
     def close(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
         for viewer in list(self.viewers):
             viewer.stop()
 
