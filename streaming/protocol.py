@@ -1,7 +1,8 @@
 """The signaling protocol, version 1: JSON objects over one WebSocket per participant.
 
 Client → server: ``join`` {token} or, after a drop, ``rejoin`` {token} (the reconnect token
-from ``welcome``), ``publish`` {sdp} (the host's offer with their tracks),
+from ``welcome``), ``publish`` {sdp, tracks} (``tracks`` labels the offer's media sections in
+order: camera, microphone, screen) {sdp} (the host's offer with their tracks),
 ``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
 ``raise_hand``, ``lower_hand`` (a student), ``grant_floor`` {participant_id, camera},
 ``revoke_floor`` {participant_id}, ``remove`` {participant_id} (the teacher), ``end_class``,
@@ -23,6 +24,9 @@ MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 48 * 1024
 
 MAX_CHAT_CHARS = 1000
+# What a published track is, in the order of the offer's media sections.
+TRACK_LABELS = ("camera", "microphone", "screen")
+MAX_TRACKS = 4
 
 ClientType = Literal[
     "join",
@@ -60,6 +64,7 @@ class ClientMessage:
     participant_id: str | None = None
     offer_id: int | None = None
     camera: bool = False
+    tracks: tuple[str, ...] = ()
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -96,7 +101,16 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             raise ProtocolError("token_missing", f"The {kind} message needs a token")
         return ClientMessage(type="join" if kind == "join" else "rejoin", token=token)
     if kind == "publish":
-        return ClientMessage(type="publish", sdp=_sdp(doc))
+        tracks = doc.get("tracks", [])
+        if (
+            not isinstance(tracks, list)
+            or len(tracks) > MAX_TRACKS
+            or any(t not in TRACK_LABELS for t in tracks)
+        ):
+            raise ProtocolError(
+                "bad_message", f"'tracks' lists at most {MAX_TRACKS} of {', '.join(TRACK_LABELS)}"
+            )
+        return ClientMessage(type="publish", sdp=_sdp(doc), tracks=tuple(tracks))
     if kind == "answer":
         offer_id = doc.get("offer_id")
         if not isinstance(offer_id, int) or isinstance(offer_id, bool):

@@ -109,6 +109,7 @@ class Participant:
     views: dict[str, ViewerMedia] = field(default_factory=dict)
     offer_id: int = 0  # offers are numbered; an answer names the offer it answers
     pending: dict[int, str] = field(default_factory=dict)  # offer id → source awaiting answer
+    tracks: tuple[str, ...] = ()  # labels of what this participant publishes, in order
     hand_raised: bool = False
     floor: Floor | None = None  # what a learner was given the floor with
     closed: bool = False
@@ -140,6 +141,7 @@ class Participant:
             "name": self.name,
             "role": self.role.value,
             "publishing": self.publisher is not None,
+            "sharing_screen": self.publisher is not None and "screen" in self.tracks,
             "hand_raised": self.hand_raised,
             "floor": self.floor.value if self.floor else None,
         }
@@ -295,10 +297,15 @@ class Room:
                 await _close_quietly(view)
 
     # -- media --------------------------------------------------------------------------------
-    async def publish(self, pid: str, sdp: str) -> None:
+    async def publish(self, pid: str, sdp: str, tracks: tuple[str, ...] = ()) -> None:
         """The teacher publishes camera, microphone (and screen); a learner with the floor
-        publishes what the floor allows. Everyone else is offered the new media."""
+        publishes what the floor allows. Everyone else is offered the new media.
+
+        ``tracks`` labels the offer's media sections in order (camera, microphone, screen), so
+        that viewers can tell the screen from the camera."""
         p = self._get(pid)
+        if "screen" in tracks and p.role is not ClassRole.HOST:
+            raise ProtocolError("not_allowed", "Only the teacher shares a screen")
         if p.role is not ClassRole.HOST and p.floor is None:
             raise ProtocolError(
                 "not_allowed", "Only the teacher, or whoever has the floor, publishes"
@@ -325,6 +332,17 @@ class Room:
         if self.participants.get(pid) is not p or (p.role is not ClassRole.HOST and not p.floor):
             await _close_quietly(pub)  # left, or lost the floor, while we negotiated
             return
+        kinds = pub.track_kinds
+        expected = tuple("microphone" if k == "audio" else "camera" for k in kinds)
+        if tracks and (
+            len(tracks) != len(kinds)
+            or any(
+                (t == "microphone") != (k == "audio") for t, k in zip(tracks, kinds, strict=True)
+            )
+        ):
+            await _close_quietly(pub)
+            raise ProtocolError("bad_message", "'tracks' does not match the offer's media")
+        p.tracks = tracks or expected
         p.publisher = pub
         await p.send("answer", sdp=answer)
         await self._broadcast_state()
@@ -368,6 +386,7 @@ class Room:
                 source=source.id,
                 source_role=source.role.value,
                 publisher=source.name,
+                tracks=list(source.tracks),
             )
 
     async def answer(self, pid: str, sdp: str, offer_id: int) -> None:

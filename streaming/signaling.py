@@ -105,7 +105,7 @@ async def _serve(
         if m.type == "ping":
             await p.send("pong")
         elif m.type == "publish" and m.sdp is not None:
-            await room.publish(p.id, m.sdp)
+            await room.publish(p.id, m.sdp, m.tracks)
         elif m.type == "answer" and m.sdp is not None and m.offer_id is not None:
             await room.answer(p.id, m.sdp, m.offer_id)
         elif m.type == "chat" and m.text is not None:

@@ -72,6 +72,7 @@ class Peer:
     frames: int = 0
     audio_frames: int = 0
     audio_by_source: dict[str, int] = field(default_factory=dict)
+    frames_by_label: dict[str, int] = field(default_factory=dict)
     closed_code: int | None = None
     _reader: asyncio.Task[None] | None = None
     _sinks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -121,17 +122,18 @@ async def _read(peer: Peer) -> None:
             peer.messages.append(doc)
             peer._new_message.set()
             if doc["type"] == "offer":
-                await _answer(peer, doc["sdp"], doc["offer_id"], doc["source"])
+                await _answer(peer, doc["sdp"], doc["offer_id"], doc["source"], doc["tracks"])
     peer.closed_code = peer.ws.close_code
     peer._new_message.set()
 
 
-async def _count(peer: Peer, track: MediaStreamTrack, source: str) -> None:
+async def _count(peer: Peer, track: MediaStreamTrack, source: str, label: str) -> None:
     while True:
         try:
             await track.recv()
         except Exception:
             return
+        peer.frames_by_label[label] = peer.frames_by_label.get(label, 0) + 1
         if track.kind == "video":
             peer.frames += 1
         else:
@@ -139,7 +141,7 @@ async def _count(peer: Peer, track: MediaStreamTrack, source: str) -> None:
             peer.audio_by_source[source] = peer.audio_by_source.get(source, 0) + 1
 
 
-async def _answer(peer: Peer, sdp: str, offer_id: int, source: str) -> None:
+async def _answer(peer: Peer, sdp: str, offer_id: int, source: str, labels: list[str]) -> None:
     old = peer.watching.pop(source, None)
     if old is not None:
         await old.close()
@@ -149,7 +151,9 @@ async def _answer(peer: Peer, sdp: str, offer_id: int, source: str) -> None:
 
     @conn.on("track")
     def on_track(track: MediaStreamTrack) -> None:
-        peer._sinks.append(asyncio.create_task(_count(peer, track, source)))
+        index = [t.receiver.track for t in conn.getTransceivers()].index(track)
+        label = labels[index] if index < len(labels) else track.kind
+        peer._sinks.append(asyncio.create_task(_count(peer, track, source, label)))
 
     await conn.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
     await conn.setLocalDescription(await conn.createAnswer())
@@ -191,14 +195,20 @@ async def join(client: Client, class_id: int) -> Peer:
     return peer
 
 
-async def publish(peer: Peer, video: bool = True) -> None:
-    """Publish a moving picture (unless ``video`` is false) and a sound."""
+async def publish(peer: Peer, video: bool = True, screen: bool = False) -> None:
+    """Publish a moving picture (unless ``video`` is false), a sound, and maybe a screen."""
     conn = peer.pc = pc()
+    tracks = []
     if video:
         conn.addTrack(MovingVideo())
+        tracks.append("camera")
     conn.addTrack(AudioStreamTrack())
+    tracks.append("microphone")
+    if screen:
+        conn.addTrack(MovingVideo())
+        tracks.append("screen")
     await conn.setLocalDescription(await conn.createOffer())
     seen = len(peer.messages)
-    await peer.send("publish", sdp=conn.localDescription.sdp)
+    await peer.send("publish", sdp=conn.localDescription.sdp, tracks=tracks)
     answer = await peer.wait_for("answer", after=seen)
     await conn.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
