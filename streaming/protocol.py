@@ -2,13 +2,15 @@
 
 Client → server: ``join`` {token} or, after a drop, ``rejoin`` {token} (the reconnect token
 from ``welcome``), ``publish`` {sdp, tracks} (``tracks`` labels the offer's media sections in
-order: camera, microphone, screen) {sdp} (the host's offer with their tracks),
+order: camera, microphone — or just ``["screen"]``, the teacher's screen as a publication of its
+own; the ``answer`` names the ``publication``: main or screen), ``unpublish`` {publication},
 ``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
 ``raise_hand``, ``lower_hand`` (a student), ``grant_floor`` {participant_id, camera},
 ``revoke_floor`` {participant_id}, ``remove`` {participant_id} (the teacher), ``end_class``,
 ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
-source, ...} (one peer connection per source: the teacher, a student with the floor),
+source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
+screen, a student with the floor),
 ``source_ended``, ``roster``, ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
 ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
@@ -38,6 +40,7 @@ ClientType = Literal[
     "lower_hand",
     "grant_floor",
     "revoke_floor",
+    "unpublish",
     "remove",
     "end_class",
     "leave",
@@ -65,6 +68,7 @@ class ClientMessage:
     offer_id: int | None = None
     camera: bool = False
     tracks: tuple[str, ...] = ()
+    publication: str | None = None
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -125,6 +129,10 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
                 "bad_message", f"A chat message is at most {MAX_CHAT_CHARS} characters"
             )
         return ClientMessage(type="chat", text=said.strip())
+    if kind == "unpublish":
+        if doc.get("publication") != "screen":
+            raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")
+        return ClientMessage(type="unpublish", publication="screen")
     if kind in ("remove", "grant_floor", "revoke_floor"):
         pid = doc.get("participant_id")
         if not isinstance(pid, str) or not 0 < len(pid) <= 64:

@@ -92,6 +92,12 @@ class RoomState(enum.StrEnum):
     ENDED = "ended"
 
 
+@dataclass(frozen=True, slots=True)
+class Publication:
+    media: PublisherMedia
+    tracks: tuple[str, ...]  # labels of its media sections, in order
+
+
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[object]]
 
@@ -104,12 +110,13 @@ class Participant:
     name: str
     send_text: Send
     close_ws: Close
-    publisher: PublisherMedia | None = None
+    # What this participant publishes: "main" (camera, microphone) and, for the teacher,
+    # "screen" — each its own peer connection and its own source for the viewers.
+    publications: dict[str, Publication] = field(default_factory=dict)
     # What this participant watches: one peer connection per source (teacher, floor holder).
     views: dict[str, ViewerMedia] = field(default_factory=dict)
     offer_id: int = 0  # offers are numbered; an answer names the offer it answers
     pending: dict[int, str] = field(default_factory=dict)  # offer id → source awaiting answer
-    tracks: tuple[str, ...] = ()  # labels of what this participant publishes, in order
     hand_raised: bool = False
     floor: Floor | None = None  # what a learner was given the floor with
     closed: bool = False
@@ -117,6 +124,14 @@ class Participant:
     chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _abort: asyncio.Future[object] | None = None
+
+    @property
+    def publisher(self) -> PublisherMedia | None:
+        main = self.publications.get("main")
+        return main.media if main else None
+
+    def source_id(self, publication: str) -> str:
+        return self.id if publication == "main" else f"{self.id}/{publication}"
 
     async def send(self, kind: str, **fields: Any) -> None:
         """Send a message; a client that does not take it within a few seconds is dropped,
@@ -141,7 +156,7 @@ class Participant:
             "name": self.name,
             "role": self.role.value,
             "publishing": self.publisher is not None,
-            "sharing_screen": self.publisher is not None and "screen" in self.tracks,
+            "sharing_screen": "screen" in self.publications,
             "hand_raised": self.hand_raised,
             "floor": self.floor.value if self.floor else None,
         }
@@ -182,9 +197,9 @@ class Room:
         host = self.host
         return host if host is not None and host.publisher is not None else None
 
-    def sources(self) -> list[Participant]:
-        """Everyone publishing: the teacher and whoever has the floor."""
-        return [p for p in self.participants.values() if p.publisher is not None]
+    def sources(self) -> list[tuple[Participant, str]]:
+        """Every publication: the teacher's (camera, screen) and whoever has the floor."""
+        return [(p, name) for p in self.participants.values() for name in p.publications]
 
     def roster(self) -> list[dict[str, Any]]:
         return [p.public() for p in self.participants.values()]
@@ -235,9 +250,9 @@ class Room:
             **(welcome or {}),
         )
         await self._broadcast_state()
-        for source in self.sources():
+        for source, name in self.sources():
             if source is not p:
-                self._spawn(self._subscribe(p, source))
+                self._spawn(self._subscribe(p, source, name))
 
     async def leave(
         self, pid: str, kind: MediaEventKind = MediaEventKind.LEFT, reason: str = ""
@@ -265,27 +280,29 @@ class Room:
 
     def _detach(self, p: Participant) -> bool:
         """Take the participant out of the room; True if others were watching them."""
-        was_source = p.publisher is not None
+        was_source = bool(p.publications)
         self.participants.pop(p.id, None)
         p.closed = True
         return was_source
 
     async def _release(self, p: Participant, was_source: bool) -> None:
+        names = list(p.publications)
         await self._close_media(p)
         if was_source:
-            await self._stop_watching(p.id)
+            for name in names:
+                await self._stop_watching(p.source_id(name))
 
     async def _drop(self, p: Participant) -> None:
         await self._release(p, self._detach(p))
 
     async def _close_media(self, p: Participant) -> None:
-        pub, views = p.publisher, list(p.views.values())
-        p.publisher = None
+        media: list[PublisherMedia | ViewerMedia] = [pub.media for pub in p.publications.values()]
+        media.extend(p.views.values())
+        p.publications.clear()
         p.views.clear()
         p.pending.clear()
-        for m in (pub, *views):
-            if m is not None:
-                await _close_quietly(m)
+        for m in media:
+            await _close_quietly(m)
 
     async def _stop_watching(self, source_id: str) -> None:
         """Nobody watches this source any more (it left, or stopped publishing)."""
@@ -298,69 +315,82 @@ class Room:
 
     # -- media --------------------------------------------------------------------------------
     async def publish(self, pid: str, sdp: str, tracks: tuple[str, ...] = ()) -> None:
-        """The teacher publishes camera, microphone (and screen); a learner with the floor
-        publishes what the floor allows. Everyone else is offered the new media.
+        """The teacher publishes camera and microphone, or the screen (``tracks`` is then
+        exactly ``("screen",)``: a publication of its own); a learner with the floor publishes
+        what the floor allows. Everyone else is offered the new media.
 
-        ``tracks`` labels the offer's media sections in order (camera, microphone, screen), so
-        that viewers can tell the screen from the camera."""
+        ``tracks`` labels the offer's media sections in order, so that viewers can tell them
+        apart."""
         p = self._get(pid)
-        if "screen" in tracks and p.role is not ClassRole.HOST:
-            raise ProtocolError("not_allowed", "Only the teacher shares a screen")
+        name = "screen" if tracks == ("screen",) else "main"
+        if "screen" in tracks and (name != "screen" or p.role is not ClassRole.HOST):
+            raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
         if p.role is not ClassRole.HOST and p.floor is None:
             raise ProtocolError(
                 "not_allowed", "Only the teacher, or whoever has the floor, publishes"
             )
         if self.state is not RoomState.LIVE:
             raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
-        old = p.publisher
-        p.publisher = None
-        if old is not None:
-            await self._stop_watching(p.id)
-            await _close_quietly(old)
+        await self.unpublish(pid, name)
         pub = self._media.new_publisher()
         try:
             answer = await pub.accept_offer(sdp)
         except Exception as exc:
             await _close_quietly(pub)
             raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
-        if p.role is not ClassRole.HOST and (
-            "video" in pub.track_kinds and p.floor is not Floor.AUDIO_VIDEO
-        ):
+        kinds = pub.track_kinds
+        if p.role is not ClassRole.HOST and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
             await _close_quietly(pub)
             await p.send("error", code="camera_not_allowed", message="The floor is for sound only")
             return
         if self.participants.get(pid) is not p or (p.role is not ClassRole.HOST and not p.floor):
             await _close_quietly(pub)  # left, or lost the floor, while we negotiated
             return
-        kinds = pub.track_kinds
         expected = tuple("microphone" if k == "audio" else "camera" for k in kinds)
-        if tracks and (
-            len(tracks) != len(kinds)
-            or any(
-                (t == "microphone") != (k == "audio") for t, k in zip(tracks, kinds, strict=True)
+        if name == "screen":
+            expected = ("screen",) * len(kinds)
+        if (
+            (tracks and len(tracks) != len(kinds))
+            or (
+                name == "main"
+                and tracks
+                and any(
+                    (t == "microphone") != (k == "audio")
+                    for t, k in zip(tracks, kinds, strict=True)
+                )
             )
+            or (name == "screen" and kinds != ("video",))
         ):
             await _close_quietly(pub)
             raise ProtocolError("bad_message", "'tracks' does not match the offer's media")
-        p.tracks = tracks or expected
-        p.publisher = pub
-        await p.send("answer", sdp=answer)
+        p.publications[name] = Publication(pub, tracks or expected)
+        await p.send("answer", sdp=answer, publication=name)
         await self._broadcast_state()
         for q in list(self.participants.values()):
             if q is not p:
-                self._spawn(self._subscribe(q, p))
+                self._spawn(self._subscribe(q, p, name))
 
-    async def _subscribe(self, viewer: Participant, source: Participant) -> None:
-        """Offer one source's media to a viewer; one offer at a time per viewer, and an offer
+    async def unpublish(self, pid: str, name: str) -> None:
+        """Stop one publication (the teacher stops sharing the screen, say)."""
+        p = self._get(pid)
+        old = p.publications.pop(name, None)
+        if old is not None:
+            await self._stop_watching(p.source_id(name))
+            await _close_quietly(old.media)
+            await self._broadcast_state()
+
+    async def _subscribe(self, viewer: Participant, source: Participant, name: str) -> None:
+        """Offer one publication to a viewer; one offer at a time per viewer, and an offer
         overtaken by a newer publication of that source is dropped."""
+        source_id = source.source_id(name)
         async with viewer.subscribing:
-            publication = source.publisher
+            publication = source.publications.get(name)
             if publication is None or viewer.closed or source.closed:
                 return
-            old = viewer.views.pop(source.id, None)
+            old = viewer.views.pop(source_id, None)
             if old is not None:
                 await _close_quietly(old)
-            media = self._media.new_viewer(publication)
+            media = self._media.new_viewer(publication.media)
             try:
                 offer = await media.make_offer()
             except Exception:
@@ -370,23 +400,23 @@ class Room:
             current = (
                 self.participants.get(viewer.id) is viewer
                 and self.participants.get(source.id) is source
-                and source.publisher is publication
+                and source.publications.get(name) is publication
             )
             if viewer.closed or not current:
                 await _close_quietly(media)
                 return
-            viewer.views[source.id] = media
+            viewer.views[source_id] = media
             viewer.offer_id += 1
-            viewer.pending = {o: s for o, s in viewer.pending.items() if s != source.id}
-            viewer.pending[viewer.offer_id] = source.id
+            viewer.pending = {o: s for o, s in viewer.pending.items() if s != source_id}
+            viewer.pending[viewer.offer_id] = source_id
             await viewer.send(
                 "offer",
                 sdp=offer,
                 offer_id=viewer.offer_id,
-                source=source.id,
+                source=source_id,
                 source_role=source.role.value,
                 publisher=source.name,
-                tracks=list(source.tracks),
+                tracks=list(publication.tracks),
             )
 
     async def answer(self, pid: str, sdp: str, offer_id: int) -> None:
@@ -434,10 +464,7 @@ class Room:
         if target is None or target.floor is None:
             return
         target.floor = None
-        pub, target.publisher = target.publisher, None
-        await self._stop_watching(target.id)
-        if pub is not None:
-            await _close_quietly(pub)
+        await self.unpublish(target.id, "main")
         await target.send("floor_revoked")
         await self._broadcast_state()
 

@@ -110,6 +110,8 @@ async def _serve(
             await room.answer(p.id, m.sdp, m.offer_id)
         elif m.type == "chat" and m.text is not None:
             await room.say(p.id, m.text)
+        elif m.type == "unpublish" and m.publication is not None:
+            await room.unpublish(p.id, m.publication)
         elif m.type in ("raise_hand", "lower_hand"):
             await room.raise_hand(p.id, m.type == "raise_hand")
         elif m.type == "grant_floor" and m.participant_id is not None:
