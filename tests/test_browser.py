@@ -42,6 +42,8 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
+    # getDisplayMedia picks the (virtual) screen without a picker.
+    "--auto-select-desktop-capture-source=Entire screen",
 ]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 TEACHER_NAME = "Марат Искаков"
@@ -377,6 +379,63 @@ async def test_floor_control_in_chromium(served: TestServer, academy: Academy) -
             await expect(speaker.locator("#status")).to_have_text(s["floorTaken"])
             await expect(listener.locator("#speakers figure")).to_have_count(0)
             await wait_decoded(listener, await frames_decoded(listener) + 5)  # teacher goes on
+        finally:
+            await browser.close()
+    assert not errors, errors
+
+
+SCREEN_FRAMES_JS = """async () => {
+  let decoded = 0;
+  for (const view of window.sabaqRoom.views.values()) {
+    if (!view.screen) continue;
+    (await view.pc.getStats()).forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "video") decoded += r.framesDecoded || 0;
+    });
+  }
+  return decoded;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_screen_share_in_chromium(served: TestServer, academy: Academy) -> None:
+    """The teacher shares the screen: the student sees it with the camera beside it; when the
+    teacher stops, the screen goes away and the camera stays."""
+    class_id = academy.class_id
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            pages: list[Page] = []
+            for uid in (academy.teacher_id, academy.student_ids[0]):
+                page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+                watch_errors(page, errors)
+                await sign_in_and_open(served, page, uid, class_id)
+                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                await page.locator("#join").click()
+                pages.append(page)
+            teacher, student = pages
+            await wait_decoded(student, 5)
+            t = await room_strings(teacher)
+
+            await teacher.locator("#share").click()
+            await expect(teacher.locator("#share")).to_have_text(t["stopSharing"])
+            await expect(teacher.locator("#status")).to_have_text(t["youAreSharing"])
+            await expect(student.locator("#screen")).to_be_visible()
+            await student.wait_for_function(
+                "() => document.getElementById('screen').videoWidth > 0", timeout=15_000
+            )
+            async with asyncio.timeout(15):
+                while await student.evaluate(SCREEN_FRAMES_JS) < 3:
+                    await asyncio.sleep(0.1)
+            await wait_decoded(student, await frames_decoded(student) + 5)  # camera too
+
+            await teacher.locator("#share").click()
+            await expect(teacher.locator("#share")).to_have_text(t["shareScreen"])
+            await expect(student.locator("#screen")).to_be_hidden()
+            await wait_decoded(student, await frames_decoded(student) + 5)  # the camera goes on
         finally:
             await browser.close()
     assert not errors, errors

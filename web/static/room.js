@@ -104,12 +104,14 @@
     if (!view) return;
     view.pc.close();
     view.elements.forEach((el) => el.remove());
+    if (view.screen) showScreen(null);
     views.delete(source);
     if (window.sabaqRoom.pc === view.pc) window.sabaqRoom.pc = null;
   }
 
   function closeAllMedia() {
     closePublication();
+    closeScreenPublication();
     [...views.keys()].forEach(closeView);
   }
 
@@ -133,17 +135,80 @@
     }
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
-    if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp });
+    if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp, tracks: labelsOf(stream) });
+  }
+
+  function labelsOf(stream) {
+    return stream.getTracks().map((t) => (t.kind === "audio" ? "microphone" : "camera"));
+  }
+
+  // -- screen share (the teacher): a publication of its own, on its own peer connection ------
+  let screenPc = null;
+  let screenStream = null;
+  const screenVideo = $("screen");
+
+  function showScreen(stream) {
+    screenVideo.srcObject = stream;
+    screenVideo.hidden = !stream;
+    room.classList.toggle("sharing", Boolean(stream));
+    if (stream) screenVideo.play().catch(() => {});
+  }
+
+  function closeScreenPublication() {
+    if (screenPc) screenPc.close();
+    screenPc = null;
+  }
+
+  async function publishScreen() {
+    closeScreenPublication();
+    const conn = (screenPc = new RTCPeerConnection({ iceServers: cfg.iceServers }));
+    watch(conn, () => conn === screenPc, () => setStatus(S.youAreSharing, "live"));
+    const track = screenStream.getVideoTracks()[0];
+    conn.addTransceiver(track, { direction: "sendonly", streams: [screenStream] });
+    await conn.setLocalDescription(await conn.createOffer());
+    await gathered(conn);
+    if (conn === screenPc) send("publish", { sdp: conn.localDescription.sdp, tracks: ["screen"] });
+  }
+
+  async function startScreen() {
+    try {
+      screenStream = await navigator.mediaDevices.getDisplayMedia({
+        video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } },
+      });
+    } catch (e) {
+      setStatus(S.noScreen, "live");
+      return;
+    }
+    screenStream.getVideoTracks()[0].addEventListener("ended", stopScreen);
+    showScreen(screenStream);
+    $("share").textContent = S.stopSharing;
+    $("share").setAttribute("aria-pressed", "true");
+    await publishScreen();
+  }
+
+  function stopScreen() {
+    if (!screenStream) return;
+    screenStream.getTracks().forEach((t) => t.stop());
+    screenStream = null;
+    closeScreenPublication();
+    send("unpublish", { publication: "screen" });
+    showScreen(null);
+    $("share").textContent = S.shareScreen;
+    $("share").setAttribute("aria-pressed", "false");
+    setStatus(S.youAreLive, "live");
   }
 
   async function onOffer(msg) {
     closeView(msg.source);
     const conn = new RTCPeerConnection({ iceServers: cfg.iceServers });
-    const fromTeacher = msg.source_role === "host";
-    const view = { pc: conn, elements: [] };
+    const isScreen = (msg.tracks || [])[0] === "screen";
+    const fromTeacher = msg.source_role === "host" && !isScreen;
+    const view = { pc: conn, elements: [], screen: isScreen };
     views.set(msg.source, view);
     const stream = new MediaStream();
-    if (fromTeacher) {
+    if (isScreen) {
+      conn.ontrack = (ev) => showScreen(new MediaStream([ev.track]));
+    } else if (fromTeacher) {
       window.sabaqRoom.pc = conn;
     } else {
       // A student with the floor: their sound (and picture, if allowed) beside the teacher's.
@@ -159,7 +224,7 @@
       $("speakers").appendChild(box);
       view.elements.push(box);
     }
-    conn.ontrack = (ev) => {
+    if (!isScreen) conn.ontrack = (ev) => {
       stream.addTrack(ev.track);
       const el = fromTeacher ? video : view.elements[0].querySelector("video");
       el.srcObject = stream;
@@ -281,7 +346,10 @@
         retries = 0;
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
-        if (isHost) await publish(localStream, () => setStatus(S.youAreLive, "live"));
+        if (isHost) {
+          await publish(localStream, () => setStatus(S.youAreLive, "live"));
+          if (screenStream) await publishScreen(); // back after a reconnect: share again
+        }
         break;
       case "roster":
         renderRoster(msg);
@@ -289,9 +357,11 @@
       case "offer":
         await onOffer(msg);
         break;
-      case "answer":
-        if (pubPc) await pubPc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+      case "answer": {
+        const target = msg.publication === "screen" ? screenPc : pubPc;
+        if (target) await target.setRemoteDescription({ type: "answer", sdp: msg.sdp });
         break;
+      }
       case "source_ended":
         closeView(msg.source);
         break;
@@ -332,6 +402,7 @@
     closeAllMedia();
     leaveFloor();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
+    if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     $("stage").hidden = state === "error";
   }
 
@@ -433,6 +504,8 @@
     if (text) send("chat", { text: text });
     input.value = "";
   });
+  const shareBtn = $("share");
+  if (shareBtn) shareBtn.addEventListener("click", () => (screenStream ? stopScreen() : startScreen()));
   const handBtn = $("hand");
   if (handBtn) {
     handBtn.addEventListener("click", () => send(handRaised ? "lower_hand" : "raise_hand"));
