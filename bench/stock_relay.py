@@ -6,7 +6,7 @@ aiortc SFU does out of the box. Only benchmarks use it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiortc import (
     MediaStreamTrack,
@@ -60,9 +60,9 @@ class StockRelayBackend:
         self._config = RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in ice_servers])
         self._relay = MediaRelay()
 
-    def new_publisher(self) -> StockPublisher:
+    def new_publisher(self, on_failed: Callable[[], None]) -> StockPublisher:
         return StockPublisher(self._config, self._relay)
 
-    def new_viewer(self, source: object) -> StockViewer:
+    def new_viewer(self, source: object, on_failed: Callable[[], None]) -> StockViewer:
         assert isinstance(source, StockPublisher)
         return StockViewer(self._config, source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aioice.ice
 from aiortc import (
@@ -56,10 +56,18 @@ def _configuration(ice_servers: Sequence[str]) -> RTCConfiguration:
     return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in ice_servers])
 
 
+def _on_failure(pc: RTCPeerConnection, on_failed: Callable[[], None]) -> None:
+    @pc.on("connectionstatechange")
+    def changed() -> None:
+        if pc.connectionState == "failed":
+            on_failed()
+
+
 class AiortcPublisher:
-    def __init__(self, config: RTCConfiguration) -> None:
+    def __init__(self, config: RTCConfiguration, on_failed: Callable[[], None]) -> None:
         self.pc = RTCPeerConnection(configuration=config)
         self.hubs: list[Hub] = []
+        _on_failure(self.pc, on_failed)
 
     @property
     def track_kinds(self) -> tuple[str, ...]:
@@ -82,8 +90,11 @@ class AiortcPublisher:
 
 
 class AiortcViewer:
-    def __init__(self, config: RTCConfiguration, source: AiortcPublisher) -> None:
+    def __init__(
+        self, config: RTCConfiguration, source: AiortcPublisher, on_failed: Callable[[], None]
+    ) -> None:
         self.pc = RTCPeerConnection(configuration=config)
+        _on_failure(self.pc, on_failed)
         self.tracks = [hub.subscribe() for hub in source.hubs]
         for track in self.tracks:
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
@@ -117,10 +128,10 @@ class AiortcBackend:
     def __init__(self, ice_servers: Sequence[str] = ()) -> None:
         self._config = _configuration(ice_servers)
 
-    def new_publisher(self) -> AiortcPublisher:
-        return AiortcPublisher(self._config)
+    def new_publisher(self, on_failed: Callable[[], None]) -> AiortcPublisher:
+        return AiortcPublisher(self._config, on_failed)
 
-    def new_viewer(self, source: object) -> AiortcViewer:
+    def new_viewer(self, source: object, on_failed: Callable[[], None]) -> AiortcViewer:
         if not isinstance(source, AiortcPublisher):
             raise TypeError(f"Cannot view a {type(source).__name__}")
-        return AiortcViewer(self._config, source)
+        return AiortcViewer(self._config, source, on_failed)

@@ -31,6 +31,7 @@ CLOSE_PROTOCOL = 4400  # the client broke the protocol
 CLOSE_UNAUTHORIZED = 4401  # no valid token
 CLOSE_SERVER_STOPPING = 4503  # the node is shutting down: reconnect later
 CLOSE_TOO_SLOW = 4504  # the client did not read its messages: reconnect
+CLOSE_MEDIA_FAILED = 4505  # a peer connection failed: reconnect
 
 SEND_TIMEOUT = 5.0
 
@@ -61,8 +62,10 @@ class ViewerMedia(Protocol):
 
 
 class MediaBackend(Protocol):
-    def new_publisher(self) -> PublisherMedia: ...
-    def new_viewer(self, source: PublisherMedia) -> ViewerMedia: ...
+    # ``on_failed`` is called once if the peer connection fails (ICE, or a DTLS handshake that
+    # does not verify, as with a tampered fingerprint).
+    def new_publisher(self, on_failed: Callable[[], None]) -> PublisherMedia: ...
+    def new_viewer(self, source: PublisherMedia, on_failed: Callable[[], None]) -> ViewerMedia: ...
 
 
 MEDIA_CLOSE_TIMEOUT = 5.0
@@ -332,7 +335,7 @@ class Room:
         if self.state is not RoomState.LIVE:
             raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
         await self.unpublish(pid, name)
-        pub = self._media.new_publisher()
+        pub = self._media.new_publisher(lambda: self._spawn(self._media_failed(p)))
         try:
             answer = await pub.accept_offer(sdp)
         except Exception as exc:
@@ -390,7 +393,9 @@ class Room:
             old = viewer.views.pop(source_id, None)
             if old is not None:
                 await _close_quietly(old)
-            media = self._media.new_viewer(publication.media)
+            media = self._media.new_viewer(
+                publication.media, lambda: self._spawn(self._media_failed(viewer))
+            )
             try:
                 offer = await media.make_offer()
             except Exception:
@@ -431,6 +436,15 @@ class Room:
             await view.accept_answer(sdp)
         except Exception as exc:
             raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
+
+    async def _media_failed(self, p: Participant) -> None:
+        """A peer connection of this participant failed: they are told and disconnected (their
+        page reconnects if it can); everyone else goes on."""
+        if self.participants.get(p.id) is not p:
+            return
+        await p.send("error", code="media_failed", message="The media connection failed")
+        await self.leave(p.id, MediaEventKind.DISCONNECTED, "media connection failed")
+        await p.close_ws(CLOSE_MEDIA_FAILED, "media failed")
 
     # -- the floor ----------------------------------------------------------------------------
     async def raise_hand(self, pid: str, raised: bool) -> None:

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession, WSMsgType
 from aiohttp.test_utils import TestServer
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streaming.protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message
-from tests.conftest import Academy, SignIn
-from tests.peers import join, join_token, publish, ws_url
+from tests.conftest import Academy, Client, SignIn
+from tests.peers import Peer, join, join_token, publish, ws_url
+from tests.peers import pc as new_pc
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -127,3 +131,105 @@ async def test_random_messages_never_break_the_server(
     ok = await client.get("/healthz")
     assert ok.status == 200
     assert got and got[0]["type"] in ("welcome", "error")
+
+
+async def _offered(client: Client, class_id: int) -> tuple[Peer, dict[str, Any]]:
+    """A participant that joined and was offered the teacher's media (not yet answered)."""
+    grant = await join_token(client, class_id)
+    session = ClientSession()
+    ws = await session.ws_connect(ws_url(client, class_id))
+    peer = Peer(ws=ws, session=session)
+    await peer.send("join", token=grant["token"])
+    async with asyncio.timeout(10):
+        async for msg in ws:
+            doc = json.loads(msg.data)
+            peer.messages.append(doc)
+            if doc["type"] == "offer":
+                return peer, doc
+    raise AssertionError("no offer came")
+
+
+async def _answer_for(offer: dict[str, Any]) -> tuple[RTCPeerConnection, str]:
+    conn = new_pc()
+    await conn.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+    await conn.setLocalDescription(await conn.createAnswer())
+    return conn, conn.localDescription.sdp
+
+
+async def _outcome(peer: Peer) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(20):
+        async for msg in peer.ws:
+            if msg.type is WSMsgType.TEXT:
+                got.append(json.loads(msg.data))
+    return got
+
+
+async def test_a_tampered_dtls_fingerprint_disconnects_only_its_sender(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    viewer = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await viewer.wait_frames(5)
+    peer, offer = await _offered(sign_in(academy.student_ids[1]), academy.class_id)
+    conn, sdp = await _answer_for(offer)
+    line = next(x for x in sdp.splitlines() if x.startswith("a=fingerprint:sha-256 "))
+    head, hexes = line.rsplit(" ", 1)
+    tampered = hexes.replace(hexes[:2], "00" if hexes[:2] != "00" else "11", 1)
+    await peer.send(
+        "answer", sdp=sdp.replace(line, f"{head} {tampered}"), offer_id=offer["offer_id"]
+    )
+    got = await _outcome(peer)
+    assert got[-1]["type"] == "error" and got[-1]["code"] == "media_failed", got[-1]
+    assert peer.ws.close_code == 4505
+    before = viewer.frames
+    await viewer.wait_frames(before + 10)
+    for c in (conn,):
+        await c.close()
+    await peer.session.close()
+    await viewer.close()
+    await teacher.close()
+
+
+@pytest.fixture
+async def teaching(served: TestServer, academy: Academy, sign_in: SignIn) -> AsyncIterator[Peer]:
+    """The teacher, publishing, for the whole test (all its examples)."""
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    yield teacher
+    await teacher.close()
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cut=st.floats(0.0, 1.0), junk=st.text(max_size=40), line_no=st.integers(0, 60))
+async def test_mangled_answers_never_break_the_class(
+    served: TestServer,
+    academy: Academy,
+    sign_in: SignIn,
+    teaching: Peer,
+    cut: float,
+    junk: str,
+    line_no: int,
+) -> None:
+    peer, offer = await _offered(sign_in(academy.student_ids[3]), academy.class_id)
+    conn, sdp = await _answer_for(offer)
+    lines = sdp.splitlines()
+    lines[line_no % len(lines)] = junk
+    mangled = "\r\n".join(lines)[: max(3, int(len(sdp) * cut))]
+    if not mangled.startswith("v=0"):
+        mangled = "v=0\r\n" + mangled
+    await peer.send("answer", sdp=mangled, offer_id=offer["offer_id"])
+    await peer.send("ping")
+    async with asyncio.timeout(10):
+        async for msg in peer.ws:
+            doc = json.loads(msg.data) if msg.type is WSMsgType.TEXT else {}
+            if doc.get("type") in ("pong", "error"):
+                break  # accepted (maybe to fail later), or refused with a reason
+    await conn.close()
+    await peer.ws.close()
+    await peer.session.close()
+    assert (await (await sign_in(academy.staff_id).get("/healthz")).json())["status"] == "ok"
+    assert teaching.closed_code is None  # the teacher's class goes on

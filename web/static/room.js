@@ -387,7 +387,7 @@
         else if (msg.code === "chat_too_fast" || msg.code === "camera_not_allowed") {
           setStatus(cfg.errors[msg.code]);
         }
-        else if (msg.code !== "server_stopping") {
+        else if (msg.code !== "server_stopping" && msg.code !== "media_failed") {
           finish(`${S.refused} ${cfg.errors[msg.code] || msg.message}`, "error");
         }
         break;
