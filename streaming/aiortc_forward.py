@@ -170,6 +170,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._limit = VIDEO_QUEUE if hub.kind == "video" else AUDIO_QUEUE
         self._ready = asyncio.Event()
         self._need_keyframe = hub.kind == "video"
+        self._want_keyframe = False
         self.dropped = 0
 
     def offer(self, packet: Packet[Stream], keyframe: bool) -> None:
@@ -182,13 +183,17 @@ class ForwardedTrack(MediaStreamTrack):
             self.dropped += len(self._queue) + 1
             self._queue.clear()
             if self.kind == "video":
-                self._need_keyframe = True
-                self.hub.request_keyframe()
+                # Ask for a keyframe only once this viewer pulls frames again: one that never
+                # reads (never answered, stalled) must not make the teacher send keyframes.
+                self._need_keyframe = self._want_keyframe = True
             return
         self._queue.append(packet)
         self._ready.set()
 
     async def recv(self) -> Packet[Stream]:
+        if self._want_keyframe:
+            self._want_keyframe = False
+            self.hub.request_keyframe()
         while True:
             if self.readyState != "live":
                 raise MediaStreamError

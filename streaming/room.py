@@ -122,6 +122,7 @@ class Participant:
     pending: dict[int, str] = field(default_factory=dict)  # offer id → source awaiting answer
     hand_raised: bool = False
     floor: Floor | None = None  # what a learner was given the floor with
+    had_floor: bool = False
     closed: bool = False
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
     chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
@@ -142,6 +143,8 @@ class Participant:
         if self.closed:
             return
         async with self._send_lock:
+            if self.closed:  # dropped while this send waited its turn
+                return
             try:
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await self.send_text(server_message(kind, **fields))
@@ -182,7 +185,8 @@ class Room:
         self.participants: dict[str, Participant] = {}
         self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_HISTORY)
         self._grace = reconnect_grace
-        self._gone: dict[str, float] = {}  # dropped participant → until when they may rejoin
+        # A dropped participant → (their user, until when they may come back as themselves).
+        self._gone: dict[str, tuple[int, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: asyncio.Future[None] | None = None
 
@@ -204,6 +208,10 @@ class Room:
         """Every publication: the teacher's (camera, screen) and whoever has the floor."""
         return [(p, name) for p in self.participants.values() for name in p.publications]
 
+    @property
+    def ended(self) -> bool:
+        return self.state is RoomState.ENDED
+
     def roster(self) -> list[dict[str, Any]]:
         return [p.public() for p in self.participants.values()]
 
@@ -216,7 +224,10 @@ class Room:
         if self.state is RoomState.ENDED:
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
         now = time.monotonic()
-        self._gone = {pid: t for pid, t in self._gone.items() if t >= now}
+        self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if t >= now}
+        if not rejoin:
+            # A new tab of the person: an older dropped tab may no longer come back over it.
+            self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != p.user_id}
         takeover = [q for q in self.participants.values() if q.user_id == p.user_id]
         if rejoin and p.id not in self._gone and all(q.id != p.id for q in takeover):
             raise ReconnectExpired(f"Participant {p.id} is not expected back")
@@ -227,6 +238,8 @@ class Room:
             )
             await self._drop(old)
             await old.close_ws(CLOSE_OPENED_ELSEWHERE, "opened elsewhere")
+        if self.ended:  # ended while the takeover was closing the old tab
+            raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
         self._gone.pop(p.id, None)
         self.participants[p.id] = p
         self._outbox.emit(
@@ -269,7 +282,7 @@ class Room:
             return
         was_source = self._detach(p)
         if kind is MediaEventKind.DISCONNECTED:
-            self._gone[p.id] = time.monotonic() + self._grace
+            self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
         self._outbox.emit(
             kind,
             self.class_id,
@@ -329,6 +342,10 @@ class Room:
         if "screen" in tracks and (name != "screen" or p.role is not ClassRole.HOST):
             raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
         if p.role is not ClassRole.HOST and p.floor is None:
+            if p.had_floor:
+                # The floor was taken back before this offer arrived: not an offence.
+                await p.send("floor_revoked")
+                return
             raise ProtocolError(
                 "not_allowed", "Only the teacher, or whoever has the floor, publishes"
             )
@@ -342,6 +359,13 @@ class Room:
             await _close_quietly(pub)
             raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
         kinds = pub.track_kinds
+        if sorted(kinds) not in (["audio"], ["video"], ["audio", "video"]) or (
+            name == "screen" and kinds != ("video",)
+        ):
+            await _close_quietly(pub)
+            raise ProtocolError(
+                "bad_sdp", "Publish one microphone and one camera (or one screen), no more"
+            )
         if p.role is not ClassRole.HOST and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
             await _close_quietly(pub)
             await p.send("error", code="camera_not_allowed", message="The floor is for sound only")
@@ -398,6 +422,9 @@ class Room:
             )
             try:
                 offer = await media.make_offer()
+            except asyncio.CancelledError:
+                await _close_quietly(media)  # the class ended meanwhile: nothing left open
+                raise
             except Exception:
                 log.exception("could not offer media to %s", viewer.id)
                 await _close_quietly(media)
@@ -466,6 +493,7 @@ class Room:
             )
             return
         target.floor = floor
+        target.had_floor = True
         target.hand_raised = False
         await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
         await self._broadcast_state()

@@ -196,7 +196,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await ws.close(code=CLOSE_PROTOCOL, message=exc.code.encode()[:120])
     finally:
-        if not p.closed:
+        # Still in the room (a participant closed for not reading its messages is, too): the
+        # departure is recorded. One taken over by a newer tab, or ended with the class, is not.
+        if room.participants.get(p.id) is p:
             await room.leave(p.id, left_kind, reason)
         if not ws.closed:
             await ws.close()

@@ -3,9 +3,13 @@ teacher removing a participant."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from aiohttp.test_utils import TestServer
 
 from attendance.models import EventKind
+from streaming import room as room_module
 from tests.conftest import Academy, SignIn
 from tests.peers import join
 from web import keys
@@ -66,3 +70,38 @@ async def test_teacher_removes_a_participant_and_only_the_teacher_may(
     assert [e.user_id for e in removed] == [academy.student_ids[0]]
     for p in (teacher, a, b):
         await p.close()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_its_departure_recorded(
+    served: TestServer, academy: Academy, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(room_module, "SEND_TIMEOUT", 1.0)
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    stalled = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    room = served.app[keys.MEDIA_NODE].rooms[academy.class_id]
+    (p,) = [q for q in room.participants.values() if q.user_id == academy.student_ids[0]]
+
+    async def never_drains(text: str) -> None:  # the socket's buffer is full and stays full
+        await asyncio.Event().wait()
+
+    p.send_text = never_drains
+    started = asyncio.get_running_loop().time()
+    for i in range(5):
+        await teacher.send("chat", text=f"m{i}")
+    assert (await teacher.wait_for("chat"))["text"] == "m0"
+    assert await stalled.wait_closed() == 4504
+    node = served.app[keys.MEDIA_NODE]
+    async with asyncio.timeout(5):
+        while academy.student_ids[0] in node.present_user_ids(academy.class_id):
+            await asyncio.sleep(0.02)
+    # One stalled client cost the others one timeout (1 s), not one per message (5 s).
+    assert asyncio.get_running_loop().time() - started < 3
+    await node.outbox.flush()
+    kinds = [
+        e.event.kind
+        for e in served.app[keys.LEDGER].events(academy.class_id)
+        if e.event.user_id == academy.student_ids[0]
+    ]
+    assert kinds == [EventKind.JOINED, EventKind.DISCONNECTED]
+    await stalled.close()
+    await teacher.close()

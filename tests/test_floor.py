@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 
 from aiohttp.test_utils import TestServer
+from aiortc.mediastreams import AudioStreamTrack
 
 from tests.conftest import Academy, SignIn
 from tests.peers import Peer, join, publish
+from tests.peers import pc as new_pc
 
 
 def _me(roster: dict[str, object], pid: str) -> dict[str, object]:
@@ -87,3 +89,47 @@ async def publish_refused(peer: Peer, code: str = "not_allowed", video: bool = T
     if peer.pc is not None:  # the refused offer's peer connection
         await peer.pc.close()
         peer.pc = None
+
+
+async def test_the_floor_is_one_microphone_not_a_flood_of_tracks(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    speaker = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    speaker_id = (await speaker.wait_for("welcome"))["participant_id"]
+    await teacher.send("grant_floor", participant_id=speaker_id)
+    await speaker.wait_for("floor_granted")
+    conn = new_pc()
+    for _ in range(5):
+        conn.addTrack(AudioStreamTrack())
+    await conn.setLocalDescription(await conn.createOffer())
+    await speaker.send("publish", sdp=conn.localDescription.sdp)
+    assert (await speaker.wait_for("error"))["code"] == "bad_sdp"
+    await conn.close()
+    await speaker.close()
+    await teacher.close()
+
+
+async def test_a_publish_that_arrives_after_the_floor_was_taken_back_is_not_an_offence(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    speaker = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    speaker_id = (await speaker.wait_for("welcome"))["participant_id"]
+    await teacher.send("grant_floor", participant_id=speaker_id)
+    await speaker.wait_for("floor_granted")
+    await teacher.send("revoke_floor", participant_id=speaker_id)
+    await speaker.wait_for("floor_revoked")
+    seen = len(speaker.messages)
+    conn = new_pc()
+    conn.addTrack(AudioStreamTrack())
+    await conn.setLocalDescription(await conn.createOffer())
+    await speaker.send("publish", sdp=conn.localDescription.sdp)  # was on its way already
+    await speaker.wait_for("floor_revoked", after=seen)
+    await speaker.send("ping")
+    await speaker.wait_for("pong")
+    assert speaker.closed_code is None
+    await conn.close()
+    await speaker.close()
+    await teacher.close()

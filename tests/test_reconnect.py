@@ -89,3 +89,21 @@ async def test_a_left_participant_cannot_rejoin_with_the_old_token(
     assert (await back.wait_for("error"))["code"] == "reconnect_expired"
     await back.close()
     await student.close()
+
+
+async def test_an_old_dropped_tab_cannot_come_back_over_the_newer_one(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    client = sign_in(academy.student_ids[0])
+    laptop = await join(client, academy.class_id)
+    welcome = await laptop.wait_for("welcome")
+    drop(laptop)
+    await _gone(served, academy, academy.student_ids[0])
+    phone = await join(client, academy.class_id)  # the person moved to another device
+    back = await rejoin(client, academy.class_id, welcome["reconnect_token"])
+    assert (await back.wait_for("error"))["code"] == "reconnect_expired"
+    await phone.send("ping")
+    await phone.wait_for("pong")
+    assert phone.closed_code is None
+    for p in (laptop, phone, back):
+        await p.close()

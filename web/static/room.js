@@ -384,6 +384,7 @@
           fresh = true;
         } else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
+        else if (msg.code === "class_ended") finish(S.ended, "ended");
         else if (msg.code === "chat_too_fast" || msg.code === "camera_not_allowed") {
           setStatus(cfg.errors[msg.code]);
         }
@@ -409,6 +410,7 @@
   // After a drop the page comes back as the same participant with the reconnect token of its
   // last welcome (within the grace period); after that, it joins afresh with a new join token.
   let resume = null;
+  let current = null; // the newest socket; messages of older ones are not acted on
   let rejoining = false;
   let fresh = false;
 
@@ -441,7 +443,7 @@
     fresh = false;
     const url = new URL(`${mediaUrl}/classes/${cfg.classId}/ws`, location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const socket = (ws = new WebSocket(url));
+    const socket = (ws = current = new WebSocket(url));
     socket.onopen = () => send(first.type, { token: first.token });
     // Messages are handled one after another: an offer is answered before the next is read.
     let queue = Promise.resolve();
@@ -454,7 +456,10 @@
           mediaUrl: mediaUrl,
         };
       }
-      queue = queue.then(() => handle(msg)).catch((e) => console.error("sabaq:", e));
+      // A message of a socket that is no longer the current one is not acted on.
+      queue = queue
+        .then(() => (socket === current ? handle(msg) : undefined))
+        .catch((e) => console.error("sabaq:", e));
     };
     socket.onclose = (ev) => {
       if (ws === socket) ws = null;
