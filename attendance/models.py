@@ -19,6 +19,8 @@ class EventKind(enum.StrEnum):
     DISCONNECTED = "disconnected"
     RECONNECTED = "reconnected"
     REMOVED = "removed"
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
     CHAT_MESSAGE = "chat_message"  # kept with the class's record; not part of presence
 
 

@@ -6,7 +6,8 @@ aiortc SFU does out of the box. Only benchmarks use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
@@ -62,6 +63,11 @@ class StockRelayBackend:
 
     def new_publisher(self, on_failed: Callable[[], None]) -> StockPublisher:
         return StockPublisher(self._config, self._relay)
+
+    def new_recording(
+        self, class_id: int, publications: Mapping[str, tuple[object, tuple[str, ...]]]
+    ) -> Any:
+        raise NotImplementedError("the stock relay baseline does not record")
 
     def new_viewer(self, source: object, on_failed: Callable[[], None]) -> StockViewer:
         assert isinstance(source, StockPublisher)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import aioice.ice
 from aiortc import (
@@ -21,6 +22,7 @@ from aiortc import (
 )
 
 from .aiortc_forward import Hub, route_keyframe_requests, tap_receiver
+from .webm_recorder import WebmRecording
 
 log = logging.getLogger("sabaq.streaming.media")
 
@@ -125,8 +127,11 @@ class AiortcViewer:
 class AiortcBackend:
     """Implements ``room.MediaBackend``."""
 
-    def __init__(self, ice_servers: Sequence[str] = ()) -> None:
+    def __init__(
+        self, ice_servers: Sequence[str] = (), recordings_dir: Path = Path("recordings")
+    ) -> None:
         self._config = _configuration(ice_servers)
+        self._recordings = recordings_dir
 
     def new_publisher(self, on_failed: Callable[[], None]) -> AiortcPublisher:
         return AiortcPublisher(self._config, on_failed)
@@ -135,3 +140,18 @@ class AiortcBackend:
         if not isinstance(source, AiortcPublisher):
             raise TypeError(f"Cannot view a {type(source).__name__}")
         return AiortcViewer(self._config, source, on_failed)
+
+    def new_recording(
+        self, class_id: int, publications: Mapping[str, tuple[object, tuple[str, ...]]]
+    ) -> WebmRecording:
+        video: dict[str, Hub] = {}
+        audio: Hub | None = None
+        for media, labels in publications.values():
+            if not isinstance(media, AiortcPublisher):
+                raise TypeError(f"Cannot record a {type(media).__name__}")
+            for hub, label in zip(media.hubs, labels, strict=False):
+                if hub.kind == "video":
+                    video[label] = hub
+                elif audio is None:
+                    audio = hub
+        return WebmRecording(self._recordings / str(class_id), video, audio)

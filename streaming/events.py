@@ -30,6 +30,8 @@ class MediaEventKind(enum.StrEnum):
     DISCONNECTED = "disconnected"
     RECONNECTED = "reconnected"
     REMOVED = "removed"
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
     CHAT_MESSAGE = "chat_message"
 
 

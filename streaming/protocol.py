@@ -6,7 +6,8 @@ order: camera, microphone — or just ``["screen"]``, the teacher's screen as a 
 own; the ``answer`` names the ``publication``: main or screen), ``unpublish`` {publication},
 ``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
 ``raise_hand``, ``lower_hand`` (a student), ``grant_floor`` {participant_id, camera},
-``revoke_floor`` {participant_id}, ``remove`` {participant_id} (the teacher), ``end_class``,
+``revoke_floor`` {participant_id}, ``start_recording``, ``stop_recording``,
+``remove`` {participant_id} (the teacher), ``end_class``,
 ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
@@ -41,6 +42,8 @@ ClientType = Literal[
     "grant_floor",
     "revoke_floor",
     "unpublish",
+    "start_recording",
+    "stop_recording",
     "remove",
     "end_class",
     "leave",

@@ -12,7 +12,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,11 +61,19 @@ class ViewerMedia(Protocol):
     async def close(self) -> None: ...
 
 
+class RecordingMedia(Protocol):
+    async def stop(self) -> list[str]: ...
+
+
 class MediaBackend(Protocol):
     # ``on_failed`` is called once if the peer connection fails (ICE, or a DTLS handshake that
     # does not verify, as with a tampered fingerprint).
     def new_publisher(self, on_failed: Callable[[], None]) -> PublisherMedia: ...
     def new_viewer(self, source: PublisherMedia, on_failed: Callable[[], None]) -> ViewerMedia: ...
+    # One file per video track of the publications, each with the microphone's sound.
+    def new_recording(
+        self, class_id: int, publications: Mapping[str, tuple[PublisherMedia, tuple[str, ...]]]
+    ) -> RecordingMedia: ...
 
 
 MEDIA_CLOSE_TIMEOUT = 5.0
@@ -189,6 +197,7 @@ class Room:
         self._gone: dict[str, tuple[int, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: asyncio.Future[None] | None = None
+        self.recording: RecordingMedia | None = None
 
     # -- membership ---------------------------------------------------------------------------
     @property
@@ -281,6 +290,8 @@ class Room:
         if p is None:
             return
         was_source = self._detach(p)
+        if p.role is ClassRole.HOST:
+            await self.stop_recording(None, "teacher left")
         if kind is MediaEventKind.DISCONNECTED:
             self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
         self._outbox.emit(
@@ -392,6 +403,7 @@ class Room:
             raise ProtocolError("bad_message", "'tracks' does not match the offer's media")
         p.publications[name] = Publication(pub, tracks or expected)
         await p.send("answer", sdp=answer, publication=name)
+        await self._rerecord(p)
         await self._broadcast_state()
         for q in list(self.participants.values()):
             if q is not p:
@@ -403,6 +415,7 @@ class Room:
         old = p.publications.pop(name, None)
         if old is not None:
             await self._stop_watching(p.source_id(name))
+            await self._rerecord(p)
             await _close_quietly(old.media)
             await self._broadcast_state()
 
@@ -472,6 +485,49 @@ class Room:
         await p.send("error", code="media_failed", message="The media connection failed")
         await self.leave(p.id, MediaEventKind.DISCONNECTED, "media connection failed")
         await p.close_ws(CLOSE_MEDIA_FAILED, "media failed")
+
+    # -- recording ----------------------------------------------------------------------------
+    async def start_recording(self, pid: str) -> None:
+        """The teacher records what they publish; everyone is told that it is recording."""
+        host = self._require_host(pid)
+        if self.recording is not None:
+            return
+        if not host.publications:
+            await host.send("error", code="nothing_to_record", message="Start your camera first")
+            return
+        self._record(host)
+        await self._broadcast_state()
+
+    def _record(self, host: Participant) -> None:
+        self.recording = self._media.new_recording(
+            self.class_id,
+            {name: (pub.media, pub.tracks) for name, pub in host.publications.items()},
+        )
+        self._outbox.emit(
+            MediaEventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
+        )
+
+    async def stop_recording(self, pid: str | None = None, reason: str = "stopped") -> None:
+        if pid is not None:
+            self._require_host(pid)
+        recording, self.recording = self.recording, None
+        if recording is None:
+            return
+        files = await recording.stop()
+        self._outbox.emit(
+            MediaEventKind.RECORDING_STOPPED,
+            self.class_id,
+            data={"files": files, "reason": reason},
+        )
+        await self._broadcast_state()
+
+    async def _rerecord(self, host: Participant) -> None:
+        """What the teacher publishes changed (screen shared or stopped): new files from now."""
+        if self.recording is not None and host.role is ClassRole.HOST:
+            await self.stop_recording(None, "publication changed")
+            if host.publications and not self.ended:
+                self._record(host)
+                await self._broadcast_state()
 
     # -- the floor ----------------------------------------------------------------------------
     async def raise_hand(self, pid: str, raised: bool) -> None:
@@ -578,6 +634,7 @@ class Room:
         self._outbox.emit(MediaEventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
 
         async def tell_and_close() -> None:
+            await self.stop_recording(None, "class ended")
             for p in members:
                 await p.send("ended", reason=reason)
                 await self._close_media(p)
@@ -611,6 +668,7 @@ class Room:
                 "roster",
                 state=self.state.value,
                 publisher=source.name if source else None,
+                recording=self.recording is not None,
                 participants=roster,
             )
 

@@ -110,6 +110,10 @@ async def _serve(
             await room.answer(p.id, m.sdp, m.offer_id)
         elif m.type == "chat" and m.text is not None:
             await room.say(p.id, m.text)
+        elif m.type == "start_recording":
+            await room.start_recording(p.id)
+        elif m.type == "stop_recording":
+            await room.stop_recording(p.id)
         elif m.type == "unpublish" and m.publication is not None:
             await room.unpublish(p.id, m.publication)
         elif m.type in ("raise_hand", "lower_hand"):

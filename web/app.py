@@ -57,7 +57,8 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         ),
         app[keys.SIGNER],
         LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence),
-        app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers),
+        app[keys.MEDIA_BACKEND]
+        or AiortcBackend(settings.ice_servers, settings.data_dir / "recordings"),
     )
     app[keys.MEDIA_NODE] = node
     await node.start()

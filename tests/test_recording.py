@@ -1,0 +1,64 @@
+"""Recording: the teacher's encoded media muxed into WebM without decoding, one file per video
+track with the sound; everyone is told; the record says which files were made."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+from aiohttp.test_utils import TestServer
+
+from attendance.models import EventKind
+from streaming.webm_recorder import vp8_size
+from tests.conftest import Academy, SignIn
+from tests.peers import join, publish
+from web import keys
+from web.settings import Settings
+
+
+def test_vp8_size_reads_the_key_frame_header() -> None:
+    header = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01])
+    assert vp8_size(header) == (640, 480)
+
+
+async def test_teacher_records_the_class(
+    served: TestServer, academy: Academy, sign_in: SignIn, settings: Settings
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await student.wait_frames(3)
+    await student.send("start_recording")  # only the teacher records
+    assert (await student.wait_for("error"))["code"] == "not_allowed"
+
+    seen = len(teacher.messages)
+    await teacher.send("start_recording")
+    async with asyncio.timeout(5):
+        while not any(
+            m["type"] == "roster" and m.get("recording") for m in teacher.messages[seen:]
+        ):
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(2.0)  # two seconds of class
+    await teacher.send("stop_recording")
+    async with asyncio.timeout(5):
+        while not any(
+            m["type"] == "roster" and m.get("recording") is False
+            for m in teacher.messages[seen + 1 :]
+        ):
+            await asyncio.sleep(0.02)
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    events = served.app[keys.LEDGER].events(academy.class_id)
+    (stopped,) = [e.event for e in events if e.event.kind is EventKind.RECORDING_STOPPED]
+    assert [e.event.kind for e in events].count(EventKind.RECORDING_STARTED) == 1
+    (name,) = stopped.data["files"]
+    assert name.endswith("-camera.webm")
+    path = settings.data_dir / "recordings" / str(academy.class_id) / name
+    with av.open(str(path)) as container:
+        kinds = sorted(s.type for s in container.streams)
+        assert kinds == ["audio", "video"]
+        video = container.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (320, 240)
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 20  # about 2 s at 30 fps, playable from its first key frame
+    await student.close()
+    await teacher.close()
