@@ -398,9 +398,10 @@ SCREEN_FRAMES_JS = """async () => {
 
 @pytest.mark.browser
 @pytest.mark.timeout(90)
-async def test_screen_share_in_chromium(served: TestServer, academy: Academy) -> None:
-    """The teacher shares the screen: the student sees it with the camera beside it; when the
-    teacher stops, the screen goes away and the camera stays."""
+async def test_screen_share_and_recording_in_chromium(served: TestServer, academy: Academy) -> None:
+    """The teacher records and shares the screen: the student sees that it is recording, and
+    the screen with the camera beside it; when the teacher stops sharing, the screen goes away
+    and the camera stays; the recordings are listed afterwards."""
     class_id = academy.class_id
     errors: list[str] = []
     async with async_playwright() as pw:
@@ -420,6 +421,11 @@ async def test_screen_share_in_chromium(served: TestServer, academy: Academy) ->
             await wait_decoded(student, 5)
             t = await room_strings(teacher)
 
+            # Recording: everyone sees that the class is being recorded.
+            await teacher.locator("#record").click()
+            await expect(student.locator("#rec")).to_be_visible()
+            await expect(teacher.locator("#record")).to_have_text(t["stopRecording"])
+
             await teacher.locator("#share").click()
             await expect(teacher.locator("#share")).to_have_text(t["stopSharing"])
             await expect(teacher.locator("#status")).to_have_text(t["youAreSharing"])
@@ -436,6 +442,14 @@ async def test_screen_share_in_chromium(served: TestServer, academy: Academy) ->
             await expect(teacher.locator("#share")).to_have_text(t["shareScreen"])
             await expect(student.locator("#screen")).to_be_hidden()
             await wait_decoded(student, await frames_decoded(student) + 5)  # the camera goes on
+            await teacher.locator("#record").click()
+            await expect(student.locator("#rec")).to_be_hidden()
+            # The recording is listed on the class page: camera and screen files.
+            await student.reload()
+            screen_files = student.locator('.recordings video[src$="-screen.webm"]')
+            camera_files = student.locator('.recordings video[src$="-camera.webm"]')
+            await expect(screen_files.first).to_be_attached()
+            await expect(camera_files.first).to_be_attached()
         finally:
             await browser.close()
     assert not errors, errors

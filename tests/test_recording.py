@@ -60,5 +60,18 @@ async def test_teacher_records_the_class(
         assert (video.codec_context.width, video.codec_context.height) == (320, 240)
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 20  # about 2 s at 30 fps, playable from its first key frame
+
+    # Listed on the class page and playable (seekable) for the group; nobody else gets it.
+    learner = sign_in(academy.student_ids[1])
+    page = await (await learner.get(f"/classes/{academy.class_id}")).text()
+    url = f"/classes/{academy.class_id}/recordings/{name}"
+    assert url in page
+    whole = await learner.get(url)
+    assert whole.status == 200 and whole.headers["Content-Type"] == "video/webm"
+    part = await learner.get(url, headers={"Range": "bytes=0-99"})
+    assert part.status == 206 and len(await part.read()) == 100
+    assert (await sign_in(academy.outsider_id).get(url)).status == 403
+    bad = await learner.get(f"/classes/{academy.class_id}/recordings/..%2Fsabaq.sqlite3")
+    assert bad.status == 404
     await student.close()
     await teacher.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from access.errors import TokenInvalid, UserNotFound
 from access.models import ClassRole, Role, User
+from attendance.models import EventKind
 from attendance.report import class_attendance
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
@@ -219,8 +221,45 @@ async def class_page(request: web.Request) -> web.Response:
             "is_host": role is ClassRole.HOST,
             "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
             "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
+            "recordings": _recordings(request, c),
         },
     )
+
+
+RECORDING_NAME = re.compile(r"^\d{8}T\d{6}Z-(camera|screen)\.webm$")
+
+
+def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
+    """The class's recordings that are still kept, newest first."""
+    folder = request.app[keys.SETTINGS].data_dir / "recordings" / str(c.id)
+    out = []
+    for le in request.app[keys.LEDGER].events(c.id):
+        if le.event.kind is not EventKind.RECORDING_STOPPED:
+            continue
+        for name in le.event.data.get("files", []):
+            if RECORDING_NAME.match(str(name)) and (folder / name).is_file():
+                out.append(
+                    {
+                        "name": name,
+                        "screen": str(name).endswith("-screen.webm"),
+                        "at": datetime.fromtimestamp(le.event.origin_time, UTC),
+                    }
+                )
+    return sorted(out, key=lambda r: str(r["name"]), reverse=True)
+
+
+@routes.get("/classes/{class_id:\\d+}/recordings/{name}")
+async def recording_file(request: web.Request) -> web.StreamResponse:
+    """A recording, for the class's group, its teacher and staff only; seekable (ranges)."""
+    _ = gettext_of(request)
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    _class_role(request, session.user, c)  # refuses everyone else
+    name = request.match_info["name"]
+    path = request.app[keys.SETTINGS].data_dir / "recordings" / str(c.id) / name
+    if not RECORDING_NAME.match(name) or not path.is_file():
+        raise PageError(404, _("This recording does not exist or is no longer kept."), "no_file")
+    return web.FileResponse(path, headers={"Content-Type": "video/webm"})
 
 
 @routes.post("/classes/{class_id:\\d+}/join-token")

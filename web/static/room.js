@@ -317,6 +317,14 @@
       list.appendChild(li);
     }
     $("count").textContent = String(msg.participants.length);
+    // Everyone sees that the class is being recorded.
+    $("rec").hidden = !msg.recording;
+    const recordBtn = $("record");
+    if (recordBtn) {
+      recordBtn.textContent = msg.recording ? S.stopRecording : S.record;
+      recordBtn.setAttribute("aria-pressed", String(Boolean(msg.recording)));
+      recordBtn.dataset.on = msg.recording ? "yes" : "no";
+    }
     if (isHost) {
       if (!msg.publisher) setStatus(S.connecting, "connecting");
     } else if (!msg.publisher) {
@@ -385,7 +393,7 @@
         } else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
         else if (msg.code === "class_ended") finish(S.ended, "ended");
-        else if (msg.code === "chat_too_fast" || msg.code === "camera_not_allowed") {
+        else if (["chat_too_fast", "camera_not_allowed", "nothing_to_record"].includes(msg.code)) {
           setStatus(cfg.errors[msg.code]);
         }
         else if (msg.code !== "server_stopping" && msg.code !== "media_failed") {
@@ -509,6 +517,12 @@
     if (text) send("chat", { text: text });
     input.value = "";
   });
+  const recordBtn = $("record");
+  if (recordBtn) {
+    recordBtn.addEventListener("click", () =>
+      send(recordBtn.dataset.on === "yes" ? "stop_recording" : "start_recording"),
+    );
+  }
   const shareBtn = $("share");
   if (shareBtn) shareBtn.addEventListener("click", () => (screenStream ? stopScreen() : startScreen()));
   const handBtn = $("hand");
