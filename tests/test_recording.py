@@ -4,6 +4,9 @@ track with the sound; everyone is told; the record says which files were made.""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
+from pathlib import Path
 
 import av
 from aiohttp.test_utils import TestServer
@@ -13,6 +16,7 @@ from streaming.webm_recorder import vp8_size
 from tests.conftest import Academy, SignIn
 from tests.peers import join, publish
 from web import keys
+from web.app import sweep_recordings
 from web.settings import Settings
 
 
@@ -75,3 +79,14 @@ async def test_teacher_records_the_class(
     assert bad.status == 404
     await student.close()
     await teacher.close()
+
+
+def test_recordings_past_their_retention_are_deleted(tmp_path: Path) -> None:
+    old = tmp_path / "7" / "20250101T000000Z-camera.webm"
+    new = tmp_path / "7" / "20261101T000000Z-camera.webm"
+    old.parent.mkdir()
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    os.utime(old, (time.time() - 40 * 86400,) * 2)
+    assert sweep_recordings(tmp_path, retention_days=30) == 1
+    assert not old.exists() and new.exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,6 +69,35 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     await node.close()
 
 
+def sweep_recordings(folder: Path, retention_days: float, now: float | None = None) -> int:
+    """Delete recordings older than the retention period; returns how many went."""
+    cutoff = (time.time() if now is None else now) - retention_days * 86400
+    removed = 0
+    for path in folder.glob("*/*.webm"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %d recordings past their retention", removed)
+    return removed
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+
+    async def sweep_hourly() -> None:
+        while True:
+            sweep_recordings(settings.data_dir / "recordings", settings.recording_retention_days)
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(sweep_hourly(), name="sabaq-recording-retention")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _disconnect_participants(app: web.Application) -> None:
     # On shutdown aiohttp waits for running handlers; WebSockets end only when closed, so the
     # media node closes them first (clients are told, and reconnect to a node that is up).
@@ -84,6 +116,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
+    app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
     app.add_subapp("/media/", create_signaling_app())

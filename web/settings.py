@@ -43,6 +43,7 @@ class Settings:
     node_id: str = "media-1"
     join_token_ttl: float = 120.0
     reconnect_grace_seconds: float = 60.0
+    recording_retention_days: float = 365.0
     held_min_live_seconds: float = 600.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
@@ -91,5 +92,6 @@ class Settings:
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
             held_min_live_seconds=float(env.get("SABAQ_HELD_MIN_LIVE_SECONDS", "600")),
             reconnect_grace_seconds=float(env.get("SABAQ_RECONNECT_GRACE_SECONDS", "60")),
+            recording_retention_days=float(env.get("SABAQ_RECORDING_RETENTION_DAYS", "365")),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
         )
