@@ -67,7 +67,7 @@ class StockRelayBackend:
     def new_recording(
         self, class_id: int, publications: Mapping[str, tuple[object, tuple[str, ...]]]
     ) -> Any:
-        raise NotImplementedError("the stock relay baseline does not record")
+        raise RuntimeError("The stock relay is a fan-out baseline for benchmarks; it never records")
 
     def new_viewer(self, source: object, on_failed: Callable[[], None]) -> StockViewer:
         assert isinstance(source, StockPublisher)
