@@ -146,8 +146,11 @@ class Participant:
         return self.id if publication == "main" else f"{self.id}/{publication}"
 
     async def send(self, kind: str, **fields: Any) -> None:
-        """Send a message; a client that does not take it within a few seconds is dropped,
-        so one stalled connection never holds up what the room tells everyone else."""
+        await self.deliver(server_message(kind, **fields))
+
+    async def deliver(self, text: str) -> None:
+        """Send a serialized message; a client that does not take it within a few seconds is
+        dropped, so one stalled connection never holds up what the room tells everyone else."""
         if self.closed:
             return
         async with self._send_lock:
@@ -155,7 +158,7 @@ class Participant:
                 return
             try:
                 async with asyncio.timeout(SEND_TIMEOUT):
-                    await self.send_text(server_message(kind, **fields))
+                    await self.send_text(text)
             except (ConnectionError, RuntimeError) as exc:
                 log.info("send to %s failed: %s", self.id, exc)
             except TimeoutError:
@@ -593,8 +596,7 @@ class Room:
         )
         message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
         self.chat.append(message)
-        for q in list(self.participants.values()):
-            await q.send("chat", **message)
+        await self._broadcast(server_message("chat", **message))
 
     async def remove(self, by_pid: str, target_pid: str) -> None:
         """The teacher removes a participant; they are told, and do not come back by themselves."""
@@ -661,16 +663,21 @@ class Room:
         return p
 
     async def _broadcast_state(self) -> None:
-        roster = self.roster()
         source = self.source
-        for p in list(self.participants.values()):
-            await p.send(
+        await self._broadcast(
+            server_message(
                 "roster",
                 state=self.state.value,
                 publisher=source.name if source else None,
                 recording=self.recording is not None,
-                participants=roster,
+                participants=self.roster(),
             )
+        )
+
+    async def _broadcast(self, text: str) -> None:
+        """One message to everyone, serialized once (a class may have 200 participants)."""
+        for p in list(self.participants.values()):
+            await p.deliver(text)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def run() -> None:

@@ -19,6 +19,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack
 
+from streaming.node import MediaNode
 from tests.conftest import Client
 
 
@@ -67,7 +68,7 @@ class Peer:
     ws: ClientWebSocketResponse
     session: ClientSession
     messages: list[dict[str, Any]] = field(default_factory=list)
-    pc: RTCPeerConnection | None = None  # the one it publishes with, or the last it watches
+    pc: RTCPeerConnection | None = None  # the one it publishes with
     watching: dict[str, RTCPeerConnection] = field(default_factory=dict)  # source → pc
     frames: int = 0
     audio_frames: int = 0
@@ -146,8 +147,6 @@ async def _answer(peer: Peer, sdp: str, offer_id: int, source: str, labels: list
     if old is not None:
         await old.close()
     conn = peer.watching[source] = pc()
-    if peer.pc is None or peer.pc in peer.watching.values() or old is peer.pc:
-        peer.pc = conn
 
     @conn.on("track")
     def on_track(track: MediaStreamTrack) -> None:
@@ -169,6 +168,13 @@ async def connect(url: str, token: str | None) -> Peer:
     if token is not None:
         await peer.send("join", token=token)
     return peer
+
+
+async def wait_gone(node: MediaNode, class_id: int, user_id: int, timeout: float = 5.0) -> None:
+    """Until the media node no longer has the user in the class."""
+    async with asyncio.timeout(timeout):
+        while user_id in node.present_user_ids(class_id):
+            await asyncio.sleep(0.02)
 
 
 async def rejoin(client: Client, class_id: int, reconnect_token: str) -> Peer:

@@ -123,6 +123,21 @@ def watch_errors(page: Page, errors: list[str]) -> None:
     )
 
 
+async def enter_class(
+    browser: Browser, served: TestServer, user_ids: list[int], class_id: int, errors: list[str]
+) -> list[Page]:
+    """Each user in a browser context of their own: signed in, device check passed, joined."""
+    pages: list[Page] = []
+    for uid in user_ids:
+        page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+        watch_errors(page, errors)
+        await sign_in_and_open(served, page, uid, class_id)
+        await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+        await page.locator("#join").click()
+        pages.append(page)
+    return pages
+
+
 Kinds = list[tuple[EventKind, int | None]]
 
 
@@ -292,13 +307,9 @@ async def test_student_reconnects_by_itself_as_the_same_person(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            teacher = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-            student = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-            for page, uid in ((teacher, academy.teacher_id), (student, student_id)):
-                watch_errors(page, errors)
-                await sign_in_and_open(served, page, uid, class_id)
-                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
-                await page.locator("#join").click()
+            _teacher, student = await enter_class(
+                browser, served, [academy.teacher_id, student_id], class_id, errors
+            )
             await wait_decoded(student, 10)
             strings = await room_strings(student)
 
@@ -352,15 +363,9 @@ async def test_floor_control_in_chromium(served: TestServer, academy: Academy) -
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            pages: list[Page] = []
-            for uid in (academy.teacher_id, *academy.student_ids[:2]):
-                page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-                watch_errors(page, errors)
-                await sign_in_and_open(served, page, uid, class_id)
-                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
-                await page.locator("#join").click()
-                pages.append(page)
-            teacher, speaker, listener = pages
+            teacher, speaker, listener = await enter_class(
+                browser, served, [academy.teacher_id, *academy.student_ids[:2]], class_id, errors
+            )
             await wait_decoded(listener, 5)
             s, t = await room_strings(speaker), await room_strings(teacher)
 
@@ -409,15 +414,9 @@ async def test_screen_share_and_recording_in_chromium(served: TestServer, academ
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            pages: list[Page] = []
-            for uid in (academy.teacher_id, academy.student_ids[0]):
-                page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-                watch_errors(page, errors)
-                await sign_in_and_open(served, page, uid, class_id)
-                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
-                await page.locator("#join").click()
-                pages.append(page)
-            teacher, student = pages
+            teacher, student = await enter_class(
+                browser, served, [academy.teacher_id, academy.student_ids[0]], class_id, errors
+            )
             await wait_decoded(student, 5)
             t = await room_strings(teacher)
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from attendance.models import EventKind
 from streaming import room as room_module
 from tests.conftest import Academy, SignIn
-from tests.peers import join
+from tests.peers import join, wait_gone
 from web import keys
 
 
@@ -91,9 +91,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_departure_recorded
     assert (await teacher.wait_for("chat"))["text"] == "m0"
     assert await stalled.wait_closed() == 4504
     node = served.app[keys.MEDIA_NODE]
-    async with asyncio.timeout(5):
-        while academy.student_ids[0] in node.present_user_ids(academy.class_id):
-            await asyncio.sleep(0.02)
+    await wait_gone(node, academy.class_id, academy.student_ids[0])
     # One stalled client cost the others one timeout (1 s), not one per message (5 s).
     assert asyncio.get_running_loop().time() - started < 3
     await node.outbox.flush()

@@ -11,7 +11,7 @@ from attendance.models import EventKind
 from attendance.sqlite_store import SqliteLedger
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, SignIn
-from tests.peers import drop, join, publish
+from tests.peers import drop, join, publish, wait_gone
 from web import keys
 from web.database import connect
 from web.settings import Settings
@@ -134,9 +134,7 @@ async def test_a_lost_connection_is_a_disconnect_not_a_departure(
     student = await join(sign_in(academy.student_ids[0]), academy.class_id)
     drop(student)
     node = served.app[keys.MEDIA_NODE]
-    async with asyncio.timeout(5):
-        while node.present_user_ids(academy.class_id):
-            await asyncio.sleep(0.02)
+    await wait_gone(node, academy.class_id, academy.student_ids[0])
     await node.outbox.flush()
     kinds = [e.event.kind for e in served.app[keys.LEDGER].events(academy.class_id)]
     assert kinds == [EventKind.JOINED, EventKind.DISCONNECTED]

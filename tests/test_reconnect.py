@@ -9,15 +9,12 @@ from aiohttp.test_utils import TestServer
 
 from attendance.models import EventKind
 from tests.conftest import Academy, SignIn
-from tests.peers import drop, join, publish, rejoin
+from tests.peers import drop, join, publish, rejoin, wait_gone
 from web import keys
 
 
 async def _gone(served: TestServer, academy: Academy, user_id: int) -> None:
-    node = served.app[keys.MEDIA_NODE]
-    async with asyncio.timeout(5):
-        while user_id in node.present_user_ids(academy.class_id):
-            await asyncio.sleep(0.02)
+    await wait_gone(served.app[keys.MEDIA_NODE], academy.class_id, user_id)
 
 
 async def test_rejoin_within_grace_is_the_same_person_and_media_resumes(

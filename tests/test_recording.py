@@ -56,7 +56,7 @@ async def test_teacher_records_the_class(
     assert [e.event.kind for e in events].count(EventKind.RECORDING_STARTED) == 1
     (name,) = stopped.data["files"]
     assert name.endswith("-camera.webm")
-    path = settings.data_dir / "recordings" / str(academy.class_id) / name
+    path = settings.recordings_dir / str(academy.class_id) / name
     with av.open(str(path)) as container:
         kinds = sorted(s.type for s in container.streams)
         assert kinds == ["audio", "video"]

@@ -60,8 +60,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         ),
         app[keys.SIGNER],
         LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence),
-        app[keys.MEDIA_BACKEND]
-        or AiortcBackend(settings.ice_servers, settings.data_dir / "recordings"),
+        app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
     )
     app[keys.MEDIA_NODE] = node
     await node.start()
@@ -88,7 +87,7 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
     async def sweep_hourly() -> None:
         while True:
-            sweep_recordings(settings.data_dir / "recordings", settings.recording_retention_days)
+            sweep_recordings(settings.recordings_dir, settings.recording_retention_days)
             await asyncio.sleep(3600)
 
     task = asyncio.create_task(sweep_hourly(), name="sabaq-recording-retention")

@@ -62,6 +62,10 @@ class Settings:
         return self.data_dir / "sabaq.sqlite3"
 
     @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
     def tls(self) -> bool:
         return self.tls_cert is not None
 

@@ -231,7 +231,7 @@ RECORDING_NAME = re.compile(r"^\d{8}T\d{6}Z-(camera|screen)\.webm$")
 
 def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
     """The class's recordings that are still kept, newest first."""
-    folder = request.app[keys.SETTINGS].data_dir / "recordings" / str(c.id)
+    folder = request.app[keys.SETTINGS].recordings_dir / str(c.id)
     out = []
     for le in request.app[keys.LEDGER].events(c.id):
         if le.event.kind is not EventKind.RECORDING_STOPPED:
@@ -256,7 +256,7 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
     _class_role(request, session.user, c)  # refuses everyone else
     name = request.match_info["name"]
-    path = request.app[keys.SETTINGS].data_dir / "recordings" / str(c.id) / name
+    path = request.app[keys.SETTINGS].recordings_dir / str(c.id) / name
     if not RECORDING_NAME.match(name) or not path.is_file():
         raise PageError(404, _("This recording does not exist or is no longer kept."), "no_file")
     return web.FileResponse(path, headers={"Content-Type": "video/webm"})
