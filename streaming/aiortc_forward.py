@@ -1,7 +1,16 @@
 """Fan-out without decoding or re-encoding: the publisher's encoded frames go to every viewer.
 
-Every use of aiortc's internals is in this module, checked by ``check_internals()`` at import
-and by ``tests/test_forwarding.py``; aiortc is pinned exactly in ``pyproject.toml``:
+Each published track has a ``Hub``: it gets the publisher's reassembled encoded frames (aiortc's
+receiver does ICE, DTLS, SRTP, jitter buffer and NACKs to the publisher), packetizes each frame
+once, and hands the same payloads to every viewer's ``LeanSender``, which only writes a 12-byte
+RTP header (the viewer's SSRC, sequence number, timestamp), protects the packet with the viewer's
+SRTP session and puts it on the viewer's UDP socket. aiortc is used for ICE, DTLS and the SRTP
+keys of the viewer's connection, and for the RTCP that comes back (receiver reports; NACK and
+PLI are routed to the lean sender and the hub); its per-packet sender path is not used.
+
+Every use of aiortc's and aioice's internals is in this module, checked by
+``check_internals()`` at import and by ``tests/test_forwarding.py``; both are pinned exactly in
+``pyproject.toml``:
 
 - ``RTCRtpReceiver._RTCRtpReceiver__decoder_queue`` — the ``queue.Queue`` into which the
   receiver, on the event loop, puts each reassembled ``(codec, JitterFrame)`` for its decoder
@@ -11,8 +20,16 @@ and by ``tests/test_forwarding.py``; aiortc is pinned exactly in ``pyproject.tom
 - ``RTCRtpSender._send_keyframe()`` — what a viewer's sender calls on the viewer's PLI/FIR; on
   the pre-encoded path aiortc ignores it, so each viewer's sender routes it to the hub.
 - ``RTCRtpTransceiver._codecs`` — the codecs negotiated with the publisher; viewers are offered
-  exactly the publisher's codec, since frames are passed on as they are.
-- An ``av.Packet`` returned by a track is packetized by the sender's ``encoder.pack()``.
+  exactly the publisher's codec, since frames are passed on as they are. On a viewer's
+  transceiver, the negotiated payload type.
+- ``RTCRtpSender._ssrc`` and ``_retransmit(seq)`` (a viewer's NACK, answered from the lean
+  sender's history), and the sender's report counters ``_RTCRtpSender__ntp_timestamp``,
+  ``__rtp_timestamp``, ``__packet_count``, ``__octet_count``, kept current so the sender
+  reports (RTCP SR) that aiortc sends still let the browser line sound up with picture.
+- ``RTCDtlsTransport._tx_srtp`` — the viewer's pylibsrtp session, after the DTLS handshake.
+- ``RTCIceTransport._connection._nominated[1]`` — aioice's nominated candidate pair, whose
+  ``protocol.transport`` (a datagram transport) and ``remote_addr`` are where packets go.
+- The encoders' ``pack()`` (aiortc's packetizers) for the payloads of a frame.
 """
 
 from __future__ import annotations
@@ -21,12 +38,24 @@ import asyncio
 import fractions
 import logging
 import queue
+import random
+import struct
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
+import aioice
 import aiortc
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import (
+    MediaStreamTrack,
+    RTCRtpCodecParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    clock,
+)
+from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError
 from av import Packet
 from av.stream import Stream
@@ -34,10 +63,19 @@ from av.stream import Stream
 log = logging.getLogger("sabaq.streaming.forward")
 
 AIORTC_VERSION = "1.16.0"
+AIOICE_VERSION = "0.13.0"
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+_SENDER_REPORT_ATTRS = tuple(
+    f"_RTCRtpSender__{name}"
+    for name in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
+)
 KEYFRAME_REQUEST_INTERVAL = 0.3  # at most this often a PLI per published track
 VIDEO_QUEUE = 60  # frames a viewer may fall behind (2 s at 30 fps) before skipping
 AUDIO_QUEUE = 100  # 2 s of 20 ms Opus frames
+RTP_HISTORY = 128  # packets a viewer can ask to have sent again (NACK), as many as aiortc keeps
+SEND_BUFFER_LIMIT = 256 * 1024  # bytes queued for a viewer's socket before it skips frames
+GOP_CACHE = 30  # frames since the last keyframe kept for viewers that connect next (1 s)
+_RTP_HEADER = struct.Struct("!BBHII")
 
 
 class AiortcInternalsChanged(RuntimeError):
@@ -46,17 +84,21 @@ class AiortcInternalsChanged(RuntimeError):
 
 def check_internals() -> None:
     """Fail loudly when the aiortc internals this module relies on are not there."""
-    if aiortc.__version__ != AIORTC_VERSION:
-        raise AiortcInternalsChanged(
-            f"Sabaq forwards media through aiortc {AIORTC_VERSION} internals, found"
-            f" aiortc {aiortc.__version__}: re-check streaming/aiortc_forward.py"
-        )
+    for package, pinned in ((aiortc, AIORTC_VERSION), (aioice, AIOICE_VERSION)):
+        if package.__version__ != pinned:
+            raise AiortcInternalsChanged(
+                f"Sabaq forwards media through {package.__name__} {pinned} internals, found"
+                f" {package.__name__} {package.__version__}: re-check"
+                " streaming/aiortc_forward.py"
+            )
     missing = [
         name
         for owner, name in (
             (RTCRtpReceiver, "_send_rtcp_pli"),
             (RTCRtpSender, "_send_keyframe"),
+            (RTCRtpSender, "_retransmit"),
             (RTCRtpReceiver, "getSynchronizationSources"),
+            (aioice.ice.CandidatePair, "remote_addr"),
         )
         if not hasattr(owner, name)
     ]
@@ -96,15 +138,31 @@ class Tap(queue.Queue[Any]):
         self._hub.on_frame(frame.data, frame.timestamp)
 
 
+class Frame(NamedTuple):
+    """An encoded frame, packetized once for every viewer: RTP payloads and timestamp."""
+
+    payloads: list[bytes]
+    timestamp: int
+    keyframe: bool
+
+
 class Hub:
-    """One published track: its encoded frames, fanned out to the viewers' bounded queues."""
+    """One published track: its encoded frames, packetized once and sent to every viewer's
+    lean sender; and handed as ``av.Packet``s to the bounded queues of in-process consumers
+    (the recorder)."""
 
     def __init__(self, kind: str, mime: str, clock_rate: int, receiver: RTCRtpReceiver) -> None:
         self.kind = kind
         self.mime = mime
         self.time_base = fractions.Fraction(1, clock_rate)
         self._receiver = receiver
+        # pack() only: aiortc's packetizer for the codec; nothing is encoded.
+        self._packer = get_encoder(
+            RTCRtpCodecParameters(mimeType=mime, clockRate=clock_rate, payloadType=0)
+        )
         self.viewers: set[ForwardedTrack] = set()
+        self.senders: set[LeanSender] = set()
+        self._since_keyframe: list[Frame] = []  # for viewers that connect next
         self._last_request = 0.0
         self._deferred: asyncio.TimerHandle | None = None
         self.frames = 0
@@ -118,6 +176,31 @@ class Hub:
         keyframe = self.kind == "audio" or is_keyframe(self.mime, data)
         for viewer in self.viewers:
             viewer.offer(packet, keyframe)
+        payloads, rtp_timestamp = self._packer.pack(packet)
+        frame = Frame(payloads, rtp_timestamp, keyframe)
+        if self.kind == "video":
+            if keyframe:
+                self._since_keyframe = [frame]
+            elif 0 < len(self._since_keyframe) < GOP_CACHE:
+                self._since_keyframe.append(frame)
+            else:
+                self._since_keyframe = []
+        ntp = clock.current_ntp_time()
+        for sender in tuple(self.senders):  # a sender whose connection is gone leaves
+            sender.send_frame(frame, ntp)
+
+    def attach(self, sender: LeanSender) -> None:
+        """A viewer's connection is up: start it from the last keyframe if that is recent
+        (the picture appears at once), else from the next one, asked for now."""
+        self.senders.add(sender)
+        if self.kind != "video":
+            return
+        if self._since_keyframe:
+            ntp = clock.current_ntp_time()
+            for frame in self._since_keyframe:
+                sender.send_frame(frame, ntp)
+        else:
+            self.request_keyframe()
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe. Requests closer together than the interval merge
@@ -153,6 +236,9 @@ class Hub:
             self._deferred.cancel()
         for viewer in list(self.viewers):
             viewer.stop()
+        for sender in list(self.senders):
+            sender.close()
+        self._since_keyframe = []
 
 
 class ForwardedTrack(MediaStreamTrack):
@@ -214,7 +300,7 @@ def tap_receiver(transceiver: RTCRtpTransceiver) -> Hub:
     receiver = transceiver.receiver
     if not isinstance(getattr(receiver, _QUEUE_ATTR, None), queue.Queue):
         raise AiortcInternalsChanged(f"RTCRtpReceiver has no {_QUEUE_ATTR}")
-    codecs = [c for c in transceiver._codecs if c.mimeType.split("/")[1].lower() != "rtx"]
+    codecs = [c for c in transceiver._codecs if not _is_rtx(c)]
     if not codecs:
         raise ValueError(f"no {transceiver.kind} codec in common with the publisher")
     codec = codecs[0]
@@ -223,9 +309,163 @@ def tap_receiver(transceiver: RTCRtpTransceiver) -> Hub:
     return hub
 
 
-def route_keyframe_requests(sender: RTCRtpSender, hub: Hub) -> None:
-    """A viewer's PLI/FIR becomes a (coalesced) keyframe request to the publisher."""
-    sender._send_keyframe = hub.request_keyframe  # type: ignore[method-assign]
+class _Idle(MediaStreamTrack):
+    """The track a viewer's aiortc sender is given. It yields nothing (the lean sender sends);
+    the sender asks it for a frame once the viewer's DTLS is up, which starts the lean sender."""
+
+    def __init__(self, kind: str, started: Callable[[], None], ended: Callable[[], None]) -> None:
+        super().__init__()
+        self.kind = kind
+        self._started = started
+        self._ended = ended
+        self._stopped = asyncio.Event()
+
+    async def recv(self) -> Packet[Stream]:
+        if self.readyState == "live":
+            self._started()
+            await self._stopped.wait()
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            super().stop()
+            self._stopped.set()
+            self._ended()
+
+
+class LeanSender:
+    """Sends a hub's frames to one viewer: RTP header rewrite, SRTP protect, ``sendto``.
+
+    Bounded: when more than ``SEND_BUFFER_LIMIT`` bytes wait for the viewer's socket, the viewer
+    skips frames up to the next keyframe (asked for once its socket drains), so a slow viewer
+    never slows the others or grows memory. The last ``RTP_HISTORY`` packets are kept, as sent,
+    for the viewer's NACKs.
+    """
+
+    def __init__(self, hub: Hub, transceiver: RTCRtpTransceiver) -> None:
+        self.hub = hub
+        self._transceiver = transceiver
+        self._sender = transceiver.sender
+        self.track = _Idle(hub.kind, self._start, self.close)
+        self._ssrc = self._sender._ssrc
+        self._payload_type = 0
+        self._sequence = random.getrandbits(16)
+        self._timestamp_offset = random.getrandbits(32)
+        self._history: list[tuple[int, bytes] | None] = [None] * RTP_HISTORY
+        self._protect: Callable[[bytes], bytes] | None = None
+        self._nominated: dict[int, Any] = {}
+        self._pair: Any = None
+        self._transport: Any = None
+        self._addr: tuple[str, int] = ("", 0)
+        self._need_keyframe = hub.kind == "video"
+        self._want_keyframe = False
+        self.packets = 0
+        self.octets = 0
+        self.dropped = 0
+        self.retransmitted = 0
+        self._sender._send_keyframe = hub.request_keyframe  # type: ignore[method-assign]
+        self._sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    def _start(self) -> None:
+        if self._protect is not None:
+            return
+        dtls = self._sender.transport
+        codecs = [c for c in self._transceiver._codecs if not _is_rtx(c)]
+        srtp = getattr(dtls, "_tx_srtp", None)
+        connection = getattr(dtls.transport, "_connection", None)
+        nominated = getattr(connection, "_nominated", None)
+        if not codecs or codecs[0].payloadType is None or srtp is None:
+            raise AiortcInternalsChanged("a viewer's connection has no codec or SRTP session")
+        if not isinstance(nominated, dict):
+            raise AiortcInternalsChanged("aioice's connection has no nominated pairs")
+        self.connect(srtp.protect, nominated, codecs[0].payloadType)
+
+    def connect(
+        self, protect: Callable[[bytes], bytes], nominated: dict[int, Any], payload_type: int
+    ) -> None:
+        """Start sending: SRTP protect, aioice's nominated pairs (by component), payload type."""
+        self._protect = protect
+        self._nominated = nominated
+        self._payload_type = payload_type
+        self.hub.attach(self)
+
+    def send_frame(self, frame: Frame, ntp: int) -> None:
+        pair = self._nominated.get(1)
+        if pair is not self._pair:
+            if pair is None:  # the connection closed
+                self.close()
+                return
+            self._pair, self._transport, self._addr = (
+                pair,
+                pair.protocol.transport,
+                pair.remote_addr,
+            )
+        transport, protect = self._transport, self._protect
+        if transport is None or protect is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > SEND_BUFFER_LIMIT:
+            self.dropped += 1
+            self._need_keyframe = self._want_keyframe = self.hub.kind == "video"
+            return
+        if self._want_keyframe:  # drained again after an overflow
+            self._want_keyframe = False
+            self.hub.request_keyframe()
+        if self._need_keyframe:
+            if not frame.keyframe:
+                self.dropped += 1
+                return
+            self._need_keyframe = False
+        timestamp = (frame.timestamp + self._timestamp_offset) & 0xFFFFFFFF
+        sequence, history, addr, pt = self._sequence, self._history, self._addr, self._payload_type
+        last = len(frame.payloads) - 1
+        for i, payload in enumerate(frame.payloads):
+            data = protect(
+                _RTP_HEADER.pack(
+                    0x80, pt | 0x80 if i == last else pt, sequence, timestamp, self._ssrc
+                )
+                + payload
+            )
+            transport.sendto(data, addr)
+            history[sequence % RTP_HISTORY] = (sequence, data)
+            sequence = (sequence + 1) & 0xFFFF
+            self.octets += len(payload)
+        self.packets += last + 1
+        self._sequence = sequence
+        # What aiortc's own sender reports (RTCP SR) must describe what was sent.
+        for name, value in zip(
+            _SENDER_REPORT_ATTRS, (ntp, timestamp, self.packets, self.octets), strict=True
+        ):
+            setattr(self._sender, name, value)
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        """A viewer's NACK: the packet is sent again as it was (aiortc does the same)."""
+        entry = self._history[sequence_number % RTP_HISTORY]
+        transport = self._transport
+        if (
+            entry is not None
+            and entry[0] == sequence_number
+            and transport is not None
+            and not transport.is_closing()
+        ):
+            transport.sendto(entry[1], self._addr)
+            self.retransmitted += 1
+
+    def close(self) -> None:
+        self.hub.senders.discard(self)
+        self._history = [None] * RTP_HISTORY
+        self.track.stop()
+
+
+def _is_rtx(codec: RTCRtpCodecParameters) -> bool:
+    return codec.mimeType.split("/")[1].lower() == "rtx"
+
+
+def lean_sender(transceiver: RTCRtpTransceiver, hub: Hub) -> LeanSender:
+    """A viewer's transceiver sends the hub's frames through a lean sender. Call before the
+    offer; the sender starts when the viewer's connection is up."""
+    lean = LeanSender(hub, transceiver)
+    transceiver.sender.replaceTrack(lean.track)
+    return lean
 
 
 check_internals()

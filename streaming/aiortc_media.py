@@ -1,8 +1,8 @@
 """The media backend on aiortc: one RTCPeerConnection per publisher and per viewer.
 
 Media is forwarded, never decoded or re-encoded per viewer: the publisher's encoded frames go
-through a ``Hub`` per published track (``aiortc_forward``) to each viewer's sender, which only
-packetizes them.
+through a ``Hub`` per published track (``aiortc_forward``), packetized once, to each viewer's
+``LeanSender``, which rewrites the RTP header, protects and sends.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from .aiortc_forward import Hub, route_keyframe_requests, tap_receiver
+from .aiortc_forward import Hub, LeanSender, lean_sender, tap_receiver
 from .webm_recorder import WebmRecording
 
 log = logging.getLogger("sabaq.streaming.media")
@@ -97,19 +97,16 @@ class AiortcViewer:
     ) -> None:
         self.pc = RTCPeerConnection(configuration=config)
         _on_failure(self.pc, on_failed)
-        self.tracks = [hub.subscribe() for hub in source.hubs]
-        for track in self.tracks:
-            transceiver = self.pc.addTransceiver(track, direction="sendonly")
-            # The viewer gets the publisher's codec: frames are passed on as they are.
-            caps = RTCRtpSender.getCapabilities(track.kind)
+        self.senders: list[LeanSender] = []
+        for hub in source.hubs:
+            transceiver = self.pc.addTransceiver(hub.kind, direction="sendonly")
+            # The viewer gets the publisher's codec, frames being passed on as they are; no
+            # RTX: a lost packet asked for again (NACK) is resent as it was.
+            caps = RTCRtpSender.getCapabilities(hub.kind)
             transceiver.setCodecPreferences(
-                [
-                    c
-                    for c in caps.codecs
-                    if c.mimeType.lower() in (track.hub.mime.lower(), f"{track.kind}/rtx")
-                ]
+                [c for c in caps.codecs if c.mimeType.lower() == hub.mime.lower()]
             )
-            route_keyframe_requests(transceiver.sender, track.hub)
+            self.senders.append(lean_sender(transceiver, hub))
 
     async def make_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -119,8 +116,8 @@ class AiortcViewer:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def close(self) -> None:
-        for track in self.tracks:
-            track.stop()
+        for sender in self.senders:
+            sender.close()
         await _close(self.pc)
 
 

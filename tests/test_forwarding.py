@@ -7,12 +7,13 @@ import asyncio
 from dataclasses import dataclass, field
 
 import aiortc
+import pylibsrtp
 import pytest
 from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection
 
 from streaming import aiortc_forward
-from streaming.aiortc_forward import VIDEO_QUEUE, Hub, is_keyframe
+from streaming.aiortc_forward import VIDEO_QUEUE, Hub, is_keyframe, lean_sender
 from streaming.aiortc_media import AiortcPublisher
 from tests.conftest import Academy, SignIn
 from tests.peers import join, publish
@@ -100,6 +101,110 @@ async def test_viewer_waits_for_a_keyframe_and_a_stalled_viewer_skips_to_the_nex
     assert fast not in hub.viewers
 
 
+class ViewerSocket:
+    """Stands in for the viewer's datagram transport (below the code under test)."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.backlog = 0
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert addr == ("127.0.0.1", 5000)
+        self.sent.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.backlog
+
+    def is_closing(self) -> bool:
+        return False
+
+
+@dataclass
+class Protocol:
+    transport: ViewerSocket
+
+
+@dataclass
+class Pair:
+    protocol: Protocol
+    remote_addr: tuple[str, int] = ("127.0.0.1", 5000)
+
+
+def srtp_pair() -> tuple[pylibsrtp.Session, pylibsrtp.Session]:
+    key = bytes(range(30))
+    tx = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    rx = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    return pylibsrtp.Session(tx), pylibsrtp.Session(rx)
+
+
+def rtp(data: bytes) -> tuple[bool, int, int, int, int, bytes]:
+    """marker, payload type, sequence number, timestamp, SSRC, payload"""
+    return (
+        bool(data[1] & 0x80),
+        data[1] & 0x7F,
+        int.from_bytes(data[2:4], "big"),
+        int.from_bytes(data[4:8], "big"),
+        int.from_bytes(data[8:12], "big"),
+        data[12:],
+    )
+
+
+async def test_lean_sender_rewrites_protects_and_sends_each_packet_once() -> None:
+    publisher = PublisherReceiver()
+    hub = Hub("video", "video/VP8", 90000, publisher)  # type: ignore[arg-type]
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver("video", direction="sendonly")
+    lean = lean_sender(transceiver, hub)
+    assert transceiver.sender.track is lean.track
+    # A keyframe of three packets' worth, then a delta frame.
+    key = VP8_KEY + bytes(3000)
+    hub.on_frame(key, 90_000)
+    hub.on_frame(VP8_DELTA, 93_000)
+    tx, rx = srtp_pair()
+    socket, pairs = ViewerSocket(), {1: Pair(Protocol(ViewerSocket()))}
+    pairs[1].protocol.transport = socket
+    lean.connect(tx.protect, pairs, 96)  # the viewer's connection is up: it starts at once
+    packets = [rtp(rx.unprotect(d)) for d in socket.sent]
+    assert len(packets) == 4
+    assert [p[0] for p in packets] == [False, False, True, True]  # marker: a frame's end
+    assert {p[1] for p in packets} == {96} and {p[4] for p in packets} == {lean._ssrc}
+    seqs = [p[2] for p in packets]
+    assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(4)]
+    assert packets[0][3] == packets[2][3] and (packets[3][3] - packets[0][3]) % 2**32 == 3000
+    # The VP8 payload descriptor (with the picture id) is followed by the frame, intact.
+    assert b"".join(p[5][4:] for p in packets[:3]) == key and packets[3][5][4:] == VP8_DELTA
+    # aiortc's own sender reports describe what was sent.
+    assert transceiver.sender._RTCRtpSender__packet_count == 4  # type: ignore[attr-defined]
+    # A NACK gets the very packet again.
+    await transceiver.sender._retransmit(seqs[1])
+    assert socket.sent[-1] == socket.sent[1] and lean.retransmitted == 1
+    await transceiver.sender._retransmit((seqs[0] - 5) & 0xFFFF)  # never sent: nothing
+    assert lean.retransmitted == 1
+    # A viewer's keyframe request goes to the publisher, coalesced.
+    hub._last_request = 0.0
+    transceiver.sender._send_keyframe()
+    await asyncio.sleep(0)
+    assert publisher.plis[-1] == 1234
+    # A viewer whose socket backs up skips frames, then waits for a keyframe it asks for.
+    requests = len(publisher.plis)
+    socket.backlog = 10**6
+    hub.on_frame(VP8_DELTA, 96_000)
+    assert len(socket.sent) == 5 and lean.dropped == 1
+    socket.backlog = 0
+    hub._last_request = 0.0
+    hub.on_frame(VP8_DELTA, 99_000)  # drained: a keyframe is asked for, deltas are skipped
+    await asyncio.sleep(0)
+    assert len(publisher.plis) == requests + 1 and len(socket.sent) == 5
+    hub.on_frame(VP8_KEY, 102_000)
+    marker, _, seq, _, _, _ = rtp(rx.unprotect(socket.sent[-1]))
+    assert marker and seq == (seqs[-1] + 1) & 0xFFFF  # no gap in sequence numbers
+    # The viewer's connection goes: the sender leaves the hub, its aiortc sender's track ends.
+    pairs.clear()
+    hub.on_frame(VP8_DELTA, 105_000)
+    assert lean not in hub.senders and lean.track.readyState == "ended"
+    await pc.close()
+
+
 async def test_server_forwards_without_decoding(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
@@ -115,9 +220,13 @@ async def test_server_forwards_without_decoding(
     hubs = host.publisher.hubs
     assert {h.kind for h in hubs} == {"video", "audio"}
     assert all(h.frames > 0 for h in hubs)
-    assert all(len(h.viewers) == 3 for h in hubs)
+    assert all(len(h.senders) == 3 for h in hubs)
     # Nothing was decoded on the server: the publisher's remote tracks never got a frame.
     for receiver in host.publisher.pc.getReceivers():
         assert receiver.track._queue.qsize() == 0  # type: ignore[attr-defined]
+    # Every packet went out through the lean senders, none through aiortc's sender path.
+    senders = [s for h in hubs for s in h.senders]
+    assert all(s.packets > 0 for s in senders)
+    assert not any(s._sender._RTCRtpSender__rtp_history for s in senders)  # type: ignore[attr-defined]
     for p in (*viewers, teacher):
         await p.close()
