@@ -256,6 +256,8 @@ def run_one(backend: str, k: int, per_process: int) -> dict[str, Any]:
         "k": k,
         "cpu_pct": 100 * cpu / (t1 - t0),
         "us_per_packet": 1e6 * cpu / packets if packets else float("nan"),
+        "cpu_s_per_s": cpu / (t1 - t0),
+        "packets_per_s": packets / (t1 - t0),
         "fps_min": fps[0],
         "fps_median": statistics.median(fps),
         "rss_per_viewer": (rss1 - rss0) / k,
@@ -277,14 +279,24 @@ def main() -> None:
             print(f"# {backend} K={k}: {r['cpu_pct']:.0f}% CPU", flush=True)
     print()
     print(
-        "| backend | K | server CPU % | µs CPU / forwarded packet | fps min | fps median"
-        " | server RSS MB | RSS / viewer MB |"
+        "| backend | K | server CPU % | µs CPU / forwarded packet | marginal µs / packet"
+        " | fps min | fps median | server RSS MB | RSS / viewer MB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    previous: dict[str, Any] = {}
     for r in rows:
+        # Marginal: the extra CPU over the extra packets since the previous K of the same
+        # backend; it leaves out what does not grow with viewers (the publisher's side).
+        before = previous.get(r["backend"])
+        marginal = "–"
+        if before is not None and r["packets_per_s"] > before["packets_per_s"]:
+            extra_cpu = r["cpu_s_per_s"] - before["cpu_s_per_s"]
+            extra = r["packets_per_s"] - before["packets_per_s"]
+            marginal = f"{1e6 * extra_cpu / extra:.1f}"
+        previous[r["backend"]] = r
         print(
             f"| {r['backend']} | {r['k']} | {r['cpu_pct']:.0f} | {r['us_per_packet']:.1f}"
-            f" | {r['fps_min']:.1f} | {r['fps_median']:.1f} | {r['rss']:.0f}"
+            f" | {marginal} | {r['fps_min']:.1f} | {r['fps_median']:.1f} | {r['rss']:.0f}"
             f" | {r['rss_per_viewer']:.2f} |"
         )
     slopes = {}

@@ -1,10 +1,16 @@
-"""Join latency: a burst of N simultaneous aiortc viewers, WebSocket open → first video frame.
+"""Join latency: a burst of N simultaneous aiortc viewers, WebSocket open → first video frame;
+and a student's Chromium page → first decoded frame.
 
 The server runs in its own process (``sabaq``'s app on a loopback port, seeded with one class
-and N students); the viewers run in this process. The baseline in the same run is a single
+and its students); the viewers run in this process. The baseline in the same run is a single
 viewer joining alone, so a burst's cost shows as its distance from that row.
 
-    .venv/bin/python -m bench.join --bursts 1,10,25
+Chromium (Debian's, through Playwright) opens the class page of a signed-in student, clicks
+Join as soon as the device check allows, and the page itself notes when the teacher's first
+video frame is presented (``requestVideoFrameCallback``), counted from the navigation's start.
+One page is opened first to warm the browser up and is not counted.
+
+    scripts/loopback-ns .venv/bin/python -m bench.join --bursts 1,10,25,50 --pages 10
 """
 
 from __future__ import annotations
@@ -79,10 +85,17 @@ async def seed_bench_class(
             user_id=uid, class_id=c.id, role=role, display_name=str(uid), media_url="", ttl=3600
         )
 
+    base = f"http://127.0.0.1:{port}"
     return {
         "url": f"ws://127.0.0.1:{port}/media/classes/{c.id}/ws",
+        "page": f"{base}/classes/{c.id}",
         "teacher": token(teacher, ClassRole.HOST),
         "students": [token(u, ClassRole.LEARNER) for u in ids],
+        # One-time sign-in links, for the students whose browsers open the class page.
+        "signin": [
+            f"{base}/signin/link?token={signer.mint_signin(user_id=u, ttl=3600)}&next=/"
+            for u in ids
+        ],
     }
 
 
@@ -161,8 +174,53 @@ async def _publish(session: ClientSession, url: str, token: str) -> asyncio.Task
     return task
 
 
+# Set on every page before its own scripts run: the moment (ms since the navigation started)
+# the first frame of the teacher's video is presented.
+FIRST_FRAME_JS = """
+document.addEventListener("DOMContentLoaded", () => {
+  const video = document.getElementById("video");
+  if (video && video.requestVideoFrameCallback) {
+    video.requestVideoFrameCallback((now) => { window.__firstFrame = now; });
+  }
+});
+"""
+
+
+async def browser_pages(grant: dict[str, Any], signins: list[str], pages: int) -> list[float]:
+    """Page → first presented frame (ms) for ``pages`` students, one after another, each in a
+    fresh browser context; one more page first, to warm the browser up, is not counted."""
+    from playwright.async_api import async_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    times = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for n, link in enumerate(signins[: pages + 1]):
+            context = await browser.new_context()
+            page = await context.new_page()
+            await page.goto(link)  # signed in; the measured navigation is the class page
+            await page.add_init_script(FIRST_FRAME_JS)
+            await page.goto(grant["page"])
+            join = page.locator("#join")
+            await join.wait_for()
+            await page.wait_for_function("() => !document.getElementById('join').disabled")
+            await join.click()
+            first = await page.wait_for_function("() => window.__firstFrame", timeout=30_000)
+            if n > 0:
+                times.append(float(await first.json_value()))
+            await context.close()
+        await browser.close()
+    return sorted(times)
+
+
+def _row(label: str, times: list[float]) -> tuple[str, int, float, float, float]:
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return (label, len(times), statistics.median(times), p95, times[-1])
+
+
 async def run(
-    bursts: list[int], grant: dict[str, Any]
+    bursts: list[int], pages: int, grant: dict[str, Any]
 ) -> list[tuple[str, int, float, float, float]]:
     advertise_host_addresses(["127.0.0.1"])  # the load generator's peers stay on loopback too
     rows = []
@@ -172,10 +230,15 @@ async def run(
         for n in bursts:
             viewers = [_Participant(session, grant["url"], next(tokens)) for _ in range(n)]
             times = sorted(await asyncio.gather(*(v.watch() for v in viewers)))
-            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
             label = "alone (baseline)" if n == 1 else "burst"
-            rows.append((label, n, statistics.median(times) * 1000, p95 * 1000, times[-1] * 1000))
+            rows.append(_row(label, [t * 1000 for t in times]))
             await asyncio.gather(*(v.pc.close() for v in viewers))
+        if pages:
+            used = sum(bursts)
+            signins = grant["signin"][used : used + pages + 1]
+            rows.append(
+                _row("Chromium page → first frame", await browser_pages(grant, signins, pages))
+            )
         teacher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await teacher
@@ -185,6 +248,7 @@ async def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bursts", default="1,10,25", help="comma-separated burst sizes")
+    parser.add_argument("--pages", type=int, default=10, help="Chromium pages (0: none)")
     args = parser.parse_args()
     bursts = [int(b) for b in args.bursts.split(",")]
     if bursts[0] != 1:
@@ -192,14 +256,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop state
         parent, child = ctx.Pipe()
-        server = ctx.Process(target=_serve, args=(tmp, sum(bursts), child), daemon=True)
+        students = sum(bursts) + args.pages + 1
+        server = ctx.Process(target=_serve, args=(tmp, students, child), daemon=True)
         server.start()
         child.close()  # so that a server that dies makes recv() raise instead of waiting
         try:
             if not parent.poll(60):
                 raise SystemExit("bench: the server did not start within 60 s")
             grant = parent.recv()
-            rows = asyncio.run(run(bursts, grant))
+            rows = asyncio.run(run(bursts, args.pages, grant))
         finally:
             server.terminate()
             server.join(5)
