@@ -140,7 +140,7 @@ class AiortcBackend:
 
     def new_recording(
         self, class_id: int, publications: Mapping[str, tuple[object, tuple[str, ...]]]
-    ) -> WebmRecording:
+    ) -> AiortcRecording:
         video: dict[str, Hub] = {}
         audio: Hub | None = None
         for media, labels in publications.values():
@@ -151,4 +151,21 @@ class AiortcBackend:
                     video[label] = hub
                 elif audio is None:
                     audio = hub
-        return WebmRecording(self._recordings / str(class_id), video, audio)
+        return AiortcRecording(WebmRecording(self._recordings / str(class_id), video, audio))
+
+
+class AiortcRecording:
+    """Implements ``room.RecordingMedia`` over a ``WebmRecording``."""
+
+    def __init__(self, recording: WebmRecording) -> None:
+        self._recording = recording
+
+    def set_voice(self, key: str, media: object | None) -> None:
+        self._recording.remove_voice(key)
+        if isinstance(media, AiortcPublisher):
+            for hub in media.hubs:
+                if hub.kind == "audio":
+                    self._recording.add_voice(key, hub)
+
+    async def stop(self) -> list[str]:
+        return await self._recording.stop()

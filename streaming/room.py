@@ -62,6 +62,8 @@ class ViewerMedia(Protocol):
 
 
 class RecordingMedia(Protocol):
+    # A microphone in the class's sound (a student with the floor), or out of it (None).
+    def set_voice(self, key: str, media: PublisherMedia | None) -> None: ...
     async def stop(self) -> list[str]: ...
 
 
@@ -295,6 +297,8 @@ class Room:
         was_source = self._detach(p)
         if p.role is ClassRole.HOST:
             await self.stop_recording(None, "teacher left")
+        elif self.recording is not None:
+            self.recording.set_voice(p.id, None)
         if kind is MediaEventKind.DISCONNECTED:
             self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
         self._outbox.emit(
@@ -506,6 +510,9 @@ class Room:
             self.class_id,
             {name: (pub.media, pub.tracks) for name, pub in host.publications.items()},
         )
+        for p in self.participants.values():
+            if p.role is not ClassRole.HOST and "main" in p.publications:
+                self.recording.set_voice(p.id, p.publications["main"].media)
         self._outbox.emit(
             MediaEventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
         )
@@ -525,7 +532,12 @@ class Room:
         await self._broadcast_state()
 
     async def _rerecord(self, host: Participant) -> None:
-        """What the teacher publishes changed (screen shared or stopped): new files from now."""
+        """What the teacher publishes changed (screen shared or stopped): new files from now.
+        A student's microphone, given the floor, joins the recording's sound, and leaves it."""
+        if self.recording is not None and host.role is not ClassRole.HOST:
+            main = host.publications.get("main")
+            self.recording.set_voice(host.id, main.media if main is not None else None)
+            return
         if self.recording is not None and host.role is ClassRole.HOST:
             await self.stop_recording(None, "publication changed")
             if host.publications and not self.ended:

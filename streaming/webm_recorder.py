@@ -1,17 +1,23 @@
-"""Recording without decoding: the teacher's encoded frames muxed into WebM files.
+"""Recording: the teacher's encoded video muxed into WebM files without decoding, with the
+class's sound.
 
-One file per published video track (camera, screen), each with the teacher's microphone. The
-frames come from the same hubs that feed the viewers (a recorder is one more viewer); packets
-are stamped with their arrival time, so sound and picture stay together.
+One file per published video track (camera, screen). The picture's frames come from the same
+hubs that feed the viewers (a recorder is one more viewer) and are written as they are. The
+sound is the class's: the teacher's microphone and, while a student has the floor, theirs.
+Voices in one track have to be mixed, so sound alone is decoded, mixed and encoded once per
+recording (Opus, 20 ms frames), which costs little next to video. Packets are stamped with
+their arrival time, so sound and picture stay together.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import fractions
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,11 @@ from .aiortc_forward import ForwardedTrack, Hub
 log = logging.getLogger("sabaq.streaming.recorder")
 MS = fractions.Fraction(1, 1000)
 CODECS = {"video/VP8": "libvpx", "audio/opus": "libopus"}
+SAMPLE_RATE = 48000
+FRAME_SAMPLES = 960  # 20 ms
+FRAME_BYTES = FRAME_SAMPLES * 2 * 2  # stereo, 16-bit
+PREFILL = 3  # frames of a voice buffered before it is heard: absorbs arrival jitter
+MAX_BUFFERED = 15  # frames (300 ms) of a voice; a voice further behind loses its oldest sound
 
 
 def vp8_size(keyframe: bytes) -> tuple[int, int]:
@@ -36,11 +47,124 @@ def vp8_size(keyframe: bytes) -> tuple[int, int]:
     )
 
 
+class _Voice:
+    """One microphone: its Opus frames decoded into a buffer of 48 kHz stereo PCM."""
+
+    def __init__(self, track: ForwardedTrack) -> None:
+        self.track = track
+        self._decoder: Any = av.CodecContext.create("libopus", "r")
+        self._decoder.format = "s16"
+        self._decoder.layout = "stereo"
+        self._decoder.sample_rate = SAMPLE_RATE
+        self._pcm = bytearray()
+        self._playing = False
+
+    async def pump(self) -> None:
+        while True:
+            try:
+                packet = await self.track.recv()
+            except MediaStreamError:
+                return
+            try:
+                frames = self._decoder.decode(packet)
+            except av.FFmpegError:
+                continue  # a damaged frame: a moment of silence
+            for frame in frames:
+                self._pcm += bytes(frame.planes[0])[: frame.samples * 4]
+            if len(self._pcm) > MAX_BUFFERED * FRAME_BYTES:
+                del self._pcm[: len(self._pcm) - MAX_BUFFERED * FRAME_BYTES]
+
+    def take(self) -> bytes | None:
+        """The next 20 ms of this voice, or None while it has nothing (or is refilling)."""
+        if not self._playing and len(self._pcm) < PREFILL * FRAME_BYTES:
+            return None
+        if len(self._pcm) < FRAME_BYTES:
+            self._playing = False
+            return None
+        self._playing = True
+        chunk = bytes(self._pcm[:FRAME_BYTES])
+        del self._pcm[:FRAME_BYTES]
+        return chunk
+
+
+def mix(chunks: list[bytes]) -> bytes:
+    """Sum 16-bit PCM, clipped; digital silence is left out of the sum."""
+    voiced = [c for c in chunks if c.count(0) != len(c)]
+    if not voiced:
+        return chunks[0] if chunks else bytes(FRAME_BYTES)
+    if len(voiced) == 1:
+        return voiced[0]
+    total = array.array("h", voiced[0])
+    for c in voiced[1:]:
+        other = array.array("h", c)
+        total = array.array(
+            "h", (max(-32768, min(32767, a + b)) for a, b in zip(total, other, strict=True))
+        )
+    return total.tobytes()
+
+
+class AudioMix:
+    """The class's sound: every voice decoded, mixed every 20 ms, encoded once as Opus."""
+
+    def __init__(self, on_packet: Callable[[bytes], None]) -> None:
+        self._on_packet = on_packet
+        self._voices: dict[str, _Voice] = {}
+        self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._encoder: Any = av.CodecContext.create("libopus", "w")
+        self._encoder.bit_rate = 64000
+        self._encoder.format = "s16"
+        self._encoder.layout = "stereo"
+        self._encoder.sample_rate = SAMPLE_RATE
+        self._encoder.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self._pts = 0
+        self._task = asyncio.create_task(self._run())
+
+    def add(self, key: str, track: ForwardedTrack) -> None:
+        self.remove(key)
+        voice = self._voices[key] = _Voice(track)
+        self._pumps[key] = asyncio.create_task(voice.pump())
+
+    def remove(self, key: str) -> None:
+        voice = self._voices.pop(key, None)
+        if voice is not None:
+            voice.track.stop()
+            self._pumps.pop(key).cancel()
+
+    async def _run(self) -> None:
+        t0, n = time.monotonic(), 0
+        while True:
+            n += 1
+            wait = t0 + n * FRAME_SAMPLES / SAMPLE_RATE - time.monotonic()
+            if wait < -0.2:  # the loop was held up: go on from now rather than catch up
+                t0, n = time.monotonic(), 0
+            await asyncio.sleep(max(0.0, wait))
+            chunks = [c for v in self._voices.values() if (c := v.take()) is not None]
+            frame = av.AudioFrame(format="s16", layout="stereo", samples=FRAME_SAMPLES)
+            frame.planes[0].update(mix(chunks))
+            frame.sample_rate = SAMPLE_RATE
+            frame.pts = self._pts
+            frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+            self._pts += FRAME_SAMPLES
+            try:
+                packets = self._encoder.encode(frame)
+            except av.FFmpegError:
+                log.exception("recording: the class's sound could not be encoded")
+                continue
+            for packet in packets:
+                self._on_packet(bytes(packet))
+
+    async def stop(self) -> None:
+        for key in list(self._voices):
+            self.remove(key)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
 @dataclass
 class _File:
     path: Path
     video: ForwardedTrack
-    audio: ForwardedTrack | None
     container: Any = None
     streams: dict[str, Any] = field(default_factory=dict)
     last_pts: dict[str, int] = field(default_factory=dict)
@@ -55,20 +179,27 @@ class WebmRecording:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self._t0 = time.monotonic()
         self._files = [
-            _File(
-                path=directory / f"{stamp}-{label}.webm",
-                video=hub.subscribe(),
-                audio=audio.subscribe() if audio is not None else None,
-            )
+            _File(path=directory / f"{stamp}-{label}.webm", video=hub.subscribe())
             for label, hub in video.items()
             if hub.mime in CODECS
         ]
-        self._tasks = [
-            asyncio.create_task(self._pump(f, track, kind))
-            for f in self._files
-            for track, kind in ((f.video, "video"), (f.audio, "audio"))
-            if track is not None
-        ]
+        self._tasks = [asyncio.create_task(self._pump(f)) for f in self._files]
+        self._mix = AudioMix(self._sound)
+        if audio is not None:
+            self.add_voice("host", audio)
+
+    def add_voice(self, key: str, hub: Hub) -> None:
+        """A microphone joins the class's sound (the teacher's; a student given the floor)."""
+        if hub.mime in CODECS:
+            self._mix.add(key, hub.subscribe())
+
+    def remove_voice(self, key: str) -> None:
+        self._mix.remove(key)
+
+    def _sound(self, data: bytes) -> None:
+        for f in self._files:
+            if f.container is not None:  # a file starts with its picture's first key frame
+                self._write(f, "audio", data)
 
     def _pts(self, f: _File, kind: str) -> int:
         pts = int((time.monotonic() - self._t0) * 1000)
@@ -82,43 +213,42 @@ class WebmRecording:
         v = f.container.add_stream("libvpx", rate=30)
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
         f.streams["video"] = v
-        if f.audio is not None:
-            a = f.container.add_stream("libopus", rate=48000)
-            a.layout = "stereo"
-            f.streams["audio"] = a
+        a = f.container.add_stream("libopus", rate=SAMPLE_RATE)
+        a.layout = "stereo"
+        f.streams["audio"] = a
 
-    async def _pump(self, f: _File, track: ForwardedTrack, kind: str) -> None:
+    async def _pump(self, f: _File) -> None:
         while True:
             try:
-                packet = await track.recv()
+                packet = await f.video.recv()
             except MediaStreamError:
                 return
             data = bytes(packet)
             if f.container is None:
-                if kind != "video":
-                    continue  # the file starts with the picture's first key frame
                 try:
                     self._open(f, data)
                 except ValueError:
                     continue
-            out = av.Packet(data)
-            out.stream = f.streams[kind]
-            out.pts = out.dts = self._pts(f, kind)
-            out.time_base = MS
-            if kind == "video":
-                out.is_keyframe = not data[0] & 0x01
-                f.frames += 1
-            try:
-                f.container.mux(out)
-            except av.FFmpegError:
-                log.exception("recording %s: a packet could not be written", f.path.name)
+            f.frames += 1
+            self._write(f, "video", data)
+
+    def _write(self, f: _File, kind: str, data: bytes) -> None:
+        out = av.Packet(data)
+        out.stream = f.streams[kind]
+        out.pts = out.dts = self._pts(f, kind)
+        out.time_base = MS
+        if kind == "video":
+            out.is_keyframe = not data[0] & 0x01
+        try:
+            f.container.mux(out)
+        except av.FFmpegError:
+            log.exception("recording %s: a packet could not be written", f.path.name)
 
     async def stop(self) -> list[str]:
         """Finish the files; returns the names of those that hold a picture."""
+        await self._mix.stop()
         for f in self._files:
             f.video.stop()
-            if f.audio is not None:
-                f.audio.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

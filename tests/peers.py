@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fractions
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,32 @@ class MovingVideo(VideoStreamTrack):
         v.update(bytes([128]) * (v.buffer_size))
         self._n += 1
         frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+class Tone(MediaStreamTrack):
+    """A 440 Hz tone at 48 kHz, 20 ms a frame: a voice that can be told from silence."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n = 0
+        self._start: float | None = None
+        period = [int(12000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
+        self._pcm = b"".join(v.to_bytes(2, "little", signed=True) for v in period)
+
+    async def recv(self) -> av.AudioFrame:
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - loop.time()))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(self._pcm)
+        frame.sample_rate = 48000
+        frame.pts = self._n * 960
+        frame.time_base = fractions.Fraction(1, 48000)
+        self._n += 1
         return frame
 
 
@@ -201,14 +229,17 @@ async def join(client: Client, class_id: int) -> Peer:
     return peer
 
 
-async def publish(peer: Peer, video: bool = True, screen: bool = False) -> None:
-    """Publish a moving picture (unless ``video`` is false), a sound, and maybe a screen."""
+async def publish(
+    peer: Peer, video: bool = True, screen: bool = False, sound: MediaStreamTrack | None = None
+) -> None:
+    """Publish a moving picture (unless ``video`` is false), a sound (silence unless given),
+    and maybe a screen."""
     conn = peer.pc = pc()
     tracks = []
     if video:
         conn.addTrack(MovingVideo())
         tracks.append("camera")
-    conn.addTrack(AudioStreamTrack())
+    conn.addTrack(sound or AudioStreamTrack())
     tracks.append("microphone")
     if screen:
         conn.addTrack(MovingVideo())

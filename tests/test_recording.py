@@ -3,7 +3,9 @@ track with the sound; everyone is told; the record says which files were made.""
 
 from __future__ import annotations
 
+import array
 import asyncio
+import math
 import os
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from attendance.models import EventKind
 from streaming.webm_recorder import vp8_size
 from tests.conftest import Academy, SignIn
-from tests.peers import join, publish
+from tests.peers import Tone, join, publish
 from web import keys
 from web.app import sweep_recordings
 from web.settings import Settings
@@ -78,6 +80,54 @@ async def test_teacher_records_the_class(
     bad = await learner.get(f"/classes/{academy.class_id}/recordings/..%2Fsabaq.sqlite3")
     assert bad.status == 404
     await student.close()
+    await teacher.close()
+
+
+def loudness(path: Path) -> list[float]:
+    """The recorded sound's RMS level per decoded frame, first channel (full scale = 1.0)."""
+    levels = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            assert frame.format.name == "fltp", frame.format.name  # libopus decodes to float
+            samples = array.array("f", bytes(frame.planes[0])[: frame.samples * 4])
+            levels.append(math.sqrt(sum(x * x for x in samples) / len(samples)))
+    return levels
+
+
+async def test_the_recording_holds_the_voice_of_a_student_given_the_floor(
+    served: TestServer, academy: Academy, sign_in: SignIn, settings: Settings
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)  # the teacher's microphone is silent
+    speaker = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    speaker_id = (await speaker.wait_for("welcome"))["participant_id"]
+    await teacher.send("start_recording")
+    await asyncio.sleep(1.0)  # a second of the teacher alone
+    await teacher.send("grant_floor", participant_id=speaker_id, camera=False)
+    await speaker.wait_for("floor_granted")
+    await publish(speaker, video=False, sound=Tone())
+    await asyncio.sleep(1.5)  # the student speaks
+    await teacher.send("revoke_floor", participant_id=speaker_id)
+    await speaker.wait_for("floor_revoked")
+    await asyncio.sleep(1.0)
+    await teacher.send("stop_recording")
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    async with asyncio.timeout(5):
+        while True:
+            await served.app[keys.MEDIA_NODE].outbox.flush()
+            events = served.app[keys.LEDGER].events(academy.class_id)
+            stopped = [e.event for e in events if e.event.kind is EventKind.RECORDING_STOPPED]
+            if stopped:
+                break
+            await asyncio.sleep(0.05)
+    (name,) = stopped[0].data["files"]
+    levels = loudness(settings.recordings_dir / str(academy.class_id) / name)
+    loud = [i for i, level in enumerate(levels) if level > 0.05]
+    # The tone is there for about the time the student had the floor (20 ms a frame), and
+    # the recording is quiet before and after it.
+    assert 40 <= len(loud) <= 90, len(loud)
+    assert loud[0] > 20 and loud[-1] < len(levels) - 20
+    await speaker.close()
     await teacher.close()
 
 
