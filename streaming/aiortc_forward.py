@@ -187,7 +187,11 @@ class Hub:
                 self._since_keyframe = []
         ntp = clock.current_ntp_time()
         for sender in tuple(self.senders):  # a sender whose connection is gone leaves
-            sender.send_frame(frame, ntp)
+            try:
+                sender.send_frame(frame, ntp)
+            except Exception:  # one viewer's failure must not disturb the others
+                log.exception("forwarding to a viewer failed; that viewer is dropped")
+                sender.close()
 
     def attach(self, sender: LeanSender) -> None:
         """A viewer's connection is up: start it from the last keyframe if that is recent
@@ -357,6 +361,8 @@ class LeanSender:
         self._pair: Any = None
         self._transport: Any = None
         self._addr: tuple[str, int] = ("", 0)
+        self._backlog: Callable[[], int] = _nothing
+        self._closing: Callable[[], bool] = _false
         self._need_keyframe = hub.kind == "video"
         self._want_keyframe = False
         self.packets = 0
@@ -400,10 +406,13 @@ class LeanSender:
                 pair.protocol.transport,
                 pair.remote_addr,
             )
+            # A TURN relay's transport has neither; it queues in aioice.
+            self._backlog = getattr(self._transport, "get_write_buffer_size", _nothing)
+            self._closing = getattr(self._transport, "is_closing", _false)
         transport, protect = self._transport, self._protect
-        if transport is None or protect is None or transport.is_closing():
+        if transport is None or protect is None or self._closing():
             return
-        if transport.get_write_buffer_size() > SEND_BUFFER_LIMIT:
+        if self._backlog() > SEND_BUFFER_LIMIT:
             self.dropped += 1
             self._need_keyframe = self._want_keyframe = self.hub.kind == "video"
             return
@@ -445,7 +454,7 @@ class LeanSender:
             entry is not None
             and entry[0] == sequence_number
             and transport is not None
-            and not transport.is_closing()
+            and not self._closing()
         ):
             transport.sendto(entry[1], self._addr)
             self.retransmitted += 1
@@ -454,6 +463,14 @@ class LeanSender:
         self.hub.senders.discard(self)
         self._history = [None] * RTP_HISTORY
         self.track.stop()
+
+
+def _nothing() -> int:
+    return 0
+
+
+def _false() -> bool:
+    return False
 
 
 def _is_rtx(codec: RTCRtpCodecParameters) -> bool:

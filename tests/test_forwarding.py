@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiortc
 import pylibsrtp
@@ -121,7 +122,7 @@ class ViewerSocket:
 
 @dataclass
 class Protocol:
-    transport: ViewerSocket
+    transport: Any
 
 
 @dataclass
@@ -202,6 +203,37 @@ async def test_lean_sender_rewrites_protects_and_sends_each_packet_once() -> Non
     pairs.clear()
     hub.on_frame(VP8_DELTA, 105_000)
     assert lean not in hub.senders and lean.track.readyState == "ended"
+    await pc.close()
+
+
+class RelaySocket:
+    """A TURN relay's transport, as aioice has it: only ``sendto``."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sent.append(data)
+
+
+class BrokenSocket(ViewerSocket):
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        raise OSError("network is unreachable")
+
+
+async def test_one_viewer_failing_does_not_disturb_the_others() -> None:
+    hub = Hub("audio", "audio/opus", 48000, PublisherReceiver())  # type: ignore[arg-type]
+    pc = RTCPeerConnection()
+    sockets: list[Any] = [RelaySocket(), BrokenSocket(), ViewerSocket()]
+    senders = []
+    for socket in sockets:
+        lean = lean_sender(pc.addTransceiver("audio", direction="sendonly"), hub)
+        lean.connect(srtp_pair()[0].protect, {1: Pair(Protocol(socket))}, 111)
+        senders.append(lean)
+    hub.on_frame(b"\xfc\xff\xfe", 960)
+    hub.on_frame(b"\xfc\xff\xfe", 1920)
+    assert len(sockets[0].sent) == 2 and len(sockets[2].sent) == 2
+    assert senders[1] not in hub.senders and senders[1].track.readyState == "ended"
     await pc.close()
 
 
