@@ -22,6 +22,7 @@ class EventKind(enum.StrEnum):
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
     CHAT_MESSAGE = "chat_message"  # kept with the class's record; not part of presence
+    MARK_OVERRIDDEN = "mark_overridden"  # a staff member's correction, with a reason
 
 
 # Kinds that open and close a person's presence in the class.

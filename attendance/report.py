@@ -42,29 +42,50 @@ def _seconds(intervals: Iterable[Interval], now: float) -> float:
     return sum((i.end if i.end is not None else now) - i.start for i in intervals)
 
 
-def intervals_by_user(events: Iterable[LedgerEvent]) -> dict[int, list[Interval]]:
+def intervals_by_user(
+    events: Iterable[LedgerEvent], grace: float = 0.0
+) -> dict[int, list[Interval]]:
     """Presence intervals per user, in ledger order.
 
-    A participant's interval opens on joined/reconnected and closes on left/disconnected/removed;
-    a second open while one is open (a second tab taking over) does not start a new interval.
-    The class ending closes whatever is still open.
+    A participant's interval opens on joined/reconnected and closes on left/removed; a second
+    open while one is open (a second tab taking over) does not start a new interval. A
+    disconnect followed by a return within ``grace`` seconds is one interval, the gap
+    included; a longer one ends the interval at the disconnect. The class ending closes
+    whatever is still open.
     """
     open_since: dict[int, float] = {}
+    dropped_at: dict[int, float] = {}  # disconnected, may come back within the grace period
     out: dict[int, list[Interval]] = {}
+
+    def close(uid: int, end: float) -> None:
+        out.setdefault(uid, []).append(Interval(open_since.pop(uid), end))
+
     for le in events:
         ev = le.event
         if ev.kind is EventKind.CLASS_ENDED:
-            for uid, start in open_since.items():
-                out.setdefault(uid, []).append(Interval(start, ev.origin_time))
-            open_since.clear()
+            for gone, dropped in dropped_at.items():
+                close(gone, dropped)
+            dropped_at.clear()
+            for still in list(open_since):
+                close(still, ev.origin_time)
             continue
-        if ev.user_id is None:
+        uid = ev.user_id
+        if uid is None:
             continue
         if ev.kind in OPENS:
-            open_since.setdefault(ev.user_id, ev.origin_time)
-        elif ev.kind in CLOSES and ev.user_id in open_since:
-            start = open_since.pop(ev.user_id)
-            out.setdefault(ev.user_id, []).append(Interval(start, ev.origin_time))
+            back = dropped_at.pop(uid, None)
+            if back is not None and ev.origin_time - back > grace:
+                close(uid, back)
+            open_since.setdefault(uid, ev.origin_time)
+        elif ev.kind in CLOSES and uid in open_since and uid not in dropped_at:
+            if ev.kind is EventKind.DISCONNECTED and grace > 0:
+                dropped_at[uid] = ev.origin_time
+            else:
+                close(uid, ev.origin_time)
+        elif ev.kind in CLOSES and uid in dropped_at and ev.kind is not EventKind.DISCONNECTED:
+            close(uid, dropped_at.pop(uid))  # gone for good while away: ends at the drop
+    for gone, dropped in dropped_at.items():
+        close(gone, dropped)
     for uid, start in open_since.items():
         out.setdefault(uid, []).append(Interval(start, None))
     return out

@@ -143,3 +143,39 @@ class SqliteLedger:
                 return ChainBreak(class_id, le.seq, "hash does not match the event's content")
             prev = le.hash
         return None
+
+    def class_ids(self) -> list[int]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT class_id FROM ledger_events")]
+
+    def verify_all(self) -> list[ChainBreak]:
+        """Every class's chain; the first broken link of each chain that does not hold."""
+        return [b for c in sorted(self.class_ids()) if (b := self.verify(c)) is not None]
+
+    def chain_head(self, class_id: int) -> tuple[int, str]:
+        """How many events the class's chain holds, and the hash of its last."""
+        row = self._db.execute(
+            "SELECT COUNT(*), (SELECT hash FROM ledger_events WHERE class_id = ?"
+            " ORDER BY seq DESC LIMIT 1) FROM ledger_events WHERE class_id = ?",
+            (class_id, class_id),
+        ).fetchone()
+        return int(row[0]), row[1] or GENESIS
+
+    def check_head(self, class_id: int, count: int, head: str) -> str | None:
+        """Whether a chain head published earlier (with a report, say) is in the chain as it is
+        now, and the chain up to it holds; None if so, else why not."""
+        events = self.events(class_id)
+        if count > len(events):
+            return (
+                f"class {class_id}: the ledger holds {len(events)} events, the head names {count}"
+            )
+        if count == 0:
+            return None if head == GENESIS else f"class {class_id}: an empty chain has no head"
+        if events[count - 1].hash != head:
+            return (
+                f"class {class_id}: event {count} of the chain is not the one the head names"
+                " — the ledger (or the report) was changed"
+            )
+        brk = self.verify(class_id)
+        if brk is not None and brk.seq <= events[count - 1].seq:
+            return f"class {class_id}: the chain breaks at event seq {brk.seq}: {brk.reason}"
+        return None

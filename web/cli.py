@@ -9,6 +9,7 @@ import getpass
 import os
 import secrets
 import signal
+import sqlite3
 import ssl
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from access.errors import LoginTaken
 from access.models import Role
 from access.passwords import MIN_PASSWORD_LENGTH, Passwords
 from access.sqlite_store import SqliteAccounts
+from attendance.export import read_heads
+from attendance.sqlite_store import SqliteLedger
 
 from . import keys, logs
 from .app import create_app
@@ -122,6 +125,56 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_existing(data_dir: Path) -> sqlite3.Connection | None:
+    path = data_dir / "sabaq.sqlite3"
+    if not path.exists():
+        print(f"sabaq: there is no database at {path} (set SABAQ_DATA_DIR)", file=sys.stderr)
+        return None
+    # Read-only: checking must not change what it checks (no migrations, no WAL checkpoint).
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    data_dir = Path(os.environ.get("SABAQ_DATA_DIR", "data"))
+    heads = []
+    if args.report is not None:
+        try:
+            heads = read_heads(args.report)
+        except (OSError, ValueError) as exc:
+            print(f"sabaq: cannot read the report: {exc}", file=sys.stderr)
+            return 2
+        if not heads:
+            print(f"sabaq: {args.report} carries no chain heads to check", file=sys.stderr)
+            return 2
+    db = _open_existing(data_dir)
+    if db is None:
+        return 2
+    try:
+        ledger = SqliteLedger(db)
+        if heads:
+            problems = [p for h in heads if (p := ledger.check_head(h.class_id, h.count, h.hash))]
+            for problem in problems:
+                print(f"MISMATCH {problem}")
+            if problems:
+                return 1
+            print(f"The report agrees with the ledger: {len(heads)} chain head(s) verified.")
+            return 0
+        breaks = ledger.verify_all()
+        for b in breaks:
+            print(f"BROKEN class {b.class_id}: first broken link at event seq {b.seq}: {b.reason}")
+        if breaks:
+            return 1
+        print(f"All {len(ledger.class_ids())} class chain(s) verified; no link is broken.")
+        return 0
+    except sqlite3.DatabaseError as exc:
+        print(f"sabaq: the database cannot be read: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sabaq", description="Live classes for an academy.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -138,6 +191,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--name", required=True)
     c.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     c.set_defaults(func=cmd_admin_create)
+    v = sub.add_parser(
+        "verify", help="check every attendance chain, or that a report agrees with the ledger"
+    )
+    v.add_argument("--report", type=Path, help="a CSV or XLSX report made by Sabaq")
+    v.set_defaults(func=cmd_verify)
     return p
 
 

@@ -45,6 +45,8 @@ class Settings:
     reconnect_grace_seconds: float = 60.0
     recording_retention_days: float = 365.0
     held_min_live_seconds: float = 600.0
+    late_after_minutes: float = 10.0
+    present_percent: float = 80.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
 
@@ -95,6 +97,8 @@ class Settings:
             ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
             held_min_live_seconds=float(env.get("SABAQ_HELD_MIN_LIVE_SECONDS", "600")),
+            late_after_minutes=float(env.get("SABAQ_LATE_AFTER_MINUTES", "10")),
+            present_percent=float(env.get("SABAQ_PRESENT_PERCENT", "80")),
             reconnect_grace_seconds=float(env.get("SABAQ_RECONNECT_GRACE_SECONDS", "60")),
             recording_retention_days=float(env.get("SABAQ_RECORDING_RETENTION_DAYS", "365")),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),

@@ -9,13 +9,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from access.errors import TokenInvalid, UserNotFound
+from access.ids import uuid7
 from access.models import ClassRole, Role, User
-from attendance.models import EventKind
-from attendance.report import class_attendance
+from attendance.export import Cell, ChainHead, Table, to_csv, to_xlsx
+from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
+from attendance.models import EventKind, IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import keys
@@ -290,47 +293,205 @@ async def join_token(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/classes/{class_id:\\d+}/attendance")
-async def attendance_page(request: web.Request) -> web.Response:
+OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
+MAX_REASON = 500
+
+
+def _attendance_class(request: web.Request) -> LiveClass:
+    """The class whose attendance is asked for, if the user may see it."""
     _ = gettext_of(request)
     session = require_session(request)
-    tt = request.app[keys.TIMETABLE]
-    c = tt.get_class(int(request.match_info["class_id"]))
-    user = session.user
-    if user.id != c.teacher_id and user.role not in OBSERVER_ROLES:
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    if session.user.id != c.teacher_id and session.user.role not in OBSERVER_ROLES:
         raise PageError(
             403, _("Only the class's teacher and staff see its attendance."), "forbidden"
         )
-    accounts = request.app[keys.ACCOUNTS]
-    learners = tt.learners(c)
-    rows = class_attendance(learners, request.app[keys.LEDGER].events(c.id))
-    names = {u: accounts.get(u).full_name for u in learners}
-    now = time.time()
+    return c
 
-    def at(ts: float | None) -> datetime | None:
-        return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
-    view_rows = sorted(
-        (
-            {
-                "name": names[r.user_id],
-                "present": r.present,
-                "joined": at(r.first_joined),
-                "left": at(r.last_left),
-                "still_here": r.present and r.last_left is None,
-                "minutes": round(r.seconds(now) / 60),
-            }
-            for r in rows
-        ),
-        key=lambda row: (not row["present"], str(row["name"])),
+def _mark_rules(request: web.Request) -> MarkRules:
+    settings = request.app[keys.SETTINGS]
+    return MarkRules(
+        late_after_seconds=settings.late_after_minutes * 60,
+        present_share=settings.present_percent / 100,
+        grace_seconds=settings.reconnect_grace_seconds,
     )
+
+
+def mark_labels(request: web.Request) -> dict[Mark, str]:
+    _ = gettext_of(request)
+    return {
+        Mark.PRESENT: _("present"),
+        Mark.LATE: _("late"),
+        Mark.LEFT_EARLY: _("left early"),
+        Mark.ABSENT: _("absent"),
+        Mark.EXCUSED: _("excused"),
+    }
+
+
+def _marks(request: web.Request, c: LiveClass) -> list[tuple[str, LearnerMark]]:
+    """(name, mark) for every learner of the class, absentees included, by name."""
+    accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
+    marks = class_marks(
+        tt.learners(c),
+        request.app[keys.LEDGER].events(c.id),
+        c.starts_at.timestamp(),
+        c.ends_at.timestamp(),
+        time.time(),
+        _mark_rules(request),
+    )
+    named = [(accounts.get(m.user_id).full_name, m) for m in marks]
+    return sorted(named, key=lambda nm: nm[0].casefold())
+
+
+def _at(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+@routes.get("/classes/{class_id:\\d+}/attendance")
+async def attendance_page(request: web.Request) -> web.Response:
+    c = _attendance_class(request)
+    marks = _marks(request, c)
+    labels = mark_labels(request)
+    view_rows = [
+        {
+            "user_id": m.user_id,
+            "name": name,
+            "mark": m.mark.value,
+            "mark_label": labels[m.mark],
+            "override": m.override,
+            "joined": _at(m.first_joined),
+            "left": _at(m.last_left),
+            "still_here": bool(m.intervals) and m.last_left is None,
+            "minutes": m.minutes if m.intervals else None,
+        }
+        for name, m in marks
+    ]
+    counts = {k: sum(1 for _n, m in marks if m.mark is k) for k in Mark}
+    session = require_session(request)
     return render(
         request,
         "attendance.html",
         {
             **_class_view(request, c),
             "rows": view_rows,
-            "present_count": sum(1 for r in rows if r.present),
-            "absent_count": sum(1 for r in rows if not r.present),
+            "counts": [(k.value, labels[k], counts[k]) for k in Mark],
+            "mark_choices": [(k.value, label) for k, label in labels.items()],
+            "can_override": session.user.role in OVERRIDERS,
+            "late_after": round(_mark_rules(request).late_after_seconds / 60),
+            "present_percent": round(_mark_rules(request).present_share * 100),
+        },
+    )
+
+
+@routes.post("/classes/{class_id:\\d+}/attendance/override")
+async def attendance_override(request: web.Request) -> web.StreamResponse:
+    """A staff member corrects a learner's mark, with a reason; recorded in the ledger."""
+    _ = gettext_of(request)
+    c = _attendance_class(request)
+    staff = require_session(request).user
+    if staff.role not in OVERRIDERS:
+        raise PageError(403, _("Only staff correct attendance marks."), "forbidden")
+    form = await request.post()
+    reason = str(form.get("reason", "")).strip()
+    try:
+        learner = int(str(form.get("user_id", "")))
+        mark = Mark(str(form.get("mark", "")))
+    except ValueError:
+        raise PageError(400, _("Choose a student and a mark."), "bad_request") from None
+    if learner not in request.app[keys.TIMETABLE].learners(c):
+        raise PageError(400, _("This student is not in the class's groups."), "bad_request")
+    if not reason or len(reason) > MAX_REASON:
+        raise PageError(
+            400,
+            _("Give the reason for the correction (at most {n} characters).").replace(
+                "{n}", str(MAX_REASON)
+            ),
+            "bad_request",
+        )
+    request.app[keys.LEDGER].append(
+        IncomingEvent(
+            id=str(uuid7()),
+            kind=EventKind.MARK_OVERRIDDEN,
+            class_id=c.id,
+            node="control",
+            node_seq=0,
+            origin_time=time.time(),
+            user_id=learner,
+            role=ClassRole.LEARNER.value,
+            data={
+                "mark": mark.value,
+                "reason": reason,
+                "by_user_id": staff.id,
+                "by_name": staff.full_name,
+            },
+        )
+    )
+    log.info("class %s: staff %s set the mark of %s to %s", c.id, staff.id, learner, mark)
+    return redirect(f"/classes/{c.id}/attendance")
+
+
+def attendance_table(request: web.Request, c: LiveClass) -> Table:
+    _ = gettext_of(request)
+    zone = _class_zone(request, c)
+    tz = ZoneInfo(zone)
+    labels = mark_labels(request)
+    view = _class_view(request, c)
+
+    def local(ts: float | None) -> str:
+        if ts is None:
+            return ""
+        return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    rows: list[list[Cell]] = [
+        [
+            name,
+            labels[m.mark],
+            local(m.first_joined),
+            local(m.last_left),
+            m.minutes if m.intervals else 0,
+            m.override.reason if m.override else "",
+        ]
+        for name, m in _marks(request, c)
+    ]
+    count, head = request.app[keys.LEDGER].chain_head(c.id)
+    return Table(
+        title=_("Attendance: {title}").replace("{title}", c.title),
+        notes=(
+            _("Teacher: {name}").replace("{name}", view["teacher"]),
+            _("Groups: {names}").replace("{names}", ", ".join(view["groups"])),
+            _("Class start: {time}").replace("{time}", local(c.starts_at.timestamp())),
+            _("Times are in the time zone {zone}.").replace("{zone}", zone),
+        ),
+        header=[
+            _("Student"),
+            _("Mark"),
+            _("Joined"),
+            _("Left"),
+            _("Minutes present"),
+            _("Correction reason"),
+        ],
+        rows=rows,
+        heads=[ChainHead(c.id, count, head)],
+        heads_title=_("Attendance ledger chain heads (check with: sabaq verify --report FILE)"),
+    )
+
+
+@routes.get("/classes/{class_id:\\d+}/attendance.{fmt:(csv|xlsx)}")
+async def attendance_download(request: web.Request) -> web.Response:
+    c = _attendance_class(request)
+    table = attendance_table(request, c)
+    fmt = request.match_info["fmt"]
+    if fmt == "csv":
+        body, ctype = to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body = to_xlsx(table)
+        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": ctype,
+            "Content-Disposition": f'attachment; filename="attendance-{c.id}.{fmt}"',
+            "Cache-Control": "no-store",
         },
     )

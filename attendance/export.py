@@ -1,0 +1,121 @@
+"""Reports as files staff can hand on: CSV (UTF-8 with BOM, for Excel) and XLSX.
+
+Every cell a spreadsheet could take for a formula (one starting with ``= + - @``, a tab or a
+carriage return) is written with a leading apostrophe, so a name like ``=HYPERLINK(...)`` stays
+text. Every file ends with the ledger's chain heads it was built from (rows marked
+``sabaq-chain-head``: class, number of events, hash of the last), so ``sabaq verify --report``
+can tell whether the ledger still agrees with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter  # type: ignore[import-untyped]
+
+CHAIN_MARK = "sabaq-chain-head"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+Cell = str | int | float | None
+
+
+def escape_cell(value: Cell) -> Cell:
+    """A string a spreadsheet would run as a formula becomes plain text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    class_id: int
+    count: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    heads: Sequence[ChainHead] = ()
+    heads_title: str = "Attendance ledger chain heads"
+    notes: Sequence[str] = field(default_factory=tuple)
+
+    def lines(self) -> list[list[Cell]]:
+        """The table as rows of cells, escaped, chain heads last."""
+        out: list[list[Cell]] = [[self.title]]
+        out.extend([[n] for n in self.notes])
+        out.append(list(self.header))
+        out.extend(list(r) for r in self.rows)
+        out.append([])
+        out.append([self.heads_title])
+        out.extend([CHAIN_MARK, h.class_id, h.count, h.hash] for h in self.heads)
+        return [[escape_cell(c) for c in line] for line in out]
+
+
+def to_csv(table: Table) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for line in table.lines():
+        writer.writerow(["" if c is None else c for c in line])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(table: Table, sheet: str = "Attendance") -> bytes:
+    buf = io.BytesIO()
+    book: Any = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            # Text stays text: no formulas, no links, no numbers guessed from strings.
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    ws = book.add_worksheet(sheet[:31])
+    bold = book.add_format({"bold": True})
+    lines = table.lines()
+    header_row = 1 + len(table.notes)
+    for r, line in enumerate(lines):
+        for c, value in enumerate(line):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                ws.write_string(r, c, value, bold if r in (0, header_row) else None)
+            else:
+                ws.write_number(r, c, value)
+    ws.freeze_panes(header_row + 1, 1)
+    ws.set_column(0, 0, 32)
+    ws.set_column(1, max(1, len(table.header) - 1), 16)
+    book.close()
+    return buf.getvalue()
+
+
+def read_heads(path: Path) -> list[ChainHead]:
+    """The chain heads written into a report file (CSV or XLSX)."""
+    rows: list[list[Any]] = []
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        for ws in book.worksheets:
+            rows.extend(list(r) for r in ws.iter_rows(values_only=True))
+        book.close()
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows.extend(csv.reader(f))
+    heads = []
+    for row in rows:
+        if len(row) >= 4 and row[0] == CHAIN_MARK:
+            try:
+                heads.append(ChainHead(int(row[1]), int(row[2]), str(row[3])))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"a chain head in {path.name} is malformed: {row}") from exc
+    return heads

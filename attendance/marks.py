@@ -1,0 +1,154 @@
+"""Marks per learner per class, derived from the ledger with thresholds staff can set.
+
+- absent: never in the class;
+- late: first came in more than ``late_after`` after the class began;
+- present: on time and in the class for at least ``present_share`` of it;
+- left early: on time, but in the class for less than ``present_share`` of it (left before the
+  end, or away for long);
+- excused: an approved excuse covers the class (the mark stays excused whatever the presence).
+
+A staff member's override, recorded in the ledger with a reason, replaces the derived mark.
+Minutes present are counted inside the class's window only: from its start (the moment it went
+live, else the timetable's start) to its end (the moment it ended, else the timetable's end,
+else now for a class still running).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .models import EventKind, LedgerEvent
+from .report import Interval, intervals_by_user
+
+
+class Mark(enum.StrEnum):
+    PRESENT = "present"
+    LATE = "late"
+    LEFT_EARLY = "left_early"
+    ABSENT = "absent"
+    EXCUSED = "excused"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRules:
+    late_after_seconds: float = 600.0
+    present_share: float = 0.8
+    grace_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.late_after_seconds < 0:
+            raise ValueError("The lateness threshold cannot be negative")
+        if not 0 < self.present_share <= 1:
+            raise ValueError("The share of the class for 'present' must be above 0 and at most 1")
+        if self.grace_seconds < 0:
+            raise ValueError("The reconnection grace period cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    mark: Mark
+    reason: str
+    by_user_id: int | None
+    by_name: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerMark:
+    user_id: int
+    mark: Mark
+    derived: Mark  # what the ledger alone gives, before an override or excuse
+    seconds: float
+    intervals: tuple[Interval, ...]
+    override: Override | None = None
+
+    @property
+    def first_joined(self) -> float | None:
+        return self.intervals[0].start if self.intervals else None
+
+    @property
+    def last_left(self) -> float | None:
+        return self.intervals[-1].end if self.intervals else None
+
+    @property
+    def minutes(self) -> int:
+        return round(self.seconds / 60)
+
+
+def class_window(
+    events: Sequence[LedgerEvent], scheduled_start: float, scheduled_end: float, now: float
+) -> tuple[float, float]:
+    start = next(
+        (e.event.origin_time for e in events if e.event.kind is EventKind.CLASS_STARTED),
+        scheduled_start,
+    )
+    ended = next(
+        (e.event.origin_time for e in events if e.event.kind is EventKind.CLASS_ENDED), None
+    )
+    if ended is not None:
+        return start, max(start, ended)
+    return start, max(start, min(scheduled_end, now) if start <= now else scheduled_end)
+
+
+def _inside(intervals: Iterable[Interval], start: float, end: float, now: float) -> float:
+    total = 0.0
+    for i in intervals:
+        a, b = max(i.start, start), min(i.end if i.end is not None else now, end)
+        total += max(0.0, b - a)
+    return total
+
+
+def overrides(events: Iterable[LedgerEvent]) -> dict[int, Override]:
+    """The latest staff override per learner, from the ledger."""
+    out: dict[int, Override] = {}
+    for le in events:
+        ev = le.event
+        if ev.kind is EventKind.MARK_OVERRIDDEN and ev.user_id is not None:
+            by = ev.data.get("by_user_id")
+            out[ev.user_id] = Override(
+                Mark(ev.data["mark"]),
+                str(ev.data.get("reason", "")),
+                by if isinstance(by, int) else None,
+                str(ev.data.get("by_name", "")),
+                ev.origin_time,
+            )
+    return out
+
+
+def class_marks(
+    learner_ids: Sequence[int],
+    events: Sequence[LedgerEvent],
+    scheduled_start: float,
+    scheduled_end: float,
+    now: float,
+    rules: MarkRules | None = None,
+    excused: Collection[int] = (),
+) -> list[LearnerMark]:
+    """One mark per learner of the class, absentees included, in the order given."""
+    rules = rules or MarkRules()
+    start, end = class_window(events, scheduled_start, scheduled_end, now)
+    length = end - start
+    by_user = intervals_by_user(events, rules.grace_seconds)
+    manual: Mapping[int, Override] = overrides(events)
+    rows = []
+    for uid in learner_ids:
+        intervals = tuple(by_user.get(uid, ()))
+        seconds = _inside(intervals, start, end, now)
+        if not intervals:
+            derived = Mark.ABSENT
+        elif intervals[0].start > start + rules.late_after_seconds:
+            derived = Mark.LATE
+        elif length <= 0 or seconds >= rules.present_share * length:
+            derived = Mark.PRESENT
+        else:
+            derived = Mark.LEFT_EARLY
+        override = manual.get(uid)
+        mark = derived
+        if uid in excused:
+            mark = Mark.EXCUSED
+        if override is not None:
+            mark = override.mark
+        rows.append(LearnerMark(uid, mark, derived, seconds, intervals, override))
+    return rows
