@@ -1,0 +1,246 @@
+"""The attendance register: presence intervals, marks, corrections, reports that can be checked
+against the ledger, and `sabaq verify` finding a rewritten database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from openpyxl import load_workbook
+
+from access.ids import uuid7
+from attendance.export import CHAIN_MARK, ChainHead, Table, escape_cell, read_heads, to_csv, to_xlsx
+from attendance.marks import Mark, MarkRules, class_marks
+from attendance.models import EventKind, IncomingEvent, LedgerEvent
+from attendance.report import intervals_by_user
+from attendance.sqlite_store import SqliteLedger
+from tests.conftest import Academy, SignIn
+from web import keys
+from web.database import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+KAZAKH = "Әсел Ғалымқызы Қоңырбаева-Өтеғұлова Үмітұлы Һ Іңкәр"
+
+
+def ev(
+    kind: EventKind, user: int | None, t: float, class_id: int = 1, **data: object
+) -> IncomingEvent:
+    return IncomingEvent(
+        id=str(uuid7()), kind=kind, class_id=class_id, node="n", node_seq=0, origin_time=t,
+        user_id=user, role="learner", data=dict(data),
+    )  # fmt: skip
+
+
+def stored(events: list[IncomingEvent], tmp_path: Path) -> list[LedgerEvent]:
+    ledger = SqliteLedger(connect(tmp_path / "l.sqlite3"))
+    for e in events:
+        ledger.append(e)
+    return ledger.events(1)
+
+
+def test_a_reconnect_within_the_grace_period_is_one_interval(tmp_path: Path) -> None:
+    events = stored(
+        [
+            ev(EventKind.JOINED, 1, 0),
+            ev(EventKind.DISCONNECTED, 1, 100),
+            ev(EventKind.RECONNECTED, 1, 130),  # back after 30 s: the same stay
+            ev(EventKind.DISCONNECTED, 1, 200),
+            ev(EventKind.RECONNECTED, 1, 400),  # back after 200 s: a second stay
+            ev(EventKind.LEFT, 1, 500),
+            ev(EventKind.JOINED, 2, 0),
+            ev(EventKind.JOINED, 2, 50),  # a second tab: not a second person
+            ev(EventKind.DISCONNECTED, 2, 300),  # never came back
+            ev(EventKind.CLASS_ENDED, None, 600),
+        ],
+        tmp_path,
+    )
+    by_user = intervals_by_user(events, grace=60)
+    assert [(i.start, i.end) for i in by_user[1]] == [(0, 200), (400, 500)]
+    assert [(i.start, i.end) for i in by_user[2]] == [(0, 300)]  # ends at the drop, not later
+    # Without a grace period every drop ends a stay.
+    assert len(intervals_by_user(events, grace=0)[1]) == 3
+
+
+def test_marks_from_thresholds_absentees_included(tmp_path: Path) -> None:
+    start, end = 1000.0, 1000.0 + 5400  # a 90-minute class
+    events = stored(
+        [
+            ev(EventKind.CLASS_STARTED, None, start),
+            ev(EventKind.JOINED, 1, start + 60),  # on time, stays: present
+            ev(EventKind.JOINED, 2, start + 15 * 60),  # a quarter of an hour late
+            ev(EventKind.JOINED, 3, start),  # leaves after half an hour
+            ev(EventKind.LEFT, 3, start + 1800),
+            ev(EventKind.JOINED, 5, start - 300),  # early: counted from the start only
+            ev(EventKind.LEFT, 5, start + 4200),  # 4200 of 5400 s: under 80 %
+            ev(EventKind.CLASS_ENDED, None, end),
+        ],
+        tmp_path,
+    )
+    marks = {m.user_id: m for m in class_marks([1, 2, 3, 4, 5], events, start, end, end + 10)}
+    assert marks[1].mark is Mark.PRESENT and marks[1].minutes == 89
+    assert marks[2].mark is Mark.LATE
+    assert marks[3].mark is Mark.LEFT_EARLY and marks[3].minutes == 30
+    assert marks[4].mark is Mark.ABSENT and marks[4].seconds == 0
+    assert marks[5].mark is Mark.LEFT_EARLY and marks[5].seconds == 4200
+    # Thresholds are settings: 20 minutes of grace for lateness, 75 % for presence.
+    lenient = MarkRules(late_after_seconds=1200, present_share=0.75)
+    marks = {m.user_id: m for m in class_marks([2, 5], events, start, end, end, lenient)}
+    assert marks[2].mark is Mark.PRESENT and marks[5].mark is Mark.PRESENT
+    # An approved excuse makes an absence excused.
+    (absent,) = class_marks([4], events, start, end, end, excused={4})
+    assert absent.mark is Mark.EXCUSED and absent.derived is Mark.ABSENT
+    with pytest.raises(ValueError, match="share"):
+        MarkRules(present_share=1.5)
+
+
+def test_cells_that_would_run_as_formulas_are_text() -> None:
+    for dangerous in ("=1+1", "+7 701", "-5", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("x")'):
+        assert escape_cell(dangerous) == "'" + dangerous
+    assert (
+        escape_cell("Иван =1") == "Иван =1" and escape_cell(-5) == -5 and escape_cell(None) is None
+    )
+
+
+def _table() -> Table:
+    return Table(
+        title="Посещаемость: Уголовное право",
+        notes=("Время указано в часовом поясе Asia/Almaty.",),
+        header=["Слушатель", "Отметка", "Пришёл", "Ушёл", "Минут на занятии", "Причина"],
+        rows=[
+            [KAZAKH, "присутствовал", "2026-11-24 10:01:00", "2026-11-24 11:30:00", 89, ""],
+            ['=HYPERLINK("http://evil.example","click")', "отсутствовал", "", "", 0, ""],
+            ["Иван Петров", "по уважительной причине", "", "", 0, "-справка 12"],
+        ],
+        heads=[ChainHead(7, 3, "ab" * 32)],
+        heads_title="Вершины цепочек журнала посещаемости",
+    )
+
+
+def test_csv_report_matches_the_golden_file(tmp_path: Path) -> None:
+    data = to_csv(_table())
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM that makes Excel read UTF-8
+    assert data == (GOLDEN / "attendance.csv").read_bytes()
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[3][0] == KAZAKH
+    assert rows[4][0].startswith("'=HYPERLINK")
+    path = tmp_path / "r.csv"
+    path.write_bytes(data)
+    assert read_heads(path) == [ChainHead(7, 3, "ab" * 32)]
+
+
+def test_xlsx_report_reads_back_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(to_xlsx(_table()))
+    book = load_workbook(path)
+    ws = book.active
+    assert ws is not None
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    assert values[3][0] == KAZAKH and values[3][4] == 89
+    cell = ws.cell(row=5, column=1)
+    assert cell.data_type == "s" and str(cell.value).startswith("'=HYPERLINK")
+    assert ws.cell(row=6, column=6).value == "'-справка 12"
+    assert [r for r in values if r[0] == CHAIN_MARK] == [[CHAIN_MARK, 7, 3, "ab" * 32, None, None]]
+    assert read_heads(path) == [ChainHead(7, 3, "ab" * 32)]
+
+
+def _sabaq(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {"SABAQ_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+
+
+def test_verify_finds_a_rewritten_time_and_a_report_that_no_longer_agrees(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db = connect(data_dir / "sabaq.sqlite3")
+    ledger = SqliteLedger(db)
+    for t in (1.0, 2.0, 3.0):
+        ledger.append(ev(EventKind.JOINED, 5, t))
+        ledger.append(ev(EventKind.JOINED, 6, t, class_id=2))
+    count, head = ledger.chain_head(1)
+    report = tmp_path / "report.csv"
+    report.write_bytes(to_csv(Table("t", ["a"], [], heads=[ChainHead(1, count, head)])))
+    ok = _sabaq(["verify"], data_dir)
+    assert ok.returncode == 0 and "All 2 class chain(s) verified" in ok.stdout, ok.stderr
+    assert _sabaq(["verify", "--report", str(report)], data_dir).returncode == 0
+    ledger.append(ev(EventKind.LEFT, 5, 4.0))  # the ledger grows: the report still agrees
+    assert _sabaq(["verify", "--report", str(report)], data_dir).returncode == 0
+    # Someone with the file drops the trigger and moves a join earlier.
+    db.executescript(
+        "DROP TRIGGER ledger_events_no_update;"
+        "UPDATE ledger_events SET origin_time = 0.5 WHERE seq = (SELECT seq FROM ledger_events"
+        " WHERE class_id = 1 ORDER BY seq LIMIT 1 OFFSET 1);"
+    )
+    db.close()
+    broken = _sabaq(["verify"], data_dir)
+    assert broken.returncode == 1
+    assert "BROKEN class 1: first broken link at event seq 3" in broken.stdout, broken.stdout
+    assert "class 2" not in broken.stdout
+    mismatch = _sabaq(["verify", "--report", str(report)], data_dir)
+    assert mismatch.returncode == 1 and "MISMATCH class 1" in mismatch.stdout
+    missing = _sabaq(["verify", "--report", str(tmp_path / "none.csv")], data_dir)
+    assert missing.returncode == 2 and "cannot read the report" in missing.stderr
+    assert _sabaq(["verify"], tmp_path / "nowhere").returncode == 2
+
+
+async def test_staff_correct_a_mark_with_a_reason_and_download_the_register(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    c = served.app[keys.TIMETABLE].get_class(academy.class_id)
+    start = c.starts_at.timestamp()
+    ledger: SqliteLedger = served.app[keys.LEDGER]
+    first, second = academy.student_ids[:2]
+    for e in (
+        ev(EventKind.CLASS_STARTED, None, start, class_id=c.id),
+        ev(EventKind.JOINED, first, start + 30, class_id=c.id),
+        ev(EventKind.CLASS_ENDED, None, start + 3600, class_id=c.id),
+    ):
+        ledger.append(e)
+    url = f"/classes/{c.id}/attendance"
+    staff, teacher = sign_in(academy.staff_id), sign_in(academy.teacher_id)
+    page = await (await teacher.get(url)).text()
+    assert f'data-user="{first}" data-mark="present"' in page
+    assert f'data-user="{second}" data-mark="absent"' in page
+    assert "override-form" not in page  # the teacher reads; staff correct
+
+    form = {"user_id": str(second), "mark": "excused", "reason": "справка № 12"}
+    assert (await teacher.post(f"{url}/override", data=form)).status == 403
+    assert (await staff.post(f"{url}/override", data={**form, "reason": " "})).status == 400
+    assert (await staff.post(f"{url}/override", data={**form, "mark": "gone"})).status == 400
+    outsider = {**form, "user_id": str(academy.outsider_id)}
+    assert (await staff.post(f"{url}/override", data=outsider)).status == 400
+    done = await staff.post(f"{url}/override", data=form, allow_redirects=False)
+    assert done.status in (302, 303)
+    page = await (await staff.get(url)).text()
+    assert f'data-user="{second}" data-mark="excused"' in page and "справка № 12" in page
+    (fix,) = [e.event for e in ledger.events(c.id) if e.event.kind is EventKind.MARK_OVERRIDDEN]
+    assert fix.user_id == second and fix.data["by_user_id"] == academy.staff_id
+    assert ledger.verify(c.id) is None
+
+    # The register as files: every learner of the group, the chain head it was built from.
+    csv_resp = await staff.get(f"{url}.csv")
+    assert csv_resp.status == 200 and csv_resp.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO((await csv_resp.read()).decode("utf-8-sig"))))
+    names = {r[0] for r in rows if r and r[0].startswith("Студент")}
+    assert len(names) == 20
+    count, head = ledger.chain_head(c.id)
+    assert [CHAIN_MARK, str(c.id), str(count), head] in rows
+    xlsx = await staff.get(f"{url}.xlsx")
+    assert xlsx.status == 200 and (await xlsx.read())[:2] == b"PK"
+    assert (await sign_in(academy.student_ids[0]).get(f"{url}.csv")).status == 403
+
+
+def test_the_ledger_refuses_corrections_by_update(tmp_path: Path) -> None:
+    db = connect(tmp_path / "x.sqlite3")
+    SqliteLedger(db).append(ev(EventKind.JOINED, 1, 1.0))
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE ledger_events SET kind = 'left'")
