@@ -39,6 +39,7 @@ import fractions
 import logging
 import queue
 import random
+import secrets
 import struct
 import time
 from collections import deque
@@ -74,7 +75,8 @@ VIDEO_QUEUE = 60  # frames a viewer may fall behind (2 s at 30 fps) before skipp
 AUDIO_QUEUE = 100  # 2 s of 20 ms Opus frames
 RTP_HISTORY = 128  # packets a viewer can ask to have sent again (NACK), as many as aiortc keeps
 SEND_BUFFER_LIMIT = 256 * 1024  # bytes queued for a viewer's socket before it skips frames
-GOP_CACHE = 30  # frames since the last keyframe kept for viewers that connect next (1 s)
+GOP_CACHE = 30  # frames since the last keyframe kept for viewers that connect next
+GOP_CACHE_AGE = 0.5  # seconds: an older keyframe is not replayed (a fresh one is asked for)
 _RTP_HEADER = struct.Struct("!BBHII")
 
 
@@ -163,6 +165,7 @@ class Hub:
         self.viewers: set[ForwardedTrack] = set()
         self.senders: set[LeanSender] = set()
         self._since_keyframe: list[Frame] = []  # for viewers that connect next
+        self._keyframe_at = 0.0
         self._last_request = 0.0
         self._deferred: asyncio.TimerHandle | None = None
         self.frames = 0
@@ -181,6 +184,7 @@ class Hub:
         if self.kind == "video":
             if keyframe:
                 self._since_keyframe = [frame]
+                self._keyframe_at = time.monotonic()
             elif 0 < len(self._since_keyframe) < GOP_CACHE:
                 self._since_keyframe.append(frame)
             else:
@@ -191,7 +195,7 @@ class Hub:
                 sender.send_frame(frame, ntp)
             except Exception:  # one viewer's failure must not disturb the others
                 log.exception("forwarding to a viewer failed; that viewer is dropped")
-                sender.close()
+                sender.fail()
 
     def attach(self, sender: LeanSender) -> None:
         """A viewer's connection is up: start it from the last keyframe if that is recent
@@ -199,9 +203,16 @@ class Hub:
         self.senders.add(sender)
         if self.kind != "video":
             return
-        if self._since_keyframe:
+        # Replayed only while recent and short enough to be resent in full on NACKs: a burst
+        # of old frames would start the picture behind the sound.
+        cached = self._since_keyframe
+        if (
+            cached
+            and time.monotonic() - self._keyframe_at <= GOP_CACHE_AGE
+            and sum(len(f.payloads) for f in cached) <= RTP_HISTORY
+        ):
             ntp = clock.current_ntp_time()
-            for frame in self._since_keyframe:
+            for frame in cached:
                 sender.send_frame(frame, ntp)
         else:
             self.request_keyframe()
@@ -346,14 +357,19 @@ class LeanSender:
     for the viewer's NACKs.
     """
 
-    def __init__(self, hub: Hub, transceiver: RTCRtpTransceiver) -> None:
+    def __init__(
+        self, hub: Hub, transceiver: RTCRtpTransceiver, on_failed: Callable[[], None]
+    ) -> None:
         self.hub = hub
+        self._on_failed = on_failed
         self._transceiver = transceiver
         self._sender = transceiver.sender
         self.track = _Idle(hub.kind, self._start, self.close)
         self._ssrc = self._sender._ssrc
         self._payload_type = 0
-        self._sequence = random.getrandbits(16)
+        # In the lower half, as aiortc and libwebrtc do: a receiver's SRTP assumes no wrap yet
+        # for the first packet it sees, so a start near 65535 with early losses breaks it.
+        self._sequence = 1 + secrets.randbelow((1 << 15) - 1)
         self._timestamp_offset = random.getrandbits(32)
         self._history: list[tuple[int, bytes] | None] = [None] * RTP_HISTORY
         self._protect: Callable[[bytes], bytes] | None = None
@@ -464,6 +480,12 @@ class LeanSender:
         self._history = [None] * RTP_HISTORY
         self.track.stop()
 
+    def fail(self) -> None:
+        """Sending to this viewer failed: it stops, and its connection is reported failed (the
+        room tells the page, which reconnects) rather than left frozen."""
+        self.close()
+        asyncio.get_running_loop().call_soon(self._on_failed)
+
 
 def _nothing() -> int:
     return 0
@@ -477,10 +499,13 @@ def _is_rtx(codec: RTCRtpCodecParameters) -> bool:
     return codec.mimeType.split("/")[1].lower() == "rtx"
 
 
-def lean_sender(transceiver: RTCRtpTransceiver, hub: Hub) -> LeanSender:
+def lean_sender(
+    transceiver: RTCRtpTransceiver, hub: Hub, on_failed: Callable[[], None] = lambda: None
+) -> LeanSender:
     """A viewer's transceiver sends the hub's frames through a lean sender. Call before the
-    offer; the sender starts when the viewer's connection is up."""
-    lean = LeanSender(hub, transceiver)
+    offer; the sender starts when the viewer's connection is up. ``on_failed`` is called
+    (soon, not from inside the send) if sending to this viewer fails."""
+    lean = LeanSender(hub, transceiver, on_failed)
     transceiver.sender.replaceTrack(lean.track)
     return lean
 

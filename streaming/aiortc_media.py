@@ -106,7 +106,7 @@ class AiortcViewer:
             transceiver.setCodecPreferences(
                 [c for c in caps.codecs if c.mimeType.lower() == hub.mime.lower()]
             )
-            self.senders.append(lean_sender(transceiver, hub))
+            self.senders.append(lean_sender(transceiver, hub, on_failed))
 
     async def make_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())

@@ -82,6 +82,9 @@ class _Voice:
             self._playing = False
             return None
         self._playing = True
+        if len(self._pcm) > (PREFILL + 2) * FRAME_BYTES:
+            # Behind after a stall and a burst: catch up rather than stay late for good.
+            del self._pcm[: len(self._pcm) - PREFILL * FRAME_BYTES]
         chunk = bytes(self._pcm[:FRAME_BYTES])
         del self._pcm[:FRAME_BYTES]
         return chunk
@@ -106,8 +109,11 @@ def mix(chunks: list[bytes]) -> bytes:
 class AudioMix:
     """The class's sound: every voice decoded, mixed every 20 ms, encoded once as Opus."""
 
-    def __init__(self, on_packet: Callable[[bytes], None]) -> None:
+    def __init__(self, on_packet: Callable[[bytes, float], None]) -> None:
+        """``on_packet(data, at)``: an Opus packet and the moment (``time.monotonic()``) its
+        sound was heard in the class."""
         self._on_packet = on_packet
+        self._clock0 = time.monotonic()
         self._voices: dict[str, _Voice] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._encoder: Any = av.CodecContext.create("libopus", "w")
@@ -131,27 +137,32 @@ class AudioMix:
             self._pumps.pop(key).cancel()
 
     async def _run(self) -> None:
-        t0, n = time.monotonic(), 0
+        n = 0
         while True:
             n += 1
-            wait = t0 + n * FRAME_SAMPLES / SAMPLE_RATE - time.monotonic()
-            if wait < -0.2:  # the loop was held up: go on from now rather than catch up
-                t0, n = time.monotonic(), 0
+            wait = self._clock0 + n * FRAME_SAMPLES / SAMPLE_RATE - time.monotonic()
+            if wait < -0.2:  # the loop was held up: skip the lost time rather than rush
+                n = int((time.monotonic() - self._clock0) * SAMPLE_RATE) // FRAME_SAMPLES
+                wait = 0.0
             await asyncio.sleep(max(0.0, wait))
             chunks = [c for v in self._voices.values() if (c := v.take()) is not None]
             frame = av.AudioFrame(format="s16", layout="stereo", samples=FRAME_SAMPLES)
             frame.planes[0].update(mix(chunks))
             frame.sample_rate = SAMPLE_RATE
-            frame.pts = self._pts
+            frame.pts = n * FRAME_SAMPLES
             frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
-            self._pts += FRAME_SAMPLES
             try:
                 packets = self._encoder.encode(frame)
             except av.FFmpegError:
-                log.exception("recording: the class's sound could not be encoded")
-                continue
-            for packet in packets:
-                self._on_packet(bytes(packet))
+                log.exception("recording: the class's sound cannot be encoded; it is left out")
+                return
+            self._emit(packets)
+
+    def _emit(self, packets: list[Any]) -> None:
+        for packet in packets:
+            # The sample clock, less the buffering a voice goes through before it is mixed.
+            at = self._clock0 + (packet.pts or 0) / SAMPLE_RATE - PREFILL * 0.02
+            self._on_packet(bytes(packet), at)
 
     async def stop(self) -> None:
         for key in list(self._voices):
@@ -159,6 +170,8 @@ class AudioMix:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        with contextlib.suppress(av.FFmpegError):
+            self._emit(self._encoder.encode(None))  # what the encoder still holds
 
 
 @dataclass
@@ -196,13 +209,13 @@ class WebmRecording:
     def remove_voice(self, key: str) -> None:
         self._mix.remove(key)
 
-    def _sound(self, data: bytes) -> None:
+    def _sound(self, data: bytes, at: float) -> None:
         for f in self._files:
             if f.container is not None:  # a file starts with its picture's first key frame
-                self._write(f, "audio", data)
+                self._write(f, "audio", data, at)
 
-    def _pts(self, f: _File, kind: str) -> int:
-        pts = int((time.monotonic() - self._t0) * 1000)
+    def _pts(self, f: _File, kind: str, at: float | None = None) -> int:
+        pts = int(((time.monotonic() if at is None else at) - self._t0) * 1000)
         pts = max(pts, f.last_pts.get(kind, -1) + 1)  # strictly increasing per stream
         f.last_pts[kind] = pts
         return pts
@@ -232,10 +245,10 @@ class WebmRecording:
             f.frames += 1
             self._write(f, "video", data)
 
-    def _write(self, f: _File, kind: str, data: bytes) -> None:
+    def _write(self, f: _File, kind: str, data: bytes, at: float | None = None) -> None:
         out = av.Packet(data)
         out.stream = f.streams[kind]
-        out.pts = out.dts = self._pts(f, kind)
+        out.pts = out.dts = self._pts(f, kind, at)
         out.time_base = MS
         if kind == "video":
             out.is_keyframe = not data[0] & 0x01
@@ -246,7 +259,13 @@ class WebmRecording:
 
     async def stop(self) -> list[str]:
         """Finish the files; returns the names of those that hold a picture."""
-        await self._mix.stop()
+        try:
+            await self._mix.stop()
+        finally:
+            await self._finish()
+        return [f.path.name for f in self._files if f.container is not None]
+
+    async def _finish(self) -> None:
         for f in self._files:
             f.video.stop()
         for t in self._tasks:
@@ -254,9 +273,6 @@ class WebmRecording:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        names = []
         for f in self._files:
             if f.container is not None:
                 f.container.close()
-                names.append(f.path.name)
-        return names

@@ -14,12 +14,30 @@ import av
 from aiohttp.test_utils import TestServer
 
 from attendance.models import EventKind
-from streaming.webm_recorder import vp8_size
+from streaming.webm_recorder import FRAME_BYTES, PREFILL, _Voice, mix, vp8_size
 from tests.conftest import Academy, SignIn
 from tests.peers import Tone, join, publish
 from web import keys
 from web.app import sweep_recordings
 from web.settings import Settings
+
+
+def test_two_voices_are_summed_and_clipped() -> None:
+    a = array.array("h", [1000, -2000, 30000, -30000] * (FRAME_BYTES // 8)).tobytes()
+    b = array.array("h", [500, 500, 10000, -10000] * (FRAME_BYTES // 8)).tobytes()
+    out = array.array("h", mix([a, b]))
+    assert list(out[:4]) == [1500, -1500, 32767, -32768]
+    assert mix([a, bytes(FRAME_BYTES)]) == a  # silence adds nothing
+    assert mix([]) == bytes(FRAME_BYTES)
+
+
+def test_a_voice_that_fell_behind_catches_up() -> None:
+    voice = _Voice(None)  # type: ignore[arg-type]
+    voice._pcm += bytes(FRAME_BYTES * (PREFILL - 1))
+    assert voice.take() is None  # still filling its small buffer
+    voice._pcm += bytes(FRAME_BYTES * 12)  # a stall, then a burst
+    assert voice.take() is not None
+    assert len(voice._pcm) == (PREFILL - 1) * FRAME_BYTES  # back near the target depth
 
 
 def test_vp8_size_reads_the_key_frame_header() -> None:
