@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .models import EventKind, LedgerEvent
-from .report import Interval, intervals_by_user
+from .report import Interval, intervals_by_user, seconds_present
 
 
 class Mark(enum.StrEnum):
@@ -92,14 +92,6 @@ def class_window(
     return start, max(start, min(scheduled_end, now) if start <= now else scheduled_end)
 
 
-def _inside(intervals: Iterable[Interval], start: float, end: float, now: float) -> float:
-    total = 0.0
-    for i in intervals:
-        a, b = max(i.start, start), min(i.end if i.end is not None else now, end)
-        total += max(0.0, b - a)
-    return total
-
-
 def overrides(events: Iterable[LedgerEvent]) -> dict[int, Override]:
     """The latest staff override per learner, from the ledger."""
     out: dict[int, Override] = {}
@@ -135,7 +127,7 @@ def class_marks(
     rows = []
     for uid in learner_ids:
         intervals = tuple(by_user.get(uid, ()))
-        seconds = _inside(intervals, start, end, now)
+        seconds = seconds_present(intervals, now, start, end)
         if not intervals:
             derived = Mark.ABSENT
         elif intervals[0].start > start + rules.late_after_seconds:

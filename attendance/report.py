@@ -1,4 +1,4 @@
-"""Per-class attendance, derived from the ledger. Every learner appears, absentees too."""
+"""Presence in a class, derived from the ledger: intervals per person, time present, held."""
 
 from __future__ import annotations
 
@@ -14,32 +14,19 @@ class Interval:
     end: float | None  # None while still present
 
 
-@dataclass(frozen=True, slots=True)
-class LearnerAttendance:
-    user_id: int
-    intervals: tuple[Interval, ...]
-
-    @property
-    def present(self) -> bool:
-        return bool(self.intervals)
-
-    @property
-    def first_joined(self) -> float | None:
-        return self.intervals[0].start if self.intervals else None
-
-    @property
-    def last_left(self) -> float | None:
-        if not self.intervals:
-            return None
-        return self.intervals[-1].end
-
-    def seconds(self, now: float) -> float:
-        return _seconds(self.intervals, now)
-
-
-def _seconds(intervals: Iterable[Interval], now: float) -> float:
-    """Time present; an interval still open counts until ``now``."""
-    return sum((i.end if i.end is not None else now) - i.start for i in intervals)
+def seconds_present(
+    intervals: Iterable[Interval],
+    now: float,
+    start: float = float("-inf"),
+    end: float = float("inf"),
+) -> float:
+    """Time present between ``start`` and ``end``; an interval still open counts until
+    ``now``."""
+    total = 0.0
+    for i in intervals:
+        a, b = max(i.start, start), min(i.end if i.end is not None else now, end)
+        total += max(0.0, b - a)
+    return total
 
 
 def intervals_by_user(
@@ -91,14 +78,6 @@ def intervals_by_user(
     return out
 
 
-def class_attendance(
-    learner_ids: Sequence[int], events: Iterable[LedgerEvent]
-) -> list[LearnerAttendance]:
-    """One row per learner of the class, in the order given; no row for non-learners."""
-    by_user = intervals_by_user(events)
-    return [LearnerAttendance(u, tuple(by_user.get(u, ()))) for u in learner_ids]
-
-
 def held(
     events: Sequence[LedgerEvent],
     learner_ids: Iterable[int],
@@ -108,5 +87,5 @@ def held(
 ) -> bool:
     """A class was held if a host was live long enough and at least one learner joined."""
     by_user = intervals_by_user(events)
-    hosts_live = sum(_seconds(by_user.get(h, ()), now) for h in set(host_ids))
+    hosts_live = sum(seconds_present(by_user.get(h, ()), now) for h in set(host_ids))
     return hosts_live >= min_live_seconds and any(by_user.get(u) for u in learner_ids)

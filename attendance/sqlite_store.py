@@ -69,6 +69,18 @@ def _row(row: sqlite3.Row) -> LedgerEvent:
     )
 
 
+def _first_break(class_id: int, events: list[LedgerEvent]) -> ChainBreak | None:
+    """The first link of a chain (from its start) that does not hold, or None."""
+    prev = GENESIS
+    for le in events:
+        if le.prev_hash != prev:
+            return ChainBreak(class_id, le.seq, "prev_hash does not match the previous event")
+        if chain_hash(prev, le.event, le.received_time) != le.hash:
+            return ChainBreak(class_id, le.seq, "hash does not match the event's content")
+        prev = le.hash
+    return None
+
+
 class SqliteLedger:
     """Appends events to per-class hash chains. An event is acknowledged once this returns."""
 
@@ -135,14 +147,7 @@ class SqliteLedger:
 
     def verify(self, class_id: int) -> ChainBreak | None:
         """Recompute the class's chain; the first link that does not hold, or None."""
-        prev = GENESIS
-        for le in self.events(class_id):
-            if le.prev_hash != prev:
-                return ChainBreak(class_id, le.seq, "prev_hash does not match the previous event")
-            if chain_hash(prev, le.event, le.received_time) != le.hash:
-                return ChainBreak(class_id, le.seq, "hash does not match the event's content")
-            prev = le.hash
-        return None
+        return _first_break(class_id, self.events(class_id))
 
     def class_ids(self) -> list[int]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT class_id FROM ledger_events")]
@@ -175,7 +180,7 @@ class SqliteLedger:
                 f"class {class_id}: event {count} of the chain is not the one the head names"
                 " — the ledger (or the report) was changed"
             )
-        brk = self.verify(class_id)
-        if brk is not None and brk.seq <= events[count - 1].seq:
+        brk = _first_break(class_id, events[:count])
+        if brk is not None:
             return f"class {class_id}: the chain breaks at event seq {brk.seq}: {brk.reason}"
         return None

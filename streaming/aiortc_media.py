@@ -161,11 +161,12 @@ class AiortcRecording:
         self._recording = recording
 
     def set_voice(self, key: str, media: object | None) -> None:
-        self._recording.remove_voice(key)
-        if isinstance(media, AiortcPublisher):
-            for hub in media.hubs:
-                if hub.kind == "audio":
-                    self._recording.add_voice(key, hub)
+        hubs = media.hubs if isinstance(media, AiortcPublisher) else []
+        microphone = next((h for h in hubs if h.kind == "audio"), None)
+        if microphone is None:
+            self._recording.remove_voice(key)
+        else:
+            self._recording.add_voice(key, microphone)  # replaces the one before
 
     async def stop(self) -> list[str]:
         return await self._recording.stop()

@@ -512,7 +512,7 @@ class Room:
         )
         for p in self.participants.values():
             if p.role is not ClassRole.HOST and "main" in p.publications:
-                self.recording.set_voice(p.id, p.publications["main"].media)
+                self._set_voice(p)
         self._outbox.emit(
             MediaEventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
         )
@@ -531,12 +531,17 @@ class Room:
         )
         await self._broadcast_state()
 
+    def _set_voice(self, p: Participant) -> None:
+        """A student's microphone is in the recording's sound while they publish one."""
+        main = p.publications.get("main")
+        if self.recording is not None:
+            self.recording.set_voice(p.id, main.media if main is not None else None)
+
     async def _rerecord(self, host: Participant) -> None:
         """What the teacher publishes changed (screen shared or stopped): new files from now.
         A student's microphone, given the floor, joins the recording's sound, and leaves it."""
         if self.recording is not None and host.role is not ClassRole.HOST:
-            main = host.publications.get("main")
-            self.recording.set_voice(host.id, main.media if main is not None else None)
+            self._set_voice(host)
             return
         if self.recording is not None and host.role is ClassRole.HOST:
             await self.stop_recording(None, "publication changed")

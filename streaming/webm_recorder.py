@@ -122,7 +122,6 @@ class AudioMix:
         self._encoder.layout = "stereo"
         self._encoder.sample_rate = SAMPLE_RATE
         self._encoder.time_base = fractions.Fraction(1, SAMPLE_RATE)
-        self._pts = 0
         self._task = asyncio.create_task(self._run())
 
     def add(self, key: str, track: ForwardedTrack) -> None:

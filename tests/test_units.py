@@ -15,7 +15,7 @@ from access.models import ClassRole
 from access.passwords import Passwords
 from access.tokens import TokenSigner
 from attendance.models import EventKind, IncomingEvent
-from attendance.report import class_attendance, held
+from attendance.report import held, intervals_by_user, seconds_present
 from attendance.sqlite_store import SqliteLedger
 from scheduler.errors import InvalidTransition
 from scheduler.models import ClassStatus, check_transition
@@ -125,12 +125,11 @@ def test_report_lists_absentees_and_merges_second_tabs(db: sqlite3.Connection) -
         _event(EventKind.CLASS_ENDED, None, 1200.0),
     ]:
         ledger.append(ev)
-    rows = {r.user_id: r for r in class_attendance([1, 2, 3], ledger.events(1))}
-    assert rows[1].first_joined == 0.0 and rows[1].last_left == 600.0
-    assert len(rows[1].intervals) == 1
-    assert rows[2].last_left == 1200.0  # closed by the class's end, not left running
-    assert rows[2].seconds(now=5000.0) == 1140.0
-    assert not rows[3].present
+    rows = intervals_by_user(ledger.events(1))
+    assert [(i.start, i.end) for i in rows[1]] == [(0.0, 600.0)]
+    assert rows[2][-1].end == 1200.0  # closed by the class's end, not left running
+    assert seconds_present(rows[2], now=5000.0) == 1140.0
+    assert 3 not in rows
     events = ledger.events(1)
     assert held(events, [1, 2, 3], [1], min_live_seconds=600, now=2000.0)
     assert not held(events, [1, 2, 3], [1], min_live_seconds=601, now=2000.0)

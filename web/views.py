@@ -297,16 +297,16 @@ OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
 MAX_REASON = 500
 
 
-def _attendance_class(request: web.Request) -> LiveClass:
-    """The class whose attendance is asked for, if the user may see it."""
+def _attendance_class(request: web.Request) -> tuple[LiveClass, User]:
+    """The class whose attendance is asked for, and the user, if they may see it."""
     _ = gettext_of(request)
-    session = require_session(request)
+    user = require_session(request).user
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
-    if session.user.id != c.teacher_id and session.user.role not in OBSERVER_ROLES:
+    if user.id != c.teacher_id and user.role not in OBSERVER_ROLES:
         raise PageError(
             403, _("Only the class's teacher and staff see its attendance."), "forbidden"
         )
-    return c
+    return c, user
 
 
 def _mark_rules(request: web.Request) -> MarkRules:
@@ -329,7 +329,7 @@ def mark_labels(request: web.Request) -> dict[Mark, str]:
     }
 
 
-def _marks(request: web.Request, c: LiveClass) -> list[tuple[str, LearnerMark]]:
+def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
     """(name, mark) for every learner of the class, absentees included, by name."""
     accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
     marks = class_marks(
@@ -338,7 +338,7 @@ def _marks(request: web.Request, c: LiveClass) -> list[tuple[str, LearnerMark]]:
         c.starts_at.timestamp(),
         c.ends_at.timestamp(),
         time.time(),
-        _mark_rules(request),
+        rules,
     )
     named = [(accounts.get(m.user_id).full_name, m) for m in marks]
     return sorted(named, key=lambda nm: nm[0].casefold())
@@ -350,8 +350,9 @@ def _at(ts: float | None) -> datetime | None:
 
 @routes.get("/classes/{class_id:\\d+}/attendance")
 async def attendance_page(request: web.Request) -> web.Response:
-    c = _attendance_class(request)
-    marks = _marks(request, c)
+    c, user = _attendance_class(request)
+    rules = _mark_rules(request)
+    marks = _marks(request, c, rules)
     labels = mark_labels(request)
     view_rows = [
         {
@@ -368,7 +369,6 @@ async def attendance_page(request: web.Request) -> web.Response:
         for name, m in marks
     ]
     counts = {k: sum(1 for _n, m in marks if m.mark is k) for k in Mark}
-    session = require_session(request)
     return render(
         request,
         "attendance.html",
@@ -377,9 +377,9 @@ async def attendance_page(request: web.Request) -> web.Response:
             "rows": view_rows,
             "counts": [(k.value, labels[k], counts[k]) for k in Mark],
             "mark_choices": [(k.value, label) for k, label in labels.items()],
-            "can_override": session.user.role in OVERRIDERS,
-            "late_after": round(_mark_rules(request).late_after_seconds / 60),
-            "present_percent": round(_mark_rules(request).present_share * 100),
+            "can_override": user.role in OVERRIDERS,
+            "late_after": round(rules.late_after_seconds / 60),
+            "present_percent": round(rules.present_share * 100),
         },
     )
 
@@ -388,8 +388,7 @@ async def attendance_page(request: web.Request) -> web.Response:
 async def attendance_override(request: web.Request) -> web.StreamResponse:
     """A staff member corrects a learner's mark, with a reason; recorded in the ledger."""
     _ = gettext_of(request)
-    c = _attendance_class(request)
-    staff = require_session(request).user
+    c, staff = _attendance_class(request)
     if staff.role not in OVERRIDERS:
         raise PageError(403, _("Only staff correct attendance marks."), "forbidden")
     form = await request.post()
@@ -452,7 +451,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             m.minutes if m.intervals else 0,
             m.override.reason if m.override else "",
         ]
-        for name, m in _marks(request, c)
+        for name, m in _marks(request, c, _mark_rules(request))
     ]
     count, head = request.app[keys.LEDGER].chain_head(c.id)
     return Table(
@@ -479,7 +478,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
 
 @routes.get("/classes/{class_id:\\d+}/attendance.{fmt:(csv|xlsx)}")
 async def attendance_download(request: web.Request) -> web.Response:
-    c = _attendance_class(request)
+    c, _user = _attendance_class(request)
     table = attendance_table(request, c)
     fmt = request.match_info["fmt"]
     if fmt == "csv":
