@@ -71,8 +71,9 @@ def canonical(event: IncomingEvent, received_time: float) -> bytes:
         "class_id": event.class_id,
         "node": event.node,
         "node_seq": event.node_seq,
-        "origin_time": round(event.origin_time, 6),
-        "received_time": round(received_time, 6),
+        # Floats always (SQLite gives back 0.0 for an integer 0 stored as REAL).
+        "origin_time": round(float(event.origin_time), 6),
+        "received_time": round(float(received_time), 6),
         "user_id": event.user_id,
         "participant_id": event.participant_id,
         "role": event.role,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
+from .recovery import open_at_stop
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -35,6 +36,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
         CREATE TRIGGER ledger_events_no_delete BEFORE DELETE ON ledger_events
         BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
+        """,
+    ),
+    (
+        "attendance_0002_node_heartbeats",
+        """
+        CREATE TABLE node_heartbeats (
+            node TEXT PRIMARY KEY,
+            started_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
         """,
     ),
 )
@@ -93,44 +104,51 @@ class SqliteLedger:
 
         Ingesting an id a second time changes nothing and returns the stored event.
         """
+        return self.append_many((event,))[0]
+
+    def append_many(self, events: Iterable[IncomingEvent]) -> list[tuple[LedgerEvent, bool]]:
+        """Commit a batch in one transaction (one sync to disk); each event as stored and
+        whether it was new. Nothing of the batch is acknowledged unless all of it commits."""
+        out: list[tuple[LedgerEvent, bool]] = []
+        heads: dict[int, str] = {}
         with self._db:
-            existing = self._db.execute(
-                "SELECT * FROM ledger_events WHERE id = ?", (event.id,)
-            ).fetchone()
-            if existing is not None:
-                return _row(existing), False
-            head = self._db.execute(
-                "SELECT hash FROM ledger_events WHERE class_id = ? ORDER BY seq DESC LIMIT 1",
-                (event.class_id,),
-            ).fetchone()
-            prev = head[0] if head else GENESIS
-            received = round(self._clock(), 6)
-            digest = chain_hash(prev, event, received)
-            cur = self._db.execute(
-                "INSERT INTO ledger_events (id, class_id, kind, user_id, participant_id, role,"
-                " node, node_seq, origin_time, received_time, data, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.id,
-                    event.class_id,
-                    event.kind.value,
-                    event.user_id,
-                    event.participant_id,
-                    event.role,
-                    event.node,
-                    event.node_seq,
-                    round(event.origin_time, 6),
-                    received,
-                    json.dumps(event.data, sort_keys=True, ensure_ascii=False),
-                    prev,
-                    digest,
-                ),
-            )
-            assert cur.lastrowid is not None
-        stored = self._db.execute(
-            "SELECT * FROM ledger_events WHERE seq = ?", (cur.lastrowid,)
-        ).fetchone()
-        return _row(stored), True
+            for event in events:
+                existing = self._db.execute(
+                    "SELECT * FROM ledger_events WHERE id = ?", (event.id,)
+                ).fetchone()
+                if existing is not None:
+                    out.append((_row(existing), False))
+                    continue
+                prev = heads.get(event.class_id)
+                if prev is None:
+                    prev = self.head(event.class_id)
+                event = replace(event, origin_time=round(float(event.origin_time), 6))
+                received = round(float(self._clock()), 6)
+                digest = chain_hash(prev, event, received)
+                cur = self._db.execute(
+                    "INSERT INTO ledger_events (id, class_id, kind, user_id, participant_id,"
+                    " role, node, node_seq, origin_time, received_time, data, prev_hash, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event.id,
+                        event.class_id,
+                        event.kind.value,
+                        event.user_id,
+                        event.participant_id,
+                        event.role,
+                        event.node,
+                        event.node_seq,
+                        event.origin_time,
+                        received,
+                        json.dumps(event.data, sort_keys=True, ensure_ascii=False),
+                        prev,
+                        digest,
+                    ),
+                )
+                assert cur.lastrowid is not None
+                heads[event.class_id] = digest
+                out.append((LedgerEvent(cur.lastrowid, event, received, prev, digest), True))
+        return out
 
     def events(self, class_id: int) -> list[LedgerEvent]:
         rows = self._db.execute(
@@ -165,6 +183,26 @@ class SqliteLedger:
         ).fetchone()
         return int(row[0]), row[1] or GENESIS
 
+    def unclosed_class_ids(self) -> list[int]:
+        """Classes in which someone came in after the class last ended (or it never did):
+        where presence may still be open."""
+        rows = self._db.execute(
+            "SELECT class_id FROM ledger_events GROUP BY class_id HAVING"
+            " COALESCE(MAX(CASE WHEN kind IN ('joined', 'reconnected') THEN seq END), 0)"
+            " > COALESCE(MAX(CASE WHEN kind = 'class_ended' THEN seq END), 0)"
+        )
+        return [r[0] for r in rows]
+
+    def close_after_stop(self, node: str, last_heartbeat: float | None) -> list[LedgerEvent]:
+        """Close every interval ``node`` left open when it stopped abruptly, at its last
+        heartbeat; returns the events appended (none on a second run)."""
+        closing = [
+            ev
+            for class_id in self.unclosed_class_ids()
+            for ev in open_at_stop(self.events(class_id), node, last_heartbeat)
+        ]
+        return [le for le, new in self.append_many(closing) if new]
+
     def check_head(self, class_id: int, count: int, head: str) -> str | None:
         """Whether a chain head published earlier (with a report, say) is in the chain as it is
         now, and the chain up to it holds; None if so, else why not."""
@@ -184,3 +222,33 @@ class SqliteLedger:
         if brk is not None:
             return f"class {class_id}: the chain breaks at event seq {brk.seq}: {brk.reason}"
         return None
+
+
+class SqliteHeartbeats:
+    """The last heartbeat of each media node: operational facts, outside the hash chain."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def beat(self, node: str, at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO node_heartbeats (node, started_at, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (node) DO UPDATE SET last_seen = excluded.last_seen",
+                (node, at, at),
+            )
+
+    def started(self, node: str, at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO node_heartbeats (node, started_at, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (node) DO UPDATE SET started_at = excluded.started_at,"
+                " last_seen = excluded.last_seen",
+                (node, at, at),
+            )
+
+    def last_seen(self, node: str) -> float | None:
+        row = self._db.execute(
+            "SELECT last_seen FROM node_heartbeats WHERE node = ?", (node,)
+        ).fetchone()
+        return None if row is None else float(row[0])

@@ -50,9 +50,14 @@ class MediaEvent:
 
 
 class EventSink(Protocol):
-    """Where the events go. ``deliver`` returns only once the event is durable."""
+    """Where the events go. ``deliver`` returns only once the event is durable.
+
+    ``heartbeat`` says the node is alive (operational, not an event of any class): when a node
+    stops abruptly, what it left open is closed at its last heartbeat."""
 
     async def deliver(self, event: MediaEvent) -> None: ...
+
+    async def heartbeat(self, node: str, at: float) -> None: ...
 
 
 class EventOutbox:

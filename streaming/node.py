@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from access.tokens import TokenSigner
@@ -24,7 +27,10 @@ class MediaSettings:
     join_timeout: float = 10.0
     # How long a participant whose connection dropped may come back as the same person.
     reconnect_grace: float = 60.0
-    heartbeat: float = 15.0
+    heartbeat: float = 15.0  # WebSocket pings to each browser
+    # How often the node tells the control plane it is alive; presence a crash leaves open is
+    # closed at the last one, so this bounds how much presence a crash can over-count.
+    node_heartbeat: float = 5.0
 
 
 class MediaNode:
@@ -38,6 +44,8 @@ class MediaNode:
         self.settings = settings
         self.signer = signer
         self.outbox = EventOutbox(sink, settings.node_id)
+        self._sink = sink
+        self._beating: asyncio.Task[None] | None = None
         self.media = media
         self.rooms: dict[int, Room] = {}
         self._closing = False
@@ -55,6 +63,18 @@ class MediaNode:
 
     async def start(self) -> None:
         self.outbox.start()
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._beat(), name="sabaq-node-heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            try:
+                await self._sink.heartbeat(self.settings.node_id, time.time())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the node's heartbeat could not be delivered")
+            await asyncio.sleep(self.settings.node_heartbeat)
 
     async def disconnect_all(self) -> None:
         """Refuse new joins and disconnect everyone (recorded as disconnected, not as left)."""
@@ -67,6 +87,11 @@ class MediaNode:
         """Disconnect everyone, deliver the events that records, stop."""
         await self.disconnect_all()
         await self.outbox.stop()
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
 
     # -- commands from the control plane ------------------------------------------------------
     async def end_class(self, class_id: int, reason: str = "ended_by_staff") -> bool:

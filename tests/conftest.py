@@ -61,9 +61,10 @@ class Academy:
 
 
 def seed_academy(app: web.Application, students: int = 20) -> Academy:
-    accounts: SqliteAccounts = app[keys.ACCOUNTS]
-    tt: SqliteTimetable = app[keys.TIMETABLE]
+    return seed_into(app[keys.ACCOUNTS], app[keys.TIMETABLE], students)
 
+
+def seed_into(accounts: SqliteAccounts, tt: SqliteTimetable, students: int = 20) -> Academy:
     def user(login: str, name: str, role: Role) -> int:
         return accounts.create_user(login=login, full_name=name, role=role).id
 

@@ -244,3 +244,34 @@ def test_the_ledger_refuses_corrections_by_update(tmp_path: Path) -> None:
     SqliteLedger(db).append(ev(EventKind.JOINED, 1, 1.0))
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         db.execute("UPDATE ledger_events SET kind = 'left'")
+
+
+def test_a_dead_nodes_open_presence_closes_at_its_last_sign_of_life(tmp_path: Path) -> None:
+    ledger = SqliteLedger(connect(tmp_path / "l.sqlite3"))
+
+    def on(node: str, kind: EventKind, user: int | None, t: float, cls: int = 1) -> None:
+        e = ev(kind, user, t, class_id=cls)
+        ledger.append(IncomingEvent(**{**{f: getattr(e, f) for f in e.__slots__}, "node": node}))
+
+    on("a", EventKind.CLASS_STARTED, 1, 0)
+    on("a", EventKind.JOINED, 1, 0)
+    on("a", EventKind.JOINED, 2, 10)
+    on("a", EventKind.JOINED, 2, 20)  # a second tab of the same person
+    on("a", EventKind.JOINED, 3, 30)
+    on("a", EventKind.LEFT, 3, 40)  # gone before the crash: nothing to close
+    on("a", EventKind.JOINED, 4, 130)  # came in after the last heartbeat (at 120)
+    on("b", EventKind.JOINED, 5, 50, cls=2)  # another node's class: still running there
+    on("a", EventKind.JOINED, 6, 0, cls=3)
+    on("a", EventKind.CLASS_ENDED, None, 60, cls=3)  # ended properly: nothing open
+
+    closed = ledger.close_after_stop("a", last_heartbeat=120.0)
+    assert sorted((le.event.user_id, le.event.origin_time) for le in closed) == [
+        (1, 120.0),
+        (2, 120.0),  # one close for the person, whatever the tabs
+        (4, 130.0),  # never before what the person was last seen doing
+    ]
+    assert all(le.event.data["reason"] == "server_stopped" for le in closed)
+    assert ledger.close_after_stop("a", last_heartbeat=120.0) == []  # a second run: no-op
+    assert all(s[-1].end is not None for s in intervals_by_user(ledger.events(1)).values())
+    assert intervals_by_user(ledger.events(2))[5][-1].end is None
+    assert ledger.verify_all() == []

@@ -79,3 +79,10 @@ def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert '"level": "error"' not in err
+
+
+def test_serve_names_a_setting_that_is_not_a_number(tmp_path: Path) -> None:
+    env = _env(tmp_path, SABAQ_SECRET_KEY="s" * 40, SABAQ_NODE_HEARTBEAT_SECONDS="often")
+    r = _run(["serve"], env)
+    assert r.returncode == 2
+    assert "SABAQ_NODE_HEARTBEAT_SECONDS must be a number" in r.stderr

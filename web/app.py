@@ -14,7 +14,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.node import MediaNode, MediaSettings
@@ -23,7 +23,7 @@ from streaming.signaling import create_signaling_app
 
 from . import keys
 from .database import connect
-from .events import LedgerHeldEvidence, LedgerSink
+from .events import LedgerHeldEvidence, LedgerSink, recover_node
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .settings import Settings
@@ -51,15 +51,18 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds
     )
+    heartbeats = SqliteHeartbeats(app[keys.DB])
+    recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
     node = MediaNode(
         MediaSettings(
             node_id=settings.node_id,
             ice_addresses=settings.ice_addresses,
             ice_servers=settings.ice_servers,
             reconnect_grace=settings.reconnect_grace_seconds,
+            node_heartbeat=settings.node_heartbeat_seconds,
         ),
         app[keys.SIGNER],
-        LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence),
+        LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats),
         app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
     )
     app[keys.MEDIA_NODE] = node

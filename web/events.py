@@ -7,7 +7,7 @@ import time
 
 from attendance.models import EventKind, IncomingEvent
 from attendance.report import held
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
 from scheduler import service
 from scheduler.errors import SchedulerError
 from scheduler.models import LiveClass
@@ -41,11 +41,19 @@ class LedgerSink:
     """``streaming.events.EventSink`` for one process: an event is acknowledged on commit."""
 
     def __init__(
-        self, ledger: SqliteLedger, timetable: SqliteTimetable, evidence: LedgerHeldEvidence
+        self,
+        ledger: SqliteLedger,
+        timetable: SqliteTimetable,
+        evidence: LedgerHeldEvidence,
+        heartbeats: SqliteHeartbeats,
     ) -> None:
         self._ledger = ledger
         self._timetable = timetable
         self._evidence = evidence
+        self._heartbeats = heartbeats
+
+    async def heartbeat(self, node: str, at: float) -> None:
+        self._heartbeats.beat(node, at)
 
     async def deliver(self, event: MediaEvent) -> None:
         incoming = IncomingEvent(
@@ -71,3 +79,17 @@ class LedgerSink:
         except SchedulerError as exc:
             # The ledger has the fact; the timetable refusing a transition must not lose it.
             log.warning("class %s: %s", incoming.class_id, exc)
+
+
+def recover_node(ledger: SqliteLedger, heartbeats: SqliteHeartbeats, node: str) -> int:
+    """Before a node starts: close what it left open if it stopped abruptly, at its last
+    heartbeat; then mark it started. Returns how many intervals were closed."""
+    closed = ledger.close_after_stop(node, heartbeats.last_seen(node))
+    if closed:
+        log.warning(
+            "node %s had stopped abruptly: closed %d open intervals at its last heartbeat",
+            node,
+            len(closed),
+        )
+    heartbeats.started(node, time.time())
+    return len(closed)

@@ -28,6 +28,19 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -43,6 +56,7 @@ class Settings:
     node_id: str = "media-1"
     join_token_ttl: float = 120.0
     reconnect_grace_seconds: float = 60.0
+    node_heartbeat_seconds: float = 5.0
     recording_retention_days: float = 365.0
     held_min_live_seconds: float = 600.0
     late_after_minutes: float = 10.0
@@ -96,10 +110,11 @@ class Settings:
             ice_addresses=_csv(env.get("SABAQ_ICE_ADDRESSES", "")),
             ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
-            held_min_live_seconds=float(env.get("SABAQ_HELD_MIN_LIVE_SECONDS", "600")),
-            late_after_minutes=float(env.get("SABAQ_LATE_AFTER_MINUTES", "10")),
-            present_percent=float(env.get("SABAQ_PRESENT_PERCENT", "80")),
-            reconnect_grace_seconds=float(env.get("SABAQ_RECONNECT_GRACE_SECONDS", "60")),
-            recording_retention_days=float(env.get("SABAQ_RECORDING_RETENTION_DAYS", "365")),
+            held_min_live_seconds=_number(env, "SABAQ_HELD_MIN_LIVE_SECONDS", 600),
+            late_after_minutes=_number(env, "SABAQ_LATE_AFTER_MINUTES", 10),
+            present_percent=_number(env, "SABAQ_PRESENT_PERCENT", 80),
+            reconnect_grace_seconds=_number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60),
+            node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
+            recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
         )

@@ -1,0 +1,196 @@
+"""The server killed mid-class (kill -9) and started again: the register stays right."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from access.models import ClassRole
+from access.sqlite_store import SqliteAccounts
+from access.tokens import TokenSigner
+from attendance.models import EventKind
+from attendance.recovery import SERVER_STOPPED
+from attendance.report import intervals_by_user
+from attendance.sqlite_store import SqliteLedger
+from scheduler.sqlite_store import SqliteTimetable
+from streaming.aiortc_media import advertise_host_addresses
+from tests.conftest import Academy, free_port, seed_into
+from tests.peers import Peer, connect, publish
+from web.database import connect as connect_db
+
+ROOT = Path(__file__).resolve().parent.parent
+HEARTBEAT = 0.5
+
+
+class Server:
+    """``sabaq serve`` as a process of its own, which the test can kill outright."""
+
+    def __init__(self, data: Path, secret: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SABAQ_")}
+        self.env.update(
+            SABAQ_SECRET_KEY=secret,
+            SABAQ_DATA_DIR=str(data),
+            SABAQ_PORT=str(self.port),
+            SABAQ_ICE_ADDRESSES="127.0.0.1",
+            SABAQ_NODE_HEARTBEAT_SECONDS=str(HEARTBEAT),
+        )
+        self.log = data.parent / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "serve"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=out,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/readyz", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            assert self.proc.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "sabaq serve did not become ready"
+            time.sleep(0.1)
+
+    def kill(self) -> float:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        killed = time.time()
+        self.proc.wait(timeout=10)
+        return killed
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def seeded(data: Path) -> Academy:
+    data.mkdir()
+    db = connect_db(data / "sabaq.sqlite3")
+    try:
+        return seed_into(SqliteAccounts(db), SqliteTimetable(db), students=3)
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def server(data: Path, seeded: Academy) -> Iterator[Server]:
+    srv = Server(data, secrets.token_urlsafe(40))
+    yield srv
+    srv.stop()
+    print(srv.log.read_text(errors="replace")[-5000:])  # shown when the test fails
+
+
+def committed(data: Path, class_id: int) -> list[sqlite3.Row]:
+    """The ledger as another process sees it: what is committed, nothing else."""
+    db = sqlite3.connect(f"file:{data / 'sabaq.sqlite3'}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(
+            "SELECT * FROM ledger_events WHERE class_id = ? ORDER BY seq", (class_id,)
+        ).fetchall()
+    finally:
+        db.close()
+
+
+async def enter(
+    server: Server, signer: TokenSigner, user_id: int, class_id: int, role: ClassRole
+) -> Peer:
+    token = signer.mint_join(
+        user_id=user_id,
+        class_id=class_id,
+        role=role,
+        display_name=f"user {user_id}",
+        media_url=f"{server.base}/media",
+    )
+    peer = await connect(f"ws://127.0.0.1:{server.port}/media/classes/{class_id}/ws", token)
+    await peer.wait_for("welcome")
+    return peer
+
+
+async def test_kill_9_mid_class_closes_presence_at_the_last_heartbeat(
+    server: Server, seeded: Academy, data: Path
+) -> None:
+    advertise_host_addresses(("127.0.0.1",))  # this process's peers: loopback candidates
+    server.start()
+    signer = TokenSigner(server.env["SABAQ_SECRET_KEY"].encode())
+    cid = seeded.class_id
+    teacher = await enter(server, signer, seeded.teacher_id, cid, ClassRole.HOST)
+    await publish(teacher)
+    students = [await enter(server, signer, u, cid, ClassRole.LEARNER) for u in seeded.student_ids]
+    peers = [teacher, *students]
+    try:
+        for s in students:
+            await s.wait_frames(5)
+        async with asyncio.timeout(10):
+            while sum(r["kind"] == "joined" for r in committed(data, cid)) < len(peers):
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(4 * HEARTBEAT)  # the class goes on for a few heartbeats
+        before = {r["id"]: r["hash"] for r in committed(data, cid)}
+        killed = server.kill()
+    finally:
+        for p in peers:
+            await p.close()
+
+    server.start()
+    server.stop()  # and once more, cleanly: recovery must not run twice
+    server.start()
+
+    rows = committed(data, cid)
+    after = {r["id"]: r["hash"] for r in rows}
+    # Every event acknowledged before the kill is there, unchanged, exactly once.
+    assert {k: after[k] for k in before} == before
+    assert len(after) == len(rows)
+
+    db = connect_db(data / "sabaq.sqlite3")
+    try:
+        ledger = SqliteLedger(db)
+        events = ledger.events(cid)
+        assert ledger.verify_all() == []
+    finally:
+        db.close()
+    stopped = [le for le in events if le.event.data.get("reason") == SERVER_STOPPED]
+    everyone = {seeded.teacher_id, *seeded.student_ids}
+    assert sorted(le.event.user_id for le in stopped if le.event.user_id) == sorted(everyone)
+    for le in stopped:
+        assert le.event.kind is EventKind.DISCONNECTED
+        # Closed within one heartbeat of the kill — never at the restart.
+        assert killed - HEARTBEAT - 0.25 <= le.event.origin_time <= killed, (
+            le.event.origin_time - killed
+        )
+        assert le.received_time > killed  # recorded after the restart, dated before it
+    by_user = intervals_by_user(events)
+    assert set(by_user) == everyone
+    for spans in by_user.values():
+        assert len(spans) == 1 and spans[0].end is not None
+        assert spans[0].end <= killed
