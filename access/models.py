@@ -26,6 +26,14 @@ class ClassRole(enum.StrEnum):
     OBSERVER = "observer"  # staff or director looking in: watches, not counted as a learner
 
 
+MAX_AGENCY = 200
+
+
+def check_agency(agency: str | None) -> None:
+    if agency is not None and len(agency) > MAX_AGENCY:
+        raise ValueError(f"An agency's name has at most {MAX_AGENCY} characters")
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -33,9 +41,11 @@ class User:
     full_name: str
     role: Role
     language: str | None = None
+    agency: str | None = None  # the body that sent the learner, for its HR service
 
     def __post_init__(self) -> None:
         if not LOGIN_RE.match(self.login):
             raise ValueError(f"Login {self.login!r} must be 2-63 of a-z, 0-9, '.', '_', '-'")
         if not self.full_name.strip():
             raise ValueError("A user needs a full name")
+        check_agency(self.agency)

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import LoginTaken, UserNotFound
-from .models import Role, User
+from .models import Role, User, check_agency
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -42,6 +43,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "access_0003_user_agency",
+        """
+        -- The law-enforcement body or state agency that sent the learner (for its HR service).
+        ALTER TABLE users ADD COLUMN agency TEXT;
+        """,
+    ),
 )
 
 SESSION_TTL = 12 * 3600.0
@@ -64,6 +72,7 @@ def _user(row: sqlite3.Row) -> User:
         full_name=row["full_name"],
         role=Role(row["role"]),
         language=row["language"],
+        agency=row["agency"],
     )
 
 
@@ -81,19 +90,47 @@ class SqliteAccounts:
         role: Role,
         password_hash: str | None = None,
         language: str | None = None,
+        agency: str | None = None,
     ) -> User:
-        User(id=0, login=login, full_name=full_name, role=role)  # validates
+        User(id=0, login=login, full_name=full_name, role=role, agency=agency)  # validates
         try:
             with self._db:
                 cur = self._db.execute(
                     "INSERT INTO users (login, full_name, role, password_hash, language,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (login, full_name.strip(), role.value, password_hash, language, time.time()),
+                    " agency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        login,
+                        full_name.strip(),
+                        role.value,
+                        password_hash,
+                        language,
+                        agency.strip() if agency and agency.strip() else None,
+                        time.time(),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise LoginTaken(f"The login {login!r} is taken") from exc
         assert cur.lastrowid is not None
         return self.get(cur.lastrowid)
+
+    def many(self, user_ids: Iterable[int]) -> dict[int, User]:
+        """The users with these ids (for reports over hundreds of people: one query)."""
+        ids = list(dict.fromkeys(user_ids))
+        out: dict[int, User] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT * FROM users WHERE id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk,
+            )
+            out.update((r["id"], _user(r)) for r in rows)
+        return out
+
+    def learners_with_agency(self) -> list[User]:
+        rows = self._db.execute(
+            "SELECT * FROM users WHERE agency IS NOT NULL ORDER BY agency, full_name"
+        )
+        return [_user(r) for r in rows]
 
     def get(self, user_id: int) -> User:
         row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
@@ -113,6 +150,12 @@ class SqliteAccounts:
             self._db.execute(
                 "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
             )
+
+    def set_agency(self, user_id: int, agency: str | None) -> None:
+        agency = agency.strip() if agency and agency.strip() else None
+        check_agency(agency)
+        with self._db:
+            self._db.execute("UPDATE users SET agency = ? WHERE id = ?", (agency, user_id))
 
     def set_language(self, user_id: int, language: str) -> None:
         with self._db:

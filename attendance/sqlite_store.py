@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from .marks import MarkRules
 from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
 from .recovery import open_at_stop
 
@@ -45,6 +46,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             node TEXT PRIMARY KEY,
             started_at REAL NOT NULL,
             last_seen REAL NOT NULL
+        );
+        """,
+    ),
+    (
+        "attendance_0003_mark_rules",
+        """
+        -- Thresholds staff set; every change is a new row (who, when), the latest applies.
+        CREATE TABLE mark_rules (
+            id INTEGER PRIMARY KEY,
+            late_after_seconds REAL NOT NULL,
+            present_share REAL NOT NULL,
+            by_user_id INTEGER,
+            by_name TEXT NOT NULL,
+            at REAL NOT NULL
         );
         """,
     ),
@@ -156,6 +171,22 @@ class SqliteLedger:
         )
         return [_row(r) for r in rows.fetchall()]
 
+    def events_of_classes(self, class_ids: Iterable[int]) -> dict[int, list[LedgerEvent]]:
+        """Each class's chain, for many classes in one pass (reports over a month)."""
+        out: dict[int, list[LedgerEvent]] = {c: [] for c in class_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT * FROM ledger_events WHERE class_id IN ({marks})"  # noqa: S608
+                " ORDER BY class_id, seq",
+                chunk,
+            )
+            for r in rows:
+                out[r["class_id"]].append(_row(r))
+        return out
+
     def head(self, class_id: int) -> str:
         row = self._db.execute(
             "SELECT hash FROM ledger_events WHERE class_id = ? ORDER BY seq DESC LIMIT 1",
@@ -252,3 +283,48 @@ class SqliteHeartbeats:
             "SELECT last_seen FROM node_heartbeats WHERE node = ?", (node,)
         ).fetchone()
         return None if row is None else float(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChange:
+    rules: MarkRules
+    by_user_id: int | None
+    by_name: str
+    at: float
+
+
+class SqliteMarkRules:
+    """The thresholds marks are derived with: the defaults until staff change them; every
+    change is kept, so a report can say which thresholds applied and who set them."""
+
+    def __init__(self, db: sqlite3.Connection, defaults: MarkRules) -> None:
+        self._db = db
+        self._defaults = defaults
+
+    def current(self) -> MarkRules:
+        history = self.history(limit=1)
+        return history[0].rules if history else self._defaults
+
+    def set(self, rules: MarkRules, by_user_id: int | None, by_name: str, at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO mark_rules (late_after_seconds, present_share, by_user_id, by_name,"
+                " at) VALUES (?, ?, ?, ?, ?)",
+                (rules.late_after_seconds, rules.present_share, by_user_id, by_name, at),
+            )
+
+    def history(self, limit: int = 20) -> list[RulesChange]:
+        rows = self._db.execute("SELECT * FROM mark_rules ORDER BY id DESC LIMIT ?", (limit,))
+        return [
+            RulesChange(
+                MarkRules(
+                    late_after_seconds=r["late_after_seconds"],
+                    present_share=r["present_share"],
+                    grace_seconds=self._defaults.grace_seconds,
+                ),
+                r["by_user_id"],
+                r["by_name"],
+                r["at"],
+            )
+            for r in rows
+        ]

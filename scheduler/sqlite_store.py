@@ -119,6 +119,10 @@ class SqliteTimetable:
         row = self._db.execute("SELECT * FROM groups WHERE id = ?", (group_id,)).fetchone()
         if row is None:
             raise GroupNotFound(f"No group with id {group_id}")
+        return self._group(row)
+
+    @staticmethod
+    def _group(row: sqlite3.Row) -> Group:
         return Group(
             id=row["id"],
             name=row["name"],
@@ -244,6 +248,34 @@ class SqliteTimetable:
             (user_id,),
         )
         return [self._class(r) for r in rows.fetchall()]
+
+    def classes_of_group(
+        self, group_id: int, start: datetime | None = None, end: datetime | None = None
+    ) -> list[LiveClass]:
+        """The group's classes that start in [start, end), in time order."""
+        rows = self._db.execute(
+            "SELECT c.* FROM classes c JOIN class_groups cg ON cg.class_id = c.id"
+            " WHERE cg.group_id = ? AND c.starts_at >= ? AND c.starts_at < ?"
+            " ORDER BY c.starts_at, c.id",
+            (
+                group_id,
+                _ts(start) if start else "",
+                _ts(end) if end else "9999",
+            ),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def classes_between(self, start: datetime, end: datetime) -> list[LiveClass]:
+        """Every class that starts in [start, end), in time order."""
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE starts_at >= ? AND starts_at < ? ORDER BY starts_at, id",
+            (_ts(start), _ts(end)),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def groups(self) -> list[Group]:
+        rows = self._db.execute("SELECT * FROM groups ORDER BY name")
+        return [self._group(r) for r in rows.fetchall()]
 
     def all_classes(self, limit: int = 200) -> list[LiveClass]:
         rows = self._db.execute(

@@ -14,7 +14,8 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from attendance.marks import MarkRules
+from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.node import MediaNode, MediaSettings
@@ -26,6 +27,7 @@ from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
+from .reports import routes as report_routes
 from .settings import Settings
 from .views import routes
 
@@ -41,6 +43,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db)
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.LEDGER] = SqliteLedger(db)
+    app[keys.MARK_RULES] = SqliteMarkRules(
+        db,
+        MarkRules(
+            late_after_seconds=settings.late_after_minutes * 60,
+            present_share=min(1.0, settings.present_percent / 100),
+            grace_seconds=settings.reconnect_grace_seconds,
+        ),
+    )
     yield
     db.close()
 
@@ -121,6 +131,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
+    app.add_routes(report_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     return app

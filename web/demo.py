@@ -23,6 +23,13 @@ STUDENTS = [
 ]  # fmt: skip
 
 
+AGENCIES = (
+    "Министерство внутренних дел",
+    "Агентство по противодействию коррупции",
+    "Агентство по финансовому мониторингу",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DemoPerson:
     login: str
@@ -67,6 +74,8 @@ def _create(accounts: SqliteAccounts, timetable: SqliteTimetable, passwords: Pas
     timetable.add_teacher(group.id, teacher)
     students = [person(f"student{i:02d}", n, Role.STUDENT) for i, n in enumerate(STUDENTS, 1)]
     timetable.add_members(group.id, students)
+    for i, uid in enumerate(students):  # who sent them, for the per-agency report
+        accounts.set_agency(uid, AGENCIES[i % len(AGENCIES)])
 
 
 def signin_links(

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from access.errors import AccessError
 from access.sqlite_store import Session
+from attendance.export import Table, to_csv, to_xlsx
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
 from . import keys
@@ -226,3 +227,22 @@ def templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     return env
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(table: Table, stem: str, fmt: str) -> web.Response:
+    """A report as a CSV (UTF-8 with BOM) or XLSX attachment."""
+    if fmt == "csv":
+        body, ctype = to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body, ctype = to_xlsx(table), XLSX
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": ctype,
+            "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -11,7 +11,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
@@ -25,6 +25,7 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
 LEDGER = web.AppKey("ledger", SqliteLedger)
+MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CATALOGUES = web.AppKey("catalogues", dict[str, gettext.NullTranslations])

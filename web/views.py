@@ -16,7 +16,7 @@ from aiohttp import web
 from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
-from attendance.export import Cell, ChainHead, Table, to_csv, to_xlsx
+from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
 from attendance.models import EventKind, IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
@@ -26,6 +26,7 @@ from .http import (
     LANG_COOKIE,
     SESSION_COOKIE,
     PageError,
+    download,
     gettext_of,
     redirect,
     render,
@@ -52,7 +53,7 @@ def _safe_next(value: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else value
 
 
-def _class_zone(request: web.Request, live_class: LiveClass) -> str:
+def class_zone(request: web.Request, live_class: LiveClass) -> str:
     tt = request.app[keys.TIMETABLE]
     return tt.group(live_class.group_ids[0]).timezone if live_class.group_ids else DEFAULT_TIMEZONE
 
@@ -77,7 +78,7 @@ def _class_view(request: web.Request, c: LiveClass) -> dict[str, Any]:
     tt = request.app[keys.TIMETABLE]
     return {
         "c": c,
-        "zone": _class_zone(request, c),
+        "zone": class_zone(request, c),
         "groups": [tt.group(g).name for g in c.group_ids],
         "teacher": request.app[keys.ACCOUNTS].get(c.teacher_id).full_name,
         "joinable": c.status in JOINABLE and c.format is ClassFormat.LIVE_ONLINE,
@@ -310,12 +311,7 @@ def _attendance_class(request: web.Request) -> tuple[LiveClass, User]:
 
 
 def _mark_rules(request: web.Request) -> MarkRules:
-    settings = request.app[keys.SETTINGS]
-    return MarkRules(
-        late_after_seconds=settings.late_after_minutes * 60,
-        present_share=settings.present_percent / 100,
-        grace_seconds=settings.reconnect_grace_seconds,
-    )
+    return request.app[keys.MARK_RULES].current()
 
 
 def mark_labels(request: web.Request) -> dict[Mark, str]:
@@ -432,7 +428,7 @@ async def attendance_override(request: web.Request) -> web.StreamResponse:
 
 def attendance_table(request: web.Request, c: LiveClass) -> Table:
     _ = gettext_of(request)
-    zone = _class_zone(request, c)
+    zone = class_zone(request, c)
     tz = ZoneInfo(zone)
     labels = mark_labels(request)
     view = _class_view(request, c)
@@ -479,18 +475,4 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
 @routes.get("/classes/{class_id:\\d+}/attendance.{fmt:(csv|xlsx)}")
 async def attendance_download(request: web.Request) -> web.Response:
     c, _user = _attendance_class(request)
-    table = attendance_table(request, c)
-    fmt = request.match_info["fmt"]
-    if fmt == "csv":
-        body, ctype = to_csv(table), "text/csv; charset=utf-8"
-    else:
-        body = to_xlsx(table)
-        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": ctype,
-            "Content-Disposition": f'attachment; filename="attendance-{c.id}.{fmt}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(attendance_table(request, c), f"attendance-{c.id}", request.match_info["fmt"])

@@ -1,0 +1,407 @@
+"""Attendance reports over many classes, as pages and downloads: a group's month (learner ×
+class), a learner's history (the digital footprint), and learners per agency for its HR
+service. Every download carries the chain heads of the classes it was built from; so does the
+page, for staff who keep a printout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from access.errors import UserNotFound
+from access.models import Role, User
+from attendance.export import Cell, ChainHead, Table
+from attendance.marks import LearnerMark, Mark, MarkRules
+from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
+from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
+
+from . import keys
+from .http import PageError, download, gettext_of, redirect, render, require_session
+from .views import OBSERVER_ROLES, class_zone, mark_labels
+
+routes = web.RouteTableDef()
+
+# Who may pull reports on groups and learners; agencies' reports go to HR, through staff.
+REPORTERS = OBSERVER_ROLES
+AGENCY_REPORTERS = frozenset({Role.STAFF, Role.ADMIN, Role.DIRECTOR})
+RULE_EDITORS = frozenset({Role.STAFF, Role.ADMIN})
+HEADS_TITLE = "Attendance ledger chain heads (check with: sabaq verify --report FILE)"
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    text: str  # YYYY-MM
+    start: datetime  # UTC
+    end: datetime  # UTC, exclusive
+
+
+def month_of(request: web.Request, zone: str) -> Month:
+    """The month asked for (``?month=YYYY-MM``, this month by default), bounded in ``zone``."""
+    _ = gettext_of(request)
+    tz = ZoneInfo(zone)
+    raw = request.query.get("month", "")
+    if not raw:
+        raw = datetime.now(tz).strftime("%Y-%m")
+    try:
+        first = datetime.strptime(raw, "%Y-%m").replace(tzinfo=tz)
+    except ValueError:
+        raise PageError(400, _("Give the month as YYYY-MM."), "bad_month") from None
+    if not 2000 <= first.year <= 2100:
+        raise PageError(400, _("Give the month as YYYY-MM."), "bad_month")
+    nxt = (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else first.replace(month=first.month + 1)
+    )
+    return Month(raw, first.astimezone(UTC), nxt.astimezone(UTC))
+
+
+def _rules(request: web.Request) -> MarkRules:
+    return request.app[keys.MARK_RULES].current()
+
+
+def _slots(request: web.Request, classes: Sequence[LiveClass]) -> list[ClassSlot]:
+    tt = request.app[keys.TIMETABLE]
+    return [
+        ClassSlot(
+            c.id, c.title, c.starts_at.timestamp(), c.ends_at.timestamp(), tuple(tt.learners(c))
+        )
+        for c in classes
+    ]
+
+
+def _marks(request: web.Request, slots: Sequence[ClassSlot]) -> dict[int, dict[int, LearnerMark]]:
+    events = request.app[keys.LEDGER].events_of_classes(s.id for s in slots)
+    return marks_by_class(slots, events, time.time(), _rules(request))
+
+
+def _heads(request: web.Request, slots: Sequence[ClassSlot]) -> list[ChainHead]:
+    ledger = request.app[keys.LEDGER]
+    return [ChainHead(s.id, *ledger.chain_head(s.id)) for s in slots]
+
+
+def _total_header(request: web.Request) -> list[str]:
+    _ = gettext_of(request)
+    labels = mark_labels(request)
+    return [
+        _("Classes"),
+        *(labels[m] for m in Mark),
+        _("Attended, %"),
+        _("Minutes present"),
+    ]
+
+
+def _total_cells(t: Totals) -> list[Cell]:
+    return [
+        t.classes,
+        *(t.counts.get(m, 0) for m in Mark),
+        t.percent if t.percent is not None else "",
+        t.minutes,
+    ]
+
+
+def _local(ts: float | None, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, ZoneInfo(zone)).strftime(fmt)
+
+
+def _thresholds_note(request: web.Request) -> str:
+    _ = gettext_of(request)
+    rules = _rules(request)
+    return (
+        _(
+            "Late: came more than {minutes} minutes after the start."
+            " Present: in the class for at least {percent}% of it."
+        )
+        .replace("{minutes}", str(round(rules.late_after_seconds / 60)))
+        .replace("{percent}", str(round(rules.present_share * 100)))
+    )
+
+
+def _page(
+    request: web.Request,
+    table: Table,
+    *,
+    marks: Sequence[Sequence[str]] = (),
+    links: Sequence[str | None] = (),
+    month: Month | None = None,
+    extra: dict[str, Any] | None = None,
+) -> web.Response:
+    """A report as a page: the table, its downloads, the heads it was built from.
+
+    ``marks`` gives, per row, the mark of each cell (for colour); ``links`` a link per row."""
+    return render(
+        request,
+        "report.html",
+        {
+            "table": table,
+            "marks": marks,
+            "links": links,
+            "month": month,
+            "downloads": [
+                (f"{request.path}.{fmt}?{request.query_string}".rstrip("?"), label)
+                for fmt, label in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"))
+            ],
+            **(extra or {}),
+        },
+    )
+
+
+def _require(request: web.Request, roles: frozenset[Role], message: str) -> User:
+    user = require_session(request).user
+    if user.role not in roles:
+        raise PageError(403, message, "forbidden")
+    return user
+
+
+# -- the index ----------------------------------------------------------------------------------
+@routes.get("/reports")
+async def reports_index(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = _require(request, REPORTERS, _("Reports are for staff."))
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
+    return render(
+        request,
+        "reports.html",
+        {
+            "groups": request.app[keys.TIMETABLE].groups(),
+            "month": datetime.now(tz).strftime("%Y-%m"),
+            "agencies": user.role in AGENCY_REPORTERS,
+            "can_edit_rules": user.role in RULE_EDITORS,
+            "rules": _rules(request),
+            "rules_history": [
+                (datetime.fromtimestamp(ch.at, UTC), ch)
+                for ch in request.app[keys.MARK_RULES].history()
+            ],
+            "zone": DEFAULT_TIMEZONE,
+        },
+    )
+
+
+# -- a group's month ----------------------------------------------------------------------------
+def _group_report(request: web.Request) -> tuple[Table, list[list[str]], list[str | None], Month]:
+    _ = gettext_of(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    user = require_session(request).user
+    group: Group = tt.group(int(request.match_info["group_id"]))
+    if user.role not in REPORTERS and not tt.is_teacher_of(user.id, group.id):
+        raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
+    month = month_of(request, group.timezone)
+    slots = _slots(request, tt.classes_of_group(group.id, month.start, month.end))
+    marks = _marks(request, slots)
+    people = accounts.many(tt.members(group.id))
+    learners = sorted(people, key=lambda u: people[u].full_name.casefold())
+    labels = mark_labels(request)
+    rows: list[list[Cell]] = []
+    row_marks: list[list[str]] = []
+    for r in matrix(learners, slots, marks):
+        rows.append(
+            [
+                people[r.user_id].full_name,
+                *(labels[m.mark] if m else "" for m in r.cells),
+                *_total_cells(r.totals),
+            ]
+        )
+        row_marks.append(["", *(m.mark.value if m else "" for m in r.cells)])
+    header = [
+        _("Student"),
+        *(f"{_local(s.starts_at, group.timezone, '%d.%m %H:%M')} {s.title}" for s in slots),
+        *_total_header(request),
+    ]
+    table = Table(
+        title=_("Attendance of group {group} for {month}")
+        .replace("{group}", group.name)
+        .replace("{month}", month.text),
+        notes=(
+            _("Times are in the time zone {zone}.").replace("{zone}", group.timezone),
+            _thresholds_note(request),
+        ),
+        header=header,
+        rows=rows,
+        heads=_heads(request, slots),
+        heads_title=_(HEADS_TITLE),
+    )
+    links: list[str | None] = [f"/reports/learners/{u}" for u in learners]
+    return table, row_marks, links, month
+
+
+@routes.get("/reports/groups/{group_id:\\d+}")
+async def group_report_page(request: web.Request) -> web.Response:
+    table, row_marks, links, month = _group_report(request)
+    return _page(request, table, marks=row_marks, links=links, month=month)
+
+
+@routes.get("/reports/groups/{group_id:\\d+}.{fmt:(csv|xlsx)}")
+async def group_report_download(request: web.Request) -> web.Response:
+    table, _m, _l, month = _group_report(request)
+    stem = f"group-{request.match_info['group_id']}-{month.text}"
+    return download(table, stem, request.match_info["fmt"])
+
+
+# -- a learner's history ------------------------------------------------------------------------
+def _learner_report(request: web.Request) -> tuple[Table, list[list[str]]]:
+    _ = gettext_of(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    user = require_session(request).user
+    try:
+        learner = accounts.get(int(request.match_info["user_id"]))
+    except UserNotFound:
+        raise PageError(404, _("There is no such student."), "not_found") from None
+    groups = tt.groups_of_member(learner.id)
+    teaches = any(tt.is_teacher_of(user.id, g.id) for g in groups)
+    if user.id != learner.id and user.role not in REPORTERS and not teaches:
+        raise PageError(
+            403,
+            _("A student's history is seen by the student, their teachers and staff."),
+            "forbidden",
+        )
+    classes = tt.classes_of_learner(learner.id)
+    slots = _slots(request, classes)
+    zones = {c.id: class_zone(request, c) for c in classes}
+    marks = _marks(request, slots)
+    labels = mark_labels(request)
+    teachers = accounts.many(c.teacher_id for c in classes)
+    by_id = {c.id: c for c in classes}
+    rows: list[list[Cell]] = []
+    row_marks: list[list[str]] = []
+    for slot, m in history(learner.id, slots, marks):
+        z = zones[slot.id]
+        rows.append(
+            [
+                _local(slot.starts_at, z),
+                slot.title,
+                teachers[by_id[slot.id].teacher_id].full_name,
+                labels[m.mark],
+                _local(m.first_joined, z, "%H:%M:%S"),
+                _local(m.last_left, z, "%H:%M:%S"),
+                m.minutes if m.intervals else 0,
+                m.override.reason if m.override else "",
+            ]
+        )
+        row_marks.append(["", "", "", m.mark.value])
+    t = by_learner(marks).get(learner.id, Totals())
+    summary = ", ".join(
+        f"{h}: {v}" for h, v in zip(_total_header(request), _total_cells(t), strict=True)
+    )
+    table = Table(
+        title=_("Attendance history of {name}").replace("{name}", learner.full_name),
+        notes=(
+            _("Groups: {names}").replace("{names}", ", ".join(g.name for g in groups)),
+            *([_("Agency: {name}").replace("{name}", learner.agency)] if learner.agency else []),
+            summary,
+            _("Times are in each group's time zone."),
+            _thresholds_note(request),
+        ),
+        header=[
+            _("Class start"),
+            _("Class"),
+            _("Teacher"),
+            _("Mark"),
+            _("Joined"),
+            _("Left"),
+            _("Minutes present"),
+            _("Correction reason"),
+        ],
+        rows=rows,
+        heads=_heads(request, slots),
+        heads_title=_(HEADS_TITLE),
+    )
+    return table, row_marks
+
+
+@routes.get("/reports/learners/{user_id:\\d+}")
+async def learner_report_page(request: web.Request) -> web.Response:
+    table, row_marks = _learner_report(request)
+    return _page(request, table, marks=row_marks)
+
+
+@routes.get("/reports/learners/{user_id:\\d+}.{fmt:(csv|xlsx)}")
+async def learner_report_download(request: web.Request) -> web.Response:
+    table, _m = _learner_report(request)
+    stem = f"learner-{request.match_info['user_id']}"
+    return download(table, stem, request.match_info["fmt"])
+
+
+# -- per agency ---------------------------------------------------------------------------------
+def _agency_report(request: web.Request) -> tuple[Table, Month]:
+    _ = gettext_of(request)
+    _require(request, AGENCY_REPORTERS, _("Reports for agencies are made by staff."))
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    month = month_of(request, DEFAULT_TIMEZONE)
+    only = request.query.get("agency", "").strip()
+    learners = [
+        u for u in accounts.learners_with_agency() if u.agency and (not only or u.agency == only)
+    ]
+    wanted = {u.id for u in learners}
+    classes = tt.classes_between(month.start, month.end)
+    slots = [s for s in _slots(request, classes) if wanted.intersection(s.learner_ids)]
+    totals = by_learner(_marks(request, slots))
+    rows: list[list[Cell]] = []
+    for u in learners:
+        groups = ", ".join(g.name for g in tt.groups_of_member(u.id))
+        rows.append([u.agency, u.full_name, groups, *_total_cells(totals.get(u.id, Totals()))])
+    title = _("Attendance by agency for {month}").replace("{month}", month.text)
+    if only:
+        title += f" — {only}"
+    table = Table(
+        title=title,
+        notes=(
+            _("Times are in the time zone {zone}.").replace("{zone}", DEFAULT_TIMEZONE),
+            _thresholds_note(request),
+        ),
+        header=[_("Agency"), _("Student"), _("Groups"), *_total_header(request)],
+        rows=rows,
+        heads=_heads(request, slots),
+        heads_title=_(HEADS_TITLE),
+    )
+    return table, month
+
+
+@routes.get("/reports/agencies")
+async def agency_report_page(request: web.Request) -> web.Response:
+    table, month = _agency_report(request)
+    return _page(request, table, month=month)
+
+
+@routes.get("/reports/agencies.{fmt:(csv|xlsx)}")
+async def agency_report_download(request: web.Request) -> web.Response:
+    table, month = _agency_report(request)
+    return download(table, f"agencies-{month.text}", request.match_info["fmt"])
+
+
+# -- thresholds ---------------------------------------------------------------------------------
+@routes.post("/reports/rules")
+async def set_rules(request: web.Request) -> web.StreamResponse:
+    """Staff set the thresholds marks are derived with; the change is kept with their name."""
+    _ = gettext_of(request)
+    staff = _require(request, RULE_EDITORS, _("Only staff set the attendance thresholds."))
+    form = await request.post()
+    try:
+        late = float(str(form.get("late_after_minutes", "")))
+        percent = float(str(form.get("present_percent", "")))
+        if not (0 <= late <= 240 and 1 <= percent <= 100):
+            raise ValueError
+    except ValueError:
+        raise PageError(
+            400,
+            _("Late after: 0 to 240 minutes. Present: 1 to 100 percent of the class."),
+            "bad_request",
+        ) from None
+    store = request.app[keys.MARK_RULES]
+    current = store.current()
+    store.set(
+        MarkRules(
+            late_after_seconds=late * 60,
+            present_share=percent / 100,
+            grace_seconds=current.grace_seconds,
+        ),
+        staff.id,
+        staff.full_name,
+        time.time(),
+    )
+    return redirect("/reports")
