@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .marks import MarkRules
 from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
@@ -73,26 +74,41 @@ class ChainBreak:
     reason: str
 
 
-def _row(row: sqlite3.Row) -> LedgerEvent:
+COLUMNS = (
+    "seq, id, class_id, kind, user_id, participant_id, role, node, node_seq, origin_time,"
+    " received_time, data, prev_hash, hash"
+)
+# Constant statements (the column list is ours, nothing of a caller's goes in).
+BY_ID = f"SELECT {COLUMNS} FROM ledger_events WHERE id = ?"  # noqa: S608
+BY_CLASS = f"SELECT {COLUMNS} FROM ledger_events WHERE class_id = ? ORDER BY seq"  # noqa: S608
+_KINDS = {k.value: k for k in EventKind}
+_EMPTY = "{}"
+
+
+def _row(row: Sequence[Any]) -> LedgerEvent:
+    """A stored event from a row of ``COLUMNS``, in order (reports read tens of thousands:
+    positional access, and no JSON parse for the usual empty data)."""
+    (seq, id_, class_id, kind, user_id, participant_id, role, node, node_seq, origin, received,
+     data, prev_hash, hash_) = row  # fmt: skip
     ev = IncomingEvent(
-        id=row["id"],
-        kind=EventKind(row["kind"]),
-        class_id=row["class_id"],
-        node=row["node"],
-        node_seq=row["node_seq"],
-        origin_time=row["origin_time"],
-        user_id=row["user_id"],
-        participant_id=row["participant_id"],
-        role=row["role"],
-        data=json.loads(row["data"]),
+        id=id_,
+        kind=_KINDS[kind],
+        class_id=class_id,
+        node=node,
+        node_seq=node_seq,
+        origin_time=origin,
+        user_id=user_id,
+        participant_id=participant_id,
+        role=role,
+        data={} if data == _EMPTY else json.loads(data),
     )
-    return LedgerEvent(
-        seq=row["seq"],
-        event=ev,
-        received_time=row["received_time"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
+    return LedgerEvent(seq=seq, event=ev, received_time=received, prev_hash=prev_hash, hash=hash_)
+
+
+def _rows(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[LedgerEvent]:
+    cur = db.cursor()
+    cur.row_factory = None  # plain tuples
+    return [_row(r) for r in cur.execute(sql, params)]
 
 
 def _first_break(class_id: int, events: list[LedgerEvent]) -> ChainBreak | None:
@@ -128,11 +144,9 @@ class SqliteLedger:
         heads: dict[int, str] = {}
         with self._db:
             for event in events:
-                existing = self._db.execute(
-                    "SELECT * FROM ledger_events WHERE id = ?", (event.id,)
-                ).fetchone()
-                if existing is not None:
-                    out.append((_row(existing), False))
+                existing = _rows(self._db, BY_ID, (event.id,))
+                if existing:
+                    out.append((existing[0], False))
                     continue
                 prev = heads.get(event.class_id)
                 if prev is None:
@@ -166,10 +180,11 @@ class SqliteLedger:
         return out
 
     def events(self, class_id: int) -> list[LedgerEvent]:
-        rows = self._db.execute(
-            "SELECT * FROM ledger_events WHERE class_id = ? ORDER BY seq", (class_id,)
+        return _rows(
+            self._db,
+            BY_CLASS,
+            (class_id,),
         )
-        return [_row(r) for r in rows.fetchall()]
 
     def events_of_classes(self, class_ids: Iterable[int]) -> dict[int, list[LedgerEvent]]:
         """Each class's chain, for many classes in one pass (reports over a month)."""
@@ -178,13 +193,13 @@ class SqliteLedger:
         for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT * FROM ledger_events WHERE class_id IN ({marks})"  # noqa: S608
+            for le in _rows(
+                self._db,
+                f"SELECT {COLUMNS} FROM ledger_events WHERE class_id IN ({marks})"  # noqa: S608
                 " ORDER BY class_id, seq",
                 chunk,
-            )
-            for r in rows:
-                out[r["class_id"]].append(_row(r))
+            ):
+                out[le.event.class_id].append(le)
         return out
 
     def head(self, class_id: int) -> str:
@@ -233,6 +248,32 @@ class SqliteLedger:
             for ev in open_at_stop(self.events(class_id), node, last_heartbeat)
         ]
         return [le for le, new in self.append_many(closing) if new]
+
+    def heads_changed_between(self, start: float, end: float) -> list[tuple[int, int, str]]:
+        """(class, count, head) as of ``end`` for every chain that received events in
+        [start, end): what a daily digest publishes."""
+        out = []
+        classes = self._db.execute(
+            "SELECT DISTINCT class_id FROM ledger_events"
+            " WHERE received_time >= ? AND received_time < ? ORDER BY class_id",
+            (start, end),
+        ).fetchall()
+        for (class_id,) in classes:
+            last = self._db.execute(
+                "SELECT MAX(seq) FROM ledger_events WHERE class_id = ? AND received_time < ?",
+                (class_id, end),
+            ).fetchone()[0]
+            count, head = self._db.execute(
+                "SELECT COUNT(*), (SELECT hash FROM ledger_events WHERE seq = ?)"
+                " FROM ledger_events WHERE class_id = ? AND seq <= ?",
+                (last, class_id, last),
+            ).fetchone()
+            out.append((class_id, int(count), str(head)))
+        return out
+
+    def first_received(self) -> float | None:
+        row = self._db.execute("SELECT MIN(received_time) FROM ledger_events").fetchone()
+        return None if row[0] is None else float(row[0])
 
     def check_head(self, class_id: int, count: int, head: str) -> str | None:
         """Whether a chain head published earlier (with a report, say) is in the chain as it is

@@ -8,6 +8,9 @@ import io
 import sqlite3
 import subprocess
 import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,13 +19,15 @@ from openpyxl import load_workbook
 
 from access.ids import uuid7
 from attendance.export import CHAIN_MARK, ChainHead, Table, escape_cell, read_heads, to_csv, to_xlsx
+from attendance.heads_folder import HeadsFolder
 from attendance.marks import Mark, MarkRules, class_marks
-from attendance.models import EventKind, IncomingEvent, LedgerEvent
+from attendance.models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
 from attendance.report import intervals_by_user
 from attendance.sqlite_store import SqliteLedger
 from tests.conftest import Academy, SignIn
 from web import keys
 from web.database import connect
+from web.events import write_digests
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -275,3 +280,46 @@ def test_a_dead_nodes_open_presence_closes_at_its_last_sign_of_life(tmp_path: Pa
     assert all(s[-1].end is not None for s in intervals_by_user(ledger.events(1)).values())
     assert intervals_by_user(ledger.events(2))[5][-1].end is None
     assert ledger.verify_all() == []
+
+
+def test_published_heads_expose_a_database_rewritten_with_consistent_hashes(
+    tmp_path: Path,
+) -> None:
+    """Whoever holds the database can recompute every hash after changing a time — `verify`
+    alone then finds nothing; the heads published the day before do not match any more."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db = connect(data_dir / "sabaq.sqlite3")
+    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
+    clock = [yesterday.timestamp()]
+    ledger = SqliteLedger(db, clock=lambda: clock[0])
+    for t in (1.0, 2.0, 3.0):
+        ledger.append(ev(EventKind.JOINED, 5, t))
+    ledger.append(ev(EventKind.JOINED, 6, 1.0, class_id=2))
+    folder = HeadsFolder(data_dir / "chain-heads")
+    assert write_digests(ledger, folder, time.time()) == 1
+    assert write_digests(ledger, folder, time.time()) == 0  # written once, never rewritten
+    digest = folder.digest_path(yesterday.date())
+    assert {h.class_id: h.count for h in read_heads(digest)} == {1: 3, 2: 1}
+    clock[0] = time.time()
+    ledger.append(ev(EventKind.LEFT, 5, 4.0))  # today's events: yesterday's digest still holds
+    assert _sabaq(["verify", "--report", str(digest)], data_dir).returncode == 0
+
+    # The rewrite: a join moved earlier, and the chain recomputed from there on.
+    events = ledger.events(1)
+    moved = replace(events[1].event, origin_time=0.5)
+    db.executescript("DROP TRIGGER ledger_events_no_update;")
+    prev = GENESIS
+    for le in [events[0], replace(events[1], event=moved), *events[2:]]:
+        digest_ = chain_hash(prev, le.event, le.received_time)
+        db.execute(
+            "UPDATE ledger_events SET origin_time = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            (le.event.origin_time, prev, digest_, le.seq),
+        )
+        prev = digest_
+    db.commit()
+    db.close()
+    assert _sabaq(["verify"], data_dir).returncode == 0  # the chain is consistent in itself
+    caught = _sabaq(["verify", "--report", str(digest)], data_dir)
+    assert caught.returncode == 1 and "MISMATCH class 1" in caught.stdout, caught.stdout
+    assert "class 2" not in caught.stdout

@@ -7,6 +7,7 @@ import asyncio
 
 from aiohttp.test_utils import TestServer
 
+from attendance.export import read_heads
 from attendance.models import EventKind
 from attendance.sqlite_store import SqliteLedger
 from scheduler.models import ClassStatus
@@ -53,6 +54,11 @@ async def test_teacher_publishes_students_receive_frames_and_ledger_records(
         assert kinds.count((EventKind.LEFT, u)) == 1
     assert kinds[-1] == (EventKind.CLASS_ENDED, None)
     assert ledger.verify(academy.class_id) is None
+    # The class's chain head was published as it ended, for a copy kept elsewhere.
+    published = list((served.app[keys.SETTINGS].heads_dir).glob("class-ended-*.csv"))
+    assert [(h.class_id, h.count, h.hash) for h in read_heads(published[0])] == [
+        (academy.class_id, *ledger.chain_head(academy.class_id))
+    ]
     # The teacher was live for more than the (test) minimum and learners joined: held.
     assert tt.get_class(academy.class_id).status is ClassStatus.HELD
 

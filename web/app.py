@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -14,6 +14,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
+from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
 from scheduler.sqlite_store import SqliteTimetable
@@ -24,7 +25,7 @@ from streaming.signaling import create_signaling_app
 
 from . import keys
 from .database import connect
-from .events import LedgerHeldEvidence, LedgerSink, recover_node
+from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .reports import routes as report_routes
@@ -43,6 +44,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db)
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.LEDGER] = SqliteLedger(db)
+    app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
         MarkRules(
@@ -72,7 +74,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
             node_heartbeat=settings.node_heartbeat_seconds,
         ),
         app[keys.SIGNER],
-        LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats),
+        LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS]),
         app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
     )
     app[keys.MEDIA_NODE] = node
@@ -95,19 +97,43 @@ def sweep_recordings(folder: Path, retention_days: float, now: float | None = No
     return removed
 
 
-async def _retention(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
+@contextlib.asynccontextmanager
+async def _hourly(name: str, job: Callable[[], object]) -> AsyncIterator[None]:
+    """Runs ``job`` now and every hour while the application runs; a failing run is logged
+    and the next one tried."""
 
-    async def sweep_hourly() -> None:
+    async def loop() -> None:
         while True:
-            sweep_recordings(settings.recordings_dir, settings.recording_retention_days)
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed; trying again in an hour", name)
             await asyncio.sleep(3600)
 
-    task = asyncio.create_task(sweep_hourly(), name="sabaq-recording-retention")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    task = asyncio.create_task(loop(), name=f"sabaq-{name}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with _hourly(
+        "recording-retention",
+        lambda: sweep_recordings(settings.recordings_dir, settings.recording_retention_days),
+    ):
+        yield
+
+
+async def _digests(app: web.Application) -> AsyncIterator[None]:
+    """Publishes each finished day's chain heads (UTC)."""
+    async with _hourly(
+        "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], time.time())
+    ):
+        yield
 
 
 async def _disconnect_participants(app: web.Application) -> None:
@@ -129,6 +155,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_retention)
+    app.cleanup_ctx.append(_digests)
     app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
     app.add_routes(report_routes)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 
+from attendance.export import ChainHead
+from attendance.heads_folder import HeadsFolder
 from attendance.models import EventKind, IncomingEvent
 from attendance.report import held
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
@@ -46,11 +50,13 @@ class LedgerSink:
         timetable: SqliteTimetable,
         evidence: LedgerHeldEvidence,
         heartbeats: SqliteHeartbeats,
+        heads: HeadsFolder,
     ) -> None:
         self._ledger = ledger
         self._timetable = timetable
         self._evidence = evidence
         self._heartbeats = heartbeats
+        self._heads = heads
 
     async def heartbeat(self, node: str, at: float) -> None:
         self._heartbeats.beat(node, at)
@@ -70,7 +76,9 @@ class LedgerSink:
         )
         # Applied on a replay too (both steps are idempotent): a delivery that failed after the
         # commit is retried, and the timetable must still learn that the class started or ended.
-        self._ledger.append(incoming)
+        stored, new = self._ledger.append(incoming)
+        if new and incoming.kind is EventKind.CLASS_ENDED:
+            self._publish_head(incoming.class_id, stored.received_time)
         try:
             if incoming.kind is EventKind.CLASS_STARTED:
                 service.class_started(self._timetable, incoming.class_id)
@@ -79,6 +87,33 @@ class LedgerSink:
         except SchedulerError as exc:
             # The ledger has the fact; the timetable refusing a transition must not lose it.
             log.warning("class %s: %s", incoming.class_id, exc)
+
+    def _publish_head(self, class_id: int, at: float) -> None:
+        # The class's record is committed; publishing it is on top, and a full disk or a
+        # missing folder must not undo the class's end. The daily digest carries it anyway.
+        try:
+            self._heads.class_ended(ChainHead(class_id, *self._ledger.chain_head(class_id)), at)
+        except OSError:
+            log.exception("class %s: its chain head could not be published", class_id)
+
+
+def write_digests(ledger: SqliteLedger, heads: HeadsFolder, now: float, days: int = 31) -> int:
+    """Write the daily digest of every finished day (UTC) of the last ``days`` that has events
+    and no digest yet; returns how many were written."""
+    first = ledger.first_received()
+    if first is None:
+        return 0
+    today = datetime.fromtimestamp(now, UTC).date()
+    day = max(datetime.fromtimestamp(first, UTC).date(), today - timedelta(days=days))
+    written = 0
+    while day < today:
+        start = datetime.combine(day, dt_time.min, UTC).timestamp()
+        if not heads.digest_path(day).exists():
+            changed = ledger.heads_changed_between(start, start + 86400)
+            if changed and heads.write_digest(day, [ChainHead(*h) for h in changed]):
+                written += 1
+        day += timedelta(days=1)
+    return written
 
 
 def recover_node(ledger: SqliteLedger, heartbeats: SqliteHeartbeats, node: str) -> int:

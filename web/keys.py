@@ -11,6 +11,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
+from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.room import MediaBackend
@@ -25,6 +26,7 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
 LEDGER = web.AppKey("ledger", SqliteLedger)
+HEADS = web.AppKey("heads", HeadsFolder)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)

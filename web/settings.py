@@ -78,6 +78,11 @@ class Settings:
         return self.data_dir / "sabaq.sqlite3"
 
     @property
+    def heads_dir(self) -> Path:
+        """Published chain heads; copy this folder elsewhere (see README)."""
+        return self.data_dir / "chain-heads"
+
+    @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
 
