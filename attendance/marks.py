@@ -4,7 +4,7 @@
 - late: first came in more than ``late_after`` after the class began;
 - present: on time and in the class for at least ``present_share`` of it;
 - left early: on time, but in the class for less than ``present_share`` of it (left before the
-  end, or away for long);
+  end, or away for long); while the class goes on, someone still in it is not (yet) marked so;
 - excused: an approved excuse covers the class (the mark stays excused whatever the presence).
 
 A staff member's override, recorded in the ledger with a reason, replaces the derived mark.
@@ -121,6 +121,7 @@ def class_marks(
     """One mark per learner of the class, absentees included, in the order given."""
     rules = rules or MarkRules()
     start, end = class_window(events, scheduled_start, scheduled_end, now)
+    running = now < scheduled_end and not any(e.event.kind is EventKind.CLASS_ENDED for e in events)
     length = end - start
     by_user = intervals_by_user(events, rules.grace_seconds)
     manual: Mapping[int, Override] = overrides(events)
@@ -134,6 +135,8 @@ def class_marks(
             derived = Mark.LATE
         elif length <= 0 or seconds >= rules.present_share * length:
             derived = Mark.PRESENT
+        elif running and intervals[-1].end is None:
+            derived = Mark.PRESENT  # still in a class that goes on: not (yet) left early
         else:
             derived = Mark.LEFT_EARLY
         override = manual.get(uid)

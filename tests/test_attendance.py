@@ -323,3 +323,26 @@ def test_published_heads_expose_a_database_rewritten_with_consistent_hashes(
     caught = _sabaq(["verify", "--report", str(digest)], data_dir)
     assert caught.returncode == 1 and "MISMATCH class 1" in caught.stdout, caught.stdout
     assert "class 2" not in caught.stdout
+
+
+def test_while_the_class_goes_on_someone_still_in_it_is_not_marked_left_early(
+    tmp_path: Path,
+) -> None:
+    start, end = 1000.0, 1000.0 + 5400
+    events = stored(
+        [
+            ev(EventKind.CLASS_STARTED, None, start),
+            ev(EventKind.JOINED, 1, start + 60),
+            ev(EventKind.LEFT, 1, start + 120),
+            ev(EventKind.JOINED, 1, start + 600),  # came back, still here: 70 % so far
+            ev(EventKind.JOINED, 2, start + 60),
+            ev(EventKind.LEFT, 2, start + 600),  # left after 9 minutes
+        ],
+        tmp_path,
+    )
+    now = start + 1800
+    marks = {m.user_id: m.mark for m in class_marks([1, 2], events, start, end, now)}
+    assert marks == {1: Mark.PRESENT, 2: Mark.LEFT_EARLY}
+    # Once the class is over, the same presence is judged in full.
+    done = {m.user_id: m.mark for m in class_marks([1, 2], events, start, end, end + 60)}
+    assert done == {1: Mark.PRESENT, 2: Mark.LEFT_EARLY}

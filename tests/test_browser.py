@@ -24,7 +24,8 @@ from playwright.async_api import (
 )
 
 from attendance.models import EventKind
-from tests.conftest import Academy
+from tests.conftest import Academy, SignIn
+from tests.peers import join
 from web import keys
 
 CHROMIUM = "/usr/bin/chromium"
@@ -454,3 +455,50 @@ async def test_screen_share_and_recording_in_chromium(served: TestServer, academ
         finally:
             await browser.close()
     assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_attendance_page_shows_who_is_in_the_class_now(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    class_id, learner = academy.class_id, academy.student_ids[0]
+    outsider = sign_in(academy.student_ids[1])  # a student does not watch the register
+    assert (await outsider.get(f"/classes/{class_id}/attendance/live")).status == 403
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+            watch_errors(page, errors)
+            token = served.app[keys.SIGNER].mint_signin(user_id=academy.staff_id, ttl=600)
+            nxt = f"/classes/{class_id}/attendance"
+            await page.goto(str(served.make_url(f"/signin/link?token={token}&next={nxt}")))
+            row = page.locator(f'table#attendance tr[data-user="{learner}"]')
+            await expect(row).to_have_attribute("data-here", "0")
+            await expect(page.locator("#here-count")).to_have_text("0")
+            await page.evaluate("window.sabaqNotReloaded = true")
+
+            teacher = await join(sign_in(academy.teacher_id), class_id)
+            student = await join(sign_in(learner), class_id)
+            await expect(row).to_have_attribute("data-here", "1")
+            await expect(row).to_have_attribute("data-mark", "present")
+            await expect(row.locator(".here-label")).to_be_visible()
+            await expect(page.locator("#here-count")).to_have_text("1")  # learners, not the host
+            await expect(row.locator(".joined")).not_to_be_empty()
+
+            await student.send("leave")
+            await student.close()
+            await expect(row).to_have_attribute("data-here", "0")
+            await expect(row.locator(".here-label")).to_be_hidden()
+            await expect(row.locator(".left")).not_to_be_empty()
+            await expect(page.locator("#here-count")).to_have_text("0")
+            others = page.locator("table#attendance tbody tr.mark-absent")
+            await expect(others).to_have_count(len(academy.student_ids) - 1)
+            assert await page.evaluate("window.sabaqNotReloaded === true")
+            await teacher.close()
+            assert errors == []
+        finally:
+            await browser.close()

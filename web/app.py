@@ -24,10 +24,12 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from . import keys
+from .changes import Changes
 from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
+from .live import routes as live_routes
 from .reports import routes as report_routes
 from .settings import Settings
 from .views import routes
@@ -74,7 +76,14 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
             node_heartbeat=settings.node_heartbeat_seconds,
         ),
         app[keys.SIGNER],
-        LedgerSink(app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS]),
+        LedgerSink(
+            app[keys.LEDGER],
+            app[keys.TIMETABLE],
+            evidence,
+            heartbeats,
+            app[keys.HEADS],
+            app[keys.CHANGES],
+        ),
         app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
     )
     app[keys.MEDIA_NODE] = node
@@ -139,6 +148,7 @@ async def _digests(app: web.Application) -> AsyncIterator[None]:
 async def _disconnect_participants(app: web.Application) -> None:
     # On shutdown aiohttp waits for running handlers; WebSockets end only when closed, so the
     # media node closes them first (clients are told, and reconnect to a node that is up).
+    app[keys.CHANGES].close()  # live pages' streams end
     if keys.MEDIA_NODE in app:
         await app[keys.MEDIA_NODE].disconnect_all()
 
@@ -151,6 +161,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app[keys.PASSWORDS] = Passwords()
     app[keys.SIGNER] = TokenSigner(settings.secret_key)
     app[keys.TEMPLATES] = templates()
+    app[keys.CHANGES] = Changes()
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
@@ -159,6 +170,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
     app.add_routes(report_routes)
+    app.add_routes(live_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     return app

@@ -18,6 +18,8 @@ from scheduler.models import LiveClass
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.events import MediaEvent
 
+from .changes import Changes
+
 log = logging.getLogger("sabaq.web.events")
 
 
@@ -51,7 +53,9 @@ class LedgerSink:
         evidence: LedgerHeldEvidence,
         heartbeats: SqliteHeartbeats,
         heads: HeadsFolder,
+        changes: Changes,
     ) -> None:
+        self._changes = changes
         self._ledger = ledger
         self._timetable = timetable
         self._evidence = evidence
@@ -77,6 +81,8 @@ class LedgerSink:
         # Applied on a replay too (both steps are idempotent): a delivery that failed after the
         # commit is retried, and the timetable must still learn that the class started or ended.
         stored, new = self._ledger.append(incoming)
+        if new:
+            self._changes.notify(incoming.class_id)
         if new and incoming.kind is EventKind.CLASS_ENDED:
             self._publish_head(incoming.class_id, stored.received_time)
         try:

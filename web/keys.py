@@ -17,6 +17,7 @@ from scheduler.sqlite_store import SqliteTimetable
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
+from .changes import Changes
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -27,6 +28,7 @@ SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
 LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)
+CHANGES = web.AppKey("changes", Changes)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)

@@ -57,6 +57,7 @@ class Settings:
     join_token_ttl: float = 120.0
     reconnect_grace_seconds: float = 60.0
     node_heartbeat_seconds: float = 5.0
+    live_refresh_seconds: float = 15.0
     recording_retention_days: float = 365.0
     held_min_live_seconds: float = 600.0
     late_after_minutes: float = 10.0

@@ -298,7 +298,7 @@ OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
 MAX_REASON = 500
 
 
-def _attendance_class(request: web.Request) -> tuple[LiveClass, User]:
+def attendance_class(request: web.Request) -> tuple[LiveClass, User]:
     """The class whose attendance is asked for, and the user, if they may see it."""
     _ = gettext_of(request)
     user = require_session(request).user
@@ -310,7 +310,7 @@ def _attendance_class(request: web.Request) -> tuple[LiveClass, User]:
     return c, user
 
 
-def _mark_rules(request: web.Request) -> MarkRules:
+def mark_rules(request: web.Request) -> MarkRules:
     return request.app[keys.MARK_RULES].current()
 
 
@@ -336,7 +336,8 @@ def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[s
         time.time(),
         rules,
     )
-    named = [(accounts.get(m.user_id).full_name, m) for m in marks]
+    people = accounts.many(m.user_id for m in marks)
+    named = [(people[m.user_id].full_name, m) for m in marks]
     return sorted(named, key=lambda nm: nm[0].casefold())
 
 
@@ -344,13 +345,12 @@ def _at(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
-@routes.get("/classes/{class_id:\\d+}/attendance")
-async def attendance_page(request: web.Request) -> web.Response:
-    c, user = _attendance_class(request)
-    rules = _mark_rules(request)
+def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict[str, Any]:
+    """The class's register as it stands: a row per learner (who is in the class now, the mark
+    so far, minutes), the count per mark, and how many are in the class now."""
     marks = _marks(request, c, rules)
     labels = mark_labels(request)
-    view_rows = [
+    rows = [
         {
             "user_id": m.user_id,
             "name": name,
@@ -365,13 +365,24 @@ async def attendance_page(request: web.Request) -> web.Response:
         for name, m in marks
     ]
     counts = {k: sum(1 for _n, m in marks if m.mark is k) for k in Mark}
+    return {
+        "rows": rows,
+        "counts": [(k.value, labels[k], counts[k]) for k in Mark],
+        "here_now": sum(1 for r in rows if r["still_here"]),
+    }
+
+
+@routes.get("/classes/{class_id:\\d+}/attendance")
+async def attendance_page(request: web.Request) -> web.Response:
+    c, user = attendance_class(request)
+    rules = mark_rules(request)
+    labels = mark_labels(request)
     return render(
         request,
         "attendance.html",
         {
             **_class_view(request, c),
-            "rows": view_rows,
-            "counts": [(k.value, labels[k], counts[k]) for k in Mark],
+            **attendance_now(request, c, rules),
             "mark_choices": [(k.value, label) for k, label in labels.items()],
             "can_override": user.role in OVERRIDERS,
             "late_after": round(rules.late_after_seconds / 60),
@@ -384,7 +395,7 @@ async def attendance_page(request: web.Request) -> web.Response:
 async def attendance_override(request: web.Request) -> web.StreamResponse:
     """A staff member corrects a learner's mark, with a reason; recorded in the ledger."""
     _ = gettext_of(request)
-    c, staff = _attendance_class(request)
+    c, staff = attendance_class(request)
     if staff.role not in OVERRIDERS:
         raise PageError(403, _("Only staff correct attendance marks."), "forbidden")
     form = await request.post()
@@ -447,7 +458,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             m.minutes if m.intervals else 0,
             m.override.reason if m.override else "",
         ]
-        for name, m in _marks(request, c, _mark_rules(request))
+        for name, m in _marks(request, c, mark_rules(request))
     ]
     count, head = request.app[keys.LEDGER].chain_head(c.id)
     return Table(
@@ -474,5 +485,5 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
 
 @routes.get("/classes/{class_id:\\d+}/attendance.{fmt:(csv|xlsx)}")
 async def attendance_download(request: web.Request) -> web.Response:
-    c, _user = _attendance_class(request)
+    c, _user = attendance_class(request)
     return download(attendance_table(request, c), f"attendance-{c.id}", request.match_info["fmt"])
