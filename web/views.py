@@ -383,6 +383,8 @@ async def attendance_page(request: web.Request) -> web.Response:
         {
             **_class_view(request, c),
             **attendance_now(request, c, rules),
+            "group_links": [(g, request.app[keys.TIMETABLE].group(g).name) for g in c.group_ids],
+            "month": c.starts_at.astimezone(ZoneInfo(class_zone(request, c))).strftime("%Y-%m"),
             "mark_choices": [(k.value, label) for k, label in labels.items()],
             "can_override": user.role in OVERRIDERS,
             "late_after": round(rules.late_after_seconds / 60),
