@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import xlsxwriter  # type: ignore[import-untyped]
 
 CHAIN_MARK = "sabaq-chain-head"
+_HASH = re.compile(r"[0-9a-f]{64}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | int | float | None
@@ -113,9 +115,15 @@ def read_heads(path: Path) -> list[ChainHead]:
             rows.extend(csv.reader(f))
     heads = []
     for row in rows:
-        if len(row) >= 4 and row[0] == CHAIN_MARK:
-            try:
-                heads.append(ChainHead(int(row[1]), int(row[2]), str(row[3])))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"a chain head in {path.name} is malformed: {row}") from exc
+        cells = [c for c in row if c not in (None, "")]
+        # A head row is exactly: the mark, class, count, a SHA-256 hash (and, in class-ended
+        # files, the time). A learner who happens to be named like the mark is not one.
+        if cells[:1] != [CHAIN_MARK] or len(cells) not in (4, 5):
+            continue
+        if not _HASH.fullmatch(str(cells[3])):
+            continue
+        try:
+            heads.append(ChainHead(int(cells[1]), int(cells[2]), str(cells[3])))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"a chain head in {path.name} is malformed: {row}") from exc
     return heads

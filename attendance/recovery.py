@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from .models import OPENS, EventKind, IncomingEvent, LedgerEvent
+from .models import CLOSES, OPENS, EventKind, IncomingEvent, LedgerEvent
 from .report import intervals_by_user
 
 SERVER_STOPPED = "server_stopped"
+PRESENCE = OPENS | CLOSES
 RECOVERY_NODE = "control"
 # Recovery events get ids derived from what they close, so running recovery twice (it was
 # itself cut short, say) appends nothing the second time.
@@ -37,8 +38,8 @@ def open_at_stop(
     last_seen_of: dict[int, float] = {}
     for le in events:
         uid = le.event.user_id
-        if uid is None or uid not in still_open:
-            continue
+        if uid is None or uid not in still_open or le.event.kind not in PRESENCE:
+            continue  # a staff correction, say, is no sign of the person's presence
         last_seen_of[uid] = max(last_seen_of.get(uid, le.event.origin_time), le.event.origin_time)
         if le.event.kind in OPENS:
             last_open[uid] = le

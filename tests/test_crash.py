@@ -194,3 +194,30 @@ async def test_kill_9_mid_class_closes_presence_at_the_last_heartbeat(
     for spans in by_user.values():
         assert len(spans) == 1 and spans[0].end is not None
         assert spans[0].end <= killed
+
+
+async def test_a_second_server_on_the_same_data_leaves_the_running_class_alone(
+    server: Server, seeded: Academy, data: Path
+) -> None:
+    advertise_host_addresses(("127.0.0.1",))
+    server.start()
+    signer = TokenSigner(server.env["SABAQ_SECRET_KEY"].encode())
+    cid = seeded.class_id
+    student = await enter(server, signer, seeded.student_ids[0], cid, ClassRole.LEARNER)
+    try:
+        async with asyncio.timeout(10):
+            while not any(r["kind"] == "joined" for r in committed(data, cid)):
+                await asyncio.sleep(0.05)
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "web.cli", "serve"],
+            env={**server.env, "SABAQ_PORT": str(free_port())},
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert "already running" in second.stderr
+        # The running node's learner is still in the class, as the ledger says.
+        assert [r["kind"] for r in committed(data, cid)] == ["joined"]
+        assert server.proc is not None and server.proc.poll() is None
+    finally:
+        await student.close()

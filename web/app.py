@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -31,7 +33,7 @@ from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .live import routes as live_routes
 from .reports import routes as report_routes
-from .settings import Settings
+from .settings import ConfigError, Settings
 from .views import routes
 
 log = logging.getLogger("sabaq.web.app")
@@ -65,6 +67,18 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds
     )
+    # One process per media node and data folder: a second one started by mistake must not
+    # take the running node for dead and close its classes' presence.
+    lock = settings.data_dir / f"node-{settings.node_id}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(
+            f"Media node {settings.node_id} is already running from {settings.data_dir}"
+            " (another `sabaq serve`?). Stop it first, or give this one its own SABAQ_NODE_ID."
+        ) from None
     heartbeats = SqliteHeartbeats(app[keys.DB])
     recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
     node = MediaNode(
@@ -88,8 +102,11 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.MEDIA_NODE] = node
     await node.start()
-    yield
-    await node.close()
+    try:
+        yield
+    finally:
+        await node.close()
+        os.close(fd)  # releases the lock
 
 
 def sweep_recordings(folder: Path, retention_days: float, now: float | None = None) -> int:

@@ -28,7 +28,7 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
@@ -36,8 +36,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    if value != value or value == float("inf") or value < 0 or (value == 0 and not zero):
+        raise ConfigError(
+            f"{name} must be a {'non-negative' if zero else 'positive'} number, not {raw!r}"
+        )
     return value
 
 
@@ -116,10 +118,10 @@ class Settings:
             ice_addresses=_csv(env.get("SABAQ_ICE_ADDRESSES", "")),
             ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
-            held_min_live_seconds=_number(env, "SABAQ_HELD_MIN_LIVE_SECONDS", 600),
-            late_after_minutes=_number(env, "SABAQ_LATE_AFTER_MINUTES", 10),
+            held_min_live_seconds=_number(env, "SABAQ_HELD_MIN_LIVE_SECONDS", 600, zero=True),
+            late_after_minutes=_number(env, "SABAQ_LATE_AFTER_MINUTES", 10, zero=True),
             present_percent=_number(env, "SABAQ_PRESENT_PERCENT", 80),
-            reconnect_grace_seconds=_number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60),
+            reconnect_grace_seconds=_number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60, zero=True),
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
