@@ -3,7 +3,7 @@ per agency. Projections of per-class marks; free of storage and I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .marks import LearnerMark, Mark, MarkRules, class_marks
@@ -59,13 +59,15 @@ def marks_by_class(
     classes: Sequence[ClassSlot],
     events_by_class: Mapping[int, Sequence[LedgerEvent]],
     now: float,
-    rules: MarkRules,
+    rules: MarkRules | Callable[[ClassSlot], MarkRules],
     excused: Mapping[int, Collection[int]] | None = None,
 ) -> dict[int, dict[int, LearnerMark]]:
     """class id → learner id → mark, for every learner of every class, absentees included.
 
-    ``excused`` maps a class id to the learners an approved excuse covers."""
+    ``rules`` are the thresholds, or what they were for a given class; ``excused`` maps a
+    class id to the learners an approved excuse covers."""
     excused = excused or {}
+    rules_of = rules if callable(rules) else (lambda _slot: rules)
     return {
         c.id: {
             m.user_id: m
@@ -75,7 +77,7 @@ def marks_by_class(
                 c.starts_at,
                 c.ends_at,
                 now,
-                rules,
+                rules_of(c),
                 excused.get(c.id, ()),
             )
         }

@@ -346,6 +346,19 @@ class SqliteMarkRules:
         history = self.history(limit=1)
         return history[0].rules if history else self._defaults
 
+    def at(self, moment: float) -> MarkRules:
+        """The thresholds in force at ``moment``."""
+        row = self._db.execute(
+            "SELECT * FROM mark_rules WHERE at <= ? ORDER BY at DESC, id DESC LIMIT 1", (moment,)
+        ).fetchone()
+        if row is None:
+            return self._defaults
+        return MarkRules(
+            late_after_seconds=row["late_after_seconds"],
+            present_share=row["present_share"],
+            grace_seconds=self._defaults.grace_seconds,
+        )
+
     def set(self, rules: MarkRules, by_user_id: int | None, by_name: str, at: float) -> None:
         with self._db:
             self._db.execute(

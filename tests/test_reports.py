@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -195,25 +196,37 @@ async def test_learners_per_agency_for_its_hr_service(
     assert (await teacher.get("/reports/agencies")).status == 403
 
 
-async def test_staff_set_the_thresholds_and_marks_follow(
+async def test_staff_set_the_thresholds_from_now_on(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
     march(served, academy)
+    s2 = academy.student_ids[1]
+    # Today's class is under way: it began half an hour ago, the student came 15 minutes late.
+    began = datetime.now(UTC) - timedelta(minutes=30)
+    record(served, academy.class_id, EventKind.CLASS_STARTED, academy.teacher_id, began)
+    record(served, academy.class_id, EventKind.JOINED, s2, began + timedelta(minutes=15))
     staff = english(sign_in(academy.staff_id), served)
     url = f"/reports/groups/{academy.group_id}.csv?month=2026-03"
 
-    async def s2_in_first_class() -> str:
+    async def in_march() -> str:
         rows = rows_of(await (await staff.get(url)).read())
-        name = served.app[keys.ACCOUNTS].get(academy.student_ids[1]).full_name
+        name = served.app[keys.ACCOUNTS].get(s2).full_name
         return next(r for r in rows if r and r[0] == name)[1]
 
-    assert await s2_in_first_class() == "late"  # 15 minutes late, the default is 10
+    async def today() -> str:
+        page = await (await staff.get(f"/classes/{academy.class_id}/attendance")).text()
+        found = re.search(rf'data-user="{s2}" data-mark="(\w+)"', page)
+        assert found is not None
+        return found.group(1)
+
+    assert (await in_march(), await today()) == ("late", "late")  # the default is 10 minutes
     resp = await staff.post(
         "/reports/rules", data={"late_after_minutes": "20", "present_percent": "75"},
         allow_redirects=False,
     )  # fmt: skip
     assert resp.status == 303
-    assert await s2_in_first_class() == "present"  # 65 of 80 minutes: 81 %
+    assert await today() == "present"  # judged by the thresholds in force as it ends
+    assert await in_march() == "late"  # a register already handed on is not rewritten
     page = await (await staff.get("/reports")).text()
     assert served.app[keys.ACCOUNTS].get(academy.staff_id).full_name in page
     bad = await staff.post(
@@ -225,4 +238,25 @@ async def test_staff_set_the_thresholds_and_marks_follow(
         "/reports/rules", data={"late_after_minutes": "0", "present_percent": "1"}
     )
     assert refused.status == 403
-    assert await s2_in_first_class() == "present"
+    assert await today() == "present"
+
+
+async def test_classes_that_did_not_take_place_have_no_register(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    march(served, academy)
+    tt = served.app[keys.TIMETABLE]
+    for start in (MARCH_2 + timedelta(days=1), datetime.now(UTC) + timedelta(days=2)):
+        tt.add_class(
+            title="Не состоялось", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
+            teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(hours=1),
+            group_ids=(academy.group_id,),
+        )  # fmt: skip
+    staff = english(sign_in(academy.staff_id), served)
+    s3 = academy.student_ids[2]
+    rows = rows_of(await (await staff.get(f"/reports/learners/{s3}.csv")).read())
+    header = next(r for r in rows if r and r[0] == "Class start")
+    listed = [r for r in rows[rows.index(header) + 1 :] if len(r) == len(header)]
+    # The two March classes and April's took place; the one never started, the one to come
+    # and today's (not begun) are no absences.
+    assert [(r[1], r[3]) for r in listed] == [("Криминалистика", "absent")] * 3

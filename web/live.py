@@ -20,7 +20,7 @@ routes = web.RouteTableDef()
 
 def _snapshot(request: web.Request, class_id: int) -> str:
     c = request.app[keys.TIMETABLE].get_class(class_id)
-    now = attendance_now(request, c, mark_rules(request))
+    now = attendance_now(request, c, mark_rules(request, c))
     lang = request.get(LANG_KEY, "en")
     zone = class_zone(request, c)
 

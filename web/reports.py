@@ -18,8 +18,9 @@ from access.errors import UserNotFound
 from access.models import Role, User
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
+from attendance.models import EventKind, LedgerEvent
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
-from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
 from . import keys
 from .http import PageError, download, gettext_of, redirect, render, require_session
@@ -66,19 +67,33 @@ def _rules(request: web.Request) -> MarkRules:
     return request.app[keys.MARK_RULES].current()
 
 
-def _slots(request: web.Request, classes: Sequence[LiveClass]) -> list[ClassSlot]:
+Happened = tuple[list[ClassSlot], dict[int, list[LedgerEvent]]]
+
+
+def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
+    """The classes that took place online (the ledger has their start), with their events.
+
+    A class planned, cancelled, in person or still to come has no register: nobody is
+    marked absent from it."""
     tt = request.app[keys.TIMETABLE]
-    return [
+    online = [c for c in classes if c.format is ClassFormat.LIVE_ONLINE]
+    events = request.app[keys.LEDGER].events_of_classes(c.id for c in online)
+    slots = [
         ClassSlot(
             c.id, c.title, c.starts_at.timestamp(), c.ends_at.timestamp(), tuple(tt.learners(c))
         )
-        for c in classes
+        for c in online
+        if any(le.event.kind is EventKind.CLASS_STARTED for le in events[c.id])
     ]
+    return slots, events
 
 
-def _marks(request: web.Request, slots: Sequence[ClassSlot]) -> dict[int, dict[int, LearnerMark]]:
-    events = request.app[keys.LEDGER].events_of_classes(s.id for s in slots)
-    return marks_by_class(slots, events, time.time(), _rules(request))
+def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, LearnerMark]]:
+    """Each class judged by the thresholds in force when it was to end: a change staff make
+    applies from then on and does not rewrite registers already handed on."""
+    store = request.app[keys.MARK_RULES]
+    slots, events = happened
+    return marks_by_class(slots, events, time.time(), lambda s: store.at(s.ends_at))
 
 
 def _heads(request: web.Request, slots: Sequence[ClassSlot]) -> list[ChainHead]:
@@ -192,8 +207,8 @@ def _group_report(request: web.Request) -> tuple[Table, list[list[str]], list[st
     if user.role not in REPORTERS and not tt.is_teacher_of(user.id, group.id):
         raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
     month = month_of(request, group.timezone)
-    slots = _slots(request, tt.classes_of_group(group.id, month.start, month.end))
-    marks = _marks(request, slots)
+    happened = _happened(request, tt.classes_of_group(group.id, month.start, month.end))
+    slots, marks = happened[0], _marks(request, happened)
     people = accounts.many(tt.members(group.id))
     learners = sorted(people, key=lambda u: people[u].full_name.casefold())
     labels = mark_labels(request)
@@ -261,9 +276,9 @@ def _learner_report(request: web.Request) -> tuple[Table, list[list[str]]]:
             "forbidden",
         )
     classes = tt.classes_of_learner(learner.id)
-    slots = _slots(request, classes)
+    happened = _happened(request, classes)
+    slots, marks = happened[0], _marks(request, happened)
     zones = {c.id: class_zone(request, c) for c in classes}
-    marks = _marks(request, slots)
     labels = mark_labels(request)
     teachers = accounts.many(c.teacher_id for c in classes)
     by_id = {c.id: c for c in classes}
@@ -339,8 +354,9 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
     ]
     wanted = {u.id for u in learners}
     classes = tt.classes_between(month.start, month.end)
-    slots = [s for s in _slots(request, classes) if wanted.intersection(s.learner_ids)]
-    totals = by_learner(_marks(request, slots))
+    all_slots, events = _happened(request, classes)
+    slots = [s for s in all_slots if wanted.intersection(s.learner_ids)]
+    totals = by_learner(_marks(request, (slots, events)))
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in tt.groups_of_member(u.id))

@@ -310,8 +310,9 @@ def attendance_class(request: web.Request) -> tuple[LiveClass, User]:
     return c, user
 
 
-def mark_rules(request: web.Request) -> MarkRules:
-    return request.app[keys.MARK_RULES].current()
+def mark_rules(request: web.Request, c: LiveClass) -> MarkRules:
+    """The thresholds the class is judged by: those in force when it was to end."""
+    return request.app[keys.MARK_RULES].at(c.ends_at.timestamp())
 
 
 def mark_labels(request: web.Request) -> dict[Mark, str]:
@@ -375,7 +376,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
 @routes.get("/classes/{class_id:\\d+}/attendance")
 async def attendance_page(request: web.Request) -> web.Response:
     c, user = attendance_class(request)
-    rules = mark_rules(request)
+    rules = mark_rules(request, c)
     labels = mark_labels(request)
     return render(
         request,
@@ -435,6 +436,7 @@ async def attendance_override(request: web.Request) -> web.StreamResponse:
             },
         )
     )
+    request.app[keys.CHANGES].notify(c.id)  # live registers show the correction at once
     log.info("class %s: staff %s set the mark of %s to %s", c.id, staff.id, learner, mark)
     return redirect(f"/classes/{c.id}/attendance")
 
@@ -460,7 +462,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             m.minutes if m.intervals else 0,
             m.override.reason if m.override else "",
         ]
-        for name, m in _marks(request, c, mark_rules(request))
+        for name, m in _marks(request, c, mark_rules(request, c))
     ]
     count, head = request.app[keys.LEDGER].chain_head(c.id)
     return Table(
