@@ -46,12 +46,12 @@ def open_at_stop(
     node_last_event = max(
         (le.event.origin_time for le in events if le.event.node == node), default=None
     )
+    sign_of_life = last_heartbeat if last_heartbeat is not None else node_last_event
     out = []
     for uid in sorted(still_open):
         opened = last_open[uid]
         if opened.event.node != node:
             continue  # hosted elsewhere: not this node's to close
-        sign_of_life = last_heartbeat if last_heartbeat is not None else node_last_event
         at = max(sign_of_life or 0.0, last_seen_of[uid])
         out.append(
             IncomingEvent(

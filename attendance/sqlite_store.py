@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -343,8 +344,7 @@ class SqliteMarkRules:
         self._defaults = defaults
 
     def current(self) -> MarkRules:
-        history = self.history(limit=1)
-        return history[0].rules if history else self._defaults
+        return self.at(math.inf)
 
     def at(self, moment: float) -> MarkRules:
         """The thresholds in force at ``moment``."""

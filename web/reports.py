@@ -24,7 +24,7 @@ from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
 from . import keys
 from .http import PageError, download, gettext_of, redirect, render, require_session
-from .views import OBSERVER_ROLES, class_zone, mark_labels
+from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_labels
 
 routes = web.RouteTableDef()
 
@@ -32,7 +32,6 @@ routes = web.RouteTableDef()
 REPORTERS = OBSERVER_ROLES
 AGENCY_REPORTERS = frozenset({Role.STAFF, Role.ADMIN, Role.DIRECTOR})
 RULE_EDITORS = frozenset({Role.STAFF, Role.ADMIN})
-HEADS_TITLE = "Attendance ledger chain heads (check with: sabaq verify --report FILE)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +124,21 @@ def _local(ts: float | None, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if ts is None else datetime.fromtimestamp(ts, ZoneInfo(zone)).strftime(fmt)
 
 
-def _thresholds_note(request: web.Request) -> str:
+def _thresholds_notes(request: web.Request, slots: Sequence[ClassSlot]) -> list[str]:
+    """The thresholds the report's classes were judged by (each by those in force when it was
+    to end; more than one line if staff changed them within the period)."""
     _ = gettext_of(request)
-    rules = _rules(request)
-    return (
+    store = request.app[keys.MARK_RULES]
+    used = list(dict.fromkeys(store.at(s.ends_at) for s in slots)) or [store.current()]
+    return [
         _(
             "Late: came more than {minutes} minutes after the start."
             " Present: in the class for at least {percent}% of it."
         )
         .replace("{minutes}", str(round(rules.late_after_seconds / 60)))
         .replace("{percent}", str(round(rules.present_share * 100)))
-    )
+        for rules in used
+    ]
 
 
 def _page(
@@ -234,7 +237,7 @@ def _group_report(request: web.Request) -> tuple[Table, list[list[str]], list[st
         .replace("{month}", month.text),
         notes=(
             _("Times are in the time zone {zone}.").replace("{zone}", group.timezone),
-            _thresholds_note(request),
+            *_thresholds_notes(request, slots),
         ),
         header=header,
         rows=rows,
@@ -310,7 +313,7 @@ def _learner_report(request: web.Request) -> tuple[Table, list[list[str]]]:
             *([_("Agency: {name}").replace("{name}", learner.agency)] if learner.agency else []),
             summary,
             _("Times are in each group's time zone."),
-            _thresholds_note(request),
+            *_thresholds_notes(request, slots),
         ),
         header=[
             _("Class start"),
@@ -368,7 +371,7 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
         title=title,
         notes=(
             _("Times are in the time zone {zone}.").replace("{zone}", DEFAULT_TIMEZONE),
-            _thresholds_note(request),
+            *_thresholds_notes(request, slots),
         ),
         header=[_("Agency"), _("Student"), _("Groups"), *_total_header(request)],
         rows=rows,

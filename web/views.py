@@ -34,6 +34,7 @@ from .http import (
     session_of,
     set_session_cookie,
 )
+from .i18n import N_
 
 log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()
@@ -295,6 +296,7 @@ async def join_token(request: web.Request) -> web.Response:
 
 
 OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
+HEADS_TITLE = N_("Attendance ledger chain heads (check with: sabaq verify --report FILE)")
 MAX_REASON = 500
 
 
@@ -483,7 +485,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
         ],
         rows=rows,
         heads=[ChainHead(c.id, count, head)],
-        heads_title=_("Attendance ledger chain heads (check with: sabaq verify --report FILE)"),
+        heads_title=_(HEADS_TITLE),
     )
 
 
