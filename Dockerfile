@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY access access
 COPY scheduler scheduler
+COPY admission admission
 COPY attendance attendance
 COPY streaming streaming
 COPY web web

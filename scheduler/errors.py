@@ -1,5 +1,12 @@
 """Errors of the scheduler."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import LiveClass
+
 
 class SchedulerError(Exception):
     code = "scheduler_error"
@@ -15,3 +22,17 @@ class GroupNotFound(SchedulerError):
 
 class InvalidTransition(SchedulerError):
     code = "invalid_transition"
+
+
+class ClassConflict(SchedulerError):
+    """A new or moved class would put a teacher, a group or a learner in two classes at once."""
+
+    code = "class_conflict"
+
+    def __init__(self, who: str, conflicting: LiveClass) -> None:
+        self.who = who  # "teacher", "group" or "learner"
+        self.conflicting = conflicting
+        super().__init__(
+            f"The {who} already has class {conflicting.id} ({conflicting.title!r})"
+            f" from {conflicting.starts_at:%Y-%m-%d %H:%M} to {conflicting.ends_at:%H:%M} UTC"
+        )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import InvalidTransition
 
 DEFAULT_TIMEZONE = "Asia/Almaty"
+LONGEST_CLASS = timedelta(hours=12)
 LANGUAGES = ("kk", "ru", "en")
 
 
@@ -35,6 +36,9 @@ class ClassStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     MISSED = "missed"
 
+
+# A class in one of these holds its teacher, groups and learners for its time.
+OCCUPYING = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE, ClassStatus.HELD})
 
 # Which status may follow which; anything else is refused with the states named.
 TRANSITIONS: dict[ClassStatus, frozenset[ClassStatus]] = {
@@ -102,11 +106,23 @@ class LiveClass:
     ends_at: datetime
     status: ClassStatus
     group_ids: tuple[int, ...] = field(default=())
+    # An individual class (a make-up class for one learner): only these learners of the groups
+    # are its learners. Empty: every member of the groups.
+    learner_ids: tuple[int, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.starts_at.utcoffset() != timedelta(0) or self.ends_at.utcoffset() != timedelta(0):
             raise ValueError("Class times are stored in UTC")
         if self.ends_at <= self.starts_at:
             raise ValueError("A class must end after it starts")
+        if self.ends_at - self.starts_at > LONGEST_CLASS:
+            raise ValueError("A class lasts at most 12 hours")
         if not self.title.strip():
             raise ValueError("A class needs a title")
+
+    @property
+    def individual(self) -> bool:
+        return bool(self.learner_ids)
+
+    def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
+        return self.starts_at < ends_at and starts_at < self.ends_at

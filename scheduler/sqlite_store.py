@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from .errors import ClassNotFound, GroupNotFound
+from .errors import ClassConflict, ClassNotFound, GroupNotFound
 from .models import (
+    LONGEST_CLASS,
+    OCCUPYING,
     ClassFormat,
     ClassKind,
     ClassStatus,
@@ -68,6 +70,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             PRIMARY KEY (class_id, group_id)
         );
         CREATE INDEX class_groups_group ON class_groups(group_id);
+        """,
+    ),
+    (
+        "scheduler_0002_individual_classes",
+        """
+        CREATE TABLE class_learners (
+            class_id INTEGER NOT NULL REFERENCES classes(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            PRIMARY KEY (class_id, user_id)
+        );
+        CREATE INDEX class_learners_user ON class_learners(user_id);
+        CREATE INDEX classes_starts ON classes(starts_at);
         """,
     ),
 )
@@ -157,6 +171,31 @@ class SqliteTimetable:
         )
         return [self.group(r[0]) for r in rows.fetchall()]
 
+    def teachers(self, group_id: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT user_id FROM group_teachers WHERE group_id = ? ORDER BY user_id", (group_id,)
+        )
+        return [r[0] for r in rows]
+
+    def department(self, department_id: int) -> Department:
+        row = self._db.execute(
+            "SELECT * FROM departments WHERE id = ?", (department_id,)
+        ).fetchone()
+        if row is None:
+            raise GroupNotFound(f"No department with id {department_id}")
+        return Department(row["id"], row["institute_id"], row["name"], row["head_id"])
+
+    def institute_of_group(self, group_id: int) -> Institute:
+        """The institute a group belongs to (through its department)."""
+        row = self._db.execute(
+            "SELECT i.* FROM institutes i JOIN departments d ON d.institute_id = i.id"
+            " JOIN groups g ON g.department_id = d.id WHERE g.id = ?",
+            (group_id,),
+        ).fetchone()
+        if row is None:
+            raise GroupNotFound(f"No group with id {group_id}")
+        return Institute(row["id"], row["name"], row["director_id"])
+
     def is_teacher_of(self, user_id: int, group_id: int) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM group_teachers WHERE group_id = ? AND user_id = ?", (group_id, user_id)
@@ -174,13 +213,20 @@ class SqliteTimetable:
         starts_at: datetime,
         ends_at: datetime,
         group_ids: tuple[int, ...],
+        learner_ids: tuple[int, ...] = (),
     ) -> LiveClass:
+        """Plan a class; refused (``ClassConflict``) if it would put its teacher, a group or a
+        learner in two classes at once. ``learner_ids`` makes it an individual class."""
         if not group_ids:
             raise ValueError("A class needs at least one group")
         for g in group_ids:
             self.group(g)
             if not self.is_teacher_of(teacher_id, g):
                 raise ValueError(f"User {teacher_id} does not teach group {g}")
+        members = {u for g in group_ids for u in self.members(g)}
+        stray = [u for u in learner_ids if u not in members]
+        if stray:
+            raise ValueError(f"Users {stray} are not members of the class's groups")
         LiveClass(
             id=0,
             title=title,
@@ -191,6 +237,15 @@ class SqliteTimetable:
             ends_at=ends_at.astimezone(UTC),
             status=ClassStatus.PLANNED,
         )
+        conflict = self.find_conflict(
+            teacher_id=teacher_id,
+            group_ids=group_ids,
+            learner_ids=learner_ids,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        if conflict is not None:
+            raise conflict
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO classes (title, kind, format, teacher_id, starts_at, ends_at, status)"
@@ -210,7 +265,46 @@ class SqliteTimetable:
                 "INSERT INTO class_groups (class_id, group_id) VALUES (?, ?)",
                 [(cur.lastrowid, g) for g in group_ids],
             )
+            self._db.executemany(
+                "INSERT INTO class_learners (class_id, user_id) VALUES (?, ?)",
+                [(cur.lastrowid, u) for u in dict.fromkeys(learner_ids)],
+            )
         return self.get_class(cur.lastrowid)
+
+    def find_conflict(
+        self,
+        *,
+        teacher_id: int,
+        group_ids: tuple[int, ...],
+        learner_ids: tuple[int, ...],
+        starts_at: datetime,
+        ends_at: datetime,
+        ignore_id: int | None = None,
+    ) -> ClassConflict | None:
+        """The first class (planned, live or held) that overlaps the given time and shares its
+        teacher, one of its groups, or — where either class is individual — a learner."""
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE starts_at > ? AND starts_at < ? AND id != ?"
+            " ORDER BY starts_at, id",
+            (_ts(starts_at - LONGEST_CLASS), _ts(ends_at), ignore_id or 0),
+        ).fetchall()
+        groups = set(group_ids)
+        people: set[int] | None = None
+        for row in rows:
+            other = self._class(row)
+            if other.status not in OCCUPYING or not other.overlaps(starts_at, ends_at):
+                continue
+            if other.teacher_id == teacher_id:
+                return ClassConflict("teacher", other)
+            if not learner_ids and not other.individual:
+                if groups.intersection(other.group_ids):
+                    return ClassConflict("group", other)
+                continue
+            if people is None:
+                people = set(learner_ids) or {u for g in group_ids for u in self.members(g)}
+            if people.intersection(self.learners(other)):
+                return ClassConflict("learner", other)
+        return None
 
     def get_class(self, class_id: int) -> LiveClass:
         row = self._db.execute("SELECT * FROM classes WHERE id = ?", (class_id,)).fetchone()
@@ -232,6 +326,13 @@ class SqliteTimetable:
             ends_at=_dt(row["ends_at"]),
             status=ClassStatus(row["status"]),
             group_ids=tuple(g[0] for g in groups.fetchall()),
+            learner_ids=tuple(
+                r[0]
+                for r in self._db.execute(
+                    "SELECT user_id FROM class_learners WHERE class_id = ? ORDER BY user_id",
+                    (row["id"],),
+                )
+            ),
         )
 
     def classes_of_teacher(self, teacher_id: int) -> list[LiveClass]:
@@ -244,8 +345,10 @@ class SqliteTimetable:
         rows = self._db.execute(
             "SELECT DISTINCT c.* FROM classes c JOIN class_groups cg ON cg.class_id = c.id"
             " JOIN group_members m ON m.group_id = cg.group_id WHERE m.user_id = ?"
+            " AND (NOT EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id)"
+            " OR EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id AND user_id = ?))"
             " ORDER BY c.starts_at, c.id",
-            (user_id,),
+            (user_id, user_id),
         )
         return [self._class(r) for r in rows.fetchall()]
 
@@ -284,7 +387,9 @@ class SqliteTimetable:
         return [self._class(r) for r in rows.fetchall()]
 
     def learners(self, live_class: LiveClass) -> list[int]:
-        """Every member of every group of the class, once each."""
+        """Every member of every group of the class, once each; an individual class's own."""
+        if live_class.learner_ids:
+            return list(live_class.learner_ids)
         seen: dict[int, None] = {}
         for g in live_class.group_ids:
             for u in self.members(g):
@@ -292,6 +397,8 @@ class SqliteTimetable:
         return list(seen)
 
     def is_learner(self, user_id: int, live_class: LiveClass) -> bool:
+        if live_class.learner_ids:
+            return user_id in live_class.learner_ids
         marks = ",".join("?" * len(live_class.group_ids))
         row = self._db.execute(
             f"SELECT 1 FROM group_members WHERE user_id = ? AND group_id IN ({marks})",  # noqa: S608

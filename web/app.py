@@ -16,6 +16,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
+from admission.sqlite_store import SqliteExcuses
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
@@ -29,6 +30,7 @@ from . import keys
 from .changes import Changes
 from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
+from .excuses import routes as excuse_routes
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .live import routes as live_routes
@@ -47,6 +49,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.DB] = db
     app[keys.ACCOUNTS] = SqliteAccounts(db)
     app[keys.TIMETABLE] = SqliteTimetable(db)
+    app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.LEDGER] = SqliteLedger(db)
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
@@ -188,6 +191,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(routes)
     app.add_routes(report_routes)
     app.add_routes(live_routes)
+    app.add_routes(excuse_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     return app

@@ -11,6 +11,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
+from admission.sqlite_store import SqliteExcuses
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.sqlite_store import SqliteTimetable
@@ -26,6 +27,7 @@ ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
+EXCUSES = web.AppKey("excuses", SqliteExcuses)
 LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)
 CHANGES = web.AppKey("changes", Changes)

@@ -6,7 +6,7 @@ page, for staff who keep a printout."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from aiohttp import web
 
 from access.errors import UserNotFound
 from access.models import Role, User
+from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.models import EventKind, LedgerEvent
@@ -66,33 +67,45 @@ def _rules(request: web.Request) -> MarkRules:
     return request.app[keys.MARK_RULES].current()
 
 
-Happened = tuple[list[ClassSlot], dict[int, list[LedgerEvent]]]
+@dataclass(frozen=True, slots=True)
+class Happened:
+    slots: list[ClassSlot]
+    events: dict[int, list[LedgerEvent]]
+    excused: Mapping[int, Collection[int]]  # class id → learners an approved request excuses
 
 
 def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
-    """The classes that took place online (the ledger has their start), with their events.
+    """The classes that took place online (the ledger has their start), with their events and
+    the learners excused from them.
 
     A class planned, cancelled, in person or still to come has no register: nobody is
     marked absent from it."""
     tt = request.app[keys.TIMETABLE]
     online = [c for c in classes if c.format is ClassFormat.LIVE_ONLINE]
     events = request.app[keys.LEDGER].events_of_classes(c.id for c in online)
+    took_place = [
+        c for c in online if any(le.event.kind is EventKind.CLASS_STARTED for le in events[c.id])
+    ]
     slots = [
         ClassSlot(
             c.id, c.title, c.starts_at.timestamp(), c.ends_at.timestamp(), tuple(tt.learners(c))
         )
-        for c in online
-        if any(le.event.kind is EventKind.CLASS_STARTED for le in events[c.id])
+        for c in took_place
     ]
-    return slots, events
+    return Happened(slots, events, excused_in(request.app[keys.EXCUSES], tt, took_place))
 
 
 def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, LearnerMark]]:
     """Each class judged by the thresholds in force when it was to end: a change staff make
     applies from then on and does not rewrite registers already handed on."""
     store = request.app[keys.MARK_RULES]
-    slots, events = happened
-    return marks_by_class(slots, events, time.time(), lambda s: store.at(s.ends_at))
+    return marks_by_class(
+        happened.slots,
+        happened.events,
+        time.time(),
+        lambda s: store.at(s.ends_at),
+        happened.excused,
+    )
 
 
 def _heads(request: web.Request, slots: Sequence[ClassSlot]) -> list[ChainHead]:
@@ -211,7 +224,7 @@ def _group_report(request: web.Request) -> tuple[Table, list[list[str]], list[st
         raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
     month = month_of(request, group.timezone)
     happened = _happened(request, tt.classes_of_group(group.id, month.start, month.end))
-    slots, marks = happened[0], _marks(request, happened)
+    slots, marks = happened.slots, _marks(request, happened)
     people = accounts.many(tt.members(group.id))
     learners = sorted(people, key=lambda u: people[u].full_name.casefold())
     labels = mark_labels(request)
@@ -280,7 +293,7 @@ def _learner_report(request: web.Request) -> tuple[Table, list[list[str]]]:
         )
     classes = tt.classes_of_learner(learner.id)
     happened = _happened(request, classes)
-    slots, marks = happened[0], _marks(request, happened)
+    slots, marks = happened.slots, _marks(request, happened)
     zones = {c.id: class_zone(request, c) for c in classes}
     labels = mark_labels(request)
     teachers = accounts.many(c.teacher_id for c in classes)
@@ -357,9 +370,9 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
     ]
     wanted = {u.id for u in learners}
     classes = tt.classes_between(month.start, month.end)
-    all_slots, events = _happened(request, classes)
-    slots = [s for s in all_slots if wanted.intersection(s.learner_ids)]
-    totals = by_learner(_marks(request, (slots, events)))
+    happened = _happened(request, classes)
+    slots = [s for s in happened.slots if wanted.intersection(s.learner_ids)]
+    totals = by_learner(_marks(request, Happened(slots, happened.events, happened.excused)))
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in tt.groups_of_member(u.id))

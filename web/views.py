@@ -16,6 +16,7 @@ from aiohttp import web
 from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
+from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
 from attendance.models import EventKind, IncomingEvent
@@ -338,6 +339,7 @@ def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[s
         c.ends_at.timestamp(),
         time.time(),
         rules,
+        excused=excused_in(request.app[keys.EXCUSES], tt, [c]).get(c.id, ()),
     )
     people = accounts.many(m.user_id for m in marks)
     named = [(people[m.user_id].full_name, m) for m in marks]

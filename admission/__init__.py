@@ -1,0 +1,1 @@
+"""Who may enter a class: excuse requests and their decisions (guest invites to come)."""

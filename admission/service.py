@@ -1,0 +1,140 @@
+"""The rules of excuse requests that need the timetable: whose request it can be, who decides it,
+what it excuses, and the make-up classes planned on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from access.models import User
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, LiveClass
+from scheduler.sqlite_store import SqliteTimetable
+
+from .errors import AdmissionError, NotApproved, NotTheDirector
+from .models import MAX_COMMENT, ExcuseReason, ExcuseRequest, ExcuseStatus, Sitting, excused
+from .sqlite_store import SqliteExcuses
+
+
+class NotInGroup(AdmissionError):
+    code = "not_in_group"
+
+
+class CommentNeeded(AdmissionError):
+    code = "comment_needed"
+
+
+def file_request(
+    excuses: SqliteExcuses,
+    timetable: SqliteTimetable,
+    *,
+    learner_id: int,
+    group_id: int,
+    reason: ExcuseReason,
+    first_day: date,
+    last_day: date,
+    document: str,
+    details: str,
+    by: User,
+    at: float,
+) -> ExcuseRequest:
+    """File a learner's request on their behalf, to the director of their group's institute."""
+    if learner_id not in timetable.members(group_id):
+        raise NotInGroup(f"User {learner_id} is not a member of group {group_id}")
+    return excuses.file(
+        learner_id=learner_id,
+        group_id=group_id,
+        reason=reason,
+        first_day=first_day,
+        last_day=last_day,
+        document=document.strip(),
+        details=details.strip(),
+        by_id=by.id,
+        by_name=by.full_name,
+        at=at,
+    )
+
+
+def decider_id(timetable: SqliteTimetable, request: ExcuseRequest) -> int | None:
+    """Who decides the request: the director of the institute of the learner's group."""
+    return timetable.institute_of_group(request.group_id).director_id
+
+
+def decide(
+    excuses: SqliteExcuses,
+    timetable: SqliteTimetable,
+    request_id: int,
+    *,
+    approve: bool,
+    by: User,
+    comment: str,
+    at: float,
+) -> ExcuseRequest:
+    """The director approves or rejects (a rejection says why). Nobody else decides."""
+    request = excuses.get(request_id)
+    if by.id != decider_id(timetable, request):
+        raise NotTheDirector(
+            f"User {by.id} is not the director of the institute of group {request.group_id}"
+        )
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise ValueError(f"A comment has at most {MAX_COMMENT} characters")
+    if not approve and not comment:
+        raise CommentNeeded("A rejection needs a comment")
+    return excuses.decide(request_id, approve, by.id, by.full_name, comment, at)
+
+
+def plan_makeup(
+    excuses: SqliteExcuses,
+    timetable: SqliteTimetable,
+    request_id: int,
+    *,
+    title: str,
+    kind: ClassKind,
+    teacher_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    by: User,
+    at: float,
+) -> LiveClass:
+    """An individual live class for the learner of an approved request, in the timetable and
+    under its conflict checks (``ClassConflict`` names the class in the way)."""
+    request = excuses.get(request_id)
+    if request.status is not ExcuseStatus.APPROVED:
+        raise NotApproved(f"Request {request_id} is {request.status}, not approved")
+    c = timetable.add_class(
+        title=title,
+        kind=kind,
+        format=ClassFormat.LIVE_ONLINE,
+        teacher_id=teacher_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        group_ids=(request.group_id,),
+        learner_ids=(request.learner_id,),
+    )
+    excuses.makeup_planned(request_id, c.id, by.id, by.full_name, at)
+    return c
+
+
+def excused_in(
+    excuses: SqliteExcuses, timetable: SqliteTimetable, classes: Sequence[LiveClass]
+) -> Mapping[int, frozenset[int]]:
+    """class id → learners excused from it by an approved request. A class is judged in its
+    (first) group's time zone; individual classes — make-up classes among them — are not
+    excused."""
+    zones: dict[int, str] = {}
+
+    def zone(c: LiveClass) -> str:
+        if not c.group_ids:
+            return DEFAULT_TIMEZONE
+        g = c.group_ids[0]
+        if g not in zones:
+            zones[g] = timetable.group(g).timezone
+        return zones[g]
+
+    sittings = [
+        Sitting(c.id, c.starts_at, c.ends_at, zone(c), timetable.learners(c))
+        for c in classes
+        if not c.individual
+    ]
+    approved = excuses.approved_for({u for s in sittings for u in s.learner_ids})
+    return excused(sittings, approved) if approved else {}

@@ -1,0 +1,416 @@
+"""Excuse requests (clause 12): staff file a learner's request to the institute's director, the
+director decides, and on an approved request staff plan individual make-up classes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from access.errors import UserNotFound
+from access.models import Role, User
+from admission import service
+from admission.errors import AlreadyDecided, NotApproved, NotTheDirector, RequestNotFound
+from admission.models import (
+    MAX_COMMENT,
+    MAX_DETAILS,
+    MAX_DOCUMENT,
+    ExcuseAction,
+    ExcuseReason,
+    ExcuseRequest,
+    ExcuseStatus,
+)
+from scheduler.errors import ClassConflict
+from scheduler.models import ClassKind, ClassStatus, LiveClass
+
+from . import keys
+from .http import PageError, gettext_of, redirect, render, require_session
+
+log = logging.getLogger("sabaq.web.excuses")
+routes = web.RouteTableDef()
+
+FILERS = frozenset({Role.STAFF, Role.ADMIN})  # they file requests and plan make-up classes
+MAX_TITLE = 200
+FILE_FIELDS = ("learner", "reason", "first_day", "last_day", "document", "details")
+MAKEUP_FIELDS = ("title", "kind", "teacher_id", "day", "start", "end")
+
+
+def reason_labels(_: Callable[[str], str]) -> dict[ExcuseReason, str]:
+    return {
+        ExcuseReason.ILLNESS: _("Illness"),
+        ExcuseReason.BEREAVEMENT: _("Death of a close relative"),
+        ExcuseReason.SERVICE_DUTY: _("Service duty"),
+        ExcuseReason.OTHER: _("Another valid reason"),
+    }
+
+
+def status_labels(_: Callable[[str], str]) -> dict[ExcuseStatus, str]:
+    return {
+        ExcuseStatus.PENDING: _("Awaiting the director's decision"),
+        ExcuseStatus.APPROVED: _("Approved"),
+        ExcuseStatus.REJECTED: _("Rejected"),
+    }
+
+
+def action_labels(_: Callable[[str], str]) -> dict[ExcuseAction, str]:
+    return {
+        ExcuseAction.FILED: _("Filed"),
+        ExcuseAction.APPROVED: _("Approved"),
+        ExcuseAction.REJECTED: _("Rejected"),
+        ExcuseAction.MAKEUP_PLANNED: _("Make-up class planned"),
+    }
+
+
+def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
+    return {
+        ClassKind.LECTURE: _("Lecture"),
+        ClassKind.SEMINAR: _("Seminar"),
+        ClassKind.PRACTICAL: _("Practical class"),
+        ClassKind.CONSULTATION: _("Consultation"),
+        ClassKind.MIDTERM_CONTROL: _("Midterm control"),
+        ClassKind.EXAM: _("Exam"),
+        ClassKind.INTRODUCTION: _("Introductory class"),
+    }
+
+
+def class_status_labels(_: Callable[[str], str]) -> dict[ClassStatus, str]:
+    return {
+        ClassStatus.PLANNED: _("Planned"),
+        ClassStatus.LIVE: _("Live now"),
+        ClassStatus.HELD: _("Held"),
+        ClassStatus.CANCELLED: _("Cancelled"),
+        ClassStatus.MISSED: _("Missed"),
+    }
+
+
+def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str:
+    """The class in the way, named, in words a staff member reads."""
+    _ = gettext_of(request)
+    texts = {
+        "teacher": _('The teacher already has a class at that time: "{title}", {when}.'),
+        "group": _('The group already has a class at that time: "{title}", {when}.'),
+        "learner": _('The student already has a class at that time: "{title}", {when}.'),
+    }
+    tz = ZoneInfo(zone)
+    c = exc.conflicting
+    when = f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M} ({zone})"
+    return texts[exc.who].replace("{title}", c.title).replace("{when}", when)
+
+
+# -- who sees what --------------------------------------------------------------------------------
+def _visible(request: web.Request, user: User) -> list[ExcuseRequest]:
+    """The requests a user may see: staff all, a director those of their institutes, a learner
+    their own."""
+    _ = gettext_of(request)
+    store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
+    if user.role in FILERS:
+        return store.listed()
+    if user.role is Role.DIRECTOR:
+        mine = [g.id for g in tt.groups() if tt.institute_of_group(g.id).director_id == user.id]
+        return store.listed(group_ids=mine)
+    if user.role is Role.STUDENT:
+        return store.listed(learner_id=user.id)
+    raise PageError(403, _("Excuse requests are handled by staff and the director."), "forbidden")
+
+
+def _request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
+    try:
+        r = store.get(int(request.match_info["request_id"]))
+    except RequestNotFound:
+        raise PageError(404, _("There is no such request."), "not_found") from None
+    may = user.role in FILERS or user.id == r.learner_id or user.id == service.decider_id(tt, r)
+    if not may:
+        raise PageError(
+            403,
+            _("A request is seen by staff, the director who decides it and the student."),
+            "forbidden",
+        )
+    return r, user
+
+
+def _row(request: web.Request, r: ExcuseRequest) -> dict[str, Any]:
+    _ = gettext_of(request)
+    accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
+    group = tt.group(r.group_id)
+    return {
+        "r": r,
+        "learner": accounts.get(r.learner_id).full_name,
+        "group": group.name,
+        "zone": group.timezone,
+        "reason": reason_labels(_)[r.reason],
+        "status": status_labels(_)[r.status],
+        "filed_at": datetime.fromtimestamp(r.filed_at, UTC),
+    }
+
+
+# -- pages ----------------------------------------------------------------------------------------
+@routes.get("/excuses")
+async def excuses_index(request: web.Request) -> web.Response:
+    user = require_session(request).user
+    rows = [_row(request, r) for r in _visible(request, user)]
+    pending = [x for x in rows if x["r"].status is ExcuseStatus.PENDING]
+    decided = [x for x in rows if x["r"].status is not ExcuseStatus.PENDING]
+    return render(
+        request,
+        "excuses.html",
+        {"pending": pending, "decided": decided, "can_file": user.role in FILERS},
+    )
+
+
+def _learner_choices(request: web.Request) -> list[tuple[str, str]]:
+    """("group:user", "Name — Group") for every learner of every group, by group and name."""
+    accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
+    out: list[tuple[str, str]] = []
+    for g in tt.groups():
+        people = accounts.many(tt.members(g.id))
+        for u in sorted(people.values(), key=lambda u: u.full_name.casefold()):
+            out.append((f"{g.id}:{u.id}", f"{u.full_name} — {g.name}"))
+    return out
+
+
+def _file_form(
+    request: web.Request, values: dict[str, str], error: str | None = None, status: int = 200
+) -> web.Response:
+    _ = gettext_of(request)
+    return render(
+        request,
+        "excuse_new.html",
+        {
+            "learners": _learner_choices(request),
+            "reasons": list(reason_labels(_).items()),
+            "values": values,
+            "error": error,
+            "max_document": MAX_DOCUMENT,
+            "max_details": MAX_DETAILS,
+        },
+        status,
+    )
+
+
+def _require_filer(request: web.Request) -> User:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    if user.role not in FILERS:
+        raise PageError(403, _("Excuse requests are filed by staff."), "forbidden")
+    return user
+
+
+@routes.get("/excuses/new")
+async def excuse_form(request: web.Request) -> web.Response:
+    _require_filer(request)
+    return _file_form(request, dict.fromkeys(FILE_FIELDS, ""))
+
+
+@routes.post("/excuses")
+async def excuse_file(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    staff = _require_filer(request)
+    form = await request.post()
+    values = {k: str(form.get(k, "")) for k in FILE_FIELDS}
+    try:
+        group_id, learner_id = (int(x) for x in values["learner"].split(":"))
+    except ValueError:
+        return _file_form(request, values, _("Choose the student."), 400)
+    try:
+        reason = ExcuseReason(values["reason"])
+    except ValueError:
+        return _file_form(request, values, _("Choose the reason."), 400)
+    try:
+        first, last = (
+            date.fromisoformat(values["first_day"]),
+            date.fromisoformat(values["last_day"]),
+        )
+    except ValueError:
+        return _file_form(request, values, _("Give the first and the last day."), 400)
+    if last < first or last - first > timedelta(days=365):
+        return _file_form(
+            request, values, _("The last day comes after the first, within a year."), 400
+        )
+    document, details = values["document"].strip(), values["details"].strip()
+    if not document or len(document) > MAX_DOCUMENT or len(details) > MAX_DETAILS:
+        return _file_form(
+            request,
+            values,
+            _(
+                "Name the supporting document (at most {n} characters);"
+                " the details take at most {m} characters."
+            )
+            .replace("{n}", str(MAX_DOCUMENT))
+            .replace("{m}", str(MAX_DETAILS)),
+            400,
+        )
+    try:
+        r = service.file_request(
+            request.app[keys.EXCUSES],
+            request.app[keys.TIMETABLE],
+            learner_id=learner_id,
+            group_id=group_id,
+            reason=reason,
+            first_day=first,
+            last_day=last,
+            document=document,
+            details=details,
+            by=staff,
+            at=time.time(),
+        )
+    except service.NotInGroup:
+        return _file_form(request, values, _("Choose the student."), 400)
+    log.info("excuse request %s filed by %s for learner %s", r.id, staff.id, learner_id)
+    return redirect(f"/excuses/{r.id}")
+
+
+def _affected(request: web.Request, r: ExcuseRequest) -> list[LiveClass]:
+    """The learner's group classes that fall in the request's days."""
+    tt = request.app[keys.TIMETABLE]
+    tz = ZoneInfo(tt.group(r.group_id).timezone)
+    start = datetime.combine(r.first_day, datetime.min.time(), tz) - timedelta(hours=12)
+    end = datetime.combine(r.last_day + timedelta(days=1), datetime.min.time(), tz)
+    seen: dict[int, LiveClass] = {}
+    for g in tt.groups_of_member(r.learner_id):
+        for c in tt.classes_of_group(g.id, start, end):
+            if not c.individual and r.covers(c.starts_at, c.ends_at, g.timezone):
+                seen.setdefault(c.id, c)
+    return sorted(seen.values(), key=lambda c: (c.starts_at, c.id))
+
+
+def _detail(
+    request: web.Request, error: str | None = None, status: int = 200, **form: str
+) -> web.Response:
+    _ = gettext_of(request)
+    r, user = _request_for(request)
+    tt, store, accounts = (
+        request.app[keys.TIMETABLE],
+        request.app[keys.EXCUSES],
+        request.app[keys.ACCOUNTS],
+    )
+    decider = service.decider_id(tt, r)
+    try:
+        decider_name = accounts.get(decider).full_name if decider else None
+    except UserNotFound:
+        decider_name = None
+    teachers = accounts.many(tt.teachers(r.group_id))
+    makeups = [tt.get_class(cid) for cid in store.makeup_class_ids(r.id)]
+    actions = action_labels(_)
+    return render(
+        request,
+        "excuse.html",
+        {
+            **_row(request, r),
+            "steps": [
+                (datetime.fromtimestamp(s.at, UTC), s, actions[s.action]) for s in store.steps(r.id)
+            ],
+            "decider": decider_name,
+            "affected": _affected(request, r),
+            "makeups": makeups,
+            "class_statuses": class_status_labels(_),
+            "can_decide": r.status is ExcuseStatus.PENDING and user.id == decider,
+            "can_plan": r.status is ExcuseStatus.APPROVED and user.role in FILERS,
+            "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
+            "kinds": list(kind_labels(_).items()),
+            "form": dict.fromkeys((*MAKEUP_FIELDS, "comment"), "") | form,
+            "error": error,
+            "max_comment": MAX_COMMENT,
+        },
+        status,
+    )
+
+
+@routes.get("/excuses/{request_id:\\d{1,18}}")
+async def excuse_page(request: web.Request) -> web.Response:
+    return _detail(request)
+
+
+@routes.post("/excuses/{request_id:\\d{1,18}}/decision")
+async def excuse_decide(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    r, user = _request_for(request)
+    form = await request.post()
+    decision, comment = str(form.get("decision", "")), str(form.get("comment", ""))
+    if decision not in ("approve", "reject"):
+        return _detail(request, _("Choose to approve or to reject."), 400, comment=comment)
+    if len(comment) > MAX_COMMENT:
+        message = _("A comment takes at most {n} characters.").replace("{n}", str(MAX_COMMENT))
+        return _detail(request, message, 400, comment=comment)
+    try:
+        service.decide(
+            request.app[keys.EXCUSES],
+            request.app[keys.TIMETABLE],
+            r.id,
+            approve=decision == "approve",
+            by=user,
+            comment=comment,
+            at=time.time(),
+        )
+    except NotTheDirector:
+        raise PageError(
+            403, _("Only the director of the institute decides this request."), "forbidden"
+        ) from None
+    except service.CommentNeeded:
+        return _detail(request, _("Say why the request is rejected."), 400, comment=comment)
+    except AlreadyDecided:
+        return _detail(request, _("The request has already been decided."), 409)
+    log.info("excuse request %s: %s by director %s", r.id, decision, user.id)
+    return redirect(f"/excuses/{r.id}")
+
+
+@routes.post("/excuses/{request_id:\\d{1,18}}/makeup")
+async def excuse_makeup(request: web.Request) -> web.StreamResponse:
+    """Staff plan an individual make-up class for the learner of an approved request."""
+    _ = gettext_of(request)
+    r, user = _request_for(request)
+    if user.role not in FILERS:
+        raise PageError(403, _("Make-up classes are planned by staff."), "forbidden")
+    form = await request.post()
+    values = {k: str(form.get(k, "")) for k in MAKEUP_FIELDS}
+    zone = request.app[keys.TIMETABLE].group(r.group_id).timezone
+    tz = ZoneInfo(zone)
+    title = values["title"].strip()
+    if not title or len(title) > MAX_TITLE:
+        message = _("Give the class a title (at most {n} characters).")
+        return _detail(request, message.replace("{n}", str(MAX_TITLE)), 400, **values)
+    try:
+        kind = ClassKind(values["kind"])
+        teacher_id = int(values["teacher_id"])
+    except ValueError:
+        return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
+    if teacher_id not in request.app[keys.TIMETABLE].teachers(r.group_id):
+        return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
+    try:
+        day = date.fromisoformat(values["day"])
+        starts = datetime.combine(day, datetime.strptime(values["start"], "%H:%M").time(), tz)
+        ends = datetime.combine(day, datetime.strptime(values["end"], "%H:%M").time(), tz)
+    except ValueError:
+        return _detail(request, _("Give the day and the start and end times."), 400, **values)
+    if ends <= starts:
+        return _detail(request, _("The class must end after it starts."), 400, **values)
+    if starts < datetime.now(UTC):
+        return _detail(request, _("A make-up class is planned for a time to come."), 400, **values)
+    try:
+        c = service.plan_makeup(
+            request.app[keys.EXCUSES],
+            request.app[keys.TIMETABLE],
+            r.id,
+            title=title,
+            kind=kind,
+            teacher_id=teacher_id,
+            starts_at=starts.astimezone(UTC),
+            ends_at=ends.astimezone(UTC),
+            by=user,
+            at=time.time(),
+        )
+    except ClassConflict as exc:
+        return _detail(request, conflict_message(request, exc, zone), 409, **values)
+    except NotApproved:
+        return _detail(request, _("Make-up classes follow an approved request."), 409, **values)
+    except ValueError:
+        return _detail(request, _("A class lasts at most 12 hours."), 400, **values)
+    log.info("excuse request %s: make-up class %s planned by %s", r.id, c.id, user.id)
+    return redirect(f"/excuses/{r.id}")
