@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,9 @@ from playwright.async_api import (
 from attendance.models import EventKind
 from tests.conftest import Academy, SignIn
 from tests.peers import join
+from tests.test_reports import march
 from web import keys
+from web.http import LANG_COOKIE
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags of WEBRTC-NOTES.md: fake camera and microphone without a prompt, plain 127.0.0.1 ICE
@@ -499,6 +502,109 @@ async def test_attendance_page_shows_who_is_in_the_class_now(
             await expect(others).to_have_count(len(academy.student_ids) - 1)
             assert await page.evaluate("window.sabaqNotReloaded === true")
             await teacher.close()
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def open_signed_in(browser: Browser, served: TestServer, user_id: int, path: str) -> Page:
+    """A browser context of its own, in English, signed in through a sign-in link to ``path``."""
+    ctx = await browser.new_context(viewport=VIEWPORT)
+    await ctx.add_cookies([{"name": LANG_COOKIE, "value": "en", "url": str(served.make_url("/"))}])
+    page = await ctx.new_page()
+    token = served.app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
+    await page.goto(str(served.make_url(f"/signin/link?token={token}&next={path}")))
+    await expect(page).to_have_url(str(served.make_url(path)))
+    return page
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_staff_file_an_excuse_the_director_approves_it_and_the_register_says_excused(
+    served: TestServer, academy: Academy
+) -> None:
+    """Staff file a student's request through the form, the director approves it from the queue
+    with a comment, and the register of the class in those days shows the student excused."""
+    _march_2, march_16, _april = march(served, academy)
+    accounts = served.app[keys.ACCOUNTS]
+    staff_name = accounts.get(academy.staff_id).full_name
+    director = accounts.by_login("director")[0]
+    # Student 03 missed the class of 16 March; student 02 did too, without an excuse.
+    learner = accounts.get(academy.student_ids[2]).full_name
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            # -- staff file the request ------------------------------------------------------
+            staff = await open_signed_in(browser, served, academy.staff_id, "/excuses")
+            watch_errors(staff, errors)
+            await expect(staff.get_by_text("No requests are waiting.")).to_be_visible()
+            await staff.get_by_role("link", name="File a request").click()
+            await expect(staff.get_by_role("heading", name="File a request")).to_be_visible()
+            await staff.get_by_label("Student").select_option(label=f"{learner} — ПД-24-1")
+            await staff.get_by_label("Reason").select_option(label="Illness")
+            await staff.get_by_label("First day").fill("2026-03-16")
+            await staff.get_by_label("Last day").fill("2026-03-16")
+            await staff.get_by_label("Supporting document").fill("Справка № 0471 от 17.03.2026")
+            await staff.get_by_role("button", name="Send to the director").click()
+            await expect(staff).to_have_url(re.compile(r"/excuses/\d+$"))
+            request_url = staff.url
+            await expect(staff.get_by_role("heading", level=1)).to_have_text(
+                f"Excuse request: {learner}"
+            )
+            await expect(staff.locator("dd.status")).to_have_text(
+                "Awaiting the director's decision"
+            )
+            await expect(staff.locator("dl.request")).to_contain_text("16.03.2026 — 16.03.2026")
+            await expect(staff.locator("dl.request")).to_contain_text(director.full_name)
+            await expect(staff.locator("ul.affected li")).to_have_count(1)
+            await expect(staff.locator("ul.affected li")).to_contain_text("Криминалистика")
+            # Staff do not decide: no decision buttons for them.
+            await expect(staff.get_by_role("button", name="Approve")).to_have_count(0)
+
+            # -- the director approves it from the queue -------------------------------------
+            boss = await open_signed_in(browser, served, director.id, "/excuses")
+            watch_errors(boss, errors)
+            waiting = boss.locator("section").filter(
+                has=boss.get_by_role("heading", name="Awaiting the director's decision")
+            )
+            row = waiting.locator("tbody tr").filter(has_text=learner)
+            await expect(row).to_have_count(1)
+            await expect(row).to_contain_text("Illness")
+            await expect(row).to_contain_text("16.03.2026 — 16.03.2026")
+            await row.get_by_role("link", name=learner).click()
+            await expect(boss).to_have_url(request_url)
+            await boss.get_by_label("Comment").fill("Документ проверен")
+            await boss.get_by_role("button", name="Approve").click()
+            await expect(boss.locator("dd.status")).to_have_text("Approved")
+            await expect(boss).to_have_url(request_url)
+            await expect(boss.get_by_role("button", name="Approve")).to_have_count(0)
+            history = boss.locator("ol.history li")
+            await expect(history).to_have_count(2)
+            await expect(history.nth(0)).to_contain_text(f"{staff_name} · Filed")
+            await expect(history.nth(1)).to_contain_text(
+                f"{director.full_name} · Approved · Документ проверен"
+            )
+            await expect(boss.locator("ul.affected li")).to_contain_text("excused")
+            await boss.goto(str(served.make_url("/excuses")))
+            await expect(boss.get_by_text("No requests are waiting.")).to_be_visible()
+            decided = boss.locator("section").filter(
+                has=boss.get_by_role("heading", name="Decided")
+            )
+            await expect(decided.locator("tbody tr").filter(has_text=learner)).to_contain_text(
+                "Approved"
+            )
+
+            # -- staff read the register of 16 March -----------------------------------------
+            await staff.goto(str(served.make_url(f"/classes/{march_16}/attendance")))
+            rows = staff.locator("table#attendance tbody tr")
+            excused = rows.filter(has_text=learner)
+            await expect(excused).to_have_count(1)
+            await expect(excused.locator(".mark-label")).to_have_text("excused")
+            classmate = rows.filter(has_text=accounts.get(academy.student_ids[1]).full_name)
+            await expect(classmate.locator(".mark-label")).to_have_text("absent")
             assert errors == []
         finally:
             await browser.close()
