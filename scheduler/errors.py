@@ -20,6 +20,12 @@ class GroupNotFound(SchedulerError):
     code = "group_not_found"
 
 
+class GroupNotReady(SchedulerError):
+    """A group that may not be activated (an additional-education group below 20)."""
+
+    code = "group_not_ready"
+
+
 class InvalidTransition(SchedulerError):
     code = "invalid_transition"
 

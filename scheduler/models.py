@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidTransition
@@ -12,6 +12,26 @@ from .errors import InvalidTransition
 DEFAULT_TIMEZONE = "Asia/Almaty"
 LONGEST_CLASS = timedelta(hours=12)
 LANGUAGES = ("kk", "ru", "en")
+
+
+class ProgrammeKind(enum.StrEnum):
+    POSTGRADUATE = "postgraduate"
+    ADDITIONAL = "additional"  # additional education: groups of at least 20 (clause 17)
+
+
+MIN_ADDITIONAL_GROUP = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Programme:
+    id: int
+    name: str
+    kind: ProgrammeKind
+    institute_id: int
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("A programme needs a name")
 
 
 class ClassKind(enum.StrEnum):
@@ -84,8 +104,14 @@ class Group:
     department_id: int
     language: str = "ru"
     timezone: str = DEFAULT_TIMEZONE
+    programme_id: int | None = None
+    starts_on: date | None = None  # the study period, in the group's zone
+    ends_on: date | None = None
+    active: bool = True  # the monthly guarantee covers active groups in their study period
 
     def __post_init__(self) -> None:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("A study period ends after it starts")
         if self.language not in LANGUAGES:
             raise ValueError(f"Language {self.language!r} is not one of {', '.join(LANGUAGES)}")
         zone(self.timezone)
@@ -106,6 +132,8 @@ class LiveClass:
     ends_at: datetime
     status: ClassStatus
     group_ids: tuple[int, ...] = field(default=())
+    discipline: str = ""
+    series_id: int | None = None  # classes planned together by one recurrence rule
     # An individual class (a make-up class for one learner): only these learners of the groups
     # are its learners. Empty: every member of the groups.
     learner_ids: tuple[int, ...] = field(default=())
@@ -126,3 +154,38 @@ class LiveClass:
 
     def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
         return self.starts_at < ends_at and starts_at < self.ends_at
+
+
+def group_flags(group: Group, programme: Programme | None, members: int) -> list[str]:
+    """What keeps a group from being activated (empty: nothing)."""
+    flags = []
+    if (
+        programme is not None
+        and programme.kind is ProgrammeKind.ADDITIONAL
+        and members < MIN_ADDITIONAL_GROUP
+    ):
+        flags.append("below_minimum")
+    return flags
+
+
+class TimetableAction(enum.StrEnum):
+    """What a change to the timetable did; each is logged with who and why."""
+
+    PLANNED = "planned"
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+    SWITCHED_ONLINE = "switched_online"
+    SWITCH_UNDONE = "switch_undone"
+    MISSED = "missed"
+    ALERT = "alert"
+
+
+@dataclass(frozen=True, slots=True)
+class TimetableChange:
+    at: float
+    action: TimetableAction
+    by_id: int | None  # None: the guarantee or another job of Sabaq's own
+    by_name: str
+    class_id: int | None
+    group_id: int | None
+    reason: str

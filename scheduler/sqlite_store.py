@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from datetime import UTC, datetime
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-from .errors import ClassConflict, ClassNotFound, GroupNotFound
+from .errors import (
+    ClassConflict,
+    ClassNotFound,
+    GroupNotFound,
+    GroupNotReady,
+    InvalidTransition,
+)
 from .models import (
     LONGEST_CLASS,
     OCCUPYING,
@@ -17,7 +25,12 @@ from .models import (
     Group,
     Institute,
     LiveClass,
+    Programme,
+    ProgrammeKind,
+    TimetableAction,
+    TimetableChange,
     check_transition,
+    group_flags,
 )
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -84,7 +97,79 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX classes_starts ON classes(starts_at);
         """,
     ),
+    (
+        "scheduler_0003_programmes_disciplines_log",
+        """
+        CREATE TABLE programmes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            institute_id INTEGER NOT NULL REFERENCES institutes(id)
+        );
+        ALTER TABLE groups ADD COLUMN programme_id INTEGER REFERENCES programmes(id);
+        ALTER TABLE groups ADD COLUMN starts_on TEXT;
+        ALTER TABLE groups ADD COLUMN ends_on TEXT;
+        ALTER TABLE groups ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE classes ADD COLUMN discipline TEXT NOT NULL DEFAULT '';
+        ALTER TABLE classes ADD COLUMN series_id INTEGER;
+        -- Every change to the timetable: who (or which job of Sabaq's), what, why.
+        CREATE TABLE timetable_log (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            action TEXT NOT NULL,
+            by_id INTEGER REFERENCES users(id),
+            by_name TEXT NOT NULL,
+            class_id INTEGER REFERENCES classes(id),
+            group_id INTEGER REFERENCES groups(id),
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX timetable_log_class ON timetable_log(class_id, id);
+        CREATE INDEX timetable_log_group ON timetable_log(group_id, id);
+        """,
+    ),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSpec:
+    """A class to plan."""
+
+    title: str
+    kind: ClassKind
+    format: ClassFormat
+    teacher_id: int
+    starts_at: datetime
+    ends_at: datetime
+    group_ids: tuple[int, ...]
+    learner_ids: tuple[int, ...] = ()
+    discipline: str = ""
+
+    def draft(self) -> LiveClass:
+        """The class as it would stand (checks its fields)."""
+        return LiveClass(
+            id=0,
+            title=self.title,
+            kind=self.kind,
+            format=self.format,
+            teacher_id=self.teacher_id,
+            starts_at=self.starts_at.astimezone(UTC),
+            ends_at=self.ends_at.astimezone(UTC),
+            status=ClassStatus.PLANNED,
+            group_ids=self.group_ids,
+            learner_ids=self.learner_ids,
+            discipline=self.discipline,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who changes the timetable: a person, or (id None) a job of Sabaq's own."""
+
+    id: int | None
+    name: str
+
+
+SABAQ = Actor(None, "Sabaq")
 
 
 def _ts(dt: datetime) -> str:
@@ -119,12 +204,55 @@ class SqliteTimetable:
         assert cur.lastrowid is not None
         return Department(id=cur.lastrowid, institute_id=institute_id, name=name, head_id=head_id)
 
-    def add_group(self, name: str, department_id: int, language: str, timezone: str) -> Group:
-        Group(id=0, name=name, department_id=department_id, language=language, timezone=timezone)
+    def add_programme(self, name: str, kind: ProgrammeKind, institute_id: int) -> Programme:
+        Programme(0, name, kind, institute_id)
         with self._db:
             cur = self._db.execute(
-                "INSERT INTO groups (name, department_id, language, timezone) VALUES (?, ?, ?, ?)",
-                (name, department_id, language, timezone),
+                "INSERT INTO programmes (name, kind, institute_id) VALUES (?, ?, ?)",
+                (name, kind.value, institute_id),
+            )
+        assert cur.lastrowid is not None
+        return Programme(cur.lastrowid, name, kind, institute_id)
+
+    def programme(self, programme_id: int) -> Programme:
+        row = self._db.execute("SELECT * FROM programmes WHERE id = ?", (programme_id,)).fetchone()
+        if row is None:
+            raise GroupNotFound(f"No programme with id {programme_id}")
+        return Programme(row["id"], row["name"], ProgrammeKind(row["kind"]), row["institute_id"])
+
+    def add_group(
+        self,
+        name: str,
+        department_id: int,
+        language: str,
+        timezone: str,
+        *,
+        programme_id: int | None = None,
+        starts_on: date | None = None,
+        ends_on: date | None = None,
+        active: bool = True,
+    ) -> Group:
+        """A new group; an additional-education group starts inactive (it has no members yet,
+        and may be activated with 20)."""
+        Group(0, name, department_id, language, timezone, programme_id, starts_on, ends_on)
+        if programme_id is not None and self.programme(programme_id).kind is (
+            ProgrammeKind.ADDITIONAL
+        ):
+            active = False
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO groups (name, department_id, language, timezone, programme_id,"
+                " starts_on, ends_on, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    department_id,
+                    language,
+                    timezone,
+                    programme_id,
+                    starts_on.isoformat() if starts_on else None,
+                    ends_on.isoformat() if ends_on else None,
+                    int(active),
+                ),
             )
         assert cur.lastrowid is not None
         return self.group(cur.lastrowid)
@@ -143,7 +271,27 @@ class SqliteTimetable:
             department_id=row["department_id"],
             language=row["language"],
             timezone=row["timezone"],
+            programme_id=row["programme_id"],
+            starts_on=date.fromisoformat(row["starts_on"]) if row["starts_on"] else None,
+            ends_on=date.fromisoformat(row["ends_on"]) if row["ends_on"] else None,
+            active=bool(row["active"]),
         )
+
+    def flags(self, group: Group) -> list[str]:
+        """What keeps the group from being activated."""
+        programme = self.programme(group.programme_id) if group.programme_id else None
+        count = self._db.execute(
+            "SELECT COUNT(*) FROM group_members WHERE group_id = ?", (group.id,)
+        ).fetchone()[0]
+        return group_flags(group, programme, count)
+
+    def set_active(self, group_id: int, active: bool) -> Group:
+        group = self.group(group_id)
+        if active and (flags := self.flags(group)):
+            raise GroupNotReady(f"Group {group.name!r} cannot be activated: {', '.join(flags)}")
+        with self._db:
+            self._db.execute("UPDATE groups SET active = ? WHERE id = ?", (int(active), group_id))
+        return self.group(group_id)
 
     def add_members(self, group_id: int, user_ids: Iterable[int]) -> None:
         with self._db:
@@ -214,62 +362,83 @@ class SqliteTimetable:
         ends_at: datetime,
         group_ids: tuple[int, ...],
         learner_ids: tuple[int, ...] = (),
+        discipline: str = "",
+        by: Actor = SABAQ,
+        reason: str = "",
     ) -> LiveClass:
         """Plan a class; refused (``ClassConflict``) if it would put its teacher, a group or a
         learner in two classes at once. ``learner_ids`` makes it an individual class."""
-        if not group_ids:
+        spec = ClassSpec(
+            title, kind, format, teacher_id, starts_at, ends_at, group_ids, learner_ids, discipline
+        )
+        return self.add_classes([spec], by=by, reason=reason)[0]
+
+    def add_classes(
+        self, specs: Sequence[ClassSpec], *, by: Actor = SABAQ, reason: str = ""
+    ) -> list[LiveClass]:
+        """Plan classes together (a recurring series): all of them, or — at the first conflict,
+        with the timetable or among themselves — none."""
+        drafts = [self._check(spec) for spec in specs]
+        for i, d in enumerate(drafts):
+            conflict = self.find_conflict(
+                teacher_id=d.teacher_id,
+                group_ids=d.group_ids,
+                learner_ids=d.learner_ids,
+                starts_at=d.starts_at,
+                ends_at=d.ends_at,
+                others=drafts[:i],
+            )
+            if conflict is not None:
+                raise conflict
+        at = time.time()
+        ids: list[int] = []
+        with self._db:
+            for d in drafts:
+                cur = self._db.execute(
+                    "INSERT INTO classes (title, kind, format, teacher_id, starts_at, ends_at,"
+                    " status, discipline, series_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        d.title,
+                        d.kind.value,
+                        d.format.value,
+                        d.teacher_id,
+                        _ts(d.starts_at),
+                        _ts(d.ends_at),
+                        ClassStatus.PLANNED.value,
+                        d.discipline,
+                        ids[0] if ids and len(drafts) > 1 else None,
+                    ),
+                )
+                assert cur.lastrowid is not None
+                cid = cur.lastrowid
+                if not ids and len(drafts) > 1:
+                    self._db.execute("UPDATE classes SET series_id = ? WHERE id = ?", (cid, cid))
+                ids.append(cid)
+                self._db.executemany(
+                    "INSERT INTO class_groups (class_id, group_id) VALUES (?, ?)",
+                    [(cid, g) for g in d.group_ids],
+                )
+                self._db.executemany(
+                    "INSERT INTO class_learners (class_id, user_id) VALUES (?, ?)",
+                    [(cid, u) for u in dict.fromkeys(d.learner_ids)],
+                )
+                self._log(at, TimetableAction.PLANNED, by, cid, d.group_ids[0], reason)
+        return [self.get_class(i) for i in ids]
+
+    def _check(self, spec: ClassSpec) -> LiveClass:
+        if not spec.group_ids:
             raise ValueError("A class needs at least one group")
-        for g in group_ids:
+        if len(spec.discipline) > 200 or len(spec.title) > 200:
+            raise ValueError("A title or a discipline has at most 200 characters")
+        for g in spec.group_ids:
             self.group(g)
-            if not self.is_teacher_of(teacher_id, g):
-                raise ValueError(f"User {teacher_id} does not teach group {g}")
-        members = {u for g in group_ids for u in self.members(g)}
-        stray = [u for u in learner_ids if u not in members]
+            if not self.is_teacher_of(spec.teacher_id, g):
+                raise ValueError(f"User {spec.teacher_id} does not teach group {g}")
+        members = {u for g in spec.group_ids for u in self.members(g)}
+        stray = [u for u in spec.learner_ids if u not in members]
         if stray:
             raise ValueError(f"Users {stray} are not members of the class's groups")
-        LiveClass(
-            id=0,
-            title=title,
-            kind=kind,
-            format=format,
-            teacher_id=teacher_id,
-            starts_at=starts_at.astimezone(UTC),
-            ends_at=ends_at.astimezone(UTC),
-            status=ClassStatus.PLANNED,
-        )
-        conflict = self.find_conflict(
-            teacher_id=teacher_id,
-            group_ids=group_ids,
-            learner_ids=learner_ids,
-            starts_at=starts_at,
-            ends_at=ends_at,
-        )
-        if conflict is not None:
-            raise conflict
-        with self._db:
-            cur = self._db.execute(
-                "INSERT INTO classes (title, kind, format, teacher_id, starts_at, ends_at, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    title,
-                    kind.value,
-                    format.value,
-                    teacher_id,
-                    _ts(starts_at),
-                    _ts(ends_at),
-                    ClassStatus.PLANNED.value,
-                ),
-            )
-            assert cur.lastrowid is not None
-            self._db.executemany(
-                "INSERT INTO class_groups (class_id, group_id) VALUES (?, ?)",
-                [(cur.lastrowid, g) for g in group_ids],
-            )
-            self._db.executemany(
-                "INSERT INTO class_learners (class_id, user_id) VALUES (?, ?)",
-                [(cur.lastrowid, u) for u in dict.fromkeys(learner_ids)],
-            )
-        return self.get_class(cur.lastrowid)
+        return spec.draft()
 
     def find_conflict(
         self,
@@ -280,18 +449,21 @@ class SqliteTimetable:
         starts_at: datetime,
         ends_at: datetime,
         ignore_id: int | None = None,
+        others: Sequence[LiveClass] = (),
     ) -> ClassConflict | None:
-        """The first class (planned, live or held) that overlaps the given time and shares its
-        teacher, one of its groups, or — where either class is individual — a learner."""
+        """The first class (planned, live or held; or one of ``others`` about to be planned)
+        that overlaps the given time and shares its teacher, one of its groups, or — where
+        either class is individual — a learner."""
         rows = self._db.execute(
             "SELECT * FROM classes WHERE starts_at > ? AND starts_at < ? AND id != ?"
             " ORDER BY starts_at, id",
             (_ts(starts_at - LONGEST_CLASS), _ts(ends_at), ignore_id or 0),
         ).fetchall()
+        candidates = [self._class(r) for r in rows]
+        candidates += [o for o in others if o.overlaps(starts_at, ends_at)]
         groups = set(group_ids)
         people: set[int] | None = None
-        for row in rows:
-            other = self._class(row)
+        for other in candidates:
             if other.status not in OCCUPYING or not other.overlaps(starts_at, ends_at):
                 continue
             if other.teacher_id == teacher_id:
@@ -305,6 +477,108 @@ class SqliteTimetable:
             if people.intersection(self.learners(other)):
                 return ClassConflict("learner", other)
         return None
+
+    def move_class(
+        self, class_id: int, starts_at: datetime, ends_at: datetime, *, by: Actor, reason: str
+    ) -> LiveClass:
+        """Move a planned class to another time, under the same conflict checks."""
+        current = self.get_class(class_id)
+        if current.status is not ClassStatus.PLANNED:
+            raise InvalidTransition(f'Class {class_id} is "{current.status}"; only planned move')
+        moved = ClassSpec(
+            current.title, current.kind, current.format, current.teacher_id, starts_at,
+            ends_at, current.group_ids, current.learner_ids, current.discipline,
+        ).draft()  # fmt: skip
+        conflict = self.find_conflict(
+            teacher_id=moved.teacher_id,
+            group_ids=moved.group_ids,
+            learner_ids=moved.learner_ids,
+            starts_at=moved.starts_at,
+            ends_at=moved.ends_at,
+            ignore_id=class_id,
+        )
+        if conflict is not None:
+            raise conflict
+        with self._db:
+            self._db.execute(
+                "UPDATE classes SET starts_at = ?, ends_at = ? WHERE id = ? AND status = ?",
+                (_ts(moved.starts_at), _ts(moved.ends_at), class_id, ClassStatus.PLANNED.value),
+            )
+            self._log(
+                time.time(),
+                TimetableAction.MOVED,
+                by,
+                class_id,
+                current.group_ids[0],
+                reason or f"from {_ts(current.starts_at)}",
+            )
+        return self.get_class(class_id)
+
+    def cancel_class(self, class_id: int, *, by: Actor, reason: str) -> LiveClass:
+        current = self.get_class(class_id)
+        check_transition(current.status, ClassStatus.CANCELLED)
+        with self._db:
+            self._db.execute(
+                "UPDATE classes SET status = ? WHERE id = ? AND status = ?",
+                (ClassStatus.CANCELLED.value, class_id, current.status.value),
+            )
+            self._log(
+                time.time(), TimetableAction.CANCELLED, by, class_id, current.group_ids[0], reason
+            )
+        return self.get_class(class_id)
+
+    def _log(
+        self,
+        at: float,
+        action: TimetableAction,
+        by: Actor,
+        class_id: int | None,
+        group_id: int | None,
+        reason: str,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO timetable_log (at, action, by_id, by_name, class_id, group_id, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, action.value, by.id, by.name, class_id, group_id, reason),
+        )
+
+    def log(
+        self,
+        action: TimetableAction,
+        *,
+        by: Actor,
+        reason: str,
+        class_id: int | None = None,
+        group_id: int | None = None,
+    ) -> None:
+        with self._db:
+            self._log(time.time(), action, by, class_id, group_id, reason)
+
+    def changes(
+        self, *, class_id: int | None = None, group_id: int | None = None, limit: int = 200
+    ) -> list[TimetableChange]:
+        """The log of changes, newest first, of one class or one group (or all)."""
+        where, params = "1", list[object]()
+        if class_id is not None:
+            where, params = "class_id = ?", [class_id]
+        elif group_id is not None:
+            where, params = "group_id = ?", [group_id]
+        rows = self._db.execute(
+            f"SELECT * FROM timetable_log WHERE {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (*params, limit),
+        )
+        return [
+            TimetableChange(
+                r["at"],
+                TimetableAction(r["action"]),
+                r["by_id"],
+                r["by_name"],
+                r["class_id"],
+                r["group_id"],
+                r["reason"],
+            )
+            for r in rows.fetchall()
+        ]
 
     def get_class(self, class_id: int) -> LiveClass:
         row = self._db.execute("SELECT * FROM classes WHERE id = ?", (class_id,)).fetchone()
@@ -333,6 +607,8 @@ class SqliteTimetable:
                     (row["id"],),
                 )
             ),
+            discipline=row["discipline"],
+            series_id=row["series_id"],
         )
 
     def classes_of_teacher(self, teacher_id: int) -> list[LiveClass]:

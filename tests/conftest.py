@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from web import keys
 from web.app import create_app
+from web.database import connect
 from web.http import CSRF_COOKIE, SESSION_COOKIE
 from web.settings import Settings
 
@@ -105,6 +106,16 @@ def seed_into(accounts: SqliteAccounts, tt: SqliteTimetable, students: int = 20)
         group_ids=(other.id,),
     )
     return Academy(teacher, other_teacher, ids, outsider, staff, group.id, c.id, c2.id)
+
+
+@pytest.fixture
+def timetable() -> Iterator[tuple[SqliteTimetable, Academy, SqliteAccounts]]:
+    """A small academy (three students) in an in-memory database, without a server."""
+    db = connect(":memory:")
+    accounts, tt = SqliteAccounts(db), SqliteTimetable(db)
+    academy = seed_into(accounts, tt, students=3)
+    yield tt, academy, accounts
+    db.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ individual make-up classes under the timetable's conflict checks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,10 +16,9 @@ from admission.models import ExcuseReason, ExcuseRequest, ExcuseStatus, Sitting,
 from scheduler.errors import ClassConflict
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
-from tests.conftest import Academy, SignIn, seed_into
+from tests.conftest import Academy, SignIn
 from tests.test_reports import MARCH_16, english, march, rows_of
 from web import keys
-from web.database import connect
 
 ALMATY = "Asia/Almaty"
 
@@ -83,15 +81,6 @@ def test_a_request_without_sense_is_refused(
 
 
 # -- the timetable's conflict checks ---------------------------------------------------------------
-@pytest.fixture
-def timetable() -> Iterator[tuple[SqliteTimetable, Academy, SqliteAccounts]]:
-    db = connect(":memory:")
-    accounts, tt = SqliteAccounts(db), SqliteTimetable(db)
-    academy = seed_into(accounts, tt, students=3)
-    yield tt, academy, accounts
-    db.close()
-
-
 TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(
     hour=5, minute=0, second=0, microsecond=0
 )

@@ -36,6 +36,7 @@ from .i18n import load_catalogues
 from .live import routes as live_routes
 from .reports import routes as report_routes
 from .settings import ConfigError, Settings
+from .timetable import routes as timetable_routes
 from .views import routes
 
 log = logging.getLogger("sabaq.web.app")
@@ -192,6 +193,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(report_routes)
     app.add_routes(live_routes)
     app.add_routes(excuse_routes)
+    app.add_routes(timetable_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     return app

@@ -1,0 +1,682 @@
+"""The academy's timetable: week and month views per group and per teacher; staff plan classes
+one by one or weekly (with exceptions), move and cancel them, each change logged with who and
+why; conflicts are refused with the class in the way named. The same as JSON under /api/v1."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from access.models import Role, User
+from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
+from scheduler.models import (
+    DEFAULT_TIMEZONE,
+    ClassFormat,
+    ClassKind,
+    ClassStatus,
+    Group,
+    LiveClass,
+    TimetableAction,
+)
+from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
+from scheduler.sqlite_store import Actor, ClassSpec
+
+from . import keys
+from .excuses import class_status_labels, conflict_message, kind_labels
+from .http import PageError, gettext_of, redirect, render, require_session
+from .views import OBSERVER_ROLES
+
+log = logging.getLogger("sabaq.web.timetable")
+routes = web.RouteTableDef()
+
+EDITORS = frozenset({Role.STAFF, Role.ADMIN})
+MAX_TEXT = 200
+MAX_REASON = 500
+MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
+
+
+def format_labels(_: Callable[[str], str]) -> dict[ClassFormat, str]:
+    return {ClassFormat.LIVE_ONLINE: _("Live online"), ClassFormat.IN_PERSON: _("In person")}
+
+
+def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
+    return {
+        TimetableAction.PLANNED: _("Planned"),
+        TimetableAction.MOVED: _("Moved"),
+        TimetableAction.CANCELLED: _("Cancelled"),
+        TimetableAction.SWITCHED_ONLINE: _("Switched to live online"),
+        TimetableAction.SWITCH_UNDONE: _("Switch to online undone"),
+        TimetableAction.MISSED: _("Missed"),
+        TimetableAction.ALERT: _("Alert"),
+    }
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user.id, user.full_name)
+
+
+def _require_editor(request: web.Request) -> User:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    if user.role not in EDITORS:
+        raise PageError(403, _("The timetable is edited by staff."), "forbidden")
+    return user
+
+
+def _may_see_group(request: web.Request, user: User, group: Group) -> None:
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    if user.role in OBSERVER_ROLES or user.role in EDITORS:
+        return
+    if tt.is_teacher_of(user.id, group.id) or user.id in tt.members(group.id):
+        return
+    raise PageError(
+        403, _("A group's timetable is seen by its students, teachers and staff."), "forbidden"
+    )
+
+
+def _may_see_teacher(request: web.Request, user: User, teacher_id: int) -> None:
+    _ = gettext_of(request)
+    if user.id != teacher_id and user.role not in OBSERVER_ROLES | EDITORS:
+        raise PageError(
+            403, _("A teacher's timetable is seen by the teacher and staff."), "forbidden"
+        )
+
+
+# -- ranges -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Span:
+    view: str  # "week" or "month"
+    first: date  # local days, inclusive
+    last: date
+    previous: str  # query strings of the neighbouring spans
+    next: str
+
+    def bounds(self, zone: str) -> tuple[datetime, datetime]:
+        tz = ZoneInfo(zone)
+        start = datetime.combine(self.first, time(), tz).astimezone(UTC)
+        end = datetime.combine(self.last + timedelta(days=1), time(), tz).astimezone(UTC)
+        return start, end
+
+
+def span_of(request: web.Request, zone: str) -> Span:
+    """The week (``?view=week&date=YYYY-MM-DD``, the default) or month (``?view=month&
+    month=YYYY-MM``) asked for, this one by default."""
+    _ = gettext_of(request)
+    today = datetime.now(ZoneInfo(zone)).date()
+    view = request.query.get("view", "week")
+    try:
+        if view == "month":
+            raw = request.query.get("month") or today.strftime("%Y-%m")
+            first = datetime.strptime(raw, "%Y-%m").date()
+            after = (first + timedelta(days=32)).replace(day=1)
+            before = (first - timedelta(days=1)).replace(day=1)
+            if not 2000 <= first.year <= 2100:
+                raise ValueError
+            return Span(
+                "month",
+                first,
+                after - timedelta(days=1),
+                f"view=month&month={before:%Y-%m}",
+                f"view=month&month={after:%Y-%m}",
+            )
+        if view != "week":
+            raise ValueError
+        day = date.fromisoformat(request.query.get("date") or today.isoformat())
+        if not 2000 <= day.year <= 2100:
+            raise ValueError
+    except ValueError:
+        raise PageError(
+            400, _("Ask for a week as date=YYYY-MM-DD or a month as month=YYYY-MM."), "bad_range"
+        ) from None
+    monday = day - timedelta(days=day.weekday())
+    return Span(
+        "week",
+        monday,
+        monday + timedelta(days=6),
+        f"view=week&date={monday - timedelta(days=7)}",
+        f"view=week&date={monday + timedelta(days=7)}",
+    )
+
+
+def _days(span: Span, classes: Sequence[LiveClass], zone: str) -> list[list[dict[str, Any]]]:
+    """Weeks of days (Monday first) covering the span, each day with its classes."""
+    tz = ZoneInfo(zone)
+    by_day: dict[date, list[LiveClass]] = {}
+    for c in classes:
+        by_day.setdefault(c.starts_at.astimezone(tz).date(), []).append(c)
+    first = span.first - timedelta(days=span.first.weekday())
+    weeks = []
+    day = first
+    while day <= span.last:
+        week = []
+        for _i in range(7):
+            week.append(
+                {
+                    "day": day,
+                    "inside": span.first <= day <= span.last,
+                    "classes": by_day.get(day, []),
+                }
+            )
+            day += timedelta(days=1)
+        weeks.append(week)
+    return weeks
+
+
+def _timetable_page(
+    request: web.Request,
+    title: str,
+    zone: str,
+    classes: Sequence[LiveClass],
+    span: Span,
+    **extra: Any,
+) -> web.Response:
+    _ = gettext_of(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    teachers = accounts.many(c.teacher_id for c in classes)
+    names = {g.id: g.name for g in tt.groups()}
+    user = require_session(request).user
+    return render(
+        request,
+        "timetable.html",
+        {
+            "title": title,
+            "zone": zone,
+            "span": span,
+            "weeks": _days(span, classes, zone),
+            "teachers": {k: v.full_name for k, v in teachers.items()},
+            "class_groups": {c.id: ", ".join(names[g] for g in c.group_ids) for c in classes},
+            "kinds": kind_labels(_),
+            "formats": format_labels(_),
+            "statuses": class_status_labels(_),
+            "can_edit": user.role in EDITORS,
+            **extra,
+        },
+    )
+
+
+# -- pages ----------------------------------------------------------------------------------------
+@routes.get("/timetable")
+async def timetable_index(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    tt = request.app[keys.TIMETABLE]
+    if user.role is Role.TEACHER:
+        return redirect(f"/timetable/teachers/{user.id}")
+    if user.role is Role.STUDENT:
+        groups = tt.groups_of_member(user.id)
+        if not groups:
+            raise PageError(404, _("You are not in a group yet."), "not_found")
+        return redirect(f"/timetable/groups/{groups[0].id}")
+    groups = tt.groups()
+    teacher_ids = sorted({t for g in groups for t in tt.teachers(g.id)})
+    teachers = request.app[keys.ACCOUNTS].many(teacher_ids)
+    return render(
+        request,
+        "timetable_index.html",
+        {
+            "groups": [(g, tt.flags(g)) for g in groups],
+            "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
+            "can_edit": user.role in EDITORS,
+        },
+    )
+
+
+@routes.get("/timetable/groups/{group_id:\\d{1,18}}")
+async def group_timetable(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    tt = request.app[keys.TIMETABLE]
+    group = tt.group(int(request.match_info["group_id"]))
+    _may_see_group(request, user, group)
+    span = span_of(request, group.timezone)
+    classes = [
+        c
+        for c in tt.classes_of_group(group.id, *span.bounds(group.timezone))
+        if not c.individual
+        or user.role in EDITORS | OBSERVER_ROLES
+        or user.id in c.learner_ids
+        or user.id == c.teacher_id
+    ]
+    title = _("Timetable of group {group}").replace("{group}", group.name)
+    return _timetable_page(
+        request, title, group.timezone, classes, span, group=group, flags=tt.flags(group)
+    )
+
+
+@routes.get("/timetable/teachers/{user_id:\\d{1,18}}")
+async def teacher_timetable(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    teacher_id = int(request.match_info["user_id"])
+    _may_see_teacher(request, user, teacher_id)
+    teacher = request.app[keys.ACCOUNTS].many([teacher_id]).get(teacher_id)
+    if teacher is None:
+        raise PageError(404, _("There is no such teacher."), "not_found")
+    tt = request.app[keys.TIMETABLE]
+    zone = DEFAULT_TIMEZONE
+    span = span_of(request, zone)
+    start, end = span.bounds(zone)
+    classes = [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
+    title = _("Timetable of {name}").replace("{name}", teacher.full_name)
+    return _timetable_page(request, title, zone, classes, span, group=None, flags=[])
+
+
+# -- planning -------------------------------------------------------------------------------------
+class PlanError(Exception):
+    """A plan that cannot be made, with the message to show."""
+
+    status = 400
+
+
+class PlanConflict(PlanError):
+    """The timetable is in the way: a class at that time, or a class no longer planned."""
+
+    status = 409
+
+
+def _parse_time(raw: str) -> time:
+    return datetime.strptime(raw.strip(), "%H:%M").time()
+
+
+def plan_from(
+    request: web.Request, data: Mapping[str, Any], *, weekdays: Sequence[str] = ()
+) -> tuple[list[ClassSpec], Group]:
+    """Classes to plan from a form or a JSON body: one (``day``) or weekly (``repeat`` with
+    ``weekday``s, ``until`` and ``except`` days)."""
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    title = str(data.get("title", "")).strip()
+    discipline = str(data.get("discipline", "")).strip()
+    if not title or len(title) > MAX_TEXT or len(discipline) > MAX_TEXT:
+        raise PlanError(
+            _("Give the class a title (at most {n} characters).").replace("{n}", str(MAX_TEXT))
+        )
+    try:
+        kind = ClassKind(str(data.get("kind", "")))
+        fmt = ClassFormat(str(data.get("format", ClassFormat.LIVE_ONLINE.value)))
+        group_id = int(str(data.get("group_id", "")))
+        teacher_id = int(str(data.get("teacher_id", "")))
+    except ValueError:
+        raise PlanError(_("Choose the group, the teacher, the kind and the format.")) from None
+    if group_id > 2**62 or teacher_id > 2**62:
+        raise PlanError(_("Choose the group, the teacher, the kind and the format."))
+    group = tt.group(group_id)
+    if teacher_id not in tt.teachers(group_id):
+        raise PlanError(_("The teacher does not teach this group."))
+    try:
+        day = date.fromisoformat(str(data.get("day", "")))
+        start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))
+    except ValueError:
+        raise PlanError(_("Give the day and the start and end times.")) from None
+    try:
+        occurrences: list[Occurrence]
+        if str(data.get("repeat", "")) in ("weekly", "on", "true", "True"):
+            try:
+                until = date.fromisoformat(str(data.get("until", "")))
+                days = [int(d) for d in weekdays]
+                skip = [
+                    date.fromisoformat(x.strip())
+                    for x in str(data.get("except", "")).replace(";", ",").split(",")
+                    if x.strip()
+                ]
+            except ValueError:
+                raise PlanError(
+                    _(
+                        "For a weekly class give the days of the week, the last day and the"
+                        " exceptions as YYYY-MM-DD."
+                    )
+                ) from None
+            occurrences = weekly(day, until, days, start, end, group.timezone, skip)
+        else:
+            occurrences = [local_span(day, start, end, group.timezone)]
+    except ValueError as exc:
+        raise PlanError(_rule_message(request, str(exc))) from None
+    if not occurrences:
+        raise PlanError(_("The rule makes no classes: check the days and the exceptions."))
+    return [
+        ClassSpec(title, kind, fmt, teacher_id, o.starts_at, o.ends_at, (group_id,), (), discipline)
+        for o in occurrences
+    ], group
+
+
+def _rule_message(request: web.Request, text: str) -> str:
+    _ = gettext_of(request)
+    if "at most 12 hours" in text:
+        return _("A class lasts at most 12 hours.")
+    if "end after" in text:
+        return _("The class must end after it starts.")
+    if "at most" in text:
+        return _("A rule makes at most {n} classes.").replace("{n}", str(MAX_OCCURRENCES))
+    if "ends before" in text:
+        return _("The last day of the rule comes after the first.")
+    return _("Choose the days of the week.")
+
+
+def _new_form(
+    request: web.Request, values: Mapping[str, Any], error: str | None = None, status: int = 200
+) -> web.Response:
+    _ = gettext_of(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    groups = tt.groups()
+    teacher_ids = sorted({t for g in groups for t in tt.teachers(g.id)})
+    teachers = accounts.many(teacher_ids)
+    return render(
+        request,
+        "timetable_new.html",
+        {
+            "groups": groups,
+            "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
+            "kinds": list(kind_labels(_).items()),
+            "formats": list(format_labels(_).items()),
+            "weekday_names": _weekday_names(request),
+            "values": values,
+            "error": error,
+        },
+        status,
+    )
+
+
+def _weekday_names(request: web.Request) -> list[tuple[int, str]]:
+    _ = gettext_of(request)
+    names = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+    return list(enumerate(names))
+
+
+PLAN_FIELDS = (
+    "title", "discipline", "kind", "format", "group_id", "teacher_id", "day", "start", "end",
+    "repeat", "until", "except",
+)  # fmt: skip
+
+
+@routes.get("/timetable/new")
+async def new_class_form(request: web.Request) -> web.Response:
+    _require_editor(request)
+    values: dict[str, Any] = dict.fromkeys(PLAN_FIELDS, "")
+    values |= {"group_id": request.query.get("group", ""), "weekday": []}
+    return _new_form(request, values)
+
+
+@routes.post("/timetable/classes")
+async def plan_classes(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    user = _require_editor(request)
+    form = await request.post()
+    values: dict[str, Any] = {k: str(form.get(k, "")) for k in PLAN_FIELDS}
+    values["weekday"] = [str(d) for d in form.getall("weekday", [])]
+    try:
+        specs, group = plan_from(request, values, weekdays=values["weekday"])
+        made = request.app[keys.TIMETABLE].add_classes(specs, by=_actor(user))
+    except PlanError as exc:
+        return _new_form(request, values, str(exc), 400)
+    except ClassConflict as exc:
+        zone = request.app[keys.TIMETABLE].group(int(values["group_id"])).timezone
+        return _new_form(request, values, conflict_message(request, exc, zone), 409)
+    log.info("staff %s planned %d classes for group %s", user.id, len(made), group.id)
+    local = made[0].starts_at.astimezone(ZoneInfo(group.timezone)).date()
+    return redirect(f"/timetable/groups/{group.id}?view=week&date={local}")
+
+
+def _class_card(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    c = tt.get_class(int(request.match_info["class_id"]))
+    group = tt.group(c.group_ids[0])
+    _may_see_group(request, user, group)
+    if (
+        c.individual
+        and user.role not in EDITORS | OBSERVER_ROLES
+        and user.id not in (*c.learner_ids, c.teacher_id)
+    ):
+        raise PageError(403, _("This class is for another student."), "forbidden")
+    tz = ZoneInfo(group.timezone)
+    actions = action_labels(_)
+    return render(
+        request,
+        "timetable_class.html",
+        {
+            "c": c,
+            "zone": group.timezone,
+            "groups": [tt.group(g).name for g in c.group_ids],
+            "teacher": accounts.get(c.teacher_id).full_name,
+            "kind": kind_labels(_)[c.kind],
+            "format": format_labels(_)[c.format],
+            "status": class_status_labels(_)[c.status],
+            "local_day": c.starts_at.astimezone(tz).date().isoformat(),
+            "local_start": c.starts_at.astimezone(tz).strftime("%H:%M"),
+            "local_end": c.ends_at.astimezone(tz).strftime("%H:%M"),
+            "changes": [
+                (datetime.fromtimestamp(ch.at, UTC), ch, actions[ch.action])
+                for ch in tt.changes(class_id=c.id)
+            ],
+            "can_edit": user.role in EDITORS and c.status is ClassStatus.PLANNED,
+            "error": error,
+        },
+        status,
+    )
+
+
+@routes.get("/timetable/classes/{class_id:\\d{1,18}}")
+async def class_card(request: web.Request) -> web.Response:
+    return _class_card(request)
+
+
+def _move(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveClass:
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    c = tt.get_class(int(request.match_info["class_id"]))
+    zone = tt.group(c.group_ids[0]).timezone
+    reason = str(data.get("reason", "")).strip()
+    if len(reason) > MAX_REASON:
+        raise PlanError(_("A reason takes at most {n} characters.").replace("{n}", str(MAX_REASON)))
+    try:
+        day = date.fromisoformat(str(data.get("day", "")))
+        span = local_span(
+            day,
+            _parse_time(str(data.get("start", ""))),
+            _parse_time(str(data.get("end", ""))),
+            zone,
+        )
+    except ValueError as exc:
+        if "at most" in str(exc) or "end after" in str(exc):
+            raise PlanError(_rule_message(request, str(exc))) from None
+        raise PlanError(_("Give the day and the start and end times.")) from None
+    try:
+        return tt.move_class(c.id, span.starts_at, span.ends_at, by=_actor(user), reason=reason)
+    except ClassConflict as exc:
+        raise PlanConflict(conflict_message(request, exc, zone)) from None
+    except InvalidTransition:
+        raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
+
+
+def _cancel(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveClass:
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    reason = str(data.get("reason", "")).strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise PlanError(
+            _("Give the reason for the cancellation (at most {n} characters).").replace(
+                "{n}", str(MAX_REASON)
+            )
+        )
+    try:
+        return tt.cancel_class(int(request.match_info["class_id"]), by=_actor(user), reason=reason)
+    except InvalidTransition:
+        raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
+
+
+@routes.post("/timetable/classes/{class_id:\\d{1,18}}/move")
+async def move_class(request: web.Request) -> web.StreamResponse:
+    user = _require_editor(request)
+    try:
+        c = _move(request, user, await request.post())
+    except PlanError as exc:
+        return _class_card(request, str(exc), exc.status)
+    return redirect(f"/timetable/classes/{c.id}")
+
+
+@routes.post("/timetable/classes/{class_id:\\d{1,18}}/cancel")
+async def cancel_class(request: web.Request) -> web.StreamResponse:
+    user = _require_editor(request)
+    try:
+        c = _cancel(request, user, await request.post())
+    except PlanError as exc:
+        return _class_card(request, str(exc), exc.status)
+    return redirect(f"/timetable/classes/{c.id}")
+
+
+@routes.post("/timetable/groups/{group_id:\\d{1,18}}/active")
+async def set_group_active(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    _require_editor(request)
+    form = await request.post()
+    tt = request.app[keys.TIMETABLE]
+    group_id = int(request.match_info["group_id"])
+    try:
+        tt.set_active(group_id, str(form.get("active", "")) == "1")
+    except GroupNotReady:
+        raise PageError(
+            409,
+            _("An additional-education group needs at least 20 students to be activated."),
+            "group_not_ready",
+        ) from None
+    return redirect("/timetable")
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+def class_json(c: LiveClass, zone: str) -> dict[str, Any]:
+    tz = ZoneInfo(zone)
+    return {
+        "id": c.id,
+        "title": c.title,
+        "discipline": c.discipline,
+        "kind": c.kind.value,
+        "format": c.format.value,
+        "status": c.status.value,
+        "teacher_id": c.teacher_id,
+        "group_ids": list(c.group_ids),
+        "learner_ids": list(c.learner_ids),
+        "series_id": c.series_id,
+        "starts_at": c.starts_at.isoformat(),
+        "ends_at": c.ends_at.isoformat(),
+        "local_start": c.starts_at.astimezone(tz).isoformat(),
+        "local_end": c.ends_at.astimezone(tz).isoformat(),
+        "time_zone": zone,
+    }
+
+
+def _json_range(request: web.Request, zone: str) -> tuple[datetime, datetime]:
+    _ = gettext_of(request)
+    tz = ZoneInfo(zone)
+    try:
+        first = date.fromisoformat(request.query["from"])
+        last = date.fromisoformat(request.query["to"])
+        if last < first or (last - first).days > MAX_SPAN_DAYS:
+            raise ValueError
+    except (KeyError, ValueError):
+        raise PageError(
+            400,
+            _("Give from=YYYY-MM-DD and to=YYYY-MM-DD, at most {n} days apart.").replace(
+                "{n}", str(MAX_SPAN_DAYS)
+            ),
+            "bad_range",
+        ) from None
+    return (
+        datetime.combine(first, time(), tz).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC),
+    )
+
+
+@routes.get("/api/v1/groups/{group_id:\\d{1,18}}/timetable")
+async def group_timetable_json(request: web.Request) -> web.Response:
+    user = require_session(request).user
+    tt = request.app[keys.TIMETABLE]
+    group = tt.group(int(request.match_info["group_id"]))
+    _may_see_group(request, user, group)
+    classes = tt.classes_of_group(group.id, *_json_range(request, group.timezone))
+    return web.json_response(
+        {"group_id": group.id, "classes": [class_json(c, group.timezone) for c in classes]}
+    )
+
+
+@routes.get("/api/v1/teachers/{user_id:\\d{1,18}}/timetable")
+async def teacher_timetable_json(request: web.Request) -> web.Response:
+    user = require_session(request).user
+    teacher_id = int(request.match_info["user_id"])
+    _may_see_teacher(request, user, teacher_id)
+    tt = request.app[keys.TIMETABLE]
+    start, end = _json_range(request, DEFAULT_TIMEZONE)
+    classes = [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
+    zones = {c.id: tt.group(c.group_ids[0]).timezone for c in classes}
+    return web.json_response(
+        {"teacher_id": teacher_id, "classes": [class_json(c, zones[c.id]) for c in classes]}
+    )
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    _ = gettext_of(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
+    if not isinstance(body, dict):
+        raise PageError(400, _("The body is not valid JSON."), "bad_json")
+    return body
+
+
+@routes.post("/api/v1/classes")
+async def plan_classes_json(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = _require_editor(request)
+    body = await _json_body(request)
+    weekdays = body.get("weekdays", [])
+    if not isinstance(weekdays, list):
+        weekdays = []
+    try:
+        specs, group = plan_from(request, body, weekdays=[str(d) for d in weekdays])
+        made = request.app[keys.TIMETABLE].add_classes(specs, by=_actor(user))
+    except PlanError as exc:
+        raise PageError(400, str(exc), "bad_plan") from None
+    except ClassConflict as exc:
+        zone = request.app[keys.TIMETABLE].group(int(str(body.get("group_id")))).timezone
+        return web.json_response(
+            {
+                "error": {
+                    "code": "class_conflict",
+                    "message": conflict_message(request, exc, zone),
+                    "conflicting_class_id": exc.conflicting.id,
+                    "who": exc.who,
+                }
+            },
+            status=409,
+        )
+    return web.json_response({"classes": [class_json(c, group.timezone) for c in made]}, status=201)
+
+
+@routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
+async def move_class_json(request: web.Request) -> web.Response:
+    user = _require_editor(request)
+    try:
+        c = _move(request, user, await _json_body(request))
+    except PlanError as exc:
+        raise PageError(exc.status, str(exc), "not_moved") from None
+    zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
+    return web.json_response(class_json(c, zone))
+
+
+@routes.post("/api/v1/classes/{class_id:\\d{1,18}}/cancel")
+async def cancel_class_json(request: web.Request) -> web.Response:
+    user = _require_editor(request)
+    try:
+        c = _cancel(request, user, await _json_body(request))
+    except PlanError as exc:
+        raise PageError(exc.status, str(exc), "not_cancelled") from None
+    zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
+    return web.json_response(class_json(c, zone))
