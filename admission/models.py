@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from scheduler.models import DEFAULT_TIMEZONE, check_day
+
 MAX_DOCUMENT = 200
 MAX_DETAILS = 1000
 MAX_COMMENT = 1000
@@ -78,6 +80,8 @@ class ExcuseStep:
 
 
 def check_request(first_day: date, last_day: date, document: str, details: str) -> None:
+    check_day(first_day)
+    check_day(last_day)
     if last_day < first_day:
         raise ValueError("The period ends before it starts")
     if last_day - first_day >= LONGEST_PERIOD:
@@ -92,19 +96,21 @@ def check_request(first_day: date, last_day: date, document: str, details: str) 
 
 @dataclass(frozen=True, slots=True)
 class Sitting:
-    """A class as excusing needs it: when, in which zone, and whose presence it expects."""
+    """A class as excusing needs it: when, for which groups, and whose presence it expects."""
 
     class_id: int
     starts_at: datetime
     ends_at: datetime
-    zone: str
+    group_ids: Sequence[int]
     learner_ids: Sequence[int]
 
 
 def excused(
-    sittings: Iterable[Sitting], approved: Iterable[ExcuseRequest]
+    sittings: Iterable[Sitting], approved: Iterable[ExcuseRequest], zones: Mapping[int, str]
 ) -> Mapping[int, frozenset[int]]:
-    """class id → the learners an approved request excuses from it."""
+    """class id → the learners an approved request excuses from it. A request excuses the
+    classes of its own group (whose institute's director decided it), on its days in that
+    group's time zone (``zones``: group id → zone)."""
     by_learner: dict[int, list[ExcuseRequest]] = {}
     for r in approved:
         if r.status is ExcuseStatus.APPROVED:
@@ -114,7 +120,11 @@ def excused(
         who = frozenset(
             u
             for u in s.learner_ids
-            if any(r.covers(s.starts_at, s.ends_at, s.zone) for r in by_learner.get(u, ()))
+            if any(
+                r.group_id in s.group_ids
+                and r.covers(s.starts_at, s.ends_at, zones.get(r.group_id, DEFAULT_TIMEZONE))
+                for r in by_learner.get(u, ())
+            )
         )
         if who:
             out[s.class_id] = who

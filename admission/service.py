@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from access.models import User
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, LiveClass
+from access.models import Role, User
+from scheduler.models import ClassFormat, ClassKind, LiveClass
 from scheduler.sqlite_store import SqliteTimetable
 
 from .errors import AdmissionError, NotApproved, NotTheDirector
@@ -71,7 +71,7 @@ def decide(
 ) -> ExcuseRequest:
     """The director approves or rejects (a rejection says why). Nobody else decides."""
     request = excuses.get(request_id)
-    if by.id != decider_id(timetable, request):
+    if by.role is not Role.DIRECTOR or by.id != decider_id(timetable, request):
         raise NotTheDirector(
             f"User {by.id} is not the director of the institute of group {request.group_id}"
         )
@@ -118,23 +118,15 @@ def plan_makeup(
 def excused_in(
     excuses: SqliteExcuses, timetable: SqliteTimetable, classes: Sequence[LiveClass]
 ) -> Mapping[int, frozenset[int]]:
-    """class id → learners excused from it by an approved request. A class is judged in its
-    (first) group's time zone; individual classes — make-up classes among them — are not
-    excused."""
-    zones: dict[int, str] = {}
-
-    def zone(c: LiveClass) -> str:
-        if not c.group_ids:
-            return DEFAULT_TIMEZONE
-        g = c.group_ids[0]
-        if g not in zones:
-            zones[g] = timetable.group(g).timezone
-        return zones[g]
-
+    """class id → learners excused from it by an approved request (of one of the class's
+    groups). Individual classes — make-up classes among them — are not excused."""
     sittings = [
-        Sitting(c.id, c.starts_at, c.ends_at, zone(c), timetable.learners(c))
+        Sitting(c.id, c.starts_at, c.ends_at, c.group_ids, timetable.learners(c))
         for c in classes
         if not c.individual
     ]
     approved = excuses.approved_for({u for s in sittings for u in s.learner_ids})
-    return excused(sittings, approved) if approved else {}
+    if not approved:
+        return {}
+    zones = {g: timetable.group(g).timezone for g in {r.group_id for r in approved}}
+    return excused(sittings, approved, zones)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.rrule import WEEKLY, rrule, weekday
 
-from .models import LONGEST_CLASS, zone
+from .models import LONGEST_CLASS, check_day, zone
 
 MAX_OCCURRENCES = 400
 
@@ -24,6 +24,7 @@ class Occurrence:
 
 def local_span(day: date, start: time, end: time, tz_name: str) -> Occurrence:
     """A class on a local day from ``start`` to ``end`` (wall-clock times in the zone)."""
+    check_day(day)
     tz = zone(tz_name)
     starts = datetime.combine(day, start, tz).astimezone(UTC)
     ends = datetime.combine(day, end, tz).astimezone(UTC)
@@ -47,6 +48,8 @@ def weekly(
     days listed, at ``start``–``end`` local time."""
     if until < first_day:
         raise ValueError("The rule ends before it starts")
+    check_day(first_day)
+    check_day(until)
     days = sorted(set(weekdays))
     if not days or any(not 0 <= d <= 6 for d in days):
         raise ValueError("Choose the days of the week (0 = Monday … 6 = Sunday)")

@@ -146,6 +146,8 @@ class ClassSpec:
 
     def draft(self) -> LiveClass:
         """The class as it would stand (checks its fields)."""
+        if self.ends_at - self.starts_at > LONGEST_CLASS:
+            raise ValueError("A class lasts at most 12 hours")
         return LiveClass(
             id=0,
             title=self.title,

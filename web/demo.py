@@ -10,6 +10,7 @@ from access.models import Role
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
+from scheduler.errors import ClassConflict
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 
@@ -45,17 +46,22 @@ def seed(accounts: SqliteAccounts, timetable: SqliteTimetable, passwords: Passwo
     teacher, _ = accounts.by_login("teacher")
     classes = timetable.classes_of_teacher(teacher.id)
     if not any(c.status in (ClassStatus.PLANNED, ClassStatus.LIVE) for c in classes):
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        start = datetime.now(UTC).replace(second=0, microsecond=0)
         group = timetable.groups_of_member(accounts.by_login("student01")[0].id)[0]
-        timetable.add_class(
-            title="Уголовное право: лекция",
-            kind=ClassKind.LECTURE,
-            format=ClassFormat.LIVE_ONLINE,
-            teacher_id=teacher.id,
-            starts_at=now,
-            ends_at=now + timedelta(minutes=90),
-            group_ids=(group.id,),
-        )
+        for _attempt in range(10):
+            try:
+                timetable.add_class(
+                    title="Уголовное право: лекция",
+                    kind=ClassKind.LECTURE,
+                    format=ClassFormat.LIVE_ONLINE,
+                    teacher_id=teacher.id,
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=90),
+                    group_ids=(group.id,),
+                )
+                return
+            except ClassConflict as exc:  # an earlier demo class still holds its slot
+                start = exc.conflicting.ends_at
 
 
 def _create(accounts: SqliteAccounts, timetable: SqliteTimetable, passwords: Passwords) -> None:

@@ -26,7 +26,8 @@ from admission.models import (
     ExcuseStatus,
 )
 from scheduler.errors import ClassConflict
-from scheduler.models import ClassKind, ClassStatus, LiveClass
+from scheduler.models import LONGEST_CLASS, ClassKind, ClassStatus, LiveClass, check_day
+from scheduler.recurrence import local_span
 
 from . import keys
 from .http import PageError, gettext_of, redirect, render, require_session
@@ -103,19 +104,30 @@ def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str
 
 
 # -- who sees what --------------------------------------------------------------------------------
-def _visible(request: web.Request, user: User) -> list[ExcuseRequest]:
-    """The requests a user may see: staff all, a director those of their institutes, a learner
-    their own."""
+def _visible(request: web.Request, user: User) -> tuple[list[ExcuseRequest], list[ExcuseRequest]]:
+    """The requests a user may see — staff all, a director those of their institutes, a learner
+    their own —: every pending one, and the latest decided ones."""
     _ = gettext_of(request)
     store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
-    if user.role in FILERS:
-        return store.listed()
+    learner: int | None = None
+    groups: list[int] | None = None
     if user.role is Role.DIRECTOR:
-        mine = [g.id for g in tt.groups() if tt.institute_of_group(g.id).director_id == user.id]
-        return store.listed(group_ids=mine)
-    if user.role is Role.STUDENT:
-        return store.listed(learner_id=user.id)
-    raise PageError(403, _("Excuse requests are handled by staff and the director."), "forbidden")
+        groups = [g.id for g in tt.groups() if tt.institute_of_group(g.id).director_id == user.id]
+    elif user.role is Role.STUDENT:
+        learner = user.id
+    elif user.role not in FILERS:
+        raise PageError(
+            403, _("Excuse requests are handled by staff and the director."), "forbidden"
+        )
+    pending = store.listed(
+        status=ExcuseStatus.PENDING, learner_id=learner, group_ids=groups, limit=100_000
+    )
+    decided = [
+        r
+        for r in store.listed(learner_id=learner, group_ids=groups, limit=300)
+        if r.status is not ExcuseStatus.PENDING
+    ]
+    return pending, decided
 
 
 def _request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
@@ -126,7 +138,11 @@ def _request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
         r = store.get(int(request.match_info["request_id"]))
     except RequestNotFound:
         raise PageError(404, _("There is no such request."), "not_found") from None
-    may = user.role in FILERS or user.id == r.learner_id or user.id == service.decider_id(tt, r)
+    may = (
+        user.role in FILERS
+        or user.id == r.learner_id
+        or (user.role is Role.DIRECTOR and user.id == service.decider_id(tt, r))
+    )
     if not may:
         raise PageError(
             403,
@@ -155,9 +171,9 @@ def _row(request: web.Request, r: ExcuseRequest) -> dict[str, Any]:
 @routes.get("/excuses")
 async def excuses_index(request: web.Request) -> web.Response:
     user = require_session(request).user
-    rows = [_row(request, r) for r in _visible(request, user)]
-    pending = [x for x in rows if x["r"].status is ExcuseStatus.PENDING]
-    decided = [x for x in rows if x["r"].status is not ExcuseStatus.PENDING]
+    waiting, done = _visible(request, user)
+    pending = [_row(request, r) for r in waiting]
+    decided = [_row(request, r) for r in done]
     return render(
         request,
         "excuses.html",
@@ -217,6 +233,8 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")) for k in FILE_FIELDS}
     try:
         group_id, learner_id = (int(x) for x in values["learner"].split(":"))
+        if not (0 < group_id < 2**62 and 0 < learner_id < 2**62):
+            raise ValueError
     except ValueError:
         return _file_form(request, values, _("Choose the student."), 400)
     try:
@@ -228,6 +246,8 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
             date.fromisoformat(values["first_day"]),
             date.fromisoformat(values["last_day"]),
         )
+        check_day(first)
+        check_day(last)
     except ValueError:
         return _file_form(request, values, _("Give the first and the last day."), 400)
     if last < first or last - first > timedelta(days=365):
@@ -268,17 +288,17 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
 
 
 def _affected(request: web.Request, r: ExcuseRequest) -> list[LiveClass]:
-    """The learner's group classes that fall in the request's days."""
+    """The group's classes (not individual ones) that fall in the request's days."""
     tt = request.app[keys.TIMETABLE]
-    tz = ZoneInfo(tt.group(r.group_id).timezone)
-    start = datetime.combine(r.first_day, datetime.min.time(), tz) - timedelta(hours=12)
+    zone = tt.group(r.group_id).timezone
+    tz = ZoneInfo(zone)
+    start = datetime.combine(r.first_day, datetime.min.time(), tz) - LONGEST_CLASS
     end = datetime.combine(r.last_day + timedelta(days=1), datetime.min.time(), tz)
-    seen: dict[int, LiveClass] = {}
-    for g in tt.groups_of_member(r.learner_id):
-        for c in tt.classes_of_group(g.id, start, end):
-            if not c.individual and r.covers(c.starts_at, c.ends_at, g.timezone):
-                seen.setdefault(c.id, c)
-    return sorted(seen.values(), key=lambda c: (c.starts_at, c.id))
+    return [
+        c
+        for c in tt.classes_of_group(r.group_id, start, end)
+        if not c.individual and r.covers(c.starts_at, c.ends_at, zone)
+    ]
 
 
 def _detail(
@@ -311,7 +331,9 @@ def _detail(
             "affected": _affected(request, r),
             "makeups": makeups,
             "class_statuses": class_status_labels(_),
-            "can_decide": r.status is ExcuseStatus.PENDING and user.id == decider,
+            "can_decide": r.status is ExcuseStatus.PENDING
+            and user.role is Role.DIRECTOR
+            and user.id == decider,
             "can_plan": r.status is ExcuseStatus.APPROVED and user.role in FILERS,
             "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
             "kinds": list(kind_labels(_).items()),
@@ -371,7 +393,6 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in MAKEUP_FIELDS}
     zone = request.app[keys.TIMETABLE].group(r.group_id).timezone
-    tz = ZoneInfo(zone)
     title = values["title"].strip()
     if not title or len(title) > MAX_TITLE:
         message = _("Give the class a title (at most {n} characters).")
@@ -385,12 +406,22 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
     try:
         day = date.fromisoformat(values["day"])
-        starts = datetime.combine(day, datetime.strptime(values["start"], "%H:%M").time(), tz)
-        ends = datetime.combine(day, datetime.strptime(values["end"], "%H:%M").time(), tz)
+        start = datetime.strptime(values["start"], "%H:%M").time()
+        end = datetime.strptime(values["end"], "%H:%M").time()
     except ValueError:
         return _detail(request, _("Give the day and the start and end times."), 400, **values)
-    if ends <= starts:
-        return _detail(request, _("The class must end after it starts."), 400, **values)
+    try:
+        span = local_span(day, start, end, zone)
+    except ValueError as exc:
+        message = (
+            _("The class must end after it starts.")
+            if "end after" in str(exc)
+            else _("A class lasts at most 12 hours.")
+            if "12 hours" in str(exc)
+            else _("Give the day and the start and end times.")
+        )
+        return _detail(request, message, 400, **values)
+    starts, ends = span.starts_at, span.ends_at
     if starts < datetime.now(UTC):
         return _detail(request, _("A make-up class is planned for a time to come."), 400, **values)
     try:
@@ -401,8 +432,8 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             title=title,
             kind=kind,
             teacher_id=teacher_id,
-            starts_at=starts.astimezone(UTC),
-            ends_at=ends.astimezone(UTC),
+            starts_at=starts,
+            ends_at=ends,
             by=user,
             at=time.time(),
         )
@@ -410,7 +441,8 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, conflict_message(request, exc, zone), 409, **values)
     except NotApproved:
         return _detail(request, _("Make-up classes follow an approved request."), 409, **values)
-    except ValueError:
-        return _detail(request, _("A class lasts at most 12 hours."), 400, **values)
+    except ValueError:  # the learner left the group, or the teacher no longer teaches it
+        message = _("The student is no longer in the group, or the teacher no longer teaches it.")
+        return _detail(request, message, 409, **values)
     log.info("excuse request %s: make-up class %s planned by %s", r.id, c.id, user.id)
     return redirect(f"/excuses/{r.id}")
