@@ -127,7 +127,32 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX timetable_log_group ON timetable_log(group_id, id);
         """,
     ),
+    (
+        "scheduler_0004_guarantee_alerts",
+        """
+        -- A group-month the monthly guarantee could not settle; cleared once it is.
+        CREATE TABLE guarantee_alerts (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES groups(id),
+            month TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            raised_at REAL NOT NULL,
+            cleared_at REAL
+        );
+        CREATE UNIQUE INDEX guarantee_alerts_open ON guarantee_alerts(group_id, month)
+            WHERE cleared_at IS NULL;
+        CREATE INDEX classes_status_end ON classes(status, ends_at);
+        """,
+    ),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    group_id: int
+    month: str
+    reason: str
+    raised_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +553,72 @@ class SqliteTimetable:
                 time.time(), TimetableAction.CANCELLED, by, class_id, current.group_ids[0], reason
             )
         return self.get_class(class_id)
+
+    # -- the monthly guarantee's view ----------------------------------------------------------
+    def live_classes_summary(
+        self, start: datetime, end: datetime, group_ids: Sequence[int]
+    ) -> dict[int, list[tuple[int, ClassStatus, datetime]]]:
+        """group id → (class id, status, start) of its live online classes starting in
+        [start, end), in time order; one query for every group."""
+        wanted = set(group_ids)
+        rows = self._db.execute(
+            "SELECT c.id, c.status, c.starts_at, cg.group_id FROM classes c"
+            " JOIN class_groups cg ON cg.class_id = c.id"
+            " WHERE c.starts_at >= ? AND c.starts_at < ? AND c.format = ?"
+            " AND NOT EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id)"
+            " ORDER BY c.starts_at, c.id",
+            (_ts(start), _ts(end), ClassFormat.LIVE_ONLINE.value),
+        )
+        out: dict[int, list[tuple[int, ClassStatus, datetime]]] = {}
+        for cid, status, starts, gid in rows:
+            if gid in wanted:
+                out.setdefault(gid, []).append((cid, ClassStatus(status), _dt(starts)))
+        return out
+
+    def planned_before(self, moment: datetime) -> list[LiveClass]:
+        """Classes still planned whose end has passed."""
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE status = ? AND ends_at <= ? ORDER BY ends_at, id",
+            (ClassStatus.PLANNED.value, _ts(moment)),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def open_alerts(self, group_ids: Sequence[int] | None = None) -> dict[tuple[int, str], str]:
+        """(group id, month) → reason of every alert not cleared."""
+        rows = self._db.execute(
+            "SELECT group_id, month, reason FROM guarantee_alerts WHERE cleared_at IS NULL"
+        )
+        wanted = set(group_ids) if group_ids is not None else None
+        return {(g, m): r for g, m, r in rows.fetchall() if wanted is None or g in wanted}
+
+    def alerts(self) -> list[Alert]:
+        rows = self._db.execute(
+            "SELECT group_id, month, reason, raised_at FROM guarantee_alerts"
+            " WHERE cleared_at IS NULL ORDER BY month, group_id"
+        )
+        return [Alert(*r) for r in rows.fetchall()]
+
+    def raise_alert(self, group_id: int, month: str, reason: str, at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE guarantee_alerts SET cleared_at = ? WHERE group_id = ? AND month = ?"
+                " AND cleared_at IS NULL",
+                (at, group_id, month),
+            )
+            self._db.execute(
+                "INSERT INTO guarantee_alerts (group_id, month, reason, raised_at)"
+                " VALUES (?, ?, ?, ?)",
+                (group_id, month, reason, at),
+            )
+            self._log(at, TimetableAction.ALERT, SABAQ, None, group_id, f"{reason}:{month}")
+
+    def clear_alert(self, group_id: int, month: str, at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE guarantee_alerts SET cleared_at = ? WHERE group_id = ? AND month = ?"
+                " AND cleared_at IS NULL",
+                (at, group_id, month),
+            )
 
     def _log(
         self,

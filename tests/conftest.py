@@ -46,6 +46,7 @@ def settings(tmp_path: Path) -> Settings:
         ice_addresses=("127.0.0.1",),
         ice_servers=(),
         held_min_live_seconds=0.05,
+        guarantee_interval_seconds=0,  # tests run the monthly guarantee themselves
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import os
@@ -20,6 +21,8 @@ from admission.sqlite_store import SqliteExcuses
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
+from scheduler.guarantee import Guarantee, GuaranteeRules
+from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.node import MediaNode, MediaSettings
@@ -36,6 +39,7 @@ from .i18n import load_catalogues
 from .live import routes as live_routes
 from .reports import routes as report_routes
 from .settings import ConfigError, Settings
+from .timetable import GUARANTEE_TITLE
 from .timetable import routes as timetable_routes
 from .views import routes
 
@@ -128,17 +132,19 @@ def sweep_recordings(folder: Path, retention_days: float, now: float | None = No
 
 
 @contextlib.asynccontextmanager
-async def _hourly(name: str, job: Callable[[], object]) -> AsyncIterator[None]:
-    """Runs ``job`` now and every hour while the application runs; a failing run is logged
-    and the next one tried."""
+async def _hourly(
+    name: str, job: Callable[[], object], every: float = 3600.0
+) -> AsyncIterator[None]:
+    """Runs ``job`` now and every ``every`` seconds (an hour) while the application runs; a
+    failing run is logged and the next one tried."""
 
     async def loop() -> None:
         while True:
             try:
                 job()
             except Exception:
-                log.exception("%s failed; trying again in an hour", name)
-            await asyncio.sleep(3600)
+                log.exception("%s failed; trying again in %.0f s", name, every)
+            await asyncio.sleep(every)
 
     task = asyncio.create_task(loop(), name=f"sabaq-{name}")
     try:
@@ -166,6 +172,43 @@ async def _digests(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _guarantee(app: web.Application) -> AsyncIterator[None]:
+    """The monthly guarantee (clause 9), on the control node: marks unstarted classes missed,
+    plans a live class where a group-month lacks one, raises alerts where it cannot."""
+    settings = app[keys.SETTINGS]
+    start, end = (dt.time.fromisoformat(t) for t in settings.working_hours)
+    rules = GuaranteeRules(
+        working_days=frozenset(settings.working_days),
+        day_starts=start,
+        day_ends=end,
+        notice_days=settings.guarantee_notice_days,
+        months_ahead=settings.guarantee_months_ahead,
+    )
+    catalogues = app[keys.CATALOGUES]
+
+    def title(group: Group) -> str:
+        return catalogues[group.language].gettext(GUARANTEE_TITLE)
+
+    job = Guarantee(app[keys.TIMETABLE], rules, title)
+    app[keys.GUARANTEE] = job
+    if not settings.guarantee_interval_seconds:
+        yield  # switched off (SABAQ_GUARANTEE_INTERVAL_SECONDS=0)
+        return
+
+    def run() -> None:
+        report = job.run(dt.datetime.now(dt.UTC))
+        if report.planned or report.alerts or report.missed:
+            log.info(
+                "guarantee: planned %s, alerts %s, missed %s",
+                report.planned,
+                report.alerts,
+                report.missed,
+            )
+
+    async with _hourly("monthly-guarantee", run, settings.guarantee_interval_seconds):
+        yield
+
+
 async def _disconnect_participants(app: web.Application) -> None:
     # On shutdown aiohttp waits for running handlers; WebSockets end only when closed, so the
     # media node closes them first (clients are told, and reconnect to a node that is up).
@@ -188,6 +231,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_retention)
     app.cleanup_ctx.append(_digests)
+    app.cleanup_ctx.append(_guarantee)
     app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
     app.add_routes(report_routes)

@@ -14,6 +14,7 @@ from access.tokens import TokenSigner
 from admission.sqlite_store import SqliteExcuses
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
+from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
@@ -27,6 +28,7 @@ ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
+GUARANTEE = web.AppKey("guarantee", Guarantee)
 EXCUSES = web.AppKey("excuses", SqliteExcuses)
 LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)

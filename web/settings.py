@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,28 @@ def _number(env: Mapping[str, str], name: str, default: float, zero: bool = Fals
     return value
 
 
+def _days(raw: str) -> tuple[int, ...]:
+    try:
+        days = tuple(sorted({int(d) for d in _csv(raw)}))
+    except ValueError:
+        days = ()
+    if not days or not all(0 <= d <= 6 for d in days):
+        raise ConfigError(
+            f"SABAQ_WORKING_DAYS lists days of the week, 0 (Monday) to 6 (Sunday), not {raw!r}"
+        )
+    return days
+
+
+HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _hours(raw: str) -> tuple[str, str]:
+    text = raw.strip()
+    if not HOURS.match(text) or text[6:] <= text[:5]:
+        raise ConfigError(f"SABAQ_WORKING_HOURS is like 09:00-18:00, not {raw!r}")
+    return text[:5], text[6:]
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -66,6 +89,12 @@ class Settings:
     present_percent: float = 80.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
+    # The monthly guarantee: how often it runs (0: never), and where it may plan a class.
+    guarantee_interval_seconds: float = 900.0
+    guarantee_notice_days: int = 2
+    guarantee_months_ahead: int = 1
+    working_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # 0 = Monday
+    working_hours: tuple[str, str] = ("09:00", "18:00")  # local, in each group's zone
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < MIN_SECRET_BYTES:
@@ -125,4 +154,11 @@ class Settings:
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
+            guarantee_interval_seconds=_number(
+                env, "SABAQ_GUARANTEE_INTERVAL_SECONDS", 900, zero=True
+            ),
+            guarantee_notice_days=int(_number(env, "SABAQ_GUARANTEE_NOTICE_DAYS", 2, zero=True)),
+            guarantee_months_ahead=int(_number(env, "SABAQ_GUARANTEE_MONTHS_AHEAD", 1, zero=True)),
+            working_days=_days(env.get("SABAQ_WORKING_DAYS", "0,1,2,3,4")),
+            working_hours=_hours(env.get("SABAQ_WORKING_HOURS", "09:00-18:00")),
         )

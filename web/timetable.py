@@ -15,6 +15,7 @@ from aiohttp import web
 
 from access.models import Role, User
 from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
+from scheduler.guarantee import MonthState, month_states, months
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassFormat,
@@ -28,11 +29,14 @@ from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 
 from . import keys
+from .alerts import alert_lines, reason_text
 from .excuses import class_status_labels, conflict_message, kind_labels
 from .http import PageError, gettext_of, redirect, render, require_session
+from .i18n import N_
 from .views import OBSERVER_ROLES
 
 log = logging.getLogger("sabaq.web.timetable")
+GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
 routes = web.RouteTableDef()
 
 EDITORS = frozenset({Role.STAFF, Role.ADMIN})
@@ -224,7 +228,72 @@ async def timetable_index(request: web.Request) -> web.StreamResponse:
             "groups": [(g, tt.flags(g)) for g in groups],
             "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
             "can_edit": user.role in EDITORS,
+            "alerts": alert_lines(request),
         },
+    )
+
+
+@routes.get("/timetable/guarantee")
+async def guarantee_page(request: web.Request) -> web.Response:
+    """Per group and month: green (a live class held), amber (one planned), red (none), with
+    the reason."""
+    _ = gettext_of(request)
+    user = require_session(request).user
+    if user.role not in EDITORS | OBSERVER_ROLES:
+        raise PageError(403, _("The monthly guarantee is watched by staff."), "forbidden")
+    tt = request.app[keys.TIMETABLE]
+    settings = request.app[keys.SETTINGS]
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # last month too
+    shown = list(months(first, settings.guarantee_months_ahead + 2))
+    labels = {
+        MonthState.GREEN: _("a live class was held"),
+        MonthState.AMBER: _("a live class is planned"),
+        MonthState.RED: _("no live class"),
+    }
+    rows = []
+    for g in tt.groups():
+        if not g.active:
+            continue
+        cells = []
+        for gm in month_states(tt, g, shown, now):
+            if gm.alert:
+                detail = reason_text(request, f"{gm.alert}:{gm.month}")
+            elif gm.class_id:
+                c = tt.get_class(gm.class_id)
+                detail = f"{c.title}, {c.starts_at.astimezone(ZoneInfo(g.timezone)):%d.%m %H:%M}"
+            else:
+                detail = ""
+            cells.append({"gm": gm, "label": labels[gm.state], "detail": detail})
+        rows.append((g, cells))
+    return render(
+        request,
+        "guarantee.html",
+        {"months": [f"{m:%Y-%m}" for m in shown], "rows": rows, "alerts": alert_lines(request)},
+    )
+
+
+@routes.get("/api/v1/guarantee/alerts")
+async def guarantee_alerts_json(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    if user.role not in EDITORS | OBSERVER_ROLES:
+        raise PageError(403, _("The monthly guarantee is watched by staff."), "forbidden")
+    tt = request.app[keys.TIMETABLE]
+    return web.json_response(
+        {
+            "alerts": [
+                {
+                    "group_id": a.group_id,
+                    "month": a.month,
+                    "reason": a.reason.split(":", 1)[1],
+                    "message": reason_text(request, f"{a.reason}:{a.month}"),
+                    "raised_at": datetime.fromtimestamp(a.raised_at, UTC).isoformat(),
+                }
+                for a in tt.alerts()
+            ]
+        }
     )
 
 
@@ -453,7 +522,12 @@ def _class_card(request: web.Request, error: str | None = None, status: int = 20
             "local_start": c.starts_at.astimezone(tz).strftime("%H:%M"),
             "local_end": c.ends_at.astimezone(tz).strftime("%H:%M"),
             "changes": [
-                (datetime.fromtimestamp(ch.at, UTC), ch, actions[ch.action])
+                (
+                    datetime.fromtimestamp(ch.at, UTC),
+                    ch,
+                    actions[ch.action],
+                    reason_text(request, ch.reason),
+                )
                 for ch in tt.changes(class_id=c.id)
             ],
             "can_edit": user.role in EDITORS and c.status is ClassStatus.PLANNED,

@@ -23,6 +23,7 @@ from attendance.models import EventKind, IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import keys
+from .alerts import alert_lines
 from .http import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -210,7 +211,15 @@ async def home(request: web.Request) -> web.Response:
         classes = tt.all_classes()
     else:
         classes = tt.classes_of_learner(user.id)
-    return render(request, "classes.html", {"classes": [_class_view(request, c) for c in classes]})
+    return render(
+        request,
+        "classes.html",
+        {
+            "classes": [_class_view(request, c) for c in classes],
+            # Staff's dashboard carries the monthly guarantee's alerts.
+            "alerts": alert_lines(request) if user.role in OBSERVER_ROLES else [],
+        },
+    )
 
 
 @routes.get("/classes/{class_id:\\d+}")

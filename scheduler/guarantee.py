@@ -1,0 +1,250 @@
+"""The monthly guarantee (clause 9): every active group has a live class every calendar month.
+
+One pass looks at each active group in each month from the current one to ``months_ahead``
+later (within the group's study period). A month with a held or a planned (or running) live
+online class is fine. Otherwise the pass plans one, in the first slot free for the group and a
+teacher of the group, on a working day within working hours, at least ``notice_days`` ahead;
+if no such slot is left in the month, it raises an alert that staff see. Every action is
+logged with its reason. The pass is idempotent and never creates a conflict (it plans through
+the timetable's conflict checks). It also marks live classes whose end passed without ever
+starting as missed."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from .errors import ClassConflict
+from .models import (
+    ClassFormat,
+    ClassKind,
+    ClassStatus,
+    Group,
+    TimetableAction,
+    zone,
+)
+from .sqlite_store import SABAQ, ClassSpec, SqliteTimetable
+
+# A live online class in one of these settles its month (missed ones were marked first).
+SETTLING = frozenset({ClassStatus.HELD, ClassStatus.PLANNED, ClassStatus.LIVE})
+
+# Reasons the guarantee logs; web/ words them for people.
+PLANNED_NO_CLASS = "guarantee:no_live_class"
+ALERT_NO_SLOT = "guarantee:no_free_slot"
+ALERT_NO_TEACHER = "guarantee:no_teacher"
+MISSED_NEVER_STARTED = "guarantee:never_started"
+
+
+@dataclass(frozen=True, slots=True)
+class GuaranteeRules:
+    working_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday to Friday
+    day_starts: time = time(9, 0)  # local, in the group's zone
+    day_ends: time = time(18, 0)
+    class_minutes: int = 80
+    step_minutes: int = 30
+    notice_days: int = 2
+    months_ahead: int = 1  # the current month and this many after it
+
+    def __post_init__(self) -> None:
+        if not self.working_days or not self.working_days <= set(range(7)):
+            raise ValueError("Working days are some of 0 (Monday) … 6 (Sunday)")
+        if not 0 < self.class_minutes <= 720 or not 0 < self.step_minutes <= 720:
+            raise ValueError("A class and a step last 1 to 720 minutes")
+        if self.day_ends <= self.day_starts:
+            raise ValueError("The working day ends after it starts")
+        if not 0 <= self.notice_days <= 60 or not 0 <= self.months_ahead <= 24:
+            raise ValueError("Notice is 0 to 60 days, and the horizon 0 to 24 months")
+
+
+class MonthState(enum.StrEnum):
+    GREEN = "green"  # a live class was held this month
+    AMBER = "amber"  # none held yet, one planned (or running)
+    RED = "red"  # none held or planned: an alert, or a month past without one
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMonth:
+    group_id: int
+    month: str  # YYYY-MM, in the group's zone
+    state: MonthState
+    class_id: int | None = None  # the held or planned class that settles it
+    alert: str | None = None  # the alert's reason, if one is open
+
+
+@dataclass(slots=True)
+class PassReport:
+    planned: list[int] = field(default_factory=list)  # class ids
+    alerts: list[tuple[int, str, str]] = field(default_factory=list)  # group, month, reason
+    missed: list[int] = field(default_factory=list)
+    cleared: list[tuple[int, str]] = field(default_factory=list)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def months(first: date, count: int) -> Iterator[date]:
+    day = month_start(first)
+    for _ in range(count):
+        yield day
+        day = next_month(day)
+
+
+def _bounds(first_day: date, tz_name: str) -> tuple[datetime, datetime]:
+    tz = zone(tz_name)
+    start = datetime.combine(first_day, time(), tz).astimezone(UTC)
+    end = datetime.combine(next_month(first_day), time(), tz).astimezone(UTC)
+    return start, end
+
+
+def in_study_period(group: Group, first_day: date) -> bool:
+    last_day = next_month(first_day) - timedelta(days=1)
+    if group.starts_on and last_day < group.starts_on:
+        return False
+    return not (group.ends_on and first_day > group.ends_on)
+
+
+def month_states(
+    timetable: SqliteTimetable, group: Group, first_days: Sequence[date], now: datetime
+) -> list[GroupMonth]:
+    """Green, amber or red for each month of the group, with the class or alert behind it."""
+    if not first_days:
+        return []
+    start, _ = _bounds(first_days[0], group.timezone)
+    _, end = _bounds(first_days[-1], group.timezone)
+    summary = timetable.live_classes_summary(start, end, [group.id])
+    alerts = timetable.open_alerts([group.id])
+    out = []
+    tz = zone(group.timezone)
+    for first in first_days:
+        key = f"{first:%Y-%m}"
+        held = planned = None
+        for cid, status, starts_at in summary.get(group.id, ()):
+            if starts_at.astimezone(tz).date().replace(day=1) != first:
+                continue
+            if status is ClassStatus.HELD:
+                held = held or cid
+            elif status in (ClassStatus.PLANNED, ClassStatus.LIVE):
+                planned = planned or cid
+        alert = alerts.get((group.id, key))
+        if held:
+            out.append(GroupMonth(group.id, key, MonthState.GREEN, held))
+        elif planned:
+            out.append(GroupMonth(group.id, key, MonthState.AMBER, planned))
+        else:
+            out.append(GroupMonth(group.id, key, MonthState.RED, None, alert))
+    return out
+
+
+class Guarantee:
+    """The job; ``title_for`` names a class it plans, in the group's language."""
+
+    def __init__(
+        self,
+        timetable: SqliteTimetable,
+        rules: GuaranteeRules,
+        title_for: Callable[[Group], str],
+    ) -> None:
+        self.timetable = timetable
+        self.rules = rules
+        self.title_for = title_for
+
+    def run(self, now: datetime) -> PassReport:
+        report = PassReport()
+        report.missed = self.mark_missed(now)
+        tt = self.timetable
+        groups = [g for g in tt.groups() if g.active]
+        if not groups:
+            return report
+        # Every group's live classes over the whole horizon, in one query.
+        horizon_start = now - timedelta(days=32)
+        horizon_end = now + timedelta(days=32 * (self.rules.months_ahead + 1))
+        summary = tt.live_classes_summary(horizon_start, horizon_end, [g.id for g in groups])
+        open_alerts = tt.open_alerts([g.id for g in groups])
+        for group in groups:
+            tz = zone(group.timezone)
+            today = now.astimezone(tz).date()
+            settled: set[date] = set()
+            for _cid, status, starts_at in summary.get(group.id, ()):
+                if status in SETTLING:
+                    settled.add(starts_at.astimezone(tz).date().replace(day=1))
+            for first in months(today, self.rules.months_ahead + 1):
+                key = f"{first:%Y-%m}"
+                if not in_study_period(group, first):
+                    continue
+                if first in settled:
+                    if (group.id, key) in open_alerts:
+                        tt.clear_alert(group.id, key, now.timestamp())
+                        report.cleared.append((group.id, key))
+                    continue
+                planned = self._plan(group, first, today, now)
+                if planned is not None:
+                    report.planned.append(planned)
+                    if (group.id, key) in open_alerts:
+                        tt.clear_alert(group.id, key, now.timestamp())
+                        report.cleared.append((group.id, key))
+                    continue
+                reason = ALERT_NO_SLOT if tt.teachers(group.id) else ALERT_NO_TEACHER
+                if open_alerts.get((group.id, key)) != reason:
+                    tt.raise_alert(group.id, key, reason, now.timestamp())
+                    report.alerts.append((group.id, key, reason))
+        return report
+
+    def _plan(self, group: Group, first: date, today: date, now: datetime) -> int | None:
+        """Plan a live class in the first free slot of the month, or None."""
+        tt, rules = self.timetable, self.rules
+        teachers = tt.teachers(group.id)
+        if not teachers:
+            return None
+        tz = zone(group.timezone)
+        earliest = max(first, today + timedelta(days=rules.notice_days))
+        day = earliest
+        length = timedelta(minutes=rules.class_minutes)
+        step = timedelta(minutes=rules.step_minutes)
+        end_of_month = next_month(first)
+        while day < end_of_month:
+            if day.weekday() in rules.working_days:
+                moment = datetime.combine(day, rules.day_starts, tz)
+                closing = datetime.combine(day, rules.day_ends, tz)
+                while moment + length <= closing:
+                    starts, ends = moment.astimezone(UTC), (moment + length).astimezone(UTC)
+                    if starts > now:
+                        for teacher in teachers:
+                            spec = ClassSpec(
+                                self.title_for(group), ClassKind.CONSULTATION,
+                                ClassFormat.LIVE_ONLINE, teacher, starts, ends, (group.id,),
+                            )  # fmt: skip
+                            try:
+                                c = tt.add_classes(
+                                    [spec], by=SABAQ, reason=f"{PLANNED_NO_CLASS}:{first:%Y-%m}"
+                                )[0]
+                            except ClassConflict:
+                                continue
+                            return c.id
+                    moment += step
+            day += timedelta(days=1)
+        return None
+
+    def mark_missed(self, now: datetime) -> list[int]:
+        """Live online classes still planned after their end never started: missed."""
+        tt = self.timetable
+        out = []
+        for c in tt.planned_before(now):
+            if c.format is not ClassFormat.LIVE_ONLINE:
+                continue
+            tt.set_status(c.id, ClassStatus.MISSED)
+            tt.log(
+                TimetableAction.MISSED,
+                by=SABAQ,
+                reason=MISSED_NEVER_STARTED,
+                class_id=c.id,
+                group_id=c.group_ids[0] if c.group_ids else None,
+            )
+            out.append(c.id)
+        return out

@@ -1,0 +1,49 @@
+"""The monthly guarantee's reasons and alerts, in words for people."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from scheduler.guarantee import (
+    ALERT_NO_SLOT,
+    ALERT_NO_TEACHER,
+    MISSED_NEVER_STARTED,
+    PLANNED_NO_CLASS,
+)
+
+from . import keys
+from .http import gettext_of
+
+
+def reason_text(request: web.Request, reason: str) -> str:
+    """A logged reason in words: the guarantee's codes translated, people's words as they are."""
+    _ = gettext_of(request)
+    if not reason.startswith("guarantee:"):
+        return reason
+    parts = reason.split(":")
+    code, month = ":".join(parts[:2]), (parts[2] if len(parts) > 2 else "")
+    texts = {
+        PLANNED_NO_CLASS: _(
+            "Planned by the monthly guarantee: the group had no held or planned live class"
+            " in {month}."
+        ),
+        ALERT_NO_SLOT: _(
+            "The monthly guarantee found no free slot for a live class in {month}: plan one"
+            " by hand."
+        ),
+        ALERT_NO_TEACHER: _(
+            "The monthly guarantee cannot plan a live class in {month}: the group has no teacher."
+        ),
+        MISSED_NEVER_STARTED: _("Missed: the class never started."),
+    }
+    return texts.get(code, reason).replace("{month}", month)
+
+
+def alert_lines(request: web.Request) -> list[tuple[int, str, str]]:
+    """(group id, group name, the alert in words) for every open alert of the guarantee."""
+    tt = request.app[keys.TIMETABLE]
+    names = {g.id: g.name for g in tt.groups()}
+    return [
+        (a.group_id, names.get(a.group_id, ""), reason_text(request, f"{a.reason}:{a.month}"))
+        for a in tt.alerts()
+    ]
