@@ -160,40 +160,31 @@ class Guarantee:
         report.missed = self.mark_missed(now)
         tt = self.timetable
         groups = [g for g in tt.groups() if g.active]
-        if not groups:
-            return report
-        # Every group's live classes over the whole horizon, in one query.
-        horizon_start = now - timedelta(days=32)
-        horizon_end = now + timedelta(days=32 * (self.rules.months_ahead + 1))
-        summary = tt.live_classes_summary(horizon_start, horizon_end, [g.id for g in groups])
         open_alerts = tt.open_alerts([g.id for g in groups])
-        for group in groups:
-            tz = zone(group.timezone)
-            today = now.astimezone(tz).date()
-            settled: set[date] = set()
-            for _cid, status, starts_at in summary.get(group.id, ()):
-                if status in SETTLING:
-                    settled.add(starts_at.astimezone(tz).date().replace(day=1))
+        by_zone: dict[str, list[Group]] = {}
+        for g in groups:
+            by_zone.setdefault(g.timezone, []).append(g)
+        for zone_name, members in by_zone.items():
+            today = now.astimezone(zone(zone_name)).date()
             for first in months(today, self.rules.months_ahead + 1):
                 key = f"{first:%Y-%m}"
-                if not in_study_period(group, first):
-                    continue
-                if first in settled:
+                # One query per zone and month tells which groups are settled.
+                settled = tt.groups_with_live_class(*_bounds(first, zone_name), SETTLING)
+                for group in members:
+                    if not in_study_period(group, first):
+                        continue
+                    if group.id not in settled:
+                        planned = self._plan(group, first, today, now)
+                        if planned is None:
+                            reason = ALERT_NO_SLOT if tt.teachers(group.id) else ALERT_NO_TEACHER
+                            if open_alerts.get((group.id, key)) != reason:
+                                tt.raise_alert(group.id, key, reason, now.timestamp())
+                                report.alerts.append((group.id, key, reason))
+                            continue
+                        report.planned.append(planned)
                     if (group.id, key) in open_alerts:
                         tt.clear_alert(group.id, key, now.timestamp())
                         report.cleared.append((group.id, key))
-                    continue
-                planned = self._plan(group, first, today, now)
-                if planned is not None:
-                    report.planned.append(planned)
-                    if (group.id, key) in open_alerts:
-                        tt.clear_alert(group.id, key, now.timestamp())
-                        report.cleared.append((group.id, key))
-                    continue
-                reason = ALERT_NO_SLOT if tt.teachers(group.id) else ALERT_NO_TEACHER
-                if open_alerts.get((group.id, key)) != reason:
-                    tt.raise_alert(group.id, key, reason, now.timestamp())
-                    report.alerts.append((group.id, key, reason))
         return report
 
     def _plan(self, group: Group, first: date, today: date, now: datetime) -> int | None:

@@ -481,10 +481,26 @@ class SqliteTimetable:
         """The first class (planned, live or held; or one of ``others`` about to be planned)
         that overlaps the given time and shares its teacher, one of its groups, or — where
         either class is individual — a learner."""
+        # Only classes that could clash come back: the teacher's, the groups', and individual
+        # ones (or, for an individual class, every class then: its learner may be in any).
+        # ("+status": the time range, not the status, picks the index.)
+        marks = ",".join("?" * len(group_ids)) or "NULL"
         rows = self._db.execute(
-            "SELECT * FROM classes WHERE starts_at > ? AND starts_at < ? AND id != ?"
+            "SELECT * FROM classes c WHERE starts_at > ? AND starts_at < ? AND id != ?"  # noqa: S608
+            f" AND +status IN ({','.join('?' * len(OCCUPYING))}) AND (? OR teacher_id = ?"
+            f" OR EXISTS (SELECT 1 FROM class_groups cg WHERE cg.class_id = c.id"
+            f" AND cg.group_id IN ({marks}))"
+            " OR EXISTS (SELECT 1 FROM class_learners cl WHERE cl.class_id = c.id))"
             " ORDER BY starts_at, id",
-            (_ts(starts_at - LONGEST_CLASS), _ts(ends_at), ignore_id or 0),
+            (
+                _ts(starts_at - LONGEST_CLASS),
+                _ts(ends_at),
+                ignore_id or 0,
+                *(s.value for s in OCCUPYING),
+                int(bool(learner_ids)),
+                teacher_id,
+                *group_ids,
+            ),
         ).fetchall()
         candidates = [self._class(r) for r in rows]
         candidates += [o for o in others if o.overlaps(starts_at, ends_at)]
@@ -574,6 +590,21 @@ class SqliteTimetable:
             if gid in wanted:
                 out.setdefault(gid, []).append((cid, ClassStatus(status), _dt(starts)))
         return out
+
+    def groups_with_live_class(
+        self, start: datetime, end: datetime, statuses: frozenset[ClassStatus]
+    ) -> set[int]:
+        """Groups with a live online class (not an individual one) in one of ``statuses``
+        starting in [start, end)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT cg.group_id FROM classes c"  # noqa: S608
+            " JOIN class_groups cg ON cg.class_id = c.id"
+            " WHERE c.starts_at >= ? AND c.starts_at < ? AND +c.format = ?"
+            f" AND +c.status IN ({','.join('?' * len(statuses))})"
+            " AND NOT EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id)",
+            (_ts(start), _ts(end), ClassFormat.LIVE_ONLINE.value, *(s.value for s in statuses)),
+        )
+        return {r[0] for r in rows}
 
     def planned_before(self, moment: datetime) -> list[LiveClass]:
         """Classes still planned whose end has passed."""
