@@ -4,10 +4,12 @@ month views, who sees which timetable, and the minimum size of additional-educat
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
+from icalendar import Calendar
 
 from access.models import Role
 from access.sqlite_store import SqliteAccounts
@@ -293,3 +295,59 @@ async def test_who_sees_which_timetable(
     assert index.status == 200 and "ПД-24-2" in await index.text()
     assert (await staff.post("/timetable/classes", data={"title": ""})).status == 400
     assert (await teacher.post("/timetable/classes", data={"title": "x"})).status == 403
+
+
+async def test_the_calendar_feed_parses_back_with_the_same_classes_moves_and_cancellations(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    staff = sign_in(academy.staff_id)
+    soon = date.today() + timedelta(days=30)
+    monday = soon - timedelta(days=soon.weekday())  # feeds reach about a year ahead
+    body = {
+        "title": "Криминалистика: қылмыс", "kind": "seminar", "format": "live_online",
+        "group_id": academy.group_id, "teacher_id": academy.teacher_id,
+        "day": monday.isoformat(), "start": "09:00", "end": "10:20", "repeat": "weekly",
+        "weekdays": [0, 3], "until": (monday + timedelta(days=10)).isoformat(),
+    }  # fmt: skip
+    made = (await (await staff.post("/api/v1/classes", json=body)).json())["classes"]
+    assert len(made) == 4
+    moved, cancelled = made[1]["id"], made[2]["id"]
+    wednesday = datetime.combine(monday + timedelta(days=2), time(4, 0), UTC)  # 09:00 UTC+5
+    tt.move_class(moved, wednesday, wednesday + timedelta(minutes=80), by=STAFF, reason="")
+    tt.cancel_class(cancelled, by=STAFF, reason="карантин")
+
+    student = sign_in(academy.student_ids[0])
+    page = await (await student.get(f"/timetable/groups/{academy.group_id}")).text()
+    found = re.search(r'href="(/ical/groups/\d+/[0-9a-f]{32}\.ics)"', page)
+    assert found, "the group's page links its feed"
+    feed = await staff.get(found.group(1))
+    assert feed.status == 200 and feed.content_type == "text/calendar"
+    cal = Calendar.from_ical(await feed.read())
+    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    ours = {f"class-{c['id']}@sabaq" for c in made}
+    assert ours <= set(events)
+    for c in made:
+        e = events[f"class-{c['id']}@sabaq"]
+        assert str(e["summary"]) == "Криминалистика: қылмыс"
+        if c["id"] != moved:
+            assert e.decoded("dtstart") == datetime.fromisoformat(c["starts_at"])
+        assert e.decoded("dtend") - e.decoded("dtstart") == timedelta(minutes=80)
+    assert events[f"class-{moved}@sabaq"].decoded("dtstart") == wednesday
+    assert int(events[f"class-{moved}@sabaq"]["sequence"]) >= 1  # clients take the update
+    assert str(events[f"class-{cancelled}@sabaq"]["status"]) == "CANCELLED"
+    assert str(events[f"class-{made[0]['id']}@sabaq"]["status"]) == "CONFIRMED"
+    assert f"/classes/{made[0]['id']}" in str(events[f"class-{made[0]['id']}@sabaq"]["url"])
+
+    forged = found.group(1)[:-8] + ("0" if found.group(1)[-8] != "0" else "1") + found.group(1)[-7:]
+    assert (await staff.get(forged)).status == 404
+    other = tt.groups_of_member(academy.outsider_id)[0].id
+    page = await (await student.get(f"/timetable/groups/{academy.group_id}")).text()
+    assert f"/ical/groups/{other}/" not in page
+    teacher_page = await (await sign_in(academy.teacher_id).get(
+        f"/timetable/teachers/{academy.teacher_id}"
+    )).text()  # fmt: skip
+    teacher_feed = re.search(r'href="(/ical/teachers/\d+/[0-9a-f]{32}\.ics)"', teacher_page)
+    assert teacher_feed
+    teacher_cal = Calendar.from_ical(await (await staff.get(teacher_feed.group(1))).read())
+    assert ours <= {str(e["uid"]) for e in teacher_cal.walk("VEVENT")}

@@ -34,8 +34,10 @@ from .changes import Changes
 from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .excuses import routes as excuse_routes
+from .groups import routes as group_routes
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
+from .ical import routes as ical_routes
 from .live import routes as live_routes
 from .reports import routes as report_routes
 from .settings import ConfigError, Settings
@@ -238,6 +240,8 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(live_routes)
     app.add_routes(excuse_routes)
     app.add_routes(timetable_routes)
+    app.add_routes(group_routes)
+    app.add_routes(ical_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     return app

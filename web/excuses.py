@@ -26,11 +26,12 @@ from admission.models import (
     ExcuseStatus,
 )
 from scheduler.errors import ClassConflict
-from scheduler.models import LONGEST_CLASS, ClassKind, ClassStatus, LiveClass, check_day
+from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 
 from . import keys
 from .http import PageError, gettext_of, redirect, render, require_session
+from .labels import class_status_labels, conflict_message, kind_labels
 
 log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()
@@ -65,42 +66,6 @@ def action_labels(_: Callable[[str], str]) -> dict[ExcuseAction, str]:
         ExcuseAction.REJECTED: _("Rejected"),
         ExcuseAction.MAKEUP_PLANNED: _("Make-up class planned"),
     }
-
-
-def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
-    return {
-        ClassKind.LECTURE: _("Lecture"),
-        ClassKind.SEMINAR: _("Seminar"),
-        ClassKind.PRACTICAL: _("Practical class"),
-        ClassKind.CONSULTATION: _("Consultation"),
-        ClassKind.MIDTERM_CONTROL: _("Midterm control"),
-        ClassKind.EXAM: _("Exam"),
-        ClassKind.INTRODUCTION: _("Introductory class"),
-    }
-
-
-def class_status_labels(_: Callable[[str], str]) -> dict[ClassStatus, str]:
-    return {
-        ClassStatus.PLANNED: _("Planned"),
-        ClassStatus.LIVE: _("Live now"),
-        ClassStatus.HELD: _("Held"),
-        ClassStatus.CANCELLED: _("Cancelled"),
-        ClassStatus.MISSED: _("Missed"),
-    }
-
-
-def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str:
-    """The class in the way, named, in words a staff member reads."""
-    _ = gettext_of(request)
-    texts = {
-        "teacher": _('The teacher already has a class at that time: "{title}", {when}.'),
-        "group": _('The group already has a class at that time: "{title}", {when}.'),
-        "learner": _('The student already has a class at that time: "{title}", {when}.'),
-    }
-    tz = ZoneInfo(zone)
-    c = exc.conflicting
-    when = f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M} ({zone})"
-    return texts[exc.who].replace("{title}", c.title).replace("{when}", when)
 
 
 # -- who sees what --------------------------------------------------------------------------------

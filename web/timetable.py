@@ -30,23 +30,19 @@ from scheduler.sqlite_store import Actor, ClassSpec
 
 from . import keys
 from .alerts import alert_lines, reason_text
-from .excuses import class_status_labels, conflict_message, kind_labels
 from .http import PageError, gettext_of, redirect, render, require_session
 from .i18n import N_
-from .views import OBSERVER_ROLES
+from .ical import feed_url, may_subscribe
+from .labels import class_status_labels, conflict_message, format_labels, kind_labels
+from .views import EDITORS, OBSERVER_ROLES
 
 log = logging.getLogger("sabaq.web.timetable")
 GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
 routes = web.RouteTableDef()
 
-EDITORS = frozenset({Role.STAFF, Role.ADMIN})
 MAX_TEXT = 200
 MAX_REASON = 500
 MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
-
-
-def format_labels(_: Callable[[str], str]) -> dict[ClassFormat, str]:
-    return {ClassFormat.LIVE_ONLINE: _("Live online"), ClassFormat.IN_PERSON: _("In person")}
 
 
 def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
@@ -314,8 +310,13 @@ async def group_timetable(request: web.Request) -> web.Response:
         or user.id == c.teacher_id
     ]
     title = _("Timetable of group {group}").replace("{group}", group.name)
+    feed = (
+        feed_url(request, "groups", group.id)
+        if may_subscribe(request, "groups", group.id)
+        else None
+    )
     return _timetable_page(
-        request, title, group.timezone, classes, span, group=group, flags=tt.flags(group)
+        request, title, group.timezone, classes, span, group=group, flags=tt.flags(group), feed=feed
     )
 
 
@@ -334,7 +335,8 @@ async def teacher_timetable(request: web.Request) -> web.Response:
     start, end = span.bounds(zone)
     classes = [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
     title = _("Timetable of {name}").replace("{name}", teacher.full_name)
-    return _timetable_page(request, title, zone, classes, span, group=None, flags=[])
+    feed = feed_url(request, "teachers", teacher_id)
+    return _timetable_page(request, title, zone, classes, span, group=None, flags=[], feed=feed)
 
 
 # -- planning -------------------------------------------------------------------------------------

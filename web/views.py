@@ -42,6 +42,7 @@ log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()
 
 OBSERVER_ROLES = frozenset({Role.STAFF, Role.DIRECTOR, Role.ADMIN, Role.HEAD_OF_DEPARTMENT})
+EDITORS = frozenset({Role.STAFF, Role.ADMIN})  # they edit the timetable
 JOINABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
 
 

@@ -1,0 +1,53 @@
+"""Words for the timetable's values and refusals, shared by the pages that show them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from scheduler.errors import ClassConflict
+from scheduler.models import ClassFormat, ClassKind, ClassStatus
+
+from .http import gettext_of
+
+
+def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
+    return {
+        ClassKind.LECTURE: _("Lecture"),
+        ClassKind.SEMINAR: _("Seminar"),
+        ClassKind.PRACTICAL: _("Practical class"),
+        ClassKind.CONSULTATION: _("Consultation"),
+        ClassKind.MIDTERM_CONTROL: _("Midterm control"),
+        ClassKind.EXAM: _("Exam"),
+        ClassKind.INTRODUCTION: _("Introductory class"),
+    }
+
+
+def class_status_labels(_: Callable[[str], str]) -> dict[ClassStatus, str]:
+    return {
+        ClassStatus.PLANNED: _("Planned"),
+        ClassStatus.LIVE: _("Live now"),
+        ClassStatus.HELD: _("Held"),
+        ClassStatus.CANCELLED: _("Cancelled"),
+        ClassStatus.MISSED: _("Missed"),
+    }
+
+
+def format_labels(_: Callable[[str], str]) -> dict[ClassFormat, str]:
+    return {ClassFormat.LIVE_ONLINE: _("Live online"), ClassFormat.IN_PERSON: _("In person")}
+
+
+def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str:
+    """The class in the way, named, in words a staff member reads."""
+    _ = gettext_of(request)
+    texts = {
+        "teacher": _('The teacher already has a class at that time: "{title}", {when}.'),
+        "group": _('The group already has a class at that time: "{title}", {when}.'),
+        "learner": _('The student already has a class at that time: "{title}", {when}.'),
+    }
+    tz = ZoneInfo(zone)
+    c = exc.conflicting
+    when = f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M} ({zone})"
+    return texts[exc.who].replace("{title}", c.title).replace("{when}", when)
