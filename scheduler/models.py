@@ -197,3 +197,23 @@ class TimetableChange:
     class_id: int | None
     group_id: int | None
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencySwitch:
+    """Clause 3: in an emergency or quarantine, in-person classes of a period go online."""
+
+    id: int
+    first_day: date  # inclusive, in each group's zone
+    last_day: date
+    group_ids: tuple[int, ...]  # empty: every group
+    reason: str
+    by_name: str
+    at: float
+    class_ids: tuple[int, ...] = ()
+    undone_at: float | None = None
+    undone_by_name: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.undone_at is None

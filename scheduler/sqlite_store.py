@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from .errors import (
     ClassConflict,
@@ -22,6 +22,7 @@ from .models import (
     ClassKind,
     ClassStatus,
     Department,
+    EmergencySwitch,
     Group,
     Institute,
     LiveClass,
@@ -29,8 +30,10 @@ from .models import (
     ProgrammeKind,
     TimetableAction,
     TimetableChange,
+    check_day,
     check_transition,
     group_flags,
+    zone,
 )
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -142,6 +145,32 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE UNIQUE INDEX guarantee_alerts_open ON guarantee_alerts(group_id, month)
             WHERE cleared_at IS NULL;
         CREATE INDEX classes_status_end ON classes(status, ends_at);
+        """,
+    ),
+    (
+        "scheduler_0005_emergency_switches",
+        """
+        CREATE TABLE emergency_switches (
+            id INTEGER PRIMARY KEY,
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            by_id INTEGER REFERENCES users(id),
+            by_name TEXT NOT NULL,
+            at REAL NOT NULL,
+            undone_at REAL,
+            undone_by_name TEXT
+        );
+        CREATE TABLE emergency_switch_groups (
+            switch_id INTEGER NOT NULL REFERENCES emergency_switches(id),
+            group_id INTEGER NOT NULL REFERENCES groups(id),
+            PRIMARY KEY (switch_id, group_id)
+        );
+        CREATE TABLE emergency_switch_classes (
+            switch_id INTEGER NOT NULL REFERENCES emergency_switches(id),
+            class_id INTEGER NOT NULL REFERENCES classes(id),
+            PRIMARY KEY (switch_id, class_id)
+        );
         """,
     ),
 )
@@ -569,6 +598,131 @@ class SqliteTimetable:
                 time.time(), TimetableAction.CANCELLED, by, class_id, current.group_ids[0], reason
             )
         return self.get_class(class_id)
+
+    # -- the emergency switch (clause 3) -------------------------------------------------------
+    def switch_online(
+        self,
+        first_day: date,
+        last_day: date,
+        group_ids: Sequence[int],
+        *,
+        by: Actor,
+        reason: str,
+    ) -> EmergencySwitch:
+        """Every planned in-person class of the groups (none given: every group) on those days
+        (in each group's zone) becomes a live online class; the switch can be undone."""
+        check_day(first_day)
+        check_day(last_day)
+        if last_day < first_day:
+            raise ValueError("The period ends before it starts")
+        if not reason.strip():
+            raise ValueError("An emergency switch needs a reason")
+        groups = [self.group(g) for g in group_ids] if group_ids else self.groups()
+        affected: dict[int, LiveClass] = {}
+        for g in groups:
+            tz = zone(g.timezone)
+            start = datetime.combine(first_day, datetime.min.time(), tz)
+            end = datetime.combine(last_day, datetime.min.time(), tz) + timedelta(days=1)
+            for c in self.classes_of_group(g.id, start, end):
+                if c.status is ClassStatus.PLANNED and c.format is ClassFormat.IN_PERSON:
+                    affected.setdefault(c.id, c)
+        at = time.time()
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO emergency_switches (first_day, last_day, reason, by_id, by_name, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (first_day.isoformat(), last_day.isoformat(), reason, by.id, by.name, at),
+            )
+            assert cur.lastrowid is not None
+            sid = cur.lastrowid
+            self._db.executemany(
+                "INSERT INTO emergency_switch_groups (switch_id, group_id) VALUES (?, ?)",
+                [(sid, g) for g in dict.fromkeys(group_ids)],
+            )
+            for c in affected.values():
+                self._db.execute(
+                    "UPDATE classes SET format = ? WHERE id = ?",
+                    (ClassFormat.LIVE_ONLINE.value, c.id),
+                )
+                self._db.execute(
+                    "INSERT INTO emergency_switch_classes (switch_id, class_id) VALUES (?, ?)",
+                    (sid, c.id),
+                )
+                self._log(at, TimetableAction.SWITCHED_ONLINE, by, c.id, c.group_ids[0], reason)
+        return self.switch(sid)
+
+    def undo_switch(self, switch_id: int, *, by: Actor) -> EmergencySwitch:
+        """Classes the switch moved online and still planned go back to in person."""
+        sw = self.switch(switch_id)
+        if not sw.active:
+            raise InvalidTransition(f"Emergency switch {switch_id} is already undone")
+        at = time.time()
+        with self._db:
+            for cid in sw.class_ids:
+                c = self.get_class(cid)
+                if c.status is ClassStatus.PLANNED and c.format is ClassFormat.LIVE_ONLINE:
+                    self._db.execute(
+                        "UPDATE classes SET format = ? WHERE id = ?",
+                        (ClassFormat.IN_PERSON.value, cid),
+                    )
+                    self._log(at, TimetableAction.SWITCH_UNDONE, by, cid, c.group_ids[0], sw.reason)
+            self._db.execute(
+                "UPDATE emergency_switches SET undone_at = ?, undone_by_name = ? WHERE id = ?",
+                (at, by.name, switch_id),
+            )
+        return self.switch(switch_id)
+
+    def switch(self, switch_id: int) -> EmergencySwitch:
+        row = self._db.execute(
+            "SELECT * FROM emergency_switches WHERE id = ?", (switch_id,)
+        ).fetchone()
+        if row is None:
+            raise ClassNotFound(f"No emergency switch with id {switch_id}")
+        return self._switch(row)
+
+    def _switch(self, row: sqlite3.Row) -> EmergencySwitch:
+        sid = row["id"]
+        groups = self._db.execute(
+            "SELECT group_id FROM emergency_switch_groups WHERE switch_id = ? ORDER BY group_id",
+            (sid,),
+        )
+        classes = self._db.execute(
+            "SELECT class_id FROM emergency_switch_classes WHERE switch_id = ? ORDER BY class_id",
+            (sid,),
+        )
+        return EmergencySwitch(
+            id=sid,
+            first_day=date.fromisoformat(row["first_day"]),
+            last_day=date.fromisoformat(row["last_day"]),
+            group_ids=tuple(r[0] for r in groups),
+            reason=row["reason"],
+            by_name=row["by_name"],
+            at=row["at"],
+            class_ids=tuple(r[0] for r in classes),
+            undone_at=row["undone_at"],
+            undone_by_name=row["undone_by_name"],
+        )
+
+    def switches(self, limit: int = 100) -> list[EmergencySwitch]:
+        rows = self._db.execute(
+            "SELECT * FROM emergency_switches ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [self._switch(r) for r in rows.fetchall()]
+
+    def switches_for(self, group_ids: Sequence[int], today: date) -> list[EmergencySwitch]:
+        """Switches in force (not undone, not over) that cover any of the groups."""
+        wanted = set(group_ids)
+        rows = self._db.execute(
+            "SELECT * FROM emergency_switches WHERE undone_at IS NULL AND last_day >= ?"
+            " ORDER BY first_day",
+            (today.isoformat(),),
+        )
+        out = []
+        for r in rows.fetchall():
+            sw = self._switch(r)
+            if not sw.group_ids or wanted.intersection(sw.group_ids):
+                out.append(sw)
+        return out
 
     # -- the monthly guarantee's view ----------------------------------------------------------
     def live_classes_summary(

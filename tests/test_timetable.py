@@ -13,8 +13,15 @@ from icalendar import Calendar
 
 from access.models import Role
 from access.sqlite_store import SqliteAccounts
-from scheduler.errors import ClassConflict, GroupNotReady
-from scheduler.models import ClassFormat, ClassKind, ClassStatus, ProgrammeKind, TimetableAction
+from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
+from scheduler.models import (
+    ClassFormat,
+    ClassKind,
+    ClassStatus,
+    ProgrammeKind,
+    TimetableAction,
+    zone,
+)
 from scheduler.recurrence import local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec, SqliteTimetable
 from tests.conftest import Academy, SignIn
@@ -351,3 +358,94 @@ async def test_the_calendar_feed_parses_back_with_the_same_classes_moves_and_can
     assert teacher_feed
     teacher_cal = Calendar.from_ical(await (await staff.get(teacher_feed.group(1))).read())
     assert ours <= {str(e["uid"]) for e in teacher_cal.walk("VEVENT")}
+
+
+def test_an_emergency_switch_moves_in_person_classes_online_and_can_be_undone(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, _ = timetable
+    other = tt.groups_of_member(a.outsider_id)[0].id
+    monday = datetime(2030, 9, 2, 5, 0, tzinfo=UTC)
+
+    def plan(group: int, teacher: int, start: datetime, fmt: ClassFormat) -> int:
+        return tt.add_class(
+            title="Сабақ", kind=ClassKind.SEMINAR, format=fmt, teacher_id=teacher,
+            starts_at=start, ends_at=start + timedelta(minutes=80), group_ids=(group,),
+        ).id  # fmt: skip
+
+    inside = plan(a.group_id, a.teacher_id, monday, ClassFormat.IN_PERSON)
+    later = plan(a.group_id, a.teacher_id, monday + timedelta(days=1), ClassFormat.IN_PERSON)
+    online = plan(a.group_id, a.teacher_id, monday + timedelta(days=2), ClassFormat.LIVE_ONLINE)
+    cancelled = plan(a.group_id, a.teacher_id, monday + timedelta(days=3), ClassFormat.IN_PERSON)
+    tt.cancel_class(cancelled, by=STAFF, reason="")
+    outside = plan(a.group_id, a.teacher_id, monday + timedelta(days=9), ClassFormat.IN_PERSON)
+    elsewhere = plan(other, a.other_teacher_id, monday, ClassFormat.IN_PERSON)
+
+    sw = tt.switch_online(date(2030, 9, 2), date(2030, 9, 6), [a.group_id], by=STAFF,
+                          reason="карантин")  # fmt: skip
+    assert set(sw.class_ids) == {inside, later}
+    assert tt.get_class(inside).format is ClassFormat.LIVE_ONLINE
+    for untouched in (outside, elsewhere, cancelled):
+        assert tt.get_class(untouched).format is ClassFormat.IN_PERSON
+    assert tt.get_class(online).format is ClassFormat.LIVE_ONLINE
+    assert tt.changes(class_id=inside)[0].action is TimetableAction.SWITCHED_ONLINE
+    assert [s.id for s in tt.switches_for([a.group_id], date(2030, 9, 1))] == [sw.id]
+    assert tt.switches_for([other], date(2030, 9, 1)) == []
+
+    # The first class was held online meanwhile: undoing leaves it as it happened.
+    tt.set_status(inside, ClassStatus.LIVE)
+    tt.set_status(inside, ClassStatus.HELD)
+    undone = tt.undo_switch(sw.id, by=STAFF)
+    assert not undone.active and undone.undone_by_name == STAFF.name
+    assert tt.get_class(inside).format is ClassFormat.LIVE_ONLINE
+    assert tt.get_class(later).format is ClassFormat.IN_PERSON
+    assert tt.changes(class_id=later)[0].action is TimetableAction.SWITCH_UNDONE
+    with pytest.raises(InvalidTransition):
+        tt.undo_switch(sw.id, by=STAFF)
+    everyone = tt.switch_online(date(2030, 9, 2), date(2030, 9, 2), [], by=STAFF, reason="су")
+    assert set(everyone.class_ids) == {elsewhere}  # every group; `inside` was held already
+
+
+async def test_staff_switch_classes_online_and_teachers_and_students_are_told(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    start = datetime.now(UTC) + timedelta(days=3)
+    c = tt.add_class(
+        title="Тергеу тактикасы", kind=ClassKind.PRACTICAL, format=ClassFormat.IN_PERSON,
+        teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(minutes=80),
+        group_ids=(academy.group_id,),
+    )  # fmt: skip
+    staff = english(sign_in(academy.staff_id), served)
+    day = start.astimezone(zone(ALMATY)).date()
+    bad = await staff.post(
+        "/timetable/emergency", data={"first_day": day.isoformat(), "last_day": "x", "reason": "q"}
+    )
+    assert bad.status == 400
+    no_reason = await staff.post(
+        "/timetable/emergency",
+        data={"first_day": day.isoformat(), "last_day": day.isoformat(), "all": "1"},
+    )
+    assert no_reason.status == 400 and tt.switches() == []
+    done = await staff.post(
+        "/timetable/emergency",
+        data={"first_day": day.isoformat(), "last_day": day.isoformat(),
+              "group_id": str(academy.group_id), "reason": "карантин по гриппу"},
+    )  # fmt: skip
+    assert done.status == 200 and "карантин по гриппу" in await done.text()
+    assert tt.get_class(c.id).format is ClassFormat.LIVE_ONLINE
+    for who in (academy.student_ids[0], academy.teacher_id):
+        home = await english(sign_in(who), served).get("/")
+        text = await home.text()
+        assert "in-person classes are held online: карантин по гриппу" in text, who
+    outsider = await english(sign_in(academy.outsider_id), served).get("/")
+    assert "карантин" not in await outsider.text()
+    assert (await sign_in(academy.teacher_id).post(
+        "/timetable/emergency", data={"first_day": day.isoformat()}
+    )).status == 403  # fmt: skip
+    (sw,) = tt.switches()
+    undo = await staff.post(f"/timetable/emergency/{sw.id}/undo")
+    assert undo.status == 200 and tt.get_class(c.id).format is ClassFormat.IN_PERSON
+    home = await english(sign_in(academy.student_ids[1]), served).get("/")
+    assert "карантин" not in await home.text()
+    assert (await staff.post(f"/timetable/emergency/{sw.id}/undo")).status == 409

@@ -1,15 +1,21 @@
-"""The monthly guarantee's reasons and alerts, in words for people."""
+"""What staff, teachers and learners are told about the timetable: the monthly guarantee's
+reasons and alerts, and emergency switches, in words for people."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
+from access.models import Role, User
 from scheduler.guarantee import (
     ALERT_NO_SLOT,
     ALERT_NO_TEACHER,
     MISSED_NEVER_STARTED,
     PLANNED_NO_CLASS,
 )
+from scheduler.models import DEFAULT_TIMEZONE
 
 from . import keys
 from .http import gettext_of
@@ -46,4 +52,24 @@ def alert_lines(request: web.Request) -> list[tuple[int, str, str]]:
     return [
         (a.group_id, names.get(a.group_id, ""), reason_text(request, f"{a.reason}:{a.month}"))
         for a in tt.alerts()
+    ]
+
+
+def switch_notices(request: web.Request, user: User) -> list[str]:
+    """For a learner's or teacher's home page: the emergency switches that touch their groups."""
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    if user.role is Role.TEACHER:
+        groups = [g.id for g in tt.groups() if tt.is_teacher_of(user.id, g.id)]
+    else:
+        groups = [g.id for g in tt.groups_of_member(user.id)]
+    if not groups:
+        return []
+    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    return [
+        _("From {first} to {last} in-person classes are held online: {reason}")
+        .replace("{first}", sw.first_day.strftime("%d.%m.%Y"))
+        .replace("{last}", sw.last_day.strftime("%d.%m.%Y"))
+        .replace("{reason}", sw.reason)
+        for sw in tt.switches_for(groups, today)
     ]

@@ -626,6 +626,93 @@ async def set_group_active(request: web.Request) -> web.StreamResponse:
     return redirect("/timetable")
 
 
+# -- the emergency switch (clause 3) ------------------------------------------------------------
+def _emergency_page(
+    request: web.Request, values: Mapping[str, Any], error: str | None = None, status: int = 200
+) -> web.Response:
+    tt = request.app[keys.TIMETABLE]
+    names = {g.id: g.name for g in tt.groups()}
+    switches = tt.switches()
+    return render(
+        request,
+        "emergency.html",
+        {
+            "groups": tt.groups(),
+            "switches": [
+                (
+                    sw,
+                    ", ".join(names.get(g, "") for g in sw.group_ids),
+                    datetime.fromtimestamp(sw.at, UTC),
+                )
+                for sw in switches
+            ],
+            "values": values,
+            "error": error,
+            "zone": DEFAULT_TIMEZONE,
+        },
+        status,
+    )
+
+
+@routes.get("/timetable/emergency")
+async def emergency_page(request: web.Request) -> web.Response:
+    _require_editor(request)
+    return _emergency_page(
+        request, {"first_day": "", "last_day": "", "reason": "", "group_ids": [], "all": "1"}
+    )
+
+
+@routes.post("/timetable/emergency")
+async def emergency_switch(request: web.Request) -> web.StreamResponse:
+    """Staff move every in-person class of a period (of some groups, or all) online."""
+    _ = gettext_of(request)
+    user = _require_editor(request)
+    form = await request.post()
+    values: dict[str, Any] = {
+        "first_day": str(form.get("first_day", "")),
+        "last_day": str(form.get("last_day", "")),
+        "reason": str(form.get("reason", "")).strip(),
+        "group_ids": [str(g) for g in form.getall("group_id", [])],
+        "all": str(form.get("all", "")),
+    }
+    tt = request.app[keys.TIMETABLE]
+    try:
+        first = date.fromisoformat(values["first_day"])
+        last = date.fromisoformat(values["last_day"])
+        groups = [] if values["all"] else [int(g) for g in values["group_ids"]]
+        known = {g.id for g in tt.groups()}
+        if (not values["all"] and not groups) or any(g not in known for g in groups):
+            raise PlanError(_("Choose the groups, or all of them."))
+        if not values["reason"] or len(values["reason"]) > MAX_REASON:
+            raise PlanError(
+                _("Give the reason (at most {n} characters).").replace("{n}", str(MAX_REASON))
+            )
+        sw = tt.switch_online(first, last, groups, by=_actor(user), reason=values["reason"])
+    except PlanError as exc:
+        return _emergency_page(request, values, str(exc), 400)
+    except ValueError:
+        return _emergency_page(
+            request,
+            values,
+            _("Give the first and the last day (the last not before the first)."),
+            400,
+        )
+    log.warning("emergency switch %s by %s: %d classes online", sw.id, user.id, len(sw.class_ids))
+    return redirect("/timetable/emergency")
+
+
+@routes.post("/timetable/emergency/{switch_id:\\d{1,18}}/undo")
+async def emergency_undo(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    user = _require_editor(request)
+    tt = request.app[keys.TIMETABLE]
+    try:
+        tt.undo_switch(int(request.match_info["switch_id"]), by=_actor(user))
+    except InvalidTransition:
+        raise PageError(409, _("This switch has already been undone."), "already_undone") from None
+    return redirect("/timetable/emergency")
+
+
 # -- JSON -----------------------------------------------------------------------------------------
 def class_json(c: LiveClass, zone: str) -> dict[str, Any]:
     tz = ZoneInfo(zone)

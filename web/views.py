@@ -23,7 +23,7 @@ from attendance.models import EventKind, IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import keys
-from .alerts import alert_lines
+from .alerts import alert_lines, switch_notices
 from .http import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -217,8 +217,10 @@ async def home(request: web.Request) -> web.Response:
         "classes.html",
         {
             "classes": [_class_view(request, c) for c in classes],
-            # Staff's dashboard carries the monthly guarantee's alerts.
+            # Staff's dashboard carries the monthly guarantee's alerts; teachers and learners
+            # are told when their in-person classes go online.
             "alerts": alert_lines(request) if user.role in OBSERVER_ROLES else [],
+            "notices": switch_notices(request, user) if user.role not in OBSERVER_ROLES else [],
         },
     )
 
