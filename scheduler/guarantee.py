@@ -25,10 +25,13 @@ from .models import (
     TimetableAction,
     zone,
 )
+from .service import HeldEvidence, class_ended
 from .sqlite_store import SABAQ, ClassSpec, SqliteTimetable
 
 # A live online class in one of these settles its month (missed ones were marked first).
 SETTLING = frozenset({ClassStatus.HELD, ClassStatus.PLANNED, ClassStatus.LIVE})
+
+STALE_AFTER = timedelta(hours=1)
 
 # Reasons the guarantee logs; web/ words them for people.
 PLANNED_NO_CLASS = "guarantee:no_live_class"
@@ -79,6 +82,7 @@ class PassReport:
     alerts: list[tuple[int, str, str]] = field(default_factory=list)  # group, month, reason
     missed: list[int] = field(default_factory=list)
     cleared: list[tuple[int, str]] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)  # live classes long over, now held or missed
 
 
 def month_start(day: date) -> date:
@@ -150,14 +154,17 @@ class Guarantee:
         timetable: SqliteTimetable,
         rules: GuaranteeRules,
         title_for: Callable[[Group], str],
+        evidence: HeldEvidence | None = None,
     ) -> None:
         self.timetable = timetable
         self.rules = rules
         self.title_for = title_for
+        self.evidence = evidence
 
     def run(self, now: datetime) -> PassReport:
         report = PassReport()
         report.missed = self.mark_missed(now)
+        report.closed = self.close_stale(now)
         tt = self.timetable
         groups = [g for g in tt.groups() if g.active]
         open_alerts = tt.open_alerts([g.id for g in groups])
@@ -221,6 +228,18 @@ class Guarantee:
                     moment += step
             day += timedelta(days=1)
         return None
+
+    def close_stale(self, now: datetime) -> list[int]:
+        """A class still "live" an hour after its scheduled end (its end never came: the
+        teacher's browser and the server lost each other) is decided on the evidence, held or
+        missed, so its month is judged on what happened."""
+        if self.evidence is None:
+            return []
+        out = []
+        for c in self.timetable.live_before(now - STALE_AFTER):
+            class_ended(self.timetable, c.id, self.evidence)
+            out.append(c.id)
+        return out
 
     def mark_missed(self, now: datetime) -> list[int]:
         """Live online classes still planned after their end never started: missed."""

@@ -760,6 +760,14 @@ class SqliteTimetable:
         )
         return {r[0] for r in rows}
 
+    def live_before(self, moment: datetime) -> list[LiveClass]:
+        """Classes still live whose scheduled end was before ``moment``."""
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE status = ? AND ends_at <= ? ORDER BY ends_at, id",
+            (ClassStatus.LIVE.value, _ts(moment)),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
     def planned_before(self, moment: datetime) -> list[LiveClass]:
         """Classes still planned whose end has passed."""
         rows = self._db.execute(

@@ -287,3 +287,28 @@ async def test_staff_see_each_group_month_and_the_alerts_on_their_dashboard(
     assert "The monthly guarantee needs you" not in await (await student.get("/")).text()
     card = await staff.get(f"/timetable/classes/{planned[0].id}")
     assert "Planned by the monthly guarantee" in await card.text()
+
+
+class Witness:
+    """``HeldEvidence`` as the ledger would answer it, for the classes listed as held."""
+
+    def __init__(self, held: set[int]) -> None:
+        self.held = held
+
+    def was_held(self, live_class: LiveClass) -> bool:
+        return live_class.id in self.held
+
+
+def test_a_class_left_live_long_after_its_end_is_decided_on_the_evidence(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, _ = timetable
+    for cid in (a.class_id, a.other_class_id):
+        tt.set_status(cid, ClassStatus.LIVE)
+    job = Guarantee(tt, GuaranteeRules(months_ahead=0), title, Witness({a.class_id}))
+    soon = datetime.now(UTC) + timedelta(minutes=100)  # ended 10 minutes ago: not yet
+    assert job.run(soon).closed == []
+    later = datetime.now(UTC) + timedelta(hours=3)
+    assert sorted(job.run(later).closed) == sorted([a.class_id, a.other_class_id])
+    assert tt.get_class(a.class_id).status is ClassStatus.HELD
+    assert tt.get_class(a.other_class_id).status is ClassStatus.MISSED

@@ -191,7 +191,10 @@ async def _guarantee(app: web.Application) -> AsyncIterator[None]:
     def title(group: Group) -> str:
         return catalogues[group.language].gettext(GUARANTEE_TITLE)
 
-    job = Guarantee(app[keys.TIMETABLE], rules, title)
+    evidence = LedgerHeldEvidence(
+        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds
+    )
+    job = Guarantee(app[keys.TIMETABLE], rules, title, evidence)
     app[keys.GUARANTEE] = job
     if not settings.guarantee_interval_seconds:
         yield  # switched off (SABAQ_GUARANTEE_INTERVAL_SECONDS=0)
