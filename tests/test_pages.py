@@ -142,3 +142,19 @@ async def test_oversized_body_is_refused_with_a_message(
     resp = await client.post("/language", data={"lang": "x" * 200_000})
     assert resp.status == 413
     assert "too large" in await resp.text() or "слишком" in await resp.text()
+
+
+async def test_an_id_too_large_for_the_database_is_not_found_not_a_crash(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    staff = sign_in(academy.staff_id)
+    huge = "9" * 30
+    for path in (
+        f"/classes/{huge}", f"/classes/{huge}/attendance", f"/classes/{huge}/attendance.csv",
+        f"/classes/{huge}/attendance/live", f"/reports/groups/{huge}",
+        f"/reports/learners/{huge}.xlsx", f"/timetable/groups/{huge}", f"/excuses/{huge}",
+        f"/timetable/classes/{huge}", f"/ical/groups/{huge}/{'0' * 32}.ics",
+    ):  # fmt: skip
+        resp = await staff.get(path)
+        assert resp.status == 404, (path, resp.status)
+    assert (await staff.post(f"/classes/{huge}/join-token")).status == 404

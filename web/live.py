@@ -46,7 +46,7 @@ def _snapshot(request: web.Request, class_id: int) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
-@routes.get("/classes/{class_id:\\d+}/attendance/live")
+@routes.get("/classes/{class_id:\\d{1,18}}/attendance/live")
 async def attendance_live(request: web.Request) -> web.StreamResponse:
     """The register as a stream of snapshots: one now, one after every change, and one at
     least every ``live_refresh_seconds`` (minutes present grow while nothing happens)."""

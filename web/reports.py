@@ -261,13 +261,13 @@ def _group_report(request: web.Request) -> tuple[Table, list[list[str]], list[st
     return table, row_marks, links, month
 
 
-@routes.get("/reports/groups/{group_id:\\d+}")
+@routes.get("/reports/groups/{group_id:\\d{1,18}}")
 async def group_report_page(request: web.Request) -> web.Response:
     table, row_marks, links, month = _group_report(request)
     return _page(request, table, marks=row_marks, links=links, month=month)
 
 
-@routes.get("/reports/groups/{group_id:\\d+}.{fmt:(csv|xlsx)}")
+@routes.get("/reports/groups/{group_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def group_report_download(request: web.Request) -> web.Response:
     table, _m, _l, month = _group_report(request)
     stem = f"group-{request.match_info['group_id']}-{month.text}"
@@ -345,13 +345,13 @@ def _learner_report(request: web.Request) -> tuple[Table, list[list[str]]]:
     return table, row_marks
 
 
-@routes.get("/reports/learners/{user_id:\\d+}")
+@routes.get("/reports/learners/{user_id:\\d{1,18}}")
 async def learner_report_page(request: web.Request) -> web.Response:
     table, row_marks = _learner_report(request)
     return _page(request, table, marks=row_marks)
 
 
-@routes.get("/reports/learners/{user_id:\\d+}.{fmt:(csv|xlsx)}")
+@routes.get("/reports/learners/{user_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def learner_report_download(request: web.Request) -> web.Response:
     table, _m = _learner_report(request)
     stem = f"learner-{request.match_info['user_id']}"

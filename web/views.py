@@ -225,7 +225,7 @@ async def home(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/classes/{class_id:\\d+}")
+@routes.get("/classes/{class_id:\\d{1,18}}")
 async def class_page(request: web.Request) -> web.Response:
     session = require_session(request)
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
@@ -266,7 +266,7 @@ def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: str(r["name"]), reverse=True)
 
 
-@routes.get("/classes/{class_id:\\d+}/recordings/{name}")
+@routes.get("/classes/{class_id:\\d{1,18}}/recordings/{name}")
 async def recording_file(request: web.Request) -> web.StreamResponse:
     """A recording, for the class's group, its teacher and staff only; seekable (ranges)."""
     _ = gettext_of(request)
@@ -280,7 +280,7 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "video/webm"})
 
 
-@routes.post("/classes/{class_id:\\d+}/join-token")
+@routes.post("/classes/{class_id:\\d{1,18}}/join-token")
 async def join_token(request: web.Request) -> web.Response:
     """A fresh, short-lived join token for the signed-in person and this class."""
     _ = gettext_of(request)
@@ -389,7 +389,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
     }
 
 
-@routes.get("/classes/{class_id:\\d+}/attendance")
+@routes.get("/classes/{class_id:\\d{1,18}}/attendance")
 async def attendance_page(request: web.Request) -> web.Response:
     c, user = attendance_class(request)
     rules = mark_rules(request, c)
@@ -410,7 +410,7 @@ async def attendance_page(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/classes/{class_id:\\d+}/attendance/override")
+@routes.post("/classes/{class_id:\\d{1,18}}/attendance/override")
 async def attendance_override(request: web.Request) -> web.StreamResponse:
     """A staff member corrects a learner's mark, with a reason; recorded in the ledger."""
     _ = gettext_of(request)
@@ -503,7 +503,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
     )
 
 
-@routes.get("/classes/{class_id:\\d+}/attendance.{fmt:(csv|xlsx)}")
+@routes.get("/classes/{class_id:\\d{1,18}}/attendance.{fmt:(csv|xlsx)}")
 async def attendance_download(request: web.Request) -> web.Response:
     c, _user = attendance_class(request)
     return download(attendance_table(request, c), f"attendance-{c.id}", request.match_info["fmt"])
