@@ -10,8 +10,10 @@ import os
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -25,6 +27,7 @@ from playwright.async_api import (
 )
 
 from attendance.models import EventKind
+from scheduler.models import DEFAULT_TIMEZONE
 from tests.conftest import Academy, SignIn
 from tests.peers import join
 from tests.test_reports import march
@@ -605,6 +608,150 @@ async def test_staff_file_an_excuse_the_director_approves_it_and_the_register_sa
             await expect(excused.locator(".mark-label")).to_have_text("excused")
             classmate = rows.filter(has_text=accounts.get(academy.student_ids[1]).full_name)
             await expect(classmate.locator(".mark-label")).to_have_text("absent")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_staff_plan_a_weekly_class_meet_a_conflict_and_switch_it_online_in_chromium(
+    served: TestServer, academy: Academy
+) -> None:
+    """Staff plan a weekly in-person class through the form and see it in the group's week and
+    month; a class of the same teacher at that time for another group is refused with the class
+    in the way named and the form kept; an emergency switch moves the first Monday's class
+    online, and the group's student reads the notice on the home page."""
+    tt = served.app[keys.TIMETABLE]
+    other_group = tt.groups_of_member(academy.outsider_id)[0].id
+    tt.add_teacher(other_group, academy.teacher_id)
+    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    monday = today + timedelta(days=21 - today.weekday())  # a Monday 15 to 21 days ahead
+    until = monday + timedelta(days=10)
+    planned = [monday, monday + timedelta(days=3), monday + timedelta(days=7), until]
+    in_month = [d for d in planned if (d.year, d.month) == (monday.year, monday.month)]
+    title, reason = "Криминалистика", "Карантин по гриппу"
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            # -- staff plan the class every Monday and Thursday ------------------------------
+            staff = await open_signed_in(browser, served, academy.staff_id, "/timetable")
+            watch_errors(staff, errors)
+            await staff.get_by_role("link", name="Plan a class").click()
+            await expect(staff.get_by_role("heading", name="Plan a class")).to_be_visible()
+            await staff.get_by_label("Title", exact=True).fill(title)
+            await staff.get_by_label("Group", exact=True).select_option(str(academy.group_id))
+            await staff.get_by_label("Teacher", exact=True).select_option(label=TEACHER_NAME)
+            await staff.get_by_label("Kind of class").select_option(label="Lecture")
+            await staff.get_by_label("Format", exact=True).select_option(label="In person")
+            await staff.get_by_label("Day", exact=True).fill(monday.isoformat())
+            await staff.get_by_label("Starts", exact=True).fill("10:00")
+            await staff.get_by_label("Ends", exact=True).fill("11:20")
+            await staff.get_by_label("Every week on these days").check()
+            await staff.get_by_label("Mon", exact=True).check()
+            await staff.get_by_label("Thu", exact=True).check()
+            await staff.get_by_label("Until (the last day)").fill(until.isoformat())
+            await staff.get_by_role("button", name="Plan", exact=True).click()
+
+            # -- the group's week: Monday and Thursday at 10:00 -------------------------------
+            week_path = f"/timetable/groups/{academy.group_id}?view=week&date={monday}"
+            await expect(staff).to_have_url(str(served.make_url(week_path)))
+            await expect(staff.get_by_role("heading", level=1)).to_have_text(
+                "Timetable of group ПД-24-1"
+            )
+            slots = staff.locator("table.calendar .slot")
+            await expect(slots).to_have_count(2)
+            for day, slot in zip(planned[:2], await slots.all(), strict=True):
+                await expect(slot).to_contain_text(f"10:00 — 11:20 {title}")
+                await expect(slot).to_contain_text(f"Lecture · In person · {TEACHER_NAME}")
+                cell = staff.locator(f'td[data-day="{day}"] .slot')
+                await expect(cell).to_have_count(1)
+                await expect(cell).to_contain_text(title)
+
+            # -- the month: the classes of that calendar month only ---------------------------
+            await staff.get_by_role("link", name="Month", exact=True).click()
+            month_path = f"/timetable/groups/{academy.group_id}?view=month&month={monday:%Y-%m}"
+            await expect(staff).to_have_url(str(served.make_url(month_path)))
+            await expect(slots).to_have_count(len(in_month))
+            for day in planned:
+                cell = staff.locator(f'td[data-day="{day}"] .slot')
+                await expect(cell).to_have_count(1 if day in in_month else 0)
+            for slot in await slots.all():
+                await expect(slot).to_contain_text(f"10:00 — 11:20 {title}")
+
+            # -- the same teacher at that time for the other group: refused, named ------------
+            await staff.get_by_role("link", name="Plan a class").click()
+            await staff.get_by_label("Title", exact=True).fill("Судебная экспертиза")
+            await staff.get_by_label("Group", exact=True).select_option(label="ПД-24-2")
+            await staff.get_by_label("Teacher", exact=True).select_option(label=TEACHER_NAME)
+            await staff.get_by_label("Kind of class").select_option(label="Seminar")
+            await staff.get_by_label("Format", exact=True).select_option(label="In person")
+            await staff.get_by_label("Day", exact=True).fill(monday.isoformat())
+            await staff.get_by_label("Starts", exact=True).fill("10:30")
+            await staff.get_by_label("Ends", exact=True).fill("11:00")
+            await staff.get_by_role("button", name="Plan", exact=True).click()
+            error = staff.get_by_role("alert")
+            await expect(error).to_contain_text("The teacher already has a class at that time")
+            await expect(error).to_contain_text(f'"{title}", {monday:%d.%m.%Y} 10:00–11:20')
+            await expect(staff.get_by_label("Title", exact=True)).to_have_value(
+                "Судебная экспертиза"
+            )
+            await expect(staff.get_by_label("Group", exact=True)).to_have_value(str(other_group))
+            await expect(staff.get_by_label("Teacher", exact=True)).to_have_value(
+                str(academy.teacher_id)
+            )
+            await expect(staff.get_by_label("Kind of class")).to_have_value("seminar")
+            await expect(staff.get_by_label("Format", exact=True)).to_have_value("in_person")
+            await expect(staff.get_by_label("Day", exact=True)).to_have_value(monday.isoformat())
+            await expect(staff.get_by_label("Starts", exact=True)).to_have_value("10:30")
+            await expect(staff.get_by_label("Ends", exact=True)).to_have_value("11:00")
+            await expect(staff.get_by_label("Every week on these days")).not_to_be_checked()
+            await staff.goto(
+                str(served.make_url(f"/timetable/groups/{other_group}?view=week&date={monday}"))
+            )
+            await expect(slots).to_have_count(0)
+
+            # -- the emergency switch: the first Monday of ПД-24-1 goes online -----------------
+            await staff.get_by_role("link", name="Timetable", exact=True).click()
+            await staff.get_by_role("link", name="Emergency switch to online").click()
+            await expect(staff.get_by_text("No switches yet.")).to_be_visible()
+            await staff.get_by_label("First day").fill(monday.isoformat())
+            await staff.get_by_label("Last day").fill(monday.isoformat())
+            await staff.get_by_label("All groups").uncheck()
+            await staff.get_by_label("ПД-24-1", exact=True).check()
+            await staff.get_by_label("Reason").fill(reason)
+            await staff.get_by_role("button", name="Move these classes online").click()
+            await expect(staff).to_have_url(str(served.make_url("/timetable/emergency")))
+            switch = staff.locator("table.switches tbody tr")
+            await expect(switch).to_have_count(1)
+            await expect(switch.locator("td")).to_have_text(
+                [
+                    f"{monday:%d.%m.%Y} — {monday:%d.%m.%Y}",
+                    "ПД-24-1",
+                    reason,
+                    "1",
+                    re.compile(r"In force since .+, by Жанна Серикбаева"),
+                ]
+            )
+            await staff.goto(str(served.make_url(week_path)))
+            await expect(staff.locator(f'td[data-day="{monday}"] .slot')).to_contain_text(
+                "Lecture · Live online"
+            )
+            await expect(staff.locator(f'td[data-day="{planned[1]}"] .slot')).to_contain_text(
+                "Lecture · In person"
+            )
+
+            # -- a student of the group reads the notice on the home page -----------------------
+            student = await open_signed_in(browser, served, academy.student_ids[0], "/")
+            watch_errors(student, errors)
+            notice = student.get_by_role("status")
+            await expect(notice).to_have_text(
+                f"From {monday:%d.%m.%Y} to {monday:%d.%m.%Y} in-person classes are held"
+                f" online: {reason}"
+            )
             assert errors == []
         finally:
             await browser.close()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession, CookieJar
+from aiohttp import ClientResponse, ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
@@ -158,3 +158,40 @@ async def test_an_id_too_large_for_the_database_is_not_found_not_a_crash(
         resp = await staff.get(path)
         assert resp.status == 404, (path, resp.status)
     assert (await staff.post(f"/classes/{huge}/join-token")).status == 404
+
+
+async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    accounts = served.app[keys.ACCOUNTS]
+    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough pw"))
+    limit = served.app[keys.SETTINGS].signin_attempts
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        form = await (await s.get(served.make_url("/signin"))).text()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+
+        async def attempt(login: str, password: str) -> ClientResponse:
+            return await s.post(
+                served.make_url("/signin"),
+                data={"login": login, "password": password, "csrf_token": csrf[1]},
+                headers={"Accept-Language": "en"},
+                allow_redirects=False,
+            )
+
+        statuses = [(await attempt("teacher", f"guess {i}")).status for i in range(limit)]
+        assert statuses == [401] * limit
+        blocked = await attempt("teacher", "long enough pw")  # even the right one, for now
+        assert blocked.status == 429 and "Too many attempts" in await blocked.text()
+        assert int(blocked.headers["Retry-After"]) > 0
+        # Another login from the same address is not locked out by the teacher's guesses.
+        other = await attempt("staff", "whatever")
+        assert other.status == 401
+    # Join tokens: a person asking again and again is told to wait; others are not.
+    student = sign_in(academy.student_ids[0])
+    per_minute = served.app[keys.SETTINGS].join_tokens_per_minute
+    for _ in range(per_minute):
+        assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 200
+    assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 429
+    classmate = sign_in(academy.student_ids[1])
+    assert (await classmate.post(f"/classes/{academy.class_id}/join-token")).status == 200

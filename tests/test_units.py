@@ -21,6 +21,7 @@ from scheduler.errors import InvalidTransition
 from scheduler.models import ClassStatus, check_transition
 from web.database import MIGRATIONS, connect, migrate
 from web.i18n import load_catalogues, negotiate
+from web.ratelimit import RateLimiter
 from web.settings import ConfigError, Settings
 
 
@@ -187,3 +188,12 @@ def test_sessions_expire(db: sqlite3.Connection) -> None:
     assert session is not None and session.user == user and session.expires_at > time.time()
     accounts.close_session(token)
     assert accounts.session(token) is None
+
+
+def test_a_rate_limit_is_a_sliding_window_and_forgets_quiet_keys() -> None:
+    limiter = RateLimiter(3, 10.0, max_keys=2)
+    assert [limiter.hit("a", t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
+    assert limiter.hit("a", 3.0) == pytest.approx(7.0)  # the first hit leaves the window at 10
+    assert limiter.hit("a", 10.0) is None  # it has left
+    assert limiter.hit("b", 10.0) is None and limiter.hit("c", 10.0) is None
+    assert limiter.hit("a", 10.5) is None  # "a" was the quietest key and was forgotten

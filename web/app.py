@@ -39,6 +39,7 @@ from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .live import routes as live_routes
+from .ratelimit import Limits
 from .reports import routes as report_routes
 from .settings import ConfigError, Settings
 from .timetable import GUARANTEE_TITLE
@@ -231,6 +232,11 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app[keys.SIGNER] = TokenSigner(settings.secret_key)
     app[keys.TEMPLATES] = templates()
     app[keys.CHANGES] = Changes()
+    app[keys.LIMITS] = Limits.of(
+        max(1, settings.signin_attempts),
+        settings.signin_window_seconds,
+        max(1, settings.join_tokens_per_minute),
+    )
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)

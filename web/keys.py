@@ -20,6 +20,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
 from .changes import Changes
+from .ratelimit import Limits
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -33,6 +34,7 @@ EXCUSES = web.AppKey("excuses", SqliteExcuses)
 LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)
 CHANGES = web.AppKey("changes", Changes)
+LIMITS = web.AppKey("limits", Limits)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)

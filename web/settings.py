@@ -89,6 +89,11 @@ class Settings:
     present_percent: float = 80.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
+    # Sign-in attempts per login in a window (five times as many per address); join tokens a
+    # person may ask for in a minute.
+    signin_attempts: int = 10
+    signin_window_seconds: float = 300.0
+    join_tokens_per_minute: int = 30
     # The monthly guarantee: how often it runs (0: never), and where it may plan a class.
     guarantee_interval_seconds: float = 900.0
     guarantee_notice_days: int = 2
@@ -154,6 +159,9 @@ class Settings:
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
+            signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
+            signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
+            join_tokens_per_minute=int(_number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),
             guarantee_interval_seconds=_number(
                 env, "SABAQ_GUARANTEE_INTERVAL_SECONDS", 900, zero=True
             ),

@@ -125,6 +125,20 @@ async def signin(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:1024]
     nxt = _safe_next(str(form.get("next", "/")))
     accounts, passwords = request.app[keys.ACCOUNTS], request.app[keys.PASSWORDS]
+    limits, now = request.app[keys.LIMITS], time.time()
+    wait = limits.signin_per_address.hit(request.remote or "", now)
+    if wait is None:
+        wait = limits.signin_per_login.hit(login, now)
+    if wait is not None:
+        log.warning("sign-in attempts over the limit for %r from %s", login, request.remote)
+        response = render(
+            request,
+            "signin.html",
+            {"next": nxt, "error": _too_many(request, wait)},
+            status=429,
+        )
+        response.headers["Retry-After"] = str(max(1, round(wait)))
+        return response
     try:
         user, stored = accounts.by_login(login)
     except UserNotFound:
@@ -157,10 +171,24 @@ def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse
     return response
 
 
+def _too_many(request: web.Request, wait: float) -> str:
+    _ = gettext_of(request)
+    minutes = max(1, -(-round(wait) // 60))
+    return _("Too many attempts. Try again in {n} min.").replace("{n}", str(minutes))
+
+
+def _limited(request: web.Request, wait: float | None) -> None:
+    if wait is not None:
+        raise PageError(429, _too_many(request, wait), "rate_limited")
+
+
 @routes.get("/signin/link")
 async def signin_link(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     accounts = request.app[keys.ACCOUNTS]
+    _limited(
+        request, request.app[keys.LIMITS].signin_per_address.hit(request.remote or "", time.time())
+    )
     try:
         claims = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
         user = accounts.get(claims.user_id)
@@ -287,6 +315,7 @@ async def join_token(request: web.Request) -> web.Response:
     session = session_of(request)
     if session is None:
         raise PageError(401, _("Sign in to join the class."), "signin_required")
+    _limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
     settings = request.app[keys.SETTINGS]
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
     role = _class_role(request, session.user, c)
