@@ -31,7 +31,7 @@ from .sqlite_store import SABAQ, ClassSpec, SqliteTimetable
 # A live online class in one of these settles its month (missed ones were marked first).
 SETTLING = frozenset({ClassStatus.HELD, ClassStatus.PLANNED, ClassStatus.LIVE})
 
-STALE_AFTER = timedelta(hours=1)
+STALE_AFTER = timedelta(hours=12)  # a class overrunning its end this long is over
 
 # Reasons the guarantee logs; web/ words them for people.
 PLANNED_NO_CLASS = "guarantee:no_live_class"
@@ -118,31 +118,43 @@ def month_states(
     timetable: SqliteTimetable, group: Group, first_days: Sequence[date], now: datetime
 ) -> list[GroupMonth]:
     """Green, amber or red for each month of the group, with the class or alert behind it."""
-    if not first_days:
-        return []
-    start, _ = _bounds(first_days[0], group.timezone)
-    _, end = _bounds(first_days[-1], group.timezone)
-    summary = timetable.live_classes_summary(start, end, [group.id])
-    alerts = timetable.open_alerts([group.id])
-    out = []
-    tz = zone(group.timezone)
-    for first in first_days:
-        key = f"{first:%Y-%m}"
-        held = planned = None
+    return states_of_groups(timetable, [group], first_days).get(group.id, [])
+
+
+def states_of_groups(
+    timetable: SqliteTimetable, groups: Sequence[Group], first_days: Sequence[date]
+) -> dict[int, list[GroupMonth]]:
+    """``month_states`` of many groups, reading their live classes in one query."""
+    if not first_days or not groups:
+        return {}
+    start = min(_bounds(first_days[0], g.timezone)[0] for g in groups)
+    end = max(_bounds(first_days[-1], g.timezone)[1] for g in groups)
+    summary = timetable.live_classes_summary(start, end, [g.id for g in groups])
+    alerts = timetable.open_alerts([g.id for g in groups])
+    out: dict[int, list[GroupMonth]] = {}
+    for group in groups:
+        tz = zone(group.timezone)
+        months_of: dict[date, list[tuple[int, ClassStatus]]] = {}
         for cid, status, starts_at in summary.get(group.id, ()):
-            if starts_at.astimezone(tz).date().replace(day=1) != first:
-                continue
-            if status is ClassStatus.HELD:
-                held = held or cid
-            elif status in (ClassStatus.PLANNED, ClassStatus.LIVE):
-                planned = planned or cid
-        alert = alerts.get((group.id, key))
-        if held:
-            out.append(GroupMonth(group.id, key, MonthState.GREEN, held))
-        elif planned:
-            out.append(GroupMonth(group.id, key, MonthState.AMBER, planned))
-        else:
-            out.append(GroupMonth(group.id, key, MonthState.RED, None, alert))
+            months_of.setdefault(starts_at.astimezone(tz).date().replace(day=1), []).append(
+                (cid, status)
+            )
+        row = out[group.id] = []
+        for first in first_days:
+            key = f"{first:%Y-%m}"
+            there = months_of.get(first, [])
+            held = next((c for c, st in there if st is ClassStatus.HELD), None)
+            planned = next(
+                (c for c, st in there if st in (ClassStatus.PLANNED, ClassStatus.LIVE)), None
+            )
+            if held:
+                row.append(GroupMonth(group.id, key, MonthState.GREEN, held))
+            elif planned:
+                row.append(GroupMonth(group.id, key, MonthState.AMBER, planned))
+            else:
+                row.append(
+                    GroupMonth(group.id, key, MonthState.RED, None, alerts.get((group.id, key)))
+                )
     return out
 
 
@@ -202,10 +214,14 @@ class Guarantee:
             return None
         tz = zone(group.timezone)
         earliest = max(first, today + timedelta(days=rules.notice_days))
+        if group.starts_on:  # only within the group's study period
+            earliest = max(earliest, group.starts_on)
         day = earliest
         length = timedelta(minutes=rules.class_minutes)
         step = timedelta(minutes=rules.step_minutes)
         end_of_month = next_month(first)
+        if group.ends_on:
+            end_of_month = min(end_of_month, group.ends_on + timedelta(days=1))
         while day < end_of_month:
             if day.weekday() in rules.working_days:
                 moment = datetime.combine(day, rules.day_starts, tz)
@@ -230,7 +246,7 @@ class Guarantee:
         return None
 
     def close_stale(self, now: datetime) -> list[int]:
-        """A class still "live" an hour after its scheduled end (its end never came: the
+        """A class still "live" twelve hours after its scheduled end (its end never came: the
         teacher's browser and the server lost each other) is decided on the evidence, held or
         missed, so its month is judged on what happened."""
         if self.evidence is None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import enum
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidTransition
+
+# Time zones come from the tzdata package Sabaq depends on, not from the host's files: a host
+# with data older than 2024a would put Almaty at UTC+6, an hour off every class.
+zoneinfo.reset_tzpath(to=[])
 
 DEFAULT_TIMEZONE = "Asia/Almaty"
 LONGEST_CLASS = timedelta(hours=12)  # checked when a class is planned or moved

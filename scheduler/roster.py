@@ -22,6 +22,7 @@ from typing import Any
 from access.models import LOGIN_RE, MAX_AGENCY, Role, User
 
 MAX_ROWS = 2000  # rows of learners in one file
+MAX_SHEET_ROWS = 2 * MAX_ROWS + 1  # rows of a sheet read at most, blank ones included
 MAX_COLUMNS = 30  # columns read from a row; the rest are ignored
 MAX_NAME = 200
 
@@ -164,8 +165,11 @@ def _xlsx_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
         sheet = book.worksheets[0] if book.worksheets else None
         if sheet is None:
             return
-        rows = sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        # Blank rows count too: a cell far down a sheet must not make openpyxl walk a million.
+        rows = sheet.iter_rows(max_row=MAX_SHEET_ROWS + 1, max_col=MAX_COLUMNS, values_only=True)
         for number, values in enumerate(rows, start=1):
+            if number > MAX_SHEET_ROWS:
+                raise RosterFileError(FileProblem.TOO_MANY_ROWS)
             yield number, [_cell(v) for v in values]
     except RosterFileError:
         raise

@@ -508,12 +508,14 @@ class SqliteTimetable:
         others: Sequence[LiveClass] = (),
     ) -> ClassConflict | None:
         """The first class (planned, live or held; or one of ``others`` about to be planned)
-        that overlaps the given time and shares its teacher, one of its groups, or — where
-        either class is individual — a learner."""
-        # Only classes that could clash come back: the teacher's, the groups', and individual
-        # ones (or, for an individual class, every class then: its learner may be in any).
+        that overlaps the given time and shares its teacher, one of its groups, or a learner
+        (a student in two groups, or the learner of an individual class)."""
+        # Only classes that could clash come back: the teacher's, those of the groups that share
+        # a member with the new class's (its own among them), and individual ones (or, for an
+        # individual class, every class then: its learner may be in any).
         # ("+status": the time range, not the status, picks the index.)
-        marks = ",".join("?" * len(group_ids)) or "NULL"
+        related = self.related_groups(group_ids)
+        marks = ",".join("?" * len(related)) or "NULL"
         rows = self._db.execute(
             "SELECT * FROM classes c WHERE starts_at > ? AND starts_at < ? AND id != ?"  # noqa: S608
             f" AND +status IN ({','.join('?' * len(OCCUPYING))}) AND (? OR teacher_id = ?"
@@ -528,7 +530,7 @@ class SqliteTimetable:
                 *(s.value for s in OCCUPYING),
                 int(bool(learner_ids)),
                 teacher_id,
-                *group_ids,
+                *related,
             ),
         ).fetchall()
         candidates = [self._class(r) for r in rows]
@@ -540,15 +542,26 @@ class SqliteTimetable:
                 continue
             if other.teacher_id == teacher_id:
                 return ClassConflict("teacher", other)
-            if not learner_ids and not other.individual:
-                if groups.intersection(other.group_ids):
-                    return ClassConflict("group", other)
-                continue
+            if not learner_ids and not other.individual and groups.intersection(other.group_ids):
+                return ClassConflict("group", other)
             if people is None:
                 people = set(learner_ids) or {u for g in group_ids for u in self.members(g)}
             if people.intersection(self.learners(other)):
                 return ClassConflict("learner", other)
         return None
+
+    def related_groups(self, group_ids: Sequence[int]) -> list[int]:
+        """The groups themselves and every group that shares a member with one of them."""
+        if not group_ids:
+            return []
+        marks = ",".join("?" * len(group_ids))
+        rows = self._db.execute(
+            "SELECT DISTINCT m2.group_id FROM group_members m1"  # noqa: S608
+            " JOIN group_members m2 ON m2.user_id = m1.user_id"
+            f" WHERE m1.group_id IN ({marks})",
+            tuple(group_ids),
+        )
+        return sorted({*group_ids, *(r[0] for r in rows)})
 
     def move_class(
         self, class_id: int, starts_at: datetime, ends_at: datetime, *, by: Actor, reason: str
@@ -618,13 +631,19 @@ class SqliteTimetable:
         if not reason.strip():
             raise ValueError("An emergency switch needs a reason")
         groups = [self.group(g) for g in group_ids] if group_ids else self.groups()
+        now = datetime.now(UTC)
         affected: dict[int, LiveClass] = {}
         for g in groups:
             tz = zone(g.timezone)
             start = datetime.combine(first_day, datetime.min.time(), tz)
             end = datetime.combine(last_day, datetime.min.time(), tz) + timedelta(days=1)
             for c in self.classes_of_group(g.id, start, end):
-                if c.status is ClassStatus.PLANNED and c.format is ClassFormat.IN_PERSON:
+                # Classes already begun or over stay as they were held.
+                if (
+                    c.status is ClassStatus.PLANNED
+                    and c.format is ClassFormat.IN_PERSON
+                    and c.starts_at > now
+                ):
                     affected.setdefault(c.id, c)
         at = time.time()
         with self._db:
@@ -657,9 +676,18 @@ class SqliteTimetable:
         if not sw.active:
             raise InvalidTransition(f"Emergency switch {switch_id} is already undone")
         at = time.time()
+        others = [o for o in self.switches(limit=10_000) if o.active and o.id != switch_id]
         with self._db:
             for cid in sw.class_ids:
                 c = self.get_class(cid)
+                holder = next((o for o in others if self._covers(o, c)), None)
+                if holder is not None:  # another switch in force holds it online from now on
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO emergency_switch_classes (switch_id, class_id)"
+                        " VALUES (?, ?)",
+                        (holder.id, cid),
+                    )
+                    continue
                 if c.status is ClassStatus.PLANNED and c.format is ClassFormat.LIVE_ONLINE:
                     self._db.execute(
                         "UPDATE classes SET format = ? WHERE id = ?",
@@ -671,6 +699,15 @@ class SqliteTimetable:
                 (at, by.name, switch_id),
             )
         return self.switch(switch_id)
+
+    def _covers(self, sw: EmergencySwitch, c: LiveClass) -> bool:
+        for g in c.group_ids:
+            if sw.group_ids and g not in sw.group_ids:
+                continue
+            day = c.starts_at.astimezone(zone(self.group(g).timezone)).date()
+            if sw.first_day <= day <= sw.last_day:
+                return True
+        return False
 
     def switch(self, switch_id: int) -> EmergencySwitch:
         row = self._db.execute(
@@ -731,13 +768,21 @@ class SqliteTimetable:
         """group id → (class id, status, start) of its live online classes starting in
         [start, end), in time order; one query for every group."""
         wanted = set(group_ids)
+        one = len(wanted) == 1
         rows = self._db.execute(
             "SELECT c.id, c.status, c.starts_at, cg.group_id FROM classes c"
             " JOIN class_groups cg ON cg.class_id = c.id"
-            " WHERE c.starts_at >= ? AND c.starts_at < ? AND c.format = ?"
+            " WHERE c.starts_at >= ? AND c.starts_at < ? AND +c.format = ?"
+            " AND (? OR cg.group_id = ?)"
             " AND NOT EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id)"
             " ORDER BY c.starts_at, c.id",
-            (_ts(start), _ts(end), ClassFormat.LIVE_ONLINE.value),
+            (
+                _ts(start),
+                _ts(end),
+                ClassFormat.LIVE_ONLINE.value,
+                int(not one),
+                next(iter(wanted)) if one else 0,
+            ),
         )
         out: dict[int, list[tuple[int, ClassStatus, datetime]]] = {}
         for cid, status, starts, gid in rows:

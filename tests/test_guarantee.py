@@ -97,7 +97,7 @@ def test_a_planned_live_class_whose_end_passed_unstarted_is_missed(
 ) -> None:
     tt, a, _ = timetable
     job = Guarantee(tt, GuaranteeRules(months_ahead=0), title)
-    later = datetime.now(UTC) + timedelta(hours=3)
+    later = datetime.now(UTC) + timedelta(hours=14)
     report = job.run(later)
     assert set(report.missed) == {a.class_id, a.other_class_id}
     assert tt.get_class(a.class_id).status is ClassStatus.MISSED
@@ -134,6 +134,7 @@ def build(
     classes: list[tuple[int, int, int, int, int, ClassStatus, ClassFormat]],
     teaches: list[tuple[int, int]],
     zones: list[str],
+    shared: bool = False,
 ) -> SqliteTimetable:
     accounts, tt = SqliteAccounts(db), SqliteTimetable(db)
     inst = tt.add_institute("Институт", None)
@@ -146,6 +147,10 @@ def build(
     for i, g in enumerate(groups):
         student = accounts.create_user(login=f"s{i}", full_name=f"Студент {i}", role=Role.STUDENT)
         tt.add_members(g, [student.id])
+    if shared:  # a student in every group: their classes must not overlap either
+        both = accounts.create_user(login="shared", full_name="Ортақ", role=Role.STUDENT)
+        for g in groups:
+            tt.add_members(g, [both.id])
     tt.add_teacher(groups[0], teachers[0])  # one group always has a teacher
     for g, t in teaches:
         tt.add_teacher(groups[g], teachers[t])
@@ -200,6 +205,7 @@ def check_after_pass(tt: SqliteTimetable, now: datetime, r: GuaranteeRules) -> N
         if x.overlaps(y.starts_at, y.ends_at):
             assert x.teacher_id != y.teacher_id, (x, y)
             assert not set(x.group_ids) & set(y.group_ids), (x, y)
+            assert not set(tt.learners(x)) & set(tt.learners(y)), (x, y)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -212,6 +218,7 @@ def check_after_pass(tt: SqliteTimetable, now: datetime, r: GuaranteeRules) -> N
     later=changes,
     zones=st.lists(st.sampled_from([ALMATY, "Asia/Aqtobe", "Europe/Moscow"]), min_size=3,
                    max_size=3),
+    shared=st.booleans(),
 )  # fmt: skip
 def test_every_active_group_month_has_a_live_class_or_an_alert(
     classes: list[tuple[int, int, int, int, int, ClassStatus, ClassFormat]],
@@ -221,10 +228,11 @@ def test_every_active_group_month_has_a_live_class_or_an_alert(
     now_hour: int,
     later: list[tuple[int, str]],
     zones: list[str],
+    shared: bool,
 ) -> None:
     db = connect(":memory:")
     try:
-        tt = build(db, classes, teaches, zones)
+        tt = build(db, classes, teaches, zones, shared)
         job = Guarantee(tt, r, title)
         now = EPOCH + timedelta(days=now_day, hours=now_hour)
         job.run(now)
@@ -306,9 +314,29 @@ def test_a_class_left_live_long_after_its_end_is_decided_on_the_evidence(
     for cid in (a.class_id, a.other_class_id):
         tt.set_status(cid, ClassStatus.LIVE)
     job = Guarantee(tt, GuaranteeRules(months_ahead=0), title, Witness({a.class_id}))
-    soon = datetime.now(UTC) + timedelta(minutes=100)  # ended 10 minutes ago: not yet
+    soon = datetime.now(UTC) + timedelta(hours=6)  # ended hours ago: it may be overrunning
     assert job.run(soon).closed == []
-    later = datetime.now(UTC) + timedelta(hours=3)
+    later = datetime.now(UTC) + timedelta(hours=14)
     assert sorted(job.run(later).closed) == sorted([a.class_id, a.other_class_id])
     assert tt.get_class(a.class_id).status is ClassStatus.HELD
     assert tt.get_class(a.other_class_id).status is ClassStatus.MISSED
+
+
+def test_the_guarantee_plans_only_within_the_study_period(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, _ = timetable
+    dept = tt.group(a.group_id).department_id
+    late = tt.add_group("ПД-30-1", dept, "ru", ALMATY, starts_on=date(2030, 9, 20))
+    ended = tt.add_group("ПД-30-2", dept, "ru", ALMATY, ends_on=date(2030, 9, 3))
+    for g in (late, ended):
+        tt.add_teacher(g.id, a.other_teacher_id)
+    for g in tt.groups():
+        if g.id not in (late.id, ended.id):
+            tt.set_active(g.id, False)
+    now = datetime(2030, 9, 2, 3, 0, tzinfo=UTC)  # notice: the 4th at the earliest
+    report = Guarantee(tt, GuaranteeRules(months_ahead=0), title).run(now)
+    (planned,) = [tt.get_class(c) for c in report.planned]
+    assert planned.group_ids == (late.id,)
+    assert planned.starts_at.astimezone(zone(ALMATY)).date() >= date(2030, 9, 20)
+    assert report.alerts == [(ended.id, "2030-09", ALERT_NO_SLOT)]

@@ -449,3 +449,89 @@ async def test_staff_switch_classes_online_and_teachers_and_students_are_told(
     home = await english(sign_in(academy.student_ids[1]), served).get("/")
     assert "карантин" not in await home.text()
     assert (await staff.post(f"/timetable/emergency/{sw.id}/undo")).status == 409
+
+
+def test_a_student_in_two_groups_is_not_put_in_two_classes_at_once(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, _ = timetable
+    other = tt.groups_of_member(a.outsider_id)[0].id
+    tt.add_members(other, [a.student_ids[0]])  # also in the other group
+    monday = datetime(2030, 9, 2, 4, 0, tzinfo=UTC)
+    first = tt.add_classes([spec(a, monday)])[0]
+    with pytest.raises(ClassConflict) as refused:
+        tt.add_classes([spec(a, monday + timedelta(minutes=30), a.other_teacher_id, other)])
+    assert refused.value.who == "learner" and refused.value.conflicting.id == first.id
+    tt.add_classes([spec(a, monday + timedelta(minutes=80), a.other_teacher_id, other)])
+
+
+def test_emergency_switches_leave_the_past_alone_and_undo_respects_another_switch(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, _ = timetable
+    now = datetime.now(UTC)
+    past = tt.add_class(
+        title="Өткен", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
+        teacher_id=a.teacher_id, starts_at=now - timedelta(hours=5),
+        ends_at=now - timedelta(hours=4), group_ids=(a.group_id,),
+    )  # fmt: skip
+    coming = tt.add_class(
+        title="Алдағы", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
+        teacher_id=a.teacher_id, starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=1), group_ids=(a.group_id,),
+    )  # fmt: skip
+    today = now.astimezone(zone(ALMATY)).date()
+    week = tt.switch_online(today - timedelta(days=1), today + timedelta(days=6), [a.group_id],
+                            by=STAFF, reason="су тасқыны")  # fmt: skip
+    assert week.class_ids == (coming.id,)  # the class already over stays as it was held
+    assert tt.get_class(past.id).format is ClassFormat.IN_PERSON
+    month = tt.switch_online(today, today + timedelta(days=30), [], by=STAFF, reason="карантин")
+    tt.undo_switch(week.id, by=STAFF)
+    assert tt.get_class(coming.id).format is ClassFormat.LIVE_ONLINE  # the month's still holds
+    tt.undo_switch(month.id, by=STAFF)
+    assert tt.get_class(coming.id).format is ClassFormat.IN_PERSON
+
+
+async def test_classmates_do_not_see_a_make_up_class_and_bad_input_is_refused(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    s1, s2 = academy.student_ids[:2]
+    start = datetime(2030, 11, 5, 5, 0, tzinfo=UTC)
+    makeup = tt.add_class(
+        title="Отработка", kind=ClassKind.CONSULTATION, format=ClassFormat.LIVE_ONLINE,
+        teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(hours=1),
+        group_ids=(academy.group_id,), learner_ids=(s2,),
+    )  # fmt: skip
+    url = f"/api/v1/groups/{academy.group_id}/timetable?from=2030-11-01&to=2030-11-30"
+    seen = await (await sign_in(s1).get(url)).json()
+    assert seen["classes"] == []
+    own = await (await sign_in(s2).get(url)).json()
+    assert [c["id"] for c in own["classes"]] == [makeup.id] and own["classes"][0][
+        "learner_ids"
+    ] == []
+    staff_view = await (await sign_in(academy.staff_id).get(url)).json()
+    assert staff_view["classes"][0]["learner_ids"] == [s2]
+
+    staff = sign_in(academy.staff_id)
+    body = {
+        "title": "Сабақ", "kind": "lecture", "format": "live_online",
+        "group_id": academy.group_id, "teacher_id": academy.teacher_id, "day": "2030-11-06",
+        "start": "09:00", "end": "10:00",
+    }  # fmt: skip
+    for bad in (
+        {"group_id": -(10**30)}, {"group_id": "1e9"}, {"title": [1]}, {"day": 5},
+        {"weekdays": "0"}, {"teacher_id": True},
+    ):  # fmt: skip
+        resp = await staff.post("/api/v1/classes", json=body | bad)
+        assert resp.status == 400, (bad, resp.status)
+        assert "error" in await resp.json()
+    for path in (
+        f"/timetable/groups/{academy.group_id}?view=month&month=0001-01",
+        f"/timetable/groups/{academy.group_id}?view=month&month=9999-12",
+        f"/api/v1/groups/{academy.group_id}/timetable?from=0001-01-01&to=0001-01-02",
+        f"/api/v1/teachers/{academy.teacher_id}/timetable?from=9999-12-30&to=9999-12-31",
+    ):
+        assert (await staff.get(path)).status == 400, path
+    form = {k: str(v) for k, v in body.items()} | {"group_id": "-" + "9" * 25}
+    assert (await staff.post("/timetable/classes", data=form)).status == 400

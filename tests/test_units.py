@@ -21,7 +21,7 @@ from scheduler.errors import InvalidTransition
 from scheduler.models import ClassStatus, check_transition
 from web.database import MIGRATIONS, connect, migrate
 from web.i18n import load_catalogues, negotiate
-from web.ratelimit import RateLimiter
+from web.ratelimit import RateLimiter, address_key
 from web.settings import ConfigError, Settings
 
 
@@ -190,10 +190,16 @@ def test_sessions_expire(db: sqlite3.Connection) -> None:
     assert accounts.session(token) is None
 
 
-def test_a_rate_limit_is_a_sliding_window_and_forgets_quiet_keys() -> None:
+def test_a_rate_limit_is_a_sliding_window_that_never_forgets_a_blocked_key() -> None:
     limiter = RateLimiter(3, 10.0, max_keys=2)
     assert [limiter.hit("a", t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
     assert limiter.hit("a", 3.0) == pytest.approx(7.0)  # the first hit leaves the window at 10
+    assert limiter.blocked("a", 3.0) == pytest.approx(7.0)  # asking counts nothing
     assert limiter.hit("a", 10.0) is None  # it has left
-    assert limiter.hit("b", 10.0) is None and limiter.hit("c", 10.0) is None
-    assert limiter.hit("a", 10.5) is None  # "a" was the quietest key and was forgotten
+    assert limiter.blocked("a", 10.0) == pytest.approx(1.0)  # 1, 2 and 10 are in the window
+    # A flood of new keys pushes the table past its bound: quiet keys go, the blocked one stays.
+    for i in range(50):
+        assert limiter.hit(f"flood-{i}", 10.2) is None
+    assert limiter.hit("a", 10.5) == pytest.approx(0.5)
+    assert address_key("2001:db8::1") == address_key("2001:db8::ffff") == "2001:db8::/64"
+    assert address_key("127.0.0.1") == "127.0.0.1"

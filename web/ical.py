@@ -13,7 +13,7 @@ from aiohttp import web
 from icalendar import Calendar, Event
 
 from access.models import Role
-from scheduler.models import ClassFormat, ClassStatus, LiveClass
+from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
 
 from . import keys
 from .http import PageError, gettext_of, require_session
@@ -71,7 +71,8 @@ def calendar(
         event.add("dtstart", c.starts_at)
         event.add("dtend", c.ends_at)
         event.add("summary", c.title)
-        event.add("sequence", max(0, len(changes) - 1))
+        # Each move, cancellation or switch is a new version of the event for calendar apps.
+        event.add("sequence", sum(ch.action is not TimetableAction.PLANNED for ch in changes))
         if changes:
             event.add("last-modified", datetime.fromtimestamp(changes[0].at, UTC))
         groups = ", ".join(tt.group(g).name for g in c.group_ids)

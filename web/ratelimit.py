@@ -3,6 +3,7 @@ control process), bounded in the keys it remembers."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
@@ -18,21 +19,40 @@ class RateLimiter:
         self._max_keys = max_keys
         self._hits: OrderedDict[str, deque[float]] = OrderedDict()
 
+    def blocked(self, key: str, now: float) -> float | None:
+        """Seconds until ``key`` may hit again, or None if it may now (nothing counted)."""
+        hits = self._hits.get(key)
+        if hits is None:
+            return None
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        return max(0.0, hits[0] + self.window - now) if len(hits) >= self.limit else None
+
     def hit(self, key: str, now: float) -> float | None:
         """Count a hit; None if allowed, else the seconds until the next one would be."""
+        wait = self.blocked(key, now)
+        if wait is not None:
+            return wait
         hits = self._hits.get(key)
         if hits is None:
             hits = self._hits[key] = deque()
-            while len(self._hits) > self._max_keys:  # forget the longest-quiet keys
-                self._hits.popitem(last=False)
+            self._forget(now)
         else:
             self._hits.move_to_end(key)
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(0.0, hits[0] + self.window - now)
         hits.append(now)
         return None
+
+    def _forget(self, now: float) -> None:
+        """Past the bound, forget the longest-quiet keys — but never one that is blocked, or a
+        flood of new keys would set it free."""
+        spared = 0
+        while len(self._hits) > self._max_keys and spared < len(self._hits):
+            key = next(iter(self._hits))
+            if self.blocked(key, now) is not None:
+                self._hits.move_to_end(key)
+                spared += 1
+                continue
+            del self._hits[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +71,14 @@ class Limits:
             RateLimiter(attempts * 5, window),
             RateLimiter(joins_per_minute, 60.0),
         )
+
+
+def address_key(remote: str | None) -> str:
+    """The client's address as a rate-limit key: IPv6 by its /64 (one subscriber's block)."""
+    try:
+        ip = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or ""
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from access.models import Role, User
 from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
-from scheduler.guarantee import MonthState, month_states, months
+from scheduler.guarantee import MonthState, months, states_of_groups
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassFormat,
@@ -24,6 +24,7 @@ from scheduler.models import (
     Group,
     LiveClass,
     TimetableAction,
+    check_day,
 )
 from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
@@ -81,6 +82,16 @@ def _may_see_group(request: web.Request, user: User, group: Group) -> None:
     )
 
 
+def _may_see_class(user: User, c: LiveClass) -> bool:
+    """An individual class (a make-up class) is seen by its learner, its teacher and staff."""
+    return (
+        not c.individual
+        or user.role in EDITORS | OBSERVER_ROLES
+        or user.id in c.learner_ids
+        or user.id == c.teacher_id
+    )
+
+
 def _may_see_teacher(request: web.Request, user: User, teacher_id: int) -> None:
     _ = gettext_of(request)
     if user.id != teacher_id and user.role not in OBSERVER_ROLES | EDITORS:
@@ -115,10 +126,10 @@ def span_of(request: web.Request, zone: str) -> Span:
         if view == "month":
             raw = request.query.get("month") or today.strftime("%Y-%m")
             first = datetime.strptime(raw, "%Y-%m").date()
-            after = (first + timedelta(days=32)).replace(day=1)
-            before = (first - timedelta(days=1)).replace(day=1)
             if not 2000 <= first.year <= 2100:
                 raise ValueError
+            after = (first + timedelta(days=32)).replace(day=1)
+            before = (first - timedelta(days=1)).replace(day=1)
             return Span(
                 "month",
                 first,
@@ -249,11 +260,11 @@ async def guarantee_page(request: web.Request) -> web.Response:
         MonthState.RED: _("no live class"),
     }
     rows = []
-    for g in tt.groups():
-        if not g.active:
-            continue
+    active = [g for g in tt.groups() if g.active]
+    states = states_of_groups(tt, active, shown)
+    for g in active:
         cells = []
-        for gm in month_states(tt, g, shown, now):
+        for gm in states.get(g.id, []):
             if gm.alert:
                 detail = reason_text(request, f"{gm.alert}:{gm.month}")
             elif gm.class_id:
@@ -376,7 +387,7 @@ def plan_from(
         teacher_id = int(str(data.get("teacher_id", "")))
     except ValueError:
         raise PlanError(_("Choose the group, the teacher, the kind and the format.")) from None
-    if group_id > 2**62 or teacher_id > 2**62:
+    if not (0 < group_id <= 2**62 and 0 < teacher_id <= 2**62):
         raise PlanError(_("Choose the group, the teacher, the kind and the format."))
     group = tt.group(group_id)
     if teacher_id not in tt.teachers(group_id):
@@ -714,7 +725,7 @@ async def emergency_undo(request: web.Request) -> web.StreamResponse:
 
 
 # -- JSON -----------------------------------------------------------------------------------------
-def class_json(c: LiveClass, zone: str) -> dict[str, Any]:
+def class_json(c: LiveClass, zone: str, *, learners: bool = True) -> dict[str, Any]:
     tz = ZoneInfo(zone)
     return {
         "id": c.id,
@@ -725,7 +736,8 @@ def class_json(c: LiveClass, zone: str) -> dict[str, Any]:
         "status": c.status.value,
         "teacher_id": c.teacher_id,
         "group_ids": list(c.group_ids),
-        "learner_ids": list(c.learner_ids),
+        "learner_ids": list(c.learner_ids) if learners else [],
+        "individual": c.individual,
         "series_id": c.series_id,
         "starts_at": c.starts_at.isoformat(),
         "ends_at": c.ends_at.isoformat(),
@@ -741,6 +753,8 @@ def _json_range(request: web.Request, zone: str) -> tuple[datetime, datetime]:
     try:
         first = date.fromisoformat(request.query["from"])
         last = date.fromisoformat(request.query["to"])
+        check_day(first)
+        check_day(last)
         if last < first or (last - first).days > MAX_SPAN_DAYS:
             raise ValueError
     except (KeyError, ValueError):
@@ -763,9 +777,17 @@ async def group_timetable_json(request: web.Request) -> web.Response:
     tt = request.app[keys.TIMETABLE]
     group = tt.group(int(request.match_info["group_id"]))
     _may_see_group(request, user, group)
-    classes = tt.classes_of_group(group.id, *_json_range(request, group.timezone))
+    staff = user.role in EDITORS | OBSERVER_ROLES
+    classes = [
+        c
+        for c in tt.classes_of_group(group.id, *_json_range(request, group.timezone))
+        if _may_see_class(user, c)
+    ]
     return web.json_response(
-        {"group_id": group.id, "classes": [class_json(c, group.timezone) for c in classes]}
+        {
+            "group_id": group.id,
+            "classes": [class_json(c, group.timezone, learners=staff) for c in classes],
+        }
     )
 
 
@@ -800,8 +822,29 @@ async def plan_classes_json(request: web.Request) -> web.Response:
     user = _require_editor(request)
     body = await _json_body(request)
     weekdays = body.get("weekdays", [])
-    if not isinstance(weekdays, list):
-        weekdays = []
+    texts = ("title", "discipline", "kind", "format", "day", "start", "end", "repeat", "until")
+    wrong = [k for k in texts if k in body and not isinstance(body[k], str)]
+    wrong += [
+        k
+        for k in ("group_id", "teacher_id")
+        if not isinstance(body.get(k), int) or isinstance(body.get(k), bool)
+    ]
+    if not isinstance(weekdays, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in weekdays
+    ):
+        wrong.append("weekdays")
+    if "except" in body and not (
+        isinstance(body["except"], list) and all(isinstance(x, str) for x in body["except"])
+    ):
+        wrong.append("except")
+    if wrong:
+        raise PageError(
+            400,
+            _("These fields have the wrong type: {names}.").replace("{names}", ", ".join(wrong)),
+            "bad_type",
+        )
+    if "except" in body:
+        body = body | {"except": ",".join(body["except"])}
     try:
         specs, group = plan_from(request, body, weekdays=[str(d) for d in weekdays])
         made = request.app[keys.TIMETABLE].add_classes(specs, by=_actor(user))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from aiohttp import web
 from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
+from access.passwords import Passwords
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
@@ -37,6 +39,7 @@ from .http import (
     set_session_cookie,
 )
 from .i18n import N_
+from .ratelimit import address_key
 
 log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()
@@ -126,9 +129,11 @@ async def signin(request: web.Request) -> web.StreamResponse:
     nxt = _safe_next(str(form.get("next", "/")))
     accounts, passwords = request.app[keys.ACCOUNTS], request.app[keys.PASSWORDS]
     limits, now = request.app[keys.LIMITS], time.time()
-    wait = limits.signin_per_address.hit(request.remote or "", now)
+    address = address_key(request.remote)
+    # Only failed attempts count: a classroom signing in behind one address is not a guess.
+    wait = limits.signin_per_address.blocked(address, now)
     if wait is None:
-        wait = limits.signin_per_login.hit(login, now)
+        wait = limits.signin_per_login.blocked(login, now)
     if wait is not None:
         log.warning("sign-in attempts over the limit for %r from %s", login, request.remote)
         response = render(
@@ -146,11 +151,14 @@ async def signin(request: web.Request) -> web.StreamResponse:
     # argon2 takes tens of milliseconds of CPU on purpose: off the event loop, which also
     # carries the media plane in the single-process deployment.
     loop = asyncio.get_running_loop()
-    valid = stored is not None and await loop.run_in_executor(
-        None, passwords.verify, stored, password
+    # An unknown login costs the same argon2 check as a known one: timing tells nothing.
+    valid = await loop.run_in_executor(
+        None, passwords.verify, stored or _dummy_hash(passwords), password
     )
-    if user is None or not valid:
+    if user is None or stored is None or not valid:
         log.info("sign-in failed for %r", login)
+        limits.signin_per_address.hit(address, now)
+        limits.signin_per_login.hit(login, now)
         return render(
             request,
             "signin.html",
@@ -171,6 +179,15 @@ def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse
     return response
 
 
+_DUMMY: list[str] = []
+
+
+def _dummy_hash(passwords: Passwords) -> str:
+    if not _DUMMY:
+        _DUMMY.append(passwords.hash(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
+
+
 def _too_many(request: web.Request, wait: float) -> str:
     _ = gettext_of(request)
     minutes = max(1, -(-round(wait) // 60))
@@ -186,17 +203,18 @@ def _limited(request: web.Request, wait: float | None) -> None:
 async def signin_link(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     accounts = request.app[keys.ACCOUNTS]
-    _limited(
-        request, request.app[keys.LIMITS].signin_per_address.hit(request.remote or "", time.time())
-    )
+    limits, address, now = request.app[keys.LIMITS], address_key(request.remote), time.time()
+    _limited(request, limits.signin_per_address.blocked(address, now))
     try:
         claims = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
         user = accounts.get(claims.user_id)
     except (TokenInvalid, UserNotFound):
+        limits.signin_per_address.hit(address, now)
         raise PageError(
             401, _("This sign-in link is not valid or has expired."), "token_invalid"
         ) from None
     if not accounts.use_signin_link(claims.jti, claims.expires_at):
+        limits.signin_per_address.hit(address, now)
         raise PageError(
             401,
             _("This sign-in link was already used. Each link signs in once; ask for a new one."),
