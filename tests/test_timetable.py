@@ -521,7 +521,7 @@ async def test_classmates_do_not_see_a_make_up_class_and_bad_input_is_refused(
     }  # fmt: skip
     for bad in (
         {"group_id": -(10**30)}, {"group_id": "1e9"}, {"title": [1]}, {"day": 5},
-        {"weekdays": "0"}, {"teacher_id": True},
+        {"weekdays": "0"}, {"teacher_id": True}, {"day": "2020-01-06"},
     ):  # fmt: skip
         resp = await staff.post("/api/v1/classes", json=body | bad)
         assert resp.status == 400, (bad, resp.status)

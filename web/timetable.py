@@ -422,6 +422,8 @@ def plan_from(
         raise PlanError(_rule_message(request, str(exc))) from None
     if not occurrences:
         raise PlanError(_("The rule makes no classes: check the days and the exceptions."))
+    if occurrences[0].starts_at <= datetime.now(UTC):
+        raise PlanError(_("Classes are planned for a time to come."))
     return [
         ClassSpec(title, kind, fmt, teacher_id, o.starts_at, o.ends_at, (group_id,), (), discipline)
         for o in occurrences
@@ -575,6 +577,8 @@ def _move(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveClas
         if "at most" in str(exc) or "end after" in str(exc):
             raise PlanError(_rule_message(request, str(exc))) from None
         raise PlanError(_("Give the day and the start and end times.")) from None
+    if span.starts_at <= datetime.now(UTC):
+        raise PlanError(_("Classes are planned for a time to come."))
     try:
         return tt.move_class(c.id, span.starts_at, span.ends_at, by=_actor(user), reason=reason)
     except ClassConflict as exc:
