@@ -8,6 +8,15 @@ from collections.abc import Collection
 from datetime import date
 
 from .errors import AlreadyDecided, RequestNotFound
+from .guests import (
+    GuestAction,
+    GuestRequest,
+    GuestStatus,
+    GuestStep,
+    check_fields,
+    new_token,
+    token_hash,
+)
 from .models import ExcuseAction, ExcuseReason, ExcuseRequest, ExcuseStatus, ExcuseStep
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -44,6 +53,43 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE TRIGGER excuse_steps_no_update BEFORE UPDATE ON excuse_steps
         BEGIN SELECT RAISE(ABORT, 'the history of a request is append-only'); END;
         CREATE TRIGGER excuse_steps_no_delete BEFORE DELETE ON excuse_steps
+        BEGIN SELECT RAISE(ABORT, 'the history of a request is append-only'); END;
+        """,
+    ),
+    (
+        "admission_0002_guest_requests",
+        """
+        CREATE TABLE guest_requests (
+            id INTEGER PRIMARY KEY,
+            class_id INTEGER NOT NULL REFERENCES classes(id),
+            filed_by INTEGER NOT NULL REFERENCES users(id),
+            guest_name TEXT NOT NULL,
+            organisation TEXT NOT NULL,
+            position TEXT NOT NULL,
+            contact TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            justification TEXT NOT NULL,
+            presents INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            filed_at REAL NOT NULL,
+            token_hash TEXT UNIQUE,  -- SHA-256 of the invite; the invite itself is not kept
+            bound_device TEXT  -- SHA-256 of the browser that redeemed it first
+        );
+        CREATE INDEX guest_requests_class ON guest_requests(class_id);
+        CREATE INDEX guest_requests_status ON guest_requests(status, filed_at);
+        CREATE TABLE guest_steps (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES guest_requests(id),
+            at REAL NOT NULL,
+            actor_id INTEGER REFERENCES users(id),
+            actor_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            comment TEXT NOT NULL
+        );
+        CREATE INDEX guest_steps_request ON guest_steps(request_id, id);
+        CREATE TRIGGER guest_steps_no_update BEFORE UPDATE ON guest_steps
+        BEGIN SELECT RAISE(ABORT, 'the history of a request is append-only'); END;
+        CREATE TRIGGER guest_steps_no_delete BEFORE DELETE ON guest_steps
         BEGIN SELECT RAISE(ABORT, 'the history of a request is append-only'); END;
         """,
     ),
@@ -221,3 +267,194 @@ class SqliteExcuses:
             )
             out.extend(_request(r) for r in rows.fetchall())
         return out
+
+
+def _guest(row: sqlite3.Row) -> GuestRequest:
+    return GuestRequest(
+        id=row["id"],
+        class_id=row["class_id"],
+        filed_by=row["filed_by"],
+        guest_name=row["guest_name"],
+        organisation=row["organisation"],
+        position=row["position"],
+        contact=row["contact"],
+        topic=row["topic"],
+        justification=row["justification"],
+        presents=bool(row["presents"]),
+        status=GuestStatus(row["status"]),
+        filed_at=row["filed_at"],
+        bound=row["bound_device"] is not None,
+    )
+
+
+class SqliteGuests:
+    """Guest requests, their invites (hashed) and their history."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def file(
+        self,
+        *,
+        class_id: int,
+        guest_name: str,
+        organisation: str,
+        position: str,
+        contact: str,
+        topic: str,
+        justification: str,
+        presents: bool,
+        by_id: int,
+        by_name: str,
+        at: float,
+    ) -> GuestRequest:
+        check_fields(guest_name, organisation, position, contact, topic, justification)
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO guest_requests (class_id, filed_by, guest_name, organisation,"
+                " position, contact, topic, justification, presents, status, filed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    class_id, by_id, guest_name, organisation, position, contact, topic,
+                    justification, int(presents), GuestStatus.PENDING.value, at,
+                ),
+            )  # fmt: skip
+            assert cur.lastrowid is not None
+            self._step(cur.lastrowid, at, by_id, by_name, GuestAction.FILED, "")
+        return self.get(cur.lastrowid)
+
+    def _step(
+        self,
+        request_id: int,
+        at: float,
+        actor_id: int | None,
+        actor_name: str,
+        action: GuestAction,
+        comment: str,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO guest_steps (request_id, at, actor_id, actor_name, action, comment)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (request_id, at, actor_id, actor_name, action.value, comment),
+        )
+
+    def get(self, request_id: int) -> GuestRequest:
+        row = self._db.execute(
+            "SELECT * FROM guest_requests WHERE id = ?", (request_id,)
+        ).fetchone()
+        if row is None:
+            raise RequestNotFound(f"No guest request with id {request_id}")
+        return _guest(row)
+
+    def by_token(self, token: str) -> tuple[GuestRequest, str | None] | None:
+        """The request an invite belongs to and the browser it is bound to, or None."""
+        row = self._db.execute(
+            "SELECT * FROM guest_requests WHERE token_hash = ?", (token_hash(token),)
+        ).fetchone()
+        return None if row is None else (_guest(row), row["bound_device"])
+
+    def steps(self, request_id: int) -> list[GuestStep]:
+        rows = self._db.execute(
+            "SELECT * FROM guest_steps WHERE request_id = ? ORDER BY id", (request_id,)
+        )
+        return [
+            GuestStep(
+                r["request_id"], r["at"], r["actor_id"], r["actor_name"],
+                GuestAction(r["action"]), r["comment"],
+            )
+            for r in rows.fetchall()
+        ]  # fmt: skip
+
+    def _move(
+        self,
+        request_id: int,
+        old: GuestStatus,
+        new: GuestStatus,
+        action: GuestAction,
+        by_id: int,
+        by_name: str,
+        comment: str,
+        at: float,
+        token: str | None = None,
+    ) -> GuestRequest:
+        with self._db:
+            cur = self._db.execute(
+                "UPDATE guest_requests SET status = ?, token_hash = COALESCE(?, token_hash)"
+                " WHERE id = ? AND status = ?",
+                (new.value, token_hash(token) if token else None, request_id, old.value),
+            )
+            if cur.rowcount != 1:
+                current = self.get(request_id)
+                raise AlreadyDecided(f"Guest request {request_id} is {current.status}")
+            self._step(request_id, at, by_id, by_name, action, comment)
+        return self.get(request_id)
+
+    def approve(
+        self, request_id: int, by_id: int, by_name: str, comment: str, at: float
+    ) -> tuple[GuestRequest, str]:
+        """Approve a pending request; returns it and the invite (shown once, kept hashed)."""
+        token = new_token()
+        r = self._move(
+            request_id, GuestStatus.PENDING, GuestStatus.APPROVED, GuestAction.APPROVED,
+            by_id, by_name, comment, at, token,
+        )  # fmt: skip
+        return r, token
+
+    def reject(
+        self, request_id: int, by_id: int, by_name: str, comment: str, at: float
+    ) -> GuestRequest:
+        return self._move(
+            request_id, GuestStatus.PENDING, GuestStatus.REJECTED, GuestAction.REJECTED,
+            by_id, by_name, comment, at,
+        )  # fmt: skip
+
+    def revoke(
+        self, request_id: int, by_id: int, by_name: str, comment: str, at: float
+    ) -> GuestRequest:
+        return self._move(
+            request_id, GuestStatus.APPROVED, GuestStatus.REVOKED, GuestAction.REVOKED,
+            by_id, by_name, comment, at,
+        )  # fmt: skip
+
+    def bind(self, request_id: int, device: str, at: float) -> bool:
+        """Bind the invite to the first browser that redeems it (atomically: of two at once,
+        one wins); True if it is now bound to ``device``."""
+        digest = token_hash(device)
+        with self._db:
+            cur = self._db.execute(
+                "UPDATE guest_requests SET bound_device = ? WHERE id = ? AND bound_device IS NULL"
+                " AND status = ?",
+                (digest, request_id, GuestStatus.APPROVED.value),
+            )
+            if cur.rowcount == 1:
+                self._step(request_id, at, None, "", GuestAction.REDEEMED, "")
+                return True
+        row = self._db.execute(
+            "SELECT bound_device FROM guest_requests WHERE id = ?", (request_id,)
+        ).fetchone()
+        return row is not None and row[0] == digest
+
+    def reset(self, request_id: int, by_id: int, by_name: str, at: float) -> GuestRequest:
+        """Let another browser redeem the invite (the guest changed computers)."""
+        with self._db:
+            self._db.execute(
+                "UPDATE guest_requests SET bound_device = NULL WHERE id = ?", (request_id,)
+            )
+            self._step(request_id, at, by_id, by_name, GuestAction.RESET, "")
+        return self.get(request_id)
+
+    def of_classes(self, class_ids: Collection[int]) -> list[GuestRequest]:
+        ids = [int(c) for c in class_ids] or [0]
+        rows = self._db.execute(
+            f"SELECT * FROM guest_requests WHERE class_id IN ({','.join('?' * len(ids))})"  # noqa: S608
+            " ORDER BY filed_at, id",
+            ids,
+        )
+        return [_guest(r) for r in rows.fetchall()]
+
+    def pending(self) -> list[GuestRequest]:
+        rows = self._db.execute(
+            "SELECT * FROM guest_requests WHERE status = ? ORDER BY filed_at, id",
+            (GuestStatus.PENDING.value,),
+        )
+        return [_guest(r) for r in rows.fetchall()]

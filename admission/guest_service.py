@@ -1,0 +1,104 @@
+"""Who may do what with a guest request, and redeeming an invite at the door."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from access.models import Role, User
+from scheduler.models import ClassStatus, LiveClass
+from scheduler.sqlite_store import SqliteTimetable
+
+from .errors import AdmissionError, NotTheDirector
+from .guests import GuestRequest, Refusal, Window, refusal, token_hash
+from .sqlite_store import SqliteGuests
+
+OVER = frozenset({ClassStatus.HELD, ClassStatus.MISSED, ClassStatus.CANCELLED})
+
+
+class NotTheHead(AdmissionError):
+    """Only the head of the class's department files a guest request."""
+
+    code = "not_the_head"
+
+
+class ClassOver(AdmissionError):
+    code = "class_over"
+
+
+class NotAllowed(AdmissionError):
+    code = "not_allowed"
+
+
+def _class(timetable: SqliteTimetable, request: GuestRequest) -> LiveClass:
+    return timetable.get_class(request.class_id)
+
+
+def head_id(timetable: SqliteTimetable, c: LiveClass) -> int | None:
+    group = timetable.group(c.group_ids[0])
+    return timetable.department(group.department_id).head_id
+
+
+def director_id(timetable: SqliteTimetable, c: LiveClass) -> int | None:
+    return timetable.institute_of_group(c.group_ids[0]).director_id
+
+
+def check_file(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+    if by.role is not Role.HEAD_OF_DEPARTMENT or by.id != head_id(timetable, c):
+        raise NotTheHead(f"User {by.id} is not the head of the department of class {c.id}")
+    if c.status in OVER:
+        raise ClassOver(f"Class {c.id} is {c.status}")
+
+
+def check_decide(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+    if by.role is not Role.DIRECTOR or by.id != director_id(timetable, c):
+        raise NotTheDirector(f"User {by.id} is not the director of the institute of {c.id}")
+
+
+def check_revoke(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+    check_decide(timetable, c, by)
+    if c.status in OVER:
+        raise ClassOver(f"Class {c.id} is {c.status}: nothing to revoke")
+
+
+def check_reset(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+    if by.role in (Role.STAFF, Role.ADMIN):
+        return
+    if by.role is Role.DIRECTOR and by.id == director_id(timetable, c):
+        return
+    raise NotAllowed(f"User {by.id} may not reset the invite of class {c.id}")
+
+
+def window(c: LiveClass, lead_seconds: float) -> Window:
+    """From ``lead_seconds`` before the start until the class ends — while it is live, for as
+    long as it runs; if it never starts, its scheduled end."""
+    ends = math.inf if c.status is ClassStatus.LIVE else c.ends_at.timestamp()
+    return Window(c.starts_at.timestamp() - lead_seconds, ends, c.status in OVER)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    request: GuestRequest | None
+    refused: Refusal | None
+
+
+def redeem(
+    guests: SqliteGuests,
+    timetable: SqliteTimetable,
+    token: str,
+    device: str,
+    now: float,
+    lead_seconds: float,
+) -> Admission:
+    """Whether the invite admits this browser now; the first browser binds it."""
+    found = guests.by_token(token) if token else None
+    if found is None:
+        return Admission(None, Refusal.UNKNOWN)
+    request, bound_to = found  # the browser is compared by its hash, as stored
+    c = _class(timetable, request)
+    why = refusal(request, window(c, lead_seconds), bound_to, token_hash(device), now)
+    if why is not None:
+        return Admission(request, why)
+    if not guests.bind(request.id, device, now):
+        return Admission(request, Refusal.OTHER_DEVICE)
+    return Admission(guests.get(request.id), None)

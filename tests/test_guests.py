@@ -1,0 +1,220 @@
+"""Guest requests (clause 10): who may file, decide, revoke and reset; an invite's life as a
+state machine; two browsers redeeming at once, one wins."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from access.models import Role, User
+from access.sqlite_store import SqliteAccounts
+from admission.guest_service import (
+    check_decide,
+    check_file,
+    check_reset,
+    check_revoke,
+    redeem,
+)
+from admission.guests import GuestAction, GuestStatus, Refusal
+from admission.sqlite_store import SqliteGuests
+from scheduler.models import ClassStatus
+from scheduler.sqlite_store import SqliteTimetable
+from tests.conftest import Academy, seed_into
+from web.database import connect
+
+LEAD = 1800.0  # the invite opens half an hour before the class
+
+
+def fields() -> dict[str, str | bool]:
+    return {
+        "guest_name": "Ержан Тоқтаров", "organisation": "Бас прокуратура",
+        "position": "прокурор", "contact": "+7 701 000 00 00", "topic": "Қылмыстық іс",
+        "justification": "Тәжірибемен бөлісу", "presents": True,
+    }  # fmt: skip
+
+
+# -- who may do what ------------------------------------------------------------------------------
+def test_only_the_head_files_and_only_the_director_decides_and_revokes(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, accounts = timetable
+    c = tt.get_class(a.class_id)
+    people = {u.role.value + ":" + u.login: u for u in accounts.many(range(1, 100)).values()}
+    other_director = accounts.create_user(
+        login="dir2", full_name="Басқа Директор", role=Role.DIRECTOR
+    )
+    other_head = accounts.create_user(
+        login="head2", full_name="Басқа Меңгеруші", role=Role.HEAD_OF_DEPARTMENT
+    )
+    inst = tt.add_institute("Басқа институт", other_director.id)
+    tt.add_department(inst.id, "Басқа кафедра", other_head.id)
+    admin = accounts.create_user(login="admin", full_name="Әкімші", role=Role.ADMIN)
+    everyone: list[User] = [*people.values(), other_director, other_head, admin]
+    director = accounts.by_login("director")[0]
+    head = accounts.by_login("head")[0]
+    allowed = {
+        "file": {head.id},
+        "decide": {director.id},
+        "revoke": {director.id},
+        "reset": {director.id, a.staff_id, admin.id},
+    }
+    checks = {"file": check_file, "decide": check_decide, "revoke": check_revoke,
+              "reset": check_reset}  # fmt: skip
+    for action, check in checks.items():
+        for user in everyone:
+            try:
+                check(tt, c, user)
+                ok = True
+            except Exception:
+                ok = False
+            assert ok == (user.id in allowed[action]), (action, user.login, user.role)
+    # Nothing is filed or revoked for a class that is over.
+    tt.set_status(c.id, ClassStatus.LIVE)
+    tt.set_status(c.id, ClassStatus.HELD)
+    with pytest.raises(Exception, match="held"):
+        check_file(tt, tt.get_class(c.id), head)
+    with pytest.raises(Exception, match="nothing to revoke"):
+        check_revoke(tt, tt.get_class(c.id), director)
+
+
+# -- the invite's life ----------------------------------------------------------------------------
+class InviteLife(RuleBasedStateMachine):
+    """Request → approve/reject → redeem → redeem again → revoke → redeem, with the clock and
+    the class moving on; every redemption answers as the model says."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.db = connect(":memory:")
+        accounts, self.tt = SqliteAccounts(self.db), SqliteTimetable(self.db)
+        self.academy = seed_into(accounts, self.tt, students=2)
+        self.guests = SqliteGuests(self.db)
+        c = self.tt.get_class(self.academy.class_id)
+        self.start = c.starts_at.timestamp()
+        self.end = c.ends_at.timestamp()
+        self.now = self.start - 2 * LEAD
+        r = self.guests.file(class_id=c.id, by_id=1, by_name="Меңгеруші", at=self.now,
+                             **fields())  # type: ignore[arg-type]  # fmt: skip
+        self.request_id = r.id
+        self.token: str | None = None
+        self.status = GuestStatus.PENDING
+        self.bound: str | None = None
+        self.class_status = ClassStatus.PLANNED
+
+    def teardown(self) -> None:
+        self.db.close()
+
+    @precondition(lambda self: self.status is GuestStatus.PENDING)
+    @rule()
+    def approve(self) -> None:
+        _r, self.token = self.guests.approve(self.request_id, 1, "Директор", "", self.now)
+        self.status = GuestStatus.APPROVED
+
+    @precondition(lambda self: self.status is GuestStatus.PENDING)
+    @rule()
+    def reject(self) -> None:
+        self.guests.reject(self.request_id, 1, "Директор", "жоқ", self.now)
+        self.status = GuestStatus.REJECTED
+
+    @precondition(lambda self: self.status is GuestStatus.APPROVED)
+    @rule()
+    def revoke(self) -> None:
+        self.guests.revoke(self.request_id, 1, "Директор", "", self.now)
+        self.status = GuestStatus.REVOKED
+
+    @rule()
+    def reset(self) -> None:
+        self.guests.reset(self.request_id, 1, "Қызметкер", self.now)
+        self.bound = None
+
+    @rule(minutes=st.integers(0, 120))
+    def wait(self, minutes: int) -> None:
+        self.now += minutes * 60
+
+    @precondition(lambda self: self.class_status is ClassStatus.PLANNED)
+    @rule()
+    def teacher_starts(self) -> None:
+        self.tt.set_status(self.academy.class_id, ClassStatus.LIVE)
+        self.class_status = ClassStatus.LIVE
+
+    @precondition(lambda self: self.class_status is ClassStatus.LIVE)
+    @rule()
+    def teacher_ends(self) -> None:
+        self.tt.set_status(self.academy.class_id, ClassStatus.HELD)
+        self.class_status = ClassStatus.HELD
+
+    @rule(device=st.sampled_from(["laptop", "phone"]), forged=st.booleans())
+    def redeem(self, device: str, forged: bool) -> None:
+        token = (self.token or "") + ("x" if forged else "")
+        got = redeem(self.guests, self.tt, token, device, self.now, LEAD)
+        expected: Refusal | None
+        if forged or self.token is None:
+            expected = Refusal.UNKNOWN
+        elif self.status is GuestStatus.REVOKED:
+            expected = Refusal.REVOKED
+        elif self.status is not GuestStatus.APPROVED:
+            expected = Refusal.NOT_APPROVED
+        elif self.class_status is ClassStatus.HELD:
+            expected = Refusal.CLASS_ENDED
+        elif self.now < self.start - LEAD:
+            expected = Refusal.NOT_YET_VALID
+        elif self.class_status is ClassStatus.PLANNED and self.now >= self.end:
+            expected = Refusal.EXPIRED
+        elif self.bound is not None and self.bound != device:
+            expected = Refusal.OTHER_DEVICE
+        else:
+            expected = None
+            self.bound = device
+        assert got.refused == expected, (got.refused, expected)
+
+    @invariant()
+    def history_is_whole(self) -> None:
+        steps = self.guests.steps(self.request_id)
+        assert steps[0].action is GuestAction.FILED
+        assert self.guests.get(self.request_id).status is self.status
+
+
+InviteLife.TestCase.settings = hsettings(max_examples=60, stateful_step_count=25, deadline=None)
+test_an_invite_answers_every_path_as_the_model_says = InviteLife.TestCase
+
+
+def test_of_two_browsers_redeeming_at_once_exactly_one_wins(tmp_path: Path) -> None:
+    path = tmp_path / "sabaq.sqlite3"
+    db = connect(path)
+    accounts, tt = SqliteAccounts(db), SqliteTimetable(db)
+    a = seed_into(accounts, tt, students=2)
+    guests = SqliteGuests(db)
+    r = guests.file(class_id=a.class_id, by_id=1, by_name="Меңгеруші",
+                    at=datetime.now(UTC).timestamp(), **fields())  # type: ignore[arg-type]  # fmt: skip
+    _r, token = guests.approve(r.id, 1, "Директор", "", datetime.now(UTC).timestamp())
+    for round_ in range(10):
+        guests.reset(r.id, 1, "Қызметкер", 0.0)
+        barrier = threading.Barrier(2)
+        results: dict[str, bool] = {}
+
+        def go(
+            device: str,
+            barrier: threading.Barrier = barrier,
+            results: dict[str, bool] = results,
+        ) -> None:
+            own = connect(path)  # each browser's request on its own connection
+            try:
+                barrier.wait()
+                now = (datetime.now(UTC) + timedelta(minutes=1)).timestamp()
+                results[device] = redeem(SqliteGuests(own), SqliteTimetable(own), token,
+                                         device, now, LEAD).refused is None  # fmt: skip
+            finally:
+                own.close()
+
+        threads = [threading.Thread(target=go, args=(d,)) for d in ("laptop", "phone")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results.values()) == [False, True], (round_, results)
+    db.close()
