@@ -3,11 +3,14 @@ state machine; two browsers redeeming at once, one wins."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession, CookieJar
+from aiohttp.test_utils import TestServer
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -25,7 +28,9 @@ from admission.guests import GuestAction, GuestStatus, Refusal
 from admission.sqlite_store import SqliteGuests
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
-from tests.conftest import Academy, seed_into
+from tests.conftest import Academy, SignIn, seed_into
+from tests.test_reports import english
+from web import keys
 from web.database import connect
 
 LEAD = 1800.0  # the invite opens half an hour before the class
@@ -218,3 +223,70 @@ def test_of_two_browsers_redeeming_at_once_exactly_one_wins(tmp_path: Path) -> N
             t.join()
         assert sorted(results.values()) == [False, True], (round_, results)
     db.close()
+
+
+# -- through the pages ----------------------------------------------------------------------------
+async def test_the_head_files_the_director_approves_and_the_invite_admits_one_browser(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    accounts = served.app[keys.ACCOUNTS]
+    head = accounts.by_login("head")[0].id
+    director = accounts.by_login("director")[0].id
+    form = {k: str(v) for k, v in fields().items() if k != "presents"} | {"presents": "1"}
+    for who in (academy.teacher_id, academy.staff_id, director, academy.student_ids[0]):
+        refused = await sign_in(who).post(f"/classes/{academy.class_id}/guests", data=form)
+        assert refused.status == 403, who
+    filer = english(sign_in(head), served)
+    page = await filer.get(f"/classes/{academy.class_id}")
+    assert f"/classes/{academy.class_id}/guests/new" in await page.text()
+    empty = await filer.post(f"/classes/{academy.class_id}/guests", data=form | {"topic": " "})
+    assert empty.status == 400 and "Fill in every field" in await empty.text()
+    filed = await filer.post(
+        f"/classes/{academy.class_id}/guests", data=form, allow_redirects=False
+    )
+    assert filed.status == 303
+    rid = int(filed.headers["Location"].rsplit("/", 1)[1])
+
+    for who in (head, academy.staff_id, academy.teacher_id):
+        resp = await sign_in(who).post(f"/guests/{rid}/decision", data={"decision": "approve"})
+        assert resp.status == 403, who
+    boss = english(sign_in(director), served)
+    queue = await (await boss.get("/guests")).text()
+    assert f'href="/guests/{rid}"' in queue and "Ержан Тоқтаров" in queue
+    approved = await boss.post(f"/guests/{rid}/decision", data={"decision": "approve"})
+    html = await approved.text()
+    found = re.search(r'value="(https?://[^"]+/invite/([A-Za-z0-9_-]+))"', html)
+    assert approved.status == 200 and found, html[:500]
+    token = found.group(2)
+    assert len(token) >= 43  # 256 bits, base64
+    again = await (await boss.get(f"/guests/{rid}")).text()
+    assert token not in again  # shown once; only its hash is kept
+
+    teacher_page = await (
+        await sign_in(academy.teacher_id).get(f"/classes/{academy.class_id}")
+    ).text()
+    assert "Ержан Тоқтаров" in teacher_page and "Бас прокуратура" in teacher_page
+
+    async with (
+        ClientSession(cookie_jar=CookieJar(unsafe=True)) as laptop,
+        ClientSession(cookie_jar=CookieJar(unsafe=True)) as phone,
+    ):
+        unknown = await laptop.get(served.make_url("/invite/" + "A" * 43))
+        assert unknown.status == 404
+        first = await laptop.get(served.make_url(f"/invite/{token}"))
+        assert first.status == 200 and "Ержан Тоқтаров" in await first.text()
+        assert (await laptop.get(served.make_url(f"/invite/{token}"))).status == 200
+        other = await phone.get(served.make_url(f"/invite/{token}"))
+        assert other.status == 403  # another browser
+        reset = await sign_in(academy.staff_id).post(f"/guests/{rid}/reset")
+        assert reset.status == 200
+        assert (await phone.get(served.make_url(f"/invite/{token}"))).status == 200
+        assert (await laptop.get(served.make_url(f"/invite/{token}"))).status == 403
+        revoked = await boss.post(f"/guests/{rid}/revoke", data={"comment": "өзгерді"})
+        assert revoked.status == 200
+        assert (await phone.get(served.make_url(f"/invite/{token}"))).status == 403
+    steps = [s.action for s in served.app[keys.GUESTS].steps(rid)]
+    assert steps == [
+        GuestAction.FILED, GuestAction.APPROVED, GuestAction.REDEEMED, GuestAction.RESET,
+        GuestAction.REDEEMED, GuestAction.REVOKED,
+    ]  # fmt: skip

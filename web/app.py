@@ -17,7 +17,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from admission.sqlite_store import SqliteExcuses
+from admission.sqlite_store import SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
@@ -35,6 +35,7 @@ from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
+from .guests import routes as guest_routes
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
@@ -58,6 +59,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db)
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.EXCUSES] = SqliteExcuses(db)
+    app[keys.GUESTS] = SqliteGuests(db)
     app[keys.LEDGER] = SqliteLedger(db)
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
@@ -250,6 +252,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(excuse_routes)
     app.add_routes(timetable_routes)
     app.add_routes(group_routes)
+    app.add_routes(guest_routes)
     app.add_routes(ical_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)

@@ -11,7 +11,7 @@ from aiohttp import web
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from admission.sqlite_store import SqliteExcuses
+from admission.sqlite_store import SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.guarantee import Guarantee
@@ -31,6 +31,7 @@ SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
 GUARANTEE = web.AppKey("guarantee", Guarantee)
 EXCUSES = web.AppKey("excuses", SqliteExcuses)
+GUESTS = web.AppKey("guests", SqliteGuests)
 LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)
 CHANGES = web.AppKey("changes", Changes)

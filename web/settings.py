@@ -89,6 +89,8 @@ class Settings:
     present_percent: float = 80.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
+    # How long before a class a guest's invite opens (the lobby).
+    guest_lead_seconds: float = 1800.0
     # Sign-in attempts per login in a window (five times as many per address); join tokens a
     # person may ask for in a minute.
     signin_attempts: int = 10
@@ -159,6 +161,7 @@ class Settings:
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
+            guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
             join_tokens_per_minute=int(_number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),

@@ -18,6 +18,8 @@ from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
 from access.passwords import Passwords
+from admission import guest_service as guest_rules
+from admission.guests import GuestStatus
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
@@ -284,6 +286,17 @@ async def class_page(request: web.Request) -> web.Response:
             "role": role.value,
             "is_host": role is ClassRole.HOST,
             "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
+            # The head of the department may ask for a guest; the teacher and staff see who
+            # is approved to come.
+            "can_request_guest": session.user.role is Role.HEAD_OF_DEPARTMENT
+            and session.user.id == guest_rules.head_id(request.app[keys.TIMETABLE], c),
+            "guests": [
+                g
+                for g in request.app[keys.GUESTS].of_classes([c.id])
+                if g.status is GuestStatus.APPROVED
+            ]
+            if role is ClassRole.HOST or role is ClassRole.OBSERVER
+            else [],
             "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
             "recordings": _recordings(request, c),
         },

@@ -1,0 +1,409 @@
+"""Guest lecturers (clause 10), the control plane's pages: the head of department files a request
+for a class of the department; the director of the institute sees a queue and approves (the
+invite link is shown once, to copy), rejects with a comment, or revokes until the class ends;
+staff or the director let another browser use an invite. Every step is on the request."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from access.errors import UserNotFound
+from access.models import Role, User
+from admission import guest_service as rules
+from admission.errors import AdmissionError, AlreadyDecided, RequestNotFound
+from admission.guests import (
+    MAX_FIELD,
+    MAX_TEXT,
+    GuestAction,
+    GuestRequest,
+    GuestStatus,
+    Refusal,
+)
+from scheduler.models import ClassStatus, LiveClass
+
+from . import keys
+from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
+from .labels import class_status_labels
+from .views import EDITORS, class_zone
+
+log = logging.getLogger("sabaq.web.guests")
+routes = web.RouteTableDef()
+
+FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
+MAX_COMMENT = 1000
+
+
+def status_labels(request: web.Request) -> dict[GuestStatus, str]:
+    _ = gettext_of(request)
+    return {
+        GuestStatus.PENDING: _("Awaiting the director's decision"),
+        GuestStatus.APPROVED: _("Approved"),
+        GuestStatus.REJECTED: _("Rejected"),
+        GuestStatus.REVOKED: _("Approval revoked"),
+    }
+
+
+def action_labels(request: web.Request) -> dict[GuestAction, str]:
+    _ = gettext_of(request)
+    return {
+        GuestAction.FILED: _("Filed"),
+        GuestAction.APPROVED: _("Approved"),
+        GuestAction.REJECTED: _("Rejected"),
+        GuestAction.REVOKED: _("Approval revoked"),
+        GuestAction.REDEEMED: _("The guest opened the invite"),
+        GuestAction.RESET: _("The invite may be opened on another device"),
+    }
+
+
+def _class_of(request: web.Request) -> LiveClass:
+    return request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+
+
+def _new_form(
+    request: web.Request,
+    c: LiveClass,
+    values: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    return render(
+        request,
+        "guest_new.html",
+        {
+            "c": c,
+            "zone": class_zone(request, c),
+            "values": values,
+            "error": error,
+            "max_field": MAX_FIELD,
+            "max_text": MAX_TEXT,
+        },
+        status,
+    )
+
+
+def _refuse(request: web.Request, exc: AdmissionError) -> PageError:
+    _ = gettext_of(request)
+    messages = {
+        "not_the_head": _("Guests are requested by the head of the class's department."),
+        "not_the_director": _("Only the director of the institute decides guest requests."),
+        "class_over": _("This class is over."),
+        "not_allowed": _("Only staff and the director let an invite be used on another device."),
+        "already_decided": _("The request has already been decided."),
+    }
+    status = 409 if exc.code in ("class_over", "already_decided") else 403
+    return PageError(status, messages.get(exc.code, str(exc)), exc.code)
+
+
+@routes.get("/classes/{class_id:\\d{1,18}}/guests/new")
+async def guest_form(request: web.Request) -> web.Response:
+    user = require_session(request).user
+    c = _class_of(request)
+    try:
+        rules.check_file(request.app[keys.TIMETABLE], c, user)
+    except AdmissionError as exc:
+        raise _refuse(request, exc) from None
+    return _new_form(request, c, dict.fromkeys((*FIELDS, "presents"), ""))
+
+
+@routes.post("/classes/{class_id:\\d{1,18}}/guests")
+async def guest_file(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    c = _class_of(request)
+    tt = request.app[keys.TIMETABLE]
+    try:
+        rules.check_file(tt, c, user)
+    except AdmissionError as exc:
+        raise _refuse(request, exc) from None
+    form = await request.post()
+    values = {k: str(form.get(k, "")).strip() for k in FIELDS}
+    values["presents"] = "1" if str(form.get("presents", "")) == "1" else ""
+    try:
+        r = request.app[keys.GUESTS].file(
+            class_id=c.id,
+            **{k: values[k] for k in FIELDS},
+            presents=bool(values["presents"]),
+            by_id=user.id,
+            by_name=user.full_name,
+            at=time.time(),
+        )
+    except ValueError:
+        message = _(
+            "Fill in every field: the guest's full name, organisation, position, e-mail or phone,"
+            " the topic and the justification (at most {n} characters each, {m} for the"
+            " justification)."
+        )
+        message = message.replace("{n}", str(MAX_FIELD)).replace("{m}", str(MAX_TEXT))
+        return _new_form(request, c, values, message, 400)
+    log.info("guest request %s filed by %s for class %s", r.id, user.id, c.id)
+    return redirect(f"/guests/{r.id}")
+
+
+def _visible(request: web.Request, user: User) -> list[GuestRequest]:
+    """Staff see every request; a director those of their institute; a head their own."""
+    _ = gettext_of(request)
+    store, tt = request.app[keys.GUESTS], request.app[keys.TIMETABLE]
+    if user.role in EDITORS:
+        return store.listed()
+    if user.role is Role.DIRECTOR:
+        return [
+            r for r in store.listed() if rules.director_id(tt, tt.get_class(r.class_id)) == user.id
+        ]
+    if user.role is Role.HEAD_OF_DEPARTMENT:
+        return [r for r in store.listed() if r.filed_by == user.id]
+    raise PageError(
+        403, _("Guest requests are for heads of department and the director."), "forbidden"
+    )
+
+
+def _row(request: web.Request, r: GuestRequest) -> dict[str, Any]:
+    tt = request.app[keys.TIMETABLE]
+    c = tt.get_class(r.class_id)
+    return {
+        "r": r,
+        "c": c,
+        "zone": class_zone(request, c),
+        "groups": ", ".join(tt.group(g).name for g in c.group_ids),
+        "status": status_labels(request)[r.status],
+    }
+
+
+@routes.get("/guests")
+async def guests_index(request: web.Request) -> web.Response:
+    user = require_session(request).user
+    rows = [_row(request, r) for r in _visible(request, user)]
+    return render(
+        request,
+        "guests.html",
+        {
+            "pending": [x for x in rows if x["r"].status is GuestStatus.PENDING],
+            "others": [x for x in rows if x["r"].status is not GuestStatus.PENDING],
+        },
+    )
+
+
+def _request_for(request: web.Request) -> tuple[GuestRequest, User]:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    tt = request.app[keys.TIMETABLE]
+    try:
+        r = request.app[keys.GUESTS].get(int(request.match_info["request_id"]))
+    except RequestNotFound:
+        raise PageError(404, _("There is no such request."), "not_found") from None
+    c = tt.get_class(r.class_id)
+    may = (
+        user.role in EDITORS
+        or user.id == r.filed_by
+        or (user.role is Role.DIRECTOR and user.id == rules.director_id(tt, c))
+        or user.id == c.teacher_id
+    )
+    if not may:
+        raise PageError(
+            403,
+            _(
+                "A guest request is seen by its head of department, the director, the teacher"
+                " and staff."
+            ),
+            "forbidden",
+        )
+    return r, user
+
+
+def _detail(
+    request: web.Request,
+    *,
+    invite: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    r, user = _request_for(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    c = tt.get_class(r.class_id)
+    actions = action_labels(request)
+    director = rules.director_id(tt, c)
+    try:
+        teacher = accounts.get(c.teacher_id).full_name
+        director_name = accounts.get(director).full_name if director else None
+    except UserNotFound:
+        teacher, director_name = "", None
+    is_director = user.role is Role.DIRECTOR and user.id == director
+    live = c.status not in rules.OVER
+    return render(
+        request,
+        "guest.html",
+        {
+            **_row(request, r),
+            "teacher": teacher,
+            "director": director_name,
+            "class_status": class_status_labels(gettext_of(request))[c.status],
+            "steps": [
+                (datetime.fromtimestamp(s.at, UTC), s, actions[s.action])
+                for s in request.app[keys.GUESTS].steps(r.id)
+            ],
+            "can_decide": is_director and r.status is GuestStatus.PENDING,
+            "can_revoke": is_director and r.status is GuestStatus.APPROVED and live,
+            "can_reset": (user.role in EDITORS or is_director)
+            and r.status is GuestStatus.APPROVED
+            and r.bound
+            and live,
+            "invite": invite,
+            "error": error,
+            "max_comment": MAX_COMMENT,
+        },
+        status,
+    )
+
+
+@routes.get("/guests/{request_id:\\d{1,18}}")
+async def guest_page(request: web.Request) -> web.Response:
+    return _detail(request)
+
+
+@routes.post("/guests/{request_id:\\d{1,18}}/decision")
+async def guest_decide(request: web.Request) -> web.StreamResponse:
+    """The director approves (the invite link is shown on this answer, once) or rejects."""
+    _ = gettext_of(request)
+    r, user = _request_for(request)
+    tt, store = request.app[keys.TIMETABLE], request.app[keys.GUESTS]
+    form = await request.post()
+    decision, comment = str(form.get("decision", "")), str(form.get("comment", "")).strip()
+    try:
+        rules.check_decide(tt, tt.get_class(r.class_id), user)
+    except AdmissionError as exc:
+        raise _refuse(request, exc) from None
+    if decision not in ("approve", "reject") or len(comment) > MAX_COMMENT:
+        return _detail(request, error=_("Choose to approve or to reject."), status=400)
+    if decision == "reject" and not comment:
+        return _detail(request, error=_("Say why the request is rejected."), status=400)
+    try:
+        if decision == "approve":
+            _r, token = store.approve(r.id, user.id, user.full_name, comment, time.time())
+        else:
+            store.reject(r.id, user.id, user.full_name, comment, time.time())
+            token = None
+    except AlreadyDecided:
+        return _detail(request, error=_("The request has already been decided."), status=409)
+    log.info("guest request %s: %s by director %s", r.id, decision, user.id)
+    if token is None:
+        return redirect(f"/guests/{r.id}")
+    link = f"{request.scheme}://{request.host}/invite/{token}"
+    return _detail(request, invite=link)
+
+
+@routes.post("/guests/{request_id:\\d{1,18}}/revoke")
+async def guest_revoke(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    r, user = _request_for(request)
+    tt = request.app[keys.TIMETABLE]
+    form = await request.post()
+    comment = str(form.get("comment", "")).strip()[:MAX_COMMENT]
+    try:
+        rules.check_revoke(tt, tt.get_class(r.class_id), user)
+        request.app[keys.GUESTS].revoke(r.id, user.id, user.full_name, comment, time.time())
+    except AdmissionError as exc:
+        raise _refuse(request, exc) from None
+    log.info("guest request %s revoked by %s", r.id, user.id)
+    return redirect(f"/guests/{r.id}")
+
+
+@routes.post("/guests/{request_id:\\d{1,18}}/reset")
+async def guest_reset(request: web.Request) -> web.StreamResponse:
+    r, user = _request_for(request)
+    tt = request.app[keys.TIMETABLE]
+    try:
+        rules.check_reset(tt, tt.get_class(r.class_id), user)
+    except AdmissionError as exc:
+        raise _refuse(request, exc) from None
+    request.app[keys.GUESTS].reset(r.id, user.id, user.full_name, time.time())
+    return redirect(f"/guests/{r.id}")
+
+
+# -- the guest's way in ---------------------------------------------------------------------------
+DEVICE_COOKIE = "sabaq_guest_device"
+
+
+def refusal_text(request: web.Request, why: Refusal) -> tuple[int, str]:
+    _ = gettext_of(request)
+    texts = {
+        Refusal.UNKNOWN: (
+            404,
+            _("This invite is not known. Check that the whole link was copied."),
+        ),
+        Refusal.NOT_APPROVED: (403, _("This invite has not been approved.")),
+        Refusal.REVOKED: (403, _("This invite was revoked by the director of the institute.")),
+        Refusal.NOT_YET_VALID: (
+            403,
+            _("The invite opens shortly before the class. Come back closer to the start."),
+        ),
+        Refusal.EXPIRED: (410, _("This invite has expired: the class's time is over.")),
+        Refusal.CLASS_ENDED: (410, _("The class has ended.")),
+        Refusal.OTHER_DEVICE: (
+            403,
+            _(
+                "This invite has already been opened on another device. Ask the academy's staff"
+                " to let you use it on this one."
+            ),
+        ),
+    }
+    return texts[why]
+
+
+@routes.get("/invite/{token:[A-Za-z0-9_-]{20,100}}")
+async def invite_page(request: web.Request) -> web.StreamResponse:
+    """The guest's page: the class, and whether they may come in yet. The first browser to
+    open the invite is the only one it admits."""
+    settings = request.app[keys.SETTINGS]
+    device = request.cookies.get(DEVICE_COOKIE, "")
+    new_device = not (20 <= len(device) <= 100)
+    if new_device:
+        device = secrets.token_urlsafe(32)
+    admission = rules.redeem(
+        request.app[keys.GUESTS],
+        request.app[keys.TIMETABLE],
+        request.match_info["token"],
+        device,
+        time.time(),
+        settings.guest_lead_seconds,
+    )
+    tt = request.app[keys.TIMETABLE]
+    r = admission.request
+    c = tt.get_class(r.class_id) if r is not None else None
+    if c is not None and c.group_ids:  # the page speaks the class's language
+        request[LANG_KEY] = tt.group(c.group_ids[0]).language
+    if admission.refused is not None:
+        status, message = refusal_text(request, admission.refused)
+        log.info("invite refused: %s", admission.refused.value)
+        response = render(request, "error.html", {"status": status, "message": message}, status)
+    else:
+        assert r is not None
+        assert c is not None
+        response = render(
+            request,
+            "invite.html",
+            {
+                "r": r,
+                "c": c,
+                "zone": class_zone(request, c),
+                "teacher": request.app[keys.ACCOUNTS].get(c.teacher_id).full_name,
+                "started": c.status is ClassStatus.LIVE,
+            },
+        )
+    if new_device:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.tls,
+            path="/invite",
+            max_age=180 * 24 * 3600,
+        )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
