@@ -24,6 +24,13 @@ class ClassRole(enum.StrEnum):
     HOST = "host"  # the class's teacher: publishes, ends the class
     LEARNER = "learner"  # a student of the class's group: watches
     OBSERVER = "observer"  # staff or director looking in: watches, not counted as a learner
+    GUEST = "guest"  # an invited guest lecturer who watches (clause 10)
+    PRESENTER = "presenter"  # an invited guest lecturer who presents: publishes like the host
+
+
+# Who publishes without being given the floor; guests come in only once the class has started.
+PUBLISHERS = frozenset({ClassRole.HOST, ClassRole.PRESENTER})
+GUESTS = frozenset({ClassRole.GUEST, ClassRole.PRESENTER})
 
 
 MAX_AGENCY = 200

@@ -23,6 +23,8 @@ class EventKind(enum.StrEnum):
     RECORDING_STOPPED = "recording_stopped"
     CHAT_MESSAGE = "chat_message"  # kept with the class's record; not part of presence
     MARK_OVERRIDDEN = "mark_overridden"  # a staff member's correction, with a reason
+    LOBBY_ENTERED = "lobby_entered"  # a guest opened the invite before being let in
+    LOBBY_ADMITTED = "lobby_admitted"  # a guest was let in (a join token was issued)
 
 
 # Kinds that open and close a person's presence in the class.

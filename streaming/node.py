@@ -101,6 +101,13 @@ class MediaNode:
         await room.end(None, reason)
         return True
 
+    async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
+        """Take a person out of a class (a guest whose approval was revoked)."""
+        room = self.rooms.get(class_id)
+        if room is None or room.state is RoomState.ENDED:
+            return False
+        return await room.remove_user(user_id, code, message)
+
     def present_user_ids(self, class_id: int) -> set[int]:
         room = self.rooms.get(class_id)
         return {p.user_id for p in room.participants.values()} if room else set()

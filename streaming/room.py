@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from access.models import ClassRole
+from access.models import GUESTS, PUBLISHERS, ClassRole
 
 from .events import EventOutbox, MediaEventKind
 from .protocol import ProtocolError, server_message
@@ -42,6 +42,10 @@ CHAT_BURST, CHAT_BURST_SECONDS = 5, 5.0  # at most 5 messages in 5 s per partici
 
 class InvalidStateError(Exception):
     pass
+
+
+class WaitingForTeacher(Exception):
+    """A guest came before the teacher started the class: they wait in the lobby."""
 
 
 class ReconnectExpired(Exception):
@@ -237,6 +241,8 @@ class Room:
         person takes over from the first."""
         if self.state is RoomState.ENDED:
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
+        if p.role in GUESTS and self.state is RoomState.WAITING:
+            raise WaitingForTeacher(f"Class {self.class_id} has not started: guests wait")
         now = time.monotonic()
         self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if t >= now}
         if not rejoin:
@@ -357,9 +363,9 @@ class Room:
         apart."""
         p = self._get(pid)
         name = "screen" if tracks == ("screen",) else "main"
-        if "screen" in tracks and (name != "screen" or p.role is not ClassRole.HOST):
+        if "screen" in tracks and (name != "screen" or p.role not in PUBLISHERS):
             raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
-        if p.role is not ClassRole.HOST and p.floor is None:
+        if p.role not in PUBLISHERS and p.floor is None:
             if p.had_floor:
                 # The floor was taken back before this offer arrived: not an offence.
                 await p.send("floor_revoked")
@@ -384,11 +390,11 @@ class Room:
             raise ProtocolError(
                 "bad_sdp", "Publish one microphone and one camera (or one screen), no more"
             )
-        if p.role is not ClassRole.HOST and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
+        if p.role not in PUBLISHERS and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
             await _close_quietly(pub)
             await p.send("error", code="camera_not_allowed", message="The floor is for sound only")
             return
-        if self.participants.get(pid) is not p or (p.role is not ClassRole.HOST and not p.floor):
+        if self.participants.get(pid) is not p or (p.role not in PUBLISHERS and not p.floor):
             await _close_quietly(pub)  # left, or lost the floor, while we negotiated
             return
         expected = tuple("microphone" if k == "audio" else "camera" for k in kinds)
@@ -614,6 +620,17 @@ class Room:
         message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
         self.chat.append(message)
         await self._broadcast(server_message("chat", **message))
+
+    async def remove_user(self, user_id: int, code: str, message: str) -> bool:
+        """The control plane takes someone out (a guest whose approval was revoked): told why,
+        recorded as removed, disconnected; True if they were here."""
+        found = [p for p in self.participants.values() if p.user_id == user_id]
+        for target in found:
+            await target.send("error", code=code, message=message)
+            await self.leave(target.id, MediaEventKind.REMOVED, code)
+            await target.close_ws(CLOSE_REMOVED, code)
+        self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != user_id}
+        return bool(found)
 
     async def remove(self, by_pid: str, target_pid: str) -> None:
         """The teacher removes a participant; they are told, and do not come back by themselves."""

@@ -26,6 +26,7 @@ from .room import (
     Participant,
     ReconnectExpired,
     Room,
+    WaitingForTeacher,
 )
 
 log = logging.getLogger("sabaq.streaming.signaling")
@@ -174,6 +175,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
     except InvalidStateError:
         await _refuse(ws, "class_ended", "The class has ended", 4000)
+        return ws
+    except WaitingForTeacher:
+        await _refuse(ws, "waiting_for_teacher", "The teacher has not started the class yet", 4009)
         return ws
     except ReconnectExpired:
         # Too late to be the same participant: the client joins afresh (a new join token).

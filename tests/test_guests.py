@@ -3,13 +3,16 @@ state machine; two browsers redeeming at once, one wins."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession, CookieJar
+from aiohttp import ClientResponse, ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -26,9 +29,12 @@ from admission.guest_service import (
 )
 from admission.guests import GuestAction, GuestStatus, Refusal
 from admission.sqlite_store import SqliteGuests
+from attendance.models import EventKind
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, SignIn, seed_into
+from tests.peers import connect as connect_peer
+from tests.peers import join, publish, wait_gone
 from tests.test_reports import english
 from web import keys
 from web.database import connect
@@ -290,3 +296,75 @@ async def test_the_head_files_the_director_approves_and_the_invite_admits_one_br
         GuestAction.FILED, GuestAction.APPROVED, GuestAction.REDEEMED, GuestAction.RESET,
         GuestAction.REDEEMED, GuestAction.REVOKED,
     ]  # fmt: skip
+
+
+# -- into the class -------------------------------------------------------------------------------
+async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_presenting_guest_waits_for_the_teacher_presents_and_is_removed_on_revocation(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    app = served.app
+    accounts, tt, guests = app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.GUESTS]
+    head = accounts.by_login("head")[0]
+    r = guests.file(class_id=academy.class_id, by_id=head.id, by_name=head.full_name,
+                    at=time.time(), **fields())  # type: ignore[arg-type]  # fmt: skip
+    director = accounts.by_login("director")[0]
+    _r, token = guests.approve(r.id, director.id, director.full_name, "", time.time())
+
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+        lobby = await browser.get(served.make_url(f"/invite/{token}"))
+        assert lobby.status == 200
+        csrf = next(c.value for c in browser.cookie_jar if c.key == "sabaq_csrf")
+
+        async def ask() -> ClientResponse:
+            return await browser.post(
+                served.make_url(f"/invite/{token}/join-token"),
+                headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+            )
+
+        waiting = await ask()
+        assert waiting.status == 409 and (await waiting.json())["error"]["code"] == "waiting"
+
+        teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+        await publish(teacher)
+        await _until(lambda: tt.get_class(academy.class_id).status is ClassStatus.LIVE)
+        student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+        grant = await ask()
+        assert grant.status == 200, await grant.text()
+        body = await grant.json()
+        assert body["role"] == "presenter"
+        guest = await connect_peer(
+            str(served.make_url(f"/media/classes/{academy.class_id}/ws")).replace(
+                "http://", "ws://"
+            ),
+            body["token"],
+        )
+        welcome = await guest.wait_for("welcome")
+        gid = welcome["participant_id"]
+        await publish(guest)  # like the teacher: no floor needed
+        # The student sees and hears the guest; the teacher's roster marks them a guest.
+        await _until(lambda: student.audio_by_source.get(gid, 0) > 5, timeout=15)
+        roster = [m for m in teacher.messages if m["type"] == "roster"][-1]["participants"]
+        (mark,) = [p for p in roster if p["id"] == gid]
+        assert mark["role"] == "presenter" and "Бас прокуратура" in mark["name"]
+
+        # Revoked: out at once, told why, and the invite no longer works.
+        boss = sign_in(director.id)
+        assert (await boss.post(f"/guests/{r.id}/revoke", data={"comment": ""})).status == 200
+        removed = await guest.wait_for("error")
+        assert removed["code"] == "revoked"
+        await wait_gone(app[keys.MEDIA_NODE], academy.class_id, -r.id)
+        assert (await ask()).status == 403
+        await guest.close()
+        await student.close()
+        await teacher.close()
+
+    kinds = [(le.event.kind, le.event.user_id) for le in app[keys.LEDGER].events(academy.class_id)]
+    for kind in (EventKind.LOBBY_ENTERED, EventKind.LOBBY_ADMITTED, EventKind.JOINED,
+                 EventKind.REMOVED):  # fmt: skip
+        assert (kind, -r.id) in kinds, kind

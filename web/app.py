@@ -78,7 +78,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
     evidence = LedgerHeldEvidence(
-        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds
+        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
     # One process per media node and data folder: a second one started by mistake must not
     # take the running node for dead and close its classes' presence.
@@ -195,7 +195,7 @@ async def _guarantee(app: web.Application) -> AsyncIterator[None]:
         return catalogues[group.language].gettext(GUARANTEE_TITLE)
 
     evidence = LedgerHeldEvidence(
-        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds
+        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
     job = Guarantee(app[keys.TIMETABLE], rules, title, evidence)
     app[keys.GUARANTEE] = job

@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
+from admission.guests import GuestStatus
+from admission.sqlite_store import SqliteGuests
 from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
 from attendance.models import EventKind, IncomingEvent
@@ -27,17 +29,32 @@ class LedgerHeldEvidence:
     """``scheduler.service.HeldEvidence`` answered from the attendance ledger."""
 
     def __init__(
-        self, ledger: SqliteLedger, timetable: SqliteTimetable, min_live_seconds: float
+        self,
+        ledger: SqliteLedger,
+        timetable: SqliteTimetable,
+        min_live_seconds: float,
+        guests: SqliteGuests | None = None,
     ) -> None:
         self._ledger = ledger
         self._timetable = timetable
         self._min = min_live_seconds
+        self._guests = guests
 
     def was_held(self, live_class: LiveClass) -> bool:
+        """The teacher — or a guest who presents — was live long enough, and a learner came."""
+        presenters = (
+            [
+                -g.id  # a guest is in the ledger as the request, negated
+                for g in self._guests.of_classes([live_class.id])
+                if g.presents and g.status is not GuestStatus.PENDING
+            ]
+            if self._guests is not None
+            else []
+        )
         return held(
             self._ledger.events(live_class.id),
             self._timetable.learners(live_class),
-            (live_class.teacher_id,),
+            (live_class.teacher_id, *presenters),
             self._min,
             time.time(),
         )

@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from access.errors import UserNotFound
-from access.models import Role, User
+from access.ids import uuid7
+from access.models import ClassRole, Role, User
 from admission import guest_service as rules
 from admission.errors import AdmissionError, AlreadyDecided, RequestNotFound
 from admission.guests import (
@@ -25,6 +27,7 @@ from admission.guests import (
     GuestStatus,
     Refusal,
 )
+from attendance.models import EventKind, IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
 
 from . import keys
@@ -33,6 +36,7 @@ from .labels import class_status_labels
 from .views import EDITORS, class_zone
 
 log = logging.getLogger("sabaq.web.guests")
+LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
 routes = web.RouteTableDef()
 
 FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
@@ -308,6 +312,14 @@ async def guest_revoke(request: web.Request) -> web.StreamResponse:
         request.app[keys.GUESTS].revoke(r.id, user.id, user.full_name, comment, time.time())
     except AdmissionError as exc:
         raise _refuse(request, exc) from None
+    # At once, also for a guest already in the class: the media node takes them out.
+    if keys.MEDIA_NODE in request.app:
+        await request.app[keys.MEDIA_NODE].remove_user(
+            r.class_id,
+            guest_user_id(r),
+            "revoked",
+            _("The director of the institute revoked your invitation."),
+        )
     log.info("guest request %s revoked by %s", r.id, user.id)
     return redirect(f"/guests/{r.id}")
 
@@ -326,6 +338,34 @@ async def guest_reset(request: web.Request) -> web.StreamResponse:
 
 # -- the guest's way in ---------------------------------------------------------------------------
 DEVICE_COOKIE = "sabaq_guest_device"
+
+
+def guest_user_id(r: GuestRequest) -> int:
+    """A guest is not an account: in the class and the ledger they are the request, negated."""
+    return -r.id
+
+
+def _lobby_event(request: web.Request, r: GuestRequest, kind: EventKind, event_id: str) -> None:
+    request.app[keys.LEDGER].append(
+        IncomingEvent(
+            id=event_id,
+            kind=kind,
+            class_id=r.class_id,
+            node="control",
+            node_seq=0,
+            origin_time=time.time(),
+            user_id=guest_user_id(r),
+            role=ClassRole.PRESENTER.value if r.presents else ClassRole.GUEST.value,
+            data={"guest": r.guest_name, "organisation": r.organisation},
+        )
+    )
+
+
+def _device(request: web.Request) -> tuple[str, bool]:
+    device = request.cookies.get(DEVICE_COOKIE, "")
+    if 20 <= len(device) <= 100:
+        return device, False
+    return secrets.token_urlsafe(32), True
 
 
 def refusal_text(request: web.Request, why: Refusal) -> tuple[int, str]:
@@ -359,10 +399,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     """The guest's page: the class, and whether they may come in yet. The first browser to
     open the invite is the only one it admits."""
     settings = request.app[keys.SETTINGS]
-    device = request.cookies.get(DEVICE_COOKIE, "")
-    new_device = not (20 <= len(device) <= 100)
-    if new_device:
-        device = secrets.token_urlsafe(32)
+    device, new_device = _device(request)
     admission = rules.redeem(
         request.app[keys.GUESTS],
         request.app[keys.TIMETABLE],
@@ -383,6 +420,10 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     else:
         assert r is not None
         assert c is not None
+        if c.status is not ClassStatus.LIVE:  # once per browser, the lobby is recorded
+            _lobby_event(
+                request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))
+            )
         response = render(
             request,
             "invite.html",
@@ -407,3 +448,42 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@routes.post("/invite/{token:[A-Za-z0-9_-]{20,100}}/join-token")
+async def invite_join_token(request: web.Request) -> web.Response:
+    """The lobby asks to be let in: a join token once the teacher has started the class."""
+    _ = gettext_of(request)
+    settings = request.app[keys.SETTINGS]
+    device, _new = _device(request)
+    admission = rules.redeem(
+        request.app[keys.GUESTS],
+        request.app[keys.TIMETABLE],
+        request.match_info["token"],
+        device,
+        time.time(),
+        settings.guest_lead_seconds,
+    )
+    if admission.refused is not None or admission.request is None:
+        status, message = refusal_text(request, admission.refused or Refusal.UNKNOWN)
+        raise PageError(status, message, (admission.refused or Refusal.UNKNOWN).value)
+    r = admission.request
+    c = request.app[keys.TIMETABLE].get_class(r.class_id)
+    if c.status is not ClassStatus.LIVE:
+        raise PageError(
+            409, _("The class has not started yet: waiting for the teacher."), "waiting"
+        )
+    role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST
+    media_url = settings.media_url or f"{request.scheme}://{request.host}/media"
+    token = request.app[keys.SIGNER].mint_join(
+        user_id=guest_user_id(r),
+        class_id=c.id,
+        role=role,
+        display_name=f"{r.guest_name} ({r.organisation})",
+        media_url=media_url,
+        ttl=settings.join_token_ttl,
+    )
+    _lobby_event(request, r, EventKind.LOBBY_ADMITTED, str(uuid7()))
+    return web.json_response(
+        {"token": token, "media_url": media_url, "class_id": c.id, "role": role.value}
+    )
