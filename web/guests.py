@@ -33,7 +33,7 @@ from scheduler.models import ClassStatus, LiveClass
 from . import keys
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from .labels import class_status_labels
-from .views import EDITORS, class_zone
+from .views import EDITORS, class_view, class_zone
 
 log = logging.getLogger("sabaq.web.guests")
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
@@ -426,13 +426,19 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
             )
         response = render(
             request,
-            "invite.html",
+            "room.html",
             {
-                "r": r,
-                "c": c,
-                "zone": class_zone(request, c),
-                "teacher": request.app[keys.ACCOUNTS].get(c.teacher_id).full_name,
-                "started": c.status is ClassStatus.LIVE,
+                **class_view(request, c),
+                "role": ClassRole.PRESENTER.value if r.presents else ClassRole.GUEST.value,
+                "is_host": False,
+                "publishes": r.presents,
+                "join_token_url": f"/invite/{request.match_info['token']}/join-token",
+                "can_see_attendance": False,
+                "can_request_guest": False,
+                "guests": [],
+                "ice_servers": [{"urls": u} for u in settings.ice_servers],
+                "recordings": [],
+                "welcome": r.guest_name,
             },
         )
     if new_device:

@@ -83,7 +83,7 @@ def _class_role(request: web.Request, user: User, live_class: LiveClass) -> Clas
     )
 
 
-def _class_view(request: web.Request, c: LiveClass) -> dict[str, Any]:
+def class_view(request: web.Request, c: LiveClass) -> dict[str, Any]:
     tt = request.app[keys.TIMETABLE]
     return {
         "c": c,
@@ -264,7 +264,7 @@ async def home(request: web.Request) -> web.Response:
         request,
         "classes.html",
         {
-            "classes": [_class_view(request, c) for c in classes],
+            "classes": [class_view(request, c) for c in classes],
             # Staff's dashboard carries the monthly guarantee's alerts; teachers and learners
             # are told when their in-person classes go online.
             "alerts": alert_lines(request) if user.role in OBSERVER_ROLES else [],
@@ -282,9 +282,11 @@ async def class_page(request: web.Request) -> web.Response:
         request,
         "room.html",
         {
-            **_class_view(request, c),
+            **class_view(request, c),
             "role": role.value,
             "is_host": role is ClassRole.HOST,
+            "publishes": role is ClassRole.HOST,
+            "join_token_url": None,
             "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
             # The head of the department may ask for a guest; the teacher and staff see who
             # is approved to come.
@@ -458,7 +460,7 @@ async def attendance_page(request: web.Request) -> web.Response:
         request,
         "attendance.html",
         {
-            **_class_view(request, c),
+            **class_view(request, c),
             **attendance_now(request, c, rules),
             "group_links": [(g, request.app[keys.TIMETABLE].group(g).name) for g in c.group_ids],
             "month": c.starts_at.astimezone(ZoneInfo(class_zone(request, c))).strftime("%Y-%m"),
@@ -522,7 +524,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
     zone = class_zone(request, c)
     tz = ZoneInfo(zone)
     labels = mark_labels(request)
-    view = _class_view(request, c)
+    view = class_view(request, c)
 
     def local(ts: float | None) -> str:
         if ts is None:

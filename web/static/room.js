@@ -9,6 +9,9 @@
   const statusEl = $("status");
   const video = $("video");
   const isHost = cfg.role === "host";
+  // A guest lecturer who presents publishes camera, microphone and screen like the teacher.
+  const publishes = isHost || cfg.role === "presenter";
+  const tokenUrl = cfg.joinTokenUrl || `/classes/${cfg.classId}/join-token`;
   const FINAL_CLOSES = new Set([4000, 4001, 4003, 4400, 4401]);
 
   let ws = null;
@@ -49,7 +52,7 @@
       mark("network", false, S.noNetwork);
       ok = false;
     }
-    if (isHost) {
+    if (publishes) {
       try {
         localStream = await navigator.mediaDevices.getUserMedia({
           video: { width: 640, height: 480 },
@@ -354,7 +357,7 @@
         retries = 0;
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
-        if (isHost) {
+        if (publishes) {
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
           if (screenStream) await publishScreen(); // back after a reconnect: share again
         }
@@ -432,11 +435,17 @@
     } else {
       resume = null;
       try {
-        const r = await fetch(`/classes/${cfg.classId}/join-token`, {
+        const r = await fetch(tokenUrl, {
           method: "POST",
           headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
         });
         const body = await r.json();
+        if (r.status === 409 && body.error.code === "waiting") {
+          // A guest in the lobby: let in once the teacher has started the class.
+          setStatus(S.waitingTeacher, "waiting");
+          setTimeout(connect, 3000);
+          return;
+        }
         if (!r.ok) {
           finish(`${S.refused} ${body.error.message}`, "error");
           return;
