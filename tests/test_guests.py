@@ -259,6 +259,7 @@ async def test_the_head_files_the_director_approves_and_the_invite_admits_one_br
     boss = english(sign_in(director), served)
     queue = await (await boss.get("/guests")).text()
     assert f'href="/guests/{rid}"' in queue and "Ержан Тоқтаров" in queue
+    assert "Марат Искаков" in queue and "Тәжірибемен бөлісу" in queue  # teacher, justification
     approved = await boss.post(f"/guests/{rid}/decision", data={"decision": "approve"})
     html = await approved.text()
     found = re.search(r'value="(https?://[^"]+/invite/([A-Za-z0-9_-]+))"', html)

@@ -169,9 +169,11 @@ def _visible(request: web.Request, user: User) -> list[GuestRequest]:
 def _row(request: web.Request, r: GuestRequest) -> dict[str, Any]:
     tt = request.app[keys.TIMETABLE]
     c = tt.get_class(r.class_id)
+    teachers = request.app[keys.ACCOUNTS].many([c.teacher_id])
     return {
         "r": r,
         "c": c,
+        "teacher_name": teachers[c.teacher_id].full_name if c.teacher_id in teachers else "",
         "zone": class_zone(request, c),
         "groups": ", ".join(tt.group(g).name for g in c.group_ids),
         "status": status_labels(request)[r.status],
