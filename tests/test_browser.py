@@ -755,3 +755,156 @@ async def test_staff_plan_a_weekly_class_meet_a_conflict_and_switch_it_online_in
             assert errors == []
         finally:
             await browser.close()
+
+
+GUEST_NAME, GUEST_ORG = "Ержан Тоқтаров", "Бас прокуратура"
+# What a student's page receives from the sources other than the teacher's camera and a screen
+# (a speaker's or a guest lecturer's figure): decoded video frames and audio packets.
+FROM_OTHER_SOURCES_JS = """async () => {
+  let frames = 0, packets = 0;
+  for (const view of window.sabaqRoom.views.values()) {
+    if (view.pc === window.sabaqRoom.pc || view.screen) continue;
+    try {
+      (await view.pc.getStats()).forEach((r) => {
+        if (r.type !== "inbound-rtp") return;
+        if (r.kind === "video") frames += r.framesDecoded || 0;
+        if (r.kind === "audio") packets += r.packetsReceived || 0;
+      });
+    } catch (e) {
+      // closed (being replaced) while its stats were read
+    }
+  }
+  return [frames, packets];
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_a_presenting_guest_waits_in_the_lobby_presents_and_is_revoked_in_chromium(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """A guest lecturer opens the invite before the class: the device check passes, and the
+    lobby waits for the teacher without entering the class. The teacher starts: the guest is let
+    in by themselves and publishes; a student sees and hears them beside the teacher, and the
+    teacher's roster marks them a guest lecturer. The director revokes the approval: the guest
+    is taken out and told so, and the invite no longer opens."""
+    app, class_id = served.app, academy.class_id
+    accounts, node = app[keys.ACCOUNTS], app[keys.MEDIA_NODE]
+    head, director = accounts.by_login("head")[0], accounts.by_login("director")[0]
+    filed = app[keys.GUESTS].file(
+        class_id=class_id,
+        guest_name=GUEST_NAME,
+        organisation=GUEST_ORG,
+        position="прокурор",
+        contact="+7 701 000 00 00",
+        topic="Қылмыстық іс",
+        justification="Тәжірибемен бөлісу",
+        presents=True,
+        by_id=head.id,
+        by_name=head.full_name,
+        at=time.time(),
+    )
+    _r, token = app[keys.GUESTS].approve(filed.id, director.id, director.full_name, "", time.time())
+    guest_id = -filed.id  # in the class and the ledger a guest is the request, negated
+
+    async def until_present(present: bool, limit: float = 10.0) -> None:
+        try:
+            async with asyncio.timeout(limit):
+                while (guest_id in node.present_user_ids(class_id)) != present:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            pytest.fail(
+                f"the guest {'never came in' if present else 'was not taken out'} in"
+                f" {limit:.0f} s: {node.present_user_ids(class_id)}"
+            )
+
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            # -- the guest opens the invite before the class: device check, then the lobby ---
+            guest = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+            watch_errors(guest, errors)
+            invite = str(served.make_url(f"/invite/{token}"))
+            opened = await guest.goto(invite)
+            assert opened is not None and opened.status == 200
+            g = await room_strings(guest)  # the class's language: Russian for ПД-24-1
+            assert g["waitingTeacher"] == "Ждём, когда преподаватель начнёт занятие…"
+            await expect(guest.locator('[data-check="camera"]')).to_have_attribute(
+                "data-ok", "yes", timeout=10_000
+            )
+            await expect(guest.locator("#join")).to_be_enabled()
+            await guest.locator("#join").click()
+            await expect(guest.locator("#room")).to_have_attribute("data-state", "waiting")
+            await expect(guest.locator("#status")).to_have_text(g["waitingTeacher"])
+            await expect(guest.locator("#waiting")).to_be_visible()
+            await asyncio.sleep(3.5)  # the lobby asks again every 3 s: still not let in
+            await expect(guest.locator("#room")).to_have_attribute("data-state", "waiting")
+            assert guest_id not in node.present_user_ids(class_id)
+
+            # -- the teacher starts the class: the guest comes in by themselves ---------------
+            teacher = await open_signed_in(
+                browser, served, academy.teacher_id, f"/classes/{class_id}"
+            )
+            watch_errors(teacher, errors)
+            t = await room_strings(teacher)
+            await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
+            await teacher.locator("#join").click()
+            await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=10_000)
+            await until_present(True)
+            await expect(guest.locator("#room")).to_have_attribute(
+                "data-state", "live", timeout=10_000
+            )
+            await expect(guest.locator("#waiting")).to_be_hidden()
+            guest_row = teacher.locator("#roster li").filter(has_text=GUEST_NAME)
+            await expect(guest_row).to_contain_text(GUEST_ORG)
+            await expect(guest_row.locator(".role")).to_have_text(f" ({t['presenter']})")
+            assert t["presenter"] == "guest lecturer"  # open_signed_in speaks English
+
+            # -- a student sees and hears the guest beside the teacher ------------------------
+            student = await open_signed_in(
+                browser, served, academy.student_ids[0], f"/classes/{class_id}"
+            )
+            watch_errors(student, errors)
+            await expect(student.locator("#join")).to_be_enabled(timeout=10_000)
+            await student.locator("#join").click()
+            await wait_decoded(student, 5)  # the teacher's camera
+            figure = student.locator("#speakers figure")
+            await expect(figure).to_have_count(1, timeout=10_000)
+            await expect(figure).to_contain_text(GUEST_NAME)
+            frames, packets = 0, 0
+            try:
+                async with asyncio.timeout(15):
+                    while frames <= 10 or packets <= 20:
+                        got: Any = await student.evaluate(FROM_OTHER_SOURCES_JS)
+                        frames, packets = int(got[0]), int(got[1])
+                        await asyncio.sleep(0.1)
+            except TimeoutError:
+                pytest.fail(f"from the guest: {frames} video frames, {packets} audio packets")
+            await student.wait_for_function(
+                "() => { const v = document.querySelector('#speakers figure video');"
+                " return v && v.videoWidth > 0 && v.currentTime > 0 && !v.paused; }",
+                timeout=10_000,
+            )
+            await expect(teacher.locator("#count")).to_have_text("3")
+
+            # -- the director revokes: out at once, told so; the invite no longer opens -------
+            boss = sign_in(director.id)
+            revoked = await boss.post(f"/guests/{filed.id}/revoke", data={"comment": ""})
+            assert revoked.status == 200, await revoked.text()
+            await expect(guest.locator("#room")).to_have_attribute(
+                "data-state", "closed", timeout=10_000
+            )
+            await expect(guest.locator("#status")).to_have_text(g["removed"])
+            assert g["removed"] == "Вас удалили с занятия."
+            await until_present(False)
+            await expect(figure).to_have_count(0, timeout=10_000)
+            await expect(guest_row).to_have_count(0)
+            await expect(teacher.locator("#count")).to_have_text("2")
+            again = await guest.reload()
+            assert again is not None and again.status == 403
+            assert errors == []
+        finally:
+            await browser.close()
