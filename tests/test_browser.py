@@ -30,7 +30,7 @@ from attendance.models import EventKind
 from scheduler.models import DEFAULT_TIMEZONE
 from tests.conftest import Academy, SignIn
 from tests.peers import join
-from tests.test_reports import march
+from tests.test_reports import english, march
 from web import keys
 from web.http import LANG_COOKIE
 
@@ -891,14 +891,15 @@ async def test_a_presenting_guest_waits_in_the_lobby_presents_and_is_revoked_in_
             await expect(teacher.locator("#count")).to_have_text("3")
 
             # -- the director revokes: out at once, told so; the invite no longer opens -------
-            boss = sign_in(director.id)
+            boss = english(sign_in(director.id), served)  # the director reads English
             revoked = await boss.post(f"/guests/{filed.id}/revoke", data={"comment": ""})
             assert revoked.status == 200, await revoked.text()
             await expect(guest.locator("#room")).to_have_attribute(
                 "data-state", "closed", timeout=10_000
             )
-            await expect(guest.locator("#status")).to_have_text(g["removed"])
-            assert g["removed"] == "Вас удалили с занятия."
+            # Told why, in the class's language (Russian), whatever the director's language.
+            await expect(guest.locator("#status")).to_have_text(g["revoked"])
+            assert g["revoked"] == "Директор института отозвал ваше приглашение."
             await until_present(False)
             await expect(figure).to_have_count(0, timeout=10_000)
             await expect(guest_row).to_have_count(0)

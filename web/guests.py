@@ -32,6 +32,7 @@ from scheduler.models import ClassStatus, LiveClass
 
 from . import keys
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
+from .i18n import N_
 from .labels import class_status_labels
 from .views import EDITORS, class_view, class_zone
 
@@ -39,6 +40,7 @@ log = logging.getLogger("sabaq.web.guests")
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
 routes = web.RouteTableDef()
 
+REVOKED_MESSAGE = N_("The director of the institute revoked your invitation.")
 FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
 MAX_COMMENT = 1000
 
@@ -316,11 +318,11 @@ async def guest_revoke(request: web.Request) -> web.StreamResponse:
         raise _refuse(request, exc) from None
     # At once, also for a guest already in the class: the media node takes them out.
     if keys.MEDIA_NODE in request.app:
+        c = tt.get_class(r.class_id)
+        language = tt.group(c.group_ids[0]).language  # the guest's page speaks the class's
+        told = request.app[keys.CATALOGUES][language].gettext(REVOKED_MESSAGE)
         await request.app[keys.MEDIA_NODE].remove_user(
-            r.class_id,
-            guest_user_id(r),
-            "revoked",
-            _("The director of the institute revoked your invitation."),
+            r.class_id, guest_user_id(r), "revoked", told
         )
     log.info("guest request %s revoked by %s", r.id, user.id)
     return redirect(f"/guests/{r.id}")
