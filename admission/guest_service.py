@@ -72,8 +72,9 @@ def check_reset(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
 def window(c: LiveClass, lead_seconds: float) -> Window:
     """From ``lead_seconds`` before the start until the class ends — while it is live, for as
     long as it runs; if it never starts, its scheduled end."""
-    ends = math.inf if c.status is ClassStatus.LIVE else c.ends_at.timestamp()
-    return Window(c.starts_at.timestamp() - lead_seconds, ends, c.status in OVER)
+    if c.status is ClassStatus.LIVE:  # started (early, maybe): open until it ends
+        return Window(-math.inf, math.inf, False)
+    return Window(c.starts_at.timestamp() - lead_seconds, c.ends_at.timestamp(), c.status in OVER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +90,18 @@ def redeem(
     device: str,
     now: float,
     lead_seconds: float,
+    *,
+    bind: bool = True,
 ) -> Admission:
-    """Whether the invite admits this browser now; the first browser binds it."""
+    """Whether the invite admits this browser now; the first browser to ask to come in binds
+    it (``bind``: only looking — a link scanner opening the page — binds nothing)."""
     found = guests.by_token(token) if token else None
     if found is None:
         return Admission(None, Refusal.UNKNOWN)
     request, bound_to = found  # the browser is compared by its hash, as stored
     c = _class(timetable, request)
     why = refusal(request, window(c, lead_seconds), bound_to, token_hash(device), now)
-    if why is not None:
+    if why is not None or not bind:
         return Admission(request, why)
     if not guests.bind(request.id, device, now):
         return Admission(request, Refusal.OTHER_DEVICE)

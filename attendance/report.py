@@ -85,7 +85,17 @@ def held(
     min_live_seconds: float,
     now: float,
 ) -> bool:
-    """A class was held if a host was live long enough and at least one learner joined."""
+    """A class was held if a host (the teacher, or a guest who presents) was live long enough
+    — time when several were there at once counted once — and at least one learner joined."""
     by_user = intervals_by_user(events)
-    hosts_live = sum(seconds_present(by_user.get(h, ()), now) for h in set(host_ids))
+    spans = sorted(
+        (i.start, i.end if i.end is not None else now)
+        for h in set(host_ids)
+        for i in by_user.get(h, ())
+    )
+    hosts_live, reach = 0.0, float("-inf")
+    for a, b in spans:  # the length of the union of the hosts' stays
+        if b > reach:
+            hosts_live += b - max(a, reach)
+            reach = b
     return hosts_live >= min_live_seconds and any(by_user.get(u) for u in learner_ids)

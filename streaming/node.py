@@ -48,12 +48,19 @@ class MediaNode:
         self._beating: asyncio.Task[None] | None = None
         self.media = media
         self.rooms: dict[int, Room] = {}
+        self._barred: dict[int, set[int]] = {}  # class → people taken out by the control plane
         self._closing = False
 
     def room(self, class_id: int) -> Room:
         room = self.rooms.get(class_id)
         if room is None:
-            room = Room(class_id, self.outbox, self.media, self.settings.reconnect_grace)
+            room = Room(
+                class_id,
+                self.outbox,
+                self.media,
+                self.settings.reconnect_grace,
+                self._barred.setdefault(class_id, set()),
+            )
             self.rooms[class_id] = room
         return room
 
@@ -103,6 +110,7 @@ class MediaNode:
 
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
         """Take a person out of a class (a guest whose approval was revoked)."""
+        self._barred.setdefault(class_id, set()).add(user_id)  # also before the room exists
         room = self.rooms.get(class_id)
         if room is None or room.state is RoomState.ENDED:
             return False

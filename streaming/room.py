@@ -44,6 +44,10 @@ class InvalidStateError(Exception):
     pass
 
 
+class Barred(Exception):
+    """The control plane took this person out of the class (a revoked guest): not again."""
+
+
 class WaitingForTeacher(Exception):
     """A guest came before the teacher started the class: they wait in the lobby."""
 
@@ -194,8 +198,11 @@ class Room:
         outbox: EventOutbox,
         media: MediaBackend,
         reconnect_grace: float = 60.0,
+        barred: set[int] | None = None,
     ) -> None:
         self.class_id = class_id
+        # People the control plane took out (revoked guests): refused on join and rejoin.
+        self.barred: set[int] = barred if barred is not None else set()
         self.state = RoomState.WAITING
         self._outbox = outbox
         self._media = media
@@ -241,6 +248,8 @@ class Room:
         person takes over from the first."""
         if self.state is RoomState.ENDED:
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
+        if p.user_id in self.barred:
+            raise Barred(f"User {p.user_id} was taken out of class {self.class_id}")
         if p.role in GUESTS and self.state is RoomState.WAITING:
             raise WaitingForTeacher(f"Class {self.class_id} has not started: guests wait")
         now = time.monotonic()
@@ -260,6 +269,8 @@ class Room:
             await old.close_ws(CLOSE_OPENED_ELSEWHERE, "opened elsewhere")
         if self.ended:  # ended while the takeover was closing the old tab
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
+        if p.user_id in self.barred:  # checked last, after every await: a revocation may land
+            raise Barred(f"User {p.user_id} was taken out of class {self.class_id}")
         self._gone.pop(p.id, None)
         self.participants[p.id] = p
         self._outbox.emit(
@@ -624,6 +635,7 @@ class Room:
     async def remove_user(self, user_id: int, code: str, message: str) -> bool:
         """The control plane takes someone out (a guest whose approval was revoked): told why,
         recorded as removed, disconnected; True if they were here."""
+        self.barred.add(user_id)
         found = [p for p in self.participants.values() if p.user_id == user_id]
         for target in found:
             await target.send("error", code=code, message=message)

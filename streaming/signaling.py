@@ -20,7 +20,9 @@ from .node import MediaNode
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
 from .room import (
     CLOSE_PROTOCOL,
+    CLOSE_REMOVED,
     CLOSE_UNAUTHORIZED,
+    Barred,
     Floor,
     InvalidStateError,
     Participant,
@@ -175,6 +177,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
     except InvalidStateError:
         await _refuse(ws, "class_ended", "The class has ended", 4000)
+        return ws
+    except Barred:
+        await _refuse(ws, "revoked", "You may no longer join this class", CLOSE_REMOVED)
         return ws
     except WaitingForTeacher:
         await _refuse(ws, "waiting_for_teacher", "The teacher has not started the class yet", 4009)

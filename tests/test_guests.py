@@ -172,8 +172,8 @@ class InviteLife(RuleBasedStateMachine):
             expected = Refusal.NOT_APPROVED
         elif self.class_status is ClassStatus.HELD:
             expected = Refusal.CLASS_ENDED
-        elif self.now < self.start - LEAD:
-            expected = Refusal.NOT_YET_VALID
+        elif self.class_status is ClassStatus.PLANNED and self.now < self.start - LEAD:
+            expected = Refusal.NOT_YET_VALID  # (a class started early is open at once)
         elif self.class_status is ClassStatus.PLANNED and self.now >= self.end:
             expected = Refusal.EXPIRED
         elif self.bound is not None and self.bound != device:
@@ -280,14 +280,28 @@ async def test_the_head_files_the_director_approves_and_the_invite_admits_one_br
     ):
         unknown = await laptop.get(served.make_url("/invite/" + "A" * 43))
         assert unknown.status == 404
+
+        async def come_in(browser: ClientSession) -> ClientResponse:
+            csrf = next(c.value for c in browser.cookie_jar if c.key == "sabaq_csrf")
+            return await browser.post(
+                served.make_url(f"/invite/{token}/join-token"),
+                headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+            )
+
+        scanner = await phone.get(served.make_url(f"/invite/{token}"))
+        assert scanner.status == 200  # merely opening (a mail scanner) binds nothing
         first = await laptop.get(served.make_url(f"/invite/{token}"))
         assert first.status == 200 and "Ержан Тоқтаров" in await first.text()
+        waiting = await come_in(laptop)  # asking to come in binds this browser
+        assert waiting.status == 409 and (await waiting.json())["error"]["code"] == "waiting"
         assert (await laptop.get(served.make_url(f"/invite/{token}"))).status == 200
         other = await phone.get(served.make_url(f"/invite/{token}"))
         assert other.status == 403  # another browser
+        assert (await come_in(phone)).status == 403
         reset = await sign_in(academy.staff_id).post(f"/guests/{rid}/reset")
         assert reset.status == 200
         assert (await phone.get(served.make_url(f"/invite/{token}"))).status == 200
+        assert (await come_in(phone)).status == 409  # now this browser's
         assert (await laptop.get(served.make_url(f"/invite/{token}"))).status == 403
         revoked = await boss.post(f"/guests/{rid}/revoke", data={"comment": "өзгерді"})
         assert revoked.status == 200
@@ -361,6 +375,17 @@ async def test_a_presenting_guest_waits_for_the_teacher_presents_and_is_removed_
         assert removed["code"] == "revoked"
         await wait_gone(app[keys.MEDIA_NODE], academy.class_id, -r.id)
         assert (await ask()).status == 403
+        # The join token it still holds does not bring it back either.
+        again = await connect_peer(
+            str(served.make_url(f"/media/classes/{academy.class_id}/ws")).replace(
+                "http://", "ws://"
+            ),
+            body["token"],
+        )
+        refused = await again.wait_for("error")
+        assert refused["code"] == "revoked" and await again.wait_closed() == 4003
+        assert -r.id not in app[keys.MEDIA_NODE].present_user_ids(academy.class_id)
+        await again.close()
         await guest.close()
         await student.close()
         await teacher.close()

@@ -135,6 +135,10 @@ def test_report_lists_absentees_and_merges_second_tabs(db: sqlite3.Connection) -
     assert held(events, [1, 2, 3], [1], min_live_seconds=600, now=2000.0)
     assert not held(events, [1, 2, 3], [1], min_live_seconds=601, now=2000.0)
     assert not held(events, [3], [1], min_live_seconds=1, now=2000.0)
+    # Two hosts (the teacher and a presenting guest) there at once count that time once:
+    # user 1 from 0 to 600 and user 2 from 60 to 1200 make 1200 s, not 1740.
+    assert held(events, [1], [1, 2], min_live_seconds=1200, now=2000.0)
+    assert not held(events, [1], [1, 2], min_live_seconds=1201, now=2000.0)
 
 
 def test_status_transitions() -> None:

@@ -301,7 +301,9 @@ async def guest_decide(request: web.Request) -> web.StreamResponse:
     if token is None:
         return redirect(f"/guests/{r.id}")
     link = f"{request.scheme}://{request.host}/invite/{token}"
-    return _detail(request, invite=link)
+    response = _detail(request, invite=link)
+    response.headers["Cache-Control"] = "no-store"  # the link is shown once, not kept
+    return response
 
 
 @routes.post("/guests/{request_id:\\d{1,18}}/revoke")
@@ -400,8 +402,9 @@ def refusal_text(request: web.Request, why: Refusal) -> tuple[int, str]:
 
 @routes.get("/invite/{token:[A-Za-z0-9_-]{20,100}}")
 async def invite_page(request: web.Request) -> web.StreamResponse:
-    """The guest's page: the class, and whether they may come in yet. The first browser to
-    open the invite is the only one it admits."""
+    """The guest's page: the class, and whether they may come in yet. Opening it binds
+    nothing (mail and chat scanners open links); the first browser that asks to come in is the
+    only one the invite admits."""
     settings = request.app[keys.SETTINGS]
     device, new_device = _device(request)
     admission = rules.redeem(
@@ -411,6 +414,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
         device,
         time.time(),
         settings.guest_lead_seconds,
+        bind=False,
     )
     tt = request.app[keys.TIMETABLE]
     r = admission.request
@@ -424,10 +428,6 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     else:
         assert r is not None
         assert c is not None
-        if c.status is not ClassStatus.LIVE:  # once per browser, the lobby is recorded
-            _lobby_event(
-                request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))
-            )
         response = render(
             request,
             "room.html",
@@ -465,7 +465,9 @@ async def invite_join_token(request: web.Request) -> web.Response:
     """The lobby asks to be let in: a join token once the teacher has started the class."""
     _ = gettext_of(request)
     settings = request.app[keys.SETTINGS]
-    device, _new = _device(request)
+    device, new = _device(request)
+    if new:  # only a browser that opened the invite page may ask
+        raise PageError(400, _("Open the invitation link in this browser first."), "no_device")
     admission = rules.redeem(
         request.app[keys.GUESTS],
         request.app[keys.TIMETABLE],
@@ -479,10 +481,17 @@ async def invite_join_token(request: web.Request) -> web.Response:
         raise PageError(status, message, (admission.refused or Refusal.UNKNOWN).value)
     r = admission.request
     c = request.app[keys.TIMETABLE].get_class(r.class_id)
-    if c.status is not ClassStatus.LIVE:
+    if c.status is not ClassStatus.LIVE:  # in the lobby: recorded once per browser
+        _lobby_event(
+            request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))
+        )
         raise PageError(
             409, _("The class has not started yet: waiting for the teacher."), "waiting"
         )
+    wait = request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time())
+    if wait is not None:
+        raise PageError(429, _("Too many attempts. Try again in {n} min.").replace(
+            "{n}", str(max(1, -(-round(wait) // 60)))), "rate_limited")  # fmt: skip
     role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST
     media_url = settings.media_url or f"{request.scheme}://{request.host}/media"
     token = request.app[keys.SIGNER].mint_join(
