@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
@@ -30,6 +31,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from . import keys
+from .apikeys import routes as apikey_routes
 from .changes import Changes
 from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
@@ -57,6 +59,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     db = connect(settings.database_path)
     app[keys.DB] = db
     app[keys.ACCOUNTS] = SqliteAccounts(db)
+    app[keys.API_KEYS] = SqliteApiKeys(db)
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.GUESTS] = SqliteGuests(db)
@@ -253,6 +256,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(timetable_routes)
     app.add_routes(group_routes)
     app.add_routes(guest_routes)
+    app.add_routes(apikey_routes)
     app.add_routes(ical_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)

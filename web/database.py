@@ -6,13 +6,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+from access.api_keys import MIGRATIONS as API_KEYS
 from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_store import MIGRATIONS as ADMISSION
 from attendance.sqlite_store import MIGRATIONS as ATTENDANCE
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 
 # Packages in the order of DESIGN.md, each package's migrations in their own order.
-MIGRATIONS: tuple[tuple[str, str], ...] = (*ACCESS, *SCHEDULER, *ADMISSION, *ATTENDANCE)
+MIGRATIONS: tuple[tuple[str, str], ...] = (*ACCESS, *API_KEYS, *SCHEDULER, *ADMISSION, *ATTENDANCE)
 
 
 def connect(path: Path | str) -> sqlite3.Connection:

@@ -6,12 +6,15 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
+from access.api_keys import ApiKey, ApiKeyInvalid, Scope
 from access.errors import AccessError
+from access.models import User
 from access.sqlite_store import Session
 from attendance.export import Table, to_csv, to_xlsx
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
@@ -29,6 +32,7 @@ MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SESSION_KEY: web.RequestKey[Session | None] = web.RequestKey("session")
+API_KEY_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
 LANG_KEY = web.RequestKey("lang", str)
 CSRF_KEY = web.RequestKey("csrf", str)
 
@@ -124,11 +128,64 @@ def _error_response(request: web.Request, status: int, code: str, message: str) 
     return render(request, "error.html", {"status": status, "message": message}, status)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls the JSON API: a signed-in person, or the portal with an API key."""
+
+    user: User | None
+    key: ApiKey | None
+
+    @property
+    def name(self) -> str:
+        if self.key is not None:
+            return f"API: {self.key.name}"
+        return self.user.full_name if self.user else ""
+
+
+def api_caller(request: web.Request, scope: Scope) -> Caller:
+    """The caller of an API operation: an API key must carry ``scope``; a person must be
+    signed in (what their role allows is the handler's to check)."""
+    _ = gettext_of(request)
+    key = request.get(API_KEY_KEY)
+    if key is not None:
+        if scope not in key.scopes:
+            raise PageError(
+                403,
+                _("This API key does not have the scope {scope}.").replace("{scope}", scope.value),
+                "scope_missing",
+            )
+        return Caller(None, key)
+    session = session_of(request)
+    if session is None:
+        raise PageError(401, _("Sign in, or send an API key."), "unauthenticated")
+    return Caller(session.user, None)
+
+
+def _bearer(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if request.path.startswith("/api/") and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Session, language and CSRF in; security headers and error pages out."""
+    """Session or API key, language and CSRF in; security headers and error pages out."""
     accounts = request.app[keys.ACCOUNTS]
-    session = accounts.session(request.cookies.get(SESSION_COOKIE, ""))
+    bearer = _bearer(request)
+    api_key: ApiKey | None = None
+    if bearer is not None:  # the portal: the key alone speaks, cookies are not looked at
+        session = None
+        try:
+            api_key = request.app[keys.API_KEYS].verify(bearer)
+        except ApiKeyInvalid:
+            log.warning(
+                "API call with an unknown or revoked key: %s %s", request.method, request.path
+            )
+            return json_error(401, "api_key_invalid", "The API key is unknown or revoked.")
+    else:
+        session = accounts.session(request.cookies.get(SESSION_COOKIE, ""))
+    request[API_KEY_KEY] = api_key
     request[SESSION_KEY] = session
     request[LANG_KEY] = _lang_for(request, session)
     csrf = request.cookies.get(CSRF_COOKIE) or ""
@@ -138,11 +195,13 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     request[CSRF_KEY] = csrf
     _ = gettext_of(request)
     try:
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith(
-            "/media/"
-        ):
-            if request.content_length is not None and request.content_length > MAX_BODY:
-                raise PageError(413, _("The request is too large."), "too_large")
+        writes = request.method not in ("GET", "HEAD", "OPTIONS") and not (
+            request.path.startswith("/media/")
+        )
+        if writes and request.content_length is not None and request.content_length > MAX_BODY:
+            raise PageError(413, _("The request is too large."), "too_large")
+        # No CSRF check for a key: no cookie of the browser's is used by such a request.
+        if writes and api_key is None:
             sent = request.headers.get("X-CSRF-Token", "")
             if not sent and request.content_type in (
                 "application/x-www-form-urlencoded",
@@ -156,6 +215,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                     "csrf_failed",
                 )
         response = await handler(request)
+        if api_key is not None:  # every call of the portal is attributed
+            log.info(
+                "api key=%s (%s) %s %s -> %s",
+                api_key.id, api_key.name, request.method, request.path, response.status,
+            )  # fmt: skip
     except PageError as exc:
         response = _error_response(request, exc.status, exc.code, exc.message)
     except (ClassNotFound, GroupNotFound) as exc:

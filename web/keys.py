@@ -8,6 +8,7 @@ import sqlite3
 import jinja2
 from aiohttp import web
 
+from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
@@ -26,6 +27,7 @@ from .settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)
 ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
+API_KEYS = web.AppKey("api_keys", SqliteApiKeys)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from access.api_keys import Scope
 from access.models import Role, User
 from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
 from scheduler.guarantee import MonthState, months, states_of_groups
@@ -31,7 +32,7 @@ from scheduler.sqlite_store import Actor, ClassSpec
 
 from . import keys
 from .alerts import alert_lines, reason_text
-from .http import PageError, gettext_of, redirect, render, require_session
+from .http import PageError, api_caller, gettext_of, redirect, render, require_session
 from .i18n import N_
 from .ical import feed_url, may_subscribe
 from .labels import class_status_labels, conflict_message, format_labels, kind_labels
@@ -284,8 +285,8 @@ async def guarantee_page(request: web.Request) -> web.Response:
 @routes.get("/api/v1/guarantee/alerts")
 async def guarantee_alerts_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    user = require_session(request).user
-    if user.role not in EDITORS | OBSERVER_ROLES:
+    caller = api_caller(request, Scope.READ)
+    if caller.user is not None and caller.user.role not in EDITORS | OBSERVER_ROLES:
         raise PageError(403, _("The monthly guarantee is watched by staff."), "forbidden")
     tt = request.app[keys.TIMETABLE]
     return web.json_response(
@@ -334,9 +335,10 @@ async def group_timetable(request: web.Request) -> web.Response:
 @routes.get("/timetable/teachers/{user_id:\\d{1,18}}")
 async def teacher_timetable(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    user = require_session(request).user
+    caller = api_caller(request, Scope.READ)
     teacher_id = int(request.match_info["user_id"])
-    _may_see_teacher(request, user, teacher_id)
+    if caller.user is not None:
+        _may_see_teacher(request, caller.user, teacher_id)
     teacher = request.app[keys.ACCOUNTS].many([teacher_id]).get(teacher_id)
     if teacher is None:
         raise PageError(404, _("There is no such teacher."), "not_found")
@@ -557,7 +559,7 @@ async def class_card(request: web.Request) -> web.Response:
     return _class_card(request)
 
 
-def _move(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveClass:
+def _move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
     _ = gettext_of(request)
     tt = request.app[keys.TIMETABLE]
     c = tt.get_class(int(request.match_info["class_id"]))
@@ -580,14 +582,14 @@ def _move(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveClas
     if span.starts_at <= datetime.now(UTC):
         raise PlanError(_("Classes are planned for a time to come."))
     try:
-        return tt.move_class(c.id, span.starts_at, span.ends_at, by=_actor(user), reason=reason)
+        return tt.move_class(c.id, span.starts_at, span.ends_at, by=by, reason=reason)
     except ClassConflict as exc:
         raise PlanConflict(conflict_message(request, exc, zone)) from None
     except InvalidTransition:
         raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
 
 
-def _cancel(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveClass:
+def _cancel(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
     _ = gettext_of(request)
     tt = request.app[keys.TIMETABLE]
     reason = str(data.get("reason", "")).strip()
@@ -598,7 +600,7 @@ def _cancel(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveCl
             )
         )
     try:
-        return tt.cancel_class(int(request.match_info["class_id"]), by=_actor(user), reason=reason)
+        return tt.cancel_class(int(request.match_info["class_id"]), by=by, reason=reason)
     except InvalidTransition:
         raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
 
@@ -607,7 +609,7 @@ def _cancel(request: web.Request, user: User, data: Mapping[str, Any]) -> LiveCl
 async def move_class(request: web.Request) -> web.StreamResponse:
     user = _require_editor(request)
     try:
-        c = _move(request, user, await request.post())
+        c = _move(request, _actor(user), await request.post())
     except PlanError as exc:
         return _class_card(request, str(exc), exc.status)
     return redirect(f"/timetable/classes/{c.id}")
@@ -617,7 +619,7 @@ async def move_class(request: web.Request) -> web.StreamResponse:
 async def cancel_class(request: web.Request) -> web.StreamResponse:
     user = _require_editor(request)
     try:
-        c = _cancel(request, user, await request.post())
+        c = _cancel(request, _actor(user), await request.post())
     except PlanError as exc:
         return _class_card(request, str(exc), exc.status)
     return redirect(f"/timetable/classes/{c.id}")
@@ -777,15 +779,17 @@ def _json_range(request: web.Request, zone: str) -> tuple[datetime, datetime]:
 
 @routes.get("/api/v1/groups/{group_id:\\d{1,18}}/timetable")
 async def group_timetable_json(request: web.Request) -> web.Response:
-    user = require_session(request).user
+    caller = api_caller(request, Scope.READ)
+    user = caller.user
     tt = request.app[keys.TIMETABLE]
     group = tt.group(int(request.match_info["group_id"]))
-    _may_see_group(request, user, group)
-    staff = user.role in EDITORS | OBSERVER_ROLES
+    if user is not None:
+        _may_see_group(request, user, group)
+    staff = user is None or user.role in EDITORS | OBSERVER_ROLES  # the portal sees all
     classes = [
         c
         for c in tt.classes_of_group(group.id, *_json_range(request, group.timezone))
-        if _may_see_class(user, c)
+        if user is None or _may_see_class(user, c)
     ]
     return web.json_response(
         {
@@ -797,9 +801,10 @@ async def group_timetable_json(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/teachers/{user_id:\\d{1,18}}/timetable")
 async def teacher_timetable_json(request: web.Request) -> web.Response:
-    user = require_session(request).user
+    caller = api_caller(request, Scope.READ)
     teacher_id = int(request.match_info["user_id"])
-    _may_see_teacher(request, user, teacher_id)
+    if caller.user is not None:
+        _may_see_teacher(request, caller.user, teacher_id)
     tt = request.app[keys.TIMETABLE]
     start, end = _json_range(request, DEFAULT_TIMEZONE)
     classes = [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
@@ -807,6 +812,17 @@ async def teacher_timetable_json(request: web.Request) -> web.Response:
     return web.json_response(
         {"teacher_id": teacher_id, "classes": [class_json(c, zones[c.id]) for c in classes]}
     )
+
+
+def _scheduler(request: web.Request) -> Actor:
+    """Who edits the timetable through the API: staff signed in, or a key with "schedule"."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.SCHEDULE)
+    if caller.user is None:
+        return Actor(None, caller.name)
+    if caller.user.role not in EDITORS:
+        raise PageError(403, _("The timetable is edited by staff."), "forbidden")
+    return _actor(caller.user)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -823,7 +839,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 @routes.post("/api/v1/classes")
 async def plan_classes_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    user = _require_editor(request)
+    by = _scheduler(request)
     body = await _json_body(request)
     weekdays = body.get("weekdays", [])
     texts = ("title", "discipline", "kind", "format", "day", "start", "end", "repeat", "until")
@@ -851,7 +867,7 @@ async def plan_classes_json(request: web.Request) -> web.Response:
         body = body | {"except": ",".join(body["except"])}
     try:
         specs, group = plan_from(request, body, weekdays=[str(d) for d in weekdays])
-        made = request.app[keys.TIMETABLE].add_classes(specs, by=_actor(user))
+        made = request.app[keys.TIMETABLE].add_classes(specs, by=by)
     except PlanError as exc:
         raise PageError(400, str(exc), "bad_plan") from None
     except ClassConflict as exc:
@@ -872,9 +888,9 @@ async def plan_classes_json(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
 async def move_class_json(request: web.Request) -> web.Response:
-    user = _require_editor(request)
+    by = _scheduler(request)
     try:
-        c = _move(request, user, await _json_body(request))
+        c = _move(request, by, await _json_body(request))
     except PlanError as exc:
         raise PageError(exc.status, str(exc), "not_moved") from None
     zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
@@ -883,9 +899,9 @@ async def move_class_json(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/cancel")
 async def cancel_class_json(request: web.Request) -> web.Response:
-    user = _require_editor(request)
+    by = _scheduler(request)
     try:
-        c = _cancel(request, user, await _json_body(request))
+        c = _cancel(request, by, await _json_body(request))
     except PlanError as exc:
         raise PageError(exc.status, str(exc), "not_cancelled") from None
     zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone

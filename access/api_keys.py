@@ -1,0 +1,144 @@
+"""API keys for the academy's portal: scoped, shown once, stored as SHA-256 hashes, revocable."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from .errors import AccessError
+
+PREFIX = "sbq_"
+MAX_NAME = 100
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "access_0004_api_keys",
+        """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            hint TEXT NOT NULL,  -- the key's first characters, to tell keys apart
+            key_hash TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL,  -- space-separated
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at REAL NOT NULL,
+            revoked_at REAL,
+            revoked_by INTEGER REFERENCES users(id),
+            last_used_at REAL
+        );
+        """,
+    ),
+)
+
+
+class Scope(enum.StrEnum):
+    READ = "read"  # groups, classes, timetables, guarantee alerts
+    SCHEDULE = "schedule"  # plan, move, cancel classes
+    JOIN = "join"  # mint join links for the portal's users
+    REPORTS = "reports"  # attendance reports
+
+
+class ApiKeyInvalid(AccessError):
+    code = "api_key_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    hint: str
+    scopes: frozenset[Scope]
+    created_by: int
+    created_at: float
+    revoked_at: float | None
+    last_used_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        hint=row["hint"],
+        scopes=frozenset(Scope(s) for s in row["scopes"].split()),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+class SqliteApiKeys:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def create(self, name: str, scopes: frozenset[Scope], by_id: int) -> tuple[ApiKey, str]:
+        """A new key; returns it and its secret, which is shown once and never again."""
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise ValueError(f"A key needs a name of at most {MAX_NAME} characters")
+        if not scopes:
+            raise ValueError("A key needs at least one scope")
+        secret = PREFIX + secrets.token_urlsafe(32)
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO api_keys (name, hint, key_hash, scopes, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    secret[: len(PREFIX) + 6],
+                    _hash(secret),
+                    " ".join(sorted(s.value for s in scopes)),
+                    by_id,
+                    time.time(),
+                ),
+            )
+        assert cur.lastrowid is not None
+        return self.get(cur.lastrowid), secret
+
+    def get(self, key_id: int) -> ApiKey:
+        row = self._db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        if row is None:
+            raise ApiKeyInvalid(f"No API key with id {key_id}")
+        return _key(row)
+
+    def verify(self, secret: str) -> ApiKey:
+        """The active key with this secret (its use noted), or ``ApiKeyInvalid``."""
+        if not secret.startswith(PREFIX) or len(secret) > 200:
+            raise ApiKeyInvalid("Not a Sabaq API key")
+        row = self._db.execute(
+            "SELECT * FROM api_keys WHERE key_hash = ?", (_hash(secret),)
+        ).fetchone()
+        if row is None or row["revoked_at"] is not None:
+            raise ApiKeyInvalid("The API key is unknown or revoked")
+        now = time.time()
+        if row["last_used_at"] is None or now - row["last_used_at"] > 60:
+            with self._db:  # noted at most once a minute: not a write per call
+                self._db.execute(
+                    "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, row["id"])
+                )
+        return _key(row)
+
+    def revoke(self, key_id: int, by_id: int) -> ApiKey:
+        with self._db:
+            self._db.execute(
+                "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ?"
+                " AND revoked_at IS NULL",
+                (time.time(), by_id, key_id),
+            )
+        return self.get(key_id)
+
+    def listed(self) -> list[ApiKey]:
+        rows = self._db.execute("SELECT * FROM api_keys ORDER BY revoked_at IS NOT NULL, id DESC")
+        return [_key(r) for r in rows.fetchall()]

@@ -1,0 +1,91 @@
+"""API keys for the academy's portal: staff create them with scopes (shown once) and revoke them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from access.api_keys import MAX_NAME, Scope
+from access.models import User
+
+from . import keys
+from .http import PageError, gettext_of, redirect, render, require_session
+from .views import EDITORS
+
+log = logging.getLogger("sabaq.web.apikeys")
+routes = web.RouteTableDef()
+
+
+def scope_labels(request: web.Request) -> dict[Scope, str]:
+    _ = gettext_of(request)
+    return {
+        Scope.READ: _("read groups, classes and the timetable"),
+        Scope.SCHEDULE: _("plan, move and cancel classes"),
+        Scope.JOIN: _("make join links for the portal's users"),
+        Scope.REPORTS: _("read attendance reports"),
+    }
+
+
+def _staff(request: web.Request) -> User:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    if user.role not in EDITORS:
+        raise PageError(403, _("API keys are managed by staff."), "forbidden")
+    return user
+
+
+def _page(
+    request: web.Request, *, secret: str | None = None, error: str | None = None, status: int = 200
+) -> web.Response:
+    store = request.app[keys.API_KEYS]
+    response = render(
+        request,
+        "apikeys.html",
+        {
+            "keys": [(k, datetime.fromtimestamp(k.created_at, UTC)) for k in store.listed()],
+            "scopes": list(scope_labels(request).items()),
+            "secret": secret,
+            "error": error,
+            "max_name": MAX_NAME,
+            "zone": "Asia/Almaty",
+        },
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.get("/api-keys")
+async def api_keys_page(request: web.Request) -> web.Response:
+    _staff(request)
+    return _page(request)
+
+
+@routes.post("/api-keys")
+async def create_api_key(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = _staff(request)
+    form = await request.post()
+    try:
+        scopes = frozenset(Scope(str(s)) for s in form.getall("scope", []))
+        key, secret = request.app[keys.API_KEYS].create(str(form.get("name", "")), scopes, user.id)
+    except ValueError:
+        return _page(
+            request,
+            error=_("Give the key a name (at most {n} characters) and at least one scope.").replace(
+                "{n}", str(MAX_NAME)
+            ),
+            status=400,
+        )
+    log.info("API key %s (%s) created by %s with %s", key.id, key.name, user.id, sorted(scopes))
+    return _page(request, secret=secret)
+
+
+@routes.post("/api-keys/{key_id:\\d{1,18}}/revoke")
+async def revoke_api_key(request: web.Request) -> web.StreamResponse:
+    user = _staff(request)
+    key = request.app[keys.API_KEYS].revoke(int(request.match_info["key_id"]), user.id)
+    log.info("API key %s (%s) revoked by %s", key.id, key.name, user.id)
+    return redirect("/api-keys")
