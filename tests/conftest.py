@@ -47,6 +47,7 @@ def settings(tmp_path: Path) -> Settings:
         ice_servers=(),
         held_min_live_seconds=0.05,
         guarantee_interval_seconds=0,  # tests run the monthly guarantee themselves
+        webhook_interval_seconds=0,  # and deliver webhooks themselves
     )
 
 

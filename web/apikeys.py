@@ -89,3 +89,55 @@ async def revoke_api_key(request: web.Request) -> web.StreamResponse:
     key = request.app[keys.API_KEYS].revoke(int(request.match_info["key_id"]), user.id)
     log.info("API key %s (%s) revoked by %s", key.id, key.name, user.id)
     return redirect("/api-keys")
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+def _webhooks_page(
+    request: web.Request, *, secret: str | None = None, error: str | None = None, status: int = 200
+) -> web.Response:
+    store = request.app[keys.WEBHOOKS]
+    response = render(
+        request,
+        "webhooks.html",
+        {
+            "endpoints": store.endpoints(),
+            "deliveries": [
+                (d, datetime.fromtimestamp(d.created_at, UTC)) for d in store.deliveries()
+            ],
+            "secret": secret,
+            "error": error,
+            "zone": "Asia/Almaty",
+        },
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.get("/webhooks")
+async def webhooks_page(request: web.Request) -> web.Response:
+    _staff(request)
+    return _webhooks_page(request)
+
+
+@routes.post("/webhooks")
+async def add_webhook(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    user = _staff(request)
+    form = await request.post()
+    try:
+        endpoint = request.app[keys.WEBHOOKS].add(str(form.get("url", "")), user.id)
+    except ValueError:
+        return _webhooks_page(
+            request, error=_("Give the address as https://… (at most 500 characters)."), status=400
+        )
+    log.info("webhook %s (%s) added by %s", endpoint.id, endpoint.url, user.id)
+    return _webhooks_page(request, secret=endpoint.secret)
+
+
+@routes.post("/webhooks/{endpoint_id:\\d{1,18}}/disable")
+async def disable_webhook(request: web.Request) -> web.StreamResponse:
+    user = _staff(request)
+    request.app[keys.WEBHOOKS].disable(int(request.match_info["endpoint_id"]))
+    log.info("webhook %s disabled by %s", request.match_info["endpoint_id"], user.id)
+    return redirect("/webhooks")

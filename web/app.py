@@ -48,6 +48,7 @@ from .settings import ConfigError, Settings
 from .timetable import GUARANTEE_TITLE
 from .timetable import routes as timetable_routes
 from .views import routes
+from .webhooks import Webhooks, running
 
 log = logging.getLogger("sabaq.web.app")
 STATIC = Path(__file__).parent / "static"
@@ -63,6 +64,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.GUESTS] = SqliteGuests(db)
+    app[keys.WEBHOOKS] = Webhooks(db)
     app[keys.LEDGER] = SqliteLedger(db)
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
@@ -220,6 +222,16 @@ async def _guarantee(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    """Signed webhooks to the portal, collected from the records and sent with retries."""
+    every = app[keys.SETTINGS].webhook_interval_seconds
+    if not every:
+        yield
+        return
+    async with running(app[keys.WEBHOOKS], every):
+        yield
+
+
 async def _disconnect_participants(app: web.Application) -> None:
     # On shutdown aiohttp waits for running handlers; WebSockets end only when closed, so the
     # media node closes them first (clients are told, and reconnect to a node that is up).
@@ -248,6 +260,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.cleanup_ctx.append(_retention)
     app.cleanup_ctx.append(_digests)
     app.cleanup_ctx.append(_guarantee)
+    app.cleanup_ctx.append(_webhooks)
     app.on_shutdown.append(_disconnect_participants)
     app.add_routes(routes)
     app.add_routes(report_routes)

@@ -12,8 +12,17 @@ from admission.sqlite_store import MIGRATIONS as ADMISSION
 from attendance.sqlite_store import MIGRATIONS as ATTENDANCE
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 
+from .webhooks import MIGRATIONS as WEBHOOKS
+
 # Packages in the order of DESIGN.md, each package's migrations in their own order.
-MIGRATIONS: tuple[tuple[str, str], ...] = (*ACCESS, *API_KEYS, *SCHEDULER, *ADMISSION, *ATTENDANCE)
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    *ACCESS,
+    *API_KEYS,
+    *SCHEDULER,
+    *ADMISSION,
+    *ATTENDANCE,
+    *WEBHOOKS,
+)
 
 
 def connect(path: Path | str) -> sqlite3.Connection:

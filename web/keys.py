@@ -23,6 +23,7 @@ from streaming.signaling import NODE_KEY
 from .changes import Changes
 from .ratelimit import Limits
 from .settings import Settings
+from .webhooks import Webhooks
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)
@@ -38,6 +39,7 @@ LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)
 CHANGES = web.AppKey("changes", Changes)
 LIMITS = web.AppKey("limits", Limits)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)

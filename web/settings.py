@@ -89,6 +89,8 @@ class Settings:
     present_percent: float = 80.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
+    # How often webhooks are collected and sent (0: never).
+    webhook_interval_seconds: float = 1.0
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
     # Sign-in attempts per login in a window (five times as many per address); join tokens a
@@ -161,6 +163,7 @@ class Settings:
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
+            webhook_interval_seconds=_number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),
             guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),

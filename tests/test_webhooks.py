@@ -1,0 +1,128 @@
+"""Signed webhooks: a signature test vector; a receiver on loopback that fails twice and then
+succeeds gets each event acknowledged once, a class's events in order; staff register
+endpoints and read the delivery log."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from access.ids import uuid7
+from attendance.models import EventKind, IncomingEvent
+from scheduler.models import ClassFormat, ClassKind
+from tests.conftest import Academy, SignIn, free_port
+from web import keys
+from web.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, backoff, deliver_once, sign
+
+
+def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
+    body = b'{"event":"class.planned"}'
+    assert sign("whsec_test", 1700000000, body) == (
+        "sha256=f3a75d929a72d65990a880e28fbe07ebc96deb5164f4fe1a04b00b5978ef0cec"
+    )
+    assert [backoff(n) for n in (1, 2, 3, 10, 30)] == [1.0, 2.0, 4.0, 512.0, 3600.0]
+
+
+class Receiver:
+    """The portal's end: answers 500 to the first ``failures`` requests about one class, then
+    204."""
+
+    def __init__(self, failures: int, class_id: int) -> None:
+        self.failures = failures
+        self.class_id = class_id
+        self.seen: list[tuple[int, dict[str, Any], dict[str, str], bytes]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = await request.json()
+        if body["data"].get("class_id") == self.class_id and self.failures > 0:
+            self.failures -= 1
+            status = 500
+        else:
+            status = 204
+        self.seen.append((status, body, dict(request.headers), raw))
+        return web.Response(status=status)
+
+
+async def test_a_receiver_that_fails_twice_gets_each_event_once_in_order(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    receiver = Receiver(failures=2, class_id=academy.class_id)
+    portal = web.Application()
+    portal.router.add_post("/hooks", receiver.handle)
+    server = TestServer(portal, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        hooks = served.app[keys.WEBHOOKS]
+        endpoint = hooks.add(str(server.make_url("/hooks")), academy.staff_id)
+        ledger, tt = served.app[keys.LEDGER], served.app[keys.TIMETABLE]
+        for kind, user in ((EventKind.CLASS_STARTED, academy.teacher_id),
+                           (EventKind.JOINED, academy.student_ids[0])):  # fmt: skip
+            ledger.append(
+                IncomingEvent(
+                    id=str(uuid7()), kind=kind, class_id=academy.class_id, node="media-1",
+                    node_seq=0, origin_time=time.time(), user_id=user, role="learner",
+                )
+            )  # fmt: skip
+        start = datetime.now(UTC) + timedelta(days=9)
+        other = tt.add_class(
+            title="Сабақ", kind=ClassKind.SEMINAR, format=ClassFormat.LIVE_ONLINE,
+            teacher_id=academy.other_teacher_id, starts_at=start,
+            ends_at=start + timedelta(hours=1),
+            group_ids=(tt.groups_of_member(academy.outsider_id)[0].id,),
+        )  # fmt: skip
+
+        now = time.time()
+        async with aiohttp.ClientSession() as session:
+            for step in range(8):  # the clock moves past each backoff
+                await deliver_once(hooks, session, now + step * 5)
+        delivered = [(s, b["event"], b["data"].get("class_id")) for s, b, _h, _r in receiver.seen]
+        ours = [d for d in delivered if d[2] == academy.class_id]
+        # The class's first event failed twice and was sent again; its second waited for it.
+        assert ours == [
+            (500, "class.started", academy.class_id),
+            (500, "class.started", academy.class_id),
+            (204, "class.started", academy.class_id),
+            (204, "participant.joined", academy.class_id),
+        ]
+        assert [d for d in delivered if d[2] == other.id] == [(204, "class.planned", other.id)]
+        for _status, _body, headers, raw in receiver.seen:
+            stamp = int(headers[TIMESTAMP_HEADER])
+            expected = hmac.new(
+                endpoint.secret.encode(), f"{stamp}.".encode() + raw, hashlib.sha256
+            ).hexdigest()
+            assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
+        log = {d.event: d for d in hooks.deliveries()}
+        assert log["class.started"].attempts == 3 and log["class.started"].delivered_at
+        assert all(d.delivered_at for d in hooks.deliveries())
+        count = len(receiver.seen)
+        async with aiohttp.ClientSession() as session:
+            await deliver_once(hooks, session, now + 100)
+        assert len(receiver.seen) == count  # acknowledged once: nothing is sent again
+    finally:
+        await server.close()
+
+
+async def test_staff_register_endpoints_and_read_the_log(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    staff = sign_in(academy.staff_id)
+    assert (await sign_in(academy.teacher_id).get("/webhooks")).status == 403
+    bad = await staff.post("/webhooks", data={"url": "ftp://portal.example"})
+    assert bad.status == 400
+    added = await staff.post("/webhooks", data={"url": "https://portal.example/hooks"})
+    html = await added.text()
+    (endpoint,) = served.app[keys.WEBHOOKS].endpoints()
+    assert added.status == 200 and endpoint.secret in html
+    assert endpoint.secret not in await (await staff.get("/webhooks")).text()
+    disabled = await staff.post(f"/webhooks/{endpoint.id}/disable")
+    assert disabled.status == 200 and served.app[keys.WEBHOOKS].endpoints()[0].disabled_at
+    assert re.search(r"portal\.example/hooks", await disabled.text())

@@ -1,0 +1,417 @@
+"""Signed webhooks for the academy's portal.
+
+What happened is read from the records Sabaq already keeps, each append-only with an
+increasing id: the timetable's log (class planned, moved, cancelled, switched online; the
+guarantee's alerts), the attendance ledger (class started and ended with its chain head,
+participant joined and left), the steps of guest requests and of excuse requests. A collector
+turns new records into one outbox row per registered endpoint, advancing its cursor in the
+same transaction, so nothing is lost across restarts. A deliverer POSTs each row as JSON with
+an HMAC-SHA256 signature over the timestamp and the body, retries with backoff until the
+endpoint answers 2xx (at least once), and keeps each class's events in order: a class's next
+event waits until the one before it is delivered. Every attempt is logged for staff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger("sabaq.web.webhooks")
+
+SIGNATURE_HEADER = "X-Sabaq-Signature"
+TIMESTAMP_HEADER = "X-Sabaq-Timestamp"
+EVENT_HEADER = "X-Sabaq-Event"
+DELIVERY_HEADER = "X-Sabaq-Delivery"
+MAX_BACKOFF = 3600.0
+MAX_URL = 500
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "web_0001_webhooks",
+        """
+        CREATE TABLE webhook_endpoints (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,  -- shared with the portal to check signatures
+            created_by INTEGER REFERENCES users(id),
+            created_at REAL NOT NULL,
+            disabled_at REAL
+        );
+        CREATE TABLE webhook_outbox (
+            id INTEGER PRIMARY KEY,
+            endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+            event TEXT NOT NULL,
+            class_id INTEGER,  -- events of one class are delivered in order
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            delivered_at REAL,
+            last_error TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX webhook_outbox_due ON webhook_outbox(delivered_at, next_attempt_at);
+        CREATE INDEX webhook_outbox_class ON webhook_outbox(endpoint_id, class_id, id);
+        CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY,
+            outbox_id INTEGER NOT NULL REFERENCES webhook_outbox(id),
+            at REAL NOT NULL,
+            status INTEGER,
+            error TEXT NOT NULL
+        );
+        CREATE INDEX webhook_attempts_outbox ON webhook_attempts(outbox_id);
+        -- How far the collector has read each source.
+        CREATE TABLE webhook_cursors (
+            source TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        );
+        """,
+    ),
+)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: ``sha256=`` and the HMAC of "timestamp.body"."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failures: 1, 2, 4, … up to an hour."""
+    return float(min(MAX_BACKOFF, 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: int
+    url: str
+    secret: str
+    created_at: float
+    disabled_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    endpoint_id: int
+    event: str
+    class_id: int | None
+    created_at: float
+    attempts: int
+    delivered_at: float | None
+    last_error: str
+
+
+# -- what each source's records become ----------------------------------------------------------
+Row = sqlite3.Row
+Shape = tuple[str, int | None, dict[str, Any]]  # event, class id, payload
+
+
+def _timetable(r: Row) -> Shape | None:
+    names = {
+        "planned": "class.planned",
+        "moved": "class.moved",
+        "cancelled": "class.cancelled",
+        "switched_online": "class.switched_online",
+        "switch_undone": "class.switch_undone",
+        "missed": "class.missed",
+        "alert": "guarantee.alert",
+    }
+    event = names.get(r["action"])
+    if event is None:
+        return None
+    return event, r["class_id"], {
+        "class_id": r["class_id"], "group_id": r["group_id"], "by": r["by_name"],
+        "reason": r["reason"], "at": r["at"],
+    }  # fmt: skip
+
+
+def _ledger(r: Row) -> Shape | None:
+    kinds = {
+        "class_started": "class.started",
+        "class_ended": "class.ended",
+        "joined": "participant.joined",
+        "left": "participant.left",
+        "disconnected": "participant.left",
+        "removed": "participant.left",
+    }
+    event = kinds.get(r["kind"])
+    if event is None:
+        return None
+    payload: dict[str, Any] = {
+        "class_id": r["class_id"], "at": r["origin_time"], "user_id": r["user_id"],
+        "role": r["role"],
+    }  # fmt: skip
+    if r["kind"] == "class_ended":  # the chain head, to check the register against
+        payload["chain_head"] = {"events": r["seq_in_class"], "hash": r["hash"]}
+    if r["kind"] in ("left", "disconnected", "removed"):
+        payload["how"] = r["kind"]
+    if r["role"] in ("guest", "presenter") and r["kind"] == "joined":
+        event = "guest.joined"
+    return event, r["class_id"], payload
+
+
+def _guests(r: Row) -> Shape | None:
+    if r["action"] not in ("filed", "approved", "rejected", "revoked"):
+        return None
+    return f"guest_request.{r['action']}", r["class_id"], {
+        "request_id": r["request_id"], "class_id": r["class_id"], "by": r["actor_name"],
+        "comment": r["comment"], "at": r["at"],
+    }  # fmt: skip
+
+
+def _excuses(r: Row) -> Shape | None:
+    if r["action"] not in ("approved", "rejected"):
+        return None
+    return "excuse_request.decided", None, {
+        "request_id": r["request_id"], "learner_id": r["learner_id"], "decision": r["action"],
+        "by": r["actor_name"], "comment": r["comment"], "at": r["at"],
+    }  # fmt: skip
+
+
+SOURCES: tuple[tuple[str, str, Callable[[Row], Shape | None]], ...] = (
+    (
+        "timetable",
+        "SELECT id AS position, * FROM timetable_log WHERE id > ? ORDER BY id LIMIT 500",
+        _timetable,
+    ),
+    (
+        "ledger",
+        "SELECT e.seq AS position, e.*, (SELECT COUNT(*) FROM ledger_events x"
+        " WHERE x.class_id = e.class_id AND x.seq <= e.seq) AS seq_in_class"
+        " FROM ledger_events e WHERE e.seq > ? ORDER BY e.seq LIMIT 500",
+        _ledger,
+    ),
+    (
+        "guests",
+        "SELECT s.id AS position, s.*, g.class_id FROM guest_steps s"
+        " JOIN guest_requests g ON g.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT 500",
+        _guests,
+    ),
+    (
+        "excuses",
+        "SELECT s.id AS position, s.*, x.learner_id FROM excuse_steps s"
+        " JOIN excuse_requests x ON x.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT 500",
+        _excuses,
+    ),
+)
+
+
+class Webhooks:
+    """Endpoints, the outbox and the delivery log in SQLite."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    # -- endpoints ------------------------------------------------------------------------------
+    def add(self, url: str, by_id: int | None) -> Endpoint:
+        """Register an endpoint; it receives what happens from now on (not the past)."""
+        url = url.strip()
+        if not url.startswith(("https://", "http://")) or len(url) > MAX_URL or " " in url:
+            raise ValueError("A webhook URL starts with https:// (or http://)")
+        self.collect(time.time())  # what happened before goes to the endpoints there were
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO webhook_endpoints (url, secret, created_by, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (url, secrets.token_urlsafe(32), by_id, time.time()),
+            )
+        assert cur.lastrowid is not None
+        return self.endpoint(cur.lastrowid)
+
+    def endpoint(self, endpoint_id: int) -> Endpoint:
+        row = self._db.execute(
+            "SELECT * FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(endpoint_id)
+        return Endpoint(row["id"], row["url"], row["secret"], row["created_at"], row["disabled_at"])
+
+    def endpoints(self) -> list[Endpoint]:
+        rows = self._db.execute("SELECT id FROM webhook_endpoints ORDER BY id").fetchall()
+        return [self.endpoint(r[0]) for r in rows]
+
+    def disable(self, endpoint_id: int) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE webhook_endpoints SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+                (time.time(), endpoint_id),
+            )
+
+    # -- collecting -----------------------------------------------------------------------------
+    def collect(self, now: float) -> int:
+        """New records of every source into the outbox of every active endpoint; returns how
+        many outbox rows were added."""
+        added = 0
+        active = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL"
+            ).fetchall()
+        ]
+        for source, sql, shape in SOURCES:
+            row = self._db.execute(
+                "SELECT position FROM webhook_cursors WHERE source = ?", (source,)
+            ).fetchone()
+            if row is None:  # a new installation starts from now, not from history
+                top = self._top(source)
+                with self._db:
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO webhook_cursors VALUES (?, ?)", (source, top)
+                    )
+                continue
+            position = row[0]
+            while True:
+                records = self._db.execute(sql, (position,)).fetchall()
+                if not records:
+                    break
+                with self._db:
+                    for r in records:
+                        shaped = shape(r)
+                        if shaped is not None:
+                            event, class_id, payload = shaped
+                            body = json.dumps(
+                                {"event": event, "source_id": f"{source}:{r['position']}",
+                                 "data": payload},
+                                ensure_ascii=False, sort_keys=True,
+                            )  # fmt: skip
+                            for endpoint_id in active:
+                                self._db.execute(
+                                    "INSERT INTO webhook_outbox (endpoint_id, event, class_id,"
+                                    " body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                    (endpoint_id, event, class_id, body, now, now),
+                                )
+                                added += 1
+                        position = r["position"]
+                    self._db.execute(
+                        "UPDATE webhook_cursors SET position = ? WHERE source = ?",
+                        (position, source),
+                    )
+        return added
+
+    def _top(self, source: str) -> int:
+        table = {
+            "timetable": "SELECT MAX(id) FROM timetable_log",
+            "ledger": "SELECT MAX(seq) FROM ledger_events",
+            "guests": "SELECT MAX(id) FROM guest_steps",
+            "excuses": "SELECT MAX(id) FROM excuse_steps",
+        }[source]
+        return int(self._db.execute(table).fetchone()[0] or 0)
+
+    # -- delivering -----------------------------------------------------------------------------
+    def due(self, now: float, limit: int = 100) -> list[tuple[Delivery, Endpoint, str]]:
+        """Rows to send now: per endpoint and class only the oldest undelivered one."""
+        rows = self._db.execute(
+            "SELECT o.* FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id"
+            " WHERE o.delivered_at IS NULL AND e.disabled_at IS NULL AND o.next_attempt_at <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id"
+            " AND p.class_id IS o.class_id AND p.delivered_at IS NULL AND p.id < o.id)"
+            " ORDER BY o.id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [(_delivery(r), self.endpoint(r["endpoint_id"]), r["body"]) for r in rows]
+
+    def attempted(self, delivery_id: int, now: float, status: int | None, error: str) -> None:
+        ok = status is not None and 200 <= status < 300
+        with self._db:
+            self._db.execute(
+                "INSERT INTO webhook_attempts (outbox_id, at, status, error) VALUES (?, ?, ?, ?)",
+                (delivery_id, now, status, error[:500]),
+            )
+            if ok:
+                self._db.execute(
+                    "UPDATE webhook_outbox SET delivered_at = ?, attempts = attempts + 1,"
+                    " last_error = '' WHERE id = ?",
+                    (now, delivery_id),
+                )
+            else:
+                attempts = (
+                    self._db.execute(
+                        "SELECT attempts FROM webhook_outbox WHERE id = ?", (delivery_id,)
+                    ).fetchone()[0]
+                    + 1
+                )
+                self._db.execute(
+                    "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?"
+                    " WHERE id = ?",
+                    (attempts, now + backoff(attempts), error[:500], delivery_id),
+                )
+
+    def deliveries(self, limit: int = 200) -> list[Delivery]:
+        rows = self._db.execute(
+            "SELECT * FROM webhook_outbox ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [_delivery(r) for r in rows]
+
+
+def _delivery(r: Row) -> Delivery:
+    return Delivery(
+        r["id"], r["endpoint_id"], r["event"], r["class_id"], r["created_at"], r["attempts"],
+        r["delivered_at"], r["last_error"],
+    )  # fmt: skip
+
+
+async def deliver_once(store: Webhooks, session: aiohttp.ClientSession, now: float) -> int:
+    """Collect, then send what is due; returns how many were delivered."""
+    store.collect(now)
+    delivered = 0
+    for delivery, endpoint, body in store.due(now):
+        raw = body.encode()
+        stamp = int(now)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(endpoint.secret, stamp, raw),
+            TIMESTAMP_HEADER: str(stamp),
+            EVENT_HEADER: delivery.event,
+            DELIVERY_HEADER: str(delivery.id),
+        }
+        status: int | None = None
+        error = ""
+        try:
+            async with session.post(
+                endpoint.url, data=raw, headers=headers, allow_redirects=False
+            ) as resp:
+                status = resp.status
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        store.attempted(delivery.id, time.time(), status, error)
+        if not error:
+            delivered += 1
+        else:
+            log.info("webhook %s to %s failed: %s", delivery.id, endpoint.url, error)
+    return delivered
+
+
+@contextlib.asynccontextmanager
+async def running(store: Webhooks, every: float) -> AsyncIterator[None]:
+    """The deliverer, while the application runs."""
+    timeout = aiohttp.ClientTimeout(total=10)
+
+    async def loop() -> None:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                try:
+                    await deliver_once(store, session, time.time())
+                except Exception:
+                    log.exception("webhook delivery failed; trying again")
+                await asyncio.sleep(every)
+
+    task = asyncio.create_task(loop(), name="sabaq-webhooks")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
