@@ -126,3 +126,25 @@ async def test_staff_register_endpoints_and_read_the_log(
     disabled = await staff.post(f"/webhooks/{endpoint.id}/disable")
     assert disabled.status == 200 and served.app[keys.WEBHOOKS].endpoints()[0].disabled_at
     assert re.search(r"portal\.example/hooks", await disabled.text())
+
+
+def test_guest_and_excuse_decisions_become_events_for_the_portal(
+    served: TestServer, academy: Academy
+) -> None:
+    app = served.app
+    hooks = app[keys.WEBHOOKS]
+    hooks.add("https://portal.example/hooks", academy.staff_id)
+    accounts = app[keys.ACCOUNTS]
+    head, director = accounts.by_login("head")[0], accounts.by_login("director")[0]
+    r = app[keys.GUESTS].file(
+        class_id=academy.class_id, guest_name="Ержан Тоқтаров", organisation="Прокуратура",
+        position="прокурор", contact="+7 701 000 00 00", topic="Тема", justification="Нужно",
+        presents=False, by_id=head.id, by_name=head.full_name, at=time.time(),
+    )  # fmt: skip
+    app[keys.GUESTS].approve(r.id, director.id, director.full_name, "", time.time())
+    app[keys.GUESTS].revoke(r.id, director.id, director.full_name, "иначе", time.time())
+    hooks.collect(time.time())
+    events = [d.event for d in reversed(hooks.deliveries())]
+    assert events == [
+        "guest_request.filed", "guest_request.approved", "guest_request.revoked",
+    ]  # fmt: skip
