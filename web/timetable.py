@@ -30,7 +30,7 @@ from scheduler.models import (
 from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 
-from . import keys
+from . import api_schema, keys
 from .alerts import alert_lines, reason_text
 from .http import PageError, api_caller, gettext_of, redirect, render, require_session
 from .i18n import N_
@@ -825,6 +825,20 @@ def _scheduler(request: web.Request) -> Actor:
     return _actor(caller.user)
 
 
+def _validated(request: web.Request, body: dict[str, Any], schema: api_schema.Schema) -> None:
+    """The body fits the operation's schema (the one the OpenAPI document shows), or 400."""
+    _ = gettext_of(request)
+    found = api_schema.problems(body, schema)
+    if found:
+        raise PageError(
+            400,
+            _("The body does not fit the API: {problems}.").replace(
+                "{problems}", "; ".join(found[:10])
+            ),
+            "bad_body",
+        )
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     _ = gettext_of(request)
     try:
@@ -841,28 +855,8 @@ async def plan_classes_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     by = _scheduler(request)
     body = await _json_body(request)
+    _validated(request, body, api_schema.PLAN)
     weekdays = body.get("weekdays", [])
-    texts = ("title", "discipline", "kind", "format", "day", "start", "end", "repeat", "until")
-    wrong = [k for k in texts if k in body and not isinstance(body[k], str)]
-    wrong += [
-        k
-        for k in ("group_id", "teacher_id")
-        if not isinstance(body.get(k), int) or isinstance(body.get(k), bool)
-    ]
-    if not isinstance(weekdays, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) for d in weekdays
-    ):
-        wrong.append("weekdays")
-    if "except" in body and not (
-        isinstance(body["except"], list) and all(isinstance(x, str) for x in body["except"])
-    ):
-        wrong.append("except")
-    if wrong:
-        raise PageError(
-            400,
-            _("These fields have the wrong type: {names}.").replace("{names}", ", ".join(wrong)),
-            "bad_type",
-        )
     if "except" in body:
         body = body | {"except": ",".join(body["except"])}
     try:
@@ -889,8 +883,10 @@ async def plan_classes_json(request: web.Request) -> web.Response:
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
 async def move_class_json(request: web.Request) -> web.Response:
     by = _scheduler(request)
+    body = await _json_body(request)
+    _validated(request, body, api_schema.MOVE)
     try:
-        c = _move(request, by, await _json_body(request))
+        c = _move(request, by, body)
     except PlanError as exc:
         raise PageError(exc.status, str(exc), "not_moved") from None
     zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
@@ -900,9 +896,28 @@ async def move_class_json(request: web.Request) -> web.Response:
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/cancel")
 async def cancel_class_json(request: web.Request) -> web.Response:
     by = _scheduler(request)
+    body = await _json_body(request)
+    _validated(request, body, api_schema.CANCEL)
     try:
-        c = _cancel(request, by, await _json_body(request))
+        c = _cancel(request, by, body)
     except PlanError as exc:
         raise PageError(exc.status, str(exc), "not_cancelled") from None
     zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
     return web.json_response(class_json(c, zone))
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(api_schema.document())
+
+
+@routes.get("/api/v1/docs")
+async def api_docs(request: web.Request) -> web.Response:
+    """The API's reference, read from the same document (no scripts from elsewhere)."""
+    doc = api_schema.document()
+    operations = [
+        (method.upper(), path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    ]
+    return render(request, "api_docs.html", {"doc": doc, "operations": operations})

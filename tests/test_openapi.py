@@ -1,0 +1,106 @@
+"""The OpenAPI document is the API: every operation answers only with statuses it documents,
+with bodies of the documented shape — for good calls and for bad ones."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+from access.api_keys import Scope
+from tests.conftest import Academy, SignIn
+from web import api_schema, keys
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its references followed (one level is all the document uses)."""
+    if "$ref" in schema:
+        return dict(doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    out = dict(schema)
+    if "properties" in out:
+        out["properties"] = {k: _resolve(doc, v) for k, v in out["properties"].items()}
+    if "items" in out:
+        out["items"] = _resolve(doc, out["items"])
+    return out
+
+
+async def test_every_operation_answers_as_documented(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    doc = api_schema.document()
+    assert doc["openapi"] == "3.1.0"
+    _key, secret = served.app[keys.API_KEYS].create("contract", frozenset(Scope), academy.staff_id)
+    reader_key, reader = served.app[keys.API_KEYS].create(
+        "reader", frozenset({Scope.READ}), academy.staff_id
+    )
+    soon = date.today() + timedelta(days=20)
+    monday = soon - timedelta(days=soon.weekday())
+    plan = {
+        "title": "Криминалистика", "kind": "seminar", "format": "live_online",
+        "group_id": academy.group_id, "teacher_id": academy.teacher_id,
+        "day": monday.isoformat(), "start": "09:00", "end": "10:20",
+    }  # fmt: skip
+    span = f"from={monday.isoformat()}&to={(monday + timedelta(days=6)).isoformat()}"
+    checked: set[tuple[str, str]] = set()
+
+    async with ClientSession(base_url=served.make_url("/")) as portal:
+        served_doc = await (await portal.get("/api/v1/openapi.json")).json()
+        assert served_doc == doc
+        docs_page = await portal.get("/api/v1/docs")
+        assert docs_page.status == 200 and "planClasses" in await docs_page.text()
+
+        async def call(
+            method: str, template: str, path: str, body: Any = None, token: str = secret
+        ) -> Any:
+            resp = await portal.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            op = doc["paths"][template][method.lower()]
+            assert str(resp.status) in op["responses"], (method, path, resp.status)
+            content = op["responses"][str(resp.status)].get("content")
+            data = await resp.json()
+            if content:
+                schema = _resolve(doc, content["application/json"]["schema"])
+                assert api_schema.problems(data, schema) == [], (path, resp.status, data)
+            checked.add((method.lower(), template))
+            return resp.status, data
+
+        status, made = await call("POST", "/api/v1/classes", "/api/v1/classes", plan)
+        assert status == 201
+        cid = made["classes"][0]["id"]
+        assert (await call("POST", "/api/v1/classes", "/api/v1/classes", plan))[0] == 409
+        for bad in ({}, {"title": 5}, plan | {"extra": 1}, plan | {"start": "9:00"}, [1]):
+            assert (await call("POST", "/api/v1/classes", "/api/v1/classes", bad))[0] == 400
+        refused = await call("POST", "/api/v1/classes", "/api/v1/classes", plan, reader)
+        assert refused[0] == 403
+        group_tt = "/api/v1/groups/{group_id}/timetable"
+        assert (await call("GET", group_tt, f"/api/v1/groups/{academy.group_id}/timetable?{span}"))[
+            0
+        ] == 200
+        assert (await call("GET", group_tt, f"/api/v1/groups/{academy.group_id}/timetable"))[
+            0
+        ] == 400
+        assert (await call("GET", group_tt, f"/api/v1/groups/999999/timetable?{span}"))[0] == 404
+        teacher_tt = "/api/v1/teachers/{user_id}/timetable"
+        path = f"/api/v1/teachers/{academy.teacher_id}/timetable?{span}"
+        assert (await call("GET", teacher_tt, path))[0] == 200
+        move = "/api/v1/classes/{class_id}/move"
+        new_day = (monday + timedelta(days=1)).isoformat()
+        to = {"day": new_day, "start": "11:00", "end": "12:20"}
+        assert (await call("POST", move, f"/api/v1/classes/{cid}/move", to))[0] == 200
+        assert (await call("POST", move, f"/api/v1/classes/{cid}/move", {"day": "x"}))[0] == 400
+        cancel = "/api/v1/classes/{class_id}/cancel"
+        assert (await call("POST", cancel, f"/api/v1/classes/{cid}/cancel", {}))[0] == 400
+        assert (await call("POST", cancel, f"/api/v1/classes/{cid}/cancel",
+                           {"reason": "карантин"}))[0] == 200  # fmt: skip
+        assert (await call("POST", cancel, f"/api/v1/classes/{cid}/cancel",
+                           {"reason": "ещё раз"}))[0] == 409  # fmt: skip
+        alerts = "/api/v1/guarantee/alerts"
+        assert (await call("GET", alerts, alerts))[0] == 200
+        assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401
+        assert reader_key.id  # the reader key exists and was refused the write above
+
+    documented = {(m, p) for p, item in doc["paths"].items() for m in item}
+    assert checked == documented  # every operation of the document was exercised

@@ -1,0 +1,353 @@
+"""The JSON API's shapes, once: handlers validate request bodies against them, and the OpenAPI
+3.1 document served at /api/v1/openapi.json is built from them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from scheduler.models import ClassFormat, ClassKind, ClassStatus
+
+Schema = dict[str, Any]
+
+DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
+ID = {"type": "integer", "minimum": 1, "maximum": 2**62}
+
+PLAN: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "kind", "group_id", "teacher_id", "day", "start", "end"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+        "discipline": {"type": "string", "maxLength": 200},
+        "kind": {"type": "string", "enum": [k.value for k in ClassKind]},
+        "format": {"type": "string", "enum": [f.value for f in ClassFormat]},
+        "group_id": ID,
+        "teacher_id": ID,
+        "day": DATE,
+        "start": TIME,
+        "end": TIME,
+        "repeat": {"type": "string", "enum": ["", "weekly"]},
+        "weekdays": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0, "maximum": 6},
+            "maxItems": 7,
+        },
+        "until": DATE,
+        "except": {"type": "array", "items": DATE, "maxItems": 400},
+    },
+}
+
+MOVE: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["day", "start", "end"],
+    "properties": {
+        "day": DATE,
+        "start": TIME,
+        "end": TIME,
+        "reason": {"type": "string", "maxLength": 500},
+    },
+}
+
+CANCEL: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["reason"],
+    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+}
+
+CLASS: Schema = {
+    "type": "object",
+    "required": [
+        "id",
+        "title",
+        "kind",
+        "format",
+        "status",
+        "teacher_id",
+        "group_ids",
+        "starts_at",
+        "ends_at",
+        "time_zone",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "discipline": {"type": "string"},
+        "kind": {"type": "string", "enum": [k.value for k in ClassKind]},
+        "format": {"type": "string", "enum": [f.value for f in ClassFormat]},
+        "status": {"type": "string", "enum": [s.value for s in ClassStatus]},
+        "teacher_id": {"type": "integer"},
+        "group_ids": {"type": "array", "items": {"type": "integer"}},
+        "learner_ids": {"type": "array", "items": {"type": "integer"}},
+        "individual": {"type": "boolean"},
+        "series_id": {"type": ["integer", "null"]},
+        "starts_at": {"type": "string", "format": "date-time"},
+        "ends_at": {"type": "string", "format": "date-time"},
+        "local_start": {"type": "string", "format": "date-time"},
+        "local_end": {"type": "string", "format": "date-time"},
+        "time_zone": {"type": "string"},
+    },
+}
+
+ERROR: Schema = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+ALERT: Schema = {
+    "type": "object",
+    "required": ["group_id", "month", "reason", "message", "raised_at"],
+    "properties": {
+        "group_id": {"type": "integer"},
+        "month": {"type": "string"},
+        "reason": {"type": "string"},
+        "message": {"type": "string"},
+        "raised_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def problems(value: Any, schema: Schema, where: str = "") -> list[str]:
+    """What in ``value`` does not fit ``schema`` (the subset of JSON Schema used above)."""
+    kinds = schema.get("type")
+    if kinds is not None:
+        allowed = kinds if isinstance(kinds, list) else [kinds]
+        if not any(_is(value, k) for k in allowed):
+            return [f"{where or 'the body'}: expected {' or '.join(allowed)}"]
+    out: list[str] = []
+    if "enum" in schema and value not in schema["enum"]:
+        out.append(f"{where}: one of {', '.join(map(str, schema['enum']))}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", 10**9):
+            out.append(f"{where}: length")
+        if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
+            out.append(f"{where}: format")
+    number = isinstance(value, int) and not isinstance(value, bool)
+    if number and not schema.get("minimum", -(10**30)) <= value <= schema.get("maximum", 10**30):
+        out.append(f"{where}: out of range")
+    if isinstance(value, list):
+        if len(value) > schema.get("maxItems", 10**9):
+            out.append(f"{where}: too many items")
+        for i, item in enumerate(value):
+            out += problems(item, schema.get("items", {}), f"{where}[{i}]")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out += [f"{k}: missing" for k in schema.get("required", []) if k not in value]
+        if schema.get("additionalProperties") is False:
+            out += [f"{k}: not expected" for k in value if k not in props]
+        for k, sub in props.items():
+            if k in value:
+                out += problems(value[k], sub, k)
+    return out
+
+
+def _is(value: Any, kind: str) -> bool:
+    return {
+        "object": isinstance(value, dict),
+        "array": isinstance(value, list),
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "null": value is None,
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+    }[kind]
+
+
+def _json(schema: Schema) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    words = {
+        400: "Bad input",
+        401: "No session and no valid API key",
+        403: "Not allowed",
+        404: "Not found",
+        409: "In conflict with the timetable",
+        429: "Too many requests",
+    }
+    return {
+        str(c): {"description": words[c], **_json({"$ref": "#/components/schemas/Error"})}
+        for c in codes
+    }
+
+
+def _range_params() -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": True, "schema": DATE} for n in ("from", "to")]
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of /api/v1."""
+    classes = {"type": "array", "items": {"$ref": "#/components/schemas/Class"}}
+    security: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sabaq API",
+            "version": "1",
+            "description": "The academy's portal drives Sabaq with an API key: "
+            "'Authorization: Bearer KEY'. Times are UTC; each class also carries its local "
+            "times in its group's zone.",
+        },
+        "servers": [{"url": "/"}],
+        "security": security,
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "sabaq_session"},
+            },
+            "schemas": {
+                "Class": CLASS,
+                "Error": ERROR,
+                "Alert": ALERT,
+                "Plan": PLAN,
+                "Move": MOVE,
+                "Cancel": CANCEL,
+            },
+        },
+        "paths": {
+            "/api/v1/groups/{group_id}/timetable": {
+                "get": {
+                    "operationId": "groupTimetable",
+                    "summary": "A group's classes in a range of local days (scope: read)",
+                    "parameters": [_path("group_id"), *_range_params()],
+                    "responses": {
+                        "200": {
+                            "description": "The classes",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["group_id", "classes"],
+                                    "properties": {
+                                        "group_id": {"type": "integer"},
+                                        "classes": classes,
+                                    },
+                                }
+                            ),
+                        },
+                        **_errors(400, 401, 403, 404),
+                    },
+                }
+            },
+            "/api/v1/teachers/{user_id}/timetable": {
+                "get": {
+                    "operationId": "teacherTimetable",
+                    "summary": "A teacher's classes in a range of days (scope: read)",
+                    "parameters": [_path("user_id"), *_range_params()],
+                    "responses": {
+                        "200": {
+                            "description": "The classes",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["teacher_id", "classes"],
+                                    "properties": {
+                                        "teacher_id": {"type": "integer"},
+                                        "classes": classes,
+                                    },
+                                }
+                            ),
+                        },
+                        **_errors(400, 401, 403, 404),
+                    },
+                }
+            },
+            "/api/v1/classes": {
+                "post": {
+                    "operationId": "planClasses",
+                    "summary": "Plan a class, or a weekly series, all or nothing (scope: schedule)",
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/Plan"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Planned",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["classes"],
+                                    "properties": {"classes": classes},
+                                }
+                            ),
+                        },
+                        **_errors(400, 401, 403, 404, 409),
+                    },
+                }
+            },
+            "/api/v1/classes/{class_id}/move": {
+                "post": {
+                    "operationId": "moveClass",
+                    "summary": "Move a planned class (scope: schedule)",
+                    "parameters": [_path("class_id")],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/Move"}),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Moved",
+                            **_json({"$ref": "#/components/schemas/Class"}),
+                        },
+                        **_errors(400, 401, 403, 404, 409),
+                    },
+                }
+            },
+            "/api/v1/classes/{class_id}/cancel": {
+                "post": {
+                    "operationId": "cancelClass",
+                    "summary": "Cancel a planned class with a reason (scope: schedule)",
+                    "parameters": [_path("class_id")],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/Cancel"}),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Cancelled",
+                            **_json({"$ref": "#/components/schemas/Class"}),
+                        },
+                        **_errors(400, 401, 403, 404, 409),
+                    },
+                }
+            },
+            "/api/v1/guarantee/alerts": {
+                "get": {
+                    "operationId": "guaranteeAlerts",
+                    "summary": "Open alerts of the monthly guarantee (scope: read)",
+                    "responses": {
+                        "200": {
+                            "description": "The alerts",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["alerts"],
+                                    "properties": {
+                                        "alerts": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Alert"},
+                                        }
+                                    },
+                                }
+                            ),
+                        },
+                        **_errors(401, 403),
+                    },
+                }
+            },
+        },
+    }
