@@ -115,7 +115,7 @@ class SqliteApiKeys:
 
     def verify(self, secret: str) -> ApiKey:
         """The active key with this secret (its use noted), or ``ApiKeyInvalid``."""
-        if not secret.startswith(PREFIX) or len(secret) > 200:
+        if not secret.startswith(PREFIX) or len(secret) > 200 or not secret.isascii():
             raise ApiKeyInvalid("Not a Sabaq API key")
         row = self._db.execute(
             "SELECT * FROM api_keys WHERE key_hash = ?", (_hash(secret),)

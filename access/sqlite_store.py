@@ -192,7 +192,7 @@ class SqliteAccounts:
         return token, Session(user=self.get(user_id), expires_at=now + ttl)
 
     def session(self, token: str) -> Session | None:
-        if not token or len(token) > 256:
+        if not token or len(token) > 256 or not token.isascii():
             return None
         row = self._db.execute(
             "SELECT s.expires_at, u.* FROM sessions s JOIN users u"

@@ -47,7 +47,8 @@ def settings(tmp_path: Path) -> Settings:
         ice_servers=(),
         held_min_live_seconds=0.05,
         guarantee_interval_seconds=0,  # tests run the monthly guarantee themselves
-        webhook_interval_seconds=0,  # and deliver webhooks themselves
+        webhook_interval_seconds=0,  # and deliver webhooks themselves,
+        webhook_allowed_hosts=("127.0.0.1",),  # to a portal on loopback
     )
 
 

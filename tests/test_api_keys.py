@@ -64,7 +64,7 @@ async def test_staff_create_a_key_the_portal_uses_it_within_its_scopes(
         assert any(f"api key={key.id}" in r.getMessage() for r in caplog.records)
         (c,) = (await created.json())["classes"]
         change = served.app[keys.TIMETABLE].changes(class_id=c["id"])[0]
-        assert change.by_id is None and change.by_name == "API: Портал (расписание)"
+        assert change.by_id is None and change.by_name == f"API: Портал (расписание) (#{key.id})"
         assert len((await (await portal.get(url, headers=bearer(reader))).json())["classes"]) == 1
 
         for secret in ("sbq_" + "x" * 43, "nonsense"):

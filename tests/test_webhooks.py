@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -20,7 +21,15 @@ from attendance.models import EventKind, IncomingEvent
 from scheduler.models import ClassFormat, ClassKind
 from tests.conftest import Academy, SignIn, free_port
 from web import keys
-from web.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, backoff, deliver_once, sign
+from web.webhooks import (
+    MAX_ATTEMPTS,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    backoff,
+    check_url,
+    deliver_once,
+    sign,
+)
 
 
 def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
@@ -148,3 +157,54 @@ def test_guest_and_excuse_decisions_become_events_for_the_portal(
     assert events == [
         "guest_request.filed", "guest_request.approved", "guest_request.revoked",
     ]  # fmt: skip
+
+
+async def test_a_bad_or_dead_endpoint_does_not_hold_up_the_others(
+    served: TestServer, academy: Academy
+) -> None:
+    hooks = served.app[keys.WEBHOOKS]
+    for url in ("http://a..b/", "ftp://x.example/", "http://localhost/", "http://169.254.169.254/",
+                "https://user:pw@portal.example/", "http://" + "x" * 64 + ".example/"):  # fmt: skip
+        with pytest.raises(ValueError, match=r"address|machine"):
+            check_url(url)
+    receiver = Receiver(failures=0, class_id=0)
+    portal = web.Application()
+    portal.router.add_post("/hooks", receiver.handle)
+    server = TestServer(portal, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        good = hooks.add(str(server.make_url("/hooks")), academy.staff_id)
+        db = served.app[keys.DB]
+        with db:  # one that slipped in before addresses were checked, and one nobody answers
+            db.execute(
+                "INSERT INTO webhook_endpoints (url, secret, created_at) VALUES (?, 's', 0)",
+                ("http://a..b/",),
+            )
+            db.execute(
+                "INSERT INTO webhook_endpoints (url, secret, created_at) VALUES (?, 's', 0)",
+                (f"http://127.0.0.1:{free_port()}/closed",),
+            )
+        for _ in range(3):
+            served.app[keys.LEDGER].append(
+                IncomingEvent(
+                    id=str(uuid7()), kind=EventKind.JOINED, class_id=academy.class_id,
+                    node="media-1", node_seq=0, origin_time=time.time(),
+                    user_id=academy.student_ids[0], role="learner",
+                )
+            )  # fmt: skip
+        async with aiohttp.ClientSession() as session:
+            await deliver_once(hooks, session, time.time())
+        # The good endpoint got all three in one pass, in order, despite the other two.
+        assert [b["event"] for _s, b, _h, _r in receiver.seen] == ["participant.joined"] * 3
+        mine = [d for d in hooks.deliveries() if d.endpoint_id == good.id]
+        assert all(d.delivered_at for d in mine)
+        stuck = [d for d in hooks.deliveries() if d.endpoint_id != good.id and d.attempts]
+        assert stuck and all(d.last_error for d in stuck)
+        # After enough failures an event is given up on and its lane moves on.
+        first = min(stuck, key=lambda d: d.id)
+        for _ in range(MAX_ATTEMPTS):
+            hooks.attempted(first.id, time.time(), 500, "HTTP 500")
+        failed = {d.id: d for d in hooks.deliveries()}[first.id]
+        assert failed.failed_at is not None and failed.delivered_at is None
+    finally:
+        await server.close()

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from access.api_keys import MAX_NAME, Scope
+from access.api_keys import MAX_NAME, ApiKeyInvalid, Scope
 from access.models import User
+from scheduler.models import DEFAULT_TIMEZONE
 
 from . import keys
 from .http import PageError, gettext_of, redirect, render, require_session
@@ -49,7 +50,7 @@ def _page(
             "secret": secret,
             "error": error,
             "max_name": MAX_NAME,
-            "zone": "Asia/Almaty",
+            "zone": DEFAULT_TIMEZONE,
         },
         status,
     )
@@ -85,8 +86,12 @@ async def create_api_key(request: web.Request) -> web.Response:
 
 @routes.post("/api-keys/{key_id:\\d{1,18}}/revoke")
 async def revoke_api_key(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
     user = _staff(request)
-    key = request.app[keys.API_KEYS].revoke(int(request.match_info["key_id"]), user.id)
+    try:
+        key = request.app[keys.API_KEYS].revoke(int(request.match_info["key_id"]), user.id)
+    except ApiKeyInvalid:
+        raise PageError(404, _("There is no such key."), "not_found") from None
     log.info("API key %s (%s) revoked by %s", key.id, key.name, user.id)
     return redirect("/api-keys")
 
@@ -106,7 +111,7 @@ def _webhooks_page(
             ],
             "secret": secret,
             "error": error,
-            "zone": "Asia/Almaty",
+            "zone": DEFAULT_TIMEZONE,
         },
         status,
     )

@@ -64,7 +64,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.GUESTS] = SqliteGuests(db)
-    app[keys.WEBHOOKS] = Webhooks(db)
+    app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
     app[keys.LEDGER] = SqliteLedger(db)
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(

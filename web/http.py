@@ -138,7 +138,7 @@ class Caller:
     @property
     def name(self) -> str:
         if self.key is not None:
-            return f"API: {self.key.name}"
+            return f"API: {self.key.name} (#{self.key.id})"
         return self.user.full_name if self.user else ""
 
 
@@ -215,11 +215,6 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                     "csrf_failed",
                 )
         response = await handler(request)
-        if api_key is not None:  # every call of the portal is attributed
-            log.info(
-                "api key=%s (%s) %s %s -> %s",
-                api_key.id, api_key.name, request.method, request.path, response.status,
-            )  # fmt: skip
     except PageError as exc:
         response = _error_response(request, exc.status, exc.code, exc.message)
     except (ClassNotFound, GroupNotFound) as exc:
@@ -246,6 +241,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         response = _error_response(
             request, 500, "internal", _("Something went wrong on our side. Try again.")
         )
+    if api_key is not None:  # every call of the portal is attributed, refused ones too
+        log.info(
+            "api key=%s (%s) %s %s -> %s",
+            api_key.id, api_key.name, request.method, request.path, response.status,
+        )  # fmt: skip
     if new_csrf and not response.prepared:
         response.set_cookie(
             CSRF_COOKIE,

@@ -89,8 +89,10 @@ class Settings:
     present_percent: float = 80.0
     default_language: str = "ru"
     languages: tuple[str, ...] = field(default=("kk", "ru", "en"))
-    # How often webhooks are collected and sent (0: never).
+    # How often webhooks are collected and sent (0: never); hosts allowed even though they
+    # are this machine or link-local (a portal on the same box).
     webhook_interval_seconds: float = 1.0
+    webhook_allowed_hosts: tuple[str, ...] = ()
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
     # Sign-in attempts per login in a window (five times as many per address); join tokens a

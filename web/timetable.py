@@ -335,10 +335,9 @@ async def group_timetable(request: web.Request) -> web.Response:
 @routes.get("/timetable/teachers/{user_id:\\d{1,18}}")
 async def teacher_timetable(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.READ)
+    user = require_session(request).user
     teacher_id = int(request.match_info["user_id"])
-    if caller.user is not None:
-        _may_see_teacher(request, caller.user, teacher_id)
+    _may_see_teacher(request, user, teacher_id)
     teacher = request.app[keys.ACCOUNTS].many([teacher_id]).get(teacher_id)
     if teacher is None:
         raise PageError(404, _("There is no such teacher."), "not_found")

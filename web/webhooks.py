@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import yarl
 
 log = logging.getLogger("sabaq.web.webhooks")
 
@@ -77,7 +79,21 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "web_0002_webhook_lanes",
+        """
+        -- Events of one lane (a class, a group's alerts, an excuse request) go in order; an
+        -- event given up on (failed_at) no longer holds its lane.
+        ALTER TABLE webhook_outbox ADD COLUMN lane TEXT NOT NULL DEFAULT '';
+        ALTER TABLE webhook_outbox ADD COLUMN failed_at REAL;
+        CREATE INDEX webhook_outbox_lane ON webhook_outbox(endpoint_id, lane, id)
+            WHERE delivered_at IS NULL AND failed_at IS NULL;
+        """,
+    ),
 )
+
+MAX_ATTEMPTS = 24  # about a day and a half of retries, then given up (shown to staff)
+PASS_BUDGET = 5.0  # seconds one delivery pass may take
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -110,11 +126,12 @@ class Delivery:
     attempts: int
     delivered_at: float | None
     last_error: str
+    failed_at: float | None = None
 
 
 # -- what each source's records become ----------------------------------------------------------
 Row = sqlite3.Row
-Shape = tuple[str, int | None, dict[str, Any]]  # event, class id, payload
+Shape = tuple[str, int | None, str, dict[str, Any]]  # event, class id, lane, payload
 
 
 def _timetable(r: Row) -> Shape | None:
@@ -130,7 +147,8 @@ def _timetable(r: Row) -> Shape | None:
     event = names.get(r["action"])
     if event is None:
         return None
-    return event, r["class_id"], {
+    lane = f"class:{r['class_id']}" if r["class_id"] else f"group:{r['group_id']}"
+    return event, r["class_id"], lane, {
         "class_id": r["class_id"], "group_id": r["group_id"], "by": r["by_name"],
         "reason": r["reason"], "at": r["at"],
     }  # fmt: skip
@@ -141,6 +159,7 @@ def _ledger(r: Row) -> Shape | None:
         "class_started": "class.started",
         "class_ended": "class.ended",
         "joined": "participant.joined",
+        "reconnected": "participant.joined",
         "left": "participant.left",
         "disconnected": "participant.left",
         "removed": "participant.left",
@@ -154,17 +173,17 @@ def _ledger(r: Row) -> Shape | None:
     }  # fmt: skip
     if r["kind"] == "class_ended":  # the chain head, to check the register against
         payload["chain_head"] = {"events": r["seq_in_class"], "hash": r["hash"]}
-    if r["kind"] in ("left", "disconnected", "removed"):
+    if r["kind"] in ("left", "disconnected", "removed", "reconnected"):
         payload["how"] = r["kind"]
     if r["role"] in ("guest", "presenter") and r["kind"] == "joined":
         event = "guest.joined"
-    return event, r["class_id"], payload
+    return event, r["class_id"], f"class:{r['class_id']}", payload
 
 
 def _guests(r: Row) -> Shape | None:
     if r["action"] not in ("filed", "approved", "rejected", "revoked"):
         return None
-    return f"guest_request.{r['action']}", r["class_id"], {
+    return f"guest_request.{r['action']}", r["class_id"], f"class:{r['class_id']}", {
         "request_id": r["request_id"], "class_id": r["class_id"], "by": r["actor_name"],
         "comment": r["comment"], "at": r["at"],
     }  # fmt: skip
@@ -173,7 +192,7 @@ def _guests(r: Row) -> Shape | None:
 def _excuses(r: Row) -> Shape | None:
     if r["action"] not in ("approved", "rejected"):
         return None
-    return "excuse_request.decided", None, {
+    return "excuse_request.decided", None, f"excuse:{r['request_id']}", {
         "request_id": r["request_id"], "learner_id": r["learner_id"], "decision": r["action"],
         "by": r["actor_name"], "comment": r["comment"], "at": r["at"],
     }  # fmt: skip
@@ -182,43 +201,74 @@ def _excuses(r: Row) -> Shape | None:
 SOURCES: tuple[tuple[str, str, Callable[[Row], Shape | None]], ...] = (
     (
         "timetable",
-        "SELECT id AS position, * FROM timetable_log WHERE id > ? ORDER BY id LIMIT 500",
+        "SELECT id AS position, at AS happened, * FROM timetable_log WHERE id > ?"
+        " ORDER BY id LIMIT 500",
         _timetable,
     ),
     (
         "ledger",
-        "SELECT e.seq AS position, e.*, (SELECT COUNT(*) FROM ledger_events x"
-        " WHERE x.class_id = e.class_id AND x.seq <= e.seq) AS seq_in_class"
+        "SELECT e.seq AS position, e.received_time AS happened, e.*,"
+        " CASE WHEN e.kind = 'class_ended' THEN (SELECT COUNT(*) FROM ledger_events x"
+        " WHERE x.class_id = e.class_id AND x.seq <= e.seq) END AS seq_in_class"
         " FROM ledger_events e WHERE e.seq > ? ORDER BY e.seq LIMIT 500",
         _ledger,
     ),
     (
         "guests",
-        "SELECT s.id AS position, s.*, g.class_id FROM guest_steps s"
+        "SELECT s.id AS position, s.at AS happened, s.*, g.class_id FROM guest_steps s"
         " JOIN guest_requests g ON g.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT 500",
         _guests,
     ),
     (
         "excuses",
-        "SELECT s.id AS position, s.*, x.learner_id FROM excuse_steps s"
+        "SELECT s.id AS position, s.at AS happened, s.*, x.learner_id FROM excuse_steps s"
         " JOIN excuse_requests x ON x.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT 500",
         _excuses,
     ),
 )
 
 
+def check_url(url: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
+    """A webhook address: http(s), a host that can be encoded, not this machine or a
+    link-local or multicast address (the academy's LAN is fine) unless explicitly allowed."""
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise ValueError("The address is too long")
+    try:
+        parsed = yarl.URL(url)
+        host = parsed.host or ""
+        host.encode("idna")
+        for label in host.split("."):
+            if not label or len(label) > 63:
+                raise ValueError(host)
+    except (ValueError, UnicodeError) as exc:
+        raise ValueError("Not a valid address") from exc
+    if parsed.scheme not in ("https", "http") or not host or parsed.user or parsed.password:
+        raise ValueError("A webhook address is https://host/path (or http://)")
+    if host in allowed_hosts:
+        return url
+    if host == "localhost" or host.endswith(".localhost"):
+        raise ValueError("Not this machine")
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return url  # a name (resolved when sending)
+    if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+        raise ValueError("Not this machine, a link-local or a multicast address")
+    return url
+
+
 class Webhooks:
     """Endpoints, the outbox and the delivery log in SQLite."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, allowed_hosts: frozenset[str] = frozenset()) -> None:
         self._db = db
+        self._allowed = allowed_hosts
 
     # -- endpoints ------------------------------------------------------------------------------
     def add(self, url: str, by_id: int | None) -> Endpoint:
         """Register an endpoint; it receives what happens from now on (not the past)."""
-        url = url.strip()
-        if not url.startswith(("https://", "http://")) or len(url) > MAX_URL or " " in url:
-            raise ValueError("A webhook URL starts with https:// (or http://)")
+        url = check_url(url, self._allowed)
         self.collect(time.time())  # what happened before goes to the endpoints there were
         with self._db:
             cur = self._db.execute(
@@ -250,49 +300,57 @@ class Webhooks:
 
     # -- collecting -----------------------------------------------------------------------------
     def collect(self, now: float) -> int:
-        """New records of every source into the outbox of every active endpoint; returns how
-        many outbox rows were added."""
-        added = 0
+        """New records of every source into the outbox of every active endpoint, merged in
+        the order they happened; returns how many outbox rows were added."""
         active = [
             r[0]
             for r in self._db.execute(
                 "SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL"
             ).fetchall()
         ]
-        for source, sql, shape in SOURCES:
+        positions: dict[str, int] = {}
+        for source, _sql, _shape in SOURCES:
             row = self._db.execute(
                 "SELECT position FROM webhook_cursors WHERE source = ?", (source,)
             ).fetchone()
-            if row is None:  # a new installation starts from now, not from history
-                top = self._top(source)
+            if row is None or not active:
+                # A new installation, or nobody listening: from now on, not from history.
                 with self._db:
                     self._db.execute(
-                        "INSERT OR IGNORE INTO webhook_cursors VALUES (?, ?)", (source, top)
+                        "INSERT OR REPLACE INTO webhook_cursors VALUES (?, ?)",
+                        (source, self._top(source)),
                     )
                 continue
-            position = row[0]
-            while True:
-                records = self._db.execute(sql, (position,)).fetchall()
-                if not records:
-                    break
-                with self._db:
-                    for r in records:
-                        shaped = shape(r)
-                        if shaped is not None:
-                            event, class_id, payload = shaped
-                            body = json.dumps(
-                                {"event": event, "source_id": f"{source}:{r['position']}",
-                                 "data": payload},
-                                ensure_ascii=False, sort_keys=True,
-                            )  # fmt: skip
-                            for endpoint_id in active:
-                                self._db.execute(
-                                    "INSERT INTO webhook_outbox (endpoint_id, event, class_id,"
-                                    " body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                    (endpoint_id, event, class_id, body, now, now),
-                                )
-                                added += 1
-                        position = r["position"]
+            positions[source] = row[0]
+        added = 0
+        while positions:
+            batch: list[tuple[float, int, str, Row, Shape | None]] = []
+            for source, sql, shape in SOURCES:
+                if source in positions:
+                    for r in self._db.execute(sql, (positions[source],)).fetchall():
+                        batch.append((r["happened"], r["position"], source, r, shape(r)))
+            if not batch:
+                break
+            batch.sort(key=lambda item: (item[0], item[1]))
+            with self._db:
+                for _at, position, source, _row, shaped in batch:
+                    if shaped is not None:
+                        event, class_id, lane, payload = shaped
+                        body = json.dumps(
+                            {"event": event, "source_id": f"{source}:{position}",
+                             "data": payload},
+                            ensure_ascii=False, sort_keys=True,
+                        )  # fmt: skip
+                        for endpoint_id in active:
+                            self._db.execute(
+                                "INSERT INTO webhook_outbox (endpoint_id, event, class_id, lane,"
+                                " body, created_at, next_attempt_at)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (endpoint_id, event, class_id, lane, body, now, now),
+                            )
+                            added += 1
+                    positions[source] = max(positions[source], position)
+                for source, position in positions.items():
                     self._db.execute(
                         "UPDATE webhook_cursors SET position = ? WHERE source = ?",
                         (position, source),
@@ -310,12 +368,14 @@ class Webhooks:
 
     # -- delivering -----------------------------------------------------------------------------
     def due(self, now: float, limit: int = 100) -> list[tuple[Delivery, Endpoint, str]]:
-        """Rows to send now: per endpoint and class only the oldest undelivered one."""
+        """Rows to send now: per endpoint and lane only the oldest undelivered one."""
         rows = self._db.execute(
             "SELECT o.* FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id"
-            " WHERE o.delivered_at IS NULL AND e.disabled_at IS NULL AND o.next_attempt_at <= ?"
+            " WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND e.disabled_at IS NULL"
+            " AND o.next_attempt_at <= ?"
             " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id"
-            " AND p.class_id IS o.class_id AND p.delivered_at IS NULL AND p.id < o.id)"
+            " AND p.lane = o.lane AND p.delivered_at IS NULL AND p.failed_at IS NULL"
+            " AND p.id < o.id)"
             " ORDER BY o.id LIMIT ?",
             (now, limit),
         ).fetchall()
@@ -342,9 +402,15 @@ class Webhooks:
                     + 1
                 )
                 self._db.execute(
-                    "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?"
-                    " WHERE id = ?",
-                    (attempts, now + backoff(attempts), error[:500], delivery_id),
+                    "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?,"
+                    " failed_at = ? WHERE id = ?",
+                    (
+                        attempts,
+                        now + backoff(attempts),
+                        error[:500],
+                        now if attempts >= MAX_ATTEMPTS else None,  # given up: lane moves on
+                        delivery_id,
+                    ),
                 )
 
     def deliveries(self, limit: int = 200) -> list[Delivery]:
@@ -357,40 +423,72 @@ class Webhooks:
 def _delivery(r: Row) -> Delivery:
     return Delivery(
         r["id"], r["endpoint_id"], r["event"], r["class_id"], r["created_at"], r["attempts"],
-        r["delivered_at"], r["last_error"],
+        r["delivered_at"], r["last_error"], r["failed_at"],
     )  # fmt: skip
 
 
+async def _send(
+    store: Webhooks, session: aiohttp.ClientSession, delivery: Delivery, endpoint: Endpoint,
+    body: str,
+) -> bool:  # fmt: skip
+    raw = body.encode()
+    stamp = int(time.time())  # when it is sent, not when the pass began
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(endpoint.secret, stamp, raw),
+        TIMESTAMP_HEADER: str(stamp),
+        EVENT_HEADER: delivery.event,
+        DELIVERY_HEADER: str(delivery.id),
+    }
+    status: int | None = None
+    error = ""
+    try:
+        async with session.post(
+            endpoint.url, data=raw, headers=headers, allow_redirects=False
+        ) as resp:
+            status = resp.status
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        error = type(exc).__name__
+    except Exception as exc:  # a bad address must not stop the others' deliveries
+        error = type(exc).__name__
+    store.attempted(delivery.id, time.time(), status, error)
+    if error:
+        log.info("webhook delivery %s to endpoint %s failed: %s", delivery.id, endpoint.id, error)
+    return not error
+
+
 async def deliver_once(store: Webhooks, session: aiohttp.ClientSession, now: float) -> int:
-    """Collect, then send what is due; returns how many were delivered."""
+    """Collect, then send what is due — endpoints side by side, each endpoint's lanes one
+    after another, a lane's next event as soon as the one before it is through; an endpoint
+    that fails is left alone for the rest of the pass. Returns how many were delivered."""
     store.collect(now)
     delivered = 0
-    for delivery, endpoint, body in store.due(now):
-        raw = body.encode()
-        stamp = int(now)
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(endpoint.secret, stamp, raw),
-            TIMESTAMP_HEADER: str(stamp),
-            EVENT_HEADER: delivery.event,
-            DELIVERY_HEADER: str(delivery.id),
-        }
-        status: int | None = None
-        error = ""
-        try:
-            async with session.post(
-                endpoint.url, data=raw, headers=headers, allow_redirects=False
-            ) as resp:
-                status = resp.status
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        store.attempted(delivery.id, time.time(), status, error)
-        if not error:
-            delivered += 1
-        else:
-            log.info("webhook %s to %s failed: %s", delivery.id, endpoint.url, error)
+    resting: set[int] = set()
+    deadline = time.monotonic() + PASS_BUDGET
+    while time.monotonic() < deadline:
+        due = [d for d in store.due(now) if d[1].id not in resting]
+        if not due:
+            break
+        by_endpoint: dict[int, list[tuple[Delivery, Endpoint, str]]] = {}
+        for item in due:
+            by_endpoint.setdefault(item[1].id, []).append(item)
+
+        async def run(items: list[tuple[Delivery, Endpoint, str]]) -> int:
+            done = 0
+            for delivery, endpoint, body in items:
+                if await _send(store, session, delivery, endpoint, body):
+                    done += 1
+                else:
+                    resting.add(endpoint.id)
+                    break
+            return done
+
+        results = await asyncio.gather(*(run(items) for items in by_endpoint.values()))
+        if not sum(results):
+            break
+        delivered += sum(results)
     return delivered
 
 
