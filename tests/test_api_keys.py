@@ -79,3 +79,35 @@ async def test_staff_create_a_key_the_portal_uses_it_within_its_scopes(
         assert page.status == 303
         # Without any key or session the API answers 401, not a sign-in page.
         assert (await portal.get(url)).status == 401
+
+
+async def test_a_retried_creation_with_the_same_idempotency_key_plans_once(
+    served: TestServer, academy: Academy
+) -> None:
+    _key, secret = served.app[keys.API_KEYS].create(
+        "портал", frozenset({Scope.SCHEDULE, Scope.READ}), academy.staff_id
+    )
+    monday = _monday_ahead()
+    body = {
+        "title": "Криминология", "kind": "lecture", "format": "live_online",
+        "group_id": academy.group_id, "teacher_id": academy.teacher_id,
+        "day": monday.isoformat(), "start": "12:00", "end": "13:20",
+    }  # fmt: skip
+    headers = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "plan-2026-001"}
+    async with ClientSession(base_url=served.make_url("/")) as portal:
+        first = await portal.post("/api/v1/classes", json=body, headers=headers)
+        assert first.status == 201 and "Idempotent-Replayed" not in first.headers
+        again = await portal.post("/api/v1/classes", json=body, headers=headers)
+        assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert await again.json() == await first.json()  # the same class, not a second one
+        other = await portal.post(
+            "/api/v1/classes", json=body | {"start": "15:00", "end": "16:00"}, headers=headers
+        )
+        assert other.status == 422
+        assert (await other.json())["error"]["code"] == "idempotency_key_reused"
+        bad = await portal.post(
+            "/api/v1/classes", json=body, headers=headers | {"Idempotency-Key": "x" * 101}
+        )
+        assert bad.status == 400
+    planned = served.app[keys.TIMETABLE].classes_of_group(academy.group_id)
+    assert sum(c.title == "Криминология" for c in planned) == 1

@@ -174,6 +174,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Not allowed",
         404: "Not found",
         409: "In conflict with the timetable",
+        422: "The Idempotency-Key was used for another request",
         429: "Too many requests",
     }
     return {
@@ -270,6 +271,15 @@ def document() -> dict[str, Any]:
                 "post": {
                     "operationId": "planClasses",
                     "summary": "Plan a class, or a weekly series, all or nothing (scope: schedule)",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "A retry with the same key gets the first answer",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         **_json({"$ref": "#/components/schemas/Plan"}),
@@ -285,7 +295,7 @@ def document() -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 404, 409),
+                        **_errors(400, 401, 403, 404, 409, 422),
                     },
                 }
             },

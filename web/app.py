@@ -41,6 +41,7 @@ from .guests import routes as guest_routes
 from .http import MAX_BODY, middleware, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
+from .idempotency import Idempotency
 from .live import routes as live_routes
 from .ratelimit import Limits
 from .reports import routes as report_routes
@@ -64,6 +65,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.GUESTS] = SqliteGuests(db)
+    app[keys.IDEMPOTENCY] = Idempotency(db)
     app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
     app[keys.LEDGER] = SqliteLedger(db)
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)

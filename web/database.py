@@ -12,6 +12,7 @@ from admission.sqlite_store import MIGRATIONS as ADMISSION
 from attendance.sqlite_store import MIGRATIONS as ATTENDANCE
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 
+from .idempotency import MIGRATIONS as IDEMPOTENCY
 from .webhooks import MIGRATIONS as WEBHOOKS
 
 # Packages in the order of DESIGN.md, each package's migrations in their own order.
@@ -22,6 +23,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     *ADMISSION,
     *ATTENDANCE,
     *WEBHOOKS,
+    *IDEMPOTENCY,
 )
 
 

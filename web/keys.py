@@ -21,6 +21,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
 from .changes import Changes
+from .idempotency import Idempotency
 from .ratelimit import Limits
 from .settings import Settings
 from .webhooks import Webhooks
@@ -40,6 +41,7 @@ HEADS = web.AppKey("heads", HeadsFolder)
 CHANGES = web.AppKey("changes", Changes)
 LIMITS = web.AppKey("limits", Limits)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
+IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)

@@ -32,9 +32,19 @@ from scheduler.sqlite_store import Actor, ClassSpec
 
 from . import api_schema, keys
 from .alerts import alert_lines, reason_text
-from .http import PageError, api_caller, gettext_of, redirect, render, require_session
+from .http import (
+    API_KEY_KEY,
+    PageError,
+    api_caller,
+    gettext_of,
+    redirect,
+    render,
+    require_session,
+    session_of,
+)
 from .i18n import N_
 from .ical import feed_url, may_subscribe
+from .idempotency import KeyReused, fingerprint, valid_key
 from .labels import class_status_labels, conflict_message, format_labels, kind_labels
 from .views import EDITORS, OBSERVER_ROLES
 
@@ -849,11 +859,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-@routes.post("/api/v1/classes")
-async def plan_classes_json(request: web.Request) -> web.Response:
+def _plan_json(request: web.Request, by: Actor, body: dict[str, Any]) -> web.Response:
     _ = gettext_of(request)
-    by = _scheduler(request)
-    body = await _json_body(request)
     _validated(request, body, api_schema.PLAN)
     weekdays = body.get("weekdays", [])
     if "except" in body:
@@ -877,6 +884,40 @@ async def plan_classes_json(request: web.Request) -> web.Response:
             status=409,
         )
     return web.json_response({"classes": [class_json(c, group.timezone) for c in made]}, status=201)
+
+
+@routes.post("/api/v1/classes")
+async def plan_classes_json(request: web.Request) -> web.Response:
+    """Plan classes; with an ``Idempotency-Key`` a retry gets the first answer back."""
+    _ = gettext_of(request)
+    by = _scheduler(request)
+    raw = await request.read()
+    body = await _json_body(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return _plan_json(request, by, body)
+    if not valid_key(key):
+        raise PageError(
+            400, _("An Idempotency-Key is 1 to 100 printable characters."), "bad_idempotency_key"
+        )
+    api_key, session = request.get(API_KEY_KEY), session_of(request)
+    caller = f"key:{api_key.id}" if api_key else f"user:{session.user.id if session else 0}"
+    store, moment = request.app[keys.IDEMPOTENCY], datetime.now(UTC).timestamp()
+    print_ = fingerprint(request.method, request.path, raw)
+    try:
+        found = store.answer(caller, key, print_, moment)
+    except KeyReused:
+        raise PageError(
+            422, _("This Idempotency-Key was used for another request."), "idempotency_key_reused"
+        ) from None
+    if found is not None:
+        replay = web.Response(text=found.body, status=found.status, content_type="application/json")
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+    response = _plan_json(request, by, body)  # (no await from the look-up to the record)
+    assert response.text is not None
+    store.remember(caller, key, print_, response.status, response.text, moment)
+    return response
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
