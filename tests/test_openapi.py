@@ -97,6 +97,27 @@ async def test_every_operation_answers_as_documented(
                            {"reason": "карантин"}))[0] == 200  # fmt: skip
         assert (await call("POST", cancel, f"/api/v1/classes/{cid}/cancel",
                            {"reason": "ещё раз"}))[0] == 409  # fmt: skip
+        links = "/api/v1/join-links"
+        status, link = await call(
+            "POST", links, links, {"user_id": academy.student_ids[0], "class_id": academy.class_id}
+        )
+        assert status == 201 and f"next=/classes/{academy.class_id}" in link["url"]
+        assert link["role"] == "learner"
+        async with ClientSession() as browser:  # the link signs the student in, once
+            landed = await browser.get(link["url"].replace("localhost", "127.0.0.1"))
+            assert landed.status == 200 and str(landed.url).endswith(f"/classes/{academy.class_id}")
+            again = await browser.get(link["url"], allow_redirects=False)
+            assert again.status == 401
+        outsider = {"user_id": academy.outsider_id, "class_id": academy.class_id}
+        assert (await call("POST", links, links, outsider))[0] == 403
+        assert (await call("POST", links, links, {"user_id": 999999, "class_id": 1}))[0] == 404
+        assert (await call("POST", links, links, {"user_id": "x"}))[0] == 400
+        groups = "/api/v1/groups"
+        status, page = await call("GET", groups, f"{groups}?limit=1")
+        assert status == 200 and len(page["items"]) == 1 and page["next_offset"] == 1
+        status, rest = await call("GET", groups, f"{groups}?limit=1&offset=1")
+        assert rest["next_offset"] is None and rest["items"][0]["id"] != page["items"][0]["id"]
+        assert (await call("GET", groups, f"{groups}?limit=0"))[0] == 400
         alerts = "/api/v1/guarantee/alerts"
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401

@@ -92,6 +92,30 @@ CLASS: Schema = {
     },
 }
 
+JOIN_LINK: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["user_id", "class_id"],
+    "properties": {"user_id": ID, "class_id": ID},
+}
+
+GROUP: Schema = {
+    "type": "object",
+    "required": ["id", "name", "language", "time_zone", "active", "members", "teachers"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "language": {"type": "string"},
+        "time_zone": {"type": "string"},
+        "active": {"type": "boolean"},
+        "programme_id": {"type": ["integer", "null"]},
+        "starts_on": {"type": ["string", "null"]},
+        "ends_on": {"type": ["string", "null"]},
+        "members": {"type": "array", "items": {"type": "integer"}},
+        "teachers": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+
 ERROR: Schema = {
     "type": "object",
     "required": ["error"],
@@ -218,6 +242,8 @@ def document() -> dict[str, Any]:
                 "Plan": PLAN,
                 "Move": MOVE,
                 "Cancel": CANCEL,
+                "JoinLink": JOIN_LINK,
+                "Group": GROUP,
             },
         },
         "paths": {
@@ -332,6 +358,74 @@ def document() -> dict[str, Any]:
                             **_json({"$ref": "#/components/schemas/Class"}),
                         },
                         **_errors(400, 401, 403, 404, 409),
+                    },
+                }
+            },
+            "/api/v1/join-links": {
+                "post": {
+                    "operationId": "joinLink",
+                    "summary": "A ten-minute link that signs a user in and opens a class"
+                    " (scope: join)",
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/JoinLink"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The link",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["url", "expires_in", "role"],
+                                    "properties": {
+                                        "url": {"type": "string"},
+                                        "expires_in": {"type": "integer"},
+                                        "role": {"type": "string"},
+                                    },
+                                }
+                            ),
+                        },
+                        **_errors(400, 401, 403, 404, 409),
+                    },
+                }
+            },
+            "/api/v1/groups": {
+                "get": {
+                    "operationId": "groups",
+                    "summary": "The groups, a page at a time (scope: read)",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 10**9},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of groups",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["items", "total", "next_offset"],
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Group"},
+                                        },
+                                        "total": {"type": "integer"},
+                                        "next_offset": {"type": ["integer", "null"]},
+                                    },
+                                }
+                            ),
+                        },
+                        **_errors(400, 401, 403),
                     },
                 }
             },

@@ -31,6 +31,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from . import keys
+from .api import routes as api_routes
 from .apikeys import routes as apikey_routes
 from .changes import Changes
 from .database import connect
@@ -272,6 +273,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(group_routes)
     app.add_routes(guest_routes)
     app.add_routes(apikey_routes)
+    app.add_routes(api_routes)
     app.add_routes(ical_routes)
     app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)

@@ -67,7 +67,7 @@ def class_zone(request: web.Request, live_class: LiveClass) -> str:
     return tt.group(live_class.group_ids[0]).timezone if live_class.group_ids else DEFAULT_TIMEZONE
 
 
-def _class_role(request: web.Request, user: User, live_class: LiveClass) -> ClassRole:
+def class_role(request: web.Request, user: User, live_class: LiveClass) -> ClassRole:
     """The user's role in the class, or a refusal that says why."""
     _ = gettext_of(request)
     if user.id == live_class.teacher_id:
@@ -277,7 +277,7 @@ async def home(request: web.Request) -> web.Response:
 async def class_page(request: web.Request) -> web.Response:
     session = require_session(request)
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
-    role = _class_role(request, session.user, c)
+    role = class_role(request, session.user, c)
     return render(
         request,
         "room.html",
@@ -333,7 +333,7 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     session = require_session(request)
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
-    _class_role(request, session.user, c)  # refuses everyone else
+    class_role(request, session.user, c)  # refuses everyone else
     name = request.match_info["name"]
     path = request.app[keys.SETTINGS].recordings_dir / str(c.id) / name
     if not RECORDING_NAME.match(name) or not path.is_file():
@@ -351,7 +351,7 @@ async def join_token(request: web.Request) -> web.Response:
     _limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
     settings = request.app[keys.SETTINGS]
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
-    role = _class_role(request, session.user, c)
+    role = class_role(request, session.user, c)
     if c.format is not ClassFormat.LIVE_ONLINE:
         raise PageError(409, _("This class is held in person, not online."), "not_online")
     if c.status not in JOINABLE:

@@ -1,0 +1,99 @@
+"""The portal's operations beyond the timetable: join links for its users, groups (paged)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from access.api_keys import Scope
+from access.errors import UserNotFound
+
+from . import api_schema, keys
+from .http import PageError, api_caller, gettext_of
+from .views import EDITORS, JOINABLE, class_role
+
+log = logging.getLogger("sabaq.web.api")
+routes = web.RouteTableDef()
+
+JOIN_LINK_TTL = 600.0  # a join link signs its person in within ten minutes, once
+MAX_PAGE = 200
+
+
+@routes.post("/api/v1/join-links")
+async def join_link(request: web.Request) -> web.Response:
+    """A short-lived link that signs a portal user in and opens the class (scope: join)."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.JOIN)
+    if caller.user is not None and caller.user.role not in EDITORS:
+        raise PageError(403, _("Join links are made by the portal or staff."), "forbidden")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
+    found = api_schema.problems(body, api_schema.JOIN_LINK)
+    if found:
+        raise PageError(
+            400,
+            _("The body does not fit the API: {problems}.").replace(
+                "{problems}", "; ".join(found[:10])
+            ),
+            "bad_body",
+        )
+    c = request.app[keys.TIMETABLE].get_class(body["class_id"])
+    try:
+        user = request.app[keys.ACCOUNTS].get(body["user_id"])
+    except UserNotFound:
+        raise PageError(404, _("There is no such user."), "not_found") from None
+    role = class_role(request, user, c)  # 403 if the person has no place in the class
+    if c.status not in JOINABLE:
+        raise PageError(409, _("This class is over."), "class_over")
+    token = request.app[keys.SIGNER].mint_signin(user_id=user.id, ttl=JOIN_LINK_TTL)
+    url = f"{request.scheme}://{request.host}/signin/link?token={token}&next=/classes/{c.id}"
+    log.info("join link for user %s, class %s, by %s", user.id, c.id, caller.name)
+    return web.json_response(
+        {"url": url, "expires_in": int(JOIN_LINK_TTL), "role": role.value}, status=201
+    )
+
+
+@routes.get("/api/v1/groups")
+async def groups(request: web.Request) -> web.Response:
+    """The academy's groups, a page at a time (scope: read)."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.READ)
+    if caller.user is not None and caller.user.role not in EDITORS:
+        raise PageError(403, _("The list of groups is for staff and the portal."), "forbidden")
+    try:
+        limit = int(request.query.get("limit", "50"))
+        offset = int(request.query.get("offset", "0"))
+        if not (1 <= limit <= MAX_PAGE and 0 <= offset <= 10**9):
+            raise ValueError
+    except ValueError:
+        raise PageError(
+            400,
+            _("Give limit from 1 to {n} and offset from 0.").replace("{n}", str(MAX_PAGE)),
+            "bad_page",
+        ) from None
+    tt = request.app[keys.TIMETABLE]
+    every = tt.groups()
+    page = every[offset : offset + limit]
+    items: list[dict[str, Any]] = [
+        {
+            "id": g.id,
+            "name": g.name,
+            "language": g.language,
+            "time_zone": g.timezone,
+            "active": g.active,
+            "programme_id": g.programme_id,
+            "starts_on": g.starts_on.isoformat() if g.starts_on else None,
+            "ends_on": g.ends_on.isoformat() if g.ends_on else None,
+            "members": tt.members(g.id),
+            "teachers": tt.teachers(g.id),
+        }
+        for g in page
+    ]
+    more = offset + limit < len(every)
+    return web.json_response(
+        {"items": items, "total": len(every), "next_offset": offset + limit if more else None}
+    )
