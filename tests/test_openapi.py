@@ -118,6 +118,18 @@ async def test_every_operation_answers_as_documented(
         status, rest = await call("GET", groups, f"{groups}?limit=1&offset=1")
         assert rest["next_offset"] is None and rest["items"][0]["id"] != page["items"][0]["id"]
         assert (await call("GET", groups, f"{groups}?limit=0"))[0] == 400
+        group_report = "/api/v1/reports/groups/{group_id}"
+        path = f"/api/v1/reports/groups/{academy.group_id}?month=2026-03"
+        status, report = await call("GET", group_report, path)
+        assert status == 200 and report["header"][0] == "Обучающийся"  # the default language
+        assert len(report["rows"]) == len(academy.student_ids)
+        bad_month = f"/api/v1/reports/groups/{academy.group_id}?month=March"
+        assert (await call("GET", group_report, bad_month))[0] == 400
+        assert (await call("GET", group_report, path, token=reader))[0] == 403  # no scope
+        learner_report = "/api/v1/reports/learners/{user_id}"
+        path = f"/api/v1/reports/learners/{academy.student_ids[0]}"
+        assert (await call("GET", learner_report, path))[0] == 200
+        assert (await call("GET", learner_report, "/api/v1/reports/learners/999999"))[0] == 404
         alerts = "/api/v1/guarantee/alerts"
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401

@@ -116,6 +116,29 @@ GROUP: Schema = {
     },
 }
 
+REPORT: Schema = {
+    "type": "object",
+    "required": ["title", "notes", "header", "rows", "chain_heads"],
+    "properties": {
+        "title": {"type": "string"},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "header": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}},
+        "chain_heads": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["class_id", "events", "hash"],
+                "properties": {
+                    "class_id": {"type": "integer"},
+                    "events": {"type": "integer"},
+                    "hash": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
 ERROR: Schema = {
     "type": "object",
     "required": ["error"],
@@ -243,6 +266,7 @@ def document() -> dict[str, Any]:
                 "Move": MOVE,
                 "Cancel": CANCEL,
                 "JoinLink": JOIN_LINK,
+                "Report": REPORT,
                 "Group": GROUP,
             },
         },
@@ -426,6 +450,43 @@ def document() -> dict[str, Any]:
                             ),
                         },
                         **_errors(400, 401, 403),
+                    },
+                }
+            },
+            "/api/v1/reports/groups/{group_id}": {
+                "get": {
+                    "operationId": "groupReport",
+                    "summary": "A group's month: learners × classes with totals and the chain"
+                    " heads it was built from (scope: reports)",
+                    "parameters": [
+                        _path("group_id"),
+                        {
+                            "name": "month",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The report",
+                            **_json({"$ref": "#/components/schemas/Report"}),
+                        },
+                        **_errors(400, 401, 403, 404),
+                    },
+                }
+            },
+            "/api/v1/reports/learners/{user_id}": {
+                "get": {
+                    "operationId": "learnerReport",
+                    "summary": "A learner's history, the digital footprint (scope: reports)",
+                    "parameters": [_path("user_id")],
+                    "responses": {
+                        "200": {
+                            "description": "The report",
+                            **_json({"$ref": "#/components/schemas/Report"}),
+                        },
+                        **_errors(401, 403, 404),
                     },
                 }
             },

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission.service import excused_in
@@ -24,7 +25,15 @@ from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
 from . import keys
-from .http import PageError, download, gettext_of, redirect, render, require_session
+from .http import (
+    PageError,
+    api_caller,
+    download,
+    gettext_of,
+    redirect,
+    render,
+    require_session,
+)
 from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_labels
 
 routes = web.RouteTableDef()
@@ -215,12 +224,15 @@ async def reports_index(request: web.Request) -> web.Response:
 
 
 # -- a group's month ----------------------------------------------------------------------------
-def _group_report(request: web.Request) -> tuple[Table, list[list[str]], list[str | None], Month]:
+def _group_report(
+    request: web.Request, portal: bool = False
+) -> tuple[Table, list[list[str]], list[str | None], Month]:
+    """``portal``: asked with an API key that has the "reports" scope (checked by the caller)."""
     _ = gettext_of(request)
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
-    user = require_session(request).user
+    user = None if portal else require_session(request).user
     group: Group = tt.group(int(request.match_info["group_id"]))
-    if user.role not in REPORTERS and not tt.is_teacher_of(user.id, group.id):
+    if user is not None and user.role not in REPORTERS and not tt.is_teacher_of(user.id, group.id):
         raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
     month = month_of(request, group.timezone)
     happened = _happened(request, tt.classes_of_group(group.id, month.start, month.end))
@@ -275,17 +287,17 @@ async def group_report_download(request: web.Request) -> web.Response:
 
 
 # -- a learner's history ------------------------------------------------------------------------
-def _learner_report(request: web.Request) -> tuple[Table, list[list[str]]]:
+def _learner_report(request: web.Request, portal: bool = False) -> tuple[Table, list[list[str]]]:
     _ = gettext_of(request)
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
-    user = require_session(request).user
+    user = None if portal else require_session(request).user
     try:
         learner = accounts.get(int(request.match_info["user_id"]))
     except UserNotFound:
         raise PageError(404, _("There is no such student."), "not_found") from None
     groups = tt.groups_of_member(learner.id)
-    teaches = any(tt.is_teacher_of(user.id, g.id) for g in groups)
-    if user.id != learner.id and user.role not in REPORTERS and not teaches:
+    teaches = user is not None and any(tt.is_teacher_of(user.id, g.id) for g in groups)
+    if user is not None and user.id != learner.id and user.role not in REPORTERS and not teaches:
         raise PageError(
             403,
             _("A student's history is seen by the student, their teachers and staff."),
@@ -437,3 +449,32 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
         time.time(),
     )
     return redirect("/reports")
+
+
+# -- the portal's reports (JSON, scope "reports") ----------------------------------------------
+def _table_json(table: Table) -> dict[str, Any]:
+    return {
+        "title": table.title,
+        "notes": list(table.notes),
+        "header": list(table.header),
+        "rows": [list(r) for r in table.rows],
+        "chain_heads": [
+            {"class_id": h.class_id, "events": h.count, "hash": h.hash} for h in table.heads
+        ],
+    }
+
+
+@routes.get("/api/v1/reports/groups/{group_id:\\d{1,18}}")
+async def group_report_json(request: web.Request) -> web.Response:
+    """A group's month, as the page shows it, with the chain heads (scope: reports)."""
+    caller = api_caller(request, Scope.REPORTS)
+    table, _m, _l, _month = _group_report(request, portal=caller.user is None)
+    return web.json_response(_table_json(table))
+
+
+@routes.get("/api/v1/reports/learners/{user_id:\\d{1,18}}")
+async def learner_report_json(request: web.Request) -> web.Response:
+    """A learner's history (scope: reports)."""
+    caller = api_caller(request, Scope.REPORTS)
+    table, _m = _learner_report(request, portal=caller.user is None)
+    return web.json_response(_table_json(table))
