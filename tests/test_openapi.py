@@ -130,6 +130,21 @@ async def test_every_operation_answers_as_documented(
         path = f"/api/v1/reports/learners/{academy.student_ids[0]}"
         assert (await call("GET", learner_report, path))[0] == 200
         assert (await call("GET", learner_report, "/api/v1/reports/learners/999999"))[0] == 404
+        guests = "/api/v1/guest-requests"
+        head = served.app[keys.ACCOUNTS].by_login("head")[0].id
+        guest = {
+            "head_user_id": head, "class_id": academy.class_id, "guest_name": "Ержан Тоқтаров",
+            "organisation": "Прокуратура", "position": "прокурор", "contact": "+7 701 000 0000",
+            "topic": "Тергеу", "justification": "Тәжірибе", "presents": True,
+        }  # fmt: skip
+        status, filed = await call("POST", guests, guests, guest)
+        assert status == 201 and filed["status"] == "pending"
+        steps = served.app[keys.GUESTS].steps(filed["id"])
+        assert steps[0].actor_id == head  # filed as the head the portal named
+        not_head = guest | {"head_user_id": academy.teacher_id}
+        assert (await call("POST", guests, guests, not_head))[0] == 403
+        assert (await call("POST", guests, guests, guest | {"topic": ""}))[0] == 400
+        assert (await call("POST", guests, guests, guest | {"head_user_id": 999999}))[0] == 404
         alerts = "/api/v1/guarantee/alerts"
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
 
 from access.api_keys import Scope
 from access.errors import UserNotFound
+from admission import guest_service as guest_rules
+from admission.errors import AdmissionError
 
 from . import api_schema, keys
 from .http import PageError, api_caller, gettext_of
@@ -19,6 +22,7 @@ routes = web.RouteTableDef()
 
 JOIN_LINK_TTL = 600.0  # a join link signs its person in within ten minutes, once
 MAX_PAGE = 200
+GUEST_FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
 
 
 @routes.post("/api/v1/join-links")
@@ -96,4 +100,54 @@ async def groups(request: web.Request) -> web.Response:
     more = offset + limit < len(every)
     return web.json_response(
         {"items": items, "total": len(every), "next_offset": offset + limit if more else None}
+    )
+
+
+@routes.post("/api/v1/guest-requests")
+async def file_guest_request(request: web.Request) -> web.Response:
+    """A guest request filed through the portal, as the head of department the portal names
+    (scope: schedule); only the director decides it, in Sabaq."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.SCHEDULE)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
+    found = api_schema.problems(body, api_schema.GUEST_REQUEST)
+    if found:
+        raise PageError(
+            400,
+            _("The body does not fit the API: {problems}.").replace(
+                "{problems}", "; ".join(found[:10])
+            ),
+            "bad_body",
+        )
+    try:
+        head = request.app[keys.ACCOUNTS].get(body["head_user_id"])
+    except UserNotFound:
+        raise PageError(404, _("There is no such user."), "not_found") from None
+    if caller.user is not None and caller.user.id != head.id:
+        raise PageError(403, _("Guests are requested by the head of the class's department."),
+                        "not_the_head")  # fmt: skip
+    c = request.app[keys.TIMETABLE].get_class(body["class_id"])
+    try:
+        guest_rules.check_file(request.app[keys.TIMETABLE], c, head)
+    except AdmissionError as exc:
+        message = (
+            _("This class is over.")
+            if exc.code == "class_over"
+            else _("Guests are requested by the head of the class's department.")
+        )
+        raise PageError(409 if exc.code == "class_over" else 403, message, exc.code) from None
+    fields = {k: body[k].strip() for k in GUEST_FIELDS}
+    try:
+        r = request.app[keys.GUESTS].file(
+            class_id=c.id, **fields, presents=bool(body.get("presents", False)),
+            by_id=head.id, by_name=head.full_name, at=time.time(),
+        )  # fmt: skip
+    except ValueError:
+        raise PageError(400, _("Fill in every field of the guest."), "bad_body") from None
+    log.info("guest request %s filed through %s for head %s", r.id, caller.name, head.id)
+    return web.json_response(
+        {"id": r.id, "class_id": r.class_id, "status": r.status.value}, status=201
     )

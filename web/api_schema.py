@@ -116,6 +116,33 @@ GROUP: Schema = {
     },
 }
 
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+GUEST_REQUEST: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "head_user_id",
+        "class_id",
+        "guest_name",
+        "organisation",
+        "position",
+        "contact",
+        "topic",
+        "justification",
+    ],
+    "properties": {
+        "head_user_id": ID,
+        "class_id": ID,
+        "guest_name": _TEXT,
+        "organisation": _TEXT,
+        "position": _TEXT,
+        "contact": _TEXT,
+        "topic": _TEXT,
+        "justification": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "presents": {"type": "boolean"},
+    },
+}
+
 REPORT: Schema = {
     "type": "object",
     "required": ["title", "notes", "header", "rows", "chain_heads"],
@@ -267,6 +294,7 @@ def document() -> dict[str, Any]:
                 "Cancel": CANCEL,
                 "JoinLink": JOIN_LINK,
                 "Report": REPORT,
+                "GuestRequest": GUEST_REQUEST,
                 "Group": GROUP,
             },
         },
@@ -487,6 +515,34 @@ def document() -> dict[str, Any]:
                             **_json({"$ref": "#/components/schemas/Report"}),
                         },
                         **_errors(401, 403, 404),
+                    },
+                }
+            },
+            "/api/v1/guest-requests": {
+                "post": {
+                    "operationId": "fileGuestRequest",
+                    "summary": "File a guest request as the head of the class's department"
+                    " (scope: schedule); the director decides it in Sabaq",
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/GuestRequest"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Filed",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["id", "class_id", "status"],
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "class_id": {"type": "integer"},
+                                        "status": {"type": "string"},
+                                    },
+                                }
+                            ),
+                        },
+                        **_errors(400, 401, 403, 404, 409),
                     },
                 }
             },
