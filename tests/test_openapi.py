@@ -113,10 +113,23 @@ async def test_every_operation_answers_as_documented(
         assert (await call("POST", links, links, {"user_id": 999999, "class_id": 1}))[0] == 404
         assert (await call("POST", links, links, {"user_id": "x"}))[0] == 400
         groups = "/api/v1/groups"
+        dept = served.app[keys.TIMETABLE].group(academy.group_id).department_id
+        new = {"name": "ПД-27-1", "department_id": dept, "language": "kk",
+               "starts_on": "2027-09-01", "ends_on": "2028-06-30"}  # fmt: skip
+        status, made_group = await call("POST", groups, groups, new)
+        assert status == 201 and made_group["language"] == "kk" and made_group["members"] == []
+        assert (await call("POST", groups, groups, new))[0] == 409  # the name is taken
+        assert (
+            await call("POST", groups, groups, new | {"name": "X", "time_zone": "Mars/Olympus"})
+        )[0] == 400
+        assert (await call("POST", groups, groups, new | {"name": "Y", "department_id": 999}))[
+            0
+        ] == 404
         status, page = await call("GET", groups, f"{groups}?limit=1")
         assert status == 200 and len(page["items"]) == 1 and page["next_offset"] == 1
         status, rest = await call("GET", groups, f"{groups}?limit=1&offset=1")
-        assert rest["next_offset"] is None and rest["items"][0]["id"] != page["items"][0]["id"]
+        assert page["total"] == 3  # two seeded, one just created
+        assert rest["next_offset"] == 2 and rest["items"][0]["id"] != page["items"][0]["id"]
         assert (await call("GET", groups, f"{groups}?limit=0"))[0] == 400
         group_report = "/api/v1/reports/groups/{group_id}"
         path = f"/api/v1/reports/groups/{academy.group_id}?month=2026-03"

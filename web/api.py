@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -12,9 +13,11 @@ from access.api_keys import Scope
 from access.errors import UserNotFound
 from admission import guest_service as guest_rules
 from admission.errors import AdmissionError
+from scheduler.models import DEFAULT_TIMEZONE
+from scheduler.sqlite_groups import SqliteGroups
 
 from . import api_schema, keys
-from .http import PageError, api_caller, gettext_of
+from .http import PageError, api_caller, gettext_of, idempotent
 from .views import EDITORS, JOINABLE, class_role
 
 log = logging.getLogger("sabaq.web.api")
@@ -82,21 +85,7 @@ async def groups(request: web.Request) -> web.Response:
     tt = request.app[keys.TIMETABLE]
     every = tt.groups()
     page = every[offset : offset + limit]
-    items: list[dict[str, Any]] = [
-        {
-            "id": g.id,
-            "name": g.name,
-            "language": g.language,
-            "time_zone": g.timezone,
-            "active": g.active,
-            "programme_id": g.programme_id,
-            "starts_on": g.starts_on.isoformat() if g.starts_on else None,
-            "ends_on": g.ends_on.isoformat() if g.ends_on else None,
-            "members": tt.members(g.id),
-            "teachers": tt.teachers(g.id),
-        }
-        for g in page
-    ]
+    items: list[dict[str, Any]] = [_group_json(request, g.id) for g in page]
     more = offset + limit < len(every)
     return web.json_response(
         {"items": items, "total": len(every), "next_offset": offset + limit if more else None}
@@ -151,3 +140,69 @@ async def file_guest_request(request: web.Request) -> web.Response:
     return web.json_response(
         {"id": r.id, "class_id": r.class_id, "status": r.status.value}, status=201
     )
+
+
+def _group_json(request: web.Request, group_id: int) -> dict[str, Any]:
+    tt = request.app[keys.TIMETABLE]
+    g = tt.group(group_id)
+    return {
+        "id": g.id,
+        "name": g.name,
+        "language": g.language,
+        "time_zone": g.timezone,
+        "active": g.active,
+        "programme_id": g.programme_id,
+        "starts_on": g.starts_on.isoformat() if g.starts_on else None,
+        "ends_on": g.ends_on.isoformat() if g.ends_on else None,
+        "members": tt.members(g.id),
+        "teachers": tt.teachers(g.id),
+    }
+
+
+@routes.post("/api/v1/groups")
+async def create_group(request: web.Request) -> web.Response:
+    """A new group (scope: schedule); with an Idempotency-Key a retry gets the first answer."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.SCHEDULE)
+    if caller.user is not None and caller.user.role not in EDITORS:
+        raise PageError(403, _("Groups are managed by staff."), "forbidden")
+    raw = await request.read()
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
+    found = api_schema.problems(body, api_schema.GROUP_NEW)
+    if found:
+        raise PageError(
+            400,
+            _("The body does not fit the API: {problems}.").replace(
+                "{problems}", "; ".join(found[:10])
+            ),
+            "bad_body",
+        )
+
+    def run() -> web.Response:
+        tt = request.app[keys.TIMETABLE]
+        tt.department(body["department_id"])  # 404 if unknown
+        if body.get("programme_id") is not None:
+            tt.programme(body["programme_id"])
+        if SqliteGroups(request.app[keys.DB]).name_taken(body["name"].strip()):
+            raise PageError(409, _("A group with this name exists."), "name_taken")
+        try:
+            g = tt.add_group(
+                body["name"].strip(),
+                body["department_id"],
+                body["language"],
+                body.get("time_zone", DEFAULT_TIMEZONE),
+                programme_id=body.get("programme_id"),
+                starts_on=date.fromisoformat(body["starts_on"]) if "starts_on" in body else None,
+                ends_on=date.fromisoformat(body["ends_on"]) if "ends_on" in body else None,
+            )
+        except ValueError:
+            raise PageError(
+                400, _("Check the time zone and the study period."), "bad_group"
+            ) from None
+        log.info("group %s created through %s", g.id, caller.name)
+        return web.json_response(_group_json(request, g.id), status=201)
+
+    return idempotent(request, raw, run)

@@ -143,6 +143,21 @@ GUEST_REQUEST: Schema = {
     },
 }
 
+GROUP_NEW: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "department_id", "language"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "department_id": ID,
+        "language": {"type": "string", "enum": ["kk", "ru"]},
+        "time_zone": {"type": "string", "minLength": 1, "maxLength": 64},
+        "programme_id": ID,
+        "starts_on": DATE,
+        "ends_on": DATE,
+    },
+}
+
 REPORT: Schema = {
     "type": "object",
     "required": ["title", "notes", "header", "rows", "chain_heads"],
@@ -295,6 +310,7 @@ def document() -> dict[str, Any]:
                 "JoinLink": JOIN_LINK,
                 "Report": REPORT,
                 "GuestRequest": GUEST_REQUEST,
+                "NewGroup": GROUP_NEW,
                 "Group": GROUP,
             },
         },
@@ -442,6 +458,30 @@ def document() -> dict[str, Any]:
                 }
             },
             "/api/v1/groups": {
+                "post": {
+                    "operationId": "createGroup",
+                    "summary": "Create a group (scope: schedule); an additional-education group"
+                    " starts inactive until it has 20 members",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/NewGroup"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Created",
+                            **_json({"$ref": "#/components/schemas/Group"}),
+                        },
+                        **_errors(400, 401, 403, 404, 409, 422),
+                    },
+                },
                 "get": {
                     "operationId": "groups",
                     "summary": "The groups, a page at a time (scope: read)",
@@ -479,7 +519,7 @@ def document() -> dict[str, Any]:
                         },
                         **_errors(400, 401, 403),
                     },
-                }
+                },
             },
             "/api/v1/reports/groups/{group_id}": {
                 "get": {

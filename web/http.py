@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
 from . import keys
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
+from .idempotency import KeyReused, fingerprint, valid_key
 
 log = logging.getLogger("sabaq.web")
 
@@ -310,3 +312,35 @@ def download(table: Table, stem: str, fmt: str) -> web.Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+def idempotent(request: web.Request, raw: bytes, run: Callable[[], web.Response]) -> web.Response:
+    """``run`` once per ``Idempotency-Key`` of the caller: a retry gets the first answer back
+    (``Idempotent-Replayed: true``); the key with another request is refused (422). Nothing is
+    awaited between looking the key up and recording the answer."""
+    _ = gettext_of(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return run()
+    if not valid_key(key):
+        raise PageError(
+            400, _("An Idempotency-Key is 1 to 100 printable characters."), "bad_idempotency_key"
+        )
+    api_key, session = request.get(API_KEY_KEY), session_of(request)
+    caller = f"key:{api_key.id}" if api_key else f"user:{session.user.id if session else 0}"
+    store, moment = request.app[keys.IDEMPOTENCY], time.time()
+    print_ = fingerprint(request.method, request.path, raw)
+    try:
+        found = store.answer(caller, key, print_, moment)
+    except KeyReused:
+        raise PageError(
+            422, _("This Idempotency-Key was used for another request."), "idempotency_key_reused"
+        ) from None
+    if found is not None:
+        replay = web.Response(text=found.body, status=found.status, content_type="application/json")
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+    response = run()
+    assert response.text is not None
+    store.remember(caller, key, print_, response.status, response.text, moment)
+    return response

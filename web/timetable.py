@@ -33,18 +33,16 @@ from scheduler.sqlite_store import Actor, ClassSpec
 from . import api_schema, keys
 from .alerts import alert_lines, reason_text
 from .http import (
-    API_KEY_KEY,
     PageError,
     api_caller,
     gettext_of,
+    idempotent,
     redirect,
     render,
     require_session,
-    session_of,
 )
 from .i18n import N_
 from .ical import feed_url, may_subscribe
-from .idempotency import KeyReused, fingerprint, valid_key
 from .labels import class_status_labels, conflict_message, format_labels, kind_labels
 from .views import EDITORS, OBSERVER_ROLES
 
@@ -893,31 +891,7 @@ async def plan_classes_json(request: web.Request) -> web.Response:
     by = _scheduler(request)
     raw = await request.read()
     body = await _json_body(request)
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return _plan_json(request, by, body)
-    if not valid_key(key):
-        raise PageError(
-            400, _("An Idempotency-Key is 1 to 100 printable characters."), "bad_idempotency_key"
-        )
-    api_key, session = request.get(API_KEY_KEY), session_of(request)
-    caller = f"key:{api_key.id}" if api_key else f"user:{session.user.id if session else 0}"
-    store, moment = request.app[keys.IDEMPOTENCY], datetime.now(UTC).timestamp()
-    print_ = fingerprint(request.method, request.path, raw)
-    try:
-        found = store.answer(caller, key, print_, moment)
-    except KeyReused:
-        raise PageError(
-            422, _("This Idempotency-Key was used for another request."), "idempotency_key_reused"
-        ) from None
-    if found is not None:
-        replay = web.Response(text=found.body, status=found.status, content_type="application/json")
-        replay.headers["Idempotent-Replayed"] = "true"
-        return replay
-    response = _plan_json(request, by, body)  # (no await from the look-up to the record)
-    assert response.text is not None
-    store.remember(caller, key, print_, response.status, response.text, moment)
-    return response
+    return idempotent(request, raw, lambda: _plan_json(request, by, body))
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
