@@ -381,6 +381,21 @@ class SqliteTimetable:
         )
         return [r[0] for r in rows]
 
+    def groups_of_teacher(self, user_id: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT group_id FROM group_teachers WHERE user_id = ? ORDER BY group_id", (user_id,)
+        )
+        return [r[0] for r in rows]
+
+    def groups_of_director(self, user_id: int) -> list[int]:
+        """The groups of the institutes this person directs."""
+        rows = self._db.execute(
+            "SELECT g.id FROM groups g JOIN departments d ON d.id = g.department_id"
+            " JOIN institutes i ON i.id = d.institute_id WHERE i.director_id = ? ORDER BY g.id",
+            (user_id,),
+        )
+        return [r[0] for r in rows]
+
     def department(self, department_id: int) -> Department:
         row = self._db.execute(
             "SELECT * FROM departments WHERE id = ?", (department_id,)

@@ -60,7 +60,7 @@ def switch_notices(request: web.Request, user: User) -> list[str]:
     _ = gettext_of(request)
     tt = request.app[keys.TIMETABLE]
     if user.role is Role.TEACHER:
-        groups = [g.id for g in tt.groups() if tt.is_teacher_of(user.id, g.id)]
+        groups = tt.groups_of_teacher(user.id)
     else:
         groups = [g.id for g in tt.groups_of_member(user.id)]
     if not groups:

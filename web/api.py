@@ -17,7 +17,13 @@ from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.sqlite_groups import SqliteGroups
 
 from . import api_schema, keys
-from .http import PageError, api_caller, gettext_of, idempotent
+from .http import (
+    PageError,
+    api_caller,
+    gettext_of,
+    idempotent,
+    json_body,
+)
 from .views import EDITORS, JOINABLE, class_role
 
 log = logging.getLogger("sabaq.web.api")
@@ -35,19 +41,7 @@ async def join_link(request: web.Request) -> web.Response:
     caller = api_caller(request, Scope.JOIN)
     if caller.user is not None and caller.user.role not in EDITORS:
         raise PageError(403, _("Join links are made by the portal or staff."), "forbidden")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
-    found = api_schema.problems(body, api_schema.JOIN_LINK)
-    if found:
-        raise PageError(
-            400,
-            _("The body does not fit the API: {problems}.").replace(
-                "{problems}", "; ".join(found[:10])
-            ),
-            "bad_body",
-        )
+    body = await json_body(request, api_schema.JOIN_LINK)
     c = request.app[keys.TIMETABLE].get_class(body["class_id"])
     try:
         user = request.app[keys.ACCOUNTS].get(body["user_id"])
@@ -98,19 +92,7 @@ async def file_guest_request(request: web.Request) -> web.Response:
     (scope: schedule); only the director decides it, in Sabaq."""
     _ = gettext_of(request)
     caller = api_caller(request, Scope.SCHEDULE)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
-    found = api_schema.problems(body, api_schema.GUEST_REQUEST)
-    if found:
-        raise PageError(
-            400,
-            _("The body does not fit the API: {problems}.").replace(
-                "{problems}", "; ".join(found[:10])
-            ),
-            "bad_body",
-        )
+    body = await json_body(request, api_schema.GUEST_REQUEST)
     try:
         head = request.app[keys.ACCOUNTS].get(body["head_user_id"])
     except UserNotFound:
@@ -167,19 +149,7 @@ async def create_group(request: web.Request) -> web.Response:
     if caller.user is not None and caller.user.role not in EDITORS:
         raise PageError(403, _("Groups are managed by staff."), "forbidden")
     raw = await request.read()
-    try:
-        body = await request.json()
-    except ValueError:
-        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
-    found = api_schema.problems(body, api_schema.GROUP_NEW)
-    if found:
-        raise PageError(
-            400,
-            _("The body does not fit the API: {problems}.").replace(
-                "{problems}", "; ".join(found[:10])
-            ),
-            "bad_body",
-        )
+    body = await json_body(request, api_schema.GROUP_NEW)
 
     def run() -> web.Response:
         tt = request.app[keys.TIMETABLE]

@@ -12,7 +12,13 @@ from access.models import User
 from scheduler.models import DEFAULT_TIMEZONE
 
 from . import keys
-from .http import PageError, gettext_of, redirect, render, require_session
+from .http import (
+    PageError,
+    gettext_of,
+    redirect,
+    render,
+    require_role,
+)
 from .views import EDITORS
 
 log = logging.getLogger("sabaq.web.apikeys")
@@ -31,10 +37,7 @@ def scope_labels(request: web.Request) -> dict[Scope, str]:
 
 def _staff(request: web.Request) -> User:
     _ = gettext_of(request)
-    user = require_session(request).user
-    if user.role not in EDITORS:
-        raise PageError(403, _("API keys are managed by staff."), "forbidden")
-    return user
+    return require_role(request, EDITORS, _("API keys are managed by staff."))
 
 
 def _page(

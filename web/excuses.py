@@ -30,7 +30,14 @@ from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 
 from . import keys
-from .http import PageError, gettext_of, redirect, render, require_session
+from .http import (
+    PageError,
+    gettext_of,
+    redirect,
+    render,
+    require_role,
+    require_session,
+)
 from .labels import class_status_labels, conflict_message, kind_labels
 
 log = logging.getLogger("sabaq.web.excuses")
@@ -77,7 +84,7 @@ def _visible(request: web.Request, user: User) -> tuple[list[ExcuseRequest], lis
     learner: int | None = None
     groups: list[int] | None = None
     if user.role is Role.DIRECTOR:
-        groups = [g.id for g in tt.groups() if tt.institute_of_group(g.id).director_id == user.id]
+        groups = tt.groups_of_director(user.id)
     elif user.role is Role.STUDENT:
         learner = user.id
     elif user.role not in FILERS:
@@ -178,10 +185,7 @@ def _file_form(
 
 def _require_filer(request: web.Request) -> User:
     _ = gettext_of(request)
-    user = require_session(request).user
-    if user.role not in FILERS:
-        raise PageError(403, _("Excuse requests are filed by staff."), "forbidden")
-    return user
+    return require_role(request, FILERS, _("Excuse requests are filed by staff."))
 
 
 @routes.get("/excuses/new")

@@ -43,7 +43,14 @@ from scheduler.roster import (
 from scheduler.sqlite_groups import SqliteGroups
 
 from . import keys
-from .http import MAX_BODY, PageError, gettext_of, redirect, render, require_session
+from .http import (
+    MAX_BODY,
+    PageError,
+    gettext_of,
+    redirect,
+    render,
+    require_role,
+)
 from .i18n import LANGUAGE_NAMES
 
 log = logging.getLogger("sabaq.web.groups")
@@ -123,10 +130,7 @@ def file_message(_: Callable[[str], str], problem: FileProblem) -> str:
 
 def _require_manager(request: web.Request) -> User:
     _ = gettext_of(request)
-    user = require_session(request).user
-    if user.role not in MANAGERS:
-        raise PageError(403, _("Groups are managed by staff."), "forbidden")
-    return user
+    return require_role(request, MANAGERS, _("Groups are managed by staff."))
 
 
 def _store(request: web.Request) -> SqliteGroups:

@@ -34,7 +34,7 @@ from . import keys
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from .i18n import N_
 from .labels import class_status_labels
-from .views import EDITORS, class_view, class_zone
+from .views import EDITORS, class_view, class_zone, limited
 
 log = logging.getLogger("sabaq.web.guests")
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
@@ -488,10 +488,7 @@ async def invite_join_token(request: web.Request) -> web.Response:
         raise PageError(
             409, _("The class has not started yet: waiting for the teacher."), "waiting"
         )
-    wait = request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time())
-    if wait is not None:
-        raise PageError(429, _("Too many attempts. Try again in {n} min.").replace(
-            "{n}", str(max(1, -(-round(wait) // 60)))), "rate_limited")  # fmt: skip
+    limited(request, request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time()))
     role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST
     media_url = settings.media_url or f"{request.scheme}://{request.host}/media"
     token = request.app[keys.SIGNER].mint_join(

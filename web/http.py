@@ -15,12 +15,12 @@ from aiohttp import web
 
 from access.api_keys import ApiKey, ApiKeyInvalid, Scope
 from access.errors import AccessError
-from access.models import User
+from access.models import Role, User
 from access.sqlite_store import Session
 from attendance.export import Table, to_csv, to_xlsx
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
-from . import keys
+from . import api_schema, keys
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
 
@@ -161,6 +161,38 @@ def api_caller(request: web.Request, scope: Scope) -> Caller:
     if session is None:
         raise PageError(401, _("Sign in, or send an API key."), "unauthenticated")
     return Caller(session.user, None)
+
+
+def require_role(request: web.Request, roles: frozenset[Role], message: str) -> User:
+    """The signed-in person, if their role is one of ``roles``; 403 with ``message`` if not."""
+    user = require_session(request).user
+    if user.role not in roles:
+        raise PageError(403, message, "forbidden")
+    return user
+
+
+async def json_body(
+    request: web.Request, schema: api_schema.Schema | None = None
+) -> dict[str, Any]:
+    """The request's JSON object, fitting ``schema`` (the shape the OpenAPI document shows),
+    or a 400 that says what is wrong."""
+    _ = gettext_of(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
+    if not isinstance(body, dict):
+        raise PageError(400, _("The body is not valid JSON."), "bad_json")
+    found = api_schema.problems(body, schema) if schema is not None else []
+    if found:
+        raise PageError(
+            400,
+            _("The body does not fit the API: {problems}.").replace(
+                "{problems}", "; ".join(found[:10])
+            ),
+            "bad_body",
+        )
+    return body
 
 
 def _bearer(request: web.Request) -> str | None:

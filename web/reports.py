@@ -16,7 +16,7 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.errors import UserNotFound
-from access.models import Role, User
+from access.models import Role
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
@@ -32,6 +32,7 @@ from .http import (
     gettext_of,
     redirect,
     render,
+    require_role,
     require_session,
 )
 from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_labels
@@ -192,18 +193,11 @@ def _page(
     )
 
 
-def _require(request: web.Request, roles: frozenset[Role], message: str) -> User:
-    user = require_session(request).user
-    if user.role not in roles:
-        raise PageError(403, message, "forbidden")
-    return user
-
-
 # -- the index ----------------------------------------------------------------------------------
 @routes.get("/reports")
 async def reports_index(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    user = _require(request, REPORTERS, _("Reports are for staff."))
+    user = require_role(request, REPORTERS, _("Reports are for staff."))
     tz = ZoneInfo(DEFAULT_TIMEZONE)
     return render(
         request,
@@ -373,7 +367,7 @@ async def learner_report_download(request: web.Request) -> web.Response:
 # -- per agency ---------------------------------------------------------------------------------
 def _agency_report(request: web.Request) -> tuple[Table, Month]:
     _ = gettext_of(request)
-    _require(request, AGENCY_REPORTERS, _("Reports for agencies are made by staff."))
+    require_role(request, AGENCY_REPORTERS, _("Reports for agencies are made by staff."))
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
     month = month_of(request, DEFAULT_TIMEZONE)
     only = request.query.get("agency", "").strip()
@@ -423,7 +417,7 @@ async def agency_report_download(request: web.Request) -> web.Response:
 async def set_rules(request: web.Request) -> web.StreamResponse:
     """Staff set the thresholds marks are derived with; the change is kept with their name."""
     _ = gettext_of(request)
-    staff = _require(request, RULE_EDITORS, _("Only staff set the attendance thresholds."))
+    staff = require_role(request, RULE_EDITORS, _("Only staff set the attendance thresholds."))
     form = await request.post()
     try:
         late = float(str(form.get("late_after_minutes", "")))

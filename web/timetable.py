@@ -37,8 +37,10 @@ from .http import (
     api_caller,
     gettext_of,
     idempotent,
+    json_body,
     redirect,
     render,
+    require_role,
     require_session,
 )
 from .i18n import N_
@@ -73,10 +75,7 @@ def _actor(user: User) -> Actor:
 
 def _require_editor(request: web.Request) -> User:
     _ = gettext_of(request)
-    user = require_session(request).user
-    if user.role not in EDITORS:
-        raise PageError(403, _("The timetable is edited by staff."), "forbidden")
-    return user
+    return require_role(request, EDITORS, _("The timetable is edited by staff."))
 
 
 def _may_see_group(request: web.Request, user: User, group: Group) -> None:
@@ -832,34 +831,8 @@ def _scheduler(request: web.Request) -> Actor:
     return _actor(caller.user)
 
 
-def _validated(request: web.Request, body: dict[str, Any], schema: api_schema.Schema) -> None:
-    """The body fits the operation's schema (the one the OpenAPI document shows), or 400."""
-    _ = gettext_of(request)
-    found = api_schema.problems(body, schema)
-    if found:
-        raise PageError(
-            400,
-            _("The body does not fit the API: {problems}.").replace(
-                "{problems}", "; ".join(found[:10])
-            ),
-            "bad_body",
-        )
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    _ = gettext_of(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
-    if not isinstance(body, dict):
-        raise PageError(400, _("The body is not valid JSON."), "bad_json")
-    return body
-
-
 def _plan_json(request: web.Request, by: Actor, body: dict[str, Any]) -> web.Response:
     _ = gettext_of(request)
-    _validated(request, body, api_schema.PLAN)
     weekdays = body.get("weekdays", [])
     if "except" in body:
         body = body | {"except": ",".join(body["except"])}
@@ -890,34 +863,35 @@ async def plan_classes_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     by = _scheduler(request)
     raw = await request.read()
-    body = await _json_body(request)
+    body = await json_body(request, api_schema.PLAN)
     return idempotent(request, raw, lambda: _plan_json(request, by, body))
+
+
+async def _change_json(
+    request: web.Request,
+    schema: api_schema.Schema,
+    change: Callable[[web.Request, Actor, Mapping[str, Any]], LiveClass],
+    code: str,
+) -> web.Response:
+    """Move or cancel a class through the API: the same rules as the pages."""
+    by = _scheduler(request)
+    body = await json_body(request, schema)
+    try:
+        c = change(request, by, body)
+    except PlanError as exc:
+        raise PageError(exc.status, str(exc), code) from None
+    zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
+    return web.json_response(class_json(c, zone))
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
 async def move_class_json(request: web.Request) -> web.Response:
-    by = _scheduler(request)
-    body = await _json_body(request)
-    _validated(request, body, api_schema.MOVE)
-    try:
-        c = _move(request, by, body)
-    except PlanError as exc:
-        raise PageError(exc.status, str(exc), "not_moved") from None
-    zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
-    return web.json_response(class_json(c, zone))
+    return await _change_json(request, api_schema.MOVE, _move, "not_moved")
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/cancel")
 async def cancel_class_json(request: web.Request) -> web.Response:
-    by = _scheduler(request)
-    body = await _json_body(request)
-    _validated(request, body, api_schema.CANCEL)
-    try:
-        c = _cancel(request, by, body)
-    except PlanError as exc:
-        raise PageError(exc.status, str(exc), "not_cancelled") from None
-    zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
-    return web.json_response(class_json(c, zone))
+    return await _change_json(request, api_schema.CANCEL, _cancel, "not_cancelled")
 
 
 @routes.get("/api/v1/openapi.json")

@@ -141,7 +141,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
         response = render(
             request,
             "signin.html",
-            {"next": nxt, "error": _too_many(request, wait)},
+            {"next": nxt, "error": too_many(request, wait)},
             status=429,
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
@@ -190,15 +190,16 @@ def _dummy_hash(passwords: Passwords) -> str:
     return _DUMMY[0]
 
 
-def _too_many(request: web.Request, wait: float) -> str:
+def too_many(request: web.Request, wait: float) -> str:
     _ = gettext_of(request)
     minutes = max(1, -(-round(wait) // 60))
     return _("Too many attempts. Try again in {n} min.").replace("{n}", str(minutes))
 
 
-def _limited(request: web.Request, wait: float | None) -> None:
+def limited(request: web.Request, wait: float | None) -> None:
+    """A 429 that says how long to wait, if a rate limit says so."""
     if wait is not None:
-        raise PageError(429, _too_many(request, wait), "rate_limited")
+        raise PageError(429, too_many(request, wait), "rate_limited")
 
 
 @routes.get("/signin/link")
@@ -206,7 +207,7 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     accounts = request.app[keys.ACCOUNTS]
     limits, address, now = request.app[keys.LIMITS], address_key(request.remote), time.time()
-    _limited(request, limits.signin_per_address.blocked(address, now))
+    limited(request, limits.signin_per_address.blocked(address, now))
     try:
         claims = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
         user = accounts.get(claims.user_id)
@@ -348,7 +349,7 @@ async def join_token(request: web.Request) -> web.Response:
     session = session_of(request)
     if session is None:
         raise PageError(401, _("Sign in to join the class."), "signin_required")
-    _limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
+    limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
     settings = request.app[keys.SETTINGS]
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
     role = class_role(request, session.user, c)

@@ -270,6 +270,8 @@ class Webhooks:
         """Register an endpoint; it receives what happens from now on (not the past)."""
         url = check_url(url, self._allowed)
         self.collect(time.time())  # what happened before goes to the endpoints there were
+        for source, _sql, _shape in SOURCES:  # and nothing of it to the new one
+            self._skip_history(source)
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO webhook_endpoints (url, secret, created_by, created_at)"
@@ -308,20 +310,14 @@ class Webhooks:
                 "SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL"
             ).fetchall()
         ]
+        if not active:
+            return 0  # nobody listening: the cursors move on when someone registers
         positions: dict[str, int] = {}
         for source, _sql, _shape in SOURCES:
             row = self._db.execute(
                 "SELECT position FROM webhook_cursors WHERE source = ?", (source,)
             ).fetchone()
-            if row is None or not active:
-                # A new installation, or nobody listening: from now on, not from history.
-                with self._db:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO webhook_cursors VALUES (?, ?)",
-                        (source, self._top(source)),
-                    )
-                continue
-            positions[source] = row[0]
+            positions[source] = row[0] if row is not None else self._skip_history(source)
         added = 0
         while positions:
             batch: list[tuple[float, int, str, Row, Shape | None]] = []
@@ -356,6 +352,13 @@ class Webhooks:
                         (position, source),
                     )
         return added
+
+    def _skip_history(self, source: str) -> int:
+        """Move a source's cursor to its newest record; returns that position."""
+        top = self._top(source)
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO webhook_cursors VALUES (?, ?)", (source, top))
+        return top
 
     def _top(self, source: str) -> int:
         table = {
