@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date
 
 from .errors import AlreadyDecided, RequestNotFound
@@ -18,6 +19,7 @@ from .guests import (
     token_hash,
 )
 from .models import ExcuseAction, ExcuseReason, ExcuseRequest, ExcuseStatus, ExcuseStep
+from .status import AdmissionChange, NotAdmittedReason, StatusKey, check_change
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -91,6 +93,40 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         BEGIN SELECT RAISE(ABORT, 'the history of a request is append-only'); END;
         CREATE TRIGGER guest_steps_no_delete BEFORE DELETE ON guest_steps
         BEGIN SELECT RAISE(ABORT, 'the history of a request is append-only'); END;
+        """,
+    ),
+    (
+        "admission_0003_admission_status",
+        """
+        -- A learner's admission status per discipline (postgraduate) or course (additional
+        -- education), as the history of its changes: the status is the latest.
+        CREATE TABLE admission_changes (
+            id INTEGER PRIMARY KEY,
+            learner_id INTEGER NOT NULL REFERENCES users(id),
+            programme_id INTEGER NOT NULL REFERENCES programmes(id),
+            discipline_id INTEGER REFERENCES disciplines(id),
+            admitted INTEGER NOT NULL,
+            reason TEXT,
+            note TEXT NOT NULL,
+            by_id INTEGER REFERENCES users(id),
+            by_name TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX admission_changes_learner ON admission_changes(learner_id, id);
+        CREATE TRIGGER admission_changes_no_update BEFORE UPDATE ON admission_changes
+        BEGIN SELECT RAISE(ABORT, 'the admission history is append-only'); END;
+        CREATE TRIGGER admission_changes_no_delete BEFORE DELETE ON admission_changes
+        BEGIN SELECT RAISE(ABORT, 'the admission history is append-only'); END;
+        -- Every time a learner was turned away at the door of a class.
+        CREATE TABLE admission_refusals (
+            id INTEGER PRIMARY KEY,
+            class_id INTEGER NOT NULL REFERENCES classes(id),
+            learner_id INTEGER NOT NULL REFERENCES users(id),
+            change_id INTEGER NOT NULL REFERENCES admission_changes(id),
+            at REAL NOT NULL
+        );
+        CREATE INDEX admission_refusals_class ON admission_refusals(class_id, learner_id);
+        CREATE INDEX admission_refusals_learner ON admission_refusals(learner_id, id);
         """,
     ),
 )
@@ -466,3 +502,113 @@ class SqliteGuests:
             (GuestStatus.PENDING.value,),
         )
         return [_guest(r) for r in rows.fetchall()]
+
+
+def _change(row: sqlite3.Row) -> AdmissionChange:
+    return AdmissionChange(
+        id=row["id"],
+        learner_id=row["learner_id"],
+        key=StatusKey(row["programme_id"], row["discipline_id"]),
+        admitted=bool(row["admitted"]),
+        reason=NotAdmittedReason(row["reason"]) if row["reason"] is not None else None,
+        note=row["note"],
+        by_id=row["by_id"],
+        by_name=row["by_name"],
+        at=row["at"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    class_id: int
+    learner_id: int
+    change_id: int
+    at: float
+
+
+class SqliteAdmission:
+    """Admission statuses as their append-only history, and the refusals at the door."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def record(
+        self,
+        *,
+        learner_id: int,
+        key: StatusKey,
+        admitted: bool,
+        reason: NotAdmittedReason | None,
+        note: str,
+        by_id: int | None,
+        by_name: str,
+        at: float,
+    ) -> AdmissionChange:
+        """Append a change. Its time is never before the learner's previous change, so the
+        history's order and its times agree even if the clock steps back."""
+        check_change(admitted, reason, note)
+        with self._db:
+            last = self._db.execute(
+                "SELECT MAX(at) FROM admission_changes WHERE learner_id = ?", (learner_id,)
+            ).fetchone()[0]
+            at = max(at, last) if last is not None else at
+            cur = self._db.execute(
+                "INSERT INTO admission_changes (learner_id, programme_id, discipline_id,"
+                " admitted, reason, note, by_id, by_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    learner_id, key.programme_id, key.discipline_id, int(admitted),
+                    reason.value if reason else None, note, by_id, by_name, at,
+                ),
+            )  # fmt: skip
+        return AdmissionChange(
+            cur.lastrowid or 0, learner_id, key, admitted, reason, note, by_id, by_name, at
+        )
+
+    def history(self, learner_id: int) -> list[AdmissionChange]:
+        """Every change of the learner's statuses, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM admission_changes WHERE learner_id = ? ORDER BY id", (learner_id,)
+        )
+        return [_change(r) for r in rows]
+
+    def histories(
+        self, learner_ids: Collection[int]
+    ) -> dict[int, dict[StatusKey, list[AdmissionChange]]]:
+        """learner → status key → its changes, oldest first (learners with none left out)."""
+        out: dict[int, dict[StatusKey, list[AdmissionChange]]] = {}
+        ids = sorted(set(learner_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self._db.execute(
+                "SELECT * FROM admission_changes WHERE learner_id IN"  # noqa: S608
+                f" ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
+            )
+            for r in rows:
+                c = _change(r)
+                out.setdefault(c.learner_id, {}).setdefault(c.key, []).append(c)
+        return out
+
+    def refused(self, class_id: int, learner_id: int, change_id: int, at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO admission_refusals (class_id, learner_id, change_id, at)"
+                " VALUES (?, ?, ?, ?)",
+                (class_id, learner_id, change_id, at),
+            )
+
+    def refusals(self, class_id: int) -> list[Refusal]:
+        rows = self._db.execute(
+            "SELECT * FROM admission_refusals WHERE class_id = ? ORDER BY id", (class_id,)
+        )
+        return [Refusal(r["class_id"], r["learner_id"], r["change_id"], r["at"]) for r in rows]
+
+    def refusals_of(self, learner_id: int, limit: int = 200) -> list[Refusal]:
+        """The learner's latest refusals, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM admission_refusals WHERE learner_id = ? ORDER BY id DESC LIMIT ?",
+            (learner_id, limit),
+        ).fetchall()
+        return [
+            Refusal(r["class_id"], r["learner_id"], r["change_id"], r["at"]) for r in reversed(rows)
+        ]

@@ -5,7 +5,10 @@
 - present: on time and in the class for at least ``present_share`` of it;
 - left early: on time, but in the class for less than ``present_share`` of it (left before the
   end, or away for long); while the class goes on, someone still in it is not (yet) marked so;
-- excused: an approved excuse covers the class (the mark stays excused whatever the presence).
+- excused: an approved excuse covers the class (the mark stays excused whatever the presence);
+- not admitted: never in a class that the learner's admission status kept them out of (a
+  midterm control or exam after unfinished assignments, a course after a failed intermediate
+  test) — not an absence.
 
 A staff member's override, recorded in the ledger with a reason, replaces the derived mark.
 Minutes present are counted inside the class's window only: from its start (the moment it went
@@ -29,6 +32,7 @@ class Mark(enum.StrEnum):
     LEFT_EARLY = "left_early"
     ABSENT = "absent"
     EXCUSED = "excused"
+    NOT_ADMITTED = "not_admitted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,7 @@ def class_marks(
     now: float,
     rules: MarkRules | None = None,
     excused: Collection[int] = (),
+    not_admitted: Collection[int] = (),
 ) -> list[LearnerMark]:
     """One mark per learner of the class, absentees included, in the order given."""
     rules = rules or MarkRules()
@@ -141,6 +146,8 @@ def class_marks(
             derived = Mark.LEFT_EARLY
         override = manual.get(uid)
         mark = derived
+        if uid in not_admitted and not intervals:
+            mark = Mark.NOT_ADMITTED
         if uid in excused:
             mark = Mark.EXCUSED
         if override is not None:

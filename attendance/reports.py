@@ -41,8 +41,11 @@ class Totals:
 
     @property
     def percent(self) -> int | None:
-        """Attended share of the classes that counted (excused ones do not), or None."""
-        due = self.classes - self.counts.get(Mark.EXCUSED, 0)
+        """Attended share of the classes that counted (excused ones and those the learner was
+        not admitted to do not), or None."""
+        due = (
+            self.classes - self.counts.get(Mark.EXCUSED, 0) - self.counts.get(Mark.NOT_ADMITTED, 0)
+        )
         return round(100 * self.attended / due) if due else None
 
 
@@ -61,12 +64,15 @@ def marks_by_class(
     now: float,
     rules: MarkRules | Callable[[ClassSlot], MarkRules],
     excused: Mapping[int, Collection[int]] | None = None,
+    not_admitted: Mapping[int, Collection[int]] | None = None,
 ) -> dict[int, dict[int, LearnerMark]]:
     """class id → learner id → mark, for every learner of every class, absentees included.
 
     ``rules`` are the thresholds, or what they were for a given class; ``excused`` maps a
-    class id to the learners an approved excuse covers."""
+    class id to the learners an approved excuse covers, ``not_admitted`` to those their
+    admission status kept out."""
     excused = excused or {}
+    not_admitted = not_admitted or {}
     rules_of = rules if callable(rules) else (lambda _slot: rules)
     return {
         c.id: {
@@ -79,6 +85,7 @@ def marks_by_class(
                 now,
                 rules_of(c),
                 excused.get(c.id, ()),
+                not_admitted.get(c.id, ()),
             )
         }
         for c in classes

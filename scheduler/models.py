@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+import math
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidTransition
+from .errors import InvalidTransition, SchedulerError
 
 # Time zones come from the tzdata package Sabaq depends on, not from the host's files: a host
 # with data older than 2024a would put Almaty at UTC+6, an hour off every class.
@@ -43,6 +46,7 @@ class Programme:
     name: str
     kind: ProgrammeKind
     institute_id: int
+    distance: bool = True  # a distance programme: at most 20 % of its credits in person (6-1)
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -222,3 +226,98 @@ class EmergencySwitch:
     @property
     def active(self) -> bool:
         return self.undone_at is None
+
+
+# -- a programme's credit mix (clause 6-1) -----------------------------------------------------
+class DisciplineFormat(enum.StrEnum):
+    """How a discipline of a programme is studied."""
+
+    DISTANCE = "distance"
+    IN_PERSON = "in_person"
+
+
+MAX_DISCIPLINE_NAME = 200
+MIN_CREDITS = 1
+MAX_CREDITS = 100
+# Clause 6-1: in a distance programme at most a fifth of the credits are studied in person.
+MAX_IN_PERSON_SHARE = Fraction(1, 5)
+
+
+def check_credits(credits: int) -> None:
+    if isinstance(credits, bool) or not isinstance(credits, int):
+        raise ValueError(f"Credits are a whole number, not {credits!r}")
+    if not MIN_CREDITS <= credits <= MAX_CREDITS:
+        raise ValueError(f"A discipline has {MIN_CREDITS} to {MAX_CREDITS} credits, not {credits}")
+
+
+@dataclass(frozen=True, slots=True)
+class Discipline:
+    """A discipline of a programme, with its credits and how it is studied."""
+
+    id: int
+    programme_id: int
+    name: str
+    credits: int
+    format: DisciplineFormat
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("A discipline needs a name")
+        if len(self.name) > MAX_DISCIPLINE_NAME:
+            raise ValueError(f"A discipline's name has at most {MAX_DISCIPLINE_NAME} characters")
+        check_credits(self.credits)
+        DisciplineFormat(self.format)  # an unknown format is refused with its value named
+
+
+@dataclass(frozen=True, slots=True)
+class CreditMix:
+    """How many of a programme's credits are studied in person, of how many."""
+
+    in_person: int
+    total: int
+
+    @property
+    def share(self) -> Fraction:
+        """The in-person share, exact (0 for a programme without credits)."""
+        return Fraction(self.in_person, self.total) if self.total else Fraction(0)
+
+    @property
+    def within(self) -> bool:
+        """At most 20 % in person, in whole numbers: exactly 20 % is within."""
+        limit = MAX_IN_PERSON_SHARE
+        return self.in_person * limit.denominator <= self.total * limit.numerator
+
+    @property
+    def percent(self) -> float:
+        """The share in per cent to one decimal, halves rounded up. A share over the limit
+        never shows as the limit itself (1001 of 5000 is 20.1, not 20.0): a refusal must not
+        name a figure that is allowed."""
+        tenths = math.floor(self.share * 1000 + Fraction(1, 2))
+        limit_tenths = MAX_IN_PERSON_SHARE * 1000
+        if not self.within and tenths <= limit_tenths:
+            tenths = math.floor(limit_tenths) + 1
+        return tenths / 10
+
+
+def credit_mix(disciplines: Iterable[Discipline]) -> CreditMix:
+    in_person = total = 0
+    for d in disciplines:
+        total += d.credits
+        if d.format == DisciplineFormat.IN_PERSON:
+            in_person += d.credits
+    return CreditMix(in_person, total)
+
+
+class CreditMixExceeded(SchedulerError, ValueError):
+    """A change that would put more than 20 % of a distance programme's credits in person."""
+
+    code = "credit_mix_exceeded"
+
+    def __init__(self, mix: CreditMix) -> None:
+        self.mix = mix
+        self.in_person = mix.in_person
+        self.total = mix.total
+        super().__init__(
+            f"In-person credits would be {mix.in_person} of {mix.total} ({mix.percent:.1f} %);"
+            f" a distance programme allows at most {MAX_IN_PERSON_SHARE * 100} %"
+        )

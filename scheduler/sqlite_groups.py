@@ -14,8 +14,9 @@ from access.models import Role, User, check_agency
 from access.sqlite_store import SqliteAccounts
 
 from .errors import GroupNotFound
-from .models import Department, Institute, Programme, ProgrammeKind
+from .models import Department, Institute, Programme
 from .roster import CheckedRow, RowStatus
+from .sqlite_store import programme_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +46,7 @@ class SqliteGroups:
 
     def programmes(self) -> list[Programme]:
         rows = self._db.execute("SELECT * FROM programmes ORDER BY name, id")
-        return [
-            Programme(r["id"], r["name"], ProgrammeKind(r["kind"]), r["institute_id"])
-            for r in rows.fetchall()
-        ]
+        return [programme_of(r) for r in rows.fetchall()]
 
     def name_taken(self, name: str) -> bool:
         row = self._db.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone()

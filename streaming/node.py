@@ -116,6 +116,10 @@ class MediaNode:
             return False
         return await room.remove_user(user_id, code, message)
 
+    def readmit(self, class_id: int, user_id: int) -> None:
+        """Let a person taken out by the control plane come back (a learner admitted again)."""
+        self._barred.get(class_id, set()).discard(user_id)
+
     def present_user_ids(self, class_id: int) -> set[int]:
         room = self.rooms.get(class_id)
         return {p.user_id for p in room.participants.values()} if room else set()

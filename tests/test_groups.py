@@ -142,6 +142,28 @@ async def test_staff_create_a_programme_and_a_group_and_names_stay_unique(
     assert made.status == 303, await made.text()
     programme_id = int(made.headers["Location"].rsplit("=", 1)[1])
     assert tt.programme(programme_id).kind is ProgrammeKind.ADDITIONAL
+    assert tt.programme(programme_id).distance  # the default
+    mixed = await staff.post(
+        "/programmes",
+        data={
+            "programme_name": "Очная магистратура",
+            "kind": "postgraduate",
+            "institute_id": str(institute),
+            "distance": "0",
+        },
+        allow_redirects=False,
+    )
+    assert not tt.programme(int(mixed.headers["Location"].rsplit("=", 1)[1])).distance
+    odd = await staff.post(
+        "/programmes",
+        data={
+            "programme_name": "X",
+            "kind": "postgraduate",
+            "institute_id": str(institute),
+            "distance": "maybe",
+        },
+    )
+    assert odd.status == 400 and "distance programme" in await odd.text()
     refused = await staff.post(
         "/programmes", data={"programme_name": "", "kind": "additional", "institute_id": "1"}
     )

@@ -10,6 +10,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from access.api_keys import Scope
+from scheduler.models import DisciplineFormat, ProgrammeKind
 from tests.conftest import Academy, SignIn
 from web import api_schema, keys
 
@@ -158,6 +159,42 @@ async def test_every_operation_answers_as_documented(
         assert (await call("POST", guests, guests, not_head))[0] == 403
         assert (await call("POST", guests, guests, guest | {"topic": ""}))[0] == 400
         assert (await call("POST", guests, guests, guest | {"head_user_id": 999999}))[0] == 404
+        admission = "/api/v1/learners/{user_id}/admission"
+        tt = served.app[keys.TIMETABLE]
+        pg = tt.add_programme("Магистратура", ProgrammeKind.POSTGRADUATE, 1)
+        law = tt.add_discipline(pg.id, "Уголовное право", 5, DisciplineFormat.DISTANCE)
+        pg_group = tt.add_group("М-1", dept, "ru", "Asia/Almaty", programme_id=pg.id)
+        learner = academy.student_ids[0]
+        tt.add_members(pg_group.id, [learner])
+        mine = f"/api/v1/learners/{learner}/admission"
+        barred = {"programme_id": pg.id, "discipline_id": law.id, "admitted": False,
+                  "reason": "assignments_incomplete", "note": "Ведомость портала"}  # fmt: skip
+        status, change = await call("POST", admission, mine, barred)
+        assert status == 201 and change["by"].startswith("API: contract")
+        assert (await call("POST", admission, mine, barred))[0] == 200  # nothing new
+        for wrong in (
+            barred | {"reason": None},
+            barred | {"admitted": True},
+            barred | {"discipline_id": None},
+            barred | {"discipline_id": 999999},
+            barred | {"programme_id": 999999},
+            barred | {"note": ""},
+            barred | {"reason": "lazy"},
+            {"admitted": "no"},
+        ):
+            assert (await call("POST", admission, mine, wrong))[0] == 400, wrong
+        assert (await call("POST", admission, mine, barred, reader))[0] == 403
+        assert (await call("POST", admission, "/api/v1/learners/999999/admission", barred))[
+            0
+        ] == 404
+        status, statuses = await call("GET", admission, mine, token=reader)
+        assert status == 200 and statuses["statuses"] == [
+            {"programme_id": pg.id, "discipline_id": law.id, "name": "Уголовное право",
+             "admitted": False, "reason": "assignments_incomplete",
+             "since": change["at"]},
+        ]  # fmt: skip
+        assert [h["id"] for h in statuses["history"]] == [change["id"]]
+        assert (await call("GET", admission, "/api/v1/learners/999999/admission"))[0] == 404
         alerts = "/api/v1/guarantee/alerts"
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from admission.status import MAX_NOTE, NotAdmittedReason
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 
 Schema = dict[str, Any]
@@ -181,6 +182,61 @@ REPORT: Schema = {
     },
 }
 
+ADMISSION_NEW: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["programme_id", "admitted", "note"],
+    "properties": {
+        "programme_id": ID,
+        # A postgraduate programme's status is per discipline; additional education's per course.
+        "discipline_id": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**62},
+        "admitted": {"type": "boolean"},
+        "reason": {
+            "type": ["string", "null"],
+            "enum": [*(r.value for r in NotAdmittedReason), None],
+        },
+        "note": {"type": "string", "minLength": 1, "maxLength": MAX_NOTE},
+    },
+}
+
+_CHANGE_FIELDS: dict[str, Any] = {
+    "programme_id": {"type": "integer"},
+    "discipline_id": {"type": ["integer", "null"]},
+    "admitted": {"type": "boolean"},
+    "reason": {"type": ["string", "null"]},
+    "note": {"type": "string"},
+    "by": {"type": "string"},
+    "at": {"type": "string", "format": "date-time"},
+}
+ADMISSION_CHANGE: Schema = {
+    "type": "object",
+    "required": list(_CHANGE_FIELDS),
+    "properties": {"id": {"type": "integer"}, **_CHANGE_FIELDS},
+}
+ADMISSION: Schema = {
+    "type": "object",
+    "required": ["learner_id", "statuses", "history"],
+    "properties": {
+        "learner_id": {"type": "integer"},
+        "statuses": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["programme_id", "discipline_id", "name", "admitted"],
+                "properties": {
+                    "programme_id": {"type": "integer"},
+                    "discipline_id": {"type": ["integer", "null"]},
+                    "name": {"type": "string"},
+                    "admitted": {"type": "boolean"},
+                    "reason": {"type": ["string", "null"]},
+                    "since": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        },
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/AdmissionChange"}},
+    },
+}
+
 ERROR: Schema = {
     "type": "object",
     "required": ["error"],
@@ -312,6 +368,9 @@ def document() -> dict[str, Any]:
                 "GuestRequest": GUEST_REQUEST,
                 "NewGroup": GROUP_NEW,
                 "Group": GROUP,
+                "NewAdmissionChange": ADMISSION_NEW,
+                "AdmissionChange": ADMISSION_CHANGE,
+                "Admission": ADMISSION,
             },
         },
         "paths": {
@@ -585,6 +644,43 @@ def document() -> dict[str, Any]:
                         **_errors(400, 401, 403, 404, 409),
                     },
                 }
+            },
+            "/api/v1/learners/{user_id}/admission": {
+                "get": {
+                    "operationId": "learnerAdmission",
+                    "summary": "A learner's admission status per discipline or course, and its"
+                    " history (scope: read)",
+                    "parameters": [_path("user_id")],
+                    "responses": {
+                        "200": {
+                            "description": "The statuses and their history",
+                            **_json({"$ref": "#/components/schemas/Admission"}),
+                        },
+                        **_errors(401, 403, 404),
+                    },
+                },
+                "post": {
+                    "operationId": "changeAdmission",
+                    "summary": "Record a change of a learner's admission status, with why"
+                    " (scope: schedule); a learner no longer admitted is taken out of a running"
+                    " control at once",
+                    "parameters": [_path("user_id")],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/NewAdmissionChange"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Recorded",
+                            **_json({"$ref": "#/components/schemas/AdmissionChange"}),
+                        },
+                        "200": {
+                            "description": "The learner already has this status: nothing new",
+                            **_json({"$ref": "#/components/schemas/AdmissionChange"}),
+                        },
+                        **_errors(400, 401, 403, 404),
+                    },
+                },
             },
             "/api/v1/guarantee/alerts": {
                 "get": {

@@ -18,7 +18,7 @@ from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from admission.sqlite_store import SqliteExcuses, SqliteGuests
+from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
@@ -31,6 +31,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from . import keys
+from .admission import routes as admission_routes
 from .api import routes as api_routes
 from .apikeys import routes as apikey_routes
 from .changes import Changes
@@ -44,6 +45,7 @@ from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .idempotency import Idempotency
 from .live import routes as live_routes
+from .programmes import routes as programme_routes
 from .ratelimit import Limits
 from .reports import routes as report_routes
 from .settings import ConfigError, Settings
@@ -66,6 +68,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.TIMETABLE] = SqliteTimetable(db)
     app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.GUESTS] = SqliteGuests(db)
+    app[keys.ADMISSION] = SqliteAdmission(db)
     app[keys.IDEMPOTENCY] = Idempotency(db)
     app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
     app[keys.LEDGER] = SqliteLedger(db)
@@ -269,8 +272,10 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(report_routes)
     app.add_routes(live_routes)
     app.add_routes(excuse_routes)
+    app.add_routes(admission_routes)
     app.add_routes(timetable_routes)
     app.add_routes(group_routes)
+    app.add_routes(programme_routes)
     app.add_routes(guest_routes)
     app.add_routes(apikey_routes)
     app.add_routes(api_routes)

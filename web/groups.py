@@ -64,7 +64,7 @@ MAX_ZONE = 64
 GROUP_FIELDS = (
     "name", "department_id", "programme_id", "language", "timezone", "starts_on", "ends_on",
 )  # fmt: skip
-PROGRAMME_FIELDS = ("programme_name", "kind", "institute_id")
+PROGRAMME_FIELDS = ("programme_name", "kind", "institute_id", "distance")
 IMPORT_TTL = 3600.0  # seconds a preview may be confirmed in
 MAX_SEALED = 4 * 1024 * 1024  # the rows of a preview, uncompressed
 
@@ -313,6 +313,7 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
     user = _require_manager(request)
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in PROGRAMME_FIELDS}
+    values["distance"] = values["distance"] or "1"  # Sabaq's programmes are distance ones
     store = _store(request)
     name = values["programme_name"].strip()
     error: str | None = None
@@ -325,6 +326,8 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
         error = _("Choose the kind of programme.")
     elif institute_id is None:
         error = _("Choose the institute.")
+    elif values["distance"] not in ("1", "0"):
+        error = _("Say whether the programme is a distance programme.")
     if error is not None or institute_id is None:
         group_values = dict.fromkeys(GROUP_FIELDS, "") | {
             "timezone": DEFAULT_TIMEZONE,
@@ -334,7 +337,7 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
             request, group_values, None, 400, programme_error=error, programme_values=values
         )
     programme = request.app[keys.TIMETABLE].add_programme(
-        name, ProgrammeKind(values["kind"]), institute_id
+        name, ProgrammeKind(values["kind"]), institute_id, distance=values["distance"] == "1"
     )
     log.info("staff %s created programme %s", user.id, programme.id)
     return redirect(f"/groups/new?programme={programme.id}")

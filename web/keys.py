@@ -12,7 +12,7 @@ from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from admission.sqlite_store import SqliteExcuses, SqliteGuests
+from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.guarantee import Guarantee
@@ -36,6 +36,7 @@ TIMETABLE = web.AppKey("timetable", SqliteTimetable)
 GUARANTEE = web.AppKey("guarantee", Guarantee)
 EXCUSES = web.AppKey("excuses", SqliteExcuses)
 GUESTS = web.AppKey("guests", SqliteGuests)
+ADMISSION = web.AppKey("admission", SqliteAdmission)
 LEDGER = web.AppKey("ledger", SqliteLedger)
 HEADS = web.AppKey("heads", HeadsFolder)
 CHANGES = web.AppKey("changes", Changes)

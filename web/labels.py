@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from admission.status import NotAdmittedReason
 from scheduler.errors import ClassConflict
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 
@@ -22,6 +23,15 @@ def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
         ClassKind.MIDTERM_CONTROL: _("Midterm control"),
         ClassKind.EXAM: _("Exam"),
         ClassKind.INTRODUCTION: _("Introductory class"),
+    }
+
+
+def not_admitted_labels(_: Callable[[str], str]) -> dict[NotAdmittedReason, str]:
+    return {
+        NotAdmittedReason.ASSIGNMENTS_INCOMPLETE: _("assignments on the portal not completed"),
+        NotAdmittedReason.INTERMEDIATE_TEST_FAILED: _(
+            "intermediate tests or case tasks not passed"
+        ),
     }
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role
+from admission.door import not_admitted_in
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
@@ -82,6 +83,7 @@ class Happened:
     slots: list[ClassSlot]
     events: dict[int, list[LedgerEvent]]
     excused: Mapping[int, Collection[int]]  # class id → learners an approved request excuses
+    not_admitted: Mapping[int, Collection[int]]  # class id → learners their status kept out
 
 
 def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
@@ -102,7 +104,12 @@ def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
         )
         for c in took_place
     ]
-    return Happened(slots, events, excused_in(request.app[keys.EXCUSES], tt, took_place))
+    return Happened(
+        slots,
+        events,
+        excused_in(request.app[keys.EXCUSES], tt, took_place),
+        not_admitted_in(request.app[keys.ADMISSION], tt, took_place, time.time()),
+    )
 
 
 def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, LearnerMark]]:
@@ -115,6 +122,7 @@ def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, Lear
         time.time(),
         lambda s: store.at(s.ends_at),
         happened.excused,
+        happened.not_admitted,
     )
 
 
@@ -378,7 +386,9 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
     classes = tt.classes_between(month.start, month.end)
     happened = _happened(request, classes)
     slots = [s for s in happened.slots if wanted.intersection(s.learner_ids)]
-    totals = by_learner(_marks(request, Happened(slots, happened.events, happened.excused)))
+    totals = by_learner(
+        _marks(request, Happened(slots, happened.events, happened.excused, happened.not_admitted))
+    )
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in tt.groups_of_member(u.id))

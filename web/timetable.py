@@ -15,6 +15,7 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.models import Role, User
+from admission.status import CONTROLS
 from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
 from scheduler.guarantee import MonthState, months, states_of_groups
 from scheduler.models import (
@@ -400,6 +401,19 @@ def plan_from(
     group = tt.group(group_id)
     if teacher_id not in tt.teachers(group_id):
         raise PlanError(_("The teacher does not teach this group."))
+    if kind in CONTROLS and group.programme_id is not None:
+        # The learners' admission to a control is decided per discipline: it must name one.
+        names = [d.name for d in tt.disciplines(group.programme_id)]
+        found = tt.discipline_named(group.programme_id, discipline) if discipline else None
+        if names and found is None:
+            raise PlanError(
+                _(
+                    "A midterm control or an exam names one of the programme's"
+                    " disciplines: {names}."
+                ).replace("{names}", ", ".join(names))
+            )
+        if found is not None:
+            discipline = found.name
     try:
         day = date.fromisoformat(str(data.get("day", "")))
         start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))
@@ -468,6 +482,15 @@ def _new_form(
             "kinds": list(kind_labels(_).items()),
             "formats": list(format_labels(_).items()),
             "weekday_names": _weekday_names(request),
+            # The disciplines of the groups' programmes, offered as the discipline is typed.
+            "disciplines": sorted(
+                {
+                    d.name
+                    for pid in {g.programme_id for g in groups if g.programme_id}
+                    for d in tt.disciplines(pid)
+                },
+                key=str.casefold,
+            ),
             "values": values,
             "error": error,
         },

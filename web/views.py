@@ -19,8 +19,10 @@ from access.ids import uuid7
 from access.models import ClassRole, Role, User
 from access.passwords import Passwords
 from admission import guest_service as guest_rules
+from admission.door import not_admitted_in, not_admitted_now, turned_away
 from admission.guests import GuestStatus
 from admission.service import excused_in
+from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
 from attendance.models import EventKind, IncomingEvent
@@ -30,6 +32,7 @@ from . import keys
 from .alerts import alert_lines, switch_notices
 from .http import (
     LANG_COOKIE,
+    LANG_KEY,
     SESSION_COOKIE,
     PageError,
     download,
@@ -40,7 +43,8 @@ from .http import (
     session_of,
     set_session_cookie,
 )
-from .i18n import N_
+from .i18n import N_, format_time
+from .labels import not_admitted_labels
 from .ratelimit import address_key
 
 log = logging.getLogger("sabaq.web.views")
@@ -68,11 +72,25 @@ def class_zone(request: web.Request, live_class: LiveClass) -> str:
 
 
 def class_role(request: web.Request, user: User, live_class: LiveClass) -> ClassRole:
-    """The user's role in the class, or a refusal that says why."""
+    """The user's role in the class, or a refusal that says why: a learner whose admission
+    status keeps them out is told why and whom to ask, and the refusal is logged."""
     _ = gettext_of(request)
     if user.id == live_class.teacher_id:
         return ClassRole.HOST
-    if request.app[keys.TIMETABLE].is_learner(user.id, live_class):
+    tt = request.app[keys.TIMETABLE]
+    if tt.is_learner(user.id, live_class):
+        now = time.time()
+        barred = turned_away(request.app[keys.ADMISSION], tt, user.id, live_class, now)
+        if barred is not None:
+            request.app[keys.ADMISSION].refused(live_class.id, user.id, barred.id, now)
+            log.info(
+                "class %s: learner %s not admitted (status change %s)",
+                live_class.id, user.id, barred.id,
+            )  # fmt: skip
+            message = not_admitted_message(
+                request.app, request.get(LANG_KEY, "en"), live_class, barred
+            )
+            raise PageError(403, message, "not_admitted")
         return ClassRole.LEARNER
     if user.role in OBSERVER_ROLES:
         return ClassRole.OBSERVER
@@ -80,6 +98,31 @@ def class_role(request: web.Request, user: User, live_class: LiveClass) -> Class
         403,
         _("This class is for another group. You can join only the classes of your own group."),
         "not_in_class",
+    )
+
+
+def not_admitted_message(
+    app: web.Application, lang: str, c: LiveClass, barred: AdmissionChange
+) -> str:
+    """Why a learner may not enter, since when, and whom to ask, in ``lang``."""
+    _ = app[keys.CATALOGUES][lang].gettext
+    tt = app[keys.TIMETABLE]
+    zone = tt.group(c.group_ids[0]).timezone if c.group_ids else DEFAULT_TIMEZONE
+    director_id = tt.institute_of_group(c.group_ids[0]).director_id if c.group_ids else None
+    director = app[keys.ACCOUNTS].get(director_id).full_name if director_id else "—"
+    since = format_time(datetime.fromtimestamp(barred.at, UTC), zone, lang)
+    reason = not_admitted_labels(_)[barred.reason] if barred.reason else ""
+    return (
+        _(
+            "You are not admitted to this class: {reason} (since {since}, recorded by {by})."
+            " To clear the debt, contact {by} or the staff of your institute. With a valid"
+            " reason (illness, the death of a close relative, service duty) you may write to"
+            " the director of the institute, {director}, for an individual schedule."
+        )
+        .replace("{reason}", reason)
+        .replace("{since}", since)
+        .replace("{by}", barred.by_name)
+        .replace("{director}", director)
     )
 
 
@@ -302,8 +345,28 @@ async def class_page(request: web.Request) -> web.Response:
             else [],
             "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
             "recordings": _recordings(request, c),
+            "not_admitted": _not_admitted(request, c)
+            if role is ClassRole.HOST or role is ClassRole.OBSERVER
+            else [],
         },
     )
+
+
+def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, int]]:
+    """(name, reason, id) of the class's learners their admission status keeps out, by name."""
+    _ = gettext_of(request)
+    barred = not_admitted_now(
+        request.app[keys.ADMISSION], request.app[keys.TIMETABLE], c, time.time()
+    )
+    if not barred:
+        return []
+    people = request.app[keys.ACCOUNTS].many(barred)
+    reasons = not_admitted_labels(_)
+    rows = [
+        (people[u].full_name, reasons[ch.reason] if ch.reason else "", u)
+        for u, ch in barred.items()
+    ]
+    return sorted(rows, key=lambda r: r[0].casefold())
 
 
 RECORDING_NAME = re.compile(r"^\d{8}T\d{6}Z-(camera|screen)\.webm$")
@@ -401,20 +464,23 @@ def mark_labels(request: web.Request) -> dict[Mark, str]:
         Mark.LEFT_EARLY: _("left early"),
         Mark.ABSENT: _("absent"),
         Mark.EXCUSED: _("excused"),
+        Mark.NOT_ADMITTED: _("not admitted"),
     }
 
 
 def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
     """(name, mark) for every learner of the class, absentees included, by name."""
     accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
+    now = time.time()
     marks = class_marks(
         tt.learners(c),
         request.app[keys.LEDGER].events(c.id),
         c.starts_at.timestamp(),
         c.ends_at.timestamp(),
-        time.time(),
+        now,
         rules,
         excused=excused_in(request.app[keys.EXCUSES], tt, [c]).get(c.id, ()),
+        not_admitted=not_admitted_in(request.app[keys.ADMISSION], tt, [c], now).get(c.id, ()),
     )
     people = accounts.many(m.user_id for m in marks)
     named = [(people[m.user_id].full_name, m) for m in marks]

@@ -198,6 +198,14 @@ def _excuses(r: Row) -> Shape | None:
     }  # fmt: skip
 
 
+def _admission(r: Row) -> Shape | None:
+    return "admission.changed", None, f"learner:{r['learner_id']}", {
+        "change_id": r["id"], "learner_id": r["learner_id"], "programme_id": r["programme_id"],
+        "discipline_id": r["discipline_id"], "admitted": bool(r["admitted"]),
+        "reason": r["reason"], "note": r["note"], "by": r["by_name"], "at": r["at"],
+    }  # fmt: skip
+
+
 SOURCES: tuple[tuple[str, str, Callable[[Row], Shape | None]], ...] = (
     (
         "timetable",
@@ -224,6 +232,12 @@ SOURCES: tuple[tuple[str, str, Callable[[Row], Shape | None]], ...] = (
         "SELECT s.id AS position, s.at AS happened, s.*, x.learner_id FROM excuse_steps s"
         " JOIN excuse_requests x ON x.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT 500",
         _excuses,
+    ),
+    (
+        "admission",
+        "SELECT id AS position, at AS happened, * FROM admission_changes WHERE id > ?"
+        " ORDER BY id LIMIT 500",
+        _admission,
     ),
 )
 
@@ -366,6 +380,7 @@ class Webhooks:
             "ledger": "SELECT MAX(seq) FROM ledger_events",
             "guests": "SELECT MAX(id) FROM guest_steps",
             "excuses": "SELECT MAX(id) FROM excuse_steps",
+            "admission": "SELECT MAX(id) FROM admission_changes",
         }[source]
         return int(self._db.execute(table).fetchone()[0] or 0)
 

@@ -396,6 +396,7 @@
         } else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
         else if (msg.code === "revoked") finish(S.revoked, "closed");
+        else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
         else if (msg.code === "waiting_for_teacher") setStatus(S.waitingTeacher, "waiting");
         else if (msg.code === "class_ended") finish(S.ended, "ended");
         else if (["chat_too_fast", "camera_not_allowed", "nothing_to_record"].includes(msg.code)) {

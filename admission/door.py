@@ -1,0 +1,155 @@
+"""Admission status with the timetable: setting a learner's status, the door of a class, who is
+turned away at it, and who a register marks "not admitted"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from scheduler.errors import SchedulerError
+from scheduler.models import LiveClass, Programme, ProgrammeKind
+from scheduler.sqlite_store import SqliteTimetable
+
+from .errors import AdmissionError
+from .sqlite_store import SqliteAdmission
+from .status import (
+    AdmissionChange,
+    Door,
+    NotAdmittedReason,
+    StatusKey,
+    barred_during,
+    check_change,
+    check_key,
+    door_of,
+    refusal,
+)
+
+
+class NotInProgramme(AdmissionError):
+    """The learner is in no group of the programme."""
+
+    code = "not_in_programme"
+
+
+class UnknownDiscipline(AdmissionError):
+    code = "unknown_discipline"
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Who changes a status: a person (``id``) or the portal through an API key (``id`` None)."""
+
+    id: int | None
+    name: str
+
+
+def programmes_of_learner(timetable: SqliteTimetable, learner_id: int) -> list[Programme]:
+    """The programmes of the learner's groups, by name."""
+    ids = {g.programme_id for g in timetable.groups_of_member(learner_id) if g.programme_id}
+    return sorted((timetable.programme(p) for p in ids), key=lambda p: p.name.casefold())
+
+
+def set_status(
+    admission: SqliteAdmission,
+    timetable: SqliteTimetable,
+    *,
+    learner_id: int,
+    key: StatusKey,
+    admitted: bool,
+    reason: NotAdmittedReason | None,
+    note: str,
+    by: Who,
+    at: float,
+) -> tuple[AdmissionChange, bool]:
+    """Record a change of the learner's status; returns it and whether it is new. Setting the
+    status it already has records nothing (the portal may repeat a call)."""
+    note = note.strip()
+    check_change(admitted, reason, note)
+    if key.programme_id not in {p.id for p in programmes_of_learner(timetable, learner_id)}:
+        raise NotInProgramme(f"User {learner_id} is in no group of programme {key.programme_id}")
+    programme = timetable.programme(key.programme_id)
+    check_key(programme.kind, key)
+    if key.discipline_id is not None:
+        try:
+            discipline = timetable.discipline(key.discipline_id)
+        except SchedulerError:
+            raise UnknownDiscipline(f"No discipline with id {key.discipline_id}") from None
+        if discipline.programme_id != programme.id:
+            raise UnknownDiscipline(
+                f"Discipline {key.discipline_id} is not of programme {programme.id}"
+            )
+    history = admission.histories([learner_id]).get(learner_id, {}).get(key, [])
+    if history and history[-1].admitted == admitted and history[-1].reason == reason:
+        return history[-1], False
+    change = admission.record(
+        learner_id=learner_id, key=key, admitted=admitted, reason=reason, note=note,
+        by_id=by.id, by_name=by.name, at=at,
+    )  # fmt: skip
+    return change, True
+
+
+def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
+    """The door of a class: the statuses that decide who of its learners may enter."""
+    programmes: dict[int, ProgrammeKind] = {}
+    discipline_of: dict[int, int | None] = {}
+    for gid in c.group_ids:
+        pid = timetable.group(gid).programme_id
+        if pid is None or pid in programmes:
+            continue
+        programmes[pid] = timetable.programme(pid).kind
+        found = timetable.discipline_named(pid, c.discipline) if c.discipline.strip() else None
+        discipline_of[pid] = found.id if found is not None else None
+    return door_of(c, programmes, discipline_of)
+
+
+def turned_away(
+    admission: SqliteAdmission,
+    timetable: SqliteTimetable,
+    learner_id: int,
+    c: LiveClass,
+    at: float,
+) -> AdmissionChange | None:
+    """The not-admitted status that keeps the learner out of the class now, or None."""
+    d = door(timetable, c)
+    if not d.keys:
+        return None
+    return refusal(d, admission.histories([learner_id]).get(learner_id, {}), at)
+
+
+def not_admitted_in(
+    admission: SqliteAdmission,
+    timetable: SqliteTimetable,
+    classes: Sequence[LiveClass],
+    now: float,
+) -> Mapping[int, frozenset[int]]:
+    """class id → its learners a not-admitted status kept out at some moment of the class (up
+    to now for a class still to end)."""
+    doors = {c.id: d for c in classes if (d := door(timetable, c)).keys}
+    if not doors:
+        return {}
+    learners = {c.id: timetable.learners(c) for c in classes if c.id in doors}
+    histories = admission.histories({u for ls in learners.values() for u in ls})
+    out: dict[int, frozenset[int]] = {}
+    for c in classes:
+        if c.id not in doors:
+            continue
+        start, end = c.starts_at.timestamp(), min(c.ends_at.timestamp(), now)
+        barred = frozenset(
+            u
+            for u in learners[c.id]
+            if u in histories and barred_during(doors[c.id], histories[u], start, max(start, end))
+        )
+        if barred:
+            out[c.id] = barred
+    return out
+
+
+def not_admitted_now(
+    admission: SqliteAdmission, timetable: SqliteTimetable, c: LiveClass, at: float
+) -> dict[int, AdmissionChange]:
+    """learner → the status that keeps them out of the class now (for the teacher's roster)."""
+    d = door(timetable, c)
+    if not d.keys:
+        return {}
+    histories = admission.histories(timetable.learners(c))
+    return {u: ch for u, h in histories.items() if (ch := refusal(d, h, at)) is not None}
