@@ -13,6 +13,7 @@ from scheduler.sqlite_store import SqliteTimetable
 from .errors import AdmissionError
 from .sqlite_store import SqliteAdmission
 from .status import (
+    CONTROLS,
     AdmissionChange,
     Door,
     NotAdmittedReason,
@@ -89,9 +90,14 @@ def set_status(
 
 
 def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
-    """The door of a class: the statuses that decide who of its learners may enter."""
+    """The door of a class: the statuses that decide who of its learners may enter.
+
+    A control or exam of a postgraduate programme that names none of the programme's
+    disciplines (planned before they were entered, say) fails closed: it is decided by every
+    discipline of the programme."""
     programmes: dict[int, ProgrammeKind] = {}
     discipline_of: dict[int, int | None] = {}
+    unnamed: list[StatusKey] = []
     for gid in c.group_ids:
         pid = timetable.group(gid).programme_id
         if pid is None or pid in programmes:
@@ -99,7 +105,10 @@ def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
         programmes[pid] = timetable.programme(pid).kind
         found = timetable.discipline_named(pid, c.discipline) if c.discipline.strip() else None
         discipline_of[pid] = found.id if found is not None else None
-    return door_of(c, programmes, discipline_of)
+        if found is None and c.kind in CONTROLS and programmes[pid] is ProgrammeKind.POSTGRADUATE:
+            unnamed += [StatusKey(pid, d.id) for d in timetable.disciplines(pid)]
+    d = door_of(c, programmes, discipline_of)
+    return Door(d.kind, d.individual, d.keys + tuple(unnamed)) if unnamed else d
 
 
 def turned_away(
@@ -120,11 +129,12 @@ def not_admitted_in(
     admission: SqliteAdmission,
     timetable: SqliteTimetable,
     classes: Sequence[LiveClass],
-    now: float,
+    windows: Mapping[int, tuple[float, float]],
 ) -> Mapping[int, frozenset[int]]:
-    """class id → its learners a not-admitted status kept out at some moment of the class (up
-    to now for a class still to end)."""
-    doors = {c.id: d for c in classes if (d := door(timetable, c)).keys}
+    """class id → its learners a not-admitted status kept out at some moment of the class.
+    ``windows``: when each class actually ran (from going live to ending, or to now for one
+    still running), as its register counts it."""
+    doors = {c.id: d for c in classes if c.id in windows and (d := door(timetable, c)).keys}
     if not doors:
         return {}
     learners = {c.id: timetable.learners(c) for c in classes if c.id in doors}
@@ -133,7 +143,7 @@ def not_admitted_in(
     for c in classes:
         if c.id not in doors:
             continue
-        start, end = c.starts_at.timestamp(), min(c.ends_at.timestamp(), now)
+        start, end = windows[c.id]
         barred = frozenset(
             u
             for u in learners[c.id]

@@ -90,6 +90,7 @@ def plan_makeup(
     *,
     title: str,
     kind: ClassKind,
+    discipline: str = "",
     teacher_id: int,
     starts_at: datetime,
     ends_at: datetime,
@@ -110,6 +111,7 @@ def plan_makeup(
         ends_at=ends_at,
         group_ids=(request.group_id,),
         learner_ids=(request.learner_id,),
+        discipline=discipline,
     )
     excuses.makeup_planned(request_id, c.id, by.id, by.full_name, at)
     return c

@@ -590,7 +590,16 @@ class SqliteAdmission:
         return out
 
     def refused(self, class_id: int, learner_id: int, change_id: int, at: float) -> None:
+        """Log a refusal at the door; one a minute per learner and class is enough (a page
+        reloaded, a join retried)."""
         with self._db:
+            recent = self._db.execute(
+                "SELECT 1 FROM admission_refusals WHERE class_id = ? AND learner_id = ?"
+                " AND change_id = ? AND at > ?",
+                (class_id, learner_id, change_id, at - 60),
+            ).fetchone()
+            if recent is not None:
+                return
             self._db.execute(
                 "INSERT INTO admission_refusals (class_id, learner_id, change_id, at)"
                 " VALUES (?, ?, ?, ?)",

@@ -261,6 +261,12 @@ def programme_of(row: sqlite3.Row) -> Programme:
     )
 
 
+def same_name(name: str) -> str:
+    """A discipline's name as names are compared: letter case and spacing (any kind, any
+    amount) aside."""
+    return " ".join(name.split()).casefold()
+
+
 def _ts(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
@@ -492,15 +498,13 @@ class SqliteTimetable:
 
     def _named(self, programme_id: int, name: str) -> list[Discipline]:
         """The programme's disciplines of that name, letter case aside, oldest first."""
-        wanted = name.strip().casefold()
+        wanted = same_name(name)
         if not wanted:
             return []
         rows = self._db.execute(
             "SELECT * FROM disciplines WHERE programme_id = ? ORDER BY id", (programme_id,)
         )
-        return [
-            self._discipline(r) for r in rows.fetchall() if r["name"].strip().casefold() == wanted
-        ]
+        return [self._discipline(r) for r in rows.fetchall() if same_name(r["name"]) == wanted]
 
     def credit_mix(self, programme_id: int) -> CreditMix:
         """In-person and total credits of the programme's disciplines."""
@@ -588,8 +592,8 @@ class SqliteTimetable:
             " WHERE g.programme_id = ? AND c.discipline != '' GROUP BY c.discipline",
             (programme_id,),
         )
-        wanted = name.strip().casefold()
-        return sum(n for text, n in rows.fetchall() if text.strip().casefold() == wanted)
+        wanted = same_name(name)
+        return sum(n for text, n in rows.fetchall() if same_name(text) == wanted)
 
     def _settle(self, programme_id: int) -> CreditMix:
         """The programme's mix as the open transaction leaves it; past 20 % in a distance

@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from admission.door import NotInProgramme, UnknownDiscipline, Who, set_status
+from admission.models import ExcuseReason
 from admission.sqlite_store import SqliteAdmission
 from admission.status import (
     AdmissionChange,
@@ -452,3 +453,88 @@ async def test_a_control_names_one_of_the_programmes_disciplines(
     assert (await made.json())["classes"][0]["discipline"] == "Уголовное право"
     lecture = plan | {"kind": "lecture", "start": "11:00", "end": "12:00"}
     assert (await staff.post("/api/v1/classes", json=lecture)).status == 201  # no rule for them
+
+
+async def test_a_makeup_control_keeps_the_door_and_a_control_naming_nothing_fails_closed(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    p = _programmes(tt, academy)
+    learner = academy.student_ids[0]
+    staff = sign_in(academy.staff_id)
+    await _record(staff, learner, f"{p.postgraduate}:{p.criminal_law}", "assignments_incomplete")
+    excuses = served.app[keys.EXCUSES]
+    today = datetime.now(UTC).date()
+    r = excuses.file(
+        learner_id=learner, group_id=p.pg_group, reason=ExcuseReason.ILLNESS, first_day=today,
+        last_day=today, document="Справка № 7", details="", by_id=academy.staff_id,
+        by_name="Жанна Серикбаева", at=time.time(),
+    )  # fmt: skip
+    director = tt.institute_of_group(p.pg_group).director_id
+    assert director is not None
+    excuses.decide(r.id, True, director, "Серик Ахметов", "", time.time())
+    form = {
+        "title": "Пересдача", "kind": "exam", "teacher_id": str(academy.teacher_id),
+        "day": (today + timedelta(days=3)).isoformat(), "start": "10:00", "end": "11:00",
+    }  # fmt: skip
+    refused = await staff.post(f"/excuses/{r.id}/makeup", data=form, allow_redirects=False)
+    assert refused.status == 400 and "Уголовное право" in await refused.text()
+    planned = await staff.post(
+        f"/excuses/{r.id}/makeup", data=form | {"discipline": "уголовное право"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert planned.status == 303, await planned.text()
+    (makeup,) = [c for c in tt.classes_of_learner(learner) if c.individual]
+    assert makeup.discipline == "Уголовное право"
+    client = sign_in(learner)
+    assert not await _joins(client, makeup.id)  # the debt comes first
+    # Planned around the pages, naming no discipline (or one spelt otherwise): still closed.
+    unnamed = _add(tt, academy, p.pg_group, ClassKind.MIDTERM_CONTROL, 30)
+    spaced = _add(tt, academy, p.pg_group, ClassKind.EXAM, 31, "Уголовное\u00a0  ПРАВО")
+    assert not await _joins(client, unnamed.id)
+    assert not await _joins(client, spaced.id)
+    assert await _joins(sign_in(academy.student_ids[1]), unnamed.id)  # others are admitted
+
+
+async def test_a_class_over_is_the_learners_to_look_back_on(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """Today's status does not close a class already held, nor turn an absence in it into
+    "not admitted"; a status recorded after the class ended changes nothing of it."""
+    tt = served.app[keys.TIMETABLE]
+    p = _programmes(tt, academy)
+    learner = academy.student_ids[0]
+    exam = _add(tt, academy, p.pg_group, ClassKind.EXAM, 5, "Уголовное право")
+    teacher = await join(sign_in(academy.teacher_id), exam.id)
+    await publish(teacher)
+    await _until_live(tt, exam.id)
+    await teacher.send("end_class")
+    async with asyncio.timeout(10):
+        while tt.get_class(exam.id).status is ClassStatus.LIVE:
+            await asyncio.sleep(0.05)
+    await teacher.close()
+    staff = sign_in(academy.staff_id)
+    await _record(staff, learner, f"{p.postgraduate}:{p.criminal_law}", "assignments_incomplete")
+    page = await sign_in(learner).get(f"/classes/{exam.id}")
+    assert page.status == 200
+    assert served.app[keys.ADMISSION].refusals(exam.id) == []
+    register = await staff.get(
+        f"/classes/{exam.id}/attendance.csv", headers={"Accept-Language": "en"}
+    )
+    rows = {line.split(",")[0]: line for line in (await register.text()).splitlines()}
+    assert "absent" in rows["Студент 01"] and "not admitted" not in rows["Студент 01"]
+
+
+async def test_api_says_a_note_is_missing(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    p = _programmes(tt, academy)
+    staff = sign_in(academy.staff_id)
+    resp = await staff.post(
+        f"/api/v1/learners/{academy.student_ids[0]}/admission",
+        json={"programme_id": p.postgraduate, "discipline_id": p.criminal_law,
+              "admitted": False, "reason": "assignments_incomplete", "note": "   "},
+    )  # fmt: skip
+    body = await resp.json()
+    assert resp.status == 400 and body["error"]["code"] == "note_missing"

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from access.api_keys import Scope
+from access.errors import UserNotFound
 from scheduler.models import DisciplineFormat, ProgrammeKind
 from tests.conftest import Academy, SignIn
 from web import api_schema, keys
@@ -132,6 +134,38 @@ async def test_every_operation_answers_as_documented(
         assert page["total"] == 3  # two seeded, one just created
         assert rest["next_offset"] == 2 and rest["items"][0]["id"] != page["items"][0]["id"]
         assert (await call("GET", groups, f"{groups}?limit=0"))[0] == 400
+        members = "/api/v1/groups/{group_id}/members"
+        into = f"/api/v1/groups/{made_group['id']}/members"
+        roster = {"members": [
+            {"login": "portal.learner1", "full_name": "Айгерім Сәрсенова", "agency": "МВД"},
+            {"login": "student01", "full_name": "Студент 01"},
+        ]}  # fmt: skip
+        status, added = await call("POST", members, into, roster)
+        assert status == 200 and (added["created"], added["added"]) == (1, 2)
+        assert sorted(added["group"]["members"]) == sorted(m["user_id"] for m in added["members"])
+        status, again = await call("POST", members, into, roster)
+        assert status == 200 and (again["created"], again["added"], again["already"]) == (0, 0, 2)
+        staff_login = served.app[keys.ACCOUNTS].get(academy.staff_id).login
+        wrong_rosters: list[dict[str, Any]] = [
+            {"members": []},
+            {"members": [{"login": "x"}]},
+            {"members": [{"login": "bad login!", "full_name": "X"}]},
+            {"members": [{"login": staff_login, "full_name": "X"}]},  # not a student
+            {"members": [{"login": "twice", "full_name": "X"}] * 2},
+        ]
+        for wrong_roster in wrong_rosters:
+            assert (await call("POST", members, into, wrong_roster))[0] == 400, wrong_roster
+        with pytest.raises(UserNotFound):  # all or none: the valid row was not written either
+            served.app[keys.ACCOUNTS].by_login("twice")
+        assert (await call("POST", members, "/api/v1/groups/999999/members", roster))[0] == 404
+        teachers = "/api/v1/groups/{group_id}/teachers"
+        to_teach = f"/api/v1/groups/{made_group['id']}/teachers"
+        status, taught = await call("POST", teachers, to_teach, {"user_id": academy.teacher_id})
+        assert status == 200 and taught["teachers"] == [academy.teacher_id]
+        student = {"user_id": academy.student_ids[0]}
+        assert (await call("POST", teachers, to_teach, student))[0] == 400
+        assert (await call("POST", teachers, to_teach, {"user_id": 999999}))[0] == 404
+        assert (await call("POST", teachers, to_teach, {"user_id": "1"}))[0] == 400
         group_report = "/api/v1/reports/groups/{group_id}"
         path = f"/api/v1/reports/groups/{academy.group_id}?month=2026-03"
         status, report = await call("GET", group_report, path)
@@ -195,6 +229,32 @@ async def test_every_operation_answers_as_documented(
         ]  # fmt: skip
         assert [h["id"] for h in statuses["history"]] == [change["id"]]
         assert (await call("GET", admission, "/api/v1/learners/999999/admission"))[0] == 404
+        excuses = "/api/v1/excuse-requests"
+        sick = {
+            "learner_id": learner, "group_id": academy.group_id, "reason": "illness",
+            "first_day": "2026-03-02", "last_day": "2026-03-04",
+            "document": "Справка № 12 от 05.03.2026", "filed_by_user_id": academy.staff_id,
+        }  # fmt: skip
+        status, excuse = await call("POST", excuses, excuses, sick)
+        assert status == 201 and excuse["status"] == "pending"
+        assert excuse["decider_id"] == served.app[keys.ACCOUNTS].by_login("director")[0].id
+        assert [s["action"] for s in excuse["steps"]] == ["filed"]
+        for wrong_excuse in (
+            sick | {"last_day": "2026-03-01"},
+            sick | {"first_day": "1999-01-01"},
+            sick | {"document": ""},
+            sick | {"reason": "lazy"},
+            sick | {"learner_id": academy.outsider_id},  # not in the group
+        ):
+            assert (await call("POST", excuses, excuses, wrong_excuse))[0] == 400, wrong_excuse
+        as_teacher = sick | {"filed_by_user_id": academy.teacher_id}
+        assert (await call("POST", excuses, excuses, as_teacher))[0] == 403
+        assert (await call("POST", excuses, excuses, sick | {"group_id": 999999}))[0] == 404
+        assert (await call("POST", excuses, excuses, sick, reader))[0] == 403
+        one = "/api/v1/excuse-requests/{request_id}"
+        status, read = await call("GET", one, f"{excuses}/{excuse['id']}", token=reader)
+        assert status == 200 and read == excuse
+        assert (await call("GET", one, f"{excuses}/999999"))[0] == 404
         alerts = "/api/v1/guarantee/alerts"
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401

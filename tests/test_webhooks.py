@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
 from access.ids import uuid7
@@ -25,10 +28,12 @@ from web.webhooks import (
     MAX_ATTEMPTS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    GuardedResolver,
     backoff,
     check_url,
     deliver_once,
     sign,
+    unreachable,
 )
 
 
@@ -208,3 +213,72 @@ async def test_a_bad_or_dead_endpoint_does_not_hold_up_the_others(
         assert failed.failed_at is not None and failed.delivered_at is None
     finally:
         await server.close()
+
+
+class Rebound(AbstractResolver):
+    """The DNS below the resolver under test: portal.example now points at this machine."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            {"hostname": host, "host": self.address, "port": port, "family": family,
+             "proto": 0, "flags": 0},
+        ]  # fmt: skip
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_name_that_resolves_to_this_machine_is_not_reached() -> None:
+    """DNS rebinding: a name accepted when registered may later point at this machine; the
+    addresses are checked every time it is resolved, and the connection uses only those."""
+    for address in ("127.0.0.1", "::1", "::ffff:127.0.0.1", "169.254.169.254", "0.0.0.0"):
+        assert unreachable(ipaddress.ip_address(address)), address
+    assert not unreachable(ipaddress.ip_address("10.1.2.3"))  # the academy's LAN
+    with pytest.raises(OSError, match="may not go to"):
+        await GuardedResolver(inner=Rebound("169.254.169.254")).resolve("portal.example", 80)
+    lan = await GuardedResolver(inner=Rebound("10.1.2.3")).resolve("portal.example", 80)
+    assert [r["host"] for r in lan] == ["10.1.2.3"]
+    allowed = GuardedResolver(frozenset({"portal.example"}), Rebound("127.0.0.1"))
+    assert [r["host"] for r in await allowed.resolve("portal.example", 80)] == ["127.0.0.1"]
+    # The whole way: a session with the guarded resolver does not reach a server on loopback.
+    receiver = Receiver(failures=0, class_id=0)
+    portal = web.Application()
+    portal.router.add_post("/hooks", receiver.handle)
+    server = TestServer(portal, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        guarded = GuardedResolver(inner=Rebound("127.0.0.1"))
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=guarded)
+        ) as session:
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await session.post(f"http://portal.example:{server.port}/hooks", data=b"{}")
+        assert receiver.seen == []
+    finally:
+        await server.close()
+
+
+def test_old_deliveries_are_pruned_but_pending_ones_kept(
+    served: TestServer, academy: Academy
+) -> None:
+    hooks = served.app[keys.WEBHOOKS]
+    hooks.add("https://portal.example/hooks", academy.staff_id)
+    for _ in range(3):
+        served.app[keys.LEDGER].append(
+            IncomingEvent(
+                id=str(uuid7()), kind=EventKind.JOINED, class_id=academy.class_id,
+                node="media-1", node_seq=0, origin_time=time.time(),
+                user_id=academy.student_ids[0], role="learner",
+            )
+        )  # fmt: skip
+    hooks.collect(time.time())
+    first, second, third = sorted(d.id for d in hooks.deliveries())
+    hooks.attempted(first, 1000.0, 200, "")  # delivered long ago
+    hooks.attempted(second, time.time(), 200, "")  # delivered just now
+    assert hooks.prune(time.time() - 86400) == 1
+    assert sorted(d.id for d in hooks.deliveries()) == [second, third]

@@ -26,8 +26,15 @@ from admission.door import (
     turned_away,
 )
 from admission.door import set_status as record_status
-from admission.status import MAX_NOTE, AdmissionChange, NotAdmittedReason, StatusKey, current
-from scheduler.models import ClassFormat, ClassStatus, Programme, ProgrammeKind
+from admission.status import (
+    CONTROLS,
+    MAX_NOTE,
+    AdmissionChange,
+    NotAdmittedReason,
+    StatusKey,
+    current,
+)
+from scheduler.models import ClassFormat, ClassKind, ClassStatus, Group, Programme, ProgrammeKind
 
 from . import api_schema, keys
 from .http import (
@@ -71,6 +78,27 @@ def status_choices(_: Callable[[str], str]) -> list[tuple[str, str]]:
         (r.value, _("not admitted: {reason}").replace("{reason}", reasons[r]))
         for r in NotAdmittedReason
     ]
+
+
+def named_discipline(request: web.Request, group: Group, kind: ClassKind, text: str) -> str:
+    """The discipline a class of the group names, spelt as its programme spells it. A midterm
+    control or an exam of a programme with disciplines must name one of them: admission to it
+    is decided per discipline (``ValueError`` with the message to show)."""
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    if group.programme_id is None:
+        return text
+    found = tt.discipline_named(group.programme_id, text) if text.strip() else None
+    if found is not None:
+        return found.name
+    names = [d.name for d in tt.disciplines(group.programme_id)]
+    if kind in CONTROLS and names:
+        raise ValueError(
+            _(
+                "A midterm control or an exam names one of the programme's disciplines: {names}."
+            ).replace("{names}", ", ".join(names))
+        )
+    return text
 
 
 def _learner(request: web.Request) -> tuple[User, User]:
@@ -253,12 +281,14 @@ async def sync_rooms(request: web.Request, learner_id: int) -> None:
     for c in tt.classes_of_learner(learner_id):
         if c.status not in OPEN or c.format is not ClassFormat.LIVE_ONLINE:
             continue
+        if c.status is ClassStatus.LIVE:
+            request.app[keys.CHANGES].notify(c.id)  # open live registers show the change
         barred = turned_away(store, tt, learner_id, c, now)
         if barred is None:
             node.readmit(c.id, learner_id)
             continue
         language = tt.group(c.group_ids[0]).language if c.group_ids else "ru"
-        told = not_admitted_message(request.app, language, c, barred)
+        told = not_admitted_message(request.app, language, c, barred, learner_id)
         if await node.remove_user(c.id, learner_id, "not_admitted", told):
             store.refused(c.id, learner_id, barred.id, now)
 
@@ -324,6 +354,11 @@ async def admission_change_json(request: web.Request) -> web.Response:
     if caller.user is not None and caller.user.role not in RECORDERS:
         raise PageError(403, _("Only staff record a student's admission."), "forbidden")
     body = await json_body(request, api_schema.ADMISSION_NEW)
+    if not body["note"].strip():
+        raise PageError(
+            400, _("Say what the change rests on: the portal's record, the cleared debt."),
+            "note_missing",
+        )  # fmt: skip
     reason = NotAdmittedReason(body["reason"]) if body.get("reason") else None
     if body["admitted"] == (reason is not None):
         raise PageError(

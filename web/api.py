@@ -1,4 +1,5 @@
-"""The portal's operations beyond the timetable: join links for its users, groups (paged)."""
+"""The portal's operations beyond the timetable: join links for its users, groups (paged) with
+their members and teachers, guest requests."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.errors import UserNotFound
+from access.models import Role
 from admission import guest_service as guest_rules
 from admission.errors import AdmissionError
 from scheduler.models import DEFAULT_TIMEZONE
+from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
 
 from . import api_schema, keys
+from .groups import row_message
 from .http import (
     PageError,
     api_caller,
@@ -176,3 +180,65 @@ async def create_group(request: web.Request) -> web.Response:
         return web.json_response(_group_json(request, g.id), status=201)
 
     return idempotent(request, raw, run)
+
+
+@routes.post("/api/v1/groups/{group_id:\\d{1,18}}/members")
+async def add_members(request: web.Request) -> web.Response:
+    """Students into a group (scope: schedule), as the import does: a login not yet known
+    becomes a student account (signing in through join links), a known student is added. All
+    of them or, if any is wrong, none, with every wrong one named. Repeating it changes
+    nothing."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.SCHEDULE)
+    if caller.user is not None and caller.user.role not in EDITORS:
+        raise PageError(403, _("Groups are managed by staff."), "forbidden")
+    body = await json_body(request, api_schema.MEMBERS)
+    tt = request.app[keys.TIMETABLE]
+    group = tt.group(int(request.match_info["group_id"]))
+    rows = [
+        make_row(i, m["login"], m["full_name"], m.get("agency", ""))
+        for i, m in enumerate(body["members"])
+    ]
+    store = SqliteGroups(request.app[keys.DB])
+    # No await from the check to the write: nothing changes the accounts in between.
+    checked = check(rows, store.users_by_login(r.login for r in rows), set(tt.members(group.id)))
+    wrong = [c for c in checked if c.status is RowStatus.ERROR]
+    if wrong:
+        listed = "; ".join(f"members[{c.row.line}]: {row_message(_, c)}" for c in wrong[:20])
+        raise PageError(400, _("No one was added: {rows}").replace("{rows}", listed), "bad_members")
+    done = store.import_members(group.id, checked)
+    log.info(
+        "%d created, %d added to group %s through %s",
+        done.created, done.added, group.id, caller.name,
+    )  # fmt: skip
+    by_login = store.users_by_login(r.login for r in rows)
+    return web.json_response(
+        {
+            "created": done.created,
+            "added": done.added,
+            "already": done.already,
+            "members": [{"login": r.login, "user_id": by_login[r.login].id} for r in rows],
+            "group": _group_json(request, group.id),
+        }
+    )
+
+
+@routes.post("/api/v1/groups/{group_id:\\d{1,18}}/teachers")
+async def add_teacher(request: web.Request) -> web.Response:
+    """A teacher for a group (scope: schedule); the account must be a teacher's."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.SCHEDULE)
+    if caller.user is not None and caller.user.role not in EDITORS:
+        raise PageError(403, _("Groups are managed by staff."), "forbidden")
+    body = await json_body(request, api_schema.TEACHER)
+    tt = request.app[keys.TIMETABLE]
+    group = tt.group(int(request.match_info["group_id"]))
+    try:
+        teacher = request.app[keys.ACCOUNTS].get(body["user_id"])
+    except UserNotFound:
+        raise PageError(404, _("There is no such user."), "not_found") from None
+    if teacher.role is not Role.TEACHER:
+        raise PageError(400, _("This account is not a teacher's."), "not_a_teacher")
+    tt.add_teacher(group.id, teacher.id)
+    log.info("user %s made a teacher of group %s through %s", teacher.id, group.id, caller.name)
+    return web.json_response(_group_json(request, group.id))

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from access.models import MAX_AGENCY
+from admission.models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason
 from admission.status import MAX_NOTE, NotAdmittedReason
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
+from scheduler.roster import MAX_NAME
 
 Schema = dict[str, Any]
 
@@ -116,6 +119,105 @@ GROUP: Schema = {
         "teachers": {"type": "array", "items": {"type": "integer"}},
     },
 }
+
+MAX_MEMBERS = 200  # per call; the portal sends a larger group in several
+MEMBERS: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["members"],
+    "properties": {
+        "members": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_MEMBERS,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["login", "full_name"],
+                "properties": {
+                    "login": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "full_name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                    "agency": {"type": "string", "maxLength": MAX_AGENCY},
+                },
+            },
+        }
+    },
+}
+MEMBERS_ADDED: Schema = {
+    "type": "object",
+    "required": ["created", "added", "already", "members", "group"],
+    "properties": {
+        "created": {"type": "integer"},
+        "added": {"type": "integer"},
+        "already": {"type": "integer"},
+        "members": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["login", "user_id"],
+                "properties": {"login": {"type": "string"}, "user_id": {"type": "integer"}},
+            },
+        },
+        "group": {"$ref": "#/components/schemas/Group"},
+    },
+}
+TEACHER: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["user_id"],
+    "properties": {"user_id": ID},
+}
+
+EXCUSE_NEW: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "learner_id", "group_id", "reason", "first_day", "last_day", "document",
+        "filed_by_user_id",
+    ],
+    "properties": {
+        "learner_id": ID,
+        "group_id": ID,  # the learner's group: its institute's director decides
+        "reason": {"type": "string", "enum": [r.value for r in ExcuseReason]},
+        "first_day": DATE,
+        "last_day": DATE,
+        "document": {"type": "string", "minLength": 1, "maxLength": MAX_DOCUMENT},
+        "details": {"type": "string", "maxLength": MAX_DETAILS},
+        "filed_by_user_id": ID,  # the staff member the portal files it as
+    },
+}  # fmt: skip
+EXCUSE: Schema = {
+    "type": "object",
+    "required": [
+        "id", "learner_id", "group_id", "reason", "first_day", "last_day", "status", "steps",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "learner_id": {"type": "integer"},
+        "group_id": {"type": "integer"},
+        "reason": {"type": "string"},
+        "first_day": {"type": "string"},
+        "last_day": {"type": "string"},
+        "document": {"type": "string"},
+        "details": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+        "decider_id": {"type": ["integer", "null"]},
+        "steps": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["action", "by", "at"],
+                "properties": {
+                    "action": {"type": "string"},
+                    "by": {"type": "string"},
+                    "comment": {"type": "string"},
+                    "class_id": {"type": ["integer", "null"]},
+                    "at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+    },
+}  # fmt: skip
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
 GUEST_REQUEST: Schema = {
@@ -283,6 +385,8 @@ def problems(value: Any, schema: Schema, where: str = "") -> list[str]:
     if isinstance(value, list):
         if len(value) > schema.get("maxItems", 10**9):
             out.append(f"{where}: too many items")
+        if len(value) < schema.get("minItems", 0):
+            out.append(f"{where}: too few items")
         for i, item in enumerate(value):
             out += problems(item, schema.get("items", {}), f"{where}[{i}]")
     if isinstance(value, dict):
@@ -319,6 +423,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Not allowed",
         404: "Not found",
         409: "In conflict with the timetable",
+        413: "The body is larger than 64 KiB",
         422: "The Idempotency-Key was used for another request",
         429: "Too many requests",
     }
@@ -368,6 +473,11 @@ def document() -> dict[str, Any]:
                 "GuestRequest": GUEST_REQUEST,
                 "NewGroup": GROUP_NEW,
                 "Group": GROUP,
+                "NewMembers": MEMBERS,
+                "MembersAdded": MEMBERS_ADDED,
+                "NewTeacher": TEACHER,
+                "NewExcuseRequest": EXCUSE_NEW,
+                "ExcuseRequest": EXCUSE,
                 "NewAdmissionChange": ADMISSION_NEW,
                 "AdmissionChange": ADMISSION_CHANGE,
                 "Admission": ADMISSION,
@@ -448,7 +558,7 @@ def document() -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 404, 409, 422),
+                        **_errors(400, 401, 403, 404, 409, 422, 413),
                     },
                 }
             },
@@ -466,7 +576,7 @@ def document() -> dict[str, Any]:
                             "description": "Moved",
                             **_json({"$ref": "#/components/schemas/Class"}),
                         },
-                        **_errors(400, 401, 403, 404, 409),
+                        **_errors(400, 401, 403, 404, 409, 413),
                     },
                 }
             },
@@ -484,7 +594,7 @@ def document() -> dict[str, Any]:
                             "description": "Cancelled",
                             **_json({"$ref": "#/components/schemas/Class"}),
                         },
-                        **_errors(400, 401, 403, 404, 409),
+                        **_errors(400, 401, 403, 404, 409, 413),
                     },
                 }
             },
@@ -512,7 +622,7 @@ def document() -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 404, 409),
+                        **_errors(400, 401, 403, 404, 409, 413),
                     },
                 }
             },
@@ -538,7 +648,7 @@ def document() -> dict[str, Any]:
                             "description": "Created",
                             **_json({"$ref": "#/components/schemas/Group"}),
                         },
-                        **_errors(400, 401, 403, 404, 409, 422),
+                        **_errors(400, 401, 403, 404, 409, 422, 413),
                     },
                 },
                 "get": {
@@ -617,6 +727,44 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/groups/{group_id}/members": {
+                "post": {
+                    "operationId": "addMembers",
+                    "summary": "Students into a group (scope: schedule): unknown logins become"
+                    " student accounts, known students are added; all or none, every wrong one"
+                    " named; a repeat changes nothing",
+                    "parameters": [_path("group_id")],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/NewMembers"}),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Added",
+                            **_json({"$ref": "#/components/schemas/MembersAdded"}),
+                        },
+                        **_errors(400, 401, 403, 404, 413),
+                    },
+                }
+            },
+            "/api/v1/groups/{group_id}/teachers": {
+                "post": {
+                    "operationId": "addTeacher",
+                    "summary": "A teacher for a group (scope: schedule)",
+                    "parameters": [_path("group_id")],
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/NewTeacher"}),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The group",
+                            **_json({"$ref": "#/components/schemas/Group"}),
+                        },
+                        **_errors(400, 401, 403, 404, 413),
+                    },
+                }
+            },
             "/api/v1/guest-requests": {
                 "post": {
                     "operationId": "fileGuestRequest",
@@ -641,7 +789,7 @@ def document() -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 404, 409),
+                        **_errors(400, 401, 403, 404, 409, 413),
                     },
                 }
             },
@@ -678,9 +826,42 @@ def document() -> dict[str, Any]:
                             "description": "The learner already has this status: nothing new",
                             **_json({"$ref": "#/components/schemas/AdmissionChange"}),
                         },
-                        **_errors(400, 401, 403, 404),
+                        **_errors(400, 401, 403, 404, 413),
                     },
                 },
+            },
+            "/api/v1/excuse-requests": {
+                "post": {
+                    "operationId": "fileExcuseRequest",
+                    "summary": "File a learner's excuse request (clause 12) as the staff member"
+                    " named (scope: schedule); the director of the group's institute decides it"
+                    " in Sabaq",
+                    "requestBody": {
+                        "required": True,
+                        **_json({"$ref": "#/components/schemas/NewExcuseRequest"}),
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Filed",
+                            **_json({"$ref": "#/components/schemas/ExcuseRequest"}),
+                        },
+                        **_errors(400, 401, 403, 404, 413),
+                    },
+                }
+            },
+            "/api/v1/excuse-requests/{request_id}": {
+                "get": {
+                    "operationId": "excuseRequest",
+                    "summary": "An excuse request with its status and history (scope: read)",
+                    "parameters": [_path("request_id")],
+                    "responses": {
+                        "200": {
+                            "description": "The request",
+                            **_json({"$ref": "#/components/schemas/ExcuseRequest"}),
+                        },
+                        **_errors(401, 403, 404),
+                    },
+                }
             },
             "/api/v1/guarantee/alerts": {
                 "get": {

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission import service
@@ -29,10 +30,13 @@ from scheduler.errors import ClassConflict
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 
-from . import keys
+from . import api_schema, keys
+from .admission import named_discipline
 from .http import (
     PageError,
+    api_caller,
     gettext_of,
+    json_body,
     redirect,
     render,
     require_role,
@@ -46,7 +50,7 @@ routes = web.RouteTableDef()
 FILERS = frozenset({Role.STAFF, Role.ADMIN})  # they file requests and plan make-up classes
 MAX_TITLE = 200
 FILE_FIELDS = ("learner", "reason", "first_day", "last_day", "document", "details")
-MAKEUP_FIELDS = ("title", "kind", "teacher_id", "day", "start", "end")
+MAKEUP_FIELDS = ("title", "discipline", "kind", "teacher_id", "day", "start", "end")
 
 
 def reason_labels(_: Callable[[str], str]) -> dict[ExcuseReason, str]:
@@ -194,6 +198,44 @@ async def excuse_form(request: web.Request) -> web.Response:
     return _file_form(request, dict.fromkeys(FILE_FIELDS, ""))
 
 
+class Refused(ValueError):
+    """A field of a request is wrong; the message says what, in the reader's language."""
+
+
+def _fields(
+    request: web.Request, values: Mapping[str, str]
+) -> tuple[ExcuseReason, date, date, str, str]:
+    """A request's reason, days, document and details, checked (``Refused`` says what is
+    wrong)."""
+    _ = gettext_of(request)
+    try:
+        reason = ExcuseReason(values["reason"])
+    except ValueError:
+        raise Refused(_("Choose the reason.")) from None
+    try:
+        first, last = (
+            date.fromisoformat(values["first_day"]),
+            date.fromisoformat(values["last_day"]),
+        )
+        check_day(first)
+        check_day(last)
+    except ValueError:
+        raise Refused(_("Give the first and the last day.")) from None
+    if last < first or last - first > timedelta(days=365):
+        raise Refused(_("The last day comes after the first, within a year."))
+    document, details = values["document"].strip(), values["details"].strip()
+    if not document or len(document) > MAX_DOCUMENT or len(details) > MAX_DETAILS:
+        raise Refused(
+            _(
+                "Name the supporting document (at most {n} characters);"
+                " the details take at most {m} characters."
+            )
+            .replace("{n}", str(MAX_DOCUMENT))
+            .replace("{m}", str(MAX_DETAILS))
+        )
+    return reason, first, last, document, details
+
+
 @routes.post("/excuses")
 async def excuse_file(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
@@ -207,35 +249,9 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return _file_form(request, values, _("Choose the student."), 400)
     try:
-        reason = ExcuseReason(values["reason"])
-    except ValueError:
-        return _file_form(request, values, _("Choose the reason."), 400)
-    try:
-        first, last = (
-            date.fromisoformat(values["first_day"]),
-            date.fromisoformat(values["last_day"]),
-        )
-        check_day(first)
-        check_day(last)
-    except ValueError:
-        return _file_form(request, values, _("Give the first and the last day."), 400)
-    if last < first or last - first > timedelta(days=365):
-        return _file_form(
-            request, values, _("The last day comes after the first, within a year."), 400
-        )
-    document, details = values["document"].strip(), values["details"].strip()
-    if not document or len(document) > MAX_DOCUMENT or len(details) > MAX_DETAILS:
-        return _file_form(
-            request,
-            values,
-            _(
-                "Name the supporting document (at most {n} characters);"
-                " the details take at most {m} characters."
-            )
-            .replace("{n}", str(MAX_DOCUMENT))
-            .replace("{m}", str(MAX_DETAILS)),
-            400,
-        )
+        reason, first, last, document, details = _fields(request, values)
+    except Refused as exc:
+        return _file_form(request, values, str(exc), 400)
     try:
         r = service.file_request(
             request.app[keys.EXCUSES],
@@ -306,6 +322,12 @@ def _detail(
             "can_plan": r.status is ExcuseStatus.APPROVED and user.role in FILERS,
             "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
             "kinds": list(kind_labels(_).items()),
+            "disciplines": [
+                d.name
+                for pid in [tt.group(r.group_id).programme_id]
+                if pid is not None
+                for d in tt.disciplines(pid)
+            ],
             "form": dict.fromkeys((*MAKEUP_FIELDS, "comment"), "") | form,
             "error": error,
             "max_comment": MAX_COMMENT,
@@ -373,6 +395,11 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
     if teacher_id not in request.app[keys.TIMETABLE].teachers(r.group_id):
         return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
+    group = request.app[keys.TIMETABLE].group(r.group_id)
+    try:
+        discipline = named_discipline(request, group, kind, values["discipline"].strip()[:200])
+    except ValueError as exc:
+        return _detail(request, str(exc), 400, **values)
     try:
         day = date.fromisoformat(values["day"])
         start = datetime.strptime(values["start"], "%H:%M").time()
@@ -400,6 +427,7 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             r.id,
             title=title,
             kind=kind,
+            discipline=discipline,
             teacher_id=teacher_id,
             starts_at=starts,
             ends_at=ends,
@@ -415,3 +443,80 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, message, 409, **values)
     log.info("excuse request %s: make-up class %s planned by %s", r.id, c.id, user.id)
     return redirect(f"/excuses/{r.id}")
+
+
+# -- the portal's API -----------------------------------------------------------------------------
+def request_json(request: web.Request, r: ExcuseRequest) -> dict[str, Any]:
+    store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
+    return {
+        "id": r.id,
+        "learner_id": r.learner_id,
+        "group_id": r.group_id,
+        "reason": r.reason.value,
+        "first_day": r.first_day.isoformat(),
+        "last_day": r.last_day.isoformat(),
+        "document": r.document,
+        "details": r.details,
+        "status": r.status.value,
+        "decider_id": service.decider_id(tt, r),
+        "steps": [
+            {
+                "action": step.action.value,
+                "by": step.actor_name,
+                "comment": step.comment,
+                "class_id": step.class_id,
+                "at": datetime.fromtimestamp(step.at, UTC).isoformat().replace("+00:00", "Z"),
+            }
+            for step in store.steps(r.id)
+        ],
+    }
+
+
+@routes.post("/api/v1/excuse-requests")
+async def excuse_file_json(request: web.Request) -> web.Response:
+    """A learner's request filed through the portal as the staff member it names (scope:
+    schedule); the director decides it in Sabaq."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.SCHEDULE)
+    body = await json_body(request, api_schema.EXCUSE_NEW)
+    try:
+        staff = request.app[keys.ACCOUNTS].get(body["filed_by_user_id"])
+    except UserNotFound:
+        raise PageError(404, _("There is no such user."), "not_found") from None
+    if staff.role not in FILERS or (caller.user is not None and caller.user.id != staff.id):
+        raise PageError(403, _("Requests are filed by staff."), "not_staff")
+    request.app[keys.TIMETABLE].group(body["group_id"])  # 404 if there is none
+    try:
+        reason, first, last, document, details = _fields(
+            request, {k: str(body.get(k, "")) for k in FILE_FIELDS if k != "learner"}
+        )
+    except Refused as exc:
+        raise PageError(400, str(exc), "bad_body") from None
+    try:
+        r = service.file_request(
+            request.app[keys.EXCUSES], request.app[keys.TIMETABLE],
+            learner_id=body["learner_id"], group_id=body["group_id"], reason=reason,
+            first_day=first, last_day=last, document=document, details=details, by=staff,
+            at=time.time(),
+        )  # fmt: skip
+    except service.NotInGroup:
+        raise PageError(
+            400, _("The student is not a member of this group."), "not_in_group"
+        ) from None
+    log.info("excuse request %s filed through %s as %s", r.id, caller.name, staff.id)
+    return web.json_response(request_json(request, r), status=201)
+
+
+@routes.get("/api/v1/excuse-requests/{request_id:\\d{1,18}}")
+async def excuse_json(request: web.Request) -> web.Response:
+    """A request with its status and history (scope: read)."""
+    _ = gettext_of(request)
+    caller = api_caller(request, Scope.READ)
+    if caller.user is not None:
+        r, _user = _request_for(request)
+    else:
+        try:
+            r = request.app[keys.EXCUSES].get(int(request.match_info["request_id"]))
+        except RequestNotFound:
+            raise PageError(404, _("There is no such request."), "not_found") from None
+    return web.json_response(request_json(request, r))

@@ -20,7 +20,7 @@ from access.models import Role
 from admission.door import not_admitted_in
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
-from attendance.marks import LearnerMark, Mark, MarkRules
+from attendance.marks import LearnerMark, Mark, MarkRules, class_window
 from attendance.models import EventKind, LedgerEvent
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
@@ -108,8 +108,19 @@ def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
         slots,
         events,
         excused_in(request.app[keys.EXCUSES], tt, took_place),
-        not_admitted_in(request.app[keys.ADMISSION], tt, took_place, time.time()),
+        not_admitted_in(request.app[keys.ADMISSION], tt, took_place, _windows(took_place, events)),
     )
+
+
+def _windows(
+    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]]
+) -> dict[int, tuple[float, float]]:
+    """When each class actually ran, as its register counts it."""
+    now = time.time()
+    return {
+        c.id: class_window(events[c.id], c.starts_at.timestamp(), c.ends_at.timestamp(), now)
+        for c in classes
+    }
 
 
 def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, LearnerMark]]:

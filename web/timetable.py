@@ -15,7 +15,6 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.models import Role, User
-from admission.status import CONTROLS
 from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
 from scheduler.guarantee import MonthState, months, states_of_groups
 from scheduler.models import (
@@ -32,6 +31,7 @@ from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 
 from . import api_schema, keys
+from .admission import named_discipline
 from .alerts import alert_lines, reason_text
 from .http import (
     PageError,
@@ -401,19 +401,10 @@ def plan_from(
     group = tt.group(group_id)
     if teacher_id not in tt.teachers(group_id):
         raise PlanError(_("The teacher does not teach this group."))
-    if kind in CONTROLS and group.programme_id is not None:
-        # The learners' admission to a control is decided per discipline: it must name one.
-        names = [d.name for d in tt.disciplines(group.programme_id)]
-        found = tt.discipline_named(group.programme_id, discipline) if discipline else None
-        if names and found is None:
-            raise PlanError(
-                _(
-                    "A midterm control or an exam names one of the programme's"
-                    " disciplines: {names}."
-                ).replace("{names}", ", ".join(names))
-            )
-        if found is not None:
-            discipline = found.name
+    try:
+        discipline = named_discipline(request, group, kind, discipline)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
     try:
         day = date.fromisoformat(str(data.get("day", "")))
         start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))

@@ -24,7 +24,7 @@ from admission.guests import GuestStatus
 from admission.service import excused_in
 from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
-from attendance.marks import LearnerMark, Mark, MarkRules, class_marks
+from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
 from attendance.models import EventKind, IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
@@ -80,15 +80,18 @@ def class_role(request: web.Request, user: User, live_class: LiveClass) -> Class
     tt = request.app[keys.TIMETABLE]
     if tt.is_learner(user.id, live_class):
         now = time.time()
-        barred = turned_away(request.app[keys.ADMISSION], tt, user.id, live_class, now)
-        if barred is not None:
+        # The door is that of a class to come or running; one over stays the learner's to
+        # look back on (its page, its recordings), whatever their status now.
+        open_ = live_class.status in JOINABLE
+        barred = open_ and turned_away(request.app[keys.ADMISSION], tt, user.id, live_class, now)
+        if barred:
             request.app[keys.ADMISSION].refused(live_class.id, user.id, barred.id, now)
             log.info(
                 "class %s: learner %s not admitted (status change %s)",
                 live_class.id, user.id, barred.id,
             )  # fmt: skip
             message = not_admitted_message(
-                request.app, request.get(LANG_KEY, "en"), live_class, barred
+                request.app, request.get(LANG_KEY, "en"), live_class, barred, user.id
             )
             raise PageError(403, message, "not_admitted")
         return ClassRole.LEARNER
@@ -102,13 +105,14 @@ def class_role(request: web.Request, user: User, live_class: LiveClass) -> Class
 
 
 def not_admitted_message(
-    app: web.Application, lang: str, c: LiveClass, barred: AdmissionChange
+    app: web.Application, lang: str, c: LiveClass, barred: AdmissionChange, learner_id: int
 ) -> str:
     """Why a learner may not enter, since when, and whom to ask, in ``lang``."""
     _ = app[keys.CATALOGUES][lang].gettext
     tt = app[keys.TIMETABLE]
-    zone = tt.group(c.group_ids[0]).timezone if c.group_ids else DEFAULT_TIMEZONE
-    director_id = tt.institute_of_group(c.group_ids[0]).director_id if c.group_ids else None
+    mine = [g for g in c.group_ids if learner_id in tt.members(g)] or list(c.group_ids)
+    zone = tt.group(mine[0]).timezone if mine else DEFAULT_TIMEZONE
+    director_id = tt.institute_of_group(mine[0]).director_id if mine else None
     director = app[keys.ACCOUNTS].get(director_id).full_name if director_id else "—"
     since = format_time(datetime.fromtimestamp(barred.at, UTC), zone, lang)
     reason = not_admitted_labels(_)[barred.reason] if barred.reason else ""
@@ -346,7 +350,7 @@ async def class_page(request: web.Request) -> web.Response:
             "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
             "recordings": _recordings(request, c),
             "not_admitted": _not_admitted(request, c)
-            if role is ClassRole.HOST or role is ClassRole.OBSERVER
+            if (role is ClassRole.HOST or role is ClassRole.OBSERVER) and c.status in JOINABLE
             else [],
         },
     )
@@ -472,15 +476,19 @@ def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[s
     """(name, mark) for every learner of the class, absentees included, by name."""
     accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
     now = time.time()
+    events = request.app[keys.LEDGER].events(c.id)
+    window = class_window(events, c.starts_at.timestamp(), c.ends_at.timestamp(), now)
     marks = class_marks(
         tt.learners(c),
-        request.app[keys.LEDGER].events(c.id),
+        events,
         c.starts_at.timestamp(),
         c.ends_at.timestamp(),
         now,
         rules,
         excused=excused_in(request.app[keys.EXCUSES], tt, [c]).get(c.id, ()),
-        not_admitted=not_admitted_in(request.app[keys.ADMISSION], tt, [c], now).get(c.id, ()),
+        not_admitted=not_admitted_in(request.app[keys.ADMISSION], tt, [c], {c.id: window}).get(
+            c.id, ()
+        ),
     )
     people = accounts.many(m.user_id for m in marks)
     named = [(people[m.user_id].full_name, m) for m in marks]

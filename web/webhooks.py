@@ -20,6 +20,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,8 @@ from typing import Any
 
 import aiohttp
 import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 log = logging.getLogger("sabaq.web.webhooks")
 
@@ -92,6 +95,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+KEEP_LOG = 30 * 86400.0  # delivered and given-up events stay in the delivery log this long
+PRUNE_EVERY = 3600.0
 MAX_ATTEMPTS = 24  # about a day and a half of retries, then given up (shown to staff)
 PASS_BUDGET = 5.0  # seconds one delivery pass may take
 
@@ -266,10 +271,44 @@ def check_url(url: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return url  # a name (resolved when sending)
-    if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+        return url  # a name: its addresses are checked each time it is resolved to send
+    if unreachable(ip):
         raise ValueError("Not this machine, a link-local or a multicast address")
     return url
+
+
+def unreachable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address webhooks do not go to: this machine, link-local (cloud metadata), multicast,
+    unspecified — also written as an IPv4-mapped IPv6 address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves a webhook's host keeping only the addresses ``check_url`` would accept, and the
+    connection goes to one of those: a name that resolves (or is re-pointed, DNS rebinding) to
+    this machine or a link-local address after it was registered is not reached."""
+
+    def __init__(
+        self, allowed_hosts: frozenset[str] = frozenset(), inner: AbstractResolver | None = None
+    ) -> None:
+        self._allowed = allowed_hosts
+        self._inner = inner or ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        if host in self._allowed:
+            return found
+        kept = [r for r in found if not unreachable(ipaddress.ip_address(r["host"]))]
+        if not kept:
+            raise OSError(f"{host} resolves only to addresses webhooks may not go to")
+        return kept
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class Webhooks:
@@ -278,6 +317,10 @@ class Webhooks:
     def __init__(self, db: sqlite3.Connection, allowed_hosts: frozenset[str] = frozenset()) -> None:
         self._db = db
         self._allowed = allowed_hosts
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return self._allowed
 
     # -- endpoints ------------------------------------------------------------------------------
     def add(self, url: str, by_id: int | None) -> Endpoint:
@@ -437,6 +480,21 @@ class Webhooks:
         ).fetchall()
         return [_delivery(r) for r in rows]
 
+    def prune(self, before: float) -> int:
+        """Forget events delivered or given up on before ``before`` (and their attempts);
+        returns how many. Events still to deliver are kept however old."""
+        with self._db:
+            self._db.execute(
+                "DELETE FROM webhook_attempts WHERE outbox_id IN (SELECT id FROM webhook_outbox"
+                " WHERE delivered_at < ? OR failed_at < ?)",
+                (before, before),
+            )
+            cur = self._db.execute(
+                "DELETE FROM webhook_outbox WHERE delivered_at < ? OR failed_at < ?",
+                (before, before),
+            )
+        return cur.rowcount
+
 
 def _delivery(r: Row) -> Delivery:
     return Delivery(
@@ -447,7 +505,7 @@ def _delivery(r: Row) -> Delivery:
 
 async def _send(
     store: Webhooks, session: aiohttp.ClientSession, delivery: Delivery, endpoint: Endpoint,
-    body: str,
+    body: str, allowed: frozenset[str],
 ) -> bool:  # fmt: skip
     raw = body.encode()
     stamp = int(time.time())  # when it is sent, not when the pass began
@@ -460,6 +518,11 @@ async def _send(
     }
     status: int | None = None
     error = ""
+    try:
+        check_url(endpoint.url, allowed)  # again: the rules may have changed since it was added
+    except ValueError:
+        store.attempted(delivery.id, time.time(), None, "address refused")
+        return False
     try:
         async with session.post(
             endpoint.url, data=raw, headers=headers, allow_redirects=False
@@ -496,7 +559,7 @@ async def deliver_once(store: Webhooks, session: aiohttp.ClientSession, now: flo
         async def run(items: list[tuple[Delivery, Endpoint, str]]) -> int:
             done = 0
             for delivery, endpoint, body in items:
-                if await _send(store, session, delivery, endpoint, body):
+                if await _send(store, session, delivery, endpoint, body, store.allowed_hosts):
                     done += 1
                 else:
                     resting.add(endpoint.id)
@@ -516,10 +579,15 @@ async def running(store: Webhooks, every: float) -> AsyncIterator[None]:
     timeout = aiohttp.ClientTimeout(total=10)
 
     async def loop() -> None:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(store.allowed_hosts))
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            pruned = 0.0
             while True:
                 try:
                     await deliver_once(store, session, time.time())
+                    if time.time() - pruned > PRUNE_EVERY:
+                        pruned = time.time()
+                        store.prune(pruned - KEEP_LOG)
                 except Exception:
                     log.exception("webhook delivery failed; trying again")
                 await asyncio.sleep(every)
