@@ -41,7 +41,7 @@ from scheduler.models import (
 )
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, Client, SignIn
-from tests.peers import connect, join, publish, wait_gone, ws_url
+from tests.peers import Peer, connect, join, publish, wait_gone, ws_url
 from web import keys
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -214,6 +214,14 @@ def _add(
     )  # fmt: skip
 
 
+async def _start(client: Client, tt: SqliteTimetable, class_id: int) -> Peer:
+    """The teacher joins, publishes, and the class is live."""
+    teacher = await join(client, class_id)
+    await publish(teacher)
+    await _until_live(tt, class_id)
+    return teacher
+
+
 async def _until_live(tt: SqliteTimetable, class_id: int) -> None:
     async with asyncio.timeout(10):
         while tt.get_class(class_id).status is not ClassStatus.LIVE:
@@ -314,9 +322,7 @@ async def test_learner_taken_out_of_a_running_control_and_let_back(
     p = _programmes(tt, academy)
     learner = academy.student_ids[0]
     control = _add(tt, academy, p.pg_group, ClassKind.MIDTERM_CONTROL, 100, "Уголовное право")
-    teacher = await join(sign_in(academy.teacher_id), control.id)
-    await publish(teacher)
-    await _until_live(tt, control.id)
+    teacher = await _start(sign_in(academy.teacher_id), tt, control.id)
     student = await join(sign_in(learner), control.id)
     await student.wait_frames(1)  # in the class, watching the teacher
     staff = sign_in(academy.staff_id)
@@ -348,9 +354,7 @@ async def test_registers_and_reports_say_not_admitted(
     staff = sign_in(academy.staff_id)
     await _record(staff, barred, f"{p.postgraduate}:{p.criminal_law}", "assignments_incomplete")
     exam = _add(tt, academy, p.pg_group, ClassKind.EXAM, 3, "Уголовное право")
-    teacher = await join(sign_in(academy.teacher_id), exam.id)
-    await publish(teacher)
-    await _until_live(tt, exam.id)
+    teacher = await _start(sign_in(academy.teacher_id), tt, exam.id)
     student = await join(sign_in(present), exam.id)
     assert not await _joins(sign_in(barred), exam.id)
     # No attendance row for the learner turned away.
@@ -505,9 +509,7 @@ async def test_a_class_over_is_the_learners_to_look_back_on(
     p = _programmes(tt, academy)
     learner = academy.student_ids[0]
     exam = _add(tt, academy, p.pg_group, ClassKind.EXAM, 5, "Уголовное право")
-    teacher = await join(sign_in(academy.teacher_id), exam.id)
-    await publish(teacher)
-    await _until_live(tt, exam.id)
+    teacher = await _start(sign_in(academy.teacher_id), tt, exam.id)
     await teacher.send("end_class")
     async with asyncio.timeout(10):
         while tt.get_class(exam.id).status is ClassStatus.LIVE:

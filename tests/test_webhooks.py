@@ -164,6 +164,18 @@ def test_guest_and_excuse_decisions_become_events_for_the_portal(
     ]  # fmt: skip
 
 
+def _joined_thrice(served: TestServer, academy: Academy) -> None:
+    """Three "joined" events of the seeded class in the ledger."""
+    for _ in range(3):
+        served.app[keys.LEDGER].append(
+            IncomingEvent(
+                id=str(uuid7()), kind=EventKind.JOINED, class_id=academy.class_id,
+                node="media-1", node_seq=0, origin_time=time.time(),
+                user_id=academy.student_ids[0], role="learner",
+            )
+        )  # fmt: skip
+
+
 async def test_a_bad_or_dead_endpoint_does_not_hold_up_the_others(
     served: TestServer, academy: Academy
 ) -> None:
@@ -189,14 +201,7 @@ async def test_a_bad_or_dead_endpoint_does_not_hold_up_the_others(
                 "INSERT INTO webhook_endpoints (url, secret, created_at) VALUES (?, 's', 0)",
                 (f"http://127.0.0.1:{free_port()}/closed",),
             )
-        for _ in range(3):
-            served.app[keys.LEDGER].append(
-                IncomingEvent(
-                    id=str(uuid7()), kind=EventKind.JOINED, class_id=academy.class_id,
-                    node="media-1", node_seq=0, origin_time=time.time(),
-                    user_id=academy.student_ids[0], role="learner",
-                )
-            )  # fmt: skip
+        _joined_thrice(served, academy)
         async with aiohttp.ClientSession() as session:
             await deliver_once(hooks, session, time.time())
         # The good endpoint got all three in one pass, in order, despite the other two.
@@ -268,14 +273,7 @@ def test_old_deliveries_are_pruned_but_pending_ones_kept(
 ) -> None:
     hooks = served.app[keys.WEBHOOKS]
     hooks.add("https://portal.example/hooks", academy.staff_id)
-    for _ in range(3):
-        served.app[keys.LEDGER].append(
-            IncomingEvent(
-                id=str(uuid7()), kind=EventKind.JOINED, class_id=academy.class_id,
-                node="media-1", node_seq=0, origin_time=time.time(),
-                user_id=academy.student_ids[0], role="learner",
-            )
-        )  # fmt: skip
+    _joined_thrice(served, academy)
     hooks.collect(time.time())
     first, second, third = sorted(d.id for d in hooks.deliveries())
     hooks.attempted(first, 1000.0, 200, "")  # delivered long ago

@@ -22,6 +22,7 @@ from scheduler.sqlite_groups import SqliteGroups
 from . import api_schema, keys
 from .groups import row_message
 from .http import (
+    Caller,
     PageError,
     api_caller,
     gettext_of,
@@ -38,13 +39,20 @@ MAX_PAGE = 200
 GUEST_FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
 
 
+def staff_or_portal(request: web.Request, scope: Scope, refusal: str) -> Caller:
+    """The portal with a key of ``scope``, or a signed-in staff member (403 ``refusal`` for
+    anyone else)."""
+    caller = api_caller(request, scope)
+    if caller.user is not None and caller.user.role not in EDITORS:
+        raise PageError(403, refusal, "forbidden")
+    return caller
+
+
 @routes.post("/api/v1/join-links")
 async def join_link(request: web.Request) -> web.Response:
     """A short-lived link that signs a portal user in and opens the class (scope: join)."""
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.JOIN)
-    if caller.user is not None and caller.user.role not in EDITORS:
-        raise PageError(403, _("Join links are made by the portal or staff."), "forbidden")
+    caller = staff_or_portal(request, Scope.JOIN, _("Join links are made by the portal or staff."))
     body = await json_body(request, api_schema.JOIN_LINK)
     c = request.app[keys.TIMETABLE].get_class(body["class_id"])
     try:
@@ -66,9 +74,7 @@ async def join_link(request: web.Request) -> web.Response:
 async def groups(request: web.Request) -> web.Response:
     """The academy's groups, a page at a time (scope: read)."""
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.READ)
-    if caller.user is not None and caller.user.role not in EDITORS:
-        raise PageError(403, _("The list of groups is for staff and the portal."), "forbidden")
+    staff_or_portal(request, Scope.READ, _("The list of groups is for staff and the portal."))
     try:
         limit = int(request.query.get("limit", "50"))
         offset = int(request.query.get("offset", "0"))
@@ -149,9 +155,7 @@ def _group_json(request: web.Request, group_id: int) -> dict[str, Any]:
 async def create_group(request: web.Request) -> web.Response:
     """A new group (scope: schedule); with an Idempotency-Key a retry gets the first answer."""
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.SCHEDULE)
-    if caller.user is not None and caller.user.role not in EDITORS:
-        raise PageError(403, _("Groups are managed by staff."), "forbidden")
+    caller = staff_or_portal(request, Scope.SCHEDULE, _("Groups are managed by staff."))
     raw = await request.read()
     body = await json_body(request, api_schema.GROUP_NEW)
 
@@ -189,9 +193,7 @@ async def add_members(request: web.Request) -> web.Response:
     of them or, if any is wrong, none, with every wrong one named. Repeating it changes
     nothing."""
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.SCHEDULE)
-    if caller.user is not None and caller.user.role not in EDITORS:
-        raise PageError(403, _("Groups are managed by staff."), "forbidden")
+    caller = staff_or_portal(request, Scope.SCHEDULE, _("Groups are managed by staff."))
     body = await json_body(request, api_schema.MEMBERS)
     tt = request.app[keys.TIMETABLE]
     group = tt.group(int(request.match_info["group_id"]))
@@ -227,9 +229,7 @@ async def add_members(request: web.Request) -> web.Response:
 async def add_teacher(request: web.Request) -> web.Response:
     """A teacher for a group (scope: schedule); the account must be a teacher's."""
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.SCHEDULE)
-    if caller.user is not None and caller.user.role not in EDITORS:
-        raise PageError(403, _("Groups are managed by staff."), "forbidden")
+    caller = staff_or_portal(request, Scope.SCHEDULE, _("Groups are managed by staff."))
     body = await json_body(request, api_schema.TEACHER)
     tt = request.app[keys.TIMETABLE]
     group = tt.group(int(request.match_info["group_id"]))
