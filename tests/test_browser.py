@@ -10,7 +10,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,8 +26,9 @@ from playwright.async_api import (
     expect,
 )
 
+from admission.models import ExcuseReason
 from attendance.models import EventKind
-from scheduler.models import DEFAULT_TIMEZONE
+from scheduler.models import DEFAULT_TIMEZONE, DisciplineFormat, ProgrammeKind
 from tests.conftest import Academy, SignIn
 from tests.peers import join
 from tests.test_reports import english, march
@@ -118,13 +119,15 @@ async def room_strings(page: Page) -> dict[str, str]:
 
 
 def watch_errors(page: Page, errors: list[str]) -> None:
-    """Collect uncaught page errors and room.js's own error reports."""
+    """Collect uncaught page errors, room.js's own error reports and anything the page's
+    Content-Security-Policy refused (an inline script or style, a foreign source)."""
     page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
     page.on(
         "console",
         lambda msg: (
             errors.append(f"{page.url}: {msg.text}")
-            if msg.type == "error" and msg.text.startswith("sabaq:")
+            if msg.type == "error"
+            and (msg.text.startswith("sabaq:") or "Content Security Policy" in msg.text)
             else None
         ),
     )
@@ -909,3 +912,67 @@ async def test_a_presenting_guest_waits_in_the_lobby_presents_and_is_revoked_in_
             assert errors == []
         finally:
             await browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_every_page_keeps_to_its_content_security_policy(
+    served: TestServer, academy: Academy
+) -> None:
+    """Each page, as the people who use it open it, runs with no inline script or style and
+    nothing from elsewhere: Chromium reports no refusal of the policy, and no script error."""
+    app = served.app
+    tt, accounts = app[keys.TIMETABLE], app[keys.ACCOUNTS]
+    pg = tt.add_programme("Магистратура", ProgrammeKind.POSTGRADUATE, 1)
+    tt.add_discipline(pg.id, "Уголовное право", 5, DisciplineFormat.DISTANCE)
+    head = accounts.by_login("head")[0]
+    director = accounts.by_login("director")[0]
+    learner = academy.student_ids[0]
+    excuse = app[keys.EXCUSES].file(
+        learner_id=learner, group_id=academy.group_id, reason=ExcuseReason.ILLNESS,
+        first_day=date.today(), last_day=date.today(), document="Справка № 3", details="",
+        by_id=academy.staff_id, by_name="Жанна Серикбаева", at=time.time(),
+    )  # fmt: skip
+    guest = app[keys.GUESTS].file(
+        class_id=academy.class_id, guest_name="Ержан Тоқтаров", organisation="Прокуратура",
+        position="прокурор", contact="+7 701 000 00 00", topic="Тема", justification="Нужно",
+        presents=False, by_id=head.id, by_name=head.full_name, at=time.time(),
+    )  # fmt: skip
+    c, g = academy.class_id, academy.group_id
+    visits = {
+        academy.staff_id: [
+            "/", "/timetable", "/timetable/new", f"/timetable/groups/{g}",
+            f"/timetable/teachers/{academy.teacher_id}", f"/timetable/classes/{c}",
+            "/timetable/guarantee", "/timetable/emergency", "/groups", "/groups/new",
+            f"/groups/{g}", "/programmes", f"/programmes/{pg.id}", "/reports",
+            "/reports/agencies", f"/reports/groups/{g}", f"/reports/learners/{learner}",
+            "/excuses", "/excuses/new", f"/excuses/{excuse.id}", "/guests",
+            f"/guests/{guest.id}", f"/learners/{learner}/admission", "/api-keys", "/webhooks",
+            "/api/v1/docs", f"/classes/{c}", f"/classes/{c}/attendance",
+        ],
+        academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance"],
+        learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],
+        head.id: ["/", f"/classes/{c}/guests/new"],
+        director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}"],
+    }  # fmt: skip
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            for user_id, paths in visits.items():
+                page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+                watch_errors(page, errors)
+                token = app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
+                await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/")))
+                for path in paths:
+                    response = await page.goto(str(served.make_url(path)))
+                    assert response is not None and response.status == 200, (user_id, path)
+                    policy = await response.header_value("content-security-policy")
+                    assert policy is not None and "script-src 'self'" in policy, path
+                    await page.wait_for_load_state("load")
+                await page.context.close()
+        finally:
+            await browser.close()
+    assert errors == []
