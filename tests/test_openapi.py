@@ -55,10 +55,18 @@ async def test_every_operation_answers_as_documented(
         assert docs_page.status == 200 and "planClasses" in await docs_page.text()
 
         async def call(
-            method: str, template: str, path: str, body: Any = None, token: str = secret
+            method: str,
+            template: str,
+            path: str,
+            body: Any = None,
+            token: str = secret,
+            headers: dict[str, str] | None = None,
         ) -> Any:
             resp = await portal.request(
-                method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+                method,
+                path,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"} | (headers or {}),
             )
             op = doc["paths"][template][method.lower()]
             assert str(resp.status) in op["responses"], (method, path, resp.status)
@@ -185,8 +193,10 @@ async def test_every_operation_answers_as_documented(
             "organisation": "Прокуратура", "position": "прокурор", "contact": "+7 701 000 0000",
             "topic": "Тергеу", "justification": "Тәжірибе", "presents": True,
         }  # fmt: skip
-        status, filed = await call("POST", guests, guests, guest)
+        status, filed = await call("POST", guests, guests, guest, headers={"Idempotency-Key": "g"})
         assert status == 201 and filed["status"] == "pending"
+        replayed = await call("POST", guests, guests, guest, headers={"Idempotency-Key": "g"})
+        assert replayed == (201, filed)
         steps = served.app[keys.GUESTS].steps(filed["id"])
         assert steps[0].actor_id == head  # filed as the head the portal named
         not_head = guest | {"head_user_id": academy.teacher_id}
@@ -237,6 +247,12 @@ async def test_every_operation_answers_as_documented(
         }  # fmt: skip
         status, excuse = await call("POST", excuses, excuses, sick)
         assert status == 201 and excuse["status"] == "pending"
+        once = {"Idempotency-Key": "excuse-1"}
+        first = await call("POST", excuses, excuses, sick | {"details": "повтор"}, headers=once)
+        again = await call("POST", excuses, excuses, sick | {"details": "повтор"}, headers=once)
+        assert first == again and first[0] == 201  # the retry made nothing new
+        other = await call("POST", excuses, excuses, sick | {"details": "иное"}, headers=once)
+        assert other[0] == 422
         assert excuse["decider_id"] == served.app[keys.ACCOUNTS].by_login("director")[0].id
         assert [s["action"] for s in excuse["steps"]] == ["filed"]
         for wrong_excuse in (

@@ -102,36 +102,41 @@ async def file_guest_request(request: web.Request) -> web.Response:
     (scope: schedule); only the director decides it, in Sabaq."""
     _ = gettext_of(request)
     caller = api_caller(request, Scope.SCHEDULE)
+    raw = await request.read()
     body = await json_body(request, api_schema.GUEST_REQUEST)
-    try:
-        head = request.app[keys.ACCOUNTS].get(body["head_user_id"])
-    except UserNotFound:
-        raise PageError(404, _("There is no such user."), "not_found") from None
-    if caller.user is not None and caller.user.id != head.id:
-        raise PageError(403, _("Guests are requested by the head of the class's department."),
-                        "not_the_head")  # fmt: skip
-    c = request.app[keys.TIMETABLE].get_class(body["class_id"])
-    try:
-        guest_rules.check_file(request.app[keys.TIMETABLE], c, head)
-    except AdmissionError as exc:
-        message = (
-            _("This class is over.")
-            if exc.code == "class_over"
-            else _("Guests are requested by the head of the class's department.")
+
+    def run() -> web.Response:
+        try:
+            head = request.app[keys.ACCOUNTS].get(body["head_user_id"])
+        except UserNotFound:
+            raise PageError(404, _("There is no such user."), "not_found") from None
+        if caller.user is not None and caller.user.id != head.id:
+            raise PageError(403, _("Guests are requested by the head of the class's department."),
+                            "not_the_head")  # fmt: skip
+        c = request.app[keys.TIMETABLE].get_class(body["class_id"])
+        try:
+            guest_rules.check_file(request.app[keys.TIMETABLE], c, head)
+        except AdmissionError as exc:
+            message = (
+                _("This class is over.")
+                if exc.code == "class_over"
+                else _("Guests are requested by the head of the class's department.")
+            )
+            raise PageError(409 if exc.code == "class_over" else 403, message, exc.code) from None
+        fields = {k: body[k].strip() for k in GUEST_FIELDS}
+        try:
+            r = request.app[keys.GUESTS].file(
+                class_id=c.id, **fields, presents=bool(body.get("presents", False)),
+                by_id=head.id, by_name=head.full_name, at=time.time(),
+            )  # fmt: skip
+        except ValueError:
+            raise PageError(400, _("Fill in every field of the guest."), "bad_body") from None
+        log.info("guest request %s filed through %s for head %s", r.id, caller.name, head.id)
+        return web.json_response(
+            {"id": r.id, "class_id": r.class_id, "status": r.status.value}, status=201
         )
-        raise PageError(409 if exc.code == "class_over" else 403, message, exc.code) from None
-    fields = {k: body[k].strip() for k in GUEST_FIELDS}
-    try:
-        r = request.app[keys.GUESTS].file(
-            class_id=c.id, **fields, presents=bool(body.get("presents", False)),
-            by_id=head.id, by_name=head.full_name, at=time.time(),
-        )  # fmt: skip
-    except ValueError:
-        raise PageError(400, _("Fill in every field of the guest."), "bad_body") from None
-    log.info("guest request %s filed through %s for head %s", r.id, caller.name, head.id)
-    return web.json_response(
-        {"id": r.id, "class_id": r.class_id, "status": r.status.value}, status=201
-    )
+
+    return idempotent(request, raw, run)
 
 
 def _group_json(request: web.Request, group_id: int) -> dict[str, Any]:

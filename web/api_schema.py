@@ -412,6 +412,15 @@ def _is(value: Any, kind: str) -> bool:
     }[kind]
 
 
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A retry with the same key gets the first answer",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+}
+
+
 def _json(schema: Schema) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -534,15 +543,7 @@ def document() -> dict[str, Any]:
                 "post": {
                     "operationId": "planClasses",
                     "summary": "Plan a class, or a weekly series, all or nothing (scope: schedule)",
-                    "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "description": "A retry with the same key gets the first answer",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
-                        }
-                    ],
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         **_json({"$ref": "#/components/schemas/Plan"}),
@@ -770,6 +771,7 @@ def document() -> dict[str, Any]:
                     "operationId": "fileGuestRequest",
                     "summary": "File a guest request as the head of the class's department"
                     " (scope: schedule); the director decides it in Sabaq",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         **_json({"$ref": "#/components/schemas/GuestRequest"}),
@@ -789,7 +791,7 @@ def document() -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 404, 409, 413),
+                        **_errors(400, 401, 403, 404, 409, 413, 422),
                     },
                 }
             },
@@ -836,6 +838,7 @@ def document() -> dict[str, Any]:
                     "summary": "File a learner's excuse request (clause 12) as the staff member"
                     " named (scope: schedule); the director of the group's institute decides it"
                     " in Sabaq",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         **_json({"$ref": "#/components/schemas/NewExcuseRequest"}),
@@ -845,7 +848,7 @@ def document() -> dict[str, Any]:
                             "description": "Filed",
                             **_json({"$ref": "#/components/schemas/ExcuseRequest"}),
                         },
-                        **_errors(400, 401, 403, 404, 413),
+                        **_errors(400, 401, 403, 404, 413, 422),
                     },
                 }
             },

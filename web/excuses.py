@@ -36,6 +36,7 @@ from .http import (
     PageError,
     api_caller,
     gettext_of,
+    idempotent,
     json_body,
     redirect,
     render,
@@ -478,33 +479,38 @@ async def excuse_file_json(request: web.Request) -> web.Response:
     schedule); the director decides it in Sabaq."""
     _ = gettext_of(request)
     caller = api_caller(request, Scope.SCHEDULE)
+    raw = await request.read()
     body = await json_body(request, api_schema.EXCUSE_NEW)
-    try:
-        staff = request.app[keys.ACCOUNTS].get(body["filed_by_user_id"])
-    except UserNotFound:
-        raise PageError(404, _("There is no such user."), "not_found") from None
-    if staff.role not in FILERS or (caller.user is not None and caller.user.id != staff.id):
-        raise PageError(403, _("Requests are filed by staff."), "not_staff")
-    request.app[keys.TIMETABLE].group(body["group_id"])  # 404 if there is none
-    try:
-        reason, first, last, document, details = _fields(
-            request, {k: str(body.get(k, "")) for k in FILE_FIELDS if k != "learner"}
-        )
-    except Refused as exc:
-        raise PageError(400, str(exc), "bad_body") from None
-    try:
-        r = service.file_request(
-            request.app[keys.EXCUSES], request.app[keys.TIMETABLE],
-            learner_id=body["learner_id"], group_id=body["group_id"], reason=reason,
-            first_day=first, last_day=last, document=document, details=details, by=staff,
-            at=time.time(),
-        )  # fmt: skip
-    except service.NotInGroup:
-        raise PageError(
-            400, _("The student is not a member of this group."), "not_in_group"
-        ) from None
-    log.info("excuse request %s filed through %s as %s", r.id, caller.name, staff.id)
-    return web.json_response(request_json(request, r), status=201)
+
+    def run() -> web.Response:
+        try:
+            staff = request.app[keys.ACCOUNTS].get(body["filed_by_user_id"])
+        except UserNotFound:
+            raise PageError(404, _("There is no such user."), "not_found") from None
+        if staff.role not in FILERS or (caller.user is not None and caller.user.id != staff.id):
+            raise PageError(403, _("Requests are filed by staff."), "not_staff")
+        request.app[keys.TIMETABLE].group(body["group_id"])  # 404 if there is none
+        try:
+            reason, first, last, document, details = _fields(
+                request, {k: str(body.get(k, "")) for k in FILE_FIELDS if k != "learner"}
+            )
+        except Refused as exc:
+            raise PageError(400, str(exc), "bad_body") from None
+        try:
+            r = service.file_request(
+                request.app[keys.EXCUSES], request.app[keys.TIMETABLE],
+                learner_id=body["learner_id"], group_id=body["group_id"], reason=reason,
+                first_day=first, last_day=last, document=document, details=details, by=staff,
+                at=time.time(),
+            )  # fmt: skip
+        except service.NotInGroup:
+            raise PageError(
+                400, _("The student is not a member of this group."), "not_in_group"
+            ) from None
+        log.info("excuse request %s filed through %s as %s", r.id, caller.name, staff.id)
+        return web.json_response(request_json(request, r), status=201)
+
+    return idempotent(request, raw, run)
 
 
 @routes.get("/api/v1/excuse-requests/{request_id:\\d{1,18}}")
