@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -86,3 +87,30 @@ def test_serve_names_a_setting_that_is_not_a_number(tmp_path: Path) -> None:
     r = _run(["serve"], env)
     assert r.returncode == 2
     assert "SABAQ_NODE_HEARTBEAT_SECONDS must be a number" in r.stderr
+
+
+def test_backup_copies_a_running_database_consistently(tmp_path: Path) -> None:
+    env = _env(tmp_path, SABAQ_SECRET_KEY="s" * 40)
+    made = _run(["admin", "create", "--login", "root", "--name", "Админ", "--password-stdin"],
+                env, stdin="a long enough password\n")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    live = sqlite3.connect(tmp_path / "data" / "sabaq.sqlite3")  # a writer holds it open
+    live.execute("PRAGMA journal_mode = WAL")
+    live.execute("UPDATE users SET full_name = 'Админ Сабақ' WHERE login = 'root'")
+    live.commit()  # in the write-ahead log, not yet in the main file
+    copy = tmp_path / "backup.sqlite3"
+    r = _run(["backup", str(copy)], env)
+    assert r.returncode == 0, r.stderr
+    assert "integrity ok" in r.stdout
+    saved = sqlite3.connect(copy)
+    assert saved.execute("SELECT full_name FROM users WHERE login = 'root'").fetchone() == (
+        "Админ Сабақ",
+    )
+    saved.close()
+    again = _run(["backup", str(copy)], env)
+    assert again.returncode == 2 and "exists" in again.stderr
+    nowhere = _run(["backup", str(tmp_path / "no" / "such.sqlite3")], env)
+    assert nowhere.returncode == 2 and "no folder" in nowhere.stderr
+    missing = _run(["backup", str(tmp_path / "b2.sqlite3")], _env(tmp_path / "empty"))
+    assert missing.returncode == 2 and "no database" in missing.stderr
+    live.close()

@@ -34,7 +34,7 @@ from . import keys
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from .i18n import N_
 from .labels import class_status_labels
-from .views import EDITORS, class_view, class_zone, limited
+from .views import EDITORS, class_view, class_zone, ice_servers_for, limited
 
 log = logging.getLogger("sabaq.web.guests")
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
@@ -501,5 +501,11 @@ async def invite_join_token(request: web.Request) -> web.Response:
     )
     _lobby_event(request, r, EventKind.LOBBY_ADMITTED, str(uuid7()))
     return web.json_response(
-        {"token": token, "media_url": media_url, "class_id": c.id, "role": role.value}
+        {
+            "token": token,
+            "media_url": media_url,
+            "class_id": c.id,
+            "role": role.value,
+            "ice_servers": ice_servers_for(settings, f"c{c.id}g{r.id}"),
+        }
     )

@@ -44,6 +44,16 @@ def _number(env: Mapping[str, str], name: str, default: float, zero: bool = Fals
     return value
 
 
+def _turn_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    urls = _csv(env.get("SABAQ_TURN_URLS", ""))
+    for url in urls:
+        if not url.startswith(("turn:", "turns:")):
+            raise ConfigError(f"SABAQ_TURN_URLS: {url!r} is not a turn: or turns: URL")
+    if urls and not env.get("SABAQ_TURN_SECRET"):
+        raise ConfigError("SABAQ_TURN_URLS is set but SABAQ_TURN_SECRET (coturn's) is not")
+    return urls
+
+
 def _days(raw: str) -> tuple[int, ...]:
     try:
         days = tuple(sorted({int(d) for d in _csv(raw)}))
@@ -78,6 +88,11 @@ class Settings:
     media_url: str = ""
     ice_addresses: tuple[str, ...] = ()
     ice_servers: tuple[str, ...] = ()
+    # coturn in REST API mode: its URLs (UDP, and TCP/TLS on 443 for networks that block UDP),
+    # the shared secret (from the environment only) and how long minted credentials last.
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)
+    turn_ttl_seconds: float = 43200.0
     node_id: str = "media-1"
     join_token_ttl: float = 120.0
     reconnect_grace_seconds: float = 60.0
@@ -157,6 +172,9 @@ class Settings:
             media_url=env.get("SABAQ_MEDIA_URL", ""),
             ice_addresses=_csv(env.get("SABAQ_ICE_ADDRESSES", "")),
             ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
+            turn_urls=_turn_urls(env),
+            turn_secret=env.get("SABAQ_TURN_SECRET", ""),
+            turn_ttl_seconds=_number(env, "SABAQ_TURN_TTL_SECONDS", 43200),
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
             held_min_live_seconds=_number(env, "SABAQ_HELD_MIN_LIVE_SECONDS", 600, zero=True),
             late_after_minutes=_number(env, "SABAQ_LATE_AFTER_MINUTES", 10, zero=True),

@@ -18,6 +18,7 @@ from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
 from access.passwords import Passwords
+from access.turn import turn_credentials
 from admission import guest_service as guest_rules
 from admission.door import not_admitted_in, not_admitted_now, turned_away
 from admission.guests import GuestStatus
@@ -46,6 +47,7 @@ from .http import (
 from .i18n import N_, format_time
 from .labels import not_admitted_labels
 from .ratelimit import address_key
+from .settings import Settings
 
 log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()
@@ -434,8 +436,24 @@ async def join_token(request: web.Request) -> web.Response:
         ttl=settings.join_token_ttl,
     )
     return web.json_response(
-        {"token": token, "media_url": media_url, "class_id": c.id, "role": role.value}
+        {
+            "token": token,
+            "media_url": media_url,
+            "class_id": c.id,
+            "role": role.value,
+            "ice_servers": ice_servers_for(settings, f"c{c.id}u{session.user.id}"),
+        }
     )
+
+
+def ice_servers_for(settings: Settings, who: str) -> list[dict[str, Any]]:
+    """The ICE servers a participant just let in uses: the STUN/TURN URLs configured, and the
+    TURN relay with credentials minted for them (time-limited; coturn checks them itself)."""
+    servers: list[dict[str, Any]] = [{"urls": u} for u in settings.ice_servers]
+    if settings.turn_urls:
+        minted = turn_credentials(settings.turn_secret, who, time.time(), settings.turn_ttl_seconds)
+        servers.append(minted.ice_server(settings.turn_urls))
+    return servers
 
 
 OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})

@@ -453,6 +453,8 @@
           finish(`${S.refused} ${body.error.message}`, "error");
           return;
         }
+        // The relay's credentials are minted for this join (time-limited), not put in the page.
+        if (Array.isArray(body.ice_servers)) cfg.iceServers = body.ice_servers;
         first = { type: "join", token: body.token };
         mediaUrl = body.media_url;
       } catch (e) {
