@@ -97,7 +97,6 @@ def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
     discipline of the programme."""
     programmes: dict[int, ProgrammeKind] = {}
     discipline_of: dict[int, int | None] = {}
-    unnamed: list[StatusKey] = []
     for gid in c.group_ids:
         pid = timetable.group(gid).programme_id
         if pid is None or pid in programmes:
@@ -105,10 +104,30 @@ def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
         programmes[pid] = timetable.programme(pid).kind
         found = timetable.discipline_named(pid, c.discipline) if c.discipline.strip() else None
         discipline_of[pid] = found.id if found is not None else None
-        if found is None and c.kind in CONTROLS and programmes[pid] is ProgrammeKind.POSTGRADUATE:
-            unnamed += [StatusKey(pid, d.id) for d in timetable.disciplines(pid)]
     d = door_of(c, programmes, discipline_of)
-    return Door(d.kind, d.individual, d.keys + tuple(unnamed)) if unnamed else d
+    postgraduate = [p for p, kind in programmes.items() if kind is ProgrammeKind.POSTGRADUATE]
+    if c.kind not in CONTROLS or any(discipline_of[p] is not None for p in postgraduate):
+        return d
+    # A control naming no discipline of any of its programmes: every discipline decides.
+    unnamed = tuple(StatusKey(p, x.id) for p in postgraduate for x in timetable.disciplines(p))
+    return Door(d.kind, d.individual, d.keys + unnamed)
+
+
+def kept_out_during(
+    admission: SqliteAdmission,
+    timetable: SqliteTimetable,
+    learner_id: int,
+    c: LiveClass,
+    start: float,
+    end: float,
+) -> AdmissionChange | None:
+    """The not-admitted status that kept the learner out of the class at some moment of
+    [start, end] (when it ran), or None: a class held while the learner was barred stays
+    closed to them afterwards too (its page, its recordings)."""
+    d = door(timetable, c)
+    if not d.keys:
+        return None
+    return barred_during(d, admission.histories([learner_id]).get(learner_id, {}), start, end)
 
 
 def turned_away(

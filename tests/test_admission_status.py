@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestServer
 
-from admission.door import NotInProgramme, UnknownDiscipline, Who, set_status
+from admission.door import NotInProgramme, UnknownDiscipline, Who, set_status, turned_away
 from admission.models import ExcuseReason
 from admission.sqlite_store import SqliteAdmission
 from admission.status import (
@@ -540,3 +540,61 @@ async def test_api_says_a_note_is_missing(
     )  # fmt: skip
     body = await resp.json()
     assert resp.status == 400 and body["error"]["code"] == "note_missing"
+
+
+async def test_a_class_held_while_the_learner_was_barred_stays_closed_to_them(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    p = _programmes(tt, academy)
+    barred, other = academy.student_ids[5], academy.student_ids[6]
+    staff = sign_in(academy.staff_id)
+    await _record(staff, barred, f"{p.additional}:", "intermediate_test_failed")
+    lecture = _add(tt, academy, p.add_group, ClassKind.LECTURE, 7)
+    teacher = await _start(sign_in(academy.teacher_id), tt, lecture.id)
+    await teacher.send("end_class")
+    async with asyncio.timeout(10):
+        while tt.get_class(lecture.id).status is ClassStatus.LIVE:
+            await asyncio.sleep(0.05)
+    await teacher.close()
+    await _record(staff, barred, f"{p.additional}:", "admitted", "Пересдал")
+    # Admitted again now, but the lecture ran while they were barred: its page (and its
+    # recordings) stay closed; a classmate looks back on it freely.
+    closed = await sign_in(barred).get(f"/classes/{lecture.id}")
+    assert closed.status == 403 and "промежуточные тестовые" in await closed.text()
+    assert (await sign_in(other).get(f"/classes/{lecture.id}")).status == 200
+    assert served.app[keys.ADMISSION].refusals(lecture.id) == []  # looking back is no join
+
+
+def test_a_control_of_several_programmes_is_decided_by_the_discipline_it_names(
+    timetable: tuple[SqliteTimetable, Academy, object],
+) -> None:
+    tt, academy, _accounts = timetable
+    p = _programmes(tt, academy)
+    institute = tt.institute_of_group(academy.group_id).id
+    department = tt.group(academy.group_id).department_id
+    other = tt.add_programme("Докторантура", ProgrammeKind.POSTGRADUATE, institute)
+    economics = tt.add_discipline(other.id, "Экономика", 5, DisciplineFormat.DISTANCE)
+    g = tt.add_group("Д-26-1", department, "ru", "Asia/Almaty", programme_id=other.id)
+    learner = academy.student_ids[2]
+    tt.add_members(g.id, [learner])
+    tt.add_teacher(g.id, academy.teacher_id)
+    store = SqliteAdmission(tt._db)
+    set_status(
+        store, tt, learner_id=learner, key=StatusKey(other.id, economics.id), admitted=False,
+        reason=NotAdmittedReason.ASSIGNMENTS_INCOMPLETE, note="Ведомость",
+        by=Who(academy.staff_id, "Жанна Серикбаева"), at=1000.0,
+    )  # fmt: skip
+    start = datetime.now(UTC) + timedelta(days=3)
+    both = tt.add_class(
+        title="Рубежный контроль", kind=ClassKind.MIDTERM_CONTROL, format=ClassFormat.LIVE_ONLINE,
+        teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(hours=1),
+        group_ids=(p.pg_group, g.id), discipline="Уголовное право",
+    )  # fmt: skip
+    assert turned_away(store, tt, learner, both, time.time()) is None  # a debt elsewhere
+    unnamed = tt.add_class(
+        title="Рубежный контроль", kind=ClassKind.MIDTERM_CONTROL, format=ClassFormat.LIVE_ONLINE,
+        teacher_id=academy.teacher_id, starts_at=start + timedelta(hours=2),
+        ends_at=start + timedelta(hours=3), group_ids=(p.pg_group, g.id),
+    )  # fmt: skip
+    assert turned_away(store, tt, learner, unnamed, time.time()) is not None  # fails closed

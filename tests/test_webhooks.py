@@ -280,3 +280,10 @@ def test_old_deliveries_are_pruned_but_pending_ones_kept(
     hooks.attempted(second, time.time(), 200, "")  # delivered just now
     assert hooks.prune(time.time() - 86400) == 1
     assert sorted(d.id for d in hooks.deliveries()) == [second, third]
+    hooks.attempted(third, 1000.0, 200, "")  # all delivered long ago: the newest still stays
+    hooks.attempted(second, 1000.0, 200, "")
+    assert hooks.prune(time.time() - 86400) == 1
+    _joined_thrice(served, academy)
+    hooks.collect(time.time())
+    fresh = sorted(d.id for d in hooks.deliveries())
+    assert fresh[0] == third and min(fresh[1:]) > third  # no X-Sabaq-Delivery is used twice

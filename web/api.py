@@ -12,7 +12,7 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.errors import UserNotFound
-from access.models import Role
+from access.models import ClassRole, Role
 from admission import guest_service as guest_rules
 from admission.errors import AdmissionError
 from scheduler.models import DEFAULT_TIMEZONE
@@ -60,6 +60,12 @@ async def join_link(request: web.Request) -> web.Response:
     except UserNotFound:
         raise PageError(404, _("There is no such user."), "not_found") from None
     role = class_role(request, user, c)  # 403 if the person has no place in the class
+    if role not in (ClassRole.LEARNER, ClassRole.HOST):
+        # A link signs its person in: only for the class's students and teacher, the portal's
+        # users — never for staff, a director or an administrator.
+        raise PageError(
+            403, _("Join links are for the class's students and teacher."), "not_a_participant"
+        )
     if c.status not in JOINABLE:
         raise PageError(409, _("This class is over."), "class_over")
     token = request.app[keys.SIGNER].mint_signin(user_id=user.id, ttl=JOIN_LINK_TTL)

@@ -855,7 +855,7 @@ def document() -> dict[str, Any]:
             "/api/v1/excuse-requests/{request_id}": {
                 "get": {
                     "operationId": "excuseRequest",
-                    "summary": "An excuse request with its status and history (scope: read)",
+                    "summary": "An excuse request with its status and history (scope: schedule)",
                     "parameters": [_path("request_id")],
                     "responses": {
                         "200": {

@@ -515,9 +515,10 @@ async def excuse_file_json(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/excuse-requests/{request_id:\\d{1,18}}")
 async def excuse_json(request: web.Request) -> web.Response:
-    """A request with its status and history (scope: read)."""
+    """A request with its status and history (scope: schedule, the scope that files it: a
+    request carries health and family matters that a key to read timetables must not)."""
     _ = gettext_of(request)
-    caller = api_caller(request, Scope.READ)
+    caller = api_caller(request, Scope.SCHEDULE)
     if caller.user is not None:
         r, _user = _request_for(request)
     else:

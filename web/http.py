@@ -183,6 +183,8 @@ async def json_body(
         raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
     if not isinstance(body, dict):
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
+    if not _encodable(body):
+        raise PageError(400, _("The body is not valid JSON."), "bad_json")
     found = api_schema.problems(body, schema) if schema is not None else []
     if found:
         raise PageError(
@@ -193,6 +195,22 @@ async def json_body(
             "bad_body",
         )
     return body
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in ``value`` is text (JSON may carry a lone UTF-16 surrogate,
+    which no database or page can take)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def _bearer(request: web.Request) -> str | None:

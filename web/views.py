@@ -20,7 +20,7 @@ from access.models import ClassRole, Role, User
 from access.passwords import Passwords
 from access.turn import turn_credentials
 from admission import guest_service as guest_rules
-from admission.door import not_admitted_in, not_admitted_now, turned_away
+from admission.door import kept_out_during, not_admitted_in, not_admitted_now, turned_away
 from admission.guests import GuestStatus
 from admission.service import excused_in
 from admission.status import AdmissionChange
@@ -82,12 +82,21 @@ def class_role(request: web.Request, user: User, live_class: LiveClass) -> Class
     tt = request.app[keys.TIMETABLE]
     if tt.is_learner(user.id, live_class):
         now = time.time()
-        # The door is that of a class to come or running; one over stays the learner's to
-        # look back on (its page, its recordings), whatever their status now.
-        open_ = live_class.status in JOINABLE
-        barred = open_ and turned_away(request.app[keys.ADMISSION], tt, user.id, live_class, now)
-        if barred:
-            request.app[keys.ADMISSION].refused(live_class.id, user.id, barred.id, now)
+        # The door of a class to come or running decides by the status now; one over stays
+        # the learner's to look back on (its page, its recordings) unless they were kept out
+        # of it while it ran.
+        admission = request.app[keys.ADMISSION]
+        if live_class.status in JOINABLE:
+            barred = turned_away(admission, tt, user.id, live_class, now)
+            if barred is not None:
+                admission.refused(live_class.id, user.id, barred.id, now)
+        else:  # over: closed only if the learner was barred while it ran
+            events = request.app[keys.LEDGER].events(live_class.id)
+            start, end = class_window(
+                events, live_class.starts_at.timestamp(), live_class.ends_at.timestamp(), now
+            )
+            barred = kept_out_during(admission, tt, user.id, live_class, start, end)
+        if barred is not None:
             log.info(
                 "class %s: learner %s not admitted (status change %s)",
                 live_class.id, user.id, barred.id,

@@ -282,7 +282,17 @@ def unreachable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     unspecified — also written as an IPv4-mapped IPv6 address."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
+    return (
+        ip.is_loopback
+        or ip.is_link_local
+        or ip.is_unspecified
+        or ip.is_multicast
+        or ip in CLOUD_METADATA
+    )
+
+
+# Instance metadata services that are not link-local (AWS's over IPv6).
+CLOUD_METADATA = frozenset({ipaddress.ip_address("fd00:ec2::254")})
 
 
 class GuardedResolver(AbstractResolver):
@@ -481,17 +491,25 @@ class Webhooks:
         return [_delivery(r) for r in rows]
 
     def prune(self, before: float) -> int:
-        """Forget events delivered or given up on before ``before`` (and their attempts);
-        returns how many. Events still to deliver are kept however old."""
+        """Forget events delivered or given up on before ``before`` (and their attempts), and
+        those of endpoints disabled before then; returns how many. Events still to deliver to
+        an active endpoint are kept however old."""
+        # The newest row always stays: SQLite gives the next row the highest id plus one, and
+        # an id is the X-Sabaq-Delivery a portal may drop duplicates by, so none is reused.
+        done = (
+            "(delivered_at < ?1 OR failed_at < ?1 OR endpoint_id IN (SELECT id FROM"
+            " webhook_endpoints WHERE disabled_at < ?1))"
+            " AND id < (SELECT MAX(id) FROM webhook_outbox)"
+        )
         with self._db:
             self._db.execute(
-                "DELETE FROM webhook_attempts WHERE outbox_id IN (SELECT id FROM webhook_outbox"
-                " WHERE delivered_at < ? OR failed_at < ?)",
-                (before, before),
+                "DELETE FROM webhook_attempts WHERE outbox_id IN"  # noqa: S608
+                f" (SELECT id FROM webhook_outbox WHERE {done})",
+                (before,),
             )
             cur = self._db.execute(
-                "DELETE FROM webhook_outbox WHERE delivered_at < ? OR failed_at < ?",
-                (before, before),
+                f"DELETE FROM webhook_outbox WHERE {done}",  # noqa: S608
+                (before,),
             )
         return cur.rowcount
 
