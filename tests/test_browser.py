@@ -976,3 +976,95 @@ async def test_every_page_keeps_to_its_content_security_policy(
         finally:
             await browser.close()
     assert errors == []
+
+
+PHONE: ViewportSize = {"width": 360, "height": 740}
+OVERFLOW_JS = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_phone(
+    served: TestServer, academy: Academy, lang: str, tmp_path: Path
+) -> None:
+    """Each role's main pages in the language chosen, at 1280 and at 360 px: translated (the
+    page's own words in that language), nothing wider than a phone's screen, and one action
+    each — the student's device check passes, the director approves a request. Every page's
+    screenshot is kept in the test's folder; with SABAQ_SCREENSHOT_DIR (scripts/screenshots)
+    the README's few are written there too."""
+    app = served.app
+    _ = app[keys.CATALOGUES][lang].gettext
+    director = app[keys.ACCOUNTS].by_login("director")[0]
+    g, c, learner = academy.group_id, academy.class_id, academy.student_ids[0]
+    readme = os.environ.get("SABAQ_SCREENSHOT_DIR")  # the README's pictures: a few of them
+    chosen = {
+        ("ru", "desktop", "staff", "timetable"): "staff-timetable.png",
+        ("ru", "desktop", "staff", "report"): "staff-report.png",
+        ("ru", "desktop", "director", "approvals"): "director-approvals.png",
+        ("kk", "phone", "student", "class"): "student-phone-kk.png",
+    }
+    walks: list[tuple[str, int, list[tuple[str, str, str]]]] = [
+        ("student", learner, [
+            ("home", "/", "My classes"), ("class", f"/classes/{c}", "Device check"),
+        ]),
+        ("teacher", academy.teacher_id, [
+            ("home", "/", "My classes"), ("attendance", f"/classes/{c}/attendance", "Attendance"),
+        ]),
+        ("staff", academy.staff_id, [
+            ("timetable", f"/timetable/groups/{g}", "Timetable"),
+            ("report", f"/reports/groups/{g}", "Student"),
+            ("group", f"/groups/{g}", "Students"),
+        ]),
+        ("director", director.id, [("approvals", "/excuses", "Excuse requests")]),
+    ]  # fmt: skip
+    requests = [
+        app[keys.EXCUSES].file(
+            learner_id=learner, group_id=g, reason=ExcuseReason.ILLNESS, first_day=date.today(),
+            last_day=date.today(), document=f"Справка № {n}", details="", by_id=academy.staff_id,
+            by_name="Жанна Серикбаева", at=time.time(),
+        )
+        for n in (1, 2)
+    ]  # fmt: skip
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            for width, viewport in (("desktop", VIEWPORT), ("phone", PHONE)):
+                for role, user_id, pages in walks:
+                    context = await browser.new_context(viewport=viewport)
+                    await context.add_cookies(
+                        [{"name": LANG_COOKIE, "value": lang, "url": str(served.make_url("/"))}]
+                    )
+                    page = await context.new_page()
+                    watch_errors(page, errors)
+                    token = app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
+                    await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/")))
+                    for name, path, marker in pages:
+                        await page.goto(str(served.make_url(path)))
+                        assert await page.get_attribute("html", "lang") == lang
+                        await expect(page.locator("main")).to_contain_text(
+                            re.compile(re.escape(_(marker)), re.I)
+                        )
+                        overflow = await page.evaluate(OVERFLOW_JS)
+                        assert overflow <= 1, f"{role} {path} at {width}: {overflow} px too wide"
+                        names = [str(tmp_path / f"{lang}-{width}-{role}-{name}.png")]
+                        if readme and (picked := chosen.get((lang, width, role, name))):
+                            names.append(os.path.join(readme, picked))
+                        for target in names:
+                            await page.screenshot(path=target, full_page=True)
+                    if role == "student":  # the device check before the class passes
+                        await page.goto(str(served.make_url(f"/classes/{c}")))
+                        await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                    if role == "director":  # the director approves from the queue
+                        r = requests.pop()  # one in each width
+                        await page.goto(str(served.make_url(f"/excuses/{r.id}")))
+                        await page.get_by_role("button", name=_("Approve")).click()
+                        await expect(page.locator("main")).to_contain_text(_("Approved"))
+                    await context.close()
+        finally:
+            await browser.close()
+    assert errors == []
+    assert [r.status.value for r in app[keys.EXCUSES].listed()] == ["approved", "approved"]

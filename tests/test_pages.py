@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -36,6 +37,31 @@ def test_catalogue_translates_every_message(lang: str) -> None:
     translated = {m.id for m in catalog if m.id and m.string}
     missing = _extracted() - translated
     assert not missing, f"{lang} lacks translations for: {sorted(missing)}"
+
+
+def test_catalogues_keep_to_the_glossary() -> None:
+    """The regulation's terms (web/locale/glossary.csv: the English word, the stems of the
+    Russian and Kazakh terms the regulation uses) are translated the same way everywhere."""
+    with (ROOT / "web/locale/glossary.csv").open(encoding="utf-8") as f:
+        terms = list(csv.DictReader(f))
+    assert len(terms) >= 10
+    catalogues = {}
+    for lang in ("ru", "kk"):
+        with (ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po").open("rb") as f:
+            catalogues[lang] = {m.id: m.string for m in read_po(f, locale=lang) if m.id}
+    found = 0
+    for term in terms:
+        english = re.compile(rf"\b{re.escape(term['en'])}\b", re.I)
+        for msgid, ru in catalogues["ru"].items():
+            if not isinstance(msgid, str) or not english.search(msgid):
+                continue
+            found += 1
+            for lang, text in (("ru", ru), ("kk", catalogues["kk"][msgid])):
+                stems = term[lang].split("|")
+                assert any(s.casefold() in str(text).casefold() for s in stems), (
+                    f"{lang}: {msgid!r} is {text!r}, without the term {term[lang]!r}"
+                )
+    assert found > 50  # the glossary's terms are in use
 
 
 def test_templates_hold_no_bare_text() -> None:
