@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
 
 .PHONY: demo test check deps system-deps lint pytest clean
 
 demo: deps
 	$(BIN)/sabaq demo
 
-test: deps system-deps check
+test: system-deps deps $(AXE) check
 
 check: lint pytest
 
@@ -27,6 +28,11 @@ pytest:
 
 deps: $(STAMP)
 
+# axe-core for the accessibility checks of the browser tests (from the npm registry, pinned).
+$(AXE): tests/a11y/package.json
+	cd tests/a11y && npm ci --silent --no-audit --no-fund
+	touch $(AXE)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -36,9 +42,10 @@ $(STAMP): pyproject.toml
 # Debian's redis-server and chromium (Playwright drives /usr/bin/chromium; no browser download).
 system-deps:
 	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null \
+	  && command -v npm >/dev/null \
 	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	       $$SUDO apt-get update -qq && \
-	       $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server iproute2 util-linux; }
+	       $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server iproute2 util-linux npm; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

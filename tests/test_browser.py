@@ -920,7 +920,8 @@ async def test_every_page_keeps_to_its_content_security_policy(
     served: TestServer, academy: Academy
 ) -> None:
     """Each page, as the people who use it open it, runs with no inline script or style and
-    nothing from elsewhere: Chromium reports no refusal of the policy, and no script error."""
+    nothing from elsewhere: Chromium reports no refusal of the policy, and no script error;
+    and axe-core finds nothing against WCAG 2 A and AA on it."""
     app = served.app
     tt, accounts = app[keys.TIMETABLE], app[keys.ACCOUNTS]
     pg = tt.add_programme("Магистратура", ProgrammeKind.POSTGRADUATE, 1)
@@ -966,19 +967,38 @@ async def test_every_page_keeps_to_its_content_security_policy(
                 watch_errors(page, errors)
                 token = app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
                 await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/")))
+                problems: list[tuple[str, Any]] = []
                 for path in paths:
                     response = await page.goto(str(served.make_url(path)))
                     assert response is not None and response.status == 200, (user_id, path)
                     policy = await response.header_value("content-security-policy")
                     assert policy is not None and "script-src 'self'" in policy, path
                     await page.wait_for_load_state("load")
+                    problems.extend((path, p) for p in await accessibility_problems(page))
                 await page.context.close()
+                assert problems == [], user_id
         finally:
             await browser.close()
     assert errors == []
 
 
 PHONE: ViewportSize = {"width": 360, "height": 740}
+AXE = Path(__file__).parent / "a11y/node_modules/axe-core/axe.min.js"  # make test installs it
+
+
+async def accessibility_problems(page: Page) -> list[Any]:
+    """What axe-core finds against WCAG 2 A and AA on the page as it stands: contrast, labels,
+    names of buttons and links, landmarks, language... (run from outside the page: its
+    Content-Security-Policy stays in force)."""
+    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found: list[Any] = await page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ["wcag2a", "wcag2aa"]})).violations
+            .map(v => ({rule: v.id, impact: v.impact, where: v.nodes.map(n => n.target)}))"""
+    )
+    return found
+
+
 OVERFLOW_JS = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
@@ -1050,6 +1070,7 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
                         )
                         overflow = await page.evaluate(OVERFLOW_JS)
                         assert overflow <= 1, f"{role} {path} at {width}: {overflow} px too wide"
+                        assert await accessibility_problems(page) == [], (role, path, width)
                         names = [str(tmp_path / f"{lang}-{width}-{role}-{name}.png")]
                         if readme and (picked := chosen.get((lang, width, role, name))):
                             names.append(os.path.join(readme, picked))
