@@ -198,18 +198,22 @@ class Hub:
                 sender.fail()
 
     def attach(self, sender: LeanSender) -> None:
-        """A viewer's connection is up: start it from the last keyframe if that is recent
-        (the picture appears at once), else from the next one, asked for now."""
+        """A viewer's connection is up (or a held viewer is released): start it from the last
+        keyframe if that is recent (the picture appears at once), else from the next one,
+        asked for now."""
         self.senders.add(sender)
         if self.kind != "video":
             return
         # Replayed only while recent and short enough to be resent in full on NACKs: a burst
-        # of old frames would start the picture behind the sound.
+        # of old frames would start the picture behind the sound. A released viewer is not
+        # sent again what it had before it was held.
         cached = self._since_keyframe
+        last = sender.last_timestamp
         if (
             cached
             and time.monotonic() - self._keyframe_at <= GOP_CACHE_AGE
             and sum(len(f.payloads) for f in cached) <= RTP_HISTORY
+            and (last is None or _later(cached[0].timestamp, last))
         ):
             ntp = clock.current_ntp_time()
             for frame in cached:
@@ -355,6 +359,11 @@ class LeanSender:
     skips frames up to the next keyframe (asked for once its socket drains), so a slow viewer
     never slows the others or grows memory. The last ``RTP_HISTORY`` packets are kept, as sent,
     for the viewer's NACKs.
+
+    A sender can be held (a viewer who chose low bandwidth gets no camera video): it leaves the
+    hub's senders, so it costs nothing per frame, and its viewer's keyframe requests are not
+    passed on. Released, it rejoins the hub and starts again from a keyframe; its sequence
+    numbers carry on without a gap (nothing to NACK), its timestamps jump ahead.
     """
 
     def __init__(
@@ -381,11 +390,13 @@ class LeanSender:
         self._closing: Callable[[], bool] = _false
         self._need_keyframe = hub.kind == "video"
         self._want_keyframe = False
+        self.held = False
+        self.last_timestamp: int | None = None  # of the last frame sent, as the hub has it
         self.packets = 0
         self.octets = 0
         self.dropped = 0
         self.retransmitted = 0
-        self._sender._send_keyframe = hub.request_keyframe  # type: ignore[method-assign]
+        self._sender._send_keyframe = self._keyframe_requested  # type: ignore[method-assign]
         self._sender._retransmit = self._retransmit  # type: ignore[method-assign]
 
     def _start(self) -> None:
@@ -409,7 +420,26 @@ class LeanSender:
         self._protect = protect
         self._nominated = nominated
         self._payload_type = payload_type
-        self.hub.attach(self)
+        if not self.held:
+            self.hub.attach(self)
+
+    def hold(self, held: bool) -> None:
+        """Stop sending the hub's frames to this viewer, or start again (from a keyframe)."""
+        if held == self.held:
+            return
+        self.held = held
+        if held:
+            self.hub.senders.discard(self)
+            self._need_keyframe = self.hub.kind == "video"
+            self._want_keyframe = False
+        elif self._protect is not None and self.track.readyState == "live":
+            self.hub.attach(self)  # not started yet: connect() attaches it; closed: never
+
+    def _keyframe_requested(self) -> None:
+        """The viewer's PLI or FIR goes to the hub, unless the viewer is held: one that is sent
+        no picture must not make the publisher send keyframes."""
+        if not self.held:
+            self.hub.request_keyframe()
 
     def send_frame(self, frame: Frame, ntp: int) -> None:
         pair = self._nominated.get(1)
@@ -456,6 +486,7 @@ class LeanSender:
             self.octets += len(payload)
         self.packets += last + 1
         self._sequence = sequence
+        self.last_timestamp = frame.timestamp
         # What aiortc's own sender reports (RTCP SR) must describe what was sent.
         for name, value in zip(
             _SENDER_REPORT_ATTRS, (ntp, timestamp, self.packets, self.octets), strict=True
@@ -493,6 +524,11 @@ def _nothing() -> int:
 
 def _false() -> bool:
     return False
+
+
+def _later(timestamp: int, than: int) -> bool:
+    """Whether an RTP timestamp comes after another (modulo 2^32, as RTP has it)."""
+    return 0 < (timestamp - than) & 0xFFFFFFFF < 1 << 31
 
 
 def _is_rtx(codec: RTCRtpCodecParameters) -> bool:

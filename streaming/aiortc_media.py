@@ -108,6 +108,12 @@ class AiortcViewer:
             )
             self.senders.append(lean_sender(transceiver, hub, on_failed))
 
+    def hold_tracks(self, held: Sequence[bool]) -> None:
+        """Hold back the source's tracks flagged (in the source's order), release the others:
+        a held track's frames are not forwarded to this viewer (low bandwidth)."""
+        for sender, hold in zip(self.senders, held, strict=False):
+            sender.hold(hold)
+
     async def make_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)

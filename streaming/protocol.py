@@ -8,12 +8,15 @@ own; the ``answer`` names the ``publication``: main or screen), ``unpublish`` {p
 ``raise_hand``, ``lower_hand`` (a student), ``grant_floor`` {participant_id, camera},
 ``revoke_floor`` {participant_id}, ``start_recording``, ``stop_recording``,
 ``remove`` {participant_id} (the teacher), ``end_class``,
-``leave``, ``ping``.
+``low_bandwidth`` {on} (a viewer on a weak network: while on, no camera video is sent to them,
+only sound and the shared screen), ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
 ``source_ended``, ``roster``, ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
-``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
+``low_bandwidth`` {on} (the choice is in effect; ``welcome`` carries it too, true after a rejoin
+of a participant who had it on), ``error``, ``ended``, ``pong``. Every message carries
+``"v": 1``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ ClientType = Literal[
     "stop_recording",
     "remove",
     "end_class",
+    "low_bandwidth",
     "leave",
     "ping",
 ]
@@ -72,6 +76,7 @@ class ClientMessage:
     camera: bool = False
     tracks: tuple[str, ...] = ()
     publication: str | None = None
+    on: bool = False  # low_bandwidth: on or off
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -136,6 +141,11 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         if doc.get("publication") != "screen":
             raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")
         return ClientMessage(type="unpublish", publication="screen")
+    if kind == "low_bandwidth":
+        on = doc.get("on")
+        if not isinstance(on, bool):
+            raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
+        return ClientMessage(type="low_bandwidth", on=on)
     if kind in ("remove", "grant_floor", "revoke_floor"):
         pid = doc.get("participant_id")
         if not isinstance(pid, str) or not 0 < len(pid) <= 64:

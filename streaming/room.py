@@ -12,9 +12,9 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from access.models import GUESTS, PUBLISHERS, ClassRole
 
@@ -67,6 +67,16 @@ class ViewerMedia(Protocol):
     async def make_offer(self) -> str: ...
     async def accept_answer(self, sdp: str) -> None: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class HoldsTracks(Protocol):
+    """A viewer's media that can hold back some of its source's tracks without renegotiating:
+    ``held`` has one flag per track, in the order of the publication's labels; a held track's
+    frames are not sent, a released one starts again from a keyframe. Viewers of a backend
+    without it (the stock-relay benchmark baseline) are sent everything."""
+
+    def hold_tracks(self, held: Sequence[bool]) -> None: ...
 
 
 class RecordingMedia(Protocol):
@@ -139,6 +149,8 @@ class Participant:
     offer_id: int = 0  # offers are numbered; an answer names the offer it answers
     pending: dict[int, str] = field(default_factory=dict)  # offer id → source awaiting answer
     hand_raised: bool = False
+    # A viewer on a weak network: sent sound and screen, no camera video (the choice is theirs).
+    low_bandwidth: bool = False
     floor: Floor | None = None  # what a learner was given the floor with
     had_floor: bool = False
     closed: bool = False
@@ -189,6 +201,13 @@ class Participant:
         }
 
 
+def _hold_camera(viewer: Participant, publication: Publication, view: ViewerMedia) -> None:
+    """Camera tracks are held back from a viewer who chose low bandwidth; sound and screen
+    are not."""
+    if isinstance(view, HoldsTracks):
+        view.hold_tracks([viewer.low_bandwidth and t == "camera" for t in publication.tracks])
+
+
 class Room:
     """One live class on this node."""
 
@@ -211,6 +230,9 @@ class Room:
         self._grace = reconnect_grace
         # A dropped participant → (their user, until when they may come back as themselves).
         self._gone: dict[str, tuple[int, float]] = {}
+        # Participants (present, or dropped and awaited back) who chose low bandwidth: a rejoin
+        # of the same participant keeps the choice.
+        self._low_bandwidth: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: asyncio.Future[None] | None = None
         self.recording: RecordingMedia | None = None
@@ -272,6 +294,8 @@ class Room:
         if p.user_id in self.barred:  # checked last, after every await: a revocation may land
             raise Barred(f"User {p.user_id} was taken out of class {self.class_id}")
         self._gone.pop(p.id, None)
+        self._low_bandwidth &= self._gone.keys() | self.participants.keys() | {p.id}
+        p.low_bandwidth = rejoin and p.id in self._low_bandwidth
         self.participants[p.id] = p
         self._outbox.emit(
             MediaEventKind.RECONNECTED if rejoin else MediaEventKind.JOINED,
@@ -294,6 +318,7 @@ class Room:
             state=self.state.value,
             roster=self.roster(),
             chat=list(self.chat),
+            low_bandwidth=p.low_bandwidth,
             **(welcome or {}),
         )
         await self._broadcast_state()
@@ -318,6 +343,8 @@ class Room:
             self.recording.set_voice(p.id, None)
         if kind is MediaEventKind.DISCONNECTED:
             self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
+        else:
+            self._low_bandwidth.discard(p.id)
         self._outbox.emit(
             kind,
             self.class_id,
@@ -474,6 +501,9 @@ class Room:
             if viewer.closed or not current:
                 await _close_quietly(media)
                 return
+            # Held back (low bandwidth) before the viewer's answer can start any sending, and
+            # after the last await, so a choice made while this offer was prepared is honoured.
+            _hold_camera(viewer, publication, media)
             viewer.views[source_id] = media
             viewer.offer_id += 1
             viewer.pending = {o: s for o, s in viewer.pending.items() if s != source_id}
@@ -509,6 +539,23 @@ class Room:
         await p.send("error", code="media_failed", message="The media connection failed")
         await self.leave(p.id, MediaEventKind.DISCONNECTED, "media connection failed")
         await p.close_ws(CLOSE_MEDIA_FAILED, "media failed")
+
+    async def set_low_bandwidth(self, pid: str, on: bool) -> None:
+        """A viewer's low-bandwidth choice: while on, the camera video of every source (the
+        teacher, a presenting guest, a student with the floor) is held back from them; sound and
+        the shared screen still come. Off, the pictures come back from a keyframe. Nothing is
+        renegotiated: the viewer's connections stay as they are."""
+        p = self._get(pid)
+        p.low_bandwidth = on
+        if on:
+            self._low_bandwidth.add(p.id)
+        else:
+            self._low_bandwidth.discard(p.id)
+        for source, name in self.sources():
+            view = p.views.get(source.source_id(name))
+            if view is not None:
+                _hold_camera(p, source.publications[name], view)
+        await p.send("low_bandwidth", on=on)
 
     # -- recording ----------------------------------------------------------------------------
     async def start_recording(self, pid: str) -> None:

@@ -119,6 +119,8 @@ async def _serve(
             await room.stop_recording(p.id)
         elif m.type == "unpublish" and m.publication is not None:
             await room.unpublish(p.id, m.publication)
+        elif m.type == "low_bandwidth":
+            await room.set_low_bandwidth(p.id, m.on)
         elif m.type in ("raise_hand", "lower_hand"):
             await room.raise_hand(p.id, m.type == "raise_hand")
         elif m.type == "grant_floor" and m.participant_id is not None:

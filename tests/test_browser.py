@@ -1089,3 +1089,44 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
             await browser.close()
     assert errors == []
     assert [r.status.value for r in app[keys.EXCUSES].listed()] == ["approved", "approved"]
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_a_student_checks_their_devices_and_takes_the_tour_in_the_practice_room(
+    served: TestServer, academy: Academy
+) -> None:
+    """Alone, before any class: browser, class server, the media path (a real peer connection
+    to the media node), camera, microphone (the fake device's beeps) each get a verdict in the
+    student's language; the speakers the student confirms; the tour goes step by step."""
+    app = served.app
+    _ = app[keys.CATALOGUES]["ru"].gettext  # the student's group studies in Russian
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+            watch_errors(page, errors)
+            token = app[keys.SIGNER].mint_signin(user_id=academy.student_ids[0], ttl=600)
+            await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/practice")))
+            for check in ("browser", "server", "path", "camera", "microphone"):
+                item = page.locator(f'[data-check="{check}"]')
+                await expect(item).to_have_attribute("data-ok", "yes", timeout=15_000)
+            path = await page.locator('[data-check="path"] .verdict').text_content() or ""
+            assert re.search(r"\d+ мс", path), path  # the round trip, measured
+            await page.get_by_role("button", name=_("Play a test sound")).click()
+            await page.get_by_role("button", name=_("I heard it")).click()
+            await expect(page.locator("#overall")).to_have_text(
+                _("Everything works: you are ready for your classes.")
+            )
+            await expect(page.locator("#tour-position")).to_have_text("Шаг 1 из 5")
+            await page.locator("#tour-next").focus()
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#tour-position")).to_have_text("Шаг 2 из 5")
+            assert await page.locator("#tour li:not([hidden])").count() == 1
+            assert await accessibility_problems(page) == []
+        finally:
+            await browser.close()
+    assert errors == []

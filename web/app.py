@@ -27,6 +27,7 @@ from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.node import MediaNode, MediaSettings
+from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
@@ -45,6 +46,7 @@ from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .idempotency import Idempotency
 from .live import routes as live_routes
+from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
 from .ratelimit import Limits
 from .reports import routes as report_routes
@@ -125,10 +127,12 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
     )
     app[keys.MEDIA_NODE] = node
+    app[keys.PRACTICE] = Echoes(settings.ice_servers)
     await node.start()
     try:
         yield
     finally:
+        await app[keys.PRACTICE].close_all()
         await node.close()
         os.close(fd)  # releases the lock
 
@@ -273,6 +277,7 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(live_routes)
     app.add_routes(excuse_routes)
     app.add_routes(admission_routes)
+    app.add_routes(practice_routes)
     app.add_routes(timetable_routes)
     app.add_routes(group_routes)
     app.add_routes(programme_routes)

@@ -437,6 +437,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
                 "is_host": False,
                 "publishes": r.presents,
                 "join_token_url": f"/invite/{request.match_info['token']}/join-token",
+                "echo_url": None,  # a guest has no session: the page's reach is checked
                 "can_see_attendance": False,
                 "can_request_guest": False,
                 "guests": [],

@@ -17,6 +17,7 @@ from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
+from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
@@ -44,6 +45,7 @@ LIMITS = web.AppKey("limits", Limits)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
+PRACTICE = web.AppKey("practice", Echoes)  # the practice room's echo on the media node
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CATALOGUES = web.AppKey("catalogues", dict[str, gettext.NullTranslations])

@@ -346,6 +346,7 @@ async def class_page(request: web.Request) -> web.Response:
             "is_host": role is ClassRole.HOST,
             "publishes": role is ClassRole.HOST,
             "join_token_url": None,
+            "echo_url": "/practice/echo",  # the device check's media path, as in practice
             "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
             # The head of the department may ask for a guest; the teacher and staff see who
             # is approved to come.

@@ -46,8 +46,16 @@
     ok = ok && hasRtc;
     try {
       const r = await fetch("/healthz", { cache: "no-store" });
-      mark("network", r.ok, S.noNetwork);
-      ok = ok && r.ok;
+      let through = r.ok;
+      // As in the practice room: a real peer connection to the media node, so a network
+      // that lets pages through but not sound and video is caught before joining.
+      if (through && cfg.echoUrl && hasRtc) {
+        through = (await SabaqCheck.mediaPath(cfg.echoUrl, cfg.csrf)) !== null;
+        mark("network", through, S.noMediaPath);
+      } else {
+        mark("network", through, S.noNetwork);
+      }
+      ok = ok && through;
     } catch (e) {
       mark("network", false, S.noNetwork);
       ok = false;
@@ -247,6 +255,37 @@
     if (fromTeacher) setStatus(S.connecting, "connecting");
   }
 
+  // -- low bandwidth (a viewer): sound and screen only ----------------------------------------
+  // The server stops sending camera video; the choice is kept in this browser for the next join.
+  const LOW_BANDWIDTH_KEY = "sabaq.lowBandwidth";
+  const lowBandwidthBtn = $("low-bandwidth");
+  let lowBandwidth = false;
+  if (lowBandwidthBtn) {
+    try {
+      lowBandwidth = localStorage.getItem(LOW_BANDWIDTH_KEY) === "1";
+    } catch (e) {
+      lowBandwidth = false; // storage refused (a private window): off
+    }
+  }
+
+  function showLowBandwidth() {
+    if (!lowBandwidthBtn) return;
+    lowBandwidthBtn.setAttribute("aria-pressed", String(lowBandwidth));
+    room.classList.toggle("low-bandwidth", lowBandwidth);
+    $("low-bandwidth-note").hidden = !lowBandwidth;
+  }
+
+  function setLowBandwidth(on) {
+    lowBandwidth = on;
+    try {
+      localStorage.setItem(LOW_BANDWIDTH_KEY, on ? "1" : "0");
+    } catch (e) {
+      // not kept for the next join, still in effect now
+    }
+    showLowBandwidth();
+    send("low_bandwidth", { on: on }); // while disconnected, the next welcome sends it
+  }
+
   // -- the floor ------------------------------------------------------------------------------
   let handRaised = false;
   let micStream = null;
@@ -355,6 +394,10 @@
       case "welcome":
         myId = msg.participant_id;
         retries = 0;
+        // Before any offer is answered, so no camera video is sent if the viewer chose not to.
+        if (lowBandwidthBtn && Boolean(msg.low_bandwidth) !== lowBandwidth) {
+          send("low_bandwidth", { on: lowBandwidth });
+        }
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
         if (publishes) {
@@ -542,6 +585,10 @@
   const handBtn = $("hand");
   if (handBtn) {
     handBtn.addEventListener("click", () => send(handRaised ? "lower_hand" : "raise_hand"));
+  }
+  if (lowBandwidthBtn) {
+    showLowBandwidth();
+    lowBandwidthBtn.addEventListener("click", () => setLowBandwidth(!lowBandwidth));
   }
   const endBtn = $("end");
   if (endBtn) {

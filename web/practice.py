@@ -1,0 +1,56 @@
+"""The practice room (clause 5: an introduction before classes start): anyone signed in checks,
+alone, their browser, the way to the class server, camera, microphone and speakers, each with
+a plain-language verdict and what to do; and takes a short tour of the class page. The network
+check is a real peer connection to the media node, which echoes (streaming.practice)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from streaming.practice import TooManyEchoes
+
+from . import keys
+from .http import PageError, gettext_of, json_body, render, require_session, session_of
+from .views import ice_servers_for, limited
+
+log = logging.getLogger("sabaq.web.practice")
+routes = web.RouteTableDef()
+
+MAX_SDP = 20_000
+
+
+@routes.get("/practice")
+async def practice_page(request: web.Request) -> web.Response:
+    require_session(request)
+    return render(request, "practice.html", {})
+
+
+@routes.post("/practice/echo")
+async def practice_echo(request: web.Request) -> web.Response:
+    """An answer to the page's offer: a data channel the media node echoes on, for a minute."""
+    _ = gettext_of(request)
+    session = session_of(request)
+    if session is None:
+        raise PageError(401, _("Sign in to use the practice room."), "signin_required")
+    limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
+    body = await json_body(request)
+    sdp = body.get("sdp")
+    if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
+        raise PageError(400, _("The connection offer is not valid."), "bad_offer")
+    try:
+        answer = await request.app[keys.PRACTICE].answer(sdp)
+    except TooManyEchoes:
+        raise PageError(
+            503,
+            _("The practice room is busy right now. Try again in a minute."),
+            "practice_busy",
+        ) from None
+    except ValueError:
+        raise PageError(400, _("The connection offer is not valid."), "bad_offer") from None
+    settings = request.app[keys.SETTINGS]
+    return web.json_response(
+        {"sdp": answer, "ice_servers": ice_servers_for(settings, f"p{session.user.id}")}
+    )

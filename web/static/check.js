@@ -1,0 +1,60 @@
+// The device check shared by the practice room and the class page: whether sound and video
+// get through to the media node — a real peer connection with a data channel it echoes.
+"use strict";
+
+window.SabaqCheck = (function () {
+  function gathered(pc) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      pc.addEventListener("icegatheringstatechange", () => {
+        if (pc.iceGatheringState === "complete") resolve();
+      });
+      setTimeout(resolve, 3000);
+    });
+  }
+
+  // A round trip over a data channel the media node echoes; the time in ms, or null.
+  async function mediaPath(url, csrf) {
+    let pc = new RTCPeerConnection({ iceServers: [] });
+    try {
+      const channel = pc.createDataChannel("practice");
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ sdp: pc.localDescription.sdp }),
+      });
+      if (!r.ok) return null;
+      const body = await r.json();
+      if (Array.isArray(body.ice_servers) && body.ice_servers.length) {
+        pc.setConfiguration({ iceServers: body.ice_servers }); // the relay, if any
+      }
+      await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+      await new Promise((resolve, reject) => {
+        if (channel.readyState === "open") return resolve();
+        channel.onopen = resolve;
+        setTimeout(() => reject(new Error("no connection")), 8000);
+      });
+      const times = [];
+      for (let i = 0; i < 5; i++) {
+        const sent = performance.now();
+        await new Promise((resolve, reject) => {
+          channel.onmessage = resolve;
+          channel.send(`ping ${i}`);
+          setTimeout(() => reject(new Error("no echo")), 3000);
+        });
+        times.push(performance.now() - sent);
+      }
+      times.sort((a, b) => a - b);
+      return Math.round(times[Math.floor(times.length / 2)]);
+    } catch (e) {
+      return null;
+    } finally {
+      pc.close();
+      pc = null;
+    }
+  }
+
+  return { mediaPath: mediaPath };
+})();
