@@ -487,7 +487,7 @@ async def test_attendance_page_shows_who_is_in_the_class_now(
             await page.goto(str(served.make_url(f"/signin/link?token={token}&next={nxt}")))
             row = page.locator(f'table#attendance tr[data-user="{learner}"]')
             await expect(row).to_have_attribute("data-here", "0")
-            await expect(page.locator("#here-count")).to_have_text("0")
+            await expect(page.locator("#here-now")).to_have_attribute("data-count", "0")
             await page.evaluate("window.sabaqNotReloaded = true")
 
             teacher = await join(sign_in(academy.teacher_id), class_id)
@@ -495,7 +495,9 @@ async def test_attendance_page_shows_who_is_in_the_class_now(
             await expect(row).to_have_attribute("data-here", "1")
             await expect(row).to_have_attribute("data-mark", "present")
             await expect(row.locator(".here-label")).to_be_visible()
-            await expect(page.locator("#here-count")).to_have_text("1")  # learners, not the host
+            await expect(page.locator("#here-now")).to_have_attribute(
+                "data-count", "1"
+            )  # learners, not the host
             await expect(row.locator(".joined")).not_to_be_empty()
 
             await student.send("leave")
@@ -503,7 +505,7 @@ async def test_attendance_page_shows_who_is_in_the_class_now(
             await expect(row).to_have_attribute("data-here", "0")
             await expect(row.locator(".here-label")).to_be_hidden()
             await expect(row.locator(".left")).not_to_be_empty()
-            await expect(page.locator("#here-count")).to_have_text("0")
+            await expect(page.locator("#here-now")).to_have_attribute("data-count", "0")
             others = page.locator("table#attendance tbody tr.mark-absent")
             await expect(others).to_have_count(len(academy.student_ids) - 1)
             assert await page.evaluate("window.sabaqNotReloaded === true")

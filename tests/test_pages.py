@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from access.passwords import Passwords
 from tests.conftest import Academy, SignIn
 from web import keys
+from web.i18n import load_catalogues
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +26,7 @@ def _extracted() -> set[str]:
     return {
         msg if isinstance(msg, str) else msg[0]
         for _, _, msg, _, _ in extract_from_dir(
-            str(ROOT), method_map, options, keywords={"_": None}
+            str(ROOT), method_map, options, keywords={"_": None, "ngettext": (1, 2)}
         )
     }
 
@@ -34,7 +35,11 @@ def _extracted() -> set[str]:
 def test_catalogue_translates_every_message(lang: str) -> None:
     with (ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po").open("rb") as f:
         catalog = read_po(f, locale=lang)
-    translated = {m.id for m in catalog if m.id and m.string}
+    translated = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in catalog
+        if m.id and (m.string if isinstance(m.string, str) else all(m.string or ("",)))
+    }
     missing = _extracted() - translated
     assert not missing, f"{lang} lacks translations for: {sorted(missing)}"
 
@@ -62,6 +67,24 @@ def test_catalogues_keep_to_the_glossary() -> None:
                     f"{lang}: {msgid!r} is {text!r}, without the term {term[lang]!r}"
                 )
     assert found > 50  # the glossary's terms are in use
+
+
+def test_russian_counts_take_their_plural_forms() -> None:
+    """One, few, many in Russian (1 участник, 2 участника, 5 участников; 11–14 are "many",
+    21 is "one" again); Kazakh keeps the noun singular after a number."""
+    catalogues = load_catalogues()
+    msgid = ("%(num)d student is in the class now", "%(num)d students are in the class now")
+    forms = {n: catalogues["ru"].ngettext(*msgid, n) % {"num": n} for n in (1, 2, 5, 11, 21, 22)}
+    assert forms == {
+        1: "Сейчас на занятии 1 участник",
+        2: "Сейчас на занятии 2 участника",
+        5: "Сейчас на занятии 5 участников",
+        11: "Сейчас на занятии 11 участников",
+        21: "Сейчас на занятии 21 участник",
+        22: "Сейчас на занятии 22 участника",
+    }
+    assert catalogues["kk"].ngettext(*msgid, 3) % {"num": 3} == "Қазір сабақта 3 білім алушы"
+    assert catalogues["en"].ngettext(*msgid, 1) % {"num": 1} == "1 student is in the class now"
 
 
 def test_templates_hold_no_bare_text() -> None:

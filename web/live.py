@@ -29,6 +29,7 @@ def _snapshot(request: web.Request, class_id: int) -> str:
 
     doc = {
         "here_now": now["here_now"],
+        "here_text": now["here_text"],
         "counts": {value: n for value, _label, n in now["counts"]},
         "rows": [
             {

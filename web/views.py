@@ -547,10 +547,16 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
         for name, m in marks
     ]
     counts = {k: sum(1 for _n, m in marks if m.mark is k) for k in Mark}
+    here = sum(1 for r in rows if r["still_here"])
+    ngettext = request.app[keys.CATALOGUES][request.get(LANG_KEY, "en")].ngettext
     return {
         "rows": rows,
         "counts": [(k.value, labels[k], counts[k]) for k in Mark],
-        "here_now": sum(1 for r in rows if r["still_here"]),
+        "here_now": here,
+        "here_text": ngettext(
+            "%(num)d student is in the class now", "%(num)d students are in the class now", here
+        )
+        % {"num": here},
     }
 
 

@@ -5,14 +5,15 @@
 (function () {
   const table = document.getElementById("attendance");
   if (!table || !window.EventSource) return;
-  const hereCount = document.getElementById("here-count");
+  const hereNow = document.getElementById("here-now");
 
   function setText(el, text) {
     if (el && el.textContent !== text) el.textContent = text;
   }
 
   function apply(doc) {
-    setText(hereCount, String(doc.here_now));
+    setText(hereNow, doc.here_text); // in the page's language, with its plural form
+    hereNow.dataset.count = String(doc.here_now);
     for (const [mark, n] of Object.entries(doc.counts)) {
       setText(document.querySelector(`#summary .count[data-mark="${mark}"] .n`), String(n));
     }
