@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := tests/a11y/node_modules/axe-core/axe.min.js
+PUPPETEER := tests/firefox/node_modules/puppeteer-core/package.json
 
 .PHONY: demo test check deps system-deps lint pytest clean
 
 demo: deps
 	$(BIN)/sabaq demo
 
-test: system-deps deps $(AXE) check
+test: system-deps deps $(AXE) $(PUPPETEER) check
 
 check: lint pytest
 
@@ -33,19 +34,26 @@ $(AXE): tests/a11y/package.json
 	cd tests/a11y && npm ci --silent --no-audit --no-fund
 	touch $(AXE)
 
+# puppeteer-core for the Firefox browser tests: it drives Debian's firefox-esr over WebDriver BiDi
+# (from the npm registry, pinned; it downloads no browser).
+$(PUPPETEER): tests/firefox/package.json tests/firefox/package-lock.json
+	cd tests/firefox && npm ci --silent --no-audit --no-fund
+	touch $(PUPPETEER)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian's redis-server and chromium (Playwright drives /usr/bin/chromium; no browser download).
+# Debian's redis-server, chromium and firefox-esr (Playwright drives /usr/bin/chromium,
+# puppeteer-core drives /usr/bin/firefox-esr; no browser download).
 system-deps:
 	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null \
-	  && command -v npm >/dev/null \
+	  && command -v npm >/dev/null && command -v firefox-esr >/dev/null \
 	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	       $$SUDO apt-get update -qq && \
-	       $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server iproute2 util-linux npm; }
+	       $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium firefox-esr redis-server iproute2 util-linux npm; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
