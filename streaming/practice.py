@@ -18,7 +18,9 @@ from aiortc.rtcdatachannel import RTCDataChannel
 
 log = logging.getLogger("sabaq.streaming.practice")
 
-MAX_MESSAGE = 1024  # an echo is for pings, not for data
+MAX_MESSAGE = 1024  # bytes: an echo is for pings, not for data
+MAX_ECHOES = 100  # messages one echo answers
+MAX_BUFFERED = 16 * 1024  # bytes waiting to go out before an echo stops answering
 
 
 class TooManyEchoes(Exception):
@@ -32,28 +34,42 @@ class Echoes:
         self._config = RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in ice_servers])
         self._limit = limit
         self._lifetime = lifetime
-        self._open: set[RTCPeerConnection] = set()
-        self._timers: set[asyncio.Task[None]] = set()
+        self._open: dict[RTCPeerConnection, str] = {}  # → whose it is
+        self._timers: dict[RTCPeerConnection, asyncio.Task[None]] = {}
 
     @property
     def open(self) -> int:
         return len(self._open)
 
-    async def answer(self, offer_sdp: str) -> str:
-        """The answer to a browser's offer (a data channel); ``ValueError`` for an offer that
-        is not one, ``TooManyEchoes`` when the node is full."""
+    async def answer(self, offer_sdp: str, owner: str) -> str:
+        """The answer to a browser's offer (a data channel, nothing else); ``ValueError`` for
+        an offer that is not one, ``TooManyEchoes`` when the node is full. A person has one
+        echo at a time: a new one replaces their previous one."""
+        for pc, whose in list(self._open.items()):
+            if whose == owner:
+                await self._close(pc)
         if len(self._open) >= self._limit:
             raise TooManyEchoes(f"{len(self._open)} practice connections are open")
         if "m=application" not in offer_sdp:
             raise ValueError("the offer has no data channel")
         pc = RTCPeerConnection(configuration=self._config)
-        self._open.add(pc)
+        self._open[pc] = owner
+        echoed = 0
 
         @pc.on("datachannel")
         def opened(channel: RTCDataChannel) -> None:
             @channel.on("message")
             def echo(message: str | bytes) -> None:
-                if len(message) <= MAX_MESSAGE and channel.readyState == "open":
+                nonlocal echoed
+                size = len(message.encode() if isinstance(message, str) else message)
+                # Pings only: small, few, and never piling up behind a reader that stalls.
+                if (
+                    size <= MAX_MESSAGE
+                    and echoed < MAX_ECHOES
+                    and channel.readyState == "open"
+                    and channel.bufferedAmount <= MAX_BUFFERED
+                ):
+                    echoed += 1
                     channel.send(message)
 
         @pc.on("connectionstatechange")
@@ -63,13 +79,15 @@ class Echoes:
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            if pc.getTransceivers():  # sound or video would be received and decoded: refused
+                raise ValueError("the offer carries media")
             await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:  # aiortc raises several kinds for a malformed offer
+        except BaseException as exc:  # aiortc raises several kinds for a malformed offer
             await self._close(pc)
-            raise ValueError(f"the offer cannot be answered: {exc}") from exc
-        timer = asyncio.create_task(self._expire(pc), name="sabaq-practice-echo")
-        self._timers.add(timer)
-        timer.add_done_callback(self._timers.discard)
+            if isinstance(exc, Exception):
+                raise ValueError(f"the offer cannot be answered: {exc}") from exc
+            raise
+        self._timers[pc] = asyncio.create_task(self._expire(pc), name="sabaq-practice-echo")
         return str(pc.localDescription.sdp)
 
     async def _expire(self, pc: RTCPeerConnection) -> None:
@@ -77,13 +95,13 @@ class Echoes:
         await self._close(pc)
 
     async def _close(self, pc: RTCPeerConnection) -> None:
-        if pc in self._open:
-            self._open.discard(pc)
+        timer = self._timers.pop(pc, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        if self._open.pop(pc, None) is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(pc.close())
 
     async def close_all(self) -> None:
-        for timer in list(self._timers):
-            timer.cancel()
         for pc in list(self._open):
             await self._close(pc)

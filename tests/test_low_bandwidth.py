@@ -228,6 +228,18 @@ async def _audio_packets(page: Page, more_than: int) -> int:
     return n
 
 
+PLAYING_JS = """() => Array.from(document.querySelectorAll("audio"))
+    .filter(a => a.srcObject && !a.paused).map(a => a.currentTime)"""
+
+
+async def expect_sound_playing(page: Page) -> None:
+    first = await page.evaluate(PLAYING_JS)
+    assert first, "no sound element is playing"
+    async with asyncio.timeout(5):
+        while max(await page.evaluate(PLAYING_JS)) <= max(first):
+            await asyncio.sleep(0.1)
+
+
 @pytest.mark.browser
 @pytest.mark.timeout(60)
 async def test_the_toggle_in_chromium_is_kept_for_the_next_join(
@@ -268,6 +280,9 @@ async def test_the_toggle_in_chromium_is_kept_for_the_next_join(
             await expect(toggle).to_have_attribute("aria-pressed", "true")
             await _audio_packets(page, 50)
             assert await frames_decoded(page) == 0
+            # And the sound is played, not only received: its element's clock moves (a video
+            # element waiting for its first picture would hold it still).
+            await expect_sound_playing(page)
 
             await toggle.click()
             await expect(toggle).to_have_attribute("aria-pressed", "false")

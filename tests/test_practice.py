@@ -35,7 +35,6 @@ async def test_the_media_node_echoes_a_signed_in_persons_data_channel(
         )
         body = await resp.json()
         assert resp.status == 200, body
-        assert body["ice_servers"] == []  # no relay configured here
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
         channel = pc.channel  # type: ignore[attr-defined]
         async with asyncio.timeout(10):
@@ -78,17 +77,72 @@ async def test_a_node_holds_only_so_many_echoes_and_each_for_a_while() -> None:
     first, _q1 = await _offer()
     second, _q2 = await _offer()
     try:
-        await echoes.answer(first.localDescription.sdp)
+        await echoes.answer(first.localDescription.sdp, "student-1")
         assert echoes.open == 1
         with pytest.raises(TooManyEchoes):
-            await echoes.answer(second.localDescription.sdp)
+            await echoes.answer(second.localDescription.sdp, "student-2")
         async with asyncio.timeout(5):
             while echoes.open:  # its minute (here 0.3 s) is up
                 await asyncio.sleep(0.05)
-        await echoes.answer(second.localDescription.sdp)
+        await echoes.answer(second.localDescription.sdp, "student-2")
         assert held(echoes) == 1
     finally:
         await echoes.close_all()
         await first.close()
         await second.close()
     assert echoes.open == 0
+
+
+@pytest.mark.timeout(30)
+async def test_one_person_one_echo_no_media_no_flood() -> None:
+    """A person's new check replaces their previous one; an offer carrying sound or video is
+    refused (nothing would read what it decodes); an echo answers only small pings, and only
+    so many."""
+    echoes = Echoes(limit=2, lifetime=30)
+    pcs: list[RTCPeerConnection] = []
+    try:
+        for _ in range(3):
+            pc, _q = await _offer()
+            pcs.append(pc)
+            await echoes.answer(pc.localDescription.sdp, "student-1")
+            assert held(echoes) == 1  # the newest only
+        media = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pcs.append(media)
+        media.createDataChannel("practice")
+        media.addTransceiver("video", direction="sendonly")
+        await media.setLocalDescription(await media.createOffer())
+        with pytest.raises(ValueError, match="media"):
+            await echoes.answer(media.localDescription.sdp, "student-2")
+        assert held(echoes) == 1
+        pc, answers = await _offer()
+        pcs.append(pc)
+        answer = await echoes.answer(pc.localDescription.sdp, "student-3")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        channel = pc.channel  # type: ignore[attr-defined]
+        async with asyncio.timeout(10):
+            while channel.readyState != "open":
+                await asyncio.sleep(0.02)
+        channel.send("é" * 600)  # 1200 bytes: over the limit though 600 characters
+        channel.send("ping")
+        async with asyncio.timeout(5):
+            assert await answers.get() == "ping"  # the big one was not echoed
+        for i in range(120):
+            channel.send(f"p{i}")
+        await asyncio.sleep(1)
+        assert answers.qsize() == 99  # a hundred answers in all, then no more
+    finally:
+        await echoes.close_all()
+        for pc in pcs:
+            await pc.close()
+
+
+async def test_checks_are_limited_per_person(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    student = sign_in(academy.student_ids[0])
+    ice = await student.get("/practice/ice")
+    assert ice.status == 200 and (await ice.json()) == {"ice_servers": []}
+    statuses = [
+        (await student.post("/practice/echo", json={"sdp": "v=0"})).status for _ in range(11)
+    ]
+    assert statuses == [400] * 10 + [429]  # ten checks a minute

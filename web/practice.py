@@ -28,6 +28,18 @@ async def practice_page(request: web.Request) -> web.Response:
     return render(request, "practice.html", {})
 
 
+@routes.get("/practice/ice")
+async def practice_ice(request: web.Request) -> web.Response:
+    """The ICE servers a check connects with (a relay's credentials minted for this person), so
+    a network that lets only the relay through is checked as a class would use it."""
+    _ = gettext_of(request)
+    session = session_of(request)
+    if session is None:
+        raise PageError(401, _("Sign in to use the practice room."), "signin_required")
+    settings = request.app[keys.SETTINGS]
+    return web.json_response({"ice_servers": ice_servers_for(settings, f"p{session.user.id}")})
+
+
 @routes.post("/practice/echo")
 async def practice_echo(request: web.Request) -> web.Response:
     """An answer to the page's offer: a data channel the media node echoes on, for a minute."""
@@ -35,13 +47,13 @@ async def practice_echo(request: web.Request) -> web.Response:
     session = session_of(request)
     if session is None:
         raise PageError(401, _("Sign in to use the practice room."), "signin_required")
-    limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
+    limited(request, request.app[keys.LIMITS].echo_per_user.hit(str(session.user.id), time.time()))
     body = await json_body(request)
     sdp = body.get("sdp")
     if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
         raise PageError(400, _("The connection offer is not valid."), "bad_offer")
     try:
-        answer = await request.app[keys.PRACTICE].answer(sdp)
+        answer = await request.app[keys.PRACTICE].answer(sdp, str(session.user.id))
     except TooManyEchoes:
         raise PageError(
             503,
@@ -50,7 +62,4 @@ async def practice_echo(request: web.Request) -> web.Response:
         ) from None
     except ValueError:
         raise PageError(400, _("The connection offer is not valid."), "bad_offer") from None
-    settings = request.app[keys.SETTINGS]
-    return web.json_response(
-        {"sdp": answer, "ice_servers": ice_servers_for(settings, f"p{session.user.id}")}
-    )
+    return web.json_response({"sdp": answer})

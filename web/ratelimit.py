@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class RateLimiter:
@@ -58,11 +58,12 @@ class RateLimiter:
 @dataclass(frozen=True, slots=True)
 class Limits:
     """The application's limits: sign-in attempts per login and per address, sign-in links
-    per address, join tokens per person."""
+    per address, join tokens per person, practice-room network checks per person."""
 
     signin_per_login: RateLimiter
     signin_per_address: RateLimiter
     join_per_user: RateLimiter
+    echo_per_user: RateLimiter = field(default_factory=lambda: RateLimiter(10, 60.0))
 
     @classmethod
     def of(cls, attempts: int, window: float, joins_per_minute: int) -> Limits:

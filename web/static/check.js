@@ -13,10 +13,16 @@ window.SabaqCheck = (function () {
     });
   }
 
-  // A round trip over a data channel the media node echoes; the time in ms, or null.
+  // A round trip over a data channel the media node echoes: the time in ms; null when sound
+  // and video cannot get through; undefined when the check could not be made (the node busy,
+  // too many checks): that says nothing about the network.
   async function mediaPath(url, csrf) {
-    let pc = new RTCPeerConnection({ iceServers: [] });
+    let pc = null;
     try {
+      let iceServers = [];
+      const ice = await fetch(url.replace(/echo$/, "ice"), { cache: "no-store" });
+      if (ice.ok) iceServers = (await ice.json()).ice_servers || [];
+      pc = new RTCPeerConnection({ iceServers: iceServers }); // the relay too, if there is one
       const channel = pc.createDataChannel("practice");
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
@@ -25,11 +31,9 @@ window.SabaqCheck = (function () {
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
         body: JSON.stringify({ sdp: pc.localDescription.sdp }),
       });
+      if (r.status === 429 || r.status === 503) return undefined;
       if (!r.ok) return null;
       const body = await r.json();
-      if (Array.isArray(body.ice_servers) && body.ice_servers.length) {
-        pc.setConfiguration({ iceServers: body.ice_servers }); // the relay, if any
-      }
       await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
       await new Promise((resolve, reject) => {
         if (channel.readyState === "open") return resolve();
@@ -51,8 +55,7 @@ window.SabaqCheck = (function () {
     } catch (e) {
       return null;
     } finally {
-      pc.close();
-      pc = null;
+      if (pc) pc.close();
     }
   }
 

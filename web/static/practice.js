@@ -66,7 +66,8 @@
       verdict("server", false, S.serverBad);
     }
     const ms = hasRtc ? await SabaqCheck.mediaPath("/practice/echo", cfg.csrf) : null;
-    if (ms === null) verdict("path", false, S.pathBad);
+    if (ms === undefined) verdict("path", false, S.pathBusy);
+    else if (ms === null) verdict("path", false, S.pathBad);
     else verdict("path", true, (ms > SLOW_MS ? S.pathSlow : S.pathOk).replace("{ms}", ms));
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });

@@ -50,6 +50,7 @@
       // As in the practice room: a real peer connection to the media node, so a network
       // that lets pages through but not sound and video is caught before joining.
       if (through && cfg.echoUrl && hasRtc) {
+        // null: it cannot get through; undefined: not checked now (busy) — no reason to refuse.
         through = (await SabaqCheck.mediaPath(cfg.echoUrl, cfg.csrf)) !== null;
         mark("network", through, S.noMediaPath);
       } else {
@@ -235,9 +236,21 @@
       $("speakers").appendChild(box);
       view.elements.push(box);
     }
+    // Sound plays through an element of its own: a <video> whose camera track sends nothing
+    // (low bandwidth holds it) never starts playing in Chromium, and would keep its sound mute.
+    const sound = document.createElement("audio");
+    sound.autoplay = true;
+    room.appendChild(sound);
+    view.elements.push(sound);
     if (!isScreen) conn.ontrack = (ev) => {
+      if (ev.track.kind === "audio") {
+        sound.srcObject = new MediaStream([ev.track]);
+        sound.play().catch(() => {});
+        return;
+      }
       stream.addTrack(ev.track);
       const el = fromTeacher ? video : view.elements[0].querySelector("video");
+      el.muted = true; // its sound is the <audio> element's
       el.srcObject = stream;
       el.play().catch(() => {});
     };
