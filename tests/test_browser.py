@@ -1132,3 +1132,58 @@ async def test_a_student_checks_their_devices_and_takes_the_tour_in_the_practice
         finally:
             await browser.close()
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_an_upload_says_it_is_working_while_it_works(
+    served: TestServer, academy: Academy, tmp_path: Path
+) -> None:
+    """Staff import a member list: while the file goes up and is checked, the form says so (a
+    ring and words, its button disabled, aria-busy); then the preview arrives."""
+    app = served.app
+    _ = app[keys.CATALOGUES]["ru"].gettext
+    roster = tmp_path / "group.csv"
+    roster.write_text("login,full_name\nnew.student,Айгерім Сәрсенова\n", encoding="utf-8")
+    errors: list[str] = []
+    release = asyncio.Event()
+
+    async def slow_upload(route: Any) -> None:
+        await release.wait()  # the network holds the upload until the page was looked at
+        await route.continue_()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport=VIEWPORT, locale="ru-RU")
+            page = await context.new_page()
+            watch_errors(page, errors)
+            token = app[keys.SIGNER].mint_signin(user_id=academy.staff_id, ttl=600)
+            await page.goto(
+                str(served.make_url(f"/signin/link?token={token}&next=/groups/{academy.group_id}"))
+            )
+            await page.route(f"**/groups/{academy.group_id}/import", slow_upload)
+            form = page.locator("form.import-form")
+            await form.locator("input[type=file]").set_input_files(str(roster))
+            # What the form showed while the upload was held, noted by the page itself (a
+            # page with a navigation pending cannot be asked from outside) and read after.
+            await page.evaluate(
+                """() => document.addEventListener("submit", () => setTimeout(() => {
+                    const f = document.querySelector("form.import-form");
+                    const line = f.querySelector(".busy");
+                    sessionStorage.setItem("seen", JSON.stringify([line && line.textContent,
+                        f.getAttribute("aria-busy"),
+                        f.querySelector("button[type=submit]").disabled]));
+                }, 200))"""
+            )
+            await form.locator("button[type=submit]").click(no_wait_after=True)
+            await asyncio.sleep(1)
+            release.set()
+            await expect(page.locator("main")).to_contain_text("new.student")  # the preview
+            seen = json.loads(await page.evaluate("() => sessionStorage.getItem('seen')"))
+            assert seen == [_("Uploading the file and checking every row…"), "true", True]
+        finally:
+            await browser.close()
+    assert errors == []
