@@ -1011,8 +1011,9 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
     served: TestServer, academy: Academy, lang: str, tmp_path: Path
 ) -> None:
     """Each role's main pages in the language chosen, at 1280 and at 360 px: translated (the
-    page's own words in that language), nothing wider than a phone's screen, and one action
-    each — the student's device check passes, the director approves a request. Every page's
+    page's own words and its title in that language), nothing wider than a phone's screen,
+    nothing against WCAG 2 AA, and one action on each — a link followed to where it leads, the
+    student's device check passing, the director approving a request. Every page's
     screenshot is kept in the test's folder; with SABAQ_SCREENSHOT_DIR (scripts/screenshots)
     the README's few are written there too."""
     app = served.app
@@ -1026,19 +1027,32 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
         ("ru", "desktop", "director", "approvals"): "director-approvals.png",
         ("kk", "phone", "student", "class"): "student-phone-kk.png",
     }
-    walks: list[tuple[str, int, list[tuple[str, str, str]]]] = [
+    # Each page: its name, path, a word of it in the language, the window's title (in the
+    # language where it is a word of ours), and one thing to do there: a link to follow (its
+    # words) and where it leads.
+    month = _("The month of group {group}").replace("{group}", "ПД-24-1")
+    report_title = _("Attendance of group {group} for {month}").split("{group}")[0]
+    Page_ = tuple[str, str, str, str | None, str | None, str | None]
+    walks: list[tuple[str, int, list[Page_]]] = [
         ("student", learner, [
-            ("home", "/", "My classes"), ("class", f"/classes/{c}", "Device check"),
+            ("home", "/", "My classes", _("My classes"), "Уголовное право", f"/classes/{c}"),
+            ("class", f"/classes/{c}", "Device check", "Уголовное право", None, None),
         ]),
         ("teacher", academy.teacher_id, [
-            ("home", "/", "My classes"), ("attendance", f"/classes/{c}/attendance", "Attendance"),
+            ("home", "/", "My classes", _("My classes"), "Уголовное право", f"/classes/{c}"),
+            ("attendance", f"/classes/{c}/attendance", "Attendance", _("Attendance"), month,
+             f"/reports/groups/{g}?month="),
         ]),
         ("staff", academy.staff_id, [
-            ("timetable", f"/timetable/groups/{g}", "Timetable"),
-            ("report", f"/reports/groups/{g}", "Student"),
-            ("group", f"/groups/{g}", "Students"),
+            ("timetable", f"/timetable/groups/{g}", "Timetable", None, _("Later"), "date="),
+            ("report", f"/reports/groups/{g}", "Student", report_title, "Студент 01",
+             "/reports/learners/"),
+            ("group", f"/groups/{g}", "Students", "ПД-24-1", _("Timetable"),
+             f"/timetable/groups/{g}"),
         ]),
-        ("director", director.id, [("approvals", "/excuses", "Excuse requests")]),
+        ("director", director.id, [
+            ("approvals", "/excuses", "Excuse requests", _("Excuse requests"), None, None),
+        ]),
     ]  # fmt: skip
     requests = [
         app[keys.EXCUSES].file(
@@ -1064,9 +1078,11 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
                     watch_errors(page, errors)
                     token = app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
                     await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/")))
-                    for name, path, marker in pages:
+                    for name, path, marker, title, link, leads_to in pages:
                         await page.goto(str(served.make_url(path)))
                         assert await page.get_attribute("html", "lang") == lang
+                        if title is not None:
+                            assert title.strip() in await page.title(), (path, title)
                         await expect(page.locator("main")).to_contain_text(
                             re.compile(re.escape(_(marker)), re.I)
                         )
@@ -1078,6 +1094,13 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
                             names.append(os.path.join(readme, picked))
                         for target in names:
                             await page.screenshot(path=target, full_page=True)
+                        if link is not None and leads_to is not None:
+                            await (
+                                page.locator("main")
+                                .get_by_role("link", name=link, exact=False)
+                                .first.click()
+                            )
+                            await expect(page).to_have_url(re.compile(re.escape(leads_to)))
                     if role == "student":  # the device check before the class passes
                         await page.goto(str(served.make_url(f"/classes/{c}")))
                         await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
