@@ -1,0 +1,143 @@
+"""The durable event flow of a cluster (DESIGN.md, "Events and commands between the planes"):
+a media node appends its attendance events to a Redis Stream; the control node reads them with
+a consumer group and acknowledges each only once it is in the ledger (``web.redis_ingest``).
+
+When Redis cannot be reached the media node keeps its classes going and writes the events to a
+buffer on its own disk (appended and synced, one JSON line each), in order: once anything is
+buffered, later events go behind it until the buffer has been replayed into the stream. A replay
+cut short repeats events already sent; the ledger ingests by event id, so nothing is doubled.
+When the buffer nears its bound the node refuses new joins (``DiskBuffer.nearly_full``) rather
+than drop events."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .events import MediaEvent, MediaEventKind
+
+log = logging.getLogger("sabaq.streaming.redis_events")
+
+STREAM = "sabaq:events"
+HEARTBEATS = "sabaq:heartbeats"
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def encode(event: MediaEvent) -> dict[str, str]:
+    doc = asdict(event)
+    doc["kind"] = event.kind.value
+    return {"event": json.dumps(doc, separators=(",", ":"), ensure_ascii=False)}
+
+
+def decode(fields: Mapping[Any, Any]) -> MediaEvent:
+    raw = fields.get("event", fields.get(b"event"))
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if not isinstance(raw, str):
+        raise ValueError("a stream entry without an event")
+    doc = json.loads(raw)
+    doc["kind"] = MediaEventKind(doc["kind"])
+    return MediaEvent(**doc)
+
+
+class DiskBuffer:
+    """Events waiting for Redis, on the node's disk: one JSON line each, synced as written."""
+
+    def __init__(self, path: Path, bound: int = 100_000) -> None:
+        self.path = path
+        self.bound = bound
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._count = len(self.events())  # what a node stopped with is still to be sent
+
+    @property
+    def size(self) -> int:
+        return self._count
+
+    @property
+    def nearly_full(self) -> bool:
+        """Nine tenths of the bound: joins are refused from here, so no event is ever dropped."""
+        return self._count >= self.bound * 9 // 10
+
+    def append(self, event: MediaEvent) -> None:
+        if self._count >= self.bound:
+            raise OSError(f"the event buffer {self.path} is full ({self.bound} events)")
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(encode(event)["event"] + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self._count += 1
+
+    def events(self) -> list[MediaEvent]:
+        if not self.path.exists():
+            return []
+        with self.path.open(encoding="utf-8") as f:
+            return [decode({"event": line}) for line in f if line.strip()]
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._count = 0
+
+
+class RedisStreamSink:
+    """The media node's ``EventSink`` in a cluster: the stream, or the disk when Redis is away.
+    ``deliver`` returns once the event is durable in one of the two."""
+
+    def __init__(self, redis: Redis, buffer: DiskBuffer, retry_every: float = 1.0) -> None:
+        """``redis`` should be made with short socket timeouts: an unreachable Redis must cost
+        an event a moment, not a minute (``Redis.from_url(url, socket_connect_timeout=1,
+        socket_timeout=2)``)."""
+        self._redis = redis
+        self.buffer = buffer
+        self._retry_every = retry_every
+        self._next_try = 0.0
+
+    async def deliver(self, event: MediaEvent) -> None:
+        if self.buffer.size and not await self._replay_due():
+            self.buffer.append(event)  # behind the others, in order
+            return
+        try:
+            await self._redis.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+        except UNREACHABLE:
+            log.warning("Redis unreachable: event %s kept on disk", event.id)
+            self.buffer.append(event)
+            self._next_try = time.monotonic() + self._retry_every
+
+    async def _replay_due(self) -> bool:
+        """Replay, at most once per ``retry_every`` while Redis stays away."""
+        now = time.monotonic()
+        if now < self._next_try:
+            return False
+        if await self.replay():
+            return True
+        self._next_try = now + self._retry_every
+        return False
+
+    async def replay(self) -> bool:
+        """Send what the disk holds, in order; True once the buffer is empty."""
+        pending = self.buffer.events()
+        try:
+            for event in pending:
+                await self._redis.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+        except UNREACHABLE:
+            return False
+        if pending:
+            log.info("replayed %d buffered events into the stream", len(pending))
+        self.buffer.clear()
+        return True
+
+    async def heartbeat(self, node: str, at: float) -> None:
+        """Operational, not an event: while Redis is away nobody is judged by it."""
+        with contextlib.suppress(*UNREACHABLE):
+            await self._redis.hset(HEARTBEATS, node, str(at))  # type: ignore[misc]  # redis-py types sync and async alike
