@@ -5,11 +5,12 @@ leave, the teacher reads the attendance page and ends the class — and the ledg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,19 @@ async def wait_decoded(page: Page, more_than: int, limit: float = 20.0) -> tuple
     except TimeoutError:
         status = await page.text_content("#status")
         pytest.fail(f"only {decoded} video frames decoded in {limit:.0f} s (status: {status!r})")
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, with the notes' flags; closed whatever happens."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 async def sign_in_and_open(served: TestServer, page: Page, user_id: int, class_id: int) -> None:
@@ -314,39 +328,33 @@ async def test_student_reconnects_by_itself_as_the_same_person(
     reconnect of the same participant, not a new person."""
     class_id, student_id = academy.class_id, academy.student_ids[0]
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        _teacher, student = await enter_class(
+            browser, served, [academy.teacher_id, student_id], class_id, errors
         )
-        try:
-            _teacher, student = await enter_class(
-                browser, served, [academy.teacher_id, student_id], class_id, errors
-            )
-            await wait_decoded(student, 10)
-            strings = await room_strings(student)
+        await wait_decoded(student, 10)
+        strings = await room_strings(student)
 
-            # The server side of the student's connection fails.
-            room = served.app[keys.MEDIA_NODE].rooms[class_id]
-            (participant,) = [p for p in room.participants.values() if p.user_id == student_id]
-            await participant.close_ws(1011, "simulated failure")
-            await expect(student.locator("#status")).to_have_text(strings["reconnecting"])
-            await expect(student.locator("#room")).to_have_attribute("data-state", "live")
-            await wait_decoded(student, 10)
-            (back,) = [p for p in room.participants.values() if p.user_id == student_id]
-            assert back.id == participant.id
+        # The server side of the student's connection fails.
+        room = served.app[keys.MEDIA_NODE].rooms[class_id]
+        (participant,) = [p for p in room.participants.values() if p.user_id == student_id]
+        await participant.close_ws(1011, "simulated failure")
+        await expect(student.locator("#status")).to_have_text(strings["reconnecting"])
+        await expect(student.locator("#room")).to_have_attribute("data-state", "live")
+        await wait_decoded(student, 10)
+        (back,) = [p for p in room.participants.values() if p.user_id == student_id]
+        assert back.id == participant.id
 
-            mine = await ledger_until(
-                served,
-                class_id,
-                lambda kinds: (EventKind.RECONNECTED, student_id) in kinds,
-            )
-            assert [k for k, u in mine if u == student_id] == [
-                EventKind.JOINED,
-                EventKind.DISCONNECTED,
-                EventKind.RECONNECTED,
-            ]
-        finally:
-            await browser.close()
+        mine = await ledger_until(
+            served,
+            class_id,
+            lambda kinds: (EventKind.RECONNECTED, student_id) in kinds,
+        )
+        assert [k for k, u in mine if u == student_id] == [
+            EventKind.JOINED,
+            EventKind.DISCONNECTED,
+            EventKind.RECONNECTED,
+        ]
     assert not errors, errors
 
 
@@ -370,34 +378,28 @@ async def test_floor_control_in_chromium(served: TestServer, academy: Academy) -
     speaker's microphone; the teacher takes the floor back and the speaker's sound goes."""
     class_id = academy.class_id
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        teacher, speaker, listener = await enter_class(
+            browser, served, [academy.teacher_id, *academy.student_ids[:2]], class_id, errors
         )
-        try:
-            teacher, speaker, listener = await enter_class(
-                browser, served, [academy.teacher_id, *academy.student_ids[:2]], class_id, errors
-            )
-            await wait_decoded(listener, 5)
-            s, t = await room_strings(speaker), await room_strings(teacher)
+        await wait_decoded(listener, 5)
+        s, t = await room_strings(speaker), await room_strings(teacher)
 
-            await speaker.locator("#hand").click()
-            await expect(speaker.locator("#hand")).to_have_text(s["lowerHand"])
-            row = teacher.locator("#roster li").filter(has_text="Студент 01")
-            await expect(row).to_contain_text(t["handRaised"])
-            await row.get_by_role("button", name=t["giveFloor"], exact=True).click()
-            await expect(speaker.locator("#status")).to_have_text(s["youHaveTheFloor"])
-            await expect(listener.locator("#speakers figure")).to_contain_text("Студент 01")
-            async with asyncio.timeout(15):
-                while await listener.evaluate(AUDIO_FROM_SPEAKER_JS) < 20:
-                    await asyncio.sleep(0.1)
+        await speaker.locator("#hand").click()
+        await expect(speaker.locator("#hand")).to_have_text(s["lowerHand"])
+        row = teacher.locator("#roster li").filter(has_text="Студент 01")
+        await expect(row).to_contain_text(t["handRaised"])
+        await row.get_by_role("button", name=t["giveFloor"], exact=True).click()
+        await expect(speaker.locator("#status")).to_have_text(s["youHaveTheFloor"])
+        await expect(listener.locator("#speakers figure")).to_contain_text("Студент 01")
+        async with asyncio.timeout(15):
+            while await listener.evaluate(AUDIO_FROM_SPEAKER_JS) < 20:
+                await asyncio.sleep(0.1)
 
-            await row.get_by_role("button", name=t["takeFloor"]).click()
-            await expect(speaker.locator("#status")).to_have_text(s["floorTaken"])
-            await expect(listener.locator("#speakers figure")).to_have_count(0)
-            await wait_decoded(listener, await frames_decoded(listener) + 5)  # teacher goes on
-        finally:
-            await browser.close()
+        await row.get_by_role("button", name=t["takeFloor"]).click()
+        await expect(speaker.locator("#status")).to_have_text(s["floorTaken"])
+        await expect(listener.locator("#speakers figure")).to_have_count(0)
+        await wait_decoded(listener, await frames_decoded(listener) + 5)  # teacher goes on
     assert not errors, errors
 
 
@@ -421,48 +423,42 @@ async def test_screen_share_and_recording_in_chromium(served: TestServer, academ
     and the camera stays; the recordings are listed afterwards."""
     class_id = academy.class_id
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        teacher, student = await enter_class(
+            browser, served, [academy.teacher_id, academy.student_ids[0]], class_id, errors
         )
-        try:
-            teacher, student = await enter_class(
-                browser, served, [academy.teacher_id, academy.student_ids[0]], class_id, errors
-            )
-            await wait_decoded(student, 5)
-            t = await room_strings(teacher)
+        await wait_decoded(student, 5)
+        t = await room_strings(teacher)
 
-            # Recording: everyone sees that the class is being recorded.
-            await teacher.locator("#record").click()
-            await expect(student.locator("#rec")).to_be_visible()
-            await expect(teacher.locator("#record")).to_have_text(t["stopRecording"])
+        # Recording: everyone sees that the class is being recorded.
+        await teacher.locator("#record").click()
+        await expect(student.locator("#rec")).to_be_visible()
+        await expect(teacher.locator("#record")).to_have_text(t["stopRecording"])
 
-            await teacher.locator("#share").click()
-            await expect(teacher.locator("#share")).to_have_text(t["stopSharing"])
-            await expect(teacher.locator("#status")).to_have_text(t["youAreSharing"])
-            await expect(student.locator("#screen")).to_be_visible()
-            await student.wait_for_function(
-                "() => document.getElementById('screen').videoWidth > 0", timeout=15_000
-            )
-            async with asyncio.timeout(15):
-                while await student.evaluate(SCREEN_FRAMES_JS) < 3:
-                    await asyncio.sleep(0.1)
-            await wait_decoded(student, await frames_decoded(student) + 5)  # camera too
+        await teacher.locator("#share").click()
+        await expect(teacher.locator("#share")).to_have_text(t["stopSharing"])
+        await expect(teacher.locator("#status")).to_have_text(t["youAreSharing"])
+        await expect(student.locator("#screen")).to_be_visible()
+        await student.wait_for_function(
+            "() => document.getElementById('screen').videoWidth > 0", timeout=15_000
+        )
+        async with asyncio.timeout(15):
+            while await student.evaluate(SCREEN_FRAMES_JS) < 3:
+                await asyncio.sleep(0.1)
+        await wait_decoded(student, await frames_decoded(student) + 5)  # camera too
 
-            await teacher.locator("#share").click()
-            await expect(teacher.locator("#share")).to_have_text(t["shareScreen"])
-            await expect(student.locator("#screen")).to_be_hidden()
-            await wait_decoded(student, await frames_decoded(student) + 5)  # the camera goes on
-            await teacher.locator("#record").click()
-            await expect(student.locator("#rec")).to_be_hidden()
-            # The recording is listed on the class page: camera and screen files.
-            await student.reload()
-            screen_files = student.locator('.recordings video[src$="-screen.webm"]')
-            camera_files = student.locator('.recordings video[src$="-camera.webm"]')
-            await expect(screen_files.first).to_be_attached()
-            await expect(camera_files.first).to_be_attached()
-        finally:
-            await browser.close()
+        await teacher.locator("#share").click()
+        await expect(teacher.locator("#share")).to_have_text(t["shareScreen"])
+        await expect(student.locator("#screen")).to_be_hidden()
+        await wait_decoded(student, await frames_decoded(student) + 5)  # the camera goes on
+        await teacher.locator("#record").click()
+        await expect(student.locator("#rec")).to_be_hidden()
+        # The recording is listed on the class page: camera and screen files.
+        await student.reload()
+        screen_files = student.locator('.recordings video[src$="-screen.webm"]')
+        camera_files = student.locator('.recordings video[src$="-camera.webm"]')
+        await expect(screen_files.first).to_be_attached()
+        await expect(camera_files.first).to_be_attached()
     assert not errors, errors
 
 
@@ -475,51 +471,59 @@ async def test_attendance_page_shows_who_is_in_the_class_now(
     outsider = sign_in(academy.student_ids[1])  # a student does not watch the register
     assert (await outsider.get(f"/classes/{class_id}/attendance/live")).status == 403
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-            watch_errors(page, errors)
-            token = served.app[keys.SIGNER].mint_signin(user_id=academy.staff_id, ttl=600)
-            nxt = f"/classes/{class_id}/attendance"
-            await page.goto(str(served.make_url(f"/signin/link?token={token}&next={nxt}")))
-            row = page.locator(f'table#attendance tr[data-user="{learner}"]')
-            await expect(row).to_have_attribute("data-here", "0")
-            await expect(page.locator("#here-now")).to_have_attribute("data-count", "0")
-            await page.evaluate("window.sabaqNotReloaded = true")
+    async with chromium() as browser:
+        page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+        watch_errors(page, errors)
+        token = served.app[keys.SIGNER].mint_signin(user_id=academy.staff_id, ttl=600)
+        nxt = f"/classes/{class_id}/attendance"
+        await page.goto(str(served.make_url(f"/signin/link?token={token}&next={nxt}")))
+        row = page.locator(f'table#attendance tr[data-user="{learner}"]')
+        await expect(row).to_have_attribute("data-here", "0")
+        await expect(page.locator("#here-now")).to_have_attribute("data-count", "0")
+        await page.evaluate("window.sabaqNotReloaded = true")
 
-            teacher = await join(sign_in(academy.teacher_id), class_id)
-            student = await join(sign_in(learner), class_id)
-            await expect(row).to_have_attribute("data-here", "1")
-            await expect(row).to_have_attribute("data-mark", "present")
-            await expect(row.locator(".here-label")).to_be_visible()
-            await expect(page.locator("#here-now")).to_have_attribute(
-                "data-count", "1"
-            )  # learners, not the host
-            await expect(row.locator(".joined")).not_to_be_empty()
+        teacher = await join(sign_in(academy.teacher_id), class_id)
+        student = await join(sign_in(learner), class_id)
+        await expect(row).to_have_attribute("data-here", "1")
+        await expect(row).to_have_attribute("data-mark", "present")
+        await expect(row.locator(".here-label")).to_be_visible()
+        await expect(page.locator("#here-now")).to_have_attribute(
+            "data-count", "1"
+        )  # learners, not the host
+        await expect(row.locator(".joined")).not_to_be_empty()
 
-            await student.send("leave")
-            await student.close()
-            await expect(row).to_have_attribute("data-here", "0")
-            await expect(row.locator(".here-label")).to_be_hidden()
-            await expect(row.locator(".left")).not_to_be_empty()
-            await expect(page.locator("#here-now")).to_have_attribute("data-count", "0")
-            others = page.locator("table#attendance tbody tr.mark-absent")
-            await expect(others).to_have_count(len(academy.student_ids) - 1)
-            assert await page.evaluate("window.sabaqNotReloaded === true")
-            await teacher.close()
-            assert errors == []
-        finally:
-            await browser.close()
+        await student.send("leave")
+        await student.close()
+        await expect(row).to_have_attribute("data-here", "0")
+        await expect(row.locator(".here-label")).to_be_hidden()
+        await expect(row.locator(".left")).not_to_be_empty()
+        await expect(page.locator("#here-now")).to_have_attribute("data-count", "0")
+        others = page.locator("table#attendance tbody tr.mark-absent")
+        await expect(others).to_have_count(len(academy.student_ids) - 1)
+        assert await page.evaluate("window.sabaqNotReloaded === true")
+        await teacher.close()
+        assert errors == []
 
 
-async def open_signed_in(browser: Browser, served: TestServer, user_id: int, path: str) -> Page:
-    """A browser context of its own, in English, signed in through a sign-in link to ``path``."""
-    ctx = await browser.new_context(viewport=VIEWPORT)
-    await ctx.add_cookies([{"name": LANG_COOKIE, "value": "en", "url": str(served.make_url("/"))}])
+async def open_signed_in(
+    browser: Browser,
+    served: TestServer,
+    user_id: int,
+    path: str,
+    *,
+    lang: str | None = "en",
+    viewport: ViewportSize = VIEWPORT,
+    errors: list[str] | None = None,
+) -> Page:
+    """A browser context of its own, in ``lang`` (None: as the person's group or browser
+    decides), signed in through a sign-in link to ``path``; watched for errors if given a list."""
+    ctx = await browser.new_context(viewport=viewport)
+    if lang is not None:
+        cookie = {"name": LANG_COOKIE, "value": lang, "url": str(served.make_url("/"))}
+        await ctx.add_cookies([cookie])  # type: ignore[list-item]
     page = await ctx.new_page()
+    if errors is not None:
+        watch_errors(page, errors)
     token = served.app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
     await page.goto(str(served.make_url(f"/signin/link?token={token}&next={path}")))
     await expect(page).to_have_url(str(served.make_url(path)))
@@ -540,82 +544,72 @@ async def test_staff_file_an_excuse_the_director_approves_it_and_the_register_sa
     # Student 03 missed the class of 16 March; student 02 did too, without an excuse.
     learner = accounts.get(academy.student_ids[2]).full_name
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        # -- staff file the request ------------------------------------------------------
+        staff = await open_signed_in(browser, served, academy.staff_id, "/excuses")
+        watch_errors(staff, errors)
+        await expect(staff.get_by_text("No requests are waiting.")).to_be_visible()
+        await staff.get_by_role("link", name="File a request").click()
+        await expect(staff.get_by_role("heading", name="File a request")).to_be_visible()
+        await staff.get_by_label("Student").select_option(label=f"{learner} — ПД-24-1")
+        await staff.get_by_label("Reason").select_option(label="Illness")
+        await staff.get_by_label("First day").fill("2026-03-16")
+        await staff.get_by_label("Last day").fill("2026-03-16")
+        await staff.get_by_label("Supporting document").fill("Справка № 0471 от 17.03.2026")
+        await staff.get_by_role("button", name="Send to the director").click()
+        await expect(staff).to_have_url(re.compile(r"/excuses/\d+$"))
+        request_url = staff.url
+        await expect(staff.get_by_role("heading", level=1)).to_have_text(
+            f"Excuse request: {learner}"
         )
-        try:
-            # -- staff file the request ------------------------------------------------------
-            staff = await open_signed_in(browser, served, academy.staff_id, "/excuses")
-            watch_errors(staff, errors)
-            await expect(staff.get_by_text("No requests are waiting.")).to_be_visible()
-            await staff.get_by_role("link", name="File a request").click()
-            await expect(staff.get_by_role("heading", name="File a request")).to_be_visible()
-            await staff.get_by_label("Student").select_option(label=f"{learner} — ПД-24-1")
-            await staff.get_by_label("Reason").select_option(label="Illness")
-            await staff.get_by_label("First day").fill("2026-03-16")
-            await staff.get_by_label("Last day").fill("2026-03-16")
-            await staff.get_by_label("Supporting document").fill("Справка № 0471 от 17.03.2026")
-            await staff.get_by_role("button", name="Send to the director").click()
-            await expect(staff).to_have_url(re.compile(r"/excuses/\d+$"))
-            request_url = staff.url
-            await expect(staff.get_by_role("heading", level=1)).to_have_text(
-                f"Excuse request: {learner}"
-            )
-            await expect(staff.locator("dd.status")).to_have_text(
-                "Awaiting the director's decision"
-            )
-            await expect(staff.locator("dl.request")).to_contain_text("16.03.2026 — 16.03.2026")
-            await expect(staff.locator("dl.request")).to_contain_text(director.full_name)
-            await expect(staff.locator("ul.affected li")).to_have_count(1)
-            await expect(staff.locator("ul.affected li")).to_contain_text("Криминалистика")
-            # Staff do not decide: no decision buttons for them.
-            await expect(staff.get_by_role("button", name="Approve")).to_have_count(0)
+        await expect(staff.locator("dd.status")).to_have_text("Awaiting the director's decision")
+        await expect(staff.locator("dl.request")).to_contain_text("16.03.2026 — 16.03.2026")
+        await expect(staff.locator("dl.request")).to_contain_text(director.full_name)
+        await expect(staff.locator("ul.affected li")).to_have_count(1)
+        await expect(staff.locator("ul.affected li")).to_contain_text("Криминалистика")
+        # Staff do not decide: no decision buttons for them.
+        await expect(staff.get_by_role("button", name="Approve")).to_have_count(0)
 
-            # -- the director approves it from the queue -------------------------------------
-            boss = await open_signed_in(browser, served, director.id, "/excuses")
-            watch_errors(boss, errors)
-            waiting = boss.locator("section").filter(
-                has=boss.get_by_role("heading", name="Awaiting the director's decision")
-            )
-            row = waiting.locator("tbody tr").filter(has_text=learner)
-            await expect(row).to_have_count(1)
-            await expect(row).to_contain_text("Illness")
-            await expect(row).to_contain_text("16.03.2026 — 16.03.2026")
-            await row.get_by_role("link", name=learner).click()
-            await expect(boss).to_have_url(request_url)
-            await boss.get_by_label("Comment").fill("Документ проверен")
-            await boss.get_by_role("button", name="Approve").click()
-            await expect(boss.locator("dd.status")).to_have_text("Approved")
-            await expect(boss).to_have_url(request_url)
-            await expect(boss.get_by_role("button", name="Approve")).to_have_count(0)
-            history = boss.locator("ol.history li")
-            await expect(history).to_have_count(2)
-            await expect(history.nth(0)).to_contain_text(f"{staff_name} · Filed")
-            await expect(history.nth(1)).to_contain_text(
-                f"{director.full_name} · Approved · Документ проверен"
-            )
-            await expect(boss.locator("ul.affected li")).to_contain_text("excused")
-            await boss.goto(str(served.make_url("/excuses")))
-            await expect(boss.get_by_text("No requests are waiting.")).to_be_visible()
-            decided = boss.locator("section").filter(
-                has=boss.get_by_role("heading", name="Decided")
-            )
-            await expect(decided.locator("tbody tr").filter(has_text=learner)).to_contain_text(
-                "Approved"
-            )
+        # -- the director approves it from the queue -------------------------------------
+        boss = await open_signed_in(browser, served, director.id, "/excuses")
+        watch_errors(boss, errors)
+        waiting = boss.locator("section").filter(
+            has=boss.get_by_role("heading", name="Awaiting the director's decision")
+        )
+        row = waiting.locator("tbody tr").filter(has_text=learner)
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("Illness")
+        await expect(row).to_contain_text("16.03.2026 — 16.03.2026")
+        await row.get_by_role("link", name=learner).click()
+        await expect(boss).to_have_url(request_url)
+        await boss.get_by_label("Comment").fill("Документ проверен")
+        await boss.get_by_role("button", name="Approve").click()
+        await expect(boss.locator("dd.status")).to_have_text("Approved")
+        await expect(boss).to_have_url(request_url)
+        await expect(boss.get_by_role("button", name="Approve")).to_have_count(0)
+        history = boss.locator("ol.history li")
+        await expect(history).to_have_count(2)
+        await expect(history.nth(0)).to_contain_text(f"{staff_name} · Filed")
+        await expect(history.nth(1)).to_contain_text(
+            f"{director.full_name} · Approved · Документ проверен"
+        )
+        await expect(boss.locator("ul.affected li")).to_contain_text("excused")
+        await boss.goto(str(served.make_url("/excuses")))
+        await expect(boss.get_by_text("No requests are waiting.")).to_be_visible()
+        decided = boss.locator("section").filter(has=boss.get_by_role("heading", name="Decided"))
+        await expect(decided.locator("tbody tr").filter(has_text=learner)).to_contain_text(
+            "Approved"
+        )
 
-            # -- staff read the register of 16 March -----------------------------------------
-            await staff.goto(str(served.make_url(f"/classes/{march_16}/attendance")))
-            rows = staff.locator("table#attendance tbody tr")
-            excused = rows.filter(has_text=learner)
-            await expect(excused).to_have_count(1)
-            await expect(excused.locator(".mark-label")).to_have_text("excused")
-            classmate = rows.filter(has_text=accounts.get(academy.student_ids[1]).full_name)
-            await expect(classmate.locator(".mark-label")).to_have_text("absent")
-            assert errors == []
-        finally:
-            await browser.close()
+        # -- staff read the register of 16 March -----------------------------------------
+        await staff.goto(str(served.make_url(f"/classes/{march_16}/attendance")))
+        rows = staff.locator("table#attendance tbody tr")
+        excused = rows.filter(has_text=learner)
+        await expect(excused).to_have_count(1)
+        await expect(excused.locator(".mark-label")).to_have_text("excused")
+        classmate = rows.filter(has_text=accounts.get(academy.student_ids[1]).full_name)
+        await expect(classmate.locator(".mark-label")).to_have_text("absent")
+        assert errors == []
 
 
 @pytest.mark.browser
@@ -637,129 +631,121 @@ async def test_staff_plan_a_weekly_class_meet_a_conflict_and_switch_it_online_in
     in_month = [d for d in planned if (d.year, d.month) == (monday.year, monday.month)]
     title, reason = "Криминалистика", "Карантин по гриппу"
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        # -- staff plan the class every Monday and Thursday ------------------------------
+        staff = await open_signed_in(browser, served, academy.staff_id, "/timetable")
+        watch_errors(staff, errors)
+        await staff.get_by_role("link", name="Plan a class").click()
+        await expect(staff.get_by_role("heading", name="Plan a class")).to_be_visible()
+        await staff.get_by_label("Title", exact=True).fill(title)
+        await staff.get_by_label("Group", exact=True).select_option(str(academy.group_id))
+        await staff.get_by_label("Teacher", exact=True).select_option(label=TEACHER_NAME)
+        await staff.get_by_label("Kind of class").select_option(label="Lecture")
+        await staff.get_by_label("Format", exact=True).select_option(label="In person")
+        await staff.get_by_label("Day", exact=True).fill(monday.isoformat())
+        await staff.get_by_label("Starts", exact=True).fill("10:00")
+        await staff.get_by_label("Ends", exact=True).fill("11:20")
+        await staff.get_by_label("Every week on these days").check()
+        await staff.get_by_label("Mon", exact=True).check()
+        await staff.get_by_label("Thu", exact=True).check()
+        await staff.get_by_label("Until (the last day)").fill(until.isoformat())
+        await staff.get_by_role("button", name="Plan", exact=True).click()
+
+        # -- the group's week: Monday and Thursday at 10:00 -------------------------------
+        week_path = f"/timetable/groups/{academy.group_id}?view=week&date={monday}"
+        await expect(staff).to_have_url(str(served.make_url(week_path)))
+        await expect(staff.get_by_role("heading", level=1)).to_have_text(
+            "Timetable of group ПД-24-1"
         )
-        try:
-            # -- staff plan the class every Monday and Thursday ------------------------------
-            staff = await open_signed_in(browser, served, academy.staff_id, "/timetable")
-            watch_errors(staff, errors)
-            await staff.get_by_role("link", name="Plan a class").click()
-            await expect(staff.get_by_role("heading", name="Plan a class")).to_be_visible()
-            await staff.get_by_label("Title", exact=True).fill(title)
-            await staff.get_by_label("Group", exact=True).select_option(str(academy.group_id))
-            await staff.get_by_label("Teacher", exact=True).select_option(label=TEACHER_NAME)
-            await staff.get_by_label("Kind of class").select_option(label="Lecture")
-            await staff.get_by_label("Format", exact=True).select_option(label="In person")
-            await staff.get_by_label("Day", exact=True).fill(monday.isoformat())
-            await staff.get_by_label("Starts", exact=True).fill("10:00")
-            await staff.get_by_label("Ends", exact=True).fill("11:20")
-            await staff.get_by_label("Every week on these days").check()
-            await staff.get_by_label("Mon", exact=True).check()
-            await staff.get_by_label("Thu", exact=True).check()
-            await staff.get_by_label("Until (the last day)").fill(until.isoformat())
-            await staff.get_by_role("button", name="Plan", exact=True).click()
+        slots = staff.locator("table.calendar .slot")
+        await expect(slots).to_have_count(2)
+        for day, slot in zip(planned[:2], await slots.all(), strict=True):
+            await expect(slot).to_contain_text(f"10:00 — 11:20 {title}")
+            await expect(slot).to_contain_text(f"Lecture · In person · {TEACHER_NAME}")
+            cell = staff.locator(f'td[data-day="{day}"] .slot')
+            await expect(cell).to_have_count(1)
+            await expect(cell).to_contain_text(title)
 
-            # -- the group's week: Monday and Thursday at 10:00 -------------------------------
-            week_path = f"/timetable/groups/{academy.group_id}?view=week&date={monday}"
-            await expect(staff).to_have_url(str(served.make_url(week_path)))
-            await expect(staff.get_by_role("heading", level=1)).to_have_text(
-                "Timetable of group ПД-24-1"
-            )
-            slots = staff.locator("table.calendar .slot")
-            await expect(slots).to_have_count(2)
-            for day, slot in zip(planned[:2], await slots.all(), strict=True):
-                await expect(slot).to_contain_text(f"10:00 — 11:20 {title}")
-                await expect(slot).to_contain_text(f"Lecture · In person · {TEACHER_NAME}")
-                cell = staff.locator(f'td[data-day="{day}"] .slot')
-                await expect(cell).to_have_count(1)
-                await expect(cell).to_contain_text(title)
+        # -- the month: the classes of that calendar month only ---------------------------
+        await staff.get_by_role("link", name="Month", exact=True).click()
+        month_path = f"/timetable/groups/{academy.group_id}?view=month&month={monday:%Y-%m}"
+        await expect(staff).to_have_url(str(served.make_url(month_path)))
+        await expect(slots).to_have_count(len(in_month))
+        for day in planned:
+            cell = staff.locator(f'td[data-day="{day}"] .slot')
+            await expect(cell).to_have_count(1 if day in in_month else 0)
+        for slot in await slots.all():
+            await expect(slot).to_contain_text(f"10:00 — 11:20 {title}")
 
-            # -- the month: the classes of that calendar month only ---------------------------
-            await staff.get_by_role("link", name="Month", exact=True).click()
-            month_path = f"/timetable/groups/{academy.group_id}?view=month&month={monday:%Y-%m}"
-            await expect(staff).to_have_url(str(served.make_url(month_path)))
-            await expect(slots).to_have_count(len(in_month))
-            for day in planned:
-                cell = staff.locator(f'td[data-day="{day}"] .slot')
-                await expect(cell).to_have_count(1 if day in in_month else 0)
-            for slot in await slots.all():
-                await expect(slot).to_contain_text(f"10:00 — 11:20 {title}")
+        # -- the same teacher at that time for the other group: refused, named ------------
+        await staff.get_by_role("link", name="Plan a class").click()
+        await staff.get_by_label("Title", exact=True).fill("Судебная экспертиза")
+        await staff.get_by_label("Group", exact=True).select_option(label="ПД-24-2")
+        await staff.get_by_label("Teacher", exact=True).select_option(label=TEACHER_NAME)
+        await staff.get_by_label("Kind of class").select_option(label="Seminar")
+        await staff.get_by_label("Format", exact=True).select_option(label="In person")
+        await staff.get_by_label("Day", exact=True).fill(monday.isoformat())
+        await staff.get_by_label("Starts", exact=True).fill("10:30")
+        await staff.get_by_label("Ends", exact=True).fill("11:00")
+        await staff.get_by_role("button", name="Plan", exact=True).click()
+        error = staff.get_by_role("alert")
+        await expect(error).to_contain_text("The teacher already has a class at that time")
+        await expect(error).to_contain_text(f'"{title}", {monday:%d.%m.%Y} 10:00–11:20')
+        await expect(staff.get_by_label("Title", exact=True)).to_have_value("Судебная экспертиза")
+        await expect(staff.get_by_label("Group", exact=True)).to_have_value(str(other_group))
+        await expect(staff.get_by_label("Teacher", exact=True)).to_have_value(
+            str(academy.teacher_id)
+        )
+        await expect(staff.get_by_label("Kind of class")).to_have_value("seminar")
+        await expect(staff.get_by_label("Format", exact=True)).to_have_value("in_person")
+        await expect(staff.get_by_label("Day", exact=True)).to_have_value(monday.isoformat())
+        await expect(staff.get_by_label("Starts", exact=True)).to_have_value("10:30")
+        await expect(staff.get_by_label("Ends", exact=True)).to_have_value("11:00")
+        await expect(staff.get_by_label("Every week on these days")).not_to_be_checked()
+        await staff.goto(
+            str(served.make_url(f"/timetable/groups/{other_group}?view=week&date={monday}"))
+        )
+        await expect(slots).to_have_count(0)
 
-            # -- the same teacher at that time for the other group: refused, named ------------
-            await staff.get_by_role("link", name="Plan a class").click()
-            await staff.get_by_label("Title", exact=True).fill("Судебная экспертиза")
-            await staff.get_by_label("Group", exact=True).select_option(label="ПД-24-2")
-            await staff.get_by_label("Teacher", exact=True).select_option(label=TEACHER_NAME)
-            await staff.get_by_label("Kind of class").select_option(label="Seminar")
-            await staff.get_by_label("Format", exact=True).select_option(label="In person")
-            await staff.get_by_label("Day", exact=True).fill(monday.isoformat())
-            await staff.get_by_label("Starts", exact=True).fill("10:30")
-            await staff.get_by_label("Ends", exact=True).fill("11:00")
-            await staff.get_by_role("button", name="Plan", exact=True).click()
-            error = staff.get_by_role("alert")
-            await expect(error).to_contain_text("The teacher already has a class at that time")
-            await expect(error).to_contain_text(f'"{title}", {monday:%d.%m.%Y} 10:00–11:20')
-            await expect(staff.get_by_label("Title", exact=True)).to_have_value(
-                "Судебная экспертиза"
-            )
-            await expect(staff.get_by_label("Group", exact=True)).to_have_value(str(other_group))
-            await expect(staff.get_by_label("Teacher", exact=True)).to_have_value(
-                str(academy.teacher_id)
-            )
-            await expect(staff.get_by_label("Kind of class")).to_have_value("seminar")
-            await expect(staff.get_by_label("Format", exact=True)).to_have_value("in_person")
-            await expect(staff.get_by_label("Day", exact=True)).to_have_value(monday.isoformat())
-            await expect(staff.get_by_label("Starts", exact=True)).to_have_value("10:30")
-            await expect(staff.get_by_label("Ends", exact=True)).to_have_value("11:00")
-            await expect(staff.get_by_label("Every week on these days")).not_to_be_checked()
-            await staff.goto(
-                str(served.make_url(f"/timetable/groups/{other_group}?view=week&date={monday}"))
-            )
-            await expect(slots).to_have_count(0)
+        # -- the emergency switch: the first Monday of ПД-24-1 goes online -----------------
+        await staff.get_by_role("link", name="Timetable", exact=True).click()
+        await staff.get_by_role("link", name="Emergency switch to online").click()
+        await expect(staff.get_by_text("No switches yet.")).to_be_visible()
+        await staff.get_by_label("First day").fill(monday.isoformat())
+        await staff.get_by_label("Last day").fill(monday.isoformat())
+        await staff.get_by_label("All groups").uncheck()
+        await staff.get_by_label("ПД-24-1", exact=True).check()
+        await staff.get_by_label("Reason").fill(reason)
+        await staff.get_by_role("button", name="Move these classes online").click()
+        await expect(staff).to_have_url(str(served.make_url("/timetable/emergency")))
+        switch = staff.locator("table.switches tbody tr")
+        await expect(switch).to_have_count(1)
+        await expect(switch.locator("td")).to_have_text(
+            [
+                f"{monday:%d.%m.%Y} — {monday:%d.%m.%Y}",
+                "ПД-24-1",
+                reason,
+                "1",
+                re.compile(r"In force since .+, by Жанна Серикбаева"),
+            ]
+        )
+        await staff.goto(str(served.make_url(week_path)))
+        await expect(staff.locator(f'td[data-day="{monday}"] .slot')).to_contain_text(
+            "Lecture · Live online"
+        )
+        await expect(staff.locator(f'td[data-day="{planned[1]}"] .slot')).to_contain_text(
+            "Lecture · In person"
+        )
 
-            # -- the emergency switch: the first Monday of ПД-24-1 goes online -----------------
-            await staff.get_by_role("link", name="Timetable", exact=True).click()
-            await staff.get_by_role("link", name="Emergency switch to online").click()
-            await expect(staff.get_by_text("No switches yet.")).to_be_visible()
-            await staff.get_by_label("First day").fill(monday.isoformat())
-            await staff.get_by_label("Last day").fill(monday.isoformat())
-            await staff.get_by_label("All groups").uncheck()
-            await staff.get_by_label("ПД-24-1", exact=True).check()
-            await staff.get_by_label("Reason").fill(reason)
-            await staff.get_by_role("button", name="Move these classes online").click()
-            await expect(staff).to_have_url(str(served.make_url("/timetable/emergency")))
-            switch = staff.locator("table.switches tbody tr")
-            await expect(switch).to_have_count(1)
-            await expect(switch.locator("td")).to_have_text(
-                [
-                    f"{monday:%d.%m.%Y} — {monday:%d.%m.%Y}",
-                    "ПД-24-1",
-                    reason,
-                    "1",
-                    re.compile(r"In force since .+, by Жанна Серикбаева"),
-                ]
-            )
-            await staff.goto(str(served.make_url(week_path)))
-            await expect(staff.locator(f'td[data-day="{monday}"] .slot')).to_contain_text(
-                "Lecture · Live online"
-            )
-            await expect(staff.locator(f'td[data-day="{planned[1]}"] .slot')).to_contain_text(
-                "Lecture · In person"
-            )
-
-            # -- a student of the group reads the notice on the home page -----------------------
-            student = await open_signed_in(browser, served, academy.student_ids[0], "/")
-            watch_errors(student, errors)
-            notice = student.get_by_role("status")
-            await expect(notice).to_have_text(
-                f"From {monday:%d.%m.%Y} to {monday:%d.%m.%Y} in-person classes are held"
-                f" online: {reason}"
-            )
-            assert errors == []
-        finally:
-            await browser.close()
+        # -- a student of the group reads the notice on the home page -----------------------
+        student = await open_signed_in(browser, served, academy.student_ids[0], "/")
+        watch_errors(student, errors)
+        notice = student.get_by_role("status")
+        await expect(notice).to_have_text(
+            f"From {monday:%d.%m.%Y} to {monday:%d.%m.%Y} in-person classes are held"
+            f" online: {reason}"
+        )
+        assert errors == []
 
 
 GUEST_NAME, GUEST_ORG = "Ержан Тоқтаров", "Бас прокуратура"
@@ -824,96 +810,86 @@ async def test_a_presenting_guest_waits_in_the_lobby_presents_and_is_revoked_in_
             )
 
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        # -- the guest opens the invite before the class: device check, then the lobby ---
+        guest = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+        watch_errors(guest, errors)
+        invite = str(served.make_url(f"/invite/{token}"))
+        opened = await guest.goto(invite)
+        assert opened is not None and opened.status == 200
+        g = await room_strings(guest)  # the class's language: Russian for ПД-24-1
+        assert g["waitingTeacher"] == "Ждём, когда преподаватель начнёт занятие…"
+        await expect(guest.locator('[data-check="camera"]')).to_have_attribute(
+            "data-ok", "yes", timeout=10_000
         )
+        await expect(guest.locator("#join")).to_be_enabled()
+        await guest.locator("#join").click()
+        await expect(guest.locator("#room")).to_have_attribute("data-state", "waiting")
+        await expect(guest.locator("#status")).to_have_text(g["waitingTeacher"])
+        await expect(guest.locator("#waiting")).to_be_visible()
+        await asyncio.sleep(3.5)  # the lobby asks again every 3 s: still not let in
+        await expect(guest.locator("#room")).to_have_attribute("data-state", "waiting")
+        assert guest_id not in node.present_user_ids(class_id)
+
+        # -- the teacher starts the class: the guest comes in by themselves ---------------
+        teacher = await open_signed_in(browser, served, academy.teacher_id, f"/classes/{class_id}")
+        watch_errors(teacher, errors)
+        t = await room_strings(teacher)
+        await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
+        await teacher.locator("#join").click()
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=10_000)
+        await until_present(True)
+        await expect(guest.locator("#room")).to_have_attribute("data-state", "live", timeout=10_000)
+        await expect(guest.locator("#waiting")).to_be_hidden()
+        guest_row = teacher.locator("#roster li").filter(has_text=GUEST_NAME)
+        await expect(guest_row).to_contain_text(GUEST_ORG)
+        await expect(guest_row.locator(".role")).to_have_text(f" ({t['presenter']})")
+        assert t["presenter"] == "guest lecturer"  # open_signed_in speaks English
+
+        # -- a student sees and hears the guest beside the teacher ------------------------
+        student = await open_signed_in(
+            browser, served, academy.student_ids[0], f"/classes/{class_id}"
+        )
+        watch_errors(student, errors)
+        await expect(student.locator("#join")).to_be_enabled(timeout=10_000)
+        await student.locator("#join").click()
+        await wait_decoded(student, 5)  # the teacher's camera
+        figure = student.locator("#speakers figure")
+        await expect(figure).to_have_count(1, timeout=10_000)
+        await expect(figure).to_contain_text(GUEST_NAME)
+        frames, packets = 0, 0
         try:
-            # -- the guest opens the invite before the class: device check, then the lobby ---
-            guest = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-            watch_errors(guest, errors)
-            invite = str(served.make_url(f"/invite/{token}"))
-            opened = await guest.goto(invite)
-            assert opened is not None and opened.status == 200
-            g = await room_strings(guest)  # the class's language: Russian for ПД-24-1
-            assert g["waitingTeacher"] == "Ждём, когда преподаватель начнёт занятие…"
-            await expect(guest.locator('[data-check="camera"]')).to_have_attribute(
-                "data-ok", "yes", timeout=10_000
-            )
-            await expect(guest.locator("#join")).to_be_enabled()
-            await guest.locator("#join").click()
-            await expect(guest.locator("#room")).to_have_attribute("data-state", "waiting")
-            await expect(guest.locator("#status")).to_have_text(g["waitingTeacher"])
-            await expect(guest.locator("#waiting")).to_be_visible()
-            await asyncio.sleep(3.5)  # the lobby asks again every 3 s: still not let in
-            await expect(guest.locator("#room")).to_have_attribute("data-state", "waiting")
-            assert guest_id not in node.present_user_ids(class_id)
+            async with asyncio.timeout(15):
+                while frames <= 10 or packets <= 20:
+                    got: Any = await student.evaluate(FROM_OTHER_SOURCES_JS)
+                    frames, packets = int(got[0]), int(got[1])
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            pytest.fail(f"from the guest: {frames} video frames, {packets} audio packets")
+        await student.wait_for_function(
+            "() => { const v = document.querySelector('#speakers figure video');"
+            " return v && v.videoWidth > 0 && v.currentTime > 0 && !v.paused; }",
+            timeout=10_000,
+        )
+        await expect(teacher.locator("#count")).to_have_text("3")
 
-            # -- the teacher starts the class: the guest comes in by themselves ---------------
-            teacher = await open_signed_in(
-                browser, served, academy.teacher_id, f"/classes/{class_id}"
-            )
-            watch_errors(teacher, errors)
-            t = await room_strings(teacher)
-            await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
-            await teacher.locator("#join").click()
-            await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=10_000)
-            await until_present(True)
-            await expect(guest.locator("#room")).to_have_attribute(
-                "data-state", "live", timeout=10_000
-            )
-            await expect(guest.locator("#waiting")).to_be_hidden()
-            guest_row = teacher.locator("#roster li").filter(has_text=GUEST_NAME)
-            await expect(guest_row).to_contain_text(GUEST_ORG)
-            await expect(guest_row.locator(".role")).to_have_text(f" ({t['presenter']})")
-            assert t["presenter"] == "guest lecturer"  # open_signed_in speaks English
-
-            # -- a student sees and hears the guest beside the teacher ------------------------
-            student = await open_signed_in(
-                browser, served, academy.student_ids[0], f"/classes/{class_id}"
-            )
-            watch_errors(student, errors)
-            await expect(student.locator("#join")).to_be_enabled(timeout=10_000)
-            await student.locator("#join").click()
-            await wait_decoded(student, 5)  # the teacher's camera
-            figure = student.locator("#speakers figure")
-            await expect(figure).to_have_count(1, timeout=10_000)
-            await expect(figure).to_contain_text(GUEST_NAME)
-            frames, packets = 0, 0
-            try:
-                async with asyncio.timeout(15):
-                    while frames <= 10 or packets <= 20:
-                        got: Any = await student.evaluate(FROM_OTHER_SOURCES_JS)
-                        frames, packets = int(got[0]), int(got[1])
-                        await asyncio.sleep(0.1)
-            except TimeoutError:
-                pytest.fail(f"from the guest: {frames} video frames, {packets} audio packets")
-            await student.wait_for_function(
-                "() => { const v = document.querySelector('#speakers figure video');"
-                " return v && v.videoWidth > 0 && v.currentTime > 0 && !v.paused; }",
-                timeout=10_000,
-            )
-            await expect(teacher.locator("#count")).to_have_text("3")
-
-            # -- the director revokes: out at once, told so; the invite no longer opens -------
-            boss = english(sign_in(director.id), served)  # the director reads English
-            revoked = await boss.post(f"/guests/{filed.id}/revoke", data={"comment": ""})
-            assert revoked.status == 200, await revoked.text()
-            await expect(guest.locator("#room")).to_have_attribute(
-                "data-state", "closed", timeout=10_000
-            )
-            # Told why, in the class's language (Russian), whatever the director's language.
-            await expect(guest.locator("#status")).to_have_text(g["revoked"])
-            assert g["revoked"] == "Директор института отозвал ваше приглашение."
-            await until_present(False)
-            await expect(figure).to_have_count(0, timeout=10_000)
-            await expect(guest_row).to_have_count(0)
-            await expect(teacher.locator("#count")).to_have_text("2")
-            again = await guest.reload()
-            assert again is not None and again.status == 403
-            assert errors == []
-        finally:
-            await browser.close()
+        # -- the director revokes: out at once, told so; the invite no longer opens -------
+        boss = english(sign_in(director.id), served)  # the director reads English
+        revoked = await boss.post(f"/guests/{filed.id}/revoke", data={"comment": ""})
+        assert revoked.status == 200, await revoked.text()
+        await expect(guest.locator("#room")).to_have_attribute(
+            "data-state", "closed", timeout=10_000
+        )
+        # Told why, in the class's language (Russian), whatever the director's language.
+        await expect(guest.locator("#status")).to_have_text(g["revoked"])
+        assert g["revoked"] == "Директор института отозвал ваше приглашение."
+        await until_present(False)
+        await expect(figure).to_have_count(0, timeout=10_000)
+        await expect(guest_row).to_have_count(0)
+        await expect(teacher.locator("#count")).to_have_text("2")
+        again = await guest.reload()
+        assert again is not None and again.status == 403
+        assert errors == []
 
 
 @pytest.mark.browser
@@ -959,28 +935,19 @@ async def test_every_page_keeps_to_its_content_security_policy(
         director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}"],
     }  # fmt: skip
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            for user_id, paths in visits.items():
-                page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-                watch_errors(page, errors)
-                token = app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
-                await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/")))
-                problems: list[tuple[str, Any]] = []
-                for path in paths:
-                    response = await page.goto(str(served.make_url(path)))
-                    assert response is not None and response.status == 200, (user_id, path)
-                    policy = await response.header_value("content-security-policy")
-                    assert policy is not None and "script-src 'self'" in policy, path
-                    await page.wait_for_load_state("load")
-                    problems.extend((path, p) for p in await accessibility_problems(page))
-                await page.context.close()
-                assert problems == [], user_id
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        for user_id, paths in visits.items():
+            page = await open_signed_in(browser, served, user_id, "/", lang=None, errors=errors)
+            problems: list[tuple[str, Any]] = []
+            for path in paths:
+                response = await page.goto(str(served.make_url(path)))
+                assert response is not None and response.status == 200, (user_id, path)
+                policy = await response.header_value("content-security-policy")
+                assert policy is not None and "script-src 'self'" in policy, path
+                await page.wait_for_load_state("load")
+                problems.extend((path, p) for p in await accessibility_problems(page))
+            await page.context.close()
+            assert problems == [], user_id
     assert errors == []
 
 
@@ -1063,55 +1030,44 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
         for n in (1, 2)
     ]  # fmt: skip
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            for width, viewport in (("desktop", VIEWPORT), ("phone", PHONE)):
-                for role, user_id, pages in walks:
-                    context = await browser.new_context(viewport=viewport)
-                    await context.add_cookies(
-                        [{"name": LANG_COOKIE, "value": lang, "url": str(served.make_url("/"))}]
+    async with chromium() as browser:
+        for width, viewport in (("desktop", VIEWPORT), ("phone", PHONE)):
+            for role, user_id, pages in walks:
+                page = await open_signed_in(
+                    browser, served, user_id, "/", lang=lang, viewport=viewport, errors=errors
+                )
+                for name, path, marker, title, link, leads_to in pages:
+                    await page.goto(str(served.make_url(path)))
+                    assert await page.get_attribute("html", "lang") == lang
+                    if title is not None:
+                        assert title.strip() in await page.title(), (path, title)
+                    await expect(page.locator("main")).to_contain_text(
+                        re.compile(re.escape(_(marker)), re.I)
                     )
-                    page = await context.new_page()
-                    watch_errors(page, errors)
-                    token = app[keys.SIGNER].mint_signin(user_id=user_id, ttl=600)
-                    await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/")))
-                    for name, path, marker, title, link, leads_to in pages:
-                        await page.goto(str(served.make_url(path)))
-                        assert await page.get_attribute("html", "lang") == lang
-                        if title is not None:
-                            assert title.strip() in await page.title(), (path, title)
-                        await expect(page.locator("main")).to_contain_text(
-                            re.compile(re.escape(_(marker)), re.I)
+                    overflow = await page.evaluate(OVERFLOW_JS)
+                    assert overflow <= 1, f"{role} {path} at {width}: {overflow} px too wide"
+                    assert await accessibility_problems(page) == [], (role, path, width)
+                    names = [str(tmp_path / f"{lang}-{width}-{role}-{name}.png")]
+                    if readme and (picked := chosen.get((lang, width, role, name))):
+                        names.append(os.path.join(readme, picked))
+                    for target in names:
+                        await page.screenshot(path=target, full_page=True)
+                    if link is not None and leads_to is not None:
+                        await (
+                            page.locator("main")
+                            .get_by_role("link", name=link, exact=False)
+                            .first.click()
                         )
-                        overflow = await page.evaluate(OVERFLOW_JS)
-                        assert overflow <= 1, f"{role} {path} at {width}: {overflow} px too wide"
-                        assert await accessibility_problems(page) == [], (role, path, width)
-                        names = [str(tmp_path / f"{lang}-{width}-{role}-{name}.png")]
-                        if readme and (picked := chosen.get((lang, width, role, name))):
-                            names.append(os.path.join(readme, picked))
-                        for target in names:
-                            await page.screenshot(path=target, full_page=True)
-                        if link is not None and leads_to is not None:
-                            await (
-                                page.locator("main")
-                                .get_by_role("link", name=link, exact=False)
-                                .first.click()
-                            )
-                            await expect(page).to_have_url(re.compile(re.escape(leads_to)))
-                    if role == "student":  # the device check before the class passes
-                        await page.goto(str(served.make_url(f"/classes/{c}")))
-                        await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
-                    if role == "director":  # the director approves from the queue
-                        r = requests.pop()  # one in each width
-                        await page.goto(str(served.make_url(f"/excuses/{r.id}")))
-                        await page.get_by_role("button", name=_("Approve")).click()
-                        await expect(page.locator("main")).to_contain_text(_("Approved"))
-                    await context.close()
-        finally:
-            await browser.close()
+                        await expect(page).to_have_url(re.compile(re.escape(leads_to)))
+                if role == "student":  # the device check before the class passes
+                    await page.goto(str(served.make_url(f"/classes/{c}")))
+                    await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                if role == "director":  # the director approves from the queue
+                    r = requests.pop()  # one in each width
+                    await page.goto(str(served.make_url(f"/excuses/{r.id}")))
+                    await page.get_by_role("button", name=_("Approve")).click()
+                    await expect(page.locator("main")).to_contain_text(_("Approved"))
+                await page.context.close()
     assert errors == []
     assert [r.status.value for r in app[keys.EXCUSES].listed()] == ["approved", "approved"]
 
@@ -1127,33 +1083,26 @@ async def test_a_student_checks_their_devices_and_takes_the_tour_in_the_practice
     app = served.app
     _ = app[keys.CATALOGUES]["ru"].gettext  # the student's group studies in Russian
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        page = await open_signed_in(
+            browser, served, academy.student_ids[0], "/practice", lang=None, errors=errors
         )
-        try:
-            page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-            watch_errors(page, errors)
-            token = app[keys.SIGNER].mint_signin(user_id=academy.student_ids[0], ttl=600)
-            await page.goto(str(served.make_url(f"/signin/link?token={token}&next=/practice")))
-            for check in ("browser", "server", "path", "camera", "microphone"):
-                item = page.locator(f'[data-check="{check}"]')
-                await expect(item).to_have_attribute("data-ok", "yes", timeout=15_000)
-            path = await page.locator('[data-check="path"] .verdict').text_content() or ""
-            assert re.search(r"\d+ мс", path), path  # the round trip, measured
-            await page.get_by_role("button", name=_("Play a test sound")).click()
-            await page.get_by_role("button", name=_("I heard it")).click()
-            await expect(page.locator("#overall")).to_have_text(
-                _("Everything works: you are ready for your classes.")
-            )
-            await expect(page.locator("#tour-position")).to_have_text("Шаг 1 из 5")
-            await page.locator("#tour-next").focus()
-            await page.keyboard.press("Enter")
-            await expect(page.locator("#tour-position")).to_have_text("Шаг 2 из 5")
-            assert await page.locator("#tour li:not([hidden])").count() == 1
-            assert await accessibility_problems(page) == []
-        finally:
-            await browser.close()
+        for check in ("browser", "server", "path", "camera", "microphone"):
+            item = page.locator(f'[data-check="{check}"]')
+            await expect(item).to_have_attribute("data-ok", "yes", timeout=15_000)
+        path = await page.locator('[data-check="path"] .verdict').text_content() or ""
+        assert re.search(r"\d+ мс", path), path  # the round trip, measured
+        await page.get_by_role("button", name=_("Play a test sound")).click()
+        await page.get_by_role("button", name=_("I heard it")).click()
+        await expect(page.locator("#overall")).to_have_text(
+            _("Everything works: you are ready for your classes.")
+        )
+        await expect(page.locator("#tour-position")).to_have_text("Шаг 1 из 5")
+        await page.locator("#tour-next").focus()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#tour-position")).to_have_text("Шаг 2 из 5")
+        assert await page.locator("#tour li:not([hidden])").count() == 1
+        assert await accessibility_problems(page) == []
     assert errors == []
 
 
@@ -1175,38 +1124,29 @@ async def test_an_upload_says_it_is_working_while_it_works(
         await release.wait()  # the network holds the upload until the page was looked at
         await route.continue_()
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        page = await open_signed_in(
+            browser, served, academy.staff_id, f"/groups/{academy.group_id}", lang="ru",
+            errors=errors,
+        )  # fmt: skip
+        await page.route(f"**/groups/{academy.group_id}/import", slow_upload)
+        form = page.locator("form.import-form")
+        await form.locator("input[type=file]").set_input_files(str(roster))
+        # What the form showed while the upload was held, noted by the page itself (a
+        # page with a navigation pending cannot be asked from outside) and read after.
+        await page.evaluate(
+            """() => document.addEventListener("submit", () => setTimeout(() => {
+                const f = document.querySelector("form.import-form");
+                const line = f.querySelector(".busy");
+                sessionStorage.setItem("seen", JSON.stringify([line && line.textContent,
+                    f.getAttribute("aria-busy"),
+                    f.querySelector("button[type=submit]").disabled]));
+            }, 200))"""
         )
-        try:
-            context = await browser.new_context(viewport=VIEWPORT, locale="ru-RU")
-            page = await context.new_page()
-            watch_errors(page, errors)
-            token = app[keys.SIGNER].mint_signin(user_id=academy.staff_id, ttl=600)
-            await page.goto(
-                str(served.make_url(f"/signin/link?token={token}&next=/groups/{academy.group_id}"))
-            )
-            await page.route(f"**/groups/{academy.group_id}/import", slow_upload)
-            form = page.locator("form.import-form")
-            await form.locator("input[type=file]").set_input_files(str(roster))
-            # What the form showed while the upload was held, noted by the page itself (a
-            # page with a navigation pending cannot be asked from outside) and read after.
-            await page.evaluate(
-                """() => document.addEventListener("submit", () => setTimeout(() => {
-                    const f = document.querySelector("form.import-form");
-                    const line = f.querySelector(".busy");
-                    sessionStorage.setItem("seen", JSON.stringify([line && line.textContent,
-                        f.getAttribute("aria-busy"),
-                        f.querySelector("button[type=submit]").disabled]));
-                }, 200))"""
-            )
-            await form.locator("button[type=submit]").click(no_wait_after=True)
-            await asyncio.sleep(1)
-            release.set()
-            await expect(page.locator("main")).to_contain_text("new.student")  # the preview
-            seen = json.loads(await page.evaluate("() => sessionStorage.getItem('seen')"))
-            assert seen == [_("Uploading the file and checking every row…"), "true", True]
-        finally:
-            await browser.close()
+        await form.locator("button[type=submit]").click(no_wait_after=True)
+        await asyncio.sleep(1)
+        release.set()
+        await expect(page.locator("main")).to_contain_text("new.student")  # the preview
+        seen = json.loads(await page.evaluate("() => sessionStorage.getItem('seen')"))
+        assert seen == [_("Uploading the file and checking every row…"), "true", True]
     assert errors == []

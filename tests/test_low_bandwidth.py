@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from streaming.aiortc_forward import Hub, lean_sender
 from streaming.protocol import ProtocolError, parse_client_message
@@ -26,13 +26,7 @@ from tests.peers import (
     ws_url,
 )
 from tests.peers import pc as new_pc
-from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    enter_class,
-    frames_decoded,
-    wait_decoded,
-)
+from tests.test_browser import chromium, enter_class, frames_decoded, wait_decoded
 from tests.test_forwarding import (
     VP8_DELTA,
     VP8_KEY,
@@ -251,43 +245,37 @@ async def test_the_toggle_in_chromium_is_kept_for_the_next_join(
     teacher = await join(sign_in(academy.teacher_id), academy.class_id)
     await publish(teacher)
     errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium() as browser:
+        (page,) = await enter_class(
+            browser, served, [academy.student_ids[0]], academy.class_id, errors
         )
-        try:
-            (page,) = await enter_class(
-                browser, served, [academy.student_ids[0]], academy.class_id, errors
-            )
-            await wait_decoded(page, 5)
-            toggle = page.locator("#low-bandwidth")
-            await expect(toggle).to_have_attribute("aria-pressed", "false")
-            await expect(page.locator("#low-bandwidth-note")).to_be_hidden()
-            await toggle.focus()
-            await page.keyboard.press("Space")
-            await expect(toggle).to_have_attribute("aria-pressed", "true")
-            await expect(page.locator("#low-bandwidth-note")).to_be_visible()
-            await asyncio.sleep(SETTLE)
-            decoded, heard = await frames_decoded(page), await _audio_packets(page, 0)
-            await asyncio.sleep(WINDOW)
-            assert await frames_decoded(page) == decoded
-            await _audio_packets(page, heard + 25)
+        await wait_decoded(page, 5)
+        toggle = page.locator("#low-bandwidth")
+        await expect(toggle).to_have_attribute("aria-pressed", "false")
+        await expect(page.locator("#low-bandwidth-note")).to_be_hidden()
+        await toggle.focus()
+        await page.keyboard.press("Space")
+        await expect(toggle).to_have_attribute("aria-pressed", "true")
+        await expect(page.locator("#low-bandwidth-note")).to_be_visible()
+        await asyncio.sleep(SETTLE)
+        decoded, heard = await frames_decoded(page), await _audio_packets(page, 0)
+        await asyncio.sleep(WINDOW)
+        assert await frames_decoded(page) == decoded
+        await _audio_packets(page, heard + 25)
 
-            # The next join (a reload) starts on low bandwidth: sound, and not one camera frame.
-            await page.reload()
-            await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
-            await page.locator("#join").click()
-            await expect(toggle).to_have_attribute("aria-pressed", "true")
-            await _audio_packets(page, 50)
-            assert await frames_decoded(page) == 0
-            # And the sound is played, not only received: its element's clock moves (a video
-            # element waiting for its first picture would hold it still).
-            await expect_sound_playing(page)
+        # The next join (a reload) starts on low bandwidth: sound, and not one camera frame.
+        await page.reload()
+        await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+        await page.locator("#join").click()
+        await expect(toggle).to_have_attribute("aria-pressed", "true")
+        await _audio_packets(page, 50)
+        assert await frames_decoded(page) == 0
+        # And the sound is played, not only received: its element's clock moves (a video
+        # element waiting for its first picture would hold it still).
+        await expect_sound_playing(page)
 
-            await toggle.click()
-            await expect(toggle).to_have_attribute("aria-pressed", "false")
-            await wait_decoded(page, 5, limit=5)
-        finally:
-            await browser.close()
+        await toggle.click()
+        await expect(toggle).to_have_attribute("aria-pressed", "false")
+        await wait_decoded(page, 5, limit=5)
     await teacher.close()
     assert not errors, errors

@@ -14,6 +14,12 @@ from scheduler.roster import MAX_NAME
 
 Schema = dict[str, Any]
 
+
+def _ref(name: str) -> Schema:
+    """A reference to a schema of the document's components."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
 ID = {"type": "integer", "minimum": 1, "maximum": 2**62}
@@ -158,7 +164,7 @@ MEMBERS_ADDED: Schema = {
                 "properties": {"login": {"type": "string"}, "user_id": {"type": "integer"}},
             },
         },
-        "group": {"$ref": "#/components/schemas/Group"},
+        "group": _ref("Group"),
     },
 }
 TEACHER: Schema = {
@@ -335,7 +341,7 @@ ADMISSION: Schema = {
                 },
             },
         },
-        "history": {"type": "array", "items": {"$ref": "#/components/schemas/AdmissionChange"}},
+        "history": {"type": "array", "items": _ref("AdmissionChange")},
     },
 }
 
@@ -421,6 +427,11 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
 }
 
 
+def _body(name: str) -> dict[str, Any]:
+    """A required JSON request body of a named schema."""
+    return {"required": True, **_json(_ref(name))}
+
+
 def _json(schema: Schema) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -436,10 +447,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         422: "The Idempotency-Key was used for another request",
         429: "Too many requests",
     }
-    return {
-        str(c): {"description": words[c], **_json({"$ref": "#/components/schemas/Error"})}
-        for c in codes
-    }
+    return {str(c): {"description": words[c], **_json(_ref("Error"))} for c in codes}
 
 
 def _range_params() -> list[dict[str, Any]]:
@@ -452,7 +460,7 @@ def _path(name: str) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of /api/v1."""
-    classes = {"type": "array", "items": {"$ref": "#/components/schemas/Class"}}
+    classes = {"type": "array", "items": _ref("Class")}
     security: list[dict[str, list[str]]] = [{"apiKey": []}, {"session": []}]
     return {
         "openapi": "3.1.0",
@@ -544,10 +552,7 @@ def document() -> dict[str, Any]:
                     "operationId": "planClasses",
                     "summary": "Plan a class, or a weekly series, all or nothing (scope: schedule)",
                     "parameters": [IDEMPOTENCY_KEY],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/Plan"}),
-                    },
+                    "requestBody": _body("Plan"),
                     "responses": {
                         "201": {
                             "description": "Planned",
@@ -568,14 +573,11 @@ def document() -> dict[str, Any]:
                     "operationId": "moveClass",
                     "summary": "Move a planned class (scope: schedule)",
                     "parameters": [_path("class_id")],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/Move"}),
-                    },
+                    "requestBody": _body("Move"),
                     "responses": {
                         "200": {
                             "description": "Moved",
-                            **_json({"$ref": "#/components/schemas/Class"}),
+                            **_json(_ref("Class")),
                         },
                         **_errors(400, 401, 403, 404, 409, 413),
                     },
@@ -586,14 +588,11 @@ def document() -> dict[str, Any]:
                     "operationId": "cancelClass",
                     "summary": "Cancel a planned class with a reason (scope: schedule)",
                     "parameters": [_path("class_id")],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/Cancel"}),
-                    },
+                    "requestBody": _body("Cancel"),
                     "responses": {
                         "200": {
                             "description": "Cancelled",
-                            **_json({"$ref": "#/components/schemas/Class"}),
+                            **_json(_ref("Class")),
                         },
                         **_errors(400, 401, 403, 404, 409, 413),
                     },
@@ -604,10 +603,7 @@ def document() -> dict[str, Any]:
                     "operationId": "joinLink",
                     "summary": "A ten-minute link that signs a user in and opens a class"
                     " (scope: join)",
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/JoinLink"}),
-                    },
+                    "requestBody": _body("JoinLink"),
                     "responses": {
                         "201": {
                             "description": "The link",
@@ -632,22 +628,12 @@ def document() -> dict[str, Any]:
                     "operationId": "createGroup",
                     "summary": "Create a group (scope: schedule); an additional-education group"
                     " starts inactive until it has 20 members",
-                    "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/NewGroup"}),
-                    },
+                    "parameters": [IDEMPOTENCY_KEY],
+                    "requestBody": _body("NewGroup"),
                     "responses": {
                         "201": {
                             "description": "Created",
-                            **_json({"$ref": "#/components/schemas/Group"}),
+                            **_json(_ref("Group")),
                         },
                         **_errors(400, 401, 403, 404, 409, 422, 413),
                     },
@@ -679,7 +665,7 @@ def document() -> dict[str, Any]:
                                     "properties": {
                                         "items": {
                                             "type": "array",
-                                            "items": {"$ref": "#/components/schemas/Group"},
+                                            "items": _ref("Group"),
                                         },
                                         "total": {"type": "integer"},
                                         "next_offset": {"type": ["integer", "null"]},
@@ -708,7 +694,7 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The report",
-                            **_json({"$ref": "#/components/schemas/Report"}),
+                            **_json(_ref("Report")),
                         },
                         **_errors(400, 401, 403, 404),
                     },
@@ -722,7 +708,7 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The report",
-                            **_json({"$ref": "#/components/schemas/Report"}),
+                            **_json(_ref("Report")),
                         },
                         **_errors(401, 403, 404),
                     },
@@ -735,14 +721,11 @@ def document() -> dict[str, Any]:
                     " student accounts, known students are added; all or none, every wrong one"
                     " named; a repeat changes nothing",
                     "parameters": [_path("group_id")],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/NewMembers"}),
-                    },
+                    "requestBody": _body("NewMembers"),
                     "responses": {
                         "200": {
                             "description": "Added",
-                            **_json({"$ref": "#/components/schemas/MembersAdded"}),
+                            **_json(_ref("MembersAdded")),
                         },
                         **_errors(400, 401, 403, 404, 413),
                     },
@@ -753,14 +736,11 @@ def document() -> dict[str, Any]:
                     "operationId": "addTeacher",
                     "summary": "A teacher for a group (scope: schedule)",
                     "parameters": [_path("group_id")],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/NewTeacher"}),
-                    },
+                    "requestBody": _body("NewTeacher"),
                     "responses": {
                         "200": {
                             "description": "The group",
-                            **_json({"$ref": "#/components/schemas/Group"}),
+                            **_json(_ref("Group")),
                         },
                         **_errors(400, 401, 403, 404, 413),
                     },
@@ -772,10 +752,7 @@ def document() -> dict[str, Any]:
                     "summary": "File a guest request as the head of the class's department"
                     " (scope: schedule); the director decides it in Sabaq",
                     "parameters": [IDEMPOTENCY_KEY],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/GuestRequest"}),
-                    },
+                    "requestBody": _body("GuestRequest"),
                     "responses": {
                         "201": {
                             "description": "Filed",
@@ -804,7 +781,7 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The statuses and their history",
-                            **_json({"$ref": "#/components/schemas/Admission"}),
+                            **_json(_ref("Admission")),
                         },
                         **_errors(401, 403, 404),
                     },
@@ -815,18 +792,15 @@ def document() -> dict[str, Any]:
                     " (scope: schedule); a learner no longer admitted is taken out of a running"
                     " control at once",
                     "parameters": [_path("user_id")],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/NewAdmissionChange"}),
-                    },
+                    "requestBody": _body("NewAdmissionChange"),
                     "responses": {
                         "201": {
                             "description": "Recorded",
-                            **_json({"$ref": "#/components/schemas/AdmissionChange"}),
+                            **_json(_ref("AdmissionChange")),
                         },
                         "200": {
                             "description": "The learner already has this status: nothing new",
-                            **_json({"$ref": "#/components/schemas/AdmissionChange"}),
+                            **_json(_ref("AdmissionChange")),
                         },
                         **_errors(400, 401, 403, 404, 413),
                     },
@@ -839,14 +813,11 @@ def document() -> dict[str, Any]:
                     " named (scope: schedule); the director of the group's institute decides it"
                     " in Sabaq",
                     "parameters": [IDEMPOTENCY_KEY],
-                    "requestBody": {
-                        "required": True,
-                        **_json({"$ref": "#/components/schemas/NewExcuseRequest"}),
-                    },
+                    "requestBody": _body("NewExcuseRequest"),
                     "responses": {
                         "201": {
                             "description": "Filed",
-                            **_json({"$ref": "#/components/schemas/ExcuseRequest"}),
+                            **_json(_ref("ExcuseRequest")),
                         },
                         **_errors(400, 401, 403, 404, 413, 422),
                     },
@@ -860,7 +831,7 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The request",
-                            **_json({"$ref": "#/components/schemas/ExcuseRequest"}),
+                            **_json(_ref("ExcuseRequest")),
                         },
                         **_errors(401, 403, 404),
                     },
@@ -880,7 +851,7 @@ def document() -> dict[str, Any]:
                                     "properties": {
                                         "alerts": {
                                             "type": "array",
-                                            "items": {"$ref": "#/components/schemas/Alert"},
+                                            "items": _ref("Alert"),
                                         }
                                     },
                                 }
