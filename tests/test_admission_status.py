@@ -222,6 +222,15 @@ async def _start(client: Client, tt: SqliteTimetable, class_id: int) -> Peer:
     return teacher
 
 
+async def _end(teacher: Peer, tt: SqliteTimetable, class_id: int) -> None:
+    """The teacher ends the class and leaves; the class is no longer live."""
+    await teacher.send("end_class")
+    async with asyncio.timeout(10):
+        while tt.get_class(class_id).status is ClassStatus.LIVE:
+            await asyncio.sleep(0.05)
+    await teacher.close()
+
+
 async def _until_live(tt: SqliteTimetable, class_id: int) -> None:
     async with asyncio.timeout(10):
         while tt.get_class(class_id).status is not ClassStatus.LIVE:
@@ -510,11 +519,7 @@ async def test_a_class_over_is_the_learners_to_look_back_on(
     learner = academy.student_ids[0]
     exam = _add(tt, academy, p.pg_group, ClassKind.EXAM, 5, "Уголовное право")
     teacher = await _start(sign_in(academy.teacher_id), tt, exam.id)
-    await teacher.send("end_class")
-    async with asyncio.timeout(10):
-        while tt.get_class(exam.id).status is ClassStatus.LIVE:
-            await asyncio.sleep(0.05)
-    await teacher.close()
+    await _end(teacher, tt, exam.id)
     staff = sign_in(academy.staff_id)
     await _record(staff, learner, f"{p.postgraduate}:{p.criminal_law}", "assignments_incomplete")
     page = await sign_in(learner).get(f"/classes/{exam.id}")
@@ -552,11 +557,7 @@ async def test_a_class_held_while_the_learner_was_barred_stays_closed_to_them(
     await _record(staff, barred, f"{p.additional}:", "intermediate_test_failed")
     lecture = _add(tt, academy, p.add_group, ClassKind.LECTURE, 7)
     teacher = await _start(sign_in(academy.teacher_id), tt, lecture.id)
-    await teacher.send("end_class")
-    async with asyncio.timeout(10):
-        while tt.get_class(lecture.id).status is ClassStatus.LIVE:
-            await asyncio.sleep(0.05)
-    await teacher.close()
+    await _end(teacher, tt, lecture.id)
     await _record(staff, barred, f"{p.additional}:", "admitted", "Пересдал")
     # Admitted again now, but the lecture ran while they were barred: its page (and its
     # recordings) stay closed; a classmate looks back on it freely.

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import (
     Browser,
@@ -27,6 +28,7 @@ from playwright.async_api import (
     expect,
 )
 
+from admission.guests import GuestRequest
 from admission.models import ExcuseReason
 from attendance.models import EventKind
 from scheduler.models import DEFAULT_TIMEZONE, DisciplineFormat, ProgrammeKind
@@ -116,6 +118,20 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+def approved_guest(app: web.Application, class_id: int) -> tuple[GuestRequest, str]:
+    """A presenting guest lecturer the head asked for and the director approved: the request
+    and its invite token."""
+    accounts = app[keys.ACCOUNTS]
+    head, director = accounts.by_login("head")[0], accounts.by_login("director")[0]
+    filed = app[keys.GUESTS].file(
+        class_id=class_id, guest_name=GUEST_NAME, organisation=GUEST_ORG, position="прокурор",
+        contact="+7 701 000 00 00", topic="Қылмыстық іс", justification="Тәжірибемен бөлісу",
+        presents=True, by_id=head.id, by_name=head.full_name, at=time.time(),
+    )  # fmt: skip
+    _r, token = app[keys.GUESTS].approve(filed.id, director.id, director.full_name, "", time.time())
+    return filed, token
 
 
 async def sign_in_and_open(served: TestServer, page: Page, user_id: int, class_id: int) -> None:
@@ -780,22 +796,8 @@ async def test_a_presenting_guest_waits_in_the_lobby_presents_and_is_revoked_in_
     teacher's roster marks them a guest lecturer. The director revokes the approval: the guest
     is taken out and told so, and the invite no longer opens."""
     app, class_id = served.app, academy.class_id
-    accounts, node = app[keys.ACCOUNTS], app[keys.MEDIA_NODE]
-    head, director = accounts.by_login("head")[0], accounts.by_login("director")[0]
-    filed = app[keys.GUESTS].file(
-        class_id=class_id,
-        guest_name=GUEST_NAME,
-        organisation=GUEST_ORG,
-        position="прокурор",
-        contact="+7 701 000 00 00",
-        topic="Қылмыстық іс",
-        justification="Тәжірибемен бөлісу",
-        presents=True,
-        by_id=head.id,
-        by_name=head.full_name,
-        at=time.time(),
-    )
-    _r, token = app[keys.GUESTS].approve(filed.id, director.id, director.full_name, "", time.time())
+    node, director = app[keys.MEDIA_NODE], app[keys.ACCOUNTS].by_login("director")[0]
+    filed, token = approved_guest(app, class_id)
     guest_id = -filed.id  # in the class and the ledger a guest is the request, negated
 
     async def until_present(present: bool, limit: float = 10.0) -> None:

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from aiohttp.test_utils import TestServer
 from attendance.models import EventKind
 from tests.conftest import Academy, SignIn
 from tests.peers import Peer, join, publish
-from tests.test_browser import GUEST_NAME, GUEST_ORG, TEACHER_NAME, ledger_until
+from tests.test_browser import TEACHER_NAME, approved_guest, ledger_until
 from web import keys
 
 FIREFOX = "/usr/bin/firefox-esr"
@@ -256,22 +255,8 @@ async def test_a_presenting_guest_waits_in_the_lobby_then_watches_in_firefox(
     let in by themselves, decodes the teacher's picture, and the teacher receives the guest's
     camera from Firefox."""
     app, class_id = served.app, academy.class_id
-    accounts, node = app[keys.ACCOUNTS], app[keys.MEDIA_NODE]
-    head, director = accounts.by_login("head")[0], accounts.by_login("director")[0]
-    filed = app[keys.GUESTS].file(
-        class_id=class_id,
-        guest_name=GUEST_NAME,
-        organisation=GUEST_ORG,
-        position="прокурор",
-        contact="+7 701 000 00 00",
-        topic="Қылмыстық іс",
-        justification="Тәжірибемен бөлісу",
-        presents=True,
-        by_id=head.id,
-        by_name=head.full_name,
-        at=time.time(),
-    )
-    _r, token = app[keys.GUESTS].approve(filed.id, director.id, director.full_name, "", time.time())
+    node = app[keys.MEDIA_NODE]
+    filed, token = approved_guest(app, class_id)
     guest_id = -filed.id  # in the class and the ledger a guest is the request, negated
     invite = str(served.make_url(f"/invite/{token}"))
 
