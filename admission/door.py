@@ -3,7 +3,7 @@ turned away at it, and who a register marks "not admitted"."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scheduler.errors import SchedulerError
@@ -118,16 +118,18 @@ def kept_out_during(
     timetable: SqliteTimetable,
     learner_id: int,
     c: LiveClass,
-    start: float,
-    end: float,
+    window: Callable[[], tuple[float, float]],
 ) -> AdmissionChange | None:
-    """The not-admitted status that kept the learner out of the class at some moment of
-    [start, end] (when it ran), or None: a class held while the learner was barred stays
-    closed to them afterwards too (its page, its recordings)."""
+    """The not-admitted status that kept the learner out of the class at some moment of the
+    time it ran (``window``, asked for only when a status could matter), or None: a class held
+    while the learner was barred stays closed to them afterwards too (its page, recordings)."""
     d = door(timetable, c)
     if not d.keys:
         return None
-    return barred_during(d, admission.histories([learner_id]).get(learner_id, {}), start, end)
+    history = admission.histories([learner_id]).get(learner_id)
+    if not history:
+        return None
+    return barred_during(d, history, *window())
 
 
 def turned_away(

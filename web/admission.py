@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +34,14 @@ from admission.status import (
     StatusKey,
     current,
 )
-from scheduler.models import ClassFormat, ClassKind, ClassStatus, Group, Programme, ProgrammeKind
+from scheduler.models import (
+    DEFAULT_TIMEZONE,
+    ClassFormat,
+    ClassKind,
+    ClassStatus,
+    Group,
+    ProgrammeKind,
+)
 
 from . import api_schema, keys
 from .http import (
@@ -120,12 +127,14 @@ def _learner(request: web.Request) -> tuple[User, User]:
     return learner, viewer
 
 
-def rows_of(request: web.Request, learner: User) -> list[dict[str, Any]]:
+def rows_of(
+    request: web.Request, learner: User, history: Sequence[AdmissionChange]
+) -> list[dict[str, Any]]:
     """One row per discipline (postgraduate) or course (additional education) of the learner's
     programmes, with the status in force."""
     _ = gettext_of(request)
     tt = request.app[keys.TIMETABLE]
-    now = current(request.app[keys.ADMISSION].history(learner.id))
+    now = current(history)
     rows = []
     for p in programmes_of_learner(tt, learner.id):
         keys_: list[tuple[StatusKey, str]]
@@ -139,7 +148,8 @@ def rows_of(request: web.Request, learner: User) -> list[dict[str, Any]]:
                 {
                     "programme": p,
                     "what": what,
-                    "key": key_value(key),
+                    "key": key_value(key),  # the form's value
+                    "status_key": key,
                     "change": change,
                     "since": _at(change.at) if change else None,
                 }
@@ -160,16 +170,11 @@ def _page(
     tt = request.app[keys.TIMETABLE]
     store = request.app[keys.ADMISSION]
     history = store.history(learner.id)
-    what: dict[StatusKey, str] = {}
-    programmes: dict[int, Programme] = {}
-    for p in programmes_of_learner(tt, learner.id):
-        programmes[p.id] = p
-        what[StatusKey(p.id)] = p.name
-        for d in tt.disciplines(p.id):
-            what[StatusKey(p.id, d.id)] = f"{p.name} · {d.name}"
-    rows = rows_of(request, learner)
+    rows = rows_of(request, learner, history)
+    what = {r["key"]: f"{r['programme'].name} · {r['what']}" for r in rows}
     refusals = store.refusals_of(learner.id)
-    classes = {c.id: c for c in tt.classes_of_learner(learner.id)}
+    classes = {cid: tt.get_class(cid) for cid in {r.class_id for r in refusals}}
+    groups = tt.groups_of_member(learner.id)
     return render(
         request,
         "admission.html",
@@ -177,7 +182,7 @@ def _page(
             "learner": learner,
             "rows": rows,
             "history": [
-                {"change": ch, "what": what.get(ch.key, "—"), "at": _at(ch.at)}
+                {"change": ch, "what": what.get(key_value(ch.key), "—"), "at": _at(ch.at)}
                 for ch in reversed(history)
             ],
             "refusals": [
@@ -187,9 +192,7 @@ def _page(
             "reasons": not_admitted_labels(_),
             "choices": status_choices(_),
             "can_record": viewer.role in RECORDERS,
-            "zone": tt.groups_of_member(learner.id)[0].timezone
-            if tt.groups_of_member(learner.id)
-            else "Asia/Almaty",
+            "zone": groups[0].timezone if groups else DEFAULT_TIMEZONE,
             "error": error,
             "values": values or {"key": "", "status": "", "note": ""},
             "max_note": MAX_NOTE,
@@ -327,10 +330,10 @@ def change_json(change: AdmissionChange) -> dict[str, Any]:
 async def admission_json(request: web.Request) -> web.Response:
     """A learner's statuses and their history (scope: read)."""
     learner, _caller = _learner_for_api(request, Scope.READ)
+    changes = request.app[keys.ADMISSION].history(learner.id)
     statuses = []
-    for row in rows_of(request, learner):
-        key = parse_key(row["key"])
-        assert key is not None
+    for row in rows_of(request, learner, changes):
+        key: StatusKey = row["status_key"]
         change: AdmissionChange | None = row["change"]
         statuses.append(
             {
@@ -342,7 +345,7 @@ async def admission_json(request: web.Request) -> web.Response:
                 "since": _stamp(change.at) if change else None,
             }
         )
-    history = [change_json(c) for c in request.app[keys.ADMISSION].history(learner.id)]
+    history = [change_json(c) for c in changes]
     return web.json_response({"learner_id": learner.id, "statuses": statuses, "history": history})
 
 

@@ -91,11 +91,16 @@ def class_role(request: web.Request, user: User, live_class: LiveClass) -> Class
             if barred is not None:
                 admission.refused(live_class.id, user.id, barred.id, now)
         else:  # over: closed only if the learner was barred while it ran
-            events = request.app[keys.LEDGER].events(live_class.id)
-            start, end = class_window(
-                events, live_class.starts_at.timestamp(), live_class.ends_at.timestamp(), now
-            )
-            barred = kept_out_during(admission, tt, user.id, live_class, start, end)
+
+            def ran() -> tuple[float, float]:  # the ledger is read only if a status matters
+                return class_window(
+                    request.app[keys.LEDGER].events(live_class.id),
+                    live_class.starts_at.timestamp(),
+                    live_class.ends_at.timestamp(),
+                    now,
+                )
+
+            barred = kept_out_during(admission, tt, user.id, live_class, ran)
         if barred is not None:
             log.info(
                 "class %s: learner %s not admitted (status change %s)",
