@@ -49,11 +49,17 @@ $(STAMP): pyproject.toml
 # Debian's redis-server, chromium and firefox-esr (Playwright drives /usr/bin/chromium,
 # puppeteer-core drives /usr/bin/firefox-esr; no browser download).
 system-deps:
-	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null \
-	  && command -v npm >/dev/null && command -v firefox-esr >/dev/null \
-	  || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	       $$SUDO apt-get update -qq && \
-	       $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium firefox-esr redis-server iproute2 util-linux npm; }
+	@missing=""; \
+	  for pair in chromium:chromium firefox-esr:firefox-esr redis-server:redis-server \
+	              ip:iproute2 unshare:util-linux npm:npm; do \
+	    command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
+	  done; \
+	  if [ -n "$$missing" ]; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    echo "installing from Debian:$$missing"; \
+	    $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
