@@ -1,4 +1,6 @@
-# Sabaq in one process (control and media planes). Build: docker build -t sabaq .
+# One image for every role of Sabaq. Its command, `sabaq serve`, runs both planes in one process
+# (the default deployment); compose.yaml runs the same image as `sabaq control` and `sabaq media`
+# (the cluster). Build: docker build -t sabaq .
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -8,8 +10,11 @@ COPY admission admission
 COPY attendance attendance
 COPY streaming streaming
 COPY web web
-RUN pip install --no-cache-dir . && useradd --system --home /data sabaq && mkdir -p /data \
-    && chown sabaq /data
+# /data/recordings and /data/backups exist in the image, owned by sabaq, so that a volume
+# mounted there (the cluster's shared recordings volume) starts out writable by sabaq, and
+# `sabaq backup /data/backups/FILE` has a folder to write to.
+RUN pip install --no-cache-dir . && useradd --system --home /data sabaq \
+    && mkdir -p /data/recordings /data/backups && chown -R sabaq /data
 USER sabaq
 ENV SABAQ_DATA_DIR=/data
 VOLUME /data

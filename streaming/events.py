@@ -14,6 +14,7 @@ import itertools
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -76,6 +77,8 @@ class EventOutbox:
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._task: asyncio.Task[None] | None = None
+        # Told of each event as it is emitted, before it is durable (a cluster's live roster).
+        self.listeners: list[Callable[[MediaEvent], None]] = []
 
     def emit(
         self,
@@ -102,6 +105,11 @@ class EventOutbox:
         self._pending.append(event)
         self._idle.clear()
         self._wakeup.set()
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a listener of event %s failed", event.id)
         log.info(
             "event %s class=%s user=%s participant=%s",
             kind.value,

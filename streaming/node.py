@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from access.tokens import TokenSigner
 
@@ -33,6 +34,31 @@ class MediaSettings:
     node_heartbeat: float = 5.0
 
 
+class ClassGate(Protocol):
+    """What a node in a cluster asks before letting someone into a class (``streaming.cluster``);
+    a node on its own has no gate."""
+
+    def refuses_joins(self) -> bool:
+        """True while the node cannot keep what new joins would record (its event buffer is
+        nearly full): people already in the class stay, nobody new comes in."""
+        ...
+
+    async def hosts(self, class_id: int) -> bool:
+        """Whether the class is (still) placed on this node."""
+        ...
+
+    async def barred(self, class_id: int) -> set[int] | None:
+        """Who the control plane took out of the class, or None when that cannot be asked."""
+        ...
+
+
+BACKLOG_MESSAGE = (
+    "The class server cannot pass attendance on right now and takes nobody new until it can;"
+    " try again in a few minutes"
+)
+MOVED_MESSAGE = "The class has moved to another server"
+
+
 class MediaNode:
     def __init__(
         self,
@@ -40,8 +66,10 @@ class MediaNode:
         signer: TokenSigner,
         sink: EventSink,
         media: MediaBackend,
+        gate: ClassGate | None = None,
     ) -> None:
         self.settings = settings
+        self.gate = gate
         self.signer = signer
         self.outbox = EventOutbox(sink, settings.node_id)
         self._sink = sink
@@ -67,6 +95,37 @@ class MediaNode:
     @property
     def accepting(self) -> bool:
         return not self._closing
+
+    async def refusal(self, class_id: int, new: bool) -> tuple[str, str] | None:
+        """Why this node would not let someone into the class now — ``(code, message)`` — or
+        None. ``new`` is a join (not a participant coming back after a drop). The people the
+        control plane took out are brought up to date on the way."""
+        if self.gate is None:
+            return None
+        if new and self.gate.refuses_joins():
+            return "events_backlog", BACKLOG_MESSAGE
+        if not await self.gate.hosts(class_id):
+            return "moved", MOVED_MESSAGE
+        barred = await self.gate.barred(class_id)
+        if barred is not None:
+            known = self._barred.setdefault(class_id, set())  # the room holds this very set
+            known.clear()
+            known.update(barred)
+        return None
+
+    async def let_go(self, class_id: int) -> bool:
+        """The class was placed on another node (this one was taken for dead): disconnect its
+        participants, who reconnect where it is now. Returns whether there was a room."""
+        room = self.rooms.pop(class_id, None)
+        if room is None:
+            return False
+        if room.state is not RoomState.ENDED:
+            await room.shutdown()
+        return True
+
+    @property
+    def participants(self) -> int:
+        return sum(len(r.participants) for r in self.rooms.values() if not r.ended)
 
     async def start(self) -> None:
         self.outbox.start()

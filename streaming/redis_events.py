@@ -11,6 +11,7 @@ than drop events."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -102,8 +103,23 @@ class RedisStreamSink:
         self.buffer = buffer
         self._retry_every = retry_every
         self._next_try = 0.0
+        # The outbox delivers one at a time, but a node also replays on its own clock (when no
+        # event comes): one lock keeps an event from landing on disk behind a replay's back.
+        self._lock = asyncio.Lock()
 
     async def deliver(self, event: MediaEvent) -> None:
+        async with self._lock:
+            await self._deliver(event)
+
+    async def flush_buffer(self) -> bool:
+        """Replay what the disk holds now (a quiet node's buffer is not left waiting for its
+        next event); True once the buffer is empty."""
+        if not self.buffer.size:
+            return True
+        async with self._lock:
+            return await self.replay()
+
+    async def _deliver(self, event: MediaEvent) -> None:
         if self.buffer.size and not await self._replay_due():
             self.buffer.append(event)  # behind the others, in order
             return

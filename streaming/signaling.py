@@ -21,6 +21,7 @@ from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, se
 from .room import (
     CLOSE_PROTOCOL,
     CLOSE_REMOVED,
+    CLOSE_SERVER_STOPPING,
     CLOSE_UNAUTHORIZED,
     Barred,
     Floor,
@@ -32,6 +33,8 @@ from .room import (
 )
 
 log = logging.getLogger("sabaq.streaming.signaling")
+
+CLOSE_MOVED = 4410  # ask the control plane again: it names the node the class is on now
 
 # The node is found through the parent application (``request.config_dict``), which owns it.
 NODE_KEY = web.AppKey("media_node", MediaNode)
@@ -152,13 +155,21 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     if not node.accepting:
-        await _refuse(ws, "server_stopping", "The server is restarting; try again", 4503)
+        await _refuse(
+            ws, "server_stopping", "The server is restarting; try again", CLOSE_SERVER_STOPPING
+        )
         return ws
     claims = await _authenticate(node, ws, class_id)
     if claims is None:
         return ws
-    room = node.room(class_id)
     rejoin = bool(claims.participant_id)
+    refused = await node.refusal(class_id, new=not rejoin)
+    if refused is not None:
+        code, message = refused
+        log.info("refused %s to class %s: %s", claims.user_id, class_id, code)
+        await _refuse(ws, code, message, CLOSE_MOVED if code == "moved" else CLOSE_SERVER_STOPPING)
+        return ws
+    room = node.room(class_id)
     p = Participant(
         id=claims.participant_id or str(uuid7()),
         user_id=claims.user_id,

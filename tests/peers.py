@@ -190,7 +190,11 @@ async def _answer(peer: Peer, sdp: str, offer_id: int, source: str, labels: list
 async def connect(url: str, token: str | None) -> Peer:
     """Open the WebSocket and send the join message (when a token is given)."""
     session = ClientSession()
-    ws = await session.ws_connect(url)
+    try:
+        ws = await session.ws_connect(url)
+    except BaseException:
+        await session.close()
+        raise
     peer = Peer(ws=ws, session=session)
     peer._reader = asyncio.create_task(_read(peer))
     if token is not None:

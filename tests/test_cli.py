@@ -42,6 +42,20 @@ def test_serve_refuses_a_public_address_without_tls(tmp_path: Path) -> None:
     assert "HTTPS" in r.stderr
 
 
+def test_cluster_roles_say_what_they_lack(tmp_path: Path) -> None:
+    base = {"SABAQ_SECRET_KEY": "s" * 40, "SABAQ_PORT": str(free_port())}
+    r = _run(["control"], _env(tmp_path, **base))
+    assert r.returncode == 2
+    assert "set REDIS_URL" in r.stderr
+    r = _run(["media"], _env(tmp_path, **base, REDIS_URL="redis://127.0.0.1:1/0"))
+    assert r.returncode == 2
+    assert "needs SABAQ_MEDIA_URL" in r.stderr
+    # Redis cannot be reached: the control node does not start (it could not hold the lock).
+    r = _run(["control"], _env(tmp_path, **base, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
+    assert r.returncode == 2
+    assert "cannot be reached" in r.stderr
+
+
 def test_admin_create(tmp_path: Path) -> None:
     env = _env(tmp_path)
     ok = _run(["admin", "create", "--login", "root", "--name", "Админ", "--password-stdin"], env,

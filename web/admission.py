@@ -275,9 +275,9 @@ async def change_status(
 async def sync_rooms(request: web.Request, learner_id: int) -> None:
     """Take the learner out of the classes to come and running that their status now closes
     (a join token they still hold no longer gets them in); let them back into those it opens."""
-    if keys.MEDIA_NODE not in request.app:
+    if keys.MEDIA_CONTROL not in request.app:
         return
-    node = request.app[keys.MEDIA_NODE]
+    node = request.app[keys.MEDIA_CONTROL]
     tt = request.app[keys.TIMETABLE]
     store = request.app[keys.ADMISSION]
     now = time.time()
@@ -288,7 +288,7 @@ async def sync_rooms(request: web.Request, learner_id: int) -> None:
             request.app[keys.CHANGES].notify(c.id)  # open live registers show the change
         barred = turned_away(store, tt, learner_id, c, now)
         if barred is None:
-            node.readmit(c.id, learner_id)
+            await node.readmit(c.id, learner_id)
             continue
         language = tt.group(c.group_ids[0]).language if c.group_ids else "ru"
         told = not_admitted_message(request.app, language, c, barred, learner_id)

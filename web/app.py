@@ -8,11 +8,15 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import secrets
+import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
@@ -26,8 +30,10 @@ from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
+from streaming.cluster import MediaAgent
 from streaming.node import MediaNode, MediaSettings
 from streaming.practice import Echoes
+from streaming.redis_events import UNREACHABLE, DiskBuffer, RedisStreamSink
 from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
@@ -36,6 +42,8 @@ from .admission import routes as admission_routes
 from .api import routes as api_routes
 from .apikeys import routes as apikey_routes
 from .changes import Changes
+from .cluster import Cluster as ClusterView
+from .cluster import ClusterIngest, ControlLock, ControlLockHeld, run_control
 from .database import connect
 from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .excuses import routes as excuse_routes
@@ -46,6 +54,7 @@ from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .idempotency import Idempotency
 from .live import routes as live_routes
+from .media_control import LocalMediaControl
 from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
 from .ratelimit import Limits
@@ -58,6 +67,7 @@ from .webhooks import Webhooks, running
 
 log = logging.getLogger("sabaq.web.app")
 STATIC = Path(__file__).parent / "static"
+Role = Literal["serve", "control"]
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -87,14 +97,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     db.close()
 
 
-async def _media(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    advertise_host_addresses(settings.ice_addresses)
-    evidence = LedgerHeldEvidence(
-        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
-    )
-    # One process per media node and data folder: a second one started by mistake must not
-    # take the running node for dead and close its classes' presence.
+@contextlib.contextmanager
+def _node_lock(settings: Settings) -> Iterator[None]:
+    """One process per media node and data folder: a second one started by mistake must not
+    take the running node for dead and close its classes' presence."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = settings.data_dir / f"node-{settings.node_id}.lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -103,38 +110,170 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         os.close(fd)
         raise ConfigError(
             f"Media node {settings.node_id} is already running from {settings.data_dir}"
-            " (another `sabaq serve`?). Stop it first, or give this one its own SABAQ_NODE_ID."
+            " (another `sabaq serve` or `sabaq media`?). Stop it first, or give this one its"
+            " own SABAQ_NODE_ID."
         ) from None
-    heartbeats = SqliteHeartbeats(app[keys.DB])
-    recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
-    node = MediaNode(
-        MediaSettings(
-            node_id=settings.node_id,
-            ice_addresses=settings.ice_addresses,
-            ice_servers=settings.ice_servers,
-            reconnect_grace=settings.reconnect_grace_seconds,
-            node_heartbeat=settings.node_heartbeat_seconds,
-        ),
-        app[keys.SIGNER],
-        LedgerSink(
-            app[keys.LEDGER],
-            app[keys.TIMETABLE],
-            evidence,
-            heartbeats,
-            app[keys.HEADS],
-            app[keys.CHANGES],
-        ),
-        app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
+    return MediaSettings(
+        node_id=node_id,
+        ice_addresses=settings.ice_addresses,
+        ice_servers=settings.ice_servers,
+        reconnect_grace=settings.reconnect_grace_seconds,
+        node_heartbeat=settings.node_heartbeat_seconds,
     )
-    app[keys.MEDIA_NODE] = node
+
+
+def _ledger_sink(app: web.Application, heartbeats: SqliteHeartbeats) -> LedgerSink:
+    """Events into the ledger on this process (acknowledged on commit)."""
+    settings = app[keys.SETTINGS]
+    evidence = LedgerHeldEvidence(
+        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
+    )
+    return LedgerSink(
+        app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
+        app[keys.CHANGES],
+    )  # fmt: skip
+
+
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    advertise_host_addresses(settings.ice_addresses)
+    with _node_lock(settings):
+        heartbeats = SqliteHeartbeats(app[keys.DB])
+        recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
+        node = MediaNode(
+            _media_settings(settings, settings.node_id),
+            app[keys.SIGNER],
+            _ledger_sink(app, heartbeats),
+            app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+        )
+        app[keys.MEDIA_NODE] = node
+        app[keys.MEDIA_CONTROL] = LocalMediaControl(node)
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.close()
+
+
+async def _practice(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    advertise_host_addresses(settings.ice_addresses)  # the control node's echo too
     app[keys.PRACTICE] = Echoes(settings.ice_servers)
-    await node.start()
     try:
         yield
     finally:
         await app[keys.PRACTICE].close_all()
-        await node.close()
-        os.close(fd)  # releases the lock
+
+
+def _redis(settings: Settings, read_timeout: float) -> Redis:
+    # Short timeouts: an unreachable Redis costs a moment, not a minute.
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=read_timeout)
+
+
+def _redis_where(settings: Settings) -> str:
+    """The Redis address without its password, for messages."""
+    url = settings.redis_url
+    return url.split("@", 1)[1] if "@" in url else url.split("://", 1)[-1]
+
+
+async def _control(app: web.Application) -> AsyncIterator[None]:
+    """`sabaq control`: take the control lock, ingest the event stream, watch the nodes,
+    follow their rosters; commands go to the node that hosts a class."""
+    settings = app[keys.SETTINGS]
+    redis = _redis(settings, read_timeout=5)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    lock = ControlLock(redis, holder, settings.control_lock_seconds)
+    try:
+        await lock.acquire()
+    except ControlLockHeld as exc:
+        await redis.aclose()
+        raise ConfigError(
+            f"Another control node ({exc.holder}) holds the control lock: a cluster has exactly"
+            " one. Stop it first; if it was killed, its lock lapses after"
+            f" {settings.control_lock_seconds:g} s."
+        ) from None
+    except UNREACHABLE as exc:
+        await redis.aclose()
+        raise ConfigError(f"Redis at {_redis_where(settings)} cannot be reached: {exc}") from None
+    heartbeats = SqliteHeartbeats(app[keys.DB])
+    cluster = ClusterView(
+        redis,
+        app[keys.LEDGER],
+        heartbeats,
+        app[keys.CHANGES],
+        dead_after=settings.node_dead_after_seconds,
+    )
+    app[keys.CLUSTER] = cluster
+    app[keys.MEDIA_CONTROL] = cluster
+    ingest = ClusterIngest(_ledger_sink(app, heartbeats), cluster)
+    stop = app.get(keys.STOP) or (lambda: log.critical("this control node should stop now"))
+    every = settings.node_heartbeat_seconds
+    tasks = [
+        asyncio.create_task(lock.keep(stop), name="sabaq-control-lock"),
+        asyncio.create_task(run_control(redis, cluster, ingest, every), name="sabaq-ingest"),
+        asyncio.create_task(cluster.follow_rosters(every), name="sabaq-rosters"),
+    ]
+    log.info("control node %s holds the control lock", holder)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await lock.release()
+        await redis.aclose()
+
+
+async def _cluster_media(app: web.Application) -> AsyncIterator[None]:
+    """`sabaq media`: rooms and signaling; events go to the stream (or the disk while Redis
+    is away); the node registers, heart-beats and answers commands."""
+    settings = app[keys.SETTINGS]
+    advertise_host_addresses(settings.ice_addresses)
+    with _node_lock(settings):
+        redis = _redis(settings, read_timeout=2)
+        buffer = DiskBuffer(
+            settings.data_dir / f"events-{settings.node_id}.jsonl", settings.event_buffer_events
+        )
+        if buffer.size:
+            log.warning("%d events of an earlier run wait on disk for Redis", buffer.size)
+        sink = RedisStreamSink(redis, buffer)
+        node_id = f"{settings.node_id}.{secrets.token_hex(4)}"  # new each start
+        node = MediaNode(
+            _media_settings(settings, node_id),
+            app[keys.SIGNER],
+            sink,
+            app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+        )
+        agent = MediaAgent(
+            redis,
+            node,
+            sink,
+            name=settings.node_id,
+            url=settings.media_url,
+            capacity=settings.node_capacity,
+            every=settings.node_heartbeat_seconds,
+        )
+        node.gate = agent
+        app[keys.MEDIA_NODE] = node
+        app[keys.AGENT] = agent
+        await node.start()
+        await agent.start()
+        log.info("media node %s (%s) serves %s", settings.node_id, node_id, settings.media_url)
+        try:
+            yield
+        finally:
+            await agent.stop()
+            await node.close()
+            await redis.aclose()
 
 
 def sweep_recordings(folder: Path, retention_days: float, now: float | None = None) -> int:
@@ -244,14 +383,27 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
 
 async def _disconnect_participants(app: web.Application) -> None:
     # On shutdown aiohttp waits for running handlers; WebSockets end only when closed, so the
-    # media node closes them first (clients are told, and reconnect to a node that is up).
-    app[keys.CHANGES].close()  # live pages' streams end
+    # media node closes them first (clients are told, and reconnect to a node that is up). In a
+    # cluster the node leaves the registry and frees its classes first: they are placed on
+    # another node when their people reconnect.
+    if keys.CHANGES in app:
+        app[keys.CHANGES].close()  # live pages' streams end
+    if keys.AGENT in app:
+        await app[keys.AGENT].stop()
     if keys.MEDIA_NODE in app:
         await app[keys.MEDIA_NODE].disconnect_all()
 
 
-def create_app(settings: Settings, media: MediaBackend | None = None) -> web.Application:
-    """The application; ``media`` replaces the forwarding backend (benchmarks compare)."""
+def create_app(
+    settings: Settings, media: MediaBackend | None = None, role: Role = "serve"
+) -> web.Application:
+    """The application: ``serve`` holds both planes; ``control`` is a cluster's control node
+    (its media nodes are ``create_media_app``). ``media`` replaces the forwarding backend
+    (benchmarks compare)."""
+    if role == "control" and not settings.redis_url:
+        raise ConfigError(
+            "`sabaq control` runs a cluster: set REDIS_URL (or run `sabaq serve`, one process)."
+        )
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
@@ -266,7 +418,8 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     )
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_media)
+    app.cleanup_ctx.append(_control if role == "control" else _media)
+    app.cleanup_ctx.append(_practice)
     app.cleanup_ctx.append(_retention)
     app.cleanup_ctx.append(_digests)
     app.cleanup_ctx.append(_guarantee)
@@ -285,6 +438,52 @@ def create_app(settings: Settings, media: MediaBackend | None = None) -> web.App
     app.add_routes(apikey_routes)
     app.add_routes(api_routes)
     app.add_routes(ical_routes)
-    app.add_subapp("/media/", create_signaling_app())
+    if role == "serve":
+        app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
+    return app
+
+
+async def _media_ready(request: web.Request) -> web.Response:
+    node = request.app[keys.MEDIA_NODE]
+    agent = request.app[keys.AGENT]
+    doc = {
+        "node": node.settings.node_id,
+        "rooms": len(node.rooms),
+        "participants": node.participants,
+        "pending_events": node.outbox.pending,
+        "buffered_events": agent.buffered,
+    }
+    if not node.accepting:
+        return web.json_response({"status": "unavailable", "media": "stopping", **doc}, status=503)
+    if agent.refuses_joins():
+        return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
+    return web.json_response({"status": "ready", **doc})
+
+
+async def _alive(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_media_app(settings: Settings, media: MediaBackend | None = None) -> web.Application:
+    """`sabaq media`: a cluster's media node — rooms and signaling, no database."""
+    if not settings.redis_url:
+        raise ConfigError(
+            "`sabaq media` runs a cluster: set REDIS_URL (or run `sabaq serve`, one process)."
+        )
+    if not settings.media_url:
+        raise ConfigError(
+            "`sabaq media` needs SABAQ_MEDIA_URL: the address browsers reach this node's"
+            " signaling at (like https://sabaq.example.edu/nodes/media-1/media)."
+        )
+    app = web.Application(client_max_size=MAX_BODY)
+    app[keys.SETTINGS] = settings
+    app[keys.MEDIA_BACKEND] = media
+    app[keys.SIGNER] = TokenSigner(settings.secret_key)
+    app.cleanup_ctx.append(_cluster_media)
+    app.cleanup_ctx.append(_retention)
+    app.on_shutdown.append(_disconnect_participants)
+    app.router.add_get("/healthz", _alive)
+    app.router.add_get("/readyz", _media_ready)
+    app.add_subapp("/media/", create_signaling_app())
     return app

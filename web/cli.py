@@ -1,4 +1,4 @@
-"""The ``sabaq`` command: serve, demo, admin create, verify, backup."""
+"""The ``sabaq`` command: serve, control, media, demo, admin create, verify, backup."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import os
 import secrets
 import signal
@@ -14,6 +15,7 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from aiohttp import web
 
@@ -25,7 +27,7 @@ from attendance.export import read_heads
 from attendance.sqlite_store import SqliteLedger
 
 from . import keys, logs
-from .app import create_app
+from .app import create_app, create_media_app
 from .database import connect
 from .demo import seed, signin_links
 from .settings import ConfigError, Settings
@@ -39,8 +41,18 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
-async def _serve(settings: Settings, on_ready: str | None = None, demo: bool = False) -> None:
-    app = create_app(settings)
+Process = Literal["serve", "control", "media"]
+
+
+async def _serve(
+    settings: Settings, on_ready: str | None = None, demo: bool = False, role: Process = "serve"
+) -> None:
+    stop = asyncio.Event()
+    if role == "media":
+        app = create_media_app(settings)
+    else:
+        app = create_app(settings, role="control" if role == "control" else "serve")
+        app[keys.STOP] = stop.set  # a control node that lost its lock stops
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     scheme = "https" if settings.tls else "http"
@@ -54,16 +66,15 @@ async def _serve(settings: Settings, on_ready: str | None = None, demo: bool = F
     if demo:
         seed(app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.PASSWORDS])
         print("\nSabaq demo academy is running at", base, "\n", flush=True)
-        for role, name, link in signin_links(
+        for who, name, link in signin_links(
             app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.SIGNER], base
         ):
-            print(f"  {role:<20} {name:<28} {link}", flush=True)
+            print(f"  {who:<20} {name:<28} {link}", flush=True)
         print("\nOpen the teacher's link in one browser and a student's in another.", flush=True)
         print("Each link signs in once; run the demo again for fresh links.", flush=True)
         print("Stop with Ctrl+C.\n", flush=True)
     if on_ready:
         print(on_ready, base, flush=True)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -76,7 +87,26 @@ async def _serve(settings: Settings, on_ready: str | None = None, demo: bool = F
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     logs.configure()
+    if settings.redis_url:
+        logging.getLogger("sabaq.web.cli").warning(
+            "REDIS_URL is set, but `sabaq serve` holds both planes in one process and does not"
+            " use it; a cluster runs `sabaq control` and `sabaq media`"
+        )
     asyncio.run(_serve(settings, on_ready="Sabaq is serving at"))
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    logs.configure()
+    asyncio.run(_serve(settings, on_ready="Sabaq control node is serving at", role="control"))
+    return 0
+
+
+def cmd_media(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    logs.configure()
+    asyncio.run(_serve(settings, on_ready="Sabaq media node is serving at", role="media"))
     return 0
 
 
@@ -221,6 +251,15 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve both planes in one process (configured by SABAQ_*)")
     s.set_defaults(func=cmd_serve)
+    ctl = sub.add_parser(
+        "control",
+        help="a cluster's control node: pages, API, scheduler, ledger (REDIS_URL; exactly one)",
+    )
+    ctl.set_defaults(func=cmd_control)
+    med = sub.add_parser(
+        "media", help="a cluster's media node: rooms and signaling (REDIS_URL; one per core)"
+    )
+    med.set_defaults(func=cmd_media)
     d = sub.add_parser("demo", help="seed a demo academy and serve it on 127.0.0.1")
     d.add_argument("--data-dir", type=Path, default=Path("demo-data"))
     d.add_argument("--port", type=int, default=8080)

@@ -34,7 +34,7 @@ from . import keys
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from .i18n import N_
 from .labels import class_status_labels
-from .views import EDITORS, class_view, class_zone, ice_servers_for, limited
+from .views import EDITORS, class_view, class_zone, ice_servers_for, limited, media_url_for
 
 log = logging.getLogger("sabaq.web.guests")
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
@@ -319,11 +319,11 @@ async def guest_revoke(request: web.Request) -> web.StreamResponse:
     except AdmissionError as exc:
         raise _refuse(request, exc) from None
     # At once, also for a guest already in the class: the media node takes them out.
-    if keys.MEDIA_NODE in request.app:
+    if keys.MEDIA_CONTROL in request.app:
         c = tt.get_class(r.class_id)
         language = tt.group(c.group_ids[0]).language  # the guest's page speaks the class's
         told = request.app[keys.CATALOGUES][language].gettext(REVOKED_MESSAGE)
-        await request.app[keys.MEDIA_NODE].remove_user(
+        await request.app[keys.MEDIA_CONTROL].remove_user(
             r.class_id, guest_user_id(r), "revoked", told
         )
     log.info("guest request %s revoked by %s", r.id, user.id)
@@ -491,7 +491,7 @@ async def invite_join_token(request: web.Request) -> web.Response:
         )
     limited(request, request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time()))
     role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST
-    media_url = settings.media_url or f"{request.scheme}://{request.host}/media"
+    media_url = await media_url_for(request, c)
     token = request.app[keys.SIGNER].mint_join(
         user_id=guest_user_id(r),
         class_id=c.id,

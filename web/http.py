@@ -220,6 +220,14 @@ def _bearer(request: web.Request) -> str | None:
     return None
 
 
+def _csp(request: web.Request) -> str:
+    """The policy; in a cluster, pages may also connect to the media nodes' signaling."""
+    cluster = request.app.get(keys.CLUSTER)
+    if cluster is None or not cluster.connect_sources:
+        return CSP
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {cluster.connect_sources}")
+
+
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Session or API key, language and CSRF in; security headers and error pages out."""
@@ -311,7 +319,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         )
     if not response.prepared:
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("Content-Security-Policy", _csp(request))
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "no-referrer")
         h.setdefault("X-Frame-Options", "DENY")

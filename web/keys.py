@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext
 import sqlite3
+from collections.abc import Callable
 
 import jinja2
 from aiohttp import web
@@ -17,12 +18,15 @@ from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
+from streaming.cluster import MediaAgent
 from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
 from .changes import Changes
+from .cluster import Cluster
 from .idempotency import Idempotency
+from .media_control import MediaControl
 from .ratelimit import Limits
 from .settings import Settings
 from .webhooks import Webhooks
@@ -47,6 +51,12 @@ IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 PRACTICE = web.AppKey("practice", Echoes)  # the practice room's echo on the media node
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
+# Commands to the node hosting a class: this process's node, or the cluster's (pub/sub).
+MEDIA_CONTROL = web.AppKey("media_control", MediaControl)
+CLUSTER = web.AppKey("cluster", Cluster)  # `sabaq control` only
+AGENT = web.AppKey("agent", MediaAgent)  # `sabaq media` only
+# What stops the process (the command line sets it): a control node that lost its lock stops.
+STOP: web.AppKey[Callable[[], None]] = web.AppKey("stop")
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CATALOGUES = web.AppKey("catalogues", dict[str, gettext.NullTranslations])
 # Replaces the forwarding media backend when set (benchmarks compare stock aiortc with it).

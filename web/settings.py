@@ -121,6 +121,12 @@ class Settings:
     guarantee_months_ahead: int = 1
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # 0 = Monday
     working_hours: tuple[str, str] = ("09:00", "18:00")  # local, in each group's zone
+    # A cluster (`sabaq control`, `sabaq media`) finds itself through Redis; empty: one process.
+    redis_url: str = field(default="", repr=False)  # may carry a password
+    node_capacity: int = 200  # participants a media node takes
+    node_dead_after_seconds: float = 15.0  # silent this long (Redis reachable): declared dead
+    control_lock_seconds: float = 10.0  # a killed control node's lock lapses after this
+    event_buffer_events: int = 100_000  # events a media node keeps on disk while Redis is away
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < MIN_SECRET_BYTES:
@@ -195,4 +201,9 @@ class Settings:
             guarantee_months_ahead=int(_number(env, "SABAQ_GUARANTEE_MONTHS_AHEAD", 1, zero=True)),
             working_days=_days(env.get("SABAQ_WORKING_DAYS", "0,1,2,3,4")),
             working_hours=_hours(env.get("SABAQ_WORKING_HOURS", "09:00-18:00")),
+            redis_url=env.get("REDIS_URL", ""),
+            node_capacity=int(_number(env, "SABAQ_NODE_CAPACITY", 200)),
+            node_dead_after_seconds=_number(env, "SABAQ_NODE_DEAD_AFTER_SECONDS", 15),
+            control_lock_seconds=_number(env, "SABAQ_CONTROL_LOCK_SECONDS", 10),
+            event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
         )

@@ -31,6 +31,7 @@ from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveCla
 
 from . import keys
 from .alerts import alert_lines, switch_notices
+from .cluster import NoMediaNode
 from .http import (
     LANG_COOKIE,
     LANG_KEY,
@@ -169,6 +170,10 @@ async def readyz(request: web.Request) -> web.Response:
         request.app[keys.DB].execute("SELECT 1").fetchone()
     except Exception as exc:
         return web.json_response({"status": "unavailable", "database": str(exc)}, status=503)
+    if keys.CLUSTER in request.app:  # a control node: Redis carries the cluster
+        if not request.app[keys.CLUSTER].reachable:
+            return web.json_response({"status": "unavailable", "redis": "unreachable"}, status=503)
+        return web.json_response({"status": "ready", "role": "control"})
     node = request.app[keys.MEDIA_NODE]
     if not node.accepting:
         return web.json_response({"status": "unavailable", "media": "stopping"}, status=503)
@@ -441,7 +446,7 @@ async def join_token(request: web.Request) -> web.Response:
         raise PageError(409, _("This class is held in person, not online."), "not_online")
     if c.status not in JOINABLE:
         raise PageError(409, _("This class is over."), "class_over")
-    media_url = settings.media_url or f"{request.scheme}://{request.host}/media"
+    media_url = await media_url_for(request, c)
     token = request.app[keys.SIGNER].mint_join(
         user_id=session.user.id,
         class_id=c.id,
@@ -459,6 +464,25 @@ async def join_token(request: web.Request) -> web.Response:
             "ice_servers": ice_servers_for(settings, f"c{c.id}u{session.user.id}"),
         }
     )
+
+
+async def media_url_for(request: web.Request, c: LiveClass) -> str:
+    """Where the class's signaling is: this process's media node, or in a cluster the node the
+    class is placed on (placed now, on the least-loaded live node, when it has none)."""
+    settings = request.app[keys.SETTINGS]
+    if keys.CLUSTER not in request.app:
+        return settings.media_url or f"{request.scheme}://{request.host}/media"
+    _ = gettext_of(request)
+    expected = 1 + len(request.app[keys.TIMETABLE].learners(c))
+    try:
+        return (await request.app[keys.CLUSTER].node_for(c.id, expected)).url
+    except NoMediaNode as exc:
+        log.error("class %s cannot be placed: %s", c.id, exc)
+        raise PageError(
+            503,
+            _("No class server can take the class right now. Try again in a minute."),
+            "no_media_node",
+        ) from None
 
 
 def ice_servers_for(settings: Settings, who: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@
   let localStream = null;
   let finished = false;
   let retries = 0;
+  let busy = false; // the server takes nobody new for now (its attendance backlog)
   let myId = null;
 
   function setStatus(text, state) {
@@ -449,7 +450,11 @@
         if (rejoining && (msg.code === "reconnect_expired" || msg.code.startsWith("token_"))) {
           resume = null;
           fresh = true;
-        } else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
+        } else if (msg.code === "moved") {
+          // The class runs on another server now: a new join token names it.
+          resume = null;
+          fresh = true;
+        } else if (msg.code === "events_backlog") busy = true; else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
         else if (msg.code === "revoked") finish(S.revoked, "closed");
         else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
@@ -458,7 +463,8 @@
         else if (["chat_too_fast", "camera_not_allowed", "nothing_to_record"].includes(msg.code)) {
           setStatus(cfg.errors[msg.code]);
         }
-        else if (msg.code !== "server_stopping" && msg.code !== "media_failed") {
+        else if (msg.code === "server_stopping") resume = null; // may come back elsewhere
+        else if (msg.code !== "media_failed") {
           finish(`${S.refused} ${cfg.errors[msg.code] || msg.message}`, "error");
         }
         break;
@@ -539,9 +545,16 @@
         .then(() => (socket === current ? handle(msg) : undefined))
         .catch((e) => console.error("sabaq:", e));
     };
+    let welcomed = false;
+    socket.addEventListener("message", (ev) => {
+      if (JSON.parse(ev.data).type === "welcome") welcomed = true;
+    });
     socket.onclose = (ev) => {
       if (ws === socket) ws = null;
       if (finished) return;
+      // Coming back to a server that is gone (it failed; its classes start on another one):
+      // ask for a new join token, which names the server the class is on now.
+      if (rejoining && !welcomed) resume = null;
       if (fresh) return connect(); // the rejoin came too late: join afresh, at once
       if (FINAL_CLOSES.has(ev.code)) {
         if (ev.code === 4003) finish(S.removed, "closed");
@@ -556,7 +569,8 @@
     if (finished) return;
     closeAllMedia();
     leaveFloor();
-    setStatus(S.reconnecting, "reconnecting");
+    setStatus(busy ? S.busy : S.reconnecting, "reconnecting");
+    busy = false;
     const delay = Math.min(500 * 2 ** retries, 8000);
     retries += 1;
     setTimeout(connect, delay);

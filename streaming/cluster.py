@@ -1,0 +1,313 @@
+"""A media node in a cluster (DESIGN.md, "Two deployments"): it registers in Redis with its
+capacity and load and heart-beats, answers the control node's commands by pub/sub, publishes the
+live roster of its classes, and lets go of a class that was placed on another node while it was
+taken for dead.
+
+What lives in Redis:
+
+- ``sabaq:nodes`` — a hash, node id → ``NodeInfo`` as JSON, written at each heartbeat; removed
+  when the node stops, or when the control node declares it dead.
+- ``sabaq:placement`` — a hash, class id → node id. Only the control node places a class; the
+  node that hosts it and the control node remove it.
+- ``sabaq:barred:<class>`` — a set of the people the control plane took out of a class (a guest
+  revoked, a learner not admitted); a node reads it when someone joins.
+- ``sabaq:commands:<node>`` — the channel a node's commands arrive on; each names the channel
+  its answer goes to.
+- ``sabaq:roster`` — the channel the nodes publish who is in each of their classes on.
+
+A node's id is its name and a new suffix each time the process starts: what a node that was
+killed left open is closed by its id, and never touches what its next start opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .events import MediaEvent, MediaEventKind
+from .node import MediaNode
+from .redis_events import UNREACHABLE, RedisStreamSink
+
+log = logging.getLogger("sabaq.streaming.cluster")
+
+NODES = "sabaq:nodes"
+PLACEMENT = "sabaq:placement"
+ROSTER = "sabaq:roster"
+BARRED_FOR = 3 * 86400.0  # a barred set outlives any class it is about
+ROSTER_KINDS = frozenset(
+    {
+        MediaEventKind.JOINED,
+        MediaEventKind.LEFT,
+        MediaEventKind.DISCONNECTED,
+        MediaEventKind.RECONNECTED,
+        MediaEventKind.REMOVED,
+        MediaEventKind.CLASS_ENDED,
+    }
+)
+
+# Deletes the placements that still name a node (it stopped, or was declared dead); returns the
+# classes. Atomic, so a class placed again meanwhile keeps its new place.
+RELEASE_PLACEMENTS = """
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i + 1] == ARGV[1] then
+    redis.call('HDEL', KEYS[1], all[i])
+    table.insert(out, all[i])
+  end
+end
+return out
+"""
+
+
+def barred_key(class_id: int) -> str:
+    return f"sabaq:barred:{class_id}"
+
+
+def command_channel(node_id: str) -> str:
+    return f"sabaq:commands:{node_id}"
+
+
+def text(raw: object) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A media node as the registry knows it."""
+
+    id: str
+    name: str
+    url: str  # where browsers reach its signaling
+    capacity: int  # participants it takes
+    participants: int
+    rooms: int
+    started: float
+    at: float  # its last heartbeat, by its own clock
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: object) -> NodeInfo:
+        doc = json.loads(text(raw))
+        return cls(
+            id=str(doc["id"]),
+            name=str(doc["name"]),
+            url=str(doc["url"]),
+            capacity=int(doc["capacity"]),
+            participants=int(doc["participants"]),
+            rooms=int(doc["rooms"]),
+            started=float(doc["started"]),
+            at=float(doc["at"]),
+        )
+
+
+async def release_placements(redis: Redis, node_id: str) -> list[int]:
+    """Forget where the classes of ``node_id`` were: the next join places them anew."""
+    freed = await redis.eval(RELEASE_PLACEMENTS, 1, PLACEMENT, node_id)  # type: ignore[misc]
+    return sorted(int(text(c)) for c in freed or [])
+
+
+class MediaAgent:
+    """The node's side of the cluster; also its ``streaming.node.ClassGate``."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        node: MediaNode,
+        sink: RedisStreamSink,
+        *,
+        name: str,
+        url: str,
+        capacity: int,
+        every: float,
+    ) -> None:
+        self._redis = redis
+        self._node = node
+        self._sink = sink
+        self.id = node.settings.node_id
+        self.name = name
+        self.url = url
+        self.capacity = capacity
+        self._every = every
+        self._started = time.time()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._commands: set[asyncio.Task[None]] = set()
+        self._roster_due: set[int] = set()
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting on disk for Redis."""
+        return self._sink.buffer.size
+
+    # -- the gate ------------------------------------------------------------------------------
+    def refuses_joins(self) -> bool:
+        return self._sink.buffer.nearly_full
+
+    async def hosts(self, class_id: int) -> bool:
+        try:
+            placed = await self._redis.hget(PLACEMENT, str(class_id))  # type: ignore[misc]
+        except UNREACHABLE:
+            return True  # the join token named this node; go on with what it was told
+        return placed is not None and text(placed) == self.id
+
+    async def barred(self, class_id: int) -> set[int] | None:
+        try:
+            members = await self._redis.smembers(barred_key(class_id))  # type: ignore[misc]
+        except UNREACHABLE:
+            return None
+        return {int(text(m)) for m in members}
+
+    # -- running -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._node.outbox.listeners.append(self._on_event)
+        with contextlib.suppress(*UNREACHABLE):
+            await self.beat_once()
+        self._tasks = [
+            asyncio.create_task(self._beating(), name="sabaq-node-registry"),
+            asyncio.create_task(self._listening(), name="sabaq-node-commands"),
+        ]
+
+    async def stop(self) -> None:
+        """Leave the registry and free this node's classes, so that the people it is about to
+        disconnect are placed on another node when they reconnect."""
+        for task in self._tasks + list(self._commands):
+            task.cancel()
+        for task in self._tasks + list(self._commands):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        with contextlib.suppress(*UNREACHABLE):
+            await self._redis.hdel(NODES, self.id)  # type: ignore[misc]
+            await release_placements(self._redis, self.id)
+
+    def info(self) -> NodeInfo:
+        return NodeInfo(
+            id=self.id,
+            name=self.name,
+            url=self.url,
+            capacity=self.capacity,
+            participants=self._node.participants,
+            rooms=sum(1 for r in self._node.rooms.values() if not r.ended),
+            started=self._started,
+            at=time.time(),
+        )
+
+    async def beat_once(self) -> None:
+        """Say the node is alive and how loaded; replay what waits on disk; let go of classes
+        placed elsewhere; publish every class's roster (a lost message is made good here)."""
+        await self._redis.hset(NODES, self.id, self.info().dumps())  # type: ignore[misc]
+        await self._sink.flush_buffer()
+        live = [cid for cid, room in self._node.rooms.items() if not room.ended]
+        if live:
+            placed = await self._redis.hmget(PLACEMENT, [str(c) for c in live])  # type: ignore[misc]
+            for class_id, where in zip(live, placed, strict=True):
+                if where is None or text(where) != self.id:
+                    log.warning(
+                        "class %s is placed on %s now: its participants go there",
+                        class_id,
+                        text(where) if where is not None else "no node",
+                    )
+                    await self._node.let_go(class_id)
+                else:
+                    await self._publish_roster(class_id)
+
+    async def _beating(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await self.beat_once()
+            except asyncio.CancelledError:
+                raise
+            except UNREACHABLE:
+                pass  # the classes go on; events wait on disk
+            except Exception:
+                log.exception("the node's heartbeat failed")
+
+    # -- commands ------------------------------------------------------------------------------
+    async def _listening(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as ps:
+                    await ps.subscribe(command_channel(self.id))
+                    while True:
+                        msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if msg is not None and msg.get("type") == "message":
+                            task = asyncio.create_task(self._answer(msg["data"]))
+                            self._commands.add(task)
+                            task.add_done_callback(self._commands.discard)
+            except asyncio.CancelledError:
+                raise
+            except UNREACHABLE:
+                await asyncio.sleep(self._every)
+            except Exception:
+                log.exception("listening for commands failed")
+                await asyncio.sleep(self._every)
+
+    async def _answer(self, raw: object) -> None:
+        try:
+            doc = json.loads(text(raw))
+            reply = str(doc["reply"])
+        except (ValueError, KeyError, TypeError):
+            log.error("a command that cannot be read was ignored: %.200r", raw)
+            return
+        try:
+            answer = await self.execute(doc)
+        except (ValueError, KeyError, TypeError) as exc:
+            answer = {"ok": False, "error": "bad_command", "message": str(exc)}
+        answer["id"] = doc.get("id")
+        with contextlib.suppress(*UNREACHABLE):
+            await self._redis.publish(reply, json.dumps(answer))
+
+    async def execute(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """One command of the control plane: remove, readmit, end, roster."""
+        op = doc.get("op")
+        class_id = int(doc["class_id"])
+        node = self._node
+        if op == "remove":
+            removed = await node.remove_user(
+                class_id, int(doc["user_id"]), str(doc["code"]), str(doc["message"])
+            )
+            return {"ok": True, "done": removed}
+        if op == "readmit":
+            node.readmit(class_id, int(doc["user_id"]))
+            return {"ok": True, "done": True}
+        if op == "end":
+            return {"ok": True, "done": await node.end_class(class_id, str(doc["reason"]))}
+        if op == "roster":
+            return {"ok": True, "present": sorted(node.present_user_ids(class_id))}
+        return {"ok": False, "error": "unknown_command", "message": f"no command {op!r}"}
+
+    # -- the live roster -----------------------------------------------------------------------
+    def _on_event(self, event: MediaEvent) -> None:
+        if event.kind not in ROSTER_KINDS or event.class_id in self._roster_due:
+            return
+        self._roster_due.add(event.class_id)
+        # After the room has taken the change in (the event is emitted on the way).
+        asyncio.get_running_loop().call_soon(self._roster_soon, event.class_id)
+
+    def _roster_soon(self, class_id: int) -> None:
+        task = asyncio.create_task(self._publish_roster(class_id))
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
+    async def _publish_roster(self, class_id: int) -> None:
+        self._roster_due.discard(class_id)
+        room = self._node.rooms.get(class_id)
+        doc = {
+            "node": self.id,
+            "class_id": class_id,
+            "present": sorted(self._node.present_user_ids(class_id)),
+            "ended": room is None or room.ended,
+            "at": time.time(),
+        }
+        with contextlib.suppress(*UNREACHABLE):
+            await self._redis.publish(ROSTER, json.dumps(doc))

@@ -1,0 +1,45 @@
+"""Commands from the control plane to the node that hosts a class (DESIGN.md, "Events and
+commands between the planes"): in one process they are method calls on the media node; in a
+cluster they travel by Redis pub/sub (``web.cluster``). Each is answered."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from streaming.node import MediaNode
+
+
+class MediaControl(Protocol):
+    async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
+        """Take a person out of a class, also one who has not joined yet; True if they were
+        in it and are out now."""
+        ...
+
+    async def readmit(self, class_id: int, user_id: int) -> None:
+        """Let a person taken out come back."""
+        ...
+
+    async def end_class(self, class_id: int, reason: str) -> bool: ...
+
+    async def present_user_ids(self, class_id: int) -> set[int]:
+        """Who is in the class now, wherever it is hosted."""
+        ...
+
+
+class LocalMediaControl:
+    """The media node of this very process."""
+
+    def __init__(self, node: MediaNode) -> None:
+        self._node = node
+
+    async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
+        return await self._node.remove_user(class_id, user_id, code, message)
+
+    async def readmit(self, class_id: int, user_id: int) -> None:
+        self._node.readmit(class_id, user_id)
+
+    async def end_class(self, class_id: int, reason: str) -> bool:
+        return await self._node.end_class(class_id, reason)
+
+    async def present_user_ids(self, class_id: int) -> set[int]:
+        return self._node.present_user_ids(class_id)
