@@ -49,7 +49,7 @@ from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
 from .guests import routes as guest_routes
-from .http import MAX_BODY, middleware, templates
+from .http import MAX_BODY, forwarded, middleware, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .idempotency import Idempotency
@@ -404,7 +404,7 @@ def create_app(
         raise ConfigError(
             "`sabaq control` runs a cluster: set REDIS_URL (or run `sabaq serve`, one process)."
         )
-    app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[forwarded, middleware], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
     app[keys.PASSWORDS] = Passwords()

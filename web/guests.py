@@ -452,7 +452,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
             device,
             httponly=True,
             samesite="Lax",
-            secure=settings.tls,
+            secure=request.secure,
             path="/invite",
             max_age=180 * 24 * 3600,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
@@ -23,6 +25,7 @@ from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 from . import api_schema, keys
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
+from .settings import is_loopback
 
 log = logging.getLogger("sabaq.web")
 
@@ -229,6 +232,24 @@ def _csp(request: web.Request) -> str:
 
 
 @web.middleware
+async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Behind the TLS front (SABAQ_BEHIND_PROXY): the scheme and the client's address are the
+    ones the front saw. Believed only from a peer on this machine; the last address of
+    X-Forwarded-For is the one the front appended."""
+    if request.app[keys.SETTINGS].behind_proxy and is_loopback(request.remote or ""):
+        changes: dict[str, str] = {}
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            changes["scheme"] = proto
+        client = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        with contextlib.suppress(ValueError):
+            changes["remote"] = str(ipaddress.ip_address(client))
+        if changes:
+            request = request.clone(**changes)  # type: ignore[arg-type]
+    return await handler(request)
+
+
+@web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Session or API key, language and CSRF in; security headers and error pages out."""
     accounts = request.app[keys.ACCOUNTS]
@@ -314,7 +335,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             # Lax, like the session: with Strict, arriving from the portal would mint a new
             # token and break the forms and reconnects of tabs already open.
             samesite="Lax",
-            secure=request.app[keys.SETTINGS].tls,
+            secure=request.secure,
             path="/",
         )
     if not response.prepared:
@@ -326,7 +347,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         h.setdefault(
             "Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)"
         )
-        if request.app[keys.SETTINGS].tls:
+        if request.secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
 
@@ -337,7 +358,7 @@ def set_session_cookie(response: web.StreamResponse, request: web.Request, token
         token,
         httponly=True,
         samesite="Lax",
-        secure=request.app[keys.SETTINGS].tls,
+        secure=request.secure,
         path="/",
         max_age=12 * 3600,
     )

@@ -44,6 +44,15 @@ def _number(env: Mapping[str, str], name: str, default: float, zero: bool = Fals
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "no", "false", "off"):
+        return False
+    if raw in ("1", "yes", "true", "on"):
+        return True
+    raise ConfigError(f"{name} is 1 or 0, not {raw!r}")
+
+
 def _turn_urls(env: Mapping[str, str]) -> tuple[str, ...]:
     urls = _csv(env.get("SABAQ_TURN_URLS", ""))
     for url in urls:
@@ -127,6 +136,9 @@ class Settings:
     node_dead_after_seconds: float = 15.0  # silent this long (Redis reachable): declared dead
     control_lock_seconds: float = 10.0  # a killed control node's lock lapses after this
     event_buffer_events: int = 100_000  # events a media node keeps on disk while Redis is away
+    # Behind a TLS front on this machine: its X-Forwarded-Proto and X-Forwarded-For are believed
+    # (from loopback peers only), so links say https, cookies are Secure, limits count clients.
+    behind_proxy: bool = False
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < MIN_SECRET_BYTES:
@@ -206,4 +218,5 @@ class Settings:
             node_dead_after_seconds=_number(env, "SABAQ_NODE_DEAD_AFTER_SECONDS", 15),
             control_lock_seconds=_number(env, "SABAQ_CONTROL_LOCK_SECONDS", 10),
             event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
+            behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
         )
