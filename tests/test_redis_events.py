@@ -6,6 +6,7 @@ doubled."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from web import keys
 from web.events import LedgerHeldEvidence, LedgerSink
-from web.redis_ingest import GROUP, ensure_group, ingest_once
+from web.redis_ingest import GROUP, ensure_group, ingest_once, trim
 
 
 @pytest.fixture
@@ -149,6 +150,37 @@ async def test_while_redis_is_away_events_wait_on_disk_and_arrive_once_in_order(
         assert joined(served, academy.class_id) == learners  # none lost, none doubled, in order
     finally:
         await r.aclose()
+
+
+async def test_the_stream_keeps_what_is_not_yet_committed(
+    served: TestServer, academy: Academy, client: Redis, tmp_path: Path
+) -> None:
+    """Trimming drops only entries that are read, acknowledged and old enough: never one that
+    waits for the control node, nor one pending."""
+    sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
+    outbox = EventOutbox(sink, "media-2")
+    outbox.start()
+    for learner in academy.student_ids[:6]:
+        outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
+    async with asyncio.timeout(10):
+        await outbox.flush()
+    await ensure_group(client)
+    assert await ingest_once(client, ledger_sink(served), "control", count=2) == 2  # 2 committed
+    await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)  # 1 read, not committed
+    later = time.time() + 7200
+    assert await trim(client, 3600, time.time()) == 0  # nothing an hour old yet
+    assert await trim(client, 3600, later) == 2  # the committed ones only
+    assert await client.xlen(STREAM) == 4
+    assert await ingest_once(client, ledger_sink(served), "control") == 4
+    assert joined(served, academy.class_id) == academy.student_ids[:6]
+    for learner in academy.student_ids[6:8]:  # new entries after the last read
+        outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
+    async with asyncio.timeout(10):
+        await outbox.flush()
+    await outbox.stop()
+    assert await trim(client, 3600, later + 7200) == 4  # read and committed: gone
+    assert await client.xlen(STREAM) == 2  # never read: kept
+    assert await ingest_once(client, ledger_sink(served), "control") == 2
 
 
 def test_the_disk_buffer_refuses_joins_before_it_is_full(tmp_path: Path) -> None:

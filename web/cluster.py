@@ -39,13 +39,15 @@ from streaming.events import EventSink, MediaEvent, MediaEventKind
 from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
-from .redis_ingest import ensure_group, ingest_once
+from .redis_ingest import ensure_group, ingest_once, trim
 
 log = logging.getLogger("sabaq.web.cluster")
 
 LOCK = "sabaq:control-lock"
 CONSUMER = "control"  # one control node: a new one finishes what the last one had read
 PLACED_SETTLING = 120.0  # how long a new class's expected people count before they show
+KEEP_IN_STREAM = 3600.0  # committed events stay in the stream an hour (to look into), then go
+TRIM_EVERY = 60.0
 
 # Renew the lock if it is still ours, take it if it lapsed (Redis was away), else say no.
 KEEP_LOCK = """
@@ -195,6 +197,14 @@ class Cluster:
     async def node_for(self, class_id: int, expected: int) -> NodeInfo:
         """The node that hosts the class, placing it on the least-loaded live node when it has
         none; a class stays where it is placed until its node is declared dead."""
+        with contextlib.suppress(*UNREACHABLE, ValueError, KeyError, TypeError):  # placed already
+            placed = await self._redis.hget(PLACEMENT, str(class_id))  # type: ignore[misc]
+            if placed is not None:
+                raw = await self._redis.hget(NODES, text(placed))  # type: ignore[misc]
+                if raw is not None:
+                    info = NodeInfo.loads(raw)
+                    self._placed[class_id] = info
+                    return info
         async with self._placing:
             try:
                 nodes = await self.nodes()
@@ -208,10 +218,11 @@ class Cluster:
                 self._placed[class_id] = nodes[text(placed)]
                 return nodes[text(placed)]
             now = time.monotonic()
+            loads = {n.id: self._load(n, now) for n in nodes.values()}
             free = [
-                (self._load(n, now) / max(1, n.capacity), n.rooms, n.id, n)
+                (loads[n.id] / max(1, n.capacity), n.rooms, n.id, n)
                 for n in nodes.values()
-                if not self._suspect(n.id, now) and self._load(n, now) < n.capacity
+                if not self._suspect(n.id, now) and loads[n.id] < n.capacity
             ]
             if not free:
                 raise NoMediaNode("no live media node has room")
@@ -407,23 +418,30 @@ async def run_control(
 ) -> None:
     """Ingest the stream (acknowledging each event after its commit) and watch the nodes every
     ``every`` seconds, until cancelled."""
-    next_watch = 0.0
+    next_watch = next_trim = 0.0
     grouped = False
+    pending = True  # after a start or a failure: finish what was read and not acknowledged
     while True:
         try:
             if not grouped:
                 await ensure_group(redis)
                 grouped = True
-            await ingest_once(redis, ingest, CONSUMER, block_ms=block_ms)
+            await ingest_once(redis, ingest, CONSUMER, block_ms=block_ms, pending=pending)
+            pending = False
             if time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + every
                 await cluster.watch_once(lambda: ingest_once(redis, ingest, CONSUMER))
+            if time.monotonic() >= next_trim:
+                next_trim = time.monotonic() + TRIM_EVERY
+                await trim(redis, KEEP_IN_STREAM, time.time())
         except asyncio.CancelledError:
             raise
         except UNREACHABLE:
+            pending = True
             cluster.unreachable()
             await asyncio.sleep(min(every, 1.0))
         except ResponseError as exc:
+            pending = True
             if "NOGROUP" in str(exc):  # Redis came back without its data: make the group anew
                 log.error("the event stream's consumer group is gone; making it again")
                 grouped = False
@@ -431,5 +449,6 @@ async def run_control(
             log.exception("Redis refused a command of the cluster loop; going on")
             await asyncio.sleep(every)
         except Exception:
+            pending = True
             log.exception("the control node's cluster loop failed; going on")
             await asyncio.sleep(every)

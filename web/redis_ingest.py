@@ -6,6 +6,7 @@ idempotent by event id, so an entry delivered twice is one row."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -28,27 +29,61 @@ async def ensure_group(redis: Redis) -> None:
 
 
 async def ingest_once(
-    redis: Redis, sink: EventSink, consumer: str, block_ms: int | None = None, count: int = 200
+    redis: Redis,
+    sink: EventSink,
+    consumer: str,
+    block_ms: int | None = None,
+    count: int = 200,
+    pending: bool = True,
 ) -> int:
     """Commit what is waiting, then acknowledge it: first this consumer's pending entries (read
-    before a restart, never acknowledged), then new ones. Returns how many were ingested. An
-    entry that is not an event is acknowledged and logged, so it cannot stop the flow."""
+    before a restart, never acknowledged; ``pending=False`` skips them once there are none), then
+    new ones. Returns how many were ingested. An entry that is not an event is acknowledged and
+    logged, so it cannot stop the flow. Acknowledgements go in one call per batch, each only
+    after its event is committed (a batch cut short acknowledges what it committed)."""
     done = 0
-    for start in ("0", ">"):
+    for start in ("0", ">") if pending else (">",):
         block = block_ms if start == ">" else None
         answer = await redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
         for _stream, entries in answer or []:
-            for entry_id, fields in entries:
-                if not fields:  # deleted from the stream meanwhile
-                    await redis.xack(STREAM, GROUP, entry_id)
-                    continue
-                try:
-                    event = decode(fields)
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.error("stream entry %s is not an event (%s): skipped", entry_id, exc)
-                    await redis.xack(STREAM, GROUP, entry_id)
-                    continue
-                await sink.deliver(event)  # committed to the ledger when this returns
-                await redis.xack(STREAM, GROUP, entry_id)
-                done += 1
+            committed: list[Any] = []
+            try:
+                for entry_id, fields in entries:
+                    if not fields:  # deleted from the stream meanwhile
+                        committed.append(entry_id)
+                        continue
+                    try:
+                        event = decode(fields)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        log.error("stream entry %s is not an event (%s): skipped", entry_id, exc)
+                        committed.append(entry_id)
+                        continue
+                    await sink.deliver(event)  # committed to the ledger when this returns
+                    committed.append(entry_id)
+                    done += 1
+            finally:
+                if committed:
+                    await redis.xack(STREAM, GROUP, *committed)
     return done
+
+
+def _entry_id(raw: object) -> tuple[int, int]:
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def trim(redis: Redis, keep_seconds: float, now: float) -> int:
+    """Drop entries older than ``keep_seconds`` that the control node has read and
+    acknowledged (never one it has not read, nor one pending); returns how many went."""
+    groups = await redis.xinfo_groups(STREAM)
+    ours = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
+    if ours is None:
+        return 0
+    last_ms, last_seq = _entry_id(ours["last-delivered-id"])
+    floor = min((int((now - keep_seconds) * 1000), 0), (last_ms, last_seq + 1))
+    summary = await redis.xpending(STREAM, GROUP)
+    if summary.get("pending") and summary.get("min") is not None:
+        floor = min(floor, _entry_id(summary["min"]))
+    removed: int = await redis.xtrim(STREAM, minid=f"{floor[0]}-{floor[1]}", approximate=False)
+    return removed
