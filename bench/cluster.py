@@ -458,8 +458,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         " is the bottleneck)."
     )
     print(
-        f"The stream keeps every acknowledged entry ({stream_bytes / 1e6:.1f} MB in Redis for"
-        f" {len(NODE_NAMES) * args.events:,} events): nothing trims it."
+        f"The stream held {stream_bytes / 1e6:.1f} MB in Redis for"
+        f" {len(NODE_NAMES) * args.events:,} events; `sabaq control` trims what it has"
+        " committed once it is an hour old (`web.redis_ingest.trim`)."
     )
     print()
     print(f"## Placement: {args.classes} classes on {len(NODE_NAMES)} registered nodes")
