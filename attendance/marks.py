@@ -22,7 +22,7 @@ import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .models import EventKind, LedgerEvent
+from .models import EventKind, LedgerEvent, counts
 from .report import Interval, intervals_by_user, seconds_present
 
 
@@ -85,11 +85,20 @@ def class_window(
     events: Sequence[LedgerEvent], scheduled_start: float, scheduled_end: float, now: float
 ) -> tuple[float, float]:
     start = next(
-        (e.event.origin_time for e in events if e.event.kind is EventKind.CLASS_STARTED),
+        (
+            e.event.origin_time
+            for e in events
+            if e.event.kind is EventKind.CLASS_STARTED and counts(e.event.data)
+        ),
         scheduled_start,
     )
     ended = next(
-        (e.event.origin_time for e in events if e.event.kind is EventKind.CLASS_ENDED), None
+        (
+            e.event.origin_time
+            for e in events
+            if e.event.kind is EventKind.CLASS_ENDED and counts(e.event.data)
+        ),
+        None,
     )
     if ended is not None:
         return start, max(start, ended)
@@ -126,7 +135,9 @@ def class_marks(
     """One mark per learner of the class, absentees included, in the order given."""
     rules = rules or MarkRules()
     start, end = class_window(events, scheduled_start, scheduled_end, now)
-    running = now < scheduled_end and not any(e.event.kind is EventKind.CLASS_ENDED for e in events)
+    running = now < scheduled_end and not any(
+        e.event.kind is EventKind.CLASS_ENDED and counts(e.event.data) for e in events
+    )
     length = end - start
     by_user = intervals_by_user(events, rules.grace_seconds)
     manual: Mapping[int, Override] = overrides(events)

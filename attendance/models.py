@@ -31,6 +31,17 @@ class EventKind(enum.StrEnum):
 OPENS = frozenset({EventKind.JOINED, EventKind.RECONNECTED})
 CLOSES = frozenset({EventKind.LEFT, EventKind.DISCONNECTED, EventKind.REMOVED})
 
+# In an event's data: why the event is kept in the record but not counted. A media node declared
+# dead had its stays closed at its last heartbeat; what it reports after that (it was cut off
+# from Redis, or replays an old buffer) is kept, and does not reopen or cut anyone's stay.
+IGNORED = "ignored"
+NODE_DECLARED_DEAD = "node_declared_dead"
+
+
+def counts(data: dict[str, Any]) -> bool:
+    """Whether an event with this data counts for presence and the class's start and end."""
+    return not data.get(IGNORED)
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingEvent:

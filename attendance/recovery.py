@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from .models import CLOSES, OPENS, EventKind, IncomingEvent, LedgerEvent
+from .models import CLOSES, OPENS, EventKind, IncomingEvent, LedgerEvent, counts
 from .report import intervals_by_user
 
 SERVER_STOPPED = "server_stopped"
@@ -40,11 +40,14 @@ def open_at_stop(
         uid = le.event.user_id
         if uid is None or uid not in still_open or le.event.kind not in PRESENCE:
             continue  # a staff correction, say, is no sign of the person's presence
+        if not counts(le.event.data):
+            continue
         last_seen_of[uid] = max(last_seen_of.get(uid, le.event.origin_time), le.event.origin_time)
         if le.event.kind in OPENS:
             last_open[uid] = le
     node_last_event = max(
-        (le.event.origin_time for le in events if le.event.node == node), default=None
+        (le.event.origin_time for le in events if le.event.node == node and counts(le.event.data)),
+        default=None,
     )
     sign_of_life = last_heartbeat if last_heartbeat is not None else node_last_event
     out = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .models import CLOSES, OPENS, EventKind, LedgerEvent
+from .models import CLOSES, OPENS, EventKind, LedgerEvent, counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,8 @@ def intervals_by_user(
 
     for le in events:
         ev = le.event
+        if not counts(ev.data):
+            continue
         if ev.kind is EventKind.CLASS_ENDED:
             for gone, dropped in dropped_at.items():
                 close(gone, dropped)

@@ -9,11 +9,16 @@ What lives in Redis:
   when the node stops, or when the control node declares it dead.
 - ``sabaq:placement`` — a hash, class id → node id. Only the control node places a class; the
   node that hosts it and the control node remove it.
-- ``sabaq:barred:<class>`` — a set of the people the control plane took out of a class (a guest
-  revoked, a learner not admitted); a node reads it when someone joins.
+- ``sabaq:barred:<class>`` — a hash of the people the control plane took out of a class (a guest
+  revoked, a learner not admitted), user id → what they are told; a node reads it when someone
+  joins, and at each heartbeat takes out anyone on it still in the class (a command that was
+  lost while the node reconnected to Redis is made good within a heartbeat).
 - ``sabaq:commands:<node>`` — the channel a node's commands arrive on; each names the channel
   its answer goes to.
 - ``sabaq:roster`` — the channel the nodes publish who is in each of their classes on.
+- ``sabaq:dead`` — a hash of the nodes declared dead (id → last heartbeat). A node that finds
+  itself there (it was cut off from Redis, not dead) lets go of its classes and goes on as a new
+  node: what its old id reports is no longer counted.
 
 A node's id is its name and a new suffix each time the process starts: what a node that was
 killed left open is closed by its id, and never touches what its next start opens.
@@ -25,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -39,6 +45,7 @@ log = logging.getLogger("sabaq.streaming.cluster")
 
 NODES = "sabaq:nodes"
 PLACEMENT = "sabaq:placement"
+DEAD = "sabaq:dead"  # node id → its last heartbeat, for every node declared dead
 ROSTER = "sabaq:roster"
 BARRED_FOR = 3 * 86400.0  # a barred set outlives any class it is about
 ROSTER_KINDS = frozenset(
@@ -142,6 +149,7 @@ class MediaAgent:
         self._tasks: list[asyncio.Task[None]] = []
         self._commands: set[asyncio.Task[None]] = set()
         self._roster_due: set[int] = set()
+        self._replay: asyncio.Task[None] | None = None
 
     @property
     def buffered(self) -> int:
@@ -161,7 +169,7 @@ class MediaAgent:
 
     async def barred(self, class_id: int) -> set[int] | None:
         try:
-            members = await self._redis.smembers(barred_key(class_id))  # type: ignore[misc]
+            members = await self._redis.hkeys(barred_key(class_id))  # type: ignore[misc]
         except UNREACHABLE:
             return None
         return {int(text(m)) for m in members}
@@ -179,6 +187,9 @@ class MediaAgent:
     async def stop(self) -> None:
         """Leave the registry and free this node's classes, so that the people it is about to
         disconnect are placed on another node when they reconnect."""
+        if self._replay is not None:
+            self._tasks.append(self._replay)
+            self._replay = None
         for task in self._tasks + list(self._commands):
             task.cancel()
         for task in self._tasks + list(self._commands):
@@ -202,23 +213,66 @@ class MediaAgent:
         )
 
     async def beat_once(self) -> None:
-        """Say the node is alive and how loaded; replay what waits on disk; let go of classes
-        placed elsewhere; publish every class's roster (a lost message is made good here)."""
+        """Say the node is alive and how loaded; start replaying what waits on disk (on its
+        own: a long replay must not silence the heartbeat); let go of classes placed elsewhere;
+        take out anyone barred who is still in; publish every class's roster (a lost message is
+        made good here)."""
+        if await self._redis.hexists(DEAD, self.id):  # type: ignore[misc]
+            await self._come_back()
         await self._redis.hset(NODES, self.id, self.info().dumps())  # type: ignore[misc]
-        await self._sink.flush_buffer()
+        if self._sink.buffer.size and (self._replay is None or self._replay.done()):
+            self._replay = asyncio.create_task(self._replay_buffer(), name="sabaq-node-replay")
         live = [cid for cid, room in self._node.rooms.items() if not room.ended]
-        if live:
-            placed = await self._redis.hmget(PLACEMENT, [str(c) for c in live])  # type: ignore[misc]
-            for class_id, where in zip(live, placed, strict=True):
-                if where is None or text(where) != self.id:
-                    log.warning(
-                        "class %s is placed on %s now: its participants go there",
-                        class_id,
-                        text(where) if where is not None else "no node",
-                    )
-                    await self._node.let_go(class_id)
-                else:
-                    await self._publish_roster(class_id)
+        if not live:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hmget(PLACEMENT, [str(c) for c in live])
+        for class_id in live:
+            pipe.hgetall(barred_key(class_id))
+        placed, *barred = await pipe.execute()
+        for class_id, where, told in zip(live, placed, barred, strict=True):
+            if where is None or text(where) != self.id:
+                log.warning(
+                    "class %s is placed on %s now: its participants go there",
+                    class_id,
+                    text(where) if where is not None else "no node",
+                )
+                await self._node.let_go(class_id)
+                continue
+            await self._take_out(class_id, told)
+            await self._publish_roster(class_id)
+
+    async def _come_back(self) -> None:
+        old = self.id
+        for class_id in list(self._node.rooms):
+            await self._node.let_go(class_id)
+        self.id = f"{self.name}.{secrets.token_hex(4)}"
+        self._node.rename(self.id)
+        self._started = time.time()
+        log.warning(
+            "this node (%s) was declared dead while cut off from Redis: its classes went to"
+            " other nodes; it goes on as %s",
+            old,
+            self.id,
+        )
+
+    async def _take_out(self, class_id: int, told: dict[Any, Any]) -> None:
+        present = self._node.present_user_ids(class_id)
+        for raw_user, raw_words in told.items():
+            user_id = int(text(raw_user))
+            if user_id not in present:
+                continue
+            try:
+                words = json.loads(text(raw_words))
+                code, message = str(words["code"]), str(words["message"])
+            except (ValueError, KeyError, TypeError):
+                code, message = "removed", "You were removed from the class"
+            log.warning("class %s: %s was barred and still in; taken out", class_id, user_id)
+            await self._node.remove_user(class_id, user_id, code, message)
+
+    async def _replay_buffer(self) -> None:
+        with contextlib.suppress(*UNREACHABLE):
+            await self._sink.flush_buffer()
 
     async def _beating(self) -> None:
         while True:
@@ -237,8 +291,9 @@ class MediaAgent:
         while True:
             try:
                 async with self._redis.pubsub() as ps:
-                    await ps.subscribe(command_channel(self.id))
-                    while True:
+                    listening_as = self.id
+                    await ps.subscribe(command_channel(listening_as))
+                    while listening_as == self.id:  # a node that came back listens anew
                         msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if msg is not None and msg.get("type") == "message":
                             task = asyncio.create_task(self._answer(msg["data"]))

@@ -124,6 +124,12 @@ class EventOutbox:
     def pending(self) -> int:
         return len(self._pending)
 
+    def renamed(self, node: str) -> None:
+        """Stamp what comes next as another node, numbered from 1 (a node declared dead comes
+        back as a new one); what is pending keeps the name it was emitted under."""
+        self.node = node
+        self._seq = itertools.count(1)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="sabaq-event-outbox")

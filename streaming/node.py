@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -122,6 +123,11 @@ class MediaNode:
         if room.state is not RoomState.ENDED:
             await room.shutdown()
         return True
+
+    def rename(self, node_id: str) -> None:
+        """Go on as another node (after letting go of every class)."""
+        self.settings = dataclasses.replace(self.settings, node_id=node_id)
+        self.outbox.renamed(node_id)
 
     @property
     def participants(self) -> int:

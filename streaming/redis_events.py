@@ -140,12 +140,16 @@ class RedisStreamSink:
         self._next_try = now + self._retry_every
         return False
 
-    async def replay(self) -> bool:
-        """Send what the disk holds, in order; True once the buffer is empty."""
+    async def replay(self, batch: int = 500) -> bool:
+        """Send what the disk holds, in order, ``batch`` events a round trip; True once the
+        buffer is empty."""
         pending = self.buffer.events()
         try:
-            for event in pending:
-                await self._redis.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+            for start in range(0, len(pending), batch):
+                pipe = self._redis.pipeline(transaction=False)
+                for event in pending[start : start + batch]:
+                    pipe.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+                await pipe.execute()
         except UNREACHABLE:
             return False
         if pending:

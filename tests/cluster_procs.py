@@ -292,3 +292,50 @@ class Member:
         await peer.wait_closed()
         async with asyncio.timeout(10):
             await self._task
+
+
+class RedisCut:
+    """A TCP relay in front of Redis that can be cut and healed: one node's network partition
+    (the others reach Redis directly)."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.cut = False
+        self._conns: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self._conns |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def sever(self) -> None:
+        self.cut = True
+        for w in list(self._conns):
+            w.close()
+        self._conns.clear()
+
+    def heal(self) -> None:
+        self.cut = False
+
+    async def close(self) -> None:
+        self.sever()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

@@ -139,7 +139,8 @@ class Peer:
             await conn.close()
         await self.ws.close()
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            # An offer being answered as the connections closed fails: nothing to report.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
         await self.session.close()
 

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 import redis
 
-from attendance.models import EventKind, LedgerEvent
+from attendance.models import EventKind, LedgerEvent, counts
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
+from attendance.report import intervals_by_user
+from streaming.cluster import NODES
 from streaming.redis_events import STREAM
-from tests.cluster_procs import Cluster, Proc, seeded_cluster
+from tests.cluster_procs import Cluster, Proc, RedisCut, seeded_cluster
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from web.redis_ingest import GROUP
@@ -288,3 +290,63 @@ async def test_a_node_whose_buffer_nears_its_bound_takes_nobody_new(
     await until(joined_twice, "the newcomer's join in the ledger")
     await asyncio.sleep(0.5)
     await assert_nothing_lost_or_doubled(c, server)
+
+
+async def test_a_node_cut_off_from_redis_is_replaced_and_comes_back_as_a_new_node(
+    cluster: tuple[Cluster, RedisServer, Academy],
+) -> None:
+    """Only media-1 loses Redis (a partition): it is declared dead while its people are still
+    connected to it; a student who reloads is placed on media-2. When the cut heals, what
+    media-1 buffered (the student leaving it, say) is kept but not counted — the student's stay
+    on media-2 is not cut short — and media-1 lets go of the class and goes on as a new node."""
+    c, server, a = cluster
+    cut = RedisCut(server.port)
+    m1 = c.media("media-1", REDIS_URL=f"redis://127.0.0.1:{await cut.start()}/0")
+    m1.start()
+    await m1.ready()
+    control = c.control()
+    control.start()
+    await control.ready()
+    try:
+        teacher = c.member(control, a.teacher_id, a.class_id, publishes=True)
+        teacher.start()
+        assert (await teacher.welcomed()).startswith(m1.base)
+        first = c.member(control, a.student_ids[0], a.class_id)
+        first.start()
+        assert (await first.welcomed()).startswith(m1.base)
+        m2 = c.media("media-2")
+        m2.start()
+        await m2.ready()
+        cut.sever()
+
+        def declared_dead() -> bool:
+            return any(le.event.data.get("reason") == SERVER_STOPPED for le in c.ledger())
+
+        await until(declared_dead, "media-1 declared dead")
+        await first.say_goodbye()  # the page reloaded: its leaving waits on media-1's disk
+        again = c.member(control, a.student_ids[0], a.class_id)
+        again.start()
+        assert (await again.welcomed()).startswith(m2.base)
+        moved_at = time.time()
+        cut.heal()
+        await until(lambda: len(teacher.joined_at) > 1, "the teacher moved to media-2")
+        assert teacher.joined_at[-1].startswith(m2.base)
+        await asyncio.sleep(2)
+        events = [le for le in c.ledger() if le.event.class_id == a.class_id]
+        late = [le.event for le in events if not counts(le.event.data)]
+        assert any(e.kind is EventKind.LEFT and e.user_id == a.student_ids[0] for e in late)
+        stays = intervals_by_user(events, grace=60)[a.student_ids[0]]
+        assert stays[-1].end is None and stays[-1].start <= moved_at  # still in, on media-2
+        client = redis.Redis(port=server.port)
+        try:
+            registry = {json.loads(v)["name"]: k.decode() for k, v in client.hgetall(NODES).items()}  # type: ignore[union-attr]
+        finally:
+            client.close()
+        old_ids = {le.event.node for le in events if le.event.node.startswith("media-1.")}
+        assert registry["media-1"] not in old_ids  # back, as a new node
+        await again.say_goodbye()
+        for m in (teacher,):
+            await m.leave()
+        await assert_nothing_lost_or_doubled(c, server)
+    finally:
+        await cut.close()

@@ -6,6 +6,7 @@ doubled."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,9 +15,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
+from access.tokens import TokenSigner
 from attendance.models import EventKind
 from attendance.sqlite_store import SqliteHeartbeats
+from streaming.aiortc_media import AiortcBackend
+from streaming.cluster import NODES, MediaAgent, NodeInfo
 from streaming.events import EventOutbox, MediaEvent, MediaEventKind
+from streaming.node import MediaNode, MediaSettings
 from streaming.redis_events import (
     HEARTBEATS,
     STREAM,
@@ -194,3 +199,43 @@ def test_the_disk_buffer_refuses_joins_before_it_is_full(tmp_path: Path) -> None
         buffer.append(MediaEvent("e10", MediaEventKind.LEFT, 1, "m", 10, 0.0))
     again = DiskBuffer(tmp_path / "b.jsonl", bound=10)  # a restarted node finds them
     assert again.size == 10 and [e.id for e in again.events()][:2] == ["e0", "e1"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_long_replay_does_not_silence_the_heartbeat(client: Redis, tmp_path: Path) -> None:
+    """A node that buffered many events while Redis was away replays them when it is back;
+    meanwhile it keeps heart-beating, or the control node would take it for dead."""
+    buffer = DiskBuffer(tmp_path / "buffer.jsonl", bound=100_000)
+    with buffer.path.open("a", encoding="utf-8") as f:  # what a long outage left on disk
+        for n in range(1, 30_001):
+            event = MediaEvent(f"e{n}", MediaEventKind.LEFT, 1, "media-1.old", n, float(n))
+            f.write(encode(event)["event"] + "\n")
+    buffer = DiskBuffer(buffer.path, bound=100_000)
+    sink = RedisStreamSink(client, buffer)
+    node = MediaNode(
+        MediaSettings(node_id="media-1.new"),
+        TokenSigner(b"k" * 32),
+        sink,
+        AiortcBackend((), tmp_path),
+    )
+    agent = MediaAgent(
+        client, node, sink, name="media-1", url="http://127.0.0.1:1/media", capacity=10, every=0.1
+    )
+    beats: list[float] = []
+    await agent.start()
+    try:
+        async with asyncio.timeout(50):
+            while buffer.size:
+                raw = await client.hget(NODES, "media-1.new")  # type: ignore[misc]
+                if raw is not None:
+                    at = NodeInfo.loads(raw).at
+                    if not beats or beats[-1] != at:
+                        beats.append(at)
+                await asyncio.sleep(0.02)
+    finally:
+        await agent.stop()
+    assert await client.xlen(STREAM) == 30_000  # all of it, in order
+    first, *_ = await client.xrange(STREAM, count=1)
+    assert decode(first[1]).id == "e1"
+    assert len(beats) >= 2, "no heartbeat while replaying"
+    assert max(b - a for a, b in itertools.pairwise(beats)) < 1.0

@@ -217,7 +217,7 @@ async def _control(app: web.Application) -> AsyncIterator[None]:
     every = settings.node_heartbeat_seconds
     tasks = [
         asyncio.create_task(lock.keep(stop), name="sabaq-control-lock"),
-        asyncio.create_task(run_control(redis, cluster, ingest, every), name="sabaq-ingest"),
+        asyncio.create_task(run_control(redis, cluster, ingest, every, lock), name="sabaq-ingest"),
         asyncio.create_task(cluster.follow_rosters(every), name="sabaq-rosters"),
     ]
     log.info("control node %s holds the control lock", holder)

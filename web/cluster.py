@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,9 +24,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from access.ids import uuid7
+from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
 from streaming.cluster import (
     BARRED_FOR,
+    DEAD,
     NODES,
     PLACEMENT,
     ROSTER,
@@ -111,10 +114,12 @@ class ControlLock:
         self.holder = holder
         self._ttl_ms = max(1, int(ttl * 1000))
         self.ttl = ttl
+        self._renewed = float("-inf")  # monotonic time the lock was last known to be ours
 
     async def acquire(self) -> None:
         """Take the lock, or raise ``ControlLockHeld`` naming who holds it."""
         if await self._redis.set(LOCK, self.holder, nx=True, px=self._ttl_ms):
+            self._renewed = time.monotonic()
             return
         holder = await self._redis.get(LOCK)
         if holder is None:  # lapsed between the two calls
@@ -126,14 +131,24 @@ class ControlLock:
         must stop: two would ingest and place at once). Redis away: keep running."""
         while True:
             await asyncio.sleep(self.ttl / 3)
+            asked = time.monotonic()
             try:
                 ours = await self._redis.eval(KEEP_LOCK, 1, LOCK, self.holder, self._ttl_ms)  # type: ignore[misc]
             except UNREACHABLE:
                 continue
-            if not ours:
+            if ours:
+                self._renewed = asked
+            else:
                 log.critical("another control node holds the control lock now: stopping")
                 lost()
                 return
+
+    @property
+    def sure(self) -> bool:
+        """Whether the lock is surely still ours (renewed within two thirds of its life): the
+        control node ingests and places only then — after a pause longer than the lock, another
+        control node may have taken over."""
+        return time.monotonic() - self._renewed < self.ttl * 2 / 3
 
     async def release(self) -> None:
         with contextlib.suppress(*UNREACHABLE):
@@ -164,15 +179,18 @@ class Cluster:
         # node → (its last heartbeat, when this node saw it change: monotonic)
         self._seen: dict[str, tuple[float, float]] = {}
         self._reachable_since: float | None = None
-        self._recent: dict[str, deque[tuple[float, int]]] = {}
+        self._recent: dict[str, deque[tuple[float, int, int]]] = {}  # (when, class, people)
         self._rosters: dict[int, tuple[str, set[int]]] = {}
         self._placed: dict[int, NodeInfo] = {}  # last known, for while Redis is away
+        self.dead: dict[str, float] = {}  # node id → the heartbeat its stays were closed at
         self.reachable = False
         # The media nodes' origins, for the pages' Content-Security-Policy (connect-src).
         self.connect_sources = ""
 
     # -- registry and placement ----------------------------------------------------------------
     async def nodes(self) -> dict[str, NodeInfo]:
+        """The live registry: nodes declared dead are not in it (one that beat once more before
+        it noticed is skipped; it comes back under a new id)."""
         raw = await self._redis.hgetall(NODES)  # type: ignore[misc]
         out = {}
         for key, value in raw.items():
@@ -181,7 +199,8 @@ class Cluster:
             except (ValueError, KeyError, TypeError):
                 log.error("registry entry %s cannot be read: ignored", text(key))
                 continue
-            out[info.id] = info
+            if info.id not in self.dead:
+                out[info.id] = info
         return out
 
     def _suspect(self, node_id: str, now: float) -> bool:
@@ -189,10 +208,16 @@ class Cluster:
         return seen is not None and now - seen[1] > self.dead_after
 
     def _load(self, info: NodeInfo, now: float) -> int:
+        """The people on the node, and those still to come to the classes placed on it lately
+        (a class's people arrive over minutes; those already in are counted once)."""
         recent = self._recent.setdefault(info.id, deque())
         while recent and now - recent[0][0] > PLACED_SETTLING:
             recent.popleft()
-        return info.participants + sum(expected for _, expected in recent)
+        coming = sum(
+            max(0, expected - len(self._rosters.get(class_id, ("", set()))[1]))
+            for _, class_id, expected in recent
+        )
+        return info.participants + coming
 
     async def node_for(self, class_id: int, expected: int) -> NodeInfo:
         """The node that hosts the class, placing it on the least-loaded live node when it has
@@ -201,7 +226,7 @@ class Cluster:
             placed = await self._redis.hget(PLACEMENT, str(class_id))  # type: ignore[misc]
             if placed is not None:
                 raw = await self._redis.hget(NODES, text(placed))  # type: ignore[misc]
-                if raw is not None:
+                if raw is not None and text(placed) not in self.dead:
                     info = NodeInfo.loads(raw)
                     self._placed[class_id] = info
                     return info
@@ -231,7 +256,7 @@ class Cluster:
                 await self._redis.hset(PLACEMENT, str(class_id), best.id)  # type: ignore[misc]
             except UNREACHABLE:
                 raise NoMediaNode("Redis cannot be reached") from None
-            self._recent.setdefault(best.id, deque()).append((now, max(1, expected)))
+            self._recent.setdefault(best.id, deque()).append((now, class_id, max(1, expected)))
             self._placed[class_id] = best
             log.info("class %s placed on media node %s (%s)", class_id, best.name, best.id)
             return best
@@ -256,7 +281,7 @@ class Cluster:
         self.reachable = False
         self._reachable_since = None
 
-    async def watch_once(self, drain: Callable[[], Any] | None = None) -> list[NodeInfo]:
+    async def watch_once(self, drain: Callable[[], Awaitable[int]] | None = None) -> list[NodeInfo]:
         """Note each node's heartbeat; declare dead the nodes silent for ``dead_after`` while
         Redis was reachable. ``drain`` ingests what is in the stream before a node's intervals
         are closed (its last events first). Returns the nodes declared dead."""
@@ -280,12 +305,21 @@ class Cluster:
             return []
         dead = [nodes[n] for n in nodes if self._suspect(n, now)]
         if dead and drain is not None:
-            await drain()
+            for _ in range(1000):  # its last events first, all of those Redis holds
+                if not await drain():
+                    break
         for info in dead:
             await self._declare_dead(info)
         return dead
 
+    async def load_dead(self) -> None:
+        raw = await self._redis.hgetall(DEAD)  # type: ignore[misc]
+        self.dead = {text(k): float(text(v)) for k, v in raw.items()}
+
     async def _declare_dead(self, info: NodeInfo) -> None:
+        # Recorded first: what the node reports from now on is kept but not counted.
+        await self._redis.hset(DEAD, info.id, repr(info.at))  # type: ignore[misc]
+        self.dead[info.id] = info.at
         closed = self._ledger.close_after_stop(info.id, info.at)
         for class_id in {le.event.class_id for le in closed}:
             self._changes.notify(class_id)
@@ -340,7 +374,8 @@ class Cluster:
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
         try:
             key = barred_key(class_id)
-            await self._redis.sadd(key, str(user_id))  # type: ignore[misc]
+            words = json.dumps({"code": code, "message": message}, ensure_ascii=False)
+            await self._redis.hset(key, str(user_id), words)  # type: ignore[misc]
             await self._redis.expire(key, int(BARRED_FOR))
         except UNREACHABLE:
             log.error("class %s: Redis cannot be reached; %s not barred", class_id, user_id)
@@ -350,7 +385,7 @@ class Cluster:
 
     async def readmit(self, class_id: int, user_id: int) -> None:
         try:
-            await self._redis.srem(barred_key(class_id), str(user_id))  # type: ignore[misc]
+            await self._redis.hdel(barred_key(class_id), str(user_id))  # type: ignore[misc]
         except UNREACHABLE:
             log.error("class %s: Redis cannot be reached; %s not let back", class_id, user_id)
             return
@@ -405,8 +440,15 @@ class ClusterIngest:
         self._cluster = cluster
 
     async def deliver(self, event: MediaEvent) -> None:
+        heartbeat = self._cluster.dead.get(event.node)
+        if heartbeat is not None:
+            # The node was declared dead and its stays closed at its last heartbeat: what it
+            # says now (it was cut off, or replays an old buffer) is kept, not counted.
+            log.warning("event %s from %s, declared dead: kept, not counted", event.id, event.node)
+            data = {**event.data, IGNORED: NODE_DECLARED_DEAD, "declared_dead_at": heartbeat}
+            event = dataclasses.replace(event, data=data)
         await self._sink.deliver(event)
-        if event.kind is MediaEventKind.CLASS_ENDED:
+        if event.kind is MediaEventKind.CLASS_ENDED and heartbeat is None:
             await self._cluster.class_ended(event.class_id, event.node)
 
     async def heartbeat(self, node: str, at: float) -> None:
@@ -414,17 +456,28 @@ class ClusterIngest:
 
 
 async def run_control(
-    redis: Redis, cluster: Cluster, ingest: EventSink, every: float, block_ms: int = 500
+    redis: Redis,
+    cluster: Cluster,
+    ingest: EventSink,
+    every: float,
+    lock: ControlLock | None = None,
+    block_ms: int = 500,
 ) -> None:
     """Ingest the stream (acknowledging each event after its commit) and watch the nodes every
-    ``every`` seconds, until cancelled."""
+    ``every`` seconds, until cancelled; only while the control lock is surely held."""
     next_watch = next_trim = 0.0
     grouped = False
     pending = True  # after a start or a failure: finish what was read and not acknowledged
     while True:
+        if lock is not None and not lock.sure:
+            pending = True
+            cluster.unreachable()  # nobody is judged by heartbeats meanwhile, nor just after
+            await asyncio.sleep(min(every, lock.ttl / 6))
+            continue
         try:
             if not grouped:
                 await ensure_group(redis)
+                await cluster.load_dead()
                 grouped = True
             await ingest_once(redis, ingest, CONSUMER, block_ms=block_ms, pending=pending)
             pending = False

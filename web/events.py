@@ -11,7 +11,7 @@ from admission.guests import GuestStatus
 from admission.sqlite_store import SqliteGuests
 from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
-from attendance.models import EventKind, IncomingEvent
+from attendance.models import EventKind, IncomingEvent, counts
 from attendance.report import held
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
 from scheduler import service
@@ -102,6 +102,8 @@ class LedgerSink:
             self._changes.notify(incoming.class_id)
         if new and incoming.kind is EventKind.CLASS_ENDED:
             self._publish_head(incoming.class_id, stored.received_time)
+        if not counts(incoming.data):
+            return  # kept in the record; the timetable does not follow it
         try:
             if incoming.kind is EventKind.CLASS_STARTED:
                 service.class_started(self._timetable, incoming.class_id)

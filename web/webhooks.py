@@ -32,6 +32,8 @@ import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from attendance.models import IGNORED, counts
+
 log = logging.getLogger("sabaq.web.webhooks")
 
 SIGNATURE_HEADER = "X-Sabaq-Signature"
@@ -172,6 +174,8 @@ def _ledger(r: Row) -> Shape | None:
     event = kinds.get(r["kind"])
     if event is None:
         return None
+    if IGNORED in (r["data"] or "") and not counts(json.loads(r["data"])):
+        return None  # kept in the register, not counted: the portal is not told
     payload: dict[str, Any] = {
         "class_id": r["class_id"], "at": r["origin_time"], "user_id": r["user_id"],
         "role": r["role"],

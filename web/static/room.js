@@ -451,9 +451,9 @@
           resume = null;
           fresh = true;
         } else if (msg.code === "moved") {
-          // The class runs on another server now: a new join token names it.
+          // The class runs on another server now: a new join token names it (after the usual
+          // pause, so that a server that keeps saying so is not asked in a tight loop).
           resume = null;
-          fresh = true;
         } else if (msg.code === "events_backlog") busy = true; else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
         else if (msg.code === "revoked") finish(S.revoked, "closed");
