@@ -235,8 +235,10 @@ class SqliteLedger:
         where presence may still be open."""
         rows = self._db.execute(
             "SELECT class_id FROM ledger_events GROUP BY class_id HAVING"
-            " COALESCE(MAX(CASE WHEN kind IN ('joined', 'reconnected') THEN seq END), 0)"
-            " > COALESCE(MAX(CASE WHEN kind = 'class_ended' THEN seq END), 0)"
+            " COALESCE(MAX(CASE WHEN kind IN ('joined', 'reconnected')"
+            " AND json_extract(data, '$.ignored') IS NULL THEN seq END), 0)"
+            " > COALESCE(MAX(CASE WHEN kind = 'class_ended'"
+            " AND json_extract(data, '$.ignored') IS NULL THEN seq END), 0)"  # models.IGNORED
         )
         return [r[0] for r in rows]
 

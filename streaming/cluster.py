@@ -98,6 +98,14 @@ class NodeInfo:
     rooms: int
     started: float
     at: float  # its last heartbeat, by its own clock
+    # When the oldest event it has not yet put in the stream happened (its disk buffer, its
+    # outbox): a node declared dead is cut off at the earlier of this and ``at``, so that
+    # everything it reports later happened after the cut-off.
+    backlog_since: float | None = None
+
+    @property
+    def cut_off(self) -> float:
+        return self.at if self.backlog_since is None else min(self.at, self.backlog_since)
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -114,6 +122,9 @@ class NodeInfo:
             rooms=int(doc["rooms"]),
             started=float(doc["started"]),
             at=float(doc["at"]),
+            backlog_since=(
+                float(doc["backlog_since"]) if doc.get("backlog_since") is not None else None
+            ),
         )
 
 
@@ -210,6 +221,10 @@ class MediaAgent:
             rooms=sum(1 for r in self._node.rooms.values() if not r.ended),
             started=self._started,
             at=time.time(),
+            backlog_since=min(
+                (t for t in (self._sink.buffer.oldest, self._node.outbox.oldest) if t is not None),
+                default=None,
+            ),
         )
 
     async def beat_once(self) -> None:

@@ -124,6 +124,11 @@ class EventOutbox:
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def oldest(self) -> float | None:
+        """When the oldest event not yet delivered happened."""
+        return self._pending[0].origin_time if self._pending else None
+
     def renamed(self, node: str) -> None:
         """Stamp what comes next as another node, numbered from 1 (a node declared dead comes
         back as a new one); what is pending keeps the name it was emitted under."""

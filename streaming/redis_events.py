@@ -59,7 +59,9 @@ class DiskBuffer:
         self.path = path
         self.bound = bound
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._count = len(self.events())  # what a node stopped with is still to be sent
+        kept = self.events()  # what a node stopped with is still to be sent
+        self._count = len(kept)
+        self.oldest: float | None = min((e.origin_time for e in kept), default=None)
 
     @property
     def size(self) -> int:
@@ -78,6 +80,8 @@ class DiskBuffer:
             f.flush()
             os.fsync(f.fileno())
         self._count += 1
+        if self.oldest is None or event.origin_time < self.oldest:
+            self.oldest = event.origin_time
 
     def events(self) -> list[MediaEvent]:
         if not self.path.exists():
@@ -89,6 +93,7 @@ class DiskBuffer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         self._count = 0
+        self.oldest = None
 
 
 class RedisStreamSink:

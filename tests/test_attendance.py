@@ -20,8 +20,16 @@ from openpyxl import load_workbook
 from access.ids import uuid7
 from attendance.export import CHAIN_MARK, ChainHead, Table, escape_cell, read_heads, to_csv, to_xlsx
 from attendance.heads_folder import HeadsFolder
-from attendance.marks import Mark, MarkRules, class_marks
-from attendance.models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
+from attendance.marks import Mark, MarkRules, class_marks, class_window
+from attendance.models import (
+    GENESIS,
+    IGNORED,
+    NODE_DECLARED_DEAD,
+    EventKind,
+    IncomingEvent,
+    LedgerEvent,
+    chain_hash,
+)
 from attendance.report import intervals_by_user
 from attendance.sqlite_store import SqliteLedger
 from tests.conftest import Academy, SignIn
@@ -346,3 +354,30 @@ def test_while_the_class_goes_on_someone_still_in_it_is_not_marked_left_early(
     # Once the class is over, the same presence is judged in full.
     done = {m.user_id: m.mark for m in class_marks([1, 2], events, start, end, end + 60)}
     assert done == {1: Mark.PRESENT, 2: Mark.LEFT_EARLY}
+
+
+def test_what_a_node_declared_dead_says_later_is_kept_and_not_counted(tmp_path: Path) -> None:
+    """Node a was declared dead (cut off at 100) and the class went on on node b. What a says
+    later is in the register but opens, closes and ends nothing: not the stay on b, not the
+    class, and the stay on b is still closed when b dies in turn."""
+    ledger = SqliteLedger(connect(tmp_path / "l.sqlite3"))
+    late = {IGNORED: NODE_DECLARED_DEAD, "declared_dead_at": 100.0}
+
+    def on(node: str, kind: EventKind, user: int | None, t: float, **data: object) -> None:
+        e = ev(kind, user, t)
+        e = IncomingEvent(**{**{f: getattr(e, f) for f in e.__slots__}, "data": data})
+        ledger.append(IncomingEvent(**{**{f: getattr(e, f) for f in e.__slots__}, "node": node}))
+
+    on("a", EventKind.CLASS_STARTED, 1, 0)
+    on("a", EventKind.JOINED, 1, 0)
+    assert [le.event.user_id for le in ledger.close_after_stop("a", 100.0)] == [1]
+    on("b", EventKind.JOINED, 1, 130)  # moved to b
+    on("a", EventKind.LEFT, 1, 150, **late)  # a's page was closed, reported late
+    on("a", EventKind.JOINED, 7, 160, **late)  # someone who got in on a while cut off
+    on("a", EventKind.CLASS_ENDED, None, 170, **late)  # a's copy of the class ended
+    events = ledger.events(1)
+    spans = intervals_by_user(events)
+    assert [(i.start, i.end) for i in spans[1]] == [(0, 100.0), (130, None)]
+    assert 7 not in spans
+    assert class_window(events, 0, 3600, 200) == (0, 200)  # not ended at 170
+    assert ledger.close_after_stop("b", 300.0)[0].event.user_id == 1  # b's stay closes

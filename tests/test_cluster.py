@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -14,13 +15,14 @@ from typing import Any
 
 import pytest
 import redis
+from aiohttp import ClientSession
 
 from attendance.models import EventKind, LedgerEvent, counts
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
 from attendance.report import intervals_by_user
 from streaming.cluster import NODES
 from streaming.redis_events import STREAM
-from tests.cluster_procs import Cluster, Proc, RedisCut, seeded_cluster
+from tests.cluster_procs import Cluster, Proc, RedisCut, seeded_cluster, session_cookies
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from web.redis_ingest import GROUP
@@ -342,6 +344,12 @@ async def test_a_node_cut_off_from_redis_is_replaced_and_comes_back_as_a_new_nod
             registry = {json.loads(v)["name"]: k.decode() for k, v in client.hgetall(NODES).items()}  # type: ignore[union-attr]
         finally:
             client.close()
+        # Staff see on the register whose presence was not counted, to check and correct.
+        staff = session_cookies(c.control_dir / "sabaq.sqlite3", a.staff_id)
+        async with ClientSession(cookies=staff) as http:
+            page = await (await http.get(f"{control.base}/classes/{a.class_id}/attendance")).text()
+        notice = re.search(r'<p class="notice" role="status" id="uncounted">(.*?)</p>', page)
+        assert notice is not None and "Студент 01" in notice.group(1)
         old_ids = {le.event.node for le in events if le.event.node.startswith("media-1.")}
         assert registry["media-1"] not in old_ids  # back, as a new node
         await again.say_goodbye()

@@ -228,7 +228,10 @@ async def test_a_long_replay_does_not_silence_the_heartbeat(client: Redis, tmp_p
             while buffer.size:
                 raw = await client.hget(NODES, "media-1.new")  # type: ignore[misc]
                 if raw is not None:
-                    at = NodeInfo.loads(raw).at
+                    info = NodeInfo.loads(raw)
+                    at = info.at
+                    if buffer.size:  # a cut-off would be before all it has not sent
+                        assert info.backlog_since == 1.0 and info.cut_off == 1.0
                     if not beats or beats[-1] != at:
                         beats.append(at)
                 await asyncio.sleep(0.02)

@@ -102,6 +102,10 @@ class ControlLockHeld(Exception):
         self.holder = holder
 
 
+class LockUnsure(Exception):
+    """The control lock was not renewed lately: nothing is ingested or judged meanwhile."""
+
+
 class NoMediaNode(Exception):
     """No live media node can take the class now."""
 
@@ -312,17 +316,23 @@ class Cluster:
             await self._declare_dead(info)
         return dead
 
+    def close_again(self, node: str, cut_off: float) -> None:
+        for class_id in {le.event.class_id for le in self._ledger.close_after_stop(node, cut_off)}:
+            self._changes.notify(class_id)
+
     async def load_dead(self) -> None:
         raw = await self._redis.hgetall(DEAD)  # type: ignore[misc]
-        self.dead = {text(k): float(text(v)) for k, v in raw.items()}
+        self.dead.update({text(k): float(text(v)) for k, v in raw.items()})
 
     async def _declare_dead(self, info: NodeInfo) -> None:
-        # Recorded first: what the node reports from now on is kept but not counted.
-        await self._redis.hset(DEAD, info.id, repr(info.at))  # type: ignore[misc]
-        self.dead[info.id] = info.at
-        closed = self._ledger.close_after_stop(info.id, info.at)
+        # Stays closed first (if that fails, nothing is recorded and the next watch tries
+        # again); then recorded: what the node reports from now on is kept, not counted.
+        cut_off = info.cut_off
+        closed = self._ledger.close_after_stop(info.id, cut_off)
         for class_id in {le.event.class_id for le in closed}:
             self._changes.notify(class_id)
+        await self._redis.hset(DEAD, info.id, repr(cut_off))  # type: ignore[misc]
+        self.dead[info.id] = cut_off
         await self._redis.eval(FORGET_NODE, 1, NODES, info.id, info.dumps())  # type: ignore[misc]
         freed = await release_placements(self._redis, info.id)
         for class_id in freed:
@@ -440,15 +450,20 @@ class ClusterIngest:
         self._cluster = cluster
 
     async def deliver(self, event: MediaEvent) -> None:
-        heartbeat = self._cluster.dead.get(event.node)
-        if heartbeat is not None:
-            # The node was declared dead and its stays closed at its last heartbeat: what it
-            # says now (it was cut off, or replays an old buffer) is kept, not counted.
+        cut_off = self._cluster.dead.get(event.node)
+        late = cut_off is not None and event.origin_time > cut_off
+        if late:
+            # The node was declared dead and its stays closed at its cut-off: what it says
+            # happened after that (it was cut off from Redis, not dead) is kept, not counted.
             log.warning("event %s from %s, declared dead: kept, not counted", event.id, event.node)
-            data = {**event.data, IGNORED: NODE_DECLARED_DEAD, "declared_dead_at": heartbeat}
+            data = {**event.data, IGNORED: NODE_DECLARED_DEAD, "declared_dead_at": cut_off}
             event = dataclasses.replace(event, data=data)
         await self._sink.deliver(event)
-        if event.kind is MediaEventKind.CLASS_ENDED and heartbeat is None:
+        if cut_off is not None and not late:
+            # From before the cut-off, arriving after the node was declared dead: counted, and
+            # whatever it opened is closed as the node's other stays were.
+            self._cluster.close_again(event.node, cut_off)
+        if event.kind is MediaEventKind.CLASS_ENDED and cut_off is None:
             await self._cluster.class_ended(event.class_id, event.node)
 
     async def heartbeat(self, node: str, at: float) -> None:
@@ -467,6 +482,12 @@ async def run_control(
     ``every`` seconds, until cancelled; only while the control lock is surely held."""
     next_watch = next_trim = 0.0
     grouped = False
+
+    async def drain() -> int:
+        if lock is not None and not lock.sure:
+            raise LockUnsure
+        return await ingest_once(redis, ingest, CONSUMER)
+
     pending = True  # after a start or a failure: finish what was read and not acknowledged
     while True:
         if lock is not None and not lock.sure:
@@ -483,13 +504,13 @@ async def run_control(
             pending = False
             if time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + every
-                await cluster.watch_once(lambda: ingest_once(redis, ingest, CONSUMER))
+                await cluster.watch_once(drain)
             if time.monotonic() >= next_trim:
                 next_trim = time.monotonic() + TRIM_EVERY
                 await trim(redis, KEEP_IN_STREAM, time.time())
         except asyncio.CancelledError:
             raise
-        except UNREACHABLE:
+        except (LockUnsure, *UNREACHABLE):
             pending = True
             cluster.unreachable()
             await asyncio.sleep(min(every, 1.0))

@@ -5,6 +5,7 @@ idempotent by event id, so an entry delivered twice is one row."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -61,6 +62,7 @@ async def ingest_once(
                     await sink.deliver(event)  # committed to the ledger when this returns
                     committed.append(entry_id)
                     done += 1
+                    await asyncio.sleep(0)  # a long batch does not hold up the rest
             finally:
                 if committed:
                     await redis.xack(STREAM, GROUP, *committed)

@@ -21,7 +21,7 @@ from admission.door import not_admitted_in
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_window
-from attendance.models import EventKind, LedgerEvent
+from attendance.models import EventKind, LedgerEvent, counts
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
@@ -96,7 +96,12 @@ def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
     online = [c for c in classes if c.format is ClassFormat.LIVE_ONLINE]
     events = request.app[keys.LEDGER].events_of_classes(c.id for c in online)
     took_place = [
-        c for c in online if any(le.event.kind is EventKind.CLASS_STARTED for le in events[c.id])
+        c
+        for c in online
+        if any(
+            le.event.kind is EventKind.CLASS_STARTED and counts(le.event.data)
+            for le in events[c.id]
+        )
     ]
     slots = [
         ClassSlot(

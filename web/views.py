@@ -26,7 +26,7 @@ from admission.service import excused_in
 from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
-from attendance.models import EventKind, IncomingEvent
+from attendance.models import EventKind, IncomingEvent, counts
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import keys
@@ -575,12 +575,12 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
         }
         for name, m in marks
     ]
-    counts = {k: sum(1 for _n, m in marks if m.mark is k) for k in Mark}
+    per_mark = {k: sum(1 for _n, m in marks if m.mark is k) for k in Mark}
     here = sum(1 for r in rows if r["still_here"])
     ngettext = request.app[keys.CATALOGUES][request.get(LANG_KEY, "en")].ngettext
     return {
         "rows": rows,
-        "counts": [(k.value, labels[k], counts[k]) for k in Mark],
+        "counts": [(k.value, labels[k], per_mark[k]) for k in Mark],
         "here_now": here,
         "here_text": ngettext(
             "%(num)d student is in the class now", "%(num)d students are in the class now", here
@@ -606,8 +606,28 @@ async def attendance_page(request: web.Request) -> web.Response:
             "can_override": user.role in OVERRIDERS,
             "late_after": round(rules.late_after_seconds / 60),
             "present_percent": round(rules.present_share * 100),
+            "uncounted": uncounted_notice(request, c),
         },
     )
+
+
+def uncounted_notice(request: web.Request, c: LiveClass) -> str:
+    """Who has presence a class server reported after it was declared dead (it was cut off,
+    not down): kept in the register, not counted — staff check and correct the marks."""
+    ids = {
+        le.event.user_id
+        for le in request.app[keys.LEDGER].events(c.id)
+        if le.event.user_id is not None and le.event.user_id > 0 and not counts(le.event.data)
+    }
+    if not ids:
+        return ""
+    _ = gettext_of(request)
+    names = sorted(p.full_name for p in request.app[keys.ACCOUNTS].many(ids).values())
+    return _(
+        "A class server lost contact during the class; what it recorded afterwards about"
+        " {names} was kept but not counted. Ask the teacher and correct their marks if they"
+        " were in the class."
+    ).replace("{names}", ", ".join(names))
 
 
 @routes.post("/classes/{class_id:\\d{1,18}}/attendance/override")
