@@ -32,6 +32,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -252,10 +253,23 @@ class MediaAgent:
                     class_id,
                     text(where) if where is not None else "no node",
                 )
-                await self._node.let_go(class_id)
+                self._spawn(self._node.let_go(class_id))  # closing sockets takes its time
                 continue
-            await self._take_out(class_id, told)
+            self._spawn(self._take_out(class_id, told))
             await self._publish_roster(class_id)
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        """Work the heartbeat starts and does not wait for (it must not be held up)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("work started by the heartbeat failed")
+
+        task = asyncio.create_task(run())
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
 
     async def _come_back(self) -> None:
         old = self.id
@@ -365,9 +379,7 @@ class MediaAgent:
         asyncio.get_running_loop().call_soon(self._roster_soon, event.class_id)
 
     def _roster_soon(self, class_id: int) -> None:
-        task = asyncio.create_task(self._publish_roster(class_id))
-        self._commands.add(task)
-        task.add_done_callback(self._commands.discard)
+        self._spawn(self._publish_roster(class_id))
 
     async def _publish_roster(self, class_id: int) -> None:
         self._roster_due.discard(class_id)
