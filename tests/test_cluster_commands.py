@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
+from attendance.sqlite_store import SqliteHeartbeats
 from scheduler.models import ClassKind
 from streaming.cluster import NODES, PLACEMENT, NodeInfo, barred_key
 from tests.conftest import Academy, Client, SignIn, free_port
@@ -23,7 +24,7 @@ from tests.redis_server import RedisServer
 from tests.test_admission_status import _add, _programmes, _record
 from web import keys
 from web.app import create_app, create_media_app
-from web.cluster import NoMediaNode
+from web.cluster import Cluster, NoMediaNode
 from web.settings import Settings
 
 pytestmark = pytest.mark.timeout(60)
@@ -196,10 +197,13 @@ async def test_people_already_in_are_not_counted_twice_when_placing(
     """At the top of the hour classes start one after another: the people of a class placed a
     minute ago who have come are in the node's load once (not once as expected and again as
     present), so no class is refused while the nodes have room."""
-    cluster = served.app[keys.CLUSTER]
-    r = aioredis.Redis.from_url(served.app[keys.SETTINGS].redis_url)
+    app = served.app
+    # A registry of two nodes of its own (Redis database 1): the running nodes keep to 0.
+    r = aioredis.Redis.from_url(app[keys.SETTINGS].redis_url.removesuffix("/0") + "/1")
+    cluster = Cluster(
+        r, app[keys.LEDGER], SqliteHeartbeats(app[keys.DB]), app[keys.CHANGES], dead_after=15
+    )
     try:
-        await r.delete(NODES)
         load = {"n1": 0, "n2": 0}
         placed = 0
         for class_id in range(1001, 1021):  # 20 classes of 26 for 400 places
