@@ -162,6 +162,7 @@ class MediaAgent:
         self._commands: set[asyncio.Task[None]] = set()
         self._roster_due: set[int] = set()
         self._replay: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def buffered(self) -> int:
@@ -199,14 +200,17 @@ class MediaAgent:
     async def stop(self) -> None:
         """Leave the registry and free this node's classes, so that the people it is about to
         disconnect are placed on another node when they reconnect."""
+        self._stopping = True
         if self._replay is not None:
             self._tasks.append(self._replay)
             self._replay = None
-        for task in self._tasks + list(self._commands):
+        tasks = self._tasks + list(self._commands)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks + list(self._commands):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            # Bounded: a Redis client that turns a cancellation into a connection error must
+            # not hold the node's shutdown (the loops also stop on their own).
+            await asyncio.wait(tasks, timeout=5)
         self._tasks = []
         with contextlib.suppress(*UNREACHABLE):
             await self._redis.hdel(NODES, self.id)  # type: ignore[misc]
@@ -304,7 +308,7 @@ class MediaAgent:
             await self._sink.flush_buffer()
 
     async def _beating(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._every)
             try:
                 await self.beat_once()
@@ -317,12 +321,12 @@ class MediaAgent:
 
     # -- commands ------------------------------------------------------------------------------
     async def _listening(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 async with self._redis.pubsub() as ps:
                     listening_as = self.id
                     await ps.subscribe(command_channel(listening_as))
-                    while listening_as == self.id:  # a node that came back listens anew
+                    while listening_as == self.id and not self._stopping:  # came back: anew
                         msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if msg is not None and msg.get("type") == "message":
                             task = asyncio.create_task(self._answer(msg["data"]))

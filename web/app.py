@@ -224,11 +224,10 @@ async def _control(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        cluster.stopping = True
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(tasks, timeout=5)  # bounded: see MediaAgent.stop
         await lock.release()
         await redis.aclose()
 

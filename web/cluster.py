@@ -188,6 +188,7 @@ class Cluster:
         self._placed: dict[int, NodeInfo] = {}  # last known, for while Redis is away
         self.dead: dict[str, float] = {}  # node id → the heartbeat its stays were closed at
         self.reachable = False
+        self.stopping = False  # the control node is shutting down: its loops end
         # The media nodes' origins, for the pages' Content-Security-Policy (connect-src).
         self.connect_sources = ""
 
@@ -424,11 +425,11 @@ class Cluster:
         self._changes.notify(class_id)
 
     async def follow_rosters(self, retry: float) -> None:
-        while True:
+        while not self.stopping:
             try:
                 async with self._redis.pubsub() as ps:
                     await ps.subscribe(ROSTER)
-                    while True:
+                    while not self.stopping:
                         msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if msg is not None and msg.get("type") == "message":
                             self.roster_heard(msg["data"])
@@ -489,7 +490,7 @@ async def run_control(
         return await ingest_once(redis, ingest, CONSUMER)
 
     pending = True  # after a start or a failure: finish what was read and not acknowledged
-    while True:
+    while not cluster.stopping:
         if lock is not None and not lock.sure:
             pending = True
             cluster.unreachable()  # nobody is judged by heartbeats meanwhile, nor just after
