@@ -44,10 +44,10 @@ from typing import Any
 import redis as redis_sync
 from redis.asyncio import Redis
 
-from access.models import Role
 from access.sqlite_store import SqliteAccounts
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
@@ -97,16 +97,7 @@ def open_control(path: Path, classes: int) -> Control:
     another in the timetable; the events pretend they run at once)."""
     db = connect(path)
     accounts, timetable = SqliteAccounts(db), SqliteTimetable(db)
-    teacher = accounts.create_user(login="teacher", full_name="Teacher", role=Role.TEACHER).id
-    inst = timetable.add_institute("I", None)
-    dept = timetable.add_department(inst.id, "D", None)
-    group = timetable.add_group("G", dept.id, "ru", "Asia/Almaty")
-    timetable.add_teacher(group.id, teacher)
-    learners = [
-        accounts.create_user(login=f"s{i:04d}", full_name=f"S{i}", role=Role.STUDENT).id
-        for i in range(LEARNERS)
-    ]
-    timetable.add_members(group.id, learners)
+    teacher, group_id, learners = one_group(accounts, timetable, LEARNERS)
     start = datetime.now(UTC)
     class_ids = [
         timetable.add_class(
@@ -116,7 +107,7 @@ def open_control(path: Path, classes: int) -> Control:
             teacher_id=teacher,
             starts_at=start + timedelta(hours=2 * n),
             ends_at=start + timedelta(hours=2 * n, minutes=90),
-            group_ids=(group.id,),
+            group_ids=(group_id,),
         ).id
         for n in range(classes)
     ]

@@ -32,12 +32,31 @@ from aiohttp import ClientSession, WSMsgType, web
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from access.models import ClassRole, Role
+from access.sqlite_store import SqliteAccounts
 from scheduler.models import ClassFormat, ClassKind
+from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from streaming.room import MediaBackend
 from web import keys
 from web.app import create_app
 from web.settings import Settings
+
+
+def one_group(
+    accounts: SqliteAccounts, timetable: SqliteTimetable, learners: int
+) -> tuple[int, int, list[int]]:
+    """A teacher and one group of ``learners`` students: (teacher, group, students)."""
+    teacher = accounts.create_user(login="teacher", full_name="Teacher", role=Role.TEACHER).id
+    inst = timetable.add_institute("I", None)
+    dept = timetable.add_department(inst.id, "D", None)
+    group = timetable.add_group("G", dept.id, "ru", "Asia/Almaty")
+    timetable.add_teacher(group.id, teacher)
+    ids = [
+        accounts.create_user(login=f"s{i:04d}", full_name=f"S{i}", role=Role.STUDENT).id
+        for i in range(learners)
+    ]
+    timetable.add_members(group.id, ids)
+    return teacher, group.id, ids
 
 
 async def seed_bench_class(
@@ -59,16 +78,7 @@ async def seed_bench_class(
     await site.start()
     port = runner.addresses[0][1]
     acc, tt, signer = app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.SIGNER]
-    teacher = acc.create_user(login="teacher", full_name="Teacher", role=Role.TEACHER).id
-    inst = tt.add_institute("I", None)
-    dept = tt.add_department(inst.id, "D", None)
-    group = tt.add_group("G", dept.id, "ru", "Asia/Almaty")
-    tt.add_teacher(group.id, teacher)
-    ids = [
-        acc.create_user(login=f"s{i:04d}", full_name=f"S{i}", role=Role.STUDENT).id
-        for i in range(students)
-    ]
-    tt.add_members(group.id, ids)
+    teacher, group_id, ids = one_group(acc, tt, students)
     now = datetime.now(UTC)
     c = tt.add_class(
         title="Bench",
@@ -77,7 +87,7 @@ async def seed_bench_class(
         teacher_id=teacher,
         starts_at=now,
         ends_at=now + timedelta(hours=2),
-        group_ids=(group.id,),
+        group_ids=(group_id,),
     )
 
     def token(uid: int, role: ClassRole) -> str:

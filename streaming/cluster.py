@@ -32,7 +32,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -81,6 +81,33 @@ def barred_key(class_id: int) -> str:
 
 def command_channel(node_id: str) -> str:
     return f"sabaq:commands:{node_id}"
+
+
+async def follow(
+    redis: Redis,
+    channel: Callable[[], str],
+    heard: Callable[[object], None],
+    running: Callable[[], bool],
+    retry: float,
+) -> None:
+    """Hand each message of a pub/sub channel to ``heard`` while ``running()``; subscribe again
+    after Redis was away, or when ``channel()`` names another channel."""
+    while running():
+        try:
+            async with redis.pubsub() as ps:
+                name = channel()
+                await ps.subscribe(name)
+                while running() and channel() == name:
+                    msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None and msg.get("type") == "message":
+                        heard(msg["data"])
+        except asyncio.CancelledError:
+            raise
+        except UNREACHABLE:
+            await asyncio.sleep(retry)
+        except Exception:
+            log.exception("following %s failed", channel())
+            await asyncio.sleep(retry)
 
 
 def text(raw: object) -> str:
@@ -321,24 +348,19 @@ class MediaAgent:
 
     # -- commands ------------------------------------------------------------------------------
     async def _listening(self) -> None:
-        while not self._stopping:
-            try:
-                async with self._redis.pubsub() as ps:
-                    listening_as = self.id
-                    await ps.subscribe(command_channel(listening_as))
-                    while listening_as == self.id and not self._stopping:  # came back: anew
-                        msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                        if msg is not None and msg.get("type") == "message":
-                            task = asyncio.create_task(self._answer(msg["data"]))
-                            self._commands.add(task)
-                            task.add_done_callback(self._commands.discard)
-            except asyncio.CancelledError:
-                raise
-            except UNREACHABLE:
-                await asyncio.sleep(self._every)
-            except Exception:
-                log.exception("listening for commands failed")
-                await asyncio.sleep(self._every)
+        def on_command(raw: object) -> None:
+            task = asyncio.create_task(self._answer(raw))
+            self._commands.add(task)
+            task.add_done_callback(self._commands.discard)
+
+        # A node that came back under a new id listens on its new channel.
+        await follow(
+            self._redis,
+            lambda: command_channel(self.id),
+            on_command,
+            lambda: not self._stopping,
+            self._every,
+        )
 
     async def _answer(self, raw: object) -> None:
         try:

@@ -69,6 +69,14 @@ def joined(served: TestServer, class_id: int) -> list[int | None]:
     ]
 
 
+async def joined_all(outbox: EventOutbox, class_id: int, learners: list[int], wait: float) -> None:
+    """Each learner joins; returns once the sink has every event (stream or disk)."""
+    for learner in learners:
+        outbox.emit(MediaEventKind.JOINED, class_id, user_id=learner, role="learner")
+    async with asyncio.timeout(wait):
+        await outbox.flush()
+
+
 def test_an_event_survives_the_stream_as_it_was() -> None:
     event = MediaEvent(
         "0191-x", MediaEventKind.JOINED, 7, "media-2", 3, 1700000000.5, 42, "p1", "learner",
@@ -86,10 +94,7 @@ async def test_events_reach_the_ledger_and_are_acknowledged_after_the_commit(
     sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
     outbox = EventOutbox(sink, "media-2")
     outbox.start()
-    for learner in academy.student_ids[:5]:
-        outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
-    async with asyncio.timeout(10):
-        await outbox.flush()
+    await joined_all(outbox, academy.class_id, academy.student_ids[:5], 10)
     await outbox.stop()
     await sink.heartbeat("media-2", 1700000000.0)
     assert await client.hget(HEARTBEATS, "media-2") == b"1700000000.0"  # type: ignore[misc]
@@ -133,21 +138,15 @@ async def test_while_redis_is_away_events_wait_on_disk_and_arrive_once_in_order(
         outbox = EventOutbox(sink, "media-2")
         outbox.start()
         learners = academy.student_ids[:9]
-        outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learners[0], role="learner")
-        async with asyncio.timeout(10):
-            await outbox.flush()
+        await joined_all(outbox, academy.class_id, learners[:1], 10)
         redis_server.kill()  # mid-class
-        for learner in learners[1:6]:
-            outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
-        async with asyncio.timeout(20):
-            await outbox.flush()  # durable on the node's disk: the class goes on
+        await joined_all(
+            outbox, academy.class_id, learners[1:6], 20
+        )  # durable on the node's disk: the class goes on
         assert sink.buffer.size == 5 and not sink.buffer.nearly_full
         await sink.heartbeat("media-2", 1.0)  # no error: nobody is judged while Redis is away
         redis_server.start()  # same port, same AOF
-        for learner in learners[6:]:
-            outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
-        async with asyncio.timeout(20):
-            await outbox.flush()
+        await joined_all(outbox, academy.class_id, learners[6:], 20)
         await outbox.stop()
         assert sink.buffer.size == 0  # replayed before the new ones went in
         await ensure_group(r)
@@ -165,10 +164,7 @@ async def test_the_stream_keeps_what_is_not_yet_committed(
     sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
     outbox = EventOutbox(sink, "media-2")
     outbox.start()
-    for learner in academy.student_ids[:6]:
-        outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
-    async with asyncio.timeout(10):
-        await outbox.flush()
+    await joined_all(outbox, academy.class_id, academy.student_ids[:6], 10)
     await ensure_group(client)
     assert await ingest_once(client, ledger_sink(served), "control", count=2) == 2  # 2 committed
     await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)  # 1 read, not committed
@@ -178,10 +174,9 @@ async def test_the_stream_keeps_what_is_not_yet_committed(
     assert await client.xlen(STREAM) == 4
     assert await ingest_once(client, ledger_sink(served), "control") == 4
     assert joined(served, academy.class_id) == academy.student_ids[:6]
-    for learner in academy.student_ids[6:8]:  # new entries after the last read
-        outbox.emit(MediaEventKind.JOINED, academy.class_id, user_id=learner, role="learner")
-    async with asyncio.timeout(10):
-        await outbox.flush()
+    await joined_all(
+        outbox, academy.class_id, academy.student_ids[6:8], 10
+    )  # new entries after the last read
     await outbox.stop()
     assert await trim(client, 3600, later + 7200) == 4  # read and committed: gone
     assert await client.xlen(STREAM) == 2  # never read: kept

@@ -35,6 +35,7 @@ from streaming.cluster import (
     NodeInfo,
     barred_key,
     command_channel,
+    follow,
     release_placements,
     text,
 )
@@ -317,9 +318,13 @@ class Cluster:
             await self._declare_dead(info)
         return dead
 
-    def close_again(self, node: str, cut_off: float) -> None:
-        for class_id in {le.event.class_id for le in self._ledger.close_after_stop(node, cut_off)}:
+    def close_stays(self, node: str, cut_off: float) -> int:
+        """Close what ``node`` left open, at its cut-off (again: nothing twice); returns how many
+        stays were closed."""
+        closed = self._ledger.close_after_stop(node, cut_off)
+        for class_id in {le.event.class_id for le in closed}:
             self._changes.notify(class_id)
+        return len(closed)
 
     async def load_dead(self) -> None:
         raw = await self._redis.hgetall(DEAD)  # type: ignore[misc]
@@ -329,9 +334,7 @@ class Cluster:
         # Stays closed first (if that fails, nothing is recorded and the next watch tries
         # again); then recorded: what the node reports from now on is kept, not counted.
         cut_off = info.cut_off
-        closed = self._ledger.close_after_stop(info.id, cut_off)
-        for class_id in {le.event.class_id for le in closed}:
-            self._changes.notify(class_id)
+        closed = self.close_stays(info.id, cut_off)
         await self._redis.hset(DEAD, info.id, repr(cut_off))  # type: ignore[misc]
         self.dead[info.id] = cut_off
         await self._redis.eval(FORGET_NODE, 1, NODES, info.id, info.dumps())  # type: ignore[misc]
@@ -345,7 +348,7 @@ class Cluster:
             " heartbeat; classes %s are placed anew when their people reconnect",
             info.name,
             info.id,
-            len(closed),
+            closed,
             freed,
         )
 
@@ -425,21 +428,9 @@ class Cluster:
         self._changes.notify(class_id)
 
     async def follow_rosters(self, retry: float) -> None:
-        while not self.stopping:
-            try:
-                async with self._redis.pubsub() as ps:
-                    await ps.subscribe(ROSTER)
-                    while not self.stopping:
-                        msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                        if msg is not None and msg.get("type") == "message":
-                            self.roster_heard(msg["data"])
-            except asyncio.CancelledError:
-                raise
-            except UNREACHABLE:
-                await asyncio.sleep(retry)
-            except Exception:
-                log.exception("following the rosters failed")
-                await asyncio.sleep(retry)
+        await follow(
+            self._redis, lambda: ROSTER, self.roster_heard, lambda: not self.stopping, retry
+        )
 
 
 class ClusterIngest:
@@ -463,7 +454,7 @@ class ClusterIngest:
         if cut_off is not None and not late:
             # From before the cut-off, arriving after the node was declared dead: counted, and
             # whatever it opened is closed as the node's other stays were.
-            self._cluster.close_again(event.node, cut_off)
+            self._cluster.close_stays(event.node, cut_off)
         if event.kind is MediaEventKind.CLASS_ENDED and cut_off is None:
             await self._cluster.class_ended(event.class_id, event.node)
 
