@@ -437,6 +437,22 @@ class SqliteTimetable:
         )
         return [r[0] for r in rows]
 
+    def institutes_of_person(self, user_id: int) -> list[int]:
+        """The institutes this person directs or heads a department of."""
+        rows = self._db.execute(
+            "SELECT id FROM institutes WHERE director_id = ?"
+            " UNION SELECT institute_id FROM departments WHERE head_id = ? ORDER BY 1",
+            (user_id, user_id),
+        )
+        return [r[0] for r in rows]
+
+    def institutes_by_group(self) -> dict[int, int]:
+        """Every group's institute (through its department)."""
+        rows = self._db.execute(
+            "SELECT g.id, d.institute_id FROM groups g JOIN departments d ON d.id = g.department_id"
+        )
+        return {r[0]: r[1] for r in rows}
+
     def department(self, department_id: int) -> Department:
         row = self._db.execute(
             "SELECT * FROM departments WHERE id = ?", (department_id,)

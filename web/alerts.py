@@ -17,8 +17,8 @@ from scheduler.guarantee import (
 )
 from scheduler.models import DEFAULT_TIMEZONE
 
-from . import keys
-from .http import gettext_of
+from . import keys, policy
+from .http import gettext_of, require_session
 
 
 def reason_text(request: web.Request, reason: str) -> str:
@@ -46,12 +46,16 @@ def reason_text(request: web.Request, reason: str) -> str:
 
 
 def alert_lines(request: web.Request) -> list[tuple[int, str, str]]:
-    """(group id, group name, the alert in words) for every open alert of the guarantee."""
+    """(group id, group name, the alert in words) for every open alert of the guarantee about
+    a group the signed-in person sees."""
     tt = request.app[keys.TIMETABLE]
-    names = {g.id: g.name for g in tt.groups()}
+    names = {
+        g.id: g.name for g in policy.visible(request, require_session(request).user, tt.groups())
+    }
     return [
-        (a.group_id, names.get(a.group_id, ""), reason_text(request, f"{a.reason}:{a.month}"))
+        (a.group_id, names[a.group_id], reason_text(request, f"{a.reason}:{a.month}"))
         for a in tt.alerts()
+        if a.group_id in names
     ]
 
 
