@@ -43,7 +43,7 @@ from scheduler.models import (
     ProgrammeKind,
 )
 
-from . import api_schema, keys
+from . import api_schema, keys, policy
 from .http import (
     Caller,
     PageError,
@@ -56,7 +56,7 @@ from .http import (
     require_session,
 )
 from .labels import not_admitted_labels
-from .views import OBSERVER_ROLES, not_admitted_message
+from .views import not_admitted_message
 
 log = logging.getLogger("sabaq.web.admission")
 routes = web.RouteTableDef()
@@ -116,9 +116,7 @@ def _learner(request: web.Request) -> tuple[User, User]:
         learner = request.app[keys.ACCOUNTS].get(int(request.match_info["user_id"]))
     except UserNotFound:
         raise PageError(404, _("There is no such user."), "not_found") from None
-    tt = request.app[keys.TIMETABLE]
-    teaches = any(tt.is_teacher_of(viewer.id, g.id) for g in tt.groups_of_member(learner.id))
-    if viewer.id != learner.id and viewer.role not in OBSERVER_ROLES and not teaches:
+    if not policy.sees_learner(request, viewer, learner.id):
         raise PageError(
             403,
             _("Only the student, their teachers and the academy's staff see this."),

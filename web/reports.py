@@ -25,7 +25,7 @@ from attendance.models import EventKind, LedgerEvent, counts
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
-from . import keys
+from . import keys, policy
 from .http import (
     PageError,
     api_caller,
@@ -227,7 +227,7 @@ async def reports_index(request: web.Request) -> web.Response:
         request,
         "reports.html",
         {
-            "groups": request.app[keys.TIMETABLE].groups(),
+            "groups": policy.visible(request, user, request.app[keys.TIMETABLE].groups()),
             "month": datetime.now(tz).strftime("%Y-%m"),
             "agencies": user.role in AGENCY_REPORTERS,
             "can_edit_rules": user.role in RULE_EDITORS,
@@ -250,7 +250,7 @@ def _group_report(
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
     user = None if portal else require_session(request).user
     group: Group = tt.group(int(request.match_info["group_id"]))
-    if user is not None and user.role not in REPORTERS and not tt.is_teacher_of(user.id, group.id):
+    if user is not None and not policy.sees_group_register(request, user, group):
         raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
     month = month_of(request, group.timezone)
     happened = _happened(request, tt.classes_of_group(group.id, month.start, month.end))
@@ -314,14 +314,15 @@ def _learner_report(request: web.Request, portal: bool = False) -> tuple[Table, 
     except UserNotFound:
         raise PageError(404, _("There is no such student."), "not_found") from None
     groups = tt.groups_of_member(learner.id)
-    teaches = user is not None and any(tt.is_teacher_of(user.id, g.id) for g in groups)
-    if user is not None and user.id != learner.id and user.role not in REPORTERS and not teaches:
+    if user is not None and not policy.sees_learner(request, user, learner.id):
         raise PageError(
             403,
             _("A student's history is seen by the student, their teachers and staff."),
             "forbidden",
         )
     classes = tt.classes_of_learner(learner.id)
+    if user is not None and user.id != learner.id:  # of their classes, those the asker sees
+        classes = policy.visible(request, user, classes)
     happened = _happened(request, classes)
     slots, marks = happened.slots, _marks(request, happened)
     zones = {c.id: class_zone(request, c) for c in classes}
@@ -391,15 +392,17 @@ async def learner_report_download(request: web.Request) -> web.Response:
 # -- per agency ---------------------------------------------------------------------------------
 def _agency_report(request: web.Request) -> tuple[Table, Month]:
     _ = gettext_of(request)
-    require_role(request, AGENCY_REPORTERS, _("Reports for agencies are made by staff."))
+    user = require_role(request, AGENCY_REPORTERS, _("Reports for agencies are made by staff."))
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
     month = month_of(request, DEFAULT_TIMEZONE)
     only = request.query.get("agency", "").strip()
     learners = [
-        u for u in accounts.learners_with_agency() if u.agency and (not only or u.agency == only)
+        u
+        for u in accounts.learners_with_agency()
+        if u.agency and (not only or u.agency == only) and policy.sees_learner(request, user, u.id)
     ]
     wanted = {u.id for u in learners}
-    classes = tt.classes_between(month.start, month.end)
+    classes = policy.visible(request, user, tt.classes_between(month.start, month.end))
     happened = _happened(request, classes)
     slots = [s for s in happened.slots if wanted.intersection(s.learner_ids)]
     totals = by_learner(
