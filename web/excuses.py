@@ -30,7 +30,7 @@ from scheduler.errors import ClassConflict
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 
-from . import api_schema, keys
+from . import api_schema, keys, policy
 from .admission import named_discipline
 from .http import (
     PageError,
@@ -115,12 +115,9 @@ def _request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
         r = store.get(int(request.match_info["request_id"]))
     except RequestNotFound:
         raise PageError(404, _("There is no such request."), "not_found") from None
-    may = (
-        user.role in FILERS
-        or user.id == r.learner_id
-        or (user.role is Role.DIRECTOR and user.id == service.decider_id(tt, r))
-    )
-    if not may:
+    if not policy.may_see_excuse(
+        policy.viewer(request, user), r.learner_id, service.decider_id(tt, r)
+    ):
         raise PageError(
             403,
             _("A request is seen by staff, the director who decides it and the student."),

@@ -30,7 +30,7 @@ from admission.guests import (
 from attendance.models import EventKind, IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
 
-from . import keys
+from . import keys, policy
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from .i18n import N_
 from .labels import class_status_labels
@@ -205,13 +205,9 @@ def _request_for(request: web.Request) -> tuple[GuestRequest, User]:
     except RequestNotFound:
         raise PageError(404, _("There is no such request."), "not_found") from None
     c = tt.get_class(r.class_id)
-    may = (
-        user.role in EDITORS
-        or user.id == r.filed_by
-        or (user.role is Role.DIRECTOR and user.id == rules.director_id(tt, c))
-        or user.id == c.teacher_id
-    )
-    if not may:
+    if not policy.may_see_guest_request(
+        policy.viewer(request, user), r.filed_by, rules.director_id(tt, c), c.teacher_id
+    ):
         raise PageError(
             403,
             _(

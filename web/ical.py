@@ -12,13 +12,11 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from icalendar import Calendar, Event
 
-from access.models import Role
 from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
 
-from . import keys
+from . import keys, policy
 from .http import PageError, gettext_of, require_session
 from .labels import format_labels, kind_labels
-from .views import EDITORS, OBSERVER_ROLES
 
 routes = web.RouteTableDef()
 
@@ -126,11 +124,6 @@ async def teacher_feed(request: web.Request) -> web.Response:
 def may_subscribe(request: web.Request, kind: str, ident: int) -> bool:
     """Who is shown a feed's secret URL: the group's people or the teacher, and staff."""
     user = require_session(request).user
-    if user.role in EDITORS | OBSERVER_ROLES:
-        return True
-    tt = request.app[keys.TIMETABLE]
     if kind == "teachers":
-        return user.id == ident
-    return user.id in tt.members(ident) or (
-        user.role is Role.TEACHER and tt.is_teacher_of(user.id, ident)
-    )
+        return policy.sees_teachers_feed(request, user, ident)
+    return policy.sees_group(request, user, request.app[keys.TIMETABLE].group(ident))

@@ -31,7 +31,7 @@ from scheduler.models import (
 )
 from scheduler.sqlite_groups import SqliteGroups
 
-from . import keys
+from . import keys, policy
 from .groups import MANAGERS, FormError, kind_labels
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_role
 from .views import OBSERVER_ROLES
@@ -171,7 +171,11 @@ async def programmes_index(request: web.Request) -> web.Response:
     kinds = kind_labels(_)
     mixes = tt.credit_mixes()
     rows = []
-    programmes = SqliteGroups(request.app[keys.DB]).programmes()
+    programmes = [
+        p
+        for p in SqliteGroups(request.app[keys.DB]).programmes()
+        if policy.sees_programme(request, user, p)
+    ]
     for p in sorted(programmes, key=lambda p: (p.name.casefold(), p.id)):
         mix = mixes.get(p.id, CreditMix(0, 0))
         rows.append(
@@ -213,6 +217,10 @@ def _page(
     """A programme's page; after a refusal, with the message and what was typed."""
     _ = gettext_of(request)
     user = _require_viewer(request)
+    if not policy.sees_programme(request, user, programme):
+        raise PageError(
+            403, _("Programmes are seen by staff, directors and heads of department."), "forbidden"
+        )
     tt, lang = request.app[keys.TIMETABLE], _lang(request)
     disciplines = tt.disciplines(programme.id)
     mix = tt.credit_mix(programme.id)

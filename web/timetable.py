@@ -30,7 +30,7 @@ from scheduler.models import (
 from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 
-from . import api_schema, keys
+from . import api_schema, keys, policy
 from .admission import named_discipline
 from .alerts import alert_lines, reason_text
 from .http import (
@@ -81,29 +81,15 @@ def _require_editor(request: web.Request) -> User:
 
 def _may_see_group(request: web.Request, user: User, group: Group) -> None:
     _ = gettext_of(request)
-    tt = request.app[keys.TIMETABLE]
-    if user.role in OBSERVER_ROLES or user.role in EDITORS:
-        return
-    if tt.is_teacher_of(user.id, group.id) or user.id in tt.members(group.id):
-        return
-    raise PageError(
-        403, _("A group's timetable is seen by its students, teachers and staff."), "forbidden"
-    )
-
-
-def _may_see_class(user: User, c: LiveClass) -> bool:
-    """An individual class (a make-up class) is seen by its learner, its teacher and staff."""
-    return (
-        not c.individual
-        or user.role in EDITORS | OBSERVER_ROLES
-        or user.id in c.learner_ids
-        or user.id == c.teacher_id
-    )
+    if not policy.sees_group(request, user, group):
+        raise PageError(
+            403, _("A group's timetable is seen by its students, teachers and staff."), "forbidden"
+        )
 
 
 def _may_see_teacher(request: web.Request, user: User, teacher_id: int) -> None:
     _ = gettext_of(request)
-    if user.id != teacher_id and user.role not in OBSERVER_ROLES | EDITORS:
+    if not policy.sees_teacher(request, user, teacher_id):
         raise PageError(
             403, _("A teacher's timetable is seen by the teacher and staff."), "forbidden"
         )
@@ -234,7 +220,7 @@ async def timetable_index(request: web.Request) -> web.StreamResponse:
         if not groups:
             raise PageError(404, _("You are not in a group yet."), "not_found")
         return redirect(f"/timetable/groups/{groups[0].id}")
-    groups = tt.groups()
+    groups = policy.visible(request, user, tt.groups())
     teacher_ids = sorted({t for g in groups for t in tt.teachers(g.id)})
     teachers = request.app[keys.ACCOUNTS].many(teacher_ids)
     return render(
@@ -269,7 +255,7 @@ async def guarantee_page(request: web.Request) -> web.Response:
         MonthState.RED: _("no live class"),
     }
     rows = []
-    active = [g for g in tt.groups() if g.active]
+    active = [g for g in policy.visible(request, user, tt.groups()) if g.active]
     states = states_of_groups(tt, active, shown)
     for g in active:
         cells = []
@@ -297,6 +283,7 @@ async def guarantee_alerts_json(request: web.Request) -> web.Response:
     if caller.user is not None and caller.user.role not in EDITORS | OBSERVER_ROLES:
         raise PageError(403, _("The monthly guarantee is watched by staff."), "forbidden")
     tt = request.app[keys.TIMETABLE]
+    seen = {g.id for g in policy.visible(request, caller.user, tt.groups())}
     return web.json_response(
         {
             "alerts": [
@@ -308,6 +295,7 @@ async def guarantee_alerts_json(request: web.Request) -> web.Response:
                     "raised_at": datetime.fromtimestamp(a.raised_at, UTC).isoformat(),
                 }
                 for a in tt.alerts()
+                if a.group_id in seen
             ]
         }
     )
@@ -321,14 +309,9 @@ async def group_timetable(request: web.Request) -> web.Response:
     group = tt.group(int(request.match_info["group_id"]))
     _may_see_group(request, user, group)
     span = span_of(request, group.timezone)
-    classes = [
-        c
-        for c in tt.classes_of_group(group.id, *span.bounds(group.timezone))
-        if not c.individual
-        or user.role in EDITORS | OBSERVER_ROLES
-        or user.id in c.learner_ids
-        or user.id == c.teacher_id
-    ]
+    classes = policy.visible(
+        request, user, tt.classes_of_group(group.id, *span.bounds(group.timezone))
+    )
     title = _("Timetable of group {group}").replace("{group}", group.name)
     feed = (
         feed_url(request, "groups", group.id)
@@ -353,9 +336,15 @@ async def teacher_timetable(request: web.Request) -> web.Response:
     zone = DEFAULT_TIMEZONE
     span = span_of(request, zone)
     start, end = span.bounds(zone)
-    classes = [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
+    classes = policy.visible(
+        request, user, [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
+    )
     title = _("Timetable of {name}").replace("{name}", teacher.full_name)
-    feed = feed_url(request, "teachers", teacher_id)
+    feed = (
+        feed_url(request, "teachers", teacher_id)
+        if may_subscribe(request, "teachers", teacher_id)
+        else None
+    )
     return _timetable_page(request, title, zone, classes, span, group=None, flags=[], feed=feed)
 
 
@@ -535,13 +524,12 @@ def _class_card(request: web.Request, error: str | None = None, status: int = 20
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
     c = tt.get_class(int(request.match_info["class_id"]))
     group = tt.group(c.group_ids[0])
-    _may_see_group(request, user, group)
-    if (
-        c.individual
-        and user.role not in EDITORS | OBSERVER_ROLES
-        and user.id not in (*c.learner_ids, c.teacher_id)
-    ):
-        raise PageError(403, _("This class is for another student."), "forbidden")
+    if not policy.sees_class(request, user, c):
+        if c.individual and any(policy.sees_group(request, user, tt.group(g)) for g in c.group_ids):
+            raise PageError(403, _("This class is for another student."), "forbidden")
+        raise PageError(
+            403, _("A group's timetable is seen by its students, teachers and staff."), "forbidden"
+        )
     tz = ZoneInfo(group.timezone)
     actions = action_labels(_)
     return render(
@@ -806,11 +794,9 @@ async def group_timetable_json(request: web.Request) -> web.Response:
     if user is not None:
         _may_see_group(request, user, group)
     staff = user is None or user.role in EDITORS | OBSERVER_ROLES  # the portal sees all
-    classes = [
-        c
-        for c in tt.classes_of_group(group.id, *_json_range(request, group.timezone))
-        if user is None or _may_see_class(user, c)
-    ]
+    classes = policy.visible(
+        request, user, tt.classes_of_group(group.id, *_json_range(request, group.timezone))
+    )
     return web.json_response(
         {
             "group_id": group.id,
@@ -827,7 +813,11 @@ async def teacher_timetable_json(request: web.Request) -> web.Response:
         _may_see_teacher(request, caller.user, teacher_id)
     tt = request.app[keys.TIMETABLE]
     start, end = _json_range(request, DEFAULT_TIMEZONE)
-    classes = [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end]
+    classes = policy.visible(
+        request,
+        caller.user,
+        [c for c in tt.classes_of_teacher(teacher_id) if start <= c.starts_at < end],
+    )
     zones = {c.id: tt.group(c.group_ids[0]).timezone for c in classes}
     return web.json_response(
         {"teacher_id": teacher_id, "classes": [class_json(c, zones[c.id]) for c in classes]}
