@@ -5,26 +5,42 @@ written, and checked again when the import is confirmed.
 
 Cells are text: one that starts with ``= + - @`` is a name like any other, never a formula (an
 XLSX is read for its stored values only, and nothing here evaluates anything).
+
+A file is refused, naming the limit, when it is larger than ``MAX_FILE``, when its cells run past
+``MAX_COLUMNS`` or its rows past ``MAX_ROWS``, and an XLSX when its parts unpack to more than
+``MAX_UNPACKED`` bytes (a zip of a few kilobytes can hold gigabytes: the sizes its directory
+declares are checked first, and the bytes are counted again as they are inflated, since a
+directory can lie) or when it holds more than ``MAX_STRINGS`` texts. Within these limits reading
+any file takes a few seconds at most; it is still the caller's to do it away from anything that
+must not wait (the web application reads in a worker process with a deadline).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import io
 import re
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
 from access.models import LOGIN_RE, MAX_AGENCY, Role, User
 
 MAX_ROWS = 2000  # rows of learners in one file
 MAX_SHEET_ROWS = 2 * MAX_ROWS + 1  # rows of a sheet read at most, blank ones included
-MAX_COLUMNS = 30  # columns read from a row; the rest are ignored
+MAX_COLUMNS = 30  # columns of a row; a cell further right refuses the file
 MAX_NAME = 200
+MAX_FILE = 64 * 1024  # bytes of the file as uploaded
+MAX_UNPACKED = 4 * 1024 * 1024  # bytes of an XLSX's parts, unpacked, all together
+MAX_STRINGS = 10 * MAX_ROWS  # texts in an XLSX's table of shared strings: ten a learner
+_CHUNK = 64 * 1024
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary Excel format
@@ -62,6 +78,11 @@ class FileProblem(enum.StrEnum):
     EMPTY = "empty"
     HEADER = "header"  # no row naming the login and full name columns
     TOO_MANY_ROWS = "too_many_rows"
+    TOO_MANY_COLUMNS = "too_many_columns"
+    TOO_LARGE = "too_large"  # more than MAX_FILE bytes
+    UNPACKED_TOO_LARGE = "unpacked_too_large"  # an XLSX that unpacks to more than MAX_UNPACKED
+    TOO_MANY_STRINGS = "too_many_strings"  # an XLSX with more than MAX_STRINGS texts
+    TOO_SLOW = "too_slow"  # reading it took longer than the reader's deadline
 
 
 class RosterFileError(ValueError):
@@ -148,17 +169,93 @@ def _csv_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     try:
         for cells in reader:
-            yield reader.line_num, cells[:MAX_COLUMNS]
+            yield reader.line_num, _within_columns(cells)
     except csv.Error as exc:
         raise RosterFileError(FileProblem.UNREADABLE, str(exc)) from None
+
+
+def _within_columns(cells: Sequence[str]) -> list[str]:
+    """The first MAX_COLUMNS cells; blank ones past them (trailing separators) are no matter."""
+    if any(_clean(c) for c in cells[MAX_COLUMNS:]):
+        raise RosterFileError(FileProblem.TOO_MANY_COLUMNS)
+    return list(cells[:MAX_COLUMNS])
+
+
+def _count_strings(part: bytes) -> None:
+    """Refuses a part that is a table of shared strings (root ``sst``) of more than MAX_STRINGS
+    texts (``si``); any other part is left alone after its first element."""
+    parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
+    depth = strings = 0
+    for start in range(0, len(part), _CHUNK):
+        parser.feed(part[start : start + _CHUNK])
+        for item in parser.read_events():
+            event, element = item[0], item[-1]
+            if not isinstance(element, Element):
+                continue
+            if event == "end":
+                depth -= 1
+                element.clear()
+                continue
+            depth += 1
+            name = str(element.tag).rpartition("}")[2]
+            if depth == 1 and name != "sst":
+                return
+            if depth == 2 and name == "si":
+                strings += 1
+                if strings > MAX_STRINGS:
+                    raise RosterFileError(FileProblem.TOO_MANY_STRINGS, f"over {MAX_STRINGS}")
+
+
+def _unpacked(data: bytes) -> bytes:
+    """An XLSX's parts inflated within MAX_UNPACKED bytes and its shared strings counted, packed
+    again (stored, with sizes that are true) for the spreadsheet reader.
+
+    The sizes the zip's directory declares are added up first; then every byte inflated is
+    counted as it comes, so a directory that lies does not make it read further."""
+    try:
+        source = zipfile.ZipFile(io.BytesIO(data))
+        parts = [p for p in source.infolist() if not p.is_dir()]
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError) as exc:
+        raise RosterFileError(FileProblem.UNREADABLE, repr(exc)) from None
+    declared = sum(p.file_size for p in parts)
+    if declared > MAX_UNPACKED:
+        raise RosterFileError(FileProblem.UNPACKED_TOO_LARGE, f"{declared} bytes declared")
+    if len({p.filename for p in parts}) != len(parts):
+        raise RosterFileError(FileProblem.UNREADABLE, "a part is in the archive twice")
+    out = io.BytesIO()
+    total = 0
+    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as clean:
+        for info in parts:
+            chunks: list[bytes] = []
+            try:
+                with source.open(info) as f:
+                    while chunk := f.read(_CHUNK):
+                        total += len(chunk)
+                        if total > MAX_UNPACKED:
+                            raise RosterFileError(
+                                FileProblem.UNPACKED_TOO_LARGE, f"over {MAX_UNPACKED} bytes read"
+                            )
+                        chunks.append(chunk)
+            except RosterFileError:
+                raise
+            except Exception as exc:  # a bad CRC, an unknown method, a password, …: all unreadable
+                raise RosterFileError(FileProblem.UNREADABLE, repr(exc)) from None
+            part = b"".join(chunks)
+            if info.filename.lower().endswith(".xml"):
+                # A part that is not XML after all is the spreadsheet reader's to refuse.
+                with contextlib.suppress(ParseError):
+                    _count_strings(part)
+            clean.writestr(info.filename, part)
+    return out.getvalue()
 
 
 def _xlsx_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
+    workbook = _unpacked(data)
     try:
         # data_only: a formula cell gives the value Excel stored for it; nothing is evaluated.
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = load_workbook(io.BytesIO(workbook), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a broken file; all mean the same
         raise RosterFileError(FileProblem.UNREADABLE, repr(exc)) from None
     try:
@@ -166,11 +263,13 @@ def _xlsx_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
         if sheet is None:
             return
         # Blank rows count too: a cell far down a sheet must not make openpyxl walk a million.
-        rows = sheet.iter_rows(max_row=MAX_SHEET_ROWS + 1, max_col=MAX_COLUMNS, values_only=True)
+        rows = sheet.iter_rows(
+            max_row=MAX_SHEET_ROWS + 1, max_col=MAX_COLUMNS + 1, values_only=True
+        )
         for number, values in enumerate(rows, start=1):
             if number > MAX_SHEET_ROWS:
                 raise RosterFileError(FileProblem.TOO_MANY_ROWS)
-            yield number, [_cell(v) for v in values]
+            yield number, _within_columns([_cell(v) for v in values])
     except RosterFileError:
         raise
     except Exception as exc:
@@ -202,6 +301,8 @@ def columns_of(header: Sequence[str]) -> dict[str, int]:
 
 def parse(data: bytes) -> list[RosterRow]:
     """The learners listed in a CSV or XLSX file; blank rows are skipped."""
+    if len(data) > MAX_FILE:
+        raise RosterFileError(FileProblem.TOO_LARGE, f"{len(data)} bytes")
     if not data.strip():
         raise RosterFileError(FileProblem.EMPTY)
     out: list[RosterRow] = []

@@ -9,7 +9,6 @@ confirmation anyway, so even a signed one cannot make anything but students of v
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -28,8 +27,12 @@ from aiohttp import web
 from access.models import MAX_AGENCY, Role, User
 from scheduler.models import DEFAULT_TIMEZONE, Group, ProgrammeKind, check_day, zone
 from scheduler.roster import (
+    MAX_COLUMNS,
+    MAX_FILE,
     MAX_NAME,
     MAX_ROWS,
+    MAX_STRINGS,
+    MAX_UNPACKED,
     CheckedRow,
     FileProblem,
     RosterFileError,
@@ -38,7 +41,6 @@ from scheduler.roster import (
     RowStatus,
     check,
     make_row,
-    parse,
 )
 from scheduler.sqlite_groups import SqliteGroups
 
@@ -52,6 +54,7 @@ from .http import (
     require_role,
 )
 from .i18n import LANGUAGE_NAMES
+from .import_worker import DEADLINE, parse_in_worker
 
 log = logging.getLogger("sabaq.web.groups")
 routes = web.RouteTableDef()
@@ -124,8 +127,25 @@ def file_message(_: Callable[[str], str], problem: FileProblem) -> str:
         FileProblem.TOO_MANY_ROWS: _("A file lists at most {n} people.").replace(
             "{n}", str(MAX_ROWS)
         ),
+        FileProblem.TOO_MANY_COLUMNS: _("A file has at most {n} columns.").replace(
+            "{n}", str(MAX_COLUMNS)
+        ),
+        FileProblem.TOO_LARGE: _("A file is at most {n} KB.").replace("{n}", str(MAX_FILE // 1024)),
+        FileProblem.UNPACKED_TOO_LARGE: _(
+            "The workbook unpacks to more than {n} MB: save only the list of people in it."
+        ).replace("{n}", str(MAX_UNPACKED // (1024 * 1024))),
+        FileProblem.TOO_MANY_STRINGS: _(
+            "The workbook holds more than {n} texts: save only the list of people in it."
+        ).replace("{n}", str(MAX_STRINGS)),
+        FileProblem.TOO_SLOW: _(
+            "Reading the file took longer than {n} seconds: upload a smaller file."
+        ).replace("{n}", f"{DEADLINE:g}"),
     }
     return messages[problem]
+
+
+# The file problems that are about its size: answered 413, the others 400.
+TOO_LARGE = frozenset({FileProblem.TOO_LARGE, FileProblem.UNPACKED_TOO_LARGE})
 
 
 def _require_manager(request: web.Request) -> User:
@@ -502,11 +522,12 @@ async def import_preview(request: web.Request) -> web.Response:
         return _detail(request, group, import_error=_("Choose a CSV or XLSX file."), status=400)
     data = upload.file.read(MAX_BODY + 1)
     try:
-        # An XLSX is a zip archive: unpacking and reading it stays off the event loop.
-        rows = await asyncio.to_thread(parse, data)
+        # Reading holds the interpreter: it happens in a worker process, killed at a deadline.
+        rows = await parse_in_worker(data)
     except RosterFileError as exc:
         log.info("import into group %s refused: %s", group.id, exc)
-        return _detail(request, group, import_error=file_message(_, exc.problem), status=400)
+        status = 413 if exc.problem in TOO_LARGE else 400
+        return _detail(request, group, import_error=file_message(_, exc.problem), status=status)
     checked = _check(request, group, rows)
     token = seal(
         _import_key(request),

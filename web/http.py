@@ -36,6 +36,11 @@ MAX_BODY = 64 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+
+def too_large(_: Callable[[str], str]) -> str:
+    return _("The request is too large: at most {n} KB.").replace("{n}", str(MAX_BODY // 1024))
+
+
 SESSION_KEY: web.RequestKey[Session | None] = web.RequestKey("session")
 API_KEY_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
 LANG_KEY = web.RequestKey("lang", str)
@@ -280,7 +285,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             request.path.startswith("/media/")
         )
         if writes and request.content_length is not None and request.content_length > MAX_BODY:
-            raise PageError(413, _("The request is too large."), "too_large")
+            raise PageError(413, too_large(_), "too_large")
         # No CSRF check for a key: no cookie of the browser's is used by such a request.
         if writes and api_key is None:
             sent = request.headers.get("X-CSRF-Token", "")
@@ -312,7 +317,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         messages = {
             404: _("This page does not exist."),
             405: _("This action is not allowed here."),
-            413: _("The request is too large."),
+            413: too_large(_),
         }
         response = _error_response(
             request, exc.status, f"http_{exc.status}", messages.get(exc.status, exc.reason)
