@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import AccessError
@@ -80,8 +81,9 @@ def _key(row: sqlite3.Row) -> ApiKey:
 
 
 class SqliteApiKeys:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
 
     def create(self, name: str, scopes: frozenset[Scope], by_id: int) -> tuple[ApiKey, str]:
         """A new key; returns it and its secret, which is shown once and never again."""
@@ -101,7 +103,7 @@ class SqliteApiKeys:
                     _hash(secret),
                     " ".join(sorted(s.value for s in scopes)),
                     by_id,
-                    time.time(),
+                    self._clock(),
                 ),
             )
         assert cur.lastrowid is not None
@@ -122,7 +124,7 @@ class SqliteApiKeys:
         ).fetchone()
         if row is None or row["revoked_at"] is not None:
             raise ApiKeyInvalid("The API key is unknown or revoked")
-        now = time.time()
+        now = self._clock()
         if row["last_used_at"] is None or now - row["last_used_at"] > 60:
             with self._db:  # noted at most once a minute: not a write per call
                 self._db.execute(
@@ -135,7 +137,7 @@ class SqliteApiKeys:
             self._db.execute(
                 "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ?"
                 " AND revoked_at IS NULL",
-                (time.time(), by_id, key_id),
+                (self._clock(), by_id, key_id),
             )
         return self.get(key_id)
 

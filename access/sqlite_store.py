@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import LoginTaken, UserNotFound
@@ -79,8 +79,9 @@ def _user(row: sqlite3.Row) -> User:
 class SqliteAccounts:
     """Users and their sign-in sessions. Session tokens are stored only as SHA-256 hashes."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
 
     def create_user(
         self,
@@ -105,7 +106,7 @@ class SqliteAccounts:
                         password_hash,
                         language,
                         agency.strip() if agency and agency.strip() else None,
-                        time.time(),
+                        self._clock(),
                     ),
                 )
         except sqlite3.IntegrityError as exc:
@@ -168,7 +169,7 @@ class SqliteAccounts:
     def use_signin_link(self, jti: str, expires_at: float) -> bool:
         """Mark a sign-in link used; False when it was used before (links work once)."""
         with self._db:
-            self._db.execute("DELETE FROM used_signin_links WHERE expires_at < ?", (time.time(),))
+            self._db.execute("DELETE FROM used_signin_links WHERE expires_at < ?", (self._clock(),))
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO used_signin_links (jti, expires_at) VALUES (?, ?)",
                 (jti, expires_at),
@@ -179,7 +180,7 @@ class SqliteAccounts:
     def open_session(self, user_id: int, ttl: float = SESSION_TTL) -> tuple[str, Session]:
         """Start a session; returns the cookie token (shown once) and the session."""
         token = secrets.token_urlsafe(32)
-        now = time.time()
+        now = self._clock()
         with self._db:
             self._db.execute(
                 "DELETE FROM sessions WHERE expires_at < ?", (now,)
@@ -199,7 +200,7 @@ class SqliteAccounts:
             " ON u.id = s.user_id WHERE s.token_hash = ?",
             (_hash_token(token),),
         ).fetchone()
-        if row is None or row["expires_at"] < time.time():
+        if row is None or row["expires_at"] < self._clock():
             return None
         return Session(user=_user(row), expires_at=row["expires_at"])
 

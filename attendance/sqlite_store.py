@@ -131,6 +131,10 @@ class SqliteLedger:
         self._db = db
         self._clock = clock
 
+    def now(self) -> float:
+        """What time it is by the ledger's clock (the one its received times are taken by)."""
+        return self._clock()
+
     def append(self, event: IncomingEvent) -> tuple[LedgerEvent, bool]:
         """Commit the event; returns it as stored and whether it was new.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -278,8 +278,9 @@ def _dt(text: str) -> datetime:
 class SqliteTimetable:
     """The academy's structure and its classes."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock  # what "now" is: histories' times, the past a switch leaves alone
 
     # -- structure ----------------------------------------------------------------------------
     def add_institute(self, name: str, director_id: int | None) -> Institute:
@@ -659,7 +660,7 @@ class SqliteTimetable:
             )
             if conflict is not None:
                 raise conflict
-        at = time.time()
+        at = self._clock()
         ids: list[int] = []
         with self._db:
             for d in drafts:
@@ -803,7 +804,7 @@ class SqliteTimetable:
                 (_ts(moved.starts_at), _ts(moved.ends_at), class_id, ClassStatus.PLANNED.value),
             )
             self._log(
-                time.time(),
+                self._clock(),
                 TimetableAction.MOVED,
                 by,
                 class_id,
@@ -821,7 +822,7 @@ class SqliteTimetable:
                 (ClassStatus.CANCELLED.value, class_id, current.status.value),
             )
             self._log(
-                time.time(), TimetableAction.CANCELLED, by, class_id, current.group_ids[0], reason
+                self._clock(), TimetableAction.CANCELLED, by, class_id, current.group_ids[0], reason
             )
         return self.get_class(class_id)
 
@@ -844,7 +845,7 @@ class SqliteTimetable:
         if not reason.strip():
             raise ValueError("An emergency switch needs a reason")
         groups = [self.group(g) for g in group_ids] if group_ids else self.groups()
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(self._clock(), UTC)
         affected: dict[int, LiveClass] = {}
         for g in groups:
             tz = zone(g.timezone)
@@ -858,7 +859,7 @@ class SqliteTimetable:
                     and c.starts_at > now
                 ):
                     affected.setdefault(c.id, c)
-        at = time.time()
+        at = self._clock()
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO emergency_switches (first_day, last_day, reason, by_id, by_name, at)"
@@ -888,7 +889,7 @@ class SqliteTimetable:
         sw = self.switch(switch_id)
         if not sw.active:
             raise InvalidTransition(f"Emergency switch {switch_id} is already undone")
-        at = time.time()
+        at = self._clock()
         others = [o for o in self.switches(limit=10_000) if o.active and o.id != switch_id]
         with self._db:
             for cid in sw.class_ids:
@@ -1096,7 +1097,7 @@ class SqliteTimetable:
         group_id: int | None = None,
     ) -> None:
         with self._db:
-            self._log(time.time(), action, by, class_id, group_id, reason)
+            self._log(self._clock(), action, by, class_id, group_id, reason)
 
     def changes(
         self, *, class_id: int | None = None, group_id: int | None = None, limit: int = 200

@@ -65,9 +65,16 @@ class EventOutbox:
     """Stamps events with id, node and sequence, and delivers them to the sink in order."""
 
     def __init__(
-        self, sink: EventSink, node: str, *, retry_initial: float = 0.2, retry_max: float = 5.0
+        self,
+        sink: EventSink,
+        node: str,
+        *,
+        retry_initial: float = 0.2,
+        retry_max: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._sink = sink
+        self._clock = clock  # events' origin_time
         self.node = node
         self._seq = itertools.count(1)
         self._pending: deque[MediaEvent] = deque()
@@ -96,7 +103,7 @@ class EventOutbox:
             class_id=class_id,
             node=self.node,
             seq=next(self._seq),
-            origin_time=time.time(),
+            origin_time=self._clock(),
             user_id=user_id,
             participant_id=participant_id,
             role=role,

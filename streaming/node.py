@@ -7,7 +7,8 @@ import contextlib
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from access.tokens import TokenSigner
@@ -33,6 +34,8 @@ class MediaSettings:
     # How often the node tells the control plane it is alive; presence a crash leaves open is
     # closed at the last one, so this bounds how much presence a crash can over-count.
     node_heartbeat: float = 5.0
+    # What time it is for the events' and the heartbeats' times (the control plane's clock).
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
 
 class ClassGate(Protocol):
@@ -72,7 +75,7 @@ class MediaNode:
         self.settings = settings
         self.gate = gate
         self.signer = signer
-        self.outbox = EventOutbox(sink, settings.node_id)
+        self.outbox = EventOutbox(sink, settings.node_id, clock=settings.clock)
         self._sink = sink
         self._beating: asyncio.Task[None] | None = None
         self.media = media
@@ -141,7 +144,7 @@ class MediaNode:
     async def _beat(self) -> None:
         while True:
             try:
-                await self._sink.heartbeat(self.settings.node_id, time.time())
+                await self._sink.heartbeat(self.settings.node_id, self.settings.clock())
             except asyncio.CancelledError:
                 raise
             except Exception:

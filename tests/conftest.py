@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -38,9 +40,56 @@ def free_port() -> int:
         return port
 
 
+class Clock:
+    """What time it is for the server under test: the wall clock, or a chosen moment ticking
+    on from there by the real time elapsed (heartbeats and timeouts still work). ``zone`` is
+    the seeded groups' zone: the day is chosen in it."""
+
+    def __init__(self, start: datetime | None = None, zone: str = DEFAULT_TIMEZONE) -> None:
+        self.zone = zone
+        self._offset = None if start is None else start.timestamp() - time.monotonic()
+
+    def __call__(self) -> float:
+        return time.time() if self._offset is None else time.monotonic() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self(), UTC)
+
+    def today(self) -> date:
+        """The day it is in the seeded groups' zone."""
+        return datetime.fromtimestamp(self(), ZoneInfo(self.zone)).date()
+
+
+def _day(zone: str, year: int, month: int, day: int, hour: int, minute: int) -> Clock:
+    return Clock(datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone)), zone)
+
+
+# The days a date-sensitive test runs on (``@on_days``), each at a local time that also tries
+# the edges of the day: the first of a month in the small hours (still the last of February in
+# UTC), the last of a month late in the evening, New Year's Eve an hour before midnight (a
+# class then runs into the next year), the 29th of February, and the night Berlin's clocks go
+# forward (groups in Europe/Berlin; a class then spans the missing hour).
+DAYS = {
+    "1st-of-month": lambda: _day(DEFAULT_TIMEZONE, 2027, 3, 1, 2, 30),
+    "last-of-month": lambda: _day(DEFAULT_TIMEZONE, 2027, 4, 30, 22, 15),
+    "31-december": lambda: _day(DEFAULT_TIMEZONE, 2026, 12, 31, 23, 0),
+    "29-february": lambda: _day(DEFAULT_TIMEZONE, 2028, 2, 29, 12, 0),
+    "dst-berlin": lambda: _day("Europe/Berlin", 2027, 3, 28, 1, 30),
+}
+on_days = pytest.mark.parametrize("clock", list(DAYS), indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def clock(request: pytest.FixtureRequest) -> Clock:
+    """The wall clock, or (with ``@on_days``) the day the test is run on."""
+    day: str | None = getattr(request, "param", None)  # None: the wall clock
+    return Clock() if day is None else DAYS[day]()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, clock: Clock) -> Settings:
     return Settings(
+        clock=clock,
         data_dir=tmp_path / "data",
         secret_key=secrets.token_bytes(32),
         ice_addresses=("127.0.0.1",),
@@ -65,10 +114,20 @@ class Academy:
 
 
 def seed_academy(app: web.Application, students: int = 20) -> Academy:
-    return seed_into(app[keys.ACCOUNTS], app[keys.TIMETABLE], students)
+    clock = app[keys.SETTINGS].clock
+    zone = clock.zone if isinstance(clock, Clock) else DEFAULT_TIMEZONE
+    return seed_into(app[keys.ACCOUNTS], app[keys.TIMETABLE], students, clock, zone)
 
 
-def seed_into(accounts: SqliteAccounts, tt: SqliteTimetable, students: int = 20) -> Academy:
+def seed_into(
+    accounts: SqliteAccounts,
+    tt: SqliteTimetable,
+    students: int = 20,
+    clock: Callable[[], float] = time.time,
+    zone: str = DEFAULT_TIMEZONE,
+) -> Academy:
+    """Staff, two groups in ``zone`` and a class of each starting now (by ``clock``)."""
+
     def user(login: str, name: str, role: Role) -> int:
         return accounts.create_user(login=login, full_name=name, role=role).id
 
@@ -79,8 +138,8 @@ def seed_into(accounts: SqliteAccounts, tt: SqliteTimetable, students: int = 20)
     staff = user("staff", "Жанна Серикбаева", Role.STAFF)
     inst = tt.add_institute("Институт", director)
     dept = tt.add_department(inst.id, "Кафедра", head)
-    group = tt.add_group("ПД-24-1", dept.id, "ru", DEFAULT_TIMEZONE)
-    other = tt.add_group("ПД-24-2", dept.id, "kk", DEFAULT_TIMEZONE)
+    group = tt.add_group("ПД-24-1", dept.id, "ru", zone)
+    other = tt.add_group("ПД-24-2", dept.id, "kk", zone)
     tt.add_teacher(group.id, teacher)
     tt.add_teacher(other.id, other_teacher)
     ids = [
@@ -89,7 +148,7 @@ def seed_into(accounts: SqliteAccounts, tt: SqliteTimetable, students: int = 20)
     tt.add_members(group.id, ids)
     outsider = user("outsider", "Чужой Студент", Role.STUDENT)
     tt.add_members(other.id, [outsider])
-    now = datetime.now(UTC)
+    now = datetime.fromtimestamp(clock(), UTC)
     c = tt.add_class(
         title="Уголовное право",
         kind=ClassKind.LECTURE,
@@ -112,11 +171,11 @@ def seed_into(accounts: SqliteAccounts, tt: SqliteTimetable, students: int = 20)
 
 
 @pytest.fixture
-def timetable() -> Iterator[tuple[SqliteTimetable, Academy, SqliteAccounts]]:
+def timetable(clock: Clock) -> Iterator[tuple[SqliteTimetable, Academy, SqliteAccounts]]:
     """A small academy (three students) in an in-memory database, without a server."""
     db = connect(":memory:")
-    accounts, tt = SqliteAccounts(db), SqliteTimetable(db)
-    academy = seed_into(accounts, tt, students=3)
+    accounts, tt = SqliteAccounts(db, clock), SqliteTimetable(db, clock)
+    academy = seed_into(accounts, tt, 3, clock, clock.zone)
     yield tt, academy, accounts
     db.close()
 

@@ -32,7 +32,7 @@ from attendance.models import (
 )
 from attendance.report import intervals_by_user
 from attendance.sqlite_store import SqliteLedger
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, Clock, SignIn, on_days
 from web import keys
 from web.database import connect
 from web.events import write_digests
@@ -205,8 +205,9 @@ def test_verify_finds_a_rewritten_time_and_a_report_that_no_longer_agrees(tmp_pa
     assert _sabaq(["verify"], tmp_path / "nowhere").returncode == 2
 
 
+@on_days
 async def test_staff_correct_a_mark_with_a_reason_and_download_the_register(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     c = served.app[keys.TIMETABLE].get_class(academy.class_id)
     start = c.starts_at.timestamp()
@@ -237,6 +238,7 @@ async def test_staff_correct_a_mark_with_a_reason_and_download_the_register(
     assert f'data-user="{second}" data-mark="excused"' in page and "справка № 12" in page
     (fix,) = [e.event for e in ledger.events(c.id) if e.event.kind is EventKind.MARK_OVERRIDDEN]
     assert fix.user_id == second and fix.data["by_user_id"] == academy.staff_id
+    assert abs(fix.origin_time - clock()) < 60  # the correction's time is the server's
     assert ledger.verify(c.id) is None
 
     # The register as files: every learner of the group, the chain head it was built from.

@@ -36,7 +36,7 @@ from scheduler.models import (
     zone,
 )
 from scheduler.sqlite_store import Actor, ClassSpec, SqliteTimetable
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.test_reports import english
 from web import keys
 from web.database import connect
@@ -92,12 +92,13 @@ def test_a_group_without_a_live_class_gets_one_and_an_impossible_month_an_alert(
     assert tt.open_alerts() == {}
 
 
+@on_days
 def test_a_planned_live_class_whose_end_passed_unstarted_is_missed(
-    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts], clock: Clock
 ) -> None:
     tt, a, _ = timetable
     job = Guarantee(tt, GuaranteeRules(months_ahead=0), title)
-    later = datetime.now(UTC) + timedelta(hours=14)
+    later = clock.now() + timedelta(hours=14)
     report = job.run(later)
     assert set(report.missed) == {a.class_id, a.other_class_id}
     assert tt.get_class(a.class_id).status is ClassStatus.MISSED
@@ -262,14 +263,15 @@ def test_every_active_group_month_has_a_live_class_or_an_alert(
 
 
 # -- what staff see ------------------------------------------------------------------------------
+@on_days
 async def test_staff_see_each_group_month_and_the_alerts_on_their_dashboard(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     tt = served.app[keys.TIMETABLE]
     dept = tt.group(academy.group_id).department_id
-    orphan = tt.add_group("ПД-24-9", dept, "kk", ALMATY)  # active, and nobody teaches it
-    report = served.app[keys.GUARANTEE].run(datetime.now(UTC))
-    this_month = datetime.now(UTC).astimezone(zone(ALMATY)).strftime("%Y-%m")
+    orphan = tt.add_group("ПД-24-9", dept, "kk", clock.zone)  # active, and nobody teaches it
+    report = served.app[keys.GUARANTEE].run(clock.now())
+    this_month = clock.today().strftime("%Y-%m")
     assert (orphan.id, this_month, ALERT_NO_TEACHER) in report.alerts
     planned = [tt.get_class(c) for c in report.planned]
     # The seeded classes settle this month; next month gets a class titled in the group's
@@ -307,16 +309,17 @@ class Witness:
         return live_class.id in self.held
 
 
+@on_days
 def test_a_class_left_live_long_after_its_end_is_decided_on_the_evidence(
-    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts], clock: Clock
 ) -> None:
     tt, a, _ = timetable
     for cid in (a.class_id, a.other_class_id):
         tt.set_status(cid, ClassStatus.LIVE)
     job = Guarantee(tt, GuaranteeRules(months_ahead=0), title, Witness({a.class_id}))
-    soon = datetime.now(UTC) + timedelta(hours=6)  # ended hours ago: it may be overrunning
+    soon = clock.now() + timedelta(hours=6)  # ended hours ago: it may be overrunning
     assert job.run(soon).closed == []
-    later = datetime.now(UTC) + timedelta(hours=14)
+    later = clock.now() + timedelta(hours=14)
     assert sorted(job.run(later).closed) == sorted([a.class_id, a.other_class_id])
     assert tt.get_class(a.class_id).status is ClassStatus.HELD
     assert tt.get_class(a.other_class_id).status is ClassStatus.MISSED

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from attendance.export import read_heads
 from attendance.models import EventKind
 from attendance.sqlite_store import SqliteLedger
 from scheduler.models import ClassStatus
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, Clock, SignIn
 from tests.peers import drop, join, publish, wait_gone
 from web import keys
 from web.database import connect
 from web.settings import Settings
 
 
+# On New Year's Eve an hour before midnight (the other live-class tests run by the wall clock):
+# the media plane's events carry the server's time, whatever day it is.
+@pytest.mark.parametrize("clock", ["31-december"], indirect=True)
 async def test_teacher_publishes_students_receive_frames_and_ledger_records(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     teacher = await join(sign_in(academy.teacher_id), academy.class_id)
     await publish(teacher)
@@ -54,6 +58,9 @@ async def test_teacher_publishes_students_receive_frames_and_ledger_records(
         assert kinds.count((EventKind.LEFT, u)) == 1
     assert kinds[-1] == (EventKind.CLASS_ENDED, None)
     assert ledger.verify(academy.class_id) is None
+    for e in ledger.events(academy.class_id):  # taken, and received, by the server's clock
+        assert 0 <= clock() - e.event.origin_time < 120
+        assert 0 <= e.received_time - e.event.origin_time < 10
     # The class's chain head was published as it ended, for a copy kept elsewhere.
     published = list((served.app[keys.SETTINGS].heads_dir).glob("class-ended-*.csv"))
     assert [(h.class_id, h.count, h.hash) for h in read_heads(published[0])] == [

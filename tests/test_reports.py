@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
@@ -15,8 +16,8 @@ from openpyxl import load_workbook
 from access.ids import uuid7
 from attendance.export import CHAIN_MARK, read_heads
 from attendance.models import EventKind, IncomingEvent
-from scheduler.models import ClassFormat, ClassKind
-from tests.conftest import Academy, Client, SignIn
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
+from tests.conftest import Academy, Client, Clock, SignIn, on_days
 from web import keys
 from web.http import LANG_COOKIE
 
@@ -196,13 +197,14 @@ async def test_learners_per_agency_for_its_hr_service(
     assert (await teacher.get("/reports/agencies")).status == 403
 
 
+@on_days
 async def test_staff_set_the_thresholds_from_now_on(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     march(served, academy)
     s2 = academy.student_ids[1]
     # Today's class is under way: it began half an hour ago, the student came 15 minutes late.
-    began = datetime.now(UTC) - timedelta(minutes=30)
+    began = clock.now() - timedelta(minutes=30)
     record(served, academy.class_id, EventKind.CLASS_STARTED, academy.teacher_id, began)
     record(served, academy.class_id, EventKind.JOINED, s2, began + timedelta(minutes=15))
     staff = english(sign_in(academy.staff_id), served)
@@ -229,6 +231,8 @@ async def test_staff_set_the_thresholds_from_now_on(
     assert await in_march() == "late"  # a register already handed on is not rewritten
     page = await (await staff.get("/reports")).text()
     assert served.app[keys.ACCOUNTS].get(academy.staff_id).full_name in page
+    this_month = datetime.fromtimestamp(clock(), ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+    assert f"/reports/groups/{academy.group_id}?month={this_month}" in page  # by default
     bad = await staff.post(
         "/reports/rules", data={"late_after_minutes": "x", "present_percent": "75"}
     )
@@ -241,12 +245,13 @@ async def test_staff_set_the_thresholds_from_now_on(
     assert await today() == "present"
 
 
+@on_days
 async def test_classes_that_did_not_take_place_have_no_register(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     march(served, academy)
     tt = served.app[keys.TIMETABLE]
-    for start in (MARCH_2 + timedelta(days=1), datetime.now(UTC) + timedelta(days=2)):
+    for start in (MARCH_2 + timedelta(days=1), clock.now() + timedelta(days=2)):
         tt.add_class(
             title="Не состоялось", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
             teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(hours=1),

@@ -24,7 +24,7 @@ from scheduler.models import (
 )
 from scheduler.recurrence import local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec, SqliteTimetable
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.test_reports import english
 from web import keys
 
@@ -282,6 +282,7 @@ async def test_the_json_timetable_plans_lists_and_refuses_with_the_conflict(
         assert (await sign_in(who).post("/api/v1/classes", json=body)).status == 403
 
 
+@on_days
 async def test_who_sees_which_timetable(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
@@ -304,12 +305,13 @@ async def test_who_sees_which_timetable(
     assert (await teacher.post("/timetable/classes", data={"title": "x"})).status == 403
 
 
+@on_days
 async def test_the_calendar_feed_parses_back_with_the_same_classes_moves_and_cancellations(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     tt = served.app[keys.TIMETABLE]
     staff = sign_in(academy.staff_id)
-    soon = date.today() + timedelta(days=30)
+    soon = clock.today() + timedelta(days=30)
     monday = soon - timedelta(days=soon.weekday())  # feeds reach about a year ahead
     body = {
         "title": "Криминалистика: қылмыс", "kind": "seminar", "format": "live_online",
@@ -320,7 +322,7 @@ async def test_the_calendar_feed_parses_back_with_the_same_classes_moves_and_can
     made = (await (await staff.post("/api/v1/classes", json=body)).json())["classes"]
     assert len(made) == 4
     moved, cancelled = made[1]["id"], made[2]["id"]
-    wednesday = datetime.combine(monday + timedelta(days=2), time(4, 0), UTC)  # 09:00 UTC+5
+    wednesday = datetime.combine(monday + timedelta(days=2), time(9, 0), zone(clock.zone))
     tt.move_class(moved, wednesday, wednesday + timedelta(minutes=80), by=STAFF, reason="")
     tt.cancel_class(cancelled, by=STAFF, reason="карантин")
 
@@ -406,18 +408,19 @@ def test_an_emergency_switch_moves_in_person_classes_online_and_can_be_undone(
     assert set(everyone.class_ids) == {elsewhere}  # every group; `inside` was held already
 
 
+@on_days
 async def test_staff_switch_classes_online_and_teachers_and_students_are_told(
-    served: TestServer, academy: Academy, sign_in: SignIn
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
 ) -> None:
     tt = served.app[keys.TIMETABLE]
-    start = datetime.now(UTC) + timedelta(days=3)
+    start = clock.now() + timedelta(days=3)
     c = tt.add_class(
         title="Тергеу тактикасы", kind=ClassKind.PRACTICAL, format=ClassFormat.IN_PERSON,
         teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(minutes=80),
         group_ids=(academy.group_id,),
     )  # fmt: skip
     staff = english(sign_in(academy.staff_id), served)
-    day = start.astimezone(zone(ALMATY)).date()
+    day = start.astimezone(zone(clock.zone)).date()
     bad = await staff.post(
         "/timetable/emergency", data={"first_day": day.isoformat(), "last_day": "x", "reason": "q"}
     )
@@ -465,11 +468,12 @@ def test_a_student_in_two_groups_is_not_put_in_two_classes_at_once(
     tt.add_classes([spec(a, monday + timedelta(minutes=80), a.other_teacher_id, other)])
 
 
+@on_days
 def test_emergency_switches_leave_the_past_alone_and_undo_respects_another_switch(
-    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts], clock: Clock
 ) -> None:
     tt, a, _ = timetable
-    now = datetime.now(UTC)
+    now = clock.now()
     past = tt.add_class(
         title="Өткен", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
         teacher_id=a.teacher_id, starts_at=now - timedelta(hours=5),
@@ -480,7 +484,7 @@ def test_emergency_switches_leave_the_past_alone_and_undo_respects_another_switc
         teacher_id=a.teacher_id, starts_at=now + timedelta(days=2),
         ends_at=now + timedelta(days=2, hours=1), group_ids=(a.group_id,),
     )  # fmt: skip
-    today = now.astimezone(zone(ALMATY)).date()
+    today = clock.today()
     week = tt.switch_online(today - timedelta(days=1), today + timedelta(days=6), [a.group_id],
                             by=STAFF, reason="су тасқыны")  # fmt: skip
     assert week.class_ids == (coming.id,)  # the class already over stays as it was held

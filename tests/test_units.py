@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,23 @@ def test_join_token_round_trip_and_refusals(signer: TokenSigner) -> None:
     )
     with pytest.raises(TokenExpired):
         signer.verify_join(expired, class_id=3)
+
+
+def test_tokens_are_minted_and_judged_by_the_injected_clock() -> None:
+    """A server whose clock says 29 February 2028 accepts the tokens it minted then, and
+    refuses them once its clock has passed their end, whatever the wall clock says."""
+    now = [datetime(2028, 2, 29, 23, 59, tzinfo=UTC).timestamp()]
+    signer = TokenSigner(secrets.token_bytes(32), clock=lambda: now[0])
+    token = signer.mint_signin(user_id=7, ttl=120)
+    assert signer.verify_signin(token).user_id == 7
+    now[0] += 119
+    assert signer.verify_signin(token).user_id == 7
+    now[0] += 1
+    with pytest.raises(TokenExpired):
+        signer.verify_signin(token)
+    now[0] -= 3600  # minted in what is, for this clock, the future
+    with pytest.raises(TokenInvalid, match="not yet valid"):
+        signer.verify_signin(token)
 
 
 def test_short_secrets_are_refused() -> None:

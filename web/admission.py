@@ -8,7 +8,6 @@ control at once, and one admitted again may come back in."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +42,7 @@ from scheduler.models import (
     ProgrammeKind,
 )
 
-from . import api_schema, keys, policy
+from . import api_schema, clock, keys, policy
 from .http import (
     Caller,
     PageError,
@@ -263,7 +262,7 @@ async def change_status(
     change, new = record_status(
         request.app[keys.ADMISSION], request.app[keys.TIMETABLE],
         learner_id=learner_id, key=key, admitted=reason is None, reason=reason, note=note,
-        by=who, at=time.time(),
+        by=who, at=clock.now(request),
     )  # fmt: skip
     if new:
         await sync_rooms(request, learner_id)
@@ -278,7 +277,7 @@ async def sync_rooms(request: web.Request, learner_id: int) -> None:
     node = request.app[keys.MEDIA_CONTROL]
     tt = request.app[keys.TIMETABLE]
     store = request.app[keys.ADMISSION]
-    now = time.time()
+    now = clock.now(request)
     for c in tt.classes_of_learner(learner_id):
         if c.status not in OPEN or c.format is not ClassFormat.LIVE_ONLINE:
             continue

@@ -3,9 +3,6 @@ reasons and alerts, and emergency switches, in words for people."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from aiohttp import web
 
 from access.models import Role, User
@@ -17,7 +14,7 @@ from scheduler.guarantee import (
 )
 from scheduler.models import DEFAULT_TIMEZONE
 
-from . import keys, policy
+from . import clock, keys, policy
 from .http import gettext_of, require_session
 
 
@@ -69,7 +66,7 @@ def switch_notices(request: web.Request, user: User) -> list[str]:
         groups = [g.id for g in tt.groups_of_member(user.id)]
     if not groups:
         return []
-    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = clock.today(request, DEFAULT_TIMEZONE)
     return [
         _("From {first} to {last} in-person classes are held online: {reason}")
         .replace("{first}", sw.first_day.strftime("%d.%m.%Y"))

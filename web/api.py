@@ -4,7 +4,6 @@ their members and teachers, guest requests."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import date
 from typing import Any
 
@@ -19,7 +18,7 @@ from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
 
-from . import api_schema, keys
+from . import api_schema, clock, keys
 from .groups import row_message
 from .http import (
     Caller,
@@ -133,7 +132,7 @@ async def file_guest_request(request: web.Request) -> web.Response:
         try:
             r = request.app[keys.GUESTS].file(
                 class_id=c.id, **fields, presents=bool(body.get("presents", False)),
-                by_id=head.id, by_name=head.full_name, at=time.time(),
+                by_id=head.id, by_name=head.full_name, at=clock.now(request),
             )  # fmt: skip
         except ValueError:
             raise PageError(400, _("Fill in every field of the guest."), "bad_body") from None

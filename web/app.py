@@ -75,15 +75,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = connect(settings.database_path)
     app[keys.DB] = db
-    app[keys.ACCOUNTS] = SqliteAccounts(db)
-    app[keys.API_KEYS] = SqliteApiKeys(db)
-    app[keys.TIMETABLE] = SqliteTimetable(db)
+    app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
+    app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
+    app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
     app[keys.EXCUSES] = SqliteExcuses(db)
     app[keys.GUESTS] = SqliteGuests(db)
     app[keys.ADMISSION] = SqliteAdmission(db)
     app[keys.IDEMPOTENCY] = Idempotency(db)
     app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
-    app[keys.LEDGER] = SqliteLedger(db)
+    app[keys.LEDGER] = SqliteLedger(db, settings.clock)
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
@@ -126,6 +126,7 @@ def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
         ice_servers=settings.ice_servers,
         reconnect_grace=settings.reconnect_grace_seconds,
         node_heartbeat=settings.node_heartbeat_seconds,
+        clock=settings.clock,
     )
 
 
@@ -324,8 +325,9 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
 async def _digests(app: web.Application) -> AsyncIterator[None]:
     """Publishes each finished day's chain heads (UTC)."""
+    clock = app[keys.SETTINGS].clock
     async with _hourly(
-        "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], time.time())
+        "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], clock())
     ):
         yield
 
@@ -357,7 +359,7 @@ async def _guarantee(app: web.Application) -> AsyncIterator[None]:
         return
 
     def run() -> None:
-        report = job.run(dt.datetime.now(dt.UTC))
+        report = job.run(dt.datetime.fromtimestamp(settings.clock(), dt.UTC))
         if report.planned or report.alerts or report.missed:
             log.info(
                 "guarantee: planned %s, alerts %s, missed %s",
@@ -407,7 +409,7 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
     app[keys.PASSWORDS] = Passwords()
-    app[keys.SIGNER] = TokenSigner(settings.secret_key)
+    app[keys.SIGNER] = TokenSigner(settings.secret_key, settings.clock)
     app[keys.TEMPLATES] = templates()
     app[keys.CHANGES] = Changes()
     app[keys.LIMITS] = Limits.of(
@@ -478,7 +480,7 @@ def create_media_app(settings: Settings, media: MediaBackend | None = None) -> w
     app = web.Application(client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
-    app[keys.SIGNER] = TokenSigner(settings.secret_key)
+    app[keys.SIGNER] = TokenSigner(settings.secret_key, settings.clock)
     app.cleanup_ctx.append(_cluster_media)
     app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_disconnect_participants)

@@ -64,7 +64,7 @@ async def _serve(
         await runner.cleanup()
         raise
     if demo:
-        seed(app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.PASSWORDS])
+        seed(app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.PASSWORDS], settings.clock)
         print("\nSabaq demo academy is running at", base, "\n", flush=True)
         for who, name, link in signin_links(
             app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.SIGNER], base

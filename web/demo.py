@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,14 +41,19 @@ class DemoPerson:
     user_id: int
 
 
-def seed(accounts: SqliteAccounts, timetable: SqliteTimetable, passwords: Passwords) -> None:
-    """Create the demo academy unless it is there; make sure a class starts now."""
+def seed(
+    accounts: SqliteAccounts,
+    timetable: SqliteTimetable,
+    passwords: Passwords,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Create the demo academy unless it is there; make sure a class starts now (by ``clock``)."""
     if accounts.count_by_role(Role.TEACHER) == 0:
         _create(accounts, timetable, passwords)
     teacher, _ = accounts.by_login("teacher")
     classes = timetable.classes_of_teacher(teacher.id)
     if not any(c.status in (ClassStatus.PLANNED, ClassStatus.LIVE) for c in classes):
-        start = datetime.now(UTC).replace(second=0, microsecond=0)
+        start = datetime.fromtimestamp(clock(), UTC).replace(second=0, microsecond=0)
         group = timetable.groups_of_member(accounts.by_login("student01")[0].id)[0]
         for _attempt in range(10):
             try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
@@ -56,7 +55,7 @@ class LedgerHeldEvidence:
             self._timetable.learners(live_class),
             (live_class.teacher_id, *presenters),
             self._min,
-            time.time(),
+            self._ledger.now(),
         )
 
 
@@ -151,5 +150,5 @@ def recover_node(ledger: SqliteLedger, heartbeats: SqliteHeartbeats, node: str) 
             node,
             len(closed),
         )
-    heartbeats.started(node, time.time())
+    heartbeats.started(node, ledger.now())
     return len(closed)

@@ -4,7 +4,6 @@ director decides, and on an approved request staff plan individual make-up class
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,7 +29,7 @@ from scheduler.errors import ClassConflict
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 
-from . import api_schema, keys, policy
+from . import api_schema, clock, keys, policy
 from .admission import named_discipline
 from .http import (
     PageError,
@@ -262,7 +261,7 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
             document=document,
             details=details,
             by=staff,
-            at=time.time(),
+            at=clock.now(request),
         )
     except service.NotInGroup:
         return _file_form(request, values, _("Choose the student."), 400)
@@ -358,7 +357,7 @@ async def excuse_decide(request: web.Request) -> web.StreamResponse:
             approve=decision == "approve",
             by=user,
             comment=comment,
-            at=time.time(),
+            at=clock.now(request),
         )
     except NotTheDirector:
         raise PageError(
@@ -416,7 +415,7 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         )
         return _detail(request, message, 400, **values)
     starts, ends = span.starts_at, span.ends_at
-    if starts < datetime.now(UTC):
+    if starts < clock.utc_now(request):
         return _detail(request, _("A make-up class is planned for a time to come."), 400, **values)
     try:
         c = service.plan_makeup(
@@ -430,7 +429,7 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             starts_at=starts,
             ends_at=ends,
             by=user,
-            at=time.time(),
+            at=clock.now(request),
         )
     except ClassConflict as exc:
         return _detail(request, conflict_message(request, exc, zone), 409, **values)
@@ -498,7 +497,7 @@ async def excuse_file_json(request: web.Request) -> web.Response:
                 request.app[keys.EXCUSES], request.app[keys.TIMETABLE],
                 learner_id=body["learner_id"], group_id=body["group_id"], reason=reason,
                 first_day=first, last_day=last, document=document, details=details, by=staff,
-                at=time.time(),
+                at=clock.now(request),
             )  # fmt: skip
         except service.NotInGroup:
             raise PageError(

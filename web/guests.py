@@ -30,7 +30,7 @@ from admission.guests import (
 from attendance.models import EventKind, IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
 
-from . import keys, policy
+from . import clock, keys, policy
 from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from .i18n import N_
 from .labels import class_status_labels
@@ -137,7 +137,7 @@ async def guest_file(request: web.Request) -> web.StreamResponse:
             presents=bool(values["presents"]),
             by_id=user.id,
             by_name=user.full_name,
-            at=time.time(),
+            at=clock.now(request),
         )
     except ValueError:
         message = _(
@@ -287,9 +287,9 @@ async def guest_decide(request: web.Request) -> web.StreamResponse:
         return _detail(request, error=_("Say why the request is rejected."), status=400)
     try:
         if decision == "approve":
-            _r, token = store.approve(r.id, user.id, user.full_name, comment, time.time())
+            _r, token = store.approve(r.id, user.id, user.full_name, comment, clock.now(request))
         else:
-            store.reject(r.id, user.id, user.full_name, comment, time.time())
+            store.reject(r.id, user.id, user.full_name, comment, clock.now(request))
             token = None
     except AlreadyDecided:
         return _detail(request, error=_("The request has already been decided."), status=409)
@@ -311,7 +311,7 @@ async def guest_revoke(request: web.Request) -> web.StreamResponse:
     comment = str(form.get("comment", "")).strip()[:MAX_COMMENT]
     try:
         rules.check_revoke(tt, tt.get_class(r.class_id), user)
-        request.app[keys.GUESTS].revoke(r.id, user.id, user.full_name, comment, time.time())
+        request.app[keys.GUESTS].revoke(r.id, user.id, user.full_name, comment, clock.now(request))
     except AdmissionError as exc:
         raise _refuse(request, exc) from None
     # At once, also for a guest already in the class: the media node takes them out.
@@ -334,7 +334,7 @@ async def guest_reset(request: web.Request) -> web.StreamResponse:
         rules.check_reset(tt, tt.get_class(r.class_id), user)
     except AdmissionError as exc:
         raise _refuse(request, exc) from None
-    request.app[keys.GUESTS].reset(r.id, user.id, user.full_name, time.time())
+    request.app[keys.GUESTS].reset(r.id, user.id, user.full_name, clock.now(request))
     return redirect(f"/guests/{r.id}")
 
 
@@ -355,7 +355,7 @@ def _lobby_event(request: web.Request, r: GuestRequest, kind: EventKind, event_i
             class_id=r.class_id,
             node="control",
             node_seq=0,
-            origin_time=time.time(),
+            origin_time=clock.now(request),
             user_id=guest_user_id(r),
             role=ClassRole.PRESENTER.value if r.presents else ClassRole.GUEST.value,
             data={"guest": r.guest_name, "organisation": r.organisation},
@@ -408,7 +408,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
         request.app[keys.TIMETABLE],
         request.match_info["token"],
         device,
-        time.time(),
+        clock.now(request),
         settings.guest_lead_seconds,
         bind=False,
     )
@@ -470,7 +470,7 @@ async def invite_join_token(request: web.Request) -> web.Response:
         request.app[keys.TIMETABLE],
         request.match_info["token"],
         device,
-        time.time(),
+        clock.now(request),
         settings.guest_lead_seconds,
     )
     if admission.refused is not None or admission.request is None:

@@ -14,7 +14,7 @@ from icalendar import Calendar, Event
 
 from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
 
-from . import keys, policy
+from . import clock, keys, policy
 from .http import PageError, gettext_of, require_session
 from .labels import format_labels, kind_labels
 
@@ -60,7 +60,7 @@ def calendar(
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", zone)
-    now = datetime.now(UTC)
+    now = clock.utc_now(request)
     for c in classes:
         changes = tt.changes(class_id=c.id)
         event = Event()
@@ -99,7 +99,7 @@ async def group_feed(request: web.Request) -> web.Response:
     group_id = _check(request, "groups")
     tt = request.app[keys.TIMETABLE]
     group = tt.group(group_id)
-    now = datetime.now(UTC)
+    now = clock.utc_now(request)
     classes = [
         c for c in tt.classes_of_group(group.id, now - PAST, now + AHEAD) if not c.individual
     ]
@@ -113,7 +113,7 @@ async def teacher_feed(request: web.Request) -> web.Response:
     teacher = request.app[keys.ACCOUNTS].many([teacher_id]).get(teacher_id)
     if teacher is None:
         raise PageError(404, gettext_of(request)("This page does not exist."), "not_found")
-    now = datetime.now(UTC)
+    now = clock.utc_now(request)
     classes = [
         c for c in tt.classes_of_teacher(teacher_id) if now - PAST <= c.starts_at < now + AHEAD
     ]

@@ -5,7 +5,6 @@ page, for staff who keep a printout."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from attendance.models import EventKind, LedgerEvent, counts
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
-from . import keys, policy
+from . import clock, keys, policy
 from .http import (
     PageError,
     api_caller,
@@ -59,7 +58,7 @@ def month_of(request: web.Request, zone: str) -> Month:
     tz = ZoneInfo(zone)
     raw = request.query.get("month", "")
     if not raw:
-        raw = datetime.now(tz).strftime("%Y-%m")
+        raw = datetime.fromtimestamp(clock.now(request), tz).strftime("%Y-%m")
     try:
         first = datetime.strptime(raw, "%Y-%m").replace(tzinfo=tz)
     except ValueError:
@@ -113,15 +112,19 @@ def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
         slots,
         events,
         excused_in(request.app[keys.EXCUSES], tt, took_place),
-        not_admitted_in(request.app[keys.ADMISSION], tt, took_place, _windows(took_place, events)),
+        not_admitted_in(
+            request.app[keys.ADMISSION],
+            tt,
+            took_place,
+            _windows(took_place, events, clock.now(request)),
+        ),
     )
 
 
 def _windows(
-    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]]
+    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]], now: float
 ) -> dict[int, tuple[float, float]]:
     """When each class actually ran, as its register counts it."""
-    now = time.time()
     return {
         c.id: class_window(events[c.id], c.starts_at.timestamp(), c.ends_at.timestamp(), now)
         for c in classes
@@ -135,7 +138,7 @@ def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, Lear
     return marks_by_class(
         happened.slots,
         happened.events,
-        time.time(),
+        clock.now(request),
         lambda s: store.at(s.ends_at),
         happened.excused,
         happened.not_admitted,
@@ -228,7 +231,7 @@ async def reports_index(request: web.Request) -> web.Response:
         "reports.html",
         {
             "groups": policy.visible(request, user, request.app[keys.TIMETABLE].groups()),
-            "month": datetime.now(tz).strftime("%Y-%m"),
+            "month": datetime.fromtimestamp(clock.now(request), tz).strftime("%Y-%m"),
             "agencies": user.role in AGENCY_REPORTERS,
             "can_edit_rules": user.role in RULE_EDITORS,
             "rules": _rules(request),
@@ -469,7 +472,7 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
         ),
         staff.id,
         staff.full_name,
-        time.time(),
+        clock.now(request),
     )
     return redirect("/reports")
 

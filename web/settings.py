@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +140,9 @@ class Settings:
     # Behind a TLS front on this machine: its X-Forwarded-Proto and X-Forwarded-For are believed
     # (from loopback peers only), so links say https, cookies are Secure, limits count clients.
     behind_proxy: bool = False
+    # What time it is, for everything that asks (never from the environment): tests run the
+    # server on chosen days through it.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < MIN_SECRET_BYTES:

@@ -30,7 +30,7 @@ from scheduler.models import (
 from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 
-from . import api_schema, keys, policy
+from . import api_schema, clock, keys, policy
 from .admission import named_discipline
 from .alerts import alert_lines, reason_text
 from .http import (
@@ -115,7 +115,7 @@ def span_of(request: web.Request, zone: str) -> Span:
     """The week (``?view=week&date=YYYY-MM-DD``, the default) or month (``?view=month&
     month=YYYY-MM``) asked for, this one by default."""
     _ = gettext_of(request)
-    today = datetime.now(ZoneInfo(zone)).date()
+    today = clock.today(request, zone)
     view = request.query.get("view", "week")
     try:
         if view == "month":
@@ -245,7 +245,7 @@ async def guarantee_page(request: web.Request) -> web.Response:
         raise PageError(403, _("The monthly guarantee is watched by staff."), "forbidden")
     tt = request.app[keys.TIMETABLE]
     settings = request.app[keys.SETTINGS]
-    now = datetime.now(UTC)
+    now = clock.utc_now(request)
     today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # last month too
     shown = list(months(first, settings.guarantee_months_ahead + 2))
@@ -424,7 +424,7 @@ def plan_from(
         raise PlanError(_rule_message(request, str(exc))) from None
     if not occurrences:
         raise PlanError(_("The rule makes no classes: check the days and the exceptions."))
-    if occurrences[0].starts_at <= datetime.now(UTC):
+    if occurrences[0].starts_at <= clock.utc_now(request):
         raise PlanError(_("Classes are planned for a time to come."))
     return [
         ClassSpec(title, kind, fmt, teacher_id, o.starts_at, o.ends_at, (group_id,), (), discipline)
@@ -587,7 +587,7 @@ def _move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass
         if "at most" in str(exc) or "end after" in str(exc):
             raise PlanError(_rule_message(request, str(exc))) from None
         raise PlanError(_("Give the day and the start and end times.")) from None
-    if span.starts_at <= datetime.now(UTC):
+    if span.starts_at <= clock.utc_now(request):
         raise PlanError(_("Classes are planned for a time to come."))
     try:
         return tt.move_class(c.id, span.starts_at, span.ends_at, by=by, reason=reason)

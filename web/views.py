@@ -29,7 +29,7 @@ from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_wi
 from attendance.models import EventKind, IncomingEvent, counts
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
-from . import keys, policy
+from . import clock, keys, policy
 from .alerts import alert_lines, switch_notices
 from .cluster import NoMediaNode
 from .http import (
@@ -82,7 +82,7 @@ def class_role(request: web.Request, user: User, live_class: LiveClass) -> Class
         return ClassRole.HOST
     tt = request.app[keys.TIMETABLE]
     if tt.is_learner(user.id, live_class):
-        now = time.time()
+        now = clock.now(request)
         # The door of a class to come or running decides by the status now; one over stays
         # the learner's to look back on (its page, its recordings) unless they were kept out
         # of it while it ran.
@@ -382,7 +382,7 @@ def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, in
     """(name, reason, id) of the class's learners their admission status keeps out, by name."""
     _ = gettext_of(request)
     barred = not_admitted_now(
-        request.app[keys.ADMISSION], request.app[keys.TIMETABLE], c, time.time()
+        request.app[keys.ADMISSION], request.app[keys.TIMETABLE], c, clock.now(request)
     )
     if not barred:
         return []
@@ -532,7 +532,7 @@ def mark_labels(request: web.Request) -> dict[Mark, str]:
 def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
     """(name, mark) for every learner of the class, absentees included, by name."""
     accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
-    now = time.time()
+    now = clock.now(request)
     events = request.app[keys.LEDGER].events(c.id)
     window = class_window(events, c.starts_at.timestamp(), c.ends_at.timestamp(), now)
     marks = class_marks(
@@ -661,7 +661,7 @@ async def attendance_override(request: web.Request) -> web.StreamResponse:
             class_id=c.id,
             node="control",
             node_seq=0,
-            origin_time=time.time(),
+            origin_time=clock.now(request),
             user_id=learner,
             role=ClassRole.LEARNER.value,
             data={
