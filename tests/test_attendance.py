@@ -255,6 +255,27 @@ async def test_staff_correct_a_mark_with_a_reason_and_download_the_register(
     assert (await sign_in(academy.student_ids[0]).get(f"{url}.csv")).status == 403
 
 
+async def test_the_register_page_says_what_each_mark_means(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """By what the person did, with the thresholds in force, in the reader's language."""
+    url = f"/classes/{academy.class_id}/attendance"
+    teacher = sign_in(academy.teacher_id)
+    page = await (await teacher.get(url)).text()
+    assert '<dt class="mark-left_early" data-mark="left_early">ушёл раньше</dt>' in page
+    assert "ушёл более чем за 60 с до конца занятия" in page and "более 20%" in page
+    assert "позднее чем через 10 мин после начала" in page
+    assert "рапорт" in page and "не допущен" in page
+    await teacher.post("/language", data={"lang": "en", "next": "/"})
+    page = await (await teacher.get(url)).text()
+    for mark in Mark:
+        assert f'<dd data-mark="{mark.value}">' in page
+    assert "left more than 60 seconds before the end" in page
+    assert "away for more than 20% of the class in all" in page
+    assert "came in within 10 minutes of the start, stayed to the end" in page
+    assert "when the teacher ended it, else its end in the timetable" in page
+
+
 def test_the_ledger_refuses_corrections_by_update(tmp_path: Path) -> None:
     db = connect(tmp_path / "x.sqlite3")
     SqliteLedger(db).append(ev(EventKind.JOINED, 1, 1.0))
