@@ -27,6 +27,7 @@ from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
 from attendance.models import EventKind, IncomingEvent, counts
+from attendance.report import hosts_live_seconds
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import keys
@@ -374,6 +375,13 @@ async def class_page(request: web.Request) -> web.Response:
             "not_admitted": _not_admitted(request, c)
             if (role is ClassRole.HOST or role is ClassRole.OBSERVER) and c.status in JOINABLE
             else [],
+            # The teacher is told how long until the class counts as held (shorter is missed).
+            "held_min_live": request.app[keys.SETTINGS].held_min_live_seconds,
+            "live_so_far": hosts_live_seconds(
+                request.app[keys.LEDGER].events(c.id), [c.teacher_id], time.time()
+            )
+            if role is ClassRole.HOST
+            else 0.0,
         },
     )
 
