@@ -1,10 +1,14 @@
 """Marks per learner per class, derived from the ledger with thresholds staff can set.
 
+Each mark says what the person did:
+
 - absent: never in the class;
 - late: first came in more than ``late_after`` after the class began;
-- present: on time and in the class for at least ``present_share`` of it;
-- left early: on time, but in the class for less than ``present_share`` of it (left before the
-  end, or away for long); while the class goes on, someone still in it is not (yet) marked so;
+- left early: came in on time, but left before the end — their last stay ended more than the
+  reconnection grace before it — or was away for long: away between stays for more than
+  ``1 - present_share`` of the class in all (the time before coming in on time is not away);
+- present: came in on time (after the start, within ``late_after``, is on time), stayed to the
+  end (within the grace) and was not away for long;
 - excused: an approved excuse covers the class (the mark stays excused whatever the presence);
 - not admitted: never in a class that the learner's admission status kept them out of (a
   midterm control or exam after unfinished assignments, a course after a failed intermediate
@@ -13,7 +17,10 @@
 A staff member's override, recorded in the ledger with a reason, replaces the derived mark.
 Minutes present are counted inside the class's window only: from its start (the moment it went
 live, else the timetable's start) to its end (the moment it ended, else the timetable's end,
-else now for a class still running).
+else now for a class still running). The end a last stay has to reach is that end too, so while
+the class goes on someone still in it (or dropped and still within the grace) has not left; the
+class's length that "away for long" is measured against is from its start to the moment it
+ended, else to the timetable's end.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .models import EventKind, LedgerEvent, counts
 from .report import Interval, intervals_by_user, seconds_present
@@ -81,6 +89,18 @@ class LearnerMark:
         return round(self.seconds / 60)
 
 
+def ended_at(events: Sequence[LedgerEvent]) -> float | None:
+    """When the class ended (the teacher ended it, or it was closed), if it did."""
+    return next(
+        (
+            e.event.origin_time
+            for e in events
+            if e.event.kind is EventKind.CLASS_ENDED and counts(e.event.data)
+        ),
+        None,
+    )
+
+
 def class_window(
     events: Sequence[LedgerEvent], scheduled_start: float, scheduled_end: float, now: float
 ) -> tuple[float, float]:
@@ -92,14 +112,7 @@ def class_window(
         ),
         scheduled_start,
     )
-    ended = next(
-        (
-            e.event.origin_time
-            for e in events
-            if e.event.kind is EventKind.CLASS_ENDED and counts(e.event.data)
-        ),
-        None,
-    )
+    ended = ended_at(events)
     if ended is not None:
         return start, max(start, ended)
     return start, max(start, min(scheduled_end, now) if start <= now else scheduled_end)
@@ -122,6 +135,39 @@ def overrides(events: Iterable[LedgerEvent]) -> dict[int, Override]:
     return out
 
 
+def away_seconds(intervals: Sequence[Interval], start: float, end: float) -> float:
+    """Time away between stays, inside the class's window (before the first stay and after
+    the last one are not counted: those are coming late and leaving before the end)."""
+    total = 0.0
+    for before, after in pairwise(intervals):
+        if before.end is None:
+            continue
+        a, b = max(before.end, start), min(after.start, end)
+        total += max(0.0, b - a)
+    return total
+
+
+def derive_mark(
+    intervals: Sequence[Interval],
+    start: float,
+    end: float,
+    length: float,
+    rules: MarkRules,
+) -> Mark:
+    """The mark the stays give: ``start``..``end`` is the class's window (``end`` is now for
+    a class still going on), ``length`` how long the class is (or is to be)."""
+    if not intervals:
+        return Mark.ABSENT
+    if intervals[0].start > start + rules.late_after_seconds:
+        return Mark.LATE
+    last = intervals[-1].end
+    if last is not None and last < end - rules.grace_seconds:
+        return Mark.LEFT_EARLY  # left before the end
+    if length - away_seconds(intervals, start, end) < rules.present_share * length:
+        return Mark.LEFT_EARLY  # away for long: for more than 1 - present_share of the class
+    return Mark.PRESENT
+
+
 def class_marks(
     learner_ids: Sequence[int],
     events: Sequence[LedgerEvent],
@@ -135,26 +181,16 @@ def class_marks(
     """One mark per learner of the class, absentees included, in the order given."""
     rules = rules or MarkRules()
     start, end = class_window(events, scheduled_start, scheduled_end, now)
-    running = now < scheduled_end and not any(
-        e.event.kind is EventKind.CLASS_ENDED and counts(e.event.data) for e in events
-    )
-    length = end - start
+    ended = ended_at(events)
+    # How long the class is (or is to be): "away for long" is a share of it.
+    length = max(0.0, (ended if ended is not None else scheduled_end) - start)
     by_user = intervals_by_user(events, rules.grace_seconds)
     manual: Mapping[int, Override] = overrides(events)
     rows = []
     for uid in learner_ids:
         intervals = tuple(by_user.get(uid, ()))
         seconds = seconds_present(intervals, now, start, end)
-        if not intervals:
-            derived = Mark.ABSENT
-        elif intervals[0].start > start + rules.late_after_seconds:
-            derived = Mark.LATE
-        elif length <= 0 or seconds >= rules.present_share * length:
-            derived = Mark.PRESENT
-        elif running and intervals[-1].end is None:
-            derived = Mark.PRESENT  # still in a class that goes on: not (yet) left early
-        else:
-            derived = Mark.LEFT_EARLY
+        derived = derive_mark(intervals, start, end, length, rules)
         override = manual.get(uid)
         mark = derived
         if uid in not_admitted and not intervals:

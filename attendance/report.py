@@ -80,15 +80,9 @@ def intervals_by_user(
     return out
 
 
-def held(
-    events: Sequence[LedgerEvent],
-    learner_ids: Iterable[int],
-    host_ids: Iterable[int],
-    min_live_seconds: float,
-    now: float,
-) -> bool:
-    """A class was held if a host (the teacher, or a guest who presents) was live long enough
-    — time when several were there at once counted once — and at least one learner joined."""
+def hosts_live_seconds(events: Sequence[LedgerEvent], host_ids: Iterable[int], now: float) -> float:
+    """How long a host (the teacher, or a guest who presents) has been live in the class —
+    time when several were there at once counted once; a stay still open counts until now."""
     by_user = intervals_by_user(events)
     spans = sorted(
         (i.start, i.end if i.end is not None else now)
@@ -100,4 +94,18 @@ def held(
         if b > reach:
             hosts_live += b - max(a, reach)
             reach = b
-    return hosts_live >= min_live_seconds and any(by_user.get(u) for u in learner_ids)
+    return hosts_live
+
+
+def held(
+    events: Sequence[LedgerEvent],
+    learner_ids: Iterable[int],
+    host_ids: Iterable[int],
+    min_live_seconds: float,
+    now: float,
+) -> bool:
+    """A class was held if a host (the teacher, or a guest who presents) was live long enough
+    — time when several were there at once counted once — and at least one learner joined."""
+    by_user = intervals_by_user(events)
+    live = hosts_live_seconds(events, host_ids, now)
+    return live >= min_live_seconds and any(by_user.get(u) for u in learner_ids)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from access.ids import uuid7
@@ -102,10 +104,11 @@ def test_marks_from_thresholds_absentees_included(tmp_path: Path) -> None:
     assert marks[3].mark is Mark.LEFT_EARLY and marks[3].minutes == 30
     assert marks[4].mark is Mark.ABSENT and marks[4].seconds == 0
     assert marks[5].mark is Mark.LEFT_EARLY and marks[5].seconds == 4200
-    # Thresholds are settings: 20 minutes of grace for lateness, 75 % for presence.
+    # Thresholds are settings: with 20 minutes allowed for lateness, a quarter of an hour late
+    # is on time; leaving 20 minutes before the end is leaving early whatever the share.
     lenient = MarkRules(late_after_seconds=1200, present_share=0.75)
     marks = {m.user_id: m for m in class_marks([2, 5], events, start, end, end, lenient)}
-    assert marks[2].mark is Mark.PRESENT and marks[5].mark is Mark.PRESENT
+    assert marks[2].mark is Mark.PRESENT and marks[5].mark is Mark.LEFT_EARLY
     # An approved excuse makes an absence excused.
     (absent,) = class_marks([4], events, start, end, end, excused={4})
     assert absent.mark is Mark.EXCUSED and absent.derived is Mark.ABSENT
@@ -254,6 +257,27 @@ async def test_staff_correct_a_mark_with_a_reason_and_download_the_register(
     assert (await sign_in(academy.student_ids[0]).get(f"{url}.csv")).status == 403
 
 
+async def test_the_register_page_says_what_each_mark_means(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """By what the person did, with the thresholds in force, in the reader's language."""
+    url = f"/classes/{academy.class_id}/attendance"
+    teacher = sign_in(academy.teacher_id)
+    page = await (await teacher.get(url)).text()
+    assert '<dt class="mark-left_early" data-mark="left_early">ушёл раньше</dt>' in page
+    assert "ушёл более чем за 60 с до конца занятия" in page and "более 20%" in page
+    assert "позднее чем через 10 мин после начала" in page
+    assert "рапорт" in page and "не допущен" in page
+    await teacher.post("/language", data={"lang": "en", "next": "/"})
+    page = await (await teacher.get(url)).text()
+    for mark in Mark:
+        assert f'<dd data-mark="{mark.value}">' in page
+    assert "left more than 60 seconds before the end" in page
+    assert "away for more than 20% of the class in all" in page
+    assert "came in within 10 minutes of the start, stayed to the end" in page
+    assert "when the teacher ended it, else its end in the timetable" in page
+
+
 def test_the_ledger_refuses_corrections_by_update(tmp_path: Path) -> None:
     db = connect(tmp_path / "x.sqlite3")
     SqliteLedger(db).append(ev(EventKind.JOINED, 1, 1.0))
@@ -356,6 +380,168 @@ def test_while_the_class_goes_on_someone_still_in_it_is_not_marked_left_early(
     # Once the class is over, the same presence is judged in full.
     done = {m.user_id: m.mark for m in class_marks([1, 2], events, start, end, end + 60)}
     assert done == {1: Mark.PRESENT, 2: Mark.LEFT_EARLY}
+
+
+def marks_of(
+    events: list[IncomingEvent],
+    start: float,
+    end: float,
+    now: float,
+    rules: MarkRules | None = None,
+) -> dict[int, Mark]:
+    """The derived mark per learner, from events held as the ledger holds them."""
+    ledger = [LedgerEvent(i, e, e.origin_time, "", "") for i, e in enumerate(events, 1)]
+    users = sorted({e.user_id for e in events if e.user_id is not None})
+    return {m.user_id: m.mark for m in class_marks(users, ledger, start, end, now, rules)}
+
+
+def test_who_stayed_until_the_teacher_ended_a_short_class_is_present() -> None:
+    """The class was to last 90 minutes; the teacher ended it after 3. Two students came in
+    30 s after the start and stayed to the end: present, not "left early" (their share of
+    the class was under 80 %)."""
+    start, end, ended = 1000.0, 1000.0 + 5400, 1000.0 + 180
+    events = [
+        ev(EventKind.CLASS_STARTED, None, start),
+        ev(EventKind.JOINED, 1, start + 30),  # in until the end closed the stay
+        ev(EventKind.JOINED, 2, start + 30),
+        ev(EventKind.DISCONNECTED, 2, ended - 40),  # dropped within the grace of the end
+        ev(EventKind.JOINED, 3, start + 30),
+        ev(EventKind.LEFT, 3, ended - 61),  # left a minute and a second before the end
+        ev(EventKind.CLASS_ENDED, None, ended),
+    ]
+    marks = marks_of(events, start, end, ended + 5)
+    assert marks == {1: Mark.PRESENT, 2: Mark.PRESENT, 3: Mark.LEFT_EARLY}
+    assert marks_of(events, start, end, end + 3600) == marks  # and so it stays
+
+
+def test_lateness_at_the_threshold() -> None:
+    """Came in within the lateness threshold and stayed: present, however short the class;
+    a second later: late."""
+    start, end = 1000.0, 1000.0 + 1200  # a 20-minute class, 10 minutes' lateness allowed
+    events = [
+        ev(EventKind.CLASS_STARTED, None, start),
+        ev(EventKind.JOINED, 1, start + 600),
+        ev(EventKind.JOINED, 2, start + 601),
+        ev(EventKind.CLASS_ENDED, None, end),
+    ]
+    assert marks_of(events, start, end, end) == {1: Mark.PRESENT, 2: Mark.LATE}
+
+
+def test_the_last_stay_has_to_reach_the_end_within_the_reconnect_grace() -> None:
+    """No one ended the class (the teacher's browser was lost): its end is the timetable's."""
+    start, end = 1000.0, 1000.0 + 5400
+    events = [
+        ev(EventKind.CLASS_STARTED, None, start),
+        ev(EventKind.JOINED, 1, start),
+        ev(EventKind.LEFT, 1, end - 60),  # as long before the end as the grace: stayed
+        ev(EventKind.JOINED, 2, start),
+        ev(EventKind.LEFT, 2, end - 61),  # a second more: left before the end
+        ev(EventKind.JOINED, 3, start),
+        ev(EventKind.DISCONNECTED, 3, end - 30),  # dropped near the end, did not come back
+    ]
+    marks = marks_of(events, start, end, end + 600)
+    assert marks == {1: Mark.PRESENT, 2: Mark.LEFT_EARLY, 3: Mark.PRESENT}
+    short = MarkRules(grace_seconds=20)
+    assert marks_of(events, start, end, end + 600, short) == {
+        1: Mark.LEFT_EARLY, 2: Mark.LEFT_EARLY, 3: Mark.LEFT_EARLY,
+    }  # fmt: skip
+
+
+def test_away_for_long_in_the_middle_is_left_early() -> None:
+    """Away between stays for more than 20 % of a 90-minute class (18 minutes) in all."""
+    start, end = 1000.0, 1000.0 + 5400
+    events = [
+        ev(EventKind.CLASS_STARTED, None, start),
+        ev(EventKind.JOINED, 1, start),
+        ev(EventKind.LEFT, 1, start + 600),
+        ev(EventKind.JOINED, 1, start + 600 + 1080),  # away 18 minutes: not long
+        ev(EventKind.JOINED, 2, start),
+        ev(EventKind.LEFT, 2, start + 600),
+        ev(EventKind.JOINED, 2, start + 1200),  # away 10 minutes
+        ev(EventKind.LEFT, 2, start + 1800),
+        ev(EventKind.JOINED, 2, start + 2281),  # and 8 minutes and a second more
+        ev(EventKind.JOINED, 3, start + 300),  # came in 5 minutes late: not away
+        ev(EventKind.DISCONNECTED, 3, start + 2000),
+        ev(EventKind.RECONNECTED, 3, start + 2050),  # a drop within the grace: not away
+        ev(EventKind.CLASS_ENDED, None, end),
+    ]
+    marks = marks_of(events, start, end, end)
+    assert marks == {1: Mark.PRESENT, 2: Mark.LEFT_EARLY, 3: Mark.PRESENT}
+    # The share is a setting: with 75 % for presence, 22.5 minutes away is allowed.
+    lenient = MarkRules(present_share=0.75)
+    assert marks_of(events, start, end, end, lenient)[2] is Mark.PRESENT
+
+
+def test_marks_of_a_class_not_ended_yet() -> None:
+    """While the class goes on, a last stay reaches "now": someone in it, or dropped and still
+    within the grace, has not left; someone gone for longer has (so far)."""
+    start, end = 1000.0, 1000.0 + 5400
+    now = start + 1800
+    events = [
+        ev(EventKind.CLASS_STARTED, None, start),
+        ev(EventKind.JOINED, 1, start + 300),
+        ev(EventKind.JOINED, 2, start),
+        ev(EventKind.DISCONNECTED, 2, now - 30),
+        ev(EventKind.JOINED, 3, start),
+        ev(EventKind.LEFT, 3, now - 120),
+        ev(EventKind.JOINED, 4, start + 900),
+        ev(EventKind.JOINED, 5, start),
+        ev(EventKind.LEFT, 5, start + 60),
+        ev(EventKind.JOINED, 5, start + 1200),  # away 19 minutes of the 90 to be: long
+    ]
+    marks = marks_of(events, start, end, now)
+    assert marks == {
+        1: Mark.PRESENT, 2: Mark.PRESENT, 3: Mark.LEFT_EARLY, 4: Mark.LATE, 5: Mark.LEFT_EARLY,
+    }  # fmt: skip
+
+
+@given(
+    length=st.floats(60, 4 * 3600),
+    ended_share=st.one_of(st.none(), st.floats(0.01, 1)),
+    came=st.floats(0, 1),
+    drops=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), max_size=5),
+    last=st.sampled_from(["in", "left", "dropped"]),
+    before_end=st.floats(0, 1),
+    rules=st.builds(
+        MarkRules,
+        late_after_seconds=st.floats(0, 1800),
+        present_share=st.floats(0.01, 1),
+        grace_seconds=st.floats(0, 300),
+    ),
+)
+def test_in_on_time_and_to_the_end_is_never_left_early_or_absent(
+    length: float,
+    ended_share: float | None,
+    came: float,
+    drops: list[tuple[float, float]],
+    last: str,
+    before_end: float,
+    rules: MarkRules,
+) -> None:
+    """Someone who comes in within the lateness threshold and is there until the end (drops
+    within the grace aside; the last stay ending within the grace of the end) is present —
+    whether the teacher ended the class early or not, and whatever the thresholds."""
+    start, scheduled_end = 1000.0, 1000.0 + length
+    end = start + length * ended_share if ended_share is not None else scheduled_end
+    now = end + 10 if ended_share is not None else scheduled_end + 3600
+    joined = start + min(rules.late_after_seconds, end - start) * came
+    events = [ev(EventKind.CLASS_STARTED, None, start), ev(EventKind.JOINED, 7, joined)]
+    t = joined
+    for at, gap in sorted(drops):  # each back within the grace
+        down = max(t, joined + (end - joined) * at)
+        back = down + rules.grace_seconds * gap
+        if back >= end:
+            break
+        events += [ev(EventKind.DISCONNECTED, 7, down), ev(EventKind.RECONNECTED, 7, back)]
+        t = back
+    out = max(t, end - rules.grace_seconds * before_end)
+    if last == "left":
+        events.append(ev(EventKind.LEFT, 7, out))
+    elif last == "dropped":
+        events.append(ev(EventKind.DISCONNECTED, 7, out))
+    if ended_share is not None:
+        events.append(ev(EventKind.CLASS_ENDED, None, end))
+    assert marks_of(events, start, scheduled_end, now, rules) == {7: Mark.PRESENT}
 
 
 def test_what_a_node_declared_dead_says_later_is_kept_and_not_counted(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from .http import (
     require_role,
     require_session,
 )
-from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_labels
+from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_definitions, mark_labels
 
 routes = web.RouteTableDef()
 
@@ -175,18 +175,18 @@ def _local(ts: float | None, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _thresholds_notes(request: web.Request, slots: Sequence[ClassSlot]) -> list[str]:
-    """The thresholds the report's classes were judged by (each by those in force when it was
-    to end; more than one line if staff changed them within the period)."""
-    _ = gettext_of(request)
+    """What the marks mean, with the thresholds the report's classes were judged by (each by
+    those in force when it was to end; more than one line if staff changed them within the
+    period)."""
     store = request.app[keys.MARK_RULES]
     used = list(dict.fromkeys(store.at(s.ends_at) for s in slots)) or [store.current()]
+    labels = mark_labels(request)
     return [
-        _(
-            "Late: came more than {minutes} minutes after the start."
-            " Present: in the class for at least {percent}% of it."
+        " ".join(
+            f"{labels[mark]}: {text}"
+            for mark, text in mark_definitions(request, rules)
+            if mark in (Mark.PRESENT, Mark.LATE, Mark.LEFT_EARLY)
         )
-        .replace("{minutes}", str(round(rules.late_after_seconds / 60)))
-        .replace("{percent}", str(round(rules.present_share * 100)))
         for rules in used
     ]
 

@@ -27,6 +27,7 @@ from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
 from attendance.models import EventKind, IncomingEvent, counts
+from attendance.report import hosts_live_seconds
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import clock, keys, policy
@@ -374,6 +375,13 @@ async def class_page(request: web.Request) -> web.Response:
             "not_admitted": _not_admitted(request, c)
             if (role is ClassRole.HOST or role is ClassRole.OBSERVER) and c.status in JOINABLE
             else [],
+            # The teacher is told how long until the class counts as held (shorter is missed).
+            "held_min_live": request.app[keys.SETTINGS].held_min_live_seconds,
+            "live_so_far": hosts_live_seconds(
+                request.app[keys.LEDGER].events(c.id), [c.teacher_id], time.time()
+            )
+            if role is ClassRole.HOST
+            else 0.0,
         },
     )
 
@@ -529,6 +537,51 @@ def mark_labels(request: web.Request) -> dict[Mark, str]:
     }
 
 
+def mark_definitions(request: web.Request, rules: MarkRules) -> list[tuple[Mark, str]]:
+    """What each mark means, by what the person did, with the thresholds ``rules`` give
+    (as ``attendance.marks`` derives them)."""
+    _ = gettext_of(request)
+    minutes = f"{rules.late_after_seconds / 60:g}"
+    grace = f"{rules.grace_seconds:g}"
+    away = f"{round((1 - rules.present_share) * 100, 1):g}"
+    return [
+        (
+            Mark.PRESENT,
+            _(
+                "came in within {minutes} minutes of the start, stayed to the end and was not"
+                " away for long."
+            ).replace("{minutes}", minutes),
+        ),
+        (
+            Mark.LATE,
+            _("first came in more than {minutes} minutes after the start.").replace(
+                "{minutes}", minutes
+            ),
+        ),
+        (
+            Mark.LEFT_EARLY,
+            _(
+                "came in on time, but left more than {grace} seconds before the end, or was"
+                " away for more than {percent}% of the class in all."
+            )
+            .replace("{grace}", grace)
+            .replace("{percent}", away),
+        ),
+        (Mark.ABSENT, _("never came in.")),
+        (Mark.EXCUSED, _("an approved excuse request covers the class.")),
+        (Mark.NOT_ADMITTED, _("kept out of the class by their admission status; not an absence.")),
+    ]
+
+
+def mark_definitions_note(request: web.Request, rules: MarkRules) -> str:
+    """What "the end" and "away" mean in the definitions."""
+    _ = gettext_of(request)
+    return _(
+        "The end of the class is when the teacher ended it, else its end in the timetable."
+        " A lost connection back within {grace} seconds is not time away."
+    ).replace("{grace}", f"{rules.grace_seconds:g}")
+
+
 def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
     """(name, mark) for every learner of the class, absentees included, by name."""
     accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
@@ -604,8 +657,10 @@ async def attendance_page(request: web.Request) -> web.Response:
             "month": c.starts_at.astimezone(ZoneInfo(class_zone(request, c))).strftime("%Y-%m"),
             "mark_choices": [(k.value, label) for k, label in labels.items()],
             "can_override": user.role in OVERRIDERS,
-            "late_after": round(rules.late_after_seconds / 60),
-            "present_percent": round(rules.present_share * 100),
+            "definitions": [
+                (k.value, labels[k], text) for k, text in mark_definitions(request, rules)
+            ],
+            "definitions_note": mark_definitions_note(request, rules),
             "uncounted": uncounted_notice(request, c),
         },
     )

@@ -26,6 +26,47 @@
     if (state) room.dataset.state = state;
   }
 
+  // -- how long until the class counts as held (the teacher's page) -------------------------
+  // The server says how long the teacher had been live when the page was made; the page adds
+  // the time it is live itself. A class ended before SABAQ_HELD_MIN_LIVE_SECONDS is missed.
+  const countdown = $("held-countdown");
+  let liveBefore = (Number(cfg.liveSoFar) || 0) * 1000;
+  let liveSince = null;
+  let ticker = null;
+
+  function heldRemaining() {
+    const live = liveBefore + (liveSince === null ? 0 : Date.now() - liveSince);
+    return Math.max(0, Math.ceil((Number(cfg.heldMinLive) || 0) - live / 1000));
+  }
+
+  function clock(seconds) {
+    const m = Math.floor(seconds / 60);
+    const s = seconds % 60;
+    return `${m}:${String(s).padStart(2, "0")}`;
+  }
+
+  function showCountdown() {
+    if (!countdown) return;
+    const left = heldRemaining();
+    const text = left > 0 ? S.heldIn.replace("{time}", clock(left)) : S.heldNow;
+    if (countdown.textContent !== text) countdown.textContent = text;
+    countdown.dataset.remaining = String(left);
+    countdown.hidden = false;
+  }
+
+  function liveClock(on) {
+    if (!countdown) return;
+    if (on && liveSince === null) {
+      liveSince = Date.now();
+      ticker = setInterval(showCountdown, 1000);
+    } else if (!on && liveSince !== null) {
+      liveBefore += Date.now() - liveSince;
+      liveSince = null;
+      clearInterval(ticker);
+    }
+    showCountdown();
+  }
+
   function mark(check, ok, why) {
     const li = document.querySelector(`[data-check="${check}"]`);
     if (!li) return;
@@ -415,6 +456,7 @@
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
         if (publishes) {
+          if (isHost) liveClock(true);
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
           if (screenStream) await publishScreen(); // back after a reconnect: share again
         }
@@ -475,6 +517,8 @@
 
   function finish(text, state) {
     finished = true;
+    liveClock(false);
+    if (countdown) countdown.hidden = true;
     setStatus(text, state);
     closeAllMedia();
     leaveFloor();
@@ -567,6 +611,7 @@
 
   function retry() {
     if (finished) return;
+    liveClock(false);
     closeAllMedia();
     leaveFloor();
     setStatus(busy ? S.busy : S.reconnecting, "reconnecting");
@@ -619,9 +664,20 @@
   }
   const endBtn = $("end");
   if (endBtn) {
-    endBtn.addEventListener("click", () => {
-      endBtn.hidden = true;
-      $("end-confirm").hidden = false;
+    const warning = $("end-warning");
+    const showEnding = (on) => {
+      endBtn.hidden = on;
+      $("end-confirm").hidden = !on;
+      $("end-cancel").hidden = !on;
+      const left = heldRemaining();
+      // Ending before the class counts as held makes it missed: said before it is done.
+      warning.textContent = on && left > 0 ? S.endMissed.replace("{time}", clock(left)) : "";
+      warning.hidden = !warning.textContent;
+    };
+    endBtn.addEventListener("click", () => showEnding(true));
+    $("end-cancel").addEventListener("click", () => {
+      showEnding(false);
+      endBtn.focus();
     });
     $("end-confirm").addEventListener("click", () => send("end_class"));
   }
