@@ -378,7 +378,7 @@ async def class_page(request: web.Request) -> web.Response:
             # The teacher is told how long until the class counts as held (shorter is missed).
             "held_min_live": request.app[keys.SETTINGS].held_min_live_seconds,
             "live_so_far": hosts_live_seconds(
-                request.app[keys.LEDGER].events(c.id), [c.teacher_id], time.time()
+                request.app[keys.LEDGER].events(c.id), [c.teacher_id], clock.now(request)
             )
             if role is ClassRole.HOST
             else 0.0,
