@@ -234,6 +234,9 @@ class Room:
         # of the same participant keeps the choice.
         self._low_bandwidth: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # One admission at a time per person: two sockets of one person opened together would
+        # otherwise both take over the same older tab and both stay (the newest one wins).
+        self._admitting: dict[int, tuple[asyncio.Lock, int]] = {}  # user → lock, its users
         self._ending: asyncio.Future[None] | None = None
         self.recording: RecordingMedia | None = None
 
@@ -267,7 +270,21 @@ class Room:
     ) -> None:
         """Admit a participant. A rejoin (same participant id, after a drop within the grace
         period) is recorded as a reconnect, not as a new person; a second tab of the same
-        person takes over from the first."""
+        person takes over from the first; sockets of one person opened together are admitted
+        one after another, each taking over the one before, so the newest stays alone."""
+        lock, waiting = self._admitting.get(p.user_id, (asyncio.Lock(), 0))
+        self._admitting[p.user_id] = (lock, waiting + 1)
+        try:
+            async with lock:
+                await self._admit(p, rejoin=rejoin, welcome=welcome)
+        finally:
+            lock, waiting = self._admitting[p.user_id]
+            if waiting == 1:
+                del self._admitting[p.user_id]
+            else:
+                self._admitting[p.user_id] = (lock, waiting - 1)
+
+    async def _admit(self, p: Participant, *, rejoin: bool, welcome: dict[str, Any] | None) -> None:
         if self.state is RoomState.ENDED:
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
         if p.user_id in self.barred:

@@ -1,0 +1,63 @@
+"""The room holds against a client that opens many sockets, floods messages, or whose media
+dies without a word: one person is in a class once, a flood reaches nobody else, and a dead
+publisher is shown as not publishing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestServer
+
+from access.models import ClassRole
+from tests.conftest import Academy, SignIn
+from tests.peers import Peer, connect, join, publish, ws_url
+from web import keys
+
+
+def _token(served: TestServer, academy: Academy, user_id: int) -> str:
+    return served.app[keys.SIGNER].mint_join(
+        user_id=user_id,
+        class_id=academy.class_id,
+        role=ClassRole.LEARNER,
+        display_name="Студент",
+        media_url="",
+    )
+
+
+async def test_fifty_sockets_of_one_person_leave_one_copy_with_one_peer_connection(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    client = sign_in(academy.student_ids[0])
+    url = ws_url(client, academy.class_id)
+    tokens = [_token(served, academy, academy.student_ids[0]) for _ in range(50)]
+    peers: list[Peer] = list(await asyncio.gather(*(connect(url, t) for t in tokens)))
+    room = served.app[keys.MEDIA_NODE].rooms[academy.class_id]
+    try:
+        # Every socket has its answer: welcomed (and maybe taken over since), or closed.
+        async with asyncio.timeout(60):
+            while any(
+                p.closed_code is None and not any(m["type"] == "welcome" for m in p.messages)
+                for p in peers
+            ):
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # offers to the copies, if any, are made meanwhile
+        copies = [p for p in room.participants.values() if p.user_id == academy.student_ids[0]]
+        assert len(copies) == 1, f"{len(copies)} copies of the student in the room"
+        open_peers = [p for p in peers if p.closed_code is None]
+        assert len(open_peers) == 1
+        # One server-side peer connection for the student: the view of the teacher.
+        views = [v for q in room.participants.values() for v in q.views.values()]
+        assert len(views) == 1
+        assert len(copies[0].views) == 1
+        for p in peers:
+            if p is not open_peers[0]:
+                assert p.closed_code == 4001
+                assert any(m.get("code") == "opened_elsewhere" for m in p.messages)
+        roster = [m for m in teacher.messages if m["type"] == "roster"][-1]
+        assert [q["user_id"] for q in roster["participants"]].count(academy.student_ids[0]) == 1
+    finally:
+        for p in peers:
+            await p.close()
+        await teacher.close()
