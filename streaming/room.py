@@ -39,6 +39,52 @@ SEND_TIMEOUT = 5.0
 CHAT_HISTORY = 200  # messages a late joiner is shown
 CHAT_BURST, CHAT_BURST_SECONDS = 5, 5.0  # at most 5 messages in 5 s per participant
 
+# What each participant may send, per kind of message: (burst, messages a second), a token
+# bucket. Sized so that a page used as meant never meets it (the chat has its own, tighter
+# rule); a flood beyond it is dropped, and its sender is warned once per flood. Raising and
+# lowering the hand share one bucket, as do starting and stopping a recording; leaving and
+# ending the class are not limited (they end the connection).
+MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
+    "ping": (10, 2),
+    "publish": (10, 1),
+    "unpublish": (10, 1),
+    "answer": (60, 20),
+    "chat": (20, 2),
+    "hand": (10, 1),
+    "floor": (30, 5),
+    "remove": (30, 5),
+    "recording": (10, 1),
+    "low_bandwidth": (10, 1),
+}
+RATE_BUCKET_OF: Mapping[str, str] = {
+    "raise_hand": "hand",
+    "lower_hand": "hand",
+    "grant_floor": "floor",
+    "revoke_floor": "floor",
+    "start_recording": "recording",
+    "stop_recording": "recording",
+}
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    burst: float
+    rate: float  # tokens a second
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> bool:
+        """Add what accrued since the last look; True if the bucket is full."""
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        return self.tokens >= self.burst
+
+    def take(self) -> bool:
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
 
 class InvalidStateError(Exception):
     pass
@@ -156,6 +202,8 @@ class Participant:
     closed: bool = False
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
     chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)  # MESSAGE_RATES' buckets
+    flooding: set[str] = field(default_factory=set)  # buckets whose flood was warned of
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _abort: asyncio.Future[object] | None = None
 
@@ -187,6 +235,29 @@ class Participant:
                 log.warning("participant %s does not read its messages; disconnecting", self.id)
                 self.closed = True
                 self._abort = asyncio.ensure_future(self.close_ws(CLOSE_TOO_SLOW, "too slow"))
+
+    async def allowed(self, kind: str) -> bool:
+        """Whether a message of this kind from the participant is within its rate; one beyond
+        is to be dropped, and the first dropped of a flood is answered with a warning."""
+        name = RATE_BUCKET_OF.get(kind, kind)
+        rate = MESSAGE_RATES.get(name)
+        if rate is None:
+            return True
+        now = time.monotonic()
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            bucket = self.buckets[name] = TokenBucket(rate[0], rate[1], rate[0], now)
+        if bucket.refill(now):
+            self.flooding.discard(name)  # quiet long enough: a new flood is warned of again
+        if bucket.take():
+            return True
+        if name not in self.flooding:
+            self.flooding.add(name)
+            log.info("participant %s floods %r messages; the excess is dropped", self.id, kind)
+            await self.send(
+                "error", code="too_fast", message="Too many messages: some were ignored"
+            )
+        return False
 
     def public(self) -> dict[str, Any]:
         return {

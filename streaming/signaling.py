@@ -108,6 +108,8 @@ async def _serve(
         if msg.type is not WSMsgType.TEXT:
             raise ProtocolError("bad_message", "Messages are JSON text")
         m = parse_client_message(msg.data)
+        if not await p.allowed(m.type):
+            continue  # a flood: dropped (the sender was warned)
         if m.type == "ping":
             await p.send("pong")
         elif m.type == "publish" and m.sdp is not None:

@@ -61,3 +61,40 @@ async def test_fifty_sockets_of_one_person_leave_one_copy_with_one_peer_connecti
         for p in peers:
             await p.close()
         await teacher.close()
+
+
+async def test_a_flood_of_hand_toggles_reaches_the_others_bounded_and_warns_its_sender_once(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    other = await join(sign_in(academy.student_ids[1]), academy.class_id)
+    flooder = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await asyncio.sleep(0.3)  # the rosters of the joins themselves have arrived
+    seen_teacher, seen_other = len(teacher.messages), len(other.messages)
+    for i in range(3000):
+        await flooder.send("raise_hand" if i % 2 == 0 else "lower_hand")
+    await flooder.send("ping")
+    await flooder.wait_for("pong", timeout=30)
+    await asyncio.sleep(0.5)
+    for peer, seen in ((teacher, seen_teacher), (other, seen_other)):
+        rosters = [m for m in peer.messages[seen:] if m["type"] == "roster"]
+        # The burst (10) and what refills while the flood is read (1 a second): far fewer
+        # than the 3,000 toggles.
+        assert 0 < len(rosters) <= 40, len(rosters)
+    warnings = [m for m in flooder.messages if m["type"] == "error"]
+    assert [w["code"] for w in warnings] == ["too_fast"]
+    assert flooder.closed_code is None
+    # Normal use goes on once the flood stops: a hand raised a moment later is seen.
+    await asyncio.sleep(1.5)
+    seen = len(teacher.messages)
+    await flooder.send("lower_hand")
+    await flooder.send("raise_hand")
+    async with asyncio.timeout(5):
+        while True:
+            roster = await teacher.wait_for("roster", after=seen)
+            seen = teacher.messages.index(roster) + 1
+            me = next(q for q in roster["participants"] if q["user_id"] == academy.student_ids[0])
+            if me["hand_raised"]:
+                break
+    for p in (flooder, other, teacher):
+        await p.close()
