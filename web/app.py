@@ -55,6 +55,7 @@ from .ical import routes as ical_routes
 from .idempotency import Idempotency
 from .live import routes as live_routes
 from .media_control import LocalMediaControl
+from .media_gate import LocalGate
 from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
 from .ratelimit import Limits
@@ -147,14 +148,16 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     with _node_lock(settings):
         heartbeats = SqliteHeartbeats(app[keys.DB])
         recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
+        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE])
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
             _ledger_sink(app, heartbeats),
             app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            gate,
         )
         app[keys.MEDIA_NODE] = node
-        app[keys.MEDIA_CONTROL] = LocalMediaControl(node)
+        app[keys.MEDIA_CONTROL] = LocalMediaControl(node, gate)
         await node.start()
         try:
             yield
