@@ -5,17 +5,23 @@ also when the token was minted before the restart and is still within its lifeti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+import secrets
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from aiohttp.test_utils import TestServer
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from access.models import ClassRole
 from attendance.models import EventKind
-from tests.conftest import Academy, free_port, seed_academy
-from tests.peers import Peer, connect, publish
+from tests.conftest import Academy, Client, free_port, seed_academy
+from tests.peers import Peer, connect, join_token, publish
+from tests.redis_server import RedisServer
 from web import keys
-from web.app import create_app
+from web.app import create_app, create_media_app
+from web.http import CSRF_COOKIE, SESSION_COOKIE
 from web.settings import Settings
 
 
@@ -44,6 +50,30 @@ class Mint:
             display_name="Кто-то",
             media_url="",
         )
+
+
+SignInTo = Callable[[TestServer, int], Client]
+
+
+@pytest.fixture
+async def sign_in_to() -> AsyncIterator[SignInTo]:
+    """HTTP clients signed in to a given server as one user each."""
+    clients: list[Client] = []
+
+    def make(server: TestServer, user_id: int) -> Client:
+        token, _ = server.app[keys.ACCOUNTS].open_session(user_id)
+        client: Client = TestClient(server)
+        csrf = secrets.token_urlsafe(16)
+        client.session.cookie_jar.update_cookies(
+            {SESSION_COOKIE: token, CSRF_COOKIE: csrf}, server.make_url("/")
+        )
+        client.session.headers["X-CSRF-Token"] = csrf
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.close()
 
 
 async def enter(server: TestServer, class_id: int, token: str) -> Peer:
@@ -152,3 +182,81 @@ async def test_a_join_token_spent_before_a_restart_admits_nobody_after_it(
         fresh = await enter(server, academy.class_id, mint(academy.teacher_id, ClassRole.HOST))
         assert (await outcome(fresh))[0] == "welcome"
         await fresh.close()
+
+
+async def test_in_a_cluster_an_ended_class_and_a_spent_join_token_outlive_a_media_node_restart(
+    settings: Settings, tmp_path: Path, sign_in_to: SignInTo
+) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    cluster = dataclasses.replace(
+        settings,
+        redis_url=redis.url,
+        node_heartbeat_seconds=0.2,
+        node_dead_after_seconds=5.0,
+        control_lock_seconds=2.0,
+    )
+    port = free_port()
+    node_settings = dataclasses.replace(
+        cluster,
+        data_dir=tmp_path / "media-1",
+        node_id="media-1",
+        media_url=f"http://127.0.0.1:{port}/media",
+    )
+    control = TestServer(create_app(cluster, role="control"), host="127.0.0.1", port=free_port())
+    media = TestServer(create_media_app(node_settings), host="127.0.0.1", port=port)
+    await media.start_server()
+    await control.start_server()
+    try:
+        academy = seed_academy(control.app)
+        mint = Mint(control, academy)
+        cid, other = academy.class_id, academy.other_class_id
+        s = academy.student_ids
+        url = f"http://127.0.0.1:{port}/media"
+
+        async def at_node(class_id: int, token: str) -> Peer:
+            return await connect(f"{url}/classes/{class_id}/ws".replace("http://", "ws://"), token)
+
+        async def placed(user_id: int, class_id: int) -> str:
+            """A join token from the control node (which places the class on the node)."""
+            grant = await join_token(sign_in_to(control, user_id), class_id)
+            return str(grant["token"])
+
+        learner_again = mint(s[1], ClassRole.LEARNER)
+        host_again = mint(academy.teacher_id, ClassRole.HOST)
+        teacher = await at_node(cid, await placed(academy.teacher_id, cid))
+        assert (await outcome(teacher))[0] == "welcome"
+        other_teacher = await at_node(other, await placed(academy.other_teacher_id, other))
+        assert (await outcome(other_teacher))[0] == "welcome"
+        used = await placed(academy.outsider_id, other)
+        student = await at_node(other, used)
+        assert (await outcome(student))[0] == "welcome"
+        twice = await at_node(other, used)
+        assert (await outcome(twice))[:1] == ("token_used",)
+        await teacher.send("end_class")
+        await teacher.wait_for("ended")
+        await asyncio.sleep(0.5)  # the node keeps that the class ended
+        for p in (teacher, student, twice, other_teacher):
+            await p.close()
+
+        await media.close()  # the node restarts on the same data folder
+        media = TestServer(create_media_app(node_settings), host="127.0.0.1", port=port)
+        await media.start_server()
+
+        for token in (learner_again, host_again):
+            peer = await at_node(cid, token)
+            code, message, close = await outcome(peer)
+            assert (code, message, close) == ("class_ended", "The class has ended", 4000)
+            await peer.close()
+        # The other class is placed on the restarted node again; the spent token stays spent.
+        other_teacher = await at_node(other, await placed(academy.other_teacher_id, other))
+        assert (await outcome(other_teacher))[0] == "welcome"
+        again = await at_node(other, used)
+        code, message, close = await outcome(again)
+        assert (code, close) == ("token_used", 4401), message
+        for p in (again, other_teacher):
+            await p.close()
+    finally:
+        await control.close()
+        await media.close()
+        redis.kill()
