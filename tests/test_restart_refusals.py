@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from access.models import ClassRole
 from attendance.models import EventKind
-from tests.conftest import Academy, Client, free_port, seed_academy
+from tests.conftest import Academy, SignInTo, free_port, seed_academy
 from tests.peers import Peer, connect, join_token, publish
 from tests.redis_server import RedisServer
 from web import keys
 from web.app import create_app, create_media_app
-from web.http import CSRF_COOKIE, SESSION_COOKIE
 from web.settings import Settings
 
 
@@ -50,30 +47,6 @@ class Mint:
             display_name="Кто-то",
             media_url="",
         )
-
-
-SignInTo = Callable[[TestServer, int], Client]
-
-
-@pytest.fixture
-async def sign_in_to() -> AsyncIterator[SignInTo]:
-    """HTTP clients signed in to a given server as one user each."""
-    clients: list[Client] = []
-
-    def make(server: TestServer, user_id: int) -> Client:
-        token, _ = server.app[keys.ACCOUNTS].open_session(user_id)
-        client: Client = TestClient(server)
-        csrf = secrets.token_urlsafe(16)
-        client.session.cookie_jar.update_cookies(
-            {SESSION_COOKIE: token, CSRF_COOKIE: csrf}, server.make_url("/")
-        )
-        client.session.headers["X-CSRF-Token"] = csrf
-        clients.append(client)
-        return client
-
-    yield make
-    for c in clients:
-        await c.close()
 
 
 async def enter(server: TestServer, class_id: int, token: str) -> Peer:

@@ -5,13 +5,17 @@ publisher is shown as not publishing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 from aiohttp.test_utils import TestServer
 
 from access.models import ClassRole
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, SignIn, SignInTo, free_port, seed_academy
 from tests.peers import Peer, connect, join, publish, ws_url
 from web import keys
+from web.app import create_app
+from web.settings import Settings
 
 
 def _token(served: TestServer, academy: Academy, user_id: int) -> str:
@@ -98,3 +102,38 @@ async def test_a_flood_of_hand_toggles_reaches_the_others_bounded_and_warns_its_
                 break
     for p in (flooder, other, teacher):
         await p.close()
+
+
+async def test_a_publisher_whose_connection_dies_without_a_word_is_shown_not_publishing(
+    settings: Settings, sign_in_to: SignInTo
+) -> None:
+    quick = dataclasses.replace(settings, publisher_silence_seconds=1.5)
+    server = TestServer(create_app(quick), host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        academy = seed_academy(server.app)
+        teacher = await join(sign_in_to(server, academy.teacher_id), academy.class_id)
+        await publish(teacher)
+        viewer = await join(sign_in_to(server, academy.student_ids[0]), academy.class_id)
+        await viewer.wait_frames(5)
+        roster = [m for m in viewer.messages if m["type"] == "roster"][-1]
+        assert roster["publisher"] == "Марат Искаков"
+        seen = len(viewer.messages)
+        # The teacher's peer connection goes away; the WebSocket says nothing.
+        assert teacher.pc is not None
+        await teacher.pc.close()
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            while True:
+                roster = await viewer.wait_for("roster", after=seen)
+                seen = viewer.messages.index(roster) + 1
+                mine = [q for q in roster["participants"] if q["user_id"] == academy.teacher_id]
+                if roster["publisher"] is None and not any(q["publishing"] for q in mine):
+                    break
+        # Within the bound (1.5 s of silence, checked a few times a bound), not at a timeout.
+        assert time.monotonic() - started < 5
+        await viewer.wait_for("source_ended", timeout=2)  # its picture is taken down
+        await viewer.close()
+        await teacher.close()
+    finally:
+        await server.close()

@@ -130,6 +130,12 @@ def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
     )
 
 
+def _aiortc(settings: Settings) -> AiortcBackend:
+    return AiortcBackend(
+        settings.ice_servers, settings.recordings_dir, settings.publisher_silence_seconds
+    )
+
+
 def _ledger_sink(app: web.Application, heartbeats: SqliteHeartbeats) -> LedgerSink:
     """Events into the ledger on this process (acknowledged on commit)."""
     settings = app[keys.SETTINGS]
@@ -153,7 +159,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
             _ledger_sink(app, heartbeats),
-            app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            app[keys.MEDIA_BACKEND] or _aiortc(settings),
             gate,
         )
         app[keys.MEDIA_NODE] = node
@@ -253,7 +259,7 @@ async def _cluster_media(app: web.Application) -> AsyncIterator[None]:
             _media_settings(settings, node_id),
             app[keys.SIGNER],
             sink,
-            app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            app[keys.MEDIA_BACKEND] or _aiortc(settings),
         )
         agent = MediaAgent(
             redis,
