@@ -2,7 +2,8 @@
 
 Every token is a JWT signed with HS256; the algorithm is pinned on verification and each
 purpose has its own ``typ`` claim, so a token minted for one purpose never passes for another.
-The media plane verifies join tokens with the shared secret alone, without a database.
+The media plane verifies join tokens with the shared secret alone, without a database; a join
+token's ``jti`` lets the media node admit with it once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class JoinClaims:
     display_name: str
     media_url: str
     expires_at: int
+    # The token's own id: a join token admits once (the media node spends it on admission).
+    token_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ class TokenSigner:
                 "role": role.value,
                 "name": display_name,
                 "media": media_url,
+                "jti": secrets.token_urlsafe(16),
             },
             ttl,
         )
@@ -162,6 +166,7 @@ class TokenSigner:
                 display_name=str(p["name"]),
                 media_url=str(p["media"]),
                 expires_at=int(str(p["exp"])),
+                token_id=str(p["jti"]),
             )
         except (KeyError, ValueError) as exc:
             raise TokenInvalid("The token lacks a claim") from exc

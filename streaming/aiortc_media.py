@@ -66,9 +66,14 @@ def _on_failure(pc: RTCPeerConnection, on_failed: Callable[[], None]) -> None:
 
 
 class AiortcPublisher:
-    def __init__(self, config: RTCConfiguration, on_failed: Callable[[], None]) -> None:
+    def __init__(
+        self, config: RTCConfiguration, on_failed: Callable[[], None], silence: float = 15.0
+    ) -> None:
         self.pc = RTCPeerConnection(configuration=config)
         self.hubs: list[Hub] = []
+        self._on_failed = on_failed
+        self._silence = silence
+        self._watch: asyncio.Task[None] | None = None
         _on_failure(self.pc, on_failed)
 
     @property
@@ -83,9 +88,27 @@ class AiortcPublisher:
         if not self.hubs:
             raise ValueError("the offer carries no audio or video to publish")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._watch = asyncio.create_task(self._watch_silence(), name="sabaq-publisher-silence")
         return str(self.pc.localDescription.sdp)
 
+    async def _watch_silence(self) -> None:
+        """A publisher from whom no frame arrives for ``silence`` seconds (its connection was
+        closed or expired without a word, or never came up) has failed: once."""
+        loop = asyncio.get_running_loop()
+        frames, since = -1, loop.time()
+        while True:
+            await asyncio.sleep(self._silence / 4)
+            now, seen = loop.time(), sum(h.frames for h in self.hubs)
+            if seen != frames:
+                frames, since = seen, now
+            elif now - since >= self._silence:
+                log.info("no media from a publisher for %.1f s: taken for dead", now - since)
+                self._on_failed()
+                return
+
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         for hub in self.hubs:
             hub.close()
         await _close(self.pc)
@@ -131,13 +154,17 @@ class AiortcBackend:
     """Implements ``room.MediaBackend``."""
 
     def __init__(
-        self, ice_servers: Sequence[str] = (), recordings_dir: Path = Path("recordings")
+        self,
+        ice_servers: Sequence[str] = (),
+        recordings_dir: Path = Path("recordings"),
+        silence: float = 15.0,
     ) -> None:
         self._config = _configuration(ice_servers)
         self._recordings = recordings_dir
+        self._silence = silence  # no media from a publisher for this long: it failed
 
     def new_publisher(self, on_failed: Callable[[], None]) -> AiortcPublisher:
-        return AiortcPublisher(self._config, on_failed)
+        return AiortcPublisher(self._config, on_failed, self._silence)
 
     def new_viewer(self, source: object, on_failed: Callable[[], None]) -> AiortcViewer:
         if not isinstance(source, AiortcPublisher):

@@ -13,6 +13,10 @@ What lives in Redis:
   revoked, a learner not admitted), user id → what they are told; a node reads it when someone
   joins, and at each heartbeat takes out anyone on it still in the class (a command that was
   lost while the node reconnected to Redis is made good within a heartbeat).
+- ``sabaq:ended:<class>`` — set when a class ended (by the node it ended on): no node lets
+  anyone into it again, also after a restart.
+- ``sabaq:spent:<token id>`` — a join token that admitted someone, until it expires: a join
+  token admits once, on any node.
 - ``sabaq:commands:<node>`` — the channel a node's commands arrive on; each names the channel
   its answer goes to.
 - ``sabaq:roster`` — the channel the nodes publish who is in each of their classes on.
@@ -77,6 +81,14 @@ return out
 
 def barred_key(class_id: int) -> str:
     return f"sabaq:barred:{class_id}"
+
+
+def ended_key(class_id: int) -> str:
+    return f"sabaq:ended:{class_id}"
+
+
+def spent_key(token_id: str) -> str:
+    return f"sabaq:spent:{token_id}"
 
 
 def command_channel(node_id: str) -> str:
@@ -213,6 +225,34 @@ class MediaAgent:
         except UNREACHABLE:
             return None
         return {int(text(m)) for m in members}
+
+    async def ended(self, class_id: int) -> bool:
+        try:
+            return bool(await self._redis.exists(ended_key(class_id)))
+        except UNREACHABLE:
+            return False  # cannot be asked: the node's own memory still keeps its ended rooms
+
+    async def spend(self, token_id: str, until: float) -> bool:
+        try:
+            fresh = await self._redis.set(
+                spent_key(token_id), self.id, nx=True, exat=max(int(until) + 1, 1)
+            )
+        except UNREACHABLE:
+            log.warning(
+                "Redis cannot be reached: join token %s checked on this node only", token_id
+            )
+            return True
+        return bool(fresh)
+
+    async def unspend(self, token_id: str) -> None:
+        with contextlib.suppress(*UNREACHABLE):
+            await self._redis.delete(spent_key(token_id))
+
+    async def _keep_ended(self, class_id: int) -> None:
+        try:
+            await self._redis.set(ended_key(class_id), self.id, ex=int(BARRED_FOR))
+        except UNREACHABLE:
+            log.error("class %s ended; Redis cannot be reached to keep it", class_id)
 
     # -- running -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -398,6 +438,8 @@ class MediaAgent:
 
     # -- the live roster -----------------------------------------------------------------------
     def _on_event(self, event: MediaEvent) -> None:
+        if event.kind is MediaEventKind.CLASS_ENDED:
+            self._spawn(self._keep_ended(event.class_id))
         if event.kind not in ROSTER_KINDS or event.class_id in self._roster_due:
             return
         self._roster_due.add(event.class_id)

@@ -39,8 +39,10 @@ class MediaSettings:
 
 
 class ClassGate(Protocol):
-    """What a node in a cluster asks before letting someone into a class (``streaming.cluster``);
-    a node on its own has no gate."""
+    """What a node asks before letting someone into a class: in a cluster Redis
+    (``streaming.cluster``), in one process the control plane (``web``). What outlives the
+    node's memory (DESIGN.md: the media plane is soft state) is kept there: who was taken out,
+    which classes ended, which join tokens were spent."""
 
     def refuses_joins(self) -> bool:
         """True while the node cannot keep what new joins would record (its event buffer is
@@ -55,12 +57,27 @@ class ClassGate(Protocol):
         """Who the control plane took out of the class, or None when that cannot be asked."""
         ...
 
+    async def ended(self, class_id: int) -> bool:
+        """Whether the class ended (also in an earlier run of the node): it never starts again."""
+        ...
+
+    async def spend(self, token_id: str, until: float) -> bool:
+        """Mark a join token used until it expires (``until``, epoch seconds); False if it was
+        used already."""
+        ...
+
+    async def unspend(self, token_id: str) -> None:
+        """Give a join token back (it admitted nobody: a guest came before the teacher)."""
+        ...
+
 
 BACKLOG_MESSAGE = (
     "The class server cannot pass attendance on right now and takes nobody new until it can;"
     " try again in a few minutes"
 )
 MOVED_MESSAGE = "The class has moved to another server"
+ENDED_MESSAGE = "The class has ended"
+REVOKED_MESSAGE = "You may no longer join this class"
 
 
 class MediaNode:
@@ -81,6 +98,7 @@ class MediaNode:
         self.media = media
         self.rooms: dict[int, Room] = {}
         self._barred: dict[int, set[int]] = {}  # class → people taken out by the control plane
+        self._spent: dict[str, float] = {}  # join tokens used here → until when they are valid
         self._closing = False
 
     def room(self, class_id: int) -> Room:
@@ -100,14 +118,21 @@ class MediaNode:
     def accepting(self) -> bool:
         return not self._closing
 
-    async def refusal(self, class_id: int, new: bool) -> tuple[str, str] | None:
+    async def refusal(
+        self, class_id: int, new: bool, user_id: int | None = None
+    ) -> tuple[str, str] | None:
         """Why this node would not let someone into the class now — ``(code, message)`` — or
         None. ``new`` is a join (not a participant coming back after a drop). The people the
         control plane took out are brought up to date on the way."""
+        room = self.rooms.get(class_id)
+        if room is not None and room.ended:
+            return "class_ended", ENDED_MESSAGE
         if self.gate is None:
             return None
         if new and self.gate.refuses_joins():
             return "events_backlog", BACKLOG_MESSAGE
+        if await self.gate.ended(class_id):
+            return "class_ended", ENDED_MESSAGE
         if not await self.gate.hosts(class_id):
             return "moved", MOVED_MESSAGE
         barred = await self.gate.barred(class_id)
@@ -115,7 +140,24 @@ class MediaNode:
             known = self._barred.setdefault(class_id, set())  # the room holds this very set
             known.clear()
             known.update(barred)
+        if user_id is not None and user_id in self._barred.get(class_id, ()):
+            return "revoked", REVOKED_MESSAGE
         return None
+
+    async def spend(self, token_id: str, until: float) -> bool:
+        """Admit with a join token once: False if it was used already (here, or — as the gate
+        keeps — on another node or before a restart)."""
+        now = time.time()
+        if self._spent.get(token_id, 0.0) >= now:
+            return False
+        self._spent = {t: u for t, u in self._spent.items() if u >= now}
+        self._spent[token_id] = until  # before the await: a second socket is refused at once
+        return self.gate is None or await self.gate.spend(token_id, until)
+
+    async def unspend(self, token_id: str) -> None:
+        self._spent.pop(token_id, None)
+        if self.gate is not None:
+            await self.gate.unspend(token_id)
 
     async def let_go(self, class_id: int) -> bool:
         """The class was placed on another node (this one was taken for dead): disconnect its

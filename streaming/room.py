@@ -39,6 +39,52 @@ SEND_TIMEOUT = 5.0
 CHAT_HISTORY = 200  # messages a late joiner is shown
 CHAT_BURST, CHAT_BURST_SECONDS = 5, 5.0  # at most 5 messages in 5 s per participant
 
+# What each participant may send, per kind of message: (burst, messages a second), a token
+# bucket. Sized so that a page used as meant never meets it (the chat has its own, tighter
+# rule); a flood beyond it is dropped, and its sender is warned once per flood. Raising and
+# lowering the hand share one bucket, as do starting and stopping a recording; leaving and
+# ending the class are not limited (they end the connection).
+MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
+    "ping": (10, 2),
+    "publish": (10, 1),
+    "unpublish": (10, 1),
+    "answer": (60, 20),
+    "chat": (20, 2),
+    "hand": (10, 1),
+    "floor": (30, 5),
+    "remove": (30, 5),
+    "recording": (10, 1),
+    "low_bandwidth": (10, 1),
+}
+RATE_BUCKET_OF: Mapping[str, str] = {
+    "raise_hand": "hand",
+    "lower_hand": "hand",
+    "grant_floor": "floor",
+    "revoke_floor": "floor",
+    "start_recording": "recording",
+    "stop_recording": "recording",
+}
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    burst: float
+    rate: float  # tokens a second
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> bool:
+        """Add what accrued since the last look; True if the bucket is full."""
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        return self.tokens >= self.burst
+
+    def take(self) -> bool:
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
 
 class InvalidStateError(Exception):
     pass
@@ -156,6 +202,8 @@ class Participant:
     closed: bool = False
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
     chat_times: deque[float] = field(default_factory=lambda: deque(maxlen=CHAT_BURST))
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)  # MESSAGE_RATES' buckets
+    flooding: set[str] = field(default_factory=set)  # buckets whose flood was warned of
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _abort: asyncio.Future[object] | None = None
 
@@ -187,6 +235,29 @@ class Participant:
                 log.warning("participant %s does not read its messages; disconnecting", self.id)
                 self.closed = True
                 self._abort = asyncio.ensure_future(self.close_ws(CLOSE_TOO_SLOW, "too slow"))
+
+    async def allowed(self, kind: str) -> bool:
+        """Whether a message of this kind from the participant is within its rate; one beyond
+        is to be dropped, and the first dropped of a flood is answered with a warning."""
+        name = RATE_BUCKET_OF.get(kind, kind)
+        rate = MESSAGE_RATES.get(name)
+        if rate is None:
+            return True
+        now = time.monotonic()
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            bucket = self.buckets[name] = TokenBucket(rate[0], rate[1], rate[0], now)
+        if bucket.refill(now):
+            self.flooding.discard(name)  # quiet long enough: a new flood is warned of again
+        if bucket.take():
+            return True
+        if name not in self.flooding:
+            self.flooding.add(name)
+            log.info("participant %s floods %r messages; the excess is dropped", self.id, kind)
+            await self.send(
+                "error", code="too_fast", message="Too many messages: some were ignored"
+            )
+        return False
 
     def public(self) -> dict[str, Any]:
         return {
@@ -234,6 +305,9 @@ class Room:
         # of the same participant keeps the choice.
         self._low_bandwidth: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # One admission at a time per person: two sockets of one person opened together would
+        # otherwise both take over the same older tab and both stay (the newest one wins).
+        self._admitting: dict[int, tuple[asyncio.Lock, int]] = {}  # user → lock, its users
         self._ending: asyncio.Future[None] | None = None
         self.recording: RecordingMedia | None = None
 
@@ -267,7 +341,21 @@ class Room:
     ) -> None:
         """Admit a participant. A rejoin (same participant id, after a drop within the grace
         period) is recorded as a reconnect, not as a new person; a second tab of the same
-        person takes over from the first."""
+        person takes over from the first; sockets of one person opened together are admitted
+        one after another, each taking over the one before, so the newest stays alone."""
+        lock, waiting = self._admitting.get(p.user_id, (asyncio.Lock(), 0))
+        self._admitting[p.user_id] = (lock, waiting + 1)
+        try:
+            async with lock:
+                await self._admit(p, rejoin=rejoin, welcome=welcome)
+        finally:
+            lock, waiting = self._admitting[p.user_id]
+            if waiting == 1:
+                del self._admitting[p.user_id]
+            else:
+                self._admitting[p.user_id] = (lock, waiting - 1)
+
+    async def _admit(self, p: Participant, *, rejoin: bool, welcome: dict[str, Any] | None) -> None:
         if self.state is RoomState.ENDED:
             raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
         if p.user_id in self.barred:

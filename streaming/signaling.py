@@ -13,12 +13,13 @@ from aiohttp import WSMsgType, web
 
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
 from access.ids import uuid7
-from access.tokens import ReconnectClaims
+from access.tokens import JoinClaims, ReconnectClaims
 
 from .events import MediaEventKind
-from .node import MediaNode
+from .node import REVOKED_MESSAGE, MediaNode
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
 from .room import (
+    CLOSE_CLASS_ENDED,
     CLOSE_PROTOCOL,
     CLOSE_REMOVED,
     CLOSE_SERVER_STOPPING,
@@ -39,6 +40,10 @@ CLOSE_MOVED = 4410  # ask the control plane again: it names the node the class i
 # The node is found through the parent application (``request.config_dict``), which owns it.
 NODE_KEY = web.AppKey("media_node", MediaNode)
 
+USED_LINK_MESSAGE = "This join link was used already; open the class again from your page"
+# How a refusal of the node closes the socket (anything else: try again later).
+REFUSAL_CLOSES = {"moved": CLOSE_MOVED, "class_ended": CLOSE_CLASS_ENDED, "revoked": CLOSE_REMOVED}
+
 TOKEN_ERRORS: dict[type[TokenInvalid], str] = {
     TokenExpired: "The join link has expired; open the class again from your page",
     TokenWrongClass: "This join token is for another class",
@@ -53,9 +58,10 @@ async def _refuse(ws: web.WebSocketResponse, code: str, message: str, close_code
 
 async def _authenticate(
     node: MediaNode, ws: web.WebSocketResponse, class_id: int
-) -> ReconnectClaims | None:
+) -> tuple[ReconnectClaims, JoinClaims | None] | None:
     """The first message admits: a join token (a new participant id is given) or a reconnect
-    token (the participant's own id). Returns who it is, or None after refusing."""
+    token (the participant's own id). Returns who it is (and the join token's claims, for a
+    join), or None after refusing."""
     try:
         async with asyncio.timeout(node.settings.join_timeout):
             msg = await ws.receive()
@@ -77,15 +83,16 @@ async def _authenticate(
         return None
     try:
         if first.type != "join":
-            return node.signer.verify_reconnect(first.token, class_id=class_id)
+            return node.signer.verify_reconnect(first.token, class_id=class_id), None
         claims = node.signer.verify_join(first.token, class_id=class_id)
-        return ReconnectClaims(
+        who = ReconnectClaims(
             user_id=claims.user_id,
             class_id=claims.class_id,
             participant_id="",  # a new participant
             role=claims.role,
             display_name=claims.display_name,
         )
+        return who, claims
     except TokenInvalid as exc:
         message = next(m for t, m in TOKEN_ERRORS.items() if isinstance(exc, t))
         log.info("refused join to class %s: %s", class_id, exc.code)
@@ -108,6 +115,8 @@ async def _serve(
         if msg.type is not WSMsgType.TEXT:
             raise ProtocolError("bad_message", "Messages are JSON text")
         m = parse_client_message(msg.data)
+        if not await p.allowed(m.type):
+            continue  # a flood: dropped (the sender was warned)
         if m.type == "ping":
             await p.send("pong")
         elif m.type == "publish" and m.sdp is not None:
@@ -159,15 +168,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             ws, "server_stopping", "The server is restarting; try again", CLOSE_SERVER_STOPPING
         )
         return ws
-    claims = await _authenticate(node, ws, class_id)
-    if claims is None:
+    admitted = await _authenticate(node, ws, class_id)
+    if admitted is None:
         return ws
+    claims, join_claims = admitted
     rejoin = bool(claims.participant_id)
-    refused = await node.refusal(class_id, new=not rejoin)
+    refused = await node.refusal(class_id, new=not rejoin, user_id=claims.user_id)
     if refused is not None:
         code, message = refused
         log.info("refused %s to class %s: %s", claims.user_id, class_id, code)
-        await _refuse(ws, code, message, CLOSE_MOVED if code == "moved" else CLOSE_SERVER_STOPPING)
+        await _refuse(ws, code, message, REFUSAL_CLOSES.get(code, CLOSE_SERVER_STOPPING))
+        return ws
+    if join_claims is not None and not await node.spend(
+        join_claims.token_id, join_claims.expires_at
+    ):
+        # A join token admits once; coming back after a drop is the reconnect token's.
+        log.info("refused %s to class %s: join token used again", claims.user_id, class_id)
+        await _refuse(ws, "token_used", USED_LINK_MESSAGE, CLOSE_UNAUTHORIZED)
         return ws
     room = node.room(class_id)
     p = Participant(
@@ -192,9 +209,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await _refuse(ws, "class_ended", "The class has ended", 4000)
         return ws
     except Barred:
-        await _refuse(ws, "revoked", "You may no longer join this class", CLOSE_REMOVED)
+        await _refuse(ws, "revoked", REVOKED_MESSAGE, CLOSE_REMOVED)
         return ws
     except WaitingForTeacher:
+        if join_claims is not None:
+            await node.unspend(join_claims.token_id)  # it admitted nobody
         await _refuse(ws, "waiting_for_teacher", "The teacher has not started the class yet", 4009)
         return ws
     except ReconnectExpired:

@@ -217,3 +217,27 @@ async def sign_in(served: TestServer) -> AsyncIterator[SignIn]:
     yield make
     for c in clients:
         await c.close()
+
+
+SignInTo = Callable[[TestServer, int], Client]
+
+
+@pytest.fixture
+async def sign_in_to() -> AsyncIterator[SignInTo]:
+    """HTTP clients signed in to a given server as one user each."""
+    clients: list[Client] = []
+
+    def make(server: TestServer, user_id: int) -> Client:
+        token, _ = server.app[keys.ACCOUNTS].open_session(user_id)
+        client: Client = TestClient(server)
+        csrf = secrets.token_urlsafe(16)
+        client.session.cookie_jar.update_cookies(
+            {SESSION_COOKIE: token, CSRF_COOKIE: csrf}, server.make_url("/")
+        )
+        client.session.headers["X-CSRF-Token"] = csrf
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.close()

@@ -55,6 +55,7 @@ from .ical import routes as ical_routes
 from .idempotency import Idempotency
 from .live import routes as live_routes
 from .media_control import LocalMediaControl
+from .media_gate import LocalGate
 from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
 from .ratelimit import Limits
@@ -130,6 +131,12 @@ def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
     )
 
 
+def _aiortc(settings: Settings) -> AiortcBackend:
+    return AiortcBackend(
+        settings.ice_servers, settings.recordings_dir, settings.publisher_silence_seconds
+    )
+
+
 def _ledger_sink(app: web.Application, heartbeats: SqliteHeartbeats) -> LedgerSink:
     """Events into the ledger on this process (acknowledged on commit)."""
     settings = app[keys.SETTINGS]
@@ -148,14 +155,16 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     with _node_lock(settings):
         heartbeats = SqliteHeartbeats(app[keys.DB])
         recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
+        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE])
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
             _ledger_sink(app, heartbeats),
-            app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            app[keys.MEDIA_BACKEND] or _aiortc(settings),
+            gate,
         )
         app[keys.MEDIA_NODE] = node
-        app[keys.MEDIA_CONTROL] = LocalMediaControl(node)
+        app[keys.MEDIA_CONTROL] = LocalMediaControl(node, gate)
         await node.start()
         try:
             yield
@@ -251,7 +260,7 @@ async def _cluster_media(app: web.Application) -> AsyncIterator[None]:
             _media_settings(settings, node_id),
             app[keys.SIGNER],
             sink,
-            app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            app[keys.MEDIA_BACKEND] or _aiortc(settings),
         )
         agent = MediaAgent(
             redis,

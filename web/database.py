@@ -13,6 +13,7 @@ from attendance.sqlite_store import MIGRATIONS as ATTENDANCE
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 
 from .idempotency import MIGRATIONS as IDEMPOTENCY
+from .media_gate import MIGRATIONS as MEDIA_GATE
 from .webhooks import MIGRATIONS as WEBHOOKS
 
 # Packages in the order of DESIGN.md, each package's migrations in their own order.
@@ -24,6 +25,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     *ATTENDANCE,
     *WEBHOOKS,
     *IDEMPOTENCY,
+    *MEDIA_GATE,
 )
 
 

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from streaming.node import MediaNode
 
+from .media_gate import LocalGate
+
 
 class MediaControl(Protocol):
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
@@ -27,15 +29,19 @@ class MediaControl(Protocol):
 
 
 class LocalMediaControl:
-    """The media node of this very process."""
+    """The media node of this very process; who is taken out is also kept in the database (the
+    node's gate), so that a restart does not let them back in."""
 
-    def __init__(self, node: MediaNode) -> None:
+    def __init__(self, node: MediaNode, gate: LocalGate) -> None:
         self._node = node
+        self._gate = gate
 
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
+        self._gate.bar(class_id, user_id, code, message)
         return await self._node.remove_user(class_id, user_id, code, message)
 
     async def readmit(self, class_id: int, user_id: int) -> None:
+        self._gate.readmit(class_id, user_id)
         self._node.readmit(class_id, user_id)
 
     async def end_class(self, class_id: int, reason: str) -> bool:

@@ -106,6 +106,9 @@ class Settings:
     node_id: str = "media-1"
     join_token_ttl: float = 120.0
     reconnect_grace_seconds: float = 60.0
+    # A publisher's peer connection from which no media arrives for this long is taken for dead
+    # (closed or expired without a word): its viewers are told, its page reconnects.
+    publisher_silence_seconds: float = 15.0
     node_heartbeat_seconds: float = 5.0
     live_refresh_seconds: float = 15.0
     recording_retention_days: float = 365.0
@@ -202,6 +205,7 @@ class Settings:
             late_after_minutes=_number(env, "SABAQ_LATE_AFTER_MINUTES", 10, zero=True),
             present_percent=_number(env, "SABAQ_PRESENT_PERCENT", 80),
             reconnect_grace_seconds=_number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60, zero=True),
+            publisher_silence_seconds=_number(env, "SABAQ_PUBLISHER_SILENCE_SECONDS", 15),
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),

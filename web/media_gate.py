@@ -1,0 +1,87 @@
+"""The single process's ``streaming.node.ClassGate``: what the media node must not forget
+across a restart, kept by the control plane (DESIGN.md: the media plane is soft state). The
+people taken out of a class (a guest revoked, a learner not admitted) and the join tokens spent
+are in the database; that a class ended, the timetable knows (the ledger's ``class_ended``
+moves the class out of planned and live)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from scheduler.errors import ClassNotFound
+from scheduler.models import ClassStatus
+from scheduler.sqlite_store import SqliteTimetable
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "web_0004_media_gate",
+        """
+        CREATE TABLE media_barred (
+            class_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (class_id, user_id)
+        );
+        CREATE TABLE spent_join_tokens (
+            token_id TEXT PRIMARY KEY,
+            until REAL NOT NULL  -- the token's expiry: after it, it admits nobody anyway
+        );
+        CREATE INDEX spent_join_tokens_until ON spent_join_tokens(until);
+        """,
+    ),
+)
+
+# A class that is still to run or running; any other status means it is over for good.
+STARTABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
+
+
+class LocalGate:
+    def __init__(self, db: sqlite3.Connection, timetable: SqliteTimetable) -> None:
+        self._db = db
+        self._timetable = timetable
+
+    def refuses_joins(self) -> bool:
+        return False  # events are committed in this process: there is no backlog to refuse on
+
+    async def hosts(self, class_id: int) -> bool:
+        return True  # one node: every class is here
+
+    async def barred(self, class_id: int) -> set[int] | None:
+        rows = self._db.execute("SELECT user_id FROM media_barred WHERE class_id = ?", (class_id,))
+        return {int(r[0]) for r in rows}
+
+    async def ended(self, class_id: int) -> bool:
+        try:
+            return self._timetable.get_class(class_id).status not in STARTABLE
+        except ClassNotFound:
+            return False  # no such class: the token named it; nothing to keep it out for
+
+    async def spend(self, token_id: str, until: float) -> bool:
+        with self._db:
+            self._db.execute("DELETE FROM spent_join_tokens WHERE until < ?", (time.time(),))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO spent_join_tokens (token_id, until) VALUES (?, ?)",
+                (token_id, until),
+            )
+        return cur.rowcount == 1
+
+    async def unspend(self, token_id: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM spent_join_tokens WHERE token_id = ?", (token_id,))
+
+    # -- what the control plane decides -----------------------------------------------------------
+    def bar(self, class_id: int, user_id: int, code: str, message: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO media_barred VALUES (?, ?, ?, ?, ?)",
+                (class_id, user_id, code, message, time.time()),
+            )
+
+    def readmit(self, class_id: int, user_id: int) -> None:
+        with self._db:
+            self._db.execute(
+                "DELETE FROM media_barred WHERE class_id = ? AND user_id = ?", (class_id, user_id)
+            )
