@@ -155,7 +155,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     with _node_lock(settings):
         heartbeats = SqliteHeartbeats(app[keys.DB])
         recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
-        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE])
+        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock)
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 
 from scheduler.errors import ClassNotFound
 from scheduler.models import ClassStatus
@@ -39,9 +40,15 @@ STARTABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
 
 
 class LocalGate:
-    def __init__(self, db: sqlite3.Connection, timetable: SqliteTimetable) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        timetable: SqliteTimetable,
+        clock: Callable[[], float] = time.time,  # the one that stamps the tokens' expiry
+    ) -> None:
         self._db = db
         self._timetable = timetable
+        self._clock = clock
 
     def refuses_joins(self) -> bool:
         return False  # events are committed in this process: there is no backlog to refuse on
@@ -61,7 +68,7 @@ class LocalGate:
 
     async def spend(self, token_id: str, until: float) -> bool:
         with self._db:
-            self._db.execute("DELETE FROM spent_join_tokens WHERE until < ?", (time.time(),))
+            self._db.execute("DELETE FROM spent_join_tokens WHERE until < ?", (self._clock(),))
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO spent_join_tokens (token_id, until) VALUES (?, ?)",
                 (token_id, until),
@@ -77,7 +84,7 @@ class LocalGate:
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO media_barred VALUES (?, ?, ?, ?, ?)",
-                (class_id, user_id, code, message, time.time()),
+                (class_id, user_id, code, message, self._clock()),
             )
 
     def readmit(self, class_id: int, user_id: int) -> None:
