@@ -216,6 +216,25 @@ def _encodable(value: Any) -> bool:
     return True
 
 
+# What a session opened by a join link reaches besides its class's pages.
+_OPEN_PATHS = frozenset({"/signin", "/signin/link", "/signout", "/language", "/healthz", "/readyz"})
+_OPEN_PREFIXES = ("/static/", "/media/")
+
+
+def reaches(session: Session, path: str) -> bool:
+    """Whether ``session`` may ask for ``path``: anything, unless a join link opened it for
+    one class — then that class's pages and what the class page itself uses."""
+    if session.class_id is None:
+        return True
+    own = f"/classes/{session.class_id}"
+    return (
+        path == own
+        or path.startswith(own + "/")
+        or path in _OPEN_PATHS
+        or path.startswith(_OPEN_PREFIXES)
+    )
+
+
 def _bearer(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth[:7].lower() == "bearer ":
@@ -276,6 +295,12 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     request[CSRF_KEY] = csrf
     _ = gettext_of(request)
     try:
+        if session is not None and not reaches(session, request.path):
+            raise PageError(
+                403,
+                _("This link opens one class only. Sign in with your password to see the rest."),
+                "class_only",
+            )
         writes = request.method not in ("GET", "HEAD", "OPTIONS") and not (
             request.path.startswith("/media/")
         )

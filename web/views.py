@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from access.api_keys import ApiKeyInvalid
 from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
@@ -36,6 +37,7 @@ from .http import (
     LANG_COOKIE,
     LANG_KEY,
     SESSION_COOKIE,
+    Caller,
     PageError,
     download,
     gettext_of,
@@ -241,9 +243,16 @@ async def signin(request: web.Request) -> web.StreamResponse:
     return _signed_in(request, user, nxt)
 
 
-def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse:
-    token, _session = request.app[keys.ACCOUNTS].open_session(user.id)
-    log.info("signed in user=%s role=%s", user.id, user.role.value)
+def _signed_in(
+    request: web.Request, user: User, nxt: str, class_id: int | None = None
+) -> web.StreamResponse:
+    token, _session = request.app[keys.ACCOUNTS].open_session(user.id, class_id=class_id)
+    log.info(
+        "signed in user=%s role=%s%s",
+        user.id,
+        user.role.value,
+        "" if class_id is None else f" for class {class_id} only",
+    )
     response = redirect(nxt)
     set_session_cookie(response, request, token)
     return response
@@ -284,6 +293,17 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
         raise PageError(
             401, _("This sign-in link is not valid or has expired."), "token_invalid"
         ) from None
+    made_by = None
+    if claims.class_id is not None:  # a join link: its portal key must still be in force
+        try:
+            key = request.app[keys.API_KEYS].get(claims.key_id or 0)
+        except ApiKeyInvalid:
+            key = None
+        if key is None or not key.active:
+            raise PageError(
+                401, _("This sign-in link is not valid or has expired."), "token_invalid"
+            )
+        made_by = Caller(None, key).name
     if not accounts.use_signin_link(claims.jti, claims.expires_at):
         limits.signin_per_address.hit(address, now)
         raise PageError(
@@ -291,7 +311,15 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
             _("This sign-in link was already used. Each link signs in once; ask for a new one."),
             "token_used",
         )
-    return _signed_in(request, user, _safe_next(request.query.get("next")))
+    if claims.class_id is None:
+        return _signed_in(request, user, _safe_next(request.query.get("next")))
+    # A join link opens its class, and only it: the session it starts reaches nothing else
+    # (someone signed in already as this person keeps their own session).
+    log.info("join link used: user=%s class=%s, link made by %s", user.id, claims.class_id, made_by)
+    current = session_of(request)
+    if current is not None and current.user.id == user.id and current.class_id is None:
+        return redirect(f"/classes/{claims.class_id}")
+    return _signed_in(request, user, f"/classes/{claims.class_id}", claims.class_id)
 
 
 @routes.post("/signout")
