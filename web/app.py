@@ -414,6 +414,7 @@ def create_app(
         max(1, settings.signin_attempts),
         settings.signin_window_seconds,
         max(1, settings.join_tokens_per_minute),
+        settings.signin_wait_seconds,
     )
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)

@@ -49,7 +49,7 @@ from .http import (
 )
 from .i18n import N_, format_time
 from .labels import not_admitted_labels
-from .ratelimit import address_key
+from .ratelimit import address_key, login_at
 from .settings import Settings
 
 log = logging.getLogger("sabaq.web.views")
@@ -202,10 +202,12 @@ async def signin(request: web.Request) -> web.StreamResponse:
     accounts, passwords = request.app[keys.ACCOUNTS], request.app[keys.PASSWORDS]
     limits, now = request.app[keys.LIMITS], time.time()
     address = address_key(request.remote)
-    # Only failed attempts count: a classroom signing in behind one address is not a guess.
+    # Only failed attempts count, per login and address and per address — never per login
+    # alone: someone guessing a password elsewhere does not lock its owner out.
+    pair = login_at(login, address)
     wait = limits.signin_per_address.blocked(address, now)
     if wait is None:
-        wait = limits.signin_per_login.blocked(login, now)
+        wait = limits.signin_per_login_and_address.blocked(pair, now)
     if wait is not None:
         log.warning("sign-in attempts over the limit for %r from %s", login, request.remote)
         response = render(
@@ -216,6 +218,10 @@ async def signin(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
+    # Counted as a failure until the password proves right: guesses sent all at once wait
+    # like guesses sent one by one.
+    limits.signin_per_address.fail(address, now)
+    limits.signin_per_login_and_address.fail(pair, now)
     try:
         user, stored = accounts.by_login(login)
     except UserNotFound:
@@ -229,14 +235,19 @@ async def signin(request: web.Request) -> web.StreamResponse:
     )
     if user is None or stored is None or not valid:
         log.info("sign-in failed for %r", login)
-        limits.signin_per_address.hit(address, now)
-        limits.signin_per_login.hit(login, now)
+        # The waits run from the answer, however long the check took.
+        for backoff, key in ((limits.signin_per_address, address),
+                             (limits.signin_per_login_and_address, pair)):  # fmt: skip
+            backoff.undo(key)
+            backoff.fail(key, time.time())
         return render(
             request,
             "signin.html",
             {"next": nxt, "error": _("The login or the password is wrong.")},
             status=401,
         )
+    limits.signin_per_address.undo(address)
+    limits.signin_per_login_and_address.clear(pair)
     if stored is not None and passwords.needs_rehash(stored):
         rehashed = await loop.run_in_executor(None, passwords.hash, password)
         accounts.set_password_hash(user.id, rehashed)
@@ -269,6 +280,9 @@ def _dummy_hash(passwords: Passwords) -> str:
 
 def too_many(request: web.Request, wait: float) -> str:
     _ = gettext_of(request)
+    if wait < 59.5:
+        seconds = max(1, round(wait))
+        return _("Too many attempts. Try again in {n} s.").replace("{n}", str(seconds))
     minutes = max(1, -(-round(wait) // 60))
     return _("Too many attempts. Try again in {n} min.").replace("{n}", str(minutes))
 
