@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
@@ -14,6 +15,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from access.api_keys import ApiKey, ApiKeyInvalid, Scope
 from access.errors import AccessError
@@ -25,7 +27,7 @@ from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 from . import api_schema, keys
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
-from .settings import is_loopback
+from .settings import Settings, is_loopback
 
 log = logging.getLogger("sabaq.web")
 
@@ -248,6 +250,50 @@ def _csp(request: web.Request) -> str:
     if cluster is None or not cluster.connect_sources:
         return CSP
     return CSP.replace("connect-src 'self'", f"connect-src 'self' {cluster.connect_sources}")
+
+
+def body_deadline(seconds: float) -> Middleware:
+    """A request's body must have arrived ``seconds`` after its head, or the request ends with
+    408 and its connection is closed — however the handler reads it (the head's own bound is
+    the server's keep-alive timeout, ``server_limits``)."""
+
+    @web.middleware
+    async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.body_exists or request.content.is_eof():
+            return await handler(request)
+        loop = asyncio.get_running_loop()
+        bound = asyncio.timeout(None)
+
+        def expire() -> None:
+            if not request.content.is_eof():
+                bound.reschedule(loop.time())
+
+        timer = loop.call_later(seconds, expire)
+        try:
+            async with bound:
+                return await handler(request)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+        finally:
+            timer.cancel()
+        log.info("%s %s: the body did not arrive in %s s", request.method, request.path, seconds)
+        catalogues = request.config_dict.get(keys.CATALOGUES)  # none on a media node
+        _ = catalogues[request.get(LANG_KEY, "en")].gettext if catalogues else str
+        response = web.Response(status=408, text=_("The request took too long to arrive."))
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()  # at once: no waiting for the rest of the body
+        return response
+
+    return deadline
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """The server's handler arguments: an idle connection, or one whose request head has not
+    arrived in full, is closed after the header timeout."""
+    return {"keepalive_timeout": settings.header_timeout_seconds}
 
 
 @web.middleware

@@ -126,6 +126,10 @@ class Settings:
     signin_attempts: int = 10
     signin_window_seconds: float = 300.0
     signin_wait_seconds: float = 1.0
+    # How long a client may take to send a request's head (from connecting, or from the end of
+    # its previous request: also how long an idle connection is kept), and then its body.
+    header_timeout_seconds: float = 15.0
+    body_timeout_seconds: float = 30.0
     join_tokens_per_minute: int = 30
     # The monthly guarantee: how often it runs (0: never), and where it may plan a class.
     guarantee_interval_seconds: float = 900.0
@@ -209,6 +213,8 @@ class Settings:
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
             signin_wait_seconds=_number(env, "SABAQ_SIGNIN_WAIT_SECONDS", 1),
+            header_timeout_seconds=_number(env, "SABAQ_HEADER_TIMEOUT_SECONDS", 15),
+            body_timeout_seconds=_number(env, "SABAQ_BODY_TIMEOUT_SECONDS", 30),
             join_tokens_per_minute=int(_number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),
             guarantee_interval_seconds=_number(
                 env, "SABAQ_GUARANTEE_INTERVAL_SECONDS", 900, zero=True
