@@ -50,6 +50,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE users ADD COLUMN agency TEXT;
         """,
     ),
+    (
+        "access_0004_class_bound_sessions",
+        """
+        -- A session opened by a join link: it reaches that one class only.
+        ALTER TABLE sessions ADD COLUMN class_id INTEGER;
+        """,
+    ),
 )
 
 SESSION_TTL = 12 * 3600.0
@@ -63,6 +70,7 @@ def _hash_token(token: str) -> str:
 class Session:
     user: User
     expires_at: float
+    class_id: int | None = None  # opened by a join link: this class only
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -177,8 +185,11 @@ class SqliteAccounts:
         return cur.rowcount == 1
 
     # -- sessions -----------------------------------------------------------------------------
-    def open_session(self, user_id: int, ttl: float = SESSION_TTL) -> tuple[str, Session]:
-        """Start a session; returns the cookie token (shown once) and the session."""
+    def open_session(
+        self, user_id: int, ttl: float = SESSION_TTL, class_id: int | None = None
+    ) -> tuple[str, Session]:
+        """Start a session (for one class only, with ``class_id``); returns the cookie token
+        (shown once) and the session."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
         with self._db:
@@ -186,23 +197,25 @@ class SqliteAccounts:
                 "DELETE FROM sessions WHERE expires_at < ?", (now,)
             )  # keep the table small
             self._db.execute(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (_hash_token(token), user_id, now, now + ttl),
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, class_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_hash_token(token), user_id, now, now + ttl, class_id),
             )
-        return token, Session(user=self.get(user_id), expires_at=now + ttl)
+        return token, Session(user=self.get(user_id), expires_at=now + ttl, class_id=class_id)
 
     def session(self, token: str) -> Session | None:
         if not token or len(token) > 256 or not token.isascii():
             return None
         row = self._db.execute(
-            "SELECT s.expires_at, u.* FROM sessions s JOIN users u"
+            "SELECT s.expires_at, s.class_id AS session_class_id, u.* FROM sessions s JOIN users u"
             " ON u.id = s.user_id WHERE s.token_hash = ?",
             (_hash_token(token),),
         ).fetchone()
         if row is None or row["expires_at"] < self._clock():
             return None
-        return Session(user=_user(row), expires_at=row["expires_at"])
+        return Session(
+            user=_user(row), expires_at=row["expires_at"], class_id=row["session_class_id"]
+        )
 
     def close_session(self, token: str) -> None:
         with self._db:

@@ -53,6 +53,9 @@ class SigninClaims:
     user_id: int
     jti: str
     expires_at: int
+    # A join link's: the one class it opens, and the API key that made it.
+    class_id: int | None = None
+    key_id: int | None = None
 
 
 def _moment(value: object) -> float:
@@ -175,15 +178,27 @@ class TokenSigner:
         return claims
 
     # -- sign-in links ------------------------------------------------------------------------
-    def mint_signin(self, *, user_id: int, ttl: float) -> str:
-        """A sign-in link's token; ``jti`` lets the control plane accept it only once."""
-        return self._encode("signin", {"sub": str(user_id), "jti": secrets.token_urlsafe(16)}, ttl)
+    def mint_signin(
+        self, *, user_id: int, ttl: float, class_id: int | None = None, key_id: int | None = None
+    ) -> str:
+        """A sign-in link's token; ``jti`` lets the control plane accept it only once. With
+        ``class_id`` (a join link, made by the portal's API key ``key_id``) it opens that
+        class only."""
+        claims: dict[str, object] = {"sub": str(user_id), "jti": secrets.token_urlsafe(16)}
+        if class_id is not None:
+            claims |= {"cls": class_id, "key": key_id}
+        return self._encode("signin", claims, ttl)
 
     def verify_signin(self, token: str) -> SigninClaims:
         p = self._decode(token, "signin")
         try:
+            cls, key = p.get("cls"), p.get("key")
             return SigninClaims(
-                user_id=int(str(p["sub"])), jti=str(p["jti"]), expires_at=int(str(p["exp"]))
+                user_id=int(str(p["sub"])),
+                jti=str(p["jti"]),
+                expires_at=int(str(p["exp"])),
+                class_id=None if cls is None else int(str(cls)),
+                key_id=None if key is None else int(str(key)),
             )
         except (KeyError, ValueError) as exc:
             raise TokenInvalid("The token lacks a claim") from exc

@@ -2,9 +2,13 @@
 
 Every cell a spreadsheet could take for a formula (one starting with ``= + - @``, a tab or a
 carriage return) is written with a leading apostrophe, so a name like ``=HYPERLINK(...)`` stays
-text. Every file ends with the ledger's chain heads it was built from (rows marked
-``sabaq-chain-head``: class, number of events, hash of the last), so ``sabaq verify --report``
-can tell whether the ledger still agrees with it.
+text. A CSV is safe whichever list separator the spreadsheet splits on: Excel in Russian and
+Kazakh locales splits a comma-separated file on ``;`` (and on line breaks inside a cell), so a
+cell ``Ли;=cmd|...`` would give a bare ``=cmd|...`` there; within a CSV cell, what follows a
+``;`` or a line break is marked as text with an apostrophe too. Every file ends with the
+ledger's chain heads it was built from (rows marked ``sabaq-chain-head``: class, number of
+events, hash of the last), so ``sabaq verify --report`` can tell whether the ledger still
+agrees with it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,34 @@ def escape_cell(value: Cell) -> Cell:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+# Where a spreadsheet splitting a comma-separated file on ";" starts a cell within one of ours.
+_RESPLIT = re.compile(r"(?<=[;\r\n])(?=[=+\-@\t\r\"])")
+_QUOTED_BY_CSV = re.compile(r"[,\"\r\n]")
+
+
+def csv_safe(value: str) -> str:
+    """A cell's text (escaped already) that starts no formula in a comma-separated file read
+    with either "," or ";" as the separator.
+
+    A ";" or line break in the cell starts a new cell for a reader splitting on ";": what
+    follows must not be a formula, nor a quote (which would start a quoted cell there). A
+    cell the CSV writer quotes ends in a quote: a ";" or line break just before it would
+    start a quoted cell running into the rest of the line."""
+    value = _RESPLIT.sub("'", value)
+    if value.endswith((";", "\r", "\n")) and _QUOTED_BY_CSV.search(value):
+        value += "'"
+    return value
+
+
+def csv_row(cells: Sequence[object]) -> str:
+    """One CSV line (CRLF) of cells made safe with ``csv_safe``."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(
+        ["" if c is None else csv_safe(c) if isinstance(c, str) else c for c in cells]
+    )
+    return buf.getvalue()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +94,8 @@ class Table:
 
 
 def to_csv(table: Table) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    for line in table.lines():
-        writer.writerow(["" if c is None else c for c in line])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    text = "".join(csv_row(line) for line in table.lines())
+    return ("\ufeff" + text).encode("utf-8")
 
 
 def to_xlsx(table: Table, sheet: str = "Attendance") -> bytes:

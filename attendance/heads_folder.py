@@ -11,14 +11,12 @@ as in reports.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .export import CHAIN_MARK, ChainHead
+from .export import CHAIN_MARK, ChainHead, csv_row
 
 
 def _append_synced(path: Path, text: str) -> None:
@@ -31,9 +29,7 @@ def _append_synced(path: Path, text: str) -> None:
 
 
 def _row(*cells: object) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(cells)
-    return buf.getvalue()
+    return csv_row(cells)
 
 
 class HeadsFolder:

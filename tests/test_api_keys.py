@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 
 from access.api_keys import Scope
+from scheduler.models import ClassFormat, ClassKind
 from tests.conftest import Academy, SignIn
 from web import keys
+from web.http import CSRF_COOKIE
 
 
 def _monday_ahead() -> date:
@@ -111,3 +113,58 @@ async def test_a_retried_creation_with_the_same_idempotency_key_plans_once(
         assert bad.status == 400
     planned = served.app[keys.TIMETABLE].classes_of_group(academy.group_id)
     assert sum(c.title == "Криминология" for c in planned) == 1
+
+
+async def test_join_links_are_the_portals_and_open_one_class_only(
+    served: TestServer, academy: Academy, sign_in: SignIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    link_body = {"user_id": academy.teacher_id, "class_id": academy.class_id}
+    # Staff cannot sign in as a teacher or a student through a link made from their session.
+    refused = await sign_in(academy.staff_id).post("/api/v1/join-links", json=link_body)
+    assert refused.status == 403 and (await refused.json())["error"]["code"] == "api_key_required"
+    tt = served.app[keys.TIMETABLE]
+    now = datetime.now(UTC)
+    second = tt.add_class(
+        title="Уголовный процесс", kind=ClassKind.SEMINAR, format=ClassFormat.LIVE_ONLINE,
+        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=2),
+        ends_at=now + timedelta(hours=3),
+        group_ids=(academy.group_id,),
+    )  # fmt: skip
+    key, secret = served.app[keys.API_KEYS].create(
+        "Портал", frozenset({Scope.JOIN}), academy.staff_id
+    )
+    async with ClientSession(base_url=served.make_url("/")) as portal:
+        with caplog.at_level(logging.INFO, logger="sabaq.web"):
+            made = await portal.post(
+                "/api/v1/join-links", json=link_body, headers={"Authorization": f"Bearer {secret}"}
+            )
+            assert made.status == 201, await made.text()
+            url = (await made.json())["url"]
+            async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+                landed = await browser.get(url)
+                assert landed.status == 200 and "Уголовное право" in await landed.text()
+                assert str(landed.url).endswith(f"/classes/{academy.class_id}")
+                # The link opens that class: its page and joining it, as the teacher.
+                csrf = {c.key: c.value for c in browser.cookie_jar}[CSRF_COOKIE]
+                joined = await browser.post(
+                    served.make_url(f"/classes/{academy.class_id}/join-token"),
+                    headers={"X-CSRF-Token": csrf},
+                )
+                assert joined.status == 200 and (await joined.json())["role"] == "host"
+                # Nothing else as that teacher: not their other class, not their home page.
+                for path in (f"/classes/{second.id}", "/", f"/classes/{academy.class_id}x"):
+                    other = await browser.get(served.make_url(path), allow_redirects=False)
+                    assert other.status in (403, 404), (path, other.status)
+                other_token = await browser.post(
+                    served.make_url(f"/classes/{second.id}/join-token"),
+                    headers={"X-CSRF-Token": csrf},
+                )
+                assert other_token.status == 403
+        # The log names who made the link and who used it.
+        made_by = f"API: Портал (#{key.id})"
+        assert any(
+            "join link" in r.getMessage() and made_by in r.getMessage() for r in caplog.records
+        )
+        assert any(
+            "join link used" in r.getMessage() and made_by in r.getMessage() for r in caplog.records
+        )

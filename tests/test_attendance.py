@@ -41,6 +41,10 @@ from web.events import write_digests
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
+# A name Excel in Russian and Kazakh locales (";" as the list separator) would split into a
+# bare formula cell if it were written as it is.
+SEMICOLON_ATTACK = "Ли;=cmd|' /C calc'!A0;"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 KAZAKH = "Әсел Ғалымқызы Қоңырбаева-Өтеғұлова Үмітұлы Һ Іңкәр"
 
 
@@ -133,6 +137,7 @@ def _table() -> Table:
             [KAZAKH, "присутствовал", "2026-11-24 10:01:00", "2026-11-24 11:30:00", 89, ""],
             ['=HYPERLINK("http://evil.example","click")', "отсутствовал", "", "", 0, ""],
             ["Иван Петров", "по уважительной причине", "", "", 0, "-справка 12"],
+            [SEMICOLON_ATTACK, "отсутствовал", "", "", 0, 'болен;"=1+1", +7 701;'],
         ],
         heads=[ChainHead(7, 3, "ab" * 32)],
         heads_title="Вершины цепочек журнала посещаемости",
@@ -149,6 +154,38 @@ def test_csv_report_matches_the_golden_file(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_bytes(data)
     assert read_heads(path) == [ChainHead(7, 3, "ab" * 32)]
+
+
+def _read_both_ways(data: bytes) -> dict[str, list[list[str]]]:
+    text = data.decode("utf-8-sig")
+    return {d: list(csv.reader(io.StringIO(text, newline=""), delimiter=d)) for d in ",;"}
+
+
+def test_no_csv_cell_starts_a_formula_whichever_separator_the_spreadsheet_splits_on() -> None:
+    data = to_csv(_table())
+    assert data == (GOLDEN / "attendance.csv").read_bytes()
+    for delimiter, rows in _read_both_ways(data).items():
+        for row in rows:
+            for cell in row:
+                assert not cell.startswith(FORMULA_START), (delimiter, row)
+    # Read as written (comma-separated), every cell is still the text it was, marked as text.
+    rows = _read_both_ways(data)[","]
+    assert rows[6][0] == "Ли;'=cmd|' /C calc'!A0;" and rows[6][1] == "отсутствовал"
+    assert rows[6][5] == """болен;'"=1+1", +7 701;'"""
+    assert rows[3][0] == KAZAKH and rows[5][5] == "'-справка 12"
+
+
+@given(
+    st.lists(st.lists(st.text(alphabet=st.sampled_from(';,"=+-@\t\r\n a')), max_size=4), max_size=4)
+)
+def test_no_cell_of_any_text_starts_a_formula_under_either_separator(
+    cells: list[list[str]],
+) -> None:
+    data = to_csv(Table(title="t", header=["a"], rows=cells))
+    for delimiter, rows in _read_both_ways(data).items():
+        for row in rows:
+            for cell in row:
+                assert not cell.startswith(FORMULA_START), (delimiter, cells, row)
 
 
 def test_xlsx_report_reads_back_as_text(tmp_path: Path) -> None:

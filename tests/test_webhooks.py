@@ -287,3 +287,38 @@ def test_old_deliveries_are_pruned_but_pending_ones_kept(
     hooks.collect(time.time())
     fresh = sorted(d.id for d in hooks.deliveries())
     assert fresh[0] == third and min(fresh[1:]) > third  # no X-Sabaq-Delivery is used twice
+
+
+LOOPBACK_SPELLINGS = (
+    "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0x7f.1", "127.0.1", "017700000001",
+    "[::127.0.0.1]", "[::ffff:127.0.0.1]", "[0:0:0:0:0:ffff:7f00:1]", "[64:ff9b::127.0.0.1]",
+    "[2002:7f00:1::]", "[::1]", "0", "0.0.0.0", "169.254.169.254", "0xa9.0xfe.0xa9.0xfe",
+)  # fmt: skip
+
+
+async def test_this_machine_in_any_spelling_is_refused_when_registered(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    staff = sign_in(academy.staff_id)
+    for host in LOOPBACK_SPELLINGS:
+        with pytest.raises(ValueError, match="machine"):
+            check_url(f"http://{host}/hooks")
+        refused = await staff.post(
+            "/webhooks",
+            data={"url": f"http://{host}:8080/hooks"},
+            headers={"Accept-Language": "en"},
+        )
+        assert refused.status == 400, host
+        assert "this machine" in await refused.text(), host
+    # An IP address written in another unusual way is refused too, saying how to write it.
+    for host in ("10.1", "0x0a.0.0.1", "012.0.0.1", "167772161"):
+        refused = await staff.post(
+            "/webhooks", data={"url": f"https://{host}/hooks"}, headers={"Accept-Language": "en"}
+        )
+        assert refused.status == 400 and "four decimal numbers" in await refused.text(), host
+    assert served.app[keys.WEBHOOKS].endpoints() == []
+    # A host the server explicitly allows (the portal on this machine) and the LAN still are.
+    for url in ("http://127.0.0.1:8080/hooks", "https://10.0.0.1/hooks", "https://portal.example/"):
+        added = await staff.post("/webhooks", data={"url": url})
+        assert added.status == 200, url
+    assert len(served.app[keys.WEBHOOKS].endpoints()) == 3

@@ -49,9 +49,17 @@ def staff_or_portal(request: web.Request, scope: Scope, refusal: str) -> Caller:
 
 @routes.post("/api/v1/join-links")
 async def join_link(request: web.Request) -> web.Response:
-    """A short-lived link that signs a portal user in and opens the class (scope: join)."""
+    """A short-lived link that opens one class for a portal user, its student or teacher
+    (scope: join). Only the portal's API key makes one: from a person's session it would let
+    staff act as anyone."""
     _ = gettext_of(request)
-    caller = staff_or_portal(request, Scope.JOIN, _("Join links are made by the portal or staff."))
+    caller = api_caller(request, Scope.JOIN)
+    if caller.key is None:
+        raise PageError(
+            403,
+            _("Join links are made by the portal with its API key, not from a signed-in session."),
+            "api_key_required",
+        )
     body = await json_body(request, api_schema.JOIN_LINK)
     c = request.app[keys.TIMETABLE].get_class(body["class_id"])
     try:
@@ -67,9 +75,11 @@ async def join_link(request: web.Request) -> web.Response:
         )
     if c.status not in JOINABLE:
         raise PageError(409, _("This class is over."), "class_over")
-    token = request.app[keys.SIGNER].mint_signin(user_id=user.id, ttl=JOIN_LINK_TTL)
+    token = request.app[keys.SIGNER].mint_signin(
+        user_id=user.id, ttl=JOIN_LINK_TTL, class_id=c.id, key_id=caller.key.id
+    )
     url = f"{request.scheme}://{request.host}/signin/link?token={token}&next=/classes/{c.id}"
-    log.info("join link for user %s, class %s, by %s", user.id, c.id, caller.name)
+    log.info("join link for user %s, class %s, made by %s", user.id, c.id, caller.name)
     return web.json_response(
         {"url": url, "expires_in": int(JOIN_LINK_TTL), "role": role.value}, status=201
     )

@@ -601,8 +601,8 @@ def document() -> dict[str, Any]:
             "/api/v1/join-links": {
                 "post": {
                     "operationId": "joinLink",
-                    "summary": "A ten-minute link that signs a user in and opens a class"
-                    " (scope: join)",
+                    "summary": "A ten-minute link that opens one class for its student or"
+                    " teacher, and nothing else (scope: join; an API key only)",
                     "requestBody": _body("JoinLink"),
                     "responses": {
                         "201": {

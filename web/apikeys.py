@@ -20,6 +20,7 @@ from .http import (
     require_role,
 )
 from .views import EDITORS
+from .webhooks import AddressRefused
 
 log = logging.getLogger("sabaq.web.apikeys")
 routes = web.RouteTableDef()
@@ -135,6 +136,23 @@ async def add_webhook(request: web.Request) -> web.Response:
     form = await request.post()
     try:
         endpoint = request.app[keys.WEBHOOKS].add(str(form.get("url", "")), user.id)
+    except AddressRefused as exc:
+        if exc.problem == "this_machine" and exc.host == str(exc.address):
+            error = _(
+                "Webhooks do not go to this machine, nor to link-local or multicast addresses."
+            )
+        elif exc.problem == "this_machine":
+            error = _(
+                "Webhooks do not go to this machine, nor to link-local or multicast addresses:"
+                " {host} is {address}."
+            )
+        else:
+            error = _(
+                "{host} is the IP address {address} written in an unusual way: write it as four"
+                " decimal numbers ({address})."
+            )
+        error = error.replace("{host}", exc.host).replace("{address}", str(exc.address))
+        return _webhooks_page(request, error=error, status=400)
     except ValueError:
         return _webhooks_page(
             request, error=_("Give the address as https://… (at most 500 characters)."), status=400

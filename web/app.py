@@ -49,7 +49,7 @@ from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
 from .guests import routes as guest_routes
-from .http import MAX_BODY, forwarded, middleware, templates
+from .http import MAX_BODY, body_deadline, forwarded, middleware, server_limits, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .idempotency import Idempotency
@@ -414,7 +414,11 @@ def create_app(
         raise ConfigError(
             "`sabaq control` runs a cluster: set REDIS_URL (or run `sabaq serve`, one process)."
         )
-    app = web.Application(middlewares=[forwarded, middleware], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[forwarded, body_deadline(settings.body_timeout_seconds), middleware],
+        client_max_size=MAX_BODY,
+        handler_args=server_limits(settings),
+    )
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
     app[keys.PASSWORDS] = Passwords()
@@ -425,6 +429,7 @@ def create_app(
         max(1, settings.signin_attempts),
         settings.signin_window_seconds,
         max(1, settings.join_tokens_per_minute),
+        settings.signin_wait_seconds,
     )
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(_database)
@@ -486,7 +491,11 @@ def create_media_app(settings: Settings, media: MediaBackend | None = None) -> w
             "`sabaq media` needs SABAQ_MEDIA_URL: the address browsers reach this node's"
             " signaling at (like https://sabaq.example.edu/nodes/media-1/media)."
         )
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[body_deadline(settings.body_timeout_seconds)],
+        client_max_size=MAX_BODY,
+        handler_args=server_limits(settings),
+    )
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
     app[keys.SIGNER] = TokenSigner(settings.secret_key, settings.clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
@@ -14,6 +15,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from access.api_keys import ApiKey, ApiKeyInvalid, Scope
 from access.errors import AccessError
@@ -25,7 +27,7 @@ from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 from . import api_schema, keys
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
-from .settings import is_loopback
+from .settings import Settings, is_loopback
 
 log = logging.getLogger("sabaq.web")
 
@@ -221,6 +223,25 @@ def _encodable(value: Any) -> bool:
     return True
 
 
+# What a session opened by a join link reaches besides its class's pages.
+_OPEN_PATHS = frozenset({"/signin", "/signin/link", "/signout", "/language", "/healthz", "/readyz"})
+_OPEN_PREFIXES = ("/static/", "/media/")
+
+
+def reaches(session: Session, path: str) -> bool:
+    """Whether ``session`` may ask for ``path``: anything, unless a join link opened it for
+    one class — then that class's pages and what the class page itself uses."""
+    if session.class_id is None:
+        return True
+    own = f"/classes/{session.class_id}"
+    return (
+        path == own
+        or path.startswith(own + "/")
+        or path in _OPEN_PATHS
+        or path.startswith(_OPEN_PREFIXES)
+    )
+
+
 def _bearer(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if request.path.startswith("/api/") and auth[:7].lower() == "bearer ":
@@ -234,6 +255,50 @@ def _csp(request: web.Request) -> str:
     if cluster is None or not cluster.connect_sources:
         return CSP
     return CSP.replace("connect-src 'self'", f"connect-src 'self' {cluster.connect_sources}")
+
+
+def body_deadline(seconds: float) -> Middleware:
+    """A request's body must have arrived ``seconds`` after its head, or the request ends with
+    408 and its connection is closed — however the handler reads it (the head's own bound is
+    the server's keep-alive timeout, ``server_limits``)."""
+
+    @web.middleware
+    async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.body_exists or request.content.is_eof():
+            return await handler(request)
+        loop = asyncio.get_running_loop()
+        bound = asyncio.timeout(None)
+
+        def expire() -> None:
+            if not request.content.is_eof():
+                bound.reschedule(loop.time())
+
+        timer = loop.call_later(seconds, expire)
+        try:
+            async with bound:
+                return await handler(request)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+        finally:
+            timer.cancel()
+        log.info("%s %s: the body did not arrive in %s s", request.method, request.path, seconds)
+        catalogues = request.config_dict.get(keys.CATALOGUES)  # none on a media node
+        _ = catalogues[request.get(LANG_KEY, "en")].gettext if catalogues else str
+        response = web.Response(status=408, text=_("The request took too long to arrive."))
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()  # at once: no waiting for the rest of the body
+        return response
+
+    return deadline
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """The server's handler arguments: an idle connection, or one whose request head has not
+    arrived in full, is closed after the header timeout."""
+    return {"keepalive_timeout": settings.header_timeout_seconds}
 
 
 @web.middleware
@@ -281,6 +346,12 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     request[CSRF_KEY] = csrf
     _ = gettext_of(request)
     try:
+        if session is not None and not reaches(session, request.path):
+            raise PageError(
+                403,
+                _("This link opens one class only. Sign in with your password to see the rest."),
+                "class_only",
+            )
         writes = request.method not in ("GET", "HEAD", "OPTIONS") and not (
             request.path.startswith("/media/")
         )

@@ -123,10 +123,17 @@ class Settings:
     webhook_allowed_hosts: tuple[str, ...] = ()
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
-    # Sign-in attempts per login in a window (five times as many per address); join tokens a
-    # person may ask for in a minute.
+    # Failed sign-ins per login and address in a window before the waits begin (five times as
+    # many per address), and the first wait, doubling with further failures (per address:
+    # every signin_attempts failures), at most half the window; failures are forgotten after
+    # a window without one; join tokens a person may ask for in a minute.
     signin_attempts: int = 10
     signin_window_seconds: float = 300.0
+    signin_wait_seconds: float = 1.0
+    # How long a client may take to send a request's head (from connecting, or from the end of
+    # its previous request: also how long an idle connection is kept), and then its body.
+    header_timeout_seconds: float = 15.0
+    body_timeout_seconds: float = 30.0
     join_tokens_per_minute: int = 30
     # The monthly guarantee: how often it runs (0: never), and where it may plan a class.
     guarantee_interval_seconds: float = 900.0
@@ -213,6 +220,9 @@ class Settings:
             guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
+            signin_wait_seconds=_number(env, "SABAQ_SIGNIN_WAIT_SECONDS", 1),
+            header_timeout_seconds=_number(env, "SABAQ_HEADER_TIMEOUT_SECONDS", 15),
+            body_timeout_seconds=_number(env, "SABAQ_BODY_TIMEOUT_SECONDS", 30),
             join_tokens_per_minute=int(_number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),
             guarantee_interval_seconds=_number(
                 env, "SABAQ_GUARANTEE_INTERVAL_SECONDS", 900, zero=True

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from access.api_keys import ApiKeyInvalid
 from access.errors import TokenInvalid, UserNotFound
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
@@ -37,6 +38,7 @@ from .http import (
     LANG_COOKIE,
     LANG_KEY,
     SESSION_COOKIE,
+    Caller,
     PageError,
     download,
     gettext_of,
@@ -48,7 +50,7 @@ from .http import (
 )
 from .i18n import N_, format_time
 from .labels import not_admitted_labels
-from .ratelimit import address_key
+from .ratelimit import address_key, login_at
 from .settings import Settings
 
 log = logging.getLogger("sabaq.web.views")
@@ -201,10 +203,12 @@ async def signin(request: web.Request) -> web.StreamResponse:
     accounts, passwords = request.app[keys.ACCOUNTS], request.app[keys.PASSWORDS]
     limits, now = request.app[keys.LIMITS], time.time()
     address = address_key(request.remote)
-    # Only failed attempts count: a classroom signing in behind one address is not a guess.
+    # Only failed attempts count, per login and address and per address — never per login
+    # alone: someone guessing a password elsewhere does not lock its owner out.
+    pair = login_at(login, address)
     wait = limits.signin_per_address.blocked(address, now)
     if wait is None:
-        wait = limits.signin_per_login.blocked(login, now)
+        wait = limits.signin_per_login_and_address.blocked(pair, now)
     if wait is not None:
         log.warning("sign-in attempts over the limit for %r from %s", login, request.remote)
         response = render(
@@ -215,6 +219,10 @@ async def signin(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
+    # Counted as a failure until the password proves right: guesses sent all at once wait
+    # like guesses sent one by one.
+    limits.signin_per_address.fail(address, now)
+    limits.signin_per_login_and_address.fail(pair, now)
     try:
         user, stored = accounts.by_login(login)
     except UserNotFound:
@@ -228,23 +236,35 @@ async def signin(request: web.Request) -> web.StreamResponse:
     )
     if user is None or stored is None or not valid:
         log.info("sign-in failed for %r", login)
-        limits.signin_per_address.hit(address, now)
-        limits.signin_per_login.hit(login, now)
+        # The waits run from the answer, however long the check took.
+        for backoff, key in ((limits.signin_per_address, address),
+                             (limits.signin_per_login_and_address, pair)):  # fmt: skip
+            backoff.undo(key)
+            backoff.fail(key, time.time())
         return render(
             request,
             "signin.html",
             {"next": nxt, "error": _("The login or the password is wrong.")},
             status=401,
         )
+    limits.signin_per_address.undo(address)
+    limits.signin_per_login_and_address.clear(pair)
     if stored is not None and passwords.needs_rehash(stored):
         rehashed = await loop.run_in_executor(None, passwords.hash, password)
         accounts.set_password_hash(user.id, rehashed)
     return _signed_in(request, user, nxt)
 
 
-def _signed_in(request: web.Request, user: User, nxt: str) -> web.StreamResponse:
-    token, _session = request.app[keys.ACCOUNTS].open_session(user.id)
-    log.info("signed in user=%s role=%s", user.id, user.role.value)
+def _signed_in(
+    request: web.Request, user: User, nxt: str, class_id: int | None = None
+) -> web.StreamResponse:
+    token, _session = request.app[keys.ACCOUNTS].open_session(user.id, class_id=class_id)
+    log.info(
+        "signed in user=%s role=%s%s",
+        user.id,
+        user.role.value,
+        "" if class_id is None else f" for class {class_id} only",
+    )
     response = redirect(nxt)
     set_session_cookie(response, request, token)
     return response
@@ -261,6 +281,9 @@ def _dummy_hash(passwords: Passwords) -> str:
 
 def too_many(request: web.Request, wait: float) -> str:
     _ = gettext_of(request)
+    if wait < 59.5:
+        seconds = max(1, round(wait))
+        return _("Too many attempts. Try again in {n} s.").replace("{n}", str(seconds))
     minutes = max(1, -(-round(wait) // 60))
     return _("Too many attempts. Try again in {n} min.").replace("{n}", str(minutes))
 
@@ -285,6 +308,17 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
         raise PageError(
             401, _("This sign-in link is not valid or has expired."), "token_invalid"
         ) from None
+    made_by = None
+    if claims.class_id is not None:  # a join link: its portal key must still be in force
+        try:
+            key = request.app[keys.API_KEYS].get(claims.key_id or 0)
+        except ApiKeyInvalid:
+            key = None
+        if key is None or not key.active:
+            raise PageError(
+                401, _("This sign-in link is not valid or has expired."), "token_invalid"
+            )
+        made_by = Caller(None, key).name
     if not accounts.use_signin_link(claims.jti, claims.expires_at):
         limits.signin_per_address.hit(address, now)
         raise PageError(
@@ -292,7 +326,15 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
             _("This sign-in link was already used. Each link signs in once; ask for a new one."),
             "token_used",
         )
-    return _signed_in(request, user, _safe_next(request.query.get("next")))
+    if claims.class_id is None:
+        return _signed_in(request, user, _safe_next(request.query.get("next")))
+    # A join link opens its class, and only it: the session it starts reaches nothing else
+    # (someone signed in already as this person keeps their own session).
+    log.info("join link used: user=%s class=%s, link made by %s", user.id, claims.class_id, made_by)
+    current = session_of(request)
+    if current is not None and current.user.id == user.id and current.class_id is None:
+        return redirect(f"/classes/{claims.class_id}")
+    return _signed_in(request, user, f"/classes/{claims.class_id}", claims.class_id)
 
 
 @routes.post("/signout")

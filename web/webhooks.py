@@ -19,6 +19,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import socket
 import sqlite3
@@ -251,9 +252,48 @@ SOURCES: tuple[tuple[str, str, Callable[[Row], Shape | None]], ...] = (
 )
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A host whose last label is a number is an IPv4 address to browsers (the URL standard) and to
+# resolvers (inet_aton): 127.1, 2130706433, 0x7f000001, 0177.0.0.1 are all 127.0.0.1.
+_NUMBER = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
+
+
+class AddressRefused(ValueError):
+    """A webhook address refused because of the IP address its host stands for: ``problem``
+    is ``this_machine`` (this machine, link-local, multicast or unspecified) or
+    ``unusual_number`` (an IPv4 address not written as four decimal numbers)."""
+
+    def __init__(self, problem: str, host: str, address: IPAddress) -> None:
+        message = {
+            "this_machine": "Not this machine, a link-local or a multicast address",
+            "unusual_number": "An IP address is written as four decimal numbers",
+        }[problem]
+        super().__init__(f"{message}: {host} is {address}")
+        self.problem = problem
+        self.host = host
+        self.address = address
+
+
+def host_address(host: str) -> tuple[IPAddress | None, bool]:
+    """The IP address a URL's host stands for, however it is spelled (None for a name), and
+    whether it is spelled the usual way."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")), True
+    except ValueError:
+        pass
+    if not _NUMBER.fullmatch(host.rsplit(".", 1)[-1]):
+        return None, True
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host)), False
+    except OSError:
+        raise ValueError("Not a valid address") from None
+
+
 def check_url(url: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
     """A webhook address: http(s), a host that can be encoded, not this machine or a
-    link-local or multicast address (the academy's LAN is fine) unless explicitly allowed."""
+    link-local or multicast address (the academy's LAN is fine) unless explicitly allowed —
+    in whatever spelling (127.1, 2130706433, [::ffff:127.0.0.1] are this machine too); an IPv4
+    address is written as four decimal numbers."""
     url = url.strip()
     if len(url) > MAX_URL:
         raise ValueError("The address is too long")
@@ -272,20 +312,33 @@ def check_url(url: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
         return url
     if host == "localhost" or host.endswith(".localhost"):
         raise ValueError("Not this machine")
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
+    ip, usual = host_address(host)
+    if ip is None:
         return url  # a name: its addresses are checked each time it is resolved to send
     if unreachable(ip):
-        raise ValueError("Not this machine, a link-local or a multicast address")
+        raise AddressRefused("this_machine", host, ip)
+    if not usual:
+        raise AddressRefused("unusual_number", host, ip)
     return url
 
 
-def unreachable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def unreachable(ip: IPAddress) -> bool:
     """An address webhooks do not go to: this machine, link-local (cloud metadata), multicast,
-    unspecified — also written as an IPv4-mapped IPv6 address."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    unspecified — also as the IPv4 address inside an IPv6 one (mapped, compatible, NAT64,
+    6to4)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_loopback or ip.is_unspecified:
+            return True
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _IPV4_COMPATIBLE or ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return (
         ip.is_loopback
         or ip.is_link_local
