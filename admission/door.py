@@ -3,15 +3,14 @@ turned away at it, and who a register marks "not admitted"."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from scheduler.errors import SchedulerError
-from scheduler.models import LiveClass, Programme, ProgrammeKind
-from scheduler.sqlite_store import SqliteTimetable
+from scheduler.models import Discipline, Group, LiveClass, Programme, ProgrammeKind
 
 from .errors import AdmissionError
-from .sqlite_store import SqliteAdmission
 from .status import (
     CONTROLS,
     AdmissionChange,
@@ -24,6 +23,45 @@ from .status import (
     door_of,
     refusal,
 )
+
+
+class DoorTimetable(Protocol):
+    """What the door reads of the timetable (``SqliteTimetable`` is one)."""
+
+    def group(self, group_id: int) -> Group: ...
+
+    def groups_of_member(self, user_id: int) -> list[Group]: ...
+
+    def programme(self, programme_id: int) -> Programme: ...
+
+    def disciplines(self, programme_id: int) -> list[Discipline]: ...
+
+    def discipline(self, discipline_id: int) -> Discipline: ...
+
+    def discipline_named(self, programme_id: int, name: str) -> Discipline | None: ...
+
+    def learners(self, live_class: LiveClass) -> list[int]: ...
+
+
+class Statuses(Protocol):
+    """Where learners' admission histories are kept (``SqliteAdmission`` is one)."""
+
+    def histories(
+        self, learner_ids: Collection[int]
+    ) -> dict[int, dict[StatusKey, list[AdmissionChange]]]: ...
+
+    def record(
+        self,
+        *,
+        learner_id: int,
+        key: StatusKey,
+        admitted: bool,
+        reason: NotAdmittedReason | None,
+        note: str,
+        by_id: int | None,
+        by_name: str,
+        at: float,
+    ) -> AdmissionChange: ...
 
 
 class NotInProgramme(AdmissionError):
@@ -44,15 +82,15 @@ class Who:
     name: str
 
 
-def programmes_of_learner(timetable: SqliteTimetable, learner_id: int) -> list[Programme]:
+def programmes_of_learner(timetable: DoorTimetable, learner_id: int) -> list[Programme]:
     """The programmes of the learner's groups, by name."""
     ids = {g.programme_id for g in timetable.groups_of_member(learner_id) if g.programme_id}
     return sorted((timetable.programme(p) for p in ids), key=lambda p: p.name.casefold())
 
 
 def set_status(
-    admission: SqliteAdmission,
-    timetable: SqliteTimetable,
+    admission: Statuses,
+    timetable: DoorTimetable,
     *,
     learner_id: int,
     key: StatusKey,
@@ -89,7 +127,7 @@ def set_status(
     return change, True
 
 
-def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
+def door(timetable: DoorTimetable, c: LiveClass) -> Door:
     """The door of a class: the statuses that decide who of its learners may enter.
 
     A control or exam of a postgraduate programme that names none of the programme's
@@ -114,8 +152,8 @@ def door(timetable: SqliteTimetable, c: LiveClass) -> Door:
 
 
 def kept_out_during(
-    admission: SqliteAdmission,
-    timetable: SqliteTimetable,
+    admission: Statuses,
+    timetable: DoorTimetable,
     learner_id: int,
     c: LiveClass,
     window: Callable[[], tuple[float, float]],
@@ -133,8 +171,8 @@ def kept_out_during(
 
 
 def turned_away(
-    admission: SqliteAdmission,
-    timetable: SqliteTimetable,
+    admission: Statuses,
+    timetable: DoorTimetable,
     learner_id: int,
     c: LiveClass,
     at: float,
@@ -147,8 +185,8 @@ def turned_away(
 
 
 def not_admitted_in(
-    admission: SqliteAdmission,
-    timetable: SqliteTimetable,
+    admission: Statuses,
+    timetable: DoorTimetable,
     classes: Sequence[LiveClass],
     windows: Mapping[int, tuple[float, float]],
 ) -> Mapping[int, frozenset[int]]:
@@ -176,7 +214,7 @@ def not_admitted_in(
 
 
 def not_admitted_now(
-    admission: SqliteAdmission, timetable: SqliteTimetable, c: LiveClass, at: float
+    admission: Statuses, timetable: DoorTimetable, c: LiveClass, at: float
 ) -> dict[int, AdmissionChange]:
     """learner → the status that keeps them out of the class now (for the teacher's roster)."""
     d = door(timetable, c)

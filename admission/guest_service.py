@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from access.models import Role, User
-from scheduler.models import ClassStatus, LiveClass
-from scheduler.sqlite_store import SqliteTimetable
+from scheduler.models import ClassStatus, Department, Group, Institute, LiveClass
 
 from .errors import AdmissionError, NotTheDirector
 from .guests import GuestRequest, Refusal, Window, refusal, token_hash
-from .sqlite_store import SqliteGuests
+
+
+class GuestTimetable(Protocol):
+    """What guest requests read of the timetable (``SqliteTimetable`` is one)."""
+
+    def get_class(self, class_id: int) -> LiveClass: ...
+
+    def group(self, group_id: int) -> Group: ...
+
+    def department(self, department_id: int) -> Department: ...
+
+    def institute_of_group(self, group_id: int) -> Institute: ...
+
+
+class Guests(Protocol):
+    """Where guest requests are kept (``SqliteGuests`` is one)."""
+
+    def get(self, request_id: int) -> GuestRequest: ...
+
+    def by_token(self, token: str) -> tuple[GuestRequest, str | None] | None: ...
+
+    def bind(self, request_id: int, device: str, at: float) -> bool: ...
+
 
 OVER = frozenset({ClassStatus.HELD, ClassStatus.MISSED, ClassStatus.CANCELLED})
 
@@ -30,38 +52,38 @@ class NotAllowed(AdmissionError):
     code = "not_allowed"
 
 
-def _class(timetable: SqliteTimetable, request: GuestRequest) -> LiveClass:
+def _class(timetable: GuestTimetable, request: GuestRequest) -> LiveClass:
     return timetable.get_class(request.class_id)
 
 
-def head_id(timetable: SqliteTimetable, c: LiveClass) -> int | None:
+def head_id(timetable: GuestTimetable, c: LiveClass) -> int | None:
     group = timetable.group(c.group_ids[0])
     return timetable.department(group.department_id).head_id
 
 
-def director_id(timetable: SqliteTimetable, c: LiveClass) -> int | None:
+def director_id(timetable: GuestTimetable, c: LiveClass) -> int | None:
     return timetable.institute_of_group(c.group_ids[0]).director_id
 
 
-def check_file(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+def check_file(timetable: GuestTimetable, c: LiveClass, by: User) -> None:
     if by.role is not Role.HEAD_OF_DEPARTMENT or by.id != head_id(timetable, c):
         raise NotTheHead(f"User {by.id} is not the head of the department of class {c.id}")
     if c.status in OVER:
         raise ClassOver(f"Class {c.id} is {c.status}")
 
 
-def check_decide(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+def check_decide(timetable: GuestTimetable, c: LiveClass, by: User) -> None:
     if by.role is not Role.DIRECTOR or by.id != director_id(timetable, c):
         raise NotTheDirector(f"User {by.id} is not the director of the institute of {c.id}")
 
 
-def check_revoke(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+def check_revoke(timetable: GuestTimetable, c: LiveClass, by: User) -> None:
     check_decide(timetable, c, by)
     if c.status in OVER:
         raise ClassOver(f"Class {c.id} is {c.status}: nothing to revoke")
 
 
-def check_reset(timetable: SqliteTimetable, c: LiveClass, by: User) -> None:
+def check_reset(timetable: GuestTimetable, c: LiveClass, by: User) -> None:
     if by.role in (Role.STAFF, Role.ADMIN):
         return
     if by.role is Role.DIRECTOR and by.id == director_id(timetable, c):
@@ -84,8 +106,8 @@ class Admission:
 
 
 def redeem(
-    guests: SqliteGuests,
-    timetable: SqliteTimetable,
+    guests: Guests,
+    timetable: GuestTimetable,
     token: str,
     device: str,
     now: float,

@@ -3,16 +3,72 @@ what it excuses, and the make-up classes planned on it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from typing import Protocol
 
 from access.models import Role, User
-from scheduler.models import ClassFormat, ClassKind, LiveClass
-from scheduler.sqlite_store import SqliteTimetable
+from scheduler.models import ClassFormat, ClassKind, Group, Institute, LiveClass
 
 from .errors import AdmissionError, NotApproved, NotTheDirector
 from .models import MAX_COMMENT, ExcuseReason, ExcuseRequest, ExcuseStatus, Sitting, excused
-from .sqlite_store import SqliteExcuses
+
+
+class ExcuseTimetable(Protocol):
+    """What excuse requests read and plan in the timetable (``SqliteTimetable`` is one)."""
+
+    def members(self, group_id: int) -> list[int]: ...
+
+    def group(self, group_id: int) -> Group: ...
+
+    def institute_of_group(self, group_id: int) -> Institute: ...
+
+    def learners(self, live_class: LiveClass) -> list[int]: ...
+
+    def add_class(
+        self,
+        *,
+        title: str,
+        kind: ClassKind,
+        format: ClassFormat,
+        teacher_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        group_ids: tuple[int, ...],
+        learner_ids: tuple[int, ...] = (),
+        discipline: str = "",
+    ) -> LiveClass: ...
+
+
+class Excuses(Protocol):
+    """Where excuse requests are kept (``SqliteExcuses`` is one)."""
+
+    def file(
+        self,
+        *,
+        learner_id: int,
+        group_id: int,
+        reason: ExcuseReason,
+        first_day: date,
+        last_day: date,
+        document: str,
+        details: str,
+        by_id: int,
+        by_name: str,
+        at: float,
+    ) -> ExcuseRequest: ...
+
+    def get(self, request_id: int) -> ExcuseRequest: ...
+
+    def decide(
+        self, request_id: int, approve: bool, by_id: int, by_name: str, comment: str, at: float
+    ) -> ExcuseRequest: ...
+
+    def makeup_planned(
+        self, request_id: int, class_id: int, by_id: int, by_name: str, at: float
+    ) -> None: ...
+
+    def approved_for(self, learner_ids: Collection[int]) -> list[ExcuseRequest]: ...
 
 
 class NotInGroup(AdmissionError):
@@ -24,8 +80,8 @@ class CommentNeeded(AdmissionError):
 
 
 def file_request(
-    excuses: SqliteExcuses,
-    timetable: SqliteTimetable,
+    excuses: Excuses,
+    timetable: ExcuseTimetable,
     *,
     learner_id: int,
     group_id: int,
@@ -54,14 +110,14 @@ def file_request(
     )
 
 
-def decider_id(timetable: SqliteTimetable, request: ExcuseRequest) -> int | None:
+def decider_id(timetable: ExcuseTimetable, request: ExcuseRequest) -> int | None:
     """Who decides the request: the director of the institute of the learner's group."""
     return timetable.institute_of_group(request.group_id).director_id
 
 
 def decide(
-    excuses: SqliteExcuses,
-    timetable: SqliteTimetable,
+    excuses: Excuses,
+    timetable: ExcuseTimetable,
     request_id: int,
     *,
     approve: bool,
@@ -84,8 +140,8 @@ def decide(
 
 
 def plan_makeup(
-    excuses: SqliteExcuses,
-    timetable: SqliteTimetable,
+    excuses: Excuses,
+    timetable: ExcuseTimetable,
     request_id: int,
     *,
     title: str,
@@ -118,7 +174,7 @@ def plan_makeup(
 
 
 def excused_in(
-    excuses: SqliteExcuses, timetable: SqliteTimetable, classes: Sequence[LiveClass]
+    excuses: Excuses, timetable: ExcuseTimetable, classes: Sequence[LiveClass]
 ) -> Mapping[int, frozenset[int]]:
     """class id → learners excused from it by an approved request (of one of the class's
     groups). Individual classes — make-up classes among them — are not excused."""

@@ -15,6 +15,7 @@ import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
 from .errors import ClassConflict
 from .models import (
@@ -22,11 +23,12 @@ from .models import (
     ClassKind,
     ClassStatus,
     Group,
+    LiveClass,
     TimetableAction,
     zone,
 )
-from .service import HeldEvidence, class_ended
-from .sqlite_store import SABAQ, ClassSpec, SqliteTimetable
+from .planning import SABAQ, Actor, ClassSpec
+from .service import ClassStatuses, HeldEvidence, class_ended
 
 # A live online class in one of these settles its month (missed ones were marked first).
 SETTLING = frozenset({ClassStatus.HELD, ClassStatus.PLANNED, ClassStatus.LIVE})
@@ -38,6 +40,50 @@ PLANNED_NO_CLASS = "guarantee:no_live_class"
 ALERT_NO_SLOT = "guarantee:no_free_slot"
 ALERT_NO_TEACHER = "guarantee:no_teacher"
 MISSED_NEVER_STARTED = "guarantee:never_started"
+
+
+class MonthsView(Protocol):
+    """What the months' states read (``SqliteTimetable`` is one)."""
+
+    def live_classes_summary(
+        self, start: datetime, end: datetime, group_ids: Sequence[int]
+    ) -> dict[int, list[tuple[int, ClassStatus, datetime]]]: ...
+
+    def open_alerts(self, group_ids: Sequence[int] | None = None) -> dict[tuple[int, str], str]: ...
+
+
+class GuaranteeTimetable(MonthsView, ClassStatuses, Protocol):
+    """What the guarantee's pass reads and writes (``SqliteTimetable`` is one)."""
+
+    def groups(self) -> list[Group]: ...
+
+    def teachers(self, group_id: int) -> list[int]: ...
+
+    def groups_with_live_class(
+        self, start: datetime, end: datetime, statuses: frozenset[ClassStatus]
+    ) -> set[int]: ...
+
+    def add_classes(
+        self, specs: Sequence[ClassSpec], *, by: Actor = ..., reason: str = ""
+    ) -> list[LiveClass]: ...
+
+    def live_before(self, moment: datetime) -> list[LiveClass]: ...
+
+    def planned_before(self, moment: datetime) -> list[LiveClass]: ...
+
+    def raise_alert(self, group_id: int, month: str, reason: str, at: float) -> None: ...
+
+    def clear_alert(self, group_id: int, month: str, at: float) -> None: ...
+
+    def log(
+        self,
+        action: TimetableAction,
+        *,
+        by: Actor,
+        reason: str,
+        class_id: int | None = None,
+        group_id: int | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +161,14 @@ def in_study_period(group: Group, first_day: date) -> bool:
 
 
 def month_states(
-    timetable: SqliteTimetable, group: Group, first_days: Sequence[date], now: datetime
+    timetable: MonthsView, group: Group, first_days: Sequence[date], now: datetime
 ) -> list[GroupMonth]:
     """Green, amber or red for each month of the group, with the class or alert behind it."""
     return states_of_groups(timetable, [group], first_days).get(group.id, [])
 
 
 def states_of_groups(
-    timetable: SqliteTimetable, groups: Sequence[Group], first_days: Sequence[date]
+    timetable: MonthsView, groups: Sequence[Group], first_days: Sequence[date]
 ) -> dict[int, list[GroupMonth]]:
     """``month_states`` of many groups, reading their live classes in one query."""
     if not first_days or not groups:
@@ -163,7 +209,7 @@ class Guarantee:
 
     def __init__(
         self,
-        timetable: SqliteTimetable,
+        timetable: GuaranteeTimetable,
         rules: GuaranteeRules,
         title_for: Callable[[Group], str],
         evidence: HeldEvidence | None = None,

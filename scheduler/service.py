@@ -6,7 +6,14 @@ from typing import Protocol
 
 from .errors import InvalidTransition
 from .models import ClassStatus, LiveClass
-from .sqlite_store import SqliteTimetable
+
+
+class ClassStatuses(Protocol):
+    """The timetable as the class's start and end see it (``SqliteTimetable`` is one)."""
+
+    def get_class(self, class_id: int) -> LiveClass: ...
+
+    def set_status(self, class_id: int, status: ClassStatus) -> LiveClass: ...
 
 
 class HeldEvidence(Protocol):
@@ -15,7 +22,7 @@ class HeldEvidence(Protocol):
     def was_held(self, live_class: LiveClass) -> bool: ...
 
 
-def class_started(timetable: SqliteTimetable, class_id: int) -> LiveClass:
+def class_started(timetable: ClassStatuses, class_id: int) -> LiveClass:
     current = timetable.get_class(class_id)
     if current.status is ClassStatus.PLANNED:
         return timetable.set_status(class_id, ClassStatus.LIVE)
@@ -24,7 +31,7 @@ def class_started(timetable: SqliteTimetable, class_id: int) -> LiveClass:
     raise InvalidTransition(f'Class {class_id} is "{current.status}" and cannot start')
 
 
-def class_ended(timetable: SqliteTimetable, class_id: int, evidence: HeldEvidence) -> LiveClass:
+def class_ended(timetable: ClassStatuses, class_id: int, evidence: HeldEvidence) -> LiveClass:
     """A live class ended: it is held if the evidence says so, missed otherwise."""
     current = timetable.get_class(class_id)
     if current.status is not ClassStatus.LIVE:

@@ -16,7 +16,7 @@ from access.sqlite_store import SqliteAccounts
 from .errors import GroupNotFound
 from .models import Department, Institute, Programme
 from .roster import CheckedRow, RowStatus
-from .sqlite_store import programme_of
+from .sqlite_base import programme_of
 
 
 @dataclass(frozen=True, slots=True)

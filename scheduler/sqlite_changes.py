@@ -1,0 +1,63 @@
+"""The timetable's change log in SQLite: who (or which job of Sabaq's) changed what, and why."""
+
+from __future__ import annotations
+
+from .models import TimetableAction, TimetableChange
+from .planning import Actor
+from .sqlite_base import SqliteStore
+
+
+class SqliteChangeLog(SqliteStore):
+    def _log(
+        self,
+        at: float,
+        action: TimetableAction,
+        by: Actor,
+        class_id: int | None,
+        group_id: int | None,
+        reason: str,
+    ) -> None:
+        """Log a change within the caller's transaction."""
+        self._db.execute(
+            "INSERT INTO timetable_log (at, action, by_id, by_name, class_id, group_id, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, action.value, by.id, by.name, class_id, group_id, reason),
+        )
+
+    def log(
+        self,
+        action: TimetableAction,
+        *,
+        by: Actor,
+        reason: str,
+        class_id: int | None = None,
+        group_id: int | None = None,
+    ) -> None:
+        with self._db:
+            self._log(self._clock(), action, by, class_id, group_id, reason)
+
+    def changes(
+        self, *, class_id: int | None = None, group_id: int | None = None, limit: int = 200
+    ) -> list[TimetableChange]:
+        """The log of changes, newest first, of one class or one group (or all)."""
+        where, params = "1", list[object]()
+        if class_id is not None:
+            where, params = "class_id = ?", [class_id]
+        elif group_id is not None:
+            where, params = "group_id = ?", [group_id]
+        rows = self._db.execute(
+            f"SELECT * FROM timetable_log WHERE {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (*params, limit),
+        )
+        return [
+            TimetableChange(
+                r["at"],
+                TimetableAction(r["action"]),
+                r["by_id"],
+                r["by_name"],
+                r["class_id"],
+                r["group_id"],
+                r["reason"],
+            )
+            for r in rows.fetchall()
+        ]

@@ -1,0 +1,327 @@
+"""Classes in SQLite: planning them (under the planning rules and the conflict rule), moving,
+cancelling, their status, and reading them by teacher, learner, group and time."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from .errors import ClassConflict, ClassNotFound
+from .models import (
+    OCCUPYING,
+    ClassFormat,
+    ClassKind,
+    ClassStatus,
+    LiveClass,
+    TimetableAction,
+    check_transition,
+)
+from .planning import (
+    SABAQ,
+    Actor,
+    ClassSpec,
+    check_class,
+    check_movable,
+    conflict_window,
+    first_conflict,
+    moved,
+)
+from .sqlite_base import dt, ts
+from .sqlite_changes import SqliteChangeLog
+from .sqlite_membership import SqliteMembership
+
+
+class SqliteClasses(SqliteMembership, SqliteChangeLog):
+    # -- planning -----------------------------------------------------------------------------
+    def add_class(
+        self,
+        *,
+        title: str,
+        kind: ClassKind,
+        format: ClassFormat,
+        teacher_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        group_ids: tuple[int, ...],
+        learner_ids: tuple[int, ...] = (),
+        discipline: str = "",
+        by: Actor = SABAQ,
+        reason: str = "",
+    ) -> LiveClass:
+        """Plan a class; refused (``ClassConflict``) if it would put its teacher, a group or a
+        learner in two classes at once. ``learner_ids`` makes it an individual class."""
+        spec = ClassSpec(
+            title, kind, format, teacher_id, starts_at, ends_at, group_ids, learner_ids, discipline
+        )
+        return self.add_classes([spec], by=by, reason=reason)[0]
+
+    def add_classes(
+        self, specs: Sequence[ClassSpec], *, by: Actor = SABAQ, reason: str = ""
+    ) -> list[LiveClass]:
+        """Plan classes together (a recurring series): all of them, or — at the first conflict,
+        with the timetable or among themselves — none."""
+        drafts = [check_class(spec, self._teaches, self.members_of) for spec in specs]
+        for i, d in enumerate(drafts):
+            conflict = self.find_conflict(
+                teacher_id=d.teacher_id,
+                group_ids=d.group_ids,
+                learner_ids=d.learner_ids,
+                starts_at=d.starts_at,
+                ends_at=d.ends_at,
+                others=drafts[:i],
+            )
+            if conflict is not None:
+                raise conflict
+        at = self._clock()
+        ids: list[int] = []
+        with self._db:
+            for d in drafts:
+                cid = self._insert(d, ids[0] if ids and len(drafts) > 1 else None)
+                if not ids and len(drafts) > 1:
+                    self._db.execute("UPDATE classes SET series_id = ? WHERE id = ?", (cid, cid))
+                ids.append(cid)
+                self._log(at, TimetableAction.PLANNED, by, cid, d.group_ids[0], reason)
+        return [self.get_class(i) for i in ids]
+
+    def _insert(self, d: LiveClass, series_id: int | None) -> int:
+        """Write a checked class, its groups and learners (in the caller's transaction)."""
+        cur = self._db.execute(
+            "INSERT INTO classes (title, kind, format, teacher_id, starts_at, ends_at,"
+            " status, discipline, series_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                d.title,
+                d.kind.value,
+                d.format.value,
+                d.teacher_id,
+                ts(d.starts_at),
+                ts(d.ends_at),
+                ClassStatus.PLANNED.value,
+                d.discipline,
+                series_id,
+            ),
+        )
+        assert cur.lastrowid is not None
+        cid = cur.lastrowid
+        self._db.executemany(
+            "INSERT INTO class_groups (class_id, group_id) VALUES (?, ?)",
+            [(cid, g) for g in d.group_ids],
+        )
+        self._db.executemany(
+            "INSERT INTO class_learners (class_id, user_id) VALUES (?, ?)",
+            [(cid, u) for u in dict.fromkeys(d.learner_ids)],
+        )
+        return cid
+
+    def _teaches(self, teacher_id: int, group_id: int) -> bool:
+        """The group exists (else ``GroupNotFound``) and the person teaches it."""
+        self.group(group_id)
+        return self.is_teacher_of(teacher_id, group_id)
+
+    def find_conflict(
+        self,
+        *,
+        teacher_id: int,
+        group_ids: tuple[int, ...],
+        learner_ids: tuple[int, ...],
+        starts_at: datetime,
+        ends_at: datetime,
+        ignore_id: int | None = None,
+        others: Sequence[LiveClass] = (),
+    ) -> ClassConflict | None:
+        """The first class (planned, live or held; or one of ``others`` about to be planned)
+        that overlaps the given time and shares its teacher, one of its groups, or a learner
+        (a student in two groups, or the learner of an individual class)."""
+        # Only classes that could clash come back: the teacher's, those of the groups that share
+        # a member with the new class's (its own among them), and individual ones (or, for an
+        # individual class, every class then: its learner may be in any).
+        # ("+status": the time range, not the status, picks the index.)
+        related = self.related_groups(group_ids)
+        marks = ",".join("?" * len(related)) or "NULL"
+        after, before = conflict_window(starts_at, ends_at)
+        rows = self._db.execute(
+            "SELECT * FROM classes c WHERE starts_at > ? AND starts_at < ? AND id != ?"  # noqa: S608
+            f" AND +status IN ({','.join('?' * len(OCCUPYING))}) AND (? OR teacher_id = ?"
+            f" OR EXISTS (SELECT 1 FROM class_groups cg WHERE cg.class_id = c.id"
+            f" AND cg.group_id IN ({marks}))"
+            " OR EXISTS (SELECT 1 FROM class_learners cl WHERE cl.class_id = c.id))"
+            " ORDER BY starts_at, id",
+            (
+                ts(after),
+                ts(before),
+                ignore_id or 0,
+                *(s.value for s in OCCUPYING),
+                int(bool(learner_ids)),
+                teacher_id,
+                *related,
+            ),
+        ).fetchall()
+        candidates = [self._class(r) for r in rows]
+        candidates += [o for o in others if o.overlaps(starts_at, ends_at)]
+        return first_conflict(
+            candidates,
+            teacher_id=teacher_id,
+            group_ids=group_ids,
+            learner_ids=learner_ids,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            members=self.members_of,
+            learners=self.learners,
+        )
+
+    def move_class(
+        self, class_id: int, starts_at: datetime, ends_at: datetime, *, by: Actor, reason: str
+    ) -> LiveClass:
+        """Move a planned class to another time, under the same conflict checks."""
+        current = self.get_class(class_id)
+        check_movable(current)
+        new = moved(current, starts_at, ends_at)
+        conflict = self.find_conflict(
+            teacher_id=new.teacher_id,
+            group_ids=new.group_ids,
+            learner_ids=new.learner_ids,
+            starts_at=new.starts_at,
+            ends_at=new.ends_at,
+            ignore_id=class_id,
+        )
+        if conflict is not None:
+            raise conflict
+        with self._db:
+            self._db.execute(
+                "UPDATE classes SET starts_at = ?, ends_at = ? WHERE id = ? AND status = ?",
+                (ts(new.starts_at), ts(new.ends_at), class_id, ClassStatus.PLANNED.value),
+            )
+            self._log(
+                self._clock(),
+                TimetableAction.MOVED,
+                by,
+                class_id,
+                current.group_ids[0],
+                reason or f"from {ts(current.starts_at)}",
+            )
+        return self.get_class(class_id)
+
+    def cancel_class(self, class_id: int, *, by: Actor, reason: str) -> LiveClass:
+        current = self.get_class(class_id)
+        check_transition(current.status, ClassStatus.CANCELLED)
+        with self._db:
+            self._db.execute(
+                "UPDATE classes SET status = ? WHERE id = ? AND status = ?",
+                (ClassStatus.CANCELLED.value, class_id, current.status.value),
+            )
+            self._log(
+                self._clock(), TimetableAction.CANCELLED, by, class_id, current.group_ids[0], reason
+            )
+        return self.get_class(class_id)
+
+    def set_status(self, class_id: int, status: ClassStatus) -> LiveClass:
+        """Move a class to a new status; the transition must be allowed."""
+        current = self.get_class(class_id)
+        if current.status == status:
+            return current
+        check_transition(current.status, status)
+        with self._db:
+            self._db.execute(
+                "UPDATE classes SET status = ? WHERE id = ? AND status = ?",
+                (status.value, class_id, current.status.value),
+            )
+        return self.get_class(class_id)
+
+    # -- reading ------------------------------------------------------------------------------
+    def get_class(self, class_id: int) -> LiveClass:
+        row = self._db.execute("SELECT * FROM classes WHERE id = ?", (class_id,)).fetchone()
+        if row is None:
+            raise ClassNotFound(f"No class with id {class_id}")
+        return self._class(row)
+
+    def _class(self, row: sqlite3.Row) -> LiveClass:
+        groups = self._db.execute(
+            "SELECT group_id FROM class_groups WHERE class_id = ? ORDER BY group_id", (row["id"],)
+        )
+        return LiveClass(
+            id=row["id"],
+            title=row["title"],
+            kind=ClassKind(row["kind"]),
+            format=ClassFormat(row["format"]),
+            teacher_id=row["teacher_id"],
+            starts_at=dt(row["starts_at"]),
+            ends_at=dt(row["ends_at"]),
+            status=ClassStatus(row["status"]),
+            group_ids=tuple(g[0] for g in groups.fetchall()),
+            learner_ids=tuple(
+                r[0]
+                for r in self._db.execute(
+                    "SELECT user_id FROM class_learners WHERE class_id = ? ORDER BY user_id",
+                    (row["id"],),
+                )
+            ),
+            discipline=row["discipline"],
+            series_id=row["series_id"],
+        )
+
+    def classes_of_teacher(self, teacher_id: int) -> list[LiveClass]:
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE teacher_id = ? ORDER BY starts_at, id", (teacher_id,)
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def classes_of_learner(self, user_id: int) -> list[LiveClass]:
+        rows = self._db.execute(
+            "SELECT DISTINCT c.* FROM classes c JOIN class_groups cg ON cg.class_id = c.id"
+            " JOIN group_members m ON m.group_id = cg.group_id WHERE m.user_id = ?"
+            " AND (NOT EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id)"
+            " OR EXISTS (SELECT 1 FROM class_learners WHERE class_id = c.id AND user_id = ?))"
+            " ORDER BY c.starts_at, c.id",
+            (user_id, user_id),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def classes_of_group(
+        self, group_id: int, start: datetime | None = None, end: datetime | None = None
+    ) -> list[LiveClass]:
+        """The group's classes that start in [start, end), in time order."""
+        rows = self._db.execute(
+            "SELECT c.* FROM classes c JOIN class_groups cg ON cg.class_id = c.id"
+            " WHERE cg.group_id = ? AND c.starts_at >= ? AND c.starts_at < ?"
+            " ORDER BY c.starts_at, c.id",
+            (
+                group_id,
+                ts(start) if start else "",
+                ts(end) if end else "9999",
+            ),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def classes_between(self, start: datetime, end: datetime) -> list[LiveClass]:
+        """Every class that starts in [start, end), in time order."""
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE starts_at >= ? AND starts_at < ? ORDER BY starts_at, id",
+            (ts(start), ts(end)),
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def all_classes(self, limit: int = 200) -> list[LiveClass]:
+        rows = self._db.execute(
+            "SELECT * FROM classes ORDER BY starts_at DESC, id DESC LIMIT ?", (limit,)
+        )
+        return [self._class(r) for r in rows.fetchall()]
+
+    def learners(self, live_class: LiveClass) -> list[int]:
+        """Every member of every group of the class, once each; an individual class's own."""
+        if live_class.learner_ids:
+            return list(live_class.learner_ids)
+        seen: dict[int, None] = {}
+        for g in live_class.group_ids:
+            for u in self.members(g):
+                seen.setdefault(u, None)
+        return list(seen)
+
+    def is_learner(self, user_id: int, live_class: LiveClass) -> bool:
+        if live_class.learner_ids:
+            return user_id in live_class.learner_ids
+        marks = ",".join("?" * len(live_class.group_ids))
+        row = self._db.execute(
+            f"SELECT 1 FROM group_members WHERE user_id = ? AND group_id IN ({marks})",  # noqa: S608
+            (user_id, *live_class.group_ids),
+        ).fetchone()
+        return row is not None
