@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from admission.errors import DisciplineNotNamed
+from admission.status import discipline_named
 from scheduler.errors import (
     ClassTooLong,
     EndsBeforeStart,
@@ -18,7 +20,7 @@ from scheduler.errors import (
     SchedulerError,
     TooManyOccurrences,
 )
-from scheduler.models import LONGEST_CLASS
+from scheduler.models import LONGEST_CLASS, ClassKind
 from scheduler.recurrence import MAX_OCCURRENCES, local_span, weekly
 from scheduler.timing import check_to_come
 from web.errors import message_of, status_of
@@ -63,6 +65,19 @@ def test_classes_are_planned_for_a_time_to_come() -> None:
         assert (past.value.starts_at, past.value.now) == (starts, now)
 
 
+def test_a_control_names_one_of_the_programmes_disciplines() -> None:
+    names = ("Гражданское право", "Уголовное право")
+    for kind in (ClassKind.MIDTERM_CONTROL, ClassKind.EXAM):
+        assert discipline_named(kind, " уголовное ПРАВО ", "Уголовное право", ()) == (
+            "Уголовное право"
+        )
+        with pytest.raises(DisciplineNotNamed) as none:
+            discipline_named(kind, "Право", None, names)
+        assert none.value.code == "discipline_not_named" and none.value.names == names
+        assert discipline_named(kind, "", None, ()) == ""  # a programme with no disciplines
+    assert discipline_named(ClassKind.LECTURE, "Право", None, names) == "Право"
+
+
 @pytest.mark.parametrize(
     ("error", "en", "ru"),
     [
@@ -75,6 +90,12 @@ def test_classes_are_planned_for_a_time_to_come() -> None:
             PlannedInPast(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)),
             "Classes are planned for a time to come.",
             "",
+        ),
+        (
+            DisciplineNotNamed(("Гражданское право", "Уголовное право")),
+            "A midterm control or an exam names one of the programme's disciplines:"
+            " Гражданское право, Уголовное право.",
+            "Гражданское право, Уголовное право",
         ),
     ],
 )

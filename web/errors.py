@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from admission.errors import DisciplineNotNamed
 from scheduler.errors import (
     ClassTooLong,
     EndsBeforeStart,
@@ -27,6 +28,10 @@ def _table(_: Gettext) -> dict[str, tuple[int, str]]:
         NoWeekdays.code: (400, _("Choose the days of the week.")),
         TooManyOccurrences.code: (400, _("A rule makes at most {n} classes.")),
         PlannedInPast.code: (400, _("Classes are planned for a time to come.")),
+        DisciplineNotNamed.code: (
+            400,
+            _("A midterm control or an exam names one of the programme's disciplines: {names}."),
+        ),
     }
 
 
@@ -34,6 +39,8 @@ def _values(exc: Exception) -> dict[str, str]:
     """The values an error's message is filled with."""
     if isinstance(exc, TooManyOccurrences):
         return {"n": str(exc.limit)}
+    if isinstance(exc, DisciplineNotNamed):
+        return {"names": ", ".join(exc.names)}
     return {}
 
 

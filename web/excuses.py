@@ -17,6 +17,7 @@ from access.models import Role, User
 from admission import service
 from admission.errors import (
     AlreadyDecided,
+    DisciplineNotNamed,
     NotApproved,
     NotTheDirector,
     RequestNotFound,
@@ -402,8 +403,8 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
     group = request.app[keys.TIMETABLE].group(r.group_id)
     try:
         discipline = named_discipline(request, group, kind, values["discipline"].strip()[:200])
-    except ValueError as exc:
-        return _detail(request, str(exc), 400, **values)
+    except DisciplineNotNamed as exc:
+        return _detail(request, message_of(_, exc), status_of(exc), **values)
     try:
         day = date.fromisoformat(values["day"])
         start = datetime.strptime(values["start"], "%H:%M").time()

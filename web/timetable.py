@@ -15,6 +15,7 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.models import Role, User
+from admission.errors import DisciplineNotNamed
 from scheduler.errors import (
     ClassConflict,
     ClassTooLong,
@@ -411,8 +412,8 @@ def plan_from(
         raise PlanError(_("The teacher does not teach this group."))
     try:
         discipline = named_discipline(request, group, kind, discipline)
-    except ValueError as exc:
-        raise PlanError(str(exc)) from None
+    except DisciplineNotNamed as exc:
+        raise PlanError.of(request, exc) from None
     try:
         day = date.fromisoformat(str(data.get("day", "")))
         start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))
