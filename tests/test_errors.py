@@ -12,8 +12,10 @@ import pytest
 from admission.errors import DisciplineNotNamed
 from admission.status import discipline_named
 from scheduler.errors import (
+    ClassNotFound,
     ClassTooLong,
     EndsBeforeStart,
+    GroupNotFound,
     NoWeekdays,
     PlannedInPast,
     RuleEndsBeforeStart,
@@ -109,6 +111,14 @@ def test_the_table_answers_each_code_with_a_status_and_a_translated_message(
         translated = message_of(cats[lang].gettext, error)
         assert translated != en and "{" not in translated, (lang, translated)
     assert ru in message_of(cats["ru"].gettext, error)
+
+
+@pytest.mark.parametrize("error", [ClassNotFound("No class 7"), GroupNotFound("No group 7")])
+def test_a_class_or_group_not_found_is_a_404_in_the_readers_words(error: Exception) -> None:
+    cats = load_catalogues()
+    assert status_of(error) == 404
+    assert message_of(cats["en"].gettext, error) == "There is no such class or group."
+    assert message_of(cats["ru"].gettext, error) == "Такого занятия или группы нет."
 
 
 def test_an_error_without_a_code_is_not_in_the_table() -> None:

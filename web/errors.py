@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 from admission.errors import DisciplineNotNamed
 from scheduler.errors import (
+    ClassNotFound,
     ClassTooLong,
     EndsBeforeStart,
+    GroupNotFound,
     NoWeekdays,
     PlannedInPast,
     RuleEndsBeforeStart,
@@ -22,6 +24,8 @@ Gettext = Callable[[str], str]
 def _table(_: Gettext) -> dict[str, tuple[int, str]]:
     """Code → (status, message with ``{name}`` placeholders), translated by ``_``."""
     return {
+        ClassNotFound.code: (404, _("There is no such class or group.")),
+        GroupNotFound.code: (404, _("There is no such class or group.")),
         EndsBeforeStart.code: (400, _("The class must end after it starts.")),
         ClassTooLong.code: (400, _("A class lasts at most 12 hours.")),
         RuleEndsBeforeStart.code: (400, _("The last day of the rule comes after the first.")),
