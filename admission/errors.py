@@ -23,3 +23,17 @@ class NotApproved(AdmissionError):
     """Make-up classes are planned only on an approved request."""
 
     code = "not_approved"
+
+
+class DisciplineNotNamed(AdmissionError, ValueError):
+    """A midterm control or an exam of a programme with disciplines names none of them:
+    admission to it is decided per discipline."""
+
+    code = "discipline_not_named"
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names  # the programme's disciplines, one of which it must name
+        super().__init__(
+            "A midterm control or an exam names one of the programme's disciplines: "
+            + ", ".join(names)
+        )

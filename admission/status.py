@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from scheduler.models import ClassKind, LiveClass, ProgrammeKind
 
+from .errors import DisciplineNotNamed
+
 MAX_NOTE = 1000
 
 # The classes a postgraduate learner's status of a discipline decides (clause 12).
@@ -30,6 +32,18 @@ CONTROLS = frozenset({ClassKind.MIDTERM_CONTROL, ClassKind.EXAM})
 class NotAdmittedReason(enum.StrEnum):
     ASSIGNMENTS_INCOMPLETE = "assignments_incomplete"  # clause 12
     INTERMEDIATE_TEST_FAILED = "intermediate_test_failed"  # clause 20: tests or case tasks
+
+
+def discipline_named(kind: ClassKind, text: str, found: str | None, names: Sequence[str]) -> str:
+    """The discipline a class names: ``found``, the programme's spelling of ``text`` (None: it
+    names none of ``names``, the programme's disciplines). A midterm control or an exam of a
+    programme with disciplines must name one of them, since admission to it is decided per
+    discipline (``DisciplineNotNamed``); another class keeps ``text`` as given."""
+    if found is not None:
+        return found
+    if kind in CONTROLS and names:
+        raise DisciplineNotNamed(tuple(names))
+    return text
 
 
 @dataclass(frozen=True, slots=True)

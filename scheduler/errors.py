@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -71,3 +72,64 @@ class ClassConflict(SchedulerError):
             f"The {who} already has class {conflicting.id} ({conflicting.title!r})"
             f" from {conflicting.starts_at:%Y-%m-%d %H:%M} to {conflicting.ends_at:%H:%M} UTC"
         )
+
+
+# -- the rules of a plan: each refusal names its rule by ``code`` and carries its values; views
+# -- show it in the reader's language from them, never from the English text. ``ValueError`` as
+# -- well: a bad value given.
+class EndsBeforeStart(SchedulerError, ValueError):
+    """A class ends when or before it starts."""
+
+    code = "ends_before_start"
+
+    def __init__(self) -> None:
+        super().__init__("A class must end after it starts")
+
+
+class ClassTooLong(SchedulerError, ValueError):
+    """A class lasts longer than the longest a class may last."""
+
+    code = "class_too_long"
+
+    def __init__(self, longest: timedelta) -> None:
+        self.longest = longest
+        super().__init__(f"A class lasts at most {longest // timedelta(hours=1)} hours")
+
+
+class RuleEndsBeforeStart(SchedulerError, ValueError):
+    """A weekly rule's last day comes before its first."""
+
+    code = "rule_ends_before_start"
+
+    def __init__(self) -> None:
+        super().__init__("The rule ends before it starts")
+
+
+class NoWeekdays(SchedulerError, ValueError):
+    """A weekly rule names no day of the week, or one that is not 0 (Monday) to 6 (Sunday)."""
+
+    code = "no_weekdays"
+
+    def __init__(self) -> None:
+        super().__init__("Choose the days of the week (0 = Monday … 6 = Sunday)")
+
+
+class TooManyOccurrences(SchedulerError, ValueError):
+    """A weekly rule makes more classes than one rule may."""
+
+    code = "too_many_occurrences"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"A rule makes at most {limit} classes")
+
+
+class PlannedInPast(SchedulerError, ValueError):
+    """Classes are planned for a time to come: this one starts now or before."""
+
+    code = "planned_in_past"
+
+    def __init__(self, starts_at: datetime, now: datetime) -> None:
+        self.starts_at = starts_at
+        self.now = now
+        super().__init__(f"A class starting at {starts_at:%Y-%m-%d %H:%M} UTC is not to come")

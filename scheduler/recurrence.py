@@ -11,6 +11,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.rrule import WEEKLY, rrule, weekday
 
+from .errors import (
+    ClassTooLong,
+    EndsBeforeStart,
+    NoWeekdays,
+    RuleEndsBeforeStart,
+    TooManyOccurrences,
+)
 from .models import LONGEST_CLASS, check_day, zone
 
 MAX_OCCURRENCES = 400
@@ -29,9 +36,9 @@ def local_span(day: date, start: time, end: time, tz_name: str) -> Occurrence:
     starts = datetime.combine(day, start, tz).astimezone(UTC)
     ends = datetime.combine(day, end, tz).astimezone(UTC)
     if ends <= starts:
-        raise ValueError("A class must end after it starts")
+        raise EndsBeforeStart
     if ends - starts > LONGEST_CLASS:
-        raise ValueError("A class lasts at most 12 hours")
+        raise ClassTooLong(LONGEST_CLASS)
     return Occurrence(starts, ends)
 
 
@@ -47,12 +54,12 @@ def weekly(
     """Every ``weekdays`` (0 = Monday) from ``first_day`` to ``until`` inclusive, except the
     days listed, at ``start``–``end`` local time."""
     if until < first_day:
-        raise ValueError("The rule ends before it starts")
+        raise RuleEndsBeforeStart
     check_day(first_day)
     check_day(until)
     days = sorted(set(weekdays))
     if not days or any(not 0 <= d <= 6 for d in days):
-        raise ValueError("Choose the days of the week (0 = Monday … 6 = Sunday)")
+        raise NoWeekdays
     rule = rrule(
         WEEKLY,
         dtstart=datetime.combine(first_day, time()),
@@ -67,5 +74,5 @@ def weekly(
             continue
         out.append(local_span(day, start, end, tz_name))
         if len(out) > MAX_OCCURRENCES:
-            raise ValueError(f"A rule makes at most {MAX_OCCURRENCES} classes")
+            raise TooManyOccurrences(MAX_OCCURRENCES)
     return out

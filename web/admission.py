@@ -26,12 +26,12 @@ from admission.door import (
 )
 from admission.door import set_status as record_status
 from admission.status import (
-    CONTROLS,
     MAX_NOTE,
     AdmissionChange,
     NotAdmittedReason,
     StatusKey,
     current,
+    discipline_named,
 )
 from scheduler.models import (
     DEFAULT_TIMEZONE,
@@ -87,24 +87,17 @@ def status_choices(_: Callable[[str], str]) -> list[tuple[str, str]]:
 
 
 def named_discipline(request: web.Request, group: Group, kind: ClassKind, text: str) -> str:
-    """The discipline a class of the group names, spelt as its programme spells it. A midterm
-    control or an exam of a programme with disciplines must name one of them: admission to it
-    is decided per discipline (``ValueError`` with the message to show)."""
-    _ = gettext_of(request)
+    """The discipline a class of the group names, spelt as its programme spells it: the rule
+    is the domain's (``admission.status.discipline_named``, which raises
+    ``DisciplineNotNamed``); this finds its facts, the discipline so named and the others."""
     tt = request.app[keys.TIMETABLE]
     if group.programme_id is None:
         return text
     found = tt.discipline_named(group.programme_id, text) if text.strip() else None
     if found is not None:
-        return found.name
+        return discipline_named(kind, text, found.name, ())
     names = [d.name for d in tt.disciplines(group.programme_id)]
-    if kind in CONTROLS and names:
-        raise ValueError(
-            _(
-                "A midterm control or an exam names one of the programme's disciplines: {names}."
-            ).replace("{names}", ", ".join(names))
-        )
-    return text
+    return discipline_named(kind, text, None, names)
 
 
 def _learner(request: web.Request) -> tuple[User, User]:

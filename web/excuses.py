@@ -15,7 +15,13 @@ from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission import service
-from admission.errors import AlreadyDecided, NotApproved, NotTheDirector, RequestNotFound
+from admission.errors import (
+    AlreadyDecided,
+    DisciplineNotNamed,
+    NotApproved,
+    NotTheDirector,
+    RequestNotFound,
+)
 from admission.models import (
     MAX_COMMENT,
     MAX_DETAILS,
@@ -25,12 +31,14 @@ from admission.models import (
     ExcuseRequest,
     ExcuseStatus,
 )
-from scheduler.errors import ClassConflict
+from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
+from scheduler.timing import check_to_come
 
 from . import api_schema, clock, keys, policy
 from .admission import named_discipline
+from .errors import message_of, status_of
 from .http import (
     PageError,
     api_caller,
@@ -395,8 +403,8 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
     group = request.app[keys.TIMETABLE].group(r.group_id)
     try:
         discipline = named_discipline(request, group, kind, values["discipline"].strip()[:200])
-    except ValueError as exc:
-        return _detail(request, str(exc), 400, **values)
+    except DisciplineNotNamed as exc:
+        return _detail(request, message_of(_, exc), status_of(exc), **values)
     try:
         day = date.fromisoformat(values["day"])
         start = datetime.strptime(values["start"], "%H:%M").time()
@@ -405,17 +413,14 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, _("Give the day and the start and end times."), 400, **values)
     try:
         span = local_span(day, start, end, zone)
-    except ValueError as exc:
-        message = (
-            _("The class must end after it starts.")
-            if "end after" in str(exc)
-            else _("A class lasts at most 12 hours.")
-            if "12 hours" in str(exc)
-            else _("Give the day and the start and end times.")
-        )
-        return _detail(request, message, 400, **values)
+    except (ClassTooLong, EndsBeforeStart) as exc:
+        return _detail(request, message_of(_, exc), status_of(exc), **values)
+    except ValueError:
+        return _detail(request, _("Give the day and the start and end times."), 400, **values)
     starts, ends = span.starts_at, span.ends_at
-    if starts < clock.utc_now(request):
+    try:
+        check_to_come(starts, clock.utc_now(request))
+    except PlannedInPast:  # the rule of every class, said of a make-up class
         return _detail(request, _("A make-up class is planned for a time to come."), 400, **values)
     try:
         c = service.plan_makeup(

@@ -25,6 +25,7 @@ from attendance.export import Table, to_csv, to_xlsx
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
 from . import api_schema, keys
+from .errors import message_of, status_of
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
 from .settings import Settings, is_loopback
@@ -376,7 +377,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         response = _error_response(request, exc.status, exc.code, exc.message)
     except (ClassNotFound, GroupNotFound) as exc:
         log.info("not found: %s", exc)
-        response = _error_response(request, 404, exc.code, _("There is no such class or group."))
+        response = _error_response(request, status_of(exc), exc.code, message_of(_, exc))
     except (SchedulerError, AccessError) as exc:
         log.info("refused: %s", exc)
         response = _error_response(request, 409, exc.code, str(exc))

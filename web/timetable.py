@@ -15,7 +15,18 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.models import Role, User
-from scheduler.errors import ClassConflict, GroupNotReady, InvalidTransition
+from admission.errors import DisciplineNotNamed
+from scheduler.errors import (
+    ClassConflict,
+    ClassTooLong,
+    EndsBeforeStart,
+    GroupNotReady,
+    InvalidTransition,
+    NoWeekdays,
+    PlannedInPast,
+    RuleEndsBeforeStart,
+    TooManyOccurrences,
+)
 from scheduler.guarantee import MonthState, months, states_of_groups
 from scheduler.models import (
     DEFAULT_TIMEZONE,
@@ -27,12 +38,14 @@ from scheduler.models import (
     TimetableAction,
     check_day,
 )
-from scheduler.recurrence import MAX_OCCURRENCES, Occurrence, local_span, weekly
+from scheduler.recurrence import Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
+from scheduler.timing import check_to_come
 
 from . import api_schema, clock, keys, policy
 from .admission import named_discipline
 from .alerts import alert_lines, reason_text
+from .errors import message_of, status_of
 from .http import (
     PageError,
     api_caller,
@@ -354,6 +367,13 @@ class PlanError(Exception):
 
     status = 400
 
+    @classmethod
+    def of(cls, request: web.Request, exc: Exception) -> PlanError:
+        """The domain's refusal (a code in the table of ``web.errors``), in the reader's words."""
+        error = cls(message_of(gettext_of(request), exc))
+        error.status = status_of(exc)
+        return error
+
 
 class PlanConflict(PlanError):
     """The timetable is in the way: a class at that time, or a class no longer planned."""
@@ -392,8 +412,8 @@ def plan_from(
         raise PlanError(_("The teacher does not teach this group."))
     try:
         discipline = named_discipline(request, group, kind, discipline)
-    except ValueError as exc:
-        raise PlanError(str(exc)) from None
+    except DisciplineNotNamed as exc:
+        raise PlanError.of(request, exc) from None
     try:
         day = date.fromisoformat(str(data.get("day", "")))
         start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))
@@ -420,29 +440,22 @@ def plan_from(
             occurrences = weekly(day, until, days, start, end, group.timezone, skip)
         else:
             occurrences = [local_span(day, start, end, group.timezone)]
-    except ValueError as exc:
-        raise PlanError(_rule_message(request, str(exc))) from None
+    except (
+        ClassTooLong, EndsBeforeStart, TooManyOccurrences, RuleEndsBeforeStart, NoWeekdays
+    ) as exc:  # fmt: skip
+        raise PlanError.of(request, exc) from None
+    except ValueError:  # a day out of the timetable's range: the answer it has always had
+        raise PlanError(_("Choose the days of the week.")) from None
     if not occurrences:
         raise PlanError(_("The rule makes no classes: check the days and the exceptions."))
-    if occurrences[0].starts_at <= clock.utc_now(request):
-        raise PlanError(_("Classes are planned for a time to come."))
+    try:
+        check_to_come(occurrences[0].starts_at, clock.utc_now(request))
+    except PlannedInPast as exc:
+        raise PlanError.of(request, exc) from None
     return [
         ClassSpec(title, kind, fmt, teacher_id, o.starts_at, o.ends_at, (group_id,), (), discipline)
         for o in occurrences
     ], group
-
-
-def _rule_message(request: web.Request, text: str) -> str:
-    _ = gettext_of(request)
-    if "at most 12 hours" in text:
-        return _("A class lasts at most 12 hours.")
-    if "end after" in text:
-        return _("The class must end after it starts.")
-    if "at most" in text:
-        return _("A rule makes at most {n} classes.").replace("{n}", str(MAX_OCCURRENCES))
-    if "ends before" in text:
-        return _("The last day of the rule comes after the first.")
-    return _("Choose the days of the week.")
 
 
 def _new_form(
@@ -583,12 +596,14 @@ def _move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass
             _parse_time(str(data.get("end", ""))),
             zone,
         )
-    except ValueError as exc:
-        if "at most" in str(exc) or "end after" in str(exc):
-            raise PlanError(_rule_message(request, str(exc))) from None
+    except (ClassTooLong, EndsBeforeStart) as exc:
+        raise PlanError.of(request, exc) from None
+    except ValueError:
         raise PlanError(_("Give the day and the start and end times.")) from None
-    if span.starts_at <= clock.utc_now(request):
-        raise PlanError(_("Classes are planned for a time to come."))
+    try:
+        check_to_come(span.starts_at, clock.utc_now(request))
+    except PlannedInPast as exc:
+        raise PlanError.of(request, exc) from None
     try:
         return tt.move_class(c.id, span.starts_at, span.ends_at, by=by, reason=reason)
     except ClassConflict as exc:
