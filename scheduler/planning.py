@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from .errors import ClassConflict, GroupNotReady, InvalidTransition
+from .errors import ClassConflict, ClassTooLong, GroupNotReady, InvalidTransition
 from .models import (
     LONGEST_CLASS,
     OCCUPYING,
@@ -46,7 +46,7 @@ class ClassSpec:
     def draft(self) -> LiveClass:
         """The class as it would stand (checks its fields)."""
         if self.ends_at - self.starts_at > LONGEST_CLASS:
-            raise ValueError("A class lasts at most 12 hours")
+            raise ClassTooLong(LONGEST_CLASS)
         return LiveClass(
             id=0,
             title=self.title,
