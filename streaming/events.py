@@ -2,7 +2,9 @@
 
 The media node keeps every event until the sink acknowledges it (in one process: until it is
 committed to SQLite). Delivery is in order; a failing sink is retried with backoff and nothing
-is dropped.
+is dropped. One event the sink refuses ``max_tries`` times in a row (one it can never store) is
+handed to the sink's dead letters, with the error, and the rest flows on behind it. What is still
+undelivered when the node stops is written to the spool on disk and delivered at the next start.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,17 +62,42 @@ class EventSink(Protocol):
 
     async def heartbeat(self, node: str, at: float) -> None: ...
 
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        """Keep aside, durably and with the error, an event ``deliver`` keeps refusing."""
+        ...
+
+
+class Spool(Protocol):
+    """Where the outbox keeps what it could not deliver before it stopped (a file, synced)."""
+
+    def events(self) -> list[MediaEvent]: ...
+
+    def replace(self, events: Sequence[MediaEvent]) -> None: ...
+
+    def clear(self) -> None: ...
+
 
 class EventOutbox:
     """Stamps events with id, node and sequence, and delivers them to the sink in order."""
 
     def __init__(
-        self, sink: EventSink, node: str, *, retry_initial: float = 0.2, retry_max: float = 5.0
+        self,
+        sink: EventSink,
+        node: str,
+        *,
+        retry_initial: float = 0.2,
+        retry_max: float = 5.0,
+        max_tries: int = 5,
+        spool: Spool | None = None,
     ) -> None:
         self._sink = sink
         self.node = node
         self._seq = itertools.count(1)
         self._pending: deque[MediaEvent] = deque()
+        self._max_tries = max(1, max_tries)
+        self._spool = spool
+        self._spooled: set[str] = set()  # ids of a previous run's events, still to deliver
+        self.dead_letters = 0  # events set aside in this run
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -137,7 +164,34 @@ class EventOutbox:
 
     def start(self) -> None:
         if self._task is None:
+            self._load_spool()
             self._task = asyncio.create_task(self._run(), name="sabaq-event-outbox")
+
+    def _load_spool(self) -> None:
+        """What a previous run could not deliver goes first (the file stays until delivered)."""
+        if self._spool is None:
+            return
+        kept = [e for e in self._spool.events() if e.id not in self._spooled]
+        if not kept:
+            return
+        log.warning("%d events of an earlier run are delivered first", len(kept))
+        self._spooled.update(e.id for e in kept)
+        self._pending.extendleft(reversed(kept))
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def deliver_spooled(self) -> None:
+        """Before the node starts: deliver what an earlier run left on disk (a failure leaves it
+        there, for the outbox to retry once it runs)."""
+        if self._spool is None:
+            return
+        for event in self._spool.events():
+            try:
+                await self._sink.deliver(event)
+            except Exception:
+                log.exception("an event of an earlier run (%s) is not delivered yet", event.id)
+                return
+        self._spool.clear()
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
         """Deliver what is pending (bounded by ``flush_timeout``), then stop."""
@@ -150,8 +204,20 @@ class EventOutbox:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self._pending:
+        if not self._pending:
+            return
+        if self._spool is None:
             log.error("outbox stopped with %d undelivered events", len(self._pending))
+            return
+        try:
+            self._spool.replace(list(self._pending))
+        except Exception:
+            log.exception("outbox stopped with %d undelivered events", len(self._pending))
+            return
+        log.warning(
+            "outbox stopped with %d undelivered events: kept on disk, delivered at the next start",
+            len(self._pending),
+        )
 
     async def flush(self) -> None:
         """Wait until every event emitted so far is delivered (bound it with asyncio.timeout)."""
@@ -159,6 +225,7 @@ class EventOutbox:
 
     async def _run(self) -> None:
         delay = self._retry_initial
+        tries = 0  # of the event at the head
         while True:
             if not self._pending:
                 self._idle.set()
@@ -170,10 +237,45 @@ class EventOutbox:
                 await self._sink.deliver(event)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                tries += 1
+                if tries >= self._max_tries and await self._set_aside(event, exc):
+                    tries, delay = 0, self._retry_initial
+                    self._delivered(event)
+                    continue
                 log.exception("delivering event %s failed; retrying in %.1fs", event.id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            delay = self._retry_initial
-            self._pending.popleft()
+            tries, delay = 0, self._retry_initial
+            self._delivered(event)
+
+    def _delivered(self, event: MediaEvent) -> None:
+        self._pending.popleft()
+        if self._spooled:
+            self._spooled.discard(event.id)
+            if not self._spooled and self._spool is not None:
+                self._spool.clear()
+
+    async def _set_aside(self, event: MediaEvent, exc: Exception) -> bool:
+        """The sink refused the event ``max_tries`` times: into its dead letters (True), so the
+        events behind it flow on; False if even that failed (it is retried, never dropped)."""
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            await self._sink.dead_letter(event, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event %s could not be set aside either", event.id)
+            return False
+        self.dead_letters += 1
+        log.error(
+            "event %s (%s, class %s) set aside after %d tries: %s",
+            event.id,
+            event.kind.value,
+            event.class_id,
+            self._max_tries,
+            error,
+            extra={"event_kind": event.kind.value, "class_id": event.class_id},
+        )
+        return True

@@ -25,7 +25,12 @@ from access.tokens import TokenSigner
 from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
+from attendance.sqlite_store import (
+    SqliteDeadEvents,
+    SqliteHeartbeats,
+    SqliteLedger,
+    SqliteMarkRules,
+)
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -45,7 +50,13 @@ from .changes import Changes
 from .cluster import Cluster as ClusterView
 from .cluster import ClusterIngest, ControlLock, ControlLockHeld, run_control
 from .database import connect
-from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
+from .events import (
+    LedgerHeldEvidence,
+    LedgerSink,
+    events_delayed,
+    recover_node,
+    write_digests,
+)
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
 from .guests import routes as guest_routes
@@ -137,8 +148,13 @@ def _ledger_sink(app: web.Application, heartbeats: SqliteHeartbeats) -> LedgerSi
     )
     return LedgerSink(
         app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
-        app[keys.CHANGES],
+        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]),
     )  # fmt: skip
+
+
+def _spool(settings: Settings, name: str) -> DiskBuffer:
+    """The node's events still undelivered when it stopped, delivered at its next start."""
+    return DiskBuffer(settings.data_dir / f"outbox-{name}.jsonl", settings.event_buffer_events)
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
@@ -146,13 +162,17 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     advertise_host_addresses(settings.ice_addresses)
     with _node_lock(settings):
         heartbeats = SqliteHeartbeats(app[keys.DB])
-        recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
             _ledger_sink(app, heartbeats),
             app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            spool=_spool(settings, settings.node_id),
         )
+        # What the last run could not deliver is in the ledger before what it left open is
+        # closed (its departures recorded at a stop are then not taken for a crash's).
+        await node.outbox.deliver_spooled()
+        recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
         app[keys.MEDIA_NODE] = node
         app[keys.MEDIA_CONTROL] = LocalMediaControl(node)
         await node.start()
@@ -251,6 +271,7 @@ async def _cluster_media(app: web.Application) -> AsyncIterator[None]:
             app[keys.SIGNER],
             sink,
             app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
+            spool=_spool(settings, settings.node_id),
         )
         agent = MediaAgent(
             redis,
@@ -452,11 +473,25 @@ async def _media_ready(request: web.Request) -> web.Response:
         "participants": node.participants,
         "pending_events": node.outbox.pending,
         "buffered_events": agent.buffered,
+        "dead_events": node.outbox.dead_letters,  # set aside in this run (see the node's log)
     }
     if not node.accepting:
         return web.json_response({"status": "unavailable", "media": "stopping", **doc}, status=503)
     if agent.refuses_joins():
         return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
+    delayed = events_delayed(
+        node.outbox.oldest, request.app[keys.SETTINGS].event_delay_bound_seconds
+    )
+    if delayed is not None:
+        return web.json_response(
+            {
+                "status": "unavailable",
+                "media": "events_delayed",
+                "oldest_event_age": delayed,
+                **doc,
+            },
+            status=503,
+        )
     return web.json_response({"status": "ready", **doc})
 
 

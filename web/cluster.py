@@ -458,6 +458,9 @@ class ClusterIngest:
         if event.kind is MediaEventKind.CLASS_ENDED and cut_off is None:
             await self._cluster.class_ended(event.class_id, event.node)
 
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        await self._sink.dead_letter(event, error)
+
     async def heartbeat(self, node: str, at: float) -> None:
         await self._sink.heartbeat(node, at)
 

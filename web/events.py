@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
 from attendance.models import EventKind, IncomingEvent, counts
 from attendance.report import held
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from attendance.sqlite_store import SqliteDeadEvents, SqliteHeartbeats, SqliteLedger
 from scheduler import service
 from scheduler.errors import SchedulerError
 from scheduler.models import LiveClass
@@ -71,8 +72,10 @@ class LedgerSink:
         heartbeats: SqliteHeartbeats,
         heads: HeadsFolder,
         changes: Changes,
+        dead: SqliteDeadEvents | None = None,
     ) -> None:
         self._changes = changes
+        self._dead = dead
         self._ledger = ledger
         self._timetable = timetable
         self._evidence = evidence
@@ -81,6 +84,22 @@ class LedgerSink:
 
     async def heartbeat(self, node: str, at: float) -> None:
         self._heartbeats.beat(node, at)
+
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        if self._dead is None:
+            raise RuntimeError("this sink keeps no dead letters: the event stays pending")
+        doc = dataclasses.asdict(event)
+        doc["kind"] = event.kind.value
+        self._dead.add(
+            event.id,
+            event.class_id,
+            event.kind.value,
+            event.node,
+            event.origin_time,
+            doc,
+            error,
+            time.time(),
+        )
 
     async def deliver(self, event: MediaEvent) -> None:
         incoming = IncomingEvent(
@@ -120,6 +139,15 @@ class LedgerSink:
             self._heads.class_ended(ChainHead(class_id, *self._ledger.chain_head(class_id)), at)
         except OSError:
             log.exception("class %s: its chain head could not be published", class_id)
+
+
+def events_delayed(oldest: float | None, bound: float) -> float | None:
+    """How long the oldest undelivered event has waited, when that is longer than ``bound``
+    (the register is behind: ``/readyz`` says so)."""
+    if oldest is None:
+        return None
+    age = time.time() - oldest
+    return round(age, 3) if age > bound else None
 
 
 def write_digests(ledger: SqliteLedger, heads: HeadsFolder, now: float, days: int = 31) -> int:
