@@ -52,13 +52,20 @@ class MediaEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class NotRecorded(Exception):
+    """An event was not made durable in time (or was set aside): nobody may be told it happened."""
+
+
 class EventSink(Protocol):
-    """Where the events go. ``deliver`` returns only once the event is durable.
+    """Where the events go. ``deliver`` returns only once the event is durable;
+    ``deliver_many`` once all of them are (in one transaction where the sink has them).
 
     ``heartbeat`` says the node is alive (operational, not an event of any class): when a node
     stops abruptly, what it left open is closed at its last heartbeat."""
 
     async def deliver(self, event: MediaEvent) -> None: ...
+
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None: ...
 
     async def heartbeat(self, node: str, at: float) -> None: ...
 
@@ -97,6 +104,11 @@ class EventOutbox:
         self._max_tries = max(1, max_tries)
         self._spool = spool
         self._spooled: set[str] = set()  # ids of a previous run's events, still to deliver
+        self._pending_ids: set[str] = set()
+        # Those waiting for an event to be durable (a welcome waits for its join).
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self.batch = 500  # events delivered (committed) together at most
+        self.durable_within = 10.0  # how long a client's answer may wait for its event
         self.dead_letters = 0  # events set aside in this run
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -130,6 +142,7 @@ class EventOutbox:
             data=data or {},
         )
         self._pending.append(event)
+        self._pending_ids.add(event.id)
         self._idle.clear()
         self._wakeup.set()
         for listener in self.listeners:
@@ -146,6 +159,24 @@ class EventOutbox:
             extra={"event_kind": kind.value, "class_id": class_id, "user_id": user_id},
         )
         return event
+
+    async def durable(self, event: MediaEvent) -> None:
+        """Return once ``event`` is durable (the sink acknowledged it, so a client may be told
+        it happened); raise ``NotRecorded`` if it was set aside or ``durable_within`` seconds
+        passed first."""
+        timeout = self.durable_within
+        if event.id not in self._pending_ids:
+            return
+        waiter = self._waiters.get(event.id)
+        if waiter is None:
+            waiter = self._waiters[event.id] = asyncio.get_running_loop().create_future()
+            # Retrieved here, so that a set-aside nobody waits for any more is not reported.
+            waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            raise NotRecorded(f"event {event.id} is not durable after {timeout:g} s") from None
 
     @property
     def pending(self) -> int:
@@ -176,6 +207,7 @@ class EventOutbox:
             return
         log.warning("%d events of an earlier run are delivered first", len(kept))
         self._spooled.update(e.id for e in kept)
+        self._pending_ids.update(e.id for e in kept)
         self._pending.extendleft(reversed(kept))
         self._idle.clear()
         self._wakeup.set()
@@ -225,33 +257,50 @@ class EventOutbox:
 
     async def _run(self) -> None:
         delay = self._retry_initial
-        tries = 0  # of the event at the head
+        tries = 0  # of the event at the head, delivered alone
+        alone = False  # a batch failed: the head goes alone until it is through
         while True:
             if not self._pending:
                 self._idle.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            event = self._pending[0]
+            # Everything pending goes in one delivery (one commit): a burst of joins is one
+            # transaction, and what comes meanwhile is the next.
+            batch = (
+                [self._pending[0]] if alone else list(itertools.islice(self._pending, self.batch))
+            )
             try:
-                await self._sink.deliver(event)
+                await self._sink.deliver_many(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if len(batch) > 1:
+                    alone = True  # find the event that fails, so the others are not held
+                    continue
                 tries += 1
+                event = batch[0]
                 if tries >= self._max_tries and await self._set_aside(event, exc):
-                    tries, delay = 0, self._retry_initial
-                    self._delivered(event)
+                    tries, delay, alone = 0, self._retry_initial, False
+                    self._delivered(event, NotRecorded(f"event {event.id} was set aside"))
                     continue
                 log.exception("delivering event %s failed; retrying in %.1fs", event.id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            tries, delay = 0, self._retry_initial
-            self._delivered(event)
+            tries, delay, alone = 0, self._retry_initial, False
+            for event in batch:
+                self._delivered(event)
 
-    def _delivered(self, event: MediaEvent) -> None:
+    def _delivered(self, event: MediaEvent, failed: Exception | None = None) -> None:
         self._pending.popleft()
+        self._pending_ids.discard(event.id)
+        waiter = self._waiters.pop(event.id, None)
+        if waiter is not None and not waiter.done():
+            if failed is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(failed)
         if self._spooled:
             self._spooled.discard(event.id)
             if not self._spooled and self._spool is not None:

@@ -148,6 +148,12 @@ class RedisStreamSink:
         async with self._lock:
             await self._deliver(event)
 
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
+        """Each durable in turn (the stream, or the synced disk buffer), in order."""
+        async with self._lock:
+            for event in events:
+                await self._deliver(event)
+
     async def flush_buffer(self) -> bool:
         """Replay what the disk holds now (a quiet node's buffer is not left waiting for its
         next event); True once the buffer is empty."""

@@ -155,13 +155,15 @@ async def test_an_event_the_ledger_refuses_is_set_aside_and_the_rest_flows_on(
     staff = sign_in(academy.staff_id)
     # Text the ledger cannot take, as a defect elsewhere could let in past the protocol.
     node.outbox.emit(MediaEventKind.CHAT_MESSAGE, academy.class_id, data={"text": "\ud800"})
-    elsewhere = await join(sign_in(academy.outsider_id), academy.other_class_id)
+    # The join behind it waits to be welcomed until it is in the ledger.
+    joining = asyncio.create_task(join(sign_in(academy.outsider_id), academy.other_class_id))
     await asyncio.sleep(1.2)
     stuck = await staff.get("/readyz")
     assert stuck.status == 503
     assert (await stuck.json())["media"] == "events_delayed"
     # Set aside after a few tries; the join behind it reaches the ledger.
     await _joined_within(served, academy.other_class_id, academy.outsider_id, seconds=10)
+    elsewhere = await joining
     assert node.outbox.pending == 0
     dead = SqliteDeadEvents(served.app[keys.DB]).latest()
     assert len(dead) == 1 and "UnicodeEncodeError" in dead[0].error

@@ -140,15 +140,18 @@ def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
     )
 
 
-def _ledger_sink(app: web.Application, heartbeats: SqliteHeartbeats) -> LedgerSink:
-    """Events into the ledger on this process (acknowledged on commit)."""
+def _ledger_sink(
+    app: web.Application, heartbeats: SqliteHeartbeats, committer: SqliteLedger | None = None
+) -> LedgerSink:
+    """Events into the ledger on this process (acknowledged on commit; with ``committer``, on
+    a worker thread of its own connection)."""
     settings = app[keys.SETTINGS]
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
     return LedgerSink(
         app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
-        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]),
+        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]), committer,
     )  # fmt: skip
 
 
@@ -160,12 +163,14 @@ def _spool(settings: Settings, name: str) -> DiskBuffer:
 async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
-    with _node_lock(settings):
+    with _node_lock(settings), contextlib.closing(connect(settings.database_path)) as commits:
         heartbeats = SqliteHeartbeats(app[keys.DB])
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
-            _ledger_sink(app, heartbeats),
+            # The media's events are committed off the event loop, on a connection of their own
+            # (a welcome waits for its join's commit; the media must not wait for the disk).
+            _ledger_sink(app, heartbeats, SqliteLedger(commits)),
             app[keys.MEDIA_BACKEND] or AiortcBackend(settings.ice_servers, settings.recordings_dir),
             spool=_spool(settings, settings.node_id),
         )
