@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sqlite3
 import time
 from typing import Any
 
@@ -18,11 +19,13 @@ from hypothesis import strategies as st
 
 from access.models import ClassRole
 from attendance.models import EventKind
-from attendance.sqlite_store import SqliteDeadEvents
+from attendance.sqlite_store import SqliteDeadEvents, SqliteLedger
 from streaming.events import MediaEventKind
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, SignIn, free_port, seed_academy
 from tests.peers import connect, join
 from web import keys
+from web.app import create_app
+from web.database import connect as connect_db
 from web.settings import Settings
 
 SURROGATE_CHAT = '{"v":1,"type":"chat","text":"\\ud800"}'
@@ -174,3 +177,43 @@ async def test_an_event_the_ledger_refuses_is_set_aside_and_the_rest_flows_on(
     home = await staff.get("/")
     assert "dead_events" in await home.text()  # the notice names where they are kept
     await elsewhere.close()
+
+
+async def test_events_undelivered_at_a_stop_are_kept_on_disk_and_delivered_at_the_next_start(
+    settings: Settings,
+) -> None:
+    server = TestServer(create_app(settings), host="127.0.0.1", port=free_port())
+    await server.start_server()
+    academy = seed_academy(server.app)
+    url = str(server.make_url(f"/media/classes/{academy.class_id}/ws")).replace("http", "ws", 1)
+    student = await connect(url, _token(server, academy.student_ids[0], academy.class_id))
+    await student.wait_for("welcome")
+    # The database refuses every write (another process holds it) while the student leaves
+    # and the server stops: the departure cannot reach the ledger.
+    blocker = sqlite3.connect(settings.database_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        await student.send("leave")
+        await student.wait_closed()
+        await server.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await student.close()
+    spool = settings.data_dir / f"outbox-{settings.node_id}.jsonl"
+    assert spool.exists()
+    db = connect_db(settings.database_path)
+    try:
+        kinds = [e.event.kind for e in SqliteLedger(db).events(academy.class_id)]
+        assert kinds == [EventKind.JOINED]
+    finally:
+        db.close()
+    # The next start delivers it first; the file is gone.
+    again = TestServer(create_app(settings), host="127.0.0.1", port=free_port())
+    await again.start_server()
+    try:
+        kinds = [e.event.kind for e in again.app[keys.LEDGER].events(academy.class_id)]
+        assert kinds == [EventKind.JOINED, EventKind.LEFT]
+        assert not spool.exists()
+    finally:
+        await again.close()
