@@ -5,6 +5,11 @@ The server runs in its own process (``sabaq``'s app on a loopback port, seeded w
 and its students); the viewers run in this process. The baseline in the same run is a single
 viewer joining alone, so a burst's cost shows as its distance from that row.
 
+Each row also gives WebSocket open → ``welcome``. A welcome waits for the join to be committed
+(a welcome is an acknowledgement); the same run first measures a server on the previous path,
+which welcomed before the commit (``--no-previous`` skips it), so the table shows what the
+wait costs.
+
 Chromium (Debian's, through Playwright) opens the class page of a signed-in student, clicks
 Join as soon as the device check allows, and the page itself notes when the teacher's first
 video frame is presented (``requestVideoFrameCallback``), counted from the navigation's start.
@@ -24,6 +29,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,7 +115,16 @@ async def seed_bench_class(
     }
 
 
-def _serve(data_dir: str, students: int, out: Any) -> None:
+def _serve(data_dir: str, students: int, out: Any, welcome_before_commit: bool = False) -> None:
+    if welcome_before_commit:
+        # The previous path, for comparison: the welcome does not wait for the join's commit.
+        from streaming.events import EventOutbox, MediaEvent
+
+        async def not_waiting(self: EventOutbox, event: MediaEvent) -> None:
+            return None
+
+        EventOutbox.durable = not_waiting  # type: ignore[method-assign]
+
     async def main() -> None:
         out.send(await seed_bench_class(data_dir, students))
         await asyncio.Event().wait()
@@ -122,6 +137,7 @@ class _Participant:
         self.session, self.url, self.token = session, url, token
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.first_frame = asyncio.get_running_loop().create_future()
+        self.welcome = 0.0  # seconds from WebSocket open to the welcome
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def watch(self) -> float:
@@ -139,6 +155,8 @@ class _Participant:
             if msg.type is not WSMsgType.TEXT:
                 break
             doc = json.loads(msg.data)
+            if doc["type"] == "welcome":
+                self.welcome = time.perf_counter() - start
             if doc["type"] == "offer":
                 await self.pc.setRemoteDescription(RTCSessionDescription(doc["sdp"], "offer"))
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -224,64 +242,95 @@ async def browser_pages(grant: dict[str, Any], signins: list[str], pages: int) -
     return sorted(times)
 
 
-def _row(label: str, times: list[float]) -> tuple[str, int, float, float, float]:
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return (label, len(times), statistics.median(times), p95, times[-1])
+Row = tuple[str, int, float | None, float | None, float, float, float]
+
+
+def _p95(times: list[float]) -> float:
+    return times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+
+
+def _row(label: str, times: list[float], welcomes: list[float] | None = None) -> Row:
+    w50 = statistics.median(welcomes) if welcomes else None
+    w95 = _p95(sorted(welcomes)) if welcomes else None
+    return (label, len(times), w50, w95, statistics.median(times), _p95(times), times[-1])
 
 
 async def run(
-    bursts: list[int], pages: int, grant: dict[str, Any]
-) -> list[tuple[str, int, float, float, float]]:
+    bursts: list[int], pages: int, servers: list[tuple[str, dict[str, Any]]]
+) -> list[Row]:
+    """Each burst size on each server in turn (paths interleaved, so a machine that slows down
+    during the run does not favour one); Chromium pages on the last server."""
     advertise_host_addresses(["127.0.0.1"])  # the load generator's peers stay on loopback too
     rows = []
     async with ClientSession() as session:
-        teacher = await _publish(session, grant["url"], grant["teacher"])
-        tokens = iter(grant["students"])
+        teachers = [await _publish(session, g["url"], g["teacher"]) for _, g in servers]
+        tokens = [iter(g["students"]) for _, g in servers]
         for n in bursts:
-            viewers = [_Participant(session, grant["url"], next(tokens)) for _ in range(n)]
-            times = sorted(await asyncio.gather(*(v.watch() for v in viewers)))
-            label = "alone (baseline)" if n == 1 else "burst"
-            rows.append(_row(label, [t * 1000 for t in times]))
-            await asyncio.gather(*(v.pc.close() for v in viewers))
+            for (path, grant), left in zip(servers, tokens, strict=True):
+                viewers = [_Participant(session, grant["url"], next(left)) for _ in range(n)]
+                times = sorted(await asyncio.gather(*(v.watch() for v in viewers)))
+                label = path + ("alone (baseline)" if n == 1 else "burst")
+                welcomes = [v.welcome * 1000 for v in viewers]
+                rows.append(_row(label, [t * 1000 for t in times], welcomes))
+                await asyncio.gather(*(v.pc.close() for v in viewers))
         if pages:
+            grant = servers[-1][1]
             used = sum(bursts)
             signins = grant["signin"][used : used + pages + 1]
             rows.append(
                 _row("Chromium page → first frame", await browser_pages(grant, signins, pages))
             )
-        teacher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await teacher
-    return rows
+        for teacher in teachers:
+            teacher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await teacher
+    return sorted(rows, key=lambda r: (r[0].startswith("now"), r[0], r[1]))
+
+
+@contextlib.contextmanager
+def _server(students: int, welcome_before_commit: bool) -> Iterator[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop state
+        parent, child = ctx.Pipe()
+        server = ctx.Process(
+            target=_serve, args=(tmp, students, child, welcome_before_commit), daemon=True
+        )
+        server.start()
+        child.close()  # so that a server that dies makes recv() raise instead of waiting
+        try:
+            if not parent.poll(60):
+                raise SystemExit("bench: the server did not start within 60 s")
+            yield parent.recv()
+        finally:
+            server.terminate()
+            server.join(5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bursts", default="1,10,25", help="comma-separated burst sizes")
     parser.add_argument("--pages", type=int, default=10, help="Chromium pages (0: none)")
+    parser.add_argument(
+        "--no-previous", action="store_true", help="skip the previous path (welcome before commit)"
+    )
     args = parser.parse_args()
     bursts = [int(b) for b in args.bursts.split(",")]
     if bursts[0] != 1:
         bursts.insert(0, 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        ctx = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop state
-        parent, child = ctx.Pipe()
-        students = sum(bursts) + args.pages + 1
-        server = ctx.Process(target=_serve, args=(tmp, students, child), daemon=True)
-        server.start()
-        child.close()  # so that a server that dies makes recv() raise instead of waiting
-        try:
-            if not parent.poll(60):
-                raise SystemExit("bench: the server did not start within 60 s")
-            grant = parent.recv()
-            rows = asyncio.run(run(bursts, args.pages, grant))
-        finally:
-            server.terminate()
-            server.join(5)
-    print("| join | viewers | p50 ms | p95 ms | max ms |")
-    print("|---|---:|---:|---:|---:|")
-    for label, n, p50, p95, worst in rows:
-        print(f"| {label} | {n} | {p50:.0f} | {p95:.0f} | {worst:.0f} |")
+    students = sum(bursts) + args.pages + 1
+    with contextlib.ExitStack() as stack:
+        servers = []
+        if not args.no_previous:
+            before = stack.enter_context(_server(students, welcome_before_commit=True))
+            servers.append(("before (welcome, then commit): ", before))
+        now = stack.enter_context(_server(students, welcome_before_commit=False))
+        servers.append(("now (commit, then welcome): ", now))
+        rows = asyncio.run(run(bursts, args.pages, servers))
+    print("| join | viewers | welcome p50 ms | welcome p95 ms | frame p50 ms | p95 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, n, w50, w95, p50, p95, worst in rows:
+        ws = f"{w50:.1f} | {w95:.1f}" if w50 is not None and w95 is not None else "– | –"
+        print(f"| {label} | {n} | {ws} | {p50:.0f} | {p95:.0f} | {worst:.0f} |")
 
 
 if __name__ == "__main__":

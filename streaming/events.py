@@ -2,7 +2,9 @@
 
 The media node keeps every event until the sink acknowledges it (in one process: until it is
 committed to SQLite). Delivery is in order; a failing sink is retried with backoff and nothing
-is dropped.
+is dropped. One event the sink refuses ``max_tries`` times in a row (one it can never store) is
+handed to the sink's dead letters, with the error, and the rest flows on behind it. What is still
+undelivered when the node stops is written to the spool on disk and delivered at the next start.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,15 +52,36 @@ class MediaEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class NotRecorded(Exception):
+    """An event was not made durable in time (or was set aside): nobody may be told it happened."""
+
+
 class EventSink(Protocol):
-    """Where the events go. ``deliver`` returns only once the event is durable.
+    """Where the events go. ``deliver`` returns only once the event is durable;
+    ``deliver_many`` once all of them are (in one transaction where the sink has them).
 
     ``heartbeat`` says the node is alive (operational, not an event of any class): when a node
     stops abruptly, what it left open is closed at its last heartbeat."""
 
     async def deliver(self, event: MediaEvent) -> None: ...
 
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None: ...
+
     async def heartbeat(self, node: str, at: float) -> None: ...
+
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        """Keep aside, durably and with the error, an event ``deliver`` keeps refusing."""
+        ...
+
+
+class Spool(Protocol):
+    """Where the outbox keeps what it could not deliver before it stopped (a file, synced)."""
+
+    def events(self) -> list[MediaEvent]: ...
+
+    def replace(self, events: Sequence[MediaEvent]) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 class EventOutbox:
@@ -72,12 +95,23 @@ class EventOutbox:
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
         clock: Callable[[], float] = time.time,
+        max_tries: int = 5,
+        spool: Spool | None = None,
     ) -> None:
         self._sink = sink
         self._clock = clock  # events' origin_time
         self.node = node
         self._seq = itertools.count(1)
         self._pending: deque[MediaEvent] = deque()
+        self._max_tries = max(1, max_tries)
+        self._spool = spool
+        self._spooled: set[str] = set()  # ids of a previous run's events, still to deliver
+        self._pending_ids: set[str] = set()
+        # Those waiting for an event to be durable (a welcome waits for its join).
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self.batch = 500  # events delivered (committed) together at most
+        self.durable_within = 10.0  # how long a client's answer may wait for its event
+        self.dead_letters = 0  # events set aside in this run
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -110,6 +144,7 @@ class EventOutbox:
             data=data or {},
         )
         self._pending.append(event)
+        self._pending_ids.add(event.id)
         self._idle.clear()
         self._wakeup.set()
         for listener in self.listeners:
@@ -126,6 +161,24 @@ class EventOutbox:
             extra={"event_kind": kind.value, "class_id": class_id, "user_id": user_id},
         )
         return event
+
+    async def durable(self, event: MediaEvent) -> None:
+        """Return once ``event`` is durable (the sink acknowledged it, so a client may be told
+        it happened); raise ``NotRecorded`` if it was set aside or ``durable_within`` seconds
+        passed first."""
+        timeout = self.durable_within
+        if event.id not in self._pending_ids:
+            return
+        waiter = self._waiters.get(event.id)
+        if waiter is None:
+            waiter = self._waiters[event.id] = asyncio.get_running_loop().create_future()
+            # Retrieved here, so that a set-aside nobody waits for any more is not reported.
+            waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            raise NotRecorded(f"event {event.id} is not durable after {timeout:g} s") from None
 
     @property
     def pending(self) -> int:
@@ -144,7 +197,35 @@ class EventOutbox:
 
     def start(self) -> None:
         if self._task is None:
+            self._load_spool()
             self._task = asyncio.create_task(self._run(), name="sabaq-event-outbox")
+
+    def _load_spool(self) -> None:
+        """What a previous run could not deliver goes first (the file stays until delivered)."""
+        if self._spool is None:
+            return
+        kept = [e for e in self._spool.events() if e.id not in self._spooled]
+        if not kept:
+            return
+        log.warning("%d events of an earlier run are delivered first", len(kept))
+        self._spooled.update(e.id for e in kept)
+        self._pending_ids.update(e.id for e in kept)
+        self._pending.extendleft(reversed(kept))
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def deliver_spooled(self) -> None:
+        """Before the node starts: deliver what an earlier run left on disk (a failure leaves it
+        there, for the outbox to retry once it runs)."""
+        if self._spool is None:
+            return
+        for event in self._spool.events():
+            try:
+                await self._sink.deliver(event)
+            except Exception:
+                log.exception("an event of an earlier run (%s) is not delivered yet", event.id)
+                return
+        self._spool.clear()
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
         """Deliver what is pending (bounded by ``flush_timeout``), then stop."""
@@ -157,8 +238,20 @@ class EventOutbox:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self._pending:
+        if not self._pending:
+            return
+        if self._spool is None:
             log.error("outbox stopped with %d undelivered events", len(self._pending))
+            return
+        try:
+            self._spool.replace(list(self._pending))
+        except Exception:
+            log.exception("outbox stopped with %d undelivered events", len(self._pending))
+            return
+        log.warning(
+            "outbox stopped with %d undelivered events: kept on disk, delivered at the next start",
+            len(self._pending),
+        )
 
     async def flush(self) -> None:
         """Wait until every event emitted so far is delivered (bound it with asyncio.timeout)."""
@@ -166,21 +259,74 @@ class EventOutbox:
 
     async def _run(self) -> None:
         delay = self._retry_initial
+        tries = 0  # of the event at the head, delivered alone
+        alone = False  # a batch failed: the head goes alone until it is through
         while True:
             if not self._pending:
                 self._idle.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            event = self._pending[0]
+            # Everything pending goes in one delivery (one commit): a burst of joins is one
+            # transaction, and what comes meanwhile is the next.
+            batch = (
+                [self._pending[0]] if alone else list(itertools.islice(self._pending, self.batch))
+            )
             try:
-                await self._sink.deliver(event)
+                await self._sink.deliver_many(batch)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if len(batch) > 1:
+                    alone = True  # find the event that fails, so the others are not held
+                    continue
+                tries += 1
+                event = batch[0]
+                if tries >= self._max_tries and await self._set_aside(event, exc):
+                    tries, delay, alone = 0, self._retry_initial, False
+                    self._delivered(event, NotRecorded(f"event {event.id} was set aside"))
+                    continue
                 log.exception("delivering event %s failed; retrying in %.1fs", event.id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            delay = self._retry_initial
-            self._pending.popleft()
+            tries, delay, alone = 0, self._retry_initial, False
+            for event in batch:
+                self._delivered(event)
+
+    def _delivered(self, event: MediaEvent, failed: Exception | None = None) -> None:
+        self._pending.popleft()
+        self._pending_ids.discard(event.id)
+        waiter = self._waiters.pop(event.id, None)
+        if waiter is not None and not waiter.done():
+            if failed is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(failed)
+        if self._spooled:
+            self._spooled.discard(event.id)
+            if not self._spooled and self._spool is not None:
+                self._spool.clear()
+
+    async def _set_aside(self, event: MediaEvent, exc: Exception) -> bool:
+        """The sink refused the event ``max_tries`` times: into its dead letters (True), so the
+        events behind it flow on; False if even that failed (it is retried, never dropped)."""
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            await self._sink.dead_letter(event, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event %s could not be set aside either", event.id)
+            return False
+        self.dead_letters += 1
+        log.error(
+            "event %s (%s, class %s) set aside after %d tries: %s",
+            event.id,
+            event.kind.value,
+            event.class_id,
+            self._max_tries,
+            error,
+            extra={"event_kind": event.kind.value, "class_id": event.class_id},
+        )
+        return True

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from access.tokens import TokenSigner
 
-from .events import EventOutbox, EventSink
+from .events import EventOutbox, EventSink, Spool
 from .room import MediaBackend, Room, RoomState
 
 log = logging.getLogger("sabaq.streaming.node")
@@ -88,11 +88,12 @@ class MediaNode:
         sink: EventSink,
         media: MediaBackend,
         gate: ClassGate | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.settings = settings
         self.gate = gate
         self.signer = signer
-        self.outbox = EventOutbox(sink, settings.node_id, clock=settings.clock)
+        self.outbox = EventOutbox(sink, settings.node_id, clock=settings.clock, spool=spool)
         self._sink = sink
         self._beating: asyncio.Task[None] | None = None
         self.media = media

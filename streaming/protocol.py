@@ -90,6 +90,21 @@ def _sdp(doc: dict[str, Any]) -> str:
     return sdp
 
 
+def _encodable(value: Any) -> bool:
+    """Whether every string in ``value`` (keys included) can be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
+
+
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Validate one message from a client; raise ``ProtocolError`` naming what is wrong."""
     if isinstance(text, bytes):
@@ -102,6 +117,9 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         raise ProtocolError("bad_json", "The message is not valid JSON") from exc
     if not isinstance(doc, dict):
         raise ProtocolError("bad_message", "A message must be a JSON object")
+    if not _encodable(doc):
+        # JSON's \uXXXX may carry half of a UTF-16 pair: text no page, log or database can take.
+        raise ProtocolError("bad_text", "The message carries text that is not valid Unicode")
     if doc.get("v") != VERSION:
         raise ProtocolError("bad_version", f"Protocol version {VERSION} is expected")
     kind = doc.get("type")
@@ -158,4 +176,9 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
 
 
 def server_message(kind: str, **fields: Any) -> str:
-    return json.dumps({"v": VERSION, "type": kind, **fields}, ensure_ascii=False)
+    text = json.dumps({"v": VERSION, "type": kind, **fields}, ensure_ascii=False)
+    if not text.isascii() and not _encodable(text):
+        # Text the protocol never lets in (it could still come from elsewhere, a token's name):
+        # escaped, so the message can be sent rather than fail for everyone it goes to.
+        text = json.dumps({"v": VERSION, "type": kind, **fields})
+    return text

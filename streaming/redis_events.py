@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,19 @@ def encode(event: MediaEvent) -> dict[str, str]:
     doc = asdict(event)
     doc["kind"] = event.kind.value
     return {"event": json.dumps(doc, separators=(",", ":"), ensure_ascii=False)}
+
+
+def _line(event: MediaEvent) -> str:
+    """One event as a line of a file: as in the stream, or escaped if it holds text UTF-8 cannot
+    carry (it must still be kept, to be set aside where it fails)."""
+    text = encode(event)["event"]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        doc = asdict(event)
+        doc["kind"] = event.kind.value
+        text = json.dumps(doc, separators=(",", ":"))
+    return text
 
 
 def decode(fields: Mapping[Any, Any]) -> MediaEvent:
@@ -76,12 +89,31 @@ class DiskBuffer:
         if self._count >= self.bound:
             raise OSError(f"the event buffer {self.path} is full ({self.bound} events)")
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(encode(event)["event"] + "\n")
+            f.write(_line(event) + "\n")
             f.flush()
             os.fsync(f.fileno())
         self._count += 1
         if self.oldest is None or event.origin_time < self.oldest:
             self.oldest = event.origin_time
+
+    def replace(self, events: Sequence[MediaEvent]) -> None:
+        """Hold exactly ``events`` (all written and synced, or the old content kept)."""
+        if not events:
+            self.clear()
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            f.writelines(_line(e) + "\n" for e in events)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self._count = len(events)
+        self.oldest = min(e.origin_time for e in events)
 
     def events(self) -> list[MediaEvent]:
         if not self.path.exists():
@@ -115,6 +147,12 @@ class RedisStreamSink:
     async def deliver(self, event: MediaEvent) -> None:
         async with self._lock:
             await self._deliver(event)
+
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
+        """Each durable in turn (the stream, or the synced disk buffer), in order."""
+        async with self._lock:
+            for event in events:
+                await self._deliver(event)
 
     async def flush_buffer(self) -> bool:
         """Replay what the disk holds now (a quiet node's buffer is not left waiting for its
@@ -161,6 +199,16 @@ class RedisStreamSink:
             log.info("replayed %d buffered events into the stream", len(pending))
         self.buffer.clear()
         return True
+
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        """An event neither Redis nor the disk buffer takes: kept aside in a file next to the
+        buffer, one JSON line each, with the error."""
+        path = self.buffer.path.with_name(self.buffer.path.stem + ".dead.jsonl")
+        line = json.dumps({"event": json.loads(_line(event)), "error": error, "at": time.time()})
+        with path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
     async def heartbeat(self, node: str, at: float) -> None:
         """Operational, not an event: while Redis is away nobody is judged by it."""

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from access.models import GUESTS, PUBLISHERS, ClassRole
 
-from .events import EventOutbox, MediaEventKind
+from .events import EventOutbox, MediaEvent, MediaEventKind, NotRecorded
 from .protocol import ProtocolError, server_message
 
 log = logging.getLogger("sabaq.streaming.room")
@@ -384,8 +384,7 @@ class Room:
         self._gone.pop(p.id, None)
         self._low_bandwidth &= self._gone.keys() | self.participants.keys() | {p.id}
         p.low_bandwidth = rejoin and p.id in self._low_bandwidth
-        self.participants[p.id] = p
-        self._outbox.emit(
+        recorded = self._outbox.emit(
             MediaEventKind.RECONNECTED if rejoin else MediaEventKind.JOINED,
             self.class_id,
             user_id=p.user_id,
@@ -395,9 +394,11 @@ class Room:
         )
         if p.role is ClassRole.HOST and self.state is RoomState.WAITING:
             self.state = RoomState.LIVE
-            self._outbox.emit(
+            recorded = self._outbox.emit(
                 MediaEventKind.CLASS_STARTED, self.class_id, user_id=p.user_id, role=p.role.value
             )
+        await self._welcome_durably(p, recorded)
+        self.participants[p.id] = p
         await p.send(
             "welcome",
             participant_id=p.id,
@@ -413,6 +414,33 @@ class Room:
         for source, name in self.sources():
             if source is not p:
                 self._spawn(self._subscribe(p, source, name))
+
+    async def _welcome_durably(self, p: Participant, recorded: MediaEvent) -> None:
+        """A welcome is an acknowledgement: it waits until the join is durable (committed, or
+        in the cluster's stream or disk buffer). If the class ended or the person was taken
+        out meanwhile, or the join cannot be recorded, their stay is closed and they are not
+        welcomed."""
+        try:
+            await self._outbox.durable(recorded)
+        except BaseException as exc:  # NotRecorded, or the server stopping under the join
+            self._record_departure(p, "not_recorded" if isinstance(exc, NotRecorded) else "")
+            raise
+        if self.ended:
+            self._record_departure(p, "class_ended")
+            raise InvalidStateError(f'Cannot join class {self.class_id} in state "{self.state}"')
+        if p.user_id in self.barred:
+            self._record_departure(p, "revoked")
+            raise Barred(f"User {p.user_id} was taken out of class {self.class_id}")
+
+    def _record_departure(self, p: Participant, reason: str) -> None:
+        self._outbox.emit(
+            MediaEventKind.LEFT if reason else MediaEventKind.DISCONNECTED,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data={"reason": reason or "server_stopping"},
+        )
 
     async def leave(
         self, pid: str, kind: MediaEventKind = MediaEventKind.LEFT, reason: str = ""
@@ -764,6 +792,8 @@ class Room:
             data={"text": text},
         )
         message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
+        with contextlib.suppress(NotRecorded):  # it stays pending; shown as said
+            await self._outbox.durable(event)  # in the record before anyone is shown it
         self.chat.append(message)
         await self._broadcast(server_message("chat", **message))
 
@@ -814,9 +844,13 @@ class Room:
                 role=p.role.value,
                 data={"reason": "class_ended"},
             )
-        self._outbox.emit(MediaEventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
+        ended = self._outbox.emit(
+            MediaEventKind.CLASS_ENDED, self.class_id, data={"reason": reason}
+        )
 
         async def tell_and_close() -> None:
+            with contextlib.suppress(NotRecorded):  # it stays pending; the class is over anyway
+                await self._outbox.durable(ended)  # told "ended" once it is in the record
             await self.stop_recording(None, "class ended")
             for p in members:
                 await p.send("ended", reason=reason)

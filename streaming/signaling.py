@@ -15,7 +15,7 @@ from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
 from access.ids import uuid7
 from access.tokens import JoinClaims, ReconnectClaims
 
-from .events import MediaEventKind
+from .events import MediaEventKind, NotRecorded
 from .node import REVOKED_MESSAGE, MediaNode
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
 from .room import (
@@ -215,6 +215,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if join_claims is not None:
             await node.unspend(join_claims.token_id)  # it admitted nobody
         await _refuse(ws, "waiting_for_teacher", "The teacher has not started the class yet", 4009)
+        return ws
+    except NotRecorded:
+        # Not welcomed: nobody is told "you are in" unless the register has it.
+        await _refuse(
+            ws,
+            "not_recorded",
+            "Your joining could not be recorded right now; try again in a moment",
+            CLOSE_SERVER_STOPPING,
+        )
         return ws
     except ReconnectExpired:
         # Too late to be the same participant: the client joins afresh (a new join token).

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from access.models import ClassRole
+from access.models import ClassRole, Role
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
 from attendance.models import EventKind
@@ -221,3 +221,75 @@ async def test_a_second_server_on_the_same_data_leaves_the_running_class_alone(
         assert server.proc is not None and server.proc.poll() is None
     finally:
         await student.close()
+
+
+async def test_kill_9_in_a_join_burst_keeps_every_welcomed_join(
+    server: Server, seeded: Academy, data: Path
+) -> None:
+    """A welcome is an acknowledgement: whoever was told "you are in" is in the register after
+    a kill -9 in the middle of a burst of 20 joins, their stay closed at the last heartbeat."""
+    db = connect_db(data / "sabaq.sqlite3")
+    try:
+        accounts, tt = SqliteAccounts(db), SqliteTimetable(db)
+        more = [
+            accounts.create_user(login=f"burst{i:02d}", full_name=f"B {i}", role=Role.STUDENT).id
+            for i in range(20 - len(seeded.student_ids))
+        ]
+        tt.add_members(seeded.group_id, more)
+    finally:
+        db.close()
+    learners = [*seeded.student_ids, *more]
+    server.start()
+    signer = TokenSigner(server.env["SABAQ_SECRET_KEY"].encode())
+    cid = seeded.class_id
+    url = f"ws://127.0.0.1:{server.port}/media/classes/{cid}/ws"
+
+    def token(user_id: int) -> str:
+        return signer.mint_join(
+            user_id=user_id,
+            class_id=cid,
+            role=ClassRole.LEARNER,
+            display_name=f"user {user_id}",
+            media_url=f"{server.base}/media",
+        )
+
+    peers = await asyncio.gather(*(connect(url, None) for _ in learners))
+
+    def welcomed() -> dict[int, str]:
+        return {
+            u: m["participant_id"]
+            for u, p in zip(learners, peers, strict=True)
+            for m in p.messages
+            if m["type"] == "welcome"
+        }
+
+    try:
+        joins = [p.send("join", token=token(u)) for u, p in zip(learners, peers, strict=True)]
+        await asyncio.gather(*joins)
+        async with asyncio.timeout(20):
+            while len(welcomed()) < 4:
+                await asyncio.sleep(0.002)
+        killed = server.kill()  # mid-burst: some are welcomed, some not yet
+        await asyncio.sleep(0.5)  # welcomes already on the wire are read
+        told = welcomed()
+    finally:
+        for p in peers:
+            await p.close()
+    server.start()
+    server.stop()
+
+    db = connect_db(data / "sabaq.sqlite3")
+    try:
+        ledger = SqliteLedger(db)
+        events = ledger.events(cid)
+        assert ledger.verify_all() == []
+    finally:
+        db.close()
+    joined = {le.event.participant_id for le in events if le.event.kind is EventKind.JOINED}
+    lost = {u: pid for u, pid in told.items() if pid not in joined}
+    assert not lost, f"{len(lost)} of {len(told)} welcomed joins are not in the register"
+    by_user = intervals_by_user(events)
+    for user in told:
+        spans = by_user[user]
+        assert len(spans) == 1 and spans[0].end is not None
+        assert killed - HEARTBEAT - 0.25 <= spans[0].end <= killed, spans[0].end - killed

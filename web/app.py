@@ -25,7 +25,12 @@ from access.tokens import TokenSigner
 from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger, SqliteMarkRules
+from attendance.sqlite_store import (
+    SqliteDeadEvents,
+    SqliteHeartbeats,
+    SqliteLedger,
+    SqliteMarkRules,
+)
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -45,7 +50,13 @@ from .changes import Changes
 from .cluster import Cluster as ClusterView
 from .cluster import ClusterIngest, ControlLock, ControlLockHeld, run_control
 from .database import connect
-from .events import LedgerHeldEvidence, LedgerSink, recover_node, write_digests
+from .events import (
+    LedgerHeldEvidence,
+    LedgerSink,
+    events_delayed,
+    recover_node,
+    write_digests,
+)
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
 from .guests import routes as guest_routes
@@ -137,32 +148,46 @@ def _aiortc(settings: Settings) -> AiortcBackend:
     )
 
 
-def _ledger_sink(app: web.Application, heartbeats: SqliteHeartbeats) -> LedgerSink:
-    """Events into the ledger on this process (acknowledged on commit)."""
+def _ledger_sink(
+    app: web.Application, heartbeats: SqliteHeartbeats, committer: SqliteLedger | None = None
+) -> LedgerSink:
+    """Events into the ledger on this process (acknowledged on commit; with ``committer``, on
+    a worker thread of its own connection)."""
     settings = app[keys.SETTINGS]
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
     return LedgerSink(
         app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
-        app[keys.CHANGES],
+        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]), committer,
     )  # fmt: skip
+
+
+def _spool(settings: Settings, name: str) -> DiskBuffer:
+    """The node's events still undelivered when it stopped, delivered at its next start."""
+    return DiskBuffer(settings.data_dir / f"outbox-{name}.jsonl", settings.event_buffer_events)
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
-    with _node_lock(settings):
+    with _node_lock(settings), contextlib.closing(connect(settings.database_path)) as commits:
         heartbeats = SqliteHeartbeats(app[keys.DB])
-        recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
         gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock)
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
-            _ledger_sink(app, heartbeats),
+            # The media's events are committed off the event loop, on a connection of their own
+            # (a welcome waits for its join's commit; the media must not wait for the disk).
+            _ledger_sink(app, heartbeats, SqliteLedger(commits, settings.clock)),
             app[keys.MEDIA_BACKEND] or _aiortc(settings),
             gate,
+            spool=_spool(settings, settings.node_id),
         )
+        # What the last run could not deliver is in the ledger before what it left open is
+        # closed (its departures recorded at a stop are then not taken for a crash's).
+        await node.outbox.deliver_spooled()
+        recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
         app[keys.MEDIA_NODE] = node
         app[keys.MEDIA_CONTROL] = LocalMediaControl(node, gate)
         await node.start()
@@ -261,6 +286,7 @@ async def _cluster_media(app: web.Application) -> AsyncIterator[None]:
             app[keys.SIGNER],
             sink,
             app[keys.MEDIA_BACKEND] or _aiortc(settings),
+            spool=_spool(settings, settings.node_id),
         )
         agent = MediaAgent(
             redis,
@@ -468,11 +494,26 @@ async def _media_ready(request: web.Request) -> web.Response:
         "participants": node.participants,
         "pending_events": node.outbox.pending,
         "buffered_events": agent.buffered,
+        "dead_events": node.outbox.dead_letters,  # set aside in this run (see the node's log)
     }
     if not node.accepting:
         return web.json_response({"status": "unavailable", "media": "stopping", **doc}, status=503)
     if agent.refuses_joins():
         return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
+    settings = request.app[keys.SETTINGS]
+    delayed = events_delayed(
+        node.outbox.oldest, settings.event_delay_bound_seconds, settings.clock()
+    )
+    if delayed is not None:
+        return web.json_response(
+            {
+                "status": "unavailable",
+                "media": "events_delayed",
+                "oldest_event_age": delayed,
+                **doc,
+            },
+            status=503,
+        )
     return web.json_response({"status": "ready", **doc})
 
 

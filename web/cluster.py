@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -457,6 +457,13 @@ class ClusterIngest:
             self._cluster.close_stays(event.node, cut_off)
         if event.kind is MediaEventKind.CLASS_ENDED and cut_off is None:
             await self._cluster.class_ended(event.class_id, event.node)
+
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
+        for event in events:
+            await self.deliver(event)
+
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        await self._sink.dead_letter(event, error)
 
     async def heartbeat(self, node: str, at: float) -> None:
         await self._sink.heartbeat(node, at)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
@@ -12,7 +16,7 @@ from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
 from attendance.models import EventKind, IncomingEvent, counts
 from attendance.report import held
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from attendance.sqlite_store import SqliteDeadEvents, SqliteHeartbeats, SqliteLedger
 from scheduler import service
 from scheduler.errors import SchedulerError
 from scheduler.models import LiveClass
@@ -60,7 +64,11 @@ class LedgerHeldEvidence:
 
 
 class LedgerSink:
-    """``streaming.events.EventSink`` for one process: an event is acknowledged on commit."""
+    """``streaming.events.EventSink`` for one process: an event is acknowledged on commit.
+
+    With ``committer`` (the ledger on a connection of its own) commits run on a worker thread,
+    off the event loop that carries the media: a burst of events is one transaction there, and
+    the loop goes on while the disk syncs."""
 
     def __init__(
         self,
@@ -70,8 +78,12 @@ class LedgerSink:
         heartbeats: SqliteHeartbeats,
         heads: HeadsFolder,
         changes: Changes,
+        dead: SqliteDeadEvents | None = None,
+        committer: SqliteLedger | None = None,
     ) -> None:
         self._changes = changes
+        self._dead = dead
+        self._committer = committer
         self._ledger = ledger
         self._timetable = timetable
         self._evidence = evidence
@@ -81,26 +93,56 @@ class LedgerSink:
     async def heartbeat(self, node: str, at: float) -> None:
         self._heartbeats.beat(node, at)
 
-    async def deliver(self, event: MediaEvent) -> None:
-        incoming = IncomingEvent(
-            id=event.id,
-            kind=EventKind(event.kind.value),
-            class_id=event.class_id,
-            node=event.node,
-            node_seq=event.seq,
-            origin_time=event.origin_time,
-            user_id=event.user_id,
-            participant_id=event.participant_id,
-            role=event.role,
-            data=dict(event.data),
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        if self._dead is None:
+            raise RuntimeError("this sink keeps no dead letters: the event stays pending")
+        doc = dataclasses.asdict(event)
+        doc["kind"] = event.kind.value
+        self._dead.add(
+            event.id,
+            event.class_id,
+            event.kind.value,
+            event.node,
+            event.origin_time,
+            doc,
+            error,
+            time.time(),
         )
+
+    async def deliver(self, event: MediaEvent) -> None:
+        await self.deliver_many((event,))
+
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
+        incoming = [
+            IncomingEvent(
+                id=event.id,
+                kind=EventKind(event.kind.value),
+                class_id=event.class_id,
+                node=event.node,
+                node_seq=event.seq,
+                origin_time=event.origin_time,
+                user_id=event.user_id,
+                participant_id=event.participant_id,
+                role=event.role,
+                data=dict(event.data),
+            )
+            for event in events
+        ]
+        if self._committer is not None:
+            stored = await asyncio.to_thread(self._committer.append_many, incoming)
+        else:
+            stored = self._ledger.append_many(incoming)
         # Applied on a replay too (both steps are idempotent): a delivery that failed after the
         # commit is retried, and the timetable must still learn that the class started or ended.
-        stored, new = self._ledger.append(incoming)
+        for (le, new), ev in zip(stored, incoming, strict=True):
+            self._follow(ev, le.received_time, new)
+
+    def _follow(self, incoming: IncomingEvent, received: float, new: bool) -> None:
+        """What follows a committed event: live pages, the chain head, the timetable."""
         if new:
             self._changes.notify(incoming.class_id)
         if new and incoming.kind is EventKind.CLASS_ENDED:
-            self._publish_head(incoming.class_id, stored.received_time)
+            self._publish_head(incoming.class_id, received)
         if not counts(incoming.data):
             return  # kept in the record; the timetable does not follow it
         try:
@@ -119,6 +161,15 @@ class LedgerSink:
             self._heads.class_ended(ChainHead(class_id, *self._ledger.chain_head(class_id)), at)
         except OSError:
             log.exception("class %s: its chain head could not be published", class_id)
+
+
+def events_delayed(oldest: float | None, bound: float, now: float) -> float | None:
+    """How long the oldest undelivered event has waited at ``now`` (the clock that stamped it),
+    when that is longer than ``bound`` (the register is behind: ``/readyz`` says so)."""
+    if oldest is None:
+        return None
+    age = now - oldest
+    return round(age, 3) if age > bound else None
 
 
 def write_digests(ledger: SqliteLedger, heads: HeadsFolder, now: float, days: int = 31) -> int:

@@ -147,6 +147,8 @@ class Settings:
     node_dead_after_seconds: float = 15.0  # silent this long (Redis reachable): declared dead
     control_lock_seconds: float = 10.0  # a killed control node's lock lapses after this
     event_buffer_events: int = 100_000  # events a media node keeps on disk while Redis is away
+    # /readyz is not ready while the oldest event not yet delivered to the register is older.
+    event_delay_bound_seconds: float = 30.0
     # Behind a TLS front on this machine: its X-Forwarded-Proto and X-Forwarded-For are believed
     # (from loopback peers only), so links say https, cookies are Secure, limits count clients.
     behind_proxy: bool = False
@@ -236,5 +238,6 @@ class Settings:
             node_dead_after_seconds=_number(env, "SABAQ_NODE_DEAD_AFTER_SECONDS", 15),
             control_lock_seconds=_number(env, "SABAQ_CONTROL_LOCK_SECONDS", 10),
             event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
+            event_delay_bound_seconds=_number(env, "SABAQ_EVENT_DELAY_BOUND_SECONDS", 30),
             behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
         )

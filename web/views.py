@@ -29,11 +29,13 @@ from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
 from attendance.models import EventKind, IncomingEvent, counts
 from attendance.report import hosts_live_seconds
+from attendance.sqlite_store import SqliteDeadEvents
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import clock, keys, policy
 from .alerts import alert_lines, switch_notices
 from .cluster import NoMediaNode
+from .events import events_delayed
 from .http import (
     LANG_COOKIE,
     LANG_KEY,
@@ -178,11 +180,29 @@ async def readyz(request: web.Request) -> web.Response:
             return web.json_response({"status": "unavailable", "redis": "unreachable"}, status=503)
         return web.json_response({"status": "ready", "role": "control"})
     node = request.app[keys.MEDIA_NODE]
+    doc = {
+        "rooms": len(node.rooms),
+        "pending_events": node.outbox.pending,
+        # Events the register could not store, set aside (an administrator looks at them).
+        "dead_events": SqliteDeadEvents(request.app[keys.DB]).count(),
+    }
     if not node.accepting:
-        return web.json_response({"status": "unavailable", "media": "stopping"}, status=503)
-    return web.json_response(
-        {"status": "ready", "rooms": len(node.rooms), "pending_events": node.outbox.pending}
+        return web.json_response({"status": "unavailable", "media": "stopping", **doc}, status=503)
+    settings = request.app[keys.SETTINGS]
+    delayed = events_delayed(
+        node.outbox.oldest, settings.event_delay_bound_seconds, settings.clock()
     )
+    if delayed is not None:
+        return web.json_response(
+            {
+                "status": "unavailable",
+                "media": "events_delayed",
+                "oldest_event_age": delayed,
+                **doc,
+            },
+            status=503,
+        )
+    return web.json_response({"status": "ready", **doc})
 
 
 # -- sign-in ----------------------------------------------------------------------------------
@@ -380,6 +400,9 @@ async def home(request: web.Request) -> web.Response:
             # Staff's dashboard carries the monthly guarantee's alerts; teachers and learners
             # are told when their in-person classes go online.
             "alerts": alert_lines(request) if user.role in OBSERVER_ROLES else [],
+            "dead_events": (
+                SqliteDeadEvents(request.app[keys.DB]).count() if user.role in OBSERVER_ROLES else 0
+            ),
             "notices": switch_notices(request, user) if user.role not in OBSERVER_ROLES else [],
         },
     )
