@@ -42,7 +42,7 @@ from scheduler.models import (
     ProgrammeKind,
 )
 
-from . import api_schema, clock, keys, policy
+from . import api_models, api_schema, clock, keys, policy
 from .http import (
     Caller,
     PageError,
@@ -55,6 +55,7 @@ from .http import (
     require_session,
 )
 from .labels import not_admitted_labels
+from .openapi import operation
 from .views import not_admitted_message
 
 log = logging.getLogger("sabaq.web.admission")
@@ -317,6 +318,12 @@ def change_json(change: AdmissionChange) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/learners/{user_id:\\d{1,18}}/admission")
+@operation(
+    "learnerAdmission",
+    "A learner's admission status per discipline or course, and its history (scope: read)",
+    answers={200: ("The statuses and their history", api_models.Admission)},
+    errors=(401, 403, 404),
+)
 async def admission_json(request: web.Request) -> web.Response:
     """A learner's statuses and their history (scope: read)."""
     learner, _caller = _learner_for_api(request, Scope.READ)
@@ -340,6 +347,17 @@ async def admission_json(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/learners/{user_id:\\d{1,18}}/admission")
+@operation(
+    "changeAdmission",
+    "Record a change of a learner's admission status, with why (scope: schedule); a learner"
+    " no longer admitted is taken out of a running control at once",
+    answers={
+        201: ("Recorded", api_models.AdmissionChange),
+        200: ("The learner already has this status: nothing new", api_models.AdmissionChange),
+    },
+    errors=(400, 401, 403, 404, 413),
+    body=api_models.NewAdmissionChange,
+)
 async def admission_change_json(request: web.Request) -> web.Response:
     """Record a change (scope: schedule): 201 with it, or 200 if the learner already has it."""
     _ = gettext_of(request)

@@ -18,7 +18,7 @@ from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
 
-from . import api_schema, clock, keys
+from . import api_models, api_schema, clock, keys
 from .groups import row_message
 from .http import (
     Caller,
@@ -28,13 +28,14 @@ from .http import (
     idempotent,
     json_body,
 )
+from .openapi import operation, query
 from .views import EDITORS, JOINABLE, class_role
 
 log = logging.getLogger("sabaq.web.api")
 routes = web.RouteTableDef()
 
 JOIN_LINK_TTL = 600.0  # a join link signs its person in within ten minutes, once
-MAX_PAGE = 200
+MAX_PAGE = api_models.MAX_PAGE
 GUEST_FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
 
 
@@ -48,6 +49,14 @@ def staff_or_portal(request: web.Request, scope: Scope, refusal: str) -> Caller:
 
 
 @routes.post("/api/v1/join-links")
+@operation(
+    "joinLink",
+    "A ten-minute link that opens one class for its student or teacher, and nothing else"
+    " (scope: join; an API key only)",
+    answers={201: ("The link", api_models.JoinLinkMade)},
+    errors=(400, 401, 403, 404, 409, 413),
+    body=api_models.JoinLink,
+)
 async def join_link(request: web.Request) -> web.Response:
     """A short-lived link that opens one class for a portal user, its student or teacher
     (scope: join). Only the portal's API key makes one: from a person's session it would let
@@ -86,6 +95,13 @@ async def join_link(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/groups")
+@operation(
+    "groups",
+    "The groups, a page at a time (scope: read)",
+    answers={200: ("A page of groups", api_models.GroupPage)},
+    errors=(400, 401, 403),
+    query=(query("limit", api_models.PageLimit), query("offset", api_models.PageOffset)),
+)
 async def groups(request: web.Request) -> web.Response:
     """The academy's groups, a page at a time (scope: read)."""
     _ = gettext_of(request)
@@ -112,6 +128,15 @@ async def groups(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/guest-requests")
+@operation(
+    "fileGuestRequest",
+    "File a guest request as the head of the class's department (scope: schedule); the"
+    " director decides it in Sabaq",
+    answers={201: ("Filed", api_models.GuestRequestFiled)},
+    errors=(400, 401, 403, 404, 409, 413, 422),
+    body=api_models.GuestRequest,
+    idempotent=True,
+)
 async def file_guest_request(request: web.Request) -> web.Response:
     """A guest request filed through the portal, as the head of department the portal names
     (scope: schedule); only the director decides it, in Sabaq."""
@@ -172,6 +197,15 @@ def _group_json(request: web.Request, group_id: int) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/groups")
+@operation(
+    "createGroup",
+    "Create a group (scope: schedule); an additional-education group starts inactive until it"
+    " has 20 members",
+    answers={201: ("Created", api_models.Group)},
+    errors=(400, 401, 403, 404, 409, 422, 413),
+    body=api_models.NewGroup,
+    idempotent=True,
+)
 async def create_group(request: web.Request) -> web.Response:
     """A new group (scope: schedule); with an Idempotency-Key a retry gets the first answer."""
     _ = gettext_of(request)
@@ -207,6 +241,14 @@ async def create_group(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/groups/{group_id:\\d{1,18}}/members")
+@operation(
+    "addMembers",
+    "Students into a group (scope: schedule): unknown logins become student accounts, known"
+    " students are added; all or none, every wrong one named; a repeat changes nothing",
+    answers={200: ("Added", api_models.MembersAdded)},
+    errors=(400, 401, 403, 404, 413),
+    body=api_models.NewMembers,
+)
 async def add_members(request: web.Request) -> web.Response:
     """Students into a group (scope: schedule), as the import does: a login not yet known
     becomes a student account (signing in through join links), a known student is added. All
@@ -246,6 +288,13 @@ async def add_members(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/groups/{group_id:\\d{1,18}}/teachers")
+@operation(
+    "addTeacher",
+    "A teacher for a group (scope: schedule)",
+    answers={200: ("The group", api_models.Group)},
+    errors=(400, 401, 403, 404, 413),
+    body=api_models.NewTeacher,
+)
 async def add_teacher(request: web.Request) -> web.Response:
     """A teacher for a group (scope: schedule); the account must be a teacher's."""
     _ = gettext_of(request)

@@ -79,6 +79,13 @@ from .webhooks import Webhooks, running
 
 log = logging.getLogger("sabaq.web.app")
 STATIC = Path(__file__).parent / "static"
+# Every route of the application, in the order they are added; the API's document is built
+# from its routes (web/openapi.py).
+ROUTE_TABLES = (
+    routes, report_routes, live_routes, excuse_routes, admission_routes, practice_routes,
+    timetable_routes, group_routes, programme_routes, guest_routes, apikey_routes, api_routes,
+    ical_routes,
+)  # fmt: skip
 Role = Literal["serve", "control"]
 
 
@@ -466,19 +473,8 @@ def create_app(
     app.cleanup_ctx.append(_guarantee)
     app.cleanup_ctx.append(_webhooks)
     app.on_shutdown.append(_disconnect_participants)
-    app.add_routes(routes)
-    app.add_routes(report_routes)
-    app.add_routes(live_routes)
-    app.add_routes(excuse_routes)
-    app.add_routes(admission_routes)
-    app.add_routes(practice_routes)
-    app.add_routes(timetable_routes)
-    app.add_routes(group_routes)
-    app.add_routes(programme_routes)
-    app.add_routes(guest_routes)
-    app.add_routes(apikey_routes)
-    app.add_routes(api_routes)
-    app.add_routes(ical_routes)
+    for table in ROUTE_TABLES:
+        app.add_routes(table)
     if role == "serve":
         app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)

@@ -36,7 +36,7 @@ from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 from scheduler.timing import check_to_come
 
-from . import api_schema, clock, keys, policy
+from . import api_models, api_schema, clock, keys, policy
 from .admission import named_discipline
 from .errors import message_of, status_of
 from .http import (
@@ -51,6 +51,7 @@ from .http import (
     require_session,
 )
 from .labels import class_status_labels, conflict_message, kind_labels
+from .openapi import operation
 
 log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()
@@ -475,6 +476,15 @@ def request_json(request: web.Request, r: ExcuseRequest) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/excuse-requests")
+@operation(
+    "fileExcuseRequest",
+    "File a learner's excuse request (clause 12) as the staff member named (scope: schedule);"
+    " the director of the group's institute decides it in Sabaq",
+    answers={201: ("Filed", api_models.ExcuseRequest)},
+    errors=(400, 401, 403, 404, 413, 422),
+    body=api_models.NewExcuseRequest,
+    idempotent=True,
+)
 async def excuse_file_json(request: web.Request) -> web.Response:
     """A learner's request filed through the portal as the staff member it names (scope:
     schedule); the director decides it in Sabaq."""
@@ -515,6 +525,12 @@ async def excuse_file_json(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/excuse-requests/{request_id:\\d{1,18}}")
+@operation(
+    "excuseRequest",
+    "An excuse request with its status and history (scope: schedule)",
+    answers={200: ("The request", api_models.ExcuseRequest)},
+    errors=(401, 403, 404),
+)
 async def excuse_json(request: web.Request) -> web.Response:
     """A request with its status and history (scope: schedule, the scope that files it: a
     request carries health and family matters that a key to read timetables must not)."""

@@ -24,7 +24,7 @@ from attendance.models import EventKind, LedgerEvent, counts
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
-from . import clock, keys, policy
+from . import api_models, clock, keys, policy
 from .http import (
     PageError,
     api_caller,
@@ -35,6 +35,7 @@ from .http import (
     require_role,
     require_session,
 )
+from .openapi import operation, query
 from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_definitions, mark_labels
 
 routes = web.RouteTableDef()
@@ -491,6 +492,14 @@ def _table_json(table: Table) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/reports/groups/{group_id:\\d{1,18}}")
+@operation(
+    "groupReport",
+    "A group's month: learners × classes with totals and the chain heads it was built from"
+    " (scope: reports)",
+    answers={200: ("The report", api_models.Report)},
+    errors=(400, 401, 403, 404),
+    query=(query("month", api_models.Month),),
+)
 async def group_report_json(request: web.Request) -> web.Response:
     """A group's month, as the page shows it, with the chain heads (scope: reports)."""
     caller = api_caller(request, Scope.REPORTS)
@@ -499,6 +508,12 @@ async def group_report_json(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/reports/learners/{user_id:\\d{1,18}}")
+@operation(
+    "learnerReport",
+    "A learner's history, the digital footprint (scope: reports)",
+    answers={200: ("The report", api_models.Report)},
+    errors=(401, 403, 404),
+)
 async def learner_report_json(request: web.Request) -> web.Response:
     """A learner's history (scope: reports)."""
     caller = api_caller(request, Scope.REPORTS)

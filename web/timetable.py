@@ -42,7 +42,7 @@ from scheduler.recurrence import Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 from scheduler.timing import check_to_come
 
-from . import api_schema, clock, keys, policy
+from . import api_models, api_schema, clock, keys, policy
 from .admission import named_discipline
 from .alerts import alert_lines, reason_text
 from .errors import message_of, status_of
@@ -60,6 +60,7 @@ from .http import (
 from .i18n import N_
 from .ical import feed_url, may_subscribe
 from .labels import class_status_labels, conflict_message, format_labels, kind_labels
+from .openapi import RANGE, document, operation
 from .views import EDITORS, OBSERVER_ROLES
 
 log = logging.getLogger("sabaq.web.timetable")
@@ -290,6 +291,12 @@ async def guarantee_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/guarantee/alerts")
+@operation(
+    "guaranteeAlerts",
+    "Open alerts of the monthly guarantee (scope: read)",
+    answers={200: ("The alerts", api_models.Alerts)},
+    errors=(401, 403),
+)
 async def guarantee_alerts_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     caller = api_caller(request, Scope.READ)
@@ -801,6 +808,13 @@ def _json_range(request: web.Request, zone: str) -> tuple[datetime, datetime]:
 
 
 @routes.get("/api/v1/groups/{group_id:\\d{1,18}}/timetable")
+@operation(
+    "groupTimetable",
+    "A group's classes in a range of local days (scope: read)",
+    answers={200: ("The classes", api_models.GroupTimetable)},
+    errors=(400, 401, 403, 404),
+    query=RANGE,
+)
 async def group_timetable_json(request: web.Request) -> web.Response:
     caller = api_caller(request, Scope.READ)
     user = caller.user
@@ -821,6 +835,13 @@ async def group_timetable_json(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/teachers/{user_id:\\d{1,18}}/timetable")
+@operation(
+    "teacherTimetable",
+    "A teacher's classes in a range of days (scope: read)",
+    answers={200: ("The classes", api_models.TeacherTimetable)},
+    errors=(400, 401, 403, 404),
+    query=RANGE,
+)
 async def teacher_timetable_json(request: web.Request) -> web.Response:
     caller = api_caller(request, Scope.READ)
     teacher_id = int(request.match_info["user_id"])
@@ -877,6 +898,14 @@ def _plan_json(request: web.Request, by: Actor, body: dict[str, Any]) -> web.Res
 
 
 @routes.post("/api/v1/classes")
+@operation(
+    "planClasses",
+    "Plan a class, or a weekly series, all or nothing (scope: schedule)",
+    answers={201: ("Planned", api_models.PlannedClasses)},
+    errors=(400, 401, 403, 404, 409, 422, 413),
+    body=api_models.Plan,
+    idempotent=True,
+)
 async def plan_classes_json(request: web.Request) -> web.Response:
     """Plan classes; with an ``Idempotency-Key`` a retry gets the first answer back."""
     _ = gettext_of(request)
@@ -904,24 +933,38 @@ async def _change_json(
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/move")
+@operation(
+    "moveClass",
+    "Move a planned class (scope: schedule)",
+    answers={200: ("Moved", api_models.Class)},
+    errors=(400, 401, 403, 404, 409, 413),
+    body=api_models.Move,
+)
 async def move_class_json(request: web.Request) -> web.Response:
     return await _change_json(request, api_schema.MOVE, _move, "not_moved")
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/cancel")
+@operation(
+    "cancelClass",
+    "Cancel a planned class with a reason (scope: schedule)",
+    answers={200: ("Cancelled", api_models.Class)},
+    errors=(400, 401, 403, 404, 409, 413),
+    body=api_models.Cancel,
+)
 async def cancel_class_json(request: web.Request) -> web.Response:
     return await _change_json(request, api_schema.CANCEL, _cancel, "not_cancelled")
 
 
 @routes.get("/api/v1/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(api_schema.document())
+    return web.json_response(document(request.app.router.routes()))
 
 
 @routes.get("/api/v1/docs")
 async def api_docs(request: web.Request) -> web.Response:
     """The API's reference, read from the same document (no scripts from elsewhere)."""
-    doc = api_schema.document()
+    doc = document(request.app.router.routes())
     operations = [
         (method.upper(), path, op)
         for path, item in doc["paths"].items()
