@@ -42,7 +42,7 @@ from scheduler.models import (
     ProgrammeKind,
 )
 
-from . import api_models, api_schema, clock, keys, policy
+from . import api_models, clock, keys, policy
 from .http import (
     Caller,
     PageError,
@@ -364,7 +364,7 @@ async def admission_change_json(request: web.Request) -> web.Response:
     learner, caller = _learner_for_api(request, Scope.SCHEDULE)
     if caller.user is not None and caller.user.role not in RECORDERS:
         raise PageError(403, _("Only staff record a student's admission."), "forbidden")
-    body = await json_body(request, api_schema.ADMISSION_NEW)
+    body = await json_body(request, api_models.NewAdmissionChange)
     if not body["note"].strip():
         raise PageError(
             400, _("Say what the change rests on: the portal's record, the cleared debt."),

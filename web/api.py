@@ -18,7 +18,7 @@ from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
 
-from . import api_models, api_schema, clock, keys
+from . import api_models, clock, keys
 from .groups import row_message
 from .http import (
     Caller,
@@ -69,7 +69,7 @@ async def join_link(request: web.Request) -> web.Response:
             _("Join links are made by the portal with its API key, not from a signed-in session."),
             "api_key_required",
         )
-    body = await json_body(request, api_schema.JOIN_LINK)
+    body = await json_body(request, api_models.JoinLink)
     c = request.app[keys.TIMETABLE].get_class(body["class_id"])
     try:
         user = request.app[keys.ACCOUNTS].get(body["user_id"])
@@ -143,7 +143,7 @@ async def file_guest_request(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     caller = api_caller(request, Scope.SCHEDULE)
     raw = await request.read()
-    body = await json_body(request, api_schema.GUEST_REQUEST)
+    body = await json_body(request, api_models.GuestRequest)
 
     def run() -> web.Response:
         try:
@@ -211,7 +211,7 @@ async def create_group(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     caller = staff_or_portal(request, Scope.SCHEDULE, _("Groups are managed by staff."))
     raw = await request.read()
-    body = await json_body(request, api_schema.GROUP_NEW)
+    body = await json_body(request, api_models.NewGroup)
 
     def run() -> web.Response:
         tt = request.app[keys.TIMETABLE]
@@ -256,7 +256,7 @@ async def add_members(request: web.Request) -> web.Response:
     nothing."""
     _ = gettext_of(request)
     caller = staff_or_portal(request, Scope.SCHEDULE, _("Groups are managed by staff."))
-    body = await json_body(request, api_schema.MEMBERS)
+    body = await json_body(request, api_models.NewMembers)
     tt = request.app[keys.TIMETABLE]
     group = tt.group(int(request.match_info["group_id"]))
     rows = [
@@ -299,7 +299,7 @@ async def add_teacher(request: web.Request) -> web.Response:
     """A teacher for a group (scope: schedule); the account must be a teacher's."""
     _ = gettext_of(request)
     caller = staff_or_portal(request, Scope.SCHEDULE, _("Groups are managed by staff."))
-    body = await json_body(request, api_schema.TEACHER)
+    body = await json_body(request, api_models.NewTeacher)
     tt = request.app[keys.TIMETABLE]
     group = tt.group(int(request.match_info["group_id"]))
     try:

@@ -36,7 +36,7 @@ from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 from scheduler.timing import check_to_come
 
-from . import api_models, api_schema, clock, keys, policy
+from . import api_models, clock, keys, policy
 from .admission import named_discipline
 from .errors import message_of, status_of
 from .http import (
@@ -491,7 +491,7 @@ async def excuse_file_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     caller = api_caller(request, Scope.SCHEDULE)
     raw = await request.read()
-    body = await json_body(request, api_schema.EXCUSE_NEW)
+    body = await json_body(request, api_models.NewExcuseRequest)
 
     def run() -> web.Response:
         try:

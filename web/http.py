@@ -24,7 +24,7 @@ from access.sqlite_store import Session
 from attendance.export import Table, to_csv, to_xlsx
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
-from . import api_schema, keys
+from . import api_models, keys
 from .errors import message_of, status_of
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
@@ -183,9 +183,9 @@ def require_role(request: web.Request, roles: frozenset[Role], message: str) -> 
 
 
 async def json_body(
-    request: web.Request, schema: api_schema.Schema | None = None
+    request: web.Request, model: type[api_models.Request] | None = None
 ) -> dict[str, Any]:
-    """The request's JSON object, fitting ``schema`` (the shape the OpenAPI document shows),
+    """The request's JSON object, fitting ``model`` (the shape the OpenAPI document shows),
     or a 400 that says what is wrong."""
     _ = gettext_of(request)
     try:
@@ -196,7 +196,7 @@ async def json_body(
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
     if not _encodable(body):
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
-    found = api_schema.problems(body, schema) if schema is not None else []
+    found = api_models.problems(body, model) if model is not None else []
     if found:
         raise PageError(
             400,

@@ -42,7 +42,7 @@ from scheduler.recurrence import Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 from scheduler.timing import check_to_come
 
-from . import api_models, api_schema, clock, keys, policy
+from . import api_models, clock, keys, policy
 from .admission import named_discipline
 from .alerts import alert_lines, reason_text
 from .errors import message_of, status_of
@@ -911,19 +911,19 @@ async def plan_classes_json(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     by = _scheduler(request)
     raw = await request.read()
-    body = await json_body(request, api_schema.PLAN)
+    body = await json_body(request, api_models.Plan)
     return idempotent(request, raw, lambda: _plan_json(request, by, body))
 
 
 async def _change_json(
     request: web.Request,
-    schema: api_schema.Schema,
+    model: type[api_models.Request],
     change: Callable[[web.Request, Actor, Mapping[str, Any]], LiveClass],
     code: str,
 ) -> web.Response:
     """Move or cancel a class through the API: the same rules as the pages."""
     by = _scheduler(request)
-    body = await json_body(request, schema)
+    body = await json_body(request, model)
     try:
         c = change(request, by, body)
     except PlanError as exc:
@@ -941,7 +941,7 @@ async def _change_json(
     body=api_models.Move,
 )
 async def move_class_json(request: web.Request) -> web.Response:
-    return await _change_json(request, api_schema.MOVE, _move, "not_moved")
+    return await _change_json(request, api_models.Move, _move, "not_moved")
 
 
 @routes.post("/api/v1/classes/{class_id:\\d{1,18}}/cancel")
@@ -953,7 +953,7 @@ async def move_class_json(request: web.Request) -> web.Response:
     body=api_models.Cancel,
 )
 async def cancel_class_json(request: web.Request) -> web.Response:
-    return await _change_json(request, api_schema.CANCEL, _cancel, "not_cancelled")
+    return await _change_json(request, api_models.Cancel, _cancel, "not_cancelled")
 
 
 @routes.get("/api/v1/openapi.json")
