@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from access.api_keys import Scope
 from tests.conftest import Academy
-from web import api_models, keys
+from web import api_json, api_models, keys
 from web.app import ROUTE_TABLES
 from web.openapi import document
 
@@ -199,7 +199,7 @@ CASES: list[tuple[type[BaseModel], dict[str, Any], list[str]]] = [
 def test_a_wrong_body_is_told_what_is_wrong_in_the_apis_words(
     model: type[BaseModel], body: dict[str, Any], expected: list[str]
 ) -> None:
-    assert api_models.problems(body, model) == expected
+    assert api_json.problems(body, model) == expected
 
 
 def test_a_body_that_fits_has_no_problems() -> None:
@@ -208,7 +208,7 @@ def test_a_body_that_fits_has_no_problems() -> None:
         "start": "09:00", "end": "10:20", "repeat": "weekly", "weekdays": [0, 6],
         "until": "2027-04-01", "except": ["2027-03-08"], "discipline": "", "format": "in_person",
     }  # fmt: skip
-    assert api_models.problems(plan, api_models.Plan) == []
+    assert api_json.problems(plan, api_models.Plan) == []
 
 
 async def test_the_client_reads_the_problems_in_the_400(

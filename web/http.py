@@ -24,7 +24,7 @@ from access.sqlite_store import Session
 from attendance.export import Table, to_csv, to_xlsx
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
-from . import api_models, keys
+from . import api_json, api_models, keys
 from .errors import message_of, status_of
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
 from .idempotency import KeyReused, fingerprint, valid_key
@@ -196,7 +196,7 @@ async def json_body(
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
     if not _encodable(body):
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
-    found = api_models.problems(body, model) if model is not None else []
+    found = api_json.problems(body, model) if model is not None else []
     if found:
         raise PageError(
             400,

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from . import api_models
+from . import api_json, api_models
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonObject = dict[str, Any]
@@ -43,7 +43,7 @@ IDEMPOTENCY_KEY: JsonObject = {
 
 def _schema_of(annotation: Any) -> JsonObject:
     """The JSON schema of a scalar type of the models (a path or query parameter)."""
-    return dict(api_models.scalar_schema(annotation))
+    return dict(api_json.scalar_schema(annotation))
 
 
 def query(name: str, annotation: Any, *, required: bool = False) -> JsonObject:
@@ -96,7 +96,7 @@ def _json(schema: JsonObject) -> JsonObject:
 
 
 def _ref(model: type[BaseModel]) -> JsonObject:
-    return {"$ref": api_models.REF.format(model=model.__name__)}
+    return {"$ref": api_json.REF.format(model=model.__name__)}
 
 
 _PARAM = re.compile(r"\{(\w+)(?::(?:[^{}]|\{[^{}]*\})*)?\}")
@@ -168,7 +168,7 @@ def document(routes: Iterable[web.AbstractRouteDef | web.AbstractRoute]) -> Json
                 "apiKey": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "sabaq_session"},
             },
-            "schemas": api_models.component_schemas(models),
+            "schemas": api_json.component_schemas(models),
         },
         "paths": paths,
     }
