@@ -33,7 +33,7 @@ from attendance.models import (
     chain_hash,
 )
 from attendance.report import intervals_by_user
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_ledger import SqliteLedger
 from tests.conftest import Academy, Clock, SignIn, on_days
 from web import keys
 from web.database import connect

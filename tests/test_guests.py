@@ -28,7 +28,7 @@ from admission.guest_service import (
     redeem,
 )
 from admission.guests import GuestAction, GuestStatus, Refusal
-from admission.sqlite_store import SqliteGuests
+from admission.sqlite_guests import SqliteGuests
 from attendance.models import EventKind
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
