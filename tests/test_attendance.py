@@ -32,7 +32,7 @@ from attendance.models import (
     LedgerEvent,
     chain_hash,
 )
-from attendance.report import intervals_by_user
+from attendance.presence import intervals_by_user
 from attendance.sqlite_ledger import SqliteLedger
 from tests.conftest import Academy, Clock, SignIn, on_days
 from web import keys

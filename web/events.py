@@ -15,7 +15,7 @@ from admission.sqlite_guests import SqliteGuests
 from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
 from attendance.models import EventKind, IncomingEvent, counts
-from attendance.report import held
+from attendance.presence import held
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger

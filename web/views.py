@@ -28,7 +28,7 @@ from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
 from attendance.models import EventKind, IncomingEvent, counts
-from attendance.report import hosts_live_seconds
+from attendance.presence import hosts_live_seconds
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
