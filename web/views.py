@@ -21,14 +21,14 @@ from access.models import ClassRole, Role, User
 from access.passwords import Passwords
 from access.turn import turn_credentials
 from admission import guest_service as guest_rules
-from admission.door import kept_out_during, not_admitted_in, not_admitted_now, turned_away
+from admission.door import kept_out_during, not_admitted_now, turned_away
 from admission.guests import GuestStatus
-from admission.service import excused_in
 from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
-from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
+from attendance.marks import LearnerMark, Mark, MarkRules, class_window
 from attendance.models import EventKind, IncomingEvent, counts
 from attendance.presence import hosts_live_seconds
+from attendance.register import class_register
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
@@ -649,23 +649,12 @@ def mark_definitions_note(request: web.Request, rules: MarkRules) -> str:
 
 def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
     """(name, mark) for every learner of the class, absentees included, by name."""
-    accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
-    now = clock.now(request)
-    events = request.app[keys.LEDGER].events(c.id)
-    window = class_window(events, c.starts_at.timestamp(), c.ends_at.timestamp(), now)
-    marks = class_marks(
-        tt.learners(c),
-        events,
-        c.starts_at.timestamp(),
-        c.ends_at.timestamp(),
-        now,
-        rules,
-        excused=excused_in(request.app[keys.EXCUSES], tt, [c]).get(c.id, ()),
-        not_admitted=not_admitted_in(request.app[keys.ADMISSION], tt, [c], {c.id: window}).get(
-            c.id, ()
-        ),
-    )
-    people = accounts.many(m.user_id for m in marks)
+    marks = class_register(
+        c, request.app[keys.LEDGER].events(c.id),
+        timetable=request.app[keys.TIMETABLE], excuses=request.app[keys.EXCUSES],
+        statuses=request.app[keys.ADMISSION], rules=rules, now=clock.now(request),
+    )  # fmt: skip
+    people = request.app[keys.ACCOUNTS].many(m.user_id for m in marks)
     named = [(people[m.user_id].full_name, m) for m in marks]
     return sorted(named, key=lambda nm: nm[0].casefold())
 
