@@ -1,5 +1,5 @@
-"""Admission status with the timetable: setting a learner's status, the door of a class, who is
-turned away at it, and who a register marks "not admitted"."""
+"""Admission status with the timetable: setting a learner's status, the door of a class (who may
+enter it, and in what role), who is turned away at it, and who a register marks "not admitted"."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from access.models import ClassRole
 from scheduler.errors import SchedulerError
-from scheduler.models import Discipline, Group, LiveClass, Programme, ProgrammeKind
+from scheduler.models import ClassStatus, Discipline, Group, LiveClass, Programme, ProgrammeKind
 
 from .errors import AdmissionError
 from .status import (
@@ -62,6 +63,34 @@ class Statuses(Protocol):
         by_name: str,
         at: float,
     ) -> AdmissionChange: ...
+
+
+class ClassDoorTimetable(DoorTimetable, Protocol):
+    """What the door of a class reads of the timetable to tell who may enter it."""
+
+    def is_learner(self, user_id: int, live_class: LiveClass) -> bool: ...
+
+
+class DoorLog(Protocol):
+    """Where the refusals at the door are logged (``SqliteAdmission`` is one)."""
+
+    def refused(self, class_id: int, learner_id: int, change_id: int, at: float) -> None: ...
+
+
+# A class to come or running: its door decides by the learner's status now.
+OPEN = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
+
+
+@dataclass(frozen=True, slots=True)
+class KeptOut:
+    """A learner of the class whose admission status keeps them out: the change that does."""
+
+    change: AdmissionChange
+
+
+@dataclass(frozen=True, slots=True)
+class NotInClass:
+    """Neither the class's teacher, nor its learner, nor one who may observe it."""
 
 
 class NotInProgramme(AdmissionError):
@@ -222,3 +251,37 @@ def not_admitted_now(
         return {}
     histories = admission.histories(timetable.learners(c))
     return {u: ch for u, h in histories.items() if (ch := refusal(d, h, at)) is not None}
+
+
+def enter(
+    statuses: Statuses,
+    log: DoorLog,
+    timetable: ClassDoorTimetable,
+    user_id: int,
+    c: LiveClass,
+    now: float,
+    *,
+    ran: Callable[[], tuple[float, float]],
+    observes: Callable[[], bool],
+) -> ClassRole | KeptOut | NotInClass:
+    """Who may enter the class and in what role, or why not: its teacher hosts it; a learner
+    of it is a learner unless their admission status keeps them out; one who may observe it
+    (``observes``, the visibility policy's answer, asked only of others) observes it.
+
+    The door of a class to come or running decides by the status ``now``, and a learner
+    turned away is logged (``log``); one over stays the learner's to look back on (its page,
+    its recordings) unless they were kept out of it at some moment while it ran (``ran``:
+    when it ran, asked for only if a status could matter)."""
+    if user_id == c.teacher_id:
+        return ClassRole.HOST
+    if timetable.is_learner(user_id, c):
+        if c.status in OPEN:
+            barred = turned_away(statuses, timetable, user_id, c, now)
+            if barred is not None:
+                log.refused(c.id, user_id, barred.id, now)
+        else:  # over: closed only if the learner was barred while it ran
+            barred = kept_out_during(statuses, timetable, user_id, c, ran)
+        return ClassRole.LEARNER if barred is None else KeptOut(barred)
+    if observes():
+        return ClassRole.OBSERVER
+    return NotInClass()

@@ -10,7 +10,7 @@ from access.models import Role, User
 from scheduler.models import ClassStatus, Department, Group, Institute, LiveClass
 
 from .errors import AdmissionError, NotTheDirector
-from .guests import GuestRequest, Refusal, Window, refusal, token_hash
+from .guests import GuestRequest, InviteRefusal, Window, refusal, token_hash
 
 
 class GuestTimetable(Protocol):
@@ -102,7 +102,7 @@ def window(c: LiveClass, lead_seconds: float) -> Window:
 @dataclass(frozen=True, slots=True)
 class Admission:
     request: GuestRequest | None
-    refused: Refusal | None
+    refused: InviteRefusal | None
 
 
 def redeem(
@@ -119,12 +119,12 @@ def redeem(
     it (``bind``: only looking — a link scanner opening the page — binds nothing)."""
     found = guests.by_token(token) if token else None
     if found is None:
-        return Admission(None, Refusal.UNKNOWN)
+        return Admission(None, InviteRefusal.UNKNOWN)
     request, bound_to = found  # the browser is compared by its hash, as stored
     c = _class(timetable, request)
     why = refusal(request, window(c, lead_seconds), bound_to, token_hash(device), now)
     if why is not None or not bind:
         return Admission(request, why)
     if not guests.bind(request.id, device, now):
-        return Admission(request, Refusal.OTHER_DEVICE)
+        return Admission(request, InviteRefusal.OTHER_DEVICE)
     return Admission(guests.get(request.id), None)

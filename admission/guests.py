@@ -31,7 +31,7 @@ class GuestAction(enum.StrEnum):
     RESET = "reset"  # staff let another browser bind it
 
 
-class Refusal(enum.StrEnum):
+class InviteRefusal(enum.StrEnum):
     """Why an invite does not let its holder in; each has its own page."""
 
     UNKNOWN = "unknown"
@@ -116,20 +116,20 @@ def refusal(
     bound_to: str | None,
     device: str,
     now: float,
-) -> Refusal | None:
+) -> InviteRefusal | None:
     """Why the invite does not admit ``device`` now, or None if it does."""
     if request is None or window is None:
-        return Refusal.UNKNOWN
+        return InviteRefusal.UNKNOWN
     if request.status is GuestStatus.REVOKED:
-        return Refusal.REVOKED
+        return InviteRefusal.REVOKED
     if request.status is not GuestStatus.APPROVED:
-        return Refusal.NOT_APPROVED
+        return InviteRefusal.NOT_APPROVED
     if window.ended:
-        return Refusal.CLASS_ENDED
+        return InviteRefusal.CLASS_ENDED
     if now < window.opens:
-        return Refusal.NOT_YET_VALID
+        return InviteRefusal.NOT_YET_VALID
     if now >= window.closes:
-        return Refusal.EXPIRED
+        return InviteRefusal.EXPIRED
     if bound_to is not None and bound_to != device:
-        return Refusal.OTHER_DEVICE
+        return InviteRefusal.OTHER_DEVICE
     return None

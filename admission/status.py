@@ -180,3 +180,13 @@ def current(history: Iterable[AdmissionChange]) -> dict[StatusKey, AdmissionChan
     for change in history:
         out[change.key] = change
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class DoorRefusal:
+    """A learner turned away at the door of a class by the status change ``change_id``."""
+
+    class_id: int
+    learner_id: int
+    change_id: int
+    at: float

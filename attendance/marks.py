@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from .models import EventKind, LedgerEvent, counts
-from .report import Interval, intervals_by_user, seconds_present
+from .presence import Interval, intervals_by_user, seconds_present
 
 
 class Mark(enum.StrEnum):

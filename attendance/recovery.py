@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 from .models import CLOSES, OPENS, EventKind, IncomingEvent, LedgerEvent, counts
-from .report import intervals_by_user
+from .presence import intervals_by_user
 
 SERVER_STOPPED = "server_stopped"
 PRESENCE = OPENS | CLOSES

@@ -46,7 +46,8 @@ from redis.asyncio import Redis
 
 from access.sqlite_store import SqliteAccounts
 from attendance.heads_folder import HeadsFolder
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from attendance.sqlite_heartbeats import SqliteHeartbeats
+from attendance.sqlite_ledger import SqliteLedger
 from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
 from scheduler.models import ClassFormat, ClassKind

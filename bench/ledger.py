@@ -38,7 +38,7 @@ from attendance.export import ChainHead, Table, to_csv
 from attendance.marks import MarkRules
 from attendance.models import GENESIS, EventKind, IncomingEvent, LedgerEvent
 from attendance.reports import ClassSlot, marks_by_class, matrix
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_ledger import SqliteLedger
 from web.database import connect
 
 INGEST_TARGET = 20_000  # events/s, batched, durable on commit

@@ -23,7 +23,7 @@ from aiohttp import ClientSession
 
 from access.sqlite_store import SqliteAccounts
 from attendance.models import LedgerEvent
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_ledger import SqliteLedger
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from tests.conftest import Academy, free_port, seed_into

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from admission.door import NotInProgramme, UnknownDiscipline, Who, set_status, turned_away
 from admission.models import ExcuseReason
-from admission.sqlite_store import SqliteAdmission
+from admission.sqlite_status import SqliteAdmission
 from admission.status import (
     AdmissionChange,
     NotAdmittedReason,

@@ -32,8 +32,8 @@ from attendance.models import (
     LedgerEvent,
     chain_hash,
 )
-from attendance.report import intervals_by_user
-from attendance.sqlite_store import SqliteLedger
+from attendance.presence import intervals_by_user
+from attendance.sqlite_ledger import SqliteLedger
 from tests.conftest import Academy, Clock, SignIn, on_days
 from web import keys
 from web.database import connect

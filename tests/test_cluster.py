@@ -18,8 +18,8 @@ import redis
 from aiohttp import ClientSession
 
 from attendance.models import EventKind, LedgerEvent, counts
+from attendance.presence import intervals_by_user
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
-from attendance.report import intervals_by_user
 from streaming.cluster import NODES
 from streaming.redis_events import STREAM
 from tests.cluster_procs import Cluster, Proc, RedisCut, seeded_cluster, session_cookies

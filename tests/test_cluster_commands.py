@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from attendance.sqlite_store import SqliteHeartbeats
+from attendance.sqlite_heartbeats import SqliteHeartbeats
 from scheduler.models import ClassKind
 from streaming.cluster import NODES, PLACEMENT, NodeInfo, barred_key
 from tests.conftest import Academy, Client, SignIn, free_port

@@ -20,9 +20,9 @@ from access.models import ClassRole, Role
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
 from attendance.models import EventKind
+from attendance.presence import intervals_by_user
 from attendance.recovery import SERVER_STOPPED
-from attendance.report import intervals_by_user
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_ledger import SqliteLedger
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from tests.conftest import Academy, free_port, seed_into

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from access.models import ClassRole
 from attendance.models import EventKind
-from attendance.sqlite_store import SqliteDeadEvents, SqliteLedger
+from attendance.sqlite_dead_events import SqliteDeadEvents
+from attendance.sqlite_ledger import SqliteLedger
 from streaming.events import MediaEventKind
 from tests.conftest import Academy, SignIn, free_port, seed_academy
 from tests.peers import connect, join

@@ -27,8 +27,8 @@ from admission.guest_service import (
     check_revoke,
     redeem,
 )
-from admission.guests import GuestAction, GuestStatus, Refusal
-from admission.sqlite_store import SqliteGuests
+from admission.guests import GuestAction, GuestStatus, InviteRefusal
+from admission.sqlite_guests import SqliteGuests
 from attendance.models import EventKind
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
@@ -163,21 +163,21 @@ class InviteLife(RuleBasedStateMachine):
     def redeem(self, device: str, forged: bool) -> None:
         token = (self.token or "") + ("x" if forged else "")
         got = redeem(self.guests, self.tt, token, device, self.now, LEAD)
-        expected: Refusal | None
+        expected: InviteRefusal | None
         if forged or self.token is None:
-            expected = Refusal.UNKNOWN
+            expected = InviteRefusal.UNKNOWN
         elif self.status is GuestStatus.REVOKED:
-            expected = Refusal.REVOKED
+            expected = InviteRefusal.REVOKED
         elif self.status is not GuestStatus.APPROVED:
-            expected = Refusal.NOT_APPROVED
+            expected = InviteRefusal.NOT_APPROVED
         elif self.class_status is ClassStatus.HELD:
-            expected = Refusal.CLASS_ENDED
+            expected = InviteRefusal.CLASS_ENDED
         elif self.class_status is ClassStatus.PLANNED and self.now < self.start - LEAD:
-            expected = Refusal.NOT_YET_VALID  # (a class started early is open at once)
+            expected = InviteRefusal.NOT_YET_VALID  # (a class started early is open at once)
         elif self.class_status is ClassStatus.PLANNED and self.now >= self.end:
-            expected = Refusal.EXPIRED
+            expected = InviteRefusal.EXPIRED
         elif self.bound is not None and self.bound != device:
-            expected = Refusal.OTHER_DEVICE
+            expected = InviteRefusal.OTHER_DEVICE
         else:
             expected = None
             self.bound = device

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from attendance.export import read_heads
 from attendance.models import EventKind
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_ledger import SqliteLedger
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, Clock, SignIn
 from tests.peers import drop, join, publish, wait_gone

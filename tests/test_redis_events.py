@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from access.tokens import TokenSigner
 from attendance.models import EventKind
-from attendance.sqlite_store import SqliteHeartbeats
+from attendance.sqlite_heartbeats import SqliteHeartbeats
 from streaming.aiortc_media import AiortcBackend
 from streaming.cluster import NODES, MediaAgent, NodeInfo
 from streaming.events import EventOutbox, MediaEvent, MediaEventKind

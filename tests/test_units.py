@@ -16,8 +16,8 @@ from access.models import ClassRole
 from access.passwords import Passwords
 from access.tokens import TokenSigner
 from attendance.models import EventKind, IncomingEvent
-from attendance.report import held, intervals_by_user, seconds_present
-from attendance.sqlite_store import SqliteLedger
+from attendance.presence import held, intervals_by_user, seconds_present
+from attendance.sqlite_ledger import SqliteLedger
 from scheduler.errors import InvalidTransition
 from scheduler.models import ClassStatus, check_transition
 from web.database import MIGRATIONS, connect, migrate

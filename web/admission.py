@@ -18,6 +18,7 @@ from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission.door import (
+    OPEN,
     NotInProgramme,
     UnknownDiscipline,
     Who,
@@ -63,7 +64,6 @@ routes = web.RouteTableDef()
 
 RECORDERS = frozenset({Role.STAFF, Role.ADMIN})
 ADMITTED = "admitted"
-OPEN = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
 
 
 def key_value(key: StatusKey) -> str:

@@ -22,15 +22,15 @@ from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
+from admission.sqlite_excuses import SqliteExcuses
+from admission.sqlite_guests import SqliteGuests
+from admission.sqlite_status import SqliteAdmission
 from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
-from attendance.sqlite_store import (
-    SqliteDeadEvents,
-    SqliteHeartbeats,
-    SqliteLedger,
-    SqliteMarkRules,
-)
+from attendance.sqlite_dead_events import SqliteDeadEvents
+from attendance.sqlite_heartbeats import SqliteHeartbeats
+from attendance.sqlite_ledger import SqliteLedger
+from attendance.sqlite_mark_rules import SqliteMarkRules
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -97,9 +97,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
     app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
     app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
-    app[keys.EXCUSES] = SqliteExcuses(db)
-    app[keys.GUESTS] = SqliteGuests(db)
-    app[keys.ADMISSION] = SqliteAdmission(db)
+    app[keys.EXCUSES] = SqliteExcuses(db, settings.clock)
+    app[keys.GUESTS] = SqliteGuests(db, settings.clock)
+    app[keys.ADMISSION] = SqliteAdmission(db, settings.clock)
     app[keys.IDEMPOTENCY] = Idempotency(db)
     app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
     app[keys.LEDGER] = SqliteLedger(db, settings.clock)
@@ -111,6 +111,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             present_share=min(1.0, settings.present_percent / 100),
             grace_seconds=settings.reconnect_grace_seconds,
         ),
+        settings.clock,
     )
     yield
     db.close()
@@ -166,7 +167,7 @@ def _ledger_sink(
     )
     return LedgerSink(
         app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
-        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]), committer,
+        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB], settings.clock), committer,
     )  # fmt: skip
 
 
@@ -179,7 +180,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
     with _node_lock(settings), contextlib.closing(connect(settings.database_path)) as commits:
-        heartbeats = SqliteHeartbeats(app[keys.DB])
+        heartbeats = SqliteHeartbeats(app[keys.DB], settings.clock)
         gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock)
         node = MediaNode(
             _media_settings(settings, settings.node_id),
@@ -244,7 +245,7 @@ async def _control(app: web.Application) -> AsyncIterator[None]:
     except UNREACHABLE as exc:
         await redis.aclose()
         raise ConfigError(f"Redis at {_redis_where(settings)} cannot be reached: {exc}") from None
-    heartbeats = SqliteHeartbeats(app[keys.DB])
+    heartbeats = SqliteHeartbeats(app[keys.DB], settings.clock)
     cluster = ClusterView(
         redis,
         app[keys.LEDGER],

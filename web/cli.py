@@ -24,7 +24,7 @@ from access.models import Role
 from access.passwords import MIN_PASSWORD_LENGTH, Passwords
 from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
-from attendance.sqlite_store import SqliteLedger
+from attendance.sqlite_ledger import SqliteLedger
 
 from . import keys, logs
 from .app import create_app, create_media_app

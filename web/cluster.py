@@ -25,7 +25,8 @@ from redis.exceptions import ResponseError
 
 from access.ids import uuid7
 from attendance.models import IGNORED, NODE_DECLARED_DEAD
-from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from attendance.sqlite_heartbeats import SqliteHeartbeats
+from attendance.sqlite_ledger import SqliteLedger
 from streaming.cluster import (
     BARRED_FOR,
     DEAD,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from access.api_keys import MIGRATIONS as API_KEYS
 from access.sqlite_store import MIGRATIONS as ACCESS
-from admission.sqlite_store import MIGRATIONS as ADMISSION
-from attendance.sqlite_store import MIGRATIONS as ATTENDANCE
+from admission.sqlite_migrations import MIGRATIONS as ADMISSION
+from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 
 from .idempotency import MIGRATIONS as IDEMPOTENCY

@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
 from admission.guests import GuestStatus
-from admission.sqlite_store import SqliteGuests
+from admission.sqlite_guests import SqliteGuests
 from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
 from attendance.models import EventKind, IncomingEvent, counts
-from attendance.report import held
-from attendance.sqlite_store import SqliteDeadEvents, SqliteHeartbeats, SqliteLedger
+from attendance.presence import held
+from attendance.sqlite_dead_events import SqliteDeadEvents
+from attendance.sqlite_heartbeats import SqliteHeartbeats
+from attendance.sqlite_ledger import SqliteLedger
 from scheduler import service
 from scheduler.errors import SchedulerError
 from scheduler.models import LiveClass

@@ -25,7 +25,7 @@ from admission.guests import (
     GuestAction,
     GuestRequest,
     GuestStatus,
-    Refusal,
+    InviteRefusal,
 )
 from attendance.models import EventKind, IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
@@ -370,22 +370,25 @@ def _device(request: web.Request) -> tuple[str, bool]:
     return secrets.token_urlsafe(32), True
 
 
-def refusal_text(request: web.Request, why: Refusal) -> tuple[int, str]:
+def refusal_text(request: web.Request, why: InviteRefusal) -> tuple[int, str]:
     _ = gettext_of(request)
     texts = {
-        Refusal.UNKNOWN: (
+        InviteRefusal.UNKNOWN: (
             404,
             _("This invite is not known. Check that the whole link was copied."),
         ),
-        Refusal.NOT_APPROVED: (403, _("This invite has not been approved.")),
-        Refusal.REVOKED: (403, _("This invite was revoked by the director of the institute.")),
-        Refusal.NOT_YET_VALID: (
+        InviteRefusal.NOT_APPROVED: (403, _("This invite has not been approved.")),
+        InviteRefusal.REVOKED: (
+            403,
+            _("This invite was revoked by the director of the institute."),
+        ),
+        InviteRefusal.NOT_YET_VALID: (
             403,
             _("The invite opens shortly before the class. Come back closer to the start."),
         ),
-        Refusal.EXPIRED: (410, _("This invite has expired: the class's time is over.")),
-        Refusal.CLASS_ENDED: (410, _("The class has ended.")),
-        Refusal.OTHER_DEVICE: (
+        InviteRefusal.EXPIRED: (410, _("This invite has expired: the class's time is over.")),
+        InviteRefusal.CLASS_ENDED: (410, _("The class has ended.")),
+        InviteRefusal.OTHER_DEVICE: (
             403,
             _(
                 "This invite has already been opened on another device. Ask the academy's staff"
@@ -474,8 +477,8 @@ async def invite_join_token(request: web.Request) -> web.Response:
         settings.guest_lead_seconds,
     )
     if admission.refused is not None or admission.request is None:
-        status, message = refusal_text(request, admission.refused or Refusal.UNKNOWN)
-        raise PageError(status, message, (admission.refused or Refusal.UNKNOWN).value)
+        status, message = refusal_text(request, admission.refused or InviteRefusal.UNKNOWN)
+        raise PageError(status, message, (admission.refused or InviteRefusal.UNKNOWN).value)
     r = admission.request
     c = request.app[keys.TIMETABLE].get_class(r.class_id)
     if c.status is not ClassStatus.LIVE:  # in the lobby: recorded once per browser

@@ -13,9 +13,12 @@ from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
+from admission.sqlite_excuses import SqliteExcuses
+from admission.sqlite_guests import SqliteGuests
+from admission.sqlite_status import SqliteAdmission
 from attendance.heads_folder import HeadsFolder
-from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
+from attendance.sqlite_ledger import SqliteLedger
+from attendance.sqlite_mark_rules import SqliteMarkRules
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import MediaAgent

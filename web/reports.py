@@ -5,8 +5,8 @@ page, for staff who keep a printout."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,13 +16,11 @@ from aiohttp import web
 from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role
-from admission.door import not_admitted_in
-from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
-from attendance.marks import LearnerMark, Mark, MarkRules, class_window
-from attendance.models import EventKind, LedgerEvent, counts
+from attendance.marks import LearnerMark, Mark, MarkRules
+from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
+from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 
 from . import api_models, clock, keys, policy
 from .http import (
@@ -78,61 +76,19 @@ def _rules(request: web.Request) -> MarkRules:
     return request.app[keys.MARK_RULES].current()
 
 
-@dataclass(frozen=True, slots=True)
-class Happened:
-    slots: list[ClassSlot]
-    events: dict[int, list[LedgerEvent]]
-    excused: Mapping[int, Collection[int]]  # class id → learners an approved request excuses
-    not_admitted: Mapping[int, Collection[int]]  # class id → learners their status kept out
-
-
-def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Happened:
-    """The classes that took place online (the ledger has their start), with their events and
-    the learners excused from them.
-
-    A class planned, cancelled, in person or still to come has no register: nobody is
-    marked absent from it."""
-    tt = request.app[keys.TIMETABLE]
-    online = [c for c in classes if c.format is ClassFormat.LIVE_ONLINE]
-    events = request.app[keys.LEDGER].events_of_classes(c.id for c in online)
-    took_place = [
-        c
-        for c in online
-        if any(
-            le.event.kind is EventKind.CLASS_STARTED and counts(le.event.data)
-            for le in events[c.id]
-        )
-    ]
-    slots = [
-        ClassSlot(
-            c.id, c.title, c.starts_at.timestamp(), c.ends_at.timestamp(), tuple(tt.learners(c))
-        )
-        for c in took_place
-    ]
-    return Happened(
-        slots,
-        events,
-        excused_in(request.app[keys.EXCUSES], tt, took_place),
-        not_admitted_in(
-            request.app[keys.ADMISSION],
-            tt,
-            took_place,
-            _windows(took_place, events, clock.now(request)),
-        ),
+def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Register:
+    """The register of ``classes`` (``attendance.register``): those that took place online."""
+    return register(
+        classes,
+        ledger=request.app[keys.LEDGER],
+        timetable=request.app[keys.TIMETABLE],
+        excuses=request.app[keys.EXCUSES],
+        statuses=request.app[keys.ADMISSION],
+        now=clock.now(request),
     )
 
 
-def _windows(
-    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]], now: float
-) -> dict[int, tuple[float, float]]:
-    """When each class actually ran, as its register counts it."""
-    return {
-        c.id: class_window(events[c.id], c.starts_at.timestamp(), c.ends_at.timestamp(), now)
-        for c in classes
-    }
-
-
-def _marks(request: web.Request, happened: Happened) -> dict[int, dict[int, LearnerMark]]:
+def _marks(request: web.Request, happened: Register) -> dict[int, dict[int, LearnerMark]]:
     """Each class judged by the thresholds in force when it was to end: a change staff make
     applies from then on and does not rewrite registers already handed on."""
     store = request.app[keys.MARK_RULES]
@@ -409,9 +365,7 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
     classes = policy.visible(request, user, tt.classes_between(month.start, month.end))
     happened = _happened(request, classes)
     slots = [s for s in happened.slots if wanted.intersection(s.learner_ids)]
-    totals = by_learner(
-        _marks(request, Happened(slots, happened.events, happened.excused, happened.not_admitted))
-    )
+    totals = by_learner(_marks(request, replace(happened, slots=slots)))
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in tt.groups_of_member(u.id))

@@ -21,16 +21,16 @@ from access.models import ClassRole, Role, User
 from access.passwords import Passwords
 from access.turn import turn_credentials
 from admission import guest_service as guest_rules
-from admission.door import kept_out_during, not_admitted_in, not_admitted_now, turned_away
+from admission.door import OPEN, KeptOut, enter, not_admitted_now
 from admission.guests import GuestStatus
-from admission.service import excused_in
 from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
-from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
+from attendance.marks import LearnerMark, Mark, MarkRules, class_window
 from attendance.models import EventKind, IncomingEvent, counts
-from attendance.report import hosts_live_seconds
-from attendance.sqlite_store import SqliteDeadEvents
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
+from attendance.presence import hosts_live_seconds
+from attendance.register import class_register
+from attendance.sqlite_dead_events import SqliteDeadEvents
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass
 
 from . import clock, keys, policy
 from .alerts import alert_lines, switch_notices
@@ -60,7 +60,7 @@ routes = web.RouteTableDef()
 
 OBSERVER_ROLES = policy.OBSERVERS  # who may look into a class: which classes, web/policy.py says
 EDITORS = frozenset({Role.STAFF, Role.ADMIN})  # they edit the timetable
-JOINABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
+JOINABLE = OPEN  # a class to come or running
 
 
 def _safe_next(value: str | None) -> str:
@@ -80,45 +80,37 @@ def class_zone(request: web.Request, live_class: LiveClass) -> str:
 
 
 def class_role(request: web.Request, user: User, live_class: LiveClass) -> ClassRole:
-    """The user's role in the class, or a refusal that says why: a learner whose admission
-    status keeps them out is told why and whom to ask, and the refusal is logged."""
+    """The user's role in the class, as its door (``admission.door.enter``) decides, or a
+    refusal that says why: a learner whose admission status keeps them out is told why and
+    whom to ask, and the refusal is logged."""
     _ = gettext_of(request)
-    if user.id == live_class.teacher_id:
-        return ClassRole.HOST
-    tt = request.app[keys.TIMETABLE]
-    if tt.is_learner(user.id, live_class):
-        now = clock.now(request)
-        # The door of a class to come or running decides by the status now; one over stays
-        # the learner's to look back on (its page, its recordings) unless they were kept out
-        # of it while it ran.
-        admission = request.app[keys.ADMISSION]
-        if live_class.status in JOINABLE:
-            barred = turned_away(admission, tt, user.id, live_class, now)
-            if barred is not None:
-                admission.refused(live_class.id, user.id, barred.id, now)
-        else:  # over: closed only if the learner was barred while it ran
+    now = clock.now(request)
 
-            def ran() -> tuple[float, float]:  # the ledger is read only if a status matters
-                return class_window(
-                    request.app[keys.LEDGER].events(live_class.id),
-                    live_class.starts_at.timestamp(),
-                    live_class.ends_at.timestamp(),
-                    now,
-                )
+    def ran() -> tuple[float, float]:  # the ledger is read only if a status matters
+        return class_window(
+            request.app[keys.LEDGER].events(live_class.id),
+            live_class.starts_at.timestamp(),
+            live_class.ends_at.timestamp(),
+            now,
+        )
 
-            barred = kept_out_during(admission, tt, user.id, live_class, ran)
-        if barred is not None:
-            log.info(
-                "class %s: learner %s not admitted (status change %s)",
-                live_class.id, user.id, barred.id,
-            )  # fmt: skip
-            message = not_admitted_message(
-                request.app, request.get(LANG_KEY, "en"), live_class, barred, user.id
-            )
-            raise PageError(403, message, "not_admitted")
-        return ClassRole.LEARNER
-    if policy.observes(request, user, live_class):
-        return ClassRole.OBSERVER
+    admission = request.app[keys.ADMISSION]
+    answer = enter(
+        admission, admission, request.app[keys.TIMETABLE], user.id, live_class, now,
+        ran=ran, observes=lambda: policy.observes(request, user, live_class),
+    )  # fmt: skip
+    if isinstance(answer, ClassRole):
+        return answer
+    if isinstance(answer, KeptOut):
+        barred = answer.change
+        log.info(
+            "class %s: learner %s not admitted (status change %s)",
+            live_class.id, user.id, barred.id,
+        )  # fmt: skip
+        message = not_admitted_message(
+            request.app, request.get(LANG_KEY, "en"), live_class, barred, user.id
+        )
+        raise PageError(403, message, "not_admitted")
     raise PageError(
         403,
         _("This class is for another group. You can join only the classes of your own group."),
@@ -649,23 +641,12 @@ def mark_definitions_note(request: web.Request, rules: MarkRules) -> str:
 
 def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
     """(name, mark) for every learner of the class, absentees included, by name."""
-    accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
-    now = clock.now(request)
-    events = request.app[keys.LEDGER].events(c.id)
-    window = class_window(events, c.starts_at.timestamp(), c.ends_at.timestamp(), now)
-    marks = class_marks(
-        tt.learners(c),
-        events,
-        c.starts_at.timestamp(),
-        c.ends_at.timestamp(),
-        now,
-        rules,
-        excused=excused_in(request.app[keys.EXCUSES], tt, [c]).get(c.id, ()),
-        not_admitted=not_admitted_in(request.app[keys.ADMISSION], tt, [c], {c.id: window}).get(
-            c.id, ()
-        ),
-    )
-    people = accounts.many(m.user_id for m in marks)
+    marks = class_register(
+        c, request.app[keys.LEDGER].events(c.id),
+        timetable=request.app[keys.TIMETABLE], excuses=request.app[keys.EXCUSES],
+        statuses=request.app[keys.ADMISSION], rules=rules, now=clock.now(request),
+    )  # fmt: skip
+    people = request.app[keys.ACCOUNTS].many(m.user_id for m in marks)
     named = [(people[m.user_id].full_name, m) for m in marks]
     return sorted(named, key=lambda nm: nm[0].casefold())
 

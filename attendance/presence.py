@@ -1,4 +1,5 @@
-"""Presence in a class, derived from the ledger: intervals per person, time present, held."""
+"""Presence in a class, derived from the ledger: intervals per person, time present, and whether
+the class was held (a host live long enough, a learner in it)."""
 
 from __future__ import annotations
 

@@ -3,86 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .marks import MarkRules
 from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
 from .recovery import open_at_stop
-
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "attendance_0001_ledger",
-        """
-        CREATE TABLE ledger_events (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT NOT NULL UNIQUE,
-            class_id INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            user_id INTEGER,
-            participant_id TEXT,
-            role TEXT,
-            node TEXT NOT NULL,
-            node_seq INTEGER NOT NULL,
-            origin_time REAL NOT NULL,
-            received_time REAL NOT NULL,
-            data TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        );
-        CREATE INDEX ledger_events_class ON ledger_events(class_id, seq);
-        CREATE TRIGGER ledger_events_no_update BEFORE UPDATE ON ledger_events
-        BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
-        CREATE TRIGGER ledger_events_no_delete BEFORE DELETE ON ledger_events
-        BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
-        """,
-    ),
-    (
-        "attendance_0002_node_heartbeats",
-        """
-        CREATE TABLE node_heartbeats (
-            node TEXT PRIMARY KEY,
-            started_at REAL NOT NULL,
-            last_seen REAL NOT NULL
-        );
-        """,
-    ),
-    (
-        "attendance_0003_mark_rules",
-        """
-        -- Thresholds staff set; every change is a new row (who, when), the latest applies.
-        CREATE TABLE mark_rules (
-            id INTEGER PRIMARY KEY,
-            late_after_seconds REAL NOT NULL,
-            present_share REAL NOT NULL,
-            by_user_id INTEGER,
-            by_name TEXT NOT NULL,
-            at REAL NOT NULL
-        );
-        """,
-    ),
-    (
-        "attendance_0004_dead_events",
-        """
-        -- Events the ledger could not store after several tries, set aside so that the events
-        -- behind them flow on: kept whole (JSON, escaped) with the error, for an administrator.
-        CREATE TABLE dead_events (
-            id TEXT PRIMARY KEY,
-            class_id INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            node TEXT NOT NULL,
-            origin_time REAL NOT NULL,
-            event TEXT NOT NULL,
-            error TEXT NOT NULL,
-            at REAL NOT NULL
-        );
-        """,
-    ),
-)
+from .sqlite_base import SqliteStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +69,8 @@ def _first_break(class_id: int, events: list[LedgerEvent]) -> ChainBreak | None:
     return None
 
 
-class SqliteLedger:
+class SqliteLedger(SqliteStore):
     """Appends events to per-class hash chains. An event is acknowledged once this returns."""
-
-    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
-        self._db = db
-        self._clock = clock
 
     def now(self) -> float:
         """What time it is by the ledger's clock (the one its received times are taken by)."""
@@ -318,146 +242,3 @@ class SqliteLedger:
         if brk is not None:
             return f"class {class_id}: the chain breaks at event seq {brk.seq}: {brk.reason}"
         return None
-
-
-class SqliteHeartbeats:
-    """The last heartbeat of each media node: operational facts, outside the hash chain."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def beat(self, node: str, at: float) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT INTO node_heartbeats (node, started_at, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (node) DO UPDATE SET last_seen = excluded.last_seen",
-                (node, at, at),
-            )
-
-    def started(self, node: str, at: float) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT INTO node_heartbeats (node, started_at, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (node) DO UPDATE SET started_at = excluded.started_at,"
-                " last_seen = excluded.last_seen",
-                (node, at, at),
-            )
-
-    def last_seen(self, node: str) -> float | None:
-        row = self._db.execute(
-            "SELECT last_seen FROM node_heartbeats WHERE node = ?", (node,)
-        ).fetchone()
-        return None if row is None else float(row[0])
-
-
-@dataclass(frozen=True, slots=True)
-class DeadEvent:
-    id: str
-    class_id: int
-    kind: str
-    event: str  # the whole event as JSON
-    error: str
-    at: float
-
-
-class SqliteDeadEvents:
-    """Events set aside because the ledger refused them: outside the hash chain, never lost."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def add(
-        self,
-        event_id: str,
-        class_id: int,
-        kind: str,
-        node: str,
-        origin_time: float,
-        doc: dict[str, Any],
-        error: str,
-        at: float,
-    ) -> None:
-        """Keep the event aside (a second time changes nothing). Every text is stored escaped,
-        so what the ledger could not take (a lone surrogate) still fits here."""
-        with self._db:
-            self._db.execute(
-                "INSERT OR IGNORE INTO dead_events (id, class_id, kind, node, origin_time, event,"
-                " error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event_id.encode("utf-8", "backslashreplace").decode(),
-                    class_id,
-                    kind.encode("utf-8", "backslashreplace").decode(),
-                    node.encode("utf-8", "backslashreplace").decode(),
-                    origin_time,
-                    json.dumps(doc, sort_keys=True, default=str),
-                    error.encode("utf-8", "backslashreplace").decode(),
-                    at,
-                ),
-            )
-
-    def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM dead_events").fetchone()[0])
-
-    def latest(self, limit: int = 20) -> list[DeadEvent]:
-        rows = self._db.execute(
-            "SELECT id, class_id, kind, event, error, at FROM dead_events ORDER BY at DESC LIMIT ?",
-            (limit,),
-        )
-        return [DeadEvent(*r) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class RulesChange:
-    rules: MarkRules
-    by_user_id: int | None
-    by_name: str
-    at: float
-
-
-class SqliteMarkRules:
-    """The thresholds marks are derived with: the defaults until staff change them; every
-    change is kept, so a report can say which thresholds applied and who set them."""
-
-    def __init__(self, db: sqlite3.Connection, defaults: MarkRules) -> None:
-        self._db = db
-        self._defaults = defaults
-
-    def current(self) -> MarkRules:
-        return self.at(math.inf)
-
-    def at(self, moment: float) -> MarkRules:
-        """The thresholds in force at ``moment``."""
-        row = self._db.execute(
-            "SELECT * FROM mark_rules WHERE at <= ? ORDER BY at DESC, id DESC LIMIT 1", (moment,)
-        ).fetchone()
-        if row is None:
-            return self._defaults
-        return MarkRules(
-            late_after_seconds=row["late_after_seconds"],
-            present_share=row["present_share"],
-            grace_seconds=self._defaults.grace_seconds,
-        )
-
-    def set(self, rules: MarkRules, by_user_id: int | None, by_name: str, at: float) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT INTO mark_rules (late_after_seconds, present_share, by_user_id, by_name,"
-                " at) VALUES (?, ?, ?, ?, ?)",
-                (rules.late_after_seconds, rules.present_share, by_user_id, by_name, at),
-            )
-
-    def history(self, limit: int = 20) -> list[RulesChange]:
-        rows = self._db.execute("SELECT * FROM mark_rules ORDER BY id DESC LIMIT ?", (limit,))
-        return [
-            RulesChange(
-                MarkRules(
-                    late_after_seconds=r["late_after_seconds"],
-                    present_share=r["present_share"],
-                    grace_seconds=self._defaults.grace_seconds,
-                ),
-                r["by_user_id"],
-                r["by_name"],
-                r["at"],
-            )
-            for r in rows
-        ]

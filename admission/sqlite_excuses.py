@@ -1,0 +1,184 @@
+"""Excuse requests and their history in SQLite. A request's status moves once, from pending to
+a decision; its history only grows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from datetime import date
+
+from .errors import AlreadyDecided, RequestNotFound
+from .models import ExcuseAction, ExcuseReason, ExcuseRequest, ExcuseStatus, ExcuseStep
+from .sqlite_base import SqliteStore
+
+
+def _request(row: sqlite3.Row) -> ExcuseRequest:
+    return ExcuseRequest(
+        id=row["id"],
+        learner_id=row["learner_id"],
+        group_id=row["group_id"],
+        reason=ExcuseReason(row["reason"]),
+        first_day=date.fromisoformat(row["first_day"]),
+        last_day=date.fromisoformat(row["last_day"]),
+        document=row["document"],
+        details=row["details"],
+        status=ExcuseStatus(row["status"]),
+        filed_by=row["filed_by"],
+        filed_at=row["filed_at"],
+    )
+
+
+class SqliteExcuses(SqliteStore):
+    """Excuse requests and their history."""
+
+    def file(
+        self,
+        *,
+        learner_id: int,
+        group_id: int,
+        reason: ExcuseReason,
+        first_day: date,
+        last_day: date,
+        document: str,
+        details: str,
+        by_id: int,
+        by_name: str,
+        at: float,
+    ) -> ExcuseRequest:
+        ExcuseRequest(
+            0, learner_id, group_id, reason, first_day, last_day, document, details,
+            ExcuseStatus.PENDING, by_id, at,
+        )  # fmt: skip
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO excuse_requests (learner_id, group_id, reason, first_day, last_day,"
+                " document, details, status, filed_by, filed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    learner_id,
+                    group_id,
+                    reason.value,
+                    first_day.isoformat(),
+                    last_day.isoformat(),
+                    document,
+                    details,
+                    ExcuseStatus.PENDING.value,
+                    by_id,
+                    at,
+                ),
+            )
+            assert cur.lastrowid is not None
+            self._step(cur.lastrowid, at, by_id, by_name, ExcuseAction.FILED, details)
+        return self.get(cur.lastrowid)
+
+    def _step(
+        self,
+        request_id: int,
+        at: float,
+        actor_id: int,
+        actor_name: str,
+        action: ExcuseAction,
+        comment: str,
+        class_id: int | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO excuse_steps (request_id, at, actor_id, actor_name, action, comment,"
+            " class_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (request_id, at, actor_id, actor_name, action.value, comment, class_id),
+        )
+
+    def get(self, request_id: int) -> ExcuseRequest:
+        row = self._db.execute(
+            "SELECT * FROM excuse_requests WHERE id = ?", (request_id,)
+        ).fetchone()
+        if row is None:
+            raise RequestNotFound(f"No excuse request with id {request_id}")
+        return _request(row)
+
+    def steps(self, request_id: int) -> list[ExcuseStep]:
+        rows = self._db.execute(
+            "SELECT * FROM excuse_steps WHERE request_id = ? ORDER BY id", (request_id,)
+        )
+        return [
+            ExcuseStep(
+                request_id=r["request_id"],
+                at=r["at"],
+                actor_id=r["actor_id"],
+                actor_name=r["actor_name"],
+                action=ExcuseAction(r["action"]),
+                comment=r["comment"],
+                class_id=r["class_id"],
+            )
+            for r in rows.fetchall()
+        ]
+
+    def decide(
+        self, request_id: int, approve: bool, by_id: int, by_name: str, comment: str, at: float
+    ) -> ExcuseRequest:
+        """Approve or reject a pending request, once; the decision joins its history."""
+        status = ExcuseStatus.APPROVED if approve else ExcuseStatus.REJECTED
+        action = ExcuseAction.APPROVED if approve else ExcuseAction.REJECTED
+        with self._db:
+            cur = self._db.execute(
+                "UPDATE excuse_requests SET status = ? WHERE id = ? AND status = ?",
+                (status.value, request_id, ExcuseStatus.PENDING.value),
+            )
+            if cur.rowcount != 1:
+                current = self.get(request_id)
+                raise AlreadyDecided(f"Request {request_id} is already {current.status}")
+            self._step(request_id, at, by_id, by_name, action, comment)
+        return self.get(request_id)
+
+    def makeup_planned(
+        self, request_id: int, class_id: int, by_id: int, by_name: str, at: float
+    ) -> None:
+        with self._db:
+            self._step(request_id, at, by_id, by_name, ExcuseAction.MAKEUP_PLANNED, "", class_id)
+
+    def makeup_class_ids(self, request_id: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT class_id FROM excuse_steps WHERE request_id = ? AND action = ? ORDER BY id",
+            (request_id, ExcuseAction.MAKEUP_PLANNED.value),
+        )
+        return [r[0] for r in rows]
+
+    def listed(
+        self,
+        *,
+        status: ExcuseStatus | None = None,
+        learner_id: int | None = None,
+        group_ids: Collection[int] | None = None,
+        limit: int = 500,
+    ) -> list[ExcuseRequest]:
+        """Requests, newest first, narrowed by status, learner and groups."""
+        where, params = ["1"], list[object]()
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if learner_id is not None:
+            where.append("learner_id = ?")
+            params.append(learner_id)
+        if group_ids is not None:
+            ids = [int(g) for g in group_ids] or [0]
+            where.append(f"group_id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        rows = self._db.execute(
+            f"SELECT * FROM excuse_requests WHERE {' AND '.join(where)}"  # noqa: S608
+            " ORDER BY filed_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_request(r) for r in rows.fetchall()]
+
+    def approved_for(self, learner_ids: Collection[int]) -> list[ExcuseRequest]:
+        """The approved requests of these learners."""
+        ids = list(dict.fromkeys(learner_ids))
+        out: list[ExcuseRequest] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self._db.execute(
+                "SELECT * FROM excuse_requests WHERE status = ? AND learner_id IN"  # noqa: S608
+                f" ({','.join('?' * len(chunk))})",
+                (ExcuseStatus.APPROVED.value, *chunk),
+            )
+            out.extend(_request(r) for r in rows.fetchall())
+        return out

@@ -1,0 +1,124 @@
+"""What a register contains: the classes that took place online, with their events, and for each
+the learners an approved excuse covers and those their admission status kept out; one class's
+marks, absentees included. Free of storage and I/O: the ledger, the timetable, excuse requests
+and admission statuses are ports.
+
+A class planned, cancelled, in person or still to come has no register over many classes:
+nobody is marked absent from it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from admission.door import DoorTimetable, Statuses, not_admitted_in
+from admission.service import Excuses, ExcuseTimetable, excused_in
+from scheduler.models import ClassFormat, LiveClass
+
+from .marks import LearnerMark, MarkRules, class_marks, class_window
+from .models import EventKind, LedgerEvent, counts
+from .reports import ClassSlot
+
+
+class ClassEvents(Protocol):
+    """Where the classes' events are read (``SqliteLedger`` is one)."""
+
+    def events_of_classes(self, class_ids: Iterable[int]) -> dict[int, list[LedgerEvent]]: ...
+
+
+class RegisterTimetable(ExcuseTimetable, DoorTimetable, Protocol):
+    """What a register reads of the timetable: the classes' learners, and what deciding who is
+    excused and who is kept out needs (``SqliteTimetable`` is one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """The classes that took place, as reports need them, and what their marks are made of."""
+
+    slots: list[ClassSlot]
+    events: dict[int, list[LedgerEvent]]
+    excused: Mapping[int, Collection[int]]  # class id → learners an approved request excuses
+    not_admitted: Mapping[int, Collection[int]]  # class id → learners their status kept out
+
+
+def took_place(
+    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]]
+) -> list[LiveClass]:
+    """The classes of ``classes`` held online whose ledger has their start (one counted)."""
+    return [
+        c
+        for c in classes
+        if c.format is ClassFormat.LIVE_ONLINE
+        and any(
+            le.event.kind is EventKind.CLASS_STARTED and counts(le.event.data)
+            for le in events.get(c.id, ())
+        )
+    ]
+
+
+def windows(
+    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]], now: float
+) -> dict[int, tuple[float, float]]:
+    """When each class actually ran, as its register counts it."""
+    return {
+        c.id: class_window(events[c.id], c.starts_at.timestamp(), c.ends_at.timestamp(), now)
+        for c in classes
+    }
+
+
+def register(
+    classes: Sequence[LiveClass],
+    *,
+    ledger: ClassEvents,
+    timetable: RegisterTimetable,
+    excuses: Excuses,
+    statuses: Statuses,
+    now: float,
+) -> Register:
+    """The register of ``classes``: those that took place online, with their events, the
+    learners excused from them and those their admission status kept out while they ran."""
+    online = [c for c in classes if c.format is ClassFormat.LIVE_ONLINE]
+    events = ledger.events_of_classes(c.id for c in online)
+    held = took_place(online, events)
+    slots = [
+        ClassSlot(
+            c.id,
+            c.title,
+            c.starts_at.timestamp(),
+            c.ends_at.timestamp(),
+            tuple(timetable.learners(c)),
+        )
+        for c in held
+    ]
+    return Register(
+        slots,
+        events,
+        excused_in(excuses, timetable, held),
+        not_admitted_in(statuses, timetable, held, windows(held, events, now)),
+    )
+
+
+def class_register(
+    c: LiveClass,
+    events: Sequence[LedgerEvent],
+    *,
+    timetable: RegisterTimetable,
+    excuses: Excuses,
+    statuses: Statuses,
+    rules: MarkRules,
+    now: float,
+) -> list[LearnerMark]:
+    """One class's marks, a learner of the class each, absentees included, in the timetable's
+    order of its learners: excused learners and those kept out marked so."""
+    window = class_window(events, c.starts_at.timestamp(), c.ends_at.timestamp(), now)
+    return class_marks(
+        timetable.learners(c),
+        events,
+        c.starts_at.timestamp(),
+        c.ends_at.timestamp(),
+        now,
+        rules,
+        excused=excused_in(excuses, timetable, [c]).get(c.id, ()),
+        not_admitted=not_admitted_in(statuses, timetable, [c], {c.id: window}).get(c.id, ()),
+    )

@@ -1,0 +1,74 @@
+"""The tables of attendance: the ledger (append-only), the media nodes' heartbeats, the mark
+thresholds' history, and the events the ledger could not store."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "attendance_0001_ledger",
+        """
+        CREATE TABLE ledger_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            class_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            user_id INTEGER,
+            participant_id TEXT,
+            role TEXT,
+            node TEXT NOT NULL,
+            node_seq INTEGER NOT NULL,
+            origin_time REAL NOT NULL,
+            received_time REAL NOT NULL,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX ledger_events_class ON ledger_events(class_id, seq);
+        CREATE TRIGGER ledger_events_no_update BEFORE UPDATE ON ledger_events
+        BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
+        CREATE TRIGGER ledger_events_no_delete BEFORE DELETE ON ledger_events
+        BEGIN SELECT RAISE(ABORT, 'the attendance ledger is append-only'); END;
+        """,
+    ),
+    (
+        "attendance_0002_node_heartbeats",
+        """
+        CREATE TABLE node_heartbeats (
+            node TEXT PRIMARY KEY,
+            started_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
+        """,
+    ),
+    (
+        "attendance_0003_mark_rules",
+        """
+        -- Thresholds staff set; every change is a new row (who, when), the latest applies.
+        CREATE TABLE mark_rules (
+            id INTEGER PRIMARY KEY,
+            late_after_seconds REAL NOT NULL,
+            present_share REAL NOT NULL,
+            by_user_id INTEGER,
+            by_name TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        """,
+    ),
+    (
+        "attendance_0004_dead_events",
+        """
+        -- Events the ledger could not store after several tries, set aside so that the events
+        -- behind them flow on: kept whole (JSON, escaped) with the error, for an administrator.
+        CREATE TABLE dead_events (
+            id TEXT PRIMARY KEY,
+            class_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            node TEXT NOT NULL,
+            origin_time REAL NOT NULL,
+            event TEXT NOT NULL,
+            error TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        """,
+    ),
+)
