@@ -536,7 +536,8 @@ def test_marks_of_a_class_not_ended_yet() -> None:
     length=st.floats(60, 4 * 3600),
     ended_share=st.one_of(st.none(), st.floats(0.01, 1)),
     came=st.floats(0, 1),
-    drops=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), max_size=5),
+    # back within the grace: a drop of exactly the grace is one float rounding from over it
+    drops=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 0.999)), max_size=5),
     last=st.sampled_from(["in", "left", "dropped"]),
     before_end=st.floats(0, 1),
     rules=st.builds(
