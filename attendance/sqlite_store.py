@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from access.events import EventKind
+
 from .marks import MarkRules
-from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
+from .models import GENESIS, IncomingEvent, LedgerEvent, chain_hash
 from .recovery import open_at_stop
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (

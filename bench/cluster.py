@@ -44,6 +44,7 @@ from typing import Any
 import redis as redis_sync
 from redis.asyncio import Redis
 
+from access.events import EventKind
 from access.sqlite_store import SqliteAccounts
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
@@ -52,7 +53,7 @@ from bench.ledger import _filesystem, p95, sync_latency, table
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
-from streaming.events import EventOutbox, MediaEventKind
+from streaming.events import EventOutbox
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
 from web.changes import Changes
 from web.cluster import Cluster
@@ -65,13 +66,13 @@ LEARNERS = 25  # per class
 EXPECTED = 25  # people a placed class is expected to bring
 HGET_ROUNDS = 1000
 CYCLE = (
-    MediaEventKind.JOINED,
-    MediaEventKind.DISCONNECTED,
-    MediaEventKind.RECONNECTED,
-    MediaEventKind.LEFT,
+    EventKind.JOINED,
+    EventKind.DISCONNECTED,
+    EventKind.RECONNECTED,
+    EventKind.LEFT,
 )
 
-Happening = tuple[MediaEventKind, int, int, str]  # kind, class, user, role
+Happening = tuple[EventKind, int, int, str]  # kind, class, user, role
 
 
 # -- the academy and its events ----------------------------------------------------------------
@@ -127,7 +128,7 @@ def plan(academy: Academy, class_ids: Sequence[int], count: int) -> list[Happeni
     """A node's ``count`` events over its classes, interleaved as they happen at once: each
     class starts, then its learners join, drop, come back and leave, over and over."""
     out: list[Happening] = [
-        (MediaEventKind.CLASS_STARTED, c, academy.teacher, "host") for c in class_ids
+        (EventKind.CLASS_STARTED, c, academy.teacher, "host") for c in class_ids
     ][:count]
     step = 0
     while len(out) < count:

@@ -26,7 +26,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .events import MediaEvent, MediaEventKind
+from access.events import MEDIA_KINDS, EventKind
+
+from .events import MediaEvent
 
 log = logging.getLogger("sabaq.streaming.redis_events")
 
@@ -61,7 +63,10 @@ def decode(fields: Mapping[Any, Any]) -> MediaEvent:
     if not isinstance(raw, str):
         raise ValueError("a stream entry without an event")
     doc = json.loads(raw)
-    doc["kind"] = MediaEventKind(doc["kind"])
+    kind = EventKind(doc["kind"])
+    if kind not in MEDIA_KINDS:
+        raise ValueError(f"{kind.value} is not an event a media node reports")
+    doc["kind"] = kind
     return MediaEvent(**doc)
 
 

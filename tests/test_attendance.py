@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from access.events import EventKind
 from access.ids import uuid7
 from attendance.export import CHAIN_MARK, ChainHead, Table, escape_cell, read_heads, to_csv, to_xlsx
 from attendance.heads_folder import HeadsFolder
@@ -27,7 +28,6 @@ from attendance.models import (
     GENESIS,
     IGNORED,
     NODE_DECLARED_DEAD,
-    EventKind,
     IncomingEvent,
     LedgerEvent,
     chain_hash,

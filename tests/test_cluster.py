@@ -17,7 +17,8 @@ import pytest
 import redis
 from aiohttp import ClientSession
 
-from attendance.models import EventKind, LedgerEvent, counts
+from access.events import EventKind
+from attendance.models import LedgerEvent, counts
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
 from attendance.report import intervals_by_user
 from streaming.cluster import NODES

@@ -19,8 +19,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
+from access.events import EventKind
 from access.ids import uuid7
-from attendance.models import EventKind, IncomingEvent
+from attendance.models import IncomingEvent
 from scheduler.models import ClassFormat, ClassKind
 from tests.conftest import Academy, SignIn, free_port
 from web import keys

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from access.events import EventKind
 from access.ids import uuid7
 from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
@@ -39,7 +40,7 @@ from streaming.cluster import (
     release_placements,
     text,
 )
-from streaming.events import EventSink, MediaEvent, MediaEventKind
+from streaming.events import EventSink, MediaEvent
 from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
@@ -455,7 +456,7 @@ class ClusterIngest:
             # From before the cut-off, arriving after the node was declared dead: counted, and
             # whatever it opened is closed as the node's other stays were.
             self._cluster.close_stays(event.node, cut_off)
-        if event.kind is MediaEventKind.CLASS_ENDED and cut_off is None:
+        if event.kind is EventKind.CLASS_ENDED and cut_off is None:
             await self._cluster.class_ended(event.class_id, event.node)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:

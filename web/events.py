@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
+from access.events import EventKind
 from admission.guests import GuestStatus
 from admission.sqlite_store import SqliteGuests
 from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
-from attendance.models import EventKind, IncomingEvent, counts
+from attendance.models import IncomingEvent, counts
 from attendance.report import held
 from attendance.sqlite_store import SqliteDeadEvents, SqliteHeartbeats, SqliteLedger
 from scheduler import service
@@ -116,7 +117,7 @@ class LedgerSink:
         incoming = [
             IncomingEvent(
                 id=event.id,
-                kind=EventKind(event.kind.value),
+                kind=event.kind,
                 class_id=event.class_id,
                 node=event.node,
                 node_seq=event.seq,

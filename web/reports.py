@@ -15,12 +15,13 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.errors import UserNotFound
+from access.events import EventKind
 from access.models import Role
 from admission.door import not_admitted_in
 from admission.service import excused_in
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_window
-from attendance.models import EventKind, LedgerEvent, counts
+from attendance.models import LedgerEvent, counts
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 

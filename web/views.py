@@ -16,6 +16,7 @@ from aiohttp import web
 
 from access.api_keys import ApiKeyInvalid
 from access.errors import TokenInvalid, UserNotFound
+from access.events import EventKind
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
 from access.passwords import Passwords
@@ -27,7 +28,7 @@ from admission.service import excused_in
 from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_window
-from attendance.models import EventKind, IncomingEvent, counts
+from attendance.models import IncomingEvent, counts
 from attendance.report import hosts_live_seconds
 from attendance.sqlite_store import SqliteDeadEvents
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
