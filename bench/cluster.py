@@ -50,16 +50,17 @@ from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
 from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
+from control.changes import Changes
+from control.evidence import LedgerHeldEvidence
+from control.ingest import LedgerSink
+from control.redis_ingest import GROUP, ensure_group, ingest_once
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
 from streaming.events import EventOutbox
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
-from web.changes import Changes
 from web.cluster import Cluster
 from web.database import connect
-from web.events import LedgerHeldEvidence, LedgerSink
-from web.redis_ingest import GROUP, ensure_group, ingest_once
 
 NODE_NAMES = ("media-a", "media-b")
 LEARNERS = 25  # per class
@@ -452,7 +453,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     print(
         f"The stream held {stream_bytes / 1e6:.1f} MB in Redis for"
         f" {len(NODE_NAMES) * args.events:,} events; `sabaq control` trims what it has"
-        " committed once it is an hour old (`web.redis_ingest.trim`)."
+        " committed once it is an hour old (`control.redis_ingest.trim`)."
     )
     print()
     print(f"## Placement: {args.classes} classes on {len(NODE_NAMES)} registered nodes")

@@ -1,6 +1,6 @@
 """The durable event flow of a cluster (DESIGN.md, "Events and commands between the planes"):
 a media node appends its attendance events to a Redis Stream; the control node reads them with
-a consumer group and acknowledges each only once it is in the ledger (``web.redis_ingest``).
+a consumer group and acknowledges each only once it is in the ledger (``control.redis_ingest``).
 
 When Redis cannot be reached the media node keeps its classes going and writes the events to a
 buffer on its own disk (appended and synced, one JSON line each), in order: once anything is

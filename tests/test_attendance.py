@@ -34,10 +34,10 @@ from attendance.models import (
 )
 from attendance.report import intervals_by_user
 from attendance.sqlite_store import SqliteLedger
+from control.ingest import write_digests
 from tests.conftest import Academy, Clock, SignIn, on_days
 from web import keys
 from web.database import connect
-from web.events import write_digests
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"

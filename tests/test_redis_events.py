@@ -18,6 +18,9 @@ from redis.asyncio import Redis
 from access.events import EventKind
 from access.tokens import TokenSigner
 from attendance.sqlite_store import SqliteHeartbeats
+from control.evidence import LedgerHeldEvidence
+from control.ingest import LedgerSink
+from control.redis_ingest import GROUP, ensure_group, ingest_once, trim
 from streaming.aiortc_media import AiortcBackend
 from streaming.cluster import NODES, MediaAgent, NodeInfo
 from streaming.events import EventOutbox, MediaEvent
@@ -33,8 +36,6 @@ from streaming.redis_events import (
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from web import keys
-from web.events import LedgerHeldEvidence, LedgerSink
-from web.redis_ingest import GROUP, ensure_group, ingest_once, trim
 
 
 @pytest.fixture

@@ -31,6 +31,11 @@ from attendance.sqlite_store import (
     SqliteLedger,
     SqliteMarkRules,
 )
+from control.changes import Changes
+from control.commands import LocalMediaControl
+from control.evidence import LedgerHeldEvidence
+from control.gate import LocalGate
+from control.ingest import LedgerSink, events_delayed, recover_node, write_digests
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -46,17 +51,9 @@ from . import keys
 from .admission import routes as admission_routes
 from .api import routes as api_routes
 from .apikeys import routes as apikey_routes
-from .changes import Changes
 from .cluster import Cluster as ClusterView
 from .cluster import ClusterIngest, ControlLock, ControlLockHeld, run_control
 from .database import connect
-from .events import (
-    LedgerHeldEvidence,
-    LedgerSink,
-    events_delayed,
-    recover_node,
-    write_digests,
-)
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
 from .guests import routes as guest_routes
@@ -65,8 +62,6 @@ from .i18n import load_catalogues
 from .ical import routes as ical_routes
 from .idempotency import Idempotency
 from .live import routes as live_routes
-from .media_control import LocalMediaControl
-from .media_gate import LocalGate
 from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
 from .ratelimit import Limits

@@ -27,6 +27,8 @@ from access.events import EventKind
 from access.ids import uuid7
 from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_store import SqliteHeartbeats, SqliteLedger
+from control.changes import Changes
+from control.redis_ingest import ensure_group, ingest_once, trim
 from streaming.cluster import (
     BARRED_FOR,
     DEAD,
@@ -42,9 +44,6 @@ from streaming.cluster import (
 )
 from streaming.events import EventSink, MediaEvent
 from streaming.redis_events import UNREACHABLE
-
-from .changes import Changes
-from .redis_ingest import ensure_group, ingest_once, trim
 
 log = logging.getLogger("sabaq.web.cluster")
 
@@ -163,7 +162,7 @@ class ControlLock:
 
 class Cluster:
     """The control node's view of the media nodes: placement, the watch, commands, roster;
-    also its ``web.media_control.MediaControl``."""
+    also its ``control.commands.MediaControl``."""
 
     def __init__(
         self,

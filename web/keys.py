@@ -16,6 +16,8 @@ from access.tokens import TokenSigner
 from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
+from control.changes import Changes
+from control.commands import MediaControl
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import MediaAgent
@@ -23,10 +25,8 @@ from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
-from .changes import Changes
 from .cluster import Cluster
 from .idempotency import Idempotency
-from .media_control import MediaControl
 from .ratelimit import Limits
 from .settings import Settings
 from .webhooks import Webhooks

@@ -31,12 +31,12 @@ from attendance.marks import LearnerMark, Mark, MarkRules, class_marks, class_wi
 from attendance.models import IncomingEvent, counts
 from attendance.report import hosts_live_seconds
 from attendance.sqlite_store import SqliteDeadEvents
+from control.ingest import events_delayed
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import clock, keys, policy
 from .alerts import alert_lines, switch_notices
 from .cluster import NoMediaNode
-from .events import events_delayed
 from .http import (
     LANG_COOKIE,
     LANG_KEY,
