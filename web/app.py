@@ -32,10 +32,13 @@ from attendance.sqlite_store import (
     SqliteMarkRules,
 )
 from control.changes import Changes
+from control.cluster import Cluster as ClusterView
+from control.cluster import ClusterIngest, run_control
 from control.commands import LocalMediaControl
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
 from control.ingest import LedgerSink, events_delayed, recover_node, write_digests
+from control.lock import ControlLock, ControlLockHeld
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -51,8 +54,6 @@ from . import keys
 from .admission import routes as admission_routes
 from .api import routes as api_routes
 from .apikeys import routes as apikey_routes
-from .cluster import Cluster as ClusterView
-from .cluster import ClusterIngest, ControlLock, ControlLockHeld, run_control
 from .database import connect
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes

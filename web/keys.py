@@ -17,6 +17,7 @@ from admission.sqlite_store import SqliteAdmission, SqliteExcuses, SqliteGuests
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from control.changes import Changes
+from control.cluster import Cluster
 from control.commands import MediaControl
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
@@ -25,7 +26,6 @@ from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
-from .cluster import Cluster
 from .idempotency import Idempotency
 from .ratelimit import Limits
 from .settings import Settings

@@ -32,11 +32,11 @@ from attendance.models import IncomingEvent, counts
 from attendance.report import hosts_live_seconds
 from attendance.sqlite_store import SqliteDeadEvents
 from control.ingest import events_delayed
+from control.placement import NoMediaNode
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassStatus, LiveClass
 
 from . import clock, keys, policy
 from .alerts import alert_lines, switch_notices
-from .cluster import NoMediaNode
 from .http import (
     LANG_COOKIE,
     LANG_KEY,
