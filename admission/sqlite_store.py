@@ -304,6 +304,35 @@ class SqliteExcuses:
             out.extend(_request(r) for r in rows.fetchall())
         return out
 
+    def steps_after(self, position: int, limit: int = 500) -> list[tuple[int, int, ExcuseStep]]:
+        """(position, learner, step) of the steps taken after ``position``, oldest first (for
+        those who follow the requests: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT s.*, x.learner_id FROM excuse_steps s"
+            " JOIN excuse_requests x ON x.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT ?",
+            (position, limit),
+        )
+        return [
+            (
+                r["id"],
+                r["learner_id"],
+                ExcuseStep(
+                    request_id=r["request_id"],
+                    at=r["at"],
+                    actor_id=r["actor_id"],
+                    actor_name=r["actor_name"],
+                    action=ExcuseAction(r["action"]),
+                    comment=r["comment"],
+                    class_id=r["class_id"],
+                ),
+            )
+            for r in rows.fetchall()
+        ]
+
+    def last_step_id(self) -> int:
+        """The position of the newest step (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM excuse_steps").fetchone()[0] or 0)
+
 
 def _guest(row: sqlite3.Row) -> GuestRequest:
     return GuestRequest(
@@ -503,6 +532,29 @@ class SqliteGuests:
         )
         return [_guest(r) for r in rows.fetchall()]
 
+    def steps_after(self, position: int, limit: int = 500) -> list[tuple[int, int, GuestStep]]:
+        """(position, class, step) of the steps taken after ``position``, oldest first (for
+        those who follow the requests: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT s.*, g.class_id FROM guest_steps s"
+            " JOIN guest_requests g ON g.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT ?",
+            (position, limit),
+        )
+        return [
+            (
+                r["id"], r["class_id"],
+                GuestStep(
+                    r["request_id"], r["at"], r["actor_id"], r["actor_name"],
+                    GuestAction(r["action"]), r["comment"],
+                ),
+            )
+            for r in rows.fetchall()
+        ]  # fmt: skip
+
+    def last_step_id(self) -> int:
+        """The position of the newest step (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM guest_steps").fetchone()[0] or 0)
+
 
 def _change(row: sqlite3.Row) -> AdmissionChange:
     return AdmissionChange(
@@ -621,3 +673,15 @@ class SqliteAdmission:
         return [
             Refusal(r["class_id"], r["learner_id"], r["change_id"], r["at"]) for r in reversed(rows)
         ]
+
+    def changes_after(self, position: int, limit: int = 500) -> list[AdmissionChange]:
+        """The changes recorded after ``position`` (their id), oldest first (for those who
+        follow the history: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT * FROM admission_changes WHERE id > ? ORDER BY id LIMIT ?", (position, limit)
+        )
+        return [_change(r) for r in rows]
+
+    def last_change_id(self) -> int:
+        """The id of the newest change (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM admission_changes").fetchone()[0] or 0)

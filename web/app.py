@@ -37,8 +37,12 @@ from control.cluster import ClusterIngest, run_control
 from control.commands import LocalMediaControl
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
+from control.idempotency import Idempotency
 from control.ingest import LedgerSink, events_delayed, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
+from control.webhook_delivery import running
+from control.webhook_sources import Sources
+from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -61,7 +65,6 @@ from .guests import routes as guest_routes
 from .http import MAX_BODY, body_deadline, forwarded, middleware, server_limits, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
-from .idempotency import Idempotency
 from .live import routes as live_routes
 from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
@@ -71,7 +74,6 @@ from .settings import ConfigError, Settings
 from .timetable import GUARANTEE_TITLE
 from .timetable import routes as timetable_routes
 from .views import routes
-from .webhooks import Webhooks, running
 
 log = logging.getLogger("sabaq.web.app")
 STATIC = Path(__file__).parent / "static"
@@ -90,8 +92,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.GUESTS] = SqliteGuests(db)
     app[keys.ADMISSION] = SqliteAdmission(db)
     app[keys.IDEMPOTENCY] = Idempotency(db)
-    app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
     app[keys.LEDGER] = SqliteLedger(db, settings.clock)
+    app[keys.WEBHOOKS] = Webhooks(
+        db,
+        Sources(
+            app[keys.TIMETABLE],
+            app[keys.LEDGER],
+            app[keys.GUESTS],
+            app[keys.EXCUSES],
+            app[keys.ADMISSION],
+        ),
+        frozenset(settings.webhook_allowed_hosts),
+    )
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,

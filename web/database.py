@@ -11,10 +11,9 @@ from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_store import MIGRATIONS as ADMISSION
 from attendance.sqlite_store import MIGRATIONS as ATTENDANCE
 from control.gate import MIGRATIONS as MEDIA_GATE
+from control.idempotency import MIGRATIONS as IDEMPOTENCY
+from control.webhooks import MIGRATIONS as WEBHOOKS
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
-
-from .idempotency import MIGRATIONS as IDEMPOTENCY
-from .webhooks import MIGRATIONS as WEBHOOKS
 
 # Packages in the order of DESIGN.md, each package's migrations in their own order.
 MIGRATIONS: tuple[tuple[str, str], ...] = (

@@ -19,6 +19,8 @@ from attendance.sqlite_store import SqliteLedger, SqliteMarkRules
 from control.changes import Changes
 from control.cluster import Cluster
 from control.commands import MediaControl
+from control.idempotency import Idempotency
+from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import MediaAgent
@@ -26,10 +28,8 @@ from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
-from .idempotency import Idempotency
 from .ratelimit import Limits
 from .settings import Settings
-from .webhooks import Webhooks
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)
