@@ -9,6 +9,7 @@ COPY scheduler scheduler
 COPY admission admission
 COPY attendance attendance
 COPY streaming streaming
+COPY control control
 COPY web web
 # /data/recordings and /data/backups exist in the image, owned by sabaq, so that a volume
 # mounted there (the cluster's shared recordings volume) starts out writable by sabaq, and

@@ -182,3 +182,32 @@ class SqliteExcuses(SqliteStore):
             )
             out.extend(_request(r) for r in rows.fetchall())
         return out
+
+    def steps_after(self, position: int, limit: int = 500) -> list[tuple[int, int, ExcuseStep]]:
+        """(position, learner, step) of the steps taken after ``position``, oldest first (for
+        those who follow the requests: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT s.*, x.learner_id FROM excuse_steps s"
+            " JOIN excuse_requests x ON x.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT ?",
+            (position, limit),
+        )
+        return [
+            (
+                r["id"],
+                r["learner_id"],
+                ExcuseStep(
+                    request_id=r["request_id"],
+                    at=r["at"],
+                    actor_id=r["actor_id"],
+                    actor_name=r["actor_name"],
+                    action=ExcuseAction(r["action"]),
+                    comment=r["comment"],
+                    class_id=r["class_id"],
+                ),
+            )
+            for r in rows.fetchall()
+        ]
+
+    def last_step_id(self) -> int:
+        """The position of the newest step (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM excuse_steps").fetchone()[0] or 0)

@@ -213,3 +213,26 @@ class SqliteGuests(SqliteStore):
             (GuestStatus.PENDING.value,),
         )
         return [_guest(r) for r in rows.fetchall()]
+
+    def steps_after(self, position: int, limit: int = 500) -> list[tuple[int, int, GuestStep]]:
+        """(position, class, step) of the steps taken after ``position``, oldest first (for
+        those who follow the requests: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT s.*, g.class_id FROM guest_steps s"
+            " JOIN guest_requests g ON g.id = s.request_id WHERE s.id > ? ORDER BY s.id LIMIT ?",
+            (position, limit),
+        )
+        return [
+            (
+                r["id"], r["class_id"],
+                GuestStep(
+                    r["request_id"], r["at"], r["actor_id"], r["actor_name"],
+                    GuestAction(r["action"]), r["comment"],
+                ),
+            )
+            for r in rows.fetchall()
+        ]  # fmt: skip
+
+    def last_step_id(self) -> int:
+        """The position of the newest step (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM guest_steps").fetchone()[0] or 0)

@@ -117,3 +117,15 @@ class SqliteAdmission(SqliteStore):
             DoorRefusal(r["class_id"], r["learner_id"], r["change_id"], r["at"])
             for r in reversed(rows)
         ]
+
+    def changes_after(self, position: int, limit: int = 500) -> list[AdmissionChange]:
+        """The changes recorded after ``position`` (their id), oldest first (for those who
+        follow the history: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT * FROM admission_changes WHERE id > ? ORDER BY id LIMIT ?", (position, limit)
+        )
+        return [_change(r) for r in rows]
+
+    def last_change_id(self) -> int:
+        """The id of the newest change (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM admission_changes").fetchone()[0] or 0)

@@ -30,7 +30,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .models import EventKind, LedgerEvent, counts
+from access.events import EventKind
+
+from .models import LedgerEvent, counts
 from .presence import Interval, intervals_by_user, seconds_present
 
 

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from access.events import EventKind
+
 GENESIS = "0" * 64
-
-
-class EventKind(enum.StrEnum):
-    CLASS_STARTED = "class_started"
-    CLASS_ENDED = "class_ended"
-    JOINED = "joined"
-    LEFT = "left"
-    DISCONNECTED = "disconnected"
-    RECONNECTED = "reconnected"
-    REMOVED = "removed"
-    RECORDING_STARTED = "recording_started"
-    RECORDING_STOPPED = "recording_stopped"
-    CHAT_MESSAGE = "chat_message"  # kept with the class's record; not part of presence
-    MARK_OVERRIDDEN = "mark_overridden"  # a staff member's correction, with a reason
-    LOBBY_ENTERED = "lobby_entered"  # a guest opened the invite before being let in
-    LOBBY_ADMITTED = "lobby_admitted"  # a guest was let in (a join token was issued)
 
 
 # Kinds that open and close a person's presence in the class.

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .models import CLOSES, OPENS, EventKind, LedgerEvent, counts
+from access.events import EventKind
+
+from .models import CLOSES, OPENS, LedgerEvent, counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from .models import CLOSES, OPENS, EventKind, IncomingEvent, LedgerEvent, counts
+from access.events import EventKind
+
+from .models import CLOSES, OPENS, IncomingEvent, LedgerEvent, counts
 from .presence import intervals_by_user
 
 SERVER_STOPPED = "server_stopped"

@@ -12,12 +12,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from access.events import EventKind
 from admission.door import DoorTimetable, Statuses, not_admitted_in
 from admission.service import Excuses, ExcuseTimetable, excused_in
 from scheduler.models import ClassFormat, LiveClass
 
 from .marks import LearnerMark, MarkRules, class_marks, class_window
-from .models import EventKind, LedgerEvent, counts
+from .models import LedgerEvent, counts
 from .reports import ClassSlot
 
 

@@ -8,7 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .models import GENESIS, EventKind, IncomingEvent, LedgerEvent, chain_hash
+from access.events import EventKind
+
+from .models import GENESIS, IncomingEvent, LedgerEvent, chain_hash
 from .recovery import open_at_stop
 from .sqlite_base import SqliteStore
 
@@ -242,3 +244,23 @@ class SqliteLedger(SqliteStore):
         if brk is not None:
             return f"class {class_id}: the chain breaks at event seq {brk.seq}: {brk.reason}"
         return None
+
+    def events_after(self, seq: int, limit: int = 500) -> list[LedgerEvent]:
+        """Events committed after ``seq``, in the order they were committed (for those who
+        follow the ledger: the webhook outbox)."""
+        return _rows(
+            self._db,
+            f"SELECT {COLUMNS} FROM ledger_events WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+            (seq, limit),
+        )
+
+    def chain_length_at(self, class_id: int, seq: int) -> int:
+        """How many events the class's chain held once event ``seq`` was committed."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM ledger_events WHERE class_id = ? AND seq <= ?", (class_id, seq)
+        ).fetchone()
+        return int(row[0])
+
+    def last_seq(self) -> int:
+        """The seq of the newest event committed (0: none)."""
+        return int(self._db.execute("SELECT MAX(seq) FROM ledger_events").fetchone()[0] or 0)

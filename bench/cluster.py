@@ -44,35 +44,37 @@ from typing import Any
 import redis as redis_sync
 from redis.asyncio import Redis
 
+from access.events import EventKind
 from access.sqlite_store import SqliteAccounts
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
 from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
+from control.changes import Changes
+from control.cluster import Cluster
+from control.evidence import LedgerHeldEvidence
+from control.ingest import LedgerSink
+from control.redis_ingest import GROUP, ensure_group, ingest_once
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
-from streaming.events import EventOutbox, MediaEventKind
+from streaming.events import EventOutbox
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
-from web.changes import Changes
-from web.cluster import Cluster
 from web.database import connect
-from web.events import LedgerHeldEvidence, LedgerSink
-from web.redis_ingest import GROUP, ensure_group, ingest_once
 
 NODE_NAMES = ("media-a", "media-b")
 LEARNERS = 25  # per class
 EXPECTED = 25  # people a placed class is expected to bring
 HGET_ROUNDS = 1000
 CYCLE = (
-    MediaEventKind.JOINED,
-    MediaEventKind.DISCONNECTED,
-    MediaEventKind.RECONNECTED,
-    MediaEventKind.LEFT,
+    EventKind.JOINED,
+    EventKind.DISCONNECTED,
+    EventKind.RECONNECTED,
+    EventKind.LEFT,
 )
 
-Happening = tuple[MediaEventKind, int, int, str]  # kind, class, user, role
+Happening = tuple[EventKind, int, int, str]  # kind, class, user, role
 
 
 # -- the academy and its events ----------------------------------------------------------------
@@ -128,7 +130,7 @@ def plan(academy: Academy, class_ids: Sequence[int], count: int) -> list[Happeni
     """A node's ``count`` events over its classes, interleaved as they happen at once: each
     class starts, then its learners join, drop, come back and leave, over and over."""
     out: list[Happening] = [
-        (MediaEventKind.CLASS_STARTED, c, academy.teacher, "host") for c in class_ids
+        (EventKind.CLASS_STARTED, c, academy.teacher, "host") for c in class_ids
     ][:count]
     step = 0
     while len(out) < count:
@@ -452,7 +454,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     print(
         f"The stream held {stream_bytes / 1e6:.1f} MB in Redis for"
         f" {len(NODE_NAMES) * args.events:,} events; `sabaq control` trims what it has"
-        " committed once it is an hour old (`web.redis_ingest.trim`)."
+        " committed once it is an hour old (`control.redis_ingest.trim`)."
     )
     print()
     print(f"## Placement: {args.classes} classes on {len(NODE_NAMES)} registered nodes")

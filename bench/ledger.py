@@ -33,10 +33,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from access.events import EventKind
 from access.ids import uuid7
 from attendance.export import ChainHead, Table, to_csv
 from attendance.marks import MarkRules
-from attendance.models import GENESIS, EventKind, IncomingEvent, LedgerEvent
+from attendance.models import GENESIS, IncomingEvent, LedgerEvent
 from attendance.reports import ClassSlot, marks_by_class, matrix
 from attendance.sqlite_ledger import SqliteLedger
 from web.database import connect

@@ -61,3 +61,29 @@ class SqliteChangeLog(SqliteStore):
             )
             for r in rows.fetchall()
         ]
+
+    def changes_after(self, position: int, limit: int = 500) -> list[tuple[int, TimetableChange]]:
+        """The changes logged after ``position``, oldest first, each with its position (for
+        those who follow the log: the webhook outbox)."""
+        rows = self._db.execute(
+            "SELECT * FROM timetable_log WHERE id > ? ORDER BY id LIMIT ?", (position, limit)
+        )
+        return [
+            (
+                r["id"],
+                TimetableChange(
+                    r["at"],
+                    TimetableAction(r["action"]),
+                    r["by_id"],
+                    r["by_name"],
+                    r["class_id"],
+                    r["group_id"],
+                    r["reason"],
+                ),
+            )
+            for r in rows.fetchall()
+        ]
+
+    def last_change_id(self) -> int:
+        """The position of the newest change logged (0: none)."""
+        return int(self._db.execute("SELECT MAX(id) FROM timetable_log").fetchone()[0] or 0)

@@ -42,7 +42,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from .events import MediaEvent, MediaEventKind
+from access.events import EventKind
+
+from .events import MediaEvent
 from .node import MediaNode
 from .redis_events import UNREACHABLE, RedisStreamSink
 
@@ -55,12 +57,12 @@ ROSTER = "sabaq:roster"
 BARRED_FOR = 3 * 86400.0  # a barred set outlives any class it is about
 ROSTER_KINDS = frozenset(
     {
-        MediaEventKind.JOINED,
-        MediaEventKind.LEFT,
-        MediaEventKind.DISCONNECTED,
-        MediaEventKind.RECONNECTED,
-        MediaEventKind.REMOVED,
-        MediaEventKind.CLASS_ENDED,
+        EventKind.JOINED,
+        EventKind.LEFT,
+        EventKind.DISCONNECTED,
+        EventKind.RECONNECTED,
+        EventKind.REMOVED,
+        EventKind.CLASS_ENDED,
     }
 )
 
@@ -438,7 +440,7 @@ class MediaAgent:
 
     # -- the live roster -----------------------------------------------------------------------
     def _on_event(self, event: MediaEvent) -> None:
-        if event.kind is MediaEventKind.CLASS_ENDED:
+        if event.kind is EventKind.CLASS_ENDED:
             self._spawn(self._keep_ended(event.class_id))
         if event.kind not in ROSTER_KINDS or event.class_id in self._roster_due:
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import itertools
 import logging
 import time
@@ -20,28 +19,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from access.events import EventKind
 from access.ids import uuid7
 
 log = logging.getLogger("sabaq.streaming.events")
 
 
-class MediaEventKind(enum.StrEnum):
-    CLASS_STARTED = "class_started"
-    CLASS_ENDED = "class_ended"
-    JOINED = "joined"
-    LEFT = "left"
-    DISCONNECTED = "disconnected"
-    RECONNECTED = "reconnected"
-    REMOVED = "removed"
-    RECORDING_STARTED = "recording_started"
-    RECORDING_STOPPED = "recording_stopped"
-    CHAT_MESSAGE = "chat_message"
-
-
 @dataclass(frozen=True, slots=True)
 class MediaEvent:
     id: str
-    kind: MediaEventKind
+    kind: EventKind
     class_id: int
     node: str
     seq: int
@@ -123,7 +110,7 @@ class EventOutbox:
 
     def emit(
         self,
-        kind: MediaEventKind,
+        kind: EventKind,
         class_id: int,
         *,
         user_id: int | None = None,

@@ -1,6 +1,6 @@
 """The durable event flow of a cluster (DESIGN.md, "Events and commands between the planes"):
 a media node appends its attendance events to a Redis Stream; the control node reads them with
-a consumer group and acknowledges each only once it is in the ledger (``web.redis_ingest``).
+a consumer group and acknowledges each only once it is in the ledger (``control.redis_ingest``).
 
 When Redis cannot be reached the media node keeps its classes going and writes the events to a
 buffer on its own disk (appended and synced, one JSON line each), in order: once anything is
@@ -26,7 +26,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .events import MediaEvent, MediaEventKind
+from access.events import MEDIA_KINDS, EventKind
+
+from .events import MediaEvent
 
 log = logging.getLogger("sabaq.streaming.redis_events")
 
@@ -61,7 +63,10 @@ def decode(fields: Mapping[Any, Any]) -> MediaEvent:
     if not isinstance(raw, str):
         raise ValueError("a stream entry without an event")
     doc = json.loads(raw)
-    doc["kind"] = MediaEventKind(doc["kind"])
+    kind = EventKind(doc["kind"])
+    if kind not in MEDIA_KINDS:
+        raise ValueError(f"{kind.value} is not an event a media node reports")
+    doc["kind"] = kind
     return MediaEvent(**doc)
 
 

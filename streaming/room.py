@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from access.events import EventKind
 from access.models import GUESTS, PUBLISHERS, ClassRole
 
-from .events import EventOutbox, MediaEvent, MediaEventKind, NotRecorded
+from .events import EventOutbox, MediaEvent, NotRecorded
 from .protocol import ProtocolError, server_message
 
 log = logging.getLogger("sabaq.streaming.room")
@@ -385,7 +386,7 @@ class Room:
         self._low_bandwidth &= self._gone.keys() | self.participants.keys() | {p.id}
         p.low_bandwidth = rejoin and p.id in self._low_bandwidth
         recorded = self._outbox.emit(
-            MediaEventKind.RECONNECTED if rejoin else MediaEventKind.JOINED,
+            EventKind.RECONNECTED if rejoin else EventKind.JOINED,
             self.class_id,
             user_id=p.user_id,
             participant_id=p.id,
@@ -395,7 +396,7 @@ class Room:
         if p.role is ClassRole.HOST and self.state is RoomState.WAITING:
             self.state = RoomState.LIVE
             recorded = self._outbox.emit(
-                MediaEventKind.CLASS_STARTED, self.class_id, user_id=p.user_id, role=p.role.value
+                EventKind.CLASS_STARTED, self.class_id, user_id=p.user_id, role=p.role.value
             )
         await self._welcome_durably(p, recorded)
         self.participants[p.id] = p
@@ -434,7 +435,7 @@ class Room:
 
     def _record_departure(self, p: Participant, reason: str) -> None:
         self._outbox.emit(
-            MediaEventKind.LEFT if reason else MediaEventKind.DISCONNECTED,
+            EventKind.LEFT if reason else EventKind.DISCONNECTED,
             self.class_id,
             user_id=p.user_id,
             participant_id=p.id,
@@ -442,9 +443,7 @@ class Room:
             data={"reason": reason or "server_stopping"},
         )
 
-    async def leave(
-        self, pid: str, kind: MediaEventKind = MediaEventKind.LEFT, reason: str = ""
-    ) -> None:
+    async def leave(self, pid: str, kind: EventKind = EventKind.LEFT, reason: str = "") -> None:
         """The participant is gone (closed the page, dropped, or was removed).
 
         The record comes first, before anything is awaited: closing media may take long or be
@@ -457,7 +456,7 @@ class Room:
             await self.stop_recording(None, "teacher left")
         elif self.recording is not None:
             self.recording.set_voice(p.id, None)
-        if kind is MediaEventKind.DISCONNECTED:
+        if kind is EventKind.DISCONNECTED:
             self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
         else:
             self._low_bandwidth.discard(p.id)
@@ -653,7 +652,7 @@ class Room:
         if self.participants.get(p.id) is not p:
             return
         await p.send("error", code="media_failed", message="The media connection failed")
-        await self.leave(p.id, MediaEventKind.DISCONNECTED, "media connection failed")
+        await self.leave(p.id, EventKind.DISCONNECTED, "media connection failed")
         await p.close_ws(CLOSE_MEDIA_FAILED, "media failed")
 
     async def set_low_bandwidth(self, pid: str, on: bool) -> None:
@@ -694,7 +693,7 @@ class Room:
             if p.role is not ClassRole.HOST and "main" in p.publications:
                 self._set_voice(p)
         self._outbox.emit(
-            MediaEventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
+            EventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
         )
 
     async def stop_recording(self, pid: str | None = None, reason: str = "stopped") -> None:
@@ -705,7 +704,7 @@ class Room:
             return
         files = await recording.stop()
         self._outbox.emit(
-            MediaEventKind.RECORDING_STOPPED,
+            EventKind.RECORDING_STOPPED,
             self.class_id,
             data={"files": files, "reason": reason},
         )
@@ -784,7 +783,7 @@ class Room:
             return
         p.chat_times.append(now)
         event = self._outbox.emit(
-            MediaEventKind.CHAT_MESSAGE,
+            EventKind.CHAT_MESSAGE,
             self.class_id,
             user_id=p.user_id,
             participant_id=p.id,
@@ -804,7 +803,7 @@ class Room:
         found = [p for p in self.participants.values() if p.user_id == user_id]
         for target in found:
             await target.send("error", code=code, message=message)
-            await self.leave(target.id, MediaEventKind.REMOVED, code)
+            await self.leave(target.id, EventKind.REMOVED, code)
             await target.close_ws(CLOSE_REMOVED, code)
         self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != user_id}
         return bool(found)
@@ -817,7 +816,7 @@ class Room:
             await by.send("error", code="no_such_participant", message="Nobody to remove")
             return
         await target.send("error", code="removed", message="The teacher removed you from the class")
-        await self.leave(target.id, MediaEventKind.REMOVED, f"removed by user {by.user_id}")
+        await self.leave(target.id, EventKind.REMOVED, f"removed by user {by.user_id}")
         await target.close_ws(CLOSE_REMOVED, "removed")
 
     # -- the end ------------------------------------------------------------------------------
@@ -837,16 +836,14 @@ class Room:
         self.participants.clear()
         for p in members:
             self._outbox.emit(
-                MediaEventKind.LEFT,
+                EventKind.LEFT,
                 self.class_id,
                 user_id=p.user_id,
                 participant_id=p.id,
                 role=p.role.value,
                 data={"reason": "class_ended"},
             )
-        ended = self._outbox.emit(
-            MediaEventKind.CLASS_ENDED, self.class_id, data={"reason": reason}
-        )
+        ended = self._outbox.emit(EventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
 
         async def tell_and_close() -> None:
             with contextlib.suppress(NotRecorded):  # it stays pending; the class is over anyway
@@ -866,7 +863,7 @@ class Room:
         """The node stops: participants are disconnected (they may come back elsewhere)."""
         for p in list(self.participants.values()):
             await p.send("error", code="server_stopping", message="The server is restarting")
-            await self.leave(p.id, MediaEventKind.DISCONNECTED, "server_stopping")
+            await self.leave(p.id, EventKind.DISCONNECTED, "server_stopping")
             await p.close_ws(CLOSE_SERVER_STOPPING, "server stopping")
         await self._cancel_tasks()
 

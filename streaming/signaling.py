@@ -12,10 +12,11 @@ import logging
 from aiohttp import WSMsgType, web
 
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
+from access.events import EventKind
 from access.ids import uuid7
 from access.tokens import JoinClaims, ReconnectClaims
 
-from .events import MediaEventKind, NotRecorded
+from .events import NotRecorded
 from .node import REVOKED_MESSAGE, MediaNode
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
 from .room import (
@@ -102,16 +103,16 @@ async def _authenticate(
 
 async def _serve(
     node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse
-) -> tuple[MediaEventKind, str]:
+) -> tuple[EventKind, str]:
     """Handle the participant's messages; returns how they went (left, or lost) and why."""
     while True:
         msg = await ws.receive()
         if msg.type is WSMsgType.CLOSE:  # the client said goodbye with a close frame
             if msg.data in (1000, 1001):
-                return MediaEventKind.LEFT, "closed the page"
-            return MediaEventKind.DISCONNECTED, f"closed by the client ({msg.data})"
+                return EventKind.LEFT, "closed the page"
+            return EventKind.DISCONNECTED, f"closed by the client ({msg.data})"
         if msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-            return MediaEventKind.DISCONNECTED, "connection lost"
+            return EventKind.DISCONNECTED, "connection lost"
         if msg.type is not WSMsgType.TEXT:
             raise ProtocolError("bad_message", "Messages are JSON text")
         m = parse_client_message(msg.data)
@@ -144,9 +145,9 @@ async def _serve(
             await room.remove(p.id, m.participant_id)
         elif m.type == "end_class":
             await room.end(p.id)
-            return MediaEventKind.LEFT, "ended the class"
+            return EventKind.LEFT, "ended the class"
         elif m.type == "leave":
-            return MediaEventKind.LEFT, "left"
+            return EventKind.LEFT, "left"
         else:
             raise ProtocolError("bad_order", f"A {m.type!r} message is not expected now")
 
@@ -236,17 +237,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         p.user_id,
         p.role.value,
     )
-    left_kind, reason = MediaEventKind.DISCONNECTED, "connection lost"
+    left_kind, reason = EventKind.DISCONNECTED, "connection lost"
     try:
         left_kind, reason = await _serve(node, room, p, ws)
     except asyncio.CancelledError:
         # The server is shutting down under this connection: a disconnect, not a departure.
-        left_kind, reason = MediaEventKind.DISCONNECTED, "server_stopping"
+        left_kind, reason = EventKind.DISCONNECTED, "server_stopping"
         raise
     except ProtocolError as exc:
         log.info("class=%s participant=%s protocol error: %s", class_id, p.id, exc.code)
         await p.send("error", code=exc.code, message=exc.message)
-        left_kind, reason = MediaEventKind.LEFT, f"protocol error: {exc.code}"
+        left_kind, reason = EventKind.LEFT, f"protocol error: {exc.code}"
         with contextlib.suppress(Exception):
             await ws.close(code=CLOSE_PROTOCOL, message=exc.code.encode()[:120])
     finally:

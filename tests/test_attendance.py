@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from access.events import EventKind
 from access.ids import uuid7
 from attendance.export import CHAIN_MARK, ChainHead, Table, escape_cell, read_heads, to_csv, to_xlsx
 from attendance.heads_folder import HeadsFolder
@@ -27,17 +28,16 @@ from attendance.models import (
     GENESIS,
     IGNORED,
     NODE_DECLARED_DEAD,
-    EventKind,
     IncomingEvent,
     LedgerEvent,
     chain_hash,
 )
 from attendance.presence import intervals_by_user
 from attendance.sqlite_ledger import SqliteLedger
+from control.ingest import write_digests
 from tests.conftest import Academy, Clock, SignIn, on_days
 from web import keys
 from web.database import connect
-from web.events import write_digests
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"

@@ -27,9 +27,9 @@ from playwright.async_api import (
     expect,
 )
 
+from access.events import EventKind
 from admission.guests import GuestRequest
 from admission.models import ExcuseReason
-from attendance.models import EventKind
 from scheduler.models import DisciplineFormat, ProgrammeKind
 from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.peers import join

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestServer
 
-from attendance.models import EventKind
+from access.events import EventKind
 from streaming import room as room_module
 from tests.conftest import Academy, SignIn
 from tests.peers import join, wait_gone

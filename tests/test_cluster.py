@@ -17,15 +17,16 @@ import pytest
 import redis
 from aiohttp import ClientSession
 
-from attendance.models import EventKind, LedgerEvent, counts
+from access.events import EventKind
+from attendance.models import LedgerEvent, counts
 from attendance.presence import intervals_by_user
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
+from control.redis_ingest import GROUP
 from streaming.cluster import NODES
 from streaming.redis_events import STREAM
 from tests.cluster_procs import Cluster, Proc, RedisCut, seeded_cluster, session_cookies
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
-from web.redis_ingest import GROUP
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from attendance.models import EventKind
+from access.events import EventKind
 from tests.cluster_procs import Cluster, Proc, seeded_cluster, session_cookies
 from tests.conftest import Academy
 from tests.test_browser import VIEWPORT, chromium, room_strings, wait_decoded, watch_errors

@@ -16,6 +16,8 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 from attendance.sqlite_heartbeats import SqliteHeartbeats
+from control.cluster import Cluster
+from control.placement import NoMediaNode
 from scheduler.models import ClassKind
 from streaming.cluster import NODES, PLACEMENT, NodeInfo, barred_key
 from tests.conftest import Academy, Client, SignIn, free_port
@@ -24,7 +26,6 @@ from tests.redis_server import RedisServer
 from tests.test_admission_status import _add, _programmes, _record
 from web import keys
 from web.app import create_app, create_media_app
-from web.cluster import Cluster, NoMediaNode
 from web.settings import Settings
 
 pytestmark = pytest.mark.timeout(60)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from access.events import EventKind
 from access.models import ClassRole, Role
 from access.sqlite_store import SqliteAccounts
 from access.tokens import TokenSigner
-from attendance.models import EventKind
 from attendance.presence import intervals_by_user
 from attendance.recovery import SERVER_STOPPED
 from attendance.sqlite_ledger import SqliteLedger

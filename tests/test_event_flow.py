@@ -17,11 +17,10 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from access.events import EventKind
 from access.models import ClassRole
-from attendance.models import EventKind
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_ledger import SqliteLedger
-from streaming.events import MediaEventKind
 from tests.conftest import Academy, SignIn, free_port, seed_academy
 from tests.peers import connect, join
 from web import keys
@@ -158,7 +157,7 @@ async def test_an_event_the_ledger_refuses_is_set_aside_and_the_rest_flows_on(
     node = served.app[keys.MEDIA_NODE]
     staff = sign_in(academy.staff_id)
     # Text the ledger cannot take, as a defect elsewhere could let in past the protocol.
-    node.outbox.emit(MediaEventKind.CHAT_MESSAGE, academy.class_id, data={"text": "\ud800"})
+    node.outbox.emit(EventKind.CHAT_MESSAGE, academy.class_id, data={"text": "\ud800"})
     # The join behind it waits to be welcomed until it is in the ledger.
     joining = asyncio.create_task(join(sign_in(academy.outsider_id), academy.other_class_id))
     await asyncio.sleep(1.2)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from attendance.models import EventKind
+from access.events import EventKind
 from tests.conftest import Academy, SignIn
 from tests.peers import Peer, join, publish
 from tests.test_browser import TEACHER_NAME, approved_guest, ledger_until

@@ -18,6 +18,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from access.events import EventKind
 from access.models import Role, User
 from access.sqlite_store import SqliteAccounts
 from admission.guest_service import (
@@ -29,7 +30,6 @@ from admission.guest_service import (
 )
 from admission.guests import GuestAction, GuestStatus, InviteRefusal
 from admission.sqlite_guests import SqliteGuests
-from attendance.models import EventKind
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, SignIn, seed_into

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import expect
 
-from attendance.models import EventKind
+from access.events import EventKind
 from tests.conftest import Academy
 from tests.test_browser import chromium, ledger_until, open_signed_in, room_strings
 from web.settings import Settings

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestServer
 
+from access.events import EventKind
 from attendance.export import read_heads
-from attendance.models import EventKind
 from attendance.sqlite_ledger import SqliteLedger
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, Clock, SignIn

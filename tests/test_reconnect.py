@@ -7,7 +7,7 @@ import dataclasses
 
 from aiohttp.test_utils import TestServer
 
-from attendance.models import EventKind
+from access.events import EventKind
 from tests.conftest import Academy, SignIn
 from tests.peers import drop, join, publish, rejoin, wait_gone
 from web import keys

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 from aiohttp.test_utils import TestServer
 
-from attendance.models import EventKind
+from access.events import EventKind
 from streaming.webm_recorder import FRAME_BYTES, PREFILL, _Voice, mix, vp8_size
 from tests.conftest import Academy, SignIn
 from tests.peers import Tone, join, publish

@@ -15,12 +15,15 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
+from access.events import EventKind
 from access.tokens import TokenSigner
-from attendance.models import EventKind
 from attendance.sqlite_heartbeats import SqliteHeartbeats
+from control.evidence import LedgerHeldEvidence
+from control.ingest import LedgerSink
+from control.redis_ingest import GROUP, ensure_group, ingest_once, trim
 from streaming.aiortc_media import AiortcBackend
 from streaming.cluster import NODES, MediaAgent, NodeInfo
-from streaming.events import EventOutbox, MediaEvent, MediaEventKind
+from streaming.events import EventOutbox, MediaEvent
 from streaming.node import MediaNode, MediaSettings
 from streaming.redis_events import (
     HEARTBEATS,
@@ -33,8 +36,6 @@ from streaming.redis_events import (
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from web import keys
-from web.events import LedgerHeldEvidence, LedgerSink
-from web.redis_ingest import GROUP, ensure_group, ingest_once, trim
 
 
 @pytest.fixture
@@ -72,14 +73,14 @@ def joined(served: TestServer, class_id: int) -> list[int | None]:
 async def joined_all(outbox: EventOutbox, class_id: int, learners: list[int], wait: float) -> None:
     """Each learner joins; returns once the sink has every event (stream or disk)."""
     for learner in learners:
-        outbox.emit(MediaEventKind.JOINED, class_id, user_id=learner, role="learner")
+        outbox.emit(EventKind.JOINED, class_id, user_id=learner, role="learner")
     async with asyncio.timeout(wait):
         await outbox.flush()
 
 
 def test_an_event_survives_the_stream_as_it_was() -> None:
     event = MediaEvent(
-        "0191-x", MediaEventKind.JOINED, 7, "media-2", 3, 1700000000.5, 42, "p1", "learner",
+        "0191-x", EventKind.JOINED, 7, "media-2", 3, 1700000000.5, 42, "p1", "learner",
         {"device": "телефон"},
     )  # fmt: skip
     assert decode(encode(event)) == event
@@ -113,7 +114,7 @@ async def test_a_control_node_restarting_finishes_what_it_had_read(
     is not doubled."""
     sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
     events = [
-        MediaEvent(f"0191-{n}", MediaEventKind.JOINED, academy.class_id, "media-2", n, 1.0 + n,
+        MediaEvent(f"0191-{n}", EventKind.JOINED, academy.class_id, "media-2", n, 1.0 + n,
                    learner, f"p{n}", "learner")
         for n, learner in enumerate(academy.student_ids[:4], start=1)
     ]  # fmt: skip
@@ -187,11 +188,11 @@ def test_the_disk_buffer_refuses_joins_before_it_is_full(tmp_path: Path) -> None
     buffer = DiskBuffer(tmp_path / "b.jsonl", bound=10)
     for n in range(9):
         assert not buffer.nearly_full
-        buffer.append(MediaEvent(f"e{n}", MediaEventKind.LEFT, 1, "m", n, 0.0))
+        buffer.append(MediaEvent(f"e{n}", EventKind.LEFT, 1, "m", n, 0.0))
     assert buffer.nearly_full
-    buffer.append(MediaEvent("e9", MediaEventKind.LEFT, 1, "m", 9, 0.0))
+    buffer.append(MediaEvent("e9", EventKind.LEFT, 1, "m", 9, 0.0))
     with pytest.raises(OSError, match="full"):
-        buffer.append(MediaEvent("e10", MediaEventKind.LEFT, 1, "m", 10, 0.0))
+        buffer.append(MediaEvent("e10", EventKind.LEFT, 1, "m", 10, 0.0))
     again = DiskBuffer(tmp_path / "b.jsonl", bound=10)  # a restarted node finds them
     assert again.size == 10 and [e.id for e in again.events()][:2] == ["e0", "e1"]
 
@@ -203,7 +204,7 @@ async def test_a_long_replay_does_not_silence_the_heartbeat(client: Redis, tmp_p
     buffer = DiskBuffer(tmp_path / "buffer.jsonl", bound=100_000)
     with buffer.path.open("a", encoding="utf-8") as f:  # what a long outage left on disk
         for n in range(1, 30_001):
-            event = MediaEvent(f"e{n}", MediaEventKind.LEFT, 1, "media-1.old", n, float(n))
+            event = MediaEvent(f"e{n}", EventKind.LEFT, 1, "media-1.old", n, float(n))
             f.write(encode(event)["event"] + "\n")
     buffer = DiskBuffer(buffer.path, bound=100_000)
     sink = RedisStreamSink(client, buffer)

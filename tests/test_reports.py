@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 
+from access.events import EventKind
 from access.ids import uuid7
 from attendance.export import CHAIN_MARK, read_heads
-from attendance.models import EventKind, IncomingEvent
+from attendance.models import IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from tests.conftest import Academy, Client, Clock, SignIn, on_days
 from web import keys

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
+from access.events import EventKind
 from access.models import ClassRole
-from attendance.models import EventKind
 from tests.conftest import Academy, SignInTo, free_port, seed_academy
 from tests.peers import Peer, connect, join_token, publish
 from tests.redis_server import RedisServer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import time
@@ -11,15 +12,17 @@ from pathlib import Path
 import pytest
 
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
+from access.events import MEDIA_KINDS, EventKind
 from access.ids import uuid7
 from access.models import ClassRole
 from access.passwords import Passwords
 from access.tokens import TokenSigner
-from attendance.models import EventKind, IncomingEvent
+from attendance.models import IncomingEvent
 from attendance.presence import held, intervals_by_user, seconds_present
 from attendance.sqlite_ledger import SqliteLedger
 from scheduler.errors import InvalidTransition
 from scheduler.models import ClassStatus, check_transition
+from streaming.redis_events import decode
 from web.database import MIGRATIONS, connect, migrate
 from web.i18n import load_catalogues, negotiate
 from web.ratelimit import Backoff, RateLimiter, address_key
@@ -102,6 +105,44 @@ def _event(kind: EventKind, user: int | None, t: float, class_id: int = 1) -> In
 @pytest.fixture
 def db(tmp_path: Path) -> sqlite3.Connection:
     return connect(tmp_path / "t.sqlite3")
+
+
+def test_the_one_event_vocabulary_keeps_the_values_stored_in_chains() -> None:
+    # The kinds are hashed into every chain already written: a renamed value would fail the
+    # verification of those chains.
+    assert {k.name: k.value for k in EventKind} == {
+        "CLASS_STARTED": "class_started",
+        "CLASS_ENDED": "class_ended",
+        "JOINED": "joined",
+        "LEFT": "left",
+        "DISCONNECTED": "disconnected",
+        "RECONNECTED": "reconnected",
+        "REMOVED": "removed",
+        "RECORDING_STARTED": "recording_started",
+        "RECORDING_STOPPED": "recording_stopped",
+        "CHAT_MESSAGE": "chat_message",
+        "MARK_OVERRIDDEN": "mark_overridden",
+        "LOBBY_ENTERED": "lobby_entered",
+        "LOBBY_ADMITTED": "lobby_admitted",
+    }
+
+
+def test_a_media_node_reports_only_the_media_kinds() -> None:
+    # A kind the control plane records itself, arriving from the media plane, is not an event.
+    assert {EventKind.MARK_OVERRIDDEN, EventKind.LOBBY_ENTERED} & MEDIA_KINDS == set()
+    doc = {
+        "id": str(uuid7()), "class_id": 1, "node": "n", "seq": 1, "origin_time": 1.0,
+        "user_id": 2, "participant_id": None, "role": None, "data": {},
+    }  # fmt: skip
+    for kind in EventKind:
+        fields = {"event": json.dumps({**doc, "kind": kind.value})}
+        if kind in MEDIA_KINDS:
+            assert decode(fields).kind is kind
+        else:
+            with pytest.raises(ValueError, match="not an event a media node reports"):
+                decode(fields)
+    with pytest.raises(ValueError, match="not a valid EventKind"):
+        decode({"event": json.dumps({**doc, "kind": "teleported"})})
 
 
 def test_ledger_is_idempotent_chained_and_append_only(db: sqlite3.Connection) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import re
 import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -19,22 +20,18 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
+from access.events import EventKind
 from access.ids import uuid7
-from attendance.models import EventKind, IncomingEvent
-from scheduler.models import ClassFormat, ClassKind
+from admission.models import ExcuseReason
+from admission.status import NotAdmittedReason, StatusKey
+from attendance.models import IGNORED, NODE_DECLARED_DEAD, IncomingEvent
+from control.webhook_addresses import check_url, unreachable
+from control.webhook_delivery import GuardedResolver, deliver_once
+from control.webhooks import MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, backoff, sign
+from scheduler.models import ClassFormat, ClassKind, ProgrammeKind, TimetableAction
+from scheduler.planning import SABAQ, Actor
 from tests.conftest import Academy, SignIn, free_port
 from web import keys
-from web.webhooks import (
-    MAX_ATTEMPTS,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    GuardedResolver,
-    backoff,
-    check_url,
-    deliver_once,
-    sign,
-    unreachable,
-)
 
 
 def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
@@ -322,3 +319,111 @@ async def test_this_machine_in_any_spelling_is_refused_when_registered(
         added = await staff.post("/webhooks", data={"url": url})
         assert added.status == 200, url
     assert len(served.app[keys.WEBHOOKS].endpoints()) == 3
+
+
+def test_each_kind_of_record_becomes_the_body_the_portal_reads(
+    served: TestServer, academy: Academy
+) -> None:
+    """Field by field, what each source's records become (the portal parses these bodies), and
+    which records it is not told about."""
+    app = served.app
+    hooks = app[keys.WEBHOOKS]
+    hooks.add("https://portal.example/hooks", academy.staff_id)
+    tt, ledger = app[keys.TIMETABLE], app[keys.LEDGER]
+    head, director = (
+        app[keys.ACCOUNTS].by_login("head")[0],
+        app[keys.ACCOUNTS].by_login("director")[0],
+    )
+    c, learner, t = academy.class_id, academy.student_ids[0], 1_800_000_000.0
+
+    tt.log(TimetableAction.MISSED, by=SABAQ, reason="не состоялось", class_id=c)
+    tt.log(TimetableAction.ALERT, by=Actor(academy.staff_id, "Жанна"), reason="мало",
+           group_id=academy.group_id)  # fmt: skip
+    missed, alert = reversed(tt.changes(limit=2))
+    for i, (kind, user, role, data) in enumerate((
+        (EventKind.CLASS_STARTED, academy.teacher_id, "host", {}),
+        (EventKind.JOINED, learner, "learner", {}),
+        (EventKind.JOINED, -7, "guest", {}),
+        (EventKind.RECORDING_STARTED, academy.teacher_id, "host", {}),
+        (EventKind.DISCONNECTED, learner, "learner", {}),
+        (EventKind.RECONNECTED, learner, "learner", {}),
+        (EventKind.JOINED, learner, "learner", {IGNORED: NODE_DECLARED_DEAD}),
+        (EventKind.REMOVED, learner, "learner", {}),
+        (EventKind.CLASS_ENDED, academy.teacher_id, "host", {}),
+    )):  # fmt: skip
+        ledger.append(
+            IncomingEvent(
+                id=str(uuid7()), kind=kind, class_id=c, node="media-1", node_seq=i,
+                origin_time=t + i, user_id=user, role=role, data=data,
+            )
+        )  # fmt: skip
+    count, chain = ledger.chain_head(c)
+    guests = app[keys.GUESTS]
+    g = guests.file(
+        class_id=c, guest_name="Ержан", organisation="Прокуратура", position="прокурор",
+        contact="+7 701 000 00 00", topic="Тема", justification="Нужно", presents=False,
+        by_id=head.id, by_name=head.full_name, at=t + 20,
+    )  # fmt: skip
+    guests.reject(g.id, director.id, director.full_name, "нет", t + 21)
+    excuses = app[keys.EXCUSES]
+    x = excuses.file(
+        learner_id=learner, group_id=academy.group_id, reason=ExcuseReason.ILLNESS,
+        first_day=date(2027, 3, 1), last_day=date(2027, 3, 2), document="справка",
+        details="болел", by_id=learner, by_name="Студент", at=t + 30,
+    )  # fmt: skip
+    excuses.decide(x.id, True, director.id, director.full_name, "да", t + 31)
+    programme = tt.add_programme(
+        "Курсы", ProgrammeKind.ADDITIONAL, tt.institute_of_group(academy.group_id).id
+    )
+    change = app[keys.ADMISSION].record(
+        learner_id=learner, key=StatusKey(programme.id), admitted=False,
+        reason=NotAdmittedReason.INTERMEDIATE_TEST_FAILED, note="не сдал", by_id=None,
+        by_name="Портал", at=t + 40,
+    )  # fmt: skip
+    hooks.collect(time.time())
+
+    bodies = [
+        json.loads(r[0])
+        for r in app[keys.DB].execute("SELECT body FROM webhook_outbox ORDER BY id")
+    ]
+    by_source: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for b in bodies:
+        by_source.setdefault(b["source_id"].split(":")[0], []).append((b["event"], b["data"]))
+    assert by_source["timetable"] == [
+        ("class.missed", {"class_id": c, "group_id": None, "by": "Sabaq",
+                          "reason": "не состоялось", "at": missed.at}),
+        ("guarantee.alert", {"class_id": None, "group_id": academy.group_id, "by": "Жанна",
+                             "reason": "мало", "at": alert.at}),
+    ]  # fmt: skip
+    teacher = {"class_id": c, "user_id": academy.teacher_id, "role": "host"}
+    student = {"class_id": c, "user_id": learner, "role": "learner"}
+    assert by_source["ledger"] == [
+        ("class.started", {**teacher, "at": t}),
+        ("participant.joined", {**student, "at": t + 1}),
+        ("guest.joined", {"class_id": c, "user_id": -7, "role": "guest", "at": t + 2}),
+        ("participant.left", {**student, "at": t + 4, "how": "disconnected"}),
+        ("participant.joined", {**student, "at": t + 5, "how": "reconnected"}),
+        ("participant.left", {**student, "at": t + 7, "how": "removed"}),
+        ("class.ended", {**teacher, "at": t + 8,
+                         "chain_head": {"events": count, "hash": chain}}),
+    ]  # fmt: skip
+    assert by_source["guests"] == [
+        ("guest_request.filed", {"request_id": g.id, "class_id": c, "by": head.full_name,
+                                 "comment": "", "at": t + 20}),
+        ("guest_request.rejected", {"request_id": g.id, "class_id": c,
+                                    "by": director.full_name, "comment": "нет", "at": t + 21}),
+    ]  # fmt: skip
+    assert by_source["excuses"] == [
+        ("excuse_request.decided", {"request_id": x.id, "learner_id": learner,
+                                    "decision": "approved", "by": director.full_name,
+                                    "comment": "да", "at": t + 31}),
+    ]  # fmt: skip
+    assert by_source["admission"] == [
+        ("admission.changed", {"change_id": change.id, "learner_id": learner,
+                               "programme_id": programme.id, "discipline_id": None,
+                               "admitted": False, "reason": "intermediate_test_failed",
+                               "note": "не сдал", "by": "Портал", "at": t + 40}),
+    ]  # fmt: skip
+    # Each body names the record it comes from; none is told twice.
+    assert len({b["source_id"] for b in bodies}) == len(bodies)
+    assert hooks.collect(time.time()) == 0

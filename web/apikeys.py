@@ -9,6 +9,7 @@ from aiohttp import web
 
 from access.api_keys import MAX_NAME, ApiKeyInvalid, Scope
 from access.models import User
+from control.webhook_addresses import AddressRefused
 from scheduler.models import DEFAULT_TIMEZONE
 
 from . import keys
@@ -20,7 +21,6 @@ from .http import (
     require_role,
 )
 from .views import EDITORS
-from .webhooks import AddressRefused
 
 log = logging.getLogger("sabaq.web.apikeys")
 routes = web.RouteTableDef()

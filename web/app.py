@@ -31,6 +31,18 @@ from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
+from control.changes import Changes
+from control.cluster import Cluster as ClusterView
+from control.cluster import ClusterIngest, run_control
+from control.commands import LocalMediaControl
+from control.evidence import LedgerHeldEvidence
+from control.gate import LocalGate
+from control.idempotency import Idempotency
+from control.ingest import LedgerSink, events_delayed, recover_node, write_digests
+from control.lock import ControlLock, ControlLockHeld
+from control.webhook_delivery import running
+from control.webhook_sources import Sources
+from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee, GuaranteeRules
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
@@ -46,27 +58,14 @@ from . import keys
 from .admission import routes as admission_routes
 from .api import routes as api_routes
 from .apikeys import routes as apikey_routes
-from .changes import Changes
-from .cluster import Cluster as ClusterView
-from .cluster import ClusterIngest, ControlLock, ControlLockHeld, run_control
 from .database import connect
-from .events import (
-    LedgerHeldEvidence,
-    LedgerSink,
-    events_delayed,
-    recover_node,
-    write_digests,
-)
 from .excuses import routes as excuse_routes
 from .groups import routes as group_routes
 from .guests import routes as guest_routes
 from .http import MAX_BODY, body_deadline, forwarded, middleware, server_limits, templates
 from .i18n import load_catalogues
 from .ical import routes as ical_routes
-from .idempotency import Idempotency
 from .live import routes as live_routes
-from .media_control import LocalMediaControl
-from .media_gate import LocalGate
 from .practice import routes as practice_routes
 from .programmes import routes as programme_routes
 from .ratelimit import Limits
@@ -75,7 +74,6 @@ from .settings import ConfigError, Settings
 from .timetable import GUARANTEE_TITLE
 from .timetable import routes as timetable_routes
 from .views import routes
-from .webhooks import Webhooks, running
 
 log = logging.getLogger("sabaq.web.app")
 STATIC = Path(__file__).parent / "static"
@@ -101,8 +99,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.GUESTS] = SqliteGuests(db, settings.clock)
     app[keys.ADMISSION] = SqliteAdmission(db, settings.clock)
     app[keys.IDEMPOTENCY] = Idempotency(db)
-    app[keys.WEBHOOKS] = Webhooks(db, frozenset(settings.webhook_allowed_hosts))
     app[keys.LEDGER] = SqliteLedger(db, settings.clock)
+    app[keys.WEBHOOKS] = Webhooks(
+        db,
+        Sources(
+            app[keys.TIMETABLE],
+            app[keys.LEDGER],
+            app[keys.GUESTS],
+            app[keys.EXCUSES],
+            app[keys.ADMISSION],
+        ),
+        frozenset(settings.webhook_allowed_hosts),
+    )
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,

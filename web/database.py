@@ -10,11 +10,10 @@ from access.api_keys import MIGRATIONS as API_KEYS
 from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_migrations import MIGRATIONS as ADMISSION
 from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
+from control.gate import MIGRATIONS as MEDIA_GATE
+from control.idempotency import MIGRATIONS as IDEMPOTENCY
+from control.webhooks import MIGRATIONS as WEBHOOKS
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
-
-from .idempotency import MIGRATIONS as IDEMPOTENCY
-from .media_gate import MIGRATIONS as MEDIA_GATE
-from .webhooks import MIGRATIONS as WEBHOOKS
 
 # Packages in the order of DESIGN.md, each package's migrations in their own order.
 MIGRATIONS: tuple[tuple[str, str], ...] = (

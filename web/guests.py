@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from access.errors import UserNotFound
+from access.events import EventKind
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
 from admission import guest_service as rules
@@ -27,7 +28,7 @@ from admission.guests import (
     GuestStatus,
     InviteRefusal,
 )
-from attendance.models import EventKind, IncomingEvent
+from attendance.models import IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
 
 from . import clock, keys, policy

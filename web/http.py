@@ -22,12 +22,12 @@ from access.errors import AccessError
 from access.models import Role, User
 from access.sqlite_store import Session
 from attendance.export import Table, to_csv, to_xlsx
+from control.idempotency import KeyReused, fingerprint, valid_key
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
 from . import api_json, api_models, keys
 from .errors import message_of, status_of
 from .i18n import LANGUAGE_NAMES, format_time, negotiate
-from .idempotency import KeyReused, fingerprint, valid_key
 from .settings import Settings, is_loopback
 
 log = logging.getLogger("sabaq.web")

@@ -19,6 +19,11 @@ from admission.sqlite_status import SqliteAdmission
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
+from control.changes import Changes
+from control.cluster import Cluster
+from control.commands import MediaControl
+from control.idempotency import Idempotency
+from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import MediaAgent
@@ -26,13 +31,8 @@ from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
-from .changes import Changes
-from .cluster import Cluster
-from .idempotency import Idempotency
-from .media_control import MediaControl
 from .ratelimit import Limits
 from .settings import Settings
-from .webhooks import Webhooks
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)

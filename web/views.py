@@ -16,6 +16,7 @@ from aiohttp import web
 
 from access.api_keys import ApiKeyInvalid
 from access.errors import TokenInvalid, UserNotFound
+from access.events import EventKind
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
 from access.passwords import Passwords
@@ -26,16 +27,16 @@ from admission.guests import GuestStatus
 from admission.status import AdmissionChange
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules, class_window
-from attendance.models import EventKind, IncomingEvent, counts
+from attendance.models import IncomingEvent, counts
 from attendance.presence import hosts_live_seconds
 from attendance.register import class_register
 from attendance.sqlite_dead_events import SqliteDeadEvents
+from control.ingest import events_delayed
+from control.placement import NoMediaNode
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass
 
 from . import clock, keys, policy
 from .alerts import alert_lines, switch_notices
-from .cluster import NoMediaNode
-from .events import events_delayed
 from .http import (
     LANG_COOKIE,
     LANG_KEY,

@@ -1,4 +1,6 @@
-"""Wiring between the planes: media events into the ledger, ledger facts into the timetable."""
+"""Event ingestion in one process (DESIGN.md, "Events and commands between the planes"): the
+media node's events committed to the ledger, and what follows a commit (live pages, the chain
+head, the timetable); the ledger's upkeep at start (a node's open intervals, the daily digests)."""
 
 from __future__ import annotations
 
@@ -10,59 +12,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
-from admission.guests import GuestStatus
-from admission.sqlite_guests import SqliteGuests
+from access.events import EventKind
 from attendance.export import ChainHead
 from attendance.heads_folder import HeadsFolder
-from attendance.models import EventKind, IncomingEvent, counts
-from attendance.presence import held
+from attendance.models import IncomingEvent, counts
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
 from scheduler import service
 from scheduler.errors import SchedulerError
-from scheduler.models import LiveClass
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.events import MediaEvent
 
 from .changes import Changes
+from .evidence import LedgerHeldEvidence
 
-log = logging.getLogger("sabaq.web.events")
-
-
-class LedgerHeldEvidence:
-    """``scheduler.service.HeldEvidence`` answered from the attendance ledger."""
-
-    def __init__(
-        self,
-        ledger: SqliteLedger,
-        timetable: SqliteTimetable,
-        min_live_seconds: float,
-        guests: SqliteGuests | None = None,
-    ) -> None:
-        self._ledger = ledger
-        self._timetable = timetable
-        self._min = min_live_seconds
-        self._guests = guests
-
-    def was_held(self, live_class: LiveClass) -> bool:
-        """The teacher — or a guest who presents — was live long enough, and a learner came."""
-        presenters = (
-            [
-                -g.id  # a guest is in the ledger as the request, negated
-                for g in self._guests.of_classes([live_class.id])
-                if g.presents and g.status is not GuestStatus.PENDING
-            ]
-            if self._guests is not None
-            else []
-        )
-        return held(
-            self._ledger.events(live_class.id),
-            self._timetable.learners(live_class),
-            (live_class.teacher_id, *presenters),
-            self._min,
-            self._ledger.now(),
-        )
+log = logging.getLogger("sabaq.control.ingest")
 
 
 class LedgerSink:
@@ -118,7 +83,7 @@ class LedgerSink:
         incoming = [
             IncomingEvent(
                 id=event.id,
-                kind=EventKind(event.kind.value),
+                kind=event.kind,
                 class_id=event.class_id,
                 node=event.node,
                 node_seq=event.seq,

@@ -15,7 +15,7 @@ from redis.exceptions import ResponseError
 from streaming.events import EventSink
 from streaming.redis_events import STREAM, decode
 
-log = logging.getLogger("sabaq.web.redis_ingest")
+log = logging.getLogger("sabaq.control.redis_ingest")
 
 GROUP = "control"
 

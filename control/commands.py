@@ -1,6 +1,6 @@
 """Commands from the control plane to the node that hosts a class (DESIGN.md, "Events and
 commands between the planes"): in one process they are method calls on the media node; in a
-cluster they travel by Redis pub/sub (``web.cluster``). Each is answered."""
+cluster they travel by Redis pub/sub (``control.redis_commands``). Each is answered."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Protocol
 
 from streaming.node import MediaNode
 
-from .media_gate import LocalGate
+from .gate import LocalGate
 
 
 class MediaControl(Protocol):

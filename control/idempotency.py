@@ -1,5 +1,6 @@
 """Idempotency keys for the API's creating operations: the portal may retry a request with the
-same ``Idempotency-Key`` and get the first answer back instead of a second class."""
+same ``Idempotency-Key`` and get the first answer back instead of a second class. The answers
+are kept here; the HTTP side (reading the header, replaying the answer) is web/http.py's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 KEEP = 24 * 3600.0  # how long an answer is remembered
 MAX_KEY = 100
 
+# Named from when this lived in web/: a database knows its applied migrations by name.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "web_0003_idempotency",

@@ -14,6 +14,7 @@ from scheduler.errors import ClassNotFound
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 
+# Named from when this lived in web/: a database knows its applied migrations by name.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "web_0004_media_gate",

@@ -1,0 +1,55 @@
+"""Placement of classes on media nodes, as pure functions of the nodes' loads (like LiveKit's
+``routing/selector``): which node takes a new class, and how many people the classes placed
+lately still bring. No Redis here; ``control.redis_placement`` keeps where classes are."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+PLACED_SETTLING = 120.0  # how long a new class's expected people count before they show
+
+
+class NoMediaNode(Exception):
+    """No live media node can take the class now."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLoad:
+    """A live media node as placement weighs it."""
+
+    id: str
+    load: int  # the people on it and those still to come to the classes placed on it lately
+    capacity: int  # participants it takes
+    rooms: int
+
+
+def select_node(nodes: Iterable[NodeLoad]) -> str:
+    """The node that takes a new class: of those with room, the one with the smallest share of
+    its capacity in use, then the fewest rooms, then the smallest id (so the choice is stable).
+    ``NoMediaNode`` if none has room."""
+    free = [n for n in nodes if n.load < n.capacity]
+    if not free:
+        raise NoMediaNode("no live media node has room")
+    return min(free, key=lambda n: (n.load / max(1, n.capacity), n.rooms, n.id)).id
+
+
+class Arrivals:
+    """The people still to come to the classes placed on each node lately: a class's people
+    arrive over minutes after it is placed; those already in it are counted once."""
+
+    def __init__(self, settling: float = PLACED_SETTLING) -> None:
+        self._settling = settling
+        self._recent: dict[str, deque[tuple[float, int, int]]] = {}  # (when, class, people)
+
+    def placed(self, node: str, class_id: int, expected: int, now: float) -> None:
+        self._recent.setdefault(node, deque()).append((now, class_id, max(1, expected)))
+
+    def coming(self, node: str, now: float, present: Callable[[int], int]) -> int:
+        """How many more people the classes placed on ``node`` in the last ``settling``
+        seconds expect, beyond the ``present(class_id)`` already in each."""
+        recent = self._recent.setdefault(node, deque())
+        while recent and now - recent[0][0] > self._settling:
+            recent.popleft()
+        return sum(max(0, expected - present(class_id)) for _, class_id, expected in recent)
