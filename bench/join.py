@@ -219,7 +219,7 @@ async def browser_pages(grant: dict[str, Any], signins: list[str], pages: int) -
     fresh browser context; one more page first, to warm the browser up, is not counted."""
     from playwright.async_api import async_playwright
 
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS
 
     times = []
     async with async_playwright() as pw:

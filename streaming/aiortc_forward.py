@@ -9,8 +9,8 @@ keys of the viewer's connection, and for the RTCP that comes back (receiver repo
 PLI are routed to the lean sender and the hub); its per-packet sender path is not used.
 
 Every use of aiortc's and aioice's internals is in this module, checked by
-``check_internals()`` at import and by ``tests/test_forwarding.py``; both are pinned exactly in
-``pyproject.toml``:
+``check_internals()`` at import and by ``tests/integration/streaming/test_forwarding.py``; both
+are pinned exactly in ``pyproject.toml``:
 
 - ``RTCRtpReceiver._RTCRtpReceiver__decoder_queue`` — the ``queue.Queue`` into which the
   receiver, on the event loop, puts each reassembled ``(codec, JitterFrame)`` for its decoder

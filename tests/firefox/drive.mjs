@@ -1,4 +1,4 @@
-// Drives Debian's firefox-esr through one person's path into a live class, for tests/test_firefox.py.
+// Drives Debian's firefox-esr through one person's path into a live class, for tests/browser/test_firefox.py.
 //
 // Playwright's Firefox cannot drive Debian's firefox-esr; puppeteer-core can, over WebDriver BiDi
 // (see shared WEBRTC-NOTES.md, "Firefox too"). No browser is downloaded.
@@ -44,7 +44,7 @@ const MODES = {
 };
 
 // The page's own peer connection for the teacher's picture: the largest framesDecoded over its
-// inbound video streams (as FRAMES_DECODED_JS in tests/test_browser.py).
+// inbound video streams (as FRAMES_DECODED_JS in tests/browser/test_browser.py).
 const FRAMES_DECODED = `(async () => {
   const pc = window.sabaqRoom && window.sabaqRoom.pc;
   if (!pc) return 0;

@@ -1,0 +1,246 @@
+"""Pages in three languages, sign-in with CSRF, security headers, health checks."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientResponse, ClientSession, CookieJar
+from aiohttp.test_utils import TestServer
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from access.passwords import Passwords
+from tests.conftest import Academy, SignIn
+from web import keys
+from web.i18n import load_catalogues
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _extracted() -> set[str]:
+    method_map = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
+    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    return {
+        msg if isinstance(msg, str) else msg[0]
+        for _, _, msg, _, _ in extract_from_dir(
+            str(ROOT), method_map, options, keywords={"_": None, "ngettext": (1, 2)}
+        )
+    }
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_catalogue_translates_every_message(lang: str) -> None:
+    with (ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po").open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    translated = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in catalog
+        if m.id and (m.string if isinstance(m.string, str) else all(m.string or ("",)))
+    }
+    missing = _extracted() - translated
+    assert not missing, f"{lang} lacks translations for: {sorted(missing)}"
+
+
+def test_catalogues_keep_to_the_glossary() -> None:
+    """The regulation's terms (web/locale/glossary.csv: the English word, the stems of the
+    Russian and Kazakh terms the regulation uses) are translated the same way everywhere."""
+    with (ROOT / "web/locale/glossary.csv").open(encoding="utf-8") as f:
+        terms = list(csv.DictReader(f))
+    assert len(terms) >= 10
+    catalogues = {}
+    for lang in ("ru", "kk"):
+        with (ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po").open("rb") as f:
+            catalogues[lang] = {m.id: m.string for m in read_po(f, locale=lang) if m.id}
+    found = 0
+    for term in terms:
+        english = re.compile(rf"\b{re.escape(term['en'])}\b", re.I)
+        for msgid, ru in catalogues["ru"].items():
+            if not isinstance(msgid, str) or not english.search(msgid):
+                continue
+            found += 1
+            for lang, text in (("ru", ru), ("kk", catalogues["kk"][msgid])):
+                stems = term[lang].split("|")
+                assert any(s.casefold() in str(text).casefold() for s in stems), (
+                    f"{lang}: {msgid!r} is {text!r}, without the term {term[lang]!r}"
+                )
+    assert found > 50  # the glossary's terms are in use
+
+
+def test_russian_counts_take_their_plural_forms() -> None:
+    """One, few, many in Russian (1 участник, 2 участника, 5 участников; 11–14 are "many",
+    21 is "one" again); Kazakh keeps the noun singular after a number."""
+    catalogues = load_catalogues()
+    msgid = ("%(num)d student is in the class now", "%(num)d students are in the class now")
+    forms = {n: catalogues["ru"].ngettext(*msgid, n) % {"num": n} for n in (1, 2, 5, 11, 21, 22)}
+    assert forms == {
+        1: "Сейчас на занятии 1 участник",
+        2: "Сейчас на занятии 2 участника",
+        5: "Сейчас на занятии 5 участников",
+        11: "Сейчас на занятии 11 участников",
+        21: "Сейчас на занятии 21 участник",
+        22: "Сейчас на занятии 22 участника",
+    }
+    assert catalogues["kk"].ngettext(*msgid, 3) % {"num": 3} == "Қазір сабақта 3 білім алушы"
+    assert catalogues["en"].ngettext(*msgid, 1) % {"num": 1} == "1 student is in the class now"
+
+
+def test_templates_hold_no_bare_text() -> None:
+    """Text between tags must go through gettext: look for letters outside {{ }} and {% %}."""
+    for path in (ROOT / "web/templates").glob("*.html"):
+        text = re.sub(r"{{.*?}}|{%.*?%}|<script.*?</script>", "", path.read_text(), flags=re.S)
+        for chunk in re.findall(r">([^<]+)<", text):
+            words = re.sub(r"[·:—\s\d]+|Sabaq", "", chunk.strip())  # the product's name stays
+            assert not words, f"{path.name}: untranslated {chunk.strip()!r}"
+
+
+async def test_group_language_then_choice(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    student = sign_in(academy.student_ids[0])  # group ПД-24-1 studies in Russian
+    page = await (await student.get(f"/classes/{academy.class_id}")).text()
+    assert "Войти на занятие" in page and "Проверка устройств" in page
+    outsider = sign_in(academy.outsider_id)  # group ПД-24-2 studies in Kazakh
+    assert "Менің сабақтарым" in await (await outsider.get("/")).text()
+    resp = await student.post("/language", data={"lang": "en", "next": "/"})
+    assert resp.status == 200 and "My classes" in await resp.text()
+    assert "My classes" in await (await student.get("/")).text()  # remembered
+    bad = await student.post("/language", data={"lang": "de"})
+    assert bad.status == 400
+
+
+async def test_sign_in_with_password_and_csrf(served: TestServer, academy: Academy) -> None:
+    accounts = served.app[keys.ACCOUNTS]
+    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough pw"))
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        form = await (await s.get(served.make_url("/signin"))).text()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        no_csrf = await s.post(
+            served.make_url("/signin"), data={"login": "teacher", "password": "long enough pw"}
+        )
+        assert no_csrf.status == 403
+        wrong = await s.post(
+            served.make_url("/signin"),
+            data={"login": "teacher", "password": "nope", "csrf_token": csrf[1]},
+        )
+        assert wrong.status == 401
+        ok = await s.post(
+            served.make_url("/signin"),
+            data={
+                "login": "teacher",
+                "password": "long enough pw",
+                "csrf_token": csrf[1],
+                "next": "//evil.example/",
+            },
+            allow_redirects=False,
+        )
+        assert ok.status == 303 and ok.headers["Location"] == "/"
+        cookie = ok.cookies["sabaq_session"]
+        assert cookie["httponly"] and cookie["samesite"] == "Lax"
+        home = await s.get(served.make_url("/"))
+        assert "Уголовное право" in await home.text()
+
+
+async def test_a_sign_in_link_works_once(served: TestServer, academy: Academy) -> None:
+    token = served.app[keys.SIGNER].mint_signin(user_id=academy.teacher_id, ttl=60)
+    url = served.make_url(f"/signin/link?token={token}&next=/classes/{academy.class_id}")
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        first = await s.get(url, allow_redirects=False)
+        assert first.status == 303
+        assert first.headers["Location"] == f"/classes/{academy.class_id}"
+    async with ClientSession(headers={"Accept-Language": "en"}) as s:
+        again = await s.get(url)
+        assert again.status == 401
+        assert "already used" in await again.text()
+
+
+def test_next_after_sign_in_stays_on_the_site() -> None:
+    from web.views import _safe_next
+
+    for bad in ("//evil.example/", "/\\evil.example", "/\t\\evil.example", "https://evil.example",
+                "/\n/evil.example", "", None, "evil"):  # fmt: skip
+        assert _safe_next(bad) == "/", bad
+    assert _safe_next("/classes/3?x=1") == "/classes/3?x=1"
+
+
+async def test_headers_health_and_errors(served: TestServer, academy: Academy) -> None:
+    async with ClientSession(headers={"Accept-Language": "en-GB,en;q=0.9"}) as s:
+        r = await s.get(served.make_url("/signin"))
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        # Lax: arriving from the portal keeps the token that open tabs use.
+        assert r.cookies["sabaq_csrf"]["samesite"] == "Lax"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert (await (await s.get(served.make_url("/healthz"))).json())["status"] == "ok"
+        ready = await (await s.get(served.make_url("/readyz"))).json()
+        assert ready["status"] == "ready"
+        missing = await s.get(served.make_url("/nowhere"))
+        assert missing.status == 404 and "does not exist" in await missing.text()
+        home = await s.get(served.make_url("/"), allow_redirects=False)
+        assert home.status == 303 and home.headers["Location"].startswith("/signin")
+        link = await s.get(served.make_url("/signin/link?token=forged"))
+        assert link.status == 401
+
+
+async def test_oversized_body_is_refused_with_a_message(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    client = sign_in(academy.teacher_id)
+    resp = await client.post("/language", data={"lang": "x" * 200_000})
+    assert resp.status == 413
+    assert "too large" in await resp.text() or "слишком" in await resp.text()
+
+
+async def test_an_id_too_large_for_the_database_is_not_found_not_a_crash(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    staff = sign_in(academy.staff_id)
+    huge = "9" * 30
+    for path in (
+        f"/classes/{huge}", f"/classes/{huge}/attendance", f"/classes/{huge}/attendance.csv",
+        f"/classes/{huge}/attendance/live", f"/reports/groups/{huge}",
+        f"/reports/learners/{huge}.xlsx", f"/timetable/groups/{huge}", f"/excuses/{huge}",
+        f"/timetable/classes/{huge}", f"/ical/groups/{huge}/{'0' * 32}.ics",
+    ):  # fmt: skip
+        resp = await staff.get(path)
+        assert resp.status == 404, (path, resp.status)
+    assert (await staff.post(f"/classes/{huge}/join-token")).status == 404
+
+
+async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    accounts = served.app[keys.ACCOUNTS]
+    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough pw"))
+    limit = served.app[keys.SETTINGS].signin_attempts
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        form = await (await s.get(served.make_url("/signin"))).text()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+
+        async def attempt(login: str, password: str) -> ClientResponse:
+            return await s.post(
+                served.make_url("/signin"),
+                data={"login": login, "password": password, "csrf_token": csrf[1]},
+                headers={"Accept-Language": "en"},
+                allow_redirects=False,
+            )
+
+        statuses = [(await attempt("teacher", f"guess {i}")).status for i in range(limit)]
+        assert statuses == [401] * limit
+        blocked = await attempt("teacher", "long enough pw")  # even the right one, for now
+        assert blocked.status == 429 and "Too many attempts" in await blocked.text()
+        assert int(blocked.headers["Retry-After"]) > 0
+        # Another login from the same address is not locked out by the teacher's guesses.
+        other = await attempt("staff", "whatever")
+        assert other.status == 401
+    # Join tokens: a person asking again and again is told to wait; others are not.
+    student = sign_in(academy.student_ids[0])
+    per_minute = served.app[keys.SETTINGS].join_tokens_per_minute
+    for _ in range(per_minute):
+        assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 200
+    assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 429
+    classmate = sign_in(academy.student_ids[1])
+    assert (await classmate.post(f"/classes/{academy.class_id}/join-token")).status == 200

@@ -1,0 +1,29 @@
+"""What a media node may put on the event stream, read back without Redis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from access.events import MEDIA_KINDS, EventKind
+from access.ids import uuid7
+from streaming.redis_events import decode
+
+
+def test_a_media_node_reports_only_the_media_kinds() -> None:
+    # A kind the control plane records itself, arriving from the media plane, is not an event.
+    assert {EventKind.MARK_OVERRIDDEN, EventKind.LOBBY_ENTERED} & MEDIA_KINDS == set()
+    doc = {
+        "id": str(uuid7()), "class_id": 1, "node": "n", "seq": 1, "origin_time": 1.0,
+        "user_id": 2, "participant_id": None, "role": None, "data": {},
+    }  # fmt: skip
+    for kind in EventKind:
+        fields = {"event": json.dumps({**doc, "kind": kind.value})}
+        if kind in MEDIA_KINDS:
+            assert decode(fields).kind is kind
+        else:
+            with pytest.raises(ValueError, match="not an event a media node reports"):
+                decode(fields)
+    with pytest.raises(ValueError, match="not a valid EventKind"):
+        decode({"event": json.dumps({**doc, "kind": "teleported"})})
