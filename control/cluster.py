@@ -21,7 +21,7 @@ from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
 from streaming.cluster import NodeInfo
-from streaming.events import EventSink, MediaEvent
+from streaming.events import EventSink, MediaEvent, PartlyDelivered
 from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
@@ -154,8 +154,13 @@ class ClusterIngest:
             await self._cluster.class_ended(event.class_id, event.node)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        for event in events:
-            await self.deliver(event)
+        for done, event in enumerate(events):
+            try:
+                await self.deliver(event)
+            except Exception as exc:
+                if done:
+                    raise PartlyDelivered(done, exc) from exc
+                raise
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
         await self._sink.dead_letter(event, error)

@@ -238,3 +238,38 @@ async def test_a_long_replay_does_not_silence_the_heartbeat(client: Redis, tmp_p
     assert decode(first[1]).id == "e1"
     assert len(beats) >= 2, "no heartbeat while replaying"
     assert max(b - a for a, b in itertools.pairwise(beats)) < 1.0
+
+
+@pytest.mark.timeout(60)
+async def test_a_full_buffer_holds_events_until_redis_is_back_and_sets_none_aside(
+    served: TestServer, academy: Academy, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis is away and the disk buffer is full: the events that do not fit wait in memory
+    and are retried (never set aside for good); those of a batch the buffer took are durable,
+    their waiters told so, and not sent a second time."""
+    r = Redis.from_url(redis_server.url, socket_connect_timeout=0.3, socket_timeout=1)
+    try:
+        sink = RedisStreamSink(r, DiskBuffer(tmp_path / "buffer.jsonl", bound=2), retry_every=0)
+        outbox = EventOutbox(sink, "media-2", retry_initial=0.01, retry_max=0.05)
+        redis_server.kill()
+        learners = academy.student_ids[:4]
+        events = [
+            outbox.emit(EventKind.LEFT, academy.class_id, user_id=u, role="learner")
+            for u in learners
+        ]
+        outbox.start()  # one batch: two fit in the buffer, two do not
+        async with asyncio.timeout(5):
+            await outbox.durable(events[0])
+            await outbox.durable(events[1])
+        await asyncio.sleep(1.0)  # many tries while the buffer stays full
+        assert outbox.dead_letters == 0
+        assert not sink.buffer.path.with_name("buffer.dead.jsonl").exists()
+        assert outbox.pending == 2 and sink.buffer.size == 2
+        redis_server.start()
+        async with asyncio.timeout(20):
+            await outbox.flush()
+        await outbox.stop()
+        entries = await r.xrange(STREAM)
+        assert [decode(fields).id for _id, fields in entries] == [e.id for e in events]
+    finally:
+        await r.aclose()
