@@ -22,7 +22,7 @@ from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
 from control.redis_ingest import GROUP, ensure_group, ingest_once, trim
 from streaming.aiortc_media import AiortcBackend
-from streaming.cluster import NODES, MediaAgent, NodeInfo
+from streaming.cluster import NODES, MediaAgent, NodeInfo, spent_key
 from streaming.events import EventOutbox, MediaEvent
 from streaming.node import MediaNode, MediaSettings
 from streaming.redis_events import (
@@ -273,3 +273,36 @@ async def test_a_full_buffer_holds_events_until_redis_is_back_and_sets_none_asid
         assert [decode(fields).id for _id, fields in entries] == [e.id for e in events]
     finally:
         await r.aclose()
+
+
+@pytest.mark.parametrize("offset", [-86400.0, 86400.0], ids=["a-day-behind", "a-day-ahead"])
+async def test_a_join_token_is_spent_until_it_expires_by_the_nodes_clock(
+    client: Redis, tmp_path: Path, offset: float
+) -> None:
+    """The token's expiry is stamped by the injected clock; the node and Redis judge it by the
+    same clock: spent for the rest of its life, here, on a restarted node, and in Redis for
+    no longer than that life."""
+
+    def clock() -> float:
+        return time.time() + offset
+
+    def node_and_agent(node_id: str) -> MediaNode:
+        sink = RedisStreamSink(client, DiskBuffer(tmp_path / f"{node_id}.jsonl"))
+        node = MediaNode(
+            MediaSettings(node_id=node_id, clock=clock),
+            TokenSigner(b"k" * 32),
+            sink,
+            AiortcBackend((), tmp_path),
+        )
+        node.gate = MediaAgent(
+            client, node, sink, name=node_id, url="http://127.0.0.1:1/media", capacity=10,
+            every=1.0,
+        )  # fmt: skip
+        return node
+
+    node = node_and_agent("media-1")
+    until = clock() + 60
+    assert await node.spend("t1", until)
+    assert not await node.spend("t1", until)  # the same node
+    assert not await node_and_agent("media-1.restarted").spend("t1", until)  # after a restart
+    assert 50 <= await client.ttl(spent_key("t1")) <= 61  # kept for the token's life only
