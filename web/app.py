@@ -187,9 +187,14 @@ def _spool(settings: Settings, name: str) -> DiskBuffer:
 async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
-    with _node_lock(settings), contextlib.closing(connect(settings.database_path)) as commits:
+    with (
+        _node_lock(settings),
+        contextlib.closing(connect(settings.database_path)) as commits,
+        contextlib.closing(connect(settings.database_path)) as spends,
+    ):
         heartbeats = SqliteHeartbeats(app[keys.DB], settings.clock)
-        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock)
+        # Spent join tokens are written off the event loop, on a connection of their own.
+        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock, spends)
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
