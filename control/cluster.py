@@ -27,7 +27,7 @@ from streaming.redis_events import UNREACHABLE
 from .changes import Changes
 from .lock import ControlLock, LockUnsure
 from .redis_commands import LiveRoster, RedisMediaControl
-from .redis_ingest import ensure_group, ingest_once, trim
+from .redis_ingest import ensure_group, ingest_once, oldest_unacknowledged, trim
 from .redis_placement import RedisPlacement
 from .registry import NodeRegistry
 
@@ -76,6 +76,14 @@ class Cluster:
     @property
     def reachable(self) -> bool:
         return self.registry.reachable
+
+    async def events_waiting(self) -> float | None:
+        """How long the oldest event in the stream not yet committed to the ledger has waited
+        (the register's lag; None: none waits, or Redis cannot say)."""
+        try:
+            return await oldest_unacknowledged(self._redis)
+        except UNREACHABLE:
+            return None
 
     @property
     def connect_sources(self) -> str:

@@ -211,6 +211,11 @@ class MediaAgent:
         """Events waiting on disk for Redis."""
         return self._sink.buffer.size
 
+    @property
+    def oldest_buffered(self) -> float | None:
+        """When the oldest event waiting on disk for Redis happened (by the node's clock)."""
+        return self._sink.buffer.oldest
+
     # -- the gate ------------------------------------------------------------------------------
     def refuses_joins(self) -> bool:
         return self._sink.buffer.nearly_full

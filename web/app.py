@@ -511,8 +511,10 @@ async def _media_ready(request: web.Request) -> web.Response:
     if agent.refuses_joins():
         return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
     settings = request.app[keys.SETTINGS]
+    # Not delivered yet: in the outbox, or on the node's disk while Redis is away.
+    waiting = [t for t in (node.outbox.oldest, agent.oldest_buffered) if t is not None]
     delayed = events_delayed(
-        node.outbox.oldest, settings.event_delay_bound_seconds, settings.clock()
+        min(waiting, default=None), settings.event_delay_bound_seconds, settings.clock()
     )
     if delayed is not None:
         return web.json_response(
