@@ -91,6 +91,12 @@ class SqliteLedger(SqliteStore):
         out: list[tuple[LedgerEvent, bool]] = []
         heads: dict[int, str] = {}
         with self._db:
+            if not self._db.in_transaction:
+                # The write lock before the heads are read: another connection (the media's
+                # committer, the control plane's) appending at once would read the same head
+                # and fork the chain. (A transaction already open on this connection has
+                # written, so it holds the lock: sqlite3 opens one only at a write.)
+                self._db.execute("BEGIN IMMEDIATE")
             for event in events:
                 existing = _rows(self._db, BY_ID, (event.id,))
                 if existing:

@@ -21,13 +21,13 @@ from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
 from streaming.cluster import NodeInfo
-from streaming.events import EventSink, MediaEvent
+from streaming.events import EventSink, MediaEvent, PartlyDelivered
 from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
 from .lock import ControlLock, LockUnsure
 from .redis_commands import LiveRoster, RedisMediaControl
-from .redis_ingest import ensure_group, ingest_once, trim
+from .redis_ingest import ensure_group, ingest_once, oldest_unacknowledged, trim
 from .redis_placement import RedisPlacement
 from .registry import NodeRegistry
 
@@ -76,6 +76,14 @@ class Cluster:
     @property
     def reachable(self) -> bool:
         return self.registry.reachable
+
+    async def events_waiting(self) -> float | None:
+        """How long the oldest event in the stream not yet committed to the ledger has waited
+        (the register's lag; None: none waits, or Redis cannot say)."""
+        try:
+            return await oldest_unacknowledged(self._redis)
+        except UNREACHABLE:
+            return None
 
     @property
     def connect_sources(self) -> str:
@@ -154,8 +162,13 @@ class ClusterIngest:
             await self._cluster.class_ended(event.class_id, event.node)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        for event in events:
-            await self.deliver(event)
+        for done, event in enumerate(events):
+            try:
+                await self.deliver(event)
+            except Exception as exc:
+                if done:
+                    raise PartlyDelivered(done, exc) from exc
+                raise
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
         await self._sink.dead_letter(event, error)

@@ -6,7 +6,9 @@ moves the class out of planned and live)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 
@@ -46,10 +48,16 @@ class LocalGate:
         db: sqlite3.Connection,
         timetable: SqliteTimetable,
         clock: Callable[[], float] = time.time,  # the one that stamps the tokens' expiry
+        spends: sqlite3.Connection | None = None,
     ) -> None:
+        """``spends``: a connection of the gate's own, on which spent join tokens are written
+        on a worker thread (a join must not wait for the disk, nor for another writer's lock,
+        on the event loop that carries the media); without it, on ``db``."""
         self._db = db
         self._timetable = timetable
         self._clock = clock
+        self._spends = spends
+        self._spends_lock = threading.Lock()  # one transaction at a time on that connection
 
     def refuses_joins(self) -> bool:
         return False  # events are committed in this process: there is no backlog to refuse on
@@ -68,17 +76,35 @@ class LocalGate:
             return False  # no such class: the token named it; nothing to keep it out for
 
     async def spend(self, token_id: str, until: float) -> bool:
-        with self._db:
-            self._db.execute("DELETE FROM spent_join_tokens WHERE until < ?", (self._clock(),))
-            cur = self._db.execute(
+        """Whether the token was not spent yet; it is, on disk, when this returns (the node's
+        memory refuses a second use meanwhile)."""
+        if self._spends is None:
+            return self._spend(self._db, token_id, until)
+        return await asyncio.to_thread(self._locked, self._spend, self._spends, token_id, until)
+
+    def _spend(self, db: sqlite3.Connection, token_id: str, until: float) -> bool:
+        with db:
+            db.execute("DELETE FROM spent_join_tokens WHERE until < ?", (self._clock(),))
+            cur = db.execute(
                 "INSERT OR IGNORE INTO spent_join_tokens (token_id, until) VALUES (?, ?)",
                 (token_id, until),
             )
         return cur.rowcount == 1
 
     async def unspend(self, token_id: str) -> None:
-        with self._db:
-            self._db.execute("DELETE FROM spent_join_tokens WHERE token_id = ?", (token_id,))
+        if self._spends is None:
+            self._unspend(self._db, token_id)
+        else:
+            await asyncio.to_thread(self._locked, self._unspend, self._spends, token_id)
+
+    def _unspend(self, db: sqlite3.Connection, token_id: str) -> bool:
+        with db:
+            db.execute("DELETE FROM spent_join_tokens WHERE token_id = ?", (token_id,))
+        return True
+
+    def _locked(self, write: Callable[..., bool], *args: object) -> bool:
+        with self._spends_lock:
+            return write(*args)
 
     # -- what the control plane decides -----------------------------------------------------------
     def bar(self, class_id: int, user_id: int, code: str, message: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,12 +23,16 @@ from attendance.sqlite_ledger import SqliteLedger
 from scheduler import service
 from scheduler.errors import SchedulerError
 from scheduler.sqlite_store import SqliteTimetable
-from streaming.events import MediaEvent
+from streaming.events import MediaEvent, Unstorable
 
 from .changes import Changes
 from .evidence import LedgerHeldEvidence
 
 log = logging.getLogger("sabaq.control.ingest")
+
+# What the ledger raises for an event it can never store: text SQLite cannot encode, data JSON
+# cannot carry, a value a constraint refuses.
+UNSTORABLE = (ValueError, TypeError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 
 
 class LedgerSink:
@@ -95,10 +100,15 @@ class LedgerSink:
             )
             for event in events
         ]
-        if self._committer is not None:
-            stored = await asyncio.to_thread(self._committer.append_many, incoming)
-        else:
-            stored = self._ledger.append_many(incoming)
+        try:
+            if self._committer is not None:
+                stored = await asyncio.to_thread(self._committer.append_many, incoming)
+            else:
+                stored = self._ledger.append_many(incoming)
+        except UNSTORABLE as exc:
+            # The event's content, not the database: no retry will store it. (A locked or full
+            # database is an OperationalError, retried until it passes.)
+            raise Unstorable(f"{type(exc).__name__}: {exc}") from exc
         # Applied on a replay too (both steps are idempotent): a delivery that failed after the
         # commit is retried, and the timetable must still learn that the class started or ended.
         for (le, new), ev in zip(stored, incoming, strict=True):

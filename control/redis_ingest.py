@@ -75,6 +75,33 @@ def _entry_id(raw: object) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+async def oldest_unacknowledged(redis: Redis) -> float | None:
+    """How long ago (by Redis's clock, which stamped the entry ids) the oldest entry not yet
+    committed entered the stream: read and not acknowledged, or not read yet; None if none."""
+    if not await redis.exists(STREAM):
+        return None
+    secs, micros = await redis.time()
+    now_ms = int(secs) * 1000 + int(micros) // 1000
+    oldest: tuple[int, int] | None = None
+    groups = await redis.xinfo_groups(STREAM)
+    ours = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
+    if ours is None:  # no control node has read anything yet: all of it waits
+        first = await redis.xrange(STREAM, count=1)
+        oldest = _entry_id(first[0][0]) if first else None
+    else:
+        summary = await redis.xpending(STREAM, GROUP)
+        if summary.get("pending") and summary.get("min") is not None:
+            oldest = _entry_id(summary["min"])
+        last = ours["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else str(last)
+        unread = await redis.xrange(STREAM, min=f"({last}", count=1)
+        if unread:
+            oldest = min(oldest or _entry_id(unread[0][0]), _entry_id(unread[0][0]))
+    if oldest is None:
+        return None
+    return max(0.0, (now_ms - oldest[0]) / 1000)
+
+
 async def trim(redis: Redis, keep_seconds: float, now: float) -> int:
     """Drop entries older than ``keep_seconds`` that the control node has read and
     acknowledged (never one it has not read, nor one pending); returns how many went."""

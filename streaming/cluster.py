@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Coroutine
@@ -210,6 +211,11 @@ class MediaAgent:
         """Events waiting on disk for Redis."""
         return self._sink.buffer.size
 
+    @property
+    def oldest_buffered(self) -> float | None:
+        """When the oldest event waiting on disk for Redis happened (by the node's clock)."""
+        return self._sink.buffer.oldest
+
     # -- the gate ------------------------------------------------------------------------------
     def refuses_joins(self) -> bool:
         return self._sink.buffer.nearly_full
@@ -236,9 +242,10 @@ class MediaAgent:
 
     async def spend(self, token_id: str, until: float) -> bool:
         try:
-            fresh = await self._redis.set(
-                spent_key(token_id), self.id, nx=True, exat=max(int(until) + 1, 1)
-            )
+            # Kept for the token's life as the node's clock counts it (that clock stamped
+            # ``until``; Redis's absolute times are by the wall clock).
+            life = max(1, math.ceil(until - self._node.settings.clock()))
+            fresh = await self._redis.set(spent_key(token_id), self.id, nx=True, ex=life)
         except UNREACHABLE:
             log.warning(
                 "Redis cannot be reached: join token %s checked on this node only", token_id

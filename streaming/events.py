@@ -2,9 +2,11 @@
 
 The media node keeps every event until the sink acknowledges it (in one process: until it is
 committed to SQLite). Delivery is in order; a failing sink is retried with backoff and nothing
-is dropped. One event the sink refuses ``max_tries`` times in a row (one it can never store) is
-handed to the sink's dead letters, with the error, and the rest flows on behind it. What is still
-undelivered when the node stops is written to the spool on disk and delivered at the next start.
+is dropped, however long the failure lasts (a full buffer, an unreachable Redis, a locked
+database). Only an event the sink says it can never store (``Unstorable``: its content is bad)
+is handed to the sink's dead letters, with the error, and the rest flows on behind it. What is
+still undelivered when the node stops is written to the spool on disk and delivered at the next
+start.
 """
 
 from __future__ import annotations
@@ -43,9 +45,28 @@ class NotRecorded(Exception):
     """An event was not made durable in time (or was set aside): nobody may be told it happened."""
 
 
+class Unstorable(Exception):
+    """The sink can never store this event (its content is bad, not the sink unavailable): it
+    goes to the dead letters rather than hold up the events behind it."""
+
+
+class PartlyDelivered(Exception):
+    """``deliver_many`` made its first ``done`` events durable, then failed with ``error``
+    (they must not be retried alone or set aside: their waiters are told they are durable)."""
+
+    def __init__(self, done: int, error: Exception) -> None:
+        super().__init__(f"{done} events delivered, then: {error}")
+        self.done = done
+        self.error = error
+
+
 class EventSink(Protocol):
     """Where the events go. ``deliver`` returns only once the event is durable;
     ``deliver_many`` once all of them are (in one transaction where the sink has them).
+
+    A failure says what it is: ``Unstorable`` for an event that can never be stored (anything
+    else is retried until it succeeds); ``PartlyDelivered`` when the first events of a batch
+    were made durable before it.
 
     ``heartbeat`` says the node is alive (operational, not an event of any class): when a node
     stops abruptly, what it left open is closed at its last heartbeat."""
@@ -57,7 +78,7 @@ class EventSink(Protocol):
     async def heartbeat(self, node: str, at: float) -> None: ...
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
-        """Keep aside, durably and with the error, an event ``deliver`` keeps refusing."""
+        """Keep aside, durably and with the error, an event ``deliver`` said is unstorable."""
         ...
 
 
@@ -82,7 +103,6 @@ class EventOutbox:
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
         clock: Callable[[], float] = time.time,
-        max_tries: int = 5,
         spool: Spool | None = None,
     ) -> None:
         self._sink = sink
@@ -90,7 +110,6 @@ class EventOutbox:
         self.node = node
         self._seq = itertools.count(1)
         self._pending: deque[MediaEvent] = deque()
-        self._max_tries = max(1, max_tries)
         self._spool = spool
         self._spooled: set[str] = set()  # ids of a previous run's events, still to deliver
         self._pending_ids: set[str] = set()
@@ -246,8 +265,7 @@ class EventOutbox:
 
     async def _run(self) -> None:
         delay = self._retry_initial
-        tries = 0  # of the event at the head, delivered alone
-        alone = False  # a batch failed: the head goes alone until it is through
+        alone = False  # a batch held an unstorable event: the head goes alone to find it
         while True:
             if not self._pending:
                 self._idle.set()
@@ -264,20 +282,30 @@ class EventOutbox:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if len(batch) > 1:
-                    alone = True  # find the event that fails, so the others are not held
-                    continue
-                tries += 1
-                event = batch[0]
-                if tries >= self._max_tries and await self._set_aside(event, exc):
-                    tries, delay, alone = 0, self._retry_initial, False
-                    self._delivered(event, NotRecorded(f"event {event.id} was set aside"))
-                    continue
-                log.exception("delivering event %s failed; retrying in %.1fs", event.id, delay)
+                error = exc
+                if isinstance(exc, PartlyDelivered):
+                    for event in batch[: exc.done]:  # durable: never retried or set aside
+                        self._delivered(event)
+                    batch, error = batch[exc.done :], exc.error
+                if isinstance(error, Unstorable) and batch:
+                    if len(batch) > 1:
+                        alone = True  # find the event that fails, so the others are not held
+                        continue
+                    event = batch[0]
+                    if await self._set_aside(event, error):
+                        delay, alone = self._retry_initial, False
+                        self._delivered(event, NotRecorded(f"event {event.id} was set aside"))
+                        continue
+                log.error(
+                    "delivering event %s failed; retrying in %.1fs",
+                    batch[0].id if batch else "-",
+                    delay,
+                    exc_info=error,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            tries, delay, alone = 0, self._retry_initial, False
+            delay, alone = self._retry_initial, False
             for event in batch:
                 self._delivered(event)
 
@@ -296,8 +324,8 @@ class EventOutbox:
                 self._spool.clear()
 
     async def _set_aside(self, event: MediaEvent, exc: Exception) -> bool:
-        """The sink refused the event ``max_tries`` times: into its dead letters (True), so the
-        events behind it flow on; False if even that failed (it is retried, never dropped)."""
+        """The sink can never store the event: into its dead letters (True), so the events
+        behind it flow on; False if even that failed (it is retried, never dropped)."""
         error = f"{type(exc).__name__}: {exc}"
         try:
             await self._sink.dead_letter(event, error)
@@ -308,11 +336,10 @@ class EventOutbox:
             return False
         self.dead_letters += 1
         log.error(
-            "event %s (%s, class %s) set aside after %d tries: %s",
+            "event %s (%s, class %s) set aside, it can never be stored: %s",
             event.id,
             event.kind.value,
             event.class_id,
-            self._max_tries,
             error,
             extra={"event_kind": event.kind.value, "class_id": event.class_id},
         )

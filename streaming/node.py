@@ -147,8 +147,8 @@ class MediaNode:
 
     async def spend(self, token_id: str, until: float) -> bool:
         """Admit with a join token once: False if it was used already (here, or — as the gate
-        keeps — on another node or before a restart)."""
-        now = time.time()
+        keeps — on another node or before a restart). ``until`` is by the node's clock."""
+        now = self.settings.clock()
         if self._spent.get(token_id, 0.0) >= now:
             return False
         self._spent = {t: u for t, u in self._spent.items() if u >= now}

@@ -28,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from access.events import MEDIA_KINDS, EventKind
 
-from .events import MediaEvent
+from .events import MediaEvent, PartlyDelivered, Unstorable
 
 log = logging.getLogger("sabaq.streaming.redis_events")
 
@@ -154,10 +154,16 @@ class RedisStreamSink:
             await self._deliver(event)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        """Each durable in turn (the stream, or the synced disk buffer), in order."""
+        """Each durable in turn (the stream, or the synced disk buffer), in order; a failure
+        after some of them says how many (``PartlyDelivered``)."""
         async with self._lock:
-            for event in events:
-                await self._deliver(event)
+            for done, event in enumerate(events):
+                try:
+                    await self._deliver(event)
+                except Exception as exc:
+                    if done:
+                        raise PartlyDelivered(done, exc) from exc
+                    raise
 
     async def flush_buffer(self) -> bool:
         """Replay what the disk holds now (a quiet node's buffer is not left waiting for its
@@ -168,11 +174,18 @@ class RedisStreamSink:
             return await self.replay()
 
     async def _deliver(self, event: MediaEvent) -> None:
+        fields = encode(event)
+        try:
+            fields["event"].encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Neither Redis nor the control node's ledger could ever take it: not buffered
+            # (where a replay would stop on it), set aside.
+            raise Unstorable(f"{type(exc).__name__}: {exc}") from exc
         if self.buffer.size and not await self._replay_due():
             self.buffer.append(event)  # behind the others, in order
             return
         try:
-            await self._redis.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+            await self._redis.xadd(STREAM, fields)  # type: ignore[arg-type]
         except UNREACHABLE:
             log.warning("Redis unreachable: event %s kept on disk", event.id)
             self.buffer.append(event)
@@ -206,7 +219,7 @@ class RedisStreamSink:
         return True
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
-        """An event neither Redis nor the disk buffer takes: kept aside in a file next to the
+        """An event that can never be sent (``Unstorable``): kept aside in a file next to the
         buffer, one JSON line each, with the error."""
         path = self.buffer.path.with_name(self.buffer.path.stem + ".dead.jsonl")
         line = json.dumps({"event": json.loads(_line(event)), "error": error, "at": time.time()})

@@ -187,9 +187,14 @@ def _spool(settings: Settings, name: str) -> DiskBuffer:
 async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
-    with _node_lock(settings), contextlib.closing(connect(settings.database_path)) as commits:
+    with (
+        _node_lock(settings),
+        contextlib.closing(connect(settings.database_path)) as commits,
+        contextlib.closing(connect(settings.database_path)) as spends,
+    ):
         heartbeats = SqliteHeartbeats(app[keys.DB], settings.clock)
-        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock)
+        # Spent join tokens are written off the event loop, on a connection of their own.
+        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock, spends)
         node = MediaNode(
             _media_settings(settings, settings.node_id),
             app[keys.SIGNER],
@@ -506,8 +511,10 @@ async def _media_ready(request: web.Request) -> web.Response:
     if agent.refuses_joins():
         return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
     settings = request.app[keys.SETTINGS]
+    # Not delivered yet: in the outbox, or on the node's disk while Redis is away.
+    waiting = [t for t in (node.outbox.oldest, agent.oldest_buffered) if t is not None]
     delayed = events_delayed(
-        node.outbox.oldest, settings.event_delay_bound_seconds, settings.clock()
+        min(waiting, default=None), settings.event_delay_bound_seconds, settings.clock()
     )
     if delayed is not None:
         return web.json_response(

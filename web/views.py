@@ -171,6 +171,10 @@ async def readyz(request: web.Request) -> web.Response:
     if keys.CLUSTER in request.app:  # a control node: Redis carries the cluster
         if not request.app[keys.CLUSTER].reachable:
             return web.json_response({"status": "unavailable", "redis": "unreachable"}, status=503)
+        waited = await request.app[keys.CLUSTER].events_waiting()  # in the stream, uncommitted
+        if waited is not None and waited > request.app[keys.SETTINGS].event_delay_bound_seconds:
+            doc = {"status": "unavailable", "role": "control", "oldest_event_age": round(waited, 3)}
+            return web.json_response({**doc, "events": "events_delayed"}, status=503)
         return web.json_response({"status": "ready", "role": "control"})
     node = request.app[keys.MEDIA_NODE]
     doc = {

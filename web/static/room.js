@@ -18,7 +18,7 @@
   let localStream = null;
   let finished = false;
   let retries = 0;
-  let busy = false; // the server takes nobody new for now (its attendance backlog)
+  let busy = null; // why the server took nobody just now (its attendance backlog), said until retried
   let myId = null;
 
   function setStatus(text, state) {
@@ -496,7 +496,9 @@
           // The class runs on another server now: a new join token names it (after the usual
           // pause, so that a server that keeps saying so is not asked in a tight loop).
           resume = null;
-        } else if (msg.code === "events_backlog") busy = true; else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
+        } else if (msg.code === "events_backlog") busy = S.busy;
+        else if (msg.code === "not_recorded") busy = cfg.errors.not_recorded; // a new join token, after a pause
+        else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
         else if (msg.code === "removed") finish(S.removed, "closed");
         else if (msg.code === "revoked") finish(S.revoked, "closed");
         else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
@@ -614,8 +616,8 @@
     liveClock(false);
     closeAllMedia();
     leaveFloor();
-    setStatus(busy ? S.busy : S.reconnecting, "reconnecting");
-    busy = false;
+    setStatus(busy || S.reconnecting, "reconnecting");
+    busy = null;
     const delay = Math.min(500 * 2 ** retries, 8000);
     retries += 1;
     setTimeout(connect, delay);

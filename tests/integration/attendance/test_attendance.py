@@ -8,6 +8,7 @@ import io
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -607,3 +608,39 @@ def test_what_a_node_declared_dead_says_later_is_kept_and_not_counted(tmp_path: 
     assert 7 not in spans
     assert class_window(events, 0, 3600, 200) == (0, 200)  # not ended at 170
     assert ledger.close_after_stop("b", 300.0)[0].event.user_id == 1  # b's stay closes
+
+
+def test_two_writers_on_two_connections_keep_every_chain_whole(tmp_path: Path) -> None:
+    """The media's committer (a connection of its own, on a worker thread) and the control
+    plane (the main connection) append to the same classes at once: each append reads the
+    chain's head under the write lock, so no two events name the same previous hash; an event
+    appended again by id is still stored once."""
+    path = tmp_path / "l.sqlite3"
+    connect(path).close()
+    writers = [SqliteLedger(connect(path)), SqliteLedger(connect(path))]
+    per_writer = 60
+    batches = {
+        w: [[ev(EventKind.JOINED, n, float(n), class_id=1 + n % 2)] for n in range(per_writer)]
+        for w in range(2)
+    }
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def write(w: int) -> None:
+        start.wait()
+        try:
+            for batch in batches[w]:
+                writers[w].append_many(batch)
+                writers[w].append_many(batch)  # the same ids again: nothing new
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    ledger = SqliteLedger(connect(path))
+    assert ledger.verify_all() == []
+    assert sum(len(ledger.events(c)) for c in (1, 2)) == 2 * per_writer

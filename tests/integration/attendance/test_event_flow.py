@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -20,7 +21,11 @@ from hypothesis import strategies as st
 from access.events import EventKind
 from access.models import ClassRole
 from attendance.sqlite_dead_events import SqliteDeadEvents
+from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
+from control.evidence import LedgerHeldEvidence
+from control.ingest import LedgerSink
+from streaming.events import EventOutbox
 from tests.conftest import Academy, SignIn, free_port, seed_academy
 from tests.peers import connect, join
 from web import keys
@@ -156,16 +161,36 @@ async def test_an_event_the_ledger_refuses_is_set_aside_and_the_rest_flows_on(
 ) -> None:
     node = served.app[keys.MEDIA_NODE]
     staff = sign_in(academy.staff_id)
-    # Text the ledger cannot take, as a defect elsewhere could let in past the protocol.
-    node.outbox.emit(EventKind.CHAT_MESSAGE, academy.class_id, data={"text": "\ud800"})
-    # The join behind it waits to be welcomed until it is in the ledger.
-    joining = asyncio.create_task(join(sign_in(academy.outsider_id), academy.other_class_id))
+    # Another writer holds the database for a while: events wait (not set aside), and
+    # /readyz says the register is behind once the oldest is older than the bound.
+    locked = threading.Event()
+
+    def hold_the_lock(seconds: float) -> None:
+        blocker = sqlite3.connect(served.app[keys.SETTINGS].database_path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            time.sleep(seconds)
+            blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+
+    holding = asyncio.create_task(asyncio.to_thread(hold_the_lock, 2.0))
+    await asyncio.to_thread(locked.wait, 5)
+    waited = node.outbox.emit(EventKind.CHAT_MESSAGE, academy.class_id, data={"text": "ok"})
     await asyncio.sleep(1.2)
     stuck = await staff.get("/readyz")
     assert stuck.status == 503
     assert (await stuck.json())["media"] == "events_delayed"
-    # Set aside after a few tries; the join behind it reaches the ledger.
-    await _joined_within(served, academy.other_class_id, academy.outsider_id, seconds=10)
+    await holding
+    async with asyncio.timeout(10):
+        await node.outbox.durable(waited)
+    # Text the ledger cannot take, as a defect elsewhere could let in past the protocol.
+    node.outbox.emit(EventKind.CHAT_MESSAGE, academy.class_id, data={"text": "\ud800"})
+    # The join behind it waits to be welcomed until it is in the ledger.
+    joining = asyncio.create_task(join(sign_in(academy.outsider_id), academy.other_class_id))
+    # Set aside at once (it can never be stored); the join behind it reaches the ledger.
+    await _joined_within(served, academy.other_class_id, academy.outsider_id, seconds=5)
     elsewhere = await joining
     assert node.outbox.pending == 0
     dead = SqliteDeadEvents(served.app[keys.DB]).latest()
@@ -217,3 +242,51 @@ async def test_events_undelivered_at_a_stop_are_kept_on_disk_and_delivered_at_th
         assert not spool.exists()
     finally:
         await again.close()
+
+
+async def test_a_database_locked_for_long_delays_events_and_sets_none_aside(
+    served: TestServer, academy: Academy
+) -> None:
+    """ "database is locked", however many times in a row, is transient: the join waits in the
+    outbox and is committed once the lock is gone, never set aside as an event that can never
+    be stored."""
+    app = served.app
+    commits = connect_db(app[keys.SETTINGS].database_path)
+    commits.execute("PRAGMA busy_timeout = 0")  # every try meets the lock at once
+    evidence = LedgerHeldEvidence(app[keys.LEDGER], app[keys.TIMETABLE], 0.05, app[keys.GUESTS])
+    sink = LedgerSink(
+        app[keys.LEDGER], app[keys.TIMETABLE], evidence, SqliteHeartbeats(app[keys.DB]),
+        app[keys.HEADS], app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]),
+        SqliteLedger(commits),
+    )  # fmt: skip
+    outbox = EventOutbox(sink, "n-locked", retry_initial=0.01, retry_max=0.05)
+    outbox.durable_within = 30
+    locked = threading.Event()
+
+    def hold_the_lock(seconds: float) -> None:
+        """Another writer holds the database (as the main connection or a backup may)."""
+        blocker = sqlite3.connect(app[keys.SETTINGS].database_path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            time.sleep(seconds)
+            blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+
+    holding = asyncio.create_task(asyncio.to_thread(hold_the_lock, 1.5))
+    try:
+        await asyncio.to_thread(locked.wait, 5)
+        outbox.start()
+        event = outbox.emit(
+            EventKind.JOINED, academy.class_id, user_id=academy.student_ids[0], role="learner"
+        )
+        async with asyncio.timeout(10):
+            await outbox.durable(event)  # committed once the lock is gone, not set aside
+        await outbox.stop()
+        assert outbox.dead_letters == 0
+        assert SqliteDeadEvents(app[keys.DB]).count() == 0
+        assert [e.event.id for e in app[keys.LEDGER].events(academy.class_id)] == [event.id]
+    finally:
+        await holding
+        commits.close()

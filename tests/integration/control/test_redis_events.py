@@ -20,9 +20,9 @@ from access.tokens import TokenSigner
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
-from control.redis_ingest import GROUP, ensure_group, ingest_once, trim
+from control.redis_ingest import GROUP, ensure_group, ingest_once, oldest_unacknowledged, trim
 from streaming.aiortc_media import AiortcBackend
-from streaming.cluster import NODES, MediaAgent, NodeInfo
+from streaming.cluster import NODES, MediaAgent, NodeInfo, spent_key
 from streaming.events import EventOutbox, MediaEvent
 from streaming.node import MediaNode, MediaSettings
 from streaming.redis_events import (
@@ -238,3 +238,99 @@ async def test_a_long_replay_does_not_silence_the_heartbeat(client: Redis, tmp_p
     assert decode(first[1]).id == "e1"
     assert len(beats) >= 2, "no heartbeat while replaying"
     assert max(b - a for a, b in itertools.pairwise(beats)) < 1.0
+
+
+@pytest.mark.timeout(60)
+async def test_a_full_buffer_holds_events_until_redis_is_back_and_sets_none_aside(
+    served: TestServer, academy: Academy, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis is away and the disk buffer is full: the events that do not fit wait in memory
+    and are retried (never set aside for good); those of a batch the buffer took are durable,
+    their waiters told so, and not sent a second time."""
+    r = Redis.from_url(redis_server.url, socket_connect_timeout=0.3, socket_timeout=1)
+    try:
+        sink = RedisStreamSink(r, DiskBuffer(tmp_path / "buffer.jsonl", bound=2), retry_every=0)
+        outbox = EventOutbox(sink, "media-2", retry_initial=0.01, retry_max=0.05)
+        redis_server.kill()
+        learners = academy.student_ids[:4]
+        events = [
+            outbox.emit(EventKind.LEFT, academy.class_id, user_id=u, role="learner")
+            for u in learners
+        ]
+        outbox.start()  # one batch: two fit in the buffer, two do not
+        async with asyncio.timeout(5):
+            await outbox.durable(events[0])
+            await outbox.durable(events[1])
+        await asyncio.sleep(1.0)  # many tries while the buffer stays full
+        assert outbox.dead_letters == 0
+        assert not sink.buffer.path.with_name("buffer.dead.jsonl").exists()
+        assert outbox.pending == 2 and sink.buffer.size == 2
+        redis_server.start()
+        async with asyncio.timeout(20):
+            await outbox.flush()
+        await outbox.stop()
+        entries = await r.xrange(STREAM)
+        assert [decode(fields).id for _id, fields in entries] == [e.id for e in events]
+    finally:
+        await r.aclose()
+
+
+@pytest.mark.parametrize("offset", [-86400.0, 86400.0], ids=["a-day-behind", "a-day-ahead"])
+async def test_a_join_token_is_spent_until_it_expires_by_the_nodes_clock(
+    client: Redis, tmp_path: Path, offset: float
+) -> None:
+    """The token's expiry is stamped by the injected clock; the node and Redis judge it by the
+    same clock: spent for the rest of its life, here, on a restarted node, and in Redis for
+    no longer than that life."""
+
+    def clock() -> float:
+        return time.time() + offset
+
+    def node_and_agent(node_id: str) -> MediaNode:
+        sink = RedisStreamSink(client, DiskBuffer(tmp_path / f"{node_id}.jsonl"))
+        node = MediaNode(
+            MediaSettings(node_id=node_id, clock=clock),
+            TokenSigner(b"k" * 32),
+            sink,
+            AiortcBackend((), tmp_path),
+        )
+        node.gate = MediaAgent(
+            client, node, sink, name=node_id, url="http://127.0.0.1:1/media", capacity=10,
+            every=1.0,
+        )  # fmt: skip
+        return node
+
+    node = node_and_agent("media-1")
+    until = clock() + 60
+    assert await node.spend("t1", until)
+    assert not await node.spend("t1", until)  # the same node
+    assert not await node_and_agent("media-1.restarted").spend("t1", until)  # after a restart
+    assert 50 <= await client.ttl(spent_key("t1")) <= 61  # kept for the token's life only
+
+
+async def test_the_registers_lag_counts_what_waits_in_the_stream(client: Redis) -> None:
+    """The control node's /readyz judges the oldest entry not committed yet: never read (the
+    control node is down) or read and not acknowledged (its commit did not happen)."""
+    secs, _micros = await client.time()
+    old_ms = (int(secs) - 30) * 1000
+
+    def entry(n: int) -> dict[str, str]:
+        return encode(MediaEvent(f"e{n}", EventKind.LEFT, 1, "m", n, float(n)))
+
+    assert await oldest_unacknowledged(client) is None  # no stream
+    await client.xadd(STREAM, entry(1), id=f"{old_ms}-0")  # type: ignore[arg-type]
+    age = await oldest_unacknowledged(client)  # nobody has read it
+    assert age is not None and 29 <= age < 40
+    await ensure_group(client)
+    age = await oldest_unacknowledged(client)  # the group has not read it
+    assert age is not None and 29 <= age < 40
+    read = await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)
+    age = await oldest_unacknowledged(client)  # read, not committed
+    assert age is not None and 29 <= age < 40
+    await client.xadd(STREAM, entry(2))  # type: ignore[arg-type]
+    await client.xack(STREAM, GROUP, read[0][1][0][0])
+    age = await oldest_unacknowledged(client)  # the new one, not read yet
+    assert age is not None and age < 5
+    await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)
+    await client.xack(STREAM, GROUP, *[i for i, _f in await client.xrange(STREAM)])
+    assert await oldest_unacknowledged(client) is None

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -233,3 +236,43 @@ async def test_in_a_cluster_an_ended_class_and_a_spent_join_token_outlive_a_medi
         await control.close()
         await media.close()
         redis.kill()
+
+
+async def test_spending_a_join_token_never_holds_the_event_loop_while_the_database_is_busy(
+    settings: Settings,
+) -> None:
+    """Spending a token is kept on disk off the event loop: while another writer holds the
+    database (the events' committer, a backup) the media goes on; the token is spent once the
+    write passes, and stays spent after a restart."""
+    async with running(settings) as server:
+        gate = server.app[keys.MEDIA_NODE].gate
+        assert gate is not None
+        locked = threading.Event()
+
+        def hold_the_lock(seconds: float) -> None:
+            blocker = sqlite3.connect(settings.database_path, isolation_level=None)
+            try:
+                blocker.execute("BEGIN IMMEDIATE")
+                locked.set()
+                time.sleep(seconds)
+                blocker.execute("ROLLBACK")
+            finally:
+                blocker.close()
+
+        holding = asyncio.create_task(asyncio.to_thread(hold_the_lock, 1.0))
+        await asyncio.to_thread(locked.wait, 5)
+        until = settings.clock() + 600
+        spending = asyncio.create_task(gate.spend("t-busy", until))
+        gaps, last = [], time.monotonic()
+        while not spending.done():
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+        await holding
+        assert await spending
+        assert max(gaps) < 0.3, f"the event loop stood still for {max(gaps):.2f} s"
+        assert not await gate.spend("t-busy", until)
+    async with running(settings) as again:
+        gate = again.app[keys.MEDIA_NODE].gate
+        assert gate is not None and not await gate.spend("t-busy", until)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import html
+import json
 import re
 from pathlib import Path
 
@@ -244,3 +246,27 @@ async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
     assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 429
     classmate = sign_in(academy.student_ids[1])
     assert (await classmate.post(f"/classes/{academy.class_id}/join-token")).status == 200
+
+
+ROOM_JS = Path(__file__).resolve().parent.parent / "web" / "static" / "room.js"
+
+
+async def test_the_class_page_says_a_join_not_recorded_and_bad_text_in_the_readers_language(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """The media's refusals the class page shows come in the reader's language, and a join not
+    recorded is tried again (with a new join token after the usual pause), not the end."""
+    expected = {
+        (academy.student_ids[0], academy.class_id): ("журнал посещаемости", "недопустимые"),
+        (academy.outsider_id, academy.other_class_id): ("қатысу журналына", "жарамсыз"),
+    }
+    for (user, class_id), (recorded, bad_text) in expected.items():
+        page = await (await sign_in(user).get(f"/classes/{class_id}")).text()
+        found = re.search(
+            r'<script type="application/json" id="room-config">(.*?)</script>', page, re.S
+        )
+        assert found is not None
+        errors = json.loads(html.unescape(found.group(1)))["errors"]
+        assert recorded in errors["not_recorded"] and bad_text in errors["bad_text"]
+    script = ROOM_JS.read_text()
+    assert re.search(r'msg\.code === "not_recorded"\) busy = cfg\.errors\.not_recorded', script)
