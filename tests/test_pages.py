@@ -14,8 +14,8 @@ from babel.messages.pofile import read_po
 
 from access.passwords import Passwords
 from tests.conftest import Academy, SignIn
-from web import keys
-from web.i18n import load_catalogues
+from web.core import keys
+from web.core.i18n import load_catalogues
 
 ROOT = Path(__file__).resolve().parent.parent
 

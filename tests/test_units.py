@@ -23,10 +23,10 @@ from attendance.sqlite_ledger import SqliteLedger
 from scheduler.errors import InvalidTransition
 from scheduler.models import ClassStatus, check_transition
 from streaming.redis_events import decode
-from web.database import MIGRATIONS, connect, migrate
-from web.i18n import load_catalogues, negotiate
-from web.ratelimit import Backoff, RateLimiter, address_key
-from web.settings import ConfigError, Settings
+from web.core.database import MIGRATIONS, connect, migrate
+from web.core.i18n import load_catalogues, negotiate
+from web.core.ratelimit import Backoff, RateLimiter, address_key
+from web.core.settings import ConfigError, Settings
 
 
 @pytest.fixture

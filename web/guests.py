@@ -31,10 +31,10 @@ from admission.guests import (
 from attendance.models import IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
 
-from . import clock, keys, policy
-from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
-from .i18n import N_
-from .labels import class_status_labels
+from .core import clock, keys, policy
+from .core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
+from .core.i18n import N_
+from .core.labels import class_status_labels
 from .views import EDITORS, class_view, class_zone, ice_servers_for, limited, media_url_for
 
 log = logging.getLogger("sabaq.web.guests")

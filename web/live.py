@@ -10,9 +10,9 @@ from datetime import datetime
 
 from aiohttp import web
 
-from . import keys
-from .http import LANG_KEY
-from .i18n import format_time
+from .core import keys
+from .core.http import LANG_KEY
+from .core.i18n import format_time
 from .views import attendance_class, attendance_now, class_zone, mark_rules
 
 routes = web.RouteTableDef()

@@ -35,9 +35,9 @@ from control.ingest import events_delayed
 from control.placement import NoMediaNode
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass
 
-from . import clock, keys, policy
-from .alerts import alert_lines, switch_notices
-from .http import (
+from .core import clock, keys, policy
+from .core.alerts import alert_lines, switch_notices
+from .core.http import (
     LANG_COOKIE,
     LANG_KEY,
     SESSION_COOKIE,
@@ -51,10 +51,10 @@ from .http import (
     session_of,
     set_session_cookie,
 )
-from .i18n import N_, format_time
-from .labels import not_admitted_labels
-from .ratelimit import address_key, login_at
-from .settings import Settings
+from .core.i18n import N_, format_time
+from .core.labels import not_admitted_labels
+from .core.ratelimit import address_key, login_at
+from .core.settings import Settings
 
 log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()
