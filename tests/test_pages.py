@@ -158,7 +158,7 @@ async def test_a_sign_in_link_works_once(served: TestServer, academy: Academy) -
 
 
 def test_next_after_sign_in_stays_on_the_site() -> None:
-    from web.views import _safe_next
+    from web.pages.signin import _safe_next
 
     for bad in ("//evil.example/", "/\\evil.example", "/\t\\evil.example", "https://evil.example",
                 "/\n/evil.example", "", None, "evil"):  # fmt: skip

@@ -30,7 +30,7 @@ from web.core.policy import (
     may_see_learner,
     may_see_teacher,
 )
-from web.ical import feed_token
+from web.pages.ical import feed_token
 
 RECORDING = "20260105T100000Z-camera.webm"
 CLASS_A, CLASS_B = "Уголовное право", "Международное право Б"

@@ -20,18 +20,13 @@ from admission.status import (
     NotAdmittedReason,
     StatusKey,
 )
-from web.admission import RECORDERS, change_status, learner_and_viewer, rows_of, utc_time
 
-from ..api import models as api_models
-from ..api.calls import json_body
-from ..api.openapi import operation
 from ..core import keys
-from ..core.http import (
-    Caller,
-    PageError,
-    api_caller,
-    gettext_of,
-)
+from ..core.http import Caller, PageError, api_caller, gettext_of
+from ..pages.admission import RECORDERS, change_status, learner_and_viewer, rows_of, utc_time
+from . import models as api_models
+from .calls import json_body
+from .openapi import operation
 
 log = logging.getLogger("sabaq.web.admission")
 routes = web.RouteTableDef()

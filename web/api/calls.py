@@ -10,7 +10,7 @@ from aiohttp import web
 from access.api_keys import Scope
 
 from ..core.http import Caller, PageError, api_caller, gettext_of, json_object
-from ..views import EDITORS
+from ..pages.classes import EDITORS
 from . import models, schemas
 
 

@@ -13,7 +13,7 @@ from access.models import ClassRole
 
 from ..core import keys
 from ..core.http import PageError, api_caller, gettext_of
-from ..views import JOINABLE, class_role
+from ..pages.classes import JOINABLE, class_role
 from . import models as api_models
 from .calls import json_body
 from .openapi import operation

@@ -14,18 +14,13 @@ from access.errors import UserNotFound
 from admission import service
 from admission.errors import RequestNotFound
 from admission.models import ExcuseRequest
-from web.excuses import FILE_FIELDS, FILERS, Refused, fields, request_for
 
-from ..api import models as api_models
-from ..api.calls import json_body
-from ..api.openapi import operation
 from ..core import clock, keys
-from ..core.http import (
-    PageError,
-    api_caller,
-    gettext_of,
-    idempotent,
-)
+from ..core.http import PageError, api_caller, gettext_of, idempotent
+from ..pages.excuses import FILE_FIELDS, FILERS, Refused, fields, request_for
+from . import models as api_models
+from .calls import json_body
+from .openapi import operation
 
 log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()

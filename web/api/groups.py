@@ -14,13 +14,12 @@ from access.models import Role
 from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
-from web.api.calls import staff_or_portal
 
 from ..core import keys
 from ..core.http import PageError, gettext_of, idempotent
-from ..groups import row_message
+from ..pages.groups import row_message
 from . import models as api_models
-from .calls import json_body
+from .calls import json_body, staff_or_portal
 from .openapi import operation, query
 
 log = logging.getLogger("sabaq.web.api")

@@ -8,11 +8,11 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from attendance.export import Table
-from web.reports import group_report, learner_report
 
-from ..api import models as api_models
-from ..api.openapi import operation, query
 from ..core.http import api_caller
+from ..pages.reports import group_report, learner_report
+from . import models as api_models
+from .openapi import operation, query
 
 routes = web.RouteTableDef()
 

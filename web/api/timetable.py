@@ -18,7 +18,13 @@ from scheduler.models import (
     check_day,
 )
 from scheduler.sqlite_store import Actor
-from web.timetable import (
+
+from ..core import keys, policy
+from ..core.alerts import reason_text
+from ..core.http import PageError, api_caller, gettext_of, idempotent
+from ..core.labels import conflict_message
+from ..pages.classes import EDITORS, OBSERVER_ROLES
+from ..pages.timetable import (
     MAX_SPAN_DAYS,
     PlanError,
     actor,
@@ -28,20 +34,9 @@ from web.timetable import (
     move,
     plan_from,
 )
-
-from ..api import models as api_models
-from ..api.calls import json_body
-from ..api.openapi import RANGE, operation
-from ..core import keys, policy
-from ..core.alerts import reason_text
-from ..core.http import (
-    PageError,
-    api_caller,
-    gettext_of,
-    idempotent,
-)
-from ..core.labels import conflict_message
-from ..views import EDITORS, OBSERVER_ROLES
+from . import models as api_models
+from .calls import json_body
+from .openapi import RANGE, operation
 
 routes = web.RouteTableDef()
 

@@ -54,7 +54,6 @@ from streaming.redis_events import UNREACHABLE, DiskBuffer, RedisStreamSink
 from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
-from ..admission import routes as admission_routes
 from ..api import admission as admission_api
 from ..api import classes as classes_api
 from ..api import excuses as excuses_api
@@ -63,18 +62,19 @@ from ..api import guests as guests_api
 from ..api import openapi as openapi_api
 from ..api import reports as reports_api
 from ..api import timetable as timetable_api
-from ..apikeys import routes as apikey_routes
-from ..excuses import routes as excuse_routes
-from ..groups import routes as group_routes
-from ..guests import routes as guest_routes
-from ..ical import routes as ical_routes
-from ..live import routes as live_routes
-from ..practice import routes as practice_routes
-from ..programmes import routes as programme_routes
-from ..reports import routes as report_routes
-from ..timetable import GUARANTEE_TITLE
-from ..timetable import routes as timetable_routes
-from ..views import routes
+from ..pages import attendance, health, home, signin
+from ..pages.admission import routes as admission_routes
+from ..pages.apikeys import routes as apikey_routes
+from ..pages.classes import routes as class_routes
+from ..pages.excuses import routes as excuse_routes
+from ..pages.groups import routes as group_routes
+from ..pages.guests import routes as guest_routes
+from ..pages.ical import routes as ical_routes
+from ..pages.practice import routes as practice_routes
+from ..pages.programmes import routes as programme_routes
+from ..pages.reports import routes as report_routes
+from ..pages.timetable import GUARANTEE_TITLE
+from ..pages.timetable import routes as timetable_routes
 from . import keys
 from .database import connect
 from .http import MAX_BODY, templates
@@ -88,10 +88,11 @@ STATIC = Path(__file__).parents[1] / "static"
 # Every route of the application, in the order they are added; the API's document is built
 # from its routes (web/openapi.py).
 ROUTE_TABLES = (
-    routes, report_routes, reports_api.routes, live_routes, excuse_routes, excuses_api.routes,
-    admission_routes, admission_api.routes, practice_routes, timetable_routes,
-    timetable_api.routes, openapi_api.routes, group_routes, programme_routes, guest_routes,
-    apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
+    health.routes, signin.routes, home.routes, class_routes, attendance.routes, report_routes,
+    reports_api.routes, excuse_routes, excuses_api.routes, admission_routes, admission_api.routes,
+    practice_routes, timetable_routes, timetable_api.routes, openapi_api.routes, group_routes,
+    programme_routes, guest_routes, apikey_routes, classes_api.routes, groups_api.routes,
+    guests_api.routes, ical_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 

@@ -40,22 +40,15 @@ from scheduler.recurrence import Occurrence, local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec
 from scheduler.timing import check_to_come
 
+from ..core import clock, keys, policy
+from ..core.alerts import alert_lines, reason_text
+from ..core.errors import message_of, status_of
+from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
+from ..core.i18n import N_
+from ..core.labels import class_status_labels, conflict_message, format_labels, kind_labels
 from .admission import named_discipline
-from .core import clock, keys, policy
-from .core.alerts import alert_lines, reason_text
-from .core.errors import message_of, status_of
-from .core.http import (
-    PageError,
-    gettext_of,
-    redirect,
-    render,
-    require_role,
-    require_session,
-)
-from .core.i18n import N_
-from .core.labels import class_status_labels, conflict_message, format_labels, kind_labels
+from .classes import EDITORS, OBSERVER_ROLES
 from .ical import feed_url, may_subscribe
-from .views import EDITORS, OBSERVER_ROLES
 
 log = logging.getLogger("sabaq.web.timetable")
 GUARANTEE_TITLE = N_("Live class (monthly guarantee)")

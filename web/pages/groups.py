@@ -44,10 +44,10 @@ from scheduler.roster import (
 )
 from scheduler.sqlite_groups import SqliteGroups
 
-from .core import keys
-from .core.http import MAX_BODY, PageError, gettext_of, redirect, render, require_role
-from .core.i18n import LANGUAGE_NAMES
-from .import_worker import DEADLINE, parse_in_worker
+from ..core import keys
+from ..core.http import MAX_BODY, PageError, gettext_of, redirect, render, require_role
+from ..core.i18n import LANGUAGE_NAMES
+from ..import_worker import DEADLINE, parse_in_worker
 
 log = logging.getLogger("sabaq.web.groups")
 routes = web.RouteTableDef()

@@ -12,9 +12,10 @@ from aiohttp import web
 
 from streaming.practice import TooManyEchoes
 
-from .core import keys
-from .core.http import PageError, gettext_of, json_object, render, require_session, session_of
-from .views import ice_servers_for, limited
+from ..core import keys
+from ..core.http import PageError, gettext_of, json_object, render, require_session, session_of
+from .classes import ice_servers_for
+from .signin import limited
 
 log = logging.getLogger("sabaq.web.practice")
 routes = web.RouteTableDef()

@@ -21,8 +21,8 @@ from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 
-from .core import clock, keys, policy
-from .core.http import (
+from ..core import clock, keys, policy
+from ..core.http import (
     PageError,
     download,
     gettext_of,
@@ -31,7 +31,8 @@ from .core.http import (
     require_role,
     require_session,
 )
-from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_definitions, mark_labels
+from .attendance import HEADS_TITLE, mark_definitions, mark_labels
+from .classes import OBSERVER_ROLES, class_zone
 
 routes = web.RouteTableDef()
 

@@ -42,17 +42,10 @@ from scheduler.models import (
     ProgrammeKind,
 )
 
-from .core import clock, keys, policy
-from .core.http import (
-    PageError,
-    gettext_of,
-    redirect,
-    render,
-    require_role,
-    require_session,
-)
-from .core.labels import not_admitted_labels
-from .views import not_admitted_message
+from ..core import clock, keys, policy
+from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
+from ..core.labels import not_admitted_labels
+from .classes import not_admitted_message
 
 log = logging.getLogger("sabaq.web.admission")
 routes = web.RouteTableDef()

@@ -35,18 +35,11 @@ from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 from scheduler.timing import check_to_come
 
+from ..core import clock, keys, policy
+from ..core.errors import message_of, status_of
+from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
+from ..core.labels import class_status_labels, conflict_message, kind_labels
 from .admission import named_discipline
-from .core import clock, keys, policy
-from .core.errors import message_of, status_of
-from .core.http import (
-    PageError,
-    gettext_of,
-    redirect,
-    render,
-    require_role,
-    require_session,
-)
-from .core.labels import class_status_labels, conflict_message, kind_labels
 
 log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()

@@ -31,11 +31,12 @@ from admission.guests import (
 from attendance.models import IncomingEvent
 from scheduler.models import ClassStatus, LiveClass
 
-from .core import clock, keys, policy
-from .core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
-from .core.i18n import N_
-from .core.labels import class_status_labels
-from .views import EDITORS, class_view, class_zone, ice_servers_for, limited, media_url_for
+from ..core import clock, keys, policy
+from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
+from ..core.i18n import N_
+from ..core.labels import class_status_labels
+from .classes import EDITORS, class_view, class_zone, ice_servers_for, media_url_for
+from .signin import limited
 
 log = logging.getLogger("sabaq.web.guests")
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
