@@ -32,7 +32,7 @@ from tests.conftest import Academy, Client, SignIn
 from tests.test_reports import english
 from web.core import keys
 from web.core.http import LANG_COOKIE
-from web.pages.groups import import_key, seal
+from web.pages.group_import import import_key, seal
 
 KAZAKH = "ә ғ қ ң ө ұ ү һ і"
 FORMULA_NAME = '=HYPERLINK("http://evil.example";"Ғалым")'

@@ -17,7 +17,7 @@ from scheduler.sqlite_groups import SqliteGroups
 
 from ..core import keys
 from ..core.http import PageError, gettext_of, idempotent
-from ..pages.groups import row_message
+from ..pages.group_import import row_message
 from . import models as api_models
 from .calls import json_body, staff_or_portal
 from .openapi import operation, query

@@ -24,16 +24,8 @@ from ..core.alerts import reason_text
 from ..core.http import PageError, api_caller, gettext_of, idempotent
 from ..core.labels import conflict_message
 from ..pages.classes import EDITORS, OBSERVER_ROLES
-from ..pages.timetable import (
-    MAX_SPAN_DAYS,
-    PlanError,
-    actor,
-    cancel,
-    may_see_group,
-    may_see_teacher,
-    move,
-    plan_from,
-)
+from ..pages.planning import PlanError, cancel, move, plan_from
+from ..pages.timetable import MAX_SPAN_DAYS, actor, may_see_group, may_see_teacher
 from . import models as api_models
 from .calls import json_body
 from .openapi import RANGE, operation

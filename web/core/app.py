@@ -62,7 +62,7 @@ from ..api import guests as guests_api
 from ..api import openapi as openapi_api
 from ..api import reports as reports_api
 from ..api import timetable as timetable_api
-from ..pages import attendance, health, home, signin
+from ..pages import attendance, group_import, health, home, invites, planning, signin
 from ..pages.admission import routes as admission_routes
 from ..pages.apikeys import routes as apikey_routes
 from ..pages.classes import routes as class_routes
@@ -90,9 +90,9 @@ STATIC = Path(__file__).parents[1] / "static"
 ROUTE_TABLES = (
     health.routes, signin.routes, home.routes, class_routes, attendance.routes, report_routes,
     reports_api.routes, excuse_routes, excuses_api.routes, admission_routes, admission_api.routes,
-    practice_routes, timetable_routes, timetable_api.routes, openapi_api.routes, group_routes,
-    programme_routes, guest_routes, apikey_routes, classes_api.routes, groups_api.routes,
-    guests_api.routes, ical_routes,
+    practice_routes, timetable_routes, planning.routes, timetable_api.routes, openapi_api.routes,
+    group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
+    apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
