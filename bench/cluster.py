@@ -61,7 +61,7 @@ from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
 from streaming.events import EventOutbox
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
-from web.database import connect
+from web.core.database import connect
 
 NODE_NAMES = ("media-a", "media-b")
 LEARNERS = 25  # per class

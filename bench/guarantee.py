@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from scheduler.guarantee import SETTLING, Guarantee, GuaranteeRules, months
 from scheduler.models import ClassFormat, ClassStatus, Group, zone
 from scheduler.sqlite_store import SqliteTimetable
-from web.database import connect
+from web.core.database import connect
 
 TARGET = 1.0  # seconds for one full pass
 NOW = datetime(2031, 1, 1, 3, 0, tzinfo=UTC)  # 08:00 on New Year's Day in Almaty

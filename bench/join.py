@@ -43,9 +43,9 @@ from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from streaming.room import MediaBackend
-from web import keys
-from web.app import create_app
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app
+from web.core.settings import Settings
 
 
 def one_group(

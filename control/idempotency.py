@@ -1,6 +1,6 @@
 """Idempotency keys for the API's creating operations: the portal may retry a request with the
 same ``Idempotency-Key`` and get the first answer back instead of a second class. The answers
-are kept here; the HTTP side (reading the header, replaying the answer) is web/http.py's."""
+are kept here; the HTTP side (reading the header, replaying the answer) is web/core/http.py's."""
 
 from __future__ import annotations
 

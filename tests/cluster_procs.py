@@ -29,8 +29,8 @@ from streaming.aiortc_media import advertise_host_addresses
 from tests.conftest import Academy, free_port, seed_into
 from tests.peers import Peer, connect, publish
 from tests.redis_server import RedisServer
-from web.database import connect as connect_db
-from web.http import CSRF_COOKIE, SESSION_COOKIE
+from web.core.database import connect as connect_db
+from web.core.http import CSRF_COOKIE, SESSION_COOKIE
 
 SABAQ = [sys.executable, "-m", "web.cli"]
 

@@ -21,11 +21,11 @@ from access.models import Role
 from access.sqlite_store import SqliteAccounts
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
-from web import keys
-from web.app import create_app
-from web.database import connect
-from web.http import CSRF_COOKIE, SESSION_COOKIE
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app
+from web.core.database import connect
+from web.core.http import CSRF_COOKIE, SESSION_COOKIE
+from web.core.settings import Settings
 
 # CI runs a bounded number of examples; a developer may ask for more with HYPOTHESIS_PROFILE=dev.
 hypothesis_settings.register_profile("ci", max_examples=40, deadline=None)

@@ -26,11 +26,11 @@ from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
 
-from . import keys, logs
-from .app import create_app, create_media_app
-from .database import connect
+from .core import keys, logs
+from .core.app import create_app, create_media_app
+from .core.database import connect
+from .core.settings import ConfigError, Settings
 from .demo import seed, signin_links
-from .settings import ConfigError, Settings
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:

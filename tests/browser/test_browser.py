@@ -34,8 +34,8 @@ from scheduler.models import DisciplineFormat, ProgrammeKind
 from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.integration.attendance.test_reports import english, march
 from tests.peers import join
-from web import keys
-from web.http import LANG_COOKIE
+from web.core import keys
+from web.core.http import LANG_COOKIE
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags of WEBRTC-NOTES.md: fake camera and microphone without a prompt, plain 127.0.0.1 ICE

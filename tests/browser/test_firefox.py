@@ -26,7 +26,7 @@ from access.events import EventKind
 from tests.browser.test_browser import TEACHER_NAME, approved_guest, ledger_until
 from tests.conftest import Academy, SignIn
 from tests.peers import Peer, join, publish
-from web import keys
+from web.core import keys
 
 FIREFOX = "/usr/bin/firefox-esr"
 DRIVER_DIR = Path(__file__).parent.parent / "firefox"

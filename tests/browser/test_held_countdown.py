@@ -13,7 +13,7 @@ from playwright.async_api import expect
 from access.events import EventKind
 from tests.browser.test_browser import chromium, ledger_until, open_signed_in, room_strings
 from tests.conftest import Academy
-from web.settings import Settings
+from web.core.settings import Settings
 
 HELD_AFTER = 600.0  # the default: ten minutes live
 

@@ -16,7 +16,7 @@ from tests.browser.test_browser import VIEWPORT, chromium, room_strings, wait_de
 from tests.cluster.test_cluster import start, until
 from tests.cluster_procs import Cluster, Proc, seeded_cluster, session_cookies
 from tests.conftest import Academy
-from web.http import LANG_COOKIE
+from web.core.http import LANG_COOKIE
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 

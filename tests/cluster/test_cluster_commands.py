@@ -24,9 +24,9 @@ from tests.conftest import Academy, Client, SignIn, free_port
 from tests.integration.admission.test_admission_status import _add, _programmes, _record
 from tests.peers import Peer, connect, join_token, publish
 from tests.redis_server import RedisServer
-from web import keys
-from web.app import create_app, create_media_app
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app, create_media_app
+from web.core.settings import Settings
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -27,7 +27,7 @@ from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from tests.conftest import Academy, free_port, seed_into
 from tests.peers import Peer, connect, publish
-from web.database import connect as connect_db
+from web.core.database import connect as connect_db
 
 ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT = 0.5

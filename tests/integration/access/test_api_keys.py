@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 from access.api_keys import Scope
 from scheduler.models import ClassFormat, ClassKind
 from tests.conftest import Academy, SignIn
-from web import keys
-from web.http import CSRF_COOKIE
+from web.core import keys
+from web.core.http import CSRF_COOKIE
 
 
 def _monday_ahead() -> date:

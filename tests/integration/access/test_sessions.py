@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from web.database import connect
+from web.core.database import connect
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 
 from access.turn import turn_credentials
 from tests.conftest import Academy, SignIn, free_port
-from web.app import create_app
-from web.settings import ConfigError, Settings
+from web.core.app import create_app
+from web.core.settings import ConfigError, Settings
 
 TURN_URLS = ("turn:turn.example.edu:3478?transport=udp", "turns:turn.example.edu:443?transport=tcp")
 

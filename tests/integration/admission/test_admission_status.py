@@ -42,7 +42,7 @@ from scheduler.models import (
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, Client, SignIn
 from tests.peers import Peer, connect, join, publish, wait_gone, ws_url
-from web import keys
+from web.core import keys
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

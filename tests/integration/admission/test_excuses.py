@@ -18,7 +18,7 @@ from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, SignIn
 from tests.integration.attendance.test_reports import english, march, rows_of
-from web import keys
+from web.core import keys
 
 ALMATY = "Asia/Almaty"
 

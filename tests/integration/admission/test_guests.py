@@ -36,8 +36,8 @@ from tests.conftest import Academy, SignIn, seed_into
 from tests.integration.attendance.test_reports import english
 from tests.peers import connect as connect_peer
 from tests.peers import join, publish, wait_gone
-from web import keys
-from web.database import connect
+from web.core import keys
+from web.core.database import connect
 
 LEAD = 1800.0  # the invite opens half an hour before the class
 

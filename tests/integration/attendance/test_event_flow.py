@@ -28,10 +28,10 @@ from control.ingest import LedgerSink
 from streaming.events import EventOutbox
 from tests.conftest import Academy, SignIn, free_port, seed_academy
 from tests.peers import connect, join
-from web import keys
-from web.app import create_app
-from web.database import connect as connect_db
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app
+from web.core.database import connect as connect_db
+from web.core.settings import Settings
 
 SURROGATE_CHAT = '{"v":1,"type":"chat","text":"\\ud800"}'
 

@@ -19,8 +19,8 @@ from attendance.export import CHAIN_MARK, read_heads
 from attendance.models import IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from tests.conftest import Academy, Client, Clock, SignIn, on_days
-from web import keys
-from web.http import LANG_COOKIE
+from web.core import keys
+from web.core.http import LANG_COOKIE
 
 FORMULA_NAME = '=HYPERLINK("http://evil.example","Ғалым")'
 # 2026-03-02 10:00 and 2026-03-16 10:00 in Almaty (UTC+5), and one in April.

@@ -35,7 +35,7 @@ from streaming.redis_events import (
 )
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
-from web import keys
+from web.core import keys
 
 
 @pytest.fixture

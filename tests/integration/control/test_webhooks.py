@@ -31,7 +31,7 @@ from control.webhooks import MAX_ATTEMPTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, b
 from scheduler.models import ClassFormat, ClassKind, ProgrammeKind, TimetableAction
 from scheduler.planning import SABAQ, Actor
 from tests.conftest import Academy, SignIn, free_port
-from web import keys
+from web.core import keys
 
 
 def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:

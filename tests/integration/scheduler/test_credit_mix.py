@@ -34,9 +34,9 @@ from scheduler.sqlite_groups import SqliteGroups
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, Client, SignIn
 from tests.integration.attendance.test_reports import english
-from web import keys
-from web.database import connect
-from web.http import LANG_COOKIE
+from web.core import keys
+from web.core.database import connect
+from web.core.http import LANG_COOKIE
 
 DISTANCE, IN_PERSON = DisciplineFormat.DISTANCE, DisciplineFormat.IN_PERSON
 Timetable = tuple[SqliteTimetable, Academy, SqliteAccounts]

@@ -30,9 +30,9 @@ from scheduler.roster import (
 from scheduler.sqlite_groups import SqliteGroups
 from tests.conftest import Academy, Client, SignIn
 from tests.integration.attendance.test_reports import english
-from web import keys
-from web.groups import import_key, seal
-from web.http import LANG_COOKIE
+from web.core import keys
+from web.core.http import LANG_COOKIE
+from web.pages.group_import import import_key, seal
 
 KAZAKH = "ә ғ қ ң ө ұ ү һ і"
 FORMULA_NAME = '=HYPERLINK("http://evil.example";"Ғалым")'

@@ -38,8 +38,8 @@ from scheduler.models import (
 from scheduler.sqlite_store import Actor, ClassSpec, SqliteTimetable
 from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.integration.attendance.test_reports import english
-from web import keys
-from web.database import connect
+from web.core import keys
+from web.core.database import connect
 
 ALMATY = "Asia/Almaty"
 STAFF = Actor(1, "Жанна Серикбаева")

@@ -26,7 +26,7 @@ from scheduler.recurrence import local_span, weekly
 from scheduler.sqlite_store import Actor, ClassSpec, SqliteTimetable
 from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.integration.attendance.test_reports import english
-from web import keys
+from web.core import keys
 
 ALMATY = "Asia/Almaty"
 

@@ -12,7 +12,7 @@ from access.events import EventKind
 from streaming import room as room_module
 from tests.conftest import Academy, SignIn
 from tests.peers import join, wait_gone
-from web import keys
+from web.core import keys
 
 
 async def test_chat_reaches_everyone_is_recorded_and_shown_to_late_joiners(

@@ -19,7 +19,7 @@ from streaming.aiortc_forward import VIDEO_QUEUE, Hub, is_keyframe, lean_sender
 from streaming.aiortc_media import AiortcPublisher
 from tests.conftest import Academy, SignIn
 from tests.peers import join, publish
-from web import keys
+from web.core import keys
 
 VP8_KEY = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A])  # P bit 0: a key frame
 VP8_DELTA = bytes([0x31, 0x02, 0x00])  # P bit 1

@@ -14,9 +14,9 @@ from attendance.sqlite_ledger import SqliteLedger
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, Clock, SignIn
 from tests.peers import drop, join, publish, wait_gone
-from web import keys
-from web.database import connect
-from web.settings import Settings
+from web.core import keys
+from web.core.database import connect
+from web.core.settings import Settings
 
 
 # On New Year's Eve an hour before midnight (the other live-class tests run by the wall clock):

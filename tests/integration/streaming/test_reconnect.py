@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from access.events import EventKind
 from tests.conftest import Academy, SignIn
 from tests.peers import drop, join, publish, rejoin, wait_gone
-from web import keys
+from web.core import keys
 
 
 async def _gone(served: TestServer, academy: Academy, user_id: int) -> None:

@@ -17,9 +17,9 @@ from access.events import EventKind
 from streaming.webm_recorder import FRAME_BYTES, PREFILL, _Voice, mix, vp8_size
 from tests.conftest import Academy, SignIn
 from tests.peers import Tone, join, publish
-from web import keys
-from web.app import sweep_recordings
-from web.settings import Settings
+from web.core import keys
+from web.core.app import sweep_recordings
+from web.core.settings import Settings
 
 
 def test_two_voices_are_summed_and_clipped() -> None:

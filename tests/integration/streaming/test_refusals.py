@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from access.models import ClassRole
 from tests.conftest import Academy, SignIn
 from tests.peers import connect, join, join_token, publish, ws_url
-from web import keys
+from web.core import keys
 
 
 async def _refused(

@@ -20,9 +20,9 @@ from access.models import ClassRole
 from tests.conftest import Academy, SignInTo, free_port, seed_academy
 from tests.peers import Peer, connect, join_token, publish
 from tests.redis_server import RedisServer
-from web import keys
-from web.app import create_app, create_media_app
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app, create_media_app
+from web.core.settings import Settings
 
 
 @asynccontextmanager

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestServer
 from access.models import ClassRole
 from tests.conftest import Academy, SignIn, SignInTo, free_port, seed_academy
 from tests.peers import Peer, connect, join, publish, ws_url
-from web import keys
-from web.app import create_app
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app
+from web.core.settings import Settings
 
 
 def _token(served: TestServer, academy: Academy, user_id: int) -> str:

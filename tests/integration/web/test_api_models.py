@@ -13,9 +13,11 @@ from pydantic import BaseModel
 
 from access.api_keys import Scope
 from tests.conftest import Academy
-from web import api_json, api_models, keys
-from web.app import ROUTE_TABLES
-from web.openapi import document
+from web.api import models as api_models
+from web.api import schemas as api_json
+from web.api.openapi import document
+from web.core import keys
+from web.core.app import ROUTE_TABLES
 
 # Each body with the problems the hand-written validator this replaced reported for it.
 CASES: list[tuple[type[BaseModel], dict[str, Any], list[str]]] = [

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestServer
 
 from access.passwords import Passwords
 from tests.conftest import Academy, free_port, seed_academy
-from web import keys
-from web.app import create_app
-from web.http import CSRF_COOKIE, SESSION_COOKIE
-from web.settings import Settings
+from web.core import keys
+from web.core.app import create_app
+from web.core.http import CSRF_COOKIE, SESSION_COOKIE
+from web.core.settings import Settings
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from access.api_keys import Scope
 from access.errors import UserNotFound
 from scheduler.models import DisciplineFormat, ProgrammeKind
 from tests.conftest import Academy, SignIn
-from web import api_models, keys
-from web.app import ROUTE_TABLES
-from web.openapi import document
+from web.api import models as api_models
+from web.api.openapi import document
+from web.core import keys
+from web.core.app import ROUTE_TABLES
 
 
 def _misfits(doc: dict[str, Any], schema: dict[str, Any], data: Any) -> list[str]:

@@ -16,8 +16,8 @@ from babel.messages.pofile import read_po
 
 from access.passwords import Passwords
 from tests.conftest import Academy, SignIn
-from web import keys
-from web.i18n import load_catalogues
+from web.core import keys
+from web.core.i18n import load_catalogues
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -160,7 +160,7 @@ async def test_a_sign_in_link_works_once(served: TestServer, academy: Academy) -
 
 
 def test_next_after_sign_in_stays_on_the_site() -> None:
-    from web.views import _safe_next
+    from web.pages.signin import _safe_next
 
     for bad in ("//evil.example/", "/\\evil.example", "/\t\\evil.example", "https://evil.example",
                 "/\n/evil.example", "", None, "evil"):  # fmt: skip

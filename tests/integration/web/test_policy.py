@@ -19,9 +19,8 @@ from access.models import Role
 from admission.models import ExcuseReason
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, ProgrammeKind
 from tests.conftest import Academy, SignIn
-from web import keys
-from web.ical import feed_token
-from web.policy import (
+from web.core import keys
+from web.core.policy import (
     ClassFacts,
     GroupFacts,
     PersonFacts,
@@ -31,6 +30,7 @@ from web.policy import (
     may_see_learner,
     may_see_teacher,
 )
+from web.pages.ical import feed_token
 
 RECORDING = "20260105T100000Z-camera.webm"
 CLASS_A, CLASS_B = "Уголовное право", "Международное право Б"

@@ -22,10 +22,10 @@ from schemathesis import GenerationMode
 
 from access.api_keys import Scope
 from tests.conftest import free_port, seed_academy
-from web import keys
-from web.app import ROUTE_TABLES, create_app
-from web.openapi import document
-from web.settings import Settings
+from web.api.openapi import document
+from web.core import keys
+from web.core.app import ROUTE_TABLES, create_app
+from web.core.settings import Settings
 
 SCHEMA = schemathesis.openapi.from_dict(document(chain.from_iterable(ROUTE_TABLES)))
 OPERATIONS: list[schemathesis.APIOperation[Any, Any, Any, Any]] = [

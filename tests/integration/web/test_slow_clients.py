@@ -13,8 +13,8 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import free_port
-from web.app import create_app
-from web.settings import Settings
+from web.core.app import create_app
+from web.core.settings import Settings
 
 BOUND = 1.0
 

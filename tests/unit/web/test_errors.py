@@ -25,8 +25,8 @@ from scheduler.errors import (
 from scheduler.models import LONGEST_CLASS, ClassKind
 from scheduler.recurrence import MAX_OCCURRENCES, local_span, weekly
 from scheduler.timing import check_to_come
-from web.errors import message_of, status_of
-from web.i18n import load_catalogues
+from web.core.errors import message_of, status_of
+from web.core.i18n import load_catalogues
 
 ROOT = Path(__file__).resolve().parents[3]
 ALMATY = "Asia/Almaty"

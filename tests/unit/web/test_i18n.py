@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from web.i18n import load_catalogues, negotiate
+from web.core.i18n import load_catalogues, negotiate
 
 
 def test_language_negotiation_and_catalogues() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from web.settings import ConfigError, Settings
+from web.core.settings import ConfigError, Settings
 
 
 def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:

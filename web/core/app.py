@@ -54,35 +54,45 @@ from streaming.redis_events import UNREACHABLE, DiskBuffer, RedisStreamSink
 from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
+from ..api import admission as admission_api
+from ..api import classes as classes_api
+from ..api import excuses as excuses_api
+from ..api import groups as groups_api
+from ..api import guests as guests_api
+from ..api import openapi as openapi_api
+from ..api import reports as reports_api
+from ..api import timetable as timetable_api
+from ..pages import attendance, group_import, health, home, invites, planning, signin
+from ..pages.admission import routes as admission_routes
+from ..pages.apikeys import routes as apikey_routes
+from ..pages.classes import routes as class_routes
+from ..pages.excuses import routes as excuse_routes
+from ..pages.groups import routes as group_routes
+from ..pages.guests import routes as guest_routes
+from ..pages.ical import routes as ical_routes
+from ..pages.practice import routes as practice_routes
+from ..pages.programmes import routes as programme_routes
+from ..pages.reports import routes as report_routes
+from ..pages.timetable import GUARANTEE_TITLE
+from ..pages.timetable import routes as timetable_routes
 from . import keys
-from .admission import routes as admission_routes
-from .api import routes as api_routes
-from .apikeys import routes as apikey_routes
 from .database import connect
-from .excuses import routes as excuse_routes
-from .groups import routes as group_routes
-from .guests import routes as guest_routes
-from .http import MAX_BODY, body_deadline, forwarded, middleware, server_limits, templates
+from .http import MAX_BODY, templates
 from .i18n import load_catalogues
-from .ical import routes as ical_routes
-from .live import routes as live_routes
-from .practice import routes as practice_routes
-from .programmes import routes as programme_routes
+from .middlewares import body_deadline, middlewares, server_limits
 from .ratelimit import Limits
-from .reports import routes as report_routes
 from .settings import ConfigError, Settings
-from .timetable import GUARANTEE_TITLE
-from .timetable import routes as timetable_routes
-from .views import routes
 
 log = logging.getLogger("sabaq.web.app")
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parents[1] / "static"
 # Every route of the application, in the order they are added; the API's document is built
 # from its routes (web/openapi.py).
 ROUTE_TABLES = (
-    routes, report_routes, live_routes, excuse_routes, admission_routes, practice_routes,
-    timetable_routes, group_routes, programme_routes, guest_routes, apikey_routes, api_routes,
-    ical_routes,
+    health.routes, signin.routes, home.routes, class_routes, attendance.routes, report_routes,
+    reports_api.routes, excuse_routes, excuses_api.routes, admission_routes, admission_api.routes,
+    practice_routes, timetable_routes, planning.routes, timetable_api.routes, openapi_api.routes,
+    group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
+    apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
@@ -462,7 +472,7 @@ def create_app(
             "`sabaq control` runs a cluster: set REDIS_URL (or run `sabaq serve`, one process)."
         )
     app = web.Application(
-        middlewares=[forwarded, body_deadline(settings.body_timeout_seconds), middleware],
+        middlewares=middlewares(settings),
         client_max_size=MAX_BODY,
         handler_args=server_limits(settings),
     )

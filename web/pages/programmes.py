@@ -31,10 +31,10 @@ from scheduler.models import (
 )
 from scheduler.sqlite_groups import SqliteGroups
 
-from . import keys, policy
+from ..core import keys, policy
+from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_role
+from .classes import OBSERVER_ROLES
 from .groups import MANAGERS, FormError, kind_labels
-from .http import LANG_KEY, PageError, gettext_of, redirect, render, require_role
-from .views import OBSERVER_ROLES
 
 log = logging.getLogger("sabaq.web.programmes")
 routes = web.RouteTableDef()

@@ -14,9 +14,9 @@ from icalendar import Calendar, Event
 
 from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
 
-from . import clock, keys, policy
-from .http import PageError, gettext_of, require_session
-from .labels import format_labels, kind_labels
+from ..core import clock, keys, policy
+from ..core.http import PageError, gettext_of, require_session
+from ..core.labels import format_labels, kind_labels
 
 routes = web.RouteTableDef()
 

@@ -1,5 +1,4 @@
-"""The portal's operations beyond the timetable: join links for its users, groups (paged) with
-their members and teachers, guest requests."""
+"""The API's groups: the list (paged), a new group, its members and its teachers."""
 
 from __future__ import annotations
 
@@ -11,87 +10,23 @@ from aiohttp import web
 
 from access.api_keys import Scope
 from access.errors import UserNotFound
-from access.models import ClassRole, Role
-from admission import guest_service as guest_rules
-from admission.errors import AdmissionError
+from access.models import Role
 from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
 
-from . import api_models, clock, keys
-from .groups import row_message
-from .http import (
-    Caller,
-    PageError,
-    api_caller,
-    gettext_of,
-    idempotent,
-    json_body,
-)
+from ..core import keys
+from ..core.http import PageError, gettext_of, idempotent
+from ..pages.group_import import row_message
+from . import models as api_models
+from .calls import json_body, staff_or_portal
 from .openapi import operation, query
-from .views import EDITORS, JOINABLE, class_role
 
 log = logging.getLogger("sabaq.web.api")
 routes = web.RouteTableDef()
 
-JOIN_LINK_TTL = 600.0  # a join link signs its person in within ten minutes, once
+
 MAX_PAGE = api_models.MAX_PAGE
-GUEST_FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
-
-
-def staff_or_portal(request: web.Request, scope: Scope, refusal: str) -> Caller:
-    """The portal with a key of ``scope``, or a signed-in staff member (403 ``refusal`` for
-    anyone else)."""
-    caller = api_caller(request, scope)
-    if caller.user is not None and caller.user.role not in EDITORS:
-        raise PageError(403, refusal, "forbidden")
-    return caller
-
-
-@routes.post("/api/v1/join-links")
-@operation(
-    "joinLink",
-    "A ten-minute link that opens one class for its student or teacher, and nothing else"
-    " (scope: join; an API key only)",
-    answers={201: ("The link", api_models.JoinLinkMade)},
-    errors=(400, 401, 403, 404, 409, 413),
-    body=api_models.JoinLink,
-)
-async def join_link(request: web.Request) -> web.Response:
-    """A short-lived link that opens one class for a portal user, its student or teacher
-    (scope: join). Only the portal's API key makes one: from a person's session it would let
-    staff act as anyone."""
-    _ = gettext_of(request)
-    caller = api_caller(request, Scope.JOIN)
-    if caller.key is None:
-        raise PageError(
-            403,
-            _("Join links are made by the portal with its API key, not from a signed-in session."),
-            "api_key_required",
-        )
-    body = await json_body(request, api_models.JoinLink)
-    c = request.app[keys.TIMETABLE].get_class(body["class_id"])
-    try:
-        user = request.app[keys.ACCOUNTS].get(body["user_id"])
-    except UserNotFound:
-        raise PageError(404, _("There is no such user."), "not_found") from None
-    role = class_role(request, user, c)  # 403 if the person has no place in the class
-    if role not in (ClassRole.LEARNER, ClassRole.HOST):
-        # A link signs its person in: only for the class's students and teacher, the portal's
-        # users — never for staff, a director or an administrator.
-        raise PageError(
-            403, _("Join links are for the class's students and teacher."), "not_a_participant"
-        )
-    if c.status not in JOINABLE:
-        raise PageError(409, _("This class is over."), "class_over")
-    token = request.app[keys.SIGNER].mint_signin(
-        user_id=user.id, ttl=JOIN_LINK_TTL, class_id=c.id, key_id=caller.key.id
-    )
-    url = f"{request.scheme}://{request.host}/signin/link?token={token}&next=/classes/{c.id}"
-    log.info("join link for user %s, class %s, made by %s", user.id, c.id, caller.name)
-    return web.json_response(
-        {"url": url, "expires_in": int(JOIN_LINK_TTL), "role": role.value}, status=201
-    )
 
 
 @routes.get("/api/v1/groups")
@@ -125,58 +60,6 @@ async def groups(request: web.Request) -> web.Response:
     return web.json_response(
         {"items": items, "total": len(every), "next_offset": offset + limit if more else None}
     )
-
-
-@routes.post("/api/v1/guest-requests")
-@operation(
-    "fileGuestRequest",
-    "File a guest request as the head of the class's department (scope: schedule); the"
-    " director decides it in Sabaq",
-    answers={201: ("Filed", api_models.GuestRequestFiled)},
-    errors=(400, 401, 403, 404, 409, 413, 422),
-    body=api_models.GuestRequest,
-    idempotent=True,
-)
-async def file_guest_request(request: web.Request) -> web.Response:
-    """A guest request filed through the portal, as the head of department the portal names
-    (scope: schedule); only the director decides it, in Sabaq."""
-    _ = gettext_of(request)
-    caller = api_caller(request, Scope.SCHEDULE)
-    raw = await request.read()
-    body = await json_body(request, api_models.GuestRequest)
-
-    def run() -> web.Response:
-        try:
-            head = request.app[keys.ACCOUNTS].get(body["head_user_id"])
-        except UserNotFound:
-            raise PageError(404, _("There is no such user."), "not_found") from None
-        if caller.user is not None and caller.user.id != head.id:
-            raise PageError(403, _("Guests are requested by the head of the class's department."),
-                            "not_the_head")  # fmt: skip
-        c = request.app[keys.TIMETABLE].get_class(body["class_id"])
-        try:
-            guest_rules.check_file(request.app[keys.TIMETABLE], c, head)
-        except AdmissionError as exc:
-            message = (
-                _("This class is over.")
-                if exc.code == "class_over"
-                else _("Guests are requested by the head of the class's department.")
-            )
-            raise PageError(409 if exc.code == "class_over" else 403, message, exc.code) from None
-        fields = {k: body[k].strip() for k in GUEST_FIELDS}
-        try:
-            r = request.app[keys.GUESTS].file(
-                class_id=c.id, **fields, presents=bool(body.get("presents", False)),
-                by_id=head.id, by_name=head.full_name, at=clock.now(request),
-            )  # fmt: skip
-        except ValueError:
-            raise PageError(400, _("Fill in every field of the guest."), "bad_body") from None
-        log.info("guest request %s filed through %s for head %s", r.id, caller.name, head.id)
-        return web.json_response(
-            {"id": r.id, "class_id": r.class_id, "status": r.status.value}, status=201
-        )
-
-    return idempotent(request, raw, run)
 
 
 def _group_json(request: web.Request, group_id: int) -> dict[str, Any]:

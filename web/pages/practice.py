@@ -12,9 +12,10 @@ from aiohttp import web
 
 from streaming.practice import TooManyEchoes
 
-from . import keys
-from .http import PageError, gettext_of, json_body, render, require_session, session_of
-from .views import ice_servers_for, limited
+from ..core import keys
+from ..core.http import PageError, gettext_of, json_object, render, require_session, session_of
+from .classes import ice_servers_for
+from .signin import limited
 
 log = logging.getLogger("sabaq.web.practice")
 routes = web.RouteTableDef()
@@ -48,7 +49,7 @@ async def practice_echo(request: web.Request) -> web.Response:
     if session is None:
         raise PageError(401, _("Sign in to use the practice room."), "signin_required")
     limited(request, request.app[keys.LIMITS].echo_per_user.hit(str(session.user.id), time.time()))
-    body = await json_body(request)
+    body = await json_object(request)
     sdp = body.get("sdp")
     if not isinstance(sdp, str) or not sdp or len(sdp) > MAX_SDP:
         raise PageError(400, _("The connection offer is not valid."), "bad_offer")

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role
 from attendance.export import Cell, ChainHead, Table
@@ -22,10 +21,9 @@ from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 
-from . import api_models, clock, keys, policy
-from .http import (
+from ..core import clock, keys, policy
+from ..core.http import (
     PageError,
-    api_caller,
     download,
     gettext_of,
     redirect,
@@ -33,8 +31,8 @@ from .http import (
     require_role,
     require_session,
 )
-from .openapi import operation, query
-from .views import HEADS_TITLE, OBSERVER_ROLES, class_zone, mark_definitions, mark_labels
+from .attendance import HEADS_TITLE, mark_definitions, mark_labels
+from .classes import OBSERVER_ROLES, class_zone
 
 routes = web.RouteTableDef()
 
@@ -202,7 +200,7 @@ async def reports_index(request: web.Request) -> web.Response:
 
 
 # -- a group's month ----------------------------------------------------------------------------
-def _group_report(
+def group_report(
     request: web.Request, portal: bool = False
 ) -> tuple[Table, list[list[str]], list[str | None], Month]:
     """``portal``: asked with an API key that has the "reports" scope (checked by the caller)."""
@@ -253,19 +251,19 @@ def _group_report(
 
 @routes.get("/reports/groups/{group_id:\\d{1,18}}")
 async def group_report_page(request: web.Request) -> web.Response:
-    table, row_marks, links, month = _group_report(request)
+    table, row_marks, links, month = group_report(request)
     return _page(request, table, marks=row_marks, links=links, month=month)
 
 
 @routes.get("/reports/groups/{group_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def group_report_download(request: web.Request) -> web.Response:
-    table, _m, _l, month = _group_report(request)
+    table, _m, _l, month = group_report(request)
     stem = f"group-{request.match_info['group_id']}-{month.text}"
     return download(table, stem, request.match_info["fmt"])
 
 
 # -- a learner's history ------------------------------------------------------------------------
-def _learner_report(request: web.Request, portal: bool = False) -> tuple[Table, list[list[str]]]:
+def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, list[list[str]]]:
     _ = gettext_of(request)
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
     user = None if portal else require_session(request).user
@@ -338,13 +336,13 @@ def _learner_report(request: web.Request, portal: bool = False) -> tuple[Table, 
 
 @routes.get("/reports/learners/{user_id:\\d{1,18}}")
 async def learner_report_page(request: web.Request) -> web.Response:
-    table, row_marks = _learner_report(request)
+    table, row_marks = learner_report(request)
     return _page(request, table, marks=row_marks)
 
 
 @routes.get("/reports/learners/{user_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def learner_report_download(request: web.Request) -> web.Response:
-    table, _m = _learner_report(request)
+    table, _m = learner_report(request)
     stem = f"learner-{request.match_info['user_id']}"
     return download(table, stem, request.match_info["fmt"])
 
@@ -430,46 +428,3 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
         clock.now(request),
     )
     return redirect("/reports")
-
-
-# -- the portal's reports (JSON, scope "reports") ----------------------------------------------
-def _table_json(table: Table) -> dict[str, Any]:
-    return {
-        "title": table.title,
-        "notes": list(table.notes),
-        "header": list(table.header),
-        "rows": [list(r) for r in table.rows],
-        "chain_heads": [
-            {"class_id": h.class_id, "events": h.count, "hash": h.hash} for h in table.heads
-        ],
-    }
-
-
-@routes.get("/api/v1/reports/groups/{group_id:\\d{1,18}}")
-@operation(
-    "groupReport",
-    "A group's month: learners × classes with totals and the chain heads it was built from"
-    " (scope: reports)",
-    answers={200: ("The report", api_models.Report)},
-    errors=(400, 401, 403, 404),
-    query=(query("month", api_models.Month),),
-)
-async def group_report_json(request: web.Request) -> web.Response:
-    """A group's month, as the page shows it, with the chain heads (scope: reports)."""
-    caller = api_caller(request, Scope.REPORTS)
-    table, _m, _l, _month = _group_report(request, portal=caller.user is None)
-    return web.json_response(_table_json(table))
-
-
-@routes.get("/api/v1/reports/learners/{user_id:\\d{1,18}}")
-@operation(
-    "learnerReport",
-    "A learner's history, the digital footprint (scope: reports)",
-    answers={200: ("The report", api_models.Report)},
-    errors=(401, 403, 404),
-)
-async def learner_report_json(request: web.Request) -> web.Response:
-    """A learner's history (scope: reports)."""
-    caller = api_caller(request, Scope.REPORTS)
-    table, _m = _learner_report(request, portal=caller.user is None)
-    return web.json_response(_table_json(table))

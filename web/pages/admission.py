@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission.door import (
@@ -43,21 +42,10 @@ from scheduler.models import (
     ProgrammeKind,
 )
 
-from . import api_models, clock, keys, policy
-from .http import (
-    Caller,
-    PageError,
-    api_caller,
-    gettext_of,
-    json_body,
-    redirect,
-    render,
-    require_role,
-    require_session,
-)
-from .labels import not_admitted_labels
-from .openapi import operation
-from .views import not_admitted_message
+from ..core import clock, keys, policy
+from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
+from ..core.labels import not_admitted_labels
+from .classes import not_admitted_message
 
 log = logging.getLogger("sabaq.web.admission")
 routes = web.RouteTableDef()
@@ -101,7 +89,7 @@ def named_discipline(request: web.Request, group: Group, kind: ClassKind, text: 
     return discipline_named(kind, text, None, names)
 
 
-def _learner(request: web.Request) -> tuple[User, User]:
+def learner_and_viewer(request: web.Request) -> tuple[User, User]:
     """The learner the page is about, and the person asking, if they may see it."""
     _ = gettext_of(request)
     viewer = require_session(request).user
@@ -142,7 +130,7 @@ def rows_of(
                     "key": key_value(key),  # the form's value
                     "status_key": key,
                     "change": change,
-                    "since": _at(change.at) if change else None,
+                    "since": utc_time(change.at) if change else None,
                 }
             )
     return rows
@@ -173,11 +161,11 @@ def _page(
             "learner": learner,
             "rows": rows,
             "history": [
-                {"change": ch, "what": what.get(key_value(ch.key), "—"), "at": _at(ch.at)}
+                {"change": ch, "what": what.get(key_value(ch.key), "—"), "at": utc_time(ch.at)}
                 for ch in reversed(history)
             ],
             "refusals": [
-                {"at": _at(r.at), "class": classes.get(r.class_id), "class_id": r.class_id}
+                {"at": utc_time(r.at), "class": classes.get(r.class_id), "class_id": r.class_id}
                 for r in reversed(refusals)
             ],
             "reasons": not_admitted_labels(_),
@@ -192,20 +180,20 @@ def _page(
     )
 
 
-def _at(ts: float) -> datetime:
+def utc_time(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
 @routes.get("/learners/{user_id:\\d{1,18}}/admission")
 async def admission_page(request: web.Request) -> web.Response:
-    learner, viewer = _learner(request)
+    learner, viewer = learner_and_viewer(request)
     return _page(request, learner, viewer)
 
 
 @routes.post("/learners/{user_id:\\d{1,18}}/admission")
 async def admission_record(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
-    learner, viewer = _learner(request)
+    learner, viewer = learner_and_viewer(request)
     require_role(request, RECORDERS, _("Only staff record a student's admission."))
     form = await request.post()
     values = {f: str(form.get(f, "")).strip() for f in ("key", "status", "note")}
@@ -285,118 +273,3 @@ async def sync_rooms(request: web.Request, learner_id: int) -> None:
         told = not_admitted_message(request.app, language, c, barred, learner_id)
         if await node.remove_user(c.id, learner_id, "not_admitted", told):
             store.refused(c.id, learner_id, barred.id, now)
-
-
-# -- the portal's API -----------------------------------------------------------------------------
-def _learner_for_api(request: web.Request, scope: Scope) -> tuple[User, Caller]:
-    _ = gettext_of(request)
-    caller = api_caller(request, scope)
-    if caller.user is not None:
-        learner, _viewer = _learner(request)
-        return learner, caller
-    try:
-        return request.app[keys.ACCOUNTS].get(int(request.match_info["user_id"])), caller
-    except UserNotFound:
-        raise PageError(404, _("There is no such user."), "not_found") from None
-
-
-def _stamp(ts: float) -> str:
-    return _at(ts).isoformat().replace("+00:00", "Z")
-
-
-def change_json(change: AdmissionChange) -> dict[str, Any]:
-    return {
-        "id": change.id,
-        "programme_id": change.key.programme_id,
-        "discipline_id": change.key.discipline_id,
-        "admitted": change.admitted,
-        "reason": change.reason.value if change.reason else None,
-        "note": change.note,
-        "by": change.by_name,
-        "at": _stamp(change.at),
-    }
-
-
-@routes.get("/api/v1/learners/{user_id:\\d{1,18}}/admission")
-@operation(
-    "learnerAdmission",
-    "A learner's admission status per discipline or course, and its history (scope: read)",
-    answers={200: ("The statuses and their history", api_models.Admission)},
-    errors=(401, 403, 404),
-)
-async def admission_json(request: web.Request) -> web.Response:
-    """A learner's statuses and their history (scope: read)."""
-    learner, _caller = _learner_for_api(request, Scope.READ)
-    changes = request.app[keys.ADMISSION].history(learner.id)
-    statuses = []
-    for row in rows_of(request, learner, changes):
-        key: StatusKey = row["status_key"]
-        change: AdmissionChange | None = row["change"]
-        statuses.append(
-            {
-                "programme_id": key.programme_id,
-                "discipline_id": key.discipline_id,
-                "name": row["what"],
-                "admitted": change is None or change.admitted,
-                "reason": change.reason.value if change and change.reason else None,
-                "since": _stamp(change.at) if change else None,
-            }
-        )
-    history = [change_json(c) for c in changes]
-    return web.json_response({"learner_id": learner.id, "statuses": statuses, "history": history})
-
-
-@routes.post("/api/v1/learners/{user_id:\\d{1,18}}/admission")
-@operation(
-    "changeAdmission",
-    "Record a change of a learner's admission status, with why (scope: schedule); a learner"
-    " no longer admitted is taken out of a running control at once",
-    answers={
-        201: ("Recorded", api_models.AdmissionChange),
-        200: ("The learner already has this status: nothing new", api_models.AdmissionChange),
-    },
-    errors=(400, 401, 403, 404, 413),
-    body=api_models.NewAdmissionChange,
-)
-async def admission_change_json(request: web.Request) -> web.Response:
-    """Record a change (scope: schedule): 201 with it, or 200 if the learner already has it."""
-    _ = gettext_of(request)
-    learner, caller = _learner_for_api(request, Scope.SCHEDULE)
-    if caller.user is not None and caller.user.role not in RECORDERS:
-        raise PageError(403, _("Only staff record a student's admission."), "forbidden")
-    body = await json_body(request, api_models.NewAdmissionChange)
-    if not body["note"].strip():
-        raise PageError(
-            400, _("Say what the change rests on: the portal's record, the cleared debt."),
-            "note_missing",
-        )  # fmt: skip
-    reason = NotAdmittedReason(body["reason"]) if body.get("reason") else None
-    if body["admitted"] == (reason is not None):
-        raise PageError(
-            400,
-            _("Give a reason when the student is not admitted, and none when admitted."),
-            "bad_body",
-        )
-    who = Who(caller.user.id, caller.user.full_name) if caller.user else Who(None, caller.name)
-    key = StatusKey(body["programme_id"], body.get("discipline_id"))
-    try:
-        change, new = await change_status(request, learner.id, key, reason, body["note"], who)
-    except NotInProgramme:
-        raise PageError(
-            400, _("The student is in no group of this programme."), "not_in_programme"
-        ) from None
-    except UnknownDiscipline:
-        raise PageError(
-            400, _("This discipline is not one of the programme's."), "unknown_discipline"
-        ) from None
-    except ValueError:
-        raise PageError(
-            400,
-            _(
-                "In a postgraduate programme the status is kept per discipline; in additional"
-                " education, for the whole course."
-            ),
-            "bad_key",
-        ) from None
-    log.info("admission of %s: change %s by %s", learner.id, change.id, caller.name)
-    return web.json_response(change_json(change), status=201 if new else 200)

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from access.api_keys import Scope
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission import service
@@ -36,22 +35,11 @@ from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
 from scheduler.timing import check_to_come
 
-from . import api_models, clock, keys, policy
+from ..core import clock, keys, policy
+from ..core.errors import message_of, status_of
+from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
+from ..core.labels import class_status_labels, conflict_message, kind_labels
 from .admission import named_discipline
-from .errors import message_of, status_of
-from .http import (
-    PageError,
-    api_caller,
-    gettext_of,
-    idempotent,
-    json_body,
-    redirect,
-    render,
-    require_role,
-    require_session,
-)
-from .labels import class_status_labels, conflict_message, kind_labels
-from .openapi import operation
 
 log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()
@@ -115,7 +103,7 @@ def _visible(request: web.Request, user: User) -> tuple[list[ExcuseRequest], lis
     return pending, decided
 
 
-def _request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
+def request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
     _ = gettext_of(request)
     user = require_session(request).user
     store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
@@ -208,7 +196,7 @@ class Refused(ValueError):
     """A field of a request is wrong; the message says what, in the reader's language."""
 
 
-def _fields(
+def fields(
     request: web.Request, values: Mapping[str, str]
 ) -> tuple[ExcuseReason, date, date, str, str]:
     """A request's reason, days, document and details, checked (``Refused`` says what is
@@ -255,7 +243,7 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return _file_form(request, values, _("Choose the student."), 400)
     try:
-        reason, first, last, document, details = _fields(request, values)
+        reason, first, last, document, details = fields(request, values)
     except Refused as exc:
         return _file_form(request, values, str(exc), 400)
     try:
@@ -296,7 +284,7 @@ def _detail(
     request: web.Request, error: str | None = None, status: int = 200, **form: str
 ) -> web.Response:
     _ = gettext_of(request)
-    r, user = _request_for(request)
+    r, user = request_for(request)
     tt, store, accounts = (
         request.app[keys.TIMETABLE],
         request.app[keys.EXCUSES],
@@ -350,7 +338,7 @@ async def excuse_page(request: web.Request) -> web.Response:
 @routes.post("/excuses/{request_id:\\d{1,18}}/decision")
 async def excuse_decide(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
-    r, user = _request_for(request)
+    r, user = request_for(request)
     form = await request.post()
     decision, comment = str(form.get("decision", "")), str(form.get("comment", ""))
     if decision not in ("approve", "reject"):
@@ -384,7 +372,7 @@ async def excuse_decide(request: web.Request) -> web.StreamResponse:
 async def excuse_makeup(request: web.Request) -> web.StreamResponse:
     """Staff plan an individual make-up class for the learner of an approved request."""
     _ = gettext_of(request)
-    r, user = _request_for(request)
+    r, user = request_for(request)
     if user.role not in FILERS:
         raise PageError(403, _("Make-up classes are planned by staff."), "forbidden")
     form = await request.post()
@@ -446,101 +434,3 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, message, 409, **values)
     log.info("excuse request %s: make-up class %s planned by %s", r.id, c.id, user.id)
     return redirect(f"/excuses/{r.id}")
-
-
-# -- the portal's API -----------------------------------------------------------------------------
-def request_json(request: web.Request, r: ExcuseRequest) -> dict[str, Any]:
-    store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
-    return {
-        "id": r.id,
-        "learner_id": r.learner_id,
-        "group_id": r.group_id,
-        "reason": r.reason.value,
-        "first_day": r.first_day.isoformat(),
-        "last_day": r.last_day.isoformat(),
-        "document": r.document,
-        "details": r.details,
-        "status": r.status.value,
-        "decider_id": service.decider_id(tt, r),
-        "steps": [
-            {
-                "action": step.action.value,
-                "by": step.actor_name,
-                "comment": step.comment,
-                "class_id": step.class_id,
-                "at": datetime.fromtimestamp(step.at, UTC).isoformat().replace("+00:00", "Z"),
-            }
-            for step in store.steps(r.id)
-        ],
-    }
-
-
-@routes.post("/api/v1/excuse-requests")
-@operation(
-    "fileExcuseRequest",
-    "File a learner's excuse request (clause 12) as the staff member named (scope: schedule);"
-    " the director of the group's institute decides it in Sabaq",
-    answers={201: ("Filed", api_models.ExcuseRequest)},
-    errors=(400, 401, 403, 404, 413, 422),
-    body=api_models.NewExcuseRequest,
-    idempotent=True,
-)
-async def excuse_file_json(request: web.Request) -> web.Response:
-    """A learner's request filed through the portal as the staff member it names (scope:
-    schedule); the director decides it in Sabaq."""
-    _ = gettext_of(request)
-    caller = api_caller(request, Scope.SCHEDULE)
-    raw = await request.read()
-    body = await json_body(request, api_models.NewExcuseRequest)
-
-    def run() -> web.Response:
-        try:
-            staff = request.app[keys.ACCOUNTS].get(body["filed_by_user_id"])
-        except UserNotFound:
-            raise PageError(404, _("There is no such user."), "not_found") from None
-        if staff.role not in FILERS or (caller.user is not None and caller.user.id != staff.id):
-            raise PageError(403, _("Requests are filed by staff."), "not_staff")
-        request.app[keys.TIMETABLE].group(body["group_id"])  # 404 if there is none
-        try:
-            reason, first, last, document, details = _fields(
-                request, {k: str(body.get(k, "")) for k in FILE_FIELDS if k != "learner"}
-            )
-        except Refused as exc:
-            raise PageError(400, str(exc), "bad_body") from None
-        try:
-            r = service.file_request(
-                request.app[keys.EXCUSES], request.app[keys.TIMETABLE],
-                learner_id=body["learner_id"], group_id=body["group_id"], reason=reason,
-                first_day=first, last_day=last, document=document, details=details, by=staff,
-                at=clock.now(request),
-            )  # fmt: skip
-        except service.NotInGroup:
-            raise PageError(
-                400, _("The student is not a member of this group."), "not_in_group"
-            ) from None
-        log.info("excuse request %s filed through %s as %s", r.id, caller.name, staff.id)
-        return web.json_response(request_json(request, r), status=201)
-
-    return idempotent(request, raw, run)
-
-
-@routes.get("/api/v1/excuse-requests/{request_id:\\d{1,18}}")
-@operation(
-    "excuseRequest",
-    "An excuse request with its status and history (scope: schedule)",
-    answers={200: ("The request", api_models.ExcuseRequest)},
-    errors=(401, 403, 404),
-)
-async def excuse_json(request: web.Request) -> web.Response:
-    """A request with its status and history (scope: schedule, the scope that files it: a
-    request carries health and family matters that a key to read timetables must not)."""
-    _ = gettext_of(request)
-    caller = api_caller(request, Scope.SCHEDULE)
-    if caller.user is not None:
-        r, _user = _request_for(request)
-    else:
-        try:
-            r = request.app[keys.EXCUSES].get(int(request.match_info["request_id"]))
-        except RequestNotFound:
-            raise PageError(404, _("There is no such request."), "not_found") from None
-    return web.json_response(request_json(request, r))

@@ -12,15 +12,9 @@ from access.models import User
 from control.webhook_addresses import AddressRefused
 from scheduler.models import DEFAULT_TIMEZONE
 
-from . import keys
-from .http import (
-    PageError,
-    gettext_of,
-    redirect,
-    render,
-    require_role,
-)
-from .views import EDITORS
+from ..core import keys
+from ..core.http import PageError, gettext_of, redirect, render, require_role
+from .classes import EDITORS
 
 log = logging.getLogger("sabaq.web.apikeys")
 routes = web.RouteTableDef()

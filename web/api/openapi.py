@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from . import api_json, api_models
+from ..core.http import render
+from . import models as api_models
+from . import schemas as api_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonObject = dict[str, Any]
@@ -172,3 +174,23 @@ def document(routes: Iterable[web.AbstractRouteDef | web.AbstractRoute]) -> Json
         },
         "paths": paths,
     }
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app.router.routes()))
+
+
+@routes.get("/api/v1/docs")
+async def api_docs(request: web.Request) -> web.Response:
+    """The API's reference, read from the same document (no scripts from elsewhere)."""
+    doc = document(request.app.router.routes())
+    operations = [
+        (method.upper(), path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    ]
+    return render(request, "api_docs.html", {"doc": doc, "operations": operations})

@@ -1,0 +1,278 @@
+"""Pages for people: sign-in, class lists, the live class, attendance; health checks."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from access.events import EventKind
+from access.models import ClassRole, Role, User
+from access.turn import turn_credentials
+from admission import guest_service as guest_rules
+from admission.door import OPEN, KeptOut, enter, not_admitted_now
+from admission.guests import GuestStatus
+from admission.status import AdmissionChange
+from attendance.marks import class_window
+from attendance.presence import hosts_live_seconds
+from control.placement import NoMediaNode
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass
+
+from ..core import clock, keys, policy
+from ..core.http import LANG_KEY, PageError, gettext_of, render, require_session, session_of
+from ..core.i18n import format_time
+from ..core.labels import not_admitted_labels
+from ..core.settings import Settings
+from .signin import limited
+
+log = logging.getLogger("sabaq.web.views")
+routes = web.RouteTableDef()
+
+OBSERVER_ROLES = policy.OBSERVERS  # who may look into a class: which classes, web/policy.py says
+EDITORS = frozenset({Role.STAFF, Role.ADMIN})  # they edit the timetable
+JOINABLE = OPEN  # a class to come or running
+
+
+def class_zone(request: web.Request, live_class: LiveClass) -> str:
+    tt = request.app[keys.TIMETABLE]
+    return tt.group(live_class.group_ids[0]).timezone if live_class.group_ids else DEFAULT_TIMEZONE
+
+
+def class_role(request: web.Request, user: User, live_class: LiveClass) -> ClassRole:
+    """The user's role in the class, as its door (``admission.door.enter``) decides, or a
+    refusal that says why: a learner whose admission status keeps them out is told why and
+    whom to ask, and the refusal is logged."""
+    _ = gettext_of(request)
+    now = clock.now(request)
+
+    def ran() -> tuple[float, float]:  # the ledger is read only if a status matters
+        return class_window(
+            request.app[keys.LEDGER].events(live_class.id),
+            live_class.starts_at.timestamp(),
+            live_class.ends_at.timestamp(),
+            now,
+        )
+
+    admission = request.app[keys.ADMISSION]
+    answer = enter(
+        admission, admission, request.app[keys.TIMETABLE], user.id, live_class, now,
+        ran=ran, observes=lambda: policy.observes(request, user, live_class),
+    )  # fmt: skip
+    if isinstance(answer, ClassRole):
+        return answer
+    if isinstance(answer, KeptOut):
+        barred = answer.change
+        log.info(
+            "class %s: learner %s not admitted (status change %s)",
+            live_class.id, user.id, barred.id,
+        )  # fmt: skip
+        message = not_admitted_message(
+            request.app, request.get(LANG_KEY, "en"), live_class, barred, user.id
+        )
+        raise PageError(403, message, "not_admitted")
+    raise PageError(
+        403,
+        _("This class is for another group. You can join only the classes of your own group."),
+        "not_in_class",
+    )
+
+
+def not_admitted_message(
+    app: web.Application, lang: str, c: LiveClass, barred: AdmissionChange, learner_id: int
+) -> str:
+    """Why a learner may not enter, since when, and whom to ask, in ``lang``."""
+    _ = app[keys.CATALOGUES][lang].gettext
+    tt = app[keys.TIMETABLE]
+    mine = [g for g in c.group_ids if learner_id in tt.members(g)] or list(c.group_ids)
+    zone = tt.group(mine[0]).timezone if mine else DEFAULT_TIMEZONE
+    director_id = tt.institute_of_group(mine[0]).director_id if mine else None
+    director = app[keys.ACCOUNTS].get(director_id).full_name if director_id else "—"
+    since = format_time(datetime.fromtimestamp(barred.at, UTC), zone, lang)
+    reason = not_admitted_labels(_)[barred.reason] if barred.reason else ""
+    return (
+        _(
+            "You are not admitted to this class: {reason} (since {since}, recorded by {by})."
+            " To clear the debt, contact {by} or the staff of your institute. With a valid"
+            " reason (illness, the death of a close relative, service duty) you may write to"
+            " the director of the institute, {director}, for an individual schedule."
+        )
+        .replace("{reason}", reason)
+        .replace("{since}", since)
+        .replace("{by}", barred.by_name)
+        .replace("{director}", director)
+    )
+
+
+def class_view(request: web.Request, c: LiveClass) -> dict[str, Any]:
+    tt = request.app[keys.TIMETABLE]
+    return {
+        "c": c,
+        "zone": class_zone(request, c),
+        "groups": [tt.group(g).name for g in c.group_ids],
+        "teacher": request.app[keys.ACCOUNTS].get(c.teacher_id).full_name,
+        "joinable": c.status in JOINABLE and c.format is ClassFormat.LIVE_ONLINE,
+    }
+
+
+@routes.get("/classes/{class_id:\\d{1,18}}")
+async def class_page(request: web.Request) -> web.Response:
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    role = class_role(request, session.user, c)
+    return render(
+        request,
+        "room.html",
+        {
+            **class_view(request, c),
+            "role": role.value,
+            "is_host": role is ClassRole.HOST,
+            "publishes": role is ClassRole.HOST,
+            "join_token_url": None,
+            "echo_url": "/practice/echo",  # the device check's media path, as in practice
+            "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
+            # The head of the department may ask for a guest; the teacher and staff see who
+            # is approved to come.
+            "can_request_guest": session.user.role is Role.HEAD_OF_DEPARTMENT
+            and session.user.id == guest_rules.head_id(request.app[keys.TIMETABLE], c),
+            "guests": [
+                g
+                for g in request.app[keys.GUESTS].of_classes([c.id])
+                if g.status is GuestStatus.APPROVED
+            ]
+            if role is ClassRole.HOST or role is ClassRole.OBSERVER
+            else [],
+            "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
+            "recordings": _recordings(request, c),
+            "not_admitted": _not_admitted(request, c)
+            if (role is ClassRole.HOST or role is ClassRole.OBSERVER) and c.status in JOINABLE
+            else [],
+            # The teacher is told how long until the class counts as held (shorter is missed).
+            "held_min_live": request.app[keys.SETTINGS].held_min_live_seconds,
+            "live_so_far": hosts_live_seconds(
+                request.app[keys.LEDGER].events(c.id), [c.teacher_id], clock.now(request)
+            )
+            if role is ClassRole.HOST
+            else 0.0,
+        },
+    )
+
+
+def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, int]]:
+    """(name, reason, id) of the class's learners their admission status keeps out, by name."""
+    _ = gettext_of(request)
+    barred = not_admitted_now(
+        request.app[keys.ADMISSION], request.app[keys.TIMETABLE], c, clock.now(request)
+    )
+    if not barred:
+        return []
+    people = request.app[keys.ACCOUNTS].many(barred)
+    reasons = not_admitted_labels(_)
+    rows = [
+        (people[u].full_name, reasons[ch.reason] if ch.reason else "", u)
+        for u, ch in barred.items()
+    ]
+    return sorted(rows, key=lambda r: r[0].casefold())
+
+
+RECORDING_NAME = re.compile(r"^\d{8}T\d{6}Z-(camera|screen)\.webm$")
+
+
+def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
+    """The class's recordings that are still kept, newest first."""
+    folder = request.app[keys.SETTINGS].recordings_dir / str(c.id)
+    out = []
+    for le in request.app[keys.LEDGER].events(c.id):
+        if le.event.kind is not EventKind.RECORDING_STOPPED:
+            continue
+        for name in le.event.data.get("files", []):
+            if RECORDING_NAME.match(str(name)) and (folder / name).is_file():
+                out.append(
+                    {
+                        "name": name,
+                        "screen": str(name).endswith("-screen.webm"),
+                        "at": datetime.fromtimestamp(le.event.origin_time, UTC),
+                    }
+                )
+    return sorted(out, key=lambda r: str(r["name"]), reverse=True)
+
+
+@routes.get("/classes/{class_id:\\d{1,18}}/recordings/{name}")
+async def recording_file(request: web.Request) -> web.StreamResponse:
+    """A recording, for the class's group, its teacher and staff only; seekable (ranges)."""
+    _ = gettext_of(request)
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    class_role(request, session.user, c)  # refuses everyone else
+    name = request.match_info["name"]
+    path = request.app[keys.SETTINGS].recordings_dir / str(c.id) / name
+    if not RECORDING_NAME.match(name) or not path.is_file():
+        raise PageError(404, _("This recording does not exist or is no longer kept."), "no_file")
+    return web.FileResponse(path, headers={"Content-Type": "video/webm"})
+
+
+@routes.post("/classes/{class_id:\\d{1,18}}/join-token")
+async def join_token(request: web.Request) -> web.Response:
+    """A fresh, short-lived join token for the signed-in person and this class."""
+    _ = gettext_of(request)
+    session = session_of(request)
+    if session is None:
+        raise PageError(401, _("Sign in to join the class."), "signin_required")
+    limited(request, request.app[keys.LIMITS].join_per_user.hit(str(session.user.id), time.time()))
+    settings = request.app[keys.SETTINGS]
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    role = class_role(request, session.user, c)
+    if c.format is not ClassFormat.LIVE_ONLINE:
+        raise PageError(409, _("This class is held in person, not online."), "not_online")
+    if c.status not in JOINABLE:
+        raise PageError(409, _("This class is over."), "class_over")
+    media_url = await media_url_for(request, c)
+    token = request.app[keys.SIGNER].mint_join(
+        user_id=session.user.id,
+        class_id=c.id,
+        role=role,
+        display_name=session.user.full_name,
+        media_url=media_url,
+        ttl=settings.join_token_ttl,
+    )
+    return web.json_response(
+        {
+            "token": token,
+            "media_url": media_url,
+            "class_id": c.id,
+            "role": role.value,
+            "ice_servers": ice_servers_for(settings, f"c{c.id}u{session.user.id}"),
+        }
+    )
+
+
+async def media_url_for(request: web.Request, c: LiveClass) -> str:
+    """Where the class's signaling is: this process's media node, or in a cluster the node the
+    class is placed on (placed now, on the least-loaded live node, when it has none)."""
+    settings = request.app[keys.SETTINGS]
+    if keys.CLUSTER not in request.app:
+        return settings.media_url or f"{request.scheme}://{request.host}/media"
+    _ = gettext_of(request)
+    expected = 1 + len(request.app[keys.TIMETABLE].learners(c))
+    try:
+        return (await request.app[keys.CLUSTER].node_for(c.id, expected)).url
+    except NoMediaNode as exc:
+        log.error("class %s cannot be placed: %s", c.id, exc)
+        raise PageError(
+            503,
+            _("No class server can take the class right now. Try again in a minute."),
+            "no_media_node",
+        ) from None
+
+
+def ice_servers_for(settings: Settings, who: str) -> list[dict[str, Any]]:
+    """The ICE servers a participant just let in uses: the STUN/TURN URLs configured, and the
+    TURN relay with credentials minted for them (time-limited; coturn checks them itself)."""
+    servers: list[dict[str, Any]] = [{"urls": u} for u in settings.ice_servers]
+    if settings.turn_urls:
+        minted = turn_credentials(settings.turn_secret, who, time.time(), settings.turn_ttl_seconds)
+        servers.append(minted.ice_server(settings.turn_urls))
+    return servers

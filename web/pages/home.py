@@ -1,0 +1,43 @@
+"""TODO"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from access.models import Role
+from attendance.sqlite_dead_events import SqliteDeadEvents
+
+from ..core import keys, policy
+from ..core.alerts import alert_lines, switch_notices
+from ..core.http import render, require_session
+from .classes import OBSERVER_ROLES, class_view
+
+routes = web.RouteTableDef()
+
+
+# -- classes ----------------------------------------------------------------------------------
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    session = require_session(request)
+    user = session.user
+    tt = request.app[keys.TIMETABLE]
+    if user.role is Role.TEACHER:
+        classes = tt.classes_of_teacher(user.id)
+    elif user.role in OBSERVER_ROLES:
+        classes = policy.visible(request, user, tt.all_classes())
+    else:
+        classes = tt.classes_of_learner(user.id)
+    return render(
+        request,
+        "classes.html",
+        {
+            "classes": [class_view(request, c) for c in classes],
+            # Staff's dashboard carries the monthly guarantee's alerts; teachers and learners
+            # are told when their in-person classes go online.
+            "alerts": alert_lines(request) if user.role in OBSERVER_ROLES else [],
+            "dead_events": (
+                SqliteDeadEvents(request.app[keys.DB]).count() if user.role in OBSERVER_ROLES else 0
+            ),
+            "notices": switch_notices(request, user) if user.role not in OBSERVER_ROLES else [],
+        },
+    )

@@ -1,0 +1,206 @@
+"""A guest's way in: the invitation page (the lobby, the refusals in words for the guest) and the
+join token it asks for."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+
+from aiohttp import web
+
+from access.events import EventKind
+from access.ids import uuid7
+from access.models import ClassRole
+from admission import guest_service as rules
+from admission.guests import (
+    GuestRequest,
+    InviteRefusal,
+)
+from attendance.models import IncomingEvent
+from scheduler.models import ClassStatus
+
+from ..core import clock, keys
+from ..core.http import LANG_KEY, PageError, gettext_of, render
+from .classes import class_view, ice_servers_for, media_url_for
+from .signin import limited
+
+log = logging.getLogger("sabaq.web.guests")
+routes = web.RouteTableDef()
+
+
+LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
+
+
+# -- the guest's way in ---------------------------------------------------------------------------
+DEVICE_COOKIE = "sabaq_guest_device"
+
+
+def guest_user_id(r: GuestRequest) -> int:
+    """A guest is not an account: in the class and the ledger they are the request, negated."""
+    return -r.id
+
+
+def _lobby_event(request: web.Request, r: GuestRequest, kind: EventKind, event_id: str) -> None:
+    request.app[keys.LEDGER].append(
+        IncomingEvent(
+            id=event_id,
+            kind=kind,
+            class_id=r.class_id,
+            node="control",
+            node_seq=0,
+            origin_time=clock.now(request),
+            user_id=guest_user_id(r),
+            role=ClassRole.PRESENTER.value if r.presents else ClassRole.GUEST.value,
+            data={"guest": r.guest_name, "organisation": r.organisation},
+        )
+    )
+
+
+def _device(request: web.Request) -> tuple[str, bool]:
+    device = request.cookies.get(DEVICE_COOKIE, "")
+    if 20 <= len(device) <= 100:
+        return device, False
+    return secrets.token_urlsafe(32), True
+
+
+def refusal_text(request: web.Request, why: InviteRefusal) -> tuple[int, str]:
+    _ = gettext_of(request)
+    texts = {
+        InviteRefusal.UNKNOWN: (
+            404,
+            _("This invite is not known. Check that the whole link was copied."),
+        ),
+        InviteRefusal.NOT_APPROVED: (403, _("This invite has not been approved.")),
+        InviteRefusal.REVOKED: (
+            403,
+            _("This invite was revoked by the director of the institute."),
+        ),
+        InviteRefusal.NOT_YET_VALID: (
+            403,
+            _("The invite opens shortly before the class. Come back closer to the start."),
+        ),
+        InviteRefusal.EXPIRED: (410, _("This invite has expired: the class's time is over.")),
+        InviteRefusal.CLASS_ENDED: (410, _("The class has ended.")),
+        InviteRefusal.OTHER_DEVICE: (
+            403,
+            _(
+                "This invite has already been opened on another device. Ask the academy's staff"
+                " to let you use it on this one."
+            ),
+        ),
+    }
+    return texts[why]
+
+
+@routes.get("/invite/{token:[A-Za-z0-9_-]{20,100}}")
+async def invite_page(request: web.Request) -> web.StreamResponse:
+    """The guest's page: the class, and whether they may come in yet. Opening it binds
+    nothing (mail and chat scanners open links); the first browser that asks to come in is the
+    only one the invite admits."""
+    settings = request.app[keys.SETTINGS]
+    device, new_device = _device(request)
+    admission = rules.redeem(
+        request.app[keys.GUESTS],
+        request.app[keys.TIMETABLE],
+        request.match_info["token"],
+        device,
+        clock.now(request),
+        settings.guest_lead_seconds,
+        bind=False,
+    )
+    tt = request.app[keys.TIMETABLE]
+    r = admission.request
+    c = tt.get_class(r.class_id) if r is not None else None
+    if c is not None and c.group_ids:  # the page speaks the class's language
+        request[LANG_KEY] = tt.group(c.group_ids[0]).language
+    if admission.refused is not None:
+        status, message = refusal_text(request, admission.refused)
+        log.info("invite refused: %s", admission.refused.value)
+        response = render(request, "error.html", {"status": status, "message": message}, status)
+    else:
+        assert r is not None
+        assert c is not None
+        response = render(
+            request,
+            "room.html",
+            {
+                **class_view(request, c),
+                "role": ClassRole.PRESENTER.value if r.presents else ClassRole.GUEST.value,
+                "is_host": False,
+                "publishes": r.presents,
+                "join_token_url": f"/invite/{request.match_info['token']}/join-token",
+                "echo_url": None,  # a guest has no session: the page's reach is checked
+                "can_see_attendance": False,
+                "can_request_guest": False,
+                "guests": [],
+                "ice_servers": [{"urls": u} for u in settings.ice_servers],
+                "recordings": [],
+                "welcome": r.guest_name,
+            },
+        )
+    if new_device:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device,
+            httponly=True,
+            samesite="Lax",
+            secure=request.secure,
+            path="/invite",
+            max_age=180 * 24 * 3600,
+        )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@routes.post("/invite/{token:[A-Za-z0-9_-]{20,100}}/join-token")
+async def invite_join_token(request: web.Request) -> web.Response:
+    """The lobby asks to be let in: a join token once the teacher has started the class."""
+    _ = gettext_of(request)
+    settings = request.app[keys.SETTINGS]
+    device, new = _device(request)
+    if new:  # only a browser that opened the invite page may ask
+        raise PageError(400, _("Open the invitation link in this browser first."), "no_device")
+    admission = rules.redeem(
+        request.app[keys.GUESTS],
+        request.app[keys.TIMETABLE],
+        request.match_info["token"],
+        device,
+        clock.now(request),
+        settings.guest_lead_seconds,
+    )
+    if admission.refused is not None or admission.request is None:
+        status, message = refusal_text(request, admission.refused or InviteRefusal.UNKNOWN)
+        raise PageError(status, message, (admission.refused or InviteRefusal.UNKNOWN).value)
+    r = admission.request
+    c = request.app[keys.TIMETABLE].get_class(r.class_id)
+    if c.status is not ClassStatus.LIVE:  # in the lobby: recorded once per browser
+        _lobby_event(
+            request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))
+        )
+        raise PageError(
+            409, _("The class has not started yet: waiting for the teacher."), "waiting"
+        )
+    limited(request, request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time()))
+    role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST
+    media_url = await media_url_for(request, c)
+    token = request.app[keys.SIGNER].mint_join(
+        user_id=guest_user_id(r),
+        class_id=c.id,
+        role=role,
+        display_name=f"{r.guest_name} ({r.organisation})",
+        media_url=media_url,
+        ttl=settings.join_token_ttl,
+    )
+    _lobby_event(request, r, EventKind.LOBBY_ADMITTED, str(uuid7()))
+    return web.json_response(
+        {
+            "token": token,
+            "media_url": media_url,
+            "class_id": c.id,
+            "role": role.value,
+            "ice_servers": ice_servers_for(settings, f"c{c.id}g{r.id}"),
+        }
+    )

@@ -1,0 +1,440 @@
+"""Staff edit the timetable on the pages: plan a class or a weekly series, the class card, move
+and cancel a class, a group's activity, emergency switches online and their undo."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from admission.errors import DisciplineNotNamed
+from scheduler.errors import (
+    ClassConflict,
+    ClassTooLong,
+    EndsBeforeStart,
+    GroupNotReady,
+    InvalidTransition,
+    NoWeekdays,
+    PlannedInPast,
+    RuleEndsBeforeStart,
+    TooManyOccurrences,
+)
+from scheduler.models import (
+    DEFAULT_TIMEZONE,
+    ClassFormat,
+    ClassKind,
+    ClassStatus,
+    Group,
+    LiveClass,
+)
+from scheduler.recurrence import Occurrence, local_span, weekly
+from scheduler.sqlite_store import Actor, ClassSpec
+from scheduler.timing import check_to_come
+
+from ..core import clock, keys, policy
+from ..core.alerts import reason_text
+from ..core.errors import message_of, status_of
+from ..core.http import PageError, gettext_of, redirect, render, require_session
+from ..core.labels import class_status_labels, conflict_message, format_labels, kind_labels
+from .admission import named_discipline
+from .classes import EDITORS
+from .timetable import MAX_REASON, MAX_TEXT, action_labels, actor, require_editor
+
+log = logging.getLogger("sabaq.web.timetable")
+routes = web.RouteTableDef()
+
+
+# -- planning -------------------------------------------------------------------------------------
+class PlanError(Exception):
+    """A plan that cannot be made, with the message to show."""
+
+    status = 400
+
+    @classmethod
+    def of(cls, request: web.Request, exc: Exception) -> PlanError:
+        """The domain's refusal (a code in the table of ``web.errors``), in the reader's words."""
+        error = cls(message_of(gettext_of(request), exc))
+        error.status = status_of(exc)
+        return error
+
+
+class PlanConflict(PlanError):
+    """The timetable is in the way: a class at that time, or a class no longer planned."""
+
+    status = 409
+
+
+def _parse_time(raw: str) -> time:
+    return datetime.strptime(raw.strip(), "%H:%M").time()
+
+
+def plan_from(
+    request: web.Request, data: Mapping[str, Any], *, weekdays: Sequence[str] = ()
+) -> tuple[list[ClassSpec], Group]:
+    """Classes to plan from a form or a JSON body: one (``day``) or weekly (``repeat`` with
+    ``weekday``s, ``until`` and ``except`` days)."""
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    title = str(data.get("title", "")).strip()
+    discipline = str(data.get("discipline", "")).strip()
+    if not title or len(title) > MAX_TEXT or len(discipline) > MAX_TEXT:
+        raise PlanError(
+            _("Give the class a title (at most {n} characters).").replace("{n}", str(MAX_TEXT))
+        )
+    try:
+        kind = ClassKind(str(data.get("kind", "")))
+        fmt = ClassFormat(str(data.get("format", ClassFormat.LIVE_ONLINE.value)))
+        group_id = int(str(data.get("group_id", "")))
+        teacher_id = int(str(data.get("teacher_id", "")))
+    except ValueError:
+        raise PlanError(_("Choose the group, the teacher, the kind and the format.")) from None
+    if not (0 < group_id <= 2**62 and 0 < teacher_id <= 2**62):
+        raise PlanError(_("Choose the group, the teacher, the kind and the format."))
+    group = tt.group(group_id)
+    if teacher_id not in tt.teachers(group_id):
+        raise PlanError(_("The teacher does not teach this group."))
+    try:
+        discipline = named_discipline(request, group, kind, discipline)
+    except DisciplineNotNamed as exc:
+        raise PlanError.of(request, exc) from None
+    try:
+        day = date.fromisoformat(str(data.get("day", "")))
+        start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))
+    except ValueError:
+        raise PlanError(_("Give the day and the start and end times.")) from None
+    try:
+        occurrences: list[Occurrence]
+        if str(data.get("repeat", "")) in ("weekly", "on", "true", "True"):
+            try:
+                until = date.fromisoformat(str(data.get("until", "")))
+                days = [int(d) for d in weekdays]
+                skip = [
+                    date.fromisoformat(x.strip())
+                    for x in str(data.get("except", "")).replace(";", ",").split(",")
+                    if x.strip()
+                ]
+            except ValueError:
+                raise PlanError(
+                    _(
+                        "For a weekly class give the days of the week, the last day and the"
+                        " exceptions as YYYY-MM-DD."
+                    )
+                ) from None
+            occurrences = weekly(day, until, days, start, end, group.timezone, skip)
+        else:
+            occurrences = [local_span(day, start, end, group.timezone)]
+    except (
+        ClassTooLong, EndsBeforeStart, TooManyOccurrences, RuleEndsBeforeStart, NoWeekdays
+    ) as exc:  # fmt: skip
+        raise PlanError.of(request, exc) from None
+    except ValueError:  # a day out of the timetable's range: the answer it has always had
+        raise PlanError(_("Choose the days of the week.")) from None
+    if not occurrences:
+        raise PlanError(_("The rule makes no classes: check the days and the exceptions."))
+    try:
+        check_to_come(occurrences[0].starts_at, clock.utc_now(request))
+    except PlannedInPast as exc:
+        raise PlanError.of(request, exc) from None
+    return [
+        ClassSpec(title, kind, fmt, teacher_id, o.starts_at, o.ends_at, (group_id,), (), discipline)
+        for o in occurrences
+    ], group
+
+
+def _new_form(
+    request: web.Request, values: Mapping[str, Any], error: str | None = None, status: int = 200
+) -> web.Response:
+    _ = gettext_of(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    groups = tt.groups()
+    teacher_ids = sorted({t for g in groups for t in tt.teachers(g.id)})
+    teachers = accounts.many(teacher_ids)
+    return render(
+        request,
+        "timetable_new.html",
+        {
+            "groups": groups,
+            "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
+            "kinds": list(kind_labels(_).items()),
+            "formats": list(format_labels(_).items()),
+            "weekday_names": _weekday_names(request),
+            # The disciplines of the groups' programmes, offered as the discipline is typed.
+            "disciplines": sorted(
+                {
+                    d.name
+                    for pid in {g.programme_id for g in groups if g.programme_id}
+                    for d in tt.disciplines(pid)
+                },
+                key=str.casefold,
+            ),
+            "values": values,
+            "error": error,
+        },
+        status,
+    )
+
+
+def _weekday_names(request: web.Request) -> list[tuple[int, str]]:
+    _ = gettext_of(request)
+    names = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+    return list(enumerate(names))
+
+
+PLAN_FIELDS = (
+    "title", "discipline", "kind", "format", "group_id", "teacher_id", "day", "start", "end",
+    "repeat", "until", "except",
+)  # fmt: skip
+
+
+@routes.get("/timetable/new")
+async def new_class_form(request: web.Request) -> web.Response:
+    require_editor(request)
+    values: dict[str, Any] = dict.fromkeys(PLAN_FIELDS, "")
+    values |= {"group_id": request.query.get("group", ""), "weekday": []}
+    return _new_form(request, values)
+
+
+@routes.post("/timetable/classes")
+async def plan_classes(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    user = require_editor(request)
+    form = await request.post()
+    values: dict[str, Any] = {k: str(form.get(k, "")) for k in PLAN_FIELDS}
+    values["weekday"] = [str(d) for d in form.getall("weekday", [])]
+    try:
+        specs, group = plan_from(request, values, weekdays=values["weekday"])
+        made = request.app[keys.TIMETABLE].add_classes(specs, by=actor(user))
+    except PlanError as exc:
+        return _new_form(request, values, str(exc), 400)
+    except ClassConflict as exc:
+        zone = request.app[keys.TIMETABLE].group(int(values["group_id"])).timezone
+        return _new_form(request, values, conflict_message(request, exc, zone), 409)
+    log.info("staff %s planned %d classes for group %s", user.id, len(made), group.id)
+    local = made[0].starts_at.astimezone(ZoneInfo(group.timezone)).date()
+    return redirect(f"/timetable/groups/{group.id}?view=week&date={local}")
+
+
+def _class_card(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    _ = gettext_of(request)
+    user = require_session(request).user
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    c = tt.get_class(int(request.match_info["class_id"]))
+    group = tt.group(c.group_ids[0])
+    if not policy.sees_class(request, user, c):
+        if c.individual and any(policy.sees_group(request, user, tt.group(g)) for g in c.group_ids):
+            raise PageError(403, _("This class is for another student."), "forbidden")
+        raise PageError(
+            403, _("A group's timetable is seen by its students, teachers and staff."), "forbidden"
+        )
+    tz = ZoneInfo(group.timezone)
+    actions = action_labels(_)
+    return render(
+        request,
+        "timetable_class.html",
+        {
+            "c": c,
+            "zone": group.timezone,
+            "groups": [tt.group(g).name for g in c.group_ids],
+            "teacher": accounts.get(c.teacher_id).full_name,
+            "kind": kind_labels(_)[c.kind],
+            "format": format_labels(_)[c.format],
+            "status": class_status_labels(_)[c.status],
+            "local_day": c.starts_at.astimezone(tz).date().isoformat(),
+            "local_start": c.starts_at.astimezone(tz).strftime("%H:%M"),
+            "local_end": c.ends_at.astimezone(tz).strftime("%H:%M"),
+            "changes": [
+                (
+                    datetime.fromtimestamp(ch.at, UTC),
+                    ch,
+                    actions[ch.action],
+                    reason_text(request, ch.reason),
+                )
+                for ch in tt.changes(class_id=c.id)
+            ],
+            "can_edit": user.role in EDITORS and c.status is ClassStatus.PLANNED,
+            "error": error,
+        },
+        status,
+    )
+
+
+@routes.get("/timetable/classes/{class_id:\\d{1,18}}")
+async def class_card(request: web.Request) -> web.Response:
+    return _class_card(request)
+
+
+def move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    c = tt.get_class(int(request.match_info["class_id"]))
+    zone = tt.group(c.group_ids[0]).timezone
+    reason = str(data.get("reason", "")).strip()
+    if len(reason) > MAX_REASON:
+        raise PlanError(_("A reason takes at most {n} characters.").replace("{n}", str(MAX_REASON)))
+    try:
+        day = date.fromisoformat(str(data.get("day", "")))
+        span = local_span(
+            day,
+            _parse_time(str(data.get("start", ""))),
+            _parse_time(str(data.get("end", ""))),
+            zone,
+        )
+    except (ClassTooLong, EndsBeforeStart) as exc:
+        raise PlanError.of(request, exc) from None
+    except ValueError:
+        raise PlanError(_("Give the day and the start and end times.")) from None
+    try:
+        check_to_come(span.starts_at, clock.utc_now(request))
+    except PlannedInPast as exc:
+        raise PlanError.of(request, exc) from None
+    try:
+        return tt.move_class(c.id, span.starts_at, span.ends_at, by=by, reason=reason)
+    except ClassConflict as exc:
+        raise PlanConflict(conflict_message(request, exc, zone)) from None
+    except InvalidTransition:
+        raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
+
+
+def cancel(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    reason = str(data.get("reason", "")).strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise PlanError(
+            _("Give the reason for the cancellation (at most {n} characters).").replace(
+                "{n}", str(MAX_REASON)
+            )
+        )
+    try:
+        return tt.cancel_class(int(request.match_info["class_id"]), by=by, reason=reason)
+    except InvalidTransition:
+        raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
+
+
+@routes.post("/timetable/classes/{class_id:\\d{1,18}}/move")
+async def move_class(request: web.Request) -> web.StreamResponse:
+    user = require_editor(request)
+    try:
+        c = move(request, actor(user), await request.post())
+    except PlanError as exc:
+        return _class_card(request, str(exc), exc.status)
+    return redirect(f"/timetable/classes/{c.id}")
+
+
+@routes.post("/timetable/classes/{class_id:\\d{1,18}}/cancel")
+async def cancel_class(request: web.Request) -> web.StreamResponse:
+    user = require_editor(request)
+    try:
+        c = cancel(request, actor(user), await request.post())
+    except PlanError as exc:
+        return _class_card(request, str(exc), exc.status)
+    return redirect(f"/timetable/classes/{c.id}")
+
+
+@routes.post("/timetable/groups/{group_id:\\d{1,18}}/active")
+async def set_group_active(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    require_editor(request)
+    form = await request.post()
+    tt = request.app[keys.TIMETABLE]
+    group_id = int(request.match_info["group_id"])
+    try:
+        tt.set_active(group_id, str(form.get("active", "")) == "1")
+    except GroupNotReady:
+        raise PageError(
+            409,
+            _("An additional-education group needs at least 20 students to be activated."),
+            "group_not_ready",
+        ) from None
+    return redirect("/timetable")
+
+
+# -- the emergency switch (clause 3) ------------------------------------------------------------
+def _emergency_page(
+    request: web.Request, values: Mapping[str, Any], error: str | None = None, status: int = 200
+) -> web.Response:
+    tt = request.app[keys.TIMETABLE]
+    names = {g.id: g.name for g in tt.groups()}
+    switches = tt.switches()
+    return render(
+        request,
+        "emergency.html",
+        {
+            "groups": tt.groups(),
+            "switches": [
+                (
+                    sw,
+                    ", ".join(names.get(g, "") for g in sw.group_ids),
+                    datetime.fromtimestamp(sw.at, UTC),
+                )
+                for sw in switches
+            ],
+            "values": values,
+            "error": error,
+            "zone": DEFAULT_TIMEZONE,
+        },
+        status,
+    )
+
+
+@routes.get("/timetable/emergency")
+async def emergency_page(request: web.Request) -> web.Response:
+    require_editor(request)
+    return _emergency_page(
+        request, {"first_day": "", "last_day": "", "reason": "", "group_ids": [], "all": "1"}
+    )
+
+
+@routes.post("/timetable/emergency")
+async def emergency_switch(request: web.Request) -> web.StreamResponse:
+    """Staff move every in-person class of a period (of some groups, or all) online."""
+    _ = gettext_of(request)
+    user = require_editor(request)
+    form = await request.post()
+    values: dict[str, Any] = {
+        "first_day": str(form.get("first_day", "")),
+        "last_day": str(form.get("last_day", "")),
+        "reason": str(form.get("reason", "")).strip(),
+        "group_ids": [str(g) for g in form.getall("group_id", [])],
+        "all": str(form.get("all", "")),
+    }
+    tt = request.app[keys.TIMETABLE]
+    try:
+        first = date.fromisoformat(values["first_day"])
+        last = date.fromisoformat(values["last_day"])
+        groups = [] if values["all"] else [int(g) for g in values["group_ids"]]
+        known = {g.id for g in tt.groups()}
+        if (not values["all"] and not groups) or any(g not in known for g in groups):
+            raise PlanError(_("Choose the groups, or all of them."))
+        if not values["reason"] or len(values["reason"]) > MAX_REASON:
+            raise PlanError(
+                _("Give the reason (at most {n} characters).").replace("{n}", str(MAX_REASON))
+            )
+        sw = tt.switch_online(first, last, groups, by=actor(user), reason=values["reason"])
+    except PlanError as exc:
+        return _emergency_page(request, values, str(exc), 400)
+    except ValueError:
+        return _emergency_page(
+            request,
+            values,
+            _("Give the first and the last day (the last not before the first)."),
+            400,
+        )
+    log.warning("emergency switch %s by %s: %d classes online", sw.id, user.id, len(sw.class_ids))
+    return redirect("/timetable/emergency")
+
+
+@routes.post("/timetable/emergency/{switch_id:\\d{1,18}}/undo")
+async def emergency_undo(request: web.Request) -> web.StreamResponse:
+    _ = gettext_of(request)
+    user = require_editor(request)
+    tt = request.app[keys.TIMETABLE]
+    try:
+        tt.undo_switch(int(request.match_info["switch_id"]), by=actor(user))
+    except InvalidTransition:
+        raise PageError(409, _("This switch has already been undone."), "already_undone") from None
+    return redirect("/timetable/emergency")
