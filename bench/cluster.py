@@ -53,6 +53,7 @@ from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
 from control.changes import Changes
 from control.cluster import Cluster
+from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
 from control.redis_ingest import GROUP, ensure_group, ingest_once
@@ -61,7 +62,6 @@ from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
 from streaming.events import EventOutbox
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
-from web.core.database import connect
 
 NODE_NAMES = ("media-a", "media-b")
 LEARNERS = 25  # per class

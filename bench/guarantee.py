@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from control.database import connect
 from scheduler.guarantee import SETTLING, Guarantee, GuaranteeRules, months
 from scheduler.models import ClassFormat, ClassStatus, Group, zone
 from scheduler.sqlite_store import SqliteTimetable
-from web.core.database import connect
 
 TARGET = 1.0  # seconds for one full pass
 NOW = datetime(2031, 1, 1, 3, 0, tzinfo=UTC)  # 08:00 on New Year's Day in Almaty

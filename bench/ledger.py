@@ -40,7 +40,7 @@ from attendance.marks import MarkRules
 from attendance.models import GENESIS, IncomingEvent, LedgerEvent
 from attendance.reports import ClassSlot, marks_by_class, matrix
 from attendance.sqlite_ledger import SqliteLedger
-from web.core.database import connect
+from control.database import connect
 
 INGEST_TARGET = 20_000  # events/s, batched, durable on commit
 REPORT_TARGET = 0.200  # seconds for a group's month, CSV included

@@ -24,12 +24,12 @@ from aiohttp import ClientSession
 from access.sqlite_store import SqliteAccounts
 from attendance.models import LedgerEvent
 from attendance.sqlite_ledger import SqliteLedger
+from control.database import connect as connect_db
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from tests.conftest import Academy, free_port, seed_into
 from tests.peers import Peer, connect, publish
 from tests.redis_server import RedisServer
-from web.core.database import connect as connect_db
 from web.core.http import CSRF_COOKIE, SESSION_COOKIE
 
 SABAQ = [sys.executable, "-m", "web.cli"]

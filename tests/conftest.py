@@ -19,11 +19,11 @@ from hypothesis import settings as hypothesis_settings
 
 from access.models import Role
 from access.sqlite_store import SqliteAccounts
+from control.database import connect
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from web.core import keys
 from web.core.app import create_app
-from web.core.database import connect
 from web.core.http import CSRF_COOKIE, SESSION_COOKIE
 from web.core.settings import Settings
 

@@ -25,10 +25,10 @@ from access.passwords import MIN_PASSWORD_LENGTH, Passwords
 from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
+from control.database import connect
 
 from .core import keys, logs
 from .core.app import create_app, create_media_app
-from .core.database import connect
 from .core.settings import ConfigError, Settings
 from .demo import seed, signin_links
 

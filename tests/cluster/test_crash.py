@@ -23,11 +23,11 @@ from access.tokens import TokenSigner
 from attendance.presence import intervals_by_user
 from attendance.recovery import SERVER_STOPPED
 from attendance.sqlite_ledger import SqliteLedger
+from control.database import connect as connect_db
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from tests.conftest import Academy, free_port, seed_into
 from tests.peers import Peer, connect, publish
-from web.core.database import connect as connect_db
 
 ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT = 0.5

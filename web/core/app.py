@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
+from access.throttle import Limits
 from access.tokens import TokenSigner
 from admission.sqlite_excuses import SqliteExcuses
 from admission.sqlite_guests import SqliteGuests
@@ -35,6 +36,7 @@ from control.changes import Changes
 from control.cluster import Cluster as ClusterView
 from control.cluster import ClusterIngest, run_control
 from control.commands import LocalMediaControl
+from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
 from control.idempotency import Idempotency
@@ -76,11 +78,9 @@ from ..pages.reports import routes as report_routes
 from ..pages.timetable import GUARANTEE_TITLE
 from ..pages.timetable import routes as timetable_routes
 from . import keys
-from .database import connect
 from .http import MAX_BODY, templates
 from .i18n import load_catalogues
 from .middlewares import body_deadline, middlewares, server_limits
-from .ratelimit import Limits
 from .settings import ConfigError, Settings
 
 log = logging.getLogger("sabaq.web.app")

@@ -12,6 +12,7 @@ from aiohttp import web
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
 from access.sqlite_store import SqliteAccounts
+from access.throttle import Limits
 from access.tokens import TokenSigner
 from admission.sqlite_excuses import SqliteExcuses
 from admission.sqlite_guests import SqliteGuests
@@ -31,7 +32,6 @@ from streaming.practice import Echoes
 from streaming.room import MediaBackend
 from streaming.signaling import NODE_KEY
 
-from .ratelimit import Limits
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from access.models import MAX_AGENCY
+from control.import_worker import DEADLINE, parse_in_worker
 from scheduler.models import Group
 from scheduler.roster import (
     MAX_COLUMNS,
@@ -37,7 +38,6 @@ from scheduler.roster import (
 
 from ..core import keys
 from ..core.http import MAX_BODY, PageError, gettext_of, render
-from ..import_worker import DEADLINE, parse_in_worker
 from .groups import detail, group_of, groups_store, require_manager, status_labels
 
 log = logging.getLogger("sabaq.web.groups")

@@ -14,6 +14,7 @@ from access.api_keys import ApiKeyInvalid
 from access.errors import TokenInvalid, UserNotFound
 from access.models import User
 from access.passwords import Passwords
+from access.throttle import address_key, login_at
 
 from ..core import keys
 from ..core.http import (
@@ -27,7 +28,6 @@ from ..core.http import (
     session_of,
     set_session_cookie,
 )
-from ..core.ratelimit import address_key, login_at
 
 log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from web.core.database import connect
+from control.database import connect
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from admission.guest_service import (
 )
 from admission.guests import GuestAction, GuestStatus, InviteRefusal
 from admission.sqlite_guests import SqliteGuests
+from control.database import connect
 from scheduler.models import ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, SignIn, seed_into
@@ -37,7 +38,6 @@ from tests.integration.attendance.test_reports import english
 from tests.peers import connect as connect_peer
 from tests.peers import join, publish, wait_gone
 from web.core import keys
-from web.core.database import connect
 
 LEAD = 1800.0  # the invite opens half an hour before the class
 

@@ -35,10 +35,10 @@ from attendance.models import (
 )
 from attendance.presence import intervals_by_user
 from attendance.sqlite_ledger import SqliteLedger
+from control.database import connect
 from control.ingest import write_digests
 from tests.conftest import Academy, Clock, SignIn, on_days
 from web.core import keys
-from web.core.database import connect
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = ROOT / "tests" / "golden"

@@ -23,6 +23,7 @@ from access.models import ClassRole
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
+from control.database import connect as connect_db
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
 from streaming.events import EventOutbox
@@ -30,7 +31,6 @@ from tests.conftest import Academy, SignIn, free_port, seed_academy
 from tests.peers import connect, join
 from web.core import keys
 from web.core.app import create_app
-from web.core.database import connect as connect_db
 from web.core.settings import Settings
 
 SURROGATE_CHAT = '{"v":1,"type":"chat","text":"\\ud800"}'

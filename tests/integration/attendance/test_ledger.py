@@ -12,7 +12,7 @@ from access.ids import uuid7
 from attendance.models import IncomingEvent
 from attendance.presence import held, intervals_by_user, seconds_present
 from attendance.sqlite_ledger import SqliteLedger
-from web.core.database import connect
+from control.database import connect
 
 
 def _event(kind: EventKind, user: int | None, t: float, class_id: int = 1) -> IncomingEvent:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from access.models import Role
 from access.sqlite_store import SqliteAccounts
+from control.database import connect
 from scheduler.errors import DisciplineInUse, DisciplineNameTaken, DisciplineNotFound, GroupNotFound
 from scheduler.models import (
     ClassFormat,
@@ -35,7 +36,6 @@ from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, Client, SignIn
 from tests.integration.attendance.test_reports import english
 from web.core import keys
-from web.core.database import connect
 from web.core.http import LANG_COOKIE
 
 DISTANCE, IN_PERSON = DisciplineFormat.DISTANCE, DisciplineFormat.IN_PERSON

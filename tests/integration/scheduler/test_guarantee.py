@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from access.models import Role
 from access.sqlite_store import SqliteAccounts
+from control.database import connect
 from scheduler.errors import ClassConflict
 from scheduler.guarantee import (
     ALERT_NO_SLOT,
@@ -39,7 +40,6 @@ from scheduler.sqlite_store import Actor, ClassSpec, SqliteTimetable
 from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.integration.attendance.test_reports import english
 from web.core import keys
-from web.core.database import connect
 
 ALMATY = "Asia/Almaty"
 STAFF = Actor(1, "Жанна Серикбаева")

@@ -11,11 +11,11 @@ from aiohttp.test_utils import TestServer
 from access.events import EventKind
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
+from control.database import connect
 from scheduler.models import ClassStatus
 from tests.conftest import Academy, Clock, SignIn
 from tests.peers import drop, join, publish, wait_gone
 from web.core import keys
-from web.core.database import connect
 from web.core.settings import Settings
 
 

@@ -14,13 +14,13 @@ from xml.sax.saxutils import escape
 import pytest
 from aiohttp.test_utils import TestServer
 
+from control.import_worker import parse_in_worker
 from scheduler import roster
 from scheduler.roster import FileProblem, RosterFileError, parse
 from tests.conftest import Academy, SignIn
 from tests.integration.attendance.test_reports import english
 from tests.integration.scheduler.test_groups import csv_bytes, upload
 from tests.peers import join, publish
-from web.import_worker import parse_in_worker
 
 _OOXML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 _PACKAGE = "http://schemas.openxmlformats.org/package/2006"
@@ -262,7 +262,7 @@ def _workers() -> list[int]:
                 command = f.read()
         except OSError:
             continue
-        if parent == os.getpid() and b"web.import_worker" in command:
+        if parent == os.getpid() and b"control.import_worker" in command:
             found.append(int(entry))
     return found
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from web.core.database import MIGRATIONS, connect, migrate
+from control.database import MIGRATIONS, connect, migrate
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.core.ratelimit import Backoff, RateLimiter, address_key
+from access.throttle import Backoff, RateLimiter, address_key
 
 
 def test_a_rate_limit_is_a_sliding_window_that_never_forgets_a_blocked_key() -> None:

@@ -2,7 +2,7 @@
 
 Reading a spreadsheet is pure Python that holds the interpreter's lock: in a thread it would
 still stall every live class of the process, and a thread cannot be stopped. So each upload is
-read by ``python -m web.import_worker``, which gets the file on its standard input, lowers its
+read by ``python -m control.import_worker``, which gets the file on its standard input, lowers its
 own priority and caps its memory, and answers the rows (or the reason the file is refused) as
 JSON on its standard output. A worker that runs past its deadline is killed, and the file refused.
 At most ``WORKERS`` read at once per process; the others wait their turn.
@@ -24,7 +24,7 @@ from typing import Any
 
 from scheduler.roster import MAX_FILE, FileProblem, RosterFileError, RosterRow, parse
 
-log = logging.getLogger("sabaq.web.import_worker")
+log = logging.getLogger("sabaq.control.import_worker")
 
 DEADLINE = 20.0  # seconds a worker may read a file for (the slowest within the limits: ~2 s)
 WORKERS = 2  # files read at once
