@@ -275,3 +275,17 @@ class WebmRecording:
         for f in self._files:
             if f.container is not None:
                 f.container.close()
+
+
+def sweep_recordings(folder: Path, retention_days: float, now: float | None = None) -> int:
+    """Delete recordings older than the retention period; returns how many went."""
+    cutoff = (time.time() if now is None else now) - retention_days * 86400
+    removed = 0
+    for path in folder.glob("*/*.webm"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %d recordings past their retention", removed)
+    return removed

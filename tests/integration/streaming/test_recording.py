@@ -14,11 +14,10 @@ import av
 from aiohttp.test_utils import TestServer
 
 from access.events import EventKind
-from streaming.webm_recorder import FRAME_BYTES, PREFILL, _Voice, mix, vp8_size
+from streaming.webm_recorder import FRAME_BYTES, PREFILL, _Voice, mix, sweep_recordings, vp8_size
 from tests.conftest import Academy, SignIn
 from tests.peers import Tone, join, publish
 from web.core import keys
-from web.core.app import sweep_recordings
 from web.core.settings import Settings
 
 
