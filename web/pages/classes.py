@@ -17,6 +17,7 @@ from admission import guest_service as guest_rules
 from admission.door import OPEN, KeptOut, enter, not_admitted_now
 from admission.guests import GuestStatus
 from admission.status import AdmissionChange
+from admission.visibility import OBSERVERS
 from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
 from control.placement import NoMediaNode
@@ -32,7 +33,7 @@ from .signin import limited
 log = logging.getLogger("sabaq.web.views")
 routes = web.RouteTableDef()
 
-OBSERVER_ROLES = policy.OBSERVERS  # who may look into a class: which classes, web/policy.py says
+OBSERVER_ROLES = OBSERVERS  # who may look into a class: which classes, admission/visibility.py says
 EDITORS = frozenset({Role.STAFF, Role.ADMIN})  # they edit the timetable
 JOINABLE = OPEN  # a class to come or running
 

@@ -30,6 +30,7 @@ from admission.models import (
     ExcuseRequest,
     ExcuseStatus,
 )
+from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
 from scheduler.recurrence import local_span
@@ -111,9 +112,7 @@ def request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
         r = store.get(int(request.match_info["request_id"]))
     except RequestNotFound:
         raise PageError(404, _("There is no such request."), "not_found") from None
-    if not policy.may_see_excuse(
-        policy.viewer(request, user), r.learner_id, service.decider_id(tt, r)
-    ):
+    if not may_see_excuse(policy.viewer(request, user), r.learner_id, service.decider_id(tt, r)):
         raise PageError(
             403,
             _("A request is seen by staff, the director who decides it and the student."),

@@ -22,6 +22,7 @@ from admission.guests import (
     GuestRequest,
     GuestStatus,
 )
+from admission.visibility import may_see_guest_request
 from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
@@ -199,7 +200,7 @@ def _request_for(request: web.Request) -> tuple[GuestRequest, User]:
     except RequestNotFound:
         raise PageError(404, _("There is no such request."), "not_found") from None
     c = tt.get_class(r.class_id)
-    if not policy.may_see_guest_request(
+    if not may_see_guest_request(
         policy.viewer(request, user), r.filed_by, rules.director_id(tt, c), c.teacher_id
     ):
         raise PageError(

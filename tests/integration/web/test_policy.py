@@ -17,10 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from access.models import Role
 from admission.models import ExcuseReason
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, ProgrammeKind
-from tests.conftest import Academy, SignIn
-from web.core import keys
-from web.core.policy import (
+from admission.visibility import (
     ClassFacts,
     GroupFacts,
     PersonFacts,
@@ -30,6 +27,9 @@ from web.core.policy import (
     may_see_learner,
     may_see_teacher,
 )
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, ProgrammeKind
+from tests.conftest import Academy, SignIn
+from web.core import keys
 from web.pages.ical import feed_token
 
 RECORDING = "20260105T100000Z-camera.webm"
