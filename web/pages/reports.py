@@ -6,7 +6,7 @@ page, for staff who keep a printout."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,8 @@ from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
+from scheduler import calendar
+from scheduler.calendar import Month
 from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 
 from ..core import clock, keys, policy
@@ -42,32 +44,16 @@ AGENCY_REPORTERS = frozenset({Role.STAFF, Role.ADMIN, Role.DIRECTOR})
 RULE_EDITORS = frozenset({Role.STAFF, Role.ADMIN})
 
 
-@dataclass(frozen=True, slots=True)
-class Month:
-    text: str  # YYYY-MM
-    start: datetime  # UTC
-    end: datetime  # UTC, exclusive
-
-
 def month_of(request: web.Request, zone: str) -> Month:
     """The month asked for (``?month=YYYY-MM``, this month by default), bounded in ``zone``."""
     _ = gettext_of(request)
-    tz = ZoneInfo(zone)
     raw = request.query.get("month", "")
     if not raw:
-        raw = datetime.fromtimestamp(clock.now(request), tz).strftime("%Y-%m")
+        raw = datetime.fromtimestamp(clock.now(request), ZoneInfo(zone)).strftime("%Y-%m")
     try:
-        first = datetime.strptime(raw, "%Y-%m").replace(tzinfo=tz)
+        return calendar.month(raw, zone)
     except ValueError:
         raise PageError(400, _("Give the month as YYYY-MM."), "bad_month") from None
-    if not 2000 <= first.year <= 2100:
-        raise PageError(400, _("Give the month as YYYY-MM."), "bad_month")
-    nxt = (
-        first.replace(year=first.year + 1, month=1)
-        if first.month == 12
-        else first.replace(month=first.month + 1)
-    )
-    return Month(raw, first.astimezone(UTC), nxt.astimezone(UTC))
 
 
 def _rules(request: web.Request) -> MarkRules:

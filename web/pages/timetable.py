@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from access.models import Role, User
+from scheduler import calendar
+from scheduler.calendar import Span
 from scheduler.guarantee import MonthState, months, states_of_groups
 from scheduler.models import (
     DEFAULT_TIMEZONE,
@@ -78,83 +79,21 @@ def may_see_teacher(request: web.Request, user: User, teacher_id: int) -> None:
 
 
 # -- ranges -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Span:
-    view: str  # "week" or "month"
-    first: date  # local days, inclusive
-    last: date
-    previous: str  # query strings of the neighbouring spans
-    next: str
-
-    def bounds(self, zone: str) -> tuple[datetime, datetime]:
-        tz = ZoneInfo(zone)
-        start = datetime.combine(self.first, time(), tz).astimezone(UTC)
-        end = datetime.combine(self.last + timedelta(days=1), time(), tz).astimezone(UTC)
-        return start, end
-
-
 def span_of(request: web.Request, zone: str) -> Span:
     """The week (``?view=week&date=YYYY-MM-DD``, the default) or month (``?view=month&
     month=YYYY-MM``) asked for, this one by default."""
     _ = gettext_of(request)
     today = clock.today(request, zone)
-    view = request.query.get("view", "week")
     try:
-        if view == "month":
-            raw = request.query.get("month") or today.strftime("%Y-%m")
-            first = datetime.strptime(raw, "%Y-%m").date()
-            if not 2000 <= first.year <= 2100:
-                raise ValueError
-            after = (first + timedelta(days=32)).replace(day=1)
-            before = (first - timedelta(days=1)).replace(day=1)
-            return Span(
-                "month",
-                first,
-                after - timedelta(days=1),
-                f"view=month&month={before:%Y-%m}",
-                f"view=month&month={after:%Y-%m}",
-            )
-        if view != "week":
-            raise ValueError
-        day = date.fromisoformat(request.query.get("date") or today.isoformat())
-        if not 2000 <= day.year <= 2100:
-            raise ValueError
+        return calendar.span(
+            request.query.get("view", "week"),
+            request.query.get("month") or today.strftime("%Y-%m"),
+            request.query.get("date") or today.isoformat(),
+        )
     except ValueError:
         raise PageError(
             400, _("Ask for a week as date=YYYY-MM-DD or a month as month=YYYY-MM."), "bad_range"
         ) from None
-    monday = day - timedelta(days=day.weekday())
-    return Span(
-        "week",
-        monday,
-        monday + timedelta(days=6),
-        f"view=week&date={monday - timedelta(days=7)}",
-        f"view=week&date={monday + timedelta(days=7)}",
-    )
-
-
-def _days(span: Span, classes: Sequence[LiveClass], zone: str) -> list[list[dict[str, Any]]]:
-    """Weeks of days (Monday first) covering the span, each day with its classes."""
-    tz = ZoneInfo(zone)
-    by_day: dict[date, list[LiveClass]] = {}
-    for c in classes:
-        by_day.setdefault(c.starts_at.astimezone(tz).date(), []).append(c)
-    first = span.first - timedelta(days=span.first.weekday())
-    weeks = []
-    day = first
-    while day <= span.last:
-        week = []
-        for _i in range(7):
-            week.append(
-                {
-                    "day": day,
-                    "inside": span.first <= day <= span.last,
-                    "classes": by_day.get(day, []),
-                }
-            )
-            day += timedelta(days=1)
-        weeks.append(week)
-    return weeks
 
 
 def _timetable_page(
@@ -177,7 +116,7 @@ def _timetable_page(
             "title": title,
             "zone": zone,
             "span": span,
-            "weeks": _days(span, classes, zone),
+            "weeks": calendar.weeks(span, classes, zone),
             "teachers": {k: v.full_name for k, v in teachers.items()},
             "class_groups": {c.id: ", ".join(names[g] for g in c.group_ids) for c in classes},
             "kinds": kind_labels(_),
