@@ -248,7 +248,7 @@ async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
     assert (await classmate.post(f"/classes/{academy.class_id}/join-token")).status == 200
 
 
-ROOM_JS = Path(__file__).resolve().parent.parent / "web" / "static" / "room.js"
+ROOM_JS = Path(__file__).resolve().parents[3] / "web" / "static" / "room.js"
 
 
 async def test_the_class_page_says_a_join_not_recorded_and_bad_text_in_the_readers_language(
