@@ -93,6 +93,19 @@ class Cluster:
     async def nodes(self) -> dict[str, NodeInfo]:
         return await self.registry.nodes()
 
+    async def dead_events_of_nodes(self) -> dict[str, int]:
+        """Live media node's name → the events it set aside in its dead-letter file (only nodes
+        that have some; none if Redis cannot say)."""
+        try:
+            nodes = await self.registry.nodes()
+        except UNREACHABLE:
+            return {}
+        out: dict[str, int] = {}
+        for n in nodes.values():
+            if n.dead_events:
+                out[n.name] = out.get(n.name, 0) + n.dead_events
+        return out
+
     def unreachable(self) -> None:
         self.registry.unreachable()
 

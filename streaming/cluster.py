@@ -145,6 +145,8 @@ class NodeInfo:
     # outbox): a node declared dead is cut off at the earlier of this and ``at``, so that
     # everything it reports later happened after the cut-off.
     backlog_since: float | None = None
+    # Events it set aside, never to be sent (its dead-letter file beside its disk buffer).
+    dead_events: int = 0
 
     @property
     def cut_off(self) -> float:
@@ -168,6 +170,7 @@ class NodeInfo:
             backlog_since=(
                 float(doc["backlog_since"]) if doc.get("backlog_since") is not None else None
             ),
+            dead_events=int(doc.get("dead_events") or 0),
         )
 
 
@@ -306,6 +309,7 @@ class MediaAgent:
                 (t for t in (self._sink.buffer.oldest, self._node.outbox.oldest) if t is not None),
                 default=None,
             ),
+            dead_events=self._sink.dead_letters,
         )
 
     async def beat_once(self) -> None:

@@ -145,6 +145,8 @@ class RedisStreamSink:
         self.buffer = buffer
         self._retry_every = retry_every
         self._next_try = 0.0
+        # Events set aside in the dead-letter file: those of earlier runs too.
+        self.dead_letters = self._count_dead()
         # The outbox delivers one at a time, but a node also replays on its own clock (when no
         # event comes): one lock keeps an event from landing on disk behind a replay's back.
         self._lock = asyncio.Lock()
@@ -221,12 +223,24 @@ class RedisStreamSink:
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
         """An event that can never be sent (``Unstorable``): kept aside in a file next to the
         buffer, one JSON line each, with the error."""
-        path = self.buffer.path.with_name(self.buffer.path.stem + ".dead.jsonl")
         line = json.dumps({"event": json.loads(_line(event)), "error": error, "at": time.time()})
-        with path.open("a", encoding="utf-8") as f:
+        with self.dead_path.open("a", encoding="utf-8") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
+        self.dead_letters += 1
+
+    @property
+    def dead_path(self) -> Path:
+        """The dead-letter file: ``events-<node>.dead.jsonl`` beside the disk buffer."""
+        return self.buffer.path.with_name(self.buffer.path.stem + ".dead.jsonl")
+
+    def _count_dead(self) -> int:
+        try:
+            with self.dead_path.open("rb") as f:
+                return sum(1 for line in f if line.strip())
+        except FileNotFoundError:
+            return 0
 
     async def heartbeat(self, node: str, at: float) -> None:
         """Operational, not an event: while Redis is away nobody is judged by it."""

@@ -219,13 +219,15 @@ class Participant:
     async def send(self, kind: str, **fields: Any) -> None:
         await self.deliver(server_message(kind, **fields))
 
-    async def deliver(self, text: str) -> None:
+    async def deliver(self, text: str, *, last: bool = False) -> None:
         """Send a serialized message; a client that does not take it within a few seconds is
-        dropped, so one stalled connection never holds up what the room tells everyone else."""
-        if self.closed:
+        dropped, so one stalled connection never holds up what the room tells everyone else.
+        ``last``: the one message still sent to a participant the room let go (why they are
+        out)."""
+        if self.closed and not last:
             return
         async with self._send_lock:
-            if self.closed:  # dropped while this send waited its turn
+            if self.closed and not last:  # dropped while this send waited its turn
                 return
             try:
                 async with asyncio.timeout(SEND_TIMEOUT):
@@ -311,6 +313,11 @@ class Room:
         self._admitting: dict[int, tuple[asyncio.Lock, int]] = {}  # user → lock, its users
         self._ending: asyncio.Future[None] | None = None
         self.recording: RecordingMedia | None = None
+        # What the others are told, which follows the record: one who left is in the roster until
+        # their departure is durable, and the recording is said to run once its start is.
+        self._departing: dict[str, Participant] = {}
+        self._told_recording = False
+        self._starting_recording = False
 
     # -- membership ---------------------------------------------------------------------------
     @property
@@ -335,7 +342,10 @@ class Room:
         return self.state is RoomState.ENDED
 
     def roster(self) -> list[dict[str, Any]]:
-        return [p.public() for p in self.participants.values()]
+        """Who is in the class as the record has it: one whose departure is not durable yet is
+        still shown."""
+        departing = [p for pid, p in self._departing.items() if pid not in self.participants]
+        return [p.public() for p in [*self.participants.values(), *departing]]
 
     async def join(
         self, p: Participant, *, rejoin: bool = False, welcome: dict[str, Any] | None = None
@@ -443,33 +453,88 @@ class Room:
             data={"reason": reason or "server_stopping"},
         )
 
-    async def leave(self, pid: str, kind: EventKind = EventKind.LEFT, reason: str = "") -> None:
+    async def leave(
+        self,
+        pid: str,
+        kind: EventKind = EventKind.LEFT,
+        reason: str = "",
+        *,
+        told: tuple[str, str] | None = None,
+        wait: bool = True,
+    ) -> bool:
         """The participant is gone (closed the page, dropped, or was removed).
 
-        The record comes first, before anything is awaited: closing media may take long or be
-        cut short, and the ledger must not miss the departure."""
+        They are out at once: nothing more reaches them and their media is closed. The others
+        are told (they see the roster without them) once the departure is durable, so nobody
+        is told of a departure the register does not have; one not durable within the outbox's
+        bound is told all the same (the person is gone; the event stays pending). Without
+        ``told`` that telling runs in a task of the room and this returns at once: one who
+        leaves is not held on a slow commit. With ``told`` (an error code and message saying
+        why they are out) the participant is told too, and this waits for it: it returns
+        whether the departure is durable. ``wait=False`` (the node stopping): nobody is told."""
         p = self.participants.get(pid)
         if p is None:
-            return
+            return True
         was_source = self._detach(p)
-        if p.role is ClassRole.HOST:
-            await self.stop_recording(None, "teacher left")
-        elif self.recording is not None:
-            self.recording.set_voice(p.id, None)
-        if kind is EventKind.DISCONNECTED:
-            self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
-        else:
-            self._low_bandwidth.discard(p.id)
-        self._outbox.emit(
-            kind,
-            self.class_id,
-            user_id=p.user_id,
-            participant_id=p.id,
-            role=p.role.value,
-            data={"reason": reason} if reason else {},
-        )
+        self._departing[p.id] = p
+        try:
+            stopped = False
+            if p.role is ClassRole.HOST:
+                stopped = await self._stop_recording_now("teacher left") is not None
+            elif self.recording is not None:
+                self.recording.set_voice(p.id, None)
+            if kind is EventKind.DISCONNECTED:
+                self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
+            else:
+                self._low_bandwidth.discard(p.id)
+            event = self._outbox.emit(
+                kind,
+                self.class_id,
+                user_id=p.user_id,
+                participant_id=p.id,
+                role=p.role.value,
+                data={"reason": reason} if reason else {},
+            )
+            await self._release(p, was_source)
+        except BaseException:
+            self._departed(p)
+            raise
+        if not wait:
+            self._departed(p)
+            return False
+        if told is None:
+            self._spawn(self._tell_departure(p, event, stopped, None))
+            return True
+        return await self._tell_departure(p, event, stopped, told)
+
+    async def _tell_departure(
+        self, p: Participant, event: MediaEvent, stopped: bool, told: tuple[str, str] | None
+    ) -> bool:
+        try:
+            recorded = await self._recorded(event)
+        finally:
+            self._departed(p)
+        if stopped:
+            self._told_recording = False
+        if told is not None:
+            await p.deliver(server_message("error", code=told[0], message=told[1]), last=True)
         await self._broadcast_state()
-        await self._release(p, was_source)
+        return recorded
+
+    def _departed(self, p: Participant) -> None:
+        """Their departure is told (or will never be): out of the roster."""
+        if self._departing.get(p.id) is p:
+            del self._departing[p.id]
+
+    async def _recorded(self, event: MediaEvent) -> bool:
+        """Wait until ``event`` is durable, so that it may be told; False if it is not within
+        the outbox's bound (it stays pending) or was set aside."""
+        try:
+            await self._outbox.durable(event)
+        except NotRecorded as exc:
+            log.warning("class %s: told before it is in the register: %s", self.class_id, exc)
+            return False
+        return True
 
     def _detach(self, p: Participant) -> bool:
         """Take the participant out of the room; True if others were watching them."""
@@ -674,14 +739,42 @@ class Room:
 
     # -- recording ----------------------------------------------------------------------------
     async def start_recording(self, pid: str) -> None:
-        """The teacher records what they publish; everyone is told that it is recording."""
+        """The teacher records what they publish; everyone is told that it is recording.
+
+        The start goes into the record first and the recording begins once it is durable, so
+        nobody is recorded before the register has it and everyone is told. One the register
+        cannot take in time is not started (its stop is recorded after it) and the teacher is
+        told so."""
         host = self._require_host(pid)
-        if self.recording is not None:
+        if self.recording is not None or self._starting_recording:
             return
         if not host.publications:
             await host.send("error", code="nothing_to_record", message="Start your camera first")
             return
+        started = self._outbox.emit(
+            EventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
+        )
+        self._starting_recording = True
+        try:
+            recorded = await self._recorded(started)
+        finally:
+            self._starting_recording = False
+        here = self.participants.get(host.id) is host and bool(host.publications)
+        if not recorded or not here or self.ended or self.recording is not None:
+            self._outbox.emit(
+                EventKind.RECORDING_STOPPED,
+                self.class_id,
+                data={"files": [], "reason": "not_recorded" if not recorded else "not_started"},
+            )
+            if not recorded:
+                await host.send(
+                    "error",
+                    code="recording_not_recorded",
+                    message="The register could not note the recording just now: not started",
+                )
+            return
         self._record(host)
+        self._told_recording = True
         await self._broadcast_state()
 
     def _record(self, host: Participant) -> None:
@@ -692,23 +785,29 @@ class Room:
         for p in self.participants.values():
             if p.role is not ClassRole.HOST and "main" in p.publications:
                 self._set_voice(p)
-        self._outbox.emit(
-            EventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
-        )
 
     async def stop_recording(self, pid: str | None = None, reason: str = "stopped") -> None:
+        """The recording stops at once; everyone is told once its stop is in the record."""
         if pid is not None:
             self._require_host(pid)
+        stopped = await self._stop_recording_now(reason)
+        if stopped is None:
+            return
+        await self._recorded(stopped)  # not in time: it did stop, and it stays pending
+        self._told_recording = False
+        await self._broadcast_state()
+
+    async def _stop_recording_now(self, reason: str) -> MediaEvent | None:
+        """Stop the recording and record its stop (None if nothing was recording)."""
         recording, self.recording = self.recording, None
         if recording is None:
-            return
+            return None
         files = await recording.stop()
-        self._outbox.emit(
+        return self._outbox.emit(
             EventKind.RECORDING_STOPPED,
             self.class_id,
             data={"files": files, "reason": reason},
         )
-        await self._broadcast_state()
 
     def _set_voice(self, p: Participant) -> None:
         """A student's microphone is in the recording's sound while they publish one."""
@@ -723,9 +822,19 @@ class Room:
             self._set_voice(host)
             return
         if self.recording is not None and host.role is ClassRole.HOST:
-            await self.stop_recording(None, "publication changed")
-            if host.publications and not self.ended:
+            if not host.publications or self.ended:
+                await self.stop_recording(None, "publication changed")
+                return
+            # Recorded on, into new files: nobody is told anything new.
+            stopped = await self._stop_recording_now("publication changed")
+            if host.publications and not self.ended and self.recording is None:
                 self._record(host)
+                self._outbox.emit(
+                    EventKind.RECORDING_STARTED, self.class_id, user_id=host.user_id, role="host"
+                )
+            elif stopped is not None:  # the publication went while the files were closed
+                await self._recorded(stopped)
+                self._told_recording = False
                 await self._broadcast_state()
 
     # -- the floor ----------------------------------------------------------------------------
@@ -802,8 +911,7 @@ class Room:
         self.barred.add(user_id)
         found = [p for p in self.participants.values() if p.user_id == user_id]
         for target in found:
-            await target.send("error", code=code, message=message)
-            await self.leave(target.id, EventKind.REMOVED, code)
+            await self.leave(target.id, EventKind.REMOVED, code, told=(code, message))
             await target.close_ws(CLOSE_REMOVED, code)
         self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != user_id}
         return bool(found)
@@ -815,9 +923,20 @@ class Room:
         if target is None or target is by:
             await by.send("error", code="no_such_participant", message="Nobody to remove")
             return
-        await target.send("error", code="removed", message="The teacher removed you from the class")
-        await self.leave(target.id, EventKind.REMOVED, f"removed by user {by.user_id}")
+        # Out at once (safety first); told, as the others are, once the register has it.
+        recorded = await self.leave(
+            target.id,
+            EventKind.REMOVED,
+            f"removed by user {by.user_id}",
+            told=("removed", "The teacher removed you from the class"),
+        )
         await target.close_ws(CLOSE_REMOVED, "removed")
+        if not recorded:
+            await by.send(
+                "error",
+                code="removal_not_recorded",
+                message="They were removed, but the register could not note it just now",
+            )
 
     # -- the end ------------------------------------------------------------------------------
     async def end(self, pid: str | None = None, reason: str = "ended_by_teacher") -> None:
@@ -848,7 +967,8 @@ class Room:
         async def tell_and_close() -> None:
             with contextlib.suppress(NotRecorded):  # it stays pending; the class is over anyway
                 await self._outbox.durable(ended)  # told "ended" once it is in the record
-            await self.stop_recording(None, "class ended")
+            await self._stop_recording_now("class ended")  # nobody is left to tell
+            self._told_recording = False
             for p in members:
                 await p.send("ended", reason=reason)
                 await self._close_media(p)
@@ -863,7 +983,7 @@ class Room:
         """The node stops: participants are disconnected (they may come back elsewhere)."""
         for p in list(self.participants.values()):
             await p.send("error", code="server_stopping", message="The server is restarting")
-            await self.leave(p.id, EventKind.DISCONNECTED, "server_stopping")
+            await self.leave(p.id, EventKind.DISCONNECTED, "server_stopping", wait=False)
             await p.close_ws(CLOSE_SERVER_STOPPING, "server stopping")
         await self._cancel_tasks()
 
@@ -881,7 +1001,7 @@ class Room:
                 "roster",
                 state=self.state.value,
                 publisher=source.name if source else None,
-                recording=self.recording is not None,
+                recording=self._told_recording,
                 participants=self.roster(),
             )
         )
@@ -891,7 +1011,7 @@ class Room:
         for p in list(self.participants.values()):
             await p.deliver(text)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Awaitable[object]) -> None:
         async def run() -> None:
             try:
                 await coro

@@ -27,11 +27,15 @@ async def readyz(request: web.Request) -> web.Response:
     if keys.CLUSTER in request.app:  # a control node: Redis carries the cluster
         if not request.app[keys.CLUSTER].reachable:
             return web.json_response({"status": "unavailable", "redis": "unreachable"}, status=503)
+        # Set aside: in the control's database, and in the live media nodes' dead-letter files.
+        on_nodes = await request.app[keys.CLUSTER].dead_events_of_nodes()
+        dead = SqliteDeadEvents(request.app[keys.DB]).count() + sum(on_nodes.values())
+        doc = {"role": "control", "dead_events": dead, "dead_events_on_nodes": on_nodes}
         waited = await request.app[keys.CLUSTER].events_waiting()  # in the stream, uncommitted
         if waited is not None and waited > request.app[keys.SETTINGS].event_delay_bound_seconds:
-            doc = {"status": "unavailable", "role": "control", "oldest_event_age": round(waited, 3)}
+            doc |= {"status": "unavailable", "oldest_event_age": round(waited, 3)}
             return web.json_response({**doc, "events": "events_delayed"}, status=503)
-        return web.json_response({"status": "ready", "role": "control"})
+        return web.json_response({"status": "ready", **doc})
     node = request.app[keys.MEDIA_NODE]
     doc = {
         "rooms": len(node.rooms),

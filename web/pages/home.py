@@ -38,6 +38,11 @@ async def home(request: web.Request) -> web.Response:
             "dead_events": (
                 SqliteDeadEvents(request.app[keys.DB]).count() if user.role in OBSERVER_ROLES else 0
             ),
+            "dead_events_on_nodes": (
+                await request.app[keys.CLUSTER].dead_events_of_nodes()
+                if user.role in OBSERVER_ROLES and keys.CLUSTER in request.app
+                else {}
+            ),
             "notices": switch_notices(request, user) if user.role not in OBSERVER_ROLES else [],
         },
     )

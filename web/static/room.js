@@ -504,7 +504,10 @@
         else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
         else if (msg.code === "waiting_for_teacher") setStatus(S.waitingTeacher, "waiting");
         else if (msg.code === "class_ended") finish(S.ended, "ended");
-        else if (["chat_too_fast", "too_fast", "camera_not_allowed", "nothing_to_record"].includes(msg.code)) {
+        else if ([
+          "chat_too_fast", "too_fast", "camera_not_allowed", "nothing_to_record",
+          "recording_not_recorded", "removal_not_recorded",
+        ].includes(msg.code)) {
           setStatus(cfg.errors[msg.code]);
         }
         else if (msg.code === "server_stopping") resume = null; // may come back elsewhere
