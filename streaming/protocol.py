@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from access.text import encodable
+
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 48 * 1024
@@ -90,21 +92,6 @@ def _sdp(doc: dict[str, Any]) -> str:
     return sdp
 
 
-def _encodable(value: Any) -> bool:
-    """Whether every string in ``value`` (keys included) can be written as UTF-8."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_encodable(k) and _encodable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_encodable(v) for v in value)
-    return True
-
-
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Validate one message from a client; raise ``ProtocolError`` naming what is wrong."""
     if isinstance(text, bytes):
@@ -117,7 +104,7 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         raise ProtocolError("bad_json", "The message is not valid JSON") from exc
     if not isinstance(doc, dict):
         raise ProtocolError("bad_message", "A message must be a JSON object")
-    if not _encodable(doc):
+    if not encodable(doc):
         # JSON's \uXXXX may carry half of a UTF-16 pair: text no page, log or database can take.
         raise ProtocolError("bad_text", "The message carries text that is not valid Unicode")
     if doc.get("v") != VERSION:
@@ -177,7 +164,7 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
 
 def server_message(kind: str, **fields: Any) -> str:
     text = json.dumps({"v": VERSION, "type": kind, **fields}, ensure_ascii=False)
-    if not text.isascii() and not _encodable(text):
+    if not text.isascii() and not encodable(text):
         # Text the protocol never lets in (it could still come from elsewhere, a token's name):
         # escaped, so the message can be sent rather than fail for everyone it goes to.
         text = json.dumps({"v": VERSION, "type": kind, **fields})

@@ -11,7 +11,6 @@ from access.passwords import Passwords
 from access.throttle import Limits
 from access.tokens import TokenSigner
 from control.changes import Changes
-from control.ingest import events_delayed
 from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
@@ -110,40 +109,6 @@ def create_app(
     return app
 
 
-async def _media_ready(request: web.Request) -> web.Response:
-    node = request.app[keys.MEDIA_NODE]
-    agent = request.app[keys.AGENT]
-    doc = {
-        "node": node.settings.node_id,
-        "rooms": len(node.rooms),
-        "participants": node.participants,
-        "pending_events": node.outbox.pending,
-        "buffered_events": agent.buffered,
-        "dead_events": node.outbox.dead_letters,  # set aside in this run (see the node's log)
-    }
-    if not node.accepting:
-        return web.json_response({"status": "unavailable", "media": "stopping", **doc}, status=503)
-    if agent.refuses_joins():
-        return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
-    settings = request.app[keys.SETTINGS]
-    # Not delivered yet: in the outbox, or on the node's disk while Redis is away.
-    waiting = [t for t in (node.outbox.oldest, agent.oldest_buffered) if t is not None]
-    delayed = events_delayed(
-        min(waiting, default=None), settings.event_delay_bound_seconds, settings.clock()
-    )
-    if delayed is not None:
-        return web.json_response(
-            {
-                "status": "unavailable",
-                "media": "events_delayed",
-                "oldest_event_age": delayed,
-                **doc,
-            },
-            status=503,
-        )
-    return web.json_response({"status": "ready", **doc})
-
-
 async def _alive(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -171,6 +136,6 @@ def create_media_app(settings: Settings, media: MediaBackend | None = None) -> w
     app.cleanup_ctx.append(recording_retention)
     app.on_shutdown.append(disconnect_participants)
     app.router.add_get("/healthz", _alive)
-    app.router.add_get("/readyz", _media_ready)
+    app.router.add_get("/readyz", health.media_readyz)
     app.add_subapp("/media/", create_signaling_app())
     return app

@@ -16,6 +16,7 @@ from aiohttp import web
 from access.api_keys import ApiKey, Scope
 from access.models import Role, User
 from access.sqlite_store import Session
+from access.text import encodable
 from attendance.export import Table, to_csv, to_xlsx
 from control.idempotency import KeyReused, fingerprint, valid_key
 
@@ -162,25 +163,9 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise PageError(400, _("The body is not valid JSON."), "bad_json") from None
     if not isinstance(body, dict):
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
-    if not _encodable(body):
+    if not encodable(body):
         raise PageError(400, _("The body is not valid JSON."), "bad_json")
     return body
-
-
-def _encodable(value: Any) -> bool:
-    """Whether every string in ``value`` is text (JSON may carry a lone UTF-16 surrogate,
-    which no database or page can take)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_encodable(k) and _encodable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_encodable(v) for v in value)
-    return True
 
 
 def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:

@@ -1,4 +1,5 @@
-"""TODO"""
+"""Health: `/healthz` (the process answers) and `/readyz` (it can take people and the register
+keeps up) — for the single process, the control node and, through ``media_readyz``, a media node."""
 
 from __future__ import annotations
 
@@ -43,20 +44,38 @@ async def readyz(request: web.Request) -> web.Response:
         # Events the register could not store, set aside (an administrator looks at them).
         "dead_events": SqliteDeadEvents(request.app[keys.DB]).count(),
     }
-    if not node.accepting:
+    return _media_answer(request, doc, [node.outbox.oldest])
+
+
+async def media_readyz(request: web.Request) -> web.Response:
+    """A cluster's media node: ready while it takes people and what it reports reaches Redis."""
+    node = request.app[keys.MEDIA_NODE]
+    agent = request.app[keys.AGENT]
+    doc = {
+        "node": node.settings.node_id,
+        "rooms": len(node.rooms),
+        "participants": node.participants,
+        "pending_events": node.outbox.pending,
+        "buffered_events": agent.buffered,
+        "dead_events": node.outbox.dead_letters,  # set aside in this run (see the node's log)
+    }
+    if agent.refuses_joins() and node.accepting:
+        return web.json_response({"status": "unavailable", "media": "backlog", **doc}, status=503)
+    # Not delivered yet: in the outbox, or on the node's disk while Redis is away.
+    return _media_answer(request, doc, [node.outbox.oldest, agent.oldest_buffered])
+
+
+def _media_answer(
+    request: web.Request, doc: dict[str, object], waiting: list[float | None]
+) -> web.Response:
+    """Not ready while the node stops or the oldest event not yet delivered is older than the
+    bound (the register is behind)."""
+    if not request.app[keys.MEDIA_NODE].accepting:
         return web.json_response({"status": "unavailable", "media": "stopping", **doc}, status=503)
     settings = request.app[keys.SETTINGS]
-    delayed = events_delayed(
-        node.outbox.oldest, settings.event_delay_bound_seconds, settings.clock()
-    )
+    oldest = min((t for t in waiting if t is not None), default=None)
+    delayed = events_delayed(oldest, settings.event_delay_bound_seconds, settings.clock())
     if delayed is not None:
-        return web.json_response(
-            {
-                "status": "unavailable",
-                "media": "events_delayed",
-                "oldest_event_age": delayed,
-                **doc,
-            },
-            status=503,
-        )
+        head = {"status": "unavailable", "media": "events_delayed", "oldest_event_age": delayed}
+        return web.json_response({**head, **doc}, status=503)
     return web.json_response({"status": "ready", **doc})

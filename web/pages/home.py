@@ -1,4 +1,5 @@
-"""TODO"""
+"""The home page: a person's classes, and for those who watch the academy its alerts and
+notices."""
 
 from __future__ import annotations
 

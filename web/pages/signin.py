@@ -1,4 +1,5 @@
-"""TODO"""
+"""Signing in and out: the password form (throttled per login and address), one-time sign-in
+links, and the language a person reads the pages in."""
 
 from __future__ import annotations
 
