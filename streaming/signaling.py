@@ -153,6 +153,8 @@ async def _serve(
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
+    """One participant's connection: the first message admits them (or they are refused, the
+    socket closed with the code the browser acts on); then their messages until they go."""
     node = request.config_dict[NODE_KEY]
     try:
         class_id = int(request.match_info["class_id"])
@@ -174,18 +176,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return ws
     claims, join_claims = admitted
     rejoin = bool(claims.participant_id)
-    refused = await node.refusal(class_id, new=not rejoin, user_id=claims.user_id)
-    if refused is not None:
-        code, message = refused
-        log.info("refused %s to class %s: %s", claims.user_id, class_id, code)
-        await _refuse(ws, code, message, REFUSAL_CLOSES.get(code, CLOSE_SERVER_STOPPING))
-        return ws
-    if join_claims is not None and not await node.spend(
-        join_claims.token_id, join_claims.expires_at
-    ):
-        # A join token admits once; coming back after a drop is the reconnect token's.
-        log.info("refused %s to class %s: join token used again", claims.user_id, class_id)
-        await _refuse(ws, "token_used", USED_LINK_MESSAGE, CLOSE_UNAUTHORIZED)
+    if not await _cleared(node, ws, class_id, claims, join_claims):
         return ws
     room = node.room(class_id)
     p = Participant(
@@ -196,9 +187,58 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         send_text=ws.send_str,
         close_ws=lambda code, reason: ws.close(code=code, message=reason.encode()),
     )
+    if not await _enter(node, ws, room, p, rejoin=rejoin, join_claims=join_claims):
+        return ws
+    log.info(
+        "%s class=%s user=%s role=%s",
+        "rejoined" if rejoin else "joined",
+        class_id,
+        p.user_id,
+        p.role.value,
+    )
+    await _attend(node, room, p, ws)
+    return ws
+
+
+async def _cleared(
+    node: MediaNode,
+    ws: web.WebSocketResponse,
+    class_id: int,
+    claims: ReconnectClaims,
+    join_claims: JoinClaims | None,
+) -> bool:
+    """Whether the node lets this person in (the class is here, they are not taken out), and
+    a join token admits for the first time (it is spent here); False after refusing."""
+    refused = await node.refusal(class_id, new=not claims.participant_id, user_id=claims.user_id)
+    if refused is not None:
+        code, message = refused
+        log.info("refused %s to class %s: %s", claims.user_id, class_id, code)
+        await _refuse(ws, code, message, REFUSAL_CLOSES.get(code, CLOSE_SERVER_STOPPING))
+        return False
+    if join_claims is not None and not await node.spend(
+        join_claims.token_id, join_claims.expires_at
+    ):
+        # A join token admits once; coming back after a drop is the reconnect token's.
+        log.info("refused %s to class %s: join token used again", claims.user_id, class_id)
+        await _refuse(ws, "token_used", USED_LINK_MESSAGE, CLOSE_UNAUTHORIZED)
+        return False
+    return True
+
+
+async def _enter(
+    node: MediaNode,
+    ws: web.WebSocketResponse,
+    room: Room,
+    p: Participant,
+    *,
+    rejoin: bool,
+    join_claims: JoinClaims | None,
+) -> bool:
+    """Join the room, welcomed with a reconnect token; False after refusing one the room
+    would not take."""
     grace = node.settings.reconnect_grace
     reconnect_token = node.signer.mint_reconnect(
-        ReconnectClaims(p.user_id, class_id, p.id, p.role, p.name), ttl=grace
+        ReconnectClaims(p.user_id, room.class_id, p.id, p.role, p.name), ttl=grace
     )
     try:
         await room.join(
@@ -208,15 +248,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         )
     except InvalidStateError:
         await _refuse(ws, "class_ended", "The class has ended", 4000)
-        return ws
+        return False
     except Barred:
         await _refuse(ws, "revoked", REVOKED_MESSAGE, CLOSE_REMOVED)
-        return ws
+        return False
     except WaitingForTeacher:
         if join_claims is not None:
             await node.unspend(join_claims.token_id)  # it admitted nobody
         await _refuse(ws, "waiting_for_teacher", "The teacher has not started the class yet", 4009)
-        return ws
+        return False
     except NotRecorded:
         # Not welcomed: nobody is told "you are in" unless the register has it.
         await _refuse(
@@ -225,18 +265,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             "Your joining could not be recorded right now; try again in a moment",
             CLOSE_SERVER_STOPPING,
         )
-        return ws
+        return False
     except ReconnectExpired:
         # Too late to be the same participant: the client joins afresh (a new join token).
         await _refuse(ws, "reconnect_expired", "Join the class again", CLOSE_UNAUTHORIZED)
-        return ws
-    log.info(
-        "%s class=%s user=%s role=%s",
-        "rejoined" if rejoin else "joined",
-        class_id,
-        p.user_id,
-        p.role.value,
-    )
+        return False
+    return True
+
+
+async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse) -> None:
+    """The participant's messages until they go; then their departure (if the room still has
+    them) and the socket closed."""
+    class_id = room.class_id
     left_kind, reason = EventKind.DISCONNECTED, "connection lost"
     try:
         left_kind, reason = await _serve(node, room, p, ws)
@@ -258,7 +298,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if not ws.closed:
             await ws.close()
     log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
-    return ws
 
 
 def create_signaling_app() -> web.Application:

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from access.events import EventKind
-from streaming import room as room_module
+from streaming import participant as participant_module
 from tests.conftest import Academy, SignIn
 from tests.peers import join, wait_gone
 from web.core import keys
@@ -75,7 +75,7 @@ async def test_teacher_removes_a_participant_and_only_the_teacher_may(
 async def test_a_client_that_stops_reading_is_dropped_and_its_departure_recorded(
     served: TestServer, academy: Academy, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(room_module, "SEND_TIMEOUT", 1.0)
+    monkeypatch.setattr(participant_module, "SEND_TIMEOUT", 1.0)
     teacher = await join(sign_in(academy.teacher_id), academy.class_id)
     stalled = await join(sign_in(academy.student_ids[0]), academy.class_id)
     room = served.app[keys.MEDIA_NODE].rooms[academy.class_id]

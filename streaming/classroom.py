@@ -1,0 +1,113 @@
+"""What happens in class: hands raised, the floor given and taken back, the chat, removals."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from access.events import EventKind
+from access.models import ClassRole
+
+from .events import NotRecorded
+from .limits import CHAT_BURST, CHAT_BURST_SECONDS
+from .membership import MembershipMixin
+from .participant import CLOSE_REMOVED, Floor
+from .protocol import ProtocolError, server_message
+
+
+class ClassroomMixin(MembershipMixin):
+    """The teacher's and students' doings in class: hands, floor, chat, removals."""
+
+    async def raise_hand(self, pid: str, raised: bool) -> None:
+        p = self._get(pid)
+        if p.role is not ClassRole.LEARNER:
+            raise ProtocolError("not_allowed", "Only students raise their hand")
+        if p.hand_raised != raised:
+            p.hand_raised = raised
+            await self._broadcast_state()
+
+    async def grant_floor(self, by_pid: str, target_pid: str, floor: Floor) -> None:
+        """The teacher gives a student the floor: their microphone (and camera, if allowed)
+        will reach everyone once they publish."""
+        self._require_host(by_pid)
+        target = self.participants.get(target_pid)
+        if target is None or target.role is not ClassRole.LEARNER:
+            await self._get(by_pid).send(
+                "error", code="no_such_participant", message="Only a student present can speak"
+            )
+            return
+        target.floor = floor
+        target.had_floor = True
+        target.hand_raised = False
+        await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
+        await self._broadcast_state()
+
+    async def revoke_floor(self, by_pid: str | None, target_pid: str) -> None:
+        """The teacher takes the floor back (or mutes the speaker): their media stops."""
+        if by_pid is not None:
+            self._require_host(by_pid)
+        target = self.participants.get(target_pid)
+        if target is None or target.floor is None:
+            return
+        target.floor = None
+        await self.unpublish(target.id, "main")
+        await target.send("floor_revoked")
+        await self._broadcast_state()
+
+    # -- chat and moderation -----------------------------------------------------------------
+    async def say(self, pid: str, text: str) -> None:
+        """A chat message to everyone in the class, kept for late joiners and in the record."""
+        p = self._get(pid)
+        now = time.time()
+        if len(p.chat_times) == CHAT_BURST and now - p.chat_times[0] < CHAT_BURST_SECONDS:
+            await p.send(
+                "error", code="chat_too_fast", message="Wait a moment before the next message"
+            )
+            return
+        p.chat_times.append(now)
+        event = self._outbox.emit(
+            EventKind.CHAT_MESSAGE,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data={"text": text},
+        )
+        message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
+        with contextlib.suppress(NotRecorded):  # it stays pending; shown as said
+            await self._outbox.durable(event)  # in the record before anyone is shown it
+        self.chat.append(message)
+        await self._broadcast(server_message("chat", **message))
+
+    async def remove_user(self, user_id: int, code: str, message: str) -> bool:
+        """The control plane takes someone out (a guest whose approval was revoked): told why,
+        recorded as removed, disconnected; True if they were here."""
+        self.barred.add(user_id)
+        found = [p for p in self.participants.values() if p.user_id == user_id]
+        for target in found:
+            await self.leave(target.id, EventKind.REMOVED, code, told=(code, message))
+            await target.close_ws(CLOSE_REMOVED, code)
+        self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != user_id}
+        return bool(found)
+
+    async def remove(self, by_pid: str, target_pid: str) -> None:
+        """The teacher removes a participant; they are told, and do not come back by themselves."""
+        by = self._require_host(by_pid)
+        target = self.participants.get(target_pid)
+        if target is None or target is by:
+            await by.send("error", code="no_such_participant", message="Nobody to remove")
+            return
+        # Out at once (safety first); told, as the others are, once the register has it.
+        recorded = await self.leave(
+            target.id,
+            EventKind.REMOVED,
+            f"removed by user {by.user_id}",
+            told=("removed", "The teacher removed you from the class"),
+        )
+        await target.close_ws(CLOSE_REMOVED, "removed")
+        if not recorded:
+            await by.send(
+                "error",
+                code="removal_not_recorded",
+                message="They were removed, but the register could not note it just now",
+            )

@@ -1,0 +1,188 @@
+"""What every part of a room stands on: its state, who is in it, and how it tells them.
+
+The room's concerns are mixins over this core, one module each, in the order they build on one
+another: ``recording_control`` (the recording), ``room_media`` (publishing and watching),
+``membership`` (joining and leaving), ``classroom`` (the floor, the chat, removals) and ``room``
+(the class as a whole: its end). Free of aiohttp and aiortc.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import enum
+import logging
+from collections import deque
+from collections.abc import Awaitable
+from typing import Any
+
+from access.events import EventKind
+from access.models import ClassRole
+
+from .events import EventOutbox, MediaEvent, NotRecorded
+from .limits import CHAT_HISTORY
+from .media_ports import MediaBackend, RecordingMedia
+from .participant import Participant
+from .protocol import ProtocolError, server_message
+
+log = logging.getLogger("sabaq.streaming.room")
+
+
+class InvalidStateError(Exception):
+    pass
+
+
+class Barred(Exception):
+    """The control plane took this person out of the class (a revoked guest): not again."""
+
+
+class WaitingForTeacher(Exception):
+    """A guest came before the teacher started the class: they wait in the lobby."""
+
+
+class ReconnectExpired(Exception):
+    """A reconnect for a participant this room no longer waits for."""
+
+
+class RoomState(enum.StrEnum):
+    WAITING = "waiting"  # nobody has started it yet
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class RoomCore(abc.ABC):
+    """One live class on this node: its state and the helpers its concerns share."""
+
+    def __init__(
+        self,
+        class_id: int,
+        outbox: EventOutbox,
+        media: MediaBackend,
+        reconnect_grace: float = 60.0,
+        barred: set[int] | None = None,
+    ) -> None:
+        self.class_id = class_id
+        # People the control plane took out (revoked guests): refused on join and rejoin.
+        self.barred: set[int] = barred if barred is not None else set()
+        self.state = RoomState.WAITING
+        self._outbox = outbox
+        self._media = media
+        self.participants: dict[str, Participant] = {}
+        self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_HISTORY)
+        self._grace = reconnect_grace
+        # A dropped participant → (their user, until when they may come back as themselves).
+        self._gone: dict[str, tuple[int, float]] = {}
+        # Participants (present, or dropped and awaited back) who chose low bandwidth: a rejoin
+        # of the same participant keeps the choice.
+        self._low_bandwidth: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # One admission at a time per person: two sockets of one person opened together would
+        # otherwise both take over the same older tab and both stay (the newest one wins).
+        self._admitting: dict[int, tuple[asyncio.Lock, int]] = {}  # user → lock, its users
+        self._ending: asyncio.Future[None] | None = None
+        self.recording: RecordingMedia | None = None
+        # What the others are told, which follows the record: one who left is in the roster until
+        # their departure is durable, and the recording is said to run once its start is.
+        self._departing: dict[str, Participant] = {}
+        self._told_recording = False
+        self._starting_recording = False
+
+    @property
+    def host(self) -> Participant | None:
+        for p in self.participants.values():
+            if p.role is ClassRole.HOST:
+                return p
+        return None
+
+    @property
+    def source(self) -> Participant | None:
+        """The teacher, while publishing: whose picture everyone watches."""
+        host = self.host
+        return host if host is not None and host.publisher is not None else None
+
+    def sources(self) -> list[tuple[Participant, str]]:
+        """Every publication: the teacher's (camera, screen) and whoever has the floor."""
+        return [(p, name) for p in self.participants.values() for name in p.publications]
+
+    @property
+    def ended(self) -> bool:
+        return self.state is RoomState.ENDED
+
+    def roster(self) -> list[dict[str, Any]]:
+        """Who is in the class as the record has it: one whose departure is not durable yet is
+        still shown."""
+        departing = [p for pid, p in self._departing.items() if pid not in self.participants]
+        return [p.public() for p in [*self.participants.values(), *departing]]
+
+    async def _recorded(self, event: MediaEvent) -> bool:
+        """Wait until ``event`` is durable, so that it may be told; False if it is not within
+        the outbox's bound (it stays pending) or was set aside."""
+        try:
+            await self._outbox.durable(event)
+        except NotRecorded as exc:
+            log.warning("class %s: told before it is in the register: %s", self.class_id, exc)
+            return False
+        return True
+
+    def _require_host(self, pid: str) -> Participant:
+        p = self._get(pid)
+        if p.role is not ClassRole.HOST:
+            raise ProtocolError("not_allowed", "Only the teacher does that")
+        return p
+
+    @abc.abstractmethod
+    async def leave(
+        self,
+        pid: str,
+        kind: EventKind = EventKind.LEFT,
+        reason: str = "",
+        *,
+        told: tuple[str, str] | None = None,
+        wait: bool = True,
+    ) -> bool:
+        """The participant is gone (``membership``)."""
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _get(self, pid: str) -> Participant:
+        p = self.participants.get(pid)
+        if p is None:
+            raise ProtocolError("not_joined", "Join the class first")
+        return p
+
+    async def _broadcast_state(self) -> None:
+        source = self.source
+        await self._broadcast(
+            server_message(
+                "roster",
+                state=self.state.value,
+                publisher=source.name if source else None,
+                recording=self._told_recording,
+                participants=self.roster(),
+            )
+        )
+
+    async def _broadcast(self, text: str) -> None:
+        """One message to everyone, serialized once (a class may have 200 participants)."""
+        for p in list(self.participants.values()):
+            await p.deliver(text)
+
+    def _spawn(self, coro: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("room %s: background media task failed", self.class_id)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_tasks(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        for t in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t

@@ -1,0 +1,204 @@
+"""Publishing and watching: offers, answers, the viewers' connections, low bandwidth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from access.events import EventKind
+from access.models import PUBLISHERS
+
+from .media_ports import PublisherMedia, ViewerMedia, close_quietly
+from .participant import CLOSE_MEDIA_FAILED, Floor, Participant, Publication, hold_camera
+from .protocol import ProtocolError
+from .recording_control import RecordingMixin
+from .room_core import RoomState
+
+log = logging.getLogger("sabaq.streaming.room")
+
+
+class MediaMixin(RecordingMixin):
+    """Publications and the viewers' peer connections to them."""
+
+    async def publish(self, pid: str, sdp: str, tracks: tuple[str, ...] = ()) -> None:
+        """The teacher publishes camera and microphone, or the screen (``tracks`` is then
+        exactly ``("screen",)``: a publication of its own); a learner with the floor publishes
+        what the floor allows. Everyone else is offered the new media.
+
+        ``tracks`` labels the offer's media sections in order, so that viewers can tell them
+        apart."""
+        p = self._get(pid)
+        name = "screen" if tracks == ("screen",) else "main"
+        if "screen" in tracks and (name != "screen" or p.role not in PUBLISHERS):
+            raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
+        if p.role not in PUBLISHERS and p.floor is None:
+            if p.had_floor:
+                # The floor was taken back before this offer arrived: not an offence.
+                await p.send("floor_revoked")
+                return
+            raise ProtocolError(
+                "not_allowed", "Only the teacher, or whoever has the floor, publishes"
+            )
+        if self.state is not RoomState.LIVE:
+            raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
+        await self.unpublish(pid, name)
+        pub = self._media.new_publisher(lambda: self._spawn(self._media_failed(p)))
+        try:
+            answer = await pub.accept_offer(sdp)
+        except Exception as exc:
+            await close_quietly(pub)
+            raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
+        kinds = pub.track_kinds
+        if sorted(kinds) not in (["audio"], ["video"], ["audio", "video"]) or (
+            name == "screen" and kinds != ("video",)
+        ):
+            await close_quietly(pub)
+            raise ProtocolError(
+                "bad_sdp", "Publish one microphone and one camera (or one screen), no more"
+            )
+        if p.role not in PUBLISHERS and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
+            await close_quietly(pub)
+            await p.send("error", code="camera_not_allowed", message="The floor is for sound only")
+            return
+        if self.participants.get(pid) is not p or (p.role not in PUBLISHERS and not p.floor):
+            await close_quietly(pub)  # left, or lost the floor, while we negotiated
+            return
+        expected = tuple("microphone" if k == "audio" else "camera" for k in kinds)
+        if name == "screen":
+            expected = ("screen",) * len(kinds)
+        if (
+            (tracks and len(tracks) != len(kinds))
+            or (
+                name == "main"
+                and tracks
+                and any(
+                    (t == "microphone") != (k == "audio")
+                    for t, k in zip(tracks, kinds, strict=True)
+                )
+            )
+            or (name == "screen" and kinds != ("video",))
+        ):
+            await close_quietly(pub)
+            raise ProtocolError("bad_message", "'tracks' does not match the offer's media")
+        p.publications[name] = Publication(pub, tracks or expected)
+        await p.send("answer", sdp=answer, publication=name)
+        await self._rerecord(p)
+        await self._broadcast_state()
+        for q in list(self.participants.values()):
+            if q is not p:
+                self._spawn(self._subscribe(q, p, name))
+
+    async def unpublish(self, pid: str, name: str) -> None:
+        """Stop one publication (the teacher stops sharing the screen, say)."""
+        p = self._get(pid)
+        old = p.publications.pop(name, None)
+        if old is not None:
+            await self._stop_watching(p.source_id(name))
+            await self._rerecord(p)
+            await close_quietly(old.media)
+            await self._broadcast_state()
+
+    async def _subscribe(self, viewer: Participant, source: Participant, name: str) -> None:
+        """Offer one publication to a viewer; one offer at a time per viewer, and an offer
+        overtaken by a newer publication of that source is dropped."""
+        source_id = source.source_id(name)
+        async with viewer.subscribing:
+            publication = source.publications.get(name)
+            if publication is None or viewer.closed or source.closed:
+                return
+            old = viewer.views.pop(source_id, None)
+            if old is not None:
+                await close_quietly(old)
+            media = self._media.new_viewer(
+                publication.media, lambda: self._spawn(self._media_failed(viewer))
+            )
+            try:
+                offer = await media.make_offer()
+            except asyncio.CancelledError:
+                await close_quietly(media)  # the class ended meanwhile: nothing left open
+                raise
+            except Exception:
+                log.exception("could not offer media to %s", viewer.id)
+                await close_quietly(media)
+                return
+            current = (
+                self.participants.get(viewer.id) is viewer
+                and self.participants.get(source.id) is source
+                and source.publications.get(name) is publication
+            )
+            if viewer.closed or not current:
+                await close_quietly(media)
+                return
+            # Held back (low bandwidth) before the viewer's answer can start any sending, and
+            # after the last await, so a choice made while this offer was prepared is honoured.
+            hold_camera(viewer, publication, media)
+            viewer.views[source_id] = media
+            viewer.offer_id += 1
+            viewer.pending = {o: s for o, s in viewer.pending.items() if s != source_id}
+            viewer.pending[viewer.offer_id] = source_id
+            await viewer.send(
+                "offer",
+                sdp=offer,
+                offer_id=viewer.offer_id,
+                source=source_id,
+                source_role=source.role.value,
+                publisher=source.name,
+                tracks=list(publication.tracks),
+            )
+
+    async def answer(self, pid: str, sdp: str, offer_id: int) -> None:
+        p = self._get(pid)
+        source_id = p.pending.pop(offer_id, None)
+        view = p.views.get(source_id) if source_id else None
+        if view is None:
+            # An answer to an offer that a newer one replaced: harmless, ignored.
+            log.info("participant %s: stale answer to offer %s", pid, offer_id)
+            return
+        try:
+            await view.accept_answer(sdp)
+        except Exception as exc:
+            raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
+
+    async def _media_failed(self, p: Participant) -> None:
+        """A peer connection of this participant failed: they are told and disconnected (their
+        page reconnects if it can); everyone else goes on."""
+        if self.participants.get(p.id) is not p:
+            return
+        await p.send("error", code="media_failed", message="The media connection failed")
+        await self.leave(p.id, EventKind.DISCONNECTED, "media connection failed")
+        await p.close_ws(CLOSE_MEDIA_FAILED, "media failed")
+
+    async def set_low_bandwidth(self, pid: str, on: bool) -> None:
+        """A viewer's low-bandwidth choice: while on, the camera video of every source (the
+        teacher, a presenting guest, a student with the floor) is held back from them; sound and
+        the shared screen still come. Off, the pictures come back from a keyframe. Nothing is
+        renegotiated: the viewer's connections stay as they are."""
+        p = self._get(pid)
+        p.low_bandwidth = on
+        if on:
+            self._low_bandwidth.add(p.id)
+        else:
+            self._low_bandwidth.discard(p.id)
+        for source, name in self.sources():
+            view = p.views.get(source.source_id(name))
+            if view is not None:
+                hold_camera(p, source.publications[name], view)
+        await p.send("low_bandwidth", on=on)
+
+    async def _close_media(self, p: Participant) -> None:
+        media: list[PublisherMedia | ViewerMedia] = [pub.media for pub in p.publications.values()]
+        media.extend(p.views.values())
+        p.publications.clear()
+        p.views.clear()
+        p.pending.clear()
+        for m in media:
+            await close_quietly(m)
+
+    async def _stop_watching(self, source_id: str) -> None:
+        """Nobody watches this source any more (it left, or stopped publishing)."""
+        for q in list(self.participants.values()):
+            view = q.views.pop(source_id, None)
+            q.pending = {o: s for o, s in q.pending.items() if s != source_id}
+            if view is not None:
+                await q.send("source_ended", source=source_id)
+                await close_quietly(view)
