@@ -136,6 +136,9 @@ class Cluster:
     async def readmit(self, class_id: int, user_id: int) -> None:
         await self.commands.readmit(class_id, user_id)
 
+    async def taken_out(self, class_id: int) -> dict[int, str]:
+        return await self.commands.taken_out(class_id)
+
     async def end_class(self, class_id: int, reason: str) -> bool:
         return await self.commands.end_class(class_id, reason)
 

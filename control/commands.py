@@ -21,6 +21,11 @@ class MediaControl(Protocol):
         """Let a person taken out come back."""
         ...
 
+    async def taken_out(self, class_id: int) -> dict[int, str]:
+        """Who is kept out of the class → the code they are refused with ("removed": by the
+        teacher)."""
+        ...
+
     async def end_class(self, class_id: int, reason: str) -> bool: ...
 
     async def present_user_ids(self, class_id: int) -> set[int]:
@@ -43,6 +48,9 @@ class LocalMediaControl:
     async def readmit(self, class_id: int, user_id: int) -> None:
         self._gate.readmit(class_id, user_id)
         self._node.readmit(class_id, user_id)
+
+    async def taken_out(self, class_id: int) -> dict[int, str]:
+        return self._gate.taken_out(class_id)
 
     async def end_class(self, class_id: int, reason: str) -> bool:
         return await self._node.end_class(class_id, reason)

@@ -65,9 +65,18 @@ class LocalGate:
     async def hosts(self, class_id: int) -> bool:
         return True  # one node: every class is here
 
-    async def barred(self, class_id: int) -> set[int] | None:
-        rows = self._db.execute("SELECT user_id FROM media_barred WHERE class_id = ?", (class_id,))
-        return {int(r[0]) for r in rows}
+    async def barred(self, class_id: int) -> dict[int, str] | None:
+        return self.taken_out(class_id)
+
+    def taken_out(self, class_id: int) -> dict[int, str]:
+        """Who is kept out of the class → the code they are refused with."""
+        rows = self._db.execute(
+            "SELECT user_id, code FROM media_barred WHERE class_id = ?", (class_id,)
+        )
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    async def keep_out(self, class_id: int, user_id: int, code: str, message: str) -> None:
+        self.bar(class_id, user_id, code, message)
 
     async def ended(self, class_id: int) -> bool:
         try:

@@ -14,12 +14,13 @@ from redis.asyncio import Redis
 
 from access.ids import uuid7
 from streaming.cluster import (
-    BARRED_FOR,
     PLACEMENT,
     ROSTER,
     barred_key,
+    code_of,
     command_channel,
     follow,
+    keep_out,
     text,
 )
 from streaming.redis_events import UNREACHABLE
@@ -104,10 +105,7 @@ class RedisMediaControl:
 
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
         try:
-            key = barred_key(class_id)
-            words = json.dumps({"code": code, "message": message}, ensure_ascii=False)
-            await self._redis.hset(key, str(user_id), words)  # type: ignore[misc]
-            await self._redis.expire(key, int(BARRED_FOR))
+            await keep_out(self._redis, class_id, user_id, code, message)
         except UNREACHABLE:
             log.error("class %s: Redis cannot be reached; %s not barred", class_id, user_id)
             return False
@@ -121,6 +119,14 @@ class RedisMediaControl:
             log.error("class %s: Redis cannot be reached; %s not let back", class_id, user_id)
             return
         await self.command(class_id, "readmit", user_id=user_id)
+
+    async def taken_out(self, class_id: int) -> dict[int, str]:
+        try:
+            told = await self._redis.hgetall(barred_key(class_id))  # type: ignore[misc]
+        except UNREACHABLE:
+            log.error("class %s: Redis cannot be reached; who is kept out is not known", class_id)
+            return {}
+        return {int(text(u)): code_of(w) for u, w in told.items()}
 
     async def end_class(self, class_id: int, reason: str) -> bool:
         answer = await self.command(class_id, "end", reason=reason)

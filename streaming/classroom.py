@@ -11,7 +11,7 @@ from access.models import ClassRole
 from .events import NotRecorded
 from .limits import CHAT_BURST, CHAT_BURST_SECONDS
 from .membership import MembershipMixin
-from .participant import CLOSE_REMOVED, Floor
+from .participant import CLOSE_REMOVED, REMOVED_MESSAGE, Floor
 from .protocol import ProtocolError, server_message
 
 
@@ -91,18 +91,23 @@ class ClassroomMixin(MembershipMixin):
         return bool(found)
 
     async def remove(self, by_pid: str, target_pid: str) -> None:
-        """The teacher removes a participant; they are told, and do not come back by themselves."""
+        """The teacher removes a participant; they are told, and stay out of the class (also
+        with a new join token, or after a restart) until the teacher lets them back."""
         by = self._require_host(by_pid)
         target = self.participants.get(target_pid)
         if target is None or target is by:
             await by.send("error", code="no_such_participant", message="Nobody to remove")
             return
+        self.barred.add(target.user_id)  # before any await: no tab of theirs comes in meanwhile
+        self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != target.user_id}
+        if self._keep_out is not None:
+            await self._keep_out(target.user_id)
         # Out at once (safety first); told, as the others are, once the register has it.
         recorded = await self.leave(
             target.id,
             EventKind.REMOVED,
             f"removed by user {by.user_id}",
-            told=("removed", "The teacher removed you from the class"),
+            told=("removed", REMOVED_MESSAGE),
         )
         await target.close_ws(CLOSE_REMOVED, "removed")
         if not recorded:

@@ -86,6 +86,22 @@ def barred_key(class_id: int) -> str:
     return f"sabaq:barred:{class_id}"
 
 
+def code_of(words: object) -> str:
+    """The code a barred person is refused with, from what the barred hash tells them."""
+    try:
+        return str(json.loads(text(words))["code"])
+    except (ValueError, KeyError, TypeError):
+        return "revoked"
+
+
+async def keep_out(redis: Redis, class_id: int, user_id: int, code: str, message: str) -> None:
+    """Put a person on the class's barred hash (what they are told, by code and message)."""
+    key = barred_key(class_id)
+    words = json.dumps({"code": code, "message": message}, ensure_ascii=False)
+    await redis.hset(key, str(user_id), words)  # type: ignore[misc]
+    await redis.expire(key, int(BARRED_FOR))
+
+
 def ended_key(class_id: int) -> str:
     return f"sabaq:ended:{class_id}"
 
@@ -230,12 +246,18 @@ class MediaAgent:
             return True  # the join token named this node; go on with what it was told
         return placed is not None and text(placed) == self.id
 
-    async def barred(self, class_id: int) -> set[int] | None:
+    async def barred(self, class_id: int) -> dict[int, str] | None:
         try:
-            members = await self._redis.hkeys(barred_key(class_id))  # type: ignore[misc]
+            told = await self._redis.hgetall(barred_key(class_id))  # type: ignore[misc]
         except UNREACHABLE:
             return None
-        return {int(text(m)) for m in members}
+        return {int(text(u)): code_of(w) for u, w in told.items()}
+
+    async def keep_out(self, class_id: int, user_id: int, code: str, message: str) -> None:
+        try:
+            await keep_out(self._redis, class_id, user_id, code, message)
+        except UNREACHABLE:  # this node keeps them out; the next command or join asks again
+            log.error("class %s: Redis cannot be reached; %s not kept out", class_id, user_id)
 
     async def ended(self, class_id: int) -> bool:
         try:

@@ -14,6 +14,7 @@ from typing import Protocol
 from access.tokens import TokenSigner
 
 from .events import EventOutbox, EventSink, Spool
+from .participant import REMOVED_MESSAGE
 from .room import MediaBackend, Room, RoomState
 
 log = logging.getLogger("sabaq.streaming.node")
@@ -53,8 +54,14 @@ class ClassGate(Protocol):
         """Whether the class is (still) placed on this node."""
         ...
 
-    async def barred(self, class_id: int) -> set[int] | None:
-        """Who the control plane took out of the class, or None when that cannot be asked."""
+    async def barred(self, class_id: int) -> dict[int, str] | None:
+        """Who was taken out of the class (by the control plane, or removed by the teacher),
+        each with the code they are refused with; None when that cannot be asked."""
+        ...
+
+    async def keep_out(self, class_id: int, user_id: int, code: str, message: str) -> None:
+        """Keep out one the teacher removed, until the teacher lets them back (the control
+        plane's ``readmit``)."""
         ...
 
     async def ended(self, class_id: int) -> bool:
@@ -99,6 +106,7 @@ class MediaNode:
         self.media = media
         self.rooms: dict[int, Room] = {}
         self._barred: dict[int, set[int]] = {}  # class → people taken out by the control plane
+        self._bar_codes: dict[int, dict[int, str]] = {}  # class → person taken out → why (code)
         self._spent: dict[str, float] = {}  # join tokens used here → until when they are valid
         self._closing = False
 
@@ -111,6 +119,7 @@ class MediaNode:
                 self.media,
                 self.settings.reconnect_grace,
                 self._barred.setdefault(class_id, set()),
+                keep_out=lambda user_id: self.keep_out(class_id, user_id),
             )
             self.rooms[class_id] = room
         return room
@@ -141,9 +150,16 @@ class MediaNode:
             known = self._barred.setdefault(class_id, set())  # the room holds this very set
             known.clear()
             known.update(barred)
+            self._bar_codes[class_id] = dict(barred)
         if user_id is not None and user_id in self._barred.get(class_id, ()):
-            return "revoked", REVOKED_MESSAGE
+            return self.barred_refusal(class_id, user_id)
         return None
+
+    def barred_refusal(self, class_id: int, user_id: int) -> tuple[str, str]:
+        """How one taken out of the class is refused: one the teacher removed is told so."""
+        if self._bar_codes.get(class_id, {}).get(user_id) == "removed":
+            return "removed", REMOVED_MESSAGE
+        return "revoked", REVOKED_MESSAGE
 
     async def spend(self, token_id: str, until: float) -> bool:
         """Admit with a join token once: False if it was used already (here, or — as the gate
@@ -222,6 +238,7 @@ class MediaNode:
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
         """Take a person out of a class (a guest whose approval was revoked)."""
         self._barred.setdefault(class_id, set()).add(user_id)  # also before the room exists
+        self._bar_codes.setdefault(class_id, {})[user_id] = code
         room = self.rooms.get(class_id)
         if room is None or room.state is RoomState.ENDED:
             return False
@@ -230,6 +247,15 @@ class MediaNode:
     def readmit(self, class_id: int, user_id: int) -> None:
         """Let a person taken out by the control plane come back (a learner admitted again)."""
         self._barred.get(class_id, set()).discard(user_id)
+        self._bar_codes.get(class_id, {}).pop(user_id, None)
+
+    async def keep_out(self, class_id: int, user_id: int) -> None:
+        """The teacher removed the person: kept out of the class here and, through the gate,
+        across new join tokens, other nodes and restarts, until the teacher lets them back."""
+        self._barred.setdefault(class_id, set()).add(user_id)
+        self._bar_codes.setdefault(class_id, {})[user_id] = "removed"
+        if self.gate is not None:
+            await self.gate.keep_out(class_id, user_id, "removed", REMOVED_MESSAGE)
 
     def present_user_ids(self, class_id: int) -> set[int]:
         room = self.rooms.get(class_id)

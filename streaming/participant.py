@@ -32,6 +32,10 @@ CLOSE_SERVER_STOPPING = 4503  # the node is shutting down: reconnect later
 CLOSE_TOO_SLOW = 4504  # the client did not read its messages: reconnect
 CLOSE_MEDIA_FAILED = 4505  # a peer connection failed: reconnect
 
+# What one the teacher removed is told, now and at each try to come back (the page says it in
+# the person's language, by the code ``removed``).
+REMOVED_MESSAGE = "The teacher removed you from this class; ask the teacher to let you back in"
+
 SEND_TIMEOUT = 5.0
 
 

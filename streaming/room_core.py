@@ -14,7 +14,7 @@ import contextlib
 import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from access.events import EventKind
@@ -61,10 +61,13 @@ class RoomCore(abc.ABC):
         media: MediaBackend,
         reconnect_grace: float = 60.0,
         barred: set[int] | None = None,
+        keep_out: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.class_id = class_id
         # People the control plane took out (revoked guests): refused on join and rejoin.
         self.barred: set[int] = barred if barred is not None else set()
+        # Keeps one the teacher removed out where the node's memory does not reach (the gate).
+        self._keep_out = keep_out
         self.state = RoomState.WAITING
         self._outbox = outbox
         self._media = media

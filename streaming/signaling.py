@@ -17,7 +17,7 @@ from access.ids import uuid7
 from access.tokens import JoinClaims, ReconnectClaims
 
 from .events import NotRecorded
-from .node import REVOKED_MESSAGE, MediaNode
+from .node import MediaNode
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
 from .room import (
     CLOSE_CLASS_ENDED,
@@ -43,7 +43,12 @@ NODE_KEY = web.AppKey("media_node", MediaNode)
 
 USED_LINK_MESSAGE = "This join link was used already; open the class again from your page"
 # How a refusal of the node closes the socket (anything else: try again later).
-REFUSAL_CLOSES = {"moved": CLOSE_MOVED, "class_ended": CLOSE_CLASS_ENDED, "revoked": CLOSE_REMOVED}
+REFUSAL_CLOSES = {
+    "moved": CLOSE_MOVED,
+    "class_ended": CLOSE_CLASS_ENDED,
+    "revoked": CLOSE_REMOVED,
+    "removed": CLOSE_REMOVED,
+}
 
 TOKEN_ERRORS: dict[type[TokenInvalid], str] = {
     TokenExpired: "The join link has expired; open the class again from your page",
@@ -250,7 +255,8 @@ async def _enter(
         await _refuse(ws, "class_ended", "The class has ended", 4000)
         return False
     except Barred:
-        await _refuse(ws, "revoked", REVOKED_MESSAGE, CLOSE_REMOVED)
+        code, message = node.barred_refusal(room.class_id, p.user_id)
+        await _refuse(ws, code, message, CLOSE_REMOVED)
         return False
     except WaitingForTeacher:
         if join_claims is not None:

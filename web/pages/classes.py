@@ -124,11 +124,15 @@ async def class_page(request: web.Request) -> web.Response:
     session = require_session(request)
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
     role = class_role(request, session.user, c)
+    removed = role is not ClassRole.HOST and session.user.id in await removed_from(request, c)
+    view = class_view(request, c)
     return render(
         request,
         "room.html",
         {
-            **class_view(request, c),
+            **view,
+            "joinable": view["joinable"] and not removed,
+            "removed": removed,
             "role": role.value,
             "is_host": role is ClassRole.HOST,
             "publishes": role is ClassRole.HOST,
@@ -160,6 +164,52 @@ async def class_page(request: web.Request) -> web.Response:
             else 0.0,
         },
     )
+
+
+async def removed_from(request: web.Request, c: LiveClass) -> set[int]:
+    """Whom the teacher removed from the class and has not let back in."""
+    taken_out = await request.app[keys.MEDIA_CONTROL].taken_out(c.id)
+    return {u for u, code in taken_out.items() if code == "removed"}
+
+
+def removed_message(request: web.Request) -> str:
+    _ = gettext_of(request)
+    return _(
+        "The teacher removed you from this class. You cannot join it again unless the teacher"
+        " lets you back in: ask the teacher."
+    )
+
+
+def _teacher_of(request: web.Request) -> LiveClass:
+    """The class of the request, for its teacher only (who removes and lets back in)."""
+    _ = gettext_of(request)
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    if class_role(request, session.user, c) is not ClassRole.HOST:
+        raise PageError(403, _("Only the teacher can do that."), "not_allowed")
+    return c
+
+
+@routes.get("/classes/{class_id:\\d{1,18}}/removed")
+async def removed_list(request: web.Request) -> web.Response:
+    """The people the teacher removed from the class, by name (for "Let back in")."""
+    c = _teacher_of(request)
+    people = request.app[keys.ACCOUNTS].many(await removed_from(request, c))
+    rows = sorted(people.items(), key=lambda kv: kv[1].full_name.casefold())
+    return web.json_response({"removed": [{"user_id": u, "name": a.full_name} for u, a in rows]})
+
+
+@routes.post("/classes/{class_id:\\d{1,18}}/removed/{user_id:\\d{1,18}}/readmit")
+async def let_back_in(request: web.Request) -> web.Response:
+    """The teacher lets a removed person back in: readmitted as the admission status does."""
+    _ = gettext_of(request)
+    c = _teacher_of(request)
+    user_id = int(request.match_info["user_id"])
+    if user_id not in await removed_from(request, c):
+        raise PageError(404, _("This person is not removed from the class."), "not_removed")
+    await request.app[keys.MEDIA_CONTROL].readmit(c.id, user_id)
+    log.info("class %s: user %s let back in by the teacher", c.id, user_id)
+    return web.json_response({"readmitted": user_id})
 
 
 def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, int]]:
@@ -226,6 +276,8 @@ async def join_token(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
     role = class_role(request, session.user, c)
+    if role is not ClassRole.HOST and session.user.id in await removed_from(request, c):
+        raise PageError(403, removed_message(request), "removed")
     if c.format is not ClassFormat.LIVE_ONLINE:
         raise PageError(409, _("This class is held in person, not online."), "not_online")
     if c.status not in JOINABLE:

@@ -397,10 +397,16 @@
         if (p.floor) {
           actions.append(button(S.takeFloor, () => send("revoke_floor", { participant_id: p.id })));
         }
-        const remove = button(S.remove, () => send("remove", { participant_id: p.id }), "link remove");
-        remove.setAttribute("aria-label", S.removeWho.replace("{name}", p.name));
-        actions.append(remove);
         li.appendChild(actions);
+        // Removing is kept apart from the floor's buttons and asks first: a slip must not do it.
+        const remove = button(S.remove, () => {
+          if (window.confirm(S.removeConfirm.replace("{name}", p.name))) {
+            send("remove", { participant_id: p.id });
+            setTimeout(showRemoved, 1000);
+          }
+        }, "link remove");
+        remove.setAttribute("aria-label", S.removeWho.replace("{name}", p.name));
+        li.appendChild(remove);
       }
       if (p.id === myId && !isHost) {
         handRaised = p.hand_raised;
@@ -433,6 +439,39 @@
     }
   }
 
+  // -- the people the teacher removed, each with "Let back in" ---------------------------------
+  async function showRemoved() {
+    const box = $("removed");
+    if (!box) return;
+    let people = [];
+    try {
+      const r = await fetch(`/classes/${cfg.classId}/removed`, { headers: { Accept: "application/json" } });
+      if (!r.ok) return;
+      people = (await r.json()).removed;
+    } catch (e) {
+      return;
+    }
+    const list = $("removed-list");
+    list.replaceChildren();
+    for (const person of people) {
+      const li = document.createElement("li");
+      li.dataset.user = String(person.user_id);
+      li.textContent = `${person.name} `;
+      const back = button(S.letBackIn, async () => {
+        back.disabled = true;
+        await fetch(`/classes/${cfg.classId}/removed/${person.user_id}/readmit`, {
+          method: "POST",
+          headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
+        }).catch(() => null);
+        showRemoved();
+      });
+      back.setAttribute("aria-label", S.letBackInWho.replace("{name}", person.name));
+      li.appendChild(back);
+      list.appendChild(li);
+    }
+    box.hidden = people.length === 0;
+  }
+
   function showChat(m) {
     const log = $("chat-log");
     const li = document.createElement("li");
@@ -455,6 +494,7 @@
         }
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
+        if (isHost) showRemoved();
         if (publishes) {
           if (isHost) liveClock(true);
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
