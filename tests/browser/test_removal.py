@@ -1,0 +1,68 @@
+"""The teacher's Remove in Chromium (issue 20, item 7): it asks first, naming the person; the
+removed student's page says why, and neither a reload nor Join brings them back until the
+teacher lets them back in."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Dialog, expect
+
+from tests.browser.test_browser import (
+    chromium,
+    enter_class,
+    room_strings,
+    wait_decoded,
+)
+from tests.conftest import Academy
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_the_teacher_removes_a_student_after_confirming_and_lets_them_back(
+    served: TestServer, academy: Academy
+) -> None:
+    class_id = academy.class_id
+    errors: list[str] = []
+    async with chromium() as browser:
+        teacher, student = await enter_class(
+            browser, served, [academy.teacher_id, academy.student_ids[0]], class_id, errors
+        )
+        await wait_decoded(student, 5)
+        t, s = await room_strings(teacher), await room_strings(student)
+        row = teacher.locator("#roster li").filter(has_text="Студент 01")
+        remove = row.get_by_role("button", name=t["removeWho"].replace("{name}", "Студент 01"))
+        asked: list[str] = []
+
+        async def answer(dialog: Dialog, accept: bool) -> None:
+            asked.append(dialog.message)
+            await (dialog.accept() if accept else dialog.dismiss())
+
+        # Cancelled: nothing happens.
+        teacher.once("dialog", lambda d: answer(d, False))
+        await remove.click()
+        await teacher.wait_for_timeout(500)
+        assert asked == [t["removeConfirm"].replace("{name}", "Студент 01")]
+        await expect(row).to_have_count(1)
+        await expect(student.locator("#status")).not_to_have_text(s["removed"])
+        # Confirmed: out, told why; the teacher sees them among the removed.
+        teacher.once("dialog", lambda d: answer(d, True))
+        await remove.click()
+        await expect(student.locator("#status")).to_have_text(s["removed"])
+        await expect(row).to_have_count(0)
+        removed = teacher.locator("#removed-list li")
+        await expect(removed).to_contain_text("Студент 01")
+        # A reload says why and offers no Join.
+        await student.reload()
+        await expect(student.locator("#status")).to_have_text(s["removed"])
+        assert await student.locator("#join").count() == 0
+        # Let back in: the student's page offers Join again, and it brings them in.
+        await removed.get_by_role(
+            "button", name=t["letBackInWho"].replace("{name}", "Студент 01")
+        ).click()
+        await expect(removed).to_have_count(0)
+        await student.reload()
+        await expect(student.locator("#join")).to_be_enabled(timeout=10_000)
+        await student.locator("#join").click()
+        await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
+    assert not errors, errors
