@@ -554,10 +554,10 @@
           headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
         });
         const body = await r.json();
-        if (r.status === 409 && body.error.code === "waiting") {
+        if (r.ok && body.state === "waiting") {
           // A guest in the lobby: let in once the teacher has started the class.
           setStatus(S.waitingTeacher, "waiting");
-          setTimeout(connect, 3000);
+          setTimeout(connect, (Number(body.retry_after) || 3) * 1000);
           return;
         }
         if (!r.ok) {
