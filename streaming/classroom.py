@@ -11,7 +11,7 @@ from access.models import ClassRole
 from .events import NotRecorded
 from .limits import CHAT_BURST, CHAT_BURST_SECONDS
 from .membership import MembershipMixin
-from .participant import CLOSE_REMOVED, REMOVED_MESSAGE, Floor
+from .participant import CLOSE_REMOVED, REMOVED_MESSAGE, Floor, Participant
 from .protocol import ProtocolError, server_message
 
 
@@ -19,12 +19,24 @@ class ClassroomMixin(MembershipMixin):
     """The teacher's and students' doings in class: hands, floor, chat, removals."""
 
     async def raise_hand(self, pid: str, raised: bool) -> None:
+        """A student raises their hand (joining the end of the queue; raised again, it keeps its
+        place) or lowers it (leaving the queue)."""
         p = self._get(pid)
         if p.role is not ClassRole.LEARNER:
             raise ProtocolError("not_allowed", "Only students raise their hand")
         if p.hand_raised != raised:
             p.hand_raised = raised
+            p.hand_ticket = next(self._hand_tickets) if raised else 0
             await self._broadcast_state()
+
+    async def next_hand(self, by_pid: str, floor: Floor) -> None:
+        """The teacher gives the floor to the first raised hand in the queue."""
+        by = self._require_host(by_pid)
+        queue = self.hand_queue()
+        if not queue:
+            await by.send("error", code="no_hands", message="No hand is raised")
+            return
+        await self.grant_floor(by_pid, queue[0].id, floor)
 
     async def grant_floor(self, by_pid: str, target_pid: str, floor: Floor) -> None:
         """The teacher gives a student the floor: their microphone (and camera, if allowed)
@@ -39,6 +51,7 @@ class ClassroomMixin(MembershipMixin):
         target.floor = floor
         target.had_floor = True
         target.hand_raised = False
+        target.hand_ticket = 0
         await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
         await self._broadcast_state()
 
@@ -55,9 +68,16 @@ class ClassroomMixin(MembershipMixin):
         await self._broadcast_state()
 
     # -- chat and moderation -----------------------------------------------------------------
-    async def say(self, pid: str, text: str) -> None:
-        """A chat message to everyone in the class, kept for late joiners and in the record."""
+    async def say(self, pid: str, text: str, to: str | None = None) -> None:
+        """A chat message to everyone in the class, kept for late joiners and in the record; or,
+        with ``to``, a private word with the teacher ("teacher") or the teacher's answer to one
+        participant, which only those two receive (the record notes it as private)."""
         p = self._get(pid)
+        private_to = None
+        if to is not None:
+            private_to = await self._private_to(p, to)
+            if private_to is None:
+                return
         now = time.time()
         if len(p.chat_times) == CHAT_BURST and now - p.chat_times[0] < CHAT_BURST_SECONDS:
             await p.send(
@@ -71,13 +91,46 @@ class ClassroomMixin(MembershipMixin):
             user_id=p.user_id,
             participant_id=p.id,
             role=p.role.value,
-            data={"text": text},
+            data={"text": text}
+            if private_to is None
+            else {"text": text, "private": True, "to_user_id": private_to.user_id},
         )
         message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
+        if private_to is not None:
+            message.update(private=True, to=private_to.id, to_name=private_to.name)
         with contextlib.suppress(NotRecorded):  # it stays pending; shown as said
             await self._outbox.durable(event)  # in the record before anyone is shown it
-        self.chat.append(message)
-        await self._broadcast(server_message("chat", **message))
+        if private_to is None:
+            self.chat.append((message, None))
+            await self._broadcast(server_message("chat", **message))
+            return
+        readers = frozenset({p.user_id, private_to.user_id})
+        self.chat.append((message, readers))
+        text_out = server_message("chat", **message)
+        for q in list(self.participants.values()):
+            if q.user_id in readers:  # each of their tabs; nobody else
+                await q.deliver(text_out)
+
+    async def _private_to(self, p: Participant, to: str) -> Participant | None:
+        """Whom a private word goes to: the teacher, from anyone else; a participant present,
+        from the teacher. None (the sender told why) for anyone else."""
+        if p.role is not ClassRole.HOST:
+            host = self.host
+            if to != "teacher" or host is None:
+                await p.send(
+                    "error",
+                    code="not_allowed" if to != "teacher" else "no_teacher",
+                    message="A private message goes to the teacher only"
+                    if to != "teacher"
+                    else "The teacher is not in the class",
+                )
+                return None
+            return host
+        target = self.participants.get(to)
+        if target is None or target is p:
+            await p.send("error", code="no_such_participant", message="Nobody to answer")
+            return None
+        return target
 
     async def remove_user(self, user_id: int, code: str, message: str) -> bool:
         """The control plane takes someone out (a guest whose approval was revoked): told why,

@@ -29,6 +29,7 @@ RATE_BUCKET_OF: Mapping[str, str] = {
     "raise_hand": "hand",
     "lower_hand": "hand",
     "grant_floor": "floor",
+    "next_hand": "floor",
     "revoke_floor": "floor",
     "start_recording": "recording",
     "stop_recording": "recording",

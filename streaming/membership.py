@@ -91,7 +91,7 @@ class MembershipMixin(MediaMixin):
             role=p.role.value,
             state=self.state.value,
             roster=self.roster(),
-            chat=list(self.chat),
+            chat=self.chat_for(p.user_id),
             low_bandwidth=p.low_bandwidth,
             **(welcome or {}),
         )

@@ -72,6 +72,7 @@ class Participant:
     offer_id: int = 0  # offers are numbered; an answer names the offer it answers
     pending: dict[int, str] = field(default_factory=dict)  # offer id → source awaiting answer
     hand_raised: bool = False
+    hand_ticket: int = 0  # when the hand was raised, as the room numbers them: the queue's order
     # A viewer on a weak network: sent sound and screen, no camera video (the choice is theirs).
     low_bandwidth: bool = False
     floor: Floor | None = None  # what a learner was given the floor with

@@ -4,8 +4,11 @@ Client → server: ``join`` {token} or, after a drop, ``rejoin`` {token} (the re
 from ``welcome``), ``publish`` {sdp, tracks} (``tracks`` labels the offer's media sections in
 order: camera, microphone — or just ``["screen"]``, the teacher's screen as a publication of its
 own; the ``answer`` names the ``publication``: main or screen), ``unpublish`` {publication},
-``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text},
-``raise_hand``, ``lower_hand`` (a student), ``grant_floor`` {participant_id, camera},
+``answer`` {sdp, offer_id} (to the server's offer of the class's media), ``chat`` {text, to?}
+(``to``: "teacher" from anyone else, or the teacher's answer to a participant_id — a private
+word only those two receive), ``raise_hand``, ``lower_hand`` (a student: the hands queue in the
+order raised), ``grant_floor`` {participant_id, camera}, ``next_hand`` {camera?} (the floor to
+the first raised hand),
 ``revoke_floor`` {participant_id}, ``start_recording``, ``stop_recording``,
 ``remove`` {participant_id} (the teacher), ``end_class``,
 ``low_bandwidth`` {on} (a viewer on a weak network: while on, no camera video is sent to them,
@@ -13,7 +16,8 @@ only sound and the shared screen), ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
-``source_ended``, ``roster``, ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
+``source_ended``, ``roster`` (with ``hands``, the queue's participant ids, and each raised
+hand's ``hand_position``), ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
 ``low_bandwidth`` {on} (the choice is in effect; ``welcome`` carries it too, true after a rejoin
 of a participant who had it on), ``error``, ``ended``, ``pong``. Every message carries
 ``"v": 1``.
@@ -45,6 +49,7 @@ ClientType = Literal[
     "raise_hand",
     "lower_hand",
     "grant_floor",
+    "next_hand",
     "revoke_floor",
     "unpublish",
     "start_recording",
@@ -79,6 +84,7 @@ class ClientMessage:
     tracks: tuple[str, ...] = ()
     publication: str | None = None
     on: bool = False  # low_bandwidth: on or off
+    to: str | None = None  # chat: "teacher", or (the teacher) a participant: a private word
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -141,7 +147,10 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             raise ProtocolError(
                 "bad_message", f"A chat message is at most {MAX_CHAT_CHARS} characters"
             )
-        return ClientMessage(type="chat", text=said.strip())
+        to = doc.get("to")
+        if to is not None and (not isinstance(to, str) or not 0 < len(to) <= 64):
+            raise ProtocolError("bad_message", "'to' is \"teacher\" or a participant_id")
+        return ClientMessage(type="chat", text=said.strip(), to=to)
     if kind == "unpublish":
         if doc.get("publication") != "screen":
             raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")
@@ -151,6 +160,11 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         if not isinstance(on, bool):
             raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
         return ClientMessage(type="low_bandwidth", on=on)
+    if kind == "next_hand":
+        camera = doc.get("camera", False)
+        if not isinstance(camera, bool):
+            raise ProtocolError("bad_message", "'camera' is true or false")
+        return ClientMessage(type="next_hand", camera=camera)
     if kind in ("remove", "grant_floor", "revoke_floor"):
         pid = doc.get("participant_id")
         if not isinstance(pid, str) or not 0 < len(pid) <= 64:

@@ -12,6 +12,7 @@ import abc
 import asyncio
 import contextlib
 import enum
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -72,7 +73,10 @@ class RoomCore(abc.ABC):
         self._outbox = outbox
         self._media = media
         self.participants: dict[str, Participant] = {}
-        self.chat: deque[dict[str, Any]] = deque(maxlen=CHAT_HISTORY)
+        # The chat so far, each message with who may read it: everyone (None), or the users of
+        # a private word between a participant and the teacher.
+        self.chat: deque[tuple[dict[str, Any], frozenset[int] | None]] = deque(maxlen=CHAT_HISTORY)
+        self._hand_tickets = itertools.count(1)  # raised hands are numbered: the queue's order
         self._grace = reconnect_grace
         # A dropped participant → (their user, until when they may come back as themselves).
         self._gone: dict[str, tuple[int, float]] = {}
@@ -112,11 +116,24 @@ class RoomCore(abc.ABC):
     def ended(self) -> bool:
         return self.state is RoomState.ENDED
 
+    def hand_queue(self) -> list[Participant]:
+        """The raised hands present, first raised first."""
+        raised = [p for p in self.participants.values() if p.hand_raised]
+        return sorted(raised, key=lambda p: p.hand_ticket)
+
     def roster(self) -> list[dict[str, Any]]:
         """Who is in the class as the record has it: one whose departure is not durable yet is
-        still shown."""
+        still shown. A raised hand carries its place in the queue (1 is next)."""
         departing = [p for pid, p in self._departing.items() if pid not in self.participants]
-        return [p.public() for p in [*self.participants.values(), *departing]]
+        place = {p.id: n for n, p in enumerate(self.hand_queue(), 1)}
+        return [
+            {**p.public(), "hand_position": place.get(p.id)}
+            for p in [*self.participants.values(), *departing]
+        ]
+
+    def chat_for(self, user_id: int) -> list[dict[str, Any]]:
+        """The chat so far as this person may read it: everyone's, and their own private words."""
+        return [m for m, users in self.chat if users is None or user_id in users]
 
     async def _recorded(self, event: MediaEvent) -> bool:
         """Wait until ``event`` is durable, so that it may be told; False if it is not within
@@ -162,6 +179,7 @@ class RoomCore(abc.ABC):
                 publisher=source.name if source else None,
                 recording=self._told_recording,
                 participants=self.roster(),
+                hands=[p.id for p in self.hand_queue()],
             )
         )
 

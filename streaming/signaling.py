@@ -130,7 +130,7 @@ async def _serve(
         elif m.type == "answer" and m.sdp is not None and m.offer_id is not None:
             await room.answer(p.id, m.sdp, m.offer_id)
         elif m.type == "chat" and m.text is not None:
-            await room.say(p.id, m.text)
+            await room.say(p.id, m.text, m.to)
         elif m.type == "start_recording":
             await room.start_recording(p.id)
         elif m.type == "stop_recording":
@@ -144,6 +144,8 @@ async def _serve(
         elif m.type == "grant_floor" and m.participant_id is not None:
             floor = Floor.AUDIO_VIDEO if m.camera else Floor.AUDIO
             await room.grant_floor(p.id, m.participant_id, floor)
+        elif m.type == "next_hand":
+            await room.next_hand(p.id, Floor.AUDIO_VIDEO if m.camera else Floor.AUDIO)
         elif m.type == "revoke_floor" and m.participant_id is not None:
             await room.revoke_floor(p.id, m.participant_id)
         elif m.type == "remove" and m.participant_id is not None:

@@ -106,7 +106,13 @@ def create_app(
     if role == "serve":
         app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
+    app.router.add_get("/favicon.ico", _favicon)
     return app
+
+
+async def _favicon(request: web.Request) -> web.Response:
+    """Where a browser that guesses the icon's address finds it (the pages name it)."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
 async def _alive(request: web.Request) -> web.Response:

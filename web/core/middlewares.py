@@ -58,7 +58,9 @@ CSP = (
 NEW_CSRF_KEY = web.RequestKey("new_csrf", bool)
 
 # What a session opened by a join link reaches besides its class's pages.
-_OPEN_PATHS = frozenset({"/signin", "/signin/link", "/signout", "/language", "/healthz", "/readyz"})
+_OPEN_PATHS = frozenset(
+    {"/signin", "/signin/link", "/signout", "/language", "/healthz", "/readyz", "/favicon.ico"}
+)
 _OPEN_PREFIXES = ("/static/", "/media/")
 
 

@@ -31,6 +31,7 @@ routes = web.RouteTableDef()
 
 
 LOBBY = uuid.UUID("5d1c7e0e-3a8f-4c59-9a4e-6b1d2f0a9c11")  # namespace of lobby event ids
+LOBBY_RETRY_SECONDS = 3  # how often a guest waiting in the lobby asks to be let in
 
 
 # -- the guest's way in ---------------------------------------------------------------------------
@@ -180,8 +181,13 @@ async def invite_join_token(request: web.Request) -> web.Response:
         _lobby_event(
             request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))
         )
-        raise PageError(
-            409, _("The class has not started yet: waiting for the teacher."), "waiting"
+        # Waiting is no error: the lobby asks again after ``retry_after`` seconds.
+        return web.json_response(
+            {
+                "state": "waiting",
+                "message": _("The class has not started yet: waiting for the teacher."),
+                "retry_after": LOBBY_RETRY_SECONDS,
+            }
         )
     limited(request, request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time()))
     role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST

@@ -370,12 +370,56 @@
     return b;
   }
 
+  // -- the raised hands' queue --------------------------------------------------------------
+  // The server orders it (first raised first); the teacher's page shows each hand's number, a
+  // count in the page's title and a short chime when a hand is raised (made with WebAudio; the
+  // audio context is made on the Join click, as browsers allow sound only after a gesture).
+  const baseTitle = document.title;
+  let audio = null;
+  let handsSeen = new Set();
+  window.sabaqChimes = 0;
+
+  function chime() {
+    window.sabaqChimes += 1;
+    if (!audio) return;
+    try {
+      if (audio.state === "suspended") audio.resume().catch(() => {});
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (e) {
+      // no sound here: the number in the title still says it
+    }
+  }
+
+  function showHands(hands) {
+    if (!isHost) return;
+    document.title = hands.length ? `(${hands.length}) ${baseTitle}` : baseTitle;
+    if (hands.some((id) => !handsSeen.has(id))) chime();
+    handsSeen = new Set(hands);
+    $("next-hand").disabled = !hands.length;
+  }
+
   function renderRoster(msg) {
     const list = $("roster");
     list.replaceChildren();
+    showHands(msg.hands || []);
     for (const p of msg.participants) {
       const li = document.createElement("li");
-      li.textContent = p.name;
+      if (isHost && p.hand_position) {
+        const no = document.createElement("span");
+        no.className = "queue-no";
+        no.textContent = String(p.hand_position);
+        no.title = S.queueNumber.replace("{n}", p.hand_position);
+        no.setAttribute("aria-label", no.title);
+        li.appendChild(no);
+      }
+      li.appendChild(document.createTextNode(p.name));
       const role = document.createElement("span");
       role.className = "role";
       const notes = [S[p.role] || p.role];
@@ -415,6 +459,9 @@
           hand.textContent = handRaised ? S.lowerHand : S.raiseHand;
           hand.setAttribute("aria-pressed", String(handRaised));
           hand.hidden = Boolean(p.floor);
+          const place = $("hand-place");
+          place.textContent = p.hand_position ? S.handPlace.replace("{n}", p.hand_position) : "";
+          place.hidden = !p.hand_position;
         }
       }
       list.appendChild(li);
@@ -472,15 +519,96 @@
     box.hidden = people.length === 0;
   }
 
+  // -- the chat: times in the group's zone, private words with the teacher, text only --------
+  // Everything said is put in as text (textContent): a link or markup shows as typed.
+  let timeFormat;
+  try {
+    timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      timeZone: cfg.zone, hour: "2-digit", minute: "2-digit",
+    });
+  } catch (e) {
+    timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+  const chatTo = $("chat-to");
+
+  function replyOption(pid, name) {
+    let option = [...chatTo.options].find((o) => o.value === pid);
+    if (!option) {
+      option = document.createElement("option");
+      option.value = pid;
+      option.textContent = S.onlyTo.replace("{name}", name);
+      chatTo.appendChild(option);
+    }
+    return option;
+  }
+
   function showChat(m) {
     const log = $("chat-log");
     const li = document.createElement("li");
+    if (typeof m.at === "number") {
+      const at = new Date(m.at * 1000);
+      const time = document.createElement("time");
+      time.dateTime = at.toISOString();
+      time.textContent = timeFormat.format(at);
+      li.appendChild(time);
+    }
     const who = document.createElement("strong");
     who.textContent = `${m.name}: `;
     li.appendChild(who);
     li.appendChild(document.createTextNode(m.text));
+    if (m.private) {
+      li.classList.add("private");
+      const note = document.createElement("span");
+      note.className = "private-note";
+      const mine = m.from === myId;
+      let text = S.privatelyToYou;
+      if (mine) text = isHost ? S.privatelyTo.replace("{name}", m.to_name) : S.toTeacherOnly;
+      note.textContent = ` (${text})`;
+      li.appendChild(note);
+      if (isHost && !mine) {
+        // The teacher answers that person privately: they are in the "to" list from now on.
+        replyOption(m.from, m.name);
+        const answer = button(S.answerPrivately.replace("{name}", m.name), () => {
+          replyOption(m.from, m.name).selected = true;
+          $("chat-text").focus();
+        });
+        li.append(" ", answer);
+      }
+    }
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
+    if (chatFolded() && m.from !== myId) {
+      unread += 1;
+      showUnread();
+    }
+  }
+
+  // On a phone the chat is folded until opened; what comes meanwhile is counted.
+  const narrow = window.matchMedia("(max-width: 40rem)");
+  const chatBox = $("chat");
+  let chatOpen = false;
+  let unread = 0;
+
+  function chatFolded() {
+    return narrow.matches && !chatOpen;
+  }
+
+  function showUnread() {
+    const badge = $("chat-unread");
+    badge.textContent = String(unread);
+    badge.title = S.unread.replace("{n}", unread);
+    badge.setAttribute("aria-label", badge.title);
+    badge.hidden = !(unread && chatFolded());
+  }
+
+  function foldChat() {
+    const folded = chatFolded();
+    if (!folded) unread = 0;
+    chatBox.classList.toggle("folded", folded);
+    const toggle = $("chat-toggle");
+    toggle.textContent = folded ? S.show : S.hide;
+    toggle.setAttribute("aria-expanded", String(!folded));
+    showUnread();
   }
 
   async function handle(msg) {
@@ -495,6 +623,8 @@
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
         if (isHost) showRemoved();
+        unread = 0; // what was said before one came is there to read, not news
+        showUnread();
         if (publishes) {
           if (isHost) liveClock(true);
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
@@ -546,7 +676,8 @@
         else if (msg.code === "class_ended") finish(S.ended, "ended");
         else if ([
           "chat_too_fast", "too_fast", "camera_not_allowed", "nothing_to_record",
-          "recording_not_recorded", "removal_not_recorded",
+          "recording_not_recorded", "removal_not_recorded", "no_hands", "no_teacher",
+        "no_such_participant",
         ].includes(msg.code)) {
           setStatus(cfg.errors[msg.code]);
         }
@@ -594,10 +725,10 @@
           headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
         });
         const body = await r.json();
-        if (r.status === 409 && body.error.code === "waiting") {
+        if (r.ok && body.state === "waiting") {
           // A guest in the lobby: let in once the teacher has started the class.
           setStatus(S.waitingTeacher, "waiting");
-          setTimeout(connect, 3000);
+          setTimeout(connect, (Number(body.retry_after) || 3) * 1000);
           return;
         }
         if (!r.ok) {
@@ -671,6 +802,13 @@
   const joinBtn = $("join");
   if (joinBtn) {
     joinBtn.addEventListener("click", () => {
+      if (isHost && typeof window.AudioContext === "function") {
+        try {
+          audio = new AudioContext(); // made on a click, so that the chime may sound
+        } catch (e) {
+          audio = null;
+        }
+      }
       $("check").hidden = true;
       $("stage").hidden = false;
       $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
@@ -688,9 +826,15 @@
     ev.preventDefault();
     const input = $("chat-text");
     const text = input.value.trim();
-    if (text) send("chat", { text: text });
+    if (text) send("chat", chatTo.value ? { text: text, to: chatTo.value } : { text: text });
     input.value = "";
   });
+  $("chat-toggle").addEventListener("click", () => {
+    chatOpen = chatFolded(); // folded: open it; open: fold it
+    foldChat();
+  });
+  narrow.addEventListener("change", foldChat);
+  foldChat();
   const recordBtn = $("record");
   if (recordBtn) {
     recordBtn.addEventListener("click", () =>
@@ -699,6 +843,8 @@
   }
   const shareBtn = $("share");
   if (shareBtn) shareBtn.addEventListener("click", () => (screenStream ? stopScreen() : startScreen()));
+  const nextBtn = $("next-hand");
+  if (nextBtn) nextBtn.addEventListener("click", () => send("next_hand"));
   const handBtn = $("hand");
   if (handBtn) {
     handBtn.addEventListener("click", () => send(handRaised ? "lower_hand" : "raise_hand"));
