@@ -266,6 +266,13 @@ def cases(w: World) -> list[Case]:
         Case("/api/v1/groups", "/api/v1/groups", ACADEMY, GROUP_A),
         # -- a class of institute A
         Case("/classes/{class_id}", f"/classes/{ca}", CLASS_SEERS, CLASS_A),
+        # who the teacher removed, for "Let back in": the class's teacher alone
+        Case(
+            "/classes/{class_id}/removed",
+            f"/classes/{ca}/removed",
+            frozenset({"teacher_a"}),
+            '{"removed": [',
+        ),
         Case(
             "/classes/{class_id}/join-token",
             f"/classes/{ca}/join-token",
@@ -422,6 +429,7 @@ UNSCOPED = {
     "/ical/groups/{ident}/{token}.ics": "a feed at a secret URL shown only to who sees the group",
     "/ical/teachers/{ident}/{token}.ics": "a feed at a secret URL shown only to who sees it all",
     "/static": "static files",
+    "/favicon.ico": "a redirect to the static icon",
     "/media/classes/{class_id}/ws": "signaling: a join token minted by the policy is the key",
 }
 
