@@ -23,7 +23,7 @@ from scheduler.models import ClassStatus
 
 from ..core import clock, keys
 from ..core.http import LANG_KEY, PageError, gettext_of, render
-from .classes import class_view, ice_servers_for, media_url_for
+from .classes import class_view, ice_servers_for, media_url_for, removed_from, removed_message
 from .signin import limited
 
 log = logging.getLogger("sabaq.web.guests")
@@ -123,6 +123,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     else:
         assert r is not None
         assert c is not None
+        removed = guest_user_id(r) in await removed_from(request, c)
         response = render(
             request,
             "room.html",
@@ -139,6 +140,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
                 "ice_servers": [{"urls": u} for u in settings.ice_servers],
                 "recordings": [],
                 "welcome": r.guest_name,
+                **({"removed": True, "joinable": False} if removed else {}),
             },
         )
     if new_device:
@@ -177,6 +179,8 @@ async def invite_join_token(request: web.Request) -> web.Response:
         raise PageError(status, message, (admission.refused or InviteRefusal.UNKNOWN).value)
     r = admission.request
     c = request.app[keys.TIMETABLE].get_class(r.class_id)
+    if guest_user_id(r) in await removed_from(request, c):  # the teacher took them out
+        raise PageError(403, removed_message(request), "removed")
     if c.status is not ClassStatus.LIVE:  # in the lobby: recorded once per browser
         _lobby_event(
             request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))

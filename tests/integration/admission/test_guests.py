@@ -38,6 +38,7 @@ from tests.integration.attendance.test_reports import english
 from tests.peers import connect as connect_peer
 from tests.peers import join, publish, wait_gone
 from web.core import keys
+from web.pages.invites import guest_user_id
 
 LEAD = 1800.0  # the invite opens half an hour before the class
 
@@ -394,3 +395,40 @@ async def test_a_presenting_guest_waits_for_the_teacher_presents_and_is_removed_
     for kind in (EventKind.LOBBY_ENTERED, EventKind.LOBBY_ADMITTED, EventKind.JOINED,
                  EventKind.REMOVED):  # fmt: skip
         assert (kind, -r.id) in kinds, kind
+
+
+async def test_a_guest_the_teacher_removed_is_told_so_and_gets_no_join_token(
+    served: TestServer, academy: Academy
+) -> None:
+    """A guest the teacher removed from the class asks through their invite like anyone: the
+    page says why and offers no Join, and the lobby gives no join token (nor records another
+    admission in the register)."""
+    app = served.app
+    accounts, guests, ledger = app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.LEDGER]
+    head = accounts.by_login("head")[0]
+    r = guests.file(class_id=academy.class_id, by_id=head.id, by_name=head.full_name,
+                    at=time.time(), **fields())  # type: ignore[arg-type]  # fmt: skip
+    director = accounts.by_login("director")[0]
+    _r, token = guests.approve(r.id, director.id, director.full_name, "", time.time())
+
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+        lobby = await browser.get(served.make_url(f"/invite/{token}"))
+        assert lobby.status == 200 and 'id="check"' in await lobby.text()
+        csrf = next(c.value for c in browser.cookie_jar if c.key == "sabaq_csrf")
+        await app[keys.MEDIA_NODE].keep_out(academy.class_id, guest_user_id(r))
+
+        page = await browser.get(served.make_url(f"/invite/{token}"))
+        html = await page.text()
+        assert (
+            page.status == 200 and "Преподаватель удалил вас с этого занятия" in html
+        )  # the group speaks Russian
+        assert 'id="check"' not in html  # no device check, no Join
+        asked = await browser.post(
+            served.make_url(f"/invite/{token}/join-token"),
+            headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+        )
+        assert asked.status == 403 and (await asked.json())["error"]["code"] == "removed"
+    lobby_events = [
+        e for e in ledger.events(academy.class_id) if e.event.kind.value.startswith("lobby")
+    ]
+    assert lobby_events == []
