@@ -27,6 +27,10 @@ class ClassroomMixin(MembershipMixin):
         if p.hand_raised != raised:
             p.hand_raised = raised
             p.hand_ticket = next(self._hand_tickets) if raised else 0
+            if raised:
+                self._hands[p.user_id] = p.hand_ticket
+            else:
+                self._hands.pop(p.user_id, None)
             await self._broadcast_state()
 
     async def next_hand(self, by_pid: str, floor: Floor) -> None:
@@ -52,6 +56,7 @@ class ClassroomMixin(MembershipMixin):
         target.had_floor = True
         target.hand_raised = False
         target.hand_ticket = 0
+        self._hands.pop(target.user_id, None)
         await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
         await self._broadcast_state()
 
