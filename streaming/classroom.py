@@ -34,13 +34,18 @@ class ClassroomMixin(MembershipMixin):
             await self._broadcast_state()
 
     async def next_hand(self, by_pid: str, floor: Floor) -> None:
-        """The teacher gives the floor to the first raised hand in the queue."""
+        """The teacher moves the floor to the first raised hand in the queue: whoever has it
+        now loses it (a second "next" does not leave two students speaking)."""
         by = self._require_host(by_pid)
         queue = self.hand_queue()
         if not queue:
             await by.send("error", code="no_hands", message="No hand is raised")
             return
-        await self.grant_floor(by_pid, queue[0].id, floor)
+        first = queue[0]
+        for holder in [q for q in self.participants.values() if q.floor is not None]:
+            if holder is not first:
+                await self.revoke_floor(None, holder.id)
+        await self.grant_floor(by_pid, first.id, floor)
 
     async def grant_floor(self, by_pid: str, target_pid: str, floor: Floor) -> None:
         """The teacher gives a student the floor: their microphone (and camera, if allowed)

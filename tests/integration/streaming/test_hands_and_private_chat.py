@@ -59,12 +59,16 @@ async def test_hands_queue_in_the_order_raised_and_next_gives_the_floor_to_the_f
     assert granted["camera"] is False
     roster = await _queue_is(teacher, [b, a])
     assert [p["floor"] for p in roster["participants"] if p["id"] == c] == ["audio"]
+    # "Next" moves the floor: the one who had it loses it (two "next" never leave two speaking).
     await teacher.send("next_hand", camera=True)
     assert (await students[1].wait_for("floor_granted"))["camera"] is True
+    await students[2].wait_for("floor_revoked")
     await _queue_is(teacher, [a])
     await teacher.send("next_hand")
     await students[0].wait_for("floor_granted")
-    await _queue_is(teacher, [])
+    await students[1].wait_for("floor_revoked")
+    roster = await _queue_is(teacher, [])
+    assert {p["id"]: p["floor"] for p in roster["participants"] if p["floor"]} == {a: "audio"}
     # Nobody waiting: the teacher is told so, nothing else happens.
     await teacher.send("next_hand")
     assert (await teacher.wait_for("error"))["code"] == "no_hands"
