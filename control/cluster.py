@@ -136,6 +136,9 @@ class Cluster:
     async def readmit(self, class_id: int, user_id: int) -> None:
         await self.commands.readmit(class_id, user_id)
 
+    async def let_back(self, class_id: int, user_id: int) -> None:
+        await self.commands.let_back(class_id, user_id)
+
     async def taken_out(self, class_id: int) -> dict[int, str]:
         return await self.commands.taken_out(class_id)
 

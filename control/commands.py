@@ -18,7 +18,13 @@ class MediaControl(Protocol):
         ...
 
     async def readmit(self, class_id: int, user_id: int) -> None:
-        """Let a person taken out come back."""
+        """Lift what the control plane kept a person out with (not admitted, revoked); a
+        removal by the teacher stays."""
+        ...
+
+    async def let_back(self, class_id: int, user_id: int) -> None:
+        """The teacher lets one they removed back; what the control plane keeps them out with
+        (not admitted) stays."""
         ...
 
     async def taken_out(self, class_id: int) -> dict[int, str]:
@@ -48,6 +54,10 @@ class LocalMediaControl:
     async def readmit(self, class_id: int, user_id: int) -> None:
         self._gate.readmit(class_id, user_id)
         self._node.readmit(class_id, user_id)
+
+    async def let_back(self, class_id: int, user_id: int) -> None:
+        self._gate.let_back(class_id, user_id)
+        self._node.let_back(class_id, user_id)
 
     async def taken_out(self, class_id: int) -> dict[int, str]:
         return self._gate.taken_out(class_id)

@@ -36,6 +36,21 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX spent_join_tokens_until ON spent_join_tokens(until);
         """,
     ),
+    (
+        # The teacher's removals apart from the control plane's bars: each lifts only its own.
+        "control_0001_media_removed",
+        """
+        CREATE TABLE media_removed (
+            class_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (class_id, user_id)
+        );
+        INSERT INTO media_removed SELECT class_id, user_id, at FROM media_barred
+            WHERE code = 'removed';
+        DELETE FROM media_barred WHERE code = 'removed';
+        """,
+    ),
 )
 
 # A class that is still to run or running; any other status means it is over for good.
@@ -69,14 +84,26 @@ class LocalGate:
         return self.taken_out(class_id)
 
     def taken_out(self, class_id: int) -> dict[int, str]:
-        """Who is kept out of the class → the code they are refused with."""
+        """Who is kept out of the class → the code they are refused with ("removed" when the
+        teacher removed them, whatever else keeps them out)."""
         rows = self._db.execute(
             "SELECT user_id, code FROM media_barred WHERE class_id = ?", (class_id,)
         )
-        return {int(r[0]): str(r[1]) for r in rows}
+        out = {int(r[0]): str(r[1]) for r in rows}
+        removed = self._db.execute(
+            "SELECT user_id FROM media_removed WHERE class_id = ?", (class_id,)
+        )
+        out.update((int(r[0]), "removed") for r in removed)
+        return out
 
     async def keep_out(self, class_id: int, user_id: int, code: str, message: str) -> None:
-        self.bar(class_id, user_id, code, message)
+        """The teacher removed the person (the node's ``keep_out``): kept apart from the
+        control plane's bars, so that its ``readmit`` does not lift it."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO media_removed VALUES (?, ?, ?)",
+                (class_id, user_id, self._clock()),
+            )
 
     async def ended(self, class_id: int) -> bool:
         try:
@@ -124,7 +151,15 @@ class LocalGate:
             )
 
     def readmit(self, class_id: int, user_id: int) -> None:
+        """Lift the control plane's bar (admitted again); a removal by the teacher stays."""
         with self._db:
             self._db.execute(
                 "DELETE FROM media_barred WHERE class_id = ? AND user_id = ?", (class_id, user_id)
+            )
+
+    def let_back(self, class_id: int, user_id: int) -> None:
+        """Lift the teacher's removal; a bar of the control plane (not admitted) stays."""
+        with self._db:
+            self._db.execute(
+                "DELETE FROM media_removed WHERE class_id = ? AND user_id = ?", (class_id, user_id)
             )

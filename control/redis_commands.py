@@ -21,6 +21,8 @@ from streaming.cluster import (
     command_channel,
     follow,
     keep_out,
+    removed_key,
+    taken_out,
     text,
 )
 from streaming.redis_events import UNREACHABLE
@@ -120,9 +122,17 @@ class RedisMediaControl:
             return
         await self.command(class_id, "readmit", user_id=user_id)
 
+    async def let_back(self, class_id: int, user_id: int) -> None:
+        try:
+            await self._redis.hdel(removed_key(class_id), str(user_id))  # type: ignore[misc]
+        except UNREACHABLE:
+            log.error("class %s: Redis cannot be reached; %s not let back", class_id, user_id)
+            return
+        await self.command(class_id, "let_back", user_id=user_id)
+
     async def taken_out(self, class_id: int) -> dict[int, str]:
         try:
-            told = await self._redis.hgetall(barred_key(class_id))  # type: ignore[misc]
+            told = await taken_out(self._redis, class_id)
         except UNREACHABLE:
             log.error("class %s: Redis cannot be reached; who is kept out is not known", class_id)
             return {}

@@ -27,16 +27,25 @@ class ClassroomMixin(MembershipMixin):
         if p.hand_raised != raised:
             p.hand_raised = raised
             p.hand_ticket = next(self._hand_tickets) if raised else 0
+            if raised:
+                self._hands[p.user_id] = p.hand_ticket
+            else:
+                self._hands.pop(p.user_id, None)
             await self._broadcast_state()
 
     async def next_hand(self, by_pid: str, floor: Floor) -> None:
-        """The teacher gives the floor to the first raised hand in the queue."""
+        """The teacher moves the floor to the first raised hand in the queue: whoever has it
+        now loses it (a second "next" does not leave two students speaking)."""
         by = self._require_host(by_pid)
         queue = self.hand_queue()
         if not queue:
             await by.send("error", code="no_hands", message="No hand is raised")
             return
-        await self.grant_floor(by_pid, queue[0].id, floor)
+        first = queue[0]
+        for holder in [q for q in self.participants.values() if q.floor is not None]:
+            if holder is not first:
+                await self.revoke_floor(None, holder.id)
+        await self.grant_floor(by_pid, first.id, floor)
 
     async def grant_floor(self, by_pid: str, target_pid: str, floor: Floor) -> None:
         """The teacher gives a student the floor: their microphone (and camera, if allowed)
@@ -52,6 +61,7 @@ class ClassroomMixin(MembershipMixin):
         target.had_floor = True
         target.hand_raised = False
         target.hand_ticket = 0
+        self._hands.pop(target.user_id, None)
         await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
         await self._broadcast_state()
 

@@ -13,6 +13,9 @@ What lives in Redis:
   revoked, a learner not admitted), user id → what they are told; a node reads it when someone
   joins, and at each heartbeat takes out anyone on it still in the class (a command that was
   lost while the node reconnected to Redis is made good within a heartbeat).
+- ``sabaq:removed:<class>`` — the same for the people the teacher removed: kept apart, so that
+  the control plane's readmit (admitted again) does not lift a removal, nor the teacher's "Let
+  back in" a bar of the control plane.
 - ``sabaq:ended:<class>`` — set when a class ended (by the node it ended on): no node lets
   anyone into it again, also after a restart.
 - ``sabaq:spent:<token id>`` — a join token that admitted someone, until it expires: a join
@@ -86,6 +89,23 @@ def barred_key(class_id: int) -> str:
     return f"sabaq:barred:{class_id}"
 
 
+def removed_key(class_id: int) -> str:
+    return f"sabaq:removed:{class_id}"
+
+
+async def taken_out(redis: Redis, class_id: int) -> dict[Any, Any]:
+    """Who is kept out of the class → what they are told, the teacher's removal first."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(barred_key(class_id))
+    pipe.hgetall(removed_key(class_id))
+    barred, removed = await pipe.execute()
+    return merged(barred, removed)
+
+
+def merged(barred: dict[Any, Any], removed: dict[Any, Any]) -> dict[Any, Any]:
+    return {**{text(u): w for u, w in barred.items()}, **{text(u): w for u, w in removed.items()}}
+
+
 def code_of(words: object) -> str:
     """The code a barred person is refused with, from what the barred hash tells them."""
     try:
@@ -95,8 +115,9 @@ def code_of(words: object) -> str:
 
 
 async def keep_out(redis: Redis, class_id: int, user_id: int, code: str, message: str) -> None:
-    """Put a person on the class's barred hash (what they are told, by code and message)."""
-    key = barred_key(class_id)
+    """Put a person on the class's barred hash (what they are told, by code and message); one
+    the teacher removed (code "removed") on the class's removed hash."""
+    key = removed_key(class_id) if code == "removed" else barred_key(class_id)
     words = json.dumps({"code": code, "message": message}, ensure_ascii=False)
     await redis.hset(key, str(user_id), words)  # type: ignore[misc]
     await redis.expire(key, int(BARRED_FOR))
@@ -248,7 +269,7 @@ class MediaAgent:
 
     async def barred(self, class_id: int) -> dict[int, str] | None:
         try:
-            told = await self._redis.hgetall(barred_key(class_id))  # type: ignore[misc]
+            told = await taken_out(self._redis, class_id)
         except UNREACHABLE:
             return None
         return {int(text(u)): code_of(w) for u, w in told.items()}
@@ -351,7 +372,9 @@ class MediaAgent:
         pipe.hmget(PLACEMENT, [str(c) for c in live])
         for class_id in live:
             pipe.hgetall(barred_key(class_id))
-        placed, *barred = await pipe.execute()
+            pipe.hgetall(removed_key(class_id))
+        placed, *hashes = await pipe.execute()
+        barred = [merged(b, r) for b, r in zip(hashes[::2], hashes[1::2], strict=True)]
         for class_id, where, told in zip(live, placed, barred, strict=True):
             if where is None or text(where) != self.id:
                 log.warning(
@@ -453,7 +476,7 @@ class MediaAgent:
             await self._redis.publish(reply, json.dumps(answer))
 
     async def execute(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """One command of the control plane: remove, readmit, end, roster."""
+        """One command of the control plane: remove, readmit, let_back, end, roster."""
         op = doc.get("op")
         class_id = int(doc["class_id"])
         node = self._node
@@ -464,6 +487,9 @@ class MediaAgent:
             return {"ok": True, "done": removed}
         if op == "readmit":
             node.readmit(class_id, int(doc["user_id"]))
+            return {"ok": True, "done": True}
+        if op == "let_back":
+            node.let_back(class_id, int(doc["user_id"]))
             return {"ok": True, "done": True}
         if op == "end":
             return {"ok": True, "done": await node.end_class(class_id, str(doc["reason"]))}

@@ -49,6 +49,7 @@ class MembershipMixin(MediaMixin):
             raise WaitingForTeacher(f"Class {self.class_id} has not started: guests wait")
         now = time.monotonic()
         self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if t >= now}
+        awaited = any(u == p.user_id for u, _ in self._gone.values())  # dropped, within grace
         if not rejoin:
             # A new tab of the person: an older dropped tab may no longer come back over it.
             self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != p.user_id}
@@ -67,6 +68,12 @@ class MembershipMixin(MediaMixin):
         if p.user_id in self.barred:  # checked last, after every await: a revocation may land
             raise Barred(f"User {p.user_id} was taken out of class {self.class_id}")
         self._gone.pop(p.id, None)
+        # Their raised hand keeps its place if they come back (or took over) within the grace.
+        ticket = self._hands.get(p.user_id) if awaited or takeover else None
+        if ticket is None:
+            self._hands.pop(p.user_id, None)
+        else:
+            p.hand_raised, p.hand_ticket = True, ticket
         self._low_bandwidth &= self._gone.keys() | self.participants.keys() | {p.id}
         p.low_bandwidth = rejoin and p.id in self._low_bandwidth
         recorded = self._outbox.emit(
@@ -161,6 +168,8 @@ class MembershipMixin(MediaMixin):
                 self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
             else:
                 self._low_bandwidth.discard(p.id)
+                if all(q.user_id != p.user_id for q in self.participants.values()):
+                    self._hands.pop(p.user_id, None)  # gone for good: so is the hand
             event = self._outbox.emit(
                 kind,
                 self.class_id,

@@ -238,16 +238,30 @@ class MediaNode:
     async def remove_user(self, class_id: int, user_id: int, code: str, message: str) -> bool:
         """Take a person out of a class (a guest whose approval was revoked)."""
         self._barred.setdefault(class_id, set()).add(user_id)  # also before the room exists
-        self._bar_codes.setdefault(class_id, {})[user_id] = code
+        codes = self._bar_codes.setdefault(class_id, {})
+        if codes.get(user_id) != "removed":  # the teacher's removal is what they are told
+            codes[user_id] = code
         room = self.rooms.get(class_id)
         if room is None or room.state is RoomState.ENDED:
             return False
         return await room.remove_user(user_id, code, message)
 
     def readmit(self, class_id: int, user_id: int) -> None:
-        """Let a person taken out by the control plane come back (a learner admitted again)."""
+        """Let a person taken out by the control plane come back (a learner admitted again);
+        one the teacher removed stays out."""
+        self._lift(class_id, user_id, removal=False)
+
+    def let_back(self, class_id: int, user_id: int) -> None:
+        """The teacher lets one they removed back. Whether the control plane keeps them out
+        as well, the gate says at their next join (``refusal`` asks it first)."""
+        self._lift(class_id, user_id, removal=True)
+
+    def _lift(self, class_id: int, user_id: int, removal: bool) -> None:
+        codes = self._bar_codes.get(class_id, {})
+        if (codes.get(user_id) == "removed") is not removal:
+            return
         self._barred.get(class_id, set()).discard(user_id)
-        self._bar_codes.get(class_id, {}).pop(user_id, None)
+        codes.pop(user_id, None)
 
     async def keep_out(self, class_id: int, user_id: int) -> None:
         """The teacher removed the person: kept out of the class here and, through the gate,

@@ -77,6 +77,9 @@ class RoomCore(abc.ABC):
         # a private word between a participant and the teacher.
         self.chat: deque[tuple[dict[str, Any], frozenset[int] | None]] = deque(maxlen=CHAT_HISTORY)
         self._hand_tickets = itertools.count(1)  # raised hands are numbered: the queue's order
+        # Whose hand is raised → its number, by person: a rejoin or a second tab within the
+        # grace (a new Participant) finds its place in the queue again.
+        self._hands: dict[int, int] = {}
         self._grace = reconnect_grace
         # A dropped participant → (their user, until when they may come back as themselves).
         self._gone: dict[str, tuple[int, float]] = {}

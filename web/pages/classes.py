@@ -201,13 +201,13 @@ async def removed_list(request: web.Request) -> web.Response:
 
 @routes.post("/classes/{class_id:\\d{1,18}}/removed/{user_id:\\d{1,18}}/readmit")
 async def let_back_in(request: web.Request) -> web.Response:
-    """The teacher lets a removed person back in: readmitted as the admission status does."""
+    """The teacher lets a removed person back in (a bar of the admission status stays)."""
     _ = gettext_of(request)
     c = _teacher_of(request)
     user_id = int(request.match_info["user_id"])
     if user_id not in await removed_from(request, c):
         raise PageError(404, _("This person is not removed from the class."), "not_removed")
-    await request.app[keys.MEDIA_CONTROL].readmit(c.id, user_id)
+    await request.app[keys.MEDIA_CONTROL].let_back(c.id, user_id)
     log.info("class %s: user %s let back in by the teacher", c.id, user_id)
     return web.json_response({"readmitted": user_id})
 

@@ -48,7 +48,7 @@
   function showCountdown() {
     if (!countdown) return;
     const left = heldRemaining();
-    const text = left > 0 ? S.heldIn.replace("{time}", clock(left)) : S.heldNow;
+    const text = left > 0 ? S.heldIn.replace("{time}", () => clock(left)) : S.heldNow;
     if (countdown.textContent !== text) countdown.textContent = text;
     countdown.dataset.remaining = String(left);
     countdown.hidden = false;
@@ -415,7 +415,7 @@
         const no = document.createElement("span");
         no.className = "queue-no";
         no.textContent = String(p.hand_position);
-        no.title = S.queueNumber.replace("{n}", p.hand_position);
+        no.title = S.queueNumber.replace("{n}", () => p.hand_position);
         no.setAttribute("aria-label", no.title);
         li.appendChild(no);
       }
@@ -444,12 +444,12 @@
         li.appendChild(actions);
         // Removing is kept apart from the floor's buttons and asks first: a slip must not do it.
         const remove = button(S.remove, () => {
-          if (window.confirm(S.removeConfirm.replace("{name}", p.name))) {
+          if (window.confirm(S.removeConfirm.replace("{name}", () => p.name))) {
             send("remove", { participant_id: p.id });
             setTimeout(showRemoved, 1000);
           }
         }, "link remove");
-        remove.setAttribute("aria-label", S.removeWho.replace("{name}", p.name));
+        remove.setAttribute("aria-label", S.removeWho.replace("{name}", () => p.name));
         li.appendChild(remove);
       }
       if (p.id === myId && !isHost) {
@@ -460,7 +460,7 @@
           hand.setAttribute("aria-pressed", String(handRaised));
           hand.hidden = Boolean(p.floor);
           const place = $("hand-place");
-          place.textContent = p.hand_position ? S.handPlace.replace("{n}", p.hand_position) : "";
+          place.textContent = p.hand_position ? S.handPlace.replace("{n}", () => p.hand_position) : "";
           place.hidden = !p.hand_position;
         }
       }
@@ -512,7 +512,7 @@
         }).catch(() => null);
         showRemoved();
       });
-      back.setAttribute("aria-label", S.letBackInWho.replace("{name}", person.name));
+      back.setAttribute("aria-label", S.letBackInWho.replace("{name}", () => person.name));
       li.appendChild(back);
       list.appendChild(li);
     }
@@ -536,7 +536,7 @@
     if (!option) {
       option = document.createElement("option");
       option.value = pid;
-      option.textContent = S.onlyTo.replace("{name}", name);
+      option.textContent = S.onlyTo.replace("{name}", () => name);
       chatTo.appendChild(option);
     }
     return option;
@@ -562,13 +562,13 @@
       note.className = "private-note";
       const mine = m.from === myId;
       let text = S.privatelyToYou;
-      if (mine) text = isHost ? S.privatelyTo.replace("{name}", m.to_name) : S.toTeacherOnly;
+      if (mine) text = isHost ? S.privatelyTo.replace("{name}", () => m.to_name) : S.toTeacherOnly;
       note.textContent = ` (${text})`;
       li.appendChild(note);
       if (isHost && !mine) {
         // The teacher answers that person privately: they are in the "to" list from now on.
         replyOption(m.from, m.name);
-        const answer = button(S.answerPrivately.replace("{name}", m.name), () => {
+        const answer = button(S.answerPrivately.replace("{name}", () => m.name), () => {
           replyOption(m.from, m.name).selected = true;
           $("chat-text").focus();
         });
@@ -596,7 +596,7 @@
   function showUnread() {
     const badge = $("chat-unread");
     badge.textContent = String(unread);
-    badge.title = S.unread.replace("{n}", unread);
+    badge.title = S.unread.replace("{n}", () => unread);
     badge.setAttribute("aria-label", badge.title);
     badge.hidden = !(unread && chatFolded());
   }
@@ -828,6 +828,9 @@
     const text = input.value.trim();
     if (text) send("chat", chatTo.value ? { text: text, to: chatTo.value } : { text: text });
     input.value = "";
+    // The teacher's private answer goes once: the next message is to everyone again (as the
+    // select then shows), not private by surprise.
+    if (text && isHost) chatTo.value = "";
   });
   $("chat-toggle").addEventListener("click", () => {
     chatOpen = chatFolded(); // folded: open it; open: fold it
@@ -862,7 +865,7 @@
       $("end-cancel").hidden = !on;
       const left = heldRemaining();
       // Ending before the class counts as held makes it missed: said before it is done.
-      warning.textContent = on && left > 0 ? S.endMissed.replace("{time}", clock(left)) : "";
+      warning.textContent = on && left > 0 ? S.endMissed.replace("{time}", () => clock(left)) : "";
       warning.hidden = !warning.textContent;
     };
     endBtn.addEventListener("click", () => showEnding(true));

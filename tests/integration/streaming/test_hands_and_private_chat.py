@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from access.events import EventKind
 from tests.conftest import Academy, SignIn
-from tests.peers import Peer, join
+from tests.peers import Peer, drop, join, rejoin
 from web.core import keys
 
 
@@ -59,16 +59,63 @@ async def test_hands_queue_in_the_order_raised_and_next_gives_the_floor_to_the_f
     assert granted["camera"] is False
     roster = await _queue_is(teacher, [b, a])
     assert [p["floor"] for p in roster["participants"] if p["id"] == c] == ["audio"]
+    # "Next" moves the floor: the one who had it loses it (two "next" never leave two speaking).
     await teacher.send("next_hand", camera=True)
     assert (await students[1].wait_for("floor_granted"))["camera"] is True
+    await students[2].wait_for("floor_revoked")
     await _queue_is(teacher, [a])
     await teacher.send("next_hand")
     await students[0].wait_for("floor_granted")
-    await _queue_is(teacher, [])
+    await students[1].wait_for("floor_revoked")
+    roster = await _queue_is(teacher, [])
+    assert {p["id"]: p["floor"] for p in roster["participants"] if p["floor"]} == {a: "audio"}
     # Nobody waiting: the teacher is told so, nothing else happens.
     await teacher.send("next_hand")
     assert (await teacher.wait_for("error"))["code"] == "no_hands"
     for p in (teacher, intruder, *students):
+        await p.close()
+
+
+async def test_a_raised_hand_keeps_its_place_over_a_rejoin_or_a_second_tab(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """Within the grace a dropped student coming back (or opening a second tab) is still in
+    the queue where they were; one who left for good, or was given the floor, is not."""
+    cid = academy.class_id
+    teacher = await join(sign_in(academy.teacher_id), cid)
+    clients = [sign_in(u) for u in academy.student_ids[:3]]
+    students = [await join(c, cid) for c in clients]
+    welcomes = [await s.wait_for("welcome") for s in students]
+    a, b, c = [w["participant_id"] for w in welcomes]
+    for peer, queue in ((students[0], [a]), (students[1], [a, b]), (students[2], [a, b, c])):
+        await peer.send("raise_hand")
+        await _queue_is(teacher, queue)
+    drop(students[0])
+    await _queue_is(teacher, [b, c])
+    back = await rejoin(clients[0], cid, welcomes[0]["reconnect_token"])
+    await back.wait_for("welcome")
+    await _queue_is(teacher, [a, b, c])  # first again, not last nor gone
+    second = await join(clients[1], cid)  # a second tab takes over, keeping the hand
+    b2 = (await second.wait_for("welcome"))["participant_id"]
+    await _queue_is(teacher, [a, b2, c])
+    await students[2].close()  # left for good: the hand goes with them
+    await _queue_is(teacher, [a, b2])
+    again = await join(clients[2], cid)
+    c2 = (await again.wait_for("welcome"))["participant_id"]
+    await again.send("ping")
+    await again.wait_for("pong")
+    await _queue_is(teacher, [a, b2])
+    await teacher.send("next_hand")  # the floor given: out of the queue, also over a rejoin
+    await back.wait_for("floor_granted")
+    await _queue_is(teacher, [b2])
+    welcome = next(m for m in back.messages if m["type"] == "welcome")
+    drop(back)
+    await _queue_is(teacher, [b2])
+    back2 = await rejoin(clients[0], cid, welcome["reconnect_token"])
+    await back2.wait_for("welcome")
+    await again.send("raise_hand")
+    await _queue_is(teacher, [b2, c2])
+    for p in (teacher, back2, second, again, back, *students):
         await p.close()
 
 

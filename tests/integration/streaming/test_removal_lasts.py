@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from access.models import ClassRole
 from streaming.participant import REMOVED_MESSAGE
 from tests.conftest import SignInTo, free_port, seed_academy
+from tests.integration.admission.test_admission_status import _programmes, _record
 from tests.integration.streaming.test_restart_refusals import Mint, enter, outcome, running
 from tests.peers import connect, join_token, publish
 from tests.redis_server import RedisServer
@@ -83,6 +84,45 @@ async def test_a_removed_student_stays_out_across_new_tokens_and_a_restart_until
             await p.close()
 
 
+async def test_an_admission_change_does_not_lift_a_removal_nor_the_teacher_a_bar(
+    settings: Settings, sign_in_to: SignInTo
+) -> None:
+    """The control plane (admission status, guests) and the teacher each lift only their own
+    keeping out: a learner admitted again stays removed; one let back in by the teacher who is
+    not admitted stays out."""
+    async with running(settings) as server:
+        academy = seed_academy(server.app)
+        p = _programmes(server.app[keys.TIMETABLE], academy)
+        mint = Mint(server, academy)
+        cid, sid, tid = academy.class_id, academy.student_ids[0], academy.teacher_id
+        teacher = await enter(server, cid, mint(tid, ClassRole.HOST))
+        assert (await outcome(teacher))[0] == "welcome"
+        student = await enter(server, cid, mint(sid, ClassRole.LEARNER))
+        welcome = await student.wait_for("welcome")
+        await teacher.send("remove", participant_id=welcome["participant_id"])
+        assert (await student.wait_for("error"))["code"] == "removed"
+        await student.close()
+        # Staff record the learner's admission (another discipline): admitted to this class.
+        staff = sign_in_to(server, academy.staff_id)
+        key = f"{p.postgraduate}:{p.criminal_law}"
+        for status in ("assignments_incomplete", "admitted"):
+            assert await _record(staff, sid, key, status) == 303
+        control = server.app[keys.MEDIA_CONTROL]
+        assert await control.taken_out(cid) == {sid: "removed"}
+        again = await enter(server, cid, mint(sid, ClassRole.LEARNER))
+        assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
+        await again.close()
+        # Not admitted as well; the teacher lets them back in: still kept out, as not admitted.
+        await control.remove_user(cid, sid, "not_admitted", "Вы не допущены")
+        resp = await sign_in_to(server, tid).post(f"/classes/{cid}/removed/{sid}/readmit")
+        assert resp.status == 200, await resp.text()
+        assert await control.taken_out(cid) == {sid: "not_admitted"}
+        again = await enter(server, cid, mint(sid, ClassRole.LEARNER))
+        assert (await outcome(again))[::2] == ("revoked", 4003)
+        for peer in (again, teacher):
+            await peer.close()
+
+
 async def test_in_a_cluster_a_removed_student_stays_out_on_every_node_until_let_back(
     settings: Settings, tmp_path: Path, sign_in_to: SignInTo
 ) -> None:
@@ -119,19 +159,44 @@ async def test_in_a_cluster_a_removed_student_stays_out_on_every_node_until_let_
             f"/classes/{cid}/join-token", headers={"Accept": "application/json"}
         )
         assert resp.status == 403 and (await resp.json())["error"]["code"] == "removed"
+
         # A token minted all the same (as one minted before the removal) is refused by the node.
-        token = control.app[keys.SIGNER].mint_join(
-            user_id=sid, class_id=cid, role=ClassRole.LEARNER, display_name="x", media_url=""
-        )
-        again = await connect(ws, token)
+        def token_of() -> str:
+            return control.app[keys.SIGNER].mint_join(
+                user_id=sid, class_id=cid, role=ClassRole.LEARNER, display_name="x", media_url=""
+            )
+
+        again = await connect(ws, token_of())
         assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
         await again.close()
         resp = await teacher_page.post(f"/classes/{cid}/removed/{sid}/readmit")
         assert resp.status == 200, await resp.text()
         back = await connect(ws, str((await join_token(student_page, cid))["token"]))
         assert (await outcome(back))[0] == "welcome"
-        for p in (teacher, back):
-            await p.close()
+        # Removed again; admitted again by the control plane: still removed, on the node too.
+        await teacher.send(
+            "remove", participant_id=(await back.wait_for("welcome"))["participant_id"]
+        )
+        assert (await back.wait_for("error"))["code"] == "removed"
+        await back.close()
+        staff = sign_in_to(control, academy.staff_id)
+        p = _programmes(control.app[keys.TIMETABLE], academy)
+        key = f"{p.postgraduate}:{p.criminal_law}"
+        for status in ("assignments_incomplete", "admitted"):
+            assert await _record(staff, sid, key, status) == 303
+        assert await control.app[keys.MEDIA_CONTROL].taken_out(cid) == {sid: "removed"}
+        again = await connect(ws, token_of())
+        assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
+        await again.close()
+        # Not admitted as well, then let back in by the teacher: still kept out.
+        await control.app[keys.MEDIA_CONTROL].remove_user(cid, sid, "not_admitted", "Не допущены")
+        assert await control.app[keys.MEDIA_CONTROL].taken_out(cid) == {sid: "removed"}
+        resp = await teacher_page.post(f"/classes/{cid}/removed/{sid}/readmit")
+        assert resp.status == 200, await resp.text()
+        again = await connect(ws, token_of())
+        assert (await outcome(again))[::2] == ("revoked", 4003)
+        for peer in (teacher, again):
+            await peer.close()
     finally:
         await media.close()
         await control.close()

@@ -270,3 +270,17 @@ async def test_the_class_page_says_a_join_not_recorded_and_bad_text_in_the_reade
         assert recorded in errors["not_recorded"] and bad_text in errors["bad_text"]
     script = ROOM_JS.read_text()
     assert re.search(r'msg\.code === "not_recorded"\) busy = cfg\.errors\.not_recorded', script)
+
+
+def test_the_class_page_fills_placeholders_with_peoples_text_as_is() -> None:
+    """A name such as "A$&B" or "$'" is shown as written: every placeholder of the class page
+    is filled by a function (a string replacement would read ``$&``, ``$'`` and ``$```); and
+    the teacher's private answer leaves the next message to everyone."""
+    script = ROOM_JS.read_text()
+    fills = re.findall(r'\.replace\("\{\w+\}",\s*([^,]*?)\s*=>', script)
+    calls = re.findall(r'\.replace\("\{\w+\}"', script)
+    assert calls and len(fills) == len(calls), "a placeholder filled by a string"
+    assert all(f == "()" for f in fills)
+    submit = script[script.index('$("chat-form").addEventListener("submit"') :]
+    submit = submit[: submit.index("\n  });")]
+    assert re.search(r'if \(text && isHost\) chatTo\.value = "";', submit)
