@@ -98,12 +98,21 @@ class LocalGate:
 
     async def keep_out(self, class_id: int, user_id: int, code: str, message: str) -> None:
         """The teacher removed the person (the node's ``keep_out``): kept apart from the
-        control plane's bars, so that its ``readmit`` does not lift it."""
-        with self._db:
-            self._db.execute(
+        control plane's bars, so that its ``readmit`` does not lift it. Written on the gate's
+        own connection off the event loop, as spent tokens are (the media must not wait for
+        the disk, nor for another writer's lock)."""
+        if self._spends is None:
+            self._keep_out(self._db, class_id, user_id)
+        else:
+            await asyncio.to_thread(self._locked, self._keep_out, self._spends, class_id, user_id)
+
+    def _keep_out(self, db: sqlite3.Connection, class_id: int, user_id: int) -> bool:
+        with db:
+            db.execute(
                 "INSERT OR REPLACE INTO media_removed VALUES (?, ?, ?)",
                 (class_id, user_id, self._clock()),
             )
+        return True
 
     async def ended(self, class_id: int) -> bool:
         try:

@@ -163,8 +163,6 @@ class ClassroomMixin(MembershipMixin):
             return
         self.barred.add(target.user_id)  # before any await: no tab of theirs comes in meanwhile
         self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != target.user_id}
-        if self._keep_out is not None:
-            await self._keep_out(target.user_id)
         # Out at once (safety first); told, as the others are, once the register has it.
         recorded = await self.leave(
             target.id,
@@ -173,6 +171,10 @@ class ClassroomMixin(MembershipMixin):
             told=("removed", REMOVED_MESSAGE),
         )
         await target.close_ws(CLOSE_REMOVED, "removed")
+        # Kept out beyond this node's memory (new join tokens, a restart): written once they are
+        # out, so that no join of theirs slips between the bar above and their leaving.
+        if self._keep_out is not None:
+            await self._keep_out(target.user_id)
         if not recorded:
             await by.send(
                 "error",
