@@ -201,5 +201,8 @@ class AiortcRecording:
         else:
             self._recording.add_voice(key, microphone)  # replaces the one before
 
+    def note_chat(self, at: float, name: str, text: str) -> None:
+        self._recording.note_chat(at, name, text)
+
     async def stop(self) -> list[str]:
         return await self._recording.stop()

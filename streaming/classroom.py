@@ -112,6 +112,8 @@ class ClassroomMixin(MembershipMixin):
             await self._outbox.durable(event)  # in the record before anyone is shown it
         if private_to is None:
             self.chat.append((message, None))
+            if self.recording is not None:  # only what everyone reads goes beside the recording
+                self.recording.note_chat(now, p.name, text)
             await self._broadcast(server_message("chat", **message))
             return
         readers = frozenset({p.user_id, private_to.user_id})

@@ -36,6 +36,9 @@ class HoldsTracks(Protocol):
 class RecordingMedia(Protocol):
     # A microphone in the class's sound (a student with the floor), or out of it (None).
     def set_voice(self, key: str, media: PublisherMedia | None) -> None: ...
+    # A public chat message said while it records (``at``: seconds since the epoch), into the
+    # recording's chat sidecar. Never a private one.
+    def note_chat(self, at: float, name: str, text: str) -> None: ...
     async def stop(self) -> list[str]: ...
 
 
@@ -44,7 +47,8 @@ class MediaBackend(Protocol):
     # does not verify, as with a tampered fingerprint).
     def new_publisher(self, on_failed: Callable[[], None]) -> PublisherMedia: ...
     def new_viewer(self, source: PublisherMedia, on_failed: Callable[[], None]) -> ViewerMedia: ...
-    # One file per video track of the publications, each with the microphone's sound.
+    # One file per video track of the publications (the camera's beside the screen's), each
+    # with the class's sound; the chat in a sidecar beside them (see ``webm_recorder``).
     def new_recording(
         self, class_id: int, publications: Mapping[str, tuple[PublisherMedia, tuple[str, ...]]]
     ) -> RecordingMedia: ...

@@ -7,6 +7,18 @@ sound is the class's: the teacher's microphone and, while a student has the floo
 Voices in one track have to be mixed, so sound alone is decoded, mixed and encoded once per
 recording (Opus, 20 ms frames), which costs little next to video. Packets are stamped with
 their arrival time, so sound and picture stay together.
+
+The presenter's camera is recorded as a file of its own beside the shared screen's (not
+picture-in-picture over it): the frames are muxed as they arrive, and putting one picture over
+another would mean decoding, compositing and encoding a video once more per recording. Each
+file carries the class's sound, so either plays on its own; a player shows the two side by side.
+
+The class's public chat, said while it records, goes into a sidecar beside the files,
+``<stamp>-chat.jsonl``: one JSON object a line, ``{"at": UTC ISO 8601, "name", "text"}``. JSON
+lines rather than WebVTT because a message's time is a moment of the day (a WebVTT cue has
+only an offset into one video, and a recording is cut into several files when the screen comes
+and goes) and its text may hold anything (a WebVTT cue may hold neither "-->" nor a blank
+line). Private messages never reach it: the room hands over only what everyone read.
 """
 
 from __future__ import annotations
@@ -15,10 +27,12 @@ import array
 import asyncio
 import contextlib
 import fractions
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,8 +202,10 @@ class WebmRecording:
 
     def __init__(self, directory: Path, video: dict[str, Hub], audio: Hub | None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        stamp = unique_stamp(directory)
         self._t0 = time.monotonic()
+        self._chat = directory / f"{stamp}-chat.jsonl"
+        self._chat_lines = 0
         self._files = [
             _File(path=directory / f"{stamp}-{label}.webm", video=hub.subscribe())
             for label, hub in video.items()
@@ -207,6 +223,18 @@ class WebmRecording:
 
     def remove_voice(self, key: str) -> None:
         self._mix.remove(key)
+
+    def note_chat(self, at: float, name: str, text: str) -> None:
+        """A public chat message (``at``: seconds since the epoch) into the sidecar."""
+        when = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+        line = json.dumps({"at": when.replace("+00:00", "Z"), "name": name, "text": text})
+        try:
+            with self._chat.open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        except OSError:
+            log.exception("recording %s: a chat message could not be written", self._chat.name)
+            return
+        self._chat_lines += 1
 
     def _sound(self, data: bytes, at: float) -> None:
         for f in self._files:
@@ -257,12 +285,14 @@ class WebmRecording:
             log.exception("recording %s: a packet could not be written", f.path.name)
 
     async def stop(self) -> list[str]:
-        """Finish the files; returns the names of those that hold a picture."""
+        """Finish the files; returns the names of those that hold a picture, and the chat's
+        sidecar if anything was said."""
         try:
             await self._mix.stop()
         finally:
             await self._finish()
-        return [f.path.name for f in self._files if f.container is not None]
+        names = [f.path.name for f in self._files if f.container is not None]
+        return names + ([self._chat.name] if self._chat_lines else [])
 
     async def _finish(self) -> None:
         for f in self._files:
@@ -277,11 +307,23 @@ class WebmRecording:
                 f.container.close()
 
 
+def unique_stamp(directory: Path) -> str:
+    """The UTC moment that names a recording's files, to the millisecond; never one that names
+    files already there (the files of a recording cut short a moment ago are not written over)."""
+    now = time.time()
+    while True:
+        ms = int(now * 1000)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+        if not any(directory.glob(f"{stamp}-*")):
+            return stamp
+        now += 0.001
+
+
 def sweep_recordings(folder: Path, retention_days: float, now: float | None = None) -> int:
     """Delete recordings older than the retention period; returns how many went."""
     cutoff = (time.time() if now is None else now) - retention_days * 86400
     removed = 0
-    for path in folder.glob("*/*.webm"):
+    for path in [*folder.glob("*/*.webm"), *folder.glob("*/*-chat.jsonl")]:
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_mtime < cutoff:
                 path.unlink()

@@ -229,7 +229,18 @@ def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, in
     return sorted(rows, key=lambda r: r[0].casefold())
 
 
-RECORDING_NAME = re.compile(r"^\d{8}T\d{6}Z-(camera|screen)\.webm$")
+# A recording's files: the camera's and the screen's video, and the chat's sidecar (JSON lines).
+# Older recordings are named to the second, newer ones to the millisecond.
+RECORDING_NAME = re.compile(r"^\d{8}T\d{6}(\.\d{3})?Z-(camera|screen|chat)\.(webm|jsonl)$")
+RECORDING_TYPES = {"webm": "video/webm", "jsonl": "application/jsonl; charset=utf-8"}
+
+
+def _recording_kind(name: str) -> str | None:
+    """camera, screen or chat: what a file of a recording holds (None: not one of ours)."""
+    m = RECORDING_NAME.match(name)
+    if m is None or (m.group(2) == "chat") != (m.group(3) == "jsonl"):
+        return None
+    return m.group(2)
 
 
 def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
@@ -240,29 +251,55 @@ def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
         if le.event.kind is not EventKind.RECORDING_STOPPED:
             continue
         for name in le.event.data.get("files", []):
-            if RECORDING_NAME.match(str(name)) and (folder / name).is_file():
+            kind = _recording_kind(str(name))
+            if kind is not None and (folder / name).is_file():
                 out.append(
                     {
                         "name": name,
-                        "screen": str(name).endswith("-screen.webm"),
+                        "kind": kind,
+                        "screen": kind == "screen",
                         "at": datetime.fromtimestamp(le.event.origin_time, UTC),
                     }
                 )
     return sorted(out, key=lambda r: str(r["name"]), reverse=True)
 
 
+@routes.get("/classes/{class_id:\\d{1,18}}/recordings")
+async def recordings_list(request: web.Request) -> web.Response:
+    """The class's recordings (camera, screen, chat) as JSON, for those who may see them (the
+    class page asks once the class has ended)."""
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    class_role(request, session.user, c)  # refuses everyone else
+    rows = [
+        {
+            "name": r["name"],
+            "kind": r["kind"],
+            "at": r["at"].isoformat(),
+            "url": f"/classes/{c.id}/recordings/{r['name']}",
+        }
+        for r in _recordings(request, c)
+    ]
+    return web.json_response({"recordings": rows}, headers={"Cache-Control": "no-store"})
+
+
 @routes.get("/classes/{class_id:\\d{1,18}}/recordings/{name}")
 async def recording_file(request: web.Request) -> web.StreamResponse:
-    """A recording, for the class's group, its teacher and staff only; seekable (ranges)."""
+    """A recording's file, for the class's group, its teacher and staff only; the videos are
+    seekable (ranges), the chat's sidecar is downloaded."""
     _ = gettext_of(request)
     session = require_session(request)
     c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
     class_role(request, session.user, c)  # refuses everyone else
     name = request.match_info["name"]
     path = request.app[keys.SETTINGS].recordings_dir / str(c.id) / name
-    if not RECORDING_NAME.match(name) or not path.is_file():
+    kind = _recording_kind(name)
+    if kind is None or not path.is_file():
         raise PageError(404, _("This recording does not exist or is no longer kept."), "no_file")
-    return web.FileResponse(path, headers={"Content-Type": "video/webm"})
+    headers = {"Content-Type": RECORDING_TYPES[path.suffix.lstrip(".")]}
+    if kind == "chat":
+        headers["Content-Disposition"] = f'attachment; filename="class-{c.id}-{name}"'
+    return web.FileResponse(path, headers=headers)
 
 
 @routes.post("/classes/{class_id:\\d{1,18}}/join-token")

@@ -300,6 +300,12 @@ def cases(w: World) -> list[Case]:
             None,
         ),
         Case(
+            "/classes/{class_id}/recordings",
+            f"/classes/{ca}/recordings",
+            CLASS_SEERS,
+            '{"recordings": [',
+        ),
+        Case(
             "/classes/{class_id}/recordings/{name}",
             f"/classes/{ca}/recordings/{RECORDING}",
             CLASS_SEERS,
