@@ -20,6 +20,7 @@
   let retries = 0;
   let busy = null; // why the server took nobody just now (its attendance backlog), said until retried
   let myId = null;
+  let wasRecorded = false; // the class was recorded while this page was in it
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -469,6 +470,7 @@
     $("count").textContent = String(msg.participants.length);
     // Everyone sees that the class is being recorded.
     $("rec").hidden = !msg.recording;
+    wasRecorded = wasRecorded || Boolean(msg.recording);
     const recordBtn = $("record");
     if (recordBtn) {
       recordBtn.textContent = msg.recording ? S.stopRecording : S.record;
@@ -701,6 +703,61 @@
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     $("stage").hidden = state === "error";
+    if (state === "ended") showEnded();
+  }
+
+  // -- the end is the end -------------------------------------------------------------------
+  // Once the class has ended (told "ended", closed with 4000, or refused as over) the page shows
+  // only what is left of it: no roster, controls or video, every track stopped and every peer
+  // connection closed (``finish`` did that), and links to the recordings the viewer may see and,
+  // for the teacher and staff, to the register. The recording's stop reaches the record a
+  // moment after the end, so the list is asked for again for a while when it was recording.
+  let endedShown = false;
+
+  function showEnded() {
+    if (endedShown) return;
+    endedShown = true;
+    $("stage").hidden = true;
+    const check = $("check");
+    if (check) check.hidden = true;
+    $("rec").hidden = true;
+    document.title = baseTitle;
+    [video, screenVideo].forEach((el) => {
+      el.pause();
+      el.srcObject = null;
+    });
+    room.querySelectorAll(":scope > audio").forEach((el) => el.remove());
+    $("ended").hidden = false;
+    room.dataset.state = "ended";
+    listRecordings(wasRecorded ? 10 : 1);
+  }
+
+  function recordingLink(r) {
+    const li = document.createElement("li");
+    li.dataset.kind = r.kind;
+    const a = document.createElement("a");
+    a.href = r.url;
+    if (r.kind === "chat") a.setAttribute("download", "");
+    a.textContent = { camera: S.recordingCamera, screen: S.recordingScreen, chat: S.recordingChat }[r.kind] || r.name;
+    const at = new Date(r.at);
+    const time = document.createElement("time");
+    time.dateTime = at.toISOString();
+    time.textContent = timeFormat.format(at);
+    li.append(a, " · ", time);
+    return li;
+  }
+
+  async function listRecordings(tries) {
+    if (!cfg.recordingsUrl) return; // a guest: recordings are for the group, its teachers, staff
+    let rows = [];
+    try {
+      const r = await fetch(cfg.recordingsUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (r.ok) rows = (await r.json()).recordings;
+    } catch (e) {
+      rows = [];
+    }
+    $("ended-links").replaceChildren(...rows.map(recordingLink));
+    if (!rows.length && tries > 1) setTimeout(() => listRecordings(tries - 1), 1000);
   }
 
   // After a drop the page comes back as the same participant with the reconnect token of its
@@ -729,6 +786,10 @@
           // A guest in the lobby: let in once the teacher has started the class.
           setStatus(S.waitingTeacher, "waiting");
           setTimeout(connect, (Number(body.retry_after) || 3) * 1000);
+          return;
+        }
+        if (!r.ok && body.error && body.error.code === "class_ended") {
+          finish(S.ended, "ended"); // a guest waiting in the lobby: the class is over
           return;
         }
         if (!r.ok) {
