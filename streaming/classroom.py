@@ -164,6 +164,8 @@ class ClassroomMixin(MembershipMixin):
             await by.send("error", code="no_such_participant", message="Nobody to remove")
             return
         self.barred.add(target.user_id)  # before any await: no tab of theirs comes in meanwhile
+        if self._barring is not None:
+            self._barring(target.user_id)
         self._gone = {pid: (u, t) for pid, (u, t) in self._gone.items() if u != target.user_id}
         # Out at once (safety first); told, as the others are, once the register has it.
         recorded = await self.leave(

@@ -107,6 +107,9 @@ class MediaNode:
         self.rooms: dict[int, Room] = {}
         self._barred: dict[int, set[int]] = {}  # class → people taken out by the control plane
         self._bar_codes: dict[int, dict[int, str]] = {}  # class → person taken out → why (code)
+        # Removed by the teacher, their bar not yet written through the gate: kept out whatever
+        # the gate says meanwhile (a join right after the removal reads the gate before it).
+        self._removing: dict[int, set[int]] = {}
         self._spent: dict[str, float] = {}  # join tokens used here → until when they are valid
         self._closing = False
 
@@ -120,6 +123,7 @@ class MediaNode:
                 self.settings.reconnect_grace,
                 self._barred.setdefault(class_id, set()),
                 keep_out=lambda user_id: self.keep_out(class_id, user_id),
+                barring=lambda user_id: self._mark_removed(class_id, user_id),
             )
             self.rooms[class_id] = room
         return room
@@ -148,9 +152,10 @@ class MediaNode:
         barred = await self.gate.barred(class_id)
         if barred is not None:
             known = self._barred.setdefault(class_id, set())  # the room holds this very set
+            removing = self._removing.get(class_id, set())
             known.clear()
-            known.update(barred)
-            self._bar_codes[class_id] = dict(barred)
+            known.update(barred, removing)
+            self._bar_codes[class_id] = dict(barred) | dict.fromkeys(removing, "removed")
         if user_id is not None and user_id in self._barred.get(class_id, ()):
             return self.barred_refusal(class_id, user_id)
         return None
@@ -262,14 +267,25 @@ class MediaNode:
             return
         self._barred.get(class_id, set()).discard(user_id)
         codes.pop(user_id, None)
+        self._removing.get(class_id, set()).discard(user_id)
+
+    def _mark_removed(self, class_id: int, user_id: int) -> None:
+        self._barred.setdefault(class_id, set()).add(user_id)
+        self._bar_codes.setdefault(class_id, {})[user_id] = "removed"
+        self._removing.setdefault(class_id, set()).add(user_id)
 
     async def keep_out(self, class_id: int, user_id: int) -> None:
         """The teacher removed the person: kept out of the class here and, through the gate,
         across new join tokens, other nodes and restarts, until the teacher lets them back."""
-        self._barred.setdefault(class_id, set()).add(user_id)
-        self._bar_codes.setdefault(class_id, {})[user_id] = "removed"
-        if self.gate is not None:
-            await self.gate.keep_out(class_id, user_id, "removed", REMOVED_MESSAGE)
+        self._mark_removed(class_id, user_id)
+        try:
+            if self.gate is not None:
+                await self.gate.keep_out(class_id, user_id, "removed", REMOVED_MESSAGE)
+        finally:
+            removing = self._removing.get(class_id, set())
+            removing.discard(user_id)
+            if not removing:
+                self._removing.pop(class_id, None)
 
     def present_user_ids(self, class_id: int) -> set[int]:
         room = self.rooms.get(class_id)

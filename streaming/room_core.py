@@ -63,12 +63,16 @@ class RoomCore(abc.ABC):
         reconnect_grace: float = 60.0,
         barred: set[int] | None = None,
         keep_out: Callable[[int], Awaitable[None]] | None = None,
+        barring: Callable[[int], None] | None = None,
     ) -> None:
         self.class_id = class_id
         # People the control plane took out (revoked guests): refused on join and rejoin.
         self.barred: set[int] = barred if barred is not None else set()
         # Keeps one the teacher removed out where the node's memory does not reach (the gate).
         self._keep_out = keep_out
+        # Told at once (no await) that the teacher bars someone, so that the node's view of who
+        # is out, refreshed from the gate at each join, keeps them while ``keep_out`` writes.
+        self._barring = barring
         self.state = RoomState.WAITING
         self._outbox = outbox
         self._media = media
