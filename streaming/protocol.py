@@ -122,6 +122,13 @@ def _is_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS
 
 
+def _set_mode(doc: dict[str, Any]) -> ClientMessage:
+    mode = doc.get("mode")
+    if not isinstance(mode, str) or mode not in tuple(RoomMode):
+        raise ProtocolError("bad_message", "'mode' is lecture or seminar")
+    return ClientMessage(type="set_mode", mode=RoomMode(mode))
+
+
 def _view(doc: dict[str, Any]) -> ClientMessage:
     tiles, stage = doc.get("tiles"), doc.get("stage")
     if (
@@ -200,10 +207,7 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
         return ClientMessage(type="low_bandwidth", on=on)
     if kind == "set_mode":
-        mode = doc.get("mode")
-        if mode not in tuple(RoomMode):
-            raise ProtocolError("bad_message", '\'mode\' is "lecture" or "seminar"')
-        return ClientMessage(type="set_mode", mode=RoomMode(mode))
+        return _set_mode(doc)
     if kind == "view":
         return _view(doc)
     if kind == "next_hand":
