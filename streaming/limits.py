@@ -24,6 +24,8 @@ MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
     "remove": (30, 5),
     "recording": (10, 1),
     "low_bandwidth": (10, 1),
+    "media_state": (20, 4),  # a key held down on M repeats: the excess is dropped
+    "mute": (30, 5),
 }
 RATE_BUCKET_OF: Mapping[str, str] = {
     "raise_hand": "hand",
@@ -33,6 +35,7 @@ RATE_BUCKET_OF: Mapping[str, str] = {
     "revoke_floor": "floor",
     "start_recording": "recording",
     "stop_recording": "recording",
+    "ask_unmute": "mute",
 }
 
 

@@ -75,6 +75,10 @@ class Participant:
     hand_ticket: int = 0  # when the hand was raised, as the room numbers them: the queue's order
     # A viewer on a weak network: sent sound and screen, no camera video (the choice is theirs).
     low_bandwidth: bool = False
+    # Their own choice (``media_state``), or the teacher's mute: a microphone or camera that is
+    # off is held back from every viewer, whatever the browser still sends.
+    microphone_on: bool = True
+    camera_on: bool = True
     floor: Floor | None = None  # what a learner was given the floor with
     had_floor: bool = False
     closed: bool = False
@@ -149,11 +153,26 @@ class Participant:
             "sharing_screen": "screen" in self.publications,
             "hand_raised": self.hand_raised,
             "floor": self.floor.value if self.floor else None,
+            "microphone": self.microphone_on,
+            "camera": self.camera_on,
         }
 
 
-def hold_camera(viewer: Participant, publication: Publication, view: ViewerMedia) -> None:
-    """Camera tracks are held back from a viewer who chose low bandwidth; sound and screen
-    are not."""
+def holds(viewer: Participant, source: Participant, publication: Publication) -> list[bool]:
+    """Which of a publication's tracks are held back from a viewer, one flag per track in the
+    publication's order: camera video from a viewer who chose low bandwidth, and from everyone
+    while its source turned the camera off; a microphone from everyone while it is off. The
+    shared screen is always sent."""
+    return [
+        (label == "camera" and (viewer.low_bandwidth or not source.camera_on))
+        or (label == "microphone" and not source.microphone_on)
+        for label in publication.tracks
+    ]
+
+
+def apply_holds(
+    viewer: Participant, source: Participant, publication: Publication, view: ViewerMedia
+) -> None:
+    """Hold back from (or release to) the viewer what ``holds`` says, without renegotiating."""
     if isinstance(view, HoldsTracks):
-        view.hold_tracks([viewer.low_bandwidth and t == "camera" for t in publication.tracks])
+        view.hold_tracks(holds(viewer, source, publication))

@@ -12,14 +12,21 @@ the first raised hand),
 ``revoke_floor`` {participant_id}, ``start_recording``, ``stop_recording``,
 ``remove`` {participant_id} (the teacher), ``end_class``,
 ``low_bandwidth`` {on} (a viewer on a weak network: while on, no camera video is sent to them,
-only sound and the shared screen), ``leave``, ``ping``.
+only sound and the shared screen), ``media_state`` {microphone, camera} (anyone: their own
+microphone and camera on or off; one that is off is held back from every viewer, and kept for a
+later publication and a rejoin), ``mute`` {participant_id} (the teacher turns someone's
+microphone off; nobody turns another's on), ``ask_unmute`` {participant_id} (the teacher asks
+them to), ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
 ``source_ended``, ``roster`` (with ``hands``, the queue's participant ids, and each raised
-hand's ``hand_position``), ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
+hand's ``hand_position``, and each person's ``microphone`` and ``camera``: true while on),
+``muted`` {by: "teacher"} (the teacher turned your microphone off), ``unmute_requested`` (the
+teacher asks you to turn it on), ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
 ``low_bandwidth`` {on} (the choice is in effect; ``welcome`` carries it too, true after a rejoin
-of a participant who had it on), ``error``, ``ended``, ``pong``. Every message carries
+of a participant who had it on; ``welcome`` carries ``microphone`` and ``camera`` as the room
+keeps them), ``error``, ``ended``, ``pong``. Every message carries
 ``"v": 1``.
 """
 
@@ -57,6 +64,9 @@ ClientType = Literal[
     "remove",
     "end_class",
     "low_bandwidth",
+    "media_state",
+    "mute",
+    "ask_unmute",
     "leave",
     "ping",
 ]
@@ -84,6 +94,7 @@ class ClientMessage:
     tracks: tuple[str, ...] = ()
     publication: str | None = None
     on: bool = False  # low_bandwidth: on or off
+    microphone: bool = True  # media_state (with ``camera``): the sender's own microphone
     to: str | None = None  # chat: "teacher", or (the teacher) a participant: a private word
 
 
@@ -160,12 +171,19 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         if not isinstance(on, bool):
             raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
         return ClientMessage(type="low_bandwidth", on=on)
+    if kind == "media_state":
+        microphone, camera = doc.get("microphone"), doc.get("camera")
+        if not isinstance(microphone, bool) or not isinstance(camera, bool):
+            raise ProtocolError(
+                "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
+            )
+        return ClientMessage(type="media_state", microphone=microphone, camera=camera)
     if kind == "next_hand":
         camera = doc.get("camera", False)
         if not isinstance(camera, bool):
             raise ProtocolError("bad_message", "'camera' is true or false")
         return ClientMessage(type="next_hand", camera=camera)
-    if kind in ("remove", "grant_floor", "revoke_floor"):
+    if kind in ("remove", "grant_floor", "revoke_floor", "mute", "ask_unmute"):
         pid = doc.get("participant_id")
         if not isinstance(pid, str) or not 0 < len(pid) <= 64:
             raise ProtocolError("bad_message", "Say which participant with 'participant_id'")

@@ -9,7 +9,7 @@ from access.events import EventKind
 from access.models import PUBLISHERS
 
 from .media_ports import PublisherMedia, ViewerMedia, close_quietly
-from .participant import CLOSE_MEDIA_FAILED, Floor, Participant, Publication, hold_camera
+from .participant import CLOSE_MEDIA_FAILED, Floor, Participant, Publication, apply_holds
 from .protocol import ProtocolError
 from .recording_control import RecordingMixin
 from .room_core import RoomState
@@ -129,9 +129,10 @@ class MediaMixin(RecordingMixin):
             if viewer.closed or not current:
                 await close_quietly(media)
                 return
-            # Held back (low bandwidth) before the viewer's answer can start any sending, and
-            # after the last await, so a choice made while this offer was prepared is honoured.
-            hold_camera(viewer, publication, media)
+            # Held back (low bandwidth, a microphone or camera turned off) before the viewer's
+            # answer can start any sending, and after the last await, so a choice made while
+            # this offer was prepared is honoured.
+            apply_holds(viewer, source, publication, media)
             viewer.views[source_id] = media
             viewer.offer_id += 1
             viewer.pending = {o: s for o, s in viewer.pending.items() if s != source_id}
@@ -182,8 +183,36 @@ class MediaMixin(RecordingMixin):
         for source, name in self.sources():
             view = p.views.get(source.source_id(name))
             if view is not None:
-                hold_camera(p, source.publications[name], view)
+                apply_holds(p, source, source.publications[name], view)
         await p.send("low_bandwidth", on=on)
+
+    async def set_media_state(self, pid: str, microphone: bool, camera: bool) -> None:
+        """A participant turns their own microphone or camera off or on. While off, it is held
+        back from every viewer at once (no packet reaches anyone, even if the browser goes on
+        sending); on again, it comes back (the picture from a keyframe). The choice is kept for
+        a later publication and for a rejoin within the grace, and shown in the roster."""
+        p = self._get(pid)
+        if (p.microphone_on, p.camera_on) == (microphone, camera):
+            return
+        p.microphone_on, p.camera_on = microphone, camera
+        self._remember_media_state(p)
+        self._reapply_holds(p)
+        await self._broadcast_state()
+
+    def _remember_media_state(self, p: Participant) -> None:
+        if p.microphone_on and p.camera_on:
+            self._media_states.pop(p.user_id, None)
+        else:
+            self._media_states[p.user_id] = (p.microphone_on, p.camera_on)
+
+    def _reapply_holds(self, source: Participant) -> None:
+        """The source's microphone or camera changed: every viewer's holds follow at once."""
+        for name, publication in source.publications.items():
+            source_id = source.source_id(name)
+            for viewer in list(self.participants.values()):
+                view = viewer.views.get(source_id)
+                if view is not None:
+                    apply_holds(viewer, source, publication, view)
 
     async def _close_media(self, p: Participant) -> None:
         media: list[PublisherMedia | ViewerMedia] = [pub.media for pub in p.publications.values()]

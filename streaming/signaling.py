@@ -139,6 +139,12 @@ async def _serve(
             await room.unpublish(p.id, m.publication)
         elif m.type == "low_bandwidth":
             await room.set_low_bandwidth(p.id, m.on)
+        elif m.type == "media_state":
+            await room.set_media_state(p.id, m.microphone, m.camera)
+        elif m.type == "mute" and m.participant_id is not None:
+            await room.mute(p.id, m.participant_id)
+        elif m.type == "ask_unmute" and m.participant_id is not None:
+            await room.ask_unmute(p.id, m.participant_id)
         elif m.type in ("raise_hand", "lower_hand"):
             await room.raise_hand(p.id, m.type == "raise_hand")
         elif m.type == "grant_floor" and m.participant_id is not None:
