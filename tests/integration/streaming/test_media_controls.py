@@ -58,7 +58,9 @@ async def _roster_entry(peer: Peer, pid: str, **expected: Any) -> dict[str, Any]
     async with asyncio.timeout(5):
         while True:
             rosters = [m for m in peer.messages if m["type"] == "roster"]
-            entry = next((e for e in rosters[-1]["participants"] if e["id"] == pid), None)
+            entry: dict[str, Any] | None = next(
+                (e for e in rosters[-1]["participants"] if e["id"] == pid), None
+            )
             if entry and all(entry[k] == v for k, v in expected.items()):
                 return entry
             await asyncio.sleep(0.02)
