@@ -20,6 +20,17 @@
   let retries = 0;
   let busy = null; // why the server took nobody just now (its attendance backlog), said until retried
   let myId = null;
+  // My microphone and camera (controls.js): off and on, the teacher's mute, self-view, devices.
+  const controls = SabaqControls({
+    strings: S,
+    isHost: isHost,
+    myId: () => myId,
+    send: (type, fields) => send(type, fields),
+    setStatus: (text) => setStatus(text),
+    button: (label, onClick) => button(label, onClick),
+    streams: () => ({ floor: micStream, local: localStream }),
+    inClass: () => !$("stage").hidden,
+  });
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -150,8 +161,7 @@
   function closePublication() {
     if (pubPc) pubPc.close();
     pubPc = null;
-    pubStream = null;
-    pubSenders = {};
+    controls.unpublished();
   }
 
   function closeView(source) {
@@ -185,12 +195,11 @@
     const conn = (pubPc = new RTCPeerConnection({ iceServers: cfg.iceServers }));
     if (isHost) window.sabaqRoom.pc = conn;
     watch(conn, () => conn === pubPc, onConnected);
+    const senders = {};
     for (const track of stream.getTracks()) {
-      pubSenders[track.kind] = conn.addTransceiver(track, { direction: "sendonly", streams: [stream] }).sender;
+      senders[track.kind] = conn.addTransceiver(track, { direction: "sendonly", streams: [stream] }).sender;
     }
-    pubStream = stream;
-    applySending(); // what I turned off stays off
-    showMediaControls();
+    controls.published(stream, senders);
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
     if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp, tracks: labelsOf(stream) });
@@ -364,165 +373,7 @@
     closePublication();
     if (micStream) micStream.getTracks().forEach((t) => t.stop());
     micStream = null;
-    showMediaControls();
-  }
-
-  // -- my microphone and camera: off and on, devices, self-view ------------------------------
-  // Off, the browser sends nothing on that track (replaceTrack(null)) and the server is told
-  // (media_state), which holds it back from everyone even if something still came; on, the
-  // same track is sent again. No renegotiation either way, nor for a device switched.
-  let micOn = true;
-  let camOn = true;
-  let pubStream = null; // the stream my main publication sends (camera and microphone)
-  let pubSenders = {}; // track kind → its RTCRtpSender on pubPc
-  const micBtn = $("mic-toggle");
-  const camBtn = $("cam-toggle");
-  const selfView = $("self-view");
-
-  function myStream() {
-    return pubStream || micStream || localStream;
-  }
-
-  function applySending() {
-    const stream = pubStream;
-    if (!stream) return;
-    const want = { audio: micOn, video: camOn };
-    for (const kind of ["audio", "video"]) {
-      const sender = pubSenders[kind];
-      const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
-      if (!sender || !track) continue;
-      const next = want[kind] ? track : null;
-      if (sender.track !== next) sender.replaceTrack(next).catch((e) => console.error("sabaq:", e));
-    }
-  }
-
-  function showMediaControls() {
-    const stream = myStream();
-    const live = Boolean(stream) && !$("stage").hidden;
-    const hasCamera = Boolean(stream && stream.getVideoTracks().length);
-    $("media-controls").hidden = !live;
-    micBtn.setAttribute("aria-pressed", String(!micOn));
-    micBtn.classList.toggle("off", !micOn);
-    camBtn.hidden = !hasCamera;
-    camBtn.setAttribute("aria-pressed", String(!camOn));
-    camBtn.classList.toggle("off", !camOn);
-    const notes = [];
-    if (!micOn) notes.push(S.yourMicOff);
-    if (!camOn && hasCamera) notes.push(S.yourCamOff);
-    const note = $("media-note");
-    note.textContent = notes.join(" ");
-    note.hidden = !live || notes.length === 0;
-    const showSelf = live && hasCamera && camOn;
-    if (showSelf && (!selfView.srcObject || selfView.srcObject.getVideoTracks()[0] !== stream.getVideoTracks()[0])) {
-      selfView.srcObject = new MediaStream(stream.getVideoTracks());
-      selfView.play().catch(() => {});
-    }
-    selfView.hidden = !showSelf;
-    room.classList.toggle("mic-off", live && !micOn);
-  }
-
-  function setMedia(mic, cam) {
-    micOn = mic;
-    camOn = cam;
-    applySending();
-    showMediaControls();
-    send("media_state", { microphone: micOn, camera: camOn });
-  }
-
-  // A camera or microphone chosen in the settings: a new track of that device takes the old
-  // one's place in my stream and, if that kind is on, in the sender.
-  async function switchDevice(kind, deviceId) {
-    const stream = myStream();
-    const isVideo = kind === "videoinput";
-    const old = stream && (isVideo ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0]);
-    if (!old) return;
-    let fresh;
-    try {
-      const got = await navigator.mediaDevices.getUserMedia(isVideo
-        ? { video: { deviceId: { exact: deviceId }, width: 640, height: 480 } }
-        : { audio: { deviceId: { exact: deviceId } } });
-      fresh = isVideo ? got.getVideoTracks()[0] : got.getAudioTracks()[0];
-    } catch (e) {
-      setStatus(S.noDevice);
-      return;
-    }
-    stream.removeTrack(old);
-    stream.addTrack(fresh);
-    old.stop();
-    const sender = pubSenders[fresh.kind];
-    const on = isVideo ? camOn : micOn;
-    if (sender && stream === pubStream && on) await sender.replaceTrack(fresh);
-    if (isVideo && video.srcObject === stream) video.srcObject = stream; // the teacher's own picture
-    showMediaControls();
-    SabaqDevices.preview(stream);
-  }
-
-  // The teacher's controls on a person's row: mute one whose microphone is on and who is
-  // sending sound, ask one who is muted; and, for everyone, what is off.
-  function mediaNotes(p) {
-    const notes = [];
-    if (p.microphone === false) notes.push(S.micOff);
-    if (p.camera === false && p.publishing) notes.push(S.camOff);
-    return notes;
-  }
-
-  function muteActions(p) {
-    if (!isHost || p.id === myId) return [];
-    if (p.microphone === false) {
-      const ask = button(S.askUnmute, () => {
-        send("ask_unmute", { participant_id: p.id });
-        setStatus(S.askedUnmute.replace("{name}", () => p.name));
-      });
-      ask.setAttribute("aria-label", S.askUnmuteWho.replace("{name}", () => p.name));
-      return [ask];
-    }
-    if (!p.publishing) return [];
-    const mute = button(S.mute, () => send("mute", { participant_id: p.id }));
-    mute.setAttribute("aria-label", S.muteWho.replace("{name}", () => p.name));
-    return [mute];
-  }
-
-  // M and V (the keys where they are on a Latin keyboard, whatever the layout): microphone and
-  // camera; not while typing.
-  function onShortcut(ev) {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-    const target = ev.target;
-    if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
-    if ($("media-controls").hidden) return;
-    if (ev.code === "KeyM") {
-      ev.preventDefault();
-      setMedia(!micOn, camOn);
-    } else if (ev.code === "KeyV" && !camBtn.hidden) {
-      ev.preventDefault();
-      setMedia(micOn, !camOn);
-    }
-  }
-
-  function initControls() {
-    SabaqDevices.init({ camera: S.camera, microphone: S.microphone, speakers: S.speakers });
-    micBtn.addEventListener("click", () => setMedia(!micOn, camOn));
-    camBtn.addEventListener("click", () => setMedia(micOn, !camOn));
-    document.addEventListener("keydown", onShortcut);
-    document.addEventListener("sabaq:device", (ev) => switchDevice(ev.detail.kind, ev.detail.deviceId));
-    const prompt = $("unmute-prompt");
-    $("unmute-accept").addEventListener("click", () => {
-      prompt.hidden = true;
-      setMedia(true, camOn);
-    });
-    $("unmute-dismiss").addEventListener("click", () => {
-      prompt.hidden = true;
-    });
-    const dialog = $("settings");
-    $("settings-open").addEventListener("click", () => {
-      $("settings-body").appendChild($("devices"));
-      SabaqDevices.preview(myStream());
-      if (typeof dialog.showModal === "function") dialog.showModal();
-      else dialog.setAttribute("open", "");
-    });
-    $("settings-close").addEventListener("click", () => {
-      if (typeof dialog.close === "function") dialog.close();
-      else dialog.removeAttribute("open");
-    });
+    controls.refresh();
   }
 
   function button(label, onClick, className) {
@@ -592,7 +443,7 @@
       if (p.floor) notes.push(S.hasFloor);
       role.textContent = ` (${notes.join(", ")})`;
       li.appendChild(role);
-      const off = mediaNotes(p);
+      const off = controls.rosterNotes(p);
       if (off.length) {
         const muted = document.createElement("span");
         muted.className = "muted-note";
@@ -613,7 +464,7 @@
         if (p.floor) {
           actions.append(button(S.takeFloor, () => send("revoke_floor", { participant_id: p.id })));
         }
-        actions.append(...muteActions(p));
+        actions.append(...controls.rosterActions(p));
         li.appendChild(actions);
         // Removing is kept apart from the floor's buttons and asks first: a slip must not do it.
         const remove = button(S.remove, () => {
@@ -793,15 +644,7 @@
         if (lowBandwidthBtn && Boolean(msg.low_bandwidth) !== lowBandwidth) {
           send("low_bandwidth", { on: lowBandwidth });
         }
-        // The room keeps a microphone or camera turned off (the teacher's mute; mine, before a
-        // reload): the page follows it; what I turned off while away is said again, before I
-        // publish, so nothing of it reaches anyone.
-        if (micOn && msg.microphone === false) micOn = false;
-        if (camOn && msg.camera === false) camOn = false;
-        if (micOn !== (msg.microphone !== false) || camOn !== (msg.camera !== false)) {
-          send("media_state", { microphone: micOn, camera: camOn });
-        }
-        showMediaControls();
+        controls.welcome(msg); // before I publish: what is off stays off
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
         if (isHost) showRemoved();
@@ -830,15 +673,11 @@
       case "floor_granted":
         await takeFloor(Boolean(msg.camera));
         break;
-      case "muted": // the teacher turned my microphone off (only I can turn it on)
-        micOn = false;
-        applySending();
-        showMediaControls();
-        $("unmute-prompt").hidden = true;
-        setStatus(S.mutedByTeacher);
+      case "muted":
+        controls.muted();
         break;
       case "unmute_requested":
-        if (!micOn) $("unmute-prompt").hidden = false;
+        controls.unmuteRequested();
         break;
       case "floor_revoked":
         leaveFloor();
@@ -892,8 +731,7 @@
     leaveFloor();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
-    $("media-controls").hidden = true;
-    selfView.hidden = true;
+    controls.hide();
     $("stage").hidden = state === "error";
   }
 
@@ -992,7 +830,6 @@
   }
 
   window.sabaqRoom = { pc: null, views: views };
-  initControls();
 
   const joinBtn = $("join");
   if (joinBtn) {
@@ -1007,7 +844,7 @@
       $("check").hidden = true;
       $("stage").hidden = false;
       $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
-      showMediaControls();
+      controls.refresh();
       connect();
     });
     deviceCheck();
