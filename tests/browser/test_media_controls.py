@@ -183,6 +183,7 @@ async def test_the_device_chooser_lists_devices_meters_the_microphone_and_switch
         await expect(microphones.first).to_be_attached()
         await expect(teacher.locator("#camera-select")).to_be_visible()
         await expect(teacher.locator("#preview")).to_be_visible()
+        await expect(teacher.locator("#mic-level")).to_be_visible()
         levels = await teacher.evaluate(LEVELS_JS)
         assert max(levels) > 0.01 and len(set(levels)) > 3, levels
 

@@ -92,8 +92,11 @@ window.SabaqDevices = (function () {
     timer = source = null;
     const meter = $("mic-level");
     const track = stream && stream.getAudioTracks()[0];
-    if (meter) meter.value = 0;
-    if (!meter || !track || typeof window.AudioContext !== "function") return;
+    if (!meter) return;
+    meter.value = 0;
+    // Shown while there is a microphone to measure (not for one who only listens).
+    meter.closest(".device").hidden = !track || typeof window.AudioContext !== "function";
+    if (!track || typeof window.AudioContext !== "function") return;
     try {
       audio = audio || new AudioContext();
       if (audio.state === "suspended") audio.resume().catch(() => {});
