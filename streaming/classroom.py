@@ -77,6 +77,35 @@ class ClassroomMixin(MembershipMixin):
         await target.send("floor_revoked")
         await self._broadcast_state()
 
+    # -- the teacher's mute: never an unmute ------------------------------------------------
+    async def mute(self, by_pid: str, target_pid: str) -> None:
+        """The teacher turns a participant's microphone off: held back from everyone at once,
+        shown in the roster, and they are told (their page turns its microphone off). Only they
+        can turn it on again."""
+        target = await self._other_than_teacher(by_pid, target_pid)
+        if target is None:
+            return
+        await self.set_media_state(target.id, False, target.camera_on)
+        await target.send("muted", by="teacher")
+
+    async def ask_unmute(self, by_pid: str, target_pid: str) -> None:
+        """The teacher asks a muted participant to turn their microphone on: they are asked,
+        and only their own ``media_state`` does it."""
+        target = await self._other_than_teacher(by_pid, target_pid)
+        if target is None:
+            return
+        await target.send("unmute_requested")
+
+    async def _other_than_teacher(self, by_pid: str, target_pid: str) -> Participant | None:
+        by = self._require_host(by_pid)
+        target = self.participants.get(target_pid)
+        if target is None or target is by:
+            await by.send(
+                "error", code="no_such_participant", message="That participant is not here"
+            )
+            return None
+        return target
+
     # -- chat and moderation -----------------------------------------------------------------
     async def say(self, pid: str, text: str, to: str | None = None) -> None:
         """A chat message to everyone in the class, kept for late joiners and in the record; or,

@@ -28,6 +28,8 @@ MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
     # active speaker changes at most every ACTIVE_SPEAKER_HOLD seconds).
     "view": (20, 4),
     "set_mode": (10, 1),
+    "media_state": (20, 4),  # a key held down on M repeats: the excess is dropped
+    "mute": (30, 5),
 }
 RATE_BUCKET_OF: Mapping[str, str] = {
     "raise_hand": "hand",
@@ -37,6 +39,7 @@ RATE_BUCKET_OF: Mapping[str, str] = {
     "revoke_floor": "floor",
     "start_recording": "recording",
     "stop_recording": "recording",
+    "ask_unmute": "mute",
 }
 
 

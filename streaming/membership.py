@@ -74,6 +74,12 @@ class MembershipMixin(MediaMixin):
             self._hands.pop(p.user_id, None)
         else:
             p.hand_raised, p.hand_ticket = True, ticket
+        # So do a microphone and camera turned off (by them, or the teacher's mute).
+        state = self._media_states.get(p.user_id) if awaited or takeover else None
+        if state is None:
+            self._media_states.pop(p.user_id, None)
+        else:
+            p.microphone_on, p.camera_on = state
         self._low_bandwidth &= self._gone.keys() | self.participants.keys() | {p.id}
         p.low_bandwidth = rejoin and p.id in self._low_bandwidth
         recorded = self._outbox.emit(
@@ -102,6 +108,8 @@ class MembershipMixin(MediaMixin):
             low_bandwidth=p.low_bandwidth,
             mode=self.mode.value,
             active_speaker=self.speakers.current,
+            microphone=p.microphone_on,
+            camera=p.camera_on,
             **(welcome or {}),
         )
         await self._broadcast_state()
@@ -172,6 +180,7 @@ class MembershipMixin(MediaMixin):
                 self._low_bandwidth.discard(p.id)
                 if all(q.user_id != p.user_id for q in self.participants.values()):
                     self._hands.pop(p.user_id, None)  # gone for good: so is the hand
+                    self._media_states.pop(p.user_id, None)  # and the muted microphone
             event = self._outbox.emit(
                 kind,
                 self.class_id,

@@ -81,6 +81,10 @@ class Participant:
     view: ViewSelection | None = None
     # What this publisher's camera was last asked to send (a new publication starts full).
     quality: Quality = "full"
+    # Their own choice (``media_state``), or the teacher's mute: a microphone or camera that is
+    # off is held back from every viewer, whatever the browser still sends.
+    microphone_on: bool = True
+    camera_on: bool = True
     floor: Floor | None = None  # what a learner was given the floor with
     had_floor: bool = False
     closed: bool = False
@@ -155,21 +159,28 @@ class Participant:
             "sharing_screen": "screen" in self.publications,
             "hand_raised": self.hand_raised,
             "floor": self.floor.value if self.floor else None,
+            "microphone": self.microphone_on,
+            "camera": self.camera_on,
         }
 
 
 def held_tracks(viewer: Participant, source: Participant, name: str) -> list[bool]:
     """Which tracks of a source's publication are held back from a viewer, in the
     publication's order: the camera while the viewer chose low bandwidth or does not show that
-    source (its ``view``). Sound and the shared screen are not held by a viewer's choice.
+    source (its ``view``), and from everyone while its source turned the camera off; the
+    microphone from everyone while it is off (its owner's choice, or the teacher's mute). Sound
+    and the shared screen are not held by a viewer's choice.
 
     Every reason to hold a track back from a viewer is decided here, in one place."""
     publication = source.publications.get(name)
     if publication is None:
         return []
     shown = viewer.view is None or viewer.view.shows(source.source_id(name))
-    no_camera = viewer.low_bandwidth or not shown
-    return [no_camera and t == "camera" for t in publication.tracks]
+    no_camera = viewer.low_bandwidth or not shown or not source.camera_on
+    return [
+        (t == "camera" and no_camera) or (t == "microphone" and not source.microphone_on)
+        for t in publication.tracks
+    ]
 
 
 def apply_holds(viewer: Participant, source: Participant, name: str, view: ViewerMedia) -> None:

@@ -18,14 +18,21 @@ mode, the publications of learners without the floor stop), ``view`` {tiles: [so
 stage: source id | null} (the sources whose camera video this viewer shows, at most
 ``MAX_VIEW_TILES`` tiles: every other camera is held back from it; sound and screens are always
 sent; before a viewer's first ``view`` it is sent everything; unknown ids are ignored),
-``leave``, ``ping``.
+``media_state`` {microphone, camera} (anyone: their own
+microphone and camera on or off; one that is off is held back from every viewer, and kept for a
+later publication and a rejoin), ``mute`` {participant_id} (the teacher turns someone's
+microphone off; nobody turns another's on), ``ask_unmute`` {participant_id} (the teacher asks
+them to), ``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
 ``source_ended``, ``roster`` (with ``hands``, the queue's participant ids, and each raised
-hand's ``hand_position``), ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
+hand's ``hand_position``, and each person's ``microphone`` and ``camera``: true while on),
+``muted`` {by: "teacher"} (the teacher turned your microphone off), ``unmute_requested`` (the
+teacher asks you to turn it on), ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
 ``low_bandwidth`` {on} (the choice is in effect; ``welcome`` carries it too, true after a rejoin
-of a participant who had it on), ``mode`` {mode} (the room's mode changed; ``welcome`` carries
+of a participant who had it on; ``welcome`` carries ``microphone`` and ``camera`` as the room
+keeps them), ``mode`` {mode} (the room's mode changed; ``welcome`` carries
 ``mode`` too), ``active_speaker`` {source: participant id | null} (who speaks, from the RTP
 audio-level header extension of the published sound, with hysteresis; ``welcome`` carries
 ``active_speaker`` too), ``quality`` {level: "thumbnail" | "full"} (to a camera publisher, when
@@ -74,6 +81,9 @@ ClientType = Literal[
     "low_bandwidth",
     "set_mode",
     "view",
+    "media_state",
+    "mute",
+    "ask_unmute",
     "leave",
     "ping",
 ]
@@ -101,6 +111,7 @@ class ClientMessage:
     tracks: tuple[str, ...] = ()
     publication: str | None = None
     on: bool = False  # low_bandwidth: on or off
+    microphone: bool = True  # media_state (with ``camera``): the sender's own microphone
     to: str | None = None  # chat: "teacher", or (the teacher) a participant: a private word
     mode: RoomMode | None = None  # set_mode
     tiles: tuple[str, ...] = ()  # view: the sources in gallery tiles
@@ -210,12 +221,19 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         return _set_mode(doc)
     if kind == "view":
         return _view(doc)
+    if kind == "media_state":
+        microphone, camera = doc.get("microphone"), doc.get("camera")
+        if not isinstance(microphone, bool) or not isinstance(camera, bool):
+            raise ProtocolError(
+                "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
+            )
+        return ClientMessage(type="media_state", microphone=microphone, camera=camera)
     if kind == "next_hand":
         camera = doc.get("camera", False)
         if not isinstance(camera, bool):
             raise ProtocolError("bad_message", "'camera' is true or false")
         return ClientMessage(type="next_hand", camera=camera)
-    if kind in ("remove", "grant_floor", "revoke_floor"):
+    if kind in ("remove", "grant_floor", "revoke_floor", "mute", "ask_unmute"):
         pid = doc.get("participant_id")
         if not isinstance(pid, str) or not 0 < len(pid) <= 64:
             raise ProtocolError("bad_message", "Say which participant with 'participant_id'")

@@ -103,6 +103,9 @@ class RoomCore(abc.ABC):
         # Participants (present, or dropped and awaited back) who chose low bandwidth: a rejoin
         # of the same participant keeps the choice.
         self._low_bandwidth: set[str] = set()
+        # Whose microphone or camera is off → (microphone on, camera on), by person: a rejoin or
+        # a second tab within the grace comes back as muted as it was (a teacher's mute holds).
+        self._media_states: dict[int, tuple[bool, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # One admission at a time per person: two sockets of one person opened together would
         # otherwise both take over the same older tab and both stay (the newest one wins).

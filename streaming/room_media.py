@@ -140,9 +140,9 @@ class MediaMixin(RecordingMixin):
             if viewer.closed or not current:
                 await close_quietly(media)
                 return
-            # Held back (low bandwidth, not in the view) before the viewer's answer can start
-            # any sending, and after the last await, so a choice made while this offer was
-            # prepared is honoured.
+            # Held back (low bandwidth, not in the view, a microphone or camera turned off)
+            # before the viewer's answer can start any sending, and after the last await, so a
+            # choice made while this offer was prepared is honoured.
             apply_holds(viewer, source, name, media)
             viewer.views[source_id] = media
             viewer.offer_id += 1
@@ -201,6 +201,34 @@ class MediaMixin(RecordingMixin):
             view = viewer.views.get(source.source_id(name))
             if view is not None:
                 apply_holds(viewer, source, name, view)
+
+    async def set_media_state(self, pid: str, microphone: bool, camera: bool) -> None:
+        """A participant turns their own microphone or camera off or on. While off, it is held
+        back from every viewer at once (no packet reaches anyone, even if the browser goes on
+        sending); on again, it comes back (the picture from a keyframe). The choice is kept for
+        a later publication and for a rejoin within the grace, and shown in the roster."""
+        p = self._get(pid)
+        if (p.microphone_on, p.camera_on) == (microphone, camera):
+            return
+        p.microphone_on, p.camera_on = microphone, camera
+        self._remember_media_state(p)
+        self._reapply_holds(p)
+        await self._broadcast_state()
+
+    def _remember_media_state(self, p: Participant) -> None:
+        if p.microphone_on and p.camera_on:
+            self._media_states.pop(p.user_id, None)
+        else:
+            self._media_states[p.user_id] = (p.microphone_on, p.camera_on)
+
+    def _reapply_holds(self, source: Participant) -> None:
+        """The source's microphone or camera changed: every viewer's holds follow at once."""
+        for name in source.publications:
+            source_id = source.source_id(name)
+            for viewer in list(self.participants.values()):
+                view = viewer.views.get(source_id)
+                if view is not None:
+                    apply_holds(viewer, source, name, view)
 
     async def _close_media(self, p: Participant) -> None:
         media: list[PublisherMedia | ViewerMedia] = [pub.media for pub in p.publications.values()]

@@ -100,6 +100,7 @@ class SeminarMixin(ClassroomMixin):
             main = p.publications.get("main")
             if (
                 main is not None
+                and p.microphone_on  # a muted microphone never makes its owner the speaker
                 and "microphone" in main.tracks
                 and isinstance(main.media, HearsAudioLevel)
             ):

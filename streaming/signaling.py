@@ -143,6 +143,12 @@ async def _serve(
             await room.set_view(p.id, m.tiles, m.stage)
         elif m.type == "set_mode" and m.mode is not None:
             await room.set_mode(p.id, m.mode)
+        elif m.type == "media_state":
+            await room.set_media_state(p.id, m.microphone, m.camera)
+        elif m.type == "mute" and m.participant_id is not None:
+            await room.mute(p.id, m.participant_id)
+        elif m.type == "ask_unmute" and m.participant_id is not None:
+            await room.ask_unmute(p.id, m.participant_id)
         elif m.type in ("raise_hand", "lower_hand"):
             await room.raise_hand(p.id, m.type == "raise_hand")
         elif m.type == "grant_floor" and m.participant_id is not None:

@@ -21,6 +21,17 @@
   let busy = null; // why the server took nobody just now (its attendance backlog), said until retried
   let myId = null;
   let wasRecorded = false; // the class was recorded while this page was in it
+  // My microphone and camera (controls.js): off and on, the teacher's mute, self-view, devices.
+  const controls = SabaqControls({
+    strings: S,
+    isHost: isHost,
+    myId: () => myId,
+    send: (type, fields) => send(type, fields),
+    setStatus: (text) => setStatus(text),
+    button: (label, onClick) => button(label, onClick),
+    streams: () => ({ floor: micStream, local: localStream }),
+    inClass: () => !$("stage").hidden,
+  });
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -106,11 +117,9 @@
     }
     if (publishes) {
       try {
-        localStream = await navigator.mediaDevices.getUserMedia({
-          video: { width: 640, height: 480 },
-          audio: true,
-        });
+        localStream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
         video.srcObject = localStream;
+        SabaqDevices.preview(localStream);
         mark("camera", true);
       } catch (e) {
         mark("camera", false, S.noCamera);
@@ -119,6 +128,7 @@
     } else {
       const canPlay = typeof window.AudioContext === "function" || typeof HTMLMediaElement === "function";
       mark("sound", canPlay);
+      SabaqDevices.fill(); // the speakers, where the browser lets the page choose them
     }
     $("join").disabled = !ok;
   }
@@ -152,6 +162,7 @@
   function closePublication() {
     if (pubPc) pubPc.close();
     pubPc = null;
+    controls.unpublished();
   }
 
   function closeView(source) {
@@ -185,9 +196,11 @@
     const conn = (pubPc = new RTCPeerConnection({ iceServers: cfg.iceServers }));
     if (isHost) window.sabaqRoom.pc = conn;
     watch(conn, () => conn === pubPc, onConnected);
+    const senders = {};
     for (const track of stream.getTracks()) {
-      conn.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      senders[track.kind] = conn.addTransceiver(track, { direction: "sendonly", streams: [stream] }).sender;
     }
+    controls.published(stream, senders);
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
     if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp, tracks: labelsOf(stream) });
@@ -283,6 +296,7 @@
     // (low bandwidth holds it) never starts playing in Chromium, and would keep its sound mute.
     const sound = document.createElement("audio");
     sound.autoplay = true;
+    SabaqDevices.applySink(sound);
     room.appendChild(sound);
     view.elements.push(sound);
     if (!isScreen) conn.ontrack = (ev) => {
@@ -348,7 +362,7 @@
 
   async function takeFloor(camera) {
     try {
-      micStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: camera });
+      micStream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(camera, true));
     } catch (e) {
       setStatus(S.noCamera, "live");
       return;
@@ -360,6 +374,7 @@
     closePublication();
     if (micStream) micStream.getTracks().forEach((t) => t.stop());
     micStream = null;
+    controls.refresh();
   }
 
   function button(label, onClick, className) {
@@ -429,6 +444,14 @@
       if (p.floor) notes.push(S.hasFloor);
       role.textContent = ` (${notes.join(", ")})`;
       li.appendChild(role);
+      const off = controls.rosterNotes(p);
+      if (off.length) {
+        const muted = document.createElement("span");
+        muted.className = "muted-note";
+        muted.textContent = ` ${off.join(", ")}`;
+        li.appendChild(muted);
+        li.classList.add("muted");
+      }
       if (p.hand_raised) li.classList.add("hand");
       if (isHost && p.id !== myId) {
         const actions = document.createElement("span");
@@ -442,6 +465,7 @@
         if (p.floor) {
           actions.append(button(S.takeFloor, () => send("revoke_floor", { participant_id: p.id })));
         }
+        actions.append(...controls.rosterActions(p));
         li.appendChild(actions);
         // Removing is kept apart from the floor's buttons and asks first: a slip must not do it.
         const remove = button(S.remove, () => {
@@ -622,6 +646,7 @@
         if (lowBandwidthBtn && Boolean(msg.low_bandwidth) !== lowBandwidth) {
           send("low_bandwidth", { on: lowBandwidth });
         }
+        controls.welcome(msg); // before I publish: what is off stays off
         $("chat-log").replaceChildren();
         (msg.chat || []).forEach(showChat);
         if (isHost) showRemoved();
@@ -649,6 +674,12 @@
         break;
       case "floor_granted":
         await takeFloor(Boolean(msg.camera));
+        break;
+      case "muted":
+        controls.muted();
+        break;
+      case "unmute_requested":
+        controls.unmuteRequested();
         break;
       case "floor_revoked":
         leaveFloor();
@@ -702,6 +733,7 @@
     leaveFloor();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
+    controls.hide();
     $("stage").hidden = state === "error";
     if (state === "ended") showEnded();
   }
@@ -873,6 +905,7 @@
       $("check").hidden = true;
       $("stage").hidden = false;
       $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
+      controls.refresh();
       connect();
     });
     deviceCheck();
