@@ -187,7 +187,7 @@ class AiortcBackend:
             for hub, label in zip(media.hubs, labels, strict=False):
                 if hub.kind == "video":
                     video[label] = hub
-                elif audio is None:
+                elif label == "microphone" and audio is None:  # the teacher's; others are voices
                     audio = hub
         return AiortcRecording(WebmRecording(self._recordings / str(class_id), video, audio))
 

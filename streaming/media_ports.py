@@ -58,8 +58,11 @@ class MediaBackend(Protocol):
     # does not verify, as with a tampered fingerprint).
     def new_publisher(self, on_failed: Callable[[], None]) -> PublisherMedia: ...
     def new_viewer(self, source: PublisherMedia, on_failed: Callable[[], None]) -> ViewerMedia: ...
-    # One file per video track of the publications (the camera's beside the screen's), each
-    # with the class's sound; the chat in a sidecar beside them (see ``webm_recorder``).
+    # One file per video track of the publications (the camera's beside the screen's), named
+    # by the track's label (``camera``, ``presenter-screen``: see ``recording_control``), each
+    # with the class's sound, whose first voice is the track labelled ``microphone`` (the
+    # teacher's; others come through ``set_voice``); the chat in a sidecar beside them (see
+    # ``webm_recorder``).
     def new_recording(
         self, class_id: int, publications: Mapping[str, tuple[PublisherMedia, tuple[str, ...]]]
     ) -> RecordingMedia: ...

@@ -174,6 +174,10 @@ class MembershipMixin(MediaMixin):
                 stopped = await self._stop_recording_now("teacher left") is not None
             elif self.recording is not None:
                 self.recording.set_voice(p.id, None)
+                if was_source and wait:
+                    # Their pictures (a presenter's, a student's camera) go from the recording:
+                    # in a task of the room, which the end of this connection does not cancel.
+                    self._spawn(self._rerecord(p))
             if kind is EventKind.DISCONNECTED:
                 self._gone[p.id] = (p.user_id, time.monotonic() + self._grace)
             else:

@@ -112,6 +112,8 @@ class RoomCore(abc.ABC):
         self._admitting: dict[int, tuple[asyncio.Lock, int]] = {}  # user → lock, its users
         self._ending: asyncio.Future[None] | None = None
         self.recording: RecordingMedia | None = None
+        # The publications the recording's files were cut from (``recording_control``).
+        self._recorded_set: list[tuple[str, object]] = []
         # What the others are told, which follows the record: one who left is in the roster until
         # their departure is durable, and the recording is said to run once its start is.
         self._departing: dict[str, Participant] = {}

@@ -1,14 +1,16 @@
-"""Recording: the teacher's encoded video muxed into WebM files without decoding, with the
-class's sound.
+"""Recording: the encoded video of whoever presents muxed into WebM files without decoding,
+with the class's sound.
 
-One file per published video track (camera, screen). The picture's frames come from the same
-hubs that feed the viewers (a recorder is one more viewer) and are written as they are. The
-sound is the class's: the teacher's microphone and, while a student has the floor, theirs.
+One file per recorded video track (the teacher's camera and screen, a presenting guest's, a
+student's camera given with the floor: ``recording_control`` says which and how they are named).
+The picture's frames come from the same hubs that feed the viewers (a recorder is one more
+viewer) and are written as they are. The sound is the class's: the teacher's microphone, a
+presenting guest's and, while a student has the floor, theirs.
 Voices in one track have to be mixed, so sound alone is decoded, mixed and encoded once per
 recording (Opus, 20 ms frames), which costs little next to video. Packets are stamped with
 their arrival time, so sound and picture stay together.
 
-The presenter's camera is recorded as a file of its own beside the shared screen's (not
+A presenter's camera is recorded as a file of its own beside the shared screen's (not
 picture-in-picture over it): the frames are muxed as they arrive, and putting one picture over
 another would mean decoding, compositing and encoding a video once more per recording. Each
 file carries the class's sound, so either plays on its own; a player shows the two side by side.
@@ -217,7 +219,8 @@ class WebmRecording:
             self.add_voice("host", audio)
 
     def add_voice(self, key: str, hub: Hub) -> None:
-        """A microphone joins the class's sound (the teacher's; a student given the floor)."""
+        """A microphone joins the class's sound (the teacher's, a presenting guest's, a student
+        given the floor)."""
         if hub.mime in CODECS:
             self._mix.add(key, hub.subscribe())
 

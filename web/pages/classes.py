@@ -229,18 +229,25 @@ def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, in
     return sorted(rows, key=lambda r: r[0].casefold())
 
 
-# A recording's files: the camera's and the screen's video, and the chat's sidecar (JSON lines).
+# A recording's files: the video of the teacher's camera and screen, of a presenting guest's
+# (``presenter-``, a second one ``presenter-2-``), of a student's camera given with the floor
+# (``student-``), and the chat's sidecar (JSON lines); see ``streaming.recording_control``.
 # Older recordings are named to the second, newer ones to the millisecond.
-RECORDING_NAME = re.compile(r"^\d{8}T\d{6}(\.\d{3})?Z-(camera|screen|chat)\.(webm|jsonl)$")
+RECORDING_NAME = re.compile(
+    r"^\d{8}T\d{6}(\.\d{3})?Z-"
+    r"(camera|screen|presenter(?:-\d{1,3})?-(?:camera|screen)|student(?:-\d{1,3})?-camera|chat)"
+    r"\.(webm|jsonl)$"
+)
 RECORDING_TYPES = {"webm": "video/webm", "jsonl": "application/jsonl; charset=utf-8"}
 
 
 def _recording_kind(name: str) -> str | None:
-    """camera, screen or chat: what a file of a recording holds (None: not one of ours)."""
+    """camera, screen, presenter-camera, presenter-screen, student-camera or chat: what a file
+    of a recording holds (None: not one of ours)."""
     m = RECORDING_NAME.match(name)
     if m is None or (m.group(2) == "chat") != (m.group(3) == "jsonl"):
         return None
-    return m.group(2)
+    return re.sub(r"-\d+-", "-", m.group(2))
 
 
 def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
@@ -257,7 +264,7 @@ def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
                     {
                         "name": name,
                         "kind": kind,
-                        "screen": kind == "screen",
+                        "screen": kind.endswith("screen"),
                         "at": datetime.fromtimestamp(le.event.origin_time, UTC),
                     }
                 )

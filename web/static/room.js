@@ -770,7 +770,14 @@
     const a = document.createElement("a");
     a.href = r.url;
     if (r.kind === "chat") a.setAttribute("download", "");
-    a.textContent = { camera: S.recordingCamera, screen: S.recordingScreen, chat: S.recordingChat }[r.kind] || r.name;
+    a.textContent = {
+      camera: S.recordingCamera,
+      screen: S.recordingScreen,
+      "presenter-camera": S.recordingPresenterCamera,
+      "presenter-screen": S.recordingPresenterScreen,
+      "student-camera": S.recordingStudentCamera,
+      chat: S.recordingChat,
+    }[r.kind] || r.name;
     const at = new Date(r.at);
     const time = document.createElement("time");
     time.dateTime = at.toISOString();
