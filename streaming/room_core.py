@@ -16,7 +16,7 @@ import enum
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from access.events import EventKind
@@ -234,6 +234,9 @@ class RoomCore(abc.ABC):
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if isinstance(coro, Coroutine):
+            # Cancelled before it ran (the room shut down at once): closed, not left unawaited.
+            task.add_done_callback(lambda _: coro.close())
 
     async def _cancel_tasks(self) -> None:
         for t in list(self._tasks):

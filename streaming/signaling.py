@@ -35,6 +35,8 @@ from .room import (
 )
 
 log = logging.getLogger("sabaq.streaming.signaling")
+# Leaves under way, kept referenced until done (a task nobody holds may be collected).
+_LEAVING: set[asyncio.Future[bool]] = set()
 
 CLOSE_MOVED = 4410  # ask the control plane again: it names the node the class is on now
 
@@ -312,7 +314,12 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocket
         # Still in the room (a participant closed for not reading its messages is, too): the
         # departure is recorded. One taken over by a newer tab, or ended with the class, is not.
         if room.participants.get(p.id) is p:
-            await room.leave(p.id, left_kind, reason)
+            # Shielded: the handler is cancelled when the connection drops (aiohttp may), and a
+            # leave cut short would skip telling the others and closing their views of them.
+            leaving = asyncio.ensure_future(room.leave(p.id, left_kind, reason))
+            _LEAVING.add(leaving)
+            leaving.add_done_callback(_LEAVING.discard)
+            await asyncio.shield(leaving)
         if not ws.closed:
             await ws.close()
     log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
