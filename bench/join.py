@@ -66,7 +66,10 @@ def one_group(
 
 
 async def seed_bench_class(
-    data_dir: str, students: int, media: MediaBackend | None = None
+    data_dir: str,
+    students: int,
+    media: MediaBackend | None = None,
+    kind: ClassKind = ClassKind.LECTURE,
 ) -> dict[str, Any]:
     """Serve the app on a free loopback port with one class of ``students`` learners.
 
@@ -88,7 +91,7 @@ async def seed_bench_class(
     now = datetime.now(UTC)
     c = tt.add_class(
         title="Bench",
-        kind=ClassKind.LECTURE,
+        kind=kind,
         format=ClassFormat.LIVE_ONLINE,
         teacher_id=teacher,
         starts_at=now,
