@@ -164,6 +164,7 @@ def summarize(
         "setup_s": setup_s,
         "complete": complete,
         "errors": sorted({e for v in viewers for e in v["errors"]}),
+        "load_cpu_pct": 100 * sum(v["process_cpu"] for v in viewers),
     }
 
 
@@ -193,6 +194,12 @@ def print_table(run: Run, loops: Loops, rows: list[dict[str, Any]]) -> None:
             f" | {r['arrived']} / {r['expected']} | {setup} |"
         )
     print("| target | ≤ 60 | – | – | ≤ 2500 | ≥ 12 | ≥ 25 | all | – |")
+    print()
+    for r in rows:
+        print(
+            f"{r['backend']}: the {run.processes} load processes used"
+            f" {r['load_cpu_pct']:.0f} % of one core in the window"
+        )
     for r in rows:
         if r["errors"]:
             print(f"\n{r['backend']}: the server said: {'; '.join(r['errors'])}")

@@ -51,6 +51,7 @@ class Participant:
     ws: ClientWebSocketResponse | None = None
     id: str | None = None
     seminar: bool = False  # the server has a seminar mode (and so ``view``)
+    mode: str | None = None  # the room's mode, once the server says
     media_state: bool = False  # the server takes ``media_state`` (roster shows microphones)
     publish_pc: RTCPeerConnection | None = None
     video: LoopTrack | None = None
@@ -86,13 +87,16 @@ class Participant:
         if kind == "welcome":
             self.id = doc["participant_id"]
             self.seminar = "mode" in doc
+            self.mode = doc.get("mode")
             self.media_state = any("microphone" in e for e in doc["roster"])
-            if self.role.host or doc.get("mode") == "seminar":
+            if self.role.host or self.mode == "seminar":
                 await self.publish()
             if self.role.host:
-                await self.grant_floors(doc["roster"], doc.get("mode"))
+                await self.grant_floors(doc["roster"])
+        elif kind == "mode":
+            self.mode = doc.get("mode")
         elif kind == "roster" and self.role.host:
-            await self.grant_floors(doc["participants"], None)
+            await self.grant_floors(doc["participants"])
         elif kind == "floor_granted" and doc.get("camera") and self.publish_pc is None:
             await self.publish()
         elif kind == "answer" and self.publish_pc is not None:
@@ -110,9 +114,9 @@ class Participant:
         if len(self.errors) < 5:
             self.errors.append(error)
 
-    async def grant_floors(self, roster: list[dict[str, Any]], mode: str | None) -> None:
+    async def grant_floors(self, roster: list[dict[str, Any]]) -> None:
         """Without a seminar mode, every student gets the floor with camera: all publish."""
-        if mode == "seminar":
+        if self.mode == "seminar":
             return
         for entry in roster:
             if entry["role"] != "host" and not entry["floor"] and entry["id"] not in self.granted:
@@ -211,13 +215,15 @@ def participants_process(
                 conn.send("ready")
             assert await orders == "start"
             before = [p.snapshot() for p in people]
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), time.process_time()
             assert await loop.run_in_executor(None, conn.recv) == "stop"
             elapsed = time.monotonic() - t0
+            cpu = (time.process_time() - cpu0) / elapsed
             after = [p.snapshot() for p in people]
             conn.send(
                 [
                     {
+                        "process_cpu": cpu / len(people),  # this process's share, per person
                         "host": p.role.host,
                         "stage": None if p.role.host else p.stage,
                         "views": len(p.views),
