@@ -42,10 +42,11 @@ class Run:
     window: float
     warmup: float
     load: float  # the machine's 1-minute load average as the run began
+    kind: str  # the class's kind: "seminar", or "lecture" (every student given the floor)
     setup: dict[str, float]  # backend → seconds allowed for everyone to see everyone
 
 
-def _server(backend: str, students: int, conn: Connection) -> None:
+def _server(backend: str, students: int, kind: str, conn: Connection) -> None:
     import asyncio
 
     from bench.join import seed_bench_class
@@ -54,7 +55,7 @@ def _server(backend: str, students: int, conn: Connection) -> None:
 
     async def main() -> None:
         media = StockRelayBackend() if backend == "stock" else None
-        grant = await seed_bench_class(tempfile.mkdtemp(), students, media, ClassKind.SEMINAR)
+        grant = await seed_bench_class(tempfile.mkdtemp(), students, media, ClassKind(kind))
         conn.send({**grant, "pid": os.getpid()})
         await asyncio.Event().wait()
 
@@ -80,7 +81,7 @@ def run_room(backend: str, run: Run, loops: Loops) -> dict[str, Any]:
     procs: list[Any] = []
     try:
         parent, child = ctx.Pipe()
-        procs.append(ctx.Process(target=_server, args=(backend, run.participants, child)))
+        procs.append(ctx.Process(target=_server, args=(backend, run.participants, run.kind, child)))
         procs[-1].start()
         if not parent.poll(60):
             raise SystemExit("bench: the server did not start")
@@ -171,7 +172,8 @@ def summarize(
 def print_table(run: Run, loops: Loops, rows: list[dict[str, Any]]) -> None:
     n = run.participants
     print(
-        f"\n{n} participants in {run.processes} load processes, each watching the other"
+        f"\nA {run.kind} of {n} participants in {run.processes} load processes, each watching"
+        f" the other"
         f" {n - 1} ({n * (n - 1)} tiles); thumbnails VP8 320×240 {loops.thumbnail.fps:.0f} fps"
         f" {loops.thumbnail.kbit_s:.0f} kbit/s, stage (the teacher) VP8 640×480"
         f" {loops.full.fps:.0f} fps {loops.full.kbit_s:.0f} kbit/s; Opus: 1 tone, {run.unmuted - 1}"
@@ -217,6 +219,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--setup", type=float, default=40.0, help="Sabaq's set-up bound, s")
     parser.add_argument("--stock-setup", type=float, default=25.0, help="stock's bound, s")
     parser.add_argument("--backends", default="sabaq,stock")
+    parser.add_argument(
+        "--kind",
+        choices=("seminar", "lecture"),
+        default="seminar",
+        help="lecture: no seminar mode, the teacher gives every student the floor with camera",
+    )
     parser.add_argument("--loop-seconds", type=int, default=4, help="a keyframe this often")
     args = parser.parse_args(argv)
     run = Run(
@@ -226,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         window=args.window,
         warmup=args.warmup,
         load=os.getloadavg()[0],
+        kind=args.kind,
         setup={"sabaq": args.setup, "stock": args.stock_setup},
     )
     loops = Loops(

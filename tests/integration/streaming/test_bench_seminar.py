@@ -30,7 +30,10 @@ def test_a_tiny_seminar_is_measured_on_sabaq_and_on_stock_aiortc(
         ]
     )  # fmt: skip
     out = capsys.readouterr().out
-    assert "3 participants in 2 load processes, each watching the other 2 (6 tiles)" in out
+    assert (
+        "A seminar of 3 participants in 2 load processes, each watching the other 2 (6 tiles)"
+        in out
+    )
     rows = _rows(out)
     assert {"sabaq", "stock", "target"} <= rows.keys(), out
     sabaq = rows["sabaq"]
