@@ -39,7 +39,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 from access.models import ClassRole, Role
 from access.sqlite_store import SqliteAccounts
-from scheduler.models import ClassFormat, ClassKind
+from scheduler.models import ClassFormat, ClassKind, room_mode
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import advertise_host_addresses
 from streaming.room import MediaBackend
@@ -66,7 +66,10 @@ def one_group(
 
 
 async def seed_bench_class(
-    data_dir: str, students: int, media: MediaBackend | None = None
+    data_dir: str,
+    students: int,
+    media: MediaBackend | None = None,
+    kind: ClassKind = ClassKind.LECTURE,
 ) -> dict[str, Any]:
     """Serve the app on a free loopback port with one class of ``students`` learners.
 
@@ -88,7 +91,7 @@ async def seed_bench_class(
     now = datetime.now(UTC)
     c = tt.add_class(
         title="Bench",
-        kind=ClassKind.LECTURE,
+        kind=kind,
         format=ClassFormat.LIVE_ONLINE,
         teacher_id=teacher,
         starts_at=now,
@@ -98,7 +101,13 @@ async def seed_bench_class(
 
     def token(uid: int, role: ClassRole) -> str:
         return signer.mint_join(
-            user_id=uid, class_id=c.id, role=role, display_name=str(uid), media_url="", ttl=3600
+            user_id=uid,
+            class_id=c.id,
+            role=role,
+            display_name=str(uid),
+            media_url="",
+            ttl=3600,
+            mode=room_mode(kind),
         )
 
     base = f"http://127.0.0.1:{port}"
