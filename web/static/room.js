@@ -20,6 +20,7 @@
   let retries = 0;
   let busy = null; // why the server took nobody just now (its attendance backlog), said until retried
   let myId = null;
+  let myFloor = false;
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -147,6 +148,19 @@
   // and what I watch: one peer connection per source.
   let pubPc = null;
   const views = new Map(); // source id → { pc, elements }
+  const gallery = window.SabaqGallery.create({
+    S: S,
+    room: room,
+    send: send,
+    status: (text) => setStatus(text, "live"),
+    publication: () => pubPc,
+    floor: () => myFloor,
+    publishOwn: (stream, onConnected) => publish(stream, onConnected),
+    unpublishOwn: () => {
+      closePublication();
+      send("unpublish", { publication: "main" });
+    },
+  });
 
   function closePublication() {
     if (pubPc) pubPc.close();
@@ -158,6 +172,7 @@
     if (!view) return;
     view.pc.close();
     view.elements.forEach((el) => el.remove());
+    gallery.remove(source);
     if (view.screen) showScreen(null);
     views.delete(source);
     if (window.sabaqRoom.pc === view.pc) window.sabaqRoom.pc = null;
@@ -190,6 +205,7 @@
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
     if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp, tracks: labelsOf(stream) });
+    gallery.published();
   }
 
   function labelsOf(stream) {
@@ -205,6 +221,7 @@
     screenVideo.srcObject = stream;
     screenVideo.hidden = !stream;
     room.classList.toggle("sharing", Boolean(stream));
+    gallery.screen(Boolean(stream));
     if (stream) screenVideo.play().catch(() => {});
   }
 
@@ -278,6 +295,8 @@
       $("speakers").appendChild(box);
       view.elements.push(box);
     }
+    // Every camera is also a tile of the seminar's gallery (shown in seminar mode only).
+    if (!isScreen) gallery.add(msg.source, msg.publisher, stream);
     // Sound plays through an element of its own: a <video> whose camera track sends nothing
     // (low bandwidth holds it) never starts playing in Chromium, and would keep its sound mute.
     const sound = document.createElement("audio");
@@ -453,6 +472,7 @@
         li.appendChild(remove);
       }
       if (p.id === myId && !isHost) {
+        myFloor = Boolean(p.floor);
         handRaised = p.hand_raised;
         const hand = $("hand");
         if (hand) {
@@ -625,6 +645,7 @@
         if (isHost) showRemoved();
         unread = 0; // what was said before one came is there to read, not news
         showUnread();
+        gallery.welcome(msg);
         if (publishes) {
           if (isHost) liveClock(true);
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
@@ -687,6 +708,7 @@
         }
         break;
       default:
+        gallery.handle(msg); // mode, active_speaker, quality
         break;
     }
   }
@@ -698,6 +720,7 @@
     setStatus(text, state);
     closeAllMedia();
     leaveFloor();
+    gallery.stop();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     $("stage").hidden = state === "error";
@@ -797,7 +820,7 @@
     setTimeout(connect, delay);
   }
 
-  window.sabaqRoom = { pc: null, views: views };
+  window.sabaqRoom = { pc: null, views: views, gallery: gallery };
 
   const joinBtn = $("join");
   if (joinBtn) {
