@@ -14,8 +14,8 @@ window.SabaqGallery = (function () {
     full: { width: 640, maxBitrate: 900000, maxFramerate: 30 },
   };
 
-  // ctx: { S, room, isHost, role, send(type, fields), publishOwn(stream), unpublishOwn(),
-  //        publication() → RTCPeerConnection | null, floor() → bool }
+  // ctx: { S, room, send(type, fields), status(text), publication() → RTCPeerConnection | null,
+  //        floor() → bool, publishOwn(stream, onConnected), unpublishOwn(tell) }
   function create(ctx) {
     const $ = (id) => document.getElementById(id);
     const S = ctx.S;
@@ -192,7 +192,8 @@ window.SabaqGallery = (function () {
         modeBtn.dataset.mode = mode;
         modeBtn.textContent = mode === "seminar" ? S.toLecture : S.toSeminar;
       }
-      if (was !== mode && mode === "lecture" && ownStream && !ctx.floor()) stopOwn();
+      // Back to a lecture: the server stopped a learner's publication; the page stops sending.
+      if (was !== mode && mode === "lecture" && ownStream && !ctx.floor()) stopOwn(false);
       if (was !== mode) lastSent = "";
       render();
     }
@@ -242,11 +243,11 @@ window.SabaqGallery = (function () {
       await ctx.publishOwn(ownStream, () => ctx.status(S.youAreSeen));
     }
 
-    function stopOwn() {
+    function stopOwn(tell) {
       if (!ownStream) return;
       ownStream.getTracks().forEach((t) => t.stop());
       ownStream = null;
-      ctx.unpublishOwn();
+      ctx.unpublishOwn(tell !== false);
       if (cameraBtn) {
         cameraBtn.textContent = S.cameraOn;
         cameraBtn.setAttribute("aria-pressed", "false");
@@ -268,7 +269,7 @@ window.SabaqGallery = (function () {
         ctx.send("set_mode", { mode: mode === "seminar" ? "lecture" : "seminar" }),
       );
     }
-    if (cameraBtn) cameraBtn.addEventListener("click", () => (ownStream ? stopOwn() : startOwn()));
+    if (cameraBtn) cameraBtn.addEventListener("click", () => (ownStream ? stopOwn(true) : startOwn()));
     let refit = null;
     window.addEventListener("resize", () => {
       clearTimeout(refit);
@@ -305,7 +306,7 @@ window.SabaqGallery = (function () {
       published() {
         if (level) applyQuality(level);
       },
-      stop: stopOwn,
+      stop: () => stopOwn(false),
       state() {
         return { mode: mode, view: room.dataset.view || null, speaker: speaker, page: page, sent: lastSent };
       },

@@ -156,9 +156,9 @@
     publication: () => pubPc,
     floor: () => myFloor,
     publishOwn: (stream, onConnected) => publish(stream, onConnected),
-    unpublishOwn: () => {
+    unpublishOwn: (tell) => {
       closePublication();
-      send("unpublish", { publication: "main" });
+      if (tell) send("unpublish", { publication: "main" });
     },
   });
 
