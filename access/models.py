@@ -33,6 +33,13 @@ PUBLISHERS = frozenset({ClassRole.HOST, ClassRole.PRESENTER})
 GUESTS = frozenset({ClassRole.GUEST, ClassRole.PRESENTER})
 
 
+class RoomMode(enum.StrEnum):
+    """How a live class is held (carried by a join token as the room's starting mode)."""
+
+    LECTURE = "lecture"  # learners speak when given the floor
+    SEMINAR = "seminar"  # learners turn on their camera and microphone themselves
+
+
 MAX_AGENCY = 200
 
 

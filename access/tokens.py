@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import jwt
 
 from .errors import TokenExpired, TokenInvalid, TokenWrongClass
-from .models import ClassRole
+from .models import ClassRole, RoomMode
 
 ALGORITHM = "HS256"
 ISSUER = "sabaq"
@@ -35,6 +35,8 @@ class JoinClaims:
     expires_at: int
     # The token's own id: a join token admits once (the media node spends it on admission).
     token_id: str = ""
+    # The mode the class's room starts in, from the class's kind (None: not said, a lecture).
+    mode: RoomMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,19 +117,19 @@ class TokenSigner:
         display_name: str,
         media_url: str,
         ttl: float = 300,
+        mode: RoomMode | None = None,
     ) -> str:
-        return self._encode(
-            "join",
-            {
-                "sub": str(user_id),
-                "cls": class_id,
-                "role": role.value,
-                "name": display_name,
-                "media": media_url,
-                "jti": secrets.token_urlsafe(16),
-            },
-            ttl,
-        )
+        claims: dict[str, object] = {
+            "sub": str(user_id),
+            "cls": class_id,
+            "role": role.value,
+            "name": display_name,
+            "media": media_url,
+            "jti": secrets.token_urlsafe(16),
+        }
+        if mode is not None:
+            claims["mode"] = mode.value
+        return self._encode("join", claims, ttl)
 
     def mint_reconnect(self, participant: ReconnectClaims, ttl: float) -> str:
         return self._encode(
@@ -170,6 +172,7 @@ class TokenSigner:
                 media_url=str(p["media"]),
                 expires_at=int(str(p["exp"])),
                 token_id=str(p["jti"]),
+                mode=None if p.get("mode") is None else RoomMode(str(p["mode"])),
             )
         except (KeyError, ValueError) as exc:
             raise TokenInvalid("The token lacks a claim") from exc

@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from access.models import RoomMode
+
 from .errors import InvalidTransition, SchedulerError
 
 # Time zones come from the tzdata package Sabaq depends on, not from the host's files: a host
@@ -61,6 +63,16 @@ class ClassKind(enum.StrEnum):
     MIDTERM_CONTROL = "midterm_control"
     EXAM = "exam"
     INTRODUCTION = "introduction"
+
+
+# Where learners discuss with each other and the teacher (clause 1-1.6) the class starts in
+# seminar mode; lectures, controls, exams and the introduction keep the floor model.
+SEMINAR_KINDS = frozenset({ClassKind.SEMINAR, ClassKind.PRACTICAL, ClassKind.CONSULTATION})
+
+
+def room_mode(kind: ClassKind) -> RoomMode:
+    """The mode a class of this kind starts its live room in (the teacher may switch)."""
+    return RoomMode.SEMINAR if kind in SEMINAR_KINDS else RoomMode.LECTURE
 
 
 class ClassFormat(enum.StrEnum):

@@ -30,6 +30,9 @@ are pinned exactly in ``pyproject.toml``:
 - ``RTCIceTransport._connection._nominated[1]`` — aioice's nominated candidate pair, whose
   ``protocol.transport`` (a datagram transport) and ``remote_addr`` are where packets go.
 - The encoders' ``pack()`` (aiortc's packetizers) for the payloads of a frame.
+- ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)`` — wrapped on a publisher's
+  audio receiver to read ``packet.extensions.audio_level`` (the ssrc-audio-level header
+  extension, which aiortc parses) for the active speaker.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ def check_internals() -> None:
         name
         for owner, name in (
             (RTCRtpReceiver, "_send_rtcp_pli"),
+            (RTCRtpReceiver, "_handle_rtp_packet"),
             (RTCRtpSender, "_send_keyframe"),
             (RTCRtpSender, "_retransmit"),
             (RTCRtpReceiver, "getSynchronizationSources"),
@@ -170,6 +174,19 @@ class Hub:
         self._deferred: asyncio.TimerHandle | None = None
         self.frames = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._levels, self._heard = 0, 0  # audio: levels summed, packets, since the last look
+
+    def hear(self, level: int) -> None:
+        self._levels += level
+        self._heard += 1
+
+    def take_level(self) -> int | None:
+        """The mean audio level (-dBov) of the packets since the last call, or None."""
+        if not self._heard:
+            return None
+        mean = round(self._levels / self._heard)
+        self._levels, self._heard = 0, 0
+        return mean
 
     def on_frame(self, data: bytes, timestamp: int) -> None:
         self.frames += 1
@@ -325,7 +342,23 @@ def tap_receiver(transceiver: RTCRtpTransceiver) -> Hub:
     codec = codecs[0]
     hub = Hub(transceiver.kind, codec.mimeType, codec.clockRate, receiver)
     setattr(receiver, _QUEUE_ATTR, Tap(hub))
+    if hub.kind == "audio":
+        _hear_levels(receiver, hub)
     return hub
+
+
+def _hear_levels(receiver: RTCRtpReceiver, hub: Hub) -> None:
+    """Each audio packet's level (the ssrc-audio-level header extension, as aiortc parsed it)
+    goes to the hub before the receiver handles the packet: measured without decoding."""
+    handle = receiver._handle_rtp_packet
+
+    async def handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level
+        if level is not None:
+            hub.hear(level[1])
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
 
 
 class _Idle(MediaStreamTrack):

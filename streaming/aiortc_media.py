@@ -80,6 +80,11 @@ class AiortcPublisher:
     def track_kinds(self) -> tuple[str, ...]:
         return tuple(h.kind for h in self.hubs)
 
+    def take_audio_level(self) -> int | None:
+        """The microphone's mean level since the last call (``media_ports.HearsAudioLevel``)."""
+        audio = next((h for h in self.hubs if h.kind == "audio"), None)
+        return None if audio is None else audio.take_level()
+
     async def accept_offer(self, sdp: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in self.pc.getTransceivers():

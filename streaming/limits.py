@@ -24,6 +24,10 @@ MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
     "remove": (30, 5),
     "recording": (10, 1),
     "low_bandwidth": (10, 1),
+    # A gallery page says what it shows on each page turn and each move of the stage (the
+    # active speaker changes at most every ACTIVE_SPEAKER_HOLD seconds).
+    "view": (20, 4),
+    "set_mode": (10, 1),
 }
 RATE_BUCKET_OF: Mapping[str, str] = {
     "raise_hand": "hand",

@@ -33,6 +33,17 @@ class HoldsTracks(Protocol):
     def hold_tracks(self, held: Sequence[bool]) -> None: ...
 
 
+@runtime_checkable
+class HearsAudioLevel(Protocol):
+    """A publisher's media that measures its sound without decoding it (the RTP
+    ssrc-audio-level header extension the sender fills): the active speaker is chosen from it."""
+
+    def take_audio_level(self) -> int | None:
+        """The mean level of the packets heard since the last call, in -dBov (0 loudest, 127
+        silence); None if no packet with a level arrived meanwhile."""
+        ...
+
+
 class RecordingMedia(Protocol):
     # A microphone in the class's sound (a student with the floor), or out of it (None).
     def set_voice(self, key: str, media: PublisherMedia | None) -> None: ...

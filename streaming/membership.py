@@ -100,6 +100,8 @@ class MembershipMixin(MediaMixin):
             roster=self.roster(),
             chat=self.chat_for(p.user_id),
             low_bandwidth=p.low_bandwidth,
+            mode=self.mode.value,
+            active_speaker=self.speakers.current,
             **(welcome or {}),
         )
         await self._broadcast_state()

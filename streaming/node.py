@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from access.models import RoomMode
 from access.tokens import TokenSigner
 
 from .events import EventOutbox, EventSink, Spool
 from .participant import REMOVED_MESSAGE
 from .room import MediaBackend, Room, RoomState
+from .room_core import ACTIVE_SPEAKER_HOLD
 
 log = logging.getLogger("sabaq.streaming.node")
 
@@ -35,6 +37,8 @@ class MediaSettings:
     # How often the node tells the control plane it is alive; presence a crash leaves open is
     # closed at the last one, so this bounds how much presence a crash can over-count.
     node_heartbeat: float = 5.0
+    # How long a new active speaker must be the loudest before everyone's stage moves to them.
+    active_speaker_hold: float = ACTIVE_SPEAKER_HOLD
     # What time it is for the events' and the heartbeats' times (the control plane's clock).
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
@@ -110,7 +114,9 @@ class MediaNode:
         self._spent: dict[str, float] = {}  # join tokens used here → until when they are valid
         self._closing = False
 
-    def room(self, class_id: int) -> Room:
+    def room(self, class_id: int, mode: RoomMode | None = None) -> Room:
+        """The class's room, made on its first join; ``mode`` (a join token's, from the class's
+        kind) is the mode it starts in, if none was settled yet."""
         room = self.rooms.get(class_id)
         if room is None:
             room = Room(
@@ -120,8 +126,12 @@ class MediaNode:
                 self.settings.reconnect_grace,
                 self._barred.setdefault(class_id, set()),
                 keep_out=lambda user_id: self.keep_out(class_id, user_id),
+                mode=mode,
+                speaker_hold=self.settings.active_speaker_hold,
             )
             self.rooms[class_id] = room
+        elif mode is not None:
+            room.settle_mode(mode)
         return room
 
     @property

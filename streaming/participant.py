@@ -19,6 +19,7 @@ from access.models import ClassRole
 from .limits import CHAT_BURST, MESSAGE_RATES, RATE_BUCKET_OF, TokenBucket
 from .media_ports import HoldsTracks, PublisherMedia, ViewerMedia
 from .protocol import server_message
+from .seminar import Quality, ViewSelection
 
 log = logging.getLogger("sabaq.streaming.room")
 
@@ -75,6 +76,11 @@ class Participant:
     hand_ticket: int = 0  # when the hand was raised, as the room numbers them: the queue's order
     # A viewer on a weak network: sent sound and screen, no camera video (the choice is theirs).
     low_bandwidth: bool = False
+    # The sources whose camera video this viewer shows (gallery tiles, stage); None (a page
+    # that never said, as a lecture's) shows everything.
+    view: ViewSelection | None = None
+    # What this publisher's camera was last asked to send (a new publication starts full).
+    quality: Quality = "full"
     floor: Floor | None = None  # what a learner was given the floor with
     had_floor: bool = False
     closed: bool = False
@@ -152,8 +158,22 @@ class Participant:
         }
 
 
-def hold_camera(viewer: Participant, publication: Publication, view: ViewerMedia) -> None:
-    """Camera tracks are held back from a viewer who chose low bandwidth; sound and screen
-    are not."""
+def held_tracks(viewer: Participant, source: Participant, name: str) -> list[bool]:
+    """Which tracks of a source's publication are held back from a viewer, in the
+    publication's order: the camera while the viewer chose low bandwidth or does not show that
+    source (its ``view``). Sound and the shared screen are not held by a viewer's choice.
+
+    Every reason to hold a track back from a viewer is decided here, in one place."""
+    publication = source.publications.get(name)
+    if publication is None:
+        return []
+    shown = viewer.view is None or viewer.view.shows(source.source_id(name))
+    no_camera = viewer.low_bandwidth or not shown
+    return [no_camera and t == "camera" for t in publication.tracks]
+
+
+def apply_holds(viewer: Participant, source: Participant, name: str, view: ViewerMedia) -> None:
+    """Hold back (or release, from a keyframe) what ``held_tracks`` says, without
+    renegotiating."""
     if isinstance(view, HoldsTracks):
-        view.hold_tracks([viewer.low_bandwidth and t == "camera" for t in publication.tracks])
+        view.hold_tracks(held_tracks(viewer, source, name))

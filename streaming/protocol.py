@@ -12,15 +12,26 @@ the first raised hand),
 ``revoke_floor`` {participant_id}, ``start_recording``, ``stop_recording``,
 ``remove`` {participant_id} (the teacher), ``end_class``,
 ``low_bandwidth`` {on} (a viewer on a weak network: while on, no camera video is sent to them,
-only sound and the shared screen), ``leave``, ``ping``.
+only sound and the shared screen), ``set_mode`` {mode: "lecture" | "seminar"} (the teacher: in
+seminar mode students and guests publish camera and microphone without the floor; into lecture
+mode, the publications of learners without the floor stop), ``view`` {tiles: [source ids],
+stage: source id | null} (the sources whose camera video this viewer shows, at most
+``MAX_VIEW_TILES`` tiles: every other camera is held back from it; sound and screens are always
+sent; before a viewer's first ``view`` it is sent everything; unknown ids are ignored),
+``leave``, ``ping``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
 ``source_ended``, ``roster`` (with ``hands``, the queue's participant ids, and each raised
 hand's ``hand_position``), ``floor_granted`` {camera}, ``floor_revoked``, ``chat``,
 ``low_bandwidth`` {on} (the choice is in effect; ``welcome`` carries it too, true after a rejoin
-of a participant who had it on), ``error``, ``ended``, ``pong``. Every message carries
-``"v": 1``.
+of a participant who had it on), ``mode`` {mode} (the room's mode changed; ``welcome`` carries
+``mode`` too), ``active_speaker`` {source: participant id | null} (who speaks, from the RTP
+audio-level header extension of the published sound, with hysteresis; ``welcome`` carries
+``active_speaker`` too), ``quality`` {level: "thumbnail" | "full"} (to a camera publisher, when
+it changes: full while some viewer has it on the stage — in lecture mode the teacher, a
+presenter and whoever has the floor — else thumbnails; a new publication starts at full),
+``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
 from __future__ import annotations
@@ -29,7 +40,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from access.models import RoomMode
 from access.text import encodable
+
+from .seminar import MAX_VIEW_TILES
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -39,6 +53,7 @@ MAX_CHAT_CHARS = 1000
 # What a published track is, in the order of the offer's media sections.
 TRACK_LABELS = ("camera", "microphone", "screen")
 MAX_TRACKS = 4
+MAX_ID_CHARS = 80  # a source id: a participant id, maybe with "/screen"
 
 ClientType = Literal[
     "join",
@@ -57,6 +72,8 @@ ClientType = Literal[
     "remove",
     "end_class",
     "low_bandwidth",
+    "set_mode",
+    "view",
     "leave",
     "ping",
 ]
@@ -85,6 +102,9 @@ class ClientMessage:
     publication: str | None = None
     on: bool = False  # low_bandwidth: on or off
     to: str | None = None  # chat: "teacher", or (the teacher) a participant: a private word
+    mode: RoomMode | None = None  # set_mode
+    tiles: tuple[str, ...] = ()  # view: the sources in gallery tiles
+    stage: str | None = None  # view: the source on the stage
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -96,6 +116,25 @@ def _sdp(doc: dict[str, Any]) -> str:
     if not sdp.startswith("v=0"):
         raise ProtocolError("bad_sdp", "The SDP must start with 'v=0'")
     return sdp
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS
+
+
+def _view(doc: dict[str, Any]) -> ClientMessage:
+    tiles, stage = doc.get("tiles"), doc.get("stage")
+    if (
+        not isinstance(tiles, list)
+        or len(tiles) > MAX_VIEW_TILES
+        or not all(_is_id(t) for t in tiles)
+    ):
+        raise ProtocolError(
+            "bad_message", f"'tiles' lists at most {MAX_VIEW_TILES} source ids (strings)"
+        )
+    if stage is not None and not _is_id(stage):
+        raise ProtocolError("bad_message", "'stage' is a source id or null")
+    return ClientMessage(type="view", tiles=tuple(tiles), stage=stage)
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
@@ -160,6 +199,13 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         if not isinstance(on, bool):
             raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
         return ClientMessage(type="low_bandwidth", on=on)
+    if kind == "set_mode":
+        mode = doc.get("mode")
+        if mode not in tuple(RoomMode):
+            raise ProtocolError("bad_message", '\'mode\' is "lecture" or "seminar"')
+        return ClientMessage(type="set_mode", mode=RoomMode(mode))
+    if kind == "view":
+        return _view(doc)
     if kind == "next_hand":
         camera = doc.get("camera", False)
         if not isinstance(camera, bool):

@@ -14,9 +14,9 @@ import contextlib
 from access.events import EventKind
 from access.models import ClassRole
 
-from .classroom import ClassroomMixin
 from .events import NotRecorded
 from .media_ports import (
+    HearsAudioLevel,
     HoldsTracks,
     MediaBackend,
     PublisherMedia,
@@ -38,6 +38,7 @@ from .participant import (
 )
 from .protocol import ProtocolError
 from .room_core import Barred, InvalidStateError, ReconnectExpired, RoomState, WaitingForTeacher
+from .seminar_room import SeminarMixin
 
 __all__ = [
     "CLOSE_CLASS_ENDED",
@@ -50,6 +51,7 @@ __all__ = [
     "CLOSE_UNAUTHORIZED",
     "Barred",
     "Floor",
+    "HearsAudioLevel",
     "HoldsTracks",
     "InvalidStateError",
     "MediaBackend",
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 
-class Room(ClassroomMixin):
+class Room(SeminarMixin):
     """One live class on this node."""
 
     # -- the end ------------------------------------------------------------------------------

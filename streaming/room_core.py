@@ -2,8 +2,9 @@
 
 The room's concerns are mixins over this core, one module each, in the order they build on one
 another: ``recording_control`` (the recording), ``room_media`` (publishing and watching),
-``membership`` (joining and leaving), ``classroom`` (the floor, the chat, removals) and ``room``
-(the class as a whole: its end). Free of aiohttp and aiortc.
+``membership`` (joining and leaving), ``classroom`` (the floor, the chat, removals),
+``seminar_room`` (the mode, views, the active speaker, quality hints) and ``room`` (the class as
+a whole: its end). Free of aiohttp and aiortc.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from access.events import EventKind
-from access.models import ClassRole
+from access.models import ClassRole, RoomMode
 
 from .events import EventOutbox, MediaEvent, NotRecorded
 from .limits import CHAT_HISTORY
 from .media_ports import MediaBackend, RecordingMedia
 from .participant import Participant
 from .protocol import ProtocolError, server_message
+from .seminar import SpeakerSelector
 
 log = logging.getLogger("sabaq.streaming.room")
+
+ACTIVE_SPEAKER_HOLD = 1.5  # seconds a new speaker must be the loudest before the stage moves
 
 
 class InvalidStateError(Exception):
@@ -63,8 +67,17 @@ class RoomCore(abc.ABC):
         reconnect_grace: float = 60.0,
         barred: set[int] | None = None,
         keep_out: Callable[[int], Awaitable[None]] | None = None,
+        mode: RoomMode | None = None,
+        speaker_hold: float = ACTIVE_SPEAKER_HOLD,
     ) -> None:
         self.class_id = class_id
+        # Lecture (the floor) or seminar (learners publish themselves): from the class's kind,
+        # as the first join token said (None: not said yet, a lecture), or as the teacher chose.
+        self.mode = mode or RoomMode.LECTURE
+        self._mode_settled = mode is not None
+        self.was_seminar = self.mode is RoomMode.SEMINAR
+        self.speakers = SpeakerSelector(speaker_hold)
+        self._speaker_watch = False
         # People the control plane took out (revoked guests): refused on join and rejoin.
         self.barred: set[int] = barred if barred is not None else set()
         # Keeps one the teacher removed out where the node's memory does not reach (the gate).
@@ -166,6 +179,14 @@ class RoomCore(abc.ABC):
     ) -> bool:
         """The participant is gone (``membership``)."""
 
+    @abc.abstractmethod
+    def _watch_speakers(self) -> None:
+        """Follow who speaks while anyone publishes sound (``seminar_room``)."""
+
+    @abc.abstractmethod
+    async def _state_told(self) -> None:
+        """What follows each roster told (``seminar_room``: the publishers' quality hints)."""
+
     # -- helpers ------------------------------------------------------------------------------
     def _get(self, pid: str) -> Participant:
         p = self.participants.get(pid)
@@ -185,6 +206,7 @@ class RoomCore(abc.ABC):
                 hands=[p.id for p in self.hand_queue()],
             )
         )
+        await self._state_told()
 
     async def _broadcast(self, text: str) -> None:
         """One message to everyone, serialized once (a class may have 200 participants)."""

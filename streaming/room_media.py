@@ -9,10 +9,11 @@ from access.events import EventKind
 from access.models import PUBLISHERS
 
 from .media_ports import PublisherMedia, ViewerMedia, close_quietly
-from .participant import CLOSE_MEDIA_FAILED, Floor, Participant, Publication, hold_camera
+from .participant import CLOSE_MEDIA_FAILED, Floor, Participant, Publication, apply_holds
 from .protocol import ProtocolError
 from .recording_control import RecordingMixin
 from .room_core import RoomState
+from .seminar import SEMINAR_PUBLISHERS, publishes_freely
 
 log = logging.getLogger("sabaq.streaming.room")
 
@@ -31,10 +32,14 @@ class MediaMixin(RecordingMixin):
         name = "screen" if tracks == ("screen",) else "main"
         if "screen" in tracks and (name != "screen" or p.role not in PUBLISHERS):
             raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
-        if p.role not in PUBLISHERS and p.floor is None:
+        if not publishes_freely(p.role, self.mode) and p.floor is None:
             if p.had_floor:
                 # The floor was taken back before this offer arrived: not an offence.
                 await p.send("floor_revoked")
+                return
+            if self.was_seminar and p.role in SEMINAR_PUBLISHERS:
+                # The teacher switched to lecture before this offer arrived: not an offence.
+                await p.send("mode", mode=self.mode.value)
                 return
             raise ProtocolError(
                 "not_allowed", "Only the teacher, or whoever has the floor, publishes"
@@ -56,12 +61,14 @@ class MediaMixin(RecordingMixin):
             raise ProtocolError(
                 "bad_sdp", "Publish one microphone and one camera (or one screen), no more"
             )
-        if p.role not in PUBLISHERS and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
+        free = publishes_freely(p.role, self.mode)
+        if not free and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
             await close_quietly(pub)
             await p.send("error", code="camera_not_allowed", message="The floor is for sound only")
             return
-        if self.participants.get(pid) is not p or (p.role not in PUBLISHERS and not p.floor):
-            await close_quietly(pub)  # left, or lost the floor, while we negotiated
+        if self.participants.get(pid) is not p or not (free or p.floor):
+            # Left, or lost the floor (or the seminar ended), while we negotiated.
+            await close_quietly(pub)
             return
         expected = tuple("microphone" if k == "audio" else "camera" for k in kinds)
         if name == "screen":
@@ -81,12 +88,16 @@ class MediaMixin(RecordingMixin):
             await close_quietly(pub)
             raise ProtocolError("bad_message", "'tracks' does not match the offer's media")
         p.publications[name] = Publication(pub, tracks or expected)
+        if name == "main":
+            p.quality = "full"  # a new camera sender starts at full quality
         await p.send("answer", sdp=answer, publication=name)
         await self._rerecord(p)
         await self._broadcast_state()
         for q in list(self.participants.values()):
             if q is not p:
                 self._spawn(self._subscribe(q, p, name))
+        if name == "main":
+            self._watch_speakers()
 
     async def unpublish(self, pid: str, name: str) -> None:
         """Stop one publication (the teacher stops sharing the screen, say)."""
@@ -129,9 +140,10 @@ class MediaMixin(RecordingMixin):
             if viewer.closed or not current:
                 await close_quietly(media)
                 return
-            # Held back (low bandwidth) before the viewer's answer can start any sending, and
-            # after the last await, so a choice made while this offer was prepared is honoured.
-            hold_camera(viewer, publication, media)
+            # Held back (low bandwidth, not in the view) before the viewer's answer can start
+            # any sending, and after the last await, so a choice made while this offer was
+            # prepared is honoured.
+            apply_holds(viewer, source, name, media)
             viewer.views[source_id] = media
             viewer.offer_id += 1
             viewer.pending = {o: s for o, s in viewer.pending.items() if s != source_id}
@@ -179,11 +191,16 @@ class MediaMixin(RecordingMixin):
             self._low_bandwidth.add(p.id)
         else:
             self._low_bandwidth.discard(p.id)
-        for source, name in self.sources():
-            view = p.views.get(source.source_id(name))
-            if view is not None:
-                hold_camera(p, source.publications[name], view)
+        self._rehold(p)
         await p.send("low_bandwidth", on=on)
+
+    def _rehold(self, viewer: Participant) -> None:
+        """Apply the viewer's holds anew to every source it is connected to (a choice of the
+        viewer changed)."""
+        for source, name in self.sources():
+            view = viewer.views.get(source.source_id(name))
+            if view is not None:
+                apply_holds(viewer, source, name, view)
 
     async def _close_media(self, p: Participant) -> None:
         media: list[PublisherMedia | ViewerMedia] = [pub.media for pub in p.publications.values()]

@@ -139,6 +139,10 @@ async def _serve(
             await room.unpublish(p.id, m.publication)
         elif m.type == "low_bandwidth":
             await room.set_low_bandwidth(p.id, m.on)
+        elif m.type == "view":
+            await room.set_view(p.id, m.tiles, m.stage)
+        elif m.type == "set_mode" and m.mode is not None:
+            await room.set_mode(p.id, m.mode)
         elif m.type in ("raise_hand", "lower_hand"):
             await room.raise_hand(p.id, m.type == "raise_hand")
         elif m.type == "grant_floor" and m.participant_id is not None:
@@ -185,7 +189,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     rejoin = bool(claims.participant_id)
     if not await _cleared(node, ws, class_id, claims, join_claims):
         return ws
-    room = node.room(class_id)
+    room = node.room(class_id, join_claims.mode if join_claims else None)
     p = Participant(
         id=claims.participant_id or str(uuid7()),
         user_id=claims.user_id,

@@ -51,10 +51,11 @@ class Tone(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, loud: bool = True) -> None:
         super().__init__()
         self._n = 0
         self._start: float | None = None
+        self.loud = loud  # else silence, as from a microphone in a quiet room
         period = [int(12000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
         self._pcm = b"".join(v.to_bytes(2, "little", signed=True) for v in period)
 
@@ -64,7 +65,7 @@ class Tone(MediaStreamTrack):
             self._start = loop.time()
         await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - loop.time()))
         frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-        frame.planes[0].update(self._pcm)
+        frame.planes[0].update(self._pcm if self.loud else bytes(len(self._pcm)))
         frame.sample_rate = 48000
         frame.pts = self._n * 960
         frame.time_base = fractions.Fraction(1, 48000)
@@ -101,6 +102,7 @@ class Peer:
     frames: int = 0
     audio_frames: int = 0
     audio_by_source: dict[str, int] = field(default_factory=dict)
+    video_by_source: dict[str, int] = field(default_factory=dict)
     frames_by_label: dict[str, int] = field(default_factory=dict)
     closed_code: int | None = None
     _reader: asyncio.Task[None] | None = None
@@ -166,6 +168,7 @@ async def _count(peer: Peer, track: MediaStreamTrack, source: str, label: str) -
         peer.frames_by_label[label] = peer.frames_by_label.get(label, 0) + 1
         if track.kind == "video":
             peer.frames += 1
+            peer.video_by_source[source] = peer.video_by_source.get(source, 0) + 1
         else:
             peer.audio_frames += 1
             peer.audio_by_source[source] = peer.audio_by_source.get(source, 0) + 1

@@ -124,6 +124,7 @@ def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
         ice_servers=settings.ice_servers,
         reconnect_grace=settings.reconnect_grace_seconds,
         node_heartbeat=settings.node_heartbeat_seconds,
+        active_speaker_hold=settings.active_speaker_hold_seconds,
         clock=settings.clock,
     )
 

@@ -109,6 +109,8 @@ class Settings:
     # A publisher's peer connection from which no media arrives for this long is taken for dead
     # (closed or expired without a word): its viewers are told, its page reconnects.
     publisher_silence_seconds: float = 15.0
+    # How long a new speaker must be the loudest before the seminar's stage moves to them.
+    active_speaker_hold_seconds: float = 1.5
     node_heartbeat_seconds: float = 5.0
     live_refresh_seconds: float = 15.0
     recording_retention_days: float = 365.0
@@ -215,6 +217,9 @@ class Settings:
             present_percent=_number(env, "SABAQ_PRESENT_PERCENT", 80),
             reconnect_grace_seconds=_number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60, zero=True),
             publisher_silence_seconds=_number(env, "SABAQ_PUBLISHER_SILENCE_SECONDS", 15),
+            active_speaker_hold_seconds=_number(
+                env, "SABAQ_ACTIVE_SPEAKER_HOLD_SECONDS", 1.5, zero=True
+            ),
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),

@@ -21,7 +21,7 @@ from admission.visibility import OBSERVERS
 from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
 from control.placement import NoMediaNode
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass, room_mode
 
 from ..core import clock, keys, policy
 from ..core.http import LANG_KEY, PageError, gettext_of, render, require_session, session_of
@@ -290,6 +290,7 @@ async def join_token(request: web.Request) -> web.Response:
         display_name=session.user.full_name,
         media_url=media_url,
         ttl=settings.join_token_ttl,
+        mode=room_mode(c.kind),
     )
     return web.json_response(
         {

@@ -19,7 +19,7 @@ from admission.guests import (
     InviteRefusal,
 )
 from attendance.models import IncomingEvent
-from scheduler.models import ClassStatus
+from scheduler.models import ClassStatus, room_mode
 
 from ..core import clock, keys
 from ..core.http import LANG_KEY, PageError, gettext_of, render
@@ -203,6 +203,7 @@ async def invite_join_token(request: web.Request) -> web.Response:
         display_name=f"{r.guest_name} ({r.organisation})",
         media_url=media_url,
         ttl=settings.join_token_ttl,
+        mode=room_mode(c.kind),
     )
     _lobby_event(request, r, EventKind.LOBBY_ADMITTED, str(uuid7()))
     return web.json_response(

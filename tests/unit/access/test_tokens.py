@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
-from access.models import ClassRole
+from access.models import ClassRole, RoomMode
 from access.tokens import TokenSigner
 
 
@@ -59,3 +59,33 @@ def test_tokens_are_minted_and_judged_by_the_injected_clock() -> None:
 def test_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         TokenSigner(b"short")
+
+
+def test_a_join_token_carries_the_room_s_starting_mode(signer: TokenSigner) -> None:
+    def mint(mode: RoomMode | None) -> str:
+        return signer.mint_join(
+            user_id=7,
+            class_id=3,
+            role=ClassRole.LEARNER,
+            display_name="Д",
+            media_url="u",
+            mode=mode,
+        )
+
+    assert signer.verify_join(mint(RoomMode.SEMINAR), class_id=3).mode is RoomMode.SEMINAR
+    assert signer.verify_join(mint(None), class_id=3).mode is None  # older tokens say nothing
+    forged = signer._encode(
+        "join",
+        {
+            "sub": "7",
+            "cls": 3,
+            "role": "learner",
+            "name": "Д",
+            "media": "u",
+            "jti": "j",
+            "mode": "party",
+        },
+        60,
+    )
+    with pytest.raises(TokenInvalid):
+        signer.verify_join(forged, class_id=3)
