@@ -15,7 +15,7 @@ window.SabaqGallery = (function () {
   };
 
   // ctx: { S, room, send(type, fields), status(text), publication() → RTCPeerConnection | null,
-  //        floor() → bool, publishOwn(stream, onConnected), unpublishOwn(tell) }
+  //        floor() → bool, publishOwn(stream, onConnected), unpublishOwn() }
   function create(ctx) {
     const $ = (id) => document.getElementById(id);
     const S = ctx.S;
@@ -118,7 +118,7 @@ window.SabaqGallery = (function () {
       room.classList.toggle("seminar", seminar);
       gallery.hidden = !seminar;
       switcher.hidden = !seminar;
-      if (cameraBtn) cameraBtn.hidden = !seminar || ctx.floor();
+      if (cameraBtn) cameraBtn.hidden = !seminar || ctx.floor() || Boolean(ownStream);
       if (!seminar) {
         pager.hidden = true;
         spotlight.hidden = true;
@@ -168,13 +168,30 @@ window.SabaqGallery = (function () {
       tell(visible, stage);
     }
 
-    // The server sends camera video only of what this page shows.
+    // The server sends camera video only of what this page shows. Changes come in bursts (tiles
+    // arriving, a resize): at most one `view` each VIEW_GAP ms, always the latest, so the
+    // server's rate limit never drops the one that matters.
+    const VIEW_GAP = 300;
+    let pending = null;
+    let lastAt = 0;
+
     function tell(visible, stage) {
-      const fields = { tiles: visible.slice(0, 50), stage: stage };
-      const text = JSON.stringify(fields);
-      if (text === lastSent) return;
-      lastSent = text;
-      ctx.send("view", fields);
+      pending = { tiles: visible.slice(0, 50), stage: stage };
+      if (flushTimer) return;
+      const wait = Math.max(0, lastAt + VIEW_GAP - Date.now());
+      flushTimer = setTimeout(flush, wait);
+    }
+
+    let flushTimer = null;
+    function flush() {
+      flushTimer = null;
+      if (!pending) return;
+      const text = JSON.stringify(pending);
+      if (text !== lastSent && ctx.send("view", pending)) {
+        lastSent = text;
+        lastAt = Date.now();
+      }
+      pending = null;
     }
 
     function setView(v) {
@@ -193,7 +210,7 @@ window.SabaqGallery = (function () {
         modeBtn.textContent = mode === "seminar" ? S.toLecture : S.toSeminar;
       }
       // Back to a lecture: the server stopped a learner's publication; the page stops sending.
-      if (was !== mode && mode === "lecture" && ownStream && !ctx.floor()) stopOwn(false);
+      if (was !== mode && mode === "lecture" && ownStream && !ctx.floor()) stopOwn();
       if (was !== mode) lastSent = "";
       render();
     }
@@ -228,6 +245,8 @@ window.SabaqGallery = (function () {
     }
 
     // -- a learner's own camera and microphone in a seminar ----------------------------------
+    // Once on, they stay on: turning the camera or the microphone off again is the page's
+    // mute and camera buttons' (media_state), which keep the publication.
     async function startOwn() {
       try {
         ownStream = await navigator.mediaDevices.getUserMedia({
@@ -238,20 +257,18 @@ window.SabaqGallery = (function () {
         ctx.status(S.noCamera);
         return;
       }
-      cameraBtn.textContent = S.cameraOff;
-      cameraBtn.setAttribute("aria-pressed", "true");
+      render();
       await ctx.publishOwn(ownStream, () => ctx.status(S.youAreSeen));
     }
 
-    function stopOwn(tell) {
+    // The server stopped this learner's publication (the class became a lecture, or the class
+    // ended): the page stops sending too.
+    function stopOwn() {
       if (!ownStream) return;
       ownStream.getTracks().forEach((t) => t.stop());
       ownStream = null;
-      ctx.unpublishOwn(tell !== false);
-      if (cameraBtn) {
-        cameraBtn.textContent = S.cameraOn;
-        cameraBtn.setAttribute("aria-pressed", "false");
-      }
+      ctx.unpublishOwn();
+      render();
     }
 
     // -- wiring -------------------------------------------------------------------------------
@@ -269,7 +286,7 @@ window.SabaqGallery = (function () {
         ctx.send("set_mode", { mode: mode === "seminar" ? "lecture" : "seminar" }),
       );
     }
-    if (cameraBtn) cameraBtn.addEventListener("click", () => (ownStream ? stopOwn(true) : startOwn()));
+    if (cameraBtn) cameraBtn.addEventListener("click", () => (ownStream ? undefined : startOwn()));
     let refit = null;
     window.addEventListener("resize", () => {
       clearTimeout(refit);
@@ -306,9 +323,13 @@ window.SabaqGallery = (function () {
       published() {
         if (level) applyQuality(level);
       },
-      stop: () => stopOwn(false),
+      stop: stopOwn,
       state() {
-        return { mode: mode, view: room.dataset.view || null, speaker: speaker, page: page, sent: lastSent };
+        const conn = ctx.publication();
+        return {
+          mode: mode, view: room.dataset.view || null, speaker: speaker, page: page, sent: lastSent,
+          publishing: Boolean(ownStream), connection: conn ? conn.connectionState : null, quality: level,
+        };
       },
     };
   }

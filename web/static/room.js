@@ -127,7 +127,9 @@
   function send(type, fields) {
     if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify(Object.assign({ v: 1, type: type }, fields || {})));
+      return true;
     }
+    return false;
   }
 
   function gathered(conn) {
@@ -156,10 +158,7 @@
     publication: () => pubPc,
     floor: () => myFloor,
     publishOwn: (stream, onConnected) => publish(stream, onConnected),
-    unpublishOwn: (tell) => {
-      closePublication();
-      if (tell) send("unpublish", { publication: "main" });
-    },
+    unpublishOwn: closePublication,
   });
 
   function closePublication() {
