@@ -32,6 +32,7 @@
     streams: () => ({ floor: micStream, local: localStream }),
     inClass: () => !$("stage").hidden,
   });
+  let myFloor = false;
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -137,7 +138,9 @@
   function send(type, fields) {
     if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify(Object.assign({ v: 1, type: type }, fields || {})));
+      return true;
     }
+    return false;
   }
 
   function gathered(conn) {
@@ -158,6 +161,16 @@
   // and what I watch: one peer connection per source.
   let pubPc = null;
   const views = new Map(); // source id → { pc, elements }
+  const gallery = window.SabaqGallery.create({
+    S: S,
+    room: room,
+    send: send,
+    status: (text) => setStatus(text, "live"),
+    publication: () => pubPc,
+    floor: () => myFloor,
+    publishOwn: (stream, onConnected) => publish(stream, onConnected),
+    unpublishOwn: closePublication,
+  });
 
   function closePublication() {
     if (pubPc) pubPc.close();
@@ -170,6 +183,7 @@
     if (!view) return;
     view.pc.close();
     view.elements.forEach((el) => el.remove());
+    gallery.remove(source);
     if (view.screen) showScreen(null);
     views.delete(source);
     if (window.sabaqRoom.pc === view.pc) window.sabaqRoom.pc = null;
@@ -204,6 +218,7 @@
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn);
     if (conn === pubPc) send("publish", { sdp: conn.localDescription.sdp, tracks: labelsOf(stream) });
+    gallery.published();
   }
 
   function labelsOf(stream) {
@@ -219,6 +234,7 @@
     screenVideo.srcObject = stream;
     screenVideo.hidden = !stream;
     room.classList.toggle("sharing", Boolean(stream));
+    gallery.screen(Boolean(stream));
     if (stream) screenVideo.play().catch(() => {});
   }
 
@@ -292,6 +308,8 @@
       $("speakers").appendChild(box);
       view.elements.push(box);
     }
+    // Every camera is also a tile of the seminar's gallery (shown in seminar mode only).
+    if (!isScreen) gallery.add(msg.source, msg.publisher, stream);
     // Sound plays through an element of its own: a <video> whose camera track sends nothing
     // (low bandwidth holds it) never starts playing in Chromium, and would keep its sound mute.
     const sound = document.createElement("audio");
@@ -478,6 +496,7 @@
         li.appendChild(remove);
       }
       if (p.id === myId && !isHost) {
+        myFloor = Boolean(p.floor);
         handRaised = p.hand_raised;
         const hand = $("hand");
         if (hand) {
@@ -652,6 +671,7 @@
         if (isHost) showRemoved();
         unread = 0; // what was said before one came is there to read, not news
         showUnread();
+        gallery.welcome(msg);
         if (publishes) {
           if (isHost) liveClock(true);
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
@@ -720,6 +740,7 @@
         }
         break;
       default:
+        gallery.handle(msg); // mode, active_speaker, quality
         break;
     }
   }
@@ -731,6 +752,7 @@
     setStatus(text, state);
     closeAllMedia();
     leaveFloor();
+    gallery.stop();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     controls.hide();
@@ -897,7 +919,7 @@
     setTimeout(connect, delay);
   }
 
-  window.sabaqRoom = { pc: null, views: views };
+  window.sabaqRoom = { pc: null, views: views, gallery: gallery };
 
   const joinBtn = $("join");
   if (joinBtn) {
