@@ -58,6 +58,17 @@ def may_see_institute(v: Viewer, institute_id: int) -> bool:
     return v.role in ACADEMY or (v.role in INSTITUTE and institute_id in v.institutes)
 
 
+def may_see_structure(v: Viewer) -> bool:
+    """The structure's pages at all: the academy's people, and directors and heads (who see
+    their own institute on them)."""
+    return v.role in OBSERVERS
+
+
+def may_see_agencies(v: Viewer) -> bool:
+    """The agencies and their HR services' contacts: the academy's people."""
+    return v.role in ACADEMY
+
+
 def may_see_class(v: Viewer, c: ClassFacts) -> bool:
     """The class's card, timetable entry and page; an individual class (a make-up class) only
     to its learner, its teacher and those who see its institute."""

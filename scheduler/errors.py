@@ -133,3 +133,68 @@ class PlannedInPast(SchedulerError, ValueError):
         self.starts_at = starts_at
         self.now = now
         super().__init__(f"A class starting at {starts_at:%Y-%m-%d %H:%M} UTC is not to come")
+
+
+# -- the academy's structure: institutes, departments, agencies ----------------------------------
+class InstituteNotFound(SchedulerError):
+    code = "institute_not_found"
+
+
+class DepartmentNotFound(SchedulerError):
+    code = "department_not_found"
+
+
+class AgencyNotFound(SchedulerError):
+    code = "agency_not_found"
+
+
+class StructureNameTaken(SchedulerError, ValueError):
+    """Another institute (a department of the same institute, another agency) has the name,
+    letter case aside."""
+
+    code = "structure_name_taken"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"The name {name!r} is taken")
+
+
+class BadStructureName(SchedulerError, ValueError):
+    """An empty name, or one longer than a name may be."""
+
+    code = "bad_structure_name"
+
+    def __init__(self, longest: int) -> None:
+        self.longest = longest
+        super().__init__(f"Give a name of 1 to {longest} characters")
+
+
+class BadContactAddress(SchedulerError, ValueError):
+    """An HR service's contact that is not an e-mail address, or too many of them."""
+
+    code = "bad_contact_address"
+
+    def __init__(self, address: str, most: int) -> None:
+        self.address = address
+        self.most = most
+        super().__init__(f"{address!r} is not an e-mail address (at most {most} addresses)")
+
+
+class WrongRoleFor(SchedulerError, ValueError):
+    """A director who is not an account of a director, a head who is not one of a head of
+    department (or no such account)."""
+
+    code = "wrong_role_for"
+
+    def __init__(self, post: str) -> None:
+        self.post = post  # "director" or "head_of_department"
+        super().__init__(f"The person named is not an account of the role {post}")
+
+
+class ArchivedParent(SchedulerError, ValueError):
+    """A department added to, or brought back into, an archived institute."""
+
+    code = "archived_parent"
+
+    def __init__(self) -> None:
+        super().__init__("The institute is archived")

@@ -118,6 +118,7 @@ class Institute:
     id: int
     name: str
     director_id: int | None
+    archived: bool = False  # hidden from pickers; what refers to it still shows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class Department:
     institute_id: int
     name: str
     head_id: int | None
+    archived: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from .errors import GroupNotFound
 from .models import Department, Institute, Programme
 from .roster import CheckedRow, RowStatus
 from .sqlite_base import programme_of
+from .sqlite_structure import SqliteStructure
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +35,13 @@ class SqliteGroups:
         self._accounts = SqliteAccounts(db)
 
     # -- structure ----------------------------------------------------------------------------
-    def institutes(self) -> list[Institute]:
-        rows = self._db.execute("SELECT * FROM institutes ORDER BY name, id")
-        return [Institute(r["id"], r["name"], r["director_id"]) for r in rows.fetchall()]
+    def institutes(self, *, archived: bool = True) -> list[Institute]:
+        """Every institute; for a picker without the archived (``archived=False``)."""
+        return SqliteStructure(self._db).institutes(archived=archived)
 
-    def departments(self) -> list[Department]:
-        rows = self._db.execute("SELECT * FROM departments ORDER BY name, id")
-        return [
-            Department(r["id"], r["institute_id"], r["name"], r["head_id"]) for r in rows.fetchall()
-        ]
+    def departments(self, *, archived: bool = True) -> list[Department]:
+        """Every department; for a picker without the archived (``archived=False``)."""
+        return SqliteStructure(self._db).departments(archived=archived)
 
     def programmes(self) -> list[Programme]:
         rows = self._db.execute("SELECT * FROM programmes ORDER BY name, id")

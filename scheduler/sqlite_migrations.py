@@ -154,4 +154,32 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE programmes ADD COLUMN distance INTEGER NOT NULL DEFAULT 1;
         """,
     ),
+    (
+        "scheduler_0007_structure_archive_agencies",
+        """
+        -- Nothing of the structure is deleted (history refers to it): it is archived.
+        ALTER TABLE institutes ADD COLUMN archived_at REAL;
+        ALTER TABLE departments ADD COLUMN archived_at REAL;
+        -- The bodies that send learners, with their HR service's e-mail addresses (one a
+        -- line). A learner names theirs by name (users.agency): every name a learner was given
+        -- before this table existed becomes an agency, and so does every name given later.
+        CREATE TABLE agencies (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            contacts TEXT NOT NULL DEFAULT '',
+            archived_at REAL
+        );
+        INSERT OR IGNORE INTO agencies (name)
+            SELECT agency FROM users WHERE agency IS NOT NULL GROUP BY agency ORDER BY min(id);
+        CREATE TRIGGER users_agency_added AFTER INSERT ON users WHEN NEW.agency IS NOT NULL
+        BEGIN
+            INSERT OR IGNORE INTO agencies (name) VALUES (NEW.agency);
+        END;
+        CREATE TRIGGER users_agency_changed AFTER UPDATE OF agency ON users
+            WHEN NEW.agency IS NOT NULL
+        BEGIN
+            INSERT OR IGNORE INTO agencies (name) VALUES (NEW.agency);
+        END;
+        """,
+    ),
 )

@@ -31,6 +31,7 @@ from access.events import EventKind
 from admission.guests import GuestRequest
 from admission.models import ExcuseReason
 from scheduler.models import DisciplineFormat, ProgrammeKind
+from scheduler.sqlite_agencies import SqliteAgencies
 from tests.conftest import Academy, Clock, SignIn, on_days
 from tests.integration.attendance.test_reports import english, march
 from tests.peers import join
@@ -922,6 +923,9 @@ async def test_every_page_keeps_to_its_content_security_policy(
         presents=False, by_id=head.id, by_name=head.full_name, at=time.time(),
     )  # fmt: skip
     c, g = academy.class_id, academy.group_id
+    dept = tt.group(g).department_id
+    inst = tt.department(dept).institute_id
+    agency = SqliteAgencies(app[keys.DB]).create_agency("МВД", ("kadry@mvd.gov.kz",))
     visits = {
         academy.staff_id: [
             "/", "/timetable", "/timetable/new", f"/timetable/groups/{g}",
@@ -931,12 +935,14 @@ async def test_every_page_keeps_to_its_content_security_policy(
             "/reports/agencies", f"/reports/groups/{g}", f"/reports/learners/{learner}",
             "/excuses", "/excuses/new", f"/excuses/{excuse.id}", "/guests",
             f"/guests/{guest.id}", f"/learners/{learner}/admission", "/api-keys", "/webhooks",
-            "/api/v1/docs", f"/classes/{c}", f"/classes/{c}/attendance",
+            "/api/v1/docs", f"/classes/{c}", f"/classes/{c}/attendance", "/structure",
+            f"/structure/institutes/{inst}", f"/structure/departments/{dept}", "/agencies",
+            f"/agencies/{agency.id}",
         ],
         academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance"],
         learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],
         head.id: ["/", f"/classes/{c}/guests/new"],
-        director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}"],
+        director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}", "/structure"],
     }  # fmt: skip
     errors: list[str] = []
     async with chromium() as browser:

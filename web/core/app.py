@@ -21,8 +21,19 @@ from ..api import groups as groups_api
 from ..api import guests as guests_api
 from ..api import openapi as openapi_api
 from ..api import reports as reports_api
+from ..api import structure as structure_api
 from ..api import timetable as timetable_api
-from ..pages import attendance, group_import, health, home, invites, planning, signin
+from ..pages import (
+    agencies,
+    attendance,
+    group_import,
+    health,
+    home,
+    invites,
+    planning,
+    signin,
+    structure,
+)
 from ..pages.admission import routes as admission_routes
 from ..pages.apikeys import routes as apikey_routes
 from ..pages.classes import routes as class_routes
@@ -61,6 +72,7 @@ ROUTE_TABLES = (
     practice_routes, timetable_routes, planning.routes, timetable_api.routes, openapi_api.routes,
     group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
+    structure.routes, agencies.routes, structure_api.routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 

@@ -8,14 +8,22 @@ from collections.abc import Callable
 
 from admission.errors import DisciplineNotNamed
 from scheduler.errors import (
+    AgencyNotFound,
+    ArchivedParent,
+    BadContactAddress,
+    BadStructureName,
     ClassNotFound,
     ClassTooLong,
+    DepartmentNotFound,
     EndsBeforeStart,
     GroupNotFound,
+    InstituteNotFound,
     NoWeekdays,
     PlannedInPast,
     RuleEndsBeforeStart,
+    StructureNameTaken,
     TooManyOccurrences,
+    WrongRoleFor,
 )
 
 Gettext = Callable[[str], str]
@@ -32,6 +40,23 @@ def _table(_: Gettext) -> dict[str, tuple[int, str]]:
         NoWeekdays.code: (400, _("Choose the days of the week.")),
         TooManyOccurrences.code: (400, _("A rule makes at most {n} classes.")),
         PlannedInPast.code: (400, _("Classes are planned for a time to come.")),
+        InstituteNotFound.code: (404, _("There is no such institute.")),
+        DepartmentNotFound.code: (404, _("There is no such department.")),
+        AgencyNotFound.code: (404, _("There is no such agency.")),
+        StructureNameTaken.code: (409, _("The name {name} is taken.")),
+        BadStructureName.code: (400, _("Give a name of 1 to {n} characters.")),
+        BadContactAddress.code: (
+            400,
+            _("{address} is not an e-mail address (give at most {n} addresses)."),
+        ),
+        WrongRoleFor.code: (
+            400,
+            _(
+                "A director is chosen among the accounts of directors, a head of department"
+                " among those of heads of department."
+            ),
+        ),
+        ArchivedParent.code: (409, _("The institute is archived: bring it back first.")),
         DisciplineNotNamed.code: (
             400,
             _("A midterm control or an exam names one of the programme's disciplines: {names}."),
@@ -43,6 +68,12 @@ def _values(exc: Exception) -> dict[str, str]:
     """The values an error's message is filled with."""
     if isinstance(exc, TooManyOccurrences):
         return {"n": str(exc.limit)}
+    if isinstance(exc, StructureNameTaken):
+        return {"name": exc.name}
+    if isinstance(exc, BadStructureName):
+        return {"n": str(exc.longest)}
+    if isinstance(exc, BadContactAddress):
+        return {"address": exc.address, "n": str(exc.most)}
     if isinstance(exc, DisciplineNotNamed):
         return {"names": ", ".join(exc.names)}
     return {}
@@ -53,6 +84,11 @@ def _code(exc: Exception) -> str:
     if not isinstance(code, str):
         raise TypeError(f"{type(exc).__name__} is not a domain error with a code")
     return code
+
+
+def known(exc: Exception) -> bool:
+    """Whether the table has the error's code."""
+    return getattr(exc, "code", None) in _table(str)
 
 
 def status_of(exc: Exception) -> int:

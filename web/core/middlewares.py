@@ -24,7 +24,7 @@ from access.sqlite_store import Session
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
 from . import keys
-from .errors import message_of, status_of
+from .errors import known, message_of, status_of
 from .http import (
     API_KEY_KEY,
     CSRF_COOKIE,
@@ -261,7 +261,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except (ClassNotFound, GroupNotFound) as exc:
         log.info("not found: %s", exc)
         return error_response(request, status_of(exc), exc.code, message_of(_, exc))
-    except (SchedulerError, AccessError) as exc:
+    except SchedulerError as exc:
+        log.info("refused: %s", exc)
+        if known(exc):  # in the table: its status and the person's words
+            return error_response(request, status_of(exc), exc.code, message_of(_, exc))
+        return error_response(request, 409, exc.code, str(exc))
+    except AccessError as exc:
         log.info("refused: %s", exc)
         return error_response(request, 409, exc.code, str(exc))
     except web.HTTPRedirection:

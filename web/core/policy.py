@@ -19,16 +19,19 @@ from admission.visibility import (
     PersonFacts,
     Viewer,
     may_observe,
+    may_see_agencies,
     may_see_class,
     may_see_group,
     may_see_group_register,
     may_see_institute,
     may_see_learner,
     may_see_register,
+    may_see_structure,
     may_see_teacher,
     may_see_teachers_feed,
 )
 from scheduler.models import Group, LiveClass, Programme
+from scheduler.structure import may_manage_structure
 
 from . import keys
 
@@ -126,6 +129,24 @@ def sees_teachers_feed(request: web.Request, user: User, teacher_id: int) -> boo
 
 def sees_programme(request: web.Request, user: User, programme: Programme) -> bool:
     return may_see_institute(viewer(request, user), programme.institute_id)
+
+
+# -- the academy's structure: staff and administrators manage it; directors and heads of
+# -- department read their own institute; agencies (their HR contacts) are the academy's.
+def sees_structure(request: web.Request, user: User) -> bool:
+    return may_see_structure(viewer(request, user))
+
+
+def sees_institute(request: web.Request, user: User, institute_id: int) -> bool:
+    return may_see_institute(viewer(request, user), institute_id)
+
+
+def sees_agencies(request: web.Request, user: User) -> bool:
+    return may_see_agencies(viewer(request, user))
+
+
+def manages_structure(user: User) -> bool:
+    return may_manage_structure(user.role)
 
 
 T = TypeVar("T", LiveClass, Group)

@@ -120,8 +120,8 @@ def _new_form(
         {
             "values": values,
             "error": error,
-            "departments": store.departments(),
-            "institutes": store.institutes(),
+            "departments": store.departments(archived=False),
+            "institutes": store.institutes(archived=False),
             "programmes": [(p, kinds[p.kind]) for p in store.programmes()],
             "kinds": list(kinds.items()),
             "group_languages": [(c, LANGUAGE_NAMES[c]) for c in GROUP_LANGUAGES],
@@ -164,7 +164,9 @@ def _group_from(request: web.Request, values: Mapping[str, str]) -> Group:
         raise FormError(
             _("Give the group a name (at most {n} characters).").replace("{n}", str(MAX_GROUP_NAME))
         )
-    department_id = _choice(values["department_id"], [d.id for d in store.departments()])
+    department_id = _choice(
+        values["department_id"], [d.id for d in store.departments(archived=False)]
+    )
     if department_id is None:
         raise FormError(_("Choose the department."))
     programme_id: int | None = None
@@ -246,7 +248,7 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
     store = groups_store(request)
     name = values["programme_name"].strip()
     error: str | None = None
-    institute_id = _choice(values["institute_id"], [i.id for i in store.institutes()])
+    institute_id = _choice(values["institute_id"], [i.id for i in store.institutes(archived=False)])
     if not name or len(name) > MAX_PROGRAMME_NAME:
         error = _("Give the programme a name (at most {n} characters).").replace(
             "{n}", str(MAX_PROGRAMME_NAME)

@@ -1,19 +1,47 @@
 """The home page: a person's classes, and for those who watch the academy its alerts and
-notices."""
+notices; an administrator's carries the first run's checklist until the academy is set up
+(an institute, a department, people, a group, a class)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aiohttp import web
 
 from access.models import Role
 from attendance.sqlite_dead_events import SqliteDeadEvents
+from scheduler.structure import FirstRun
 
 from ..core import keys, policy
 from ..core.alerts import alert_lines, switch_notices
-from ..core.http import render, require_session
+from ..core.http import gettext_of, render, require_session
 from .classes import OBSERVER_ROLES, class_view
 
 routes = web.RouteTableDef()
+
+
+# Each step of setting up the academy: what to do, and where.
+STEPS = {
+    "institute": "/structure",
+    "department": "/structure",
+    "people": "/people",
+    "group": "/groups/new",
+    "class": "/timetable/new",
+}
+
+
+def first_run_steps(_: Callable[[str], str], state: FirstRun) -> list[tuple[str, str, bool]] | None:
+    """The checklist (label, link, done), or ``None`` once every step is done."""
+    if state.done:
+        return None
+    labels = {
+        "institute": _("Create an institute"),
+        "department": _("Create a department of the institute"),
+        "people": _("Create the accounts of the people: directors, heads, teachers, staff"),
+        "group": _("Create a study group"),
+        "class": _("Plan a class"),
+    }
+    return [(labels[step], STEPS[step], done) for step, done in state.steps]
 
 
 # -- classes ----------------------------------------------------------------------------------
@@ -45,5 +73,8 @@ async def home(request: web.Request) -> web.Response:
                 else {}
             ),
             "notices": switch_notices(request, user) if user.role not in OBSERVER_ROLES else [],
+            "first_run": first_run_steps(gettext_of(request), tt.first_run())
+            if user.role is Role.ADMIN
+            else None,
         },
     )

@@ -288,6 +288,21 @@ async def test_every_operation_answers_as_documented(
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401
         assert reader_key.id  # the reader key exists and was refused the write above
+        # The structure: the portal reads it; staff and administrators change it, signed in
+        # (tests/integration/web/test_structure.py), never with a key.
+        for area, ident, body in (
+            ("institutes", "{institute_id}", {"name": "Институт Б"}),
+            ("departments", "{department_id}", {"institute_id": 1, "name": "Кафедра Б"}),
+            ("agencies", "{agency_id}", {"name": "КНБ", "contacts": ["hr@knb.kz"]}),
+        ):
+            listed = f"/api/v1/{area}"
+            one = f"{listed}/{ident}"
+            assert (await call("GET", listed, listed))[0] == 200
+            assert (await call("GET", listed, listed, token=reader))[0] == 200
+            assert (await call("POST", listed, listed, body))[0] == 403
+            assert (await call("POST", listed, listed, {"name": 5}))[0] in (400, 403)
+            assert (await call("PATCH", one, f"{listed}/1", {"archived": True}))[0] == 403
+            assert (await call("GET", listed, listed, token="sbq_unknown"))[0] == 401
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert checked == documented  # every operation of the document was exercised

@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -28,6 +29,7 @@ from admission.visibility import (
     may_see_teacher,
 )
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, ProgrammeKind
+from scheduler.sqlite_agencies import SqliteAgencies
 from tests.conftest import Academy, SignIn
 from web.core import keys
 from web.pages.ical import feed_token
@@ -73,6 +75,10 @@ class World:
     programme_a: int
     excuse_a: int
     guest_a: int
+    institute_a: int = 0
+    department_a: int = 0
+    agency_a: int = 0
+    institute_b: int = 0
 
 
 def seed(app: web.Application, a: Academy) -> World:
@@ -146,7 +152,11 @@ def seed(app: web.Application, a: Academy) -> World:
     folder = app[keys.SETTINGS].recordings_dir / str(a.class_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RECORDING).write_bytes(b"recording of class A")
-    return World(a, ids, group_b.id, class_b.id, programme_a.id, excuse.id, guest.id)
+    agency_a = next(x.id for x in SqliteAgencies(app[keys.DB]).agencies() if x.name == "МВД")
+    return World(
+        a, ids, group_b.id, class_b.id, programme_a.id, excuse.id, guest.id,
+        inst_a, tt.group(a.group_id).department_id, agency_a, inst_b.id,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -263,6 +273,49 @@ def cases(w: World) -> list[Case]:
             opens=OBSERVERS,
         ),
         Case("/groups", "/groups", ACADEMY, GROUP_A),
+        # -- the structure: its people see their institute, the academy's see it all
+        Case(
+            "/structure",
+            "/structure",
+            INSTITUTE_A,
+            f'href="/structure/institutes/{w.institute_a}"',
+            opens=OBSERVERS,
+            marker_b=f'href="/structure/institutes/{w.institute_b}"',
+            b_seers=b_institute,
+        ),
+        Case(
+            "/api/v1/institutes",
+            "/api/v1/institutes",
+            INSTITUTE_A,
+            '"name": "Институт",',
+            opens=OBSERVERS,
+            marker_b='"name": "Институт Б"',
+            b_seers=b_institute,
+        ),
+        Case(
+            "/api/v1/departments",
+            "/api/v1/departments",
+            INSTITUTE_A,
+            '"name": "Кафедра",',
+            opens=OBSERVERS,
+            marker_b='"name": "Кафедра Б"',
+            b_seers=b_institute,
+        ),
+        Case("/agencies", "/agencies", ACADEMY, "МВД"),
+        Case("/api/v1/agencies", "/api/v1/agencies", ACADEMY, "МВД"),
+        Case("/agencies/{agency_id}", f"/agencies/{w.agency_a}", ACADEMY, "МВД"),
+        Case(
+            "/structure/institutes/{institute_id}",
+            f"/structure/institutes/{w.institute_a}",
+            INSTITUTE_A,
+            f'href="/structure/departments/{w.department_a}"',
+        ),
+        Case(
+            "/structure/departments/{department_id}",
+            f"/structure/departments/{w.department_a}",
+            INSTITUTE_A,
+            GROUP_A,
+        ),
         Case("/api/v1/groups", "/api/v1/groups", ACADEMY, GROUP_A),
         # -- a class of institute A
         Case("/classes/{class_id}", f"/classes/{ca}", CLASS_SEERS, CLASS_A),
@@ -521,6 +574,53 @@ async def test_feed_urls_are_shown_only_to_those_who_see_the_timetable(
     async with sign_in(w.ids["staff"]).get(f"/timetable/teachers/{academy.teacher_id}") as r:
         token = feed_token(served.app[keys.SETTINGS].secret_key, "teachers", academy.teacher_id)
         assert f"/ical/teachers/{academy.teacher_id}/{token}.ics" in await r.text()
+
+
+async def test_who_changes_the_structure_matrix(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """Every write of the structure (page form and API) × every role: staff and administrators
+    are let through (to the rules), everyone else is refused and nothing changes."""
+    w = seed(served.app, academy)
+    ia, da, ag = w.institute_a, w.department_a, w.agency_a
+    writes: list[tuple[str, str, dict[str, Any], bool]] = [  # method, path, body, as JSON
+        ("POST", "/structure/institutes", {"name": "Новый институт"}, False),
+        ("POST", f"/structure/institutes/{ia}", {"action": "rename", "name": "И-А"}, False),
+        ("POST", f"/structure/institutes/{ia}/departments", {"name": "Новая кафедра"}, False),
+        ("POST", f"/structure/departments/{da}", {"action": "rename", "name": "К-А"}, False),
+        ("POST", "/agencies", {"name": "КНБ"}, False),
+        ("POST", f"/agencies/{ag}", {"action": "rename", "name": "МВД РК"}, False),
+        ("POST", "/api/v1/institutes", {"name": "Новый институт"}, True),
+        ("PATCH", f"/api/v1/institutes/{ia}", {"name": "И-А"}, True),
+        ("POST", "/api/v1/departments", {"institute_id": ia, "name": "Новая кафедра"}, True),
+        ("PATCH", f"/api/v1/departments/{da}", {"name": "К-А"}, True),
+        ("POST", "/api/v1/agencies", {"name": "КНБ"}, True),
+        ("PATCH", f"/api/v1/agencies/{ag}", {"name": "МВД РК"}, True),
+    ]
+    tt = served.app[keys.TIMETABLE]
+    before = (tt.institutes(), tt.departments(), SqliteAgencies(served.app[keys.DB]).agencies())
+    wrong: list[str] = []
+    for role in ROLES:
+        if role in ACADEMY:
+            continue
+        client = sign_in(w.ids[role])
+        for method, path, body, as_json in writes:
+            kwargs: dict[str, Any] = {"json": body} if as_json else {"data": body}
+            async with client.request(method, path, allow_redirects=False, **kwargs) as resp:
+                if resp.status not in (403, 404):
+                    wrong.append(f"{role:>10} {method} {path}: {resp.status}")
+    after = (tt.institutes(), tt.departments(), SqliteAgencies(served.app[keys.DB]).agencies())
+    assert wrong == [] and after == before
+    for role in ACADEMY:
+        client = sign_in(w.ids[role])
+        for method, path, body, as_json in writes:
+            kwargs = {"json": body} if as_json else {"data": body}
+            async with client.request(method, path, allow_redirects=False, **kwargs) as resp:
+                # allowed: done (201, 200, a redirect) or refused by a rule (a name taken)
+                if resp.status not in (200, 201, 303, 409):
+                    wrong.append(f"{role:>10} {method} {path}: {resp.status}")
+    assert wrong == []
+    assert {i.name for i in tt.institutes()} >= {"И-А", "Новый институт"}
 
 
 # -- the rule itself, without a server ------------------------------------------------------------
