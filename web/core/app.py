@@ -20,9 +20,21 @@ from ..api import excuses as excuses_api
 from ..api import groups as groups_api
 from ..api import guests as guests_api
 from ..api import openapi as openapi_api
+from ..api import people as people_api
 from ..api import reports as reports_api
 from ..api import timetable as timetable_api
-from ..pages import attendance, group_import, health, home, invites, planning, signin
+from ..pages import (
+    attendance,
+    group_import,
+    health,
+    home,
+    invites,
+    people,
+    people_import,
+    planning,
+    profile,
+    signin,
+)
 from ..pages.admission import routes as admission_routes
 from ..pages.apikeys import routes as apikey_routes
 from ..pages.classes import routes as class_routes
@@ -61,6 +73,7 @@ ROUTE_TABLES = (
     practice_routes, timetable_routes, planning.routes, timetable_api.routes, openapi_api.routes,
     group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
+    people_import.routes, people.routes, profile.routes, people_api.routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
