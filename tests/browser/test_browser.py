@@ -931,11 +931,12 @@ async def test_every_page_keeps_to_its_content_security_policy(
             "/reports/agencies", f"/reports/groups/{g}", f"/reports/learners/{learner}",
             "/excuses", "/excuses/new", f"/excuses/{excuse.id}", "/guests",
             f"/guests/{guest.id}", f"/learners/{learner}/admission", "/api-keys", "/webhooks",
-            "/api/v1/docs", f"/classes/{c}", f"/classes/{c}/attendance",
+            "/api/v1/docs", f"/classes/{c}", f"/classes/{c}/attendance", "/people",
+            "/people/new", "/people/import", f"/people/{academy.teacher_id}", "/profile",
         ],
-        academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance"],
+        academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance", "/profile"],
         learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],
-        head.id: ["/", f"/classes/{c}/guests/new"],
+        head.id: ["/", f"/classes/{c}/guests/new", "/people"],
         director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}"],
     }  # fmt: skip
     errors: list[str] = []

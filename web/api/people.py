@@ -26,6 +26,7 @@ from access.sqlite_people import PeopleQuery
 
 from ..core import keys, policy
 from ..core.http import PageError, api_caller, gettext_of, idempotent
+from ..pages.people import back_into_live_classes, out_of_live_classes
 from . import models as api_models
 from .calls import json_body
 from .openapi import operation, query
@@ -209,7 +210,12 @@ async def _switch(request: web.Request, active: bool) -> web.Response:
     if not may_deactivate(s, policy.account(target)):
         raise PageError(403, _("You cannot deactivate your own account."), "forbidden")
     people_ = request.app[keys.PEOPLE]
-    u = people_.reactivate(target.id) if active else people_.deactivate(target.id)
+    if active:
+        u = people_.reactivate(target.id)
+        await back_into_live_classes(request, u)
+    else:
+        u = people_.deactivate(target.id)
+        await out_of_live_classes(request, u)
     log.info("account %s %s through %s", u.id, "reactivated" if active else "deactivated", name)
     return web.json_response(_json(u))
 

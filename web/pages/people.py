@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +20,9 @@ from access.sqlite_people import PeopleQuery
 from scheduler.models import Department
 from scheduler.roster import MAX_NAME
 
-from ..core import keys, policy
+from ..core import clock, keys, policy
 from ..core.http import PageError, gettext_of, redirect, render, require_session
+from ..core.i18n import N_
 from ..core.labels import role_labels
 
 log = logging.getLogger("sabaq.web.people")
@@ -271,7 +273,12 @@ def _switch(active: bool) -> Callable[[web.Request], Any]:
         if not policy.deactivates(request, user, person):
             raise PageError(403, _("You cannot deactivate your own account."), "forbidden")
         people = request.app[keys.PEOPLE]
-        people.reactivate(person.id) if active else people.deactivate(person.id)
+        if active:
+            people.reactivate(person.id)
+            await back_into_live_classes(request, person)
+        else:
+            people.deactivate(person.id)
+            await out_of_live_classes(request, person)
         log.info("user %s %s account %s", user.id, "reactivated" if active else "deactivated",
                  person.id)  # fmt: skip
         return redirect(f"/people/{person.id}")
@@ -281,6 +288,34 @@ def _switch(active: bool) -> Callable[[web.Request], Any]:
 
 routes.post("/people/{user_id:\\d{1,18}}/deactivate")(_switch(False))
 routes.post("/people/{user_id:\\d{1,18}}/reactivate")(_switch(True))
+
+
+DEACTIVATED = N_("Your account was deactivated: you cannot take part any more.")
+
+
+async def out_of_live_classes(request: web.Request, person: User) -> int:
+    """A deactivated person is taken out of every live class they are in, at once (and kept
+    out of it); how many."""
+    if keys.MEDIA_CONTROL not in request.app:
+        return 0
+    tt, media = request.app[keys.TIMETABLE], request.app[keys.MEDIA_CONTROL]
+    taken = 0
+    for c in tt.live_before(clock.utc_now(request) + timedelta(days=2)):
+        if person.id in await media.present_user_ids(c.id):
+            language = tt.group(c.group_ids[0]).language if c.group_ids else "ru"
+            told = request.app[keys.CATALOGUES][language].gettext(DEACTIVATED)
+            taken += await media.remove_user(c.id, person.id, "deactivated", told)
+    return taken
+
+
+async def back_into_live_classes(request: web.Request, person: User) -> None:
+    """Reactivated: the bars of deactivation on classes still live are lifted (no other)."""
+    if keys.MEDIA_CONTROL not in request.app:
+        return
+    tt, media = request.app[keys.TIMETABLE], request.app[keys.MEDIA_CONTROL]
+    for c in tt.live_before(clock.utc_now(request) + timedelta(days=2)):
+        if (await media.taken_out(c.id)).get(person.id) == "deactivated":
+            await media.readmit(c.id, person.id)
 
 
 def issue_link(request: web.Request, user: User, person: User) -> str:

@@ -6,6 +6,7 @@ ends one's other sessions; teachers and staff imported all or nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -15,7 +16,10 @@ from aiohttp.test_utils import TestServer
 from access.api_keys import Scope
 from access.models import Role
 from access.passwords import Passwords
+from scheduler.models import ClassStatus
 from tests.conftest import Academy, Clock, SignIn
+from tests.peers import connect as connect_peer
+from tests.peers import join, join_token, publish, wait_gone, ws_url
 from web.core import keys
 
 GOOD = "a long and quiet river"
@@ -237,7 +241,7 @@ async def test_the_profile_changes_password_and_language_and_ends_other_sessions
         "/profile/password",
         data={"current": GOOD, "new": "qwerty123456789", "again": "qwerty123456789"},
     )
-    assert common.status == 400 and "common passwords" in await common.text()
+    assert common.status == 400 and "самых распространённых паролей" in await common.text()
     short = await me.post(
         "/profile/password", data={"current": GOOD, "new": "Teacher", "again": "Teacher"}
     )
@@ -343,3 +347,35 @@ async def test_the_people_api_within_scope(
     async with ClientSession(headers={"Authorization": f"Bearer {secret}"}) as s:
         listed = await (await s.get(served.make_url("/api/v1/people?role=student"))).json()
         assert listed["total"] == 21
+
+
+async def test_a_deactivated_learner_is_taken_out_of_the_live_class_and_kept_out(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    tt, node = served.app[keys.TIMETABLE], served.app[keys.MEDIA_NODE]
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    async with asyncio.timeout(10):
+        while tt.get_class(academy.class_id).status is not ClassStatus.LIVE:
+            await asyncio.sleep(0.02)
+    learner_id = academy.student_ids[0]
+    learner_client = sign_in(learner_id)
+    spare = await join_token(learner_client, academy.class_id)  # minted before, used after
+    student = await join(learner_client, academy.class_id)
+    staff = sign_in(academy.staff_id)
+    assert (await staff.post(f"/people/{learner_id}/deactivate")).status == 200
+    await wait_gone(node, academy.class_id, learner_id)  # out at once
+    taken_out = await served.app[keys.MEDIA_CONTROL].taken_out(academy.class_id)
+    assert taken_out[learner_id] == "deactivated"
+    again = await connect_peer(ws_url(learner_client, academy.class_id), spare["token"])
+    refused = await again.wait_for("error")
+    # the join token minted before does not bring them back (refused as a control-plane bar)
+    assert refused["code"] in ("deactivated", "revoked") and await again.wait_closed() == 4003
+    # reactivated while the class is still live: the bar of deactivation is lifted
+    assert (await staff.post(f"/people/{learner_id}/reactivate")).status == 200
+    assert (
+        "deactivated"
+        not in (await served.app[keys.MEDIA_CONTROL].taken_out(academy.class_id)).values()
+    )
+    for peer in (again, student, teacher):
+        await peer.close()
