@@ -134,14 +134,21 @@ async def people_index(request: web.Request) -> web.Response:
     role_raw = request.query.get("role", "")
     role = Role(role_raw) if role_raw in set(Role) else None
     page = _page_number(request.query.get("page", "1"))
+    status = request.query.get("status", "")
+    status = status if status in ("active", "deactivated") else ""
     query = PeopleQuery(
-        search=search, role=role, roles=manageable_roles(s), departments=manageable_departments(s)
+        search=search,
+        role=role,
+        roles=manageable_roles(s),
+        departments=manageable_departments(s),
+        active=None if not status else status == "active",
     )
     found, total = request.app[keys.PEOPLE].find(query, PAGE, (page - 1) * PAGE)
     pages = max(1, -(-total // PAGE))
 
     def link(n: int) -> str:
-        params = {k: v for k, v in (("q", search), ("role", role_raw), ("page", str(n))) if v}
+        pairs = (("q", search), ("role", role_raw), ("status", status), ("page", str(n)))
+        params = {k: v for k, v in pairs if v}
         return "/people?" + urlencode(params)
 
     names = {d.id: d.name for d in policy.departments(request)}
@@ -155,6 +162,7 @@ async def people_index(request: web.Request) -> web.Response:
             "total": total,
             "search": search,
             "role": role_raw if role else "",
+            "status": status,
             "page": page,
             "pages": pages,
             "previous": link(page - 1) if page > 1 else None,
@@ -336,4 +344,6 @@ async def password_link(request: web.Request) -> web.Response:
         )
     if not person.active:
         raise PageError(409, _("Reactivate the account first."), "account_deactivated")
-    return person_page(request, user, person, link=issue_link(request, user, person))
+    response = person_page(request, user, person, link=issue_link(request, user, person))
+    response.headers["Cache-Control"] = "no-store"  # the link is shown once, kept nowhere
+    return response

@@ -167,7 +167,7 @@ def _claims(request: web.Request, token: str) -> tuple[PasswordSetClaims, User]:
 def _set_form(
     request: web.Request, token: str, user: User, error: str | None = None, status: int = 200
 ) -> web.Response:
-    return render(
+    response = render(
         request,
         "password_set.html",
         {
@@ -179,6 +179,8 @@ def _set_form(
         },
         status=status,
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @routes.get("/password/set")

@@ -127,6 +127,9 @@ async def test_a_head_and_a_director_manage_their_departments_people_only(
     assert (await head.post(f"/people/{mine.id}/password-link")).status == 403
     off = await head.post(f"/people/{mine.id}/deactivate", allow_redirects=False)
     assert off.status == 303 and not accounts.get(mine.id).active
+    deactivated = await (await head.get("/people?status=deactivated")).text()
+    assert "Свой Преподаватель" in deactivated
+    assert "Свой Преподаватель" not in await (await head.get("/people?status=active")).text()
     director_b_client = sign_in(director_b.id)
     assert "Чужой Преподаватель" in await (await director_b_client.get("/people")).text()
     assert (await director_b_client.get(f"/people/{mine.id}")).status == 404
@@ -201,7 +204,7 @@ async def test_a_set_password_link_works_once_and_expires(
 ) -> None:
     staff = sign_in(academy.staff_id)
     issued = await staff.post(f"/people/{academy.teacher_id}/password-link")
-    assert issued.status == 200
+    assert issued.status == 200 and issued.headers["Cache-Control"] == "no-store"
     url = link_of(await issued.text())
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
         html = await (await s.get(url)).text()
