@@ -41,6 +41,7 @@ class Scope(enum.StrEnum):
     SCHEDULE = "schedule"  # plan, move, cancel classes
     JOIN = "join"  # mint join links for the portal's users
     REPORTS = "reports"  # attendance reports
+    PEOPLE = "people"  # accounts: list, make, change, deactivate (never an administrator's)
 
 
 class ApiKeyInvalid(AccessError):

@@ -56,6 +56,8 @@ class User:
     role: Role
     language: str | None = None
     agency: str | None = None  # the body that sent the learner, for its HR service
+    department_id: int | None = None  # a teacher's or head's department (scheduler's id)
+    active: bool = True  # a deactivated account cannot sign in; its history stays
 
     def __post_init__(self) -> None:
         if not LOGIN_RE.match(self.login):

@@ -57,6 +57,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE sessions ADD COLUMN class_id INTEGER;
         """,
     ),
+    (
+        "access_0005_people",
+        """
+        -- A teacher's or head's department (the scheduler's), a deactivation (the account
+        -- stays for its history), and when the password last changed (older set links die).
+        ALTER TABLE users ADD COLUMN department_id INTEGER;
+        ALTER TABLE users ADD COLUMN deactivated_at REAL;
+        ALTER TABLE users ADD COLUMN password_changed_at REAL;
+        CREATE INDEX users_full_name ON users(full_name);
+        """,
+    ),
 )
 
 SESSION_TTL = 12 * 3600.0
@@ -81,6 +92,8 @@ def _user(row: sqlite3.Row) -> User:
         role=Role(row["role"]),
         language=row["language"],
         agency=row["agency"],
+        department_id=row["department_id"],
+        active=row["deactivated_at"] is None,
     )
 
 
@@ -100,13 +113,14 @@ class SqliteAccounts:
         password_hash: str | None = None,
         language: str | None = None,
         agency: str | None = None,
+        department_id: int | None = None,
     ) -> User:
         User(id=0, login=login, full_name=full_name, role=role, agency=agency)  # validates
         try:
             with self._db:
                 cur = self._db.execute(
                     "INSERT INTO users (login, full_name, role, password_hash, language,"
-                    " agency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " agency, department_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         login,
                         full_name.strip(),
@@ -114,6 +128,7 @@ class SqliteAccounts:
                         password_hash,
                         language,
                         agency.strip() if agency and agency.strip() else None,
+                        department_id,
                         self._clock(),
                     ),
                 )
@@ -155,10 +170,30 @@ class SqliteAccounts:
         return _user(row), row["password_hash"]
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """A rehash of the same password (on sign-in): nothing else changes."""
         with self._db:
             self._db.execute(
                 "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
             )
+
+    def change_password(self, user_id: int, password_hash: str, keep_session: str = "") -> None:
+        """A new password: every session of the person ends but ``keep_session`` (the one that
+        changed it, if any), and set-password links issued before now stop working."""
+        with self._db:
+            self._db.execute(
+                "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+                (password_hash, self._clock(), user_id),
+            )
+            self._db.execute(
+                "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?",
+                (user_id, _hash_token(keep_session) if keep_session else ""),
+            )
+
+    def password_changed_at(self, user_id: int) -> float | None:
+        row = self._db.execute(
+            "SELECT password_changed_at FROM users WHERE id = ?", (user_id,)
+        ).fetchone()
+        return None if row is None else row[0]
 
     def set_agency(self, user_id: int, agency: str | None) -> None:
         agency = agency.strip() if agency and agency.strip() else None
@@ -208,7 +243,7 @@ class SqliteAccounts:
             return None
         row = self._db.execute(
             "SELECT s.expires_at, s.class_id AS session_class_id, u.* FROM sessions s JOIN users u"
-            " ON u.id = s.user_id WHERE s.token_hash = ?",
+            " ON u.id = s.user_id WHERE s.token_hash = ? AND u.deactivated_at IS NULL",
             (_hash_token(token),),
         ).fetchone()
         if row is None or row["expires_at"] < self._clock():
@@ -220,3 +255,12 @@ class SqliteAccounts:
     def close_session(self, token: str) -> None:
         with self._db:
             self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_hash_token(token),))
+
+    def end_sessions(self, user_id: int, keep: str = "") -> int:
+        """End every session of the person but ``keep`` (a cookie token); how many ended."""
+        with self._db:
+            cur = self._db.execute(
+                "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?",
+                (user_id, _hash_token(keep) if keep else ""),
+            )
+        return cur.rowcount

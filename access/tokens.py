@@ -1,4 +1,5 @@
-"""Signed tokens: join and reconnect tokens for the media plane, and sign-in links.
+"""Signed tokens: join and reconnect tokens for the media plane, sign-in links and
+set-password links.
 
 Every token is a JWT signed with HS256; the algorithm is pinned on verification and each
 purpose has its own ``typ`` claim, so a token minted for one purpose never passes for another.
@@ -58,6 +59,14 @@ class SigninClaims:
     # A join link's: the one class it opens, and the API key that made it.
     class_id: int | None = None
     key_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordSetClaims:
+    user_id: int
+    jti: str
+    issued_at: int
+    expires_at: int
 
 
 def _moment(value: object) -> float:
@@ -202,6 +211,26 @@ class TokenSigner:
                 expires_at=int(str(p["exp"])),
                 class_id=None if cls is None else int(str(cls)),
                 key_id=None if key is None else int(str(key)),
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenInvalid("The token lacks a claim") from exc
+
+    # -- set-password links -------------------------------------------------------------------
+    def mint_password_set(self, *, user_id: int, ttl: float) -> str:
+        """A set-password link's token: single use (its ``jti`` is spent when the password is
+        set) and only for a password set after it was issued."""
+        return self._encode(
+            "password", {"sub": str(user_id), "jti": secrets.token_urlsafe(16)}, ttl
+        )
+
+    def verify_password_set(self, token: str) -> PasswordSetClaims:
+        p = self._decode(token, "password")
+        try:
+            return PasswordSetClaims(
+                user_id=int(str(p["sub"])),
+                jti=str(p["jti"]),
+                issued_at=int(str(p["iat"])),
+                expires_at=int(str(p["exp"])),
             )
         except (KeyError, ValueError) as exc:
             raise TokenInvalid("The token lacks a claim") from exc

@@ -81,7 +81,7 @@ async def parse_in_worker(data: bytes, deadline: float = DEADLINE) -> list[Roste
         raise RosterFileError(FileProblem.UNREADABLE, f"worker exit {proc.returncode}") from None
     if "problem" in answer:
         raise RosterFileError(FileProblem(answer["problem"]), str(answer.get("detail", "")))
-    return [RosterRow(int(n), str(a), str(b), str(c)) for n, a, b, c in answer["rows"]]
+    return [RosterRow(int(n), *(str(x) for x in rest)) for n, *rest in answer["rows"]]
 
 
 def _limit_self() -> None:
@@ -103,7 +103,9 @@ def main() -> int:
     except RosterFileError as exc:
         answer = {"problem": exc.problem.value, "detail": str(exc)}
     else:
-        answer = {"rows": [[r.line, r.login, r.full_name, r.agency] for r in rows]}
+        answer = {
+            "rows": [[r.line, r.login, r.full_name, r.agency, r.role, r.department] for r in rows]
+        }
     sys.stdout.buffer.write(json.dumps(answer).encode("ascii"))
     sys.stdout.buffer.flush()
     return 0

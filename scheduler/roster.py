@@ -63,6 +63,9 @@ _NAMES = {
         "полное имя", "имя", "аты-жөні", "толық аты-жөні", "Т.А.Ә.", "тегі аты әкесінің аты",
     ),
     "agency": ("agency", "ведомство", "орган", "мекеме", "ведомство (орган)", "жіберген орган"),
+    # read for an import of teachers and staff (web/pages/people_import.py), ignored by a group's
+    "role": ("role", "роль", "рөл", "рөлі", "должность", "лауазым"),
+    "department": ("department", "кафедра", "department name", "подразделение", "бөлім"),
 }  # fmt: skip
 HEADERS: dict[str, frozenset[str]] = {
     column: frozenset(_key(n) for n in names) for column, names in _NAMES.items()
@@ -118,6 +121,8 @@ class RosterRow:
     login: str
     full_name: str
     agency: str = ""
+    role: str = ""  # an import of teachers and staff only
+    department: str = ""  # an import of teachers and staff only
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,10 +321,10 @@ def parse(data: bytes) -> list[RosterRow]:
             continue
         if len(out) == MAX_ROWS:
             raise RosterFileError(FileProblem.TOO_MANY_ROWS)
-        login, full_name, agency = (
-            _pick(cells, columns, c) for c in ("login", "full_name", "agency")
+        login, full_name, agency, role, department = (
+            _pick(cells, columns, c) for c in ("login", "full_name", "agency", "role", "department")
         )
-        out.append(RosterRow(number, login.lower(), full_name, agency))
+        out.append(RosterRow(number, login.lower(), full_name, agency, role, department))
     if not out:
         raise RosterFileError(FileProblem.EMPTY)
     return out

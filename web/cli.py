@@ -21,7 +21,13 @@ from aiohttp import web
 
 from access.errors import LoginTaken
 from access.models import Role
-from access.passwords import MIN_PASSWORD_LENGTH, Passwords
+from access.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PasswordProblem,
+    Passwords,
+    password_problem,
+)
 from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
@@ -130,14 +136,17 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass("Password: ")
-    passwords = Passwords()
-    try:
-        pw_hash = passwords.hash(password)
-    except ValueError:
-        print(
-            f"sabaq: the password needs at least {MIN_PASSWORD_LENGTH} characters", file=sys.stderr
-        )
+    problem = password_problem(password, args.login)
+    if problem is not None:
+        reasons = {
+            PasswordProblem.TOO_SHORT: f"needs at least {MIN_PASSWORD_LENGTH} characters",
+            PasswordProblem.TOO_LONG: f"has at most {MAX_PASSWORD_LENGTH} characters",
+            PasswordProblem.COMMON: "is on the list of common passwords",
+            PasswordProblem.IS_LOGIN: "must not be the login",
+        }
+        print(f"sabaq: the password {reasons[problem]}", file=sys.stderr)
         return 2
+    pw_hash = Passwords().hash(password)
     db = connect(data_dir / "sabaq.sqlite3")
     try:
         user = SqliteAccounts(db).create_user(

@@ -938,10 +938,11 @@ async def test_every_page_keeps_to_its_content_security_policy(
             "/api/v1/docs", f"/classes/{c}", f"/classes/{c}/attendance", "/structure",
             f"/structure/institutes/{inst}", f"/structure/departments/{dept}", "/agencies",
             f"/agencies/{agency.id}",
+            "/people", "/people/new", "/people/import", f"/people/{academy.teacher_id}", "/profile",
         ],
-        academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance"],
+        academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance", "/profile"],
         learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],
-        head.id: ["/", f"/classes/{c}/guests/new"],
+        head.id: ["/", f"/classes/{c}/guests/new", "/people"],
         director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}", "/structure"],
     }  # fmt: skip
     errors: list[str] = []

@@ -59,11 +59,11 @@ def test_cluster_roles_say_what_they_lack(tmp_path: Path) -> None:
 def test_admin_create(tmp_path: Path) -> None:
     env = _env(tmp_path)
     ok = _run(["admin", "create", "--login", "root", "--name", "Админ", "--password-stdin"], env,
-              "a long password\n")  # fmt: skip
+              "a long password, for root\n")  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "Created admin root" in ok.stdout
     again = _run(["admin", "create", "--login", "root", "--name", "X", "--password-stdin"], env,
-                 "a long password\n")  # fmt: skip
+                 "a long password, for root\n")  # fmt: skip
     assert again.returncode == 2 and "taken" in again.stderr
     short = _run(["admin", "create", "--login", "r2", "--name", "X", "--password-stdin"], env,
                  "short\n")  # fmt: skip

@@ -51,6 +51,10 @@ async def join_link(request: web.Request) -> web.Response:
         user = request.app[keys.ACCOUNTS].get(body["user_id"])
     except UserNotFound:
         raise PageError(404, _("There is no such user."), "not_found") from None
+    if not user.active:
+        raise PageError(
+            403, _("This account is deactivated: it cannot sign in."), "account_deactivated"
+        )
     role = class_role(request, user, c)  # 403 if the person has no place in the class
     if role not in (ClassRole.LEARNER, ClassRole.HOST):
         # A link signs its person in: only for the class's students and teacher, the portal's

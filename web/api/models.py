@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from access.models import MAX_AGENCY
+from access.models import MAX_AGENCY, Role
 from admission.models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason
 from admission.status import MAX_NOTE, NotAdmittedReason
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
@@ -25,12 +25,14 @@ if TYPE_CHECKING:  # the enumerations' values as literals: inline enums in the d
     StatusValue = str
     ExcuseReasonValue = str
     NotAdmittedValue = str
+    RoleValue = str
 else:
     KindValue = Literal[tuple(k.value for k in ClassKind)]
     FormatValue = Literal[tuple(f.value for f in ClassFormat)]
     StatusValue = Literal[tuple(s.value for s in ClassStatus)]
     ExcuseReasonValue = Literal[tuple(r.value for r in ExcuseReason)]
     NotAdmittedValue = Literal[tuple(r.value for r in NotAdmittedReason)]
+    RoleValue = Literal[tuple(r.value for r in Role)]
 
 MAX_MEMBERS = 200  # per call; the portal sends a larger group in several
 
@@ -203,6 +205,37 @@ class MembersAdded(Response):
 
 class NewTeacher(Request):
     user_id: Id
+
+
+# People
+
+
+class Person(Response):
+    id: int
+    login: str
+    full_name: str
+    role: RoleValue
+    department_id: int | None
+    active: bool
+
+
+class PersonPage(Response):
+    items: list[Person]
+    total: int
+    next_offset: int | None
+
+
+class NewPerson(Request):
+    login: Annotated[str, Field(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9._-]+$")]
+    full_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    role: RoleValue
+    department_id: Id | None = None
+
+
+class PersonChange(Request):
+    full_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)] = ""
+    role: RoleValue = "teacher"
+    department_id: Id | None = None
 
 
 # Guest requests

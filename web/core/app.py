@@ -20,6 +20,7 @@ from ..api import excuses as excuses_api
 from ..api import groups as groups_api
 from ..api import guests as guests_api
 from ..api import openapi as openapi_api
+from ..api import people as people_api
 from ..api import reports as reports_api
 from ..api import structure as structure_api
 from ..api import timetable as timetable_api
@@ -30,7 +31,10 @@ from ..pages import (
     health,
     home,
     invites,
+    people,
+    people_import,
     planning,
+    profile,
     signin,
     structure,
 )

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from access.models import Role
 from admission.status import NotAdmittedReason
 from scheduler.errors import ClassConflict
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
@@ -61,3 +62,15 @@ def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str
     c = exc.conflicting
     when = f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M} ({zone})"
     return texts[exc.who].replace("{title}", c.title).replace("{when}", when)
+
+
+def role_labels(_: Callable[[str], str]) -> dict[Role, str]:
+    """The roles as the regulation names them."""
+    return {
+        Role.STUDENT: _("Student"),
+        Role.TEACHER: _("Teacher"),
+        Role.HEAD_OF_DEPARTMENT: _("Head of department"),
+        Role.DIRECTOR: _("Institute director"),
+        Role.STAFF: _("Staff of the academic methods unit"),
+        Role.ADMIN: _("Administrator"),
+    }

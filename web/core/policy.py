@@ -11,6 +11,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from access.models import User
+from access.people import Account, Steward, may_change, may_deactivate, may_issue_link, may_manage
 from admission.visibility import (
     ACADEMY,
     INSTITUTE,
@@ -30,7 +31,8 @@ from admission.visibility import (
     may_see_teacher,
     may_see_teachers_feed,
 )
-from scheduler.models import Group, LiveClass, Programme
+from scheduler.models import Department, Group, LiveClass, Programme
+from scheduler.sqlite_groups import SqliteGroups
 from scheduler.structure import may_manage_structure
 
 from . import keys
@@ -38,6 +40,7 @@ from . import keys
 # -- the facts, read for a request ----------------------------------------------------------------
 _VIEWERS: web.RequestKey[dict[int, Viewer]] = web.RequestKey("policy_viewers")
 _INSTITUTES: web.RequestKey[dict[int, int]] = web.RequestKey("policy_institutes")
+_DEPARTMENTS: web.RequestKey[list[Department]] = web.RequestKey("policy_departments")
 
 
 def _institutes(request: web.Request) -> dict[int, int]:
@@ -166,3 +169,45 @@ def visible(request: web.Request, user: User | None, items: Sequence[T]) -> list
             else may_see_group(v, group_facts(request, x))
         )
     ]
+
+
+# -- people: whose account who manages (the rule is ``access.people``) ----------------------------
+def departments(request: web.Request) -> list[Department]:
+    """Every department, read once per request."""
+    if _DEPARTMENTS not in request:
+        request[_DEPARTMENTS] = SqliteGroups(request.app[keys.DB]).departments()
+    return request[_DEPARTMENTS]
+
+
+def steward(request: web.Request, user: User) -> Steward:
+    """``user`` as one who may manage accounts: the departments they direct or head."""
+    deps = departments(request)
+    directed = {
+        i.id for i in SqliteGroups(request.app[keys.DB]).institutes() if i.director_id == user.id
+    }
+    return Steward(
+        user_id=user.id,
+        role=user.role,
+        directs=frozenset(d.id for d in deps if d.institute_id in directed),
+        heads=frozenset(d.id for d in deps if d.head_id == user.id),
+    )
+
+
+def account(user: User) -> Account:
+    return Account(user.id, user.role, user.department_id)
+
+
+def manages(request: web.Request, user: User, target: User) -> bool:
+    return may_manage(steward(request, user), account(target))
+
+
+def changes(request: web.Request, user: User, target: User, after: Account) -> bool:
+    return may_change(steward(request, user), account(target), after)
+
+
+def deactivates(request: web.Request, user: User, target: User) -> bool:
+    return may_deactivate(steward(request, user), account(target))
+
+
+def issues_link(request: web.Request, user: User, target: User) -> bool:
+    return may_issue_link(steward(request, user), account(target))

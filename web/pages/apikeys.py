@@ -27,6 +27,7 @@ def scope_labels(request: web.Request) -> dict[Scope, str]:
         Scope.SCHEDULE: _("plan, move and cancel classes"),
         Scope.JOIN: _("make join links for the portal's users"),
         Scope.REPORTS: _("read attendance reports"),
+        Scope.PEOPLE: _("manage accounts of teachers, staff and students (not administrators)"),
     }
 
 

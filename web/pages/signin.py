@@ -49,7 +49,14 @@ def _safe_next(value: str | None) -> str:
 @routes.get("/signin")
 async def signin_form(request: web.Request) -> web.Response:
     return render(
-        request, "signin.html", {"next": _safe_next(request.query.get("next")), "error": None}
+        request,
+        "signin.html",
+        {
+            "next": _safe_next(request.query.get("next")),
+            "error": None,
+            "login": request.query.get("login", "")[:64],
+            "password_set": request.query.get("set") == "1",
+        },
     )
 
 
@@ -109,6 +116,14 @@ async def signin(request: web.Request) -> web.StreamResponse:
         )
     limits.signin_per_address.undo(address)
     limits.signin_per_login_and_address.clear(pair)
+    if not user.active:  # told only to who knows the password
+        log.info("sign-in refused: user %s is deactivated", user.id)
+        return render(
+            request,
+            "signin.html",
+            {"next": nxt, "error": _("This account is deactivated: it cannot sign in.")},
+            status=403,
+        )
     if stored is not None and passwords.needs_rehash(stored):
         rehashed = await loop.run_in_executor(None, passwords.hash, password)
         accounts.set_password_hash(user.id, rehashed)
@@ -163,6 +178,8 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
     try:
         claims = request.app[keys.SIGNER].verify_signin(request.query.get("token", ""))
         user = accounts.get(claims.user_id)
+        if not user.active:
+            raise TokenInvalid("The account is deactivated")
     except (TokenInvalid, UserNotFound):
         limits.signin_per_address.hit(address, now)
         raise PageError(

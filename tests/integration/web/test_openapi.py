@@ -303,6 +303,32 @@ async def test_every_operation_answers_as_documented(
             assert (await call("POST", listed, listed, {"name": 5}))[0] in (400, 403)
             assert (await call("PATCH", one, f"{listed}/1", {"archived": True}))[0] == 403
             assert (await call("GET", listed, listed, token="sbq_unknown"))[0] == 401
+        await _people(call, academy, reader)
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert checked == documented  # every operation of the document was exercised
+
+
+async def _people(call: Any, academy: Academy, reader: str) -> None:
+    """The people operations: the portal's key (scope: people) manages as staff do."""
+    many, one = "/api/v1/people", "/api/v1/people/{user_id}"
+    new = {"login": "api.person", "full_name": "Через API", "role": "teacher", "department_id": 1}
+    status, person = await call("POST", many, many, new, headers={"Idempotency-Key": "p-1"})
+    assert status == 201 and person["active"] is True
+    assert (await call("POST", many, many, new))[0] == 409
+    assert (await call("POST", many, many, new | {"login": "x.admin", "role": "admin"}))[0] == 403
+    assert (await call("POST", many, many, new | {"department_id": 999}))[0] == 404
+    assert (await call("POST", many, many, new | {"role": "king"}))[0] == 400
+    assert (await call("GET", many, f"{many}?q=api&role=teacher"))[1]["total"] == 1
+    assert (await call("GET", many, f"{many}?limit=0"))[0] == 400
+    assert (await call("GET", many, many, token=reader))[0] == 403
+    path = f"{many}/{person['id']}"
+    assert (await call("GET", one, path))[1]["login"] == "api.person"
+    assert (await call("GET", one, f"{many}/999999"))[0] == 404
+    status, changed = await call("PATCH", one, path, {"full_name": "Иное Имя"})
+    assert status == 200 and changed["full_name"] == "Иное Имя"
+    assert (await call("PATCH", one, path, {"role": "admin"}))[0] == 403
+    off = "/api/v1/people/{user_id}/deactivate"
+    on = "/api/v1/people/{user_id}/reactivate"
+    assert (await call("POST", off, f"{path}/deactivate"))[1]["active"] is False
+    assert (await call("POST", on, f"{path}/reactivate"))[1]["active"] is True

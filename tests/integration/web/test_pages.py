@@ -115,13 +115,14 @@ async def test_group_language_then_choice(
 
 async def test_sign_in_with_password_and_csrf(served: TestServer, academy: Academy) -> None:
     accounts = served.app[keys.ACCOUNTS]
-    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough pw"))
+    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough password"))
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
         form = await (await s.get(served.make_url("/signin"))).text()
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
         assert csrf is not None
         no_csrf = await s.post(
-            served.make_url("/signin"), data={"login": "teacher", "password": "long enough pw"}
+            served.make_url("/signin"),
+            data={"login": "teacher", "password": "long enough password"},
         )
         assert no_csrf.status == 403
         wrong = await s.post(
@@ -133,7 +134,7 @@ async def test_sign_in_with_password_and_csrf(served: TestServer, academy: Acade
             served.make_url("/signin"),
             data={
                 "login": "teacher",
-                "password": "long enough pw",
+                "password": "long enough password",
                 "csrf_token": csrf[1],
                 "next": "//evil.example/",
             },
@@ -215,7 +216,7 @@ async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
     accounts = served.app[keys.ACCOUNTS]
-    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough pw"))
+    accounts.set_password_hash(academy.teacher_id, Passwords().hash("long enough password"))
     limit = served.app[keys.SETTINGS].signin_attempts
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
         form = await (await s.get(served.make_url("/signin"))).text()
@@ -232,7 +233,7 @@ async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
 
         statuses = [(await attempt("teacher", f"guess {i}")).status for i in range(limit)]
         assert statuses == [401] * limit
-        blocked = await attempt("teacher", "long enough pw")  # even the right one, for now
+        blocked = await attempt("teacher", "long enough password")  # even the right one, for now
         assert blocked.status == 429 and "Too many attempts" in await blocked.text()
         assert int(blocked.headers["Retry-After"]) > 0
         # Another login from the same address is not locked out by the teacher's guesses.

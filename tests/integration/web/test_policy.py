@@ -101,6 +101,11 @@ def seed(app: web.Application, a: Academy) -> World:
         "student_b": user("student-b", "Студент Б", Role.STUDENT),
     }
     inst_a = tt.institute_of_group(a.group_id).id
+    dept_a = tt.group(a.group_id).department_id
+    teacher_a = accounts.get(a.teacher_id)  # a teacher of A's department, for the people pages
+    app[keys.PEOPLE].update(
+        teacher_a.id, full_name=teacher_a.full_name, role=teacher_a.role, department_id=dept_a
+    )
     inst_b = tt.add_institute("Институт Б", ids["director_b"])
     dept_b = tt.add_department(inst_b.id, "Кафедра Б", ids["head_b"])
     group_b = tt.add_group(GROUP_B, dept_b.id, "ru", DEFAULT_TIMEZONE)
@@ -464,6 +469,27 @@ def cases(w: World) -> list[Case]:
             INSTITUTE_A,
             PROGRAMME_A,
         ),
+        # -- people: whose accounts who manages (access.people): A's teacher is managed by the
+        # academy and by A's director and head; B's director and head open the list without them
+        Case(
+            "/people",
+            "/people",
+            INSTITUTE_A,
+            "<td>teacher</td>",  # the login (a teacher sees their own name in the header)
+            opens=OBSERVERS,
+        ),
+        Case(
+            "/api/v1/people",
+            "/api/v1/people",
+            INSTITUTE_A,
+            '"login": "teacher"',
+            opens=OBSERVERS,
+        ),
+        Case("/people/{user_id}", f"/people/{ta}", INSTITUTE_A, 'value="teacher" readonly'),
+        Case("/api/v1/people/{user_id}", f"/api/v1/people/{ta}", INSTITUTE_A, '"login": "teacher"'),
+        Case("/people/new", "/people/new", OBSERVERS, None),
+        Case("/people/import", "/people/import", OBSERVERS, None),
+        Case("/profile", "/profile", every, None),
         # -- forms and settings of staff (the academy's)
         Case("/groups/new", "/groups/new", ACADEMY, None),
         Case("/timetable/new", "/timetable/new", ACADEMY, None),
@@ -480,6 +506,7 @@ UNSCOPED = {
     "/readyz": "readiness check",
     "/signin": "the sign-in form",
     "/signin/link": "a signed, single-use sign-in link",
+    "/password/set": "a signed, single-use set-password link: the token is the capability",
     "/practice": "the device check, no class",
     "/practice/ice": "the device check's ICE servers",
     "/api/v1/openapi.json": "the API's description",

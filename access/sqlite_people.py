@@ -1,0 +1,146 @@
+"""People in SQLite: the accounts as staff manage them — found a page at a time, edited,
+deactivated (every session ending at once) and reactivated, and made many at once by an
+import (all or none)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from .errors import LoginTaken, UserNotFound
+from .models import LOGIN_RE, Role, User
+from .sqlite_store import _user
+
+MAX_SEARCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleQuery:
+    """Which accounts: a search in login and name, a role, and the departments they are in
+    (None: any department, or none)."""
+
+    search: str = ""
+    role: Role | None = None
+    roles: frozenset[Role] = frozenset(Role)
+    departments: frozenset[int] | None = None
+    active: bool | None = None  # None: both
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    login: str
+    full_name: str
+    role: Role
+    department_id: int | None = None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.casefold()}%"
+
+
+class SqlitePeople:
+    """The people pages' store (the accounts' table is ``SqliteAccounts``')."""
+
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+        # SQLite's lower() folds ASCII only: a search for "иван" must find "Иван".
+        db.create_function("sabaq_fold", 1, lambda s: s.casefold() if s else s, deterministic=True)
+
+    def _where(self, q: PeopleQuery) -> tuple[str, list[object]]:
+        roles = [r.value for r in (q.roles if q.role is None else q.roles & {q.role})]
+        clauses = [f"role IN ({','.join('?' * len(roles))})" if roles else "0"]
+        args: list[object] = [*roles]
+        if q.departments is not None:
+            deps = sorted(q.departments)
+            clauses.append(f"department_id IN ({','.join('?' * len(deps))})" if deps else "0")
+            args += deps
+        if q.search.strip():
+            clauses.append(
+                "(sabaq_fold(login) LIKE ? ESCAPE '\\' OR sabaq_fold(full_name) LIKE ? ESCAPE '\\')"
+            )
+            args += [_like(q.search.strip()[:MAX_SEARCH])] * 2
+        if q.active is not None:
+            clauses.append("deactivated_at IS NULL" if q.active else "deactivated_at IS NOT NULL")
+        return " AND ".join(clauses), args
+
+    def find(self, q: PeopleQuery, limit: int, offset: int) -> tuple[list[User], int]:
+        """A page of the accounts ``q`` names, by name, and how many there are in all."""
+        where, args = self._where(q)
+        total = self._db.execute(f"SELECT count(*) FROM users WHERE {where}", args).fetchone()[0]  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT * FROM users WHERE {where} ORDER BY full_name, id LIMIT ? OFFSET ?",  # noqa: S608
+            [*args, limit, offset],
+        )
+        return [_user(r) for r in rows], int(total)
+
+    def update(
+        self, user_id: int, *, full_name: str, role: Role, department_id: int | None
+    ) -> User:
+        User(id=user_id, login="xx", full_name=full_name, role=role)  # validates
+        with self._db:
+            cur = self._db.execute(
+                "UPDATE users SET full_name = ?, role = ?, department_id = ? WHERE id = ?",
+                (full_name.strip(), role.value, department_id, user_id),
+            )
+        if cur.rowcount != 1:
+            raise UserNotFound(f"No user with id {user_id}")
+        return self.get(user_id)
+
+    def get(self, user_id: int) -> User:
+        row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None:
+            raise UserNotFound(f"No user with id {user_id}")
+        return _user(row)
+
+    def deactivate(self, user_id: int) -> User:
+        """The account can no longer sign in, and every session of it ends now; everything it
+        did stays."""
+        with self._db:
+            self._db.execute(
+                "UPDATE users SET deactivated_at = coalesce(deactivated_at, ?) WHERE id = ?",
+                (self._clock(), user_id),
+            )
+            self._db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        return self.get(user_id)
+
+    def reactivate(self, user_id: int) -> User:
+        with self._db:
+            self._db.execute("UPDATE users SET deactivated_at = NULL WHERE id = ?", (user_id,))
+        return self.get(user_id)
+
+    def taken(self, logins: Collection[str]) -> set[str]:
+        """Which of ``logins`` are accounts already."""
+        out: set[str] = set()
+        items = list(logins)
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT login FROM users WHERE login IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk,
+            )
+            out.update(r[0] for r in rows)
+        return out
+
+    def create_many(self, people: Sequence[NewPerson]) -> list[int]:
+        """Every account of ``people`` in one transaction, or (a login taken) none."""
+        now, ids = self._clock(), []
+        for p in people:
+            if not LOGIN_RE.match(p.login):
+                raise ValueError(f"Login {p.login!r} is not valid")
+        try:
+            with self._db:
+                for p in people:
+                    cur = self._db.execute(
+                        "INSERT INTO users (login, full_name, role, department_id, created_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (p.login, p.full_name.strip(), p.role.value, p.department_id, now),
+                    )
+                    assert cur.lastrowid is not None
+                    ids.append(cur.lastrowid)
+        except sqlite3.IntegrityError as exc:
+            raise LoginTaken("A login of the import is taken") from exc
+        return ids
