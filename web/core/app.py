@@ -77,6 +77,7 @@ ROUTE_TABLES = (
     group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
     structure.routes, agencies.routes, structure_api.routes,
+    people_import.routes, people.routes, profile.routes, people_api.routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
