@@ -244,6 +244,7 @@
     const conn = new RTCPeerConnection({ iceServers: cfg.iceServers });
     const isScreen = (msg.tracks || [])[0] === "screen";
     const fromTeacher = msg.source_role === "host" && !isScreen;
+    if (fromTeacher) quick.note("teacherOffer");
     const view = { pc: conn, elements: [], screen: isScreen };
     views.set(msg.source, view);
     const stream = new MediaStream();
@@ -287,6 +288,7 @@
     const current = () => views.get(msg.source) === view;
     watch(conn, current, () => {
       if (!fromTeacher) return;
+      quick.note("teacherConnected");
       $("waiting").hidden = true;
       setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
     });
@@ -295,6 +297,7 @@
     await gathered(conn);
     if (!current()) return; // a newer offer replaced this one meanwhile
     send("answer", { sdp: conn.localDescription.sdp, offer_id: msg.offer_id });
+    if (fromTeacher) quick.note("answerSent");
     if (fromTeacher) setStatus(S.connecting, "connecting");
   }
 
@@ -613,6 +616,7 @@
   async function handle(msg) {
     switch (msg.type) {
       case "welcome":
+        quick.note("welcome");
         myId = msg.participant_id;
         retries = 0;
         // Before any offer is answered, so no camera video is sent if the viewer chose not to.
