@@ -184,7 +184,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         max_msg_size=16 * MAX_MESSAGE_BYTES, heartbeat=node.settings.heartbeat, autoping=True
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionResetError:
+        # The page went before its socket was up (a page closed as it loaded, its socket
+        # opened early for a quick join): nobody to refuse or admit.
+        log.info("websocket to class %s closed by the browser before it opened", class_id)
+        return ws
     if not node.accepting:
         await _refuse(
             ws, "server_stopping", "The server is restarting; try again", CLOSE_SERVER_STOPPING

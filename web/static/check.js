@@ -13,10 +13,11 @@ window.SabaqCheck = (function () {
     });
   }
 
-  // A round trip over a data channel the media node echoes: the time in ms; null when sound
-  // and video cannot get through; undefined when the check could not be made (the node busy,
-  // too many checks): that says nothing about the network.
-  async function mediaPath(url, csrf) {
+  // A round trip over a data channel the media node echoes: the time in ms (the median of
+  // ``pings``, 5 unless said); null when sound and video cannot get through; undefined when the
+  // check could not be made (the node busy, too many checks): that says nothing about the network.
+  async function mediaPath(url, csrf, pings) {
+    const rounds = pings || 5;
     let pc = null;
     try {
       let iceServers = [];
@@ -41,7 +42,7 @@ window.SabaqCheck = (function () {
         setTimeout(() => reject(new Error("no connection")), 8000);
       });
       const times = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < rounds; i++) {
         const sent = performance.now();
         await new Promise((resolve, reject) => {
           channel.onmessage = resolve;

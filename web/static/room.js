@@ -93,46 +93,19 @@
     note.textContent = ok ? ` — ${S.ok}` : ` — ${S.failed}. ${why || ""}`;
   }
 
-  // -- device check --------------------------------------------------------------------------
-  async function deviceCheck() {
-    let ok = true;
-    const hasRtc = typeof RTCPeerConnection === "function" && typeof WebSocket === "function";
-    mark("browser", hasRtc, S.noWebrtc);
-    ok = ok && hasRtc;
-    try {
-      const r = await fetch("/healthz", { cache: "no-store" });
-      let through = r.ok;
-      // As in the practice room: a real peer connection to the media node, so a network
-      // that lets pages through but not sound and video is caught before joining.
-      if (through && cfg.echoUrl && hasRtc) {
-        // null: it cannot get through; undefined: not checked now (busy) — no reason to refuse.
-        through = (await SabaqCheck.mediaPath(cfg.echoUrl, cfg.csrf)) !== null;
-        mark("network", through, S.noMediaPath);
-      } else {
-        mark("network", through, S.noNetwork);
-      }
-      ok = ok && through;
-    } catch (e) {
-      mark("network", false, S.noNetwork);
-      ok = false;
-    }
-    if (publishes) {
-      try {
-        localStream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
-        video.srcObject = localStream;
-        SabaqDevices.preview(localStream);
-        mark("camera", true);
-      } catch (e) {
-        mark("camera", false, S.noCamera);
-        ok = false;
-      }
-    } else {
-      const canPlay = typeof window.AudioContext === "function" || typeof HTMLMediaElement === "function";
-      mark("sound", canPlay);
-      SabaqDevices.fill(); // the speakers, where the browser lets the page choose them
-    }
-    $("join").disabled = !ok;
-  }
+  // -- device check (join.js): its parts at once, the way in prepared meanwhile -------------
+  const quick = SabaqJoin({
+    cfg: cfg,
+    strings: S,
+    publishes: publishes,
+    tokenUrl: tokenUrl,
+    mark: mark,
+    gotCamera: (stream) => {
+      localStream = stream;
+      video.srcObject = stream;
+      SabaqDevices.preview(stream);
+    },
+  });
 
   // -- signaling ------------------------------------------------------------------------------
   function send(type, fields) {
@@ -287,6 +260,7 @@
     const conn = new RTCPeerConnection({ iceServers: cfg.iceServers });
     const isScreen = (msg.tracks || [])[0] === "screen";
     const fromTeacher = msg.source_role === "host" && !isScreen;
+    if (fromTeacher) quick.note("teacherOffer");
     const view = { pc: conn, elements: [], screen: isScreen };
     views.set(msg.source, view);
     const stream = new MediaStream();
@@ -332,6 +306,7 @@
     const current = () => views.get(msg.source) === view;
     watch(conn, current, () => {
       if (!fromTeacher) return;
+      quick.note("teacherConnected");
       $("waiting").hidden = true;
       setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
     });
@@ -340,6 +315,7 @@
     await gathered(conn);
     if (!current()) return; // a newer offer replaced this one meanwhile
     send("answer", { sdp: conn.localDescription.sdp, offer_id: msg.offer_id });
+    if (fromTeacher) quick.note("answerSent");
     if (fromTeacher) setStatus(S.connecting, "connecting");
   }
 
@@ -659,6 +635,7 @@
   async function handle(msg) {
     switch (msg.type) {
       case "welcome":
+        quick.note("welcome");
         myId = msg.participant_id;
         retries = 0;
         // Before any offer is answered, so no camera video is sent if the viewer chose not to.
@@ -774,6 +751,8 @@
     $("stage").hidden = true;
     const check = $("check");
     if (check) check.hidden = true;
+    const direct = $("joined-directly");
+    if (direct) direct.hidden = true;
     $("rec").hidden = true;
     document.title = baseTitle;
     [video, screenVideo].forEach((el) => {
@@ -828,32 +807,37 @@
   let rejoining = false;
   let fresh = false;
 
+  // A join token: the one fetched while the check ran (with its WebSocket, still open), or a new one.
+  async function joinToken() {
+    const early = quick.take();
+    if (!early) return { reply: await quick.fetchToken(), socket: null };
+    return { reply: await early.reply, socket: early.socket };
+  }
+
   async function connect() {
     setStatus(retries ? S.reconnecting : S.connecting, retries ? "reconnecting" : "connecting");
     let first;
     let mediaUrl;
+    let socket = null;
     if (resume && Date.now() < resume.until) {
       first = { type: "rejoin", token: resume.token };
       mediaUrl = resume.mediaUrl;
     } else {
       resume = null;
       try {
-        const r = await fetch(tokenUrl, {
-          method: "POST",
-          headers: { "X-CSRF-Token": cfg.csrf, Accept: "application/json" },
-        });
-        const body = await r.json();
-        if (r.ok && body.state === "waiting") {
+        const got = await joinToken();
+        const body = got.reply.body;
+        if (got.reply.ok && body.state === "waiting") {
           // A guest in the lobby: let in once the teacher has started the class.
           setStatus(S.waitingTeacher, "waiting");
           setTimeout(connect, (Number(body.retry_after) || 3) * 1000);
           return;
         }
-        if (!r.ok && body.error && body.error.code === "class_ended") {
+        if (!got.reply.ok && body.error && body.error.code === "class_ended") {
           finish(S.ended, "ended"); // a guest waiting in the lobby: the class is over
           return;
         }
-        if (!r.ok) {
+        if (!got.reply.ok) {
           finish(`${S.refused} ${body.error.message}`, "error");
           return;
         }
@@ -861,16 +845,20 @@
         if (Array.isArray(body.ice_servers)) cfg.iceServers = body.ice_servers;
         first = { type: "join", token: body.token };
         mediaUrl = body.media_url;
+        socket = got.socket;
       } catch (e) {
         return retry();
       }
     }
     rejoining = first.type === "rejoin";
     fresh = false;
-    const url = new URL(`${mediaUrl}/classes/${cfg.classId}/ws`, location.href);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const socket = (ws = current = new WebSocket(url));
-    socket.onopen = () => send(first.type, { token: first.token });
+    socket = ws = current = socket || new WebSocket(quick.socketUrl(mediaUrl));
+    const hello = () => {
+      quick.note("joinSent");
+      send(first.type, { token: first.token });
+    };
+    if (socket.readyState === WebSocket.OPEN) hello();
+    else socket.onopen = hello;
     // Messages are handled one after another: an offer is answered before the next is read.
     let queue = Promise.resolve();
     socket.onmessage = (ev) => {
@@ -921,6 +909,36 @@
 
   window.sabaqRoom = { pc: null, views: views, gallery: gallery };
 
+  // Into the class: the check's card gives way to the stage, and `join` is sent — on the socket
+  // prepared while the check ran, or on a new one.
+  function enter() {
+    quick.note("joinClicked");
+    $("check").hidden = true;
+    $("stage").hidden = false;
+    $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
+    controls.refresh();
+    connect();
+  }
+
+  // Devices that passed the check today in this browser: straight in, and told so (the check
+  // can be opened again, and Leave is there as always). Someone who publishes goes in once the
+  // camera is on; a camera that is not there now means the check, as for anyone.
+  async function enterDirectly() {
+    quick.prepare();
+    if (publishes) {
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
+        localStream = stream;
+        video.srcObject = stream;
+      } catch (e) {
+        quick.check().then((ok) => ($("join").disabled = !ok));
+        return;
+      }
+    }
+    $("joined-directly").hidden = false;
+    enter();
+  }
+
   const joinBtn = $("join");
   if (joinBtn) {
     joinBtn.addEventListener("click", () => {
@@ -931,13 +949,22 @@
           audio = null;
         }
       }
-      $("check").hidden = true;
-      $("stage").hidden = false;
-      $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
-      controls.refresh();
-      connect();
+      enter();
     });
-    deviceCheck();
+    if (quick.passedToday()) {
+      enterDirectly();
+    } else {
+      quick.prepare(); // while the check runs; nothing is sent that joins
+      quick.check().then((ok) => (joinBtn.disabled = !ok));
+    }
+    $("check-again").addEventListener("click", () => {
+      // In the class already: the check is shown and run again, with the camera in use.
+      const show = $("check").hidden;
+      joinBtn.hidden = true;
+      $("check").hidden = !show;
+      $("check-again").setAttribute("aria-expanded", String(show));
+      if (show) quick.check(localStream);
+    });
   }
   const leaveBtn = $("leave");
   leaveBtn.addEventListener("click", () => {
