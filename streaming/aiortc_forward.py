@@ -8,9 +8,10 @@ SRTP session and puts it on the viewer's UDP socket. aiortc is used for ICE, DTL
 keys of the viewer's connection, and for the RTCP that comes back (receiver reports; NACK and
 PLI are routed to the lean sender and the hub); its per-packet sender path is not used.
 
-Every use of aiortc's and aioice's internals is in this module, checked by
-``check_internals()`` at import and by ``tests/integration/streaming/test_forwarding.py``; both
-are pinned exactly in ``pyproject.toml``:
+Every use of aiortc's and aioice's internals is in this module (but aioice's consent check,
+replaced in ``ice_consent``), checked by ``check_internals()`` at import and by
+``tests/integration/streaming/test_forwarding.py``; both are pinned exactly in
+``pyproject.toml``:
 
 - ``RTCRtpReceiver._RTCRtpReceiver__decoder_queue`` — the ``queue.Queue`` into which the
   receiver, on the event loop, puts each reassembled ``(codec, JitterFrame)`` for its decoder

@@ -21,10 +21,14 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from . import ice_consent
 from .aiortc_forward import Hub, LeanSender, lean_sender, tap_receiver
 from .webm_recorder import WebmRecording
 
 log = logging.getLogger("sabaq.streaming.media")
+
+# A consent check answered late on a busy node does not close a live peer's connection.
+ice_consent.install()
 
 _stock_get_host_addresses = aioice.ice.get_host_addresses
 

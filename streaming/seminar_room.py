@@ -113,6 +113,9 @@ class SeminarMixin(ClassroomMixin):
             while not self.ended:
                 levels = {pid: m.take_audio_level() for pid, m in self._audible().items()}
                 if self.speakers.observe(levels, loop.time()):
+                    log.debug(
+                        "class %s: the active speaker is %s", self.class_id, self.speakers.current
+                    )
                     await self._broadcast(
                         server_message("active_speaker", source=self.speakers.current)
                     )

@@ -1,0 +1,99 @@
+"""ICE consent freshness (RFC 7675) that a busy machine does not mistake for a lost peer.
+
+aioice 0.13 checks consent every ~5 s with one STUN request and no retransmission, so a
+response later than 500 ms counts as a failure; six failures in a row and it closes the
+connection. On a loaded media node (its event loop some hundred milliseconds late, the
+browsers' network threads starved too) that happens to live peers: measured with six Chromium
+participants in a seminar on a 2-core box at load ~20, consent answers took 0.2-0.9 s, dozens
+of checks "failed", and five of the six publishers' connections were closed at once. aiortc
+reports such a close as ``closed``, not ``failed``, so the room noticed only when the
+publisher's silence watchdog fired 15 s later and dropped the participant, whose page then
+joined again as someone new: cameras vanished from every gallery and came back without video.
+
+RFC 7675 says consent expires when no response to any consent request has arrived for 30
+seconds. That is what this does: each check is retransmitted (answered within a few seconds it
+counts), and the connection is closed only after ``CONSENT_EXPIRY`` seconds without any answer
+and without any packet from the peer. The second half is ours: in the same seminar, with
+retransmitted checks, some publishers' browsers answered no check for 33-39 s while their
+camera's packets kept arriving on that very path (the publisher's silence watchdog had not
+fired); a peer that sends us media on the pair has not gone away.
+
+It replaces ``aioice.ice.Connection.query_consent`` and wraps ``data_received`` (to note when
+the peer was last heard) for the whole process: ``install()``, which ``aiortc_media`` calls at
+import. It uses aioice's ``Connection``
+internals ``_nominated``, ``build_request``, ``remote_password``, ``_query_consent_task`` and
+``close()``; the version is pinned (``aiortc_forward.AIOICE_VERSION``) and ``install()`` checks
+that they are there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+import aioice.ice
+from aioice import stun
+
+log = logging.getLogger("sabaq.streaming.media")
+
+# Seconds with no answer to a consent check (RFC 7675 section 5.1) and no packet from the peer.
+CONSENT_EXPIRY = 30.0
+# A check is sent again after 0.5 s and 1.5 s: an answer within 3.5 s counts.
+CONSENT_RETRANSMISSIONS = 2
+_HEARD = "_sabaq_heard_at"  # when the connection last received a packet (not STUN)
+_stock_data_received = aioice.ice.Connection.data_received
+
+
+class ConsentInternalsChanged(RuntimeError):
+    pass
+
+
+async def query_consent(self: aioice.ice.Connection) -> None:
+    """Check consent every ``aioice.ice.CONSENT_INTERVAL`` (±20 %) seconds; close the
+    connection once for ``CONSENT_EXPIRY`` seconds no check has been answered and no packet
+    came from the peer."""
+    assert self.remote_password is not None  # as aioice: checks start once connect() has it
+    answered = time.monotonic()
+    while True:
+        jitter = 0.8 + 0.4 * random.random()  # noqa: S311 (spreads the checks, not a secret)
+        await asyncio.sleep(aioice.ice.CONSENT_INTERVAL * jitter)
+        for pair in list(self._nominated.values()):
+            request = self.build_request(pair, nominate=False)
+            try:
+                await pair.protocol.request(
+                    request,
+                    pair.remote_addr,
+                    integrity_key=self.remote_password.encode("utf8"),
+                    retransmissions=CONSENT_RETRANSMISSIONS,
+                )
+                answered = time.monotonic()
+            except stun.TransactionError:
+                pass
+            silent = time.monotonic() - max(answered, getattr(self, _HEARD, 0.0))
+            if silent >= CONSENT_EXPIRY:
+                log.info("ICE consent expired: nothing from the peer for %.1f s", silent)
+                self._query_consent_task = None
+                await self.close()
+                return
+
+
+def data_received(self: aioice.ice.Connection, data: bytes, component: int) -> Any:
+    setattr(self, _HEARD, time.monotonic())
+    return _stock_data_received(self, data, component)
+
+
+def install() -> None:
+    """Use this consent check in every ICE connection of the process."""
+    connection = aioice.ice.Connection
+    missing = [
+        name
+        for name in ("query_consent", "build_request", "close", "data_received")
+        if not callable(getattr(connection, name, None))
+    ]
+    if missing or not isinstance(getattr(aioice.ice, "CONSENT_INTERVAL", None), int | float):
+        raise ConsentInternalsChanged(f"aioice's Connection lacks {missing or 'CONSENT_INTERVAL'}")
+    connection.query_consent = query_consent  # type: ignore[method-assign]
+    connection.data_received = data_received  # type: ignore[method-assign]
