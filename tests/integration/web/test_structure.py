@@ -247,5 +247,6 @@ async def test_an_administrators_home_leads_through_the_first_run_and_their_menu
     )
     async with sign_in(staff_id).get("/") as r:
         text = await r.text()
-    assert "first-run" not in text and 'href="/people"' not in text
+    # Staff's own menu, no checklist; they manage people too (issue 22, item 3).
+    assert "first-run" not in text and 'href="/api-keys"' in text and 'href="/people"' in text
     assert 'href="/structure"' in text and 'href="/practice"' in text
