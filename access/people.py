@@ -27,6 +27,7 @@ ACADEMY_ROLES = frozenset(Role) - {Role.ADMIN}
 DEPARTMENT_ROLES = frozenset({Role.TEACHER, Role.HEAD_OF_DEPARTMENT})
 LINK_ISSUERS = frozenset({Role.STAFF, Role.ADMIN})
 IMPORTED_ROLES = frozenset({Role.TEACHER, Role.STAFF})  # what the bulk import makes
+PORTAL_ROLES = frozenset({Role.STUDENT, Role.TEACHER})  # what the portal's key manages
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ class Steward:
     role: Role
     directs: frozenset[int] = frozenset()  # departments of the institutes they direct
     heads: frozenset[int] = frozenset()  # departments they head
+    # The portal's API key (scope ``people``): it manages the learners and teachers it enrols,
+    # never staff, heads, directors or administrators — a leaked key cannot make or take over
+    # an account that manages others.
+    portal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class Account:
 
 def manageable_roles(s: Steward) -> frozenset[Role]:
     """The roles of the accounts ``s`` may make and manage."""
+    if s.portal:
+        return PORTAL_ROLES
     match s.role:
         case Role.ADMIN:
             return frozenset(Role)
@@ -66,7 +73,7 @@ def manageable_roles(s: Steward) -> frozenset[Role]:
 
 def manageable_departments(s: Steward) -> frozenset[int] | None:
     """The departments whose people ``s`` manages; None: every department (and none)."""
-    if s.role in LINK_ISSUERS:
+    if s.role in LINK_ISSUERS or s.portal:
         return None
     if s.role is Role.DIRECTOR:
         return s.directs
@@ -108,7 +115,7 @@ def may_deactivate(s: Steward, a: Account) -> bool:
 
 def may_issue_link(s: Steward, a: Account) -> bool:
     """A set-password link for ``a``: staff and administrators, for accounts they manage."""
-    return s.role in LINK_ISSUERS and may_manage(s, a)
+    return s.role in LINK_ISSUERS and not s.portal and may_manage(s, a)
 
 
 # -- an import of teachers and staff --------------------------------------------------------------

@@ -41,7 +41,7 @@ def _steward(request: web.Request) -> tuple[Steward, str]:
     _ = gettext_of(request)
     caller = api_caller(request, Scope.PEOPLE)
     s = (
-        Steward(0, Role.STAFF)  # the portal's key manages as staff do
+        Steward(0, Role.STAFF, portal=True)  # the portal's key: learners and teachers only
         if caller.user is None
         else policy.steward(request, caller.user)
     )
