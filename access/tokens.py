@@ -67,6 +67,8 @@ class PasswordSetClaims:
     jti: str
     issued_at: int
     expires_at: int
+    role: str  # the account's role when the link was issued: a link does not outlive a change
+    issuer_id: int  # who issued it: the link is good only while they still may
 
 
 def _moment(value: object) -> float:
@@ -216,12 +218,17 @@ class TokenSigner:
             raise TokenInvalid("The token lacks a claim") from exc
 
     # -- set-password links -------------------------------------------------------------------
-    def mint_password_set(self, *, user_id: int, ttl: float) -> str:
+    def mint_password_set(self, *, user_id: int, ttl: float, role: str, issuer_id: int) -> str:
         """A set-password link's token: single use (its ``jti`` is spent when the password is
-        set) and only for a password set after it was issued."""
-        return self._encode(
-            "password", {"sub": str(user_id), "jti": secrets.token_urlsafe(16)}, ttl
-        )
+        set), only for a password set after it was issued, for the account's role then, and
+        while its issuer still may issue it."""
+        claims: dict[str, object] = {
+            "sub": str(user_id),
+            "jti": secrets.token_urlsafe(16),
+            "role": role,
+            "by": str(issuer_id),
+        }
+        return self._encode("password", claims, ttl)
 
     def verify_password_set(self, token: str) -> PasswordSetClaims:
         p = self._decode(token, "password")
@@ -231,6 +238,8 @@ class TokenSigner:
                 jti=str(p["jti"]),
                 issued_at=int(str(p["iat"])),
                 expires_at=int(str(p["exp"])),
+                role=str(p["role"]),
+                issuer_id=int(str(p["by"])),
             )
         except (KeyError, ValueError) as exc:
             raise TokenInvalid("The token lacks a claim") from exc

@@ -328,7 +328,9 @@ async def back_into_live_classes(request: web.Request, person: User) -> None:
 
 def issue_link(request: web.Request, user: User, person: User) -> str:
     """A set-password link for ``person`` (the caller checked who may issue it)."""
-    token = request.app[keys.SIGNER].mint_password_set(user_id=person.id, ttl=SET_LINK_TTL)
+    token = request.app[keys.SIGNER].mint_password_set(
+        user_id=person.id, ttl=SET_LINK_TTL, role=person.role.value, issuer_id=user.id
+    )
     log.info("user %s issued a set-password link for account %s", user.id, person.id)
     return f"{request.scheme}://{request.host}/password/set?{urlencode({'token': token})}"
 

@@ -20,7 +20,7 @@ from access.passwords import (
 )
 from access.tokens import PasswordSetClaims
 
-from ..core import keys
+from ..core import keys, policy
 from ..core.http import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -155,6 +155,15 @@ def _claims(request: web.Request, token: str) -> tuple[PasswordSetClaims, User]:
         changed = accounts.password_changed_at(user.id)
         if not user.active or (changed is not None and changed >= claims.issued_at):
             raise TokenInvalid("The account changed since")
+        # Not for a role the account has since been given (a teacher made an administrator),
+        # nor once its issuer may no longer issue it (demoted, deactivated).
+        issuer = accounts.get(claims.issuer_id)
+        if (
+            user.role.value != claims.role
+            or not issuer.active
+            or not policy.issues_link(request, issuer, user)
+        ):
+            raise TokenInvalid("The link's issuer or role changed since")
     except (TokenInvalid, UserNotFound):
         raise PageError(
             401,

@@ -227,6 +227,20 @@ async def test_a_set_password_link_works_once_and_expires(
     # a teacher cannot issue one; nobody issues one for someone they do not manage
     teacher = sign_in(academy.teacher_id)
     assert (await teacher.post(f"/people/{academy.staff_id}/password-link")).status == 403
+    # A link does not outlive a change of the account's role (a teacher made an administrator
+    # must not be taken over by whoever kept a link issued for the teacher) ...
+    people = served.app[keys.PEOPLE]
+    staff = sign_in(academy.staff_id)  # signed in again: the clock moved past the first session
+    kept = link_of(await (await staff.post(f"/people/{academy.teacher_id}/password-link")).text())
+    people.update(academy.teacher_id, full_name="Марат", role=Role.ADMIN, department_id=None)
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        assert await _set_password(s, kept, "a third long password") == 401
+    people.update(academy.teacher_id, full_name="Марат", role=Role.TEACHER, department_id=None)
+    # ... nor its issuer's deactivation.
+    kept = link_of(await (await staff.post(f"/people/{academy.teacher_id}/password-link")).text())
+    people.deactivate(academy.staff_id)
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as s:
+        assert await _set_password(s, kept, "a third long password") == 401
 
 
 async def test_the_profile_changes_password_and_language_and_ends_other_sessions(
@@ -350,6 +364,28 @@ async def test_the_people_api_within_scope(
     async with ClientSession(headers={"Authorization": f"Bearer {secret}"}) as s:
         listed = await (await s.get(served.make_url("/api/v1/people?role=student"))).json()
         assert listed["total"] == 21
+        # The portal's key enrols learners and teachers, never one who manages others: a
+        # leaked key makes no staff member and takes over or promotes no account.
+        for role in ("staff", "director", "head_of_department", "admin"):
+            made = await s.post(
+                served.make_url("/api/v1/people"),
+                json={"login": f"key.{role}", "full_name": "Ключ", "role": role},
+            )
+            assert made.status == 403, role
+        student_id = academy.student_ids[0]
+        promoted = await s.patch(
+            served.make_url(f"/api/v1/people/{student_id}"),
+            json={"full_name": "Студент", "role": "staff"},
+        )
+        assert promoted.status == 403
+        staff_off = await s.post(served.make_url(f"/api/v1/people/{academy.staff_id}/deactivate"))
+        assert staff_off.status in (403, 404)
+        assert served.app[keys.ACCOUNTS].get(academy.staff_id).active
+        made = await s.post(
+            served.make_url("/api/v1/people"),
+            json={"login": "key.teacher", "full_name": "Ключ", "role": "teacher"},
+        )
+        assert made.status == 201
 
 
 async def test_a_deactivated_learner_is_taken_out_of_the_live_class_and_kept_out(
