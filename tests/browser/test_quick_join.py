@@ -25,11 +25,13 @@ from tests.conftest import Academy
 from web.core import keys
 
 # The pass join.js keeps, for a day ``ago`` days back in the class's zone (as the page counts).
+# The pass is the signed-in person's own (``user``), as join.js keeps it.
 REMEMBER_JS = """([ago, ok, camera]) => {
-  const zone = JSON.parse(document.getElementById("room-config").textContent).zone;
-  const day = new Intl.DateTimeFormat("en-CA", { timeZone: zone })
+  const cfg = JSON.parse(document.getElementById("room-config").textContent);
+  const day = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.zone })
     .format(new Date(Date.now() - ago * 86400000));
-  localStorage.setItem("sabaq.devicesPassed", JSON.stringify({ day: day, ok: ok, camera: camera }));
+  localStorage.setItem(
+    "sabaq.devicesPassed", JSON.stringify({ day: day, ok: ok, camera: camera, user: cfg.userId }));
   return day;
 }"""
 
@@ -70,6 +72,20 @@ async def test_a_returning_student_goes_straight_in_and_a_failed_check_is_not_sk
         await expect(page.locator("#check")).to_be_hidden()
         await wait_decoded(page, 5)  # the teacher's frames, decoded
         await ledger_until(served, cid, lambda k: (EventKind.JOINED, returning) in k)
+        # Another student at the same browser is not let in on the first one's pass.
+        shared = await student_page(browser, served, academy.student_ids[3], cid)
+        watch_errors(shared, errors)
+        await shared.evaluate(
+            "(uid) => localStorage.setItem('sabaq.devicesPassed', JSON.stringify({day:"
+            " new Intl.DateTimeFormat('en-CA', {timeZone: JSON.parse(document.getElementById("
+            "'room-config').textContent).zone}).format(new Date()), ok: true, camera: true,"
+            " user: uid}))",
+            returning,
+        )
+        await shared.reload()
+        await expect(shared.locator("#join")).to_be_visible()
+        await expect(shared.locator("#joined-directly")).to_be_hidden()
+        await shared.context.close()
         # The check can still be opened; it runs again in the class.
         await page.locator("#check-again").click()
         await expect(page.locator("#check")).to_be_visible()
@@ -91,7 +107,7 @@ async def test_a_returning_student_goes_straight_in_and_a_failed_check_is_not_sk
             assert not await joined(served, cid, checked), (day, ok)
             # The check it passed now is remembered for today (and would let it in next time).
             kept: Any = await other.evaluate("JSON.parse(localStorage['sabaq.devicesPassed'])")
-            assert kept == {"day": today, "ok": True, "camera": False}, kept
+            assert kept == {"day": today, "ok": True, "camera": False, "user": checked}, kept
     assert errors == []
 
 

@@ -1,7 +1,7 @@
 // Joining quickly. The device check runs its parts at once (browser, the network and its media
 // path, the camera) while the way into the class is prepared: the join token is fetched and the
 // WebSocket opened — but no `join` is sent, which is the person's choice and the register's.
-// A browser whose devices passed the check today (the class's day) goes straight in.
+// A student whose own devices passed the check today (the class's day) in this browser goes straight in.
 // The page notes when each step happened in window.sabaqJoinTimes (ms since the navigation).
 "use strict";
 
@@ -39,14 +39,24 @@ window.SabaqJoin = function (ctx) {
 
   // The last check's result decides: a check that failed since a pass is not skipped; a pass
   // without a camera does not let someone who publishes skip the camera's check.
+  // Only a student goes straight in, and only on their own pass: a teacher's page never starts
+  // a class by itself, staff never enter as observers unasked, and on a shared computer one
+  // student's pass is not another's.
   function passedToday() {
     const last = remembered();
-    return Boolean(last && last.ok === true && last.day === today() && (last.camera || !ctx.publishes));
+    return Boolean(
+      cfg.role === "learner" &&
+        last &&
+        last.ok === true &&
+        last.user === cfg.userId &&
+        last.day === today() &&
+        (last.camera || !ctx.publishes),
+    );
   }
 
   function remember(ok, camera) {
     try {
-      localStorage.setItem(PASS_KEY, JSON.stringify({ day: today(), ok: ok, camera: camera }));
+      localStorage.setItem(PASS_KEY, JSON.stringify({ day: today(), ok: ok, camera: camera, user: cfg.userId }));
     } catch (e) {
       // not kept: the check runs again next time
     }
