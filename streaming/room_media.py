@@ -213,7 +213,12 @@ class MediaMixin(RecordingMixin):
         p.microphone_on, p.camera_on = microphone, camera
         self._remember_media_state(p)
         self._reapply_holds(p)
+        if microphone:
+            self._heard_again()
         await self._broadcast_state()
+
+    def _heard_again(self) -> None:
+        """A microphone was turned on: the seminar's active speaker is followed again."""
 
     def _remember_media_state(self, p: Participant) -> None:
         if p.microphone_on and p.camera_on:

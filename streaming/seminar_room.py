@@ -86,6 +86,10 @@ class SeminarMixin(ClassroomMixin):
                 await p.send("quality", level=level)
 
     # -- the active speaker -------------------------------------------------------------------
+    def _heard_again(self) -> None:
+        # Everyone muted had let the watch end (nobody audible): it starts again.
+        self._watch_speakers()
+
     def _watch_speakers(self) -> None:
         """Follow the audio levels while anyone publishes sound (started by a publication; it
         ends by itself when nobody does)."""

@@ -38,6 +38,12 @@ log = logging.getLogger("sabaq.streaming.signaling")
 # Leaves under way, kept referenced until done (a task nobody holds may be collected).
 _LEAVING: set[asyncio.Future[bool]] = set()
 
+
+def _log_failed_leave(leaving: asyncio.Future[bool]) -> None:
+    if not leaving.cancelled() and leaving.exception() is not None:
+        log.error("a departure could not be completed", exc_info=leaving.exception())
+
+
 CLOSE_MOVED = 4410  # ask the control plane again: it names the node the class is on now
 
 # The node is found through the parent application (``request.config_dict``), which owns it.
@@ -325,7 +331,12 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocket
             leaving = asyncio.ensure_future(room.leave(p.id, left_kind, reason))
             _LEAVING.add(leaving)
             leaving.add_done_callback(_LEAVING.discard)
-            await asyncio.shield(leaving)
+            leaving.add_done_callback(_log_failed_leave)
+            try:
+                await asyncio.shield(leaving)
+            finally:
+                if not ws.closed:
+                    await ws.close()
         if not ws.closed:
             await ws.close()
     log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
