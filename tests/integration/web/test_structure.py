@@ -170,8 +170,14 @@ async def test_an_archived_department_leaves_the_pickers_and_stays_in_its_groups
     staff = sign_in(academy.staff_id)
     tt = served.app[keys.TIMETABLE]
     dept_id = tt.group(academy.group_id).department_id
+    form = f'<form method="post" action="/structure/departments/{dept_id}" class="inline">'
+    async with staff.get(f"/structure/departments/{dept_id}") as r:
+        page = await r.text()
+    assert form in page and 'value="archive"' in page and 'value="unarchive"' not in page
     async with staff.post(f"/structure/departments/{dept_id}", data={"action": "archive"}) as r:
-        assert r.status == 200 and "Кафедра" in await r.text()  # followed to its page
+        page = await r.text()
+        assert r.status == 200 and "Кафедра" in page  # followed to its page
+    assert form in page and 'value="unarchive"' in page and 'value="archive"' not in page
     assert tt.department(dept_id).archived
     async with staff.get(f"/groups/{academy.group_id}") as r:
         assert "Кафедра" in await r.text()  # the group's history still names it
