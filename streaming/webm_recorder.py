@@ -239,6 +239,11 @@ class WebmRecording:
             return
         self._chat_lines += 1
 
+    def pictures(self) -> dict[str, int]:
+        """The video frames written so far, by file name: 0 for a file still waiting for its
+        picture's first key frame (a file starts with one)."""
+        return {f.path.name: f.frames for f in self._files}
+
     def _sound(self, data: bytes, at: float) -> None:
         for f in self._files:
             if f.container is not None:  # a file starts with its picture's first key frame
