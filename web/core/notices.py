@@ -58,7 +58,7 @@ def render(notice: Notice, gettext: Callable[[str], str]) -> tuple[str, str, str
         "{first}": _day(p.get("first_day")),
         "{last}": _day(p.get("last_day")),
     }
-    words = str(p.get("reason") or p.get("comment") or "")
+    words = str(p.get("reason" if k in _CLASS_KINDS else "comment") or "")
     if k is NoticeKind.CLASS_MOVED:
         title = _("Class moved: {title}")
         body = (
