@@ -5,6 +5,8 @@ decisions waiting."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,8 +18,9 @@ from aiohttp.test_utils import TestServer
 from admission.models import ExcuseReason
 from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.planning import Actor
-from tests.conftest import Academy, Clock, SignIn
+from tests.conftest import Academy, Client, Clock, SignIn
 from web.core import keys
+from web.core.settings import Settings
 
 BADGE = re.compile(r"data-notices-unread>(\d+)<")
 
@@ -25,6 +28,21 @@ BADGE = re.compile(r"data-notices-unread>(\d+)<")
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2027, 3, 10, 9, 0, tzinfo=ZoneInfo(DEFAULT_TIMEZONE)))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The collector runs in the background, often (the tests also collect themselves)."""
+    return dataclasses.replace(settings, notice_interval_seconds=0.05)
+
+
+async def unread_soon(client: Client, expected: int) -> None:
+    """Waits (at most 5 s) until the background collector has told the client's person."""
+    for _ in range(100):
+        if (await (await client.get("/api/v1/notices/unread")).json())["unread"] == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not {expected} unread notices after 5 s")
 
 
 def badge(html: str) -> int:
@@ -162,3 +180,40 @@ async def test_home_pages_count_the_decisions_waiting(
     assert 'data-waiting="guests">1<' in home and 'data-waiting="excuses"' not in home
     for uid in (academy.teacher_id, academy.staff_id, academy.student_ids[0]):
         assert "data-waiting" not in await (await sign_in(uid).get("/")).text()
+
+
+async def test_a_cancellation_and_a_decision_made_on_the_pages_reach_their_people(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """End to end, with the collector in the background: staff cancel a class on its page, the
+    director decides an excuse request on its page."""
+    student, teacher = sign_in(academy.student_ids[0]), sign_in(academy.teacher_id)
+    staff = sign_in(academy.staff_id)
+    r = await staff.post(
+        f"/timetable/classes/{academy.class_id}/cancel",
+        data={"reason": "преподаватель болен"},
+        allow_redirects=False,
+    )
+    assert r.status == 303
+    await unread_soon(student, 1)
+    await unread_soon(teacher, 1)
+    await unread_soon(staff, 0)  # they did it themselves
+    app = served.app
+    excuse = app[keys.EXCUSES].file(
+        learner_id=academy.student_ids[0], group_id=academy.group_id,
+        reason=ExcuseReason.ILLNESS, first_day=date(2027, 3, 1), last_day=date(2027, 3, 3),
+        document="справка", details="", by_id=academy.staff_id, by_name="Жанна",
+        at=app[keys.SETTINGS].clock(),
+    )  # fmt: skip
+    director = sign_in(app[keys.ACCOUNTS].by_login("director")[0].id)
+    await unread_soon(director, 1)
+    r = await director.post(
+        f"/excuses/{excuse.id}/decision",
+        data={"decision": "approve", "comment": ""},
+        allow_redirects=False,
+    )
+    assert r.status == 303
+    await unread_soon(student, 2)
+    page = await (await student.get("/notices")).text()
+    assert "Ваш рапорт об уважительной причине одобрен" in page
+    assert "Дни с 01.03.2027 по 03.03.2027" in page
