@@ -53,7 +53,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             params TEXT NOT NULL,  -- JSON: what the notice says, rendered in the reader's language
             source TEXT NOT NULL,  -- the record it was made of, once per recipient
             position INTEGER NOT NULL,
-            created_at REAL NOT NULL,  -- UTC seconds
+            created_at REAL NOT NULL,  -- when it happened, UTC seconds
             read_at REAL,
             UNIQUE (source, position, recipient_id)
         );
@@ -183,9 +183,8 @@ class Notices:
                 records = self._records(source, position)
                 if not records:
                     break
-                now = self._clock()
                 with self._db:
-                    for pos, addressed in records:
+                    for pos, at, addressed in records:
                         for a in addressed:
                             cur = self._db.execute(
                                 "INSERT OR IGNORE INTO notices (recipient_id, kind, params,"
@@ -196,7 +195,7 @@ class Notices:
                                     json.dumps(dict(a.params), ensure_ascii=False),
                                     source,
                                     pos,
-                                    now,
+                                    at,
                                 ),
                             )
                             added += cur.rowcount
@@ -212,20 +211,21 @@ class Notices:
         ).fetchone()
         return int(row[0]) if row is not None else 0
 
-    def _records(self, source: str, position: int) -> list[tuple[int, list[Addressed]]]:
+    def _records(self, source: str, position: int) -> list[tuple[int, float, list[Addressed]]]:
+        """(position, when it happened, the notices) of the source's next records."""
         viewers = _ViewerCache(self._tt, self._accounts)
         if source == "timetable":
             return [
-                (p, self._class_notices(change, viewers))
+                (p, change.at, self._class_notices(change, viewers))
                 for p, change in self._tt.changes_after(position, BATCH)
             ]
         if source == "guests":
             return [
-                (p, self._guest_notices(class_id, step, viewers))
+                (p, step.at, self._guest_notices(class_id, step, viewers))
                 for p, class_id, step in self._guests.steps_after(position, BATCH)
             ]
         return [
-            (p, self._excuse_notices(learner_id, step, viewers))
+            (p, step.at, self._excuse_notices(learner_id, step, viewers))
             for p, learner_id, step in self._excuses.steps_after(position, BATCH)
         ]
 

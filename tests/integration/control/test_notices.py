@@ -15,7 +15,7 @@ from access.sqlite_store import SqliteAccounts
 from admission.models import ExcuseReason
 from admission.sqlite_excuses import SqliteExcuses
 from admission.sqlite_guests import SqliteGuests
-from control.database import connect
+from control.database import connect, migrate
 from control.notices import Notices
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from scheduler.planning import Actor
@@ -193,3 +193,24 @@ def test_reading_and_marking_read_touch_only_ones_own_notices(world: World) -> N
     assert store.unread(other) == 1
     assert store.mark_read(mine) == 1
     assert (store.unread(mine), store.unread(other)) == (0, 1)
+
+
+def test_what_happened_before_notices_began_is_not_told(world: World) -> None:
+    w, a = world, world.a
+    w.tt.cancel_class(a.class_id, by=Actor(a.staff_id, "Жанна"), reason="")
+    # A database from before notices: their migration comes with an upgrade.
+    w.db.executescript(
+        "DROP TABLE notices; DROP TABLE notice_cursors;"
+        " DELETE FROM schema_migrations WHERE name = 'control_0002_notices';"
+    )
+    assert migrate(w.db) == ["control_0002_notices"]
+    store = w.notices()
+    assert store.collect() == 0
+    at = w.clock()
+    w.excuses.file(
+        learner_id=a.student_ids[0], group_id=a.group_id, reason=ExcuseReason.ILLNESS,
+        first_day=date(2027, 3, 1), last_day=date(2027, 3, 1), document="справка", details="",
+        by_id=a.staff_id, by_name="Жанна", at=at,
+    )  # fmt: skip
+    assert store.collect() == 1
+    assert store.page(w.director)[0].created_at == at  # when it happened
