@@ -130,6 +130,14 @@ class Notices:
         ).fetchall()
         return [_notice(r) for r in rows]
 
+    def after(self, notice_id: int, limit: int = BATCH) -> list[Notice]:
+        """Every person's notices kept after ``notice_id``, oldest first (for those who follow
+        them with a cursor of their own: the e-mail queue). Ids only grow."""
+        rows = self._db.execute(
+            "SELECT * FROM notices WHERE id > ? ORDER BY id LIMIT ?", (notice_id, limit)
+        ).fetchall()
+        return [_notice(r) for r in rows]
+
     def get(self, notice_id: int) -> Notice | None:
         row = self._db.execute("SELECT * FROM notices WHERE id = ?", (notice_id,)).fetchone()
         return None if row is None else _notice(row)

@@ -157,6 +157,11 @@ def test_guest_requests_waiting_and_decided_are_told_to_the_director_and_the_hea
     refused = store.page(w.head)[0]
     assert refused.params["comment"] == "тема не по программе"
     assert w.notices().collect() == 0
+    # Who follows every notice (the e-mail queue) reads them in order, each once.
+    followed = store.after(0)
+    assert [(n.recipient_id, n.kind.value) for n in followed] == w.all()
+    assert store.after(followed[-1].id) == []
+    assert [n.id for n in store.after(followed[0].id, limit=1)] == [followed[1].id]
 
 
 def test_an_excuse_request_waiting_and_decided_is_told_to_the_director_and_the_learner(
