@@ -934,8 +934,14 @@
   // Devices that passed the check today in this browser: straight in, and told so (the check
   // can be opened again, and Leave is there as always). Someone who publishes goes in once the
   // camera is on; a camera that is not there now means the check, as for anyone.
+  // The way in is readied ahead (token, socket) only for someone who will take part, from a
+  // little before the start (the server decides: its clock, the person's role in the class).
+  function prepareJoin() {
+    if (cfg.prepareJoin !== false) quick.prepare();
+  }
+
   async function enterDirectly() {
-    quick.prepare();
+    prepareJoin();
     if (publishes) {
       try {
         const stream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
@@ -965,7 +971,7 @@
     if (quick.passedToday()) {
       enterDirectly();
     } else {
-      quick.prepare(); // while the check runs; nothing is sent that joins
+      prepareJoin(); // while the check runs; nothing is sent that joins
       quick.check().then((ok) => (joinBtn.disabled = !ok));
     }
     $("check-again").addEventListener("click", () => {
