@@ -18,6 +18,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from access.api_keys import SqliteApiKeys
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from admission.sqlite_excuses import SqliteExcuses
@@ -66,6 +67,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
     app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
     app[keys.PEOPLE] = SqlitePeople(db, settings.clock)
+    app[keys.AUDIT] = SqliteAudit(db, settings.clock)
     app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
     app[keys.EXCUSES] = SqliteExcuses(db, settings.clock)
     app[keys.GUESTS] = SqliteGuests(db, settings.clock)
@@ -82,6 +84,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
             app[keys.ADMISSION],
         ),
         frozenset(settings.webhook_allowed_hosts),
+        settings.clock,
     )
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
