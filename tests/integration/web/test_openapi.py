@@ -351,4 +351,3 @@ async def _audit(call: Any, reader: str) -> None:
     assert (await call("GET", trail, f"{trail}?limit=0"))[0] == 400
     assert (await call("GET", trail, trail, token=reader))[0] == 403
     assert (await call("GET", trail, trail, token="sbq_unknown"))[0] == 401
-
