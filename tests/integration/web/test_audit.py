@@ -274,6 +274,13 @@ async def test_the_page_filters_and_exports_for_staff_and_administrators_only(
         "from=2027-03-02&to=2027-03-01",
     ):
         assert (await admin.get(f"/audit?{bad}")).status == 400, bad
+    # In Russian and Kazakh.
+    await staff.post("/language", data={"lang": "ru"})
+    html_ru = await (await staff.get("/audit?kind=agency")).text()
+    assert "Журнал изменений" in html_ru and "создано" in html_ru
+    await staff.post("/language", data={"lang": "kk"})
+    html_kk = await (await staff.get("/audit?kind=agency")).text()
+    assert "Өзгерістер журналы" in html_kk and "құрылды" in html_kk
     # The menu links the trail for staff and administrators.
     assert 'href="/audit"' in html
     assert 'href="/audit"' in await (await staff.get("/")).text()
