@@ -18,6 +18,7 @@ from aiohttp import ClientSession, CookieJar, FormData
 from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 
+from access.api_keys import Scope
 from access.audit import Action, AuditQuery, AuditRecord, ObjectKind
 from access.models import Role
 from access.passwords import Passwords
@@ -379,3 +380,33 @@ def test_the_first_administrator_made_on_the_command_line_is_recorded_as_its(
         "active": True,
     }
     assert Passwords().verify(password_hash, GOOD) and password_hash not in dump
+
+
+async def test_students_a_group_import_makes_are_one_record_of_the_portal(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    app = served.app
+    key, secret = app[keys.API_KEYS].create("Портал", frozenset({Scope.SCHEDULE}), academy.staff_id)
+    members = {"members": [
+        {"login": "new.one", "full_name": "Новый Первый"},
+        {"login": "new.two", "full_name": "Новый Второй", "agency": "МВД"},
+        {"login": "student01", "full_name": "Студент 01"},  # in the group already
+    ]}  # fmt: skip
+    path = f"/api/v1/groups/{academy.group_id}/members"
+    async with ClientSession(base_url=served.make_url("/")) as portal:
+        auth = {"Authorization": f"Bearer {secret}"}
+        assert (await portal.post(path, json=members, headers=auth)).status == 200
+        assert (await portal.post(path, json=members, headers=auth)).status == 200  # a repeat
+        bad = {"members": [{"login": "Плохой", "full_name": "X"}]}
+        assert (await portal.post(path, json=bad, headers=auth)).status == 400
+    made_key, imported = trail(served)
+    assert (made_key.action, made_key.kind) == (Action.CREATED, ObjectKind.API_KEY)
+    assert (imported.actor.ref, imported.action, imported.kind, imported.object_id) == (
+        f"api_key:{key.id}",
+        Action.IMPORTED,
+        ObjectKind.ACCOUNT,
+        None,
+    )
+    assert imported.actor.name == "Портал" and imported.object_label == "ПД-24-1"
+    assert imported.after == {"count": 2, "roles": {"student": 2},
+                              "group_id": academy.group_id, "added_to_group": 2}  # fmt: skip
