@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 
 from access.api_keys import Scope
-from access.audit import Action, AuditQuery, AuditRecord, ObjectKind
+from access.audit import Action, Actor, AuditQuery, AuditRecord, ObjectKind
 from access.models import Role
 from access.passwords import Passwords
 from access.sqlite_audit import SqliteAudit
@@ -410,3 +410,36 @@ async def test_students_a_group_import_makes_are_one_record_of_the_portal(
     assert imported.actor.name == "Портал" and imported.object_label == "ПД-24-1"
     assert imported.after == {"count": 2, "roles": {"student": 2},
                               "group_id": academy.group_id, "added_to_group": 2}  # fmt: skip
+
+
+async def test_the_structure_api_and_the_pages_of_a_long_trail(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    admin_id = served.app[keys.ACCOUNTS].create_user(login="admin", full_name="Админ",
+                                                     role=Role.ADMIN).id  # fmt: skip
+    admin = sign_in(admin_id)
+    await admin.post("/language", data={"lang": "en"})
+    made = await admin.post("/api/v1/institutes", json={"name": "Институт API"})
+    assert made.status == 201
+    inst = (await made.json())["id"]
+    patched = await admin.patch(f"/api/v1/institutes/{inst}", json={"archived": True})
+    assert patched.status == 200
+    bad = await admin.patch(f"/api/v1/institutes/{inst}", json={"name": " "})
+    assert bad.status == 400
+    assert summary(trail(served)) == [
+        (f"user:{admin_id}", Action.CREATED, ObjectKind.INSTITUTE),
+        (f"user:{admin_id}", Action.ARCHIVED, ObjectKind.INSTITUTE),
+    ]
+    audit = served.app[keys.AUDIT]
+    for i in range(55):
+        audit.record(Actor.user(admin_id, "Админ"), Action.PASSWORD_LINK, ObjectKind.ACCOUNT,
+                     academy.teacher_id, label=f"link-{i:02d}")  # fmt: skip
+    first = await (await admin.get("/audit")).text()
+    assert "Records found: 57." in first and "Page 1 of 2" in first and "link-54" in first
+    assert 'rel="next"' in first and "Институт API" not in first  # newest first
+    second = await (await admin.get("/audit?page=2")).text()
+    assert "Институт API" in second and "link-54" not in second and 'rel="prev"' in second
+    api = await (await admin.get("/api/v1/audit?limit=50&offset=50")).json()
+    assert api["total"] == 57 and api["next_offset"] is None and len(api["items"]) == 7
+    assert api["items"][-1]["object_label"] == "Институт API"
+    assert api["items"][-1]["after"] == {"name": "Институт API"}
