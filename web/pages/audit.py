@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,11 +21,13 @@ from aiohttp import web
 from access.audit import Action, Actor, ActorKind, AuditQuery, AuditRecord, ObjectKind
 from access.models import User
 from attendance.export import Cell, csv_row, escape_cell
+from scheduler.errors import SchedulerError
 from scheduler.models import DEFAULT_TIMEZONE
 
 from ..core import keys, policy
 from ..core.http import LANG_KEY, XLSX, PageError, gettext_of, render, require_session
 from ..core.i18n import format_time
+from ..core.labels import role_labels
 
 routes = web.RouteTableDef()
 
@@ -73,9 +74,112 @@ def actor_name(_: Callable[[str], str], a: Actor) -> str:
     return a.name or f"#{a.id}"
 
 
-def fields_text(fields: dict[str, Any]) -> str:
-    """A record's fields as one line: ``name: value; ...`` (values as JSON)."""
-    return "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+def field_labels(_: Callable[[str], str], kind: ObjectKind) -> dict[str, str]:
+    """The recorded fields, as the pages that change them name them."""
+    names = {
+        ObjectKind.INSTITUTE: _("Name of the institute"),
+        ObjectKind.DEPARTMENT: _("Name of the department"),
+        ObjectKind.AGENCY: _("Name of the agency"),
+        ObjectKind.API_KEY: _("Name (who uses it)"),
+    }
+    return {
+        "name": names.get(kind, "name"),
+        "login": _("Login"),
+        "full_name": _("Full name"),
+        "role": _("Role"),
+        "department_id": _("Department"),
+        "agency": _("Agency"),
+        "language": _("Language"),
+        "active": _("Active"),
+        "sessions_ended": _("Sessions ended"),
+        "valid_hours": _("Valid for, hours"),
+        "count": _("Accounts made"),
+        "roles": _("Roles"),
+        "first_id": _("First number"),
+        "last_id": _("Last number"),
+        "group_id": _("Group"),
+        "added_to_group": _("Added to the group"),
+        "director_id": _("Director"),
+        "head_id": _("Head of department"),
+        "institute_id": _("Institute"),
+        "archived": _("Archived"),
+        "contacts": _("HR service's addresses"),
+        "scopes": _("Scopes"),
+        "revoked": _("Revoked"),
+        "url": _("Endpoint"),
+        "disabled": _("Disabled"),
+        "late_after_minutes": _("Late after, minutes"),
+        "present_percent": _("Present if in the class for at least, %%").replace("%%", "%"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What the ids in records stand for, read once for a page or a file."""
+
+    people: dict[int, str]
+    departments: dict[int, str]
+    institutes: dict[int, str]
+    groups: dict[int, str]
+    roles: dict[str, str]
+    yes: str
+    no: str
+
+
+PEOPLE_FIELDS = ("director_id", "head_id")
+
+
+def names_for(request: web.Request, records: Sequence[AuditRecord]) -> Names:
+    _ = gettext_of(request)
+    people_ids = {
+        v
+        for r in records
+        for fields in (r.before, r.after)
+        for k, v in fields.items()
+        if k in PEOPLE_FIELDS and isinstance(v, int)
+    }
+    group_ids = {r.after["group_id"] for r in records if isinstance(r.after.get("group_id"), int)}
+    tt = request.app[keys.TIMETABLE]
+    groups: dict[int, str] = {}
+    for gid in group_ids:
+        try:
+            groups[gid] = tt.group(gid).name
+        except SchedulerError:
+            continue
+    return Names(
+        people={i: u.full_name for i, u in request.app[keys.ACCOUNTS].many(people_ids).items()},
+        departments={d.id: d.name for d in policy.departments(request)},
+        institutes={i.id: i.name for i in tt.institutes()},
+        groups=groups,
+        roles={r.value: label for r, label in role_labels(_).items()},
+        yes=_("Yes"),
+        no=_("No"),
+    )
+
+
+def value_text(name: str, value: Any, n: Names) -> str:
+    """A recorded value in words: people, departments and roles by name, not by number."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return n.yes if value else n.no
+    by_id = {"department_id": n.departments, "institute_id": n.institutes, "group_id": n.groups}
+    if name in PEOPLE_FIELDS:
+        by_id[name] = n.people
+    if name in by_id and isinstance(value, int):
+        return by_id[name].get(value, f"#{value}")
+    if name == "role" and isinstance(value, str):
+        return n.roles.get(value, value)
+    if isinstance(value, dict):
+        return ", ".join(f"{n.roles.get(k, k)}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def fields_text(fields: dict[str, Any], labels: dict[str, str], n: Names) -> str:
+    """A record's fields as one line: ``label: value; ...``."""
+    return "; ".join(f"{labels.get(k, k)}: {value_text(k, v, n)}" for k, v in fields.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +270,7 @@ async def audit_page(request: web.Request) -> web.Response:
         return "/audit?" + urlencode({**filters.params(), "page": str(n)})
 
     actions, kinds = action_labels(_), kind_labels(_)
+    names = names_for(request, found)
     return render(
         request,
         "audit.html",
@@ -178,8 +283,8 @@ async def audit_page(request: web.Request) -> web.Response:
                     "kind": kinds[r.kind],
                     "object": r.object_label or ("" if r.object_id is None else f"#{r.object_id}"),
                     "object_id": r.object_id,
-                    "before": fields_text(r.before),
-                    "after": fields_text(r.after),
+                    "before": fields_text(r.before, field_labels(_, r.kind), names),
+                    "after": fields_text(r.after, field_labels(_, r.kind), names),
                 }
                 for r in found
             ],
@@ -199,7 +304,7 @@ async def audit_page(request: web.Request) -> web.Response:
 
 
 def export_lines(
-    _: Callable[[str], str], records: Sequence[AuditRecord], lang: str
+    _: Callable[[str], str], records: Sequence[AuditRecord], lang: str, names: Names
 ) -> list[list[Cell]]:
     """The records as a file's rows, a header first; every cell escaped."""
     actions, kinds = action_labels(_), kind_labels(_)
@@ -209,10 +314,12 @@ def export_lines(
     ]  # fmt: skip
     lines: list[list[Cell]] = [list(header)]
     for r in records:
+        labels = field_labels(_, r.kind)
         when = format_time(datetime.fromtimestamp(r.at, UTC), ZONE, lang, "yyyy-MM-dd HH:mm:ss")
         lines.append([
             when, actor_name(_, r.actor), actions[r.action], kinds[r.kind], r.object_id,
-            r.object_label, fields_text(r.before), fields_text(r.after),
+            r.object_label, fields_text(r.before, labels, names),
+            fields_text(r.after, labels, names),
         ])  # fmt: skip
     return [[escape_cell(c) for c in line] for line in lines]
 
@@ -255,7 +362,7 @@ async def audit_download(request: web.Request) -> web.Response:
     require_reader(request)
     _filters, query = read_filters(request)
     records = list(request.app[keys.AUDIT].each(query, MAX_EXPORT))
-    lines = export_lines(_, records, request.get(LANG_KEY, "en"))
+    lines = export_lines(_, records, request.get(LANG_KEY, "en"), names_for(request, records))
     fmt = request.match_info["fmt"]
     # Encoding many thousand rows takes a while: off the event loop (the media shares it).
     loop = asyncio.get_running_loop()

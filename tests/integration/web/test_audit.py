@@ -165,6 +165,12 @@ async def test_every_administrative_change_is_one_record_and_no_secret_is_kept(
         (who, Action.PASSWORD_SET, ObjectKind.ACCOUNT),
         (who, Action.PASSWORD_CHANGED, ObjectKind.ACCOUNT),
     ]
+    await admin.post("/language", data={"lang": "en"})
+    shown = await (await admin.get("/audit?action=role_changed")).text()
+    assert "Role: Teacher; Department: Кафедра" not in shown  # only what changed
+    assert "<td>Role: Teacher</td>" in shown and "<td>Role: Head of department</td>" in shown
+    shown = await (await admin.get("/audit?action=deactivated")).text()
+    assert "<td>Active: Yes</td>" in shown and "<td>Active: No</td>" in shown
     role = trail(served)[count + 1]
     assert (role.object_id, role.before, role.after) == (
         person,
