@@ -479,3 +479,9 @@ class AuditPage(Response):
     items: list[AuditRecord]
     total: int
     next_offset: int | None
+
+
+class UnreadNotices(Response):
+    """How many of the signed-in person's notices are unread (the header's badge)."""
+
+    unread: int

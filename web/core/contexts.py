@@ -1,6 +1,6 @@
 """The application's resources, each a cleanup context: the database and its stores, the media
 plane (or a cluster's control node or media node), the practice rooms, and the background jobs
-(recording retention, chain digests, the monthly guarantee, webhook delivery)."""
+(recording retention, chain digests, the monthly guarantee, webhook delivery, notices)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from control.gate import LocalGate
 from control.idempotency import Idempotency
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
+from control.notices import Notices
 from control.webhook_delivery import running
 from control.webhook_sources import Sources
 from control.webhooks import Webhooks
@@ -86,6 +87,10 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
         frozenset(settings.webhook_allowed_hosts),
         settings.clock,
     )
+    app[keys.NOTICES] = Notices(
+        db, app[keys.TIMETABLE], app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.EXCUSES],
+        settings.clock,
+    )  # fmt: skip
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
@@ -397,6 +402,16 @@ async def webhook_delivery(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     async with running(app[keys.WEBHOOKS], every):
+        yield
+
+
+async def notice_collector(app: web.Application) -> AsyncIterator[None]:
+    """Notices made of what happens in the timetable and to requests, every few seconds."""
+    every = app[keys.SETTINGS].notice_interval_seconds
+    if not every:
+        yield
+        return
+    async with _hourly("notices", app[keys.NOTICES].collect, every):
         yield
 
 

@@ -18,3 +18,13 @@ def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:
         Settings.from_env({"SABAQ_SECRET_KEY": "k" * 40, "SABAQ_HOST": "0.0.0.0"})
     s = Settings.from_env({"SABAQ_SECRET_KEY": "k" * 40, "SABAQ_ICE_ADDRESSES": "127.0.0.1, ::1"})
     assert s.ice_addresses == ("127.0.0.1", "::1") and s.ice_servers == ()
+
+
+def test_notices_are_collected_every_few_seconds_or_never() -> None:
+    key = {"SABAQ_SECRET_KEY": "k" * 40}
+    assert Settings.from_env(key).notice_interval_seconds == 2
+    assert (
+        Settings.from_env(key | {"SABAQ_NOTICE_INTERVAL_SECONDS": "0"}).notice_interval_seconds == 0
+    )
+    with pytest.raises(ConfigError, match="SABAQ_NOTICE_INTERVAL_SECONDS"):
+        Settings.from_env(key | {"SABAQ_NOTICE_INTERVAL_SECONDS": "often"})
