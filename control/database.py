@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from access.api_keys import MIGRATIONS as API_KEYS
+from access.sqlite_audit import MIGRATIONS as AUDIT
 from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_migrations import MIGRATIONS as ADMISSION
 from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
@@ -20,6 +21,7 @@ from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     *ACCESS,
     *API_KEYS,
+    *AUDIT,
     *SCHEDULER,
     *ADMISSION,
     *ATTENDANCE,

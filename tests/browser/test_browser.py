@@ -27,6 +27,7 @@ from playwright.async_api import (
     expect,
 )
 
+from access.audit import Actor
 from access.events import EventKind
 from admission.guests import GuestRequest
 from admission.models import ExcuseReason
@@ -925,7 +926,8 @@ async def test_every_page_keeps_to_its_content_security_policy(
     c, g = academy.class_id, academy.group_id
     dept = tt.group(g).department_id
     inst = tt.department(dept).institute_id
-    agency = SqliteAgencies(app[keys.DB]).create_agency("МВД", ("kadry@mvd.gov.kz",))
+    staff_actor = Actor.user(academy.staff_id, "Жанна Серикбаева")  # the audit trail has a row
+    agency = SqliteAgencies(app[keys.DB]).create_agency("МВД", ("kadry@mvd.gov.kz",), staff_actor)
     visits = {
         academy.staff_id: [
             "/", "/timetable", "/timetable/new", f"/timetable/groups/{g}",
@@ -939,6 +941,7 @@ async def test_every_page_keeps_to_its_content_security_policy(
             f"/structure/institutes/{inst}", f"/structure/departments/{dept}", "/agencies",
             f"/agencies/{agency.id}",
             "/people", "/people/new", "/people/import", f"/people/{academy.teacher_id}", "/profile",
+            "/audit",
         ],
         academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance", "/profile"],
         learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],

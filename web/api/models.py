@@ -8,10 +8,11 @@ handlers read the body as sent, and the document shows no defaults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from access.audit import Action, ActorKind, ObjectKind
 from access.models import MAX_AGENCY, Role
 from admission.models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason
 from admission.status import MAX_NOTE, NotAdmittedReason
@@ -26,6 +27,9 @@ if TYPE_CHECKING:  # the enumerations' values as literals: inline enums in the d
     ExcuseReasonValue = str
     NotAdmittedValue = str
     RoleValue = str
+    ActorKindValue = str
+    ActionValue = str
+    ObjectKindValue = str
 else:
     KindValue = Literal[tuple(k.value for k in ClassKind)]
     FormatValue = Literal[tuple(f.value for f in ClassFormat)]
@@ -33,6 +37,9 @@ else:
     ExcuseReasonValue = Literal[tuple(r.value for r in ExcuseReason)]
     NotAdmittedValue = Literal[tuple(r.value for r in NotAdmittedReason)]
     RoleValue = Literal[tuple(r.value for r in Role)]
+    ActorKindValue = Literal[tuple(k.value for k in ActorKind)]
+    ActionValue = Literal[tuple(a.value for a in Action)]
+    ObjectKindValue = Literal[tuple(k.value for k in ObjectKind)]
 
 MAX_MEMBERS = 200  # per call; the portal sends a larger group in several
 
@@ -442,6 +449,36 @@ class ErrorDetail(Response):
 
 class Error(Response):
     error: ErrorDetail
+
+
+# The audit trail
+
+
+AuditWho = Annotated[str, Field(pattern=r"^(cli|(user|api_key):\d{1,18})$")]
+
+
+class AuditActor(Response):
+    kind: ActorKindValue
+    id: int | None  # none for the command line
+    name: str  # as it was at the time
+
+
+class AuditRecord(Response):
+    id: int
+    at: DateTime  # UTC
+    actor: AuditActor
+    action: ActionValue
+    object_kind: ObjectKindValue
+    object_id: int | None  # none for an import (many accounts) or the settings
+    object_label: str  # the object's login or name at the time
+    before: dict[str, Any]  # the changed fields only, as they were
+    after: dict[str, Any]  # and as they became
+
+
+class AuditPage(Response):
+    items: list[AuditRecord]
+    total: int
+    next_offset: int | None
 
 
 class UnreadNotices(Response):

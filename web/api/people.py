@@ -25,7 +25,7 @@ from access.people import (
 from access.sqlite_people import PeopleQuery
 
 from ..core import keys, policy
-from ..core.http import PageError, api_caller, gettext_of, idempotent
+from ..core.http import Caller, PageError, api_caller, gettext_of, idempotent
 from ..pages.people import back_into_live_classes, out_of_live_classes
 from . import models as api_models
 from .calls import json_body
@@ -35,7 +35,7 @@ log = logging.getLogger("sabaq.web.api")
 routes = web.RouteTableDef()
 
 
-def _steward(request: web.Request) -> tuple[Steward, str]:
+def _steward(request: web.Request) -> tuple[Steward, Caller]:
     """Who asks, as one who manages accounts, and their name for the log; 403 for whoever
     manages none."""
     _ = gettext_of(request)
@@ -47,7 +47,7 @@ def _steward(request: web.Request) -> tuple[Steward, str]:
     )
     if not manageable_roles(s):
         raise PageError(403, _("Accounts are managed by staff and administrators."), "forbidden")
-    return s, caller.name
+    return s, caller
 
 
 def _json(u: User) -> dict[str, Any]:
@@ -152,7 +152,7 @@ async def person(request: web.Request) -> web.Response:
 )
 async def create_person(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    s, name = _steward(request)
+    s, caller = _steward(request)
     raw = await request.read()
     body = await json_body(request, api_models.NewPerson)
 
@@ -163,13 +163,17 @@ async def create_person(request: web.Request) -> web.Response:
             raise PageError(403, _("You may not give this role in this department."), "forbidden")
         try:
             u = request.app[keys.ACCOUNTS].create_user(
-                login=body["login"], full_name=body["full_name"], role=role, department_id=dep
+                login=body["login"],
+                full_name=body["full_name"],
+                role=role,
+                department_id=dep,
+                actor=caller.actor,
             )
         except LoginTaken:
             raise PageError(409, _("This login is taken."), "login_taken") from None
         except ValueError:
             raise PageError(400, _("The full name is missing."), "bad_person") from None
-        log.info("account %s (%s) made through %s", u.id, role.value, name)
+        log.info("account %s (%s) made through %s", u.id, role.value, caller.name)
         return web.json_response(_json(u), status=201)
 
     return idempotent(request, raw, run)
@@ -185,7 +189,7 @@ async def create_person(request: web.Request) -> web.Response:
 )
 async def update_person(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    s, name = _steward(request)
+    s, caller = _steward(request)
     before = _person(request, s)
     body = await json_body(request, api_models.PersonChange)
     role = Role(body["role"]) if "role" in body else before.role
@@ -197,26 +201,28 @@ async def update_person(request: web.Request) -> web.Response:
     if not full_name.strip():
         raise PageError(400, _("The full name is missing."), "bad_person")
     u = request.app[keys.PEOPLE].update(
-        before.id, full_name=full_name, role=role, department_id=dep
+        before.id, full_name=full_name, role=role, department_id=dep, actor=caller.actor
     )
-    log.info("account %s changed through %s", u.id, name)
+    log.info("account %s changed through %s", u.id, caller.name)
     return web.json_response(_json(u))
 
 
 async def _switch(request: web.Request, active: bool) -> web.Response:
     _ = gettext_of(request)
-    s, name = _steward(request)
+    s, caller = _steward(request)
     target = _person(request, s)
     if not may_deactivate(s, policy.account(target)):
         raise PageError(403, _("You cannot deactivate your own account."), "forbidden")
     people_ = request.app[keys.PEOPLE]
     if active:
-        u = people_.reactivate(target.id)
+        u = people_.reactivate(target.id, caller.actor)
         await back_into_live_classes(request, u)
     else:
-        u = people_.deactivate(target.id)
+        u = people_.deactivate(target.id, caller.actor)
         await out_of_live_classes(request, u)
-    log.info("account %s %s through %s", u.id, "reactivated" if active else "deactivated", name)
+    log.info(
+        "account %s %s through %s", u.id, "reactivated" if active else "deactivated", caller.name
+    )
     return web.json_response(_json(u))
 
 

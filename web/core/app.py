@@ -15,6 +15,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from ..api import admission as admission_api
+from ..api import audit as audit_api
 from ..api import classes as classes_api
 from ..api import excuses as excuses_api
 from ..api import groups as groups_api
@@ -28,6 +29,7 @@ from ..api import timetable as timetable_api
 from ..pages import (
     agencies,
     attendance,
+    audit,
     group_import,
     health,
     home,
@@ -81,7 +83,7 @@ ROUTE_TABLES = (
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
     structure.routes, agencies.routes, structure_api.routes,
     people_import.routes, people.routes, profile.routes, people_api.routes,
-    notices.routes, notices_api.routes,
+    notices.routes, notices_api.routes, audit.routes, audit_api.routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 

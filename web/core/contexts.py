@@ -18,6 +18,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from access.api_keys import SqliteApiKeys
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from admission.sqlite_excuses import SqliteExcuses
@@ -67,6 +68,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
     app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
     app[keys.PEOPLE] = SqlitePeople(db, settings.clock)
+    app[keys.AUDIT] = SqliteAudit(db, settings.clock)
     app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
     app[keys.EXCUSES] = SqliteExcuses(db, settings.clock)
     app[keys.GUESTS] = SqliteGuests(db, settings.clock)
@@ -83,6 +85,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
             app[keys.ADMISSION],
         ),
         frozenset(settings.webhook_allowed_hosts),
+        settings.clock,
     )
     app[keys.NOTICES] = Notices(
         db, app[keys.TIMETABLE], app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.EXCUSES],

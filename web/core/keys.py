@@ -11,6 +11,7 @@ from aiohttp import web
 
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from access.throttle import Limits
@@ -41,6 +42,7 @@ DB = web.AppKey("db", sqlite3.Connection)
 ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
 API_KEYS = web.AppKey("api_keys", SqliteApiKeys)
 PEOPLE = web.AppKey("people", SqlitePeople)
+AUDIT = web.AppKey("audit", SqliteAudit)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)

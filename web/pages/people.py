@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from access.audit import Action, ObjectKind
 from access.errors import LoginTaken, UserNotFound
 from access.models import LOGIN_RE, Role, User
 from access.people import Account, manageable_departments, manageable_roles, may_make
@@ -21,7 +22,7 @@ from scheduler.models import Department
 from scheduler.roster import MAX_NAME
 
 from ..core import clock, keys, policy
-from ..core.http import PageError, gettext_of, redirect, render, require_session
+from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 from ..core.i18n import N_
 from ..core.labels import role_labels
 
@@ -209,7 +210,11 @@ async def create_person(request: web.Request) -> web.StreamResponse:
     assert d.role is not None
     try:
         made = request.app[keys.ACCOUNTS].create_user(
-            login=d.login, full_name=d.full_name, role=d.role, department_id=d.department_id
+            login=d.login,
+            full_name=d.full_name,
+            role=d.role,
+            department_id=d.department_id,
+            actor=actor(user),
         )
     except LoginTaken:
         return _new_form(request, user, form, _("This login is taken."), 409)
@@ -267,7 +272,11 @@ async def update_person(request: web.Request) -> web.StreamResponse:
         return person_page(request, user, person, error=problem, status=400)
     assert d.role is not None
     request.app[keys.PEOPLE].update(
-        person.id, full_name=d.full_name, role=d.role, department_id=d.department_id
+        person.id,
+        full_name=d.full_name,
+        role=d.role,
+        department_id=d.department_id,
+        actor=actor(user),
     )
     log.info("user %s edited account %s", user.id, person.id)
     return redirect(f"/people/{person.id}")
@@ -282,10 +291,10 @@ def _switch(active: bool) -> Callable[[web.Request], Any]:
             raise PageError(403, _("You cannot deactivate your own account."), "forbidden")
         people = request.app[keys.PEOPLE]
         if active:
-            people.reactivate(person.id)
+            people.reactivate(person.id, actor(user))
             await back_into_live_classes(request, person)
         else:
-            people.deactivate(person.id)
+            people.deactivate(person.id, actor(user))
             await out_of_live_classes(request, person)
         log.info("user %s %s account %s", user.id, "reactivated" if active else "deactivated",
                  person.id)  # fmt: skip
@@ -330,6 +339,14 @@ def issue_link(request: web.Request, user: User, person: User) -> str:
     """A set-password link for ``person`` (the caller checked who may issue it)."""
     token = request.app[keys.SIGNER].mint_password_set(
         user_id=person.id, ttl=SET_LINK_TTL, role=person.role.value, issuer_id=user.id
+    )
+    request.app[keys.AUDIT].record(
+        actor(user),
+        Action.PASSWORD_LINK,
+        ObjectKind.ACCOUNT,
+        person.id,
+        label=person.login,
+        after={"valid_hours": int(SET_LINK_TTL // 3600)},  # the link itself is kept nowhere
     )
     log.info("user %s issued a set-password link for account %s", user.id, person.id)
     return f"{request.scheme}://{request.host}/password/set?{urlencode({'token': token})}"

@@ -29,7 +29,7 @@ from control.import_worker import parse_in_worker
 from scheduler.roster import MAX_ROWS, RosterFileError, make_row
 
 from ..core import keys, policy
-from ..core.http import MAX_BODY, PageError, gettext_of, render
+from ..core.http import MAX_BODY, PageError, actor, gettext_of, render
 from ..core.labels import role_labels
 from .group_import import TOO_LARGE, file_message, import_key, seal, unseal
 from .people import require_steward
@@ -202,7 +202,7 @@ async def import_confirm(request: web.Request) -> web.Response:
         if c.role is not None
     ]
     try:
-        made = request.app[keys.PEOPLE].create_many(people)
+        made = request.app[keys.PEOPLE].create_many(people, actor(user))
     except LoginTaken:
         return _page(request, checked, error=_("This login is taken."), status=409)
     log.info("user %s imported %d accounts", user.id, len(made))

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from access.audit import Action
 from access.errors import TokenInvalid, UserNotFound
 from access.models import User
 from access.passwords import (
@@ -26,6 +27,7 @@ from ..core.http import (
     LANG_COOKIE,
     SESSION_COOKIE,
     PageError,
+    actor,
     gettext_of,
     redirect,
     render,
@@ -130,7 +132,10 @@ async def change_password(request: web.Request) -> web.Response:
     if problem is not None:
         return _profile(request, user, error=problem, status=400)
     request.app[keys.ACCOUNTS].change_password(
-        user.id, await hashed(request, new), keep_session=request.cookies.get(SESSION_COOKIE, "")
+        user.id,
+        await hashed(request, new),
+        keep_session=request.cookies.get(SESSION_COOKIE, ""),
+        actor=actor(user),
     )
     log.info("user %s changed their password", user.id)
     return _profile(request, user, done=_("Your password is changed. Your other sessions ended."))
@@ -237,6 +242,6 @@ async def password_set(request: web.Request) -> web.StreamResponse:
             _("This set-password link is not valid, was used or has expired. Ask for a new one."),
             "token_used",
         )
-    accounts.change_password(user.id, password_hash)
+    accounts.change_password(user.id, password_hash, actor=actor(user), action=Action.PASSWORD_SET)
     log.info("user %s set their password through a link", user.id)
     return redirect(f"/signin?login={user.login}&set=1")
