@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from .addresses import optional_address
 from .errors import LoginTaken, UserNotFound
 from .models import LOGIN_RE, Role, User
 from .sqlite_store import _user
@@ -34,6 +35,7 @@ class NewPerson:
     full_name: str
     role: Role
     department_id: int | None = None
+    email: str | None = None
 
 
 def _like(text: str) -> str:
@@ -78,13 +80,19 @@ class SqlitePeople:
         return [_user(r) for r in rows], int(total)
 
     def update(
-        self, user_id: int, *, full_name: str, role: Role, department_id: int | None
-    ) -> User:
+        self, user_id: int, *, full_name: str, role: Role, department_id: int | None,
+        email: str | None = None,
+    ) -> User:  # fmt: skip
+        """Change an account; ``email`` None leaves the address as it is, blank removes it
+        (``ValueError`` if it is not an address)."""
         User(id=user_id, login="xx", full_name=full_name, role=role)  # validates
+        keep = email is None
+        address = None if keep else optional_address(email)
         with self._db:
             cur = self._db.execute(
-                "UPDATE users SET full_name = ?, role = ?, department_id = ? WHERE id = ?",
-                (full_name.strip(), role.value, department_id, user_id),
+                "UPDATE users SET full_name = ?, role = ?, department_id = ?,"
+                " email = CASE WHEN ? THEN email ELSE ? END WHERE id = ?",
+                (full_name.strip(), role.value, department_id, keep, address, user_id),
             )
         if cur.rowcount != 1:
             raise UserNotFound(f"No user with id {user_id}")
@@ -131,13 +139,21 @@ class SqlitePeople:
         for p in people:
             if not LOGIN_RE.match(p.login):
                 raise ValueError(f"Login {p.login!r} is not valid")
+            optional_address(p.email)
         try:
             with self._db:
                 for p in people:
                     cur = self._db.execute(
-                        "INSERT INTO users (login, full_name, role, department_id, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (p.login, p.full_name.strip(), p.role.value, p.department_id, now),
+                        "INSERT INTO users (login, full_name, role, department_id, email,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            p.login,
+                            p.full_name.strip(),
+                            p.role.value,
+                            p.department_id,
+                            optional_address(p.email),
+                            now,
+                        ),
                     )
                     assert cur.lastrowid is not None
                     ids.append(cur.lastrowid)

@@ -45,6 +45,7 @@ from ..pages.excuses import routes as excuse_routes
 from ..pages.groups import routes as group_routes
 from ..pages.guests import routes as guest_routes
 from ..pages.ical import routes as ical_routes
+from ..pages.mail import routes as mail_routes
 from ..pages.practice import routes as practice_routes
 from ..pages.programmes import routes as programme_routes
 from ..pages.reports import routes as report_routes
@@ -55,6 +56,7 @@ from .contexts import (
     cluster_media_node,
     control_node,
     disconnect_participants,
+    mail_delivery,
     media_plane,
     monthly_guarantee,
     open_database,
@@ -77,7 +79,7 @@ ROUTE_TABLES = (
     group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
     structure.routes, agencies.routes, structure_api.routes,
-    people_import.routes, people.routes, profile.routes, people_api.routes,
+    people_import.routes, people.routes, profile.routes, people_api.routes, mail_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
@@ -117,6 +119,7 @@ def create_app(
     app.cleanup_ctx.append(chain_digests)
     app.cleanup_ctx.append(monthly_guarantee)
     app.cleanup_ctx.append(webhook_delivery)
+    app.cleanup_ctx.append(mail_delivery)
     app.on_shutdown.append(disconnect_participants)
     for table in ROUTE_TABLES:
         app.add_routes(table)

@@ -1,6 +1,6 @@
 """The application's resources, each a cleanup context: the database and its stores, the media
 plane (or a cluster's control node or media node), the practice rooms, and the background jobs
-(recording retention, chain digests, the monthly guarantee, webhook delivery)."""
+(recording retention, chain digests, the monthly guarantee, webhook and mail delivery)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ from control.gate import LocalGate
 from control.idempotency import Idempotency
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
+from control.mail import Mailbox
+from control.mail_delivery import Security, SmtpServer
+from control.mail_delivery import running as mail_running
 from control.webhook_delivery import running
 from control.webhook_sources import Sources
 from control.webhooks import Webhooks
@@ -71,6 +74,13 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     app[keys.GUESTS] = SqliteGuests(db, settings.clock)
     app[keys.ADMISSION] = SqliteAdmission(db, settings.clock)
     app[keys.IDEMPOTENCY] = Idempotency(db)
+    app[keys.MAIL] = Mailbox(
+        db,
+        settings.clock,
+        enabled=settings.mail_enabled,
+        domain=settings.smtp_from.rpartition("@")[2] or "sabaq.invalid",
+        backoff_base=settings.smtp_retry_seconds,
+    )
     app[keys.LEDGER] = SqliteLedger(db, settings.clock)
     app[keys.WEBHOOKS] = Webhooks(
         db,
@@ -394,6 +404,32 @@ async def webhook_delivery(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     async with running(app[keys.WEBHOOKS], every):
+        yield
+
+
+def smtp_server(settings: Settings) -> SmtpServer:
+    security: Security = (
+        "tls" if settings.smtp_security == "tls"
+        else "none" if settings.smtp_security == "none" else "starttls"
+    )  # fmt: skip
+    return SmtpServer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        security=security,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+    )
+
+
+async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
+    """The e-mail outbox sent over SMTP, with retries; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    if not settings.mail_enabled:
+        yield
+        return
+    server = smtp_server(settings)
+    async with mail_running(app[keys.MAIL], server, settings.smtp_interval_seconds, settings.clock):
         yield
 
 
