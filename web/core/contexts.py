@@ -425,7 +425,7 @@ def smtp_server(settings: Settings) -> SmtpServer:
 async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
     """The e-mail outbox sent over SMTP, with retries; nothing without SABAQ_SMTP_HOST."""
     settings = app[keys.SETTINGS]
-    if not settings.mail_enabled:
+    if not settings.mail_enabled or not settings.smtp_interval_seconds:
         yield
         return
     server = smtp_server(settings)

@@ -173,7 +173,8 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
     smtp_from: str = ""
-    # How often the outbox is looked at, and the first wait after a failed try (doubling).
+    # How often the outbox is looked at (0: never: tests deliver themselves), and the first
+    # wait after a failed try (doubling).
     smtp_interval_seconds: float = 5.0
     smtp_retry_seconds: float = 30.0
     # How long before a class a guest's invite opens (the lobby).
@@ -318,7 +319,7 @@ class Settings:
             event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
             event_delay_bound_seconds=_number(env, "SABAQ_EVENT_DELAY_BOUND_SECONDS", 30),
             behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
-            smtp_interval_seconds=_number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5),
+            smtp_interval_seconds=_number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5, zero=True),
             smtp_retry_seconds=_number(env, "SABAQ_SMTP_RETRY_SECONDS", 30),
             **_smtp(env),
         )
