@@ -65,6 +65,10 @@ MAX_SUBJECT = 500
 MAX_RECIPIENTS = 20
 MAX_ATTEMPTS = 20  # with the doubling wait, about a day of retries, then given up
 MAX_BACKOFF = 3600.0
+# The files of a message sent or given up this long ago are dropped (an XLSX a month adds up);
+# the message's row stays, so its key is still never queued again.
+KEEP_ATTACHMENTS = 90 * 86400.0
+PRUNE_EVERY = 3600.0
 
 
 class MailState(enum.StrEnum):
@@ -236,6 +240,16 @@ class Mailbox:
                 " WHERE id = ?",
                 (now, error[:500], mail_id),
             )
+
+    def forget_attachments(self, before: float) -> int:
+        """Drop the attachments of messages sent or given up before ``before``; how many."""
+        with self._db:
+            cur = self._db.execute(
+                "DELETE FROM mail_attachments WHERE mail_id IN (SELECT id FROM mail_outbox"
+                " WHERE sent_at < ?1 OR failed_at < ?1)",
+                (before,),
+            )
+        return cur.rowcount
 
     # -- reading --------------------------------------------------------------------------------
     def get(self, key: str) -> Mail | None:

@@ -19,7 +19,7 @@ from typing import Literal
 
 import aiosmtplib
 
-from .mail import Mail, Mailbox
+from .mail import KEEP_ATTACHMENTS, PRUNE_EVERY, Mail, Mailbox
 
 log = logging.getLogger("sabaq.control.mail_delivery")
 
@@ -118,6 +118,9 @@ async def deliver_once(box: Mailbox, server: SmtpServer, now: float) -> int:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 box.deferred(mail.id, now, _words(exc))
                 break  # the connection is gone: the rest wait for the next pass
+            except ValueError as exc:  # a message that cannot be written out: never will be
+                box.failed(mail.id, now, f"cannot be sent: {exc}")
+                continue
             # Accepted: recorded at once, before anything else is awaited.
             note = "; ".join(f"{r}: {a.code} {a.message}" for r, a in refused.items())
             box.sent(mail.id, now, note)
@@ -139,9 +142,13 @@ async def running(
     """The deliverer, while the application runs: a pass every ``every`` seconds."""
 
     async def loop() -> None:
+        pruned = 0.0
         while True:
             try:
                 await deliver_once(box, server, clock())
+                if clock() - pruned > PRUNE_EVERY:
+                    pruned = clock()
+                    box.forget_attachments(pruned - KEEP_ATTACHMENTS)
             except Exception:
                 log.exception("mail delivery failed; trying again")
             await asyncio.sleep(every)

@@ -110,6 +110,10 @@ async def test_attachments_arrive_intact_and_a_key_is_queued_once(
     assert [p.get_content_type() for p in parts] == [XLSX, "text/plain"]
     assert parts[0].get_content() == content
     assert parts[1].get_payload(decode=True) == "Сәлем\n".encode()
+    # Months later the files go; the row stays, and its key is still never queued again.
+    assert box.forget_attachments(clock() - 1) == 0
+    assert box.forget_attachments(clock() + 1) == 2
+    assert not box.enqueue("hr:1:2027-03", to, "ru", "Табель", "Во вложении.", files)
     db.close()
 
 
