@@ -80,8 +80,10 @@ def _words(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
-async def deliver_once(box: Mailbox, server: SmtpServer, now: float) -> int:
-    """Send what is due now; returns how many the server accepted."""
+async def deliver_once(
+    box: Mailbox, server: SmtpServer, now: float, stop: asyncio.Event | None = None
+) -> int:
+    """Send what is due now, until ``stop`` is set; returns how many the server accepted."""
     due = box.due(now)
     if not due:
         return 0
@@ -89,7 +91,11 @@ async def deliver_once(box: Mailbox, server: SmtpServer, now: float) -> int:
     try:
         await client.connect()
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        error = f"cannot reach the mail server: {_words(exc)}"
+        error = (
+            f"the mail server refused the sign-in (SABAQ_SMTP_USER/PASSWORD): {_words(exc)}"
+            if isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+            else f"cannot reach the mail server: {_words(exc)}"
+        )
         log.info("mail: %s; %d messages wait", error, len(due))
         for mail in due:
             box.deferred(mail.id, now, error)
@@ -98,6 +104,8 @@ async def deliver_once(box: Mailbox, server: SmtpServer, now: float) -> int:
     accepted = 0
     try:
         for mail in due:
+            if stop is not None and stop.is_set():
+                break
             try:
                 refused, _answer = await client.send_message(
                     compose(mail, server.sender), sender=server.sender,
@@ -140,23 +148,28 @@ async def running(
     box: Mailbox, server: SmtpServer, every: float, clock: Callable[[], float]
 ) -> AsyncIterator[None]:
     """The deliverer, while the application runs: a pass every ``every`` seconds."""
+    # Stopping is said twice: Python 3.11's wait_for (inside aiosmtplib) may swallow a
+    # cancellation that lands as the server answers, so the loop also looks at ``stop``.
+    stop = asyncio.Event()
 
     async def loop() -> None:
         pruned = 0.0
-        while True:
+        while not stop.is_set():
             try:
-                await deliver_once(box, server, clock())
+                await deliver_once(box, server, clock(), stop)
                 if clock() - pruned > PRUNE_EVERY:
                     pruned = clock()
                     box.forget_attachments(pruned - KEEP_ATTACHMENTS)
             except Exception:
                 log.exception("mail delivery failed; trying again")
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
 
     task = asyncio.create_task(loop(), name="sabaq-mail")
     try:
         yield
     finally:
+        stop.set()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

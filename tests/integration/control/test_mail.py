@@ -6,6 +6,7 @@ and recorded."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,8 +16,8 @@ import pytest
 from access.models import Role, User
 from control.database import connect
 from control.mail import MAX_ATTEMPTS, Attachment, Mailbox, MailState, message_id
-from control.mail_delivery import SmtpServer, deliver_once, running
-from tests.smtp_server import MailServer
+from control.mail_delivery import Security, SmtpServer, deliver_once, running
+from tests.smtp_server import MailServer, self_signed
 from web.core.i18n import load_catalogues
 from web.core.mail import language_of, render
 from web.pages.guests import INVITE_BODY, INVITE_SUBJECT
@@ -199,6 +200,38 @@ async def test_a_4xx_answer_is_retried_and_a_5xx_answer_given_up(
         clock.at += 3600
         await deliver_once(box, _server(smtp), clock())
     assert box.get("d") is not None and box.get("d").state is MailState.FAILED  # type: ignore[union-attr]
+    db.close()
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_over_tls_with_a_sign_in(tmp_path: Path, security: Security) -> None:
+    """The settings for a server off this machine: the connection encrypted (STARTTLS, or TLS
+    from the first byte), the certificate checked, the password sent only inside it."""
+    clock = Ticks()
+    db, box = _box(tmp_path / "db.sqlite3", clock)
+    smtp = MailServer(certificate=self_signed(tmp_path), security=security,
+                      login=("sabaq", "pw-Zq81"))  # fmt: skip
+    await smtp.start()
+    try:
+        box.enqueue("tls:1", "reader@academy.test", "ru", "Тема", "Текст")
+        server = SmtpServer(
+            host="127.0.0.1", port=smtp.port, sender="sabaq@academy.test", security=security,
+            user="sabaq", password="wrong", timeout=5, tls_context=smtp.client_context(),
+        )  # fmt: skip
+        assert await deliver_once(box, server, clock()) == 0  # a wrong password: kept
+        assert box.recent()[0].state is MailState.PENDING
+        assert "refused the sign-in" in box.recent()[0].last_error
+        assert "535" in box.recent()[0].last_error
+        clock.at += 3600
+        untrusted = dataclasses.replace(server, password="pw-Zq81", tls_context=None)
+        assert await deliver_once(box, untrusted, clock()) == 0  # an unknown certificate
+        assert "cannot reach the mail server" in box.recent()[0].last_error
+        clock.at += 3600
+        good = dataclasses.replace(server, password="pw-Zq81")
+        assert await deliver_once(box, good, clock()) == 1, box.recent()[0].last_error
+    finally:
+        await smtp.stop()
+    assert smtp.signed_in == ["sabaq"] and smtp.inbox.subjects() == ["Тема"]
     db.close()
 
 
