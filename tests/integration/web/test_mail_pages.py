@@ -6,6 +6,7 @@ shown as not delivered, with the server's answer); nobody else does."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator
@@ -254,3 +255,25 @@ async def test_staff_see_the_mail_queue_and_nobody_else(
     for who in (academy.teacher_id, academy.student_ids[0], accounts.by_login("director")[0].id,
                 accounts.by_login("head")[0].id):  # fmt: skip
         assert (await sign_in_to(mailing, who).get("/mail")).status == 403, who
+
+
+async def test_the_running_application_sends_what_is_queued(
+    settings: Settings, smtp: MailServer
+) -> None:
+    """The sender the application starts (not a pass the test runs) delivers the outbox."""
+    on = dataclasses.replace(
+        settings, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none",
+        smtp_from="sabaq@academy.test", smtp_interval_seconds=0.05,
+    )  # fmt: skip
+    server = TestServer(create_app(on), host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        server.app[keys.MAIL].enqueue("t:1", "reader@academy.test", "kk", "Хабарлама", "Мәтін")
+        for _ in range(200):
+            if smtp.inbox.received:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await server.close()
+    assert smtp.inbox.subjects() == ["Хабарлама"]
+    assert smtp.inbox.received[0].message["Message-ID"].endswith("@academy.test>")
