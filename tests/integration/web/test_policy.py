@@ -497,6 +497,7 @@ def cases(w: World) -> list[Case]:
         Case("/excuses/new", "/excuses/new", ACADEMY, None),
         Case("/api-keys", "/api-keys", ACADEMY, None),
         Case("/webhooks", "/webhooks", ACADEMY, None),
+        Case("/mail", "/mail", ACADEMY, None),  # the mail queue: people's addresses
     ]
 
 
