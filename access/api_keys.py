@@ -58,10 +58,18 @@ class ApiKey:
     created_at: float
     revoked_at: float | None
     last_used_at: float | None
+    maker_active: bool = True  # the account that made it is not deactivated (else refused)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+# A key with whether the account that made it is deactivated (its keys are refused then).
+_SELECT = (
+    "SELECT k.*, u.deactivated_at AS maker_deactivated_at FROM api_keys k"
+    " LEFT JOIN users u ON u.id = k.created_by"
+)
 
 
 def _hash(key: str) -> str:
@@ -78,6 +86,7 @@ def _key(row: sqlite3.Row) -> ApiKey:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        maker_active=row["maker_deactivated_at"] is None,
     )
 
 
@@ -111,20 +120,22 @@ class SqliteApiKeys:
         return self.get(cur.lastrowid), secret
 
     def get(self, key_id: int) -> ApiKey:
-        row = self._db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        row = self._db.execute(f"{_SELECT} WHERE k.id = ?", (key_id,)).fetchone()
         if row is None:
             raise ApiKeyInvalid(f"No API key with id {key_id}")
         return _key(row)
 
     def verify(self, secret: str) -> ApiKey:
-        """The active key with this secret (its use noted), or ``ApiKeyInvalid``."""
+        """The active key with this secret (its use noted), or ``ApiKeyInvalid``. A key speaks
+        for the account that made it: once that account is deactivated, its keys are refused
+        too (reactivated, they work again; a key to keep is made anew by someone who stays)."""
         if not secret.startswith(PREFIX) or len(secret) > 200 or not secret.isascii():
             raise ApiKeyInvalid("Not a Sabaq API key")
-        row = self._db.execute(
-            "SELECT * FROM api_keys WHERE key_hash = ?", (_hash(secret),)
-        ).fetchone()
+        row = self._db.execute(f"{_SELECT} WHERE k.key_hash = ?", (_hash(secret),)).fetchone()
         if row is None or row["revoked_at"] is not None:
             raise ApiKeyInvalid("The API key is unknown or revoked")
+        if row["maker_deactivated_at"] is not None:
+            raise ApiKeyInvalid("The account that made this API key is deactivated")
         now = self._clock()
         if row["last_used_at"] is None or now - row["last_used_at"] > 60:
             with self._db:  # noted at most once a minute: not a write per call
@@ -143,5 +154,5 @@ class SqliteApiKeys:
         return self.get(key_id)
 
     def listed(self) -> list[ApiKey]:
-        rows = self._db.execute("SELECT * FROM api_keys ORDER BY revoked_at IS NOT NULL, id DESC")
+        rows = self._db.execute(f"{_SELECT} ORDER BY k.revoked_at IS NOT NULL, k.id DESC")
         return [_key(r) for r in rows.fetchall()]

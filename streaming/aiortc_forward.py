@@ -325,6 +325,16 @@ class ForwardedTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
 
+    def restart(self) -> None:
+        """Go on from the next key frame, asked for now: what is queued is dropped (a consumer
+        that skipped frames, the recording of a camera turned on again)."""
+        if self.kind != "video":
+            return
+        self.dropped += len(self._queue)
+        self._queue.clear()
+        self._need_keyframe = True
+        self.hub.request_keyframe()
+
     def stop(self) -> None:
         self.hub.viewers.discard(self)
         super().stop()

@@ -213,5 +213,12 @@ class AiortcRecording:
     def note_chat(self, at: float, name: str, text: str) -> None:
         self._recording.note_chat(at, name, text)
 
+    def hold(self, labels: frozenset[str]) -> None:
+        self._recording.hold(labels)
+
+    def pictures(self) -> dict[str, int]:
+        """The video frames written so far, by file name (see ``WebmRecording.pictures``)."""
+        return self._recording.pictures()
+
     async def stop(self) -> list[str]:
         return await self._recording.stop()

@@ -63,6 +63,7 @@ class ClassroomMixin(MembershipMixin):
         target.hand_ticket = 0
         self._hands.pop(target.user_id, None)
         await target.send("floor_granted", camera=floor is Floor.AUDIO_VIDEO)
+        await self._rerecord(target)  # in a seminar their camera, published already, is recorded
         await self._broadcast_state()
 
     async def revoke_floor(self, by_pid: str | None, target_pid: str) -> None:

@@ -47,6 +47,9 @@ class HearsAudioLevel(Protocol):
 class RecordingMedia(Protocol):
     # A microphone in the class's sound (a student with the floor), or out of it (None).
     def set_voice(self, key: str, media: PublisherMedia | None) -> None: ...
+    # The pictures (by file label) held back now: a camera its owner turned off is not
+    # written even if the browser goes on sending it; released, it goes on from a key frame.
+    def hold(self, labels: frozenset[str]) -> None: ...
     # A public chat message said while it records (``at``: seconds since the epoch), into the
     # recording's chat sidecar. Never a private one.
     def note_chat(self, at: float, name: str, text: str) -> None: ...

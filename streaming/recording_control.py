@@ -14,14 +14,20 @@ the class's sound (see ``webm_recorder``):
   chose to give the floor with camera while everyone is shown that it records. The picture is
   kept under the same visibility (the group, its teachers, staff) and retention as the rest.
   A student with the floor for sound only is heard, never seen; a student's camera is never
-  recorded without the floor.
+  recorded without the floor, in a seminar (where students publish without it) too.
 
-Microphones are not files: the teacher's, a presenter's and a student's with the floor are mixed
-into the class's sound. A student's microphone joins and leaves that sound without a new file;
-every change of the pictures recorded (a camera or screen published or stopped, a presenter or a
-student with camera leaving) closes the files and opens new ones from that moment, so that the
-files of one stamp cover the same stretch of the class and play side by side. The recording
-stops when neither the teacher nor a presenting guest publishes anything.
+Microphones are not files: the teacher's, a presenter's and a student's with the floor (in a
+seminar, every student's who publishes one) are mixed into the class's sound. A student's
+microphone joins and leaves that sound without a new file; every change of the pictures recorded
+(a camera or screen published or stopped, a presenter or a student with camera leaving) closes
+the files and opens new ones from that moment, so that the files of one stamp cover the same
+stretch of the class and play side by side. The recording stops when neither the teacher nor a
+presenting guest publishes anything.
+
+What its owner turned off is not recorded, even if the browser goes on sending it: a muted
+microphone (their own choice or the teacher's mute) leaves the class's sound; a camera turned
+off is held back from its file, which goes on with the sound and takes the picture up again from
+a key frame when the camera is on (turning a camera off or on does not cut the files).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from access.models import ClassRole
 
 from .events import MediaEvent
 from .media_ports import PublisherMedia
-from .participant import Participant
+from .participant import Floor, Participant
 from .room_core import RoomCore
 
 Recorded = dict[str, tuple[PublisherMedia, tuple[str, ...]]]
@@ -96,7 +102,8 @@ class RecordingMixin(RoomCore):
             role = FILE_ROLE.get(p.role)
             pubs = dict(p.publications)
             if p.role is ClassRole.LEARNER:  # only a camera given with the floor
-                pubs = {n: pub for n, pub in pubs.items() if "camera" in pub.tracks}
+                with_camera = p.floor is Floor.AUDIO_VIDEO
+                pubs = {n: pub for n, pub in pubs.items() if with_camera and "camera" in pub.tracks}
             if role is None or not pubs:
                 continue
             n = count[role] = count.get(role, 0) + 1
@@ -105,12 +112,22 @@ class RecordingMixin(RoomCore):
                 out[f"{p.id}/{name}"] = (pub.media, tuple(prefix + t for t in pub.tracks))
         return out
 
+    def _held_pictures(self) -> frozenset[str]:
+        """The labels of the recorded cameras whose owners turned them off."""
+        held: set[str] = set()
+        for key, (_media, labels) in self._recordable().items():
+            p = self.participants.get(key.split("/", 1)[0])
+            if p is not None and not p.camera_on:
+                held.update(label for label in labels if label.endswith("camera"))
+        return frozenset(held)
+
     def _record(self) -> None:
         recordable = self._recordable()
         self.recording = self._media.new_recording(self.class_id, recordable)
         self._recorded_set = [(key, media) for key, (media, _) in recordable.items()]
+        self.recording.hold(self._held_pictures())
         for p in self.participants.values():
-            if p.role is not ClassRole.HOST and "main" in p.publications:
+            if "main" in p.publications:
                 self._set_voice(p)
 
     async def stop_recording(self, pid: str | None = None, reason: str = "stopped") -> None:
@@ -138,11 +155,22 @@ class RecordingMixin(RoomCore):
         )
 
     def _set_voice(self, p: Participant) -> None:
-        """A microphone other than the teacher's (a presenter's, a student's with the floor) is
-        in the recording's sound while they publish one."""
+        """A microphone is in the recording's sound while its owner publishes it and has it on:
+        the teacher's (the sound's first voice, ``host``), a presenter's, a student's with the
+        floor or in a seminar."""
         main = p.publications.get("main")
-        if self.recording is not None:
-            self.recording.set_voice(p.id, main.media if main is not None else None)
+        if self.recording is None:
+            return
+        key = "host" if p.role is ClassRole.HOST else p.id
+        heard = main is not None and p.microphone_on
+        self.recording.set_voice(key, main.media if main is not None and heard else None)
+
+    def _rehold_recording(self, p: Participant) -> None:
+        """``p`` turned their microphone or camera off or on: the recording follows at once."""
+        if self.recording is None:
+            return
+        self.recording.hold(self._held_pictures())
+        self._set_voice(p)
 
     async def _rerecord(self, p: Participant) -> None:
         """What ``p`` publishes changed, or ``p`` left. A change of the pictures recorded: new

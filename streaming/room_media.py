@@ -213,6 +213,7 @@ class MediaMixin(RecordingMixin):
         p.microphone_on, p.camera_on = microphone, camera
         self._remember_media_state(p)
         self._reapply_holds(p)
+        self._rehold_recording(p)
         if microphone:
             self._heard_again()
         await self._broadcast_state()

@@ -192,6 +192,7 @@ class AudioMix:
 @dataclass
 class _File:
     path: Path
+    label: str
     video: ForwardedTrack
     container: Any = None
     streams: dict[str, Any] = field(default_factory=dict)
@@ -209,10 +210,11 @@ class WebmRecording:
         self._chat = directory / f"{stamp}-chat.jsonl"
         self._chat_lines = 0
         self._files = [
-            _File(path=directory / f"{stamp}-{label}.webm", video=hub.subscribe())
+            _File(path=directory / f"{stamp}-{label}.webm", label=label, video=hub.subscribe())
             for label, hub in video.items()
             if hub.mime in CODECS
         ]
+        self._held: frozenset[str] = frozenset()
         self._tasks = [asyncio.create_task(self._pump(f)) for f in self._files]
         self._mix = AudioMix(self._sound)
         if audio is not None:
@@ -238,6 +240,19 @@ class WebmRecording:
             log.exception("recording %s: a chat message could not be written", self._chat.name)
             return
         self._chat_lines += 1
+
+    def hold(self, labels: frozenset[str]) -> None:
+        """Pictures not to write (by label) from now: a camera turned off. One released goes
+        on from its next key frame, asked for now."""
+        for f in self._files:
+            if f.label in self._held and f.label not in labels:
+                f.video.restart()
+        self._held = labels
+
+    def pictures(self) -> dict[str, int]:
+        """The video frames written so far, by file name: 0 for a file still waiting for its
+        picture's first key frame (a file starts with one)."""
+        return {f.path.name: f.frames for f in self._files}
 
     def _sound(self, data: bytes, at: float) -> None:
         for f in self._files:
@@ -266,6 +281,8 @@ class WebmRecording:
                 packet = await f.video.recv()
             except MediaStreamError:
                 return
+            if f.label in self._held:
+                continue
             data = bytes(packet)
             if f.container is None:
                 try:

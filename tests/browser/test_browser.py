@@ -949,7 +949,8 @@ async def test_every_page_keeps_to_its_content_security_policy(
         academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance", "/profile"],
         learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],
         head.id: ["/", f"/classes/{c}/guests/new", "/people"],
-        director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}", "/structure"],
+        director.id: ["/", f"/guests/{guest.id}", f"/excuses/{excuse.id}", "/structure",
+                      "/notices"],
     }  # fmt: skip
     errors: list[str] = []
     async with chromium() as browser:
@@ -1038,6 +1039,9 @@ async def test_each_roles_main_pages_in_kazakh_and_russian_on_a_laptop_and_a_pho
         ]),
         ("director", director.id, [
             ("approvals", "/excuses", "Excuse requests", _("Excuse requests"), None, None),
+            ("home", "/", "Waiting for a decision", _("My classes"),
+             _("Excuse requests waiting for your decision"), "/excuses"),
+            ("notices", "/notices", "Notices", _("Notices"), None, None),
         ]),
     ]  # fmt: skip
     requests = [

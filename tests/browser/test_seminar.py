@@ -209,6 +209,13 @@ async def test_a_seminar_of_six_shows_every_camera_and_follows_the_speaker(
             await camera_on(page)
         # -- A speaks: the teacher's stage shows A, highlighted ---------------------------------
         await until_speaker(teacher, names[3])
+        # In a seminar students speak and show themselves without the floor: the teacher's
+        # roster offers no floor to give, and a mute for each student who publishes.
+        roster = teacher.locator("#roster")
+        for floor in ("giveFloor", "giveFloorCamera"):
+            await expect(roster.get_by_role("button", name=t[floor], exact=True)).to_have_count(0)
+        mute = t["muteWho"].replace("{name}", names[3])
+        await expect(roster.get_by_role("button", name=mute, exact=True)).to_be_visible()
         # -- A leaves, B speaks: the stage moves to B --------------------------------------------
         await a.locator("#leave").click()
         await camera_on(b)

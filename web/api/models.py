@@ -449,3 +449,9 @@ class ErrorDetail(Response):
 
 class Error(Response):
     error: ErrorDetail
+
+
+class UnreadNotices(Response):
+    """How many of the signed-in person's notices are unread (the header's badge)."""
+
+    unread: int

@@ -19,6 +19,7 @@ from ..api import classes as classes_api
 from ..api import excuses as excuses_api
 from ..api import groups as groups_api
 from ..api import guests as guests_api
+from ..api import notices as notices_api
 from ..api import openapi as openapi_api
 from ..api import people as people_api
 from ..api import reports as reports_api
@@ -31,6 +32,7 @@ from ..pages import (
     health,
     home,
     invites,
+    notices,
     people,
     people_import,
     planning,
@@ -59,6 +61,7 @@ from .contexts import (
     mail_delivery,
     media_plane,
     monthly_guarantee,
+    notice_collector,
     open_database,
     practice_rooms,
     recording_retention,
@@ -79,7 +82,8 @@ ROUTE_TABLES = (
     group_routes, group_import.routes, programme_routes, guest_routes, invites.routes,
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
     structure.routes, agencies.routes, structure_api.routes,
-    people_import.routes, people.routes, profile.routes, people_api.routes, mail_routes,
+    people_import.routes, people.routes, profile.routes, people_api.routes,
+    notices.routes, notices_api.routes, mail_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
@@ -120,6 +124,7 @@ def create_app(
     app.cleanup_ctx.append(monthly_guarantee)
     app.cleanup_ctx.append(webhook_delivery)
     app.cleanup_ctx.append(mail_delivery)
+    app.cleanup_ctx.append(notice_collector)
     app.on_shutdown.append(disconnect_participants)
     for table in ROUTE_TABLES:
         app.add_routes(table)

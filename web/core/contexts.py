@@ -1,6 +1,7 @@
 """The application's resources, each a cleanup context: the database and its stores, the media
 plane (or a cluster's control node or media node), the practice rooms, and the background jobs
-(recording retention, chain digests, the monthly guarantee, webhook and mail delivery)."""
+(recording retention, chain digests, the monthly guarantee, webhook and mail delivery,
+notices)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from control.lock import ControlLock, ControlLockHeld
 from control.mail import Mailbox
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
+from control.notices import Notices
 from control.webhook_delivery import running
 from control.webhook_sources import Sources
 from control.webhooks import Webhooks
@@ -93,6 +95,10 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
         ),
         frozenset(settings.webhook_allowed_hosts),
     )
+    app[keys.NOTICES] = Notices(
+        db, app[keys.TIMETABLE], app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.EXCUSES],
+        settings.clock,
+    )  # fmt: skip
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
@@ -430,6 +436,16 @@ async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
         return
     server = smtp_server(settings)
     async with mail_running(app[keys.MAIL], server, settings.smtp_interval_seconds, settings.clock):
+        yield
+
+
+async def notice_collector(app: web.Application) -> AsyncIterator[None]:
+    """Notices made of what happens in the timetable and to requests, every few seconds."""
+    every = app[keys.SETTINGS].notice_interval_seconds
+    if not every:
+        yield
+        return
+    async with _hourly("notices", app[keys.NOTICES].collect, every):
         yield
 
 

@@ -88,6 +88,10 @@ def render(
     body = env.get_template(template).render(
         request=request,
         user=session.user if session else None,
+        # the header's badge: the signed-in person's unread notices
+        notices_unread=request.app[keys.NOTICES].unread(session.user.id)
+        if session and keys.NOTICES in request.app
+        else 0,
         lang=lang,
         languages=LANGUAGE_NAMES,
         csrf_token=request.get(CSRF_KEY, ""),

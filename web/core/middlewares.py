@@ -181,11 +181,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         session = None
         try:
             api_key = request.app[keys.API_KEYS].verify(bearer)
-        except ApiKeyInvalid:
-            log.warning(
-                "API call with an unknown or revoked key: %s %s", request.method, request.path
-            )
-            return json_error(401, "api_key_invalid", "The API key is unknown or revoked.")
+        except ApiKeyInvalid as exc:
+            log.warning("API call refused (%s): %s %s", exc, request.method, request.path)
+            return json_error(401, "api_key_invalid", f"{exc}.")
     else:
         session = request.app[keys.ACCOUNTS].session(request.cookies.get(SESSION_COOKIE, ""))
     request[API_KEY_KEY] = api_key

@@ -73,6 +73,10 @@ async def home(request: web.Request) -> web.Response:
                 else {}
             ),
             "notices": switch_notices(request, user) if user.role not in OBSERVER_ROLES else [],
+            # A director's decisions waiting, and a head's requests waiting for the director.
+            "waiting": request.app[keys.NOTICES].waiting(user.id)
+            if user.role in (Role.DIRECTOR, Role.HEAD_OF_DEPARTMENT)
+            else None,
             "first_run": first_run_steps(gettext_of(request), tt.first_run())
             if user.role is Role.ADMIN
             else None,

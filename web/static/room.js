@@ -415,7 +415,13 @@
     $("next-hand").disabled = !hands.length;
   }
 
+  // The floor's buttons are a lecture's: in a seminar students speak and show themselves
+  // without it (the teacher mutes, or takes back a floor given before the switch).
+  let seminarNow = false;
+  let lastRoster = null;
+
   function renderRoster(msg) {
+    lastRoster = msg;
     const list = $("roster");
     list.replaceChildren();
     showHands(msg.hands || []);
@@ -450,7 +456,7 @@
       if (isHost && p.id !== myId) {
         const actions = document.createElement("span");
         actions.className = "actions-inline";
-        if (p.role === "learner" && !p.floor) {
+        if (p.role === "learner" && !p.floor && !seminarNow) {
           actions.append(
             button(S.giveFloor, () => send("grant_floor", { participant_id: p.id, camera: false })),
             button(S.giveFloorCamera, () => send("grant_floor", { participant_id: p.id, camera: true })),
@@ -649,6 +655,7 @@
         unread = 0; // what was said before one came is there to read, not news
         showUnread();
         gallery.welcome(msg);
+        seminarNow = msg.mode === "seminar";
         if (publishes) {
           if (isHost) liveClock(true);
           await publish(localStream, () => setStatus(S.youAreLive, "live"));
@@ -718,6 +725,10 @@
         break;
       default:
         gallery.handle(msg); // mode, active_speaker, quality
+        if (msg.type === "mode") {
+          seminarNow = msg.mode === "seminar";
+          if (lastRoster) renderRoster(lastRoster);
+        }
         break;
     }
   }
@@ -923,8 +934,14 @@
   // Devices that passed the check today in this browser: straight in, and told so (the check
   // can be opened again, and Leave is there as always). Someone who publishes goes in once the
   // camera is on; a camera that is not there now means the check, as for anyone.
+  // The way in is readied ahead (token, socket) only for someone who will take part, from a
+  // little before the start (the server decides: its clock, the person's role in the class).
+  function prepareJoin() {
+    if (cfg.prepareJoin !== false) quick.prepare();
+  }
+
   async function enterDirectly() {
-    quick.prepare();
+    prepareJoin();
     if (publishes) {
       try {
         const stream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
@@ -954,7 +971,7 @@
     if (quick.passedToday()) {
       enterDirectly();
     } else {
-      quick.prepare(); // while the check runs; nothing is sent that joins
+      prepareJoin(); // while the check runs; nothing is sent that joins
       quick.check().then((ok) => (joinBtn.disabled = !ok));
     }
     $("check-again").addEventListener("click", () => {

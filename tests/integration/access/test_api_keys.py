@@ -168,3 +168,25 @@ async def test_join_links_are_the_portals_and_open_one_class_only(
         assert any(
             "join link used" in r.getMessage() and made_by in r.getMessage() for r in caplog.records
         )
+
+
+async def test_the_keys_of_a_deactivated_account_are_refused_until_it_is_reactivated(
+    served: TestServer, academy: Academy
+) -> None:
+    made, secret = served.app[keys.API_KEYS].create(
+        "портал", frozenset({Scope.READ}), academy.staff_id
+    )
+    people = served.app[keys.PEOPLE]
+    url = "/api/v1/groups"
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with ClientSession(base_url=served.make_url("/")) as portal:
+        assert (await portal.get(url, headers=headers)).status == 200
+        people.deactivate(academy.staff_id)  # the staff member who made it has left
+        refused = await portal.get(url, headers=headers)
+        error = (await refused.json())["error"]
+        assert refused.status == 401 and error["code"] == "api_key_invalid"
+        assert "deactivated" in error["message"]
+        (listed,) = [k for k in served.app[keys.API_KEYS].listed() if k.id == made.id]
+        assert listed.active and not listed.maker_active  # the keys page says it is refused
+        people.reactivate(academy.staff_id)
+        assert (await portal.get(url, headers=headers)).status == 200

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 
+from streaming.aiortc_media import AiortcRecording
 from tests.conftest import Academy, SignIn
 from tests.integration.admission.test_guests import fields
 from tests.integration.streaming.test_recording import loudness
@@ -51,6 +52,20 @@ async def until_heard(viewer: Peer, source: str, n: int = 10) -> None:
             await asyncio.sleep(0.05)
 
 
+async def until_pictured(served: TestServer, class_id: int, suffix: str) -> None:
+    """The class's recording has written frames of the picture whose file ends with ``suffix``
+    (a file starts at its picture's first key frame: a stretch cut before that has none)."""
+    async with asyncio.timeout(15):
+        while True:
+            room = served.app[keys.MEDIA_NODE].rooms.get(class_id)
+            recording = room.recording if room is not None else None
+            if isinstance(recording, AiortcRecording) and any(
+                n.endswith(suffix) and frames > 0 for n, frames in recording.pictures().items()
+            ):
+                return
+            await asyncio.sleep(0.05)
+
+
 def one(files: list[str], suffix: str) -> str:
     (name,) = [f for f in files if f.endswith(suffix)]
     return name
@@ -64,6 +79,7 @@ async def test_a_presenting_guests_camera_is_recorded_in_a_file_of_its_own_with_
     await publish(teacher)  # the teacher's microphone is silent
     student = await join(sign_in(academy.student_ids[0]), academy.class_id)
     await teacher.send("start_recording")
+    await until_pictured(served, academy.class_id, "camera.webm")  # the first stretch has begun
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
         guest = await presenting_guest(served, academy, browser)
         gid = (await guest.wait_for("welcome"))["participant_id"]
@@ -123,6 +139,7 @@ async def test_a_student_given_the_floor_with_camera_is_recorded_by_role_and_sou
     sid = (await speaker.wait_for("welcome"))["participant_id"]
     watcher = await join(sign_in(academy.student_ids[1]), academy.class_id)
     await teacher.send("start_recording")
+    await until_pictured(served, academy.class_id, "camera.webm")
     for camera in (False, True):
         seen = len(speaker.messages)
         await teacher.send("grant_floor", participant_id=sid, camera=camera)

@@ -303,6 +303,8 @@ async def test_every_operation_answers_as_documented(
             assert (await call("POST", listed, listed, {"name": 5}))[0] in (400, 403)
             assert (await call("PATCH", one, f"{listed}/1", {"archived": True}))[0] == 403
             assert (await call("GET", listed, listed, token="sbq_unknown"))[0] == 401
+        notices = "/api/v1/notices/unread"  # a person's (tests/integration/web/test_notices.py)
+        assert (await call("GET", notices, notices))[0] == 403
         await _people(call, academy, reader)
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}

@@ -79,6 +79,7 @@ class World:
     department_a: int = 0
     agency_a: int = 0
     institute_b: int = 0
+    notice_a: int = 0  # director A's: guest A's request waits for them
 
 
 def seed(app: web.Application, a: Academy) -> World:
@@ -158,9 +159,13 @@ def seed(app: web.Application, a: Academy) -> World:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RECORDING).write_bytes(b"recording of class A")
     agency_a = next(x.id for x in SqliteAgencies(app[keys.DB]).agencies() if x.name == "МВД")
+    app[keys.NOTICES].collect()
+    waiting = [
+        n for n in app[keys.NOTICES].page(ids["director_a"]) if n.kind.value == "guest_waiting"
+    ]
     return World(
         a, ids, group_b.id, class_b.id, programme_a.id, excuse.id, guest.id,
-        inst_a, tt.group(a.group_id).department_id, agency_a, inst_b.id,
+        inst_a, tt.group(a.group_id).department_id, agency_a, inst_b.id, waiting[0].id,
     )  # fmt: skip
 
 
@@ -490,6 +495,10 @@ def cases(w: World) -> list[Case]:
         Case("/people/new", "/people/new", OBSERVERS, None),
         Case("/people/import", "/people/import", OBSERVERS, None),
         Case("/profile", "/profile", every, None),
+        # -- notices: each their own (A's guest request waits for A's director)
+        Case("/notices", "/notices", frozenset({"director_a"}), GUEST_A, opens=every),
+        Case("/notices/{notice_id}", f"/notices/{w.notice_a}", frozenset({"director_a"}), GUEST_A),
+        Case("/api/v1/notices/unread", "/api/v1/notices/unread", every, None),
         # -- forms and settings of staff (the academy's)
         Case("/groups/new", "/groups/new", ACADEMY, None),
         Case("/timetable/new", "/timetable/new", ACADEMY, None),

@@ -57,3 +57,13 @@ def test_smtp_settings(tmp_path: Path) -> None:
             base | {"SABAQ_SMTP_HOST": "m.kz", "SABAQ_SMTP_FROM": "a@b.kz",
                     "SABAQ_SMTP_SECURITY": "none", "SABAQ_SMTP_USER": "u"}
         )  # fmt: skip
+
+
+def test_notices_are_collected_every_few_seconds_or_never() -> None:
+    key = {"SABAQ_SECRET_KEY": "k" * 40}
+    assert Settings.from_env(key).notice_interval_seconds == 2
+    assert (
+        Settings.from_env(key | {"SABAQ_NOTICE_INTERVAL_SECONDS": "0"}).notice_interval_seconds == 0
+    )
+    with pytest.raises(ConfigError, match="SABAQ_NOTICE_INTERVAL_SECONDS"):
+        Settings.from_env(key | {"SABAQ_NOTICE_INTERVAL_SECONDS": "often"})
