@@ -56,6 +56,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             content BLOB NOT NULL
         );
         CREATE INDEX mail_attachments_mail ON mail_attachments(mail_id);
+        -- How far a follower has mailed what it follows (the notices: "notices").
+        CREATE TABLE mail_cursors (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        );
         """,
     ),
 )
@@ -250,6 +255,22 @@ class Mailbox:
                 (before,),
             )
         return cur.rowcount
+
+    # -- followers' cursors ---------------------------------------------------------------------
+    def cursor(self, name: str) -> int:
+        """How far the follower ``name`` has got (0 at first)."""
+        row = self._db.execute(
+            "SELECT position FROM mail_cursors WHERE name = ?", (name,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def move_cursor(self, name: str, position: int) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO mail_cursors (name, position) VALUES (?, ?) ON CONFLICT (name)"
+                " DO UPDATE SET position = MAX(position, excluded.position)",
+                (name, position),
+            )
 
     # -- reading --------------------------------------------------------------------------------
     def get(self, key: str) -> Mail | None:

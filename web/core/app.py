@@ -62,6 +62,7 @@ from .contexts import (
     media_plane,
     monthly_guarantee,
     notice_collector,
+    notice_mail,
     open_database,
     practice_rooms,
     recording_retention,
@@ -125,6 +126,7 @@ def create_app(
     app.cleanup_ctx.append(webhook_delivery)
     app.cleanup_ctx.append(mail_delivery)
     app.cleanup_ctx.append(notice_collector)
+    app.cleanup_ctx.append(notice_mail)
     app.on_shutdown.append(disconnect_participants)
     for table in ROUTE_TABLES:
         app.add_routes(table)

@@ -58,6 +58,7 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
+from .mail import NoticeMailer
 from .settings import ConfigError, Settings
 
 log = logging.getLogger("sabaq.web.app")
@@ -436,6 +437,21 @@ async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
         return
     server = smtp_server(settings)
     async with mail_running(app[keys.MAIL], server, settings.smtp_interval_seconds, settings.clock):
+        yield
+
+
+async def notice_mail(app: web.Application) -> AsyncIterator[None]:
+    """New notices queued for e-mail as they are made; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    every = settings.notice_interval_seconds
+    if not settings.mail_enabled or not every:
+        yield
+        return
+    mailer = NoticeMailer(
+        app[keys.NOTICES], app[keys.ACCOUNTS], app[keys.MAIL], app[keys.CATALOGUES],
+        settings.default_language, settings.public_url, settings.clock,
+    )  # fmt: skip
+    async with _hourly("notice-mail", mailer.run_once, every):
         yield
 
 

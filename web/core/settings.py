@@ -177,6 +177,8 @@ class Settings:
     # wait after a failed try (doubling).
     smtp_interval_seconds: float = 5.0
     smtp_retry_seconds: float = 30.0
+    # The address people open Sabaq at (https://sabaq.academy.kz), for links in e-mail.
+    public_url: str = ""
     # How often notices are made of what happened (0: never; tests collect themselves).
     notice_interval_seconds: float = 2.0
     # How long before a class a guest's invite opens (the lobby).
@@ -238,6 +240,12 @@ class Settings:
                     "SABAQ_SMTP_USER would send its password unencrypted to"
                     f" {self.smtp_host}: set SABAQ_SMTP_SECURITY to starttls or tls"
                 )
+
+        if self.public_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.public_url):
+            raise ConfigError(
+                f"SABAQ_PUBLIC_URL is the address people open Sabaq at, like"
+                f" https://sabaq.academy.kz, not {self.public_url!r}"
+            )
 
     @property
     def mail_enabled(self) -> bool:
@@ -324,5 +332,6 @@ class Settings:
             behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
             smtp_interval_seconds=_number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5, zero=True),
             smtp_retry_seconds=_number(env, "SABAQ_SMTP_RETRY_SECONDS", 30),
+            public_url=env.get("SABAQ_PUBLIC_URL", "").strip(),
             **_smtp(env),
         )

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from access.models import Role
 from control.mail_delivery import deliver_once
+from scheduler.planning import Actor
 from tests.conftest import Academy, Client, SignIn, SignInTo, free_port, seed_academy
 from tests.integration.web.test_people import _csv
 from tests.smtp_server import MailServer
@@ -23,6 +24,8 @@ from web.core import keys
 from web.core.app import create_app
 from web.core.contexts import smtp_server
 from web.core.http import LANG_COOKIE
+from web.core.mail import NoticeMailer
+from web.core.notices import render as render_notice
 from web.core.settings import Settings
 
 GUEST = {
@@ -46,6 +49,7 @@ async def mailing(settings: Settings, smtp: MailServer) -> AsyncIterator[TestSer
     on = dataclasses.replace(
         settings, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none",
         smtp_from="sabaq@academy.test", smtp_interval_seconds=0, smtp_retry_seconds=60,
+        notice_interval_seconds=0,
     )  # fmt: skip
     server = TestServer(create_app(on), host="127.0.0.1", port=free_port())
     await server.start_server()
@@ -219,6 +223,53 @@ async def test_no_mail_button_when_mail_is_off(
     assert "invite-mail" not in html
     off = await boss.post(f"/guests/{rid}/invite-mail", data={"invite": link})
     assert off.status == 409 and "E-mail is not set up" in await off.text()
+
+
+# -- notices by e-mail ---------------------------------------------------------------------------
+async def test_notices_are_mailed_once_each_in_the_readers_language(
+    mailing: TestServer, smtp: MailServer
+) -> None:
+    app = mailing.app
+    academy = seed_academy(app)
+    accounts, db = app[keys.ACCOUNTS], app[keys.DB]
+    kk, ru, off = academy.student_ids[:3]  # the group's other learners have no address
+    accounts.set_language(kk, "kk")
+    accounts.set_language(ru, "ru")
+    for who, address in ((kk, "kk@academy.test"), (ru, "ru@academy.test"),
+                         (off, "off@academy.test")):  # fmt: skip
+        accounts.set_email(who, address)
+    app[keys.PEOPLE].deactivate(off)
+    tt, notices, settings = app[keys.TIMETABLE], app[keys.NOTICES], app[keys.SETTINGS]
+    tt.cancel_class(academy.class_id, by=Actor(academy.staff_id, "Жанна"), reason="болезнь")
+    notices.collect()
+    mailer = NoticeMailer(
+        notices, accounts, app[keys.MAIL], app[keys.CATALOGUES], "ru", "https://sabaq.test/",
+        settings.clock,
+    )  # fmt: skip
+    assert mailer.run_once() == 2  # the active readers with an address (not off)
+    assert mailer.run_once() == 0
+    db.execute("DELETE FROM mail_cursors")  # the cursor's move lost: still queued once
+    db.commit()
+    assert mailer.run_once() == 0
+    assert await deliver_once(app[keys.MAIL], smtp_server(settings), settings.clock()) == 2
+    got = {r.recipients[0]: r.message for r in smtp.inbox.received}
+    assert set(got) == {"kk@academy.test", "ru@academy.test"}
+    catalogues = app[keys.CATALOGUES]
+    for address, lang in (("kk@academy.test", "kk"), ("ru@academy.test", "ru")):
+        notice = next(n for n in notices.page(kk if lang == "kk" else ru))
+        title, body, link = render_notice(notice, catalogues[lang].gettext)
+        assert str(got[address]["Subject"]) == title and got[address]["Content-Language"] == lang
+        text = got[address].get_body().get_content()  # type: ignore[union-attr]
+        assert body in text and f"https://sabaq.test{link}" in text
+    assert str(got["kk@academy.test"]["Subject"]) != str(got["ru@academy.test"]["Subject"])
+    # A notice found long after it was made (mail off for days) is not mailed.
+    tt.cancel_class(academy.other_class_id, by=Actor(academy.staff_id, "Жанна"), reason="")
+    notices.collect()
+    late = NoticeMailer(
+        notices, accounts, app[keys.MAIL], app[keys.CATALOGUES], "ru",
+        clock=lambda: settings.clock() + 2 * 86400,
+    )  # fmt: skip
+    assert late.run_once() == 0
 
 
 # -- the mail queue -------------------------------------------------------------------------------

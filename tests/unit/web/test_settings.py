@@ -22,6 +22,10 @@ def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:
 
 def test_smtp_settings(tmp_path: Path) -> None:
     base = {"SABAQ_SECRET_KEY": "k" * 40}
+    url = Settings.from_env(base | {"SABAQ_PUBLIC_URL": "https://sabaq.academy.kz"})
+    assert url.public_url == "https://sabaq.academy.kz"
+    with pytest.raises(ConfigError, match="SABAQ_PUBLIC_URL"):
+        Settings.from_env(base | {"SABAQ_PUBLIC_URL": "sabaq.academy.kz"})
     off = Settings.from_env(base)
     assert not off.mail_enabled and off.smtp_host == ""
     on = Settings.from_env(
