@@ -198,3 +198,12 @@ class ArchivedParent(SchedulerError, ValueError):
 
     def __init__(self) -> None:
         super().__init__("The institute is archived")
+
+
+class ArchivedDepartment(SchedulerError):
+    """A group made in a department that is archived, or whose institute is."""
+
+    code = "archived_department"
+
+    def __init__(self) -> None:
+        super().__init__("The department is archived, or its institute is")

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from .errors import GroupNotFound
+from .errors import ArchivedDepartment, GroupNotFound
 from .models import Group, group_flags
 from .planning import check_activation, starts_active
 from .sqlite_structure import SqliteStructure
@@ -26,8 +26,12 @@ class SqliteMembership(SqliteStructure):
         active: bool = True,
     ) -> Group:
         """A new group; an additional-education group starts inactive (it has no members yet,
-        and may be activated with 20)."""
+        and may be activated with 20). Only in a department that is open: not archived, nor
+        in an archived institute (``ArchivedDepartment``)."""
         Group(0, name, department_id, language, timezone, programme_id, starts_on, ends_on)
+        department = self.department(department_id)
+        if department.archived or self.institute(department.institute_id).archived:
+            raise ArchivedDepartment()
         programme = self.programme(programme_id) if programme_id is not None else None
         active = starts_active(programme, active)
         with self._db:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from admission.errors import DisciplineNotNamed
 from scheduler.errors import (
     AgencyNotFound,
+    ArchivedDepartment,
     ArchivedParent,
     BadContactAddress,
     BadStructureName,
@@ -57,6 +58,10 @@ def _table(_: Gettext) -> dict[str, tuple[int, str]]:
             ),
         ),
         ArchivedParent.code: (409, _("The institute is archived: bring it back first.")),
+        ArchivedDepartment.code: (
+            409,
+            _("The department is archived, or its institute is: choose another or bring it back."),
+        ),
         DisciplineNotNamed.code: (
             400,
             _("A midterm control or an exam names one of the programme's disciplines: {names}."),

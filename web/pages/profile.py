@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..core.http import (
 )
 from ..core.i18n import LANGUAGE_NAMES
 from .people import address_problem
+from .signin import too_many
 
 log = logging.getLogger("sabaq.web.profile")
 routes = web.RouteTableDef()
@@ -102,11 +104,23 @@ def _form_text(form: Any, name: str) -> str:
 
 @routes.post("/profile/password")
 async def change_password(request: web.Request) -> web.Response:
-    """A new password, the current one given; every other session of the person ends."""
+    """A new password, the current one given; every other session of the person ends.
+
+    Wrong current passwords are slowed down as sign-in's are (per account here: whoever tries
+    holds its session already), so a session left open on a shared computer is no way to guess
+    the password at leisure."""
     _ = gettext_of(request)
     user = require_session(request).user
     form = await request.post()
     current, new = _form_text(form, "current"), _form_text(form, "new")
+    backoff, key = request.app[keys.LIMITS].signin_per_login_and_address, f"profile:{user.id}"
+    wait = backoff.blocked(key, time.time())
+    if wait is not None:
+        log.warning("password changes over the limit for user %s", user.id)
+        response = _profile(request, user, error=too_many(request, wait), status=429)
+        response.headers["Retry-After"] = str(max(1, round(wait)))
+        return response
+    backoff.fail(key, time.time())  # until the password proves right
     _login, stored = request.app[keys.ACCOUNTS].by_login(user.login)
     loop = asyncio.get_running_loop()
     passwords = request.app[keys.PASSWORDS]
@@ -114,7 +128,10 @@ async def change_password(request: web.Request) -> web.Response:
         None, passwords.verify, stored, current
     )
     if not right:
+        backoff.undo(key)
+        backoff.fail(key, time.time())  # the wait runs from the answer
         return _profile(request, user, error=_("The current password is wrong."), status=400)
+    backoff.clear(key)
     problem = new_password_problem(request, user, new, _form_text(form, "again"))
     if problem is not None:
         return _profile(request, user, error=problem, status=400)
