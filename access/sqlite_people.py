@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from .addresses import optional_address
 from .audit import Action, Actor, ObjectKind, account_action, changed
 from .errors import LoginTaken, UserNotFound
 from .models import LOGIN_RE, Role, User
@@ -36,6 +37,7 @@ class NewPerson:
     full_name: str
     role: Role
     department_id: int | None = None
+    email: str | None = None
 
 
 def _like(text: str) -> str:
@@ -86,16 +88,21 @@ class SqlitePeople:
         full_name: str,
         role: Role,
         department_id: int | None,
+        email: str | None = None,
         actor: Actor | None = None,
     ) -> User:
-        """A new name, role or department; with ``actor``, the changed fields are recorded in
-        the same transaction (nothing changed: nothing recorded)."""
+        """A new name, role or department; ``email`` None leaves the address as it is, blank
+        removes it (``ValueError`` if it is not an address). With ``actor``, the changed fields
+        are recorded in the same transaction (nothing changed: nothing recorded)."""
         User(id=user_id, login="xx", full_name=full_name, role=role)  # validates
+        keep = email is None
+        address = None if keep else optional_address(email)
         with self._db:
             before = self._row(user_id)
             cur = self._db.execute(
-                "UPDATE users SET full_name = ?, role = ?, department_id = ? WHERE id = ?",
-                (full_name.strip(), role.value, department_id, user_id),
+                "UPDATE users SET full_name = ?, role = ?, department_id = ?,"
+                " email = CASE WHEN ? THEN email ELSE ? END WHERE id = ?",
+                (full_name.strip(), role.value, department_id, keep, address, user_id),
             )
             if cur.rowcount == 1 and actor is not None:
                 self._record(actor, before, self._row(user_id))
@@ -169,13 +176,21 @@ class SqlitePeople:
         for p in people:
             if not LOGIN_RE.match(p.login):
                 raise ValueError(f"Login {p.login!r} is not valid")
+            optional_address(p.email)
         try:
             with self._db:
                 for p in people:
                     cur = self._db.execute(
-                        "INSERT INTO users (login, full_name, role, department_id, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (p.login, p.full_name.strip(), p.role.value, p.department_id, now),
+                        "INSERT INTO users (login, full_name, role, department_id, email,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            p.login,
+                            p.full_name.strip(),
+                            p.role.value,
+                            p.department_id,
+                            optional_address(p.email),
+                            now,
+                        ),
                     )
                     assert cur.lastrowid is not None
                     ids.append(cur.lastrowid)

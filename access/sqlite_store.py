@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .addresses import optional_address
 from .audit import Action, Actor, ObjectKind
 from .errors import LoginTaken, UserNotFound
 from .models import Role, User, check_agency
@@ -70,6 +71,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX users_full_name ON users(full_name);
         """,
     ),
+    (
+        "access_0006_user_email",
+        """
+        -- An optional address for notices and links (checked by access.addresses).
+        ALTER TABLE users ADD COLUMN email TEXT;
+        """,
+    ),
 )
 
 SESSION_TTL = 12 * 3600.0
@@ -96,6 +104,7 @@ def _user(row: sqlite3.Row) -> User:
         agency=row["agency"],
         department_id=row["department_id"],
         active=row["deactivated_at"] is None,
+        email=row["email"],
     )
 
 
@@ -108,6 +117,7 @@ def account_fields(u: User) -> dict[str, object]:
         "department_id": u.department_id,
         "agency": u.agency,
         "language": u.language,
+        "email": u.email,
         "active": u.active,
     }
 
@@ -129,16 +139,19 @@ class SqliteAccounts:
         language: str | None = None,
         agency: str | None = None,
         department_id: int | None = None,
+        email: str | None = None,
         actor: Actor | None = None,
     ) -> User:
         """A new account; with ``actor`` (every administrative path gives one; a seed need
         not), its record in the audit trail is written in the same transaction."""
         User(id=0, login=login, full_name=full_name, role=role, agency=agency)  # validates
+        email = optional_address(email)
         try:
             with self._db:
                 cur = self._db.execute(
                     "INSERT INTO users (login, full_name, role, password_hash, language,"
-                    " agency, department_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " agency, department_id, email, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         login,
                         full_name.strip(),
@@ -147,6 +160,7 @@ class SqliteAccounts:
                         language,
                         agency.strip() if agency and agency.strip() else None,
                         department_id,
+                        email,
                         self._clock(),
                     ),
                 )
@@ -243,6 +257,13 @@ class SqliteAccounts:
         check_agency(agency)
         with self._db:
             self._db.execute("UPDATE users SET agency = ? WHERE id = ?", (agency, user_id))
+
+    def set_email(self, user_id: int, email: str | None) -> None:
+        """One's own address (blank: none); ``ValueError`` if it is not an address."""
+        with self._db:
+            self._db.execute(
+                "UPDATE users SET email = ? WHERE id = ?", (optional_address(email), user_id)
+            )
 
     def set_language(self, user_id: int, language: str) -> None:
         with self._db:

@@ -13,6 +13,7 @@ from admission.sqlite_migrations import MIGRATIONS as ADMISSION
 from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
 from control.gate import MIGRATIONS as MEDIA_GATE
 from control.idempotency import MIGRATIONS as IDEMPOTENCY
+from control.mail import MIGRATIONS as MAIL
 from control.notices import MIGRATIONS as NOTICES
 from control.webhooks import MIGRATIONS as WEBHOOKS
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
@@ -28,6 +29,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     *WEBHOOKS,
     *IDEMPOTENCY,
     *MEDIA_GATE,
+    *MAIL,
     *NOTICES,
 )
 

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from access.addresses import MAX_ADDRESS
 from access.audit import Action, ActorKind, ObjectKind
 from access.models import MAX_AGENCY, Role
 from admission.models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason
 from admission.status import MAX_NOTE, NotAdmittedReason
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.roster import MAX_NAME
-from scheduler.structure import MAX_ADDRESS, MAX_CONTACTS, MAX_STRUCTURE_NAME
+from scheduler.structure import MAX_CONTACTS, MAX_STRUCTURE_NAME
 
 if TYPE_CHECKING:  # the enumerations' values as literals: inline enums in the document
     KindValue = str
@@ -217,6 +218,9 @@ class NewTeacher(Request):
 # People
 
 
+Email = Annotated[str, Field(min_length=3, max_length=MAX_ADDRESS)]
+
+
 class Person(Response):
     id: int
     login: str
@@ -224,6 +228,7 @@ class Person(Response):
     role: RoleValue
     department_id: int | None
     active: bool
+    email: str | None  # where notices go
 
 
 class PersonPage(Response):
@@ -237,12 +242,14 @@ class NewPerson(Request):
     full_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
     role: RoleValue
     department_id: Id | None = None
+    email: Email | None = None  # an e-mail address for notices
 
 
 class PersonChange(Request):
     full_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)] = ""
     role: RoleValue = "teacher"
     department_id: Id | None = None
+    email: Email | None = None  # null removes the address
 
 
 # Guest requests

@@ -26,7 +26,7 @@ from access.sqlite_people import PeopleQuery
 
 from ..core import keys, policy
 from ..core.http import Caller, PageError, api_caller, gettext_of, idempotent
-from ..pages.people import back_into_live_classes, out_of_live_classes
+from ..pages.people import address_problem, back_into_live_classes, out_of_live_classes
 from . import models as api_models
 from .calls import json_body
 from .openapi import operation, query
@@ -58,6 +58,7 @@ def _json(u: User) -> dict[str, Any]:
         "role": u.role.value,
         "department_id": u.department_id,
         "active": u.active,
+        "email": u.email,
     }
 
 
@@ -70,6 +71,15 @@ def _person(request: web.Request, s: Steward) -> User:
     if u is None or not may_manage(s, policy.account(u)):
         raise PageError(404, _("There is no such person."), "not_found")
     return u
+
+
+def _email(request: web.Request, email: str | None) -> str:
+    """The body's e-mail address as kept ("" for none); 400 naming the field if it is not
+    an address."""
+    problem = address_problem(gettext_of(request), (email or "").strip())
+    if problem is not None:
+        raise PageError(400, f"email: {problem}", "bad_email")
+    return (email or "").strip()
 
 
 def _department(request: web.Request, department_id: int | None) -> None:
@@ -158,6 +168,7 @@ async def create_person(request: web.Request) -> web.Response:
 
     def run() -> web.Response:
         role, dep = Role(body["role"]), body.get("department_id")
+        email = _email(request, body.get("email"))
         _department(request, dep)
         if not may_make(s, Account(0, role, dep)):
             raise PageError(403, _("You may not give this role in this department."), "forbidden")
@@ -167,6 +178,7 @@ async def create_person(request: web.Request) -> web.Response:
                 full_name=body["full_name"],
                 role=role,
                 department_id=dep,
+                email=email,
                 actor=caller.actor,
             )
         except LoginTaken:
@@ -182,7 +194,8 @@ async def create_person(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/people/{user_id:\\d{1,18}}")
 @operation(
     "updatePerson",
-    "Change an account's name, role or department (scope: people); what is left out stays",
+    "Change an account's name, role, department or e-mail address (scope: people); what is"
+    " left out stays",
     answers={200: ("The person", api_models.Person)},
     errors=(400, 401, 403, 404, 413),
     body=api_models.PersonChange,
@@ -194,6 +207,7 @@ async def update_person(request: web.Request) -> web.Response:
     body = await json_body(request, api_models.PersonChange)
     role = Role(body["role"]) if "role" in body else before.role
     dep = body.get("department_id", before.department_id)
+    email = _email(request, body["email"]) if "email" in body else None  # None: as it is
     _department(request, dep)
     if not may_change(s, policy.account(before), Account(before.id, role, dep)):
         raise PageError(403, _("You may not give this role in this department."), "forbidden")
@@ -201,7 +215,12 @@ async def update_person(request: web.Request) -> web.Response:
     if not full_name.strip():
         raise PageError(400, _("The full name is missing."), "bad_person")
     u = request.app[keys.PEOPLE].update(
-        before.id, full_name=full_name, role=role, department_id=dep, actor=caller.actor
+        before.id,
+        full_name=full_name,
+        role=role,
+        department_id=dep,
+        email=email,
+        actor=caller.actor,
     )
     log.info("account %s changed through %s", u.id, caller.name)
     return web.json_response(_json(u))

@@ -26,6 +26,7 @@ from control.changes import Changes
 from control.cluster import Cluster
 from control.commands import MediaControl
 from control.idempotency import Idempotency
+from control.mail import Mailbox
 from control.notices import Notices
 from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee
@@ -56,6 +57,7 @@ CHANGES = web.AppKey("changes", Changes)
 LIMITS = web.AppKey("limits", Limits)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
+MAIL = web.AppKey("mail", Mailbox)  # the e-mail outbox (off when no SMTP host is set)
 NOTICES = web.AppKey("notices", Notices)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 PRACTICE = web.AppKey("practice", Echoes)  # the practice room's echo on the media node

@@ -90,6 +90,7 @@ def field_labels(_: Callable[[str], str], kind: ObjectKind) -> dict[str, str]:
         "department_id": _("Department"),
         "agency": _("Agency"),
         "language": _("Language"),
+        "email": _("E-mail"),
         "active": _("Active"),
         "sessions_ended": _("Sessions ended"),
         "valid_hours": _("Valid for, hours"),

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from access.addresses import MAX_ADDRESS, is_address
 from access.audit import Action, ObjectKind
 from access.errors import LoginTaken, UserNotFound
 from access.models import LOGIN_RE, Role, User
@@ -67,6 +68,7 @@ class Draft:
     full_name: str
     role: Role | None
     department_id: int | None
+    email: str = ""  # blank: none
 
 
 def read_draft(values: Mapping[str, Any]) -> Draft:
@@ -80,7 +82,23 @@ def read_draft(values: Mapping[str, Any]) -> Draft:
         full_name=text("full_name", MAX_NAME + 1),
         role=Role(role) if role in set(Role) else None,
         department_id=int(dep) if dep.isdigit() else None,
+        email=text("email", MAX_ADDRESS + 1),
     )
+
+
+def address_problem(_: Callable[[str], str], address: str) -> str | None:
+    """What is wrong with an account's e-mail address as typed (shown at its field; blank is
+    none, and right); None if nothing."""
+    if address and not is_address(address):
+        return _(
+            "{address} is not an e-mail address: give one like name@example.kz, or leave the"
+            " field empty."
+        ).replace("{address}", address[:MAX_ADDRESS])
+    return None
+
+
+def email_problem(request: web.Request, d: Draft) -> str | None:
+    return address_problem(gettext_of(request), d.email)
 
 
 def draft_problem(
@@ -175,8 +193,9 @@ async def people_index(request: web.Request) -> web.Response:
 
 # -- a new person ---------------------------------------------------------------------------------
 def _new_form(
-    request: web.Request, user: User, values: Mapping[str, Any], error: str | None, status: int
-) -> web.Response:
+    request: web.Request, user: User, values: Mapping[str, Any], error: str | None, status: int,
+    email_error: str | None = None,
+) -> web.Response:  # fmt: skip
     return render(
         request,
         "people_form.html",
@@ -185,6 +204,7 @@ def _new_form(
             "person": None,
             "values": values,
             "error": error,
+            "email_error": email_error,
             "link": None,
             "own": False,
         },
@@ -204,6 +224,9 @@ async def create_person(request: web.Request) -> web.StreamResponse:
     user = require_steward(request)
     form = await request.post()
     d = read_draft(form)
+    bad_email = email_problem(request, d)
+    if bad_email is not None:
+        return _new_form(request, user, form, None, 400, email_error=bad_email)
     problem = draft_problem(request, user, d, new=True)
     if problem is not None:
         return _new_form(request, user, form, problem, 400)
@@ -214,6 +237,7 @@ async def create_person(request: web.Request) -> web.StreamResponse:
             full_name=d.full_name,
             role=d.role,
             department_id=d.department_id,
+            email=d.email,
             actor=actor(user),
         )
     except LoginTaken:
@@ -231,12 +255,15 @@ def person_page(
     error: str | None = None,
     link: str | None = None,
     status: int = 200,
+    email_error: str | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> web.Response:
-    values = {
+    values = values or {
         "login": person.login,
         "full_name": person.full_name,
         "role": person.role.value,
         "department_id": str(person.department_id or ""),
+        "email": person.email or "",
     }
     return render(
         request,
@@ -246,6 +273,7 @@ def person_page(
             "person": person,
             "values": values,
             "error": error,
+            "email_error": email_error,
             "link": link,
             "link_hours": int(SET_LINK_TTL // 3600),
             "may_deactivate": policy.deactivates(request, user, person),
@@ -266,7 +294,12 @@ async def person_detail(request: web.Request) -> web.Response:
 async def update_person(request: web.Request) -> web.StreamResponse:
     user = require_steward(request)
     person = person_of(request, user)
-    d = read_draft(await request.post())
+    form = await request.post()
+    d = read_draft(form)
+    bad_email = email_problem(request, d)
+    if bad_email is not None:
+        return person_page(request, user, person, email_error=bad_email, status=400,
+                           values={**form, "login": person.login})  # fmt: skip
     problem = draft_problem(request, user, d, new=False, before=person)
     if problem is not None:
         return person_page(request, user, person, error=problem, status=400)
@@ -276,6 +309,7 @@ async def update_person(request: web.Request) -> web.StreamResponse:
         full_name=d.full_name,
         role=d.role,
         department_id=d.department_id,
+        email=d.email,
         actor=actor(user),
     )
     log.info("user %s edited account %s", user.id, person.id)

@@ -511,6 +511,7 @@ def cases(w: World) -> list[Case]:
         Case("/audit.{fmt}", "/audit.csv", ACADEMY, None),
         Case("/audit.{fmt}", "/audit.xlsx", ACADEMY, None),
         Case("/api/v1/audit", "/api/v1/audit", ACADEMY, None),
+        Case("/mail", "/mail", ACADEMY, None),  # the mail queue: people's addresses
     ]
 
 
