@@ -54,6 +54,7 @@ def _snapshot(request: web.Request, class_id: int) -> str:
                 "joined": when(r["joined"]),
                 "left": when(r["left"]),
                 "minutes": r["minutes"],
+                "answers": [f"{n}. {text} ({when(at)})" for n, text, at in r["answers"]],
             }
             for r in now["rows"]
         ],

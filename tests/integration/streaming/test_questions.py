@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import logging
 from typing import Any
 
@@ -111,6 +112,13 @@ async def test_six_students_answer_a_named_question_once_within_its_time(
     staff = english(sign_in(academy.staff_id), served)
     page = await (await staff.get(f"/classes/{academy.class_id}/attendance")).text()
     assert "Answers to quick questions" in page and "The capital?" in page
+    live = await staff.get(f"/classes/{academy.class_id}/attendance/live")
+    async with asyncio.timeout(5):  # the live register carries the answers too
+        while not (line := (await live.content.readline()).decode()).startswith("data:"):
+            pass
+    live.close()
+    pushed = {r["user_id"]: r["answers"] for r in json.loads(line[5:])["rows"]}
+    assert pushed[academy.student_ids[2]][0].startswith("1. Almaty (")
     accounts = served.app[keys.ACCOUNTS]
     first = accounts.get(academy.student_ids[0]).full_name
     resp = await staff.get(f"/classes/{academy.class_id}/attendance.csv")
