@@ -114,6 +114,7 @@ class Room(QuestionsMixin):
 
     async def shutdown(self) -> None:
         """The node stops: participants are disconnected (they may come back elsewhere)."""
+        self._close_question_at_end()  # an open question's tally is kept; it goes no further
         for p in list(self.participants.values()):
             await p.send("error", code="server_stopping", message="The server is restarting")
             await self.leave(p.id, EventKind.DISCONNECTED, "server_stopping", wait=False)

@@ -15,8 +15,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from access.events import EventKind
+from access.models import ClassRole
 from tests.conftest import Academy, Client, SignIn
-from tests.peers import Peer, join
+from tests.peers import Peer, connect, join, ws_url
 from web.core import keys
 from web.core.http import LANG_COOKIE
 
@@ -239,4 +240,40 @@ async def test_who_may_ask_and_what_the_rules_refuse(
     await b.send("ask", text="Me?", format="yes_no", options=[], anonymous=False, seconds=30)
     assert (await b.wait_for("error"))["code"] == "not_allowed"
     for p in (teacher, *students):
+        await p.close()
+
+
+async def test_a_presenter_asks_and_the_end_of_the_class_keeps_the_open_questions_tally(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    teacher, students = await _class(served, academy, sign_in)
+    token = served.app[keys.SIGNER].mint_join(
+        user_id=academy.other_teacher_id,
+        class_id=academy.class_id,
+        role=ClassRole.PRESENTER,
+        display_name="Guest",
+        media_url="",
+    )
+    presenter = await connect(ws_url(sign_in(academy.staff_id), academy.class_id), token)
+    await presenter.wait_for("welcome")
+    await presenter.send(
+        "ask", text="Clear?", format="yes_no", options=[], anonymous=True, seconds=120
+    )
+    q = (await students[0].wait_for("question"))["question"]
+    for s in students[:4]:
+        await s.send("answer_question", question_id=q["id"], choices=[1])
+        await s.wait_for("answer_taken")
+    assert (await _results(presenter, 4))["tally"] == [0, 4]
+    assert (await _results(teacher, 4))["tally"] == [0, 4]  # the teacher sees it too
+    await teacher.send("end_class")
+    await students[0].wait_for("ended")
+    await served.app[keys.MEDIA_NODE].outbox.flush()
+    kinds = [le.event for le in served.app[keys.LEDGER].events(academy.class_id)]
+    order = [e.kind for e in kinds if e.kind in (EventKind.QUESTION_CLOSED, EventKind.CLASS_ENDED)]
+    assert order == [EventKind.QUESTION_CLOSED, EventKind.CLASS_ENDED]
+    [closed] = [e for e in kinds if e.kind is EventKind.QUESTION_CLOSED]
+    assert closed.data["tally"] == [0, 4]
+    [asked] = [e for e in kinds if e.kind is EventKind.QUESTION_ASKED]
+    assert (asked.user_id, asked.role) == (academy.other_teacher_id, "presenter")
+    for p in (teacher, presenter, *students):
         await p.close()
