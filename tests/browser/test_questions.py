@@ -11,7 +11,13 @@ from playwright.async_api import expect
 
 from access.events import EventKind
 from tests.browser.layout import check_layout
-from tests.browser.test_browser import chromium, enter_class, ledger_until, room_strings
+from tests.browser.test_browser import (
+    accessibility_problems,
+    chromium,
+    enter_class,
+    ledger_until,
+    room_strings,
+)
 from tests.conftest import Academy
 
 
@@ -43,6 +49,7 @@ async def test_the_teacher_asks_students_answer_and_the_tally_shows(
         await expect(options).to_have_count(3)
         await expect(options.nth(2)).to_be_focused()
         await teacher.keyboard.type("Venus")
+        assert await accessibility_problems(teacher) == []  # the dialog, as filled
         await dialog.locator('button[type="submit"]').click()
         await expect(dialog).to_be_hidden()
 
@@ -52,6 +59,7 @@ async def test_the_teacher_asks_students_answer_and_the_tally_shows(
         await expect(a.locator("#question-timer")).to_contain_text(
             sa["qTimeLeft"].split("{time}")[0].strip()
         )
+        assert await accessibility_problems(a) == []  # the question and its choices
         await a.get_by_label("Jupiter").check()
         await a.locator("#question-submit").click()
         await expect(a.locator("#question-note")).to_have_text(sa["qCounted"])
@@ -79,6 +87,7 @@ async def test_the_teacher_asks_students_answer_and_the_tally_shows(
         await expect(results).to_contain_text(
             t["qAnsweredOf"].replace("{n}", "2").replace("{m}", "2")
         )
+        assert await accessibility_problems(teacher) == []  # the results
         seen: list[str] = []
         await check_layout(b, "quick question answered, student", seen)
         await check_layout(teacher, "quick question results, teacher", seen)
