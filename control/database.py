@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 from access.api_keys import MIGRATIONS as API_KEYS
+from access.sqlite_audit import MIGRATIONS as AUDIT
 from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_migrations import MIGRATIONS as ADMISSION
 from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
 from control.gate import MIGRATIONS as MEDIA_GATE
 from control.idempotency import MIGRATIONS as IDEMPOTENCY
+from control.mail import MIGRATIONS as MAIL
 from control.notices import MIGRATIONS as NOTICES
 from control.webhooks import MIGRATIONS as WEBHOOKS
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
@@ -20,12 +22,14 @@ from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     *ACCESS,
     *API_KEYS,
+    *AUDIT,
     *SCHEDULER,
     *ADMISSION,
     *ATTENDANCE,
     *WEBHOOKS,
     *IDEMPOTENCY,
     *MEDIA_GATE,
+    *MAIL,
     *NOTICES,
 )
 

@@ -45,8 +45,8 @@ log = logging.getLogger("sabaq.streaming.media")
 CONSENT_EXPIRY = 30.0
 # A check is sent again after 0.5 s and 1.5 s: an answer within 3.5 s counts.
 CONSENT_RETRANSMISSIONS = 2
-# On a connection: {remote (host, port): when a packet (not STUN) last came from there}.
-_HEARD = "_sabaq_heard_from"
+# On a connection: when a packet (not STUN) last came from a nominated pair's remote address.
+_HEARD = "_sabaq_heard_at"
 _stock_datagram_received = aioice.ice.StunProtocol.datagram_received
 
 
@@ -75,9 +75,7 @@ async def query_consent(self: aioice.ice.Connection) -> None:
                 answered = time.monotonic()
             except stun.TransactionError:
                 pass
-            heard: dict[tuple[Any, Any], float] = getattr(self, _HEARD, {})
-            from_pair = heard.get((pair.remote_addr[0], pair.remote_addr[1]), 0.0)
-            silent = time.monotonic() - max(answered, from_pair)
+            silent = time.monotonic() - max(answered, getattr(self, _HEARD, 0.0))
             if silent >= CONSENT_EXPIRY:
                 log.info("ICE consent expired: nothing from the peer for %.1f s", silent)
                 self._query_consent_task = None
@@ -90,11 +88,10 @@ def datagram_received(self: aioice.ice.StunProtocol, data: bytes | str, addr: An
     # DTLS, RTP and RTCP come after it.
     if data and isinstance(data, bytes) and data[0] > 3:
         connection = self.receiver
-        heard = getattr(connection, _HEARD, None)
-        if heard is None:
-            heard = {}
-            setattr(connection, _HEARD, heard)
-        heard[(addr[0], addr[1])] = time.monotonic()
+        host, port = addr[0], addr[1]
+        nominated = getattr(connection, "_nominated", None) or {}
+        if any(p.remote_addr[0] == host and p.remote_addr[1] == port for p in nominated.values()):
+            setattr(connection, _HEARD, time.monotonic())  # one float: nothing grows
     _stock_datagram_received(self, data, addr)
 
 

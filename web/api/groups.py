@@ -146,14 +146,14 @@ async def add_members(request: web.Request) -> web.Response:
         make_row(i, m["login"], m["full_name"], m.get("agency", ""))
         for i, m in enumerate(body["members"])
     ]
-    store = SqliteGroups(request.app[keys.DB])
+    store = SqliteGroups(request.app[keys.DB], request.app[keys.SETTINGS].clock)
     # No await from the check to the write: nothing changes the accounts in between.
     checked = check(rows, store.users_by_login(r.login for r in rows), set(tt.members(group.id)))
     wrong = [c for c in checked if c.status is RowStatus.ERROR]
     if wrong:
         listed = "; ".join(f"members[{c.row.line}]: {row_message(_, c)}" for c in wrong[:20])
         raise PageError(400, _("No one was added: {rows}").replace("{rows}", listed), "bad_members")
-    done = store.import_members(group.id, checked)
+    done = store.import_members(group.id, checked, caller.actor)
     log.info(
         "%d created, %d added to group %s through %s",
         done.created, done.added, group.id, caller.name,

@@ -15,6 +15,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from ..api import admission as admission_api
+from ..api import audit as audit_api
 from ..api import classes as classes_api
 from ..api import excuses as excuses_api
 from ..api import groups as groups_api
@@ -28,6 +29,7 @@ from ..api import timetable as timetable_api
 from ..pages import (
     agencies,
     attendance,
+    audit,
     group_import,
     health,
     home,
@@ -47,6 +49,7 @@ from ..pages.excuses import routes as excuse_routes
 from ..pages.groups import routes as group_routes
 from ..pages.guests import routes as guest_routes
 from ..pages.ical import routes as ical_routes
+from ..pages.mail import routes as mail_routes
 from ..pages.practice import routes as practice_routes
 from ..pages.programmes import routes as programme_routes
 from ..pages.reports import routes as report_routes
@@ -57,9 +60,11 @@ from .contexts import (
     cluster_media_node,
     control_node,
     disconnect_participants,
+    mail_delivery,
     media_plane,
     monthly_guarantee,
     notice_collector,
+    notice_mail,
     open_database,
     practice_rooms,
     recording_retention,
@@ -81,7 +86,7 @@ ROUTE_TABLES = (
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
     structure.routes, agencies.routes, structure_api.routes,
     people_import.routes, people.routes, profile.routes, people_api.routes,
-    notices.routes, notices_api.routes,
+    notices.routes, notices_api.routes, audit.routes, audit_api.routes, mail_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
@@ -121,7 +126,9 @@ def create_app(
     app.cleanup_ctx.append(chain_digests)
     app.cleanup_ctx.append(monthly_guarantee)
     app.cleanup_ctx.append(webhook_delivery)
+    app.cleanup_ctx.append(mail_delivery)
     app.cleanup_ctx.append(notice_collector)
+    app.cleanup_ctx.append(notice_mail)
     app.on_shutdown.append(disconnect_participants)
     for table in ROUTE_TABLES:
         app.add_routes(table)

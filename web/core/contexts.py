@@ -1,6 +1,7 @@
 """The application's resources, each a cleanup context: the database and its stores, the media
 plane (or a cluster's control node or media node), the practice rooms, and the background jobs
-(recording retention, chain digests, the monthly guarantee, webhook delivery, notices)."""
+(recording retention, chain digests, the monthly guarantee, webhook and mail delivery,
+notices)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from access.api_keys import SqliteApiKeys
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from admission.sqlite_excuses import SqliteExcuses
@@ -38,6 +40,9 @@ from control.gate import LocalGate
 from control.idempotency import Idempotency
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
+from control.mail import Mailbox
+from control.mail_delivery import Security, SmtpServer
+from control.mail_delivery import running as mail_running
 from control.notices import Notices
 from control.webhook_delivery import running
 from control.webhook_sources import Sources
@@ -54,6 +59,7 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
+from .mail import NoticeMailer
 from .settings import ConfigError, Settings
 
 log = logging.getLogger("sabaq.web.app")
@@ -67,11 +73,19 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
     app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
     app[keys.PEOPLE] = SqlitePeople(db, settings.clock)
+    app[keys.AUDIT] = SqliteAudit(db, settings.clock)
     app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
     app[keys.EXCUSES] = SqliteExcuses(db, settings.clock)
     app[keys.GUESTS] = SqliteGuests(db, settings.clock)
     app[keys.ADMISSION] = SqliteAdmission(db, settings.clock)
     app[keys.IDEMPOTENCY] = Idempotency(db)
+    app[keys.MAIL] = Mailbox(
+        db,
+        settings.clock,
+        enabled=settings.mail_enabled,
+        domain=settings.smtp_from.rpartition("@")[2] or "sabaq.invalid",
+        backoff_base=settings.smtp_retry_seconds,
+    )
     app[keys.LEDGER] = SqliteLedger(db, settings.clock)
     app[keys.WEBHOOKS] = Webhooks(
         db,
@@ -83,6 +97,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
             app[keys.ADMISSION],
         ),
         frozenset(settings.webhook_allowed_hosts),
+        settings.clock,
     )
     app[keys.NOTICES] = Notices(
         db, app[keys.TIMETABLE], app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.EXCUSES],
@@ -399,6 +414,47 @@ async def webhook_delivery(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     async with running(app[keys.WEBHOOKS], every):
+        yield
+
+
+def smtp_server(settings: Settings) -> SmtpServer:
+    security: Security = (
+        "tls" if settings.smtp_security == "tls"
+        else "none" if settings.smtp_security == "none" else "starttls"
+    )  # fmt: skip
+    return SmtpServer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        security=security,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+    )
+
+
+async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
+    """The e-mail outbox sent over SMTP, with retries; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    if not settings.mail_enabled or not settings.smtp_interval_seconds:
+        yield
+        return
+    server = smtp_server(settings)
+    async with mail_running(app[keys.MAIL], server, settings.smtp_interval_seconds, settings.clock):
+        yield
+
+
+async def notice_mail(app: web.Application) -> AsyncIterator[None]:
+    """New notices queued for e-mail as they are made; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    every = settings.notice_interval_seconds
+    if not settings.mail_enabled or not every:
+        yield
+        return
+    mailer = NoticeMailer(
+        app[keys.NOTICES], app[keys.ACCOUNTS], app[keys.MAIL], app[keys.CATALOGUES],
+        settings.default_language, settings.public_url, settings.clock,
+    )  # fmt: skip
+    async with _hourly("notice-mail", mailer.run_once, every):
         yield
 
 

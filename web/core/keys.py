@@ -11,6 +11,7 @@ from aiohttp import web
 
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from access.throttle import Limits
@@ -25,6 +26,7 @@ from control.changes import Changes
 from control.cluster import Cluster
 from control.commands import MediaControl
 from control.idempotency import Idempotency
+from control.mail import Mailbox
 from control.notices import Notices
 from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee
@@ -41,6 +43,7 @@ DB = web.AppKey("db", sqlite3.Connection)
 ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
 API_KEYS = web.AppKey("api_keys", SqliteApiKeys)
 PEOPLE = web.AppKey("people", SqlitePeople)
+AUDIT = web.AppKey("audit", SqliteAudit)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
@@ -54,6 +57,7 @@ CHANGES = web.AppKey("changes", Changes)
 LIMITS = web.AppKey("limits", Limits)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
+MAIL = web.AppKey("mail", Mailbox)  # the e-mail outbox (off when no SMTP host is set)
 NOTICES = web.AppKey("notices", Notices)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
 PRACTICE = web.AppKey("practice", Echoes)  # the practice room's echo on the media node

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from access.audit import may_read_audit
 from access.models import User
 from access.people import Account, Steward, may_change, may_deactivate, may_issue_link, may_manage
 from admission.visibility import (
@@ -211,3 +212,8 @@ def deactivates(request: web.Request, user: User, target: User) -> bool:
 
 def issues_link(request: web.Request, user: User, target: User) -> bool:
     return may_issue_link(steward(request, user), account(target))
+
+
+# -- the audit trail: staff and administrators read it (the rule is ``access.audit``) -------------
+def reads_audit(user: User) -> bool:
+    return may_read_audit(user.role)

@@ -16,7 +16,7 @@ from scheduler.structure import MAX_CONTACTS, MAX_STRUCTURE_NAME, Agency, split_
 
 from ..core import keys, policy
 from ..core.errors import message_of, status_of
-from ..core.http import PageError, gettext_of, redirect, render, require_session
+from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 
 log = logging.getLogger("sabaq.web.agencies")
 routes = web.RouteTableDef()
@@ -86,7 +86,9 @@ async def create_agency(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in ("name", "contacts")}
     try:
-        made = store(request).create_agency(values["name"], split_contacts(values["contacts"]))
+        made = store(request).create_agency(
+            values["name"], split_contacts(values["contacts"]), actor(user)
+        )
     except SchedulerError as exc:
         return _index(request, user, message_of(_, exc), status_of(exc), **values)
     log.info("%s %s created agency %s", user.role, user.id, made.id)
@@ -126,12 +128,12 @@ async def change_agency(request: web.Request) -> web.StreamResponse:
     agencies = store(request)
     try:
         if action == "rename":
-            agencies.change_agency(agency.id, name=str(form.get("name", "")))
+            agencies.change_agency(agency.id, name=str(form.get("name", "")), actor=actor(user))
         elif action == "contacts":
             contacts = split_contacts(str(form.get("contacts", "")))
-            agencies.change_agency(agency.id, contacts=contacts)
+            agencies.change_agency(agency.id, contacts=contacts, actor=actor(user))
         elif action in ("archive", "unarchive"):
-            agencies.change_agency(agency.id, archived=action == "archive")
+            agencies.change_agency(agency.id, archived=action == "archive", actor=actor(user))
         else:
             raise PageError(400, _("Choose what to change."), "bad_action")
     except SchedulerError as exc:

@@ -63,7 +63,7 @@ def require_manager(request: web.Request) -> User:
 
 
 def groups_store(request: web.Request) -> SqliteGroups:
-    return SqliteGroups(request.app[keys.DB])
+    return SqliteGroups(request.app[keys.DB], request.app[keys.SETTINGS].clock)
 
 
 def _period(group: Group) -> str:

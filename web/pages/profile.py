@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from access.addresses import MAX_ADDRESS
+from access.audit import Action
 from access.errors import TokenInvalid, UserNotFound
 from access.models import User
 from access.passwords import (
@@ -26,12 +28,14 @@ from ..core.http import (
     LANG_COOKIE,
     SESSION_COOKIE,
     PageError,
+    actor,
     gettext_of,
     redirect,
     render,
     require_session,
 )
 from ..core.i18n import LANGUAGE_NAMES
+from .people import address_problem
 from .signin import too_many
 
 log = logging.getLogger("sabaq.web.profile")
@@ -71,14 +75,18 @@ async def hashed(request: web.Request, password: str) -> str:
 # -- the profile ----------------------------------------------------------------------------------
 def _profile(
     request: web.Request, user: User, *, error: str | None = None, done: str | None = None,
-    status: int = 200,
+    status: int = 200, email_error: str | None = None, email: str | None = None,
 ) -> web.Response:  # fmt: skip
+    if email is None:
+        email = request.app[keys.ACCOUNTS].get(user.id).email or ""
     return render(
         request,
         "profile.html",
         {
             "error": error,
             "done": done,
+            "email": email,
+            "email_error": email_error,
             "min_length": MIN_PASSWORD_LENGTH,
             "max_length": MAX_PASSWORD_LENGTH,
             "has_password": request.app[keys.ACCOUNTS].by_login(user.login)[1] is not None,
@@ -130,10 +138,27 @@ async def change_password(request: web.Request) -> web.Response:
     if problem is not None:
         return _profile(request, user, error=problem, status=400)
     request.app[keys.ACCOUNTS].change_password(
-        user.id, await hashed(request, new), keep_session=request.cookies.get(SESSION_COOKIE, "")
+        user.id,
+        await hashed(request, new),
+        keep_session=request.cookies.get(SESSION_COOKIE, ""),
+        actor=actor(user),
     )
     log.info("user %s changed their password", user.id)
     return _profile(request, user, done=_("Your password is changed. Your other sessions ended."))
+
+
+@routes.post("/profile/email")
+async def profile_email(request: web.Request) -> web.Response:
+    """One's own address for notices (blank: none)."""
+    _ = gettext_of(request)
+    user = require_session(request).user
+    raw = str((await request.post()).get("email", "")).strip()[: MAX_ADDRESS + 1]
+    problem = address_problem(_, raw)
+    if problem is not None:
+        return _profile(request, user, email_error=problem, email=raw, status=400)
+    request.app[keys.ACCOUNTS].set_email(user.id, raw or None)
+    log.info("user %s changed their e-mail address", user.id)
+    return _profile(request, user, done=_("Your e-mail address is saved."))
 
 
 @routes.post("/profile/language")
@@ -237,6 +262,6 @@ async def password_set(request: web.Request) -> web.StreamResponse:
             _("This set-password link is not valid, was used or has expired. Ask for a new one."),
             "token_used",
         )
-    accounts.change_password(user.id, password_hash)
+    accounts.change_password(user.id, password_hash, actor=actor(user), action=Action.PASSWORD_SET)
     log.info("user %s set their password through a link", user.id)
     return redirect(f"/signin?login={user.login}&set=1")

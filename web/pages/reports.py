@@ -27,6 +27,7 @@ from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 from ..core import clock, keys, policy
 from ..core.http import (
     PageError,
+    actor,
     download,
     gettext_of,
     redirect,
@@ -417,5 +418,6 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
         staff.id,
         staff.full_name,
         clock.now(request),
+        actor(staff),
     )
     return redirect("/reports")
