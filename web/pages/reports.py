@@ -17,6 +17,7 @@ from access.errors import UserNotFound
 from access.models import Role
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
+from attendance.questions import questions
 from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler import calendar
@@ -34,7 +35,7 @@ from ..core.http import (
     require_role,
     require_session,
 )
-from .attendance import HEADS_TITLE, mark_definitions, mark_labels
+from .attendance import HEADS_TITLE, learner_answers, mark_definitions, mark_labels
 from .classes import OBSERVER_ROLES, class_zone
 
 routes = web.RouteTableDef()
@@ -288,6 +289,9 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
                 _local(m.last_left, z, "%H:%M:%S"),
                 m.minutes if m.intervals else 0,
                 m.override.reason if m.override else "",
+                learner_answers(
+                    request, learner.id, questions(happened.events.get(slot.id, ())), z
+                ),
             ]
         )
         row_marks.append(["", "", "", m.mark.value])
@@ -313,6 +317,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
             _("Left"),
             _("Minutes present"),
             _("Correction reason"),
+            _("Answers to quick questions"),
         ],
         rows=rows,
         heads=_heads(request, slots),

@@ -33,6 +33,14 @@
     inClass: () => !$("stage").hidden,
   });
   let myFloor = false;
+  // Quick questions (questions.js): asked, answered, their results.
+  const questions = SabaqQuestions({
+    strings: S,
+    errors: cfg.errors,
+    role: cfg.role,
+    send: (type, fields) => send(type, fields),
+    setStatus: (text) => setStatus(text),
+  });
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -696,6 +704,7 @@
         finish(S.ended, "ended");
         break;
       case "error":
+        if (questions.error(msg)) break;
         if (rejoining && (msg.code === "reconnect_expired" || msg.code.startsWith("token_"))) {
           resume = null;
           fresh = true;
@@ -724,6 +733,7 @@
         }
         break;
       default:
+        if (questions.handle(msg)) break; // question, answer_taken, question_results
         gallery.handle(msg); // mode, active_speaker, quality
         if (msg.type === "mode") {
           seminarNow = msg.mode === "seminar";
@@ -741,6 +751,7 @@
     closeAllMedia();
     leaveFloor();
     gallery.stop();
+    questions.stop();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     controls.hide();
