@@ -188,7 +188,13 @@ class HrMailer:
         if kind is DispatchKind.TIMETABLE:
             table = self._timetable(_, agency, bounds, own, groups)
         else:
-            classes = tt.classes_between(bounds.start, bounds.end)
+            # Only its groups' classes: the others hold none of its learners (and the register of
+            # each is read once per agency, not the whole academy's month).
+            classes = [
+                c
+                for c in tt.classes_between(bounds.start, bounds.end)
+                if groups.keys() & set(c.group_ids)
+            ]
             table = agency_table(self._app, _, bounds, own, classes, self._clock(), agency.name)
         catalogues = self._app[keys.CATALOGUES]
         values = {"month": self._month_name(month, language), "agency": agency.name}
