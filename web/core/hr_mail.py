@@ -13,6 +13,7 @@ queues nothing again (the outbox keeps the key; the log skips it). ``HrMailer.se
 from __future__ import annotations
 
 import gettext
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ TIMETABLE_HEADER = (
     N_("Group"), N_("Day"), N_("Starts"), N_("Ends"), N_("Time zone"), N_("Class"),
     N_("Kind of class"), N_("Format"), N_("Teacher"), N_("Status"),
 )  # fmt: skip
+log = logging.getLogger("sabaq.web.hr_mail")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SUBJECTS = {
     DispatchKind.TIMETABLE: N_("Timetable of classes for {month}: {agency}"),
@@ -110,13 +112,13 @@ class HrMailer:
     # -- the job ---------------------------------------------------------------------------------
     def run_once(self) -> int:
         """Queue the mails due now that are not queued yet; how many were queued."""
-        box, log = self._app[keys.MAIL], self._app[keys.HR_DISPATCH]
+        box, logbook = self._app[keys.MAIL], self._app[keys.HR_DISPATCH]
         if not box.enabled:
             return 0
         now = datetime.fromtimestamp(self._clock(), UTC)
         due = [
             (rule.kind, month)
-            for rule in log.schedule().values()
+            for rule in logbook.schedule().values()
             if (month := due_month(rule, now, self._zone)) is not None
         ]
         if not due:
@@ -126,22 +128,29 @@ class HrMailer:
         for agency in self._agencies.agencies(archived=False):
             for kind, month in due:
                 key = scheduled_key(agency.id, kind, month)
-                if log.logged(key):
+                if logbook.logged(key):
                     continue
-                mail = self.compose(agency, kind, month, learners)
-                if mail is None:
-                    continue
-                # False when a run cut short after queuing it: logged now, never queued twice.
-                box.enqueue(
-                    key, mail.recipients, mail.language, mail.subject, mail.body,
-                    [mail.attachment],
-                )  # fmt: skip
-                if log.log(
-                    agency.id, kind, month, mail.recipients, key, DispatchReason.SCHEDULED,
-                    agency_name=agency.name,
-                ):  # fmt: skip
-                    queued += 1
+                try:
+                    queued += self._queue(agency, kind, month, key, learners)
+                except Exception:  # one agency's trouble keeps no other from its mail
+                    log.exception("HR mail %s for agency %s could not be queued", key, agency.id)
         return queued
+
+    def _queue(
+        self, agency: Agency, kind: DispatchKind, month: str, key: str, learners: Sequence[User]
+    ) -> int:
+        mail = self.compose(agency, kind, month, learners)
+        if mail is None:
+            return 0
+        # False when a run cut short after queuing it: logged now, never queued twice.
+        self._app[keys.MAIL].enqueue(
+            key, mail.recipients, mail.language, mail.subject, mail.body, [mail.attachment]
+        )
+        made = self._app[keys.HR_DISPATCH].log(
+            agency.id, kind, month, mail.recipients, key, DispatchReason.SCHEDULED,
+            agency_name=agency.name,
+        )  # fmt: skip
+        return int(made is not None)
 
     # -- by hand ---------------------------------------------------------------------------------
     def send(
@@ -151,7 +160,7 @@ class HrMailer:
         """Queue the mail of ``kind`` for ``month`` now, and log it with ``actor``. "Send now"
         for a month whose scheduled mail is not queued yet takes the scheduled key (the
         schedule then sends nothing more); every other mail by hand has a key of its own."""
-        box, log = self._app[keys.MAIL], self._app[keys.HR_DISPATCH]
+        box, logbook = self._app[keys.MAIL], self._app[keys.HR_DISPATCH]
         if not box.enabled:
             raise HrMailRefused("mail_off")
         if not agency.contacts:
@@ -160,10 +169,10 @@ class HrMailer:
         if mail is None:
             raise HrMailRefused("no_employees")
         key = scheduled_key(agency.id, kind, month)
-        if reason is not DispatchReason.MANUAL or log.logged(key) or box.get(key) is not None:
+        if reason is not DispatchReason.MANUAL or logbook.logged(key) or box.get(key) is not None:
             key = again_key(agency.id, kind, month, secrets.token_hex(6))
         box.enqueue(key, mail.recipients, mail.language, mail.subject, mail.body, [mail.attachment])
-        made = log.log(agency.id, kind, month, mail.recipients, key, reason, actor, agency.name)
+        made = logbook.log(agency.id, kind, month, mail.recipients, key, reason, actor, agency.name)
         assert made is not None  # a new key
         return made
 

@@ -423,3 +423,18 @@ async def test_only_staff_and_administrators_see_the_log_and_send(
     assert served.app[keys.HR_DISPATCH].dispatches(aid) == []
     saved = await boss.post("/agencies/hr-schedule", data=schedule, allow_redirects=False)
     assert saved.status == 303
+
+
+async def test_a_run_cut_short_after_queuing_logs_the_mail_and_queues_it_once(
+    hr: TestServer, smtp: MailServer, moment: Moment
+) -> None:
+    w = world(hr)
+    key = f"hr:{w.agencies[MVD]}:attendance:2026-03"
+    moment.to(almaty(4, 3, 10))
+    # The process stopped between queuing MVD's mail and logging it.
+    assert hr.app[keys.MAIL].enqueue(key, ["hr@mvd.test"], "ru", "Посещаемость", "…")
+    assert HrMailer(hr.app).run_once() == 2  # logged (MVD) and queued and logged (APK)
+    assert [d.mail_key for d in hr.app[keys.HR_DISPATCH].dispatches(w.agencies[MVD])] == [key]
+    assert await deliver(hr) == 2  # one each
+    assert HrMailer(hr.app).run_once() == 0
+    assert await deliver(hr) == 0
