@@ -45,6 +45,7 @@ class Action(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 — by the account's owner, on the profile page
     PASSWORD_SET = "password_set"  # noqa: S105 — by the account's owner, through a link
     IMPORTED = "imported"  # many accounts at once: one record with the counts
+    SENT = "sent"  # a mail to an agency's HR service sent by hand (the scheduled ones are logged)
 
 
 class ObjectKind(enum.StrEnum):

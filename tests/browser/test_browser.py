@@ -31,6 +31,7 @@ from access.audit import Actor
 from access.events import EventKind
 from admission.guests import GuestRequest
 from admission.models import ExcuseReason
+from attendance.hr_dispatch import DispatchKind, DispatchReason
 from control.mail import Mailbox
 from scheduler.models import DisciplineFormat, ProgrammeKind
 from scheduler.sqlite_agencies import SqliteAgencies
@@ -933,6 +934,10 @@ async def test_every_page_keeps_to_its_content_security_policy(
     outbox.enqueue("t:1", "kadry@mvd.gov.kz", "ru", "Расписание", "…")
     outbox.enqueue("t:2", "nobody@mvd.gov.kz", "ru", "Посещаемость", "…")
     outbox.failed(outbox.recent()[0].id, time.time(), "550 5.1.1 No such mailbox")
+    app[keys.HR_DISPATCH].log(  # the agency's page lists its HR mail, with "Send again"
+        agency.id, DispatchKind.TIMETABLE, "2026-05", ("kadry@mvd.gov.kz",), "t:1",
+        DispatchReason.SCHEDULED,
+    )  # fmt: skip
     visits = {
         academy.staff_id: [
             "/", "/timetable", "/timetable/new", f"/timetable/groups/{g}",

@@ -60,6 +60,7 @@ from .contexts import (
     cluster_media_node,
     control_node,
     disconnect_participants,
+    hr_mail,
     mail_delivery,
     media_plane,
     monthly_guarantee,
@@ -129,6 +130,7 @@ def create_app(
     app.cleanup_ctx.append(mail_delivery)
     app.cleanup_ctx.append(notice_collector)
     app.cleanup_ctx.append(notice_mail)
+    app.cleanup_ctx.append(hr_mail)
     app.on_shutdown.append(disconnect_participants)
     for table in ROUTE_TABLES:
         app.add_routes(table)

@@ -1,7 +1,7 @@
 """The application's resources, each a cleanup context: the database and its stores, the media
 plane (or a cluster's control node or media node), the practice rooms, and the background jobs
 (recording retention, chain digests, the monthly guarantee, webhook and mail delivery,
-notices)."""
+notices, the HR services' monthly mail)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
+from attendance.sqlite_hr_dispatch import SqliteHrDispatch
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
 from control.cluster import Cluster as ClusterView
@@ -59,6 +60,7 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
+from .hr_mail import HrMailer
 from .mail import NoticeMailer
 from .settings import ConfigError, Settings
 
@@ -104,6 +106,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
         settings.clock,
     )  # fmt: skip
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
+    app[keys.HR_DISPATCH] = SqliteHrDispatch(db, settings.clock)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
         MarkRules(
@@ -455,6 +458,24 @@ async def notice_mail(app: web.Application) -> AsyncIterator[None]:
         settings.default_language, settings.public_url, settings.clock,
     )  # fmt: skip
     async with _hourly("notice-mail", mailer.run_once, every):
+        yield
+
+
+async def hr_mail(app: web.Application) -> AsyncIterator[None]:
+    """The agencies' HR services' monthly mail (clauses 18, 19), queued at the moments of the
+    schedule staff set; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    every = settings.hr_mail_interval_seconds
+    if not settings.mail_enabled or not every:
+        yield
+        return
+    mailer = HrMailer(app)
+
+    def run() -> None:
+        if queued := mailer.run_once():
+            log.info("HR services' mail: %d queued", queued)
+
+    async with _hourly("hr-mail", run, every):
         yield
 
 

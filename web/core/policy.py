@@ -32,6 +32,7 @@ from admission.visibility import (
     may_see_teacher,
     may_see_teachers_feed,
 )
+from attendance.hr_dispatch import may_send_hr_mail
 from scheduler.models import Department, Group, LiveClass, Programme
 from scheduler.sqlite_groups import SqliteGroups
 from scheduler.structure import may_manage_structure
@@ -151,6 +152,11 @@ def sees_agencies(request: web.Request, user: User) -> bool:
 
 def manages_structure(user: User) -> bool:
     return may_manage_structure(user.role)
+
+
+def sends_hr_mail(user: User) -> bool:
+    """The HR services' mail: its schedule, its log, sending by hand."""
+    return may_send_hr_mail(user.role)
 
 
 T = TypeVar("T", LiveClass, Group)

@@ -181,6 +181,8 @@ class Settings:
     public_url: str = ""
     # How often notices are made of what happened (0: never; tests collect themselves).
     notice_interval_seconds: float = 2.0
+    # How often the HR services' monthly mail is looked at (0: never; tests run it themselves).
+    hr_mail_interval_seconds: float = 300.0
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
     # Failed sign-ins per login and address in a window before the waits begin (five times as
@@ -309,6 +311,7 @@ class Settings:
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
             webhook_interval_seconds=_number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),
             notice_interval_seconds=_number(env, "SABAQ_NOTICE_INTERVAL_SECONDS", 2, zero=True),
+            hr_mail_interval_seconds=_number(env, "SABAQ_HR_MAIL_INTERVAL_SECONDS", 300, zero=True),
             guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),

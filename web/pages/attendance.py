@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,7 +120,11 @@ def mark_rules(request: web.Request, c: LiveClass) -> MarkRules:
 
 
 def mark_labels(request: web.Request) -> dict[Mark, str]:
-    _ = gettext_of(request)
+    return mark_labels_in(gettext_of(request))
+
+
+def mark_labels_in(_: Callable[[str], str]) -> dict[Mark, str]:
+    """The marks' names in the language of ``_`` (a mail, a file made off a request)."""
     return {
         Mark.PRESENT: _("present"),
         Mark.LATE: _("late"),
@@ -133,7 +138,11 @@ def mark_labels(request: web.Request) -> dict[Mark, str]:
 def mark_definitions(request: web.Request, rules: MarkRules) -> list[tuple[Mark, str]]:
     """What each mark means, by what the person did, with the thresholds ``rules`` give
     (as ``attendance.marks`` derives them)."""
-    _ = gettext_of(request)
+    return mark_definitions_in(gettext_of(request), rules)
+
+
+def mark_definitions_in(_: Callable[[str], str], rules: MarkRules) -> list[tuple[Mark, str]]:
+    """``mark_definitions`` in the language of ``_``."""
     minutes = f"{rules.late_after_seconds / 60:g}"
     grace = f"{rules.grace_seconds:g}"
     away = f"{round((1 - rules.present_share) * 100, 1):g}"

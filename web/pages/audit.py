@@ -51,6 +51,7 @@ def action_labels(_: Callable[[str], str]) -> dict[Action, str]:
         Action.PASSWORD_CHANGED: _("password changed"),
         Action.PASSWORD_SET: _("password set through a link"),
         Action.IMPORTED: _("accounts imported"),
+        Action.SENT: _("mail sent to the HR service"),
     }
 
 
