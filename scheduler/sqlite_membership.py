@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
+
+from access.sqlite_search import contains, like, searchable
 
 from .errors import ArchivedDepartment, GroupNotFound
 from .models import Group, group_flags
 from .planning import check_activation, starts_active
 from .sqlite_structure import SqliteStructure
+
+
+@dataclass(frozen=True, slots=True)
+class GroupQuery:
+    """Which groups: a search in the name, active or not (None: both), and the institutes they
+    are of (None: every institute)."""
+
+    search: str = ""
+    active: bool | None = None
+    institutes: frozenset[int] | None = None
 
 
 class SqliteMembership(SqliteStructure):
@@ -75,6 +88,33 @@ class SqliteMembership(SqliteStructure):
     def groups(self) -> list[Group]:
         rows = self._db.execute("SELECT * FROM groups ORDER BY name")
         return [self._group(r) for r in rows.fetchall()]
+
+    def find_groups(self, q: GroupQuery, limit: int, offset: int) -> tuple[list[Group], int]:
+        """A page of the groups ``q`` names, by name, and how many there are in all."""
+        clauses, args = ["1"], list[object]()
+        if q.institutes is not None:
+            ids = sorted(q.institutes)
+            clauses.append(
+                "department_id IN (SELECT id FROM departments WHERE institute_id IN"  # noqa: S608
+                f" ({','.join('?' * len(ids))}))"
+                if ids
+                else "0"
+            )
+            args += ids
+        if q.search.strip():
+            searchable(self._db)
+            clauses.append(contains("name"))
+            args.append(like(q.search))
+        if q.active is not None:
+            clauses.append("active = ?")
+            args.append(int(q.active))
+        where = " AND ".join(clauses)
+        total = self._db.execute(f"SELECT count(*) FROM groups WHERE {where}", args).fetchone()[0]  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT * FROM groups WHERE {where} ORDER BY name, id LIMIT ? OFFSET ?",  # noqa: S608
+            [*args, limit, offset],
+        )
+        return [self._group(r) for r in rows.fetchall()], int(total)
 
     def flags(self, group: Group) -> list[str]:
         """What keeps the group from being activated."""

@@ -33,6 +33,7 @@ from admission.visibility import (
     may_see_teachers_feed,
 )
 from scheduler.models import Department, Group, LiveClass, Programme
+from scheduler.sqlite_classes import ClassScope
 from scheduler.sqlite_groups import SqliteGroups
 from scheduler.structure import may_manage_structure
 
@@ -170,6 +171,18 @@ def visible(request: web.Request, user: User | None, items: Sequence[T]) -> list
             else may_see_group(v, group_facts(request, x))
         )
     ]
+
+
+def class_scope(request: web.Request, user: User) -> ClassScope:
+    """The classes ``user`` may see, for a list the store searches and counts in SQL: the same
+    rule as ``may_see_class`` (``tests/integration/web/test_lists.py`` holds them together)."""
+    v = viewer(request, user)
+    return ClassScope(
+        academy=v.role in ACADEMY,
+        user_id=v.user_id,
+        institutes=v.institutes if v.role in INSTITUTE else frozenset(),
+        groups=v.teaches | v.member_of,
+    )
 
 
 # -- people: whose account who manages (the rule is ``access.people``) ----------------------------
