@@ -149,6 +149,8 @@ async def excuses_index(request: web.Request) -> web.Response:
         request,
         "excuses.html",
         {
+            # The waiting come first: the template says a section is empty only on the page
+            # where it would begin (the first for the waiting, the last for the decided).
             "pending": [x for x in rows if x["r"].status is ExcuseStatus.PENDING],
             "decided": [x for x in rows if x["r"].status is not ExcuseStatus.PENDING],
             "can_file": user.role in FILERS,

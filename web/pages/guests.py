@@ -211,6 +211,8 @@ async def guests_index(request: web.Request) -> web.Response:
         request,
         "guests.html",
         {
+            # The waiting come first: the template says a section is empty only on the page
+            # where it would begin (the first for the waiting, the last for the decided).
             "pending": [x for x in rows if x["r"].status is GuestStatus.PENDING],
             "others": [x for x in rows if x["r"].status is not GuestStatus.PENDING],
             "search": query.search,
