@@ -17,12 +17,13 @@ from .sqlite_structure import SqliteStructure
 
 @dataclass(frozen=True, slots=True)
 class GroupQuery:
-    """Which groups: a search in the name, active or not (None: both), and the institutes they
-    are of (None: every institute)."""
+    """Which groups: a search in the name, active or not (None: both), and those of the
+    institutes ``institutes`` or among ``groups`` (``institutes`` None: every group)."""
 
     search: str = ""
     active: bool | None = None
     institutes: frozenset[int] | None = None
+    groups: frozenset[int] = frozenset()  # besides the institutes': taught or learnt in
 
 
 class SqliteMembership(SqliteStructure):
@@ -93,14 +94,12 @@ class SqliteMembership(SqliteStructure):
         """A page of the groups ``q`` names, by name, and how many there are in all."""
         clauses, args = ["1"], list[object]()
         if q.institutes is not None:
-            ids = sorted(q.institutes)
+            ids, own = sorted(q.institutes), sorted(q.groups)
             clauses.append(
-                "department_id IN (SELECT id FROM departments WHERE institute_id IN"  # noqa: S608
-                f" ({','.join('?' * len(ids))}))"
-                if ids
-                else "0"
+                "(department_id IN (SELECT id FROM departments WHERE institute_id IN"  # noqa: S608
+                f" ({','.join('?' * len(ids))})) OR id IN ({','.join('?' * len(own))}))"
             )
-            args += ids
+            args += [*ids, *own]
         if q.search.strip():
             searchable(self._db)
             clauses.append(contains("name"))

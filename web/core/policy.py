@@ -35,6 +35,7 @@ from admission.visibility import (
 from scheduler.models import Department, Group, LiveClass, Programme
 from scheduler.sqlite_classes import ClassScope
 from scheduler.sqlite_groups import SqliteGroups
+from scheduler.sqlite_membership import GroupQuery
 from scheduler.structure import may_manage_structure
 
 from . import keys
@@ -183,6 +184,16 @@ def class_scope(request: web.Request, user: User) -> ClassScope:
         institutes=v.institutes if v.role in INSTITUTE else frozenset(),
         groups=v.teaches | v.member_of,
     )
+
+
+def group_query(request: web.Request, user: User, search: str = "") -> GroupQuery:
+    """The groups ``user`` may see (the rule of ``may_see_group``), for a list the store
+    searches and counts in SQL."""
+    v = viewer(request, user)
+    if v.role in ACADEMY:
+        return GroupQuery(search=search)
+    mine = v.institutes if v.role in INSTITUTE else frozenset()
+    return GroupQuery(search=search, institutes=mine, groups=v.teaches | v.member_of)
 
 
 # -- people: whose account who manages (the rule is ``access.people``) ----------------------------

@@ -311,3 +311,24 @@ async def test_excuse_requests_are_searched_and_paged_within_what_one_may_see(
     assert found(await page_of(director, "/excuses?status=decided")) == 0
     await check_bad_pages(director, "/excuses", "Студент")
     assert (await sign_in(academy.teacher_id).get("/excuses")).status == 403
+
+
+# -- the timetable's groups -----------------------------------------------------------------------
+async def test_the_timetables_groups_are_searched_and_paged_within_what_one_may_see(
+    served: TestServer, academy: Academy, sign_in: SignIn, two_institutes: dict[str, int]
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    group = tt.group(academy.group_id)
+    for i in range(117):  # 120 with the academy's two and B's one
+        tt.add_group(f"Поток {i:03d}", group.department_id, "ru", group.timezone)
+    staff = english(sign_in(academy.staff_id), served)
+    first = await page_of(staff, "/timetable")
+    assert found(first) == 120 and pager_of(first) == (1, 3) and "Поток 000" in first
+    some = await page_of(staff, "/timetable?q=поток+1")
+    assert found(some) == 17 and "Поток 116" in some and pager_of(some) is None
+    director_a = tt.institute_of_group(academy.group_id).director_id
+    assert director_a is not None
+    assert found(await page_of(english(sign_in(director_a), served), "/timetable")) == 119
+    theirs = await page_of(english(sign_in(two_institutes["director_b"]), served), "/timetable")
+    assert found(theirs) == 1 and "ЮР-25-1" in theirs and "Поток" not in theirs
+    await check_bad_pages(staff, "/timetable", "Поток 000")
