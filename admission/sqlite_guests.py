@@ -254,14 +254,6 @@ class SqliteGuests(SqliteStore):
         )
         return [_guest(r) for r in rows.fetchall()], int(total)
 
-    def listed(self, limit: int = 1000) -> list[GuestRequest]:
-        """Every request: the pending first, then the newest."""
-        rows = self._db.execute(
-            "SELECT * FROM guest_requests ORDER BY status != ?, filed_at DESC, id DESC LIMIT ?",
-            (GuestStatus.PENDING.value, limit),
-        )
-        return [_guest(r) for r in rows.fetchall()]
-
     def pending(self) -> list[GuestRequest]:
         rows = self._db.execute(
             "SELECT * FROM guest_requests WHERE status = ? ORDER BY filed_at, id",
