@@ -14,9 +14,8 @@ from .audit import Action, Actor, ObjectKind, account_action, changed
 from .errors import LoginTaken, UserNotFound
 from .models import LOGIN_RE, Role, User
 from .sqlite_audit import now_record, write
+from .sqlite_search import contains, like, searchable
 from .sqlite_store import _user, account_fields
-
-MAX_SEARCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +39,13 @@ class NewPerson:
     email: str | None = None
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.casefold()}%"
-
-
 class SqlitePeople:
     """The people pages' store (the accounts' table is ``SqliteAccounts``')."""
 
     def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
-        # SQLite's lower() folds ASCII only: a search for "иван" must find "Иван".
-        db.create_function("sabaq_fold", 1, lambda s: s.casefold() if s else s, deterministic=True)
+        searchable(db)
 
     def _where(self, q: PeopleQuery) -> tuple[str, list[object]]:
         roles = [r.value for r in (q.roles if q.role is None else q.roles & {q.role})]
@@ -63,10 +56,8 @@ class SqlitePeople:
             clauses.append(f"department_id IN ({','.join('?' * len(deps))})" if deps else "0")
             args += deps
         if q.search.strip():
-            clauses.append(
-                "(sabaq_fold(login) LIKE ? ESCAPE '\\' OR sabaq_fold(full_name) LIKE ? ESCAPE '\\')"
-            )
-            args += [_like(q.search.strip()[:MAX_SEARCH])] * 2
+            clauses.append(contains("login", "full_name"))
+            args += [like(q.search)] * 2
         if q.active is not None:
             clauses.append("deactivated_at IS NULL" if q.active else "deactivated_at IS NOT NULL")
         return " AND ".join(clauses), args

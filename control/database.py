@@ -8,6 +8,7 @@ from pathlib import Path
 
 from access.api_keys import MIGRATIONS as API_KEYS
 from access.sqlite_audit import MIGRATIONS as AUDIT
+from access.sqlite_search import searchable
 from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_migrations import MIGRATIONS as ADMISSION
 from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
@@ -39,6 +40,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA busy_timeout = 5000")
+    searchable(db)  # lists' searches fold Cyrillic case
     if str(path) != ":memory:":
         db.execute("PRAGMA journal_mode = WAL")
         # FULL: an event is acknowledged on commit, so a commit must survive a power cut too

@@ -54,10 +54,14 @@ class SqliteGroups:
         row = self._db.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone()
         return row is not None
 
-    def member_counts(self) -> dict[int, int]:
-        """group id → number of members (groups without members are absent)."""
+    def member_counts(self, group_ids: Sequence[int]) -> dict[int, int]:
+        """group id → number of members, of these groups (those without members are absent)."""
+        ids = [int(g) for g in group_ids] or [0]
+        marks = ",".join("?" * len(ids))
         rows = self._db.execute(
-            "SELECT group_id, COUNT(*) FROM group_members GROUP BY group_id"
+            f"SELECT group_id, COUNT(*) FROM group_members WHERE group_id IN ({marks})"  # noqa: S608
+            " GROUP BY group_id",
+            ids,
         ).fetchall()
         return {g: n for g, n in rows}
 

@@ -14,6 +14,7 @@ from access.models import Role
 from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
+from scheduler.sqlite_membership import GroupQuery
 
 from ..core import keys
 from ..core.http import PageError, gettext_of, idempotent
@@ -52,13 +53,11 @@ async def groups(request: web.Request) -> web.Response:
             _("Give limit from 1 to {n} and offset from 0.").replace("{n}", str(MAX_PAGE)),
             "bad_page",
         ) from None
-    tt = request.app[keys.TIMETABLE]
-    every = tt.groups()
-    page = every[offset : offset + limit]
+    page, total = request.app[keys.TIMETABLE].find_groups(GroupQuery(), limit, offset)
     items: list[dict[str, Any]] = [_group_json(request, g.id) for g in page]
-    more = offset + limit < len(every)
+    more = offset + limit < total
     return web.json_response(
-        {"items": items, "total": len(every), "next_offset": offset + limit if more else None}
+        {"items": items, "total": total, "next_offset": offset + limit if more else None}
     )
 
 

@@ -34,7 +34,9 @@ from admission.visibility import (
 )
 from attendance.hr_dispatch import may_send_hr_mail
 from scheduler.models import Department, Group, LiveClass, Programme
+from scheduler.sqlite_classes import ClassScope
 from scheduler.sqlite_groups import SqliteGroups
+from scheduler.sqlite_membership import GroupQuery
 from scheduler.structure import may_manage_structure
 
 from . import keys
@@ -176,6 +178,28 @@ def visible(request: web.Request, user: User | None, items: Sequence[T]) -> list
             else may_see_group(v, group_facts(request, x))
         )
     ]
+
+
+def class_scope(request: web.Request, user: User) -> ClassScope:
+    """The classes ``user`` may see, for a list the store searches and counts in SQL: the same
+    rule as ``may_see_class`` (``tests/integration/web/test_lists.py`` holds them together)."""
+    v = viewer(request, user)
+    return ClassScope(
+        academy=v.role in ACADEMY,
+        user_id=v.user_id,
+        institutes=v.institutes if v.role in INSTITUTE else frozenset(),
+        groups=v.teaches | v.member_of,
+    )
+
+
+def group_query(request: web.Request, user: User, search: str = "") -> GroupQuery:
+    """The groups ``user`` may see (the rule of ``may_see_group``), for a list the store
+    searches and counts in SQL."""
+    v = viewer(request, user)
+    if v.role in ACADEMY:
+        return GroupQuery(search=search)
+    mine = v.institutes if v.role in INSTITUTE else frozenset()
+    return GroupQuery(search=search, institutes=mine, groups=v.teaches | v.member_of)
 
 
 # -- people: whose account who manages (the rule is ``access.people``) ----------------------------

@@ -28,10 +28,10 @@ from ..core import keys, policy
 from ..core.http import LANG_KEY, XLSX, PageError, gettext_of, render, require_session
 from ..core.i18n import format_time
 from ..core.labels import role_labels
+from ..core.paging import fetch_page, page_number, pager
 
 routes = web.RouteTableDef()
 
-PAGE = 50
 MAX_EXPORT = 50_000  # records in one file
 ZONE = DEFAULT_TIMEZONE  # the academy's
 
@@ -254,23 +254,16 @@ def require_reader(request: web.Request) -> User:
     return user
 
 
-def _page_number(raw: str) -> int:
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
-
-
 @routes.get("/audit")
 async def audit_page(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     require_reader(request)
     filters, query = read_filters(request)
-    page = _page_number(request.query.get("page", "1"))
     store = request.app[keys.AUDIT]
-    found, total = store.find(query, PAGE, (page - 1) * PAGE)
-    pages = max(1, -(-total // PAGE))
-
-    def link(n: int) -> str:
-        return "/audit?" + urlencode({**filters.params(), "page": str(n)})
-
+    found, total, page = fetch_page(
+        lambda limit, offset: store.find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
     actions, kinds = action_labels(_), kind_labels(_)
     names = names_for(request, found)
     return render(
@@ -295,10 +288,7 @@ async def audit_page(request: web.Request) -> web.Response:
             "actions": [(a.value, label) for a, label in actions.items()],
             "f": filters,
             "total": total,
-            "page": page,
-            "pages": pages,
-            "previous": link(page - 1) if page > 1 else None,
-            "next": link(page + 1) if page < pages else None,
+            "pager": pager("/audit", filters.params(), page, total),
             "zone": ZONE,
             "export": urlencode(filters.params()),
         },

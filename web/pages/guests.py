@@ -6,6 +6,7 @@ staff or the director let another browser use an invite. Every step is on the re
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from admission.guests import (
     GuestStatus,
     token_hash,
 )
+from admission.sqlite_guests import GuestQuery
 from admission.visibility import may_see_guest_request
 from control.mail import Mail, MailState
 from scheduler.models import LiveClass
@@ -33,6 +35,7 @@ from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, requi
 from ..core.i18n import N_, format_time
 from ..core.labels import class_status_labels
 from ..core.mail import render as render_mail
+from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, class_zone
 from .invites import guest_user_id
 
@@ -159,18 +162,22 @@ async def guest_file(request: web.Request) -> web.StreamResponse:
     return redirect(f"/guests/{r.id}")
 
 
-def _visible(request: web.Request, user: User) -> list[GuestRequest]:
-    """Staff see every request; a director those of their institute; a head their own."""
+def _query(request: web.Request, user: User) -> GuestQuery:
+    """The requests a user may see — staff every one, a director those they decide (of their
+    institute's classes), a head of department their own — with the list's filters."""
     _ = gettext_of(request)
-    store, tt = request.app[keys.GUESTS], request.app[keys.TIMETABLE]
+    status = request.query.get("status", "")
+    q = GuestQuery(
+        search=search_of(request),
+        pending={"pending": True, "decided": False}.get(status),
+    )
     if user.role in EDITORS:
-        return store.listed()
+        return q
     if user.role is Role.DIRECTOR:
-        return [
-            r for r in store.listed() if rules.director_id(tt, tt.get_class(r.class_id)) == user.id
-        ]
+        groups = frozenset(request.app[keys.TIMETABLE].groups_of_director(user.id))
+        return replace(q, director_groups=groups)
     if user.role is Role.HEAD_OF_DEPARTMENT:
-        return [r for r in store.listed() if r.filed_by == user.id]
+        return replace(q, filed_by=user.id)
     raise PageError(
         403, _("Guest requests are for heads of department and the director."), "forbidden"
     )
@@ -193,13 +200,24 @@ def _row(request: web.Request, r: GuestRequest) -> dict[str, Any]:
 @routes.get("/guests")
 async def guests_index(request: web.Request) -> web.Response:
     user = require_session(request).user
-    rows = [_row(request, r) for r in _visible(request, user)]
+    query = _query(request, user)
+    found, total, page = fetch_page(
+        lambda limit, offset: request.app[keys.GUESTS].find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
+    rows = [_row(request, r) for r in found]
+    status = {True: "pending", False: "decided", None: ""}[query.pending]
     return render(
         request,
         "guests.html",
         {
+            # The waiting come first: the template says a section is empty only on the page
+            # where it would begin (the first for the waiting, the last for the decided).
             "pending": [x for x in rows if x["r"].status is GuestStatus.PENDING],
             "others": [x for x in rows if x["r"].status is not GuestStatus.PENDING],
+            "search": query.search,
+            "status": status,
+            "pager": pager("/guests", {"q": query.search, "status": status}, page, total),
         },
     )
 

@@ -26,11 +26,11 @@ from ..core import clock, keys, policy
 from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 from ..core.i18n import N_
 from ..core.labels import role_labels
+from ..core.paging import fetch_page, page_number, pager, search_of
 
 log = logging.getLogger("sabaq.web.people")
 routes = web.RouteTableDef()
 
-PAGE = 50  # people a page
 SET_LINK_TTL = 48 * 3600.0  # a set-password link works for two days, once
 
 
@@ -141,18 +141,13 @@ def form_context(request: web.Request, user: User) -> dict[str, Any]:
 
 
 # -- the list -------------------------------------------------------------------------------------
-def _page_number(raw: str) -> int:
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
-
-
 @routes.get("/people")
 async def people_index(request: web.Request) -> web.Response:
     user = require_steward(request)
     s = policy.steward(request, user)
-    search = request.query.get("q", "").strip()[:100]
+    search = search_of(request)
     role_raw = request.query.get("role", "")
     role = Role(role_raw) if role_raw in set(Role) else None
-    page = _page_number(request.query.get("page", "1"))
     status = request.query.get("status", "")
     status = status if status in ("active", "deactivated") else ""
     query = PeopleQuery(
@@ -162,14 +157,11 @@ async def people_index(request: web.Request) -> web.Response:
         departments=manageable_departments(s),
         active=None if not status else status == "active",
     )
-    found, total = request.app[keys.PEOPLE].find(query, PAGE, (page - 1) * PAGE)
-    pages = max(1, -(-total // PAGE))
-
-    def link(n: int) -> str:
-        pairs = (("q", search), ("role", role_raw), ("status", status), ("page", str(n)))
-        params = {k: v for k, v in pairs if v}
-        return "/people?" + urlencode(params)
-
+    found, total, page = fetch_page(
+        lambda limit, offset: request.app[keys.PEOPLE].find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
+    filters = {"q": search, "role": role.value if role else "", "status": status}
     names = {d.id: d.name for d in policy.departments(request)}
     return render(
         request,
@@ -182,10 +174,7 @@ async def people_index(request: web.Request) -> web.Response:
             "search": search,
             "role": role_raw if role else "",
             "status": status,
-            "page": page,
-            "pages": pages,
-            "previous": link(page - 1) if page > 1 else None,
-            "next": link(page + 1) if page < pages else None,
+            "pager": pager("/people", filters, page, total),
             "may_import": bool(manageable_roles(s) & {Role.TEACHER, Role.STAFF}),
         },
     )
