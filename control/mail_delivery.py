@@ -123,6 +123,9 @@ async def deliver_once(
                 if exc.code == 421:  # the server is closing the connection
                     break
                 continue
+            except aiosmtplib.SMTPNotSupported as exc:  # an address in Unicode (SMTPUTF8)
+                box.failed(mail.id, now, _words(exc))  # the server never will: not retried
+                continue
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 box.deferred(mail.id, now, _words(exc))
                 break  # the connection is gone: the rest wait for the next pass

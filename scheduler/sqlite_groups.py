@@ -98,7 +98,7 @@ class SqliteGroups:
         are one record of the audit trail (its counts), in the same transaction."""
         if self._db.execute("SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None:
             raise GroupNotFound(f"No group with id {group_id}")
-        created = added = already = 0
+        created = added = already = agencies_changed = 0
         now = self._clock()
         # One transaction: SqliteAccounts commits each call, so its writes are spelled out here.
         with self._db:
@@ -126,10 +126,12 @@ class SqliteGroups:
                     assert checked.user is not None
                     user_id = checked.user.id
                     if agency is not None:
-                        self._db.execute(
-                            "UPDATE users SET agency = ? WHERE id = ? AND role = ?",
-                            (agency, user_id, Role.STUDENT.value),
+                        cur = self._db.execute(
+                            "UPDATE users SET agency = ? WHERE id = ? AND role = ?"
+                            " AND agency IS NOT ?",
+                            (agency, user_id, Role.STUDENT.value, agency),
                         )
+                        agencies_changed += cur.rowcount  # which HR service is told of them
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO group_members (group_id, user_id)"
                     " SELECT ?, id FROM users WHERE id = ? AND role = ?",
@@ -139,10 +141,12 @@ class SqliteGroups:
                     added += 1
                 else:
                     already += 1
-            if actor is not None and created:
+            if actor is not None and (created or agencies_changed):
                 name = self._db.execute("SELECT name FROM groups WHERE id = ?", (group_id,))
                 after = {"count": created, "roles": {Role.STUDENT.value: created},
                          "group_id": group_id, "added_to_group": added}  # fmt: skip
+                if agencies_changed:
+                    after["agencies_changed"] = agencies_changed
                 write(self._db, now_record(
                     self._clock, actor, Action.IMPORTED, ObjectKind.ACCOUNT, None,
                     after=after, label=name.fetchone()[0],

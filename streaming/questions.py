@@ -157,12 +157,19 @@ class Question:
         }
 
     def results(self, now: float) -> dict[str, Any]:
-        """The tally: counts per option, how many answered; names only for a named question."""
+        """The tally: counts per option, how many answered; names only for a named question.
+
+        An anonymous question's counts are withheld while it is open (only how many answered
+        is told): counts that move the moment someone clicks would say who chose what in a
+        small class or to a teacher watching the cameras. They come once it closes."""
+        closed = self.closed or not self.is_open(now)
+        withheld = self.spec.anonymous and not closed
         return {
             "id": self.id,
-            "tally": list(self.tally),
+            "tally": [] if withheld else list(self.tally),
+            "withheld": withheld,
             "answered": len(self.answered),
-            "closed": self.closed or not self.is_open(now),
+            "closed": closed,
             "shown": self.shown,
         }
 

@@ -66,6 +66,8 @@ class QuestionsMixin(SeminarMixin):
                 "error", code="question_open", message="Close the open question before the next"
             )
             return
+        if q is not None and not q.closed:  # its time is over, its timer not yet run: the
+            await self._close(q)  # tally is recorded before the next replaces it
         q = Question(str(uuid7()), spec, by.user_id, now, now + spec.seconds)
         self.question = q
         asked = self._outbox.emit(
@@ -145,8 +147,8 @@ class QuestionsMixin(SeminarMixin):
             await by.send("error", code="no_question", message="There is no such question now")
             return
         q.shown = shown
-        if not shown:  # the learners' pages take the results away
-            text = server_message("question_results", **q.results(self.question_clock()))
+        if not shown:  # the learners' pages take the results away (and are sent none)
+            text = server_message("question_results", id=q.id, shown=False)
             for p in list(self.participants.values()):
                 if p.role not in PUBLISHERS:
                     await p.deliver(text)

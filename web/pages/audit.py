@@ -96,6 +96,7 @@ def field_labels(_: Callable[[str], str], kind: ObjectKind) -> dict[str, str]:
         "sessions_ended": _("Sessions ended"),
         "valid_hours": _("Valid for, hours"),
         "count": _("Accounts made"),
+        "agencies_changed": _("Agencies changed"),
         "roles": _("Roles"),
         "first_id": _("First number"),
         "last_id": _("Last number"),
@@ -199,12 +200,14 @@ class Filters:
 
 
 def _day(raw: str) -> date | None:
+    """A day of the filter: a date between the years 1970 and 2999 (others: None, refused)."""
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         return None
+    return day if 1970 <= day.year <= 2999 else None
 
 
 def day_start(day: date, zone: str = ZONE) -> float:

@@ -67,6 +67,16 @@ window.SabaqQuestions = function (ctx) {
     }
     box.hidden = false;
     const total = results.answered;
+    if (results.withheld) {
+      // Anonymous and open: how many answered, the counts once it closes.
+      box.append(
+        el("h3", { textContent: S.qResults }),
+        el("p", { className: "answered", textContent: S.qAnsweredOf.replace("{n}", total).replace("{m}", results.present) }),
+        el("p", { className: "note", textContent: S.qWithheld }),
+      );
+      box.dataset.answered = String(total);
+      return;
+    }
     const list = el("ul", { className: "tally" });
     current.options.forEach((_o, i) => {
       const n = results.tally[i] || 0;

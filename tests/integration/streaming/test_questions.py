@@ -167,13 +167,19 @@ async def test_anonymous_answers_are_counted_and_stored_with_no_name(
     for s, c in zip(students, [0, 0, 0, 1, 0, 1], strict=True):
         await s.send("answer_question", question_id=q["id"], choices=[c])
         await s.wait_for("answer_taken")
-    assert (await _results(teacher, 6))["tally"] == [4, 2]
+    # While it is open the teacher is told how many answered, never the counts: counts that
+    # move as someone clicks would say who chose what.
+    told = [m for m in teacher.messages if m["type"] == "question_results"]
+    assert told and all(m["tally"] == [] and m["withheld"] for m in told), told
+    assert (await _results(teacher, 6))["tally"] == []
     mark = len(students[3].messages)
     await students[3].send("answer_question", question_id=q["id"], choices=[0])
     assert await _error_after(students[3], mark) == "already_answered"
     mark = len(teacher.messages)
     await teacher.send("close_question", question_id=q["id"])
     assert (await teacher.wait_for("question", after=mark))["question"]["closed"] is True
+    closed_results = await teacher.wait_for("question_results", after=mark)
+    assert closed_results["tally"] == [4, 2] and not closed_results["withheld"]
     await served.app[keys.MEDIA_NODE].outbox.flush()
 
     accounts = served.app[keys.ACCOUNTS]
@@ -263,8 +269,9 @@ async def test_a_presenter_asks_and_the_end_of_the_class_keeps_the_open_question
     for s in students[:4]:
         await s.send("answer_question", question_id=q["id"], choices=[1])
         await s.wait_for("answer_taken")
-    assert (await _results(presenter, 4))["tally"] == [0, 4]
-    assert (await _results(teacher, 4))["tally"] == [0, 4]  # the teacher sees it too
+    # Both see how many answered (anonymous: the counts come at the close).
+    assert (await _results(presenter, 4))["answered"] == 4
+    assert (await _results(teacher, 4))["withheld"] is True  # the teacher is told too
     await teacher.send("end_class")
     await students[0].wait_for("ended")
     await served.app[keys.MEDIA_NODE].outbox.flush()

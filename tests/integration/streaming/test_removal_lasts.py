@@ -4,6 +4,7 @@ teacher lets them back in; they are told why, in their language."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -141,63 +142,75 @@ async def test_in_a_cluster_a_removed_student_stays_out_on_every_node_until_let_
     media = TestServer(create_media_app(node_settings), host="127.0.0.1", port=port)
     await media.start_server()
     try:
-        academy = seed_academy(control.app)
-        cid, sid, tid = academy.class_id, academy.student_ids[0], academy.teacher_id
-        ws = f"ws://127.0.0.1:{port}/media/classes/{cid}/ws"
-        teacher_page, student_page = sign_in_to(control, tid), sign_in_to(control, sid)
-        teacher = await connect(ws, str((await join_token(teacher_page, cid))["token"]))
-        await teacher.wait_for("welcome")
-        student = await connect(ws, str((await join_token(student_page, cid))["token"]))
-        welcome = await student.wait_for("welcome")
-        await teacher.send("remove", participant_id=welcome["participant_id"])
-        assert (await student.wait_for("error"))["code"] == "removed"
-        await student.close()
-        # The node kept them out where every node and the control plane see it (Redis).
-        taken_out = await control.app[keys.MEDIA_CONTROL].taken_out(cid)
-        assert taken_out == {sid: "removed"}
-        resp = await student_page.post(
-            f"/classes/{cid}/join-token", headers={"Accept": "application/json"}
-        )
-        assert resp.status == 403 and (await resp.json())["error"]["code"] == "removed"
-
-        # A token minted all the same (as one minted before the removal) is refused by the node.
-        def token_of() -> str:
-            return control.app[keys.SIGNER].mint_join(
-                user_id=sid, class_id=cid, role=ClassRole.LEARNER, display_name="x", media_url=""
+        # Bounded, so that a hang says where it waits (a run once stalled here until the
+        # per-test timeout, which names no line).
+        async with asyncio.timeout(60):
+            academy = seed_academy(control.app)
+            cid, sid, tid = academy.class_id, academy.student_ids[0], academy.teacher_id
+            ws = f"ws://127.0.0.1:{port}/media/classes/{cid}/ws"
+            teacher_page, student_page = sign_in_to(control, tid), sign_in_to(control, sid)
+            teacher = await connect(ws, str((await join_token(teacher_page, cid))["token"]))
+            await teacher.wait_for("welcome")
+            student = await connect(ws, str((await join_token(student_page, cid))["token"]))
+            welcome = await student.wait_for("welcome")
+            await teacher.send("remove", participant_id=welcome["participant_id"])
+            assert (await student.wait_for("error"))["code"] == "removed"
+            await student.close()
+            # The node kept them out where every node and the control plane see it (Redis).
+            taken_out = await control.app[keys.MEDIA_CONTROL].taken_out(cid)
+            assert taken_out == {sid: "removed"}
+            resp = await student_page.post(
+                f"/classes/{cid}/join-token", headers={"Accept": "application/json"}
             )
+            assert resp.status == 403 and (await resp.json())["error"]["code"] == "removed"
 
-        again = await connect(ws, token_of())
-        assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
-        await again.close()
-        resp = await teacher_page.post(f"/classes/{cid}/removed/{sid}/readmit")
-        assert resp.status == 200, await resp.text()
-        back = await connect(ws, str((await join_token(student_page, cid))["token"]))
-        assert (await outcome(back))[0] == "welcome"
-        # Removed again; admitted again by the control plane: still removed, on the node too.
-        await teacher.send(
-            "remove", participant_id=(await back.wait_for("welcome"))["participant_id"]
-        )
-        assert (await back.wait_for("error"))["code"] == "removed"
-        await back.close()
-        staff = sign_in_to(control, academy.staff_id)
-        p = _programmes(control.app[keys.TIMETABLE], academy)
-        key = f"{p.postgraduate}:{p.criminal_law}"
-        for status in ("assignments_incomplete", "admitted"):
-            assert await _record(staff, sid, key, status) == 303
-        assert await control.app[keys.MEDIA_CONTROL].taken_out(cid) == {sid: "removed"}
-        again = await connect(ws, token_of())
-        assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
-        await again.close()
-        # Not admitted as well, then let back in by the teacher: still kept out.
-        await control.app[keys.MEDIA_CONTROL].remove_user(cid, sid, "not_admitted", "Не допущены")
-        assert await control.app[keys.MEDIA_CONTROL].taken_out(cid) == {sid: "removed"}
-        resp = await teacher_page.post(f"/classes/{cid}/removed/{sid}/readmit")
-        assert resp.status == 200, await resp.text()
-        again = await connect(ws, token_of())
-        assert (await outcome(again))[::2] == ("revoked", 4003)
-        for peer in (teacher, again):
-            await peer.close()
+            # A token minted all the same (as one minted before the removal) is refused by the node.
+            def token_of() -> str:
+                return control.app[keys.SIGNER].mint_join(
+                    user_id=sid,
+                    class_id=cid,
+                    role=ClassRole.LEARNER,
+                    display_name="x",
+                    media_url="",
+                )
+
+            again = await connect(ws, token_of())
+            assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
+            await again.close()
+            resp = await teacher_page.post(f"/classes/{cid}/removed/{sid}/readmit")
+            assert resp.status == 200, await resp.text()
+            back = await connect(ws, str((await join_token(student_page, cid))["token"]))
+            assert (await outcome(back))[0] == "welcome"
+            # Removed again; admitted again by the control plane: still removed, on the node too.
+            await teacher.send(
+                "remove", participant_id=(await back.wait_for("welcome"))["participant_id"]
+            )
+            assert (await back.wait_for("error"))["code"] == "removed"
+            await back.close()
+            staff = sign_in_to(control, academy.staff_id)
+            p = _programmes(control.app[keys.TIMETABLE], academy)
+            key = f"{p.postgraduate}:{p.criminal_law}"
+            for status in ("assignments_incomplete", "admitted"):
+                assert await _record(staff, sid, key, status) == 303
+            assert await control.app[keys.MEDIA_CONTROL].taken_out(cid) == {sid: "removed"}
+            again = await connect(ws, token_of())
+            assert await outcome(again) == ("removed", REMOVED_MESSAGE, 4003)
+            await again.close()
+            # Not admitted as well, then let back in by the teacher: still kept out.
+            await control.app[keys.MEDIA_CONTROL].remove_user(
+                cid, sid, "not_admitted", "Не допущены"
+            )
+            assert await control.app[keys.MEDIA_CONTROL].taken_out(cid) == {sid: "removed"}
+            resp = await teacher_page.post(f"/classes/{cid}/removed/{sid}/readmit")
+            assert resp.status == 200, await resp.text()
+            again = await connect(ws, token_of())
+            assert (await outcome(again))[::2] == ("revoked", 4003)
+            for peer in (teacher, again):
+                await peer.close()
     finally:
-        await media.close()
-        await control.close()
-        redis.kill()
+        try:
+            async with asyncio.timeout(20):
+                await media.close()
+                await control.close()
+        finally:
+            redis.kill()

@@ -279,8 +279,11 @@ async def test_the_page_filters_and_exports_for_staff_and_administrators_only(
         "action=ate",
         "from=2027-13-01",
         "from=2027-03-02&to=2027-03-01",
+        "from=0001-01-01",  # no moment of the trail: refused, not a failure
+        "to=9999-12-31",
     ):
         assert (await admin.get(f"/audit?{bad}")).status == 400, bad
+        assert (await admin.get(f"/api/v1/audit?{bad}")).status == 400, bad
     # In Russian and Kazakh.
     await staff.post("/language", data={"lang": "ru"})
     html_ru = await (await staff.get("/audit?kind=agency")).text()
@@ -416,6 +419,16 @@ async def test_students_a_group_import_makes_are_one_record_of_the_portal(
     assert imported.actor.name == "Портал" and imported.object_label == "ПД-24-1"
     assert imported.after == {"count": 2, "roles": {"student": 2},
                               "group_id": academy.group_id, "added_to_group": 2}  # fmt: skip
+    # An import that only sends learners' records to another agency's HR service is recorded
+    # too (with how many changed); the same agency again makes no record.
+    moved = {"members": [{"login": "student01", "full_name": "Студент 01", "agency": "КНБ"}]}
+    async with ClientSession(base_url=served.make_url("/")) as portal:
+        for _ in range(2):
+            assert (await portal.post(path, json=moved, headers=auth)).status == 200
+    *_before, agencies = trail(served)
+    assert agencies.action is Action.IMPORTED and agencies.after is not None
+    assert agencies.after["count"] == 0 and agencies.after["agencies_changed"] == 1
+    assert len(trail(served)) == 3
 
 
 async def test_the_structure_api_and_the_pages_of_a_long_trail(
