@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from icalendar import Calendar
 
 from access.models import Role
+from admission.models import ExcuseReason
 from scheduler.workdays import DayKind
 from tests.conftest import Academy, SignIn
 from tests.integration.attendance.test_reports import english
@@ -200,3 +201,36 @@ async def test_the_guarantee_page_shows_the_whole_study_period(
     row = html[html.index("М-29-1") : html.index("</tr>", html.index("М-29-1"))]
     assert 'data-state="outside"' in row and "the study period starts on 01.09.2029" in row
     assert 'data-state="red"' not in row.split("2029")[0]  # months before it are not red
+
+
+async def test_a_make_up_class_keeps_the_calendar_and_the_study_period(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    app = served.app
+    accounts, tt, store = app[keys.ACCOUNTS], app[keys.TIMETABLE], app[keys.EXCUSES]
+    group = _period_group(served, academy)
+    learner = academy.student_ids[0]
+    tt.add_members(group, [learner])
+    staff_user = accounts.get(academy.staff_id)
+    director = accounts.by_login("director")[0]
+    r = store.file(
+        learner_id=learner, group_id=group, reason=ExcuseReason.ILLNESS,
+        first_day=date(2029, 10, 1), last_day=date(2029, 10, 5), document="Справка № 7",
+        details="", by_id=staff_user.id, by_name=staff_user.full_name, at=0.0,
+    )  # fmt: skip
+    store.decide(r.id, True, director.id, director.full_name, "", 1.0)
+    staff = english(sign_in(academy.staff_id), served)
+    makeup = {"title": "Отработка", "kind": "consultation", "teacher_id": str(academy.teacher_id),
+              "day": NAURYZ, "start": "10:00", "end": "10:45"}  # fmt: skip
+    asked = await staff.post(f"/excuses/{r.id}/makeup", data=makeup)
+    html = await asked.text()
+    assert asked.status == 409 and "non-working day (Nowruz Holiday)" in html
+    assert 'name="on_day_off"' in html
+    outside = await staff.post(f"/excuses/{r.id}/makeup", data=makeup | {"day": "2030-07-02"})
+    assert outside.status == 422 and "outside the study period" in await outside.text()
+    assert store.makeup_class_ids(r.id) == []
+    done = await staff.post(f"/excuses/{r.id}/makeup", data=makeup | {"on_day_off": "1"},
+                            allow_redirects=False)  # fmt: skip
+    assert done.status == 303
+    (cid,) = store.makeup_class_ids(r.id)
+    assert tt.get_class(cid).learner_ids == (learner,)
