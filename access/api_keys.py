@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .audit import Action, Actor, ObjectKind
 from .errors import AccessError
+from .sqlite_audit import now_record, write
 
 PREFIX = "sbq_"
 MAX_NAME = 100
@@ -42,6 +44,7 @@ class Scope(enum.StrEnum):
     JOIN = "join"  # mint join links for the portal's users
     REPORTS = "reports"  # attendance reports
     PEOPLE = "people"  # accounts: list, make, change, deactivate (never an administrator's)
+    AUDIT = "audit"  # the audit trail of administrative changes: read only
 
 
 class ApiKeyInvalid(AccessError):
@@ -95,8 +98,12 @@ class SqliteApiKeys:
         self._db = db
         self._clock = clock
 
-    def create(self, name: str, scopes: frozenset[Scope], by_id: int) -> tuple[ApiKey, str]:
-        """A new key; returns it and its secret, which is shown once and never again."""
+    def create(
+        self, name: str, scopes: frozenset[Scope], by_id: int, actor: Actor | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key; returns it and its secret, which is shown once and never again. Recorded
+        in the audit trail in the same transaction (its name and scopes, never the secret nor
+        its hash), by ``actor`` or else the person ``by_id``."""
         name = name.strip()
         if not name or len(name) > MAX_NAME:
             raise ValueError(f"A key needs a name of at most {MAX_NAME} characters")
@@ -116,7 +123,12 @@ class SqliteApiKeys:
                     self._clock(),
                 ),
             )
-        assert cur.lastrowid is not None
+            assert cur.lastrowid is not None
+            after = {"name": name, "scopes": sorted(s.value for s in scopes)}
+            write(self._db, now_record(
+                self._clock, actor or Actor.user(by_id), Action.CREATED, ObjectKind.API_KEY,
+                cur.lastrowid, after=after, label=name,
+            ))  # fmt: skip
         return self.get(cur.lastrowid), secret
 
     def get(self, key_id: int) -> ApiKey:
@@ -144,13 +156,21 @@ class SqliteApiKeys:
                 )
         return _key(row)
 
-    def revoke(self, key_id: int, by_id: int) -> ApiKey:
+    def revoke(self, key_id: int, by_id: int, actor: Actor | None = None) -> ApiKey:
+        """Revoke the key (recorded, by ``actor`` or else the person ``by_id``, in the same
+        transaction); a key revoked already stays as it was."""
         with self._db:
-            self._db.execute(
+            cur = self._db.execute(
                 "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ?"
                 " AND revoked_at IS NULL",
                 (self._clock(), by_id, key_id),
             )
+            if cur.rowcount == 1:
+                name = self._db.execute("SELECT name FROM api_keys WHERE id = ?", (key_id,))
+                write(self._db, now_record(
+                    self._clock, actor or Actor.user(by_id), Action.REVOKED, ObjectKind.API_KEY,
+                    key_id, {"revoked": False}, {"revoked": True}, name.fetchone()[0],
+                ))  # fmt: skip
         return self.get(key_id)
 
     def listed(self) -> list[ApiKey]:

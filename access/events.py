@@ -24,6 +24,12 @@ class EventKind(enum.StrEnum):
     MARK_OVERRIDDEN = "mark_overridden"  # a staff member's correction, with a reason
     LOBBY_ENTERED = "lobby_entered"  # a guest opened the invite before being let in
     LOBBY_ADMITTED = "lobby_admitted"  # a guest was let in (a join token was issued)
+    # Quick questions: asked (by whom, what), a named answer (who answered what; an anonymous
+    # answer is never an event of its own), closed (with the tally, which is all an anonymous
+    # question leaves). Not part of presence.
+    QUESTION_ASKED = "question_asked"
+    QUESTION_ANSWERED = "question_answered"
+    QUESTION_CLOSED = "question_closed"
 
 
 # The kinds a media node reports; the others are recorded by the control plane itself (a mark
@@ -40,5 +46,8 @@ MEDIA_KINDS = frozenset(
         EventKind.RECORDING_STARTED,
         EventKind.RECORDING_STOPPED,
         EventKind.CHAT_MESSAGE,
+        EventKind.QUESTION_ASKED,
+        EventKind.QUESTION_ANSWERED,
+        EventKind.QUESTION_CLOSED,
     }
 )

@@ -58,6 +58,7 @@ class User:
     agency: str | None = None  # the body that sent the learner, for its HR service
     department_id: int | None = None  # a teacher's or head's department (scheduler's id)
     active: bool = True  # a deactivated account cannot sign in; its history stays
+    email: str | None = None  # where notices go (optional; checked by access.addresses)
 
     def __post_init__(self) -> None:
         if not LOGIN_RE.match(self.login):

@@ -21,6 +21,7 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from .addresses import is_address
 from .models import LOGIN_RE, Role
 
 ACADEMY_ROLES = frozenset(Role) - {Role.ADMIN}
@@ -140,6 +141,7 @@ class ImportProblem(enum.StrEnum):
     BAD_ROLE = "bad_role"  # neither a teacher nor a staff member
     UNKNOWN_DEPARTMENT = "unknown_department"
     NOT_ALLOWED = "not_allowed"  # the importer may not make this account
+    BAD_EMAIL = "bad_email"  # the optional e-mail address is not one
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,7 @@ class PersonRow:
     full_name: str
     role: str = ""  # a word of ROLE_WORDS; blank: a teacher
     department: str = ""  # a department's name; blank: none (or the one a head heads)
+    email: str = ""  # blank: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,8 @@ def _row_problem(
         return ImportProblem.NO_NAME
     if len(row.full_name) > MAX_NAME:
         return ImportProblem.LONG_NAME
+    if row.email and not is_address(row.email):
+        return ImportProblem.BAD_EMAIL
     if role is None:
         return ImportProblem.BAD_ROLE
     if not dep_known:

@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from .addresses import optional_address
+from .audit import Action, Actor, ObjectKind, account_action, changed
 from .errors import LoginTaken, UserNotFound
 from .models import LOGIN_RE, Role, User
-from .sqlite_store import _user
-
-MAX_SEARCH = 100
+from .sqlite_audit import now_record, write
+from .sqlite_search import contains, like, searchable
+from .sqlite_store import _user, account_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,7 @@ class NewPerson:
     full_name: str
     role: Role
     department_id: int | None = None
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.casefold()}%"
+    email: str | None = None
 
 
 class SqlitePeople:
@@ -47,8 +45,7 @@ class SqlitePeople:
     def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
-        # SQLite's lower() folds ASCII only: a search for "иван" must find "Иван".
-        db.create_function("sabaq_fold", 1, lambda s: s.casefold() if s else s, deterministic=True)
+        searchable(db)
 
     def _where(self, q: PeopleQuery) -> tuple[str, list[object]]:
         roles = [r.value for r in (q.roles if q.role is None else q.roles & {q.role})]
@@ -59,10 +56,8 @@ class SqlitePeople:
             clauses.append(f"department_id IN ({','.join('?' * len(deps))})" if deps else "0")
             args += deps
         if q.search.strip():
-            clauses.append(
-                "(sabaq_fold(login) LIKE ? ESCAPE '\\' OR sabaq_fold(full_name) LIKE ? ESCAPE '\\')"
-            )
-            args += [_like(q.search.strip()[:MAX_SEARCH])] * 2
+            clauses.append(contains("login", "full_name"))
+            args += [like(q.search)] * 2
         if q.active is not None:
             clauses.append("deactivated_at IS NULL" if q.active else "deactivated_at IS NOT NULL")
         return " AND ".join(clauses), args
@@ -78,17 +73,51 @@ class SqlitePeople:
         return [_user(r) for r in rows], int(total)
 
     def update(
-        self, user_id: int, *, full_name: str, role: Role, department_id: int | None
+        self,
+        user_id: int,
+        *,
+        full_name: str,
+        role: Role,
+        department_id: int | None,
+        email: str | None = None,
+        actor: Actor | None = None,
     ) -> User:
+        """A new name, role or department; ``email`` None leaves the address as it is, blank
+        removes it (``ValueError`` if it is not an address). With ``actor``, the changed fields
+        are recorded in the same transaction (nothing changed: nothing recorded)."""
         User(id=user_id, login="xx", full_name=full_name, role=role)  # validates
+        keep = email is None
+        address = None if keep else optional_address(email)
         with self._db:
+            before = self._row(user_id)
             cur = self._db.execute(
-                "UPDATE users SET full_name = ?, role = ?, department_id = ? WHERE id = ?",
-                (full_name.strip(), role.value, department_id, user_id),
+                "UPDATE users SET full_name = ?, role = ?, department_id = ?,"
+                " email = CASE WHEN ? THEN email ELSE ? END WHERE id = ?",
+                (full_name.strip(), role.value, department_id, keep, address, user_id),
             )
+            if cur.rowcount == 1 and actor is not None:
+                self._record(actor, before, self._row(user_id))
         if cur.rowcount != 1:
             raise UserNotFound(f"No user with id {user_id}")
         return self.get(user_id)
+
+    def _row(self, user_id: int) -> User | None:
+        row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        return None if row is None else _user(row)
+
+    def _record(
+        self, actor: Actor, before: User | None, after: User | None, action: Action | None = None
+    ) -> None:
+        """The change of one account, in the caller's transaction; none if nothing changed."""
+        if before is None or after is None:
+            return
+        old, new = changed(account_fields(before), account_fields(after))
+        if not new:
+            return
+        write(self._db, now_record(
+            self._clock, actor, action or account_action(new), ObjectKind.ACCOUNT, after.id,
+            old, new, after.login,
+        ))  # fmt: skip
 
     def get(self, user_id: int) -> User:
         row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
@@ -96,20 +125,26 @@ class SqlitePeople:
             raise UserNotFound(f"No user with id {user_id}")
         return _user(row)
 
-    def deactivate(self, user_id: int) -> User:
+    def deactivate(self, user_id: int, actor: Actor | None = None) -> User:
         """The account can no longer sign in, and every session of it ends now; everything it
-        did stays."""
+        did stays. With ``actor``, recorded (when it was active)."""
         with self._db:
+            before = self._row(user_id)
             self._db.execute(
                 "UPDATE users SET deactivated_at = coalesce(deactivated_at, ?) WHERE id = ?",
                 (self._clock(), user_id),
             )
             self._db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            if actor is not None:
+                self._record(actor, before, self._row(user_id), Action.DEACTIVATED)
         return self.get(user_id)
 
-    def reactivate(self, user_id: int) -> User:
+    def reactivate(self, user_id: int, actor: Actor | None = None) -> User:
         with self._db:
+            before = self._row(user_id)
             self._db.execute("UPDATE users SET deactivated_at = NULL WHERE id = ?", (user_id,))
+            if actor is not None:
+                self._record(actor, before, self._row(user_id), Action.REACTIVATED)
         return self.get(user_id)
 
     def taken(self, logins: Collection[str]) -> set[str]:
@@ -125,22 +160,41 @@ class SqlitePeople:
             out.update(r[0] for r in rows)
         return out
 
-    def create_many(self, people: Sequence[NewPerson]) -> list[int]:
-        """Every account of ``people`` in one transaction, or (a login taken) none."""
+    def create_many(self, people: Sequence[NewPerson], actor: Actor | None = None) -> list[int]:
+        """Every account of ``people`` in one transaction, or (a login taken) none; with
+        ``actor``, one record of the import with its counts (by role) in the same one."""
         now, ids = self._clock(), []
         for p in people:
             if not LOGIN_RE.match(p.login):
                 raise ValueError(f"Login {p.login!r} is not valid")
+            optional_address(p.email)
         try:
             with self._db:
                 for p in people:
                     cur = self._db.execute(
-                        "INSERT INTO users (login, full_name, role, department_id, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (p.login, p.full_name.strip(), p.role.value, p.department_id, now),
+                        "INSERT INTO users (login, full_name, role, department_id, email,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            p.login,
+                            p.full_name.strip(),
+                            p.role.value,
+                            p.department_id,
+                            optional_address(p.email),
+                            now,
+                        ),
                     )
                     assert cur.lastrowid is not None
                     ids.append(cur.lastrowid)
+                if actor is not None and ids:
+                    counts: dict[str, int] = {}
+                    for p in people:
+                        counts[p.role.value] = counts.get(p.role.value, 0) + 1
+                    after = {"count": len(ids), "roles": dict(sorted(counts.items())),
+                             "first_id": min(ids), "last_id": max(ids)}  # fmt: skip
+                    write(self._db, now_record(
+                        self._clock, actor, Action.IMPORTED, ObjectKind.ACCOUNT, None,
+                        after=after, label=f"{len(ids)}",
+                    ))  # fmt: skip
         except sqlite3.IntegrityError as exc:
             raise LoginTaken("A login of the import is taken") from exc
         return ids

@@ -9,8 +9,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .addresses import optional_address
+from .audit import Action, Actor, ObjectKind
 from .errors import LoginTaken, UserNotFound
 from .models import Role, User, check_agency
+from .sqlite_audit import now_record, write
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -68,6 +71,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX users_full_name ON users(full_name);
         """,
     ),
+    (
+        "access_0006_user_email",
+        """
+        -- An optional address for notices and links (checked by access.addresses).
+        ALTER TABLE users ADD COLUMN email TEXT;
+        """,
+    ),
 )
 
 SESSION_TTL = 12 * 3600.0
@@ -94,7 +104,22 @@ def _user(row: sqlite3.Row) -> User:
         agency=row["agency"],
         department_id=row["department_id"],
         active=row["deactivated_at"] is None,
+        email=row["email"],
     )
+
+
+def account_fields(u: User) -> dict[str, object]:
+    """An account as the audit trail sees it (never a password or its hash)."""
+    return {
+        "login": u.login,
+        "full_name": u.full_name,
+        "role": u.role.value,
+        "department_id": u.department_id,
+        "agency": u.agency,
+        "language": u.language,
+        "email": u.email,
+        "active": u.active,
+    }
 
 
 class SqliteAccounts:
@@ -114,13 +139,19 @@ class SqliteAccounts:
         language: str | None = None,
         agency: str | None = None,
         department_id: int | None = None,
+        email: str | None = None,
+        actor: Actor | None = None,
     ) -> User:
+        """A new account; with ``actor`` (every administrative path gives one; a seed need
+        not), its record in the audit trail is written in the same transaction."""
         User(id=0, login=login, full_name=full_name, role=role, agency=agency)  # validates
+        email = optional_address(email)
         try:
             with self._db:
                 cur = self._db.execute(
                     "INSERT INTO users (login, full_name, role, password_hash, language,"
-                    " agency, department_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " agency, department_id, email, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         login,
                         full_name.strip(),
@@ -129,12 +160,22 @@ class SqliteAccounts:
                         language,
                         agency.strip() if agency and agency.strip() else None,
                         department_id,
+                        email,
                         self._clock(),
                     ),
                 )
+                assert cur.lastrowid is not None
+                if actor is not None:
+                    made = _user(self._db.execute(
+                        "SELECT * FROM users WHERE id = ?", (cur.lastrowid,)
+                    ).fetchone())  # fmt: skip
+                    after = {k: v for k, v in account_fields(made).items() if v is not None}
+                    write(self._db, now_record(
+                        self._clock, actor, Action.CREATED, ObjectKind.ACCOUNT, made.id,
+                        after=after, label=made.login,
+                    ))  # fmt: skip
         except sqlite3.IntegrityError as exc:
             raise LoginTaken(f"The login {login!r} is taken") from exc
-        assert cur.lastrowid is not None
         return self.get(cur.lastrowid)
 
     def many(self, user_ids: Iterable[int]) -> dict[int, User]:
@@ -176,18 +217,34 @@ class SqliteAccounts:
                 "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
             )
 
-    def change_password(self, user_id: int, password_hash: str, keep_session: str = "") -> None:
+    def change_password(
+        self,
+        user_id: int,
+        password_hash: str,
+        keep_session: str = "",
+        *,
+        actor: Actor | None = None,
+        action: Action = Action.PASSWORD_CHANGED,
+    ) -> None:
         """A new password: every session of the person ends but ``keep_session`` (the one that
-        changed it, if any), and set-password links issued before now stop working."""
+        changed it, if any), and set-password links issued before now stop working. With
+        ``actor``, recorded (that it changed and how many sessions ended; never the password
+        nor its hash)."""
         with self._db:
             self._db.execute(
                 "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
                 (password_hash, self._clock(), user_id),
             )
-            self._db.execute(
+            ended = self._db.execute(
                 "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?",
                 (user_id, _hash_token(keep_session) if keep_session else ""),
-            )
+            ).rowcount
+            if actor is not None:
+                login = self._db.execute("SELECT login FROM users WHERE id = ?", (user_id,))
+                write(self._db, now_record(
+                    self._clock, actor, action, ObjectKind.ACCOUNT, user_id,
+                    after={"sessions_ended": ended}, label=(login.fetchone() or [""])[0],
+                ))  # fmt: skip
 
     def password_changed_at(self, user_id: int) -> float | None:
         row = self._db.execute(
@@ -200,6 +257,13 @@ class SqliteAccounts:
         check_agency(agency)
         with self._db:
             self._db.execute("UPDATE users SET agency = ? WHERE id = ?", (agency, user_id))
+
+    def set_email(self, user_id: int, email: str | None) -> None:
+        """One's own address (blank: none); ``ValueError`` if it is not an address."""
+        with self._db:
+            self._db.execute(
+                "UPDATE users SET email = ? WHERE id = ?", (optional_address(email), user_id)
+            )
 
     def set_language(self, user_id: int, language: str) -> None:
         with self._db:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from access.models import ClassRole
@@ -285,3 +286,18 @@ def enter(
     if observes():
         return ClassRole.OBSERVER
     return NotInClass()
+
+
+# From this long before a class starts, the class page readies the way in (a join token and the
+# WebSocket) while the device check runs, so that Join is quick.
+PREPARE_AHEAD = timedelta(minutes=15)
+
+
+def prepares_join(role: ClassRole, c: LiveClass, now: datetime) -> bool:
+    """Whether the class page readies the way in ahead of Join: for someone who will take part
+    (not staff or a director looking in, who enter only when they ask to) and from
+    ``PREPARE_AHEAD`` before the start; never for a class that is over. A page opened days ahead
+    holds no join token and no socket of the class server."""
+    if role is ClassRole.OBSERVER or c.status not in OPEN:
+        return False
+    return now >= c.starts_at - PREPARE_AHEAD

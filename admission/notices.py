@@ -107,6 +107,11 @@ def _to(
     return out
 
 
+# The moments a notice may name (1970 to 2999): someone's words that look like a time but
+# are not one of these stay words.
+MIN_STAMP, MAX_STAMP = 0.0, 32503680000.0
+
+
 def _when(c: LiveClass) -> dict[str, Param]:
     return {"starts_at": c.starts_at.timestamp(), "ends_at": c.ends_at.timestamp()}
 
@@ -115,12 +120,13 @@ def _reason(reason: str) -> dict[str, Param]:
     """A move logged without a reason says where the class was ("from <ISO time>"): that is
     kept as the time it moved from, not shown as someone's words."""
     if reason.startswith("from "):
-        try:
+        try:  # only what the timetable writes: an aware time of a sane year
             was = datetime.fromisoformat(reason[5:])
-        except ValueError:
-            pass
-        else:
-            return {"reason": "", "was_starts_at": was.timestamp()}
+            stamp = was.timestamp() if was.tzinfo is not None else None
+        except (ValueError, OverflowError, OSError):
+            stamp = None
+        if stamp is not None and MIN_STAMP <= stamp <= MAX_STAMP:
+            return {"reason": "", "was_starts_at": stamp}
     return {"reason": reason}
 
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date
+
+from access.sqlite_search import like, matches, searchable
 
 from .errors import AlreadyDecided, RequestNotFound
 from .models import ExcuseAction, ExcuseReason, ExcuseRequest, ExcuseStatus, ExcuseStep
 from .sqlite_base import SqliteStore
+
+
+@dataclass(frozen=True, slots=True)
+class ExcuseQuery:
+    """Which requests: a learner's own (``learner_id``), those of ``group_ids`` (a director's),
+    or every one (both None); with a search in the learner's name and the group's name, and
+    pending or decided ones only (``pending``; None: both)."""
+
+    search: str = ""
+    pending: bool | None = None
+    learner_id: int | None = None
+    group_ids: frozenset[int] | None = None
 
 
 def _request(row: sqlite3.Row) -> ExcuseRequest:
@@ -168,6 +183,41 @@ class SqliteExcuses(SqliteStore):
             (*params, limit),
         )
         return [_request(r) for r in rows.fetchall()]
+
+    def find(self, q: ExcuseQuery, limit: int, offset: int) -> tuple[list[ExcuseRequest], int]:
+        """A page of the requests ``q`` names — the pending first, then the newest — and how
+        many there are in all."""
+        clauses, args = ["1"], list[object]()
+        if q.learner_id is not None:
+            clauses.append("x.learner_id = ?")
+            args.append(q.learner_id)
+        if q.group_ids is not None:
+            ids = sorted(q.group_ids)
+            clauses.append(f"x.group_id IN ({','.join('?' * len(ids))})" if ids else "0")
+            args += ids
+        if q.pending is not None:
+            clauses.append("x.status = ?" if q.pending else "x.status != ?")
+            args.append(ExcuseStatus.PENDING.value)
+        if q.search.strip():
+            searchable(self._db)
+            clauses.append(
+                "(EXISTS (SELECT 1 FROM users u WHERE u.id = x.learner_id"  # noqa: S608
+                f" AND {matches('u.full_name')})"
+                " OR EXISTS (SELECT 1 FROM groups g WHERE g.id = x.group_id"
+                f" AND {matches('g.name')}))"
+            )
+            args += [like(q.search)] * 2
+        where = " AND ".join(clauses)
+        total = self._db.execute(
+            f"SELECT count(*) FROM excuse_requests x WHERE {where}",  # noqa: S608
+            args,
+        ).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT x.* FROM excuse_requests x WHERE {where}"  # noqa: S608
+            " ORDER BY x.status != ?, x.filed_at DESC, x.id DESC LIMIT ? OFFSET ?",
+            [*args, ExcuseStatus.PENDING.value, limit, offset],
+        )
+        return [_request(r) for r in rows.fetchall()], int(total)
 
     def approved_for(self, learner_ids: Collection[int]) -> list[ExcuseRequest]:
         """The approved requests of these learners."""

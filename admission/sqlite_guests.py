@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
+from dataclasses import dataclass
+
+from access.sqlite_search import contains, like, matches, searchable
 
 from .errors import AlreadyDecided, RequestNotFound
 from .guests import (
@@ -17,6 +20,19 @@ from .guests import (
     token_hash,
 )
 from .sqlite_base import SqliteStore
+
+
+@dataclass(frozen=True, slots=True)
+class GuestQuery:
+    """Which requests: those filed by ``filed_by``, or of the classes whose first group is one
+    of ``director_groups`` (the director who decides them), or every one (both None); with a
+    search in the guest's name, organisation, topic and the class's title, and pending or
+    decided ones only (``pending``; None: both)."""
+
+    search: str = ""
+    pending: bool | None = None
+    filed_by: int | None = None
+    director_groups: frozenset[int] | None = None
 
 
 def _guest(row: sqlite3.Row) -> GuestRequest:
@@ -199,13 +215,44 @@ class SqliteGuests(SqliteStore):
         )
         return [_guest(r) for r in rows.fetchall()]
 
-    def listed(self, limit: int = 1000) -> list[GuestRequest]:
-        """Every request: the pending first, then the newest."""
+    def find(self, q: GuestQuery, limit: int, offset: int) -> tuple[list[GuestRequest], int]:
+        """A page of the requests ``q`` names — the pending first, then the newest — and how
+        many there are in all."""
+        clauses, args = ["1"], list[object]()
+        if q.filed_by is not None:
+            clauses.append("r.filed_by = ?")
+            args.append(q.filed_by)
+        if q.director_groups is not None:
+            ids = sorted(q.director_groups)
+            clauses.append(
+                "(SELECT MIN(cg.group_id) FROM class_groups cg WHERE cg.class_id = r.class_id)"  # noqa: S608
+                f" IN ({','.join('?' * len(ids))})"
+                if ids
+                else "0"
+            )
+            args += ids
+        if q.pending is not None:
+            clauses.append("r.status = ?" if q.pending else "r.status != ?")
+            args.append(GuestStatus.PENDING.value)
+        if q.search.strip():
+            searchable(self._db)
+            clauses.append(
+                "(" + contains("r.guest_name", "r.organisation", "r.topic")  # noqa: S608
+                + " OR EXISTS (SELECT 1 FROM classes c WHERE c.id = r.class_id"  # noqa: S608
+                f" AND {matches('c.title')}))"
+            )  # fmt: skip
+            args += [like(q.search)] * 4
+        where = " AND ".join(clauses)
+        total = self._db.execute(
+            f"SELECT count(*) FROM guest_requests r WHERE {where}",  # noqa: S608
+            args,
+        ).fetchone()[0]
         rows = self._db.execute(
-            "SELECT * FROM guest_requests ORDER BY status != ?, filed_at DESC, id DESC LIMIT ?",
-            (GuestStatus.PENDING.value, limit),
+            f"SELECT r.* FROM guest_requests r WHERE {where}"  # noqa: S608
+            " ORDER BY r.status != ?, r.filed_at DESC, r.id DESC LIMIT ? OFFSET ?",
+            [*args, GuestStatus.PENDING.value, limit, offset],
         )
-        return [_guest(r) for r in rows.fetchall()]
+        return [_guest(r) for r in rows.fetchall()], int(total)
 
     def pending(self) -> list[GuestRequest]:
         rows = self._db.execute(

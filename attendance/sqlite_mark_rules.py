@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from access.audit import Action, Actor, ObjectKind, changed
+from access.sqlite_audit import now_record, write
+
 from .marks import MarkRules
 from .sqlite_base import SqliteStore
 
@@ -18,6 +21,14 @@ class RulesChange:
     by_user_id: int | None
     by_name: str
     at: float
+
+
+def _fields(rules: MarkRules) -> dict[str, float]:
+    """The thresholds as staff give them (minutes, percent)."""
+    return {
+        "late_after_minutes": round(rules.late_after_seconds / 60, 2),
+        "present_percent": round(rules.present_share * 100, 2),
+    }
 
 
 class SqliteMarkRules(SqliteStore):
@@ -46,13 +57,28 @@ class SqliteMarkRules(SqliteStore):
             grace_seconds=self._defaults.grace_seconds,
         )
 
-    def set(self, rules: MarkRules, by_user_id: int | None, by_name: str, at: float) -> None:
+    def set(
+        self,
+        rules: MarkRules,
+        by_user_id: int | None,
+        by_name: str,
+        at: float,
+        actor: Actor | None = None,
+    ) -> None:
+        """New thresholds from ``at``; with ``actor``, the change of the academy's settings
+        is recorded in the audit trail in the same transaction (none if nothing changed)."""
         with self._db:
+            old, new = changed(_fields(self.current()), _fields(rules))
             self._db.execute(
                 "INSERT INTO mark_rules (late_after_seconds, present_share, by_user_id, by_name,"
                 " at) VALUES (?, ?, ?, ?, ?)",
                 (rules.late_after_seconds, rules.present_share, by_user_id, by_name, at),
             )
+            if actor is not None and new:
+                write(self._db, now_record(
+                    self._clock, actor, Action.CHANGED, ObjectKind.SETTINGS, None, old, new,
+                    "attendance thresholds",
+                ))  # fmt: skip
 
     def history(self, limit: int = 20) -> list[RulesChange]:
         rows = self._db.execute("SELECT * FROM mark_rules ORDER BY id DESC LIMIT ?", (limit,))

@@ -71,4 +71,32 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "attendance_0005_hr_dispatch",
+        """
+        -- When the agencies' HR services get their monthly mail (clauses 18, 19): one row per
+        -- kind (timetable, attendance) once staff set it; no row: the default (hr_dispatch.py).
+        CREATE TABLE hr_mail_schedule (
+            kind TEXT PRIMARY KEY,
+            day INTEGER NOT NULL CHECK (day BETWEEN 1 AND 31),
+            hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+            enabled INTEGER NOT NULL DEFAULT 1
+        );
+        -- Every mail queued for an HR service: what, for which month, when, to whom, under
+        -- which outbox key (its status is the outbox's), why and by whom (none: the schedule).
+        CREATE TABLE hr_dispatches (
+            id INTEGER PRIMARY KEY,
+            agency_id INTEGER NOT NULL REFERENCES agencies(id),
+            kind TEXT NOT NULL,
+            month TEXT NOT NULL,  -- YYYY-MM
+            at REAL NOT NULL,
+            recipients TEXT NOT NULL,  -- a JSON list of addresses
+            mail_key TEXT NOT NULL UNIQUE,
+            reason TEXT NOT NULL,  -- scheduled, manual, resent
+            by_user_id INTEGER,
+            by_name TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX hr_dispatches_agency ON hr_dispatches(agency_id, at);
+        """,
+    ),
 )

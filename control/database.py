@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 
 from access.api_keys import MIGRATIONS as API_KEYS
+from access.sqlite_audit import MIGRATIONS as AUDIT
+from access.sqlite_search import searchable
 from access.sqlite_store import MIGRATIONS as ACCESS
 from admission.sqlite_migrations import MIGRATIONS as ADMISSION
 from attendance.sqlite_migrations import MIGRATIONS as ATTENDANCE
 from control.gate import MIGRATIONS as MEDIA_GATE
 from control.idempotency import MIGRATIONS as IDEMPOTENCY
+from control.mail import MIGRATIONS as MAIL
 from control.notices import MIGRATIONS as NOTICES
 from control.webhooks import MIGRATIONS as WEBHOOKS
 from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
@@ -20,12 +23,14 @@ from scheduler.sqlite_store import MIGRATIONS as SCHEDULER
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     *ACCESS,
     *API_KEYS,
+    *AUDIT,
     *SCHEDULER,
     *ADMISSION,
     *ATTENDANCE,
     *WEBHOOKS,
     *IDEMPOTENCY,
     *MEDIA_GATE,
+    *MAIL,
     *NOTICES,
 )
 
@@ -35,6 +40,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA busy_timeout = 5000")
+    searchable(db)  # lists' searches fold Cyrillic case
     if str(path) != ":memory:":
         db.execute("PRAGMA journal_mode = WAL")
         # FULL: an event is acknowledged on commit, so a commit must survive a power cut too

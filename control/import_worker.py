@@ -104,7 +104,10 @@ def main() -> int:
         answer = {"problem": exc.problem.value, "detail": str(exc)}
     else:
         answer = {
-            "rows": [[r.line, r.login, r.full_name, r.agency, r.role, r.department] for r in rows]
+            "rows": [
+                [r.line, r.login, r.full_name, r.agency, r.role, r.department, r.email]
+                for r in rows
+            ]
         }
     sys.stdout.buffer.write(json.dumps(answer).encode("ascii"))
     sys.stdout.buffer.flush()

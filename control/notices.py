@@ -12,9 +12,11 @@ notices existed is not told.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from access.errors import UserNotFound
 from access.models import Role
@@ -24,6 +26,7 @@ from admission.errors import RequestNotFound
 from admission.guests import GuestStep
 from admission.models import ExcuseStatus, ExcuseStep
 from admission.notices import (
+    CLASS_KINDS,
     Addressed,
     Notice,
     NoticeKind,
@@ -39,6 +42,8 @@ from scheduler.models import TimetableChange
 from scheduler.sqlite_store import SqliteTimetable
 
 from .webhook_sources import BATCH
+
+log = logging.getLogger("sabaq.control.notices")
 
 SOURCES = ("timetable", "guests", "excuses")
 
@@ -223,17 +228,18 @@ class Notices:
         """(position, when it happened, the notices) of the source's next records."""
         viewers = _ViewerCache(self._tt, self._accounts)
         if source == "timetable":
+            by_group = self._tt.institutes_by_group()  # once a batch
             return [
-                (p, change.at, self._class_notices(change, viewers))
+                (p, change.at, _safely(source, p, self._class_notices, change, viewers, by_group))
                 for p, change in self._tt.changes_after(position, BATCH)
             ]
         if source == "guests":
             return [
-                (p, step.at, self._guest_notices(class_id, step, viewers))
+                (p, step.at, _safely(source, p, self._guest_notices, class_id, step, viewers))
                 for p, class_id, step in self._guests.steps_after(position, BATCH)
             ]
         return [
-            (p, step.at, self._excuse_notices(learner_id, step, viewers))
+            (p, step.at, _safely(source, p, self._excuse_notices, learner_id, step, viewers))
             for p, learner_id, step in self._excuses.steps_after(position, BATCH)
         ]
 
@@ -260,15 +266,16 @@ class Notices:
             return []
         return excuse_step(step, x, name, decider, viewers)
 
-    def _class_notices(self, change: TimetableChange, viewers: _ViewerCache) -> list[Addressed]:
-        if change.class_id is None:
-            return []
+    def _class_notices(
+        self, change: TimetableChange, viewers: _ViewerCache, by_group: Mapping[int, int]
+    ) -> list[Addressed]:
+        if change.class_id is None or change.action not in CLASS_KINDS:
+            return []  # planned, say: nobody is told (and nothing is read for it)
         try:
             c = self._tt.get_class(change.class_id)
             group = self._tt.group(c.group_ids[0])
         except SchedulerError:
             return []
-        by_group = self._tt.institutes_by_group()
         facts = ClassFacts(
             teacher_id=c.teacher_id,
             group_ids=frozenset(c.group_ids),
@@ -276,6 +283,18 @@ class Notices:
             learner_ids=frozenset(c.learner_ids),
         )
         return class_changed(change, c, group, facts, self._tt.learners(c), viewers)
+
+
+def _safely(
+    source: str, position: int, notices: Callable[..., list[Addressed]], *args: Any
+) -> list[Addressed]:
+    """A record's notices; one that cannot be made is logged and skipped, so that it never
+    holds back the notices of the records after it."""
+    try:
+        return notices(*args)
+    except Exception:
+        log.exception("notices of %s record %s could not be made: skipped", source, position)
+        return []
 
 
 class _ViewerCache:

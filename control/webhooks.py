@@ -20,7 +20,11 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from access.audit import Action, Actor, ObjectKind, plain_url
+from access.sqlite_audit import now_record, write
 
 from .webhook_addresses import check_url
 from .webhook_sources import Record, Sources
@@ -128,19 +132,26 @@ class Webhooks:
     """Endpoints, the outbox and the delivery log in SQLite."""
 
     def __init__(
-        self, db: sqlite3.Connection, sources: Sources, allowed_hosts: frozenset[str] = frozenset()
+        self,
+        db: sqlite3.Connection,
+        sources: Sources,
+        allowed_hosts: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.time,  # the audit trail's
     ) -> None:
         self._db = db
         self._sources = sources
         self._allowed = allowed_hosts
+        self._clock = clock
 
     @property
     def allowed_hosts(self) -> frozenset[str]:
         return self._allowed
 
     # -- endpoints ------------------------------------------------------------------------------
-    def add(self, url: str, by_id: int | None) -> Endpoint:
-        """Register an endpoint; it receives what happens from now on (not the past)."""
+    def add(self, url: str, by_id: int | None, actor: Actor | None = None) -> Endpoint:
+        """Register an endpoint; it receives what happens from now on (not the past). Recorded
+        in the audit trail in the same transaction (its address without user, password or
+        query; never its secret), by ``actor`` or else the person ``by_id``."""
         url = check_url(url, self._allowed)
         self.collect(time.time())  # what happened before goes to the endpoints there were
         for source in Sources.NAMES:  # and nothing of it to the new one
@@ -151,7 +162,12 @@ class Webhooks:
                 " VALUES (?, ?, ?, ?)",
                 (url, secrets.token_urlsafe(32), by_id, time.time()),
             )
-        assert cur.lastrowid is not None
+            assert cur.lastrowid is not None
+            who = actor or (Actor.user(by_id) if by_id is not None else Actor.cli())
+            write(self._db, now_record(
+                self._clock, who, Action.CREATED, ObjectKind.WEBHOOK, cur.lastrowid,
+                after={"url": plain_url(url)}, label=plain_url(url),
+            ))  # fmt: skip
         return self.endpoint(cur.lastrowid)
 
     def endpoint(self, endpoint_id: int) -> Endpoint:
@@ -166,12 +182,22 @@ class Webhooks:
         rows = self._db.execute("SELECT id FROM webhook_endpoints ORDER BY id").fetchall()
         return [self.endpoint(r[0]) for r in rows]
 
-    def disable(self, endpoint_id: int) -> None:
+    def disable(self, endpoint_id: int, actor: Actor | None = None) -> None:
+        """Stop delivering to the endpoint; with ``actor``, recorded in the same transaction
+        (an endpoint disabled already stays as it was)."""
         with self._db:
-            self._db.execute(
+            cur = self._db.execute(
                 "UPDATE webhook_endpoints SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
                 (time.time(), endpoint_id),
             )
+            if cur.rowcount == 1 and actor is not None:
+                url = self._db.execute(
+                    "SELECT url FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
+                ).fetchone()[0]
+                write(self._db, now_record(
+                    self._clock, actor, Action.DISABLED, ObjectKind.WEBHOOK, endpoint_id,
+                    {"disabled": False}, {"disabled": True}, plain_url(url),
+                ))  # fmt: skip
 
     # -- collecting -----------------------------------------------------------------------------
     def collect(self, now: float) -> int:

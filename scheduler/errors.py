@@ -247,3 +247,12 @@ class BadCalendarDay(SchedulerError, ValueError):
     def __init__(self, longest: int) -> None:
         self.longest = longest
         super().__init__(f"Give a day within the timetable's years and a name of 1 to {longest}")
+
+
+class ArchivedDepartment(SchedulerError):
+    """A group made in a department that is archived, or whose institute is."""
+
+    code = "archived_department"
+
+    def __init__(self) -> None:
+        super().__init__("The department is archived, or its institute is")

@@ -66,6 +66,10 @@ _NAMES = {
     # read for an import of teachers and staff (web/pages/people_import.py), ignored by a group's
     "role": ("role", "роль", "рөл", "рөлі", "должность", "лауазым"),
     "department": ("department", "кафедра", "department name", "подразделение", "бөлім"),
+    "email": (
+        "email", "e-mail", "e-mail address", "почта", "эл. почта", "электронная почта",
+        "электрондық пошта", "эл. пошта",
+    ),
 }  # fmt: skip
 HEADERS: dict[str, frozenset[str]] = {
     column: frozenset(_key(n) for n in names) for column, names in _NAMES.items()
@@ -123,6 +127,7 @@ class RosterRow:
     agency: str = ""
     role: str = ""  # an import of teachers and staff only
     department: str = ""  # an import of teachers and staff only
+    email: str = ""  # an import of teachers and staff only
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,10 +326,11 @@ def parse(data: bytes) -> list[RosterRow]:
             continue
         if len(out) == MAX_ROWS:
             raise RosterFileError(FileProblem.TOO_MANY_ROWS)
-        login, full_name, agency, role, department = (
-            _pick(cells, columns, c) for c in ("login", "full_name", "agency", "role", "department")
+        login, full_name, agency, role, department, email = (
+            _pick(cells, columns, c)
+            for c in ("login", "full_name", "agency", "role", "department", "email")
         )
-        out.append(RosterRow(number, login.lower(), full_name, agency, role, department))
+        out.append(RosterRow(number, login.lower(), full_name, agency, role, department, email))
     if not out:
         raise RosterFileError(FileProblem.EMPTY)
     return out

@@ -9,6 +9,10 @@ the same transaction, so the report and the learner's history follow."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
+
+from access.audit import Action, Actor, ObjectKind, changed, structure_action
+from access.sqlite_audit import now_record, write
 
 from .errors import AgencyNotFound, StructureNameTaken
 from .sqlite_base import SqliteStore
@@ -18,6 +22,11 @@ from .structure import Agency, clean_contacts, clean_name
 def agency_of(row: sqlite3.Row) -> Agency:
     contacts = tuple(a for a in row["contacts"].split("\n") if a)
     return Agency(row["id"], row["name"], contacts, row["archived_at"] is not None)
+
+
+def agency_fields(a: Agency) -> dict[str, Any]:
+    """An agency as the audit trail sees it (its HR contacts are addresses, not secrets)."""
+    return {"name": a.name, "contacts": list(a.contacts), "archived": a.archived}
 
 
 class SqliteAgencies(SqliteStore):
@@ -45,7 +54,9 @@ class SqliteAgencies(SqliteStore):
             if other_id != own_id and other.casefold() == name.casefold():
                 raise StructureNameTaken(name)
 
-    def create_agency(self, name: str, contacts: tuple[str, ...] = ()) -> Agency:
+    def create_agency(
+        self, name: str, contacts: tuple[str, ...] = (), actor: Actor | None = None
+    ) -> Agency:
         name = clean_name(name)
         contacts = clean_contacts(contacts)
         self._check_free(name)
@@ -53,8 +64,15 @@ class SqliteAgencies(SqliteStore):
             cur = self._db.execute(
                 "INSERT INTO agencies (name, contacts) VALUES (?, ?)", (name, "\n".join(contacts))
             )
-        assert cur.lastrowid is not None
-        return self.agency(cur.lastrowid)
+            assert cur.lastrowid is not None
+            made = self.agency(cur.lastrowid)
+            if actor is not None:
+                after = {"name": made.name, "contacts": list(made.contacts)}
+                write(self._db, now_record(
+                    self._clock, actor, Action.CREATED, ObjectKind.AGENCY, made.id,
+                    after=after, label=made.name,
+                ))  # fmt: skip
+        return made
 
     def change_agency(
         self,
@@ -63,9 +81,10 @@ class SqliteAgencies(SqliteStore):
         name: str | None = None,
         contacts: tuple[str, ...] | None = None,
         archived: bool | None = None,
+        actor: Actor | None = None,
     ) -> Agency:
         """Rename (on its learners too), replace the HR contacts, archive or bring back; what is
-        not given stays."""
+        not given stays. With ``actor``, what changed is recorded in the same transaction."""
         current = self.agency(agency_id)
         if name is not None:
             name = clean_name(name)
@@ -89,4 +108,11 @@ class SqliteAgencies(SqliteStore):
                     "UPDATE agencies SET archived_at = ? WHERE id = ?",
                     (self._clock() if archived else None, agency_id),
                 )
-        return self.agency(agency_id)
+            after = self.agency(agency_id)
+            old, new = changed(agency_fields(current), agency_fields(after))
+            if actor is not None and new:
+                write(self._db, now_record(
+                    self._clock, actor, structure_action(old, new), ObjectKind.AGENCY, agency_id,
+                    old, new, after.name,
+                ))  # fmt: skip
+        return after

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+
+from access.sqlite_search import like, matches, searchable
 
 from .errors import ClassConflict, ClassNotFound
 from .models import (
@@ -33,6 +36,59 @@ from .sqlite_calendar import SqliteCalendar
 from .sqlite_changes import SqliteChangeLog
 from .sqlite_membership import SqliteMembership
 from .workdays import AcademyCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class ClassScope:
+    """The classes one viewer may see, as SQL asks it (the rule is
+    ``admission.visibility.may_see_class``; ``web.core.policy.class_scope`` builds this from
+    it): every class (``academy``), or those they teach, those of a group of ``institutes``,
+    their own individual classes, and the group classes of ``groups`` (taught or learnt in)."""
+
+    academy: bool = False
+    user_id: int = 0
+    institutes: frozenset[int] = frozenset()
+    groups: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ClassQuery:
+    """Which classes: those ``scope`` lets one see, with the search in the title, the teacher's
+    name or a group's name."""
+
+    scope: ClassScope
+    search: str = ""
+
+
+def _ids(ids: frozenset[int]) -> str:
+    return ",".join("?" * len(ids))
+
+
+def scope_clause(scope: ClassScope) -> tuple[str, list[object]]:
+    """The SQL (over ``classes c``) of the classes ``scope`` lets one see, and its arguments."""
+    if scope.academy:
+        return "1", []
+    individual = "EXISTS (SELECT 1 FROM class_learners l WHERE l.class_id = c.id)"
+    clauses = [
+        "c.teacher_id = ?",
+        f"({individual} AND EXISTS (SELECT 1 FROM class_learners l"  # noqa: S608
+        " WHERE l.class_id = c.id AND l.user_id = ?))",
+    ]
+    args: list[object] = [scope.user_id, scope.user_id]
+    if scope.institutes:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM class_groups cg JOIN groups g ON g.id = cg.group_id"  # noqa: S608
+            " JOIN departments d ON d.id = g.department_id WHERE cg.class_id = c.id"
+            f" AND d.institute_id IN ({_ids(scope.institutes)}))"
+        )
+        args += sorted(scope.institutes)
+    if scope.groups:
+        clauses.append(
+            f"(NOT {individual} AND EXISTS (SELECT 1 FROM class_groups cg"  # noqa: S608
+            f" WHERE cg.class_id = c.id AND cg.group_id IN ({_ids(scope.groups)})))"
+        )
+        args += sorted(scope.groups)
+    return "(" + " OR ".join(clauses) + ")", args
 
 
 class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
@@ -328,6 +384,27 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
             (ts(start), ts(end)),
         )
         return [self._class(r) for r in rows.fetchall()]
+
+    def find_classes(self, q: ClassQuery, limit: int, offset: int) -> tuple[list[LiveClass], int]:
+        """A page of the classes ``q`` names, the latest first, and how many there are in all."""
+        where, args = scope_clause(q.scope)
+        if q.search.strip():
+            searchable(self._db)
+            where += (
+                f" AND ({matches('c.title')}"  # noqa: S608
+                f" OR EXISTS (SELECT 1 FROM users u WHERE u.id = c.teacher_id"
+                f" AND {matches('u.full_name')})"
+                " OR EXISTS (SELECT 1 FROM class_groups cg JOIN groups g ON g.id = cg.group_id"
+                f" WHERE cg.class_id = c.id AND {matches('g.name')}))"
+            )
+            args += [like(q.search)] * 3
+        total = self._db.execute(f"SELECT count(*) FROM classes c WHERE {where}", args).fetchone()  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT c.* FROM classes c WHERE {where}"  # noqa: S608
+            " ORDER BY c.starts_at DESC, c.id DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [self._class(r) for r in rows.fetchall()], int(total[0])
 
     def all_classes(self, limit: int = 200) -> list[LiveClass]:
         rows = self._db.execute(

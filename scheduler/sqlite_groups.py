@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from access.audit import Action, Actor, ObjectKind
 from access.errors import LoginTaken
 from access.models import Role, User, check_agency
+from access.sqlite_audit import now_record, write
 from access.sqlite_store import SqliteAccounts
 
 from .errors import GroupNotFound
@@ -30,8 +32,9 @@ class ImportCounts:
 class SqliteGroups:
     """Lists and writes for managing groups, over the same connection as the timetable."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
         self._accounts = SqliteAccounts(db)
 
     # -- structure ----------------------------------------------------------------------------
@@ -51,10 +54,14 @@ class SqliteGroups:
         row = self._db.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone()
         return row is not None
 
-    def member_counts(self) -> dict[int, int]:
-        """group id → number of members (groups without members are absent)."""
+    def member_counts(self, group_ids: Sequence[int]) -> dict[int, int]:
+        """group id → number of members, of these groups (those without members are absent)."""
+        ids = [int(g) for g in group_ids] or [0]
+        marks = ",".join("?" * len(ids))
         rows = self._db.execute(
-            "SELECT group_id, COUNT(*) FROM group_members GROUP BY group_id"
+            f"SELECT group_id, COUNT(*) FROM group_members WHERE group_id IN ({marks})"  # noqa: S608
+            " GROUP BY group_id",
+            ids,
         ).fetchall()
         return {g: n for g, n in rows}
 
@@ -80,16 +87,19 @@ class SqliteGroups:
         return {u.login: u for u in self._accounts.many(ids).values()}
 
     # -- the import ---------------------------------------------------------------------------
-    def import_members(self, group_id: int, rows: Sequence[CheckedRow]) -> ImportCounts:
+    def import_members(
+        self, group_id: int, rows: Sequence[CheckedRow], actor: Actor | None = None
+    ) -> ImportCounts:
         """Create the new students, set the agencies the file gives, add everyone to the group:
         all of it or (on any error) none of it. Rows in error are skipped. An account is
         created only as a student, and an existing one is changed or added only if it is a
         student's, whatever the rows say. ``LoginTaken`` (and nothing written) when a login was
-        taken since the rows were checked."""
+        taken since the rows were checked. With ``actor``, the students' accounts it created
+        are one record of the audit trail (its counts), in the same transaction."""
         if self._db.execute("SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None:
             raise GroupNotFound(f"No group with id {group_id}")
         created = added = already = 0
-        now = time.time()
+        now = self._clock()
         # One transaction: SqliteAccounts commits each call, so its writes are spelled out here.
         with self._db:
             for checked in rows:
@@ -129,4 +139,12 @@ class SqliteGroups:
                     added += 1
                 else:
                     already += 1
+            if actor is not None and created:
+                name = self._db.execute("SELECT name FROM groups WHERE id = ?", (group_id,))
+                after = {"count": created, "roles": {Role.STUDENT.value: created},
+                         "group_id": group_id, "added_to_group": added}  # fmt: skip
+                write(self._db, now_record(
+                    self._clock, actor, Action.IMPORTED, ObjectKind.ACCOUNT, None,
+                    after=after, label=name.fetchone()[0],
+                ))  # fmt: skip
         return ImportCounts(created, added, already)

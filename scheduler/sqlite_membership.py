@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
-from .errors import GroupNotFound
+from access.sqlite_search import contains, like, searchable
+
+from .errors import ArchivedDepartment, GroupNotFound
 from .models import Group, group_flags
 from .planning import check_activation, starts_active
 from .sqlite_structure import SqliteStructure
+
+
+@dataclass(frozen=True, slots=True)
+class GroupQuery:
+    """Which groups: a search in the name, active or not (None: both), and those of the
+    institutes ``institutes`` or among ``groups`` (``institutes`` None: every group)."""
+
+    search: str = ""
+    active: bool | None = None
+    institutes: frozenset[int] | None = None
+    groups: frozenset[int] = frozenset()  # besides the institutes': taught or learnt in
 
 
 class SqliteMembership(SqliteStructure):
@@ -26,8 +40,12 @@ class SqliteMembership(SqliteStructure):
         active: bool = True,
     ) -> Group:
         """A new group; an additional-education group starts inactive (it has no members yet,
-        and may be activated with 20)."""
+        and may be activated with 20). Only in a department that is open: not archived, nor
+        in an archived institute (``ArchivedDepartment``)."""
         Group(0, name, department_id, language, timezone, programme_id, starts_on, ends_on)
+        department = self.department(department_id)
+        if department.archived or self.institute(department.institute_id).archived:
+            raise ArchivedDepartment()
         programme = self.programme(programme_id) if programme_id is not None else None
         active = starts_active(programme, active)
         with self._db:
@@ -71,6 +89,31 @@ class SqliteMembership(SqliteStructure):
     def groups(self) -> list[Group]:
         rows = self._db.execute("SELECT * FROM groups ORDER BY name")
         return [self._group(r) for r in rows.fetchall()]
+
+    def find_groups(self, q: GroupQuery, limit: int, offset: int) -> tuple[list[Group], int]:
+        """A page of the groups ``q`` names, by name, and how many there are in all."""
+        clauses, args = ["1"], list[object]()
+        if q.institutes is not None:
+            ids, own = sorted(q.institutes), sorted(q.groups)
+            clauses.append(
+                "(department_id IN (SELECT id FROM departments WHERE institute_id IN"  # noqa: S608
+                f" ({','.join('?' * len(ids))})) OR id IN ({','.join('?' * len(own))}))"
+            )
+            args += [*ids, *own]
+        if q.search.strip():
+            searchable(self._db)
+            clauses.append(contains("name"))
+            args.append(like(q.search))
+        if q.active is not None:
+            clauses.append("active = ?")
+            args.append(int(q.active))
+        where = " AND ".join(clauses)
+        total = self._db.execute(f"SELECT count(*) FROM groups WHERE {where}", args).fetchone()[0]  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT * FROM groups WHERE {where} ORDER BY name, id LIMIT ? OFFSET ?",  # noqa: S608
+            [*args, limit, offset],
+        )
+        return [self._group(r) for r in rows.fetchall()], int(total)
 
     def flags(self, group: Group) -> list[str]:
         """What keeps the group from being activated."""

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import enum
 import sqlite3
+from typing import Any
+
+from access.audit import Action, Actor, ObjectKind, changed, structure_action
+from access.sqlite_audit import now_record, write
 
 from .errors import (
     ArchivedParent,
@@ -39,23 +43,68 @@ def department_of(row: sqlite3.Row) -> Department:
     )
 
 
+def institute_fields(i: Institute) -> dict[str, Any]:
+    """An institute as the audit trail sees it."""
+    return {"name": i.name, "director_id": i.director_id, "archived": i.archived}
+
+
+def department_fields(d: Department) -> dict[str, Any]:
+    return {
+        "name": d.name, "institute_id": d.institute_id, "head_id": d.head_id,
+        "archived": d.archived,
+    }  # fmt: skip
+
+
 class SqliteStructure(SqliteStore):
-    def add_institute(self, name: str, director_id: int | None) -> Institute:
+    def _audit(
+        self,
+        actor: Actor | None,
+        kind: ObjectKind,
+        object_id: int,
+        label: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+    ) -> None:
+        """A record of a change of the structure, in the caller's transaction: a creation
+        (``before`` None), or a change of the fields that differ (none: nothing recorded)."""
+        if actor is None:
+            return
+        old: dict[str, Any] = {}
+        if before is None:
+            new = {k: v for k, v in after.items() if v is not None and k != "archived"}
+            action = Action.CREATED
+        else:
+            old, new = changed(before, after)
+            if not new:
+                return
+            action = structure_action(old, new)
+        write(self._db, now_record(self._clock, actor, action, kind, object_id, old, new, label))
+
+    def add_institute(
+        self, name: str, director_id: int | None, actor: Actor | None = None
+    ) -> Institute:
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO institutes (name, director_id) VALUES (?, ?)", (name, director_id)
             )
-        assert cur.lastrowid is not None
-        return Institute(id=cur.lastrowid, name=name, director_id=director_id)
+            assert cur.lastrowid is not None
+            made = Institute(id=cur.lastrowid, name=name, director_id=director_id)
+            self._audit(actor, ObjectKind.INSTITUTE, made.id, name, None, institute_fields(made))
+        return made
 
-    def add_department(self, institute_id: int, name: str, head_id: int | None) -> Department:
+    def add_department(
+        self, institute_id: int, name: str, head_id: int | None, actor: Actor | None = None
+    ) -> Department:
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO departments (institute_id, name, head_id) VALUES (?, ?, ?)",
                 (institute_id, name, head_id),
             )
-        assert cur.lastrowid is not None
-        return Department(id=cur.lastrowid, institute_id=institute_id, name=name, head_id=head_id)
+            assert cur.lastrowid is not None
+            made = Department(cur.lastrowid, institute_id=institute_id, name=name, head_id=head_id)
+            fields = department_fields(made)
+            self._audit(actor, ObjectKind.DEPARTMENT, made.id, name, None, fields)
+        return made
 
     def add_programme(
         self, name: str, kind: ProgrammeKind, institute_id: int, *, distance: bool = True
@@ -177,11 +226,13 @@ class SqliteStructure(SqliteStore):
         )
         return [(r[0], r[1]) for r in rows]
 
-    def create_institute(self, name: str, director_id: int | None = None) -> Institute:
+    def create_institute(
+        self, name: str, director_id: int | None = None, actor: Actor | None = None
+    ) -> Institute:
         name = clean_name(name)
         self._check_free(name, self._institute_names())
         self._check_post("director", director_id)
-        return self.add_institute(name, director_id)
+        return self.add_institute(name, director_id, actor)
 
     def change_institute(
         self,
@@ -190,9 +241,11 @@ class SqliteStructure(SqliteStore):
         name: str | None = None,
         director_id: int | Keep | None = KEEP,
         archived: bool | None = None,
+        actor: Actor | None = None,
     ) -> Institute:
         """Rename, name (or, with ``None``, clear) the director, archive or bring back; what is
-        not given stays (``KEEP``: unchanged)."""
+        not given stays (``KEEP``: unchanged). With ``actor``, what changed is recorded in the
+        same transaction."""
         current = self.institute(institute_id)
         if name is not None:
             name = clean_name(name)
@@ -214,17 +267,24 @@ class SqliteStructure(SqliteStore):
                     "UPDATE institutes SET archived_at = ? WHERE id = ?",
                     (self._clock() if archived else None, institute_id),
                 )
-        return self.institute(institute_id)
+            after = self.institute(institute_id)
+            self._audit(actor, ObjectKind.INSTITUTE, institute_id, after.name,
+                        institute_fields(current), institute_fields(after))  # fmt: skip
+        return after
 
     def create_department(
-        self, institute_id: int, name: str, head_id: int | None = None
+        self,
+        institute_id: int,
+        name: str,
+        head_id: int | None = None,
+        actor: Actor | None = None,
     ) -> Department:
         if self.institute(institute_id).archived:
             raise ArchivedParent()
         name = clean_name(name)
         self._check_free(name, self._department_names(institute_id))
         self._check_post("head_of_department", head_id)
-        return self.add_department(institute_id, name, head_id)
+        return self.add_department(institute_id, name, head_id, actor)
 
     def change_department(
         self,
@@ -233,6 +293,7 @@ class SqliteStructure(SqliteStore):
         name: str | None = None,
         head_id: int | Keep | None = KEEP,
         archived: bool | None = None,
+        actor: Actor | None = None,
     ) -> Department:
         """Like ``change_institute``; a department of an archived institute is not brought
         back before its institute."""
@@ -259,7 +320,10 @@ class SqliteStructure(SqliteStore):
                     "UPDATE departments SET archived_at = ? WHERE id = ?",
                     (self._clock() if archived else None, department_id),
                 )
-        return self.structure_department(department_id)
+            after = self.structure_department(department_id)
+            self._audit(actor, ObjectKind.DEPARTMENT, department_id, after.name,
+                        department_fields(current), department_fields(after))  # fmt: skip
+        return after
 
     def first_run(self) -> FirstRun:
         """How far the academy is set up (the administrator's checklist)."""

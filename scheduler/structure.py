@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from access.addresses import MAX_ADDRESS, is_address
 from access.models import Role
 
 from .errors import BadContactAddress, BadStructureName
 
 MAX_STRUCTURE_NAME = 200
 MAX_CONTACTS = 10  # an HR service's addresses
-MAX_ADDRESS = 254
-# A pragmatic address: something@domain.tld, no spaces; the mail server has the last word.
-_ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 STRUCTURE_MANAGERS = frozenset({Role.STAFF, Role.ADMIN})
 # Who may be named director of an institute, head of a department.
@@ -58,7 +56,7 @@ def clean_contacts(addresses: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         address = raw.strip()
         if not address:
             continue
-        if len(address) > MAX_ADDRESS or not _ADDRESS.match(address):
+        if not is_address(address):
             raise BadContactAddress(address[:MAX_ADDRESS], MAX_CONTACTS)
         if address.casefold() not in seen:
             seen.add(address.casefold())

@@ -16,14 +16,16 @@ counts), and the connection is closed only after ``CONSENT_EXPIRY`` seconds with
 and without any packet from the peer. The second half is ours: in the same seminar, with
 retransmitted checks, some publishers' browsers answered no check for 33-39 s while their
 camera's packets kept arriving on that very path (the publisher's silence watchdog had not
-fired); a peer that sends us media on the pair has not gone away.
+fired); a peer that sends us media on the pair has not gone away. Only packets from a
+nominated pair's remote address count: anyone else who learns the port and sends to it does not
+keep a departed peer's connection (and what it holds) alive.
 
-It replaces ``aioice.ice.Connection.query_consent`` and wraps ``data_received`` (to note when
-the peer was last heard) for the whole process: ``install()``, which ``aiortc_media`` calls at
-import. It uses aioice's ``Connection``
-internals ``_nominated``, ``build_request``, ``remote_password``, ``_query_consent_task`` and
-``close()``; the version is pinned (``aiortc_forward.AIOICE_VERSION``) and ``install()`` checks
-that they are there.
+It replaces ``aioice.ice.Connection.query_consent`` and wraps
+``aioice.ice.StunProtocol.datagram_received`` (to note when, and from which address, the peer
+was last heard) for the whole process: ``install()``, which ``aiortc_media`` calls at import. It
+uses aioice's internals ``Connection._nominated``, ``build_request``, ``remote_password``,
+``_query_consent_task``, ``close()`` and ``StunProtocol.receiver``; the version is pinned
+(``aiortc_forward.AIOICE_VERSION``) and ``install()`` checks that they are there.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ log = logging.getLogger("sabaq.streaming.media")
 CONSENT_EXPIRY = 30.0
 # A check is sent again after 0.5 s and 1.5 s: an answer within 3.5 s counts.
 CONSENT_RETRANSMISSIONS = 2
-_HEARD = "_sabaq_heard_at"  # when the connection last received a packet (not STUN)
-_stock_data_received = aioice.ice.Connection.data_received
+# On a connection: when a packet (not STUN) last came from a nominated pair's remote address.
+_HEARD = "_sabaq_heard_at"
+_stock_datagram_received = aioice.ice.StunProtocol.datagram_received
 
 
 class ConsentInternalsChanged(RuntimeError):
@@ -80,9 +83,16 @@ async def query_consent(self: aioice.ice.Connection) -> None:
                 return
 
 
-def data_received(self: aioice.ice.Connection, data: bytes, component: int) -> Any:
-    setattr(self, _HEARD, time.monotonic())
-    return _stock_data_received(self, data, component)
+def datagram_received(self: aioice.ice.StunProtocol, data: bytes | str, addr: Any) -> None:
+    # RFC 7983: a first byte of 0-3 is STUN (answered or not, it is the check's business);
+    # DTLS, RTP and RTCP come after it.
+    if data and isinstance(data, bytes) and data[0] > 3:
+        connection = self.receiver
+        host, port = addr[0], addr[1]
+        nominated = getattr(connection, "_nominated", None) or {}
+        if any(p.remote_addr[0] == host and p.remote_addr[1] == port for p in nominated.values()):
+            setattr(connection, _HEARD, time.monotonic())  # one float: nothing grows
+    _stock_datagram_received(self, data, addr)
 
 
 def install() -> None:
@@ -90,10 +100,12 @@ def install() -> None:
     connection = aioice.ice.Connection
     missing = [
         name
-        for name in ("query_consent", "build_request", "close", "data_received")
+        for name in ("query_consent", "build_request", "close")
         if not callable(getattr(connection, name, None))
     ]
+    if not callable(getattr(aioice.ice.StunProtocol, "datagram_received", None)):
+        missing.append("StunProtocol.datagram_received")
     if missing or not isinstance(getattr(aioice.ice, "CONSENT_INTERVAL", None), int | float):
         raise ConsentInternalsChanged(f"aioice's Connection lacks {missing or 'CONSENT_INTERVAL'}")
     connection.query_consent = query_consent  # type: ignore[method-assign]
-    connection.data_received = data_received  # type: ignore[method-assign]
+    aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]

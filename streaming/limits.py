@@ -30,6 +30,8 @@ MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
     "set_mode": (10, 1),
     "media_state": (20, 4),  # a key held down on M repeats: the excess is dropped
     "mute": (30, 5),
+    "question": (10, 1),  # asking, closing, showing the results
+    "answer_question": (10, 1),  # one answer counts; a page's retries are refused, not dropped
 }
 RATE_BUCKET_OF: Mapping[str, str] = {
     "raise_hand": "hand",
@@ -40,6 +42,9 @@ RATE_BUCKET_OF: Mapping[str, str] = {
     "start_recording": "recording",
     "stop_recording": "recording",
     "ask_unmute": "mute",
+    "ask": "question",
+    "close_question": "question",
+    "show_results": "question",
 }
 
 

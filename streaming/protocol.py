@@ -22,7 +22,11 @@ sent; before a viewer's first ``view`` it is sent everything; unknown ids are ig
 microphone and camera on or off; one that is off is held back from every viewer, and kept for a
 later publication and a rejoin), ``mute`` {participant_id} (the teacher turns someone's
 microphone off; nobody turns another's on), ``ask_unmute`` {participant_id} (the teacher asks
-them to), ``leave``, ``ping``.
+them to), ``leave``, ``ping``; quick questions: ``ask`` {text, format: "single" | "multiple" |
+"yes_no", options: [2–6 texts] (none for yes/no), anonymous, seconds} (the teacher or a presenter),
+``answer_question`` {question_id, choices: [option indexes]} (a student, once),
+``close_question`` {question_id}, ``show_results`` {question_id, on} (the asker shows the
+results to everyone, or hides them).
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
@@ -38,6 +42,10 @@ audio-level header extension of the published sound, with hysteresis; ``welcome`
 ``active_speaker`` too), ``quality`` {level: "thumbnail" | "full"} (to a camera publisher, when
 it changes: full while some viewer has it on the stage — in lecture mode the teacher, a
 presenter and whoever has the floor — else thumbnails; a new publication starts at full),
+``question`` {question: {id, text, format, options, anonymous, seconds, remaining, closed}} (asked,
+closed; to a late joiner too), ``answer_taken`` {id, choices} (your answer is counted),
+``question_results`` {id, tally, answered, closed, shown, present?} (to the teacher and presenters
+as answers come; to everyone while ``shown``),
 ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
@@ -50,6 +58,7 @@ from typing import Any, Literal
 from access.models import RoomMode
 from access.text import encodable
 
+from .questions import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, AskDraft, QuestionKind
 from .seminar import MAX_VIEW_TILES
 
 VERSION = 1
@@ -86,6 +95,10 @@ ClientType = Literal[
     "ask_unmute",
     "leave",
     "ping",
+    "ask",
+    "answer_question",
+    "close_question",
+    "show_results",
 ]
 CLIENT_TYPES: frozenset[str] = frozenset(ClientType.__args__)  # type: ignore[attr-defined]
 
@@ -116,6 +129,9 @@ class ClientMessage:
     mode: RoomMode | None = None  # set_mode
     tiles: tuple[str, ...] = ()  # view: the sources in gallery tiles
     stage: str | None = None  # view: the source on the stage
+    question: AskDraft | None = None  # ask
+    question_id: str | None = None  # answer_question, close_question, show_results
+    choices: tuple[int, ...] = ()  # answer_question: the options' indexes
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -153,6 +169,50 @@ def _view(doc: dict[str, Any]) -> ClientMessage:
     if stage is not None and not _is_id(stage):
         raise ProtocolError("bad_message", "'stage' is a source id or null")
     return ClientMessage(type="view", tiles=tuple(tiles), stage=stage)
+
+
+def _ask(doc: dict[str, Any]) -> ClientMessage:
+    text, kind, options = doc.get("text"), doc.get("format"), doc.get("options", [])
+    anonymous, seconds = doc.get("anonymous", False), doc.get("seconds")
+    if not isinstance(text, str) or len(text) > 4 * MAX_QUESTION_CHARS:
+        raise ProtocolError("bad_message", "A question needs its 'text'")
+    if not isinstance(kind, str) or kind not in tuple(QuestionKind):
+        raise ProtocolError("bad_message", "'format' is single, multiple or yes_no")
+    if (
+        not isinstance(options, list)
+        or len(options) > MAX_OPTIONS
+        or not all(isinstance(o, str) and len(o) <= 4 * MAX_OPTION_CHARS for o in options)
+    ):
+        raise ProtocolError("bad_message", f"'options' lists at most {MAX_OPTIONS} texts")
+    if not isinstance(anonymous, bool):
+        raise ProtocolError("bad_message", "'anonymous' is true or false")
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise ProtocolError("bad_message", "'seconds' is the time limit, a whole number")
+    # The rules (how many options, how long) are the room's to apply: a question they refuse is
+    # answered with an error, and the asker stays.
+    draft = AskDraft(text, QuestionKind(kind), tuple(options), anonymous, seconds)
+    return ClientMessage(type="ask", question=draft)
+
+
+def _question_id(doc: dict[str, Any]) -> str:
+    qid = doc.get("question_id")
+    if not _is_id(qid):
+        raise ProtocolError("bad_message", "Say which question with 'question_id'")
+    assert isinstance(qid, str)
+    return qid
+
+
+def _answer_question(doc: dict[str, Any]) -> ClientMessage:
+    qid, choices = _question_id(doc), doc.get("choices")
+    if (
+        not isinstance(choices, list)
+        or not 0 < len(choices) <= MAX_OPTIONS
+        or not all(isinstance(c, int) and not isinstance(c, bool) for c in choices)
+    ):
+        raise ProtocolError(
+            "bad_message", f"'choices' lists 1 to {MAX_OPTIONS} option numbers (from 0)"
+        )
+    return ClientMessage(type="answer_question", question_id=qid, choices=tuple(choices))
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
@@ -228,6 +288,17 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
                 "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
             )
         return ClientMessage(type="media_state", microphone=microphone, camera=camera)
+    if kind == "ask":
+        return _ask(doc)
+    if kind == "answer_question":
+        return _answer_question(doc)
+    if kind == "close_question":
+        return ClientMessage(type="close_question", question_id=_question_id(doc))
+    if kind == "show_results":
+        on = doc.get("on")
+        if not isinstance(on, bool):
+            raise ProtocolError("bad_message", "A show_results message says 'on': true or false")
+        return ClientMessage(type="show_results", question_id=_question_id(doc), on=on)
     if kind == "next_hand":
         camera = doc.get("camera", False)
         if not isinstance(camera, bool):

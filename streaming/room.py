@@ -37,8 +37,8 @@ from .participant import (
     Publication,
 )
 from .protocol import ProtocolError
+from .questions_room import QuestionsMixin
 from .room_core import Barred, InvalidStateError, ReconnectExpired, RoomState, WaitingForTeacher
-from .seminar_room import SeminarMixin
 
 __all__ = [
     "CLOSE_CLASS_ENDED",
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 
-class Room(SeminarMixin):
+class Room(QuestionsMixin):
     """One live class on this node."""
 
     # -- the end ------------------------------------------------------------------------------
@@ -83,6 +83,7 @@ class Room(SeminarMixin):
         if self.state is RoomState.ENDED:
             return
         self.state = RoomState.ENDED
+        self._close_question_at_end()  # its tally goes into the record before the end
         members = sorted(self.participants.values(), key=lambda p: p.id == pid)  # caller last
         self.participants.clear()
         for p in members:
@@ -113,6 +114,7 @@ class Room(SeminarMixin):
 
     async def shutdown(self) -> None:
         """The node stops: participants are disconnected (they may come back elsewhere)."""
+        self._close_question_at_end()  # an open question's tally is kept; it goes no further
         for p in list(self.participants.values()):
             await p.send("error", code="server_stopping", message="The server is restarting")
             await self.leave(p.id, EventKind.DISCONNECTED, "server_stopping", wait=False)

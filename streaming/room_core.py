@@ -3,8 +3,8 @@
 The room's concerns are mixins over this core, one module each, in the order they build on one
 another: ``recording_control`` (the recording), ``room_media`` (publishing and watching),
 ``membership`` (joining and leaving), ``classroom`` (the floor, the chat, removals),
-``seminar_room`` (the mode, views, the active speaker, quality hints) and ``room`` (the class as
-a whole: its end). Free of aiohttp and aiortc.
+``seminar_room`` (the mode, views, the active speaker, quality hints), ``questions_room``
+(quick questions) and ``room`` (the class as a whole: its end). Free of aiohttp and aiortc.
 """
 
 from __future__ import annotations

@@ -168,6 +168,14 @@ async def _serve(
             await room.revoke_floor(p.id, m.participant_id)
         elif m.type == "remove" and m.participant_id is not None:
             await room.remove(p.id, m.participant_id)
+        elif m.type == "ask" and m.question is not None:
+            await room.ask(p.id, m.question)
+        elif m.type == "answer_question" and m.question_id is not None:
+            await room.answer_question(p.id, m.question_id, m.choices)
+        elif m.type == "close_question" and m.question_id is not None:
+            await room.close_question(p.id, m.question_id)
+        elif m.type == "show_results" and m.question_id is not None:
+            await room.show_results(p.id, m.question_id, m.on)
         elif m.type == "end_class":
             await room.end(p.id)
             return EventKind.LEFT, "ended the class"

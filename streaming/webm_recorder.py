@@ -53,6 +53,9 @@ PREFILL = 3  # frames of a voice buffered before it is heard: absorbs arrival ji
 MAX_BUFFERED = 15  # frames (300 ms) of a voice; a voice further behind loses its oldest sound
 
 
+HELD_SIZE = (640, 480)  # declared by a file opened while its camera is off
+
+
 def vp8_size(keyframe: bytes) -> tuple[int, int]:
     """Width and height from a VP8 key frame's header (RFC 6386, 9.1)."""
     if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
@@ -140,6 +143,11 @@ class AudioMix:
         self._encoder.time_base = fractions.Fraction(1, SAMPLE_RATE)
         self._task = asyncio.create_task(self._run())
 
+    def has(self, key: str, hub: Hub) -> bool:
+        """Whether ``key``'s voice is that microphone already."""
+        voice = self._voices.get(key)
+        return voice is not None and voice.track.hub is hub
+
     def add(self, key: str, track: ForwardedTrack) -> None:
         self.remove(key)
         voice = self._voices[key] = _Voice(track)
@@ -223,7 +231,7 @@ class WebmRecording:
     def add_voice(self, key: str, hub: Hub) -> None:
         """A microphone joins the class's sound (the teacher's, a presenting guest's, a student
         given the floor)."""
-        if hub.mime in CODECS:
+        if hub.mime in CODECS and not self._mix.has(key, hub):  # the same one: left as it is
             self._mix.add(key, hub.subscribe())
 
     def remove_voice(self, key: str) -> None:
@@ -256,6 +264,10 @@ class WebmRecording:
 
     def _sound(self, data: bytes, at: float) -> None:
         for f in self._files:
+            if f.container is None and f.label in self._held:
+                # A camera off from the start: the file opens with the sound (its picture
+                # comes from the camera's first key frame once it is on).
+                self._open(f, None)
             if f.container is not None:  # a file starts with its picture's first key frame
                 self._write(f, "audio", data, at)
 
@@ -265,8 +277,10 @@ class WebmRecording:
         f.last_pts[kind] = pts
         return pts
 
-    def _open(self, f: _File, keyframe: bytes) -> None:
-        width, height = vp8_size(keyframe)
+    def _open(self, f: _File, keyframe: bytes | None) -> None:
+        """Open the file: its picture's size from its first key frame, or (a file opened by its
+        sound, the camera off) a usual one; VP8 key frames carry their size, players follow."""
+        width, height = vp8_size(keyframe) if keyframe is not None else HELD_SIZE
         f.container = av.open(str(f.path), "w", format="webm")
         v = f.container.add_stream("libvpx", rate=30)
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"

@@ -19,6 +19,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from access.audit import Actor
 from access.errors import LoginTaken
 from access.models import Role
 from access.passwords import (
@@ -150,7 +151,11 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     db = connect(data_dir / "sabaq.sqlite3")
     try:
         user = SqliteAccounts(db).create_user(
-            login=args.login, full_name=args.name, role=Role.ADMIN, password_hash=pw_hash
+            login=args.login,
+            full_name=args.name,
+            role=Role.ADMIN,
+            password_hash=pw_hash,
+            actor=Actor.cli(),
         )
     except LoginTaken:
         print(f"sabaq: the login {args.login!r} is taken", file=sys.stderr)

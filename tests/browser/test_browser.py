@@ -27,9 +27,12 @@ from playwright.async_api import (
     expect,
 )
 
+from access.audit import Actor
 from access.events import EventKind
 from admission.guests import GuestRequest
 from admission.models import ExcuseReason
+from attendance.hr_dispatch import DispatchKind, DispatchReason
+from control.mail import Mailbox
 from scheduler.models import DisciplineFormat, ProgrammeKind
 from scheduler.sqlite_agencies import SqliteAgencies
 from tests.conftest import Academy, Clock, SignIn, on_days
@@ -928,7 +931,16 @@ async def test_every_page_keeps_to_its_content_security_policy(
     c, g = academy.class_id, academy.group_id
     dept = tt.group(g).department_id
     inst = tt.department(dept).institute_id
-    agency = SqliteAgencies(app[keys.DB]).create_agency("МВД", ("kadry@mvd.gov.kz",))
+    staff_actor = Actor.user(academy.staff_id, "Жанна Серикбаева")  # the audit trail has a row
+    agency = SqliteAgencies(app[keys.DB]).create_agency("МВД", ("kadry@mvd.gov.kz",), staff_actor)
+    outbox = Mailbox(app[keys.DB])  # the mail queue lists messages, e-mail set up or not
+    outbox.enqueue("t:1", "kadry@mvd.gov.kz", "ru", "Расписание", "…")
+    outbox.enqueue("t:2", "nobody@mvd.gov.kz", "ru", "Посещаемость", "…")
+    outbox.failed(outbox.recent()[0].id, time.time(), "550 5.1.1 No such mailbox")
+    app[keys.HR_DISPATCH].log(  # the agency's page lists its HR mail, with "Send again"
+        agency.id, DispatchKind.TIMETABLE, "2026-05", ("kadry@mvd.gov.kz",), "t:1",
+        DispatchReason.SCHEDULED,
+    )  # fmt: skip
     visits = {
         academy.staff_id: [
             "/", "/timetable", "/timetable/new", f"/timetable/groups/{g}",
@@ -943,6 +955,8 @@ async def test_every_page_keeps_to_its_content_security_policy(
             f"/structure/institutes/{inst}", f"/structure/departments/{dept}", "/agencies",
             f"/agencies/{agency.id}",
             "/people", "/people/new", "/people/import", f"/people/{academy.teacher_id}", "/profile",
+            "/audit",
+            "/mail",
         ],
         academy.teacher_id: ["/", f"/classes/{c}", f"/classes/{c}/attendance", "/profile"],
         learner: ["/", f"/classes/{c}", f"/learners/{learner}/admission", "/excuses"],

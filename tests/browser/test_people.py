@@ -26,6 +26,7 @@ async def test_staff_make_a_teacher_who_sets_a_password_through_the_link_and_sig
         await staff.get_by_role("link", name="New account").click()
         await staff.get_by_label("Login").fill("aigerim.s")
         await staff.get_by_label("Full name").fill("Айгерим Сапарова")
+        await staff.get_by_label("E-mail (optional)").fill("aigerim@academy.kz")
         await staff.get_by_label("Role").select_option("teacher")
         await staff.get_by_label("Department").select_option(label="Кафедра")
         await staff.get_by_role("button", name="Create the account").click()
@@ -57,4 +58,5 @@ async def test_staff_make_a_teacher_who_sets_a_password_through_the_link_and_sig
         assert again is not None and again.status == 401
     made = served.app[keys.ACCOUNTS].by_login("aigerim.s")[0]
     assert made.role is Role.TEACHER and made.department_id is not None
+    assert made.email == "aigerim@academy.kz"
     assert errors == []

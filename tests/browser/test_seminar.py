@@ -28,6 +28,7 @@ from tests.browser.test_browser import (
     watch_errors,
 )
 from tests.conftest import Academy
+from web.core import keys
 
 # Per camera source: the tile's state and what its peer connection received and decoded.
 TILES_JS = """async () => {
@@ -117,7 +118,31 @@ def by_name(got: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in got.values() if t["shown"] == "yes" and t["width"] > 0}
 
 
-async def until_progress(page: Page, limit: float = 20.0) -> None:
+def server_side(served: TestServer, class_id: int, viewer_name: str) -> dict[str, Any]:
+    """What the server did for a page, per source: the frames its hub took from the publisher,
+    and what its lean senders sent to that viewer (packets, frames dropped, held) — to tell a
+    publisher that stopped from a viewer left waiting."""
+    room = served.app[keys.MEDIA_NODE].rooms.get(class_id)
+    if room is None:
+        return {}
+    viewer = next((p for p in room.participants.values() if p.name == viewer_name), None)
+    out: dict[str, Any] = {}
+    for p in room.participants.values():
+        for name, pub in p.publications.items():
+            media = pub.media
+            hubs = getattr(media, "hubs", [])
+            view = viewer.views.get(p.source_id(name)) if viewer is not None else None
+            senders = getattr(view, "senders", [])
+            out[f"{p.name}/{name}"] = {
+                "hub_frames": [h.frames for h in hubs],
+                "to_viewer": [(s.packets, s.dropped, s.held) for s in senders],
+            }
+    return out
+
+
+async def until_progress(
+    page: Page, limit: float = 20.0, served: TestServer | None = None, class_id: int = 0
+) -> None:
     """Poll until every shown tile's connection has decoded, and its video element played,
     more frames than when first asked."""
     before = by_name(await tiles(page))
@@ -137,7 +162,11 @@ async def until_progress(page: Page, limit: float = 20.0) -> None:
                 await asyncio.sleep(0.2)
     except TimeoutError:
         who = await page.locator(".who").text_content()
-        pytest.fail(f"{who}: tiles that did not go on decoding: {late}; before {before}")
+        server = server_side(served, class_id, who or "") if served is not None else {}
+        pytest.fail(
+            f"{who}: tiles that did not go on decoding: {late}; before {before}; the server: "
+            f"{server}"
+        )
 
 
 async def until_speaker(page: Page, name: str, limit: float = 30.0) -> None:
@@ -232,7 +261,7 @@ async def test_a_seminar_of_six_shows_every_camera_and_follows_the_speaker(
         for page in pages:
             await until_tiles(page, 5, str(await page.locator(".who").text_content()))
         for page in pages:
-            await until_progress(page)
+            await until_progress(page, served=served, class_id=cid)
 
         # -- the layout holds with six cameras, in the gallery and the speaker view --------------
         seen: list[str] = []

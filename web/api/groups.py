@@ -14,6 +14,7 @@ from access.models import Role
 from scheduler.models import DEFAULT_TIMEZONE
 from scheduler.roster import RowStatus, check, make_row
 from scheduler.sqlite_groups import SqliteGroups
+from scheduler.sqlite_membership import GroupQuery
 
 from ..core import keys
 from ..core.http import PageError, gettext_of, idempotent
@@ -52,13 +53,11 @@ async def groups(request: web.Request) -> web.Response:
             _("Give limit from 1 to {n} and offset from 0.").replace("{n}", str(MAX_PAGE)),
             "bad_page",
         ) from None
-    tt = request.app[keys.TIMETABLE]
-    every = tt.groups()
-    page = every[offset : offset + limit]
+    page, total = request.app[keys.TIMETABLE].find_groups(GroupQuery(), limit, offset)
     items: list[dict[str, Any]] = [_group_json(request, g.id) for g in page]
-    more = offset + limit < len(every)
+    more = offset + limit < total
     return web.json_response(
-        {"items": items, "total": len(every), "next_offset": offset + limit if more else None}
+        {"items": items, "total": total, "next_offset": offset + limit if more else None}
     )
 
 
@@ -146,14 +145,14 @@ async def add_members(request: web.Request) -> web.Response:
         make_row(i, m["login"], m["full_name"], m.get("agency", ""))
         for i, m in enumerate(body["members"])
     ]
-    store = SqliteGroups(request.app[keys.DB])
+    store = SqliteGroups(request.app[keys.DB], request.app[keys.SETTINGS].clock)
     # No await from the check to the write: nothing changes the accounts in between.
     checked = check(rows, store.users_by_login(r.login for r in rows), set(tt.members(group.id)))
     wrong = [c for c in checked if c.status is RowStatus.ERROR]
     if wrong:
         listed = "; ".join(f"members[{c.row.line}]: {row_message(_, c)}" for c in wrong[:20])
         raise PageError(400, _("No one was added: {rows}").replace("{rows}", listed), "bad_members")
-    done = store.import_members(group.id, checked)
+    done = store.import_members(group.id, checked, caller.actor)
     log.info(
         "%d created, %d added to group %s through %s",
         done.created, done.added, group.id, caller.name,

@@ -8,16 +8,18 @@ handlers read the body as sent, and the document shows no defaults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from access.addresses import MAX_ADDRESS
+from access.audit import Action, ActorKind, ObjectKind
 from access.models import MAX_AGENCY, Role
 from admission.models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason
 from admission.status import MAX_NOTE, NotAdmittedReason
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.roster import MAX_NAME
-from scheduler.structure import MAX_ADDRESS, MAX_CONTACTS, MAX_STRUCTURE_NAME
+from scheduler.structure import MAX_CONTACTS, MAX_STRUCTURE_NAME
 
 if TYPE_CHECKING:  # the enumerations' values as literals: inline enums in the document
     KindValue = str
@@ -26,6 +28,9 @@ if TYPE_CHECKING:  # the enumerations' values as literals: inline enums in the d
     ExcuseReasonValue = str
     NotAdmittedValue = str
     RoleValue = str
+    ActorKindValue = str
+    ActionValue = str
+    ObjectKindValue = str
 else:
     KindValue = Literal[tuple(k.value for k in ClassKind)]
     FormatValue = Literal[tuple(f.value for f in ClassFormat)]
@@ -33,6 +38,9 @@ else:
     ExcuseReasonValue = Literal[tuple(r.value for r in ExcuseReason)]
     NotAdmittedValue = Literal[tuple(r.value for r in NotAdmittedReason)]
     RoleValue = Literal[tuple(r.value for r in Role)]
+    ActorKindValue = Literal[tuple(k.value for k in ActorKind)]
+    ActionValue = Literal[tuple(a.value for a in Action)]
+    ObjectKindValue = Literal[tuple(k.value for k in ObjectKind)]
 
 MAX_MEMBERS = 200  # per call; the portal sends a larger group in several
 
@@ -241,6 +249,9 @@ class NewTeacher(Request):
 # People
 
 
+Email = Annotated[str, Field(min_length=3, max_length=MAX_ADDRESS)]
+
+
 class Person(Response):
     id: int
     login: str
@@ -248,6 +259,7 @@ class Person(Response):
     role: RoleValue
     department_id: int | None
     active: bool
+    email: str | None  # where notices go
 
 
 class PersonPage(Response):
@@ -261,12 +273,14 @@ class NewPerson(Request):
     full_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
     role: RoleValue
     department_id: Id | None = None
+    email: Email | None = None  # an e-mail address for notices
 
 
 class PersonChange(Request):
     full_name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)] = ""
     role: RoleValue = "teacher"
     department_id: Id | None = None
+    email: Email | None = None  # null removes the address
 
 
 # Guest requests
@@ -473,6 +487,36 @@ class ErrorDetail(Response):
 
 class Error(Response):
     error: ErrorDetail
+
+
+# The audit trail
+
+
+AuditWho = Annotated[str, Field(pattern=r"^(cli|(user|api_key):\d{1,18})$")]
+
+
+class AuditActor(Response):
+    kind: ActorKindValue
+    id: int | None  # none for the command line
+    name: str  # as it was at the time
+
+
+class AuditRecord(Response):
+    id: int
+    at: DateTime  # UTC
+    actor: AuditActor
+    action: ActionValue
+    object_kind: ObjectKindValue
+    object_id: int | None  # none for an import (many accounts) or the settings
+    object_label: str  # the object's login or name at the time
+    before: dict[str, Any]  # the changed fields only, as they were
+    after: dict[str, Any]  # and as they became
+
+
+class AuditPage(Response):
+    items: list[AuditRecord]
+    total: int
+    next_offset: int | None
 
 
 class UnreadNotices(Response):

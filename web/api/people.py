@@ -25,8 +25,8 @@ from access.people import (
 from access.sqlite_people import PeopleQuery
 
 from ..core import keys, policy
-from ..core.http import PageError, api_caller, gettext_of, idempotent
-from ..pages.people import back_into_live_classes, out_of_live_classes
+from ..core.http import Caller, PageError, api_caller, gettext_of, idempotent
+from ..pages.people import address_problem, back_into_live_classes, out_of_live_classes
 from . import models as api_models
 from .calls import json_body
 from .openapi import operation, query
@@ -35,7 +35,7 @@ log = logging.getLogger("sabaq.web.api")
 routes = web.RouteTableDef()
 
 
-def _steward(request: web.Request) -> tuple[Steward, str]:
+def _steward(request: web.Request) -> tuple[Steward, Caller]:
     """Who asks, as one who manages accounts, and their name for the log; 403 for whoever
     manages none."""
     _ = gettext_of(request)
@@ -47,7 +47,7 @@ def _steward(request: web.Request) -> tuple[Steward, str]:
     )
     if not manageable_roles(s):
         raise PageError(403, _("Accounts are managed by staff and administrators."), "forbidden")
-    return s, caller.name
+    return s, caller
 
 
 def _json(u: User) -> dict[str, Any]:
@@ -58,6 +58,7 @@ def _json(u: User) -> dict[str, Any]:
         "role": u.role.value,
         "department_id": u.department_id,
         "active": u.active,
+        "email": u.email,
     }
 
 
@@ -70,6 +71,15 @@ def _person(request: web.Request, s: Steward) -> User:
     if u is None or not may_manage(s, policy.account(u)):
         raise PageError(404, _("There is no such person."), "not_found")
     return u
+
+
+def _email(request: web.Request, email: str | None) -> str:
+    """The body's e-mail address as kept ("" for none); 400 naming the field if it is not
+    an address."""
+    problem = address_problem(gettext_of(request), (email or "").strip())
+    if problem is not None:
+        raise PageError(400, f"email: {problem}", "bad_email")
+    return (email or "").strip()
 
 
 def _department(request: web.Request, department_id: int | None) -> None:
@@ -152,24 +162,30 @@ async def person(request: web.Request) -> web.Response:
 )
 async def create_person(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    s, name = _steward(request)
+    s, caller = _steward(request)
     raw = await request.read()
     body = await json_body(request, api_models.NewPerson)
 
     def run() -> web.Response:
         role, dep = Role(body["role"]), body.get("department_id")
+        email = _email(request, body.get("email"))
         _department(request, dep)
         if not may_make(s, Account(0, role, dep)):
             raise PageError(403, _("You may not give this role in this department."), "forbidden")
         try:
             u = request.app[keys.ACCOUNTS].create_user(
-                login=body["login"], full_name=body["full_name"], role=role, department_id=dep
+                login=body["login"],
+                full_name=body["full_name"],
+                role=role,
+                department_id=dep,
+                email=email,
+                actor=caller.actor,
             )
         except LoginTaken:
             raise PageError(409, _("This login is taken."), "login_taken") from None
         except ValueError:
             raise PageError(400, _("The full name is missing."), "bad_person") from None
-        log.info("account %s (%s) made through %s", u.id, role.value, name)
+        log.info("account %s (%s) made through %s", u.id, role.value, caller.name)
         return web.json_response(_json(u), status=201)
 
     return idempotent(request, raw, run)
@@ -178,18 +194,20 @@ async def create_person(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/people/{user_id:\\d{1,18}}")
 @operation(
     "updatePerson",
-    "Change an account's name, role or department (scope: people); what is left out stays",
+    "Change an account's name, role, department or e-mail address (scope: people); what is"
+    " left out stays",
     answers={200: ("The person", api_models.Person)},
     errors=(400, 401, 403, 404, 413),
     body=api_models.PersonChange,
 )
 async def update_person(request: web.Request) -> web.Response:
     _ = gettext_of(request)
-    s, name = _steward(request)
+    s, caller = _steward(request)
     before = _person(request, s)
     body = await json_body(request, api_models.PersonChange)
     role = Role(body["role"]) if "role" in body else before.role
     dep = body.get("department_id", before.department_id)
+    email = _email(request, body["email"]) if "email" in body else None  # None: as it is
     _department(request, dep)
     if not may_change(s, policy.account(before), Account(before.id, role, dep)):
         raise PageError(403, _("You may not give this role in this department."), "forbidden")
@@ -197,26 +215,33 @@ async def update_person(request: web.Request) -> web.Response:
     if not full_name.strip():
         raise PageError(400, _("The full name is missing."), "bad_person")
     u = request.app[keys.PEOPLE].update(
-        before.id, full_name=full_name, role=role, department_id=dep
+        before.id,
+        full_name=full_name,
+        role=role,
+        department_id=dep,
+        email=email,
+        actor=caller.actor,
     )
-    log.info("account %s changed through %s", u.id, name)
+    log.info("account %s changed through %s", u.id, caller.name)
     return web.json_response(_json(u))
 
 
 async def _switch(request: web.Request, active: bool) -> web.Response:
     _ = gettext_of(request)
-    s, name = _steward(request)
+    s, caller = _steward(request)
     target = _person(request, s)
     if not may_deactivate(s, policy.account(target)):
         raise PageError(403, _("You cannot deactivate your own account."), "forbidden")
     people_ = request.app[keys.PEOPLE]
     if active:
-        u = people_.reactivate(target.id)
+        u = people_.reactivate(target.id, caller.actor)
         await back_into_live_classes(request, u)
     else:
-        u = people_.deactivate(target.id)
+        u = people_.deactivate(target.id, caller.actor)
         await out_of_live_classes(request, u)
-    log.info("account %s %s through %s", u.id, "reactivated" if active else "deactivated", name)
+    log.info(
+        "account %s %s through %s", u.id, "reactivated" if active else "deactivated", caller.name
+    )
     return web.json_response(_json(u))
 
 

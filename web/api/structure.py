@@ -18,7 +18,7 @@ from scheduler.sqlite_structure import KEEP, Keep
 from scheduler.structure import Agency
 
 from ..core import keys, policy
-from ..core.http import Caller, PageError, api_caller, gettext_of
+from ..core.http import Caller, PageError, actor, api_caller, gettext_of
 from ..pages.agencies import store as agencies_store
 from . import models as api_models
 from .calls import json_body
@@ -105,7 +105,9 @@ async def institutes(request: web.Request) -> web.Response:
 async def create_institute(request: web.Request) -> web.Response:
     user = _manager(request)
     body = await json_body(request, api_models.NewInstitute)
-    made = request.app[keys.TIMETABLE].create_institute(body["name"], body.get("director_id"))
+    made = request.app[keys.TIMETABLE].create_institute(
+        body["name"], body.get("director_id"), actor(user)
+    )
     log.info("%s %s created institute %s through the API", user.role, user.id, made.id)
     return web.json_response(institute_json(made), status=201)
 
@@ -127,6 +129,7 @@ async def change_institute(request: web.Request) -> web.Response:
         name=body.get("name"),
         director_id=_person(body, "director_id"),
         archived=body.get("archived"),
+        actor=actor(user),
     )
     log.info("%s %s changed institute %s through the API", user.role, user.id, institute_id)
     return web.json_response(institute_json(changed))
@@ -159,7 +162,7 @@ async def create_department(request: web.Request) -> web.Response:
     user = _manager(request)
     body = await json_body(request, api_models.NewDepartment)
     made = request.app[keys.TIMETABLE].create_department(
-        body["institute_id"], body["name"], body.get("head_id")
+        body["institute_id"], body["name"], body.get("head_id"), actor(user)
     )
     log.info("%s %s created department %s through the API", user.role, user.id, made.id)
     return web.json_response(department_json(made), status=201)
@@ -182,6 +185,7 @@ async def change_department(request: web.Request) -> web.Response:
         name=body.get("name"),
         head_id=_person(body, "head_id"),
         archived=body.get("archived"),
+        actor=actor(user),
     )
     log.info("%s %s changed department %s through the API", user.role, user.id, department_id)
     return web.json_response(department_json(changed))
@@ -215,7 +219,9 @@ async def agencies(request: web.Request) -> web.Response:
 async def create_agency(request: web.Request) -> web.Response:
     user = _manager(request)
     body = await json_body(request, api_models.NewAgency)
-    made = agencies_store(request).create_agency(body["name"], tuple(body.get("contacts", ())))
+    made = agencies_store(request).create_agency(
+        body["name"], tuple(body.get("contacts", ())), actor(user)
+    )
     log.info("%s %s created agency %s through the API", user.role, user.id, made.id)
     return web.json_response(agency_json(made), status=201)
 
@@ -238,6 +244,7 @@ async def change_agency(request: web.Request) -> web.Response:
         name=body.get("name"),
         contacts=tuple(contacts) if contacts is not None else None,
         archived=body.get("archived"),
+        actor=actor(user),
     )
     log.info("%s %s changed agency %s through the API", user.role, user.id, agency_id)
     return web.json_response(agency_json(changed))

@@ -15,6 +15,7 @@ from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
 from ..api import admission as admission_api
+from ..api import audit as audit_api
 from ..api import calendar as calendar_api
 from ..api import classes as classes_api
 from ..api import excuses as excuses_api
@@ -30,6 +31,7 @@ from ..pages import (
     academy_calendar,
     agencies,
     attendance,
+    audit,
     group_import,
     health,
     home,
@@ -49,6 +51,7 @@ from ..pages.excuses import routes as excuse_routes
 from ..pages.groups import routes as group_routes
 from ..pages.guests import routes as guest_routes
 from ..pages.ical import routes as ical_routes
+from ..pages.mail import routes as mail_routes
 from ..pages.practice import routes as practice_routes
 from ..pages.programmes import routes as programme_routes
 from ..pages.reports import routes as report_routes
@@ -59,9 +62,12 @@ from .contexts import (
     cluster_media_node,
     control_node,
     disconnect_participants,
+    hr_mail,
+    mail_delivery,
     media_plane,
     monthly_guarantee,
     notice_collector,
+    notice_mail,
     open_database,
     practice_rooms,
     recording_retention,
@@ -84,6 +90,7 @@ ROUTE_TABLES = (
     structure.routes, agencies.routes, structure_api.routes,
     people_import.routes, people.routes, profile.routes, people_api.routes,
     notices.routes, notices_api.routes, academy_calendar.routes, calendar_api.routes,
+    notices.routes, notices_api.routes, audit.routes, audit_api.routes, mail_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]
 
@@ -123,7 +130,10 @@ def create_app(
     app.cleanup_ctx.append(chain_digests)
     app.cleanup_ctx.append(monthly_guarantee)
     app.cleanup_ctx.append(webhook_delivery)
+    app.cleanup_ctx.append(mail_delivery)
     app.cleanup_ctx.append(notice_collector)
+    app.cleanup_ctx.append(notice_mail)
+    app.cleanup_ctx.append(hr_mail)
     app.on_shutdown.append(disconnect_participants)
     for table in ROUTE_TABLES:
         app.add_routes(table)

@@ -1,6 +1,7 @@
 """The application's resources, each a cleanup context: the database and its stores, the media
 plane (or a cluster's control node or media node), the practice rooms, and the background jobs
-(recording retention, chain digests, the monthly guarantee, webhook delivery, notices)."""
+(recording retention, chain digests, the monthly guarantee, webhook and mail delivery,
+notices, the HR services' monthly mail)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from access.api_keys import SqliteApiKeys
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from admission.sqlite_excuses import SqliteExcuses
@@ -27,6 +29,7 @@ from attendance.heads_folder import HeadsFolder
 from attendance.marks import MarkRules
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
+from attendance.sqlite_hr_dispatch import SqliteHrDispatch
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
 from control.cluster import Cluster as ClusterView
@@ -38,6 +41,9 @@ from control.gate import LocalGate
 from control.idempotency import Idempotency
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
+from control.mail import Mailbox
+from control.mail_delivery import Security, SmtpServer
+from control.mail_delivery import running as mail_running
 from control.notices import Notices
 from control.webhook_delivery import running
 from control.webhook_sources import Sources
@@ -54,6 +60,8 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
+from .hr_mail import HrMailer
+from .mail import NoticeMailer
 from .settings import ConfigError, Settings
 
 log = logging.getLogger("sabaq.web.app")
@@ -67,11 +75,19 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
     app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
     app[keys.PEOPLE] = SqlitePeople(db, settings.clock)
+    app[keys.AUDIT] = SqliteAudit(db, settings.clock)
     app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
     app[keys.EXCUSES] = SqliteExcuses(db, settings.clock)
     app[keys.GUESTS] = SqliteGuests(db, settings.clock)
     app[keys.ADMISSION] = SqliteAdmission(db, settings.clock)
     app[keys.IDEMPOTENCY] = Idempotency(db)
+    app[keys.MAIL] = Mailbox(
+        db,
+        settings.clock,
+        enabled=settings.mail_enabled,
+        domain=settings.smtp_from.rpartition("@")[2] or "sabaq.invalid",
+        backoff_base=settings.smtp_retry_seconds,
+    )
     app[keys.LEDGER] = SqliteLedger(db, settings.clock)
     app[keys.WEBHOOKS] = Webhooks(
         db,
@@ -83,12 +99,14 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
             app[keys.ADMISSION],
         ),
         frozenset(settings.webhook_allowed_hosts),
+        settings.clock,
     )
     app[keys.NOTICES] = Notices(
         db, app[keys.TIMETABLE], app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.EXCUSES],
         settings.clock,
     )  # fmt: skip
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
+    app[keys.HR_DISPATCH] = SqliteHrDispatch(db, settings.clock)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
         MarkRules(
@@ -399,6 +417,65 @@ async def webhook_delivery(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     async with running(app[keys.WEBHOOKS], every):
+        yield
+
+
+def smtp_server(settings: Settings) -> SmtpServer:
+    security: Security = (
+        "tls" if settings.smtp_security == "tls"
+        else "none" if settings.smtp_security == "none" else "starttls"
+    )  # fmt: skip
+    return SmtpServer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        security=security,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+    )
+
+
+async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
+    """The e-mail outbox sent over SMTP, with retries; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    if not settings.mail_enabled or not settings.smtp_interval_seconds:
+        yield
+        return
+    server = smtp_server(settings)
+    async with mail_running(app[keys.MAIL], server, settings.smtp_interval_seconds, settings.clock):
+        yield
+
+
+async def notice_mail(app: web.Application) -> AsyncIterator[None]:
+    """New notices queued for e-mail as they are made; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    every = settings.notice_interval_seconds
+    if not settings.mail_enabled or not every:
+        yield
+        return
+    mailer = NoticeMailer(
+        app[keys.NOTICES], app[keys.ACCOUNTS], app[keys.MAIL], app[keys.CATALOGUES],
+        settings.default_language, settings.public_url, settings.clock,
+    )  # fmt: skip
+    async with _hourly("notice-mail", mailer.run_once, every):
+        yield
+
+
+async def hr_mail(app: web.Application) -> AsyncIterator[None]:
+    """The agencies' HR services' monthly mail (clauses 18, 19), queued at the moments of the
+    schedule staff set; nothing without SABAQ_SMTP_HOST."""
+    settings = app[keys.SETTINGS]
+    every = settings.hr_mail_interval_seconds
+    if not settings.mail_enabled or not every:
+        yield
+        return
+    mailer = HrMailer(app)
+
+    def run() -> None:
+        if queued := mailer.run_once():
+            log.info("HR services' mail: %d queued", queued)
+
+    async with _hourly("hr-mail", run, every):
         yield
 
 

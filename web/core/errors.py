@@ -9,6 +9,7 @@ from collections.abc import Callable
 from admission.errors import DisciplineNotNamed
 from scheduler.errors import (
     AgencyNotFound,
+    ArchivedDepartment,
     ArchivedParent,
     BadCalendarDay,
     BadContactAddress,
@@ -81,6 +82,10 @@ def _table(_: Gettext) -> dict[str, tuple[int, str]]:
         BadCalendarDay.code: (
             400,
             _("Give a day of the years 2000 to 2100 and a name of 1 to {n} characters."),
+        ),
+        ArchivedDepartment.code: (
+            409,
+            _("The department is archived, or its institute is: choose another or bring it back."),
         ),
         DisciplineNotNamed.code: (
             400,

@@ -14,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from access.api_keys import ApiKey, Scope
+from access.audit import Actor
 from access.models import Role, User
 from access.sqlite_store import Session
 from access.text import encodable
@@ -129,6 +130,19 @@ class Caller:
         if self.key is not None:
             return f"API: {self.key.name} (#{self.key.id})"
         return self.user.full_name if self.user else ""
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the audit trail names them."""
+        if self.key is not None:
+            return Actor.api_key(self.key.id, self.key.name)
+        assert self.user is not None
+        return actor(self.user)
+
+
+def actor(user: User) -> Actor:
+    """A signed-in person as the audit trail names them."""
+    return Actor.user(user.id, user.full_name)
 
 
 def api_caller(request: web.Request, scope: Scope) -> Caller:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
+from access.sqlite_audit import SqliteAudit
 from access.sqlite_people import SqlitePeople
 from access.sqlite_store import SqliteAccounts
 from access.throttle import Limits
@@ -19,12 +20,14 @@ from admission.sqlite_excuses import SqliteExcuses
 from admission.sqlite_guests import SqliteGuests
 from admission.sqlite_status import SqliteAdmission
 from attendance.heads_folder import HeadsFolder
+from attendance.sqlite_hr_dispatch import SqliteHrDispatch
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
 from control.changes import Changes
 from control.cluster import Cluster
 from control.commands import MediaControl
 from control.idempotency import Idempotency
+from control.mail import Mailbox
 from control.notices import Notices
 from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee
@@ -41,6 +44,7 @@ DB = web.AppKey("db", sqlite3.Connection)
 ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
 API_KEYS = web.AppKey("api_keys", SqliteApiKeys)
 PEOPLE = web.AppKey("people", SqlitePeople)
+AUDIT = web.AppKey("audit", SqliteAudit)
 PASSWORDS = web.AppKey("passwords", Passwords)
 SIGNER = web.AppKey("signer", TokenSigner)
 TIMETABLE = web.AppKey("timetable", SqliteTimetable)
@@ -54,8 +58,11 @@ CHANGES = web.AppKey("changes", Changes)
 LIMITS = web.AppKey("limits", Limits)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
+MAIL = web.AppKey("mail", Mailbox)  # the e-mail outbox (off when no SMTP host is set)
 NOTICES = web.AppKey("notices", Notices)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
+# The HR services' monthly mail: the schedule and the log (clauses 18, 19).
+HR_DISPATCH = web.AppKey("hr_dispatch", SqliteHrDispatch)
 PRACTICE = web.AppKey("practice", Echoes)  # the practice room's echo on the media node
 MEDIA_NODE = NODE_KEY  # the signaling sub-application finds the node under this key
 # Commands to the node hosting a class: this process's node, or the cluster's (pub/sub).

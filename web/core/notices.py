@@ -21,7 +21,10 @@ def _zone(name: Param) -> ZoneInfo:
 def _moment(value: Param, zone: ZoneInfo) -> datetime | None:
     if not isinstance(value, int | float):
         return None
-    return datetime.fromtimestamp(value, UTC).astimezone(zone)
+    try:
+        return datetime.fromtimestamp(value, UTC).astimezone(zone)
+    except (ValueError, OverflowError, OSError):  # not a moment a page can show
+        return None
 
 
 def when(params: Mapping[str, Param], start: str = "starts_at") -> str:

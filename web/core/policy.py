@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from access.audit import may_read_audit
 from access.models import User
 from access.people import Account, Steward, may_change, may_deactivate, may_issue_link, may_manage
 from admission.visibility import (
@@ -31,8 +32,11 @@ from admission.visibility import (
     may_see_teacher,
     may_see_teachers_feed,
 )
+from attendance.hr_dispatch import may_send_hr_mail
 from scheduler.models import Department, Group, LiveClass, Programme
+from scheduler.sqlite_classes import ClassScope
 from scheduler.sqlite_groups import SqliteGroups
+from scheduler.sqlite_membership import GroupQuery
 from scheduler.structure import may_manage_structure
 
 from . import keys
@@ -152,6 +156,11 @@ def manages_structure(user: User) -> bool:
     return may_manage_structure(user.role)
 
 
+def sends_hr_mail(user: User) -> bool:
+    """The HR services' mail: its schedule, its log, sending by hand."""
+    return may_send_hr_mail(user.role)
+
+
 T = TypeVar("T", LiveClass, Group)
 
 
@@ -169,6 +178,28 @@ def visible(request: web.Request, user: User | None, items: Sequence[T]) -> list
             else may_see_group(v, group_facts(request, x))
         )
     ]
+
+
+def class_scope(request: web.Request, user: User) -> ClassScope:
+    """The classes ``user`` may see, for a list the store searches and counts in SQL: the same
+    rule as ``may_see_class`` (``tests/integration/web/test_lists.py`` holds them together)."""
+    v = viewer(request, user)
+    return ClassScope(
+        academy=v.role in ACADEMY,
+        user_id=v.user_id,
+        institutes=v.institutes if v.role in INSTITUTE else frozenset(),
+        groups=v.teaches | v.member_of,
+    )
+
+
+def group_query(request: web.Request, user: User, search: str = "") -> GroupQuery:
+    """The groups ``user`` may see (the rule of ``may_see_group``), for a list the store
+    searches and counts in SQL."""
+    v = viewer(request, user)
+    if v.role in ACADEMY:
+        return GroupQuery(search=search)
+    mine = v.institutes if v.role in INSTITUTE else frozenset()
+    return GroupQuery(search=search, institutes=mine, groups=v.teaches | v.member_of)
 
 
 # -- people: whose account who manages (the rule is ``access.people``) ----------------------------
@@ -211,3 +242,8 @@ def deactivates(request: web.Request, user: User, target: User) -> bool:
 
 def issues_link(request: web.Request, user: User, target: User) -> bool:
     return may_issue_link(steward(request, user), account(target))
+
+
+# -- the audit trail: staff and administrators read it (the rule is ``access.audit``) -------------
+def reads_audit(user: User) -> bool:
+    return may_read_audit(user.role)

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
+from access.addresses import is_address
 from access.tokens import MIN_SECRET_BYTES
 
 
@@ -86,6 +88,46 @@ def _hours(raw: str) -> tuple[str, str]:
     return text[:5], text[6:]
 
 
+SMTP_SECURITIES = ("starttls", "tls", "none")
+SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+class _Smtp(TypedDict, total=False):
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password: str
+    smtp_from: str
+
+
+def _smtp(env: Mapping[str, str]) -> _Smtp:
+    """The SABAQ_SMTP_* settings; none of them without SABAQ_SMTP_HOST."""
+    host = env.get("SABAQ_SMTP_HOST", "").strip()
+    if not host:
+        return {}
+    security = env.get("SABAQ_SMTP_SECURITY", "").strip().lower()
+    if not security:
+        security = "none" if is_loopback(host) else "starttls"
+    if security not in SMTP_SECURITIES:
+        raise ConfigError(f"SABAQ_SMTP_SECURITY is starttls, tls or none, not {security!r}")
+    raw_port = env.get("SABAQ_SMTP_PORT", "").strip()
+    try:
+        port = int(raw_port) if raw_port else SMTP_PORTS[security]
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ConfigError(f"SABAQ_SMTP_PORT must be a port number, not {raw_port!r}")
+    return {
+        "smtp_host": host,
+        "smtp_port": port,
+        "smtp_security": security,
+        "smtp_user": env.get("SABAQ_SMTP_USER", "").strip(),
+        "smtp_password": env.get("SABAQ_SMTP_PASSWORD", ""),
+        "smtp_from": env.get("SABAQ_SMTP_FROM", "").strip(),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -123,8 +165,24 @@ class Settings:
     # are this machine or link-local (a portal on the same box).
     webhook_interval_seconds: float = 1.0
     webhook_allowed_hosts: tuple[str, ...] = ()
+    # E-mail (notices, guests' invites): no host, no mail (nothing is queued). The password
+    # comes from the environment only; security is starttls, tls or none.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = ""
+    # How often the outbox is looked at (0: never: tests deliver themselves), and the first
+    # wait after a failed try (doubling).
+    smtp_interval_seconds: float = 5.0
+    smtp_retry_seconds: float = 30.0
+    # The address people open Sabaq at (https://sabaq.academy.kz), for links in e-mail.
+    public_url: str = ""
     # How often notices are made of what happened (0: never; tests collect themselves).
     notice_interval_seconds: float = 2.0
+    # How often the HR services' monthly mail is looked at (0: never; tests run it themselves).
+    hr_mail_interval_seconds: float = 300.0
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
     # Failed sign-ins per login and address in a window before the waits begin (five times as
@@ -170,6 +228,32 @@ class Settings:
                 f"Serving on {self.host} needs HTTPS: browsers give camera and microphone only"
                 " to secure pages. Set SABAQ_TLS_CERT and SABAQ_TLS_KEY, or bind to 127.0.0.1."
             )
+
+        if self.smtp_host:
+            if self.smtp_security not in SMTP_SECURITIES:
+                raise ConfigError(
+                    f"SABAQ_SMTP_SECURITY is starttls, tls or none, not {self.smtp_security!r}"
+                )
+            if not is_address(self.smtp_from):
+                raise ConfigError(
+                    "SABAQ_SMTP_HOST is set: SABAQ_SMTP_FROM must be the address mail is sent"
+                    f" from (like sabaq@academy.kz), not {self.smtp_from!r}"
+                )
+            if self.smtp_user and self.smtp_security == "none" and not is_loopback(self.smtp_host):
+                raise ConfigError(
+                    "SABAQ_SMTP_USER would send its password unencrypted to"
+                    f" {self.smtp_host}: set SABAQ_SMTP_SECURITY to starttls or tls"
+                )
+
+        if self.public_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.public_url):
+            raise ConfigError(
+                f"SABAQ_PUBLIC_URL is the address people open Sabaq at, like"
+                f" https://sabaq.academy.kz, not {self.public_url!r}"
+            )
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def database_path(self) -> Path:
@@ -229,6 +313,7 @@ class Settings:
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
             webhook_interval_seconds=_number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),
             notice_interval_seconds=_number(env, "SABAQ_NOTICE_INTERVAL_SECONDS", 2, zero=True),
+            hr_mail_interval_seconds=_number(env, "SABAQ_HR_MAIL_INTERVAL_SECONDS", 300, zero=True),
             guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
@@ -250,4 +335,8 @@ class Settings:
             event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
             event_delay_bound_seconds=_number(env, "SABAQ_EVENT_DELAY_BOUND_SECONDS", 30),
             behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
+            smtp_interval_seconds=_number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5, zero=True),
+            smtp_retry_seconds=_number(env, "SABAQ_SMTP_RETRY_SECONDS", 30),
+            public_url=env.get("SABAQ_PUBLIC_URL", "").strip(),
+            **_smtp(env),
         )

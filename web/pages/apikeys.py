@@ -13,7 +13,7 @@ from control.webhook_addresses import AddressRefused
 from scheduler.models import DEFAULT_TIMEZONE
 
 from ..core import keys
-from ..core.http import PageError, gettext_of, redirect, render, require_role
+from ..core.http import PageError, actor, gettext_of, redirect, render, require_role
 from .classes import EDITORS
 
 log = logging.getLogger("sabaq.web.apikeys")
@@ -28,6 +28,7 @@ def scope_labels(request: web.Request) -> dict[Scope, str]:
         Scope.JOIN: _("make join links for the portal's users"),
         Scope.REPORTS: _("read attendance reports"),
         Scope.PEOPLE: _("manage accounts of teachers, staff and students (not administrators)"),
+        Scope.AUDIT: _("read the audit trail of administrative changes"),
     }
 
 
@@ -70,7 +71,9 @@ async def create_api_key(request: web.Request) -> web.Response:
     form = await request.post()
     try:
         scopes = frozenset(Scope(str(s)) for s in form.getall("scope", []))
-        key, secret = request.app[keys.API_KEYS].create(str(form.get("name", "")), scopes, user.id)
+        key, secret = request.app[keys.API_KEYS].create(
+            str(form.get("name", "")), scopes, user.id, actor(user)
+        )
     except ValueError:
         return _page(
             request,
@@ -88,7 +91,9 @@ async def revoke_api_key(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     user = _staff(request)
     try:
-        key = request.app[keys.API_KEYS].revoke(int(request.match_info["key_id"]), user.id)
+        key = request.app[keys.API_KEYS].revoke(
+            int(request.match_info["key_id"]), user.id, actor(user)
+        )
     except ApiKeyInvalid:
         raise PageError(404, _("There is no such key."), "not_found") from None
     log.info("API key %s (%s) revoked by %s", key.id, key.name, user.id)
@@ -130,7 +135,7 @@ async def add_webhook(request: web.Request) -> web.Response:
     user = _staff(request)
     form = await request.post()
     try:
-        endpoint = request.app[keys.WEBHOOKS].add(str(form.get("url", "")), user.id)
+        endpoint = request.app[keys.WEBHOOKS].add(str(form.get("url", "")), user.id, actor(user))
     except AddressRefused as exc:
         if exc.problem == "this_machine" and exc.host == str(exc.address):
             error = _(
@@ -159,6 +164,6 @@ async def add_webhook(request: web.Request) -> web.Response:
 @routes.post("/webhooks/{endpoint_id:\\d{1,18}}/disable")
 async def disable_webhook(request: web.Request) -> web.StreamResponse:
     user = _staff(request)
-    request.app[keys.WEBHOOKS].disable(int(request.match_info["endpoint_id"]))
+    request.app[keys.WEBHOOKS].disable(int(request.match_info["endpoint_id"]), actor(user))
     log.info("webhook %s disabled by %s", request.match_info["endpoint_id"], user.id)
     return redirect("/webhooks")

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from access.models import ClassRole, Role, User
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.models import IncomingEvent, counts
+from attendance.questions import AskedQuestion, answer_text, answers_of, option_label, questions
 from attendance.register import class_register
 from scheduler.models import LiveClass
 
@@ -53,6 +55,7 @@ def _snapshot(request: web.Request, class_id: int) -> str:
                 "joined": when(r["joined"]),
                 "left": when(r["left"]),
                 "minutes": r["minutes"],
+                "answers": [f"{n}. {text} ({when(at)})" for n, text, at in r["answers"]],
             }
             for r in now["rows"]
         ],
@@ -117,7 +120,11 @@ def mark_rules(request: web.Request, c: LiveClass) -> MarkRules:
 
 
 def mark_labels(request: web.Request) -> dict[Mark, str]:
-    _ = gettext_of(request)
+    return mark_labels_in(gettext_of(request))
+
+
+def mark_labels_in(_: Callable[[str], str]) -> dict[Mark, str]:
+    """The marks' names in the language of ``_`` (a mail, a file made off a request)."""
     return {
         Mark.PRESENT: _("present"),
         Mark.LATE: _("late"),
@@ -131,7 +138,11 @@ def mark_labels(request: web.Request) -> dict[Mark, str]:
 def mark_definitions(request: web.Request, rules: MarkRules) -> list[tuple[Mark, str]]:
     """What each mark means, by what the person did, with the thresholds ``rules`` give
     (as ``attendance.marks`` derives them)."""
-    _ = gettext_of(request)
+    return mark_definitions_in(gettext_of(request), rules)
+
+
+def mark_definitions_in(_: Callable[[str], str], rules: MarkRules) -> list[tuple[Mark, str]]:
+    """``mark_definitions`` in the language of ``_``."""
     minutes = f"{rules.late_after_seconds / 60:g}"
     grace = f"{rules.grace_seconds:g}"
     away = f"{round((1 - rules.present_share) * 100, 1):g}"
@@ -185,6 +196,45 @@ def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[s
     return sorted(named, key=lambda nm: nm[0].casefold())
 
 
+def yes_no_labels(request: web.Request) -> dict[str, str]:
+    """A yes/no question's options in the reader's language."""
+    _ = gettext_of(request)
+    return {"yes": _("Yes"), "no": _("No")}
+
+
+def question_summary(request: web.Request, q: AskedQuestion) -> str:
+    """One line on a question: its number, text, kind, and the tally."""
+    _ = gettext_of(request)
+    labels = yes_no_labels(request)
+    counts_ = q.counts()
+    tally = ", ".join(
+        f"{option_label(q, i, labels)}: {counts_[i] if i < len(counts_) else 0}"
+        for i in range(len(q.options))
+    )
+    kind = _("anonymous") if q.anonymous else _("named")
+    return (
+        _("Question {n} ({kind}): {text} — {tally}; answered: {count}")
+        .replace("{n}", str(q.number))
+        .replace("{kind}", kind)
+        .replace("{text}", q.text)
+        .replace("{tally}", tally)
+        .replace("{count}", str(q.how_many()))
+    )
+
+
+def learner_answers(
+    request: web.Request, user_id: int, asked: list[AskedQuestion], zone: str
+) -> str:
+    """A learner's answers to the class's named questions, as one cell: "1. text: answer
+    (time)"; an anonymous question has none."""
+    labels, tz = yes_no_labels(request), ZoneInfo(zone)
+    return "; ".join(
+        f"{q.number}. {q.text}: {answer_text(q, a, labels)}"
+        f" ({datetime.fromtimestamp(a.at, tz).strftime('%H:%M:%S')})"
+        for q, a in answers_of(user_id, asked)
+    )
+
+
 def _at(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
@@ -194,6 +244,8 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
     so far, minutes), the count per mark, and how many are in the class now."""
     marks = _marks(request, c, rules)
     labels = mark_labels(request)
+    asked = questions(request.app[keys.LEDGER].events(c.id))
+    yes_no = yes_no_labels(request)
     rows = [
         {
             "user_id": m.user_id,
@@ -205,6 +257,10 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
             "left": _at(m.last_left),
             "still_here": bool(m.intervals) and m.last_left is None,
             "minutes": m.minutes if m.intervals else None,
+            "answers": [
+                (q.number, answer_text(q, a, yes_no), _at(a.at))
+                for q, a in answers_of(m.user_id, asked)
+            ],
         }
         for name, m in marks
     ]
@@ -214,6 +270,23 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
     return {
         "rows": rows,
         "counts": [(k.value, labels[k], per_mark[k]) for k in Mark],
+        "questions": [
+            {
+                "number": q.number,
+                "text": q.text,
+                "anonymous": q.anonymous,
+                "asked_at": _at(q.asked_at),
+                "answered": q.how_many(),
+                "tally": list(
+                    zip(
+                        [option_label(q, i, yes_no) for i in range(len(q.options))],
+                        q.counts(),
+                        strict=False,
+                    )
+                ),
+            }
+            for q in asked
+        ],
         "here_now": here,
         "here_text": ngettext(
             "%(num)d student is in the class now", "%(num)d students are in the class now", here
@@ -324,6 +397,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             return ""
         return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
+    asked = questions(request.app[keys.LEDGER].events(c.id))
     rows: list[list[Cell]] = [
         [
             name,
@@ -332,6 +406,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             local(m.last_left),
             m.minutes if m.intervals else 0,
             m.override.reason if m.override else "",
+            *([learner_answers(request, m.user_id, asked, zone)] if asked else []),
         ]
         for name, m in _marks(request, c, mark_rules(request, c))
     ]
@@ -343,6 +418,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             _("Groups: {names}").replace("{names}", ", ".join(view["groups"])),
             _("Class start: {time}").replace("{time}", local(c.starts_at.timestamp())),
             _("Times are in the time zone {zone}.").replace("{zone}", zone),
+            *(question_summary(request, q) for q in asked),
         ),
         header=[
             _("Student"),
@@ -351,6 +427,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             _("Left"),
             _("Minutes present"),
             _("Correction reason"),
+            *([_("Answers to quick questions")] if asked else []),
         ],
         rows=rows,
         heads=[ChainHead(c.id, count, head)],

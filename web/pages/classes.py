@@ -14,7 +14,7 @@ from access.events import EventKind
 from access.models import ClassRole, Role, User
 from access.turn import turn_credentials
 from admission import guest_service as guest_rules
-from admission.door import OPEN, KeptOut, enter, not_admitted_now
+from admission.door import OPEN, KeptOut, enter, not_admitted_now, prepares_join
 from admission.guests import GuestStatus
 from admission.status import AdmissionChange
 from admission.visibility import OBSERVERS
@@ -137,6 +137,7 @@ async def class_page(request: web.Request) -> web.Response:
             "is_host": role is ClassRole.HOST,
             "publishes": role is ClassRole.HOST,
             "join_token_url": None,
+            "prepare_join": prepares_join(role, c, datetime.fromtimestamp(clock.now(request), UTC)),
             "echo_url": "/practice/echo",  # the device check's media path, as in practice
             "can_see_attendance": role is ClassRole.HOST or role is ClassRole.OBSERVER,
             # The head of the department may ask for a guest; the teacher and staff see who

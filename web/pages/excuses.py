@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ from admission.models import (
     ExcuseRequest,
     ExcuseStatus,
 )
+from admission.sqlite_excuses import ExcuseQuery
 from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
@@ -40,6 +42,7 @@ from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
 from ..core.labels import class_status_labels, conflict_message, kind_labels
+from ..core.paging import fetch_page, page_number, pager, search_of
 from .admission import named_discipline
 from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
 
@@ -79,30 +82,25 @@ def action_labels(_: Callable[[str], str]) -> dict[ExcuseAction, str]:
 
 
 # -- who sees what --------------------------------------------------------------------------------
-def _visible(request: web.Request, user: User) -> tuple[list[ExcuseRequest], list[ExcuseRequest]]:
-    """The requests a user may see — staff all, a director those of their institutes, a learner
-    their own —: every pending one, and the latest decided ones."""
+def _query(request: web.Request, user: User) -> ExcuseQuery:
+    """The requests a user may see — staff every one, a director those of their institutes, a
+    learner their own — with the list's filters."""
     _ = gettext_of(request)
-    store, tt = request.app[keys.EXCUSES], request.app[keys.TIMETABLE]
-    learner: int | None = None
-    groups: list[int] | None = None
+    status = request.query.get("status", "")
+    q = ExcuseQuery(
+        search=search_of(request),
+        pending={"pending": True, "decided": False}.get(status),
+    )
     if user.role is Role.DIRECTOR:
-        groups = tt.groups_of_director(user.id)
-    elif user.role is Role.STUDENT:
-        learner = user.id
-    elif user.role not in FILERS:
+        groups = frozenset(request.app[keys.TIMETABLE].groups_of_director(user.id))
+        return replace(q, group_ids=groups)
+    if user.role is Role.STUDENT:
+        return replace(q, learner_id=user.id)
+    if user.role not in FILERS:
         raise PageError(
             403, _("Excuse requests are handled by staff and the director."), "forbidden"
         )
-    pending = store.listed(
-        status=ExcuseStatus.PENDING, learner_id=learner, group_ids=groups, limit=100_000
-    )
-    decided = [
-        r
-        for r in store.listed(learner_id=learner, group_ids=groups, limit=300)
-        if r.status is not ExcuseStatus.PENDING
-    ]
-    return pending, decided
+    return q
 
 
 def request_for(request: web.Request) -> tuple[ExcuseRequest, User]:
@@ -141,13 +139,26 @@ def _row(request: web.Request, r: ExcuseRequest) -> dict[str, Any]:
 @routes.get("/excuses")
 async def excuses_index(request: web.Request) -> web.Response:
     user = require_session(request).user
-    waiting, done = _visible(request, user)
-    pending = [_row(request, r) for r in waiting]
-    decided = [_row(request, r) for r in done]
+    query = _query(request, user)
+    found, total, page = fetch_page(
+        lambda limit, offset: request.app[keys.EXCUSES].find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
+    rows = [_row(request, r) for r in found]
+    status = {True: "pending", False: "decided", None: ""}[query.pending]
     return render(
         request,
         "excuses.html",
-        {"pending": pending, "decided": decided, "can_file": user.role in FILERS},
+        {
+            # The waiting come first: the template says a section is empty only on the page
+            # where it would begin (the first for the waiting, the last for the decided).
+            "pending": [x for x in rows if x["r"].status is ExcuseStatus.PENDING],
+            "decided": [x for x in rows if x["r"].status is not ExcuseStatus.PENDING],
+            "can_file": user.role in FILERS,
+            "search": query.search,
+            "status": status,
+            "pager": pager("/excuses", {"q": query.search, "status": status}, page, total),
+        },
     )
 
 

@@ -37,7 +37,7 @@ from scheduler.roster import (
 )
 
 from ..core import keys
-from ..core.http import MAX_BODY, PageError, gettext_of, render
+from ..core.http import MAX_BODY, PageError, actor, gettext_of, render
 from .groups import detail, group_of, groups_store, require_manager, status_labels
 
 log = logging.getLogger("sabaq.web.groups")
@@ -251,7 +251,7 @@ async def import_confirm(request: web.Request) -> web.Response:
         )
     # No await from the check to the write: nothing changes the accounts in between.
     checked = _check(request, group, rows)
-    done = groups_store(request).import_members(group.id, checked)
+    done = groups_store(request).import_members(group.id, checked, actor(user))
     skipped = [c for c in checked if c.status is RowStatus.ERROR]
     log.info(
         "staff %s imported into group %s: %d created, %d added, %d already, %d skipped",

@@ -22,10 +22,12 @@ from scheduler.roster import (
     RowStatus,
 )
 from scheduler.sqlite_groups import SqliteGroups
+from scheduler.sqlite_membership import GroupQuery
 
 from ..core import keys
 from ..core.http import MAX_BODY, gettext_of, redirect, render, require_role
 from ..core.i18n import LANGUAGE_NAMES
+from ..core.paging import fetch_page, page_number, pager, search_of
 
 log = logging.getLogger("sabaq.web.groups")
 routes = web.RouteTableDef()
@@ -63,7 +65,7 @@ def require_manager(request: web.Request) -> User:
 
 
 def groups_store(request: web.Request) -> SqliteGroups:
-    return SqliteGroups(request.app[keys.DB])
+    return SqliteGroups(request.app[keys.DB], request.app[keys.SETTINGS].clock)
 
 
 def _period(group: Group) -> str:
@@ -80,12 +82,20 @@ async def groups_index(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     require_manager(request)
     tt, store = request.app[keys.TIMETABLE], groups_store(request)
+    search = search_of(request)
+    status = request.query.get("status", "")
+    status = status if status in ("active", "inactive") else ""
+    query = GroupQuery(search=search, active=None if not status else status == "active")
+    found, total, page = fetch_page(
+        lambda limit, offset: tt.find_groups(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
     programmes = {p.id: p for p in store.programmes()}
     departments = {d.id: d for d in store.departments()}
-    counts = store.member_counts()
+    counts = store.member_counts([g.id for g in found])
     kinds = kind_labels(_)
     rows = []
-    for g in tt.groups():
+    for g in found:
         programme = programmes.get(g.programme_id) if g.programme_id else None
         rows.append(
             {
@@ -99,7 +109,16 @@ async def groups_index(request: web.Request) -> web.Response:
                 "members": counts.get(g.id, 0),
             }
         )
-    return render(request, "groups.html", {"rows": rows})
+    return render(
+        request,
+        "groups.html",
+        {
+            "rows": rows,
+            "search": search,
+            "status": status,
+            "pager": pager("/groups", {"q": search, "status": status}, page, total),
+        },
+    )
 
 
 # -- a new group, a new programme -----------------------------------------------------------------

@@ -6,11 +6,13 @@ staff or the director let another browser use an invite. Every step is on the re
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from access.addresses import is_address
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission import guest_service as rules
@@ -21,14 +23,19 @@ from admission.guests import (
     GuestAction,
     GuestRequest,
     GuestStatus,
+    token_hash,
 )
+from admission.sqlite_guests import GuestQuery
 from admission.visibility import may_see_guest_request
+from control.mail import Mail, MailState
 from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
-from ..core.http import PageError, gettext_of, redirect, render, require_session
-from ..core.i18n import N_
+from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
+from ..core.i18n import N_, format_time
 from ..core.labels import class_status_labels
+from ..core.mail import render as render_mail
+from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, class_zone
 from .invites import guest_user_id
 
@@ -38,6 +45,15 @@ routes = web.RouteTableDef()
 REVOKED_MESSAGE = N_("The director of the institute revoked your invitation.")
 FIELDS = ("guest_name", "organisation", "position", "contact", "topic", "justification")
 MAX_COMMENT = 1000
+# The invite as an e-mail to the guest, in the language of the page it was sent from.
+INVITE_SUBJECT = N_("Invitation to the class {title}")
+INVITE_BODY = N_(
+    "Hello, {name}.\n\n"
+    "You are invited to the live class {title}, which begins {when}. Your personal invite:\n\n"
+    "{link}\n\n"
+    "Open it in a browser on a computer with a camera and a microphone. It opens shortly before"
+    " the class starts, works until the class ends, and only for you: do not pass it on."
+)
 
 
 def status_labels(request: web.Request) -> dict[GuestStatus, str]:
@@ -146,18 +162,22 @@ async def guest_file(request: web.Request) -> web.StreamResponse:
     return redirect(f"/guests/{r.id}")
 
 
-def _visible(request: web.Request, user: User) -> list[GuestRequest]:
-    """Staff see every request; a director those of their institute; a head their own."""
+def _query(request: web.Request, user: User) -> GuestQuery:
+    """The requests a user may see — staff every one, a director those they decide (of their
+    institute's classes), a head of department their own — with the list's filters."""
     _ = gettext_of(request)
-    store, tt = request.app[keys.GUESTS], request.app[keys.TIMETABLE]
+    status = request.query.get("status", "")
+    q = GuestQuery(
+        search=search_of(request),
+        pending={"pending": True, "decided": False}.get(status),
+    )
     if user.role in EDITORS:
-        return store.listed()
+        return q
     if user.role is Role.DIRECTOR:
-        return [
-            r for r in store.listed() if rules.director_id(tt, tt.get_class(r.class_id)) == user.id
-        ]
+        groups = frozenset(request.app[keys.TIMETABLE].groups_of_director(user.id))
+        return replace(q, director_groups=groups)
     if user.role is Role.HEAD_OF_DEPARTMENT:
-        return [r for r in store.listed() if r.filed_by == user.id]
+        return replace(q, filed_by=user.id)
     raise PageError(
         403, _("Guest requests are for heads of department and the director."), "forbidden"
     )
@@ -180,13 +200,24 @@ def _row(request: web.Request, r: GuestRequest) -> dict[str, Any]:
 @routes.get("/guests")
 async def guests_index(request: web.Request) -> web.Response:
     user = require_session(request).user
-    rows = [_row(request, r) for r in _visible(request, user)]
+    query = _query(request, user)
+    found, total, page = fetch_page(
+        lambda limit, offset: request.app[keys.GUESTS].find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
+    rows = [_row(request, r) for r in found]
+    status = {True: "pending", False: "decided", None: ""}[query.pending]
     return render(
         request,
         "guests.html",
         {
+            # The waiting come first: the template says a section is empty only on the page
+            # where it would begin (the first for the waiting, the last for the decided).
             "pending": [x for x in rows if x["r"].status is GuestStatus.PENDING],
             "others": [x for x in rows if x["r"].status is not GuestStatus.PENDING],
+            "search": query.search,
+            "status": status,
+            "pager": pager("/guests", {"q": query.search, "status": status}, page, total),
         },
     )
 
@@ -212,6 +243,31 @@ def _request_for(request: web.Request) -> tuple[GuestRequest, User]:
             "forbidden",
         )
     return r, user
+
+
+def _invite_mails(request: web.Request, r: GuestRequest) -> list[tuple[Mail, str]]:
+    """The invite's e-mails to the guest and where each stands, in the reader's words."""
+    _ = gettext_of(request)
+    lang = request.get(LANG_KEY, "en")
+    zone = class_zone(request, request.app[keys.TIMETABLE].get_class(r.class_id))
+    out = []
+    for m in request.app[keys.MAIL].with_prefix(f"guest-invite:{r.id}:"):
+        to = ", ".join(m.recipients)
+        if m.state is MailState.SENT:
+            at = format_time(datetime.fromtimestamp(m.sent_at or 0, UTC), zone, lang)
+            text = _("Sent by e-mail to {address} at {time}.").replace("{time}", at)
+        elif m.state is MailState.FAILED:
+            text = _("The e-mail to {address} could not be delivered: {error}").replace(
+                "{error}", m.last_error
+            )
+        else:
+            text = _("Queued for e-mail to {address}; it is sent in a moment.")
+            if m.attempts:
+                text += " " + _("The mail server did not take it yet: {error}").replace(
+                    "{error}", m.last_error
+                )
+        out.append((m, text.replace("{address}", to)))
+    return out
 
 
 def _detail(
@@ -252,6 +308,11 @@ def _detail(
             and r.bound
             and live,
             "invite": invite,
+            # The invite may go by e-mail when mail is set up and the contact is an address.
+            "invite_mail_to": r.contact.strip()
+            if request.app[keys.MAIL].enabled and is_address(r.contact.strip())
+            else None,
+            "invite_mails": _invite_mails(request, r),
             "error": error,
             "max_comment": MAX_COMMENT,
         },
@@ -295,6 +356,51 @@ async def guest_decide(request: web.Request) -> web.StreamResponse:
     response = _detail(request, invite=link)
     response.headers["Cache-Control"] = "no-store"  # the link is shown once, not kept
     return response
+
+
+@routes.post("/guests/{request_id:\\d{1,18}}/invite-mail")
+async def guest_invite_mail(request: web.Request) -> web.StreamResponse:
+    """The approved invite sent to the guest's address, through the outbox, in the page's
+    language. Whoever sees the request and holds the invite (shown once, on the approval) may
+    send it; the same invite is queued once however often this is asked."""
+    _ = gettext_of(request)
+    r, user = _request_for(request)
+    tt = request.app[keys.TIMETABLE]
+    c = tt.get_class(r.class_id)
+    form = await request.post()
+    token = str(form.get("invite", ""))[:2048].rpartition("/invite/")[2]
+    found = request.app[keys.GUESTS].by_token(token) if token else None
+    if (
+        found is None
+        or found[0].id != r.id
+        or r.status is not GuestStatus.APPROVED
+        or c.status in rules.OVER
+    ):
+        raise PageError(
+            409,
+            _("This invite can no longer be sent: it was revoked, or its class is over."),
+            "invite_gone",
+        )
+    box = request.app[keys.MAIL]
+    if not box.enabled:
+        raise PageError(409, _("E-mail is not set up on this server."), "mail_off")
+    address = r.contact.strip()
+    if not is_address(address):
+        raise PageError(
+            400, _("The guest's contact is not an e-mail address: send the link yourself."),
+            "not_an_address",
+        )  # fmt: skip
+    lang = request.get(LANG_KEY, request.app[keys.SETTINGS].default_language)
+    link = f"{request.scheme}://{request.host}/invite/{token}"  # this server's, not the form's
+    when = format_time(c.starts_at, class_zone(request, c), lang, "full")
+    m = render_mail(
+        request.app[keys.CATALOGUES], lang, INVITE_SUBJECT, INVITE_BODY,
+        name=r.guest_name, title=c.title, when=when, link=link,
+    )  # fmt: skip
+    key = f"guest-invite:{r.id}:{token_hash(token)[:24]}"
+    if box.enqueue(key, address, lang, m.subject, m.body):
+        log.info("guest request %s: invite queued for e-mail by %s", r.id, user.id)
+    return redirect(f"/guests/{r.id}")
 
 
 @routes.post("/guests/{request_id:\\d{1,18}}/revoke")

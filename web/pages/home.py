@@ -10,11 +10,13 @@ from aiohttp import web
 
 from access.models import Role
 from attendance.sqlite_dead_events import SqliteDeadEvents
+from scheduler.sqlite_classes import ClassQuery
 from scheduler.structure import FirstRun
 
 from ..core import keys, policy
 from ..core.alerts import alert_lines, switch_notices
 from ..core.http import gettext_of, render, require_session
+from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import OBSERVER_ROLES, class_view
 
 routes = web.RouteTableDef()
@@ -50,10 +52,19 @@ async def home(request: web.Request) -> web.Response:
     session = require_session(request)
     user = session.user
     tt = request.app[keys.TIMETABLE]
+    search, listed = "", None
     if user.role is Role.TEACHER:
         classes = tt.classes_of_teacher(user.id)
     elif user.role in OBSERVER_ROLES:
-        classes = policy.visible(request, user, tt.all_classes())
+        # Those who watch the academy (or an institute) see many classes: searched, a page at
+        # a time, of those the policy lets them see.
+        search = search_of(request)
+        query = ClassQuery(policy.class_scope(request, user), search)
+        classes, total, page = fetch_page(
+            lambda limit, offset: tt.find_classes(query, limit, offset),
+            page_number(request.query.get("page", "1")),
+        )
+        listed = pager("/", {"q": search}, page, total)
     else:
         classes = tt.classes_of_learner(user.id)
     return render(
@@ -61,6 +72,8 @@ async def home(request: web.Request) -> web.Response:
         "classes.html",
         {
             "classes": [class_view(request, c) for c in classes],
+            "search": search,
+            "pager": listed,
             # Staff's dashboard carries the monthly guarantee's alerts; teachers and learners
             # are told when their in-person classes go online.
             "alerts": alert_lines(request) if user.role in OBSERVER_ROLES else [],

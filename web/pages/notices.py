@@ -14,12 +14,15 @@ from scheduler.models import DEFAULT_TIMEZONE
 from ..core import keys
 from ..core.http import PageError, gettext_of, redirect, render, require_session
 from ..core.notices import render as notice_text
+from ..core.paging import page_number, pager
 
 routes = web.RouteTableDef()
 
 
 def _page_number(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else None
+    """A page number, or None (a 400 here: the notices' links are made by the page)."""
+    page = page_number(raw)
+    return page if str(page) == raw else None
 
 
 @routes.get("/notices")
@@ -31,7 +34,6 @@ async def notices_index(request: web.Request) -> web.Response:
     if page is None:
         raise PageError(400, _("There is no such page."), "bad_page")
     total = store.count(user.id)
-    pages = max(1, -(-total // PAGE))
     rows = []
     for n in store.page(user.id, page):
         title, body, _link = notice_text(n, _)
@@ -49,10 +51,7 @@ async def notices_index(request: web.Request) -> web.Response:
         "notices.html",
         {
             "rows": rows,
-            "page": page,
-            "pages": pages,
-            "previous": f"/notices?page={page - 1}" if page > 1 else None,
-            "next": f"/notices?page={page + 1}" if page < pages else None,
+            "pager": pager("/notices", {}, page, total, PAGE),
         },
     )
 

@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from access.addresses import MAX_ADDRESS, is_address
+from access.audit import Action, ObjectKind
 from access.errors import LoginTaken, UserNotFound
 from access.models import LOGIN_RE, Role, User
 from access.people import Account, manageable_departments, manageable_roles, may_make
@@ -21,14 +23,14 @@ from scheduler.models import Department
 from scheduler.roster import MAX_NAME
 
 from ..core import clock, keys, policy
-from ..core.http import PageError, gettext_of, redirect, render, require_session
+from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 from ..core.i18n import N_
 from ..core.labels import role_labels
+from ..core.paging import fetch_page, page_number, pager, search_of
 
 log = logging.getLogger("sabaq.web.people")
 routes = web.RouteTableDef()
 
-PAGE = 50  # people a page
 SET_LINK_TTL = 48 * 3600.0  # a set-password link works for two days, once
 
 
@@ -66,6 +68,7 @@ class Draft:
     full_name: str
     role: Role | None
     department_id: int | None
+    email: str = ""  # blank: none
 
 
 def read_draft(values: Mapping[str, Any]) -> Draft:
@@ -79,7 +82,23 @@ def read_draft(values: Mapping[str, Any]) -> Draft:
         full_name=text("full_name", MAX_NAME + 1),
         role=Role(role) if role in set(Role) else None,
         department_id=int(dep) if dep.isdigit() else None,
+        email=text("email", MAX_ADDRESS + 1),
     )
+
+
+def address_problem(_: Callable[[str], str], address: str) -> str | None:
+    """What is wrong with an account's e-mail address as typed (shown at its field; blank is
+    none, and right); None if nothing."""
+    if address and not is_address(address):
+        return _(
+            "{address} is not an e-mail address: give one like name@example.kz, or leave the"
+            " field empty."
+        ).replace("{address}", address[:MAX_ADDRESS])
+    return None
+
+
+def email_problem(request: web.Request, d: Draft) -> str | None:
+    return address_problem(gettext_of(request), d.email)
 
 
 def draft_problem(
@@ -122,18 +141,13 @@ def form_context(request: web.Request, user: User) -> dict[str, Any]:
 
 
 # -- the list -------------------------------------------------------------------------------------
-def _page_number(raw: str) -> int:
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
-
-
 @routes.get("/people")
 async def people_index(request: web.Request) -> web.Response:
     user = require_steward(request)
     s = policy.steward(request, user)
-    search = request.query.get("q", "").strip()[:100]
+    search = search_of(request)
     role_raw = request.query.get("role", "")
     role = Role(role_raw) if role_raw in set(Role) else None
-    page = _page_number(request.query.get("page", "1"))
     status = request.query.get("status", "")
     status = status if status in ("active", "deactivated") else ""
     query = PeopleQuery(
@@ -143,14 +157,11 @@ async def people_index(request: web.Request) -> web.Response:
         departments=manageable_departments(s),
         active=None if not status else status == "active",
     )
-    found, total = request.app[keys.PEOPLE].find(query, PAGE, (page - 1) * PAGE)
-    pages = max(1, -(-total // PAGE))
-
-    def link(n: int) -> str:
-        pairs = (("q", search), ("role", role_raw), ("status", status), ("page", str(n)))
-        params = {k: v for k, v in pairs if v}
-        return "/people?" + urlencode(params)
-
+    found, total, page = fetch_page(
+        lambda limit, offset: request.app[keys.PEOPLE].find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
+    filters = {"q": search, "role": role.value if role else "", "status": status}
     names = {d.id: d.name for d in policy.departments(request)}
     return render(
         request,
@@ -163,10 +174,7 @@ async def people_index(request: web.Request) -> web.Response:
             "search": search,
             "role": role_raw if role else "",
             "status": status,
-            "page": page,
-            "pages": pages,
-            "previous": link(page - 1) if page > 1 else None,
-            "next": link(page + 1) if page < pages else None,
+            "pager": pager("/people", filters, page, total),
             "may_import": bool(manageable_roles(s) & {Role.TEACHER, Role.STAFF}),
         },
     )
@@ -174,8 +182,9 @@ async def people_index(request: web.Request) -> web.Response:
 
 # -- a new person ---------------------------------------------------------------------------------
 def _new_form(
-    request: web.Request, user: User, values: Mapping[str, Any], error: str | None, status: int
-) -> web.Response:
+    request: web.Request, user: User, values: Mapping[str, Any], error: str | None, status: int,
+    email_error: str | None = None,
+) -> web.Response:  # fmt: skip
     return render(
         request,
         "people_form.html",
@@ -184,6 +193,7 @@ def _new_form(
             "person": None,
             "values": values,
             "error": error,
+            "email_error": email_error,
             "link": None,
             "own": False,
         },
@@ -203,13 +213,21 @@ async def create_person(request: web.Request) -> web.StreamResponse:
     user = require_steward(request)
     form = await request.post()
     d = read_draft(form)
+    bad_email = email_problem(request, d)
+    if bad_email is not None:
+        return _new_form(request, user, form, None, 400, email_error=bad_email)
     problem = draft_problem(request, user, d, new=True)
     if problem is not None:
         return _new_form(request, user, form, problem, 400)
     assert d.role is not None
     try:
         made = request.app[keys.ACCOUNTS].create_user(
-            login=d.login, full_name=d.full_name, role=d.role, department_id=d.department_id
+            login=d.login,
+            full_name=d.full_name,
+            role=d.role,
+            department_id=d.department_id,
+            email=d.email,
+            actor=actor(user),
         )
     except LoginTaken:
         return _new_form(request, user, form, _("This login is taken."), 409)
@@ -226,12 +244,15 @@ def person_page(
     error: str | None = None,
     link: str | None = None,
     status: int = 200,
+    email_error: str | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> web.Response:
-    values = {
+    values = values or {
         "login": person.login,
         "full_name": person.full_name,
         "role": person.role.value,
         "department_id": str(person.department_id or ""),
+        "email": person.email or "",
     }
     return render(
         request,
@@ -241,6 +262,7 @@ def person_page(
             "person": person,
             "values": values,
             "error": error,
+            "email_error": email_error,
             "link": link,
             "link_hours": int(SET_LINK_TTL // 3600),
             "may_deactivate": policy.deactivates(request, user, person),
@@ -261,13 +283,23 @@ async def person_detail(request: web.Request) -> web.Response:
 async def update_person(request: web.Request) -> web.StreamResponse:
     user = require_steward(request)
     person = person_of(request, user)
-    d = read_draft(await request.post())
+    form = await request.post()
+    d = read_draft(form)
+    bad_email = email_problem(request, d)
+    if bad_email is not None:
+        return person_page(request, user, person, email_error=bad_email, status=400,
+                           values={**form, "login": person.login})  # fmt: skip
     problem = draft_problem(request, user, d, new=False, before=person)
     if problem is not None:
         return person_page(request, user, person, error=problem, status=400)
     assert d.role is not None
     request.app[keys.PEOPLE].update(
-        person.id, full_name=d.full_name, role=d.role, department_id=d.department_id
+        person.id,
+        full_name=d.full_name,
+        role=d.role,
+        department_id=d.department_id,
+        email=d.email,
+        actor=actor(user),
     )
     log.info("user %s edited account %s", user.id, person.id)
     return redirect(f"/people/{person.id}")
@@ -282,10 +314,10 @@ def _switch(active: bool) -> Callable[[web.Request], Any]:
             raise PageError(403, _("You cannot deactivate your own account."), "forbidden")
         people = request.app[keys.PEOPLE]
         if active:
-            people.reactivate(person.id)
+            people.reactivate(person.id, actor(user))
             await back_into_live_classes(request, person)
         else:
-            people.deactivate(person.id)
+            people.deactivate(person.id, actor(user))
             await out_of_live_classes(request, person)
         log.info("user %s %s account %s", user.id, "reactivated" if active else "deactivated",
                  person.id)  # fmt: skip
@@ -330,6 +362,14 @@ def issue_link(request: web.Request, user: User, person: User) -> str:
     """A set-password link for ``person`` (the caller checked who may issue it)."""
     token = request.app[keys.SIGNER].mint_password_set(
         user_id=person.id, ttl=SET_LINK_TTL, role=person.role.value, issuer_id=user.id
+    )
+    request.app[keys.AUDIT].record(
+        actor(user),
+        Action.PASSWORD_LINK,
+        ObjectKind.ACCOUNT,
+        person.id,
+        label=person.login,
+        after={"valid_hours": int(SET_LINK_TTL // 3600)},  # the link itself is kept nowhere
     )
     log.info("user %s issued a set-password link for account %s", user.id, person.id)
     return f"{request.scheme}://{request.host}/password/set?{urlencode({'token': token})}"

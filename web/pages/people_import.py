@@ -29,7 +29,7 @@ from control.import_worker import parse_in_worker
 from scheduler.roster import MAX_ROWS, RosterFileError, make_row
 
 from ..core import keys, policy
-from ..core.http import MAX_BODY, PageError, gettext_of, render
+from ..core.http import MAX_BODY, PageError, actor, gettext_of, render
 from ..core.labels import role_labels
 from .group_import import TOO_LARGE, file_message, import_key, seal, unseal
 from .people import require_steward
@@ -65,6 +65,8 @@ def problem_message(_: Callable[[str], str], c: CheckedPerson) -> str:
             return _("There is no department of this name.")
         case ImportProblem.NOT_ALLOWED:
             return _("You may not give this role in this department.")
+        case ImportProblem.BAD_EMAIL:
+            return _("{address} is not an e-mail address.").replace("{address}", c.row.email)
 
 
 def _key(request: web.Request) -> bytes:
@@ -141,14 +143,14 @@ async def import_preview(request: web.Request) -> web.Response:
         log.info("people import refused: %s", exc)
         status = 413 if exc.problem in TOO_LARGE else 400
         return _page(request, error=file_message(_, exc.problem), status=status)
-    rows = [PersonRow(r.line, r.login, r.full_name, r.role, r.department) for r in parsed]
+    rows = [PersonRow(r.line, r.login, r.full_name, r.role, r.department, r.email) for r in parsed]
     checked = _check(request, user, rows)
     token = seal(
         _key(request),
         {
             "u": user.id,
             "t": time.time(),
-            "rows": [[r.line, r.login, r.full_name, r.role, r.department] for r in rows],
+            "rows": [[r.line, r.login, r.full_name, r.role, r.department, r.email] for r in rows],
         },
     )
     return _page(request, checked, token=token)
@@ -167,13 +169,17 @@ def _rows_of(payload: Any, user_id: int) -> list[PersonRow] | None:
     for item in rows:
         if not (
             isinstance(item, list)
-            and len(item) == 5
+            and len(item) == 6
             and isinstance(item[0], int)
             and all(isinstance(x, str) for x in item[1:])
         ):
             return None
         r = make_row(item[0], item[1], item[2])
-        out.append(PersonRow(r.line, r.login, r.full_name, item[3].strip(), item[4].strip()))
+        out.append(
+            PersonRow(
+                r.line, r.login, r.full_name, item[3].strip(), item[4].strip(), item[5].strip()
+            )
+        )
     return out
 
 
@@ -197,12 +203,12 @@ async def import_confirm(request: web.Request) -> web.Response:
             status=409,
         )
     people = [
-        NewPerson(c.row.login, c.row.full_name, c.role, c.department_id)
+        NewPerson(c.row.login, c.row.full_name, c.role, c.department_id, c.row.email or None)
         for c in checked
         if c.role is not None
     ]
     try:
-        made = request.app[keys.PEOPLE].create_many(people)
+        made = request.app[keys.PEOPLE].create_many(people, actor(user))
     except LoginTaken:
         return _page(request, checked, error=_("This login is taken."), status=409)
     log.info("user %s imported %d accounts", user.id, len(made))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from access.addresses import MAX_ADDRESS
+from access.audit import Action
 from access.errors import TokenInvalid, UserNotFound
 from access.models import User
 from access.passwords import (
@@ -25,12 +28,15 @@ from ..core.http import (
     LANG_COOKIE,
     SESSION_COOKIE,
     PageError,
+    actor,
     gettext_of,
     redirect,
     render,
     require_session,
 )
 from ..core.i18n import LANGUAGE_NAMES
+from .people import address_problem
+from .signin import too_many
 
 log = logging.getLogger("sabaq.web.profile")
 routes = web.RouteTableDef()
@@ -69,14 +75,18 @@ async def hashed(request: web.Request, password: str) -> str:
 # -- the profile ----------------------------------------------------------------------------------
 def _profile(
     request: web.Request, user: User, *, error: str | None = None, done: str | None = None,
-    status: int = 200,
+    status: int = 200, email_error: str | None = None, email: str | None = None,
 ) -> web.Response:  # fmt: skip
+    if email is None:
+        email = request.app[keys.ACCOUNTS].get(user.id).email or ""
     return render(
         request,
         "profile.html",
         {
             "error": error,
             "done": done,
+            "email": email,
+            "email_error": email_error,
             "min_length": MIN_PASSWORD_LENGTH,
             "max_length": MAX_PASSWORD_LENGTH,
             "has_password": request.app[keys.ACCOUNTS].by_login(user.login)[1] is not None,
@@ -96,11 +106,23 @@ def _form_text(form: Any, name: str) -> str:
 
 @routes.post("/profile/password")
 async def change_password(request: web.Request) -> web.Response:
-    """A new password, the current one given; every other session of the person ends."""
+    """A new password, the current one given; every other session of the person ends.
+
+    Wrong current passwords are slowed down as sign-in's are (per account here: whoever tries
+    holds its session already), so a session left open on a shared computer is no way to guess
+    the password at leisure."""
     _ = gettext_of(request)
     user = require_session(request).user
     form = await request.post()
     current, new = _form_text(form, "current"), _form_text(form, "new")
+    backoff, key = request.app[keys.LIMITS].signin_per_login_and_address, f"profile:{user.id}"
+    wait = backoff.blocked(key, time.time())
+    if wait is not None:
+        log.warning("password changes over the limit for user %s", user.id)
+        response = _profile(request, user, error=too_many(request, wait), status=429)
+        response.headers["Retry-After"] = str(max(1, round(wait)))
+        return response
+    backoff.fail(key, time.time())  # until the password proves right
     _login, stored = request.app[keys.ACCOUNTS].by_login(user.login)
     loop = asyncio.get_running_loop()
     passwords = request.app[keys.PASSWORDS]
@@ -108,15 +130,35 @@ async def change_password(request: web.Request) -> web.Response:
         None, passwords.verify, stored, current
     )
     if not right:
+        backoff.undo(key)
+        backoff.fail(key, time.time())  # the wait runs from the answer
         return _profile(request, user, error=_("The current password is wrong."), status=400)
+    backoff.clear(key)
     problem = new_password_problem(request, user, new, _form_text(form, "again"))
     if problem is not None:
         return _profile(request, user, error=problem, status=400)
     request.app[keys.ACCOUNTS].change_password(
-        user.id, await hashed(request, new), keep_session=request.cookies.get(SESSION_COOKIE, "")
+        user.id,
+        await hashed(request, new),
+        keep_session=request.cookies.get(SESSION_COOKIE, ""),
+        actor=actor(user),
     )
     log.info("user %s changed their password", user.id)
     return _profile(request, user, done=_("Your password is changed. Your other sessions ended."))
+
+
+@routes.post("/profile/email")
+async def profile_email(request: web.Request) -> web.Response:
+    """One's own address for notices (blank: none)."""
+    _ = gettext_of(request)
+    user = require_session(request).user
+    raw = str((await request.post()).get("email", "")).strip()[: MAX_ADDRESS + 1]
+    problem = address_problem(_, raw)
+    if problem is not None:
+        return _profile(request, user, email_error=problem, email=raw, status=400)
+    request.app[keys.ACCOUNTS].set_email(user.id, raw or None)
+    log.info("user %s changed their e-mail address", user.id)
+    return _profile(request, user, done=_("Your e-mail address is saved."))
 
 
 @routes.post("/profile/language")
@@ -220,6 +262,6 @@ async def password_set(request: web.Request) -> web.StreamResponse:
             _("This set-password link is not valid, was used or has expired. Ask for a new one."),
             "token_used",
         )
-    accounts.change_password(user.id, password_hash)
+    accounts.change_password(user.id, password_hash, actor=actor(user), action=Action.PASSWORD_SET)
     log.info("user %s set their password through a link", user.id)
     return redirect(f"/signin?login={user.login}&set=1")

@@ -5,7 +5,7 @@ page, for staff who keep a printout."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from access.errors import UserNotFound
-from access.models import Role
+from access.models import Role, User
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
+from attendance.questions import questions
 from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
 from scheduler import calendar
@@ -26,6 +27,7 @@ from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 from ..core import clock, keys, policy
 from ..core.http import (
     PageError,
+    actor,
     download,
     gettext_of,
     redirect,
@@ -33,7 +35,13 @@ from ..core.http import (
     require_role,
     require_session,
 )
-from .attendance import HEADS_TITLE, mark_definitions, mark_labels
+from .attendance import (
+    HEADS_TITLE,
+    learner_answers,
+    mark_definitions_in,
+    mark_labels,
+    mark_labels_in,
+)
 from .classes import OBSERVER_ROLES, class_zone
 
 routes = web.RouteTableDef()
@@ -61,25 +69,35 @@ def _rules(request: web.Request) -> MarkRules:
 
 
 def _happened(request: web.Request, classes: Sequence[LiveClass]) -> Register:
+    return happened_in(request.app, classes, clock.now(request))
+
+
+def happened_in(app: web.Application, classes: Sequence[LiveClass], now: float) -> Register:
     """The register of ``classes`` (``attendance.register``): those that took place online."""
     return register(
         classes,
-        ledger=request.app[keys.LEDGER],
-        timetable=request.app[keys.TIMETABLE],
-        excuses=request.app[keys.EXCUSES],
-        statuses=request.app[keys.ADMISSION],
-        now=clock.now(request),
+        ledger=app[keys.LEDGER],
+        timetable=app[keys.TIMETABLE],
+        excuses=app[keys.EXCUSES],
+        statuses=app[keys.ADMISSION],
+        now=now,
     )
 
 
 def _marks(request: web.Request, happened: Register) -> dict[int, dict[int, LearnerMark]]:
+    return marks_in(request.app, happened, clock.now(request))
+
+
+def marks_in(
+    app: web.Application, happened: Register, now: float
+) -> dict[int, dict[int, LearnerMark]]:
     """Each class judged by the thresholds in force when it was to end: a change staff make
     applies from then on and does not rewrite registers already handed on."""
-    store = request.app[keys.MARK_RULES]
+    store = app[keys.MARK_RULES]
     return marks_by_class(
         happened.slots,
         happened.events,
-        clock.now(request),
+        now,
         lambda s: store.at(s.ends_at),
         happened.excused,
         happened.not_admitted,
@@ -87,13 +105,20 @@ def _marks(request: web.Request, happened: Register) -> dict[int, dict[int, Lear
 
 
 def _heads(request: web.Request, slots: Sequence[ClassSlot]) -> list[ChainHead]:
-    ledger = request.app[keys.LEDGER]
+    return heads_in(request.app, slots)
+
+
+def heads_in(app: web.Application, slots: Sequence[ClassSlot]) -> list[ChainHead]:
+    ledger = app[keys.LEDGER]
     return [ChainHead(s.id, *ledger.chain_head(s.id)) for s in slots]
 
 
 def _total_header(request: web.Request) -> list[str]:
-    _ = gettext_of(request)
-    labels = mark_labels(request)
+    return total_header_in(gettext_of(request))
+
+
+def total_header_in(_: Callable[[str], str]) -> list[str]:
+    labels = mark_labels_in(_)
     return [
         _("Classes"),
         *(labels[m] for m in Mark),
@@ -116,16 +141,22 @@ def _local(ts: float | None, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _thresholds_notes(request: web.Request, slots: Sequence[ClassSlot]) -> list[str]:
+    return thresholds_notes_in(request.app, gettext_of(request), slots)
+
+
+def thresholds_notes_in(
+    app: web.Application, _: Callable[[str], str], slots: Sequence[ClassSlot]
+) -> list[str]:
     """What the marks mean, with the thresholds the report's classes were judged by (each by
     those in force when it was to end; more than one line if staff changed them within the
     period)."""
-    store = request.app[keys.MARK_RULES]
+    store = app[keys.MARK_RULES]
     used = list(dict.fromkeys(store.at(s.ends_at) for s in slots)) or [store.current()]
-    labels = mark_labels(request)
+    labels = mark_labels_in(_)
     return [
         " ".join(
             f"{labels[mark]}: {text}"
-            for mark, text in mark_definitions(request, rules)
+            for mark, text in mark_definitions_in(_, rules)
             if mark in (Mark.PRESENT, Mark.LATE, Mark.LEFT_EARLY)
         )
         for rules in used
@@ -287,6 +318,9 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
                 _local(m.last_left, z, "%H:%M:%S"),
                 m.minutes if m.intervals else 0,
                 m.override.reason if m.override else "",
+                learner_answers(
+                    request, learner.id, questions(happened.events.get(slot.id, ())), z
+                ),
             ]
         )
         row_marks.append(["", "", "", m.mark.value])
@@ -312,6 +346,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
             _("Left"),
             _("Minutes present"),
             _("Correction reason"),
+            _("Answers to quick questions"),
         ],
         rows=rows,
         heads=_heads(request, slots),
@@ -345,11 +380,28 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
         for u in accounts.learners_with_agency()
         if u.agency and (not only or u.agency == only) and policy.sees_learner(request, user, u.id)
     ]
-    wanted = {u.id for u in learners}
     classes = policy.visible(request, user, tt.classes_between(month.start, month.end))
-    happened = _happened(request, classes)
+    table = agency_table(request.app, _, month, learners, classes, clock.now(request), only)
+    return table, month
+
+
+def agency_table(
+    app: web.Application,
+    _: Callable[[str], str],
+    month: Month,
+    learners: Sequence[User],
+    classes: Sequence[LiveClass],
+    now: float,
+    only: str = "",
+) -> Table:
+    """The attendance of ``learners`` (each with their agency) in ``classes`` of ``month``,
+    totals per learner, in the language of ``_``: the page, its downloads and the HR
+    services' monthly mail (``web.core.hr_mail``) are this table."""
+    tt = app[keys.TIMETABLE]
+    wanted = {u.id for u in learners}
+    happened = happened_in(app, classes, now)
     slots = [s for s in happened.slots if wanted.intersection(s.learner_ids)]
-    totals = by_learner(_marks(request, replace(happened, slots=slots)))
+    totals = by_learner(marks_in(app, replace(happened, slots=slots), now))
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in tt.groups_of_member(u.id))
@@ -357,18 +409,17 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
     title = _("Attendance by agency for {month}").replace("{month}", month.text)
     if only:
         title += f" — {only}"
-    table = Table(
+    return Table(
         title=title,
         notes=(
             _("Times are in the time zone {zone}.").replace("{zone}", DEFAULT_TIMEZONE),
-            *_thresholds_notes(request, slots),
+            *thresholds_notes_in(app, _, slots),
         ),
-        header=[_("Agency"), _("Student"), _("Groups"), *_total_header(request)],
+        header=[_("Agency"), _("Student"), _("Groups"), *total_header_in(_)],
         rows=rows,
-        heads=_heads(request, slots),
+        heads=heads_in(app, slots),
         heads_title=_(HEADS_TITLE),
     )
-    return table, month
 
 
 @routes.get("/reports/agencies")
@@ -412,5 +463,6 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
         staff.id,
         staff.full_name,
         clock.now(request),
+        actor(staff),
     )
     return redirect("/reports")

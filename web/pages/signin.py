@@ -191,7 +191,7 @@ async def signin_link(request: web.Request) -> web.StreamResponse:
             key = request.app[keys.API_KEYS].get(claims.key_id or 0)
         except ApiKeyInvalid:
             key = None
-        if key is None or not key.active:
+        if key is None or not key.active or not key.maker_active:  # revoked, or its maker gone
             raise PageError(
                 401, _("This sign-in link is not valid or has expired."), "token_invalid"
             )

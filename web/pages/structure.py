@@ -22,7 +22,7 @@ from scheduler.structure import MAX_STRUCTURE_NAME
 
 from ..core import keys, policy
 from ..core.errors import message_of, status_of
-from ..core.http import PageError, gettext_of, redirect, render, require_session
+from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 
 log = logging.getLogger("sabaq.web.structure")
 routes = web.RouteTableDef()
@@ -137,7 +137,7 @@ async def create_institute(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")) for k in ("name", "person_id")}
     try:
         made = request.app[keys.TIMETABLE].create_institute(
-            values["name"], _person(values["person_id"])
+            values["name"], _person(values["person_id"]), actor(user)
         )
     except SchedulerError as exc:
         return _index(request, user, message_of(_, exc), status_of(exc), **values)
@@ -202,7 +202,9 @@ async def change_institute(request: web.Request) -> web.StreamResponse:
         raise PageError(400, _("Choose what to change."), "bad_action")
     person: int | Keep | None = changes.pop("person", KEEP)
     try:
-        request.app[keys.TIMETABLE].change_institute(institute.id, director_id=person, **changes)
+        request.app[keys.TIMETABLE].change_institute(
+            institute.id, director_id=person, actor=actor(user), **changes
+        )
     except SchedulerError as exc:
         return _institute_page(request, user, institute, message_of(_, exc), status_of(exc))
     log.info("%s %s changed institute %s: %s", user.role, user.id, institute.id, changes)
@@ -218,7 +220,7 @@ async def create_department(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")) for k in ("name", "person_id")}
     try:
         made = request.app[keys.TIMETABLE].create_department(
-            institute.id, values["name"], _person(values["person_id"])
+            institute.id, values["name"], _person(values["person_id"]), actor(user)
         )
     except SchedulerError as exc:
         error = message_of(_, exc)
@@ -270,7 +272,9 @@ async def change_department(request: web.Request) -> web.StreamResponse:
         raise PageError(400, _("Choose what to change."), "bad_action")
     person: int | Keep | None = changes.pop("person", KEEP)
     try:
-        request.app[keys.TIMETABLE].change_department(department.id, head_id=person, **changes)
+        request.app[keys.TIMETABLE].change_department(
+            department.id, head_id=person, actor=actor(user), **changes
+        )
     except SchedulerError as exc:
         return _department_page(request, user, department, message_of(_, exc), status_of(exc))
     log.info("%s %s changed department %s: %s", user.role, user.id, department.id, changes)

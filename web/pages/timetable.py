@@ -29,6 +29,7 @@ from ..core.alerts import alert_lines, reason_text
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
 from ..core.i18n import N_
 from ..core.labels import class_status_labels, format_labels, kind_labels
+from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, OBSERVER_ROLES
 from .ical import feed_url, may_subscribe
 
@@ -141,7 +142,12 @@ async def timetable_index(request: web.Request) -> web.StreamResponse:
         if not groups:
             raise PageError(404, _("You are not in a group yet."), "not_found")
         return redirect(f"/timetable/groups/{groups[0].id}")
-    groups = policy.visible(request, user, tt.groups())
+    search = search_of(request)
+    query = policy.group_query(request, user, search)
+    groups, total, page = fetch_page(
+        lambda limit, offset: tt.find_groups(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
     teacher_ids = sorted({t for g in groups for t in tt.teachers(g.id)})
     teachers = request.app[keys.ACCOUNTS].many(teacher_ids)
     return render(
@@ -149,6 +155,8 @@ async def timetable_index(request: web.Request) -> web.StreamResponse:
         "timetable_index.html",
         {
             "groups": [(g, tt.flags(g)) for g in groups],
+            "search": search,
+            "pager": pager("/timetable", {"q": search}, page, total),
             "teachers": sorted(teachers.values(), key=lambda u: u.full_name.casefold()),
             "can_edit": user.role in EDITORS,
             "alerts": alert_lines(request),

@@ -29,6 +29,16 @@
       setText(tr.querySelector(".joined"), r.joined);
       setText(tr.querySelector(".left"), r.left);
       setText(tr.querySelector(".minutes"), r.minutes === null ? "" : String(r.minutes));
+      const answers = tr.querySelector(".answers"); // quick questions' answers, when there were any
+      if (answers && r.answers && answers.dataset.said !== r.answers.join("\n")) {
+        answers.dataset.said = r.answers.join("\n");
+        answers.replaceChildren(...r.answers.flatMap((text, i) => {
+          const line = document.createElement("span");
+          line.className = "answer";
+          line.textContent = text;
+          return i ? [document.createElement("br"), line] : [line];
+        }));
+      }
     }
     table.dataset.updated = String(Date.now());
   }

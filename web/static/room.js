@@ -33,6 +33,14 @@
     inClass: () => !$("stage").hidden,
   });
   let myFloor = false;
+  // Quick questions (questions.js): asked, answered, their results.
+  const questions = SabaqQuestions({
+    strings: S,
+    errors: cfg.errors,
+    role: cfg.role,
+    send: (type, fields) => send(type, fields),
+    setStatus: (text) => setStatus(text),
+  });
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -696,6 +704,7 @@
         finish(S.ended, "ended");
         break;
       case "error":
+        if (questions.error(msg)) break;
         if (rejoining && (msg.code === "reconnect_expired" || msg.code.startsWith("token_"))) {
           resume = null;
           fresh = true;
@@ -724,6 +733,7 @@
         }
         break;
       default:
+        if (questions.handle(msg)) break; // question, answer_taken, question_results
         gallery.handle(msg); // mode, active_speaker, quality
         if (msg.type === "mode") {
           seminarNow = msg.mode === "seminar";
@@ -741,6 +751,7 @@
     closeAllMedia();
     leaveFloor();
     gallery.stop();
+    questions.stop();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     controls.hide();
@@ -934,8 +945,14 @@
   // Devices that passed the check today in this browser: straight in, and told so (the check
   // can be opened again, and Leave is there as always). Someone who publishes goes in once the
   // camera is on; a camera that is not there now means the check, as for anyone.
+  // The way in is readied ahead (token, socket) only for someone who will take part, from a
+  // little before the start (the server decides: its clock, the person's role in the class).
+  function prepareJoin() {
+    if (cfg.prepareJoin !== false) quick.prepare();
+  }
+
   async function enterDirectly() {
-    quick.prepare();
+    prepareJoin();
     if (publishes) {
       try {
         const stream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
@@ -965,7 +982,7 @@
     if (quick.passedToday()) {
       enterDirectly();
     } else {
-      quick.prepare(); // while the check runs; nothing is sent that joins
+      prepareJoin(); // while the check runs; nothing is sent that joins
       quick.check().then((ok) => (joinBtn.disabled = !ok));
     }
     $("check-again").addEventListener("click", () => {

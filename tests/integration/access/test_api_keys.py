@@ -174,14 +174,21 @@ async def test_the_keys_of_a_deactivated_account_are_refused_until_it_is_reactiv
     served: TestServer, academy: Academy
 ) -> None:
     made, secret = served.app[keys.API_KEYS].create(
-        "портал", frozenset({Scope.READ}), academy.staff_id
+        "портал", frozenset({Scope.READ, Scope.JOIN}), academy.staff_id
     )
     people = served.app[keys.PEOPLE]
     url = "/api/v1/groups"
     headers = {"Authorization": f"Bearer {secret}"}
     async with ClientSession(base_url=served.make_url("/")) as portal:
         assert (await portal.get(url, headers=headers)).status == 200
+        link_body = {"user_id": academy.student_ids[0], "class_id": academy.class_id}
+        link = await portal.post("/api/v1/join-links", json=link_body, headers=headers)
+        assert link.status == 201, await link.text()
         people.deactivate(academy.staff_id)  # the staff member who made it has left
+        # A join link the key made just before is refused too.
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+            landed = await browser.get((await link.json())["url"], allow_redirects=False)
+            assert landed.status == 401
         refused = await portal.get(url, headers=headers)
         error = (await refused.json())["error"]
         assert refused.status == 401 and error["code"] == "api_key_invalid"

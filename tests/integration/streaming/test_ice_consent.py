@@ -1,7 +1,7 @@
 """ICE consent on a busy node: a peer that answers consent checks late keeps its connection (a
 loaded machine is not a lost peer), and so does one that answers none but keeps sending (a
 publishing browser starved of CPU); one that stops answering and sending loses it after the
-expiry."""
+expiry, even if somebody else goes on sending to the node's port."""
 
 from __future__ import annotations
 
@@ -77,3 +77,22 @@ async def test_a_peer_that_sends_but_does_not_answer_stays_connected(
         await browser.send(b"\x80" + bytes(20))
         await asyncio.sleep(0.2)
     assert node._nominated, "the node closed the connection of a peer still sending to it"
+
+
+async def test_packets_from_another_address_do_not_keep_a_gone_peer(
+    pair: tuple[Any, Any],
+) -> None:
+    browser, node = pair
+    answer_late(browser, None)  # the browser is gone
+    local = node.local_candidates[0]
+    loop = asyncio.get_running_loop()
+    stranger, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        async with asyncio.timeout(8.0):  # the expiry, plus one check's retransmissions
+            while node._nominated:
+                stranger.sendto(b"\x80" + bytes(20), (local.host, local.port))
+                await asyncio.sleep(0.1)
+    finally:
+        stranger.close()

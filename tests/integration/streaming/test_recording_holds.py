@@ -116,3 +116,30 @@ async def test_in_a_seminar_a_students_camera_is_recorded_only_with_the_floor(
     assert video >= 15, video
     await student.close()
     await teacher.close()
+
+
+async def test_a_camera_off_when_the_recording_starts_still_leaves_the_sound_recorded(
+    served: TestServer, academy: Academy, sign_in: SignIn, settings: Settings
+) -> None:
+    """The teacher starts recording with the camera off: everyone is told it records, and it
+    does — the file holds the sound from the start, the picture from when the camera is on."""
+    teacher = await join(sign_in(academy.teacher_id), academy.class_id)
+    tid = (await teacher.wait_for("welcome"))["participant_id"]
+    await publish(teacher, sound=Tone())
+    student = await join(sign_in(academy.student_ids[0]), academy.class_id)
+    await until_heard(student, tid)
+    await teacher.send("media_state", microphone=True, camera=False)
+    await asyncio.sleep(0.3)
+    await teacher.send("start_recording")
+    await asyncio.sleep(1.5)
+    await teacher.send("media_state", microphone=True, camera=True)
+    await until_pictured(served, academy.class_id, "camera.webm")
+    await asyncio.sleep(1.5)
+    await teacher.send("stop_recording")
+    (files,) = await stopped_files(served, academy.class_id, 1)
+    path = str(settings.recordings_dir / str(academy.class_id) / one(files, "Z-camera.webm"))
+    video, voice = times(path, "video"), times(path, "audio", loud=True)
+    assert len(voice) >= 100 and voice[0] < 0.5, (len(voice), voice[:1])  # sound from the start
+    assert len(video) >= 15 and video[0] >= 1.0, (len(video), video[:1])  # picture once on
+    await student.close()
+    await teacher.close()

@@ -198,7 +198,7 @@ async def test_a_cancellation_and_a_decision_made_on_the_pages_reach_their_peopl
     assert r.status == 303
     await unread_soon(student, 1)
     await unread_soon(teacher, 1)
-    await unread_soon(staff, 0)  # they did it themselves
+    await unread_soon(staff, 0)  # staff are not among those told of a class
     app = served.app
     excuse = app[keys.EXCUSES].file(
         learner_id=academy.student_ids[0], group_id=academy.group_id,

@@ -308,6 +308,7 @@ async def test_every_operation_answers_as_documented(
         assert (await call("GET", notices, notices))[0] == 403
         await _people(call, academy, reader)
         await _calendar(call, reader)
+        await _audit(call, reader)
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert checked == documented  # every operation of the document was exercised
@@ -362,3 +363,21 @@ async def _people(call: Any, academy: Academy, reader: str) -> None:
     on = "/api/v1/people/{user_id}/reactivate"
     assert (await call("POST", off, f"{path}/deactivate"))[1]["active"] is False
     assert (await call("POST", on, f"{path}/reactivate"))[1]["active"] is True
+
+
+async def _audit(call: Any, reader: str) -> None:
+    """The audit trail: what the portal's key just did to accounts, newest first (scope:
+    audit); a key without the scope is refused."""
+    trail = "/api/v1/audit"
+    status, page = await call("GET", trail, f"{trail}?kind=account&limit=10")
+    assert status == 200
+    mine = [r for r in page["items"] if r["object_label"] == "api.person"]
+    assert [r["action"] for r in mine] == ["reactivated", "deactivated", "changed", "created"]
+    assert {r["actor"]["kind"] for r in mine} == {"api_key"}
+    assert mine[2]["after"] == {"full_name": "Иное Имя"}
+    who = f"api_key:{mine[0]['actor']['id']}"
+    assert (await call("GET", trail, f"{trail}?who={who}&action=created"))[1]["total"] == 1
+    assert (await call("GET", trail, f"{trail}?from=2027-02-30"))[0] == 400
+    assert (await call("GET", trail, f"{trail}?limit=0"))[0] == 400
+    assert (await call("GET", trail, trail, token=reader))[0] == 403
+    assert (await call("GET", trail, trail, token="sbq_unknown"))[0] == 401

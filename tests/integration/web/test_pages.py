@@ -6,6 +6,7 @@ import csv
 import html
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from access.passwords import Passwords
+from scheduler.models import ClassFormat, ClassKind
+from scheduler.planning import SABAQ
 from tests.conftest import Academy, SignIn
 from web.core import keys
 from web.core.i18n import load_catalogues
@@ -271,6 +274,56 @@ async def test_the_class_page_says_a_join_not_recorded_and_bad_text_in_the_reade
         assert recorded in errors["not_recorded"] and bad_text in errors["bad_text"]
     script = ROOM_JS.read_text()
     assert re.search(r'msg\.code === "not_recorded"\) busy = cfg\.errors\.not_recorded', script)
+
+
+def _room_config(page: str) -> dict[str, object]:
+    found = re.search(
+        r'<script type="application/json" id="room-config">(.*?)</script>', page, re.S
+    )
+    assert found is not None
+    config: dict[str, object] = json.loads(html.unescape(found.group(1)))
+    return config
+
+
+async def test_the_class_page_readies_the_way_in_for_those_who_take_part_near_the_start(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """The page fetches a join token and opens the class server's socket ahead of Join (while
+    the check runs) for the teacher and the students, from 15 minutes before the start: not for
+    staff looking in, nor for a class days or hours ahead."""
+
+    async def readied(user: int, class_id: int) -> object:
+        page = await (await sign_in(user).get(f"/classes/{class_id}")).text()
+        return _room_config(page)["prepareJoin"]
+
+    started = academy.class_id
+    assert await readied(academy.student_ids[0], started) is True
+    assert await readied(academy.teacher_id, started) is True
+    assert await readied(academy.staff_id, started) is False  # looking in
+    # The class moves out of the way of two planned ahead: one in 14 minutes, one in 3 hours.
+    tt = served.app[keys.TIMETABLE]
+    tt.cancel_class(started, by=SABAQ, reason="moved")
+    now = datetime.fromtimestamp(served.app[keys.SETTINGS].clock(), UTC)
+    soon, later = (
+        tt.add_class(
+            title="Уголовный процесс",
+            kind=ClassKind.LECTURE,
+            format=ClassFormat.LIVE_ONLINE,
+            teacher_id=academy.teacher_id,
+            starts_at=now + ahead,
+            ends_at=now + ahead + timedelta(minutes=80),
+            group_ids=(academy.group_id,),
+        )
+        for ahead in (timedelta(minutes=14), timedelta(hours=3))
+    )
+    assert await readied(academy.student_ids[0], started) is False  # over
+    assert await readied(academy.student_ids[0], soon.id) is True
+    assert await readied(academy.teacher_id, soon.id) is True
+    assert await readied(academy.teacher_id, later.id) is False
+    assert await readied(academy.student_ids[0], later.id) is False
+    script = ROOM_JS.read_text()
+    assert "if (cfg.prepareJoin !== false) quick.prepare();" in script
+    assert script.count("quick.prepare()") == 1  # nowhere else
 
 
 def test_the_class_page_fills_placeholders_with_peoples_text_as_is() -> None:

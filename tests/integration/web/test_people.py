@@ -277,6 +277,27 @@ async def test_the_profile_changes_password_and_language_and_ends_other_sessions
     assert lang.status == 200 and accounts.get(academy.teacher_id).language == "kk"
 
 
+async def test_guessing_the_current_password_on_the_profile_is_slowed_down(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """A session left open (a shared computer) is no way to guess the password at leisure:
+    wrong current passwords wait as sign-in's do, and the right one works once the wait is
+    over."""
+    served.app[keys.ACCOUNTS].set_password_hash(academy.teacher_id, Passwords().hash(GOOD))
+    me = sign_in(academy.teacher_id)
+    free = served.app[keys.SETTINGS].signin_attempts
+    new = {"new": "a brand new phrase", "again": "a brand new phrase"}
+    for _ in range(free):
+        wrong = await me.post("/profile/password", data={"current": "nope"} | new)
+        assert wrong.status == 400
+    waits = await me.post("/profile/password", data={"current": GOOD} | new)
+    assert waits.status == 429 and int(waits.headers["Retry-After"]) >= 1
+    assert "Слишком много попыток" in await waits.text()
+    await asyncio.sleep(float(waits.headers["Retry-After"]) + 0.1)
+    changed = await me.post("/profile/password", data={"current": GOOD} | new)
+    assert changed.status == 200
+
+
 def _csv(*lines: str) -> FormData:
     form = FormData()
     data = ("\n".join(lines) + "\n").encode()

@@ -509,6 +509,12 @@ def cases(w: World) -> list[Case]:
         Case("/excuses/new", "/excuses/new", ACADEMY, None),
         Case("/api-keys", "/api-keys", ACADEMY, None),
         Case("/webhooks", "/webhooks", ACADEMY, None),
+        # -- the audit trail: staff and administrators
+        Case("/audit", "/audit", ACADEMY, None),
+        Case("/audit.{fmt}", "/audit.csv", ACADEMY, None),
+        Case("/audit.{fmt}", "/audit.xlsx", ACADEMY, None),
+        Case("/api/v1/audit", "/api/v1/audit", ACADEMY, None),
+        Case("/mail", "/mail", ACADEMY, None),  # the mail queue: people's addresses
     ]
 
 

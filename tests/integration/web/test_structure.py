@@ -76,9 +76,25 @@ async def test_an_administrator_manages_institutes_and_departments_through_the_a
         admin, "PATCH", dept_path, {"archived": True}, api_models.Department
     )
     assert archived["archived"] and archived["name"] == "Кафедра"
+    # No new group goes into an archived department (nor, below, one of an archived institute).
+    group = {"name": "ПД-99", "department_id": dept["id"], "language": "ru"}
+    staff = sign_in(academy.staff_id)
+    status, refused = await _call(staff, "POST", "/api/v1/groups", group)
+    assert status == 409 and refused["error"]["code"] == "archived_department", refused
     await _call(admin, "PATCH", one, {"archived": True})
     status, refused = await _call(admin, "PATCH", dept_path, {"archived": False})
     assert status == 409 and refused["error"]["code"] == "archived_parent"
+    status, open_dept = await _call(
+        admin, "POST", depts, new_dept | {"institute_id": 1, "name": "В"}
+    )
+    assert status == 201
+    await _call(admin, "PATCH", "/api/v1/institutes/1", {"archived": True})
+    in_archived = group | {"department_id": open_dept["id"]}
+    status, refused = await _call(staff, "POST", "/api/v1/groups", in_archived)
+    assert status == 409 and refused["error"]["code"] == "archived_department", refused
+    await _call(admin, "PATCH", "/api/v1/institutes/1", {"archived": False})
+    status, _made = await _call(staff, "POST", "/api/v1/groups", in_archived)
+    assert status == 201
     assert (await _call(admin, "POST", "/api/v1/departments", new_dept | {"name": "Б"}))[0] == 409
     nowhere = new_dept | {"institute_id": 999999}
     assert (await _call(admin, "POST", "/api/v1/departments", nowhere))[0] == 404

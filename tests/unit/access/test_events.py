@@ -22,4 +22,7 @@ def test_the_one_event_vocabulary_keeps_the_values_stored_in_chains() -> None:
         "MARK_OVERRIDDEN": "mark_overridden",
         "LOBBY_ENTERED": "lobby_entered",
         "LOBBY_ADMITTED": "lobby_admitted",
+        "QUESTION_ASKED": "question_asked",
+        "QUESTION_ANSWERED": "question_answered",
+        "QUESTION_CLOSED": "question_closed",
     }

@@ -107,6 +107,18 @@ def test_a_move_logged_without_a_reason_keeps_where_the_class_was() -> None:
     assert out[0].params["was_starts_at"] == was.timestamp()
 
 
+def test_words_that_look_like_a_time_stay_words_and_never_break_a_notice() -> None:
+    """A reason someone typed ("from 0001-01-01") is kept as they wrote it, not read as the
+    time the class moved from (nor left to fail the collector)."""
+    c = live_class()
+    for typed in ("from 0001-01-01", "from 9999-12-31T23:59:59+00:00", "from 2027-03-01"):
+        (out, *_rest) = class_changed(
+            change(TimetableAction.MOVED, reason=typed), c, GROUP, facts(c), [STUDENT_A],
+            VIEWERS.get,
+        )  # fmt: skip
+        assert out.params["reason"] == typed and "was_starts_at" not in out.params
+
+
 def guest_request() -> GuestRequest:
     return GuestRequest(
         5, 1, HEAD, "Ержан Тоқтаров", "Прокуратура", "прокурор", "+7 701 000 00 00", "Тема",

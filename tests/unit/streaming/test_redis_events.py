@@ -14,6 +14,9 @@ from streaming.redis_events import decode
 def test_a_media_node_reports_only_the_media_kinds() -> None:
     # A kind the control plane records itself, arriving from the media plane, is not an event.
     assert {EventKind.MARK_OVERRIDDEN, EventKind.LOBBY_ENTERED} & MEDIA_KINDS == set()
+    # Quick questions happen in a room: in a cluster they travel as any other event of it.
+    questions = {EventKind.QUESTION_ASKED, EventKind.QUESTION_ANSWERED, EventKind.QUESTION_CLOSED}
+    assert questions <= MEDIA_KINDS
     doc = {
         "id": str(uuid7()), "class_id": 1, "node": "n", "seq": 1, "origin_time": 1.0,
         "user_id": 2, "participant_id": None, "role": None, "data": {},

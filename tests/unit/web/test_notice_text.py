@@ -75,3 +75,11 @@ def test_every_kind_has_words_in_russian_and_kazakh(kind: NoticeKind, ru: str, k
         assert "Ержан" in ru_title + ru_body
     if kind in (NoticeKind.GUEST_REFUSED, NoticeKind.EXCUSE_REJECTED):
         assert ru_body.endswith("Комментарий: нет справки")
+
+
+def test_a_time_no_page_can_show_is_left_out_not_a_failure() -> None:
+    """A notice whose times are out of any calendar (a corrupt row, an old bug) still renders:
+    the page of notices never fails for one of them."""
+    for stamp in (1e300, -1e300, 253402300800.0):
+        title, _body, link = render(notice(NoticeKind.CLASS_MOVED, starts_at=stamp), str)
+        assert title and link.startswith("/classes/"), (title, link)

@@ -20,6 +20,49 @@ def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:
     assert s.ice_addresses == ("127.0.0.1", "::1") and s.ice_servers == ()
 
 
+def test_smtp_settings(tmp_path: Path) -> None:
+    base = {"SABAQ_SECRET_KEY": "k" * 40}
+    url = Settings.from_env(base | {"SABAQ_PUBLIC_URL": "https://sabaq.academy.kz"})
+    assert url.public_url == "https://sabaq.academy.kz"
+    with pytest.raises(ConfigError, match="SABAQ_PUBLIC_URL"):
+        Settings.from_env(base | {"SABAQ_PUBLIC_URL": "sabaq.academy.kz"})
+    off = Settings.from_env(base)
+    assert not off.mail_enabled and off.smtp_host == ""
+    on = Settings.from_env(
+        base | {"SABAQ_SMTP_HOST": "mail.academy.kz", "SABAQ_SMTP_FROM": "sabaq@academy.kz",
+                "SABAQ_SMTP_USER": "sabaq", "SABAQ_SMTP_PASSWORD": "pw-Zq81"}
+    )  # fmt: skip
+    assert on.mail_enabled and on.smtp_security == "starttls" and on.smtp_port == 587
+    assert (
+        "pw-Zq81" not in repr(on) and on.smtp_password == "pw-Zq81"
+    )  # the password is never printed
+    local = Settings.from_env(
+        base | {"SABAQ_SMTP_HOST": "127.0.0.1", "SABAQ_SMTP_FROM": "sabaq@academy.kz"}
+    )
+    assert local.smtp_security == "none" and local.smtp_port == 25
+    tls = Settings.from_env(
+        base | {"SABAQ_SMTP_HOST": "mail.kz", "SABAQ_SMTP_FROM": "a@b.kz",
+                "SABAQ_SMTP_SECURITY": "TLS", "SABAQ_SMTP_PORT": "2465"}
+    )  # fmt: skip
+    assert (tls.smtp_security, tls.smtp_port) == ("tls", 2465)
+    with pytest.raises(ConfigError, match="SABAQ_SMTP_FROM"):
+        Settings.from_env(base | {"SABAQ_SMTP_HOST": "mail.academy.kz"})
+    with pytest.raises(ConfigError, match="starttls, tls or none"):
+        Settings.from_env(
+            base | {"SABAQ_SMTP_HOST": "m.kz", "SABAQ_SMTP_FROM": "a@b.kz",
+                    "SABAQ_SMTP_SECURITY": "ssl"}
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="SABAQ_SMTP_PORT"):
+        Settings.from_env(
+            base | {"SABAQ_SMTP_HOST": "m.kz", "SABAQ_SMTP_FROM": "a@b.kz", "SABAQ_SMTP_PORT": "x"}
+        )
+    with pytest.raises(ConfigError, match="unencrypted"):
+        Settings.from_env(
+            base | {"SABAQ_SMTP_HOST": "m.kz", "SABAQ_SMTP_FROM": "a@b.kz",
+                    "SABAQ_SMTP_SECURITY": "none", "SABAQ_SMTP_USER": "u"}
+        )  # fmt: skip
+
+
 def test_notices_are_collected_every_few_seconds_or_never() -> None:
     key = {"SABAQ_SECRET_KEY": "k" * 40}
     assert Settings.from_env(key).notice_interval_seconds == 2

@@ -1,0 +1,372 @@
+"""The audit trail for staff and administrators: every administrative change (accounts, roles,
+the structure, API keys, webhooks, settings) with who made it, when, and the changed fields
+before and after — newest first, a page at a time, filtered by who, the kind of object, the
+action and a date range (days in the academy's zone), and exported as CSV or XLSX (cells
+escaped against formulas, as every report is)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import xlsxwriter  # type: ignore[import-untyped]
+from aiohttp import web
+
+from access.audit import Action, Actor, ActorKind, AuditQuery, AuditRecord, ObjectKind
+from access.models import User
+from attendance.export import Cell, csv_row, escape_cell
+from scheduler.errors import SchedulerError
+from scheduler.models import DEFAULT_TIMEZONE
+
+from ..core import keys, policy
+from ..core.http import LANG_KEY, XLSX, PageError, gettext_of, render, require_session
+from ..core.i18n import format_time
+from ..core.labels import role_labels
+from ..core.paging import fetch_page, page_number, pager
+
+routes = web.RouteTableDef()
+
+MAX_EXPORT = 50_000  # records in one file
+ZONE = DEFAULT_TIMEZONE  # the academy's
+
+
+def action_labels(_: Callable[[str], str]) -> dict[Action, str]:
+    return {
+        Action.CREATED: _("created"),
+        Action.CHANGED: _("changed"),
+        Action.ROLE_CHANGED: _("role or department changed"),
+        Action.DEACTIVATED: _("deactivated"),
+        Action.REACTIVATED: _("reactivated"),
+        Action.ARCHIVED: _("archived"),
+        Action.RESTORED: _("brought back"),
+        Action.REVOKED: _("revoked"),
+        Action.DISABLED: _("disabled"),
+        Action.PASSWORD_LINK: _("set-password link issued"),
+        Action.PASSWORD_CHANGED: _("password changed"),
+        Action.PASSWORD_SET: _("password set through a link"),
+        Action.IMPORTED: _("accounts imported"),
+        Action.SENT: _("mail sent to the HR service"),
+    }
+
+
+def kind_labels(_: Callable[[str], str]) -> dict[ObjectKind, str]:
+    return {
+        ObjectKind.ACCOUNT: _("Account"),
+        ObjectKind.INSTITUTE: _("Institute"),
+        ObjectKind.DEPARTMENT: _("Department"),
+        ObjectKind.AGENCY: _("Agency"),
+        ObjectKind.API_KEY: _("API key"),
+        ObjectKind.WEBHOOK: _("Webhook"),
+        ObjectKind.SETTINGS: _("Settings"),
+    }
+
+
+def actor_name(_: Callable[[str], str], a: Actor) -> str:
+    if a.kind is ActorKind.CLI:
+        return _("command line")
+    if a.kind is ActorKind.API_KEY:
+        return _("API key: {name}").replace("{name}", a.name or f"#{a.id}")
+    return a.name or f"#{a.id}"
+
+
+def field_labels(_: Callable[[str], str], kind: ObjectKind) -> dict[str, str]:
+    """The recorded fields, as the pages that change them name them."""
+    names = {
+        ObjectKind.INSTITUTE: _("Name of the institute"),
+        ObjectKind.DEPARTMENT: _("Name of the department"),
+        ObjectKind.AGENCY: _("Name of the agency"),
+        ObjectKind.API_KEY: _("Name (who uses it)"),
+    }
+    return {
+        "name": names.get(kind, "name"),
+        "login": _("Login"),
+        "full_name": _("Full name"),
+        "role": _("Role"),
+        "department_id": _("Department"),
+        "agency": _("Agency"),
+        "language": _("Language"),
+        "email": _("E-mail"),
+        "active": _("Active"),
+        "sessions_ended": _("Sessions ended"),
+        "valid_hours": _("Valid for, hours"),
+        "count": _("Accounts made"),
+        "roles": _("Roles"),
+        "first_id": _("First number"),
+        "last_id": _("Last number"),
+        "group_id": _("Group"),
+        "added_to_group": _("Added to the group"),
+        "director_id": _("Director"),
+        "head_id": _("Head of department"),
+        "institute_id": _("Institute"),
+        "archived": _("Archived"),
+        "contacts": _("HR service's addresses"),
+        "scopes": _("Scopes"),
+        "revoked": _("Revoked"),
+        "url": _("Endpoint"),
+        "disabled": _("Disabled"),
+        "late_after_minutes": _("Late after, minutes"),
+        "present_percent": _("Present if in the class for at least, %%").replace("%%", "%"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What the ids in records stand for, read once for a page or a file."""
+
+    people: dict[int, str]
+    departments: dict[int, str]
+    institutes: dict[int, str]
+    groups: dict[int, str]
+    roles: dict[str, str]
+    yes: str
+    no: str
+
+
+PEOPLE_FIELDS = ("director_id", "head_id")
+
+
+def names_for(request: web.Request, records: Sequence[AuditRecord]) -> Names:
+    _ = gettext_of(request)
+    people_ids = {
+        v
+        for r in records
+        for fields in (r.before, r.after)
+        for k, v in fields.items()
+        if k in PEOPLE_FIELDS and isinstance(v, int)
+    }
+    group_ids = {r.after["group_id"] for r in records if isinstance(r.after.get("group_id"), int)}
+    tt = request.app[keys.TIMETABLE]
+    groups: dict[int, str] = {}
+    for gid in group_ids:
+        try:
+            groups[gid] = tt.group(gid).name
+        except SchedulerError:
+            continue
+    return Names(
+        people={i: u.full_name for i, u in request.app[keys.ACCOUNTS].many(people_ids).items()},
+        departments={d.id: d.name for d in policy.departments(request)},
+        institutes={i.id: i.name for i in tt.institutes()},
+        groups=groups,
+        roles={r.value: label for r, label in role_labels(_).items()},
+        yes=_("Yes"),
+        no=_("No"),
+    )
+
+
+def value_text(name: str, value: Any, n: Names) -> str:
+    """A recorded value in words: people, departments and roles by name, not by number."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return n.yes if value else n.no
+    by_id = {"department_id": n.departments, "institute_id": n.institutes, "group_id": n.groups}
+    if name in PEOPLE_FIELDS:
+        by_id[name] = n.people
+    if name in by_id and isinstance(value, int):
+        return by_id[name].get(value, f"#{value}")
+    if name == "role" and isinstance(value, str):
+        return n.roles.get(value, value)
+    if isinstance(value, dict):
+        return ", ".join(f"{n.roles.get(k, k)}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def fields_text(fields: dict[str, Any], labels: dict[str, str], n: Names) -> str:
+    """A record's fields as one line: ``label: value; ...``."""
+    return "; ".join(f"{labels.get(k, k)}: {value_text(k, v, n)}" for k, v in fields.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    who: str = ""
+    kind: str = ""
+    action: str = ""
+    since: str = ""  # a day, YYYY-MM-DD, in the academy's zone
+    until: str = ""  # the last day included
+
+    def params(self) -> dict[str, str]:
+        pairs = (("who", self.who), ("kind", self.kind), ("action", self.action),
+                 ("from", self.since), ("to", self.until))  # fmt: skip
+        return {k: v for k, v in pairs if v}
+
+
+def _day(raw: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def day_start(day: date, zone: str = ZONE) -> float:
+    """The first moment of ``day`` in ``zone``, in seconds (UTC)."""
+    return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC).timestamp()
+
+
+def read_filters(request: web.Request) -> tuple[Filters, AuditQuery]:
+    """The filters of the query string, checked (400 naming what is wrong)."""
+    _ = gettext_of(request)
+    q = request.query
+    f = Filters(
+        q.get("who", "")[:40], q.get("kind", "")[:40], q.get("action", "")[:40],
+        q.get("from", "")[:10], q.get("to", "")[:10],
+    )  # fmt: skip
+    actor = Actor.parse_ref(f.who) if f.who else None
+    since, until = _day(f.since), _day(f.until)
+    if (
+        (f.who and actor is None)
+        or (f.kind and f.kind not in set(ObjectKind))
+        or (f.action and f.action not in set(Action))
+        or (f.since and since is None)
+        or (f.until and until is None)
+    ):
+        raise PageError(
+            400,
+            _("Choose who, what and the action from the lists, and give days as YYYY-MM-DD."),
+            "bad_filter",
+        )
+    if since is not None and until is not None and since > until:
+        raise PageError(400, _("The first day comes after the last one."), "bad_filter")
+    return f, AuditQuery(
+        actor=actor,
+        kind=ObjectKind(f.kind) if f.kind else None,
+        action=Action(f.action) if f.action else None,
+        since=day_start(since) if since else None,
+        until=day_start(until + timedelta(days=1)) if until else None,
+    )
+
+
+def require_reader(request: web.Request) -> User:
+    """A signed-in member of staff or administrator (403 for anyone else)."""
+    _ = gettext_of(request)
+    user = require_session(request).user
+    if not policy.reads_audit(user):
+        raise PageError(403, _("The audit trail is read by staff and administrators."), "forbidden")
+    return user
+
+
+@routes.get("/audit")
+async def audit_page(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    require_reader(request)
+    filters, query = read_filters(request)
+    store = request.app[keys.AUDIT]
+    found, total, page = fetch_page(
+        lambda limit, offset: store.find(query, limit, offset),
+        page_number(request.query.get("page", "1")),
+    )
+    actions, kinds = action_labels(_), kind_labels(_)
+    names = names_for(request, found)
+    return render(
+        request,
+        "audit.html",
+        {
+            "records": [
+                {
+                    "when": datetime.fromtimestamp(r.at, UTC),
+                    "who": actor_name(_, r.actor),
+                    "action": actions[r.action],
+                    "kind": kinds[r.kind],
+                    "object": r.object_label or ("" if r.object_id is None else f"#{r.object_id}"),
+                    "object_id": r.object_id,
+                    "before": fields_text(r.before, field_labels(_, r.kind), names),
+                    "after": fields_text(r.after, field_labels(_, r.kind), names),
+                }
+                for r in found
+            ],
+            "actors": [(a.ref, actor_name(_, a)) for a in store.actors()],
+            "kinds": [(k.value, label) for k, label in kinds.items()],
+            "actions": [(a.value, label) for a, label in actions.items()],
+            "f": filters,
+            "total": total,
+            "pager": pager("/audit", filters.params(), page, total),
+            "zone": ZONE,
+            "export": urlencode(filters.params()),
+        },
+    )
+
+
+def export_lines(
+    _: Callable[[str], str], records: Sequence[AuditRecord], lang: str, names: Names
+) -> list[list[Cell]]:
+    """The records as a file's rows, a header first; every cell escaped."""
+    actions, kinds = action_labels(_), kind_labels(_)
+    header = [
+        _("When ({zone})").replace("{zone}", ZONE), _("Who"), _("Action"), _("Object"),
+        _("Id"), _("Name"), _("Before"), _("After"),
+    ]  # fmt: skip
+    lines: list[list[Cell]] = [list(header)]
+    for r in records:
+        labels = field_labels(_, r.kind)
+        when = format_time(datetime.fromtimestamp(r.at, UTC), ZONE, lang, "yyyy-MM-dd HH:mm:ss")
+        lines.append([
+            when, actor_name(_, r.actor), actions[r.action], kinds[r.kind], r.object_id,
+            r.object_label, fields_text(r.before, labels, names),
+            fields_text(r.after, labels, names),
+        ])  # fmt: skip
+    return [[escape_cell(c) for c in line] for line in lines]
+
+
+def to_csv(lines: Sequence[Sequence[Cell]]) -> bytes:
+    """UTF-8 with a BOM (for Excel), each line made safe by the reports' ``csv_row``."""
+    return ("\ufeff" + "".join(csv_row(line) for line in lines)).encode("utf-8")
+
+
+def to_xlsx(lines: Sequence[Sequence[Cell]], sheet: str) -> bytes:
+    buf = io.BytesIO()
+    book: Any = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    ws = book.add_worksheet(sheet[:31])
+    bold = book.add_format({"bold": True})
+    for r, line in enumerate(lines):
+        for c, value in enumerate(line):
+            if isinstance(value, str):
+                ws.write_string(r, c, value, bold if r == 0 else None)
+            elif value is not None:
+                ws.write_number(r, c, value)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, 0, 20)
+    ws.set_column(1, 5, 18)
+    ws.set_column(6, 7, 50)
+    book.close()
+    return buf.getvalue()
+
+
+@routes.get("/audit.{fmt:(csv|xlsx)}")
+async def audit_download(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    require_reader(request)
+    _filters, query = read_filters(request)
+    records = list(request.app[keys.AUDIT].each(query, MAX_EXPORT))
+    lines = export_lines(_, records, request.get(LANG_KEY, "en"), names_for(request, records))
+    fmt = request.match_info["fmt"]
+    # Encoding many thousand rows takes a while: off the event loop (the media shares it).
+    loop = asyncio.get_running_loop()
+    if fmt == "csv":
+        body, ctype = await loop.run_in_executor(None, to_csv, lines), "text/csv; charset=utf-8"
+    else:
+        body, ctype = await loop.run_in_executor(None, to_xlsx, lines, _("Audit")), XLSX
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": ctype,
+            "Content-Disposition": f'attachment; filename="audit.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
