@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from scheduler.errors import BadCalendarDay
-from scheduler.models import check_day
+from scheduler.models import EARLIEST_DAY, LATEST_DAY, check_day
 from scheduler.workdays import MAX_DAY_NAME, DayKind, DaySource, YearDay
 
 from ..core import clock, keys
@@ -39,9 +39,10 @@ def asked_year(request: web.Request) -> int:
         return clock.utc_now(request).date().year
     try:
         year = int(raw)
-        check_day(date(year, 1, 1))
     except ValueError:
-        raise PageError(400, _("Give a year from 2000 to 2100."), "bad_year") from None
+        year = 0
+    if not EARLIEST_DAY.year <= year <= LATEST_DAY.year:  # (and no date() of a huge year)
+        raise PageError(400, _("Give a year from 2000 to 2100."), "bad_year")
     return year
 
 

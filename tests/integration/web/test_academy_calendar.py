@@ -95,7 +95,9 @@ async def test_staff_keep_the_calendar_everyone_reads_it_and_its_feed(
     assert served.app[keys.TIMETABLE].academy_calendar().day_off(date(2027, 3, 8)) is not None
     assert (await staff.post("/timetable/calendar/days/2027-03-08/remove")).status == 404
     assert (await student.post("/timetable/calendar/days/2027-09-01/remove")).status == 403
-    assert (await student.get("/timetable/calendar?year=1999")).status == 400
+    for year in ("1999", "2101", "-99999999999999999999", "9" * 30, "x"):
+        assert (await student.get(f"/timetable/calendar?year={year}")).status == 400
+        assert (await student.get(f"/api/v1/calendar?year={year}")).status == 400
 
 
 async def test_a_class_on_a_day_off_is_planned_only_when_confirmed_on_the_page(
