@@ -37,6 +37,7 @@ class ExcuseTimetable(Protocol):
         group_ids: tuple[int, ...],
         learner_ids: tuple[int, ...] = (),
         discipline: str = "",
+        on_day_off: bool = False,
     ) -> LiveClass: ...
 
 
@@ -152,9 +153,11 @@ def plan_makeup(
     ends_at: datetime,
     by: User,
     at: float,
+    on_day_off: bool = False,
 ) -> LiveClass:
     """An individual live class for the learner of an approved request, in the timetable and
-    under its conflict checks (``ClassConflict`` names the class in the way)."""
+    under its checks (``ClassConflict`` names the class in the way; the group active, the day
+    within its study period, a non-working day only if ``on_day_off`` confirms it)."""
     request = excuses.get(request_id)
     if request.status is not ExcuseStatus.APPROVED:
         raise NotApproved(f"Request {request_id} is {request.status}, not approved")
@@ -168,6 +171,7 @@ def plan_makeup(
         group_ids=(request.group_id,),
         learner_ids=(request.learner_id,),
         discipline=discipline,
+        on_day_off=on_day_off,
     )
     excuses.makeup_planned(request_id, c.id, by.id, by.full_name, at)
     return c

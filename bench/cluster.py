@@ -111,6 +111,7 @@ def open_control(path: Path, classes: int) -> Control:
             starts_at=start + timedelta(hours=2 * n),
             ends_at=start + timedelta(hours=2 * n, minutes=90),
             group_ids=(group_id,),
+            on_day_off=True,
         ).id
         for n in range(classes)
     ]

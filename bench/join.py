@@ -101,6 +101,7 @@ async def seed_bench_class(
         starts_at=now,
         ends_at=now + timedelta(hours=2),
         group_ids=(group_id,),
+        on_day_off=True,
     )
 
     def token(uid: int, role: ClassRole) -> str:

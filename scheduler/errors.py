@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -198,6 +198,55 @@ class ArchivedParent(SchedulerError, ValueError):
 
     def __init__(self) -> None:
         super().__init__("The institute is archived")
+
+
+# -- the academy calendar and the study period ----------------------------------------------------
+class NonWorkingDay(SchedulerError, ValueError):
+    """A class planned (or moved) onto a non-working day of the academy calendar without being
+    confirmed: the day and why it is off (a public holiday's or the staff's name for it)."""
+
+    code = "non_working_day"
+
+    def __init__(self, day: date, name: str) -> None:
+        self.day = day
+        self.name = name
+        super().__init__(f"{day} is a non-working day ({name}); confirm to plan on it")
+
+
+class OutsideStudyPeriod(SchedulerError, ValueError):
+    """A class of a group on a day outside the group's study period."""
+
+    code = "outside_study_period"
+
+    def __init__(self, group: str, day: date, starts_on: date | None, ends_on: date | None) -> None:
+        self.group = group
+        self.day = day
+        self.starts_on = starts_on
+        self.ends_on = ends_on
+        super().__init__(
+            f"{day} is outside the study period of group {group!r}"
+            f" ({starts_on or '…'} to {ends_on or '…'})"
+        )
+
+
+class GroupInactive(SchedulerError, ValueError):
+    """A class for a group that is not active."""
+
+    code = "group_inactive"
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        super().__init__(f"Group {group!r} is not active")
+
+
+class BadCalendarDay(SchedulerError, ValueError):
+    """A day of the academy calendar without a name, with a name too long, or out of range."""
+
+    code = "bad_calendar_day"
+
+    def __init__(self, longest: int) -> None:
+        self.longest = longest
+        super().__init__(f"Give a day within the timetable's years and a name of 1 to {longest}")
 
 
 class ArchivedDepartment(SchedulerError):

@@ -1,9 +1,11 @@
 """The monthly guarantee (clause 9): every active group has a live class every calendar month.
 
-One pass looks at each active group in each month from the current one to ``months_ahead``
-later (within the group's study period). A month with a held or a planned (or running) live
-online class is fine. Otherwise the pass plans one, in the first slot free for the group and a
-teacher of the group, on a working day within working hours, at least ``notice_days`` ahead;
+One pass looks at each active group in every month of its study period from the current one
+to the period's last (a group whose period has no end: to ``months_ahead`` months later). A
+month with a held or a planned (or running) live online class is fine. Otherwise the pass plans
+one, in the first slot free for the group and a teacher of the group, on a working day of the
+academy calendar (never a public holiday or a day off staff set; a working Saturday staff set
+is one) within working hours, inside the study period, at least ``notice_days`` ahead;
 if no such slot is left in the month, it raises an alert that staff see. Every action is
 logged with its reason. The pass is idempotent and never creates a conflict (it plans through
 the timetable's conflict checks). It also marks live classes whose end passed without ever
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from .errors import ClassConflict
+from .errors import ClassConflict, NonWorkingDay, OutsideStudyPeriod
 from .models import (
     ClassFormat,
     ClassKind,
@@ -29,6 +31,7 @@ from .models import (
 )
 from .planning import SABAQ, Actor, ClassSpec
 from .service import ClassStatuses, HeldEvidence, class_ended
+from .workdays import AcademyCalendar
 
 # A live online class in one of these settles its month (missed ones were marked first).
 SETTLING = frozenset({ClassStatus.HELD, ClassStatus.PLANNED, ClassStatus.LIVE})
@@ -58,6 +61,8 @@ class GuaranteeTimetable(MonthsView, ClassStatuses, Protocol):
     def groups(self) -> list[Group]: ...
 
     def teachers(self, group_id: int) -> list[int]: ...
+
+    def academy_calendar(self) -> AcademyCalendar: ...
 
     def groups_with_live_class(
         self, start: datetime, end: datetime, statuses: frozenset[ClassStatus]
@@ -94,7 +99,8 @@ class GuaranteeRules:
     class_minutes: int = 80
     step_minutes: int = 30
     notice_days: int = 2
-    months_ahead: int = 1  # the current month and this many after it
+    # A group whose study period has no end: the current month and this many after it.
+    months_ahead: int = 1
 
     def __post_init__(self) -> None:
         if not self.working_days or not self.working_days <= set(range(7)):
@@ -111,6 +117,7 @@ class MonthState(enum.StrEnum):
     GREEN = "green"  # a live class was held this month
     AMBER = "amber"  # none held yet, one planned (or running)
     RED = "red"  # none held or planned: an alert, or a month past without one
+    OUTSIDE = "outside"  # the month is outside the group's study period: nothing is owed
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +167,37 @@ def in_study_period(group: Group, first_day: date) -> bool:
     return not (group.ends_on and first_day > group.ends_on)
 
 
+MOST_MONTHS = 120  # a study period longer than ten years is looked at for its first ten
+
+
+def months_owed(group: Group, today: date, months_ahead: int) -> list[date]:
+    """The first days of the months of the group's study period from ``today``'s month on: to
+    the period's last month, or (no end set) ``months_ahead`` months after the current one."""
+    first = month_start(today)
+    if group.starts_on and month_start(group.starts_on) > first:
+        first = month_start(group.starts_on)
+    if group.ends_on:
+        last = month_start(group.ends_on)
+    else:
+        last = list(months(today, months_ahead + 1))[-1]
+    out: list[date] = []
+    day = first
+    while day <= last and len(out) < MOST_MONTHS:
+        out.append(day)
+        day = next_month(day)
+    return out
+
+
+def outside_reason(group: Group, first_day: date) -> str | None:
+    """Why the month is outside the group's study period ("before" or "after"), or None."""
+    last_day = next_month(first_day) - timedelta(days=1)
+    if group.starts_on and last_day < group.starts_on:
+        return "before"
+    if group.ends_on and first_day > group.ends_on:
+        return "after"
+    return None
+
+
 def month_states(
     timetable: MonthsView, group: Group, first_days: Sequence[date], now: datetime
 ) -> list[GroupMonth]:
@@ -188,6 +226,9 @@ def states_of_groups(
         row = out[group.id] = []
         for first in first_days:
             key = f"{first:%Y-%m}"
+            if not in_study_period(group, first):
+                row.append(GroupMonth(group.id, key, MonthState.OUTSIDE))
+                continue
             there = months_of.get(first, [])
             held = next((c for c, st in there if st is ClassStatus.HELD), None)
             planned = next(
@@ -226,34 +267,39 @@ class Guarantee:
         tt = self.timetable
         groups = [g for g in tt.groups() if g.active]
         open_alerts = tt.open_alerts([g.id for g in groups])
-        by_zone: dict[str, list[Group]] = {}
+        calendar = tt.academy_calendar()
+        # (zone, month) → the groups that owe it: one query per zone and month tells which
+        # groups are settled.
+        owing: dict[tuple[str, date], list[Group]] = {}
+        today_in: dict[str, date] = {}
         for g in groups:
-            by_zone.setdefault(g.timezone, []).append(g)
-        for zone_name, members in by_zone.items():
-            today = now.astimezone(zone(zone_name)).date()
-            for first in months(today, self.rules.months_ahead + 1):
-                key = f"{first:%Y-%m}"
-                # One query per zone and month tells which groups are settled.
-                settled = tt.groups_with_live_class(*_bounds(first, zone_name), SETTLING)
-                for group in members:
-                    if not in_study_period(group, first):
+            today = today_in.setdefault(g.timezone, now.astimezone(zone(g.timezone)).date())
+            for first in months_owed(g, today, self.rules.months_ahead):
+                owing.setdefault((g.timezone, first), []).append(g)
+        for (zone_name, first), members in sorted(owing.items(), key=lambda kv: kv[0][1]):
+            key = f"{first:%Y-%m}"
+            today = today_in[zone_name]
+            settled = tt.groups_with_live_class(*_bounds(first, zone_name), SETTLING)
+            for group in members:
+                if group.id not in settled:
+                    planned = self._plan(group, first, today, now, calendar)
+                    if planned is None:
+                        reason = ALERT_NO_SLOT if tt.teachers(group.id) else ALERT_NO_TEACHER
+                        if open_alerts.get((group.id, key)) != reason:
+                            tt.raise_alert(group.id, key, reason, now.timestamp())
+                            report.alerts.append((group.id, key, reason))
                         continue
-                    if group.id not in settled:
-                        planned = self._plan(group, first, today, now)
-                        if planned is None:
-                            reason = ALERT_NO_SLOT if tt.teachers(group.id) else ALERT_NO_TEACHER
-                            if open_alerts.get((group.id, key)) != reason:
-                                tt.raise_alert(group.id, key, reason, now.timestamp())
-                                report.alerts.append((group.id, key, reason))
-                            continue
-                        report.planned.append(planned)
-                    if (group.id, key) in open_alerts:
-                        tt.clear_alert(group.id, key, now.timestamp())
-                        report.cleared.append((group.id, key))
+                    report.planned.append(planned)
+                if (group.id, key) in open_alerts:
+                    tt.clear_alert(group.id, key, now.timestamp())
+                    report.cleared.append((group.id, key))
         return report
 
-    def _plan(self, group: Group, first: date, today: date, now: datetime) -> int | None:
-        """Plan a live class in the first free slot of the month, or None."""
+    def _plan(
+        self, group: Group, first: date, today: date, now: datetime, calendar: AcademyCalendar
+    ) -> int | None:
+        """Plan a live class in the first free slot of the month on a working day of the
+        academy calendar, or None."""
         tt, rules = self.timetable, self.rules
         teachers = tt.teachers(group.id)
         if not teachers:
@@ -269,7 +315,7 @@ class Guarantee:
         if group.ends_on:
             end_of_month = min(end_of_month, group.ends_on + timedelta(days=1))
         while day < end_of_month:
-            if day.weekday() in rules.working_days:
+            if calendar.is_working(day, rules.working_days):
                 moment = datetime.combine(day, rules.day_starts, tz)
                 closing = datetime.combine(day, rules.day_ends, tz)
                 while moment + length <= closing:
@@ -284,7 +330,7 @@ class Guarantee:
                                 c = tt.add_classes(
                                     [spec], by=SABAQ, reason=f"{PLANNED_NO_CLASS}:{first:%Y-%m}"
                                 )[0]
-                            except ClassConflict:
+                            except (ClassConflict, NonWorkingDay, OutsideStudyPeriod):
                                 continue
                             return c.id
                     moment += step

@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from .errors import ClassConflict, ClassTooLong, GroupNotReady, InvalidTransition
+from .errors import (
+    ClassConflict,
+    ClassTooLong,
+    GroupInactive,
+    GroupNotReady,
+    InvalidTransition,
+    OutsideStudyPeriod,
+)
 from .models import (
     LONGEST_CLASS,
     OCCUPYING,
@@ -24,6 +31,7 @@ from .models import (
     Programme,
     ProgrammeKind,
     check_day,
+    zone,
 )
 
 MAX_TEXT = 200  # characters of a class's title or discipline
@@ -100,6 +108,18 @@ def check_class(
     if stray:
         raise ValueError(f"Users {stray} are not members of the class's groups")
     return spec.draft()
+
+
+def check_group_day(group: Group, starts_at: datetime) -> date:
+    """A class of ``group`` starting at ``starts_at``: the group is active
+    (``GroupInactive``) and the class's day, in the group's zone, is inside its study period
+    (``OutsideStudyPeriod``). Returns that local day."""
+    if not group.active:
+        raise GroupInactive(group.name)
+    day = starts_at.astimezone(zone(group.timezone)).date()
+    if (group.starts_on and day < group.starts_on) or (group.ends_on and day > group.ends_on):
+        raise OutsideStudyPeriod(group.name, day, group.starts_on, group.ends_on)
+    return day
 
 
 def check_movable(c: LiveClass) -> None:

@@ -25,14 +25,17 @@ from .planning import (
     Actor,
     ClassSpec,
     check_class,
+    check_group_day,
     check_movable,
     conflict_window,
     first_conflict,
     moved,
 )
 from .sqlite_base import dt, ts
+from .sqlite_calendar import SqliteCalendar
 from .sqlite_changes import SqliteChangeLog
 from .sqlite_membership import SqliteMembership
+from .workdays import AcademyCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ def scope_clause(scope: ClassScope) -> tuple[str, list[object]]:
     return "(" + " OR ".join(clauses) + ")", args
 
 
-class SqliteClasses(SqliteMembership, SqliteChangeLog):
+class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
     # -- planning -----------------------------------------------------------------------------
     def add_class(
         self,
@@ -104,20 +107,32 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog):
         discipline: str = "",
         by: Actor = SABAQ,
         reason: str = "",
+        on_day_off: bool = False,
     ) -> LiveClass:
         """Plan a class; refused (``ClassConflict``) if it would put its teacher, a group or a
         learner in two classes at once. ``learner_ids`` makes it an individual class."""
         spec = ClassSpec(
             title, kind, format, teacher_id, starts_at, ends_at, group_ids, learner_ids, discipline
         )
-        return self.add_classes([spec], by=by, reason=reason)[0]
+        return self.add_classes([spec], by=by, reason=reason, on_day_off=on_day_off)[0]
 
     def add_classes(
-        self, specs: Sequence[ClassSpec], *, by: Actor = SABAQ, reason: str = ""
+        self,
+        specs: Sequence[ClassSpec],
+        *,
+        by: Actor = SABAQ,
+        reason: str = "",
+        on_day_off: bool = False,
     ) -> list[LiveClass]:
-        """Plan classes together (a recurring series): all of them, or — at the first conflict,
-        with the timetable or among themselves — none."""
+        """Plan classes together (a recurring series): all of them, or — at the first refusal
+        or conflict, with the timetable or among themselves — none. Each class's groups must be
+        active and have it within their study period (``GroupInactive``,
+        ``OutsideStudyPeriod``); a class on a non-working day of the academy calendar is
+        refused (``NonWorkingDay``) unless ``on_day_off`` confirms it."""
         drafts = [check_class(spec, self._teaches, self.members_of) for spec in specs]
+        calendar = self.academy_calendar()
+        for d in drafts:
+            self._check_day(d, calendar, on_day_off)
         for i, d in enumerate(drafts):
             conflict = self.find_conflict(
                 teacher_id=d.teacher_id,
@@ -168,6 +183,12 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog):
             [(cid, u) for u in dict.fromkeys(d.learner_ids)],
         )
         return cid
+
+    def _check_day(self, d: LiveClass, calendar: AcademyCalendar, on_day_off: bool) -> None:
+        """The class's groups are active and it falls in their study periods and, unless
+        confirmed, not on a non-working day (in each group's zone)."""
+        for g in d.group_ids:
+            calendar.check(check_group_day(self.group(g), d.starts_at), confirmed=on_day_off)
 
     def _teaches(self, teacher_id: int, group_id: int) -> bool:
         """The group exists (else ``GroupNotFound``) and the person teaches it."""
@@ -226,12 +247,20 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog):
         )
 
     def move_class(
-        self, class_id: int, starts_at: datetime, ends_at: datetime, *, by: Actor, reason: str
+        self,
+        class_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        by: Actor,
+        reason: str,
+        on_day_off: bool = False,
     ) -> LiveClass:
-        """Move a planned class to another time, under the same conflict checks."""
+        """Move a planned class to another time, under the same checks as planning it."""
         current = self.get_class(class_id)
         check_movable(current)
         new = moved(current, starts_at, ends_at)
+        self._check_day(new, self.academy_calendar(), on_day_off)
         conflict = self.find_conflict(
             teacher_id=new.teacher_id,
             group_ids=new.group_ids,

@@ -182,4 +182,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         END;
         """,
     ),
+    (
+        "scheduler_0008_academy_calendar",
+        """
+        -- Days staff set in the academy calendar: off (a moved day off, the academy's own) or
+        -- worked (a working Saturday, a public holiday worked). Public holidays are computed.
+        CREATE TABLE calendar_days (
+            day TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            by_id INTEGER REFERENCES users(id),
+            by_name TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        """,
+    ),
 )

@@ -157,6 +157,7 @@ def seed_into(
         starts_at=now,
         ends_at=now + timedelta(minutes=90),
         group_ids=(group.id,),
+        on_day_off=True,  # now, whatever the day is
     )
     c2 = tt.add_class(
         title="Гражданское право",
@@ -166,6 +167,7 @@ def seed_into(
         starts_at=now,
         ends_at=now + timedelta(minutes=90),
         group_ids=(other.id,),
+        on_day_off=True,
     )
     return Academy(teacher, other_teacher, ids, outsider, staff, group.id, c.id, c2.id)
 

@@ -65,6 +65,7 @@ def seed(
                     starts_at=start,
                     ends_at=start + timedelta(minutes=90),
                     group_ids=(group.id,),
+                    on_day_off=True,  # the demo's class starts now, on any day
                 )
                 return
             except ClassConflict as exc:  # an earlier demo class still holds its slot

@@ -53,6 +53,7 @@ MAX_PAGE = 200  # groups a page at most
 PageLimit = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 PageOffset = Annotated[int, Field(ge=0, le=10**9)]
 Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
+Year = Annotated[int, Field(ge=2000, le=2100)]
 
 
 class Request(BaseModel):
@@ -84,6 +85,8 @@ class Plan(Request):
     weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(max_length=7)] = []
     until: Date = ""
     except_: Annotated[list[Date], Field(max_length=400, alias="except")] = []
+    # Planned on a non-working day of the academy calendar only when this says so (else 409).
+    on_day_off: bool = False
 
 
 class Move(Request):
@@ -91,6 +94,7 @@ class Move(Request):
     start: Time
     end: Time
     reason: Annotated[str, Field(max_length=500)] = ""
+    on_day_off: bool = False  # moved onto a non-working day only when this says so
 
 
 class Cancel(Request):
@@ -140,6 +144,33 @@ class Alert(Response):
 
 class Alerts(Response):
     alerts: list[Alert]
+
+
+# The academy calendar
+
+
+class CalendarDay(Response):
+    day: Date
+    off: bool  # a non-working day
+    name: str  # in the reader's language (a public holiday's), or as staff wrote it
+    source: Literal["holiday", "staff"]
+    holiday: str | None = None  # the public holiday a day staff set overrides
+
+
+class CalendarYear(Response):
+    year: int
+    days: list[CalendarDay]
+
+
+class SetCalendarDay(Request):
+    day: Date
+    kind: Literal["day_off", "working_day"]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CalendarDayRemoved(Response):
+    day: Date
+    removed: bool
 
 
 # Join links

@@ -30,7 +30,7 @@ ERRORS = {
     404: "Not found",
     409: "In conflict with the timetable",
     413: "The body is larger than 64 KiB",
-    422: "The Idempotency-Key was used for another request",
+    422: "The Idempotency-Key was used for another request, or a day outside the study period",
     429: "Too many requests",
 }
 

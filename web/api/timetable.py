@@ -24,7 +24,7 @@ from ..core.alerts import reason_text
 from ..core.http import PageError, api_caller, gettext_of, idempotent
 from ..core.labels import conflict_message
 from ..pages.classes import EDITORS, OBSERVER_ROLES
-from ..pages.planning import PlanError, cancel, move, plan_from
+from ..pages.planning import DAY_REFUSALS, PlanError, cancel, confirmed, move, plan_from
 from ..pages.timetable import MAX_SPAN_DAYS, actor, may_see_group, may_see_teacher
 from . import models as api_models
 from .calls import json_body
@@ -182,9 +182,11 @@ def _plan_json(request: web.Request, by: Actor, body: dict[str, Any]) -> web.Res
         body = body | {"except": ",".join(body["except"])}
     try:
         specs, group = plan_from(request, body, weekdays=[str(d) for d in weekdays])
-        made = request.app[keys.TIMETABLE].add_classes(specs, by=by)
+        made = request.app[keys.TIMETABLE].add_classes(specs, by=by, on_day_off=confirmed(body))
     except PlanError as exc:
         raise PageError(400, str(exc), "bad_plan") from None
+    except DAY_REFUSALS as exc:
+        return day_refusal(request, PlanError.of(request, exc))
     except ClassConflict as exc:
         zone = request.app[keys.TIMETABLE].group(int(str(body.get("group_id")))).timezone
         return web.json_response(
@@ -219,6 +221,15 @@ async def plan_classes_json(request: web.Request) -> web.Response:
     return idempotent(request, raw, lambda: _plan_json(request, by, body))
 
 
+def day_refusal(request: web.Request, exc: PlanError) -> web.Response:
+    """A plan or move refused for its day: the code, the reason, and for a non-working day
+    the day and its name (sent again with ``"on_day_off": true`` it is planned)."""
+    error: dict[str, Any] = {"code": exc.code, "message": str(exc)}
+    if exc.day_off is not None:
+        error |= {"day": exc.day_off.day.isoformat(), "day_off": exc.day_off.name}
+    return web.json_response({"error": error}, status=exc.status)
+
+
 async def _change_json(
     request: web.Request,
     model: type[api_models.Request],
@@ -231,6 +242,8 @@ async def _change_json(
     try:
         c = change(request, by, body)
     except PlanError as exc:
+        if exc.code in {e.code for e in DAY_REFUSALS}:
+            return day_refusal(request, exc)
         raise PageError(exc.status, str(exc), code) from None
     zone = request.app[keys.TIMETABLE].group(c.group_ids[0]).timezone
     return web.json_response(class_json(c, zone))
@@ -241,7 +254,7 @@ async def _change_json(
     "moveClass",
     "Move a planned class (scope: schedule)",
     answers={200: ("Moved", api_models.Class)},
-    errors=(400, 401, 403, 404, 409, 413),
+    errors=(400, 401, 403, 404, 409, 413, 422),
     body=api_models.Move,
 )
 async def move_class_json(request: web.Request) -> web.Response:

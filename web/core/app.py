@@ -16,6 +16,7 @@ from streaming.signaling import create_signaling_app
 
 from ..api import admission as admission_api
 from ..api import audit as audit_api
+from ..api import calendar as calendar_api
 from ..api import classes as classes_api
 from ..api import excuses as excuses_api
 from ..api import groups as groups_api
@@ -27,6 +28,7 @@ from ..api import reports as reports_api
 from ..api import structure as structure_api
 from ..api import timetable as timetable_api
 from ..pages import (
+    academy_calendar,
     agencies,
     attendance,
     audit,
@@ -87,6 +89,7 @@ ROUTE_TABLES = (
     apikey_routes, classes_api.routes, groups_api.routes, guests_api.routes, ical_routes,
     structure.routes, agencies.routes, structure_api.routes,
     people_import.routes, people.routes, profile.routes, people_api.routes,
+    notices.routes, notices_api.routes, academy_calendar.routes, calendar_api.routes,
     notices.routes, notices_api.routes, audit.routes, audit_api.routes, mail_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]

@@ -11,21 +11,27 @@ from scheduler.errors import (
     AgencyNotFound,
     ArchivedDepartment,
     ArchivedParent,
+    BadCalendarDay,
     BadContactAddress,
     BadStructureName,
     ClassNotFound,
     ClassTooLong,
     DepartmentNotFound,
     EndsBeforeStart,
+    GroupInactive,
     GroupNotFound,
     InstituteNotFound,
+    NonWorkingDay,
     NoWeekdays,
+    OutsideStudyPeriod,
     PlannedInPast,
     RuleEndsBeforeStart,
     StructureNameTaken,
     TooManyOccurrences,
     WrongRoleFor,
 )
+
+from .labels import day_name
 
 Gettext = Callable[[str], str]
 
@@ -58,6 +64,25 @@ def _table(_: Gettext) -> dict[str, tuple[int, str]]:
             ),
         ),
         ArchivedParent.code: (409, _("The institute is archived: bring it back first.")),
+        NonWorkingDay.code: (
+            409,
+            _("{day} is a non-working day ({name}). Confirm to plan the class on it anyway."),
+        ),
+        OutsideStudyPeriod.code: (
+            422,
+            _(
+                "{day} is outside the study period of group {group} ({first} – {last}): its"
+                " classes are planned within it."
+            ),
+        ),
+        GroupInactive.code: (
+            409,
+            _("Group {group} is not active: classes are planned for active groups only."),
+        ),
+        BadCalendarDay.code: (
+            400,
+            _("Give a day of the years 2000 to 2100 and a name of 1 to {n} characters."),
+        ),
         ArchivedDepartment.code: (
             409,
             _("The department is archived, or its institute is: choose another or bring it back."),
@@ -69,8 +94,21 @@ def _table(_: Gettext) -> dict[str, tuple[int, str]]:
     }
 
 
-def _values(exc: Exception) -> dict[str, str]:
-    """The values an error's message is filled with."""
+def _values(exc: Exception, _: Gettext) -> dict[str, str]:
+    """The values an error's message is filled with, in the language of ``_``."""
+    if isinstance(exc, NonWorkingDay):
+        return {"day": exc.day.strftime("%d.%m.%Y"), "name": day_name(_, exc.name)}
+    if isinstance(exc, OutsideStudyPeriod):
+        return {
+            "day": exc.day.strftime("%d.%m.%Y"),
+            "group": exc.group,
+            "first": exc.starts_on.strftime("%d.%m.%Y") if exc.starts_on else "…",
+            "last": exc.ends_on.strftime("%d.%m.%Y") if exc.ends_on else "…",
+        }
+    if isinstance(exc, GroupInactive):
+        return {"group": exc.group}
+    if isinstance(exc, BadCalendarDay):
+        return {"n": str(exc.longest)}
     if isinstance(exc, TooManyOccurrences):
         return {"n": str(exc.limit)}
     if isinstance(exc, StructureNameTaken):
@@ -104,6 +142,6 @@ def status_of(exc: Exception) -> int:
 def message_of(_: Gettext, exc: Exception) -> str:
     """The error's message in the language of ``_``, with its values."""
     message = _table(_)[_code(exc)][1]
-    for name, value in _values(exc).items():
+    for name, value in _values(exc, _).items():
         message = message.replace("{" + name + "}", value)
     return message

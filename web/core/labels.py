@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from scheduler.errors import ClassConflict
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 
 from .http import gettext_of
+from .i18n import N_
 
 
 def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
@@ -74,3 +76,41 @@ def role_labels(_: Callable[[str], str]) -> dict[Role, str]:
         Role.STAFF: _("Staff of the academic methods unit"),
         Role.ADMIN: _("Administrator"),
     }
+
+
+# The public holidays' names as the ``holidays`` library gives them (English), translated here
+# so that every language reads them from one catalogue.
+HOLIDAY_NAMES = (
+    N_("New Year's Day"),
+    N_("Orthodox Christmas"),
+    N_("International Women's Day"),
+    N_("Constitution Day"),
+    N_("Nowruz Holiday"),
+    N_("Kazakhstan's People Solidarity Holiday"),
+    N_("Defender of the Fatherland Day"),
+    N_("Victory Day"),
+    N_("Capital Day"),
+    N_("Eid al-Adha"),
+    N_("Republic Day"),
+    N_("Independence Day"),
+    N_("First President Day"),
+)
+_SUBSTITUTED = re.compile(r"^Day off \(substituted from (\d\d)/(\d\d)/(\d{4})\)$")
+
+
+def day_name(_: Callable[[str], str], name: str) -> str:
+    """A non-working day's name in the reader's language: a public holiday's (the library's
+    English name, "(observed)" or "(estimated)" after it), or staff's words as they wrote them."""
+    moved = _SUBSTITUTED.match(name)
+    if moved:
+        month, day, year = moved.groups()
+        return _("Day off (moved from {day})").replace("{day}", f"{day}.{month}.{year}")
+    for suffix, words in (
+        (" (observed)", _("{name} (moved day off)")),
+        (" (estimated)", _("{name} (date estimated)")),
+    ):
+        if name.endswith(suffix):
+            base = name.removesuffix(suffix)
+            if base in HOLIDAY_NAMES:
+                return words.replace("{name}", _(base))
+    return _(name) if name in HOLIDAY_NAMES else name

@@ -197,7 +197,9 @@ class Settings:
     header_timeout_seconds: float = 15.0
     body_timeout_seconds: float = 30.0
     join_tokens_per_minute: int = 30
-    # The monthly guarantee: how often it runs (0: never), and where it may plan a class.
+    # The monthly guarantee: how often it runs (0: never), and where it may plan a class; it looks
+    # at every month of a study period, and at the current and this many months ahead for a
+    # group whose period has no end.
     guarantee_interval_seconds: float = 900.0
     guarantee_notice_days: int = 2
     guarantee_months_ahead: int = 1

@@ -44,6 +44,7 @@ from ..core.http import PageError, gettext_of, redirect, render, require_role, r
 from ..core.labels import class_status_labels, conflict_message, kind_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .admission import named_discipline
+from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
 
 log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()
@@ -51,7 +52,7 @@ routes = web.RouteTableDef()
 FILERS = frozenset({Role.STAFF, Role.ADMIN})  # they file requests and plan make-up classes
 MAX_TITLE = 200
 FILE_FIELDS = ("learner", "reason", "first_day", "last_day", "document", "details")
-MAKEUP_FIELDS = ("title", "discipline", "kind", "teacher_id", "day", "start", "end")
+MAKEUP_FIELDS = ("title", "discipline", "kind", "teacher_id", "day", "start", "end", "on_day_off")
 
 
 def reason_labels(_: Callable[[str], str]) -> dict[ExcuseReason, str]:
@@ -434,9 +435,14 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             ends_at=ends,
             by=user,
             at=clock.now(request),
+            on_day_off=confirmed(values),
         )
     except ClassConflict as exc:
         return _detail(request, conflict_message(request, exc, zone), 409, **values)
+    except DAY_REFUSALS as exc:  # a non-working day (to confirm), or outside the study period
+        refusal = PlanError.of(request, exc)
+        prompt = day_off_prompt(request, refusal.day_off) or ""
+        return _detail(request, str(refusal), refusal.status, **values, confirm_day_off=prompt)
     except NotApproved:
         return _detail(request, _("Make-up classes follow an approved request."), 409, **values)
     except ValueError:  # the learner left the group, or the teacher no longer teaches it

@@ -16,7 +16,7 @@ from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableActio
 
 from ..core import clock, keys, policy
 from ..core.http import PageError, gettext_of, require_session
-from ..core.labels import format_labels, kind_labels
+from ..core.labels import day_name, format_labels, kind_labels
 
 routes = web.RouteTableDef()
 
@@ -119,6 +119,37 @@ async def teacher_feed(request: web.Request) -> web.Response:
     ]
     zone = tt.group(classes[0].group_ids[0]).timezone if classes else "Asia/Almaty"
     return calendar(request, teacher.full_name, zone, classes)
+
+
+@routes.get("/ical/calendar/{ident:\\d{1,18}}/{token:[0-9a-f]{32}}.ics")
+async def days_off_feed(request: web.Request) -> web.Response:
+    """The academy calendar's non-working days, as all-day events (its URL is shown to everyone
+    signed in, on the calendar's page)."""
+    _check(request, "calendar")
+    _ = gettext_of(request)
+    now = clock.utc_now(request)
+    days = request.app[keys.TIMETABLE].academy_calendar()
+    cal = Calendar()
+    cal.add("prodid", "-//Sabaq//Academy calendar//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", _("Non-working days of the academy"))
+    for day, name in days.days_off((now - PAST).date(), (now + AHEAD).date()):
+        event = Event()
+        event.add("uid", f"day-off-{day:%Y%m%d}@sabaq")
+        event.add("dtstamp", now)
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        event.add("summary", day_name(_, name))
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    return web.Response(
+        body=cal.to_ical(),
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
 
 
 def may_subscribe(request: web.Request, kind: str, ident: int) -> bool:

@@ -16,9 +16,12 @@ from scheduler.errors import (
     ClassConflict,
     ClassTooLong,
     EndsBeforeStart,
+    GroupInactive,
     GroupNotReady,
     InvalidTransition,
+    NonWorkingDay,
     NoWeekdays,
+    OutsideStudyPeriod,
     PlannedInPast,
     RuleEndsBeforeStart,
     TooManyOccurrences,
@@ -39,7 +42,13 @@ from ..core import clock, keys, policy
 from ..core.alerts import reason_text
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_session
-from ..core.labels import class_status_labels, conflict_message, format_labels, kind_labels
+from ..core.labels import (
+    class_status_labels,
+    conflict_message,
+    day_name,
+    format_labels,
+    kind_labels,
+)
 from .admission import named_discipline
 from .classes import EDITORS
 from .timetable import MAX_REASON, MAX_TEXT, action_labels, actor, require_editor
@@ -53,13 +62,40 @@ class PlanError(Exception):
     """A plan that cannot be made, with the message to show."""
 
     status = 400
+    code = "bad_plan"
+    day_off: NonWorkingDay | None = None  # a non-working day the plan may be confirmed on
 
     @classmethod
     def of(cls, request: web.Request, exc: Exception) -> PlanError:
         """The domain's refusal (a code in the table of ``web.errors``), in the reader's words."""
         error = cls(message_of(gettext_of(request), exc))
         error.status = status_of(exc)
+        error.code = getattr(exc, "code", "bad_plan")
+        if isinstance(exc, NonWorkingDay):
+            error.day_off = exc
         return error
+
+
+# The day's refusals a plan or a move may meet: the page and the API say which and why.
+DAY_REFUSALS = (NonWorkingDay, OutsideStudyPeriod, GroupInactive)
+
+
+def confirmed(data: Mapping[str, Any]) -> bool:
+    """The plan is confirmed on a non-working day (a form's checkbox, or the API's flag)."""
+    value = data.get("on_day_off", False)
+    return value is True or str(value) in ("1", "on", "true")
+
+
+def day_off_prompt(request: web.Request, exc: NonWorkingDay | None) -> str | None:
+    """The confirmation a form asks for, naming the non-working day, or None."""
+    if exc is None:
+        return None
+    _ = gettext_of(request)
+    return (
+        _("Plan on {day} anyway, although it is a non-working day ({name})")
+        .replace("{day}", exc.day.strftime("%d.%m.%Y"))
+        .replace("{name}", day_name(_, exc.name))
+    )
 
 
 class PlanConflict(PlanError):
@@ -146,7 +182,11 @@ def plan_from(
 
 
 def _new_form(
-    request: web.Request, values: Mapping[str, Any], error: str | None = None, status: int = 200
+    request: web.Request,
+    values: Mapping[str, Any],
+    error: str | None = None,
+    status: int = 200,
+    day_off: NonWorkingDay | None = None,
 ) -> web.Response:
     _ = gettext_of(request)
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
@@ -173,6 +213,7 @@ def _new_form(
             ),
             "values": values,
             "error": error,
+            "confirm_day_off": day_off_prompt(request, day_off),
         },
         status,
     )
@@ -186,7 +227,7 @@ def _weekday_names(request: web.Request) -> list[tuple[int, str]]:
 
 PLAN_FIELDS = (
     "title", "discipline", "kind", "format", "group_id", "teacher_id", "day", "start", "end",
-    "repeat", "until", "except",
+    "repeat", "until", "except", "on_day_off",
 )  # fmt: skip
 
 
@@ -207,9 +248,14 @@ async def plan_classes(request: web.Request) -> web.StreamResponse:
     values["weekday"] = [str(d) for d in form.getall("weekday", [])]
     try:
         specs, group = plan_from(request, values, weekdays=values["weekday"])
-        made = request.app[keys.TIMETABLE].add_classes(specs, by=actor(user))
+        made = request.app[keys.TIMETABLE].add_classes(
+            specs, by=actor(user), on_day_off=confirmed(values)
+        )
     except PlanError as exc:
         return _new_form(request, values, str(exc), 400)
+    except DAY_REFUSALS as exc:
+        error = PlanError.of(request, exc)
+        return _new_form(request, values, str(error), error.status, error.day_off)
     except ClassConflict as exc:
         zone = request.app[keys.TIMETABLE].group(int(values["group_id"])).timezone
         return _new_form(request, values, conflict_message(request, exc, zone), 409)
@@ -218,7 +264,14 @@ async def plan_classes(request: web.Request) -> web.StreamResponse:
     return redirect(f"/timetable/groups/{group.id}?view=week&date={local}")
 
 
-def _class_card(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+def _class_card(
+    request: web.Request,
+    error: str | None = None,
+    status: int = 200,
+    day_off: NonWorkingDay | None = None,
+    asked: Mapping[str, Any] | None = None,
+) -> web.Response:
+    """The class card; ``asked`` (a move refused) fills the move form again as it was sent."""
     _ = gettext_of(request)
     user = require_session(request).user
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
@@ -246,6 +299,9 @@ def _class_card(request: web.Request, error: str | None = None, status: int = 20
             "local_day": c.starts_at.astimezone(tz).date().isoformat(),
             "local_start": c.starts_at.astimezone(tz).strftime("%H:%M"),
             "local_end": c.ends_at.astimezone(tz).strftime("%H:%M"),
+            "asked": {k: str(asked.get(k, "")) for k in ("day", "start", "end", "reason")}
+            if asked
+            else None,
             "changes": [
                 (
                     datetime.fromtimestamp(ch.at, UTC),
@@ -257,6 +313,7 @@ def _class_card(request: web.Request, error: str | None = None, status: int = 20
             ],
             "can_edit": user.role in EDITORS and c.status is ClassStatus.PLANNED,
             "error": error,
+            "confirm_day_off": day_off_prompt(request, day_off),
         },
         status,
     )
@@ -292,7 +349,11 @@ def move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
     except PlannedInPast as exc:
         raise PlanError.of(request, exc) from None
     try:
-        return tt.move_class(c.id, span.starts_at, span.ends_at, by=by, reason=reason)
+        return tt.move_class(
+            c.id, span.starts_at, span.ends_at, by=by, reason=reason, on_day_off=confirmed(data)
+        )
+    except DAY_REFUSALS as exc:
+        raise PlanError.of(request, exc) from None
     except ClassConflict as exc:
         raise PlanConflict(conflict_message(request, exc, zone)) from None
     except InvalidTransition:
@@ -319,9 +380,10 @@ def cancel(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClas
 async def move_class(request: web.Request) -> web.StreamResponse:
     user = require_editor(request)
     try:
-        c = move(request, actor(user), await request.post())
+        form = await request.post()
+        c = move(request, actor(user), form)
     except PlanError as exc:
-        return _class_card(request, str(exc), exc.status)
+        return _class_card(request, str(exc), exc.status, exc.day_off, form)
     return redirect(f"/timetable/classes/{c.id}")
 
 

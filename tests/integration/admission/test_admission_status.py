@@ -32,6 +32,7 @@ from attendance.marks import Mark, class_marks
 from attendance.reports import Totals
 from scheduler.errors import DisciplineInUse
 from scheduler.models import (
+    MIN_ADDITIONAL_GROUP,
     ClassFormat,
     ClassKind,
     ClassStatus,
@@ -148,6 +149,8 @@ def _programmes(tt: SqliteTimetable, academy: Academy) -> Programmes:
     tt.add_members(g2.id, academy.student_ids)
     tt.add_teacher(g1.id, academy.teacher_id)
     tt.add_teacher(g2.id, academy.teacher_id)
+    if len(academy.student_ids) >= MIN_ADDITIONAL_GROUP:  # its classes need it active
+        tt.set_active(g2.id, True)
     return Programmes(pg.id, criminal.id, civil.id, add.id, g1.id, g2.id)
 
 
@@ -211,6 +214,7 @@ def _add(
         title=f"{kind} {discipline}".strip(), kind=kind, format=ClassFormat.LIVE_ONLINE,
         teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(minutes=50),
         group_ids=(group_id,), learner_ids=learners, discipline=discipline,
+        on_day_off=True,  # the door, whatever the day
     )  # fmt: skip
 
 

@@ -256,7 +256,7 @@ async def test_classes_that_did_not_take_place_have_no_register(
         tt.add_class(
             title="Не состоялось", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
             teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(hours=1),
-            group_ids=(academy.group_id,),
+            group_ids=(academy.group_id,), on_day_off=True,  # 2 January is a holiday
         )  # fmt: skip
     staff = english(sign_in(academy.staff_id), served)
     s3 = academy.student_ids[2]

@@ -162,7 +162,8 @@ def build(
         try:
             c = tt.add_classes(
                 [ClassSpec("Сабақ", ClassKind.LECTURE, fmt, teachers[t], start,
-                           start + timedelta(minutes=minutes), (groups[g],))]
+                           start + timedelta(minutes=minutes), (groups[g],))],
+                on_day_off=True,  # what was planned before may sit on a holiday
             )[0]  # fmt: skip
         except ClassConflict:
             continue

@@ -318,6 +318,7 @@ async def test_the_calendar_feed_parses_back_with_the_same_classes_moves_and_can
         "group_id": academy.group_id, "teacher_id": academy.teacher_id,
         "day": monday.isoformat(), "start": "09:00", "end": "10:20", "repeat": "weekly",
         "weekdays": [0, 3], "until": (monday + timedelta(days=10)).isoformat(),
+        "on_day_off": True,  # the weeks may hold a public holiday (3 May 2027 does)
     }  # fmt: skip
     made = (await (await staff.post("/api/v1/classes", json=body)).json())["classes"]
     assert len(made) == 4
@@ -417,7 +418,7 @@ async def test_staff_switch_classes_online_and_teachers_and_students_are_told(
     c = tt.add_class(
         title="Тергеу тактикасы", kind=ClassKind.PRACTICAL, format=ClassFormat.IN_PERSON,
         teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(minutes=80),
-        group_ids=(academy.group_id,),
+        group_ids=(academy.group_id,), on_day_off=True,  # three days on may be a holiday
     )  # fmt: skip
     staff = english(sign_in(academy.staff_id), served)
     day = start.astimezone(zone(clock.zone)).date()
@@ -483,6 +484,7 @@ def test_emergency_switches_leave_the_past_alone_and_undo_respects_another_switc
         title="Алдағы", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
         teacher_id=a.teacher_id, starts_at=now + timedelta(days=2),
         ends_at=now + timedelta(days=2, hours=1), group_ids=(a.group_id,),
+        on_day_off=True,  # 2 January is a holiday
     )  # fmt: skip
     today = clock.today()
     week = tt.switch_online(today - timedelta(days=1), today + timedelta(days=6), [a.group_id],

@@ -142,7 +142,7 @@ def world(server: TestServer) -> World:
         return tt.add_class(
             title=title, kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
             teacher_id=teacher, starts_at=at, ends_at=at + timedelta(minutes=90),
-            group_ids=(group,),
+            group_ids=(group,), on_day_off=True,  # the mail, whatever the day
         ).id  # fmt: skip
 
     lesson("Уголовный процесс", academy.group_id, almaty(5, 12, 10), academy.teacher_id)

@@ -143,7 +143,8 @@ async def test_many_notices_page_newest_first(
     c = tt.get_class(academy.class_id)
     for n in range(1, 23):  # 22 moves: two pages of 20
         shift = timedelta(days=n)
-        tt.move_class(c.id, c.starts_at + shift, c.ends_at + shift, by=staff, reason=f"№{n}")
+        tt.move_class(c.id, c.starts_at + shift, c.ends_at + shift, by=staff, reason=f"№{n}",
+                      on_day_off=True)  # fmt: skip
     served.app[keys.NOTICES].collect()
     student = sign_in(academy.student_ids[0])
     first = await (await student.get("/notices")).text()

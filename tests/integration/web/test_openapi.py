@@ -50,6 +50,7 @@ async def test_every_operation_answers_as_documented(
         "title": "Криминалистика", "kind": "seminar", "format": "live_online",
         "group_id": academy.group_id, "teacher_id": academy.teacher_id,
         "day": monday.isoformat(), "start": "09:00", "end": "10:20",
+        "on_day_off": True,  # the wall clock's weeks may hold a public holiday
     }  # fmt: skip
     span = f"from={monday.isoformat()}&to={(monday + timedelta(days=6)).isoformat()}"
     checked: set[tuple[str, str]] = set()
@@ -105,7 +106,7 @@ async def test_every_operation_answers_as_documented(
         assert (await call("GET", teacher_tt, path))[0] == 200
         move = "/api/v1/classes/{class_id}/move"
         new_day = (monday + timedelta(days=1)).isoformat()
-        to = {"day": new_day, "start": "11:00", "end": "12:20"}
+        to = {"day": new_day, "start": "11:00", "end": "12:20", "on_day_off": True}
         assert (await call("POST", move, f"/api/v1/classes/{cid}/move", to))[0] == 200
         assert (await call("POST", move, f"/api/v1/classes/{cid}/move", {"day": "x"}))[0] == 400
         cancel = "/api/v1/classes/{class_id}/cancel"
@@ -306,10 +307,37 @@ async def test_every_operation_answers_as_documented(
         notices = "/api/v1/notices/unread"  # a person's (tests/integration/web/test_notices.py)
         assert (await call("GET", notices, notices))[0] == 403
         await _people(call, academy, reader)
+        await _calendar(call, reader)
         await _audit(call, reader)
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert checked == documented  # every operation of the document was exercised
+
+
+async def _calendar(call: Any, reader: str) -> None:
+    """The academy calendar: read with any key, changed with "schedule"."""
+    listed = "/api/v1/calendar"
+    status, year = await call("GET", listed, f"{listed}?year=2027")
+    assert status == 200
+    assert {"day": "2027-03-22", "off": True, "source": "holiday"}.items() <= next(
+        d for d in year["days"] if d["day"] == "2027-03-22"
+    ).items()
+    assert (await call("GET", listed, f"{listed}?year=1999"))[0] == 400
+    assert (await call("GET", listed, f"{listed}?year=2027", token=reader))[0] == 200
+    days = "/api/v1/calendar/days"
+    saturday = {"day": "2027-01-09", "kind": "working_day", "name": "Рабочая суббота"}
+    status, day = await call("PUT", days, days, saturday)
+    assert status == 200 and day == {
+        "day": "2027-01-09", "off": False, "name": "Рабочая суббота", "source": "staff",
+        "holiday": None,
+    }  # fmt: skip
+    assert (await call("PUT", days, days, saturday, reader))[0] == 403
+    assert (await call("PUT", days, days, saturday | {"kind": "holiday"}))[0] == 400
+    assert (await call("PUT", days, days, saturday | {"name": ""}))[0] == 400
+    assert (await call("DELETE", days, f"{days}?day=2027-01-09", token=reader))[0] == 403
+    assert (await call("DELETE", days, f"{days}?day=2027-01-09"))[0] == 200
+    assert (await call("DELETE", days, f"{days}?day=2027-01-09"))[0] == 404
+    assert (await call("DELETE", days, f"{days}?day=2027-02-30"))[0] == 400
 
 
 async def _people(call: Any, academy: Academy, reader: str) -> None:

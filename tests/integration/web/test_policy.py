@@ -503,6 +503,9 @@ def cases(w: World) -> list[Case]:
         Case("/groups/new", "/groups/new", ACADEMY, None),
         Case("/timetable/new", "/timetable/new", ACADEMY, None),
         Case("/timetable/emergency", "/timetable/emergency", ACADEMY, None),
+        # -- the academy calendar: everyone's to read (the days off are no one's secret)
+        Case("/timetable/calendar", "/timetable/calendar", every, None),
+        Case("/api/v1/calendar", "/api/v1/calendar", every, '"source": "holiday"'),
         Case("/excuses/new", "/excuses/new", ACADEMY, None),
         Case("/api-keys", "/api-keys", ACADEMY, None),
         Case("/webhooks", "/webhooks", ACADEMY, None),
@@ -529,6 +532,7 @@ UNSCOPED = {
     "/invite/{token}": "a guest's invite: the token is the capability",
     "/ical/groups/{ident}/{token}.ics": "a feed at a secret URL shown only to who sees the group",
     "/ical/teachers/{ident}/{token}.ics": "a feed at a secret URL shown only to who sees it all",
+    "/ical/calendar/{ident}/{token}.ics": "the academy's days off, at a URL shown to everyone",
     "/static": "static files",
     "/favicon.ico": "a redirect to the static icon",
     "/media/classes/{class_id}/ws": "signaling: a join token minted by the policy is the key",
