@@ -231,6 +231,11 @@ async def test_from_an_empty_database_to_a_live_class(
         ends = starts + timedelta(minutes=80)
         await staff.get_by_label("Ends", exact=True).fill(f"{ends:%H:%M}")
         await staff.get_by_role("button", name="Plan", exact=True).click()
+        confirm = staff.locator("input[name=on_day_off]")
+        await expect(confirm.or_(staff.locator("table.calendar"))).to_be_visible()
+        if await confirm.count():  # today is a day off (a holiday): planned all the same
+            await confirm.check()
+            await staff.get_by_role("button", name="Plan", exact=True).click()
         await expect(staff).to_have_url(re.compile(r"/timetable/groups/\d+"))
         (planned,) = tt.classes_of_group(group.id)
 
