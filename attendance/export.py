@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,13 +98,22 @@ def to_csv(table: Table) -> bytes:
     return ("\ufeff" + text).encode("utf-8")
 
 
-def to_xlsx(table: Table, sheet: str = "Attendance") -> bytes:
+def xlsx_of(
+    lines: Sequence[Sequence[Cell]],
+    sheet: str,
+    *,
+    bold_rows: Collection[int] = (0,),
+    freeze: tuple[int, int] = (1, 0),
+    widths: Sequence[tuple[int, int, int]] = (),
+) -> bytes:
+    """A workbook of one sheet: text stays text (no formulas, links or numbers guessed from
+    strings), numbers are numbers; ``bold_rows`` in bold, panes frozen at ``freeze``, column
+    ranges (first, last, width) as given."""
     buf = io.BytesIO()
     book: Any = xlsxwriter.Workbook(
         buf,
         {
             "in_memory": True,
-            # Text stays text: no formulas, no links, no numbers guessed from strings.
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
@@ -112,21 +121,30 @@ def to_xlsx(table: Table, sheet: str = "Attendance") -> bytes:
     )
     ws = book.add_worksheet(sheet[:31])
     bold = book.add_format({"bold": True})
-    lines = table.lines()
-    header_row = 1 + len(table.notes)
     for r, line in enumerate(lines):
         for c, value in enumerate(line):
             if value is None:
                 continue
             if isinstance(value, str):
-                ws.write_string(r, c, value, bold if r in (0, header_row) else None)
+                ws.write_string(r, c, value, bold if r in bold_rows else None)
             else:
                 ws.write_number(r, c, value)
-    ws.freeze_panes(header_row + 1, 1)
-    ws.set_column(0, 0, 32)
-    ws.set_column(1, max(1, len(table.header) - 1), 16)
+    ws.freeze_panes(*freeze)
+    for first, last, width in widths:
+        ws.set_column(first, last, width)
     book.close()
     return buf.getvalue()
+
+
+def to_xlsx(table: Table, sheet: str = "Attendance") -> bytes:
+    header_row = 1 + len(table.notes)
+    return xlsx_of(
+        table.lines(),
+        sheet,
+        bold_rows=(0, header_row),
+        freeze=(header_row + 1, 1),
+        widths=((0, 0, 32), (1, max(1, len(table.header) - 1), 16)),
+    )
 
 
 def read_heads(path: Path) -> list[ChainHead]:

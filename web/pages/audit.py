@@ -7,7 +7,6 @@ escaped against formulas, as every report is)."""
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,12 +14,11 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import xlsxwriter  # type: ignore[import-untyped]
 from aiohttp import web
 
 from access.audit import Action, Actor, ActorKind, AuditQuery, AuditRecord, ObjectKind
 from access.models import User
-from attendance.export import Cell, csv_row, escape_cell
+from attendance.export import Cell, csv_row, escape_cell, xlsx_of
 from scheduler.errors import SchedulerError
 from scheduler.models import DEFAULT_TIMEZONE
 
@@ -325,30 +323,7 @@ def to_csv(lines: Sequence[Sequence[Cell]]) -> bytes:
 
 
 def to_xlsx(lines: Sequence[Sequence[Cell]], sheet: str) -> bytes:
-    buf = io.BytesIO()
-    book: Any = xlsxwriter.Workbook(
-        buf,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    ws = book.add_worksheet(sheet[:31])
-    bold = book.add_format({"bold": True})
-    for r, line in enumerate(lines):
-        for c, value in enumerate(line):
-            if isinstance(value, str):
-                ws.write_string(r, c, value, bold if r == 0 else None)
-            elif value is not None:
-                ws.write_number(r, c, value)
-    ws.freeze_panes(1, 0)
-    ws.set_column(0, 0, 20)
-    ws.set_column(1, 5, 18)
-    ws.set_column(6, 7, 50)
-    book.close()
-    return buf.getvalue()
+    return xlsx_of(lines, sheet, widths=((0, 0, 20), (1, 5, 18), (6, 7, 50)))
 
 
 @routes.get("/audit.{fmt:(csv|xlsx)}")
