@@ -22,7 +22,14 @@ from typing import Any
 from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench.seminar_media import Counter, Level, Loop, LoopTrack, count_without_decoding
+from bench.seminar_media import (
+    Counter,
+    Level,
+    Loop,
+    LoopTrack,
+    count_rtp_frames,
+    count_without_decoding,
+)
 from streaming.aiortc_media import advertise_host_addresses
 
 
@@ -61,6 +68,7 @@ class Participant:
     granted: set[str] = field(default_factory=set)
     view_sent: bool = False
     errors: list[str] = field(default_factory=list)
+    rtp_level: bool = False  # count frames from RTP headers (``count_rtp_frames``)
 
     async def send(self, kind: str, **fields: Any) -> None:
         assert self.ws is not None
@@ -151,7 +159,11 @@ class Participant:
         if doc.get("source_role") == "host":
             self.stage = source
         await pc.setRemoteDescription(RTCSessionDescription(doc["sdp"], "offer"))
-        count_without_decoding(pc, self.counters.setdefault(source, Counter()))
+        counter = self.counters.setdefault(source, Counter())
+        if self.rtp_level:
+            count_rtp_frames(pc, counter)
+        else:
+            count_without_decoding(pc, counter)
         await pc.setLocalDescription(await pc.createAnswer())
         await self.send("answer", sdp=pc.localDescription.sdp, offer_id=doc["offer_id"])
         await self.send_view()
@@ -196,7 +208,12 @@ def _large_receive_buffers() -> None:
 
 
 def participants_process(
-    url: str, roles: list[Role], loops: Loops, expected: int, conn: Connection
+    url: str,
+    roles: list[Role],
+    loops: Loops,
+    expected: int,
+    conn: Connection,
+    rtp_level: bool = False,
 ) -> None:
     """A load-generator process: its participants, driven by the bench over ``conn``
     ("ready" when every participant sees every source; then "start" and "stop")."""
@@ -204,7 +221,7 @@ def participants_process(
     async def main() -> None:
         advertise_host_addresses(["127.0.0.1"])
         _large_receive_buffers()
-        people = [Participant(r, loops, expected) for r in roles]
+        people = [Participant(r, loops, expected, rtp_level=rtp_level) for r in roles]
         loop = asyncio.get_running_loop()
         async with ClientSession() as session:
             tasks = [asyncio.create_task(p.run(session, url)) for p in people]
