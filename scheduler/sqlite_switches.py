@@ -135,7 +135,10 @@ class SqliteSwitches(SqliteClasses):
             elif held and c.status is ClassStatus.PLANNED and c.format is ClassFormat.LIVE_ONLINE:
                 if cover is not None and cover in held:
                     continue
-                self._db.execute("DELETE FROM emergency_switch_classes WHERE class_id = ?", (cid,))
+                self._db.executemany(  # the lifted switches keep their history
+                    "DELETE FROM emergency_switch_classes WHERE switch_id = ? AND class_id = ?",
+                    [(sw.id, cid) for sw in held],
+                )
                 if cover is not None:  # moved into another switch's days: it holds it now
                     self._hold(cover.id, cid)
                     continue
