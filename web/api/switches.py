@@ -17,7 +17,7 @@ from scheduler.planning import Actor
 
 from ..core import keys
 from ..core.http import Caller, PageError, gettext_of
-from ..pages.timetable import actor
+from ..pages.timetable import MAX_REASON, actor
 from . import models as api_models
 from .calls import json_body, staff_or_portal
 from .openapi import operation
@@ -97,8 +97,8 @@ async def make_switch_json(request: web.Request) -> web.Response:
         raise PageError(400, _("Choose the groups, or all of them."), "bad_groups")
     reason = str(body["reason"]).strip()
     if not reason:
-        raise PageError(400, _("Give the reason (at most {n} characters).").replace("{n}", "500"),
-                        "bad_reason")  # fmt: skip
+        message = _("Give the reason (at most {n} characters).")
+        raise PageError(400, message.replace("{n}", str(MAX_REASON)), "bad_reason")
     tt = request.app[keys.TIMETABLE]
     for g in groups:
         tt.group(g)  # an unknown group: 404
