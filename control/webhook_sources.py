@@ -72,6 +72,8 @@ TIMETABLE_EVENTS = {
     TimetableAction.CANCELLED: "class.cancelled",
     TimetableAction.SWITCHED_ONLINE: "class.switched_online",
     TimetableAction.SWITCH_UNDONE: "class.switch_undone",
+    TimetableAction.SWITCH_MADE: "switch.made",
+    TimetableAction.SWITCH_LIFTED: "switch.lifted",
     TimetableAction.MISSED: "class.missed",
     TimetableAction.ALERT: "guarantee.alert",
 }
@@ -97,11 +99,19 @@ def timetable_shape(c: TimetableChange) -> Shape | None:
     event = TIMETABLE_EVENTS.get(c.action)
     if event is None:
         return None
-    lane = f"class:{c.class_id}" if c.class_id else f"group:{c.group_id}"
-    return event, c.class_id, lane, {
+    if c.class_id:
+        lane = f"class:{c.class_id}"
+    elif c.switch_id:
+        lane = f"switch:{c.switch_id}"
+    else:
+        lane = f"group:{c.group_id}"
+    payload: dict[str, Any] = {
         "class_id": c.class_id, "group_id": c.group_id, "by": c.by_name, "reason": c.reason,
         "at": c.at,
     }  # fmt: skip
+    if c.switch_id is not None:  # the emergency switch that made or undid the change
+        payload["switch_id"] = c.switch_id
+    return event, c.class_id, lane, payload
 
 
 def ledger_shape(le: LedgerEvent, chain_length: Callable[[int, int], int]) -> Shape | None:

@@ -207,6 +207,8 @@ class TimetableAction(enum.StrEnum):
     CANCELLED = "cancelled"
     SWITCHED_ONLINE = "switched_online"
     SWITCH_UNDONE = "switch_undone"
+    SWITCH_MADE = "switch_made"  # an emergency switch put in force (no class: the rule itself)
+    SWITCH_LIFTED = "switch_lifted"
     MISSED = "missed"
     ALERT = "alert"
 
@@ -220,11 +222,15 @@ class TimetableChange:
     class_id: int | None
     group_id: int | None
     reason: str
+    switch_id: int | None = None  # the emergency switch that made or undid the change
 
 
 @dataclass(frozen=True, slots=True)
 class EmergencySwitch:
-    """Clause 3: in an emergency or quarantine, in-person classes of a period go online."""
+    """Clause 3: in an emergency or quarantine, in-person classes of a period go online. While
+    it is in force (not lifted) it is a rule: an in-person class planned or moved into its days
+    for its groups goes online too. ``class_ids``: the classes it holds online (those it changed
+    and still does), which lifting it returns to in person."""
 
     id: int
     first_day: date  # inclusive, in each group's zone
@@ -236,6 +242,7 @@ class EmergencySwitch:
     class_ids: tuple[int, ...] = ()
     undone_at: float | None = None
     undone_by_name: str | None = None
+    by_id: int | None = None
 
     @property
     def active(self) -> bool:

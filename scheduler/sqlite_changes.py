@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from .models import TimetableAction, TimetableChange
 from .planning import Actor
 from .sqlite_base import SqliteStore
@@ -16,12 +18,14 @@ class SqliteChangeLog(SqliteStore):
         class_id: int | None,
         group_id: int | None,
         reason: str,
+        switch_id: int | None = None,
     ) -> None:
         """Log a change within the caller's transaction."""
         self._db.execute(
-            "INSERT INTO timetable_log (at, action, by_id, by_name, class_id, group_id, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, action.value, by.id, by.name, class_id, group_id, reason),
+            "INSERT INTO timetable_log"
+            " (at, action, by_id, by_name, class_id, group_id, reason, switch_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, action.value, by.id, by.name, class_id, group_id, reason, switch_id),
         )
 
     def log(
@@ -49,18 +53,7 @@ class SqliteChangeLog(SqliteStore):
             f"SELECT * FROM timetable_log WHERE {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
             (*params, limit),
         )
-        return [
-            TimetableChange(
-                r["at"],
-                TimetableAction(r["action"]),
-                r["by_id"],
-                r["by_name"],
-                r["class_id"],
-                r["group_id"],
-                r["reason"],
-            )
-            for r in rows.fetchall()
-        ]
+        return [_change(r) for r in rows.fetchall()]
 
     def changes_after(self, position: int, limit: int = 500) -> list[tuple[int, TimetableChange]]:
         """The changes logged after ``position``, oldest first, each with its position (for
@@ -71,15 +64,7 @@ class SqliteChangeLog(SqliteStore):
         return [
             (
                 r["id"],
-                TimetableChange(
-                    r["at"],
-                    TimetableAction(r["action"]),
-                    r["by_id"],
-                    r["by_name"],
-                    r["class_id"],
-                    r["group_id"],
-                    r["reason"],
-                ),
+                _change(r),
             )
             for r in rows.fetchall()
         ]
@@ -87,3 +72,16 @@ class SqliteChangeLog(SqliteStore):
     def last_change_id(self) -> int:
         """The position of the newest change logged (0: none)."""
         return int(self._db.execute("SELECT MAX(id) FROM timetable_log").fetchone()[0] or 0)
+
+
+def _change(r: sqlite3.Row) -> TimetableChange:
+    return TimetableChange(
+        r["at"],
+        TimetableAction(r["action"]),
+        r["by_id"],
+        r["by_name"],
+        r["class_id"],
+        r["group_id"],
+        r["reason"],
+        r["switch_id"],
+    )

@@ -128,7 +128,8 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
         or conflict, with the timetable or among themselves — none. Each class's groups must be
         active and have it within their study period (``GroupInactive``,
         ``OutsideStudyPeriod``); a class on a non-working day of the academy calendar is
-        refused (``NonWorkingDay``) unless ``on_day_off`` confirms it."""
+        refused (``NonWorkingDay``) unless ``on_day_off`` confirms it. An in-person class in
+        the days of an emergency switch in force for its groups is planned live online."""
         drafts = [check_class(spec, self._teaches, self.members_of) for spec in specs]
         calendar = self.academy_calendar()
         for d in drafts:
@@ -153,7 +154,12 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
                     self._db.execute("UPDATE classes SET series_id = ? WHERE id = ?", (cid, cid))
                 ids.append(cid)
                 self._log(at, TimetableAction.PLANNED, by, cid, d.group_ids[0], reason)
+            self._apply_switches(ids, at, by)
         return [self.get_class(i) for i in ids]
+
+    def _apply_switches(self, class_ids: Sequence[int], at: float, by: Actor) -> None:
+        """The emergency switches in force apply to classes just planned or moved (in the
+        caller's transaction); ``SqliteSwitches`` keeps them."""
 
     def _insert(self, d: LiveClass, series_id: int | None) -> int:
         """Write a checked class, its groups and learners (in the caller's transaction)."""
@@ -256,7 +262,8 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
         reason: str,
         on_day_off: bool = False,
     ) -> LiveClass:
-        """Move a planned class to another time, under the same checks as planning it."""
+        """Move a planned class to another time, under the same checks as planning it; the
+        switches in force apply at its new time."""
         current = self.get_class(class_id)
         check_movable(current)
         new = moved(current, starts_at, ends_at)
@@ -271,19 +278,21 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
         )
         if conflict is not None:
             raise conflict
+        at = self._clock()
         with self._db:
             self._db.execute(
                 "UPDATE classes SET starts_at = ?, ends_at = ? WHERE id = ? AND status = ?",
                 (ts(new.starts_at), ts(new.ends_at), class_id, ClassStatus.PLANNED.value),
             )
             self._log(
-                self._clock(),
+                at,
                 TimetableAction.MOVED,
                 by,
                 class_id,
                 current.group_ids[0],
                 reason or f"from {ts(current.starts_at)}",
             )
+            self._apply_switches([class_id], at, by)
         return self.get_class(class_id)
 
     def cancel_class(self, class_id: int, *, by: Actor, reason: str) -> LiveClass:

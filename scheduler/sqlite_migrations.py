@@ -197,4 +197,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "scheduler_0009_switches_in_force",
+        """
+        -- A switch is a rule in force until lifted: the log says which switch made a change.
+        ALTER TABLE timetable_log ADD COLUMN switch_id INTEGER REFERENCES emergency_switches(id);
+        CREATE INDEX emergency_switch_classes_class ON emergency_switch_classes(class_id);
+        """,
+    ),
 )

@@ -1,5 +1,8 @@
 """The emergency switch (clause 3) in SQLite: a period's planned in-person classes of some
-groups go live online, and back when it is undone."""
+groups go live online, and back when it is lifted. While in force a switch is a rule: an
+in-person class planned or moved into its days for its groups goes online too, and a class it
+holds online moved out of every switch's days goes back to in person. Each change is logged
+with the switch that made it (notices and webhooks follow the log)."""
 
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ class SqliteSwitches(SqliteClasses):
             )
             assert cur.lastrowid is not None
             sid = cur.lastrowid
+            self._log(at, TimetableAction.SWITCH_MADE, by, None, None, reason, sid)
             self._db.executemany(
                 "INSERT INTO emergency_switch_groups (switch_id, group_id) VALUES (?, ?)",
                 [(sid, g) for g in dict.fromkeys(group_ids)],
@@ -56,16 +60,20 @@ class SqliteSwitches(SqliteClasses):
                     "INSERT INTO emergency_switch_classes (switch_id, class_id) VALUES (?, ?)",
                     (sid, c.id),
                 )
-                self._log(at, TimetableAction.SWITCHED_ONLINE, by, c.id, c.group_ids[0], reason)
+                self._log(
+                    at, TimetableAction.SWITCHED_ONLINE, by, c.id, c.group_ids[0], reason, sid
+                )
         return self.switch(sid)
 
     def undo_switch(self, switch_id: int, *, by: Actor) -> EmergencySwitch:
-        """Classes the switch moved online and still planned go back to in person."""
+        """Lift the switch: the classes it holds online (it changed them) and still planned go
+        back to in person, unless another switch in force covers them; classes made live
+        online by hand stay so."""
         sw = self.switch(switch_id)
         if not sw.active:
             raise InvalidTransition(f"Emergency switch {switch_id} is already undone")
         at = self._clock()
-        others = [o for o in self.switches(limit=10_000) if o.active and o.id != switch_id]
+        others = [o for o in self.switches_in_force() if o.id != switch_id]
         with self._db:
             for cid in sw.class_ids:
                 c = self.get_class(cid)
@@ -82,12 +90,84 @@ class SqliteSwitches(SqliteClasses):
                         "UPDATE classes SET format = ? WHERE id = ?",
                         (ClassFormat.IN_PERSON.value, cid),
                     )
-                    self._log(at, TimetableAction.SWITCH_UNDONE, by, cid, c.group_ids[0], sw.reason)
+                    self._log(
+                        at,
+                        TimetableAction.SWITCH_UNDONE,
+                        by,
+                        cid,
+                        c.group_ids[0],
+                        sw.reason,
+                        switch_id,
+                    )
             self._db.execute(
                 "UPDATE emergency_switches SET undone_at = ?, undone_by_name = ? WHERE id = ?",
                 (at, by.name, switch_id),
             )
+            self._log(at, TimetableAction.SWITCH_LIFTED, by, None, None, sw.reason, switch_id)
         return self.switch(switch_id)
+
+    def _apply_switches(self, class_ids: Sequence[int], at: float, by: Actor) -> None:
+        """Classes just planned or moved (in the caller's transaction): an in-person one yet to
+        begin in the days of a switch in force for its groups goes live online, by that switch;
+        one a switch holds online that no switch in force covers any more goes back to in
+        person."""
+        in_force = self.switches_in_force()
+        if not in_force:
+            return
+        now = datetime.fromtimestamp(at, UTC)
+        for cid in class_ids:
+            c = self.get_class(cid)
+            cover = next((sw for sw in in_force if covers(sw, c, self._zone_of)), None)
+            held = [sw for sw in in_force if cid in sw.class_ids]
+            if cover is not None and switchable(c, now):
+                self._set_format(cid, ClassFormat.LIVE_ONLINE)
+                self._hold(cover.id, cid)
+                switcher = Actor(cover.by_id, cover.by_name)
+                self._log(
+                    at,
+                    TimetableAction.SWITCHED_ONLINE,
+                    switcher,
+                    cid,
+                    c.group_ids[0],
+                    cover.reason,
+                    cover.id,
+                )
+            elif held and c.status is ClassStatus.PLANNED and c.format is ClassFormat.LIVE_ONLINE:
+                if cover is not None and cover in held:
+                    continue
+                self._db.executemany(  # the lifted switches keep their history
+                    "DELETE FROM emergency_switch_classes WHERE switch_id = ? AND class_id = ?",
+                    [(sw.id, cid) for sw in held],
+                )
+                if cover is not None:  # moved into another switch's days: it holds it now
+                    self._hold(cover.id, cid)
+                    continue
+                self._set_format(cid, ClassFormat.IN_PERSON)
+                self._log(
+                    at,
+                    TimetableAction.SWITCH_UNDONE,
+                    by,
+                    cid,
+                    c.group_ids[0],
+                    held[0].reason,
+                    held[0].id,
+                )
+
+    def _set_format(self, class_id: int, format: ClassFormat) -> None:
+        self._db.execute("UPDATE classes SET format = ? WHERE id = ?", (format.value, class_id))
+
+    def _hold(self, switch_id: int, class_id: int) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO emergency_switch_classes (switch_id, class_id) VALUES (?, ?)",
+            (switch_id, class_id),
+        )
+
+    def switches_in_force(self) -> list[EmergencySwitch]:
+        """Switches not lifted, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM emergency_switches WHERE undone_at IS NULL ORDER BY id"
+        )
+        return [self._switch(r) for r in rows.fetchall()]
 
     def _zone_of(self, group_id: int) -> tzinfo:
         return zone(self.group(group_id).timezone)
@@ -121,6 +201,7 @@ class SqliteSwitches(SqliteClasses):
             class_ids=tuple(r[0] for r in classes),
             undone_at=row["undone_at"],
             undone_by_name=row["undone_by_name"],
+            by_id=row["by_id"],
         )
 
     def switches(self, limit: int = 100) -> list[EmergencySwitch]:

@@ -173,6 +173,33 @@ class CalendarDayRemoved(Response):
     removed: bool
 
 
+# Emergency switches (clause 3)
+class Switch(Response):
+    id: int
+    first_day: Date  # inclusive, in each group's time zone
+    last_day: Date
+    group_ids: list[int]  # empty: every group
+    reason: str
+    by: str
+    at: DateTime
+    in_force: bool  # not lifted: classes planned or moved into its days go online too
+    class_ids: list[int]  # the classes it holds online (lifting returns them to in person)
+    lifted_at: DateTime | None
+    lifted_by: str | None
+
+
+class Switches(Response):
+    switches: list[Switch]
+
+
+class NewSwitch(Request):
+    first_day: Date
+    last_day: Date
+    group_ids: Annotated[list[Id], Field(max_length=1000)] = []  # these groups, or
+    all_groups: bool = False  # every group (then no group_ids)
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 # Join links
 
 

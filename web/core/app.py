@@ -26,6 +26,7 @@ from ..api import openapi as openapi_api
 from ..api import people as people_api
 from ..api import reports as reports_api
 from ..api import structure as structure_api
+from ..api import switches as switches_api
 from ..api import timetable as timetable_api
 from ..pages import (
     academy_calendar,
@@ -90,6 +91,7 @@ ROUTE_TABLES = (
     structure.routes, agencies.routes, structure_api.routes,
     people_import.routes, people.routes, profile.routes, people_api.routes,
     notices.routes, notices_api.routes, academy_calendar.routes, calendar_api.routes,
+    switches_api.routes,
     notices.routes, notices_api.routes, audit.routes, audit_api.routes, mail_routes,
 )  # fmt: skip
 Role = Literal["serve", "control"]

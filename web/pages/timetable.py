@@ -49,6 +49,8 @@ def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
         TimetableAction.CANCELLED: _("Cancelled"),
         TimetableAction.SWITCHED_ONLINE: _("Switched to live online"),
         TimetableAction.SWITCH_UNDONE: _("Switch to online undone"),
+        TimetableAction.SWITCH_MADE: _("Emergency switch made"),
+        TimetableAction.SWITCH_LIFTED: _("Emergency switch lifted"),
         TimetableAction.MISSED: _("Missed"),
         TimetableAction.ALERT: _("Alert"),
     }

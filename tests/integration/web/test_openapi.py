@@ -309,6 +309,7 @@ async def test_every_operation_answers_as_documented(
         await _people(call, academy, reader)
         await _calendar(call, reader)
         await _audit(call, reader)
+        await _switches(call, academy, reader)
 
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert checked == documented  # every operation of the document was exercised
@@ -338,6 +339,26 @@ async def _calendar(call: Any, reader: str) -> None:
     assert (await call("DELETE", days, f"{days}?day=2027-01-09"))[0] == 200
     assert (await call("DELETE", days, f"{days}?day=2027-01-09"))[0] == 404
     assert (await call("DELETE", days, f"{days}?day=2027-02-30"))[0] == 400
+
+
+async def _switches(call: Any, academy: Academy, reader: str) -> None:
+    """Emergency switches: listed with "read", made and lifted with "schedule"."""
+    many, lift = "/api/v1/switches", "/api/v1/switches/{switch_id}/lift"
+    body = {"first_day": "2030-09-02", "last_day": "2030-09-06",
+            "group_ids": [academy.group_id], "reason": "карантин"}  # fmt: skip
+    status, sw = await call("POST", many, many, body)
+    assert status == 201 and sw["in_force"] and sw["group_ids"] == [academy.group_id]
+    assert (await call("POST", many, many, body, reader))[0] == 403
+    assert (await call("POST", many, many, body | {"group_ids": [999999]}))[0] == 404
+    assert (await call("POST", many, many, body | {"last_day": "2030-09-01"}))[0] == 400
+    status, listed = await call("GET", many, many, token=reader)
+    assert status == 200 and [s["id"] for s in listed["switches"]] == [sw["id"]]
+    path = f"{many}/{sw['id']}/lift"
+    assert (await call("POST", lift, path, token=reader))[0] == 403
+    status, lifted = await call("POST", lift, path)
+    assert status == 200 and not lifted["in_force"] and lifted["lifted_at"]
+    assert (await call("POST", lift, path))[0] == 409
+    assert (await call("POST", lift, f"{many}/999999/lift"))[0] == 404
 
 
 async def _people(call: Any, academy: Academy, reader: str) -> None:
