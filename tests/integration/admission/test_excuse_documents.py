@@ -234,6 +234,10 @@ async def test_only_those_who_see_the_request_download_its_documents(
             answer = await client.get(path)
             assert answer.status in (403, 404), (who, path, answer.status)
             assert scan not in await answer.read()
+    # Nobody but staff and the learner files: not the teacher, the head or the director.
+    for who in (academy.teacher_id, head, director):
+        answer = await sign_in(who).post("/excuses", data=form(academy.group_id, me, []))
+        assert answer.status == 403, who
     for who in (director, academy.staff_id, me):
         got = await sign_in(who).get(f"/excuses/{rid}/documents/1")
         assert got.status == 200 and await got.read() == scan, who
