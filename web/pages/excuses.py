@@ -320,9 +320,7 @@ def _read(f: IO[bytes], size: int) -> bytes:
     return f.read(size)
 
 
-async def uploads_of(
-    request: web.Request, files: Sequence[web.FileField], limits: Limits
-) -> list[Checked]:
+async def uploads_of(files: Sequence[web.FileField], limits: Limits) -> list[Checked]:
     """The files of a form, read and checked off the event loop (``DocumentRefused``)."""
     loop = asyncio.get_running_loop()
     if len(files) > limits.files:  # before reading any of them
@@ -394,7 +392,7 @@ async def _file(
         return _file_form(request, user, values, message, 400)
     limits = request.app[keys.SETTINGS].document_limits
     try:
-        checked = await uploads_of(request, files, limits)
+        checked = await uploads_of(files, limits)
         if user.role is Role.STUDENT and not checked:
             raise DocumentRefused(DocumentProblem.NONE)
     except DocumentRefused as exc:
