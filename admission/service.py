@@ -10,6 +10,7 @@ from typing import Protocol
 from access.models import Role, User
 from scheduler.models import ClassFormat, ClassKind, Group, Institute, LiveClass
 
+from .documents import ExcuseDocument
 from .errors import AdmissionError, NotApproved, NotTheDirector
 from .models import MAX_COMMENT, ExcuseReason, ExcuseRequest, ExcuseStatus, Sitting, excused
 
@@ -57,6 +58,7 @@ class Excuses(Protocol):
         by_id: int,
         by_name: str,
         at: float,
+        documents: Sequence[ExcuseDocument] = (),
     ) -> ExcuseRequest: ...
 
     def get(self, request_id: int) -> ExcuseRequest: ...
@@ -93,8 +95,10 @@ def file_request(
     details: str,
     by: User,
     at: float,
+    documents: Sequence[ExcuseDocument] = (),
 ) -> ExcuseRequest:
-    """File a learner's request on their behalf, to the director of their group's institute."""
+    """File a learner's request, by the learner or on their behalf, to the director of their
+    group's institute, with the documents already kept (their ``request_id`` is set here)."""
     if learner_id not in timetable.members(group_id):
         raise NotInGroup(f"User {learner_id} is not a member of group {group_id}")
     return excuses.file(
@@ -108,6 +112,7 @@ def file_request(
         by_id=by.id,
         by_name=by.full_name,
         at=at,
+        documents=documents,
     )
 
 

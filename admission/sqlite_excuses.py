@@ -4,12 +4,13 @@ a decision; its history only grows."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from access.sqlite_search import like, matches, searchable
 
+from .documents import DocumentKind, ExcuseDocument
 from .errors import AlreadyDecided, RequestNotFound
 from .models import ExcuseAction, ExcuseReason, ExcuseRequest, ExcuseStatus, ExcuseStep
 from .sqlite_base import SqliteStore
@@ -59,7 +60,9 @@ class SqliteExcuses(SqliteStore):
         by_id: int,
         by_name: str,
         at: float,
+        documents: Sequence[ExcuseDocument] = (),
     ) -> ExcuseRequest:
+        """A new pending request, its first step and its documents, in one transaction."""
         ExcuseRequest(
             0, learner_id, group_id, reason, first_day, last_day, document, details,
             ExcuseStatus.PENDING, by_id, at,
@@ -84,6 +87,14 @@ class SqliteExcuses(SqliteStore):
             )
             assert cur.lastrowid is not None
             self._step(cur.lastrowid, at, by_id, by_name, ExcuseAction.FILED, details)
+            self._db.executemany(
+                "INSERT INTO excuse_documents (request_id, n, name, kind, size, sha256,"
+                " stored_as) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (cur.lastrowid, n, d.name, d.kind.value, d.size, d.sha256, d.stored_as)
+                    for n, d in enumerate(documents, 1)
+                ],
+            )
         return self.get(cur.lastrowid)
 
     def _step(
@@ -109,6 +120,24 @@ class SqliteExcuses(SqliteStore):
         if row is None:
             raise RequestNotFound(f"No excuse request with id {request_id}")
         return _request(row)
+
+    def documents(self, request_id: int) -> list[ExcuseDocument]:
+        """The request's documents, in the order they were attached."""
+        rows = self._db.execute(
+            "SELECT * FROM excuse_documents WHERE request_id = ? ORDER BY n", (request_id,)
+        )
+        return [
+            ExcuseDocument(
+                request_id=r["request_id"],
+                n=r["n"],
+                name=r["name"],
+                kind=DocumentKind(r["kind"]),
+                size=r["size"],
+                sha256=r["sha256"],
+                stored_as=r["stored_as"],
+            )
+            for r in rows.fetchall()
+        ]
 
     def steps(self, request_id: int) -> list[ExcuseStep]:
         rows = self._db.execute(

@@ -111,4 +111,22 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX admission_refusals_learner ON admission_refusals(learner_id, id);
         """,
     ),
+    (
+        "admission_0004_excuse_documents",
+        """
+        -- The documents attached to an excuse request: kept as files under the data folder
+        -- (stored_as: a random name), described here.
+        CREATE TABLE excuse_documents (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES excuse_requests(id),
+            n INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            stored_as TEXT NOT NULL UNIQUE,
+            UNIQUE (request_id, n)
+        );
+        """,
+    ),
 )

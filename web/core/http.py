@@ -30,12 +30,21 @@ SESSION_COOKIE = "sabaq_session"
 CSRF_COOKIE = "sabaq_csrf"
 LANG_COOKIE = "sabaq_lang"
 MAX_BODY = 64 * 1024
+# Routes (by name) that take files larger than MAX_BODY: their bodies may hold the excuse
+# documents' total (settings) besides the form's fields.
+UPLOAD_ROUTES = frozenset({"excuse-file"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def too_large(_: Callable[[str], str]) -> str:
     return _("The request is too large: at most {n} KB.").replace("{n}", str(MAX_BODY // 1024))
+
+
+def upload_too_large(_: Callable[[str], str], limit: int) -> str:
+    return _("The files are too large: at most {n} MB in all.").replace(
+        "{n}", f"{limit / (1024 * 1024):.0f}"
+    )
 
 
 SESSION_KEY: web.RequestKey[Session | None] = web.RequestKey("session")

@@ -34,12 +34,14 @@ from .http import (
     MAX_BODY,
     SESSION_COOKIE,
     SESSION_KEY,
+    UPLOAD_ROUTES,
     PageError,
     error_response,
     gettext_of,
     json_error,
     session_of,
     too_large,
+    upload_too_large,
 )
 from .i18n import negotiate
 from .settings import Settings, is_loopback
@@ -309,11 +311,18 @@ def _writes(request: web.Request) -> bool:
 
 @web.middleware
 async def body_size(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A write whose declared body is over MAX_BODY is refused before it is read."""
+    """A write whose declared body is over MAX_BODY (an upload route's: MAX_BODY and the
+    documents' total) is refused before it is read."""
+    limit = MAX_BODY
+    if request.match_info.route.name in UPLOAD_ROUTES:  # documents: up to the settings' total
+        limit += request.app[keys.SETTINGS].excuse_total_bytes
     length = request.content_length
-    if _writes(request) and length is not None and length > MAX_BODY:
+    if _writes(request) and length is not None and length > limit:
         _ = gettext_of(request)
-        raise PageError(413, too_large(_), "too_large")
+        message = too_large(_) if limit == MAX_BODY else upload_too_large(_, limit)
+        raise PageError(413, message, "too_large")
+    if limit != MAX_BODY:
+        request = request.clone(client_max_size=limit)
     return await handler(request)
 
 
@@ -323,14 +332,19 @@ async def csrf_check(request: web.Request, handler: Handler) -> web.StreamRespon
     an API key: no cookie of the browser's is used by such a request."""
     if _writes(request) and request.get(API_KEY_KEY) is None:
         sent = request.headers.get("X-CSRF-Token", "")
+        form = None
         if not sent and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            sent = str((await request.post()).get("csrf_token", ""))
+            form = await request.post()
+            sent = str(form.get("csrf_token", ""))
         csrf = request[CSRF_KEY]
         if request[NEW_CSRF_KEY] or not hmac.compare_digest(sent.encode(), csrf.encode()):
             _ = gettext_of(request)
+            for upload in (form or {}).values():  # no handler will read (and close) them
+                if isinstance(upload, web.FileField):
+                    upload.file.close()
             raise PageError(
                 403,
                 _("The form has expired. Go back, reload the page and try again."),

@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from access.addresses import is_address
 from access.tokens import MIN_SECRET_BYTES
+from admission.documents import Limits
 
 
 class ConfigError(Exception):
@@ -196,6 +197,10 @@ class Settings:
     # its previous request: also how long an idle connection is kept), and then its body.
     header_timeout_seconds: float = 15.0
     body_timeout_seconds: float = 30.0
+    # The documents of an excuse request: how many files, how large each and all of them.
+    excuse_files: int = 5
+    excuse_file_bytes: int = 5 * 1024 * 1024
+    excuse_total_bytes: int = 15 * 1024 * 1024
     join_tokens_per_minute: int = 30
     # The monthly guarantee: how often it runs (0: never), and where it may plan a class; it looks
     # at every month of a study period, and at the current and this many months ahead for a
@@ -221,6 +226,13 @@ class Settings:
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not 1 <= self.excuse_files <= 20 or not (
+            0 < self.excuse_file_bytes <= self.excuse_total_bytes <= 100 * 1024 * 1024
+        ):
+            raise ConfigError(
+                "SABAQ_EXCUSE_FILES is 1 to 20, and SABAQ_EXCUSE_FILE_BYTES is at most"
+                " SABAQ_EXCUSE_TOTAL_BYTES, itself at most 100 MB"
+            )
         if len(self.secret_key) < MIN_SECRET_BYTES:
             raise ConfigError(f"SABAQ_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
         if not is_loopback(self.host) and not (self.tls_cert and self.tls_key):
@@ -267,6 +279,16 @@ class Settings:
     @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+    @property
+    def document_limits(self) -> Limits:
+        return Limits(self.excuse_files, self.excuse_file_bytes, self.excuse_total_bytes)
+
+    @property
+    def documents_dir(self) -> Path:
+        """The excuse requests' documents (outside the static files; served only through the
+        policy)."""
+        return self.data_dir / "excuse-documents"
 
     @property
     def tls(self) -> bool:
@@ -320,6 +342,9 @@ class Settings:
             signin_wait_seconds=_number(env, "SABAQ_SIGNIN_WAIT_SECONDS", 1),
             header_timeout_seconds=_number(env, "SABAQ_HEADER_TIMEOUT_SECONDS", 15),
             body_timeout_seconds=_number(env, "SABAQ_BODY_TIMEOUT_SECONDS", 30),
+            excuse_files=int(_number(env, "SABAQ_EXCUSE_FILES", 5)),
+            excuse_file_bytes=int(_number(env, "SABAQ_EXCUSE_FILE_BYTES", 5 * 1024 * 1024)),
+            excuse_total_bytes=int(_number(env, "SABAQ_EXCUSE_TOTAL_BYTES", 15 * 1024 * 1024)),
             join_tokens_per_minute=int(_number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),
             guarantee_interval_seconds=_number(
                 env, "SABAQ_GUARANTEE_INTERVAL_SECONDS", 900, zero=True

@@ -3,18 +3,31 @@ director decides, and on an approved request staff plan individual make-up class
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import IO, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission import service
+from admission.disk_documents import DiskDocuments
+from admission.documents import (
+    Checked,
+    DocumentProblem,
+    DocumentRefused,
+    ExcuseDocument,
+    Limits,
+    Upload,
+    check_documents,
+)
 from admission.errors import (
     AlreadyDecided,
     DisciplineNotNamed,
@@ -32,6 +45,7 @@ from admission.models import (
     ExcuseStatus,
 )
 from admission.sqlite_excuses import ExcuseQuery
+from admission.status import current
 from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
 from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
@@ -41,7 +55,7 @@ from scheduler.timing import check_to_come
 from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
-from ..core.labels import class_status_labels, conflict_message, kind_labels
+from ..core.labels import class_status_labels, conflict_message, kind_labels, not_admitted_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .admission import named_discipline
 from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
@@ -50,6 +64,9 @@ log = logging.getLogger("sabaq.web.excuses")
 routes = web.RouteTableDef()
 
 FILERS = frozenset({Role.STAFF, Role.ADMIN})  # they file requests and plan make-up classes
+# ... and a learner files their own (clause 12: "on the learner's request").
+SELF_FILERS = FILERS | {Role.STUDENT}
+DOCUMENTS = "documents"  # the form's file field (several files)
 MAX_TITLE = 200
 FILE_FIELDS = ("learner", "reason", "first_day", "last_day", "document", "details")
 MAKEUP_FIELDS = ("title", "discipline", "kind", "teacher_id", "day", "start", "end", "on_day_off")
@@ -154,7 +171,8 @@ async def excuses_index(request: web.Request) -> web.Response:
             # where it would begin (the first for the waiting, the last for the decided).
             "pending": [x for x in rows if x["r"].status is ExcuseStatus.PENDING],
             "decided": [x for x in rows if x["r"].status is not ExcuseStatus.PENDING],
-            "can_file": user.role in FILERS,
+            "can_file": user.role in SELF_FILERS,
+            "self_filing": user.role is Role.STUDENT,
             "search": query.search,
             "status": status,
             "pager": pager("/excuses", {"q": query.search, "status": status}, page, total),
@@ -162,10 +180,13 @@ async def excuses_index(request: web.Request) -> web.Response:
     )
 
 
-def _learner_choices(request: web.Request) -> list[tuple[str, str]]:
-    """("group:user", "Name — Group") for every learner of every group, by group and name."""
+def _learner_choices(request: web.Request, user: User) -> list[tuple[str, str]]:
+    """("group:user", "Name — Group") for every learner of every group, by group and name;
+    a learner's own groups only for a learner filing for themselves."""
     accounts, tt = request.app[keys.ACCOUNTS], request.app[keys.TIMETABLE]
     out: list[tuple[str, str]] = []
+    if user.role is Role.STUDENT:
+        return [(f"{g.id}:{user.id}", g.name) for g in tt.groups_of_member(user.id)]
     for g in tt.groups():
         people = accounts.many(tt.members(g.id))
         for u in sorted(people.values(), key=lambda u: u.full_name.casefold()):
@@ -174,22 +195,35 @@ def _learner_choices(request: web.Request) -> list[tuple[str, str]]:
 
 
 def _file_form(
-    request: web.Request, values: dict[str, str], error: str | None = None, status: int = 200
+    request: web.Request,
+    user: User,
+    values: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
 ) -> web.Response:
     _ = gettext_of(request)
+    limits = request.app[keys.SETTINGS].document_limits
     return render(
         request,
         "excuse_new.html",
         {
-            "learners": _learner_choices(request),
+            "learners": _learner_choices(request, user),
+            "self_filing": user.role is Role.STUDENT,
             "reasons": list(reason_labels(_).items()),
             "values": values,
             "error": error,
             "max_document": MAX_DOCUMENT,
             "max_details": MAX_DETAILS,
+            "max_files": limits.files,
+            "max_file_mb": _mb(limits.file_bytes),
+            "max_total_mb": _mb(limits.total_bytes),
         },
         status,
     )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):g}"
 
 
 def _require_filer(request: web.Request) -> User:
@@ -197,10 +231,17 @@ def _require_filer(request: web.Request) -> User:
     return require_role(request, FILERS, _("Excuse requests are filed by staff."))
 
 
+def _require_self_filer(request: web.Request) -> User:
+    _ = gettext_of(request)
+    return require_role(
+        request, SELF_FILERS, _("Excuse requests are filed by the student or by staff.")
+    )
+
+
 @routes.get("/excuses/new")
 async def excuse_form(request: web.Request) -> web.Response:
-    _require_filer(request)
-    return _file_form(request, dict.fromkeys(FILE_FIELDS, ""))
+    user = _require_self_filer(request)
+    return _file_form(request, user, dict.fromkeys(FILE_FIELDS, ""))
 
 
 class Refused(ValueError):
@@ -208,10 +249,11 @@ class Refused(ValueError):
 
 
 def fields(
-    request: web.Request, values: Mapping[str, str]
+    request: web.Request, values: Mapping[str, str], attached: Sequence[str] = ()
 ) -> tuple[ExcuseReason, date, date, str, str]:
     """A request's reason, days, document and details, checked (``Refused`` says what is
-    wrong)."""
+    wrong). With documents ``attached`` (their names), the document's description may be left
+    out: their names stand for it."""
     _ = gettext_of(request)
     try:
         reason = ExcuseReason(values["reason"])
@@ -229,6 +271,8 @@ def fields(
     if last < first or last - first > timedelta(days=365):
         raise Refused(_("The last day comes after the first, within a year."))
     document, details = values["document"].strip(), values["details"].strip()
+    if not document and attached:
+        document = "; ".join(attached)[:MAX_DOCUMENT]
     if not document or len(document) > MAX_DOCUMENT or len(details) > MAX_DETAILS:
         raise Refused(
             _(
@@ -241,22 +285,125 @@ def fields(
     return reason, first, last, document, details
 
 
-@routes.post("/excuses")
+def document_message(_: Callable[[str], str], exc: DocumentRefused, limits: Limits) -> str:
+    """Why the documents are refused, naming the file, in the reader's language."""
+    match exc.problem:
+        case DocumentProblem.NONE:
+            text = _("Attach the supporting documents (PDF, JPEG or PNG).")
+        case DocumentProblem.TOO_MANY:
+            text = _("Attach at most {n} files.")
+        case DocumentProblem.TOO_LARGE:
+            text = _("The file {name} is larger than {mb} MB.")
+        case DocumentProblem.TOTAL_TOO_LARGE:
+            text = _("The files take more than {mb} MB in all.")
+        case DocumentProblem.EMPTY:
+            text = _("The file {name} is empty.")
+        case DocumentProblem.WRONG_TYPE:
+            text = _(
+                "The file {name} is not a PDF, JPEG or PNG document (by its content, or its"
+                " name says another type)."
+            )
+        case DocumentProblem.BAD_NAME:
+            text = _("The name of the file {name} cannot be read: rename it and attach it again.")
+    mb = _mb(
+        limits.total_bytes if exc.problem is DocumentProblem.TOTAL_TOO_LARGE else limits.file_bytes
+    )
+    return (
+        text.replace("{n}", str(limits.files))
+        .replace("{mb}", mb)
+        .replace("{name}", f"«{exc.name}»")
+    )
+
+
+def _read(f: IO[bytes], size: int) -> bytes:
+    f.seek(0)
+    return f.read(size)
+
+
+async def uploads_of(files: Sequence[web.FileField], limits: Limits) -> list[Checked]:
+    """The files of a form, read and checked off the event loop (``DocumentRefused``)."""
+    loop = asyncio.get_running_loop()
+    if len(files) > limits.files:  # before reading any of them
+        raise DocumentRefused(DocumentProblem.TOO_MANY)
+    uploads = []
+    for f in files:
+        data = await loop.run_in_executor(None, _read, f.file, limits.file_bytes + 1)
+        uploads.append(Upload(f.filename, data))
+    return await loop.run_in_executor(None, lambda: check_documents(uploads, limits, needed=False))
+
+
+async def keep(disk: DiskDocuments, checked: Sequence[Checked]) -> list[ExcuseDocument]:
+    """Write the documents to disk (in an executor); on a failure none is left behind."""
+    loop = asyncio.get_running_loop()
+    kept: list[ExcuseDocument] = []
+    try:
+        for n, c in enumerate(checked, 1):
+            name = await loop.run_in_executor(None, disk.keep, c.data)
+            kept.append(ExcuseDocument(0, n, c.name, c.kind, c.size, c.sha256, name))
+    except BaseException:
+        await forget(disk, kept)
+        raise
+    return kept
+
+
+async def forget(disk: DiskDocuments, kept: Sequence[ExcuseDocument]) -> None:
+    loop = asyncio.get_running_loop()
+    for d in kept:
+        await loop.run_in_executor(None, disk.remove, d.stored_as)
+
+
+def documents_store(request: web.Request) -> DiskDocuments:
+    return DiskDocuments(request.app[keys.SETTINGS].documents_dir)
+
+
+@routes.post("/excuses", name="excuse-file")
 async def excuse_file(request: web.Request) -> web.StreamResponse:
-    _ = gettext_of(request)
-    staff = _require_filer(request)
+    """A request filed by staff for a learner, or by a learner for themselves, with 0 to N
+    documents (a learner: at least one). Nothing is kept unless all of it is right."""
+    user = _require_self_filer(request)
     form = await request.post()
+    try:
+        return await _file(request, user, form)
+    finally:  # the uploads' temporary files
+        loop = asyncio.get_running_loop()
+        for f in form.values():
+            if isinstance(f, web.FileField):
+                await loop.run_in_executor(None, f.file.close)
+
+
+async def _file(
+    request: web.Request, user: User, form: MultiDictProxy[str | bytes | bytearray | web.FileField]
+) -> web.StreamResponse:
+    _ = gettext_of(request)
     values = {k: str(form.get(k, "")) for k in FILE_FIELDS}
+    files = [
+        f
+        for f in form.getall(DOCUMENTS, [])
+        if isinstance(f, web.FileField) and f.filename  # an empty file input sends no name
+    ]
     try:
         group_id, learner_id = (int(x) for x in values["learner"].split(":"))
         if not (0 < group_id < 2**62 and 0 < learner_id < 2**62):
             raise ValueError
+        if user.role is Role.STUDENT and learner_id != user.id:
+            raise ValueError  # a learner files only their own request
     except ValueError:
-        return _file_form(request, values, _("Choose the student."), 400)
+        message = _("Choose your group.") if user.role is Role.STUDENT else _("Choose the student.")
+        return _file_form(request, user, values, message, 400)
+    limits = request.app[keys.SETTINGS].document_limits
     try:
-        reason, first, last, document, details = fields(request, values)
+        checked = await uploads_of(files, limits)
+        if user.role is Role.STUDENT and not checked:
+            raise DocumentRefused(DocumentProblem.NONE)
+    except DocumentRefused as exc:
+        log.info("excuse documents refused for learner %s: %s", learner_id, exc)
+        return _file_form(request, user, values, document_message(_, exc, limits), 400)
+    try:
+        reason, first, last, document, details = fields(request, values, [c.name for c in checked])
     except Refused as exc:
-        return _file_form(request, values, str(exc), 400)
+        return _file_form(request, user, values, str(exc), 400)
+    disk = documents_store(request)
+    kept = await keep(disk, checked)
     try:
         r = service.file_request(
             request.app[keys.EXCUSES],
@@ -268,13 +415,51 @@ async def excuse_file(request: web.Request) -> web.StreamResponse:
             last_day=last,
             document=document,
             details=details,
-            by=staff,
+            by=user,
             at=clock.now(request),
+            documents=kept,
         )
     except service.NotInGroup:
-        return _file_form(request, values, _("Choose the student."), 400)
-    log.info("excuse request %s filed by %s for learner %s", r.id, staff.id, learner_id)
+        await forget(disk, kept)
+        message = _("Choose your group.") if user.role is Role.STUDENT else _("Choose the student.")
+        return _file_form(request, user, values, message, 400)
+    except BaseException:
+        await forget(disk, kept)
+        raise
+    log.info(
+        "excuse request %s filed by %s for learner %s with %s documents",
+        r.id, user.id, learner_id, len(kept),
+    )  # fmt: skip
     return redirect(f"/excuses/{r.id}")
+
+
+@routes.get("/excuses/{request_id:\\d{1,18}}/documents/{n:\\d{1,3}}")
+async def excuse_document(request: web.Request) -> web.StreamResponse:
+    """A document of a request, to those who see the request: as a download, never shown
+    inline, its type the one its bytes were found to be."""
+    _ = gettext_of(request)
+    r, _user = request_for(request)
+    n = int(request.match_info["n"])
+    found = [d for d in request.app[keys.EXCUSES].documents(r.id) if d.n == n]
+    path = documents_store(request).path(found[0].stored_as) if found else None
+    if path is None or not await asyncio.get_running_loop().run_in_executor(None, path.is_file):
+        raise PageError(404, _("There is no such document."), "not_found")
+    d = found[0]
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": d.kind.media_type,
+            "Content-Disposition": disposition(d.name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback name and the real one in RFC 5987 form."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._- ") else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _affected(request: web.Request, r: ExcuseRequest) -> list[LiveClass]:
@@ -309,14 +494,31 @@ def _detail(
     teachers = accounts.many(tt.teachers(r.group_id))
     makeups = [tt.get_class(cid) for cid in store.makeup_class_ids(r.id)]
     actions = action_labels(_)
+    steps = store.steps(r.id)
+    decision = next(
+        (s for s in steps if s.action in (ExcuseAction.APPROVED, ExcuseAction.REJECTED)), None
+    )
+    # The learner's debts: the disciplines or courses they are not admitted to now (clause 12).
+    history = request.app[keys.ADMISSION].history(r.learner_id)
+    debts = [c for c in current(history).values() if not c.admitted]
     return render(
         request,
         "excuse.html",
         {
             **_row(request, r),
-            "steps": [
-                (datetime.fromtimestamp(s.at, UTC), s, actions[s.action]) for s in store.steps(r.id)
+            "steps": [(datetime.fromtimestamp(s.at, UTC), s, actions[s.action]) for s in steps],
+            "decision": decision,
+            "decided_at": datetime.fromtimestamp(decision.at, UTC) if decision else None,
+            "documents": store.documents(r.id),
+            "debts": [
+                {
+                    "what": debt_subject(request, c.key.programme_id, c.key.discipline_id),
+                    "reason": not_admitted_labels(_)[c.reason] if c.reason else "",
+                    "since": datetime.fromtimestamp(c.at, UTC),
+                }
+                for c in debts
             ],
+            "is_learner": user.id == r.learner_id,
             "decider": decider_name,
             "affected": _affected(request, r),
             "makeups": makeups,
@@ -339,6 +541,17 @@ def _detail(
         },
         status,
     )
+
+
+def debt_subject(request: web.Request, programme_id: int, discipline_id: int | None) -> str:
+    """ "Programme · discipline" (or the programme alone: a whole course)."""
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    programme = tt.programme(programme_id)
+    if discipline_id is None:
+        return f"{programme.name} · {_('the whole course')}"
+    names = {d.id: d.name for d in tt.disciplines(programme_id)}
+    return f"{programme.name} · {names.get(discipline_id, '—')}"
 
 
 @routes.get("/excuses/{request_id:\\d{1,18}}")

@@ -17,6 +17,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from access.models import Role
+from admission.disk_documents import DiskDocuments
+from admission.documents import DocumentKind, ExcuseDocument
 from admission.models import ExcuseReason
 from admission.visibility import (
     ClassFacts,
@@ -35,6 +37,7 @@ from web.core import keys
 from web.pages.ical import feed_token
 
 RECORDING = "20260105T100000Z-camera.webm"
+DOCUMENT_A = b"%PDF-1.4 the excuse document of A"
 CLASS_A, CLASS_B = "Уголовное право", "Международное право Б"
 GROUP_A, GROUP_B = "ПД-24-1", "ЮР-25-1"
 LEARNER_A = "Студент 02"  # in A's registers: not the name of anyone who asks
@@ -130,7 +133,13 @@ def seed(app: web.Application, a: Academy) -> World:
     tt.raise_alert(a.group_id, month, "guarantee:no_free_slot", time.time())
     tt.raise_alert(group_b.id, month, "guarantee:no_free_slot", time.time())
     today = date.today()
+    document = DiskDocuments(app[keys.SETTINGS].documents_dir).keep(DOCUMENT_A)
     excuse = app[keys.EXCUSES].file(
+        documents=[
+            ExcuseDocument(
+                0, 1, "справка.pdf", DocumentKind.PDF, len(DOCUMENT_A), "0" * 64, document
+            )
+        ],
         learner_id=ids["student_a"],
         group_id=a.group_id,
         reason=ExcuseReason.ILLNESS,
@@ -456,6 +465,12 @@ def cases(w: World) -> list[Case]:
             "Справка 1",
         ),
         Case(
+            "/excuses/{request_id}/documents/{n}",
+            f"/excuses/{w.excuse_a}/documents/1",
+            ACADEMY | {"director_a", "student_a"},
+            DOCUMENT_A.decode(),
+        ),
+        Case(
             "/api/v1/excuse-requests/{request_id}",
             f"/api/v1/excuse-requests/{w.excuse_a}",
             ACADEMY | {"director_a", "student_a"},
@@ -506,7 +521,8 @@ def cases(w: World) -> list[Case]:
         # -- the academy calendar: everyone's to read (the days off are no one's secret)
         Case("/timetable/calendar", "/timetable/calendar", every, None),
         Case("/api/v1/calendar", "/api/v1/calendar", every, '"source": "holiday"'),
-        Case("/excuses/new", "/excuses/new", ACADEMY, None),
+        # (a learner files their own request: a form of their own groups)
+        Case("/excuses/new", "/excuses/new", ACADEMY | {"student_a", "student_b"}, None),
         Case("/api-keys", "/api-keys", ACADEMY, None),
         Case("/webhooks", "/webhooks", ACADEMY, None),
         # -- the audit trail: staff and administrators
