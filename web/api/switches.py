@@ -16,7 +16,7 @@ from scheduler.models import EmergencySwitch, check_day
 from scheduler.planning import Actor
 
 from ..core import keys
-from ..core.http import Caller, PageError, gettext_of
+from ..core.http import Caller, PageError, gettext_of, idempotent
 from ..pages.timetable import MAX_REASON, actor
 from . import models as api_models
 from .calls import json_body, staff_or_portal
@@ -74,11 +74,20 @@ async def switches_json(request: web.Request) -> web.Response:
     answers={201: ("In force", api_models.Switch)},
     errors=(400, 401, 403, 404, 413),
     body=api_models.NewSwitch,
+    idempotent=True,
 )
 async def make_switch_json(request: web.Request) -> web.Response:
+    """With an Idempotency-Key a retry gets the first answer (a second switch is never put in
+    force by a portal retrying after a timeout)."""
     _ = gettext_of(request)
     by = _actor(_caller(request, Scope.SCHEDULE))
+    raw = await request.read()
     body = await json_body(request, api_models.NewSwitch)
+    return idempotent(request, raw, lambda: _make_switch(request, body, by))
+
+
+def _make_switch(request: web.Request, body: dict[str, Any], by: Actor) -> web.Response:
+    _ = gettext_of(request)
     try:
         first = date.fromisoformat(str(body["first_day"]))
         last = date.fromisoformat(str(body["last_day"]))

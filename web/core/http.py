@@ -33,6 +33,9 @@ MAX_BODY = 64 * 1024
 # Routes (by name) that take files larger than MAX_BODY: their bodies may hold the excuse
 # documents' total (settings) besides the form's fields.
 UPLOAD_ROUTES = frozenset({"excuse-file"})
+# Who may send an upload route its larger body (the excuse's filers: the learner, staff); for
+# anyone else, and anyone not signed in, the usual limit holds before a byte is parsed.
+UPLOADERS = frozenset({Role.STUDENT, Role.STAFF, Role.ADMIN})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -35,6 +35,7 @@ from .http import (
     SESSION_COOKIE,
     SESSION_KEY,
     UPLOAD_ROUTES,
+    UPLOADERS,
     PageError,
     error_response,
     gettext_of,
@@ -314,7 +315,13 @@ async def body_size(request: web.Request, handler: Handler) -> web.StreamRespons
     """A write whose declared body is over MAX_BODY (an upload route's: MAX_BODY and the
     documents' total) is refused before it is read."""
     limit = MAX_BODY
-    if request.match_info.route.name in UPLOAD_ROUTES:  # documents: up to the settings' total
+    session = session_of(request)
+    if (
+        request.match_info.route.name in UPLOAD_ROUTES
+        and request.content_type == "multipart/form-data"
+        and session is not None
+        and session.user.role in UPLOADERS
+    ):  # documents, from someone who may file them: up to the settings' total
         limit += request.app[keys.SETTINGS].excuse_total_bytes
     length = request.content_length
     if _writes(request) and length is not None and length > limit:

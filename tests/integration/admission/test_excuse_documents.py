@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import FormData
+from aiohttp import ClientSession, FormData
 from aiohttp.test_utils import TestServer
 
 from admission.status import NotAdmittedReason, StatusKey
@@ -324,3 +324,19 @@ async def test_the_form_carries_its_csrf_token_in_the_multipart_body(
     big = form(academy.group_id, me, [("a.pdf", pdf(TOTAL_BYTES + 70_000))], csrf_token=token)
     assert (await student.post("/excuses", data=big)).status == 413
     assert requests_of(served, me) == 1 and len(stored(served)) == 1
+
+
+async def test_only_those_who_may_file_may_send_the_larger_body(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """The documents' larger limit is for a signed-in student or staff sending a form with
+    files: anyone else — not signed in, a teacher — keeps the usual limit, refused before any
+    byte is parsed."""
+    me = academy.student_ids[0]
+    one_mb = form(academy.group_id, me, [("a.pdf", pdf(1_000_000))])
+    async with ClientSession(base_url=served.make_url("/")) as anonymous:
+        assert (await anonymous.post("/excuses", data=one_mb)).status == 413
+    teacher = sign_in(academy.teacher_id)
+    again = form(academy.group_id, me, [("a.pdf", pdf(1_000_000))])
+    assert (await teacher.post("/excuses", data=again)).status == 413
+    assert requests_of(served, me) == 0 and stored(served) == []

@@ -171,8 +171,13 @@ async def test_who_may_list_make_and_lift_switches(
         assert (await reader.get("/api/v1/switches")).status == 200
         assert (await reader.post("/api/v1/switches", json=body)).status == 403
     async with _portal(served, frozenset({Scope.SCHEDULE}), academy.staff_id) as portal:
-        made = await portal.post("/api/v1/switches", json=body)
+        key = {"Idempotency-Key": "switch-2027-09-13"}
+        made = await portal.post("/api/v1/switches", json=body, headers=key)
         assert made.status == 201
+        # A retry after a timeout gets the first answer: one switch in force, not two.
+        again = await portal.post("/api/v1/switches", json=body, headers=key)
+        assert again.status == 201 and (await again.json()) == (await made.json())
+        assert len(served.app[keys.TIMETABLE].switches()) == 1
         sw = await made.json()
         assert sw["group_ids"] == [] and "portal" in sw["by"]
         assert (await portal.get("/api/v1/switches")).status == 403  # no "read"
