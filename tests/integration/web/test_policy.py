@@ -518,6 +518,7 @@ def cases(w: World) -> list[Case]:
         Case("/groups/new", "/groups/new", ACADEMY, None),
         Case("/timetable/new", "/timetable/new", ACADEMY, None),
         Case("/timetable/emergency", "/timetable/emergency", ACADEMY, None),
+        Case("/api/v1/switches", "/api/v1/switches", ACADEMY, None),
         # -- the academy calendar: everyone's to read (the days off are no one's secret)
         Case("/timetable/calendar", "/timetable/calendar", every, None),
         Case("/api/v1/calendar", "/api/v1/calendar", every, '"source": "holiday"'),
