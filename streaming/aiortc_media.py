@@ -21,7 +21,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from . import ice_consent
+from . import ice_consent, udp_drain
 from .aiortc_forward import Hub, LeanSender, lean_sender, tap_receiver
 from .webm_recorder import WebmRecording
 
@@ -29,6 +29,7 @@ log = logging.getLogger("sabaq.streaming.media")
 
 # A consent check answered late on a busy node does not close a live peer's connection.
 ice_consent.install()
+udp_drain.install()
 
 _stock_get_host_addresses = aioice.ice.get_host_addresses
 
