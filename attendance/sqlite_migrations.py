@@ -99,4 +99,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX hr_dispatches_agency ON hr_dispatches(agency_id, at);
         """,
     ),
+    (
+        "attendance_0006_introduction",
+        """
+        -- The introduction a learner took (clause 5): the first time of each step (the device
+        -- check passed in every part, the tour of the class page); later ones change nothing.
+        CREATE TABLE introduction_steps (
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            step TEXT NOT NULL CHECK (step IN ('check', 'tour')),
+            at REAL NOT NULL,
+            PRIMARY KEY (user_id, step)
+        );
+        """,
+    ),
 )

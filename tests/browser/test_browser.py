@@ -32,6 +32,7 @@ from access.events import EventKind
 from admission.guests import GuestRequest
 from admission.models import ExcuseReason
 from attendance.hr_dispatch import DispatchKind, DispatchReason
+from attendance.introduction import Step
 from control.mail import Mailbox
 from scheduler.models import DisciplineFormat, ProgrammeKind
 from scheduler.sqlite_agencies import SqliteAgencies
@@ -1141,7 +1142,28 @@ async def test_a_student_checks_their_devices_and_takes_the_tour_in_the_practice
         await expect(page.locator("#tour-position")).to_have_text("Шаг 2 из 5")
         assert await page.locator("#tour li:not([hidden])").count() == 1
         assert await accessibility_problems(page) == []
+        # The check passed in every part is recorded (the introduction, clause 5); the tour
+        # once its last step is shown; then the home page no longer asks for it.
+        taken = app[keys.INTRODUCTION]
+        await _until(lambda: Step.CHECK in taken.of(academy.student_ids[0]).taken_at)
+        assert Step.TOUR not in taken.of(academy.student_ids[0]).taken_at
+        for n in (3, 4, 5):
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#tour-position")).to_have_text(f"Шаг {n} из 5")
+        await _until(lambda: taken.of(academy.student_ids[0]).done)
+        await page.goto(str(served.make_url("/")))
+        await expect(page.locator("h1")).to_have_text(_("My classes"))
+        assert await page.locator(".introduction-due").count() == 0
     assert errors == []
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait for what the page does in the background (a fetch) to reach the server."""
+    for _i in range(int(seconds * 10)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the condition did not hold in time")
 
 
 @pytest.mark.browser

@@ -30,6 +30,7 @@ from attendance.marks import MarkRules
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_hr_dispatch import SqliteHrDispatch
+from attendance.sqlite_introduction import SqliteIntroduction
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
 from control.cluster import Cluster as ClusterView
@@ -107,6 +108,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     app[keys.HEADS] = HeadsFolder(settings.heads_dir)
     app[keys.HR_DISPATCH] = SqliteHrDispatch(db, settings.clock)
+    app[keys.INTRODUCTION] = SqliteIntroduction(db, settings.clock)
     app[keys.MARK_RULES] = SqliteMarkRules(
         db,
         MarkRules(

@@ -21,6 +21,7 @@ from admission.sqlite_guests import SqliteGuests
 from admission.sqlite_status import SqliteAdmission
 from attendance.heads_folder import HeadsFolder
 from attendance.sqlite_hr_dispatch import SqliteHrDispatch
+from attendance.sqlite_introduction import SqliteIntroduction
 from attendance.sqlite_ledger import SqliteLedger
 from attendance.sqlite_mark_rules import SqliteMarkRules
 from control.changes import Changes
@@ -61,6 +62,7 @@ IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
 MAIL = web.AppKey("mail", Mailbox)  # the e-mail outbox (off when no SMTP host is set)
 NOTICES = web.AppKey("notices", Notices)
 MARK_RULES = web.AppKey("mark_rules", SqliteMarkRules)
+INTRODUCTION = web.AppKey("introduction", SqliteIntroduction)  # clause 5: the steps taken
 # The HR services' monthly mail: the schedule and the log (clauses 18, 19).
 HR_DISPATCH = web.AppKey("hr_dispatch", SqliteHrDispatch)
 PRACTICE = web.AppKey("practice", Echoes)  # the practice room's echo on the media node

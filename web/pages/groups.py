@@ -12,20 +12,30 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from aiohttp import web
 
 from access.models import Role, User
-from scheduler.models import DEFAULT_TIMEZONE, Group, ProgrammeKind, check_day, zone
+from attendance.introduction import Step
+from scheduler.models import DEFAULT_TIMEZONE, ClassStatus, Group, ProgrammeKind, check_day, zone
 from scheduler.roster import (
     RowStatus,
 )
 from scheduler.sqlite_groups import SqliteGroups
 from scheduler.sqlite_membership import GroupQuery
 
-from ..core import keys
-from ..core.http import MAX_BODY, gettext_of, redirect, render, require_role
+from ..core import clock, keys, policy
+from ..core.http import (
+    MAX_BODY,
+    PageError,
+    gettext_of,
+    redirect,
+    render,
+    require_role,
+    require_session,
+)
 from ..core.i18n import LANGUAGE_NAMES
 from ..core.paging import fetch_page, page_number, pager, search_of
 
@@ -37,6 +47,9 @@ GROUP_LANGUAGES = ("kk", "ru")  # languages of instruction (clause 16)
 MAX_GROUP_NAME = 100
 MAX_PROGRAMME_NAME = 200
 MAX_ZONE = 64
+# The group's first class this close (or past) with learners who have not taken the
+# introduction (clause 5): the list is highlighted.
+INTRODUCTION_WARNING = timedelta(days=7)
 GROUP_FIELDS = (
     "name", "department_id", "programme_id", "language", "timezone", "starts_on", "ends_on",
 )  # fmt: skip
@@ -293,6 +306,62 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
     return redirect(f"/groups/new?programme={programme.id}")
 
 
+# -- the introduction (clause 5): who has not taken it before the group's first class --------
+def introduction_of(request: web.Request, group: Group) -> dict[str, Any]:
+    """The group's students who have not taken both steps of the introduction (with the steps
+    they lack), the group's first class (not cancelled, not a make-up class) and whether it is
+    within a week or past."""
+    _ = gettext_of(request)
+    tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
+    members = sorted(
+        accounts.many(tt.members(group.id)).values(),
+        key=lambda u: (u.full_name.casefold(), u.id),
+    )
+    taken = request.app[keys.INTRODUCTION].of_many(u.id for u in members)
+    first = next(
+        (
+            c
+            for c in tt.classes_of_group(group.id)
+            if c.status is not ClassStatus.CANCELLED and not c.individual
+        ),
+        None,
+    )
+    labels = {Step.CHECK: _("Device check"), Step.TOUR: _("Tour of the class page")}
+    not_taken = [
+        (u, ", ".join(labels[s] for s in taken[u.id].missing))
+        for u in members
+        if not taken[u.id].done
+    ]
+    return {
+        "first_class": first,
+        "urgent": bool(not_taken)
+        and first is not None
+        and first.starts_at - clock.utc_now(request) <= INTRODUCTION_WARNING,
+        "not_taken": not_taken,
+        "members": len(members),
+    }
+
+
+@routes.get("/groups/{group_id:\\d{1,18}}/introduction")
+async def group_introduction(request: web.Request) -> web.Response:
+    """Who of the group has not taken the introduction: for its teachers and those who see
+    its institute (a group's register's readers)."""
+    _ = gettext_of(request)
+    user = require_session(request).user
+    group = group_of(request)
+    if not policy.sees_group_register(request, user, group):
+        raise PageError(
+            403,
+            _("Who has taken the introduction is seen by the group's teachers and staff."),
+            "forbidden",
+        )
+    return render(
+        request,
+        "groups_introduction.html",
+        {"g": group, "intro": introduction_of(request, group)},
+    )
+
+
 # -- one group: members, teachers, the import form ------------------------------------------------
 def detail(
     request: web.Request,
@@ -329,6 +398,7 @@ def detail(
             "period": _period(group),
             "flags": tt.flags(group),
             "members": members,
+            "intro": introduction_of(request, group),
             "teachers": teachers,
             "candidates": [
                 t for t in store.users_with_role(Role.TEACHER) if t.id not in teacher_ids

@@ -90,6 +90,9 @@ async def home(request: web.Request) -> web.Response:
             "waiting": request.app[keys.NOTICES].waiting(user.id)
             if user.role in (Role.DIRECTOR, Role.HEAD_OF_DEPARTMENT)
             else None,
+            # Clause 5: a student is asked to take the introduction until both steps are in.
+            "introduction_due": user.role is Role.STUDENT
+            and not request.app[keys.INTRODUCTION].of(user.id).done,
             "first_run": first_run_steps(gettext_of(request), tt.first_run())
             if user.role is Role.ADMIN
             else None,

@@ -16,6 +16,7 @@ from aiohttp import web
 from access.errors import UserNotFound
 from access.models import Role, User
 from attendance.export import Cell, ChainHead, Table
+from attendance.introduction import Step
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.questions import questions
 from attendance.register import Register, register
@@ -325,6 +326,16 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
         )
         row_marks.append(["", "", "", m.mark.value])
     t = by_learner(marks).get(learner.id, Totals())
+    # The introduction (clause 5): when each step was first taken, in the first group's zone.
+    taken = request.app[keys.INTRODUCTION].of(learner.id).taken_at
+    intro_zone = groups[0].timezone if groups else DEFAULT_TIMEZONE
+    intro = _("Introduction: device check {check}; tour of the class page {tour}")
+    for step in Step:
+        when = _local(taken.get(step), intro_zone)
+        intro = intro.replace(
+            "{" + step.value + "}",
+            _("taken {time}").replace("{time}", when) if when else _("not taken"),
+        )
     summary = ", ".join(
         f"{h}: {v}" for h, v in zip(_total_header(request), _total_cells(t), strict=True)
     )
@@ -334,6 +345,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
             _("Groups: {names}").replace("{names}", ", ".join(g.name for g in groups)),
             *([_("Agency: {name}").replace("{name}", learner.agency)] if learner.agency else []),
             summary,
+            intro,
             _("Times are in each group's time zone."),
             *_thresholds_notes(request, slots),
         ),

@@ -258,7 +258,15 @@ async def group_timetable(request: web.Request) -> web.Response:
         else None
     )
     return _timetable_page(
-        request, title, group.timezone, classes, span, group=group, flags=tt.flags(group), feed=feed
+        request,
+        title,
+        group.timezone,
+        classes,
+        span,
+        group=group,
+        flags=tt.flags(group),
+        feed=feed,
+        sees_introduction=policy.sees_group_register(request, user, group),
     )
 
 

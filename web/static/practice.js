@@ -1,6 +1,8 @@
 // The practice room: each device checked alone, with a verdict in plain words and what to do;
 // and a short tour of the class page. The network check is a real peer connection to the media
 // node (a data channel it echoes): the same path sound and video take in a class.
+// For a student, a check passed in every part and the tour taken to its end are recorded (the
+// introduction of clause 5); the server keeps the first time of each.
 "use strict";
 
 (function () {
@@ -11,6 +13,21 @@
   let stream = null;
   let meterTimer = null;
   const results = {};
+  const sent = {};
+
+  function taken(step, extra) {
+    if (!cfg.record || sent[step]) return;
+    sent[step] = true;
+    fetch("/practice/taken", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRF-Token": cfg.csrf,
+      },
+      body: JSON.stringify(Object.assign({ step: step }, extra || {})),
+    }).then((r) => { if (!r.ok) sent[step] = false; }, () => { sent[step] = false; });
+  }
 
   function verdict(check, ok, text) {
     const li = document.querySelector(`[data-check="${check}"]`);
@@ -22,6 +39,7 @@
       const all = done.every((c) => results[c]);
       $("overall").textContent = all ? S.ready : S.notReady;
       $("overall").dataset.ok = all ? "yes" : "no";
+      if (all) taken("check", { results: Object.fromEntries(done.map((c) => [c, true])) });
     }
   }
 
@@ -107,6 +125,7 @@
     $("tour-position").textContent = S.step.replace("{n}", at + 1).replace("{total}", steps.length);
     $("tour-back").disabled = at === 0;
     $("tour-next").disabled = at === steps.length - 1;
+    if (at === steps.length - 1) taken("tour");
   }
   $("tour-back").addEventListener("click", () => {
     at = Math.max(0, at - 1);

@@ -413,6 +413,13 @@ def cases(w: World) -> list[Case]:
             LEARNER_A,
         ),
         Case("/groups/{group_id}", f"/groups/{ga}", ACADEMY, GROUP_A),
+        # Who of the group has not taken the introduction (clause 5): its register's readers.
+        Case(
+            "/groups/{group_id}/introduction",
+            f"/groups/{ga}/introduction",
+            REGISTER_A,
+            LEARNER_A,
+        ),
         # -- a teacher of institute A
         Case(
             "/timetable/teachers/{user_id}",
