@@ -130,21 +130,7 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
         ``OutsideStudyPeriod``); a class on a non-working day of the academy calendar is
         refused (``NonWorkingDay``) unless ``on_day_off`` confirms it. An in-person class in
         the days of an emergency switch in force for its groups is planned live online."""
-        drafts = [check_class(spec, self._teaches, self.members_of) for spec in specs]
-        calendar = self.academy_calendar()
-        for d in drafts:
-            self._check_day(d, calendar, on_day_off)
-        for i, d in enumerate(drafts):
-            conflict = self.find_conflict(
-                teacher_id=d.teacher_id,
-                group_ids=d.group_ids,
-                learner_ids=d.learner_ids,
-                starts_at=d.starts_at,
-                ends_at=d.ends_at,
-                others=drafts[:i],
-            )
-            if conflict is not None:
-                raise conflict
+        drafts = self.check_classes(specs, on_day_off=on_day_off)
         at = self._clock()
         ids: list[int] = []
         with self._db:
@@ -156,6 +142,32 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
                 self._log(at, TimetableAction.PLANNED, by, cid, d.group_ids[0], reason)
             self._apply_switches(ids, at, by)
         return [self.get_class(i) for i in ids]
+
+    def check_classes(
+        self,
+        specs: Sequence[ClassSpec],
+        *,
+        on_day_off: bool = False,
+        others: Sequence[LiveClass] = (),
+    ) -> list[LiveClass]:
+        """The drafts ``add_classes`` would write, checked and refused as it refuses them, with
+        nothing written; ``others`` are classes about to be planned besides the timetable's."""
+        drafts = [check_class(spec, self._teaches, self.members_of) for spec in specs]
+        calendar = self.academy_calendar()
+        for d in drafts:
+            self._check_day(d, calendar, on_day_off)
+        for i, d in enumerate(drafts):
+            conflict = self.find_conflict(
+                teacher_id=d.teacher_id,
+                group_ids=d.group_ids,
+                learner_ids=d.learner_ids,
+                starts_at=d.starts_at,
+                ends_at=d.ends_at,
+                others=[*others, *drafts[:i]],
+            )
+            if conflict is not None:
+                raise conflict
+        return drafts
 
     def _apply_switches(self, class_ids: Sequence[int], at: float, by: Actor) -> None:
         """The emergency switches in force apply to classes just planned or moved (in the
