@@ -3,6 +3,8 @@ reasons and alerts, and emergency switches, in words for people."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from access.models import Role, User
@@ -20,7 +22,11 @@ from .http import gettext_of, require_session
 
 def reason_text(request: web.Request, reason: str) -> str:
     """A logged reason in words: the guarantee's codes translated, people's words as they are."""
-    _ = gettext_of(request)
+    return reason_words(gettext_of(request), reason)
+
+
+def reason_words(_: Callable[[str], str], reason: str) -> str:
+    """``reason_text`` with a translation's gettext (the command line's is English)."""
     if not reason.startswith("guarantee:"):
         return reason
     parts = reason.split(":")
