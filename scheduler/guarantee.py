@@ -43,6 +43,7 @@ PLANNED_NO_CLASS = "guarantee:no_live_class"
 ALERT_NO_SLOT = "guarantee:no_free_slot"
 ALERT_NO_TEACHER = "guarantee:no_teacher"
 MISSED_NEVER_STARTED = "guarantee:never_started"
+CONFIRMED_UNANSWERED = "guarantee:confirmed_unanswered"
 
 
 class MonthsView(Protocol):
@@ -69,8 +70,18 @@ class GuaranteeTimetable(MonthsView, ClassStatuses, Protocol):
     ) -> set[int]: ...
 
     def add_classes(
-        self, specs: Sequence[ClassSpec], *, by: Actor = ..., reason: str = ""
+        self,
+        specs: Sequence[ClassSpec],
+        *,
+        by: Actor = ...,
+        reason: str = "",
+        on_day_off: bool = ...,
+        proposed: bool = ...,
     ) -> list[LiveClass]: ...
+
+    def proposed_before(self, moment: datetime) -> list[LiveClass]: ...
+
+    def confirm_class(self, class_id: int, *, by: Actor, reason: str = ...) -> LiveClass: ...
 
     def check_classes(
         self,
@@ -109,6 +120,8 @@ class GuaranteeRules:
     notice_days: int = 2
     # A group whose study period has no end: the current month and this many after it.
     months_ahead: int = 1
+    # A class it proposed that no person confirmed is confirmed this many days before it starts.
+    confirm_days: int = 3
 
     def __post_init__(self) -> None:
         if not self.working_days or not self.working_days <= set(range(7)):
@@ -117,6 +130,8 @@ class GuaranteeRules:
             raise ValueError("A class and a step last 1 to 720 minutes")
         if self.day_ends <= self.day_starts:
             raise ValueError("The working day ends after it starts")
+        if not 0 <= self.confirm_days <= 60:
+            raise ValueError("Proposals are confirmed 0 to 60 days before")
         if not 0 <= self.notice_days <= 60 or not 0 <= self.months_ahead <= 24:
             raise ValueError("Notice is 0 to 60 days, and the horizon 0 to 24 months")
 
@@ -144,6 +159,7 @@ class PassReport:
     missed: list[int] = field(default_factory=list)
     cleared: list[tuple[int, str]] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)  # live classes long over, now held or missed
+    confirmed: list[int] = field(default_factory=list)  # proposals nobody confirmed, now due
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +180,7 @@ class Plan:
     cleared: list[tuple[int, str]] = field(default_factory=list)
     missed: list[int] = field(default_factory=list)  # planned classes that never started
     closing: list[int] = field(default_factory=list)  # live classes long over, to be decided
+    confirming: list[int] = field(default_factory=list)  # proposals due to be confirmed
 
 
 def month_start(day: date) -> date:
@@ -295,7 +312,19 @@ class Guarantee:
         report.missed = self.mark_missed(now)
         report.closed = self.close_stale(now)
         self.apply(self.plan(now), now, report)
+        report.confirmed = self.confirm_due(now)
         return report
+
+    def confirm_due(self, now: datetime) -> list[int]:
+        """Classes it proposed that no person confirmed or moved, starting within
+        ``confirm_days``: confirmed by the guarantee, so a month never goes without its class
+        for want of a click."""
+        due = now + timedelta(days=self.rules.confirm_days)
+        out = []
+        for c in self.timetable.proposed_before(due):
+            self.timetable.confirm_class(c.id, by=SABAQ, reason=CONFIRMED_UNANSWERED)
+            out.append(c.id)
+        return out
 
     def plan(self, now: datetime) -> Plan:
         """What a pass at ``now`` would do, with nothing written: the classes it would plan
@@ -308,6 +337,8 @@ class Guarantee:
         if self.evidence is not None:
             out.closing = [c.id for c in tt.live_before(now - STALE_AFTER)]
         missed = set(out.missed)
+        due = now + timedelta(days=self.rules.confirm_days)
+        out.confirming = [c.id for c in tt.proposed_before(due) if c.id not in missed]
         groups = [g for g in tt.groups() if g.active]
         open_alerts = tt.open_alerts([g.id for g in groups])
         calendar = tt.academy_calendar()
@@ -352,7 +383,9 @@ class Guarantee:
         failed: list[tuple[int, str, str]] = []
         for p in plan.proposals:
             try:
-                c = tt.add_classes([p.spec], by=SABAQ, reason=f"{PLANNED_NO_CLASS}:{p.month}")[0]
+                c = tt.add_classes(
+                    [p.spec], by=SABAQ, reason=f"{PLANNED_NO_CLASS}:{p.month}", proposed=True
+                )[0]
             except (ClassConflict, NonWorkingDay, OutsideStudyPeriod, GroupInactive):
                 group = by_id.get(p.group_id)
                 cid = None
@@ -435,7 +468,7 @@ class Guarantee:
         for spec in self._slots(group, first, today, now, calendar):
             try:
                 c = self.timetable.add_classes(
-                    [spec], by=SABAQ, reason=f"{PLANNED_NO_CLASS}:{first:%Y-%m}"
+                    [spec], by=SABAQ, reason=f"{PLANNED_NO_CLASS}:{first:%Y-%m}", proposed=True
                 )[0]
             except (ClassConflict, NonWorkingDay, OutsideStudyPeriod, GroupInactive):
                 continue

@@ -181,6 +181,7 @@ class GuaranteeOutcome(Response):
     cleared: list[GuaranteeMonth]  # alerts cleared: the month is settled
     missed: list[int]  # classes marked missed: never started
     closed: list[int]  # classes live long past their end, decided held or missed
+    confirmed: list[int]  # its proposals nobody confirmed in time, confirmed by it
 
 
 # The academy calendar

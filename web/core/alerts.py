@@ -11,6 +11,7 @@ from access.models import Role, User
 from scheduler.guarantee import (
     ALERT_NO_SLOT,
     ALERT_NO_TEACHER,
+    CONFIRMED_UNANSWERED,
     MISSED_NEVER_STARTED,
     PLANNED_NO_CLASS,
 )
@@ -44,6 +45,9 @@ def reason_words(_: Callable[[str], str], reason: str) -> str:
             "The monthly guarantee cannot plan a live class in {month}: the group has no teacher."
         ),
         MISSED_NEVER_STARTED: _("Missed: the class never started."),
+        CONFIRMED_UNANSWERED: _(
+            "Confirmed by the monthly guarantee: nobody confirmed or moved the class in time."
+        ),
     }
     return texts.get(code, reason).replace("{month}", month)
 

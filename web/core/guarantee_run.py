@@ -26,6 +26,7 @@ def rules_of(settings: Settings) -> GuaranteeRules:
         day_ends=end,
         notice_days=settings.guarantee_notice_days,
         months_ahead=settings.guarantee_months_ahead,
+        confirm_days=settings.guarantee_confirm_days,
     )
 
 
@@ -39,6 +40,7 @@ class Outcome:
     cleared: list[dict[str, Any]]
     missed: list[int]
     closed: list[int]
+    confirmed: list[int]  # proposals nobody confirmed, confirmed by the guarantee
 
     def json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class Outcome:
             "cleared": self.cleared,
             "missed": self.missed,
             "closed": self.closed,
+            "confirmed": self.confirmed,
         }
 
 
@@ -99,6 +102,7 @@ def _outcome(
         cleared=[{"group_id": gid, "month": month} for gid, month in done.cleared],
         missed=list(done.missed),
         closed=list(done.closing if isinstance(done, Plan) else done.closed),
+        confirmed=list(done.confirming if isinstance(done, Plan) else done.confirmed),
     )
 
 
@@ -148,4 +152,7 @@ def lines(outcome: Outcome) -> list[str]:
     if outcome.closed:
         what = "would decide" if would else "decided"
         out.append(f"{what} held or missed (live long past the end): classes {outcome.closed}")
+    if outcome.confirmed:
+        what = "would confirm" if would else "confirmed"
+        out.append(f"{what} (proposed, nobody confirmed them in time): classes {outcome.confirmed}")
     return out
