@@ -340,9 +340,9 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
         return self.get_class(class_id)
 
     def proposed_before(self, moment: datetime) -> list[LiveClass]:
-        """Planned classes still proposed that start before ``moment``."""
+        """Planned classes still proposed that start by ``moment``."""
         rows = self._db.execute(
-            "SELECT * FROM classes WHERE proposed = 1 AND starts_at < ? AND +status = ?"
+            "SELECT * FROM classes WHERE proposed = 1 AND starts_at <= ? AND +status = ?"
             " ORDER BY starts_at, id",
             (ts(moment), ClassStatus.PLANNED.value),
         )

@@ -6,7 +6,7 @@ may run it."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,11 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from access.api_keys import Scope
-from scheduler.models import DEFAULT_TIMEZONE
+from access.sqlite_store import SqliteAccounts
+from scheduler.guarantee import CONFIRMED_UNANSWERED, Guarantee, GuaranteeRules
+from scheduler.models import DEFAULT_TIMEZONE, ClassStatus, TimetableAction
+from scheduler.planning import Actor
+from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, Clock, SignIn
 from tests.integration.attendance.test_reports import english
 from web import cli
@@ -159,3 +163,87 @@ async def test_the_command_prints_what_it_would_do_then_does_it(
         assert "there is no database" in capsys.readouterr().err
     monkeypatch.delenv("SABAQ_SECRET_KEY")
     assert cli.main(["guarantee", "--dry-run"]) == 2
+
+
+# -- the guarantee proposes, people confirm -----------------------------------------------------
+async def test_its_classes_are_proposed_to_staff_and_the_groups_teachers_who_confirm_or_move_them(
+    served: TestServer, academy: Academy, sign_in: SignIn, clock: Clock
+) -> None:
+    tt = served.app[keys.TIMETABLE]
+    report = served.app[keys.GUARANTEE].run(clock.now())
+    proposals = {tt.get_class(c).group_ids[0]: tt.get_class(c) for c in report.planned}
+    mine, theirs = (
+        proposals[academy.group_id],
+        proposals[tt.groups_of_member(academy.outsider_id)[0].id],
+    )
+    assert mine.proposed and theirs.proposed and not report.confirmed  # October: weeks away
+    card = f"/timetable/classes/{mine.id}"
+    staff = english(sign_in(academy.staff_id), served)
+    teacher = english(sign_in(academy.teacher_id), served)
+    student = english(sign_in(academy.student_ids[0]), served)
+    for who in (staff, teacher):
+        html = await (await who.get(card)).text()
+        assert "Proposed by the monthly guarantee" in html and f"{card}/confirm" in html
+    week = f"/timetable/groups/{academy.group_id}?view=week&date=2027-10-01"
+    assert "Proposed: confirm or move it" in await (await teacher.get(week)).text()
+    # The learner sees a class like any other planned one.
+    seen = await student.get(card)
+    assert seen.status == 200 and "Proposed" not in await seen.text()
+    shown = await (await student.get(week)).text()
+    assert f'data-class-id="{mine.id}"' in shown and "Proposed" not in shown
+    for refused in (student, english(sign_in(academy.other_teacher_id), served)):
+        assert (await refused.post(f"{card}/confirm", allow_redirects=False)).status == 403
+    assert tt.get_class(mine.id).proposed
+
+    done = await teacher.post(f"{card}/confirm", allow_redirects=False)
+    assert done.status == 303 and not tt.get_class(mine.id).proposed
+    html = await (await staff.get(card)).text()
+    assert "Proposed by the monthly guarantee" not in html and "· Confirmed" in html
+    again = await teacher.post(f"{card}/confirm", allow_redirects=False)
+    assert again.status == 303  # confirmed already: nothing to do
+    # Staff move the other group's proposal: theirs now, no longer a proposal.
+    moved = await staff.post(
+        f"/timetable/classes/{theirs.id}/move",
+        data={"day": "2027-10-05", "start": "11:00", "end": "12:20", "reason": ""},
+        allow_redirects=False,
+    )
+    assert moved.status == 303, await moved.text()
+    assert not tt.get_class(theirs.id).proposed
+    assert served.app[keys.GUARANTEE].run(clock.now()).planned == []  # still settled
+
+
+def test_an_unanswered_proposal_is_confirmed_by_the_guarantee_days_before(
+    timetable: tuple[SqliteTimetable, Academy, SqliteAccounts],
+) -> None:
+    tt, a, _ = timetable
+    for c in tt.all_classes():  # the seeded classes start now; clear the slate
+        tt.cancel_class(c.id, by=Actor(1, "Жанна"), reason="test")
+    tt.set_active(tt.groups_of_member(a.outsider_id)[0].id, False)  # one group is enough
+    job = Guarantee(tt, GuaranteeRules(months_ahead=0, confirm_days=3), lambda _g: "Онлайн")
+    # Monday 2030-09-02 08:00 in Almaty; the first slot is Wednesday 4th 09:00, within three
+    # days: nobody would have the time to answer, so it is confirmed at once.
+    now = datetime(2030, 9, 2, 3, 0, tzinfo=UTC)
+    first = job.run(now).planned[0]
+    assert not tt.get_class(first).proposed
+    # It is cancelled; on Friday 6th at 08:00 the next slot (with two days' notice) is Monday
+    # 9th 09:00: three days and an hour ahead, so it waits for a person.
+    tt.cancel_class(first, by=Actor(1, "Жанна"), reason="болезнь")
+    friday = datetime(2030, 9, 6, 3, 0, tzinfo=UTC)
+    report = job.run(friday)
+    second = report.planned[0]
+    c = tt.get_class(second)
+    assert c.proposed and c.starts_at == datetime(2030, 9, 9, 4, 0, tzinfo=UTC)
+    assert report.confirmed == []
+    later = friday + timedelta(minutes=59)  # still more than three days before
+    assert job.plan(later).confirming == [] and job.run(later).confirmed == []
+    assert tt.get_class(second).proposed
+    due = c.starts_at - timedelta(days=3)
+    assert job.plan(due).confirming == [second] and tt.get_class(second).proposed  # dry
+    assert job.run(due).confirmed == [second]
+    confirmed = tt.get_class(second)
+    assert not confirmed.proposed and confirmed.status is ClassStatus.PLANNED
+    log = tt.changes(class_id=second)
+    assert [ch.reason for ch in log if ch.action is TimetableAction.CONFIRMED] == [
+        CONFIRMED_UNANSWERED
+    ]
+    assert job.run(due).confirmed == []  # once
