@@ -170,6 +170,9 @@ class LiveClass:
     # An individual class (a make-up class for one learner): only these learners of the groups
     # are its learners. Empty: every member of the groups.
     learner_ids: tuple[int, ...] = field(default=())
+    # Planned by the monthly guarantee and not yet confirmed (or moved) by a person; it is a
+    # class like any other (learners see it planned), the mark is for staff and its teachers.
+    proposed: bool = False
 
     def __post_init__(self) -> None:
         if self.starts_at.utcoffset() != timedelta(0) or self.ends_at.utcoffset() != timedelta(0):
@@ -211,6 +214,7 @@ class TimetableAction(enum.StrEnum):
     SWITCH_LIFTED = "switch_lifted"
     MISSED = "missed"
     ALERT = "alert"
+    CONFIRMED = "confirmed"  # a class the guarantee proposed, confirmed by a person or the job
 
 
 @dataclass(frozen=True, slots=True)

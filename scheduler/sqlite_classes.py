@@ -123,13 +123,37 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
         by: Actor = SABAQ,
         reason: str = "",
         on_day_off: bool = False,
+        proposed: bool = False,
     ) -> list[LiveClass]:
         """Plan classes together (a recurring series): all of them, or — at the first refusal
         or conflict, with the timetable or among themselves — none. Each class's groups must be
         active and have it within their study period (``GroupInactive``,
         ``OutsideStudyPeriod``); a class on a non-working day of the academy calendar is
         refused (``NonWorkingDay``) unless ``on_day_off`` confirms it. An in-person class in
-        the days of an emergency switch in force for its groups is planned live online."""
+        the days of an emergency switch in force for its groups is planned live online.
+        ``proposed``: the monthly guarantee's, awaiting a person's confirmation."""
+        drafts = self.check_classes(specs, on_day_off=on_day_off)
+        at = self._clock()
+        ids: list[int] = []
+        with self._db:
+            for d in drafts:
+                cid = self._insert(d, ids[0] if ids and len(drafts) > 1 else None, proposed)
+                if not ids and len(drafts) > 1:
+                    self._db.execute("UPDATE classes SET series_id = ? WHERE id = ?", (cid, cid))
+                ids.append(cid)
+                self._log(at, TimetableAction.PLANNED, by, cid, d.group_ids[0], reason)
+            self._apply_switches(ids, at, by)
+        return [self.get_class(i) for i in ids]
+
+    def check_classes(
+        self,
+        specs: Sequence[ClassSpec],
+        *,
+        on_day_off: bool = False,
+        others: Sequence[LiveClass] = (),
+    ) -> list[LiveClass]:
+        """The drafts ``add_classes`` would write, checked and refused as it refuses them, with
+        nothing written; ``others`` are classes about to be planned besides the timetable's."""
         drafts = [check_class(spec, self._teaches, self.members_of) for spec in specs]
         calendar = self.academy_calendar()
         for d in drafts:
@@ -141,31 +165,21 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
                 learner_ids=d.learner_ids,
                 starts_at=d.starts_at,
                 ends_at=d.ends_at,
-                others=drafts[:i],
+                others=[*others, *drafts[:i]],
             )
             if conflict is not None:
                 raise conflict
-        at = self._clock()
-        ids: list[int] = []
-        with self._db:
-            for d in drafts:
-                cid = self._insert(d, ids[0] if ids and len(drafts) > 1 else None)
-                if not ids and len(drafts) > 1:
-                    self._db.execute("UPDATE classes SET series_id = ? WHERE id = ?", (cid, cid))
-                ids.append(cid)
-                self._log(at, TimetableAction.PLANNED, by, cid, d.group_ids[0], reason)
-            self._apply_switches(ids, at, by)
-        return [self.get_class(i) for i in ids]
+        return drafts
 
     def _apply_switches(self, class_ids: Sequence[int], at: float, by: Actor) -> None:
         """The emergency switches in force apply to classes just planned or moved (in the
         caller's transaction); ``SqliteSwitches`` keeps them."""
 
-    def _insert(self, d: LiveClass, series_id: int | None) -> int:
+    def _insert(self, d: LiveClass, series_id: int | None, proposed: bool = False) -> int:
         """Write a checked class, its groups and learners (in the caller's transaction)."""
         cur = self._db.execute(
             "INSERT INTO classes (title, kind, format, teacher_id, starts_at, ends_at,"
-            " status, discipline, series_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status, discipline, series_id, proposed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 d.title,
                 d.kind.value,
@@ -176,6 +190,7 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
                 ClassStatus.PLANNED.value,
                 d.discipline,
                 series_id,
+                int(proposed),
             ),
         )
         assert cur.lastrowid is not None
@@ -280,9 +295,17 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
             raise conflict
         at = self._clock()
         with self._db:
+            # Moved by a person: the guarantee's proposal is theirs now (confirmed).
             self._db.execute(
-                "UPDATE classes SET starts_at = ?, ends_at = ? WHERE id = ? AND status = ?",
-                (ts(new.starts_at), ts(new.ends_at), class_id, ClassStatus.PLANNED.value),
+                "UPDATE classes SET starts_at = ?, ends_at = ?,"
+                " proposed = proposed AND ? WHERE id = ? AND status = ?",
+                (
+                    ts(new.starts_at),
+                    ts(new.ends_at),
+                    int(by == SABAQ),
+                    class_id,
+                    ClassStatus.PLANNED.value,
+                ),
             )
             self._log(
                 at,
@@ -294,6 +317,36 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
             )
             self._apply_switches([class_id], at, by)
         return self.get_class(class_id)
+
+    def confirm_class(self, class_id: int, *, by: Actor, reason: str = "") -> LiveClass:
+        """Confirm a class the guarantee proposed (``ClassNotFound`` if there is none); a class
+        not proposed, or confirmed already, is left as it is."""
+        current = self.get_class(class_id)
+        if not current.proposed:
+            return current
+        with self._db:
+            done = self._db.execute(
+                "UPDATE classes SET proposed = 0 WHERE id = ? AND proposed = 1", (class_id,)
+            ).rowcount
+            if done:
+                self._log(
+                    self._clock(),
+                    TimetableAction.CONFIRMED,
+                    by,
+                    class_id,
+                    current.group_ids[0] if current.group_ids else None,
+                    reason,
+                )
+        return self.get_class(class_id)
+
+    def proposed_before(self, moment: datetime) -> list[LiveClass]:
+        """Planned classes still proposed that start by ``moment``."""
+        rows = self._db.execute(
+            "SELECT * FROM classes WHERE proposed = 1 AND starts_at <= ? AND +status = ?"
+            " ORDER BY starts_at, id",
+            (ts(moment), ClassStatus.PLANNED.value),
+        )
+        return [self._class(r) for r in rows.fetchall()]
 
     def cancel_class(self, class_id: int, *, by: Actor, reason: str) -> LiveClass:
         current = self.get_class(class_id)
@@ -351,6 +404,7 @@ class SqliteClasses(SqliteMembership, SqliteChangeLog, SqliteCalendar):
             ),
             discipline=row["discipline"],
             series_id=row["series_id"],
+            proposed=bool(row["proposed"]),
         )
 
     def classes_of_teacher(self, teacher_id: int) -> list[LiveClass]:

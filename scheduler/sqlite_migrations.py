@@ -205,4 +205,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX emergency_switch_classes_class ON emergency_switch_classes(class_id);
         """,
     ),
+    (
+        "scheduler_0010_guarantee_proposals",
+        """
+        -- A class the monthly guarantee planned and no person has confirmed or moved yet (1);
+        -- it is confirmed by the guarantee itself some days before it starts.
+        ALTER TABLE classes ADD COLUMN proposed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX classes_proposed ON classes(starts_at) WHERE proposed = 1;
+        """,
+    ),
 )

@@ -1,10 +1,11 @@
-"""The ``sabaq`` command: serve, control, media, demo, admin create, verify, backup."""
+"""The ``sabaq`` command: serve, control, media, demo, admin create, verify, guarantee, backup."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
 import logging
 import os
@@ -33,11 +34,17 @@ from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
 from control.database import connect
+from scheduler.guarantee import Guarantee
+from scheduler.models import Group
+from scheduler.sqlite_store import SqliteTimetable
 
 from .core import keys, logs
 from .core.app import create_app, create_media_app
+from .core.guarantee_run import lines, rules_of, run_now
+from .core.i18n import load_catalogues
 from .core.settings import ConfigError, Settings
 from .demo import seed, signin_links
+from .pages.timetable import GUARANTEE_TITLE
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -219,6 +226,57 @@ def cmd_verify(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_guarantee(args: argparse.Namespace) -> int:
+    """The monthly guarantee now: ``--dry-run`` prints what it would plan and the alerts it
+    would raise, on a read-only connection (nothing can be written); ``--run`` does it. Live
+    classes long past their end are left to the server's pass (it has the ledger's evidence)."""
+    settings = Settings.from_env()
+    if args.at is not None:
+        try:
+            now = dt.datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"sabaq: --at {args.at!r} is not an ISO 8601 moment", file=sys.stderr)
+            return 2
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=dt.UTC)
+    else:
+        now = dt.datetime.fromtimestamp(settings.clock(), dt.UTC)
+    if args.dry_run:
+        db = _open_existing(settings.data_dir)
+        if db is None:
+            return 2
+    else:
+        path = settings.data_dir / "sabaq.sqlite3"
+        if not path.exists():
+            print(f"sabaq: there is no database at {path} (set SABAQ_DATA_DIR)", file=sys.stderr)
+            return 2
+        db = connect(path)
+    catalogues = load_catalogues(settings.languages)
+
+    def title(group: Group) -> str:
+        return catalogues[group.language].gettext(GUARANTEE_TITLE)
+
+    try:
+        tt = SqliteTimetable(db, lambda: now.timestamp())
+        job = Guarantee(tt, rules_of(settings), title)
+        groups = {g.id: g for g in tt.groups()}
+        outcome = run_now(job, groups, now, dry_run=args.dry_run, gettext=lambda s: s)
+    except sqlite3.DatabaseError as exc:
+        print(f"sabaq: the database cannot be used: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    for line in lines(outcome):
+        print(line)
+    n, a = len(outcome.classes), len(outcome.alerts)
+    if args.dry_run:
+        print(f"Dry run at {now:%Y-%m-%d %H:%M} UTC: would plan {n} class(es), raise {a} alert(s);"
+              " nothing was written.")  # fmt: skip
+    else:
+        print(f"Ran at {now:%Y-%m-%d %H:%M} UTC: planned {n} class(es), raised {a} alert(s).")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """A consistent copy of the database while Sabaq runs (SQLite's online backup: the
     write-ahead log included), checked before it is put in place."""
@@ -290,6 +348,16 @@ def parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--report", type=Path, help="a CSV or XLSX report made by Sabaq")
     v.set_defaults(func=cmd_verify)
+    g = sub.add_parser(
+        "guarantee", help="run the monthly guarantee now, or print what it would do (--dry-run)"
+    )
+    how = g.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--dry-run", action="store_true", help="print what it would plan; write nothing"
+    )
+    how.add_argument("--run", action="store_true", help="plan the classes and raise the alerts")
+    g.add_argument("--at", help="as if at this moment (ISO 8601; UTC unless it says)")
+    g.set_defaults(func=cmd_guarantee)
     b = sub.add_parser("backup", help="copy the database consistently while Sabaq runs")
     b.add_argument("dest", type=Path, help="the new file to write the copy to")
     b.set_defaults(func=cmd_backup)

@@ -146,6 +146,44 @@ class Alerts(Response):
     alerts: list[Alert]
 
 
+class GuaranteeRun(Request):
+    dry_run: bool = True  # only say what it would do, writing nothing
+
+
+class GuaranteeClass(Response):
+    group_id: int
+    group: str
+    month: str  # YYYY-MM, in the group's zone
+    class_id: int | None  # None in a dry run: not planned yet
+    teacher_id: int
+    starts_at: DateTime  # in the group's zone
+    ends_at: DateTime
+    timezone: str
+
+
+class GuaranteeAlert(Response):
+    group_id: int
+    group: str
+    month: str
+    reason: str
+    message: str
+
+
+class GuaranteeMonth(Response):
+    group_id: int
+    month: str
+
+
+class GuaranteeOutcome(Response):
+    dry_run: bool
+    classes: list[GuaranteeClass]  # planned, or (dry run) it would plan
+    alerts: list[GuaranteeAlert]  # raised, or it would raise
+    cleared: list[GuaranteeMonth]  # alerts cleared: the month is settled
+    missed: list[int]  # classes marked missed: never started
+    closed: list[int]  # classes live long past their end, decided held or missed
+    confirmed: list[int]  # its proposals nobody confirmed in time, confirmed by it
+
+
 # The academy calendar
 
 

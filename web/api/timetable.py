@@ -21,13 +21,14 @@ from scheduler.sqlite_store import Actor
 
 from ..core import keys, policy
 from ..core.alerts import reason_text
+from ..core.guarantee_run import run_now
 from ..core.http import PageError, api_caller, gettext_of, idempotent
 from ..core.labels import conflict_message
 from ..pages.classes import EDITORS, OBSERVER_ROLES
 from ..pages.planning import DAY_REFUSALS, PlanError, cancel, confirmed, move, plan_from
 from ..pages.timetable import MAX_SPAN_DAYS, actor, may_see_group, may_see_teacher
 from . import models as api_models
-from .calls import json_body
+from .calls import json_body, staff_or_portal
 from .openapi import RANGE, operation
 
 routes = web.RouteTableDef()
@@ -62,6 +63,29 @@ async def guarantee_alerts_json(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+@routes.post("/api/v1/guarantee/run")
+@operation(
+    "runGuarantee",
+    "Run the monthly guarantee now: per group-month, the live classes it plans and the alerts it"
+    " raises (times in the group's zone); with dry_run, what it would do, writing nothing"
+    " (scope: schedule)",
+    answers={200: ("What it did, or would do", api_models.GuaranteeOutcome)},
+    errors=(400, 401, 403, 413),
+    body=api_models.GuaranteeRun,
+)
+async def run_guarantee_json(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
+    staff_or_portal(request, Scope.SCHEDULE, _("The monthly guarantee is run by staff."))
+    body = await json_body(request, api_models.GuaranteeRun)
+    app = request.app
+    now = datetime.fromtimestamp(app[keys.SETTINGS].clock(), UTC)
+    groups = {g.id: g for g in app[keys.TIMETABLE].groups()}
+    outcome = run_now(
+        app[keys.GUARANTEE], groups, now, dry_run=bool(body.get("dry_run", True)), gettext=_
+    )
+    return web.json_response(outcome.json())
 
 
 # -- JSON -----------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from control.notices import Notices
 from control.webhook_delivery import running
 from control.webhook_sources import Sources
 from control.webhooks import Webhooks
-from scheduler.guarantee import Guarantee, GuaranteeRules
+from scheduler.guarantee import Guarantee
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
@@ -61,6 +61,7 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
+from .guarantee_run import rules_of
 from .hr_mail import HrMailer
 from .mail import NoticeMailer
 from .settings import ConfigError, Settings
@@ -376,14 +377,7 @@ async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
     """The monthly guarantee (clause 9), on the control node: marks unstarted classes missed,
     plans a live class where a group-month lacks one, raises alerts where it cannot."""
     settings = app[keys.SETTINGS]
-    start, end = (dt.time.fromisoformat(t) for t in settings.working_hours)
-    rules = GuaranteeRules(
-        working_days=frozenset(settings.working_days),
-        day_starts=start,
-        day_ends=end,
-        notice_days=settings.guarantee_notice_days,
-        months_ahead=settings.guarantee_months_ahead,
-    )
+    rules = rules_of(settings)
     catalogues = app[keys.CATALOGUES]
 
     def title(group: Group) -> str:

@@ -208,6 +208,7 @@ class Settings:
     guarantee_interval_seconds: float = 900.0
     guarantee_notice_days: int = 2
     guarantee_months_ahead: int = 1
+    guarantee_confirm_days: int = 3  # its proposals nobody confirmed are confirmed then
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # 0 = Monday
     working_hours: tuple[str, str] = ("09:00", "18:00")  # local, in each group's zone
     # A cluster (`sabaq control`, `sabaq media`) finds itself through Redis; empty: one process.
@@ -351,6 +352,7 @@ class Settings:
             ),
             guarantee_notice_days=int(_number(env, "SABAQ_GUARANTEE_NOTICE_DAYS", 2, zero=True)),
             guarantee_months_ahead=int(_number(env, "SABAQ_GUARANTEE_MONTHS_AHEAD", 1, zero=True)),
+            guarantee_confirm_days=int(_number(env, "SABAQ_GUARANTEE_CONFIRM_DAYS", 3, zero=True)),
             working_days=_days(env.get("SABAQ_WORKING_DAYS", "0,1,2,3,4")),
             working_hours=_hours(env.get("SABAQ_WORKING_HOURS", "09:00-18:00")),
             redis_url=env.get("REDIS_URL", ""),

@@ -51,7 +51,14 @@ from ..core.labels import (
 )
 from .admission import named_discipline
 from .classes import EDITORS
-from .timetable import MAX_REASON, MAX_TEXT, action_labels, actor, require_editor
+from .timetable import (
+    MAX_REASON,
+    MAX_TEXT,
+    action_labels,
+    actor,
+    proposals_seen,
+    require_editor,
+)
 
 log = logging.getLogger("sabaq.web.timetable")
 routes = web.RouteTableDef()
@@ -312,6 +319,8 @@ def _class_card(
                 for ch in tt.changes(class_id=c.id)
             ],
             "can_edit": user.role in EDITORS and c.status is ClassStatus.PLANNED,
+            "proposed": c.id in proposals_seen(tt, user, [c]),
+            "confirm_days": request.app[keys.SETTINGS].guarantee_confirm_days,
             "error": error,
             "confirm_day_off": day_off_prompt(request, day_off),
         },
@@ -384,6 +393,26 @@ async def move_class(request: web.Request) -> web.StreamResponse:
         c = move(request, actor(user), form)
     except PlanError as exc:
         return _class_card(request, str(exc), exc.status, exc.day_off, form)
+    return redirect(f"/timetable/classes/{c.id}")
+
+
+@routes.post("/timetable/classes/{class_id:\\d{1,18}}/confirm")
+async def confirm_class(request: web.Request) -> web.StreamResponse:
+    """Staff or a teacher of the class's group confirm a class the guarantee proposed."""
+    _ = gettext_of(request)
+    user = require_session(request).user
+    tt = request.app[keys.TIMETABLE]
+    c = tt.get_class(int(request.match_info["class_id"]))
+    if c.id not in proposals_seen(tt, user, [c]):
+        if c.proposed and c.status is ClassStatus.PLANNED:
+            raise PageError(
+                403,
+                _("A proposed class is confirmed by staff and the group's teachers."),
+                "forbidden",
+            )
+        return redirect(f"/timetable/classes/{c.id}")  # confirmed already: nothing to do
+    tt.confirm_class(c.id, by=actor(user))
+    log.info("user %s confirmed the proposed class %s", user.id, c.id)
     return redirect(f"/timetable/classes/{c.id}")
 
 

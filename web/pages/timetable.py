@@ -18,11 +18,12 @@ from scheduler.calendar import Span
 from scheduler.guarantee import MonthState, months, outside_reason, states_of_groups
 from scheduler.models import (
     DEFAULT_TIMEZONE,
+    ClassStatus,
     Group,
     LiveClass,
     TimetableAction,
 )
-from scheduler.sqlite_store import Actor
+from scheduler.sqlite_store import Actor, SqliteTimetable
 
 from ..core import clock, keys, policy
 from ..core.alerts import alert_lines, reason_text
@@ -53,7 +54,28 @@ def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
         TimetableAction.SWITCH_LIFTED: _("Emergency switch lifted"),
         TimetableAction.MISSED: _("Missed"),
         TimetableAction.ALERT: _("Alert"),
+        TimetableAction.CONFIRMED: _("Confirmed"),
     }
+
+
+def proposals_seen(tt: SqliteTimetable, user: User, classes: Sequence[LiveClass]) -> set[int]:
+    """The classes among ``classes`` the guarantee proposed that ``user`` sees as proposals and
+    may confirm: staff, and the class's teacher or a teacher of one of its groups (learners see
+    a proposal as any planned class)."""
+    proposed = [c for c in classes if c.proposed and c.status is ClassStatus.PLANNED]
+    if not proposed or user.role not in EDITORS | {Role.TEACHER}:
+        return set()
+    if user.role in EDITORS:
+        return {c.id for c in proposed}
+    teaches: dict[int, bool] = {}
+    out = set()
+    for c in proposed:
+        for g in c.group_ids:
+            if g not in teaches:
+                teaches[g] = user.id in tt.teachers(g)
+        if c.teacher_id == user.id or any(teaches[g] for g in c.group_ids):
+            out.add(c.id)
+    return out
 
 
 def actor(user: User) -> Actor:
@@ -126,6 +148,7 @@ def _timetable_page(
             "formats": format_labels(_),
             "statuses": class_status_labels(_),
             "can_edit": user.role in EDITORS,
+            "proposed": proposals_seen(tt, user, classes),
             **extra,
         },
     )

@@ -19,6 +19,7 @@ from scheduler.errors import ClassConflict
 from scheduler.guarantee import (
     ALERT_NO_SLOT,
     ALERT_NO_TEACHER,
+    CONFIRMED_UNANSWERED,
     PLANNED_NO_CLASS,
     SETTLING,
     Guarantee,
@@ -66,7 +67,11 @@ def test_a_group_without_a_live_class_gets_one_and_an_impossible_month_an_alert(
     first = tt.get_class(report.planned[0])
     assert first.starts_at == datetime(2030, 9, 4, 4, 0, tzinfo=UTC)  # 09:00 UTC+5
     assert first.format is ClassFormat.LIVE_ONLINE and first.group_ids == (a.group_id,)
-    assert tt.changes(class_id=first.id)[0].reason == f"{PLANNED_NO_CLASS}:2030-09"
+    changes = {ch.action: ch.reason for ch in tt.changes(class_id=first.id)}
+    assert changes[TimetableAction.PLANNED] == f"{PLANNED_NO_CLASS}:2030-09"
+    # Two days ahead, within the three days before it: nobody has the time to confirm it.
+    assert changes[TimetableAction.CONFIRMED] == CONFIRMED_UNANSWERED
+    assert tt.get_class(report.planned[1]).proposed  # October's awaits a person
     states = month_states(tt, tt.group(a.group_id), [date(2030, 9, 1)], now)
     assert states[0].state is MonthState.AMBER and states[0].class_id == first.id
     assert job.run(now).planned == []  # idempotent

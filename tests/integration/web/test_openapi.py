@@ -288,6 +288,11 @@ async def test_every_operation_answers_as_documented(
         alerts = "/api/v1/guarantee/alerts"
         assert (await call("GET", alerts, alerts))[0] == 200
         assert (await call("GET", alerts, alerts, token="sbq_unknown"))[0] == 401
+        run = "/api/v1/guarantee/run"  # (tests/integration/web/test_guarantee_run.py)
+        status, would = await call("POST", run, run, {"dry_run": True})
+        assert status == 200 and would["dry_run"] is True
+        assert (await call("POST", run, run, {"dry_run": True}, reader))[0] == 403
+        assert (await call("POST", run, run, {"dry_run": 1}))[0] == 400
         assert reader_key.id  # the reader key exists and was refused the write above
         # The structure: the portal reads it; staff and administrators change it, signed in
         # (tests/integration/web/test_structure.py), never with a key.
