@@ -766,7 +766,7 @@ async def test_staff_plan_a_weekly_class_meet_a_conflict_and_switch_it_online_in
         # -- a student of the group reads the notice on the home page -----------------------
         student = await open_signed_in(browser, served, academy.student_ids[0], "/")
         watch_errors(student, errors)
-        notice = student.get_by_role("status")
+        notice = student.get_by_role("status").filter(has_text="in-person classes are held")
         await expect(notice).to_have_text(
             f"From {monday:%d.%m.%Y} to {monday:%d.%m.%Y} in-person classes are held"
             f" online: {reason}"
