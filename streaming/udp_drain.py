@@ -10,8 +10,9 @@ batches, the socket keeps up with the burst, and the loop does one turn's overhe
 datagrams.
 
 ``install()`` (called by ``aiortc_media`` at import) replaces ``_read_ready`` of asyncio's
-``_SelectorDatagramTransport`` for the whole process; ``install()`` checks the internals it
-uses are there (``_sock``, ``max_size``, ``_protocol``, ``_conn_lost``, ``_fatal_error``).
+``_SelectorDatagramTransport`` for the whole process; ``install()`` checks that the class and
+its ``_read_ready`` and ``max_size`` are there (the instance's ``_sock``, ``_protocol``,
+``_conn_lost``, ``_closing`` and ``_fatal_error`` have been asyncio's since Python 3.4).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class DatagramInternalsChanged(RuntimeError):
 
 def _read_ready(self: Any) -> None:
     for _ in range(DRAIN):
-        if self._conn_lost:
+        if self._conn_lost or self._closing:  # closed by the protocol inside the batch
             return
         try:
             data, addr = self._sock.recvfrom(self.max_size)

@@ -231,6 +231,10 @@ def cmd_guarantee(args: argparse.Namespace) -> int:
     would raise, on a read-only connection (nothing can be written); ``--run`` does it. Live
     classes long past their end are left to the server's pass (it has the ledger's evidence)."""
     settings = Settings.from_env()
+    if args.at is not None and not args.dry_run:
+        # A run writes as of its moment (missed classes marked, months planned): only now.
+        print("sabaq: --at is for --dry-run only; a run is as of now", file=sys.stderr)
+        return 2
     if args.at is not None:
         try:
             now = dt.datetime.fromisoformat(args.at)

@@ -145,7 +145,13 @@ async def test_the_command_prints_what_it_would_do_then_does_it(
     assert "would plan on Fri 2027-10-01 09:00-10:20 Asia/Almaty" in out
     assert "nothing was written" in out
 
-    assert cli.main(["guarantee", "--run", "--at", at]) == 0
+    # A run is as of now (its writes are real): never at a moment given.
+    assert cli.main(["guarantee", "--run", "--at", at]) == 2
+    assert "--at is for --dry-run only" in capsys.readouterr().err
+    assert _written(db) == before
+    with monkeypatch.context() as now_is:  # "now" for the command: this test's clock
+        now_is.setattr(Settings, "from_env", classmethod(lambda cls, env=None: settings))
+        assert cli.main(["guarantee", "--run"]) == 0
     out = capsys.readouterr().out
     assert "planned class" in out and "Fri 2027-10-01 09:00-10:20 Asia/Almaty" in out
     assert _written(db)[0] > before[0]
