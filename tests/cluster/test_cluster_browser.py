@@ -28,10 +28,18 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Cluster, Academy]]:
 
 
 async def open_on_control(
-    browser: Browser, c: Cluster, control: Proc, user_id: int, path: str, errors: list[str]
+    browser: Browser,
+    c: Cluster,
+    control: Proc,
+    user_id: int,
+    path: str,
+    errors: list[str],
+    sockets: list[str],
 ) -> tuple[Page, str]:
     """A browser context of its own, signed in on the control node with a session cookie (in
-    English), at ``path``; watched for errors. Returns the page and its Content-Security-Policy."""
+    English), at ``path``; watched for errors and for the WebSockets it opens (from the start: a
+    page opened shortly before its class prepares its join, socket included, as it loads).
+    Returns the page and its Content-Security-Policy."""
     ctx = await browser.new_context(viewport=VIEWPORT)
     cookies = {**session_cookies(c.control_dir / "sabaq.sqlite3", user_id), LANG_COOKIE: "en"}
     await ctx.add_cookies(
@@ -39,6 +47,7 @@ async def open_on_control(
     )
     page = await ctx.new_page()
     watch_errors(page, errors)
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     response = await page.goto(control.base + path)
     assert response is not None and response.status == 200, response
     csp = await response.header_value("content-security-policy")
@@ -60,14 +69,13 @@ async def test_the_class_page_follows_its_class_to_another_media_node(
 
     async with chromium() as browser:
         page, csp = await open_on_control(
-            browser, c, control, a.student_ids[0], f"/classes/{a.class_id}", errors
+            browser, c, control, a.student_ids[0], f"/classes/{a.class_id}", errors, sockets
         )
         # Both media nodes' signaling is allowed from the start: the page is not reloaded.
         connect_src = next(d for d in csp.split(";") if d.strip().startswith("connect-src"))
         for node in (m1, m2):
             assert node.base in connect_src.split(), connect_src
             assert node.base.replace("http://", "ws://") in connect_src.split(), connect_src
-        page.on("websocket", lambda ws: sockets.append(ws.url))
         strings = await room_strings(page)
         await expect(page.locator("#join")).to_be_enabled(timeout=15_000)
         await page.locator("#join").click()
