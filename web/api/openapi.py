@@ -83,7 +83,10 @@ def operation(
     idempotent: bool = False,
     query: tuple[JsonObject, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Mark a handler as an operation of the API (written under its route's decorator)."""
+    """Mark a handler as an operation of the API (written under its route's decorator). An
+    idempotent one answers 422 to a reused Idempotency-Key, so its document always says so."""
+    if idempotent:
+        errors = tuple(sorted({*errors, 422}))
     op = Operation(operation_id, summary, answers, errors, body, idempotent, query)
 
     def mark(handler: Handler) -> Handler:
