@@ -11,36 +11,14 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Academy, SignIn, free_port
 from tests.peers import join, publish
+from tests.scrape import scrape, value
 from web.core.app import create_app
 from web.core.settings import Settings
 
 pytestmark = pytest.mark.timeout(30)
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape(server: TestServer, headers: dict[str, str] | None = None) -> Samples:
-    """The metrics of ``server``, parsed as Prometheus parses them: sample → value."""
-    async with (
-        ClientSession() as http,
-        http.get(server.make_url("/metrics"), headers=headers or {}) as resp,
-    ):
-        text = await resp.text()
-        assert resp.status == 200, text
-        assert resp.content_type == "text/plain"
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, frozenset(labels.items()))]
 
 
 async def test_a_live_class_as_the_metrics_show_it(
@@ -51,7 +29,7 @@ async def test_a_live_class_as_the_metrics_show_it(
     students = [await join(sign_in(u), academy.class_id) for u in academy.student_ids[:2]]
     for s in students:
         await s.wait_frames(5)
-    first = await scrape(served)
+    first = await scrape(str(served.make_url("/metrics")))
     assert value(first, "sabaq_info", role="serve", node="media-1") == 1
     assert value(first, "sabaq_rooms") == 1
     assert value(first, "sabaq_participants", role="host") == 1
@@ -75,7 +53,7 @@ async def test_a_live_class_as_the_metrics_show_it(
 
     before = students[0].frames
     await students[0].wait_frames(before + 5)
-    second = await scrape(served)
+    second = await scrape(str(served.make_url("/metrics")))
     for name in ("sabaq_forwarded_packets_total", "sabaq_forwarded_bytes_total"):
         assert value(second, name) > value(first, name) > 0, name
     assert value(second, "sabaq_event_loop_lag_seconds_count") > value(
@@ -86,7 +64,14 @@ async def test_a_live_class_as_the_metrics_show_it(
     await students[1].send("leave")
     await students[1].wait_closed()
     async with asyncio.timeout(5):
-        while value(third := await scrape(served), "sabaq_participants", role="learner") != 1:
+        while (
+            value(
+                third := await scrape(str(served.make_url("/metrics"))),
+                "sabaq_participants",
+                role="learner",
+            )
+            != 1
+        ):
             await asyncio.sleep(0.05)
     assert value(third, "sabaq_forwarded_packets_total") >= value(
         second, "sabaq_forwarded_packets_total"
@@ -153,5 +138,5 @@ async def test_with_a_token_only_its_bearer_reads_the_metrics(
     assert (await status(server, right))[0] == 200
     # From elsewhere too, with the token (a Prometheus on another machine).
     assert (await status(server, {**right, "X-Forwarded-For": "203.0.113.7"}))[0] == 200
-    samples = await scrape(server, right)
+    samples = await scrape(str(server.make_url("/metrics")), right)
     assert value(samples, "sabaq_rooms") == 0
