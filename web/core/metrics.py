@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Literal
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -36,7 +36,7 @@ from access.models import ClassRole
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from streaming.media_ports import CountsForwarding
 from streaming.node import MediaNode
-from streaming.stats import Histogram as PlainHistogram
+from streaming.stats import Histogram
 
 from . import keys
 
@@ -73,6 +73,7 @@ class SabaqCollector(Collector):
         self._app = app
         self._role = role
         self._snapshot = snapshot
+        self.loop_lag = Histogram(LOOP_LAG_BUCKETS)
 
     def collect(self) -> Iterator[Metric]:
         app = self._app
@@ -82,6 +83,11 @@ class SabaqCollector(Collector):
         )
         info.add_metric([self._role, settings.node_id if self._role != "control" else ""], 1)
         yield info
+        yield _histogram(
+            "sabaq_event_loop_lag_seconds",
+            f"How late the event loop wakes a task that sleeps {LOOP_LAG_EVERY:g} s",
+            self.loop_lag,
+        )
         node = app.get(keys.MEDIA_NODE)
         if node is not None:
             yield from _media(node)
@@ -196,7 +202,7 @@ def _or_nan(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def _histogram(name: str, doc: str, h: PlainHistogram) -> HistogramMetricFamily:
+def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
     buckets = [(_bound(b), float(n)) for b, n in h.cumulative()]
     return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=h.sum)
 
@@ -220,17 +226,14 @@ def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         registry = CollectorRegistry(auto_describe=False)
         snapshot = Snapshot()
-        registry.register(SabaqCollector(app, role, snapshot))
+        collector = SabaqCollector(app, role, snapshot)
+        registry.register(collector)
         ProcessCollector(registry=registry)  # CPU, memory, open files of this process
-        lag = Histogram(
-            "sabaq_event_loop_lag_seconds",
-            f"How late the event loop wakes a task that sleeps {LOOP_LAG_EVERY:g} s",
-            buckets=LOOP_LAG_BUCKETS,
-            registry=registry,
-        )
         app[keys.METRICS] = registry
         app[keys.METRICS_REFRESH] = lambda: snapshot.refresh(app)
-        task = asyncio.create_task(_measure_lag(lag, LOOP_LAG_EVERY), name="sabaq-loop-lag")
+        task = asyncio.create_task(
+            _measure_lag(collector.loop_lag, LOOP_LAG_EVERY), name="sabaq-loop-lag"
+        )
         try:
             yield
         finally:
