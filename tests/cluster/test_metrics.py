@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
-from tests.cluster_procs import Cluster, seeded_cluster
+from tests.cluster_procs import Cluster, seeded_cluster, teacher_and_student
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from tests.scrape import names, scrape, value
@@ -34,12 +34,7 @@ async def test_the_control_node_and_a_media_node_are_scraped(
     control = c.control()
     control.start()
     await control.ready()
-    teacher = c.member(control, a.teacher_id, a.class_id, publishes=True)
-    student = c.member(control, a.student_ids[0], a.class_id)
-    teacher.start()
-    await teacher.welcomed()
-    student.start()
-    await student.welcomed()
+    _, student = await teacher_and_student(c, control, a)
     assert student.peer is not None
     await student.peer.wait_frames(5, timeout=20)
 

@@ -66,6 +66,7 @@ from .contexts import (
     hr_mail,
     mail_delivery,
     media_plane,
+    metrics,
     monthly_guarantee,
     notice_collector,
     notice_mail,
@@ -76,7 +77,7 @@ from .contexts import (
 )
 from .http import MAX_BODY, templates
 from .i18n import load_catalogues
-from .metrics import metrics, metrics_view
+from .metrics import metrics_view
 from .middlewares import body_deadline, middlewares, server_limits
 from .settings import ConfigError, Settings
 

@@ -14,12 +14,11 @@ that token as a Bearer token, and to nobody else."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import ipaddress
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Literal
+from collections.abc import Coroutine, Iterator
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -220,28 +219,17 @@ async def _measure_lag(histogram: Histogram, every: float) -> None:
         histogram.observe(max(0.0, loop.time() - asked))
 
 
-def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The cleanup context: the application's registry, its collectors, the loop-lag task."""
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        registry = CollectorRegistry(auto_describe=False)
-        snapshot = Snapshot()
-        collector = SabaqCollector(app, role, snapshot)
-        registry.register(collector)
-        ProcessCollector(registry=registry)  # CPU, memory, open files of this process
-        app[keys.METRICS] = registry
-        app[keys.METRICS_REFRESH] = lambda: snapshot.refresh(app)
-        task = asyncio.create_task(
-            _measure_lag(collector.loop_lag, LOOP_LAG_EVERY), name="sabaq-loop-lag"
-        )
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return context
+def install(app: web.Application, role: Role) -> Coroutine[Any, Any, None]:
+    """The application's registry and its collectors, under ``keys.METRICS``; returns the
+    loop-lag measurement, to run while the application runs."""
+    registry = CollectorRegistry(auto_describe=False)
+    snapshot = Snapshot()
+    collector = SabaqCollector(app, role, snapshot)
+    registry.register(collector)
+    ProcessCollector(registry=registry)  # CPU, memory, open files of this process
+    app[keys.METRICS] = registry
+    app[keys.METRICS_REFRESH] = lambda: snapshot.refresh(app)
+    return _measure_lag(collector.loop_lag, LOOP_LAG_EVERY)
 
 
 def _local(remote: str | None) -> bool:
