@@ -232,7 +232,9 @@ def install(app: web.Application, role: Role) -> Coroutine[Any, Any, None]:
     return _measure_lag(collector.loop_lag, LOOP_LAG_EVERY)
 
 
-def _local(remote: str | None) -> bool:
+def local_peer(remote: str | None) -> bool:
+    """Whether a client at ``remote`` is on this machine (an IPv4 client of a dual-stack
+    socket included)."""
     try:
         address = ipaddress.ip_address(remote or "")
     except ValueError:
@@ -255,7 +257,7 @@ def refusal(request: web.Request, token: str) -> web.Response | None:
         if not hmac.compare_digest(auth[7:].strip().encode(), token.encode()):
             return web.Response(status=403, text="The metrics token is not right.\n")
         return None
-    if not _local(request.remote) or any(h in request.headers for h in FORWARDED_HEADERS):
+    if not local_peer(request.remote) or any(h in request.headers for h in FORWARDED_HEADERS):
         return web.Response(
             status=403,
             text="/metrics is served to this machine only (not through a proxy); to scrape it"
