@@ -27,7 +27,7 @@ from streaming.redis_events import UNREACHABLE
 from .changes import Changes
 from .lock import ControlLock, LockUnsure
 from .redis_commands import LiveRoster, RedisMediaControl
-from .redis_ingest import ensure_group, ingest_once, oldest_unacknowledged, trim
+from .redis_ingest import ensure_group, ingest_once, oldest_unacknowledged, trim, unacknowledged
 from .redis_placement import RedisPlacement
 from .registry import NodeRegistry
 
@@ -82,6 +82,14 @@ class Cluster:
         (the register's lag; None: none waits, or Redis cannot say)."""
         try:
             return await oldest_unacknowledged(self._redis)
+        except UNREACHABLE:
+            return None
+
+    async def events_unacknowledged(self) -> int | None:
+        """How many events in the stream are not yet committed to the ledger (None: Redis
+        cannot say)."""
+        try:
+            return await unacknowledged(self._redis)
         except UNREACHABLE:
             return None
 

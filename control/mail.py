@@ -197,6 +197,13 @@ class Mailbox:
         return True
 
     # -- delivering -----------------------------------------------------------------------------
+    def waiting(self) -> int:
+        """Messages not yet accepted by the server nor given up on (due now or retried later)."""
+        row = self._db.execute(
+            "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+        ).fetchone()
+        return int(row[0])
+
     def due(self, now: float, limit: int = 50) -> list[Mail]:
         """Messages to try now, oldest first."""
         rows = self._db.execute(

@@ -18,6 +18,7 @@ from streaming.redis_events import STREAM, decode
 log = logging.getLogger("sabaq.control.redis_ingest")
 
 GROUP = "control"
+UNREAD_COUNTED = 10_000  # entries counted one by one at most, when Redis cannot say its lag
 
 
 async def ensure_group(redis: Redis) -> None:
@@ -100,6 +101,23 @@ async def oldest_unacknowledged(redis: Redis) -> float | None:
     if oldest is None:
         return None
     return max(0.0, (now_ms - oldest[0]) / 1000)
+
+
+async def unacknowledged(redis: Redis) -> int:
+    """How many entries of the stream are not yet committed: read and not acknowledged, or not
+    read yet."""
+    if not await redis.exists(STREAM):
+        return 0
+    groups = await redis.xinfo_groups(STREAM)
+    ours = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
+    if ours is None:  # no control node has read anything yet: all of it waits
+        return int(await redis.xlen(STREAM))
+    lag = ours.get("lag")
+    if lag is None:  # Redis cannot say how far behind the group is (entries were deleted)
+        last = ours["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else str(last)
+        lag = len(await redis.xrange(STREAM, min=f"({last}", count=UNREAD_COUNTED))
+    return int(ours.get("pending") or 0) + int(lag)
 
 
 async def trim(redis: Redis, keep_seconds: float, now: float) -> int:

@@ -262,6 +262,15 @@ class Webhooks:
         return top
 
     # -- delivering -----------------------------------------------------------------------------
+    def waiting(self) -> int:
+        """Events not yet delivered to an active endpoint nor given up on."""
+        row = self._db.execute(
+            "SELECT count(*) FROM webhook_outbox o JOIN webhook_endpoints e"
+            " ON e.id = o.endpoint_id WHERE o.delivered_at IS NULL AND o.failed_at IS NULL"
+            " AND e.disabled_at IS NULL"
+        ).fetchone()
+        return int(row[0])
+
     def due(self, now: float, limit: int = 100) -> list[tuple[Delivery, Endpoint, str]]:
         """Rows to send now: per endpoint and lane only the oldest undelivered one."""
         rows = self._db.execute(

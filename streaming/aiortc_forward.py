@@ -65,6 +65,8 @@ from aiortc.mediastreams import MediaStreamError
 from av import Packet
 from av.stream import Stream
 
+from .stats import ForwardTally
+
 log = logging.getLogger("sabaq.streaming.forward")
 
 AIORTC_VERSION = "1.16.0"
@@ -158,8 +160,17 @@ class Hub:
     lean sender; and handed as ``av.Packet``s to the bounded queues of in-process consumers
     (the recorder)."""
 
-    def __init__(self, kind: str, mime: str, clock_rate: int, receiver: RTCRtpReceiver) -> None:
+    def __init__(
+        self,
+        kind: str,
+        mime: str,
+        clock_rate: int,
+        receiver: RTCRtpReceiver,
+        tally: ForwardTally | None = None,
+    ) -> None:
         self.kind = kind
+        # What this track's senders count is summed here (the backend's, read by /metrics).
+        self.tally = tally if tally is not None else ForwardTally()
         self.mime = mime
         self.time_base = fractions.Fraction(1, clock_rate)
         self._receiver = receiver
@@ -213,6 +224,7 @@ class Hub:
                 sender.send_frame(frame, ntp)
             except Exception:  # one viewer's failure must not disturb the others
                 log.exception("forwarding to a viewer failed; that viewer is dropped")
+                self.tally.send_errors += 1
                 sender.fail()
 
     def attach(self, sender: LeanSender) -> None:
@@ -257,6 +269,7 @@ class Hub:
             self._deferred.cancel()  # this send covers the deferred one too
             self._deferred = None
         self._last_request = time.monotonic()
+        self.tally.keyframe_requests += 1
         for source in self._receiver.getSynchronizationSources():
             task = asyncio.ensure_future(self._receiver._send_rtcp_pli(source.source))
             self._tasks.add(task)
@@ -341,7 +354,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._ready.set()
 
 
-def tap_receiver(transceiver: RTCRtpTransceiver) -> Hub:
+def tap_receiver(transceiver: RTCRtpTransceiver, tally: ForwardTally | None = None) -> Hub:
     """Divert a publisher's receiver to a hub. Call after setRemoteDescription, before the
     local description (which starts the receiver)."""
     receiver = transceiver.receiver
@@ -351,7 +364,7 @@ def tap_receiver(transceiver: RTCRtpTransceiver) -> Hub:
     if not codecs:
         raise ValueError(f"no {transceiver.kind} codec in common with the publisher")
     codec = codecs[0]
-    hub = Hub(transceiver.kind, codec.mimeType, codec.clockRate, receiver)
+    hub = Hub(transceiver.kind, codec.mimeType, codec.clockRate, receiver, tally)
     setattr(receiver, _QUEUE_ATTR, Tap(hub))
     if hub.kind == "audio":
         _hear_levels(receiver, hub)
@@ -439,7 +452,10 @@ class LeanSender:
         self.packets = 0
         self.octets = 0
         self.dropped = 0
+        self.skipped = 0  # frames skipped for a full socket (also in ``dropped``)
+        self.nacks = 0
         self.retransmitted = 0
+        hub.tally.opened(self)
         self._sender._send_keyframe = self._keyframe_requested  # type: ignore[method-assign]
         self._sender._retransmit = self._retransmit  # type: ignore[method-assign]
 
@@ -504,6 +520,7 @@ class LeanSender:
             return
         if self._backlog() > SEND_BUFFER_LIMIT:
             self.dropped += 1
+            self.skipped += 1
             self._need_keyframe = self._want_keyframe = self.hub.kind == "video"
             return
         if self._want_keyframe:  # drained again after an overflow
@@ -539,6 +556,7 @@ class LeanSender:
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: the packet is sent again as it was (aiortc does the same)."""
+        self.nacks += 1
         entry = self._history[sequence_number % RTP_HISTORY]
         transport = self._transport
         if (
@@ -552,6 +570,7 @@ class LeanSender:
 
     def close(self) -> None:
         self.hub.senders.discard(self)
+        self.hub.tally.closed(self)
         self._history = [None] * RTP_HISTORY
         self.track.stop()
 

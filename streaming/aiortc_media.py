@@ -23,6 +23,7 @@ from aiortc import (
 
 from . import ice_consent, udp_drain
 from .aiortc_forward import Hub, LeanSender, lean_sender, tap_receiver
+from .stats import ForwardTally
 from .webm_recorder import WebmRecording
 
 log = logging.getLogger("sabaq.streaming.media")
@@ -72,10 +73,15 @@ def _on_failure(pc: RTCPeerConnection, on_failed: Callable[[], None]) -> None:
 
 class AiortcPublisher:
     def __init__(
-        self, config: RTCConfiguration, on_failed: Callable[[], None], silence: float = 15.0
+        self,
+        config: RTCConfiguration,
+        on_failed: Callable[[], None],
+        silence: float = 15.0,
+        tally: ForwardTally | None = None,
     ) -> None:
         self.pc = RTCPeerConnection(configuration=config)
         self.hubs: list[Hub] = []
+        self._tally = tally
         self._on_failed = on_failed
         self._silence = silence
         self._watch: asyncio.Task[None] | None = None
@@ -94,7 +100,7 @@ class AiortcPublisher:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in self.pc.getTransceivers():
             if transceiver.direction in ("recvonly", "sendrecv"):
-                self.hubs.append(tap_receiver(transceiver))
+                self.hubs.append(tap_receiver(transceiver, self._tally))
         if not self.hubs:
             raise ValueError("the offer carries no audio or video to publish")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -172,9 +178,10 @@ class AiortcBackend:
         self._config = _configuration(ice_servers)
         self._recordings = recordings_dir
         self._silence = silence  # no media from a publisher for this long: it failed
+        self.tally = ForwardTally()  # what every viewer was sent, for /metrics
 
     def new_publisher(self, on_failed: Callable[[], None]) -> AiortcPublisher:
-        return AiortcPublisher(self._config, on_failed, self._silence)
+        return AiortcPublisher(self._config, on_failed, self._silence, self.tally)
 
     def new_viewer(self, source: object, on_failed: Callable[[], None]) -> AiortcViewer:
         if not isinstance(source, AiortcPublisher):

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from .stats import ForwardTally
+
 log = logging.getLogger("sabaq.streaming.room")
 
 
@@ -42,6 +44,14 @@ class HearsAudioLevel(Protocol):
         """The mean level of the packets heard since the last call, in -dBov (0 loudest, 127
         silence); None if no packet with a level arrived meanwhile."""
         ...
+
+
+@runtime_checkable
+class CountsForwarding(Protocol):
+    """A backend that counts what it forwards (packets, bytes, skips, NACKs...), read by
+    ``/metrics``; one without it (the stock-relay baseline) reports no forwarding counts."""
+
+    tally: ForwardTally
 
 
 class RecordingMedia(Protocol):

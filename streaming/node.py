@@ -18,6 +18,7 @@ from .events import EventOutbox, EventSink, Spool
 from .participant import REMOVED_MESSAGE
 from .room import MediaBackend, Room, RoomState
 from .room_core import ACTIVE_SPEAKER_HOLD
+from .stats import JOIN_BUCKETS, Histogram
 
 log = logging.getLogger("sabaq.streaming.node")
 
@@ -116,6 +117,8 @@ class MediaNode:
         self._removing: dict[int, set[int]] = {}
         self._spent: dict[str, float] = {}  # join tokens used here → until when they are valid
         self._closing = False
+        # From a join (or rejoin) message to its welcome, for /metrics.
+        self.join_latency = Histogram(JOIN_BUCKETS)
 
     def room(self, class_id: int, mode: RoomMode | None = None) -> Room:
         """The class's room, made on its first join; ``mode`` (a join token's, from the class's

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiohttp import WSMsgType, web
 
@@ -72,13 +73,14 @@ async def _refuse(ws: web.WebSocketResponse, code: str, message: str, close_code
 
 async def _authenticate(
     node: MediaNode, ws: web.WebSocketResponse, class_id: int
-) -> tuple[ReconnectClaims, JoinClaims | None] | None:
+) -> tuple[ReconnectClaims, JoinClaims | None, float] | None:
     """The first message admits: a join token (a new participant id is given) or a reconnect
     token (the participant's own id). Returns who it is (and the join token's claims, for a
-    join), or None after refusing."""
+    join) and when the message arrived (``time.monotonic``), or None after refusing."""
     try:
         async with asyncio.timeout(node.settings.join_timeout):
             msg = await ws.receive()
+        arrived = time.monotonic()
     except TimeoutError:
         await _refuse(ws, "join_timeout", "No join message arrived in time", CLOSE_PROTOCOL)
         return None
@@ -97,7 +99,7 @@ async def _authenticate(
         return None
     try:
         if first.type != "join":
-            return node.signer.verify_reconnect(first.token, class_id=class_id), None
+            return node.signer.verify_reconnect(first.token, class_id=class_id), None, arrived
         claims = node.signer.verify_join(first.token, class_id=class_id)
         who = ReconnectClaims(
             user_id=claims.user_id,
@@ -106,7 +108,7 @@ async def _authenticate(
             role=claims.role,
             display_name=claims.display_name,
         )
-        return who, claims
+        return who, claims, arrived
     except TokenInvalid as exc:
         message = next(m for t, m in TOKEN_ERRORS.items() if isinstance(exc, t))
         log.info("refused join to class %s: %s", class_id, exc.code)
@@ -213,7 +215,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     admitted = await _authenticate(node, ws, class_id)
     if admitted is None:
         return ws
-    claims, join_claims = admitted
+    claims, join_claims, arrived = admitted
     rejoin = bool(claims.participant_id)
     if not await _cleared(node, ws, class_id, claims, join_claims):
         return ws
@@ -228,6 +230,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     if not await _enter(node, ws, room, p, rejoin=rejoin, join_claims=join_claims):
         return ws
+    node.join_latency.observe(time.monotonic() - arrived)  # the join message → its welcome
     log.info(
         "%s class=%s user=%s role=%s",
         "rejoined" if rejoin else "joined",

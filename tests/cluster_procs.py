@@ -193,6 +193,17 @@ class Cluster:
             db.close()
 
 
+async def teacher_and_student(c: Cluster, control: Proc, academy: Academy) -> tuple[Member, Member]:
+    """The class's teacher publishing and its first student watching, both welcomed."""
+    teacher = c.member(control, academy.teacher_id, academy.class_id, publishes=True)
+    student = c.member(control, academy.student_ids[0], academy.class_id)
+    teacher.start()
+    await teacher.welcomed()
+    student.start()
+    await student.welcomed()
+    return teacher, student
+
+
 def session_cookies(db_path: Path, user_id: int) -> dict[str, str]:
     db = sqlite3.connect(db_path)
     db.row_factory = sqlite3.Row

@@ -24,7 +24,14 @@ from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
 from control.redis_ingest import GROUP
 from streaming.cluster import NODES
 from streaming.redis_events import STREAM
-from tests.cluster_procs import Cluster, Proc, RedisCut, seeded_cluster, session_cookies
+from tests.cluster_procs import (
+    Cluster,
+    Proc,
+    RedisCut,
+    seeded_cluster,
+    session_cookies,
+    teacher_and_student,
+)
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 
@@ -230,12 +237,7 @@ async def test_one_control_node_at_a_time(cluster: tuple[Cluster, RedisServer, A
     assert second.wait_exit() == 2
     assert "Another control node" in second.output()
 
-    teacher = c.member(control, a.teacher_id, a.class_id, publishes=True)
-    student = c.member(control, a.student_ids[0], a.class_id)
-    teacher.start()
-    await teacher.welcomed()
-    student.start()
-    await student.welcomed()
+    teacher, student = await teacher_and_student(c, control, a)
     await until(
         lambda: EventKind.JOINED in kinds_of(c.ledger(), a.student_ids[0], a.class_id),
         "the join in the ledger",

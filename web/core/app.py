@@ -66,6 +66,7 @@ from .contexts import (
     hr_mail,
     mail_delivery,
     media_plane,
+    metrics,
     monthly_guarantee,
     notice_collector,
     notice_mail,
@@ -76,6 +77,7 @@ from .contexts import (
 )
 from .http import MAX_BODY, templates
 from .i18n import load_catalogues
+from .metrics import metrics_view
 from .middlewares import body_deadline, middlewares, server_limits
 from .settings import ConfigError, Settings
 
@@ -125,6 +127,7 @@ def create_app(
         settings.signin_wait_seconds,
     )
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
+    app.cleanup_ctx.append(metrics(role))
     app.cleanup_ctx.append(open_database)
     app.cleanup_ctx.append(control_node if role == "control" else media_plane)
     app.cleanup_ctx.append(practice_rooms)
@@ -143,6 +146,7 @@ def create_app(
         app.add_subapp("/media/", create_signaling_app())
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     app.router.add_get("/favicon.ico", _favicon)
+    app.router.add_get("/metrics", metrics_view)
     return app
 
 
@@ -174,10 +178,12 @@ def create_media_app(settings: Settings, media: MediaBackend | None = None) -> w
     app[keys.SETTINGS] = settings
     app[keys.MEDIA_BACKEND] = media
     app[keys.SIGNER] = TokenSigner(settings.secret_key, settings.clock)
+    app.cleanup_ctx.append(metrics("media"))
     app.cleanup_ctx.append(cluster_media_node)
     app.cleanup_ctx.append(recording_retention)
     app.on_shutdown.append(disconnect_participants)
     app.router.add_get("/healthz", _alive)
     app.router.add_get("/readyz", health.media_readyz)
+    app.router.add_get("/metrics", metrics_view)
     app.add_subapp("/media/", create_signaling_app())
     return app

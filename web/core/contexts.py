@@ -13,7 +13,8 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -64,6 +65,7 @@ from . import keys
 from .guarantee_run import rules_of
 from .hr_mail import HrMailer
 from .mail import NoticeMailer
+from .metrics import Role, install
 from .settings import ConfigError, Settings
 
 log = logging.getLogger("sabaq.web.app")
@@ -332,6 +334,28 @@ async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def _running(name: str, work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """``work`` as a task while the application runs; cancelled, and awaited, at its end."""
+    task = asyncio.create_task(work, name=f"sabaq-{name}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
+    """/metrics: the application's registry (``web.core.metrics``) and the loop-lag task."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with _running("loop-lag", install(app, role)):
+            yield
+
+    return context
+
+
+@contextlib.asynccontextmanager
 async def _hourly(
     name: str, job: Callable[[], object], every: float = 3600.0
 ) -> AsyncIterator[None]:
@@ -346,13 +370,8 @@ async def _hourly(
                 log.exception("%s failed; trying again in %.0f s", name, every)
             await asyncio.sleep(every)
 
-    task = asyncio.create_task(loop(), name=f"sabaq-{name}")
-    try:
+    async with _running(name, loop()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def recording_retention(app: web.Application) -> AsyncIterator[None]:

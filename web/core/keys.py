@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gettext
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import jinja2
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from access.api_keys import SqliteApiKeys
 from access.passwords import Passwords
@@ -77,3 +78,7 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CATALOGUES = web.AppKey("catalogues", dict[str, gettext.NullTranslations])
 # Replaces the forwarding media backend when set (benchmarks compare stock aiortc with it).
 MEDIA_BACKEND: web.AppKey[MediaBackend | None] = web.AppKey("media_backend")
+# /metrics: this application's registry (not the process's global one), and what reads the values
+# that need an await (Redis) just before a scrape.
+METRICS = web.AppKey("metrics", CollectorRegistry)
+METRICS_REFRESH: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("metrics_refresh")

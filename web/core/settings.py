@@ -89,6 +89,7 @@ def _hours(raw: str) -> tuple[str, str]:
     return text[:5], text[6:]
 
 
+MIN_METRICS_TOKEN = 16
 SMTP_SECURITIES = ("starttls", "tls", "none")
 SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
@@ -222,6 +223,9 @@ class Settings:
     # Behind a TLS front on this machine: its X-Forwarded-Proto and X-Forwarded-For are believed
     # (from loopback peers only), so links say https, cookies are Secure, limits count clients.
     behind_proxy: bool = False
+    # /metrics (Prometheus): with a token, for whoever sends it as a Bearer token; without one,
+    # for clients on this machine only (never through the TLS front).
+    metrics_token: str = field(default="", repr=False)
     # What time it is, for everything that asks (never from the environment): tests run the
     # server on chosen days through it.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
@@ -257,6 +261,12 @@ class Settings:
                     "SABAQ_SMTP_USER would send its password unencrypted to"
                     f" {self.smtp_host}: set SABAQ_SMTP_SECURITY to starttls or tls"
                 )
+
+        if self.metrics_token and len(self.metrics_token) < MIN_METRICS_TOKEN:
+            raise ConfigError(
+                f"SABAQ_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters long"
+                " (generate one with `openssl rand -hex 32`)"
+            )
 
         if self.public_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.public_url):
             raise ConfigError(
@@ -362,6 +372,7 @@ class Settings:
             event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
             event_delay_bound_seconds=_number(env, "SABAQ_EVENT_DELAY_BOUND_SECONDS", 30),
             behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
+            metrics_token=env.get("SABAQ_METRICS_TOKEN", "").strip(),
             smtp_interval_seconds=_number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5, zero=True),
             smtp_retry_seconds=_number(env, "SABAQ_SMTP_RETRY_SECONDS", 30),
             public_url=env.get("SABAQ_PUBLIC_URL", "").strip(),

@@ -183,7 +183,9 @@ async def test_a_4xx_answer_is_retried_and_a_5xx_answer_given_up(
     box.enqueue("a", "gone@academy.test", "ru", "A", "a")
     box.enqueue("b", "full@academy.test", "ru", "B", "b")
     box.enqueue("c", "ok@academy.test", "ru", "C", "c")
+    assert box.waiting() == 3
     assert await deliver_once(box, _server(smtp), clock()) == 1
+    assert box.waiting() == 1  # b, to be retried (/metrics' mail queue)
     states = {m.key: m for m in box.recent()}
     assert states["a"].state is MailState.FAILED
     assert "550" in states["a"].last_error and "No such mailbox" in states["a"].last_error

@@ -20,7 +20,14 @@ from access.tokens import TokenSigner
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
-from control.redis_ingest import GROUP, ensure_group, ingest_once, oldest_unacknowledged, trim
+from control.redis_ingest import (
+    GROUP,
+    ensure_group,
+    ingest_once,
+    oldest_unacknowledged,
+    trim,
+    unacknowledged,
+)
 from streaming.aiortc_media import AiortcBackend
 from streaming.cluster import NODES, MediaAgent, NodeInfo, spent_key
 from streaming.events import EventOutbox, MediaEvent
@@ -310,7 +317,8 @@ async def test_a_join_token_is_spent_until_it_expires_by_the_nodes_clock(
 
 async def test_the_registers_lag_counts_what_waits_in_the_stream(client: Redis) -> None:
     """The control node's /readyz judges the oldest entry not committed yet: never read (the
-    control node is down) or read and not acknowledged (its commit did not happen)."""
+    control node is down) or read and not acknowledged (its commit did not happen); /metrics
+    counts them."""
     secs, _micros = await client.time()
     old_ms = (int(secs) - 30) * 1000
 
@@ -318,19 +326,25 @@ async def test_the_registers_lag_counts_what_waits_in_the_stream(client: Redis) 
         return encode(MediaEvent(f"e{n}", EventKind.LEFT, 1, "m", n, float(n)))
 
     assert await oldest_unacknowledged(client) is None  # no stream
+    assert await unacknowledged(client) == 0
     await client.xadd(STREAM, entry(1), id=f"{old_ms}-0")  # type: ignore[arg-type]
     age = await oldest_unacknowledged(client)  # nobody has read it
     assert age is not None and 29 <= age < 40
+    assert await unacknowledged(client) == 1
     await ensure_group(client)
     age = await oldest_unacknowledged(client)  # the group has not read it
     assert age is not None and 29 <= age < 40
+    assert await unacknowledged(client) == 1
     read = await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)
     age = await oldest_unacknowledged(client)  # read, not committed
     assert age is not None and 29 <= age < 40
     await client.xadd(STREAM, entry(2))  # type: ignore[arg-type]
+    assert await unacknowledged(client) == 2  # one read, one not
     await client.xack(STREAM, GROUP, read[0][1][0][0])
     age = await oldest_unacknowledged(client)  # the new one, not read yet
     assert age is not None and age < 5
+    assert await unacknowledged(client) == 1
     await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)
     await client.xack(STREAM, GROUP, *[i for i, _f in await client.xrange(STREAM)])
     assert await oldest_unacknowledged(client) is None
+    assert await unacknowledged(client) == 0

@@ -273,9 +273,11 @@ def test_old_deliveries_are_pruned_but_pending_ones_kept(
     hooks.add("https://portal.example/hooks", academy.staff_id)
     _joined_thrice(served, academy)
     hooks.collect(time.time())
+    assert hooks.waiting() == 3  # /metrics' webhook queue
     first, second, third = sorted(d.id for d in hooks.deliveries())
     hooks.attempted(first, 1000.0, 200, "")  # delivered long ago
     hooks.attempted(second, time.time(), 200, "")  # delivered just now
+    assert hooks.waiting() == 1
     assert hooks.prune(time.time() - 86400) == 1
     assert sorted(d.id for d in hooks.deliveries()) == [second, third]
     hooks.attempted(third, 1000.0, 200, "")  # all delivered long ago: the newest still stays

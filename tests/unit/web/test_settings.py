@@ -71,3 +71,14 @@ def test_notices_are_collected_every_few_seconds_or_never() -> None:
     )
     with pytest.raises(ConfigError, match="SABAQ_NOTICE_INTERVAL_SECONDS"):
         Settings.from_env(key | {"SABAQ_NOTICE_INTERVAL_SECONDS": "often"})
+
+
+def test_the_metrics_token_is_long_and_never_shown() -> None:
+    base = {"SABAQ_SECRET_KEY": "k" * 40}
+    assert Settings.from_env(base).metrics_token == ""  # this machine only
+    token = "t0k3n" * 8
+    s = Settings.from_env(base | {"SABAQ_METRICS_TOKEN": f" {token} "})
+    assert s.metrics_token == token
+    assert token not in repr(s)
+    with pytest.raises(ConfigError, match="SABAQ_METRICS_TOKEN must be at least 16"):
+        Settings.from_env(base | {"SABAQ_METRICS_TOKEN": "short"})
