@@ -11,6 +11,7 @@ import asyncio
 from aiohttp import web
 
 from . import keys
+from .metrics import FORWARDED_HEADERS
 
 TICK_SECONDS = 10.0  # keeps the idle connection open through what sits between
 MAX_WATCHERS = 8  # a control node holds one (two while a new one takes over)
@@ -36,6 +37,10 @@ async def stopping(app: web.Application) -> None:
 
 async def node_watch(request: web.Request) -> web.StreamResponse:
     life = request.app[LIFE]
+    if any(h in request.headers for h in FORWARDED_HEADERS):
+        raise web.HTTPForbidden(
+            text="a node's watch is for its control node, not through a proxy\n"
+        )
     agent = request.app.get(keys.AGENT)
     if agent is None:
         raise web.HTTPNotFound(text="this node has not joined its cluster\n")

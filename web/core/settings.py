@@ -33,6 +33,18 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def watch_url(node_address: str, host: str, port: int, tls: bool) -> str:
+    """``node_address``, or else ``host:port`` with a wildcard host read as loopback."""
+    address = node_address
+    if not address:
+        if host in ("", "0.0.0.0"):  # noqa: S104 (a wildcard read, not bound)
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{'https' if tls else 'http'}://{address}/node/watch"
+
+
 def _node_address(raw: str) -> str:
     """``host:port`` (an IPv6 host in brackets), or empty."""
     raw = raw.strip()
@@ -330,15 +342,7 @@ class Settings:
     def watch_url(self) -> str:
         """Where the control node watches this media node's process (``GET /node/watch`` on
         its own address, not through a proxy: the answer must come from the process itself)."""
-        address = self.node_address
-        if not address:
-            host = self.host
-            if host in ("", "0.0.0.0"):  # noqa: S104 (a wildcard read, not bound)
-                host = "127.0.0.1"
-            elif host == "::":
-                host = "::1"
-            address = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
-        return f"{'https' if self.tls else 'http'}://{address}/node/watch"
+        return watch_url(self.node_address, self.host, self.port, self.tls)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
