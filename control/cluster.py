@@ -26,6 +26,7 @@ from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
 from .lock import ControlLock, LockUnsure
+from .node_watch import NodeWatch
 from .redis_commands import LiveRoster, RedisMediaControl
 from .redis_ingest import ensure_group, ingest_once, oldest_unacknowledged, trim, unacknowledged
 from .redis_placement import RedisPlacement
@@ -62,6 +63,17 @@ class Cluster:
         )
         self.commands = RedisMediaControl(redis, self.roster, answer_within)
         self.stopping = False  # the control node is shutting down: its loops end
+        # The nodes' processes, watched (a killed one is declared dead at once, not in
+        # ``dead_after``); ``look_now``: one was found gone, the loop watches at once.
+        self.node_watch = NodeWatch(woken=self._wake)
+        self.look_now = False
+
+    def _wake(self) -> None:
+        self.look_now = True
+
+    async def close(self) -> None:
+        """Stop watching the nodes (the control node stops)."""
+        await self.node_watch.close()
 
     def _freed(self, class_ids: list[int]) -> None:
         self.roster.forget(class_ids)
@@ -118,7 +130,10 @@ class Cluster:
         self.registry.unreachable()
 
     async def watch_once(self, drain: Callable[[], Awaitable[int]] | None = None) -> list[NodeInfo]:
-        return await self.registry.watch_once(drain)
+        self.look_now = False
+        dead = await self.registry.watch_once(drain, self.node_watch.gone)
+        self.node_watch.follow(self.registry.live)
+        return dead
 
     def close_stays(self, node: str, cut_off: float) -> int:
         return self.registry.close_stays(node, cut_off)
@@ -210,7 +225,7 @@ async def run_control(
     ingest: EventSink,
     every: float,
     lock: ControlLock | None = None,
-    block_ms: int = 500,
+    block_ms: int = 200,
 ) -> None:
     """Ingest the stream (acknowledging each event after its commit) and watch the nodes every
     ``every`` seconds, until cancelled; only while the control lock is surely held."""
@@ -236,7 +251,7 @@ async def run_control(
                 grouped = True
             await ingest_once(redis, ingest, CONSUMER, block_ms=block_ms, pending=pending)
             pending = False
-            if time.monotonic() >= next_watch:
+            if cluster.look_now or time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + every
                 await cluster.watch_once(drain)
             if time.monotonic() >= next_trim:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -74,6 +74,7 @@ class NodeRegistry:
         self._reachable_since: float | None = None
         self.dead: dict[str, float] = {}  # node id → the heartbeat its stays were closed at
         self.reachable = False
+        self.live: dict[str, NodeInfo] = {}  # as the last watch read them
         # The media nodes' origins, for the pages' Content-Security-Policy (connect-src).
         self.connect_sources = ""
 
@@ -103,10 +104,13 @@ class NodeRegistry:
         self.reachable = False
         self._reachable_since = None
 
-    async def watch_once(self, drain: Callable[[], Awaitable[int]] | None = None) -> list[NodeInfo]:
+    async def watch_once(
+        self, drain: Callable[[], Awaitable[int]] | None = None, gone: Collection[str] = ()
+    ) -> list[NodeInfo]:
         """Note each node's heartbeat; declare dead the nodes silent for ``dead_after`` while
-        Redis was reachable. ``drain`` ingests what is in the stream before a node's intervals
-        are closed (its last events first). Returns the nodes declared dead."""
+        Redis was reachable, and at once those whose process is ``gone`` (``control.node_watch``
+        saw it). ``drain`` ingests what is in the stream before a node's intervals are closed
+        (its last events first). Returns the nodes declared dead."""
         now = time.monotonic()
         nodes = await self.nodes()  # UNREACHABLE propagates: the caller calls unreachable()
         if self._reachable_since is None:
@@ -123,9 +127,9 @@ class NodeRegistry:
         for gone in set(self._seen) - set(nodes):
             del self._seen[gone]  # stopped and left the registry
         self.connect_sources = origins(n.url for n in nodes.values())
-        if now - self._reachable_since < self.dead_after:
-            return []
-        dead = [nodes[n] for n in nodes if self.suspect(n, now)]
+        self.live = nodes
+        settled = now - self._reachable_since >= self.dead_after
+        dead = [nodes[n] for n in nodes if n in gone or (settled and self.suspect(n, now))]
         if dead and drain is not None:
             for _ in range(1000):  # its last events first, all of those Redis holds
                 if not await drain():
@@ -158,8 +162,8 @@ class NodeRegistry:
         self._freed(freed)
         self._seen.pop(info.id, None)
         log.warning(
-            "media node %s (%s) stopped heart-beating: %d open intervals closed at its last"
-            " heartbeat; classes %s are placed anew when their people reconnect",
+            "media node %s (%s) declared dead: %d open intervals closed at its last heartbeat;"
+            " classes %s are placed anew when their people reconnect",
             info.name,
             info.id,
             closed,

@@ -184,6 +184,8 @@ class NodeInfo:
     backlog_since: float | None = None
     # Events it set aside, never to be sent (its dead-letter file beside its disk buffer).
     dead_events: int = 0
+    # Where the control node watches its process (``control.node_watch``); empty: not watched.
+    watch: str = ""
 
     @property
     def cut_off(self) -> float:
@@ -208,6 +210,7 @@ class NodeInfo:
                 float(doc["backlog_since"]) if doc.get("backlog_since") is not None else None
             ),
             dead_events=int(doc.get("dead_events") or 0),
+            watch=str(doc.get("watch") or ""),
         )
 
 
@@ -230,6 +233,7 @@ class MediaAgent:
         url: str,
         capacity: int,
         every: float,
+        watch: str = "",
     ) -> None:
         self._redis = redis
         self._node = node
@@ -237,6 +241,7 @@ class MediaAgent:
         self.id = node.settings.node_id
         self.name = name
         self.url = url
+        self.watch = watch
         self.capacity = capacity
         self._every = every
         self._started = time.time()
@@ -353,6 +358,7 @@ class MediaAgent:
                 default=None,
             ),
             dead_events=self._sink.dead_letters,
+            watch=self.watch,
         )
 
     async def beat_once(self) -> None:

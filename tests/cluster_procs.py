@@ -152,12 +152,12 @@ class Cluster:
         env.update(extra)
         return env
 
-    def control(self) -> Proc:
+    def control(self, **extra: str) -> Proc:
         port = free_port()
         n = sum(1 for p in self.procs if p.role == "control") + 1
         proc = Proc(
             "control",
-            self.env(SABAQ_DATA_DIR=str(self.control_dir), SABAQ_PORT=str(port)),
+            self.env(SABAQ_DATA_DIR=str(self.control_dir), SABAQ_PORT=str(port), **extra),
             self.folder / f"control-{n}.log",
         )
         self.procs.append(proc)

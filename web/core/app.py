@@ -57,7 +57,7 @@ from ..pages.practice import routes as practice_routes
 from ..pages.programmes import routes as programme_routes
 from ..pages.reports import routes as report_routes
 from ..pages.timetable import routes as timetable_routes
-from . import keys
+from . import keys, node_life
 from .contexts import (
     chain_digests,
     cluster_media_node,
@@ -181,9 +181,12 @@ def create_media_app(settings: Settings, media: MediaBackend | None = None) -> w
     app.cleanup_ctx.append(metrics("media"))
     app.cleanup_ctx.append(cluster_media_node)
     app.cleanup_ctx.append(recording_retention)
+    app[node_life.LIFE] = node_life.NodeLife()
+    app.on_shutdown.append(node_life.stopping)
     app.on_shutdown.append(disconnect_participants)
     app.router.add_get("/healthz", _alive)
     app.router.add_get("/readyz", health.media_readyz)
+    app.router.add_get("/node/watch", node_life.node_watch)
     app.router.add_get("/metrics", metrics_view)
     app.add_subapp("/media/", create_signaling_app())
     return app

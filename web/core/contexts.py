@@ -285,6 +285,7 @@ async def control_node(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=5)  # bounded: see MediaAgent.stop
+        await cluster.close()
         await lock.release()
         await redis.aclose()
 
@@ -316,6 +317,7 @@ async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
             sink,
             name=settings.node_id,
             url=settings.media_url,
+            watch=settings.watch_url,
             capacity=settings.node_capacity,
             every=settings.node_heartbeat_seconds,
         )

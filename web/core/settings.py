@@ -33,6 +33,36 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def watch_url(node_address: str, host: str, port: int, tls: bool) -> str:
+    """``node_address``, or else ``host:port`` with a wildcard host read as loopback."""
+    address = node_address
+    if not address:
+        if host in ("", "0.0.0.0"):  # noqa: S104 (a wildcard read, not bound)
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{'https' if tls else 'http'}://{address}/node/watch"
+
+
+def _node_address(raw: str) -> str:
+    """``host:port`` (an IPv6 host in brackets), or empty."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    host, sep, port = raw.rpartition(":")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not bare:
+        raise ConfigError(f"SABAQ_NODE_ADDRESS must be host:port, not {raw!r}")
+    if ":" in bare and bare == host:
+        raise ConfigError(
+            f"SABAQ_NODE_ADDRESS: put an IPv6 host in brackets ([::1]:8081), not {raw!r}"
+        )
+    if not all(c.isalnum() or c in ".-:" for c in bare):
+        raise ConfigError(f"SABAQ_NODE_ADDRESS must be host:port, not {raw!r}")
+    return raw
+
+
 def _number(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -156,6 +186,9 @@ class Settings:
     # How long a new speaker must be the loudest before the seminar's stage moves to them.
     active_speaker_hold_seconds: float = 1.5
     node_heartbeat_seconds: float = 5.0
+    # host:port where the control node reaches this media node directly, to watch that its
+    # process is alive (empty: SABAQ_HOST:SABAQ_PORT, a wildcard host read as loopback).
+    node_address: str = ""
     live_refresh_seconds: float = 15.0
     recording_retention_days: float = 365.0
     held_min_live_seconds: float = 600.0
@@ -305,6 +338,12 @@ class Settings:
     def tls(self) -> bool:
         return self.tls_cert is not None
 
+    @property
+    def watch_url(self) -> str:
+        """Where the control node watches this media node's process (``GET /node/watch`` on
+        its own address, not through a proxy: the answer must come from the process itself)."""
+        return watch_url(self.node_address, self.host, self.port, self.tls)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -342,6 +381,7 @@ class Settings:
                 env, "SABAQ_ACTIVE_SPEAKER_HOLD_SECONDS", 1.5, zero=True
             ),
             node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
+            node_address=_node_address(env.get("SABAQ_NODE_ADDRESS", "")),
             recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
             webhook_interval_seconds=_number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),

@@ -905,8 +905,11 @@
       if (ws === socket) ws = null;
       if (finished) return;
       // Coming back to a server that is gone (it failed; its classes start on another one):
-      // ask for a new join token, which names the server the class is on now.
-      if (rejoining && !welcomed) resume = null;
+      // ask at once for a new join token, which names the server the class is on now.
+      if (rejoining && !welcomed) {
+        resume = null;
+        if (!FINAL_CLOSES.has(ev.code)) return connect();
+      }
       if (fresh) return connect(); // the rejoin came too late: join afresh, at once
       if (FINAL_CLOSES.has(ev.code)) {
         if (ev.code === 4003) finish(S.removed, "closed");

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from web.core.settings import ConfigError, Settings
+from web.core.settings import ConfigError, Settings, watch_url
 
 
 def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:
@@ -82,3 +82,20 @@ def test_the_metrics_token_is_long_and_never_shown() -> None:
     assert token not in repr(s)
     with pytest.raises(ConfigError, match="SABAQ_METRICS_TOKEN must be at least 16"):
         Settings.from_env(base | {"SABAQ_METRICS_TOKEN": "short"})
+
+
+def test_where_the_control_node_watches_a_media_node() -> None:
+    base = {"SABAQ_SECRET_KEY": "k" * 40, "SABAQ_PORT": "8081"}
+    assert Settings.from_env(base).watch_url == "http://127.0.0.1:8081/node/watch"
+    assert watch_url("", "0.0.0.0", 8081, tls=True) == "https://127.0.0.1:8081/node/watch"
+    assert watch_url("", "::", 8081, tls=False) == "http://[::1]:8081/node/watch"
+    assert watch_url("", "fd00::2", 8081, tls=False) == "http://[fd00::2]:8081/node/watch"
+    told = Settings.from_env(base | {"SABAQ_NODE_ADDRESS": "10.0.0.7:9001"})
+    assert told.watch_url == "http://10.0.0.7:9001/node/watch"
+    assert (
+        Settings.from_env(base | {"SABAQ_NODE_ADDRESS": "[fd00::7]:9001"}).watch_url
+        == "http://[fd00::7]:9001/node/watch"
+    )
+    for wrong in ("10.0.0.7", "10.0.0.7:0", "10.0.0.7:http", "fd00::7:9001", ":9001", "a b:1"):
+        with pytest.raises(ConfigError, match="SABAQ_NODE_ADDRESS"):
+            Settings.from_env(base | {"SABAQ_NODE_ADDRESS": wrong})
