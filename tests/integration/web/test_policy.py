@@ -546,6 +546,7 @@ def cases(w: World) -> list[Case]:
 UNSCOPED = {
     "/healthz": "health check",
     "/readyz": "readiness check",
+    "/metrics": "the process's metrics: this machine's or the metrics token's (test_metrics.py)",
     "/signin": "the sign-in form",
     "/signin/link": "a signed, single-use sign-in link",
     "/password/set": "a signed, single-use set-password link: the token is the capability",
