@@ -1,8 +1,10 @@
 """Seminar: N publishing participants, each watching all the others, one on the stage.
 
-Every participant publishes a thumbnail camera (VP8 320×240, 15 fps) and a microphone (Opus);
-most microphones are muted (they send nothing), one carries a tone, a few send silence. The
-teacher is on the stage and publishes full size (VP8 640×480, 30 fps). The VP8 and Opus loops
+Every participant publishes a camera and a microphone (Opus) and switches its camera between
+the levels the server asks for, as the class page does (gallery.js): small (VP8 240×180, 15 fps,
+for galleries of more than 9 tiles — so here), thumbnail (320×240, 15 fps) and full (640×480,
+30 fps, the stage), at the page's bitrates; most microphones are muted (they send nothing), one
+carries a tone, a few send silence. The teacher is on the stage. The VP8 and Opus loops
 are encoded once, before the run; every participant sends the same encoded frames through
 aiortc's packetizer, so the load generator never encodes. Viewers never decode: they count
 encoded frames below the jitter buffer and RTP packets as they arrive. Participants are spread
@@ -175,8 +177,9 @@ def print_table(run: Run, loops: Loops, rows: list[dict[str, Any]]) -> None:
     print(
         f"\nA {run.kind} of {n} participants in {run.processes} load processes, each watching"
         f" the other"
-        f" {n - 1} ({n * (n - 1)} tiles); thumbnails VP8 320×240 {loops.thumbnail.fps:.0f} fps"
-        f" {loops.thumbnail.kbit_s:.0f} kbit/s, stage (the teacher) VP8 640×480"
+        f" {n - 1} ({n * (n - 1)} tiles); small tiles VP8 240×180 {loops.small.fps:.0f} fps"
+        f" {loops.small.kbit_s:.0f} kbit/s (thumbnails 320×240"
+        f" {loops.thumbnail.kbit_s:.0f} kbit/s), stage (the teacher) VP8 640×480"
         f" {loops.full.fps:.0f} fps {loops.full.kbit_s:.0f} kbit/s; Opus: 1 tone, {run.unmuted - 1}"
         f" silent, {n - run.unmuted} muted; window {run.window:.0f} s after {run.warmup:.0f} s"
         f" warm-up; {os.cpu_count()} cores, load average {run.load:.1f} when the run began;"
@@ -221,8 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--participants", type=int, default=25)
     parser.add_argument("--processes", type=int, default=5, help="load-generator processes")
     parser.add_argument("--unmuted", type=int, default=3, help="microphones on (1 tone)")
-    parser.add_argument("--thumbnail-kbps", type=int, default=80)
-    parser.add_argument("--full-kbps", type=int, default=600)
+    # The class page's bitrates for each level (gallery.js, QUALITY).
+    parser.add_argument("--small-kbps", type=int, default=48)
+    parser.add_argument("--thumbnail-kbps", type=int, default=200)
+    parser.add_argument("--full-kbps", type=int, default=900)
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     parser.add_argument("--setup", type=float, default=40.0, help="Sabaq's set-up bound, s")
@@ -255,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         counting=args.counting,
     )
     loops = Loops(
+        small=encode_video(240, 180, 15, args.loop_seconds, args.small_kbps),
         thumbnail=encode_video(320, 240, 15, args.loop_seconds, args.thumbnail_kbps),
         full=encode_video(640, 480, 30, args.loop_seconds, args.full_kbps),
         tone=encode_audio(True),

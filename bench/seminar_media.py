@@ -1,6 +1,6 @@
 """The seminar bench's media: frames encoded once, sent by every participant, counted unseen.
 
-A short loop of VP8 frames (thumbnail and full size) and of Opus frames (a tone, silence) is
+A short loop of VP8 frames (small, thumbnail and full size) and of Opus frames (a tone, silence) is
 encoded once per process; each participant's tracks hand the same encoded bytes to aiortc as
 ``av.Packet``s with their own ``pts``, so aiortc packetizes them (``encoder.pack``) and never
 encodes. A muted microphone sends nothing, as a browser's sender with no track does. What
@@ -27,7 +27,7 @@ from av.stream import Stream
 
 from streaming.aiortc_forward import AiortcInternalsChanged
 
-Level = Literal["thumbnail", "full"]
+Level = Literal["small", "thumbnail", "full"]
 VIDEO_CLOCK = fractions.Fraction(1, 90000)
 AUDIO_CLOCK = fractions.Fraction(1, 48000)
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"

@@ -6,7 +6,7 @@ per source, as the server offers them), counting what arrives without decoding i
 gives every student the floor with camera while the room has no seminar mode; in a room that
 has one (``welcome`` carries ``mode``), students publish at once and each viewer says what it
 shows with ``view`` (every other camera as a tile, the teacher on the stage). A ``quality``
-message switches a publisher between the thumbnail and the full loop.
+message switches a publisher between the small, thumbnail and full loops.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.seminar_media import (
     Counter,
-    Level,
     Loop,
     LoopTrack,
     count_rtp_frames,
@@ -44,6 +43,7 @@ class Role:
 
 @dataclass(frozen=True)
 class Loops:
+    small: Loop
     thumbnail: Loop
     full: Loop
     tone: Loop
@@ -113,8 +113,9 @@ class Participant:
         elif kind == "offer":
             await self.watch(doc)
         elif kind == "quality" and self.video is not None:
-            level: Level = "full" if doc.get("level") == "full" else "thumbnail"
-            self.video.set_level(level)
+            level = doc.get("level")
+            if level in ("small", "thumbnail", "full"):
+                self.video.set_level(level)
         elif kind == "error":
             self.note(f"{doc.get('code')}: {doc.get('message')}")
 
@@ -137,7 +138,7 @@ class Participant:
         # The teacher starts at full quality (the lecture's main picture); ``quality`` rules.
         self.video = LoopTrack(
             "video",
-            {"thumbnail": loops.thumbnail, "full": loops.full},
+            {"small": loops.small, "thumbnail": loops.thumbnail, "full": loops.full},
             "full" if self.role.host else "thumbnail",
         )
         sound = {"tone": loops.tone, "silence": loops.silence}.get(self.role.sound or "")

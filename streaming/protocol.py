@@ -39,9 +39,10 @@ of a participant who had it on; ``welcome`` carries ``microphone`` and ``camera`
 keeps them), ``mode`` {mode} (the room's mode changed; ``welcome`` carries
 ``mode`` too), ``active_speaker`` {source: participant id | null} (who speaks, from the RTP
 audio-level header extension of the published sound, with hysteresis; ``welcome`` carries
-``active_speaker`` too), ``quality`` {level: "thumbnail" | "full"} (to a camera publisher, when
-it changes: full while some viewer has it on the stage — in lecture mode the teacher, a
-presenter and whoever has the floor — else thumbnails; a new publication starts at full),
+``active_speaker`` too), ``quality`` {level: "small" | "thumbnail" | "full"} (to a camera
+publisher, when it changes: full while some viewer has it on the stage — in lecture mode the
+teacher, a presenter and whoever has the floor —, thumbnails while some viewer shows it in a
+gallery of at most 9 tiles, else small; a new publication starts at full),
 ``question`` {question: {id, text, format, options, anonymous, seconds, remaining, closed}} (asked,
 closed; to a late joiner too), ``answer_taken`` {id, choices} (your answer is counted),
 ``question_results`` {id, tally, answered, closed, shown, present?} (to the teacher and presenters

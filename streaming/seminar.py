@@ -25,7 +25,12 @@ MAX_VIEW_TILES = 50  # sources one ``view`` may show in gallery tiles (a page sh
 SPEECH_LEVEL = 60
 SPEAKER_TICK = 0.2  # seconds between two looks at the levels (about 10 audio packets)
 
-Quality = Literal["full", "thumbnail"]
+Quality = Literal["full", "thumbnail", "small"]
+
+# A gallery of more tiles than this shows each in a small box (a 1280 px window's 4×4 grid and
+# up: boxes of 300 px and less): its cameras are asked for small pictures, so that 24 tiles and a
+# stage fit in a viewer's 2.5 Mbit/s (gallery.js holds the sizes and bitrates of each level).
+SMALL_TILES_ABOVE = 9
 
 
 def publishes_freely(role: ClassRole, mode: RoomMode) -> bool:
@@ -45,11 +50,17 @@ class ViewSelection:
         return source_id == self.stage or source_id in self.tiles
 
 
-def quality(mode: RoomMode, staged: bool, leads: bool) -> Quality:
+def quality(mode: RoomMode, staged: bool, leads: bool, fewest_tiles: int | None = 1) -> Quality:
     """What a publisher's camera is asked to send: full while some viewer has it on the stage
     (in lecture mode the teacher, a presenter and whoever has the floor are always watched in
-    full), thumbnails otherwise."""
-    return "full" if staged or (mode is RoomMode.LECTURE and leads) else "thumbnail"
+    full); thumbnails while some viewer shows it in a gallery of at most ``SMALL_TILES_ABOVE``
+    tiles; small pictures when every gallery it is in is larger, or nobody shows it.
+    ``fewest_tiles``: the tiles of the smallest gallery it is in (None: in none)."""
+    if staged or (mode is RoomMode.LECTURE and leads):
+        return "full"
+    if fewest_tiles is not None and fewest_tiles <= SMALL_TILES_ABOVE:
+        return "thumbnail"
+    return "small"
 
 
 @dataclass(slots=True)

@@ -80,7 +80,14 @@ class SeminarMixin(ClassroomMixin):
             if main is None or "camera" not in main.tracks:
                 continue
             leads = p.role in PUBLISHERS or p.floor is not None
-            level = quality(self.mode, bool(staged.get(p.id, set()) - {p.id}), leads)
+            # A viewer that has not said what it shows is taken to show it in a small gallery.
+            galleries = [
+                1 if q.view is None else len(q.view.tiles)
+                for q in self.participants.values()
+                if q.id != p.id and (q.view is None or p.id in q.view.tiles)
+            ]
+            staged_elsewhere = bool(staged.get(p.id, set()) - {p.id})
+            level = quality(self.mode, staged_elsewhere, leads, min(galleries, default=None))
             if level != p.quality:
                 p.quality = level
                 await p.send("quality", level=level)

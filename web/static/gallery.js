@@ -8,8 +8,11 @@
 
 window.SabaqGallery = (function () {
   const PAGE_SIZE = 25;
-  // What the server asks of a publisher's camera (protocol-20): a thumbnail, or the stage.
+  // What the server asks of a publisher's camera (protocol-20): a small picture (it is only in
+  // galleries of more than 9 tiles: 24 of them and a stage fit in 2.5 Mbit/s), a thumbnail, or
+  // the stage. bench/seminar sends the same.
   const QUALITY = {
+    small: { width: 240, maxBitrate: 48000, maxFramerate: 15 },
     thumbnail: { width: 320, maxBitrate: 200000, maxFramerate: 15 },
     full: { width: 640, maxBitrate: 900000, maxFramerate: 30 },
   };

@@ -231,6 +231,30 @@ async def test_publishers_are_told_the_quality_their_camera_is_watched_in(
 
 
 @pytest.mark.timeout(60)
+async def test_a_camera_shown_only_in_large_galleries_is_asked_for_small_pictures(
+    served: TestServer, academy: Academy, sign_in: SignIn, seminar: int
+) -> None:
+    teacher = await join(sign_in(academy.other_teacher_id), seminar)
+    a = await join(sign_in(academy.student_ids[0]), seminar)
+    b = await join(sign_in(academy.student_ids[1]), seminar)
+    await publish(a)
+    assert (await a.wait_for("quality"))["level"] == "thumbnail"  # views not said yet
+    ida = _pid(a)
+    others = [f"p{i}" for i in range(11)]  # a page of 12 tiles
+    await teacher.send("view", tiles=[ida, *others], stage=None)
+    await b.send("view", tiles=[ida, *others], stage=None)
+    await _until(lambda: _told(a) == ["thumbnail", "small"])
+    await b.send("view", tiles=[ida, *others[:3]], stage=None)  # b pages to 4 tiles
+    await _until(lambda: _told(a) == ["thumbnail", "small", "thumbnail"])
+    await b.send("view", tiles=others[:3], stage=None)  # b shows a no longer
+    await _until(lambda: _told(a) == ["thumbnail", "small", "thumbnail", "small"])
+    await teacher.send("view", tiles=others, stage=ida)
+    await _until(lambda: _told(a)[-1] == "full")
+    for peer in (teacher, b, a):
+        await peer.close()
+
+
+@pytest.mark.timeout(60)
 async def test_the_active_speaker_follows_the_tone(
     served: TestServer, academy: Academy, sign_in: SignIn, seminar: int
 ) -> None:

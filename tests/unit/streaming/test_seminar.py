@@ -10,6 +10,7 @@ from scheduler.models import ClassKind, room_mode
 from streaming.protocol import MAX_ID_CHARS, ProtocolError, parse_client_message
 from streaming.seminar import (
     MAX_VIEW_TILES,
+    SMALL_TILES_ABOVE,
     SpeakerSelector,
     ViewSelection,
     publishes_freely,
@@ -46,6 +47,18 @@ def test_quality_is_full_on_a_stage_or_for_a_lecture_s_lead() -> None:
     assert quality(RoomMode.SEMINAR, staged=False, leads=True) == "thumbnail"
     assert quality(RoomMode.LECTURE, staged=False, leads=True) == "full"
     assert quality(RoomMode.LECTURE, staged=False, leads=False) == "thumbnail"
+
+
+def test_a_camera_only_in_large_galleries_is_asked_for_small_pictures() -> None:
+    """24 tiles and a stage must fit a viewer's 2.5 Mbit/s: a camera that every viewer shows
+    among more than 9 tiles (or none shows) sends small pictures; one viewer with a smaller
+    gallery is enough for thumbnails, a stage for full."""
+    assert quality(RoomMode.SEMINAR, False, False, fewest_tiles=24) == "small"
+    assert quality(RoomMode.SEMINAR, False, False, fewest_tiles=SMALL_TILES_ABOVE + 1) == "small"
+    assert quality(RoomMode.SEMINAR, False, False, fewest_tiles=None) == "small"
+    assert quality(RoomMode.SEMINAR, False, False, fewest_tiles=SMALL_TILES_ABOVE) == "thumbnail"
+    assert quality(RoomMode.SEMINAR, True, False, fewest_tiles=24) == "full"
+    assert quality(RoomMode.LECTURE, False, True, fewest_tiles=None) == "full"
 
 
 def test_a_new_speaker_must_be_the_loudest_for_the_hold() -> None:
