@@ -185,23 +185,43 @@ class ClusterIngest:
             # From before the cut-off, arriving after the node was declared dead: counted, and
             # whatever it opened is closed as the node's other stays were.
             self._cluster.close_stays(event.node, cut_off)
-        if event.kind is EventKind.CLASS_ENDED and cut_off is None:
-            await self._cluster.class_ended(event.class_id, event.node)
+        if cut_off is None:
+            await self._forget_if_ended(event)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        for done, event in enumerate(events):
-            try:
-                await self.deliver(event)
-            except Exception as exc:
-                if done:
-                    raise PartlyDelivered(done, exc) from exc
-                raise
+        """One commit for the lot, then the placements of the classes that ended are forgotten.
+        A batch holding an event of a node declared dead goes one event at a time (each
+        committed, then the node's stays closed, before the next, as they came)."""
+        if any(event.node in self._cluster.dead for event in events):
+            await _in_turn(events, self.deliver)
+            return
+        await self._sink.deliver_many(events)
+        # A failure here leaves the rest of the batch to be delivered again: the commit is
+        # idempotent, and the placement is forgotten then.
+        await _in_turn(events, self._forget_if_ended)
+
+    async def _forget_if_ended(self, event: MediaEvent) -> None:
+        if event.kind is EventKind.CLASS_ENDED:
+            await self._cluster.class_ended(event.class_id, event.node)
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
         await self._sink.dead_letter(event, error)
 
     async def heartbeat(self, node: str, at: float) -> None:
         await self._sink.heartbeat(node, at)
+
+
+async def _in_turn(
+    events: Sequence[MediaEvent], step: Callable[[MediaEvent], Awaitable[None]]
+) -> None:
+    """``step`` on each event in order; a failure after some of them says how many."""
+    for done, event in enumerate(events):
+        try:
+            await step(event)
+        except Exception as exc:
+            if done:
+                raise PartlyDelivered(done, exc) from exc
+            raise
 
 
 async def run_control(
