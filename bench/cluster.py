@@ -239,6 +239,7 @@ class FlowRow:
     xadd_rates: tuple[float, ...] = ()  # per node, events/s its outbox delivered
     lag: float | None = None  # seconds from the last XADD to the last commit
     cpu: tuple[float, ...] = ()  # CPU seconds: the media nodes, Redis, the control node
+    path: str = ""  # "before" or "after" through Redis; "" for the baseline
 
     @property
     def rate(self) -> float:
@@ -289,7 +290,7 @@ async def through_redis(
     """Two media-node processes → the stream → ``ingest_once`` → ``ClusterIngest`` →
     ``LedgerSink``, on the ``path`` given. Returns the row and the bytes the stream still
     takes in Redis."""
-    folder = tmp / f"flow-{fsync}-{path}"
+    folder = tmp / f"flow-{fsync}-{path}-{secrets.token_hex(4)}"
     folder.mkdir()
     control = open_control(folder / "control.sqlite3", classes)
     redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
@@ -365,6 +366,7 @@ async def through_redis(
         tuple(events / (r["last"] - r["first"]) for r in results),
         committed - max(r["last"] for r in results),
         (sum(r["cpu"] for r in results), redis_cpu, cpu),
+        path,
     )
     return row, stream_bytes
 
@@ -476,10 +478,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     for fsync in args.fsync.split(","):
         server = start_redis(tmp / f"redis-{fsync}", fsync)
         try:
-            for path in args.paths.split(","):
+            for path in [p for _ in range(args.rounds) for p in args.paths.split(",")]:
                 # The baseline again before each Redis row: the disk's sync time drifts with
                 # whatever else the machine does, and a row is compared with the one next to it.
-                base = await single_process(tmp, f"{fsync}-{path}", args.classes_live, args.events)
+                n = len(flows)
+                base = await single_process(tmp, f"{fsync}-{n}", args.classes_live, args.events)
                 flows.append((base, base.rate))
                 print(f"# baseline: {base.rate:,.0f} events/s", flush=True)
                 row, stream_bytes = await through_redis(
@@ -537,15 +540,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         " all in its one process, under control)."
     )
     print()
-    table(
-        ["Redis fsync", "path", "1 process, events/s", "2 nodes via Redis, events/s", "ratio"],
-        [
-            [r.fsync, r.label.rsplit(", ", 1)[-1], f"{base:,.0f}", f"{r.rate:,.0f}",
-             f"{r.rate / base:.2f}×"]
-            for r, base in flows
-            if r.xadd_rates
-        ],
-    )  # fmt: skip
+    summary(flows)
     print()
     print(
         f"The stream held {stream_bytes / 1e6:.1f} MB in Redis for"
@@ -597,6 +592,52 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     )
 
 
+def summary(flows: list[tuple[FlowRow, float]]) -> None:
+    """Per setting and path, the median over the rounds: end to end, and the control node's CPU
+    per event against the single process's (what each could do with a core of its own)."""
+    groups: dict[tuple[str, str], list[tuple[FlowRow, float, float]]] = {}
+    for (row, base), (base_row, _) in zip(flows[1:], flows, strict=False):
+        if row.path:  # a Redis row, after its baseline
+            cpu_base = base_row.cpu[2] / base_row.events
+            groups.setdefault((row.fsync, row.path), []).append((row, base, cpu_base))
+    rows = []
+    for (fsync, path), runs in groups.items():
+        ratios = sorted(r.rate / b for r, b, _ in runs)
+        control = statistics.median(r.cpu[2] / r.events for r, _, _ in runs)
+        single = statistics.median(c for _, _, c in runs)
+        rows.append(
+            [
+                fsync,
+                path,
+                str(len(runs)),
+                f"{statistics.median(b for _, b, _ in runs):,.0f}",
+                f"{statistics.median(r.rate for r, _, _ in runs):,.0f}",
+                f"{statistics.median(ratios):.2f}× ({ratios[0]:.2f}–{ratios[-1]:.2f})",
+                f"{single * 1e6:.0f} / {control * 1e6:.0f}",
+                f"{single / control:.2f}×",
+            ]
+        )
+    table(
+        [
+            "Redis fsync",
+            "path",
+            "rounds",
+            "1 process, events/s",
+            "2 nodes via Redis, events/s",
+            "ratio, median (range)",
+            "CPU µs/event: 1 process / control",
+            "ratio by CPU",
+        ],
+        rows,
+    )
+    print()
+    print(
+        "Medians over the rounds, each Redis row against the baseline run just before it. Ratio"
+        " by CPU: the single process's CPU per event over the control node's, what the control"
+        " node keeps up with when the media nodes and Redis have cores of their own."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -613,6 +654,9 @@ def main() -> None:
         "--paths",
         default="before,after",
         help="event paths to run: before (one XADD and one commit per event), after (batches)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times each path runs (each with its baseline)"
     )
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary files go")
     args = parser.parse_args()
