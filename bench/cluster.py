@@ -39,7 +39,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -58,7 +58,7 @@ from attendance.sqlite_ledger import SqliteLedger
 from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
 from control.changes import Changes
-from control.cluster import Cluster, ClusterIngest
+from control.cluster import Cluster, ClusterIngest, in_turn
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
@@ -66,7 +66,7 @@ from control.redis_ingest import GROUP, ensure_group, ingest_once
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
-from streaming.events import EventOutbox, EventSink, MediaEvent, PartlyDelivered
+from streaming.events import EventOutbox, EventSink, MediaEvent
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
 
 NODE_NAMES = ("media-a", "media-b")
@@ -159,24 +159,12 @@ def node_share(academy: Academy, index: int) -> list[int]:
 
 
 # -- the previous path, for comparison in the same run --------------------------------------------
-async def one_at_a_time(
-    events: Sequence[MediaEvent], deliver: Callable[[MediaEvent], Awaitable[None]]
-) -> None:
-    for done, event in enumerate(events):
-        try:
-            await deliver(event)
-        except Exception as exc:
-            if done:
-                raise PartlyDelivered(done, exc) from exc
-            raise
-
-
 class XaddEach(RedisStreamSink):
     """The media node's sink as it was: one XADD round trip (one AOF sync) per event."""
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
         batch = super().deliver_many
-        await one_at_a_time(events, lambda event: batch((event,)))
+        await in_turn(events, lambda event: batch((event,)))
 
 
 class CommitEach:
@@ -189,7 +177,7 @@ class CommitEach:
         await self._sink.deliver(event)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        await one_at_a_time(events, self._sink.deliver)
+        await in_turn(events, self._sink.deliver)
 
     async def heartbeat(self, node: str, at: float) -> None:
         await self._sink.heartbeat(node, at)

@@ -193,12 +193,12 @@ class ClusterIngest:
         A batch holding an event of a node declared dead goes one event at a time (each
         committed, then the node's stays closed, before the next, as they came)."""
         if any(event.node in self._cluster.dead for event in events):
-            await _in_turn(events, self.deliver)
+            await in_turn(events, self.deliver)
             return
         await self._sink.deliver_many(events)
         # A failure here leaves the rest of the batch to be delivered again: the commit is
         # idempotent, and the placement is forgotten then.
-        await _in_turn(events, self._forget_if_ended)
+        await in_turn(events, self._forget_if_ended)
 
     async def _forget_if_ended(self, event: MediaEvent) -> None:
         if event.kind is EventKind.CLASS_ENDED:
@@ -211,7 +211,7 @@ class ClusterIngest:
         await self._sink.heartbeat(node, at)
 
 
-async def _in_turn(
+async def in_turn(
     events: Sequence[MediaEvent], step: Callable[[MediaEvent], Awaitable[None]]
 ) -> None:
     """``step`` on each event in order; a failure after some of them says how many."""
