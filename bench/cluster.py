@@ -11,11 +11,12 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    through ``ClusterIngest`` and ``LedgerSink`` as ``sabaq control`` runs them, until all of
    them are committed. End to end is from the first emit to the last commit. Two paths, each
    in the same run: ``after``, today's (an outbox batch is one pipelined round trip of XADDs;
-   what one XREADGROUP returns is one ledger commit), and ``before``, the path as it was (one
-   XADD round trip per event; one commit per event, 200 entries a read). The baseline of the
-   same run is the single process of ``sabaq serve``: one outbox delivering the same events
-   straight into ``LedgerSink`` on a fresh ledger, run just before each Redis row (the disk's
-   sync time drifts; each row is compared with its own).
+   what one XREADGROUP returns is one ledger commit, its XACK sent with the next read), and
+   ``before``, the path as it was (one XADD round trip per event; one commit per event, 200
+   entries a read, XACK a round trip of its own). ``--rounds`` runs each path that many times.
+   The baseline of the same run is the single process of ``sabaq serve``: one outbox
+   delivering the same events straight into ``LedgerSink`` on a fresh ledger, run just before
+   each Redis row (the disk's sync time drifts; each row is compared with its own).
    Afterwards the ledger must hold every event once, in each node's order, its chains whole,
    and nothing left unacknowledged in the stream.
 
@@ -58,7 +59,7 @@ from attendance.sqlite_ledger import SqliteLedger
 from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
 from control.changes import Changes
-from control.cluster import Cluster, ClusterIngest, in_turn
+from control.cluster import INGEST_FOR, Cluster, ClusterIngest, in_turn
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
@@ -320,7 +321,13 @@ async def through_redis(
         async with asyncio.timeout(300):
             while done < total:
                 done += await ingest_once(
-                    redis, ingest, "bench", block_ms=100, count=PATHS[path], pending=first_read
+                    redis,
+                    ingest,
+                    "bench",
+                    block_ms=100,
+                    count=PATHS[path],
+                    pending=first_read,
+                    within=INGEST_FOR if path == "after" else 0.0,
                 )
                 first_read = False
                 if any(p.exitcode not in (None, 0) for p in procs):

@@ -36,6 +36,7 @@ log = logging.getLogger("sabaq.control.cluster")
 CONSUMER = "control"  # one control node: a new one finishes what the last one had read
 KEEP_IN_STREAM = 3600.0  # committed events stay in the stream an hour (to look into), then go
 TRIM_EVERY = 60.0
+INGEST_FOR = 0.25  # a backlog is read this long at a time (in full reads), then the nodes watched
 
 
 class Cluster:
@@ -254,7 +255,9 @@ async def run_control(
                 await ensure_group(redis)
                 await cluster.load_dead()
                 grouped = True
-            await ingest_once(redis, ingest, CONSUMER, block_ms=block_ms, pending=pending)
+            await ingest_once(
+                redis, ingest, CONSUMER, block_ms=block_ms, pending=pending, within=INGEST_FOR
+            )
             pending = False
             if time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + every

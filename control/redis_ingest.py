@@ -6,6 +6,7 @@ idempotent by event id, so an entry delivered twice is one row."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -36,28 +37,51 @@ async def ingest_once(
     block_ms: int | None = None,
     count: int = 500,
     pending: bool = True,
+    within: float = 0.0,
 ) -> int:
     """Commit what is waiting, then acknowledge it: first this consumer's pending entries (read
     before a restart, never acknowledged; ``pending=False`` skips them once there are none), then
     new ones. Returns how many were ingested.
 
     What one read returns is committed as one batch (``deliver_many``: one transaction) and
-    acknowledged in one call after the commit; a batch the sink committed only in part
-    (``PartlyDelivered``) acknowledges that part, the rest stays pending. An event the ledger can
-    never store is set aside in the sink's dead letters (the events behind it flow on); an entry
-    that is not an event is logged and acknowledged, so neither can stop the flow."""
+    acknowledged after the commit; a batch the sink committed only in part (``PartlyDelivered``)
+    acknowledges that part, the rest stays pending. An event the ledger can never store is set
+    aside in the sink's dead letters (the events behind it flow on); an entry that is not an
+    event is logged and acknowledged, so neither can stop the flow.
+
+    A full read is followed by the next (pending entries until none is left; new ones for
+    ``within`` seconds): each batch's acknowledgement then goes with the next read, in one
+    round trip (and one sync of Redis's append-only file)."""
     done = 0
-    for start in ("0", ">") if pending else (">",):
-        block = block_ms if start == ">" else None
-        answer = await redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
-        for _stream, entries in answer or []:
-            settled: list[Any] = []  # entry ids to acknowledge
-            try:
+    settled: list[Any] = []  # entry ids committed or set aside, not yet acknowledged
+    until = time.monotonic() + within
+    try:
+        for start in ("0", ">") if pending else (">",):
+            while True:
+                block = block_ms if start == ">" else None
+                entries = await _read(redis, consumer, start, count, block, settled)
                 done += await _commit(sink, _events(entries, settled), settled)
-            finally:
-                if settled:
-                    await redis.xack(STREAM, GROUP, *settled)
+                if len(entries) < count or (start == ">" and time.monotonic() >= until):
+                    break
+    finally:
+        if settled:
+            await redis.xack(STREAM, GROUP, *settled)
     return done
+
+
+async def _read(
+    redis: Redis, consumer: str, start: str, count: int, block: int | None, settled: list[Any]
+) -> list[Any]:
+    """One XREADGROUP's entries; ``settled`` acknowledged in the same round trip, and emptied."""
+    if not settled:
+        answer = await redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
+    else:
+        pipe = redis.pipeline(transaction=False)
+        pipe.xack(STREAM, GROUP, *settled)
+        pipe.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
+        _acknowledged, answer = await pipe.execute()
+        settled.clear()
+    return [entry for _stream, entries in answer or [] for entry in entries]
 
 
 def _events(entries: list[Any], settled: list[Any]) -> list[tuple[Any, MediaEvent]]:

@@ -169,6 +169,30 @@ async def test_an_unstorable_entry_is_set_aside_and_the_rest_of_its_batch_is_com
     assert [d.id for d in dead] == ["0191-2"] and "UnicodeEncodeError" in dead[0].error
 
 
+async def test_a_backlog_is_read_in_full_reads_each_acknowledged_with_the_next(
+    served: TestServer, academy: Academy, client: Redis, tmp_path: Path
+) -> None:
+    """Entries read before a restart and never acknowledged are all finished, however many
+    reads they take; then new ones are read for as long as ``within`` allows and each read
+    is full. Every event once, in order, nothing left pending."""
+    sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
+    outbox = EventOutbox(sink, "media-2")
+    outbox.start()
+    learners = academy.student_ids[:12]
+    await joined_all(outbox, academy.class_id, learners[:5], 10)
+    await ensure_group(client)
+    read = await client.xreadgroup(GROUP, "control-1", {STREAM: ">"}, count=10)
+    assert len(read[0][1]) == 5  # read, then the control node died
+    await joined_all(outbox, academy.class_id, learners[5:], 10)
+    await outbox.stop()
+    ingest = ledger_sink(served)
+    assert await ingest_once(client, ingest, "control-1", count=2, within=0) == 5 + 2
+    assert (await client.xpending(STREAM, GROUP))["pending"] == 0
+    assert await ingest_once(client, ingest, "control-1", count=2, pending=False, within=60) == 5
+    assert joined(served, academy.class_id) == learners
+    assert (await client.xpending(STREAM, GROUP))["pending"] == 0
+
+
 async def test_a_control_node_restarting_finishes_what_it_had_read(
     served: TestServer, academy: Academy, client: Redis, tmp_path: Path
 ) -> None:
