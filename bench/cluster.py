@@ -8,10 +8,15 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    and its own node id, emit ``--events`` events each (learners joining, dropping, coming back
    and leaving in ``--classes-live`` seeded classes that run at once, half on each node) as fast
    as the outbox delivers them. This process is the control node: ``ingest_once`` in a loop,
-   through ``LedgerSink``, until all of them are committed. End to end is from the first emit
-   to the last commit. The baseline of the same run is the single process of ``sabaq serve``:
-   one outbox delivering the same events straight into ``LedgerSink`` on a fresh ledger, run
-   just before each Redis row (the disk's sync time drifts; each row is compared with its own).
+   through ``ClusterIngest`` and ``LedgerSink`` as ``sabaq control`` runs them, until all of
+   them are committed. End to end is from the first emit to the last commit. Two paths, each
+   in the same run: ``after``, today's (an outbox batch is one pipelined round trip of XADDs;
+   what one XREADGROUP returns is one ledger commit, its XACK sent with the next read), and
+   ``before``, the path as it was (one XADD round trip per event; one commit per event, 200
+   entries a read, XACK a round trip of its own). ``--rounds`` runs each path that many times.
+   The baseline of the same run is the single process of ``sabaq serve``: one outbox
+   delivering the same events straight into ``LedgerSink`` on a fresh ledger, run just before
+   each Redis row (the disk's sync time drifts; each row is compared with its own).
    Afterwards the ledger must hold every event once, in each node's order, its chains whole,
    and nothing left unacknowledged in the stream.
 
@@ -21,6 +26,7 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    placed one at a time. The baseline is one plain ``HGET`` round trip.
 
     .venv/bin/python -m bench.cluster --events 5000 --classes 200
+    .venv/bin/python -m bench.cluster --fsync always --paths before,after
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import Any
 
 import redis as redis_sync
 from redis.asyncio import Redis
+from redis.utils import HIREDIS_AVAILABLE
 
 from access.events import EventKind
 from access.sqlite_store import SqliteAccounts
@@ -52,7 +59,7 @@ from attendance.sqlite_ledger import SqliteLedger
 from bench.join import one_group
 from bench.ledger import _filesystem, p95, sync_latency, table
 from control.changes import Changes
-from control.cluster import Cluster
+from control.cluster import INGEST_FOR, Cluster, ClusterIngest, in_turn
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
@@ -60,7 +67,7 @@ from control.redis_ingest import GROUP, ensure_group, ingest_once
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster import NODES, PLACEMENT, NodeInfo
-from streaming.events import EventOutbox
+from streaming.events import EventOutbox, EventSink, MediaEvent
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
 
 NODE_NAMES = ("media-a", "media-b")
@@ -152,28 +159,61 @@ def node_share(academy: Academy, index: int) -> list[int]:
     return academy.class_ids[index :: len(NODE_NAMES)]
 
 
+# -- the previous path, for comparison in the same run --------------------------------------------
+class XaddEach(RedisStreamSink):
+    """The media node's sink as it was: one XADD round trip (one AOF sync) per event."""
+
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
+        batch = super().deliver_many
+        await in_turn(events, lambda event: batch((event,)))
+
+
+class CommitEach:
+    """The control node's ingest as it was: one ledger commit per event of a read."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    async def deliver(self, event: MediaEvent) -> None:
+        await self._sink.deliver(event)
+
+    async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
+        await in_turn(events, self._sink.deliver)
+
+    async def heartbeat(self, node: str, at: float) -> None:
+        await self._sink.heartbeat(node, at)
+
+    async def dead_letter(self, event: MediaEvent, error: str) -> None:
+        await self._sink.dead_letter(event, error)
+
+
+PATHS = {"before": 200, "after": 500}  # path → entries an XREADGROUP asks for
+
+
 # -- 1. events -----------------------------------------------------------------------------------
 def _media_node(
-    url: str, node: str, happenings: list[Happening], folder: str, conn: Connection
+    url: str, node: str, happenings: list[Happening], folder: str, path: str, conn: Connection
 ) -> None:
     """A media node: its outbox delivers to the stream; reports when it started and finished."""
 
     async def main() -> None:
         redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-        sink = RedisStreamSink(redis, DiskBuffer(Path(folder) / f"events-{node}.jsonl"))
+        kind = XaddEach if path == "before" else RedisStreamSink
+        sink = kind(redis, DiskBuffer(Path(folder) / f"events-{node}.jsonl"))
         outbox = EventOutbox(sink, node)
         await redis.ping()  # type: ignore[misc]  # the connection is made before the clock starts
         outbox.start()
         conn.send("ready")
         loop = asyncio.get_running_loop()
         assert await loop.run_in_executor(None, conn.recv) == "go"
-        first = time.time()
+        first, cpu = time.time(), time.process_time()
         emit_all(outbox, happenings)
         async with asyncio.timeout(300):
             await outbox.flush()
         last = time.time()
         await outbox.stop()
-        conn.send({"first": first, "last": last, "buffered": sink.buffer.size})
+        cpu = time.process_time() - cpu
+        conn.send({"first": first, "last": last, "buffered": sink.buffer.size, "cpu": cpu})
         await redis.aclose()
 
     asyncio.run(main())
@@ -187,6 +227,8 @@ class FlowRow:
     seconds: float
     xadd_rates: tuple[float, ...] = ()  # per node, events/s its outbox delivered
     lag: float | None = None  # seconds from the last XADD to the last commit
+    cpu: tuple[float, ...] = ()  # CPU seconds: the media nodes, Redis, the control node
+    path: str = ""  # "before" or "after" through Redis; "" for the baseline
 
     @property
     def rate(self) -> float:
@@ -212,27 +254,43 @@ async def single_process(tmp: Path, name: str, classes: int, events: int) -> Flo
     merged = [h for pair in zip(*shares, strict=True) for h in pair]
     outbox = EventOutbox(control.sink, "serve")
     outbox.start()
-    t = time.time()
+    t, cpu = time.time(), time.process_time()
     emit_all(outbox, merged)
     async with asyncio.timeout(300):
         await outbox.flush()
-    took = time.time() - t
+    took, cpu = time.time() - t, time.process_time() - cpu
     await outbox.stop()
     check_ledger(control, len(merged))
     control.db.close()
-    return FlowRow("1 process: outbox → LedgerSink (baseline)", "–", len(merged), took)
+    return FlowRow(
+        "1 process: outbox → LedgerSink (baseline)", "–", len(merged), took, cpu=(0, 0, cpu)
+    )
+
+
+async def _redis_cpu(redis: Redis) -> float:
+    """CPU seconds the Redis server has used so far."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def through_redis(
-    url: str, fsync: str, tmp: Path, classes: int, events: int
+    url: str, fsync: str, path: str, tmp: Path, classes: int, events: int
 ) -> tuple[FlowRow, int]:
-    """Two media-node processes → the stream → ``ingest_once`` → ``LedgerSink``. Returns the
-    row and the bytes the stream still takes in Redis."""
-    folder = tmp / f"flow-{fsync}"
+    """Two media-node processes → the stream → ``ingest_once`` → ``ClusterIngest`` →
+    ``LedgerSink``, on the ``path`` given. Returns the row and the bytes the stream still
+    takes in Redis."""
+    folder = tmp / f"flow-{fsync}-{path}-{secrets.token_hex(4)}"
     folder.mkdir()
     control = open_control(folder / "control.sqlite3", classes)
     redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    await redis.delete(STREAM)
     await ensure_group(redis)
+    cluster = Cluster(
+        redis, control.ledger, SqliteHeartbeats(control.db), Changes(), dead_after=30.0
+    )
+    ingest: EventSink = ClusterIngest(control.sink, cluster)
+    if path == "before":
+        ingest = CommitEach(ingest)
     ctx = multiprocessing.get_context("spawn")
     procs: list[Any] = []
     conns: list[Connection] = []
@@ -244,7 +302,7 @@ async def through_redis(
             procs.append(
                 ctx.Process(
                     target=_media_node,
-                    args=(url, node, happenings, str(folder), child),
+                    args=(url, node, happenings, str(folder), path, child),
                     daemon=True,
                 )
             )
@@ -254,16 +312,29 @@ async def through_redis(
             if not c.poll(60):
                 raise SystemExit("bench: a media node did not start")
             assert c.recv() == "ready"
+        redis_cpu, cpu = await _redis_cpu(redis), time.process_time()
         for c in conns:
             c.send("go")
         total = events * len(NODE_NAMES)
         done = 0
+        first_read = True  # as `sabaq control` reads: what it had read first, then only new
         async with asyncio.timeout(300):
             while done < total:
-                done += await ingest_once(redis, control.sink, "bench", block_ms=100)
+                done += await ingest_once(
+                    redis,
+                    ingest,
+                    "bench",
+                    block_ms=100,
+                    count=PATHS[path],
+                    pending=first_read,
+                    within=INGEST_FOR if path == "after" else 0.0,
+                )
+                first_read = False
                 if any(p.exitcode not in (None, 0) for p in procs):
                     raise SystemExit("bench: a media node failed")
         committed = time.time()
+        cpu = time.process_time() - cpu
+        redis_cpu = await _redis_cpu(redis) - redis_cpu
         results = []
         for c in conns:
             if not c.poll(60):
@@ -283,12 +354,14 @@ async def through_redis(
     control.db.close()
     first = min(r["first"] for r in results)
     row = FlowRow(
-        "2 nodes → Redis stream → ingest_once → LedgerSink",
+        f"2 nodes → Redis stream → ingest_once → ledger, {path}",
         fsync,
         total,
         committed - first,
         tuple(events / (r["last"] - r["first"]) for r in results),
         committed - max(r["last"] for r in results),
+        (sum(r["cpu"] for r in results), redis_cpu, cpu),
+        path,
     )
     return row, stream_bytes
 
@@ -398,18 +471,24 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     placements: list[PlacementRow] = []
     stream_bytes = 0
     for fsync in args.fsync.split(","):
-        # The baseline again before each Redis row: the disk's sync time drifts with whatever
-        # else the machine does, and a row is compared with the baseline next to it.
-        base = await single_process(tmp, fsync, args.classes_live, args.events)
-        flows.append((base, base.rate))
-        print(f"# baseline: {base.rate:,.0f} events/s", flush=True)
         server = start_redis(tmp / f"redis-{fsync}", fsync)
         try:
-            row, stream_bytes = await through_redis(
-                server.url, fsync, tmp, args.classes_live, args.events
-            )
-            flows.append((row, base.rate))
-            print(f"# events through Redis, fsync {fsync}: {row.rate:,.0f} events/s", flush=True)
+            for path in [p for _ in range(args.rounds) for p in args.paths.split(",")]:
+                # The baseline again before each Redis row: the disk's sync time drifts with
+                # whatever else the machine does, and a row is compared with the one next to it.
+                n = len(flows)
+                base = await single_process(tmp, f"{fsync}-{n}", args.classes_live, args.events)
+                flows.append((base, base.rate))
+                print(f"# baseline: {base.rate:,.0f} events/s", flush=True)
+                row, stream_bytes = await through_redis(
+                    server.url, fsync, path, tmp, args.classes_live, args.events
+                )
+                flows.append((row, base.rate))
+                print(
+                    f"# events through Redis, fsync {fsync}, {path}: {row.rate:,.0f} events/s"
+                    f" ({row.rate / base.rate:.2f}× the baseline)",
+                    flush=True,
+                )
             placements.extend(await placement(server.url, fsync, tmp, args.classes))
         finally:
             server.kill()
@@ -430,6 +509,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             "× baseline",
             "XADD/s per node",
             "lag s",
+            "CPU µs/event: nodes / Redis / control",
         ],
         [
             [
@@ -441,6 +521,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                 f"{r.rate / base:.2f}",
                 " / ".join(f"{x:,.0f}" for x in r.xadd_rates) or "–",
                 "–" if r.lag is None else f"{r.lag:.2f}",
+                " / ".join(f"{c / r.events * 1e6:.0f}" for c in r.cpu),
             ]
             for r, base in flows
         ],
@@ -450,8 +531,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         "events/s is end to end, first emit to last commit, × the baseline row just above;"
         " XADD/s is each node's outbox delivering into the stream; lag is how long the ledger"
         " kept ingesting after the last XADD (when it grows with the events, the control node"
-        " is the bottleneck)."
+        " is the bottleneck); CPU is per event, the media nodes' together (the baseline's is"
+        " all in its one process, under control)."
     )
+    print()
+    summary(flows)
+    print()
     print(
         f"The stream held {stream_bytes / 1e6:.1f} MB in Redis for"
         f" {len(NODE_NAMES) * args.events:,} events; `sabaq control` trims what it has"
@@ -502,6 +587,52 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     )
 
 
+def summary(flows: list[tuple[FlowRow, float]]) -> None:
+    """Per setting and path, the median over the rounds: end to end, and the control node's CPU
+    per event against the single process's (what each could do with a core of its own)."""
+    groups: dict[tuple[str, str], list[tuple[FlowRow, float, float]]] = {}
+    for (row, base), (base_row, _) in zip(flows[1:], flows, strict=False):
+        if row.path:  # a Redis row, after its baseline
+            cpu_base = base_row.cpu[2] / base_row.events
+            groups.setdefault((row.fsync, row.path), []).append((row, base, cpu_base))
+    rows = []
+    for (fsync, path), runs in groups.items():
+        ratios = sorted(r.rate / b for r, b, _ in runs)
+        control = statistics.median(r.cpu[2] / r.events for r, _, _ in runs)
+        single = statistics.median(c for _, _, c in runs)
+        rows.append(
+            [
+                fsync,
+                path,
+                str(len(runs)),
+                f"{statistics.median(b for _, b, _ in runs):,.0f}",
+                f"{statistics.median(r.rate for r, _, _ in runs):,.0f}",
+                f"{statistics.median(ratios):.2f}× ({ratios[0]:.2f}–{ratios[-1]:.2f})",
+                f"{single * 1e6:.0f} / {control * 1e6:.0f}",
+                f"{single / control:.2f}×",
+            ]
+        )
+    table(
+        [
+            "Redis fsync",
+            "path",
+            "rounds",
+            "1 process, events/s",
+            "2 nodes via Redis, events/s",
+            "ratio, median (range)",
+            "CPU µs/event: 1 process / control",
+            "ratio by CPU",
+        ],
+        rows,
+    )
+    print()
+    print(
+        "Medians over the rounds, each Redis row against the baseline run just before it. Ratio"
+        " by CPU: the single process's CPU per event over the control node's, what the control"
+        " node keeps up with when the media nodes and Redis have cores of their own."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -514,17 +645,28 @@ def main() -> None:
     parser.add_argument(
         "--fsync", default="always,everysec", help="Redis appendfsync settings to run"
     )
+    parser.add_argument(
+        "--paths",
+        default="before,after",
+        help="event paths to run: before (one XADD and one commit per event), after (batches)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times each path runs (each with its baseline)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary files go")
     args = parser.parse_args()
     if args.classes_live < len(NODE_NAMES):
         parser.error(f"--classes-live must be at least {len(NODE_NAMES)}")
+    if not set(args.paths.split(",")) <= set(PATHS):
+        parser.error(f"--paths takes {', '.join(PATHS)}, comma-separated")
 
     with tempfile.TemporaryDirectory(prefix="bench-cluster-", dir=args.dir) as name:
         tmp = Path(name)
         fs = _filesystem(tmp)
         print(
             f"# bench.cluster: {os.cpu_count()} CPUs, SQLite {sqlite3.sqlite_version},"
-            f" {fs} at {tmp.parent}; fdatasync of 4 KiB {sync_latency(tmp) * 1e6:.0f} µs (median)"
+            f" {fs} at {tmp.parent}; fdatasync of 4 KiB {sync_latency(tmp) * 1e6:.0f} µs (median);"
+            f" Redis replies parsed by {'hiredis' if HIREDIS_AVAILABLE else 'redis-py in Python'}"
         )
         if fs in ("tmpfs", "ramfs"):
             print("# warning: a file system in memory — its syncs cost nothing; use --dir")

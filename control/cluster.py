@@ -37,6 +37,7 @@ log = logging.getLogger("sabaq.control.cluster")
 CONSUMER = "control"  # one control node: a new one finishes what the last one had read
 KEEP_IN_STREAM = 3600.0  # committed events stay in the stream an hour (to look into), then go
 TRIM_EVERY = 60.0
+INGEST_FOR = 0.25  # a backlog is read this long at a time (in full reads), then the nodes watched
 
 
 class Cluster:
@@ -200,23 +201,43 @@ class ClusterIngest:
             # From before the cut-off, arriving after the node was declared dead: counted, and
             # whatever it opened is closed as the node's other stays were.
             self._cluster.close_stays(event.node, cut_off)
-        if event.kind is EventKind.CLASS_ENDED and cut_off is None:
-            await self._cluster.class_ended(event.class_id, event.node)
+        if cut_off is None:
+            await self._forget_if_ended(event)
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        for done, event in enumerate(events):
-            try:
-                await self.deliver(event)
-            except Exception as exc:
-                if done:
-                    raise PartlyDelivered(done, exc) from exc
-                raise
+        """One commit for the lot, then the placements of the classes that ended are forgotten.
+        A batch holding an event of a node declared dead goes one event at a time (each
+        committed, then the node's stays closed, before the next, as they came)."""
+        if any(event.node in self._cluster.dead for event in events):
+            await in_turn(events, self.deliver)
+            return
+        await self._sink.deliver_many(events)
+        # A failure here leaves the rest of the batch to be delivered again: the commit is
+        # idempotent, and the placement is forgotten then.
+        await in_turn(events, self._forget_if_ended)
+
+    async def _forget_if_ended(self, event: MediaEvent) -> None:
+        if event.kind is EventKind.CLASS_ENDED:
+            await self._cluster.class_ended(event.class_id, event.node)
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
         await self._sink.dead_letter(event, error)
 
     async def heartbeat(self, node: str, at: float) -> None:
         await self._sink.heartbeat(node, at)
+
+
+async def in_turn(
+    events: Sequence[MediaEvent], step: Callable[[MediaEvent], Awaitable[None]]
+) -> None:
+    """``step`` on each event in order; a failure after some of them says how many."""
+    for done, event in enumerate(events):
+        try:
+            await step(event)
+        except Exception as exc:
+            if done:
+                raise PartlyDelivered(done, exc) from exc
+            raise
 
 
 async def run_control(
@@ -249,7 +270,9 @@ async def run_control(
                 await ensure_group(redis)
                 await cluster.load_dead()
                 grouped = True
-            await ingest_once(redis, ingest, CONSUMER, block_ms=block_ms, pending=pending)
+            await ingest_once(
+                redis, ingest, CONSUMER, block_ms=block_ms, pending=pending, within=INGEST_FOR
+            )
             pending = False
             if cluster.look_now or time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + every

@@ -5,14 +5,14 @@ idempotent by event id, so an entry delivered twice is one row."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from streaming.events import EventSink
+from streaming.events import EventSink, MediaEvent, PartlyDelivered, Unstorable
 from streaming.redis_events import STREAM, decode
 
 log = logging.getLogger("sabaq.control.redis_ingest")
@@ -35,39 +35,93 @@ async def ingest_once(
     sink: EventSink,
     consumer: str,
     block_ms: int | None = None,
-    count: int = 200,
+    count: int = 500,
     pending: bool = True,
+    within: float = 0.0,
 ) -> int:
     """Commit what is waiting, then acknowledge it: first this consumer's pending entries (read
     before a restart, never acknowledged; ``pending=False`` skips them once there are none), then
-    new ones. Returns how many were ingested. An entry that is not an event is acknowledged and
-    logged, so it cannot stop the flow. Acknowledgements go in one call per batch, each only
-    after its event is committed (a batch cut short acknowledges what it committed)."""
+    new ones. Returns how many were ingested.
+
+    What one read returns is committed as one batch (``deliver_many``: one transaction) and
+    acknowledged after the commit; a batch the sink committed only in part (``PartlyDelivered``)
+    acknowledges that part, the rest stays pending. An event the ledger can never store is set
+    aside in the sink's dead letters (the events behind it flow on); an entry that is not an
+    event is logged and acknowledged, so neither can stop the flow.
+
+    A full read is followed by the next (pending entries until none is left; new ones for
+    ``within`` seconds): each batch's acknowledgement then goes with the next read, in one
+    round trip (and one sync of Redis's append-only file)."""
     done = 0
-    for start in ("0", ">") if pending else (">",):
-        block = block_ms if start == ">" else None
-        answer = await redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
-        for _stream, entries in answer or []:
-            committed: list[Any] = []
-            try:
-                for entry_id, fields in entries:
-                    if not fields:  # deleted from the stream meanwhile
-                        committed.append(entry_id)
-                        continue
-                    try:
-                        event = decode(fields)
-                    except (ValueError, KeyError, TypeError) as exc:
-                        log.error("stream entry %s is not an event (%s): skipped", entry_id, exc)
-                        committed.append(entry_id)
-                        continue
-                    await sink.deliver(event)  # committed to the ledger when this returns
-                    committed.append(entry_id)
-                    done += 1
-                    await asyncio.sleep(0)  # a long batch does not hold up the rest
-            finally:
-                if committed:
-                    await redis.xack(STREAM, GROUP, *committed)
+    settled: list[Any] = []  # entry ids committed or set aside, not yet acknowledged
+    until = time.monotonic() + within
+    try:
+        for start in ("0", ">") if pending else (">",):
+            while True:
+                block = block_ms if start == ">" else None
+                entries = await _read(redis, consumer, start, count, block, settled)
+                done += await _commit(sink, _events(entries, settled), settled)
+                if len(entries) < count or (start == ">" and time.monotonic() >= until):
+                    break
+    finally:
+        if settled:
+            await redis.xack(STREAM, GROUP, *settled)
     return done
+
+
+async def _read(
+    redis: Redis, consumer: str, start: str, count: int, block: int | None, settled: list[Any]
+) -> list[Any]:
+    """One XREADGROUP's entries; ``settled`` acknowledged in the same round trip, and emptied."""
+    if not settled:
+        answer = await redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
+    else:
+        pipe = redis.pipeline(transaction=False)
+        pipe.xack(STREAM, GROUP, *settled)
+        pipe.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
+        _acknowledged, answer = await pipe.execute()
+        settled.clear()
+    return [entry for _stream, entries in answer or [] for entry in entries]
+
+
+def _events(entries: list[Any], settled: list[Any]) -> list[tuple[Any, MediaEvent]]:
+    """The entries' events, each with its entry id; what is not an event is settled at once."""
+    out = []
+    for entry_id, fields in entries:
+        if not fields:  # deleted from the stream meanwhile
+            settled.append(entry_id)
+            continue
+        try:
+            out.append((entry_id, decode(fields)))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("stream entry %s is not an event (%s): skipped", entry_id, exc)
+            settled.append(entry_id)
+    return out
+
+
+async def _commit(sink: EventSink, batch: list[tuple[Any, MediaEvent]], settled: list[Any]) -> int:
+    """Commit ``batch`` in one delivery, adding the ids of what is committed to ``settled``;
+    returns how many were committed. An unstorable event in a batch sends the batch one event
+    at a time, to commit those around it and set it alone aside."""
+    if not batch:
+        return 0
+    try:
+        await sink.deliver_many([event for _id, event in batch])
+    except PartlyDelivered as exc:
+        settled.extend(entry_id for entry_id, _event in batch[: exc.done])
+        if not isinstance(exc.error, Unstorable):
+            raise exc.error from exc
+        return exc.done + await _commit(sink, batch[exc.done :], settled)
+    except Unstorable as exc:
+        if len(batch) > 1:
+            return sum([await _commit(sink, [one], settled) for one in batch])
+        entry_id, event = batch[0]
+        await sink.dead_letter(event, str(exc))  # raises if it cannot: the entry stays pending
+        log.error("event %s can never be stored: set aside (%s)", event.id, exc)
+        settled.append(entry_id)
+        return 0
+    settled.extend(entry_id for entry_id, _event in batch)
+    return len(batch)
 
 
 def _entry_id(raw: object) -> tuple[int, int]:

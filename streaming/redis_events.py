@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,18 @@ HEARTBEATS = "sabaq:heartbeats"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-def encode(event: MediaEvent) -> dict[str, str]:
-    doc = asdict(event)
+FIELDS = tuple(f.name for f in fields(MediaEvent))
+
+
+def _doc(event: MediaEvent) -> dict[str, Any]:
+    """The event as JSON takes it (``asdict`` without its deep copy: a node's hot path)."""
+    doc = {name: getattr(event, name) for name in FIELDS}
     doc["kind"] = event.kind.value
-    return {"event": json.dumps(doc, separators=(",", ":"), ensure_ascii=False)}
+    return doc
+
+
+def encode(event: MediaEvent) -> dict[str, str]:
+    return {"event": json.dumps(_doc(event), separators=(",", ":"), ensure_ascii=False)}
 
 
 def _line(event: MediaEvent) -> str:
@@ -50,9 +58,7 @@ def _line(event: MediaEvent) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        doc = asdict(event)
-        doc["kind"] = event.kind.value
-        text = json.dumps(doc, separators=(",", ":"))
+        text = json.dumps(_doc(event), separators=(",", ":"))
     return text
 
 
@@ -90,16 +96,28 @@ class DiskBuffer:
         """Nine tenths of the bound: joins are refused from here, so no event is ever dropped."""
         return self._count >= self.bound * 9 // 10
 
+    def full(self) -> OSError:
+        return OSError(f"the event buffer {self.path} is full ({self.bound} events)")
+
     def append(self, event: MediaEvent) -> None:
-        if self._count >= self.bound:
-            raise OSError(f"the event buffer {self.path} is full ({self.bound} events)")
+        if not self.extend((event,)):
+            raise self.full()
+
+    def extend(self, events: Sequence[MediaEvent]) -> int:
+        """Append as many of ``events`` as the bound leaves room for, in order, with one sync;
+        returns how many were taken (all durable once this returns)."""
+        taken = list(events[: max(0, self.bound - self._count)])
+        if not taken:
+            return 0
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(_line(event) + "\n")
+            f.writelines(_line(e) + "\n" for e in taken)
             f.flush()
             os.fsync(f.fileno())
-        self._count += 1
-        if self.oldest is None or event.origin_time < self.oldest:
-            self.oldest = event.origin_time
+        self._count += len(taken)
+        first = min(e.origin_time for e in taken)
+        if self.oldest is None or first < self.oldest:
+            self.oldest = first
+        return len(taken)
 
     def replace(self, events: Sequence[MediaEvent]) -> None:
         """Hold exactly ``events`` (all written and synced, or the old content kept)."""
@@ -147,25 +165,39 @@ class RedisStreamSink:
         self._next_try = 0.0
         # Events set aside in the dead-letter file: those of earlier runs too.
         self.dead_letters = self._count_dead()
-        # The outbox delivers one at a time, but a node also replays on its own clock (when no
+        # The outbox delivers one batch at a time, but a node also replays on its own clock (when no
         # event comes): one lock keeps an event from landing on disk behind a replay's back.
         self._lock = asyncio.Lock()
 
     async def deliver(self, event: MediaEvent) -> None:
-        async with self._lock:
-            await self._deliver(event)
+        await self.deliver_many((event,))
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        """Each durable in turn (the stream, or the synced disk buffer), in order; a failure
-        after some of them says how many (``PartlyDelivered``)."""
-        async with self._lock:
-            for done, event in enumerate(events):
-                try:
-                    await self._deliver(event)
-                except Exception as exc:
-                    if done:
-                        raise PartlyDelivered(done, exc) from exc
-                    raise
+        """All durable (the stream, or the synced disk buffer), in order: one pipelined round
+        trip to the stream (Redis syncs its AOF once for the lot), or one sync of the buffer.
+        A failure after some of them says how many (``PartlyDelivered``): an unstorable event
+        stops the batch at itself; a full buffer at what it took."""
+        fields: list[dict[str, str]] = []
+        bad: UnicodeEncodeError | None = None
+        for event in events:
+            encoded = encode(event)
+            try:
+                encoded["event"].encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = exc
+                break
+            fields.append(encoded)
+        storable = list(events[: len(fields)])
+        if storable:
+            async with self._lock:
+                await self._deliver(storable, fields)
+        if bad is not None:
+            # Neither Redis nor the control node's ledger could ever take it: not buffered
+            # (where a replay would stop on it), set aside.
+            unstorable = Unstorable(f"{type(bad).__name__}: {bad}")
+            if storable:
+                raise PartlyDelivered(len(storable), unstorable) from bad
+            raise unstorable from bad
 
     async def flush_buffer(self) -> bool:
         """Replay what the disk holds now (a quiet node's buffer is not left waiting for its
@@ -175,23 +207,29 @@ class RedisStreamSink:
         async with self._lock:
             return await self.replay()
 
-    async def _deliver(self, event: MediaEvent) -> None:
-        fields = encode(event)
-        try:
-            fields["event"].encode("utf-8")
-        except UnicodeEncodeError as exc:
-            # Neither Redis nor the control node's ledger could ever take it: not buffered
-            # (where a replay would stop on it), set aside.
-            raise Unstorable(f"{type(exc).__name__}: {exc}") from exc
+    async def _deliver(self, events: list[MediaEvent], fields: list[dict[str, str]]) -> None:
         if self.buffer.size and not await self._replay_due():
-            self.buffer.append(event)  # behind the others, in order
+            self._buffer(events)  # behind the others, in order
             return
         try:
-            await self._redis.xadd(STREAM, fields)  # type: ignore[arg-type]
+            pipe = self._redis.pipeline(transaction=False)
+            for one in fields:
+                pipe.xadd(STREAM, one)  # type: ignore[arg-type]
+            await pipe.execute()
         except UNREACHABLE:
-            log.warning("Redis unreachable: event %s kept on disk", event.id)
-            self.buffer.append(event)
+            # Some may have reached the stream before the connection failed: they are sent
+            # again with the buffer, and the ledger ingests by event id.
+            log.warning("Redis unreachable: %d events kept on disk", len(events))
+            self._buffer(events)
             self._next_try = time.monotonic() + self._retry_every
+
+    def _buffer(self, events: list[MediaEvent]) -> None:
+        taken = self.buffer.extend(events)
+        if taken < len(events):
+            full = self.buffer.full()
+            if taken:
+                raise PartlyDelivered(taken, full) from full
+            raise full
 
     async def _replay_due(self) -> bool:
         """Replay, at most once per ``retry_every`` while Redis stays away."""

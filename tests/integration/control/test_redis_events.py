@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from redis.asyncio import Redis
 
 from access.events import EventKind
 from access.tokens import TokenSigner
+from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
@@ -30,7 +33,7 @@ from control.redis_ingest import (
 )
 from streaming.aiortc_media import AiortcBackend
 from streaming.cluster import NODES, MediaAgent, NodeInfo, spent_key
-from streaming.events import EventOutbox, MediaEvent
+from streaming.events import EventOutbox, MediaEvent, NotRecorded
 from streaming.node import MediaNode, MediaSettings
 from streaming.redis_events import (
     HEARTBEATS,
@@ -65,7 +68,7 @@ def ledger_sink(served: TestServer) -> LedgerSink:
     evidence = LedgerHeldEvidence(app[keys.LEDGER], app[keys.TIMETABLE], 0.05, app[keys.GUESTS])
     return LedgerSink(
         app[keys.LEDGER], app[keys.TIMETABLE], evidence, SqliteHeartbeats(app[keys.DB]),
-        app[keys.HEADS], app[keys.CHANGES],
+        app[keys.HEADS], app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]),
     )  # fmt: skip
 
 
@@ -110,6 +113,83 @@ async def test_events_reach_the_ledger_and_are_acknowledged_after_the_commit(
     await ensure_group(client)  # a second control node start: the group is there already
     assert await ingest_once(client, ledger_sink(served), "control-1") == 5
     assert joined(served, academy.class_id) == academy.student_ids[:5]
+    assert (await client.xpending(STREAM, GROUP))["pending"] == 0
+
+
+async def test_a_batch_whose_commit_fails_stays_pending_and_unacknowledged(
+    served: TestServer, academy: Academy, client: Redis, tmp_path: Path
+) -> None:
+    """What one read returns is one commit: when it fails (the database locked by another
+    writer past its timeout), no event of the batch is in the ledger and every one is pending;
+    the next pass commits them all, once each, in order."""
+    sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
+    outbox = EventOutbox(sink, "media-2")
+    outbox.start()
+    learners = academy.student_ids[:6]
+    await joined_all(outbox, academy.class_id, learners, 10)
+    await outbox.stop()
+    await ensure_group(client)
+    db = served.app[keys.DB]
+    db.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(served.app[keys.SETTINGS].database_path)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await ingest_once(client, ledger_sink(served), "control-1")
+        assert joined(served, academy.class_id) == []
+        assert (await client.xpending(STREAM, GROUP))["pending"] == len(learners)
+        other.rollback()
+    finally:
+        other.close()
+        db.execute("PRAGMA busy_timeout = 5000")
+    assert await ingest_once(client, ledger_sink(served), "control-1") == len(learners)
+    assert joined(served, academy.class_id) == learners
+    assert (await client.xpending(STREAM, GROUP))["pending"] == 0
+
+
+async def test_an_unstorable_entry_is_set_aside_and_the_rest_of_its_batch_is_committed(
+    served: TestServer, academy: Academy, client: Redis
+) -> None:
+    """An entry whose event the ledger can never store (a lone surrogate, which JSON carries
+    and SQLite cannot) goes to the control node's dead letters and is acknowledged; the events
+    before and after it in the same read are committed, in order."""
+    events = [
+        MediaEvent(f"0191-{n}", EventKind.JOINED, academy.class_id, "media-2", n, 1.0 + n,
+                   learner, f"p{n}", "learner", {"device": "\ud800"} if n == 2 else {})
+        for n, learner in enumerate(academy.student_ids[:4], start=1)
+    ]  # fmt: skip
+    for event in events:  # in ASCII JSON, as a node of another build might have written them
+        await client.xadd(STREAM, {"event": json.dumps(json.loads(encode(event)["event"]))})
+    await ensure_group(client)
+    assert await ingest_once(client, ledger_sink(served), "control-1") == 3
+    ids = [academy.student_ids[0], academy.student_ids[2], academy.student_ids[3]]
+    assert joined(served, academy.class_id) == ids
+    assert (await client.xpending(STREAM, GROUP))["pending"] == 0
+    dead = SqliteDeadEvents(served.app[keys.DB]).latest()
+    assert [d.id for d in dead] == ["0191-2"] and "UnicodeEncodeError" in dead[0].error
+
+
+async def test_a_backlog_is_read_in_full_reads_each_acknowledged_with_the_next(
+    served: TestServer, academy: Academy, client: Redis, tmp_path: Path
+) -> None:
+    """Entries read before a restart and never acknowledged are all finished, however many
+    reads they take; then new ones are read for as long as ``within`` allows and each read
+    is full. Every event once, in order, nothing left pending."""
+    sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
+    outbox = EventOutbox(sink, "media-2")
+    outbox.start()
+    learners = academy.student_ids[:12]
+    await joined_all(outbox, academy.class_id, learners[:5], 10)
+    await ensure_group(client)
+    read = await client.xreadgroup(GROUP, "control-1", {STREAM: ">"}, count=10)
+    assert len(read[0][1]) == 5  # read, then the control node died
+    await joined_all(outbox, academy.class_id, learners[5:], 10)
+    await outbox.stop()
+    ingest = ledger_sink(served)
+    assert await ingest_once(client, ingest, "control-1", count=2, within=0) == 5 + 2
+    assert (await client.xpending(STREAM, GROUP))["pending"] == 0
+    assert await ingest_once(client, ingest, "control-1", count=2, pending=False, within=60) == 5
+    assert joined(served, academy.class_id) == learners
     assert (await client.xpending(STREAM, GROUP))["pending"] == 0
 
 
@@ -189,6 +269,34 @@ async def test_the_stream_keeps_what_is_not_yet_committed(
     assert await trim(client, 3600, later + 7200) == 4  # read and committed: gone
     assert await client.xlen(STREAM) == 2  # never read: kept
     assert await ingest_once(client, ledger_sink(served), "control") == 2
+
+
+async def test_a_batch_goes_into_the_stream_at_once_around_an_unstorable_event(
+    client: Redis, tmp_path: Path
+) -> None:
+    """Events emitted together are one delivery (one pipelined round trip): an event that can
+    never be sent stops the batch at itself, the ones before it are durable and the ones after
+    it follow, in order; it alone is set aside in the node's dead letters."""
+    sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
+    outbox = EventOutbox(sink, "media-2")
+    events = [
+        outbox.emit(EventKind.JOINED, 7, user_id=n, data={"device": "\ud800"} if n == 3 else {})
+        for n in range(1, 6)
+    ]
+    told = [asyncio.ensure_future(outbox.durable(e)) for e in events]
+    outbox.start()
+    async with asyncio.timeout(10):
+        await outbox.flush()
+        answers = await asyncio.gather(*told, return_exceptions=True)
+    await outbox.stop()
+    assert [a is None for a in answers] == [True, True, False, True, True]
+    assert isinstance(answers[2], NotRecorded)
+    entries = await client.xrange(STREAM)
+    assert [decode(f).id for _id, f in entries] == [e.id for e in events if e.user_id != 3]
+    assert outbox.dead_letters == sink.dead_letters == 1
+    dead = [json.loads(line) for line in sink.dead_path.read_text().splitlines()]
+    assert [d["event"]["id"] for d in dead] == [events[2].id]
+    assert sink.buffer.size == 0
 
 
 def test_the_disk_buffer_refuses_joins_before_it_is_full(tmp_path: Path) -> None:
