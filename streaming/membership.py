@@ -106,7 +106,7 @@ class MembershipMixin(MediaMixin):
             roster=self.roster(),
             chat=self.chat_for(p.user_id),
             low_bandwidth=p.low_bandwidth,
-            mode=self.mode.value,
+            mode=self.mode_for(p).value,
             active_speaker=self.speakers.current,
             microphone=p.microphone_on,
             camera=p.camera_on,

@@ -26,7 +26,11 @@ them to), ``leave``, ``ping``; quick questions: ``ask`` {text, format: "single" 
 "yes_no", options: [2–6 texts] (none for yes/no), anonymous, seconds} (the teacher or a presenter),
 ``answer_question`` {question_id, choices: [option indexes]} (a student, once),
 ``close_question`` {question_id}, ``show_results`` {question_id, on} (the asker shows the
-results to everyone, or hides them).
+results to everyone, or hides them); breakout groups: ``open_breakout`` {count (a random split)
+or groups: [[user ids]] (by hand, or a saved list), seconds, late: "place" | "wait"} (the
+teacher), ``move_to_group`` {group: index from 0 | null (the main room), participant_id?} (the
+teacher or a presenter visits; the teacher moves a student), ``add_time`` {seconds},
+``broadcast`` {text} (to every group), ``close_breakout``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
@@ -46,6 +50,11 @@ presenter and whoever has the floor — else thumbnails; a new publication start
 closed; to a late joiner too), ``answer_taken`` {id, choices} (your answer is counted),
 ``question_results`` {id, tally, answered, closed, shown, present?} (to the teacher and presenters
 as answers come; to everyone while ``shown``),
+``breakout`` {id, groups: [[user ids]], late, remaining, closed, group: yours | null} (opened,
+time added, you moved; to a late joiner too), ``breakout_closed`` {id, reason: "timer" |
+"teacher"} (everyone is back in the main room; a group's ``mode`` is seminar, and ``mode`` tells
+a participant the mode they are in after a move), a chat message carries ``group`` while groups
+are open and ``broadcast`` when it went to every group,
 ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
@@ -58,6 +67,7 @@ from typing import Any, Literal
 from access.models import RoomMode
 from access.text import encodable
 
+from .breakout import MAX_BROADCAST_CHARS, MAX_GROUPS, LatePolicy, SplitDraft
 from .questions import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, AskDraft, QuestionKind
 from .seminar import MAX_VIEW_TILES
 
@@ -99,6 +109,11 @@ ClientType = Literal[
     "answer_question",
     "close_question",
     "show_results",
+    "open_breakout",
+    "move_to_group",
+    "add_time",
+    "broadcast",
+    "close_breakout",
 ]
 CLIENT_TYPES: frozenset[str] = frozenset(ClientType.__args__)  # type: ignore[attr-defined]
 
@@ -132,6 +147,9 @@ class ClientMessage:
     question: AskDraft | None = None  # ask
     question_id: str | None = None  # answer_question, close_question, show_results
     choices: tuple[int, ...] = ()  # answer_question: the options' indexes
+    breakout: SplitDraft | None = None  # open_breakout
+    group: int | None = None  # move_to_group: a group's index, or None: the main room
+    seconds: int = 0  # add_time
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -215,6 +233,81 @@ def _answer_question(doc: dict[str, Any]) -> ClientMessage:
     return ClientMessage(type="answer_question", question_id=qid, choices=tuple(choices))
 
 
+MAX_SPLIT_LEARNERS = 500  # user ids one hand-made or saved split may name
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _open_breakout(doc: dict[str, Any]) -> ClientMessage:
+    count, groups = doc.get("count"), doc.get("groups")
+    seconds, late = doc.get("seconds"), doc.get("late", LatePolicy.WAIT.value)
+    if (count is None) == (groups is None):
+        raise ProtocolError(
+            "bad_message", "Say either 'count' (a random split) or 'groups' (lists of user ids)"
+        )
+    if count is not None and not _whole(count):
+        raise ProtocolError("bad_message", "'count' is the number of groups, a whole number")
+    if groups is not None and (
+        not isinstance(groups, list)
+        or len(groups) > MAX_GROUPS
+        or not all(isinstance(g, list) and all(_whole(u) for u in g) for g in groups)
+        or sum(len(g) for g in groups) > MAX_SPLIT_LEARNERS
+    ):
+        raise ProtocolError(
+            "bad_message", f"'groups' lists at most {MAX_GROUPS} lists of user ids (numbers)"
+        )
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise ProtocolError("bad_message", "'seconds' is the duration, a whole number")
+    if not isinstance(late, str) or late not in tuple(LatePolicy):
+        raise ProtocolError("bad_message", "'late' is place or wait")
+    draft = SplitDraft(
+        count,
+        tuple(tuple(g) for g in groups or ()),
+        seconds,
+        LatePolicy(late),
+    )
+    return ClientMessage(type="open_breakout", breakout=draft)
+
+
+def _move_to_group(doc: dict[str, Any]) -> ClientMessage:
+    group, pid = doc.get("group"), doc.get("participant_id")
+    if group is not None and not _whole(group):
+        raise ProtocolError("bad_message", "'group' is a group's number (from 0), or null")
+    if pid is not None and not _is_id(pid):
+        raise ProtocolError("bad_message", "'participant_id' names a participant, or is left out")
+    return ClientMessage(type="move_to_group", group=group, participant_id=pid)
+
+
+def _breakout_message(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    if kind == "open_breakout":
+        return _open_breakout(doc)
+    if kind == "move_to_group":
+        return _move_to_group(doc)
+    if kind == "add_time":
+        seconds = doc.get("seconds")
+        if not _whole(seconds):
+            raise ProtocolError("bad_message", "'seconds' is the time to add, a whole number")
+        assert isinstance(seconds, int)
+        return ClientMessage(type="add_time", seconds=seconds)
+    if kind == "broadcast":
+        said = doc.get("text")
+        if not isinstance(said, str) or not said.strip():
+            raise ProtocolError("bad_message", "A broadcast needs a non-empty 'text'")
+        if len(said) > MAX_BROADCAST_CHARS:
+            raise ProtocolError(
+                "bad_message", f"A broadcast is at most {MAX_BROADCAST_CHARS} characters"
+            )
+        return ClientMessage(type="broadcast", text=said.strip())
+    return ClientMessage(type="close_breakout")
+
+
+BREAKOUT_TYPES = frozenset(
+    {"open_breakout", "move_to_group", "add_time", "broadcast", "close_breakout"}
+)
+
+
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Validate one message from a client; raise ``ProtocolError`` naming what is wrong."""
     if isinstance(text, bytes):
@@ -288,6 +381,8 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
                 "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
             )
         return ClientMessage(type="media_state", microphone=microphone, camera=camera)
+    if kind in BREAKOUT_TYPES:
+        return _breakout_message(kind, doc)
     if kind == "ask":
         return _ask(doc)
     if kind == "answer_question":

@@ -4,7 +4,8 @@ The room's concerns are mixins over this core, one module each, in the order the
 another: ``recording_control`` (the recording), ``room_media`` (publishing and watching),
 ``membership`` (joining and leaving), ``classroom`` (the floor, the chat, removals),
 ``seminar_room`` (the mode, views, the active speaker, quality hints), ``questions_room``
-(quick questions) and ``room`` (the class as a whole: its end). Free of aiohttp and aiortc.
+(quick questions), ``breakout_room`` (breakout groups) and ``room`` (the class as a whole: its
+end). Free of aiohttp and aiortc.
 """
 
 from __future__ import annotations
@@ -136,6 +137,15 @@ class RoomCore(abc.ABC):
     def sources(self) -> list[tuple[Participant, str]]:
         """Every publication: the teacher's (camera, screen) and whoever has the floor."""
         return [(p, name) for p in self.participants.values() for name in p.publications]
+
+    def mode_for(self, p: Participant) -> RoomMode:
+        """The mode a participant is in: a breakout group is a seminar, whatever the class's."""
+        return RoomMode.SEMINAR if p.group is not None else self.mode
+
+    def _chat_readers(self, p: Participant) -> frozenset[int] | None:
+        """Who reads a public chat message of this participant: everyone (None), unless breakout
+        groups are open (``breakout_room``)."""
+        return None
 
     @property
     def ended(self) -> bool:

@@ -32,7 +32,7 @@ class MediaMixin(RecordingMixin):
         name = "screen" if tracks == ("screen",) else "main"
         if "screen" in tracks and (name != "screen" or p.role not in PUBLISHERS):
             raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
-        if not publishes_freely(p.role, self.mode) and p.floor is None:
+        if not publishes_freely(p.role, self.mode_for(p)) and p.floor is None:
             if p.had_floor:
                 # The floor was taken back before this offer arrived: not an offence.
                 await p.send("floor_revoked")
@@ -61,7 +61,7 @@ class MediaMixin(RecordingMixin):
             raise ProtocolError(
                 "bad_sdp", "Publish one microphone and one camera (or one screen), no more"
             )
-        free = publishes_freely(p.role, self.mode)
+        free = publishes_freely(p.role, self.mode_for(p))
         if not free and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
             await close_quietly(pub)
             await p.send("error", code="camera_not_allowed", message="The floor is for sound only")

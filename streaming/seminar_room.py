@@ -49,7 +49,7 @@ class SeminarMixin(ClassroomMixin):
         """In lecture mode: a learner's publication stops unless the floor allows it. One
         with the floor for sound only who sent a camera is asked to publish sound again."""
         main = p.publications.get("main")
-        if main is None or publishes_freely(p.role, self.mode):
+        if main is None or publishes_freely(p.role, self.mode_for(p)):
             return
         if p.floor is Floor.AUDIO_VIDEO or (p.floor is Floor.AUDIO and "camera" not in main.tracks):
             return
@@ -80,7 +80,7 @@ class SeminarMixin(ClassroomMixin):
             if main is None or "camera" not in main.tracks:
                 continue
             leads = p.role in PUBLISHERS or p.floor is not None
-            level = quality(self.mode, bool(staged.get(p.id, set()) - {p.id}), leads)
+            level = quality(self.mode_for(p), bool(staged.get(p.id, set()) - {p.id}), leads)
             if level != p.quality:
                 p.quality = level
                 await p.send("quality", level=level)
