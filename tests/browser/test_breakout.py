@@ -1,0 +1,192 @@
+"""Breakout groups in real Chromium with six students: the teacher splits them into two groups
+by hand from the dialog, the students turn on their cameras inside their group, and each page
+receives packets only of its own group (inbound RTP stats, not the page's text); the teacher
+visits one group then the other; a student whose connection drops comes back into their group;
+the timer closes both groups and everyone is back in the main room with the teacher's video
+flowing; the register shows each student's presence unbroken across the moves. The page holds
+at 360 px and its dialog passes axe-core."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Page, expect
+
+from access.events import EventKind
+from attendance.presence import intervals_by_user
+from streaming.room import Room
+from tests.browser.layout import PHONE, check_layout
+from tests.browser.test_browser import (
+    accessibility_problems,
+    chromium,
+    ledger_until,
+    room_strings,
+)
+from tests.browser.test_seminar import camera_on, enter
+from tests.conftest import Academy
+from web.core import keys
+
+# RTP packets (sound and picture) each of the page's connections received, by source id.
+PACKETS_JS = """async () => {
+  const out = {};
+  for (const [source, view] of window.sabaqRoom.views) {
+    let packets = 0;
+    try {
+      (await view.pc.getStats()).forEach((r) => {
+        if (r.type === "inbound-rtp") packets += r.packetsReceived || 0;
+      });
+    } catch (e) {
+      // closed (being replaced) while its stats were read
+    }
+    out[source] = packets;
+  }
+  return out;
+}"""
+WINDOW = 2.0  # seconds over which packets are counted
+SETTLE = 1.0  # for packets already on their way when a move took effect
+
+
+async def packets(page: Page) -> dict[str, int]:
+    got: dict[str, int] = await page.evaluate(PACKETS_JS)
+    return got
+
+
+def groups_now(room: Room) -> dict[str, int | None]:
+    """Each publishing participant's group, by source id (the server's view)."""
+    return {p.id: p.group for p in room.participants.values() if p.publications}
+
+
+async def flows(page: Page, room: Room, group: int | None, what: str) -> None:
+    """Over a window the page receives packets from every publisher of ``group`` (that it is
+    connected to) and not one from any other."""
+    await asyncio.sleep(SETTLE)
+    before = await packets(page)
+    await asyncio.sleep(WINDOW)
+    after = await packets(page)
+    where = groups_now(room)
+    mine = [s for s in after if s in where and where[s] == group and s in before]
+    others = [s for s in after if s in where and where[s] != group and s in before]
+    assert mine, f"{what}: no source of its own group: {where}, {after}"
+    grew = {s: after[s] - before[s] for s in mine}
+    assert all(n > 10 for n in grew.values()), f"{what}: its own group's media stalled: {grew}"
+    crossed = {s: after[s] - before[s] for s in others if after[s] != before[s]}
+    assert not crossed, f"{what}: packets crossed groups: {crossed}"
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(420)
+async def test_six_students_in_two_groups_hear_and_see_only_their_own(
+    served: TestServer, academy: Academy
+) -> None:
+    errors: list[str] = []
+    cid = academy.class_id
+    node = served.app[keys.MEDIA_NODE]
+    students = academy.student_ids[:6]
+    async with chromium() as browser:
+        teacher = await enter(browser, served, academy.teacher_id, cid, errors)
+        t = await room_strings(teacher)
+        pages = [await enter(browser, served, u, cid, errors) for u in students]
+        room: Room = node.rooms[cid]
+        await expect(pages[0].locator("#breakout-start")).to_have_count(0)  # students do not
+
+        # -- the teacher splits by hand (keyboard) and opens the groups -------------------------
+        await teacher.locator("#breakout-start").click()
+        dialog = teacher.locator("#breakout-dialog")
+        await expect(dialog).to_be_visible()
+        await expect(teacher.locator("#breakout-count")).to_be_focused()
+        await dialog.locator('input[name="split"][value="hand"]').check()
+        selects = dialog.locator("#breakout-students select")
+        await expect(selects).to_have_count(6)
+        names = [await room_name(served, u) for u in students]
+        for i, name in enumerate(names):  # the first three in group 1, the others in group 2
+            await dialog.get_by_label(name, exact=True).select_option(str(0 if i < 3 else 1))
+        await dialog.locator("#breakout-save").check()
+        assert await accessibility_problems(teacher) == []  # the dialog, as filled
+        await dialog.locator('button[type="submit"]').click()
+        await expect(dialog).to_be_hidden()
+        for i, page in enumerate(pages):
+            s = await room_strings(page)
+            want = s["boYouAreIn"].replace("{n}", "1" if i < 3 else "2")
+            await expect(page.locator("#breakout-where")).to_have_text(want, timeout=10_000)
+        await expect(teacher.locator("#breakout-visits button")).to_have_count(3)
+        assert await teacher.evaluate(
+            f"() => JSON.parse(localStorage.getItem('sabaq.breakout.{academy.group_id}'))"
+        ) == [students[:3], students[3:]]
+
+        # -- inside a group everyone publishes: each page receives only its own group -----------
+        for page in pages:
+            await camera_on(page)
+        await pages[0].set_viewport_size(PHONE)
+        seen: list[str] = []
+        await check_layout(pages[0], "breakout group, student", seen)
+        for i, page in enumerate(pages):
+            await flows(page, room, 0 if i < 3 else 1, f"student {i + 1}")
+        await expect(pages[0].locator('#gallery .tile[data-shown="yes"]')).to_have_count(2)
+
+        # -- the teacher visits group 1, then group 2 -------------------------------------------
+        await teacher.locator('#breakout-visits button[data-group="0"]').click()
+        await expect(teacher.locator('#breakout-visits button[data-group="0"]')).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        await flows(teacher, room, 0, "the teacher in group 1")
+        await teacher.locator('#breakout-visits button[data-group="1"]').click()
+        await flows(teacher, room, 1, "the teacher in group 2")
+        await flows(pages[4], room, 1, "a student of group 2 with the teacher")
+        await teacher.locator("#breakout-say-text").fill("Two minutes left")
+        await teacher.locator("#breakout-say-text").press("Enter")
+        s0 = await room_strings(pages[0])
+        await expect(pages[0].locator("#breakout-news")).to_contain_text("Two minutes left")
+        assert await accessibility_problems(pages[0]) == []  # the student's breakout panel
+
+        # -- a student's connection drops: the page comes back into its group ------------------
+        (dropped,) = [p for p in room.participants.values() if p.user_id == students[4]]
+        await dropped.close_ws(1011, "simulated failure")
+        s4 = await room_strings(pages[4])
+        await expect(pages[4].locator("#breakout-where")).to_have_text(
+            s4["boYouAreIn"].replace("{n}", "2"), timeout=20_000
+        )
+        async with asyncio.timeout(20):
+            while not any(
+                p.user_id == students[4] and p.publications for p in room.participants.values()
+            ):
+                await asyncio.sleep(0.2)
+        (back,) = [p for p in room.participants.values() if p.user_id == students[4]]
+        assert back.id == dropped.id and back.group == 1
+        await flows(pages[3], room, 1, "a student of group 2 after the rejoin")
+
+        # -- the time is over: both groups close, everyone is in the main room -----------------
+        real = room.breakout_clock
+        room.breakout_clock = lambda: real() + 3600.0
+        for page in [teacher, *pages]:
+            await expect(page.locator("#breakout")).to_be_hidden(timeout=10_000)
+        await expect(pages[0].locator("#status")).to_have_text(s0["boClosed"])
+        assert all(p.group is None for p in room.participants.values())
+        teacher_source = next(
+            p.id for p in room.participants.values() if p.user_id == academy.teacher_id
+        )
+        await asyncio.sleep(SETTLE)
+        before = [(await packets(page)).get(teacher_source, 0) for page in pages]
+        await asyncio.sleep(WINDOW)
+        after = [(await packets(page)).get(teacher_source, 0) for page in pages]
+        assert all(a > b + 10 for a, b in zip(after, before, strict=True)), (before, after)
+
+        # -- the register: the moves, and presence unbroken across them --------------------------
+        await ledger_until(
+            served, cid, lambda kinds: (EventKind.BREAKOUT_CLOSED, None) in kinds, limit=10
+        )
+        events = list(served.app[keys.LEDGER].events(cid))
+        by_user = intervals_by_user(events, grace=60)
+        for u in students:
+            assert len(by_user[u]) == 1 and by_user[u][0].end is None, by_user[u]
+        moved = {e.event.user_id for e in events if e.event.kind is EventKind.BREAKOUT_MOVED}
+        assert set(students) <= moved
+        assert t["boClosed"]
+    assert not errors, errors
+
+
+async def room_name(served: TestServer, user_id: int) -> str:
+    name: Any = served.app[keys.ACCOUNTS].get(user_id).full_name
+    return str(name)
