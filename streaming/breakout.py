@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .refused import Refused
+
 MIN_GROUPS, MAX_GROUPS = 2, 20
 MIN_SECONDS, MAX_SECONDS = 60, 3 * 3600  # a minute to three hours
 MAX_ADD_SECONDS = 3600  # time added at once: up to an hour
@@ -30,13 +32,8 @@ class LatePolicy(enum.StrEnum):
     WAIT = "wait"  # waits in the main room until the groups close
 
 
-class BreakoutRefused(Exception):
+class BreakoutRefused(Refused):
     """A split or a move the rules do not take; ``code`` goes back to the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +141,8 @@ class Breakout:
 
     def close(self) -> bool:
         """Close them; False if they were closed."""
-        if self.closed:
-            return False
-        self.closed = True
-        return True
+        was, self.closed = self.closed, True
+        return not was
 
     def public(self, now: float) -> dict[str, Any]:
         """What everyone is told of the groups: how many, who is in each, the time left."""

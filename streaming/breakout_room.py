@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from typing import Any
 
 from access.events import EventKind
 from access.ids import uuid7
-from access.models import PUBLISHERS, ClassRole, RoomMode
+from access.models import ClassRole, RoomMode
 
 from .breakout import Breakout, BreakoutRefused, SplitDraft, plan
 from .events import NotRecorded
@@ -34,8 +33,6 @@ from .participant import Participant
 from .protocol import ProtocolError, server_message
 from .questions_room import QuestionsMixin
 from .room_core import RoomState
-
-log = logging.getLogger("sabaq.streaming.room")
 
 BREAKOUT_TICK = 1.0  # seconds between two looks at the clock while groups are open
 
@@ -72,10 +69,7 @@ class BreakoutMixin(QuestionsMixin):
 
     # -- the teacher's doings -------------------------------------------------------------
     def _may_lead(self, pid: str) -> Participant:
-        p = self._get(pid)
-        if p.role not in PUBLISHERS:
-            raise ProtocolError("not_allowed", "Only the teacher or a presenter leads the groups")
-        return p
+        return self._require_presenter(pid, "Only the teacher or a presenter leads the groups")
 
     async def _refused(self, p: Participant, exc: BreakoutRefused) -> None:
         await p.send("error", code=exc.code, message=exc.message)
@@ -108,14 +102,7 @@ class BreakoutMixin(QuestionsMixin):
         b = Breakout(str(uuid7()), groups, draft.late, now, now + draft.seconds)
         self.breakout = b
         self.was_seminar = True  # offers made in a group's seminar are not offences later
-        opened = self._outbox.emit(
-            EventKind.BREAKOUT_OPENED,
-            self.class_id,
-            user_id=by.user_id,
-            participant_id=by.id,
-            role=by.role.value,
-            data=b.ledger_data(),
-        )
+        opened = self._emit_by(EventKind.BREAKOUT_OPENED, by, b.ledger_data())
         present: list[int] = []
         for p in sorted(learners, key=lambda q: q.user_id):
             p.group = b.place(p.user_id, present)
@@ -181,14 +168,7 @@ class BreakoutMixin(QuestionsMixin):
         everyone's chat, and in the record."""
         by = self._may_lead(pid)
         now = time.time()
-        event = self._outbox.emit(
-            EventKind.CHAT_MESSAGE,
-            self.class_id,
-            user_id=by.user_id,
-            participant_id=by.id,
-            role=by.role.value,
-            data={"text": text, "broadcast": True},
-        )
+        event = self._emit_by(EventKind.CHAT_MESSAGE, by, {"text": text, "broadcast": True})
         message = {
             "id": event.id,
             "from": by.id,
@@ -227,17 +207,7 @@ class BreakoutMixin(QuestionsMixin):
     def _start_breakout_timer(self, b: Breakout) -> None:
         if self._breakout_timer is not None:
             self._breakout_timer.cancel()
-        timer = asyncio.ensure_future(self._close_when_over(b))
-        self._breakout_timer = timer
-        self._tasks.add(timer)  # cancelled with the room's other tasks
-        timer.add_done_callback(self._tasks.discard)
-        timer.add_done_callback(self._breakout_timer_done)
-
-    def _breakout_timer_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "class %s: the groups' timer failed", self.class_id, exc_info=task.exception()
-            )
+        self._breakout_timer = self._start_timer(self._close_when_over(b), "the groups' timer")
 
     async def _close_when_over(self, b: Breakout) -> None:
         # Looks at the clock every tick rather than sleeping to the end: time may be added.
@@ -291,14 +261,7 @@ class BreakoutMixin(QuestionsMixin):
         data: dict[str, Any] = {"breakout": b.id, "group": p.group}
         if arrived:
             data["arrived"] = True
-        self._outbox.emit(
-            EventKind.BREAKOUT_MOVED,
-            self.class_id,
-            user_id=p.user_id,
-            participant_id=p.id,
-            role=p.role.value,
-            data=data,
-        )
+        self._emit_by(EventKind.BREAKOUT_MOVED, p, data)
 
     def _regroup(self) -> None:
         """Someone moved: every viewer's holds follow at once (no packet crosses groups)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from access.events import EventKind
 from access.models import ClassRole
@@ -130,19 +131,12 @@ class ClassroomMixin(MembershipMixin):
             if private_to is None
             else frozenset({p.user_id, private_to.user_id})
         )
-        data: dict[str, object] = {"text": text}
+        data: dict[str, Any] = {"text": text}
         if private_to is not None:
             data.update(private=True, to_user_id=private_to.user_id)
         elif readers is not None:
             data["group"] = p.group  # said in a breakout group (or the main room meanwhile)
-        event = self._outbox.emit(
-            EventKind.CHAT_MESSAGE,
-            self.class_id,
-            user_id=p.user_id,
-            participant_id=p.id,
-            role=p.role.value,
-            data=data,
-        )
+        event = self._emit_by(EventKind.CHAT_MESSAGE, p, data)
         message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
         if private_to is not None:
             message.update(private=True, to=private_to.id, to_name=private_to.name)

@@ -69,6 +69,7 @@ from access.text import encodable
 
 from .breakout import MAX_BROADCAST_CHARS, MAX_GROUPS, LatePolicy, SplitDraft
 from .questions import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, AskDraft, QuestionKind
+from .refused import Refused
 from .seminar import MAX_VIEW_TILES
 
 VERSION = 1
@@ -118,13 +119,8 @@ ClientType = Literal[
 CLIENT_TYPES: frozenset[str] = frozenset(ClientType.__args__)  # type: ignore[attr-defined]
 
 
-class ProtocolError(Exception):
+class ProtocolError(Refused):
     """A message that breaks the protocol; ``code`` goes back to the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +232,16 @@ def _answer_question(doc: dict[str, Any]) -> ClientMessage:
 MAX_SPLIT_LEARNERS = 500  # user ids one hand-made or saved split may name
 
 
+def _text(doc: dict[str, Any], what: str, limit: int) -> str:
+    """The message's 'text', trimmed: not empty, at most ``limit`` characters."""
+    said = doc.get("text")
+    if not isinstance(said, str) or not said.strip():
+        raise ProtocolError("bad_message", f"{what} needs a non-empty 'text'")
+    if len(said) > limit:
+        raise ProtocolError("bad_message", f"{what} is at most {limit} characters")
+    return said.strip()
+
+
 def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -292,14 +298,7 @@ def _breakout_message(kind: str, doc: dict[str, Any]) -> ClientMessage:
         assert isinstance(seconds, int)
         return ClientMessage(type="add_time", seconds=seconds)
     if kind == "broadcast":
-        said = doc.get("text")
-        if not isinstance(said, str) or not said.strip():
-            raise ProtocolError("bad_message", "A broadcast needs a non-empty 'text'")
-        if len(said) > MAX_BROADCAST_CHARS:
-            raise ProtocolError(
-                "bad_message", f"A broadcast is at most {MAX_BROADCAST_CHARS} characters"
-            )
-        return ClientMessage(type="broadcast", text=said.strip())
+        return ClientMessage(type="broadcast", text=_text(doc, "A broadcast", MAX_BROADCAST_CHARS))
     return ClientMessage(type="close_breakout")
 
 
@@ -350,17 +349,11 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             raise ProtocolError("bad_message", "An answer names the offer_id it answers")
         return ClientMessage(type="answer", sdp=_sdp(doc), offer_id=offer_id)
     if kind == "chat":
-        said = doc.get("text")
-        if not isinstance(said, str) or not said.strip():
-            raise ProtocolError("bad_message", "A chat message needs a non-empty 'text'")
-        if len(said) > MAX_CHAT_CHARS:
-            raise ProtocolError(
-                "bad_message", f"A chat message is at most {MAX_CHAT_CHARS} characters"
-            )
+        said = _text(doc, "A chat message", MAX_CHAT_CHARS)
         to = doc.get("to")
         if to is not None and (not isinstance(to, str) or not 0 < len(to) <= 64):
             raise ProtocolError("bad_message", "'to' is \"teacher\" or a participant_id")
-        return ClientMessage(type="chat", text=said.strip(), to=to)
+        return ClientMessage(type="chat", text=said, to=to)
     if kind == "unpublish":
         if doc.get("publication") != "screen":
             raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")

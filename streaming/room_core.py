@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from access.events import EventKind
-from access.models import ClassRole, RoomMode
+from access.models import PUBLISHERS, ClassRole, RoomMode
 
 from .events import EventOutbox, MediaEvent, NotRecorded
 from .limits import CHAT_HISTORY
@@ -180,6 +180,26 @@ class RoomCore(abc.ABC):
             return False
         return True
 
+    def _emit_by(
+        self, kind: EventKind, p: Participant, data: dict[str, Any] | None = None
+    ) -> MediaEvent:
+        """Report an event of this class about (or by) a participant."""
+        return self._outbox.emit(
+            kind,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data=data or {},
+        )
+
+    def _require_presenter(self, pid: str, message: str) -> Participant:
+        """The participant, if the teacher or a presenting guest; else refused with ``message``."""
+        p = self._get(pid)
+        if p.role not in PUBLISHERS:
+            raise ProtocolError("not_allowed", message)
+        return p
+
     def _require_host(self, pid: str) -> Participant:
         p = self._get(pid)
         if p.role is not ClassRole.HOST:
@@ -247,6 +267,20 @@ class RoomCore(abc.ABC):
         if isinstance(coro, Coroutine):
             # Cancelled before it ran (the room shut down at once): closed, not left unawaited.
             task.add_done_callback(lambda _: coro.close())
+
+    def _start_timer(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        """A timer of the room (a question's limit, the groups' time): cancelled with the room's
+        other tasks, its failure logged naming ``what``."""
+        timer = asyncio.ensure_future(coro)
+        self._tasks.add(timer)
+        timer.add_done_callback(self._tasks.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("class %s: %s failed", self.class_id, what, exc_info=task.exception())
+
+        timer.add_done_callback(done)
+        return timer
 
     async def _cancel_tasks(self) -> None:
         for t in list(self._tasks):

@@ -75,12 +75,15 @@ class SeminarMixin(ClassroomMixin):
         for q in self.participants.values():
             if q.view is not None and q.view.stage is not None:
                 staged.setdefault(q.view.stage, set()).add(q.id)
+        # A viewer in another breakout group is sent nothing of it: it does not count.
+        where = {q.id: q.group for q in self.participants.values()}
         for p in list(self.participants.values()):
             main = p.publications.get("main")
             if main is None or "camera" not in main.tracks:
                 continue
             leads = p.role in PUBLISHERS or p.floor is not None
-            level = quality(self.mode_for(p), bool(staged.get(p.id, set()) - {p.id}), leads)
+            watched = {q for q in staged.get(p.id, set()) - {p.id} if where.get(q) == p.group}
+            level = quality(self.mode_for(p), bool(watched), leads)
             if level != p.quality:
                 p.quality = level
                 await p.send("quality", level=level)
