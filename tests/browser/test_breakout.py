@@ -4,7 +4,7 @@ receives packets only of its own group (inbound RTP stats, not the page's text);
 visits one group then the other; a student whose connection drops comes back into their group;
 the timer closes both groups and everyone is back in the main room with the teacher's video
 flowing; the register shows each student's presence unbroken across the moves. The page holds
-at 360 px and its dialog passes axe-core."""
+at 360 px and its dialog passes axe-core. In firefox-esr a student receives only their group."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ from tests.browser.test_browser import (
     ledger_until,
     room_strings,
 )
+from tests.browser.test_firefox import firefox, teacher_live
 from tests.browser.test_seminar import camera_on, enter
-from tests.conftest import Academy
+from tests.conftest import Academy, SignIn
+from tests.peers import join, publish
 from web.core import keys
 
 # RTP packets (sound and picture) each of the page's connections received, by source id.
@@ -190,3 +192,52 @@ async def test_six_students_in_two_groups_hear_and_see_only_their_own(
 async def room_name(served: TestServer, user_id: int) -> str:
     name: Any = served.app[keys.ACCOUNTS].get(user_id).full_name
     return str(name)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_a_student_in_firefox_receives_only_their_own_group(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """firefox-esr: a student's page shows its group, and over a window its connections receive
+    the packets of its group's other member and none of the other group's nor the teacher's
+    (who stays in the main room)."""
+    cid, ff_id = academy.class_id, academy.student_ids[0]
+    node = served.app[keys.MEDIA_NODE]
+    teacher = await teacher_live(sign_in, cid, academy.teacher_id)
+    mate = await join(sign_in(academy.student_ids[1]), cid)
+    other = await join(sign_in(academy.student_ids[2]), cid)
+    try:
+        token = served.app[keys.SIGNER].mint_signin(user_id=ff_id, ttl=600)
+        url = str(served.make_url(f"/signin/link?token={token}&next=/classes/{cid}"))
+        steps = ["open", "check", "join", "live", "decode", "hold", "breakout", "leave"]
+        job = {"url": url, "steps": steps, "timeout_ms": 90_000, "hold_ms": 60_000}
+        async with firefox(job) as run:
+            await run.wait_event("holding", limit=40)
+            groups = [[ff_id, academy.student_ids[1]], [academy.student_ids[2]]]
+            await teacher.send("open_breakout", groups=groups, seconds=600, late="wait")
+            for peer in (mate, other):
+                await peer.wait_for("breakout")
+                await publish(peer)
+            room: Room = node.rooms[cid]
+            (ff,) = [p for p in room.participants.values() if p.user_id == ff_id]
+            sources = [str(peer.messages[0]["participant_id"]) for peer in (mate, other)]
+            async with asyncio.timeout(20):  # the page answered both new sources' offers
+                while not all(
+                    getattr(getattr(ff.views.get(s), "pc", None), "connectionState", "")
+                    == "connected"
+                    for s in sources
+                ):
+                    await asyncio.sleep(0.1)
+            await run.release()
+            got = await run.result(limit=40)
+    finally:
+        for peer in (other, mate, teacher):
+            await peer.close()
+    strings: dict[str, str] = got["strings"]
+    assert got["breakout_where"] == strings["boYouAreIn"].replace("{n}", "1"), got
+    packets: dict[str, int] = got["breakout_packets"]
+    teacher_source = str(teacher.messages[0]["participant_id"])
+    assert packets[sources[0]] > 10, packets  # the group's other member
+    assert packets.get(sources[1], 0) == 0 and packets.get(teacher_source, 0) == 0, packets
+    assert got["errors"] == [], got["errors"]
