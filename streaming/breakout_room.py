@@ -117,6 +117,7 @@ class BreakoutMixin(QuestionsMixin):
             await self._tell_breakout(p)
             if p.group is not None:
                 await self._tell_mode(p, self.mode)
+                await self._tell_speaker(p)
         await self._broadcast_state()
 
     async def move_to_group(self, pid: str, group: int | None, target_pid: str | None) -> None:
@@ -159,6 +160,7 @@ class BreakoutMixin(QuestionsMixin):
         self._regroup()
         await self._tell_breakout(who)
         await self._tell_mode(who, before)
+        await self._tell_speaker(who)
         if who is not by:
             await self._tell_breakout(by)
         await self._broadcast_state()
@@ -226,8 +228,10 @@ class BreakoutMixin(QuestionsMixin):
             self._breakout_timer.cancel()
         self._breakout_timer = None
         moved = self._back_to_main(b, reason)
+        self.group_speakers.clear()
         self._regroup()
         for p in moved:
+            await self._tell_speaker(p)  # the main room's, in place of their group's
             await self._tell_mode(p, RoomMode.SEMINAR)
             if self.mode is RoomMode.LECTURE:
                 await self._stop_unless_allowed(p)
@@ -252,6 +256,7 @@ class BreakoutMixin(QuestionsMixin):
         b = self._open_breakout()
         if b is not None and b.close():
             self._back_to_main(b, reason)
+            self.group_speakers.clear()
         if self._breakout_timer is not None:
             self._breakout_timer.cancel()
             self._breakout_timer = None
@@ -283,6 +288,10 @@ class BreakoutMixin(QuestionsMixin):
         """A move changed the mode a participant is in (a group is a seminar): they are told."""
         if self.mode_for(p) is not before:
             await p.send("mode", mode=self.mode_for(p).value)
+
+    async def _tell_speaker(self, p: Participant) -> None:
+        """A move: the page's active speaker is the one of the group (or room) it is in now."""
+        await p.send("active_speaker", source=self.speakers_of(p.group).current)
 
     async def _tell_breakout(self, p: Participant) -> None:
         b = self._open_breakout()

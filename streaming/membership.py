@@ -107,7 +107,7 @@ class MembershipMixin(MediaMixin):
             chat=self.chat_for(p.user_id),
             low_bandwidth=p.low_bandwidth,
             mode=self.mode_for(p).value,
-            active_speaker=self.speakers.current,
+            active_speaker=self.speakers_of(p.group).current,
             microphone=p.microphone_on,
             camera=p.camera_on,
             **(welcome or {}),

@@ -79,6 +79,9 @@ class RoomCore(abc.ABC):
         self._mode_settled = mode is not None
         self.was_seminar = self.mode is RoomMode.SEMINAR
         self.speakers = SpeakerSelector(speaker_hold)
+        # While breakout groups are open, each group has its own active speaker (the main
+        # room's is ``speakers``).
+        self.group_speakers: dict[int, SpeakerSelector] = {}
         self._speaker_watch = False
         # People the control plane took out (revoked guests): refused on join and rejoin.
         self.barred: set[int] = barred if barred is not None else set()
@@ -137,6 +140,15 @@ class RoomCore(abc.ABC):
     def sources(self) -> list[tuple[Participant, str]]:
         """Every publication: the teacher's (camera, screen) and whoever has the floor."""
         return [(p, name) for p in self.participants.values() for name in p.publications]
+
+    def speakers_of(self, group: int | None) -> SpeakerSelector:
+        """The active speaker of a breakout group, or of the main room (None)."""
+        if group is None:
+            return self.speakers
+        selector = self.group_speakers.get(group)
+        if selector is None:
+            selector = self.group_speakers[group] = SpeakerSelector(self.speakers.hold)
+        return selector
 
     def mode_for(self, p: Participant) -> RoomMode:
         """The mode a participant is in: a breakout group is a seminar, whatever the class's."""

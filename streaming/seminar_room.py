@@ -118,15 +118,27 @@ class SeminarMixin(ClassroomMixin):
         loop = asyncio.get_running_loop()
         try:
             while not self.ended:
-                levels = {pid: m.take_audio_level() for pid, m in self._audible().items()}
-                if self.speakers.observe(levels, loop.time()):
-                    log.debug(
-                        "class %s: the active speaker is %s", self.class_id, self.speakers.current
-                    )
-                    await self._broadcast(
-                        server_message("active_speaker", source=self.speakers.current)
-                    )
-                if self.speakers.current is None and not self._audible():
+                # Each breakout group (and the main room) has its own speaker, told to its own.
+                heard: dict[int | None, dict[str, int | None]] = {}
+                for pid, m in self._audible().items():
+                    heard.setdefault(self.participants[pid].group, {})[pid] = m.take_audio_level()
+                now = loop.time()
+                for group in {None, *self.group_speakers, *heard}:
+                    selector = self.speakers_of(group)
+                    if selector.observe(heard.get(group, {}), now):
+                        log.debug(
+                            "class %s: the active speaker of %s is %s",
+                            self.class_id,
+                            "the main room" if group is None else f"group {group + 1}",
+                            selector.current,
+                        )
+                        text = server_message("active_speaker", source=selector.current)
+                        for p in list(self.participants.values()):
+                            if p.group == group:
+                                await p.deliver(text)
+                if not heard and all(
+                    self.speakers_of(g).current is None for g in {None, *self.group_speakers}
+                ):
                     return  # nobody to hear: a new publication starts this again
                 await asyncio.sleep(SPEAKER_TICK)
         finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 from collections.abc import Callable
 
@@ -20,11 +21,18 @@ from attendance.presence import intervals_by_user
 from streaming.room import Room
 from tests.conftest import Academy, SignIn
 from tests.integration.streaming.test_questions import english
-from tests.peers import Peer, drop, join, publish, rejoin, wait_gone
+from tests.peers import Peer, Tone, drop, join, publish, rejoin, wait_gone
 from web.core import keys
+from web.core.settings import Settings
 
 SETTLE = 0.6  # for packets already on their way when a move takes effect
+HOLD = 0.4  # the active speaker's hold, short in tests
 WINDOW = 1.5
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, active_speaker_hold_seconds=HOLD)
 
 
 def _pid(peer: Peer) -> str:
@@ -237,4 +245,39 @@ async def test_the_teacher_closes_the_groups_and_the_end_of_the_class_records_th
     ]
     assert reasons == ["teacher", "class_ended"]
     for p in [late, *s, teacher]:
+        await p.close()
+
+
+def _speakers(peer: Peer) -> list[str | None]:
+    return [m["source"] for m in peer.messages if m["type"] == "active_speaker"]
+
+
+@pytest.mark.timeout(60)
+async def test_each_group_has_its_own_active_speaker(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    cid = academy.class_id
+    teacher = await join(sign_in(academy.teacher_id), cid)
+    s = [await join(sign_in(u), cid) for u in academy.student_ids[:4]]
+    groups = [academy.student_ids[:2], academy.student_ids[2:4]]
+    await teacher.send("open_breakout", groups=groups, seconds=600)
+    for p in s:
+        await p.wait_for("breakout")
+    # In each group one speaks (a tone) and one is silent: both groups talk at once.
+    await publish(s[0], sound=Tone())
+    await publish(s[1])
+    await publish(s[2], sound=Tone())
+    await publish(s[3])
+    await _until(lambda: _speakers(s[1])[-1:] == [_pid(s[0])])
+    await _until(lambda: _speakers(s[3])[-1:] == [_pid(s[2])])
+    # Nobody is told of the other group's speaker, nor the teacher in the main room.
+    assert _pid(s[2]) not in _speakers(s[0]) + _speakers(s[1])
+    assert _pid(s[0]) not in _speakers(s[2]) + _speakers(s[3])
+    assert not {_pid(s[0]), _pid(s[2])} & set(_speakers(teacher))
+    # Closed: everyone is back in the main room of the lecture (the students' publications
+    # stop), whose speaker is nobody: each page is told so.
+    await teacher.send("close_breakout")
+    await s[1].wait_for("breakout_closed")
+    await _until(lambda: all(_speakers(p)[-1:] == [None] for p in s))
+    for p in [*s, teacher]:
         await p.close()
