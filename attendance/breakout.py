@@ -68,3 +68,22 @@ def breakouts(events: Iterable[LedgerEvent]) -> Breakouts:
             reason = data.get("reason")
             s.reason = reason if isinstance(reason, str) else None
     return out
+
+
+def saved_split(events: Iterable[LedgerEvent]) -> list[list[int]] | None:
+    """The last split a teacher saved among these events (a class's), or None."""
+    found: list[list[int]] | None = None
+    for le in events:
+        data = le.event.data
+        groups = data.get("groups")
+        if (
+            le.event.kind is EventKind.BREAKOUT_OPENED
+            and data.get("saved") is True
+            and isinstance(groups, list)
+        ):
+            found = [
+                [u for u in g if isinstance(u, int) and not isinstance(u, bool)]
+                for g in groups
+                if isinstance(g, list)
+            ]
+    return found

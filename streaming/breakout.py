@@ -45,6 +45,7 @@ class SplitDraft:
     groups: tuple[tuple[int, ...], ...]
     seconds: int
     late: LatePolicy
+    save: bool = False  # the split is kept for the study group's next classes
 
 
 def split_at_random(learners: Sequence[int], count: int, rng: random.Random) -> list[list[int]]:
@@ -92,6 +93,7 @@ class Breakout:
     late: LatePolicy
     opened_at: float
     ends_at: float
+    saved: bool = False  # kept for the study group's next classes (in the record)
     closed: bool = False
     assigned: dict[int, int] = field(default_factory=dict)
 
@@ -150,6 +152,7 @@ class Breakout:
             "id": self.id,
             "groups": [list(g) for g in self.groups],
             "late": self.late.value,
+            "saved": self.saved,
             "remaining": round(self.remaining(now), 1),
             "closed": self.closed,
         }
@@ -161,4 +164,5 @@ class Breakout:
             "groups": [list(g) for g in self.groups],
             "late": self.late.value,
             "seconds": round(self.ends_at - self.opened_at),
+            **({"saved": True} if self.saved else {}),
         }

@@ -99,16 +99,22 @@ class BreakoutMixin(QuestionsMixin):
             await self._refused(by, exc)
             return
         now = self.breakout_clock()
-        b = Breakout(str(uuid7()), groups, draft.late, now, now + draft.seconds)
+        b = Breakout(str(uuid7()), groups, draft.late, now, now + draft.seconds, saved=draft.save)
         self.breakout = b
         self.was_seminar = True  # offers made in a group's seminar are not offences later
-        opened = self._emit_by(EventKind.BREAKOUT_OPENED, by, b.ledger_data())
+        # Those the split names first, then the others present, placed as late ones are.
         present: list[int] = []
-        for p in sorted(learners, key=lambda q: q.user_id):
+        moved: list[Participant] = []
+        for p in sorted(learners, key=lambda q: (b.group_of(q.user_id) is None, q.user_id)):
             p.group = b.place(p.user_id, present)
             if p.group is not None:
                 present.append(p.user_id)
-                self._record_move(p, b)
+                moved.append(p)
+        # The record: the groups as opened (a saved split is offered for the group's next
+        # classes), then each student's move into their group.
+        opened = self._emit_by(EventKind.BREAKOUT_OPENED, by, b.ledger_data())
+        for p in moved:
+            self._record_move(p, b)
         with contextlib.suppress(NotRecorded):  # it stays pending; opened all the same
             await self._outbox.durable(opened)
         self._regroup()

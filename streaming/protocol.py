@@ -27,9 +27,10 @@ them to), ``leave``, ``ping``; quick questions: ``ask`` {text, format: "single" 
 ``answer_question`` {question_id, choices: [option indexes]} (a student, once),
 ``close_question`` {question_id}, ``show_results`` {question_id, on} (the asker shows the
 results to everyone, or hides them); breakout groups: ``open_breakout`` {count (a random split)
-or groups: [[user ids]] (by hand, or a saved list), seconds, late: "place" | "wait"} (the
-teacher), ``move_to_group`` {group: index from 0 | null (the main room), participant_id?} (the
-teacher or a presenter visits; the teacher moves a student), ``add_time`` {seconds},
+or groups: [[user ids]] (by hand, or a saved list), seconds, late: "place" | "wait", save?
+(the split is offered for the study group's next classes)} (the teacher), ``move_to_group``
+{group: index from 0 | null (the main room), participant_id?} (the teacher or a presenter
+visits; the teacher moves a student), ``add_time`` {seconds},
 ``broadcast`` {text} (to every group), ``close_breakout``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
@@ -268,11 +269,15 @@ def _open_breakout(doc: dict[str, Any]) -> ClientMessage:
         raise ProtocolError("bad_message", "'seconds' is the duration, a whole number")
     if not isinstance(late, str) or late not in tuple(LatePolicy):
         raise ProtocolError("bad_message", "'late' is place or wait")
+    save = doc.get("save", False)
+    if not isinstance(save, bool):
+        raise ProtocolError("bad_message", "'save' is true or false")
     draft = SplitDraft(
         count,
         tuple(tuple(g) for g in groups or ()),
         seconds,
         LatePolicy(late),
+        save,
     )
     return ClientMessage(type="open_breakout", breakout=draft)
 

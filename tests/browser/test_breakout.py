@@ -114,9 +114,15 @@ async def test_six_students_in_two_groups_hear_and_see_only_their_own(
             want = s["boYouAreIn"].replace("{n}", "1" if i < 3 else "2")
             await expect(page.locator("#breakout-where")).to_have_text(want, timeout=10_000)
         await expect(teacher.locator("#breakout-visits button")).to_have_count(3)
-        assert await teacher.evaluate(
-            f"() => JSON.parse(localStorage.getItem('sabaq.breakout.{academy.group_id}'))"
-        ) == [students[:3], students[3:]]
+        await ledger_until(
+            served, cid, lambda k: (EventKind.BREAKOUT_OPENED, academy.teacher_id) in k
+        )
+        [opened] = [
+            e.event
+            for e in served.app[keys.LEDGER].events(cid)
+            if e.event.kind is EventKind.BREAKOUT_OPENED
+        ]
+        assert opened.data["groups"] == [students[:3], students[3:]] and opened.data["saved"]
 
         # -- inside a group everyone publishes: each page receives only its own group -----------
         for page in pages:
@@ -174,6 +180,15 @@ async def test_six_students_in_two_groups_hear_and_see_only_their_own(
         await asyncio.sleep(WINDOW)
         after = [(await packets(page)).get(teacher_source, 0) for page in pages]
         assert all(a > b + 10 for a, b in zip(after, before, strict=True)), (before, after)
+
+        # -- the saved split is offered for the next groups ---------------------------------------
+        await teacher.locator("#breakout-start").click()
+        await expect(dialog).to_be_visible()
+        await dialog.locator('input[name="split"][value="saved"]').check()
+        for i, name in enumerate(names):
+            await expect(dialog.get_by_label(name, exact=True)).to_have_value(str(i // 3))
+        await teacher.keyboard.press("Escape")
+        await expect(dialog).to_be_hidden()
 
         # -- the register: the moves, and presence unbroken across them --------------------------
         await ledger_until(

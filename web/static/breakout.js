@@ -1,6 +1,6 @@
 // Breakout groups on the class page. The teacher splits the students present (at random, by
-// hand — a choice of group beside each name, by tap or keyboard — or from the list saved for the
-// study group), sets a duration and where late students go, and opens the groups; then visits
+// hand — a choice of group beside each name, by tap or keyboard — or from the split last saved
+// for the study group, which the server keeps in the record), sets a duration and where late students go, and opens the groups; then visits
 // any group (or the main room), sends a message to all groups, adds time and closes them. A
 // student sees their group, the time left and the teacher's messages; the gallery shows only
 // those in the same group (the server sends nothing of the others). The server keeps the rules
@@ -15,7 +15,7 @@ window.SabaqBreakout = function (ctx) {
   const panel = $("breakout");
   const dialog = $("breakout-dialog");
   const ERRORS = ["breakout_open", "no_breakout", "no_such_group", "too_few_learners", "bad_breakout"];
-  const SAVED_KEY = `sabaq.breakout.${ctx.savedKey}`;
+  let savedSplit = Array.isArray(ctx.savedSplit) ? ctx.savedSplit : null; // from the server
   let current = null; // the open groups, as the server sent them
   let endsAt = 0; // performance.now() when their time is over
   let ticker = null;
@@ -89,6 +89,7 @@ window.SabaqBreakout = function (ctx) {
 
   function open(msg) {
     const was = current;
+    if (msg.saved) savedSplit = msg.groups;
     current = msg;
     endsAt = performance.now() + (Number(msg.remaining) || 0) * 1000;
     if (!ticker) ticker = setInterval(tick, 1000);
@@ -116,13 +117,9 @@ window.SabaqBreakout = function (ctx) {
     return people.filter((p) => p.role === "learner");
   }
 
+  // The split a teacher last saved for the study group (the server keeps it in the record).
   function saved() {
-    try {
-      const groups = JSON.parse(window.localStorage.getItem(SAVED_KEY) || "null");
-      return Array.isArray(groups) && groups.length >= 2 ? groups : null;
-    } catch (e) {
-      return null;
-    }
+    return savedSplit && savedSplit.length >= 2 ? savedSplit : null;
   }
 
   function count() {
@@ -216,13 +213,7 @@ window.SabaqBreakout = function (ctx) {
           return;
         }
       }
-      if ($("breakout-save").checked && fields.groups) {
-        try {
-          window.localStorage.setItem(SAVED_KEY, JSON.stringify(fields.groups));
-        } catch (err) {
-          // Storage full or refused: the split still opens.
-        }
-      }
+      fields.save = $("breakout-save").checked;
       ctx.send("open_breakout", fields);
       closeDialog();
     });

@@ -46,7 +46,7 @@
     strings: S,
     errors: cfg.errors,
     role: cfg.role,
-    savedKey: cfg.savedSplitKey || String(cfg.classId),
+    savedSplit: cfg.savedSplit,
     send: (type, fields) => send(type, fields),
     setStatus: (text) => setStatus(text),
     regroup: () => gallery.refresh(),

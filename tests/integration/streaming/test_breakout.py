@@ -10,6 +10,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import json
 from collections.abc import Callable
 
 import pytest
@@ -228,10 +229,18 @@ async def test_the_teacher_closes_the_groups_and_the_end_of_the_class_records_th
     await teacher.send("close_breakout")
     assert (await late.wait_for("breakout_closed"))["reason"] == "teacher"
 
-    # Opened again, and the class ends with them open: their close is in the record first.
+    # Opened again at random, the split saved: the teacher's class page offers it (from the
+    # record) for the group's classes; and the class ends with them open: their close is in
+    # the record first.
     mark = len(s[0].messages)
-    await teacher.send("open_breakout", count=2, seconds=120)
-    await s[0].wait_for("breakout", after=mark)
+    await teacher.send("open_breakout", count=2, seconds=120, save=True)
+    told = await s[0].wait_for("breakout", after=mark)
+    assert told["saved"] is True
+    await node.outbox.flush()
+    page = await (await sign_in(academy.teacher_id).get(f"/classes/{cid}")).text()
+    config = json.loads(page.split('id="room-config">', 1)[1].split("</script>", 1)[0])
+    assert config["savedSplit"] == told["groups"]
+    assert sorted(u for g in config["savedSplit"] for u in g) == academy.student_ids[:4]
     await teacher.send("end_class")
     await s[0].wait_for("ended")
     await node.outbox.flush()

@@ -102,6 +102,8 @@ def test_the_protocol_takes_a_split_by_count_or_by_lists() -> None:
     assert m.breakout == SplitDraft(3, (), 300, LatePolicy.PLACE)
     m = parse_client_message(message("open_breakout", groups=[[1, 2], [3]], seconds=300))
     assert m.breakout == SplitDraft(None, ((1, 2), (3,)), 300, LatePolicy.WAIT)
+    m = parse_client_message(message("open_breakout", count=2, seconds=300, save=True))
+    assert m.breakout is not None and m.breakout.save
     assert parse_client_message(message("move_to_group", group=None)).group is None
     moved = parse_client_message(message("move_to_group", group=1, participant_id="p1"))
     assert (moved.group, moved.participant_id) == (1, "p1")
@@ -118,6 +120,7 @@ def test_the_protocol_takes_a_split_by_count_or_by_lists() -> None:
         ({"type": "open_breakout", "groups": [["a"]], "seconds": 300}, "'groups'"),
         ({"type": "open_breakout", "count": 2, "seconds": True}, "'seconds'"),
         ({"type": "open_breakout", "count": 2, "seconds": 60, "late": "never"}, "'late'"),
+        ({"type": "open_breakout", "count": 2, "seconds": 60, "save": "yes"}, "'save'"),
         ({"type": "move_to_group", "group": "two"}, "'group'"),
         ({"type": "add_time", "seconds": 1.5}, "'seconds'"),
         ({"type": "broadcast", "text": "  "}, "non-empty"),
