@@ -49,7 +49,7 @@ async def _packets(peer: Peer, source: Peer) -> int:
     return sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp")
 
 
-async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+async def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.02)
@@ -191,6 +191,12 @@ async def test_groups_are_isolated_visited_rejoined_and_closed_by_the_timer(
     cell = row[col].split("; ")
     assert [c.split(" ", 1)[1] for c in cell] == ["group 2", "group 2", "main room"]
     assert row[header.index("Mark")] != "Absent"
+    # The student's own history shows their moves in the class.
+    resp = await english(sign_in(b[0]), served).get(f"/reports/learners/{b[0]}.csv")
+    rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    header = next(r for r in rows if r and r[0] == "Class start")
+    [listed] = [r for r in rows[rows.index(header) + 1 :] if len(r) == len(header)]
+    assert listed[header.index("Breakout groups")].endswith("main room")
     for p in [late, *s, teacher]:
         await p.close()
 
@@ -261,7 +267,7 @@ def _speakers(peer: Peer) -> list[str | None]:
     return [m["source"] for m in peer.messages if m["type"] == "active_speaker"]
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 async def test_each_group_has_its_own_active_speaker(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
