@@ -89,7 +89,7 @@ window.SabaqBreakout = function (ctx) {
 
   function open(msg) {
     const was = current;
-    if (msg.saved) savedSplit = msg.groups;
+    if (msg.saved && (!was || was.id !== msg.id)) savedSplit = msg.groups; // as opened
     current = msg;
     endsAt = performance.now() + (Number(msg.remaining) || 0) * 1000;
     if (!ticker) ticker = setInterval(tick, 1000);
@@ -249,6 +249,21 @@ window.SabaqBreakout = function (ctx) {
       groupOf = new Map(people.map((p) => [p.id, p.group === undefined ? null : p.group]));
       if (dialog && dialog.open && method() !== "random") showStudents(null);
       ctx.regroup();
+    },
+    // The teacher's roster: a student's group, to move them while the groups are open.
+    moveControl(p) {
+      if (!isHost || !current || p.role !== "learner") return null;
+      const select = el("select", { className: "small breakout-move" });
+      select.setAttribute("aria-label", S.boMove.replace("{name}", () => p.name));
+      [null, ...current.groups.map((_, i) => i)].forEach((i) => {
+        select.append(el("option", { value: i === null ? "" : String(i), textContent: groupName(i) }));
+      });
+      select.value = p.group === null || p.group === undefined ? "" : String(p.group);
+      select.addEventListener("change", () => {
+        const group = select.value === "" ? null : Number(select.value);
+        ctx.send("move_to_group", { group: group, participant_id: p.id });
+      });
+      return select;
     },
     // Whether a camera source is out of my group (the server sends it nothing meanwhile).
     hides(source) {

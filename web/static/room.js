@@ -486,6 +486,8 @@
           actions.append(button(S.takeFloor, () => send("revoke_floor", { participant_id: p.id })));
         }
         actions.append(...controls.rosterActions(p));
+        const move = breakout.moveControl(p); // while breakout groups are open
+        if (move) actions.append(move);
         li.appendChild(actions);
         // Removing is kept apart from the floor's buttons and asks first: a slip must not do it.
         const remove = button(S.remove, () => {
