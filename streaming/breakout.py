@@ -96,6 +96,8 @@ class Breakout:
     saved: bool = False  # kept for the study group's next classes (in the record)
     closed: bool = False
     assigned: dict[int, int] = field(default_factory=dict)
+    # Learners the teacher moved to the main room: they stay there, also after a rejoin.
+    in_main: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.assigned:
@@ -113,7 +115,7 @@ class Breakout:
         teacher chose, the group with the fewest learners present (the first of equals) or
         the main room (None)."""
         own = self.assigned.get(user_id)
-        if own is not None or self.late is LatePolicy.WAIT:
+        if own is not None or self.late is LatePolicy.WAIT or user_id in self.in_main:
             return own
         here = set(present)
         sizes = [sum(1 for u in g if u in here) for g in self.groups]
@@ -121,6 +123,20 @@ class Breakout:
         self.groups[chosen].append(user_id)
         self.assigned[user_id] = chosen
         return chosen
+
+    def move(self, user_id: int, group: int | None) -> None:
+        """The teacher moves a learner into another group, or to the main room (None)."""
+        self.check_group(group)
+        self.assigned.pop(user_id, None)
+        for members in self.groups:
+            if user_id in members:
+                members.remove(user_id)
+        self.in_main.discard(user_id)
+        if group is None:
+            self.in_main.add(user_id)
+        else:
+            self.groups[group].append(user_id)
+            self.assigned[user_id] = group
 
     def check_group(self, group: int | None) -> int | None:
         """A group named by a client (None: the main room), or refused."""

@@ -150,13 +150,7 @@ class BreakoutMixin(QuestionsMixin):
                 return
             who = target
             if who.role is ClassRole.LEARNER:
-                b.assigned.pop(who.user_id, None)
-                for g in b.groups:
-                    with contextlib.suppress(ValueError):
-                        g.remove(who.user_id)
-                if group is not None:
-                    b.groups[group].append(who.user_id)
-                    b.assigned[who.user_id] = group
+                b.move(who.user_id, group)
         if who.group == group:
             await self._tell_breakout(who)
             return

@@ -76,6 +76,18 @@ def test_a_late_learner_goes_to_the_smallest_group_or_waits_as_the_teacher_chose
     assert waits.place(3, present=[1, 2]) is None and waits.place(2) == 1
 
 
+def test_a_learner_the_teacher_moved_keeps_the_move_after_a_rejoin() -> None:
+    b = Breakout("b", [[1, 2], [3, 4]], LatePolicy.PLACE, 0.0, 600.0)
+    b.move(2, 1)
+    assert b.groups == [[1], [3, 4, 2]] and b.place(2) == 1
+    b.move(3, None)  # to the main room: not placed again when they come back
+    assert b.groups == [[1], [4, 2]] and b.place(3, present=[1, 4, 2]) is None
+    b.move(3, 0)
+    assert b.place(3) == 0 and b.in_main == set()
+    with pytest.raises(BreakoutRefused):
+        b.move(1, 7)
+
+
 def test_time_is_added_and_runs_out_on_the_given_clock() -> None:
     b = Breakout("b", [[1], [2]], LatePolicy.WAIT, 1000.0, 1600.0)
     assert b.remaining(1100.0) == 500.0 and not b.due(1599.9) and b.due(1600.0)
