@@ -25,7 +25,7 @@ from typing import Any
 
 from access.events import EventKind
 from access.ids import uuid7
-from access.models import ClassRole, RoomMode
+from access.models import PUBLISHERS, ClassRole, RoomMode
 
 from .breakout import Breakout, BreakoutRefused, SplitDraft, plan
 from .events import NotRecorded
@@ -60,6 +60,7 @@ class BreakoutMixin(QuestionsMixin):
             # says from the first offer on; a learner coming back finds their own group.
             present = [q.user_id for q in self.participants.values() if q.group is not None]
             p.group = b.place(p.user_id, present)
+            p.was_in_group = p.group is not None
         await super().join(p, rejoin=rejoin, welcome=welcome)
         if self.participants.get(p.id) is not p or b is None or b is not self._open_breakout():
             return
@@ -108,6 +109,7 @@ class BreakoutMixin(QuestionsMixin):
         for p in sorted(learners, key=lambda q: (b.group_of(q.user_id) is None, q.user_id)):
             p.group = b.place(p.user_id, present)
             if p.group is not None:
+                p.was_in_group = True
                 present.append(p.user_id)
                 moved.append(p)
         # The record: the groups as opened (a saved split is offered for the group's next
@@ -156,8 +158,11 @@ class BreakoutMixin(QuestionsMixin):
             return
         before = self.mode_for(who)
         who.group = group
+        who.was_in_group = who.was_in_group or group is not None
         self._record_move(who, b)
         self._regroup()
+        if group is None:
+            await self._stop_group_screen(who)
         await self._tell_breakout(who)
         await self._tell_mode(who, before)
         await self._tell_speaker(who)
@@ -231,6 +236,7 @@ class BreakoutMixin(QuestionsMixin):
         self.group_speakers.clear()
         self._regroup()
         for p in moved:
+            await self._stop_group_screen(p)
             await self._tell_speaker(p)  # the main room's, in place of their group's
             await self._tell_mode(p, RoomMode.SEMINAR)
             if self.mode is RoomMode.LECTURE:
@@ -288,6 +294,12 @@ class BreakoutMixin(QuestionsMixin):
         """A move changed the mode a participant is in (a group is a seminar): they are told."""
         if self.mode_for(p) is not before:
             await p.send("mode", mode=self.mode_for(p).value)
+
+    async def _stop_group_screen(self, p: Participant) -> None:
+        """Back in the main room, a student's screen shared in a group stops (their page, told
+        by ``breakout_closed`` or ``breakout``, stops sending it)."""
+        if "screen" in p.publications and p.role not in PUBLISHERS:
+            await self.unpublish(p.id, "screen")
 
     async def _tell_speaker(self, p: Participant) -> None:
         """A move: the page's active speaker is the one of the group (or room) it is in now."""

@@ -89,6 +89,7 @@ class Participant:
     # The breakout group this participant is in (index from 0), or None: the main room. Media
     # reach only those in the same one (``held_tracks``).
     group: int | None = None
+    was_in_group: bool = False  # has been in a breakout group (a late screen offer is no offence)
     had_floor: bool = False
     closed: bool = False
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)

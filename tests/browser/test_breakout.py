@@ -126,6 +126,8 @@ async def test_six_students_in_two_groups_hear_and_see_only_their_own(
         ]
         assert opened.data["groups"] == [students[:3], students[3:]] and opened.data["saved"]
 
+        await expect(pages[0].locator("#share")).to_be_visible()  # a student shares in a group
+
         # -- inside a group everyone publishes: each page receives only its own group -----------
         for page in pages:
             await camera_on(page)
@@ -189,6 +191,7 @@ async def test_six_students_in_two_groups_hear_and_see_only_their_own(
         for page in [teacher, *pages]:
             await expect(page.locator("#breakout")).to_be_hidden(timeout=10_000)
         await expect(pages[0].locator("#status")).to_have_text(s0["boClosed"])
+        await expect(pages[0].locator("#share")).to_be_hidden()
         assert all(p.group is None for p in room.participants.values())
         teacher_source = next(
             p.id for p in room.participants.values() if p.user_id == academy.teacher_id

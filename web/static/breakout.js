@@ -54,6 +54,13 @@ window.SabaqBreakout = function (ctx) {
   function render() {
     const start = $("breakout-start");
     if (start) start.hidden = Boolean(current);
+    // A student shares a screen in a group only; back in the main room the share stops.
+    const share = $("share");
+    if (share && !leads) {
+      const inGroup = Boolean(current) && current.group !== null;
+      if (!inGroup) ctx.stopScreen();
+      share.hidden = !inGroup;
+    }
     if (!panel) return;
     panel.hidden = !current;
     if (!current) return;
@@ -295,6 +302,8 @@ window.SabaqBreakout = function (ctx) {
       if (panel) panel.hidden = true;
       const start = $("breakout-start");
       if (start) start.hidden = true;
+      const share = $("share");
+      if (share && !leads) share.hidden = true;
     },
     state() {
       return current ? { group: current.group, groups: current.groups, remaining: secondsLeft() } : null;

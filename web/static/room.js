@@ -50,6 +50,7 @@
     send: (type, fields) => send(type, fields),
     setStatus: (text) => setStatus(text),
     regroup: () => gallery.refresh(),
+    stopScreen: () => stopScreen(), // a student's, shared in a group
   });
 
   function setStatus(text, state) {

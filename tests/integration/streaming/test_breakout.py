@@ -15,14 +15,14 @@ from collections.abc import Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from access.events import EventKind
 from attendance.presence import intervals_by_user
 from streaming.room import Room
 from tests.conftest import Academy, SignIn
 from tests.integration.streaming.test_questions import english
-from tests.peers import Peer, Tone, drop, join, publish, rejoin, wait_gone
+from tests.peers import MovingVideo, Peer, Tone, drop, join, pc, publish, rejoin, wait_gone
 from web.core import keys
 from web.core.settings import Settings
 
@@ -295,4 +295,50 @@ async def test_each_group_has_its_own_active_speaker(
     await s[1].wait_for("breakout_closed")
     await _until(lambda: all(_speakers(p)[-1:] == [None] for p in s))
     for p in [*s, teacher]:
+        await p.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_student_shares_a_screen_with_their_group_only(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    node = served.app[keys.MEDIA_NODE]
+    cid = academy.class_id
+    teacher = await join(sign_in(academy.teacher_id), cid)
+    s = [await join(sign_in(u), cid) for u in academy.student_ids[:3]]
+    screen = pc()
+    screen.addTrack(MovingVideo())
+    await screen.setLocalDescription(await screen.createOffer())
+    offer = screen.localDescription.sdp
+    groups = [academy.student_ids[:2], academy.student_ids[2:3]]
+    await teacher.send("open_breakout", groups=groups, seconds=600)
+    for p in s:
+        await p.wait_for("breakout")
+    await s[0].send("publish", sdp=offer, tracks=["screen"])
+    answer = await s[0].wait_for("answer")
+    assert answer["publication"] == "screen"
+    await screen.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    source = f"{_pid(s[0])}/screen"
+    await _until(lambda: s[1].frames_by_label.get("screen", 0) >= 10)  # the group's mate
+    await asyncio.sleep(SETTLE)
+    conn = s[2].watching.get(source)
+    got = 0
+    if conn is not None:
+        stats = await conn.getStats()
+        got = sum(x.packetsReceived for x in stats.values() if x.type == "inbound-rtp")
+    assert got == 0 and s[2].frames_by_label.get("screen", 0) == 0  # the other group's: nothing
+    # Back in the main room the student's screen stops for everyone.
+    await teacher.send("close_breakout")
+    ended = await s[1].wait_for("source_ended")
+    assert ended["source"] == source
+    room: Room = node.rooms[cid]
+    assert "screen" not in room.participants[_pid(s[0])].publications
+    # A screen offered then is not an offence; one offered by a student never in a group is.
+    await s[0].send("publish", sdp=offer, tracks=["screen"])
+    late = await join(sign_in(academy.student_ids[3]), cid)
+    await late.send("publish", sdp=offer, tracks=["screen"])
+    assert (await late.wait_for("error"))["code"] == "not_allowed"
+    assert s[0].closed_code is None
+    await screen.close()
+    for p in [late, *s, teacher]:
         await p.close()
