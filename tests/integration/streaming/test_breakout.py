@@ -36,6 +36,13 @@ def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, active_speaker_hold_seconds=HOLD)
 
 
+async def _lesson(academy: Academy, sign_in: SignIn, students: int) -> tuple[Peer, list[Peer]]:
+    """The teacher and the first ``students`` students in the academy's class."""
+    cid = academy.class_id
+    teacher = await join(sign_in(academy.teacher_id), cid)
+    return teacher, [await join(sign_in(u), cid) for u in academy.student_ids[:students]]
+
+
 def _pid(peer: Peer) -> str:
     return str(peer.messages[0]["participant_id"])
 
@@ -205,10 +212,8 @@ async def test_groups_are_isolated_visited_rejoined_and_closed_by_the_timer(
 async def test_the_teacher_closes_the_groups_and_the_end_of_the_class_records_their_close(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
-    node = served.app[keys.MEDIA_NODE]
-    cid = academy.class_id
-    teacher = await join(sign_in(academy.teacher_id), cid)
-    s = [await join(sign_in(u), cid) for u in academy.student_ids[:3]]
+    node, cid = served.app[keys.MEDIA_NODE], academy.class_id
+    teacher, s = await _lesson(academy, sign_in, 3)
     await teacher.send("open_breakout", count=2, seconds=120, late="wait")
     groups = [(await p.wait_for("breakout"))["group"] for p in s]
     assert sorted(groups) == [0, 0, 1] or sorted(groups) == [0, 1, 1]
@@ -271,9 +276,7 @@ def _speakers(peer: Peer) -> list[str | None]:
 async def test_each_group_has_its_own_active_speaker(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
-    cid = academy.class_id
-    teacher = await join(sign_in(academy.teacher_id), cid)
-    s = [await join(sign_in(u), cid) for u in academy.student_ids[:4]]
+    teacher, s = await _lesson(academy, sign_in, 4)
     groups = [academy.student_ids[:2], academy.student_ids[2:4]]
     await teacher.send("open_breakout", groups=groups, seconds=600)
     for p in s:
@@ -302,10 +305,8 @@ async def test_each_group_has_its_own_active_speaker(
 async def test_a_student_shares_a_screen_with_their_group_only(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
-    node = served.app[keys.MEDIA_NODE]
-    cid = academy.class_id
-    teacher = await join(sign_in(academy.teacher_id), cid)
-    s = [await join(sign_in(u), cid) for u in academy.student_ids[:3]]
+    node, cid = served.app[keys.MEDIA_NODE], academy.class_id
+    teacher, s = await _lesson(academy, sign_in, 3)
     screen = pc()
     screen.addTrack(MovingVideo())
     await screen.setLocalDescription(await screen.createOffer())
