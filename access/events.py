@@ -30,6 +30,12 @@ class EventKind(enum.StrEnum):
     QUESTION_ASKED = "question_asked"
     QUESTION_ANSWERED = "question_answered"
     QUESTION_CLOSED = "question_closed"
+    # Breakout groups: opened (by whom, the groups, the duration), a participant's move (into a
+    # group, or back to the main room: ``group`` null), closed (by the timer or the teacher).
+    # A move is not a departure: time in a group is presence in the class.
+    BREAKOUT_OPENED = "breakout_opened"
+    BREAKOUT_MOVED = "breakout_moved"
+    BREAKOUT_CLOSED = "breakout_closed"
 
 
 # The kinds a media node reports; the others are recorded by the control plane itself (a mark
@@ -49,5 +55,8 @@ MEDIA_KINDS = frozenset(
         EventKind.QUESTION_ASKED,
         EventKind.QUESTION_ANSWERED,
         EventKind.QUESTION_CLOSED,
+        EventKind.BREAKOUT_OPENED,
+        EventKind.BREAKOUT_MOVED,
+        EventKind.BREAKOUT_CLOSED,
     }
 )

@@ -16,6 +16,11 @@ by then is measured as it is (the table says how many tiles arrived). Server CPU
 /proc for the server process only, over a window after a warm-up.
 
     scripts/loopback-ns .venv/bin/python -m bench.seminar
+
+With ``--breakout N`` the teacher splits the students into N breakout groups once everyone sees
+everyone, before the warm-up: each viewer is then sent only its own group's media (the others'
+are held back), which is what the window measures — beside the same class in one room, run
+without it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Run:
     kind: str  # the class's kind: "seminar", or "lecture" (every student given the floor)
     setup: dict[str, float]  # backend → seconds allowed for everyone to see everyone
     counting: str = "rtp"  # viewers count frames from RTP headers ("rtp") or aiortc's receiver
+    breakout: int = 0  # the teacher splits the students into this many breakout groups
 
 
 def _server(backend: str, students: int, kind: str, conn: Connection) -> None:
@@ -104,6 +110,9 @@ def run_room(backend: str, run: Run, loops: Loops) -> dict[str, Any]:
         deadline = t_setup + run.setup[backend]
         ready = sum(c.poll(max(0.0, deadline - time.monotonic())) for c in conns)
         setup_s = time.monotonic() - t_setup
+        if run.breakout:
+            for c in conns:
+                c.send(f"breakout:{run.breakout}")
         time.sleep(run.warmup)
         for c in conns:
             c.send("start")
@@ -141,8 +150,20 @@ def summarize(
     stage: list[float] = []
     down: list[float] = []
     packets = 0.0
+    crossing = 0.0  # packets a second from outside a viewer's breakout group (must be 0)
+    expected = run.participants * (run.participants - 1)
+    if run.breakout:
+        expected = sum(len(v["mates"]) for v in viewers)
     for v in viewers:
         rates = v["sources"]
+        if run.breakout:
+            # In breakout groups a viewer's tiles are its group's; the teacher is in the main
+            # room (no stage); every other source must send it nothing.
+            tiles.extend(rates[s][0] if s in rates else 0.0 for s in v["mates"])
+            crossing += sum(r[2] for s, r in rates.items() if s not in v["mates"])
+            down.append(sum(r[3] for r in rates.values()) * 8 / 1000)
+            packets += sum(r[2] for r in rates.values())
+            continue
         shown = [s for s in rates if s != v["stage"]]
         # A tile that never arrived counts as 0 fps.
         missing = run.participants - 1 - len(shown) - (1 if v["stage"] else 0)
@@ -152,6 +173,8 @@ def summarize(
         down.append(sum(r[3] for r in rates.values()) * 8 / 1000)
         packets += sum(r[2] for r in rates.values())
     arrived = sum(v["seen"] for v in viewers)  # tiles whose picture arrived at all
+    if run.breakout:
+        arrived = sum(1 for v in viewers for s in v["mates"] if v["sources"].get(s, [0])[0] > 0)
     return {
         "backend": backend,
         "cpu_pct": 100 * cpu_share,
@@ -164,7 +187,8 @@ def summarize(
         "stage_min": min(stage, default=0.0),
         "stage_median": statistics.median(stage) if stage else 0.0,
         "arrived": arrived,
-        "expected": run.participants * (run.participants - 1),
+        "expected": expected,
+        "crossing": crossing,
         "setup_s": setup_s,
         "complete": complete,
         "errors": sorted({e for v in viewers for e in v["errors"]}),
@@ -174,6 +198,12 @@ def summarize(
 
 def print_table(run: Run, loops: Loops, rows: list[dict[str, Any]]) -> None:
     n = run.participants
+    if run.breakout:
+        print(
+            f"\nBreakout: the teacher split the {n - 1} students into {run.breakout} groups"
+            " before the window and stays in the main room; each viewer's tiles are its own"
+            " group's (no stage); every other camera and microphone is held back from it"
+        )
     print(
         f"\nA {run.kind} of {n} participants in {run.processes} load processes, each watching"
         f" the other"
@@ -208,6 +238,12 @@ def print_table(run: Run, loops: Loops, rows: list[dict[str, Any]]) -> None:
             f" {r['load_cpu_pct']:.0f} % of one core in the window"
         )
     for r in rows:
+        if run.breakout:
+            print(
+                f"{r['backend']}: packets a second reaching a viewer from outside its group:"
+                f" {r['crossing']:.0f}"
+            )
+    for r in rows:
         if r["errors"]:
             print(f"\n{r['backend']}: the server said: {'; '.join(r['errors'])}")
 
@@ -239,6 +275,13 @@ def main(argv: list[str] | None = None) -> None:
         default="seminar",
         help="lecture: no seminar mode, the teacher gives every student the floor with camera",
     )
+    parser.add_argument(
+        "--breakout",
+        type=int,
+        default=0,
+        help="the teacher splits the students into this many breakout groups before the window"
+        " (Sabaq only: stock aiortc has none)",
+    )
     parser.add_argument("--loop-seconds", type=int, default=4, help="a keyframe this often")
     parser.add_argument(
         "--counting",
@@ -258,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         kind=args.kind,
         setup={"sabaq": args.setup, "stock": args.stock_setup},
         counting=args.counting,
+        breakout=args.breakout,
     )
     loops = Loops(
         small=encode_video(240, 180, 15, args.loop_seconds, args.small_kbps),
@@ -267,7 +311,10 @@ def main(argv: list[str] | None = None) -> None:
         silence=encode_audio(False),
     )
     rows = []
-    for backend in args.backends.split(","):
+    backends = args.backends.split(",")
+    if run.breakout:
+        backends = [b for b in backends if b != "stock"]
+    for backend in backends:
         rows.append(run_room(backend, run, loops))
         print(f"# {backend}: {rows[-1]['cpu_pct']:.0f}% CPU", flush=True)
     print_table(run, loops, rows)

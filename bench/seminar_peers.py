@@ -69,6 +69,9 @@ class Participant:
     view_sent: bool = False
     errors: list[str] = field(default_factory=list)
     rtp_level: bool = False  # count frames from RTP headers (``count_rtp_frames``)
+    # Breakout groups: each participant's group by source id, as the roster says (None: the
+    # main room), and this participant's own.
+    groups: dict[str, int | None] = field(default_factory=dict)
 
     async def send(self, kind: str, **fields: Any) -> None:
         assert self.ws is not None
@@ -103,8 +106,10 @@ class Participant:
                 await self.grant_floors(doc["roster"])
         elif kind == "mode":
             self.mode = doc.get("mode")
-        elif kind == "roster" and self.role.host:
-            await self.grant_floors(doc["participants"])
+        elif kind == "roster":
+            self.groups = {e["id"]: e.get("group") for e in doc["participants"]}
+            if self.role.host:
+                await self.grant_floors(doc["participants"])
         elif kind == "floor_granted" and doc.get("camera") and self.publish_pc is None:
             await self.publish()
         elif kind == "answer" and self.publish_pc is not None:
@@ -178,6 +183,11 @@ class Participant:
         stage = None if self.role.host else self.stage
         await self.send("view", tiles=sorted(self.views), stage=stage)
 
+    def mates(self) -> list[str]:
+        """The sources in this participant's breakout group (everyone, without groups)."""
+        mine = self.groups.get(self.id or "")
+        return [s for s in self.counters if self.groups.get(s) == mine]
+
     def snapshot(self) -> dict[str, tuple[int, int, int, int]]:
         return {s: c.snapshot() for s, c in self.counters.items()}
 
@@ -217,7 +227,8 @@ def participants_process(
     rtp_level: bool = False,
 ) -> None:
     """A load-generator process: its participants, driven by the bench over ``conn``
-    ("ready" when every participant sees every source; then "start" and "stop")."""
+    ("ready" when every participant sees every source; then maybe "breakout:N", which has the
+    teacher split the class into N breakout groups; then "start" and "stop")."""
 
     async def main() -> None:
         advertise_host_addresses(["127.0.0.1"])
@@ -231,7 +242,14 @@ def participants_process(
                 await asyncio.sleep(0.2)
             if not orders.done():
                 conn.send("ready")
-            assert await orders == "start"
+            order = await orders
+            if order.startswith("breakout:"):  # the teacher splits the class, before the window
+                for p in people:
+                    if p.role.host:
+                        count = int(order.split(":")[1])
+                        await p.send("open_breakout", count=count, seconds=3600, late="place")
+                order = await loop.run_in_executor(None, conn.recv)
+            assert order == "start"
             before = [p.snapshot() for p in people]
             t0, cpu0 = time.monotonic(), time.process_time()
             assert await loop.run_in_executor(None, conn.recv) == "stop"
@@ -246,6 +264,7 @@ def participants_process(
                         "stage": None if p.role.host else p.stage,
                         "views": len(p.views),
                         "seen": p.seeing(),
+                        "mates": p.mates(),
                         "errors": p.errors,
                         "sources": {
                             s: [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from access.events import EventKind
 from access.models import ClassRole
@@ -125,28 +126,30 @@ class ClassroomMixin(MembershipMixin):
             )
             return
         p.chat_times.append(now)
-        event = self._outbox.emit(
-            EventKind.CHAT_MESSAGE,
-            self.class_id,
-            user_id=p.user_id,
-            participant_id=p.id,
-            role=p.role.value,
-            data={"text": text}
+        readers = (
+            self._chat_readers(p)
             if private_to is None
-            else {"text": text, "private": True, "to_user_id": private_to.user_id},
+            else frozenset({p.user_id, private_to.user_id})
         )
+        data: dict[str, Any] = {"text": text}
+        if private_to is not None:
+            data.update(private=True, to_user_id=private_to.user_id)
+        elif readers is not None:
+            data["group"] = p.group  # said in a breakout group (or the main room meanwhile)
+        event = self._emit_by(EventKind.CHAT_MESSAGE, p, data)
         message = {"id": event.id, "from": p.id, "name": p.name, "text": text, "at": now}
         if private_to is not None:
             message.update(private=True, to=private_to.id, to_name=private_to.name)
+        elif readers is not None:
+            message["group"] = p.group
         with contextlib.suppress(NotRecorded):  # it stays pending; shown as said
             await self._outbox.durable(event)  # in the record before anyone is shown it
-        if private_to is None:
+        if readers is None:
             self.chat.append((message, None))
             if self.recording is not None:  # only what everyone reads goes beside the recording
                 self.recording.note_chat(now, p.name, text)
             await self._broadcast(server_message("chat", **message))
             return
-        readers = frozenset({p.user_id, private_to.user_id})
         self.chat.append((message, readers))
         text_out = server_message("chat", **message)
         for q in list(self.participants.values()):

@@ -32,6 +32,7 @@ MESSAGE_RATES: Mapping[str, tuple[float, float]] = {
     "mute": (30, 5),
     "question": (10, 1),  # asking, closing, showing the results
     "answer_question": (10, 1),  # one answer counts; a page's retries are refused, not dropped
+    "breakout": (20, 2),  # opening, moving, adding time, broadcasting, closing
 }
 RATE_BUCKET_OF: Mapping[str, str] = {
     "raise_hand": "hand",
@@ -45,6 +46,11 @@ RATE_BUCKET_OF: Mapping[str, str] = {
     "ask": "question",
     "close_question": "question",
     "show_results": "question",
+    "open_breakout": "breakout",
+    "move_to_group": "breakout",
+    "add_time": "breakout",
+    "broadcast": "breakout",
+    "close_breakout": "breakout",
 }
 
 

@@ -86,6 +86,10 @@ class Participant:
     microphone_on: bool = True
     camera_on: bool = True
     floor: Floor | None = None  # what a learner was given the floor with
+    # The breakout group this participant is in (index from 0), or None: the main room. Media
+    # reach only those in the same one (``held_tracks``).
+    group: int | None = None
+    was_in_group: bool = False  # has been in a breakout group (a late screen offer is no offence)
     had_floor: bool = False
     closed: bool = False
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -161,6 +165,7 @@ class Participant:
             "floor": self.floor.value if self.floor else None,
             "microphone": self.microphone_on,
             "camera": self.camera_on,
+            "group": self.group,
         }
 
 
@@ -169,12 +174,16 @@ def held_tracks(viewer: Participant, source: Participant, name: str) -> list[boo
     publication's order: the camera while the viewer chose low bandwidth or does not show that
     source (its ``view``), and from everyone while its source turned the camera off; the
     microphone from everyone while it is off (its owner's choice, or the teacher's mute). Sound
-    and the shared screen are not held by a viewer's choice.
+    and the shared screen are not held by a viewer's choice. While breakout groups are open,
+    everything of a source in another group (or in the main room, for one in a group) is held:
+    no packet crosses groups.
 
     Every reason to hold a track back from a viewer is decided here, in one place."""
     publication = source.publications.get(name)
     if publication is None:
         return []
+    if viewer.group != source.group:
+        return [True] * len(publication.tracks)
     shown = viewer.view is None or viewer.view.shows(source.source_id(name))
     no_camera = viewer.low_bandwidth or not shown or not source.camera_on
     return [

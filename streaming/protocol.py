@@ -26,7 +26,12 @@ them to), ``leave``, ``ping``; quick questions: ``ask`` {text, format: "single" 
 "yes_no", options: [2–6 texts] (none for yes/no), anonymous, seconds} (the teacher or a presenter),
 ``answer_question`` {question_id, choices: [option indexes]} (a student, once),
 ``close_question`` {question_id}, ``show_results`` {question_id, on} (the asker shows the
-results to everyone, or hides them).
+results to everyone, or hides them); breakout groups: ``open_breakout`` {count (a random split)
+or groups: [[user ids]] (by hand, or a saved list), seconds, late: "place" | "wait", save?
+(the split is offered for the study group's next classes)} (the teacher), ``move_to_group``
+{group: index from 0 | null (the main room), participant_id?} (the teacher or a presenter
+visits; the teacher moves a student), ``add_time`` {seconds},
+``broadcast`` {text} (to every group), ``close_breakout``.
 Server → client: ``welcome`` (with the chat so far), ``answer``, ``offer`` {sdp, offer_id,
 source, tracks, ...} (one peer connection per source: the teacher's camera, the teacher's
 screen, a student with the floor),
@@ -47,6 +52,11 @@ gallery of at most 9 tiles, else small; a new publication starts at full),
 closed; to a late joiner too), ``answer_taken`` {id, choices} (your answer is counted),
 ``question_results`` {id, tally, answered, closed, shown, present?} (to the teacher and presenters
 as answers come; to everyone while ``shown``),
+``breakout`` {id, groups: [[user ids]], late, remaining, closed, group: yours | null} (opened,
+time added, you moved; to a late joiner too), ``breakout_closed`` {id, reason: "timer" |
+"teacher"} (everyone is back in the main room; a group's ``mode`` is seminar, and ``mode`` tells
+a participant the mode they are in after a move), a chat message carries ``group`` while groups
+are open and ``broadcast`` when it went to every group,
 ``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
@@ -59,7 +69,9 @@ from typing import Any, Literal
 from access.models import RoomMode
 from access.text import encodable
 
+from .breakout import MAX_BROADCAST_CHARS, MAX_GROUPS, LatePolicy, SplitDraft
 from .questions import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, AskDraft, QuestionKind
+from .refused import Refused
 from .seminar import MAX_VIEW_TILES
 
 VERSION = 1
@@ -100,17 +112,17 @@ ClientType = Literal[
     "answer_question",
     "close_question",
     "show_results",
+    "open_breakout",
+    "move_to_group",
+    "add_time",
+    "broadcast",
+    "close_breakout",
 ]
 CLIENT_TYPES: frozenset[str] = frozenset(ClientType.__args__)  # type: ignore[attr-defined]
 
 
-class ProtocolError(Exception):
+class ProtocolError(Refused):
     """A message that breaks the protocol; ``code`` goes back to the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,9 @@ class ClientMessage:
     question: AskDraft | None = None  # ask
     question_id: str | None = None  # answer_question, close_question, show_results
     choices: tuple[int, ...] = ()  # answer_question: the options' indexes
+    breakout: SplitDraft | None = None  # open_breakout
+    group: int | None = None  # move_to_group: a group's index, or None: the main room
+    seconds: int = 0  # add_time
 
 
 def _sdp(doc: dict[str, Any]) -> str:
@@ -216,6 +231,88 @@ def _answer_question(doc: dict[str, Any]) -> ClientMessage:
     return ClientMessage(type="answer_question", question_id=qid, choices=tuple(choices))
 
 
+MAX_SPLIT_LEARNERS = 500  # user ids one hand-made or saved split may name
+
+
+def _text(doc: dict[str, Any], what: str, limit: int) -> str:
+    """The message's 'text', trimmed: not empty, at most ``limit`` characters."""
+    said = doc.get("text")
+    if not isinstance(said, str) or not said.strip():
+        raise ProtocolError("bad_message", f"{what} needs a non-empty 'text'")
+    if len(said) > limit:
+        raise ProtocolError("bad_message", f"{what} is at most {limit} characters")
+    return said.strip()
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _open_breakout(doc: dict[str, Any]) -> ClientMessage:
+    count, groups = doc.get("count"), doc.get("groups")
+    seconds, late = doc.get("seconds"), doc.get("late", LatePolicy.WAIT.value)
+    if (count is None) == (groups is None):
+        raise ProtocolError(
+            "bad_message", "Say either 'count' (a random split) or 'groups' (lists of user ids)"
+        )
+    if count is not None and not _whole(count):
+        raise ProtocolError("bad_message", "'count' is the number of groups, a whole number")
+    if groups is not None and (
+        not isinstance(groups, list)
+        or len(groups) > MAX_GROUPS
+        or not all(isinstance(g, list) and all(_whole(u) for u in g) for g in groups)
+        or sum(len(g) for g in groups) > MAX_SPLIT_LEARNERS
+    ):
+        raise ProtocolError(
+            "bad_message", f"'groups' lists at most {MAX_GROUPS} lists of user ids (numbers)"
+        )
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise ProtocolError("bad_message", "'seconds' is the duration, a whole number")
+    if not isinstance(late, str) or late not in tuple(LatePolicy):
+        raise ProtocolError("bad_message", "'late' is place or wait")
+    save = doc.get("save", False)
+    if not isinstance(save, bool):
+        raise ProtocolError("bad_message", "'save' is true or false")
+    draft = SplitDraft(
+        count,
+        tuple(tuple(g) for g in groups or ()),
+        seconds,
+        LatePolicy(late),
+        save,
+    )
+    return ClientMessage(type="open_breakout", breakout=draft)
+
+
+def _move_to_group(doc: dict[str, Any]) -> ClientMessage:
+    group, pid = doc.get("group"), doc.get("participant_id")
+    if group is not None and not _whole(group):
+        raise ProtocolError("bad_message", "'group' is a group's number (from 0), or null")
+    if pid is not None and not _is_id(pid):
+        raise ProtocolError("bad_message", "'participant_id' names a participant, or is left out")
+    return ClientMessage(type="move_to_group", group=group, participant_id=pid)
+
+
+def _breakout_message(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    if kind == "open_breakout":
+        return _open_breakout(doc)
+    if kind == "move_to_group":
+        return _move_to_group(doc)
+    if kind == "add_time":
+        seconds = doc.get("seconds")
+        if not _whole(seconds):
+            raise ProtocolError("bad_message", "'seconds' is the time to add, a whole number")
+        assert isinstance(seconds, int)
+        return ClientMessage(type="add_time", seconds=seconds)
+    if kind == "broadcast":
+        return ClientMessage(type="broadcast", text=_text(doc, "A broadcast", MAX_BROADCAST_CHARS))
+    return ClientMessage(type="close_breakout")
+
+
+BREAKOUT_TYPES = frozenset(
+    {"open_breakout", "move_to_group", "add_time", "broadcast", "close_breakout"}
+)
+
+
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Validate one message from a client; raise ``ProtocolError`` naming what is wrong."""
     if isinstance(text, bytes):
@@ -258,17 +355,11 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             raise ProtocolError("bad_message", "An answer names the offer_id it answers")
         return ClientMessage(type="answer", sdp=_sdp(doc), offer_id=offer_id)
     if kind == "chat":
-        said = doc.get("text")
-        if not isinstance(said, str) or not said.strip():
-            raise ProtocolError("bad_message", "A chat message needs a non-empty 'text'")
-        if len(said) > MAX_CHAT_CHARS:
-            raise ProtocolError(
-                "bad_message", f"A chat message is at most {MAX_CHAT_CHARS} characters"
-            )
+        said = _text(doc, "A chat message", MAX_CHAT_CHARS)
         to = doc.get("to")
         if to is not None and (not isinstance(to, str) or not 0 < len(to) <= 64):
             raise ProtocolError("bad_message", "'to' is \"teacher\" or a participant_id")
-        return ClientMessage(type="chat", text=said.strip(), to=to)
+        return ClientMessage(type="chat", text=said, to=to)
     if kind == "unpublish":
         if doc.get("publication") != "screen":
             raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")
@@ -289,6 +380,8 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
                 "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
             )
         return ClientMessage(type="media_state", microphone=microphone, camera=camera)
+    if kind in BREAKOUT_TYPES:
+        return _breakout_message(kind, doc)
     if kind == "ask":
         return _ask(doc)
     if kind == "answer_question":

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .refused import Refused
+
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
 MAX_QUESTION_CHARS = 300
 MAX_OPTION_CHARS = 120
@@ -27,13 +29,8 @@ class QuestionKind(enum.StrEnum):
     YES_NO = "yes_no"
 
 
-class QuestionRefused(Exception):
+class QuestionRefused(Refused):
     """A question or an answer the rules do not take; ``code`` goes back to the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

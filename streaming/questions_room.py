@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,8 +23,6 @@ from .participant import Participant
 from .protocol import ProtocolError, server_message
 from .questions import AskDraft, Question, QuestionRefused
 from .seminar_room import SeminarMixin
-
-log = logging.getLogger("sabaq.streaming.room")
 
 
 class QuestionsMixin(SeminarMixin):
@@ -44,10 +41,7 @@ class QuestionsMixin(SeminarMixin):
             await self._tell_question(p)  # a late joiner sees the question (and may answer)
 
     def _may_ask(self, pid: str) -> Participant:
-        p = self._get(pid)
-        if p.role not in PUBLISHERS:
-            raise ProtocolError("not_allowed", "Only the teacher or a presenter asks questions")
-        return p
+        return self._require_presenter(pid, "Only the teacher or a presenter asks questions")
 
     async def ask(self, pid: str, draft: AskDraft) -> None:
         """Ask a question of everyone: it opens for its time limit, each learner may answer
@@ -82,19 +76,9 @@ class QuestionsMixin(SeminarMixin):
             await self._outbox.durable(asked)
         if self._question_timer is not None:
             self._question_timer.cancel()
-        timer = asyncio.ensure_future(self._close_when_due(q))
-        self._question_timer = timer
-        self._tasks.add(timer)  # cancelled with the room's other tasks
-        timer.add_done_callback(self._tasks.discard)
-        timer.add_done_callback(self._timer_done)
+        self._question_timer = self._start_timer(self._close_when_due(q), "a question's timer")
         await self._broadcast(server_message("question", question=q.public(now)))
         await self._tell_results(q)
-
-    def _timer_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "class %s: a question's timer failed", self.class_id, exc_info=task.exception()
-            )
 
     async def _close_when_due(self, q: Question) -> None:
         await asyncio.sleep(max(0.0, q.closes_at - self.question_clock()))

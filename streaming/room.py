@@ -14,6 +14,7 @@ import contextlib
 from access.events import EventKind
 from access.models import ClassRole
 
+from .breakout_room import BreakoutMixin
 from .events import NotRecorded
 from .media_ports import (
     HearsAudioLevel,
@@ -37,7 +38,6 @@ from .participant import (
     Publication,
 )
 from .protocol import ProtocolError
-from .questions_room import QuestionsMixin
 from .room_core import Barred, InvalidStateError, ReconnectExpired, RoomState, WaitingForTeacher
 
 __all__ = [
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 
-class Room(QuestionsMixin):
+class Room(BreakoutMixin):
     """One live class on this node."""
 
     # -- the end ------------------------------------------------------------------------------
@@ -84,6 +84,7 @@ class Room(QuestionsMixin):
             return
         self.state = RoomState.ENDED
         self._close_question_at_end()  # its tally goes into the record before the end
+        self._close_breakout_at_end()  # everyone back in the main room, in the record
         members = sorted(self.participants.values(), key=lambda p: p.id == pid)  # caller last
         self.participants.clear()
         for p in members:
@@ -115,6 +116,7 @@ class Room(QuestionsMixin):
     async def shutdown(self) -> None:
         """The node stops: participants are disconnected (they may come back elsewhere)."""
         self._close_question_at_end()  # an open question's tally is kept; it goes no further
+        self._close_breakout_at_end("server_stopping")
         for p in list(self.participants.values()):
             await p.send("error", code="server_stopping", message="The server is restarting")
             await self.leave(p.id, EventKind.DISCONNECTED, "server_stopping", wait=False)

@@ -4,7 +4,8 @@ The room's concerns are mixins over this core, one module each, in the order the
 another: ``recording_control`` (the recording), ``room_media`` (publishing and watching),
 ``membership`` (joining and leaving), ``classroom`` (the floor, the chat, removals),
 ``seminar_room`` (the mode, views, the active speaker, quality hints), ``questions_room``
-(quick questions) and ``room`` (the class as a whole: its end). Free of aiohttp and aiortc.
+(quick questions), ``breakout_room`` (breakout groups) and ``room`` (the class as a whole: its
+end). Free of aiohttp and aiortc.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from access.events import EventKind
-from access.models import ClassRole, RoomMode
+from access.models import PUBLISHERS, ClassRole, RoomMode
 
 from .events import EventOutbox, MediaEvent, NotRecorded
 from .limits import CHAT_HISTORY
@@ -78,6 +79,9 @@ class RoomCore(abc.ABC):
         self._mode_settled = mode is not None
         self.was_seminar = self.mode is RoomMode.SEMINAR
         self.speakers = SpeakerSelector(speaker_hold)
+        # While breakout groups are open, each group has its own active speaker (the main
+        # room's is ``speakers``).
+        self.group_speakers: dict[int, SpeakerSelector] = {}
         self._speaker_watch = False
         # People the control plane took out (revoked guests): refused on join and rejoin.
         self.barred: set[int] = barred if barred is not None else set()
@@ -137,6 +141,24 @@ class RoomCore(abc.ABC):
         """Every publication: the teacher's (camera, screen) and whoever has the floor."""
         return [(p, name) for p in self.participants.values() for name in p.publications]
 
+    def speakers_of(self, group: int | None) -> SpeakerSelector:
+        """The active speaker of a breakout group, or of the main room (None)."""
+        if group is None:
+            return self.speakers
+        selector = self.group_speakers.get(group)
+        if selector is None:
+            selector = self.group_speakers[group] = SpeakerSelector(self.speakers.hold)
+        return selector
+
+    def mode_for(self, p: Participant) -> RoomMode:
+        """The mode a participant is in: a breakout group is a seminar, whatever the class's."""
+        return RoomMode.SEMINAR if p.group is not None else self.mode
+
+    def _chat_readers(self, p: Participant) -> frozenset[int] | None:
+        """Who reads a public chat message of this participant: everyone (None), unless breakout
+        groups are open (``breakout_room``)."""
+        return None
+
     @property
     def ended(self) -> bool:
         return self.state is RoomState.ENDED
@@ -169,6 +191,26 @@ class RoomCore(abc.ABC):
             log.warning("class %s: told before it is in the register: %s", self.class_id, exc)
             return False
         return True
+
+    def _emit_by(
+        self, kind: EventKind, p: Participant, data: dict[str, Any] | None = None
+    ) -> MediaEvent:
+        """Report an event of this class about (or by) a participant."""
+        return self._outbox.emit(
+            kind,
+            self.class_id,
+            user_id=p.user_id,
+            participant_id=p.id,
+            role=p.role.value,
+            data=data or {},
+        )
+
+    def _require_presenter(self, pid: str, message: str) -> Participant:
+        """The participant, if the teacher or a presenting guest; else refused with ``message``."""
+        p = self._get(pid)
+        if p.role not in PUBLISHERS:
+            raise ProtocolError("not_allowed", message)
+        return p
 
     def _require_host(self, pid: str) -> Participant:
         p = self._get(pid)
@@ -237,6 +279,20 @@ class RoomCore(abc.ABC):
         if isinstance(coro, Coroutine):
             # Cancelled before it ran (the room shut down at once): closed, not left unawaited.
             task.add_done_callback(lambda _: coro.close())
+
+    def _start_timer(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        """A timer of the room (a question's limit, the groups' time): cancelled with the room's
+        other tasks, its failure logged naming ``what``."""
+        timer = asyncio.ensure_future(coro)
+        self._tasks.add(timer)
+        timer.add_done_callback(self._tasks.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("class %s: %s failed", self.class_id, what, exc_info=task.exception())
+
+        timer.add_done_callback(done)
+        return timer
 
     async def _cancel_tasks(self) -> None:
         for t in list(self._tasks):

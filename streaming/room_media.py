@@ -30,9 +30,16 @@ class MediaMixin(RecordingMixin):
         apart."""
         p = self._get(pid)
         name = "screen" if tracks == ("screen",) else "main"
-        if "screen" in tracks and (name != "screen" or p.role not in PUBLISHERS):
-            raise ProtocolError("not_allowed", "Only the teacher shares a screen, on its own")
-        if not publishes_freely(p.role, self.mode) and p.floor is None:
+        # The teacher and a presenter share a screen; so does a student in a breakout group.
+        shares = p.role in PUBLISHERS or (p.group is not None and p.role in SEMINAR_PUBLISHERS)
+        if "screen" in tracks and (name != "screen" or not shares):
+            if p.was_in_group and name == "screen":
+                return  # the groups closed while this offer was on its way: not an offence
+            raise ProtocolError(
+                "not_allowed",
+                "Only the teacher, or a student in a breakout group, shares a screen, on its own",
+            )
+        if not publishes_freely(p.role, self.mode_for(p)) and p.floor is None:
             if p.had_floor:
                 # The floor was taken back before this offer arrived: not an offence.
                 await p.send("floor_revoked")
@@ -61,7 +68,7 @@ class MediaMixin(RecordingMixin):
             raise ProtocolError(
                 "bad_sdp", "Publish one microphone and one camera (or one screen), no more"
             )
-        free = publishes_freely(p.role, self.mode)
+        free = publishes_freely(p.role, self.mode_for(p))
         if not free and "video" in kinds and p.floor is not Floor.AUDIO_VIDEO:
             await close_quietly(pub)
             await p.send("error", code="camera_not_allowed", message="The floor is for sound only")

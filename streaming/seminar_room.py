@@ -49,7 +49,7 @@ class SeminarMixin(ClassroomMixin):
         """In lecture mode: a learner's publication stops unless the floor allows it. One
         with the floor for sound only who sent a camera is asked to publish sound again."""
         main = p.publications.get("main")
-        if main is None or publishes_freely(p.role, self.mode):
+        if main is None or publishes_freely(p.role, self.mode_for(p)):
             return
         if p.floor is Floor.AUDIO_VIDEO or (p.floor is Floor.AUDIO and "camera" not in main.tracks):
             return
@@ -75,19 +75,22 @@ class SeminarMixin(ClassroomMixin):
         for q in self.participants.values():
             if q.view is not None and q.view.stage is not None:
                 staged.setdefault(q.view.stage, set()).add(q.id)
+        # A viewer in another breakout group is sent nothing of it: it does not count.
+        where = {q.id: q.group for q in self.participants.values()}
         for p in list(self.participants.values()):
             main = p.publications.get("main")
             if main is None or "camera" not in main.tracks:
                 continue
             leads = p.role in PUBLISHERS or p.floor is not None
-            # A viewer that has not said what it shows is taken to show it in a small gallery.
+            # A viewer that has not said what it shows is taken to show it in a small gallery;
+            # one in another breakout group is sent nothing of it, and does not count.
             galleries = [
                 1 if q.view is None else len(q.view.tiles)
                 for q in self.participants.values()
-                if q.id != p.id and (q.view is None or p.id in q.view.tiles)
+                if q.id != p.id and q.group == p.group and (q.view is None or p.id in q.view.tiles)
             ]
-            staged_elsewhere = bool(staged.get(p.id, set()) - {p.id})
-            level = quality(self.mode, staged_elsewhere, leads, min(galleries, default=None))
+            watched = {q for q in staged.get(p.id, set()) - {p.id} if where.get(q) == p.group}
+            level = quality(self.mode_for(p), bool(watched), leads, min(galleries, default=None))
             if level != p.quality:
                 p.quality = level
                 await p.send("quality", level=level)
@@ -122,15 +125,27 @@ class SeminarMixin(ClassroomMixin):
         loop = asyncio.get_running_loop()
         try:
             while not self.ended:
-                levels = {pid: m.take_audio_level() for pid, m in self._audible().items()}
-                if self.speakers.observe(levels, loop.time()):
-                    log.debug(
-                        "class %s: the active speaker is %s", self.class_id, self.speakers.current
-                    )
-                    await self._broadcast(
-                        server_message("active_speaker", source=self.speakers.current)
-                    )
-                if self.speakers.current is None and not self._audible():
+                # Each breakout group (and the main room) has its own speaker, told to its own.
+                heard: dict[int | None, dict[str, int | None]] = {}
+                for pid, m in self._audible().items():
+                    heard.setdefault(self.participants[pid].group, {})[pid] = m.take_audio_level()
+                now = loop.time()
+                for group in {None, *self.group_speakers, *heard}:
+                    selector = self.speakers_of(group)
+                    if selector.observe(heard.get(group, {}), now):
+                        log.debug(
+                            "class %s: the active speaker of %s is %s",
+                            self.class_id,
+                            "the main room" if group is None else f"group {group + 1}",
+                            selector.current,
+                        )
+                        text = server_message("active_speaker", source=selector.current)
+                        for p in list(self.participants.values()):
+                            if p.group == group:
+                                await p.deliver(text)
+                if not heard and all(
+                    self.speakers_of(g).current is None for g in {None, *self.group_speakers}
+                ):
                     return  # nobody to hear: a new publication starts this again
                 await asyncio.sleep(SPEAKER_TICK)
         finally:

@@ -178,6 +178,16 @@ async def _serve(
             await room.close_question(p.id, m.question_id)
         elif m.type == "show_results" and m.question_id is not None:
             await room.show_results(p.id, m.question_id, m.on)
+        elif m.type == "open_breakout" and m.breakout is not None:
+            await room.open_breakout(p.id, m.breakout)
+        elif m.type == "move_to_group":
+            await room.move_to_group(p.id, m.group, m.participant_id)
+        elif m.type == "add_time":
+            await room.add_time(p.id, m.seconds)
+        elif m.type == "broadcast" and m.text is not None:
+            await room.broadcast(p.id, m.text)
+        elif m.type == "close_breakout":
+            await room.close_breakout(p.id)
         elif m.type == "end_class":
             await room.end(p.id)
             return EventKind.LEFT, "ended the class"

@@ -14,14 +14,16 @@
 //   step_ms      each wait of a step                                               default 15000
 //   lobby_ms     how long the "live" step waits for the lobby to let the guest in  default 20000
 //   hold_ms      how long the "hold" step waits to be released                    default 20000
+//   window_ms    how long the "breakout" step counts packets                        default 3000
 //   firefox      the browser's executable                                 default /usr/bin/firefox-esr
 //
 // Steps: open (navigate, wait for the room page), check (the device check passes, #join is
 // enabled), join (click #join), lobby (the page waits in the lobby for the teacher), live (the
 // page is let in: data-state "live"), decode (more than `frames` video frames decoded), playing
 // (the <video> element plays), hold (stay as it is until a line arrives on standard input, or it
-// closes: the caller checks the server meanwhile; only with the job on argv), leave (click
-// #leave, the page says it has left).
+// closes: the caller checks the server meanwhile; only with the job on argv), breakout (the page
+// shows its breakout group; then the RTP packets each of its connections receives over
+// `window_ms` are counted, by source), leave (click #leave, the page says it has left).
 //
 // Output on standard output, one JSON object a line: {"event": STEP, "t_ms": ...} as each step
 // is done (a test may act on "lobby", e.g. start the class), then one last line
@@ -37,7 +39,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import puppeteer from "puppeteer-core";
 
-const STEPS = ["open", "check", "join", "lobby", "live", "decode", "playing", "hold", "leave"];
+const STEPS = ["open", "check", "join", "lobby", "live", "decode", "playing", "hold", "breakout", "leave"];
 const MODES = {
   student: ["open", "check", "join", "live", "decode", "playing"],
   guest: ["open", "check", "join", "lobby", "live", "decode", "playing"],
@@ -62,6 +64,23 @@ const FRAMES_DECODED = `(async () => {
   return decoded;
 })()`;
 
+// RTP packets (sound and picture) each of the page's connections received, by source id.
+const PACKETS = `(async () => {
+  const out = {};
+  for (const [source, view] of window.sabaqRoom.views) {
+    let packets = 0;
+    try {
+      (await view.pc.getStats()).forEach((r) => {
+        if (r.type === "inbound-rtp") packets += r.packetsReceived || 0;
+      });
+    } catch (e) {
+      // closed (being replaced) while its stats were read
+    }
+    out[source] = packets;
+  }
+  return out;
+})()`;
+
 const SNAPSHOT = `(() => {
   const $ = (id) => document.getElementById(id);
   const text = (id) => ($(id) ? $(id).textContent : null);
@@ -79,6 +98,7 @@ const SNAPSHOT = `(() => {
     waiting_hidden: $("waiting") ? $("waiting").hidden : null,
     join_enabled: $("join") ? !$("join").disabled : null,
     checks: checks,
+    breakout: $("breakout") && !$("breakout").hidden ? text("breakout-where") : null,
     video: v ? { width: v.videoWidth, time: v.currentTime, paused: v.paused } : null,
   };
 })()`;
@@ -99,6 +119,7 @@ function readJob() {
     stepMs: job.step_ms ?? 15000,
     lobbyMs: job.lobby_ms ?? 20000,
     holdMs: job.hold_ms ?? 20000,
+    windowMs: job.window_ms ?? 3000,
     firefox: job.firefox ?? "/usr/bin/firefox-esr",
   };
 }
@@ -289,6 +310,18 @@ async function run(job) {
         event("holding");
         await released(job.holdMs);
         break;
+      case "breakout": {
+        const snap = await pollUntil(page, "the breakout panel", job.stepMs, (s) => Boolean(s.breakout));
+        result.breakout_where = snap.breakout;
+        await new Promise((r) => setTimeout(r, 1000)); // packets on their way as the groups opened
+        const before = await page.evaluate(PACKETS);
+        await new Promise((r) => setTimeout(r, job.windowMs));
+        const after = await page.evaluate(PACKETS);
+        result.breakout_packets = Object.fromEntries(
+          Object.entries(after).map(([source, n]) => [source, n - (before[source] ?? 0)]),
+        );
+        break;
+      }
       case "leave": {
         await page.click("#leave");
         const left = result.strings ? result.strings.left : null;

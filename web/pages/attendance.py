@@ -17,6 +17,7 @@ from aiohttp import web
 from access.events import EventKind
 from access.ids import uuid7
 from access.models import ClassRole, Role, User
+from attendance.breakout import Breakouts, Move, breakouts
 from attendance.export import Cell, ChainHead, Table
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.models import IncomingEvent, counts
@@ -56,6 +57,7 @@ def _snapshot(request: web.Request, class_id: int) -> str:
                 "left": when(r["left"]),
                 "minutes": r["minutes"],
                 "answers": [f"{n}. {text} ({when(at)})" for n, text, at in r["answers"]],
+                "moves": [f"{when(at)} {where}" for where, at in r["moves"]],
             }
             for r in now["rows"]
         ],
@@ -235,6 +237,48 @@ def learner_answers(
     )
 
 
+def where_to(request: web.Request, move: Move) -> str:
+    """Where a move took a learner: a breakout group (numbered from 1) or the main room."""
+    _ = gettext_of(request)
+    if move.group is None:
+        return _("main room")
+    return _("group {n}").replace("{n}", str(move.group + 1))
+
+
+def learner_moves(request: web.Request, user_id: int, groups: Breakouts, zone: str) -> str:
+    """A learner's moves between the breakout groups and the main room, as one cell:
+    "10:05:00 group 2; 10:20:00 main room"."""
+    tz = ZoneInfo(zone)
+    return "; ".join(
+        f"{datetime.fromtimestamp(m.at, tz).strftime('%H:%M:%S')} {where_to(request, m)}"
+        for m in groups.of(user_id)
+    )
+
+
+def breakout_summaries(request: web.Request, groups: Breakouts, zone: str) -> list[str]:
+    """One line per opening of breakout groups: how many, when, and how they closed."""
+    _ = gettext_of(request)
+    tz = ZoneInfo(zone)
+
+    def local(ts: float | None) -> str:
+        return datetime.fromtimestamp(ts, tz).strftime("%H:%M:%S") if ts is not None else "…"
+
+    closed_by = {
+        "timer": _("closed when the time was over"),
+        "teacher": _("closed by the teacher"),
+        "class_ended": _("closed with the end of the class"),
+    }
+    return [
+        _("Breakout groups {n}: {count} groups, {start}–{end}, {how}")
+        .replace("{n}", str(s.number))
+        .replace("{count}", str(s.groups))
+        .replace("{start}", local(s.opened_at))
+        .replace("{end}", local(s.closed_at))
+        .replace("{how}", closed_by.get(s.reason or "", _("closed")) if s.closed_at else _("open"))
+        for s in groups.sessions
+    ]
+
+
 def _at(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
@@ -245,6 +289,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
     marks = _marks(request, c, rules)
     labels = mark_labels(request)
     asked = questions(request.app[keys.LEDGER].events(c.id))
+    groups = breakouts(request.app[keys.LEDGER].events(c.id))
     yes_no = yes_no_labels(request)
     rows = [
         {
@@ -261,6 +306,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
                 (q.number, answer_text(q, a, yes_no), _at(a.at))
                 for q, a in answers_of(m.user_id, asked)
             ],
+            "moves": [(where_to(request, mv), _at(mv.at)) for mv in groups.of(m.user_id)],
         }
         for name, m in marks
     ]
@@ -287,6 +333,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
             }
             for q in asked
         ],
+        "breakouts": breakout_summaries(request, groups, class_zone(request, c)),
         "here_now": here,
         "here_text": ngettext(
             "%(num)d student is in the class now", "%(num)d students are in the class now", here
@@ -398,6 +445,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
         return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
     asked = questions(request.app[keys.LEDGER].events(c.id))
+    groups = breakouts(request.app[keys.LEDGER].events(c.id))
     rows: list[list[Cell]] = [
         [
             name,
@@ -407,6 +455,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             m.minutes if m.intervals else 0,
             m.override.reason if m.override else "",
             *([learner_answers(request, m.user_id, asked, zone)] if asked else []),
+            *([learner_moves(request, m.user_id, groups, zone)] if groups.sessions else []),
         ]
         for name, m in _marks(request, c, mark_rules(request, c))
     ]
@@ -419,6 +468,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             _("Class start: {time}").replace("{time}", local(c.starts_at.timestamp())),
             _("Times are in the time zone {zone}.").replace("{zone}", zone),
             *(question_summary(request, q) for q in asked),
+            *breakout_summaries(request, groups, zone),
         ),
         header=[
             _("Student"),
@@ -428,6 +478,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
             _("Minutes present"),
             _("Correction reason"),
             *([_("Answers to quick questions")] if asked else []),
+            *([_("Breakout groups")] if groups.sessions else []),
         ],
         rows=rows,
         heads=[ChainHead(c.id, count, head)],

@@ -18,6 +18,7 @@ from admission.door import OPEN, KeptOut, enter, not_admitted_now, prepares_join
 from admission.guests import GuestStatus
 from admission.status import AdmissionChange
 from admission.visibility import OBSERVERS
+from attendance.breakout import saved_split
 from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
 from control.placement import NoMediaNode
@@ -153,6 +154,7 @@ async def class_page(request: web.Request) -> web.Response:
             else [],
             "ice_servers": [{"urls": u} for u in request.app[keys.SETTINGS].ice_servers],
             "recordings": _recordings(request, c),
+            "saved_split": last_saved_split(request, c) if role is ClassRole.HOST else None,
             "not_admitted": _not_admitted(request, c)
             if (role is ClassRole.HOST or role is ClassRole.OBSERVER) and c.status in JOINABLE
             else [],
@@ -165,6 +167,24 @@ async def class_page(request: web.Request) -> web.Response:
             else 0.0,
         },
     )
+
+
+SAVED_SPLIT_CLASSES = 30  # how many of a group's latest classes are looked at for a saved split
+
+
+def last_saved_split(request: web.Request, c: LiveClass) -> list[list[int]] | None:
+    """The breakout split a teacher last saved in a class of this class's groups (this one
+    included), from the ledger: offered in the teacher's dialog."""
+    tt, ledger = request.app[keys.TIMETABLE], request.app[keys.LEDGER]
+    now = datetime.fromtimestamp(clock.now(request), UTC)
+    classes = {k.id: k for g in c.group_ids for k in tt.classes_of_group(g, end=now)}
+    classes[c.id] = c
+    latest = sorted(classes.values(), key=lambda k: (k.starts_at, k.id), reverse=True)
+    for k in latest[:SAVED_SPLIT_CLASSES]:
+        split = saved_split(ledger.events(k.id))
+        if split is not None:
+            return split
+    return None
 
 
 async def removed_from(request: web.Request, c: LiveClass) -> set[int]:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from access.errors import UserNotFound
 from access.models import Role, User
+from attendance.breakout import breakouts
 from attendance.export import Cell, ChainHead, Table
 from attendance.introduction import Step
 from attendance.marks import LearnerMark, Mark, MarkRules
@@ -39,6 +40,7 @@ from ..core.http import (
 from .attendance import (
     HEADS_TITLE,
     learner_answers,
+    learner_moves,
     mark_definitions_in,
     mark_labels,
     mark_labels_in,
@@ -322,6 +324,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
                 learner_answers(
                     request, learner.id, questions(happened.events.get(slot.id, ())), z
                 ),
+                learner_moves(request, learner.id, breakouts(happened.events.get(slot.id, ())), z),
             ]
         )
         row_marks.append(["", "", "", m.mark.value])
@@ -359,6 +362,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
             _("Minutes present"),
             _("Correction reason"),
             _("Answers to quick questions"),
+            _("Breakout groups"),
         ],
         rows=rows,
         heads=_heads(request, slots),

@@ -29,18 +29,22 @@
       setText(tr.querySelector(".joined"), r.joined);
       setText(tr.querySelector(".left"), r.left);
       setText(tr.querySelector(".minutes"), r.minutes === null ? "" : String(r.minutes));
-      const answers = tr.querySelector(".answers"); // quick questions' answers, when there were any
-      if (answers && r.answers && answers.dataset.said !== r.answers.join("\n")) {
-        answers.dataset.said = r.answers.join("\n");
-        answers.replaceChildren(...r.answers.flatMap((text, i) => {
-          const line = document.createElement("span");
-          line.className = "answer";
-          line.textContent = text;
-          return i ? [document.createElement("br"), line] : [line];
-        }));
-      }
+      // Quick questions' answers and breakout groups' moves, when there were any.
+      lines(tr.querySelector(".answers"), r.answers, "answer");
+      lines(tr.querySelector(".moves"), r.moves, "move");
     }
     table.dataset.updated = String(Date.now());
+  }
+
+  function lines(cell, texts, kind) {
+    if (!cell || !texts || cell.dataset.said === texts.join("\n")) return;
+    cell.dataset.said = texts.join("\n");
+    cell.replaceChildren(...texts.flatMap((text, i) => {
+      const line = document.createElement("span");
+      line.className = kind;
+      line.textContent = text;
+      return i ? [document.createElement("br"), line] : [line];
+    }));
   }
 
   const source = new EventSource(table.dataset.live);

@@ -18,7 +18,8 @@ window.SabaqGallery = (function () {
   };
 
   // ctx: { S, room, send(type, fields), status(text), publication() → RTCPeerConnection | null,
-  //        floor() → bool, publishOwn(stream, onConnected), unpublishOwn() }
+  //        floor() → bool, publishOwn(stream, onConnected), unpublishOwn(),
+  //        hidden(source) → bool: a camera out of this viewer's breakout group }
   function create(ctx) {
     const $ = (id) => document.getElementById(id);
     const S = ctx.S;
@@ -81,9 +82,9 @@ window.SabaqGallery = (function () {
     }
 
     // -- what is shown ------------------------------------------------------------------------
-    function stageSource() {
-      if (speaker && tiles.has(speaker)) return speaker;
-      return order.length ? order[0] : null;
+    function stageSource(listed) {
+      if (speaker && tiles.has(speaker) && listed.includes(speaker)) return speaker;
+      return listed.length ? listed[0] : null;
     }
 
     // Columns and tile width that fill the gallery's box with `n` 4:3 tiles.
@@ -137,20 +138,22 @@ window.SabaqGallery = (function () {
       });
       let visible = [];
       let stage = null;
+      // Cameras out of this viewer's breakout group are not shown (nothing of them is sent).
+      const listed = order.filter((source) => !(ctx.hidden && ctx.hidden(source)));
       if (shown === "gallery") {
-        const pages = Math.max(1, Math.ceil(order.length / PAGE_SIZE));
+        const pages = Math.max(1, Math.ceil(listed.length / PAGE_SIZE));
         showPager(pages);
-        visible = order.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+        visible = listed.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
         fitGrid(visible.length);
       } else if (shown === "speaker") {
-        stage = stageSource();
-        const rest = order.filter((s) => s !== stage);
+        stage = stageSource(listed);
+        const rest = listed.filter((s) => s !== stage);
         const room_ = stripRoom();
         showPager(Math.max(1, Math.ceil(rest.length / room_)));
         visible = rest.slice(page * room_, (page + 1) * room_);
       } else {
         pager.hidden = true;
-        const s = stageSource();
+        const s = stageSource(listed);
         visible = s ? [s] : [];
       }
       for (const [source, tile] of tiles) {
@@ -302,6 +305,7 @@ window.SabaqGallery = (function () {
     return {
       add: add,
       remove: remove,
+      refresh: render, // who is shown changed (breakout groups)
       screen(on) {
         if (on && !sharing) view = "screen";
         sharing = Boolean(on);

@@ -41,6 +41,17 @@
     send: (type, fields) => send(type, fields),
     setStatus: (text) => setStatus(text),
   });
+  // Breakout groups (breakout.js): the teacher's split and visits, a student's group.
+  const breakout = SabaqBreakout({
+    strings: S,
+    errors: cfg.errors,
+    role: cfg.role,
+    savedSplit: cfg.savedSplit,
+    send: (type, fields) => send(type, fields),
+    setStatus: (text) => setStatus(text),
+    regroup: () => gallery.refresh(),
+    stopScreen: () => stopScreen(), // a student's, shared in a group
+  });
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -151,6 +162,7 @@
     floor: () => myFloor,
     publishOwn: (stream, onConnected) => publish(stream, onConnected),
     unpublishOwn: closePublication,
+    hidden: (source) => breakout.hides(source), // out of my breakout group
   });
 
   function closePublication() {
@@ -450,6 +462,7 @@
       if (p.id === myId) notes.push(S.you);
       if (p.hand_raised) notes.push(S.handRaised);
       if (p.floor) notes.push(S.hasFloor);
+      if (p.group !== null && p.group !== undefined) notes.push(S.boGroup.replace("{n}", () => p.group + 1));
       role.textContent = ` (${notes.join(", ")})`;
       li.appendChild(role);
       const off = controls.rosterNotes(p);
@@ -474,6 +487,8 @@
           actions.append(button(S.takeFloor, () => send("revoke_floor", { participant_id: p.id })));
         }
         actions.append(...controls.rosterActions(p));
+        const move = breakout.moveControl(p); // while breakout groups are open
+        if (move) actions.append(move);
         li.appendChild(actions);
         // Removing is kept apart from the floor's buttons and asks first: a slip must not do it.
         const remove = button(S.remove, () => {
@@ -591,6 +606,10 @@
     who.textContent = `${m.name}: `;
     li.appendChild(who);
     li.appendChild(document.createTextNode(m.text));
+    if (m.broadcast) {
+      li.classList.add("broadcast");
+      li.appendChild(Object.assign(document.createElement("span"), { className: "private-note", textContent: ` (${S.boToAll})` }));
+    }
     if (m.private) {
       li.classList.add("private");
       const note = document.createElement("span");
@@ -662,6 +681,7 @@
         if (isHost) showRemoved();
         unread = 0; // what was said before one came is there to read, not news
         showUnread();
+        breakout.welcome();
         gallery.welcome(msg);
         seminarNow = msg.mode === "seminar";
         if (publishes) {
@@ -672,6 +692,7 @@
         break;
       case "roster":
         renderRoster(msg);
+        breakout.roster(msg);
         break;
       case "offer":
         await onOffer(msg);
@@ -699,12 +720,13 @@
         break;
       case "chat":
         showChat(msg);
+        breakout.chat(msg);
         break;
       case "ended":
         finish(S.ended, "ended");
         break;
       case "error":
-        if (questions.error(msg)) break;
+        if (questions.error(msg) || breakout.error(msg)) break;
         if (rejoining && (msg.code === "reconnect_expired" || msg.code.startsWith("token_"))) {
           resume = null;
           fresh = true;
@@ -734,6 +756,7 @@
         break;
       default:
         if (questions.handle(msg)) break; // question, answer_taken, question_results
+        if (breakout.handle(msg)) break; // breakout, breakout_closed
         gallery.handle(msg); // mode, active_speaker, quality
         if (msg.type === "mode") {
           seminarNow = msg.mode === "seminar";
@@ -752,6 +775,7 @@
     leaveFloor();
     gallery.stop();
     questions.stop();
+    breakout.stop();
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     controls.hide();
@@ -932,7 +956,7 @@
     setTimeout(connect, delay);
   }
 
-  window.sabaqRoom = { pc: null, views: views, gallery: gallery };
+  window.sabaqRoom = { pc: null, views: views, gallery: gallery, breakout: breakout };
 
   // Into the class: the check's card gives way to the stage, and `join` is sent — on the socket
   // prepared while the check ran, or on a new one.

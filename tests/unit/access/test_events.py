@@ -25,4 +25,7 @@ def test_the_one_event_vocabulary_keeps_the_values_stored_in_chains() -> None:
         "QUESTION_ASKED": "question_asked",
         "QUESTION_ANSWERED": "question_answered",
         "QUESTION_CLOSED": "question_closed",
+        "BREAKOUT_OPENED": "breakout_opened",
+        "BREAKOUT_MOVED": "breakout_moved",
+        "BREAKOUT_CLOSED": "breakout_closed",
     }

@@ -17,6 +17,9 @@ def test_a_media_node_reports_only_the_media_kinds() -> None:
     # Quick questions happen in a room: in a cluster they travel as any other event of it.
     questions = {EventKind.QUESTION_ASKED, EventKind.QUESTION_ANSWERED, EventKind.QUESTION_CLOSED}
     assert questions <= MEDIA_KINDS
+    # So do breakout groups: a class and its groups live on one node.
+    groups = {EventKind.BREAKOUT_OPENED, EventKind.BREAKOUT_MOVED, EventKind.BREAKOUT_CLOSED}
+    assert groups <= MEDIA_KINDS
     doc = {
         "id": str(uuid7()), "class_id": 1, "node": "n", "seq": 1, "origin_time": 1.0,
         "user_id": 2, "participant_id": None, "role": None, "data": {},
