@@ -15,6 +15,11 @@
 //   lobby_ms     how long the "live" step waits for the lobby to let the guest in  default 20000
 //   hold_ms      how long the "hold" step waits to be released                    default 20000
 //   window_ms    how long the "breakout" step counts packets                        default 3000
+//   questions    what each "question" step does, the i-th step the i-th entry:      default []
+//                  {"choice": the option to choose (0-based; default 0),
+//                   "again": after the answer is counted, answer again as a student who
+//                            re-enables the form in the page would (default false),
+//                   "results": wait for the results to be shown to the students (default false)}
 //   firefox      the browser's executable                                 default /usr/bin/firefox-esr
 //
 // Steps: open (navigate, wait for the room page), check (the device check passes, #join is
@@ -23,13 +28,19 @@
 // (the <video> element plays), hold (stay as it is until a line arrives on standard input, or it
 // closes: the caller checks the server meanwhile; only with the job on argv), breakout (the page
 // shows its breakout group; then the RTP packets each of its connections receives over
-// `window_ms` are counted, by source), leave (click #leave, the page says it has left).
+// `window_ms` are counted, by source), question (the page shows a quick question it has not
+// answered; the student answers by keyboard only: the page focuses the first option, arrows (a
+// single answer) or Tab (several) move to the chosen one, Space chooses it, Tab reaches the submit
+// button, Enter sends; then the page says the answer was counted; the i-th such step as
+// `questions[i]` says), leave (click #leave, the page says it has left).
 //
 // Output on standard output, one JSON object a line: {"event": STEP, "t_ms": ...} as each step
 // is done (a test may act on "lobby", e.g. start the class), then one last line
 //   {"ok": true|false, "error": "...", "result": {...}}
 // with what was seen: final URL and HTTP status, device check marks, status text, data-state,
-// frames decoded, times to the first frame, the room's strings, and the errors of the page
+// frames decoded, times to the first frame, the room's strings (and its error strings), what each
+// "question" step saw (`questions`: the question, the page once answered, once answered again,
+// the results shown), and the errors of the page
 // (uncaught exceptions and console.error) and its console warnings. Exit code 0 when every step
 // passed, 1 when one failed, 2 when the whole run took longer than timeout_ms.
 
@@ -39,7 +50,19 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import puppeteer from "puppeteer-core";
 
-const STEPS = ["open", "check", "join", "lobby", "live", "decode", "playing", "hold", "breakout", "leave"];
+const STEPS = [
+  "open",
+  "check",
+  "join",
+  "lobby",
+  "live",
+  "decode",
+  "playing",
+  "hold",
+  "breakout",
+  "question",
+  "leave",
+];
 const MODES = {
   student: ["open", "check", "join", "live", "decode", "playing"],
   guest: ["open", "check", "join", "lobby", "live", "decode", "playing"],
@@ -85,6 +108,32 @@ const SNAPSHOT = `(() => {
   const $ = (id) => document.getElementById(id);
   const text = (id) => ($(id) ? $(id).textContent : null);
   const v = $("video");
+  // The quick question shown (questions.js), null when there is none.
+  const question = () => {
+    if (!$("question") || $("question").hidden) return null;
+    const results = $("question-results");
+    const kind = document.querySelector("#question p.question-kind");
+    return {
+      text: text("question-text"),
+      kind: kind ? kind.textContent : null,
+      timer: text("question-timer"),
+      note: $("question-note") && !$("question-note").hidden ? text("question-note") : null,
+      choices: [...document.querySelectorAll('#question-form input[name="choice"]')].map((i) => ({
+        type: i.type,
+        checked: i.checked,
+        disabled: i.disabled,
+      })),
+      submit_disabled: $("question-submit") ? $("question-submit").disabled : null,
+      focused: document.activeElement ? document.activeElement.id || null : null,
+      results:
+        results && !results.hidden
+          ? {
+              answered: results.dataset.answered || null,
+              counts: [...results.querySelectorAll("li[data-option]")].map((li) => Number(li.dataset.count)),
+            }
+          : null,
+    };
+  };
   const checks = {};
   document.querySelectorAll("[data-check]").forEach((li) => {
     checks[li.dataset.check] = li.dataset.ok || null;
@@ -99,6 +148,7 @@ const SNAPSHOT = `(() => {
     join_enabled: $("join") ? !$("join").disabled : null,
     checks: checks,
     breakout: $("breakout") && !$("breakout").hidden ? text("breakout-where") : null,
+    question: question(),
     video: v ? { width: v.videoWidth, time: v.currentTime, paused: v.paused } : null,
   };
 })()`;
@@ -120,6 +170,7 @@ function readJob() {
     lobbyMs: job.lobby_ms ?? 20000,
     holdMs: job.hold_ms ?? 20000,
     windowMs: job.window_ms ?? 3000,
+    questions: job.questions ?? [],
     firefox: job.firefox ?? "/usr/bin/firefox-esr",
   };
 }
@@ -203,6 +254,74 @@ function released(limitMs) {
   });
 }
 
+// The focused element's id, after pressing `key` (the page's own focus moves, not a script's).
+async function press(page, key) {
+  await page.keyboard.press(key);
+  return page.evaluate(`document.activeElement ? document.activeElement.id : ""`);
+}
+
+// Space chooses the focused option, Tab until the question's submit button has the focus (at
+// most past every option), Enter sends; then the question as the page shows it once `test` holds.
+async function chooseAndSend(page, job, q, what, test) {
+  await press(page, " ");
+  let at = null;
+  for (let i = 0; i <= q.choices.length && at !== "question-submit"; i++) at = await press(page, "Tab");
+  if (at !== "question-submit") throw new Error("Tab never reached the question's submit button");
+  await press(page, "Enter");
+  const snap = await pollUntil(page, what, job.stepMs, (s) => s.question && test(s.question));
+  return snap.question;
+}
+
+// The "question" step: a question this run has not answered yet, answered by keyboard.
+async function answer(page, job, spec) {
+  const answered = (result.questions ?? []).map((q) => q.text);
+  const asked = await pollUntil(
+    page,
+    "a new quick question",
+    job.stepMs,
+    (s) => s.question && s.question.submit_disabled === false && !answered.includes(s.question.text),
+  );
+  const q = asked.question;
+  const seen = { text: q.text, kind: q.kind, focused_at_first: q.focused, status: asked.status };
+  // questions.js focuses the first option of a new question; pressing keys needs it there.
+  if (q.focused !== "question-choice-0") {
+    throw new Error(`the new question's first option is not focused: ${JSON.stringify(q)}`);
+  }
+  const choice = spec.choice ?? 0;
+  if (!(choice >= 0 && choice < q.choices.length)) {
+    throw new Error(`no option ${choice}: ${JSON.stringify(q)}`);
+  }
+  const move = q.choices[0].type === "radio" ? "ArrowDown" : "Tab"; // in a radio group; across boxes
+  for (let i = 0; i < choice; i++) {
+    const at = await press(page, move);
+    if (at !== `question-choice-${i + 1}`) throw new Error(`${move} went to ${JSON.stringify(at)}`);
+  }
+  const counted = result.strings.qCounted;
+  const taken = (a) => a.note === counted && a.submit_disabled; // and no second answer offered
+  seen.answered = await chooseAndSend(page, job, q, "the answer counted", taken);
+  if (spec.again) {
+    // A student who edits the page to answer once more: the form enabled again, another option.
+    const other = choice === 0 ? 1 : 0;
+    await page.evaluate(`(() => {
+      const form = document.querySelectorAll("#question-form input, #question-submit");
+      form.forEach((i) => { i.disabled = false; });
+      document.getElementById("question-choice-${other}").focus();
+    })()`);
+    const refused = result.error_strings.already_answered;
+    seen.again = await chooseAndSend(page, job, q, "the second answer refused", (a) => a.note === refused);
+  }
+  if (spec.results) {
+    const shown = await pollUntil(
+      page,
+      "the results shown",
+      job.stepMs,
+      (s) => s.question && s.question.results,
+    );
+    seen.results = shown.question.results;
+  }
+  return seen;
+}
+
 async function run(job) {
   const origin = new URL(job.url).origin;
   workDir = mkdtempSync(join(tmpdir(), "sabaq-firefox-"));
@@ -249,6 +368,7 @@ async function run(job) {
         const parsed = JSON.parse(cfg);
         result.role = parsed.role;
         result.strings = parsed.strings;
+        result.error_strings = parsed.errors;
         break;
       }
       case "check": {
@@ -322,6 +442,10 @@ async function run(job) {
         );
         break;
       }
+      case "question":
+        result.questions = result.questions ?? [];
+        result.questions.push(await answer(page, job, job.questions[result.questions.length] ?? {}));
+        break;
       case "leave": {
         await page.click("#leave");
         const left = result.strings ? result.strings.left : null;
