@@ -85,6 +85,8 @@ async def test_the_teacher_asks_students_answer_and_the_tally_shows(
         await expect(b.locator("#question-submit")).to_be_focused()
         await b.keyboard.press("Enter")
         await expect(b.locator("#question-note")).to_have_text(sa["qCounted"])
+        # The panel rebuilt under the keyboard keeps it: on the note that says it is counted.
+        await expect(b.locator("#question-note")).to_be_focused()
         await expect(results).to_have_attribute("data-answered", "2")
         counts = [
             await results.locator(f'li[data-option="{i}"]').get_attribute("data-count")

@@ -117,6 +117,8 @@ window.SabaqQuestions = function (ctx) {
     }
   }
 
+  let answering = false; // an answer sent from the panel: its rebuild keeps the keyboard there
+
   function renderForm() {
     if (!answers) return null;
     const q = current;
@@ -145,6 +147,7 @@ window.SabaqQuestions = function (ctx) {
         say(multiple ? S.qChooseSeveral : S.qChooseOne);
         return;
       }
+      answering = true; // the button is disabled, which takes the focus away: it comes back
       submit.disabled = true;
       ctx.send("answer_question", { question_id: q.id, choices: choices });
     });
@@ -161,6 +164,10 @@ window.SabaqQuestions = function (ctx) {
 
   function render(fresh) {
     const q = current;
+    // Where the keyboard was: a panel rebuilt under it keeps the reader in it (the note once
+    // answered, else the first choice), not back at the top of the page.
+    const hadFocus = answering || panel.contains(document.activeElement);
+    answering = false;
     panel.hidden = false;
     // Students are told in full whether their name goes with the answer; the asker, who chose,
     // sees a word for it (the results need the room on a phone).
@@ -193,6 +200,11 @@ window.SabaqQuestions = function (ctx) {
       ctx.setStatus(S.qAsked.replace("{text}", () => q.text));
       const first = panel.querySelector("input");
       if (first && !panel.contains(document.activeElement)) first.focus({ preventScroll: false });
+    } else if (hadFocus && !panel.contains(document.activeElement)) {
+      const note = $("question-note");
+      const target = mine && note && !note.hidden ? note : panel.querySelector("input:not([disabled]), button:not([disabled])");
+      if (target === note) note.tabIndex = -1;
+      if (target) target.focus({ preventScroll: true });
     }
   }
 
