@@ -216,7 +216,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         # The page went before its socket was up (a page closed as it loaded, its socket
         # opened early for a quick join): nobody to refuse or admit.
         log.info("websocket to class %s closed by the browser before it opened", class_id)
-        return ws
+        # Not the half-made socket: aiohttp would close it as if it were open, and fail.
+        return web.Response(status=400, text="The connection closed before it opened")
     if not node.accepting:
         await _refuse(
             ws, "server_stopping", "The server is restarting; try again", CLOSE_SERVER_STOPPING
