@@ -34,7 +34,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
-from control.database import connect, snapshot
+from control.database import PerThread, connect, snapshot
 
 from . import keys
 from .http import API_KEY_KEY, CSRF_KEY, LANG_KEY, SESSION_KEY, PageError
@@ -82,9 +82,21 @@ async def off_loop(
     app: web.Application, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
     """``fn(*args, **kwargs)`` on a worker thread; its answer (or its exception) here."""
-    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    call = functools.partial(contextvars.copy_context().run, _settled, app, fn, *args, **kwargs)
     # A media node (no database, no threads of its own) uses the loop's default executor.
     return await asyncio.get_running_loop().run_in_executor(app.get(keys.THREADS), call)
+
+
+def _settled(app: web.Application, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn``, then what it left uncommitted on this thread's connection committed: on the
+    one shared connection of before, the next write of anyone's did that; a transaction left
+    open on a thread's own connection would hold the database's write lock."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        db = app.get(keys.DB)
+        if isinstance(db, PerThread) and (own := db.mine()).in_transaction:
+            own.commit()
 
 
 async def read_off_loop(
