@@ -4,8 +4,9 @@ runs on the same loop, so nothing of the control plane may hold it for more than
 - Reports and exports (pure Python over tens of thousands of ledger events, then a page or a
   spreadsheet) are built in worker **processes** (``Settings.report_processes``): a thread
   would still hold the interpreter's lock, and the media loop, which lets go of it at every
-  packet it sends, would wait for it each time. The workers are forked at start-up, before
-  the media starts, from the application as it is then; each opens its own connection. A
+  packet it sends, would wait for it each time. The workers start with the server, forked
+  from a fresh fork server (not from the server: none of its threads' locks, files or file
+  locks go with them); each opens its own connection. A
   request is replayed there (``in_worker``) by a handler function of the pages, with what
   the middlewares found (session, language, CSRF token, API key) and the server's time.
 - Imports' checks and writes, the guarantee and the background jobs run on worker **threads**
@@ -34,10 +35,13 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
+from access.tokens import TokenSigner
 from control.database import PerThread, connect, snapshot
 
 from . import keys
-from .http import API_KEY_KEY, CSRF_KEY, LANG_KEY, SESSION_KEY, PageError
+from .http import API_KEY_KEY, CSRF_KEY, LANG_KEY, SESSION_KEY, PageError, templates
+from .i18n import load_catalogues
+from .settings import Settings
 from .stores import open_stores
 
 log = logging.getLogger("sabaq.web.offload")
@@ -55,7 +59,7 @@ Handler = Callable[[web.Request], web.Response]
 
 async def control_threads(app: web.Application) -> AsyncIterator[None]:
     """The worker threads and processes, stopped (their jobs finished) before the database
-    closes. The processes are forked here, before the media plane starts its threads."""
+    closes."""
     pool = ThreadPoolExecutor(THREADS, thread_name_prefix="sabaq-control")
     app[keys.THREADS] = pool
     loop = asyncio.get_running_loop()
@@ -65,10 +69,14 @@ async def control_threads(app: web.Application) -> AsyncIterator[None]:
         # A daemonic process (a benchmark's server, say) may have no children: threads.
         log.warning("a daemonic process: reports are built on threads, not in processes")
     elif workers:
-        processes = ProcessPoolExecutor(
-            workers, multiprocessing.get_context("fork"), initializer=_start, initargs=(app,)
-        )
-        await loop.run_in_executor(processes, _ready)  # forked now, all of them
+        # Forked from a fresh process (the fork server), not from this one: nothing of the
+        # server's (its threads' locks, its files and their locks) goes with them.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        settings = dataclasses.replace(app[keys.SETTINGS], clock=time.time)
+        processes = ProcessPoolExecutor(workers, context, initializer=_start, initargs=(settings,))
+        # Started now, every one: the first request does not wait for them.
+        await asyncio.gather(*(loop.run_in_executor(processes, _ready) for _ in range(workers)))
         app[keys.PROCESSES] = processes
     try:
         yield
@@ -174,27 +182,28 @@ class _JobClock:
 _worker: dict[str, Any] = {}
 
 
-def _start(parent: web.Application) -> None:
-    """In a forked worker: the server's application as it was at start-up, its stores on a
-    connection of this process and on the clock of the request being answered."""
+def _start(settings: Settings) -> None:
+    """In a worker: an application of the stores (on a connection of this process), the
+    pages' templates and languages, on the clock of the request being answered."""
     threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError):
         os.nice(_NICE)  # the processor goes to the live classes first
     clock = _JobClock()
-    settings = dataclasses.replace(parent[keys.SETTINGS], clock=clock)
+    settings = dataclasses.replace(settings, clock=clock)
     app = web.Application()
-    for key, value in parent.items():
-        app[key] = value
     app[keys.SETTINGS] = settings
-    # The server's connection is not used here (one connection per process): a new one.
+    app[keys.TEMPLATES] = templates()
+    app[keys.CATALOGUES] = load_catalogues(settings.languages)
+    app[keys.SIGNER] = TokenSigner(settings.secret_key, clock)
     open_stores(app, connect(settings.database_path), settings)
     app.router.add_static("/static", STATIC, name="static", append_version=True)
     _worker.update(app=app, clock=clock)
 
 
-def _end_with(server: int) -> None:
-    """A worker whose server is gone (killed: it could not stop its workers) ends too."""
-    while os.getppid() == server:
+def _end_with(parent: int) -> None:
+    """A worker whose server is gone (killed: it could not stop its workers, and the fork
+    server they came from ended with it) ends too."""
+    while os.getppid() == parent:
         time.sleep(1.0)
     os._exit(0)
 
