@@ -74,7 +74,9 @@ async def control_threads(app: web.Application) -> AsyncIterator[None]:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
         settings = dataclasses.replace(app[keys.SETTINGS], clock=time.time)
-        processes = ProcessPoolExecutor(workers, context, initializer=_start, initargs=(settings,))
+        processes = ProcessPoolExecutor(
+            workers, context, initializer=_start, initargs=(settings, os.getpid())
+        )
         # Started now, every one: the first request does not wait for them.
         await asyncio.gather(*(loop.run_in_executor(processes, _ready) for _ in range(workers)))
         app[keys.PROCESSES] = processes
@@ -182,10 +184,10 @@ class _JobClock:
 _worker: dict[str, Any] = {}
 
 
-def _start(settings: Settings) -> None:
+def _start(settings: Settings, server: int) -> None:
     """In a worker: an application of the stores (on a connection of this process), the
     pages' templates and languages, on the clock of the request being answered."""
-    threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_end_with, args=(server,), daemon=True).start()
     with contextlib.suppress(OSError):
         os.nice(_NICE)  # the processor goes to the live classes first
     clock = _JobClock()
@@ -200,12 +202,15 @@ def _start(settings: Settings) -> None:
     _worker.update(app=app, clock=clock)
 
 
-def _end_with(parent: int) -> None:
-    """A worker whose server is gone (killed: it could not stop its workers, and the fork
-    server they came from ended with it) ends too."""
-    while os.getppid() == parent:
+def _end_with(server: int) -> None:
+    """A worker whose server is gone (killed: it could not stop its workers) ends too, and the
+    fork server it came from with the last of them."""
+    while True:
         time.sleep(1.0)
-    os._exit(0)
+        try:
+            os.kill(server, 0)
+        except (ProcessLookupError, PermissionError):  # gone (or the number is another's)
+            os._exit(0)
 
 
 def _ready() -> None:
