@@ -161,20 +161,21 @@ def _viewers(url: str, tokens: list[str], conn: Connection) -> None:
                     await asyncio.sleep(0.1)
             conn.send("ready")
             loop = asyncio.get_running_loop()  # wait for orders without blocking the media
-            assert await loop.run_in_executor(None, conn.recv) == "start"
-            frames0 = [v.video.frames if v.video else 0 for v in viewers]
-            packets0 = [await v.packets() for v in viewers]
-            t0 = time.monotonic()
-            assert await loop.run_in_executor(None, conn.recv) == "stop"
-            elapsed = time.monotonic() - t0
-            frames1 = [v.video.frames if v.video else 0 for v in viewers]
-            packets1 = [await v.packets() for v in viewers]
-            conn.send(
-                {
-                    "fps": [(b - a) / elapsed for a, b in zip(frames0, frames1, strict=True)],
-                    "packets": sum(b - a for a, b in zip(packets0, packets1, strict=True)),
-                }
-            )
+            # Windows, each from "start" to "stop" (bench.loop_lag measures more than one).
+            while await loop.run_in_executor(None, conn.recv) == "start":
+                frames0 = [v.video.frames if v.video else 0 for v in viewers]
+                packets0 = [await v.packets() for v in viewers]
+                t0 = time.monotonic()
+                assert await loop.run_in_executor(None, conn.recv) == "stop"
+                elapsed = time.monotonic() - t0
+                frames1 = [v.video.frames if v.video else 0 for v in viewers]
+                packets1 = [await v.packets() for v in viewers]
+                conn.send(
+                    {
+                        "fps": [(b - a) / elapsed for a, b in zip(frames0, frames1, strict=True)],
+                        "packets": sum(b - a for a, b in zip(packets0, packets1, strict=True)),
+                    }
+                )
             for v in viewers:
                 if v.reader:
                     v.reader.cancel()

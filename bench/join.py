@@ -33,7 +33,7 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,12 @@ async def seed_bench_class(
     students: int,
     media: MediaBackend | None = None,
     kind: ClassKind = ClassKind.LECTURE,
+    extra: Callable[[web.Application, str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Serve the app on a free loopback port with one class of ``students`` learners.
 
-    Returns the WebSocket URL and join tokens (teacher, then each student)."""
+    Returns the WebSocket URL and join tokens (teacher, then each student); ``extra`` seeds
+    more (given the application and its base URL) and adds what it returns."""
     settings = Settings(
         data_dir=Path(data_dir),
         secret_key=secrets.token_bytes(32),
@@ -126,6 +128,7 @@ async def seed_bench_class(
             f"{base}/signin/link?token={signer.mint_signin(user_id=u, ttl=3600)}&next=/"
             for u in ids
         ],
+        **(extra(app, base) if extra else {}),
     }
 
 

@@ -9,9 +9,10 @@ import dataclasses
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
+from typing import ParamSpec, TypeVar
 
 from access.events import EventKind
 from attendance.export import ChainHead
@@ -27,6 +28,9 @@ from streaming.events import MediaEvent, Unstorable
 
 from .changes import Changes
 from .evidence import LedgerHeldEvidence
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger("sabaq.control.ingest")
 
@@ -62,15 +66,22 @@ class LedgerSink:
         self._heartbeats = heartbeats
         self._heads = heads
 
+    async def _off_loop(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn`` on a worker thread when commits are (``committer``), else here."""
+        if self._committer is not None:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
     async def heartbeat(self, node: str, at: float) -> None:
-        self._heartbeats.beat(node, at)
+        await self._off_loop(self._heartbeats.beat, node, at)
 
     async def dead_letter(self, event: MediaEvent, error: str) -> None:
         if self._dead is None:
             raise RuntimeError("this sink keeps no dead letters: the event stays pending")
         doc = dataclasses.asdict(event)
         doc["kind"] = event.kind.value
-        self._dead.add(
+        await self._off_loop(
+            self._dead.add,
             event.id,
             event.class_id,
             event.kind.value,
@@ -100,24 +111,33 @@ class LedgerSink:
             )
             for event in events
         ]
+        committer = self._committer or self._ledger
         try:
-            if self._committer is not None:
-                stored = await asyncio.to_thread(self._committer.append_many, incoming)
-            else:
-                stored = self._ledger.append_many(incoming)
+            stored = await self._off_loop(committer.append_many, incoming)
         except UNSTORABLE as exc:
             # The event's content, not the database: no retry will store it. (A locked or full
             # database is an OperationalError, retried until it passes.)
             raise Unstorable(f"{type(exc).__name__}: {exc}") from exc
         # Applied on a replay too (both steps are idempotent): a delivery that failed after the
         # commit is retried, and the timetable must still learn that the class started or ended.
-        for (le, new), ev in zip(stored, incoming, strict=True):
-            self._follow(ev, le.received_time, new)
+        follow = [
+            (ev, le.received_time, new)
+            for (le, new), ev in zip(stored, incoming, strict=True)
+            if ev.kind in (EventKind.CLASS_STARTED, EventKind.CLASS_ENDED)
+        ]
+        if follow:
+            await self._off_loop(self._follow, follow)
+        # Live pages last: what they read again is all applied.
+        for (_le, new), ev in zip(stored, incoming, strict=True):
+            if new:
+                self._changes.notify(ev.class_id)
 
-    def _follow(self, incoming: IncomingEvent, received: float, new: bool) -> None:
-        """What follows a committed event: live pages, the chain head, the timetable."""
-        if new:
-            self._changes.notify(incoming.class_id)
+    def _follow(self, events: Sequence[tuple[IncomingEvent, float, bool]]) -> None:
+        """What follows a class's start or end once committed: the chain head, the timetable."""
+        for incoming, received, new in events:
+            self._follow_one(incoming, received, new)
+
+    def _follow_one(self, incoming: IncomingEvent, received: float, new: bool) -> None:
         if new and incoming.kind is EventKind.CLASS_ENDED:
             self._publish_head(incoming.class_id, received)
         if not counts(incoming.data):

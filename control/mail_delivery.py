@@ -84,7 +84,9 @@ async def deliver_once(
     box: Mailbox, server: SmtpServer, now: float, stop: asyncio.Event | None = None
 ) -> int:
     """Send what is due now, until ``stop`` is set; returns how many the server accepted."""
-    due = box.due(now)
+    # The outbox's reads and writes run on worker threads: in ``sabaq serve`` the loop carries
+    # the media too (a thread's write is done even if this is cancelled meanwhile).
+    due = await asyncio.to_thread(box.due, now)
     if not due:
         return 0
     client = _client(server)
@@ -98,7 +100,7 @@ async def deliver_once(
         )
         log.info("mail: %s; %d messages wait", error, len(due))
         for mail in due:
-            box.deferred(mail.id, now, error)
+            await asyncio.to_thread(box.deferred, mail.id, now, error)
         client.close()
         return 0
     accepted = 0
@@ -113,28 +115,31 @@ async def deliver_once(
                 )  # fmt: skip
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 permanent = all(r.code >= 500 for r in exc.recipients)
-                (box.failed if permanent else box.deferred)(mail.id, now, _words(exc))
+                await asyncio.to_thread(
+                    box.failed if permanent else box.deferred, mail.id, now, _words(exc)
+                )
                 continue
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code >= 500:
-                    box.failed(mail.id, now, _words(exc))
+                    await asyncio.to_thread(box.failed, mail.id, now, _words(exc))
                     continue
-                box.deferred(mail.id, now, _words(exc))
+                await asyncio.to_thread(box.deferred, mail.id, now, _words(exc))
                 if exc.code == 421:  # the server is closing the connection
                     break
                 continue
             except aiosmtplib.SMTPNotSupported as exc:  # an address in Unicode (SMTPUTF8)
-                box.failed(mail.id, now, _words(exc))  # the server never will: not retried
+                # the server never will: not retried
+                await asyncio.to_thread(box.failed, mail.id, now, _words(exc))
                 continue
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                box.deferred(mail.id, now, _words(exc))
+                await asyncio.to_thread(box.deferred, mail.id, now, _words(exc))
                 break  # the connection is gone: the rest wait for the next pass
             except ValueError as exc:  # a message that cannot be written out: never will be
-                box.failed(mail.id, now, f"cannot be sent: {exc}")
+                await asyncio.to_thread(box.failed, mail.id, now, f"cannot be sent: {exc}")
                 continue
-            # Accepted: recorded at once, before anything else is awaited.
+            # Accepted: recorded at once, before anything else is sent.
             note = "; ".join(f"{r}: {a.code} {a.message}" for r, a in refused.items())
-            box.sent(mail.id, now, note)
+            await asyncio.to_thread(box.sent, mail.id, now, note)
             accepted += 1
     except BaseException:
         client.close()  # cancelled (the application stops): no goodbye awaited
@@ -162,7 +167,7 @@ async def running(
                 await deliver_once(box, server, clock(), stop)
                 if clock() - pruned > PRUNE_EVERY:
                     pruned = clock()
-                    box.forget_attachments(pruned - KEEP_ATTACHMENTS)
+                    await asyncio.to_thread(box.forget_attachments, pruned - KEEP_ATTACHMENTS)
             except Exception:
                 log.exception("mail delivery failed; trying again")
             with contextlib.suppress(TimeoutError):

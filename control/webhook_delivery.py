@@ -80,7 +80,7 @@ async def _send(
     try:
         check_url(endpoint.url, allowed)  # again: the rules may have changed since it was added
     except ValueError:
-        store.attempted(delivery.id, time.time(), None, "address refused")
+        await asyncio.to_thread(store.attempted, delivery.id, time.time(), None, "address refused")
         return False
     try:
         async with session.post(
@@ -93,7 +93,7 @@ async def _send(
         error = type(exc).__name__
     except Exception as exc:  # a bad address must not stop the others' deliveries
         error = type(exc).__name__
-    store.attempted(delivery.id, time.time(), status, error)
+    await asyncio.to_thread(store.attempted, delivery.id, time.time(), status, error)
     if error:
         log.info("webhook delivery %s to endpoint %s failed: %s", delivery.id, endpoint.id, error)
     return not error
@@ -103,12 +103,14 @@ async def deliver_once(store: Webhooks, session: aiohttp.ClientSession, now: flo
     """Collect, then send what is due — endpoints side by side, each endpoint's lanes one
     after another, a lane's next event as soon as the one before it is through; an endpoint
     that fails is left alone for the rest of the pass. Returns how many were delivered."""
-    store.collect(now)
+    # The outbox's reads and writes run on worker threads: in ``sabaq serve`` the loop carries
+    # the media too.
+    await asyncio.to_thread(store.collect, now)
     delivered = 0
     resting: set[int] = set()
     deadline = time.monotonic() + PASS_BUDGET
     while time.monotonic() < deadline:
-        due = [d for d in store.due(now) if d[1].id not in resting]
+        due = [d for d in await asyncio.to_thread(store.due, now) if d[1].id not in resting]
         if not due:
             break
         by_endpoint: dict[int, list[tuple[Delivery, Endpoint, str]]] = {}
@@ -146,7 +148,7 @@ async def running(store: Webhooks, every: float) -> AsyncIterator[None]:
                     await deliver_once(store, session, time.time())
                     if time.time() - pruned > PRUNE_EVERY:
                         pruned = time.time()
-                        store.prune(pruned - KEEP_LOG)
+                        await asyncio.to_thread(store.prune, pruned - KEEP_LOG)
                 except Exception:
                     log.exception("webhook delivery failed; trying again")
                 await asyncio.sleep(every)

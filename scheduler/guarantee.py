@@ -14,6 +14,7 @@ starting as missed."""
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -304,16 +305,19 @@ class Guarantee:
         self.rules = rules
         self.title_for = title_for
         self.evidence = evidence
+        # One pass at a time: the scheduled pass and one staff ask for run on worker threads.
+        self._running = threading.Lock()
 
     def run(self, now: datetime) -> PassReport:
         """One pass: missed and stale classes first (they unsettle their months), then what
         ``plan`` finds is applied."""
-        report = PassReport()
-        report.missed = self.mark_missed(now)
-        report.closed = self.close_stale(now)
-        self.apply(self.plan(now), now, report)
-        report.confirmed = self.confirm_due(now)
-        return report
+        with self._running:
+            report = PassReport()
+            report.missed = self.mark_missed(now)
+            report.closed = self.close_stale(now)
+            self.apply(self.plan(now), now, report)
+            report.confirmed = self.confirm_due(now)
+            return report
 
     def confirm_due(self, now: datetime) -> list[int]:
         """Classes it proposed that no person confirmed or moved, starting within

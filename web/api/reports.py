@@ -10,6 +10,7 @@ from access.api_keys import Scope
 from attendance.export import Table
 
 from ..core.http import api_caller
+from ..core.offload import in_worker
 from ..pages.reports import group_report, learner_report
 from . import models as api_models
 from .openapi import operation, query
@@ -41,8 +42,13 @@ def _table_json(table: Table) -> dict[str, Any]:
 )
 async def group_report_json(request: web.Request) -> web.Response:
     """A group's month, as the page shows it, with the chain heads (scope: reports)."""
+    api_caller(request, Scope.REPORTS)  # refused here, before a worker is asked
+    return await in_worker(request, _group_json)
+
+
+def _group_json(request: web.Request) -> web.Response:
     caller = api_caller(request, Scope.REPORTS)
-    table, _m, _l, _month = group_report(request, portal=caller.user is None)
+    table = group_report(request, portal=caller.user is None)[0]
     return web.json_response(_table_json(table))
 
 
@@ -55,6 +61,11 @@ async def group_report_json(request: web.Request) -> web.Response:
 )
 async def learner_report_json(request: web.Request) -> web.Response:
     """A learner's history (scope: reports)."""
+    api_caller(request, Scope.REPORTS)  # refused here, before a worker is asked
+    return await in_worker(request, _learner_json)
+
+
+def _learner_json(request: web.Request) -> web.Response:
     caller = api_caller(request, Scope.REPORTS)
-    table, _m = learner_report(request, portal=caller.user is None)
+    table = learner_report(request, portal=caller.user is None)[0]
     return web.json_response(_table_json(table))

@@ -24,6 +24,7 @@ from ..core.alerts import reason_text
 from ..core.guarantee_run import run_now
 from ..core.http import PageError, api_caller, gettext_of, idempotent
 from ..core.labels import conflict_message
+from ..core.offload import off_loop
 from ..pages.classes import EDITORS, OBSERVER_ROLES
 from ..pages.planning import DAY_REFUSALS, PlanError, cancel, confirmed, move, plan_from
 from ..pages.timetable import MAX_SPAN_DAYS, actor, may_see_group, may_see_teacher
@@ -81,11 +82,13 @@ async def run_guarantee_json(request: web.Request) -> web.Response:
     body = await json_body(request, api_models.GuaranteeRun)
     app = request.app
     now = datetime.fromtimestamp(app[keys.SETTINGS].clock(), UTC)
-    groups = {g.id: g for g in app[keys.TIMETABLE].groups()}
-    outcome = run_now(
-        app[keys.GUARANTEE], groups, now, dry_run=bool(body.get("dry_run", True)), gettext=_
-    )
-    return web.json_response(outcome.json())
+
+    def run() -> dict[str, Any]:
+        groups = {g.id: g for g in app[keys.TIMETABLE].groups()}
+        job = app[keys.GUARANTEE]
+        return run_now(job, groups, now, dry_run=bool(body.get("dry_run", True)), gettext=_).json()
+
+    return web.json_response(await off_loop(app, run))
 
 
 # -- JSON -----------------------------------------------------------------------------------------

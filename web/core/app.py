@@ -79,6 +79,7 @@ from .http import MAX_BODY, templates
 from .i18n import load_catalogues
 from .metrics import metrics_view
 from .middlewares import body_deadline, middlewares, server_limits
+from .offload import control_threads
 from .settings import ConfigError, Settings
 
 STATIC = Path(__file__).parents[1] / "static"
@@ -129,6 +130,7 @@ def create_app(
     app[keys.CATALOGUES] = load_catalogues(settings.languages)
     app.cleanup_ctx.append(metrics(role))
     app.cleanup_ctx.append(open_database)
+    app.cleanup_ctx.append(control_threads)
     app.cleanup_ctx.append(control_node if role == "control" else media_plane)
     app.cleanup_ctx.append(practice_rooms)
     app.cleanup_ctx.append(recording_retention)

@@ -19,40 +19,22 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
-from access.api_keys import SqliteApiKeys
-from access.sqlite_audit import SqliteAudit
-from access.sqlite_people import SqlitePeople
-from access.sqlite_store import SqliteAccounts
-from admission.sqlite_excuses import SqliteExcuses
-from admission.sqlite_guests import SqliteGuests
-from admission.sqlite_status import SqliteAdmission
-from attendance.heads_folder import HeadsFolder
-from attendance.marks import MarkRules
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
-from attendance.sqlite_hr_dispatch import SqliteHrDispatch
-from attendance.sqlite_introduction import SqliteIntroduction
 from attendance.sqlite_ledger import SqliteLedger
-from attendance.sqlite_mark_rules import SqliteMarkRules
 from control.cluster import Cluster as ClusterView
 from control.cluster import ClusterIngest, run_control
 from control.commands import LocalMediaControl
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
-from control.idempotency import Idempotency
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
-from control.mail import Mailbox
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
-from control.notices import Notices
 from control.webhook_delivery import running
-from control.webhook_sources import Sources
-from control.webhooks import Webhooks
 from scheduler.guarantee import Guarantee
 from scheduler.models import Group
-from scheduler.sqlite_store import SqliteTimetable
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.cluster import MediaAgent
 from streaming.node import MediaNode, MediaSettings
@@ -66,7 +48,9 @@ from .guarantee_run import rules_of
 from .hr_mail import HrMailer
 from .mail import NoticeMailer
 from .metrics import Role, install
+from .offload import off_loop
 from .settings import ConfigError, Settings
+from .stores import open_stores
 
 log = logging.getLogger("sabaq.web.app")
 
@@ -74,53 +58,10 @@ log = logging.getLogger("sabaq.web.app")
 async def open_database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = connect(settings.database_path)
+    # Each thread that uses the stores gets a connection of its own (web.core.offload).
+    db = connect(settings.database_path, per_thread=True)
     app[keys.DB] = db
-    app[keys.ACCOUNTS] = SqliteAccounts(db, settings.clock)
-    app[keys.API_KEYS] = SqliteApiKeys(db, settings.clock)
-    app[keys.PEOPLE] = SqlitePeople(db, settings.clock)
-    app[keys.AUDIT] = SqliteAudit(db, settings.clock)
-    app[keys.TIMETABLE] = SqliteTimetable(db, settings.clock)
-    app[keys.EXCUSES] = SqliteExcuses(db, settings.clock)
-    app[keys.GUESTS] = SqliteGuests(db, settings.clock)
-    app[keys.ADMISSION] = SqliteAdmission(db, settings.clock)
-    app[keys.IDEMPOTENCY] = Idempotency(db)
-    app[keys.MAIL] = Mailbox(
-        db,
-        settings.clock,
-        enabled=settings.mail_enabled,
-        domain=settings.smtp_from.rpartition("@")[2] or "sabaq.invalid",
-        backoff_base=settings.smtp_retry_seconds,
-    )
-    app[keys.LEDGER] = SqliteLedger(db, settings.clock)
-    app[keys.WEBHOOKS] = Webhooks(
-        db,
-        Sources(
-            app[keys.TIMETABLE],
-            app[keys.LEDGER],
-            app[keys.GUESTS],
-            app[keys.EXCUSES],
-            app[keys.ADMISSION],
-        ),
-        frozenset(settings.webhook_allowed_hosts),
-        settings.clock,
-    )
-    app[keys.NOTICES] = Notices(
-        db, app[keys.TIMETABLE], app[keys.ACCOUNTS], app[keys.GUESTS], app[keys.EXCUSES],
-        settings.clock,
-    )  # fmt: skip
-    app[keys.HEADS] = HeadsFolder(settings.heads_dir)
-    app[keys.HR_DISPATCH] = SqliteHrDispatch(db, settings.clock)
-    app[keys.INTRODUCTION] = SqliteIntroduction(db, settings.clock)
-    app[keys.MARK_RULES] = SqliteMarkRules(
-        db,
-        MarkRules(
-            late_after_seconds=settings.late_after_minutes * 60,
-            present_share=min(1.0, settings.present_percent / 100),
-            grace_seconds=settings.reconnect_grace_seconds,
-        ),
-        settings.clock,
-    )
+    open_stores(app, db, settings)
     yield
     db.close()
 
@@ -359,15 +300,16 @@ def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
 
 @contextlib.asynccontextmanager
 async def _hourly(
-    name: str, job: Callable[[], object], every: float = 3600.0
+    app: web.Application, name: str, job: Callable[[], object], every: float = 3600.0
 ) -> AsyncIterator[None]:
-    """Runs ``job`` now and every ``every`` seconds (an hour) while the application runs; a
-    failing run is logged and the next one tried."""
+    """Runs ``job`` now and every ``every`` seconds (an hour) while the application runs, on a
+    worker thread (the media's event loop never waits for it); a failing run is logged and the
+    next one tried."""
 
     async def loop() -> None:
         while True:
             try:
-                job()
+                await off_loop(app, job)
             except Exception:
                 log.exception("%s failed; trying again in %.0f s", name, every)
             await asyncio.sleep(every)
@@ -379,6 +321,7 @@ async def _hourly(
 async def recording_retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     async with _hourly(
+        app,
         "recording-retention",
         lambda: sweep_recordings(settings.recordings_dir, settings.recording_retention_days),
     ):
@@ -389,7 +332,7 @@ async def chain_digests(app: web.Application) -> AsyncIterator[None]:
     """Publishes each finished day's chain heads (UTC)."""
     clock = app[keys.SETTINGS].clock
     async with _hourly(
-        "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], clock())
+        app, "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], clock())
     ):
         yield
 
@@ -423,7 +366,7 @@ async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
                 report.missed,
             )
 
-    async with _hourly("monthly-guarantee", run, settings.guarantee_interval_seconds):
+    async with _hourly(app, "monthly-guarantee", run, settings.guarantee_interval_seconds):
         yield
 
 
@@ -474,7 +417,7 @@ async def notice_mail(app: web.Application) -> AsyncIterator[None]:
         app[keys.NOTICES], app[keys.ACCOUNTS], app[keys.MAIL], app[keys.CATALOGUES],
         settings.default_language, settings.public_url, settings.clock,
     )  # fmt: skip
-    async with _hourly("notice-mail", mailer.run_once, every):
+    async with _hourly(app, "notice-mail", mailer.run_once, every):
         yield
 
 
@@ -492,7 +435,7 @@ async def hr_mail(app: web.Application) -> AsyncIterator[None]:
         if queued := mailer.run_once():
             log.info("HR services' mail: %d queued", queued)
 
-    async with _hourly("hr-mail", run, every):
+    async with _hourly(app, "hr-mail", run, every):
         yield
 
 
@@ -502,7 +445,7 @@ async def notice_collector(app: web.Application) -> AsyncIterator[None]:
     if not every:
         yield
         return
-    async with _hourly("notices", app[keys.NOTICES].collect, every):
+    async with _hourly(app, "notices", app[keys.NOTICES].collect, every):
         yield
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from access.api_keys import ApiKey, Scope
 from access.audit import Actor
@@ -94,11 +95,12 @@ def render(
     env = request.app[keys.TEMPLATES]
     lang = request.get(LANG_KEY, "en")
     cat = request.app[keys.CATALOGUES][lang]
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        cat.gettext, cat.ngettext, newstyle=True
-    )
     session = session_of(request)
     body = env.get_template(template).render(
+        # The page's language in its own context, not the environment's globals: pages are
+        # rendered on worker threads too (``web.core.offload``), several languages at once.
+        gettext=_make_new_gettext(cat.gettext),
+        ngettext=_make_new_ngettext(cat.ngettext),
         request=request,
         user=session.user if session else None,
         # the header's badge: the signed-in person's unread notices
@@ -217,6 +219,7 @@ def templates() -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return env
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gettext
 import sqlite3
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import jinja2
 from aiohttp import web
@@ -42,7 +43,10 @@ from streaming.signaling import NODE_KEY
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-DB = web.AppKey("db", sqlite3.Connection)
+DB = web.AppKey("db", sqlite3.Connection)  # a control.database.PerThread in an application
+# The control plane's worker threads (web.core.offload): reports, exports, imports, jobs.
+THREADS = web.AppKey("threads", ThreadPoolExecutor)
+PROCESSES = web.AppKey("processes", ProcessPoolExecutor)  # reports' and exports' workers
 ACCOUNTS = web.AppKey("accounts", SqliteAccounts)
 API_KEYS = web.AppKey("api_keys", SqliteApiKeys)
 PEOPLE = web.AppKey("people", SqlitePeople)

@@ -218,6 +218,9 @@ class Settings:
     notice_interval_seconds: float = 2.0
     # How often the HR services' monthly mail is looked at (0: never; tests run it themselves).
     hr_mail_interval_seconds: float = 300.0
+    # Worker processes that build reports and exports beside the media's event loop (0: worker
+    # threads of this process, which still hold the interpreter's lock; web/core/offload.py).
+    report_processes: int = 2
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
     # Failed sign-ins per login and address in a window before the waits begin (five times as
@@ -387,6 +390,7 @@ class Settings:
             webhook_interval_seconds=_number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),
             notice_interval_seconds=_number(env, "SABAQ_NOTICE_INTERVAL_SECONDS", 2, zero=True),
             hr_mail_interval_seconds=_number(env, "SABAQ_HR_MAIL_INTERVAL_SECONDS", 300, zero=True),
+            report_processes=int(_number(env, "SABAQ_REPORT_PROCESSES", 2, zero=True)),
             guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
             signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
             signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),

@@ -28,6 +28,7 @@ from scheduler.models import LiveClass
 from ..core import clock, keys, policy
 from ..core.http import LANG_KEY, PageError, download, gettext_of, redirect, render, require_session
 from ..core.i18n import N_, format_time
+from ..core.offload import in_worker
 from .classes import class_view, class_zone
 
 log = logging.getLogger("sabaq.web.views")
@@ -344,6 +345,10 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
 
 @routes.get("/classes/{class_id:\\d{1,18}}/attendance")
 async def attendance_page(request: web.Request) -> web.Response:
+    return await in_worker(request, _attendance_page)
+
+
+def _attendance_page(request: web.Request) -> web.Response:
     c, user = attendance_class(request)
     rules = mark_rules(request, c)
     labels = mark_labels(request)
@@ -488,5 +493,9 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
 
 @routes.get("/classes/{class_id:\\d{1,18}}/attendance.{fmt:(csv|xlsx)}")
 async def attendance_download(request: web.Request) -> web.Response:
+    return await in_worker(request, _attendance_download)
+
+
+def _attendance_download(request: web.Request) -> web.Response:
     c, _user = attendance_class(request)
     return download(attendance_table(request, c), f"attendance-{c.id}", request.match_info["fmt"])

@@ -6,7 +6,6 @@ escaped against formulas, as every report is)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +25,7 @@ from ..core import keys, policy
 from ..core.http import LANG_KEY, XLSX, PageError, gettext_of, render, require_session
 from ..core.i18n import format_time
 from ..core.labels import role_labels
+from ..core.offload import in_worker
 from ..core.paging import fetch_page, page_number, pager
 
 routes = web.RouteTableDef()
@@ -328,18 +328,22 @@ def to_xlsx(lines: Sequence[Sequence[Cell]], sheet: str) -> bytes:
 
 @routes.get("/audit.{fmt:(csv|xlsx)}")
 async def audit_download(request: web.Request) -> web.Response:
-    _ = gettext_of(request)
     require_reader(request)
+    # Reading and encoding many thousand rows takes a while: in a worker process (the media
+    # shares this event loop), from one moment of the database.
+    return await in_worker(request, _export)
+
+
+def _export(request: web.Request) -> web.Response:
+    _ = gettext_of(request)
     _filters, query = read_filters(request)
+    fmt = request.match_info["fmt"]
     records = list(request.app[keys.AUDIT].each(query, MAX_EXPORT))
     lines = export_lines(_, records, request.get(LANG_KEY, "en"), names_for(request, records))
-    fmt = request.match_info["fmt"]
-    # Encoding many thousand rows takes a while: off the event loop (the media shares it).
-    loop = asyncio.get_running_loop()
     if fmt == "csv":
-        body, ctype = await loop.run_in_executor(None, to_csv, lines), "text/csv; charset=utf-8"
+        body, ctype = to_csv(lines), "text/csv; charset=utf-8"
     else:
-        body, ctype = await loop.run_in_executor(None, to_xlsx, lines, _("Audit")), XLSX
+        body, ctype = to_xlsx(lines, _("Audit")), XLSX
     return web.Response(
         body=body,
         headers={

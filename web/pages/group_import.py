@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from access.models import MAX_AGENCY
+from access.models import MAX_AGENCY, User
 from control.import_worker import DEADLINE, parse_in_worker
 from scheduler.models import Group
 from scheduler.roster import (
@@ -38,6 +38,7 @@ from scheduler.roster import (
 
 from ..core import keys
 from ..core.http import MAX_BODY, PageError, actor, gettext_of, render
+from ..core.offload import off_loop
 from .groups import detail, group_of, groups_store, require_manager, status_labels
 
 log = logging.getLogger("sabaq.web.groups")
@@ -206,12 +207,20 @@ async def import_preview(request: web.Request) -> web.Response:
         log.info("import into group %s refused: %s", group.id, exc)
         status = 413 if exc.problem in TOO_LARGE else 400
         return detail(request, group, import_error=file_message(_, exc.problem), status=status)
+    return await off_loop(request.app, _preview, request, group, user.id, rows, upload.filename)
+
+
+def _preview(
+    request: web.Request, group: Group, user_id: int, rows: list[RosterRow], filename: str
+) -> web.Response:
+    """The preview of ``rows``, checked against the accounts and members as they are now."""
+    _ = gettext_of(request)
     checked = _check(request, group, rows)
     token = seal(
         _import_key(request),
         {
             "g": group.id,
-            "u": user.id,
+            "u": user_id,
             "t": time.time(),
             "rows": [[r.line, r.login, r.full_name, r.agency] for r in rows],
         },
@@ -228,7 +237,7 @@ async def import_preview(request: web.Request) -> web.Response:
             ),
             "token": token,
             "done": None,
-            "filename": upload.filename,
+            "filename": filename,
         },
     )
 
@@ -249,7 +258,13 @@ async def import_confirm(request: web.Request) -> web.Response:
             _("This import cannot be confirmed any more: upload the file again."),
             "bad_import",
         )
-    # No await from the check to the write: nothing changes the accounts in between.
+    return await off_loop(request.app, _confirm, request, group, user, rows)
+
+
+def _confirm(request: web.Request, group: Group, user: User, rows: list[RosterRow]) -> web.Response:
+    """``rows`` checked and written, on a worker thread; a login taken between the check and
+    the write refuses the whole import (``LoginTaken``), so nothing is half done."""
+    _ = gettext_of(request)
     checked = _check(request, group, rows)
     done = groups_store(request).import_members(group.id, checked, actor(user))
     skipped = [c for c in checked if c.status is RowStatus.ERROR]

@@ -1,7 +1,8 @@
 """Attendance reports over many classes, as pages and downloads: a group's month (learner ×
 class), a learner's history (the digital footprint), and learners per agency for its HR
 service. Every download carries the chain heads of the classes it was built from; so does the
-page, for staff who keep a printout."""
+page, for staff who keep a printout. Each is built and rendered in a worker process, from one
+moment of the database (``web.core.offload``): the media's event loop never waits for it."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from ..core.http import (
     require_role,
     require_session,
 )
+from ..core.offload import in_worker
 from .attendance import (
     HEADS_TITLE,
     learner_answers,
@@ -271,12 +273,20 @@ def group_report(
 
 @routes.get("/reports/groups/{group_id:\\d{1,18}}")
 async def group_report_page(request: web.Request) -> web.Response:
+    return await in_worker(request, _group_page)
+
+
+def _group_page(request: web.Request) -> web.Response:
     table, row_marks, links, month = group_report(request)
     return _page(request, table, marks=row_marks, links=links, month=month)
 
 
 @routes.get("/reports/groups/{group_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def group_report_download(request: web.Request) -> web.Response:
+    return await in_worker(request, _group_download)
+
+
+def _group_download(request: web.Request) -> web.Response:
     table, _m, _l, month = group_report(request)
     stem = f"group-{request.match_info['group_id']}-{month.text}"
     return download(table, stem, request.match_info["fmt"])
@@ -373,15 +383,22 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
 
 @routes.get("/reports/learners/{user_id:\\d{1,18}}")
 async def learner_report_page(request: web.Request) -> web.Response:
+    return await in_worker(request, _learner_page)
+
+
+def _learner_page(request: web.Request) -> web.Response:
     table, row_marks = learner_report(request)
     return _page(request, table, marks=row_marks)
 
 
 @routes.get("/reports/learners/{user_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def learner_report_download(request: web.Request) -> web.Response:
+    return await in_worker(request, _learner_download)
+
+
+def _learner_download(request: web.Request) -> web.Response:
     table, _m = learner_report(request)
-    stem = f"learner-{request.match_info['user_id']}"
-    return download(table, stem, request.match_info["fmt"])
+    return download(table, f"learner-{request.match_info['user_id']}", request.match_info["fmt"])
 
 
 # -- per agency ---------------------------------------------------------------------------------
@@ -440,12 +457,20 @@ def agency_table(
 
 @routes.get("/reports/agencies")
 async def agency_report_page(request: web.Request) -> web.Response:
+    return await in_worker(request, _agency_page)
+
+
+def _agency_page(request: web.Request) -> web.Response:
     table, month = _agency_report(request)
     return _page(request, table, month=month)
 
 
 @routes.get("/reports/agencies.{fmt:(csv|xlsx)}")
 async def agency_report_download(request: web.Request) -> web.Response:
+    return await in_worker(request, _agency_download)
+
+
+def _agency_download(request: web.Request) -> web.Response:
     table, month = _agency_report(request)
     return download(table, f"agencies-{month.text}", request.match_info["fmt"])
 
