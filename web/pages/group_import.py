@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from access.errors import LoginTaken
 from access.models import MAX_AGENCY, User
 from control.import_worker import DEADLINE, parse_in_worker
 from scheduler.models import Group
@@ -258,7 +259,14 @@ async def import_confirm(request: web.Request) -> web.Response:
             _("This import cannot be confirmed any more: upload the file again."),
             "bad_import",
         )
-    return await off_loop(request.app, _confirm, request, group, user, rows)
+    try:
+        return await off_loop(request.app, _confirm, request, group, user, rows)
+    except LoginTaken:
+        raise PageError(
+            409,
+            _("A login in this import was taken meanwhile: upload the file again."),
+            "login_taken",
+        ) from None
 
 
 def _confirm(request: web.Request, group: Group, user: User, rows: list[RosterRow]) -> web.Response:
