@@ -240,9 +240,14 @@ def _load(server: str, url: str, phases: list[list[str]], conn: Connection) -> N
                     for token, counter in zip(tokens, new, strict=True):
                         viewer = Viewer(await _join(session, url, token))
                         tasks.append(asyncio.create_task(watch(viewer, _count_at_socket(counter))))
-                async with asyncio.timeout(90):
-                    while not all(c.frames["video"] for c in counters):
-                        await asyncio.sleep(0.1)
+                try:
+                    async with asyncio.timeout(90):
+                        while not all(c.frames["video"] for c in counters):
+                            await asyncio.sleep(0.1)
+                except TimeoutError:
+                    waiting = sum(not c.frames["video"] for c in counters)
+                    conn.send(f"{waiting} of {len(counters)} viewers got no whole video frame")
+                    return
                 conn.send("ready")
                 assert await loop.run_in_executor(None, conn.recv) == "start"
                 before = [c.snapshot() for c in counters]
@@ -427,7 +432,8 @@ def run_one(
             for c in conns:
                 if not c.poll(120):
                     raise SystemExit(f"bench: {server}'s viewers did not all receive video")
-                c.recv()
+                if (said := c.recv()) != "ready":
+                    raise SystemExit(f"bench: {server}, {stream.name} stream, K={k}: {said}")
             time.sleep(args.warmup)
             for c in conns:
                 c.send("start")
