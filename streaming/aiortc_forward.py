@@ -166,11 +166,26 @@ class Tap(queue.Queue[Any]):
 
 
 class Frame(NamedTuple):
-    """An encoded frame, packetized once for every viewer: RTP payloads and timestamp."""
+    """An encoded frame, packetized once for every viewer: RTP payloads and timestamp; and,
+    worked out once rather than per viewer, each payload with its size and marker bit (set on
+    the frame's last packet), their total size and the largest."""
 
     payloads: list[bytes]
     timestamp: int
     keyframe: bool
+    parts: tuple[tuple[bytes, int, int], ...]
+    octets: int
+    largest: int
+
+    @classmethod
+    def of(cls, payloads: list[bytes], timestamp: int, keyframe: bool) -> Frame:
+        sizes = [len(p) for p in payloads]
+        last = len(payloads) - 1
+        parts = tuple(
+            (p, n, 0x80 if i == last else 0)
+            for i, (p, n) in enumerate(zip(payloads, sizes, strict=True))
+        )
+        return cls(payloads, timestamp, keyframe, parts, sum(sizes), max(sizes, default=0))
 
 
 class Hub:
@@ -227,7 +242,7 @@ class Hub:
         for viewer in self.viewers:
             viewer.offer(packet, keyframe)
         payloads, rtp_timestamp = self._packer.pack(packet)
-        frame = Frame(payloads, rtp_timestamp, keyframe)
+        frame = Frame.of(payloads, rtp_timestamp, keyframe)
         if self.kind == "video":
             if keyframe:
                 self._since_keyframe = [frame]
@@ -561,26 +576,17 @@ class LeanSender:
             # once something is queued (the socket was full), the rest goes through the
             # transport, in order.
             protect, context, cdata, buffer, length, room = srtp.parts
+            if frame.largest > room:
+                raise ValueError(f"an RTP payload of {frame.largest} bytes does not fit SRTP's")
             queued, pack_into, history, addr = (
                 self._queued,
                 _RTP_HEADER.pack_into,
                 self._history,
                 self._addr,
             )
-            sequence, pt, ssrc, last, sent = (
-                self._sequence,
-                self._payload_type,
-                self._ssrc,
-                len(payloads) - 1,
-                0,
-            )
-            for i, payload in enumerate(payloads):
-                n = len(payload)
-                if n > room:
-                    raise ValueError(f"an RTP payload of {n} bytes does not fit the SRTP buffer")
-                pack_into(
-                    buffer, 0, 0x80, pt | 0x80 if i == last else pt, sequence, timestamp, ssrc
-                )
+            sequence, pt, ssrc = self._sequence, self._payload_type, self._ssrc
+            for payload, n, marker in frame.parts:
+                pack_into(buffer, 0, 0x80, pt | marker, sequence, timestamp, ssrc)
                 buffer[12 : 12 + n] = payload
                 length[0] = 12 + n
                 if protect(context, cdata, length):
@@ -595,8 +601,8 @@ class LeanSender:
                         transport.sendto(data, addr)
                 history[sequence % RTP_HISTORY] = (sequence, data)
                 sequence = (sequence + 1) & 0xFFFF
-                sent += n
             self._sequence = sequence
+            sent = frame.octets
         self.packets += len(payloads)
         self.octets += sent
         self.last_timestamp = frame.timestamp
