@@ -211,10 +211,15 @@ def _viewers(url: str, tokens: list[str], conn: Connection) -> None:
     asyncio.run(main())
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process, all its threads."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # utime, stime
+
+
+def _cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def _rss_mb(pid: int) -> float:

@@ -24,8 +24,8 @@ def test_sabaq_is_measured_with_a_marginal_cost_per_packet(
     out = capsys.readouterr().out
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| sabaq ")]
     assert len(rows) == 1, out
-    server, stream, k, cpu, per_packet, marginal, fps, ratio = (c.strip() for c in rows[0])
+    server, stream, k, cpu, per_packet, marginal, kernel, fps, ratio = (c.strip() for c in rows[0])
     assert (server, k, ratio) == ("sabaq", "3", "–"), out
     assert stream.startswith("light (") and float(per_packet) > 0 and float(cpu) > 0, out
-    assert float(marginal) == float(marginal), out  # a figure, not "nan"
+    assert float(marginal) == float(marginal) and float(kernel) >= 0, out  # figures, not "nan"
     assert float(fps.split(" / ")[0]) > 20, out  # every viewer got the picture
