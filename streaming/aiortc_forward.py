@@ -491,10 +491,10 @@ class LeanSender:
         self.skipped = 0  # frames skipped for a full socket (also in ``dropped``)
         self.nacks = 0
         self.retransmitted = 0
-        hub.tally.opened(self)
         self._report: dict[str, Any] = vars(self._sender)  # its sender report's counters
         if not all(name in self._report for name in _SENDER_REPORT_ATTRS):
             raise AiortcInternalsChanged("RTCRtpSender has no sender report counters")
+        hub.tally.opened(self)
         self._sender._send_keyframe = self._keyframe_requested  # type: ignore[method-assign]
         self._sender._retransmit = self._retransmit  # type: ignore[method-assign]
 
