@@ -22,13 +22,20 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 import av
 from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
 from aiortc.mediastreams import AudioStreamTrack
 
 from streaming.aiortc_forward import Hub, tap_receiver
@@ -87,12 +94,23 @@ async def _join(session: ClientSession, url: str, token: str) -> ClientWebSocket
     return ws
 
 
-def _publisher(url: str, token: str, conn: Connection) -> None:
+def decline_abs_send_time(sdp: str) -> str:
+    """An offer without the abs-send-time header extension, so that the answer declines it:
+    with it, aiortc's receive-side bitrate estimator costs a load process more per packet than
+    the server's forwarding."""
+    return "".join(line for line in sdp.splitlines(keepends=True) if "abs-send-time" not in line)
+
+
+def _publisher(
+    url: str, token: str, conn: Connection, tracks: Callable[[], list[MediaStreamTrack]] | None
+) -> None:
+    """The teacher publishes a camera and a microphone (``tracks``: made in this process)."""
+
     async def main() -> None:
         advertise_host_addresses(["127.0.0.1"])
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTrack(Camera())
-        pc.addTrack(AudioStreamTrack())
+        for track in tracks() if tracks else [Camera(), AudioStreamTrack()]:
+            pc.addTrack(track)
         async with ClientSession() as session:
             ws = await _join(session, url, token)
             await pc.setLocalDescription(await pc.createOffer())
@@ -123,7 +141,17 @@ class Viewer:
         return sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp")
 
 
-async def _watch(viewer: Viewer) -> None:
+def _tap_hubs(viewer: Viewer, pc: RTCPeerConnection) -> None:
+    for t in pc.getTransceivers():
+        hub = tap_receiver(t)  # count encoded frames, never decode them
+        if t.kind == "video":
+            viewer.video = hub
+
+
+async def watch(
+    viewer: Viewer, tap: Callable[[Viewer, RTCPeerConnection], None] = _tap_hubs
+) -> None:
+    """Answer the server's offers; ``tap`` diverts the new connection's media to a counter."""
     async for msg in viewer.ws:
         if msg.type is not WSMsgType.TEXT:
             return
@@ -131,11 +159,10 @@ async def _watch(viewer: Viewer) -> None:
         if doc["type"] != "offer":
             continue
         pc = viewer.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        await pc.setRemoteDescription(RTCSessionDescription(doc["sdp"], "offer"))
-        for t in pc.getTransceivers():
-            hub = tap_receiver(t)  # count encoded frames, never decode them
-            if t.kind == "video":
-                viewer.video = hub
+        await pc.setRemoteDescription(
+            RTCSessionDescription(decline_abs_send_time(doc["sdp"]), "offer")
+        )
+        tap(viewer, pc)
         await pc.setLocalDescription(await pc.createAnswer())
         await viewer.ws.send_str(
             json.dumps(
@@ -155,7 +182,7 @@ def _viewers(url: str, tokens: list[str], conn: Connection) -> None:
         async with ClientSession() as session:
             viewers = [Viewer(await _join(session, url, t)) for t in tokens]
             for v in viewers:
-                v.reader = asyncio.create_task(_watch(v))
+                v.reader = asyncio.create_task(watch(v))
             async with asyncio.timeout(60):
                 while not all(v.video and v.video.frames for v in viewers):
                     await asyncio.sleep(0.1)
@@ -185,10 +212,15 @@ def _viewers(url: str, tokens: list[str], conn: Connection) -> None:
     asyncio.run(main())
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process, all its threads."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # utime, stime
+
+
+def _cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def _rss_mb(pid: int) -> float:
@@ -213,7 +245,9 @@ def run_one(backend: str, k: int, per_process: int) -> dict[str, Any]:
         pub_parent, pub_child = ctx.Pipe()
         procs.append(
             ctx.Process(
-                target=_publisher, args=(grant["url"], grant["teacher"], pub_child), daemon=True
+                target=_publisher,
+                args=(grant["url"], grant["teacher"], pub_child, None),
+                daemon=True,
             )
         )
         procs[-1].start()

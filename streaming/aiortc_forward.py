@@ -10,8 +10,8 @@ PLI are routed to the lean sender and the hub); its per-packet sender path is no
 
 Every use of aiortc's and aioice's internals is in this module (but aioice's consent check,
 replaced in ``ice_consent``), checked by ``check_internals()`` at import and by
-``tests/integration/streaming/test_forwarding.py``; both are pinned exactly in
-``pyproject.toml``:
+``tests/integration/streaming/test_forwarding.py``; aiortc, aioice and pylibsrtp are pinned
+exactly in ``pyproject.toml``:
 
 - ``RTCRtpReceiver._RTCRtpReceiver__decoder_queue`` — the ``queue.Queue`` into which the
   receiver, on the event loop, puts each reassembled ``(codec, JitterFrame)`` for its decoder
@@ -30,6 +30,12 @@ replaced in ``ice_consent``), checked by ``check_internals()`` at import and by
 - ``RTCDtlsTransport._tx_srtp`` — the viewer's pylibsrtp session, after the DTLS handshake.
 - ``RTCIceTransport._connection._nominated[1]`` — aioice's nominated candidate pair, whose
   ``protocol.transport`` (a datagram transport) and ``remote_addr`` are where packets go.
+- pylibsrtp 1.0.0's ``Session._srtp``, ``_cdata`` and ``_buffer`` and its binding's
+  ``srtp_protect``: a viewer's packets are protected in the session's buffer, the RTP header
+  written in place, without a Python call of ``protect`` per packet (``_DirectSrtp``).
+- asyncio's ``_SelectorDatagramTransport`` ``_sock`` and ``_buffer``: while the transport has
+  nothing queued, packets go to the socket's ``sendto`` directly (what the transport's
+  ``sendto`` would do, less its checks); once it has, through the transport, in order.
 - The encoders' ``pack()`` (aiortc's packetizers) for the payloads of a frame.
 - ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)`` — wrapped on a publisher's
   audio receiver to read ``packet.extensions.audio_level`` (the ssrc-audio-level header
@@ -46,12 +52,14 @@ import random
 import secrets
 import struct
 import time
+from asyncio import selector_events
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import aioice
 import aiortc
+import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
     RTCRtpCodecParameters,
@@ -64,6 +72,7 @@ from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError
 from av import Packet
 from av.stream import Stream
+from pylibsrtp._binding import ffi, lib
 
 from .stats import ForwardTally
 
@@ -72,10 +81,12 @@ log = logging.getLogger("sabaq.streaming.forward")
 AIORTC_VERSION = "1.16.0"
 AIOICE_VERSION = "0.13.0"
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
-_SENDER_REPORT_ATTRS = tuple(
+_SENDER_REPORT_ATTRS = _NTP, _RTP_TIMESTAMP, _PACKETS, _OCTETS = tuple(
     f"_RTCRtpSender__{name}"
     for name in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
 )
+PYLIBSRTP_VERSION = "1.0.0"
+_DatagramTransport: Any = getattr(selector_events, "_SelectorDatagramTransport", None)
 KEYFRAME_REQUEST_INTERVAL = 0.3  # at most this often a PLI per published track
 VIDEO_QUEUE = 60  # frames a viewer may fall behind (2 s at 30 fps) before skipping
 AUDIO_QUEUE = 100  # 2 s of 20 ms Opus frames
@@ -92,7 +103,11 @@ class AiortcInternalsChanged(RuntimeError):
 
 def check_internals() -> None:
     """Fail loudly when the aiortc internals this module relies on are not there."""
-    for package, pinned in ((aiortc, AIORTC_VERSION), (aioice, AIOICE_VERSION)):
+    for package, pinned in (
+        (aiortc, AIORTC_VERSION),
+        (aioice, AIOICE_VERSION),
+        (pylibsrtp, PYLIBSRTP_VERSION),
+    ):
         if package.__version__ != pinned:
             raise AiortcInternalsChanged(
                 f"Sabaq forwards media through {package.__name__} {pinned} internals, found"
@@ -108,6 +123,9 @@ def check_internals() -> None:
             (RTCRtpSender, "_retransmit"),
             (RTCRtpReceiver, "getSynchronizationSources"),
             (aioice.ice.CandidatePair, "remote_addr"),
+            (pylibsrtp.Session, "protect"),
+            (lib, "srtp_protect"),
+            (_DatagramTransport, "sendto"),
         )
         if not hasattr(owner, name)
     ]
@@ -148,11 +166,26 @@ class Tap(queue.Queue[Any]):
 
 
 class Frame(NamedTuple):
-    """An encoded frame, packetized once for every viewer: RTP payloads and timestamp."""
+    """An encoded frame, packetized once for every viewer: RTP payloads and timestamp; and,
+    worked out once rather than per viewer, each payload with its size and marker bit (set on
+    the frame's last packet), their total size and the largest."""
 
     payloads: list[bytes]
     timestamp: int
     keyframe: bool
+    parts: tuple[tuple[bytes, int, int], ...]
+    octets: int
+    largest: int
+
+    @classmethod
+    def of(cls, payloads: list[bytes], timestamp: int, keyframe: bool) -> Frame:
+        sizes = [len(p) for p in payloads]
+        last = len(payloads) - 1
+        parts = tuple(
+            (p, n, 0x80 if i == last else 0)
+            for i, (p, n) in enumerate(zip(payloads, sizes, strict=True))
+        )
+        return cls(payloads, timestamp, keyframe, parts, sum(sizes), max(sizes, default=0))
 
 
 class Hub:
@@ -209,7 +242,7 @@ class Hub:
         for viewer in self.viewers:
             viewer.offer(packet, keyframe)
         payloads, rtp_timestamp = self._packer.pack(packet)
-        frame = Frame(payloads, rtp_timestamp, keyframe)
+        frame = Frame.of(payloads, rtp_timestamp, keyframe)
         if self.kind == "video":
             if keyframe:
                 self._since_keyframe = [frame]
@@ -439,6 +472,9 @@ class LeanSender:
         self._timestamp_offset = random.getrandbits(32)
         self._history: list[tuple[int, bytes] | None] = [None] * RTP_HISTORY
         self._protect: Callable[[bytes], bytes] | None = None
+        self._srtp: _DirectSrtp | None = None
+        self._sock_sendto: Callable[[bytes, tuple[str, int]], int] | None = None
+        self._queued: Any = _UNKNOWN  # asyncio's queue of datagrams waiting for the socket
         self._nominated: dict[int, Any] = {}
         self._pair: Any = None
         self._transport: Any = None
@@ -455,6 +491,9 @@ class LeanSender:
         self.skipped = 0  # frames skipped for a full socket (also in ``dropped``)
         self.nacks = 0
         self.retransmitted = 0
+        self._report: dict[str, Any] = vars(self._sender)  # its sender report's counters
+        if not all(name in self._report for name in _SENDER_REPORT_ATTRS):
+            raise AiortcInternalsChanged("RTCRtpSender has no sender report counters")
         hub.tally.opened(self)
         self._sender._send_keyframe = self._keyframe_requested  # type: ignore[method-assign]
         self._sender._retransmit = self._retransmit  # type: ignore[method-assign]
@@ -478,6 +517,7 @@ class LeanSender:
     ) -> None:
         """Start sending: SRTP protect, aioice's nominated pairs (by component), payload type."""
         self._protect = protect
+        self._srtp = _DirectSrtp.of(protect)
         self._nominated = nominated
         self._payload_type = payload_type
         if not self.held:
@@ -507,18 +547,12 @@ class LeanSender:
             if pair is None:  # the connection closed
                 self.close()
                 return
-            self._pair, self._transport, self._addr = (
-                pair,
-                pair.protocol.transport,
-                pair.remote_addr,
-            )
-            # A TURN relay's transport has neither; it queues in aioice.
-            self._backlog = getattr(self._transport, "get_write_buffer_size", _nothing)
-            self._closing = getattr(self._transport, "is_closing", _false)
-        transport, protect = self._transport, self._protect
-        if transport is None or protect is None or self._closing():
+            self._bind(pair)
+        transport = self._transport
+        if transport is None or self._protect is None or self._closing():
             return
-        if self._backlog() > SEND_BUFFER_LIMIT:
+        # Only what asyncio has queued can back up (another kind of transport: always ask).
+        if self._queued and self._backlog() > SEND_BUFFER_LIMIT:
             self.dropped += 1
             self.skipped += 1
             self._need_keyframe = self._want_keyframe = self.hub.kind == "video"
@@ -532,9 +566,58 @@ class LeanSender:
                 return
             self._need_keyframe = False
         timestamp = (frame.timestamp + self._timestamp_offset) & 0xFFFFFFFF
+        payloads = frame.payloads
+        srtp, sock_sendto = self._srtp, self._sock_sendto
+        if srtp is None or sock_sendto is None:
+            sent = self._send_through(payloads, timestamp, transport)
+        else:
+            # Each packet is protected in the SRTP session's own buffer (the RTP header written
+            # in place) and put on the socket at once while asyncio has nothing queued for it;
+            # once something is queued (the socket was full), the rest goes through the
+            # transport, in order.
+            protect, context, cdata, buffer, length, room = srtp.parts
+            if frame.largest > room:
+                raise ValueError(f"an RTP payload of {frame.largest} bytes does not fit SRTP's")
+            queued, pack_into, history, addr = (
+                self._queued,
+                _RTP_HEADER.pack_into,
+                self._history,
+                self._addr,
+            )
+            sequence, pt, ssrc = self._sequence, self._payload_type, self._ssrc
+            for payload, n, marker in frame.parts:
+                pack_into(buffer, 0, 0x80, pt | marker, sequence, timestamp, ssrc)
+                buffer[12 : 12 + n] = payload
+                length[0] = 12 + n
+                if protect(context, cdata, length):
+                    raise pylibsrtp.Error("srtp_protect failed")
+                data = buffer[0 : length[0]]
+                if queued:
+                    transport.sendto(data, addr)
+                else:
+                    try:
+                        sock_sendto(data, addr)
+                    except OSError:  # full (asyncio queues it) or an error it reports
+                        transport.sendto(data, addr)
+                history[sequence % RTP_HISTORY] = (sequence, data)
+                sequence = (sequence + 1) & 0xFFFF
+            self._sequence = sequence
+            sent = frame.octets
+        self.packets += len(payloads)
+        self.octets += sent
+        self.last_timestamp = frame.timestamp
+        # What aiortc's own sender reports (RTCP SR) must describe what was sent.
+        report = self._report
+        report[_NTP], report[_RTP_TIMESTAMP] = ntp, timestamp
+        report[_PACKETS], report[_OCTETS] = self.packets, self.octets
+
+    def _send_through(self, payloads: list[bytes], timestamp: int, transport: Any) -> int:
+        """The same through the ``protect`` callable and the transport's ``sendto`` (a TURN
+        relay's transport, a session or transport of another kind)."""
+        protect = self._protect or _unprotected
         sequence, history, addr, pt = self._sequence, self._history, self._addr, self._payload_type
-        last = len(frame.payloads) - 1
-        for i, payload in enumerate(frame.payloads):
+        last, octets = len(payloads) - 1, 0
+        for i, payload in enumerate(payloads):
             data = protect(
                 _RTP_HEADER.pack(
                     0x80, pt | 0x80 if i == last else pt, sequence, timestamp, self._ssrc
@@ -544,15 +627,17 @@ class LeanSender:
             transport.sendto(data, addr)
             history[sequence % RTP_HISTORY] = (sequence, data)
             sequence = (sequence + 1) & 0xFFFF
-            self.octets += len(payload)
-        self.packets += last + 1
+            octets += len(payload)
         self._sequence = sequence
-        self.last_timestamp = frame.timestamp
-        # What aiortc's own sender reports (RTCP SR) must describe what was sent.
-        for name, value in zip(
-            _SENDER_REPORT_ATTRS, (ntp, timestamp, self.packets, self.octets), strict=True
-        ):
-            setattr(self._sender, name, value)
+        return octets
+
+    def _bind(self, pair: Any) -> None:
+        """The nominated pair is new: where packets go, and how directly."""
+        self._pair, self._transport, self._addr = pair, pair.protocol.transport, pair.remote_addr
+        # A TURN relay's transport has neither; it queues in aioice.
+        self._backlog = getattr(self._transport, "get_write_buffer_size", _nothing)
+        self._closing = getattr(self._transport, "is_closing", _false)
+        self._sock_sendto, self._queued = _direct_socket(self._transport)
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: the packet is sent again as it was (aiortc does the same)."""
@@ -581,8 +666,58 @@ class LeanSender:
         asyncio.get_running_loop().call_soon(self._on_failed)
 
 
+class _DirectSrtp:
+    """A pylibsrtp session's C parts, to protect packets in its own buffer without a Python
+    call per packet of its ``protect`` (which checks, allocates a length and copies the packet
+    in and out). pylibsrtp 1.0.0's ``Session`` keeps the libsrtp context in ``_srtp``, a
+    1,500-byte ``_cdata`` and its ``_buffer``; its ``protect`` uses the same buffer, on the same
+    thread, and each use copies its packet out before returning, so they can share it."""
+
+    def __init__(self, session: pylibsrtp.Session) -> None:
+        self._session = session  # keeps the context alive
+        buffer = session._buffer
+        self.parts = (
+            lib.srtp_protect,
+            session._srtp[0],
+            session._cdata,
+            buffer,
+            ffi.new("int *"),
+            len(buffer) - 12 - pylibsrtp.SRTP_MAX_TRAILER_LEN,  # room for a payload
+        )
+
+    @classmethod
+    def of(cls, protect: Callable[[bytes], bytes]) -> _DirectSrtp | None:
+        """For a pylibsrtp session's own ``protect``; None for any other callable."""
+        session = getattr(protect, "__self__", None)
+        if isinstance(session, pylibsrtp.Session) and all(
+            hasattr(session, name) for name in ("_srtp", "_cdata", "_buffer")
+        ):
+            return cls(session)
+        return None
+
+
+def _direct_socket(transport: Any) -> tuple[Callable[[bytes, tuple[str, int]], int] | None, Any]:
+    """For asyncio's own datagram transport (not connected to one address): its socket's
+    ``sendto`` and the transport's queue of datagrams waiting for the socket (empty: sending
+    on the socket directly is what the transport's ``sendto`` would do, less its checks)."""
+    if (
+        isinstance(transport, _DatagramTransport)
+        and not transport.get_extra_info("peername")
+        and isinstance(getattr(transport, "_buffer", None), deque)
+    ):
+        return transport._sock.sendto, transport._buffer
+    return None, _UNKNOWN
+
+
+_UNKNOWN = (True,)  # in place of a queue whose length cannot be seen: never empty
+
+
 def _nothing() -> int:
     return 0
+
+
+def _unprotected(data: bytes) -> bytes:
+    raise AiortcInternalsChanged("a lean sender sent before its SRTP session was set")
 
 
 def _false() -> bool:

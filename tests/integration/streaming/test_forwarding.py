@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket as net
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +205,54 @@ async def test_lean_sender_rewrites_protects_and_sends_each_packet_once() -> Non
     pairs.clear()
     hub.on_frame(VP8_DELTA, 105_000)
     assert lean not in hub.senders and lean.track.readyState == "ended"
+    await pc.close()
+
+
+async def test_lean_sender_puts_packets_on_the_socket_itself_until_asyncio_queues() -> None:
+    """asyncio's own datagram transport and a pylibsrtp session: packets are protected in the
+    session's buffer and sent on the socket directly; once the transport has datagrams queued,
+    the next go behind them, in order. NACKs and sender reports work the same."""
+    loop = asyncio.get_running_loop()
+    viewer = net.socket(net.AF_INET, net.SOCK_DGRAM)
+    viewer.bind(("127.0.0.1", 0))
+    viewer.setblocking(False)
+    transport: Any
+    transport, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    hub = Hub("video", "video/VP8", 90000, PublisherReceiver())  # type: ignore[arg-type]
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver("video", direction="sendonly")
+    lean = lean_sender(transceiver, hub)
+    tx, rx = srtp_pair()
+    lean.connect(tx.protect, {1: Pair(Protocol(transport), viewer.getsockname())}, 96)
+    assert lean._sock_sendto is None  # not yet bound: bound at the first frame
+    key = VP8_KEY + bytes(3000)
+    hub.on_frame(key, 90_000)
+    assert lean._sock_sendto is not None and lean._srtp is not None  # the direct path
+    sent = [viewer.recv(2000) for _ in range(3)]
+    first = [rtp(rx.unprotect(d)) for d in sent]
+    assert [p[0] for p in first] == [False, False, True] and {p[4] for p in first} == {lean._ssrc}
+    assert b"".join(p[5][4:] for p in first) == key
+    # Something queued in asyncio (as when the socket was full): the frame goes behind it.
+    transport._buffer.append((b"queued first", viewer.getsockname()))
+    hub.on_frame(VP8_DELTA, 93_000)
+    with pytest.raises(BlockingIOError):
+        viewer.recv(2000)  # nothing overtook the queued datagram
+    transport._sendto_ready()  # the socket is writable again
+    assert viewer.recv(2000) == b"queued first"
+    marker, _, seq, stamp, _, payload = rtp(rx.unprotect(viewer.recv(2000)))
+    assert marker and seq == (first[-1][2] + 1) & 0xFFFF and payload[4:] == VP8_DELTA
+    assert (stamp - first[0][3]) % 2**32 == 3000
+    # The sender report counters and a NACK, as on the other path.
+    sender: Any = transceiver.sender
+    assert sender._RTCRtpSender__packet_count == 4 == lean.packets
+    assert sender._RTCRtpSender__octet_count == lean.octets
+    assert sender._RTCRtpSender__rtp_timestamp == (stamp + 0) % 2**32
+    await sender._retransmit(first[1][2])
+    assert viewer.recv(2000) == sent[1] and lean.retransmitted == 1  # the very packet
+    transport.close()
+    viewer.close()
     await pc.close()
 
 
