@@ -20,6 +20,7 @@ from typing import Literal
 import aiosmtplib
 
 from .mail import KEEP_ATTACHMENTS, PRUNE_EVERY, Mail, Mailbox
+from .tasks import running as task_running
 
 log = logging.getLogger("sabaq.control.mail_delivery")
 
@@ -173,11 +174,8 @@ async def running(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
 
-    task = asyncio.create_task(loop(), name="sabaq-mail")
-    try:
-        yield
-    finally:
-        stop.set()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with task_running("mail", loop()):
+        try:
+            yield
+        finally:
+            stop.set()

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from .tasks import running as task_running
 from .webhook_addresses import check_url, unreachable
 from .webhooks import (
     DELIVERY_HEADER,
@@ -153,10 +154,5 @@ async def running(store: Webhooks, every: float) -> AsyncIterator[None]:
                     log.exception("webhook delivery failed; trying again")
                 await asyncio.sleep(every)
 
-    task = asyncio.create_task(loop(), name="sabaq-webhooks")
-    try:
+    async with task_running("webhooks", loop()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

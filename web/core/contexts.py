@@ -13,8 +13,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -32,6 +31,7 @@ from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
+from control.tasks import running as task_running
 from control.webhook_delivery import running
 from scheduler.guarantee import Guarantee
 from scheduler.models import Group
@@ -276,23 +276,11 @@ async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
             await redis.aclose()
 
 
-@contextlib.asynccontextmanager
-async def _running(name: str, work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    """``work`` as a task while the application runs; cancelled, and awaited, at its end."""
-    task = asyncio.create_task(work, name=f"sabaq-{name}")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
     """/metrics: the application's registry (``web.core.metrics``) and the loop-lag task."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with _running("loop-lag", install(app, role)):
+        async with task_running("loop-lag", install(app, role)):
             yield
 
     return context
@@ -314,7 +302,7 @@ async def _hourly(
                 log.exception("%s failed; trying again in %.0f s", name, every)
             await asyncio.sleep(every)
 
-    async with _running(name, loop()):
+    async with task_running(name, loop()):
         yield
 
 
