@@ -27,5 +27,7 @@ def test_sabaq_is_measured_with_a_marginal_cost_per_packet(
     server, stream, k, cpu, per_packet, marginal, kernel, fps, ratio = (c.strip() for c in rows[0])
     assert (server, k, ratio) == ("sabaq", "3", "–"), out
     assert stream.startswith("light (") and float(per_packet) > 0 and float(cpu) > 0, out
-    assert float(marginal) == float(marginal) and float(kernel) >= 0, out  # figures, not "nan"
+    # Figures, not "nan". Their sign is not asserted: K 1→3 over 2 s is a difference of noise
+    # (-45.9 µs, kernel -22.9, was seen on a quiet box); the bench's own K are 10→100.
+    assert float(marginal) == float(marginal) and float(kernel) == float(kernel), out
     assert float(fps.split(" / ")[0]) > 20, out  # every viewer got the picture
