@@ -4,7 +4,7 @@ mail), kept in SQLite until the mail server has accepted them.
 A message is queued under a key its caller chooses (``notice:42``, ``guest-invite:7:…``): the key
 is unique, so queuing the same key again does nothing and a notice is never queued twice. Its
 Message-ID is derived from the key, so a mail client recognises a repeat too. Subject and body
-come already written in the recipient's language (``web.core.mail`` renders them from the
+come already written in the recipient's language (``control.words`` renders them from the
 catalogues); attachments (a name, a MIME type, the bytes) are kept with the row.
 
 The deliverer (``control.mail_delivery``) sends the due rows and records each outcome here at

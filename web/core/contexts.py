@@ -31,6 +31,7 @@ from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
+from control.notice_mail import NoticeMailer
 from control.tasks import running as task_running
 from control.webhook_delivery import running
 from scheduler.guarantee import Guarantee
@@ -46,7 +47,6 @@ from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
 from .guarantee_run import rules_of
 from .hr_mail import HrMailer
-from .mail import NoticeMailer
 from .metrics import Role, install
 from .offload import off_loop
 from .settings import ConfigError, Settings

@@ -35,6 +35,7 @@ from attendance.hr_dispatch import (
     scheduled_key,
 )
 from control.mail import Attachment
+from control.words import translate
 from scheduler import calendar
 from scheduler.models import DEFAULT_TIMEZONE, ClassStatus, Group, LiveClass
 from scheduler.sqlite_agencies import SqliteAgencies
@@ -44,7 +45,6 @@ from ..pages.reports import agency_table
 from . import keys
 from .i18n import N_
 from .labels import class_status_labels, format_labels, kind_labels
-from .mail import translate
 
 TIMETABLE_HEADER = (
     N_("Group"), N_("Day"), N_("Starts"), N_("Ends"), N_("Time zone"), N_("Class"),

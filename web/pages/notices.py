@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from control.notice_text import render as notice_text
 from control.notices import PAGE
 from scheduler.models import DEFAULT_TIMEZONE
 
 from ..core import keys
 from ..core.http import PageError, gettext_of, redirect, render, require_session
-from ..core.notices import render as notice_text
 from ..core.paging import page_number, pager
 
 routes = web.RouteTableDef()

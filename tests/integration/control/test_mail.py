@@ -17,9 +17,9 @@ from access.models import Role, User
 from control.database import connect
 from control.mail import MAX_ATTEMPTS, Attachment, Mailbox, MailState, message_id
 from control.mail_delivery import Security, SmtpServer, deliver_once, running
+from control.words import language_of, render
 from tests.smtp_server import MailServer, self_signed
 from web.core.i18n import load_catalogues
-from web.core.mail import language_of, render
 from web.pages.guests import INVITE_BODY, INVITE_SUBJECT
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

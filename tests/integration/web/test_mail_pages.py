@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from access.models import Role
 from control.mail_delivery import deliver_once
+from control.notice_mail import NoticeMailer
+from control.notice_text import render as render_notice
 from scheduler.planning import Actor
 from tests.conftest import Academy, Client, SignIn, SignInTo, free_port, seed_academy
 from tests.integration.web.test_people import _csv
@@ -24,8 +26,6 @@ from web.core import keys
 from web.core.app import create_app
 from web.core.contexts import smtp_server
 from web.core.http import LANG_COOKIE
-from web.core.mail import NoticeMailer
-from web.core.notices import render as render_notice
 from web.core.settings import Settings
 
 GUEST = {

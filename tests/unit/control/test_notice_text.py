@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from admission.notices import Notice, NoticeKind, Params
+from control.notice_text import render
 from web.core.i18n import load_catalogues
-from web.core.notices import render
 
 START = datetime(2027, 3, 10, 4, 0, tzinfo=UTC).timestamp()  # 09:00 in Almaty, 05:00 in Berlin
 CLASS: Params = {

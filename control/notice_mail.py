@@ -1,26 +1,20 @@
-"""Writing a message in its reader's language: callers (notices, a guest's invite, the HR
-services' mail) mark their subject and body with ``N_`` and have them rendered here from the
-application's catalogues, then queue them in the outbox (``keys.MAIL``).
-
-The notices kept for people are mailed here too (``NoticeMailer``): each new notice to an
-active account with an address, in that person's language, queued once under its id."""
+"""The notices kept for people, mailed (``NoticeMailer``): each new notice to an active account
+with an address, in that person's language (``control.words``), queued once under its id in
+the outbox (``control.mail``)."""
 
 from __future__ import annotations
 
-import gettext
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from access.errors import UserNotFound
-from access.models import User
 from access.sqlite_store import SqliteAccounts
 from admission.notices import Notice
-from control.mail import Mailbox
-from control.notices import Notices
 
-from .i18n import LANGUAGES, N_
-from .notices import render as render_notice
+from .mail import Mailbox
+from .notice_text import render as render_notice
+from .notices import Notices
+from .words import N_, Catalogues, gettext_in, language_of, translate
 
 NOTICE_LINK = N_("Open it in Sabaq: {link}")
 NOTICE_NO_LINK = N_("You find it among your notices in Sabaq.")
@@ -28,44 +22,6 @@ NOTICE_NO_LINK = N_("You find it among your notices in Sabaq.")
 # that was down for days): a stale "class moved" mail helps nobody; the notice stays in Sabaq.
 MAX_NOTICE_AGE = 86400.0
 CURSOR = "notices"
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    language: str
-    subject: str
-    body: str
-
-
-def language_of(user: User, default: str) -> str:
-    """The language a person reads their mail in: the one they chose on their profile, or
-    the academy's default."""
-    return user.language if user.language in LANGUAGES else default
-
-
-def translate(
-    catalogues: dict[str, gettext.NullTranslations], language: str, message: str,
-    **values: object,
-) -> str:  # fmt: skip
-    """``message`` in ``language`` with its ``{name}`` placeholders filled (the English text
-    when the language has no catalogue)."""
-    catalogue = catalogues.get(language) or gettext.NullTranslations()
-    text = catalogue.gettext(message)
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
-
-
-def render(
-    catalogues: dict[str, gettext.NullTranslations], language: str, subject: str, body: str,
-    **values: object,
-) -> Rendered:  # fmt: skip
-    """A message's subject and body (both marked with ``N_``) in ``language``."""
-    return Rendered(
-        language,
-        translate(catalogues, language, subject, **values),
-        translate(catalogues, language, body, **values),
-    )
 
 
 class NoticeMailer:
@@ -77,7 +33,7 @@ class NoticeMailer:
 
     def __init__(
         self, notices: Notices, accounts: SqliteAccounts, box: Mailbox,
-        catalogues: dict[str, gettext.NullTranslations], default: str, base_url: str = "",
+        catalogues: Catalogues, default: str, base_url: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
         self._notices = notices
@@ -111,8 +67,7 @@ class NoticeMailer:
         if not user.active or not user.email:
             return False
         language = language_of(user, self._default)
-        catalogue = self._catalogues.get(language) or gettext.NullTranslations()
-        title, body, link = render_notice(notice, catalogue.gettext)
+        title, body, link = render_notice(notice, gettext_in(self._catalogues, language))
         footer = (
             translate(self._catalogues, language, NOTICE_LINK, link=self._base + link)
             if self._base
