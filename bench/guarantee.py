@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from control.database import connect
-from scheduler.guarantee import SETTLING, Guarantee, GuaranteeRules, months
+from scheduler.guarantee import SETTLING, Guarantee, GuaranteeRules
+from scheduler.guarantee_months import months
 from scheduler.models import ClassFormat, ClassStatus, Group, zone
 from scheduler.sqlite_store import SqliteTimetable
 

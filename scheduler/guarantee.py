@@ -9,11 +9,10 @@ is one) within working hours, inside the study period, at least ``notice_days`` 
 if no such slot is left in the month, it raises an alert that staff see. Every action is
 logged with its reason. The pass is idempotent and never creates a conflict (it plans through
 the timetable's conflict checks). It also marks live classes whose end passed without ever
-starting as missed."""
+starting as missed. The months a group owes and their states are ``scheduler.guarantee_months``."""
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from .errors import ClassConflict, GroupInactive, NonWorkingDay, OutsideStudyPeriod
+from .guarantee_months import MonthsView, month_bounds, months_owed, next_month
 from .models import (
     ClassFormat,
     ClassKind,
@@ -39,22 +39,12 @@ SETTLING = frozenset({ClassStatus.HELD, ClassStatus.PLANNED, ClassStatus.LIVE})
 
 STALE_AFTER = timedelta(hours=12)  # a class overrunning its end this long is over
 
-# Reasons the guarantee logs; web/ words them for people.
+# Reasons the guarantee logs; control.guarantee_run words them for people.
 PLANNED_NO_CLASS = "guarantee:no_live_class"
 ALERT_NO_SLOT = "guarantee:no_free_slot"
 ALERT_NO_TEACHER = "guarantee:no_teacher"
 MISSED_NEVER_STARTED = "guarantee:never_started"
 CONFIRMED_UNANSWERED = "guarantee:confirmed_unanswered"
-
-
-class MonthsView(Protocol):
-    """What the months' states read (``SqliteTimetable`` is one)."""
-
-    def live_classes_summary(
-        self, start: datetime, end: datetime, group_ids: Sequence[int]
-    ) -> dict[int, list[tuple[int, ClassStatus, datetime]]]: ...
-
-    def open_alerts(self, group_ids: Sequence[int] | None = None) -> dict[tuple[int, str], str]: ...
 
 
 class GuaranteeTimetable(MonthsView, ClassStatuses, Protocol):
@@ -137,22 +127,6 @@ class GuaranteeRules:
             raise ValueError("Notice is 0 to 60 days, and the horizon 0 to 24 months")
 
 
-class MonthState(enum.StrEnum):
-    GREEN = "green"  # a live class was held this month
-    AMBER = "amber"  # none held yet, one planned (or running)
-    RED = "red"  # none held or planned: an alert, or a month past without one
-    OUTSIDE = "outside"  # the month is outside the group's study period: nothing is owed
-
-
-@dataclass(frozen=True, slots=True)
-class GroupMonth:
-    group_id: int
-    month: str  # YYYY-MM, in the group's zone
-    state: MonthState
-    class_id: int | None = None  # the held or planned class that settles it
-    alert: str | None = None  # the alert's reason, if one is open
-
-
 @dataclass(slots=True)
 class PassReport:
     planned: list[int] = field(default_factory=list)  # class ids
@@ -182,113 +156,6 @@ class Plan:
     missed: list[int] = field(default_factory=list)  # planned classes that never started
     closing: list[int] = field(default_factory=list)  # live classes long over, to be decided
     confirming: list[int] = field(default_factory=list)  # proposals due to be confirmed
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def months(first: date, count: int) -> Iterator[date]:
-    day = month_start(first)
-    for _ in range(count):
-        yield day
-        day = next_month(day)
-
-
-def _bounds(first_day: date, tz_name: str) -> tuple[datetime, datetime]:
-    tz = zone(tz_name)
-    start = datetime.combine(first_day, time(), tz).astimezone(UTC)
-    end = datetime.combine(next_month(first_day), time(), tz).astimezone(UTC)
-    return start, end
-
-
-def in_study_period(group: Group, first_day: date) -> bool:
-    last_day = next_month(first_day) - timedelta(days=1)
-    if group.starts_on and last_day < group.starts_on:
-        return False
-    return not (group.ends_on and first_day > group.ends_on)
-
-
-MOST_MONTHS = 120  # a study period longer than ten years is looked at for its first ten
-
-
-def months_owed(group: Group, today: date, months_ahead: int) -> list[date]:
-    """The first days of the months of the group's study period from ``today``'s month on: to
-    the period's last month, or (no end set) ``months_ahead`` months after the current one."""
-    first = month_start(today)
-    if group.starts_on and month_start(group.starts_on) > first:
-        first = month_start(group.starts_on)
-    if group.ends_on:
-        last = month_start(group.ends_on)
-    else:
-        last = list(months(today, months_ahead + 1))[-1]
-    out: list[date] = []
-    day = first
-    while day <= last and len(out) < MOST_MONTHS:
-        out.append(day)
-        day = next_month(day)
-    return out
-
-
-def outside_reason(group: Group, first_day: date) -> str | None:
-    """Why the month is outside the group's study period ("before" or "after"), or None."""
-    last_day = next_month(first_day) - timedelta(days=1)
-    if group.starts_on and last_day < group.starts_on:
-        return "before"
-    if group.ends_on and first_day > group.ends_on:
-        return "after"
-    return None
-
-
-def month_states(
-    timetable: MonthsView, group: Group, first_days: Sequence[date], now: datetime
-) -> list[GroupMonth]:
-    """Green, amber or red for each month of the group, with the class or alert behind it."""
-    return states_of_groups(timetable, [group], first_days).get(group.id, [])
-
-
-def states_of_groups(
-    timetable: MonthsView, groups: Sequence[Group], first_days: Sequence[date]
-) -> dict[int, list[GroupMonth]]:
-    """``month_states`` of many groups, reading their live classes in one query."""
-    if not first_days or not groups:
-        return {}
-    start = min(_bounds(first_days[0], g.timezone)[0] for g in groups)
-    end = max(_bounds(first_days[-1], g.timezone)[1] for g in groups)
-    summary = timetable.live_classes_summary(start, end, [g.id for g in groups])
-    alerts = timetable.open_alerts([g.id for g in groups])
-    out: dict[int, list[GroupMonth]] = {}
-    for group in groups:
-        tz = zone(group.timezone)
-        months_of: dict[date, list[tuple[int, ClassStatus]]] = {}
-        for cid, status, starts_at in summary.get(group.id, ()):
-            months_of.setdefault(starts_at.astimezone(tz).date().replace(day=1), []).append(
-                (cid, status)
-            )
-        row = out[group.id] = []
-        for first in first_days:
-            key = f"{first:%Y-%m}"
-            if not in_study_period(group, first):
-                row.append(GroupMonth(group.id, key, MonthState.OUTSIDE))
-                continue
-            there = months_of.get(first, [])
-            held = next((c for c, st in there if st is ClassStatus.HELD), None)
-            planned = next(
-                (c for c, st in there if st in (ClassStatus.PLANNED, ClassStatus.LIVE)), None
-            )
-            if held:
-                row.append(GroupMonth(group.id, key, MonthState.GREEN, held))
-            elif planned:
-                row.append(GroupMonth(group.id, key, MonthState.AMBER, planned))
-            else:
-                row.append(
-                    GroupMonth(group.id, key, MonthState.RED, None, alerts.get((group.id, key)))
-                )
-    return out
 
 
 class Guarantee:
@@ -358,7 +225,9 @@ class Guarantee:
         for (zone_name, first), members in sorted(owing.items(), key=lambda kv: kv[0][1]):
             key = f"{first:%Y-%m}"
             today = today_in[zone_name]
-            summary = tt.live_classes_summary(*_bounds(first, zone_name), [g.id for g in members])
+            summary = tt.live_classes_summary(
+                *month_bounds(first, zone_name), [g.id for g in members]
+            )
             for group in members:
                 settled = any(
                     st in SETTLING and cid not in missed for cid, st, _ in summary.get(group.id, ())

@@ -34,13 +34,13 @@ from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
 from control.database import connect
+from control.guarantee_run import lines, run_now
 from scheduler.guarantee import Guarantee
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
 
 from .core import keys, logs
 from .core.app import create_app, create_media_app
-from .core.guarantee_run import lines, rules_of, run_now
 from .core.i18n import load_catalogues
 from .core.settings import ConfigError, Settings
 from .demo import seed, signin_links
@@ -262,7 +262,7 @@ def cmd_guarantee(args: argparse.Namespace) -> int:
 
     try:
         tt = SqliteTimetable(db, lambda: now.timestamp())
-        job = Guarantee(tt, rules_of(settings), title)
+        job = Guarantee(tt, settings.guarantee_rules, title)
         groups = {g.id: g for g in tt.groups()}
         outcome = run_now(job, groups, now, dry_run=args.dry_run, gettext=lambda s: s)
     except sqlite3.DatabaseError as exc:

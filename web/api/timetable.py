@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from access.api_keys import Scope
+from control.guarantee_run import run_now
 from scheduler.errors import ClassConflict
 from scheduler.models import (
     DEFAULT_TIMEZONE,
@@ -21,7 +22,6 @@ from scheduler.sqlite_store import Actor
 
 from ..core import keys, policy
 from ..core.alerts import reason_text
-from ..core.guarantee_run import run_now
 from ..core.http import PageError, api_caller, gettext_of, idempotent
 from ..core.labels import conflict_message
 from ..core.offload import off_loop

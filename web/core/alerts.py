@@ -3,18 +3,10 @@ reasons and alerts, and emergency switches, in words for people."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from aiohttp import web
 
 from access.models import Role, User
-from scheduler.guarantee import (
-    ALERT_NO_SLOT,
-    ALERT_NO_TEACHER,
-    CONFIRMED_UNANSWERED,
-    MISSED_NEVER_STARTED,
-    PLANNED_NO_CLASS,
-)
+from control.guarantee_run import reason_words
 from scheduler.models import DEFAULT_TIMEZONE
 
 from . import clock, keys, policy
@@ -24,32 +16,6 @@ from .http import gettext_of, require_session
 def reason_text(request: web.Request, reason: str) -> str:
     """A logged reason in words: the guarantee's codes translated, people's words as they are."""
     return reason_words(gettext_of(request), reason)
-
-
-def reason_words(_: Callable[[str], str], reason: str) -> str:
-    """``reason_text`` with a translation's gettext (the command line's is English)."""
-    if not reason.startswith("guarantee:"):
-        return reason
-    parts = reason.split(":")
-    code, month = ":".join(parts[:2]), (parts[2] if len(parts) > 2 else "")
-    texts = {
-        PLANNED_NO_CLASS: _(
-            "Planned by the monthly guarantee: the group had no held or planned live class"
-            " in {month}."
-        ),
-        ALERT_NO_SLOT: _(
-            "The monthly guarantee found no free slot for a live class in {month}: plan one"
-            " by hand."
-        ),
-        ALERT_NO_TEACHER: _(
-            "The monthly guarantee cannot plan a live class in {month}: the group has no teacher."
-        ),
-        MISSED_NEVER_STARTED: _("Missed: the class never started."),
-        CONFIRMED_UNANSWERED: _(
-            "Confirmed by the monthly guarantee: nobody confirmed or moved the class in time."
-        ),
-    }
-    return texts.get(code, reason).replace("{month}", month)
 
 
 def alert_lines(request: web.Request) -> list[tuple[int, str, str]]:

@@ -45,7 +45,6 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
-from .guarantee_run import rules_of
 from .hr_mail import HrMailer
 from .metrics import Role, install
 from .offload import off_loop
@@ -329,7 +328,7 @@ async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
     """The monthly guarantee (clause 9), on the control node: marks unstarted classes missed,
     plans a live class where a group-month lacks one, raises alerts where it cannot."""
     settings = app[keys.SETTINGS]
-    rules = rules_of(settings)
+    rules = settings.guarantee_rules
     catalogues = app[keys.CATALOGUES]
 
     def title(group: Group) -> str:

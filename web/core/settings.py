@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import re
@@ -14,6 +15,7 @@ from typing import TypedDict
 from access.addresses import is_address
 from access.tokens import MIN_SECRET_BYTES
 from admission.documents import Limits
+from scheduler.guarantee import GuaranteeRules
 
 
 class ConfigError(Exception):
@@ -336,6 +338,19 @@ class Settings:
         """The excuse requests' documents (outside the static files; served only through the
         policy)."""
         return self.data_dir / "excuse-documents"
+
+    @property
+    def guarantee_rules(self) -> GuaranteeRules:
+        """The monthly guarantee's rules: where and how far ahead it may plan a class."""
+        start, end = (dt.time.fromisoformat(t) for t in self.working_hours)
+        return GuaranteeRules(
+            working_days=frozenset(self.working_days),
+            day_starts=start,
+            day_ends=end,
+            notice_days=self.guarantee_notice_days,
+            months_ahead=self.guarantee_months_ahead,
+            confirm_days=self.guarantee_confirm_days,
+        )
 
     @property
     def tls(self) -> bool:

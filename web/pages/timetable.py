@@ -15,7 +15,7 @@ from aiohttp import web
 from access.models import Role, User
 from scheduler import calendar
 from scheduler.calendar import Span
-from scheduler.guarantee import MonthState, months, outside_reason, states_of_groups
+from scheduler.guarantee_months import MonthState, months, outside_reason, states_of_groups
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassStatus,

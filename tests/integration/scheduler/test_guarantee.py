@@ -24,10 +24,8 @@ from scheduler.guarantee import (
     SETTLING,
     Guarantee,
     GuaranteeRules,
-    MonthState,
-    month_states,
-    months,
 )
+from scheduler.guarantee_months import MonthState, month_states, months
 from scheduler.models import (
     OCCUPYING,
     ClassFormat,

@@ -22,8 +22,8 @@ from scheduler.guarantee import (
     SETTLING,
     Guarantee,
     GuaranteeRules,
-    months_owed,
 )
+from scheduler.guarantee_months import months_owed
 from scheduler.models import ClassFormat, ClassKind, ClassStatus, LiveClass, zone
 from scheduler.sqlite_store import Actor, SqliteTimetable
 from scheduler.workdays import DayKind

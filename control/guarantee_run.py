@@ -1,6 +1,7 @@
 """The monthly guarantee run now, by staff (``POST /api/v1/guarantee/run``) or on the command
-line (``sabaq guarantee``): its rules from the settings, and what it would do or did in words,
-per group-month, times in the group's zone."""
+line (``sabaq guarantee``), and what it would do or did in words, per group-month, times in the
+group's zone; the reasons it logs in words (``reason_words``: the pages' alerts and the
+timetable's log say them too). Its rules are the settings' (``Settings.guarantee_rules``)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,46 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scheduler.guarantee import Guarantee, GuaranteeRules, GuaranteeTimetable, PassReport, Plan
+from scheduler.guarantee import (
+    ALERT_NO_SLOT,
+    ALERT_NO_TEACHER,
+    CONFIRMED_UNANSWERED,
+    MISSED_NEVER_STARTED,
+    PLANNED_NO_CLASS,
+    Guarantee,
+    GuaranteeTimetable,
+    PassReport,
+    Plan,
+)
 from scheduler.models import Group, LiveClass
 from scheduler.planning import ClassSpec
 
-from .alerts import reason_words
-from .settings import Settings
 
-
-def rules_of(settings: Settings) -> GuaranteeRules:
-    start, end = (dt.time.fromisoformat(t) for t in settings.working_hours)
-    return GuaranteeRules(
-        working_days=frozenset(settings.working_days),
-        day_starts=start,
-        day_ends=end,
-        notice_days=settings.guarantee_notice_days,
-        months_ahead=settings.guarantee_months_ahead,
-        confirm_days=settings.guarantee_confirm_days,
-    )
+def reason_words(_: Callable[[str], str], reason: str) -> str:
+    """A logged reason in words, in the language of ``_`` (the command line's is English): the
+    guarantee's codes translated, people's words as they are."""
+    if not reason.startswith("guarantee:"):
+        return reason
+    parts = reason.split(":")
+    code, month = ":".join(parts[:2]), (parts[2] if len(parts) > 2 else "")
+    texts = {
+        PLANNED_NO_CLASS: _(
+            "Planned by the monthly guarantee: the group had no held or planned live class"
+            " in {month}."
+        ),
+        ALERT_NO_SLOT: _(
+            "The monthly guarantee found no free slot for a live class in {month}: plan one"
+            " by hand."
+        ),
+        ALERT_NO_TEACHER: _(
+            "The monthly guarantee cannot plan a live class in {month}: the group has no teacher."
+        ),
+        MISSED_NEVER_STARTED: _("Missed: the class never started."),
+        CONFIRMED_UNANSWERED: _(
+            "Confirmed by the monthly guarantee: nobody confirmed or moved the class in time."
+        ),
+    }
+    return texts.get(code, reason).replace("{month}", month)
 
 
 @dataclass(frozen=True, slots=True)
