@@ -45,7 +45,7 @@ from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
-from .hr_mail import HrMailer
+from .hr_mail import hr_mailer
 from .metrics import Role, install
 from .offload import off_loop
 from .settings import ConfigError, Settings
@@ -416,7 +416,7 @@ async def hr_mail(app: web.Application) -> AsyncIterator[None]:
     if not settings.mail_enabled or not every:
         yield
         return
-    mailer = HrMailer(app)
+    mailer = hr_mailer(app)
 
     def run() -> None:
         if queued := mailer.run_once():

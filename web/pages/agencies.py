@@ -4,7 +4,7 @@ offered for new learners; its learners and reports still name it) and keep the c
 name a learner was given is an agency (``scheduler/sqlite_agencies.py``).
 
 Staff and administrators also set when the HR services' monthly mail goes (the timetable of the
-coming month, the attendance of the past month: ``web/core/hr_mail.py``), read on an agency's
+coming month, the attendance of the past month: ``control/hr_mail.py``), read on an agency's
 page what was sent when and how it stands in the outbox, and send a month's mail now or a
 logged one again."""
 
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from access.models import User
 from attendance.hr_dispatch import DispatchKind, DispatchReason, DispatchRule, covered
+from control.hr_mail import HrMailRefused
 from control.mail import MailState
 from scheduler import calendar
 from scheduler.errors import AgencyNotFound, SchedulerError
@@ -28,7 +29,7 @@ from scheduler.structure import MAX_CONTACTS, MAX_STRUCTURE_NAME, Agency, split_
 
 from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
-from ..core.hr_mail import HrMailer, HrMailRefused
+from ..core.hr_mail import hr_mailer
 from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 
 log = logging.getLogger("sabaq.web.agencies")
@@ -240,7 +241,7 @@ def _send(
     reason: DispatchReason,
 ) -> web.StreamResponse:  # fmt: skip
     try:
-        made = HrMailer(request.app).send(agency, kind, month, actor(user), reason)
+        made = hr_mailer(request.app).send(agency, kind, month, actor(user), reason)
     except HrMailRefused as exc:
         return _page(request, user, agency, _refusal(request, exc.code), 409)
     log.info(

@@ -429,7 +429,7 @@ def agency_table(
 ) -> Table:
     """The attendance of ``learners`` (each with their agency) in ``classes`` of ``month``,
     totals per learner, in the language of ``_``: the page, its downloads and the HR
-    services' monthly mail (``web.core.hr_mail``) are this table."""
+    services' monthly mail (``control.hr_mail``) are this table."""
     tt = app[keys.TIMETABLE]
     wanted = {u.id for u in learners}
     happened = happened_in(app, classes, now)

@@ -36,7 +36,7 @@ from tests.smtp_server import MailServer
 from web.core import keys
 from web.core.app import create_app
 from web.core.contexts import smtp_server
-from web.core.hr_mail import HrMailer
+from web.core.hr_mail import hr_mailer
 from web.core.http import LANG_COOKIE
 from web.core.settings import Settings
 
@@ -198,7 +198,7 @@ async def test_the_due_job_mails_each_agency_its_own_employees_once(
     accounts = server.app[keys.ACCOUNTS]
     s1, s2, s3 = w.academy.student_ids[:3]
     names = {u: accounts.get(u).full_name for u in (s1, s2, s3, w.academy.outsider_id)}
-    job = HrMailer(server.app)
+    job = hr_mailer(server.app)
 
     moment.to(almaty(4, 3, 9, 59))  # a minute before the attendance is due
     assert job.run_once() == 0
@@ -293,7 +293,7 @@ async def test_the_schedule_staff_set_decides_the_day_even_past_a_months_end(
     assert record.after == {"timetable_day": 31, "timetable_hour": 18, "attendance_enabled": False}
     assert record.before == {"timetable_day": 25, "timetable_hour": 10, "attendance_enabled": True}
 
-    job, log = HrMailer(hr.app), hr.app[keys.HR_DISPATCH]
+    job, log = hr_mailer(hr.app), hr.app[keys.HR_DISPATCH]
     moment.to(almaty(4, 3, 12))
     assert job.run_once() == 0  # the attendance is switched off
     moment.to(almaty(4, 30, 17, 59))  # April has 30 days: the "31st" is the 30th
@@ -316,7 +316,7 @@ async def test_the_agency_page_shows_what_was_sent_and_sends_it_again(
     w = world(hr)
     mvd = w.agencies[MVD]
     moment.to(almaty(4, 3, 10))
-    assert HrMailer(hr.app).run_once() == 2
+    assert hr_mailer(hr.app).run_once() == 2
     assert await deliver(hr) == 2
     staff = sign_in_to(hr, w.academy.staff_id)
     staff.session.cookie_jar.update_cookies({LANG_COOKIE: "en"}, hr.make_url("/"))
@@ -362,7 +362,7 @@ async def test_the_agency_page_shows_what_was_sent_and_sends_it_again(
     assert now.status == 303
     assert hr.app[keys.HR_DISPATCH].logged(f"hr:{mvd}:timetable:2026-05")
     moment.to(almaty(4, 25, 10))
-    assert HrMailer(hr.app).run_once() == 1
+    assert hr_mailer(hr.app).run_once() == 1
     assert await deliver(hr) == 2
     assert sorted(",".join(sorted(r.recipients)) for r in smtp.inbox.received[-2:]) == [
         MVD_TO, APK_TO,
@@ -433,8 +433,8 @@ async def test_a_run_cut_short_after_queuing_logs_the_mail_and_queues_it_once(
     moment.to(almaty(4, 3, 10))
     # The process stopped between queuing MVD's mail and logging it.
     assert hr.app[keys.MAIL].enqueue(key, ["hr@mvd.test"], "ru", "Посещаемость", "…")
-    assert HrMailer(hr.app).run_once() == 2  # logged (MVD) and queued and logged (APK)
+    assert hr_mailer(hr.app).run_once() == 2  # logged (MVD) and queued and logged (APK)
     assert [d.mail_key for d in hr.app[keys.HR_DISPATCH].dispatches(w.agencies[MVD])] == [key]
     assert await deliver(hr) == 2  # one each
-    assert HrMailer(hr.app).run_once() == 0
+    assert hr_mailer(hr.app).run_once() == 0
     assert await deliver(hr) == 0
