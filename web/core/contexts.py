@@ -31,6 +31,7 @@ from control.ingest import LedgerSink, recover_node, write_digests
 from control.lock import ControlLock, ControlLockHeld
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
+from control.metrics import Role
 from control.notice_mail import NoticeMailer
 from control.tasks import running as task_running
 from control.webhook_delivery import running
@@ -46,7 +47,7 @@ from streaming.webm_recorder import sweep_recordings
 from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
 from .hr_mail import hr_mailer
-from .metrics import Role, install
+from .metrics import install
 from .offload import off_loop
 from .settings import ConfigError, Settings
 from .stores import open_stores
