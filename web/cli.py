@@ -34,6 +34,7 @@ from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
 from control.database import connect
+from control.demo import seed, signin_links
 from control.guarantee_run import lines, run_now
 from scheduler.guarantee import Guarantee
 from scheduler.models import Group
@@ -43,7 +44,6 @@ from .core import keys, logs
 from .core.app import create_app, create_media_app
 from .core.i18n import load_catalogues
 from .core.settings import ConfigError, Settings
-from .demo import seed, signin_links
 from .pages.timetable import GUARANTEE_TITLE
 
 

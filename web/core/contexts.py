@@ -5,34 +5,29 @@ notices, the HR services' monthly mail)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import fcntl
+import functools
 import logging
-import os
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
-from control.cluster import Cluster as ClusterView
-from control.cluster import ClusterIngest, run_control
 from control.commands import LocalMediaControl
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
 from control.ingest import LedgerSink, recover_node, write_digests
-from control.lock import ControlLock, ControlLockHeld
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
 from control.metrics import Role
 from control.notice_mail import NoticeMailer
+from control.runtime import ControlNodeRules, Refused, node_lock, redis_client, repeating
+from control.runtime import control_node as control_node_of
 from control.tasks import running as task_running
 from control.webhook_delivery import running
 from scheduler.guarantee import Guarantee
@@ -41,7 +36,7 @@ from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.cluster import MediaAgent
 from streaming.node import MediaNode, MediaSettings
 from streaming.practice import Echoes
-from streaming.redis_events import UNREACHABLE, DiskBuffer, RedisStreamSink
+from streaming.redis_events import DiskBuffer, RedisStreamSink
 from streaming.webm_recorder import sweep_recordings
 
 from ..pages.timetable import GUARANTEE_TITLE
@@ -68,24 +63,11 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
 
 @contextlib.contextmanager
 def _node_lock(settings: Settings) -> Iterator[None]:
-    """One process per media node and data folder: a second one started by mistake must not
-    take the running node for dead and close its classes' presence."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = settings.data_dir / f"node-{settings.node_id}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise ConfigError(
-            f"Media node {settings.node_id} is already running from {settings.data_dir}"
-            " (another `sabaq serve` or `sabaq media`?). Stop it first, or give this one its"
-            " own SABAQ_NODE_ID."
-        ) from None
-    try:
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+        with node_lock(settings.data_dir, settings.node_id):
+            yield
+    except Refused as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
@@ -170,65 +152,28 @@ async def practice_rooms(app: web.Application) -> AsyncIterator[None]:
         await app[keys.PRACTICE].close_all()
 
 
-def _redis(settings: Settings, read_timeout: float) -> Redis:
-    # Short timeouts: an unreachable Redis costs a moment, not a minute.
-    return Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=read_timeout)
-
-
-def _redis_where(settings: Settings) -> str:
-    """The Redis address without its password, for messages."""
-    url = settings.redis_url
-    return url.split("@", 1)[1] if "@" in url else url.split("://", 1)[-1]
-
-
 async def control_node(app: web.Application) -> AsyncIterator[None]:
-    """`sabaq control`: take the control lock, ingest the event stream, watch the nodes,
-    follow their rosters; commands go to the node that hosts a class."""
+    """`sabaq control` (``control.runtime.control_node``): the control lock, the event
+    stream's ingestion, the nodes' watch and rosters."""
     settings = app[keys.SETTINGS]
-    redis = _redis(settings, read_timeout=5)
-    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    lock = ControlLock(redis, holder, settings.control_lock_seconds)
-    try:
-        await lock.acquire()
-    except ControlLockHeld as exc:
-        await redis.aclose()
-        raise ConfigError(
-            f"Another control node ({exc.holder}) holds the control lock: a cluster has exactly"
-            " one. Stop it first; if it was killed, its lock lapses after"
-            f" {settings.control_lock_seconds:g} s."
-        ) from None
-    except UNREACHABLE as exc:
-        await redis.aclose()
-        raise ConfigError(f"Redis at {_redis_where(settings)} cannot be reached: {exc}") from None
     heartbeats = SqliteHeartbeats(app[keys.DB], settings.clock)
-    cluster = ClusterView(
-        redis,
-        app[keys.LEDGER],
-        heartbeats,
-        app[keys.CHANGES],
-        dead_after=settings.node_dead_after_seconds,
+    rules = ControlNodeRules(
+        settings.control_lock_seconds,
+        settings.node_dead_after_seconds,
+        settings.node_heartbeat_seconds,
     )
-    app[keys.CLUSTER] = cluster
-    app[keys.MEDIA_CONTROL] = cluster
-    ingest = ClusterIngest(_ledger_sink(app, heartbeats), cluster)
     stop = app.get(keys.STOP) or (lambda: log.critical("this control node should stop now"))
-    every = settings.node_heartbeat_seconds
-    tasks = [
-        asyncio.create_task(lock.keep(stop), name="sabaq-control-lock"),
-        asyncio.create_task(run_control(redis, cluster, ingest, every, lock), name="sabaq-ingest"),
-        asyncio.create_task(cluster.follow_rosters(every), name="sabaq-rosters"),
-    ]
-    log.info("control node %s holds the control lock", holder)
+    sink = _ledger_sink(app, heartbeats)
+    plane = control_node_of(
+        settings.redis_url, rules, app[keys.LEDGER], heartbeats, app[keys.CHANGES], sink, stop
+    )
     try:
-        yield
-    finally:
-        cluster.stopping = True
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks, timeout=5)  # bounded: see MediaAgent.stop
-        await cluster.close()
-        await lock.release()
-        await redis.aclose()
+        async with plane as cluster:
+            app[keys.CLUSTER] = cluster
+            app[keys.MEDIA_CONTROL] = cluster
+            yield
+    except Refused as exc:  # only when it starts: the lock is held, or Redis is away
+        raise ConfigError(str(exc)) from None
 
 
 async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
@@ -237,7 +182,7 @@ async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
     with _node_lock(settings):
-        redis = _redis(settings, read_timeout=2)
+        redis = redis_client(settings.redis_url, read_timeout=2)
         buffer = DiskBuffer(
             settings.data_dir / f"events-{settings.node_id}.jsonl", settings.event_buffer_events
         )
@@ -286,24 +231,12 @@ def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
     return context
 
 
-@contextlib.asynccontextmanager
-async def _hourly(
+def _hourly(
     app: web.Application, name: str, job: Callable[[], object], every: float = 3600.0
-) -> AsyncIterator[None]:
-    """Runs ``job`` now and every ``every`` seconds (an hour) while the application runs, on a
-    worker thread (the media's event loop never waits for it); a failing run is logged and the
-    next one tried."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await off_loop(app, job)
-            except Exception:
-                log.exception("%s failed; trying again in %.0f s", name, every)
-            await asyncio.sleep(every)
-
-    async with task_running(name, loop()):
-        yield
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """``job`` now and every ``every`` seconds (an hour) on a worker thread, while the
+    application runs (``control.runtime.repeating``)."""
+    return repeating(name, job, every, functools.partial(off_loop, app))
 
 
 async def recording_retention(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,5 @@
-"""The demo academy: one institute, its people, a group of 20 and a class that starts now."""
+"""The demo academy (``sabaq demo``): one institute, its people, a group of 20 and a class that
+starts now, seeded through the stores; and a sign-in link for each of its roles."""
 
 from __future__ import annotations
 
