@@ -53,7 +53,7 @@ log = logging.getLogger("sabaq.web.app")
 async def open_database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # Each thread that uses the stores gets a connection of its own (web.core.offload).
+    # Each thread that uses the stores gets a connection of its own (control.workers).
     db = connect(settings.database_path, per_thread=True)
     app[keys.DB] = db
     open_stores(app, db, settings)

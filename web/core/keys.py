@@ -44,7 +44,7 @@ from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", sqlite3.Connection)  # a control.database.PerThread in an application
-# The control plane's worker threads (web.core.offload): reports, exports, imports, jobs.
+# The control plane's worker threads (control.workers): reports, exports, imports, jobs.
 THREADS = web.AppKey("threads", ThreadPoolExecutor)
 PROCESSES = web.AppKey("processes", ProcessPoolExecutor)  # reports' and exports' workers
 ACCOUNTS = web.AppKey("accounts", SqliteAccounts)

@@ -221,7 +221,7 @@ class Settings:
     # How often the HR services' monthly mail is looked at (0: never; tests run it themselves).
     hr_mail_interval_seconds: float = 300.0
     # Worker processes that build reports and exports beside the media's event loop (0: worker
-    # threads of this process, which still hold the interpreter's lock; web/core/offload.py).
+    # threads of this process, which still hold the interpreter's lock; control/workers.py).
     report_processes: int = 2
     # How long before a class a guest's invite opens (the lobby).
     guest_lead_seconds: float = 1800.0
