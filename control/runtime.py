@@ -25,15 +25,12 @@ from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
 from .cluster import Cluster, ClusterIngest, run_control
+from .environment import ConfigError
 from .ingest import LedgerSink
 from .lock import ControlLock, ControlLockHeld
 from .tasks import running
 
 log = logging.getLogger("sabaq.web.app")  # the name its log lines always had
-
-
-class Refused(Exception):
-    """This process may not start; the message says why and what to do."""
 
 
 @contextlib.contextmanager
@@ -47,7 +44,7 @@ def node_lock(data_dir: Path, node_id: str) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise Refused(
+        raise ConfigError(
             f"Media node {node_id} is already running from {data_dir}"
             " (another `sabaq serve` or `sabaq media`?). Stop it first, or give this one its"
             " own SABAQ_NODE_ID."
@@ -90,14 +87,14 @@ async def control_node(
         await lock.acquire()
     except ControlLockHeld as exc:
         await redis.aclose()
-        raise Refused(
+        raise ConfigError(
             f"Another control node ({exc.holder}) holds the control lock: a cluster has exactly"
             " one. Stop it first; if it was killed, its lock lapses after"
             f" {rules.lock_seconds:g} s."
         ) from None
     except UNREACHABLE as exc:
         await redis.aclose()
-        raise Refused(f"Redis at {redis_where(redis_url)} cannot be reached: {exc}") from None
+        raise ConfigError(f"Redis at {redis_where(redis_url)} cannot be reached: {exc}") from None
     cluster = Cluster(redis, ledger, heartbeats, changes, dead_after=rules.dead_after)
     ingest = ClusterIngest(sink, cluster)
     every = rules.every

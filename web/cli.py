@@ -35,6 +35,7 @@ from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
 from control.database import connect
 from control.demo import seed, signin_links
+from control.environment import ConfigError
 from control.guarantee_run import lines, run_now
 from scheduler.guarantee import Guarantee
 from scheduler.models import Group
@@ -43,7 +44,7 @@ from scheduler.sqlite_store import SqliteTimetable
 from .core import keys, logs
 from .core.app import create_app, create_media_app
 from .core.i18n import load_catalogues
-from .core.settings import ConfigError, Settings
+from .core.settings import Settings
 from .pages.timetable import GUARANTEE_TITLE
 
 

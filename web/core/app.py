@@ -11,6 +11,7 @@ from access.passwords import Passwords
 from access.throttle import Limits
 from access.tokens import TokenSigner
 from control.changes import Changes
+from control.environment import ConfigError
 from streaming.room import MediaBackend
 from streaming.signaling import create_signaling_app
 
@@ -80,7 +81,7 @@ from .i18n import load_catalogues
 from .metrics import metrics_view
 from .middlewares import body_deadline, middlewares, server_limits
 from .offload import control_threads
-from .settings import ConfigError, Settings
+from .settings import Settings
 
 STATIC = Path(__file__).parents[1] / "static"
 # Every route of the application, in the order they are added; the API's document is built

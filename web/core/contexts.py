@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -26,7 +26,7 @@ from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
 from control.metrics import Role
 from control.notice_mail import NoticeMailer
-from control.runtime import ControlNodeRules, Refused, node_lock, redis_client, repeating
+from control.runtime import ControlNodeRules, node_lock, redis_client, repeating
 from control.runtime import control_node as control_node_of
 from control.tasks import running as task_running
 from control.webhook_delivery import running
@@ -44,7 +44,7 @@ from . import keys
 from .hr_mail import hr_mailer
 from .metrics import install
 from .offload import off_loop
-from .settings import ConfigError, Settings
+from .settings import Settings
 from .stores import open_stores
 
 log = logging.getLogger("sabaq.web.app")
@@ -59,15 +59,6 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     open_stores(app, db, settings)
     yield
     db.close()
-
-
-@contextlib.contextmanager
-def _node_lock(settings: Settings) -> Iterator[None]:
-    try:
-        with node_lock(settings.data_dir, settings.node_id):
-            yield
-    except Refused as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
@@ -112,7 +103,7 @@ async def media_plane(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
     with (
-        _node_lock(settings),
+        node_lock(settings.data_dir, settings.node_id),
         contextlib.closing(connect(settings.database_path)) as commits,
         contextlib.closing(connect(settings.database_path)) as spends,
     ):
@@ -167,13 +158,10 @@ async def control_node(app: web.Application) -> AsyncIterator[None]:
     plane = control_node_of(
         settings.redis_url, rules, app[keys.LEDGER], heartbeats, app[keys.CHANGES], sink, stop
     )
-    try:
-        async with plane as cluster:
-            app[keys.CLUSTER] = cluster
-            app[keys.MEDIA_CONTROL] = cluster
-            yield
-    except Refused as exc:  # only when it starts: the lock is held, or Redis is away
-        raise ConfigError(str(exc)) from None
+    async with plane as cluster:
+        app[keys.CLUSTER] = cluster
+        app[keys.MEDIA_CONTROL] = cluster
+        yield
 
 
 async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
@@ -181,7 +169,7 @@ async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
     is away); the node registers, heart-beats and answers commands."""
     settings = app[keys.SETTINGS]
     advertise_host_addresses(settings.ice_addresses)
-    with _node_lock(settings):
+    with node_lock(settings.data_dir, settings.node_id):
         redis = redis_client(settings.redis_url, read_timeout=2)
         buffer = DiskBuffer(
             settings.data_dir / f"events-{settings.node_id}.jsonl", settings.event_buffer_events

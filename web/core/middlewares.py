@@ -21,6 +21,7 @@ from aiohttp.typedefs import Middleware
 from access.api_keys import ApiKey, ApiKeyInvalid
 from access.errors import AccessError
 from access.sqlite_store import Session
+from control.environment import is_loopback
 from scheduler.errors import ClassNotFound, GroupNotFound, SchedulerError
 
 from . import keys
@@ -45,7 +46,7 @@ from .http import (
     upload_too_large,
 )
 from .i18n import negotiate
-from .settings import Settings, is_loopback
+from .settings import Settings
 
 log = logging.getLogger("sabaq.web")
 

@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
 
 from access.addresses import is_address
 from access.tokens import MIN_SECRET_BYTES
 from admission.documents import Limits
+from control.environment import (
+    MIN_METRICS_TOKEN,
+    SMTP_SECURITIES,
+    ConfigError,
+    csv_values,
+    flag,
+    is_loopback,
+    node_address,
+    number,
+    smtp,
+    turn_urls,
+    working_days,
+    working_hours,
+)
 from scheduler.guarantee import GuaranteeRules
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong; the message says which and how to fix it."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def watch_url(node_address: str, host: str, port: int, tls: bool) -> str:
@@ -45,121 +40,6 @@ def watch_url(node_address: str, host: str, port: int, tls: bool) -> str:
             host = "::1"
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return f"{'https' if tls else 'http'}://{address}/node/watch"
-
-
-def _node_address(raw: str) -> str:
-    """``host:port`` (an IPv6 host in brackets), or empty."""
-    raw = raw.strip()
-    if not raw:
-        return ""
-    host, sep, port = raw.rpartition(":")
-    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not bare:
-        raise ConfigError(f"SABAQ_NODE_ADDRESS must be host:port, not {raw!r}")
-    if ":" in bare and bare == host:
-        raise ConfigError(
-            f"SABAQ_NODE_ADDRESS: put an IPv6 host in brackets ([::1]:8081), not {raw!r}"
-        )
-    if not all(c.isalnum() or c in ".-:" for c in bare):
-        raise ConfigError(f"SABAQ_NODE_ADDRESS must be host:port, not {raw!r}")
-    return raw
-
-
-def _number(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if value != value or value == float("inf") or value < 0 or (value == 0 and not zero):
-        raise ConfigError(
-            f"{name} must be a {'non-negative' if zero else 'positive'} number, not {raw!r}"
-        )
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "no", "false", "off"):
-        return False
-    if raw in ("1", "yes", "true", "on"):
-        return True
-    raise ConfigError(f"{name} is 1 or 0, not {raw!r}")
-
-
-def _turn_urls(env: Mapping[str, str]) -> tuple[str, ...]:
-    urls = _csv(env.get("SABAQ_TURN_URLS", ""))
-    for url in urls:
-        if not url.startswith(("turn:", "turns:")):
-            raise ConfigError(f"SABAQ_TURN_URLS: {url!r} is not a turn: or turns: URL")
-    if urls and not env.get("SABAQ_TURN_SECRET"):
-        raise ConfigError("SABAQ_TURN_URLS is set but SABAQ_TURN_SECRET (coturn's) is not")
-    return urls
-
-
-def _days(raw: str) -> tuple[int, ...]:
-    try:
-        days = tuple(sorted({int(d) for d in _csv(raw)}))
-    except ValueError:
-        days = ()
-    if not days or not all(0 <= d <= 6 for d in days):
-        raise ConfigError(
-            f"SABAQ_WORKING_DAYS lists days of the week, 0 (Monday) to 6 (Sunday), not {raw!r}"
-        )
-    return days
-
-
-HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-
-
-def _hours(raw: str) -> tuple[str, str]:
-    text = raw.strip()
-    if not HOURS.match(text) or text[6:] <= text[:5]:
-        raise ConfigError(f"SABAQ_WORKING_HOURS is like 09:00-18:00, not {raw!r}")
-    return text[:5], text[6:]
-
-
-MIN_METRICS_TOKEN = 16
-SMTP_SECURITIES = ("starttls", "tls", "none")
-SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
-
-
-class _Smtp(TypedDict, total=False):
-    smtp_host: str
-    smtp_port: int
-    smtp_security: str
-    smtp_user: str
-    smtp_password: str
-    smtp_from: str
-
-
-def _smtp(env: Mapping[str, str]) -> _Smtp:
-    """The SABAQ_SMTP_* settings; none of them without SABAQ_SMTP_HOST."""
-    host = env.get("SABAQ_SMTP_HOST", "").strip()
-    if not host:
-        return {}
-    security = env.get("SABAQ_SMTP_SECURITY", "").strip().lower()
-    if not security:
-        security = "none" if is_loopback(host) else "starttls"
-    if security not in SMTP_SECURITIES:
-        raise ConfigError(f"SABAQ_SMTP_SECURITY is starttls, tls or none, not {security!r}")
-    raw_port = env.get("SABAQ_SMTP_PORT", "").strip()
-    try:
-        port = int(raw_port) if raw_port else SMTP_PORTS[security]
-    except ValueError:
-        port = 0
-    if not 0 < port < 65536:
-        raise ConfigError(f"SABAQ_SMTP_PORT must be a port number, not {raw_port!r}")
-    return {
-        "smtp_host": host,
-        "smtp_port": port,
-        "smtp_security": security,
-        "smtp_user": env.get("SABAQ_SMTP_USER", "").strip(),
-        "smtp_password": env.get("SABAQ_SMTP_PASSWORD", ""),
-        "smtp_from": env.get("SABAQ_SMTP_FROM", "").strip(),
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,56 +264,56 @@ class Settings:
             tls_cert=Path(cert) if cert else None,
             tls_key=Path(key) if key else None,
             media_url=env.get("SABAQ_MEDIA_URL", ""),
-            ice_addresses=_csv(env.get("SABAQ_ICE_ADDRESSES", "")),
-            ice_servers=_csv(env.get("SABAQ_ICE_SERVERS", "")),
-            turn_urls=_turn_urls(env),
+            ice_addresses=csv_values(env.get("SABAQ_ICE_ADDRESSES", "")),
+            ice_servers=csv_values(env.get("SABAQ_ICE_SERVERS", "")),
+            turn_urls=turn_urls(env),
             turn_secret=env.get("SABAQ_TURN_SECRET", ""),
-            turn_ttl_seconds=_number(env, "SABAQ_TURN_TTL_SECONDS", 43200),
+            turn_ttl_seconds=number(env, "SABAQ_TURN_TTL_SECONDS", 43200),
             node_id=env.get("SABAQ_NODE_ID", "media-1"),
-            held_min_live_seconds=_number(env, "SABAQ_HELD_MIN_LIVE_SECONDS", 600, zero=True),
-            late_after_minutes=_number(env, "SABAQ_LATE_AFTER_MINUTES", 10, zero=True),
-            present_percent=_number(env, "SABAQ_PRESENT_PERCENT", 80),
-            reconnect_grace_seconds=_number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60, zero=True),
-            publisher_silence_seconds=_number(env, "SABAQ_PUBLISHER_SILENCE_SECONDS", 15),
-            active_speaker_hold_seconds=_number(
+            held_min_live_seconds=number(env, "SABAQ_HELD_MIN_LIVE_SECONDS", 600, zero=True),
+            late_after_minutes=number(env, "SABAQ_LATE_AFTER_MINUTES", 10, zero=True),
+            present_percent=number(env, "SABAQ_PRESENT_PERCENT", 80),
+            reconnect_grace_seconds=number(env, "SABAQ_RECONNECT_GRACE_SECONDS", 60, zero=True),
+            publisher_silence_seconds=number(env, "SABAQ_PUBLISHER_SILENCE_SECONDS", 15),
+            active_speaker_hold_seconds=number(
                 env, "SABAQ_ACTIVE_SPEAKER_HOLD_SECONDS", 1.5, zero=True
             ),
-            node_heartbeat_seconds=_number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
-            node_address=_node_address(env.get("SABAQ_NODE_ADDRESS", "")),
-            recording_retention_days=_number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
+            node_heartbeat_seconds=number(env, "SABAQ_NODE_HEARTBEAT_SECONDS", 5),
+            node_address=node_address(env.get("SABAQ_NODE_ADDRESS", "")),
+            recording_retention_days=number(env, "SABAQ_RECORDING_RETENTION_DAYS", 365),
             default_language=env.get("SABAQ_DEFAULT_LANGUAGE", "ru"),
-            webhook_interval_seconds=_number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),
-            notice_interval_seconds=_number(env, "SABAQ_NOTICE_INTERVAL_SECONDS", 2, zero=True),
-            hr_mail_interval_seconds=_number(env, "SABAQ_HR_MAIL_INTERVAL_SECONDS", 300, zero=True),
-            report_processes=int(_number(env, "SABAQ_REPORT_PROCESSES", 2, zero=True)),
-            guest_lead_seconds=_number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
-            signin_attempts=int(_number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
-            signin_window_seconds=_number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
-            signin_wait_seconds=_number(env, "SABAQ_SIGNIN_WAIT_SECONDS", 1),
-            header_timeout_seconds=_number(env, "SABAQ_HEADER_TIMEOUT_SECONDS", 15),
-            body_timeout_seconds=_number(env, "SABAQ_BODY_TIMEOUT_SECONDS", 30),
-            excuse_files=int(_number(env, "SABAQ_EXCUSE_FILES", 5)),
-            excuse_file_bytes=int(_number(env, "SABAQ_EXCUSE_FILE_BYTES", 5 * 1024 * 1024)),
-            excuse_total_bytes=int(_number(env, "SABAQ_EXCUSE_TOTAL_BYTES", 15 * 1024 * 1024)),
-            join_tokens_per_minute=int(_number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),
-            guarantee_interval_seconds=_number(
+            webhook_interval_seconds=number(env, "SABAQ_WEBHOOK_INTERVAL_SECONDS", 1, zero=True),
+            notice_interval_seconds=number(env, "SABAQ_NOTICE_INTERVAL_SECONDS", 2, zero=True),
+            hr_mail_interval_seconds=number(env, "SABAQ_HR_MAIL_INTERVAL_SECONDS", 300, zero=True),
+            report_processes=int(number(env, "SABAQ_REPORT_PROCESSES", 2, zero=True)),
+            guest_lead_seconds=number(env, "SABAQ_GUEST_LEAD_SECONDS", 1800, zero=True),
+            signin_attempts=int(number(env, "SABAQ_SIGNIN_ATTEMPTS", 10)),
+            signin_window_seconds=number(env, "SABAQ_SIGNIN_WINDOW_SECONDS", 300),
+            signin_wait_seconds=number(env, "SABAQ_SIGNIN_WAIT_SECONDS", 1),
+            header_timeout_seconds=number(env, "SABAQ_HEADER_TIMEOUT_SECONDS", 15),
+            body_timeout_seconds=number(env, "SABAQ_BODY_TIMEOUT_SECONDS", 30),
+            excuse_files=int(number(env, "SABAQ_EXCUSE_FILES", 5)),
+            excuse_file_bytes=int(number(env, "SABAQ_EXCUSE_FILE_BYTES", 5 * 1024 * 1024)),
+            excuse_total_bytes=int(number(env, "SABAQ_EXCUSE_TOTAL_BYTES", 15 * 1024 * 1024)),
+            join_tokens_per_minute=int(number(env, "SABAQ_JOIN_TOKENS_PER_MINUTE", 30)),
+            guarantee_interval_seconds=number(
                 env, "SABAQ_GUARANTEE_INTERVAL_SECONDS", 900, zero=True
             ),
-            guarantee_notice_days=int(_number(env, "SABAQ_GUARANTEE_NOTICE_DAYS", 2, zero=True)),
-            guarantee_months_ahead=int(_number(env, "SABAQ_GUARANTEE_MONTHS_AHEAD", 1, zero=True)),
-            guarantee_confirm_days=int(_number(env, "SABAQ_GUARANTEE_CONFIRM_DAYS", 3, zero=True)),
-            working_days=_days(env.get("SABAQ_WORKING_DAYS", "0,1,2,3,4")),
-            working_hours=_hours(env.get("SABAQ_WORKING_HOURS", "09:00-18:00")),
+            guarantee_notice_days=int(number(env, "SABAQ_GUARANTEE_NOTICE_DAYS", 2, zero=True)),
+            guarantee_months_ahead=int(number(env, "SABAQ_GUARANTEE_MONTHS_AHEAD", 1, zero=True)),
+            guarantee_confirm_days=int(number(env, "SABAQ_GUARANTEE_CONFIRM_DAYS", 3, zero=True)),
+            working_days=working_days(env.get("SABAQ_WORKING_DAYS", "0,1,2,3,4")),
+            working_hours=working_hours(env.get("SABAQ_WORKING_HOURS", "09:00-18:00")),
             redis_url=env.get("REDIS_URL", ""),
-            node_capacity=int(_number(env, "SABAQ_NODE_CAPACITY", 200)),
-            node_dead_after_seconds=_number(env, "SABAQ_NODE_DEAD_AFTER_SECONDS", 15),
-            control_lock_seconds=_number(env, "SABAQ_CONTROL_LOCK_SECONDS", 10),
-            event_buffer_events=int(_number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
-            event_delay_bound_seconds=_number(env, "SABAQ_EVENT_DELAY_BOUND_SECONDS", 30),
-            behind_proxy=_flag(env, "SABAQ_BEHIND_PROXY"),
+            node_capacity=int(number(env, "SABAQ_NODE_CAPACITY", 200)),
+            node_dead_after_seconds=number(env, "SABAQ_NODE_DEAD_AFTER_SECONDS", 15),
+            control_lock_seconds=number(env, "SABAQ_CONTROL_LOCK_SECONDS", 10),
+            event_buffer_events=int(number(env, "SABAQ_EVENT_BUFFER_EVENTS", 100000)),
+            event_delay_bound_seconds=number(env, "SABAQ_EVENT_DELAY_BOUND_SECONDS", 30),
+            behind_proxy=flag(env, "SABAQ_BEHIND_PROXY"),
             metrics_token=env.get("SABAQ_METRICS_TOKEN", "").strip(),
-            smtp_interval_seconds=_number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5, zero=True),
-            smtp_retry_seconds=_number(env, "SABAQ_SMTP_RETRY_SECONDS", 30),
+            smtp_interval_seconds=number(env, "SABAQ_SMTP_INTERVAL_SECONDS", 5, zero=True),
+            smtp_retry_seconds=number(env, "SABAQ_SMTP_RETRY_SECONDS", 30),
             public_url=env.get("SABAQ_PUBLIC_URL", "").strip(),
-            **_smtp(env),
+            **smtp(env),
         )

@@ -16,9 +16,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from access.turn import turn_credentials
+from control.environment import ConfigError
 from tests.conftest import Academy, SignIn, free_port
 from web.core.app import create_app
-from web.core.settings import ConfigError, Settings
+from web.core.settings import Settings
 
 TURN_URLS = ("turn:turn.example.edu:3478?transport=udp", "turns:turn.example.edu:443?transport=tcp")
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from web.core.settings import ConfigError, Settings, watch_url
+from control.environment import ConfigError
+from web.core.settings import Settings, watch_url
 
 
 def test_settings_need_a_secret_and_tls_off_loopback(tmp_path: Path) -> None:
