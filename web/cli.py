@@ -33,6 +33,7 @@ from access.passwords import (
 from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
 from attendance.sqlite_ledger import SqliteLedger
+from control import backup, logs
 from control.database import connect
 from control.demo import seed, signin_links
 from control.environment import ConfigError
@@ -41,7 +42,7 @@ from scheduler.guarantee import Guarantee
 from scheduler.models import Group
 from scheduler.sqlite_store import SqliteTimetable
 
-from .core import keys, logs
+from .core import keys
 from .core.app import create_app, create_media_app
 from .core.i18n import load_catalogues
 from .core.settings import Settings
@@ -182,10 +183,7 @@ def _open_existing(data_dir: Path) -> sqlite3.Connection | None:
     if not path.exists():
         print(f"sabaq: there is no database at {path} (set SABAQ_DATA_DIR)", file=sys.stderr)
         return None
-    # Read-only: checking must not change what it checks (no migrations, no WAL checkpoint).
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
+    return backup.read_only(path)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -297,29 +295,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
     if not dest.parent.is_dir():
         print(f"sabaq: there is no folder {dest.parent}", file=sys.stderr)
         return 2
-    partial = dest.with_name(f".{dest.name}.partial")
-    src = sqlite3.connect(source, timeout=30)
     try:
-        out = sqlite3.connect(partial)
-        try:
-            src.backup(out, pages=1024)  # in steps: Sabaq's writers wait only for one step
-            checked = out.execute("PRAGMA integrity_check").fetchone()[0]
-            events = out.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0]
-        finally:
-            out.close()
-        if checked != "ok":
-            partial.unlink(missing_ok=True)
-            print(f"sabaq: the copy failed its integrity check: {checked}", file=sys.stderr)
-            return 1
-        partial.rename(dest)
-    except sqlite3.DatabaseError as exc:
-        partial.unlink(missing_ok=True)
-        print(f"sabaq: the database cannot be copied: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        src.close()
-    size = dest.stat().st_size
-    print(f"Backed up {source} to {dest}: {size} bytes, {events} ledger events, integrity ok.")
+        copied = backup.copy(source, dest)
+    except backup.CopyFailed as exc:
+        print(f"sabaq: {exc}", file=sys.stderr)
+        return exc.status
+    print(
+        f"Backed up {source} to {dest}: {copied.size} bytes, {copied.events} ledger events,"
+        " integrity ok."
+    )
     return 0
 
 

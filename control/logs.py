@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stderr."""
+"""Structured logs: one JSON object per line on stderr (every `sabaq` process configures them
+at its start)."""
 
 from __future__ import annotations
 
