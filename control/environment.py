@@ -1,6 +1,7 @@
 """The ``SABAQ_*`` environment read into values, each checked: a value that is wrong is a
 ``ConfigError`` whose message names the variable and what it should be
-(``web.core.settings.Settings.from_env`` reads them all into the process's settings)."""
+(``web.core.settings.Settings.from_env`` reads them all into the process's settings); and
+whether an address is this machine's (``is_loopback``, ``local_peer``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def local_peer(remote: str | None) -> bool:
+    """Whether a client at ``remote`` is on this machine (an IPv4 client of a dual-stack
+    socket included)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # a dual-stack socket's IPv4 client
+    return address.is_loopback
 
 
 def csv_values(value: str) -> tuple[str, ...]:

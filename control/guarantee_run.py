@@ -6,6 +6,7 @@ timetable's log say them too). Its rules are the settings' (``Settings.guarantee
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from scheduler.guarantee import (
 )
 from scheduler.models import Group, LiveClass
 from scheduler.planning import ClassSpec
+
+log = logging.getLogger("sabaq.web.app")  # the name the job's log lines always had
 
 
 def reason_words(_: Callable[[str], str], reason: str) -> str:
@@ -51,6 +54,19 @@ def reason_words(_: Callable[[str], str], reason: str) -> str:
         ),
     }
     return texts.get(code, reason).replace("{month}", month)
+
+
+def one_pass(job: Guarantee, clock: Callable[[], float]) -> PassReport:
+    """The background job's pass at ``clock``'s moment; what it did is logged."""
+    report = job.run(dt.datetime.fromtimestamp(clock(), dt.UTC))
+    if report.planned or report.alerts or report.missed:
+        log.info(
+            "guarantee: planned %s, alerts %s, missed %s",
+            report.planned,
+            report.alerts,
+            report.missed,
+        )
+    return report
 
 
 @dataclass(frozen=True, slots=True)

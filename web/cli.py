@@ -32,8 +32,7 @@ from access.passwords import (
 )
 from access.sqlite_store import SqliteAccounts
 from attendance.export import read_heads
-from attendance.sqlite_ledger import SqliteLedger
-from control import backup, logs
+from control import logs, offline
 from control.database import connect
 from control.demo import seed, signin_links
 from control.environment import ConfigError
@@ -183,7 +182,7 @@ def _open_existing(data_dir: Path) -> sqlite3.Connection | None:
     if not path.exists():
         print(f"sabaq: there is no database at {path} (set SABAQ_DATA_DIR)", file=sys.stderr)
         return None
-    return backup.read_only(path)
+    return offline.read_only(path)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -202,27 +201,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if db is None:
         return 2
     try:
-        ledger = SqliteLedger(db)
-        if heads:
-            problems = [p for h in heads if (p := ledger.check_head(h.class_id, h.count, h.hash))]
-            for problem in problems:
-                print(f"MISMATCH {problem}")
-            if problems:
-                return 1
-            print(f"The report agrees with the ledger: {len(heads)} chain head(s) verified.")
-            return 0
-        breaks = ledger.verify_all()
-        for b in breaks:
-            print(f"BROKEN class {b.class_id}: first broken link at event seq {b.seq}: {b.reason}")
-        if breaks:
-            return 1
-        print(f"All {len(ledger.class_ids())} class chain(s) verified; no link is broken.")
-        return 0
+        status, said = offline.verify(db, heads)
     except sqlite3.DatabaseError as exc:
         print(f"sabaq: the database cannot be read: {exc}", file=sys.stderr)
         return 2
     finally:
         db.close()
+    for line in said:
+        print(line)
+    return status
 
 
 def cmd_guarantee(args: argparse.Namespace) -> int:
@@ -296,8 +283,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"sabaq: there is no folder {dest.parent}", file=sys.stderr)
         return 2
     try:
-        copied = backup.copy(source, dest)
-    except backup.CopyFailed as exc:
+        copied = offline.copy(source, dest)
+    except offline.CopyFailed as exc:
         print(f"sabaq: {exc}", file=sys.stderr)
         return exc.status
     print(

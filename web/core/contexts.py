@@ -6,7 +6,6 @@ notices, the HR services' monthly mail)."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import logging
 import secrets
@@ -21,6 +20,7 @@ from control.commands import LocalMediaControl
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
+from control.guarantee_run import one_pass
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
@@ -265,16 +265,7 @@ async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
         yield  # switched off (SABAQ_GUARANTEE_INTERVAL_SECONDS=0)
         return
 
-    def run() -> None:
-        report = job.run(dt.datetime.fromtimestamp(settings.clock(), dt.UTC))
-        if report.planned or report.alerts or report.missed:
-            log.info(
-                "guarantee: planned %s, alerts %s, missed %s",
-                report.planned,
-                report.alerts,
-                report.missed,
-            )
-
+    run = functools.partial(one_pass, job, settings.clock)
     async with _hourly(app, "monthly-guarantee", run, settings.guarantee_interval_seconds):
         yield
 

@@ -12,7 +12,6 @@ that token as a Bearer token, and to nobody else."""
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Coroutine
 from typing import Any
 
@@ -21,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.process_collector import ProcessCollector
 
 from attendance.sqlite_dead_events import SqliteDeadEvents
+from control.environment import local_peer
 from control.metrics import (
     LOOP_LAG_EVERY,
     Process,
@@ -60,18 +60,6 @@ def _process(app: web.Application) -> Process:
         app[keys.WEBHOOKS] if db else None,
         app[keys.MAIL] if db else None,
     )
-
-
-def local_peer(remote: str | None) -> bool:
-    """Whether a client at ``remote`` is on this machine (an IPv4 client of a dual-stack
-    socket included)."""
-    try:
-        address = ipaddress.ip_address(remote or "")
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback  # a dual-stack socket's IPv4 client
-    return address.is_loopback
 
 
 def refusal(request: web.Request, token: str) -> web.Response | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.core.metrics import local_peer
+from control.environment import local_peer
 
 
 @pytest.mark.parametrize("remote", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
