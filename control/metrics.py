@@ -59,7 +59,7 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class Process:
+class ProcessState:
     """What this process has at a scrape: its media node and cluster agent (or None), and its
     database's dead-lettered events, webhook queue and mail outbox (None: no database)."""
 
@@ -74,7 +74,7 @@ class SabaqCollector(Collector):
     """Sabaq's own metrics, read from the process's state (``process()``) at scrape time."""
 
     def __init__(
-        self, process: Callable[[], Process], role: Role, node_id: str,
+        self, process: Callable[[], ProcessState], role: Role, node_id: str,
         clock: Callable[[], float], snapshot: Snapshot,
     ) -> None:  # fmt: skip
         self._process = process
@@ -111,7 +111,7 @@ class SabaqCollector(Collector):
                 process.mail.waiting(),
             )
 
-    def _events(self, process: Process) -> Iterator[Metric]:
+    def _events(self, process: ProcessState) -> Iterator[Metric]:
         """The events on their way to the ledger: held, set aside, and how long the oldest
         has waited."""
         snapshot, node, agent = self._snapshot, process.node, process.agent

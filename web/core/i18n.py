@@ -15,13 +15,10 @@ from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from control.words import N_ as N_  # one marker and one list of languages for pages and mail
+from scheduler.models import LANGUAGES as LANGUAGES
+
 LOCALE_DIR = Path(__file__).parents[1] / "locale"
-LANGUAGES = ("kk", "ru", "en")
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogues where it is defined; it is translated where shown."""
-    return message
 
 
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}

@@ -23,7 +23,7 @@ from attendance.sqlite_dead_events import SqliteDeadEvents
 from control.environment import local_peer
 from control.metrics import (
     LOOP_LAG_EVERY,
-    Process,
+    ProcessState,
     Role,
     SabaqCollector,
     Snapshot,
@@ -51,9 +51,9 @@ def install(app: web.Application, role: Role) -> Coroutine[Any, Any, None]:
     return measure_lag(collector.loop_lag, LOOP_LAG_EVERY)
 
 
-def _process(app: web.Application) -> Process:
+def _process(app: web.Application) -> ProcessState:
     db = keys.DB in app
-    return Process(
+    return ProcessState(
         app.get(keys.MEDIA_NODE),
         app.get(keys.AGENT),
         SqliteDeadEvents(app[keys.DB]) if db else None,
