@@ -38,8 +38,6 @@ log = logging.getLogger("sabaq.web.timetable")
 GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
 routes = web.RouteTableDef()
 
-MAX_TEXT = 200
-MAX_REASON = 500
 MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
 
 
