@@ -1,0 +1,91 @@
+"""The previews of the two imports from a spreadsheet (a group's members, teachers and staff):
+what a preview carries to its confirmation (sealed by the caller, ``access.sealed``), and the
+rows read back from it only if it is the same group's and person's and still fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from access.people import PersonRow
+
+from .roster import MAX_ROWS, RosterRow, make_row
+
+IMPORT_TTL = 3600.0  # seconds a preview may be confirmed in
+
+
+def roster_payload(group_id: int, user_id: int, at: float, rows: Sequence[RosterRow]) -> Any:
+    """What a group import's preview carries: the group, the person, when, the rows."""
+    return {
+        "g": group_id,
+        "u": user_id,
+        "t": at,
+        "rows": [[r.line, r.login, r.full_name, r.agency] for r in rows],
+    }
+
+
+def _fresh(payload: dict[Any, Any], user_id: int, now: float) -> list[Any] | None:
+    """The rows of a payload of ``user_id`` made within the hour before ``now``, if a list of
+    at most ``MAX_ROWS``."""
+    at, rows = payload.get("t"), payload.get("rows")
+    if payload.get("u") != user_id:
+        return None
+    if not isinstance(at, int | float) or not -60 < now - at < IMPORT_TTL:
+        return None
+    if not isinstance(rows, list) or len(rows) > MAX_ROWS:
+        return None
+    return rows
+
+
+def _cells(item: Any, n: int) -> bool:
+    """A row as sealed: its line number, then ``n - 1`` texts."""
+    return (
+        isinstance(item, list)
+        and len(item) == n
+        and isinstance(item[0], int)
+        and all(isinstance(x, str) for x in item[1:])
+    )
+
+
+def roster_rows_of(payload: Any, group_id: int, user_id: int, now: float) -> list[RosterRow] | None:
+    """The rows of a confirmed preview, if it is this group's and this person's and fresh."""
+    if not isinstance(payload, dict) or payload.get("g") != group_id:
+        return None
+    rows = _fresh(payload, user_id, now)
+    if rows is None:
+        return None
+    out = []
+    for item in rows:
+        if not _cells(item, 4):
+            return None
+        out.append(make_row(item[0], item[1], item[2], item[3]))
+    return out
+
+
+def people_payload(user_id: int, at: float, rows: Sequence[PersonRow]) -> Any:
+    """What a people import's preview carries: the person, when, the rows."""
+    return {
+        "u": user_id,
+        "t": at,
+        "rows": [[r.line, r.login, r.full_name, r.role, r.department, r.email] for r in rows],
+    }
+
+
+def people_rows_of(payload: Any, user_id: int, now: float) -> list[PersonRow] | None:
+    """The rows of a preview, if it is this person's and fresh."""
+    if not isinstance(payload, dict):
+        return None
+    rows = _fresh(payload, user_id, now)
+    if rows is None:
+        return None
+    out = []
+    for item in rows:
+        if not _cells(item, 6):
+            return None
+        r = make_row(item[0], item[1], item[2])
+        out.append(
+            PersonRow(
+                r.line, r.login, r.full_name, item[3].strip(), item[4].strip(), item[5].strip()
+            )
+        )
+    return out
