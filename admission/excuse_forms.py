@@ -12,9 +12,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from scheduler.errors import ClassTooLong, EndsBeforeStart
 from scheduler.models import LONGEST_CLASS, ClassKind, Group, LiveClass, check_day
+from scheduler.recurrence import Occurrence, local_span
+from scheduler.timing import check_to_come
 
-from .models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason, ExcuseRequest
+from .models import MAX_COMMENT, MAX_DETAILS, MAX_DOCUMENT, ExcuseReason, ExcuseRequest
 
 MAX_TITLE = 200  # characters of a make-up class's title
 LONGEST_REQUEST = timedelta(days=365)  # from the first day to the last
@@ -29,6 +32,8 @@ class FormProblem(enum.StrEnum):
     TITLE = "title"  # a make-up class's title missing or too long
     KIND_OR_TEACHER = "kind_or_teacher"  # no kind of class, or not one of the group's teachers
     WHEN = "when"  # the day or the times cannot be read
+    DECISION = "decision"  # neither to approve nor to reject
+    COMMENT = "comment"  # a decision's comment too long
 
 
 class FormRefused(ValueError):
@@ -126,6 +131,31 @@ def makeup_when(values: Mapping[str, str]) -> tuple[date, time, time]:
         )
     except ValueError:
         raise FormRefused(FormProblem.WHEN) from None
+
+
+def makeup_span(values: Mapping[str, str], zone: str, now: datetime) -> Occurrence:
+    """When the make-up class is, from the form's local day and times in ``zone``, to come
+    after ``now``: ``FormRefused``, or the class's own refusals (``ClassTooLong``,
+    ``EndsBeforeStart``, ``PlannedInPast``)."""
+    day, start, end = makeup_when(values)
+    try:
+        span = local_span(day, start, end, zone)
+    except (ClassTooLong, EndsBeforeStart):
+        raise
+    except ValueError:
+        raise FormRefused(FormProblem.WHEN) from None
+    check_to_come(span.starts_at, now)
+    return span
+
+
+def decision_of(values: Mapping[str, str]) -> bool:
+    """Whether the director's form approves the request (``FormRefused`` if it neither approves
+    nor rejects, or its comment is too long; whether a rejection says why is the service's)."""
+    if values["decision"] not in ("approve", "reject"):
+        raise FormRefused(FormProblem.DECISION)
+    if len(values["comment"]) > MAX_COMMENT:
+        raise FormRefused(FormProblem.COMMENT)
+    return values["decision"] == "approve"
 
 
 class GroupClasses(Protocol):

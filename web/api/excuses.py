@@ -18,7 +18,8 @@ from admission.models import ExcuseRequest
 
 from ..core import clock, keys
 from ..core.http import PageError, api_caller, gettext_of, idempotent
-from ..pages.excuses import FILE_FIELDS, FILERS, form_message, request_for
+from ..pages.excuse_words import form_message
+from ..pages.excuses import FILE_FIELDS, FILERS, request_for
 from . import models as api_models
 from .calls import json_body
 from .openapi import operation

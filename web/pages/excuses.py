@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +21,6 @@ from admission.document_files import forget, keep, uploads_of
 from admission.documents import (
     DocumentProblem,
     DocumentRefused,
-    Limits,
 )
 from admission.errors import (
     AlreadyDecided,
@@ -32,21 +30,20 @@ from admission.errors import (
     RequestNotFound,
 )
 from admission.excuse_forms import (
-    MAX_TITLE,
     FormProblem,
     FormRefused,
     affected,
+    decision_of,
     excuse_fields,
     learner_choice,
     makeup_fields,
-    makeup_when,
+    makeup_span,
 )
 from admission.models import (
     MAX_COMMENT,
     MAX_DETAILS,
     MAX_DOCUMENT,
     ExcuseAction,
-    ExcuseReason,
     ExcuseRequest,
     ExcuseStatus,
 )
@@ -54,8 +51,6 @@ from admission.sqlite_excuses import ExcuseQuery
 from admission.status import current
 from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
-from scheduler.recurrence import local_span
-from scheduler.timing import check_to_come
 
 from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
@@ -63,6 +58,14 @@ from ..core.http import PageError, gettext_of, redirect, render, require_role, r
 from ..core.labels import class_status_labels, conflict_message, kind_labels, not_admitted_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .admission import named_discipline
+from .excuse_words import (
+    action_labels,
+    document_message,
+    form_message,
+    megabytes,
+    reason_labels,
+    status_labels,
+)
 from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
 
 log = logging.getLogger("sabaq.web.excuses")
@@ -74,32 +77,6 @@ SELF_FILERS = FILERS | {Role.STUDENT}
 DOCUMENTS = "documents"  # the form's file field (several files)
 FILE_FIELDS = ("learner", "reason", "first_day", "last_day", "document", "details")
 MAKEUP_FIELDS = ("title", "discipline", "kind", "teacher_id", "day", "start", "end", "on_day_off")
-
-
-def reason_labels(_: Callable[[str], str]) -> dict[ExcuseReason, str]:
-    return {
-        ExcuseReason.ILLNESS: _("Illness"),
-        ExcuseReason.BEREAVEMENT: _("Death of a close relative"),
-        ExcuseReason.SERVICE_DUTY: _("Service duty"),
-        ExcuseReason.OTHER: _("Another valid reason"),
-    }
-
-
-def status_labels(_: Callable[[str], str]) -> dict[ExcuseStatus, str]:
-    return {
-        ExcuseStatus.PENDING: _("Awaiting the director's decision"),
-        ExcuseStatus.APPROVED: _("Approved"),
-        ExcuseStatus.REJECTED: _("Rejected"),
-    }
-
-
-def action_labels(_: Callable[[str], str]) -> dict[ExcuseAction, str]:
-    return {
-        ExcuseAction.FILED: _("Filed"),
-        ExcuseAction.APPROVED: _("Approved"),
-        ExcuseAction.REJECTED: _("Rejected"),
-        ExcuseAction.MAKEUP_PLANNED: _("Make-up class planned"),
-    }
 
 
 # -- who sees what --------------------------------------------------------------------------------
@@ -219,20 +196,11 @@ def _file_form(
             "max_document": MAX_DOCUMENT,
             "max_details": MAX_DETAILS,
             "max_files": limits.files,
-            "max_file_mb": _mb(limits.file_bytes),
-            "max_total_mb": _mb(limits.total_bytes),
+            "max_file_mb": megabytes(limits.file_bytes),
+            "max_total_mb": megabytes(limits.total_bytes),
         },
         status,
     )
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):g}"
-
-
-def _require_filer(request: web.Request) -> User:
-    _ = gettext_of(request)
-    return require_role(request, FILERS, _("Excuse requests are filed by staff."))
 
 
 def _require_self_filer(request: web.Request) -> User:
@@ -246,67 +214,6 @@ def _require_self_filer(request: web.Request) -> User:
 async def excuse_form(request: web.Request) -> web.Response:
     user = _require_self_filer(request)
     return _file_form(request, user, dict.fromkeys(FILE_FIELDS, ""))
-
-
-def form_message(_: Callable[[str], str], problem: FormProblem, *, learner: bool = False) -> str:
-    """What is wrong with an excuse form, in the reader's language (``learner``: a learner
-    filing for themselves)."""
-    match problem:
-        case FormProblem.REASON:
-            return _("Choose the reason.")
-        case FormProblem.DAYS:
-            return _("Give the first and the last day.")
-        case FormProblem.DAYS_ORDER:
-            return _("The last day comes after the first, within a year.")
-        case FormProblem.DOCUMENT:
-            return (
-                _(
-                    "Name the supporting document (at most {n} characters);"
-                    " the details take at most {m} characters."
-                )
-                .replace("{n}", str(MAX_DOCUMENT))
-                .replace("{m}", str(MAX_DETAILS))
-            )
-        case FormProblem.LEARNER:
-            return _("Choose your group.") if learner else _("Choose the student.")
-        case FormProblem.TITLE:
-            return _("Give the class a title (at most {n} characters).").replace(
-                "{n}", str(MAX_TITLE)
-            )
-        case FormProblem.KIND_OR_TEACHER:
-            return _("Choose the kind of class and the teacher.")
-        case FormProblem.WHEN:
-            return _("Give the day and the start and end times.")
-
-
-def document_message(_: Callable[[str], str], exc: DocumentRefused, limits: Limits) -> str:
-    """Why the documents are refused, naming the file, in the reader's language."""
-    match exc.problem:
-        case DocumentProblem.NONE:
-            text = _("Attach the supporting documents (PDF, JPEG or PNG).")
-        case DocumentProblem.TOO_MANY:
-            text = _("Attach at most {n} files.")
-        case DocumentProblem.TOO_LARGE:
-            text = _("The file {name} is larger than {mb} MB.")
-        case DocumentProblem.TOTAL_TOO_LARGE:
-            text = _("The files take more than {mb} MB in all.")
-        case DocumentProblem.EMPTY:
-            text = _("The file {name} is empty.")
-        case DocumentProblem.WRONG_TYPE:
-            text = _(
-                "The file {name} is not a PDF, JPEG or PNG document (by its content, or its"
-                " name says another type)."
-            )
-        case DocumentProblem.BAD_NAME:
-            text = _("The name of the file {name} cannot be read: rename it and attach it again.")
-    mb = _mb(
-        limits.total_bytes if exc.problem is DocumentProblem.TOTAL_TOO_LARGE else limits.file_bytes
-    )
-    return (
-        text.replace("{n}", str(limits.files))
-        .replace("{mb}", mb)
-        .replace("{name}", f"«{exc.name}»")
-    )
 
 
 def documents_store(request: web.Request) -> DiskDocuments:
@@ -504,17 +411,16 @@ async def excuse_decide(request: web.Request) -> web.StreamResponse:
     r, user = request_for(request)
     form = await request.post()
     decision, comment = str(form.get("decision", "")), str(form.get("comment", ""))
-    if decision not in ("approve", "reject"):
-        return _detail(request, _("Choose to approve or to reject."), 400, comment=comment)
-    if len(comment) > MAX_COMMENT:
-        message = _("A comment takes at most {n} characters.").replace("{n}", str(MAX_COMMENT))
-        return _detail(request, message, 400, comment=comment)
+    try:
+        approve = decision_of({"decision": decision, "comment": comment})
+    except FormRefused as exc:
+        return _detail(request, form_message(_, exc.problem), 400, comment=comment)
     try:
         service.decide(
             request.app[keys.EXCUSES],
             request.app[keys.TIMETABLE],
             r.id,
-            approve=decision == "approve",
+            approve=approve,
             by=user,
             comment=comment,
             at=clock.now(request),
@@ -551,18 +457,11 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
     except DisciplineNotNamed as exc:
         return _detail(request, message_of(_, exc), status_of(exc), **values)
     try:
-        day, start, end = makeup_when(values)
+        span = makeup_span(values, zone, clock.utc_now(request))
     except FormRefused as exc:
         return _detail(request, form_message(_, exc.problem), 400, **values)
-    try:
-        span = local_span(day, start, end, zone)
     except (ClassTooLong, EndsBeforeStart) as exc:
         return _detail(request, message_of(_, exc), status_of(exc), **values)
-    except ValueError:
-        return _detail(request, form_message(_, FormProblem.WHEN), 400, **values)
-    starts, ends = span.starts_at, span.ends_at
-    try:
-        check_to_come(starts, clock.utc_now(request))
     except PlannedInPast:  # the rule of every class, said of a make-up class
         return _detail(request, _("A make-up class is planned for a time to come."), 400, **values)
     try:
@@ -574,8 +473,8 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             kind=m.kind,
             discipline=discipline,
             teacher_id=m.teacher_id,
-            starts_at=starts,
-            ends_at=ends,
+            starts_at=span.starts_at,
+            ends_at=span.ends_at,
             by=user,
             at=clock.now(request),
             on_day_off=confirmed(values),

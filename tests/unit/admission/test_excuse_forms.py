@@ -3,19 +3,22 @@ form; each refusal a code."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from admission.excuse_forms import (
     FormProblem,
     FormRefused,
+    decision_of,
     excuse_fields,
     learner_choice,
     makeup_fields,
+    makeup_span,
     makeup_when,
 )
-from admission.models import MAX_DOCUMENT, ExcuseReason
+from admission.models import MAX_COMMENT, MAX_DOCUMENT, ExcuseReason
+from scheduler.errors import EndsBeforeStart, PlannedInPast
 from scheduler.models import ClassKind
 
 FORM = {
@@ -83,3 +86,31 @@ def test_a_make_up_class_s_form() -> None:
     assert makeup_when(when) == (date(2026, 3, 2), time(10), time(11, 30))
     with pytest.raises(FormRefused):
         makeup_when(when | {"end": "25:00"})
+
+
+def test_a_make_up_class_is_for_a_time_to_come() -> None:
+    when = {"day": "2026-03-02", "start": "10:00", "end": "11:30"}
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    span = makeup_span(when, "UTC", now)
+    assert (span.starts_at, span.ends_at) == (
+        datetime(2026, 3, 2, 10, tzinfo=UTC),
+        datetime(2026, 3, 2, 11, 30, tzinfo=UTC),
+    )
+    with pytest.raises(PlannedInPast):
+        makeup_span(when, "UTC", datetime(2026, 3, 3, tzinfo=UTC))
+    with pytest.raises(EndsBeforeStart):
+        makeup_span(when | {"end": "09:00"}, "UTC", now)
+    with pytest.raises(FormRefused):
+        makeup_span(when | {"day": "0001-01-01"}, "UTC", now)
+
+
+def test_a_decision_approves_or_rejects() -> None:
+    assert decision_of({"decision": "approve", "comment": ""}) is True
+    assert decision_of({"decision": "reject", "comment": "No document"}) is False
+    for values, problem in (
+        ({"decision": "maybe", "comment": ""}, FormProblem.DECISION),
+        ({"decision": "reject", "comment": "x" * (MAX_COMMENT + 1)}, FormProblem.COMMENT),
+    ):
+        with pytest.raises(FormRefused) as caught:
+            decision_of(values)
+        assert caught.value.problem is problem
