@@ -48,7 +48,7 @@ from admission.models import (
     ExcuseStatus,
 )
 from admission.sqlite_excuses import ExcuseQuery
-from admission.status import current
+from admission.status import class_discipline, current
 from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
 
@@ -57,7 +57,6 @@ from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
 from ..core.labels import class_status_labels, conflict_message, kind_labels, not_admitted_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
-from .admission import named_discipline
 from .excuse_words import (
     action_labels,
     document_message,
@@ -453,7 +452,7 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
         return _detail(request, form_message(_, exc.problem), 400, **values)
     group = request.app[keys.TIMETABLE].group(r.group_id)
     try:
-        discipline = named_discipline(request, group, m.kind, m.discipline)
+        discipline = class_discipline(request.app[keys.TIMETABLE], group, m.kind, m.discipline)
     except DisciplineNotNamed as exc:
         return _detail(request, message_of(_, exc), status_of(exc), **values)
     try:

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from admission.errors import DisciplineNotNamed
+from admission.status import class_discipline
+from admission.visibility import proposals_seen
 from scheduler.errors import (
     ClassConflict,
     GroupInactive,
@@ -51,12 +53,10 @@ from ..core.labels import (
     format_labels,
     kind_labels,
 )
-from .admission import named_discipline
 from .classes import EDITORS
 from .timetable import (
     action_labels,
     actor,
-    proposals_seen,
     require_editor,
 )
 
@@ -151,7 +151,7 @@ def plan_from(
     if b.teacher_id not in tt.teachers(b.group_id):
         raise PlanError(_("The teacher does not teach this group."))
     try:
-        discipline = named_discipline(request, group, b.kind, b.discipline)
+        discipline = class_discipline(request.app[keys.TIMETABLE], group, b.kind, b.discipline)
     except DisciplineNotNamed as exc:
         raise PlanError.of(request, exc) from None
     try:
