@@ -13,14 +13,19 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from access.events import EventKind
-from access.ids import uuid7
-from access.models import ClassRole, Role, User
+from access.models import Role, User
 from attendance import tables
 from attendance.breakout import breakouts
 from attendance.export import ChainHead, Table
+from attendance.mark_forms import (
+    MAX_REASON,
+    MarkProblem,
+    MarkRefused,
+    correction_event,
+    correction_of,
+)
 from attendance.marks import LearnerMark, Mark, MarkRules
-from attendance.models import IncomingEvent, counts
+from attendance.models import counts
 from attendance.questions import answer_text, answers_of, option_label, questions
 from attendance.register import class_register
 from scheduler.models import LiveClass
@@ -100,9 +105,6 @@ OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
 
 
 HEADS_TITLE = N_("Attendance ledger chain heads (check with: sabaq verify --report FILE)")
-
-
-MAX_REASON = 500
 
 
 def attendance_class(request: web.Request) -> tuple[LiveClass, User]:
@@ -267,42 +269,26 @@ async def attendance_override(request: web.Request) -> web.StreamResponse:
     if staff.role not in OVERRIDERS:
         raise PageError(403, _("Only staff correct attendance marks."), "forbidden")
     form = await request.post()
-    reason = str(form.get("reason", "")).strip()
     try:
-        learner = int(str(form.get("user_id", "")))
-        mark = Mark(str(form.get("mark", "")))
-    except ValueError:
-        raise PageError(400, _("Choose a student and a mark."), "bad_request") from None
-    if learner not in request.app[keys.TIMETABLE].learners(c):
-        raise PageError(400, _("This student is not in the class's groups."), "bad_request")
-    if not reason or len(reason) > MAX_REASON:
-        raise PageError(
-            400,
-            _("Give the reason for the correction (at most {n} characters).").replace(
-                "{n}", str(MAX_REASON)
-            ),
-            "bad_request",
+        fix = correction_of(
+            str(form.get("user_id", "")),
+            str(form.get("mark", "")),
+            str(form.get("reason", "")),
+            request.app[keys.TIMETABLE].learners(c),
         )
-    request.app[keys.LEDGER].append(
-        IncomingEvent(
-            id=str(uuid7()),
-            kind=EventKind.MARK_OVERRIDDEN,
-            class_id=c.id,
-            node="control",
-            node_seq=0,
-            origin_time=clock.now(request),
-            user_id=learner,
-            role=ClassRole.LEARNER.value,
-            data={
-                "mark": mark.value,
-                "reason": reason,
-                "by_user_id": staff.id,
-                "by_name": staff.full_name,
-            },
-        )
-    )
+    except MarkRefused as exc:
+        messages = {
+            MarkProblem.CHOICE: _("Choose a student and a mark."),
+            MarkProblem.NOT_IN_CLASS: _("This student is not in the class's groups."),
+            MarkProblem.REASON: _(
+                "Give the reason for the correction (at most {n} characters)."
+            ).replace("{n}", str(MAX_REASON)),
+        }
+        raise PageError(400, messages[exc.problem], "bad_request") from None
+    at = clock.now(request)
+    request.app[keys.LEDGER].append(correction_event(c.id, fix, staff.id, staff.full_name, at))
     request.app[keys.CHANGES].notify(c.id)  # live registers show the correction at once
-    log.info("class %s: staff %s set the mark of %s to %s", c.id, staff.id, learner, mark)
+    log.info("class %s: staff %s set the mark of %s to %s", c.id, staff.id, fix.user_id, fix.mark)
     return redirect(f"/classes/{c.id}/attendance")
 
 

@@ -18,6 +18,7 @@ from access.errors import UserNotFound
 from access.models import Role, User
 from attendance import tables
 from attendance.export import Cell, ChainHead, Table
+from attendance.mark_forms import MarkRefused, thresholds_of
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.register import Register, register
 from attendance.reports import ClassSlot, Totals, by_learner, marks_by_class
@@ -384,25 +385,21 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     staff = require_role(request, RULE_EDITORS, _("Only staff set the attendance thresholds."))
     form = await request.post()
+    store = request.app[keys.MARK_RULES]
     try:
-        late = float(str(form.get("late_after_minutes", "")))
-        percent = float(str(form.get("present_percent", "")))
-        if not (0 <= late <= 240 and 1 <= percent <= 100):
-            raise ValueError
-    except ValueError:
+        rules = thresholds_of(
+            str(form.get("late_after_minutes", "")),
+            str(form.get("present_percent", "")),
+            store.current(),
+        )
+    except MarkRefused:
         raise PageError(
             400,
             _("Late after: 0 to 240 minutes. Present: 1 to 100 percent of the class."),
             "bad_request",
         ) from None
-    store = request.app[keys.MARK_RULES]
-    current = store.current()
     store.set(
-        MarkRules(
-            late_after_seconds=late * 60,
-            present_share=percent / 100,
-            grace_seconds=current.grace_seconds,
-        ),
+        rules,
         staff.id,
         staff.full_name,
         clock.now(request),
