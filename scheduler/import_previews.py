@@ -4,14 +4,15 @@ rows read back from it only if it is the same group's and person's and still fre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from access.people import PersonRow
 
 from .roster import MAX_ROWS, RosterRow, make_row
 
 IMPORT_TTL = 3600.0  # seconds a preview may be confirmed in
+T = TypeVar("T")
 
 
 def roster_payload(group_id: int, user_id: int, at: float, rows: Sequence[RosterRow]) -> Any:
@@ -24,42 +25,36 @@ def roster_payload(group_id: int, user_id: int, at: float, rows: Sequence[Roster
     }
 
 
-def _fresh(payload: dict[Any, Any], user_id: int, now: float) -> list[Any] | None:
-    """The rows of a payload of ``user_id`` made within the hour before ``now``, if a list of
-    at most ``MAX_ROWS``."""
-    at, rows = payload.get("t"), payload.get("rows")
-    if payload.get("u") != user_id:
+def _rows_of(
+    payload: Any, user_id: int, now: float, cells: int, make: Callable[[list[Any]], T]
+) -> list[T] | None:
+    """The rows of a payload of ``user_id`` made within the hour before ``now``, each a line
+    number and ``cells - 1`` texts, made into rows; None if any of it is not so."""
+    if not isinstance(payload, dict) or payload.get("u") != user_id:
         return None
+    at, rows = payload.get("t"), payload.get("rows")
     if not isinstance(at, int | float) or not -60 < now - at < IMPORT_TTL:
         return None
     if not isinstance(rows, list) or len(rows) > MAX_ROWS:
         return None
-    return rows
-
-
-def _cells(item: Any, n: int) -> bool:
-    """A row as sealed: its line number, then ``n - 1`` texts."""
-    return (
-        isinstance(item, list)
-        and len(item) == n
-        and isinstance(item[0], int)
-        and all(isinstance(x, str) for x in item[1:])
-    )
+    out = []
+    for item in rows:
+        if not (
+            isinstance(item, list)
+            and len(item) == cells
+            and isinstance(item[0], int)
+            and all(isinstance(x, str) for x in item[1:])
+        ):
+            return None
+        out.append(make(item))
+    return out
 
 
 def roster_rows_of(payload: Any, group_id: int, user_id: int, now: float) -> list[RosterRow] | None:
     """The rows of a confirmed preview, if it is this group's and this person's and fresh."""
     if not isinstance(payload, dict) or payload.get("g") != group_id:
         return None
-    rows = _fresh(payload, user_id, now)
-    if rows is None:
-        return None
-    out = []
-    for item in rows:
-        if not _cells(item, 4):
-            return None
-        out.append(make_row(item[0], item[1], item[2], item[3]))
-    return out
+    return _rows_of(payload, user_id, now, 4, lambda i: make_row(i[0], i[1], i[2], i[3]))
 
 
 def people_payload(user_id: int, at: float, rows: Sequence[PersonRow]) -> Any:
@@ -73,19 +68,11 @@ def people_payload(user_id: int, at: float, rows: Sequence[PersonRow]) -> Any:
 
 def people_rows_of(payload: Any, user_id: int, now: float) -> list[PersonRow] | None:
     """The rows of a preview, if it is this person's and fresh."""
-    if not isinstance(payload, dict):
-        return None
-    rows = _fresh(payload, user_id, now)
-    if rows is None:
-        return None
-    out = []
-    for item in rows:
-        if not _cells(item, 6):
-            return None
+
+    def person(item: list[Any]) -> PersonRow:
         r = make_row(item[0], item[1], item[2])
-        out.append(
-            PersonRow(
-                r.line, r.login, r.full_name, item[3].strip(), item[4].strip(), item[5].strip()
-            )
+        return PersonRow(
+            r.line, r.login, r.full_name, item[3].strip(), item[4].strip(), item[5].strip()
         )
-    return out
+
+    return _rows_of(payload, user_id, now, 6, person)
