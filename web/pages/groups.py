@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from access.models import Role, User
-from attendance.introduction import Step
+from attendance.introduction import Step, first_class, urgent
 from scheduler.group_forms import (
     GROUP_LANGUAGES,
     MAX_GROUP_NAME,
@@ -34,7 +33,6 @@ from scheduler.models import (
     MAX_CREDITS,
     MAX_DISCIPLINE_NAME,
     MIN_CREDITS,
-    ClassStatus,
     Group,
     ProgrammeKind,
 )
@@ -63,7 +61,6 @@ routes = web.RouteTableDef()
 MANAGERS = frozenset({Role.STAFF, Role.ADMIN})
 # The group's first class this close (or past) with learners who have not taken the
 # introduction (clause 5): the list is highlighted.
-INTRODUCTION_WARNING = timedelta(days=7)
 GROUP_FIELDS = (
     "name", "department_id", "programme_id", "language", "timezone", "starts_on", "ends_on",
 )  # fmt: skip
@@ -307,14 +304,7 @@ def introduction_of(request: web.Request, group: Group) -> dict[str, Any]:
         key=lambda u: (u.full_name.casefold(), u.id),
     )
     taken = request.app[keys.INTRODUCTION].of_many(u.id for u in members)
-    first = next(
-        (
-            c
-            for c in tt.classes_of_group(group.id)
-            if c.status is not ClassStatus.CANCELLED and not c.individual
-        ),
-        None,
-    )
+    first = first_class(tt.classes_of_group(group.id))
     labels = {Step.CHECK: _("Device check"), Step.TOUR: _("Tour of the class page")}
     not_taken = [
         (u, ", ".join(labels[s] for s in taken[u.id].missing))
@@ -323,9 +313,7 @@ def introduction_of(request: web.Request, group: Group) -> dict[str, Any]:
     ]
     return {
         "first_class": first,
-        "urgent": bool(not_taken)
-        and first is not None
-        and first.starts_at - clock.utc_now(request) <= INTRODUCTION_WARNING,
+        "urgent": urgent(bool(not_taken), first, clock.utc_now(request)),
         "not_taken": not_taken,
         "members": len(members),
     }
