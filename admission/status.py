@@ -18,8 +18,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from scheduler.models import ClassKind, LiveClass, ProgrammeKind
+from scheduler.models import ClassKind, Discipline, Group, LiveClass, ProgrammeKind
 
 from .errors import DisciplineNotNamed
 
@@ -53,6 +54,44 @@ class StatusKey:
 
     programme_id: int
     discipline_id: int | None = None
+
+
+def key_text(key: StatusKey) -> str:
+    """A status key as a form's value: "programme:discipline" (no discipline: a whole course)."""
+    return f"{key.programme_id}:{key.discipline_id if key.discipline_id is not None else ''}"
+
+
+def parse_key(value: str) -> StatusKey | None:
+    """The status key a form's value names, or None if it names none."""
+    programme, sep, discipline = value.partition(":")
+    if not sep or not programme.isdigit() or len(programme) > 18:
+        return None
+    if discipline and (not discipline.isdigit() or len(discipline) > 18):
+        return None
+    return StatusKey(int(programme), int(discipline) if discipline else None)
+
+
+class ProgrammeDisciplines(Protocol):
+    """Where ``class_discipline`` finds a programme's disciplines (``SqliteTimetable`` is one)."""
+
+    def discipline_named(self, programme_id: int, name: str) -> Discipline | None: ...
+
+    def disciplines(self, programme_id: int) -> list[Discipline]: ...
+
+
+def class_discipline(
+    timetable: ProgrammeDisciplines, group: Group, kind: ClassKind, text: str
+) -> str:
+    """The discipline a class of the group names, spelt as its programme spells it (the rule is
+    ``discipline_named``, which raises ``DisciplineNotNamed``; this finds its facts, the
+    discipline so named and the others). A group without a programme names any."""
+    if group.programme_id is None:
+        return text
+    found = timetable.discipline_named(group.programme_id, text) if text.strip() else None
+    if found is not None:
+        return discipline_named(kind, text, found.name, ())
+    names = [d.name for d in timetable.disciplines(group.programme_id)]
+    return discipline_named(kind, text, None, names)
 
 
 @dataclass(frozen=True, slots=True)

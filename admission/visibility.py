@@ -11,9 +11,12 @@ The rule is pure: it is given who asks (``Viewer``) and the facts of what is ask
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from access.models import Role
+from access.models import Role, User
+from scheduler.models import ClassStatus, LiveClass
 
 ACADEMY = frozenset({Role.STAFF, Role.ADMIN})  # they see the whole academy
 INSTITUTE = frozenset({Role.DIRECTOR, Role.HEAD_OF_DEPARTMENT})  # their institute
@@ -143,3 +146,29 @@ def may_see_teachers_feed(v: Viewer, p: PersonFacts) -> bool:
     if v.user_id == p.id or v.role in ACADEMY:
         return True
     return v.role in INSTITUTE and bool(p.institute_ids) and p.institute_ids <= v.institutes
+
+
+class GroupTeachers(Protocol):
+    """Who teaches a group (``SqliteTimetable`` is one)."""
+
+    def teachers(self, group_id: int) -> list[int]: ...
+
+
+def proposals_seen(timetable: GroupTeachers, user: User, classes: Sequence[LiveClass]) -> set[int]:
+    """The classes among ``classes`` the guarantee proposed that ``user`` sees as proposals and
+    may confirm: staff, and the class's teacher or a teacher of one of its groups (learners see
+    a proposal as any planned class)."""
+    proposed = [c for c in classes if c.proposed and c.status is ClassStatus.PLANNED]
+    if not proposed or user.role not in ACADEMY | {Role.TEACHER}:
+        return set()
+    if user.role in ACADEMY:
+        return {c.id for c in proposed}
+    teaches: dict[int, bool] = {}
+    out = set()
+    for c in proposed:
+        for g in c.group_ids:
+            if g not in teaches:
+                teaches[g] = user.id in timetable.teachers(g)
+        if c.teacher_id == user.id or any(teaches[g] for g in c.group_ids):
+            out.add(c.id)
+    return out

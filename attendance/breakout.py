@@ -5,10 +5,11 @@ the moves beside presence. A move is not a departure: presence is the joins' and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from access.events import EventKind
+from scheduler.models import LiveClass
 
 from .models import LedgerEvent
 
@@ -87,3 +88,15 @@ def saved_split(events: Iterable[LedgerEvent]) -> list[list[int]] | None:
                 if isinstance(g, list)
             ]
     return found
+
+
+def latest_saved_split(
+    classes: Iterable[LiveClass], events_of: Callable[[int], Iterable[LedgerEvent]], latest: int
+) -> list[list[int]] | None:
+    """The split a teacher last saved in the ``latest`` of ``classes`` (by start), or None."""
+    ordered = sorted(classes, key=lambda k: (k.starts_at, k.id), reverse=True)
+    for k in ordered[:latest]:
+        split = saved_split(events_of(k.id))
+        if split is not None:
+            return split
+    return None

@@ -6,8 +6,13 @@ to staff and the group's teachers."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduler.models import ClassStatus, LiveClass
+
+WARNING = timedelta(days=7)  # how long before the first class those who lack it are urgent
 
 
 class Step(enum.StrEnum):
@@ -38,3 +43,17 @@ def step_of(raw: object) -> Step | None:
         return Step(raw)
     except ValueError:
         return None
+
+
+def first_class(classes: Iterable[LiveClass]) -> LiveClass | None:
+    """The first of a group's ``classes`` (in time order) the introduction is due before: not
+    cancelled, not a make-up class."""
+    return next(
+        (c for c in classes if c.status is not ClassStatus.CANCELLED and not c.individual), None
+    )
+
+
+def urgent(anyone_lacks: bool, first: LiveClass | None, now: datetime) -> bool:
+    """Whether those who lack the introduction are urgent: the first class is within a week
+    (or past)."""
+    return anyone_lacks and first is not None and first.starts_at - now <= WARNING

@@ -16,6 +16,7 @@ from access.audit import AuditRecord
 from ..core import keys, policy
 from ..core.http import PageError, api_caller, gettext_of
 from ..pages.audit import read_filters
+from . import admin_models
 from . import models as api_models
 from .openapi import operation, query
 
@@ -40,10 +41,10 @@ def record_json(r: AuditRecord) -> dict[str, Any]:
 @operation(
     "audit",
     "Administrative changes, newest first (scope: audit; staff and administrators)",
-    answers={200: ("A page of the audit trail", api_models.AuditPage)},
+    answers={200: ("A page of the audit trail", admin_models.AuditPage)},
     errors=(400, 401, 403),
     query=(
-        query("who", api_models.AuditWho),
+        query("who", admin_models.AuditWho),
         query("kind", api_models.ObjectKindValue),
         query("action", api_models.ActionValue),
         query("from", api_models.Date),

@@ -13,11 +13,13 @@ from access.api_keys import Scope
 from access.errors import UserNotFound
 from admission import service
 from admission.errors import RequestNotFound
+from admission.excuse_forms import FormRefused, excuse_fields
 from admission.models import ExcuseRequest
 
 from ..core import clock, keys
 from ..core.http import PageError, api_caller, gettext_of, idempotent
-from ..pages.excuses import FILE_FIELDS, FILERS, Refused, fields, request_for
+from ..pages.excuse_words import form_message
+from ..pages.excuses import FILE_FIELDS, FILERS, request_for
 from . import models as api_models
 from .calls import json_body
 from .openapi import operation
@@ -80,16 +82,15 @@ async def excuse_file_json(request: web.Request) -> web.Response:
             raise PageError(403, _("Requests are filed by staff."), "not_staff")
         request.app[keys.TIMETABLE].group(body["group_id"])  # 404 if there is none
         try:
-            reason, first, last, document, details = fields(
-                request, {k: str(body.get(k, "")) for k in FILE_FIELDS if k != "learner"}
-            )
-        except Refused as exc:
-            raise PageError(400, str(exc), "bad_body") from None
+            filed = excuse_fields({k: str(body.get(k, "")) for k in FILE_FIELDS if k != "learner"})
+        except FormRefused as exc:
+            raise PageError(400, form_message(_, exc.problem), "bad_body") from None
         try:
             r = service.file_request(
                 request.app[keys.EXCUSES], request.app[keys.TIMETABLE],
-                learner_id=body["learner_id"], group_id=body["group_id"], reason=reason,
-                first_day=first, last_day=last, document=document, details=details, by=staff,
+                learner_id=body["learner_id"], group_id=body["group_id"], reason=filed.reason,
+                first_day=filed.first_day, last_day=filed.last_day, document=filed.document,
+                details=filed.details, by=staff,
                 at=clock.now(request),
             )  # fmt: skip
         except service.NotInGroup:

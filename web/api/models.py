@@ -8,7 +8,7 @@ handlers read the body as sent, and the document shows no defaults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +19,6 @@ from admission.models import MAX_DETAILS, MAX_DOCUMENT, ExcuseReason
 from admission.status import MAX_NOTE, NotAdmittedReason
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.roster import MAX_NAME
-from scheduler.structure import MAX_CONTACTS, MAX_STRUCTURE_NAME
 
 if TYPE_CHECKING:  # the enumerations' values as literals: inline enums in the document
     KindValue = str
@@ -463,88 +462,6 @@ class Admission(Response):
 # Errors
 
 
-# The academy's structure: institutes, departments, agencies (never deleted: archived)
-StructureName = Annotated[str, Field(min_length=1, max_length=MAX_STRUCTURE_NAME)]
-Contacts = Annotated[
-    list[Annotated[str, Field(min_length=3, max_length=MAX_ADDRESS)]],
-    Field(max_length=MAX_CONTACTS),
-]
-
-
-class NewInstitute(Request):
-    name: StructureName
-    director_id: Id | None = None  # an account of a director
-
-
-class InstituteChange(Request):
-    """What is sent changes; what is left out stays (``director_id: null`` clears it)."""
-
-    name: StructureName = ""
-    director_id: Id | None = None
-    archived: bool = False
-
-
-class Institute(Response):
-    id: int
-    name: str
-    director_id: int | None
-    archived: bool
-
-
-class Institutes(Response):
-    items: list[Institute]
-
-
-class NewDepartment(Request):
-    institute_id: Id
-    name: StructureName
-    head_id: Id | None = None  # an account of a head of department
-
-
-class DepartmentChange(Request):
-    """What is sent changes; what is left out stays (``head_id: null`` clears it)."""
-
-    name: StructureName = ""
-    head_id: Id | None = None
-    archived: bool = False
-
-
-class Department(Response):
-    id: int
-    institute_id: int
-    name: str
-    head_id: int | None
-    archived: bool
-
-
-class Departments(Response):
-    items: list[Department]
-
-
-class NewAgency(Request):
-    name: StructureName
-    contacts: Contacts = []  # the HR service's e-mail addresses
-
-
-class AgencyChange(Request):
-    """What is sent changes; what is left out stays (``contacts`` replaces them all)."""
-
-    name: StructureName = ""
-    contacts: Contacts = []
-    archived: bool = False
-
-
-class Agency(Response):
-    id: int
-    name: str
-    contacts: list[str]
-    archived: bool
-
-
-class Agencies(Response):
-    items: list[Agency]
-
-
 class ErrorDetail(Response):
     code: str
     message: str
@@ -552,36 +469,6 @@ class ErrorDetail(Response):
 
 class Error(Response):
     error: ErrorDetail
-
-
-# The audit trail
-
-
-AuditWho = Annotated[str, Field(pattern=r"^(cli|(user|api_key):\d{1,18})$")]
-
-
-class AuditActor(Response):
-    kind: ActorKindValue
-    id: int | None  # none for the command line
-    name: str  # as it was at the time
-
-
-class AuditRecord(Response):
-    id: int
-    at: DateTime  # UTC
-    actor: AuditActor
-    action: ActionValue
-    object_kind: ObjectKindValue
-    object_id: int | None  # none for an import (many accounts) or the settings
-    object_label: str  # the object's login or name at the time
-    before: dict[str, Any]  # the changed fields only, as they were
-    after: dict[str, Any]  # and as they became
-
-
-class AuditPage(Response):
-    items: list[AuditRecord]
-    total: int
-    next_offset: int | None
 
 
 class UnreadNotices(Response):

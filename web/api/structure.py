@@ -20,7 +20,7 @@ from scheduler.structure import Agency
 from ..core import keys, policy
 from ..core.http import Caller, PageError, actor, api_caller, gettext_of
 from ..pages.agencies import store as agencies_store
-from . import models as api_models
+from . import admin_models
 from .calls import json_body
 from .openapi import operation
 
@@ -84,7 +84,7 @@ def agency_json(a: Agency) -> dict[str, Any]:
 @operation(
     "institutes",
     "The institutes, archived ones too (scope: read; a director or head: their own)",
-    answers={200: ("The institutes", api_models.Institutes)},
+    answers={200: ("The institutes", admin_models.Institutes)},
     errors=READ_ERRORS,
 )
 async def institutes(request: web.Request) -> web.Response:
@@ -98,13 +98,13 @@ async def institutes(request: web.Request) -> web.Response:
 @operation(
     "createInstitute",
     "Create an institute (staff and administrators, signed in)",
-    answers={201: ("Created", api_models.Institute)},
+    answers={201: ("Created", admin_models.Institute)},
     errors=WRITE_ERRORS,
-    body=api_models.NewInstitute,
+    body=admin_models.NewInstitute,
 )
 async def create_institute(request: web.Request) -> web.Response:
     user = _manager(request)
-    body = await json_body(request, api_models.NewInstitute)
+    body = await json_body(request, admin_models.NewInstitute)
     made = request.app[keys.TIMETABLE].create_institute(
         body["name"], body.get("director_id"), actor(user)
     )
@@ -116,13 +116,13 @@ async def create_institute(request: web.Request) -> web.Response:
 @operation(
     "changeInstitute",
     "Rename an institute, name or clear its director, archive it or bring it back",
-    answers={200: ("Changed", api_models.Institute)},
+    answers={200: ("Changed", admin_models.Institute)},
     errors=WRITE_ERRORS,
-    body=api_models.InstituteChange,
+    body=admin_models.InstituteChange,
 )
 async def change_institute(request: web.Request) -> web.Response:
     user = _manager(request)
-    body = await json_body(request, api_models.InstituteChange)
+    body = await json_body(request, admin_models.InstituteChange)
     institute_id = int(request.match_info["institute_id"])
     changed = request.app[keys.TIMETABLE].change_institute(
         institute_id,
@@ -140,7 +140,7 @@ async def change_institute(request: web.Request) -> web.Response:
 @operation(
     "departments",
     "The departments, archived ones too (scope: read; a director or head: their institute's)",
-    answers={200: ("The departments", api_models.Departments)},
+    answers={200: ("The departments", admin_models.Departments)},
     errors=READ_ERRORS,
 )
 async def departments(request: web.Request) -> web.Response:
@@ -154,13 +154,13 @@ async def departments(request: web.Request) -> web.Response:
 @operation(
     "createDepartment",
     "Create a department of an institute (staff and administrators, signed in)",
-    answers={201: ("Created", api_models.Department)},
+    answers={201: ("Created", admin_models.Department)},
     errors=WRITE_ERRORS,
-    body=api_models.NewDepartment,
+    body=admin_models.NewDepartment,
 )
 async def create_department(request: web.Request) -> web.Response:
     user = _manager(request)
-    body = await json_body(request, api_models.NewDepartment)
+    body = await json_body(request, admin_models.NewDepartment)
     made = request.app[keys.TIMETABLE].create_department(
         body["institute_id"], body["name"], body.get("head_id"), actor(user)
     )
@@ -172,13 +172,13 @@ async def create_department(request: web.Request) -> web.Response:
 @operation(
     "changeDepartment",
     "Rename a department, name or clear its head, archive it or bring it back",
-    answers={200: ("Changed", api_models.Department)},
+    answers={200: ("Changed", admin_models.Department)},
     errors=WRITE_ERRORS,
-    body=api_models.DepartmentChange,
+    body=admin_models.DepartmentChange,
 )
 async def change_department(request: web.Request) -> web.Response:
     user = _manager(request)
-    body = await json_body(request, api_models.DepartmentChange)
+    body = await json_body(request, admin_models.DepartmentChange)
     department_id = int(request.match_info["department_id"])
     changed = request.app[keys.TIMETABLE].change_department(
         department_id,
@@ -196,7 +196,7 @@ async def change_department(request: web.Request) -> web.Response:
 @operation(
     "agencies",
     "The agencies that send learners and their HR services' addresses (scope: read; staff)",
-    answers={200: ("The agencies", api_models.Agencies)},
+    answers={200: ("The agencies", admin_models.Agencies)},
     errors=READ_ERRORS,
 )
 async def agencies(request: web.Request) -> web.Response:
@@ -212,13 +212,13 @@ async def agencies(request: web.Request) -> web.Response:
 @operation(
     "createAgency",
     "Create an agency with its HR service's addresses (staff and administrators, signed in)",
-    answers={201: ("Created", api_models.Agency)},
+    answers={201: ("Created", admin_models.Agency)},
     errors=WRITE_ERRORS,
-    body=api_models.NewAgency,
+    body=admin_models.NewAgency,
 )
 async def create_agency(request: web.Request) -> web.Response:
     user = _manager(request)
-    body = await json_body(request, api_models.NewAgency)
+    body = await json_body(request, admin_models.NewAgency)
     made = agencies_store(request).create_agency(
         body["name"], tuple(body.get("contacts", ())), actor(user)
     )
@@ -230,13 +230,13 @@ async def create_agency(request: web.Request) -> web.Response:
 @operation(
     "changeAgency",
     "Rename an agency (on its learners too), replace its HR addresses, archive or bring back",
-    answers={200: ("Changed", api_models.Agency)},
+    answers={200: ("Changed", admin_models.Agency)},
     errors=WRITE_ERRORS,
-    body=api_models.AgencyChange,
+    body=admin_models.AgencyChange,
 )
 async def change_agency(request: web.Request) -> web.Response:
     user = _manager(request)
-    body = await json_body(request, api_models.AgencyChange)
+    body = await json_body(request, admin_models.AgencyChange)
     agency_id = int(request.match_info["agency_id"])
     contacts = body.get("contacts")
     changed = agencies_store(request).change_agency(

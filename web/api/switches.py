@@ -13,11 +13,12 @@ from aiohttp import web
 from access.api_keys import Scope
 from scheduler.errors import ClassNotFound, InvalidTransition
 from scheduler.models import EmergencySwitch, check_day
+from scheduler.plan_forms import MAX_REASON
 from scheduler.planning import Actor
 
 from ..core import keys
 from ..core.http import Caller, PageError, gettext_of, idempotent
-from ..pages.timetable import MAX_REASON, actor
+from ..pages.timetable import actor
 from . import models as api_models
 from .calls import json_body, staff_or_portal
 from .openapi import operation

@@ -31,14 +31,13 @@ from admission.status import (
     NotAdmittedReason,
     StatusKey,
     current,
-    discipline_named,
+    key_text,
+    parse_key,
 )
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassFormat,
-    ClassKind,
     ClassStatus,
-    Group,
     ProgrammeKind,
 )
 
@@ -54,39 +53,12 @@ RECORDERS = frozenset({Role.STAFF, Role.ADMIN})
 ADMITTED = "admitted"
 
 
-def key_value(key: StatusKey) -> str:
-    return f"{key.programme_id}:{key.discipline_id if key.discipline_id is not None else ''}"
-
-
-def parse_key(value: str) -> StatusKey | None:
-    programme, sep, discipline = value.partition(":")
-    if not sep or not programme.isdigit() or len(programme) > 18:
-        return None
-    if discipline and (not discipline.isdigit() or len(discipline) > 18):
-        return None
-    return StatusKey(int(programme), int(discipline) if discipline else None)
-
-
 def status_choices(_: Callable[[str], str]) -> list[tuple[str, str]]:
     reasons = not_admitted_labels(_)
     return [(ADMITTED, _("admitted"))] + [
         (r.value, _("not admitted: {reason}").replace("{reason}", reasons[r]))
         for r in NotAdmittedReason
     ]
-
-
-def named_discipline(request: web.Request, group: Group, kind: ClassKind, text: str) -> str:
-    """The discipline a class of the group names, spelt as its programme spells it: the rule
-    is the domain's (``admission.status.discipline_named``, which raises
-    ``DisciplineNotNamed``); this finds its facts, the discipline so named and the others."""
-    tt = request.app[keys.TIMETABLE]
-    if group.programme_id is None:
-        return text
-    found = tt.discipline_named(group.programme_id, text) if text.strip() else None
-    if found is not None:
-        return discipline_named(kind, text, found.name, ())
-    names = [d.name for d in tt.disciplines(group.programme_id)]
-    return discipline_named(kind, text, None, names)
 
 
 def learner_and_viewer(request: web.Request) -> tuple[User, User]:
@@ -127,7 +99,7 @@ def rows_of(
                 {
                     "programme": p,
                     "what": what,
-                    "key": key_value(key),  # the form's value
+                    "key": key_text(key),  # the form's value
                     "status_key": key,
                     "change": change,
                     "since": utc_time(change.at) if change else None,
@@ -161,7 +133,7 @@ def _page(
             "learner": learner,
             "rows": rows,
             "history": [
-                {"change": ch, "what": what.get(key_value(ch.key), "—"), "at": utc_time(ch.at)}
+                {"change": ch, "what": what.get(key_text(ch.key), "—"), "at": utc_time(ch.at)}
                 for ch in reversed(history)
             ],
             "refusals": [

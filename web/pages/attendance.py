@@ -7,21 +7,26 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from access.events import EventKind
-from access.ids import uuid7
-from access.models import ClassRole, Role, User
-from attendance.breakout import Breakouts, Move, breakouts
-from attendance.export import Cell, ChainHead, Table
+from access.models import Role, User
+from attendance import tables
+from attendance.breakout import breakouts
+from attendance.export import ChainHead, Table
+from attendance.mark_forms import (
+    MAX_REASON,
+    MarkProblem,
+    MarkRefused,
+    correction_event,
+    correction_of,
+)
 from attendance.marks import LearnerMark, Mark, MarkRules
-from attendance.models import IncomingEvent, counts
-from attendance.questions import AskedQuestion, answer_text, answers_of, option_label, questions
+from attendance.models import counts
+from attendance.questions import answer_text, answers_of, option_label, questions
 from attendance.register import class_register
 from scheduler.models import LiveClass
 
@@ -102,9 +107,6 @@ OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
 HEADS_TITLE = N_("Attendance ledger chain heads (check with: sabaq verify --report FILE)")
 
 
-MAX_REASON = 500
-
-
 def attendance_class(request: web.Request) -> tuple[LiveClass, User]:
     """The class whose attendance is asked for, and the user, if they may see it."""
     _ = gettext_of(request)
@@ -122,62 +124,6 @@ def mark_rules(request: web.Request, c: LiveClass) -> MarkRules:
     return request.app[keys.MARK_RULES].at(c.ends_at.timestamp())
 
 
-def mark_labels(request: web.Request) -> dict[Mark, str]:
-    return mark_labels_in(gettext_of(request))
-
-
-def mark_labels_in(_: Callable[[str], str]) -> dict[Mark, str]:
-    """The marks' names in the language of ``_`` (a mail, a file made off a request)."""
-    return {
-        Mark.PRESENT: _("present"),
-        Mark.LATE: _("late"),
-        Mark.LEFT_EARLY: _("left early"),
-        Mark.ABSENT: _("absent"),
-        Mark.EXCUSED: _("excused"),
-        Mark.NOT_ADMITTED: _("not admitted"),
-    }
-
-
-def mark_definitions(request: web.Request, rules: MarkRules) -> list[tuple[Mark, str]]:
-    """What each mark means, by what the person did, with the thresholds ``rules`` give
-    (as ``attendance.marks`` derives them)."""
-    return mark_definitions_in(gettext_of(request), rules)
-
-
-def mark_definitions_in(_: Callable[[str], str], rules: MarkRules) -> list[tuple[Mark, str]]:
-    """``mark_definitions`` in the language of ``_``."""
-    minutes = f"{rules.late_after_seconds / 60:g}"
-    grace = f"{rules.grace_seconds:g}"
-    away = f"{round((1 - rules.present_share) * 100, 1):g}"
-    return [
-        (
-            Mark.PRESENT,
-            _(
-                "came in within {minutes} minutes of the start, stayed to the end and was not"
-                " away for long."
-            ).replace("{minutes}", minutes),
-        ),
-        (
-            Mark.LATE,
-            _("first came in more than {minutes} minutes after the start.").replace(
-                "{minutes}", minutes
-            ),
-        ),
-        (
-            Mark.LEFT_EARLY,
-            _(
-                "came in on time, but left more than {grace} seconds before the end, or was"
-                " away for more than {percent}% of the class in all."
-            )
-            .replace("{grace}", grace)
-            .replace("{percent}", away),
-        ),
-        (Mark.ABSENT, _("never came in.")),
-        (Mark.EXCUSED, _("an approved excuse request covers the class.")),
-        (Mark.NOT_ADMITTED, _("kept out of the class by their admission status; not an absence.")),
-    ]
-
-
 def mark_definitions_note(request: web.Request, rules: MarkRules) -> str:
     """What "the end" and "away" mean in the definitions."""
     _ = gettext_of(request)
@@ -185,6 +131,10 @@ def mark_definitions_note(request: web.Request, rules: MarkRules) -> str:
         "The end of the class is when the teacher ended it, else its end in the timetable."
         " A lost connection back within {grace} seconds is not time away."
     ).replace("{grace}", f"{rules.grace_seconds:g}")
+
+
+def mark_labels(request: web.Request) -> dict[Mark, str]:
+    return tables.mark_labels(gettext_of(request))
 
 
 def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[str, LearnerMark]]:
@@ -199,87 +149,6 @@ def _marks(request: web.Request, c: LiveClass, rules: MarkRules) -> list[tuple[s
     return sorted(named, key=lambda nm: nm[0].casefold())
 
 
-def yes_no_labels(request: web.Request) -> dict[str, str]:
-    """A yes/no question's options in the reader's language."""
-    _ = gettext_of(request)
-    return {"yes": _("Yes"), "no": _("No")}
-
-
-def question_summary(request: web.Request, q: AskedQuestion) -> str:
-    """One line on a question: its number, text, kind, and the tally."""
-    _ = gettext_of(request)
-    labels = yes_no_labels(request)
-    counts_ = q.counts()
-    tally = ", ".join(
-        f"{option_label(q, i, labels)}: {counts_[i] if i < len(counts_) else 0}"
-        for i in range(len(q.options))
-    )
-    kind = _("anonymous") if q.anonymous else _("named")
-    return (
-        _("Question {n} ({kind}): {text} — {tally}; answered: {count}")
-        .replace("{n}", str(q.number))
-        .replace("{kind}", kind)
-        .replace("{text}", q.text)
-        .replace("{tally}", tally)
-        .replace("{count}", str(q.how_many()))
-    )
-
-
-def learner_answers(
-    request: web.Request, user_id: int, asked: list[AskedQuestion], zone: str
-) -> str:
-    """A learner's answers to the class's named questions, as one cell: "1. text: answer
-    (time)"; an anonymous question has none."""
-    labels, tz = yes_no_labels(request), ZoneInfo(zone)
-    return "; ".join(
-        f"{q.number}. {q.text}: {answer_text(q, a, labels)}"
-        f" ({datetime.fromtimestamp(a.at, tz).strftime('%H:%M:%S')})"
-        for q, a in answers_of(user_id, asked)
-    )
-
-
-def where_to(request: web.Request, move: Move) -> str:
-    """Where a move took a learner: a breakout group (numbered from 1) or the main room."""
-    _ = gettext_of(request)
-    if move.group is None:
-        return _("main room")
-    return _("group {n}").replace("{n}", str(move.group + 1))
-
-
-def learner_moves(request: web.Request, user_id: int, groups: Breakouts, zone: str) -> str:
-    """A learner's moves between the breakout groups and the main room, as one cell:
-    "10:05:00 group 2; 10:20:00 main room"."""
-    tz = ZoneInfo(zone)
-    return "; ".join(
-        f"{datetime.fromtimestamp(m.at, tz).strftime('%H:%M:%S')} {where_to(request, m)}"
-        for m in groups.of(user_id)
-    )
-
-
-def breakout_summaries(request: web.Request, groups: Breakouts, zone: str) -> list[str]:
-    """One line per opening of breakout groups: how many, when, and how they closed."""
-    _ = gettext_of(request)
-    tz = ZoneInfo(zone)
-
-    def local(ts: float | None) -> str:
-        return datetime.fromtimestamp(ts, tz).strftime("%H:%M:%S") if ts is not None else "…"
-
-    closed_by = {
-        "timer": _("closed when the time was over"),
-        "teacher": _("closed by the teacher"),
-        "class_ended": _("closed with the end of the class"),
-    }
-    return [
-        _("Breakout groups {n}: {count} groups, {start}–{end}, {how}")
-        .replace("{n}", str(s.number))
-        .replace("{count}", str(s.groups))
-        .replace("{start}", local(s.opened_at))
-        .replace("{end}", local(s.closed_at))
-        .replace("{how}", closed_by.get(s.reason or "", _("closed")) if s.closed_at else _("open"))
-        for s in groups.sessions
-    ]
-
-
 def _at(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
@@ -288,10 +157,11 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
     """The class's register as it stands: a row per learner (who is in the class now, the mark
     so far, minutes), the count per mark, and how many are in the class now."""
     marks = _marks(request, c, rules)
-    labels = mark_labels(request)
+    _ = gettext_of(request)
+    labels = tables.mark_labels(_)
     asked = questions(request.app[keys.LEDGER].events(c.id))
     groups = breakouts(request.app[keys.LEDGER].events(c.id))
-    yes_no = yes_no_labels(request)
+    yes_no = tables.yes_no_labels(_)
     rows = [
         {
             "user_id": m.user_id,
@@ -307,7 +177,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
                 (q.number, answer_text(q, a, yes_no), _at(a.at))
                 for q, a in answers_of(m.user_id, asked)
             ],
-            "moves": [(where_to(request, mv), _at(mv.at)) for mv in groups.of(m.user_id)],
+            "moves": [(tables.where_to(_, mv), _at(mv.at)) for mv in groups.of(m.user_id)],
         }
         for name, m in marks
     ]
@@ -334,7 +204,7 @@ def attendance_now(request: web.Request, c: LiveClass, rules: MarkRules) -> dict
             }
             for q in asked
         ],
-        "breakouts": breakout_summaries(request, groups, class_zone(request, c)),
+        "breakouts": tables.breakout_summaries(_, groups, class_zone(request, c)),
         "here_now": here,
         "here_text": ngettext(
             "%(num)d student is in the class now", "%(num)d students are in the class now", here
@@ -363,7 +233,8 @@ def _attendance_page(request: web.Request) -> web.Response:
             "mark_choices": [(k.value, label) for k, label in labels.items()],
             "can_override": user.role in OVERRIDERS,
             "definitions": [
-                (k.value, labels[k], text) for k, text in mark_definitions(request, rules)
+                (k.value, labels[k], text)
+                for k, text in tables.mark_definitions(gettext_of(request), rules)
             ],
             "definitions_note": mark_definitions_note(request, rules),
             "uncounted": uncounted_notice(request, c),
@@ -398,95 +269,42 @@ async def attendance_override(request: web.Request) -> web.StreamResponse:
     if staff.role not in OVERRIDERS:
         raise PageError(403, _("Only staff correct attendance marks."), "forbidden")
     form = await request.post()
-    reason = str(form.get("reason", "")).strip()
     try:
-        learner = int(str(form.get("user_id", "")))
-        mark = Mark(str(form.get("mark", "")))
-    except ValueError:
-        raise PageError(400, _("Choose a student and a mark."), "bad_request") from None
-    if learner not in request.app[keys.TIMETABLE].learners(c):
-        raise PageError(400, _("This student is not in the class's groups."), "bad_request")
-    if not reason or len(reason) > MAX_REASON:
-        raise PageError(
-            400,
-            _("Give the reason for the correction (at most {n} characters).").replace(
-                "{n}", str(MAX_REASON)
-            ),
-            "bad_request",
+        fix = correction_of(
+            str(form.get("user_id", "")),
+            str(form.get("mark", "")),
+            str(form.get("reason", "")),
+            request.app[keys.TIMETABLE].learners(c),
         )
-    request.app[keys.LEDGER].append(
-        IncomingEvent(
-            id=str(uuid7()),
-            kind=EventKind.MARK_OVERRIDDEN,
-            class_id=c.id,
-            node="control",
-            node_seq=0,
-            origin_time=clock.now(request),
-            user_id=learner,
-            role=ClassRole.LEARNER.value,
-            data={
-                "mark": mark.value,
-                "reason": reason,
-                "by_user_id": staff.id,
-                "by_name": staff.full_name,
-            },
-        )
-    )
+    except MarkRefused as exc:
+        messages = {
+            MarkProblem.CHOICE: _("Choose a student and a mark."),
+            MarkProblem.NOT_IN_CLASS: _("This student is not in the class's groups."),
+            MarkProblem.REASON: _(
+                "Give the reason for the correction (at most {n} characters)."
+            ).replace("{n}", str(MAX_REASON)),
+        }
+        raise PageError(400, messages[exc.problem], "bad_request") from None
+    at = clock.now(request)
+    request.app[keys.LEDGER].append(correction_event(c.id, fix, staff.id, staff.full_name, at))
     request.app[keys.CHANGES].notify(c.id)  # live registers show the correction at once
-    log.info("class %s: staff %s set the mark of %s to %s", c.id, staff.id, learner, mark)
+    log.info("class %s: staff %s set the mark of %s to %s", c.id, staff.id, fix.user_id, fix.mark)
     return redirect(f"/classes/{c.id}/attendance")
 
 
 def attendance_table(request: web.Request, c: LiveClass) -> Table:
-    _ = gettext_of(request)
-    zone = class_zone(request, c)
-    tz = ZoneInfo(zone)
-    labels = mark_labels(request)
     view = class_view(request, c)
-
-    def local(ts: float | None) -> str:
-        if ts is None:
-            return ""
-        return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
-
-    asked = questions(request.app[keys.LEDGER].events(c.id))
-    groups = breakouts(request.app[keys.LEDGER].events(c.id))
-    rows: list[list[Cell]] = [
-        [
-            name,
-            labels[m.mark],
-            local(m.first_joined),
-            local(m.last_left),
-            m.minutes if m.intervals else 0,
-            m.override.reason if m.override else "",
-            *([learner_answers(request, m.user_id, asked, zone)] if asked else []),
-            *([learner_moves(request, m.user_id, groups, zone)] if groups.sessions else []),
-        ]
-        for name, m in _marks(request, c, mark_rules(request, c))
-    ]
-    count, head = request.app[keys.LEDGER].chain_head(c.id)
-    return Table(
-        title=_("Attendance: {title}").replace("{title}", c.title),
-        notes=(
-            _("Teacher: {name}").replace("{name}", view["teacher"]),
-            _("Groups: {names}").replace("{names}", ", ".join(view["groups"])),
-            _("Class start: {time}").replace("{time}", local(c.starts_at.timestamp())),
-            _("Times are in the time zone {zone}.").replace("{zone}", zone),
-            *(question_summary(request, q) for q in asked),
-            *breakout_summaries(request, groups, zone),
-        ),
-        header=[
-            _("Student"),
-            _("Mark"),
-            _("Joined"),
-            _("Left"),
-            _("Minutes present"),
-            _("Correction reason"),
-            *([_("Answers to quick questions")] if asked else []),
-            *([_("Breakout groups")] if groups.sessions else []),
-        ],
-        rows=rows,
-        heads=[ChainHead(c.id, count, head)],
+    ledger = request.app[keys.LEDGER]
+    _ = gettext_of(request)
+    return tables.class_table(
+        _,
+        c,
+        teacher=view["teacher"],
+        groups=view["groups"],
+        zone=class_zone(request, c),
+        named=_marks(request, c, mark_rules(request, c)),
+        events=ledger.events(c.id),
+        head=ChainHead(c.id, *ledger.chain_head(c.id)),
         heads_title=_(HEADS_TITLE),
     )
 

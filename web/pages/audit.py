@@ -7,15 +7,22 @@ escaped against formulas, as every report is)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from access.audit import Action, Actor, ActorKind, AuditQuery, AuditRecord, ObjectKind
+from access.audit_view import (
+    FilterProblem,
+    FilterRefused,
+    Filters,
+    Names,
+    audit_query,
+    fields_text,
+    group_ids_in,
+    people_ids_in,
+)
 from access.models import User
 from attendance.export import Cell, csv_row, escape_cell, xlsx_of
 from scheduler.errors import SchedulerError
@@ -114,35 +121,12 @@ def field_labels(_: Callable[[str], str], kind: ObjectKind) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Names:
-    """What the ids in records stand for, read once for a page or a file."""
-
-    people: dict[int, str]
-    departments: dict[int, str]
-    institutes: dict[int, str]
-    groups: dict[int, str]
-    roles: dict[str, str]
-    yes: str
-    no: str
-
-
-PEOPLE_FIELDS = ("director_id", "head_id")
-
-
 def names_for(request: web.Request, records: Sequence[AuditRecord]) -> Names:
     _ = gettext_of(request)
-    people_ids = {
-        v
-        for r in records
-        for fields in (r.before, r.after)
-        for k, v in fields.items()
-        if k in PEOPLE_FIELDS and isinstance(v, int)
-    }
-    group_ids = {r.after["group_id"] for r in records if isinstance(r.after.get("group_id"), int)}
+    people_ids = people_ids_in(records)
     tt = request.app[keys.TIMETABLE]
     groups: dict[int, str] = {}
-    for gid in group_ids:
+    for gid in group_ids_in(records):
         try:
             groups[gid] = tt.group(gid).name
         except SchedulerError:
@@ -158,61 +142,6 @@ def names_for(request: web.Request, records: Sequence[AuditRecord]) -> Names:
     )
 
 
-def value_text(name: str, value: Any, n: Names) -> str:
-    """A recorded value in words: people, departments and roles by name, not by number."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return n.yes if value else n.no
-    by_id = {"department_id": n.departments, "institute_id": n.institutes, "group_id": n.groups}
-    if name in PEOPLE_FIELDS:
-        by_id[name] = n.people
-    if name in by_id and isinstance(value, int):
-        return by_id[name].get(value, f"#{value}")
-    if name == "role" and isinstance(value, str):
-        return n.roles.get(value, value)
-    if isinstance(value, dict):
-        return ", ".join(f"{n.roles.get(k, k)}: {v}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def fields_text(fields: dict[str, Any], labels: dict[str, str], n: Names) -> str:
-    """A record's fields as one line: ``label: value; ...``."""
-    return "; ".join(f"{labels.get(k, k)}: {value_text(k, v, n)}" for k, v in fields.items())
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    who: str = ""
-    kind: str = ""
-    action: str = ""
-    since: str = ""  # a day, YYYY-MM-DD, in the academy's zone
-    until: str = ""  # the last day included
-
-    def params(self) -> dict[str, str]:
-        pairs = (("who", self.who), ("kind", self.kind), ("action", self.action),
-                 ("from", self.since), ("to", self.until))  # fmt: skip
-        return {k: v for k, v in pairs if v}
-
-
-def _day(raw: str) -> date | None:
-    """A day of the filter: a date between the years 1970 and 2999 (others: None, refused)."""
-    if not raw:
-        return None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        return None
-    return day if 1970 <= day.year <= 2999 else None
-
-
-def day_start(day: date, zone: str = ZONE) -> float:
-    """The first moment of ``day`` in ``zone``, in seconds (UTC)."""
-    return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC).timestamp()
-
-
 def read_filters(request: web.Request) -> tuple[Filters, AuditQuery]:
     """The filters of the query string, checked (400 naming what is wrong)."""
     _ = gettext_of(request)
@@ -221,29 +150,18 @@ def read_filters(request: web.Request) -> tuple[Filters, AuditQuery]:
         q.get("who", "")[:40], q.get("kind", "")[:40], q.get("action", "")[:40],
         q.get("from", "")[:10], q.get("to", "")[:10],
     )  # fmt: skip
-    actor = Actor.parse_ref(f.who) if f.who else None
-    since, until = _day(f.since), _day(f.until)
-    if (
-        (f.who and actor is None)
-        or (f.kind and f.kind not in set(ObjectKind))
-        or (f.action and f.action not in set(Action))
-        or (f.since and since is None)
-        or (f.until and until is None)
-    ):
+    try:
+        return f, audit_query(f, ZONE)
+    except FilterRefused as exc:
+        if exc.problem is FilterProblem.DAYS_ORDER:
+            raise PageError(
+                400, _("The first day comes after the last one."), "bad_filter"
+            ) from None
         raise PageError(
             400,
             _("Choose who, what and the action from the lists, and give days as YYYY-MM-DD."),
             "bad_filter",
-        )
-    if since is not None and until is not None and since > until:
-        raise PageError(400, _("The first day comes after the last one."), "bad_filter")
-    return f, AuditQuery(
-        actor=actor,
-        kind=ObjectKind(f.kind) if f.kind else None,
-        action=Action(f.action) if f.action else None,
-        since=day_start(since) if since else None,
-        until=day_start(until + timedelta(days=1)) if until else None,
-    )
+        ) from None
 
 
 def require_reader(request: web.Request) -> User:

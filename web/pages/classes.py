@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from access.events import EventKind
 from access.models import ClassRole, Role, User
 from access.turn import turn_credentials
 from admission import guest_service as guest_rules
@@ -18,9 +16,10 @@ from admission.door import OPEN, KeptOut, enter, not_admitted_now, prepares_join
 from admission.guests import GuestStatus
 from admission.status import AdmissionChange
 from admission.visibility import OBSERVERS
-from attendance.breakout import saved_split
+from attendance.breakout import latest_saved_split
 from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
+from attendance.recordings import RECORDING_TYPES, recorded, recording_kind
 from control.placement import NoMediaNode
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass, room_mode
 
@@ -179,12 +178,7 @@ def last_saved_split(request: web.Request, c: LiveClass) -> list[list[int]] | No
     now = datetime.fromtimestamp(clock.now(request), UTC)
     classes = {k.id: k for g in c.group_ids for k in tt.classes_of_group(g, end=now)}
     classes[c.id] = c
-    latest = sorted(classes.values(), key=lambda k: (k.starts_at, k.id), reverse=True)
-    for k in latest[:SAVED_SPLIT_CLASSES]:
-        split = saved_split(ledger.events(k.id))
-        if split is not None:
-            return split
-    return None
+    return latest_saved_split(classes.values(), ledger.events, SAVED_SPLIT_CLASSES)
 
 
 async def removed_from(request: web.Request, c: LiveClass) -> set[int]:
@@ -250,46 +244,19 @@ def _not_admitted(request: web.Request, c: LiveClass) -> list[tuple[str, str, in
     return sorted(rows, key=lambda r: r[0].casefold())
 
 
-# A recording's files: the video of the teacher's camera and screen, of a presenting guest's
-# (``presenter-``, a second one ``presenter-2-``), of a student's camera given with the floor
-# (``student-``), and the chat's sidecar (JSON lines); see ``streaming.recording_control``.
-# Older recordings are named to the second, newer ones to the millisecond.
-RECORDING_NAME = re.compile(
-    r"^\d{8}T\d{6}(\.\d{3})?Z-"
-    r"(camera|screen|presenter(?:-\d{1,3})?-(?:camera|screen)|student(?:-\d{1,3})?-camera|chat)"
-    r"\.(webm|jsonl)$"
-)
-RECORDING_TYPES = {"webm": "video/webm", "jsonl": "application/jsonl; charset=utf-8"}
-
-
-def _recording_kind(name: str) -> str | None:
-    """camera, screen, presenter-camera, presenter-screen, student-camera or chat: what a file
-    of a recording holds (None: not one of ours)."""
-    m = RECORDING_NAME.match(name)
-    if m is None or (m.group(2) == "chat") != (m.group(3) == "jsonl"):
-        return None
-    return re.sub(r"-\d+-", "-", m.group(2))
-
-
 def _recordings(request: web.Request, c: LiveClass) -> list[dict[str, Any]]:
     """The class's recordings that are still kept, newest first."""
     folder = request.app[keys.SETTINGS].recordings_dir / str(c.id)
-    out = []
-    for le in request.app[keys.LEDGER].events(c.id):
-        if le.event.kind is not EventKind.RECORDING_STOPPED:
-            continue
-        for name in le.event.data.get("files", []):
-            kind = _recording_kind(str(name))
-            if kind is not None and (folder / name).is_file():
-                out.append(
-                    {
-                        "name": name,
-                        "kind": kind,
-                        "screen": kind.endswith("screen"),
-                        "at": datetime.fromtimestamp(le.event.origin_time, UTC),
-                    }
-                )
-    return sorted(out, key=lambda r: str(r["name"]), reverse=True)
+    kept = recorded(request.app[keys.LEDGER].events(c.id), lambda name: (folder / name).is_file())
+    return [
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "screen": r.screen,
+            "at": datetime.fromtimestamp(r.at, UTC),
+        }
+        for r in kept
+    ]
 
 
 @routes.get("/classes/{class_id:\\d{1,18}}/recordings")
@@ -321,7 +288,7 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     class_role(request, session.user, c)  # refuses everyone else
     name = request.match_info["name"]
     path = request.app[keys.SETTINGS].recordings_dir / str(c.id) / name
-    kind = _recording_kind(name)
+    kind = recording_kind(name)
     if kind is None or not path.is_file():
         raise PageError(404, _("This recording does not exist or is no longer kept."), "no_file")
     headers = {"Content-Type": RECORDING_TYPES[path.suffix.lstrip(".")]}

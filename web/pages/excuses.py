@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
-from typing import IO, Any
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -19,14 +17,10 @@ from access.errors import UserNotFound
 from access.models import Role, User
 from admission import service
 from admission.disk_documents import DiskDocuments
+from admission.document_files import forget, keep, uploads_of
 from admission.documents import (
-    Checked,
     DocumentProblem,
     DocumentRefused,
-    ExcuseDocument,
-    Limits,
-    Upload,
-    check_documents,
 )
 from admission.errors import (
     AlreadyDecided,
@@ -35,29 +29,42 @@ from admission.errors import (
     NotTheDirector,
     RequestNotFound,
 )
+from admission.excuse_forms import (
+    FormProblem,
+    FormRefused,
+    affected,
+    decision_of,
+    excuse_fields,
+    learner_choice,
+    makeup_fields,
+    makeup_span,
+)
 from admission.models import (
     MAX_COMMENT,
     MAX_DETAILS,
     MAX_DOCUMENT,
     ExcuseAction,
-    ExcuseReason,
     ExcuseRequest,
     ExcuseStatus,
 )
 from admission.sqlite_excuses import ExcuseQuery
-from admission.status import current
+from admission.status import class_discipline, current
 from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
-from scheduler.models import LONGEST_CLASS, ClassKind, LiveClass, check_day
-from scheduler.recurrence import local_span
-from scheduler.timing import check_to_come
 
 from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
 from ..core.labels import class_status_labels, conflict_message, kind_labels, not_admitted_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
-from .admission import named_discipline
+from .excuse_words import (
+    action_labels,
+    document_message,
+    form_message,
+    megabytes,
+    reason_labels,
+    status_labels,
+)
 from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
 
 log = logging.getLogger("sabaq.web.excuses")
@@ -67,35 +74,8 @@ FILERS = frozenset({Role.STAFF, Role.ADMIN})  # they file requests and plan make
 # ... and a learner files their own (clause 12: "on the learner's request").
 SELF_FILERS = FILERS | {Role.STUDENT}
 DOCUMENTS = "documents"  # the form's file field (several files)
-MAX_TITLE = 200
 FILE_FIELDS = ("learner", "reason", "first_day", "last_day", "document", "details")
 MAKEUP_FIELDS = ("title", "discipline", "kind", "teacher_id", "day", "start", "end", "on_day_off")
-
-
-def reason_labels(_: Callable[[str], str]) -> dict[ExcuseReason, str]:
-    return {
-        ExcuseReason.ILLNESS: _("Illness"),
-        ExcuseReason.BEREAVEMENT: _("Death of a close relative"),
-        ExcuseReason.SERVICE_DUTY: _("Service duty"),
-        ExcuseReason.OTHER: _("Another valid reason"),
-    }
-
-
-def status_labels(_: Callable[[str], str]) -> dict[ExcuseStatus, str]:
-    return {
-        ExcuseStatus.PENDING: _("Awaiting the director's decision"),
-        ExcuseStatus.APPROVED: _("Approved"),
-        ExcuseStatus.REJECTED: _("Rejected"),
-    }
-
-
-def action_labels(_: Callable[[str], str]) -> dict[ExcuseAction, str]:
-    return {
-        ExcuseAction.FILED: _("Filed"),
-        ExcuseAction.APPROVED: _("Approved"),
-        ExcuseAction.REJECTED: _("Rejected"),
-        ExcuseAction.MAKEUP_PLANNED: _("Make-up class planned"),
-    }
 
 
 # -- who sees what --------------------------------------------------------------------------------
@@ -215,20 +195,11 @@ def _file_form(
             "max_document": MAX_DOCUMENT,
             "max_details": MAX_DETAILS,
             "max_files": limits.files,
-            "max_file_mb": _mb(limits.file_bytes),
-            "max_total_mb": _mb(limits.total_bytes),
+            "max_file_mb": megabytes(limits.file_bytes),
+            "max_total_mb": megabytes(limits.total_bytes),
         },
         status,
     )
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):g}"
-
-
-def _require_filer(request: web.Request) -> User:
-    _ = gettext_of(request)
-    return require_role(request, FILERS, _("Excuse requests are filed by staff."))
 
 
 def _require_self_filer(request: web.Request) -> User:
@@ -242,114 +213,6 @@ def _require_self_filer(request: web.Request) -> User:
 async def excuse_form(request: web.Request) -> web.Response:
     user = _require_self_filer(request)
     return _file_form(request, user, dict.fromkeys(FILE_FIELDS, ""))
-
-
-class Refused(ValueError):
-    """A field of a request is wrong; the message says what, in the reader's language."""
-
-
-def fields(
-    request: web.Request, values: Mapping[str, str], attached: Sequence[str] = ()
-) -> tuple[ExcuseReason, date, date, str, str]:
-    """A request's reason, days, document and details, checked (``Refused`` says what is
-    wrong). With documents ``attached`` (their names), the document's description may be left
-    out: their names stand for it."""
-    _ = gettext_of(request)
-    try:
-        reason = ExcuseReason(values["reason"])
-    except ValueError:
-        raise Refused(_("Choose the reason.")) from None
-    try:
-        first, last = (
-            date.fromisoformat(values["first_day"]),
-            date.fromisoformat(values["last_day"]),
-        )
-        check_day(first)
-        check_day(last)
-    except ValueError:
-        raise Refused(_("Give the first and the last day.")) from None
-    if last < first or last - first > timedelta(days=365):
-        raise Refused(_("The last day comes after the first, within a year."))
-    document, details = values["document"].strip(), values["details"].strip()
-    if not document and attached:
-        document = "; ".join(attached)[:MAX_DOCUMENT]
-    if not document or len(document) > MAX_DOCUMENT or len(details) > MAX_DETAILS:
-        raise Refused(
-            _(
-                "Name the supporting document (at most {n} characters);"
-                " the details take at most {m} characters."
-            )
-            .replace("{n}", str(MAX_DOCUMENT))
-            .replace("{m}", str(MAX_DETAILS))
-        )
-    return reason, first, last, document, details
-
-
-def document_message(_: Callable[[str], str], exc: DocumentRefused, limits: Limits) -> str:
-    """Why the documents are refused, naming the file, in the reader's language."""
-    match exc.problem:
-        case DocumentProblem.NONE:
-            text = _("Attach the supporting documents (PDF, JPEG or PNG).")
-        case DocumentProblem.TOO_MANY:
-            text = _("Attach at most {n} files.")
-        case DocumentProblem.TOO_LARGE:
-            text = _("The file {name} is larger than {mb} MB.")
-        case DocumentProblem.TOTAL_TOO_LARGE:
-            text = _("The files take more than {mb} MB in all.")
-        case DocumentProblem.EMPTY:
-            text = _("The file {name} is empty.")
-        case DocumentProblem.WRONG_TYPE:
-            text = _(
-                "The file {name} is not a PDF, JPEG or PNG document (by its content, or its"
-                " name says another type)."
-            )
-        case DocumentProblem.BAD_NAME:
-            text = _("The name of the file {name} cannot be read: rename it and attach it again.")
-    mb = _mb(
-        limits.total_bytes if exc.problem is DocumentProblem.TOTAL_TOO_LARGE else limits.file_bytes
-    )
-    return (
-        text.replace("{n}", str(limits.files))
-        .replace("{mb}", mb)
-        .replace("{name}", f"«{exc.name}»")
-    )
-
-
-def _read(f: IO[bytes], size: int) -> bytes:
-    f.seek(0)
-    return f.read(size)
-
-
-async def uploads_of(files: Sequence[web.FileField], limits: Limits) -> list[Checked]:
-    """The files of a form, read and checked off the event loop (``DocumentRefused``)."""
-    loop = asyncio.get_running_loop()
-    if len(files) > limits.files:  # before reading any of them
-        raise DocumentRefused(DocumentProblem.TOO_MANY)
-    uploads = []
-    for f in files:
-        data = await loop.run_in_executor(None, _read, f.file, limits.file_bytes + 1)
-        uploads.append(Upload(f.filename, data))
-    return await loop.run_in_executor(None, lambda: check_documents(uploads, limits, needed=False))
-
-
-async def keep(disk: DiskDocuments, checked: Sequence[Checked]) -> list[ExcuseDocument]:
-    """Write the documents to disk (in an executor); on a failure none is left behind."""
-    loop = asyncio.get_running_loop()
-    kept: list[ExcuseDocument] = []
-    try:
-        for n, c in enumerate(checked, 1):
-            name = await loop.run_in_executor(None, disk.keep, c.data)
-            kept.append(ExcuseDocument(0, n, c.name, c.kind, c.size, c.sha256, name))
-    except BaseException:
-        await forget(disk, kept)
-        raise
-    return kept
-
-
-async def forget(disk: DiskDocuments, kept: Sequence[ExcuseDocument]) -> None:
-    loop = asyncio.get_running_loop()
-    for d in kept:
-        await loop.run_in_executor(None, disk.remove, d.stored_as)
 
 
 def documents_store(request: web.Request) -> DiskDocuments:
@@ -377,19 +240,15 @@ async def _file(
     _ = gettext_of(request)
     values = {k: str(form.get(k, "")) for k in FILE_FIELDS}
     files = [
-        f
+        (f.filename, f.file)
         for f in form.getall(DOCUMENTS, [])
         if isinstance(f, web.FileField) and f.filename  # an empty file input sends no name
     ]
-    try:
-        group_id, learner_id = (int(x) for x in values["learner"].split(":"))
-        if not (0 < group_id < 2**62 and 0 < learner_id < 2**62):
-            raise ValueError
-        if user.role is Role.STUDENT and learner_id != user.id:
-            raise ValueError  # a learner files only their own request
-    except ValueError:
-        message = _("Choose your group.") if user.role is Role.STUDENT else _("Choose the student.")
-        return _file_form(request, user, values, message, 400)
+    student = user.role is Role.STUDENT
+    try:  # a learner files only their own request
+        group_id, learner_id = learner_choice(values["learner"], only=user.id if student else None)
+    except FormRefused as exc:
+        return _file_form(request, user, values, form_message(_, exc.problem, learner=student), 400)
     limits = request.app[keys.SETTINGS].document_limits
     try:
         checked = await uploads_of(files, limits)
@@ -399,9 +258,9 @@ async def _file(
         log.info("excuse documents refused for learner %s: %s", learner_id, exc)
         return _file_form(request, user, values, document_message(_, exc, limits), 400)
     try:
-        reason, first, last, document, details = fields(request, values, [c.name for c in checked])
-    except Refused as exc:
-        return _file_form(request, user, values, str(exc), 400)
+        filed = excuse_fields(values, [c.name for c in checked])
+    except FormRefused as exc:
+        return _file_form(request, user, values, form_message(_, exc.problem), 400)
     disk = documents_store(request)
     kept = await keep(disk, checked)
     try:
@@ -410,18 +269,18 @@ async def _file(
             request.app[keys.TIMETABLE],
             learner_id=learner_id,
             group_id=group_id,
-            reason=reason,
-            first_day=first,
-            last_day=last,
-            document=document,
-            details=details,
+            reason=filed.reason,
+            first_day=filed.first_day,
+            last_day=filed.last_day,
+            document=filed.document,
+            details=filed.details,
             by=user,
             at=clock.now(request),
             documents=kept,
         )
     except service.NotInGroup:
         await forget(disk, kept)
-        message = _("Choose your group.") if user.role is Role.STUDENT else _("Choose the student.")
+        message = form_message(_, FormProblem.LEARNER, learner=student)
         return _file_form(request, user, values, message, 400)
     except BaseException:
         await forget(disk, kept)
@@ -460,20 +319,6 @@ def disposition(name: str) -> str:
     """``attachment`` with an ASCII fallback name and the real one in RFC 5987 form."""
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._- ") else "_" for c in name)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def _affected(request: web.Request, r: ExcuseRequest) -> list[LiveClass]:
-    """The group's classes (not individual ones) that fall in the request's days."""
-    tt = request.app[keys.TIMETABLE]
-    zone = tt.group(r.group_id).timezone
-    tz = ZoneInfo(zone)
-    start = datetime.combine(r.first_day, datetime.min.time(), tz) - LONGEST_CLASS
-    end = datetime.combine(r.last_day + timedelta(days=1), datetime.min.time(), tz)
-    return [
-        c
-        for c in tt.classes_of_group(r.group_id, start, end)
-        if not c.individual and r.covers(c.starts_at, c.ends_at, zone)
-    ]
 
 
 def _detail(
@@ -520,7 +365,7 @@ def _detail(
             ],
             "is_learner": user.id == r.learner_id,
             "decider": decider_name,
-            "affected": _affected(request, r),
+            "affected": affected(request.app[keys.TIMETABLE], r),
             "makeups": makeups,
             "class_statuses": class_status_labels(_),
             "can_decide": r.status is ExcuseStatus.PENDING
@@ -565,17 +410,16 @@ async def excuse_decide(request: web.Request) -> web.StreamResponse:
     r, user = request_for(request)
     form = await request.post()
     decision, comment = str(form.get("decision", "")), str(form.get("comment", ""))
-    if decision not in ("approve", "reject"):
-        return _detail(request, _("Choose to approve or to reject."), 400, comment=comment)
-    if len(comment) > MAX_COMMENT:
-        message = _("A comment takes at most {n} characters.").replace("{n}", str(MAX_COMMENT))
-        return _detail(request, message, 400, comment=comment)
+    try:
+        approve = decision_of({"decision": decision, "comment": comment})
+    except FormRefused as exc:
+        return _detail(request, form_message(_, exc.problem), 400, comment=comment)
     try:
         service.decide(
             request.app[keys.EXCUSES],
             request.app[keys.TIMETABLE],
             r.id,
-            approve=decision == "approve",
+            approve=approve,
             by=user,
             comment=comment,
             at=clock.now(request),
@@ -602,37 +446,21 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in MAKEUP_FIELDS}
     zone = request.app[keys.TIMETABLE].group(r.group_id).timezone
-    title = values["title"].strip()
-    if not title or len(title) > MAX_TITLE:
-        message = _("Give the class a title (at most {n} characters).")
-        return _detail(request, message.replace("{n}", str(MAX_TITLE)), 400, **values)
     try:
-        kind = ClassKind(values["kind"])
-        teacher_id = int(values["teacher_id"])
-    except ValueError:
-        return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
-    if teacher_id not in request.app[keys.TIMETABLE].teachers(r.group_id):
-        return _detail(request, _("Choose the kind of class and the teacher."), 400, **values)
+        m = makeup_fields(values, request.app[keys.TIMETABLE].teachers(r.group_id))
+    except FormRefused as exc:
+        return _detail(request, form_message(_, exc.problem), 400, **values)
     group = request.app[keys.TIMETABLE].group(r.group_id)
     try:
-        discipline = named_discipline(request, group, kind, values["discipline"].strip()[:200])
+        discipline = class_discipline(request.app[keys.TIMETABLE], group, m.kind, m.discipline)
     except DisciplineNotNamed as exc:
         return _detail(request, message_of(_, exc), status_of(exc), **values)
     try:
-        day = date.fromisoformat(values["day"])
-        start = datetime.strptime(values["start"], "%H:%M").time()
-        end = datetime.strptime(values["end"], "%H:%M").time()
-    except ValueError:
-        return _detail(request, _("Give the day and the start and end times."), 400, **values)
-    try:
-        span = local_span(day, start, end, zone)
+        span = makeup_span(values, zone, clock.utc_now(request))
+    except FormRefused as exc:
+        return _detail(request, form_message(_, exc.problem), 400, **values)
     except (ClassTooLong, EndsBeforeStart) as exc:
         return _detail(request, message_of(_, exc), status_of(exc), **values)
-    except ValueError:
-        return _detail(request, _("Give the day and the start and end times."), 400, **values)
-    starts, ends = span.starts_at, span.ends_at
-    try:
-        check_to_come(starts, clock.utc_now(request))
     except PlannedInPast:  # the rule of every class, said of a make-up class
         return _detail(request, _("A make-up class is planned for a time to come."), 400, **values)
     try:
@@ -640,12 +468,12 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             request.app[keys.EXCUSES],
             request.app[keys.TIMETABLE],
             r.id,
-            title=title,
-            kind=kind,
+            title=m.title,
+            kind=m.kind,
             discipline=discipline,
-            teacher_id=teacher_id,
-            starts_at=starts,
-            ends_at=ends,
+            teacher_id=m.teacher_id,
+            starts_at=span.starts_at,
+            ends_at=span.ends_at,
             by=user,
             at=clock.now(request),
             on_day_off=confirmed(values),

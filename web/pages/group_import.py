@@ -3,22 +3,18 @@ of its rows with what is wrong in each, the import confirmed within the hour."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import logging
 import time
-import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from access.errors import LoginTaken
 from access.models import MAX_AGENCY, User
+from access.sealed import import_key, seal, unseal
 from control.import_worker import DEADLINE, parse_in_worker
+from scheduler.import_previews import roster_payload, roster_rows_of
 from scheduler.models import Group
 from scheduler.roster import (
     MAX_COLUMNS,
@@ -34,7 +30,6 @@ from scheduler.roster import (
     RowProblem,
     RowStatus,
     check,
-    make_row,
 )
 
 from ..core import keys
@@ -44,12 +39,6 @@ from .groups import detail, group_of, groups_store, require_manager, status_labe
 
 log = logging.getLogger("sabaq.web.groups")
 routes = web.RouteTableDef()
-
-
-IMPORT_TTL = 3600.0  # seconds a preview may be confirmed in
-
-
-MAX_SEALED = 4 * 1024 * 1024  # the rows of a preview, uncompressed
 
 
 def row_message(_: Callable[[str], str], checked: CheckedRow) -> str:
@@ -117,59 +106,6 @@ def _import_key(request: web.Request) -> bytes:
     return import_key(request.app[keys.SETTINGS].secret_key)
 
 
-def import_key(secret: bytes) -> bytes:
-    """The key that signs previews (derived, so it signs nothing else)."""
-    return hmac.new(secret, b"sabaq/group-import/v1", hashlib.sha256).digest()
-
-
-def seal(key: bytes, payload: Mapping[str, Any]) -> str:
-    """A payload as text for a hidden field: compressed JSON, base64, an HMAC-SHA256."""
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    blob = base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode()
-    return f"{blob}.{hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()}"
-
-
-def unseal(key: bytes, token: str) -> Any:
-    """The payload of a sealed token; None when it was not sealed with this key."""
-    blob, _, sig = token.partition(".")
-    expected = hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(sig.encode(), expected.encode()):
-        return None
-    try:
-        inflate = zlib.decompressobj()
-        raw = inflate.decompress(base64.urlsafe_b64decode(blob), MAX_SEALED)
-        if inflate.unconsumed_tail:
-            return None
-        return json.loads(raw)
-    except (binascii.Error, zlib.error, ValueError):
-        return None
-
-
-def _rows_of(payload: Any, group_id: int, user_id: int) -> list[RosterRow] | None:
-    """The rows of a confirmed preview, if it is this group's and this person's and fresh."""
-    if not isinstance(payload, dict):
-        return None
-    at = payload.get("t")
-    if payload.get("g") != group_id or payload.get("u") != user_id:
-        return None
-    if not isinstance(at, int | float) or not -60 < time.time() - at < IMPORT_TTL:
-        return None
-    rows = payload.get("rows")
-    if not isinstance(rows, list) or len(rows) > MAX_ROWS:
-        return None
-    out = []
-    for item in rows:
-        if not (
-            isinstance(item, list)
-            and len(item) == 4
-            and isinstance(item[0], int)
-            and all(isinstance(x, str) for x in item[1:])
-        ):
-            return None
-        out.append(make_row(item[0], item[1], item[2], item[3]))
-    return out
-
-
 def _check(request: web.Request, group: Group, rows: Sequence[RosterRow]) -> list[CheckedRow]:
     existing = groups_store(request).users_by_login(r.login for r in rows if r.login)
     return check(rows, existing, set(request.app[keys.TIMETABLE].members(group.id)))
@@ -217,15 +153,7 @@ def _preview(
     """The preview of ``rows``, checked against the accounts and members as they are now."""
     _ = gettext_of(request)
     checked = _check(request, group, rows)
-    token = seal(
-        _import_key(request),
-        {
-            "g": group.id,
-            "u": user_id,
-            "t": time.time(),
-            "rows": [[r.line, r.login, r.full_name, r.agency] for r in rows],
-        },
-    )
+    token = seal(_import_key(request), roster_payload(group.id, user_id, time.time(), rows))
     return render(
         request,
         "groups_import.html",
@@ -252,7 +180,7 @@ async def import_confirm(request: web.Request) -> web.Response:
     group = group_of(request)
     form = await request.post()
     payload = unseal(_import_key(request), str(form.get("rows", "")))
-    rows = _rows_of(payload, group.id, user.id)
+    rows = roster_rows_of(payload, group.id, user.id, time.time())
     if rows is None:
         raise PageError(
             400,

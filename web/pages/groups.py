@@ -11,15 +11,31 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, timedelta
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from access.models import Role, User
-from attendance.introduction import Step
-from scheduler.models import DEFAULT_TIMEZONE, ClassStatus, Group, ProgrammeKind, check_day, zone
+from attendance.introduction import Step, first_class, urgent
+from scheduler.group_forms import (
+    GROUP_LANGUAGES,
+    MAX_GROUP_NAME,
+    MAX_PROGRAMME_NAME,
+    GroupProblem,
+    GroupRefused,
+    choice,
+    group_from,
+    programme_from,
+)
+from scheduler.models import (
+    DEFAULT_TIMEZONE,
+    MAX_CREDITS,
+    MAX_DISCIPLINE_NAME,
+    MIN_CREDITS,
+    Group,
+    ProgrammeKind,
+)
 from scheduler.roster import (
     RowStatus,
 )
@@ -43,13 +59,8 @@ log = logging.getLogger("sabaq.web.groups")
 routes = web.RouteTableDef()
 
 MANAGERS = frozenset({Role.STAFF, Role.ADMIN})
-GROUP_LANGUAGES = ("kk", "ru")  # languages of instruction (clause 16)
-MAX_GROUP_NAME = 100
-MAX_PROGRAMME_NAME = 200
-MAX_ZONE = 64
 # The group's first class this close (or past) with learners who have not taken the
 # introduction (clause 5): the list is highlighted.
-INTRODUCTION_WARNING = timedelta(days=7)
 GROUP_FIELDS = (
     "name", "department_id", "programme_id", "language", "timezone", "starts_on", "ends_on",
 )  # fmt: skip
@@ -166,70 +177,53 @@ def _new_form(
     )
 
 
-class FormError(Exception):
-    """A form that cannot be saved, with the message to show."""
-
-
-def _day(raw: str) -> date | None:
-    if not raw.strip():
-        return None
-    day = date.fromisoformat(raw.strip())
-    check_day(day)
-    return day
-
-
-def _choice(raw: str, allowed: Sequence[int]) -> int | None:
-    """The id chosen in a select, if it is one of those offered."""
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if value in allowed else None
-
-
-def _group_from(request: web.Request, values: Mapping[str, str]) -> Group:
-    """The group a form describes, checked (its id is 0)."""
-    _ = gettext_of(request)
-    store = groups_store(request)
-    name = values["name"].strip()
-    if not name or len(name) > MAX_GROUP_NAME:
-        raise FormError(
-            _("Give the group a name (at most {n} characters).").replace("{n}", str(MAX_GROUP_NAME))
-        )
-    department_id = _choice(
-        values["department_id"], [d.id for d in store.departments(archived=False)]
-    )
-    if department_id is None:
-        raise FormError(_("Choose the department."))
-    programme_id: int | None = None
-    if values["programme_id"].strip():
-        programme_id = _choice(values["programme_id"], [p.id for p in store.programmes()])
-        if programme_id is None:
-            raise FormError(_("Choose the programme."))
-    if values["language"] not in GROUP_LANGUAGES:
-        raise FormError(_("Choose the language of instruction."))
-    tz = values["timezone"].strip() or DEFAULT_TIMEZONE
-    try:
-        if len(tz) > MAX_ZONE:
-            raise ValueError(tz)
-        zone(tz)
-    except ValueError:
-        raise FormError(
-            _("Unknown time zone {zone}: give one like Asia/Almaty.").replace(
-                "{zone}", tz[:MAX_ZONE]
+def group_message(_: Callable[[str], str], exc: GroupRefused) -> str:
+    """Why a group or a programme cannot be saved, in the reader's language."""
+    match exc.problem:
+        case GroupProblem.NAME:
+            return _("Give the group a name (at most {n} characters).").replace(
+                "{n}", str(MAX_GROUP_NAME)
             )
-        ) from None
-    try:
-        starts_on, ends_on = _day(values["starts_on"]), _day(values["ends_on"])
-    except ValueError:
-        raise FormError(_("Give the days of the study period as YYYY-MM-DD.")) from None
-    if starts_on and ends_on and ends_on < starts_on:
-        raise FormError(_("The study period ends after it starts."))
-    if store.name_taken(name):
-        raise FormError(
-            _("A group named {name} already exists: choose another name.").replace("{name}", name)
-        )
-    return Group(0, name, department_id, values["language"], tz, programme_id, starts_on, ends_on)
+        case GroupProblem.DEPARTMENT:
+            return _("Choose the department.")
+        case GroupProblem.PROGRAMME:
+            return _("Choose the programme.")
+        case GroupProblem.LANGUAGE:
+            return _("Choose the language of instruction.")
+        case GroupProblem.ZONE:
+            return _("Unknown time zone {zone}: give one like Asia/Almaty.").replace(
+                "{zone}", exc.value
+            )
+        case GroupProblem.PERIOD:
+            return _("Give the days of the study period as YYYY-MM-DD.")
+        case GroupProblem.PERIOD_ORDER:
+            return _("The study period ends after it starts.")
+        case GroupProblem.NAME_TAKEN:
+            return _("A group named {name} already exists: choose another name.").replace(
+                "{name}", exc.value
+            )
+        case GroupProblem.PROGRAMME_NAME:
+            return _("Give the programme a name (at most {n} characters).").replace(
+                "{n}", str(MAX_PROGRAMME_NAME)
+            )
+        case GroupProblem.KIND:
+            return _("Choose the kind of programme.")
+        case GroupProblem.INSTITUTE:
+            return _("Choose the institute.")
+        case GroupProblem.DISTANCE:
+            return _("Say whether the programme is a distance programme.")
+        case GroupProblem.DISCIPLINE_NAME:
+            return _("Give the discipline a name (at most {n} characters).").replace(
+                "{n}", str(MAX_DISCIPLINE_NAME)
+            )
+        case GroupProblem.CREDITS:
+            return (
+                _("Give the credits as a whole number from {min} to {max}.")
+                .replace("{min}", str(MIN_CREDITS))
+                .replace("{max}", str(MAX_CREDITS))
+            )
+        case GroupProblem.FORMAT:
+            return _("Choose how the discipline is studied: distance learning or in person.")
 
 
 @routes.get("/groups/new")
@@ -250,8 +244,14 @@ async def create_group(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in GROUP_FIELDS}
     tt = request.app[keys.TIMETABLE]
+    store = groups_store(request)
     try:
-        draft = _group_from(request, values)
+        draft = group_from(
+            values,
+            departments=[d.id for d in store.departments(archived=False)],
+            programmes=[p.id for p in store.programmes()],
+            name_taken=store.name_taken,
+        )
         try:
             group = tt.add_group(
                 draft.name, draft.department_id, draft.language, draft.timezone,
@@ -259,13 +259,9 @@ async def create_group(request: web.Request) -> web.StreamResponse:
                 ends_on=draft.ends_on,
             )  # fmt: skip
         except sqlite3.IntegrityError:  # the name, taken since it was checked
-            raise FormError(
-                _("A group named {name} already exists: choose another name.").replace(
-                    "{name}", draft.name
-                )
-            ) from None
-    except FormError as exc:
-        return _new_form(request, values, str(exc), 400)
+            raise GroupRefused(GroupProblem.NAME_TAKEN, draft.name) from None
+    except GroupRefused as exc:
+        return _new_form(request, values, group_message(_, exc), 400)
     log.info("staff %s created group %s (%s)", user.id, group.id, group.name)
     return redirect(f"/groups/{group.id}")
 
@@ -278,20 +274,10 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")) for k in PROGRAMME_FIELDS}
     values["distance"] = values["distance"] or "1"  # Sabaq's programmes are distance ones
     store = groups_store(request)
-    name = values["programme_name"].strip()
-    error: str | None = None
-    institute_id = _choice(values["institute_id"], [i.id for i in store.institutes(archived=False)])
-    if not name or len(name) > MAX_PROGRAMME_NAME:
-        error = _("Give the programme a name (at most {n} characters).").replace(
-            "{n}", str(MAX_PROGRAMME_NAME)
-        )
-    elif values["kind"] not in {k.value for k in ProgrammeKind}:
-        error = _("Choose the kind of programme.")
-    elif institute_id is None:
-        error = _("Choose the institute.")
-    elif values["distance"] not in ("1", "0"):
-        error = _("Say whether the programme is a distance programme.")
-    if error is not None or institute_id is None:
+    try:
+        new = programme_from(values, institutes=[i.id for i in store.institutes(archived=False)])
+    except GroupRefused as exc:
+        error = group_message(_, exc)
         group_values = dict.fromkeys(GROUP_FIELDS, "") | {
             "timezone": DEFAULT_TIMEZONE,
             "language": "ru",
@@ -300,7 +286,7 @@ async def create_programme(request: web.Request) -> web.StreamResponse:
             request, group_values, None, 400, programme_error=error, programme_values=values
         )
     programme = request.app[keys.TIMETABLE].add_programme(
-        name, ProgrammeKind(values["kind"]), institute_id, distance=values["distance"] == "1"
+        new.name, new.kind, new.institute_id, distance=new.distance
     )
     log.info("staff %s created programme %s", user.id, programme.id)
     return redirect(f"/groups/new?programme={programme.id}")
@@ -318,14 +304,7 @@ def introduction_of(request: web.Request, group: Group) -> dict[str, Any]:
         key=lambda u: (u.full_name.casefold(), u.id),
     )
     taken = request.app[keys.INTRODUCTION].of_many(u.id for u in members)
-    first = next(
-        (
-            c
-            for c in tt.classes_of_group(group.id)
-            if c.status is not ClassStatus.CANCELLED and not c.individual
-        ),
-        None,
-    )
+    first = first_class(tt.classes_of_group(group.id))
     labels = {Step.CHECK: _("Device check"), Step.TOUR: _("Tour of the class page")}
     not_taken = [
         (u, ", ".join(labels[s] for s in taken[u.id].missing))
@@ -334,9 +313,7 @@ def introduction_of(request: web.Request, group: Group) -> dict[str, Any]:
     ]
     return {
         "first_class": first,
-        "urgent": bool(not_taken)
-        and first is not None
-        and first.starts_at - clock.utc_now(request) <= INTRODUCTION_WARNING,
+        "urgent": urgent(bool(not_taken), first, clock.utc_now(request)),
         "not_taken": not_taken,
         "members": len(members),
     }
@@ -428,7 +405,7 @@ async def add_teacher(request: web.Request) -> web.StreamResponse:
     group = group_of(request)
     form = await request.post()
     teachers = [t.id for t in groups_store(request).users_with_role(Role.TEACHER)]
-    teacher_id = _choice(str(form.get("teacher_id", "")), teachers)
+    teacher_id = choice(str(form.get("teacher_id", "")), teachers)
     if teacher_id is None:
         return detail(request, group, error=_("Choose a teacher."), status=400)
     request.app[keys.TIMETABLE].add_teacher(group.id, teacher_id)

@@ -4,30 +4,19 @@ with a higher SEQUENCE, a cancelled one stays in the feed as CANCELLED."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
-from icalendar import Calendar, Event
 
-from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
+from scheduler.feeds import AHEAD, PAST, classes_ics, days_off_ics, feed_token
+from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import PageError, gettext_of, require_session
 from ..core.labels import day_name, format_labels, kind_labels
 
 routes = web.RouteTableDef()
-
-PAST = timedelta(days=62)  # how far back a feed reaches
-AHEAD = timedelta(days=400)
-
-
-def feed_token(secret: bytes, kind: str, ident: int) -> str:
-    """The secret part of a feed's URL: derived from the server's key, 128 bits."""
-    mac = hmac.new(secret, f"ical:{kind}:{ident}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
 
 
 def feed_url(request: web.Request, kind: str, ident: int) -> str:
@@ -50,44 +39,25 @@ def calendar(
     """The feed: one VEVENT per class, UTC times, the class page as its URL."""
     _ = gettext_of(request)
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
-    kinds, formats = kind_labels(_), format_labels(_)
     teachers = accounts.many(c.teacher_id for c in classes)
-    base = f"{request.scheme}://{request.host}"
-    cal = Calendar()
-    cal.add("prodid", "-//Sabaq//Timetable//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
-    cal.add("x-wr-timezone", zone)
-    now = clock.utc_now(request)
-    for c in classes:
-        changes = tt.changes(class_id=c.id)
-        event = Event()
-        event.add("uid", f"class-{c.id}@sabaq")
-        event.add("dtstamp", now)
-        event.add("dtstart", c.starts_at)
-        event.add("dtend", c.ends_at)
-        event.add("summary", c.title)
-        # Each move, cancellation or switch is a new version of the event for calendar apps.
-        event.add("sequence", sum(ch.action is not TimetableAction.PLANNED for ch in changes))
-        if changes:
-            event.add("last-modified", datetime.fromtimestamp(changes[0].at, UTC))
-        groups = ", ".join(tt.group(g).name for g in c.group_ids)
-        teacher = teachers[c.teacher_id].full_name if c.teacher_id in teachers else ""
-        event.add(
-            "description",
-            f"{kinds[c.kind]} · {formats[c.format]} · {teacher} · {groups}",
-        )
-        if c.format is ClassFormat.LIVE_ONLINE:
-            event.add("url", f"{base}/classes/{c.id}")
-            event.add("location", f"{base}/classes/{c.id}")
-        else:
-            event.add("location", formats[c.format])
-        event.add("status", "CANCELLED" if c.status is ClassStatus.CANCELLED else "CONFIRMED")
-        cal.add_component(event)
+    body = classes_ics(
+        name,
+        zone,
+        classes,
+        now=clock.utc_now(request),
+        base=f"{request.scheme}://{request.host}",
+        changes=lambda class_id: tt.changes(class_id=class_id),
+        group_name=lambda group_id: tt.group(group_id).name,
+        teachers={i: u.full_name for i, u in teachers.items()},
+        kinds=kind_labels(_),
+        formats=format_labels(_),
+    )
+    return _feed(body)
+
+
+def _feed(body: bytes) -> web.Response:
     return web.Response(
-        body=cal.to_ical(),
+        body=body,
         content_type="text/calendar",
         charset="utf-8",
         headers={"Cache-Control": "private, max-age=300"},
@@ -129,26 +99,15 @@ async def days_off_feed(request: web.Request) -> web.Response:
     _ = gettext_of(request)
     now = clock.utc_now(request)
     days = request.app[keys.TIMETABLE].academy_calendar()
-    cal = Calendar()
-    cal.add("prodid", "-//Sabaq//Academy calendar//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", _("Non-working days of the academy"))
-    for day, name in days.days_off((now - PAST).date(), (now + AHEAD).date()):
-        event = Event()
-        event.add("uid", f"day-off-{day:%Y%m%d}@sabaq")
-        event.add("dtstamp", now)
-        event.add("dtstart", day)
-        event.add("dtend", day + timedelta(days=1))
-        event.add("summary", day_name(_, name))
-        event.add("transp", "TRANSPARENT")
-        cal.add_component(event)
-    return web.Response(
-        body=cal.to_ical(),
-        content_type="text/calendar",
-        charset="utf-8",
-        headers={"Cache-Control": "private, max-age=300"},
+    return _feed(
+        days_off_ics(
+            _("Non-working days of the academy"),
+            (
+                (day, day_name(_, name))
+                for day, name in days.days_off((now - PAST).date(), (now + AHEAD).date())
+            ),
+            now,
+        )
     )
 
 

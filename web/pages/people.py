@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,11 +15,18 @@ from aiohttp import web
 from access.addresses import MAX_ADDRESS, is_address
 from access.audit import Action, ObjectKind
 from access.errors import LoginTaken, UserNotFound
-from access.models import LOGIN_RE, Role, User
-from access.people import Account, manageable_departments, manageable_roles, may_make
+from access.models import Role, User
+from access.people import (
+    MAX_NAME,
+    Account,
+    manageable_departments,
+    manageable_roles,
+    may_make,
+)
+from access.person_forms import Draft, DraftProblem, read_draft
+from access.person_forms import draft_problem as draft_rule
 from access.sqlite_people import PeopleQuery
 from scheduler.models import Department
-from scheduler.roster import MAX_NAME
 
 from ..core import clock, keys, policy
 from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
@@ -60,32 +66,6 @@ def department_choices(request: web.Request, user: User) -> list[Department]:
     return [d for d in policy.departments(request) if allowed is None or d.id in allowed]
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """What a person form says, checked."""
-
-    login: str
-    full_name: str
-    role: Role | None
-    department_id: int | None
-    email: str = ""  # blank: none
-
-
-def read_draft(values: Mapping[str, Any]) -> Draft:
-    def text(name: str, limit: int) -> str:
-        return " ".join(str(values.get(name) or "").split())[:limit]
-
-    role = text("role", 40)
-    dep = text("department_id", 19)
-    return Draft(
-        login=text("login", 64).lower(),
-        full_name=text("full_name", MAX_NAME + 1),
-        role=Role(role) if role in set(Role) else None,
-        department_id=int(dep) if dep.isdigit() else None,
-        email=text("email", MAX_ADDRESS + 1),
-    )
-
-
 def address_problem(_: Callable[[str], str], address: str) -> str | None:
     """What is wrong with an account's e-mail address as typed (shown at its field; blank is
     none, and right); None if nothing."""
@@ -106,27 +86,35 @@ def draft_problem(
 ) -> str | None:
     """What is wrong with a form, in the person's words; None when it may be saved."""
     _ = gettext_of(request)
-    if new and not LOGIN_RE.match(d.login):
-        return _(
-            "The login must be 2 to 63 characters: Latin letters a-z, digits, dots, hyphens"
-            " and underscores, starting with a letter or a digit."
-        )
-    if not d.full_name:
-        return _("The full name is missing.")
-    if len(d.full_name) > MAX_NAME:
-        return _("The full name is longer than {n} characters.").replace("{n}", str(MAX_NAME))
-    known = {dep.id for dep in policy.departments(request)}
-    if d.role is None or (d.department_id is not None and d.department_id not in known):
-        return _("Choose a role and a department from the lists.")
-    after = Account(before.id if before else 0, d.role, d.department_id)
-    allowed = (
-        may_make(policy.steward(request, user), after)
-        if before is None
-        else policy.changes(request, user, before, after)
-    )
-    if not allowed:
-        return _("You may not give this role in this department.")
-    return None
+    steward = policy.steward(request, user)
+
+    def allowed(after: Account) -> bool:
+        if before is None:
+            return may_make(steward, after)
+        return policy.changes(request, user, before, after)
+
+    match draft_rule(
+        d,
+        new=new,
+        departments={dep.id for dep in policy.departments(request)},
+        allowed=allowed,
+        before_id=before.id if before else 0,
+    ):
+        case None:
+            return None
+        case DraftProblem.BAD_LOGIN:
+            return _(
+                "The login must be 2 to 63 characters: Latin letters a-z, digits, dots, hyphens"
+                " and underscores, starting with a letter or a digit."
+            )
+        case DraftProblem.NO_NAME:
+            return _("The full name is missing.")
+        case DraftProblem.LONG_NAME:
+            return _("The full name is longer than {n} characters.").replace("{n}", str(MAX_NAME))
+        case DraftProblem.NOT_LISTED:
+            return _("Choose a role and a department from the lists.")
+        case DraftProblem.NOT_ALLOWED:
+            return _("You may not give this role in this department.")
 
 
 def form_context(request: web.Request, user: User) -> dict[str, Any]:

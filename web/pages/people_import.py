@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from aiohttp import web
 
@@ -24,20 +23,20 @@ from access.people import (
     check_people,
     manageable_roles,
 )
+from access.sealed import import_key, seal, unseal
 from access.sqlite_people import NewPerson
 from control.import_worker import parse_in_worker
-from scheduler.roster import MAX_ROWS, RosterFileError, make_row
+from scheduler.import_previews import people_payload, people_rows_of
+from scheduler.roster import RosterFileError
 
 from ..core import keys, policy
 from ..core.http import MAX_BODY, PageError, actor, gettext_of, render
 from ..core.labels import role_labels
-from .group_import import TOO_LARGE, file_message, import_key, seal, unseal
+from .group_import import TOO_LARGE, file_message
 from .people import require_steward
 
 log = logging.getLogger("sabaq.web.people")
 routes = web.RouteTableDef()
-
-IMPORT_TTL = 3600.0
 
 
 def problem_message(_: Callable[[str], str], c: CheckedPerson) -> str:
@@ -145,42 +144,8 @@ async def import_preview(request: web.Request) -> web.Response:
         return _page(request, error=file_message(_, exc.problem), status=status)
     rows = [PersonRow(r.line, r.login, r.full_name, r.role, r.department, r.email) for r in parsed]
     checked = _check(request, user, rows)
-    token = seal(
-        _key(request),
-        {
-            "u": user.id,
-            "t": time.time(),
-            "rows": [[r.line, r.login, r.full_name, r.role, r.department, r.email] for r in rows],
-        },
-    )
+    token = seal(_key(request), people_payload(user.id, time.time(), rows))
     return _page(request, checked, token=token)
-
-
-def _rows_of(payload: Any, user_id: int) -> list[PersonRow] | None:
-    """The rows of a preview, if it is this person's and fresh."""
-    if not isinstance(payload, dict) or payload.get("u") != user_id:
-        return None
-    at, rows = payload.get("t"), payload.get("rows")
-    if not isinstance(at, int | float) or not -60 < time.time() - at < IMPORT_TTL:
-        return None
-    if not isinstance(rows, list) or len(rows) > MAX_ROWS:
-        return None
-    out = []
-    for item in rows:
-        if not (
-            isinstance(item, list)
-            and len(item) == 6
-            and isinstance(item[0], int)
-            and all(isinstance(x, str) for x in item[1:])
-        ):
-            return None
-        r = make_row(item[0], item[1], item[2])
-        out.append(
-            PersonRow(
-                r.line, r.login, r.full_name, item[3].strip(), item[4].strip(), item[5].strip()
-            )
-        )
-    return out
 
 
 @routes.post("/people/import/confirm")
@@ -188,7 +153,8 @@ async def import_confirm(request: web.Request) -> web.Response:
     """The preview's rows, checked again; all made in one transaction, or none."""
     _ = gettext_of(request)
     user = _require_importer(request)
-    rows = _rows_of(unseal(_key(request), str((await request.post()).get("rows", ""))), user.id)
+    token = str((await request.post()).get("rows", ""))
+    rows = people_rows_of(unseal(_key(request), token), user.id, time.time())
     if rows is None:
         raise PageError(
             400, _("This import cannot be confirmed any more: upload the file again."), "bad_import"

@@ -5,38 +5,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from admission.errors import DisciplineNotNamed
+from admission.status import class_discipline
+from admission.visibility import proposals_seen
 from scheduler.errors import (
     ClassConflict,
-    ClassTooLong,
-    EndsBeforeStart,
     GroupInactive,
     GroupNotReady,
     InvalidTransition,
     NonWorkingDay,
-    NoWeekdays,
     OutsideStudyPeriod,
     PlannedInPast,
-    RuleEndsBeforeStart,
-    TooManyOccurrences,
 )
 from scheduler.models import (
     DEFAULT_TIMEZONE,
-    ClassFormat,
-    ClassKind,
     ClassStatus,
     Group,
     LiveClass,
 )
-from scheduler.recurrence import Occurrence, local_span, weekly
+from scheduler.plan_forms import (
+    MAX_REASON,
+    MAX_TEXT,
+    RULE_REFUSALS,
+    SPAN_REFUSALS,
+    PlanProblem,
+    PlanRefused,
+    move_span,
+    occurrences_of,
+    plan_basics,
+)
 from scheduler.sqlite_store import Actor, ClassSpec
-from scheduler.timing import check_to_come
 
 from ..core import clock, keys, policy
 from ..core.alerts import reason_text
@@ -49,14 +53,10 @@ from ..core.labels import (
     format_labels,
     kind_labels,
 )
-from .admission import named_discipline
 from .classes import EDITORS
 from .timetable import (
-    MAX_REASON,
-    MAX_TEXT,
     action_labels,
     actor,
-    proposals_seen,
     require_editor,
 )
 
@@ -111,8 +111,29 @@ class PlanConflict(PlanError):
     status = 409
 
 
-def _parse_time(raw: str) -> time:
-    return datetime.strptime(raw.strip(), "%H:%M").time()
+def plan_message(request: web.Request, problem: PlanProblem) -> str:
+    """What is wrong with a plan or a move, in the reader's language."""
+    _ = gettext_of(request)
+    match problem:
+        case PlanProblem.TITLE:
+            return _("Give the class a title (at most {n} characters).").replace(
+                "{n}", str(MAX_TEXT)
+            )
+        case PlanProblem.CHOICES:
+            return _("Choose the group, the teacher, the kind and the format.")
+        case PlanProblem.WHEN:
+            return _("Give the day and the start and end times.")
+        case PlanProblem.WEEKLY:
+            return _(
+                "For a weekly class give the days of the week, the last day and the"
+                " exceptions as YYYY-MM-DD."
+            )
+        case PlanProblem.WEEKDAYS:
+            return _("Choose the days of the week.")
+        case PlanProblem.NO_CLASSES:
+            return _("The rule makes no classes: check the days and the exceptions.")
+        case PlanProblem.REASON:
+            return _("A reason takes at most {n} characters.").replace("{n}", str(MAX_REASON))
 
 
 def plan_from(
@@ -122,70 +143,30 @@ def plan_from(
     ``weekday``s, ``until`` and ``except`` days)."""
     _ = gettext_of(request)
     tt = request.app[keys.TIMETABLE]
-    title = str(data.get("title", "")).strip()
-    discipline = str(data.get("discipline", "")).strip()
-    if not title or len(title) > MAX_TEXT or len(discipline) > MAX_TEXT:
-        raise PlanError(
-            _("Give the class a title (at most {n} characters).").replace("{n}", str(MAX_TEXT))
-        )
     try:
-        kind = ClassKind(str(data.get("kind", "")))
-        fmt = ClassFormat(str(data.get("format", ClassFormat.LIVE_ONLINE.value)))
-        group_id = int(str(data.get("group_id", "")))
-        teacher_id = int(str(data.get("teacher_id", "")))
-    except ValueError:
-        raise PlanError(_("Choose the group, the teacher, the kind and the format.")) from None
-    if not (0 < group_id <= 2**62 and 0 < teacher_id <= 2**62):
-        raise PlanError(_("Choose the group, the teacher, the kind and the format."))
-    group = tt.group(group_id)
-    if teacher_id not in tt.teachers(group_id):
+        b = plan_basics(data)
+    except PlanRefused as exc:
+        raise PlanError(plan_message(request, exc.problem)) from None
+    group = tt.group(b.group_id)
+    if b.teacher_id not in tt.teachers(b.group_id):
         raise PlanError(_("The teacher does not teach this group."))
     try:
-        discipline = named_discipline(request, group, kind, discipline)
+        discipline = class_discipline(request.app[keys.TIMETABLE], group, b.kind, b.discipline)
     except DisciplineNotNamed as exc:
         raise PlanError.of(request, exc) from None
     try:
-        day = date.fromisoformat(str(data.get("day", "")))
-        start, end = _parse_time(str(data.get("start", ""))), _parse_time(str(data.get("end", "")))
-    except ValueError:
-        raise PlanError(_("Give the day and the start and end times.")) from None
-    try:
-        occurrences: list[Occurrence]
-        if str(data.get("repeat", "")) in ("weekly", "on", "true", "True"):
-            try:
-                until = date.fromisoformat(str(data.get("until", "")))
-                days = [int(d) for d in weekdays]
-                skip = [
-                    date.fromisoformat(x.strip())
-                    for x in str(data.get("except", "")).replace(";", ",").split(",")
-                    if x.strip()
-                ]
-            except ValueError:
-                raise PlanError(
-                    _(
-                        "For a weekly class give the days of the week, the last day and the"
-                        " exceptions as YYYY-MM-DD."
-                    )
-                ) from None
-            occurrences = weekly(day, until, days, start, end, group.timezone, skip)
-        else:
-            occurrences = [local_span(day, start, end, group.timezone)]
-    except (
-        ClassTooLong, EndsBeforeStart, TooManyOccurrences, RuleEndsBeforeStart, NoWeekdays
-    ) as exc:  # fmt: skip
-        raise PlanError.of(request, exc) from None
-    except ValueError:  # a day out of the timetable's range: the answer it has always had
-        raise PlanError(_("Choose the days of the week.")) from None
-    if not occurrences:
-        raise PlanError(_("The rule makes no classes: check the days and the exceptions."))
-    try:
-        check_to_come(occurrences[0].starts_at, clock.utc_now(request))
-    except PlannedInPast as exc:
+        occurrences = occurrences_of(data, weekdays, group.timezone, clock.utc_now(request))
+    except PlanRefused as exc:
+        raise PlanError(plan_message(request, exc.problem)) from None
+    except (*RULE_REFUSALS, PlannedInPast) as exc:
         raise PlanError.of(request, exc) from None
     return [
-        ClassSpec(title, kind, fmt, teacher_id, o.starts_at, o.ends_at, (group_id,), (), discipline)
+        ClassSpec(
+            b.title, b.kind, b.format, b.teacher_id, o.starts_at, o.ends_at, (b.group_id,), (),
+            discipline,
+        )
         for o in occurrences
-    ], group
+    ], group  # fmt: skip
 
 
 def _new_form(
@@ -338,24 +319,11 @@ def move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
     tt = request.app[keys.TIMETABLE]
     c = tt.get_class(int(request.match_info["class_id"]))
     zone = tt.group(c.group_ids[0]).timezone
-    reason = str(data.get("reason", "")).strip()
-    if len(reason) > MAX_REASON:
-        raise PlanError(_("A reason takes at most {n} characters.").replace("{n}", str(MAX_REASON)))
     try:
-        day = date.fromisoformat(str(data.get("day", "")))
-        span = local_span(
-            day,
-            _parse_time(str(data.get("start", ""))),
-            _parse_time(str(data.get("end", ""))),
-            zone,
-        )
-    except (ClassTooLong, EndsBeforeStart) as exc:
-        raise PlanError.of(request, exc) from None
-    except ValueError:
-        raise PlanError(_("Give the day and the start and end times.")) from None
-    try:
-        check_to_come(span.starts_at, clock.utc_now(request))
-    except PlannedInPast as exc:
+        span, reason = move_span(data, zone, clock.utc_now(request))
+    except PlanRefused as exc:
+        raise PlanError(plan_message(request, exc.problem)) from None
+    except (*SPAN_REFUSALS, PlannedInPast) as exc:
         raise PlanError.of(request, exc) from None
     try:
         return tt.move_class(

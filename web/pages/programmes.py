@@ -19,6 +19,12 @@ from scheduler.errors import (
     DisciplineNotFound,
     GroupNotFound,
 )
+from scheduler.group_forms import (
+    GroupRefused,
+    discipline_credits,
+    discipline_format,
+    discipline_name,
+)
 from scheduler.models import (
     MAX_CREDITS,
     MAX_DISCIPLINE_NAME,
@@ -34,7 +40,7 @@ from scheduler.sqlite_groups import SqliteGroups
 from ..core import keys, policy
 from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_role
 from .classes import OBSERVER_ROLES
-from .groups import MANAGERS, FormError, kind_labels
+from .groups import MANAGERS, group_message, kind_labels
 
 log = logging.getLogger("sabaq.web.programmes")
 routes = web.RouteTableDef()
@@ -128,38 +134,6 @@ def _discipline_of(request: web.Request, programme: Programme) -> Discipline:
     if found is None or found.programme_id != programme.id:
         raise PageError(404, _("There is no such discipline."), "discipline_not_found")
     return found
-
-
-# -- reading a form -------------------------------------------------------------------------------
-def _name(_: Callable[[str], str], raw: str) -> str:
-    name = raw.strip()
-    if not name or len(name) > MAX_DISCIPLINE_NAME:
-        raise FormError(
-            _("Give the discipline a name (at most {n} characters).").replace(
-                "{n}", str(MAX_DISCIPLINE_NAME)
-            )
-        )
-    return name
-
-
-def _credits(_: Callable[[str], str], raw: str) -> int:
-    text = raw.strip()
-    # ASCII digits only: int() would also take other scripts' digits, signs and underscores.
-    if text.isascii() and text.isdigit() and len(text) <= 3:
-        value = int(text)
-        if MIN_CREDITS <= value <= MAX_CREDITS:
-            return value
-    raise FormError(
-        _("Give the credits as a whole number from {min} to {max}.")
-        .replace("{min}", str(MIN_CREDITS))
-        .replace("{max}", str(MAX_CREDITS))
-    )
-
-
-def _format(_: Callable[[str], str], raw: str) -> DisciplineFormat:
-    if raw not in {f.value for f in DisciplineFormat}:
-        raise FormError(_("Choose how the discipline is studied: distance learning or in person."))
-    return DisciplineFormat(raw)
 
 
 # -- the pages ------------------------------------------------------------------------------------
@@ -273,12 +247,13 @@ async def add_discipline(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")) for k in DISCIPLINE_FIELDS}
     try:
-        name = _name(_, values["name"])
-        credits = _credits(_, values["credits"])
-        fmt = _format(_, values["format"])
+        name = discipline_name(values["name"])
+        credits = discipline_credits(values["credits"])
+        fmt = discipline_format(values["format"])
         made = request.app[keys.TIMETABLE].add_discipline(programme.id, name, credits, fmt)
-    except FormError as exc:
-        return _page(request, programme, error=str(exc), add_values=values, status=400)
+    except GroupRefused as exc:
+        message = group_message(_, exc)
+        return _page(request, programme, error=message, add_values=values, status=400)
     except DisciplineNameTaken as exc:
         message = _("The programme already has a discipline named {name}.").replace(
             "{name}", exc.name
@@ -311,11 +286,11 @@ async def change_discipline(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
 
     try:
-        credits = _credits(_, values["credits"])
-        fmt = _format(_, values["format"])
+        credits = discipline_credits(values["credits"])
+        fmt = discipline_format(values["format"])
         changed = request.app[keys.TIMETABLE].change_discipline(discipline.id, credits, fmt)
-    except FormError as exc:
-        return refused(str(exc), 400)
+    except GroupRefused as exc:
+        return refused(group_message(_, exc), 400)
     except CreditMixExceeded as exc:
         log.info(
             "programme %s: changing discipline %s refused: %s", programme.id, discipline.id, exc

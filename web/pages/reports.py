@@ -16,13 +16,12 @@ from aiohttp import web
 
 from access.errors import UserNotFound
 from access.models import Role, User
-from attendance.breakout import breakouts
+from attendance import tables
 from attendance.export import Cell, ChainHead, Table
-from attendance.introduction import Step
+from attendance.mark_forms import MarkRefused, thresholds_of
 from attendance.marks import LearnerMark, Mark, MarkRules
-from attendance.questions import questions
 from attendance.register import Register, register
-from attendance.reports import ClassSlot, Totals, by_learner, history, marks_by_class, matrix
+from attendance.reports import ClassSlot, Totals, by_learner, marks_by_class
 from scheduler import calendar
 from scheduler.calendar import Month
 from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
@@ -39,14 +38,7 @@ from ..core.http import (
     require_session,
 )
 from ..core.offload import in_worker
-from .attendance import (
-    HEADS_TITLE,
-    learner_answers,
-    learner_moves,
-    mark_definitions_in,
-    mark_labels,
-    mark_labels_in,
-)
+from .attendance import HEADS_TITLE
 from .classes import OBSERVER_ROLES, class_zone
 
 routes = web.RouteTableDef()
@@ -118,33 +110,6 @@ def heads_in(app: web.Application, slots: Sequence[ClassSlot]) -> list[ChainHead
     return [ChainHead(s.id, *ledger.chain_head(s.id)) for s in slots]
 
 
-def _total_header(request: web.Request) -> list[str]:
-    return total_header_in(gettext_of(request))
-
-
-def total_header_in(_: Callable[[str], str]) -> list[str]:
-    labels = mark_labels_in(_)
-    return [
-        _("Classes"),
-        *(labels[m] for m in Mark),
-        _("Attended, %"),
-        _("Minutes present"),
-    ]
-
-
-def _total_cells(t: Totals) -> list[Cell]:
-    return [
-        t.classes,
-        *(t.counts.get(m, 0) for m in Mark),
-        t.percent if t.percent is not None else "",
-        t.minutes,
-    ]
-
-
-def _local(ts: float | None, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, ZoneInfo(zone)).strftime(fmt)
-
-
 def _thresholds_notes(request: web.Request, slots: Sequence[ClassSlot]) -> list[str]:
     return thresholds_notes_in(request.app, gettext_of(request), slots)
 
@@ -157,11 +122,11 @@ def thresholds_notes_in(
     period)."""
     store = app[keys.MARK_RULES]
     used = list(dict.fromkeys(store.at(s.ends_at) for s in slots)) or [store.current()]
-    labels = mark_labels_in(_)
+    labels = tables.mark_labels(_)
     return [
         " ".join(
             f"{labels[mark]}: {text}"
-            for mark, text in mark_definitions_in(_, rules)
+            for mark, text in tables.mark_definitions(_, rules)
             if mark in (Mark.PRESENT, Mark.LATE, Mark.LEFT_EARLY)
         )
         for rules in used
@@ -237,33 +202,14 @@ def group_report(
     slots, marks = happened.slots, _marks(request, happened)
     people = accounts.many(tt.members(group.id))
     learners = sorted(people, key=lambda u: people[u].full_name.casefold())
-    labels = mark_labels(request)
-    rows: list[list[Cell]] = []
-    row_marks: list[list[str]] = []
-    for r in matrix(learners, slots, marks):
-        rows.append(
-            [
-                people[r.user_id].full_name,
-                *(labels[m.mark] if m else "" for m in r.cells),
-                *_total_cells(r.totals),
-            ]
-        )
-        row_marks.append(["", *(m.mark.value if m else "" for m in r.cells)])
-    header = [
-        _("Student"),
-        *(f"{_local(s.starts_at, group.timezone, '%d.%m %H:%M')} {s.title}" for s in slots),
-        *_total_header(request),
-    ]
-    table = Table(
-        title=_("Attendance of group {group} for {month}")
-        .replace("{group}", group.name)
-        .replace("{month}", month.text),
-        notes=(
-            _("Times are in the time zone {zone}.").replace("{zone}", group.timezone),
-            *_thresholds_notes(request, slots),
-        ),
-        header=header,
-        rows=rows,
+    table, row_marks = tables.group_month_table(
+        _,
+        group,
+        month,
+        {u: people[u].full_name for u in learners},
+        slots,
+        marks,
+        notes=_thresholds_notes(request, slots),
         heads=_heads(request, slots),
         heads_title=_(HEADS_TITLE),
     )
@@ -313,72 +259,27 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
         classes = policy.visible(request, user, classes)
     happened = _happened(request, classes)
     slots, marks = happened.slots, _marks(request, happened)
-    zones = {c.id: class_zone(request, c) for c in classes}
-    labels = mark_labels(request)
     teachers = accounts.many(c.teacher_id for c in classes)
-    by_id = {c.id: c for c in classes}
-    rows: list[list[Cell]] = []
-    row_marks: list[list[str]] = []
-    for slot, m in history(learner.id, slots, marks):
-        z = zones[slot.id]
-        rows.append(
-            [
-                _local(slot.starts_at, z),
-                slot.title,
-                teachers[by_id[slot.id].teacher_id].full_name,
-                labels[m.mark],
-                _local(m.first_joined, z, "%H:%M:%S"),
-                _local(m.last_left, z, "%H:%M:%S"),
-                m.minutes if m.intervals else 0,
-                m.override.reason if m.override else "",
-                learner_answers(
-                    request, learner.id, questions(happened.events.get(slot.id, ())), z
-                ),
-                learner_moves(request, learner.id, breakouts(happened.events.get(slot.id, ())), z),
-            ]
-        )
-        row_marks.append(["", "", "", m.mark.value])
-    t = by_learner(marks).get(learner.id, Totals())
     # The introduction (clause 5): when each step was first taken, in the first group's zone.
     taken = request.app[keys.INTRODUCTION].of(learner.id).taken_at
-    intro_zone = groups[0].timezone if groups else DEFAULT_TIMEZONE
-    intro = _("Introduction: device check {check}; tour of the class page {tour}")
-    for step in Step:
-        when = _local(taken.get(step), intro_zone)
-        intro = intro.replace(
-            "{" + step.value + "}",
-            _("taken {time}").replace("{time}", when) if when else _("not taken"),
-        )
-    summary = ", ".join(
-        f"{h}: {v}" for h, v in zip(_total_header(request), _total_cells(t), strict=True)
-    )
-    table = Table(
-        title=_("Attendance history of {name}").replace("{name}", learner.full_name),
-        notes=(
-            _("Groups: {names}").replace("{names}", ", ".join(g.name for g in groups)),
-            *([_("Agency: {name}").replace("{name}", learner.agency)] if learner.agency else []),
-            summary,
-            intro,
-            _("Times are in each group's time zone."),
-            *_thresholds_notes(request, slots),
+    return tables.learner_history_table(
+        _,
+        learner,
+        groups,
+        slots,
+        marks,
+        events=happened.events,
+        zones={c.id: class_zone(request, c) for c in classes},
+        teachers={
+            c.id: teachers[c.teacher_id].full_name for c in classes if c.teacher_id in teachers
+        },
+        introduction=tables.introduction_note(
+            _, taken, groups[0].timezone if groups else DEFAULT_TIMEZONE
         ),
-        header=[
-            _("Class start"),
-            _("Class"),
-            _("Teacher"),
-            _("Mark"),
-            _("Joined"),
-            _("Left"),
-            _("Minutes present"),
-            _("Correction reason"),
-            _("Answers to quick questions"),
-            _("Breakout groups"),
-        ],
-        rows=rows,
+        notes=_thresholds_notes(request, slots),
         heads=_heads(request, slots),
         heads_title=_(HEADS_TITLE),
     )
-    return table, row_marks
 
 
 @routes.get("/reports/learners/{user_id:\\d{1,18}}")
@@ -438,7 +339,9 @@ def agency_table(
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in tt.groups_of_member(u.id))
-        rows.append([u.agency, u.full_name, groups, *_total_cells(totals.get(u.id, Totals()))])
+        rows.append(
+            [u.agency, u.full_name, groups, *tables.total_cells(totals.get(u.id, Totals()))]
+        )
     title = _("Attendance by agency for {month}").replace("{month}", month.text)
     if only:
         title += f" — {only}"
@@ -448,7 +351,7 @@ def agency_table(
             _("Times are in the time zone {zone}.").replace("{zone}", DEFAULT_TIMEZONE),
             *thresholds_notes_in(app, _, slots),
         ),
-        header=[_("Agency"), _("Student"), _("Groups"), *total_header_in(_)],
+        header=[_("Agency"), _("Student"), _("Groups"), *tables.total_header(_)],
         rows=rows,
         heads=heads_in(app, slots),
         heads_title=_(HEADS_TITLE),
@@ -482,25 +385,21 @@ async def set_rules(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     staff = require_role(request, RULE_EDITORS, _("Only staff set the attendance thresholds."))
     form = await request.post()
+    store = request.app[keys.MARK_RULES]
     try:
-        late = float(str(form.get("late_after_minutes", "")))
-        percent = float(str(form.get("present_percent", "")))
-        if not (0 <= late <= 240 and 1 <= percent <= 100):
-            raise ValueError
-    except ValueError:
+        rules = thresholds_of(
+            str(form.get("late_after_minutes", "")),
+            str(form.get("present_percent", "")),
+            store.current(),
+        )
+    except MarkRefused:
         raise PageError(
             400,
             _("Late after: 0 to 240 minutes. Present: 1 to 100 percent of the class."),
             "bad_request",
         ) from None
-    store = request.app[keys.MARK_RULES]
-    current = store.current()
     store.set(
-        MarkRules(
-            late_after_seconds=late * 60,
-            present_share=percent / 100,
-            grace_seconds=current.grace_seconds,
-        ),
+        rules,
         staff.id,
         staff.full_name,
         clock.now(request),

@@ -13,17 +13,17 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from access.models import Role, User
+from admission.visibility import proposals_seen
 from scheduler import calendar
 from scheduler.calendar import Span
 from scheduler.guarantee_months import MonthState, months, outside_reason, states_of_groups
 from scheduler.models import (
     DEFAULT_TIMEZONE,
-    ClassStatus,
     Group,
     LiveClass,
     TimetableAction,
 )
-from scheduler.sqlite_store import Actor, SqliteTimetable
+from scheduler.sqlite_store import Actor
 
 from ..core import clock, keys, policy
 from ..core.alerts import alert_lines, reason_text
@@ -38,8 +38,6 @@ log = logging.getLogger("sabaq.web.timetable")
 GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
 routes = web.RouteTableDef()
 
-MAX_TEXT = 200
-MAX_REASON = 500
 MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
 
 
@@ -56,26 +54,6 @@ def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
         TimetableAction.ALERT: _("Alert"),
         TimetableAction.CONFIRMED: _("Confirmed"),
     }
-
-
-def proposals_seen(tt: SqliteTimetable, user: User, classes: Sequence[LiveClass]) -> set[int]:
-    """The classes among ``classes`` the guarantee proposed that ``user`` sees as proposals and
-    may confirm: staff, and the class's teacher or a teacher of one of its groups (learners see
-    a proposal as any planned class)."""
-    proposed = [c for c in classes if c.proposed and c.status is ClassStatus.PLANNED]
-    if not proposed or user.role not in EDITORS | {Role.TEACHER}:
-        return set()
-    if user.role in EDITORS:
-        return {c.id for c in proposed}
-    teaches: dict[int, bool] = {}
-    out = set()
-    for c in proposed:
-        for g in c.group_ids:
-            if g not in teaches:
-                teaches[g] = user.id in tt.teachers(g)
-        if c.teacher_id == user.id or any(teaches[g] for g in c.group_ids):
-            out.add(c.id)
-    return out
 
 
 def actor(user: User) -> Actor:

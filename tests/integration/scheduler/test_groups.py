@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from access.errors import LoginTaken
 from access.models import Role
+from access.sealed import import_key, seal
 from scheduler.models import ProgrammeKind
 from scheduler.roster import (
     FileProblem,
@@ -32,7 +33,6 @@ from tests.conftest import Academy, Client, SignIn
 from tests.integration.attendance.test_reports import english
 from web.core import keys
 from web.core.http import LANG_COOKIE
-from web.pages.group_import import import_key, seal
 
 KAZAKH = "ә ғ қ ң ө ұ ү һ і"
 FORMULA_NAME = '=HYPERLINK("http://evil.example";"Ғалым")'

@@ -29,6 +29,7 @@ def _extracted() -> set[str]:
     method_map = [
         ("web/**.py", "python"),
         ("control/**.py", "python"),
+        ("attendance/tables.py", "python"),  # the reports' tables, in a gettext passed in
         ("web/templates/**.html", "jinja2"),
     ]
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}

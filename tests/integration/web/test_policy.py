@@ -30,11 +30,11 @@ from admission.visibility import (
     may_see_learner,
     may_see_teacher,
 )
+from scheduler.feeds import feed_token
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, ProgrammeKind
 from scheduler.sqlite_agencies import SqliteAgencies
 from tests.conftest import Academy, SignIn
 from web.core import keys
-from web.pages.ical import feed_token
 
 RECORDING = "20260105T100000Z-camera.webm"
 DOCUMENT_A = b"%PDF-1.4 the excuse document of A"

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from access.api_keys import Scope
 from access.models import Role
 from tests.conftest import Academy, Client, SignIn
+from web.api import admin_models
 from web.api import models as api_models
 from web.api.openapi import document
 from web.core import keys
@@ -51,7 +52,7 @@ async def test_an_administrator_manages_institutes_and_departments_through_the_a
     head = served.app[keys.ACCOUNTS].by_login("head")[0].id
     status, made = await _call(
         admin, "POST", "/api/v1/institutes", {"name": "Институт права", "director_id": director},
-        api_models.Institute,
+        admin_models.Institute,
     )  # fmt: skip
     assert status == 201 and made["director_id"] == director and not made["archived"]
     iid = made["id"]
@@ -62,18 +63,20 @@ async def test_an_administrator_manages_institutes_and_departments_through_the_a
     status, refused = await _call(admin, "POST", "/api/v1/institutes", wrong)
     assert status == 400 and refused["error"]["code"] == "wrong_role_for"
     one = f"/api/v1/institutes/{iid}"
-    status, renamed = await _call(admin, "PATCH", one, {"name": "ИП"}, api_models.Institute)
+    status, renamed = await _call(admin, "PATCH", one, {"name": "ИП"}, admin_models.Institute)
     assert status == 200 and renamed["name"] == "ИП" and renamed["director_id"] == director
-    status, cleared = await _call(admin, "PATCH", one, {"director_id": None}, api_models.Institute)
+    status, cleared = await _call(
+        admin, "PATCH", one, {"director_id": None}, admin_models.Institute
+    )
     assert cleared["director_id"] is None and cleared["name"] == "ИП"
     assert (await _call(admin, "PATCH", "/api/v1/institutes/999999", {"name": "Н"}))[0] == 404
     new_dept = {"institute_id": iid, "name": "Кафедра", "head_id": head}
     depts = "/api/v1/departments"
-    status, dept = await _call(admin, "POST", depts, new_dept, api_models.Department)
+    status, dept = await _call(admin, "POST", depts, new_dept, admin_models.Department)
     assert status == 201 and dept["head_id"] == head
     dept_path = f"/api/v1/departments/{dept['id']}"
     status, archived = await _call(
-        admin, "PATCH", dept_path, {"archived": True}, api_models.Department
+        admin, "PATCH", dept_path, {"archived": True}, admin_models.Department
     )
     assert archived["archived"] and archived["name"] == "Кафедра"
     # No new group goes into an archived department (nor, below, one of an archived institute).
@@ -98,9 +101,11 @@ async def test_an_administrator_manages_institutes_and_departments_through_the_a
     assert (await _call(admin, "POST", "/api/v1/departments", new_dept | {"name": "Б"}))[0] == 409
     nowhere = new_dept | {"institute_id": 999999}
     assert (await _call(admin, "POST", "/api/v1/departments", nowhere))[0] == 404
-    status, listed = await _call(admin, "GET", "/api/v1/institutes", model=api_models.Institutes)
+    status, listed = await _call(admin, "GET", "/api/v1/institutes", model=admin_models.Institutes)
     assert {i["name"]: i["archived"] for i in listed["items"]} == {"Институт": False, "ИП": True}
-    status, listed = await _call(admin, "GET", "/api/v1/departments", model=api_models.Departments)
+    status, listed = await _call(
+        admin, "GET", "/api/v1/departments", model=admin_models.Departments
+    )
     assert [d["name"] for d in listed["items"]].count("Кафедра") == 2  # A's and the archived one
 
 
@@ -109,18 +114,18 @@ async def test_agencies_through_the_api_keep_their_hr_addresses(
 ) -> None:
     staff = sign_in(academy.staff_id)
     body = {"name": "Министерство внутренних дел", "contacts": ["hr@mvd.gov.kz"]}
-    status, made = await _call(staff, "POST", "/api/v1/agencies", body, api_models.Agency)
+    status, made = await _call(staff, "POST", "/api/v1/agencies", body, admin_models.Agency)
     assert status == 201 and made["contacts"] == ["hr@mvd.gov.kz"]
     bad = body | {"name": "КНБ", "contacts": ["nobody"]}
     status, refused = await _call(staff, "POST", "/api/v1/agencies", bad)
     assert status == 400 and refused["error"]["code"] == "bad_contact_address"
     one = f"/api/v1/agencies/{made['id']}"
     change = {"name": "МВД РК", "contacts": ["kadry@mvd.gov.kz", "hr@mvd.gov.kz"]}
-    status, changed = await _call(staff, "PATCH", one, change, api_models.Agency)
+    status, changed = await _call(staff, "PATCH", one, change, admin_models.Agency)
     assert changed["name"] == "МВД РК" and len(changed["contacts"]) == 2
-    status, changed = await _call(staff, "PATCH", one, {"archived": True}, api_models.Agency)
+    status, changed = await _call(staff, "PATCH", one, {"archived": True}, admin_models.Agency)
     assert changed["archived"] and changed["name"] == "МВД РК"
-    status, listed = await _call(staff, "GET", "/api/v1/agencies", model=api_models.Agencies)
+    status, listed = await _call(staff, "GET", "/api/v1/agencies", model=admin_models.Agencies)
     assert [a["name"] for a in listed["items"]] == ["МВД РК"]
     assert (await _call(staff, "PATCH", "/api/v1/agencies/999999", {"archived": True}))[0] == 404
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from access.models import Role
+from datetime import UTC, datetime, timedelta
+
+from access.models import Role, User
 from admission.visibility import (
     ClassFacts,
     GroupFacts,
@@ -15,7 +17,9 @@ from admission.visibility import (
     may_see_institute,
     may_see_register,
     may_see_teachers_feed,
+    proposals_seen,
 )
+from scheduler.models import ClassFormat, ClassKind, ClassStatus, LiveClass
 
 CLASS = ClassFacts(teacher_id=10, group_ids=frozenset({5}), institute_ids=frozenset({1}))
 
@@ -77,3 +81,28 @@ def test_a_teachers_feed_is_for_those_who_see_every_one_of_their_institutes() ->
     assert not may_see_teachers_feed(Viewer(2, Role.DIRECTOR, institutes=frozenset({1})), teacher)
     nowhere = PersonFacts(11, frozenset(), frozenset())
     assert not may_see_teachers_feed(Viewer(2, Role.DIRECTOR, institutes=frozenset({1})), nowhere)
+
+
+def test_proposals_are_seen_by_staff_and_the_class_s_or_group_s_teachers() -> None:
+    at = datetime(2026, 3, 2, 5, tzinfo=UTC)
+
+    def proposal(id_: int, teacher_id: int, group_id: int) -> LiveClass:
+        return LiveClass(
+            id_, "Law", ClassKind.LECTURE, ClassFormat.LIVE_ONLINE, teacher_id, at,
+            at + timedelta(hours=1), ClassStatus.PLANNED, (group_id,), proposed=True,
+        )  # fmt: skip
+
+    classes = [proposal(1, 5, 3), proposal(2, 6, 4), proposal(3, 6, 8)]
+    teachers = {3: [5], 4: [5, 7], 8: [6]}
+
+    class Timetable:
+        def teachers(self, group_id: int) -> list[int]:
+            return teachers[group_id]
+
+    def seen(user_id: int, role: Role) -> set[int]:
+        return proposals_seen(Timetable(), User(user_id, f"u{user_id}", "U", role), classes)
+
+    assert seen(1, Role.STAFF) == {1, 2, 3}
+    assert seen(7, Role.TEACHER) == {2}
+    assert seen(5, Role.TEACHER) == {1, 2}
+    assert seen(9, Role.STUDENT) == set()

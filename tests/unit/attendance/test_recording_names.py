@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.pages.classes import _recording_kind
+from attendance.recordings import recording_kind
 
 
 @pytest.mark.parametrize(
@@ -24,4 +24,4 @@ from web.pages.classes import _recording_kind
     ],
 )
 def test_a_recordings_file_is_known_by_its_name(name: str, kind: str | None) -> None:
-    assert _recording_kind(name) == kind
+    assert recording_kind(name) == kind
