@@ -112,6 +112,40 @@ class MediaMixin(RecordingMixin):
             await close_quietly(old.media)
             await self._broadcast_state()
 
+    async def mirror(self, source: Participant, name: str, publication: Publication) -> None:
+        """On a relay node: a publication of the origin node's (``cascade``) is offered to
+        everyone here as the source's own would be. The class is live: it is on the origin."""
+        ghost = self.mirrored.setdefault(source.id, source)
+        old = ghost.publications.get(name)
+        ghost.publications[name] = publication
+        if old is not None:
+            await self._stop_watching(ghost.source_id(name))
+            await close_quietly(old.media)
+        if self.state is RoomState.WAITING:
+            self.state = RoomState.LIVE
+        await self._broadcast_state()
+        for q in list(self.participants.values()):
+            self._spawn(self._subscribe(q, ghost, name))
+
+    async def unmirror(self, source_id: str, name: str) -> None:
+        """On a relay node: the origin's publication ended (the floor taken back, a screen
+        share stopped, the publisher gone)."""
+        ghost = self.mirrored.get(source_id)
+        old = ghost.publications.pop(name, None) if ghost is not None else None
+        if ghost is None or old is None:
+            return
+        if not ghost.publications:
+            del self.mirrored[source_id]
+        await self._stop_watching(ghost.source_id(name))
+        await close_quietly(old.media)
+        await self._broadcast_state()
+
+    def mirror_media_state(self, source: Participant, microphone: bool, camera: bool) -> None:
+        """On a relay node: the origin's publisher turned a microphone or camera off or on."""
+        if (source.microphone_on, source.camera_on) != (microphone, camera):
+            source.microphone_on, source.camera_on = microphone, camera
+            self._reapply_holds(source)
+
     async def _subscribe(self, viewer: Participant, source: Participant, name: str) -> None:
         """Offer one publication to a viewer; one offer at a time per viewer, and an offer
         overtaken by a newer publication of that source is dropped."""
@@ -137,7 +171,7 @@ class MediaMixin(RecordingMixin):
                 return
             current = (
                 self.participants.get(viewer.id) is viewer
-                and self.participants.get(source.id) is source
+                and self._present(source)
                 and source.publications.get(name) is publication
             )
             if viewer.closed or not current:
