@@ -22,6 +22,8 @@ On the link:
   per track: id, kind, codec, clock rate), sent at the start and whenever it changes;
 - origin → relay, binary: one frame of one feed: feed id and RTP timestamp (``!II``), then the
   encoded frame as the publisher sent it;
+- origin → relay, text: ``{"type": "ended", "reason": ...}``, the class ended: the relay's
+  room ends too (its people's departures recorded there, the class's end by the origin);
 - relay → origin, text: ``{"type": "keyframe", "feed": id}``, its viewers' keyframe requests,
   merged by the relay's hub, merged again by the origin's (``Hub.request_keyframe``).
 """
@@ -91,6 +93,9 @@ class OriginFeed:
                 if self._due.is_set():
                     self._due.clear()
                     await self._sync()
+            if self._room.ended and not self._ws.closed:
+                ended = {"type": "ended", "reason": self._room.end_reason or "ended"}
+                await self._ws.send_str(json.dumps(ended))
         finally:
             self._room.watchers.remove(self.changed)
             reading.cancel()
@@ -266,6 +271,7 @@ class RelayLink:
         self._url = f"{base}/classes/{class_id}/relay"
         self._hubs: dict[int, Hub] = {}
         self._mirrored: dict[Key, _Mirrored] = {}
+        self._ended: str | None = None  # why the class ended, as the origin said
         self._ws: Any = None
         self._asks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -312,6 +318,10 @@ class RelayLink:
                 self._ws = None
                 self.connected.clear()
             await self._unmirror_all()
+            if self._ended is not None:
+                # Its viewers here leave (recorded by this node); the class's end is the
+                # origin's to record.
+                await self.room.end(None, self._ended, relayed=True)
             if self.room.ended:
                 return
             await asyncio.sleep(RELAY_RETRY)
@@ -328,6 +338,9 @@ class RelayLink:
                 doc = json.loads(msg.data)
                 if doc.get("type") == "sources":
                     await self._mirror(doc["sources"])
+                elif doc.get("type") == "ended":
+                    self._ended = str(doc.get("reason") or "ended")
+                    return
 
     async def _mirror(self, sources: list[dict[str, Any]]) -> None:
         room = self.room

@@ -19,6 +19,7 @@ from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.cascade import Cascade
 from streaming.events import MediaEvent
 from streaming.node import MediaNode, MediaSettings
+from streaming.participant import CLOSE_CLASS_ENDED
 from streaming.signaling import NODE_KEY, create_signaling_app
 from tests.peers import Peer, connect, publish
 
@@ -98,15 +99,21 @@ async def _until(check: object, timeout: float = 15.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_a_relay_serves_the_origins_class(nodes: tuple[Node, Node]) -> None:
-    origin, relay = nodes
+async def _relayed(origin: Node, relay: Node) -> tuple[Peer, Cascade]:
+    """The teacher publishing on the origin; the relay linked to it for the class."""
     teacher = await origin.join(TEACHER, ClassRole.HOST)
     await publish(teacher)
-    teacher_id = (await teacher.wait_for("welcome"))["participant_id"]
     cascade = Cascade(relay.node)
     link = cascade.relay(CLASS_ID, origin.url)
     async with asyncio.timeout(10):
         await link.connected.wait()
+    return teacher, cascade
+
+
+async def test_a_relay_serves_the_origins_class(nodes: tuple[Node, Node]) -> None:
+    origin, relay = nodes
+    teacher, cascade = await _relayed(origin, relay)
+    teacher_id = (await teacher.wait_for("welcome"))["participant_id"]
 
     # A viewer on the relay gets the teacher's picture and sound, decoded.
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
@@ -186,3 +193,27 @@ async def test_only_a_node_with_the_secret_relays_a_class(nodes: tuple[Node, Nod
         async with session.get(origin.url + f"classes/{CLASS_ID + 1}/relay", headers=headers) as r:
             assert r.status == 404
     await teacher.close()
+
+
+async def test_the_class_ends_on_the_relay_as_on_the_origin(nodes: tuple[Node, Node]) -> None:
+    origin, relay = nodes
+    teacher, cascade = await _relayed(origin, relay)
+    viewer = await relay.join(VIEWER, ClassRole.LEARNER)
+    await viewer.wait_frames(3)
+
+    await teacher.send("end_class")
+    told = await viewer.wait_for("ended")
+    assert told["reason"] == "ended_by_teacher"
+    assert await viewer.wait_closed() == CLOSE_CLASS_ENDED
+    assert relay.node.rooms[CLASS_ID].ended
+    # The viewer's departure is the relay's to record; the class's end, the origin's alone.
+    mine = [(e.kind, e.data, e.node) for e in relay.events.got if e.user_id == VIEWER]
+    assert mine == [
+        (EventKind.JOINED, {}, "relay"),
+        (EventKind.LEFT, {"reason": "class_ended"}, "relay"),
+    ]
+    assert [e.kind for e in origin.events.got].count(EventKind.CLASS_ENDED) == 1
+    assert EventKind.CLASS_ENDED not in [e.kind for e in relay.events.got]
+    await cascade.stop()
+    for peer in (teacher, viewer):
+        await peer.close()
