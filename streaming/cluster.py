@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from access.events import EventKind
 
+from .cascade import Cascade
 from .cluster_keys import (
     BARRED_FOR,
     DEAD,
@@ -37,6 +38,7 @@ from .cluster_keys import (
     follow,
     keep_out,
     merged,
+    relays_key,
     release_placements,
     removed_key,
     spent_key,
@@ -64,6 +66,7 @@ __all__ = [
     "follow",
     "keep_out",
     "merged",
+    "relays_key",
     "release_placements",
     "removed_key",
     "spent_key",
@@ -104,6 +107,7 @@ class MediaAgent:
         self._roster_due: set[int] = set()
         self._replay: asyncio.Task[None] | None = None
         self._stopping = False
+        self.cascade = Cascade(node)  # the classes this node relays from their origins
 
     @property
     def buffered(self) -> int:
@@ -120,11 +124,29 @@ class MediaAgent:
         return self._sink.buffer.nearly_full
 
     async def hosts(self, class_id: int) -> bool:
+        """Whether the class is placed here, or relayed here from its origin (the link to the
+        origin is opened now if it is not open yet)."""
         try:
-            placed = await self._redis.hget(PLACEMENT, str(class_id))  # type: ignore[misc]
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(PLACEMENT, str(class_id))
+            pipe.sismember(relays_key(class_id), self.id)
+            placed, relaying = await pipe.execute()
+            if placed is None or text(placed) == self.id or not relaying:
+                return placed is not None and text(placed) == self.id
+            raw = await self._redis.hget(NODES, text(placed))  # type: ignore[misc]
         except UNREACHABLE:
             return True  # the join token named this node; go on with what it was told
-        return placed is not None and text(placed) == self.id
+        if raw is None:
+            return False  # the origin is gone: the class is placed anew
+        self._relay(class_id, NodeInfo.loads(raw).url)
+        return True
+
+    def _relay(self, class_id: int, origin_url: str) -> None:
+        link = self.cascade.links.get(class_id)
+        if link is not None and link.origin_url != origin_url:  # the class moved: a new link
+            del self.cascade.links[class_id]
+            self._spawn(link.stop())
+        self.cascade.relay(class_id, origin_url)
 
     async def barred(self, class_id: int) -> dict[int, str] | None:
         try:
@@ -193,6 +215,7 @@ class MediaAgent:
             # not hold the node's shutdown (the loops also stop on their own).
             await asyncio.wait(tasks, timeout=5)
         self._tasks = []
+        await self.cascade.stop()
         with contextlib.suppress(*UNREACHABLE):
             await self._redis.hdel(NODES, self.id)  # type: ignore[misc]
             await release_placements(self._redis, self.id)
@@ -233,19 +256,26 @@ class MediaAgent:
         for class_id in live:
             pipe.hgetall(barred_key(class_id))
             pipe.hgetall(removed_key(class_id))
+            pipe.sismember(relays_key(class_id), self.id)
         placed, *hashes = await pipe.execute()
-        barred = [merged(b, r) for b, r in zip(hashes[::2], hashes[1::2], strict=True)]
-        for class_id, where, told in zip(live, placed, barred, strict=True):
-            if where is None or text(where) != self.id:
+        barred = [merged(b, r) for b, r in zip(hashes[::3], hashes[1::3], strict=True)]
+        relaying = zip(live, hashes[2::3], strict=True)
+        relayed = [bool(r) and c in self.cascade.links for c, r in relaying]
+        for class_id, where, told, relay in zip(live, placed, barred, relayed, strict=True):
+            if where is None or (text(where) != self.id and not relay):
                 log.warning(
                     "class %s is placed on %s now: its participants go there",
                     class_id,
                     text(where) if where is not None else "no node",
                 )
-                self._spawn(self._node.let_go(class_id))  # closing sockets takes its time
+                self._spawn(self._let_go(class_id))  # closing sockets takes its time
                 continue
             self._spawn(self._take_out(class_id, told))
             await self._publish_roster(class_id)
+
+    async def _let_go(self, class_id: int) -> None:
+        await self.cascade.drop(class_id)
+        await self._node.let_go(class_id)
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         """Work the heartbeat starts and does not wait for (it must not be held up)."""
@@ -262,6 +292,7 @@ class MediaAgent:
 
     async def _come_back(self) -> None:
         old = self.id
+        await self.cascade.stop()
         for class_id in list(self._node.rooms):
             await self._node.let_go(class_id)
         self.id = f"{self.name}.{secrets.token_hex(4)}"
@@ -372,6 +403,10 @@ class MediaAgent:
 
     async def _publish_roster(self, class_id: int) -> None:
         self._roster_due.discard(class_id)
+        if class_id in self.cascade.links:
+            # The control node keeps one node's roster per class, the origin's: a relay's
+            # would replace it (its viewers' attendance goes by their events as anyone's).
+            return
         room = self._node.rooms.get(class_id)
         doc = {
             "node": self.id,

@@ -16,6 +16,9 @@ nodes (``streaming.cluster``) and the control node (``control``) read and write 
   anyone into it again, also after a restart.
 - ``sabaq:spent:<token id>`` — a join token that admitted someone, until it expires: a join
   token admits once, on any node.
+- ``sabaq:relays:<class>`` — a set of the nodes that relay the class from its origin, the node
+  it is placed on (``streaming.cascade``): placement adds one when the origin's viewers fill it
+  (``control.placement.select_viewer_node``); deleted when the class ends.
 - ``sabaq:commands:<node>`` — the channel a node's commands arrive on; each names the channel
   its answer goes to.
 - ``sabaq:roster`` — the channel the nodes publish who is in each of their classes on.
@@ -119,6 +122,10 @@ def ended_key(class_id: int) -> str:
 
 def spent_key(token_id: str) -> str:
     return f"sabaq:spent:{token_id}"
+
+
+def relays_key(class_id: int) -> str:
+    return f"sabaq:relays:{class_id}"
 
 
 def command_channel(node_id: str) -> str:
