@@ -191,6 +191,23 @@ class TokenSigner:
             raise TokenWrongClass(f"The token is for class {claims.class_id}, not {class_id}")
         return claims
 
+    # -- links between media nodes ------------------------------------------------------------
+    def mint_relay(self, *, class_id: int, node_id: str, ttl: float = 60) -> str:
+        """What a relay node shows the class's origin node to be sent its media (the nodes
+        share this secret; a browser never holds one)."""
+        return self._encode("relay", {"cls": class_id, "node": node_id}, ttl)
+
+    def verify_relay(self, token: str, *, class_id: int) -> str:
+        """The relay node's id, if the token lets it relay this class."""
+        p = self._decode(token, "relay")
+        try:
+            cls, node = int(str(p["cls"])), str(p["node"])
+        except (KeyError, ValueError) as exc:
+            raise TokenInvalid("The token lacks a claim") from exc
+        if cls != class_id:
+            raise TokenWrongClass(f"The token is for class {cls}, not {class_id}")
+        return node
+
     # -- sign-in links ------------------------------------------------------------------------
     def mint_signin(
         self, *, user_id: int, ttl: float, class_id: int | None = None, key_id: int | None = None

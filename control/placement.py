@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 PLACED_SETTLING = 120.0  # how long a new class's expected people count before they show
+# The share of its origin's capacity a class's viewers fill before new ones go to relay nodes:
+# the rest is kept for its publishers (a floor given, a presenter) and for rejoins.
+ORIGIN_FILL = 0.9
 
 
 class NoMediaNode(Exception):
@@ -33,6 +36,25 @@ def select_node(nodes: Iterable[NodeLoad]) -> str:
     if not free:
         raise NoMediaNode("no live media node has room")
     return min(free, key=lambda n: (n.load / max(1, n.capacity), n.rooms, n.id)).id
+
+
+def select_viewer_node(
+    origin: NodeLoad,
+    relays: Iterable[NodeLoad],
+    others: Iterable[NodeLoad],
+    fill: float = ORIGIN_FILL,
+) -> str:
+    """Where a viewer of a class placed on ``origin`` goes (DESIGN.md, "Scale, in steps",
+    step 4): the origin while its viewers fill less than ``fill`` of it; else the class's relay
+    with the smallest share of its capacity in use, of those with room; else a new relay, the
+    node ``select_node`` picks among ``others`` (neither the origin nor a relay of the class).
+    ``NoMediaNode`` if none has room."""
+    if origin.load < origin.capacity * fill:
+        return origin.id
+    free = [n for n in relays if n.load < n.capacity]
+    if free:
+        return min(free, key=lambda n: (n.load / max(1, n.capacity), n.id)).id
+    return select_node(others)
 
 
 class Arrivals:

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 
-from streaming.cluster import NODES, PLACEMENT, NodeInfo, text
+from streaming.cluster import BARRED_FOR, NODES, PLACEMENT, NodeInfo, relays_key, text
 from streaming.redis_events import UNREACHABLE
 
-from .placement import Arrivals, NodeLoad, NoMediaNode, select_node
+from .placement import Arrivals, NodeLoad, NoMediaNode, select_node, select_viewer_node
 from .registry import NodeRegistry
 
 log = logging.getLogger("sabaq.control.redis_placement")
@@ -79,6 +79,34 @@ class RedisPlacement:
             log.info("class %s placed on media node %s (%s)", class_id, best.name, best.id)
             return best
 
+    async def viewer_node_for(self, class_id: int, expected: int) -> NodeInfo:
+        """The node a viewer of the class joins (``select_viewer_node``): its origin (placed
+        now if it has none), one of its relay nodes (``sabaq:relays:<class>``), or a node made
+        a relay of it now. A publisher joins ``node_for``, the origin."""
+        origin = await self.node_for(class_id, expected)
+        try:
+            nodes = await self._registry.nodes()
+            raw = await self._redis.smembers(relays_key(class_id))  # type: ignore[misc]
+        except UNREACHABLE:
+            return origin  # where the class is placed is known: its viewers go there
+        now = time.monotonic()
+        live = {i: n for i, n in nodes.items() if not self._registry.suspect(i, now)}
+        relays = {text(r) for r in raw} & live.keys() - {origin.id}
+        loads = {i: self._load(n, now) for i, n in live.items()}
+        chosen = select_viewer_node(
+            loads.get(origin.id, self._load(origin, now)),
+            [loads[r] for r in sorted(relays)],
+            [load for i, load in loads.items() if i != origin.id and i not in relays],
+        )
+        if chosen != origin.id and chosen not in relays:
+            try:
+                await self._redis.sadd(relays_key(class_id), chosen)  # type: ignore[misc]
+                await self._redis.expire(relays_key(class_id), int(BARRED_FOR))
+            except UNREACHABLE:
+                return origin
+            log.info("class %s relayed by media node %s", class_id, live[chosen].name)
+        return live.get(chosen, origin)
+
     def forget(self, class_ids: Iterable[int]) -> None:
         """The classes' nodes are gone (declared dead): they are placed anew."""
         for class_id in class_ids:
@@ -90,3 +118,4 @@ class RedisPlacement:
             await self._redis.eval(  # type: ignore[misc]
                 FORGET_PLACEMENT, 1, PLACEMENT, str(class_id), node
             )
+            await self._redis.delete(relays_key(class_id))

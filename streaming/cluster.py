@@ -1,34 +1,8 @@
 """A media node in a cluster (DESIGN.md, "Two deployments"): it registers in Redis with its
 capacity and load and heart-beats, answers the control node's commands by pub/sub, publishes the
 live roster of its classes, and lets go of a class that was placed on another node while it was
-taken for dead.
-
-What lives in Redis:
-
-- ``sabaq:nodes`` — a hash, node id → ``NodeInfo`` as JSON, written at each heartbeat; removed
-  when the node stops, or when the control node declares it dead.
-- ``sabaq:placement`` — a hash, class id → node id. Only the control node places a class; the
-  node that hosts it and the control node remove it.
-- ``sabaq:barred:<class>`` — a hash of the people the control plane took out of a class (a guest
-  revoked, a learner not admitted), user id → what they are told; a node reads it when someone
-  joins, and at each heartbeat takes out anyone on it still in the class (a command that was
-  lost while the node reconnected to Redis is made good within a heartbeat).
-- ``sabaq:removed:<class>`` — the same for the people the teacher removed: kept apart, so that
-  the control plane's readmit (admitted again) does not lift a removal, nor the teacher's "Let
-  back in" a bar of the control plane.
-- ``sabaq:ended:<class>`` — set when a class ended (by the node it ended on): no node lets
-  anyone into it again, also after a restart.
-- ``sabaq:spent:<token id>`` — a join token that admitted someone, until it expires: a join
-  token admits once, on any node.
-- ``sabaq:commands:<node>`` — the channel a node's commands arrive on; each names the channel
-  its answer goes to.
-- ``sabaq:roster`` — the channel the nodes publish who is in each of their classes on.
-- ``sabaq:dead`` — a hash of the nodes declared dead (id → last heartbeat). A node that finds
-  itself there (it was cut off from Redis, not dead) lets go of its classes and goes on as a new
-  node: what its old id reports is no longer counted.
-
-A node's id is its name and a new suffix each time the process starts: what a node that was
-killed left open is closed by its id, and never touches what its next start opens.
+taken for dead. What lives in Redis, and its keys, are in ``cluster_keys`` (named here too, for
+the callers that import them from this module).
 """
 
 from __future__ import annotations
@@ -40,184 +14,67 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass
+from collections.abc import Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
 
 from access.events import EventKind
 
+from .cascade import Cascade
+from .cluster_keys import (
+    BARRED_FOR,
+    DEAD,
+    NODES,
+    PLACEMENT,
+    RELEASE_PLACEMENTS,
+    ROSTER,
+    ROSTER_KINDS,
+    NodeInfo,
+    barred_key,
+    code_of,
+    command_channel,
+    ended_key,
+    follow,
+    keep_out,
+    merged,
+    relays_key,
+    release_placements,
+    removed_key,
+    spent_key,
+    taken_out,
+    text,
+)
 from .events import MediaEvent
 from .node import MediaNode
 from .redis_events import UNREACHABLE, RedisStreamSink
 
+__all__ = [
+    "BARRED_FOR",
+    "DEAD",
+    "NODES",
+    "PLACEMENT",
+    "RELEASE_PLACEMENTS",
+    "ROSTER",
+    "ROSTER_KINDS",
+    "MediaAgent",
+    "NodeInfo",
+    "barred_key",
+    "code_of",
+    "command_channel",
+    "ended_key",
+    "follow",
+    "keep_out",
+    "merged",
+    "relays_key",
+    "release_placements",
+    "removed_key",
+    "spent_key",
+    "taken_out",
+    "text",
+]
+
 log = logging.getLogger("sabaq.streaming.cluster")
-
-NODES = "sabaq:nodes"
-PLACEMENT = "sabaq:placement"
-DEAD = "sabaq:dead"  # node id → its last heartbeat, for every node declared dead
-ROSTER = "sabaq:roster"
-BARRED_FOR = 3 * 86400.0  # a barred set outlives any class it is about
-ROSTER_KINDS = frozenset(
-    {
-        EventKind.JOINED,
-        EventKind.LEFT,
-        EventKind.DISCONNECTED,
-        EventKind.RECONNECTED,
-        EventKind.REMOVED,
-        EventKind.CLASS_ENDED,
-    }
-)
-
-# Deletes the placements that still name a node (it stopped, or was declared dead); returns the
-# classes. Atomic, so a class placed again meanwhile keeps its new place.
-RELEASE_PLACEMENTS = """
-local out = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if all[i + 1] == ARGV[1] then
-    redis.call('HDEL', KEYS[1], all[i])
-    table.insert(out, all[i])
-  end
-end
-return out
-"""
-
-
-def barred_key(class_id: int) -> str:
-    return f"sabaq:barred:{class_id}"
-
-
-def removed_key(class_id: int) -> str:
-    return f"sabaq:removed:{class_id}"
-
-
-async def taken_out(redis: Redis, class_id: int) -> dict[Any, Any]:
-    """Who is kept out of the class → what they are told, the teacher's removal first."""
-    pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(barred_key(class_id))
-    pipe.hgetall(removed_key(class_id))
-    barred, removed = await pipe.execute()
-    return merged(barred, removed)
-
-
-def merged(barred: dict[Any, Any], removed: dict[Any, Any]) -> dict[Any, Any]:
-    return {**{text(u): w for u, w in barred.items()}, **{text(u): w for u, w in removed.items()}}
-
-
-def code_of(words: object) -> str:
-    """The code a barred person is refused with, from what the barred hash tells them."""
-    try:
-        return str(json.loads(text(words))["code"])
-    except (ValueError, KeyError, TypeError):
-        return "revoked"
-
-
-async def keep_out(redis: Redis, class_id: int, user_id: int, code: str, message: str) -> None:
-    """Put a person on the class's barred hash (what they are told, by code and message); one
-    the teacher removed (code "removed") on the class's removed hash."""
-    key = removed_key(class_id) if code == "removed" else barred_key(class_id)
-    words = json.dumps({"code": code, "message": message}, ensure_ascii=False)
-    await redis.hset(key, str(user_id), words)  # type: ignore[misc]
-    await redis.expire(key, int(BARRED_FOR))
-
-
-def ended_key(class_id: int) -> str:
-    return f"sabaq:ended:{class_id}"
-
-
-def spent_key(token_id: str) -> str:
-    return f"sabaq:spent:{token_id}"
-
-
-def command_channel(node_id: str) -> str:
-    return f"sabaq:commands:{node_id}"
-
-
-async def follow(
-    redis: Redis,
-    channel: Callable[[], str],
-    heard: Callable[[object], None],
-    running: Callable[[], bool],
-    retry: float,
-) -> None:
-    """Hand each message of a pub/sub channel to ``heard`` while ``running()``; subscribe again
-    after Redis was away, or when ``channel()`` names another channel."""
-    while running():
-        try:
-            async with redis.pubsub() as ps:
-                name = channel()
-                await ps.subscribe(name)
-                while running() and channel() == name:
-                    msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if msg is not None and msg.get("type") == "message":
-                        heard(msg["data"])
-        except asyncio.CancelledError:
-            raise
-        except UNREACHABLE:
-            await asyncio.sleep(retry)
-        except Exception:
-            log.exception("following %s failed", channel())
-            await asyncio.sleep(retry)
-
-
-def text(raw: object) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeInfo:
-    """A media node as the registry knows it."""
-
-    id: str
-    name: str
-    url: str  # where browsers reach its signaling
-    capacity: int  # participants it takes
-    participants: int
-    rooms: int
-    started: float
-    at: float  # its last heartbeat, by its own clock
-    # When the oldest event it has not yet put in the stream happened (its disk buffer, its
-    # outbox): a node declared dead is cut off at the earlier of this and ``at``, so that
-    # everything it reports later happened after the cut-off.
-    backlog_since: float | None = None
-    # Events it set aside, never to be sent (its dead-letter file beside its disk buffer).
-    dead_events: int = 0
-    # Where the control node watches its process (``control.node_watch``); empty: not watched.
-    watch: str = ""
-
-    @property
-    def cut_off(self) -> float:
-        return self.at if self.backlog_since is None else min(self.at, self.backlog_since)
-
-    def dumps(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def loads(cls, raw: object) -> NodeInfo:
-        doc = json.loads(text(raw))
-        return cls(
-            id=str(doc["id"]),
-            name=str(doc["name"]),
-            url=str(doc["url"]),
-            capacity=int(doc["capacity"]),
-            participants=int(doc["participants"]),
-            rooms=int(doc["rooms"]),
-            started=float(doc["started"]),
-            at=float(doc["at"]),
-            backlog_since=(
-                float(doc["backlog_since"]) if doc.get("backlog_since") is not None else None
-            ),
-            dead_events=int(doc.get("dead_events") or 0),
-            watch=str(doc.get("watch") or ""),
-        )
-
-
-async def release_placements(redis: Redis, node_id: str) -> list[int]:
-    """Forget where the classes of ``node_id`` were: the next join places them anew."""
-    freed = await redis.eval(RELEASE_PLACEMENTS, 1, PLACEMENT, node_id)  # type: ignore[misc]
-    return sorted(int(text(c)) for c in freed or [])
 
 
 class MediaAgent:
@@ -250,6 +107,7 @@ class MediaAgent:
         self._roster_due: set[int] = set()
         self._replay: asyncio.Task[None] | None = None
         self._stopping = False
+        self.cascade = Cascade(node)  # the classes this node relays from their origins
 
     @property
     def buffered(self) -> int:
@@ -266,11 +124,29 @@ class MediaAgent:
         return self._sink.buffer.nearly_full
 
     async def hosts(self, class_id: int) -> bool:
+        """Whether the class is placed here, or relayed here from its origin (the link to the
+        origin is opened now if it is not open yet)."""
         try:
-            placed = await self._redis.hget(PLACEMENT, str(class_id))  # type: ignore[misc]
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(PLACEMENT, str(class_id))
+            pipe.sismember(relays_key(class_id), self.id)
+            placed, relaying = await pipe.execute()
+            if placed is None or text(placed) == self.id or not relaying:
+                return placed is not None and text(placed) == self.id
+            raw = await self._redis.hget(NODES, text(placed))  # type: ignore[misc]
         except UNREACHABLE:
             return True  # the join token named this node; go on with what it was told
-        return placed is not None and text(placed) == self.id
+        if raw is None:
+            return False  # the origin is gone: the class is placed anew
+        self._relay(class_id, NodeInfo.loads(raw).url)
+        return True
+
+    def _relay(self, class_id: int, origin_url: str) -> None:
+        link = self.cascade.links.get(class_id)
+        if link is not None and link.origin_url != origin_url:  # the class moved: a new link
+            del self.cascade.links[class_id]
+            self._spawn(link.stop())
+        self.cascade.relay(class_id, origin_url)
 
     async def barred(self, class_id: int) -> dict[int, str] | None:
         try:
@@ -339,6 +215,7 @@ class MediaAgent:
             # not hold the node's shutdown (the loops also stop on their own).
             await asyncio.wait(tasks, timeout=5)
         self._tasks = []
+        await self.cascade.stop()
         with contextlib.suppress(*UNREACHABLE):
             await self._redis.hdel(NODES, self.id)  # type: ignore[misc]
             await release_placements(self._redis, self.id)
@@ -379,19 +256,26 @@ class MediaAgent:
         for class_id in live:
             pipe.hgetall(barred_key(class_id))
             pipe.hgetall(removed_key(class_id))
+            pipe.sismember(relays_key(class_id), self.id)
         placed, *hashes = await pipe.execute()
-        barred = [merged(b, r) for b, r in zip(hashes[::2], hashes[1::2], strict=True)]
-        for class_id, where, told in zip(live, placed, barred, strict=True):
-            if where is None or text(where) != self.id:
+        barred = [merged(b, r) for b, r in zip(hashes[::3], hashes[1::3], strict=True)]
+        relaying = zip(live, hashes[2::3], strict=True)
+        relayed = [bool(r) and c in self.cascade.links for c, r in relaying]
+        for class_id, where, told, relay in zip(live, placed, barred, relayed, strict=True):
+            if where is None or (text(where) != self.id and not relay):
                 log.warning(
                     "class %s is placed on %s now: its participants go there",
                     class_id,
                     text(where) if where is not None else "no node",
                 )
-                self._spawn(self._node.let_go(class_id))  # closing sockets takes its time
+                self._spawn(self._let_go(class_id))  # closing sockets takes its time
                 continue
             self._spawn(self._take_out(class_id, told))
             await self._publish_roster(class_id)
+
+    async def _let_go(self, class_id: int) -> None:
+        await self.cascade.drop(class_id)
+        await self._node.let_go(class_id)
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         """Work the heartbeat starts and does not wait for (it must not be held up)."""
@@ -408,6 +292,7 @@ class MediaAgent:
 
     async def _come_back(self) -> None:
         old = self.id
+        await self.cascade.stop()
         for class_id in list(self._node.rooms):
             await self._node.let_go(class_id)
         self.id = f"{self.name}.{secrets.token_hex(4)}"
@@ -518,6 +403,10 @@ class MediaAgent:
 
     async def _publish_roster(self, class_id: int) -> None:
         self._roster_due.discard(class_id)
+        if class_id in self.cascade.links:
+            # The control node keeps one node's roster per class, the origin's: a relay's
+            # would replace it (its viewers' attendance goes by their events as anyone's).
+            return
         room = self._node.rooms.get(class_id)
         doc = {
             "node": self.id,

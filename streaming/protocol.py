@@ -63,6 +63,7 @@ are open and ``broadcast`` when it went to every group,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -313,6 +314,119 @@ BREAKOUT_TYPES = frozenset(
 )
 
 
+def _join(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    token = doc.get("token")
+    if not isinstance(token, str) or not token:
+        raise ProtocolError("token_missing", f"The {kind} message needs a token")
+    return ClientMessage(type="join" if kind == "join" else "rejoin", token=token)
+
+
+def _publish(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    tracks = doc.get("tracks", [])
+    if (
+        not isinstance(tracks, list)
+        or len(tracks) > MAX_TRACKS
+        or any(t not in TRACK_LABELS for t in tracks)
+    ):
+        raise ProtocolError(
+            "bad_message", f"'tracks' lists at most {MAX_TRACKS} of {', '.join(TRACK_LABELS)}"
+        )
+    return ClientMessage(type="publish", sdp=_sdp(doc), tracks=tuple(tracks))
+
+
+def _answer(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    offer_id = doc.get("offer_id")
+    if not isinstance(offer_id, int) or isinstance(offer_id, bool):
+        raise ProtocolError("bad_message", "An answer names the offer_id it answers")
+    return ClientMessage(type="answer", sdp=_sdp(doc), offer_id=offer_id)
+
+
+def _chat(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    said = _text(doc, "A chat message", MAX_CHAT_CHARS)
+    to = doc.get("to")
+    if to is not None and (not isinstance(to, str) or not 0 < len(to) <= 64):
+        raise ProtocolError("bad_message", "'to' is \"teacher\" or a participant_id")
+    return ClientMessage(type="chat", text=said, to=to)
+
+
+def _unpublish(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    if doc.get("publication") != "screen":
+        raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")
+    return ClientMessage(type="unpublish", publication="screen")
+
+
+def _low_bandwidth(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    on = doc.get("on")
+    if not isinstance(on, bool):
+        raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
+    return ClientMessage(type="low_bandwidth", on=on)
+
+
+def _media_state(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    microphone, camera = doc.get("microphone"), doc.get("camera")
+    if not isinstance(microphone, bool) or not isinstance(camera, bool):
+        raise ProtocolError(
+            "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
+        )
+    return ClientMessage(type="media_state", microphone=microphone, camera=camera)
+
+
+def _show_results(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    on = doc.get("on")
+    if not isinstance(on, bool):
+        raise ProtocolError("bad_message", "A show_results message says 'on': true or false")
+    return ClientMessage(type="show_results", question_id=_question_id(doc), on=on)
+
+
+def _camera(doc: dict[str, Any]) -> bool:
+    camera = doc.get("camera", False)
+    if not isinstance(camera, bool):
+        raise ProtocolError("bad_message", "'camera' is true or false")
+    return camera
+
+
+def _next_hand(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    return ClientMessage(type="next_hand", camera=_camera(doc))
+
+
+def _about_participant(kind: str, doc: dict[str, Any]) -> ClientMessage:
+    """remove, grant_floor, revoke_floor, mute, ask_unmute: which participant (and the floor's
+    camera)."""
+    pid = doc.get("participant_id")
+    if not isinstance(pid, str) or not 0 < len(pid) <= 64:
+        raise ProtocolError("bad_message", "Say which participant with 'participant_id'")
+    camera = _camera(doc)
+    return ClientMessage(type=kind, participant_id=pid, camera=camera)  # type: ignore[arg-type]
+
+
+Parser = Callable[[str, dict[str, Any]], ClientMessage]
+
+# What each kind of message is read with; a kind not here carries nothing but its type.
+_PARSERS: dict[str, Parser] = {
+    "join": _join,
+    "rejoin": _join,
+    "publish": _publish,
+    "answer": _answer,
+    "chat": _chat,
+    "unpublish": _unpublish,
+    "low_bandwidth": _low_bandwidth,
+    "set_mode": lambda _kind, doc: _set_mode(doc),
+    "view": lambda _kind, doc: _view(doc),
+    "media_state": _media_state,
+    **dict.fromkeys(BREAKOUT_TYPES, _breakout_message),
+    "ask": lambda _kind, doc: _ask(doc),
+    "answer_question": lambda _kind, doc: _answer_question(doc),
+    "close_question": lambda _kind, doc: ClientMessage(
+        type="close_question", question_id=_question_id(doc)
+    ),
+    "show_results": _show_results,
+    "next_hand": _next_hand,
+    **dict.fromkeys(
+        ("remove", "grant_floor", "revoke_floor", "mute", "ask_unmute"), _about_participant
+    ),
+}
+
+
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Validate one message from a client; raise ``ProtocolError`` naming what is wrong."""
     if isinstance(text, bytes):
@@ -333,80 +447,8 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     kind = doc.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         raise ProtocolError("unknown_type", f"Unknown message type {str(kind)[:40]!r}")
-    if kind in ("join", "rejoin"):
-        token = doc.get("token")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError("token_missing", f"The {kind} message needs a token")
-        return ClientMessage(type="join" if kind == "join" else "rejoin", token=token)
-    if kind == "publish":
-        tracks = doc.get("tracks", [])
-        if (
-            not isinstance(tracks, list)
-            or len(tracks) > MAX_TRACKS
-            or any(t not in TRACK_LABELS for t in tracks)
-        ):
-            raise ProtocolError(
-                "bad_message", f"'tracks' lists at most {MAX_TRACKS} of {', '.join(TRACK_LABELS)}"
-            )
-        return ClientMessage(type="publish", sdp=_sdp(doc), tracks=tuple(tracks))
-    if kind == "answer":
-        offer_id = doc.get("offer_id")
-        if not isinstance(offer_id, int) or isinstance(offer_id, bool):
-            raise ProtocolError("bad_message", "An answer names the offer_id it answers")
-        return ClientMessage(type="answer", sdp=_sdp(doc), offer_id=offer_id)
-    if kind == "chat":
-        said = _text(doc, "A chat message", MAX_CHAT_CHARS)
-        to = doc.get("to")
-        if to is not None and (not isinstance(to, str) or not 0 < len(to) <= 64):
-            raise ProtocolError("bad_message", "'to' is \"teacher\" or a participant_id")
-        return ClientMessage(type="chat", text=said, to=to)
-    if kind == "unpublish":
-        if doc.get("publication") != "screen":
-            raise ProtocolError("bad_message", "Only the 'screen' publication is stopped alone")
-        return ClientMessage(type="unpublish", publication="screen")
-    if kind == "low_bandwidth":
-        on = doc.get("on")
-        if not isinstance(on, bool):
-            raise ProtocolError("bad_message", "A low_bandwidth message says 'on': true or false")
-        return ClientMessage(type="low_bandwidth", on=on)
-    if kind == "set_mode":
-        return _set_mode(doc)
-    if kind == "view":
-        return _view(doc)
-    if kind == "media_state":
-        microphone, camera = doc.get("microphone"), doc.get("camera")
-        if not isinstance(microphone, bool) or not isinstance(camera, bool):
-            raise ProtocolError(
-                "bad_message", "A media_state message says 'microphone' and 'camera': true or false"
-            )
-        return ClientMessage(type="media_state", microphone=microphone, camera=camera)
-    if kind in BREAKOUT_TYPES:
-        return _breakout_message(kind, doc)
-    if kind == "ask":
-        return _ask(doc)
-    if kind == "answer_question":
-        return _answer_question(doc)
-    if kind == "close_question":
-        return ClientMessage(type="close_question", question_id=_question_id(doc))
-    if kind == "show_results":
-        on = doc.get("on")
-        if not isinstance(on, bool):
-            raise ProtocolError("bad_message", "A show_results message says 'on': true or false")
-        return ClientMessage(type="show_results", question_id=_question_id(doc), on=on)
-    if kind == "next_hand":
-        camera = doc.get("camera", False)
-        if not isinstance(camera, bool):
-            raise ProtocolError("bad_message", "'camera' is true or false")
-        return ClientMessage(type="next_hand", camera=camera)
-    if kind in ("remove", "grant_floor", "revoke_floor", "mute", "ask_unmute"):
-        pid = doc.get("participant_id")
-        if not isinstance(pid, str) or not 0 < len(pid) <= 64:
-            raise ProtocolError("bad_message", "Say which participant with 'participant_id'")
-        camera = doc.get("camera", False)
-        if not isinstance(camera, bool):
-            raise ProtocolError("bad_message", "'camera' is true or false")
-        return ClientMessage(type=kind, participant_id=pid, camera=camera)  # type: ignore[arg-type]
-    return ClientMessage(type=kind)  # type: ignore[arg-type]
+    parse = _PARSERS.get(kind)
+    return parse(kind, doc) if parse is not None else ClientMessage(type=kind)  # type: ignore[arg-type]
 
 
 def server_message(kind: str, **fields: Any) -> str:

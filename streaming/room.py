@@ -70,25 +70,35 @@ __all__ = [
 class Room(BreakoutMixin):
     """One live class on this node."""
 
+    end_reason: str | None = None  # why it ended (its end's reason), once it has
+
     # -- the end ------------------------------------------------------------------------------
-    async def end(self, pid: str | None = None, reason: str = "ended_by_teacher") -> None:
+    async def end(
+        self, pid: str | None = None, reason: str = "ended_by_teacher", *, relayed: bool = False
+    ) -> None:
         """End the class: everyone is recorded as having left, told, and disconnected.
 
         The record comes first, without awaiting anything; the telling and closing run shielded
         in a task of the room, so the caller's connection closing (the teacher's own) cannot
-        cut it short.
+        cut it short. ``relayed``: a relay node's room, ending as the class's origin said
+        (``cascade``): its people's departures are this node's to record, the class's end is
+        the origin's.
         """
         if pid is not None and self._get(pid).role is not ClassRole.HOST:
             raise ProtocolError("not_allowed", "Only the teacher ends the class")
         if self.state is RoomState.ENDED:
             return
         self.state = RoomState.ENDED
+        self.end_reason = reason
+        for watcher in list(self.watchers):
+            watcher()
         self._close_question_at_end()  # its tally goes into the record before the end
         self._close_breakout_at_end()  # everyone back in the main room, in the record
         members = sorted(self.participants.values(), key=lambda p: p.id == pid)  # caller last
         self.participants.clear()
+        ended = None
         for p in members:
-            self._outbox.emit(
+            ended = self._outbox.emit(
                 EventKind.LEFT,
                 self.class_id,
                 user_id=p.user_id,
@@ -96,11 +106,13 @@ class Room(BreakoutMixin):
                 role=p.role.value,
                 data={"reason": "class_ended"},
             )
-        ended = self._outbox.emit(EventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
+        if not relayed:  # else told once its people's departures are in the record
+            ended = self._outbox.emit(EventKind.CLASS_ENDED, self.class_id, data={"reason": reason})
 
         async def tell_and_close() -> None:
             with contextlib.suppress(NotRecorded):  # it stays pending; the class is over anyway
-                await self._outbox.durable(ended)  # told "ended" once it is in the record
+                if ended is not None:
+                    await self._outbox.durable(ended)  # told "ended" once it is in the record
             await self._stop_recording_now("class ended")  # nobody is left to tell
             self._told_recording = False
             for p in members:

@@ -94,6 +94,12 @@ class RoomCore(abc.ABC):
         self._outbox = outbox
         self._media = media
         self.participants: dict[str, Participant] = {}
+        # On a relay node (``cascade``): the origin node's publishers, as their publications
+        # reach this node. Sources, not members: not in the roster, no attendance of theirs.
+        self.mirrored: dict[str, Participant] = {}
+        # Told (at once, no await) after each roster told: what is published may have changed
+        # (``cascade``'s feed to a relay node follows it).
+        self.watchers: list[Callable[[], None]] = []
         # The chat so far, each message with who may read it: everyone (None), or the users of
         # a private word between a participant and the teacher.
         self.chat: deque[tuple[dict[str, Any], frozenset[int] | None]] = deque(maxlen=CHAT_HISTORY)
@@ -139,7 +145,12 @@ class RoomCore(abc.ABC):
 
     def sources(self) -> list[tuple[Participant, str]]:
         """Every publication: the teacher's (camera, screen) and whoever has the floor."""
-        return [(p, name) for p in self.participants.values() for name in p.publications]
+        members = [*self.participants.values(), *self.mirrored.values()]
+        return [(p, name) for p in members for name in p.publications]
+
+    def _present(self, p: Participant) -> bool:
+        """Whether ``p`` is (still) in the room: a member, or a publisher mirrored here."""
+        return self.participants.get(p.id) is p or self.mirrored.get(p.id) is p
 
     def speakers_of(self, group: int | None) -> SpeakerSelector:
         """The active speaker of a breakout group, or of the main room (None)."""
@@ -257,6 +268,8 @@ class RoomCore(abc.ABC):
                 hands=[p.id for p in self.hand_queue()],
             )
         )
+        for watcher in list(self.watchers):
+            watcher()
         await self._state_told()
 
     async def _broadcast(self, text: str) -> None:

@@ -30,29 +30,8 @@ class MediaMixin(RecordingMixin):
         apart."""
         p = self._get(pid)
         name = "screen" if tracks == ("screen",) else "main"
-        # The teacher and a presenter share a screen; so does a student in a breakout group.
-        shares = p.role in PUBLISHERS or (p.group is not None and p.role in SEMINAR_PUBLISHERS)
-        if "screen" in tracks and (name != "screen" or not shares):
-            if p.was_in_group and name == "screen":
-                return  # the groups closed while this offer was on its way: not an offence
-            raise ProtocolError(
-                "not_allowed",
-                "Only the teacher, or a student in a breakout group, shares a screen, on its own",
-            )
-        if not publishes_freely(p.role, self.mode_for(p)) and p.floor is None:
-            if p.had_floor:
-                # The floor was taken back before this offer arrived: not an offence.
-                await p.send("floor_revoked")
-                return
-            if self.was_seminar and p.role in SEMINAR_PUBLISHERS:
-                # The teacher switched to lecture before this offer arrived: not an offence.
-                await p.send("mode", mode=self.mode.value)
-                return
-            raise ProtocolError(
-                "not_allowed", "Only the teacher, or whoever has the floor, publishes"
-            )
-        if self.state is not RoomState.LIVE:
-            raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
+        if not await self._may_publish(p, name, tracks):
+            return
         await self.unpublish(pid, name)
         pub = self._media.new_publisher(lambda: self._spawn(self._media_failed(p)))
         try:
@@ -80,18 +59,7 @@ class MediaMixin(RecordingMixin):
         expected = tuple("microphone" if k == "audio" else "camera" for k in kinds)
         if name == "screen":
             expected = ("screen",) * len(kinds)
-        if (
-            (tracks and len(tracks) != len(kinds))
-            or (
-                name == "main"
-                and tracks
-                and any(
-                    (t == "microphone") != (k == "audio")
-                    for t, k in zip(tracks, kinds, strict=True)
-                )
-            )
-            or (name == "screen" and kinds != ("video",))
-        ):
+        if not _tracks_match(name, tracks, kinds):
             await close_quietly(pub)
             raise ProtocolError("bad_message", "'tracks' does not match the offer's media")
         p.publications[name] = Publication(pub, tracks or expected)
@@ -106,6 +74,34 @@ class MediaMixin(RecordingMixin):
         if name == "main":
             self._watch_speakers()
 
+    async def _may_publish(self, p: Participant, name: str, tracks: tuple[str, ...]) -> bool:
+        """Whether ``p`` may publish ``name`` now: False (nothing done) for an offer overtaken
+        by a change it could not know of; an offence is refused (``ProtocolError``)."""
+        # The teacher and a presenter share a screen; so does a student in a breakout group.
+        shares = p.role in PUBLISHERS or (p.group is not None and p.role in SEMINAR_PUBLISHERS)
+        if "screen" in tracks and (name != "screen" or not shares):
+            if p.was_in_group and name == "screen":
+                return False  # the groups closed while this offer was on its way: not an offence
+            raise ProtocolError(
+                "not_allowed",
+                "Only the teacher, or a student in a breakout group, shares a screen, on its own",
+            )
+        if not publishes_freely(p.role, self.mode_for(p)) and p.floor is None:
+            if p.had_floor:
+                # The floor was taken back before this offer arrived: not an offence.
+                await p.send("floor_revoked")
+                return False
+            if self.was_seminar and p.role in SEMINAR_PUBLISHERS:
+                # The teacher switched to lecture before this offer arrived: not an offence.
+                await p.send("mode", mode=self.mode.value)
+                return False
+            raise ProtocolError(
+                "not_allowed", "Only the teacher, or whoever has the floor, publishes"
+            )
+        if self.state is not RoomState.LIVE:
+            raise ProtocolError("bad_state", f'The class is "{self.state}", not live')
+        return True
+
     async def unpublish(self, pid: str, name: str) -> None:
         """Stop one publication (the teacher stops sharing the screen, say)."""
         p = self._get(pid)
@@ -115,6 +111,40 @@ class MediaMixin(RecordingMixin):
             await self._rerecord(p)
             await close_quietly(old.media)
             await self._broadcast_state()
+
+    async def mirror(self, source: Participant, name: str, publication: Publication) -> None:
+        """On a relay node: a publication of the origin node's (``cascade``) is offered to
+        everyone here as the source's own would be. The class is live: it is on the origin."""
+        ghost = self.mirrored.setdefault(source.id, source)
+        old = ghost.publications.get(name)
+        ghost.publications[name] = publication
+        if old is not None:
+            await self._stop_watching(ghost.source_id(name))
+            await close_quietly(old.media)
+        if self.state is RoomState.WAITING:
+            self.state = RoomState.LIVE
+        await self._broadcast_state()
+        for q in list(self.participants.values()):
+            self._spawn(self._subscribe(q, ghost, name))
+
+    async def unmirror(self, source_id: str, name: str) -> None:
+        """On a relay node: the origin's publication ended (the floor taken back, a screen
+        share stopped, the publisher gone)."""
+        ghost = self.mirrored.get(source_id)
+        old = ghost.publications.pop(name, None) if ghost is not None else None
+        if ghost is None or old is None:
+            return
+        if not ghost.publications:
+            del self.mirrored[source_id]
+        await self._stop_watching(ghost.source_id(name))
+        await close_quietly(old.media)
+        await self._broadcast_state()
+
+    def mirror_media_state(self, source: Participant, microphone: bool, camera: bool) -> None:
+        """On a relay node: the origin's publisher turned a microphone or camera off or on."""
+        if (source.microphone_on, source.camera_on) != (microphone, camera):
+            source.microphone_on, source.camera_on = microphone, camera
+            self._reapply_holds(source)
 
     async def _subscribe(self, viewer: Participant, source: Participant, name: str) -> None:
         """Offer one publication to a viewer; one offer at a time per viewer, and an offer
@@ -141,7 +171,7 @@ class MediaMixin(RecordingMixin):
                 return
             current = (
                 self.participants.get(viewer.id) is viewer
-                and self.participants.get(source.id) is source
+                and self._present(source)
                 and source.publications.get(name) is publication
             )
             if viewer.closed or not current:
@@ -260,3 +290,14 @@ class MediaMixin(RecordingMixin):
             if view is not None:
                 await q.send("source_ended", source=source_id)
                 await close_quietly(view)
+
+
+def _tracks_match(name: str, tracks: tuple[str, ...], kinds: tuple[str, ...]) -> bool:
+    """Whether the labels a publisher gave (if any) match the offer's media sections."""
+    if tracks and len(tracks) != len(kinds):
+        return False
+    if name == "screen":
+        return kinds == ("video",)
+    return not tracks or all(
+        (t == "microphone") == (k == "audio") for t, k in zip(tracks, kinds, strict=True)
+    )

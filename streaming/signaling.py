@@ -17,6 +17,7 @@ from access.events import EventKind
 from access.ids import uuid7
 from access.tokens import JoinClaims, ReconnectClaims
 
+from .cascade import relay_feed
 from .events import NotRecorded
 from .node import MediaNode
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
@@ -364,8 +365,14 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocket
     log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
 
 
+async def relay(request: web.Request) -> web.StreamResponse:
+    """A relay node's link to this node, the class's origin (``cascade``)."""
+    return await relay_feed(request.config_dict[NODE_KEY], request)
+
+
 def create_signaling_app() -> web.Application:
     """The sub-application; the parent sets ``NODE_KEY`` to the running ``MediaNode``."""
     app = web.Application()
     app.router.add_get("/classes/{class_id}/ws", websocket)
+    app.router.add_get("/classes/{class_id}/relay", relay)
     return app

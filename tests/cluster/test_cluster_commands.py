@@ -5,11 +5,13 @@ on the control node reaches the node that hosts the class by pub/sub and is answ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -34,6 +36,16 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.fixture
 async def served(settings: Settings, tmp_path: Path) -> AsyncIterator[TestServer]:
     """The control node (what the shared fixtures sign in to), with two media nodes."""
+    async with served_cluster(settings, tmp_path) as control:
+        yield control
+
+
+@contextlib.asynccontextmanager
+async def served_cluster(
+    settings: Settings, tmp_path: Path, **changes: Any
+) -> AsyncIterator[TestServer]:
+    """The control node and two media nodes as applications on loopback ports in this process,
+    a real redis-server between them; ``changes`` to the settings of all three."""
     server = RedisServer(tmp_path / "redis")
     server.start()
     cluster = dataclasses.replace(
@@ -42,6 +54,7 @@ async def served(settings: Settings, tmp_path: Path) -> AsyncIterator[TestServer
         node_heartbeat_seconds=0.2,
         node_dead_after_seconds=1.0,
         control_lock_seconds=2.0,
+        **changes,
     )
     media = []
     for name in ("media-1", "media-2"):

@@ -39,6 +39,25 @@ def test_join_token_round_trip_and_refusals(signer: TokenSigner) -> None:
         signer.verify_join(expired, class_id=3)
 
 
+def test_relay_token_names_the_relay_node_for_one_class(signer: TokenSigner) -> None:
+    token = signer.mint_relay(class_id=3, node_id="media-2.ab12")
+    assert signer.verify_relay(token, class_id=3) == "media-2.ab12"
+    with pytest.raises(TokenWrongClass):
+        signer.verify_relay(token, class_id=4)
+    with pytest.raises(TokenInvalid):  # another cluster's secret
+        TokenSigner(secrets.token_bytes(32)).verify_relay(token, class_id=3)
+    # A join token (which a browser holds) never opens a link between nodes, nor the reverse.
+    join = signer.mint_join(
+        user_id=7, class_id=3, role=ClassRole.HOST, display_name="Д", media_url="u"
+    )
+    with pytest.raises(TokenInvalid, match="not a relay token"):
+        signer.verify_relay(join, class_id=3)
+    with pytest.raises(TokenInvalid):
+        signer.verify_join(token, class_id=3)
+    with pytest.raises(TokenExpired):
+        signer.verify_relay(signer.mint_relay(class_id=3, node_id="n", ttl=-1), class_id=3)
+
+
 def test_tokens_are_minted_and_judged_by_the_injected_clock() -> None:
     """A server whose clock says 29 February 2028 accepts the tokens it minted then, and
     refuses them once its clock has passed their end, whatever the wall clock says."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.placement import Arrivals, NodeLoad, NoMediaNode, select_node
+from control.placement import Arrivals, NodeLoad, NoMediaNode, select_node, select_viewer_node
 
 
 def test_the_node_with_the_smallest_share_of_its_capacity_in_use_takes_the_class() -> None:
@@ -36,3 +36,20 @@ def test_people_expected_count_until_they_come_or_the_settling_time_passes() -> 
     assert arrivals.coming("a", 125.0, lambda c: 0) == 1  # the first class has settled
     assert arrivals.coming("a", 131.0, lambda c: 0) == 0
     assert arrivals.coming("b", 0.0, lambda c: 0) == 0
+
+
+def test_a_viewer_goes_to_the_origin_then_its_relays_then_a_new_relay() -> None:
+    origin = NodeLoad("o", 50, 100, 1)
+    relay, idle = NodeLoad("r", 10, 100, 1), NodeLoad("i", 0, 100, 0)
+    assert select_viewer_node(origin, [relay], [idle]) == "o"  # the origin has room
+    full = NodeLoad("o", 90, 100, 1)  # 90 %: the rest is kept for publishers and rejoins
+    assert select_viewer_node(full, [relay], [idle]) == "r"
+    assert select_viewer_node(full, [relay], [idle], fill=0.95) == "o"
+    # Of the class's relays, the least loaded share with room; a full one takes nobody.
+    r2 = NodeLoad("r2", 20, 400, 1)
+    assert select_viewer_node(full, [relay, r2], [idle]) == "r2"
+    assert select_viewer_node(full, [NodeLoad("r", 100, 100, 1)], [idle]) == "i"
+    # No relay yet: a new one, chosen as a class's node is.
+    assert select_viewer_node(full, [], [NodeLoad("a", 30, 100, 0), idle]) == "i"
+    with pytest.raises(NoMediaNode):
+        select_viewer_node(full, [NodeLoad("r", 100, 100, 1)], [NodeLoad("a", 5, 5, 0)])

@@ -1,0 +1,96 @@
+"""Cascading in a cluster (issue 24): the control node and two media nodes as applications on
+loopback ports in this process, a real redis-server between them. A lecture's origin fills, the
+placement sends the next viewer to the other node, which relays the class from the origin:
+one viewer on each node receives the teacher's video, and the relay's viewer's attendance
+reaches the ledger with the relay's node id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from access.events import EventKind
+from access.models import ClassRole
+from streaming.cluster import relays_key
+from tests.cluster.test_cluster_commands import enter, served_cluster
+from tests.conftest import Academy, SignIn
+from tests.peers import connect, publish
+from web.core import keys
+from web.core.settings import Settings
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def served(settings: Settings, tmp_path: Path) -> AsyncIterator[TestServer]:
+    """The control node (what the shared fixtures sign in to), with two media nodes of two
+    places each (the teacher and one viewer fill one)."""
+    async with served_cluster(settings, tmp_path, node_capacity=2) as control:
+        yield control
+
+
+async def test_a_full_origin_sends_the_next_viewer_to_a_relay(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    app = served.app
+    cluster = app[keys.CLUSTER]
+    async with asyncio.timeout(10):
+        while len(await cluster.nodes()) < 2:
+            await asyncio.sleep(0.05)
+    teacher = await enter(sign_in(academy.teacher_id), academy.class_id)
+    await publish(teacher)
+    near = await enter(sign_in(academy.student_ids[0]), academy.class_id)
+    origin = await cluster.node_for(academy.class_id, 1)
+    async with asyncio.timeout(10):  # the origin's heartbeat says it is full
+        while (await cluster.nodes())[origin.id].participants < 2:
+            await asyncio.sleep(0.05)
+
+    # The placement of a viewer: the other node, made a relay of the class.
+    relay = await cluster.placement.viewer_node_for(academy.class_id, 1)
+    assert relay.id != origin.id
+    async with aioredis.Redis.from_url(app[keys.SETTINGS].redis_url) as client:
+        members = await client.smembers(relays_key(academy.class_id))  # type: ignore[misc]
+    assert {m.decode() for m in members} == {relay.id}
+    assert (await cluster.placement.viewer_node_for(academy.class_id, 1)).id == relay.id
+    # A publisher still goes to the origin.
+    assert (await cluster.node_for(academy.class_id, 1)).id == origin.id
+
+    # The join token names the relay (as the class page's would, given that node).
+    student = academy.student_ids[1]
+    token = app[keys.SIGNER].mint_join(
+        user_id=student,
+        class_id=academy.class_id,
+        role=ClassRole.LEARNER,
+        display_name="Студент 02",
+        media_url=relay.url,
+    )
+    url = f"{relay.url}/classes/{academy.class_id}/ws".replace("http://", "ws://")
+    far = await connect(url, token)
+    await far.wait_for("welcome")
+    for viewer in (near, far):
+        await viewer.wait_frames(10)
+
+    # The relay's viewer's join reaches the ledger, from the relay.
+    def joined_at() -> set[str]:
+        return {
+            le.event.node
+            for le in app[keys.LEDGER].events(academy.class_id)
+            if le.event.kind is EventKind.JOINED and le.event.user_id == student
+        }
+
+    async with asyncio.timeout(10):
+        while joined_at() != {relay.id}:
+            await asyncio.sleep(0.05)
+    # Heartbeats later, the relay still relays (it does not let go of a class placed on the
+    # origin), and the control node's live roster is still the origin's.
+    await asyncio.sleep(1.0)
+    before = far.frames
+    await far.wait_frames(before + 10)
+    assert cluster.roster.present(academy.class_id) == {academy.teacher_id, academy.student_ids[0]}
+    for peer in (far, near, teacher):
+        await peer.close()
