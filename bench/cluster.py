@@ -66,7 +66,7 @@ from control.ingest import LedgerSink
 from control.redis_ingest import GROUP, ensure_group, ingest_once
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
-from streaming.cluster import NODES, PLACEMENT, NodeInfo
+from streaming.cluster_keys import NODES, PLACEMENT, NodeInfo
 from streaming.events import EventOutbox, EventSink, MediaEvent
 from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
 

@@ -20,7 +20,7 @@ from access.events import EventKind
 from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
-from streaming.cluster import NodeInfo
+from streaming.cluster_keys import NodeInfo
 from streaming.events import EventSink, MediaEvent, PartlyDelivered
 from streaming.redis_events import UNREACHABLE
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
-from streaming.cluster import text
+from streaming.cluster_keys import text
 from streaming.redis_events import UNREACHABLE
 
 log = logging.getLogger("sabaq.control.lock")

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
-from streaming.cluster import NodeInfo
+from streaming.cluster_keys import NodeInfo
 
 log = logging.getLogger("sabaq.control.node_watch")
 

@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from access.ids import uuid7
-from streaming.cluster import (
+from streaming.cluster_keys import (
     PLACEMENT,
     ROSTER,
     barred_key,

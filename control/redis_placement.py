@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 
-from streaming.cluster import BARRED_FOR, NODES, PLACEMENT, NodeInfo, relays_key, text
+from streaming.cluster_keys import BARRED_FOR, NODES, PLACEMENT, NodeInfo, relays_key, text
 from streaming.redis_events import UNREACHABLE
 
 from .placement import Arrivals, NodeLoad, NoMediaNode, select_node, select_viewer_node

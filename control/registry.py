@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
-from streaming.cluster import DEAD, NODES, NodeInfo, release_placements, text
+from streaming.cluster_keys import DEAD, NODES, NodeInfo, release_placements, text
 
 from .changes import Changes
 

@@ -1,8 +1,7 @@
 """A media node in a cluster (DESIGN.md, "Two deployments"): it registers in Redis with its
 capacity and load and heart-beats, answers the control node's commands by pub/sub, publishes the
 live roster of its classes, and lets go of a class that was placed on another node while it was
-taken for dead. What lives in Redis, and its keys, are in ``cluster_keys`` (named here too, for
-the callers that import them from this module).
+taken for dead. What lives in Redis, and its keys, are in ``cluster_keys``.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from .cluster_keys import (
     DEAD,
     NODES,
     PLACEMENT,
-    RELEASE_PLACEMENTS,
     ROSTER,
     ROSTER_KINDS,
     NodeInfo,
@@ -48,31 +46,6 @@ from .cluster_keys import (
 from .events import MediaEvent
 from .node import MediaNode
 from .redis_events import UNREACHABLE, RedisStreamSink
-
-__all__ = [
-    "BARRED_FOR",
-    "DEAD",
-    "NODES",
-    "PLACEMENT",
-    "RELEASE_PLACEMENTS",
-    "ROSTER",
-    "ROSTER_KINDS",
-    "MediaAgent",
-    "NodeInfo",
-    "barred_key",
-    "code_of",
-    "command_channel",
-    "ended_key",
-    "follow",
-    "keep_out",
-    "merged",
-    "relays_key",
-    "release_placements",
-    "removed_key",
-    "spent_key",
-    "taken_out",
-    "text",
-]
 
 log = logging.getLogger("sabaq.streaming.cluster")
 

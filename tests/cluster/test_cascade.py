@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from access.events import EventKind
 from access.models import ClassRole
-from streaming.cluster import relays_key
+from streaming.cluster_keys import relays_key
 from tests.cluster.test_cluster_commands import enter, served_cluster
 from tests.conftest import Academy, SignIn
 from tests.peers import connect, publish

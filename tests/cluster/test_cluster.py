@@ -22,7 +22,7 @@ from attendance.models import LedgerEvent, counts
 from attendance.presence import intervals_by_user
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
 from control.redis_ingest import GROUP
-from streaming.cluster import NODES
+from streaming.cluster_keys import NODES
 from streaming.redis_events import STREAM
 from tests.cluster_procs import (
     Cluster,

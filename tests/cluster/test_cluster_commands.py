@@ -21,7 +21,7 @@ from attendance.sqlite_heartbeats import SqliteHeartbeats
 from control.cluster import Cluster
 from control.placement import NoMediaNode
 from scheduler.models import ClassKind
-from streaming.cluster import NODES, PLACEMENT, NodeInfo, barred_key
+from streaming.cluster_keys import NODES, PLACEMENT, NodeInfo, barred_key
 from tests.conftest import Academy, Client, SignIn, free_port
 from tests.integration.admission.test_admission_status import _add, _programmes, _record
 from tests.peers import Peer, connect, join_token, publish

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from control.node_watch import NodeWatch
-from streaming.cluster import NodeInfo
+from streaming.cluster_keys import NodeInfo
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(30)

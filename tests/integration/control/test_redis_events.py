@@ -32,7 +32,8 @@ from control.redis_ingest import (
     unacknowledged,
 )
 from streaming.aiortc_media import AiortcBackend
-from streaming.cluster import NODES, MediaAgent, NodeInfo, spent_key
+from streaming.cluster import MediaAgent
+from streaming.cluster_keys import NODES, NodeInfo, spent_key
 from streaming.events import EventOutbox, MediaEvent, NotRecorded
 from streaming.node import MediaNode, MediaSettings
 from streaming.redis_events import (
