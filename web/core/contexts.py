@@ -20,7 +20,7 @@ from control.commands import LocalMediaControl
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
 from control.gate import LocalGate
-from control.guarantee_run import one_pass
+from control.guarantee_run import one_pass, titles
 from control.ingest import LedgerSink, recover_node, write_digests
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
@@ -31,7 +31,6 @@ from control.runtime import control_node as control_node_of
 from control.tasks import running as task_running
 from control.webhook_delivery import running
 from scheduler.guarantee import Guarantee
-from scheduler.models import Group
 from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
 from streaming.cluster import MediaAgent
 from streaming.node import MediaNode, MediaSettings
@@ -39,7 +38,6 @@ from streaming.practice import Echoes
 from streaming.redis_events import DiskBuffer, RedisStreamSink
 from streaming.webm_recorder import sweep_recordings
 
-from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
 from .hr_mail import hr_mailer
 from .metrics import install
@@ -251,15 +249,10 @@ async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
     plans a live class where a group-month lacks one, raises alerts where it cannot."""
     settings = app[keys.SETTINGS]
     rules = settings.guarantee_rules
-    catalogues = app[keys.CATALOGUES]
-
-    def title(group: Group) -> str:
-        return catalogues[group.language].gettext(GUARANTEE_TITLE)
-
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
-    job = Guarantee(app[keys.TIMETABLE], rules, title, evidence)
+    job = Guarantee(app[keys.TIMETABLE], rules, titles(app[keys.CATALOGUES]), evidence)
     app[keys.GUARANTEE] = job
     if not settings.guarantee_interval_seconds:
         yield  # switched off (SABAQ_GUARANTEE_INTERVAL_SECONDS=0)

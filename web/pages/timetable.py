@@ -28,14 +28,12 @@ from scheduler.sqlite_store import Actor
 from ..core import clock, keys, policy
 from ..core.alerts import alert_lines, reason_text
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
-from ..core.i18n import N_
 from ..core.labels import class_status_labels, format_labels, kind_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, OBSERVER_ROLES
 from .ical import feed_url, may_subscribe
 
 log = logging.getLogger("sabaq.web.timetable")
-GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
 routes = web.RouteTableDef()
 
 MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
