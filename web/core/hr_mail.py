@@ -10,11 +10,11 @@ from aiohttp import web
 
 from control.hr_mail import ClassWords, HrMailer, HrStores
 from control.words import Gettext
+from scheduler.labels import class_status_labels, format_labels, kind_labels
 from scheduler.sqlite_agencies import SqliteAgencies
 
 from ..pages.reports import agency_table
 from . import keys
-from .labels import class_status_labels, format_labels, kind_labels
 
 
 def class_words(_: Gettext) -> ClassWords:

@@ -23,6 +23,7 @@ from access.audit_view import (
     group_ids_in,
     people_ids_in,
 )
+from access.labels import role_labels
 from access.models import User
 from attendance.export import Cell, csv_row, escape_cell, xlsx_of
 from scheduler.errors import SchedulerError
@@ -31,7 +32,6 @@ from scheduler.models import DEFAULT_TIMEZONE
 from ..core import keys, policy
 from ..core.http import LANG_KEY, XLSX, PageError, gettext_of, render, require_session
 from ..core.i18n import format_time
-from ..core.labels import role_labels
 from ..core.offload import in_worker
 from ..core.paging import fetch_page, page_number, pager
 

@@ -29,12 +29,12 @@ from admission.sqlite_guests import GuestQuery
 from admission.visibility import may_see_guest_request
 from control.mail import Mail, MailState
 from control.words import render as render_mail
+from scheduler.labels import class_status_labels
 from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from ..core.i18n import N_, format_time
-from ..core.labels import class_status_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, class_zone
 from .invites import guest_user_id

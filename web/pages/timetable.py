@@ -17,6 +17,7 @@ from admission.visibility import proposals_seen
 from scheduler import calendar
 from scheduler.calendar import Span
 from scheduler.guarantee_months import MonthState, months, outside_reason, states_of_groups
+from scheduler.labels import class_status_labels, format_labels, kind_labels
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     Group,
@@ -28,7 +29,6 @@ from scheduler.sqlite_store import Actor
 from ..core import clock, keys, policy
 from ..core.alerts import alert_lines, reason_text
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
-from ..core.labels import class_status_labels, format_labels, kind_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, OBSERVER_ROLES
 from .ical import feed_url, may_subscribe

@@ -1,4 +1,6 @@
-"""Words for the timetable's values and refusals, shared by the pages that show them."""
+"""The timetable's values and refusals in words, in the language of a gettext function the
+caller passes in: classes' kinds, statuses and formats, the class a new one conflicts with, and
+the non-working days' names (``babel.cfg`` extracts this module for the catalogues)."""
 
 from __future__ import annotations
 
@@ -6,18 +8,18 @@ import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from .errors import ClassConflict
+from .models import ClassFormat, ClassKind, ClassStatus
 
-from access.models import Role
-from admission.status import NotAdmittedReason
-from scheduler.errors import ClassConflict
-from scheduler.models import ClassFormat, ClassKind, ClassStatus
-
-from .http import gettext_of
-from .i18n import N_
+Gettext = Callable[[str], str]
 
 
-def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
+def N_(message: str) -> str:
+    """Marks a message for the catalogues where it is defined; it is translated where shown."""
+    return message
+
+
+def kind_labels(_: Gettext) -> dict[ClassKind, str]:
     return {
         ClassKind.LECTURE: _("Lecture"),
         ClassKind.SEMINAR: _("Seminar"),
@@ -29,16 +31,7 @@ def kind_labels(_: Callable[[str], str]) -> dict[ClassKind, str]:
     }
 
 
-def not_admitted_labels(_: Callable[[str], str]) -> dict[NotAdmittedReason, str]:
-    return {
-        NotAdmittedReason.ASSIGNMENTS_INCOMPLETE: _("assignments on the portal not completed"),
-        NotAdmittedReason.INTERMEDIATE_TEST_FAILED: _(
-            "intermediate tests or case tasks not passed"
-        ),
-    }
-
-
-def class_status_labels(_: Callable[[str], str]) -> dict[ClassStatus, str]:
+def class_status_labels(_: Gettext) -> dict[ClassStatus, str]:
     return {
         ClassStatus.PLANNED: _("Planned"),
         ClassStatus.LIVE: _("Live now"),
@@ -48,13 +41,12 @@ def class_status_labels(_: Callable[[str], str]) -> dict[ClassStatus, str]:
     }
 
 
-def format_labels(_: Callable[[str], str]) -> dict[ClassFormat, str]:
+def format_labels(_: Gettext) -> dict[ClassFormat, str]:
     return {ClassFormat.LIVE_ONLINE: _("Live online"), ClassFormat.IN_PERSON: _("In person")}
 
 
-def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str:
-    """The class in the way, named, in words a staff member reads."""
-    _ = gettext_of(request)
+def conflict_message(_: Gettext, exc: ClassConflict, zone: str) -> str:
+    """The class in the way, named, in words a staff member reads (in the language of ``_``)."""
     texts = {
         "teacher": _('The teacher already has a class at that time: "{title}", {when}.'),
         "group": _('The group already has a class at that time: "{title}", {when}.'),
@@ -64,18 +56,6 @@ def conflict_message(request: web.Request, exc: ClassConflict, zone: str) -> str
     c = exc.conflicting
     when = f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M} ({zone})"
     return texts[exc.who].replace("{title}", c.title).replace("{when}", when)
-
-
-def role_labels(_: Callable[[str], str]) -> dict[Role, str]:
-    """The roles as the regulation names them."""
-    return {
-        Role.STUDENT: _("Student"),
-        Role.TEACHER: _("Teacher"),
-        Role.HEAD_OF_DEPARTMENT: _("Head of department"),
-        Role.DIRECTOR: _("Institute director"),
-        Role.STAFF: _("Staff of the academic methods unit"),
-        Role.ADMIN: _("Administrator"),
-    }
 
 
 # The public holidays' names as the ``holidays`` library gives them (English), translated here
@@ -98,7 +78,7 @@ HOLIDAY_NAMES = (
 _SUBSTITUTED = re.compile(r"^Day off \(substituted from (\d\d)/(\d\d)/(\d{4})\)$")
 
 
-def day_name(_: Callable[[str], str], name: str) -> str:
+def day_name(_: Gettext, name: str) -> str:
     """A non-working day's name in the reader's language: a public holiday's (the library's
     English name, "(observed)" or "(estimated)" after it), or staff's words as they wrote them."""
     moved = _SUBSTITUTED.match(name)
