@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from .errors import ClassConflict
-from .models import ClassFormat, ClassKind, ClassStatus
+from .guarantee_months import GroupMonth, MonthState, outside_reason
+from .models import ClassFormat, ClassKind, ClassStatus, Group, LiveClass
 
 Gettext = Callable[[str], str]
 
@@ -94,3 +96,42 @@ def day_name(_: Gettext, name: str) -> str:
             if base in HOLIDAY_NAMES:
                 return words.replace("{name}", _(base))
     return _(name) if name in HOLIDAY_NAMES else name
+
+
+def month_labels(_: Gettext) -> dict[MonthState, str]:
+    """A group-month's state on the guarantee's page."""
+    return {
+        MonthState.GREEN: _("a live class was held"),
+        MonthState.AMBER: _("a live class is planned"),
+        MonthState.RED: _("no live class"),
+        MonthState.OUTSIDE: _("outside the study period"),
+    }
+
+
+def month_detail(
+    _: Gettext,
+    group: Group,
+    first: date,
+    gm: GroupMonth,
+    class_of: Callable[[int], LiveClass],
+    reason: Callable[[str], str],
+) -> str:
+    """What settles a group-month (``first``, its first day), or why it is red: the study
+    period it is outside of, its open alert (``reason``: a logged reason in words), or the class
+    held or planned (its time in the group's zone)."""
+    if gm.state is MonthState.OUTSIDE:
+        if outside_reason(group, first) == "before" and group.starts_on:
+            return _("the study period starts on {day}").replace(
+                "{day}", f"{group.starts_on:%d.%m.%Y}"
+            )
+        if group.ends_on:
+            return _("the study period ended on {day}").replace(
+                "{day}", f"{group.ends_on:%d.%m.%Y}"
+            )
+        return ""
+    if gm.alert:
+        return reason(f"{gm.alert}:{gm.month}")
+    if gm.class_id:
+        c = class_of(gm.class_id)
+        return f"{c.title}, {c.starts_at.astimezone(ZoneInfo(group.timezone)):%d.%m %H:%M}"
+    return ""
