@@ -5,7 +5,6 @@ notices, the HR services' monthly mail)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -13,23 +12,23 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from attendance.sqlite_heartbeats import SqliteHeartbeats
+from control import jobs
 from control.commands import LocalMediaControl
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
-from control.guarantee_run import one_pass, titles
-from control.ingest import write_digests
+from control.guarantee_run import titles
+from control.jobs import OffLoop
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
 from control.media_node import LedgerStores, cluster_node, ledger_sink, local_node
 from control.media_node import practice_rooms as practice_rooms_of
 from control.metrics import Role
 from control.notice_mail import NoticeMailer
-from control.runtime import ControlNodeRules, repeating
+from control.runtime import ControlNodeRules
 from control.runtime import control_node as control_node_of
 from control.tasks import running as task_running
 from control.webhook_delivery import running
 from scheduler.guarantee import Guarantee
-from streaming.webm_recorder import sweep_recordings
 
 from . import keys
 from .hr_mail import hr_mailer
@@ -114,49 +113,37 @@ def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
     return context
 
 
-def _hourly(
-    app: web.Application, name: str, job: Callable[[], object], every: float = 3600.0
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """``job`` now and every ``every`` seconds (an hour) on a worker thread, while the
-    application runs (``control.runtime.repeating``)."""
-    return repeating(name, job, every, functools.partial(off_loop, app))
+def _off_loop(app: web.Application) -> OffLoop:
+    return functools.partial(off_loop, app)
 
 
 async def recording_retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    async with _hourly(
-        app,
-        "recording-retention",
-        lambda: sweep_recordings(settings.recordings_dir, settings.recording_retention_days),
-    ):
+    days = settings.recording_retention_days
+    async with jobs.recording_retention(settings.recordings_dir, days, _off_loop(app)):
         yield
 
 
 async def chain_digests(app: web.Application) -> AsyncIterator[None]:
-    """Publishes each finished day's chain heads (UTC)."""
     clock = app[keys.SETTINGS].clock
-    async with _hourly(
-        app, "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], clock())
-    ):
+    async with jobs.chain_digests(app[keys.LEDGER], app[keys.HEADS], clock, _off_loop(app)):
         yield
 
 
 async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
     """The monthly guarantee (clause 9), on the control node: marks unstarted classes missed,
-    plans a live class where a group-month lacks one, raises alerts where it cannot."""
+    plans a live class where a group-month lacks one, raises alerts where it cannot; switched
+    off by SABAQ_GUARANTEE_INTERVAL_SECONDS=0."""
     settings = app[keys.SETTINGS]
-    rules = settings.guarantee_rules
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
-    job = Guarantee(app[keys.TIMETABLE], rules, titles(app[keys.CATALOGUES]), evidence)
-    app[keys.GUARANTEE] = job
-    if not settings.guarantee_interval_seconds:
-        yield  # switched off (SABAQ_GUARANTEE_INTERVAL_SECONDS=0)
-        return
-
-    run = functools.partial(one_pass, job, settings.clock)
-    async with _hourly(app, "monthly-guarantee", run, settings.guarantee_interval_seconds):
+    titled = titles(app[keys.CATALOGUES])
+    job = app[keys.GUARANTEE] = Guarantee(
+        app[keys.TIMETABLE], settings.guarantee_rules, titled, evidence
+    )
+    every = settings.guarantee_interval_seconds
+    async with jobs.monthly_guarantee(job, every, settings.clock, _off_loop(app)):
         yield
 
 
@@ -199,43 +186,28 @@ async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
 async def notice_mail(app: web.Application) -> AsyncIterator[None]:
     """New notices queued for e-mail as they are made; nothing without SABAQ_SMTP_HOST."""
     settings = app[keys.SETTINGS]
-    every = settings.notice_interval_seconds
-    if not settings.mail_enabled or not every:
-        yield
-        return
+    every = settings.notice_interval_seconds if settings.mail_enabled else 0
     mailer = NoticeMailer(
         app[keys.NOTICES], app[keys.ACCOUNTS], app[keys.MAIL], app[keys.CATALOGUES],
         settings.default_language, settings.public_url, settings.clock,
     )  # fmt: skip
-    async with _hourly(app, "notice-mail", mailer.run_once, every):
+    async with jobs.every("notice-mail", mailer.run_once, every, _off_loop(app)):
         yield
 
 
 async def hr_mail(app: web.Application) -> AsyncIterator[None]:
-    """The agencies' HR services' monthly mail (clauses 18, 19), queued at the moments of the
-    schedule staff set; nothing without SABAQ_SMTP_HOST."""
+    """The agencies' HR services' monthly mail (clauses 18, 19); nothing without
+    SABAQ_SMTP_HOST."""
     settings = app[keys.SETTINGS]
-    every = settings.hr_mail_interval_seconds
-    if not settings.mail_enabled or not every:
-        yield
-        return
-    mailer = hr_mailer(app)
-
-    def run() -> None:
-        if queued := mailer.run_once():
-            log.info("HR services' mail: %d queued", queued)
-
-    async with _hourly(app, "hr-mail", run, every):
+    every = settings.hr_mail_interval_seconds if settings.mail_enabled else 0
+    async with jobs.hr_mail(hr_mailer(app), every, _off_loop(app)):
         yield
 
 
 async def notice_collector(app: web.Application) -> AsyncIterator[None]:
     """Notices made of what happens in the timetable and to requests, every few seconds."""
     every = app[keys.SETTINGS].notice_interval_seconds
-    if not every:
-        yield
-        return
-    async with _hourly(app, "notices", app[keys.NOTICES].collect, every):
+    async with jobs.every("notices", app[keys.NOTICES].collect, every, _off_loop(app)):
         yield
 
 
