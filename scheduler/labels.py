@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import ClassConflict
 from .guarantee_months import GroupMonth, MonthState, outside_reason
-from .models import ClassFormat, ClassKind, ClassStatus, Group, LiveClass
+from .models import ClassFormat, ClassKind, ClassStatus, Group, LiveClass, TimetableAction
 
 Gettext = Callable[[str], str]
 
@@ -30,6 +30,22 @@ def kind_labels(_: Gettext) -> dict[ClassKind, str]:
         ClassKind.MIDTERM_CONTROL: _("Midterm control"),
         ClassKind.EXAM: _("Exam"),
         ClassKind.INTRODUCTION: _("Introductory class"),
+    }
+
+
+def action_labels(_: Gettext) -> dict[TimetableAction, str]:
+    """What was done to a class, in its history."""
+    return {
+        TimetableAction.PLANNED: _("Planned"),
+        TimetableAction.MOVED: _("Moved"),
+        TimetableAction.CANCELLED: _("Cancelled"),
+        TimetableAction.SWITCHED_ONLINE: _("Switched to live online"),
+        TimetableAction.SWITCH_UNDONE: _("Switch to online undone"),
+        TimetableAction.SWITCH_MADE: _("Emergency switch made"),
+        TimetableAction.SWITCH_LIFTED: _("Emergency switch lifted"),
+        TimetableAction.MISSED: _("Missed"),
+        TimetableAction.ALERT: _("Alert"),
+        TimetableAction.CONFIRMED: _("Confirmed"),
     }
 
 

@@ -24,6 +24,7 @@ from scheduler.errors import (
     PlannedInPast,
 )
 from scheduler.labels import (
+    action_labels,
     class_status_labels,
     conflict_message,
     day_name,
@@ -55,7 +56,6 @@ from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_session
 from .classes import EDITORS
 from .timetable import (
-    action_labels,
     actor,
     require_editor,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,6 @@ from scheduler.models import (
     DEFAULT_TIMEZONE,
     Group,
     LiveClass,
-    TimetableAction,
 )
 from scheduler.sqlite_store import Actor
 
@@ -43,21 +42,6 @@ log = logging.getLogger("sabaq.web.timetable")
 routes = web.RouteTableDef()
 
 MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
-
-
-def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
-    return {
-        TimetableAction.PLANNED: _("Planned"),
-        TimetableAction.MOVED: _("Moved"),
-        TimetableAction.CANCELLED: _("Cancelled"),
-        TimetableAction.SWITCHED_ONLINE: _("Switched to live online"),
-        TimetableAction.SWITCH_UNDONE: _("Switch to online undone"),
-        TimetableAction.SWITCH_MADE: _("Emergency switch made"),
-        TimetableAction.SWITCH_LIFTED: _("Emergency switch lifted"),
-        TimetableAction.MISSED: _("Missed"),
-        TimetableAction.ALERT: _("Alert"),
-        TimetableAction.CONFIRMED: _("Confirmed"),
-    }
 
 
 def actor(user: User) -> Actor:
