@@ -39,6 +39,14 @@ from admission.excuse_forms import (
     makeup_fields,
     makeup_span,
 )
+from admission.excuse_words import (
+    action_labels,
+    document_message,
+    form_message,
+    megabytes,
+    reason_labels,
+    status_labels,
+)
 from admission.labels import not_admitted_labels
 from admission.models import (
     MAX_COMMENT,
@@ -58,14 +66,6 @@ from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
 from ..core.paging import fetch_page, page_number, pager, search_of
-from .excuse_words import (
-    action_labels,
-    document_message,
-    form_message,
-    megabytes,
-    reason_labels,
-    status_labels,
-)
 from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
 
 log = logging.getLogger("sabaq.web.excuses")

@@ -32,6 +32,7 @@ def _extracted() -> set[str]:
         ("attendance/tables.py", "python"),  # the reports' tables, in a gettext passed in
         ("scheduler/labels.py", "python"),  # the timetable's values in words, likewise
         ("admission/labels.py", "python"),
+        ("admission/excuse_words.py", "python"),
         ("access/labels.py", "python"),
         ("web/templates/**.html", "jinja2"),
     ]
