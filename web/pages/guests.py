@@ -287,8 +287,7 @@ def _detail(
         director_name = accounts.get(director).full_name if director else None
     except UserNotFound:
         teacher, director_name = "", None
-    is_director = user.role is Role.DIRECTOR and user.id == director
-    live = c.status not in rules.OVER
+    can = rules.choices(r, c, director, user)
     return render(
         request,
         "guest.html",
@@ -301,12 +300,9 @@ def _detail(
                 (datetime.fromtimestamp(s.at, UTC), s, actions[s.action])
                 for s in request.app[keys.GUESTS].steps(r.id)
             ],
-            "can_decide": is_director and r.status is GuestStatus.PENDING,
-            "can_revoke": is_director and r.status is GuestStatus.APPROVED and live,
-            "can_reset": (user.role in EDITORS or is_director)
-            and r.status is GuestStatus.APPROVED
-            and r.bound
-            and live,
+            "can_decide": can.decide,
+            "can_revoke": can.revoke,
+            "can_reset": can.reset,
             "invite": invite,
             # The invite may go by e-mail when mail is set up and the contact is an address.
             "invite_mail_to": r.contact.strip()
