@@ -10,7 +10,7 @@ from access.models import Role, User
 from scheduler.models import ClassStatus, Department, Group, Institute, LiveClass
 
 from .errors import AdmissionError, NotTheDirector
-from .guests import GuestRequest, InviteRefusal, Window, refusal, token_hash
+from .guests import GuestRequest, GuestStatus, InviteRefusal, Window, refusal, token_hash
 
 
 class GuestTimetable(Protocol):
@@ -89,6 +89,28 @@ def check_reset(timetable: GuestTimetable, c: LiveClass, by: User) -> None:
     if by.role is Role.DIRECTOR and by.id == director_id(timetable, c):
         return
     raise NotAllowed(f"User {by.id} may not reset the invite of class {c.id}")
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What ``by`` may do with a request on its page: the checks above, as its buttons."""
+
+    decide: bool
+    revoke: bool
+    reset: bool
+
+
+def choices(r: GuestRequest, c: LiveClass, director: int | None, by: User) -> Choices:
+    """``director``: of the class's institute (``director_id``)."""
+    is_director = by.role is Role.DIRECTOR and by.id == director
+    live = c.status not in OVER
+    approved = r.status is GuestStatus.APPROVED
+    editor = by.role in (Role.STAFF, Role.ADMIN)
+    return Choices(
+        decide=is_director and r.status is GuestStatus.PENDING,
+        revoke=is_director and approved and live,
+        reset=(editor or is_director) and approved and r.bound and live,
+    )
 
 
 def window(c: LiveClass, lead_seconds: float) -> Window:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 from calendar import monthrange
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -130,3 +131,14 @@ class Dispatch:
     reason: DispatchReason
     by_user_id: int | None = None
     by_name: str = ""
+
+
+def schedule_of(form: Mapping[str, object]) -> list[DispatchRule]:
+    """The schedule staff set on the agencies' page: each kind's day of the month, hour and
+    whether it goes; ValueError when a day or an hour is not one."""
+    rules = []
+    for kind in DispatchKind:
+        day = int(str(form.get(f"{kind.value}_day", "")))
+        hour = int(str(form.get(f"{kind.value}_hour", "")))
+        rules.append(DispatchRule(kind, day, hour, f"{kind.value}_enabled" in form))
+    return rules

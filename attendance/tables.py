@@ -274,6 +274,38 @@ def group_month_table(
     return table, row_marks
 
 
+def agency_table(
+    _: Gettext,
+    month: Month,
+    learners: Sequence[User],
+    totals: Mapping[int, Totals],
+    groups_of: Callable[[int], Sequence[Group]],
+    *,
+    only: str,
+    zone: str,
+    notes: Sequence[str],
+    heads: Sequence[ChainHead],
+    heads_title: str,
+) -> Table:
+    """The attendance of ``learners`` (each with their agency, their groups) in ``month``,
+    totals per learner; ``only``: the one agency it is for, if it is for one."""
+    rows: list[list[Cell]] = []
+    for u in learners:
+        groups = ", ".join(g.name for g in groups_of(u.id))
+        rows.append([u.agency, u.full_name, groups, *total_cells(totals.get(u.id, Totals()))])
+    title = _("Attendance by agency for {month}").replace("{month}", month.text)
+    if only:
+        title += f" — {only}"
+    return Table(
+        title=title,
+        notes=(_("Times are in the time zone {zone}.").replace("{zone}", zone), *notes),
+        header=[_("Agency"), _("Student"), _("Groups"), *total_header(_)],
+        rows=rows,
+        heads=list(heads),
+        heads_title=heads_title,
+    )
+
+
 def introduction_note(_: Gettext, taken: Mapping[Step, float], zone: str) -> str:
     """The introduction (clause 5): when each step was first taken, in ``zone``."""
     intro = _("Introduction: device check {check}; tour of the class page {tour}")

@@ -26,7 +26,19 @@ from scheduler.guarantee import (
 from scheduler.models import Group, LiveClass
 from scheduler.planning import ClassSpec
 
+from .words import N_, Catalogues
+
 log = logging.getLogger("sabaq.web.app")  # the name the job's log lines always had
+GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
+
+
+def titles(catalogues: Catalogues) -> Callable[[Group], str]:
+    """The title of a class the guarantee plans, in its group's language."""
+
+    def title(group: Group) -> str:
+        return catalogues[group.language].gettext(GUARANTEE_TITLE)
+
+    return title
 
 
 def reason_words(_: Callable[[str], str], reason: str) -> str:

@@ -41,6 +41,7 @@ from attendance.hr_dispatch import (
 )
 from attendance.sqlite_hr_dispatch import SqliteHrDispatch
 from scheduler import calendar
+from scheduler.labels import class_status_labels, format_labels, kind_labels
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassFormat,
@@ -53,7 +54,7 @@ from scheduler.sqlite_agencies import SqliteAgencies
 from scheduler.sqlite_store import SqliteTimetable
 from scheduler.structure import Agency
 
-from .mail import Attachment, Mailbox
+from .mail import Attachment, Mail, Mailbox, MailState
 from .words import N_, Catalogues, Gettext, gettext_in, translate
 
 TIMETABLE_HEADER = (
@@ -312,3 +313,54 @@ class HrMailer:
             rows=[r[2] for r in rows],
             heads_title="",
         )
+
+
+def class_words(_: Gettext) -> ClassWords:
+    """The classes' kinds, formats and statuses as the pages word them."""
+    return ClassWords(kind_labels(_), format_labels(_), class_status_labels(_))
+
+
+# -- the mail on the pages, in the language of a gettext passed in -------------------------------
+def kind_words(_: Gettext) -> dict[DispatchKind, str]:
+    return {
+        DispatchKind.TIMETABLE: _("Timetable of the coming month"),
+        DispatchKind.ATTENDANCE: _("Attendance of the past month"),
+    }
+
+
+def refusal_words(_: Gettext, code: str) -> str:
+    """Why a mail was not sent (``HrMailRefused.code``)."""
+    return {
+        "mail_off": _("E-mail is not set up: nothing is sent. Set SABAQ_SMTP_HOST and"
+                      " SABAQ_SMTP_FROM (see the README)."),
+        "no_contacts": _("The agency has no HR service's address: add one first."),
+        "no_employees": _("None of the agency's learners is in a group: there is nothing to"
+                          " send."),
+    }[code]  # fmt: skip
+
+
+def _at(stamp: float | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
+
+
+def dispatch_rows(
+    _: Gettext, dispatches: Sequence[Dispatch], mail_of: Callable[[str], Mail | None]
+) -> list[dict[str, object]]:
+    """An agency's mail log: each mail, when it was queued, where it stands in the outbox."""
+    labels = kind_words(_)
+    states = {MailState.PENDING: _("Waiting"), MailState.SENT: _("Sent"),
+              MailState.FAILED: _("Not delivered")}  # fmt: skip
+    rows: list[dict[str, object]] = []
+    for d in dispatches:
+        mail = mail_of(d.mail_key)
+        rows.append({
+            "d": d,
+            "what": labels[d.kind],
+            "queued": _at(d.at),
+            "state": mail.state.value if mail else "",
+            "status": states[mail.state] if mail else _("Not in the mail queue"),
+            "done": _at(mail.sent_at or mail.failed_at) if mail else None,
+            "error": mail.last_error if mail else "",
+            "by": d.by_name or _("the schedule"),
+        })  # fmt: skip
+    return rows

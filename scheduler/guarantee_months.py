@@ -145,3 +145,25 @@ def states_of_groups(
                     GroupMonth(group.id, key, MonthState.RED, None, alerts.get((group.id, key)))
                 )
     return out
+
+
+MOST_MONTHS_SHOWN = 60
+
+
+def guarantee_months(groups: Sequence[Group], today: date, months_ahead: int) -> list[date]:
+    """The months the guarantee's page shows: last month, and every month of the groups' study
+    periods (from the earliest start to the latest end; a period without an end to
+    ``months_ahead`` months after the current one), at most five years."""
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    last = list(months(today, months_ahead + 1))[-1]
+    for g in groups:
+        if g.starts_on:
+            first = min(first, g.starts_on.replace(day=1))
+        if g.ends_on:
+            last = max(last, g.ends_on.replace(day=1))
+    out: list[date] = []
+    for m in months(first, MOST_MONTHS_SHOWN):
+        if m > last:
+            break
+        out.append(m)
+    return out

@@ -11,7 +11,6 @@ import logging
 import os
 import secrets
 import signal
-import sqlite3
 import ssl
 import sys
 from collections.abc import Sequence
@@ -20,32 +19,14 @@ from typing import Literal
 
 from aiohttp import web
 
-from access.audit import Actor
-from access.errors import LoginTaken
-from access.models import Role
-from access.passwords import (
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
-    PasswordProblem,
-    Passwords,
-    password_problem,
-)
-from access.sqlite_store import SqliteAccounts
-from attendance.export import read_heads
 from control import logs, offline
-from control.database import connect
 from control.demo import seed, signin_links
 from control.environment import ConfigError
-from control.guarantee_run import lines, run_now
-from scheduler.guarantee import Guarantee
-from scheduler.models import Group
-from scheduler.sqlite_store import SqliteTimetable
 
 from .core import keys
 from .core.app import create_app, create_media_app
 from .core.i18n import load_catalogues
 from .core.settings import Settings
-from .pages.timetable import GUARANTEE_TITLE
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -138,75 +119,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refused(exc: offline.Refused) -> int:
+    print(f"sabaq: {exc}", file=sys.stderr)
+    return exc.status
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("SABAQ_DATA_DIR", "data"))
+
+
 def cmd_admin_create(args: argparse.Namespace) -> int:
-    data_dir = Path(os.environ.get("SABAQ_DATA_DIR", "data"))
+    data_dir = _data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass("Password: ")
-    problem = password_problem(password, args.login)
-    if problem is not None:
-        reasons = {
-            PasswordProblem.TOO_SHORT: f"needs at least {MIN_PASSWORD_LENGTH} characters",
-            PasswordProblem.TOO_LONG: f"has at most {MAX_PASSWORD_LENGTH} characters",
-            PasswordProblem.COMMON: "is on the list of common passwords",
-            PasswordProblem.IS_LOGIN: "must not be the login",
-        }
-        print(f"sabaq: the password {reasons[problem]}", file=sys.stderr)
-        return 2
-    pw_hash = Passwords().hash(password)
-    db = connect(data_dir / "sabaq.sqlite3")
     try:
-        user = SqliteAccounts(db).create_user(
-            login=args.login,
-            full_name=args.name,
-            role=Role.ADMIN,
-            password_hash=pw_hash,
-            actor=Actor.cli(),
-        )
-    except LoginTaken:
-        print(f"sabaq: the login {args.login!r} is taken", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"sabaq: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
-    print(f"Created admin {user.login} (id {user.id}).")
+        print(offline.create_admin(data_dir, args.login, args.name, password))
+    except offline.Refused as exc:
+        return _refused(exc)
     return 0
 
 
-def _open_existing(data_dir: Path) -> sqlite3.Connection | None:
-    path = data_dir / "sabaq.sqlite3"
-    if not path.exists():
-        print(f"sabaq: there is no database at {path} (set SABAQ_DATA_DIR)", file=sys.stderr)
-        return None
-    return offline.read_only(path)
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
-    data_dir = Path(os.environ.get("SABAQ_DATA_DIR", "data"))
-    heads = []
-    if args.report is not None:
-        try:
-            heads = read_heads(args.report)
-        except (OSError, ValueError) as exc:
-            print(f"sabaq: cannot read the report: {exc}", file=sys.stderr)
-            return 2
-        if not heads:
-            print(f"sabaq: {args.report} carries no chain heads to check", file=sys.stderr)
-            return 2
-    db = _open_existing(data_dir)
-    if db is None:
-        return 2
     try:
-        status, said = offline.verify(db, heads)
-    except sqlite3.DatabaseError as exc:
-        print(f"sabaq: the database cannot be read: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
+        status, said = offline.verify_at(_data_dir(), args.report)
+    except offline.Refused as exc:
+        return _refused(exc)
     for line in said:
         print(line)
     return status
@@ -231,66 +171,25 @@ def cmd_guarantee(args: argparse.Namespace) -> int:
             now = now.replace(tzinfo=dt.UTC)
     else:
         now = dt.datetime.fromtimestamp(settings.clock(), dt.UTC)
-    if args.dry_run:
-        db = _open_existing(settings.data_dir)
-        if db is None:
-            return 2
-    else:
-        path = settings.data_dir / "sabaq.sqlite3"
-        if not path.exists():
-            print(f"sabaq: there is no database at {path} (set SABAQ_DATA_DIR)", file=sys.stderr)
-            return 2
-        db = connect(path)
     catalogues = load_catalogues(settings.languages)
-
-    def title(group: Group) -> str:
-        return catalogues[group.language].gettext(GUARANTEE_TITLE)
-
     try:
-        tt = SqliteTimetable(db, lambda: now.timestamp())
-        job = Guarantee(tt, settings.guarantee_rules, title)
-        groups = {g.id: g for g in tt.groups()}
-        outcome = run_now(job, groups, now, dry_run=args.dry_run, gettext=lambda s: s)
-    except sqlite3.DatabaseError as exc:
-        print(f"sabaq: the database cannot be used: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
-    for line in lines(outcome):
+        said = offline.guarantee(
+            settings.data_dir, settings.guarantee_rules, catalogues, now, args.dry_run
+        )
+    except offline.Refused as exc:
+        return _refused(exc)
+    for line in said:
         print(line)
-    n, a = len(outcome.classes), len(outcome.alerts)
-    if args.dry_run:
-        print(f"Dry run at {now:%Y-%m-%d %H:%M} UTC: would plan {n} class(es), raise {a} alert(s);"
-              " nothing was written.")  # fmt: skip
-    else:
-        print(f"Ran at {now:%Y-%m-%d %H:%M} UTC: planned {n} class(es), raised {a} alert(s).")
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """A consistent copy of the database while Sabaq runs (SQLite's online backup: the
     write-ahead log included), checked before it is put in place."""
-    data_dir = Path(os.environ.get("SABAQ_DATA_DIR", "data"))
-    source = data_dir / "sabaq.sqlite3"
-    dest: Path = args.dest
-    if not source.exists():
-        print(f"sabaq: there is no database at {source} (set SABAQ_DATA_DIR)", file=sys.stderr)
-        return 2
-    if dest.exists():
-        print(f"sabaq: {dest} exists; give a new file name", file=sys.stderr)
-        return 2
-    if not dest.parent.is_dir():
-        print(f"sabaq: there is no folder {dest.parent}", file=sys.stderr)
-        return 2
     try:
-        copied = offline.copy(source, dest)
-    except offline.CopyFailed as exc:
-        print(f"sabaq: {exc}", file=sys.stderr)
-        return exc.status
-    print(
-        f"Backed up {source} to {dest}: {copied.size} bytes, {copied.events} ledger events,"
-        " integrity ok."
-    )
+        print(offline.backup(_data_dir(), args.dest))
+    except offline.Refused as exc:
+        return _refused(exc)
     return 0
 
 

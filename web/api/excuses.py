@@ -14,11 +14,11 @@ from access.errors import UserNotFound
 from admission import service
 from admission.errors import RequestNotFound
 from admission.excuse_forms import FormRefused, excuse_fields
+from admission.excuse_words import form_message
 from admission.models import ExcuseRequest
 
 from ..core import clock, keys
 from ..core.http import PageError, api_caller, gettext_of, idempotent
-from ..pages.excuse_words import form_message
 from ..pages.excuses import FILE_FIELDS, FILERS, request_for
 from . import models as api_models
 from .calls import json_body

@@ -13,6 +13,7 @@ from aiohttp import web
 from access.api_keys import Scope
 from control.guarantee_run import run_now
 from scheduler.errors import ClassConflict
+from scheduler.labels import conflict_message
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     LiveClass,
@@ -23,7 +24,6 @@ from scheduler.sqlite_store import Actor
 from ..core import keys, policy
 from ..core.alerts import reason_text
 from ..core.http import PageError, api_caller, gettext_of, idempotent
-from ..core.labels import conflict_message
 from ..core.offload import off_loop
 from ..pages.classes import EDITORS, OBSERVER_ROLES
 from ..pages.planning import DAY_REFUSALS, PlanError, cancel, confirmed, move, plan_from
@@ -220,7 +220,7 @@ def _plan_json(request: web.Request, by: Actor, body: dict[str, Any]) -> web.Res
             {
                 "error": {
                     "code": "class_conflict",
-                    "message": conflict_message(request, exc, zone),
+                    "message": conflict_message(gettext_of(request), exc, zone),
                     "conflicting_class_id": exc.conflicting.id,
                     "who": exc.who,
                 }

@@ -5,41 +5,31 @@ notices, the HR services' monthly mail)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import secrets
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from attendance.sqlite_dead_events import SqliteDeadEvents
 from attendance.sqlite_heartbeats import SqliteHeartbeats
-from attendance.sqlite_ledger import SqliteLedger
+from control import jobs
 from control.commands import LocalMediaControl
 from control.database import connect
 from control.evidence import LedgerHeldEvidence
-from control.gate import LocalGate
-from control.guarantee_run import one_pass
-from control.ingest import LedgerSink, recover_node, write_digests
+from control.guarantee_run import titles
+from control.jobs import OffLoop
 from control.mail_delivery import Security, SmtpServer
 from control.mail_delivery import running as mail_running
+from control.media_node import LedgerStores, cluster_node, ledger_sink, local_node
+from control.media_node import practice_rooms as practice_rooms_of
 from control.metrics import Role
 from control.notice_mail import NoticeMailer
-from control.runtime import ControlNodeRules, node_lock, redis_client, repeating
+from control.runtime import ControlNodeRules
 from control.runtime import control_node as control_node_of
 from control.tasks import running as task_running
 from control.webhook_delivery import running
 from scheduler.guarantee import Guarantee
-from scheduler.models import Group
-from streaming.aiortc_media import AiortcBackend, advertise_host_addresses
-from streaming.cluster import MediaAgent
-from streaming.node import MediaNode, MediaSettings
-from streaming.practice import Echoes
-from streaming.redis_events import DiskBuffer, RedisStreamSink
-from streaming.webm_recorder import sweep_recordings
 
-from ..pages.timetable import GUARANTEE_TITLE
 from . import keys
 from .hr_mail import hr_mailer
 from .metrics import install
@@ -61,86 +51,26 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
     db.close()
 
 
-def _media_settings(settings: Settings, node_id: str) -> MediaSettings:
-    return MediaSettings(
-        node_id=node_id,
-        ice_addresses=settings.ice_addresses,
-        ice_servers=settings.ice_servers,
-        reconnect_grace=settings.reconnect_grace_seconds,
-        node_heartbeat=settings.node_heartbeat_seconds,
-        active_speaker_hold=settings.active_speaker_hold_seconds,
-        clock=settings.clock,
-    )
-
-
-def _aiortc(settings: Settings) -> AiortcBackend:
-    return AiortcBackend(
-        settings.ice_servers, settings.recordings_dir, settings.publisher_silence_seconds
-    )
-
-
-def _ledger_sink(
-    app: web.Application, heartbeats: SqliteHeartbeats, committer: SqliteLedger | None = None
-) -> LedgerSink:
-    """Events into the ledger on this process (acknowledged on commit; with ``committer``, on
-    a worker thread of its own connection)."""
-    settings = app[keys.SETTINGS]
-    evidence = LedgerHeldEvidence(
-        app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
-    )
-    return LedgerSink(
-        app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
-        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB], settings.clock), committer,
+def _stores(app: web.Application) -> LedgerStores:
+    return LedgerStores(
+        app[keys.DB], app[keys.LEDGER], app[keys.TIMETABLE], app[keys.GUESTS], app[keys.HEADS],
+        app[keys.CHANGES],
     )  # fmt: skip
 
 
-def _spool(settings: Settings, name: str) -> DiskBuffer:
-    """The node's events still undelivered when it stopped, delivered at its next start."""
-    return DiskBuffer(settings.data_dir / f"outbox-{name}.jsonl", settings.event_buffer_events)
-
-
 async def media_plane(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    advertise_host_addresses(settings.ice_addresses)
-    with (
-        node_lock(settings.data_dir, settings.node_id),
-        contextlib.closing(connect(settings.database_path)) as commits,
-        contextlib.closing(connect(settings.database_path)) as spends,
-    ):
-        heartbeats = SqliteHeartbeats(app[keys.DB], settings.clock)
-        # Spent join tokens are written off the event loop, on a connection of their own.
-        gate = LocalGate(app[keys.DB], app[keys.TIMETABLE], settings.clock, spends)
-        node = MediaNode(
-            _media_settings(settings, settings.node_id),
-            app[keys.SIGNER],
-            # The media's events are committed off the event loop, on a connection of their own
-            # (a welcome waits for its join's commit; the media must not wait for the disk).
-            _ledger_sink(app, heartbeats, SqliteLedger(commits, settings.clock)),
-            app[keys.MEDIA_BACKEND] or _aiortc(settings),
-            gate,
-            spool=_spool(settings, settings.node_id),
-        )
-        # What the last run could not deliver is in the ledger before what it left open is
-        # closed (its departures recorded at a stop are then not taken for a crash's).
-        await node.outbox.deliver_spooled()
-        recover_node(app[keys.LEDGER], heartbeats, settings.node_id)
+    """`sabaq serve`'s media node (``control.media_node.local_node``)."""
+    plane = local_node(app[keys.SETTINGS], _stores(app), app[keys.SIGNER], app[keys.MEDIA_BACKEND])
+    async with plane as (node, gate):
         app[keys.MEDIA_NODE] = node
         app[keys.MEDIA_CONTROL] = LocalMediaControl(node, gate)
-        await node.start()
-        try:
-            yield
-        finally:
-            await node.close()
+        yield
 
 
 async def practice_rooms(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    advertise_host_addresses(settings.ice_addresses)  # the control node's echo too
-    app[keys.PRACTICE] = Echoes(settings.ice_servers)
-    try:
+    async with practice_rooms_of(app[keys.SETTINGS]) as echoes:
+        app[keys.PRACTICE] = echoes
         yield
-    finally:
-        await app[keys.PRACTICE].close_all()
 
 
 async def control_node(app: web.Application) -> AsyncIterator[None]:
@@ -154,7 +84,7 @@ async def control_node(app: web.Application) -> AsyncIterator[None]:
         settings.node_heartbeat_seconds,
     )
     stop = app.get(keys.STOP) or (lambda: log.critical("this control node should stop now"))
-    sink = _ledger_sink(app, heartbeats)
+    sink = ledger_sink(settings, _stores(app), heartbeats)
     plane = control_node_of(
         settings.redis_url, rules, app[keys.LEDGER], heartbeats, app[keys.CHANGES], sink, stop
     )
@@ -165,48 +95,12 @@ async def control_node(app: web.Application) -> AsyncIterator[None]:
 
 
 async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
-    """`sabaq media`: rooms and signaling; events go to the stream (or the disk while Redis
-    is away); the node registers, heart-beats and answers commands."""
-    settings = app[keys.SETTINGS]
-    advertise_host_addresses(settings.ice_addresses)
-    with node_lock(settings.data_dir, settings.node_id):
-        redis = redis_client(settings.redis_url, read_timeout=2)
-        buffer = DiskBuffer(
-            settings.data_dir / f"events-{settings.node_id}.jsonl", settings.event_buffer_events
-        )
-        if buffer.size:
-            log.warning("%d events of an earlier run wait on disk for Redis", buffer.size)
-        sink = RedisStreamSink(redis, buffer)
-        node_id = f"{settings.node_id}.{secrets.token_hex(4)}"  # new each start
-        node = MediaNode(
-            _media_settings(settings, node_id),
-            app[keys.SIGNER],
-            sink,
-            app[keys.MEDIA_BACKEND] or _aiortc(settings),
-            spool=_spool(settings, settings.node_id),
-        )
-        agent = MediaAgent(
-            redis,
-            node,
-            sink,
-            name=settings.node_id,
-            url=settings.media_url,
-            watch=settings.watch_url,
-            capacity=settings.node_capacity,
-            every=settings.node_heartbeat_seconds,
-        )
-        node.gate = agent
+    """`sabaq media` (``control.media_node.cluster_node``)."""
+    plane = cluster_node(app[keys.SETTINGS], app[keys.SIGNER], app[keys.MEDIA_BACKEND])
+    async with plane as (node, agent):
         app[keys.MEDIA_NODE] = node
         app[keys.AGENT] = agent
-        await node.start()
-        await agent.start()
-        log.info("media node %s (%s) serves %s", settings.node_id, node_id, settings.media_url)
-        try:
-            yield
-        finally:
-            await agent.stop()
-            await node.close()
-            await redis.aclose()
+        yield
 
 
 def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -219,54 +113,37 @@ def metrics(role: Role) -> Callable[[web.Application], AsyncIterator[None]]:
     return context
 
 
-def _hourly(
-    app: web.Application, name: str, job: Callable[[], object], every: float = 3600.0
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """``job`` now and every ``every`` seconds (an hour) on a worker thread, while the
-    application runs (``control.runtime.repeating``)."""
-    return repeating(name, job, every, functools.partial(off_loop, app))
+def _off_loop(app: web.Application) -> OffLoop:
+    return functools.partial(off_loop, app)
 
 
 async def recording_retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    async with _hourly(
-        app,
-        "recording-retention",
-        lambda: sweep_recordings(settings.recordings_dir, settings.recording_retention_days),
-    ):
+    days = settings.recording_retention_days
+    async with jobs.recording_retention(settings.recordings_dir, days, _off_loop(app)):
         yield
 
 
 async def chain_digests(app: web.Application) -> AsyncIterator[None]:
-    """Publishes each finished day's chain heads (UTC)."""
     clock = app[keys.SETTINGS].clock
-    async with _hourly(
-        app, "chain-digest", lambda: write_digests(app[keys.LEDGER], app[keys.HEADS], clock())
-    ):
+    async with jobs.chain_digests(app[keys.LEDGER], app[keys.HEADS], clock, _off_loop(app)):
         yield
 
 
 async def monthly_guarantee(app: web.Application) -> AsyncIterator[None]:
     """The monthly guarantee (clause 9), on the control node: marks unstarted classes missed,
-    plans a live class where a group-month lacks one, raises alerts where it cannot."""
+    plans a live class where a group-month lacks one, raises alerts where it cannot; switched
+    off by SABAQ_GUARANTEE_INTERVAL_SECONDS=0."""
     settings = app[keys.SETTINGS]
-    rules = settings.guarantee_rules
-    catalogues = app[keys.CATALOGUES]
-
-    def title(group: Group) -> str:
-        return catalogues[group.language].gettext(GUARANTEE_TITLE)
-
     evidence = LedgerHeldEvidence(
         app[keys.LEDGER], app[keys.TIMETABLE], settings.held_min_live_seconds, app[keys.GUESTS]
     )
-    job = Guarantee(app[keys.TIMETABLE], rules, title, evidence)
-    app[keys.GUARANTEE] = job
-    if not settings.guarantee_interval_seconds:
-        yield  # switched off (SABAQ_GUARANTEE_INTERVAL_SECONDS=0)
-        return
-
-    run = functools.partial(one_pass, job, settings.clock)
-    async with _hourly(app, "monthly-guarantee", run, settings.guarantee_interval_seconds):
+    titled = titles(app[keys.CATALOGUES])
+    job = app[keys.GUARANTEE] = Guarantee(
+        app[keys.TIMETABLE], settings.guarantee_rules, titled, evidence
+    )
+    every = settings.guarantee_interval_seconds
+    async with jobs.monthly_guarantee(job, every, settings.clock, _off_loop(app)):
         yield
 
 
@@ -309,43 +186,28 @@ async def mail_delivery(app: web.Application) -> AsyncIterator[None]:
 async def notice_mail(app: web.Application) -> AsyncIterator[None]:
     """New notices queued for e-mail as they are made; nothing without SABAQ_SMTP_HOST."""
     settings = app[keys.SETTINGS]
-    every = settings.notice_interval_seconds
-    if not settings.mail_enabled or not every:
-        yield
-        return
+    every = settings.notice_interval_seconds if settings.mail_enabled else 0
     mailer = NoticeMailer(
         app[keys.NOTICES], app[keys.ACCOUNTS], app[keys.MAIL], app[keys.CATALOGUES],
         settings.default_language, settings.public_url, settings.clock,
     )  # fmt: skip
-    async with _hourly(app, "notice-mail", mailer.run_once, every):
+    async with jobs.every("notice-mail", mailer.run_once, every, _off_loop(app)):
         yield
 
 
 async def hr_mail(app: web.Application) -> AsyncIterator[None]:
-    """The agencies' HR services' monthly mail (clauses 18, 19), queued at the moments of the
-    schedule staff set; nothing without SABAQ_SMTP_HOST."""
+    """The agencies' HR services' monthly mail (clauses 18, 19); nothing without
+    SABAQ_SMTP_HOST."""
     settings = app[keys.SETTINGS]
-    every = settings.hr_mail_interval_seconds
-    if not settings.mail_enabled or not every:
-        yield
-        return
-    mailer = hr_mailer(app)
-
-    def run() -> None:
-        if queued := mailer.run_once():
-            log.info("HR services' mail: %d queued", queued)
-
-    async with _hourly(app, "hr-mail", run, every):
+    every = settings.hr_mail_interval_seconds if settings.mail_enabled else 0
+    async with jobs.hr_mail(hr_mailer(app), every, _off_loop(app)):
         yield
 
 
 async def notice_collector(app: web.Application) -> AsyncIterator[None]:
     """Notices made of what happens in the timetable and to requests, every few seconds."""
     every = app[keys.SETTINGS].notice_interval_seconds
-    if not every:
-        yield
-        return
-    async with _hourly(app, "notices", app[keys.NOTICES].collect, every):
+    async with jobs.every("notices", app[keys.NOTICES].collect, every, _off_loop(app)):
         yield
 
 

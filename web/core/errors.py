@@ -30,8 +30,7 @@ from scheduler.errors import (
     TooManyOccurrences,
     WrongRoleFor,
 )
-
-from .labels import day_name
+from scheduler.labels import day_name
 
 Gettext = Callable[[str], str]
 

@@ -1,6 +1,6 @@
 """The HR services' monthly mail (``control.hr_mail``) over this application's stores: its
 attendance table is the agency report's (``web.pages.reports.agency_table``), its classes'
-words the pages' (``labels``)."""
+words the pages' (``control.hr_mail.class_words``)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ import functools
 
 from aiohttp import web
 
-from control.hr_mail import ClassWords, HrMailer, HrStores
-from control.words import Gettext
+from control.hr_mail import HrMailer, HrStores, class_words
 from scheduler.sqlite_agencies import SqliteAgencies
 
 from ..pages.reports import agency_table
 from . import keys
-from .labels import class_status_labels, format_labels, kind_labels
-
-
-def class_words(_: Gettext) -> ClassWords:
-    return ClassWords(kind_labels(_), format_labels(_), class_status_labels(_))
 
 
 def hr_mailer(app: web.Application) -> HrMailer:

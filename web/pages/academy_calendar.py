@@ -12,13 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from scheduler.errors import BadCalendarDay
+from scheduler.labels import day_name
 from scheduler.models import EARLIEST_DAY, LATEST_DAY, check_day
 from scheduler.workdays import MAX_DAY_NAME, DayKind, DaySource, YearDay
 
 from ..core import clock, keys
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_session
-from ..core.labels import day_name
 from .classes import EDITORS
 from .ical import feed_url
 from .timetable import actor, require_editor

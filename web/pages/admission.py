@@ -25,6 +25,7 @@ from admission.door import (
     turned_away,
 )
 from admission.door import set_status as record_status
+from admission.labels import not_admitted_labels
 from admission.status import (
     MAX_NOTE,
     AdmissionChange,
@@ -43,7 +44,6 @@ from scheduler.models import (
 
 from ..core import clock, keys, policy
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
-from ..core.labels import not_admitted_labels
 from .classes import not_admitted_message
 
 log = logging.getLogger("sabaq.web.admission")

@@ -11,16 +11,15 @@ logged one again."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from access.models import User
-from attendance.hr_dispatch import DispatchKind, DispatchReason, DispatchRule, covered
-from control.hr_mail import HrMailRefused
-from control.mail import MailState
+from attendance.hr_dispatch import DispatchKind, DispatchReason, DispatchRule, covered, schedule_of
+from control.hr_mail import HrMailRefused, dispatch_rows, kind_words, refusal_words
 from scheduler import calendar
 from scheduler.errors import AgencyNotFound, SchedulerError
 from scheduler.models import DEFAULT_TIMEZONE
@@ -162,46 +161,18 @@ async def change_agency(request: web.Request) -> web.StreamResponse:
 
 
 # -- the HR services' monthly mail (clauses 18, 19) ---------------------------------------------
-def _kind_labels(request: web.Request) -> dict[DispatchKind, str]:
-    _ = gettext_of(request)
-    return {
-        DispatchKind.TIMETABLE: _("Timetable of the coming month"),
-        DispatchKind.ATTENDANCE: _("Attendance of the past month"),
-    }
-
-
 def _schedule_rows(request: web.Request) -> list[tuple[DispatchKind, str, DispatchRule]]:
-    labels = _kind_labels(request)
+    labels = kind_words(gettext_of(request))
     rules = request.app[keys.HR_DISPATCH].schedule()
     return [(kind, labels[kind], rules[kind]) for kind in DispatchKind]
-
-
-def _at(stamp: float | None) -> datetime | None:
-    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
 
 
 def _hr_mail_context(request: web.Request, user: User, agency: Agency) -> dict[str, Any]:
     """The agency's mail log and the forms to send by hand, for staff and administrators."""
     if not policy.sends_hr_mail(user):
         return {"hr_mail": False}
-    _ = gettext_of(request)
-    box = request.app[keys.MAIL]
-    labels = _kind_labels(request)
-    states = {MailState.PENDING: _("Waiting"), MailState.SENT: _("Sent"),
-              MailState.FAILED: _("Not delivered")}  # fmt: skip
-    rows = []
-    for d in request.app[keys.HR_DISPATCH].dispatches(agency.id, SHOWN_DISPATCHES):
-        mail = box.get(d.mail_key)
-        rows.append({
-            "d": d,
-            "what": labels[d.kind],
-            "queued": _at(d.at),
-            "state": mail.state.value if mail else "",
-            "status": states[mail.state] if mail else _("Not in the mail queue"),
-            "done": _at(mail.sent_at or mail.failed_at) if mail else None,
-            "error": mail.last_error if mail else "",
-            "by": d.by_name or _("the schedule"),
-        })  # fmt: skip
+    dispatches = request.app[keys.HR_DISPATCH].dispatches(agency.id, SHOWN_DISPATCHES)
+    rows = dispatch_rows(gettext_of(request), dispatches, request.app[keys.MAIL].get)
     now = datetime.fromtimestamp(clock.now(request), ZoneInfo(DEFAULT_TIMEZONE))
     return {
         "hr_mail": True,
@@ -225,17 +196,6 @@ def _sender(request: web.Request) -> User:
     return user
 
 
-def _refusal(request: web.Request, code: str) -> str:
-    _ = gettext_of(request)
-    return {
-        "mail_off": _("E-mail is not set up: nothing is sent. Set SABAQ_SMTP_HOST and"
-                      " SABAQ_SMTP_FROM (see the README)."),
-        "no_contacts": _("The agency has no HR service's address: add one first."),
-        "no_employees": _("None of the agency's learners is in a group: there is nothing to"
-                          " send."),
-    }[code]  # fmt: skip
-
-
 def _send(
     request: web.Request, user: User, agency: Agency, kind: DispatchKind, month: str,
     reason: DispatchReason,
@@ -243,7 +203,7 @@ def _send(
     try:
         made = hr_mailer(request.app).send(agency, kind, month, actor(user), reason)
     except HrMailRefused as exc:
-        return _page(request, user, agency, _refusal(request, exc.code), 409)
+        return _page(request, user, agency, refusal_words(gettext_of(request), exc.code), 409)
     log.info(
         "%s %s sent agency %s its %s of %s (%s)",
         user.role, user.id, agency.id, kind.value, month, made.mail_key,
@@ -286,16 +246,10 @@ async def set_schedule(request: web.Request) -> web.StreamResponse:
     _ = gettext_of(request)
     user = _sender(request)
     form = await request.post()
-    rules = []
-    for kind in DispatchKind:
-        try:
-            day = int(str(form.get(f"{kind.value}_day", "")))
-            hour = int(str(form.get(f"{kind.value}_hour", "")))
-            rules.append(DispatchRule(kind, day, hour, f"{kind.value}_enabled" in form))
-        except ValueError:
-            return _index(
-                request, user, _("The day of the month is 1 to 31, the hour 0 to 23."), 400
-            )
+    try:
+        rules = schedule_of(form)
+    except ValueError:
+        return _index(request, user, _("The day of the month is 1 to 31, the hour 0 to 23."), 400)
     request.app[keys.HR_DISPATCH].set_schedule(rules, actor(user))
     log.info("%s %s set the HR mail schedule", user.role, user.id)
     return redirect("/agencies#hr-schedule")

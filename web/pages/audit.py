@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from access.audit import Action, Actor, ActorKind, AuditQuery, AuditRecord, ObjectKind
+from access.audit import AuditQuery, AuditRecord
 from access.audit_view import (
     FilterProblem,
     FilterRefused,
@@ -23,6 +23,13 @@ from access.audit_view import (
     group_ids_in,
     people_ids_in,
 )
+from access.labels import (
+    actor_name,
+    audit_action_labels,
+    audit_kind_labels,
+    field_labels,
+    role_labels,
+)
 from access.models import User
 from attendance.export import Cell, csv_row, escape_cell, xlsx_of
 from scheduler.errors import SchedulerError
@@ -31,7 +38,6 @@ from scheduler.models import DEFAULT_TIMEZONE
 from ..core import keys, policy
 from ..core.http import LANG_KEY, XLSX, PageError, gettext_of, render, require_session
 from ..core.i18n import format_time
-from ..core.labels import role_labels
 from ..core.offload import in_worker
 from ..core.paging import fetch_page, page_number, pager
 
@@ -39,86 +45,6 @@ routes = web.RouteTableDef()
 
 MAX_EXPORT = 50_000  # records in one file
 ZONE = DEFAULT_TIMEZONE  # the academy's
-
-
-def action_labels(_: Callable[[str], str]) -> dict[Action, str]:
-    return {
-        Action.CREATED: _("created"),
-        Action.CHANGED: _("changed"),
-        Action.ROLE_CHANGED: _("role or department changed"),
-        Action.DEACTIVATED: _("deactivated"),
-        Action.REACTIVATED: _("reactivated"),
-        Action.ARCHIVED: _("archived"),
-        Action.RESTORED: _("brought back"),
-        Action.REVOKED: _("revoked"),
-        Action.DISABLED: _("disabled"),
-        Action.PASSWORD_LINK: _("set-password link issued"),
-        Action.PASSWORD_CHANGED: _("password changed"),
-        Action.PASSWORD_SET: _("password set through a link"),
-        Action.IMPORTED: _("accounts imported"),
-        Action.SENT: _("mail sent to the HR service"),
-    }
-
-
-def kind_labels(_: Callable[[str], str]) -> dict[ObjectKind, str]:
-    return {
-        ObjectKind.ACCOUNT: _("Account"),
-        ObjectKind.INSTITUTE: _("Institute"),
-        ObjectKind.DEPARTMENT: _("Department"),
-        ObjectKind.AGENCY: _("Agency"),
-        ObjectKind.API_KEY: _("API key"),
-        ObjectKind.WEBHOOK: _("Webhook"),
-        ObjectKind.SETTINGS: _("Settings"),
-    }
-
-
-def actor_name(_: Callable[[str], str], a: Actor) -> str:
-    if a.kind is ActorKind.CLI:
-        return _("command line")
-    if a.kind is ActorKind.API_KEY:
-        return _("API key: {name}").replace("{name}", a.name or f"#{a.id}")
-    return a.name or f"#{a.id}"
-
-
-def field_labels(_: Callable[[str], str], kind: ObjectKind) -> dict[str, str]:
-    """The recorded fields, as the pages that change them name them."""
-    names = {
-        ObjectKind.INSTITUTE: _("Name of the institute"),
-        ObjectKind.DEPARTMENT: _("Name of the department"),
-        ObjectKind.AGENCY: _("Name of the agency"),
-        ObjectKind.API_KEY: _("Name (who uses it)"),
-    }
-    return {
-        "name": names.get(kind, "name"),
-        "login": _("Login"),
-        "full_name": _("Full name"),
-        "role": _("Role"),
-        "department_id": _("Department"),
-        "agency": _("Agency"),
-        "language": _("Language"),
-        "email": _("E-mail"),
-        "active": _("Active"),
-        "sessions_ended": _("Sessions ended"),
-        "valid_hours": _("Valid for, hours"),
-        "count": _("Accounts made"),
-        "agencies_changed": _("Agencies changed"),
-        "roles": _("Roles"),
-        "first_id": _("First number"),
-        "last_id": _("Last number"),
-        "group_id": _("Group"),
-        "added_to_group": _("Added to the group"),
-        "director_id": _("Director"),
-        "head_id": _("Head of department"),
-        "institute_id": _("Institute"),
-        "archived": _("Archived"),
-        "contacts": _("HR service's addresses"),
-        "scopes": _("Scopes"),
-        "revoked": _("Revoked"),
-        "url": _("Endpoint"),
-        "disabled": _("Disabled"),
-        "late_after_minutes": _("Late after, minutes"),
-        "present_percent": _("Present if in the class for at least, %%").replace("%%", "%"),
-    }
 
 
 def names_for(request: web.Request, records: Sequence[AuditRecord]) -> Names:
@@ -183,7 +109,7 @@ async def audit_page(request: web.Request) -> web.Response:
         lambda limit, offset: store.find(query, limit, offset),
         page_number(request.query.get("page", "1")),
     )
-    actions, kinds = action_labels(_), kind_labels(_)
+    actions, kinds = audit_action_labels(_), audit_kind_labels(_)
     names = names_for(request, found)
     return render(
         request,
@@ -218,7 +144,7 @@ def export_lines(
     _: Callable[[str], str], records: Sequence[AuditRecord], lang: str, names: Names
 ) -> list[list[Cell]]:
     """The records as a file's rows, a header first; every cell escaped."""
-    actions, kinds = action_labels(_), kind_labels(_)
+    actions, kinds = audit_action_labels(_), audit_kind_labels(_)
     header = [
         _("When ({zone})").replace("{zone}", ZONE), _("Who"), _("Action"), _("Object"),
         _("Id"), _("Name"), _("Before"), _("After"),

@@ -14,6 +14,7 @@ from access.turn import turn_credentials
 from admission import guest_service as guest_rules
 from admission.door import OPEN, KeptOut, enter, not_admitted_now, prepares_join
 from admission.guests import GuestStatus
+from admission.labels import not_admitted_labels
 from admission.status import AdmissionChange
 from admission.visibility import OBSERVERS
 from attendance.breakout import latest_saved_split
@@ -26,7 +27,6 @@ from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass, room_mode
 from ..core import clock, keys, policy
 from ..core.http import LANG_KEY, PageError, gettext_of, render, require_session, session_of
 from ..core.i18n import format_time
-from ..core.labels import not_admitted_labels
 from ..core.settings import Settings
 from .signin import limited
 

@@ -39,6 +39,15 @@ from admission.excuse_forms import (
     makeup_fields,
     makeup_span,
 )
+from admission.excuse_words import (
+    action_labels,
+    document_message,
+    form_message,
+    megabytes,
+    reason_labels,
+    status_labels,
+)
+from admission.labels import not_admitted_labels
 from admission.models import (
     MAX_COMMENT,
     MAX_DETAILS,
@@ -51,20 +60,12 @@ from admission.sqlite_excuses import ExcuseQuery
 from admission.status import class_discipline, current
 from admission.visibility import may_see_excuse
 from scheduler.errors import ClassConflict, ClassTooLong, EndsBeforeStart, PlannedInPast
+from scheduler.labels import class_status_labels, conflict_message, kind_labels
 
 from ..core import clock, keys, policy
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
-from ..core.labels import class_status_labels, conflict_message, kind_labels, not_admitted_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
-from .excuse_words import (
-    action_labels,
-    document_message,
-    form_message,
-    megabytes,
-    reason_labels,
-    status_labels,
-)
 from .planning import DAY_REFUSALS, PlanError, confirmed, day_off_prompt
 
 log = logging.getLogger("sabaq.web.excuses")
@@ -479,7 +480,7 @@ async def excuse_makeup(request: web.Request) -> web.StreamResponse:
             on_day_off=confirmed(values),
         )
     except ClassConflict as exc:
-        return _detail(request, conflict_message(request, exc, zone), 409, **values)
+        return _detail(request, conflict_message(gettext_of(request), exc, zone), 409, **values)
     except DAY_REFUSALS as exc:  # a non-working day (to confirm), or outside the study period
         refusal = PlanError.of(request, exc)
         prompt = day_off_prompt(request, refusal.day_off) or ""

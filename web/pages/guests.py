@@ -29,12 +29,12 @@ from admission.sqlite_guests import GuestQuery
 from admission.visibility import may_see_guest_request
 from control.mail import Mail, MailState
 from control.words import render as render_mail
+from scheduler.labels import class_status_labels
 from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import LANG_KEY, PageError, gettext_of, redirect, render, require_session
 from ..core.i18n import N_, format_time
-from ..core.labels import class_status_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, class_zone
 from .invites import guest_user_id
@@ -287,8 +287,7 @@ def _detail(
         director_name = accounts.get(director).full_name if director else None
     except UserNotFound:
         teacher, director_name = "", None
-    is_director = user.role is Role.DIRECTOR and user.id == director
-    live = c.status not in rules.OVER
+    can = rules.choices(r, c, director, user)
     return render(
         request,
         "guest.html",
@@ -301,12 +300,9 @@ def _detail(
                 (datetime.fromtimestamp(s.at, UTC), s, actions[s.action])
                 for s in request.app[keys.GUESTS].steps(r.id)
             ],
-            "can_decide": is_director and r.status is GuestStatus.PENDING,
-            "can_revoke": is_director and r.status is GuestStatus.APPROVED and live,
-            "can_reset": (user.role in EDITORS or is_director)
-            and r.status is GuestStatus.APPROVED
-            and r.bound
-            and live,
+            "can_decide": can.decide,
+            "can_revoke": can.revoke,
+            "can_reset": can.reset,
             "invite": invite,
             # The invite may go by e-mail when mail is set up and the contact is an address.
             "invite_mail_to": r.contact.strip()

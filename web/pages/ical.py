@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from scheduler.feeds import AHEAD, PAST, classes_ics, days_off_ics, feed_token
+from scheduler.labels import day_name, format_labels, kind_labels
 from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import PageError, gettext_of, require_session
-from ..core.labels import day_name, format_labels, kind_labels
 
 routes = web.RouteTableDef()
 

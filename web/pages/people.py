@@ -15,6 +15,7 @@ from aiohttp import web
 from access.addresses import MAX_ADDRESS, is_address
 from access.audit import Action, ObjectKind
 from access.errors import LoginTaken, UserNotFound
+from access.labels import role_labels
 from access.models import Role, User
 from access.people import (
     MAX_NAME,
@@ -31,7 +32,6 @@ from scheduler.models import Department
 from ..core import clock, keys, policy
 from ..core.http import PageError, actor, gettext_of, redirect, render, require_session
 from ..core.i18n import N_
-from ..core.labels import role_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 
 log = logging.getLogger("sabaq.web.people")

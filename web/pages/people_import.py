@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 
 from access.errors import LoginTaken
+from access.labels import role_labels
 from access.models import User
 from access.people import (
     IMPORTED_ROLES,
@@ -31,7 +32,6 @@ from scheduler.roster import RosterFileError
 
 from ..core import keys, policy
 from ..core.http import MAX_BODY, PageError, actor, gettext_of, render
-from ..core.labels import role_labels
 from .group_import import TOO_LARGE, file_message
 from .people import require_steward
 

@@ -23,6 +23,14 @@ from scheduler.errors import (
     OutsideStudyPeriod,
     PlannedInPast,
 )
+from scheduler.labels import (
+    action_labels,
+    class_status_labels,
+    conflict_message,
+    day_name,
+    format_labels,
+    kind_labels,
+)
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassStatus,
@@ -46,16 +54,8 @@ from ..core import clock, keys, policy
 from ..core.alerts import reason_text
 from ..core.errors import message_of, status_of
 from ..core.http import PageError, gettext_of, redirect, render, require_session
-from ..core.labels import (
-    class_status_labels,
-    conflict_message,
-    day_name,
-    format_labels,
-    kind_labels,
-)
 from .classes import EDITORS
 from .timetable import (
-    action_labels,
     actor,
     require_editor,
 )
@@ -246,7 +246,7 @@ async def plan_classes(request: web.Request) -> web.StreamResponse:
         return _new_form(request, values, str(error), error.status, error.day_off)
     except ClassConflict as exc:
         zone = request.app[keys.TIMETABLE].group(int(values["group_id"])).timezone
-        return _new_form(request, values, conflict_message(request, exc, zone), 409)
+        return _new_form(request, values, conflict_message(gettext_of(request), exc, zone), 409)
     log.info("staff %s planned %d classes for group %s", user.id, len(made), group.id)
     local = made[0].starts_at.astimezone(ZoneInfo(group.timezone)).date()
     return redirect(f"/timetable/groups/{group.id}?view=week&date={local}")
@@ -332,7 +332,7 @@ def move(request: web.Request, by: Actor, data: Mapping[str, Any]) -> LiveClass:
     except DAY_REFUSALS as exc:
         raise PlanError.of(request, exc) from None
     except ClassConflict as exc:
-        raise PlanConflict(conflict_message(request, exc, zone)) from None
+        raise PlanConflict(conflict_message(gettext_of(request), exc, zone)) from None
     except InvalidTransition:
         raise PlanConflict(_("Only a planned class can be moved or cancelled.")) from None
 

@@ -17,11 +17,11 @@ from aiohttp import web
 from access.errors import UserNotFound
 from access.models import Role, User
 from attendance import tables
-from attendance.export import Cell, ChainHead, Table
+from attendance.export import ChainHead, Table
 from attendance.mark_forms import MarkRefused, thresholds_of
 from attendance.marks import LearnerMark, Mark, MarkRules
 from attendance.register import Register, register
-from attendance.reports import ClassSlot, Totals, by_learner, marks_by_class
+from attendance.reports import ClassSlot, by_learner, marks_by_class
 from scheduler import calendar
 from scheduler.calendar import Month
 from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
@@ -331,31 +331,15 @@ def agency_table(
     """The attendance of ``learners`` (each with their agency) in ``classes`` of ``month``,
     totals per learner, in the language of ``_``: the page, its downloads and the HR
     services' monthly mail (``control.hr_mail``) are this table."""
-    tt = app[keys.TIMETABLE]
     wanted = {u.id for u in learners}
     happened = happened_in(app, classes, now)
     slots = [s for s in happened.slots if wanted.intersection(s.learner_ids)]
     totals = by_learner(marks_in(app, replace(happened, slots=slots), now))
-    rows: list[list[Cell]] = []
-    for u in learners:
-        groups = ", ".join(g.name for g in tt.groups_of_member(u.id))
-        rows.append(
-            [u.agency, u.full_name, groups, *tables.total_cells(totals.get(u.id, Totals()))]
-        )
-    title = _("Attendance by agency for {month}").replace("{month}", month.text)
-    if only:
-        title += f" — {only}"
-    return Table(
-        title=title,
-        notes=(
-            _("Times are in the time zone {zone}.").replace("{zone}", DEFAULT_TIMEZONE),
-            *thresholds_notes_in(app, _, slots),
-        ),
-        header=[_("Agency"), _("Student"), _("Groups"), *tables.total_header(_)],
-        rows=rows,
-        heads=heads_in(app, slots),
-        heads_title=_(HEADS_TITLE),
-    )
+    return tables.agency_table(
+        _, month, learners, totals, app[keys.TIMETABLE].groups_of_member, only=only,
+        zone=DEFAULT_TIMEZONE, notes=thresholds_notes_in(app, _, slots),
+        heads=heads_in(app, slots), heads_title=_(HEADS_TITLE),
+    )  # fmt: skip
 
 
 @routes.get("/reports/agencies")

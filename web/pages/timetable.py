@@ -4,9 +4,9 @@ why; conflicts are refused with the class in the way named. The same as JSON und
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,44 +16,32 @@ from access.models import Role, User
 from admission.visibility import proposals_seen
 from scheduler import calendar
 from scheduler.calendar import Span
-from scheduler.guarantee_months import MonthState, months, outside_reason, states_of_groups
+from scheduler.guarantee_months import guarantee_months, states_of_groups
+from scheduler.labels import (
+    class_status_labels,
+    format_labels,
+    kind_labels,
+    month_detail,
+    month_labels,
+)
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     Group,
     LiveClass,
-    TimetableAction,
 )
 from scheduler.sqlite_store import Actor
 
 from ..core import clock, keys, policy
 from ..core.alerts import alert_lines, reason_text
 from ..core.http import PageError, gettext_of, redirect, render, require_role, require_session
-from ..core.i18n import N_
-from ..core.labels import class_status_labels, format_labels, kind_labels
 from ..core.paging import fetch_page, page_number, pager, search_of
 from .classes import EDITORS, OBSERVER_ROLES
 from .ical import feed_url, may_subscribe
 
 log = logging.getLogger("sabaq.web.timetable")
-GUARANTEE_TITLE = N_("Live class (monthly guarantee)")
 routes = web.RouteTableDef()
 
 MAX_SPAN_DAYS = 62  # the longest range the JSON timetable answers at once
-
-
-def action_labels(_: Callable[[str], str]) -> dict[TimetableAction, str]:
-    return {
-        TimetableAction.PLANNED: _("Planned"),
-        TimetableAction.MOVED: _("Moved"),
-        TimetableAction.CANCELLED: _("Cancelled"),
-        TimetableAction.SWITCHED_ONLINE: _("Switched to live online"),
-        TimetableAction.SWITCH_UNDONE: _("Switch to online undone"),
-        TimetableAction.SWITCH_MADE: _("Emergency switch made"),
-        TimetableAction.SWITCH_LIFTED: _("Emergency switch lifted"),
-        TimetableAction.MISSED: _("Missed"),
-        TimetableAction.ALERT: _("Alert"),
-        TimetableAction.CONFIRMED: _("Confirmed"),
-    }
 
 
 def actor(user: User) -> Actor:
@@ -167,28 +155,6 @@ async def timetable_index(request: web.Request) -> web.StreamResponse:
     )
 
 
-MOST_MONTHS_SHOWN = 60
-
-
-def guarantee_months(groups: Sequence[Group], today: date, months_ahead: int) -> list[date]:
-    """The months the guarantee's page shows: last month, and every month of the groups' study
-    periods (from the earliest start to the latest end; a period without an end to
-    ``months_ahead`` months after the current one), at most five years."""
-    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    last = list(months(today, months_ahead + 1))[-1]
-    for g in groups:
-        if g.starts_on:
-            first = min(first, g.starts_on.replace(day=1))
-        if g.ends_on:
-            last = max(last, g.ends_on.replace(day=1))
-    out: list[date] = []
-    for m in months(first, MOST_MONTHS_SHOWN):
-        if m > last:
-            break
-        out.append(m)
-    return out
-
-
 @routes.get("/timetable/guarantee")
 async def guarantee_page(request: web.Request) -> web.Response:
     """Per group and month: green (a live class held), amber (one planned), red (none), with
@@ -203,35 +169,14 @@ async def guarantee_page(request: web.Request) -> web.Response:
     today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     active = [g for g in policy.visible(request, user, tt.groups()) if g.active]
     shown = guarantee_months(active, today, settings.guarantee_months_ahead)
-    labels = {
-        MonthState.GREEN: _("a live class was held"),
-        MonthState.AMBER: _("a live class is planned"),
-        MonthState.RED: _("no live class"),
-        MonthState.OUTSIDE: _("outside the study period"),
-    }
+    labels = month_labels(_)
     rows = []
     states = states_of_groups(tt, active, shown)
     for g in active:
         cells = []
         for first, gm in zip(shown, states.get(g.id, []), strict=True):
-            if gm.state is MonthState.OUTSIDE:
-                if outside_reason(g, first) == "before" and g.starts_on:
-                    detail = _("the study period starts on {day}").replace(
-                        "{day}", f"{g.starts_on:%d.%m.%Y}"
-                    )
-                elif g.ends_on:
-                    detail = _("the study period ended on {day}").replace(
-                        "{day}", f"{g.ends_on:%d.%m.%Y}"
-                    )
-                else:
-                    detail = ""
-            elif gm.alert:
-                detail = reason_text(request, f"{gm.alert}:{gm.month}")
-            elif gm.class_id:
-                c = tt.get_class(gm.class_id)
-                detail = f"{c.title}, {c.starts_at.astimezone(ZoneInfo(g.timezone)):%d.%m %H:%M}"
-            else:
-                detail = ""
+            reason = functools.partial(reason_text, request)
+            detail = month_detail(_, g, first, gm, tt.get_class, reason)
             cells.append({"gm": gm, "label": labels[gm.state], "detail": detail})
         rows.append((g, cells))
     return render(

@@ -30,6 +30,10 @@ def _extracted() -> set[str]:
         ("web/**.py", "python"),
         ("control/**.py", "python"),
         ("attendance/tables.py", "python"),  # the reports' tables, in a gettext passed in
+        ("scheduler/labels.py", "python"),  # the timetable's values in words, likewise
+        ("admission/labels.py", "python"),
+        ("admission/excuse_words.py", "python"),
+        ("access/labels.py", "python"),
         ("web/templates/**.html", "jinja2"),
     ]
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}

@@ -1,14 +1,15 @@
-"""The excuse pages' words (clause 12): the labels of a request's reasons, statuses and steps,
-and what is wrong with a form or its documents, in the reader's language (the rules that find
-it wrong are ``admission.excuse_forms`` and ``admission.documents``)."""
+"""The excuse requests' words (clause 12): the labels of a request's reasons, statuses and
+steps, and what is wrong with a form or its documents, in the language of a gettext function
+the caller passes in (the rules that find it wrong are ``admission.excuse_forms`` and
+``admission.documents``; ``babel.cfg`` extracts this module for the catalogues)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from admission.documents import DocumentProblem, DocumentRefused, Limits
-from admission.excuse_forms import MAX_TITLE, FormProblem
-from admission.models import (
+from .documents import DocumentProblem, DocumentRefused, Limits
+from .excuse_forms import MAX_TITLE, FormProblem
+from .models import (
     MAX_COMMENT,
     MAX_DETAILS,
     MAX_DOCUMENT,
