@@ -277,8 +277,20 @@ async def _page_to_frame(browser: Any, link: str, grant: dict[str, Any], path: s
     await page.goto(grant["page"])
     first = await page.wait_for_function("() => window.__firstFrame", timeout=30_000)
     ms = float(await first.json_value())
+    steps = await page.evaluate(STEPS_JS)
+    for step, at in {**steps, "first frame": ms}.items():
+        STEPS.setdefault(path, {}).setdefault(step, []).append(float(at))
     await context.close()
     return ms
+
+
+# What the page noted on its way (join.js's window.sabaqJoinTimes, ms since the navigation),
+# by path and step, printed below the table: where a new user's time goes.
+STEPS: dict[str, dict[str, list[float]]] = {}
+STEPS_JS = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return { ...(window.sabaqJoinTimes || {}), domContentLoaded: nav.domContentLoadedEventEnd };
+}"""
 
 
 async def browser_pages(
@@ -296,6 +308,7 @@ async def browser_pages(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         await _page_to_frame(browser, next(links), grant, next(iter(PATHS)))
+        STEPS.clear()  # the warm-up page is not counted
         for _ in range(pages):
             for path in PATHS:
                 times[path].append(await _page_to_frame(browser, next(links), grant, path))
@@ -391,6 +404,10 @@ def main() -> None:
     for label, n, w50, w95, p50, p95, worst in rows:
         ws = f"{w50:.1f} | {w95:.1f}" if w50 is not None and w95 is not None else "– | –"
         print(f"| {label} | {n} | {ws} | {p50:.0f} | {p95:.0f} | {worst:.0f} |")
+    for path, steps in STEPS.items():
+        order = sorted(steps, key=lambda step: statistics.median(steps[step]))
+        said = ", ".join(f"{step} {statistics.median(steps[step]):.0f}" for step in order)
+        print(f"\n{path}, p50 ms since the navigation: {said}")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,15 @@ exactly in ``pyproject.toml``:
   transceiver, the negotiated payload type.
 - ``RTCRtpSender._ssrc`` and ``_retransmit(seq)`` (a viewer's NACK, answered from the lean
   sender's history), and the sender's report counters ``_RTCRtpSender__ntp_timestamp``,
-  ``__rtp_timestamp``, ``__packet_count``, ``__octet_count``, kept current so the sender
-  reports (RTCP SR) that aiortc sends still let the browser line sound up with picture.
+  ``__rtp_timestamp``, ``__packet_count``, ``__octet_count``, kept current so that sender
+  reports (RTCP SR) let the browser line sound up with picture.
+- ``RTCRtpSender._run_rtcp()`` (the sender's report loop, which ``send()`` starts), replaced
+  per lean sender by one that reports less often and not while nothing is sent (a seminar
+  has hundreds of senders), through ``_send_rtcp(packets)`` and with aiortc's
+  ``__rtcp_started``, ``__rtcp_exited``, ``__cname``, ``__lsr`` and ``__lsr_time``.
+- ``RTCRtpReceiver._RTCRtpReceiver__remote_bitrate_estimator``: a viewer's transceiver's
+  receiver gets none (it receives no media); a publisher's video receiver keeps its own (the
+  REMB to the publisher) with ``incoming_bitrate`` replaced by a ``rate_window.RateWindow``.
 - ``RTCDtlsTransport._tx_srtp`` — the viewer's pylibsrtp session, after the DTLS handshake.
 - ``RTCIceTransport._connection._nominated[1]`` — aioice's nominated candidate pair, whose
   ``protocol.transport`` (a datagram transport) and ``remote_addr`` are where packets go.
@@ -45,56 +52,86 @@ exactly in ``pyproject.toml``:
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import queue
 import random
-import secrets
-import struct
 import time
 from asyncio import selector_events
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import aioice
 import aiortc
 import pylibsrtp
 from aiortc import (
-    MediaStreamTrack,
     RTCRtpCodecParameters,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
-    clock,
 )
 from aiortc.codecs import get_encoder
-from aiortc.mediastreams import MediaStreamError
-from av import Packet
-from av.stream import Stream
+from aiortc.rate import RateCounter
+from aiortc.rtp import RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
 from pylibsrtp._binding import ffi, lib
 
+from .forward_hub import (
+    AUDIO_QUEUE,
+    GOP_CACHE,
+    GOP_CACHE_AGE,
+    KEYFRAME_REQUEST_INTERVAL,
+    RTP_HEADER,
+    RTP_HISTORY,
+    SEND_BUFFER_LIMIT,
+    VIDEO_QUEUE,
+    ForwardedTrack,
+    Frame,
+    HubCore,
+    SenderCore,
+    is_keyframe,
+    never_closing,
+)
+from .rate_window import RateWindow
 from .stats import ForwardTally
+
+__all__ = [
+    "AUDIO_QUEUE",
+    "GOP_CACHE",
+    "GOP_CACHE_AGE",
+    "KEYFRAME_REQUEST_INTERVAL",
+    "RTP_HISTORY",
+    "VIDEO_QUEUE",
+    "AiortcInternalsChanged",
+    "ForwardedTrack",
+    "Frame",
+    "Hub",
+    "LeanSender",
+    "check_internals",
+    "is_keyframe",
+    "lean_sender",
+    "tap_receiver",
+]
 
 log = logging.getLogger("sabaq.streaming.forward")
 
 AIORTC_VERSION = "1.16.0"
 AIOICE_VERSION = "0.13.0"
+PYLIBSRTP_VERSION = "1.0.0"
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+_ESTIMATOR_ATTR = "_RTCRtpReceiver__remote_bitrate_estimator"
 _SENDER_REPORT_ATTRS = _NTP, _RTP_TIMESTAMP, _PACKETS, _OCTETS = tuple(
     f"_RTCRtpSender__{name}"
     for name in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
 )
-PYLIBSRTP_VERSION = "1.0.0"
+_RTCP_ATTRS = _RTCP_STARTED, _RTCP_EXITED, _CNAME, _LSR, _LSR_TIME = tuple(
+    f"_RTCRtpSender__{name}" for name in ("rtcp_started", "rtcp_exited", "cname", "lsr", "lsr_time")
+)
 _DatagramTransport: Any = getattr(selector_events, "_SelectorDatagramTransport", None)
-KEYFRAME_REQUEST_INTERVAL = 0.3  # at most this often a PLI per published track
-VIDEO_QUEUE = 60  # frames a viewer may fall behind (2 s at 30 fps) before skipping
-AUDIO_QUEUE = 100  # 2 s of 20 ms Opus frames
-RTP_HISTORY = 128  # packets a viewer can ask to have sent again (NACK), as many as aiortc keeps
-SEND_BUFFER_LIMIT = 256 * 1024  # bytes queued for a viewer's socket before it skips frames
-GOP_CACHE = 30  # frames since the last keyframe kept for viewers that connect next
-GOP_CACHE_AGE = 0.5  # seconds: an older keyframe is not replayed (a fresh one is asked for)
-_RTP_HEADER = struct.Struct("!BBHII")
+# A viewer's sender reports (RTCP SR): the first ones about every second, as aiortc sends them
+# (the browser lines sound up with picture from two), then every 2.5-7.5 s, RFC 3550's 5 s
+# minimum randomized; and none while a sender sends nothing (muted, held: RFC 3550 6.4).
+SENDER_REPORT_INTERVAL = 5.0
+FIRST_SENDER_REPORTS = 3
 
 
 class AiortcInternalsChanged(RuntimeError):
@@ -121,6 +158,8 @@ def check_internals() -> None:
             (RTCRtpReceiver, "_handle_rtp_packet"),
             (RTCRtpSender, "_send_keyframe"),
             (RTCRtpSender, "_retransmit"),
+            (RTCRtpSender, "_run_rtcp"),
+            (RTCRtpSender, "_send_rtcp"),
             (RTCRtpReceiver, "getSynchronizationSources"),
             (aioice.ice.CandidatePair, "remote_addr"),
             (pylibsrtp.Session, "protect"),
@@ -131,23 +170,6 @@ def check_internals() -> None:
     ]
     if missing:
         raise AiortcInternalsChanged(f"aiortc lacks {', '.join(missing)}")
-
-
-def is_keyframe(mime: str, data: bytes) -> bool:
-    """Whether an encoded frame can be decoded on its own."""
-    if not data:
-        return False
-    if mime == "video/VP8":
-        return not data[0] & 0x01  # the P bit of the VP8 frame tag: 0 means key frame
-    if mime == "video/H264":
-        # aiortc's depayloader gives Annex B: look for an IDR slice (NAL type 5).
-        i = data.find(b"\x00\x00\x01")
-        while i != -1 and i + 3 < len(data):
-            if data[i + 3] & 0x1F == 5:
-                return True
-            i = data.find(b"\x00\x00\x01", i + 3)
-        return False
-    return True  # audio: every frame stands alone
 
 
 class Tap(queue.Queue[Any]):
@@ -165,33 +187,9 @@ class Tap(queue.Queue[Any]):
         self._hub.on_frame(frame.data, frame.timestamp)
 
 
-class Frame(NamedTuple):
-    """An encoded frame, packetized once for every viewer: RTP payloads and timestamp; and,
-    worked out once rather than per viewer, each payload with its size and marker bit (set on
-    the frame's last packet), their total size and the largest."""
-
-    payloads: list[bytes]
-    timestamp: int
-    keyframe: bool
-    parts: tuple[tuple[bytes, int, int], ...]
-    octets: int
-    largest: int
-
-    @classmethod
-    def of(cls, payloads: list[bytes], timestamp: int, keyframe: bool) -> Frame:
-        sizes = [len(p) for p in payloads]
-        last = len(payloads) - 1
-        parts = tuple(
-            (p, n, 0x80 if i == last else 0)
-            for i, (p, n) in enumerate(zip(payloads, sizes, strict=True))
-        )
-        return cls(payloads, timestamp, keyframe, parts, sum(sizes), max(sizes, default=0))
-
-
-class Hub:
-    """One published track: its encoded frames, packetized once and sent to every viewer's
-    lean sender; and handed as ``av.Packet``s to the bounded queues of in-process consumers
-    (the recorder)."""
+class Hub(HubCore):
+    """``HubCore`` bound to a publisher's aiortc receiver: frames are packetized by aiortc's
+    packetizer for the codec, keyframe requests go to the publisher as PLIs."""
 
     def __init__(
         self,
@@ -201,190 +199,18 @@ class Hub:
         receiver: RTCRtpReceiver,
         tally: ForwardTally | None = None,
     ) -> None:
-        self.kind = kind
-        # What this track's senders count is summed here (the backend's, read by /metrics).
-        self.tally = tally if tally is not None else ForwardTally()
-        self.mime = mime
-        self.time_base = fractions.Fraction(1, clock_rate)
-        self._receiver = receiver
-        # pack() only: aiortc's packetizer for the codec; nothing is encoded.
-        self._packer = get_encoder(
+        packer = get_encoder(
             RTCRtpCodecParameters(mimeType=mime, clockRate=clock_rate, payloadType=0)
         )
-        self.viewers: set[ForwardedTrack] = set()
-        self.senders: set[LeanSender] = set()
-        self._since_keyframe: list[Frame] = []  # for viewers that connect next
-        self._keyframe_at = 0.0
-        self._last_request = 0.0
-        self._deferred: asyncio.TimerHandle | None = None
-        self.frames = 0
+        super().__init__(kind, mime, clock_rate, packer, tally)
+        self._receiver = receiver
         self._tasks: set[asyncio.Task[None]] = set()
-        self._levels, self._heard = 0, 0  # audio: levels summed, packets, since the last look
-
-    def hear(self, level: int) -> None:
-        self._levels += level
-        self._heard += 1
-
-    def take_level(self) -> int | None:
-        """The mean audio level (-dBov) of the packets since the last call, or None."""
-        if not self._heard:
-            return None
-        mean = round(self._levels / self._heard)
-        self._levels, self._heard = 0, 0
-        return mean
-
-    def on_frame(self, data: bytes, timestamp: int) -> None:
-        self.frames += 1
-        packet = Packet(data)
-        packet.pts = timestamp
-        packet.time_base = self.time_base
-        keyframe = self.kind == "audio" or is_keyframe(self.mime, data)
-        for viewer in self.viewers:
-            viewer.offer(packet, keyframe)
-        payloads, rtp_timestamp = self._packer.pack(packet)
-        frame = Frame.of(payloads, rtp_timestamp, keyframe)
-        if self.kind == "video":
-            if keyframe:
-                self._since_keyframe = [frame]
-                self._keyframe_at = time.monotonic()
-            elif 0 < len(self._since_keyframe) < GOP_CACHE:
-                self._since_keyframe.append(frame)
-            else:
-                self._since_keyframe = []
-        ntp = clock.current_ntp_time()
-        for sender in tuple(self.senders):  # a sender whose connection is gone leaves
-            try:
-                sender.send_frame(frame, ntp)
-            except Exception:  # one viewer's failure must not disturb the others
-                log.exception("forwarding to a viewer failed; that viewer is dropped")
-                self.tally.send_errors += 1
-                sender.fail()
-
-    def attach(self, sender: LeanSender) -> None:
-        """A viewer's connection is up (or a held viewer is released): start it from the last
-        keyframe if that is recent (the picture appears at once), else from the next one,
-        asked for now."""
-        self.senders.add(sender)
-        if self.kind != "video":
-            return
-        # Replayed only while recent and short enough to be resent in full on NACKs: a burst
-        # of old frames would start the picture behind the sound. A released viewer is not
-        # sent again what it had before it was held.
-        cached = self._since_keyframe
-        last = sender.last_timestamp
-        if (
-            cached
-            and time.monotonic() - self._keyframe_at <= GOP_CACHE_AGE
-            and sum(len(f.payloads) for f in cached) <= RTP_HISTORY
-            and (last is None or _later(cached[0].timestamp, last))
-        ):
-            ntp = clock.current_ntp_time()
-            for frame in cached:
-                sender.send_frame(frame, ntp)
-        else:
-            self.request_keyframe()
-
-    def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe. Requests closer together than the interval merge
-        into one sent at the end of the interval, so none is lost and the publisher is not
-        flooded."""
-        if self.kind != "video":
-            return
-        wait = self._last_request + KEYFRAME_REQUEST_INTERVAL - time.monotonic()
-        if wait > 0:
-            if self._deferred is None:
-                self._deferred = asyncio.get_running_loop().call_later(wait, self._send_pli)
-            return
-        self._send_pli()
 
     def _send_pli(self) -> None:
-        if self._deferred is not None:
-            self._deferred.cancel()  # this send covers the deferred one too
-            self._deferred = None
-        self._last_request = time.monotonic()
-        self.tally.keyframe_requests += 1
         for source in self._receiver.getSynchronizationSources():
             task = asyncio.ensure_future(self._receiver._send_rtcp_pli(source.source))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    def subscribe(self) -> ForwardedTrack:
-        track = ForwardedTrack(self)
-        self.viewers.add(track)
-        self.request_keyframe()  # a new viewer needs a keyframe to start from
-        return track
-
-    def close(self) -> None:
-        if self._deferred is not None:
-            self._deferred.cancel()
-        for viewer in list(self.viewers):
-            viewer.stop()
-        for sender in list(self.senders):
-            sender.close()
-        self._since_keyframe = []
-
-
-class ForwardedTrack(MediaStreamTrack):
-    """A viewer's copy of a published track: encoded packets, never decoded.
-
-    The queue is bounded: a viewer that falls behind loses what is queued and waits for the
-    next keyframe (which it asks for), so it never slows the others or grows memory.
-    """
-
-    def __init__(self, hub: Hub) -> None:
-        super().__init__()
-        self.kind = hub.kind
-        self.hub = hub
-        self._queue: deque[Packet[Stream]] = deque()
-        self._limit = VIDEO_QUEUE if hub.kind == "video" else AUDIO_QUEUE
-        self._ready = asyncio.Event()
-        self._need_keyframe = hub.kind == "video"
-        self._want_keyframe = False
-        self.dropped = 0
-
-    def offer(self, packet: Packet[Stream], keyframe: bool) -> None:
-        if self._need_keyframe:
-            if not keyframe:
-                self.dropped += 1
-                return
-            self._need_keyframe = False
-        if len(self._queue) >= self._limit:
-            self.dropped += len(self._queue) + 1
-            self._queue.clear()
-            if self.kind == "video":
-                # Ask for a keyframe only once this viewer pulls frames again: one that never
-                # reads (never answered, stalled) must not make the teacher send keyframes.
-                self._need_keyframe = self._want_keyframe = True
-            return
-        self._queue.append(packet)
-        self._ready.set()
-
-    async def recv(self) -> Packet[Stream]:
-        if self._want_keyframe:
-            self._want_keyframe = False
-            self.hub.request_keyframe()
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self._queue:
-                return self._queue.popleft()
-            self._ready.clear()
-            await self._ready.wait()
-
-    def restart(self) -> None:
-        """Go on from the next key frame, asked for now: what is queued is dropped (a consumer
-        that skipped frames, the recording of a camera turned on again)."""
-        if self.kind != "video":
-            return
-        self.dropped += len(self._queue)
-        self._queue.clear()
-        self._need_keyframe = True
-        self.hub.request_keyframe()
-
-    def stop(self) -> None:
-        self.hub.viewers.discard(self)
-        super().stop()
-        self._ready.set()
 
 
 def tap_receiver(transceiver: RTCRtpTransceiver, tally: ForwardTally | None = None) -> Hub:
@@ -399,6 +225,11 @@ def tap_receiver(transceiver: RTCRtpTransceiver, tally: ForwardTally | None = No
     codec = codecs[0]
     hub = Hub(transceiver.kind, codec.mimeType, codec.clockRate, receiver, tally)
     setattr(receiver, _QUEUE_ATTR, Tap(hub))
+    estimator = getattr(receiver, _ESTIMATOR_ATTR, None)
+    if estimator is not None:  # video: REMB to the publisher, on a lighter counter
+        if not isinstance(getattr(estimator, "incoming_bitrate", None), RateCounter):
+            raise AiortcInternalsChanged("aiortc's bitrate estimator has no incoming_bitrate")
+        estimator.incoming_bitrate = RateWindow(1000, 8000)
     if hub.kind == "audio":
         _hear_levels(receiver, hub)
     return hub
@@ -418,85 +249,32 @@ def _hear_levels(receiver: RTCRtpReceiver, hub: Hub) -> None:
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
 
 
-class _Idle(MediaStreamTrack):
-    """The track a viewer's aiortc sender is given. It yields nothing (the lean sender sends);
-    the sender asks it for a frame once the viewer's DTLS is up, which starts the lean sender."""
-
-    def __init__(self, kind: str, started: Callable[[], None], ended: Callable[[], None]) -> None:
-        super().__init__()
-        self.kind = kind
-        self._started = started
-        self._ended = ended
-        self._stopped = asyncio.Event()
-
-    async def recv(self) -> Packet[Stream]:
-        if self.readyState == "live":
-            self._started()
-            await self._stopped.wait()
-        raise MediaStreamError
-
-    def stop(self) -> None:
-        if self.readyState == "live":
-            super().stop()
-            self._stopped.set()
-            self._ended()
-
-
-class LeanSender:
-    """Sends a hub's frames to one viewer: RTP header rewrite, SRTP protect, ``sendto``.
-
-    Bounded: when more than ``SEND_BUFFER_LIMIT`` bytes wait for the viewer's socket, the viewer
-    skips frames up to the next keyframe (asked for once its socket drains), so a slow viewer
-    never slows the others or grows memory. The last ``RTP_HISTORY`` packets are kept, as sent,
-    for the viewer's NACKs.
-
-    A sender can be held (a viewer who chose low bandwidth gets no camera video): it leaves the
-    hub's senders, so it costs nothing per frame, and its viewer's keyframe requests are not
-    passed on. Released, it rejoins the hub and starts again from a keyframe; its sequence
-    numbers carry on without a gap (nothing to NACK), its timestamps jump ahead.
-    """
+class LeanSender(SenderCore):
+    """Sends a hub's frames to one viewer through its aiortc sender's connection: RTP header
+    rewrite, SRTP protect in the session's buffer, ``sendto`` on the socket (``SenderCore``
+    says what is sent and when). aiortc's sender keeps its SSRC, its NACKs and keyframe
+    requests come here, and its sender reports describe what was sent."""
 
     def __init__(
         self, hub: Hub, transceiver: RTCRtpTransceiver, on_failed: Callable[[], None]
     ) -> None:
-        self.hub = hub
-        self._on_failed = on_failed
         self._transceiver = transceiver
         self._sender = transceiver.sender
-        self.track = _Idle(hub.kind, self._start, self.close)
-        self._ssrc = self._sender._ssrc
-        self._payload_type = 0
-        # In the lower half, as aiortc and libwebrtc do: a receiver's SRTP assumes no wrap yet
-        # for the first packet it sees, so a start near 65535 with early losses breaks it.
-        self._sequence = 1 + secrets.randbelow((1 << 15) - 1)
-        self._timestamp_offset = random.getrandbits(32)
-        self._history: list[tuple[int, bytes] | None] = [None] * RTP_HISTORY
-        self._protect: Callable[[bytes], bytes] | None = None
+        super().__init__(hub, self._sender._ssrc, on_failed)
         self._srtp: _DirectSrtp | None = None
         self._sock_sendto: Callable[[bytes, tuple[str, int]], int] | None = None
         self._queued: Any = _UNKNOWN  # asyncio's queue of datagrams waiting for the socket
         self._nominated: dict[int, Any] = {}
         self._pair: Any = None
-        self._transport: Any = None
-        self._addr: tuple[str, int] = ("", 0)
         self._backlog: Callable[[], int] = _nothing
-        self._closing: Callable[[], bool] = _false
-        self._need_keyframe = hub.kind == "video"
-        self._want_keyframe = False
-        self.held = False
-        self.last_timestamp: int | None = None  # of the last frame sent, as the hub has it
-        self.packets = 0
-        self.octets = 0
-        self.dropped = 0
-        self.skipped = 0  # frames skipped for a full socket (also in ``dropped``)
-        self.nacks = 0
-        self.retransmitted = 0
         self._report: dict[str, Any] = vars(self._sender)  # its sender report's counters
-        if not all(name in self._report for name in _SENDER_REPORT_ATTRS):
+        if not all(name in self._report for name in _SENDER_REPORT_ATTRS + _RTCP_ATTRS):
             raise AiortcInternalsChanged("RTCRtpSender has no sender report counters")
-        hub.tally.opened(self)
         self._sender._send_keyframe = self._keyframe_requested  # type: ignore[method-assign]
         self._sender._retransmit = self._retransmit  # type: ignore[method-assign]
+        self._sender._run_rtcp = self._run_rtcp  # type: ignore[method-assign]
+        # Its receiver (a viewer sends no media) needs no bitrate estimator.
+        setattr(transceiver.receiver, _ESTIMATOR_ATTR, None)
 
     def _start(self) -> None:
         if self._protect is not None:
@@ -522,24 +300,6 @@ class LeanSender:
         self._payload_type = payload_type
         if not self.held:
             self.hub.attach(self)
-
-    def hold(self, held: bool) -> None:
-        """Stop sending the hub's frames to this viewer, or start again (from a keyframe)."""
-        if held == self.held:
-            return
-        self.held = held
-        if held:
-            self.hub.senders.discard(self)
-            self._need_keyframe = self.hub.kind == "video"
-            self._want_keyframe = False
-        elif self._protect is not None and self.track.readyState == "live":
-            self.hub.attach(self)  # not started yet: connect() attaches it; closed: never
-
-    def _keyframe_requested(self) -> None:
-        """The viewer's PLI or FIR goes to the hub, unless the viewer is held: one that is sent
-        no picture must not make the publisher send keyframes."""
-        if not self.held:
-            self.hub.request_keyframe()
 
     def send_frame(self, frame: Frame, ntp: int) -> None:
         pair = self._nominated.get(1)
@@ -580,7 +340,7 @@ class LeanSender:
                 raise ValueError(f"an RTP payload of {frame.largest} bytes does not fit SRTP's")
             queued, pack_into, history, addr = (
                 self._queued,
-                _RTP_HEADER.pack_into,
+                RTP_HEADER.pack_into,
                 self._history,
                 self._addr,
             )
@@ -611,59 +371,44 @@ class LeanSender:
         report[_NTP], report[_RTP_TIMESTAMP] = ntp, timestamp
         report[_PACKETS], report[_OCTETS] = self.packets, self.octets
 
-    def _send_through(self, payloads: list[bytes], timestamp: int, transport: Any) -> int:
-        """The same through the ``protect`` callable and the transport's ``sendto`` (a TURN
-        relay's transport, a session or transport of another kind)."""
-        protect = self._protect or _unprotected
-        sequence, history, addr, pt = self._sequence, self._history, self._addr, self._payload_type
-        last, octets = len(payloads) - 1, 0
-        for i, payload in enumerate(payloads):
-            data = protect(
-                _RTP_HEADER.pack(
-                    0x80, pt | 0x80 if i == last else pt, sequence, timestamp, self._ssrc
-                )
-                + payload
-            )
-            transport.sendto(data, addr)
-            history[sequence % RTP_HISTORY] = (sequence, data)
-            sequence = (sequence + 1) & 0xFFFF
-            octets += len(payload)
-        self._sequence = sequence
-        return octets
-
     def _bind(self, pair: Any) -> None:
         """The nominated pair is new: where packets go, and how directly."""
         self._pair, self._transport, self._addr = pair, pair.protocol.transport, pair.remote_addr
         # A TURN relay's transport has neither; it queues in aioice.
         self._backlog = getattr(self._transport, "get_write_buffer_size", _nothing)
-        self._closing = getattr(self._transport, "is_closing", _false)
+        self._closing = getattr(self._transport, "is_closing", never_closing)
         self._sock_sendto, self._queued = _direct_socket(self._transport)
 
-    async def _retransmit(self, sequence_number: int) -> None:
-        """A viewer's NACK: the packet is sent again as it was (aiortc does the same)."""
-        self.nacks += 1
-        entry = self._history[sequence_number % RTP_HISTORY]
-        transport = self._transport
-        if (
-            entry is not None
-            and entry[0] == sequence_number
-            and transport is not None
-            and not self._closing()
-        ):
-            transport.sendto(entry[1], self._addr)
-            self.retransmitted += 1
-
-    def close(self) -> None:
-        self.hub.senders.discard(self)
-        self.hub.tally.closed(self)
-        self._history = [None] * RTP_HISTORY
-        self.track.stop()
-
-    def fail(self) -> None:
-        """Sending to this viewer failed: it stops, and its connection is reported failed (the
-        room tells the page, which reconnects) rather than left frozen."""
-        self.close()
-        asyncio.get_running_loop().call_soon(self._on_failed)
+    async def _run_rtcp(self) -> None:
+        """In place of aiortc's sender's report loop: the same reports (SR and SDES; BYE at the
+        end), at ``SENDER_REPORT_INTERVAL`` once the first few are out, none while nothing is
+        sent. Each report sent costs a protect and a packet; a seminar has hundreds of senders."""
+        sender, state = self._sender, self._report
+        state[_RTCP_STARTED].set()
+        reports, reported = 0, 0
+        try:
+            while True:
+                interval = 1.0 if reports < FIRST_SENDER_REPORTS else SENDER_REPORT_INTERVAL
+                await asyncio.sleep(interval * (0.5 + random.random()))  # noqa: S311
+                if self.packets == reported:
+                    continue
+                reported, reports, ntp = self.packets, reports + 1, state[_NTP]
+                info = RtcpSenderInfo(
+                    ntp_timestamp=ntp,
+                    rtp_timestamp=state[_RTP_TIMESTAMP],
+                    packet_count=self.packets & 0xFFFFFFFF,
+                    octet_count=self.octets & 0xFFFFFFFF,
+                )
+                packets: list[Any] = [RtcpSrPacket(ssrc=self._ssrc, sender_info=info)]
+                state[_LSR], state[_LSR_TIME] = (ntp >> 16) & 0xFFFFFFFF, time.time()
+                if state[_CNAME] is not None:
+                    item = (1, state[_CNAME].encode("utf8"))
+                    packets.append(RtcpSdesPacket(chunks=[RtcpSourceInfo(self._ssrc, [item])]))
+                await sender._send_rtcp(packets)
+        except asyncio.CancelledError:
+            pass
+        await sender._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
+        state[_RTCP_EXITED].set()
 
 
 class _DirectSrtp:
@@ -714,19 +459,6 @@ _UNKNOWN = (True,)  # in place of a queue whose length cannot be seen: never emp
 
 def _nothing() -> int:
     return 0
-
-
-def _unprotected(data: bytes) -> bytes:
-    raise AiortcInternalsChanged("a lean sender sent before its SRTP session was set")
-
-
-def _false() -> bool:
-    return False
-
-
-def _later(timestamp: int, than: int) -> bool:
-    """Whether an RTP timestamp comes after another (modulo 2^32, as RTP has it)."""
-    return 0 < (timestamp - than) & 0xFFFFFFFF < 1 << 31
 
 
 def _is_rtx(codec: RTCRtpCodecParameters) -> bool:

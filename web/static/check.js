@@ -14,18 +14,24 @@ window.SabaqCheck = (function () {
   }
 
   // A round trip over a data channel the media node echoes: the time in ms (the median of
-  // ``pings``, 5 unless said); null when sound and video cannot get through; undefined when the
-  // check could not be made (the node busy, too many checks): that says nothing about the network.
+  // ``pings``, 5 unless said; with 0, the channel's opening is the proof — the SCTP handshake
+  // has gone both ways over ICE and DTLS — and the time is 0); null when sound and video cannot
+  // get through; undefined when the check could not be made (the node busy, too many checks):
+  // that says nothing about the network.
   async function mediaPath(url, csrf, pings) {
-    const rounds = pings || 5;
+    const rounds = pings === undefined ? 5 : pings;
     let pc = null;
     try {
-      let iceServers = [];
-      const ice = await fetch(url.replace(/echo$/, "ice"), { cache: "no-store" });
-      if (ice.ok) iceServers = (await ice.json()).ice_servers || [];
-      pc = new RTCPeerConnection({ iceServers: iceServers }); // the relay too, if there is one
+      // The relay's settings (if there is one) are asked for while the connection and its
+      // offer are made: they are needed only once gathering starts.
+      const ice = fetch(url.replace(/echo$/, "ice"), { cache: "no-store" }).then((r) =>
+        r.ok ? r.json().then((body) => body.ice_servers || []) : [],
+      );
+      pc = new RTCPeerConnection({ iceServers: [] });
       const channel = pc.createDataChannel("practice");
-      await pc.setLocalDescription(await pc.createOffer());
+      const offer = await pc.createOffer();
+      pc.setConfiguration({ iceServers: await ice });
+      await pc.setLocalDescription(offer);
       await gathered(pc);
       const r = await fetch(url, {
         method: "POST",
@@ -51,6 +57,7 @@ window.SabaqCheck = (function () {
         });
         times.push(performance.now() - sent);
       }
+      if (!times.length) return 0;
       times.sort((a, b) => a - b);
       return Math.round(times[Math.floor(times.length / 2)]);
     } catch (e) {

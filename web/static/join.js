@@ -65,9 +65,10 @@ window.SabaqJoin = function (ctx) {
   // -- the check's parts ------------------------------------------------------------------------
   const hasRtc = typeof RTCPeerConnection === "function" && typeof WebSocket === "function";
 
-  // The class page asks only whether sound and video get through (one echo, not the practice
-  // room's five for a latency figure), the page server and the media path at once; the
-  // previous path (bench.join's comparison) asked the one, then the other, five times.
+  // The class page asks only whether sound and video get through (the data channel to the media
+  // node opening, no echo: the practice room's five echoes are for a latency figure), the page
+  // server and the media path at once; the previous path (bench.join's comparison) asked the
+  // one, then the other, five times.
   async function network() {
     const path = cfg.echoUrl && hasRtc;
     try {
@@ -76,7 +77,7 @@ window.SabaqJoin = function (ctx) {
       // As in the practice room: a real peer connection to the media node, so a network
       // that lets pages through but not sound and video is caught before joining.
       // null: it cannot get through; undefined: not checked now (busy) — no reason to refuse.
-      const echo = path ? SabaqCheck.mediaPath(cfg.echoUrl, cfg.csrf, sequential ? 5 : 1) : null;
+      const echo = path ? SabaqCheck.mediaPath(cfg.echoUrl, cfg.csrf, sequential ? 5 : 0) : null;
       if (!(await health)) return marked("network", false, S.noNetwork);
       if (!path) return marked("network", true);
       return marked("network", (await echo) !== null, S.noMediaPath);
