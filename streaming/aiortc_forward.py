@@ -76,41 +76,16 @@ from aiortc.rtp import RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSource
 from pylibsrtp._binding import ffi, lib
 
 from .forward_hub import (
-    AUDIO_QUEUE,
-    GOP_CACHE,
-    GOP_CACHE_AGE,
-    KEYFRAME_REQUEST_INTERVAL,
     RTP_HEADER,
     RTP_HISTORY,
     SEND_BUFFER_LIMIT,
-    VIDEO_QUEUE,
-    ForwardedTrack,
     Frame,
     HubCore,
     SenderCore,
-    is_keyframe,
     never_closing,
 )
 from .rate_window import RateWindow
 from .stats import ForwardTally
-
-__all__ = [
-    "AUDIO_QUEUE",
-    "GOP_CACHE",
-    "GOP_CACHE_AGE",
-    "KEYFRAME_REQUEST_INTERVAL",
-    "RTP_HISTORY",
-    "VIDEO_QUEUE",
-    "AiortcInternalsChanged",
-    "ForwardedTrack",
-    "Frame",
-    "Hub",
-    "LeanSender",
-    "check_internals",
-    "is_keyframe",
-    "lean_sender",
-    "tap_receiver",
-]
 
 log = logging.getLogger("sabaq.streaming.forward")
 

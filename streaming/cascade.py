@@ -47,8 +47,9 @@ from aiortc.mediastreams import MediaStreamError
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
 from access.models import ClassRole
 
-from .aiortc_forward import ForwardedTrack, Hub
+from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
+from .forward_hub import ForwardedTrack
 from .media_ports import close_quietly
 from .node import MediaNode
 from .participant import Participant, Publication

@@ -41,7 +41,8 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError
 
-from .aiortc_forward import ForwardedTrack, Hub
+from .aiortc_forward import Hub
+from .forward_hub import ForwardedTrack
 
 log = logging.getLogger("sabaq.streaming.recorder")
 MS = fractions.Fraction(1, 1000)

@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection
 
 from streaming import aiortc_forward
-from streaming.aiortc_forward import VIDEO_QUEUE, Hub, is_keyframe, lean_sender
+from streaming.aiortc_forward import Hub, lean_sender
 from streaming.aiortc_media import AiortcPublisher
+from streaming.forward_hub import KEYFRAME_REQUEST_INTERVAL, VIDEO_QUEUE, is_keyframe
 from tests.conftest import Academy, SignIn
 from tests.peers import join, publish
 from web.core import keys
@@ -95,7 +96,7 @@ async def test_viewer_waits_for_a_keyframe_and_a_stalled_viewer_skips_to_the_nex
     await asyncio.sleep(0)
     assert len(receiver.plis) == 2
     # ...and those that came too soon are not lost: one more goes at the end of the interval.
-    await asyncio.sleep(aiortc_forward.KEYFRAME_REQUEST_INTERVAL + 0.1)
+    await asyncio.sleep(KEYFRAME_REQUEST_INTERVAL + 0.1)
     assert len(receiver.plis) == 3
     hub.close()
     fast.stop()
