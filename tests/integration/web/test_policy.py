@@ -561,6 +561,8 @@ UNSCOPED = {
     "/static": "static files",
     "/favicon.ico": "a redirect to the static icon",
     "/media/classes/{class_id}/ws": "signaling: a join token minted by the policy is the key",
+    "/media/classes/{class_id}/relay": "a relay node's link: a relay token signed with the nodes'"
+    " secret is the key (a browser's join token is refused)",
 }
 
 
