@@ -73,3 +73,37 @@ async def test_the_teacher_removes_a_student_after_confirming_and_lets_them_back
         await student.locator("#join").click()
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
     assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_a_removed_students_page_offers_join_once_let_back_in_without_a_reload(
+    served: TestServer, academy: Academy
+) -> None:
+    """Removed while in the class, the student's page learns of "Let back in" by itself: it
+    says so and offers Join, which takes them in again."""
+    class_id = academy.class_id
+    errors: list[str] = []
+    async with chromium() as browser:
+        teacher, student = await enter_class(
+            browser, served, [academy.teacher_id, academy.student_ids[0]], class_id, errors
+        )
+        await wait_decoded(student, 5)
+        t, s = await room_strings(teacher), await room_strings(student)
+        row = teacher.locator("#roster li").filter(has_text="Студент 01")
+        teacher.once("dialog", lambda d: d.accept())
+        await row.get_by_role("button", name=t["removeWho"].replace("{name}", "Студент 01")).click()
+        await expect(student.locator("#status")).to_have_text(s["removed"])
+        rejoin = student.locator("#rejoin")
+        await expect(rejoin).to_be_hidden()
+        removed = teacher.locator("#removed-list li")
+        await removed.get_by_role(
+            "button", name=t["letBackInWho"].replace("{name}", "Студент 01")
+        ).click()
+        await expect(removed).to_have_count(0)
+        await expect(student.locator("#status")).to_have_text(s["letBack"], timeout=10_000)
+        await expect(rejoin).to_be_visible()
+        await rejoin.click()
+        await expect(student.locator("#joined-directly")).to_be_visible(timeout=10_000)
+        await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
+    assert not errors, errors

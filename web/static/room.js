@@ -737,7 +737,10 @@
         } else if (msg.code === "events_backlog") busy = S.busy;
         else if (msg.code === "not_recorded") busy = cfg.errors.not_recorded; // a new join token, after a pause
         else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
-        else if (msg.code === "removed") finish(S.removed, "closed");
+        else if (msg.code === "removed") {
+          finish(S.removed, "closed");
+          watchReadmission();
+        }
         else if (msg.code === "revoked") finish(S.revoked, "closed");
         else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
         else if (msg.code === "waiting_for_teacher") setStatus(S.waitingTeacher, "waiting");
@@ -781,6 +784,37 @@
     controls.hide();
     $("stage").hidden = state === "error";
     if (state === "ended") showEnded();
+  }
+
+  // -- removed, until the teacher lets me back in -------------------------------------------
+  // A removed student's page asks now and then whether the teacher still keeps them out; once
+  // let back in (and the class still on), it says so and offers Join, which loads the page anew.
+  const READMIT_POLL_MS = 3000;
+  let readmitTimer = null;
+
+  function watchReadmission() {
+    const rejoin = $("rejoin");
+    if (!rejoin || readmitTimer !== null) return;
+    const ask = async () => {
+      readmitTimer = null;
+      let doc = null;
+      try {
+        const r = await fetch(`/classes/${cfg.classId}/removed/me`, { headers: { Accept: "application/json" } });
+        if (r.ok) doc = await r.json();
+      } catch (e) {
+        doc = null; // the network, for a moment: asked again
+      }
+      if (doc && !doc.joinable) return; // the class is over: nothing to come back to
+      if (doc && !doc.removed) {
+        setStatus(S.letBack, "check");
+        rejoin.hidden = false;
+        rejoin.focus();
+        return;
+      }
+      readmitTimer = setTimeout(ask, READMIT_POLL_MS);
+    };
+    rejoin.addEventListener("click", () => location.reload());
+    readmitTimer = setTimeout(ask, READMIT_POLL_MS);
   }
 
   // -- the end is the end -------------------------------------------------------------------
@@ -936,7 +970,10 @@
       }
       if (fresh) return connect(); // the rejoin came too late: join afresh, at once
       if (FINAL_CLOSES.has(ev.code)) {
-        if (ev.code === 4003) finish(S.removed, "closed");
+        if (ev.code === 4003) {
+          finish(S.removed, "closed");
+          watchReadmission();
+        }
         else if (ev.code === 4000) finish(S.ended, "ended");
         return;
       }
@@ -1057,6 +1094,7 @@
   if (handBtn) {
     handBtn.addEventListener("click", () => send(handRaised ? "lower_hand" : "raise_hand"));
   }
+  if (cfg.removed) watchReadmission();
   if (lowBandwidthBtn) {
     showLowBandwidth();
     lowBandwidthBtn.addEventListener("click", () => setLowBandwidth(!lowBandwidth));
