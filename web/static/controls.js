@@ -57,6 +57,11 @@ window.SabaqControls = function (ctx) {
     note.textContent = notes.join(" ");
     note.hidden = !live || notes.length === 0;
     showSelf(stream, live && hasCamera && camOn);
+    // The teacher's own picture (#video shows my camera): blank while the camera is off.
+    const main = $("video");
+    const blank = Boolean(ctx.isHost && stream && main.srcObject === stream && hasCamera && !camOn);
+    ctx.cameraOff(blank, S.yourCamOff);
+    ctx.mediaChanged();
   }
 
   function setMedia(mic, cam) {
@@ -156,6 +161,8 @@ window.SabaqControls = function (ctx) {
       pubSenders = {};
     },
     refresh: refresh,
+    micOn: () => micOn,
+    camOn: () => camOn,
     hide() {
       $("media-controls").hidden = true;
       selfView.hidden = true;

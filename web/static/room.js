@@ -31,6 +31,10 @@
     button: (label, onClick) => button(label, onClick),
     streams: () => ({ floor: micStream, local: localStream }),
     inClass: () => !$("stage").hidden,
+    cameraOff: (off, text) => showCameraOff(off, text),
+    mediaChanged: () => {
+      if (statusEl.dataset.live === "me") youAreLive();
+    },
   });
   let myFloor = false;
   // Quick questions (questions.js): asked, answered, their results.
@@ -55,7 +59,25 @@
 
   function setStatus(text, state) {
     statusEl.textContent = text;
+    delete statusEl.dataset.live;
     if (state) room.dataset.state = state;
+  }
+
+  // I am live (the teacher, a presenting guest): what students get of me, truly.
+  function youAreLive() {
+    const mic = controls.micOn();
+    const cam = controls.camOn() || !(localStream && localStream.getVideoTracks().length);
+    setStatus(mic && cam ? S.youAreLive : mic ? S.youAreLiveCamOff : cam ? S.youAreLiveMicOff : S.youAreLiveAllOff, "live");
+    statusEl.dataset.live = "me";
+  }
+
+  // The main picture's camera is off (the teacher's, for students; my own, for the teacher):
+  // the picture is hidden, not frozen on its last frame, and a note says so.
+  function showCameraOff(off, text) {
+    const note = $("camera-off");
+    room.classList.toggle("camera-off", off);
+    note.textContent = off ? text : "";
+    note.hidden = !off;
   }
 
   // -- how long until the class counts as held (the teacher's page) -------------------------
@@ -272,7 +294,7 @@
     showScreen(null);
     $("share").textContent = S.shareScreen;
     $("share").setAttribute("aria-pressed", "false");
-    setStatus(S.youAreLive, "live");
+    youAreLive();
   }
 
   async function onOffer(msg) {
@@ -516,6 +538,10 @@
       list.appendChild(li);
     }
     $("count").textContent = String(msg.participants.length);
+    if (!isHost) {
+      const teacher = msg.participants.find((p) => p.role === "host");
+      showCameraOff(Boolean(msg.publisher && teacher && teacher.publishing && teacher.camera === false), S.teacherCamOff);
+    }
     // Everyone sees that the class is being recorded.
     $("rec").hidden = !msg.recording;
     wasRecorded = wasRecorded || Boolean(msg.recording);
@@ -686,7 +712,7 @@
         seminarNow = msg.mode === "seminar";
         if (publishes) {
           if (isHost) liveClock(true);
-          await publish(localStream, () => setStatus(S.youAreLive, "live"));
+          await publish(localStream, youAreLive);
           if (screenStream) await publishScreen(); // back after a reconnect: share again
         }
         break;
