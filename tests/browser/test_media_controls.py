@@ -244,7 +244,13 @@ async def test_the_teachers_camera_off_is_shown_not_frozen_and_the_status_says_t
         await expect(teacher.locator("#camera-off")).to_be_visible()
         assert await teacher.locator("#video").evaluate(hidden_js) == "hidden"
         await expect(teacher.locator("#status")).to_have_text(t["youAreLiveCamOff"])
+        # Pressed (off), each button says what it does next.
+        await expect(cam).to_have_text(t["camOnButton"])
+        await expect(cam).to_have_attribute("aria-pressed", "true")
+        await expect(mic).to_have_text(t["micOffButton"])
         await mic.click()
+        await expect(mic).to_have_text(t["micOnButton"])
+        await expect(mic).to_have_attribute("aria-pressed", "true")
         await expect(teacher.locator("#status")).to_have_text(t["youAreLiveAllOff"])
 
         await cam.click()
@@ -253,6 +259,8 @@ async def test_the_teachers_camera_off_is_shown_not_frozen_and_the_status_says_t
         await expect(teacher.locator("#camera-off")).to_be_hidden()
         assert await teacher.locator("#video").evaluate(hidden_js) == "visible"
         await expect(teacher.locator("#status")).to_have_text(t["youAreLiveMicOff"])
+        await expect(cam).to_have_text(t["camOffButton"])
+        assert "(V)" in (await cam.get_attribute("title") or "")
         await mic.click()
         await expect(teacher.locator("#status")).to_have_text(t["youAreLive"])
         await flowing(a, "video")

@@ -42,13 +42,21 @@ window.SabaqControls = function (ctx) {
     selfView.hidden = !on;
   }
 
+  function label(btn, text, key) {
+    btn.textContent = text;
+    btn.title = `${text} (${key})`;
+  }
+
   function refresh() {
     const stream = myStream();
     const live = Boolean(stream) && ctx.inClass();
     const hasCamera = Boolean(stream && stream.getVideoTracks().length);
     $("media-controls").hidden = !live;
+    // Each button says what it does next: off, it offers to turn it on again.
+    label(micBtn, micOn ? S.micOffButton : S.micOnButton, "M");
     micBtn.setAttribute("aria-pressed", String(!micOn));
     camBtn.hidden = !hasCamera;
+    label(camBtn, camOn ? S.camOffButton : S.camOnButton, "V");
     camBtn.setAttribute("aria-pressed", String(!camOn));
     const notes = [];
     if (!micOn) notes.push(S.yourMicOff);
