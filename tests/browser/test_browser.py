@@ -1213,3 +1213,30 @@ async def test_an_upload_says_it_is_working_while_it_works(
         seen = json.loads(await page.evaluate("() => sessionStorage.getItem('seen')"))
         assert seen == [_("Uploading the file and checking every row…"), "true", True]
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_the_attendance_register_on_a_phone_scrolls_in_its_box_not_the_page(
+    served: TestServer, academy: Academy
+) -> None:
+    """At 360 px the register's table scrolls sideways in its own box (as the group report's
+    does); the page keeps to the screen's width."""
+    errors: list[str] = []
+    async with chromium() as browser:
+        for lang in ("kk", "ru"):
+            page = await open_signed_in(
+                browser,
+                served,
+                academy.staff_id,
+                f"/classes/{academy.class_id}/attendance",
+                lang=lang,
+                viewport=PHONE,
+                errors=errors,
+            )
+            await expect(page.locator("table#attendance tbody tr").first).to_be_visible()
+            assert await page.evaluate(OVERFLOW_JS) <= 0, lang
+            wrap = page.locator(".table-wrap:has(> table#attendance)")
+            await expect(wrap).to_have_count(1)
+            assert await wrap.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+    assert errors == []
