@@ -420,6 +420,9 @@ async def test_floor_control_in_chromium(served: TestServer, academy: Academy) -
         await expect(speaker.locator("#status")).to_have_text(s["floorTaken"])
         await expect(listener.locator("#speakers figure")).to_have_count(0)
         await wait_decoded(listener, await frames_decoded(listener) + 5)  # teacher goes on
+        # The news passes: after a few seconds the speaker's status is the usual live line.
+        live = re.compile("^" + re.escape(s["live"]) + " · ")
+        await expect(speaker.locator("#status")).to_have_text(live, timeout=15_000)
     assert not errors, errors
 
 

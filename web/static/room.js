@@ -63,6 +63,19 @@
     if (state) room.dataset.state = state;
   }
 
+  // News that passes (the floor taken back): said for a few seconds, then the usual line of
+  // one watching the class again, unless something else was said meanwhile.
+  const PASSING_MS = 6000;
+  let liveLine = null; // "Live · <teacher>", once the teacher's picture came
+
+  function passingStatus(text) {
+    setStatus(text, "live");
+    setTimeout(() => {
+      if (finished || statusEl.textContent !== text) return;
+      setStatus(liveLine || S.live, "live");
+    }, PASSING_MS);
+  }
+
   // I am live (the teacher, a presenting guest): what students get of me, truly.
   function youAreLive() {
     const mic = controls.micOn();
@@ -350,7 +363,8 @@
       if (!fromTeacher) return;
       quick.note("teacherConnected");
       $("waiting").hidden = true;
-      setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
+      liveLine = `${S.live} · ${msg.publisher || ""}`;
+      setStatus(liveLine, "live");
     });
     await conn.setRemoteDescription({ type: "offer", sdp: msg.sdp });
     await conn.setLocalDescription(await conn.createAnswer());
@@ -742,7 +756,7 @@
         break;
       case "floor_revoked":
         leaveFloor();
-        setStatus(S.floorTaken, "live");
+        passingStatus(S.floorTaken);
         break;
       case "chat":
         showChat(msg);
