@@ -88,7 +88,7 @@
   // the picture is hidden, not frozen on its last frame, and a note says so.
   function showCameraOff(off, text) {
     const note = $("camera-off");
-    room.classList.toggle("camera-off", off);
+    room.classList.toggle("main-camera-off", off);
     note.textContent = off ? text : "";
     note.hidden = !off;
   }
