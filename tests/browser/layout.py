@@ -17,6 +17,7 @@ from playwright.async_api import Page, ViewportSize
 WIDE: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 360, "height": 740}
 ASPECT_TOLERANCE = 0.10
+MAIN_MIN_SHARE = 0.15  # the main picture is at least this share of the window's height: not a strip
 
 # Every visible control of the live page (except those inside a list that scrolls by itself:
 # the roster's rows and the chat's lines are reached by scrolling that list, not the page), the
@@ -38,8 +39,13 @@ MEASURE_JS = """() => {
   const panel = stage.querySelector(".side");
   const videos = [...stage.querySelectorAll("video")].filter(shown).map((v) =>
     Object.assign(box(v), { vw: v.videoWidth, vh: v.videoHeight }));
+  // The main picture's box and the phone's dock (display: contents, so no box, on a wide one).
+  const main = document.getElementById("stage-box");
+  const dock = stage.querySelector(".dock");
   return {
     width: innerWidth, height: innerHeight,
+    main: main && shown(main) ? box(main) : null,
+    dock: dock && shown(dock) ? box(dock) : null,
     scrollWidth: document.documentElement.scrollWidth,
     panel: panel && shown(panel) ? box(panel) : null,
     controls: controls.map(box),
@@ -73,6 +79,14 @@ def problems(m: dict[str, Any]) -> list[str]:
         want = v["vw"] / v["vh"] if v["vw"] and v["vh"] else usual
         if abs(ratio / want - 1) > ASPECT_TOLERANCE:
             found.append(f"{v['name']} is {v['w']}x{v['h']} for a {v['vw']}x{v['vh']} picture")
+    main, dock = m.get("main"), m.get("dock")
+    if main:
+        # The main picture is not a strip, and nothing (the phone's dock) lies over it.
+        if main["h"] < m["height"] * MAIN_MIN_SHARE:
+            found.append(f"{main['name']} is only {main['w']}x{main['h']}")
+        if dock and dock["y"] < main["bottom"] - 1 and dock["bottom"] > main["y"] + 1:
+            over = min(main["bottom"], dock["bottom"]) - max(main["y"], dock["y"])
+            found.append(f"{dock['name']} covers {over} px of {main['name']}")
     return found
 
 
@@ -81,7 +95,9 @@ def summary(m: dict[str, Any]) -> str:
     where = f"panel {panel['x']},{panel['y']} {panel['w']}x{panel['h']}" if panel else "no panel"
     videos = ", ".join(f"{v['name']} {v['w']}x{v['h']}" for v in m["videos"])
     lowest = max((c["bottom"] for c in m["controls"]), default=0)
-    return f"{m['width']}x{m['height']}: {where}; lowest control {lowest}; videos {videos}"
+    main, dock = m.get("main"), m.get("dock")
+    boxes = "".join(f"; {b['name']} {b['x']},{b['y']} {b['w']}x{b['h']}" for b in (main, dock) if b)
+    return f"{m['width']}x{m['height']}: {where}; lowest control {lowest}; videos {videos}{boxes}"
 
 
 async def check_layout(page: Page, state: str, seen: list[str]) -> None:

@@ -420,6 +420,9 @@ async def test_floor_control_in_chromium(served: TestServer, academy: Academy) -
         await expect(speaker.locator("#status")).to_have_text(s["floorTaken"])
         await expect(listener.locator("#speakers figure")).to_have_count(0)
         await wait_decoded(listener, await frames_decoded(listener) + 5)  # teacher goes on
+        # The news passes: after a few seconds the speaker's status is the usual live line.
+        live = re.compile("^" + re.escape(s["live"]) + " · ")
+        await expect(speaker.locator("#status")).to_have_text(live, timeout=15_000)
     assert not errors, errors
 
 
@@ -1212,4 +1215,31 @@ async def test_an_upload_says_it_is_working_while_it_works(
         await expect(page.locator("main")).to_contain_text("new.student")  # the preview
         seen = json.loads(await page.evaluate("() => sessionStorage.getItem('seen')"))
         assert seen == [_("Uploading the file and checking every row…"), "true", True]
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_the_attendance_register_on_a_phone_scrolls_in_its_box_not_the_page(
+    served: TestServer, academy: Academy
+) -> None:
+    """At 360 px the register's table scrolls sideways in its own box (as the group report's
+    does); the page keeps to the screen's width."""
+    errors: list[str] = []
+    async with chromium() as browser:
+        for lang in ("kk", "ru"):
+            page = await open_signed_in(
+                browser,
+                served,
+                academy.staff_id,
+                f"/classes/{academy.class_id}/attendance",
+                lang=lang,
+                viewport=PHONE,
+                errors=errors,
+            )
+            await expect(page.locator("table#attendance tbody tr").first).to_be_visible()
+            assert await page.evaluate(OVERFLOW_JS) <= 0, lang
+            wrap = page.locator(".table-wrap:has(> table#attendance)")
+            await expect(wrap).to_have_count(1)
+            assert await wrap.evaluate("e => getComputedStyle(e).overflowX") == "auto"
     assert errors == []

@@ -86,3 +86,36 @@ async def test_the_lecture_layout_holds_in_every_state_at_both_widths(
     finally:
         print("\n".join(seen))
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_the_layout_holds_while_a_quick_question_is_open(
+    served: TestServer, academy: Academy
+) -> None:
+    """A quick question open (the teacher's results, the student's choices): the picture keeps
+    its box at both widths, and on a phone the dock does not lie over it."""
+    errors: list[str] = []
+    seen: list[str] = []
+    cid = academy.class_id
+    try:
+        async with chromium() as browser:
+            teacher, student = await enter_class(
+                browser, served, [academy.teacher_id, academy.student_ids[0]], cid, errors
+            )
+            await wait_decoded(student, 5)
+            await teacher.locator("#ask-open").click()
+            dialog = teacher.locator("#ask")
+            await expect(dialog).to_be_visible()
+            await teacher.locator("#ask-text").fill("Which planet is largest?")
+            options = dialog.locator(".ask-option")
+            await options.nth(0).fill("Mars")
+            await options.nth(1).fill("Jupiter")
+            await dialog.locator('button[type="submit"]').click()
+            await expect(dialog).to_be_hidden()
+            await expect(student.locator("#question-text")).to_have_text("Which planet is largest?")
+            await check_layout(teacher, "quick question open, teacher", seen)
+            await check_layout(student, "quick question open, student", seen)
+    finally:
+        print("\n".join(seen))
+    assert errors == []

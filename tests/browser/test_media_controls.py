@@ -215,3 +215,53 @@ async def test_the_device_chooser_lists_devices_meters_the_microphone_and_switch
         await dialog.locator("#settings-close").click()
         await expect(dialog).to_be_hidden()
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_the_teachers_camera_off_is_shown_not_frozen_and_the_status_says_the_truth(
+    served: TestServer, academy: Academy
+) -> None:
+    """Camera off, students see a camera-off note over the teacher's (hidden) picture, not its
+    last frame; the teacher's own picture is blanked too, and their status says what students
+    get. On again, all of it goes."""
+    errors: list[str] = []
+    hidden_js = "e => getComputedStyle(e).visibility"
+    async with chromium() as browser:
+        teacher, a = await enter_class(
+            browser, served, [academy.teacher_id, academy.student_ids[0]], academy.class_id, errors
+        )
+        await wait_decoded(a, 5)
+        t, sa = await room_strings(teacher), await room_strings(a)
+        cam, mic = teacher.locator("#cam-toggle"), teacher.locator("#mic-toggle")
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=10_000)
+        await expect(a.locator("#camera-off")).to_be_hidden()
+
+        await cam.click()
+        await expect(a.locator("#camera-off")).to_be_visible()
+        await expect(a.locator("#camera-off")).to_have_text(sa["teacherCamOff"])
+        assert await a.locator("#video").evaluate(hidden_js) == "hidden"
+        await expect(teacher.locator("#camera-off")).to_be_visible()
+        assert await teacher.locator("#video").evaluate(hidden_js) == "hidden"
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLiveCamOff"])
+        # Pressed (off), each button says what it does next.
+        await expect(cam).to_have_text(t["camOnButton"])
+        await expect(cam).to_have_attribute("aria-pressed", "true")
+        await expect(mic).to_have_text(t["micOffButton"])
+        await mic.click()
+        await expect(mic).to_have_text(t["micOnButton"])
+        await expect(mic).to_have_attribute("aria-pressed", "true")
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLiveAllOff"])
+
+        await cam.click()
+        await expect(a.locator("#camera-off")).to_be_hidden()
+        assert await a.locator("#video").evaluate(hidden_js) == "visible"
+        await expect(teacher.locator("#camera-off")).to_be_hidden()
+        assert await teacher.locator("#video").evaluate(hidden_js) == "visible"
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLiveMicOff"])
+        await expect(cam).to_have_text(t["camOffButton"])
+        assert "(V)" in (await cam.get_attribute("title") or "")
+        await mic.click()
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLive"])
+        await flowing(a, "video")
+    assert errors == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Dialog, expect
+from playwright.async_api import Browser, Dialog, Locator, Page, expect
 
 from tests.browser.test_browser import (
     chromium,
@@ -17,20 +17,27 @@ from tests.browser.test_browser import (
 from tests.conftest import Academy
 
 
+async def teacher_and_student(
+    browser: Browser, served: TestServer, academy: Academy, errors: list[str]
+) -> tuple[Page, Page, dict[str, str], dict[str, str], Locator]:
+    """The teacher and Студент 01 in the class (the student seeing the teacher), their pages'
+    strings, and the student's row in the teacher's roster."""
+    teacher, student = await enter_class(
+        browser, served, [academy.teacher_id, academy.student_ids[0]], academy.class_id, errors
+    )
+    await wait_decoded(student, 5)
+    t, s = await room_strings(teacher), await room_strings(student)
+    return teacher, student, t, s, teacher.locator("#roster li").filter(has_text="Студент 01")
+
+
 @pytest.mark.browser
 @pytest.mark.timeout(90)
 async def test_the_teacher_removes_a_student_after_confirming_and_lets_them_back(
     served: TestServer, academy: Academy
 ) -> None:
-    class_id = academy.class_id
     errors: list[str] = []
     async with chromium() as browser:
-        teacher, student = await enter_class(
-            browser, served, [academy.teacher_id, academy.student_ids[0]], class_id, errors
-        )
-        await wait_decoded(student, 5)
-        t, s = await room_strings(teacher), await room_strings(student)
-        row = teacher.locator("#roster li").filter(has_text="Студент 01")
+        teacher, student, t, s, row = await teacher_and_student(browser, served, academy, errors)
         remove = row.get_by_role("button", name=t["removeWho"].replace("{name}", "Студент 01"))
         asked: list[str] = []
 
@@ -71,5 +78,33 @@ async def test_the_teacher_removes_a_student_after_confirming_and_lets_them_back
         await student.reload()
         await expect(student.locator("#join")).to_be_enabled(timeout=10_000)
         await student.locator("#join").click()
+        await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_a_removed_students_page_offers_join_once_let_back_in_without_a_reload(
+    served: TestServer, academy: Academy
+) -> None:
+    """Removed while in the class, the student's page learns of "Let back in" by itself: it
+    says so and offers Join, which takes them in again."""
+    errors: list[str] = []
+    async with chromium() as browser:
+        teacher, student, t, s, row = await teacher_and_student(browser, served, academy, errors)
+        teacher.once("dialog", lambda d: d.accept())
+        await row.get_by_role("button", name=t["removeWho"].replace("{name}", "Студент 01")).click()
+        await expect(student.locator("#status")).to_have_text(s["removed"])
+        rejoin = student.locator("#rejoin")
+        await expect(rejoin).to_be_hidden()
+        removed = teacher.locator("#removed-list li")
+        await removed.get_by_role(
+            "button", name=t["letBackInWho"].replace("{name}", "Студент 01")
+        ).click()
+        await expect(removed).to_have_count(0)
+        await expect(student.locator("#status")).to_have_text(s["letBack"], timeout=10_000)
+        await expect(rejoin).to_be_visible()
+        await rejoin.click()
+        await expect(student.locator("#joined-directly")).to_be_visible(timeout=10_000)
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
     assert not errors, errors

@@ -214,6 +214,17 @@ async def removed_list(request: web.Request) -> web.Response:
     return web.json_response({"removed": [{"user_id": u, "name": a.full_name} for u, a in rows]})
 
 
+@routes.get("/classes/{class_id:\\d{1,18}}/removed/me")
+async def removed_me(request: web.Request) -> web.Response:
+    """Whether the teacher still keeps the caller out (a removed student's page asks, to offer
+    Join again once the teacher lets them back in), and whether the class can still be joined."""
+    session = require_session(request)
+    c = request.app[keys.TIMETABLE].get_class(int(request.match_info["class_id"]))
+    class_role(request, session.user, c)
+    removed = session.user.id in await removed_from(request, c)
+    return web.json_response({"removed": removed, "joinable": class_view(request, c)["joinable"]})
+
+
 @routes.post("/classes/{class_id:\\d{1,18}}/removed/{user_id:\\d{1,18}}/readmit")
 async def let_back_in(request: web.Request) -> web.Response:
     """The teacher lets a removed person back in (a bar of the admission status stays)."""

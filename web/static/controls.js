@@ -42,13 +42,21 @@ window.SabaqControls = function (ctx) {
     selfView.hidden = !on;
   }
 
+  function label(btn, text, key) {
+    btn.textContent = text;
+    btn.title = `${text} (${key})`;
+  }
+
   function refresh() {
     const stream = myStream();
     const live = Boolean(stream) && ctx.inClass();
     const hasCamera = Boolean(stream && stream.getVideoTracks().length);
     $("media-controls").hidden = !live;
+    // Each button says what it does next: off, it offers to turn it on again.
+    label(micBtn, micOn ? S.micOffButton : S.micOnButton, "M");
     micBtn.setAttribute("aria-pressed", String(!micOn));
     camBtn.hidden = !hasCamera;
+    label(camBtn, camOn ? S.camOffButton : S.camOnButton, "V");
     camBtn.setAttribute("aria-pressed", String(!camOn));
     const notes = [];
     if (!micOn) notes.push(S.yourMicOff);
@@ -57,6 +65,11 @@ window.SabaqControls = function (ctx) {
     note.textContent = notes.join(" ");
     note.hidden = !live || notes.length === 0;
     showSelf(stream, live && hasCamera && camOn);
+    // The teacher's own picture (#video shows my camera): blank while the camera is off.
+    const main = $("video");
+    const blank = Boolean(ctx.isHost && stream && main.srcObject === stream && hasCamera && !camOn);
+    ctx.cameraOff(blank, S.yourCamOff);
+    ctx.mediaChanged();
   }
 
   function setMedia(mic, cam) {
@@ -156,6 +169,8 @@ window.SabaqControls = function (ctx) {
       pubSenders = {};
     },
     refresh: refresh,
+    micOn: () => micOn,
+    camOn: () => camOn,
     hide() {
       $("media-controls").hidden = true;
       selfView.hidden = true;

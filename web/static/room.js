@@ -31,6 +31,10 @@
     button: (label, onClick) => button(label, onClick),
     streams: () => ({ floor: micStream, local: localStream }),
     inClass: () => !$("stage").hidden,
+    cameraOff: (off, text) => showCameraOff(off, text),
+    mediaChanged: () => {
+      if (statusEl.dataset.live === "me") youAreLive();
+    },
   });
   let myFloor = false;
   // Quick questions (questions.js): asked, answered, their results.
@@ -55,7 +59,38 @@
 
   function setStatus(text, state) {
     statusEl.textContent = text;
+    delete statusEl.dataset.live;
     if (state) room.dataset.state = state;
+  }
+
+  // News that passes (the floor taken back): said for a few seconds, then the usual line of
+  // one watching the class again, unless something else was said meanwhile.
+  const PASSING_MS = 6000;
+  let liveLine = null; // "Live · <teacher>", once the teacher's picture came
+
+  function passingStatus(text) {
+    setStatus(text, "live");
+    setTimeout(() => {
+      if (finished || statusEl.textContent !== text) return;
+      setStatus(liveLine || S.live, "live");
+    }, PASSING_MS);
+  }
+
+  // I am live (the teacher, a presenting guest): what students get of me, truly.
+  function youAreLive() {
+    const mic = controls.micOn();
+    const cam = controls.camOn() || !(localStream && localStream.getVideoTracks().length);
+    setStatus(mic && cam ? S.youAreLive : mic ? S.youAreLiveCamOff : cam ? S.youAreLiveMicOff : S.youAreLiveAllOff, "live");
+    statusEl.dataset.live = "me";
+  }
+
+  // The main picture's camera is off (the teacher's, for students; my own, for the teacher):
+  // the picture is hidden, not frozen on its last frame, and a note says so.
+  function showCameraOff(off, text) {
+    const note = $("camera-off");
+    room.classList.toggle("main-camera-off", off);
+    note.textContent = off ? text : "";
+    note.hidden = !off;
   }
 
   // -- how long until the class counts as held (the teacher's page) -------------------------
@@ -272,7 +307,7 @@
     showScreen(null);
     $("share").textContent = S.shareScreen;
     $("share").setAttribute("aria-pressed", "false");
-    setStatus(S.youAreLive, "live");
+    youAreLive();
   }
 
   async function onOffer(msg) {
@@ -328,7 +363,8 @@
       if (!fromTeacher) return;
       quick.note("teacherConnected");
       $("waiting").hidden = true;
-      setStatus(`${S.live} · ${msg.publisher || ""}`, "live");
+      liveLine = `${S.live} · ${msg.publisher || ""}`;
+      setStatus(liveLine, "live");
     });
     await conn.setRemoteDescription({ type: "offer", sdp: msg.sdp });
     await conn.setLocalDescription(await conn.createAnswer());
@@ -516,6 +552,10 @@
       list.appendChild(li);
     }
     $("count").textContent = String(msg.participants.length);
+    if (!isHost) {
+      const teacher = msg.participants.find((p) => p.role === "host");
+      showCameraOff(Boolean(msg.publisher && teacher && teacher.publishing && teacher.camera === false), S.teacherCamOff);
+    }
     // Everyone sees that the class is being recorded.
     $("rec").hidden = !msg.recording;
     wasRecorded = wasRecorded || Boolean(msg.recording);
@@ -686,7 +726,7 @@
         seminarNow = msg.mode === "seminar";
         if (publishes) {
           if (isHost) liveClock(true);
-          await publish(localStream, () => setStatus(S.youAreLive, "live"));
+          await publish(localStream, youAreLive);
           if (screenStream) await publishScreen(); // back after a reconnect: share again
         }
         break;
@@ -716,7 +756,7 @@
         break;
       case "floor_revoked":
         leaveFloor();
-        setStatus(S.floorTaken, "live");
+        passingStatus(S.floorTaken);
         break;
       case "chat":
         showChat(msg);
@@ -737,7 +777,10 @@
         } else if (msg.code === "events_backlog") busy = S.busy;
         else if (msg.code === "not_recorded") busy = cfg.errors.not_recorded; // a new join token, after a pause
         else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
-        else if (msg.code === "removed") finish(S.removed, "closed");
+        else if (msg.code === "removed") {
+          finish(S.removed, "closed");
+          watchReadmission();
+        }
         else if (msg.code === "revoked") finish(S.revoked, "closed");
         else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
         else if (msg.code === "waiting_for_teacher") setStatus(S.waitingTeacher, "waiting");
@@ -781,6 +824,37 @@
     controls.hide();
     $("stage").hidden = state === "error";
     if (state === "ended") showEnded();
+  }
+
+  // -- removed, until the teacher lets me back in -------------------------------------------
+  // A removed student's page asks now and then whether the teacher still keeps them out; once
+  // let back in (and the class still on), it says so and offers Join, which loads the page anew.
+  const READMIT_POLL_MS = 3000;
+  let readmitTimer = null;
+
+  function watchReadmission() {
+    const rejoin = $("rejoin");
+    if (!rejoin || readmitTimer !== null) return;
+    const ask = async () => {
+      readmitTimer = null;
+      let doc = null;
+      try {
+        const r = await fetch(`/classes/${cfg.classId}/removed/me`, { headers: { Accept: "application/json" } });
+        if (r.ok) doc = await r.json();
+      } catch (e) {
+        doc = null; // the network, for a moment: asked again
+      }
+      if (doc && !doc.joinable) return; // the class is over: nothing to come back to
+      if (doc && !doc.removed) {
+        setStatus(S.letBack, "check");
+        rejoin.hidden = false;
+        rejoin.focus();
+        return;
+      }
+      readmitTimer = setTimeout(ask, READMIT_POLL_MS);
+    };
+    rejoin.addEventListener("click", () => location.reload());
+    readmitTimer = setTimeout(ask, READMIT_POLL_MS);
   }
 
   // -- the end is the end -------------------------------------------------------------------
@@ -936,7 +1010,10 @@
       }
       if (fresh) return connect(); // the rejoin came too late: join afresh, at once
       if (FINAL_CLOSES.has(ev.code)) {
-        if (ev.code === 4003) finish(S.removed, "closed");
+        if (ev.code === 4003) {
+          finish(S.removed, "closed");
+          watchReadmission();
+        }
         else if (ev.code === 4000) finish(S.ended, "ended");
         return;
       }
@@ -1057,6 +1134,7 @@
   if (handBtn) {
     handBtn.addEventListener("click", () => send(handRaised ? "lower_hand" : "raise_hand"));
   }
+  if (cfg.removed) watchReadmission();
   if (lowBandwidthBtn) {
     showLowBandwidth();
     lowBandwidthBtn.addEventListener("click", () => setLowBandwidth(!lowBandwidth));

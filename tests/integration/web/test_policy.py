@@ -345,6 +345,14 @@ def cases(w: World) -> list[Case]:
             frozenset({"teacher_a"}),
             '{"removed": [',
         ),
+        # whether the teacher still keeps me out (a removed student's page asks): the class's
+        # people, each of themselves
+        Case(
+            "/classes/{class_id}/removed/me",
+            f"/classes/{ca}/removed/me",
+            CLASS_SEERS,
+            '"removed": false',
+        ),
         Case(
             "/classes/{class_id}/join-token",
             f"/classes/{ca}/join-token",
