@@ -197,6 +197,8 @@ class HubCore:
         self._send_pli()
 
     def _send_pli(self) -> None:
+        """Ask the publisher for a keyframe, each kind of hub its own way: ``aiortc_forward.Hub``
+        sends an RTCP PLI to the publisher, ``cascade.RelayHub`` a message to the origin."""
         raise NotImplementedError
 
     def subscribe(self) -> ForwardedTrack:
@@ -345,9 +347,12 @@ class SenderCore:
         hub.tally.opened(self)
 
     def _start(self) -> None:
+        """Begin sending once the connection is up: ``aiortc_forward.LeanSender`` binds to the
+        transport aiortc set up (the internals stay in that module)."""
         raise NotImplementedError
 
     def send_frame(self, frame: Frame, ntp: int) -> None:
+        """Send one of the hub's frames to this viewer (``aiortc_forward.LeanSender``)."""
         raise NotImplementedError
 
     def hold(self, held: bool) -> None:
