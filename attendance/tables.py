@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from access.models import User
 from scheduler.calendar import Month
+from scheduler.labels import month_name, zone_name
 from scheduler.models import Group, LiveClass
 
 from .breakout import Breakouts, Move, breakouts
@@ -22,6 +23,27 @@ from .questions import AskedQuestion, answer_text, answers_of, option_label, que
 from .reports import ClassSlot, Totals, by_learner, history, matrix
 
 Gettext = Callable[[str], str]
+
+
+def heads_title(_: Gettext) -> str:
+    """The heading of the chain heads a report carries (on its page and in its files)."""
+    return _("Fingerprints of the attendance register this report was made from")
+
+
+def heads_explained(_: Gettext) -> str:
+    """What the chain heads are for, in the words of a person who reads the report, not of one
+    at the server's shell (``sabaq verify --report``: the README's operators' part)."""
+    return _(
+        "The attendance register cannot be changed unnoticed: each class's entries are sealed"
+        " in a chain, and these are the chains' last links. Every downloaded file of this report"
+        " (CSV, Excel) carries them too: keep it, and the system administrator can confirm at"
+        " any time that the register still agrees with it."
+    )
+
+
+def zone_note(_: Gettext, zone: str, at: datetime) -> str:
+    """The note under a table of times: the zone they are in, by name (``zone_name``)."""
+    return _("Time zone: {zone}.").replace("{zone}", zone_name(_, zone, at))
 
 
 def mark_labels(_: Gettext) -> dict[Mark, str]:
@@ -210,7 +232,7 @@ def class_table(
             _("Teacher: {name}").replace("{name}", teacher),
             _("Groups: {names}").replace("{names}", ", ".join(groups)),
             _("Class start: {time}").replace("{time}", at(c.starts_at.timestamp())),
-            _("Times are in the time zone {zone}.").replace("{zone}", zone),
+            zone_note(_, zone, c.starts_at),
             *(question_summary(_, q) for q in asked),
             *breakout_summaries(_, moves, zone),
         ),
@@ -241,9 +263,11 @@ def group_month_table(
     notes: Sequence[str],
     heads: Sequence[ChainHead],
     heads_title: str,
+    language: str,
 ) -> tuple[Table, list[list[str]]]:
     """A group's month, learner × class with totals, the learners (``names``) in their order;
-    with the mark of each cell per row (for colour). ``notes``: what the marks mean."""
+    with the mark of each cell per row (for colour). ``notes``: what the marks mean;
+    ``language``: the one of ``_`` (the month is named in it)."""
     labels = mark_labels(_)
     rows: list[list[Cell]] = []
     row_marks: list[list[str]] = []
@@ -264,8 +288,8 @@ def group_month_table(
     table = Table(
         title=_("Attendance of group {group} for {month}")
         .replace("{group}", group.name)
-        .replace("{month}", month.text),
-        notes=(_("Times are in the time zone {zone}.").replace("{zone}", group.timezone), *notes),
+        .replace("{month}", month_name(month.text, language)),
+        notes=(zone_note(_, group.timezone, month.start), *notes),
         header=header,
         rows=rows,
         heads=list(heads),
@@ -286,19 +310,23 @@ def agency_table(
     notes: Sequence[str],
     heads: Sequence[ChainHead],
     heads_title: str,
+    language: str,
 ) -> Table:
     """The attendance of ``learners`` (each with their agency, their groups) in ``month``,
-    totals per learner; ``only``: the one agency it is for, if it is for one."""
+    totals per learner; ``only``: the one agency it is for, if it is for one; ``language``: the
+    one of ``_`` (the month is named in it)."""
     rows: list[list[Cell]] = []
     for u in learners:
         groups = ", ".join(g.name for g in groups_of(u.id))
         rows.append([u.agency, u.full_name, groups, *total_cells(totals.get(u.id, Totals()))])
-    title = _("Attendance by agency for {month}").replace("{month}", month.text)
+    title = _("Attendance by agency for {month}").replace(
+        "{month}", month_name(month.text, language)
+    )
     if only:
         title += f" — {only}"
     return Table(
         title=title,
-        notes=(_("Times are in the time zone {zone}.").replace("{zone}", zone), *notes),
+        notes=(zone_note(_, zone, month.start), *notes),
         header=[_("Agency"), _("Student"), _("Groups"), *total_header(_)],
         rows=rows,
         heads=list(heads),

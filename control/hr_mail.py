@@ -21,11 +21,9 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
-
-from babel.dates import format_date
 
 from access.audit import Actor
 from access.models import User
@@ -41,7 +39,7 @@ from attendance.hr_dispatch import (
 )
 from attendance.sqlite_hr_dispatch import SqliteHrDispatch
 from scheduler import calendar
-from scheduler.labels import class_status_labels, format_labels, kind_labels
+from scheduler.labels import class_status_labels, format_labels, kind_labels, month_name
 from scheduler.models import (
     DEFAULT_TIMEZONE,
     ClassFormat,
@@ -99,11 +97,11 @@ class HrMailRefused(Exception):
 
 class AgencyTable(Protocol):
     """The agency report's table: the attendance of ``learners`` in ``classes`` of ``month``,
-    in the language of ``_``, at ``now``, titled for the agency ``only``."""
+    in the language of ``_`` (``language``), at ``now``, titled for the agency ``only``."""
 
     def __call__(
         self, _: Gettext, month: calendar.Month, learners: Sequence[User],
-        classes: Sequence[LiveClass], now: float, only: str,
+        classes: Sequence[LiveClass], now: float, only: str, *, language: str,
     ) -> Table: ...  # fmt: skip
 
 
@@ -248,9 +246,11 @@ class HrMailer:
                 for c in tt.classes_between(bounds.start, bounds.end)
                 if groups.keys() & set(c.group_ids)
             ]
-            table = self._agency_table(_, bounds, own, classes, self._clock(), agency.name)
+            table = self._agency_table(
+                _, bounds, own, classes, self._clock(), agency.name, language=language
+            )
         catalogues = self._catalogues
-        values = {"month": self._month_name(month, language), "agency": agency.name}
+        values = {"month": month_name(month, language), "agency": agency.name}
         return Composed(
             agency.contacts,
             language,
@@ -262,11 +262,6 @@ class HrMailer:
                 to_xlsx(table, _("Timetable") if kind is DispatchKind.TIMETABLE else "Attendance"),
             ),
         )
-
-    @staticmethod
-    def _month_name(month: str, language: str) -> str:
-        first = date.fromisoformat(month + "-01")
-        return format_date(first, "LLLL y", locale=language)
 
     def _timetable(
         self,

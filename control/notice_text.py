@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from admission.notices import Notice, NoticeKind, Param
+from scheduler.labels import zone_aside
 from scheduler.models import DEFAULT_TIMEZONE
 
 
@@ -27,8 +28,9 @@ def _moment(value: Param, zone: ZoneInfo) -> datetime | None:
         return None
 
 
-def when(params: Mapping[str, Param], start: str = "starts_at") -> str:
-    """A class's time as "07.12.2026 10:00–11:30 (Asia/Almaty)", in its group's zone."""
+def when(_: Callable[[str], str], params: Mapping[str, Param], start: str = "starts_at") -> str:
+    """A class's time as "07.12.2026 10:00–11:30 (Almaty time, UTC+5)", in its group's zone
+    (named in the language of ``_``)."""
     zone = _zone(params.get("zone"))
     starts, ends = _moment(params.get(start), zone), _moment(params.get("ends_at"), zone)
     if starts is None:
@@ -36,7 +38,7 @@ def when(params: Mapping[str, Param], start: str = "starts_at") -> str:
     span = f"{starts:%d.%m.%Y %H:%M}"
     if ends is not None and start == "starts_at":
         span += f"–{ends:%H:%M}"
-    return f"{span} ({zone.key})"
+    return f"{span} {zone_aside(_, zone.key, starts)}"
 
 
 def _day(value: Param) -> str:
@@ -53,8 +55,8 @@ def render(notice: Notice, gettext: Callable[[str], str]) -> tuple[str, str, str
     k = notice.kind
     text = {
         "{title}": str(p.get("title") or ""),
-        "{when}": when(p),
-        "{was}": when(p, "was_starts_at"),
+        "{when}": when(_, p),
+        "{was}": when(_, p, "was_starts_at"),
         "{guest}": str(p.get("guest") or ""),
         "{learner}": str(p.get("learner") or ""),
         "{group}": str(p.get("group") or ""),

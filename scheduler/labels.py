@@ -1,13 +1,16 @@
 """The timetable's values and refusals in words, in the language of a gettext function the
-caller passes in: classes' kinds, statuses and formats, the class a new one conflicts with, and
-the non-working days' names (``babel.cfg`` extracts this module for the catalogues)."""
+caller passes in: classes' kinds, statuses and formats, the class a new one conflicts with, the
+non-working days' names, a month's and a time zone's names (``babel.cfg`` extracts this module
+for the catalogues)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_skeleton
 
 from .errors import ClassConflict
 from .guarantee_months import GroupMonth, MonthState, outside_reason
@@ -72,7 +75,10 @@ def conflict_message(_: Gettext, exc: ClassConflict, zone: str) -> str:
     }
     tz = ZoneInfo(zone)
     c = exc.conflicting
-    when = f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M} ({zone})"
+    when = (
+        f"{c.starts_at.astimezone(tz):%d.%m.%Y %H:%M}–{c.ends_at.astimezone(tz):%H:%M}"
+        f" {zone_aside(_, zone, c.starts_at)}"
+    )
     return texts[exc.who].replace("{title}", c.title).replace("{when}", when)
 
 
@@ -151,3 +157,56 @@ def month_detail(
         c = class_of(gm.class_id)
         return f"{c.title}, {c.starts_at.astimezone(ZoneInfo(group.timezone)):%d.%m %H:%M}"
     return ""
+
+
+def month_name(month: str | date, language: str) -> str:
+    """A month (``YYYY-MM``, or any day of it) as its name and year in ``language``, in the form
+    CLDR gives for a month of a year: "2026 ж. желтоқсан", "декабрь 2026 г.", "December 2026"."""
+    first = date.fromisoformat(month + "-01") if isinstance(month, str) else month
+    return format_skeleton("yMMMM", first, locale=language)
+
+
+# Kazakhstan's zones by their cities' names, each as "<city> time" in the reader's language
+# (Russian declines the city: "время Костаная"); another zone is shown by its id.
+ZONE_NAMES = {
+    "Asia/Almaty": N_("Almaty time"),
+    "Asia/Qostanay": N_("Kostanay time"),
+    "Asia/Aqtobe": N_("Aktobe time"),
+    "Asia/Aqtau": N_("Aktau time"),
+    "Asia/Atyrau": N_("Atyrau time"),
+    "Asia/Oral": N_("Oral time"),
+    "Asia/Qyzylorda": N_("Kyzylorda time"),
+}
+
+
+def utc_offset(zone: str, at: datetime) -> str:
+    """``zone``'s offset from UTC at the moment ``at``: "UTC+5", "UTC+5:30", "UTC-3", "UTC"."""
+    offset = at.astimezone(ZoneInfo(zone)).utcoffset() or timedelta()
+    minutes = int(offset.total_seconds()) // 60
+    if not minutes:
+        return "UTC"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'+' if minutes > 0 else '-'}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def _zone_parts(_: Gettext, zone: str, at: datetime) -> tuple[str, str | None]:
+    name = ZONE_NAMES.get(zone)
+    try:
+        offset: str | None = utc_offset(zone, at)
+    except (ZoneInfoNotFoundError, ValueError):
+        offset = None
+    return (_(name) if name else zone), offset
+
+
+def zone_name(_: Gettext, zone: str, at: datetime) -> str:
+    """A time zone as a person reads it, with its offset at the moment ``at`` (a zone may
+    change its offset in summer): "Almaty time (UTC+5)", "Алматы уақыты (UTC+5)", "время
+    Алматы (UTC+5)"; a zone outside Kazakhstan by its id, "Europe/Berlin (UTC+1)"."""
+    name, offset = _zone_parts(_, zone, at)
+    return f"{name} ({offset})" if offset else name
+
+
+def zone_aside(_: Gettext, zone: str, at: datetime) -> str:
+    """``zone_name`` in brackets after a time: "(Almaty time, UTC+5)"."""
+    name, offset = _zone_parts(_, zone, at)
+    return f"({name}, {offset})" if offset else f"({name})"

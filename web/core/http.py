@@ -8,7 +8,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, datetime
+from datetime import time as day_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -21,8 +24,9 @@ from access.sqlite_store import Session
 from access.text import encodable
 from attendance.export import Table, to_csv, to_xlsx
 from control.idempotency import KeyReused, fingerprint, valid_key
+from scheduler.labels import zone_name
 
-from . import keys
+from . import clock, keys
 from .i18n import LANGUAGE_NAMES, format_time
 
 log = logging.getLogger("sabaq.web")
@@ -111,10 +115,23 @@ def render(
         languages=LANGUAGE_NAMES,
         csrf_token=request.get(CSRF_KEY, ""),
         format_time=lambda dt, tz, fmt="short": format_time(dt, tz, lang, fmt),
+        zone_name=lambda zone, at=None: zone_name(cat.gettext, zone, _moment(request, zone, at)),
         static=lambda name: str(request.app.router["static"].url_for(filename=name)),
         **context,
     )
     return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+
+def _moment(request: web.Request, zone: str, at: datetime | date | None) -> datetime:
+    """The moment a zone's offset is shown for: ``at`` (a day: its noon in ``zone``), or now."""
+    if isinstance(at, datetime):
+        return at
+    if isinstance(at, date):
+        try:
+            return datetime.combine(at, day_time(12), ZoneInfo(zone))
+        except (KeyError, ValueError):
+            pass
+    return clock.utc_now(request)
 
 
 def redirect(location: str) -> web.Response:

@@ -60,5 +60,14 @@ def negotiate(accept_language: str, supported: Iterable[str]) -> str | None:
     return None
 
 
+# A date and time the same way in every language, as the pages' dates are (``%d.%m.%Y``): CLDR's
+# "short" gives a two-digit year in Kazakh and English but four in Russian ("07.12.26",
+# "12/7/26", "07.12.2026"), and its "medium" a different order in each.
+PATTERNS = {"short": "dd.MM.yyyy HH:mm", "medium": "dd.MM.yyyy HH:mm:ss"}
+
+
 def format_time(moment: datetime, tz: str, lang: str, fmt: str = "short") -> str:
-    return format_datetime(moment, format=fmt, tzinfo=ZoneInfo(tz), locale=Locale.parse(lang))
+    """``moment`` in the zone ``tz``: "short" (07.12.2026 09:00) or "medium" (with seconds) in
+    one pattern for every language; any other CLDR name ("full": words) or pattern as given."""
+    pattern = PATTERNS.get(fmt, fmt)
+    return format_datetime(moment, format=pattern, tzinfo=ZoneInfo(tz), locale=Locale.parse(lang))

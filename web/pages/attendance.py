@@ -32,7 +32,7 @@ from scheduler.models import LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import LANG_KEY, PageError, download, gettext_of, redirect, render, require_session
-from ..core.i18n import N_, format_time
+from ..core.i18n import format_time
 from ..core.offload import in_worker
 from .classes import class_view, class_zone
 
@@ -102,9 +102,6 @@ async def attendance_live(request: web.Request) -> web.StreamResponse:
 
 
 OVERRIDERS = frozenset({Role.STAFF, Role.ADMIN})
-
-
-HEADS_TITLE = N_("Attendance ledger chain heads (check with: sabaq verify --report FILE)")
 
 
 def attendance_class(request: web.Request) -> tuple[LiveClass, User]:
@@ -305,7 +302,7 @@ def attendance_table(request: web.Request, c: LiveClass) -> Table:
         named=_marks(request, c, mark_rules(request, c)),
         events=ledger.events(c.id),
         head=ChainHead(c.id, *ledger.chain_head(c.id)),
-        heads_title=_(HEADS_TITLE),
+        heads_title=tables.heads_title(_),
     )
 
 

@@ -28,6 +28,7 @@ from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import (
+    LANG_KEY,
     PageError,
     actor,
     download,
@@ -38,7 +39,6 @@ from ..core.http import (
     require_session,
 )
 from ..core.offload import in_worker
-from .attendance import HEADS_TITLE
 from .classes import OBSERVER_ROLES, class_zone
 
 routes = web.RouteTableDef()
@@ -145,6 +145,7 @@ def _page(
     """A report as a page: the table, its downloads, the heads it was built from.
 
     ``marks`` gives, per row, the mark of each cell (for colour); ``links`` a link per row."""
+    _ = gettext_of(request)
     return render(
         request,
         "report.html",
@@ -153,6 +154,7 @@ def _page(
             "marks": marks,
             "links": links,
             "month": month,
+            "heads_note": tables.heads_explained(_),
             "downloads": [
                 (f"{request.path}.{fmt}?{request.query_string}".rstrip("?"), label)
                 for fmt, label in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"))
@@ -211,7 +213,8 @@ def group_report(
         marks,
         notes=_thresholds_notes(request, slots),
         heads=_heads(request, slots),
-        heads_title=_(HEADS_TITLE),
+        heads_title=tables.heads_title(_),
+        language=request.get(LANG_KEY, "en"),
     )
     links: list[str | None] = [f"/reports/learners/{u}" for u in learners]
     return table, row_marks, links, month
@@ -278,7 +281,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
         ),
         notes=_thresholds_notes(request, slots),
         heads=_heads(request, slots),
-        heads_title=_(HEADS_TITLE),
+        heads_title=tables.heads_title(_),
     )
 
 
@@ -315,7 +318,10 @@ def _agency_report(request: web.Request) -> tuple[Table, Month]:
         if u.agency and (not only or u.agency == only) and policy.sees_learner(request, user, u.id)
     ]
     classes = policy.visible(request, user, tt.classes_between(month.start, month.end))
-    table = agency_table(request.app, _, month, learners, classes, clock.now(request), only)
+    table = agency_table(
+        request.app, _, month, learners, classes, clock.now(request), only,
+        language=request.get(LANG_KEY, "en"),
+    )  # fmt: skip
     return table, month
 
 
@@ -327,9 +333,11 @@ def agency_table(
     classes: Sequence[LiveClass],
     now: float,
     only: str = "",
+    *,
+    language: str,
 ) -> Table:
     """The attendance of ``learners`` (each with their agency) in ``classes`` of ``month``,
-    totals per learner, in the language of ``_``: the page, its downloads and the HR
+    totals per learner, in the language of ``_`` (``language``): the page, its downloads and the HR
     services' monthly mail (``control.hr_mail``) are this table."""
     wanted = {u.id for u in learners}
     happened = happened_in(app, classes, now)
@@ -338,7 +346,7 @@ def agency_table(
     return tables.agency_table(
         _, month, learners, totals, app[keys.TIMETABLE].groups_of_member, only=only,
         zone=DEFAULT_TIMEZONE, notes=thresholds_notes_in(app, _, slots),
-        heads=heads_in(app, slots), heads_title=_(HEADS_TITLE),
+        heads=heads_in(app, slots), heads_title=tables.heads_title(_), language=language,
     )  # fmt: skip
 
 

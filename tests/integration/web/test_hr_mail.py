@@ -210,7 +210,7 @@ async def test_the_due_job_mails_each_agency_its_own_employees_once(
     assert set(got) == {MVD_TO, APK_TO}
     mvd = got[MVD_TO]
     assert mvd["Content-Language"] == "ru"
-    assert str(mvd["Subject"]) == f"Посещаемость занятий за март 2026: {MVD}"
+    assert str(mvd["Subject"]) == f"Посещаемость занятий за март 2026 г.: {MVD}"
     body = mvd.get_body()
     assert body is not None and "пункт 19" in body.get_content() and MVD in body.get_content()
     assert [p.get_filename() for p in mvd.iter_attachments()] == ["Посещаемость 2026-03.xlsx"]
@@ -254,7 +254,7 @@ async def test_the_due_job_mails_each_agency_its_own_employees_once(
     timetables = by_agency(smtp, 2)
     assert set(timetables) == {MVD_TO, APK_TO}
     mvd = timetables[MVD_TO]
-    assert str(mvd["Subject"]) == f"Расписание занятий на май 2026: {MVD}"
+    assert str(mvd["Subject"]) == f"Расписание занятий на май 2026 г.: {MVD}"
     header, rows = table(xlsx_rows(mvd), "Группа")
     assert header[:6] == ["Группа", "День", "Начало", "Окончание", "Часовой пояс", "Занятие"]
     # MVD's learners are in the first group only; the cancelled class is not listed.
@@ -306,8 +306,8 @@ async def test_the_schedule_staff_set_decides_the_day_even_past_a_months_end(
     assert [d.month for d in log.dispatches(w.agencies[APK])] == ["2027-01", "2026-05"]
     assert await deliver(hr) == 4
     subjects = sorted(smtp.inbox.subjects())
-    assert subjects[0] == f"Расписание занятий на май 2026: {APK}"
-    assert f"Расписание занятий на январь 2027: {MVD}" in subjects
+    assert subjects[0] == f"Расписание занятий на май 2026 г.: {APK}"
+    assert f"Расписание занятий на январь 2027 г.: {MVD}" in subjects
 
 
 async def test_the_agency_page_shows_what_was_sent_and_sends_it_again(
@@ -338,7 +338,7 @@ async def test_the_agency_page_shows_what_was_sent_and_sends_it_again(
     second = smtp.inbox.received[-1]
     assert sorted(second.recipients) == ["chief@mvd.test", "hr@mvd.test"]
     assert second.message["Message-ID"] != smtp.inbox.received[0].message["Message-ID"]
-    assert str(second.message["Subject"]) == f"Посещаемость занятий за март 2026: {MVD}"
+    assert str(second.message["Subject"]) == f"Посещаемость занятий за март 2026 г.: {MVD}"
     _, rows = table(xlsx_rows(second.message), "Ведомство")
     assert len(rows) == 2
     resent, shown = hr.app[keys.HR_DISPATCH].dispatches(mvd)

@@ -34,9 +34,34 @@ def test_a_group_s_month_is_learner_by_class() -> None:
         notes=("note",),
         heads=[ChainHead(11, 4, "0" * 64)],
         heads_title="HEADS",
+        language="ru",
     )
     assert table.title == "ATTENDANCE OF GROUP {GROUP} FOR {MONTH}"  # the msgid's placeholders
     assert table.header[:2] == ["STUDENT", "01.01 04:00 Law"]
     assert [r[:2] for r in table.rows] == [["Bek", ""], ["Aigerim", "LATE"]]
     assert row_marks == [["", ""], ["", "late"]]
+    assert table.notes[0] == "TIME ZONE: {ZONE}."  # the msgid's placeholder
     assert table.notes[-1] == "note"
+
+
+def test_a_group_s_month_is_named_in_the_reader_s_language() -> None:
+    """The month in the title is a name, not "2026-12" (issue 20)."""
+    for language, name in (
+        ("kk", "2026\u202fж. желтоқсан"),
+        ("ru", "декабрь 2026\u202fг."),
+        ("en", "December 2026"),
+    ):
+        table, _marks = group_month_table(
+            lambda text: text,
+            Group(3, "LAW-1", 1, timezone="Asia/Almaty"),
+            month("2026-12", "Asia/Almaty"),
+            {},
+            [],
+            {},
+            notes=(),
+            heads=[],
+            heads_title="",
+            language=language,
+        )
+        assert table.title == f"Attendance of group LAW-1 for {name}"
+        assert table.notes[0] == "Time zone: Almaty time (UTC+5)."

@@ -27,18 +27,18 @@ def test_a_moved_class_in_russian_kazakh_and_english_in_the_groups_zone() -> Non
     title, body, link = render(moved, cats["ru"].gettext)
     assert title == "Занятие перенесено: Уголовное право"
     assert body == (
-        "Занятие группы ПД-24-1 теперь проходит 10.03.2027 09:00–10:30 (Asia/Almaty)"
-        " (было 09.03.2027 09:00 (Asia/Almaty))."
+        "Занятие группы ПД-24-1 теперь проходит 10.03.2027 09:00–10:30 (время Алматы, UTC+5)"
+        " (было 09.03.2027 09:00 (время Алматы, UTC+5))."
     )
     assert link == "/classes/3"
     title, body, _ = render(moved, cats["kk"].gettext)
     assert title == "Сабақ ауыстырылды: Уголовное право"
-    assert "10.03.2027 09:00–10:30 (Asia/Almaty)" in body and "өтеді" in body
+    assert "10.03.2027 09:00–10:30 (Алматы уақыты, UTC+5)" in body and "өтеді" in body
     berlin = notice(NoticeKind.CLASS_MOVED, zone="Europe/Berlin")
     title, body, _ = render(berlin, cats["en"].gettext)
     assert title == "Class moved: Уголовное право"
     assert body == (
-        "The class of ПД-24-1 now takes place on 10.03.2027 05:00–06:30 (Europe/Berlin)."
+        "The class of ПД-24-1 now takes place on 10.03.2027 05:00–06:30 (Europe/Berlin, UTC+1)."
     )
 
 
