@@ -1,7 +1,8 @@
 """The end is the end (issue 20, item 8): once the teacher ends the class, every page shows
 only that it has ended — no roster, no controls, no video box, every peer connection closed and
 every camera stopped — with the recordings for those who may see them and, for the teacher, the
-register; a page opened afterwards shows the same at once."""
+register; a page opened afterwards shows the same at once. It says so once, under one heading,
+with one link to each place (a new user's walk found "ended" twice and the register twice)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,31 @@ async def open_room(browser: Browser, served: TestServer, user_id: int, class_id
     return page
 
 
+async def said_once(page: Page, class_id: int, *, sees_register: bool) -> None:
+    """The page says "ended" in one heading (the status line that announced it is for screen
+    readers only: a box of 1 px), and links each place once: the recording, the register for
+    the teacher (none for a student)."""
+    said = (await room_strings(page))["ended"]
+    await expect(page.locator("#ended-title")).to_have_text(said)
+    box = await page.locator("#status").bounding_box()
+    assert box is None or (box["width"] <= 1 and box["height"] <= 1), box
+    shown = await page.evaluate(
+        """(said) => [...document.querySelectorAll("main *")].filter((el) => {
+             const r = el.getBoundingClientRect();
+             return r.width > 1 && r.height > 1 && [...el.childNodes].some(
+               (n) => n.nodeType === 3 && n.textContent.includes(said.replace(/[.]$/, "")));
+           }).length""",
+        said,
+    )
+    assert shown == 1, f"{shown} visible elements say {said!r}"
+    register = page.locator(f'main a[href="/classes/{class_id}/attendance"]:visible')
+    await expect(register).to_have_count(1 if sees_register else 0)
+    camera = page.locator(
+        'main a[href$="-camera.webm"]:visible, main video[src$="-camera.webm"]:visible'
+    )
+    await expect(camera).to_have_count(1, timeout=15_000)
+
+
 async def inbound(page: Page) -> tuple[int, int]:
     open_, packets = await page.evaluate(INBOUND_JS)
     return int(open_), int(packets)
@@ -127,10 +153,16 @@ async def test_the_class_ends_for_everyone_and_stays_ended(
         await expect(register).to_be_visible()
         assert await register.get_attribute("href") == f"/classes/{class_id}/attendance"
         await expect(teacher.locator('#ended-links a[href$="-camera.webm"]')).to_be_visible()
+        await said_once(student, class_id, sees_register=False)
+        await said_once(teacher, class_id, sees_register=True)
 
         # Opened after the end: the ended state at once, with the recording; no Join.
         later = await open_room(browser, served, academy.student_ids[1], class_id, errors)
         await assert_ended(later, ["#hand", "#check"])
         await expect(later.locator('#ended-links a[href$="-camera.webm"]')).to_be_visible()
         assert await later.evaluate("() => window.__pcs.length") == 0
+        await said_once(later, class_id, sees_register=False)
+        again = await open_room(browser, served, academy.teacher_id, class_id, errors)
+        await assert_ended(again, ["#record", "#end", "#check"])
+        await said_once(again, class_id, sees_register=True)
     assert not errors, errors

@@ -873,6 +873,11 @@
     if (check) check.hidden = true;
     const direct = $("joined-directly");
     if (direct) direct.hidden = true;
+    // The ended card lists the recordings and the register: the page's own list of them goes.
+    ["recordings", "room-register"].forEach((id) => {
+      const el = $(id);
+      if (el) el.hidden = true;
+    });
     $("rec").hidden = true;
     document.title = baseTitle;
     [video, screenVideo].forEach((el) => {
