@@ -327,8 +327,17 @@
       // A student with the floor: their sound (and picture, if allowed) beside the teacher's.
       const box = document.createElement("figure");
       box.className = "speaker";
+      // "Speaking" and the whole name (wrapped, never cut), said as one by a screen reader.
       const caption = document.createElement("figcaption");
-      caption.textContent = `${S.speaking}: ${msg.publisher}`;
+      const what = document.createElement("span");
+      what.className = "speaking";
+      what.textContent = S.speaking;
+      const who = document.createElement("span");
+      who.className = "name";
+      who.textContent = msg.publisher || "";
+      caption.append(what, " ", who);
+      box.title = `${S.speaking}: ${msg.publisher || ""}`;
+      box.setAttribute("aria-label", box.title);
       const media = document.createElement("video");
       media.autoplay = true;
       media.playsInline = true;
