@@ -36,7 +36,7 @@
       if (statusEl.dataset.live === "me") youAreLive();
     },
   });
-  let myFloor = false;
+  let myFloor = null; // the floor I hold: "audio", "audio_video" or null
   // Quick questions (questions.js): asked, answered, their results.
   const questions = SabaqQuestions({
     strings: S,
@@ -195,7 +195,12 @@
     status: (text) => setStatus(text, "live"),
     publication: () => pubPc,
     floor: () => myFloor,
-    publishOwn: (stream, onConnected) => publish(stream, onConnected),
+    publishOwn: (stream, onConnected) => {
+      // My camera and microphone, turned on in a seminar, take the place of a floor's sound.
+      if (micStream && micStream !== stream) micStream.getTracks().forEach((t) => t.stop());
+      micStream = null;
+      return publish(stream, onConnected);
+    },
     unpublishOwn: closePublication,
     hidden: (source) => breakout.hides(source), // out of my breakout group
   });
@@ -546,7 +551,10 @@
         li.appendChild(remove);
       }
       if (p.id === myId && !isHost) {
-        myFloor = Boolean(p.floor);
+        if ((p.floor || null) !== myFloor) {
+          myFloor = p.floor || null;
+          gallery.refresh(); // whether I may turn my camera on follows the floor
+        }
         handRaised = p.hand_raised;
         const hand = $("hand");
         if (hand) {
@@ -755,7 +763,8 @@
         closeView(msg.source);
         break;
       case "floor_granted":
-        await takeFloor(Boolean(msg.camera));
+        // In a seminar my camera and microphone, on already, carry the floor as they are.
+        if (!gallery.publishing()) await takeFloor(Boolean(msg.camera));
         break;
       case "muted":
         controls.muted();
@@ -765,6 +774,7 @@
         break;
       case "floor_revoked":
         leaveFloor();
+        gallery.stop(); // the server stopped what I sent in a seminar too: I may turn it on again
         passingStatus(S.floorTaken);
         break;
       case "chat":
