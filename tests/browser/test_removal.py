@@ -63,15 +63,18 @@ async def test_the_teacher_removes_a_student_after_confirming_and_lets_them_back
         await student.reload()
         await expect(student.locator("#status")).to_have_text(s["removed"])
         assert await student.locator("#join").count() == 0
-        # Let back in: the student's page takes them in again — straight in, since their
-        # devices passed the check today (issue 20, item 9) — and a new user's page offers Join.
+        # Let back in: the page made while they were out (no device check on it) offers Join,
+        # which takes them in on that page; a new user's page offers Join.
+        await student.evaluate("window.sabaqNotReloaded = true")
         await removed.get_by_role(
             "button", name=t["letBackInWho"].replace("{name}", "Студент 01")
         ).click()
         await expect(removed).to_have_count(0)
-        await student.reload()
-        await expect(student.locator("#joined-directly")).to_be_visible(timeout=10_000)
+        await expect(student.locator("#rejoin")).to_be_visible(timeout=10_000)
+        await student.locator("#rejoin").click()
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
+        await wait_decoded(student, 5)
+        assert await student.evaluate("window.sabaqNotReloaded === true")
         await student.locator("#leave").click()
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(0)
         await student.evaluate("localStorage.clear()")
