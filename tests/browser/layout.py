@@ -2,7 +2,8 @@
 
 A test calls :func:`check_layout` on a page in some state of the class; it measures the page at
 1280×800 and at 360×740 (the viewport is changed in place) and fails on a page wider than the
-screen, a panel or control whose box ends below the fold, or a video box whose shape is not its
+screen or higher than the window (the page scrolls, not only a panel inside it), a panel or
+control whose box ends below the fold, or a video box whose shape is not its
 picture's (more than 10 % off)."""
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ MEASURE_JS = """() => {
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== "hidden";
   };
   const stage = document.getElementById("stage");
+  // A panel short of room scrolls inside (a long quick question on a phone): its controls are
+  // reached by scrolling it; the panel itself is measured.
+  const scrolls = (el) => el && el.scrollHeight > el.clientHeight + 1;
   const controls = [...stage.querySelectorAll("button, input, select")]
-    .filter((el) => shown(el) && !el.closest(".roster, .chat-log, .removed-list, .tile"));
+    .filter((el) => shown(el) && !el.closest(".roster, .chat-log, .removed-list, .tile")
+      && !scrolls(el.closest(".question-panel, .breakout-panel")));
+  controls.push(...[...stage.querySelectorAll(".question-panel, .breakout-panel")].filter(shown));
   const panel = stage.querySelector(".side");
   const videos = [...stage.querySelectorAll("video")].filter(shown).map((v) =>
     Object.assign(box(v), { vw: v.videoWidth, vh: v.videoHeight }));
@@ -47,6 +53,7 @@ MEASURE_JS = """() => {
     main: main && shown(main) ? box(main) : null,
     dock: dock && shown(dock) ? box(dock) : null,
     scrollWidth: document.documentElement.scrollWidth,
+    scrollHeight: document.documentElement.scrollHeight,
     panel: panel && shown(panel) ? box(panel) : null,
     controls: controls.map(box),
     videos: videos,
@@ -67,6 +74,9 @@ def problems(m: dict[str, Any]) -> list[str]:
     found: list[str] = []
     if m["scrollWidth"] > m["width"]:
         found.append(f"the page is {m['scrollWidth']} px wide in a {m['width']} px window")
+    if m["scrollHeight"] > m["height"]:
+        # The page itself does not scroll (its panels may, inside): nothing is below the fold.
+        found.append(f"the page is {m['scrollHeight']} px high in a {m['height']} px window")
     if m["panel"] is None:
         found.append("no side panel in view")
     for b in [m["panel"], *m["controls"]] if m["panel"] else m["controls"]:

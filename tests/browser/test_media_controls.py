@@ -265,3 +265,58 @@ async def test_the_teachers_camera_off_is_shown_not_frozen_and_the_status_says_t
         await expect(teacher.locator("#status")).to_have_text(t["youAreLive"])
         await flowing(a, "video")
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+async def test_a_floor_for_sound_keeps_the_camera_off_in_a_lecture_not_in_a_seminar(
+    served: TestServer, academy: Academy
+) -> None:
+    """In a lecture the teacher gives a student the floor for sound only: the student has no
+    camera button (the teacher chose). The class becomes a seminar: the student, still holding
+    that floor, turns the camera on themselves and another student receives and decodes the
+    picture. Back to a lecture: the camera goes off again, the sound stays."""
+    errors: list[str] = []
+    async with chromium() as browser:
+        teacher, a, b = await enter_class(
+            browser,
+            served,
+            [academy.teacher_id, *academy.student_ids[:2]],
+            academy.class_id,
+            errors,
+        )
+        await wait_decoded(b, 5)
+        t, sa = await room_strings(teacher), await room_strings(a)
+        row = teacher.locator("#roster li").filter(has_text="Студент 01")
+        await row.get_by_role("button", name=t["giveFloor"], exact=True).click()
+        await expect(a.locator("#status")).to_have_text(sa["youHaveTheFloor"], timeout=10_000)
+        await flowing(b, "audio", teacher=False)
+        camera_on = a.locator("#camera-on")
+        await expect(camera_on).to_be_hidden()
+        await expect(a.locator("#cam-toggle")).to_be_hidden()
+        assert await packets(b, "video", teacher=False) == 0
+
+        # -- a seminar: the student with the floor turns the camera on ----------------------
+        await teacher.locator("#mode").click()
+        await expect(teacher.locator("#mode")).to_have_text(t["toLecture"])
+        await expect(camera_on).to_be_visible(timeout=10_000)
+        await expect(row.locator(".role")).to_contain_text(t["hasFloor"])  # the floor held
+        await camera_on.click()
+        await expect(camera_on).to_be_hidden()
+        await expect(a.locator("#cam-toggle")).to_be_visible()
+        await flowing(b, "video", teacher=False)
+        await flowing(b, "audio", teacher=False)
+        await b.wait_for_function(
+            "() => [...document.querySelectorAll('#gallery .tile')].some((t) =>"
+            " t.textContent.includes('Студент 01') && t.querySelector('video').videoWidth > 0)",
+            timeout=15_000,
+        )
+
+        # -- a lecture again: the floor is for sound only, as the teacher gave it ----------
+        await teacher.locator("#mode").click()
+        await expect(teacher.locator("#mode")).to_have_text(t["toSeminar"])
+        await expect(camera_on).to_be_hidden()
+        await stopped(b, "video", teacher=False)
+        await flowing(b, "audio", teacher=False)
+        await expect(row.locator(".role")).to_contain_text(t["hasFloor"])
+    assert errors == []

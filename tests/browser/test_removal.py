@@ -63,15 +63,18 @@ async def test_the_teacher_removes_a_student_after_confirming_and_lets_them_back
         await student.reload()
         await expect(student.locator("#status")).to_have_text(s["removed"])
         assert await student.locator("#join").count() == 0
-        # Let back in: the student's page takes them in again — straight in, since their
-        # devices passed the check today (issue 20, item 9) — and a new user's page offers Join.
+        # Let back in: the page made while they were out (no device check on it) offers Join,
+        # which takes them in on that page; a new user's page offers Join.
+        await student.evaluate("window.sabaqNotReloaded = true")
         await removed.get_by_role(
             "button", name=t["letBackInWho"].replace("{name}", "Студент 01")
         ).click()
         await expect(removed).to_have_count(0)
-        await student.reload()
-        await expect(student.locator("#joined-directly")).to_be_visible(timeout=10_000)
+        await expect(student.locator("#rejoin")).to_be_visible(timeout=10_000)
+        await student.locator("#rejoin").click()
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
+        await wait_decoded(student, 5)
+        assert await student.evaluate("window.sabaqNotReloaded === true")
         await student.locator("#leave").click()
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(0)
         await student.evaluate("localStorage.clear()")
@@ -88,15 +91,20 @@ async def test_a_removed_students_page_offers_join_once_let_back_in_without_a_re
     served: TestServer, academy: Academy
 ) -> None:
     """Removed while in the class, the student's page learns of "Let back in" by itself: it
-    says so and offers Join, which takes them in again."""
+    says so and offers Join, which takes them in again on the same page (not loaded again):
+    the chat read so far stays, what was said meanwhile comes, the teacher's video plays."""
     errors: list[str] = []
     async with chromium() as browser:
         teacher, student, t, s, row = await teacher_and_student(browser, served, academy, errors)
+        await student.evaluate("window.sabaqNotReloaded = true")
+        await say(teacher, "Before the break")
+        await expect(student.locator("#chat-log li")).to_contain_text(["Before the break"])
         teacher.once("dialog", lambda d: d.accept())
         await row.get_by_role("button", name=t["removeWho"].replace("{name}", "Студент 01")).click()
         await expect(student.locator("#status")).to_have_text(s["removed"])
         rejoin = student.locator("#rejoin")
         await expect(rejoin).to_be_hidden()
+        await say(teacher, "While you were out")
         removed = teacher.locator("#removed-list li")
         await removed.get_by_role(
             "button", name=t["letBackInWho"].replace("{name}", "Студент 01")
@@ -105,6 +113,19 @@ async def test_a_removed_students_page_offers_join_once_let_back_in_without_a_re
         await expect(student.locator("#status")).to_have_text(s["letBack"], timeout=10_000)
         await expect(rejoin).to_be_visible()
         await rejoin.click()
-        await expect(student.locator("#joined-directly")).to_be_visible(timeout=10_000)
+        await expect(rejoin).to_be_hidden()
         await expect(teacher.locator("#roster li").filter(has_text="Студент 01")).to_have_count(1)
+        await wait_decoded(student, 5)  # a new connection to the teacher's video
+        await expect(student.locator("#video")).to_have_js_property("paused", False)
+        assert await student.evaluate("window.sabaqNotReloaded === true")
+        await expect(student.locator("#chat-log li")).to_contain_text(
+            ["Before the break", "While you were out"]
+        )
+        await expect(student.locator("#chat-log li")).to_have_count(2)  # none twice
     assert not errors, errors
+
+
+async def say(page: Page, text: str) -> None:
+    """A chat message to everyone."""
+    await page.locator("#chat-text").fill(text)
+    await page.locator("#chat-text").press("Enter")

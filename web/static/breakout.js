@@ -280,13 +280,12 @@ window.SabaqBreakout = function (ctx) {
       return theirs !== current.group;
     },
     welcome() {
-      // A new connection: the server says again (``breakout``) if groups are open.
-      if (current) {
-        current = null;
-        clearInterval(ticker);
-        ticker = null;
-        render();
-      }
+      // A new connection: the server says again (``breakout``) if groups are open. The
+      // teacher's button is back (after ``stop``, when the page joined again in place).
+      current = null;
+      clearInterval(ticker);
+      ticker = null;
+      render();
     },
     error(msg) {
       if (!ERRORS.includes(msg.code)) return false;

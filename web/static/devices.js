@@ -32,10 +32,11 @@ window.SabaqDevices = (function () {
 
   // What getUserMedia is asked for: the chosen devices if they are still there (ideal, so a
   // camera unplugged since falls back to another rather than failing).
-  function constraints(camera, microphone) {
+  // ``exact``: those devices or none (joining again in place: the ones in use a moment ago).
+  function constraints(camera, microphone, exact) {
     const pick = (kind, base) => {
       const id = chosen(kind);
-      return id ? Object.assign({ deviceId: { ideal: id } }, base) : base;
+      return id ? Object.assign({ deviceId: exact ? { exact: id } : { ideal: id } }, base) : base;
     };
     return {
       video: camera ? pick("videoinput", { width: 640, height: 480 }) : false,

@@ -18,7 +18,8 @@ window.SabaqGallery = (function () {
   };
 
   // ctx: { S, room, send(type, fields), status(text), publication() → RTCPeerConnection | null,
-  //        floor() → bool, publishOwn(stream, onConnected), unpublishOwn(),
+  //        floor() → the floor I hold: "audio", "audio_video" or null,
+  //        publishOwn(stream, onConnected), unpublishOwn(),
   //        hidden(source) → bool: a camera out of this viewer's breakout group }
   function create(ctx) {
     const $ = (id) => document.getElementById(id);
@@ -81,6 +82,16 @@ window.SabaqGallery = (function () {
       [order[at], order[last]] = [order[last], order[at]];
     }
 
+    // Who turns their own camera and microphone on. In a seminar a student or guest does it
+    // themselves, with the floor or without it: a floor for sound only (given in a lecture, or
+    // the next hand's) does not take that away. In a lecture only the floor lets a student speak,
+    // and the teacher chose whether with the camera: no button then. Not while already sending
+    // a camera (mine, or the floor's with camera).
+    function mayTurnOn() {
+      if (mode !== "seminar" || ownStream) return false;
+      return ctx.floor() !== "audio_video";
+    }
+
     // -- what is shown ------------------------------------------------------------------------
     function stageSource(listed) {
       if (speaker && tiles.has(speaker) && listed.includes(speaker)) return speaker;
@@ -122,7 +133,7 @@ window.SabaqGallery = (function () {
       room.classList.toggle("seminar", seminar);
       gallery.hidden = !seminar;
       switcher.hidden = !seminar;
-      if (cameraBtn) cameraBtn.hidden = !seminar || ctx.floor() || Boolean(ownStream);
+      if (cameraBtn) cameraBtn.hidden = !mayTurnOn();
       if (!seminar) {
         pager.hidden = true;
         spotlight.hidden = true;
@@ -215,8 +226,9 @@ window.SabaqGallery = (function () {
         modeBtn.dataset.mode = mode;
         modeBtn.textContent = mode === "seminar" ? S.toLecture : S.toSeminar;
       }
-      // Back to a lecture: the server stopped a learner's publication; the page stops sending.
-      if (was !== mode && mode === "lecture" && ownStream && !ctx.floor()) stopOwn();
+      // Back to a lecture: the server stopped a learner's publication unless the floor allows
+      // a camera (a floor for sound only is given again: the page then sends sound only).
+      if (was !== mode && mode === "lecture" && ownStream && ctx.floor() !== "audio_video") stopOwn();
       if (was !== mode) lastSent = "";
       render();
     }
@@ -329,6 +341,7 @@ window.SabaqGallery = (function () {
         if (level) applyQuality(level);
       },
       stop: stopOwn,
+      publishing: () => Boolean(ownStream),
       state() {
         const conn = ctx.publication();
         return {

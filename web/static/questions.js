@@ -334,6 +334,11 @@ window.SabaqQuestions = function (ctx) {
       if (msg.code === "bad_choice" && $("question-submit")) $("question-submit").disabled = false;
       return true;
     },
+    // In the class again (joined again on this page): the asker's button is back.
+    resume() {
+      const btn = $("ask-open");
+      if (btn) btn.hidden = false;
+    },
     stop() {
       if (ticker) clearInterval(ticker);
       ticker = null;

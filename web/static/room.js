@@ -36,7 +36,7 @@
       if (statusEl.dataset.live === "me") youAreLive();
     },
   });
-  let myFloor = false;
+  let myFloor = null; // the floor I hold: "audio", "audio_video" or null
   // Quick questions (questions.js): asked, answered, their results.
   const questions = SabaqQuestions({
     strings: S,
@@ -195,7 +195,12 @@
     status: (text) => setStatus(text, "live"),
     publication: () => pubPc,
     floor: () => myFloor,
-    publishOwn: (stream, onConnected) => publish(stream, onConnected),
+    publishOwn: (stream, onConnected) => {
+      // My camera and microphone, turned on in a seminar, take the place of a floor's sound.
+      if (micStream && micStream !== stream) micStream.getTracks().forEach((t) => t.stop());
+      micStream = null;
+      return publish(stream, onConnected);
+    },
     unpublishOwn: closePublication,
     hidden: (source) => breakout.hides(source), // out of my breakout group
   });
@@ -327,8 +332,17 @@
       // A student with the floor: their sound (and picture, if allowed) beside the teacher's.
       const box = document.createElement("figure");
       box.className = "speaker";
+      // "Speaking" and the whole name (wrapped, never cut), said as one by a screen reader.
       const caption = document.createElement("figcaption");
-      caption.textContent = `${S.speaking}: ${msg.publisher}`;
+      const what = document.createElement("span");
+      what.className = "speaking";
+      what.textContent = S.speaking;
+      const who = document.createElement("span");
+      who.className = "name";
+      who.textContent = msg.publisher || "";
+      caption.append(what, " ", who);
+      box.title = `${S.speaking}: ${msg.publisher || ""}`;
+      box.setAttribute("aria-label", box.title);
       const media = document.createElement("video");
       media.autoplay = true;
       media.playsInline = true;
@@ -537,7 +551,10 @@
         li.appendChild(remove);
       }
       if (p.id === myId && !isHost) {
-        myFloor = Boolean(p.floor);
+        if ((p.floor || null) !== myFloor) {
+          myFloor = p.floor || null;
+          gallery.refresh(); // whether I may turn my camera on follows the floor
+        }
         handRaised = p.hand_raised;
         const hand = $("hand");
         if (hand) {
@@ -635,6 +652,7 @@
   function showChat(m) {
     const log = $("chat-log");
     const li = document.createElement("li");
+    if (m.id !== undefined && m.id !== null) li.dataset.id = String(m.id);
     if (typeof m.at === "number") {
       const at = new Date(m.at * 1000);
       const time = document.createElement("time");
@@ -716,8 +734,12 @@
           send("low_bandwidth", { on: lowBandwidth });
         }
         controls.welcome(msg); // before I publish: what is off stays off
-        $("chat-log").replaceChildren();
-        (msg.chat || []).forEach(showChat);
+        // The chat so far: what the page shows stays (back after a drop, or joined again in
+        // place); what it lacks is added.
+        {
+          const shown = new Set([...$("chat-log").children].map((li) => li.dataset.id));
+          (msg.chat || []).filter((m) => !shown.has(String(m.id))).forEach(showChat);
+        }
         if (isHost) showRemoved();
         unread = 0; // what was said before one came is there to read, not news
         showUnread();
@@ -746,7 +768,8 @@
         closeView(msg.source);
         break;
       case "floor_granted":
-        await takeFloor(Boolean(msg.camera));
+        // In a seminar my camera and microphone, on already, carry the floor as they are.
+        if (!gallery.publishing()) await takeFloor(Boolean(msg.camera));
         break;
       case "muted":
         controls.muted();
@@ -756,6 +779,7 @@
         break;
       case "floor_revoked":
         leaveFloor();
+        gallery.stop(); // the server stopped what I sent in a seminar too: I may turn it on again
         passingStatus(S.floorTaken);
         break;
       case "chat":
@@ -776,7 +800,10 @@
           resume = null;
         } else if (msg.code === "events_backlog") busy = S.busy;
         else if (msg.code === "not_recorded") busy = cfg.errors.not_recorded; // a new join token, after a pause
-        else if (msg.code === "opened_elsewhere") finish(S.openedElsewhere, "closed");
+        else if (msg.code === "opened_elsewhere") {
+          finish(S.openedElsewhere, "closed");
+          offerRejoin(); // back to this page, if the person wants it here after all
+        }
         else if (msg.code === "removed") {
           finish(S.removed, "closed");
           watchReadmission();
@@ -826,15 +853,56 @@
     if (state === "ended") showEnded();
   }
 
+  // -- joining again on this page ------------------------------------------------------------
+  // After leaving, after another tab took over, or once the teacher let me back in, Join takes
+  // me into the class again in place: a new join token and WebSocket, media built anew — no
+  // page load, so the chat read so far stays on the page, and so do the devices chosen and my
+  // microphone and camera as I left them.
+  const rejoinBtn = $("rejoin");
+
+  function offerRejoin() {
+    if (!rejoinBtn) return;
+    rejoinBtn.hidden = false;
+    rejoinBtn.focus();
+  }
+
+  async function rejoinHere() {
+    rejoinBtn.hidden = true;
+    if (publishes) {
+      // The camera and microphone chosen (kept in this browser), started again: ``finish``
+      // stopped them.
+      const media = navigator.mediaDevices;
+      try {
+        localStream = await media
+          .getUserMedia(SabaqDevices.constraints(true, true, true))
+          .catch(() => media.getUserMedia(SabaqDevices.constraints(true, true))); // one unplugged
+        video.srcObject = localStream;
+      } catch (e) {
+        setStatus(S.noCamera, "closed");
+        rejoinBtn.hidden = false;
+        return;
+      }
+    }
+    finished = false;
+    retries = 0;
+    resume = null;
+    busy = null;
+    questions.resume();
+    enter();
+  }
+
+  if (rejoinBtn) rejoinBtn.addEventListener("click", rejoinHere);
+
   // -- removed, until the teacher lets me back in -------------------------------------------
   // A removed student's page asks now and then whether the teacher still keeps them out; once
-  // let back in (and the class still on), it says so and offers Join, which loads the page anew.
+  // let back in (and the class still on), it says so and offers Join, which joins in place.
   const READMIT_POLL_MS = 3000;
   let readmitTimer = null;
 
   function watchReadmission() {
-    const rejoin = $("rejoin");
-    if (!rejoin || readmitTimer !== null) return;
+    const rejoin = rejoinBtn;
+    // A guest's invitation has a page of its own, and nobody polls for the teacher.
+    if (!rejoin || readmitTimer !== null || isHost || cfg.joinTokenUrl) return;
     const ask = async () => {
       readmitTimer = null;
       let doc = null;
@@ -847,13 +915,11 @@
       if (doc && !doc.joinable) return; // the class is over: nothing to come back to
       if (doc && !doc.removed) {
         setStatus(S.letBack, "check");
-        rejoin.hidden = false;
-        rejoin.focus();
+        offerRejoin();
         return;
       }
       readmitTimer = setTimeout(ask, READMIT_POLL_MS);
     };
-    rejoin.addEventListener("click", () => location.reload());
     readmitTimer = setTimeout(ask, READMIT_POLL_MS);
   }
 
@@ -1044,7 +1110,8 @@
   // prepared while the check ran, or on a new one.
   function enter() {
     quick.note("joinClicked");
-    $("check").hidden = true;
+    const check = $("check"); // none on a page made while the teacher kept me out
+    if (check) check.hidden = true;
     $("stage").hidden = false;
     $("waiting").hidden = isHost; // the teacher is never waiting for the teacher
     controls.refresh();
@@ -1108,6 +1175,7 @@
     send("leave");
     finish(S.left, "closed");
     if (ws) ws.close(1000);
+    offerRejoin();
   });
   $("chat-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
