@@ -48,6 +48,9 @@ def _log_failed_leave(leaving: asyncio.Future[bool]) -> None:
         log.error("a departure could not be completed", exc_info=leaving.exception())
 
 
+GONE = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+LET_GO_WAIT = 10.0  # seconds a socket the room let go waits for the room to close it
+
 CLOSE_MOVED = 4410  # ask the control plane again: it names the node the class is on now
 
 # The node is found through the parent application (``request.config_dict``), which owns it.
@@ -367,6 +370,11 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: Socket) -> No
         left_kind, reason = EventKind.DISCONNECTED, "server_stopping"
         raise
     except ProtocolError as exc:
+        if p.closed and room.participants.get(p.id) is not p:
+            # Let go by the room (removed, taken over) while this message was on its way:
+            # the room tells them why and closes the socket with its own code.
+            left_kind, reason = await _until_closed(ws)
+            return  # the room recorded their departure; the socket is closed below
         log.info("class=%s participant=%s protocol error: %s", class_id, p.id, exc.code)
         await p.send("error", code=exc.code, message=exc.message)
         left_kind, reason = EventKind.LEFT, f"protocol error: {exc.code}"
@@ -390,6 +398,16 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: Socket) -> No
         if not ws.closed:
             await ws.close()
     log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
+
+
+async def _until_closed(ws: Socket) -> tuple[EventKind, str]:
+    """The messages of one the room let go are ignored until the room closes the socket
+    (within a bound: the room tells them once their departure is in the register)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LET_GO_WAIT):
+            while (await ws.receive()).type not in GONE:
+                pass
+    return EventKind.LEFT, "let go"
 
 
 async def relay(request: web.Request) -> web.StreamResponse:

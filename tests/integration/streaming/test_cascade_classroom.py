@@ -39,6 +39,10 @@ def _chat(peer: Peer) -> list[dict[str, Any]]:
     return [m for m in peer.messages if m["type"] == "chat"]
 
 
+def _results(peer: Peer) -> list[dict[str, Any]]:
+    return [m for m in peer.messages if m["type"] == "question_results"]
+
+
 def _quality(peer: Peer) -> str | None:
     """The quality the publisher was last asked for."""
     told = [str(m["level"]) for m in peer.messages if m["type"] == "quality"]
@@ -146,6 +150,14 @@ async def test_a_relay_viewer_is_in_the_teachers_class(nodes: tuple[Node, Node])
         await until(lambda p=peer: p.video_by_source.get(vid, 0) >= 5)  # type: ignore[misc]
         await until(lambda p=peer: p.audio_by_source.get(vid, 0) >= 10)  # type: ignore[misc]
 
+    # The teacher mutes it: told, and no sound of its reaches anyone, on either node.
+    await teacher.send("mute", participant_id=vid)
+    assert (await viewer.wait_for("muted"))["by"] == "teacher"
+    await asyncio.sleep(0.5)
+    muted_at = [here.audio_by_source[vid], other.audio_by_source[vid]]
+    await asyncio.sleep(1.0)
+    assert [here.audio_by_source[vid], other.audio_by_source[vid]] == muted_at
+
     # Each person's join recorded once, by the origin; nothing by the relay.
     await viewer.close()
     await until(lambda: VIEWER not in origin.node.present_user_ids(CLASS_ID))
@@ -210,6 +222,16 @@ async def test_a_relay_viewer_removed_stays_out(nodes: tuple[Node, Node]) -> Non
     origin, relay = nodes
     teacher, cascade = await relayed(origin, relay, video=False)
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
+    # A quick question reaches the relay's viewer; its answer is in the teacher's tally.
+    options = ["Astana", "Almaty"]
+    await teacher.send(
+        "ask", text="The capital?", format="single", options=options, anonymous=False, seconds=60
+    )
+    question = (await viewer.wait_for("question"))["question"]
+    await viewer.send("answer_question", question_id=question["id"], choices=[0])
+    assert (await viewer.wait_for("answer_taken"))["choices"] == [0]
+    await until(lambda: [1, 0] in [m["tally"] for m in _results(teacher)], 5)
+
     await teacher.send("remove", participant_id=_pid(viewer))
     assert (await viewer.wait_for("error"))["code"] == "removed"
     assert await viewer.wait_closed() == CLOSE_REMOVED
