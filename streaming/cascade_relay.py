@@ -154,6 +154,7 @@ class RelayPipes:
         link, pid = self._link, str(uuid7())
         client = self._clients[pid] = PipedClient(ws)
         code: int | None = None
+        lost = False
         try:
             await self._send(link, {"type": "joined", "pid": pid})
             await self._send(link, {"type": "from", "pid": pid, "message": first})
@@ -167,7 +168,7 @@ class RelayPipes:
                     code = int(msg.data) if msg.type is WSMsgType.CLOSE else None
                     break
         except (ConnectionError, RuntimeError):
-            pass  # the link went: ``unlinked`` lets the viewer go
+            lost = True  # the link went under this viewer: it comes back when it is up
         finally:
             if self._clients.get(pid) is client:
                 del self._clients[pid]
@@ -175,7 +176,7 @@ class RelayPipes:
                     await self._send(link, {"type": "left", "pid": pid, "code": code})
             await client.stop()
             if not ws.closed:
-                await ws.close()
+                await ws.close(code=CLOSE_SERVER_STOPPING if lost else 1000)
 
     # -- what the origin says -----------------------------------------------------------------
     def handle(self, doc: dict[str, Any]) -> None:

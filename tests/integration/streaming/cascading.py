@@ -7,6 +7,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -73,14 +74,15 @@ class Node:
 
 
 @pytest.fixture
-async def nodes() -> AsyncIterator[tuple[Node, Node]]:
+async def nodes(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
     advertise_host_addresses(["127.0.0.1"])
     secret = secrets.token_bytes(32)
     made: list[Node] = []
     for name in ("origin", "relay"):
         signer, events = TokenSigner(secret), Events()
         settings = MediaSettings(node_id=name, reconnect_grace=10.0, active_speaker_hold=0.3)
-        node = MediaNode(settings, signer, events, AiortcBackend())
+        backend = AiortcBackend(recordings_dir=tmp_path / name)
+        node = MediaNode(settings, signer, events, backend)
         await node.start()
         app = create_signaling_app()
         app[NODE_KEY] = node

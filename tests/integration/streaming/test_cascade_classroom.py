@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiortc import RTCPeerConnection
 
 from access.events import EventKind
@@ -27,6 +28,8 @@ from tests.integration.streaming.cascading import (
 from tests.peers import Peer, Tone, connect, publish
 
 __all__ = ["nodes"]
+
+pytestmark = pytest.mark.timeout(60)
 
 OTHER = 4  # a second viewer on the relay
 
@@ -222,6 +225,12 @@ async def test_a_relay_viewer_removed_stays_out(nodes: tuple[Node, Node]) -> Non
     origin, relay = nodes
     teacher, cascade = await relayed(origin, relay, video=False)
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
+    # The recording is shown to the relay's viewer as to everyone.
+    await teacher.send("start_recording")
+    await until(lambda: _roster(viewer)["recording"] is True, 5)
+    await teacher.send("stop_recording")
+    await until(lambda: _roster(viewer)["recording"] is False, 5)
+
     # A quick question reaches the relay's viewer; its answer is in the teacher's tally.
     options = ["Astana", "Almaty"]
     await teacher.send(
