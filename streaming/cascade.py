@@ -23,9 +23,41 @@ On the link:
 - origin → relay, binary: one frame of one feed: feed id and RTP timestamp (``!II``), then the
   encoded frame as the publisher sent it;
 - origin → relay, text: ``{"type": "ended", "reason": ...}``, the class ended: the relay's
-  room ends too (its people's departures recorded there, the class's end by the origin);
+  room ends too, and a piped viewer not yet told is told here (their departures, as the
+  class's end, are the origin's records);
 - relay → origin, text: ``{"type": "keyframe", "feed": id}``, its viewers' keyframe requests,
   merged by the relay's hub, merged again by the origin's (``Hub.request_keyframe``).
+
+The class's room is the origin's alone: a viewer whose socket reaches a relay is piped to it
+(``cascade_relay`` on the relay, ``cascade_origin`` on the origin), so roster, chat, hands,
+floor, seminar, removals and the register are the origin's as for its own viewers, and the
+viewer's peer connections are hosted by the relay on the origin's requests:
+
+- relay → origin: ``{"type": "joined", "pid": p}`` a viewer's socket opened (``p``, the
+  relay's name for it); ``{"type": "from", "pid": p, "message": text}`` each message it sent,
+  the first its join or rejoin; ``{"type": "left", "pid": p, "code": c}`` it closed (``c``,
+  its close code, null if lost);
+- origin → relay: ``{"type": "to", "pids": [p, ...], "message": text}`` what they are told
+  (one message said to many of the relay's viewers at once, a roster or a chat message, goes
+  over the link once); ``{"type": "close", "pid": p, "code": c, "reason": r}`` its socket
+  closed by the room, after what it was told;
+- origin → relay, requests answered by ``{"type": "reply", "rid": n, ...}`` (``sdp``,
+  ``feeds``, or ``error``): ``{"type": "view", "rid": n, "view": v, "source": s,
+  "publication": name}`` a peer connection to a mirrored publication, its offer replied;
+  ``{"type": "answer", "rid": n, "view": v, "sdp": ...}``; ``{"type": "publish", "rid": n,
+  "publisher": u, "sdp": ...}`` a viewer's publication received here, replied with the answer
+  and its feeds (as in ``sources``);
+- origin → relay, told: ``{"type": "hold", "view": v, "held": [...]}`` (``HoldsTracks``),
+  ``{"type": "unview", "view": v}``, ``{"type": "unpublish", "publisher": u}``,
+  ``{"type": "keyframe", "feed": f}`` for a feed of the relay's;
+- relay → origin: ``{"type": "failed", "media": v_or_u}`` a hosted peer connection failed;
+  ``{"type": "level", "feed": f, "level": n}`` a viewer's microphone's mean level (-dBov)
+  every 0.1 s it is heard, for the origin's active speaker; binary, a frame of a viewer's
+  publication (the relay's feed numbering, same head).
+
+The link lost, the origin takes each piped viewer as dropped (the room's grace); the relay lets
+its viewers go (code 4503) and they come back with their reconnect token, through the relay
+once its link is up again, or on any node that has the class.
 """
 
 from __future__ import annotations
@@ -35,41 +67,52 @@ import contextlib
 import itertools
 import json
 import logging
-import struct
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientSession, WSMsgType, web
-from aiortc.mediastreams import MediaStreamError
 
 from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
 from access.models import ClassRole
 
 from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
+from .cascade_media import (
+    FRAME_HEAD,
+    MAX_FRAME_BYTES,
+    Key,
+    RelayedPublisher,
+    RelayHub,
+    feed_doc,
+    pump,
+    relay_hub,
+)
+from .cascade_origin import OriginPipes, Serve
+from .cascade_relay import RelayPipes
 from .forward_hub import ForwardedTrack
 from .media_ports import close_quietly
 from .node import MediaNode
 from .participant import Participant, Publication
+from .piping import Socket
 from .room import Room
 
 log = logging.getLogger("sabaq.streaming.cascade")
 
-FRAME_HEAD = struct.Struct("!II")  # feed id, RTP timestamp
 RELAY_RETRY = 1.0  # seconds before a relay whose link dropped opens it again
-MAX_FRAME_BYTES = 4 * 1024 * 1024
 
-Key = tuple[str, str]  # source (participant) id, publication name
+__all__ = ["FRAME_HEAD", "Cascade", "OriginFeed", "RelayHub", "RelayLink", "RelayedPublisher"]
 
 
 # -- on the origin ------------------------------------------------------------------------------
 class OriginFeed:
     """What one relay is sent of one class: the room's publications as they change, and one
-    pump per published track from the track's hub to the link."""
+    pump per published track from the track's hub to the link; and the relay's viewers, piped
+    here (``OriginPipes``)."""
 
-    def __init__(self, room: Room, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, node: MediaNode, room: Room, ws: web.WebSocketResponse, serve: Serve
+    ) -> None:
         self._room = room
         self._ws = ws
         self._ids = itertools.count(1)
@@ -78,6 +121,8 @@ class OriginFeed:
         self._pumps: set[asyncio.Task[None]] = set()
         self._told: list[dict[str, Any]] | None = None
         self._due = asyncio.Event()
+        self._syncing = asyncio.Lock()
+        self.pipes = OriginPipes(node, room, ws, serve, self.synced)
 
     def changed(self) -> None:
         self._due.set()
@@ -93,17 +138,18 @@ class OriginFeed:
                 waiting.cancel()
                 if self._due.is_set():
                     self._due.clear()
-                    await self._sync()
+                    await self.synced()
             if self._room.ended and not self._ws.closed:
                 ended = {"type": "ended", "reason": self._room.end_reason or "ended"}
                 await self._ws.send_str(json.dumps(ended))
         finally:
             self._room.watchers.remove(self.changed)
             reading.cancel()
+            await self.pipes.close()
             for key in list(self._feeds):
                 self._drop(key)
-            for pump in list(self._pumps):
-                pump.cancel()
+            for task in list(self._pumps):
+                task.cancel()
 
     def _sources(self) -> dict[Key, tuple[Participant, AiortcPublisher, tuple[str, ...]]]:
         out = {}
@@ -112,6 +158,11 @@ class OriginFeed:
             if isinstance(pub.media, AiortcPublisher) and pub.media.hubs:
                 out[(p.id, name)] = (p, pub.media, pub.tracks)
         return out
+
+    async def synced(self) -> None:
+        """The relay told what is published now (once the telling before has gone out)."""
+        async with self._syncing:
+            await self._sync()
 
     async def _sync(self) -> None:
         now = self._sources()
@@ -134,10 +185,7 @@ class OriginFeed:
                     "tracks": list(tracks),
                     "microphone": p.microphone_on,
                     "camera": p.camera_on,
-                    "feeds": [
-                        {"id": i, "kind": h.kind, "mime": h.mime, "rate": h.time_base.denominator}
-                        for i, h, _ in feeds
-                    ],
+                    "feeds": [feed_doc(i, h) for i, h, _ in feeds],
                 }
             )
         if told != self._told:
@@ -148,9 +196,11 @@ class OriginFeed:
         feed_id = next(self._ids)
         track = hub.subscribe()  # asks the publisher for a keyframe to start the relay from
         self._by_id[feed_id] = hub
-        pump = asyncio.create_task(self._pump(feed_id, track), name="sabaq-relay-pump")
-        self._pumps.add(pump)
-        pump.add_done_callback(self._pumps.discard)
+        task = asyncio.create_task(
+            pump(feed_id, track, self._ws.send_bytes), name="sabaq-relay-pump"
+        )
+        self._pumps.add(task)
+        task.add_done_callback(self._pumps.discard)
         return feed_id, hub, track
 
     def _drop(self, key: Key) -> None:
@@ -158,36 +208,28 @@ class OriginFeed:
             self._by_id.pop(feed_id, None)
             track.stop()
 
-    async def _pump(self, feed_id: int, track: ForwardedTrack) -> None:
-        """The track's frames onto the link. While the link cannot take them, they wait in the
-        track's bounded queue; a track a queue behind drops to the next keyframe."""
-        while True:
-            try:
-                packet = await track.recv()
-            except MediaStreamError:
-                return
-            head = FRAME_HEAD.pack(feed_id, int(packet.pts or 0) & 0xFFFFFFFF)
-            try:
-                await self._ws.send_bytes(head + bytes(packet))
-            except (ConnectionError, RuntimeError):
-                return
-
     async def _read(self) -> None:
         async for msg in self._ws:
+            if msg.type is WSMsgType.BINARY:
+                self.pipes.frame(msg.data)
+                continue
             if msg.type is not WSMsgType.TEXT:
                 continue
             try:
                 doc = json.loads(msg.data)
-                hub = self._by_id.get(int(doc["feed"])) if doc["type"] == "keyframe" else None
+                if doc["type"] == "keyframe":
+                    hub = self._by_id.get(int(doc["feed"]))
+                    if hub is not None:
+                        hub.request_keyframe()
+                else:
+                    self.pipes.handle(doc)
             except (ValueError, KeyError, TypeError):
                 log.warning("class %s: a relay's message was ignored", self._room.class_id)
-                continue
-            if hub is not None:
-                hub.request_keyframe()
 
 
-async def relay_feed(node: MediaNode, request: web.Request) -> web.StreamResponse:
-    """A relay node asks for a class's media (``/classes/<id>/relay``)."""
+async def relay_feed(node: MediaNode, request: web.Request, serve: Serve) -> web.StreamResponse:
+    """A relay node asks for a class's media (``/classes/<id>/relay``); the sockets of its
+    viewers are piped over the same link and served by ``serve`` (signaling's)."""
     try:
         class_id = int(request.match_info["class_id"])
     except ValueError:
@@ -200,11 +242,13 @@ async def relay_feed(node: MediaNode, request: web.Request) -> web.StreamRespons
     room = node.rooms.get(class_id)
     if room is None or room.ended:
         raise web.HTTPNotFound(text="The class is not live here")
-    ws = web.WebSocketResponse(compress=False, heartbeat=node.settings.heartbeat)
+    ws = web.WebSocketResponse(
+        compress=False, heartbeat=node.settings.heartbeat, max_msg_size=MAX_FRAME_BYTES
+    )
     await ws.prepare(request)
     log.info("class %s: relayed to %s", class_id, relay)
     try:
-        await OriginFeed(room, ws).run()
+        await OriginFeed(node, room, ws, serve).run()
     finally:
         await ws.close()
     log.info("class %s: no longer relayed to %s", class_id, relay)
@@ -212,40 +256,6 @@ async def relay_feed(node: MediaNode, request: web.Request) -> web.StreamRespons
 
 
 # -- on a relay ---------------------------------------------------------------------------------
-class RelayHub(Hub):
-    """A track of the origin's, on a relay: its frames come over the link; a keyframe request
-    of its viewers (merged here as the origin's hub merges its own) goes back over it."""
-
-    def __init__(self, kind: str, mime: str, rate: int, ask: Callable[[], None]) -> None:
-        # No receiver: the publisher is on the origin (``_send_pli`` is all that used it).
-        super().__init__(kind, mime, rate, None)  # type: ignore[arg-type]
-        self._ask = ask
-
-    def _send_pli(self) -> None:
-        if self._deferred is not None:
-            self._deferred.cancel()
-            self._deferred = None
-        self._last_request = time.monotonic()
-        self.tally.keyframe_requests += 1
-        self._ask()
-
-
-class RelayedPublisher(AiortcPublisher):
-    """A publication of the origin's as the relay's backend sees one: hubs, no peer
-    connection (the viewers' side of ``AiortcBackend`` takes any ``AiortcPublisher``)."""
-
-    def __init__(self, hubs: list[Hub]) -> None:  # no super().__init__: there is no peer
-        self.hubs = hubs
-        self._watch = None
-
-    async def accept_offer(self, sdp: str) -> str:
-        raise ValueError("a relayed publication takes no offer")
-
-    async def close(self) -> None:
-        for hub in self.hubs:
-            hub.close()
-
-
 @dataclass(slots=True)
 class _Mirrored:
     feeds: tuple[int, ...]
@@ -261,7 +271,8 @@ async def _no_close(_code: int, _reason: str) -> None:
 
 
 class RelayLink:
-    """A relay node's link to a class's origin: its room mirrors what the origin publishes."""
+    """A relay node's link to a class's origin: its room mirrors what the origin publishes;
+    its viewers' sockets are piped to the origin's room (``piping.RelayPipe``)."""
 
     def __init__(self, node: MediaNode, class_id: int, origin_url: str) -> None:
         self._node = node
@@ -277,17 +288,35 @@ class RelayLink:
         self._asks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.pipes = RelayPipes(node.media, self._mirrored_media)
 
     def start(self) -> None:
+        self._node.relays[self.class_id] = self
         self._task = asyncio.create_task(self._run(), name=f"sabaq-relay-{self.class_id}")
 
     async def stop(self) -> None:
+        if self._node.relays.get(self.class_id) is self:
+            del self._node.relays[self.class_id]
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.pipes.unlinked(None)
         await self._unmirror_all()
+
+    @property
+    def viewers(self) -> int:
+        return self.pipes.viewers
+
+    async def pipe(self, ws: Socket, first: str) -> None:
+        await self.pipes.pipe(ws, first)
+
+    def _mirrored_media(self, key: Key) -> AiortcPublisher | None:
+        source = self.room.mirrored.get(key[0]) if key in self._mirrored else None
+        publication = source.publications.get(key[1]) if source is not None else None
+        media = publication.media if publication is not None else None
+        return media if isinstance(media, AiortcPublisher) else None
 
     @property
     def room(self) -> Room:
@@ -309,6 +338,7 @@ class RelayLink:
                     ) as ws,
                 ):
                     self._ws = ws
+                    self.pipes.linked(ws)
                     self.connected.set()
                     await self._follow(ws)
             except asyncio.CancelledError:
@@ -318,6 +348,7 @@ class RelayLink:
             finally:
                 self._ws = None
                 self.connected.clear()
+            await self.pipes.unlinked(self._ended)
             await self._unmirror_all()
             if self._ended is not None:
                 # Its viewers here leave (recorded by this node); the class's end is the
@@ -342,6 +373,8 @@ class RelayLink:
                 elif doc.get("type") == "ended":
                     self._ended = str(doc.get("reason") or "ended")
                     return
+                else:
+                    self.pipes.handle(doc)
 
     async def _mirror(self, sources: list[dict[str, Any]]) -> None:
         room = self.room
@@ -368,7 +401,7 @@ class RelayLink:
             hubs: list[Hub] = []
             for f in s["feeds"]:
                 feed_id = int(f["id"])
-                hub = RelayHub(str(f["kind"]), str(f["mime"]), int(f["rate"]), self._asker(feed_id))
+                hub = relay_hub(f, self._asker(feed_id))
                 self._hubs[feed_id] = hub
                 hubs.append(hub)
             self._mirrored[key] = _Mirrored(feeds, source)

@@ -16,6 +16,7 @@ from access.tokens import TokenSigner
 
 from .events import EventOutbox, EventSink, Spool
 from .participant import REMOVED_MESSAGE
+from .piping import RelayPipe
 from .room import MediaBackend, Room, RoomState
 from .room_core import ACTIVE_SPEAKER_HOLD
 from .stats import JOIN_BUCKETS, Histogram
@@ -119,6 +120,9 @@ class MediaNode:
         self._closing = False
         # From a join (or rejoin) message to its welcome, for /metrics.
         self.join_latency = Histogram(JOIN_BUCKETS)
+        # The classes this node relays from their origins (``cascade``): their viewers' sockets
+        # are piped to the origin's room.
+        self.relays: dict[int, RelayPipe] = {}
 
     def room(self, class_id: int, mode: RoomMode | None = None) -> Room:
         """The class's room, made on its first join; ``mode`` (a join token's, from the class's
@@ -140,6 +144,13 @@ class MediaNode:
         elif mode is not None:
             room.settle_mode(mode)
         return room
+
+    async def relay_of(self, class_id: int) -> RelayPipe | None:
+        """The link to the class's origin if this node relays the class (the gate, asked
+        unless the class is live here, opens it when placement says this node relays it)."""
+        if class_id not in self.relays and class_id not in self.rooms and self.gate is not None:
+            await self.gate.hosts(class_id)
+        return self.relays.get(class_id)
 
     @property
     def accepting(self) -> bool:
@@ -211,7 +222,13 @@ class MediaNode:
 
     @property
     def participants(self) -> int:
-        return sum(len(r.participants) for r in self.rooms.values() if not r.ended)
+        """The people whose media this node serves: its load (a relay's viewer piped here is
+        in the room, its peer connections on the relay, counted there)."""
+        return sum(
+            sum(1 for p in r.participants.values() if p.backend is None)
+            for r in self.rooms.values()
+            if not r.ended
+        ) + sum(relay.viewers for relay in self.relays.values())
 
     async def start(self) -> None:
         self.outbox.start()

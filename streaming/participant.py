@@ -17,7 +17,7 @@ from typing import Any
 from access.models import ClassRole
 
 from .limits import CHAT_BURST, MESSAGE_RATES, RATE_BUCKET_OF, TokenBucket
-from .media_ports import HoldsTracks, PublisherMedia, ViewerMedia
+from .media_ports import HoldsTracks, MediaBackend, PublisherMedia, ViewerMedia
 from .protocol import server_message
 from .seminar import Quality, ViewSelection
 
@@ -65,6 +65,9 @@ class Participant:
     name: str
     send_text: Send
     close_ws: Close
+    # The media of one whose peer connections another node hosts (a relay's viewer, piped to
+    # the class's origin: ``cascade_origin``); None: the room's own.
+    backend: MediaBackend | None = None
     # What this participant publishes: "main" (camera, microphone) and, for the teacher,
     # "screen" — each its own peer connection and its own source for the viewers.
     publications: dict[str, Publication] = field(default_factory=dict)

@@ -33,7 +33,7 @@ class MediaMixin(RecordingMixin):
         if not await self._may_publish(p, name, tracks):
             return
         await self.unpublish(pid, name)
-        pub = self._media.new_publisher(lambda: self._spawn(self._media_failed(p)))
+        pub = (p.backend or self._media).new_publisher(lambda: self._spawn(self._media_failed(p)))
         try:
             answer = await pub.accept_offer(sdp)
         except Exception as exc:
@@ -157,7 +157,7 @@ class MediaMixin(RecordingMixin):
             old = viewer.views.pop(source_id, None)
             if old is not None:
                 await close_quietly(old)
-            media = self._media.new_viewer(
+            media = (viewer.backend or self._media).new_viewer(
                 publication.media, lambda: self._spawn(self._media_failed(viewer))
             )
             try:

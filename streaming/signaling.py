@@ -19,7 +19,9 @@ from access.tokens import JoinClaims, ReconnectClaims
 
 from .cascade import relay_feed
 from .events import NotRecorded
+from .media_ports import MediaBackend
 from .node import MediaNode
+from .piping import Socket
 from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message, server_message
 from .room import (
     CLOSE_CLASS_ENDED,
@@ -46,6 +48,9 @@ def _log_failed_leave(leaving: asyncio.Future[bool]) -> None:
         log.error("a departure could not be completed", exc_info=leaving.exception())
 
 
+GONE = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+LET_GO_WAIT = 10.0  # seconds a socket the room let go waits for the room to close it
+
 CLOSE_MOVED = 4410  # ask the control plane again: it names the node the class is on now
 
 # The node is found through the parent application (``request.config_dict``), which owns it.
@@ -67,17 +72,19 @@ TOKEN_ERRORS: dict[type[TokenInvalid], str] = {
 }
 
 
-async def _refuse(ws: web.WebSocketResponse, code: str, message: str, close_code: int) -> None:
+async def _refuse(ws: Socket, code: str, message: str, close_code: int) -> None:
     await ws.send_str(server_message("error", code=code, message=message))
     await ws.close(code=close_code, message=code.encode()[:120])
 
 
-async def _authenticate(
-    node: MediaNode, ws: web.WebSocketResponse, class_id: int
-) -> tuple[ReconnectClaims, JoinClaims | None, float] | None:
+Admitted = tuple[ReconnectClaims, JoinClaims | None, float, str]
+
+
+async def _authenticate(node: MediaNode, ws: Socket, class_id: int) -> Admitted | None:
     """The first message admits: a join token (a new participant id is given) or a reconnect
     token (the participant's own id). Returns who it is (and the join token's claims, for a
-    join) and when the message arrived (``time.monotonic``), or None after refusing."""
+    join), when the message arrived (``time.monotonic``) and the message itself, or None after
+    refusing."""
     try:
         async with asyncio.timeout(node.settings.join_timeout):
             msg = await ws.receive()
@@ -100,7 +107,8 @@ async def _authenticate(
         return None
     try:
         if first.type != "join":
-            return node.signer.verify_reconnect(first.token, class_id=class_id), None, arrived
+            who = node.signer.verify_reconnect(first.token, class_id=class_id)
+            return who, None, arrived, msg.data
         claims = node.signer.verify_join(first.token, class_id=class_id)
         who = ReconnectClaims(
             user_id=claims.user_id,
@@ -109,7 +117,7 @@ async def _authenticate(
             role=claims.role,
             display_name=claims.display_name,
         )
-        return who, claims, arrived
+        return who, claims, arrived, msg.data
     except TokenInvalid as exc:
         message = next(m for t, m in TOKEN_ERRORS.items() if isinstance(exc, t))
         log.info("refused join to class %s: %s", class_id, exc.code)
@@ -117,9 +125,7 @@ async def _authenticate(
         return None
 
 
-async def _serve(
-    node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse
-) -> tuple[EventKind, str]:
+async def _serve(node: MediaNode, room: Room, p: Participant, ws: Socket) -> tuple[EventKind, str]:
     """Handle the participant's messages; returns how they went (left, or lost) and why."""
     while True:
         msg = await ws.receive()
@@ -227,10 +233,34 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     admitted = await _authenticate(node, ws, class_id)
     if admitted is None:
         return ws
-    claims, join_claims, arrived = admitted
+    pipe = await node.relay_of(class_id)
+    if pipe is not None:
+        # A class relayed here from its origin: the origin's room is the class (its roster,
+        # chat, floor, register); this socket is piped to it, its media served here.
+        await pipe.pipe(ws, admitted[3])
+        return ws
+    await admit_and_serve(node, ws, class_id, admitted)
+    return ws
+
+
+async def admit_and_serve(
+    node: MediaNode,
+    ws: Socket,
+    class_id: int,
+    admitted: Admitted | None = None,
+    backend: MediaBackend | None = None,
+) -> None:
+    """Admit one participant (``admitted``: already authenticated, else by the socket's first
+    message) and serve their messages until they go. ``backend``: the media of one whose
+    peer connections another node hosts (a relay's viewer, piped here: ``cascade_origin``)."""
+    if admitted is None:
+        admitted = await _authenticate(node, ws, class_id)
+        if admitted is None:
+            return
+    claims, join_claims, arrived, _first = admitted
     rejoin = bool(claims.participant_id)
     if not await _cleared(node, ws, class_id, claims, join_claims):
-        return ws
+        return
     room = node.room(class_id, join_claims.mode if join_claims else None)
     p = Participant(
         id=claims.participant_id or str(uuid7()),
@@ -239,9 +269,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         name=claims.display_name,
         send_text=ws.send_str,
         close_ws=lambda code, reason: ws.close(code=code, message=reason.encode()),
+        backend=backend,
     )
     if not await _enter(node, ws, room, p, rejoin=rejoin, join_claims=join_claims):
-        return ws
+        return
     node.join_latency.observe(time.monotonic() - arrived)  # the join message → its welcome
     log.info(
         "%s class=%s user=%s role=%s",
@@ -251,12 +282,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         p.role.value,
     )
     await _attend(node, room, p, ws)
-    return ws
 
 
 async def _cleared(
     node: MediaNode,
-    ws: web.WebSocketResponse,
+    ws: Socket,
     class_id: int,
     claims: ReconnectClaims,
     join_claims: JoinClaims | None,
@@ -281,7 +311,7 @@ async def _cleared(
 
 async def _enter(
     node: MediaNode,
-    ws: web.WebSocketResponse,
+    ws: Socket,
     room: Room,
     p: Participant,
     *,
@@ -328,7 +358,7 @@ async def _enter(
     return True
 
 
-async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocketResponse) -> None:
+async def _attend(node: MediaNode, room: Room, p: Participant, ws: Socket) -> None:
     """The participant's messages until they go; then their departure (if the room still has
     them) and the socket closed."""
     class_id = room.class_id
@@ -340,6 +370,11 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocket
         left_kind, reason = EventKind.DISCONNECTED, "server_stopping"
         raise
     except ProtocolError as exc:
+        if p.closed and room.participants.get(p.id) is not p:
+            # Let go by the room (removed, taken over) while this message was on its way:
+            # the room tells them why and closes the socket with its own code.
+            left_kind, reason = await _until_closed(ws)
+            return  # the room recorded their departure; the socket is closed below
         log.info("class=%s participant=%s protocol error: %s", class_id, p.id, exc.code)
         await p.send("error", code=exc.code, message=exc.message)
         left_kind, reason = EventKind.LEFT, f"protocol error: {exc.code}"
@@ -365,9 +400,20 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: web.WebSocket
     log.info("%s class=%s user=%s (%s)", left_kind.value, class_id, p.user_id, reason)
 
 
+async def _until_closed(ws: Socket) -> tuple[EventKind, str]:
+    """The messages of one the room let go are ignored until the room closes the socket
+    (within a bound: the room tells them once their departure is in the register)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LET_GO_WAIT):
+            while (await ws.receive()).type not in GONE:
+                pass
+    return EventKind.LEFT, "let go"
+
+
 async def relay(request: web.Request) -> web.StreamResponse:
-    """A relay node's link to this node, the class's origin (``cascade``)."""
-    return await relay_feed(request.config_dict[NODE_KEY], request)
+    """A relay node's link to this node, the class's origin (``cascade``); the sockets of the
+    relay's viewers piped over it are admitted and served here as any."""
+    return await relay_feed(request.config_dict[NODE_KEY], request, admit_and_serve)
 
 
 def create_signaling_app() -> web.Application:

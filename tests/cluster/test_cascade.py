@@ -1,8 +1,9 @@
 """Cascading in a cluster (issue 24): the control node and two media nodes as applications on
 loopback ports in this process, a real redis-server between them. A lecture's origin fills, the
 placement sends the next viewer to the other node, which relays the class from the origin:
-one viewer on each node receives the teacher's video, and the relay's viewer's attendance
-reaches the ledger with the relay's node id."""
+one viewer on each node receives the teacher's video, and the relay's viewer, a participant of
+the origin's room (its socket piped there), reaches the ledger and the live roster from the
+origin."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ async def test_a_full_origin_sends_the_next_viewer_to_a_relay(
     for viewer in (near, far):
         await viewer.wait_frames(10)
 
-    # The relay's viewer's join reaches the ledger, from the relay.
+    # The relay's viewer's join reaches the ledger, from the origin (the class's one room).
     def joined_at() -> set[str]:
         return {
             le.event.node
@@ -84,13 +85,17 @@ async def test_a_full_origin_sends_the_next_viewer_to_a_relay(
         }
 
     async with asyncio.timeout(10):
-        while joined_at() != {relay.id}:
+        while joined_at() != {origin.id}:
             await asyncio.sleep(0.05)
     # Heartbeats later, the relay still relays (it does not let go of a class placed on the
-    # origin), and the control node's live roster is still the origin's.
+    # origin), and the control node's live roster, the origin's, counts the relay's viewer;
+    # the origin's load does not (its media is the relay's), the relay's does.
     await asyncio.sleep(1.0)
     before = far.frames
     await far.wait_frames(before + 10)
-    assert cluster.roster.present(academy.class_id) == {academy.teacher_id, academy.student_ids[0]}
+    everyone = {academy.teacher_id, academy.student_ids[0], student}
+    assert cluster.roster.present(academy.class_id) == everyone
+    loads = {n.id: n.participants for n in (await cluster.nodes()).values()}
+    assert loads == {origin.id: 2, relay.id: 1}
     for peer in (far, near, teacher):
         await peer.close()
