@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from control.placement import Arrivals, NodeLoad, NoMediaNode, select_node, select_viewer_node
+from access.models import ClassRole, RoomMode
+from control.placement import (
+    Arrivals,
+    NodeLoad,
+    NoMediaNode,
+    Sent,
+    may_be_relayed,
+    select_node,
+    select_viewer_node,
+)
 
 
 def test_the_node_with_the_smallest_share_of_its_capacity_in_use_takes_the_class() -> None:
@@ -53,3 +62,42 @@ def test_a_viewer_goes_to_the_origin_then_its_relays_then_a_new_relay() -> None:
     assert select_viewer_node(full, [], [NodeLoad("a", 30, 100, 0), idle]) == "i"
     with pytest.raises(NoMediaNode):
         select_viewer_node(full, [NodeLoad("r", 100, 100, 1)], [NodeLoad("a", 5, 5, 0)])
+
+
+def test_a_viewer_weighs_the_other_classes_coming_not_its_own() -> None:
+    """A lecture of 300 placed on a node of 200 fills its origin with its first viewers, not
+    with the 300 it expects: its own people still to come are not counted against it."""
+    arrivals = Arrivals(settling=120.0)
+    arrivals.placed("a", 1, 300, now=0.0)
+    arrivals.placed("a", 2, 40, now=0.0)
+    assert arrivals.coming("a", 1.0, lambda c: 0) == 340
+    assert arrivals.coming("a", 1.0, lambda c: 0, but=1) == 40
+    assert arrivals.coming("a", 1.0, lambda c: 0, but=2) == 300
+
+
+def test_viewers_sent_count_until_heartbeats_can_show_them() -> None:
+    sent = Sent(window=10.0)
+    for at in (0.0, 1.0, 2.0):
+        sent.note("a", at)
+    sent.note("b", 2.0)
+    assert (sent.count("a", 5.0), sent.count("b", 5.0), sent.count("c", 5.0)) == (3, 1, 0)
+    assert sent.count("a", 11.5) == 1  # the first two are in the heartbeats by now
+    assert sent.count("a", 12.5) == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "mode", "relayed"),
+    [
+        (ClassRole.LEARNER, RoomMode.LECTURE, True),
+        (ClassRole.GUEST, RoomMode.LECTURE, True),
+        (ClassRole.OBSERVER, RoomMode.LECTURE, True),
+        (ClassRole.HOST, RoomMode.LECTURE, False),
+        (ClassRole.PRESENTER, RoomMode.LECTURE, False),
+        (ClassRole.LEARNER, RoomMode.SEMINAR, False),  # learners publish themselves there
+        (ClassRole.OBSERVER, RoomMode.SEMINAR, False),
+    ],
+)
+def test_only_a_lectures_watchers_may_be_served_by_a_relay(
+    role: ClassRole, mode: RoomMode, relayed: bool
+) -> None:
+    assert may_be_relayed(role, mode) is relayed
