@@ -155,7 +155,7 @@ class Cluster:
         viewer the origin while it has room, else a relay of the class (``may_be_relayed``)."""
         if may_be_relayed(role, mode):
             return await self.placement.viewer_node_for(class_id, expected)
-        return await self.placement.node_for(class_id, expected)
+        return await self.placement.publisher_node_for(class_id, expected)
 
     async def class_ended(self, class_id: int, node: str) -> None:
         self.roster.forget([class_id])

@@ -94,6 +94,13 @@ class RedisPlacement:
             log.info("class %s placed on media node %s (%s)", class_id, best.name, best.id)
             return best
 
+    async def publisher_node_for(self, class_id: int, expected: int) -> NodeInfo:
+        """The node one who publishes joins: the class's origin (``node_for``), where they
+        count as sent until its heartbeats show them."""
+        origin = await self.node_for(class_id, expected)
+        self._sent.note(origin.id, time.monotonic())
+        return origin
+
     async def viewer_node_for(self, class_id: int, expected: int) -> NodeInfo:
         """The node a viewer of the class joins (``select_viewer_node``): its origin (placed
         now if it has none), one of its relay nodes (``sabaq:relays:<class>``), or a node made
