@@ -14,7 +14,7 @@ PLACED_SETTLING = 120.0  # how long a new class's expected people count before t
 # The share of its origin's capacity a class's viewers fill before new ones go to relay nodes:
 # the rest is kept for its publishers (a floor given, a presenter) and for rejoins.
 ORIGIN_FILL = 0.9
-SENT_WINDOW = 10.0  # seconds a viewer sent to a node counts before its heartbeat shows it
+SENT_WINDOW = 10.0  # seconds one sent to a node counts at most, unless a heartbeat shows them
 
 
 class NoMediaNode(Exception):
@@ -96,19 +96,22 @@ class Arrivals:
 
 
 class Sent:
-    """The viewers sent to each node lately (join tokens naming it), counted for ``window``
-    seconds: until the node's heartbeats can show them, so that a burst of joins at a lecture's
-    start does not all go to an origin whose last heartbeat still says it has room."""
+    """The people sent to each node lately (join tokens naming it), counted until a heartbeat
+    of the node taken after they were sent (which shows them once they are in), or for
+    ``window`` seconds at most: so that a burst of joins at a lecture's start does not all go to
+    an origin whose last heartbeat still says it has room. Times are seconds since the epoch,
+    as heartbeats are stamped."""
 
     def __init__(self, window: float = SENT_WINDOW) -> None:
         self._window = window
         self._sent: dict[str, deque[float]] = {}
 
-    def note(self, node: str, now: float) -> None:
-        self._sent.setdefault(node, deque()).append(now)
+    def note(self, node: str, at: float) -> None:
+        self._sent.setdefault(node, deque()).append(at)
 
-    def count(self, node: str, now: float) -> int:
+    def count(self, node: str, now: float, seen: float) -> int:
+        """Those sent to ``node`` after its heartbeat of ``seen``."""
         sent = self._sent.setdefault(node, deque())
         while sent and now - sent[0] > self._window:
             sent.popleft()
-        return len(sent)
+        return sum(1 for at in sent if at > seen)

@@ -54,9 +54,10 @@ class RedisPlacement:
 
     def _viewer_load(self, info: NodeInfo, class_id: int, now: float) -> NodeLoad:
         """The node as a viewer of ``class_id`` weighs it: the people on it, those still to
-        come to the other classes placed on it lately, and the viewers sent to it lately."""
+        come to the other classes placed on it lately, and those sent to it since its last
+        heartbeat."""
         coming = self._arrivals.coming(info.id, now, self._present, but=class_id)
-        load = info.participants + coming + self._sent.count(info.id, now)
+        load = info.participants + coming + self._sent.count(info.id, time.time(), info.at)
         return NodeLoad(info.id, load, info.capacity, info.rooms)
 
     async def node_for(self, class_id: int, expected: int) -> NodeInfo:
@@ -98,7 +99,7 @@ class RedisPlacement:
         """The node one who publishes joins: the class's origin (``node_for``), where they
         count as sent until its heartbeats show them."""
         origin = await self.node_for(class_id, expected)
-        self._sent.note(origin.id, time.monotonic())
+        self._sent.note(origin.id, time.time())
         return origin
 
     async def viewer_node_for(self, class_id: int, expected: int) -> NodeInfo:
@@ -127,7 +128,7 @@ class RedisPlacement:
             except UNREACHABLE:
                 return origin
             log.info("class %s relayed by media node %s", class_id, live[chosen].name)
-        self._sent.note(chosen, now)
+        self._sent.note(chosen, time.time())
         return live.get(chosen, origin)
 
     def forget(self, class_ids: Iterable[int]) -> None:

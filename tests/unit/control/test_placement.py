@@ -75,14 +75,16 @@ def test_a_viewer_weighs_the_other_classes_coming_not_its_own() -> None:
     assert arrivals.coming("a", 1.0, lambda c: 0, but=2) == 300
 
 
-def test_viewers_sent_count_until_heartbeats_can_show_them() -> None:
+def test_people_sent_count_until_a_later_heartbeat_or_the_window_passes() -> None:
     sent = Sent(window=10.0)
-    for at in (0.0, 1.0, 2.0):
+    for at in (100.0, 101.0, 102.0):
         sent.note("a", at)
-    sent.note("b", 2.0)
-    assert (sent.count("a", 5.0), sent.count("b", 5.0), sent.count("c", 5.0)) == (3, 1, 0)
-    assert sent.count("a", 11.5) == 1  # the first two are in the heartbeats by now
-    assert sent.count("a", 12.5) == 0
+    sent.note("b", 102.0)
+    assert (sent.count("a", 105.0, seen=99.0), sent.count("b", 105.0, seen=99.0)) == (3, 1)
+    assert sent.count("c", 105.0, seen=0.0) == 0
+    assert sent.count("a", 105.0, seen=101.5) == 1  # the heartbeat of 101.5 shows two of them
+    assert sent.count("a", 111.5, seen=0.0) == 1  # no heartbeat since: two counted too long
+    assert sent.count("a", 112.5, seen=0.0) == 0
 
 
 @pytest.mark.parametrize(
