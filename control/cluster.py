@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from access.events import EventKind
+from access.models import ClassRole, RoomMode
 from attendance.models import IGNORED, NODE_DECLARED_DEAD
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
@@ -27,6 +28,7 @@ from streaming.redis_events import UNREACHABLE
 from .changes import Changes
 from .lock import ControlLock, LockUnsure
 from .node_watch import NodeWatch
+from .placement import may_be_relayed
 from .redis_commands import LiveRoster, RedisMediaControl
 from .redis_ingest import ensure_group, ingest_once, oldest_unacknowledged, trim, unacknowledged
 from .redis_placement import RedisPlacement
@@ -145,6 +147,15 @@ class Cluster:
     # -- placement -----------------------------------------------------------------------------
     async def node_for(self, class_id: int, expected: int) -> NodeInfo:
         return await self.placement.node_for(class_id, expected)
+
+    async def media_node_for(
+        self, class_id: int, expected: int, role: ClassRole, mode: RoomMode
+    ) -> NodeInfo:
+        """The node one joining in ``role`` is sent to: the class's origin, or for a lecture's
+        viewer the origin while it has room, else a relay of the class (``may_be_relayed``)."""
+        if may_be_relayed(role, mode):
+            return await self.placement.viewer_node_for(class_id, expected)
+        return await self.placement.publisher_node_for(class_id, expected)
 
     async def class_ended(self, class_id: int, node: str) -> None:
         self.roster.forget([class_id])

@@ -15,7 +15,14 @@ from redis.asyncio import Redis
 from streaming.cluster_keys import BARRED_FOR, NODES, PLACEMENT, NodeInfo, relays_key, text
 from streaming.redis_events import UNREACHABLE
 
-from .placement import Arrivals, NodeLoad, NoMediaNode, select_node, select_viewer_node
+from .placement import (
+    Arrivals,
+    NodeLoad,
+    NoMediaNode,
+    Sent,
+    select_node,
+    select_viewer_node,
+)
 from .registry import NodeRegistry
 
 log = logging.getLogger("sabaq.control.redis_placement")
@@ -37,12 +44,21 @@ class RedisPlacement:
         self._present = present
         self._placing = asyncio.Lock()
         self._arrivals = Arrivals()
+        self._sent = Sent()
         self._placed: dict[int, NodeInfo] = {}  # last known, for while Redis is away
 
     def _load(self, info: NodeInfo, now: float) -> NodeLoad:
         """The people on the node, and those still to come to the classes placed on it lately."""
         coming = self._arrivals.coming(info.id, now, self._present)
         return NodeLoad(info.id, info.participants + coming, info.capacity, info.rooms)
+
+    def _viewer_load(self, info: NodeInfo, class_id: int, now: float) -> NodeLoad:
+        """The node as a viewer of ``class_id`` weighs it: the people on it, those still to
+        come to the other classes placed on it lately, and those sent to it since its last
+        heartbeat."""
+        coming = self._arrivals.coming(info.id, now, self._present, but=class_id)
+        load = info.participants + coming + self._sent.count(info.id, time.time(), info.at)
+        return NodeLoad(info.id, load, info.capacity, info.rooms)
 
     async def node_for(self, class_id: int, expected: int) -> NodeInfo:
         """The node that hosts the class, placing it on the least-loaded live node when it has
@@ -79,6 +95,13 @@ class RedisPlacement:
             log.info("class %s placed on media node %s (%s)", class_id, best.name, best.id)
             return best
 
+    async def publisher_node_for(self, class_id: int, expected: int) -> NodeInfo:
+        """The node one who publishes joins: the class's origin (``node_for``), where they
+        count as sent until its heartbeats show them."""
+        origin = await self.node_for(class_id, expected)
+        self._sent.note(origin.id, time.time())
+        return origin
+
     async def viewer_node_for(self, class_id: int, expected: int) -> NodeInfo:
         """The node a viewer of the class joins (``select_viewer_node``): its origin (placed
         now if it has none), one of its relay nodes (``sabaq:relays:<class>``), or a node made
@@ -92,9 +115,9 @@ class RedisPlacement:
         now = time.monotonic()
         live = {i: n for i, n in nodes.items() if not self._registry.suspect(i, now)}
         relays = {text(r) for r in raw} & live.keys() - {origin.id}
-        loads = {i: self._load(n, now) for i, n in live.items()}
+        loads = {i: self._viewer_load(n, class_id, now) for i, n in live.items()}
         chosen = select_viewer_node(
-            loads.get(origin.id, self._load(origin, now)),
+            loads.get(origin.id, self._viewer_load(origin, class_id, now)),
             [loads[r] for r in sorted(relays)],
             [load for i, load in loads.items() if i != origin.id and i not in relays],
         )
@@ -105,6 +128,7 @@ class RedisPlacement:
             except UNREACHABLE:
                 return origin
             log.info("class %s relayed by media node %s", class_id, live[chosen].name)
+        self._sent.note(chosen, time.time())
         return live.get(chosen, origin)
 
     def forget(self, class_ids: Iterable[int]) -> None:

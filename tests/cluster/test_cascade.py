@@ -16,11 +16,10 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 from access.events import EventKind
-from access.models import ClassRole
 from streaming.cluster_keys import relays_key
 from tests.cluster.test_cluster_commands import enter, served_cluster
 from tests.conftest import Academy, SignIn
-from tests.peers import connect, publish
+from tests.peers import connect, join_token, publish
 from web.core import keys
 from web.core.settings import Settings
 
@@ -51,27 +50,19 @@ async def test_a_full_origin_sends_the_next_viewer_to_a_relay(
         while (await cluster.nodes())[origin.id].participants < 2:
             await asyncio.sleep(0.05)
 
-    # The placement of a viewer: the other node, made a relay of the class.
-    relay = await cluster.placement.viewer_node_for(academy.class_id, 1)
+    # The class page's join token for the next learner names the other node, made a relay of
+    # the class; a publisher still goes to the origin.
+    student = academy.student_ids[1]
+    grant = await join_token(sign_in(student), academy.class_id)
+    nodes = await cluster.nodes()
+    relay = next(n for n in nodes.values() if n.url == grant["media_url"])
     assert relay.id != origin.id
     async with aioredis.Redis.from_url(app[keys.SETTINGS].redis_url) as client:
         members = await client.smembers(relays_key(academy.class_id))  # type: ignore[misc]
     assert {m.decode() for m in members} == {relay.id}
-    assert (await cluster.placement.viewer_node_for(academy.class_id, 1)).id == relay.id
-    # A publisher still goes to the origin.
     assert (await cluster.node_for(academy.class_id, 1)).id == origin.id
-
-    # The join token names the relay (as the class page's would, given that node).
-    student = academy.student_ids[1]
-    token = app[keys.SIGNER].mint_join(
-        user_id=student,
-        class_id=academy.class_id,
-        role=ClassRole.LEARNER,
-        display_name="Студент 02",
-        media_url=relay.url,
-    )
     url = f"{relay.url}/classes/{academy.class_id}/ws".replace("http://", "ws://")
-    far = await connect(url, token)
+    far = await connect(url, grant["token"])
     await far.wait_for("welcome")
     for viewer in (near, far):
         await viewer.wait_frames(10)

@@ -325,7 +325,7 @@ async def join_token(request: web.Request) -> web.Response:
         raise PageError(409, _("This class is held in person, not online."), "not_online")
     if c.status not in JOINABLE:
         raise PageError(409, _("This class is over."), "class_over")
-    media_url = await media_url_for(request, c)
+    media_url = await media_url_for(request, c, role)
     token = request.app[keys.SIGNER].mint_join(
         user_id=session.user.id,
         class_id=c.id,
@@ -346,16 +346,18 @@ async def join_token(request: web.Request) -> web.Response:
     )
 
 
-async def media_url_for(request: web.Request, c: LiveClass) -> str:
-    """Where the class's signaling is: this process's media node, or in a cluster the node the
-    class is placed on (placed now, on the least-loaded live node, when it has none)."""
+async def media_url_for(request: web.Request, c: LiveClass, role: ClassRole) -> str:
+    """Where the class's signaling is for one joining in ``role``: this process's media node,
+    or in a cluster the node the class is placed on (placed now, on the least-loaded live node,
+    when it has none), or for a lecture's viewer when that node is full one relaying it."""
     settings = request.app[keys.SETTINGS]
     if keys.CLUSTER not in request.app:
         return settings.media_url or f"{request.scheme}://{request.host}/media"
     _ = gettext_of(request)
     expected = 1 + len(request.app[keys.TIMETABLE].learners(c))
     try:
-        return (await request.app[keys.CLUSTER].node_for(c.id, expected)).url
+        cluster = request.app[keys.CLUSTER]
+        return (await cluster.media_node_for(c.id, expected, role, room_mode(c.kind))).url
     except NoMediaNode as exc:
         log.error("class %s cannot be placed: %s", c.id, exc)
         raise PageError(

@@ -195,7 +195,7 @@ async def invite_join_token(request: web.Request) -> web.Response:
         )
     limited(request, request.app[keys.LIMITS].join_per_user.hit(f"guest:{r.id}", time.time()))
     role = ClassRole.PRESENTER if r.presents else ClassRole.GUEST
-    media_url = await media_url_for(request, c)
+    media_url = await media_url_for(request, c, role)
     token = request.app[keys.SIGNER].mint_join(
         user_id=guest_user_id(r),
         class_id=c.id,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from control.placement import Arrivals, NodeLoad, NoMediaNode, select_node, select_viewer_node
+from access.models import ClassRole, RoomMode
+from control.placement import (
+    Arrivals,
+    NodeLoad,
+    NoMediaNode,
+    Sent,
+    may_be_relayed,
+    select_node,
+    select_viewer_node,
+)
 
 
 def test_the_node_with_the_smallest_share_of_its_capacity_in_use_takes_the_class() -> None:
@@ -53,3 +62,44 @@ def test_a_viewer_goes_to_the_origin_then_its_relays_then_a_new_relay() -> None:
     assert select_viewer_node(full, [], [NodeLoad("a", 30, 100, 0), idle]) == "i"
     with pytest.raises(NoMediaNode):
         select_viewer_node(full, [NodeLoad("r", 100, 100, 1)], [NodeLoad("a", 5, 5, 0)])
+
+
+def test_a_viewer_weighs_the_other_classes_coming_not_its_own() -> None:
+    """A lecture of 300 placed on a node of 200 fills its origin with its first viewers, not
+    with the 300 it expects: its own people still to come are not counted against it."""
+    arrivals = Arrivals(settling=120.0)
+    arrivals.placed("a", 1, 300, now=0.0)
+    arrivals.placed("a", 2, 40, now=0.0)
+    assert arrivals.coming("a", 1.0, lambda c: 0) == 340
+    assert arrivals.coming("a", 1.0, lambda c: 0, but=1) == 40
+    assert arrivals.coming("a", 1.0, lambda c: 0, but=2) == 300
+
+
+def test_people_sent_count_until_a_later_heartbeat_or_the_window_passes() -> None:
+    sent = Sent(window=10.0)
+    for at in (100.0, 101.0, 102.0):
+        sent.note("a", at)
+    sent.note("b", 102.0)
+    assert (sent.count("a", 105.0, seen=99.0), sent.count("b", 105.0, seen=99.0)) == (3, 1)
+    assert sent.count("c", 105.0, seen=0.0) == 0
+    assert sent.count("a", 105.0, seen=101.5) == 1  # the heartbeat of 101.5 shows two of them
+    assert sent.count("a", 111.5, seen=0.0) == 1  # no heartbeat since: two counted too long
+    assert sent.count("a", 112.5, seen=0.0) == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "mode", "relayed"),
+    [
+        (ClassRole.LEARNER, RoomMode.LECTURE, True),
+        (ClassRole.GUEST, RoomMode.LECTURE, True),
+        (ClassRole.OBSERVER, RoomMode.LECTURE, True),
+        (ClassRole.HOST, RoomMode.LECTURE, False),
+        (ClassRole.PRESENTER, RoomMode.LECTURE, False),
+        (ClassRole.LEARNER, RoomMode.SEMINAR, False),  # learners publish themselves there
+        (ClassRole.OBSERVER, RoomMode.SEMINAR, False),
+    ],
+)
+def test_only_a_lectures_watchers_may_be_served_by_a_relay(
+    role: ClassRole, mode: RoomMode, relayed: bool
+) -> None:
+    assert may_be_relayed(role, mode) is relayed
