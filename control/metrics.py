@@ -169,6 +169,7 @@ def _media(node: MediaNode) -> Iterator[Metric]:
         "From a participant's join (or rejoin) message to its welcome",
         node.join_latency,
     )
+    yield from _cascade(node)
     if not isinstance(node.media, CountsForwarding):
         return
     counts = node.media.tally.counts()
@@ -198,6 +199,31 @@ def _media(node: MediaNode) -> Iterator[Metric]:
         ),
     ):
         yield CounterMetricFamily(name, doc, value=value)
+
+
+def _cascade(node: MediaNode) -> Iterator[Metric]:
+    """The links between media nodes: this node as the origin of classes relayed elsewhere,
+    and as the relay of classes from their origins."""
+    links = node.links
+    yield _gauge(
+        "sabaq_relay_links", "Links to relay nodes open on this (origin) node", links.links
+    )
+    yield _gauge(
+        "sabaq_relayed_classes", "Classes this node relays from their origins", len(node.relays)
+    )
+    yield _gauge(
+        "sabaq_relayed_viewers",
+        "Viewers whose sockets this relay node pipes to their classes' origins",
+        sum(r.viewers for r in node.relays.values()),
+    )
+    yield CounterMetricFamily(
+        "sabaq_link_frames",
+        "Encoded frames sent over links to other media nodes",
+        value=links.frames,
+    )
+    yield CounterMetricFamily(
+        "sabaq_link_bytes", "Bytes sent over links to other media nodes", value=links.octets
+    )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -115,6 +115,7 @@ class OriginFeed:
     ) -> None:
         self._room = room
         self._ws = ws
+        self._tally = node.links
         self._ids = itertools.count(1)
         self._feeds: dict[Key, list[tuple[int, Hub, ForwardedTrack]]] = {}
         self._by_id: dict[int, Hub] = {}
@@ -130,6 +131,7 @@ class OriginFeed:
     async def run(self) -> None:
         self._room.watchers.append(self.changed)
         reading = asyncio.create_task(self._read(), name="sabaq-relay-requests")
+        self._tally.links += 1
         try:
             self._due.set()
             while not self._ws.closed and not self._room.ended and not reading.done():
@@ -143,6 +145,7 @@ class OriginFeed:
                 ended = {"type": "ended", "reason": self._room.end_reason or "ended"}
                 await self._ws.send_str(json.dumps(ended))
         finally:
+            self._tally.links -= 1
             self._room.watchers.remove(self.changed)
             reading.cancel()
             await self.pipes.close()
@@ -197,7 +200,7 @@ class OriginFeed:
         track = hub.subscribe()  # asks the publisher for a keyframe to start the relay from
         self._by_id[feed_id] = hub
         task = asyncio.create_task(
-            pump(feed_id, track, self._ws.send_bytes), name="sabaq-relay-pump"
+            pump(feed_id, track, self._ws.send_bytes, self._tally), name="sabaq-relay-pump"
         )
         self._pumps.add(task)
         task.add_done_callback(self._pumps.discard)
@@ -288,7 +291,7 @@ class RelayLink:
         self._asks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
-        self.pipes = RelayPipes(node.media, self._mirrored_media)
+        self.pipes = RelayPipes(node.media, self._mirrored_media, node.links)
 
     def start(self) -> None:
         self._node.relays[self.class_id] = self
@@ -401,7 +404,7 @@ class RelayLink:
             hubs: list[Hub] = []
             for f in s["feeds"]:
                 feed_id = int(f["id"])
-                hub = relay_hub(f, self._asker(feed_id))
+                hub = relay_hub(f, self._asker(feed_id), self._node.media)
                 self._hubs[feed_id] = hub
                 hubs.append(hub)
             self._mirrored[key] = _Mirrored(feeds, source)

@@ -17,6 +17,8 @@ from aiortc.mediastreams import MediaStreamError
 from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
 from .forward_hub import ForwardedTrack
+from .media_ports import CountsForwarding
+from .stats import ForwardTally, LinkTally
 
 FRAME_HEAD = struct.Struct("!II")  # feed id, RTP timestamp
 MAX_FRAME_BYTES = 4 * 1024 * 1024
@@ -32,28 +34,37 @@ def feed_doc(feed_id: int, hub: Hub) -> dict[str, object]:
 Send = Callable[[bytes], Awaitable[None]]
 
 
-async def pump(feed_id: int, track: ForwardedTrack, send: Send) -> None:
-    """A track's frames onto the link. While the link cannot take them, they wait in the
-    track's bounded queue; a track a queue behind drops to the next keyframe."""
+async def pump(feed_id: int, track: ForwardedTrack, send: Send, tally: LinkTally) -> None:
+    """A track's frames onto the link, counted in ``tally``. While the link cannot take them,
+    they wait in the track's bounded queue; a track a queue behind drops to the next keyframe."""
     while True:
         try:
             packet = await track.recv()
         except MediaStreamError:
             return
-        head = FRAME_HEAD.pack(feed_id, int(packet.pts or 0) & 0xFFFFFFFF)
+        data = FRAME_HEAD.pack(feed_id, int(packet.pts or 0) & 0xFFFFFFFF) + bytes(packet)
         try:
-            await send(head + bytes(packet))
+            await send(data)
         except (ConnectionError, RuntimeError):
             return
+        tally.frames += 1
+        tally.octets += len(data)
 
 
 class RelayHub(Hub):
     """A track of the other node's, here: its frames come over the link; a keyframe request
     of its viewers (merged here as the sending node's hub merges its own) goes back over it."""
 
-    def __init__(self, kind: str, mime: str, rate: int, ask: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        mime: str,
+        rate: int,
+        ask: Callable[[], None],
+        tally: ForwardTally | None = None,
+    ) -> None:
         # No receiver: the publisher is on the other node (``_send_pli`` is all that used it).
-        super().__init__(kind, mime, rate, None)  # type: ignore[arg-type]
+        super().__init__(kind, mime, rate, None, tally)  # type: ignore[arg-type]
         self._ask = ask
 
     def _send_pli(self) -> None:
@@ -65,9 +76,11 @@ class RelayHub(Hub):
         self._ask()
 
 
-def relay_hub(feed: dict[str, object], ask: Callable[[], None]) -> RelayHub:
-    """A hub for a feed as ``feed_doc`` announced it."""
-    return RelayHub(str(feed["kind"]), str(feed["mime"]), int(str(feed["rate"])), ask)
+def relay_hub(feed: dict[str, object], ask: Callable[[], None], media: object) -> RelayHub:
+    """A hub for a feed as ``feed_doc`` announced it; what it forwards is counted with the rest
+    of this node's (``media``, its backend), for ``/metrics``."""
+    tally = media.tally if isinstance(media, CountsForwarding) else None
+    return RelayHub(str(feed["kind"]), str(feed["mime"]), int(str(feed["rate"])), ask, tally)
 
 
 class RelayedPublisher(AiortcPublisher):

@@ -295,7 +295,7 @@ class OriginPipes:
         def ask() -> None:
             self.tell({"type": "keyframe", "feed": feed_id})
 
-        hub = self._upstream[feed_id] = relay_hub(feed, ask)
+        hub = self._upstream[feed_id] = relay_hub(feed, ask, self._node.media)
         return hub
 
     def drop_upstream(self, feed_ids: list[int]) -> None:

@@ -33,6 +33,7 @@ from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLO
 from .piping import Socket
 from .protocol import server_message
 from .seminar import SPEAKER_TICK
+from .stats import LinkTally
 
 log = logging.getLogger("sabaq.streaming.cascade")
 
@@ -82,8 +83,14 @@ class PipedClient:
 class RelayPipes:
     """The viewers of one class on this relay node, piped to the origin over its link."""
 
-    def __init__(self, media: MediaBackend, mirrored: Callable[[Key], AiortcPublisher | None]):
+    def __init__(
+        self,
+        media: MediaBackend,
+        mirrored: Callable[[Key], AiortcPublisher | None],
+        tally: LinkTally,
+    ):
         self._media = media
+        self._tally = tally  # the frames of a floor's publication sent up, for /metrics
         self._mirrored = mirrored  # the relay's mirror of an origin's publication
         self._link: Any = None
         self.up = asyncio.Event()
@@ -267,7 +274,7 @@ class RelayPipes:
             track = hub.subscribe()
             tracks.append(track)
             feeds.append(feed_doc(feed_id, hub))
-            self._spawn(pump(feed_id, track, link.send_bytes))
+            self._spawn(pump(feed_id, track, link.send_bytes, self._tally))
             if hub.kind == "audio":
                 self._spawn(self._levels(link, feed_id, hub))
         self._publishers[pub_id] = (pub, tracks)

@@ -19,7 +19,7 @@ from .participant import REMOVED_MESSAGE
 from .piping import RelayPipe
 from .room import MediaBackend, Room, RoomState
 from .room_core import ACTIVE_SPEAKER_HOLD
-from .stats import JOIN_BUCKETS, Histogram
+from .stats import JOIN_BUCKETS, Histogram, LinkTally
 
 log = logging.getLogger("sabaq.streaming.node")
 
@@ -123,6 +123,7 @@ class MediaNode:
         # The classes this node relays from their origins (``cascade``): their viewers' sockets
         # are piped to the origin's room.
         self.relays: dict[int, RelayPipe] = {}
+        self.links = LinkTally()  # what crosses the links to other nodes, for /metrics
 
     def room(self, class_id: int, mode: RoomMode | None = None) -> Room:
         """The class's room, made on its first join; ``mode`` (a join token's, from the class's

@@ -25,6 +25,15 @@ class SenderCounts(Protocol):
     retransmitted: int  # of those, sent again
 
 
+@dataclass(slots=True)
+class LinkTally:
+    """The links between media nodes (cascading) as one node sees them."""
+
+    links: int = 0  # links to relay nodes open here (this node is the origin of their classes)
+    frames: int = 0  # encoded frames sent over links: down to relays, or up to an origin
+    octets: int = 0  # their bytes, heads included
+
+
 @dataclass(frozen=True, slots=True)
 class ForwardCounts:
     """The forwarding path's totals since the process started."""

@@ -1,21 +1,29 @@
 """Cascading with real processes (issue 24): a control node and three media nodes of two places
 each, a real redis-server. A lecture's teacher and first learner fill its origin; the next
-learner's join token names another node, which relays the lecture; that relay is SIGKILLed and
-its viewer is back with video on the third node, by the same path as the class page's."""
+learner's join token names another node, which relays the lecture: both see the teacher, the
+relay's viewer's keyframe request reaches the teacher, the floor given to it reaches the
+origin's viewer, each node's /metrics says what it relays; that relay is SIGKILLed and its
+viewer is back with video on the third node, by the same path as the class page's."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from access.events import EventKind
+from streaming.cluster_keys import NODES, NodeInfo
 from tests.cluster.test_cluster import until
 from tests.cluster_procs import Cluster, Proc, seeded_cluster
 from tests.conftest import Academy
+from tests.integration.streaming.test_cascade import _ask_keyframe as ask_keyframe
+from tests.peers import Peer, publish
 from tests.redis_server import RedisServer
+from tests.scrape import scrape, value
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,10 +38,34 @@ def node_of(nodes: list[Proc], media_url: str) -> Proc:
     return next(n for n in nodes if media_url.startswith(n.base))
 
 
+def welcome_id(peer: Peer) -> str:
+    return str(next(m for m in peer.messages if m["type"] == "welcome")["participant_id"])
+
+
+async def counted(node: Proc, name: str, before: float) -> bool:
+    return value(await scrape(f"{node.base}/metrics"), name) > before
+
+
+async def frames_from(peer: Peer, source: str) -> bool:
+    return peer.video_by_source.get(source, 0) >= 5
+
+
+async def full(r: Redis, node: Proc) -> bool:
+    infos = [NodeInfo.loads(raw) for raw in (await r.hgetall(NODES)).values()]  # type: ignore[misc]
+    return any(i.url.startswith(node.base) and i.participants >= 2 for i in infos)
+
+
+async def until_async(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.1)
+    assert await check(), what
+
+
 async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
     cluster: tuple[Cluster, RedisServer, Academy],
 ) -> None:
-    c, _server, a = cluster
+    c, server, a = cluster
     nodes = [c.media(f"media-{n}", SABAQ_NODE_CAPACITY="2") for n in (1, 2, 3)]
     for m in nodes:
         m.start()
@@ -49,6 +81,11 @@ async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
     near = c.member(control, a.student_ids[0], a.class_id)
     near.start()
     assert node_of(nodes, await near.welcomed()) is origin
+    # Placement weighs a node by its heartbeats and the people sent to it since: wait for the
+    # heartbeat that shows the learner in (one taken between the token and the welcome would
+    # not show them, for a heartbeat's interval).
+    async with Redis.from_url(server.url) as r:
+        await until_async(lambda: full(r, origin), "the origin's heartbeat shows it full")
     far = c.member(control, a.student_ids[1], a.class_id)
     far.start()
     relay = node_of(nodes, await far.welcomed())
@@ -56,6 +93,35 @@ async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
     for viewer in (near, far):
         assert viewer.peer is not None
         await viewer.peer.wait_frames(10, timeout=20)  # the teacher's video on both nodes
+    assert teacher.peer is not None and near.peer is not None and far.peer is not None
+    host, watcher, relayed = teacher.peer, near.peer, far.peer
+    teacher_id, far_id = welcome_id(host), welcome_id(relayed)
+
+    # A keyframe asked for by the relay's viewer reaches the teacher on the origin; what each
+    # node does is on its /metrics.
+    before = value(await scrape(f"{origin.base}/metrics"), "sabaq_keyframe_requests_total")
+    await asyncio.sleep(0.4)  # past the interval that merges requests
+    await ask_keyframe(relayed, teacher_id)
+    await until_async(
+        lambda: counted(origin, "sabaq_keyframe_requests_total", before), "the keyframe request"
+    )
+    on_origin = await scrape(f"{origin.base}/metrics")
+    on_relay = await scrape(f"{relay.base}/metrics")
+    assert value(on_origin, "sabaq_relay_links") == 1
+    assert value(on_origin, "sabaq_link_frames_total") > 0
+    assert value(on_relay, "sabaq_relayed_classes") == 1
+    assert value(on_relay, "sabaq_relayed_viewers") == 1
+    assert value(on_relay, "sabaq_forwarded_packets_total") > 0  # the relay's own forwarding
+
+    # The floor with camera to the relay's viewer: its picture reaches the origin's viewer.
+    await host.send("grant_floor", participant_id=far_id, camera=True)
+    await relayed.wait_for("floor_granted")
+    await publish(relayed)
+    await until_async(
+        lambda: frames_from(watcher, far_id), "the relay viewer's video at the origin"
+    )
+    await host.send("revoke_floor", participant_id=far_id)
+    await watcher.wait_for("source_ended")
 
     relay.kill()
     killed = time.monotonic()
