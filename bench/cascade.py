@@ -30,7 +30,9 @@ its track hands each frame to aiortc's sender (``CLOCK_MONOTONIC`` is one clock 
 process of the box). Measured: from that moment to the arrival, at the probe's aiortc SRTP
 receive path, of the frame's last packet — publisher → origin → viewer, or publisher → origin →
 relay → viewer; "added by the hop" is, frame by frame, the relay probe's arrival minus the
-origin probe's arrival of the same frame (p50 / p95).
+origin probe's arrival of the same frame (p50 / p95). Publisher → viewer includes one frame
+interval (33 ms at 30 fps) that is neither the hop's nor the bench's: the origin's aiortc
+receiver hands a frame on only when the next frame's first packet arrives (its jitter buffer).
 
 Projection: viewers of one lecture on a 16-core box, one process per core — 1 origin and 15
 relays — each allowed ``--budget`` of its core. From the measured: p = RTP packets/s per

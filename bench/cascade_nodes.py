@@ -284,9 +284,14 @@ def probes(
                     tap = _noting(node, names, arrivals)
                     tasks.append(asyncio.create_task(watch(viewer, tap)))
                     nodes.add(node)
-                async with asyncio.timeout(90):
-                    while nodes - {a[0] for a in arrivals}:
-                        await asyncio.sleep(0.1)
+                try:
+                    async with asyncio.timeout(90):
+                        while nodes - {a[0] for a in arrivals}:
+                            await asyncio.sleep(0.1)
+                except TimeoutError:
+                    missing = sorted(nodes - {a[0] for a in arrivals})
+                    conn.send(f"the probes of nodes {missing} got no whole video frame")
+                    return
                 conn.send("ready")
                 assert await loop.run_in_executor(None, conn.recv) == "start"
                 arrivals.clear()

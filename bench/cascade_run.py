@@ -125,10 +125,13 @@ def _sample(procs: _Procs) -> list[tuple[float, dict[str, int]]]:
 
 def _window(procs: _Procs, warmup: float, seconds: float) -> tuple[Window, list[Arrival]]:
     for node, c in procs.viewers:
+        who = "the probes" if node < 0 else f"a load process of node {node}"
         if not c.poll(READY_TIMEOUT):
-            raise SystemExit(f"bench: the viewers of node {node} did not all receive video")
+            raise SystemExit(
+                f"bench: {who} did not say in {READY_TIMEOUT:.0f} s its viewers had video"
+            )
         if (said := c.recv()) != "ready":
-            raise SystemExit(f"bench: node {node}'s viewers: {said}")
+            raise SystemExit(f"bench: {who}: {said}")
     time.sleep(warmup)
     for _, c in procs.viewers:
         c.send("start")
