@@ -38,12 +38,12 @@ Projection: viewers of one lecture on a 16-core box, one process per core — 1 
 relays — each allowed ``--budget`` of its core. From the measured: p = RTP packets/s per
 viewer; the relay's fixed cost (linked, no viewers) and marginal µs per packet (its viewers'
 window over the linked window); the origin's cost without viewers (the origin's CPU with its
-K/3 viewers, less their packets at its marginal cost), its cost per relay link and its
-marginal µs per packet. Relay viewers = (budget − relay fixed) / (p × relay µs); origin
-viewers = (budget − origin base − 15 × link) / (p × origin µs); total = 15 × relay viewers +
-origin viewers. Assumed: cores are independent (on this 2-core box three nodes and the load
-share two cores, so per-packet costs here include contention), and the link frames of 15
-relays cost the origin 15 times one link's.
+K/3 viewers, less their packets at its marginal cost), its cost per relay link (0 where the
+windows' difference comes out negative) and its marginal µs per packet. Relay viewers =
+(budget − relay fixed) / (p × relay µs); origin viewers = (budget − origin base − 15 × link) /
+(p × origin µs); total = 15 × relay viewers + origin viewers. Assumed: cores are independent
+(on this 2-core box three nodes and the load share two cores, so per-packet costs here include
+contention), and the link frames of 15 relays cost the origin 15 times one link's.
 
     .venv/bin/python -m bench.cascade            # K=90, heavy stream, 8 s windows
     .venv/bin/python -m bench.cascade --quick    # a few viewers, short windows (< 60 s)
