@@ -80,10 +80,15 @@ def counts(node: MediaNode, backend: AiortcBackend) -> dict[str, int]:
     room = node.rooms.get(CLASS_ID)
     mirrored = {id(h) for p in (room.mirrored.values() if room else ()) for h in _of(p)}
     for hub in _hubs(node):
-        tallies.setdefault(id(hub.tally), hub.tally)  # a relay's hubs count on their own
+        tallies.setdefault(id(hub.tally), hub.tally)  # one tally per backend, however many hubs
         if id(hub) in mirrored:
             link_frames += hub.frames
-    viewers = sum(p.role is ClassRole.LEARNER for p in room.participants.values()) if room else 0
+    # The viewers whose media this node serves: its own, not the relays' (in the origin's room,
+    # their sockets piped there), and on a relay those it pipes.
+    own = room.participants.values() if room else ()
+    viewers = sum(p.role is ClassRole.LEARNER and p.backend is None for p in own)
+    relayed = node.relays.get(CLASS_ID)
+    viewers += relayed.viewers if relayed is not None else 0
     packets = sum(t.counts().packets for t in tallies.values())
     return {"packets": packets, "link_frames": link_frames, "viewers": viewers}
 
