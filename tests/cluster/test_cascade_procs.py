@@ -2,8 +2,9 @@
 each, a real redis-server. A lecture's teacher and first learner fill its origin; the next
 learner's join token names another node, which relays the lecture: both see the teacher, the
 relay's viewer's keyframe request reaches the teacher, the floor given to it reaches the
-origin's viewer, each node's /metrics says what it relays; that relay is SIGKILLed and its
-viewer is back with video on the third node, by the same path as the class page's."""
+origin's viewer and the floor given to the origin's learner reaches it, each node's /metrics
+says what it relays; that relay is SIGKILLed and its viewer is back with video on the third
+node, by the same path as the class page's."""
 
 from __future__ import annotations
 
@@ -122,6 +123,13 @@ async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
     )
     await host.send("revoke_floor", participant_id=far_id)
     await watcher.wait_for("source_ended")
+    # And to the origin's learner: their picture reaches the viewer on the relay.
+    near_id = welcome_id(watcher)
+    await host.send("grant_floor", participant_id=near_id, camera=True)
+    await watcher.wait_for("floor_granted")
+    await publish(watcher)
+    await until_async(lambda: frames_from(relayed, near_id), "the origin's floor on the relay")
+    await host.send("revoke_floor", participant_id=near_id)
 
     relay.kill()
     killed = time.monotonic()
