@@ -112,4 +112,18 @@ async def test_the_teacher_leaves_and_joins_again_in_place_with_the_devices_chos
         asked = await teacher.evaluate("window.sabaqAsked")
         chosen_id = await teacher.evaluate("localStorage.getItem('sabaq.microphone')")
         assert asked and asked[0]["audio"]["deviceId"] == {"exact": chosen_id}, asked
+
+        # -- the camera chosen is gone (unplugged since): asked for exactly, then without it,
+        # and the teacher is live with another camera rather than none ----------------------
+        await teacher.evaluate("localStorage.setItem('sabaq.camera', 'unplugged-camera')")
+        await teacher.reload()
+        await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
+        await teacher.locator("#join").click()
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=15_000)
+        asked = await teacher.evaluate("window.sabaqAsked")
+        assert [a["video"]["deviceId"] for a in asked[:2]] == [
+            {"exact": "unplugged-camera"},
+            {"ideal": "unplugged-camera"},
+        ], asked
+        await flowing(student, "video")  # the other camera's picture reaches the student
     assert errors == []
