@@ -130,14 +130,29 @@ async def test_the_layout_holds_while_a_quick_question_is_open(
                 browser, served, [academy.teacher_id, academy.student_ids[0]], cid, errors
             )
             await wait_decoded(student, 5)
-            await ask_a_question(teacher)
-            await expect(student.locator("#question-text")).to_have_text("Which planet is largest?")
+            await ask_a_question(teacher, LONG_QUESTION, LONG_CHOICES)
+            await expect(student.locator("#question-text")).to_have_text(LONG_QUESTION)
             await check_layout(teacher, "quick question open, teacher", seen)
             await check_layout(student, "quick question open, student", seen)
+            # On a phone the status line says that a question is open, in a line or two: the
+            # question itself is in its panel only, not repeated above the picture.
+            await student.set_viewport_size(PHONE)
+            status = await student.locator("#status").evaluate(STATUS_JS)
+            seen.append(f"status at 360: {status}")
+            assert status["text"].strip() == (await room_strings(student))["qAsked"], status
+            assert LONG_QUESTION[:30] not in status["text"], status
+            assert status["height"] <= 2 * status["line"] + 1, status
     finally:
         print("\n".join(seen))
     assert errors == []
 
+
+# The status line's text, height and line height (px).
+STATUS_JS = """(el) => {
+  const style = getComputedStyle(el);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.45;
+  return { text: el.textContent, height: el.getBoundingClientRect().height, line: line };
+}"""
 
 SPEAKER_NAME = "Айгерім Сапарова"  # a long name, as the Kazakh and Russian captions carry it
 # A question of a real class: two lines of text and four answers (the panel at its tallest).

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.browser.test_browser import (
     VIEWPORT,
@@ -295,6 +295,11 @@ async def test_a_floor_for_sound_keeps_the_camera_off_in_a_lecture_not_in_a_semi
         await expect(camera_on).to_be_hidden()
         await expect(a.locator("#cam-toggle")).to_be_hidden()
         assert await packets(b, "video", teacher=False) == 0
+        # Heard, not seen: the speaker's box shows the initials in a ringed circle, no dark video.
+        box = b.locator("#speakers figure").filter(has_text="Студент 01")
+        await heard_not_seen(box)
+        ring = await box.locator(".initials").evaluate("e => getComputedStyle(e).boxShadow")
+        assert "rgb(240, 162, 2)" in ring, ring
 
         # -- a seminar: the student with the floor turns the camera on ----------------------
         await teacher.locator("#mode").click()
@@ -311,6 +316,14 @@ async def test_a_floor_for_sound_keeps_the_camera_off_in_a_lecture_not_in_a_semi
             " t.textContent.includes('Студент 01') && t.querySelector('video').videoWidth > 0)",
             timeout=15_000,
         )
+        tile = b.locator("#gallery .tile").filter(has_text="Студент 01")
+        await expect(tile.locator("video")).to_be_visible()
+        await expect(tile.locator(".avatar")).to_be_hidden()
+        # The camera turned off, the microphone on: the tile shows the initials again.
+        await a.locator("#cam-toggle").click()
+        await heard_not_seen(tile)
+        await a.locator("#cam-toggle").click()
+        await expect(tile.locator("video")).to_be_visible(timeout=10_000)
 
         # -- a lecture again: the floor is for sound only, as the teacher gave it ----------
         await teacher.locator("#mode").click()
@@ -319,4 +332,13 @@ async def test_a_floor_for_sound_keeps_the_camera_off_in_a_lecture_not_in_a_semi
         await stopped(b, "video", teacher=False)
         await flowing(b, "audio", teacher=False)
         await expect(row.locator(".role")).to_contain_text(t["hasFloor"])
+        await heard_not_seen(b.locator("#speakers figure").filter(has_text="Студент 01"))
     assert errors == []
+
+
+async def heard_not_seen(box: Locator) -> None:
+    """A speaker's box or tile of one heard but not seen: the initials ("С0" of "Студент 01")
+    in their circle, and no video element to be seen (a black box)."""
+    await expect(box.locator(".avatar .initials")).to_be_visible(timeout=10_000)
+    await expect(box.locator(".avatar .initials")).to_have_text("С0")
+    await expect(box.locator("video")).to_be_hidden()

@@ -1,6 +1,7 @@
 """Joining again on the same page (issue 20): after Leave the class the page offers Join, which
 takes the person back in place — the page is not loaded again, so the chat read so far stays
-(each line once), the devices chosen are the ones sent again, and video flows again."""
+(each line once), the devices chosen are the ones sent again, and video flows again. Left, the
+page shows only that and Join; after a reload the chosen microphone is asked for exactly."""
 
 from __future__ import annotations
 
@@ -20,6 +21,29 @@ from tests.browser.test_browser import (
 from tests.browser.test_media_controls import SENDING_JS, flowing
 from tests.browser.test_removal import say
 from tests.conftest import Academy
+
+# What a participant in the class has on the page, and one who left has not.
+IN_CLASS = (
+    "#leave",
+    "#end",
+    "#record",
+    "#settings-open",
+    "#roster",
+    "#count",
+    "#chat-text",
+    "#video",
+)
+
+# Every getUserMedia request of the page, as asked (wrapped before the page's scripts run).
+ASKED_JS = """(() => {
+  const media = navigator.mediaDevices;
+  const ask = media.getUserMedia.bind(media);
+  window.sabaqAsked = [];
+  media.getUserMedia = (c) => {
+    window.sabaqAsked.push(JSON.parse(JSON.stringify(c)));
+    return ask(c);
+  };
+})()"""
 
 
 @pytest.mark.browser
@@ -54,6 +78,10 @@ async def test_the_teacher_leaves_and_joins_again_in_place_with_the_devices_chos
         await expect(teacher.locator("#status")).to_have_text(t["left"])
         rejoin = teacher.locator("#rejoin")
         await expect(rejoin).to_be_visible()
+        # Out of the class, the page says so and offers Join — nothing of the class is left
+        # to press or read: no roster, chat, picture, nor any of the class's controls.
+        for gone in IN_CLASS:
+            await expect(teacher.locator(gone)).to_be_hidden()
         teacher_row = student.locator("#roster li").filter(has_text=TEACHER_NAME)
         await expect(teacher_row).to_have_count(0)
 
@@ -68,6 +96,34 @@ async def test_the_teacher_leaves_and_joins_again_in_place_with_the_devices_chos
         assert await teacher.locator("#microphone-select").evaluate(chosen) == other
         await expect(teacher.locator("#chat-log li")).to_have_count(1)  # kept, not twice
         await expect(teacher.locator("#mic-toggle")).to_be_visible()
+        for back in IN_CLASS:
+            await expect(teacher.locator(back)).to_be_visible()
         await wait_decoded(student, 5)  # the student's new connection to the teacher's video
         await flowing(student, "audio")
+
+        # -- a reload: the device check and Join, with the microphone chosen, asked for
+        # exactly (a preference alone, Chromium opens its default device) -----------------
+        await teacher.context.add_init_script(ASKED_JS)
+        await teacher.reload()
+        await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
+        await teacher.locator("#join").click()
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=15_000)
+        assert await teacher.evaluate(SENDING_JS) == [other]
+        asked = await teacher.evaluate("window.sabaqAsked")
+        chosen_id = await teacher.evaluate("localStorage.getItem('sabaq.microphone')")
+        assert asked and asked[0]["audio"]["deviceId"] == {"exact": chosen_id}, asked
+
+        # -- the camera chosen is gone (unplugged since): asked for exactly, then without it,
+        # and the teacher is live with another camera rather than none ----------------------
+        await teacher.evaluate("localStorage.setItem('sabaq.camera', 'unplugged-camera')")
+        await teacher.reload()
+        await expect(teacher.locator("#join")).to_be_enabled(timeout=10_000)
+        await teacher.locator("#join").click()
+        await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=15_000)
+        asked = await teacher.evaluate("window.sabaqAsked")
+        assert [a["video"]["deviceId"] for a in asked[:2]] == [
+            {"exact": "unplugged-camera"},
+            {"ideal": "unplugged-camera"},
+        ], asked
+        await flowing(student, "video")  # the other camera's picture reaches the student
     assert errors == []

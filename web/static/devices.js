@@ -30,9 +30,8 @@ window.SabaqDevices = (function () {
     }
   }
 
-  // What getUserMedia is asked for: the chosen devices if they are still there (ideal, so a
-  // camera unplugged since falls back to another rather than failing).
-  // ``exact``: those devices or none (joining again in place: the ones in use a moment ago).
+  // What getUserMedia is asked for: the chosen devices, ``exact`` (those or none) or as a mere
+  // preference (which Chromium ignores, opening its default device).
   function constraints(camera, microphone, exact) {
     const pick = (kind, base) => {
       const id = chosen(kind);
@@ -42,6 +41,21 @@ window.SabaqDevices = (function () {
       video: camera ? pick("videoinput", { width: 640, height: 480 }) : false,
       audio: microphone ? pick("audioinput", {}) : false,
     };
+  }
+
+  // The camera and microphone chosen (kept in this browser), opened: asked for exactly, so that
+  // the one chosen is the one used; one unplugged since (the exact request fails), asked again
+  // without it, so that another device serves rather than none. Every way in uses this: the
+  // device check, joining directly after a reload, joining again in place, the floor.
+  function open(camera, microphone) {
+    const media = navigator.mediaDevices;
+    const exact = constraints(camera, microphone, true);
+    const loose = constraints(camera, microphone, false);
+    if (JSON.stringify(exact) === JSON.stringify(loose)) return media.getUserMedia(exact);
+    return media.getUserMedia(exact).catch((e) => {
+      if (e && e.name === "NotAllowedError") throw e; // refused: asking again would not help
+      return media.getUserMedia(loose);
+    });
   }
 
   function canChooseSpeakers() {
@@ -157,5 +171,5 @@ window.SabaqDevices = (function () {
     }
   }
 
-  return { chosen: chosen, constraints: constraints, applySink: applySink, fill: fill, preview: preview, init: init };
+  return { chosen: chosen, open: open, applySink: applySink, fill: fill, preview: preview, init: init };
 })();

@@ -17,6 +17,31 @@ window.SabaqGallery = (function () {
     full: { width: 640, maxBitrate: 900000, maxFramerate: 30 },
   };
 
+  // Someone heard but not seen (sound only, or the camera turned off): their initials in a
+  // circle in place of a dark picture; their name is the tile's caption. The circle's colour
+  // follows the name, so that the same person looks the same on every page.
+  function initials(name) {
+    const words = String(name || "").trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return "?";
+    const first = (w) => Array.from(w)[0];
+    const letters = words.length > 1 ? first(words[0]) + first(words[words.length - 1]) : first(words[0]);
+    return letters.toLocaleUpperCase();
+  }
+
+  function avatar(name, el) {
+    const box = el || document.createElement("div");
+    box.classList.add("avatar");
+    box.setAttribute("aria-hidden", "true"); // the caption says the name
+    let hue = 0;
+    for (const ch of String(name || "")) hue = (hue * 31 + ch.codePointAt(0)) % 360;
+    const circle = document.createElement("span");
+    circle.className = "initials";
+    circle.textContent = initials(name);
+    circle.style.setProperty("--hue", String(hue));
+    box.replaceChildren(circle);
+    return box;
+  }
+
   // ctx: { S, room, send(type, fields), status(text), publication() → RTCPeerConnection | null,
   //        floor() → the floor I hold: "audio", "audio_video" or null,
   //        publishOwn(stream, onConnected), unpublishOwn(),
@@ -28,6 +53,7 @@ window.SabaqGallery = (function () {
     const gallery = $("gallery");
     const spotlight = $("spotlight");
     const spotlightName = $("spotlight-name");
+    const spotlightAvatar = $("spotlight-avatar");
     const pager = $("pager");
     const switcher = $("view-switch");
     const modeBtn = $("mode");
@@ -57,9 +83,9 @@ window.SabaqGallery = (function () {
       video.srcObject = stream;
       const caption = document.createElement("figcaption");
       caption.textContent = name || "";
-      el.append(video, caption);
+      el.append(video, avatar(name), caption);
       gallery.appendChild(el);
-      tiles.set(source, { el: el, video: video, stream: stream, name: name });
+      tiles.set(source, { el: el, video: video, stream: stream, name: name, seen: true });
       order.push(source);
       render();
     }
@@ -138,6 +164,7 @@ window.SabaqGallery = (function () {
         pager.hidden = true;
         spotlight.hidden = true;
         spotlightName.hidden = true;
+        spotlightAvatar.hidden = true;
         delete room.dataset.view;
         return;
       }
@@ -175,8 +202,11 @@ window.SabaqGallery = (function () {
         if (on && tile.video.paused) tile.video.play().catch(() => {});
       }
       const staged = stage ? tiles.get(stage) : null;
-      spotlight.hidden = !staged;
+      spotlight.hidden = !staged || !staged.seen;
       spotlightName.hidden = !staged;
+      spotlightAvatar.hidden = !staged || staged.seen;
+      if (staged && !staged.seen) avatar(staged.name, spotlightAvatar);
+      spotlightAvatar.classList.toggle("speaking", Boolean(staged) && stage === speaker);
       if (staged && spotlight.srcObject !== staged.stream) {
         spotlight.srcObject = staged.stream;
         spotlight.play().catch(() => {});
@@ -268,7 +298,7 @@ window.SabaqGallery = (function () {
     async function startOwn() {
       try {
         // The camera and microphone chosen in the device check (or the Devices dialog).
-        ownStream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
+        ownStream = await SabaqDevices.open(true, true);
       } catch (e) {
         ctx.status(S.noCamera);
         return;
@@ -314,9 +344,19 @@ window.SabaqGallery = (function () {
       }).observe(gallery);
     }
 
+    // Whether a tile's picture is there to see: not for sound only, nor a camera turned off.
+    function seen(source, on) {
+      const tile = tiles.get(source);
+      if (!tile || tile.seen === on) return;
+      tile.seen = on;
+      tile.el.classList.toggle("no-video", !on);
+      render();
+    }
+
     return {
       add: add,
       remove: remove,
+      seen: seen,
       refresh: render, // who is shown changed (breakout groups)
       screen(on) {
         if (on && !sharing) view = "screen";
@@ -352,5 +392,5 @@ window.SabaqGallery = (function () {
     };
   }
 
-  return { create: create };
+  return { create: create, avatar: avatar };
 })();

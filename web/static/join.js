@@ -100,7 +100,7 @@ window.SabaqJoin = function (ctx) {
     }
     try {
       // In the class already (the check opened again): the camera that is sending is the proof.
-      const got = stream || (await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true)));
+      const got = stream || (await SabaqDevices.open(true, true));
       if (!stream) ctx.gotCamera(got);
       ctx.mark("camera", true);
       return true;

@@ -197,7 +197,7 @@ window.SabaqQuestions = function (ctx) {
     if (ticker) clearInterval(ticker);
     if (open()) ticker = setInterval(tick, 1000);
     if (fresh && answers && open()) {
-      ctx.setStatus(S.qAsked.replace("{text}", () => q.text));
+      ctx.setStatus(S.qAsked); // short: the question itself is in its panel, not said twice
       const first = panel.querySelector("input");
       if (first && !panel.contains(document.activeElement)) first.focus({ preventScroll: false });
     } else if (hadFocus && !panel.contains(document.activeElement)) {

@@ -347,12 +347,15 @@
       media.autoplay = true;
       media.playsInline = true;
       media.srcObject = stream;
-      box.append(media, caption);
+      box.append(media, SabaqGallery.avatar(msg.publisher), caption);
       $("speakers").appendChild(box);
       view.elements.push(box);
     }
     // Every camera is also a tile of the seminar's gallery (shown in seminar mode only).
     if (!isScreen) gallery.add(msg.source, msg.publisher, stream);
+    // Sound only (a floor without camera, a microphone without camera): no picture will come.
+    view.soundOnly = !isScreen && !/^m=video /m.test(msg.sdp || "");
+    showPicture(msg.source);
     // Sound plays through an element of its own: a <video> whose camera track sends nothing
     // (low bandwidth holds it) never starts playing in Chromium, and would keep its sound mute.
     const sound = document.createElement("audio");
@@ -387,6 +390,25 @@
     send("answer", { sdp: conn.localDescription.sdp, offer_id: msg.offer_id });
     if (fromTeacher) quick.note("answerSent");
     if (fromTeacher) setStatus(S.connecting, "connecting");
+  }
+
+  // A speaker's box and gallery tile show the picture, or, for one heard but not seen (sound
+  // only, or the camera turned off: the roster says so), their initials in a circle.
+  const camerasOff = new Set();
+
+  function showPicture(source) {
+    const view = views.get(source);
+    if (!view || view.screen) return;
+    const seen = !view.soundOnly && !camerasOff.has(source);
+    const box = view.elements.find((el) => el.classList && el.classList.contains("speaker"));
+    if (box) box.classList.toggle("no-video", !seen);
+    gallery.seen(source, seen);
+  }
+
+  function followCameras(participants) {
+    camerasOff.clear();
+    for (const p of participants) if (p.publishing && p.camera === false) camerasOff.add(p.id);
+    for (const source of views.keys()) showPicture(source);
   }
 
   // -- low bandwidth (a viewer): sound and screen only ----------------------------------------
@@ -426,7 +448,7 @@
 
   async function takeFloor(camera) {
     try {
-      micStream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(camera, true));
+      micStream = await SabaqDevices.open(camera, true);
     } catch (e) {
       setStatus(S.noCamera, "live");
       return;
@@ -569,6 +591,7 @@
       list.appendChild(li);
     }
     $("count").textContent = String(msg.participants.length);
+    followCameras(msg.participants);
     if (!isHost) {
       const teacher = msg.participants.find((p) => p.role === "host");
       showCameraOff(Boolean(msg.publisher && teacher && teacher.publishing && teacher.camera === false), S.teacherCamOff);
@@ -849,8 +872,23 @@
     if (localStream) localStream.getTracks().forEach((t) => t.stop());
     if (screenStream) screenStream.getTracks().forEach((t) => t.stop());
     controls.hide();
-    $("stage").hidden = state === "error";
+    // Out of the class (left, refused, removed, taken over by another tab): the status says
+    // so, beside Join where joining again is possible; the roster, the chat and the class's
+    // controls go with the stage until Join brings them back (``enter``).
+    $("stage").hidden = state === "error" || state === "closed";
+    if (state === "closed") closeInClassPanels();
     if (state === "ended") showEnded();
+  }
+
+  function closeInClassPanels() {
+    const check = $("check"); // the device check opened again from the class
+    if (check) check.hidden = true;
+    $("rec").hidden = true;
+    ["settings", "ask", "breakout-dialog"].forEach((id) => {
+      const dialog = $(id);
+      if (dialog && dialog.open) dialog.close();
+    });
+    document.title = baseTitle;
   }
 
   // -- joining again on this page ------------------------------------------------------------
@@ -871,11 +909,8 @@
     if (publishes) {
       // The camera and microphone chosen (kept in this browser), started again: ``finish``
       // stopped them.
-      const media = navigator.mediaDevices;
       try {
-        localStream = await media
-          .getUserMedia(SabaqDevices.constraints(true, true, true))
-          .catch(() => media.getUserMedia(SabaqDevices.constraints(true, true))); // one unplugged
+        localStream = await SabaqDevices.open(true, true);
         video.srcObject = localStream;
       } catch (e) {
         setStatus(S.noCamera, "closed");
@@ -1131,7 +1166,7 @@
     prepareJoin();
     if (publishes) {
       try {
-        const stream = await navigator.mediaDevices.getUserMedia(SabaqDevices.constraints(true, true));
+        const stream = await SabaqDevices.open(true, true);
         localStream = stream;
         video.srcObject = stream;
       } catch (e) {
