@@ -231,7 +231,8 @@ async def test_a_student_joins_and_watches_in_firefox(
     assert got["live_status"] == f"{strings['live']} · {TEACHER_NAME}", got["live_status"]
     assert got["teacher"] == TEACHER_NAME
     assert got["frames"] > FRAMES
-    assert (got["status"], got["state"]) == (strings["left"], "closed")
+    # Left on purpose: its own state ("left"), not the refused or removed one ("closed").
+    assert (got["status"], got["state"]) == (strings["left"], "left")
     assert got["errors"] == [], got["errors"]
     print(
         f"firefox {got['browser']}: page load -> first frame {got['open_to_first_frame_ms']} ms,"

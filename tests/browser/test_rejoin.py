@@ -45,6 +45,16 @@ ASKED_JS = """(() => {
   };
 })()"""
 
+# The status line's colour and the danger colour (of errors, a removal), both as computed.
+COLOURS_JS = """() => {
+  const probe = document.createElement("span");
+  probe.style.color = "var(--danger)";
+  document.body.append(probe);
+  const danger = getComputedStyle(probe).color;
+  probe.remove();
+  return { status: getComputedStyle(document.getElementById("status")).color, danger: danger };
+}"""
+
 
 @pytest.mark.browser
 @pytest.mark.timeout(90)
@@ -76,6 +86,10 @@ async def test_the_teacher_leaves_and_joins_again_in_place_with_the_devices_chos
         # -- the teacher leaves: the page offers Join; the student's page loses the teacher -----
         await teacher.locator("#leave").click()
         await expect(teacher.locator("#status")).to_have_text(t["left"])
+        # Leaving on purpose is no error: a state of its own, not in the danger colour.
+        await expect(teacher.locator("#room")).to_have_attribute("data-state", "left")
+        colours = await teacher.evaluate(COLOURS_JS)
+        assert colours["status"] != colours["danger"], colours
         rejoin = teacher.locator("#rejoin")
         await expect(rejoin).to_be_visible()
         # Out of the class, the page says so and offers Join — nothing of the class is left

@@ -449,7 +449,7 @@ async function run(job) {
       case "leave": {
         await page.click("#leave");
         const left = result.strings ? result.strings.left : null;
-        await pollUntil(page, "leaving", job.stepMs, (s) => s.state === "closed" && s.status === left);
+        await pollUntil(page, "leaving", job.stepMs, (s) => s.state === "left" && s.status === left);
         break;
       }
       default:

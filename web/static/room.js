@@ -875,8 +875,9 @@
     // Out of the class (left, refused, removed, taken over by another tab): the status says
     // so, beside Join where joining again is possible; the roster, the chat and the class's
     // controls go with the stage until Join brings them back (``enter``).
-    $("stage").hidden = state === "error" || state === "closed";
-    if (state === "closed") closeInClassPanels();
+    const out = state === "closed" || state === "left";
+    $("stage").hidden = out || state === "error";
+    if (out) closeInClassPanels();
     if (state === "ended") showEnded();
   }
 
@@ -1208,7 +1209,7 @@
   const leaveBtn = $("leave");
   leaveBtn.addEventListener("click", () => {
     send("leave");
-    finish(S.left, "closed");
+    finish(S.left, "left"); // on purpose: said plainly, not as an error
     if (ws) ws.close(1000);
     offerRejoin();
   });
