@@ -393,13 +393,14 @@
   }
 
   // A speaker's box and gallery tile show the picture, or, for one heard but not seen (sound
-  // only, or the camera turned off: the roster says so), their initials in a circle.
+  // only, the camera turned off: the roster says so, or low bandwidth: this viewer is sent no
+  // camera video), their initials in a circle.
   const camerasOff = new Set();
 
   function showPicture(source) {
     const view = views.get(source);
     if (!view || view.screen) return;
-    const seen = !view.soundOnly && !camerasOff.has(source);
+    const seen = !view.soundOnly && !camerasOff.has(source) && !lowBandwidth;
     const box = view.elements.find((el) => el.classList && el.classList.contains("speaker"));
     if (box) box.classList.toggle("no-video", !seen);
     gallery.seen(source, seen);
@@ -429,6 +430,7 @@
     lowBandwidthBtn.setAttribute("aria-pressed", String(lowBandwidth));
     room.classList.toggle("low-bandwidth", lowBandwidth);
     $("low-bandwidth-note").hidden = !lowBandwidth;
+    for (const source of views.keys()) showPicture(source);
   }
 
   function setLowBandwidth(on) {

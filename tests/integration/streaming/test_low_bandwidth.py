@@ -5,6 +5,7 @@ Other viewers are not touched, and a malformed choice disturbs nobody but its se
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -240,8 +241,8 @@ async def test_the_toggle_in_chromium_is_kept_for_the_next_join(
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
     """The viewer presses the toggle from the keyboard: the teacher's picture stops, the sound
-    goes on; after a reload the choice applies from the start; pressed again, the picture is
-    back."""
+    goes on; after a reload the choice applies from the start, and a speaker's box shows their
+    initials (no dark box); pressed again, the pictures are back."""
     teacher = await join(sign_in(academy.teacher_id), academy.class_id)
     await publish(teacher)
     errors: list[str] = []
@@ -274,8 +275,27 @@ async def test_the_toggle_in_chromium_is_kept_for_the_next_join(
         # element waiting for its first picture would hold it still).
         await expect_sound_playing(page)
 
+        # A student speaks with camera: no picture comes to this viewer, so the speaker's box
+        # and gallery tile show the initials, not a dark box.
+        speaker = await join(sign_in(academy.student_ids[1]), academy.class_id)
+        speaker_id = (await speaker.wait_for("welcome"))["participant_id"]
+        await teacher.send("grant_floor", participant_id=speaker_id, camera=True)
+        await speaker.wait_for("floor_granted")
+        await publish(speaker)
+        box = page.locator("#speakers figure")
+        tile = page.locator(f'#gallery .tile[data-source="{speaker_id}"]')
+        await expect(box.locator(".avatar")).to_be_visible(timeout=10_000)
+        await expect(box.locator(".avatar .initials")).to_have_text("С0")
+        await expect(box.locator("video")).to_be_hidden()
+        await expect(tile).to_have_class(re.compile(r"\bno-video\b"))
+
         await toggle.click()
         await expect(toggle).to_have_attribute("aria-pressed", "false")
         await wait_decoded(page, 5, limit=5)
+        # Back to full video: the speaker's picture in place of the initials.
+        await expect(box.locator(".avatar")).to_be_hidden()
+        await expect(box.locator("video")).to_be_visible()
+        await expect(tile).not_to_have_class(re.compile(r"\bno-video\b"))
+        await speaker.close()
     await teacher.close()
     assert not errors, errors
