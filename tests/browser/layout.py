@@ -3,8 +3,9 @@
 A test calls :func:`check_layout` on a page in some state of the class; it measures the page at
 1280×800 and at 360×740 (the viewport is changed in place) and fails on a page wider than the
 screen or higher than the window (the page scrolls, not only a panel inside it), a panel or
-control whose box ends below the fold, or a video box whose shape is not its
-picture's (more than 10 % off)."""
+control whose box ends below the fold, a video box whose shape is not its
+picture's (more than 10 % off), or a seminar's tile lying over a panel (a quick question, the
+breakout panel, the control bar, the side panel)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,12 @@ MEASURE_JS = """() => {
   // The main picture's box and the phone's dock (display: contents, so no box, on a wide one).
   const main = document.getElementById("stage-box");
   const dock = stage.querySelector(".dock");
+  // The seminar's shown tiles (gallery, filmstrip) and the panels none of them may lie over.
+  const tiles = [...stage.querySelectorAll("#gallery .tile")].filter(shown).map(box);
+  const panels = [...stage.querySelectorAll(".question-panel, .breakout-panel, .controls, .side")]
+    .filter(shown).map(box);
   return {
-    width: innerWidth, height: innerHeight,
+    width: innerWidth, height: innerHeight, tiles: tiles, panels: panels,
     main: main && shown(main) ? box(main) : null,
     dock: dock && shown(dock) ? box(dock) : null,
     scrollWidth: document.documentElement.scrollWidth,
@@ -89,6 +94,12 @@ def problems(m: dict[str, Any]) -> list[str]:
         want = v["vw"] / v["vh"] if v["vw"] and v["vh"] else usual
         if abs(ratio / want - 1) > ASPECT_TOLERANCE:
             found.append(f"{v['name']} is {v['w']}x{v['h']} for a {v['vw']}x{v['vh']} picture")
+    for t in m["tiles"]:
+        for p in m["panels"]:
+            w = min(t["right"], p["right"]) - max(t["x"], p["x"])
+            h = min(t["bottom"], p["bottom"]) - max(t["y"], p["y"])
+            if w > 1 and h > 1:
+                found.append(f"a tile at {t['x']},{t['y']} covers {w}x{h} px of {p['name']}")
     main, dock = m.get("main"), m.get("dock")
     if main:
         # The main picture is not a strip, and nothing (the phone's dock) lies over it.

@@ -24,7 +24,8 @@ from tests.browser.test_browser import (
     wait_decoded,
     watch_errors,
 )
-from tests.conftest import Academy
+from tests.conftest import Academy, SignIn
+from tests.peers import join, publish
 from web.core import keys
 
 
@@ -142,6 +143,50 @@ async def test_the_layout_holds_while_a_quick_question_is_open(
             assert status["text"].strip() == (await room_strings(student))["qAsked"], status
             assert LONG_QUESTION[:30] not in status["text"], status
             assert status["height"] <= 2 * status["line"] + 1, status
+    finally:
+        print("\n".join(seen))
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_the_seminar_gallery_gives_way_to_a_quick_question(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """A seminar's gallery of two cameras while a quick question is open (the student's page in
+    Kazakh, the teacher's in Russian): at both widths no tile lies over the question, the
+    control bar or the side panel; the gallery fits the room the question leaves."""
+    errors: list[str] = []
+    seen: list[str] = []
+    cid = academy.class_id
+    pages: dict[str, Page] = {}
+    try:
+        async with chromium() as browser:
+            for lang, uid in (("ru", academy.teacher_id), ("kk", academy.student_ids[0])):
+                page = await open_signed_in(
+                    browser, served, uid, f"/classes/{cid}", lang=lang, viewport=WIDE,
+                    errors=errors,
+                )  # fmt: skip
+                await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+                await page.locator("#join").click()
+                pages[lang] = page
+            teacher, student = pages["ru"], pages["kk"]
+            t = await room_strings(teacher)
+            await expect(teacher.locator("#status")).to_have_text(t["youAreLive"], timeout=10_000)
+            await teacher.locator("#mode").click()
+            await expect(teacher.locator("#mode")).to_have_text(t["toLecture"])
+            other = await join(sign_in(academy.student_ids[1]), cid)  # a camera more
+            await publish(other)
+            await student.wait_for_function(
+                "() => [...document.querySelectorAll('#gallery .tile[data-shown=\"yes\"] video')]"
+                ".filter((v) => v.videoWidth > 0).length === 2",
+                timeout=15_000,
+            )
+            await ask_a_question(teacher, LONG_QUESTION, LONG_CHOICES)
+            await expect(student.locator("#question-text")).to_have_text(LONG_QUESTION)
+            await check_layout(student, "seminar gallery and question, kk", seen)
+            await check_layout(teacher, "seminar gallery and question, ru", seen)
+            await other.close()
     finally:
         print("\n".join(seen))
     assert errors == []
