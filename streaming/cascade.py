@@ -277,8 +277,15 @@ class RelayLink:
     """A relay node's link to a class's origin: its room mirrors what the origin publishes;
     its viewers' sockets are piped to the origin's room (``piping.RelayPipe``)."""
 
-    def __init__(self, node: MediaNode, class_id: int, origin_url: str) -> None:
+    def __init__(
+        self,
+        node: MediaNode,
+        class_id: int,
+        origin_url: str,
+        gone: Callable[[RelayLink], None] = lambda _link: None,
+    ) -> None:
         self._node = node
+        self._gone = gone  # told when the class ended: the link is done with
         self.class_id = class_id
         # Where the origin's signaling is (as browsers reach it): ``.../classes/<id>/relay``.
         self.origin_url = origin_url
@@ -297,9 +304,12 @@ class RelayLink:
         self._node.relays[self.class_id] = self
         self._task = asyncio.create_task(self._run(), name=f"sabaq-relay-{self.class_id}")
 
-    async def stop(self) -> None:
+    def _unlist(self) -> None:
         if self._node.relays.get(self.class_id) is self:
             del self._node.relays[self.class_id]
+
+    async def stop(self) -> None:
+        self._unlist()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -358,6 +368,10 @@ class RelayLink:
                 # origin's to record.
                 await self.room.end(None, self._ended, relayed=True)
             if self.room.ended:
+                # Joins here are the ended room's now (refused "class_ended", as the origin
+                # refuses them); the link is done with.
+                self._unlist()
+                self._gone(self)
                 return
             await asyncio.sleep(RELAY_RETRY)
 
@@ -454,9 +468,14 @@ class Cascade:
         """Relay the class from its origin (its signaling's URL), unless this node does."""
         link = self.links.get(class_id)
         if link is None:
-            link = self.links[class_id] = RelayLink(self._node, class_id, origin_url)
+            link = RelayLink(self._node, class_id, origin_url, self._forget)
+            self.links[class_id] = link
             link.start()
         return link
+
+    def _forget(self, link: RelayLink) -> None:
+        if self.links.get(link.class_id) is link:
+            del self.links[link.class_id]
 
     async def drop(self, class_id: int) -> None:
         """Relay the class no more (its viewers here are let go by the caller)."""

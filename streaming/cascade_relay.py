@@ -29,9 +29,10 @@ from .aiortc_media import AiortcPublisher
 from .cascade_media import Key, feed_doc, pump
 from .forward_hub import ForwardedTrack
 from .media_ports import HoldsTracks, MediaBackend, ViewerMedia, close_quietly
+from .node import ENDED_MESSAGE
 from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
 from .piping import Socket
-from .protocol import server_message
+from .protocol import MAX_MESSAGE_BYTES, server_message
 from .seminar import SPEAKER_TICK
 from .stats import LinkTally
 
@@ -39,6 +40,12 @@ log = logging.getLogger("sabaq.streaming.cascade")
 
 LINK_WAIT = 5.0  # seconds a viewer's socket waits for the link to the origin to be up
 OUTBOX = 512  # messages a viewer may leave unread before it is let go
+# A viewer's message longer than a direct connection takes is not piped as it came: this
+# stand-in is, which the origin refuses as it would the original ("too_large": the viewer told,
+# its socket closed, recorded as any). So no "from" on the link is longer than json.dumps
+# makes of MAX_MESSAGE_BYTES characters (at most 12 bytes each, a \uXXXX pair), which the
+# link's limit (``cascade_media.MAX_FRAME_BYTES``) covers: no viewer can close the link.
+TOO_LARGE = " " * (MAX_MESSAGE_BYTES + 1)
 
 
 class PipedClient:
@@ -94,6 +101,8 @@ class RelayPipes:
         self._mirrored = mirrored  # the relay's mirror of an origin's publication
         self._link: Any = None
         self.up = asyncio.Event()
+        self.ended: str | None = None  # the class ended, as the origin said: joins are refused
+        self._settled = asyncio.Event()  # the link is up, or the class ended
         self._clients: dict[str, PipedClient] = {}
         self._views: dict[int, ViewerMedia] = {}
         self._publishers: dict[int, tuple[AiortcPublisher, list[ForwardedTrack]]] = {}
@@ -109,12 +118,18 @@ class RelayPipes:
     def linked(self, link: Any) -> None:
         self._link = link
         self.up.set()
+        self._settled.set()
 
     async def unlinked(self, ended: str | None) -> None:
         """The link is gone: its viewers are let go here (to reconnect, unless the class
         ended) and the peer connections hosted for them closed."""
         self._link = None
         self.up.clear()
+        if ended is None:
+            self._settled.clear()
+        else:
+            self.ended = ended
+            self._settled.set()
         for client in list(self._clients.values()):
             if ended is not None:
                 client.push(server_message("ended", reason=ended))
@@ -150,10 +165,14 @@ class RelayPipes:
 
     # -- a viewer's socket --------------------------------------------------------------------
     async def pipe(self, ws: Socket, first: str) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(LINK_WAIT):
-                await self.up.wait()
-        except TimeoutError:
+                await self._settled.wait()
+        if self.ended is not None:  # as the origin refuses a join once the class ended
+            await ws.send_str(server_message("error", code="class_ended", message=ENDED_MESSAGE))
+            await ws.close(code=CLOSE_CLASS_ENDED, message=b"class_ended")
+            return
+        if not self.up.is_set():
             text = server_message("error", code="server_stopping", message="Try again")
             await ws.send_str(text)
             await ws.close(code=CLOSE_SERVER_STOPPING, message=b"no origin")
@@ -168,7 +187,8 @@ class RelayPipes:
             while True:
                 msg = await ws.receive()
                 if msg.type is WSMsgType.TEXT:
-                    await self._send(link, {"type": "from", "pid": pid, "message": msg.data})
+                    text = msg.data if len(msg.data) <= MAX_MESSAGE_BYTES else TOO_LARGE
+                    await self._send(link, {"type": "from", "pid": pid, "message": text})
                 elif msg.type is WSMsgType.BINARY:  # the origin refuses it, as it would its own
                     await self._send(link, {"type": "from", "pid": pid, "message": ""})
                 else:

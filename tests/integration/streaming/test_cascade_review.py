@@ -1,8 +1,9 @@
-"""Review findings on the cascade (branch review-cascade): each test fails on main."""
+"""Review findings on the cascade (branch review-cascade), fixed: each test failed before."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,9 +11,15 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from access.events import EventKind
+from access.ids import uuid7
 from access.models import ClassRole
+from streaming.cascade_media import MAX_FRAME_BYTES
+from streaming.cascade_relay import TOO_LARGE
 from streaming.cluster import MediaAgent
 from streaming.cluster_keys import NODES, PLACEMENT, NodeInfo, relays_key
+from streaming.participant import CLOSE_CLASS_ENDED, CLOSE_PROTOCOL
+from streaming.protocol import MAX_MESSAGE_BYTES
 from streaming.redis_events import DiskBuffer, RedisStreamSink
 from tests.integration.streaming.cascading import (
     CLASS_ID,
@@ -44,12 +51,34 @@ async def test_one_relay_viewer_cannot_cut_the_link_for_all(nodes: tuple[Node, N
     link = cascade.links[CLASS_ID]
     ws_before = link._ws
     await attacker.ws.send_str("\x01" * 800_000)
+    refused = await attacker.wait_for("error")  # as a direct connection is refused
+    assert refused["code"] == "too_large", refused
+    assert await attacker.wait_closed() == CLOSE_PROTOCOL
     with pytest.raises(TimeoutError):
         await other.wait_closed(timeout=3)
     assert link._ws is ws_before and not ws_before.closed
+    await other.send("ping")
+    await other.wait_for("pong")  # still served through the link
+
+    def left() -> list[str]:
+        got = origin.events.got
+        return [e.data["reason"] for e in got if e.user_id == VIEWER and e.kind is EventKind.LEFT]
+
+    await until(left, 5)
+    assert left() == ["protocol error: too_large"]
     await cascade.stop()
     for peer in (teacher, attacker, other):
         await peer.close()
+
+
+def test_the_link_takes_the_longest_message_a_viewer_may_send_in_any_text() -> None:
+    """Piped as json.dumps makes it: the worst escaping of the longest message a direct
+    connection takes (a character outside the BMP, 12 bytes) still fits the link's limit."""
+    for char in ("\U0001f600", "\x01", "\ud800", '"'):
+        doc = {"type": "from", "pid": str(uuid7()), "message": char * MAX_MESSAGE_BYTES}
+        assert len(json.dumps(doc).encode()) < MAX_FRAME_BYTES
+    assert len(TOO_LARGE) > MAX_MESSAGE_BYTES
+    assert len(json.dumps(TOO_LARGE)) < MAX_FRAME_BYTES
 
 
 async def test_a_join_on_the_relay_after_the_class_ended_is_told_so(
@@ -74,6 +103,9 @@ async def test_a_join_on_the_relay_after_the_class_ended_is_told_so(
     late = await connect(relay.ws_url, token)
     error = await late.wait_for("error", timeout=10)
     assert error["code"] == "class_ended", error
+    assert await late.wait_closed() == CLOSE_CLASS_ENDED
+    # The ended link is done with: no longer counted (sabaq_relayed_classes), nor kept.
+    await until(lambda: CLASS_ID not in relay.node.relays and CLASS_ID not in cascade.links, 5)
     await cascade.stop()
     for peer in (teacher, viewer, late):
         await peer.close()
@@ -129,6 +161,8 @@ async def test_a_class_placed_anew_on_its_relay_is_served_there(
     again = await connect(relay.ws_url, token)
     await until(lambda: again.messages, 10)
     assert again.messages[0]["type"] == "welcome", again.messages[0]
+    assert CLASS_ID not in relay.node.relays and CLASS_ID not in agent.cascade.links
+    assert relay.node.rooms[CLASS_ID].participants  # served by a room here
     await agent.cascade.stop()
     for peer in (teacher, viewer, again):
         await peer.close()
