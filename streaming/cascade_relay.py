@@ -28,7 +28,7 @@ from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
 from .cascade_media import Key, feed_doc, pump
 from .forward_hub import ForwardedTrack
-from .media_ports import HoldsTracks, MediaBackend, ViewerMedia, close_quietly
+from .media_ports import HoldsTracks, MediaBackend, PublisherMedia, ViewerMedia, close_quietly
 from .node import ENDED_MESSAGE
 from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
 from .piping import Socket
@@ -219,7 +219,7 @@ class RelayPipes:
             if client is not None:
                 client.push((int(doc["code"]), str(doc["reason"])))
         elif kind == "view":
-            self._spawn(self._view(doc))
+            self._view(doc)
         elif kind == "answer":
             self._spawn(self._answer(doc))
         elif kind == "hold":
@@ -231,7 +231,7 @@ class RelayPipes:
             if gone is not None:
                 self._spawn(close_quietly(gone))
         elif kind == "publish":
-            self._spawn(self._publish(doc))
+            self._publish(doc)
         elif kind == "unpublish":
             self._spawn(self._unpublish(int(doc["publisher"])))
         elif kind == "keyframe":
@@ -248,21 +248,27 @@ class RelayPipes:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self._send(link, {"type": "reply", "rid": rid, **fields})
 
-    async def _view(self, doc: dict[str, Any]) -> None:
-        link, view_id = self._link, int(doc["view"])
+    def _view(self, doc: dict[str, Any]) -> None:
+        """A view made at once (an "unview" right after it finds it, and closes it), its
+        offer made in a task."""
+        link, view_id, rid = self._link, int(doc["view"]), doc["rid"]
         source = self._mirrored((str(doc["source"]), str(doc["publication"])))
         if source is None:
-            await self._reply(link, doc["rid"], error="the source is not mirrored here")
+            self._spawn(self._reply(link, rid, error="the source is not mirrored here"))
             return
         view = self._views[view_id] = self._media.new_viewer(source, self._failed(view_id))
+        self._spawn(self._offer(link, rid, view_id, view))
+
+    async def _offer(self, link: Any, rid: object, view_id: int, view: ViewerMedia) -> None:
         try:
             offer = await view.make_offer()
         except Exception as exc:
-            self._views.pop(view_id, None)
+            if self._views.get(view_id) is view:
+                del self._views[view_id]
             await close_quietly(view)
-            await self._reply(link, doc["rid"], error=str(exc))
+            await self._reply(link, rid, error=str(exc))
             return
-        await self._reply(link, doc["rid"], sdp=offer)
+        await self._reply(link, rid, sdp=offer)
 
     async def _answer(self, doc: dict[str, Any]) -> None:
         link, view = self._link, self._views.get(int(doc["view"]))
@@ -276,14 +282,27 @@ class RelayPipes:
             return
         await self._reply(link, doc["rid"])
 
-    async def _publish(self, doc: dict[str, Any]) -> None:
-        link, pub_id = self._link, int(doc["publisher"])
+    def _publish(self, doc: dict[str, Any]) -> None:
+        """A publisher made at once, as a view is (``_view``): an "unpublish" or the link's
+        end while its offer is taken closes it."""
+        pub_id = int(doc["publisher"])
         pub = self._media.new_publisher(self._failed(pub_id))
+        if isinstance(pub, AiortcPublisher):
+            self._publishers[pub_id] = (pub, [])
+        self._spawn(self._accept(self._link, doc, pub_id, pub))
+
+    async def _accept(
+        self, link: Any, doc: dict[str, Any], pub_id: int, pub: PublisherMedia
+    ) -> None:
         try:
             if not isinstance(pub, AiortcPublisher):
                 raise TypeError("this node's backend cannot forward a publication")
             answer = await pub.accept_offer(str(doc["sdp"]))
+            if self._publishers.get(pub_id, (None,))[0] is not pub:
+                raise ConnectionResetError("withdrawn")  # unpublished, or the link went
         except Exception as exc:
+            if self._publishers.get(pub_id, (None,))[0] is pub:
+                del self._publishers[pub_id]
             await close_quietly(pub)
             await self._reply(link, doc["rid"], error=str(exc))
             return
