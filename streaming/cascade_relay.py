@@ -30,7 +30,7 @@ from .cascade_media import Key, feed_doc, pump
 from .forward_hub import ForwardedTrack
 from .media_ports import HoldsTracks, MediaBackend, PublisherMedia, ViewerMedia, close_quietly
 from .node import ENDED_MESSAGE
-from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
+from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW, SEND_TIMEOUT
 from .piping import Socket
 from .protocol import MAX_MESSAGE_BYTES, server_message
 from .seminar import SPEAKER_TICK
@@ -49,30 +49,49 @@ TOO_LARGE = " " * (MAX_MESSAGE_BYTES + 1)
 
 
 class PipedClient:
-    """A viewer's socket on the relay: what the origin tells it, written in order."""
+    """A viewer's socket on the relay: what the origin tells it, written in order. A viewer
+    that does not read is let go as a direct connection is (``Participant.deliver``): a
+    message not taken within ``send_timeout``, or ``OUTBOX`` left unwritten, and its socket is
+    closed "too slow" at once, not behind what it did not read."""
 
-    def __init__(self, ws: Socket) -> None:
+    def __init__(self, ws: Socket, send_timeout: float = SEND_TIMEOUT) -> None:
         self.ws = ws
+        self._send_timeout = send_timeout
         self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write(), name="sabaq-piped-writer")
         self.closing = False  # a close is queued: what comes before it is written, then it
 
     def push(self, item: str | tuple[int, str]) -> None:
+        if self._writer.done():
+            return  # closed, or let go
         if self._out.qsize() >= OUTBOX and isinstance(item, str):
-            item = (CLOSE_TOO_SLOW, "too slow")
+            self._writer.cancel()
+            self._writer = asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
+            self.closing = True
+            return
         if isinstance(item, tuple):
             self.closing = True
         self._out.put_nowait(item)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            async with asyncio.timeout(self._send_timeout):
+                await self.ws.close(code=code, message=reason.encode()[:120])
 
     async def _write(self) -> None:
         while True:
             item = await self._out.get()
             if isinstance(item, tuple):
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.close(code=item[0], message=item[1].encode()[:120])
+                await self._close(*item)
                 return
             try:
-                await self.ws.send_str(item)
+                async with asyncio.timeout(self._send_timeout):
+                    await self.ws.send_str(item)
+            except TimeoutError:
+                log.warning("a relayed viewer does not read its messages; disconnecting")
+                self.closing = True
+                await self._close(CLOSE_TOO_SLOW, "too slow")
+                return
             except (ConnectionError, RuntimeError):
                 return
 

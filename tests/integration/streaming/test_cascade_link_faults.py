@@ -4,17 +4,21 @@ of the origin's the relay cannot read, requests the origin withdraws at once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aiohttp import WSMessage, WSMsgType
 from aiortc import AudioStreamTrack
 
 from access.events import EventKind
 from access.models import ClassRole
 from streaming.aiortc_media import AiortcBackend, AiortcPublisher, AiortcViewer
 from streaming.cascade import RelayLink
-from streaming.participant import CLOSE_SERVER_STOPPING
+from streaming.cascade_origin import INBOX, OriginPipes, PipedSocket
+from streaming.cascade_relay import OUTBOX, PipedClient
+from streaming.participant import CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
 from tests.integration.streaming.cascading import (
     CLASS_ID,
     VIEWER,
@@ -154,3 +158,60 @@ async def test_requests_withdrawn_at_once_leave_no_peer_behind(nodes: tuple[Node
     await conn.close()
     await cascade.stop()
     await teacher.close()
+
+
+class StalledViewer:
+    """A relayed viewer's socket whose page reads nothing (``piping.Socket``): what is written
+    to it never goes out."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.code: int | None = None
+
+    async def receive(self) -> WSMessage:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send_str(self, data: str) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed, self.code = True, code
+        return True
+
+
+async def test_a_relayed_viewer_that_does_not_read_is_let_go_in_time() -> None:
+    """As a direct connection: a message not taken within the send timeout, and the socket
+    is closed "too slow" (not left to the heartbeat)."""
+    ws = StalledViewer()
+    client = PipedClient(ws, send_timeout=0.2)
+    client.push('{"type": "roster"}')
+    started = time.monotonic()
+    await until(lambda: ws.closed, 2)
+    assert ws.code == CLOSE_TOO_SLOW
+    assert time.monotonic() - started < 1.0
+    await client.stop()
+
+
+async def test_a_relayed_viewers_backlog_is_cut_at_once() -> None:
+    """A backlog of OUTBOX messages unread: the socket is closed "too slow" now, not once
+    the backlog before the close was written."""
+    ws = StalledViewer()
+    client = PipedClient(ws, send_timeout=60)
+    for n in range(OUTBOX + 1):
+        client.push(f'{{"type": "chat", "n": {n}}}')
+    await until(lambda: ws.closed, 1)
+    assert ws.code == CLOSE_TOO_SLOW
+    await client.stop()
+
+
+async def test_a_relayed_viewers_unhandled_messages_are_bounded_on_the_origin() -> None:
+    """What a relay viewer floods the origin with while its last message is handled is
+    bounded (the excess dropped, as a flood's); its going away never is."""
+    sock = PipedSocket("viewer", cast(OriginPipes, None))
+    for n in range(INBOX * 4):
+        sock.put(WSMessage(WSMsgType.TEXT, f'{{"n": {n}}}', None))
+    sock.put(WSMessage(WSMsgType.CLOSED, None, None))
+    got = [await sock.receive() for _ in range(INBOX + 1)]
+    assert [m.type for m in got] == [WSMsgType.TEXT] * INBOX + [WSMsgType.CLOSED]
+    assert got[INBOX - 1].data == f'{{"n": {INBOX - 1}}}'
