@@ -64,33 +64,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientSession, WSMsgType, web
+from aiohttp import ClientSession, WSMsgType
 
-from access.errors import TokenExpired, TokenInvalid, TokenWrongClass
 from access.models import ClassRole
 
 from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
+from .cascade_feed import OriginFeed, relay_feed
 from .cascade_media import (
     FRAME_HEAD,
     MAX_FRAME_BYTES,
     Key,
     RelayedPublisher,
     RelayHub,
-    feed_doc,
-    pump,
     relay_hub,
 )
-from .cascade_origin import OriginPipes, Serve
 from .cascade_relay import RelayPipes
-from .forward_hub import ForwardedTrack
 from .media_ports import close_quietly
 from .node import MediaNode
 from .participant import Participant, Publication
@@ -101,161 +97,15 @@ log = logging.getLogger("sabaq.streaming.cascade")
 
 RELAY_RETRY = 1.0  # seconds before a relay whose link dropped opens it again
 
-__all__ = ["FRAME_HEAD", "Cascade", "OriginFeed", "RelayHub", "RelayLink", "RelayedPublisher"]
-
-
-# -- on the origin ------------------------------------------------------------------------------
-class OriginFeed:
-    """What one relay is sent of one class: the room's publications as they change, and one
-    pump per published track from the track's hub to the link; and the relay's viewers, piped
-    here (``OriginPipes``)."""
-
-    def __init__(
-        self, node: MediaNode, room: Room, ws: web.WebSocketResponse, serve: Serve
-    ) -> None:
-        self._room = room
-        self._ws = ws
-        self._tally = node.links
-        self._ids = itertools.count(1)
-        self._feeds: dict[Key, list[tuple[int, Hub, ForwardedTrack]]] = {}
-        self._by_id: dict[int, Hub] = {}
-        self._pumps: set[asyncio.Task[None]] = set()
-        self._told: list[dict[str, Any]] | None = None
-        self._due = asyncio.Event()
-        self._syncing = asyncio.Lock()
-        self.pipes = OriginPipes(node, room, ws, serve, self.synced)
-
-    def changed(self) -> None:
-        self._due.set()
-
-    async def run(self) -> None:
-        self._room.watchers.append(self.changed)
-        reading = asyncio.create_task(self._read(), name="sabaq-relay-requests")
-        self._tally.links += 1
-        try:
-            self._due.set()
-            while not self._ws.closed and not self._room.ended and not reading.done():
-                waiting = asyncio.create_task(self._due.wait())
-                await asyncio.wait({waiting, reading}, return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
-                if self._due.is_set():
-                    self._due.clear()
-                    await self.synced()
-            if self._room.ended and not self._ws.closed:
-                ended = {"type": "ended", "reason": self._room.end_reason or "ended"}
-                await self._ws.send_str(json.dumps(ended))
-        finally:
-            self._tally.links -= 1
-            self._room.watchers.remove(self.changed)
-            reading.cancel()
-            await self.pipes.close()
-            for key in list(self._feeds):
-                self._drop(key)
-            for task in list(self._pumps):
-                task.cancel()
-
-    def _sources(self) -> dict[Key, tuple[Participant, AiortcPublisher, tuple[str, ...]]]:
-        out = {}
-        for p, name in self._room.sources():
-            pub = p.publications[name]
-            if isinstance(pub.media, AiortcPublisher) and pub.media.hubs:
-                out[(p.id, name)] = (p, pub.media, pub.tracks)
-        return out
-
-    async def synced(self) -> None:
-        """The relay told what is published now (once the telling before has gone out)."""
-        async with self._syncing:
-            await self._sync()
-
-    async def _sync(self) -> None:
-        now = self._sources()
-        for key in [k for k in self._feeds if k not in now]:
-            self._drop(key)
-        told = []
-        for key, (p, media, tracks) in now.items():
-            feeds = self._feeds.get(key)
-            if feeds is None or [h for _, h, _ in feeds] != media.hubs:
-                if feeds is not None:
-                    self._drop(key)
-                feeds = self._feeds[key] = [self._feed(hub) for hub in media.hubs]
-            told.append(
-                {
-                    "source": p.id,
-                    "publication": key[1],
-                    "user_id": p.user_id,
-                    "role": p.role.value,
-                    "name": p.name,
-                    "tracks": list(tracks),
-                    "microphone": p.microphone_on,
-                    "camera": p.camera_on,
-                    "feeds": [feed_doc(i, h) for i, h, _ in feeds],
-                }
-            )
-        if told != self._told:
-            self._told = told
-            await self._ws.send_str(json.dumps({"type": "sources", "sources": told}))
-
-    def _feed(self, hub: Hub) -> tuple[int, Hub, ForwardedTrack]:
-        feed_id = next(self._ids)
-        track = hub.subscribe()  # asks the publisher for a keyframe to start the relay from
-        self._by_id[feed_id] = hub
-        task = asyncio.create_task(
-            pump(feed_id, track, self._ws.send_bytes, self._tally), name="sabaq-relay-pump"
-        )
-        self._pumps.add(task)
-        task.add_done_callback(self._pumps.discard)
-        return feed_id, hub, track
-
-    def _drop(self, key: Key) -> None:
-        for feed_id, _hub, track in self._feeds.pop(key, []):
-            self._by_id.pop(feed_id, None)
-            track.stop()
-
-    async def _read(self) -> None:
-        async for msg in self._ws:
-            if msg.type is WSMsgType.BINARY:
-                self.pipes.frame(msg.data)
-                continue
-            if msg.type is not WSMsgType.TEXT:
-                continue
-            try:
-                doc = json.loads(msg.data)
-                if doc["type"] == "keyframe":
-                    hub = self._by_id.get(int(doc["feed"]))
-                    if hub is not None:
-                        hub.request_keyframe()
-                else:
-                    self.pipes.handle(doc)
-            except (ValueError, KeyError, TypeError):
-                log.warning("class %s: a relay's message was ignored", self._room.class_id)
-
-
-async def relay_feed(node: MediaNode, request: web.Request, serve: Serve) -> web.StreamResponse:
-    """A relay node asks for a class's media (``/classes/<id>/relay``); the sockets of its
-    viewers are piped over the same link and served by ``serve`` (signaling's)."""
-    try:
-        class_id = int(request.match_info["class_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such class") from None
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    try:
-        relay = node.signer.verify_relay(token, class_id=class_id)
-    except (TokenInvalid, TokenExpired, TokenWrongClass):
-        raise web.HTTPForbidden(text="Not a relay of this class") from None
-    room = node.rooms.get(class_id)
-    if room is None or room.ended:
-        raise web.HTTPNotFound(text="The class is not live here")
-    ws = web.WebSocketResponse(
-        compress=False, heartbeat=node.settings.heartbeat, max_msg_size=MAX_FRAME_BYTES
-    )
-    await ws.prepare(request)
-    log.info("class %s: relayed to %s", class_id, relay)
-    try:
-        await OriginFeed(node, room, ws, serve).run()
-    finally:
-        await ws.close()
-    log.info("class %s: no longer relayed to %s", class_id, relay)
-    return ws
+__all__ = [
+    "FRAME_HEAD",
+    "Cascade",
+    "OriginFeed",
+    "RelayHub",
+    "RelayLink",
+    "RelayedPublisher",
+    "relay_feed",
+]
 
 
 # -- on a relay ---------------------------------------------------------------------------------
@@ -277,8 +127,15 @@ class RelayLink:
     """A relay node's link to a class's origin: its room mirrors what the origin publishes;
     its viewers' sockets are piped to the origin's room (``piping.RelayPipe``)."""
 
-    def __init__(self, node: MediaNode, class_id: int, origin_url: str) -> None:
+    def __init__(
+        self,
+        node: MediaNode,
+        class_id: int,
+        origin_url: str,
+        gone: Callable[[RelayLink], None] = lambda _link: None,
+    ) -> None:
         self._node = node
+        self._gone = gone  # told when the class ended: the link is done with
         self.class_id = class_id
         # Where the origin's signaling is (as browsers reach it): ``.../classes/<id>/relay``.
         self.origin_url = origin_url
@@ -297,9 +154,12 @@ class RelayLink:
         self._node.relays[self.class_id] = self
         self._task = asyncio.create_task(self._run(), name=f"sabaq-relay-{self.class_id}")
 
-    async def stop(self) -> None:
+    def _unlist(self) -> None:
         if self._node.relays.get(self.class_id) is self:
             del self._node.relays[self.class_id]
+
+    async def stop(self) -> None:
+        self._unlist()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -358,26 +218,40 @@ class RelayLink:
                 # origin's to record.
                 await self.room.end(None, self._ended, relayed=True)
             if self.room.ended:
+                # Joins here are the ended room's now (refused "class_ended", as the origin
+                # refuses them); the link is done with.
+                self._unlist()
+                self._gone(self)
                 return
             await asyncio.sleep(RELAY_RETRY)
 
     async def _follow(self, ws: Any) -> None:
         async for msg in ws:
-            if msg.type is WSMsgType.BINARY:
-                data = msg.data
-                feed_id, timestamp = FRAME_HEAD.unpack_from(data)
-                hub = self._hubs.get(feed_id)
-                if hub is not None:
-                    hub.on_frame(data[FRAME_HEAD.size :], timestamp)
-            elif msg.type is WSMsgType.TEXT:
-                doc = json.loads(msg.data)
-                if doc.get("type") == "sources":
-                    await self._mirror(doc["sources"])
-                elif doc.get("type") == "ended":
-                    self._ended = str(doc.get("reason") or "ended")
+            try:
+                if await self._take(msg):
                     return
-                else:
-                    self.pipes.handle(doc)
+            except (ValueError, KeyError, TypeError, AttributeError, struct.error):
+                # As the origin does with a relay's: one message cannot cut the link for all.
+                log.warning("class %s: a message of the origin's was ignored", self.class_id)
+
+    async def _take(self, msg: Any) -> bool:
+        """One message of the origin's; True once it said the class ended."""
+        if msg.type is WSMsgType.BINARY:
+            data = msg.data
+            feed_id, timestamp = FRAME_HEAD.unpack_from(data)
+            hub = self._hubs.get(feed_id)
+            if hub is not None:
+                hub.on_frame(data[FRAME_HEAD.size :], timestamp)
+        elif msg.type is WSMsgType.TEXT:
+            doc = json.loads(msg.data)
+            if doc.get("type") == "sources":
+                await self._mirror(doc["sources"])
+            elif doc.get("type") == "ended":
+                self._ended = str(doc.get("reason") or "ended")
+                return True
+            else:
+                self.pipes.handle(doc)
+        return False
 
     async def _mirror(self, sources: list[dict[str, Any]]) -> None:
         room = self.room
@@ -454,9 +328,14 @@ class Cascade:
         """Relay the class from its origin (its signaling's URL), unless this node does."""
         link = self.links.get(class_id)
         if link is None:
-            link = self.links[class_id] = RelayLink(self._node, class_id, origin_url)
+            link = RelayLink(self._node, class_id, origin_url, self._forget)
+            self.links[class_id] = link
             link.start()
         return link
+
+    def _forget(self, link: RelayLink) -> None:
+        if self.links.get(link.class_id) is link:
+            del self.links[link.class_id]
 
     async def drop(self, class_id: int) -> None:
         """Relay the class no more (its viewers here are let go by the caller)."""

@@ -37,6 +37,9 @@ from .room import Room
 log = logging.getLogger("sabaq.streaming.cascade")
 
 REQUEST_TIMEOUT = 15.0  # seconds the relay has to make an offer or take an answer
+# A relay viewer's messages not yet handled here: beyond, its texts are dropped (a flood; the
+# link cannot hold back one viewer as a direct socket's TCP would), its close never is.
+INBOX = 64
 
 
 class Serve(Protocol):
@@ -121,6 +124,11 @@ class PipedSocket:
         return self._closed
 
     def put(self, msg: WSMessage) -> None:
+        if msg.type is WSMsgType.TEXT and self._inbox.qsize() >= INBOX:
+            log.warning(
+                "a relayed viewer (%s) floods its messages; the excess is dropped", self.pid
+            )
+            return
         self._inbox.put_nowait(msg)
 
     async def receive(self) -> WSMessage:

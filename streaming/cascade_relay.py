@@ -28,10 +28,11 @@ from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
 from .cascade_media import Key, feed_doc, pump
 from .forward_hub import ForwardedTrack
-from .media_ports import HoldsTracks, MediaBackend, ViewerMedia, close_quietly
-from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
+from .media_ports import HoldsTracks, MediaBackend, PublisherMedia, ViewerMedia, close_quietly
+from .node import ENDED_MESSAGE
+from .participant import CLOSE_CLASS_ENDED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW, SEND_TIMEOUT
 from .piping import Socket
-from .protocol import server_message
+from .protocol import MAX_MESSAGE_BYTES, server_message
 from .seminar import SPEAKER_TICK
 from .stats import LinkTally
 
@@ -39,33 +40,58 @@ log = logging.getLogger("sabaq.streaming.cascade")
 
 LINK_WAIT = 5.0  # seconds a viewer's socket waits for the link to the origin to be up
 OUTBOX = 512  # messages a viewer may leave unread before it is let go
+# A viewer's message longer than a direct connection takes is not piped as it came: this
+# stand-in is, which the origin refuses as it would the original ("too_large": the viewer told,
+# its socket closed, recorded as any). So no "from" on the link is longer than json.dumps
+# makes of MAX_MESSAGE_BYTES characters (at most 12 bytes each, a \uXXXX pair), which the
+# link's limit (``cascade_media.MAX_FRAME_BYTES``) covers: no viewer can close the link.
+TOO_LARGE = " " * (MAX_MESSAGE_BYTES + 1)
 
 
 class PipedClient:
-    """A viewer's socket on the relay: what the origin tells it, written in order."""
+    """A viewer's socket on the relay: what the origin tells it, written in order. A viewer
+    that does not read is let go as a direct connection is (``Participant.deliver``): a
+    message not taken within ``send_timeout``, or ``OUTBOX`` left unwritten, and its socket is
+    closed "too slow" at once, not behind what it did not read."""
 
-    def __init__(self, ws: Socket) -> None:
+    def __init__(self, ws: Socket, send_timeout: float = SEND_TIMEOUT) -> None:
         self.ws = ws
+        self._send_timeout = send_timeout
         self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write(), name="sabaq-piped-writer")
         self.closing = False  # a close is queued: what comes before it is written, then it
 
     def push(self, item: str | tuple[int, str]) -> None:
+        if self._writer.done():
+            return  # closed, or let go
         if self._out.qsize() >= OUTBOX and isinstance(item, str):
-            item = (CLOSE_TOO_SLOW, "too slow")
+            self._writer.cancel()
+            self._writer = asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
+            self.closing = True
+            return
         if isinstance(item, tuple):
             self.closing = True
         self._out.put_nowait(item)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            async with asyncio.timeout(self._send_timeout):
+                await self.ws.close(code=code, message=reason.encode()[:120])
 
     async def _write(self) -> None:
         while True:
             item = await self._out.get()
             if isinstance(item, tuple):
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.close(code=item[0], message=item[1].encode()[:120])
+                await self._close(*item)
                 return
             try:
-                await self.ws.send_str(item)
+                async with asyncio.timeout(self._send_timeout):
+                    await self.ws.send_str(item)
+            except TimeoutError:
+                log.warning("a relayed viewer does not read its messages; disconnecting")
+                self.closing = True
+                await self._close(CLOSE_TOO_SLOW, "too slow")
+                return
             except (ConnectionError, RuntimeError):
                 return
 
@@ -94,6 +120,8 @@ class RelayPipes:
         self._mirrored = mirrored  # the relay's mirror of an origin's publication
         self._link: Any = None
         self.up = asyncio.Event()
+        self.ended: str | None = None  # the class ended, as the origin said: joins are refused
+        self._settled = asyncio.Event()  # the link is up, or the class ended
         self._clients: dict[str, PipedClient] = {}
         self._views: dict[int, ViewerMedia] = {}
         self._publishers: dict[int, tuple[AiortcPublisher, list[ForwardedTrack]]] = {}
@@ -109,12 +137,18 @@ class RelayPipes:
     def linked(self, link: Any) -> None:
         self._link = link
         self.up.set()
+        self._settled.set()
 
     async def unlinked(self, ended: str | None) -> None:
         """The link is gone: its viewers are let go here (to reconnect, unless the class
         ended) and the peer connections hosted for them closed."""
         self._link = None
         self.up.clear()
+        if ended is None:
+            self._settled.clear()
+        else:
+            self.ended = ended
+            self._settled.set()
         for client in list(self._clients.values()):
             if ended is not None:
                 client.push(server_message("ended", reason=ended))
@@ -150,10 +184,14 @@ class RelayPipes:
 
     # -- a viewer's socket --------------------------------------------------------------------
     async def pipe(self, ws: Socket, first: str) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(LINK_WAIT):
-                await self.up.wait()
-        except TimeoutError:
+                await self._settled.wait()
+        if self.ended is not None:  # as the origin refuses a join once the class ended
+            await ws.send_str(server_message("error", code="class_ended", message=ENDED_MESSAGE))
+            await ws.close(code=CLOSE_CLASS_ENDED, message=b"class_ended")
+            return
+        if not self.up.is_set():
             text = server_message("error", code="server_stopping", message="Try again")
             await ws.send_str(text)
             await ws.close(code=CLOSE_SERVER_STOPPING, message=b"no origin")
@@ -168,7 +206,8 @@ class RelayPipes:
             while True:
                 msg = await ws.receive()
                 if msg.type is WSMsgType.TEXT:
-                    await self._send(link, {"type": "from", "pid": pid, "message": msg.data})
+                    text = msg.data if len(msg.data) <= MAX_MESSAGE_BYTES else TOO_LARGE
+                    await self._send(link, {"type": "from", "pid": pid, "message": text})
                 elif msg.type is WSMsgType.BINARY:  # the origin refuses it, as it would its own
                     await self._send(link, {"type": "from", "pid": pid, "message": ""})
                 else:
@@ -199,7 +238,7 @@ class RelayPipes:
             if client is not None:
                 client.push((int(doc["code"]), str(doc["reason"])))
         elif kind == "view":
-            self._spawn(self._view(doc))
+            self._view(doc)
         elif kind == "answer":
             self._spawn(self._answer(doc))
         elif kind == "hold":
@@ -211,7 +250,7 @@ class RelayPipes:
             if gone is not None:
                 self._spawn(close_quietly(gone))
         elif kind == "publish":
-            self._spawn(self._publish(doc))
+            self._publish(doc)
         elif kind == "unpublish":
             self._spawn(self._unpublish(int(doc["publisher"])))
         elif kind == "keyframe":
@@ -228,21 +267,27 @@ class RelayPipes:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self._send(link, {"type": "reply", "rid": rid, **fields})
 
-    async def _view(self, doc: dict[str, Any]) -> None:
-        link, view_id = self._link, int(doc["view"])
+    def _view(self, doc: dict[str, Any]) -> None:
+        """A view made at once (an "unview" right after it finds it, and closes it), its
+        offer made in a task."""
+        link, view_id, rid = self._link, int(doc["view"]), doc["rid"]
         source = self._mirrored((str(doc["source"]), str(doc["publication"])))
         if source is None:
-            await self._reply(link, doc["rid"], error="the source is not mirrored here")
+            self._spawn(self._reply(link, rid, error="the source is not mirrored here"))
             return
         view = self._views[view_id] = self._media.new_viewer(source, self._failed(view_id))
+        self._spawn(self._offer(link, rid, view_id, view))
+
+    async def _offer(self, link: Any, rid: object, view_id: int, view: ViewerMedia) -> None:
         try:
             offer = await view.make_offer()
         except Exception as exc:
-            self._views.pop(view_id, None)
+            if self._views.get(view_id) is view:
+                del self._views[view_id]
             await close_quietly(view)
-            await self._reply(link, doc["rid"], error=str(exc))
+            await self._reply(link, rid, error=str(exc))
             return
-        await self._reply(link, doc["rid"], sdp=offer)
+        await self._reply(link, rid, sdp=offer)
 
     async def _answer(self, doc: dict[str, Any]) -> None:
         link, view = self._link, self._views.get(int(doc["view"]))
@@ -256,14 +301,27 @@ class RelayPipes:
             return
         await self._reply(link, doc["rid"])
 
-    async def _publish(self, doc: dict[str, Any]) -> None:
-        link, pub_id = self._link, int(doc["publisher"])
+    def _publish(self, doc: dict[str, Any]) -> None:
+        """A publisher made at once, as a view is (``_view``): an "unpublish" or the link's
+        end while its offer is taken closes it."""
+        pub_id = int(doc["publisher"])
         pub = self._media.new_publisher(self._failed(pub_id))
+        if isinstance(pub, AiortcPublisher):
+            self._publishers[pub_id] = (pub, [])
+        self._spawn(self._accept(self._link, doc, pub_id, pub))
+
+    async def _accept(
+        self, link: Any, doc: dict[str, Any], pub_id: int, pub: PublisherMedia
+    ) -> None:
         try:
             if not isinstance(pub, AiortcPublisher):
                 raise TypeError("this node's backend cannot forward a publication")
             answer = await pub.accept_offer(str(doc["sdp"]))
+            if self._publishers.get(pub_id, (None,))[0] is not pub:
+                raise ConnectionResetError("withdrawn")  # unpublished, or the link went
         except Exception as exc:
+            if self._publishers.get(pub_id, (None,))[0] is pub:
+                del self._publishers[pub_id]
             await close_quietly(pub)
             await self._reply(link, doc["rid"], error=str(exc))
             return

@@ -104,8 +104,13 @@ class MediaAgent:
             pipe.hget(PLACEMENT, str(class_id))
             pipe.sismember(relays_key(class_id), self.id)
             placed, relaying = await pipe.execute()
-            if placed is None or text(placed) == self.id or not relaying:
-                return placed is not None and text(placed) == self.id
+            here = placed is not None and text(placed) == self.id
+            if here and class_id in self.cascade.links:
+                # Placed anew on this node, its former relay: served by a room here now, not
+                # piped to an origin that is gone.
+                await self.cascade.drop(class_id)
+            if placed is None or here or not relaying:
+                return here
             raw = await self._redis.hget(NODES, text(placed))  # type: ignore[misc]
         except UNREACHABLE:
             return True  # the join token named this node; go on with what it was told
@@ -242,6 +247,9 @@ class MediaAgent:
                     text(where) if where is not None else "no node",
                 )
                 self._spawn(self._let_go(class_id))  # closing sockets takes its time
+                continue
+            if text(where) == self.id and class_id in self.cascade.links:
+                self._spawn(self.cascade.drop(class_id))  # placed anew here: no origin to pipe to
                 continue
             self._spawn(self._take_out(class_id, told))
             await self._publish_roster(class_id)

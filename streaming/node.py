@@ -148,8 +148,10 @@ class MediaNode:
 
     async def relay_of(self, class_id: int) -> RelayPipe | None:
         """The link to the class's origin if this node relays the class (the gate, asked
-        unless the class is live here, opens it when placement says this node relays it)."""
-        if class_id not in self.relays and class_id not in self.rooms and self.gate is not None:
+        unless the class is live here, opens it when placement says this node relays it, and
+        drops it when the class was placed on this node since)."""
+        relayed_or_new = class_id in self.relays or class_id not in self.rooms
+        if relayed_or_new and self.gate is not None:
             await self.gate.hosts(class_id)
         return self.relays.get(class_id)
 

@@ -36,6 +36,9 @@ class MediaMixin(RecordingMixin):
         pub = (p.backend or self._media).new_publisher(lambda: self._spawn(self._media_failed(p)))
         try:
             answer = await pub.accept_offer(sdp)
+        except ConnectionError:  # a relay's link went under its viewer: a drop, not their fault
+            await close_quietly(pub)
+            raise
         except Exception as exc:
             await close_quietly(pub)
             raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
@@ -205,6 +208,8 @@ class MediaMixin(RecordingMixin):
             return
         try:
             await view.accept_answer(sdp)
+        except ConnectionError:
+            raise  # a relay's link went under its viewer (``publish``)
         except Exception as exc:
             raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
 

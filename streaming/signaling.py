@@ -369,6 +369,10 @@ async def _attend(node: MediaNode, room: Room, p: Participant, ws: Socket) -> No
         # The server is shutting down under this connection: a disconnect, not a departure.
         left_kind, reason = EventKind.DISCONNECTED, "server_stopping"
         raise
+    except ConnectionError:
+        # The connection went under a request (a relay's link, under its viewer's publish):
+        # a drop, not the client's protocol error (the room's grace, the reconnect token).
+        left_kind, reason = EventKind.DISCONNECTED, "connection lost"
     except ProtocolError as exc:
         if p.closed and room.participants.get(p.id) is not p:
             # Let go by the room (removed, taken over) while this message was on its way:
