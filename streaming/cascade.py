@@ -77,13 +77,11 @@ from access.models import ClassRole
 
 from .aiortc_forward import Hub
 from .aiortc_media import AiortcPublisher
-from .cascade_feed import OriginFeed, relay_feed
 from .cascade_media import (
     FRAME_HEAD,
     MAX_FRAME_BYTES,
     Key,
     RelayedPublisher,
-    RelayHub,
     relay_hub,
 )
 from .cascade_relay import RelayPipes
@@ -96,16 +94,6 @@ from .room import Room
 log = logging.getLogger("sabaq.streaming.cascade")
 
 RELAY_RETRY = 1.0  # seconds before a relay whose link dropped opens it again
-
-__all__ = [
-    "FRAME_HEAD",
-    "Cascade",
-    "OriginFeed",
-    "RelayHub",
-    "RelayLink",
-    "RelayedPublisher",
-    "relay_feed",
-]
 
 
 # -- on a relay ---------------------------------------------------------------------------------

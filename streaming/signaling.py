@@ -17,7 +17,7 @@ from access.events import EventKind
 from access.ids import uuid7
 from access.tokens import JoinClaims, ReconnectClaims
 
-from .cascade import relay_feed
+from .cascade_feed import relay_feed
 from .events import NotRecorded
 from .media_ports import MediaBackend
 from .node import MediaNode
