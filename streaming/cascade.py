@@ -71,7 +71,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientSession, WSMsgType
+from aiohttp import ClientSession, WSMsgType, WSServerHandshakeError
 
 from access.models import ClassRole
 
@@ -94,6 +94,9 @@ from .room import Room
 log = logging.getLogger("sabaq.streaming.cascade")
 
 RELAY_RETRY = 1.0  # seconds before a relay whose link dropped opens it again
+# Times in a row the origin may answer that the class is not live there (ended, or placed
+# anew elsewhere) before the link gives up: joins here then ask placement again.
+NOT_LIVE_TRIES = 10
 
 
 # -- on a relay ---------------------------------------------------------------------------------
@@ -174,6 +177,7 @@ class RelayLink:
         return self._node.room(self.class_id)
 
     async def _run(self) -> None:
+        not_live = 0
         while True:
             token = self._node.signer.mint_relay(
                 class_id=self.class_id, node_id=self._node.settings.node_id
@@ -194,8 +198,14 @@ class RelayLink:
                     await self._follow(ws)
             except asyncio.CancelledError:
                 raise
+            except WSServerHandshakeError as exc:
+                not_live = not_live + 1 if exc.status == 404 else 0
+                log.warning("class %s: the origin refused the link: %s", self.class_id, exc)
             except Exception as exc:
+                not_live = 0
                 log.warning("class %s: the link to the origin failed: %s", self.class_id, exc)
+            else:
+                not_live = 0
             finally:
                 self._ws = None
                 self.connected.clear()
@@ -208,6 +218,11 @@ class RelayLink:
             if self.room.ended:
                 # Joins here are the ended room's now (refused "class_ended", as the origin
                 # refuses them); the link is done with.
+                self._unlist()
+                self._gone(self)
+                return
+            if not_live >= NOT_LIVE_TRIES:
+                log.warning("class %s: not live at its origin; no longer relayed", self.class_id)
                 self._unlist()
                 self._gone(self)
                 return

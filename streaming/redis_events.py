@@ -47,8 +47,12 @@ def _doc(event: MediaEvent) -> dict[str, Any]:
     return doc
 
 
+# One encoder for all (``json.dumps`` with options makes a new one per call: a node's hot path).
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(event: MediaEvent) -> dict[str, str]:
-    return {"event": json.dumps(_doc(event), separators=(",", ":"), ensure_ascii=False)}
+    return {"event": _JSON.encode(_doc(event))}
 
 
 def _line(event: MediaEvent) -> str:

@@ -12,10 +12,11 @@ import pytest
 from aiohttp import WSMessage, WSMsgType
 from aiortc import AudioStreamTrack
 
+import streaming.cascade as cascade_module
 from access.events import EventKind
 from access.models import ClassRole
 from streaming.aiortc_media import AiortcBackend, AiortcPublisher, AiortcViewer
-from streaming.cascade import RelayLink
+from streaming.cascade import Cascade, RelayLink
 from streaming.cascade_origin import INBOX, OriginPipes, PipedSocket
 from streaming.cascade_relay import OUTBOX, PipedClient
 from streaming.participant import CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
@@ -225,3 +226,18 @@ async def test_a_relayed_viewers_unhandled_messages_are_bounded_on_the_origin() 
     got = [await sock.receive() for _ in range(INBOX + 1)]
     assert [m.type for m in got] == [WSMsgType.TEXT] * INBOX + [WSMsgType.CLOSED]
     assert got[INBOX - 1].data == f'{{"n": {INBOX - 1}}}'
+
+
+async def test_a_link_to_an_origin_where_the_class_is_not_live_gives_up(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay asked for a class its origin does not hold (ended there, or placed anew
+    elsewhere) does not knock at the origin for ever: after a few refusals in a row the link
+    is let go, and joins on the relay ask placement again."""
+    monkeypatch.setattr(cascade_module, "RELAY_RETRY", 0.05)
+    monkeypatch.setattr(cascade_module, "NOT_LIVE_TRIES", 3)
+    origin, relay = nodes
+    link = Cascade(relay.node).relay(CLASS_ID, origin.url)  # nobody is in the class there
+    assert relay.node.relays[CLASS_ID] is link
+    await until(lambda: CLASS_ID not in relay.node.relays, timeout=10)
+    assert not link.connected.is_set()
