@@ -42,6 +42,7 @@ from scheduler.models import (
 )
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, Client, SignIn
+from tests.days import working_day
 from tests.peers import Peer, connect, join, publish, wait_gone, ws_url
 from web.core import keys
 
@@ -456,10 +457,11 @@ async def test_a_control_names_one_of_the_programmes_disciplines(
     tt = served.app[keys.TIMETABLE]
     p = _programmes(tt, academy)
     staff = sign_in(academy.staff_id)
-    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    day = working_day(tt.academy_calendar(), (datetime.now(UTC) + timedelta(days=30)).date())
     plan = {
         "title": "Рубежный контроль", "kind": "midterm_control", "group_id": p.pg_group,
-        "teacher_id": academy.teacher_id, "day": day, "start": "09:00", "end": "10:00",
+        "teacher_id": academy.teacher_id, "day": day.isoformat(), "start": "09:00",
+        "end": "10:00",
     }  # fmt: skip
     refused = await staff.post("/api/v1/classes", json=plan)
     body = await refused.json()

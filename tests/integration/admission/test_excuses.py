@@ -17,6 +17,7 @@ from scheduler.errors import ClassConflict
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
 from tests.conftest import Academy, SignIn
+from tests.days import working_day
 from tests.integration.attendance.test_reports import english, march, rows_of
 from web.core import keys
 
@@ -287,9 +288,7 @@ async def test_staff_plan_a_make_up_class_for_the_learner_only_and_clashes_are_n
         details="", by_id=staff_user.id, by_name=staff_user.full_name, at=0.0,
     )  # fmt: skip
     staff = english(sign_in(academy.staff_id), served)
-    day = (datetime.now(UTC) + timedelta(days=2)).date()
-    while tt.academy_calendar().day_off(day):  # a public holiday would ask for confirmation
-        day += timedelta(days=1)
+    day = working_day(tt.academy_calendar(), (datetime.now(UTC) + timedelta(days=2)).date())
     makeup = {"title": "Отработка: криминалистика", "kind": "consultation",
               "teacher_id": str(academy.teacher_id), "day": day.isoformat(),
               "start": "10:30", "end": "11:00"}  # fmt: skip
