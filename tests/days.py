@@ -7,9 +7,10 @@ from datetime import date, timedelta
 from scheduler.workdays import AcademyCalendar
 
 
-def working_day(calendar: AcademyCalendar, day: date) -> date:
-    """``day``, or the first day after it that is not a day off (a public holiday, a moved day
-    off): planning on a day off asks for confirmation, which is not what such a test is about."""
+def working_day(calendar: AcademyCalendar, day: date, step: int = 1) -> date:
+    """``day``, or the first day ``step`` days after it (and so on) that is not a day off (a
+    public holiday, a moved day off): planning on a day off asks for confirmation, which is not
+    what such a test is about. ``step=7`` keeps the weekday."""
     while calendar.day_off(day) is not None:
-        day += timedelta(days=1)
+        day += timedelta(days=step)
     return day

@@ -13,14 +13,16 @@ from aiohttp.test_utils import TestServer
 
 from access.api_keys import Scope
 from scheduler.models import ClassFormat, ClassKind
+from scheduler.workdays import AcademyCalendar
 from tests.conftest import Academy, SignIn
+from tests.days import working_day
 from web.core import keys
 from web.core.http import CSRF_COOKIE
 
 
 def _monday_ahead() -> date:
     soon = date.today() + timedelta(days=20)
-    return soon - timedelta(days=soon.weekday())
+    return working_day(AcademyCalendar(), soon - timedelta(days=soon.weekday()), step=7)
 
 
 async def test_staff_create_a_key_the_portal_uses_it_within_its_scopes(
@@ -128,7 +130,7 @@ async def test_join_links_are_the_portals_and_open_one_class_only(
         title="Уголовный процесс", kind=ClassKind.SEMINAR, format=ClassFormat.LIVE_ONLINE,
         teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=2),
         ends_at=now + timedelta(hours=3),
-        group_ids=(academy.group_id,),
+        group_ids=(academy.group_id,), on_day_off=True,  # today, whatever the day is
     )  # fmt: skip
     key, secret = served.app[keys.API_KEYS].create(
         "Портал", frozenset({Scope.JOIN}), academy.staff_id

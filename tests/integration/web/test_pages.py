@@ -322,6 +322,7 @@ async def test_the_class_page_readies_the_way_in_for_those_who_take_part_near_th
             starts_at=now + ahead,
             ends_at=now + ahead + timedelta(minutes=80),
             group_ids=(academy.group_id,),
+            on_day_off=True,  # today, whatever the day is
         )
         for ahead in (timedelta(minutes=14), timedelta(hours=3))
     )

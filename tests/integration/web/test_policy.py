@@ -126,6 +126,7 @@ def seed(app: web.Application, a: Academy) -> World:
         starts_at=now,
         ends_at=now + timedelta(minutes=90),
         group_ids=(group_b.id,),
+        on_day_off=True,  # today, whatever the day is
     )
     programme_a = tt.add_programme(PROGRAMME_A, ProgrammeKind.POSTGRADUATE, inst_a)
     tt.add_programme(PROGRAMME_B, ProgrammeKind.POSTGRADUATE, inst_b.id)
