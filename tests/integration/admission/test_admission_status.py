@@ -592,7 +592,8 @@ def test_a_control_of_several_programmes_is_decided_by_the_discipline_it_names(
         reason=NotAdmittedReason.ASSIGNMENTS_INCOMPLETE, note="Ведомость",
         by=Who(academy.staff_id, "Жанна Серикбаева"), at=1000.0,
     )  # fmt: skip
-    start = datetime.now(UTC) + timedelta(days=3)
+    day = working_day(tt.academy_calendar(), (datetime.now(UTC) + timedelta(days=3)).date())
+    start = datetime(day.year, day.month, day.day, 4, tzinfo=UTC)  # 09:00 in Almaty
     both = tt.add_class(
         title="Рубежный контроль", kind=ClassKind.MIDTERM_CONTROL, format=ClassFormat.LIVE_ONLINE,
         teacher_id=academy.teacher_id, starts_at=start, ends_at=start + timedelta(hours=1),

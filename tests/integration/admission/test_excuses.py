@@ -16,6 +16,7 @@ from admission.models import ExcuseReason, ExcuseRequest, ExcuseStatus, Sitting,
 from scheduler.errors import ClassConflict
 from scheduler.models import ClassFormat, ClassKind, ClassStatus
 from scheduler.sqlite_store import SqliteTimetable
+from scheduler.workdays import AcademyCalendar
 from tests.conftest import Academy, SignIn
 from tests.days import working_day
 from tests.integration.attendance.test_reports import english, march, rows_of
@@ -89,9 +90,8 @@ def test_a_request_without_sense_is_refused(
 
 
 # -- the timetable's conflict checks ---------------------------------------------------------------
-TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(
-    hour=5, minute=0, second=0, microsecond=0
-)
+_DAY = working_day(AcademyCalendar(), (datetime.now(UTC) + timedelta(days=1)).date())
+TOMORROW = datetime(_DAY.year, _DAY.month, _DAY.day, 5, tzinfo=UTC)  # 10:00 in Almaty
 
 
 def plan(
