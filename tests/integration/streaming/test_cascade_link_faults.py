@@ -28,17 +28,13 @@ from tests.integration.streaming.cascading import (
     relayed,
     until,
 )
-from tests.peers import Peer, connect, pc
+from tests.peers import connect, pc
 
 __all__ = ["nodes"]
 
 pytestmark = pytest.mark.timeout(60)
 
 STAYS = {EventKind.JOINED, EventKind.LEFT, EventKind.DISCONNECTED, EventKind.RECONNECTED}
-
-
-def _pid(peer: Peer) -> str:
-    return str(next(m for m in peer.messages if m["type"] == "welcome")["participant_id"])
 
 
 def _stays(node: Node, user_id: int) -> list[tuple[EventKind, str]]:
@@ -56,7 +52,7 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     teacher, cascade = await relayed(origin, relay, video=False)
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
     token = str((await viewer.wait_for("welcome"))["reconnect_token"])
-    await teacher.send("grant_floor", participant_id=_pid(viewer), camera=False)
+    await teacher.send("grant_floor", participant_id=viewer.participant_id, camera=False)
     await viewer.wait_for("floor_granted")
     link = cascade.links[CLASS_ID]
     handle = link.pipes.handle
@@ -142,7 +138,7 @@ async def test_requests_withdrawn_at_once_leave_no_peer_behind(nodes: tuple[Node
 
     backend.new_viewer = viewer  # type: ignore[method-assign]
     backend.new_publisher = publisher  # type: ignore[method-assign]
-    source = {"source": _pid(teacher), "publication": "main"}
+    source = {"source": teacher.participant_id, "publication": "main"}
     link.pipes.handle({"type": "view", "rid": 901, "view": 901, **source})
     link.pipes.handle({"type": "unview", "view": 901})
     conn = pc()
