@@ -1,5 +1,6 @@
-"""The cascade's link under faults: a link that goes during a relay viewer's request, a message
-of the origin's the relay cannot read, requests the origin withdraws at once."""
+"""The cascade's link under faults: a link that goes during a relay viewer's request, a relay
+that does not answer one in time, a message of the origin's the relay cannot read, requests the
+origin withdraws at once."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import WSMessage, WSMsgType
-from aiortc import AudioStreamTrack
+from aiortc import AudioStreamTrack, RTCPeerConnection
 
 import streaming.cascade as cascade_module
+import streaming.cascade_origin as cascade_origin
 from access.events import EventKind
 from access.models import ClassRole
 from streaming.aiortc_media import AiortcBackend, AiortcPublisher, AiortcViewer
 from streaming.cascade import Cascade, RelayLink
 from streaming.cascade_origin import INBOX, OriginPipes, PipedSocket
 from streaming.cascade_relay import OUTBOX, PipedClient
-from streaming.participant import CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
+from streaming.participant import CLOSE_MEDIA_FAILED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
 from tests.integration.streaming.cascading import (
     CLASS_ID,
     VIEWER,
@@ -28,7 +30,7 @@ from tests.integration.streaming.cascading import (
     relayed,
     until,
 )
-from tests.peers import connect, pc
+from tests.peers import Peer, connect, pc
 
 __all__ = ["nodes"]
 
@@ -44,6 +46,29 @@ def _stays(node: Node, user_id: int) -> list[tuple[EventKind, str]]:
     ]
 
 
+async def _publish_diverted(
+    teacher: Peer, viewer: Peer, link: RelayLink, instead: Callable[[], object]
+) -> tuple[RTCPeerConnection, Callable[[dict[str, Any]], None]]:
+    """The relay's viewer, given the floor, publishes its microphone; the relay does
+    ``instead`` of carrying the origin's publish request out. Its own handling is returned."""
+    await teacher.send("grant_floor", participant_id=viewer.participant_id, camera=False)
+    await viewer.wait_for("floor_granted")
+    handle = link.pipes.handle
+
+    def diverted(doc: dict[str, Any]) -> None:
+        if doc["type"] == "publish":
+            instead()
+        else:
+            handle(doc)
+
+    link.pipes.handle = diverted  # type: ignore[method-assign]
+    conn = pc()
+    conn.addTrack(AudioStreamTrack())
+    await conn.setLocalDescription(await conn.createOffer())
+    await viewer.send("publish", sdp=conn.localDescription.sdp, tracks=["microphone"])
+    return conn, handle
+
+
 async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, Node]) -> None:
     """The link goes while the origin waits for the relay's answer to a relay viewer's offer:
     the viewer was not at fault. Recorded as dropped (not "left: protocol error"), they come
@@ -52,23 +77,11 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     teacher, cascade = await relayed(origin, relay, video=False)
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
     token = str((await viewer.wait_for("welcome"))["reconnect_token"])
-    await teacher.send("grant_floor", participant_id=viewer.participant_id, camera=False)
-    await viewer.wait_for("floor_granted")
     link = cascade.links[CLASS_ID]
-    handle = link.pipes.handle
-    cutting: list[asyncio.Task[bool]] = []
-
-    def cut(doc: dict[str, Any]) -> None:  # the link goes as the offer crosses it
-        if doc["type"] == "publish":
-            cutting.append(asyncio.create_task(link._ws.close()))
-            return
-        handle(doc)
-
-    link.pipes.handle = cut  # type: ignore[method-assign]
-    conn = pc()
-    conn.addTrack(AudioStreamTrack())
-    await conn.setLocalDescription(await conn.createOffer())
-    await viewer.send("publish", sdp=conn.localDescription.sdp, tracks=["microphone"])
+    cutting: list[asyncio.Task[bool]] = []  # the link goes as the offer crosses it
+    conn, handle = await _publish_diverted(
+        teacher, viewer, link, lambda: cutting.append(asyncio.create_task(link._ws.close()))
+    )
     assert await viewer.wait_closed() == CLOSE_SERVER_STOPPING
     await until(lambda: len(_stays(origin, VIEWER)) == 2, 5)
     assert _stays(origin, VIEWER) == [
@@ -77,7 +90,7 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     ]
     assert not [m for m in viewer.messages if m["type"] == "error" and m["code"] == "bad_sdp"]
 
-    link.pipes.handle = handle  # type: ignore[method-assign]
+    link.pipes.handle = handle  # type: ignore[method-assign,assignment]
     back = await connect(relay.ws_url, None)
     await back.send("rejoin", token=token)
     await back.wait_for("welcome")
@@ -85,6 +98,28 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     await conn.close()
     await cascade.stop()
     for peer in (teacher, viewer, back):
+        await peer.close()
+
+
+async def test_a_relay_that_does_not_answer_in_time_is_not_a_bad_offer(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay does not carry out a relay viewer's publish within the origin's request
+    timeout: the viewer is told the media server did not answer in time (not that its SDP was
+    malformed), and is disconnected, not let go, so that its page reconnects."""
+    monkeypatch.setattr(cascade_origin, "REQUEST_TIMEOUT", 0.3)
+    origin, relay = nodes
+    teacher, cascade = await relayed(origin, relay, video=False)
+    viewer = await relay.join(VIEWER, ClassRole.LEARNER)
+    conn, _handle = await _publish_diverted(teacher, viewer, cascade.links[CLASS_ID], lambda: None)
+    error = await viewer.wait_for("error")
+    assert error["code"] == "media_timeout"
+    assert await viewer.wait_closed() == CLOSE_MEDIA_FAILED
+    await until(lambda: len(_stays(origin, VIEWER)) == 2, 5)
+    assert _stays(origin, VIEWER)[-1] == (EventKind.DISCONNECTED, "media connection timed out")
+    await conn.close()
+    await cascade.stop()
+    for peer in (teacher, viewer):
         await peer.close()
 
 
