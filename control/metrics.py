@@ -214,7 +214,7 @@ def _cascade(node: MediaNode) -> Iterator[Metric]:
     yield _gauge(
         "sabaq_relayed_viewers",
         "Viewers whose sockets this relay node pipes to their classes' origins",
-        sum(r.viewers for r in node.relays.values()),
+        node.relayed_viewers,
     )
     yield CounterMetricFamily(
         "sabaq_link_frames",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aioice.ice
 from aiortc import (
@@ -27,6 +28,8 @@ from .stats import ForwardTally
 from .webm_recorder import WebmRecording
 
 log = logging.getLogger("sabaq.streaming.media")
+
+T = TypeVar("T")
 
 # A consent check answered late on a busy node does not close a live peer's connection.
 ice_consent.install()
@@ -53,10 +56,39 @@ def advertise_host_addresses(addresses: Sequence[str]) -> None:
     aioice.ice.get_host_addresses = configured
 
 
-async def _close(pc: RTCPeerConnection) -> None:
-    # Shielded: aiortc's close() awaits a future that a cancelled caller would cancel, and
-    # aiortc's own close task (started when DTLS closes) then fails setting its result.
-    await asyncio.shield(pc.close())
+class _Negotiated:
+    """A peer connection whose offer/answer steps are never cut short by its close.
+
+    aiortc's ``RTCPeerConnection.close()`` does not stop the gathering of ICE candidates that
+    ``setLocalDescription()`` runs, and aioice's ``Connection.close()`` closes only the sockets
+    gathered so far: one bound after it (``get_component_candidates``) would stay open. So
+    each step runs in a task of its own, which a cancelled caller does not cancel half way
+    (the sockets of the addresses gathered before would be lost), and the close waits for the
+    step under way to end (quick: host candidates only, or a STUN server's answer within
+    aioice's 5 s), in a task of its own too: a caller that stops waiting (cancelled, timed
+    out) does not leave the connection open, nor aiortc's close() half done (it awaits a
+    future that a cancelled caller would cancel, and aiortc's own close task, started when
+    DTLS closes, then fails setting its result)."""
+
+    def __init__(self, config: RTCConfiguration) -> None:
+        self.pc = RTCPeerConnection(configuration=config)
+        self._step: asyncio.Task[Any] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    async def _negotiate(self, step: Coroutine[Any, Any, T]) -> T:
+        task: asyncio.Task[T] = asyncio.create_task(step, name="sabaq-negotiation")
+        self._step = task
+        return await asyncio.shield(task)
+
+    async def _close_pc(self) -> None:
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close_after_step(), name="sabaq-pc-close")
+        await asyncio.shield(self._closing)
+
+    async def _close_after_step(self) -> None:
+        if self._step is not None:
+            await asyncio.wait([self._step])
+        await self.pc.close()
 
 
 def _configuration(ice_servers: Sequence[str]) -> RTCConfiguration:
@@ -71,7 +103,7 @@ def _on_failure(pc: RTCPeerConnection, on_failed: Callable[[], None]) -> None:
             on_failed()
 
 
-class AiortcPublisher:
+class AiortcPublisher(_Negotiated):
     def __init__(
         self,
         config: RTCConfiguration,
@@ -79,7 +111,7 @@ class AiortcPublisher:
         silence: float = 15.0,
         tally: ForwardTally | None = None,
     ) -> None:
-        self.pc = RTCPeerConnection(configuration=config)
+        super().__init__(config)
         self.hubs: list[Hub] = []
         self._tally = tally
         self._on_failed = on_failed
@@ -97,6 +129,9 @@ class AiortcPublisher:
         return None if audio is None else audio.take_level()
 
     async def accept_offer(self, sdp: str) -> str:
+        return await self._negotiate(self._accept_offer(sdp))
+
+    async def _accept_offer(self, sdp: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in self.pc.getTransceivers():
             if transceiver.direction in ("recvonly", "sendrecv"):
@@ -127,14 +162,14 @@ class AiortcPublisher:
             self._watch.cancel()
         for hub in self.hubs:
             hub.close()
-        await _close(self.pc)
+        await self._close_pc()
 
 
-class AiortcViewer:
+class AiortcViewer(_Negotiated):
     def __init__(
         self, config: RTCConfiguration, source: AiortcPublisher, on_failed: Callable[[], None]
     ) -> None:
-        self.pc = RTCPeerConnection(configuration=config)
+        super().__init__(config)
         _on_failure(self.pc, on_failed)
         self.senders: list[LeanSender] = []
         for hub in source.hubs:
@@ -154,16 +189,20 @@ class AiortcViewer:
             sender.hold(hold)
 
     async def make_offer(self) -> str:
+        return await self._negotiate(self._make_offer())
+
+    async def _make_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
 
     async def accept_answer(self, sdp: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        answer = RTCSessionDescription(sdp=sdp, type="answer")
+        await self._negotiate(self.pc.setRemoteDescription(answer))
 
     async def close(self) -> None:
         for sender in self.senders:
             sender.close()
-        await _close(self.pc)
+        await self._close_pc()
 
 
 class AiortcBackend:

@@ -36,7 +36,9 @@ from .room import Room
 
 log = logging.getLogger("sabaq.streaming.cascade")
 
-REQUEST_TIMEOUT = 15.0  # seconds the relay has to make an offer or take an answer
+# Seconds the relay has to make an offer or take an answer; past them, the viewer is told
+# "media_timeout" and disconnected, and its page reconnects (``MediaMixin._media_timed_out``).
+REQUEST_TIMEOUT = 15.0
 # A relay viewer's messages not yet handled here: beyond, its texts are dropped (a flood; the
 # link cannot hold back one viewer as a direct socket's TCP would), its close never is.
 INBOX = 64

@@ -198,7 +198,7 @@ class HubCore:
 
     def _send_pli(self) -> None:
         """Ask the publisher for a keyframe, each kind of hub its own way: ``aiortc_forward.Hub``
-        sends an RTCP PLI to the publisher, ``cascade.RelayHub`` a message to the origin."""
+        sends an RTCP PLI to the publisher, ``cascade_media.RelayHub`` a message to the origin."""
         raise NotImplementedError
 
     def subscribe(self) -> ForwardedTrack:

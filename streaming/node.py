@@ -224,14 +224,20 @@ class MediaNode:
         self.outbox.renamed(node_id)
 
     @property
+    def relayed_viewers(self) -> int:
+        """The viewers whose sockets this node, as a relay, pipes to their classes' origins."""
+        return sum(relay.viewers for relay in self.relays.values())
+
+    @property
     def participants(self) -> int:
         """The people whose media this node serves: its load (a relay's viewer piped here is
         in the room, its peer connections on the relay, counted there)."""
-        return sum(
+        here = sum(
             sum(1 for p in r.participants.values() if p.backend is None)
             for r in self.rooms.values()
             if not r.ended
-        ) + sum(relay.viewers for relay in self.relays.values())
+        )
+        return here + self.relayed_viewers
 
     async def start(self) -> None:
         self.outbox.start()

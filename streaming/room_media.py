@@ -39,6 +39,10 @@ class MediaMixin(RecordingMixin):
         except ConnectionError:  # a relay's link went under its viewer: a drop, not their fault
             await close_quietly(pub)
             raise
+        except TimeoutError:
+            await close_quietly(pub)
+            await self._media_timed_out(p)
+            return
         except Exception as exc:
             await close_quietly(pub)
             raise ProtocolError("bad_sdp", f"The offer was refused: {exc}") from exc
@@ -210,17 +214,30 @@ class MediaMixin(RecordingMixin):
             await view.accept_answer(sdp)
         except ConnectionError:
             raise  # a relay's link went under its viewer (``publish``)
+        except TimeoutError:
+            await self._media_timed_out(p)
         except Exception as exc:
             raise ProtocolError("bad_sdp", f"The answer was refused: {exc}") from exc
 
     async def _media_failed(self, p: Participant) -> None:
         """A peer connection of this participant failed: they are told and disconnected (their
         page reconnects if it can); everyone else goes on."""
+        await self._media_lost(p, "media_failed", "The media connection failed", "failed")
+
+    async def _media_timed_out(self, p: Participant) -> None:
+        """A relay's viewer's peer connection was not set up in time (the relay node hosting
+        it did not answer the origin's request, ``cascade_origin.REQUEST_TIMEOUT``): not a
+        malformed SDP of theirs. As a failed connection: told, disconnected, their page
+        reconnects (maybe to another node)."""
+        message = "The media server did not answer in time"
+        await self._media_lost(p, "media_timeout", message, "timed out")
+
+    async def _media_lost(self, p: Participant, code: str, message: str, how: str) -> None:
         if self.participants.get(p.id) is not p:
             return
-        await p.send("error", code="media_failed", message="The media connection failed")
-        await self.leave(p.id, EventKind.DISCONNECTED, "media connection failed")
-        await p.close_ws(CLOSE_MEDIA_FAILED, "media failed")
+        await p.send("error", code=code, message=message)
+        await self.leave(p.id, EventKind.DISCONNECTED, f"media connection {how}")
+        await p.close_ws(CLOSE_MEDIA_FAILED, f"media {how}")
 
     async def set_low_bandwidth(self, pid: str, on: bool) -> None:
         """A viewer's low-bandwidth choice: while on, the camera video of every source (the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import secrets
 import signal
@@ -14,11 +15,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession
 
 from access.sqlite_store import SqliteAccounts
@@ -53,6 +55,27 @@ async def seeded_cluster(folder: Path) -> AsyncIterator[tuple[Cluster, RedisServ
             await m.leave()
         c.close()
         server.kill()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Cluster, RedisServer, Academy]]:
+    """A test's seeded cluster (``seeded_cluster``)."""
+    async with seeded_cluster(tmp_path) as running:
+        yield running
+
+
+async def until(
+    check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 20.0
+) -> None:
+    """Wait for the check (plain or a coroutine function) to hold; fail saying what did not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = check()
+        if await held if inspect.isawaitable(held) else held:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        await asyncio.sleep(0.1)
 
 
 class Proc:

@@ -109,8 +109,21 @@ class Peer:
     _sinks: list[asyncio.Task[None]] = field(default_factory=list)
     _new_message: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def participant_id(self) -> str:
+        """Its id in the room, as its first welcome said."""
+        return str(next(m for m in self.messages if m["type"] == "welcome")["participant_id"])
+
     async def send(self, kind: str, **fields: Any) -> None:
         await self.ws.send_str(json.dumps({"v": 1, "type": kind, **fields}))
+
+    async def ask_keyframe(self, source: str) -> None:
+        """Its browser asks for a keyframe of the source's video (an RTCP PLI, as aiortc's
+        receiver sends it)."""
+        conn = self.watching[source]
+        (receiver,) = [t.receiver for t in conn.getTransceivers() if t.kind == "video"]
+        (ssrc,) = [s.source for s in receiver.getSynchronizationSources()]
+        await receiver._send_rtcp_pli(ssrc)
 
     async def wait_for(self, kind: str, timeout: float = 10.0, after: int = 0) -> dict[str, Any]:
         async with asyncio.timeout(timeout):

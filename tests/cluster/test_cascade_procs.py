@@ -10,37 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from access.events import EventKind
 from streaming.cluster_keys import NODES, NodeInfo
-from tests.cluster.test_cluster import until
-from tests.cluster_procs import Cluster, Proc, seeded_cluster
+from tests.cluster_procs import Cluster, Proc, cluster, until
 from tests.conftest import Academy
-from tests.integration.streaming.test_cascade import _ask_keyframe as ask_keyframe
 from tests.peers import Peer, publish
 from tests.redis_server import RedisServer
 from tests.scrape import scrape, value
 
+__all__ = ["cluster"]
+
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Cluster, RedisServer, Academy]]:
-    async with seeded_cluster(tmp_path) as running:
-        yield running
 
 
 def node_of(nodes: list[Proc], media_url: str) -> Proc:
     return next(n for n in nodes if media_url.startswith(n.base))
-
-
-def welcome_id(peer: Peer) -> str:
-    return str(next(m for m in peer.messages if m["type"] == "welcome")["participant_id"])
 
 
 async def counted(node: Proc, name: str, before: float) -> bool:
@@ -54,13 +42,6 @@ async def frames_from(peer: Peer, source: str) -> bool:
 async def full(r: Redis, node: Proc) -> bool:
     infos = [NodeInfo.loads(raw) for raw in (await r.hgetall(NODES)).values()]  # type: ignore[misc]
     return any(i.url.startswith(node.base) and i.participants >= 2 for i in infos)
-
-
-async def until_async(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.1)
-    assert await check(), what
 
 
 async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
@@ -86,7 +67,7 @@ async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
     # heartbeat that shows the learner in (one taken between the token and the welcome would
     # not show them, for a heartbeat's interval).
     async with Redis.from_url(server.url) as r:
-        await until_async(lambda: full(r, origin), "the origin's heartbeat shows it full")
+        await until(lambda: full(r, origin), "the origin's heartbeat shows it full")
     far = c.member(control, a.student_ids[1], a.class_id)
     far.start()
     relay = node_of(nodes, await far.welcomed())
@@ -96,14 +77,14 @@ async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
         await viewer.peer.wait_frames(10, timeout=20)  # the teacher's video on both nodes
     assert teacher.peer is not None and near.peer is not None and far.peer is not None
     host, watcher, relayed = teacher.peer, near.peer, far.peer
-    teacher_id, far_id = welcome_id(host), welcome_id(relayed)
+    teacher_id, far_id = host.participant_id, relayed.participant_id
 
     # A keyframe asked for by the relay's viewer reaches the teacher on the origin; what each
     # node does is on its /metrics.
     before = value(await scrape(f"{origin.base}/metrics"), "sabaq_keyframe_requests_total")
     await asyncio.sleep(0.4)  # past the interval that merges requests
-    await ask_keyframe(relayed, teacher_id)
-    await until_async(
+    await relayed.ask_keyframe(teacher_id)
+    await until(
         lambda: counted(origin, "sabaq_keyframe_requests_total", before), "the keyframe request"
     )
     on_origin = await scrape(f"{origin.base}/metrics")
@@ -118,17 +99,15 @@ async def test_a_lecture_over_an_origin_and_relays_survives_a_relays_death(
     await host.send("grant_floor", participant_id=far_id, camera=True)
     await relayed.wait_for("floor_granted")
     await publish(relayed)
-    await until_async(
-        lambda: frames_from(watcher, far_id), "the relay viewer's video at the origin"
-    )
+    await until(lambda: frames_from(watcher, far_id), "the relay viewer's video at the origin")
     await host.send("revoke_floor", participant_id=far_id)
     await watcher.wait_for("source_ended")
     # And to the origin's learner: their picture reaches the viewer on the relay.
-    near_id = welcome_id(watcher)
+    near_id = watcher.participant_id
     await host.send("grant_floor", participant_id=near_id, camera=True)
     await watcher.wait_for("floor_granted")
     await publish(watcher)
-    await until_async(lambda: frames_from(relayed, near_id), "the origin's floor on the relay")
+    await until(lambda: frames_from(relayed, near_id), "the origin's floor on the relay")
     await host.send("revoke_floor", participant_id=near_id)
 
     relay.kill()

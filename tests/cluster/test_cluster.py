@@ -9,8 +9,6 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,28 +26,17 @@ from tests.cluster_procs import (
     Cluster,
     Proc,
     RedisCut,
-    seeded_cluster,
+    cluster,
     session_cookies,
     teacher_and_student,
+    until,
 )
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 
+__all__ = ["cluster"]
+
 pytestmark = pytest.mark.timeout(150)
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Cluster, RedisServer, Academy]]:
-    async with seeded_cluster(tmp_path) as running:
-        yield running
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def kinds_of(events: list[LedgerEvent], user_id: int, class_id: int) -> list[EventKind]:

@@ -13,8 +13,8 @@ from playwright.async_api import Browser, Page, expect
 
 from access.events import EventKind
 from tests.browser.test_browser import VIEWPORT, chromium, room_strings, wait_decoded, watch_errors
-from tests.cluster.test_cluster import start, until
-from tests.cluster_procs import Cluster, Proc, seeded_cluster, session_cookies
+from tests.cluster.test_cluster import start
+from tests.cluster_procs import Cluster, Proc, seeded_cluster, session_cookies, until
 from tests.conftest import Academy
 from web.core.http import LANG_COOKIE
 

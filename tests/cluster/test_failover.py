@@ -9,26 +9,19 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from attendance.recovery import SERVER_STOPPED
-from tests.cluster.test_cluster import until
-from tests.cluster_procs import Cluster, Member, Proc, seeded_cluster
+from tests.cluster_procs import Cluster, Member, Proc, cluster, until
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
+
+__all__ = ["cluster"]
 
 pytestmark = pytest.mark.timeout(90)
 
 SILENCE_JUDGED_AFTER = "120"
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Cluster, RedisServer, Academy]]:
-    async with seeded_cluster(tmp_path) as running:
-        yield running
 
 
 async def class_under_way(c: Cluster, a: Academy) -> tuple[Proc, Proc, Member, Member]:

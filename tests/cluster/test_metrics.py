@@ -4,24 +4,18 @@ while a class runs on the media node."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
 
-from tests.cluster_procs import Cluster, seeded_cluster, teacher_and_student
+from tests.cluster_procs import Cluster, cluster, teacher_and_student
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
 from tests.scrape import names, scrape, value
 
+__all__ = ["cluster"]
+
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Cluster, RedisServer, Academy]]:
-    async with seeded_cluster(tmp_path) as running:
-        yield running
 
 
 async def test_the_control_node_and_a_media_node_are_scraped(

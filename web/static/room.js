@@ -845,6 +845,7 @@
           setStatus(cfg.errors[msg.code]);
         }
         else if (msg.code === "server_stopping") resume = null; // may come back elsewhere
+        else if (msg.code === "media_timeout") busy = cfg.errors.media_timeout; // closed 4505: it reconnects
         else if (msg.code !== "media_failed") {
           finish(`${S.refused} ${cfg.errors[msg.code] || msg.message}`, "error");
         }

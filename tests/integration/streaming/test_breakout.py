@@ -43,13 +43,9 @@ async def _lesson(academy: Academy, sign_in: SignIn, students: int) -> tuple[Pee
     return teacher, [await join(sign_in(u), cid) for u in academy.student_ids[:students]]
 
 
-def _pid(peer: Peer) -> str:
-    return str(peer.messages[0]["participant_id"])
-
-
 async def _packets(peer: Peer, source: Peer) -> int:
     """RTP packets (sound and picture) the peer's connection to the source has received."""
-    conn: RTCPeerConnection | None = peer.watching.get(_pid(source))
+    conn: RTCPeerConnection | None = peer.watching.get(source.participant_id)
     if conn is None:
         return 0
     stats = await conn.getStats()
@@ -164,7 +160,7 @@ async def test_groups_are_isolated_visited_rejoined_and_closed_by_the_timer(
     closed = [await p.wait_for("breakout_closed", timeout=5) for p in [*s, teacher]]
     assert {c["reason"] for c in closed} == {"timer"}
     assert all(p.group is None for p in room.participants.values())
-    await _until(lambda: all(not room.participants[_pid(p)].publications for p in s))
+    await _until(lambda: all(not room.participants[p.participant_id].publications for p in s))
     await _flows(s[0], [teacher], [])
     await _flows(s[3], [teacher], [])
 
@@ -235,7 +231,7 @@ async def test_the_teacher_closes_the_groups_and_the_end_of_the_class_records_th
     assert (await teacher.wait_for("error", after=mark))["code"] == "breakout_open"
     # The teacher moves the late student into group 2, then closes the groups.
     mark = len(late.messages)
-    await teacher.send("move_to_group", group=1, participant_id=_pid(late))
+    await teacher.send("move_to_group", group=1, participant_id=late.participant_id)
     assert (await late.wait_for("breakout", after=mark))["group"] == 1
     await teacher.send("close_breakout")
     assert (await late.wait_for("breakout_closed"))["reason"] == "teacher"
@@ -286,12 +282,12 @@ async def test_each_group_has_its_own_active_speaker(
     await publish(s[1])
     await publish(s[2], sound=Tone())
     await publish(s[3])
-    await _until(lambda: _speakers(s[1])[-1:] == [_pid(s[0])])
-    await _until(lambda: _speakers(s[3])[-1:] == [_pid(s[2])])
+    await _until(lambda: _speakers(s[1])[-1:] == [s[0].participant_id])
+    await _until(lambda: _speakers(s[3])[-1:] == [s[2].participant_id])
     # Nobody is told of the other group's speaker, nor the teacher in the main room.
-    assert _pid(s[2]) not in _speakers(s[0]) + _speakers(s[1])
-    assert _pid(s[0]) not in _speakers(s[2]) + _speakers(s[3])
-    assert not {_pid(s[0]), _pid(s[2])} & set(_speakers(teacher))
+    assert s[2].participant_id not in _speakers(s[0]) + _speakers(s[1])
+    assert s[0].participant_id not in _speakers(s[2]) + _speakers(s[3])
+    assert not {s[0].participant_id, s[2].participant_id} & set(_speakers(teacher))
     # Closed: everyone is back in the main room of the lecture (the students' publications
     # stop), whose speaker is nobody: each page is told so.
     await teacher.send("close_breakout")
@@ -319,7 +315,7 @@ async def test_a_student_shares_a_screen_with_their_group_only(
     answer = await s[0].wait_for("answer")
     assert answer["publication"] == "screen"
     await screen.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-    source = f"{_pid(s[0])}/screen"
+    source = f"{s[0].participant_id}/screen"
     await _until(lambda: s[1].frames_by_label.get("screen", 0) >= 10)  # the group's mate
     await asyncio.sleep(SETTLE)
     conn = s[2].watching.get(source)
@@ -333,7 +329,7 @@ async def test_a_student_shares_a_screen_with_their_group_only(
     ended = await s[1].wait_for("source_ended")
     assert ended["source"] == source
     room: Room = node.rooms[cid]
-    assert "screen" not in room.participants[_pid(s[0])].publications
+    assert "screen" not in room.participants[s[0].participant_id].publications
     # A screen offered then is not an offence; one offered by a student never in a group is.
     await s[0].send("publish", sdp=offer, tracks=["screen"])
     late = await join(sign_in(academy.student_ids[3]), cid)

@@ -22,7 +22,7 @@ from tests.integration.streaming.cascading import (
     relayed,
     until,
 )
-from tests.peers import Peer, publish
+from tests.peers import publish
 
 __all__ = ["nodes"]
 
@@ -47,7 +47,7 @@ async def test_a_relay_serves_the_origins_class(nodes: tuple[Node, Node]) -> Non
     video = next(h for h in pub.hubs if h.kind == "video")  # type: ignore[attr-defined]
     asked = video.tally.keyframe_requests
     await asyncio.sleep(0.4)  # past the interval that merges requests
-    await _ask_keyframe(viewer, teacher_id)
+    await viewer.ask_keyframe(teacher_id)
     await until(lambda: video.tally.keyframe_requests > asked, 5)
     relay_room = relay.node.rooms[CLASS_ID]
 
@@ -74,14 +74,6 @@ async def test_a_relay_serves_the_origins_class(nodes: tuple[Node, Node]) -> Non
     await cascade.stop()
     for peer in (teacher, student):
         await peer.close()
-
-
-async def _ask_keyframe(viewer: Peer, source: str) -> None:
-    """The viewer's browser asks for a keyframe (an RTCP PLI, as aiortc's receiver sends it)."""
-    conn = viewer.watching[source]
-    (receiver,) = [t.receiver for t in conn.getTransceivers() if t.kind == "video"]
-    (ssrc,) = [s.source for s in receiver.getSynchronizationSources()]
-    await receiver._send_rtcp_pli(ssrc)
 
 
 async def test_only_a_node_with_the_secret_relays_a_class(nodes: tuple[Node, Node]) -> None:

@@ -34,10 +34,6 @@ pytestmark = pytest.mark.timeout(60)
 OTHER = 4  # a second viewer on the relay
 
 
-def _pid(peer: Peer) -> str:
-    return str(next(m for m in peer.messages if m["type"] == "welcome")["participant_id"])
-
-
 def _chat(peer: Peer) -> list[dict[str, Any]]:
     return [m for m in peer.messages if m["type"] == "chat"]
 
@@ -103,13 +99,13 @@ async def test_a_relay_viewer_is_in_the_teachers_class(nodes: tuple[Node, Node])
     here = await origin.join(STUDENT, ClassRole.LEARNER)
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
     other = await relay.join(OTHER, ClassRole.LEARNER)
-    vid, oid, hid = _pid(viewer), _pid(other), _pid(here)
+    vid, oid, hid = viewer.participant_id, other.participant_id, here.participant_id
     # The teacher sees the relay's viewers in the roster, counted with the origin's own.
     await until(lambda: {vid, oid, hid} <= {p["id"] for p in _roster(teacher)["participants"]})
     await viewer.wait_frames(5)  # the teacher's picture, through the relay
     # The other chooses low bandwidth: the teacher's sound, not one packet of the camera; back
     # to normal, the picture again.
-    tid = _pid(teacher)
+    tid = teacher.participant_id
     await until(lambda: other.video_by_source.get(tid, 0) >= 5)
     await other.send("low_bandwidth", on=True)
     assert (await other.wait_for("low_bandwidth"))["on"] is True
@@ -182,7 +178,7 @@ async def test_a_relay_viewer_in_a_seminar_is_sent_only_what_it_shows(
     b = await origin.join(OTHER, ClassRole.LEARNER)
     await publish(a)
     await publish(b)
-    ida, idb = _pid(a), _pid(b)
+    ida, idb = a.participant_id, b.participant_id
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
     assert (await viewer.wait_for("welcome"))["mode"] == "seminar"
     await until(lambda: viewer.video_by_source.get(ida, 0) >= 5)
@@ -211,7 +207,7 @@ async def test_a_relay_viewer_in_a_seminar_is_sent_only_what_it_shows(
     # The relay's viewer speaks (its camera and a loud microphone, published on the relay):
     # the origin's room hears it and makes it the active speaker, for everyone.
     await publish(viewer, sound=Tone(loud=True))
-    vid = _pid(viewer)
+    vid = viewer.participant_id
     await until(lambda: a.video_by_source.get(vid, 0) >= 5)
     spoke = await teacher.wait_for("active_speaker")
     assert spoke["source"] == vid
@@ -241,7 +237,7 @@ async def test_a_relay_viewer_removed_stays_out(nodes: tuple[Node, Node]) -> Non
     assert (await viewer.wait_for("answer_taken"))["choices"] == [0]
     await until(lambda: [1, 0] in [m["tally"] for m in _results(teacher)], 5)
 
-    await teacher.send("remove", participant_id=_pid(viewer))
+    await teacher.send("remove", participant_id=viewer.participant_id)
     assert (await viewer.wait_for("error"))["code"] == "removed"
     assert await viewer.wait_closed() == CLOSE_REMOVED
     await until(lambda: VIEWER not in origin.node.present_user_ids(CLASS_ID))

@@ -1,5 +1,6 @@
-"""The cascade's link under faults: a link that goes during a relay viewer's request, a message
-of the origin's the relay cannot read, requests the origin withdraws at once."""
+"""The cascade's link under faults: a link that goes during a relay viewer's request, a relay
+that does not answer one in time, a message of the origin's the relay cannot read, requests the
+origin withdraws at once."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import WSMessage, WSMsgType
-from aiortc import AudioStreamTrack
+from aiortc import AudioStreamTrack, RTCPeerConnection
 
 import streaming.cascade as cascade_module
+import streaming.cascade_origin as cascade_origin
 from access.events import EventKind
 from access.models import ClassRole
 from streaming.aiortc_media import AiortcBackend, AiortcPublisher, AiortcViewer
 from streaming.cascade import Cascade, RelayLink
 from streaming.cascade_origin import INBOX, OriginPipes, PipedSocket
 from streaming.cascade_relay import OUTBOX, PipedClient
-from streaming.participant import CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
+from streaming.participant import CLOSE_MEDIA_FAILED, CLOSE_SERVER_STOPPING, CLOSE_TOO_SLOW
 from tests.integration.streaming.cascading import (
     CLASS_ID,
     VIEWER,
@@ -37,15 +39,34 @@ pytestmark = pytest.mark.timeout(60)
 STAYS = {EventKind.JOINED, EventKind.LEFT, EventKind.DISCONNECTED, EventKind.RECONNECTED}
 
 
-def _pid(peer: Peer) -> str:
-    return str(next(m for m in peer.messages if m["type"] == "welcome")["participant_id"])
-
-
 def _stays(node: Node, user_id: int) -> list[tuple[EventKind, str]]:
     got = node.events.got
     return [
         (e.kind, e.data.get("reason", "")) for e in got if e.user_id == user_id and e.kind in STAYS
     ]
+
+
+async def _publish_diverted(
+    teacher: Peer, viewer: Peer, link: RelayLink, instead: Callable[[], object]
+) -> tuple[RTCPeerConnection, Callable[[dict[str, Any]], None]]:
+    """The relay's viewer, given the floor, publishes its microphone; the relay does
+    ``instead`` of carrying the origin's publish request out. Its own handling is returned."""
+    await teacher.send("grant_floor", participant_id=viewer.participant_id, camera=False)
+    await viewer.wait_for("floor_granted")
+    handle = link.pipes.handle
+
+    def diverted(doc: dict[str, Any]) -> None:
+        if doc["type"] == "publish":
+            instead()
+        else:
+            handle(doc)
+
+    link.pipes.handle = diverted  # type: ignore[method-assign]
+    conn = pc()
+    conn.addTrack(AudioStreamTrack())
+    await conn.setLocalDescription(await conn.createOffer())
+    await viewer.send("publish", sdp=conn.localDescription.sdp, tracks=["microphone"])
+    return conn, handle
 
 
 async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, Node]) -> None:
@@ -56,23 +77,11 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     teacher, cascade = await relayed(origin, relay, video=False)
     viewer = await relay.join(VIEWER, ClassRole.LEARNER)
     token = str((await viewer.wait_for("welcome"))["reconnect_token"])
-    await teacher.send("grant_floor", participant_id=_pid(viewer), camera=False)
-    await viewer.wait_for("floor_granted")
     link = cascade.links[CLASS_ID]
-    handle = link.pipes.handle
-    cutting: list[asyncio.Task[bool]] = []
-
-    def cut(doc: dict[str, Any]) -> None:  # the link goes as the offer crosses it
-        if doc["type"] == "publish":
-            cutting.append(asyncio.create_task(link._ws.close()))
-            return
-        handle(doc)
-
-    link.pipes.handle = cut  # type: ignore[method-assign]
-    conn = pc()
-    conn.addTrack(AudioStreamTrack())
-    await conn.setLocalDescription(await conn.createOffer())
-    await viewer.send("publish", sdp=conn.localDescription.sdp, tracks=["microphone"])
+    cutting: list[asyncio.Task[bool]] = []  # the link goes as the offer crosses it
+    conn, handle = await _publish_diverted(
+        teacher, viewer, link, lambda: cutting.append(asyncio.create_task(link._ws.close()))
+    )
     assert await viewer.wait_closed() == CLOSE_SERVER_STOPPING
     await until(lambda: len(_stays(origin, VIEWER)) == 2, 5)
     assert _stays(origin, VIEWER) == [
@@ -81,7 +90,7 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     ]
     assert not [m for m in viewer.messages if m["type"] == "error" and m["code"] == "bad_sdp"]
 
-    link.pipes.handle = handle  # type: ignore[method-assign]
+    link.pipes.handle = handle  # type: ignore[method-assign,assignment]
     back = await connect(relay.ws_url, None)
     await back.send("rejoin", token=token)
     await back.wait_for("welcome")
@@ -89,6 +98,28 @@ async def test_a_link_lost_under_a_viewers_publish_is_a_drop(nodes: tuple[Node, 
     await conn.close()
     await cascade.stop()
     for peer in (teacher, viewer, back):
+        await peer.close()
+
+
+async def test_a_relay_that_does_not_answer_in_time_is_not_a_bad_offer(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay does not carry out a relay viewer's publish within the origin's request
+    timeout: the viewer is told the media server did not answer in time (not that its SDP was
+    malformed), and is disconnected, not let go, so that its page reconnects."""
+    monkeypatch.setattr(cascade_origin, "REQUEST_TIMEOUT", 0.3)
+    origin, relay = nodes
+    teacher, cascade = await relayed(origin, relay, video=False)
+    viewer = await relay.join(VIEWER, ClassRole.LEARNER)
+    conn, _handle = await _publish_diverted(teacher, viewer, cascade.links[CLASS_ID], lambda: None)
+    error = await viewer.wait_for("error")
+    assert error["code"] == "media_timeout"
+    assert await viewer.wait_closed() == CLOSE_MEDIA_FAILED
+    await until(lambda: len(_stays(origin, VIEWER)) == 2, 5)
+    assert _stays(origin, VIEWER)[-1] == (EventKind.DISCONNECTED, "media connection timed out")
+    await conn.close()
+    await cascade.stop()
+    for peer in (teacher, viewer):
         await peer.close()
 
 
@@ -121,8 +152,8 @@ def _origin_links(origin: Node) -> list[Any]:
 
 
 async def test_requests_withdrawn_at_once_leave_no_peer_behind(nodes: tuple[Node, Node]) -> None:
-    """A view withdrawn once made, a publication withdrawn, another made as the link goes:
-    each peer connection made for them is closed."""
+    """A view withdrawn as soon as asked for, a publication withdrawn while its offer is
+    taken, another under way as the link goes: each peer connection made for them is closed."""
     origin, relay = nodes
     teacher, cascade = await relayed(origin, relay, video=False)
     link = cascade.links[CLASS_ID]
@@ -142,33 +173,33 @@ async def test_requests_withdrawn_at_once_leave_no_peer_behind(nodes: tuple[Node
 
     backend.new_viewer = viewer  # type: ignore[method-assign]
     backend.new_publisher = publisher  # type: ignore[method-assign]
-    source = {"source": _pid(teacher), "publication": "main"}
-
-    # Each is withdrawn once its peer connection has gathered its candidates: closed while
-    # aiortc gathers, one UDP socket aioice opens after the close is left behind (noted as a
-    # known defect, not tested here).
-    def gathered() -> bool:
-        return bool(made[-1].pc.iceGatheringState == "complete")
-
+    source = {"source": teacher.participant_id, "publication": "main"}
     link.pipes.handle({"type": "view", "rid": 901, "view": 901, **source})
-    await until(gathered, 5)
     link.pipes.handle({"type": "unview", "view": 901})
     conn = pc()
     conn.addTrack(AudioStreamTrack())
     await conn.setLocalDescription(await conn.createOffer())
     offer = {"type": "publish", "sdp": conn.localDescription.sdp}
     link.pipes.handle({**offer, "rid": 902, "publisher": 902})
-    await until(gathered, 5)
     link.pipes.handle({"type": "unpublish", "publisher": 902})
     link.pipes.handle({**offer, "rid": 903, "publisher": 903})
-    await until(gathered, 5)
-    await link._ws.close()  # the link goes with the last made
+    await link._ws.close()  # the link goes with the last under way
     assert len(made) == 3
     await until(lambda: all(m.pc.connectionState == "closed" for m in made), 5)
     assert not link.pipes._views and not link.pipes._publishers
+    assert [_sockets_open(m) for m in made] == [0, 0, 0]
     await conn.close()
     await cascade.stop()
     await teacher.close()
+
+
+def _sockets_open(media: AiortcViewer | AiortcPublisher) -> int:
+    """The UDP sockets aioice still holds for a peer connection (one per host candidate):
+    none once it is closed, even if it was closed while it gathered its candidates."""
+    return sum(
+        len(t.receiver.transport.transport.iceGatherer._connection._protocols)
+        for t in media.pc.getTransceivers()
+    )
 
 
 class StalledViewer:

@@ -44,10 +44,6 @@ def _node(served: TestServer) -> MediaNode:
     return served.app[keys.MEDIA_NODE]
 
 
-def _pid(peer: Peer) -> str:
-    return str(peer.messages[0]["participant_id"])
-
-
 async def _video_packets(conn: RTCPeerConnection) -> int:
     """Video RTP packets this viewer's connection to one source has received."""
     stats = await conn.getStats()
@@ -92,7 +88,7 @@ async def test_a_seminar_lets_learners_publish_and_a_lecture_stops_them(
     student = await join(sign_in(academy.student_ids[0]), seminar)
     assert student.messages[0]["mode"] == "seminar"
     await publish(student)  # no floor asked for, none given
-    await _frames_from(teacher, _pid(student), 10)
+    await _frames_from(teacher, student.participant_id, 10)
 
     # A student may not switch the mode: refused, as any teacher's action is.
     other = await join(sign_in(academy.student_ids[1]), seminar)
@@ -104,23 +100,24 @@ async def test_a_seminar_lets_learners_publish_and_a_lecture_stops_them(
     await teacher.send("set_mode", mode="lecture")
     assert (await student.wait_for("mode", after=seen))["mode"] == "lecture"
     ended = await teacher.wait_for("source_ended")
-    assert ended["source"] == _pid(student)
+    assert ended["source"] == student.participant_id
     room = _node(served).rooms[seminar]
-    assert room.participants[_pid(student)].publications == {}
+    assert room.participants[student.participant_id].publications == {}
     # An offer already on its way when the mode changed is not an offence: the student is
     # told the mode again and stays.
     seen = len(student.messages)
     await publish_refused(student)
     assert (await student.wait_for("mode", after=seen))["mode"] == "lecture"
-    assert student.closed_code is None and not room.participants[_pid(student)].publications
+    assert student.closed_code is None
+    assert not room.participants[student.participant_id].publications
 
     # Back to seminar: the student publishes again.
     seen = len(student.messages)
     await teacher.send("set_mode", mode="seminar")
     assert (await student.wait_for("mode", after=seen))["mode"] == "seminar"
-    before = teacher.video_by_source.get(_pid(student), 0)
+    before = teacher.video_by_source.get(student.participant_id, 0)
     await publish(student)
-    await _frames_from(teacher, _pid(student), before + 10)
+    await _frames_from(teacher, student.participant_id, before + 10)
     for peer in (other, student, teacher):
         await peer.close()
 
@@ -142,13 +139,13 @@ async def test_a_lecture_keeps_the_floor_until_the_teacher_switches(
     assert teacher.messages[0]["mode"] == "lecture"
     await publish(teacher)
     student = await join(sign_in(academy.student_ids[0]), academy.class_id)
-    await _frames_from(student, _pid(teacher), 10)
+    await _frames_from(student, teacher.participant_id, 10)
     # The teacher leads a lecture in full: nothing to be told.
     assert _told(teacher) == []
     await teacher.send("set_mode", mode="seminar")
     assert (await student.wait_for("mode"))["mode"] == "seminar"
     await publish(student)
-    await _frames_from(teacher, _pid(student), 10)
+    await _frames_from(teacher, student.participant_id, 10)
     # In a seminar the teacher is a tile like everyone, until someone puts them on the stage.
     await _until(lambda: _told(teacher) == ["thumbnail"])
     await teacher.send("set_mode", mode="lecture")
@@ -166,7 +163,7 @@ async def test_a_viewer_is_sent_only_the_cameras_it_shows(
     viewer = await join(sign_in(academy.other_teacher_id), seminar)
     await publish(a)
     await publish(b)
-    ida, idb = _pid(a), _pid(b)
+    ida, idb = a.participant_id, b.participant_id
     # Before any view: everything.
     await _frames_from(viewer, ida, 10)
     await _frames_from(viewer, idb, 10)
@@ -207,7 +204,7 @@ async def test_publishers_are_told_the_quality_their_camera_is_watched_in(
     b = await join(sign_in(academy.student_ids[1]), seminar)
     await publish(a)
     await publish(b)
-    ida, idb = _pid(a), _pid(b)
+    ida, idb = a.participant_id, b.participant_id
     # Nobody has them on a stage: thumbnails.
     assert (await a.wait_for("quality"))["level"] == "thumbnail"
     assert (await b.wait_for("quality"))["level"] == "thumbnail"
@@ -239,7 +236,7 @@ async def test_a_camera_shown_only_in_large_galleries_is_asked_for_small_picture
     b = await join(sign_in(academy.student_ids[1]), seminar)
     await publish(a)
     assert (await a.wait_for("quality"))["level"] == "thumbnail"  # views not said yet
-    ida = _pid(a)
+    ida = a.participant_id
     others = [f"p{i}" for i in range(11)]  # a page of 12 tiles
     await teacher.send("view", tiles=[ida, *others], stage=None)
     await b.send("view", tiles=[ida, *others], stage=None)
@@ -264,7 +261,7 @@ async def test_the_active_speaker_follows_the_tone(
     voice_a, voice_b = Tone(loud=True), Tone(loud=False)
     await publish(a, video=False, sound=voice_a)
     await publish(b, video=False, sound=voice_b)
-    ida, idb = _pid(a), _pid(b)
+    ida, idb = a.participant_id, b.participant_id
 
     # The packets carry their level (aiortc's sender fills the header extension): the tone
     # loud, silence at the bottom of the scale; measured at the server, nothing decoded.
@@ -308,13 +305,13 @@ async def test_a_malformed_view_disturbs_only_its_sender(
     await publish(a)
     viewers = [await join(sign_in(academy.student_ids[i]), seminar) for i in (1, 2)]
     await viewers[0].send("view", tiles=[str(i) for i in range(51)], stage=None)
-    await viewers[1].send("view", tiles=[_pid(a)], stage=7)
+    await viewers[1].send("view", tiles=[a.participant_id], stage=7)
     for v in viewers:
         error = await v.wait_for("error")
         assert error["code"] == "bad_message", error
         assert await v.wait_closed() == 4400
-    before = teacher.video_by_source.get(_pid(a), 0)
-    await _frames_from(teacher, _pid(a), before + 10)
+    before = teacher.video_by_source.get(a.participant_id, 0)
+    await _frames_from(teacher, a.participant_id, before + 10)
     assert teacher.closed_code is None and a.closed_code is None
     for peer in (*viewers, a, teacher):
         await peer.close()

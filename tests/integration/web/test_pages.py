@@ -268,12 +268,21 @@ async def test_the_class_page_says_a_join_not_recorded_and_bad_text_in_the_reade
     served: TestServer, academy: Academy, sign_in: SignIn
 ) -> None:
     """The media's refusals the class page shows come in the reader's language, and a join not
-    recorded is tried again (with a new join token after the usual pause), not the end."""
+    recorded, or media a relay did not set up in time, is tried again (the socket closed, after
+    the usual pause), not the end."""
     expected = {
-        (academy.student_ids[0], academy.class_id): ("журнал посещаемости", "недопустимые"),
-        (academy.outsider_id, academy.other_class_id): ("қатысу журналына", "жарамсыз"),
+        (academy.student_ids[0], academy.class_id): (
+            "журнал посещаемости",
+            "недопустимые",
+            "не ответил вовремя",
+        ),
+        (academy.outsider_id, academy.other_class_id): (
+            "қатысу журналына",
+            "жарамсыз",
+            "уақытында жауап бермеді",
+        ),
     }
-    for (user, class_id), (recorded, bad_text) in expected.items():
+    for (user, class_id), (recorded, bad_text, timed_out) in expected.items():
         page = await (await sign_in(user).get(f"/classes/{class_id}")).text()
         found = re.search(
             r'<script type="application/json" id="room-config">(.*?)</script>', page, re.S
@@ -281,8 +290,10 @@ async def test_the_class_page_says_a_join_not_recorded_and_bad_text_in_the_reade
         assert found is not None
         errors = json.loads(html.unescape(found.group(1)))["errors"]
         assert recorded in errors["not_recorded"] and bad_text in errors["bad_text"]
+        assert timed_out in errors["media_timeout"]
     script = ROOM_JS.read_text()
     assert re.search(r'msg\.code === "not_recorded"\) busy = cfg\.errors\.not_recorded', script)
+    assert re.search(r'msg\.code === "media_timeout"\) busy = cfg\.errors\.media_timeout', script)
 
 
 def _room_config(page: str) -> dict[str, object]:
