@@ -826,8 +826,10 @@
         } else if (msg.code === "events_backlog") busy = S.busy;
         else if (msg.code === "not_recorded") busy = cfg.errors.not_recorded; // a new join token, after a pause
         else if (msg.code === "opened_elsewhere") {
-          finish(S.openedElsewhere, "closed");
-          offerRejoin(); // back to this page, if the person wants it here after all
+          // No error: the person is in the class elsewhere. Said plainly, with Join to take
+          // it back to this page.
+          finish(S.openedElsewhere, "elsewhere");
+          offerRejoin();
         }
         else if (msg.code === "removed") {
           finish(S.removed, "closed");
@@ -877,7 +879,7 @@
     // Out of the class (left, refused, removed, taken over by another tab): the status says
     // so, beside Join where joining again is possible; the roster, the chat and the class's
     // controls go with the stage until Join brings them back (``enter``).
-    const out = state === "closed" || state === "left";
+    const out = state === "closed" || state === "left" || state === "elsewhere";
     $("stage").hidden = out || state === "error";
     if (out) closeInClassPanels();
     if (state === "ended") showEnded();
