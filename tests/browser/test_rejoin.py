@@ -158,6 +158,6 @@ async def test_the_teacher_leaves_and_joins_again_in_place_with_the_devices_chos
         await student.locator("#rejoin").click()
         await expect(second.locator("#status")).to_have_text(s["openedElsewhere"], timeout=10_000)
         await expect(second.locator("#rejoin")).to_be_visible()
-        back = expect(student.locator("#room"))
-        await back.to_have_attribute("data-state", "live", timeout=15_000)
+        here = expect(student.locator("#room"))
+        await here.to_have_attribute("data-state", "live", timeout=15_000)
     assert errors == []
