@@ -59,11 +59,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian's redis-server, chromium and firefox-esr (Playwright drives /usr/bin/chromium,
-# puppeteer-core drives /usr/bin/firefox-esr; no browser download).
+# puppeteer-core drives /usr/bin/firefox-esr; no browser download); gettext's msgfmt checks
+# the catalogues.
 system-deps:
 	@missing=""; \
 	  for pair in chromium:chromium firefox-esr:firefox-esr redis-server:redis-server \
-	              ip:iproute2 unshare:util-linux npm:npm; do \
+	              ip:iproute2 unshare:util-linux npm:npm msgfmt:gettext; do \
 	    command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
 	  done; \
 	  if [ -n "$$missing" ]; then \

@@ -63,7 +63,8 @@ def mark_definitions(_: Gettext, rules: MarkRules) -> list[tuple[Mark, str]]:
     (as ``attendance.marks`` derives them), in the language of ``_``."""
     minutes = f"{rules.late_after_seconds / 60:g}"
     grace = f"{rules.grace_seconds:g}"
-    away = f"{round((1 - rules.present_share) * 100, 1):g}"
+    # With its sign: "{percent}% of" in a message reads to Babel as a Python format ("% o").
+    away = f"{round((1 - rules.present_share) * 100, 1):g}%"
     return [
         (
             Mark.PRESENT,
@@ -82,7 +83,7 @@ def mark_definitions(_: Gettext, rules: MarkRules) -> list[tuple[Mark, str]]:
             Mark.LEFT_EARLY,
             _(
                 "came in on time, but left more than {grace} seconds before the end, or was"
-                " away for more than {percent}% of the class in all."
+                " away for more than {percent} of the class in all."
             )
             .replace("{grace}", grace)
             .replace("{percent}", away),

@@ -6,12 +6,15 @@ with one link to each place (a new user's walk found "ended" twice and the regis
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
+from scheduler.models import ClassFormat, ClassKind
+from scheduler.planning import Actor
 from tests.browser.test_browser import (
     VIEWPORT,
     chromium,
@@ -21,6 +24,7 @@ from tests.browser.test_browser import (
     watch_errors,
 )
 from tests.conftest import Academy
+from web.core import keys
 
 # Every peer connection and every camera/microphone track the page makes, kept for the test.
 TRACK_MEDIA = """(() => {
@@ -165,4 +169,36 @@ async def test_the_class_ends_for_everyone_and_stays_ended(
         again = await open_room(browser, served, academy.teacher_id, class_id, errors)
         await assert_ended(again, ["#record", "#end", "#check"])
         await said_once(again, class_id, sees_register=True)
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_a_class_cancelled_while_its_page_is_open_is_said_cancelled_not_ended(
+    served: TestServer, academy: Academy
+) -> None:
+    """A class cancelled after its page was opened (hours ahead: nothing readied) is not over:
+    Join says it was cancelled, with the reason, in the page's card for it — not the ended
+    state (recordings, register), nor a refusal."""
+    tt = served.app[keys.TIMETABLE]
+    now = datetime.fromtimestamp(served.app[keys.SETTINGS].clock(), UTC)
+    later = tt.add_class(
+        title="Уголовный процесс", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
+        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=3),
+        ends_at=now + timedelta(hours=4), group_ids=(academy.group_id,), on_day_off=True,
+    )  # fmt: skip
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await open_room(browser, served, academy.student_ids[0], later.id, errors)
+        await expect(page.locator("#join")).to_be_enabled(timeout=10_000)
+        tt.cancel_class(later.id, by=Actor(academy.staff_id, "Жанна"), reason="болезнь")
+        await page.locator("#join").click()
+        await expect(page.locator("#room")).to_have_attribute("data-state", "cancelled")
+        card = page.locator("#unavailable")
+        await expect(card).to_be_visible()
+        await expect(card.locator("h2")).to_have_text("Это занятие отменено. Причина: болезнь")
+        for gone in ("#ended", "#check", "#stage", "#rejoin"):
+            await expect(page.locator(gone)).to_be_hidden()
+        box = await page.locator("#status").bounding_box()  # said once: by the card
+        assert box is None or (box["width"] <= 1 and box["height"] <= 1), box
     assert not errors, errors

@@ -1,7 +1,8 @@
 """Joining again on the same page (issue 20): after Leave the class the page offers Join, which
 takes the person back in place — the page is not loaded again, so the chat read so far stays
 (each line once), the devices chosen are the ones sent again, and video flows again. Left, the
-page shows only that and Join; after a reload the chosen microphone is asked for exactly."""
+page shows only that and Join; after a reload the chosen microphone is asked for exactly. Opened
+in another tab, the first tab says so plainly (no error) and its Join takes the class back."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.browser.test_browser import (
     enter_class,
     room_strings,
     wait_decoded,
+    watch_errors,
 )
 from tests.browser.test_media_controls import SENDING_JS, flowing
 from tests.browser.test_removal import say
@@ -140,4 +142,22 @@ async def test_the_teacher_leaves_and_joins_again_in_place_with_the_devices_chos
             {"ideal": "unplugged-camera"},
         ], asked
         await flowing(student, "video")  # the other camera's picture reaches the student
+
+        # -- the student opens the class in another tab: the first says so plainly (no error,
+        # not the danger colour of a refusal) and offers Join, which takes the class back -----
+        s = await room_strings(student)
+        second = await student.context.new_page()
+        watch_errors(second, errors)
+        await second.goto(student.url)  # in at once: the devices passed the check today
+        await expect(student.locator("#status")).to_have_text(s["openedElsewhere"], timeout=10_000)
+        await expect(student.locator("#room")).to_have_attribute("data-state", "elsewhere")
+        colours = await student.evaluate(COLOURS_JS)
+        assert colours["status"] != colours["danger"], colours
+        for gone in ("#roster", "#chat-text", "#video", "#leave"):
+            await expect(student.locator(gone)).to_be_hidden()
+        await student.locator("#rejoin").click()
+        await expect(second.locator("#status")).to_have_text(s["openedElsewhere"], timeout=10_000)
+        await expect(second.locator("#rejoin")).to_be_visible()
+        here = expect(student.locator("#room"))
+        await here.to_have_attribute("data-state", "live", timeout=15_000)
     assert errors == []

@@ -7,6 +7,7 @@ SABAQ_LAYOUT_SHOTS (a folder) each page's picture is kept there, to look at."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, ViewportSize
 
-from scheduler.models import ClassStatus
+from scheduler.models import ClassFormat, ClassKind, ClassStatus
+from scheduler.planning import SABAQ
 from tests.browser.layout import PHONE, WIDE
 from tests.browser.test_browser import chromium, open_signed_in
 from tests.conftest import Academy
@@ -57,6 +59,24 @@ async def test_report_and_class_pages_keep_to_the_screen(
     g, c, other = academy.group_id, academy.class_id, academy.other_class_id
     tt.set_status(other, ClassStatus.LIVE)
     tt.set_status(other, ClassStatus.HELD)  # a class that has ended, as its teacher finds it
+    # A class cancelled with a reason, and one held in person: their own cards, not "ended".
+    now = datetime.fromtimestamp(app[keys.SETTINGS].clock(), UTC)
+    cancelled, in_person = (
+        tt.add_class(
+            title="Уголовно-процессуальное право Республики Казахстан",
+            kind=ClassKind.LECTURE,
+            format=how,
+            teacher_id=academy.teacher_id,
+            starts_at=now + timedelta(hours=hours),
+            ends_at=now + timedelta(hours=hours + 1),
+            group_ids=(g,),
+            on_day_off=True,
+        )
+        for how, hours in ((ClassFormat.LIVE_ONLINE, 3), (ClassFormat.IN_PERSON, 5))
+    )
+    tt.cancel_class(
+        cancelled.id, by=SABAQ, reason="болезнь преподавателя; занятие будет перенесено позже"
+    )
     staff_pages = {
         "agencies-report": "/reports/agencies",
         "group-report": f"/reports/groups/{g}",
@@ -71,7 +91,15 @@ async def test_report_and_class_pages_keep_to_the_screen(
     walks = [
         ("staff", academy.staff_id, staff_pages),
         ("teacher", academy.other_teacher_id, {"class-ended": f"/classes/{other}"}),
-        ("student", academy.student_ids[0], {"class": f"/classes/{c}"}),
+        (
+            "student",
+            academy.student_ids[0],
+            {
+                "class": f"/classes/{c}",
+                "class-cancelled": f"/classes/{cancelled.id}",
+                "class-in-person": f"/classes/{in_person.id}",
+            },
+        ),
     ]
     wide: list[str] = []
     async with chromium() as browser:

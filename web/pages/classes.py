@@ -22,9 +22,17 @@ from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
 from attendance.recordings import RECORDING_TYPES, recorded, recording_kind
 from control.placement import NoMediaNode
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, LiveClass, room_mode
+from scheduler.models import (
+    DEFAULT_TIMEZONE,
+    ClassFormat,
+    ClassStatus,
+    LiveClass,
+    TimetableAction,
+    room_mode,
+)
 
 from ..core import clock, keys, policy
+from ..core.alerts import reason_text
 from ..core.http import LANG_KEY, PageError, gettext_of, render, require_session, session_of
 from ..core.i18n import format_time
 from ..core.settings import Settings
@@ -108,14 +116,46 @@ def not_admitted_message(
     )
 
 
+def class_state(c: LiveClass) -> str:
+    """What the class page says of the class: "open" (to come or running: one may join),
+    "cancelled", "in_person" (no online session) or "ended" (held or missed: its recordings
+    and register). A guest's invitation adds "not_open", until its window opens."""
+    if c.status is ClassStatus.CANCELLED:
+        return "cancelled"
+    if c.format is ClassFormat.IN_PERSON:
+        return "in_person"
+    return "open" if c.status in JOINABLE else "ended"
+
+
+def cancel_reason(request: web.Request, c: LiveClass) -> str:
+    """Why the class was cancelled, as the timetable's log keeps it ("" if it gave none)."""
+    for change in request.app[keys.TIMETABLE].changes(class_id=c.id):
+        if change.action is TimetableAction.CANCELLED:
+            return reason_text(request, change.reason)
+    return ""
+
+
+def cancelled_text(request: web.Request, c: LiveClass) -> str:
+    """The class is cancelled, and why if the timetable says, in one message (a join refused)."""
+    _ = gettext_of(request)
+    reason = cancel_reason(request, c)
+    said = _("This class has been cancelled.")
+    if not reason:
+        return said
+    return said + " " + _("Reason: {reason}").replace("{reason}", reason)
+
+
 def class_view(request: web.Request, c: LiveClass) -> dict[str, Any]:
     tt = request.app[keys.TIMETABLE]
+    state = class_state(c)
     return {
         "c": c,
         "zone": class_zone(request, c),
         "groups": [tt.group(g).name for g in c.group_ids],
         "teacher": request.app[keys.ACCOUNTS].get(c.teacher_id).full_name,
-        "joinable": c.status in JOINABLE and c.format is ClassFormat.LIVE_ONLINE,
+        "state": state,
+        "joinable": state == "open",
+        "cancel_reason": cancel_reason(request, c) if state == "cancelled" else "",
     }
 
 
@@ -321,9 +361,13 @@ async def join_token(request: web.Request) -> web.Response:
     role = class_role(request, session.user, c)
     if role is not ClassRole.HOST and session.user.id in await removed_from(request, c):
         raise PageError(403, removed_message(request), "removed")
-    if c.format is not ClassFormat.LIVE_ONLINE:
+    # Refused with the page's own states (room.js shows each as the page opened later would).
+    state = class_state(c)
+    if state == "cancelled":
+        raise PageError(409, cancelled_text(request, c), "class_cancelled")
+    if state == "in_person":
         raise PageError(409, _("This class is held in person, not online."), "not_online")
-    if c.status not in JOINABLE:
+    if state == "ended":
         raise PageError(409, _("This class is over."), "class_over")
     media_url = await media_url_for(request, c, role)
     token = request.app[keys.SIGNER].mint_join(

@@ -7,6 +7,8 @@ import logging
 import secrets
 import time
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -19,11 +21,19 @@ from admission.guests import (
     InviteRefusal,
 )
 from attendance.models import IncomingEvent
-from scheduler.models import ClassStatus, room_mode
+from scheduler.models import ClassStatus, LiveClass, room_mode
 
 from ..core import clock, keys
 from ..core.http import LANG_KEY, PageError, gettext_of, render
-from .classes import class_view, ice_servers_for, media_url_for, removed_from, removed_message
+from .classes import (
+    cancelled_text,
+    class_state,
+    class_view,
+    ice_servers_for,
+    media_url_for,
+    removed_from,
+    removed_message,
+)
 from .signin import limited
 
 log = logging.getLogger("sabaq.web.guests")
@@ -95,6 +105,22 @@ def refusal_text(request: web.Request, why: InviteRefusal) -> tuple[int, str]:
     return texts[why]
 
 
+def refused_on_the_class_page(
+    request: web.Request, why: InviteRefusal, c: LiveClass | None
+) -> dict[str, Any] | None:
+    """A refusal the class page itself says (None: the error page's words do): a class not
+    open yet, with the time it opens; a class that was cancelled (the invite's "ended")."""
+    if c is None:
+        return None
+    if why is InviteRefusal.NOT_YET_VALID:
+        lead = request.app[keys.SETTINGS].guest_lead_seconds
+        opens = datetime.fromtimestamp(rules.window(c, lead).opens, UTC)
+        return {"state": "not_open", "opens_at": opens}
+    if why is InviteRefusal.CLASS_ENDED and class_state(c) == "cancelled":
+        return {}  # the class's own state
+    return None
+
+
 @routes.get("/invite/{token:[A-Za-z0-9_-]{20,100}}")
 async def invite_page(request: web.Request) -> web.StreamResponse:
     """The guest's page: the class, and whether they may come in yet. Opening it binds
@@ -116,9 +142,12 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     c = tt.get_class(r.class_id) if r is not None else None
     if c is not None and c.group_ids:  # the page speaks the class's language
         request[LANG_KEY] = tt.group(c.group_ids[0]).language
+    on_page = None
     if admission.refused is not None:
-        status, message = refusal_text(request, admission.refused)
         log.info("invite refused: %s", admission.refused.value)
+        on_page = refused_on_the_class_page(request, admission.refused, c)
+    if admission.refused is not None and on_page is None:
+        status, message = refusal_text(request, admission.refused)
         response = render(request, "error.html", {"status": status, "message": message}, status)
     else:
         assert r is not None
@@ -129,6 +158,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
             "room.html",
             {
                 **class_view(request, c),
+                **({"joinable": False, **on_page} if on_page is not None else {}),
                 "role": ClassRole.PRESENTER.value if r.presents else ClassRole.GUEST.value,
                 "is_host": False,
                 "publishes": r.presents,
@@ -142,6 +172,7 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
                 "welcome": r.guest_name,
                 **({"removed": True, "joinable": False} if removed else {}),
             },
+            refusal_text(request, admission.refused)[0] if admission.refused else 200,
         )
     if new_device:
         response.set_cookie(
@@ -174,6 +205,10 @@ async def invite_join_token(request: web.Request) -> web.Response:
         clock.now(request),
         settings.guest_lead_seconds,
     )
+    if admission.refused is InviteRefusal.CLASS_ENDED and admission.request is not None:
+        c = request.app[keys.TIMETABLE].get_class(admission.request.class_id)
+        if class_state(c) == "cancelled":  # said as the class page says it, with the reason
+            raise PageError(410, cancelled_text(request, c), "class_cancelled")
     if admission.refused is not None or admission.request is None:
         status, message = refusal_text(request, admission.refused or InviteRefusal.UNKNOWN)
         raise PageError(status, message, (admission.refused or InviteRefusal.UNKNOWN).value)

@@ -28,6 +28,7 @@ from scheduler.group_forms import (
 from scheduler.models import (
     MAX_CREDITS,
     MAX_DISCIPLINE_NAME,
+    MAX_IN_PERSON_SHARE,
     MIN_CREDITS,
     CreditMix,
     CreditMixExceeded,
@@ -68,13 +69,22 @@ def share_text(_: Callable[[str], str], mix: CreditMix, lang: str) -> str:
     return _("{percent} %").replace("{percent}", percent(mix, lang))
 
 
+def limit_text(_: Callable[[str], str]) -> str:
+    """Clause 6-1's limit, "20 %". The sentences take it as ``{limit}``: a per cent sign
+    followed by a space and a letter ("20 % of") reads to Babel as a Python format ("% o"), and
+    its catalogues then fail ``msgfmt -c``."""
+    return _("{percent} %").replace("{percent}", str(int(MAX_IN_PERSON_SHARE * 100)))
+
+
 def verdict(_: Callable[[str], str], programme: Programme, mix: CreditMix) -> str:
     """Whether the programme keeps to clause 6-1, in one sentence."""
     if not programme.distance:
-        return _("Not a distance programme: the limit of 20 % in person does not apply.")
-    if mix.within:
-        return _("Within the 20 % of credits in person that a distance programme allows.")
-    return _("More than the 20 % of credits in person that a distance programme allows.")
+        said = _("Not a distance programme: the limit of {limit} in person does not apply.")
+    elif mix.within:
+        said = _("Within the {limit} of credits in person that a distance programme allows.")
+    else:
+        said = _("More than the {limit} of credits in person that a distance programme allows.")
+    return said.replace("{limit}", limit_text(_))
 
 
 def exceeded_message(_: Callable[[str], str], exc: CreditMixExceeded, lang: str) -> str:
@@ -170,10 +180,10 @@ async def programmes_index(request: web.Request) -> web.Response:
             # Sentences with a per cent sign are made here: Jinja's gettext reads "%" in its
             # messages as a format.
             "rule": _(
-                "In a distance programme at most 20 % of the credits are studied in person"
+                "In a distance programme at most {limit} of the credits are studied in person"
                 " (clause 6-1 of the rules)."
-            ),
-            "over_flag": _("More than 20 % in person"),
+            ).replace("{limit}", limit_text(_)),
+            "over_flag": _("More than {limit} in person").replace("{limit}", limit_text(_)),
         },
     )
 

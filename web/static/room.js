@@ -13,6 +13,9 @@
   const publishes = isHost || cfg.role === "presenter";
   const tokenUrl = cfg.joinTokenUrl || `/classes/${cfg.classId}/join-token`;
   const FINAL_CLOSES = new Set([4000, 4001, 4003, 4400, 4401]);
+  // Out of the class, the stage gone: left, refused or removed ("closed"), opened in another
+  // tab ("elsewhere"), or a class cancelled or held in person since the page was made.
+  const OUT_STATES = new Set(["closed", "left", "elsewhere", "cancelled", "in_person"]);
 
   let ws = null;
   let localStream = null;
@@ -826,8 +829,10 @@
         } else if (msg.code === "events_backlog") busy = S.busy;
         else if (msg.code === "not_recorded") busy = cfg.errors.not_recorded; // a new join token, after a pause
         else if (msg.code === "opened_elsewhere") {
-          finish(S.openedElsewhere, "closed");
-          offerRejoin(); // back to this page, if the person wants it here after all
+          // No error: the person is in the class elsewhere. Said plainly, with Join to take
+          // it back to this page.
+          finish(S.openedElsewhere, "elsewhere");
+          offerRejoin();
         }
         else if (msg.code === "removed") {
           finish(S.removed, "closed");
@@ -878,10 +883,25 @@
     // Out of the class (left, refused, removed, taken over by another tab): the status says
     // so, beside Join where joining again is possible; the roster, the chat and the class's
     // controls go with the stage until Join brings them back (``enter``).
-    const out = state === "closed" || state === "left";
+    const out = OUT_STATES.has(state);
     $("stage").hidden = out || state === "error";
     if (out) closeInClassPanels();
     if (state === "ended") showEnded();
+    if (state === "cancelled" || state === "in_person") showUnavailable(text);
+  }
+
+  // The class cannot be joined, and it did not end: its card says why, as the server's page
+  // for such a class does (its heading the server's message; Join goes).
+  function showUnavailable(text) {
+    $("unavailable-title").textContent = text;
+    const detail = $("unavailable-detail");
+    detail.textContent = "";
+    detail.hidden = true;
+    $("unavailable").hidden = false;
+    ["joined-directly", "rejoin"].forEach((id) => {
+      const el = $(id);
+      if (el) el.hidden = true;
+    });
   }
 
   function closeInClassPanels() {
@@ -1063,8 +1083,15 @@
           setTimeout(connect, (Number(body.retry_after) || 3) * 1000);
           return;
         }
-        if (!got.reply.ok && body.error && body.error.code === "class_ended") {
-          finish(S.ended, "ended"); // a guest waiting in the lobby: the class is over
+        const refusal = !got.reply.ok && body.error ? body.error.code : null;
+        if (refusal === "class_ended" || refusal === "class_over") {
+          finish(S.ended, "ended"); // over since the page was made (a guest in the lobby, say)
+          return;
+        }
+        if (refusal === "class_cancelled" || refusal === "not_online") {
+          // Cancelled or held in person since the page was made: said as a page opened now
+          // says it, in the server's words (the reason too), not as a refusal.
+          finish(body.error.message, refusal === "class_cancelled" ? "cancelled" : "in_person");
           return;
         }
         if (!got.reply.ok) {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,13 +18,16 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from access.passwords import Passwords
+from scheduler.labels import zone_name
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.planning import SABAQ
+from tests.browser.test_browser import approved_guest
 from tests.conftest import Academy, SignIn
 from web.core import keys
-from web.core.i18n import load_catalogues
+from web.core.i18n import format_time, load_catalogues
 
 ROOT = Path(__file__).resolve().parents[3]
+JSON = {"Accept": "application/json"}
 
 
 def _extracted() -> set[str]:
@@ -47,7 +52,14 @@ def _extracted() -> set[str]:
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_catalogue_translates_every_message(lang: str) -> None:
-    with (ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po").open("rb") as f:
+    path = ROOT / "web/locale" / lang / "LC_MESSAGES/messages.po"
+    # GNU msgfmt's checks (Debian's gettext, ``make system-deps``): a message Babel flags as a
+    # format ("20 % of" reads as "% o") must keep its directives in the translation.
+    checked = subprocess.run(
+        ["msgfmt", "-c", "-o", os.devnull, str(path)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    with path.open("rb") as f:
         catalog = read_po(f, locale=lang)
     translated = {
         m.id if isinstance(m.id, str) else m.id[0]
@@ -255,8 +267,12 @@ async def test_guessing_passwords_is_slowed_down_per_login_and_per_address(
     student = sign_in(academy.student_ids[0])
     per_minute = served.app[keys.SETTINGS].join_tokens_per_minute
     for _ in range(per_minute):
-        assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 200
-    assert (await student.post(f"/classes/{academy.class_id}/join-token")).status == 429
+        assert (
+            await student.post(f"/classes/{academy.class_id}/join-token", headers=JSON)
+        ).status == 200
+    assert (
+        await student.post(f"/classes/{academy.class_id}/join-token", headers=JSON)
+    ).status == 429
     classmate = sign_in(academy.student_ids[1])
     assert (await classmate.post(f"/classes/{academy.class_id}/join-token")).status == 200
 
@@ -359,3 +375,68 @@ def test_the_class_page_fills_placeholders_with_peoples_text_as_is() -> None:
     submit = script[script.index('$("chat-form").addEventListener("submit"') :]
     submit = submit[: submit.index("\n  });")]
     assert re.search(r'if \(text && isHost\) chatTo\.value = "";', submit)
+
+
+def _card(page: str, section: str) -> str | None:
+    """The class page's card ``section`` (its opening tag to its end), None if it is hidden."""
+    found = re.search(rf'<section id="{section}"[^>]*>.*?</section>', page, re.S)
+    assert found is not None, section
+    return None if re.match(r"<section[^>]*\shidden", found.group(0)) else found.group(0)
+
+
+async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_ended(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """A class that cannot be joined is not "ended" unless it ended: the page says it was
+    cancelled (with the timetable's reason), that it is held in person, or — to a guest whose
+    invitation opens later — when it opens, in the group's zone; a join is refused in the same
+    words (room.js shows them as the page would)."""
+    tt, app = served.app[keys.TIMETABLE], served.app
+    student = sign_in(academy.student_ids[0])  # of a Russian-speaking group
+    now = datetime.fromtimestamp(app[keys.SETTINGS].clock(), UTC)
+
+    async def page_of(class_id: int) -> tuple[str, str]:
+        page = await (await student.get(f"/classes/{class_id}")).text()
+        state = re.search(r'id="room" data-state="(\w+)"', page)
+        assert state is not None
+        return state.group(1), page
+
+    tt.cancel_class(academy.class_id, by=SABAQ, reason="болезнь преподавателя")
+    state, page = await page_of(academy.class_id)
+    card = _card(page, "unavailable")
+    assert state == "cancelled" and _card(page, "ended") is None and card is not None
+    assert "Это занятие отменено." in card and "Причина: болезнь преподавателя" in card
+    refused = await student.post(f"/classes/{academy.class_id}/join-token", headers=JSON)
+    error = (await refused.json())["error"]
+    assert refused.status == 409 and error["code"] == "class_cancelled"
+    assert error["message"] == "Это занятие отменено. Причина: болезнь преподавателя"
+
+    in_person = tt.add_class(
+        title="Криминалистика", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
+        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=1),
+        ends_at=now + timedelta(hours=2), group_ids=(academy.group_id,), on_day_off=True,
+    )  # fmt: skip
+    state, page = await page_of(in_person.id)
+    card = _card(page, "unavailable")
+    assert state == "in_person" and _card(page, "ended") is None and card is not None
+    assert "Это занятие проводится в очной форме." in card and 'id="join"' not in page
+    refused = await student.post(f"/classes/{in_person.id}/join-token", headers=JSON)
+    assert (await refused.json())["error"]["code"] == "not_online"
+
+    # A guest's invitation opens half an hour (SABAQ_GUEST_LEAD_SECONDS) before the class.
+    later = tt.add_class(
+        title="Уголовный процесс", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
+        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=3),
+        ends_at=now + timedelta(hours=4), group_ids=(academy.group_id,), on_day_off=True,
+    )  # fmt: skip
+    _r, token = approved_guest(app, later.id)
+    async with ClientSession() as guest:
+        invite = await guest.get(served.make_url(f"/invite/{token}"))
+        page = await invite.text()
+    opens = later.starts_at - timedelta(seconds=app[keys.SETTINGS].guest_lead_seconds)
+    zone = tt.group(academy.group_id).timezone
+    in_words = zone_name(load_catalogues()["ru"].gettext, zone, opens)  # "время Алматы (UTC+5)"
+    when = f"Откроется {format_time(opens, zone, 'ru')}, {in_words}."  # 08.12.2026 08:53
+    card = _card(page, "unavailable")
+    assert invite.status == 403 and 'data-state="not_open"' in page and card is not None
+    assert "Это занятие ещё не открыто." in card and when in card, card
