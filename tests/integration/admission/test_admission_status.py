@@ -494,7 +494,8 @@ async def test_a_makeup_control_keeps_the_door_and_a_control_naming_nothing_fail
     excuses.decide(r.id, True, director, "Серик Ахметов", "", time.time())
     form = {
         "title": "Пересдача", "kind": "exam", "teacher_id": str(academy.teacher_id),
-        "day": (today + timedelta(days=3)).isoformat(), "start": "10:00", "end": "11:00",
+        "day": working_day(tt.academy_calendar(), today + timedelta(days=3)).isoformat(),
+        "start": "10:00", "end": "11:00",
     }  # fmt: skip
     refused = await staff.post(f"/excuses/{r.id}/makeup", data=form, allow_redirects=False)
     assert refused.status == 400 and "Уголовное право" in await refused.text()
