@@ -10,6 +10,8 @@ from typing import Any
 
 from access.events import EventKind
 
+from . import sqlite_digests
+from .marks import ClassDigest
 from .models import GENESIS, IncomingEvent, LedgerEvent, chain_hash
 from .recovery import open_at_stop
 from .sqlite_base import SqliteStore
@@ -155,6 +157,21 @@ class SqliteLedger(SqliteStore):
             ):
                 out[le.event.class_id].append(le)
         return out
+
+    def digests_of_classes(self, class_ids: Iterable[int], grace: float) -> dict[int, ClassDigest]:
+        """Each class's digest (``marks.ClassDigest``) of its chain as it is: the one kept if
+        it was drawn from that very chain, else drawn from the events (and not kept: this
+        only reads; ``keep_digests`` keeps them)."""
+        return sqlite_digests.digests(self._db, class_ids, grace, self.events_of_classes)[0]
+
+    def keep_digests(self, class_ids: Iterable[int], grace: float) -> int:
+        """Draw and keep the digest of each class whose kept one is not of its chain as it is
+        (none yet, or more events came since); how many were drawn. It writes: not inside a
+        read of one moment (``control.database.snapshot``)."""
+        _all, drawn = sqlite_digests.digests(self._db, class_ids, grace, self.events_of_classes)
+        if drawn:
+            sqlite_digests.keep(self._db, drawn)
+        return len(drawn)
 
     def head(self, class_id: int) -> str:
         row = self._db.execute(
