@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from .presence import Interval
 Chain = tuple[int, int, str]  # events, last seq, head
 Events = Callable[[list[int]], Mapping[int, Sequence[LedgerEvent]]]
 CHUNK = 500  # under SQLite's limit of bound parameters
+RECENT = 256  # digests a process holds on to: a few groups' months
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[tuple[Sequence[int], str]]:
@@ -81,8 +83,23 @@ def loads(grace: float, chain: Chain, body: str) -> ClassDigest:
     )
 
 
-def kept(db: sqlite3.Connection, ids: Sequence[int], grace: float) -> dict[int, tuple[Chain, str]]:
-    """The digests kept of these classes, by this version, with this grace."""
+def kept(db: sqlite3.Connection, ids: Sequence[int], grace: float) -> dict[int, Chain]:
+    """Of which chain each of these classes' kept digests is (of this version, this grace)."""
+    out: dict[int, Chain] = {}
+    for chunk, marks in _chunks(ids):
+        for c, n, seq, head in db.execute(
+            "SELECT class_id, events, last_seq, head FROM class_digests"  # noqa: S608
+            f" WHERE class_id IN ({marks}) AND grace = ? AND version = ?",
+            (*chunk, grace, DIGEST_VERSION),
+        ):
+            out[c] = (n, seq, head)
+    return out
+
+
+def bodies(
+    db: sqlite3.Connection, ids: Sequence[int], grace: float
+) -> dict[int, tuple[Chain, str]]:
+    """These classes' kept digests, each with the chain it is of."""
     out: dict[int, tuple[Chain, str]] = {}
     for chunk, marks in _chunks(ids):
         for c, n, seq, head, body in db.execute(
@@ -94,24 +111,66 @@ def kept(db: sqlite3.Connection, ids: Sequence[int], grace: float) -> dict[int, 
     return out
 
 
+class Recent:
+    """The kept digests this process read or kept last (at most ``size``), by class and grace:
+    one still kept of the chain as it is is taken from here, not read and parsed again."""
+
+    def __init__(self, size: int = RECENT) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._digests: dict[tuple[int, float], ClassDigest] = {}
+
+    def get(self, class_id: int, grace: float, chain: Chain) -> ClassDigest | None:
+        d = self._digests.get((class_id, grace))
+        return d if d is not None and (d.events, d.last_seq, d.head) == chain else None
+
+    def put(self, digests: Mapping[int, ClassDigest]) -> None:
+        with self._lock:
+            for c, d in digests.items():
+                self._digests.pop((c, d.grace), None)
+                self._digests[(c, d.grace)] = d
+            while len(self._digests) > self._size:
+                del self._digests[next(iter(self._digests))]
+
+
 def digests(
-    db: sqlite3.Connection, class_ids: Iterable[int], grace: float, events: Events
+    db: sqlite3.Connection,
+    class_ids: Iterable[int],
+    grace: float,
+    events: Events,
+    recent: Recent,
+    read_kept: bool = True,
 ) -> tuple[dict[int, ClassDigest], dict[int, ClassDigest]]:
     """Each class's digest of its chain as it is, and those of them that were drawn anew from
-    their ``events`` (none kept, or kept of a shorter chain)."""
+    their ``events`` (none kept of the chain as it is: none at all, or one of a shorter chain).
+    A kept one this process read before (``recent``) is not read again; none is read without
+    ``read_kept`` (of those, only the ones drawn anew are given)."""
     ids = list(dict.fromkeys(class_ids))
     now, have = chains(db, ids), kept(db, ids, grace)
     out: dict[int, ClassDigest] = {}
-    stale = []
+    unread, stale = [], []
     for c in ids:
         chain = now.get(c)
         if chain is None:
             out[c] = ClassDigest(grace)  # no events: nothing to keep
-        elif (k := have.get(c)) is not None and k[0] == chain:
-            out[c] = loads(grace, chain, k[1])
-        else:
+        elif have.get(c) != chain:
             stale.append(c)
+        elif not read_kept:
+            continue
+        elif (d := recent.get(c, grace, chain)) is not None:
+            out[c] = d
+        else:
+            unread.append(c)
+    found, read = bodies(db, unread, grace), {}
+    for c in unread:
+        k = found.get(c)
+        if k is not None and k[0] == now[c]:
+            read[c] = loads(grace, now[c], k[1])
+        else:  # replaced meanwhile (read outside one moment of the database)
+            stale.append(c)
+    recent.put(read)
     drawn = {c: digest(evs, grace) for c, evs in events(stale).items()}
+    out.update(read)
     out.update(drawn)
     return out, drawn
 

@@ -13,11 +13,13 @@ Both run against a file in a temporary directory opened with ``web.database.conn
 
 2. Report. A group of ``--learners`` learners in ``--classes`` classes: the web layer's build
    (``digests_of_classes``: each class's digest kept beside the ledger, one row a class, checked
-   against its chain; then ``marks_by_class``, ``matrix``, CSV), against the previous build
-   (every event of the classes in one SQL pass, ``events_of_classes``, the digests drawn from
-   them) and the one before it (each class's events by one query), interleaved over ``--runs``
-   runs after one warm-up run of each, all three giving the same CSV. The digests are kept once
-   before (timed apart): the page keeps them before it reads (``keep_digests``).
+   against its chain; then ``marks_by_class``, ``matrix``, CSV) — the digests remembered by
+   the process that read them before, and read from their rows as by a process that has not —
+   against the previous build (every event of the classes in one SQL pass,
+   ``events_of_classes``, the digests drawn from them) and the one before it (each class's
+   events by one query), interleaved over ``--runs`` runs after one warm-up run of each, all
+   giving the same CSV. The digests are kept once before (timed apart), as the page keeps them
+   before it reads (``keep_digests``).
 
     .venv/bin/python -m bench.ledger --events 100000 --batch 1,100,1000
 """
@@ -232,6 +234,7 @@ def ingest(
 
 @dataclass(frozen=True, slots=True)
 class Month:
+    db: sqlite3.Connection
     ledger: SqliteLedger
     slots: list[ClassSlot]
     learner_ids: list[int]
@@ -258,7 +261,7 @@ def seed_month(tmp: Path, learners: int, classes: int, seed: int) -> tuple[Month
     events = stamp(happenings)
     for i in range(0, len(events), 1000):
         ledger.append_many(events[i : i + 1000])
-    return Month(ledger, slots, learner_ids, time.time()), _count(db)
+    return Month(db, ledger, slots, learner_ids, time.time()), _count(db)
 
 
 GRACE = MarkRules().grace_seconds
@@ -270,7 +273,7 @@ class Way:
     """A way of reading the month: ``read`` (timed as SQL), then ``draw`` what marks are made
     of from what was read (timed with the marks)."""
 
-    read: Callable[[SqliteLedger, list[int]], object]
+    read: Callable[[Month, list[int]], object]
     draw: Callable[[object], Digests]
 
 
@@ -284,30 +287,36 @@ def _as_is(digests: object) -> Digests:
     return digests
 
 
-def kept_digests(ledger: SqliteLedger, ids: list[int]) -> Digests:
-    return ledger.digests_of_classes(ids, GRACE)
+def remembered(m: Month, ids: list[int]) -> Digests:
+    return m.ledger.digests_of_classes(ids, GRACE)
 
 
-def one_pass(ledger: SqliteLedger, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
-    return ledger.events_of_classes(ids)
+def kept_rows(m: Month, ids: list[int]) -> Digests:
+    """As a process that has read none of them yet (a report worker's first look)."""
+    return SqliteLedger(m.db).digests_of_classes(ids, GRACE)
 
 
-def per_class(ledger: SqliteLedger, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
-    return {c: ledger.events(c) for c in ids}
+def one_pass(m: Month, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
+    return m.ledger.events_of_classes(ids)
+
+
+def per_class(m: Month, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
+    return {c: m.ledger.events(c) for c in ids}
 
 
 WAYS = {
-    "digests kept (1 row a class)": Way(kept_digests, _as_is),
+    "digests kept, remembered": Way(remembered, _as_is),
+    "digests kept, rows read": Way(kept_rows, _as_is),
     "events of classes (previous)": Way(one_pass, _drawn),
     "events per class (baseline)": Way(per_class, _drawn),
 }
-NEW, PREVIOUS = "digests kept (1 row a class)", "events of classes (previous)"
+REMEMBERED, ROWS, PREVIOUS, _PER_CLASS = WAYS
 
 
 def build(m: Month, way: Way) -> tuple[list[float], bytes]:
     """The report as the web layer builds it; seconds for read, marks, matrix, CSV."""
     t0 = time.perf_counter()
-    read = way.read(m.ledger, [c.id for c in m.slots])
+    read = way.read(m, [c.id for c in m.slots])
     t1 = time.perf_counter()
     digests = way.draw(read)
     marks = marks_by_class(m.slots, digests, m.now, MarkRules())
@@ -514,16 +523,16 @@ def main() -> None:
             out,
         )
         print()
-        fast = [sum(r) for r in timings[NEW]]
+        warm, cold = ([sum(r) for r in timings[w]] for w in (REMEMBERED, ROWS))
         before = [sum(r) for r in timings[PREVIOUS]]
-        verdict = "met" if p95(fast) <= REPORT_TARGET else "NOT met"
+        verdict = "met" if max(p95(warm), p95(cold)) <= REPORT_TARGET else "NOT met"
         print(
             f"target ≤ {REPORT_TARGET * 1000:.0f} ms p95 for the month's report, CSV included:"
-            f" {verdict} (p95 {p95(fast) * 1000:.0f} ms, previous path"
-            f" {p95(before) * 1000:.0f} ms;"
-            f" {statistics.median(before) / statistics.median(fast):.1f}×"
-            f" at the median); load average {load:.2f} before the runs,"
-            f" {os.getloadavg()[0]:.2f} after"
+            f" {verdict} (p95 {p95(warm) * 1000:.0f} ms remembered, {p95(cold) * 1000:.0f} ms"
+            f" rows read; previous path {p95(before) * 1000:.0f} ms; at the median"
+            f" {statistics.median(before) / statistics.median(warm):.1f}× and"
+            f" {statistics.median(before) / statistics.median(cold):.1f}× faster); load average"
+            f" {load:.2f} before the runs, {os.getloadavg()[0]:.2f} after"
         )
 
 

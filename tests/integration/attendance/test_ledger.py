@@ -133,8 +133,8 @@ def test_a_class_digest_kept_beside_the_ledger_is_read_while_its_chain_is_as_dra
     assert db.execute("SELECT COUNT(*) FROM class_digests").fetchone()[0] == 0
     assert ledger.keep_digests(ids, grace) == 3
     assert ledger.keep_digests(ids, grace) == 0  # kept, each of its chain as it is
-    kept = ledger.digests_of_classes(ids, grace)
-    assert kept == before
+    kept = SqliteLedger(db).digests_of_classes(ids, grace)  # read from the rows kept
+    assert kept == before and ledger.digests_of_classes(ids, grace) == before  # or remembered
     for c in ids:  # the marks the events give, whatever the moment (during the class or after)
         for now in (1800.0, 5000.0):
             assert digest_marks(range(1, 10), kept[c], 0, 3600, now, MarkRules()) == class_marks(
@@ -144,9 +144,17 @@ def test_a_class_digest_kept_beside_the_ledger_is_read_while_its_chain_is_as_dra
     grown = ledger.digests_of_classes(ids, grace)
     assert grown == drawn() and grown[2] != before[2] and 9 in grown[2].intervals
     assert ledger.keep_digests(ids, grace) == 1
-    # A digest kept by another version of ``digest``, or drawn with another grace, is not read.
+    # A digest kept by another version of ``digest``, or drawn with another grace, is not read;
+    # nor is one a process remembers once its row is gone.
     db.execute("UPDATE class_digests SET version = version - 1 WHERE class_id = 1")
     assert ledger.keep_digests(ids, grace) == 1
+    db.execute("DELETE FROM class_digests WHERE class_id = 3")
+    db.execute(
+        "CREATE TEMP TRIGGER keep_none BEFORE INSERT ON class_digests"
+        " BEGIN SELECT RAISE(IGNORE); END"
+    )
+    assert ledger.keep_digests(ids, grace) == 1 and ledger.keep_digests(ids, grace) == 1
+    assert ledger.digests_of_classes(ids, grace) == drawn()
     assert ledger.digests_of_classes([1], 0.0)[1] == digest(ledger.events(1), 0.0)
     with pytest.raises(ValueError, match="grace"):
         digest_marks([1], kept[1], 0, 3600, 5000.0, MarkRules(grace_seconds=0.0))
