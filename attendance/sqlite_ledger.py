@@ -165,8 +165,9 @@ class SqliteLedger(SqliteStore):
 
     def digests_of_classes(self, class_ids: Iterable[int], grace: float) -> dict[int, ClassDigest]:
         """Each class's digest (``marks.ClassDigest``) of its chain as it is: the one kept if
-        it was drawn from that very chain, else drawn from the events (and not kept: this
-        only reads; ``keep_digests`` keeps them)."""
+        it was drawn from that very chain (taken from memory if this ledger read or kept it
+        lately), else drawn from the events (and not kept: this only reads; ``keep_digests``
+        keeps them)."""
         return sqlite_digests.digests(
             self._db, class_ids, grace, self.events_of_classes, self._recent
         )[0]
@@ -175,7 +176,7 @@ class SqliteLedger(SqliteStore):
         """Draw and keep the digest of each class whose kept one is not of its chain as it is
         (none yet, or more events came since); how many were drawn. It writes: not inside a
         read of one moment (``control.database.snapshot``)."""
-        _drawn, drawn = sqlite_digests.digests(
+        _all, drawn = sqlite_digests.digests(
             self._db, class_ids, grace, self.events_of_classes, self._recent, read_kept=False
         )
         if drawn:
