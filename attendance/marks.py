@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from access.events import EventKind
 
-from .models import LedgerEvent, counts
+from .models import GENESIS, LedgerEvent, counts
 from .presence import Interval, intervals_by_user, seconds_present
 
 
@@ -91,33 +91,43 @@ class LearnerMark:
         return round(self.seconds / 60)
 
 
-def ended_at(events: Sequence[LedgerEvent]) -> float | None:
-    """When the class ended (the teacher ended it, or it was closed), if it did."""
+def first_at(events: Iterable[LedgerEvent], kind: EventKind) -> float | None:
+    """When the first counted event of ``kind`` happened, if one did."""
     return next(
-        (
-            e.event.origin_time
-            for e in events
-            if e.event.kind is EventKind.CLASS_ENDED and counts(e.event.data)
-        ),
+        (e.event.origin_time for e in events if e.event.kind is kind and counts(e.event.data)),
         None,
     )
+
+
+def ended_at(events: Sequence[LedgerEvent]) -> float | None:
+    """When the class ended (the teacher ended it, or it was closed), if it did."""
+    return first_at(events, EventKind.CLASS_ENDED)
+
+
+def window(
+    started: float | None,
+    ended: float | None,
+    scheduled_start: float,
+    scheduled_end: float,
+    now: float,
+) -> tuple[float, float]:
+    """The class's window, from when it started and ended (if it did)."""
+    start = scheduled_start if started is None else started
+    if ended is not None:
+        return start, max(start, ended)
+    return start, max(start, min(scheduled_end, now) if start <= now else scheduled_end)
 
 
 def class_window(
     events: Sequence[LedgerEvent], scheduled_start: float, scheduled_end: float, now: float
 ) -> tuple[float, float]:
-    start = next(
-        (
-            e.event.origin_time
-            for e in events
-            if e.event.kind is EventKind.CLASS_STARTED and counts(e.event.data)
-        ),
+    return window(
+        first_at(events, EventKind.CLASS_STARTED),
+        ended_at(events),
         scheduled_start,
+        scheduled_end,
+        now,
     )
-    ended = ended_at(events)
-    if ended is not None:
-        return start, max(start, ended)
-    return start, max(start, min(scheduled_end, now) if start <= now else scheduled_end)
 
 
 def overrides(events: Iterable[LedgerEvent]) -> dict[int, Override]:
@@ -170,6 +180,54 @@ def derive_mark(
     return Mark.PRESENT
 
 
+@dataclass(frozen=True, slots=True)
+class ClassDigest:
+    """What a class's marks are made of, drawn from its chain once (``events`` long, its last
+    event ``last_seq``, hash ``head``): when the class started and ended (the first counted
+    start and end), each person's stays with a reconnection grace of ``grace`` seconds, and
+    the staff's overrides. A chain only grows, so a digest stays true of the chain it was drawn
+    from: a store may keep it, named by that chain's length and head, and draw it anew once
+    the chain has grown (``sqlite_ledger``)."""
+
+    grace: float
+    events: int = 0
+    last_seq: int = 0
+    head: str = GENESIS
+    started_at: float | None = None
+    ended_at: float | None = None
+    intervals: Mapping[int, tuple[Interval, ...]] = field(default_factory=dict)
+    overrides: Mapping[int, Override] = field(default_factory=dict)
+
+    @property
+    def started(self) -> bool:
+        """Whether the class's start is in its chain (it took place, if online)."""
+        return self.started_at is not None
+
+    def window(
+        self, scheduled_start: float, scheduled_end: float, now: float
+    ) -> tuple[float, float]:
+        return window(self.started_at, self.ended_at, scheduled_start, scheduled_end, now)
+
+
+# Raised whenever what ``digest`` draws from the events changes: a digest a store kept from an
+# older version is then drawn anew, never read.
+DIGEST_VERSION = 1
+
+
+def digest(events: Sequence[LedgerEvent], grace: float) -> ClassDigest:
+    """The digest of one class's chain, its events in ledger order."""
+    return ClassDigest(
+        grace=grace,
+        events=len(events),
+        last_seq=events[-1].seq if events else 0,
+        head=events[-1].hash if events else GENESIS,
+        started_at=first_at(events, EventKind.CLASS_STARTED),
+        ended_at=ended_at(events),
+        intervals={u: tuple(i) for u, i in intervals_by_user(events, grace).items()},
+        overrides=overrides(events),
+    )
+
+
 def class_marks(
     learner_ids: Sequence[int],
     events: Sequence[LedgerEvent],
@@ -182,15 +240,39 @@ def class_marks(
 ) -> list[LearnerMark]:
     """One mark per learner of the class, absentees included, in the order given."""
     rules = rules or MarkRules()
-    start, end = class_window(events, scheduled_start, scheduled_end, now)
-    ended = ended_at(events)
+    return digest_marks(
+        learner_ids,
+        digest(events, rules.grace_seconds),
+        scheduled_start,
+        scheduled_end,
+        now,
+        rules,
+        excused,
+        not_admitted,
+    )
+
+
+def digest_marks(
+    learner_ids: Sequence[int],
+    d: ClassDigest,
+    scheduled_start: float,
+    scheduled_end: float,
+    now: float,
+    rules: MarkRules,
+    excused: Collection[int] = (),
+    not_admitted: Collection[int] = (),
+) -> list[LearnerMark]:
+    """``class_marks`` from the class's digest (drawn with the grace ``rules`` give)."""
+    if d.grace != rules.grace_seconds:
+        raise ValueError("The digest was drawn with another reconnection grace than the rules'")
+    start, end = d.window(scheduled_start, scheduled_end, now)
+    ended = d.ended_at
     # How long the class is (or is to be): "away for long" is a share of it.
     length = max(0.0, (ended if ended is not None else scheduled_end) - start)
-    by_user = intervals_by_user(events, rules.grace_seconds)
-    manual: Mapping[int, Override] = overrides(events)
+    by_user, manual = d.intervals, d.overrides
     rows = []
     for uid in learner_ids:
-        intervals = tuple(by_user.get(uid, ()))
+        intervals = by_user.get(uid, ())
         seconds = seconds_present(intervals, now, start, end)
         derived = derive_mark(intervals, start, end, length, rules)
         override = manual.get(uid)

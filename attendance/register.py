@@ -1,4 +1,4 @@
-"""What a register contains: the classes that took place online, with their events, and for each
+"""What a register contains: the classes that took place online, with their digests, and for each
 the learners an approved excuse covers and those their admission status kept out; one class's
 marks, absentees included. Free of storage and I/O: the ledger, the timetable, excuse requests
 and admission statuses are ports.
@@ -12,20 +12,22 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from access.events import EventKind
 from admission.door import DoorTimetable, Statuses, not_admitted_in
 from admission.service import Excuses, ExcuseTimetable, excused_in
 from scheduler.models import ClassFormat, LiveClass
 
-from .marks import LearnerMark, MarkRules, class_marks, class_window
-from .models import LedgerEvent, counts
+from .marks import ClassDigest, LearnerMark, MarkRules, class_marks, class_window
+from .models import LedgerEvent
 from .reports import ClassSlot
 
 
-class ClassEvents(Protocol):
-    """Where the classes' events are read (``SqliteLedger`` is one)."""
+class ClassDigests(Protocol):
+    """Where the classes' digests are read (``SqliteLedger`` is one): each class's, drawn
+    with the reconnection grace ``grace``, of its chain as it is."""
 
-    def events_of_classes(self, class_ids: Iterable[int]) -> dict[int, list[LedgerEvent]]: ...
+    def digests_of_classes(
+        self, class_ids: Iterable[int], grace: float
+    ) -> dict[int, ClassDigest]: ...
 
 
 class RegisterTimetable(ExcuseTimetable, DoorTimetable, Protocol):
@@ -38,32 +40,26 @@ class Register:
     """The classes that took place, as reports need them, and what their marks are made of."""
 
     slots: list[ClassSlot]
-    events: dict[int, list[LedgerEvent]]
+    digests: dict[int, ClassDigest]
     excused: Mapping[int, Collection[int]]  # class id → learners an approved request excuses
     not_admitted: Mapping[int, Collection[int]]  # class id → learners their status kept out
 
 
-def took_place(
-    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]]
-) -> list[LiveClass]:
+def took_place(classes: Sequence[LiveClass], digests: Mapping[int, ClassDigest]) -> list[LiveClass]:
     """The classes of ``classes`` held online whose ledger has their start (one counted)."""
     return [
         c
         for c in classes
-        if c.format is ClassFormat.LIVE_ONLINE
-        and any(
-            le.event.kind is EventKind.CLASS_STARTED and counts(le.event.data)
-            for le in events.get(c.id, ())
-        )
+        if c.format is ClassFormat.LIVE_ONLINE and (d := digests.get(c.id)) and d.started
     ]
 
 
 def windows(
-    classes: Sequence[LiveClass], events: Mapping[int, Sequence[LedgerEvent]], now: float
+    classes: Sequence[LiveClass], digests: Mapping[int, ClassDigest], now: float
 ) -> dict[int, tuple[float, float]]:
     """When each class actually ran, as its register counts it."""
     return {
-        c.id: class_window(events[c.id], c.starts_at.timestamp(), c.ends_at.timestamp(), now)
+        c.id: digests[c.id].window(c.starts_at.timestamp(), c.ends_at.timestamp(), now)
         for c in classes
     }
 
@@ -71,17 +67,19 @@ def windows(
 def register(
     classes: Sequence[LiveClass],
     *,
-    ledger: ClassEvents,
+    ledger: ClassDigests,
+    grace: float,
     timetable: RegisterTimetable,
     excuses: Excuses,
     statuses: Statuses,
     now: float,
 ) -> Register:
-    """The register of ``classes``: those that took place online, with their events, the
-    learners excused from them and those their admission status kept out while they ran."""
+    """The register of ``classes``: those that took place online, with their digests (drawn
+    with the reconnection grace ``grace``), the learners excused from them and those their
+    admission status kept out while they ran."""
     online = [c for c in classes if c.format is ClassFormat.LIVE_ONLINE]
-    events = ledger.events_of_classes(c.id for c in online)
-    held = took_place(online, events)
+    digests = ledger.digests_of_classes((c.id for c in online), grace)
+    held = took_place(online, digests)
     slots = [
         ClassSlot(
             c.id,
@@ -94,9 +92,9 @@ def register(
     ]
     return Register(
         slots,
-        events,
+        digests,
         excused_in(excuses, timetable, held),
-        not_admitted_in(statuses, timetable, held, windows(held, events, now)),
+        not_admitted_in(statuses, timetable, held, windows(held, digests, now)),
     )
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .marks import LearnerMark, Mark, MarkRules, class_marks
-from .models import LedgerEvent
+from .marks import ClassDigest, LearnerMark, Mark, MarkRules, digest_marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ def totals(marks: Iterable[LearnerMark]) -> Totals:
 
 def marks_by_class(
     classes: Sequence[ClassSlot],
-    events_by_class: Mapping[int, Sequence[LedgerEvent]],
+    digests: Mapping[int, ClassDigest],
     now: float,
     rules: MarkRules | Callable[[ClassSlot], MarkRules],
     excused: Mapping[int, Collection[int]] | None = None,
@@ -68,28 +67,28 @@ def marks_by_class(
 ) -> dict[int, dict[int, LearnerMark]]:
     """class id → learner id → mark, for every learner of every class, absentees included.
 
-    ``rules`` are the thresholds, or what they were for a given class; ``excused`` maps a
-    class id to the learners an approved excuse covers, ``not_admitted`` to those their
-    admission status kept out."""
+    ``digests``: each class's (``marks.digest``; none: its chain is empty); ``rules``: the
+    thresholds, or what they were for a given class; ``excused`` maps a class id to the
+    learners an approved excuse covers, ``not_admitted`` to those their admission status kept
+    out."""
     excused = excused or {}
     not_admitted = not_admitted or {}
     rules_of = rules if callable(rules) else (lambda _slot: rules)
-    return {
-        c.id: {
-            m.user_id: m
-            for m in class_marks(
-                c.learner_ids,
-                events_by_class.get(c.id, ()),
-                c.starts_at,
-                c.ends_at,
-                now,
-                rules_of(c),
-                excused.get(c.id, ()),
-                not_admitted.get(c.id, ()),
-            )
-        }
-        for c in classes
-    }
+    out = {}
+    for c in classes:
+        rules_ = rules_of(c)
+        marks = digest_marks(
+            c.learner_ids,
+            digests.get(c.id) or ClassDigest(rules_.grace_seconds),
+            c.starts_at,
+            c.ends_at,
+            now,
+            rules_,
+            excused.get(c.id, ()),
+            not_admitted.get(c.id, ()),
+        )
+        out[c.id] = {m.user_id: m for m in marks}
+    return out
 
 
 @dataclass(frozen=True, slots=True)

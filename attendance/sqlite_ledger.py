@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from access.events import EventKind
 
+from . import sqlite_digests
+from .marks import ClassDigest
 from .models import GENESIS, IncomingEvent, LedgerEvent, chain_hash
 from .recovery import open_at_stop
 from .sqlite_base import SqliteStore
@@ -73,6 +76,10 @@ def _first_break(class_id: int, events: list[LedgerEvent]) -> ChainBreak | None:
 
 class SqliteLedger(SqliteStore):
     """Appends events to per-class hash chains. An event is acknowledged once this returns."""
+
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(db, clock)
+        self._recent = sqlite_digests.Recent()
 
     def now(self) -> float:
         """What time it is by the ledger's clock (the one its received times are taken by)."""
@@ -155,6 +162,27 @@ class SqliteLedger(SqliteStore):
             ):
                 out[le.event.class_id].append(le)
         return out
+
+    def digests_of_classes(self, class_ids: Iterable[int], grace: float) -> dict[int, ClassDigest]:
+        """Each class's digest (``marks.ClassDigest``) of its chain as it is: the one kept if
+        it was drawn from that very chain (taken from memory if this ledger read or kept it
+        lately), else drawn from the events (and not kept: this only reads; ``keep_digests``
+        keeps them)."""
+        return sqlite_digests.digests(
+            self._db, class_ids, grace, self.events_of_classes, self._recent
+        )[0]
+
+    def keep_digests(self, class_ids: Iterable[int], grace: float) -> int:
+        """Draw and keep the digest of each class whose kept one is not of its chain as it is
+        (none yet, or more events came since); how many were drawn. It writes: not inside a
+        read of one moment (``control.database.snapshot``)."""
+        _all, drawn = sqlite_digests.digests(
+            self._db, class_ids, grace, self.events_of_classes, self._recent, read_kept=False
+        )
+        if drawn:
+            sqlite_digests.keep(self._db, drawn)
+            self._recent.put(drawn)
+        return len(drawn)
 
     def head(self, class_id: int) -> str:
         row = self._db.execute(

@@ -41,6 +41,11 @@ class SqliteMarkRules(SqliteStore):
         super().__init__(db, clock)
         self._defaults = defaults
 
+    @property
+    def grace_seconds(self) -> float:
+        """The reconnection grace every thresholds' change keeps (the defaults')."""
+        return self._defaults.grace_seconds
+
     def current(self) -> MarkRules:
         return self.at(math.inf)
 

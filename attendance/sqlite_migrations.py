@@ -1,5 +1,6 @@
 """The tables of attendance: the ledger (append-only), the media nodes' heartbeats, the mark
-thresholds' history, and the events the ledger could not store."""
+thresholds' history, the events the ledger could not store, and the classes' digests (derived from
+the ledger, kept for reports)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,24 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             step TEXT NOT NULL CHECK (step IN ('check', 'tour')),
             at REAL NOT NULL,
             PRIMARY KEY (user_id, step)
+        );
+        """,
+    ),
+    (
+        "attendance_0007_class_digests",
+        """
+        -- Derived, not a record: what each class's marks are made of (``marks.ClassDigest``),
+        -- drawn from its chain as it stood (events, last_seq, head) with a reconnection grace.
+        -- Read only while the chain is still that long with that head; else drawn anew.
+        CREATE TABLE class_digests (
+            class_id INTEGER NOT NULL,
+            grace REAL NOT NULL,
+            version INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            head TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (class_id, grace)
         );
         """,
     ),

@@ -12,9 +12,14 @@ Both run against a file in a temporary directory opened with ``web.database.conn
    added. Every ledger's chains are then recomputed with ``verify_all`` and must hold.
 
 2. Report. A group of ``--learners`` learners in ``--classes`` classes: the web layer's build
-   (``events_of_classes`` in one SQL pass, ``marks_by_class``, ``matrix``, then CSV), against
-   the same build reading each class with ``events`` (one query per class), interleaved over
-   ``--runs`` runs after one warm-up run of each.
+   (``digests_of_classes``: each class's digest kept beside the ledger, one row a class, checked
+   against its chain; then ``marks_by_class``, ``matrix``, CSV) — the digests remembered by
+   the process that read them before, and read from their rows as by a process that has not —
+   against the previous build (every event of the classes in one SQL pass,
+   ``events_of_classes``, the digests drawn from them) and the one before it (each class's
+   events by one query), interleaved over ``--runs`` runs after one warm-up run of each, all
+   giving the same CSV. The digests are kept once before (timed apart), as the page keeps them
+   before it reads (``keep_digests``).
 
     .venv/bin/python -m bench.ledger --events 100000 --batch 1,100,1000
 """
@@ -36,14 +41,14 @@ from pathlib import Path
 from access.events import EventKind
 from access.ids import uuid7
 from attendance.export import ChainHead, Table, to_csv
-from attendance.marks import MarkRules
+from attendance.marks import ClassDigest, MarkRules, digest
 from attendance.models import GENESIS, IncomingEvent, LedgerEvent
 from attendance.reports import ClassSlot, marks_by_class, matrix
 from attendance.sqlite_ledger import SqliteLedger
 from control.database import connect
 
 INGEST_TARGET = 20_000  # events/s, batched, durable on commit
-REPORT_TARGET = 0.200  # seconds for a group's month, CSV included
+REPORT_TARGET = 0.150  # seconds p95 for a group's month, CSV included (issue 24, item 4)
 CLASS_LENGTH = 90 * 60.0
 NODE = "media-1"
 TEACHER = 1_000_000
@@ -229,6 +234,7 @@ def ingest(
 
 @dataclass(frozen=True, slots=True)
 class Month:
+    db: sqlite3.Connection
     ledger: SqliteLedger
     slots: list[ClassSlot]
     learner_ids: list[int]
@@ -255,33 +261,74 @@ def seed_month(tmp: Path, learners: int, classes: int, seed: int) -> tuple[Month
     events = stamp(happenings)
     for i in range(0, len(events), 1000):
         ledger.append_many(events[i : i + 1000])
-    return Month(ledger, slots, learner_ids, time.time()), _count(db)
+    return Month(db, ledger, slots, learner_ids, time.time()), _count(db)
 
 
-Reader = Callable[[SqliteLedger, list[int]], Mapping[int, Sequence[LedgerEvent]]]
+GRACE = MarkRules().grace_seconds
+Digests = Mapping[int, ClassDigest]
 
 
-def one_pass(ledger: SqliteLedger, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
-    return ledger.events_of_classes(ids)
+@dataclass(frozen=True, slots=True)
+class Way:
+    """A way of reading the month: ``read`` (timed as SQL), then ``draw`` what marks are made
+    of from what was read (timed with the marks)."""
+
+    read: Callable[[Month, list[int]], object]
+    draw: Callable[[object], Digests]
 
 
-def per_class(ledger: SqliteLedger, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
-    return {c: ledger.events(c) for c in ids}
+def _drawn(events: object) -> Digests:
+    assert isinstance(events, dict)
+    return {c: digest(evs, GRACE) for c, evs in events.items()}
 
 
-def build(m: Month, read: Reader) -> tuple[list[float], bytes]:
+def _as_is(digests: object) -> Digests:
+    assert isinstance(digests, dict)
+    return digests
+
+
+def remembered(m: Month, ids: list[int]) -> Digests:
+    return m.ledger.digests_of_classes(ids, GRACE)
+
+
+def kept_rows(m: Month, ids: list[int]) -> Digests:
+    """As a process that has read none of them yet (a report worker's first look)."""
+    return SqliteLedger(m.db).digests_of_classes(ids, GRACE)
+
+
+def one_pass(m: Month, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
+    return m.ledger.events_of_classes(ids)
+
+
+def per_class(m: Month, ids: list[int]) -> Mapping[int, Sequence[LedgerEvent]]:
+    return {c: m.ledger.events(c) for c in ids}
+
+
+WAYS = {
+    "digests kept, remembered": Way(remembered, _as_is),
+    "digests kept, rows read": Way(kept_rows, _as_is),
+    "events of classes (previous)": Way(one_pass, _drawn),
+    "events per class (baseline)": Way(per_class, _drawn),
+}
+REMEMBERED, ROWS, PREVIOUS, _PER_CLASS = WAYS
+
+
+def build(m: Month, way: Way) -> tuple[list[float], bytes]:
     """The report as the web layer builds it; seconds for read, marks, matrix, CSV."""
     t0 = time.perf_counter()
-    events = read(m.ledger, [c.id for c in m.slots])
+    read = way.read(m, [c.id for c in m.slots])
     t1 = time.perf_counter()
-    marks = marks_by_class(m.slots, events, m.now, MarkRules())
+    digests = way.draw(read)
+    marks = marks_by_class(m.slots, digests, m.now, MarkRules())
     t2 = time.perf_counter()
     rows = matrix(m.learner_ids, m.slots, marks)
     t3 = time.perf_counter()
-    heads = []
-    for c in m.slots:
-        chain = events.get(c.id, ())
-        heads.append(ChainHead(c.id, len(chain), chain[-1].hash if chain else GENESIS))
+    heads = [
+        ChainHead(c.id, d.events, d.head)
+        if (d := digests.get(c.id))
+        else ChainHead(c.id, 0, GENESIS)
+        for c in m.slots
+    ]
     table = Table(
         title="Group month",
         header=["Learner", *(c.title for c in m.slots), "Attended %", "Minutes"],
@@ -308,18 +355,14 @@ def p95(values: Sequence[float]) -> float:
 
 def report(m: Month, runs: int) -> dict[str, list[list[float]]]:
     """Per way of reading: one list of [read, marks, matrix, csv] seconds per run."""
-    ways: dict[str, Reader] = {
-        "events of classes (1 query)": one_pass,
-        "events per class (baseline)": per_class,
-    }
-    out: dict[str, list[list[float]]] = {name: [] for name in ways}
+    out: dict[str, list[list[float]]] = {name: [] for name in WAYS}
     csv: dict[str, bytes] = {}
-    for name, read in ways.items():  # warm-up, not counted: the first run fills the caches
-        csv[name] = build(m, read)[1]
-    assert len(set(csv.values())) == 1, "both ways of reading must give the same report"
+    for name, way in WAYS.items():  # warm-up, not counted: the first run fills the caches
+        csv[name] = build(m, way)[1]
+    assert len(set(csv.values())) == 1, "every way of reading must give the same report"
     for _ in range(runs):
-        for name, read in ways.items():  # interleaved, so drift hits both alike
-            out[name].append(build(m, read)[0])
+        for name, way in WAYS.items():  # interleaved, so drift hits all alike
+            out[name].append(build(m, way)[0])
     return out
 
 
@@ -453,7 +496,15 @@ def main() -> None:
             f" events, seeded in {time.perf_counter() - t:.1f} s; {args.runs} runs after a"
             " warm-up"
         )
+        t = time.perf_counter()
+        drawn = month.ledger.keep_digests([c.id for c in month.slots], GRACE)
+        print(
+            f"digests drawn and kept for the first report: {drawn} classes in"
+            f" {(time.perf_counter() - t) * 1000:.0f} ms (once: a class's is drawn anew only"
+            " when its chain grows)"
+        )
         print()
+        load = os.getloadavg()[0]
         timings = report(month, args.runs)
         out = []
         for way, runs in timings.items():
@@ -472,13 +523,16 @@ def main() -> None:
             out,
         )
         print()
-        fast = [sum(r) for r in timings["events of classes (1 query)"]]
-        slow = [sum(r) for r in timings["events per class (baseline)"]]
-        verdict = "met" if p95(fast) < REPORT_TARGET else "NOT met"
+        warm, cold = ([sum(r) for r in timings[w]] for w in (REMEMBERED, ROWS))
+        before = [sum(r) for r in timings[PREVIOUS]]
+        verdict = "met" if max(p95(warm), p95(cold)) <= REPORT_TARGET else "NOT met"
         print(
-            f"target < {REPORT_TARGET * 1000:.0f} ms for the month's report, CSV included:"
-            f" {verdict} (p95 {p95(fast) * 1000:.0f} ms; one query vs per class:"
-            f" {statistics.median(slow) / statistics.median(fast):.2f}× at the median)"
+            f"target ≤ {REPORT_TARGET * 1000:.0f} ms p95 for the month's report, CSV included:"
+            f" {verdict} (p95 {p95(warm) * 1000:.0f} ms remembered, {p95(cold) * 1000:.0f} ms"
+            f" rows read; previous path {p95(before) * 1000:.0f} ms; at the median"
+            f" {statistics.median(before) / statistics.median(warm):.1f}× and"
+            f" {statistics.median(before) / statistics.median(cold):.1f}× faster); load average"
+            f" {load:.2f} before the runs, {os.getloadavg()[0]:.2f} after"
         )
 
 

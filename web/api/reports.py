@@ -11,7 +11,7 @@ from attendance.export import Table
 
 from ..core.http import api_caller
 from ..core.offload import in_worker
-from ..pages.reports import group_report, learner_report
+from ..pages.reports import group_report, keep_group_digests, learner_report
 from . import models as api_models
 from .openapi import operation, query
 
@@ -43,7 +43,11 @@ def _table_json(table: Table) -> dict[str, Any]:
 async def group_report_json(request: web.Request) -> web.Response:
     """A group's month, as the page shows it, with the chain heads (scope: reports)."""
     api_caller(request, Scope.REPORTS)  # refused here, before a worker is asked
-    return await in_worker(request, _group_json)
+    return await in_worker(request, _group_json, _keep_group_digests)
+
+
+def _keep_group_digests(request: web.Request) -> None:
+    keep_group_digests(request, portal=api_caller(request, Scope.REPORTS).user is None)
 
 
 def _group_json(request: web.Request) -> web.Response:

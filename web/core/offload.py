@@ -37,6 +37,7 @@ CARRIED: tuple[web.RequestKey[Any], ...] = (SESSION_KEY, API_KEY_KEY, LANG_KEY, 
 P = ParamSpec("P")
 T = TypeVar("T")
 Handler = Callable[[web.Request], web.Response]
+Prepare = Callable[[web.Request], None]
 
 
 async def control_threads(app: web.Application) -> AsyncIterator[None]:
@@ -73,14 +74,22 @@ async def read_off_loop(
     return await off_loop(app, workers.reading(app[keys.DB], fn), *args, **kwargs)
 
 
-async def in_worker(request: web.Request, handler: Handler) -> web.Response:
+async def in_worker(
+    request: web.Request, handler: Handler, prepare: Prepare | None = None
+) -> web.Response:
     """``handler(request)`` (a module-level function that only reads) in a report worker
-    process, or on a worker thread when there are none; its response, or its error, here."""
+    process, or on a worker thread when there are none; its response, or its error, here.
+    ``prepare(request)`` (module-level too), if given, runs there first, outside the moment of
+    the database the handler reads: what it writes (what the handler will read, kept up to
+    date) is there for the handler; its error is answered as the handler's would be."""
     processes = request.app.get(keys.PROCESSES)
     if processes is None:
+        if prepare is not None:
+            await off_loop(request.app, prepare, request)
         return await read_off_loop(request.app, handler, request)
     asked = _Asked(
         handler,
+        prepare,
         request.method,
         request.path_qs,
         list(request.headers.items()),
@@ -98,6 +107,7 @@ async def in_worker(request: web.Request, handler: Handler) -> web.Response:
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Asked:
     handler: Handler
+    prepare: Prepare | None
     method: str
     path_qs: str
     headers: list[tuple[str, str]]
@@ -154,6 +164,8 @@ def _answer(asked: _Asked) -> _Answer | _Refused:
     for n, value in asked.carried:
         request[CARRIED[n]] = value
     try:
+        if asked.prepare is not None:
+            asked.prepare(request)
         with snapshot(app[keys.DB]):
             response = asked.handler(request)
     except PageError as exc:

@@ -24,7 +24,7 @@ from attendance.register import Register, register
 from attendance.reports import ClassSlot, by_learner, marks_by_class
 from scheduler import calendar
 from scheduler.calendar import Month
-from scheduler.models import DEFAULT_TIMEZONE, Group, LiveClass
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, Group, LiveClass
 
 from ..core import clock, keys, policy
 from ..core.http import (
@@ -74,6 +74,7 @@ def happened_in(app: web.Application, classes: Sequence[LiveClass], now: float) 
     return register(
         classes,
         ledger=app[keys.LEDGER],
+        grace=app[keys.MARK_RULES].grace_seconds,
         timetable=app[keys.TIMETABLE],
         excuses=app[keys.EXCUSES],
         statuses=app[keys.ADMISSION],
@@ -93,7 +94,7 @@ def marks_in(
     store = app[keys.MARK_RULES]
     return marks_by_class(
         happened.slots,
-        happened.events,
+        happened.digests,
         now,
         lambda s: store.at(s.ends_at),
         happened.excused,
@@ -189,18 +190,39 @@ async def reports_index(request: web.Request) -> web.Response:
 
 
 # -- a group's month ----------------------------------------------------------------------------
+def group_month(request: web.Request, portal: bool = False) -> tuple[Group, Month, list[LiveClass]]:
+    """The group and month asked for, and the group's classes in the month; refused unless
+    the asker sees the group's register. ``portal``: asked with an API key that has the
+    "reports" scope (checked by the caller)."""
+    _ = gettext_of(request)
+    tt = request.app[keys.TIMETABLE]
+    user = None if portal else require_session(request).user
+    group: Group = tt.group(int(request.match_info["group_id"]))
+    if user is not None and not policy.sees_group_register(request, user, group):
+        raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
+    month = month_of(request, group.timezone)
+    return group, month, tt.classes_of_group(group.id, month.start, month.end)
+
+
+def keep_group_digests(request: web.Request, portal: bool = False) -> None:
+    """Before a group's month is read (``in_worker``'s ``prepare``, which may write): the
+    digests of its classes kept up to date, so that the report reads one a class rather than
+    every event of each (a class whose chain grows after this is drawn from its events)."""
+    _group, _month, classes = group_month(request, portal)
+    request.app[keys.LEDGER].keep_digests(
+        (c.id for c in classes if c.format is ClassFormat.LIVE_ONLINE),
+        request.app[keys.MARK_RULES].grace_seconds,
+    )
+
+
 def group_report(
     request: web.Request, portal: bool = False
 ) -> tuple[Table, list[list[str]], list[str | None], Month]:
     """``portal``: asked with an API key that has the "reports" scope (checked by the caller)."""
     _ = gettext_of(request)
     tt, accounts = request.app[keys.TIMETABLE], request.app[keys.ACCOUNTS]
-    user = None if portal else require_session(request).user
-    group: Group = tt.group(int(request.match_info["group_id"]))
-    if user is not None and not policy.sees_group_register(request, user, group):
-        raise PageError(403, _("Only the group's teachers and staff see its reports."), "forbidden")
-    month = month_of(request, group.timezone)
-    happened = _happened(request, tt.classes_of_group(group.id, month.start, month.end))
+    group, month, classes = group_month(request, portal)
+    happened = _happened(request, classes)
     slots, marks = happened.slots, _marks(request, happened)
     people = accounts.many(tt.members(group.id))
     learners = sorted(people, key=lambda u: people[u].full_name.casefold())
@@ -222,7 +244,7 @@ def group_report(
 
 @routes.get("/reports/groups/{group_id:\\d{1,18}}")
 async def group_report_page(request: web.Request) -> web.Response:
-    return await in_worker(request, _group_page)
+    return await in_worker(request, _group_page, keep_group_digests)
 
 
 def _group_page(request: web.Request) -> web.Response:
@@ -232,7 +254,7 @@ def _group_page(request: web.Request) -> web.Response:
 
 @routes.get("/reports/groups/{group_id:\\d{1,18}}.{fmt:(csv|xlsx)}")
 async def group_report_download(request: web.Request) -> web.Response:
-    return await in_worker(request, _group_download)
+    return await in_worker(request, _group_download, keep_group_digests)
 
 
 def _group_download(request: web.Request) -> web.Response:
@@ -271,7 +293,7 @@ def learner_report(request: web.Request, portal: bool = False) -> tuple[Table, l
         groups,
         slots,
         marks,
-        events=happened.events,
+        events=request.app[keys.LEDGER].events_of_classes(s.id for s in slots),
         zones={c.id: class_zone(request, c) for c in classes},
         teachers={
             c.id: teachers[c.teacher_id].full_name for c in classes if c.teacher_id in teachers

@@ -119,6 +119,26 @@ async def test_a_groups_month_lists_everyone_with_marks_and_totals(
     assert set(heads) == {a, b}
     ledger = served.app[keys.LEDGER]
     assert all(ledger.check_head(h.class_id, h.count, h.hash) is None for h in heads.values())
+    # The page kept each class's digest beside the ledger and read it, not the events: an event
+    # committed since changes the next report all the same (s3 came to the 16th after all; the
+    # record came late), and a report drawn from the events alone says just the same.
+    db = served.app[keys.DB]
+    assert db.execute("SELECT COUNT(*) FROM class_digests").fetchone()[0] == 2
+    s3_id = names[accounts.get(academy.student_ids[2]).full_name]
+    record(served, b, EventKind.JOINED, s3_id, MARCH_16 + timedelta(minutes=2))
+    record(served, b, EventKind.LEFT, s3_id, MARCH_16 + timedelta(minutes=79, seconds=30))
+    again = await (await staff.get(f"/reports/groups/{academy.group_id}.csv?month=2026-03")).read()
+    s3_row = next(r for r in rows_of(again) if r and r[0] == accounts.get(s3_id).full_name)
+    assert (s3_row[1], s3_row[2]) == ("absent", "present")
+    assert {h.class_id: h.count for h in _heads(again, tmp_path)}[b] == heads[b].count + 2
+    # None kept (and none to be: the store refuses them), the report is drawn from the events.
+    db.executescript(
+        "DELETE FROM class_digests; CREATE TRIGGER keep_none BEFORE INSERT ON class_digests"
+        " BEGIN SELECT RAISE(IGNORE); END;"
+    )
+    fresh = await (await staff.get(f"/reports/groups/{academy.group_id}.csv?month=2026-03")).read()
+    assert db.execute("SELECT COUNT(*) FROM class_digests").fetchone()[0] == 0
+    assert fresh == again
 
     xlsx = await staff.get(f"/reports/groups/{academy.group_id}.xlsx?month=2026-03")
     sheet = load_workbook(io.BytesIO(await xlsx.read())).active
