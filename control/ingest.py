@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import ParamSpec, TypeVar
@@ -44,7 +46,10 @@ class LedgerSink:
 
     With ``committer`` (the ledger on a connection of its own) commits run on a worker thread,
     off the event loop that carries the media: a burst of events is one transaction there, and
-    the loop goes on while the disk syncs."""
+    the loop goes on while the disk syncs. That thread is the sink's own and does one thing at a
+    time (a commit, a heartbeat, a dead letter, what follows a commit); ``close`` waits for the
+    one under way, which a cancelled caller cannot stop: a connection closed under it would be
+    closed under a running statement."""
 
     def __init__(
         self,
@@ -65,11 +70,22 @@ class LedgerSink:
         self._evidence = evidence
         self._heartbeats = heartbeats
         self._heads = heads
+        self._worker = (
+            None
+            if committer is None
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="sabaq-commits")
+        )
+
+    async def close(self) -> None:
+        """Wait for the work under way on the sink's thread, and take no more."""
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.shutdown, wait=True)
 
     async def _off_loop(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``fn`` on a worker thread when commits are (``committer``), else here."""
-        if self._committer is not None:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+        """``fn`` on the sink's thread when commits are (``committer``), else here."""
+        if self._worker is not None:
+            call = functools.partial(fn, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._worker, call)
         return fn(*args, **kwargs)
 
     async def heartbeat(self, node: str, at: float) -> None:

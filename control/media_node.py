@@ -147,12 +147,13 @@ async def local_node(
         heartbeats = SqliteHeartbeats(stores.db, settings.clock)
         # Spent join tokens are written off the event loop, on a connection of their own.
         gate = LocalGate(stores.db, stores.timetable, settings.clock, spends)
+        # The media's events are committed off the event loop, on a connection of their own
+        # (a welcome waits for its join's commit; the media must not wait for the disk).
+        sink = ledger_sink(settings, stores, heartbeats, SqliteLedger(commits, settings.clock))
         node = MediaNode(
             media_settings(settings, settings.node_id),
             signer,
-            # The media's events are committed off the event loop, on a connection of their own
-            # (a welcome waits for its join's commit; the media must not wait for the disk).
-            ledger_sink(settings, stores, heartbeats, SqliteLedger(commits, settings.clock)),
+            sink,
             backend or aiortc(settings),
             gate,
             spool=spool(settings, settings.node_id),
@@ -165,7 +166,10 @@ async def local_node(
         try:
             yield node, gate
         finally:
-            await node.close()
+            try:
+                await node.close()
+            finally:
+                await sink.close()  # before its connections close: none under a statement
 
 
 @contextlib.asynccontextmanager

@@ -289,4 +289,50 @@ async def test_a_database_locked_for_long_delays_events_and_sets_none_aside(
         assert [e.event.id for e in app[keys.LEDGER].events(academy.class_id)] == [event.id]
     finally:
         await holding
+        await sink.close()
+        commits.close()
+
+
+async def test_closing_the_sink_waits_for_the_heartbeat_under_way(
+    served: TestServer, academy: Academy
+) -> None:
+    """A heartbeat cancelled while its thread waits for the database still runs on that thread:
+    the sink's close waits for it, so the connections closed after it close under no statement
+    (closed under one, SQLite crashed the process)."""
+    app = served.app
+    commits = connect_db(app[keys.SETTINGS].database_path)
+    evidence = LedgerHeldEvidence(app[keys.LEDGER], app[keys.TIMETABLE], 0.05, app[keys.GUESTS])
+    heartbeats = SqliteHeartbeats(app[keys.DB])
+    sink = LedgerSink(
+        app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
+        app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]), SqliteLedger(commits),
+    )  # fmt: skip
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        blocker = sqlite3.connect(app[keys.SETTINGS].database_path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            release.wait(10)
+            blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+
+    holding = asyncio.create_task(asyncio.to_thread(hold_the_lock))
+    try:
+        await asyncio.to_thread(locked.wait, 5)
+        beat = asyncio.create_task(sink.heartbeat("n-closing", 1234.5))
+        await asyncio.sleep(0.2)  # its thread waits for the lock
+        beat.cancel()
+        closing = asyncio.create_task(sink.close())
+        await asyncio.sleep(0.3)
+        assert not closing.done()  # the heartbeat under way is not over
+        release.set()
+        async with asyncio.timeout(10):
+            await closing
+        assert heartbeats.last_seen("n-closing") == 1234.5  # it ran to its end before close
+    finally:
+        release.set()
+        await holding
         commits.close()
