@@ -9,12 +9,14 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    and leaving in ``--classes-live`` seeded classes that run at once, half on each node) as fast
    as the outbox delivers them. This process is the control node: ``ingest_once`` in a loop,
    through ``ClusterIngest`` and ``LedgerSink`` as ``sabaq control`` runs them, until all of
-   them are committed. End to end is from the first emit to the last commit. Two paths, each
-   in the same run: ``after``, today's (an outbox batch is one pipelined round trip of XADDs;
-   what one XREADGROUP returns is one ledger commit, the next read in flight while it commits,
-   its XACK sent with a later read), and
-   ``before``, the path as it was (one XADD round trip per event; one commit per event, 200
-   entries a read, XACK a round trip of its own). ``--rounds`` runs each path that many times.
+   them are committed. End to end is from the first emit to the last commit. Three paths, each
+   in the same run: ``after``, today's (an outbox batch is one stream entry, its events encoded
+   once; the control node decodes a read's entries one by one and commits about 500 events a
+   transaction, each read's XACK sent with a later read); ``entries``, the path one version
+   ago (an outbox batch is one pipelined round trip of XADDs, one entry per event, read by
+   today's control node as entries of nodes of that version are); and ``before``, the first
+   path (one XADD round trip per event; one commit per event, 200 entries a read, XACK a round
+   trip of its own). ``--rounds`` runs each path that many times.
    The baseline of the same run is the single process of ``sabaq serve``: one outbox
    delivering the same events straight into ``LedgerSink`` on a fresh ledger, run just before
    each Redis row (the disk's sync time drifts; each row is compared with its own).
@@ -27,7 +29,7 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    placed one at a time. The baseline is one plain ``HGET`` round trip.
 
     .venv/bin/python -m bench.cluster --events 5000 --classes 200
-    .venv/bin/python -m bench.cluster --fsync always --paths before,after
+    .venv/bin/python -m bench.cluster --fsync always --paths entries,after --rounds 5
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from scheduler.models import ClassFormat, ClassKind
 from scheduler.sqlite_store import SqliteTimetable
 from streaming.cluster_keys import NODES, PLACEMENT, NodeInfo
 from streaming.events import EventOutbox, EventSink, MediaEvent
-from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink
+from streaming.redis_events import STREAM, DiskBuffer, RedisStreamSink, encode
 
 NODE_NAMES = ("media-a", "media-b")
 LEARNERS = 25  # per class
@@ -169,6 +171,17 @@ class XaddEach(RedisStreamSink):
         await in_turn(events, lambda event: batch((event,)))
 
 
+class EntryEach(RedisStreamSink):
+    """The media node's sink one version ago: an outbox batch is one pipelined round trip of
+    XADDs, one stream entry per event (the control node reads and parses each)."""
+
+    async def _deliver(self, events: list[MediaEvent], entry: dict[str, bytes]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+        await pipe.execute()
+
+
 class CommitEach:
     """The control node's ingest as it was: one ledger commit per event of a read."""
 
@@ -212,7 +225,8 @@ class Stamped:
         await self._sink.dead_letter(event, error)
 
 
-PATHS = {"before": 200, "after": 500}  # path → entries an XREADGROUP asks for
+# path → entries an XREADGROUP asks for
+PATHS = {"before": 200, "entries": 500, "after": 500}
 
 
 # -- 1. events -----------------------------------------------------------------------------------
@@ -223,7 +237,7 @@ def _media_node(
 
     async def main() -> None:
         redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-        kind = XaddEach if path == "before" else RedisStreamSink
+        kind = {"before": XaddEach, "entries": EntryEach}.get(path, RedisStreamSink)
         sink = kind(redis, DiskBuffer(Path(folder) / f"events-{node}.jsonl"))
         outbox = EventOutbox(sink, node)
         await redis.ping()  # type: ignore[misc]  # the connection is made before the clock starts
@@ -253,7 +267,7 @@ class FlowRow:
     xadd_rates: tuple[float, ...] = ()  # per node, events/s its outbox delivered
     lag: float | None = None  # seconds from the last XADD to the last commit
     cpu: tuple[float, ...] = ()  # CPU seconds: the media nodes, Redis, the control node
-    path: str = ""  # "before" or "after" through Redis; "" for the baseline
+    path: str = ""  # "before", "entries" or "after" through Redis; "" for the baseline
 
     @property
     def rate(self) -> float:
@@ -353,7 +367,7 @@ async def through_redis(
                     block_ms=100,
                     count=PATHS[path],
                     pending=first_read,
-                    within=INGEST_FOR if path == "after" else 0.0,
+                    within=0.0 if path == "before" else INGEST_FOR,
                 )
                 first_read = False
                 if any(p.exitcode not in (None, 0) for p in procs):
@@ -673,8 +687,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--paths",
-        default="before,after",
-        help="event paths to run: before (one XADD and one commit per event), after (batches)",
+        default="before,entries,after",
+        help="event paths to run: before (one XADD and one commit per event), entries (one"
+        " entry per event, a round trip per batch), after (one entry per batch)",
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="times each path runs (each with its baseline)"

@@ -136,7 +136,7 @@ class SabaqCollector(Collector):
         yield _gauge(
             "sabaq_events_pending",
             "Attendance events not yet committed to the ledger (on a media node: its outbox and"
-            " its disk buffer; on the control node: the stream's unacknowledged entries)",
+            " its disk buffer; on the control node: those in the stream not yet acknowledged)",
             pending,
         )
         yield _gauge(

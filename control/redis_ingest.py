@@ -13,12 +13,41 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from streaming.events import EventSink, MediaEvent, PartlyDelivered, Unstorable
-from streaming.redis_events import STREAM, decode
+from streaming.redis_events import STREAM, decode_entry
 
 log = logging.getLogger("sabaq.control.redis_ingest")
 
 GROUP = "control"
-UNREAD_COUNTED = 10_000  # entries counted one by one at most, when Redis cannot say its lag
+COUNTED = 1_000  # entries whose events are counted at most (of those read, and of those not)
+COMMIT_MOST = 500  # events a transaction takes entries until it holds (a read may hold more)
+
+# How many events the entries not yet committed hold: those read and not acknowledged by group
+# ARGV[1] (their ids from XPENDING; none without a group) and those not read yet (after id
+# ARGV[3]), ARGV[2] entries of each at most. An entry of one event (as nodes of earlier versions
+# wrote them) has no ``n``; one deleted from the stream counts as one. Returns the events and
+# the entries counted.
+COUNT_EVENTS = """
+local function events(entry)
+  local f = entry[2]
+  for i = 1, #f, 2 do
+    if f[i] == 'n' then return tonumber(f[i + 1]) or 1 end
+  end
+  return 1
+end
+local total, counted = 0, 0
+if ARGV[1] ~= '' then
+  for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', ARGV[2])) do
+    local found = redis.call('XRANGE', KEYS[1], p[1], p[1])
+    total = total + (found[1] and events(found[1]) or 1)
+    counted = counted + 1
+  end
+end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '(' .. ARGV[3], '+', 'COUNT', ARGV[2])) do
+  total = total + events(entry)
+  counted = counted + 1
+end
+return {total, counted}
+"""
 
 
 async def ensure_group(redis: Redis) -> None:
@@ -60,7 +89,14 @@ async def ingest_once(
             while True:
                 block = block_ms if start == ">" else None
                 entries = await _read(redis, consumer, start, count, block, settled)
-                done += await _commit(sink, _events(entries, settled), settled)
+                batch: list[tuple[Any, MediaEvent]] = []
+                for at, entry in enumerate(entries):
+                    # Decoded as they are committed: a read's events are not all held at once
+                    # (the garbage collector would walk them again and again).
+                    batch.extend(_events(entry, settled))
+                    if len(batch) >= COMMIT_MOST or at == len(entries) - 1:
+                        done += await _commit(sink, batch, settled)
+                        batch = []
                 if len(entries) < count or (start == ">" and time.monotonic() >= until):
                     break
     finally:
@@ -84,44 +120,58 @@ async def _read(
     return [entry for _stream, entries in answer or [] for entry in entries]
 
 
-def _events(entries: list[Any], settled: list[Any]) -> list[tuple[Any, MediaEvent]]:
-    """The entries' events, each with its entry id; what is not an event is settled at once."""
-    out = []
-    for entry_id, fields in entries:
-        if not fields:  # deleted from the stream meanwhile
-            settled.append(entry_id)
-            continue
-        try:
-            out.append((entry_id, decode(fields)))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.error("stream entry %s is not an event (%s): skipped", entry_id, exc)
-            settled.append(entry_id)
-    return out
+def _events(entry: Any, settled: list[Any]) -> list[tuple[Any, MediaEvent]]:
+    """An entry's events in order, the last one with the entry's id (the entry is settled once
+    that one is: its events go in order) and the others with None. What is not an event is
+    logged and skipped; an entry with no event left is settled at once."""
+    entry_id, fields = entry
+    if not fields:  # deleted from the stream meanwhile
+        settled.append(entry_id)
+        return []
+    try:
+        decoded = decode_entry(fields)
+    except (ValueError, KeyError, TypeError) as exc:
+        decoded = [ValueError(f"{type(exc).__name__}: {exc}")]
+    events: list[tuple[Any, MediaEvent]] = []
+    for n, one in enumerate(decoded):
+        if isinstance(one, MediaEvent):
+            events.append((None, one))
+        else:
+            log.error("stream entry %s (event %d) is not an event (%s): skipped", entry_id, n, one)
+    if not events:
+        settled.append(entry_id)
+        return []
+    events[-1] = (entry_id, events[-1][1])
+    return events
 
 
 async def _commit(sink: EventSink, batch: list[tuple[Any, MediaEvent]], settled: list[Any]) -> int:
-    """Commit ``batch`` in one delivery, adding the ids of what is committed to ``settled``;
-    returns how many were committed. An unstorable event in a batch sends the batch one event
-    at a time, to commit those around it and set it alone aside."""
+    """Commit ``batch`` in one delivery, adding the ids of the entries it completes to
+    ``settled``; returns how many events were committed. An unstorable event in a batch sends
+    the batch one event at a time, to commit those around it and set it alone aside."""
     if not batch:
         return 0
     try:
         await sink.deliver_many([event for _id, event in batch])
     except PartlyDelivered as exc:
-        settled.extend(entry_id for entry_id, _event in batch[: exc.done])
+        _settle(batch[: exc.done], settled)
         if not isinstance(exc.error, Unstorable):
             raise exc.error from exc
         return exc.done + await _commit(sink, batch[exc.done :], settled)
     except Unstorable as exc:
         if len(batch) > 1:
             return sum([await _commit(sink, [one], settled) for one in batch])
-        entry_id, event = batch[0]
+        _id, event = batch[0]
         await sink.dead_letter(event, str(exc))  # raises if it cannot: the entry stays pending
         log.error("event %s can never be stored: set aside (%s)", event.id, exc)
-        settled.append(entry_id)
+        _settle(batch, settled)
         return 0
-    settled.extend(entry_id for entry_id, _event in batch)
+    _settle(batch, settled)
     return len(batch)
+
+
+def _settle(batch: list[tuple[Any, MediaEvent]], settled: list[Any]) -> None:
+    settled.extend(entry_id for entry_id, _event in batch if entry_id is not None)
 
 
 def _entry_id(raw: object) -> tuple[int, int]:
@@ -158,20 +208,26 @@ async def oldest_unacknowledged(redis: Redis) -> float | None:
 
 
 async def unacknowledged(redis: Redis) -> int:
-    """How many entries of the stream are not yet committed: read and not acknowledged, or not
-    read yet."""
+    """How many events the stream holds that are not yet committed: read and not acknowledged,
+    or not read yet. Counted entry by entry up to ``COUNTED`` entries of each; beyond that,
+    each entry is taken to hold as many as those counted did on average."""
     if not await redis.exists(STREAM):
         return 0
     groups = await redis.xinfo_groups(STREAM)
     ours = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
     if ours is None:  # no control node has read anything yet: all of it waits
-        return int(await redis.xlen(STREAM))
-    lag = ours.get("lag")
-    if lag is None:  # Redis cannot say how far behind the group is (entries were deleted)
-        last = ours["last-delivered-id"]
+        group, last, pending, lag = "", "0-0", 0, int(await redis.xlen(STREAM))
+    else:
+        group, last = GROUP, ours["last-delivered-id"]
         last = last.decode() if isinstance(last, bytes) else str(last)
-        lag = len(await redis.xrange(STREAM, min=f"({last}", count=UNREAD_COUNTED))
-    return int(ours.get("pending") or 0) + int(lag)
+        pending, lag = int(ours.get("pending") or 0), ours.get("lag")
+    answer = await redis.eval(COUNT_EVENTS, 1, STREAM, group, COUNTED, last)  # type: ignore[misc]
+    total, counted = int(answer[0]), int(answer[1])
+    # Redis cannot say how far behind the group is when entries were deleted: those counted.
+    entries = pending + (int(lag) if lag is not None else 0)
+    if entries > counted and counted:
+        total += round((entries - counted) * total / counted)
+    return total
 
 
 async def trim(redis: Redis, keep_seconds: float, now: float) -> int:

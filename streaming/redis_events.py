@@ -1,6 +1,7 @@
 """The durable event flow of a cluster (DESIGN.md, "Events and commands between the planes"):
-a media node appends its attendance events to a Redis Stream; the control node reads them with
-a consumer group and acknowledges each only once it is in the ledger (``control.redis_ingest``).
+a media node appends its attendance events to a Redis Stream, each batch its outbox delivers as
+one entry; the control node reads them with a consumer group and acknowledges an entry only once
+all its events are in the ledger (``control.redis_ingest``).
 
 When Redis cannot be reached the media node keeps its classes going and writes the events to a
 buffer on its own disk (appended and synced, one JSON line each), in order: once anything is
@@ -52,7 +53,19 @@ _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode(event: MediaEvent) -> dict[str, str]:
+    """One event as an entry of its own (how nodes of earlier versions wrote every event)."""
     return {"event": _JSON.encode(_doc(event))}
+
+
+def encode_batch(events: Sequence[MediaEvent]) -> dict[str, bytes]:
+    """Events delivered together as one entry: Redis stores and syncs one entry for the batch,
+    and the control node reads and parses one. ``n`` says how many events it holds (the
+    register counts events, not entries). Raises ``UnicodeEncodeError`` if an event holds text
+    UTF-8 cannot carry."""
+    return {
+        "n": str(len(events)).encode(),
+        "events": _JSON.encode([_doc(e) for e in events]).encode("utf-8"),
+    }
 
 
 def _line(event: MediaEvent) -> str:
@@ -66,18 +79,47 @@ def _line(event: MediaEvent) -> str:
     return text
 
 
-def decode(fields: Mapping[Any, Any]) -> MediaEvent:
-    raw = fields.get("event", fields.get(b"event"))
-    if isinstance(raw, bytes):
-        raw = raw.decode()
-    if not isinstance(raw, str):
-        raise ValueError("a stream entry without an event")
-    doc = json.loads(raw)
+def _event(doc: dict[str, Any]) -> MediaEvent:
     kind = EventKind(doc["kind"])
     if kind not in MEDIA_KINDS:
         raise ValueError(f"{kind.value} is not an event a media node reports")
     doc["kind"] = kind
     return MediaEvent(**doc)
+
+
+def _text(raw: object) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if not isinstance(raw, str):
+        raise ValueError("a stream entry without an event")
+    return raw
+
+
+def decode(fields: Mapping[Any, Any]) -> MediaEvent:
+    """The event of an entry that holds one (``encode``)."""
+    return _event(json.loads(_text(fields.get("event", fields.get(b"event")))))
+
+
+def decode_entry(fields: Mapping[Any, Any]) -> list[MediaEvent | ValueError]:
+    """The events of an entry, in order: a batch (``encode_batch``) or one event (``encode``,
+    as nodes of earlier versions wrote them). In a batch, an event that is not one a media node
+    may report is its error, in its place; an entry that is not events at all raises
+    (``ValueError``, ``KeyError`` or ``TypeError``)."""
+    raw = fields.get(b"events", fields.get("events"))
+    if raw is None:
+        return [decode(fields)]
+    docs = json.loads(_text(raw))
+    if not isinstance(docs, list):
+        raise ValueError("a stream entry whose events are not a list")
+    out: list[MediaEvent | ValueError] = []
+    for doc in docs:
+        try:
+            out.append(_event(doc))
+        except ValueError as exc:
+            out.append(exc)
+        except (KeyError, TypeError) as exc:
+            out.append(ValueError(f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 class DiskBuffer:
@@ -177,24 +219,24 @@ class RedisStreamSink:
         await self.deliver_many((event,))
 
     async def deliver_many(self, events: Sequence[MediaEvent]) -> None:
-        """All durable (the stream, or the synced disk buffer), in order: one pipelined round
-        trip to the stream (Redis syncs its AOF once for the lot), or one sync of the buffer.
-        A failure after some of them says how many (``PartlyDelivered``): an unstorable event
-        stops the batch at itself; a full buffer at what it took."""
-        fields: list[dict[str, str]] = []
-        bad: UnicodeEncodeError | None = None
-        for event in events:
-            encoded = encode(event)
-            try:
-                encoded["event"].encode("utf-8")
-            except UnicodeEncodeError as exc:
-                bad = exc
-                break
-            fields.append(encoded)
-        storable = list(events[: len(fields)])
+        """All durable (the stream, or the synced disk buffer), in order: one stream entry for
+        the lot (Redis stores and syncs its AOF once), or one sync of the buffer. A failure
+        after some of them says how many (``PartlyDelivered``): an unstorable event stops the
+        batch at itself; a full buffer at what it took."""
+        storable, bad = list(events), None
+        try:
+            entry = encode_batch(storable)
+        except UnicodeEncodeError:  # rare: find the first event UTF-8 cannot carry
+            for n, event in enumerate(events):
+                try:
+                    encode(event)["event"].encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    storable, bad = storable[:n], exc
+                    break
+            entry = encode_batch(storable)
         if storable:
             async with self._lock:
-                await self._deliver(storable, fields)
+                await self._deliver(storable, entry)
         if bad is not None:
             # Neither Redis nor the control node's ledger could ever take it: not buffered
             # (where a replay would stop on it), set aside.
@@ -211,15 +253,12 @@ class RedisStreamSink:
         async with self._lock:
             return await self.replay()
 
-    async def _deliver(self, events: list[MediaEvent], fields: list[dict[str, str]]) -> None:
+    async def _deliver(self, events: list[MediaEvent], entry: dict[str, bytes]) -> None:
         if self.buffer.size and not await self._replay_due():
             self._buffer(events)  # behind the others, in order
             return
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for one in fields:
-                pipe.xadd(STREAM, one)  # type: ignore[arg-type]
-            await pipe.execute()
+            await self._redis.xadd(STREAM, entry)  # type: ignore[arg-type]
         except UNREACHABLE:
             # Some may have reached the stream before the connection failed: they are sent
             # again with the buffer, and the ledger ingests by event id.
@@ -245,15 +284,15 @@ class RedisStreamSink:
         self._next_try = now + self._retry_every
         return False
 
-    async def replay(self, batch: int = 500) -> bool:
-        """Send what the disk holds, in order, ``batch`` events a round trip; True once the
-        buffer is empty."""
+    async def replay(self, batch: int = 500, trip: int = 4) -> bool:
+        """Send what the disk holds, in order, ``batch`` events an entry and ``trip`` entries a
+        round trip; True once the buffer is empty."""
         pending = self.buffer.events()
         try:
-            for start in range(0, len(pending), batch):
+            for start in range(0, len(pending), batch * trip):
                 pipe = self._redis.pipeline(transaction=False)
-                for event in pending[start : start + batch]:
-                    pipe.xadd(STREAM, encode(event))  # type: ignore[arg-type]
+                for at in range(start, min(start + batch * trip, len(pending)), batch):
+                    pipe.xadd(STREAM, encode_batch(pending[at : at + batch]))  # type: ignore[arg-type]
                 await pipe.execute()
         except UNREACHABLE:
             return False

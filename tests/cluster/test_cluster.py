@@ -21,7 +21,8 @@ from attendance.presence import intervals_by_user
 from attendance.recovery import RECOVERY_NODE, SERVER_STOPPED
 from control.redis_ingest import GROUP
 from streaming.cluster_keys import NODES
-from streaming.redis_events import STREAM
+from streaming.events import MediaEvent
+from streaming.redis_events import STREAM, decode_entry
 from tests.cluster_procs import (
     Cluster,
     Proc,
@@ -57,7 +58,7 @@ async def assert_nothing_lost_or_doubled(c: Cluster, server: RedisServer) -> Non
         ids = {le.event.id for le in c.ledger()}
         stream: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(STREAM)  # type: ignore[assignment]
         pending: dict[str, Any] = client.xpending(STREAM, GROUP)  # type: ignore[assignment]
-        entries = {json.loads(f[b"event"])["id"] for _, f in stream}
+        entries = {e.id for _, f in stream for e in decode_entry(f) if isinstance(e, MediaEvent)}
         return pending["pending"] == 0 and entries <= ids
 
     try:

@@ -6,6 +6,7 @@ doubled."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import sqlite3
@@ -42,7 +43,9 @@ from streaming.redis_events import (
     DiskBuffer,
     RedisStreamSink,
     decode,
+    decode_entry,
     encode,
+    encode_batch,
 )
 from tests.conftest import Academy
 from tests.redis_server import RedisServer
@@ -89,6 +92,24 @@ async def joined_all(outbox: EventOutbox, class_id: int, learners: list[int], wa
         await outbox.flush()
 
 
+async def one_entry_each(
+    outbox: EventOutbox, class_id: int, learners: list[int], wait: float
+) -> None:
+    """Each learner joins, delivered on its own: one stream entry each."""
+    for learner in learners:
+        await joined_all(outbox, class_id, [learner], wait)
+
+
+async def in_stream(client: Redis) -> list[MediaEvent]:
+    """The events the stream holds, in order, whatever entries they came in."""
+    out = []
+    for _id, fields in await client.xrange(STREAM):
+        for event in decode_entry(fields):
+            assert isinstance(event, MediaEvent)
+            out.append(event)
+    return out
+
+
 def test_an_event_survives_the_stream_as_it_was() -> None:
     event = MediaEvent(
         "0191-x", EventKind.JOINED, 7, "media-2", 3, 1700000000.5, 42, "p1", "learner",
@@ -98,6 +119,9 @@ def test_an_event_survives_the_stream_as_it_was() -> None:
     assert decode({b"event": encode(event)["event"].encode()}) == event
     with pytest.raises(ValueError, match="without an event"):
         decode({"other": "x"})
+    later = dataclasses.replace(event, id="0191-y", seq=4, data={})
+    assert decode_entry(encode_batch([event, later])) == [event, later]
+    assert decode_entry({b"event": encode(event)["event"].encode()}) == [event]  # as it was
 
 
 async def test_events_reach_the_ledger_and_are_acknowledged_after_the_commit(
@@ -138,7 +162,7 @@ async def test_a_batch_whose_commit_fails_stays_pending_and_unacknowledged(
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             await ingest_once(client, ledger_sink(served), "control-1")
         assert joined(served, academy.class_id) == []
-        assert (await client.xpending(STREAM, GROUP))["pending"] == len(learners)
+        assert await unacknowledged(client) == len(learners)  # read, none acknowledged
         other.rollback()
     finally:
         other.close()
@@ -170,6 +194,33 @@ async def test_an_unstorable_entry_is_set_aside_and_the_rest_of_its_batch_is_com
     assert [d.id for d in dead] == ["0191-2"] and "UnicodeEncodeError" in dead[0].error
 
 
+async def test_a_batch_entry_and_entries_of_one_event_are_ingested_alike(
+    served: TestServer, academy: Academy, client: Redis
+) -> None:
+    """During an upgrade the stream holds entries of one event (nodes of the previous version)
+    and batch entries: the register counts their events, and each is committed once, in
+    order. In a batch, an event the ledger can never store (written in ASCII JSON by another
+    build) is set aside and one that is not an event is skipped; the rest of it is committed
+    and the entry acknowledged."""
+    events = [
+        MediaEvent(f"0191-{n}", EventKind.JOINED, academy.class_id, "media-2", n, 1.0 + n,
+                   learner, f"p{n}", "learner", {"device": "\ud800"} if n == 3 else {})
+        for n, learner in enumerate(academy.student_ids[:5], start=1)
+    ]  # fmt: skip
+    await client.xadd(STREAM, encode(events[0]))  # type: ignore[arg-type]
+    docs = [json.loads(encode(e)["event"]) for e in events[1:4]]
+    docs.insert(1, {"id": "0191-x", "kind": "teleported"})
+    await client.xadd(STREAM, {"n": str(len(docs)), "events": json.dumps(docs)})
+    await client.xadd(STREAM, encode_batch(events[4:]))  # type: ignore[arg-type]
+    await ensure_group(client)
+    assert await unacknowledged(client) == 1 + 4 + 1
+    assert await ingest_once(client, ledger_sink(served), "control-1") == 4
+    assert joined(served, academy.class_id) == [e.user_id for e in events if e.seq != 3]
+    assert await unacknowledged(client) == 0
+    dead = SqliteDeadEvents(served.app[keys.DB]).latest()
+    assert [d.id for d in dead] == ["0191-3"] and "UnicodeEncodeError" in dead[0].error
+
+
 async def test_a_backlog_is_read_in_full_reads_each_acknowledged_with_the_next(
     served: TestServer, academy: Academy, client: Redis, tmp_path: Path
 ) -> None:
@@ -180,11 +231,11 @@ async def test_a_backlog_is_read_in_full_reads_each_acknowledged_with_the_next(
     outbox = EventOutbox(sink, "media-2")
     outbox.start()
     learners = academy.student_ids[:12]
-    await joined_all(outbox, academy.class_id, learners[:5], 10)
+    await one_entry_each(outbox, academy.class_id, learners[:5], 10)
     await ensure_group(client)
     read = await client.xreadgroup(GROUP, "control-1", {STREAM: ">"}, count=10)
     assert len(read[0][1]) == 5  # read, then the control node died
-    await joined_all(outbox, academy.class_id, learners[5:], 10)
+    await one_entry_each(outbox, academy.class_id, learners[5:], 10)
     await outbox.stop()
     ingest = ledger_sink(served)
     assert await ingest_once(client, ingest, "control-1", count=2, within=0) == 5 + 2
@@ -253,7 +304,7 @@ async def test_the_stream_keeps_what_is_not_yet_committed(
     sink = RedisStreamSink(client, DiskBuffer(tmp_path / "buffer.jsonl"))
     outbox = EventOutbox(sink, "media-2")
     outbox.start()
-    await joined_all(outbox, academy.class_id, academy.student_ids[:6], 10)
+    await one_entry_each(outbox, academy.class_id, academy.student_ids[:6], 10)
     await ensure_group(client)
     assert await ingest_once(client, ledger_sink(served), "control", count=2) == 2  # 2 committed
     await client.xreadgroup(GROUP, "control", {STREAM: ">"}, count=1)  # 1 read, not committed
@@ -263,7 +314,7 @@ async def test_the_stream_keeps_what_is_not_yet_committed(
     assert await client.xlen(STREAM) == 4
     assert await ingest_once(client, ledger_sink(served), "control") == 4
     assert joined(served, academy.class_id) == academy.student_ids[:6]
-    await joined_all(
+    await one_entry_each(
         outbox, academy.class_id, academy.student_ids[6:8], 10
     )  # new entries after the last read
     await outbox.stop()
@@ -292,8 +343,8 @@ async def test_a_batch_goes_into_the_stream_at_once_around_an_unstorable_event(
     await outbox.stop()
     assert [a is None for a in answers] == [True, True, False, True, True]
     assert isinstance(answers[2], NotRecorded)
-    entries = await client.xrange(STREAM)
-    assert [decode(f).id for _id, f in entries] == [e.id for e in events if e.user_id != 3]
+    assert await client.xlen(STREAM) == 2  # the two before it, then the two after it
+    assert [e.id for e in await in_stream(client)] == [e.id for e in events if e.user_id != 3]
     assert outbox.dead_letters == sink.dead_letters == 1
     dead = [json.loads(line) for line in sink.dead_path.read_text().splitlines()]
     assert [d["event"]["id"] for d in dead] == [events[2].id]
@@ -349,9 +400,7 @@ async def test_a_long_replay_does_not_silence_the_heartbeat(client: Redis, tmp_p
                 await asyncio.sleep(0.02)
     finally:
         await agent.stop()
-    assert await client.xlen(STREAM) == 30_000  # all of it, in order
-    first, *_ = await client.xrange(STREAM, count=1)
-    assert decode(first[1]).id == "e1"
+    assert [e.id for e in await in_stream(client)] == [f"e{n}" for n in range(1, 30_001)]
     assert len(beats) >= 2, "no heartbeat while replaying"
     assert max(b - a for a, b in itertools.pairwise(beats)) < 1.0
 
@@ -385,8 +434,7 @@ async def test_a_full_buffer_holds_events_until_redis_is_back_and_sets_none_asid
         async with asyncio.timeout(20):
             await outbox.flush()
         await outbox.stop()
-        entries = await r.xrange(STREAM)
-        assert [decode(fields).id for _id, fields in entries] == [e.id for e in events]
+        assert [e.id for e in await in_stream(r)] == [e.id for e in events]
     finally:
         await r.aclose()
 
