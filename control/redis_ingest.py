@@ -64,7 +64,7 @@ async def ingest_once(
     sink: EventSink,
     consumer: str,
     block_ms: int | None = None,
-    count: int = 500,
+    count: int = 64,
     pending: bool = True,
     within: float = 0.0,
 ) -> int:
@@ -72,11 +72,14 @@ async def ingest_once(
     before a restart, never acknowledged; ``pending=False`` skips them once there are none), then
     new ones. Returns how many were ingested.
 
-    What one read returns is committed as one batch (``deliver_many``: one transaction) and
-    acknowledged after the commit; a batch the sink committed only in part (``PartlyDelivered``)
-    acknowledges that part, the rest stays pending. An event the ledger can never store is set
-    aside in the sink's dead letters (the events behind it flow on); an entry that is not an
-    event is logged and acknowledged, so neither can stop the flow.
+    One read takes ``count`` entries (a media node's batch is one entry, of up to 500 events: a
+    read holds tens of thousands at most, however long the backlog). Its events are committed
+    ``COMMIT_MOST`` at a time (``deliver_many``: one transaction), and an entry is acknowledged
+    once all its events are committed; a batch the sink committed only in part
+    (``PartlyDelivered``) acknowledges the entries that part completes, the rest stays
+    pending. An event the ledger can never store is set aside in the sink's dead letters (the
+    events behind it flow on); an entry that is not an event is logged and acknowledged, so
+    neither can stop the flow.
 
     A full read is followed by the next (pending entries until none is left; new ones for
     ``within`` seconds): each batch's acknowledgement then goes with the next read, in one
