@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-import threading
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from control.evidence import LedgerHeldEvidence
 from control.ingest import LedgerSink
 from streaming.events import EventOutbox
 from tests.conftest import Academy, SignIn, free_port, seed_academy
+from tests.locks import database_held
 from tests.peers import connect, join
 from web.core import keys
 from web.core.app import create_app
@@ -163,26 +163,12 @@ async def test_an_event_the_ledger_refuses_is_set_aside_and_the_rest_flows_on(
     staff = sign_in(academy.staff_id)
     # Another writer holds the database for a while: events wait (not set aside), and
     # /readyz says the register is behind once the oldest is older than the bound.
-    locked = threading.Event()
-
-    def hold_the_lock(seconds: float) -> None:
-        blocker = sqlite3.connect(served.app[keys.SETTINGS].database_path, isolation_level=None)
-        try:
-            blocker.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            time.sleep(seconds)
-            blocker.execute("ROLLBACK")
-        finally:
-            blocker.close()
-
-    holding = asyncio.create_task(asyncio.to_thread(hold_the_lock, 2.0))
-    await asyncio.to_thread(locked.wait, 5)
-    waited = node.outbox.emit(EventKind.CHAT_MESSAGE, academy.class_id, data={"text": "ok"})
-    await asyncio.sleep(1.2)
-    stuck = await staff.get("/readyz")
-    assert stuck.status == 503
-    assert (await stuck.json())["media"] == "events_delayed"
-    await holding
+    async with database_held(served.app[keys.SETTINGS].database_path, at_least=2.0):
+        waited = node.outbox.emit(EventKind.CHAT_MESSAGE, academy.class_id, data={"text": "ok"})
+        await asyncio.sleep(1.2)
+        stuck = await staff.get("/readyz")
+        assert stuck.status == 503
+        assert (await stuck.json())["media"] == "events_delayed"
     async with asyncio.timeout(10):
         await node.outbox.durable(waited)
     # Text the ledger cannot take, as a defect elsewhere could let in past the protocol.
@@ -261,26 +247,12 @@ async def test_a_database_locked_for_long_delays_events_and_sets_none_aside(
     )  # fmt: skip
     outbox = EventOutbox(sink, "n-locked", retry_initial=0.01, retry_max=0.05)
     outbox.durable_within = 30
-    locked = threading.Event()
-
-    def hold_the_lock(seconds: float) -> None:
-        """Another writer holds the database (as the main connection or a backup may)."""
-        blocker = sqlite3.connect(app[keys.SETTINGS].database_path, isolation_level=None)
-        try:
-            blocker.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            time.sleep(seconds)
-            blocker.execute("ROLLBACK")
-        finally:
-            blocker.close()
-
-    holding = asyncio.create_task(asyncio.to_thread(hold_the_lock, 1.5))
     try:
-        await asyncio.to_thread(locked.wait, 5)
-        outbox.start()
-        event = outbox.emit(
-            EventKind.JOINED, academy.class_id, user_id=academy.student_ids[0], role="learner"
-        )
+        async with database_held(app[keys.SETTINGS].database_path, at_least=1.5):
+            outbox.start()
+            event = outbox.emit(
+                EventKind.JOINED, academy.class_id, user_id=academy.student_ids[0], role="learner"
+            )
         async with asyncio.timeout(10):
             await outbox.durable(event)  # committed once the lock is gone, not set aside
         await outbox.stop()
@@ -288,7 +260,6 @@ async def test_a_database_locked_for_long_delays_events_and_sets_none_aside(
         assert SqliteDeadEvents(app[keys.DB]).count() == 0
         assert [e.event.id for e in app[keys.LEDGER].events(academy.class_id)] == [event.id]
     finally:
-        await holding
         await sink.close()
         commits.close()
 
@@ -307,32 +278,16 @@ async def test_closing_the_sink_waits_for_the_heartbeat_under_way(
         app[keys.LEDGER], app[keys.TIMETABLE], evidence, heartbeats, app[keys.HEADS],
         app[keys.CHANGES], SqliteDeadEvents(app[keys.DB]), SqliteLedger(commits),
     )  # fmt: skip
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_lock() -> None:
-        blocker = sqlite3.connect(app[keys.SETTINGS].database_path, isolation_level=None)
-        try:
-            blocker.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            release.wait(10)
-            blocker.execute("ROLLBACK")
-        finally:
-            blocker.close()
-
-    holding = asyncio.create_task(asyncio.to_thread(hold_the_lock))
     try:
-        await asyncio.to_thread(locked.wait, 5)
-        beat = asyncio.create_task(sink.heartbeat("n-closing", 1234.5))
-        await asyncio.sleep(0.2)  # its thread waits for the lock
-        beat.cancel()
-        closing = asyncio.create_task(sink.close())
-        await asyncio.sleep(0.3)
-        assert not closing.done()  # the heartbeat under way is not over
-        release.set()
+        async with database_held(app[keys.SETTINGS].database_path):
+            beat = asyncio.create_task(sink.heartbeat("n-closing", 1234.5))
+            await asyncio.sleep(0.2)  # its thread waits for the lock
+            beat.cancel()
+            closing = asyncio.create_task(sink.close())
+            await asyncio.sleep(0.3)
+            assert not closing.done()  # the heartbeat under way is not over
         async with asyncio.timeout(10):
             await closing
         assert heartbeats.last_seen("n-closing") == 1234.5  # it ran to its end before close
     finally:
-        release.set()
-        await holding
         commits.close()

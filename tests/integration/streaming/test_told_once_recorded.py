@@ -5,11 +5,6 @@ one whose action waits for it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
-import threading
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp.test_utils import TestServer
@@ -17,39 +12,11 @@ from aiohttp.test_utils import TestServer
 from access.events import EventKind
 from streaming.room import CLOSE_REMOVED
 from tests.conftest import Academy, SignIn
+from tests.locks import database_held
 from tests.peers import Peer, join, publish
 from web.core import keys
 
 HELD = 1.5  # seconds another writer holds the database
-
-
-@contextlib.asynccontextmanager
-async def _database_held(served: TestServer) -> AsyncIterator[None]:
-    """Another writer holds the database's write lock (as a backup or the control plane may)
-    from entering until leaving, and at least ``HELD`` seconds; leaving waits until it has let
-    go. (Until leaving, not a fixed time: on a loaded machine the body's checks may come later
-    than the lock would have lasted.)"""
-    locked, leave = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        blocker = sqlite3.connect(served.app[keys.SETTINGS].database_path, isolation_level=None)
-        try:
-            blocker.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            started = time.monotonic()
-            leave.wait(30)
-            time.sleep(max(0.0, HELD - (time.monotonic() - started)))
-            blocker.execute("ROLLBACK")
-        finally:
-            blocker.close()
-
-    holding = asyncio.create_task(asyncio.to_thread(hold))
-    try:
-        await asyncio.to_thread(locked.wait, 5)
-        yield
-    finally:
-        leave.set()
-        await holding
 
 
 def _rosters(peer: Peer, after: int) -> list[dict[str, Any]]:
@@ -87,7 +54,7 @@ async def test_a_leave_a_removal_and_a_recording_are_told_once_they_are_in_the_l
 
     # 1. A student leaves and the teacher starts recording while the ledger cannot commit.
     seen = {id(p): len(p.messages) for p in everyone}
-    async with _database_held(served):
+    async with database_held(served.app[keys.SETTINGS].database_path, HELD):
         await leaver.send("leave")
         await teacher.send("start_recording")
         await watcher.send("raise_hand")  # another participant is not held up meanwhile
@@ -112,7 +79,7 @@ async def test_a_leave_a_removal_and_a_recording_are_told_once_they_are_in_the_l
 
     # 2. The teacher removes a student and stops the recording while the ledger cannot commit.
     seen = {id(p): len(p.messages) for p in everyone}
-    async with _database_held(served):
+    async with database_held(served.app[keys.SETTINGS].database_path, HELD):
         await teacher.send("remove", participant_id=removed_id)
         await asyncio.sleep(HELD / 2)
         assert EventKind.REMOVED not in _kinds(served, class_id)
@@ -129,7 +96,7 @@ async def test_a_leave_a_removal_and_a_recording_are_told_once_they_are_in_the_l
     )
 
     seen = {id(p): len(p.messages) for p in everyone}
-    async with _database_held(served):
+    async with database_held(served.app[keys.SETTINGS].database_path, HELD):
         await teacher.send("stop_recording")
         await asyncio.sleep(HELD / 2)
         assert EventKind.RECORDING_STOPPED not in _kinds(served, class_id)
