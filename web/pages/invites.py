@@ -128,9 +128,12 @@ def refused_on_the_class_page(
     request: web.Request, why: InviteRefusal, c: LiveClass | None
 ) -> dict[str, Any] | None:
     """A refusal the class page itself says (None: the error page's words do): a class not
-    open yet, with the time it opens; a class that was cancelled (the invite's "ended")."""
+    open yet, with the time it opens (one held in person has nothing to open: its own state);
+    a class that was cancelled (the invite's "ended")."""
     if c is None:
         return None
+    if why is InviteRefusal.NOT_YET_VALID and class_state(c) == "in_person":
+        return {}  # the class's own state
     if why is InviteRefusal.NOT_YET_VALID:
         lead = request.app[keys.SETTINGS].guest_lead_seconds
         opens = datetime.fromtimestamp(rules.window(c, lead).opens, UTC)
