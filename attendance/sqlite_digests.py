@@ -7,6 +7,7 @@ is never read either; otherwise it is drawn anew from the events."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -15,6 +16,8 @@ from typing import Any
 from .marks import DIGEST_VERSION, ClassDigest, Mark, Override, digest
 from .models import LedgerEvent
 from .presence import Interval
+
+log = logging.getLogger("sabaq.attendance.digests")
 
 Chain = tuple[int, int, str]  # events, last seq, head
 Events = Callable[[list[int]], Mapping[int, Sequence[LedgerEvent]]]
@@ -175,15 +178,28 @@ def digests(
     return out, drawn
 
 
-def keep(db: sqlite3.Connection, drawn: Mapping[int, ClassDigest]) -> None:
-    """Keep digests drawn anew, each of its class, in place of those kept before."""
-    with db:
-        db.executemany(
-            "INSERT OR REPLACE INTO class_digests"
-            " (class_id, grace, version, events, last_seq, head, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (c, d.grace, DIGEST_VERSION, d.events, d.last_seq, d.head, dumps(d))
-                for c, d in drawn.items()
-            ],
-        )
+def keep(db: sqlite3.Connection, drawn: Mapping[int, ClassDigest]) -> bool:
+    """Keep digests drawn anew, each of its class, in place of those kept before; False (nothing
+    kept) if the database cannot take them at once. A digest is derived and a report keeps
+    them before it reads (a page's GET): another writer holding the database (a backup, the
+    ledger's commits), or a database that cannot be written, is not waited for nor a failure;
+    the report reads the events instead."""
+    waits = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    db.execute("PRAGMA busy_timeout = 0")
+    try:
+        with db:
+            db.executemany(
+                "INSERT OR REPLACE INTO class_digests"
+                " (class_id, grace, version, events, last_seq, head, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c, d.grace, DIGEST_VERSION, d.events, d.last_seq, d.head, dumps(d))
+                    for c, d in drawn.items()
+                ],
+            )
+    except sqlite3.OperationalError as exc:  # locked, read-only, full
+        log.warning("%d class digests not kept: %s", len(drawn), exc)
+        return False
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(waits)}")
+    return True

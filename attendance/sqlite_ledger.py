@@ -179,8 +179,7 @@ class SqliteLedger(SqliteStore):
         _all, drawn = sqlite_digests.digests(
             self._db, class_ids, grace, self.events_of_classes, self._recent, read_kept=False
         )
-        if drawn:
-            sqlite_digests.keep(self._db, drawn)
+        if drawn and sqlite_digests.keep(self._db, drawn):
             self._recent.put(drawn)
         return len(drawn)
 

@@ -18,7 +18,10 @@ from streaming.redis_events import STREAM, decode_entry
 log = logging.getLogger("sabaq.control.redis_ingest")
 
 GROUP = "control"
-COUNTED = 1_000  # entries whose events are counted at most (of those read, and of those not)
+# Entries whose events are counted at most (of those read, and of those not). Few: the script
+# copies each whole (a batch of 500 events is ~110 KB) and Redis serves nobody meanwhile; 1,000
+# of each held it ~1 s a scrape on a backlog, when the media nodes' appends matter most.
+COUNTED = 16
 COMMIT_MOST = 500  # events a transaction takes entries until it holds (a read may hold more)
 
 # How many events the entries not yet committed hold: those read and not acknowledged by group

@@ -3,6 +3,7 @@ join token it asks for."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -19,6 +20,7 @@ from admission import guest_service as rules
 from admission.guests import (
     GuestRequest,
     InviteRefusal,
+    token_hash,
 )
 from attendance.models import IncomingEvent
 from scheduler.models import ClassStatus, LiveClass, room_mode
@@ -105,13 +107,33 @@ def refusal_text(request: web.Request, why: InviteRefusal) -> tuple[int, str]:
     return texts[why]
 
 
+def bound_elsewhere(request: web.Request, device: str) -> bool:
+    """Whether the invite asked with is bound to another browser than ``device``."""
+    found = request.app[keys.GUESTS].by_token(request.match_info["token"])
+    return found is not None and found[1] is not None and found[1] != token_hash(device)
+
+
+def told_to(request: web.Request, why: InviteRefusal, device: str) -> InviteRefusal:
+    """The refusal said to ``device``: a class not open yet or over (said on the class page,
+    with a cancellation's reason) only to the browser the invite admits; to another, that the
+    invite is another browser's (``admission.guests.refusal`` weighs the class first)."""
+    if why in (InviteRefusal.NOT_YET_VALID, InviteRefusal.CLASS_ENDED) and bound_elsewhere(
+        request, device
+    ):
+        return InviteRefusal.OTHER_DEVICE
+    return why
+
+
 def refused_on_the_class_page(
     request: web.Request, why: InviteRefusal, c: LiveClass | None
 ) -> dict[str, Any] | None:
     """A refusal the class page itself says (None: the error page's words do): a class not
-    open yet, with the time it opens; a class that was cancelled (the invite's "ended")."""
+    open yet, with the time it opens (one held in person has nothing to open: its own state);
+    a class that was cancelled (the invite's "ended")."""
     if c is None:
         return None
+    if why is InviteRefusal.NOT_YET_VALID and class_state(c) == "in_person":
+        return {}  # the class's own state
     if why is InviteRefusal.NOT_YET_VALID:
         lead = request.app[keys.SETTINGS].guest_lead_seconds
         opens = datetime.fromtimestamp(rules.window(c, lead).opens, UTC)
@@ -145,7 +167,9 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
     on_page = None
     if admission.refused is not None:
         log.info("invite refused: %s", admission.refused.value)
-        on_page = refused_on_the_class_page(request, admission.refused, c)
+        why = told_to(request, admission.refused, device)
+        admission = dataclasses.replace(admission, refused=why)
+        on_page = refused_on_the_class_page(request, why, c)
     if admission.refused is not None and on_page is None:
         status, message = refusal_text(request, admission.refused)
         response = render(request, "error.html", {"status": status, "message": message}, status)
@@ -205,6 +229,10 @@ async def invite_join_token(request: web.Request) -> web.Response:
         clock.now(request),
         settings.guest_lead_seconds,
     )
+    if admission.refused is not None:
+        admission = dataclasses.replace(
+            admission, refused=told_to(request, admission.refused, device)
+        )
     if admission.refused is InviteRefusal.CLASS_ENDED and admission.request is not None:
         c = request.app[keys.TIMETABLE].get_class(admission.request.class_id)
         if class_state(c) == "cancelled":  # said as the class page says it, with the reason

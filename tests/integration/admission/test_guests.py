@@ -32,7 +32,9 @@ from admission.guests import GuestAction, GuestStatus, InviteRefusal
 from admission.sqlite_guests import SqliteGuests
 from control.database import connect
 from scheduler.models import ClassStatus
+from scheduler.planning import SABAQ
 from scheduler.sqlite_store import SqliteTimetable
+from tests.browser.test_browser import GUEST_NAME, approved_guest
 from tests.conftest import Academy, SignIn, seed_into
 from tests.integration.attendance.test_reports import english
 from tests.peers import connect as connect_peer
@@ -432,3 +434,36 @@ async def test_a_guest_the_teacher_removed_is_told_so_and_gets_no_join_token(
         e for e in ledger.events(academy.class_id) if e.event.kind.value.startswith("lobby")
     ]
     assert lobby_events == []
+
+
+async def test_a_cancelled_class_is_told_with_its_reason_only_to_the_browser_its_invite_admits(
+    served: TestServer, academy: Academy
+) -> None:
+    """The class page says a class was cancelled, and why, to the guest it invited; another
+    browser with the link (the invite is the guest's) learns neither the class nor the reason."""
+    _r, token = approved_guest(served.app, academy.class_id)
+    reason = "болезнь преподавателя"
+    async with (
+        ClientSession(cookie_jar=CookieJar(unsafe=True)) as laptop,
+        ClientSession(cookie_jar=CookieJar(unsafe=True)) as phone,
+    ):
+
+        async def come_in(browser: ClientSession) -> ClientResponse:
+            csrf = next(c.value for c in browser.cookie_jar if c.key == "sabaq_csrf")
+            return await browser.post(
+                served.make_url(f"/invite/{token}/join-token"),
+                headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+            )
+
+        assert (await laptop.get(served.make_url(f"/invite/{token}"))).status == 200
+        assert (await come_in(laptop)).status == 200  # the invite is the laptop's now
+        assert (await phone.get(served.make_url(f"/invite/{token}"))).status == 403
+        served.app[keys.TIMETABLE].cancel_class(academy.class_id, by=SABAQ, reason=reason)
+        guest = await (await laptop.get(served.make_url(f"/invite/{token}"))).text()
+        assert reason in guest
+        assert reason in (await (await come_in(laptop)).json())["error"]["message"]
+        other = await phone.get(served.make_url(f"/invite/{token}"))
+        assert other.status in (403, 410)
+        assert reason not in await other.text() and GUEST_NAME not in await other.text()
+        refused = await come_in(phone)
+        assert refused.status in (403, 410) and reason not in await refused.text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from attendance.export import CHAIN_MARK, read_heads
 from attendance.models import IncomingEvent
 from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
 from tests.conftest import Academy, Client, Clock, SignIn, on_days
+from tests.locks import database_held
 from web.core import keys
 from web.core.http import LANG_COOKIE
 
@@ -161,6 +163,27 @@ def _heads(body: bytes, tmp_path: Path) -> list:  # type: ignore[type-arg]
     path = tmp_path / "report.csv"
     path.write_bytes(body)
     return read_heads(path)
+
+
+async def test_a_groups_month_is_served_at_once_while_another_writer_holds_the_database(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """Opening a group's month keeps its classes' digests (a write), but another writer holding
+    the database (a backup, the ledger's commits) neither fails the page nor holds it up: the
+    digests wait for the next report, this one reads the events."""
+    march(served, academy)
+    staff = english(sign_in(academy.staff_id), served)
+    url = f"/reports/groups/{academy.group_id}.csv?month=2026-03"
+    db = served.app[keys.DB]
+    async with database_held(served.app[keys.SETTINGS].database_path):
+        started = time.monotonic()
+        held = await staff.get(url)
+        assert held.status == 200, await held.text()
+        assert time.monotonic() - started < 3  # not the database's busy timeout (5 s)
+        body = await held.read()
+        assert db.execute("SELECT COUNT(*) FROM class_digests").fetchone()[0] == 0
+    assert await (await staff.get(url)).read() == body  # and kept once the writer let go
+    assert db.execute("SELECT COUNT(*) FROM class_digests").fetchone()[0] == 2
 
 
 async def test_a_learners_history_and_who_may_see_it(

@@ -440,3 +440,11 @@ async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_e
     card = _card(page, "unavailable")
     assert invite.status == 403 and 'data-state="not_open"' in page and card is not None
     assert "Это занятие ещё не открыто." in card and when in card, card
+    # An invited guest of a class held in person (its emergency switch online undone) is told
+    # so, not that it opens: there is nothing to open.
+    _r, token = approved_guest(app, in_person.id)
+    async with ClientSession() as guest:
+        page = await (await guest.get(served.make_url(f"/invite/{token}"))).text()
+    card = _card(page, "unavailable")
+    assert 'data-state="in_person"' in page and card is not None
+    assert "Это занятие проводится в очной форме." in card and "Откроется" not in card
