@@ -150,26 +150,26 @@ async def local_node(
         # The media's events are committed off the event loop, on a connection of their own
         # (a welcome waits for its join's commit; the media must not wait for the disk).
         sink = ledger_sink(settings, stores, heartbeats, SqliteLedger(commits, settings.clock))
-        node = MediaNode(
-            media_settings(settings, settings.node_id),
-            signer,
-            sink,
-            backend or aiortc(settings),
-            gate,
-            spool=spool(settings, settings.node_id),
-        )
-        # What the last run could not deliver is in the ledger before what it left open is
-        # closed (its departures recorded at a stop are then not taken for a crash's).
-        await node.outbox.deliver_spooled()
-        recover_node(stores.ledger, heartbeats, settings.node_id)
-        await node.start()
         try:
-            yield node, gate
-        finally:
+            node = MediaNode(
+                media_settings(settings, settings.node_id),
+                signer,
+                sink,
+                backend or aiortc(settings),
+                gate,
+                spool=spool(settings, settings.node_id),
+            )
+            # What the last run could not deliver is in the ledger before what it left open is
+            # closed (its departures recorded at a stop are then not taken for a crash's).
+            await node.outbox.deliver_spooled()
+            recover_node(stores.ledger, heartbeats, settings.node_id)
+            await node.start()
             try:
-                await node.close()
+                yield node, gate
             finally:
-                await sink.close()  # before its connections close: none under a statement
+                await node.close()
+        finally:
+            await sink.close()  # before its connections close: none under a statement
 
 
 @contextlib.asynccontextmanager

@@ -88,7 +88,11 @@ class _Negotiated:
     async def _close_after_step(self) -> None:
         if self._step is not None:
             await asyncio.wait([self._step])
+        self._release()  # after the step: what it made (hubs, a watch) is all there
         await self.pc.close()
+
+    def _release(self) -> None:
+        """What the connection holds besides itself, let go before it closes."""
 
 
 def _configuration(ice_servers: Sequence[str]) -> RTCConfiguration:
@@ -157,11 +161,13 @@ class AiortcPublisher(_Negotiated):
                 self._on_failed()
                 return
 
-    async def close(self) -> None:
+    def _release(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
         for hub in self.hubs:
             hub.close()
+
+    async def close(self) -> None:
         await self._close_pc()
 
 

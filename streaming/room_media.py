@@ -36,6 +36,9 @@ class MediaMixin(RecordingMixin):
         pub = (p.backend or self._media).new_publisher(lambda: self._spawn(self._media_failed(p)))
         try:
             answer = await pub.accept_offer(sdp)
+        except asyncio.CancelledError:
+            await close_quietly(pub)  # the class ended or they left meanwhile: nothing left open
+            raise
         except ConnectionError:  # a relay's link went under its viewer: a drop, not their fault
             await close_quietly(pub)
             raise
