@@ -1,8 +1,9 @@
 """A cluster's media nodes have no timetable: the control node tells them, through Redis
 (``streaming.cluster_keys.closed_key``), which classes take nobody because the timetable says
-so — cancelled, or held in person — so that a join token minted before the change is refused
-in the words the class page uses (``control.gate.why_closed``, as in one process). It follows
-the timetable's log; an ended class the nodes keep themselves (``ended_key``)."""
+so — cancelled, held in person, marked missed — so that a join token minted before the change
+is refused in the words the class page uses (``control.gate.why_closed``, as in one process).
+It follows the timetable's log; a class that ended on a node, the nodes keep themselves
+(``ended_key``)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from .gate import why_closed
 
 log = logging.getLogger("sabaq.control.closed_classes")
 
-# The changes that can close a class to joins, or open it again (a switch online).
+# The changes that can close a class to joins, or open it again (a switch online); a class
+# the guarantee marked missed is told as ended (it never ran on a node to say so).
 CLOSING = frozenset(
     {
         TimetableAction.CANCELLED,
         TimetableAction.SWITCHED_ONLINE,
         TimetableAction.SWITCH_UNDONE,
+        TimetableAction.MISSED,
     }
 )
 # At the start, the last changes looked at again (a join token lives minutes: what changed
