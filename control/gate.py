@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from scheduler.errors import ClassNotFound
-from scheduler.models import ClassStatus
+from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
 from scheduler.sqlite_store import SqliteTimetable
 
 # Named from when this lived in web/: a database knows its applied migrations by name.
@@ -55,6 +55,35 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 
 # A class that is still to run or running; any other status means it is over for good.
 STARTABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
+
+
+def cancel_reason(timetable: SqliteTimetable, class_id: int) -> str:
+    """Why the class was cancelled, as the timetable's log keeps it ("" if it gave none)."""
+    for change in timetable.changes(class_id=class_id):
+        if change.action is TimetableAction.CANCELLED:
+            return change.reason
+    return ""
+
+
+def closed_code(c: LiveClass) -> str | None:
+    """Why nobody may join the class (any more), as its page says it (``web.pages.classes``):
+    "class_cancelled", "not_online" (held in person) or "class_ended" (over); None while it is
+    to run or running online."""
+    if c.status is ClassStatus.CANCELLED:
+        return "class_cancelled"
+    if c.format is ClassFormat.IN_PERSON:
+        return "not_online"
+    if c.status not in STARTABLE:
+        return "class_ended"
+    return None
+
+
+def why_closed(timetable: SqliteTimetable, c: LiveClass) -> tuple[str, str] | None:
+    """``closed_code`` with the timetable's reason for a cancelled class ("" for the others)."""
+    code = closed_code(c)
+    if code is None:
+        return None
+    return code, cancel_reason(timetable, c.id) if code == "class_cancelled" else ""
 
 
 class LocalGate:
@@ -114,11 +143,11 @@ class LocalGate:
             )
         return True
 
-    async def ended(self, class_id: int) -> bool:
+    async def closed(self, class_id: int) -> tuple[str, str] | None:
         try:
-            return self._timetable.get_class(class_id).status not in STARTABLE
+            return why_closed(self._timetable, self._timetable.get_class(class_id))
         except ClassNotFound:
-            return False  # no such class: the token named it; nothing to keep it out for
+            return None  # no such class: the token named it; nothing to keep it out for
 
     async def spend(self, token_id: str, until: float) -> bool:
         """Whether the token was not spent yet; it is, on disk, when this returns (the node's

@@ -21,9 +21,11 @@ from redis.asyncio import Redis
 
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from attendance.sqlite_ledger import SqliteLedger
+from scheduler.sqlite_store import SqliteTimetable
 from streaming.redis_events import UNREACHABLE
 
 from .changes import Changes
+from .closed_classes import ClosedClasses
 from .cluster import Cluster, ClusterIngest, run_control
 from .environment import ConfigError
 from .ingest import LedgerSink
@@ -75,11 +77,12 @@ class ControlNodeRules:
 @contextlib.asynccontextmanager
 async def control_node(
     redis_url: str, rules: ControlNodeRules, ledger: SqliteLedger, heartbeats: SqliteHeartbeats,
-    changes: Changes, sink: LedgerSink, stop: Callable[[], None],
+    changes: Changes, sink: LedgerSink, stop: Callable[[], None], timetable: SqliteTimetable,
 ) -> AsyncIterator[Cluster]:  # fmt: skip
     """`sabaq control`: take the control lock, ingest the event stream into ``sink``, watch
-    the nodes, follow their rosters; the cluster sends commands to the node that hosts a class.
-    ``stop`` is called when the lock is lost."""
+    the nodes, follow their rosters, tell them the classes the timetable closed (cancelled,
+    held in person); the cluster sends commands to the node that hosts a class. ``stop`` is
+    called when the lock is lost."""
     redis = redis_client(redis_url, read_timeout=5)
     holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     lock = ControlLock(redis, holder, rules.lock_seconds)
@@ -102,6 +105,7 @@ async def control_node(
         asyncio.create_task(lock.keep(stop), name="sabaq-control-lock"),
         asyncio.create_task(run_control(redis, cluster, ingest, every, lock), name="sabaq-ingest"),
         asyncio.create_task(cluster.follow_rosters(every), name="sabaq-rosters"),
+        asyncio.create_task(ClosedClasses(redis, timetable).following(every), name="sabaq-closed"),
     ]
     log.info("control node %s holds the control lock", holder)
     try:

@@ -56,7 +56,7 @@ def advertise_host_addresses(addresses: Sequence[str]) -> None:
     aioice.ice.get_host_addresses = configured
 
 
-class _Negotiated:
+class Negotiated:
     """A peer connection whose offer/answer steps are never cut short by its close.
 
     aiortc's ``RTCPeerConnection.close()`` does not stop the gathering of ICE candidates that
@@ -107,7 +107,7 @@ def _on_failure(pc: RTCPeerConnection, on_failed: Callable[[], None]) -> None:
             on_failed()
 
 
-class AiortcPublisher(_Negotiated):
+class AiortcPublisher(Negotiated):
     def __init__(
         self,
         config: RTCConfiguration,
@@ -171,7 +171,7 @@ class AiortcPublisher(_Negotiated):
         await self._close_pc()
 
 
-class AiortcViewer(_Negotiated):
+class AiortcViewer(Negotiated):
     def __init__(
         self, config: RTCConfiguration, source: AiortcPublisher, on_failed: Callable[[], None]
     ) -> None:

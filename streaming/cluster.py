@@ -30,6 +30,8 @@ from .cluster_keys import (
     ROSTER_KINDS,
     NodeInfo,
     barred_key,
+    closed_key,
+    closed_of,
     code_of,
     command_channel,
     ended_key,
@@ -139,11 +141,19 @@ class MediaAgent:
         except UNREACHABLE:  # this node keeps them out; the next command or join asks again
             log.error("class %s: Redis cannot be reached; %s not kept out", class_id, user_id)
 
-    async def ended(self, class_id: int) -> bool:
+    async def closed(self, class_id: int) -> tuple[str, str] | None:
+        """Cancelled or held in person (the control node says: ``closed_key``), else ended (a
+        node says when it ends a class: ``ended_key``)."""
         try:
-            return bool(await self._redis.exists(ended_key(class_id)))
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(closed_key(class_id))
+            pipe.exists(ended_key(class_id))
+            closed, ended = await pipe.execute()
         except UNREACHABLE:
-            return False  # cannot be asked: the node's own memory still keeps its ended rooms
+            return None  # cannot be asked: the node's own memory still keeps its ended rooms
+        if closed is not None:
+            return closed_of(closed)
+        return ("class_ended", "") if ended else None
 
     async def spend(self, token_id: str, until: float) -> bool:
         try:

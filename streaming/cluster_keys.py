@@ -14,6 +14,10 @@ nodes (``streaming.cluster``) and the control node (``control``) read and write 
   back in" a bar of the control plane.
 - ``sabaq:ended:<class>`` — set when a class ended (by the node it ended on): no node lets
   anyone into it again, also after a restart.
+- ``sabaq:closed:<class>`` — set by the control node when a class is cancelled, is held in
+  person or was marked missed (``control.closed_classes``), what a join is refused with (code
+  and the timetable's reason); deleted when it is online again. A join token minted before
+  the change admits nobody.
 - ``sabaq:spent:<token id>`` — a join token that admitted someone, until it expires: a join
   token admits once, on any node.
 - ``sabaq:relays:<class>`` — a set of the nodes that relay the class from its origin, the node
@@ -118,6 +122,20 @@ async def keep_out(redis: Redis, class_id: int, user_id: int, code: str, message
 
 def ended_key(class_id: int) -> str:
     return f"sabaq:ended:{class_id}"
+
+
+def closed_key(class_id: int) -> str:
+    """{"code": "class_cancelled" | "not_online" | "class_ended", "reason": ...} as JSON."""
+    return f"sabaq:closed:{class_id}"
+
+
+def closed_of(words: object) -> tuple[str, str]:
+    """The code and reason a closed class is refused with, from its ``closed_key``."""
+    try:
+        doc = json.loads(text(words))
+        return str(doc["code"]), str(doc.get("reason", ""))
+    except (ValueError, KeyError, TypeError):
+        return "class_cancelled", ""
 
 
 def spent_key(token_id: str) -> str:

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from access.models import RoomMode
 from access.tokens import TokenSigner
@@ -70,8 +70,11 @@ class ClassGate(Protocol):
         plane's ``readmit``)."""
         ...
 
-    async def ended(self, class_id: int) -> bool:
-        """Whether the class ended (also in an earlier run of the node): it never starts again."""
+    async def closed(self, class_id: int) -> tuple[str, str] | None:
+        """Why nobody may join the class any more, as a code with the timetable's reason:
+        "class_ended" (also in an earlier run of the node: it never starts again),
+        "class_cancelled" (with why, as the class page says it) or "not_online" (held in
+        person: no online session); None while it may run."""
         ...
 
     async def spend(self, token_id: str, until: float) -> bool:
@@ -91,6 +94,23 @@ BACKLOG_MESSAGE = (
 MOVED_MESSAGE = "The class has moved to another server"
 ENDED_MESSAGE = "The class has ended"
 REVOKED_MESSAGE = "You may no longer join this class"
+CANCELLED_MESSAGE = "This class has been cancelled"
+NOT_ONLINE_MESSAGE = "This class is held in person, not online"
+CLOSED_MESSAGES = {
+    "class_ended": ENDED_MESSAGE,
+    "class_cancelled": CANCELLED_MESSAGE,
+    "not_online": NOT_ONLINE_MESSAGE,
+}
+
+
+class Refusal(NamedTuple):
+    """Why a node does not let someone in: a code, a message, and for a cancelled class the
+    timetable's reason (the class page shows it to whoever may open the page: anyone with a
+    join token for the class)."""
+
+    code: str
+    message: str
+    reason: str = ""
 
 
 class MediaNode:
@@ -159,23 +179,24 @@ class MediaNode:
     def accepting(self) -> bool:
         return not self._closing
 
-    async def refusal(
-        self, class_id: int, new: bool, user_id: int | None = None
-    ) -> tuple[str, str] | None:
-        """Why this node would not let someone into the class now — ``(code, message)`` — or
-        None. ``new`` is a join (not a participant coming back after a drop). The people the
-        control plane took out are brought up to date on the way."""
+    async def refusal(self, class_id: int, new: bool, user_id: int | None = None) -> Refusal | None:
+        """Why this node would not let someone into the class now, or None. ``new`` is a join
+        (not a participant coming back after a drop). The people the control plane took out
+        are brought up to date on the way."""
         room = self.rooms.get(class_id)
         if room is not None and room.ended:
-            return "class_ended", ENDED_MESSAGE
+            return Refusal("class_ended", ENDED_MESSAGE)
         if self.gate is None:
             return None
         if new and self.gate.refuses_joins():
-            return "events_backlog", BACKLOG_MESSAGE
-        if await self.gate.ended(class_id):
-            return "class_ended", ENDED_MESSAGE
+            return Refusal("events_backlog", BACKLOG_MESSAGE)
+        closed = await self.gate.closed(class_id)
+        if closed is not None:
+            code, reason = closed
+            message = CLOSED_MESSAGES.get(code, ENDED_MESSAGE)
+            return Refusal(code, f"{message}: {reason}" if reason else message, reason)
         if not await self.gate.hosts(class_id):
-            return "moved", MOVED_MESSAGE
+            return Refusal("moved", MOVED_MESSAGE)
         barred = await self.gate.barred(class_id)
         if barred is not None:
             known = self._barred.setdefault(class_id, set())  # the room holds this very set
@@ -184,7 +205,7 @@ class MediaNode:
             known.update(barred, removing)
             self._bar_codes[class_id] = dict(barred) | dict.fromkeys(removing, "removed")
         if user_id is not None and user_id in self._barred.get(class_id, ()):
-            return self.barred_refusal(class_id, user_id)
+            return Refusal(*self.barred_refusal(class_id, user_id))
         return None
 
     def barred_refusal(self, class_id: int, user_id: int) -> tuple[str, str]:

@@ -13,8 +13,10 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCSessionDescription
 from aiortc.rtcdatachannel import RTCDataChannel
+
+from .aiortc_media import Negotiated
 
 log = logging.getLogger("sabaq.streaming.practice")
 
@@ -27,6 +29,24 @@ class TooManyEchoes(Exception):
     """The node is holding as many practice connections as it allows."""
 
 
+class Echo(Negotiated):
+    """One check's peer connection: closed only once its answer is made (``Negotiated``: one
+    closed while it gathers its ICE candidates would keep a UDP socket open)."""
+
+    async def answer(self, offer_sdp: str) -> str:
+        return await self._negotiate(self._answer(offer_sdp))
+
+    async def _answer(self, offer_sdp: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        if self.pc.getTransceivers():  # sound or video would be received and decoded: refused
+            raise ValueError("the offer carries media")
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return str(self.pc.localDescription.sdp)
+
+    async def close(self) -> None:
+        await self._close_pc()
+
+
 class Echoes:
     def __init__(
         self, ice_servers: Sequence[str] = (), limit: int = 20, lifetime: float = 60.0
@@ -34,8 +54,8 @@ class Echoes:
         self._config = RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in ice_servers])
         self._limit = limit
         self._lifetime = lifetime
-        self._open: dict[RTCPeerConnection, str] = {}  # → whose it is
-        self._timers: dict[RTCPeerConnection, asyncio.Task[None]] = {}
+        self._open: dict[Echo, str] = {}  # → whose it is
+        self._timers: dict[Echo, asyncio.Task[None]] = {}
 
     @property
     def open(self) -> int:
@@ -45,15 +65,16 @@ class Echoes:
         """The answer to a browser's offer (a data channel, nothing else); ``ValueError`` for
         an offer that is not one, ``TooManyEchoes`` when the node is full. A person has one
         echo at a time: a new one replaces their previous one."""
-        for pc, whose in list(self._open.items()):
+        for echo, whose in list(self._open.items()):
             if whose == owner:
-                await self._close(pc)
+                await self._close(echo)
         if len(self._open) >= self._limit:
             raise TooManyEchoes(f"{len(self._open)} practice connections are open")
         if "m=application" not in offer_sdp:
             raise ValueError("the offer has no data channel")
-        pc = RTCPeerConnection(configuration=self._config)
-        self._open[pc] = owner
+        echo = Echo(self._config)
+        pc = echo.pc
+        self._open[echo] = owner
         echoed = 0
 
         @pc.on("datachannel")
@@ -75,33 +96,32 @@ class Echoes:
         @pc.on("connectionstatechange")
         async def changed() -> None:
             if pc.connectionState in ("failed", "closed"):
-                await self._close(pc)
+                await self._close(echo)
 
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-            if pc.getTransceivers():  # sound or video would be received and decoded: refused
-                raise ValueError("the offer carries media")
-            await pc.setLocalDescription(await pc.createAnswer())
+            answer = await echo.answer(offer_sdp)
         except BaseException as exc:  # aiortc raises several kinds for a malformed offer
-            await self._close(pc)
+            await self._close(echo)
             if isinstance(exc, Exception):
                 raise ValueError(f"the offer cannot be answered: {exc}") from exc
             raise
-        self._timers[pc] = asyncio.create_task(self._expire(pc), name="sabaq-practice-echo")
-        return str(pc.localDescription.sdp)
+        if echo not in self._open:  # closed meanwhile (replaced, the node stops)
+            raise ValueError("the check was closed before it was answered")
+        self._timers[echo] = asyncio.create_task(self._expire(echo), name="sabaq-practice-echo")
+        return answer
 
-    async def _expire(self, pc: RTCPeerConnection) -> None:
+    async def _expire(self, echo: Echo) -> None:
         await asyncio.sleep(self._lifetime)
-        await self._close(pc)
+        await self._close(echo)
 
-    async def _close(self, pc: RTCPeerConnection) -> None:
-        timer = self._timers.pop(pc, None)
+    async def _close(self, echo: Echo) -> None:
+        timer = self._timers.pop(echo, None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
-        if self._open.pop(pc, None) is not None:
+        if self._open.pop(echo, None) is not None:
             with contextlib.suppress(Exception):
-                await asyncio.shield(pc.close())
+                await echo.close()
 
     async def close_all(self) -> None:
-        for pc in list(self._open):
-            await self._close(pc)
+        for echo in list(self._open):
+            await self._close(echo)

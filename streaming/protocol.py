@@ -57,7 +57,8 @@ time added, you moved; to a late joiner too), ``breakout_closed`` {id, reason: "
 "teacher"} (everyone is back in the main room; a group's ``mode`` is seminar, and ``mode`` tells
 a participant the mode they are in after a move), a chat message carries ``group`` while groups
 are open and ``broadcast`` when it went to every group,
-``error``, ``ended``, ``pong``. Every message carries ``"v": 1``.
+``error`` {code, message, reason?} (a join refused as ``class_cancelled`` carries the
+timetable's ``reason``, when it gave one), ``ended``, ``pong``. Every message carries ``"v": 1``.
 """
 
 from __future__ import annotations

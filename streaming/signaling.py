@@ -61,6 +61,9 @@ USED_LINK_MESSAGE = "This join link was used already; open the class again from 
 REFUSAL_CLOSES = {
     "moved": CLOSE_MOVED,
     "class_ended": CLOSE_CLASS_ENDED,
+    # Cancelled, or held in person, since the join token: as final as an ended class.
+    "class_cancelled": CLOSE_CLASS_ENDED,
+    "not_online": CLOSE_CLASS_ENDED,
     "revoked": CLOSE_REMOVED,
     "removed": CLOSE_REMOVED,
 }
@@ -72,8 +75,10 @@ TOKEN_ERRORS: dict[type[TokenInvalid], str] = {
 }
 
 
-async def _refuse(ws: Socket, code: str, message: str, close_code: int) -> None:
-    await ws.send_str(server_message("error", code=code, message=message))
+async def _refuse(ws: Socket, code: str, message: str, close_code: int, reason: str = "") -> None:
+    """Say why (a cancelled class's ``reason`` as the timetable keeps it), then close."""
+    said = {"reason": reason} if reason else {}
+    await ws.send_str(server_message("error", code=code, message=message, **said))
     await ws.close(code=close_code, message=code.encode()[:120])
 
 
@@ -295,9 +300,10 @@ async def _cleared(
     a join token admits for the first time (it is spent here); False after refusing."""
     refused = await node.refusal(class_id, new=not claims.participant_id, user_id=claims.user_id)
     if refused is not None:
-        code, message = refused
+        code = refused.code
         log.info("refused %s to class %s: %s", claims.user_id, class_id, code)
-        await _refuse(ws, code, message, REFUSAL_CLOSES.get(code, CLOSE_SERVER_STOPPING))
+        close = REFUSAL_CLOSES.get(code, CLOSE_SERVER_STOPPING)
+        await _refuse(ws, code, refused.message, close, reason=refused.reason)
         return False
     if join_claims is not None and not await node.spend(
         join_claims.token_id, join_claims.expires_at

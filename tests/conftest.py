@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from access.models import Role
 from access.sqlite_store import SqliteAccounts
 from control.database import connect
-from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind
+from scheduler.models import DEFAULT_TIMEZONE, ClassFormat, ClassKind, LiveClass
 from scheduler.sqlite_store import SqliteTimetable
 from web.core import keys
 from web.core.app import create_app
@@ -111,6 +111,23 @@ class Academy:
     group_id: int
     class_id: int
     other_class_id: int
+
+
+def class_ahead(
+    app: web.Application,
+    academy: Academy,
+    ahead: timedelta,
+    format: ClassFormat = ClassFormat.LIVE_ONLINE,
+    title: str = "Уголовный процесс",
+) -> LiveClass:
+    """A class of the academy's group and teacher, ``ahead`` of the application's clock, an
+    hour long (today, whatever the day is)."""
+    now = datetime.fromtimestamp(app[keys.SETTINGS].clock(), UTC)
+    return app[keys.TIMETABLE].add_class(
+        title=title, kind=ClassKind.LECTURE, format=format, teacher_id=academy.teacher_id,
+        starts_at=now + ahead, ends_at=now + ahead + timedelta(hours=1),
+        group_ids=(academy.group_id,), on_day_off=True,
+    )  # fmt: skip
 
 
 def seed_academy(app: web.Application, students: int = 20) -> Academy:

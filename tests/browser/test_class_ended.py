@@ -6,14 +6,13 @@ with one link to each place (a new user's walk found "ended" twice and the regis
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from scheduler.models import ClassFormat, ClassKind
 from scheduler.planning import Actor
 from tests.browser.test_browser import (
     VIEWPORT,
@@ -23,7 +22,7 @@ from tests.browser.test_browser import (
     wait_decoded,
     watch_errors,
 )
-from tests.conftest import Academy
+from tests.conftest import Academy, class_ahead
 from web.core import keys
 
 # Every peer connection and every camera/microphone track the page makes, kept for the test.
@@ -179,14 +178,10 @@ async def test_a_class_cancelled_while_its_page_is_open_is_said_cancelled_not_en
 ) -> None:
     """A class cancelled after its page was opened (hours ahead: nothing readied) is not over:
     Join says it was cancelled, with the reason, in the page's card for it — not the ended
-    state (recordings, register), nor a refusal."""
+    state (recordings, register), nor a refusal. So does one cancelled after its page readied
+    the way in (about to start: the join token fetched ahead), refused by the media node."""
     tt = served.app[keys.TIMETABLE]
-    now = datetime.fromtimestamp(served.app[keys.SETTINGS].clock(), UTC)
-    later = tt.add_class(
-        title="Уголовный процесс", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
-        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=3),
-        ends_at=now + timedelta(hours=4), group_ids=(academy.group_id,), on_day_off=True,
-    )  # fmt: skip
+    later = class_ahead(served.app, academy, timedelta(hours=3))
     errors: list[str] = []
     async with chromium() as browser:
         page = await open_room(browser, served, academy.student_ids[0], later.id, errors)
@@ -201,4 +196,20 @@ async def test_a_class_cancelled_while_its_page_is_open_is_said_cancelled_not_en
             await expect(page.locator(gone)).to_be_hidden()
         box = await page.locator("#status").bounding_box()  # said once: by the card
         assert box is None or (box["width"] <= 1 and box["height"] <= 1), box
+
+        soon = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+        watch_errors(soon, errors)
+        token = f"/classes/{academy.class_id}/join-token"
+        async with soon.expect_response(lambda r: r.url.endswith(token)) as readied:
+            await sign_in_and_open(served, soon, academy.student_ids[1], academy.class_id)
+        assert (await readied.value).ok
+        tt.cancel_class(academy.class_id, by=Actor(academy.staff_id, "Жанна"), reason="буран")
+        await expect(soon.locator("#join")).to_be_enabled(timeout=10_000)
+        await soon.locator("#join").click()
+        await expect(soon.locator("#room")).to_have_attribute("data-state", "cancelled")
+        await expect(soon.locator("#unavailable h2")).to_have_text(
+            "Это занятие отменено. Причина: буран"
+        )
+        for gone in ("#ended", "#check", "#stage", "#rejoin"):
+            await expect(soon.locator(gone)).to_be_hidden()
     assert not errors, errors

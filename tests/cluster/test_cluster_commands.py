@@ -10,8 +10,10 @@ import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,9 +22,10 @@ from aiohttp.test_utils import TestServer
 from attendance.sqlite_heartbeats import SqliteHeartbeats
 from control.cluster import Cluster
 from control.placement import NoMediaNode
-from scheduler.models import ClassKind
-from streaming.cluster_keys import NODES, PLACEMENT, NodeInfo, barred_key
-from tests.conftest import Academy, Client, SignIn, free_port
+from scheduler.models import ClassFormat, ClassKind
+from scheduler.planning import Actor
+from streaming.cluster_keys import NODES, PLACEMENT, NodeInfo, barred_key, closed_key
+from tests.conftest import Academy, Client, SignIn, class_ahead, free_port
 from tests.integration.admission.test_admission_status import _add, _programmes, _record
 from tests.peers import Peer, connect, join_token, publish
 from tests.redis_server import RedisServer
@@ -237,5 +240,44 @@ async def test_people_already_in_are_not_counted_twice_when_placing(
         # fill 182 of 200, the eighth goes there too, and then both nodes are full.
         assert placed == 16
         assert load == {"n1": 8 * 26, "n2": 8 * 26}
+    finally:
+        await r.aclose()
+
+
+async def test_a_class_cancelled_or_held_in_person_after_the_join_token_is_refused_so(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """As in one process (``test_refusals``): the media node has no timetable, the control
+    node tells it through Redis that a class was cancelled (with the reason) or is held in
+    person again (an emergency switch lifted), and a join token fetched before is refused so,
+    not as an ended class; switched online again, the class is open again."""
+    tt = served.app[keys.TIMETABLE]
+    teacher = sign_in(academy.teacher_id)
+    in_person = class_ahead(served.app, academy, timedelta(hours=2), ClassFormat.IN_PERSON)
+    day = in_person.starts_at.astimezone(ZoneInfo(tt.group(academy.group_id).timezone)).date()
+    staff = Actor(academy.staff_id, "Жанна")
+    switch = tt.switch_online(day, day, [academy.group_id], by=staff, reason="буран")
+    grants = [await join_token(teacher, c) for c in (academy.class_id, in_person.id)]
+    tt.cancel_class(academy.class_id, by=staff, reason="болезнь")
+    tt.undo_switch(switch.id, by=staff)
+    r = aioredis.Redis.from_url(served.app[keys.SETTINGS].redis_url)
+    try:
+        async with asyncio.timeout(10):  # the control node follows the timetable's log
+            while await r.exists(closed_key(academy.class_id), closed_key(in_person.id)) < 2:
+                await asyncio.sleep(0.05)
+        for grant, class_id, code, reason in (
+            (grants[0], academy.class_id, "class_cancelled", "болезнь"),
+            (grants[1], in_person.id, "not_online", None),
+        ):
+            url = f"{grant['media_url']}/classes/{class_id}/ws".replace("http://", "ws://")
+            peer = await connect(url, grant["token"])
+            error = await peer.wait_for("error")
+            assert (error["code"], error.get("reason")) == (code, reason)
+            assert await peer.wait_closed() == 4000
+            await peer.close()
+        tt.switch_online(day, day, [academy.group_id], by=staff, reason="буран")
+        async with asyncio.timeout(10):  # online again: the nodes let people in
+            while await r.exists(closed_key(in_person.id)):
+                await asyncio.sleep(0.05)
     finally:
         await r.aclose()

@@ -86,7 +86,14 @@ async def control_node(app: web.Application) -> AsyncIterator[None]:
     stop = app.get(keys.STOP) or (lambda: log.critical("this control node should stop now"))
     sink = ledger_sink(settings, _stores(app), heartbeats)
     plane = control_node_of(
-        settings.redis_url, rules, app[keys.LEDGER], heartbeats, app[keys.CHANGES], sink, stop
+        settings.redis_url,
+        rules,
+        app[keys.LEDGER],
+        heartbeats,
+        app[keys.CHANGES],
+        sink,
+        stop,
+        app[keys.TIMETABLE],
     )
     async with plane as cluster:
         app[keys.CLUSTER] = cluster

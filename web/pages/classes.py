@@ -21,15 +21,10 @@ from attendance.breakout import latest_saved_split
 from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
 from attendance.recordings import RECORDING_TYPES, recorded, recording_kind
+from control.gate import cancel_reason as logged_reason
+from control.gate import closed_code
 from control.placement import NoMediaNode
-from scheduler.models import (
-    DEFAULT_TIMEZONE,
-    ClassFormat,
-    ClassStatus,
-    LiveClass,
-    TimetableAction,
-    room_mode,
-)
+from scheduler.models import DEFAULT_TIMEZONE, LiveClass, room_mode
 
 from ..core import clock, keys, policy
 from ..core.alerts import reason_text
@@ -44,6 +39,13 @@ routes = web.RouteTableDef()
 OBSERVER_ROLES = OBSERVERS  # who may look into a class: which classes, admission/visibility.py says
 EDITORS = frozenset({Role.STAFF, Role.ADMIN})  # they edit the timetable
 JOINABLE = OPEN  # a class to come or running
+# The class page's state of a class by why it cannot be joined (``control.gate.closed_code``).
+CLASS_STATES = {
+    None: "open",
+    "class_cancelled": "cancelled",
+    "not_online": "in_person",
+    "class_ended": "ended",
+}
 
 
 def class_zone(request: web.Request, live_class: LiveClass) -> str:
@@ -120,19 +122,13 @@ def class_state(c: LiveClass) -> str:
     """What the class page says of the class: "open" (to come or running: one may join),
     "cancelled", "in_person" (no online session) or "ended" (held or missed: its recordings
     and register). A guest's invitation adds "not_open", until its window opens."""
-    if c.status is ClassStatus.CANCELLED:
-        return "cancelled"
-    if c.format is ClassFormat.IN_PERSON:
-        return "in_person"
-    return "open" if c.status in JOINABLE else "ended"
+    return CLASS_STATES[closed_code(c)]  # as the media node refuses a join (control.gate)
 
 
 def cancel_reason(request: web.Request, c: LiveClass) -> str:
     """Why the class was cancelled, as the timetable's log keeps it ("" if it gave none)."""
-    for change in request.app[keys.TIMETABLE].changes(class_id=c.id):
-        if change.action is TimetableAction.CANCELLED:
-            return reason_text(request, change.reason)
-    return ""
+    reason = logged_reason(request.app[keys.TIMETABLE], c.id)
+    return reason_text(request, reason) if reason else ""
 
 
 def cancelled_text(request: web.Request, c: LiveClass) -> str:

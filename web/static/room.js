@@ -13,6 +13,7 @@
   const publishes = isHost || cfg.role === "presenter";
   const tokenUrl = cfg.joinTokenUrl || `/classes/${cfg.classId}/join-token`;
   const FINAL_CLOSES = new Set([4000, 4001, 4003, 4400, 4401]);
+  const CLOSED_NOT_ENDED = new Set(["class_cancelled", "not_online"]); // closed 4000 too
   // Out of the class, the stage gone: left, refused or removed ("closed"), opened in another
   // tab ("elsewhere"), or a class cancelled or held in person since the page was made.
   const OUT_STATES = new Set(["closed", "left", "elsewhere", "cancelled", "in_person"]);
@@ -842,6 +843,13 @@
         else if (msg.code === "not_admitted") finish(msg.message, "closed"); // said in the class's language
         else if (msg.code === "waiting_for_teacher") setStatus(S.waitingTeacher, "waiting");
         else if (msg.code === "class_ended") finish(S.ended, "ended");
+        else if (msg.code === "class_cancelled") {
+          // Cancelled after the join token was fetched: the media node says so (with the
+          // timetable's reason), and the page says it as its own card, as for the token.
+          const reason = msg.reason ? ` ${S.cancelReason.replace("{reason}", () => msg.reason)}` : "";
+          finish(`${S.cancelled}${reason}`, "cancelled");
+        }
+        else if (msg.code === "not_online") finish(S.notOnline, "in_person");
         else if ([
           "chat_too_fast", "too_fast", "camera_not_allowed", "nothing_to_record",
           "recording_not_recorded", "removal_not_recorded", "no_hands", "no_teacher",
@@ -1151,7 +1159,8 @@
           finish(S.removed, "closed");
           watchReadmission();
         }
-        else if (ev.code === 4000) finish(S.ended, "ended");
+        // Closed for a class cancelled or held in person: its error message says which.
+        else if (ev.code === 4000 && !CLOSED_NOT_ENDED.has(ev.reason)) finish(S.ended, "ended");
         return;
       }
       retry();

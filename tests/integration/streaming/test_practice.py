@@ -4,12 +4,14 @@ on a data channel; bounded in number and refusing what is not an offer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from streaming.aiortc_media import advertise_host_addresses
 from streaming.practice import Echoes, TooManyEchoes
 from tests.conftest import Academy, SignIn
 
@@ -149,3 +151,24 @@ async def test_checks_are_limited_per_person(
         (await student.post("/practice/echo", json={"sdp": "v=0"})).status for _ in range(11)
     ]
     assert statuses == [400] * 10 + [429]  # ten checks a minute
+
+
+@pytest.mark.timeout(30)
+async def test_an_echo_closed_while_it_gathers_leaves_no_socket_open() -> None:
+    """The node stops (or the person's next check replaces this one) while the answer gathers
+    its ICE candidates: the echo is closed once its offer/answer step ends, so no UDP socket
+    bound meanwhile stays open (aioice closes only those bound before its close)."""
+    advertise_host_addresses(("127.0.0.1",))  # as the media node does
+    echoes = Echoes()
+    offer, _q = await _offer()
+    answering = asyncio.create_task(echoes.answer(offer.localDescription.sdp, "student-1"))
+    async with asyncio.timeout(5):  # until it gathers
+        while not echoes._open or next(iter(echoes._open)).pc.iceGatheringState != "gathering":
+            await asyncio.sleep(0)
+    made = next(iter(echoes._open)).pc
+    await echoes.close_all()
+    with contextlib.suppress(ValueError):  # closed meanwhile: no answer to give
+        await answering
+    assert made.sctp is not None
+    assert len(made.sctp.transport.transport.iceGatherer._connection._protocols) == 0
+    await offer.close()

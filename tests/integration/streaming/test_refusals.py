@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
 
 import jwt
 from aiohttp import ClientSession, WSMsgType
 from aiohttp.test_utils import TestServer
 
 from access.models import ClassRole
-from tests.conftest import Academy, SignIn
+from scheduler.models import ClassFormat
+from scheduler.planning import Actor
+from tests.conftest import Academy, SignIn, class_ahead
 from tests.peers import connect, join, join_token, publish, ws_url
 from web.core import keys
 
@@ -162,3 +165,34 @@ async def test_join_after_the_class_ended_is_refused(
     )
     assert resp.status == 409
     assert (await resp.json())["error"]["code"] == "class_over"
+
+
+async def test_a_class_cancelled_or_held_in_person_after_the_join_token_is_refused_so(
+    served: TestServer, academy: Academy, sign_in: SignIn
+) -> None:
+    """A join token fetched before the class was cancelled (the page fetches it ahead) is
+    refused by the media node as cancelled, with the timetable's reason — not as ended; one
+    for a class held in person since, as not online. Both close as finally as an ended class."""
+    tt = served.app[keys.TIMETABLE]
+    student = sign_in(academy.student_ids[0])
+    grant = await join_token(student, academy.class_id)
+    tt.cancel_class(academy.class_id, by=Actor(academy.staff_id, "Жанна"), reason="болезнь")
+    late = await connect(ws_url(student, academy.class_id), grant["token"])
+    err = await late.wait_for("error")
+    assert (err["code"], err["reason"]) == ("class_cancelled", "болезнь")
+    assert err["message"] == "This class has been cancelled: болезнь"
+    assert await late.wait_closed() == 4000
+    await late.close()
+    in_person = class_ahead(served.app, academy, timedelta(hours=2), ClassFormat.IN_PERSON)
+    token = served.app[keys.SIGNER].mint_join(  # as minted while the class was still online
+        user_id=academy.student_ids[0],
+        class_id=in_person.id,
+        role=ClassRole.LEARNER,
+        display_name="Студент 01",
+        media_url="",
+    )
+    peer = await connect(ws_url(student, in_person.id), token)
+    err = await peer.wait_for("error")
+    assert (err["code"], "reason" in err) == ("not_online", False)
+    assert await peer.wait_closed() == 4000
+    await peer.close()
