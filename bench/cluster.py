@@ -9,17 +9,14 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    and leaving in ``--classes-live`` seeded classes that run at once, half on each node) as fast
    as the outbox delivers them. This process is the control node: ``ingest_once`` in a loop,
    through ``ClusterIngest`` and ``LedgerSink`` as ``sabaq control`` runs them, until all of
-   them are committed. End to end is from the first emit to the last commit. Four paths, each
-   in the same run: ``thread``, today's (``after``, with the control node's commits on a worker
-   thread of the sink's, on a connection of their own, while the next batch is decoded and the
-   next entries read: ``ingest_once(ahead=True)``); ``after``, the path one version ago (an
-   outbox batch is one stream entry, its events encoded once; the control node decodes a read's
-   entries one by one and commits about 500 events a transaction on its event loop, each read's
-   XACK sent with a later read, a batch committed before the next is decoded or read);
-   ``entries``, the path two versions ago (an outbox batch is one pipelined round trip of
-   XADDs, one entry per event, read as entries of nodes of that version are); and ``before``,
-   the first path (one XADD round trip per event; one commit per event, 200 entries a read,
-   XACK a round trip of its own). ``--rounds`` runs each path that many times.
+   them are committed. End to end is from the first emit to the last commit. Three paths, each
+   in the same run: ``after``, today's (an outbox batch is one stream entry, its events encoded
+   once; the control node decodes a read's entries one by one and commits about 500 events a
+   transaction, each read's XACK sent with a later read); ``entries``, the path one version
+   ago (an outbox batch is one pipelined round trip of XADDs, one entry per event, read by
+   today's control node as entries of nodes of that version are); and ``before``, the first
+   path (one XADD round trip per event; one commit per event, 200 entries a read, XACK a round
+   trip of its own). ``--rounds`` runs each path that many times.
    The baseline of the same run is the single process of ``sabaq serve``: one outbox
    delivering the same events straight into ``LedgerSink`` on a fresh ledger, run just before
    each Redis row (the disk's sync time drifts; each row is compared with its own).
@@ -32,7 +29,7 @@ A real ``redis-server`` (AOF, ``appendfsync always`` as compose.yaml runs it; th
    placed one at a time. The baseline is one plain ``HGET`` round trip.
 
     .venv/bin/python -m bench.cluster --events 5000 --classes 200
-    .venv/bin/python -m bench.cluster --fsync always --paths after,thread --rounds 5
+    .venv/bin/python -m bench.cluster --fsync always --paths entries,after --rounds 5
 """
 
 from __future__ import annotations
@@ -106,20 +103,12 @@ class Control:
     ledger: SqliteLedger
     sink: LedgerSink
     academy: Academy
-    commits: sqlite3.Connection | None = None  # the sink's own, when it commits on its thread
-
-    async def close(self) -> None:
-        await self.sink.close()
-        if self.commits is not None:
-            self.commits.close()
-        self.db.close()
 
 
-def open_control(path: Path, classes: int, thread: bool = False) -> Control:
+def open_control(path: Path, classes: int) -> Control:
     """A fresh database with one group of ``LEARNERS`` and ``classes`` planned classes (one after
-    another in the timetable; the events pretend they run at once). With ``thread`` the sink
-    commits on a worker thread, on a connection of its own, as `sabaq control` does."""
-    db = connect(path, per_thread=thread)
+    another in the timetable; the events pretend they run at once)."""
+    db = connect(path)
     accounts, timetable = SqliteAccounts(db), SqliteTimetable(db)
     teacher, group_id, learners = one_group(accounts, timetable, LEARNERS)
     start = datetime.now(UTC)
@@ -137,7 +126,6 @@ def open_control(path: Path, classes: int, thread: bool = False) -> Control:
         for n in range(classes)
     ]
     ledger = SqliteLedger(db)
-    commits = connect(path) if thread else None
     sink = LedgerSink(
         ledger,
         timetable,
@@ -145,9 +133,8 @@ def open_control(path: Path, classes: int, thread: bool = False) -> Control:
         SqliteHeartbeats(db),
         HeadsFolder(path.parent / f"{path.stem}-heads"),
         Changes(),
-        committer=None if commits is None else SqliteLedger(commits),
     )
-    return Control(db, ledger, sink, Academy(teacher, learners, class_ids), commits)
+    return Control(db, ledger, sink, Academy(teacher, learners, class_ids))
 
 
 def plan(academy: Academy, class_ids: Sequence[int], count: int) -> list[Happening]:
@@ -239,7 +226,7 @@ class Stamped:
 
 
 # path → entries an XREADGROUP asks for
-PATHS = {"before": 200, "entries": 500, "after": 500, "thread": 64}
+PATHS = {"before": 200, "entries": 500, "after": 500}
 
 
 # -- 1. events -----------------------------------------------------------------------------------
@@ -280,7 +267,7 @@ class FlowRow:
     xadd_rates: tuple[float, ...] = ()  # per node, events/s its outbox delivered
     lag: float | None = None  # seconds from the last XADD to the last commit
     cpu: tuple[float, ...] = ()  # CPU seconds: the media nodes, Redis, the control node
-    path: str = ""  # a path through Redis (``PATHS``); "" for the baseline
+    path: str = ""  # "before", "entries" or "after" through Redis; "" for the baseline
 
     @property
     def rate(self) -> float:
@@ -313,7 +300,7 @@ async def single_process(tmp: Path, name: str, classes: int, events: int) -> Flo
     took, cpu = time.time() - t, time.process_time() - cpu
     await outbox.stop()
     check_ledger(control, len(merged))
-    await control.close()
+    control.db.close()
     return FlowRow(
         "1 process: outbox → LedgerSink (baseline)", "–", len(merged), took, cpu=(0, 0, cpu)
     )
@@ -333,7 +320,7 @@ async def through_redis(
     takes in Redis."""
     folder = tmp / f"flow-{fsync}-{path}-{secrets.token_hex(4)}"
     folder.mkdir()
-    control = open_control(folder / "control.sqlite3", classes, thread=path == "thread")
+    control = open_control(folder / "control.sqlite3", classes)
     redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
     await redis.delete(STREAM)
     await ensure_group(redis)
@@ -381,7 +368,6 @@ async def through_redis(
                     count=PATHS[path],
                     pending=first_read,
                     within=0.0 if path == "before" else INGEST_FOR,
-                    ahead=path == "thread",
                 )
                 first_read = False
                 if any(p.exitcode not in (None, 0) for p in procs):
@@ -405,7 +391,7 @@ async def through_redis(
     assert pending["pending"] == 0, f"{pending['pending']} entries were never acknowledged"
     stream_bytes = int(await redis.memory_usage(STREAM) or 0)
     await redis.aclose()
-    await control.close()
+    control.db.close()
     first = min(r["first"] for r in results)
     row = FlowRow(
         f"2 nodes → Redis stream → ingest_once → ledger, {path}",
@@ -701,10 +687,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--paths",
-        default="before,entries,after,thread",
+        default="before,entries,after",
         help="event paths to run: before (one XADD and one commit per event), entries (one"
-        " entry per event, a round trip per batch), after (one entry per batch), thread (after,"
-        " committed on a worker thread while the next entries are read)",
+        " entry per event, a round trip per batch), after (one entry per batch)",
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="times each path runs (each with its baseline)"

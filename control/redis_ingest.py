@@ -5,8 +5,6 @@ idempotent by event id, so an entry delivered twice is one row."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -69,7 +67,6 @@ async def ingest_once(
     count: int = 64,
     pending: bool = True,
     within: float = 0.0,
-    ahead: bool = True,
 ) -> int:
     """Commit what is waiting, then acknowledge it: first this consumer's pending entries (read
     before a restart, never acknowledged; ``pending=False`` skips them once there are none), then
@@ -85,53 +82,27 @@ async def ingest_once(
     neither can stop the flow.
 
     A full read is followed by the next (pending entries until none is left; new ones for
-    ``within`` seconds): each batch's acknowledgement then goes with a later read, in one
-    round trip (and one sync of Redis's append-only file). With ``ahead`` the next batch is
-    decoded, and the next read made, while the one before commits (a sink that commits off
-    the event loop then waits for the disk while this waits for Redis); the batches still
-    commit one at a time, in order, and all of them before this returns."""
+    ``within`` seconds): each batch's acknowledgement then goes with the next read, in one
+    round trip (and one sync of Redis's append-only file)."""
     done = 0
     settled: list[Any] = []  # entry ids committed or set aside, not yet acknowledged
-    committing: asyncio.Task[int] | None = None  # the batch before, when ``ahead``
     until = time.monotonic() + within
-
-    async def commit(batch: list[tuple[Any, MediaEvent]], skipped: list[Any]) -> None:
-        nonlocal committing, done
-        if committing is not None:
-            done += await committing  # in order: the one before first
-            committing = None
-        step = _commit_then(sink, batch, settled, skipped)
-        if ahead:
-            committing = asyncio.ensure_future(step)
-        else:
-            done += await step
-
     try:
         for start in ("0", ">") if pending else (">",):
-            after = start
             while True:
                 block = block_ms if start == ">" else None
-                entries = await _read(redis, consumer, after, count, block, settled)
+                entries = await _read(redis, consumer, start, count, block, settled)
                 batch: list[tuple[Any, MediaEvent]] = []
-                skipped: list[Any] = []  # entries with no event, settled with the batch
                 for at, entry in enumerate(entries):
                     # Decoded as they are committed: a read's events are not all held at once
                     # (the garbage collector would walk them again and again).
-                    batch.extend(_events(entry, skipped))
+                    batch.extend(_events(entry, settled))
                     if len(batch) >= COMMIT_MOST or at == len(entries) - 1:
-                        await commit(batch, skipped)
-                        batch, skipped = [], []
+                        done += await _commit(sink, batch, settled)
+                        batch = []
                 if len(entries) < count or (start == ">" and time.monotonic() >= until):
                     break
-                if start == "0":  # the pending ones after these (these may not be settled yet)
-                    after = entries[-1][0]
-        if committing is not None:
-            done += await committing
-            committing = None
     finally:
-        if committing is not None:  # failing: what the batch under way commits is acknowledged
-            with contextlib.suppress(Exception):
-                await committing
         if settled:
             await redis.xack(STREAM, GROUP, *settled)
     return done
@@ -140,31 +111,25 @@ async def ingest_once(
 async def _read(
     redis: Redis, consumer: str, start: str, count: int, block: int | None, settled: list[Any]
 ) -> list[Any]:
-    """One XREADGROUP's entries; ``settled`` acknowledged in the same round trip (the ids it
-    held then are taken out of it: a commit under way may add more meanwhile)."""
-    acknowledged = settled[:]
-    if not acknowledged:
+    """One XREADGROUP's entries; ``settled`` acknowledged in the same round trip, and emptied."""
+    if not settled:
         answer = await redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
     else:
-        del settled[: len(acknowledged)]
         pipe = redis.pipeline(transaction=False)
-        pipe.xack(STREAM, GROUP, *acknowledged)
+        pipe.xack(STREAM, GROUP, *settled)
         pipe.xreadgroup(GROUP, consumer, {STREAM: start}, count=count, block=block)
-        try:
-            _acknowledged, answer = await pipe.execute()
-        except BaseException:
-            settled[:0] = acknowledged  # acknowledged later, or read again as pending
-            raise
+        _acknowledged, answer = await pipe.execute()
+        settled.clear()
     return [entry for _stream, entries in answer or [] for entry in entries]
 
 
-def _events(entry: Any, skipped: list[Any]) -> list[tuple[Any, MediaEvent]]:
+def _events(entry: Any, settled: list[Any]) -> list[tuple[Any, MediaEvent]]:
     """An entry's events in order, the last one with the entry's id (the entry is settled once
     that one is: its events go in order) and the others with None. What is not an event is
-    logged and skipped; an entry with no event left goes to ``skipped``."""
+    logged and skipped; an entry with no event left is settled at once."""
     entry_id, fields = entry
     if not fields:  # deleted from the stream meanwhile
-        skipped.append(entry_id)
+        settled.append(entry_id)
         return []
     try:
         decoded = decode_entry(fields)
@@ -177,20 +142,10 @@ def _events(entry: Any, skipped: list[Any]) -> list[tuple[Any, MediaEvent]]:
         else:
             log.error("stream entry %s (event %d) is not an event (%s): skipped", entry_id, n, one)
     if not events:
-        skipped.append(entry_id)
+        settled.append(entry_id)
         return []
     events[-1] = (entry_id, events[-1][1])
     return events
-
-
-async def _commit_then(
-    sink: EventSink, batch: list[tuple[Any, MediaEvent]], settled: list[Any], skipped: list[Any]
-) -> int:
-    """``_commit``; then the entries ``skipped`` (read with the batch, no event in them) are
-    settled too."""
-    done = await _commit(sink, batch, settled)
-    settled.extend(skipped)
-    return done
 
 
 async def _commit(sink: EventSink, batch: list[tuple[Any, MediaEvent]], settled: list[Any]) -> int:

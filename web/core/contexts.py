@@ -5,7 +5,6 @@ notices, the HR services' monthly mail)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -13,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from attendance.sqlite_heartbeats import SqliteHeartbeats
-from attendance.sqlite_ledger import SqliteLedger
 from control import jobs
 from control.commands import LocalMediaControl
 from control.database import connect
@@ -86,21 +84,14 @@ async def control_node(app: web.Application) -> AsyncIterator[None]:
         settings.node_heartbeat_seconds,
     )
     stop = app.get(keys.STOP) or (lambda: log.critical("this control node should stop now"))
-    with contextlib.closing(connect(settings.database_path)) as commits:
-        # The stream's events are committed off the event loop, on a connection of their own
-        # (the next ones are read from Redis while the disk syncs).
-        committer = SqliteLedger(commits, settings.clock)
-        sink = ledger_sink(settings, _stores(app), heartbeats, committer)
-        plane = control_node_of(
-            settings.redis_url, rules, app[keys.LEDGER], heartbeats, app[keys.CHANGES], sink, stop
-        )
-        try:
-            async with plane as cluster:
-                app[keys.CLUSTER] = cluster
-                app[keys.MEDIA_CONTROL] = cluster
-                yield
-        finally:
-            await sink.close()  # before its connection closes: none under a statement
+    sink = ledger_sink(settings, _stores(app), heartbeats)
+    plane = control_node_of(
+        settings.redis_url, rules, app[keys.LEDGER], heartbeats, app[keys.CHANGES], sink, stop
+    )
+    async with plane as cluster:
+        app[keys.CLUSTER] = cluster
+        app[keys.MEDIA_CONTROL] = cluster
+        yield
 
 
 async def cluster_media_node(app: web.Application) -> AsyncIterator[None]:
