@@ -281,13 +281,15 @@ async def run_control(
                 await ensure_group(redis)
                 await cluster.load_dead()
                 grouped = True
+            # The nodes first: from its start the control node knows them (the pages' policy
+            # names them), before it ingests a backlog.
+            if cluster.look_now or time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + every
+                await cluster.watch_once(drain)
             await ingest_once(
                 redis, ingest, CONSUMER, block_ms=block_ms, pending=pending, within=INGEST_FOR
             )
             pending = False
-            if cluster.look_now or time.monotonic() >= next_watch:
-                next_watch = time.monotonic() + every
-                await cluster.watch_once(drain)
             if time.monotonic() >= next_trim:
                 next_trim = time.monotonic() + TRIM_EVERY
                 await trim(redis, KEEP_IN_STREAM, time.time())
