@@ -244,6 +244,8 @@ async def invite_join_token(request: web.Request) -> web.Response:
     c = request.app[keys.TIMETABLE].get_class(r.class_id)
     if guest_user_id(r) in await removed_from(request, c):  # the teacher took them out
         raise PageError(403, removed_message(request), "removed")
+    if class_state(c) == "in_person":  # nothing online to wait for, as the class page says
+        raise PageError(409, _("This class is held in person, not online."), "not_online")
     if c.status is not ClassStatus.LIVE:  # in the lobby: recorded once per browser
         _lobby_event(
             request, r, EventKind.LOBBY_ENTERED, str(uuid.uuid5(LOBBY, f"{r.id}:{device}"))

@@ -448,3 +448,24 @@ async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_e
     card = _card(page, "unavailable")
     assert 'data-state="in_person"' in page and card is not None
     assert "Это занятие проводится в очной форме." in card and "Откроется" not in card
+    # Within its window, the guest's lobby is refused in the same words, and the guest is not
+    # recorded as waiting in a lobby for an online class that will not start.
+    soon = tt.add_class(
+        title="Криминология", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
+        teacher_id=academy.teacher_id, starts_at=now + timedelta(minutes=10),
+        ends_at=now + timedelta(minutes=50), group_ids=(academy.group_id,), on_day_off=True,
+    )  # fmt: skip
+    _r, token = approved_guest(app, soon.id)
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as guest:
+        await guest.get(served.make_url(f"/invite/{token}"))
+        csrf = next(c.value for c in guest.cookie_jar if c.key == "sabaq_csrf")
+        asked = await guest.post(
+            served.make_url(f"/invite/{token}/join-token"),
+            headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+        )
+        error = (await asked.json())["error"]
+    assert asked.status == 409 and error["code"] == "not_online", error
+    assert error["message"] == "Это занятие проводится в очной форме, а не онлайн."
+    assert [
+        e for e in app[keys.LEDGER].events(soon.id) if e.event.kind.value.startswith("lobby")
+    ] == []
