@@ -102,7 +102,10 @@ def decline_abs_send_time(sdp: str) -> str:
 
 
 def _publisher(
-    url: str, token: str, conn: Connection, tracks: Callable[[], list[MediaStreamTrack]] | None
+    url: str,
+    token: str,
+    conn: Connection,
+    tracks: Callable[[], list[MediaStreamTrack]] | None = None,
 ) -> None:
     """The teacher publishes a camera and a microphone (``tracks``: made in this process)."""
 
