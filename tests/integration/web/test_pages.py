@@ -22,7 +22,7 @@ from scheduler.labels import zone_name
 from scheduler.models import ClassFormat, ClassKind
 from scheduler.planning import SABAQ
 from tests.browser.test_browser import approved_guest
-from tests.conftest import Academy, SignIn
+from tests.conftest import Academy, SignIn, class_ahead
 from web.core import keys
 from web.core.i18n import format_time, load_catalogues
 
@@ -393,7 +393,6 @@ async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_e
     words (room.js shows them as the page would)."""
     tt, app = served.app[keys.TIMETABLE], served.app
     student = sign_in(academy.student_ids[0])  # of a Russian-speaking group
-    now = datetime.fromtimestamp(app[keys.SETTINGS].clock(), UTC)
 
     async def page_of(class_id: int) -> tuple[str, str]:
         page = await (await student.get(f"/classes/{class_id}")).text()
@@ -411,11 +410,7 @@ async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_e
     assert refused.status == 409 and error["code"] == "class_cancelled"
     assert error["message"] == "Это занятие отменено. Причина: болезнь преподавателя"
 
-    in_person = tt.add_class(
-        title="Криминалистика", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
-        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=1),
-        ends_at=now + timedelta(hours=2), group_ids=(academy.group_id,), on_day_off=True,
-    )  # fmt: skip
+    in_person = class_ahead(app, academy, timedelta(minutes=90), ClassFormat.IN_PERSON)
     state, page = await page_of(in_person.id)
     card = _card(page, "unavailable")
     assert state == "in_person" and _card(page, "ended") is None and card is not None
@@ -424,11 +419,7 @@ async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_e
     assert (await refused.json())["error"]["code"] == "not_online"
 
     # A guest's invitation opens half an hour (SABAQ_GUEST_LEAD_SECONDS) before the class.
-    later = tt.add_class(
-        title="Уголовный процесс", kind=ClassKind.LECTURE, format=ClassFormat.LIVE_ONLINE,
-        teacher_id=academy.teacher_id, starts_at=now + timedelta(hours=3),
-        ends_at=now + timedelta(hours=4), group_ids=(academy.group_id,), on_day_off=True,
-    )  # fmt: skip
+    later = class_ahead(app, academy, timedelta(hours=3))
     _r, token = approved_guest(app, later.id)
     async with ClientSession() as guest:
         invite = await guest.get(served.make_url(f"/invite/{token}"))
@@ -450,11 +441,7 @@ async def test_a_class_cancelled_held_in_person_or_not_open_yet_is_said_so_not_e
     assert "Это занятие проводится в очной форме." in card and "Откроется" not in card
     # Within its window, the guest's lobby is refused in the same words, and the guest is not
     # recorded as waiting in a lobby for an online class that will not start.
-    soon = tt.add_class(
-        title="Криминология", kind=ClassKind.SEMINAR, format=ClassFormat.IN_PERSON,
-        teacher_id=academy.teacher_id, starts_at=now + timedelta(minutes=10),
-        ends_at=now + timedelta(minutes=50), group_ids=(academy.group_id,), on_day_off=True,
-    )  # fmt: skip
+    soon = class_ahead(app, academy, timedelta(minutes=10), ClassFormat.IN_PERSON)
     _r, token = approved_guest(app, soon.id)
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as guest:
         await guest.get(served.make_url(f"/invite/{token}"))
