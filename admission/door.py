@@ -10,7 +10,14 @@ from typing import Protocol
 
 from access.models import ClassRole
 from scheduler.errors import SchedulerError
-from scheduler.models import ClassStatus, Discipline, Group, LiveClass, Programme, ProgrammeKind
+from scheduler.models import (
+    OPEN,
+    Discipline,
+    Group,
+    LiveClass,
+    Programme,
+    ProgrammeKind,
+)
 
 from .errors import AdmissionError
 from .status import (
@@ -76,10 +83,6 @@ class DoorLog(Protocol):
     """Where the refusals at the door are logged (``SqliteAdmission`` is one)."""
 
     def refused(self, class_id: int, learner_id: int, change_id: int, at: float) -> None: ...
-
-
-# A class to come or running: its door decides by the learner's status now.
-OPEN = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +279,7 @@ def enter(
     if user_id == c.teacher_id:
         return ClassRole.HOST
     if timetable.is_learner(user_id, c):
-        if c.status in OPEN:
+        if c.status in OPEN:  # to come or running: the door decides by the status now
             barred = turned_away(statuses, timetable, user_id, c, now)
             if barred is not None:
                 log.refused(c.id, user_id, barred.id, now)

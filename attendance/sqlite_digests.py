@@ -86,32 +86,31 @@ def loads(grace: float, chain: Chain, body: str) -> ClassDigest:
     )
 
 
-def kept(db: sqlite3.Connection, ids: Sequence[int], grace: float) -> dict[int, Chain]:
-    """Of which chain each of these classes' kept digests is (of this version, this grace)."""
-    out: dict[int, Chain] = {}
+def _kept_rows(
+    db: sqlite3.Connection, ids: Sequence[int], grace: float, body: bool
+) -> Iterator[tuple[int, Chain, str]]:
+    """The kept digests of these classes (of this version, this grace): class, chain, and the
+    body when asked for ("" otherwise)."""
+    column = "body" if body else "''"
     for chunk, marks in _chunks(ids):
-        for c, n, seq, head in db.execute(
-            "SELECT class_id, events, last_seq, head FROM class_digests"  # noqa: S608
+        for c, n, seq, head, text in db.execute(
+            f"SELECT class_id, events, last_seq, head, {column} FROM class_digests"  # noqa: S608
             f" WHERE class_id IN ({marks}) AND grace = ? AND version = ?",
             (*chunk, grace, DIGEST_VERSION),
         ):
-            out[c] = (n, seq, head)
-    return out
+            yield c, (n, seq, head), text
+
+
+def kept(db: sqlite3.Connection, ids: Sequence[int], grace: float) -> dict[int, Chain]:
+    """Of which chain each of these classes' kept digests is (of this version, this grace)."""
+    return {c: chain for c, chain, _ in _kept_rows(db, ids, grace, body=False)}
 
 
 def bodies(
     db: sqlite3.Connection, ids: Sequence[int], grace: float
 ) -> dict[int, tuple[Chain, str]]:
     """These classes' kept digests, each with the chain it is of."""
-    out: dict[int, tuple[Chain, str]] = {}
-    for chunk, marks in _chunks(ids):
-        for c, n, seq, head, body in db.execute(
-            "SELECT class_id, events, last_seq, head, body FROM class_digests"  # noqa: S608
-            f" WHERE class_id IN ({marks}) AND grace = ? AND version = ?",
-            (*chunk, grace, DIGEST_VERSION),
-        ):
-            out[c] = ((n, seq, head), body)
-    return out
+    return {c: (chain, text) for c, chain, text in _kept_rows(db, ids, grace, body=True)}
 
 
 class Recent:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from scheduler.errors import ClassNotFound
-from scheduler.models import ClassFormat, ClassStatus, LiveClass, TimetableAction
+from scheduler.models import LiveClass, TimetableAction, closed_code
 from scheduler.sqlite_store import SqliteTimetable
 
 # Named from when this lived in web/: a database knows its applied migrations by name.
@@ -53,9 +53,6 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
 )
 
-# A class that is still to run or running; any other status means it is over for good.
-STARTABLE = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
-
 
 def cancel_reason(timetable: SqliteTimetable, class_id: int) -> str:
     """Why the class was cancelled, as the timetable's log keeps it ("" if it gave none)."""
@@ -63,19 +60,6 @@ def cancel_reason(timetable: SqliteTimetable, class_id: int) -> str:
         if change.action is TimetableAction.CANCELLED:
             return change.reason
     return ""
-
-
-def closed_code(c: LiveClass) -> str | None:
-    """Why nobody may join the class (any more), as its page says it (``web.pages.classes``):
-    "class_cancelled", "not_online" (held in person) or "class_ended" (over); None while it is
-    to run or running online."""
-    if c.status is ClassStatus.CANCELLED:
-        return "class_cancelled"
-    if c.format is ClassFormat.IN_PERSON:
-        return "not_online"
-    if c.status not in STARTABLE:
-        return "class_ended"
-    return None
 
 
 def why_closed(timetable: SqliteTimetable, c: LiveClass) -> tuple[str, str] | None:

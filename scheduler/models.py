@@ -88,6 +88,9 @@ class ClassStatus(enum.StrEnum):
     MISSED = "missed"
 
 
+# A class to come or running: it may still be joined (any other status is over for good).
+OPEN = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE})
+
 # A class in one of these holds its teacher, groups and learners for its time.
 OCCUPYING = frozenset({ClassStatus.PLANNED, ClassStatus.LIVE, ClassStatus.HELD})
 
@@ -346,3 +349,16 @@ class CreditMixExceeded(SchedulerError, ValueError):
             f"In-person credits would be {mix.in_person} of {mix.total} ({mix.percent:.1f} %);"
             f" a distance programme allows at most {MAX_IN_PERSON_SHARE * 100} %"
         )
+
+
+def closed_code(c: LiveClass) -> str | None:
+    """Why nobody may join the class (any more), as its page says it and the media node refuses
+    a join: "class_cancelled", "not_online" (held in person) or "class_ended" (over); None while
+    it is to run or running online."""
+    if c.status is ClassStatus.CANCELLED:
+        return "class_cancelled"
+    if c.format is ClassFormat.IN_PERSON:
+        return "not_online"
+    if c.status not in OPEN:
+        return "class_ended"
+    return None

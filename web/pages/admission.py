@@ -17,7 +17,6 @@ from aiohttp import web
 from access.errors import UserNotFound
 from access.models import Role, User
 from admission.door import (
-    OPEN,
     NotInProgramme,
     UnknownDiscipline,
     Who,
@@ -37,6 +36,7 @@ from admission.status import (
 )
 from scheduler.models import (
     DEFAULT_TIMEZONE,
+    OPEN,
     ClassFormat,
     ClassStatus,
     ProgrammeKind,

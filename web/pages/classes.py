@@ -12,7 +12,7 @@ from aiohttp import web
 from access.models import ClassRole, Role, User
 from access.turn import turn_credentials
 from admission import guest_service as guest_rules
-from admission.door import OPEN, KeptOut, enter, not_admitted_now, prepares_join
+from admission.door import KeptOut, enter, not_admitted_now, prepares_join
 from admission.guests import GuestStatus
 from admission.labels import not_admitted_labels
 from admission.status import AdmissionChange
@@ -22,9 +22,8 @@ from attendance.marks import class_window
 from attendance.presence import hosts_live_seconds
 from attendance.recordings import RECORDING_TYPES, recorded, recording_kind
 from control.gate import cancel_reason as logged_reason
-from control.gate import closed_code
 from control.placement import NoMediaNode
-from scheduler.models import DEFAULT_TIMEZONE, LiveClass, room_mode
+from scheduler.models import DEFAULT_TIMEZONE, OPEN, LiveClass, closed_code, room_mode
 
 from ..core import clock, keys, policy
 from ..core.alerts import reason_text
@@ -39,7 +38,7 @@ routes = web.RouteTableDef()
 OBSERVER_ROLES = OBSERVERS  # who may look into a class: which classes, admission/visibility.py says
 EDITORS = frozenset({Role.STAFF, Role.ADMIN})  # they edit the timetable
 JOINABLE = OPEN  # a class to come or running
-# The class page's state of a class by why it cannot be joined (``control.gate.closed_code``).
+# The class page's state of a class by why it cannot be joined (``scheduler.models.closed_code``).
 CLASS_STATES = {
     None: "open",
     "class_cancelled": "cancelled",
